@@ -1,1 +1,50 @@
-fn main() {}
+//! The `ferry` binary: `ferry serve` runs the daemon; every other command is a thin client
+//! of its HTTP API (plus the explicit `--offline` secret-store commands).
+
+mod cli;
+mod client;
+mod commands;
+mod render;
+mod serve;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::client::CliError;
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let json = cli.global.json;
+    let result = runtime.block_on(dispatch(cli));
+    match result {
+        Ok(()) => {}
+        Err(e) => {
+            if json {
+                if let Some(p) = &e.problem {
+                    println!("{p}");
+                }
+            }
+            eprintln!("error: {}", e.message);
+            std::process::exit(e.exit);
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<(), CliError> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Serve(args) => serve::run(g, args).await,
+        Command::Status => commands::status::run(g).await,
+        Command::Secrets(cmd) => commands::secrets::run(g, cmd).await,
+        Command::Runtime(cmd) => commands::runtime::run(g, cmd).await,
+        Command::Sessions(cmd) => commands::sessions::run(g, cmd).await,
+        Command::Runs(cmd) => commands::runs::run(g, cmd).await,
+    }
+}

@@ -1,1 +1,6 @@
+//! End-to-end tests: the real `ferry` binary, a real daemon on a loopback port with a temp
+//! state root, the CLI as a user types it, and a fake OpenRouter that records every request.
 
+mod support;
+
+mod foundation;

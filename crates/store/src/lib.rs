@@ -1,1 +1,34 @@
-//! ferry-store
+//! ferry-store: the embedded SQLite persistence of ferry (spec §5) and the state-root
+//! lock.
+//!
+//! One database, `STATE_ROOT/ferry.db` (WAL, `synchronous=FULL`, versioned migrations),
+//! holds runtime config, sessions, history, runs and run events. A single writer thread
+//! owns the only write connection and commits queued jobs in groups; reads use a small
+//! pool of read-only connections. [`StateLock`] keeps two processes off one state root.
+
+mod clock;
+mod connection;
+mod error;
+mod events;
+mod json_column;
+mod lock;
+mod pool;
+mod runs;
+mod runtime_config;
+mod schema;
+mod sessions;
+mod stats;
+mod status;
+mod store;
+mod writer;
+
+pub use clock::now_rfc3339;
+pub use error::StoreError;
+pub use events::RunEvent;
+pub use lock::{StateLock, LOCK_FILE_NAME};
+pub use runs::{InsertOutcome, NewRun, Run, RunError, RunFinish};
+pub use schema::SCHEMA_VERSION;
+pub use sessions::{NewSession, Session, SessionPatch, StoredMessage};
+pub use stats::{SessionTotals, StoreStats};
+pub use status::{RunStatus, UnknownRunStatus};
+pub use store::{Store, DB_FILE_NAME};

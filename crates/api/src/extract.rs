@@ -1,0 +1,92 @@
+//! Request extractors whose rejections are problem documents instead of axum's plain text.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use serde::de::DeserializeOwned;
+
+use crate::problem::Problem;
+
+/// `Json<T>` with problem+json rejections that say what was wrong.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(json_problem(rejection)),
+        }
+    }
+}
+
+fn json_problem(rejection: JsonRejection) -> Problem {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => Problem::new(
+            415,
+            "unsupported_media_type",
+            "send the body as JSON with `Content-Type: application/json`",
+        ),
+        JsonRejection::JsonSyntaxError(e) => Problem::new(
+            400,
+            "invalid_json",
+            format!("the body is not valid JSON: {}", redact_body_error(&e.body_text())),
+        ),
+        JsonRejection::JsonDataError(e) => Problem::new(
+            400,
+            "invalid_body",
+            format!("the JSON body has the wrong shape: {}", redact_body_error(&e.body_text())),
+        ),
+        JsonRejection::BytesRejection(e) => {
+            let status = e.status().as_u16();
+            if status == 413 {
+                Problem::new(
+                    413,
+                    "body_too_large",
+                    "the request body is larger than this endpoint accepts",
+                )
+            } else {
+                Problem::new(status, "invalid_body", e.body_text())
+            }
+        }
+        other => Problem::new(400, "invalid_body", other.body_text()),
+    }
+}
+
+/// serde messages can quote input values (`invalid type: string "sk-or-…"`); keep the
+/// position and the expectation, drop quoted values.
+fn redact_body_error(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_quote = false;
+    for c in text.chars() {
+        if c == '"' {
+            if !in_quote {
+                out.push_str("\"…");
+            } else {
+                out.push('"');
+            }
+            in_quote = !in_quote;
+            continue;
+        }
+        if !in_quote {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_body_error;
+
+    #[test]
+    fn quoted_values_are_dropped() {
+        let s = redact_body_error("invalid type: string \"sk-or-v1-abc\", expected u32 at line 1");
+        assert!(!s.contains("sk-or"));
+        assert!(s.contains("expected u32"));
+    }
+}

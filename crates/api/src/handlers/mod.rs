@@ -1,0 +1,7 @@
+//! Request handlers, one module per resource.
+
+pub mod runs;
+pub mod runtime;
+pub mod secrets;
+pub mod sessions;
+pub mod system;

@@ -1,0 +1,30 @@
+//! `GET /v1/runtime` and `POST /v1/runtime/model`.
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+
+use crate::extract::ApiJson;
+use crate::problem::ApiResult;
+use crate::AppState;
+
+/// Body of `POST /v1/runtime/model`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetModel {
+    /// A selector such as `openrouter/openai/gpt-5.4-mini`.
+    pub selector: String,
+}
+
+/// The runtime view.
+pub async fn get_runtime(State(s): State<AppState>) -> Json<ferry_engine::RuntimeView> {
+    Json(s.engine.runtime_view())
+}
+
+/// Sets and persists the active model.
+pub async fn set_model(
+    State(s): State<AppState>,
+    ApiJson(body): ApiJson<SetModel>,
+) -> ApiResult<Json<ferry_engine::RuntimeView>> {
+    Ok(Json(s.engine.set_runtime_model(&body.selector).await?))
+}

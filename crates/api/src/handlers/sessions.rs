@@ -1,0 +1,230 @@
+//! Sessions: create, list, show, history, input (blocking or streamed) and detached runs.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use ferry_engine::{EngineError, InputRequest, SubmitOptions};
+use ferry_store::NewSession;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::extract::ApiJson;
+use crate::problem::{ApiResult, Problem};
+use crate::sse::sse_response;
+use crate::AppState;
+
+/// Body of `POST /v1/sessions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSession {
+    /// Session id.
+    pub id: String,
+    /// Pin the session to a selector (`route/model`).
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Override the route's system prompt.
+    #[serde(default)]
+    pub system_prompt: Option<String>,
+}
+
+/// Cursor pagination.
+#[derive(Debug, Deserialize)]
+pub struct Page {
+    /// Return items after this id.
+    pub cursor: Option<String>,
+    /// Page size (1–500, default 100).
+    pub limit: Option<u32>,
+}
+
+/// `?wait=false` on input.
+#[derive(Debug, Deserialize)]
+pub struct InputQuery {
+    /// When false, a busy session answers 409 instead of queueing.
+    pub wait: Option<bool>,
+}
+
+/// `POST /v1/sessions`.
+pub async fn create(
+    State(s): State<AppState>,
+    ApiJson(body): ApiJson<CreateSession>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let session = s
+        .engine
+        .create_session(NewSession {
+            id: body.id,
+            pinned_selector: body.model,
+            system_prompt: body.system_prompt,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!(session))))
+}
+
+/// `GET /v1/sessions`.
+pub async fn list(State(s): State<AppState>, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
+    let limit = page.limit.unwrap_or(100).clamp(1, 500);
+    let sessions = s
+        .engine
+        .store()
+        .list_sessions(page.cursor.as_deref(), limit)
+        .await
+        .map_err(EngineError::from)?;
+    let next = (sessions.len() as u32 == limit)
+        .then(|| sessions.last().map(|s| s.id.clone()))
+        .flatten();
+    Ok(Json(json!({"sessions": sessions, "next_cursor": next})))
+}
+
+/// `GET /v1/sessions/{id}`.
+pub async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(s.engine.session_view(&id).await?)))
+}
+
+/// `GET /v1/sessions/{id}/messages`.
+pub async fn messages(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    s.engine.session_view(&id).await?;
+    let history = s
+        .engine
+        .store()
+        .history(&id)
+        .await
+        .map_err(EngineError::from)?;
+    Ok(Json(json!({"session_id": id, "messages": history})))
+}
+
+/// `GET /v1/sessions/{id}/runs`.
+pub async fn runs(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Value>> {
+    s.engine.session_view(&id).await?;
+    let runs = s
+        .engine
+        .store()
+        .list_runs(&id, page.limit.unwrap_or(100).clamp(1, 500))
+        .await
+        .map_err(EngineError::from)?;
+    Ok(Json(json!({"session_id": id, "runs": runs})))
+}
+
+fn wants_sse(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"))
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string())
+}
+
+/// `POST /v1/sessions/{id}/input`: runs to completion and answers with the run, or with
+/// `Accept: text/event-stream` streams the run's events as they happen.
+pub async fn input(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<InputQuery>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<InputRequest>,
+) -> ApiResult<Response> {
+    let submitted = s
+        .engine
+        .submit(
+            &id,
+            body,
+            SubmitOptions {
+                idempotency_key: idempotency_key(&headers),
+                queue_if_busy: q.wait.unwrap_or(true),
+            },
+        )
+        .await?;
+    let run_id = submitted.run.id.clone();
+    if wants_sse(&headers) {
+        let sub = s.engine.subscribe(&run_id, 0).await?;
+        let mut resp = sse_response(sub);
+        if let Ok(v) = header::HeaderValue::from_str(&run_id) {
+            resp.headers_mut().insert("x-ferry-run-id", v);
+        }
+        return Ok(resp);
+    }
+    let run = s.engine.wait_run(&run_id).await?;
+    run_result(run)
+}
+
+/// A finished run as a response: the run view on success, a problem otherwise.
+pub fn run_result(run: ferry_store::Run) -> ApiResult<Response> {
+    use ferry_store::RunStatus;
+    match run.status {
+        RunStatus::Completed => Ok(Json(json!(run)).into_response()),
+        _ => {
+            let (code, message) = run
+                .error
+                .as_ref()
+                .map(|e| (e.code.clone(), e.message.clone()))
+                .unwrap_or_else(|| ("run_failed".into(), "the run did not complete".into()));
+            let status = status_for_code(&code);
+            let retryable = matches!(status, 429 | 502 | 503 | 504);
+            Err(Problem::new(status, &code, message)
+                .retryable(retryable)
+                .with_run(run.id))
+        }
+    }
+}
+
+/// The HTTP status for a stored run error code (the same mapping the driver uses).
+fn status_for_code(code: &str) -> u16 {
+    match code {
+        "upstream_insufficient_credits" => 402,
+        "upstream_forbidden" => 403,
+        "model_not_found" => 404,
+        "upstream_rate_limited" => 429,
+        "upstream_timeout" => 504,
+        "upstream_bad_request" => 400,
+        "upstream_payload_too_large" => 413,
+        "run_cancelled" => 409,
+        "interrupted" => 503,
+        "route_not_ready" => 503,
+        c if c.starts_with("upstream_") => 502,
+        "internal_error" | "storage_error" => 500,
+        _ => 502,
+    }
+}
+
+/// `POST /v1/sessions/{id}/runs`: 202 + the run view; `Idempotency-Key` returns the same run.
+pub async fn detached(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<InputRequest>,
+) -> ApiResult<Response> {
+    let submitted = s
+        .engine
+        .submit(
+            &id,
+            body,
+            SubmitOptions {
+                idempotency_key: idempotency_key(&headers),
+                queue_if_busy: true,
+            },
+        )
+        .await?;
+    let status = if submitted.existing {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    let location = format!("/v1/runs/{}", submitted.run.id);
+    Ok((
+        status,
+        [(header::LOCATION, location)],
+        Json(json!(submitted.run)),
+    )
+        .into_response())
+}

@@ -1,0 +1,76 @@
+//! Server-sent events for runs: replay from `Last-Event-ID`, then the live tail, each event
+//! forwarded as it happens (`id:` = seq, `event:` = kind, `data:` = JSON).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use ferry_engine::{Event, Subscription};
+use futures::stream::{self, Stream, StreamExt};
+use tokio::sync::broadcast::error::RecvError;
+
+fn to_sse(ev: &Event) -> SseEvent {
+    SseEvent::default()
+        .id(ev.seq.to_string())
+        .event(ev.kind.as_str())
+        .data(ev.data.to_string())
+}
+
+/// The event stream of a subscription; it ends after the run's terminal event.
+pub fn event_stream(sub: Subscription) -> impl Stream<Item = Result<SseEvent, Infallible>> + Send {
+    let Subscription { replay, live, hub } = sub;
+    let last = replay.last().map(|e| e.seq);
+    let replay_done = replay.iter().any(Event::is_terminal);
+    let replay_stream = stream::iter(replay.into_iter().map(|e| Ok(to_sse(&e))));
+    let live_stream = stream::unfold(
+        (live.filter(|_| !replay_done), last, false, hub),
+        |(rx, mut last, done, hub)| async move {
+            if done {
+                return None;
+            }
+            let mut rx = rx?;
+            loop {
+                match rx.recv().await {
+                    Ok(ev) => {
+                        if last.is_some_and(|l| ev.seq <= l) {
+                            continue;
+                        }
+                        last = Some(ev.seq);
+                        let terminal = ev.is_terminal();
+                        return Some((vec![ev], (Some(rx), last, terminal, hub)));
+                    }
+                    Err(RecvError::Lagged(_)) => {
+                        let missed = hub.events_after(last.unwrap_or(0));
+                        if missed.is_empty() {
+                            continue;
+                        }
+                        last = missed.last().map(|e| e.seq);
+                        let terminal = missed.iter().any(Event::is_terminal);
+                        return Some((missed, (Some(rx), last, terminal, hub)));
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        },
+    )
+    .flat_map(|batch| stream::iter(batch.into_iter().map(|e| Ok(to_sse(&e)))));
+    replay_stream.chain(live_stream)
+}
+
+/// An SSE response for a subscription.
+pub fn sse_response(sub: Subscription) -> Response {
+    Sse::new(event_stream(sub))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+/// Parses `Last-Event-ID` (or `?after=`) into a seq.
+pub fn last_event_id(headers: &axum::http::HeaderMap, query_after: Option<u64>) -> u64 {
+    headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .or(query_after)
+        .unwrap_or(0)
+}

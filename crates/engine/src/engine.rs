@@ -1,0 +1,818 @@
+//! The session engine: accepts inputs, queues them per session (one active run per
+//! session), executes runs against the driver with retries and fallbacks, and records
+//! everything durably. Also owns the runtime model setting and the shutdown path.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use ferry_config::{validate_selector, wire_model, ModelParams, RoutesFile};
+use ferry_openrouter::{chat_with_retries, Attempt, ChatRequest, RetryPolicy, StreamEvent};
+use ferry_store::{InsertOutcome, NewRun, NewSession, Run, RunFinish, RunStatus, Session, Store};
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
+
+use crate::input::{provider_for, InputRequest, RunPlan};
+use crate::live::{Event, LiveRun, Subscription};
+use crate::routes::{RouteStatus, RouteTable};
+use crate::secrets::SecretsHandle;
+use crate::EngineError;
+
+const RUNTIME_MODEL_KEY: &str = "runtime.model";
+const INTERRUPTED_ON_START: &str =
+    "ferry stopped while this run was in flight (crash, kill or power loss); send the input again";
+const INTERRUPTED_ON_SHUTDOWN: &str =
+    "ferry was shut down before this run finished; send the input again";
+
+/// Options of one submission.
+#[derive(Debug, Clone, Default)]
+pub struct SubmitOptions {
+    /// `Idempotency-Key`: the same key on the same session returns the same run.
+    pub idempotency_key: Option<String>,
+    /// When false, a busy session answers `409 session_busy` instead of queueing.
+    pub queue_if_busy: bool,
+}
+
+/// The result of a submission.
+pub struct Submitted {
+    /// The run as stored (queued, or the existing run for a repeated idempotency key).
+    pub run: Run,
+    /// True when an idempotency key matched an existing run.
+    pub existing: bool,
+}
+
+/// A session with its totals, as shown by `sessions show`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionView {
+    /// The session row.
+    #[serde(flatten)]
+    pub session: Session,
+    /// Tokens and cost summed over its runs.
+    pub totals: ferry_store::SessionTotals,
+    /// Whether a run is active or queued.
+    pub busy: bool,
+}
+
+/// `GET /v1/runtime`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuntimeView {
+    /// The default route id.
+    pub default_route: String,
+    /// The selector set with `runtime set-model`, if any.
+    pub runtime_model: Option<String>,
+    /// What an input without `--provider/--model` would use now.
+    pub active: ActiveTarget,
+    /// Every route with capability flags and readiness.
+    pub routes: Vec<RouteStatus>,
+}
+
+/// The effective default target.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActiveTarget {
+    /// Route id.
+    pub route: String,
+    /// Model as configured.
+    pub model: String,
+    /// What is sent upstream as `model`.
+    pub wire_model: String,
+    /// `runtime` or `route_default`.
+    pub source: &'static str,
+}
+
+/// `GET /v1/status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusView {
+    /// ferry's version.
+    pub version: &'static str,
+    /// Seconds since start.
+    pub uptime_seconds: u64,
+    /// `ready` or `draining`.
+    pub state: &'static str,
+    /// Routes with readiness.
+    pub routes: Vec<RouteStatus>,
+    /// The active default target.
+    pub active: ActiveTarget,
+    /// Runs in flight (queued or running).
+    pub active_runs: usize,
+    /// Stored objects and sizes.
+    pub storage: ferry_store::StoreStats,
+    /// Number of stored secrets (metadata only).
+    pub secrets: usize,
+    /// True when the daemon has no master key.
+    pub secrets_locked: bool,
+}
+
+struct Job {
+    hub: Arc<LiveRun>,
+    plan: RunPlan,
+}
+
+struct Inner {
+    routes: RouteTable,
+    store: Store,
+    secrets: SecretsHandle,
+    retry: RetryPolicy,
+    runtime_model: RwLock<Option<String>>,
+    queues: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
+    live: Mutex<HashMap<String, Arc<LiveRun>>>,
+    draining: AtomicBool,
+    shutting_down: AtomicBool,
+    started: Instant,
+    tasks: TaskTracker,
+}
+
+/// The engine handle (cheap to clone).
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// Starts the engine: recovers runs left in flight by a crash and loads the runtime
+    /// model. Returns the engine and the runs it marked `interrupted`.
+    pub async fn start(
+        routes: RoutesFile,
+        store: Store,
+        secrets: SecretsHandle,
+        retry: RetryPolicy,
+    ) -> Result<(Engine, Vec<Run>), EngineError> {
+        let recovered = store.recover_interrupted(INTERRUPTED_ON_START).await?;
+        for run in &recovered {
+            let seq = store.events_after(&run.id, 0).await?.len() as u64 + 1;
+            store
+                .append_event(
+                    &run.id,
+                    seq,
+                    "run.failed",
+                    &json!({"code": "interrupted", "message": INTERRUPTED_ON_START}),
+                )
+                .await?;
+        }
+        let runtime_model = match store.runtime_get(RUNTIME_MODEL_KEY).await? {
+            Some(sel) => match validate_selector(&routes, &sel) {
+                Ok(_) => Some(sel),
+                Err(e) => {
+                    tracing::warn!(selector = %sel, error = %e, "ignoring the stored runtime model: it no longer matches routes.toml");
+                    None
+                }
+            },
+            None => None,
+        };
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                routes: RouteTable::new(routes),
+                store,
+                secrets,
+                retry,
+                runtime_model: RwLock::new(runtime_model),
+                queues: Mutex::new(HashMap::new()),
+                live: Mutex::new(HashMap::new()),
+                draining: AtomicBool::new(false),
+                shutting_down: AtomicBool::new(false),
+                started: Instant::now(),
+                tasks: TaskTracker::new(),
+            }),
+        };
+        Ok((engine, recovered))
+    }
+
+    /// The store (for read endpoints).
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The secret store handle.
+    pub fn secrets(&self) -> &SecretsHandle {
+        &self.inner.secrets
+    }
+
+    /// The loaded routes.
+    pub fn routes(&self) -> &RouteTable {
+        &self.inner.routes
+    }
+
+    /// True once shutdown began.
+    pub fn is_draining(&self) -> bool {
+        self.inner.draining.load(Ordering::SeqCst)
+    }
+
+    /// The selector set with `runtime set-model`.
+    pub fn runtime_model(&self) -> Option<String> {
+        self.inner
+            .runtime_model
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// What an input with no overrides would use.
+    pub fn active_target(&self) -> ActiveTarget {
+        let routes = self.inner.routes.file();
+        let runtime = self.runtime_model();
+        let (target, source) = match runtime
+            .as_deref()
+            .and_then(|sel| validate_selector(routes, sel).ok())
+        {
+            Some(t) => (t, "runtime"),
+            None => {
+                let route = routes.default();
+                (
+                    ferry_config::Target {
+                        route: route.id.clone(),
+                        model: route.default_model.clone(),
+                    },
+                    "route_default",
+                )
+            }
+        };
+        let wire = routes
+            .route(&target.route)
+            .map(|r| wire_model(r, &target.model))
+            .unwrap_or_else(|| target.model.clone());
+        ActiveTarget {
+            route: target.route,
+            model: target.model,
+            wire_model: wire,
+            source,
+        }
+    }
+
+    /// `GET /v1/runtime`.
+    pub fn runtime_view(&self) -> RuntimeView {
+        RuntimeView {
+            default_route: self.inner.routes.file().default_route.clone(),
+            runtime_model: self.runtime_model(),
+            active: self.active_target(),
+            routes: self.inner.routes.statuses(&self.inner.secrets),
+        }
+    }
+
+    /// `POST /v1/runtime/model`: validates and persists the selector.
+    pub async fn set_runtime_model(&self, selector: &str) -> Result<RuntimeView, EngineError> {
+        let selector = selector.trim();
+        validate_selector(self.inner.routes.file(), selector)
+            .map_err(|e| EngineError::bad_input("invalid_selector", e.to_string()))?;
+        self.inner
+            .store
+            .runtime_set(RUNTIME_MODEL_KEY, Some(selector))
+            .await?;
+        *self
+            .inner
+            .runtime_model
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(selector.to_string());
+        Ok(self.runtime_view())
+    }
+
+    /// `GET /v1/status`.
+    pub async fn status(&self) -> Result<StatusView, EngineError> {
+        Ok(StatusView {
+            version: env!("CARGO_PKG_VERSION"),
+            uptime_seconds: self.inner.started.elapsed().as_secs(),
+            state: if self.is_draining() { "draining" } else { "ready" },
+            routes: self.inner.routes.statuses(&self.inner.secrets),
+            active: self.active_target(),
+            active_runs: self.live_count(),
+            storage: self.inner.store.stats().await?,
+            secrets: self.inner.secrets.list().len(),
+            secrets_locked: self.inner.secrets.is_locked(),
+        })
+    }
+
+    /// Runs queued or running now.
+    pub fn live_count(&self) -> usize {
+        self.inner.live.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// `POST /v1/sessions`.
+    pub async fn create_session(&self, new: NewSession) -> Result<Session, EngineError> {
+        validate_session_id(&new.id)?;
+        if let Some(sel) = &new.pinned_selector {
+            validate_selector(self.inner.routes.file(), sel)
+                .map_err(|e| EngineError::bad_input("invalid_selector", e.to_string()))?;
+        }
+        match self.inner.store.create_session(new.clone()).await {
+            Err(ferry_store::StoreError::SessionExists { .. }) => Err(EngineError::Conflict {
+                code: "session_exists",
+                message: format!(
+                    "session {} already exists; send input to it with `ferry sessions input {} \"…\"`",
+                    new.id, new.id
+                ),
+            }),
+            other => Ok(other?),
+        }
+    }
+
+    /// `GET /v1/sessions/{id}`.
+    pub async fn session_view(&self, id: &str) -> Result<SessionView, EngineError> {
+        let session =
+            self.inner
+                .store
+                .get_session(id)
+                .await?
+                .ok_or_else(|| EngineError::NotFound {
+                    what: "session",
+                    id: id.to_string(),
+                })?;
+        let totals = self.inner.store.session_totals(id).await?;
+        let busy = self
+            .inner
+            .queues
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(id);
+        Ok(SessionView {
+            session,
+            totals,
+            busy,
+        })
+    }
+
+    /// Accepts an input: validates it, creates the session if needed, stores a queued run
+    /// and hands it to the session's worker.
+    pub async fn submit(
+        &self,
+        session_id: &str,
+        input: InputRequest,
+        opts: SubmitOptions,
+    ) -> Result<Submitted, EngineError> {
+        if self.is_draining() {
+            return Err(EngineError::Draining);
+        }
+        validate_session_id(session_id)?;
+        if let Some(key) = &opts.idempotency_key {
+            if key.is_empty() || key.len() > 255 {
+                return Err(EngineError::bad_input(
+                    "invalid_idempotency_key",
+                    "Idempotency-Key must be 1 to 255 characters",
+                ));
+            }
+        }
+        let existing_session = self.inner.store.get_session(session_id).await?;
+        let pin = existing_session
+            .as_ref()
+            .and_then(|s| s.pinned_selector.clone());
+        let runtime = self.runtime_model();
+        let plan = input.plan(self.inner.routes.file(), pin.as_deref(), runtime.as_deref())?;
+        // Fail fast when the target route has no key: the run could never start.
+        let first = &plan.chain[0];
+        let route = self.inner.routes.route(&first.route)?;
+        self.inner.routes.api_key(route, &self.inner.secrets)?;
+
+        if !opts.queue_if_busy
+            && self
+                .inner
+                .queues
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains_key(session_id)
+        {
+            return Err(EngineError::Conflict {
+                code: "session_busy",
+                message: format!(
+                    "session {session_id} already has a run in progress; retry later, or omit wait=false to queue behind it"
+                ),
+            });
+        }
+        if existing_session.is_none() {
+            self.inner.store.ensure_session(session_id).await?;
+        }
+        let run_id = format!("run_{}", uuid::Uuid::now_v7().simple());
+        let input_json = serde_json::to_value(&input)
+            .map_err(|e| EngineError::Internal(format!("input encoding: {e}")))?;
+        let outcome = self
+            .inner
+            .store
+            .insert_run(NewRun {
+                id: run_id,
+                session_id: session_id.to_string(),
+                input: input_json,
+                idempotency_key: opts.idempotency_key.clone(),
+            })
+            .await?;
+        let run = match outcome {
+            InsertOutcome::Existing(run) => {
+                return Ok(Submitted {
+                    run,
+                    existing: true,
+                })
+            }
+            InsertOutcome::Inserted(run) => run,
+        };
+        let hub = LiveRun::new(
+            run.id.clone(),
+            session_id.to_string(),
+            self.inner.store.clone(),
+        );
+        self.inner
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(run.id.clone(), hub.clone());
+        self.enqueue(session_id, Job { hub, plan });
+        Ok(Submitted {
+            run,
+            existing: false,
+        })
+    }
+
+    fn enqueue(&self, session_id: &str, job: Job) {
+        let mut queues = self.inner.queues.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = queues.get(session_id) {
+            match tx.send(job) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(job)) => {
+                    // The worker is gone (cannot happen while the entry exists, but be safe).
+                    queues.remove(session_id);
+                    drop(queues);
+                    return self.enqueue(session_id, job);
+                }
+            }
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        // A fresh channel always accepts.
+        let _ = tx.send(job);
+        queues.insert(session_id.to_string(), tx);
+        let inner = self.inner.clone();
+        let session = session_id.to_string();
+        self.inner
+            .tasks
+            .spawn(async move { session_worker(inner, session, rx).await });
+    }
+
+    /// Subscribes to a run's events after `after_seq` (SSE with `Last-Event-ID`).
+    pub async fn subscribe(&self, run_id: &str, after_seq: u64) -> Result<Subscription, EngineError> {
+        if let Some(hub) = self.live_hub(run_id) {
+            return Ok(hub.subscribe(after_seq));
+        }
+        let run = self.get_run(run_id).await?;
+        let events = self.inner.store.events_after(&run.id, after_seq).await?;
+        let hub = LiveRun::new(run.id.clone(), run.session_id.clone(), self.inner.store.clone());
+        Ok(Subscription {
+            replay: events
+                .into_iter()
+                .map(|e| Event {
+                    seq: e.seq,
+                    kind: e.kind,
+                    data: Arc::new(e.data),
+                })
+                .collect(),
+            live: None,
+            hub,
+        })
+    }
+
+    fn live_hub(&self, run_id: &str) -> Option<Arc<LiveRun>> {
+        self.inner
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(run_id)
+            .cloned()
+    }
+
+    /// `GET /v1/runs/{id}`.
+    pub async fn get_run(&self, run_id: &str) -> Result<Run, EngineError> {
+        self.inner
+            .store
+            .get_run(run_id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound {
+                what: "run",
+                id: run_id.to_string(),
+            })
+    }
+
+    /// Waits until the run is terminal and returns it.
+    pub async fn wait_run(&self, run_id: &str) -> Result<Run, EngineError> {
+        if let Some(hub) = self.live_hub(run_id) {
+            let sub = hub.subscribe(u64::MAX);
+            if let Some(mut rx) = sub.live {
+                loop {
+                    match rx.recv().await {
+                        Ok(ev) if ev.is_terminal() => break,
+                        Ok(_) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            if hub.events_after(0).iter().any(|e| e.is_terminal()) {
+                                break;
+                            }
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    }
+                }
+            }
+        }
+        self.get_run(run_id).await
+    }
+
+    /// `POST /v1/runs/{id}/cancel`: aborts the upstream request and marks the run cancelled.
+    pub async fn cancel(&self, run_id: &str) -> Result<Run, EngineError> {
+        match self.live_hub(run_id) {
+            Some(hub) => {
+                hub.cancel.cancel();
+                self.wait_run(run_id).await
+            }
+            None => {
+                let run = self.get_run(run_id).await?;
+                Err(EngineError::Conflict {
+                    code: "run_finished",
+                    message: format!(
+                        "run {} already finished with status {}; nothing to cancel",
+                        run.id,
+                        run.status.as_str()
+                    ),
+                })
+            }
+        }
+    }
+
+    /// Graceful drain: refuse new runs, let running ones finish for up to `grace`, then
+    /// interrupt the rest. The store stays open for read requests until [`Engine::close`].
+    pub async fn drain(&self, grace: Duration) {
+        self.inner.draining.store(true, Ordering::SeqCst);
+        self.inner.tasks.close();
+        if tokio::time::timeout(grace, self.inner.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                active = self.live_count(),
+                "grace period over; interrupting runs still in flight"
+            );
+            self.inner.shutting_down.store(true, Ordering::SeqCst);
+            let hubs: Vec<Arc<LiveRun>> = self
+                .inner
+                .live
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .cloned()
+                .collect();
+            for hub in hubs {
+                hub.cancel.cancel();
+            }
+            self.inner.tasks.wait().await;
+        }
+    }
+
+    /// Flushes and closes the store (after [`Engine::drain`]).
+    pub async fn close(&self) {
+        self.inner.store.close().await;
+    }
+}
+
+fn validate_session_id(id: &str) -> Result<(), EngineError> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(EngineError::bad_input(
+            "invalid_session_id",
+            "session ids are 1-128 characters of letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. demo, work-2026)",
+        ))
+    }
+}
+
+async fn session_worker(inner: Arc<Inner>, session_id: String, mut rx: mpsc::UnboundedReceiver<Job>) {
+    while let Some(job) = rx.recv().await {
+        let run_id = job.hub.run_id.clone();
+        execute(&inner, job).await;
+        inner
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&run_id);
+        let mut queues = inner.queues.lock().unwrap_or_else(|p| p.into_inner());
+        if rx.is_empty() {
+            queues.remove(&session_id);
+            return;
+        }
+    }
+}
+
+/// How a run ended, before it is written.
+enum Ending {
+    Completed {
+        outcome: Box<ferry_openrouter::ChatOutcome>,
+        model: String,
+    },
+    Failed(EngineError),
+    Cancelled,
+}
+
+async fn execute(inner: &Arc<Inner>, job: Job) {
+    let Job { hub, plan } = job;
+    let run_id = hub.run_id.clone();
+    let mut attempts: Vec<Attempt> = Vec::new();
+    let started = Instant::now();
+
+    let ending = if hub.cancel.is_cancelled() {
+        Ending::Cancelled
+    } else {
+        let first = &plan.chain[0];
+        if let Err(e) = inner
+            .store
+            .mark_running(&run_id, &first.route, &first.model)
+            .await
+        {
+            tracing::error!(run = %run_id, error = %e, "cannot mark run running");
+        }
+        hub.emit(
+            "run.started",
+            json!({"run_id": run_id, "session_id": hub.session_id, "route": first.route, "model": first.model}),
+        );
+        tokio::select! {
+            biased;
+            _ = hub.cancel.cancelled() => Ending::Cancelled,
+            ending = run_chain(inner, &hub, &plan, &mut attempts) => ending,
+        }
+    };
+
+    let attempts_json = serde_json::to_value(&attempts).unwrap_or_else(|_| json!([]));
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let (finish, kind, data) = match ending {
+        Ending::Completed { outcome, model } => {
+            let output = json!({"text": outcome.content, "reasoning": outcome.reasoning});
+            let served = outcome.model.clone().unwrap_or(model);
+            let data = json!({
+                "output": output,
+                "usage": outcome.usage,
+                "cost": outcome.cost,
+                "model": served,
+                "duration_ms": duration_ms,
+            });
+            let finish = RunFinish {
+                run_id: run_id.clone(),
+                status: RunStatus::Completed,
+                model_served: Some(served),
+                usage: outcome.usage.clone(),
+                cost: outcome.cost,
+                output: Some(output),
+                error_code: None,
+                error_message: None,
+                attempts: attempts_json,
+                cache_status: outcome.cache_status.clone(),
+                generation_id: outcome.generation_id.clone(),
+                messages: vec![plan.user_message.clone(), outcome.message.clone()],
+            };
+            (finish, "run.completed", data)
+        }
+        Ending::Failed(err) => {
+            let data = json!({"code": err.code(), "message": err.to_string(), "status": err.status(), "retryable": err.retryable()});
+            let finish = RunFinish {
+                run_id: run_id.clone(),
+                status: RunStatus::Failed,
+                model_served: None,
+                usage: None,
+                cost: None,
+                output: partial_output(&hub),
+                error_code: Some(err.code().to_string()),
+                error_message: Some(err.to_string()),
+                attempts: attempts_json,
+                cache_status: None,
+                generation_id: None,
+                messages: Vec::new(),
+            };
+            (finish, "run.failed", data)
+        }
+        Ending::Cancelled => {
+            let shutdown = inner.shutting_down.load(Ordering::SeqCst);
+            let (status, kind, code, message) = if shutdown {
+                (
+                    RunStatus::Interrupted,
+                    "run.failed",
+                    "interrupted",
+                    INTERRUPTED_ON_SHUTDOWN.to_string(),
+                )
+            } else {
+                (
+                    RunStatus::Cancelled,
+                    "run.cancelled",
+                    "run_cancelled",
+                    "the run was cancelled".to_string(),
+                )
+            };
+            let finish = RunFinish {
+                run_id: run_id.clone(),
+                status,
+                model_served: None,
+                usage: None,
+                cost: None,
+                output: partial_output(&hub),
+                error_code: Some(code.to_string()),
+                error_message: Some(message.clone()),
+                attempts: attempts_json,
+                cache_status: None,
+                generation_id: None,
+                messages: Vec::new(),
+            };
+            (finish, kind, json!({"code": code, "message": message}))
+        }
+    };
+    // The terminal event row is queued before the run row, so both commit together; it is
+    // published only after the commit, so whoever sees it can read a durable run.
+    let event = hub.prepare(kind, data);
+    if let Err(e) = inner.store.finish_run(finish).await {
+        tracing::error!(run = %run_id, error = %e, "cannot record the end of the run");
+    }
+    hub.publish(event);
+}
+
+fn partial_output(hub: &LiveRun) -> Option<serde_json::Value> {
+    let text = hub.output_so_far();
+    (!text.is_empty()).then(|| json!({"text": text}))
+}
+
+async fn run_chain(
+    inner: &Arc<Inner>,
+    hub: &Arc<LiveRun>,
+    plan: &RunPlan,
+    attempts: &mut Vec<Attempt>,
+) -> Ending {
+    let history = match inner.store.history(&hub.session_id).await {
+        Ok(h) => h,
+        Err(e) => return Ending::Failed(e.into()),
+    };
+    let session_prompt = match inner.store.get_session(&hub.session_id).await {
+        Ok(s) => s.and_then(|s| s.system_prompt),
+        Err(e) => return Ending::Failed(e.into()),
+    };
+    let total = plan.chain.len();
+    for (i, planned) in plan.chain.iter().enumerate() {
+        let route = match inner.routes.route(&planned.route) {
+            Ok(r) => r,
+            Err(e) => return Ending::Failed(e),
+        };
+        let client = match inner.routes.client(&planned.route) {
+            Ok(c) => c,
+            Err(e) => return Ending::Failed(e),
+        };
+        let key = match inner.routes.api_key(route, &inner.secrets) {
+            Ok(k) => k,
+            Err(e) => return Ending::Failed(e),
+        };
+        let system_prompt = session_prompt.as_deref().or(route.system_prompt.as_deref());
+        let mut messages = Vec::with_capacity(history.len() + 2);
+        if let Some(p) = system_prompt {
+            messages.push(json!({"role": "system", "content": p}));
+        }
+        messages.extend(history.iter().map(|m| m.body.clone()));
+        messages.push(plan.user_message.clone());
+
+        let model_params = route
+            .model_config(&planned.model)
+            .map(|m| m.params.clone())
+            .unwrap_or_default();
+        let params: ModelParams = model_params.overlay(&plan.params);
+        let thinking = plan.thinking.or(params.thinking).or(route.thinking);
+        let req = ChatRequest {
+            model: wire_model(route, &planned.model),
+            messages,
+            stream: true,
+            tools: None,
+            tool_choice: None,
+            params,
+            thinking,
+            provider: provider_for(route, &planned.model, &plan.provider_routing),
+            extra: serde_json::Map::new(),
+        };
+        let mut on_event = |ev: StreamEvent| match ev {
+            StreamEvent::Text(text) => {
+                hub.emit("output.delta", json!({"text": text}));
+            }
+            StreamEvent::Reasoning(text) => {
+                hub.emit("reasoning.delta", json!({"text": text}));
+            }
+            StreamEvent::ToolCallDelta { .. } => {}
+        };
+        match chat_with_retries(&*client, &key, &req, &inner.retry, &mut on_event, attempts).await
+        {
+            Ok(outcome) => {
+                return Ending::Completed {
+                    outcome: Box::new(outcome),
+                    model: req.model,
+                }
+            }
+            Err(e) => {
+                let next = i + 1 < total && e.advances_fallback() && !e.output_started;
+                if next {
+                    tracing::info!(run = %hub.run_id, model = %req.model, code = e.code(), "falling back to the next model");
+                    continue;
+                }
+                return Ending::Failed(e.into());
+            }
+        }
+    }
+    Ending::Failed(EngineError::Internal("empty model chain".into()))
+}

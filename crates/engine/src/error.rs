@@ -1,0 +1,115 @@
+//! Errors the engine reports to its callers, each with a stable problem `code` and the
+//! HTTP status the API answers with. Messages say what was wrong and how to fix it, and
+//! never carry a secret value.
+
+use ferry_openrouter::UpstreamError;
+
+/// Everything that can go wrong in a request to the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The input body or a flag was invalid (bad selector, unknown param, empty input…).
+    #[error("{message}")]
+    BadInput { code: &'static str, message: String },
+    /// A session, run or other object does not exist.
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+    /// The object already exists (e.g. `sessions create` for an existing id).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// The route cannot serve: no key, bad transport config…
+    #[error("{message}")]
+    RouteNotReady { route: String, message: String },
+    /// The upstream failed; carries the driver's classification.
+    #[error("{0}")]
+    Upstream(#[from] UpstreamError),
+    /// The run was cancelled.
+    #[error("run {0} was cancelled")]
+    Cancelled(String),
+    /// The daemon is shutting down and takes no new work.
+    #[error("ferry is shutting down and accepts no new runs; retry once it is back")]
+    Draining,
+    /// The secret store refused (no master key, invalid ref…).
+    #[error("{0}")]
+    Secrets(#[from] ferry_secrets::SecretsError),
+    /// Storage failed.
+    #[error("storage error: {0}")]
+    Store(#[from] ferry_store::StoreError),
+    /// A bug or an unexpected state.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl EngineError {
+    /// Shorthand for a 400 with a code.
+    pub fn bad_input(code: &'static str, message: impl Into<String>) -> Self {
+        EngineError::BadInput {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The stable problem code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::BadInput { code, .. } => code,
+            EngineError::NotFound { what, .. } => match *what {
+                "session" => "session_not_found",
+                "run" => "run_not_found",
+                "secret" => "secret_not_found",
+                "route" => "route_not_found",
+                _ => "not_found",
+            },
+            EngineError::Conflict { code, .. } => code,
+            EngineError::RouteNotReady { .. } => "route_not_ready",
+            EngineError::Upstream(e) => e.code(),
+            EngineError::Cancelled(_) => "run_cancelled",
+            EngineError::Draining => "draining",
+            EngineError::Secrets(e) => secrets_code(e),
+            EngineError::Store(_) => "storage_error",
+            EngineError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The HTTP status the API answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            EngineError::BadInput { .. } => 400,
+            EngineError::NotFound { .. } => 404,
+            EngineError::Conflict { .. } => 409,
+            EngineError::RouteNotReady { .. } => 503,
+            EngineError::Upstream(e) => e.problem_status(),
+            EngineError::Cancelled(_) => 409,
+            EngineError::Draining => 503,
+            EngineError::Secrets(e) => match e {
+                ferry_secrets::SecretsError::NoMasterKey => 503,
+                ferry_secrets::SecretsError::WrongMasterKey
+                | ferry_secrets::SecretsError::Corrupted { .. } => 500,
+                ferry_secrets::SecretsError::Io { .. } => 500,
+                _ => 400,
+            },
+            EngineError::Store(_) | EngineError::Internal(_) => 500,
+        }
+    }
+
+    /// Whether retrying the same request later may succeed.
+    pub fn retryable(&self) -> bool {
+        match self {
+            EngineError::Upstream(e) => e.is_retryable() || e.advances_fallback(),
+            EngineError::Draining => true,
+            _ => false,
+        }
+    }
+}
+
+fn secrets_code(e: &ferry_secrets::SecretsError) -> &'static str {
+    use ferry_secrets::SecretsError as S;
+    match e {
+        S::NoMasterKey => "master_key_missing",
+        S::WrongMasterKey => "wrong_master_key",
+        S::Corrupted { .. } => "secret_store_corrupted",
+        S::InvalidRef { .. } => "invalid_secret_ref",
+        S::InvalidProvider { .. } => "invalid_secret_provider",
+        S::EmptyValue => "empty_secret_value",
+        _ => "secrets_error",
+    }
+}

@@ -1,0 +1,146 @@
+//! Live runs: the in-memory event log of every run that is queued or running, fanned out
+//! to subscribers as events happen and persisted to the store in order.
+//!
+//! A subscriber first gets a replay of the events after its `Last-Event-ID` and then the
+//! live tail, with no gap and no duplicate: the replay copy and the receiver are taken
+//! under the same lock that `emit` holds while appending.
+
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+/// One run event as streamed over SSE (`id:` = seq, `event:` = kind).
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    /// Position in the run's event log, from 1.
+    pub seq: u64,
+    /// Event name, e.g. `output.delta`.
+    pub kind: String,
+    /// Event payload.
+    pub data: Arc<serde_json::Value>,
+}
+
+impl Event {
+    /// Whether this event ends the run's stream.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self.kind.as_str(),
+            "run.completed" | "run.failed" | "run.cancelled"
+        )
+    }
+}
+
+struct Log {
+    events: Vec<Event>,
+    finished: bool,
+}
+
+/// The hub of one live run.
+pub struct LiveRun {
+    /// The run id.
+    pub run_id: String,
+    /// The session the run belongs to.
+    pub session_id: String,
+    log: Mutex<Log>,
+    tx: broadcast::Sender<Event>,
+    /// Cancels the run (aborts the upstream request).
+    pub cancel: CancellationToken,
+    store: ferry_store::Store,
+}
+
+/// What a subscriber receives: the replayed events, then a live receiver (None if the run
+/// already finished, in which case the replay holds everything).
+pub struct Subscription {
+    /// Events after the requested seq that already happened.
+    pub replay: Vec<Event>,
+    /// Live events after the replay.
+    pub live: Option<broadcast::Receiver<Event>>,
+    /// The hub, to recover from a lagging receiver.
+    pub hub: Arc<LiveRun>,
+}
+
+impl LiveRun {
+    /// A fresh hub with an empty log.
+    pub fn new(run_id: String, session_id: String, store: ferry_store::Store) -> Arc<Self> {
+        let (tx, _) = broadcast::channel(1024);
+        Arc::new(LiveRun {
+            run_id,
+            session_id,
+            log: Mutex::new(Log {
+                events: Vec::new(),
+                finished: false,
+            }),
+            tx,
+            cancel: CancellationToken::new(),
+            store,
+        })
+    }
+
+    /// Appends an event: persisted (ordered, group-committed) and broadcast at once.
+    pub fn emit(&self, kind: &str, data: serde_json::Value) {
+        let event = self.prepare(kind, data);
+        self.publish(event);
+    }
+
+    /// Assigns the next seq to an event and queues it for persistence without publishing
+    /// it yet (see [`LiveRun::publish`]). Only the run's worker emits, so seqs stay dense.
+    pub fn prepare(&self, kind: &str, data: serde_json::Value) -> Event {
+        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let seq = log.events.len() as u64 + 1;
+        self.store.append_event_nowait(&self.run_id, seq, kind, &data);
+        Event {
+            seq,
+            kind: kind.to_string(),
+            data: Arc::new(data),
+        }
+    }
+
+    /// Publishes an event made by [`LiveRun::prepare`] to the log and the subscribers.
+    pub fn publish(&self, event: Event) {
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        if event.is_terminal() {
+            log.finished = true;
+        }
+        log.events.push(event.clone());
+        let _ = self.tx.send(event);
+    }
+
+    /// Subscribes from just after `after_seq`.
+    pub fn subscribe(self: &Arc<Self>, after_seq: u64) -> Subscription {
+        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let replay = events_after(&log.events, after_seq);
+        let live = if log.finished {
+            None
+        } else {
+            Some(self.tx.subscribe())
+        };
+        Subscription {
+            replay,
+            live,
+            hub: self.clone(),
+        }
+    }
+
+    /// Events after `after_seq` (used when a receiver lagged behind).
+    pub fn events_after(&self, after_seq: u64) -> Vec<Event> {
+        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        events_after(&log.events, after_seq)
+    }
+
+    /// Concatenated `output.delta` text so far (for cancelled runs' partial output).
+    pub fn output_so_far(&self) -> String {
+        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        log.events
+            .iter()
+            .filter(|e| e.kind == "output.delta")
+            .filter_map(|e| e.data.get("text").and_then(|t| t.as_str()))
+            .collect()
+    }
+}
+
+fn events_after(events: &[Event], after_seq: u64) -> Vec<Event> {
+    let start = (after_seq as usize).min(events.len());
+    events[start..].to_vec()
+}

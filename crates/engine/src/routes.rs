@@ -1,0 +1,210 @@
+//! The loaded routes: one driver client per route, API-key lookup, and each route's
+//! readiness with a reason and a fix hint. Readiness is computed on demand, so a secret
+//! added online makes a route ready without a restart.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ferry_config::{AuthSource, Capabilities, Route, RoutesFile};
+use ferry_openrouter::{ChatDriver, OpenRouterClient};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::secrets::SecretsHandle;
+use crate::EngineError;
+
+/// A route's readiness as shown by `status` and `runtime get`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteStatus {
+    /// Route id.
+    pub id: String,
+    /// Driver name.
+    pub driver: &'static str,
+    /// The route's default model.
+    pub default_model: String,
+    /// Whether this is the default route.
+    pub is_default: bool,
+    /// True when the route can serve requests now.
+    pub ready: bool,
+    /// Why it is not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// How to make it ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    /// Whether requests go to the verified openrouter.ai endpoint.
+    pub verified_openrouter: bool,
+    /// The upstream base URL.
+    pub base_url: String,
+    /// Where the API key comes from (`auth_ref` or `api_key_env` name, never the value).
+    pub auth: String,
+    /// Effective capability flags.
+    pub capabilities: Capabilities,
+    /// `any` or `listed`.
+    pub model_support: String,
+}
+
+/// The routes with their clients.
+pub struct RouteTable {
+    routes: RoutesFile,
+    clients: BTreeMap<String, Result<Arc<OpenRouterClient>, String>>,
+}
+
+impl RouteTable {
+    /// Builds one client per route. A route whose transport cannot be built (bad CA file…)
+    /// stays loaded but not ready, with the reason.
+    pub fn new(routes: RoutesFile) -> Self {
+        let clients = routes
+            .routes
+            .iter()
+            .map(|(id, route)| {
+                let client = OpenRouterClient::new(route)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string());
+                (id.clone(), client)
+            })
+            .collect();
+        RouteTable { routes, clients }
+    }
+
+    /// The parsed routes file.
+    pub fn file(&self) -> &RoutesFile {
+        &self.routes
+    }
+
+    /// One route.
+    pub fn route(&self, id: &str) -> Result<&Route, EngineError> {
+        self.routes.route(id).ok_or_else(|| EngineError::NotFound {
+            what: "route",
+            id: id.to_string(),
+        })
+    }
+
+    /// The route's driver client.
+    pub fn client(&self, id: &str) -> Result<Arc<dyn ChatDriver>, EngineError> {
+        self.openrouter_client(id)
+            .map(|c| c as Arc<dyn ChatDriver>)
+    }
+
+    /// The route's concrete OpenRouter client (for catalog and key endpoints).
+    pub fn openrouter_client(&self, id: &str) -> Result<Arc<OpenRouterClient>, EngineError> {
+        match self.clients.get(id) {
+            Some(Ok(c)) => Ok(c.clone()),
+            Some(Err(reason)) => Err(EngineError::RouteNotReady {
+                route: id.to_string(),
+                message: format!("route {id} is not ready: {reason}"),
+            }),
+            None => Err(EngineError::NotFound {
+                what: "route",
+                id: id.to_string(),
+            }),
+        }
+    }
+
+    /// The API key for a route, from the secret store or the daemon's environment.
+    pub fn api_key(
+        &self,
+        route: &Route,
+        secrets: &SecretsHandle,
+    ) -> Result<Zeroizing<String>, EngineError> {
+        match &route.auth {
+            AuthSource::Ref(r) => secrets.get(r).ok_or_else(|| EngineError::RouteNotReady {
+                route: route.id.clone(),
+                message: format!(
+                    "route {} is not ready: {}; fix: {}",
+                    route.id,
+                    missing_secret_reason(r),
+                    missing_secret_fix(r)
+                ),
+            }),
+            AuthSource::Env(var) => match std::env::var(var) {
+                Ok(v) if !v.trim().is_empty() => Ok(Zeroizing::new(v)),
+                _ => Err(EngineError::RouteNotReady {
+                    route: route.id.clone(),
+                    message: format!(
+                        "route {} is not ready: {}; fix: {}",
+                        route.id,
+                        missing_env_reason(var),
+                        missing_env_fix(var)
+                    ),
+                }),
+            },
+        }
+    }
+
+    /// Readiness of every route, default route first.
+    pub fn statuses(&self, secrets: &SecretsHandle) -> Vec<RouteStatus> {
+        let mut out: Vec<RouteStatus> = self
+            .routes
+            .routes
+            .values()
+            .map(|route| self.status_of(route, secrets))
+            .collect();
+        out.sort_by_key(|s| (!s.is_default, s.id.clone()));
+        out
+    }
+
+    fn status_of(&self, route: &Route, secrets: &SecretsHandle) -> RouteStatus {
+        let (ready, reason, fix) = match self.clients.get(&route.id) {
+            Some(Err(e)) => (
+                false,
+                Some(e.clone()),
+                Some(format!(
+                    "fix [routes.{}.network] in {} and restart ferry",
+                    route.id,
+                    self.routes.path.display()
+                )),
+            ),
+            _ => match &route.auth {
+                AuthSource::Ref(r) if !secrets.contains(r) => (
+                    false,
+                    Some(if secrets.is_locked() {
+                        format!("{} (the daemon has no master key, so it cannot store secrets)", missing_secret_reason(r))
+                    } else {
+                        missing_secret_reason(r)
+                    }),
+                    Some(missing_secret_fix(r)),
+                ),
+                AuthSource::Env(var)
+                    if std::env::var(var).map(|v| v.trim().is_empty()).unwrap_or(true) =>
+                {
+                    (false, Some(missing_env_reason(var)), Some(missing_env_fix(var)))
+                }
+                _ => (true, None, None),
+            },
+        };
+        RouteStatus {
+            id: route.id.clone(),
+            driver: "openrouter",
+            default_model: route.default_model.clone(),
+            is_default: route.id == self.routes.default_route,
+            ready,
+            reason,
+            fix,
+            verified_openrouter: route.is_verified_openrouter(),
+            base_url: route.effective_base_url().to_string(),
+            auth: match &route.auth {
+                AuthSource::Ref(r) => format!("auth_ref {r}"),
+                AuthSource::Env(v) => format!("api_key_env {v}"),
+            },
+            capabilities: route.capabilities,
+            model_support: format!("{:?}", route.model_support).to_lowercase(),
+        }
+    }
+}
+
+fn missing_secret_reason(r: &str) -> String {
+    format!("secret {r} is missing")
+}
+
+fn missing_secret_fix(r: &str) -> String {
+    format!("run `ferry secrets set {r} --provider openrouter --from-env OPENROUTER_API_KEY`")
+}
+
+fn missing_env_reason(var: &str) -> String {
+    format!("environment variable {var} is not set in the daemon's environment")
+}
+
+fn missing_env_fix(var: &str) -> String {
+    format!("export {var}=sk-or-… before `ferry serve`, or switch the route to auth_ref and store the key with `ferry secrets set`")
+}

@@ -1,0 +1,122 @@
+//! The fake's mutable state, shared by the test thread and the server thread.
+//!
+//! One `std::sync::Mutex`; it is only ever held for short, non-async sections (never
+//! across an `.await`).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use serde_json::Value;
+
+use crate::catalog;
+use crate::generation::GenerationRecord;
+use crate::record::RecordedRequest;
+use crate::reply::Reply;
+
+/// Everything the server consults or updates while answering.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    /// When set, requests need `Authorization: Bearer <api_key>`.
+    pub(crate) api_key: Option<String>,
+    /// Replies for any model, FIFO.
+    pub(crate) queue: VecDeque<Reply>,
+    /// Replies per requested model, FIFO; consulted before `queue`.
+    pub(crate) per_model: HashMap<String, VecDeque<Reply>>,
+    /// Every recorded request, in arrival order.
+    pub(crate) requests: Vec<RecordedRequest>,
+    /// Whether requests and generations are remembered.
+    pub(crate) recording: bool,
+    /// The `data` array of `GET /models`.
+    pub(crate) models: Value,
+    /// The `data` object of `GET /key`.
+    pub(crate) key_info: Value,
+    /// Generations this fake produced, by id.
+    pub(crate) generations: HashMap<String, GenerationRecord>,
+}
+
+impl Shared {
+    pub(crate) fn new() -> Shared {
+        Shared {
+            state: Mutex::new(State {
+                api_key: None,
+                queue: VecDeque::new(),
+                per_model: HashMap::new(),
+                requests: Vec::new(),
+                recording: true,
+                models: catalog::default_models(),
+                key_info: catalog::default_key_info(),
+                generations: HashMap::new(),
+            }),
+        }
+    }
+
+    /// Locks the state. A panic while holding the lock (e.g. a failing assertion in a test
+    /// thread) leaves the data consistent, so poisoning is ignored.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The next scripted reply for a request naming `model`, if any.
+    pub(crate) fn next_reply(&self, model: Option<&str>) -> Option<Reply> {
+        let mut state = self.lock();
+        if let Some(model) = model {
+            if let Some(reply) = state.per_model.get_mut(model).and_then(VecDeque::pop_front) {
+                return Some(reply);
+            }
+        }
+        state.queue.pop_front()
+    }
+
+    /// Records `request` if recording is on.
+    pub(crate) fn record(&self, request: RecordedRequest) {
+        let mut state = self.lock();
+        if state.recording {
+            state.requests.push(request);
+        }
+    }
+
+    /// Remembers a generation for `GET /generation` if recording is on.
+    pub(crate) fn remember_generation(&self, record: GenerationRecord) {
+        let mut state = self.lock();
+        if state.recording {
+            state.generations.insert(record.id.clone(), record);
+        }
+    }
+
+    /// Whether recording is on (lets the server skip building records it would drop).
+    pub(crate) fn recording(&self) -> bool {
+        self.lock().recording
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_model_queue_wins_over_the_shared_queue() {
+        let shared = Shared::new();
+        {
+            let mut s = shared.lock();
+            s.queue.push_back(Reply::text("any"));
+            s.per_model
+                .entry("a/b".into())
+                .or_default()
+                .push_back(Reply::text("mine"));
+        }
+        let first = shared.next_reply(Some("a/b")).expect("a reply");
+        assert!(
+            matches!(first.kind, crate::reply::ReplyKind::Message { content: Some(ref c), .. } if c == "mine")
+        );
+        let second = shared.next_reply(Some("a/b")).expect("a reply");
+        assert!(
+            matches!(second.kind, crate::reply::ReplyKind::Message { content: Some(ref c), .. } if c == "any")
+        );
+        assert!(shared.next_reply(Some("a/b")).is_none());
+    }
+}

@@ -1,0 +1,236 @@
+//! Same-model retries: the backoff policy, `Retry-After` parsing, the attempt record, and
+//! [`chat_with_retries`], which never retries once output reached the client.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use ferry_config::ThinkingLevel;
+use rand::Rng;
+use serde::Serialize;
+
+use crate::driver::ChatDriver;
+use crate::error::{UpstreamError, UpstreamErrorKind};
+use crate::types::{ChatOutcome, ChatRequest, StreamEvent};
+
+/// Bounded exponential backoff with full jitter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (default 2).
+    pub max_retries: u32,
+    /// Backoff base (default 250 ms): retry `n` waits up to `base * 2^n`.
+    pub base_delay: Duration,
+    /// Cap of the backoff (default 8 s).
+    pub max_delay: Duration,
+    /// A `Retry-After` above this is not waited for: the call fails instead (default 60 s).
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 2,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Delay before retry number `retry` (0 = first retry): a random duration in
+    /// `[0, min(max_delay, base * 2^retry)]`, raised to `retry_after` (capped at
+    /// `max_retry_after`) when upstream asked for a wait.
+    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        let factor = 1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX);
+        let ceiling = self
+            .base_delay
+            .checked_mul(factor)
+            .unwrap_or(self.max_delay)
+            .min(self.max_delay);
+        let jittered = if ceiling.is_zero() {
+            Duration::ZERO
+        } else {
+            let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+            Duration::from_nanos(rand::thread_rng().gen_range(0..=nanos))
+        };
+        match retry_after {
+            Some(wait) => jittered.max(wait.min(self.max_retry_after)),
+            None => jittered,
+        }
+    }
+}
+
+/// Parses a `Retry-After` header value: delay seconds (integer or decimal) or an HTTP
+/// date (a date in the past means "now").
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// One upstream attempt, as recorded on the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attempt {
+    pub model: String,
+    /// Upstream HTTP status (200 on success), when a response arrived.
+    pub status: Option<u16>,
+    /// Problem code of the failure; `None` on success.
+    pub error_code: Option<String>,
+    pub latency_ms: u64,
+}
+
+/// Whether a 400 says the model cannot run with reasoning turned off.
+fn says_reasoning_required(e: &UpstreamError) -> bool {
+    if e.kind != UpstreamErrorKind::BadRequest {
+        return false;
+    }
+    let mut text = e.message.to_ascii_lowercase();
+    if let Some(meta) = &e.metadata {
+        text.push(' ');
+        text.push_str(&meta.to_string().to_ascii_lowercase());
+    }
+    text.contains("reasoning is required") || text.contains("reasoning is mandatory")
+}
+
+/// Calls `driver` for ONE model, retrying per `policy` while the failure is retryable and
+/// no [`StreamEvent`] has been emitted yet. Every attempt is appended to `attempts`.
+/// A 400 saying reasoning is required is retried once with thinking = minimal.
+pub async fn chat_with_retries(
+    driver: &dyn ChatDriver,
+    api_key: &str,
+    req: &ChatRequest,
+    policy: &RetryPolicy,
+    on_event: &mut (dyn FnMut(StreamEvent) + Send),
+    attempts: &mut Vec<Attempt>,
+) -> Result<ChatOutcome, UpstreamError> {
+    let mut reasoning_retry: Option<ChatRequest> = None;
+    let mut retries = 0u32;
+    loop {
+        let current = reasoning_retry.as_ref().unwrap_or(req);
+        let mut emitted = false;
+        let started = Instant::now();
+        let result = {
+            let mut forward = |event: StreamEvent| {
+                emitted = true;
+                on_event(event);
+            };
+            driver.chat(api_key, current, &mut forward).await
+        };
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mut error = match result {
+            Ok(outcome) => {
+                attempts.push(Attempt {
+                    model: current.model.clone(),
+                    status: Some(200),
+                    error_code: None,
+                    latency_ms,
+                });
+                return Ok(outcome);
+            }
+            Err(e) => e,
+        };
+        error.output_started |= emitted;
+        attempts.push(Attempt {
+            model: current.model.clone(),
+            status: error.status,
+            error_code: Some(error.code().to_owned()),
+            latency_ms,
+        });
+
+        if !error.output_started
+            && reasoning_retry.is_none()
+            && current.thinking != Some(ThinkingLevel::Minimal)
+            && says_reasoning_required(&error)
+        {
+            let mut with_minimal = req.clone();
+            with_minimal.thinking = Some(ThinkingLevel::Minimal);
+            reasoning_retry = Some(with_minimal);
+            continue;
+        }
+
+        if !error.is_retryable() || retries >= policy.max_retries {
+            error.note_retries(retries);
+            return Err(error);
+        }
+        if let Some(wait) = error.retry_after {
+            if wait > policy.max_retry_after {
+                error.note_retries(retries);
+                error.note(&format!(
+                    "upstream asked to wait {}s (Retry-After), longer than the {}s ferry waits; not retried",
+                    wait.as_secs(),
+                    policy.max_retry_after.as_secs()
+                ));
+                return Err(error);
+            }
+        }
+        let delay = policy.delay(retries, error.retry_after);
+        tracing::debug!(
+            model = %current.model,
+            code = error.code(),
+            retry = retries + 1,
+            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            "retrying upstream call"
+        );
+        tokio::time::sleep(delay).await;
+        retries += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(parse_retry_after("5", now), Some(Duration::from_secs(5)));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("1.5", now), Some(Duration::from_millis(1500)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(30)));
+        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-3", now), None);
+    }
+
+    #[test]
+    fn delays_are_bounded_and_grow() {
+        let p = RetryPolicy::default();
+        for retry in 0..40 {
+            for _ in 0..50 {
+                let d = p.delay(retry, None);
+                let ceiling = (p.base_delay * 2u32.saturating_pow(retry.min(20))).min(p.max_delay);
+                assert!(d <= ceiling, "retry {retry}: {d:?} > {ceiling:?}");
+            }
+        }
+        assert!(p.delay(0, None) <= Duration::from_millis(250));
+    }
+
+    #[test]
+    fn retry_after_is_a_lower_bound_capped_by_policy() {
+        let p = RetryPolicy::default();
+        for _ in 0..50 {
+            assert!(p.delay(0, Some(Duration::from_secs(3))) >= Duration::from_secs(3));
+            assert_eq!(
+                p.delay(0, Some(Duration::from_secs(600))),
+                Duration::from_secs(60)
+            );
+        }
+    }
+
+    #[test]
+    fn zero_base_delay_is_zero() {
+        let p = RetryPolicy {
+            base_delay: Duration::ZERO,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(p.delay(5, None), Duration::ZERO);
+    }
+}

@@ -1,0 +1,135 @@
+//! Request shaping (spec §8): pure functions that turn a [`ChatRequest`] into the JSON
+//! body and the extra headers of `POST /chat/completions`. OpenRouter-specific shaping
+//! happens only on verified routes; a custom `base_url` gets a plain OpenAI-compatible
+//! request.
+
+mod anthropic;
+mod deepseek;
+mod family;
+mod gemini;
+mod headers;
+
+use ferry_config::{Attribution, ThinkingLevel};
+use serde_json::{json, Map, Value};
+
+use crate::types::ChatRequest;
+use family::Family;
+
+/// OpenAI-only fields that are never forwarded, even when present in `extra`.
+pub const STRIPPED_EXTRA_KEYS: &[&str] = &[
+    "service_tier",
+    "store",
+    "reasoning_effort",
+    "prompt_cache_key",
+    "prompt_cache_retention",
+    "verbosity",
+];
+
+/// The JSON body of `POST /chat/completions`.
+pub fn build_body(req: &ChatRequest, verified: bool) -> Value {
+    let mut body = Map::new();
+    body.insert("model".into(), json!(req.model));
+    body.insert("messages".into(), Value::Array(shape_messages(req, verified)));
+    body.insert("stream".into(), json!(req.stream));
+    if let Some(tools) = &req.tools {
+        body.insert("tools".into(), Value::Array(tools.clone()));
+    }
+    if let Some(choice) = &req.tool_choice {
+        body.insert("tool_choice".into(), choice.clone());
+    }
+    insert_params(req, &mut body);
+    if !verified {
+        return Value::Object(body);
+    }
+
+    let family = Family::of(&req.model);
+    if let Some(effort) = family.reasoning_effort(effective_thinking(req)) {
+        body.insert("reasoning".into(), json!({"effort": effort}));
+    }
+    if !req.provider.0.is_empty() {
+        body.insert("provider".into(), Value::Object(req.provider.0.clone()));
+    }
+    for (key, value) in &req.extra {
+        if !STRIPPED_EXTRA_KEYS.contains(&key.as_str()) && !body.contains_key(key) {
+            body.insert(key.clone(), value.clone());
+        }
+    }
+    let reasoning_forbidden = family == Family::NoReasoning
+        || (family == Family::DeepSeekV4 && effective_thinking(req) == Some(ThinkingLevel::Off));
+    if reasoning_forbidden {
+        body.remove("reasoning");
+    }
+    Value::Object(body)
+}
+
+/// Extra headers of `POST /chat/completions` (not `Authorization`): attribution and
+/// response-cache headers, on verified routes only.
+pub fn build_headers(
+    req: &ChatRequest,
+    verified: bool,
+    attribution: &Attribution,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if verified {
+        headers::attribution_headers(attribution, &mut out);
+        headers::cache_headers(&req.params, &mut out);
+    }
+    out
+}
+
+/// The thinking level in force: the request's, else the params'.
+fn effective_thinking(req: &ChatRequest) -> Option<ThinkingLevel> {
+    req.thinking.or(req.params.thinking)
+}
+
+fn insert_params(req: &ChatRequest, body: &mut Map<String, Value>) {
+    let p = &req.params;
+    if let Some(v) = p.temperature {
+        body.insert("temperature".into(), json!(v));
+    }
+    if let Some(v) = p.top_p {
+        body.insert("top_p".into(), json!(v));
+    }
+    if let Some(v) = p.max_tokens {
+        body.insert("max_tokens".into(), json!(v));
+    }
+    if let Some(v) = p.seed {
+        body.insert("seed".into(), json!(v));
+    }
+    if let Some(v) = &p.stop {
+        body.insert("stop".into(), json!(v));
+    }
+    if let Some(v) = &p.response_format {
+        body.insert("response_format".into(), v.clone());
+    }
+}
+
+fn shape_messages(req: &ChatRequest, verified: bool) -> Vec<Value> {
+    let mut messages = req.messages.clone();
+    if !verified {
+        return messages;
+    }
+    let family = Family::of(&req.model);
+    let thinking = effective_thinking(req);
+    match family {
+        Family::Anthropic => {
+            if family.reasoning_effort(thinking).is_some() {
+                anthropic::drop_trailing_prefill(&mut messages);
+            }
+            anthropic::add_cache_markers(&mut messages, req.params.cache_control_ttl);
+        }
+        Family::DeepSeekV4 => {
+            if thinking == Some(ThinkingLevel::Off) {
+                deepseek::strip_reasoning_content(&mut messages);
+            } else {
+                deepseek::add_reasoning_content(&mut messages);
+            }
+        }
+        Family::Gemini => gemini::sanitize_thought_signatures(&mut messages),
+        Family::NoReasoning | Family::Other => {}
+    }
+    messages
+}
+
+#[cfg(test)]
+mod tests;

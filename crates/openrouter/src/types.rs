@@ -1,0 +1,81 @@
+//! The driver's request and result types: what the engine hands to a [`crate::ChatDriver`]
+//! and what comes back (stream events while a reply arrives, the outcome at the end).
+
+use ferry_config::{ModelParams, ProviderRouting, ThinkingLevel};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// One chat completion request, already resolved by the engine (route prefix removed,
+/// `auto` mapped, params and provider routing merged).
+#[derive(Debug, Clone, Default)]
+pub struct ChatRequest {
+    /// Wire model id, e.g. `openai/gpt-5.4-mini`.
+    pub model: String,
+    /// OpenAI-format messages (system/developer/user/assistant/tool).
+    pub messages: Vec<Value>,
+    /// Ask for an SSE stream.
+    pub stream: bool,
+    /// Function tools offered to the model.
+    pub tools: Option<Vec<Value>>,
+    /// `none|auto|required|{type:"function",function:{name}}`.
+    pub tool_choice: Option<Value>,
+    /// Effective model params.
+    pub params: ModelParams,
+    /// Effective thinking level (`None` = not configured).
+    pub thinking: Option<ThinkingLevel>,
+    /// Effective provider routing (route < model < input).
+    pub provider: ProviderRouting,
+    /// Extra body fields (e.g. `modalities`, `image_config`); OpenAI-only keys are stripped.
+    pub extra: Map<String, Value>,
+}
+
+/// One incremental piece of a streamed reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StreamEvent {
+    /// Visible answer text.
+    Text(String),
+    /// Reasoning ("thinking") text.
+    Reasoning(String),
+    /// A fragment of a tool call; `id`/`name` arrive first, `arguments` is concatenated.
+    ToolCallDelta {
+        index: u32,
+        id: Option<String>,
+        name: Option<String>,
+        arguments: String,
+    },
+}
+
+/// A complete tool call requested by the model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    /// The arguments as the JSON text the model produced.
+    pub arguments: String,
+}
+
+/// The result of one successful chat completion.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ChatOutcome {
+    /// Assistant message ready to append to history:
+    /// `{"role":"assistant","content":…, "reasoning"?, "reasoning_details"?, "tool_calls"?, "images"?}`.
+    pub message: Value,
+    /// Visible answer text (may be empty, e.g. for reasoning-only or tool-call replies).
+    pub content: String,
+    pub reasoning: Option<String>,
+    pub tool_calls: Vec<ToolCall>,
+    pub finish_reason: Option<String>,
+    /// OpenRouter's usage object as received.
+    pub usage: Option<Value>,
+    /// `usage.cost` (USD credits).
+    pub cost: Option<f64>,
+    /// The model that served (response `model`).
+    pub model: Option<String>,
+    /// The provider that served (response `provider`).
+    pub provider: Option<String>,
+    /// Response id / `X-Generation-Id`.
+    pub generation_id: Option<String>,
+    /// `X-OpenRouter-Cache-Status` (`HIT`/`MISS`) when present.
+    pub cache_status: Option<String>,
+}

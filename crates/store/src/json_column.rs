@@ -1,0 +1,31 @@
+//! JSON values in TEXT columns: serialising a `serde_json::Value` for binding and parsing
+//! a column back, with failures reported as rusqlite conversion errors.
+
+use rusqlite::types::Type;
+use rusqlite::Row;
+use serde_json::Value;
+
+/// The column text for `value`.
+pub(crate) fn to_text(value: &Value) -> rusqlite::Result<String> {
+    serde_json::to_string(value).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+/// [`to_text`] for an optional value (`None` stays SQL NULL).
+pub(crate) fn to_text_opt(value: Option<&Value>) -> rusqlite::Result<Option<String>> {
+    value.map(to_text).transpose()
+}
+
+/// Parses the JSON text in column `idx`; SQL NULL is `None`.
+pub(crate) fn column_opt(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Value>> {
+    let text: Option<String> = row.get(idx)?;
+    text.map(|text| {
+        serde_json::from_str(&text)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+    })
+    .transpose()
+}
+
+/// Parses the JSON text in the NOT NULL column `idx`.
+pub(crate) fn column(row: &Row<'_>, idx: usize) -> rusqlite::Result<Value> {
+    column_opt(row, idx).map(Option::unwrap_or_default)
+}

@@ -1,0 +1,95 @@
+//! Versioned schema migrations. `PRAGMA user_version` records how many steps of
+//! [`MIGRATIONS`] a database has had; opening applies the missing ones in order, each in
+//! its own transaction, and refuses a database from a newer ferry.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::StoreError;
+
+/// Migration steps; step `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: runtime config, sessions, history, runs and run events.
+    "CREATE TABLE runtime_config (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        pinned_selector TEXT,
+        system_prompt TEXT,
+        speak_replies TEXT
+    );
+    CREATE TABLE messages (
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        seq INTEGER NOT NULL,
+        run_id TEXT,
+        role TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    );
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT,
+        input TEXT NOT NULL,
+        route TEXT,
+        model_requested TEXT,
+        model_served TEXT,
+        usage TEXT,
+        cost REAL,
+        output TEXT,
+        error_code TEXT,
+        error_message TEXT,
+        attempts TEXT,
+        idempotency_key TEXT,
+        cache_status TEXT,
+        generation_id TEXT
+    );
+    CREATE UNIQUE INDEX runs_idempotency ON runs(session_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX runs_session ON runs(session_id, created_at);
+    CREATE TABLE run_events (
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    );",
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database at `path` (open on `conn`) up to [`SCHEMA_VERSION`].
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    loop {
+        // IMMEDIATE: the version is read under the write lock, so two openers can never
+        // both apply the same step.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let found: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                path: path.to_path_buf(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let Some(step) = usize::try_from(found).ok().and_then(|i| MIGRATIONS.get(i)) else {
+            return Ok(());
+        };
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", found + 1)?;
+        tx.commit()?;
+        tracing::info!(version = found + 1, "migrated state database");
+    }
+}

@@ -1,0 +1,228 @@
+//! Sessions and their history: creating, reading, listing and patching session rows, and
+//! reading a session's messages in order.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+use crate::clock::now_rfc3339;
+use crate::error::StoreError;
+use crate::json_column;
+use crate::store::Store;
+
+/// A session to create.
+#[derive(Debug, Clone, Default)]
+pub struct NewSession {
+    /// The session id (chosen by the caller).
+    pub id: String,
+    /// Selector pinned to this session, if any.
+    pub pinned_selector: Option<String>,
+    /// System prompt for this session, if any.
+    pub system_prompt: Option<String>,
+}
+
+/// Changes to a session: `None` leaves a field alone, `Some(None)` clears it,
+/// `Some(Some(v))` sets it.
+#[derive(Debug, Clone, Default)]
+pub struct SessionPatch {
+    /// New pinned selector.
+    pub pinned_selector: Option<Option<String>>,
+    /// New system prompt.
+    pub system_prompt: Option<Option<String>>,
+    /// New speak-replies setting.
+    pub speak_replies: Option<Option<String>>,
+}
+
+/// A stored session with its counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Session {
+    /// Session id.
+    pub id: String,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When it last changed (RFC 3339).
+    pub updated_at: String,
+    /// Selector pinned to this session.
+    pub pinned_selector: Option<String>,
+    /// Session system prompt.
+    pub system_prompt: Option<String>,
+    /// Speak-replies setting.
+    pub speak_replies: Option<String>,
+    /// Messages in its history.
+    pub message_count: u64,
+    /// Runs it has had.
+    pub run_count: u64,
+}
+
+/// One message of a session's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredMessage {
+    /// Position in the history, from 1.
+    pub seq: u64,
+    /// The run that produced it, if any.
+    pub run_id: Option<String>,
+    /// The message role (`user`, `assistant`, `tool`, ...).
+    pub role: String,
+    /// The OpenAI-format message object.
+    pub body: serde_json::Value,
+    /// When it was stored (RFC 3339).
+    pub created_at: String,
+}
+
+macro_rules! select_session {
+    () => {
+        "SELECT s.id, s.created_at, s.updated_at, s.pinned_selector, s.system_prompt,
+                s.speak_replies,
+                (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id),
+                (SELECT COUNT(*) FROM runs r WHERE r.session_id = s.id)
+         FROM sessions s"
+    };
+}
+
+fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        id: row.get(0)?,
+        created_at: row.get(1)?,
+        updated_at: row.get(2)?,
+        pinned_selector: row.get(3)?,
+        system_prompt: row.get(4)?,
+        speak_replies: row.get(5)?,
+        message_count: row.get(6)?,
+        run_count: row.get(7)?,
+    })
+}
+
+/// Reads one session on `conn`.
+pub(crate) fn load_session(conn: &Connection, id: &str) -> rusqlite::Result<Option<Session>> {
+    conn.prepare_cached(concat!(select_session!(), " WHERE s.id = ?1"))?
+        .query_row([id], session_from_row)
+        .optional()
+}
+
+/// Reads one session that must exist.
+fn require_session(conn: &Connection, id: &str) -> Result<Session, StoreError> {
+    load_session(conn, id)?.ok_or_else(|| StoreError::SessionNotFound { id: id.to_owned() })
+}
+
+/// Inserts a session unless the id exists; returns whether it was inserted.
+fn insert_session(conn: &Connection, new: &NewSession) -> rusqlite::Result<bool> {
+    let now = now_rfc3339();
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO sessions (id, created_at, updated_at, pinned_selector, system_prompt)
+             VALUES (?1, ?2, ?2, ?3, ?4)
+             ON CONFLICT (id) DO NOTHING",
+        )?
+        .execute(params![new.id, now, new.pinned_selector, new.system_prompt])?;
+    Ok(inserted == 1)
+}
+
+impl Store {
+    /// Creates a session; [`StoreError::SessionExists`] if the id is taken.
+    pub async fn create_session(&self, new: NewSession) -> Result<Session, StoreError> {
+        self.write_with(move |conn| {
+            if !insert_session(conn, &new)? {
+                return Err(StoreError::SessionExists { id: new.id });
+            }
+            require_session(conn, &new.id)
+        })
+        .await
+    }
+
+    /// Returns the session, creating it with no settings if missing; the flag says
+    /// whether it was created.
+    pub async fn ensure_session(&self, id: &str) -> Result<(Session, bool), StoreError> {
+        let new = NewSession {
+            id: id.to_owned(),
+            ..NewSession::default()
+        };
+        self.write_with(move |conn| {
+            let created = insert_session(conn, &new)?;
+            Ok((require_session(conn, &new.id)?, created))
+        })
+        .await
+    }
+
+    /// The session with this id, if any.
+    pub async fn get_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
+        let id = id.to_owned();
+        self.read_with(move |conn| Ok(load_session(conn, &id)?))
+            .await
+    }
+
+    /// Up to `limit` sessions ordered by id, starting after the id `after` (the last id of
+    /// the previous page).
+    pub async fn list_sessions(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Session>, StoreError> {
+        let after = after.map(str::to_owned);
+        self.read_with(move |conn| {
+            let mut stmt = conn.prepare_cached(concat!(
+                select_session!(),
+                " WHERE ?1 IS NULL OR s.id > ?1 ORDER BY s.id LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![after, limit], session_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    /// Applies `patch` to the session and bumps its `updated_at`;
+    /// [`StoreError::SessionNotFound`] if it does not exist.
+    pub async fn update_session(
+        &self,
+        id: &str,
+        patch: SessionPatch,
+    ) -> Result<Session, StoreError> {
+        let id = id.to_owned();
+        self.write_with(move |conn| {
+            let updated = conn
+                .prepare_cached(
+                    "UPDATE sessions SET
+                        pinned_selector = CASE WHEN ?2 THEN ?3 ELSE pinned_selector END,
+                        system_prompt = CASE WHEN ?4 THEN ?5 ELSE system_prompt END,
+                        speak_replies = CASE WHEN ?6 THEN ?7 ELSE speak_replies END,
+                        updated_at = ?8
+                     WHERE id = ?1",
+                )?
+                .execute(params![
+                    id,
+                    patch.pinned_selector.is_some(),
+                    patch.pinned_selector.flatten(),
+                    patch.system_prompt.is_some(),
+                    patch.system_prompt.flatten(),
+                    patch.speak_replies.is_some(),
+                    patch.speak_replies.flatten(),
+                    now_rfc3339(),
+                ])?;
+            if updated == 0 {
+                return Err(StoreError::SessionNotFound { id });
+            }
+            require_session(conn, &id)
+        })
+        .await
+    }
+
+    /// The session's history, ordered by `seq` (empty for an unknown session).
+    pub async fn history(&self, session_id: &str) -> Result<Vec<StoredMessage>, StoreError> {
+        let session_id = session_id.to_owned();
+        self.read_with(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, run_id, role, body, created_at FROM messages
+                 WHERE session_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([session_id], |row| {
+                Ok(StoredMessage {
+                    seq: row.get(0)?,
+                    run_id: row.get(1)?,
+                    role: row.get(2)?,
+                    body: json_column::column(row, 3)?,
+                    created_at: row.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+}

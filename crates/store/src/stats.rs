@@ -1,0 +1,120 @@
+//! Store statistics for status and metrics: row counts, database size on disk, runs by
+//! status, and per-session usage totals.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::error::StoreError;
+use crate::status::RunStatus;
+use crate::store::Store;
+
+/// Whole-database counts and size.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreStats {
+    /// Sessions stored.
+    pub sessions: u64,
+    /// Runs stored.
+    pub runs: u64,
+    /// History messages stored.
+    pub messages: u64,
+    /// Run events stored.
+    pub events: u64,
+    /// Size of the database file plus its write-ahead log, in bytes.
+    pub db_bytes: u64,
+    /// Runs per status (every status present, zero when none).
+    pub runs_by_status: BTreeMap<RunStatus, u64>,
+}
+
+/// Usage totals of one session's runs.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SessionTotals {
+    /// Runs in the session.
+    pub runs: u64,
+    /// Sum of `usage.prompt_tokens`.
+    pub prompt_tokens: u64,
+    /// Sum of `usage.completion_tokens`.
+    pub completion_tokens: u64,
+    /// Sum of run costs.
+    pub cost: f64,
+}
+
+fn count(conn: &Connection, sql: &str) -> rusqlite::Result<u64> {
+    conn.prepare_cached(sql)?.query_row([], |row| row.get(0))
+}
+
+/// Bytes of the database file and its WAL (a missing WAL counts as empty).
+fn db_bytes(db_path: &Path) -> Result<u64, StoreError> {
+    let mut wal = db_path.as_os_str().to_owned();
+    wal.push("-wal");
+    let mut total = 0;
+    for path in [db_path.to_path_buf(), PathBuf::from(wal)] {
+        match fs::metadata(&path) {
+            Ok(meta) => total += meta.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(StoreError::Io {
+                    action: "read the size of",
+                    path,
+                    source,
+                })
+            }
+        }
+    }
+    Ok(total)
+}
+
+impl Store {
+    /// Row counts, on-disk size and runs per status.
+    pub async fn stats(&self) -> Result<StoreStats, StoreError> {
+        let db_path = self.db_path().to_path_buf();
+        self.read_with(move |conn| {
+            let mut runs_by_status: BTreeMap<RunStatus, u64> =
+                RunStatus::ALL.into_iter().map(|s| (s, 0)).collect();
+            let mut stmt =
+                conn.prepare_cached("SELECT status, COUNT(*) FROM runs GROUP BY status")?;
+            let rows = stmt.query_map([], |row| Ok((row.get::<_, RunStatus>(0)?, row.get(1)?)))?;
+            for row in rows {
+                let (status, n) = row?;
+                runs_by_status.insert(status, n);
+            }
+            Ok(StoreStats {
+                sessions: count(conn, "SELECT COUNT(*) FROM sessions")?,
+                runs: runs_by_status.values().sum(),
+                messages: count(conn, "SELECT COUNT(*) FROM messages")?,
+                events: count(conn, "SELECT COUNT(*) FROM run_events")?,
+                db_bytes: db_bytes(&db_path)?,
+                runs_by_status,
+            })
+        })
+        .await
+    }
+
+    /// Totals over the session's runs (zeros for an unknown session). Token counts come
+    /// from each run's `usage` JSON.
+    pub async fn session_totals(&self, session_id: &str) -> Result<SessionTotals, StoreError> {
+        let session_id = session_id.to_owned();
+        self.read_with(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT COUNT(*),
+                            CAST(TOTAL(json_extract(usage, '$.prompt_tokens')) AS INTEGER),
+                            CAST(TOTAL(json_extract(usage, '$.completion_tokens')) AS INTEGER),
+                            TOTAL(cost)
+                     FROM runs WHERE session_id = ?1",
+                )?
+                .query_row([session_id], |row| {
+                    Ok(SessionTotals {
+                        runs: row.get(0)?,
+                        prompt_tokens: row.get(1)?,
+                        completion_tokens: row.get(2)?,
+                        cost: row.get(3)?,
+                    })
+                })?)
+        })
+        .await
+    }
+}

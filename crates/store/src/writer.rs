@@ -1,0 +1,293 @@
+//! The single writer: one thread owns the only read-write connection. Jobs arrive over a
+//! channel; the thread takes every job waiting (up to [`GROUP_CAP`]), runs them in one
+//! transaction with a savepoint per job (so one job's error rolls back only that job),
+//! commits once, and only then answers each job. Jobs with no one waiting for an answer
+//! (fire-and-forget) travel the same channel, so they stay ordered with everything after.
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use crate::error::StoreError;
+
+/// Most jobs committed in one group.
+pub(crate) const GROUP_CAP: usize = 256;
+
+/// One unit of work for the writer thread.
+trait Job: Send {
+    /// Runs the work on the write connection, inside the job's savepoint; returns
+    /// whether it succeeded (so the savepoint is kept) or failed (so it is rolled back).
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Called once the group is settled: `Ok` if it committed, else SQLite's reason.
+    fn settle(self: Box<Self>, group: Result<(), &str>);
+}
+
+enum Msg {
+    Job(Box<dyn Job>),
+    Stop,
+}
+
+/// The handle to the writer thread.
+pub(crate) struct Writer {
+    tx: Sender<Msg>,
+    thread: tokio::sync::Mutex<Option<JoinHandle<()>>>,
+    commits: Arc<AtomicU64>,
+}
+
+impl Writer {
+    /// Starts the writer thread, handing it `conn`.
+    pub(crate) fn spawn(conn: Connection, db_path: &Path) -> Result<Writer, StoreError> {
+        let (tx, rx) = mpsc::channel();
+        let commits = Arc::new(AtomicU64::new(0));
+        let thread_commits = Arc::clone(&commits);
+        let thread = thread::Builder::new()
+            .name("ferry-store-writer".into())
+            .spawn(move || writer_loop(&conn, &rx, &thread_commits))
+            .map_err(|source| StoreError::Io {
+                action: "start the writer thread for",
+                path: db_path.to_path_buf(),
+                source,
+            })?;
+        Ok(Writer {
+            tx,
+            thread: tokio::sync::Mutex::new(Some(thread)),
+            commits,
+        })
+    }
+
+    /// Number of group commits so far.
+    pub(crate) fn commit_count(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Queues `work` and waits for its result, which arrives after its group committed.
+    pub(crate) async fn submit<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Answered {
+            work: Some(work),
+            outcome: None,
+            reply,
+        };
+        self.tx
+            .send(Msg::Job(Box::new(job)))
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// Queues `work` without waiting; failures are logged.
+    pub(crate) fn submit_nowait<F>(&self, work: F)
+    where
+        F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
+    {
+        let job = Unanswered {
+            work: Some(work),
+            failed: false,
+        };
+        if self.tx.send(Msg::Job(Box::new(job))).is_err() {
+            tracing::warn!("store is closed; dropped a fire-and-forget write");
+        }
+    }
+
+    /// Lets the thread finish every job queued so far, then waits for it to exit.
+    pub(crate) async fn close(&self) {
+        let mut thread = self.thread.lock().await;
+        // A send error means the thread is already gone; joining still applies.
+        let _ = self.tx.send(Msg::Stop);
+        if let Some(handle) = thread.take() {
+            match tokio::task::spawn_blocking(move || handle.join()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => tracing::error!("store writer thread panicked"),
+                Err(e) => tracing::error!(error = %e, "could not wait for the store writer"),
+            }
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Msg::Stop);
+        if let Some(handle) = self.thread.get_mut().take() {
+            // The last handle may be dropped by a job on the writer thread itself; that
+            // thread exits on its own after the Stop message.
+            if handle.thread().id() != thread::current().id() && handle.join().is_err() {
+                tracing::error!("store writer thread panicked");
+            }
+        }
+    }
+}
+
+fn writer_loop(conn: &Connection, rx: &Receiver<Msg>, commits: &AtomicU64) {
+    let mut batch: VecDeque<Box<dyn Job>> = VecDeque::with_capacity(GROUP_CAP);
+    loop {
+        let mut stop = match rx.recv() {
+            Ok(Msg::Job(job)) => {
+                batch.push_back(job);
+                false
+            }
+            Ok(Msg::Stop) | Err(_) => true,
+        };
+        while !stop && batch.len() < GROUP_CAP {
+            match rx.try_recv() {
+                Ok(Msg::Job(job)) => batch.push_back(job),
+                Ok(Msg::Stop) | Err(TryRecvError::Disconnected) => stop = true,
+                Err(TryRecvError::Empty) => break,
+            }
+        }
+        while !batch.is_empty() {
+            run_group(conn, &mut batch, commits);
+        }
+        if stop {
+            return;
+        }
+    }
+}
+
+/// Runs jobs from the front of `pending` in one transaction and settles them. Normally
+/// that takes every job; if SQLite aborts the whole transaction (disk full, I/O error)
+/// the jobs run so far are settled as failed and the rest stay for a new group.
+fn run_group(conn: &Connection, pending: &mut VecDeque<Box<dyn Job>>, commits: &AtomicU64) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let reason = e.to_string();
+        for job in pending.drain(..) {
+            job.settle(Err(&reason));
+        }
+        return;
+    }
+    let mut ran = Vec::with_capacity(pending.len());
+    while let Some(mut job) = pending.pop_front() {
+        let step = run_in_savepoint(conn, job.as_mut());
+        ran.push(job);
+        if let Err(reason) = step {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            for job in ran {
+                job.settle(Err(&reason));
+            }
+            return;
+        }
+    }
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => {
+            commits.fetch_add(1, Ordering::Relaxed);
+            for job in ran {
+                job.settle(Ok(()));
+            }
+        }
+        Err(e) => {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            let reason = e.to_string();
+            for job in ran {
+                job.settle(Err(&reason));
+            }
+        }
+    }
+}
+
+/// Runs one job inside `SAVEPOINT job`; `Err` means the enclosing transaction is lost.
+fn run_in_savepoint(conn: &Connection, job: &mut dyn Job) -> Result<(), String> {
+    let exec = |sql: &str| -> Result<(), String> {
+        conn.prepare_cached(sql)
+            .and_then(|mut stmt| stmt.execute([]))
+            .map(drop)
+            .map_err(|e| e.to_string())
+    };
+    exec("SAVEPOINT job")?;
+    let ok = job.run(conn);
+    if conn.is_autocommit() {
+        return Err("SQLite rolled back the group transaction".into());
+    }
+    if !ok {
+        exec("ROLLBACK TO job")?;
+    }
+    exec("RELEASE job")
+}
+
+/// A job whose caller awaits the result.
+struct Answered<T, F> {
+    work: Option<F>,
+    outcome: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Job for Answered<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(work) = self.work.take() else {
+            return false;
+        };
+        let outcome = run_catching(conn, work);
+        let ok = outcome.is_ok();
+        self.outcome = Some(outcome);
+        ok
+    }
+
+    fn settle(self: Box<Self>, group: Result<(), &str>) {
+        let result = match (self.outcome, group) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (_, Err(reason)) => Err(StoreError::GroupFailed {
+                message: reason.to_owned(),
+            }),
+            (None, Ok(())) => Err(StoreError::GroupFailed {
+                message: "the write was not run".to_owned(),
+            }),
+        };
+        // The caller may have stopped waiting; the write stands either way.
+        let _ = self.reply.send(result);
+    }
+}
+
+/// A fire-and-forget job: nobody waits, failures go to the log.
+struct Unanswered<F> {
+    work: Option<F>,
+    failed: bool,
+}
+
+impl<F> Job for Unanswered<F>
+where
+    F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(work) = self.work.take() else {
+            return false;
+        };
+        match run_catching(conn, work) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "fire-and-forget store write failed");
+                self.failed = true;
+                false
+            }
+        }
+    }
+
+    fn settle(self: Box<Self>, group: Result<(), &str>) {
+        if let (Err(reason), false) = (group, self.failed) {
+            tracing::warn!(reason, "fire-and-forget store write was not committed");
+        }
+    }
+}
+
+fn run_catching<T, F>(conn: &Connection, work: F) -> Result<T, StoreError>
+where
+    F: FnOnce(&Connection) -> Result<T, StoreError>,
+{
+    catch_unwind(AssertUnwindSafe(|| work(conn))).unwrap_or(Err(StoreError::JobPanicked))
+}

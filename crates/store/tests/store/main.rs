@@ -1,0 +1,11 @@
+//! Integration tests of ferry-store against real SQLite files in temporary state roots.
+
+mod support;
+
+mod durability;
+mod events;
+mod lock;
+mod runs;
+mod sessions;
+mod stats;
+mod writer;

@@ -1,0 +1,169 @@
+//! The single writer: group commit, per-job savepoints, draining on close.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::task::Poll;
+use std::time::Duration;
+
+use ferry_store::{Store, StoreError};
+
+use crate::support::open_temp;
+
+/// Parks the writer thread until the returned sender is used (or dropped).
+fn block_writer(store: &Store) -> mpsc::Sender<()> {
+    let (release, wait) = mpsc::channel::<()>();
+    store.write_nowait(move |_| {
+        let _ = wait.recv();
+        Ok(())
+    });
+    release
+}
+
+/// Polls `fut` once, which queues a store write; `None` while it is pending.
+async fn poll_once<F: Future + Unpin>(fut: &mut F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| {
+        Poll::Ready(match Pin::new(&mut *fut).poll(cx) {
+            Poll::Ready(value) => Some(value),
+            Poll::Pending => None,
+        })
+    })
+    .await
+}
+
+fn create_kv(store: &Store) -> impl std::future::Future<Output = Result<(), StoreError>> + '_ {
+    store.write(|conn| {
+        conn.execute_batch("CREATE TABLE IF NOT EXISTS kv (k INTEGER PRIMARY KEY, v TEXT)")
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_commits() {
+    let (_dir, store) = open_temp();
+    create_kv(&store).await.expect("table");
+    let before = store.commit_count();
+
+    // Hold the writer so every job is queued before it can commit anything.
+    let release = block_writer(&store);
+    let queued = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..200_i64 {
+        let store = store.clone();
+        let queued = Arc::clone(&queued);
+        tasks.push(tokio::spawn(async move {
+            let mut write = Box::pin(store.write(move |conn| {
+                conn.execute("INSERT INTO kv (k, v) VALUES (?1, 'x')", [i])?;
+                Ok(i)
+            }));
+            assert!(poll_once(&mut write).await.is_none(), "writer is blocked");
+            queued.fetch_add(1, Ordering::SeqCst);
+            write.await
+        }));
+    }
+    while queued.load(Ordering::SeqCst) < 200 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    release.send(()).expect("release writer");
+
+    for (i, task) in tasks.into_iter().enumerate() {
+        let value = task.await.expect("task").expect("write");
+        assert_eq!(value, i as i64);
+    }
+    let rows: i64 = store
+        .read(|conn| conn.query_row("SELECT COUNT(*) FROM kv", [], |r| r.get(0)))
+        .await
+        .expect("count");
+    assert_eq!(rows, 200);
+    let commits = store.commit_count() - before;
+    assert!(commits < 200, "200 jobs took {commits} commits");
+    // All 200 were queued behind the blocker, so they form a single group after it.
+    assert_eq!(commits, 2, "blocker group + one group of 200");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_job_does_not_affect_its_group() {
+    let (_dir, store) = open_temp();
+    create_kv(&store).await.expect("table");
+    let before = store.commit_count();
+
+    let release = block_writer(&store);
+    let mut ok_a = Box::pin(store.write(|c| c.execute("INSERT INTO kv VALUES (1, 'a')", [])));
+    let mut failing = Box::pin(store.write(|c| {
+        c.execute("INSERT INTO kv VALUES (2, 'b')", [])?;
+        c.execute("INSERT INTO no_such_table VALUES (1)", [])
+    }));
+    let mut panicking = Box::pin(store.write(|c| -> rusqlite::Result<()> {
+        c.execute("INSERT INTO kv VALUES (3, 'c')", [])?;
+        panic!("job panics on purpose");
+    }));
+    let mut ok_d = Box::pin(store.write(|c| c.execute("INSERT INTO kv VALUES (4, 'd')", [])));
+    assert!(poll_once(&mut ok_a).await.is_none());
+    assert!(poll_once(&mut failing).await.is_none());
+    assert!(poll_once(&mut panicking).await.is_none());
+    assert!(poll_once(&mut ok_d).await.is_none());
+    release.send(()).expect("release writer");
+
+    assert_eq!(ok_a.await.expect("a"), 1);
+    let err = failing.await.expect_err("b fails");
+    assert!(matches!(err, StoreError::Sqlite(_)), "{err}");
+    let err = panicking.await.expect_err("c panics");
+    assert!(matches!(err, StoreError::JobPanicked), "{err}");
+    assert_eq!(ok_d.await.expect("d"), 1);
+
+    let keys: Vec<i64> = store
+        .read(|conn| {
+            let mut stmt = conn.prepare("SELECT k FROM kv ORDER BY k")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+        .await
+        .expect("keys");
+    assert_eq!(keys, vec![1, 4]);
+    // One commit for the blocker's group, one for the group of all four jobs.
+    assert_eq!(store.commit_count() - before, 2);
+}
+
+#[tokio::test]
+async fn close_drains_pending_nowait_writes() {
+    let (dir, store) = open_temp();
+    create_kv(&store).await.expect("table");
+    for i in 0..500_i64 {
+        store.write_nowait(move |c| c.execute("INSERT INTO kv VALUES (?1, 'n')", [i]).map(drop));
+    }
+    store.close().await;
+    drop(store);
+
+    let conn = rusqlite::Connection::open(dir.path().join("ferry.db")).expect("open");
+    let rows: i64 = conn
+        .query_row("SELECT COUNT(*) FROM kv", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(rows, 500);
+}
+
+#[tokio::test]
+async fn a_write_is_visible_to_reads_once_it_returns() {
+    let (_dir, store) = open_temp();
+    create_kv(&store).await.expect("table");
+    for i in 0..20_i64 {
+        store
+            .write(move |c| c.execute("INSERT INTO kv VALUES (?1, 'v')", [i]))
+            .await
+            .expect("write");
+        let seen: i64 = store
+            .read(|c| c.query_row("SELECT COUNT(*) FROM kv", [], |r| r.get(0)))
+            .await
+            .expect("read");
+        assert_eq!(seen, i + 1);
+    }
+}
+
+#[tokio::test]
+async fn reads_cannot_write() {
+    let (_dir, store) = open_temp();
+    let err = store
+        .read(|c| c.execute("INSERT INTO runtime_config VALUES ('k', 'v', 'now')", []))
+        .await
+        .expect_err("read-only connection");
+    assert!(matches!(err, StoreError::Sqlite(_)), "{err}");
+}

@@ -1,0 +1,7 @@
+//! One module per command group; each renders human output or `--json`.
+
+pub mod runs;
+pub mod runtime;
+pub mod secrets;
+pub mod sessions;
+pub mod status;

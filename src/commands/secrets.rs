@@ -1,0 +1,209 @@
+//! `ferry secrets …`: online through the daemon by default; `--offline --state-root DIR`
+//! works on the store file directly after taking the state-root lock (so it refuses while a
+//! daemon serves that root). Values are read into zeroizing strings and never printed.
+
+use std::io::Read;
+use std::path::Path;
+
+use ferry_secrets::{generate_master_key, MasterKey, SecretStore};
+use ferry_store::StateLock;
+use reqwest::Method;
+use serde_json::{json, Value};
+use zeroize::Zeroizing;
+
+use crate::cli::{GlobalArgs, OfflineArgs, SecretSource, SecretsCommand};
+use crate::client::{ApiClient, CliError};
+use crate::render::{print_json, s};
+
+/// Runs a secrets command.
+pub async fn run(g: &GlobalArgs, cmd: &SecretsCommand) -> Result<(), CliError> {
+    match cmd {
+        SecretsCommand::Generate => {
+            println!("{}", generate_master_key());
+            Ok(())
+        }
+        SecretsCommand::Set(args) => {
+            let value = read_value(&args.source)?;
+            let result = match offline_root(&args.offline) {
+                Some(root) => offline(root, |store| {
+                    let outcome = store
+                        .set(&args.reference, &args.provider, value)
+                        .map_err(|e| CliError::usage(e.to_string()))?;
+                    Ok(json!({"secret": outcome.meta, "created": outcome.created, "warnings": outcome.warnings}))
+                })?,
+                None => {
+                    let client = ApiClient::new(g)?;
+                    let body = Zeroizing::new(
+                        json!({"ref": args.reference, "provider": args.provider, "value": value.as_str()})
+                            .to_string(),
+                    );
+                    let resp = client
+                        .send(
+                            client
+                                .request(Method::POST, "/v1/secrets")
+                                .header("content-type", "application/json")
+                                .body(body.as_bytes().to_vec()),
+                        )
+                        .await?;
+                    crate::client::json_of(resp).await?
+                }
+            };
+            for w in result["warnings"].as_array().into_iter().flatten() {
+                eprintln!("warning: {}", w.as_str().unwrap_or_default());
+            }
+            if g.json {
+                print_json(&result["secret"]);
+            } else {
+                let meta = &result["secret"];
+                println!(
+                    "{} {} ({}, {})",
+                    if result["created"].as_bool() == Some(true) {
+                        "stored"
+                    } else {
+                        "replaced"
+                    },
+                    s(meta, "ref"),
+                    s(meta, "provider"),
+                    s(meta, "fingerprint")
+                );
+            }
+            Ok(())
+        }
+        SecretsCommand::List(off) => {
+            let list = match offline_root(off) {
+                Some(root) => offline(root, |store| Ok(json!(store.list())))?,
+                None => {
+                    let v = ApiClient::new(g)?.get_json("/v1/secrets").await?;
+                    v.get("secrets").cloned().unwrap_or(json!([]))
+                }
+            };
+            if g.json {
+                print_json(&list);
+                return Ok(());
+            }
+            let items = list.as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                println!("no secrets stored; add one with `ferry secrets set openrouter.primary --provider openrouter --from-env OPENROUTER_API_KEY`");
+            }
+            for m in items {
+                println!(
+                    "{:<28} {:<12} {:<18} {}",
+                    s(&m, "ref"),
+                    s(&m, "provider"),
+                    s(&m, "fingerprint"),
+                    s(&m, "updated_at")
+                );
+            }
+            Ok(())
+        }
+        SecretsCommand::Delete { reference, offline: off } => {
+            match offline_root(off) {
+                Some(root) => {
+                    let deleted = offline(root, |store| {
+                        store
+                            .delete(reference)
+                            .map(Value::Bool)
+                            .map_err(|e| CliError::usage(e.to_string()))
+                    })?;
+                    if deleted != Value::Bool(true) {
+                        return Err(CliError {
+                            message: format!("no secret named {reference}"),
+                            exit: 5,
+                            problem: None,
+                        });
+                    }
+                }
+                None => {
+                    let client = ApiClient::new(g)?;
+                    client
+                        .call_json(Method::DELETE, &format!("/v1/secrets/{reference}"), None)
+                        .await?;
+                }
+            }
+            if g.json {
+                print_json(&json!({"deleted": reference}));
+            } else {
+                println!("deleted {reference}");
+            }
+            Ok(())
+        }
+        SecretsCommand::RotateMasterKey {
+            state_root,
+            new_key_file,
+        } => {
+            let _lock = StateLock::acquire(state_root).map_err(|e| CliError::fail(e.to_string()))?;
+            let old = MasterKey::from_env()
+                .map_err(|e| CliError::usage(e.to_string()))?
+                .ok_or_else(|| {
+                    CliError::usage("set the CURRENT key in FERRY_MASTER_KEY or FERRY_MASTER_KEY_FILE, and pass the new one with --new-key-file")
+                })?;
+            let text = Zeroizing::new(std::fs::read_to_string(new_key_file).map_err(|e| {
+                CliError::usage(format!("cannot read {}: {e}", new_key_file.display()))
+            })?);
+            let new = MasterKey::parse(text.trim()).map_err(|e| CliError::usage(e.to_string()))?;
+            let n = SecretStore::rotate(state_root, &old, &new)
+                .map_err(|e| CliError::fail(e.to_string()))?;
+            if g.json {
+                print_json(&json!({"rotated": n}));
+            } else {
+                println!("re-encrypted {n} secret(s) under the new master key; start ferry with the new FERRY_MASTER_KEY");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn offline_root(off: &OfflineArgs) -> Option<&Path> {
+    if off.offline {
+        off.state_root.as_deref()
+    } else {
+        None
+    }
+}
+
+fn offline(
+    root: &Path,
+    f: impl FnOnce(&mut SecretStore) -> Result<Value, CliError>,
+) -> Result<Value, CliError> {
+    let _lock = StateLock::acquire(root).map_err(|e| CliError::fail(e.to_string()))?;
+    let key = MasterKey::from_env()
+        .map_err(|e| CliError::usage(e.to_string()))?
+        .ok_or_else(|| {
+            CliError::usage(
+                "no master key: set FERRY_MASTER_KEY (create one with `ferry secrets generate`) or FERRY_MASTER_KEY_FILE",
+            )
+        })?;
+    let mut store = SecretStore::open(root, &key).map_err(|e| CliError::fail(e.to_string()))?;
+    f(&mut store)
+}
+
+fn read_value(src: &SecretSource) -> Result<Zeroizing<String>, CliError> {
+    let raw = if let Some(var) = &src.from_env {
+        Zeroizing::new(std::env::var(var).map_err(|_| {
+            CliError::usage(format!(
+                "environment variable {var} is not set (export it first, or use --from-file/--stdin)"
+            ))
+        })?)
+    } else if let Some(path) = &src.from_file {
+        Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+            CliError::usage(format!("cannot read {}: {e}", path.display()))
+        })?)
+    } else if src.stdin {
+        let mut buf = Zeroizing::new(String::new());
+        std::io::stdin()
+            .read_to_string(&mut buf)
+            .map_err(|e| CliError::usage(format!("cannot read standard input: {e}")))?;
+        buf
+    } else if let Some(v) = &src.value {
+        Zeroizing::new(v.clone())
+    } else {
+        return Err(CliError::usage(
+            "give exactly one of --from-env, --from-file, --stdin, --value",
+        ));
+    };
+    let trimmed = Zeroizing::new(raw.trim_end_matches(['\n', '\r']).to_string());
+    if trimmed.trim().is_empty() {
+        return Err(CliError::usage("the secret value is empty"));
+    }
+    Ok(trimmed)
+}

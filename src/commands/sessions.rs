@@ -1,0 +1,276 @@
+//! `ferry sessions …`. `input` streams the answer to stdout as it arrives and prints a
+//! one-line summary on stderr; `--json` prints the final run view; `--detach` prints the
+//! run id. Ctrl-C while streaming cancels the run.
+
+use std::io::{Read, Write};
+
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::cli::{GlobalArgs, InputArgs, SessionsCommand};
+use crate::client::{exit_code, ApiClient, CliError};
+use crate::render::{print_json, run_summary, s};
+
+/// Runs a sessions command.
+pub async fn run(g: &GlobalArgs, cmd: &SessionsCommand) -> Result<(), CliError> {
+    let client = ApiClient::new(g)?;
+    match cmd {
+        SessionsCommand::Create {
+            id,
+            model,
+            system_prompt,
+        } => {
+            let v = client
+                .call_json(
+                    Method::POST,
+                    "/v1/sessions",
+                    Some(&json!({"id": id, "model": model, "system_prompt": system_prompt})),
+                )
+                .await?;
+            if g.json {
+                print_json(&v);
+            } else {
+                println!("created session {}", s(&v, "id"));
+            }
+            Ok(())
+        }
+        SessionsCommand::List { cursor, limit } => {
+            let mut path = format!("/v1/sessions?limit={}", limit.unwrap_or(100));
+            if let Some(c) = cursor {
+                path.push_str(&format!("&cursor={}", urlencode(c)));
+            }
+            let v = client.get_json(&path).await?;
+            if g.json {
+                print_json(&v);
+                return Ok(());
+            }
+            let sessions = v["sessions"].as_array().cloned().unwrap_or_default();
+            if sessions.is_empty() {
+                println!("no sessions yet; start one with `ferry sessions input demo \"hello\"`");
+            }
+            for sess in &sessions {
+                println!(
+                    "{:<24} {:>4} messages {:>4} runs  updated {}",
+                    s(sess, "id"),
+                    sess["message_count"].as_u64().unwrap_or(0),
+                    sess["run_count"].as_u64().unwrap_or(0),
+                    s(sess, "updated_at")
+                );
+            }
+            if let Some(next) = v["next_cursor"].as_str() {
+                println!("more: ferry sessions list --cursor {next}");
+            }
+            Ok(())
+        }
+        SessionsCommand::Show { id } => {
+            let v = client.get_json(&format!("/v1/sessions/{}", urlencode(id))).await?;
+            let msgs = client
+                .get_json(&format!("/v1/sessions/{}/messages", urlencode(id)))
+                .await?;
+            if g.json {
+                let mut v = v;
+                v["messages"] = msgs["messages"].clone();
+                print_json(&v);
+                return Ok(());
+            }
+            let t = &v["totals"];
+            println!("session {}", s(&v, "id"));
+            println!("  created {} · updated {}", s(&v, "created_at"), s(&v, "updated_at"));
+            if let Some(pin) = v["pinned_selector"].as_str() {
+                println!("  pinned model: {pin}");
+            }
+            println!(
+                "  {} runs · {} messages · {} prompt + {} completion tokens · cost ${:.6}{}",
+                t["runs"].as_u64().unwrap_or(0),
+                v["message_count"].as_u64().unwrap_or(0),
+                t["prompt_tokens"].as_u64().unwrap_or(0),
+                t["completion_tokens"].as_u64().unwrap_or(0),
+                t["cost"].as_f64().unwrap_or(0.0),
+                if v["busy"].as_bool() == Some(true) { " · busy" } else { "" }
+            );
+            for m in msgs["messages"].as_array().into_iter().flatten() {
+                let body = &m["body"];
+                let text = match &body["content"] {
+                    Value::String(t) => t.clone(),
+                    Value::Array(parts) => parts
+                        .iter()
+                        .filter_map(|p| p["text"].as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    _ => String::new(),
+                };
+                println!("[{}] {}", s(m, "role"), text);
+            }
+            Ok(())
+        }
+        SessionsCommand::Input(args) => input(g, &client, args).await,
+    }
+}
+
+fn build_body(args: &InputArgs) -> Result<Value, CliError> {
+    let text = if args.stdin {
+        let mut buf = String::new();
+        std::io::stdin()
+            .read_to_string(&mut buf)
+            .map_err(|e| CliError::usage(format!("cannot read standard input: {e}")))?;
+        Some(buf)
+    } else {
+        args.text.clone()
+    };
+    let Some(text) = text else {
+        return Err(CliError::usage(
+            "no input: give the text as an argument or use --stdin",
+        ));
+    };
+    let mut body = json!({"content": text});
+    if let Some(p) = &args.provider {
+        body["provider"] = json!(p);
+    }
+    if let Some(m) = &args.model {
+        body["model"] = json!(m);
+    }
+    if !args.fallback_models.is_empty() {
+        body["fallbacks"] = json!(args.fallback_models);
+    }
+    if let Some(t) = &args.thinking {
+        body["thinking"] = json!(t);
+    }
+    if let Some(p) = &args.params {
+        body["params"] = serde_json::from_str(p)
+            .map_err(|e| CliError::usage(format!("--params is not valid JSON: {e}")))?;
+    }
+    if let Some(p) = &args.provider_routing {
+        body["provider_routing"] = serde_json::from_str(p)
+            .map_err(|e| CliError::usage(format!("--provider-routing is not valid JSON: {e}")))?;
+    }
+    Ok(body)
+}
+
+async fn input(g: &GlobalArgs, client: &ApiClient, args: &InputArgs) -> Result<(), CliError> {
+    let body = build_body(args)?;
+    let id = urlencode(&args.id);
+    if args.detach {
+        let mut rb = client
+            .request(Method::POST, &format!("/v1/sessions/{id}/runs"))
+            .json(&body);
+        if let Some(k) = &args.idempotency_key {
+            rb = rb.header("Idempotency-Key", k);
+        }
+        let run = crate::client::json_of(client.send(rb).await?).await?;
+        if g.json {
+            print_json(&run);
+        } else {
+            println!("{}", s(&run, "id"));
+        }
+        return Ok(());
+    }
+    if g.json {
+        let rb = client
+            .request(Method::POST, &format!("/v1/sessions/{id}/input"))
+            .json(&body);
+        return match client.send(rb).await {
+            Ok(resp) => {
+                print_json(&crate::client::json_of(resp).await?);
+                Ok(())
+            }
+            Err(mut e) => {
+                // Print the failed run's view when there is one.
+                if let Some(run_id) = e
+                    .problem
+                    .as_ref()
+                    .and_then(|p| p["run_id"].as_str())
+                    .map(str::to_string)
+                {
+                    if let Ok(run) = client.get_json(&format!("/v1/runs/{run_id}")).await {
+                        e.problem = Some(run);
+                    }
+                }
+                Err(e)
+            }
+        };
+    }
+    let rb = client
+        .request(Method::POST, &format!("/v1/sessions/{id}/input"))
+        .header("accept", "text/event-stream")
+        .json(&body);
+    let resp = client.send(rb).await?;
+    let run_id = resp
+        .headers()
+        .get("x-ferry-run-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let streamed = stream_events(client, resp);
+    tokio::select! {
+        r = streamed => r,
+        _ = tokio::signal::ctrl_c() => {
+            if let Some(run_id) = run_id {
+                let _ = client.call_json(Method::POST, &format!("/v1/runs/{run_id}/cancel"), None).await;
+                eprintln!("\ncancelled run {run_id}");
+            }
+            Err(CliError { message: "interrupted".into(), exit: 130, problem: None })
+        }
+    }
+}
+
+/// Prints a run's SSE stream: text to stdout as it arrives, the summary or error on stderr.
+pub async fn stream_events(client: &ApiClient, resp: reqwest::Response) -> Result<(), CliError> {
+    let mut events = resp.bytes_stream().eventsource();
+    let mut stdout = std::io::stdout();
+    let mut ended_with_newline = true;
+    let mut printed_any = false;
+    while let Some(ev) = events.next().await {
+        let ev = ev.map_err(|e| CliError::fail(format!("the event stream broke: {e}")))?;
+        let data: Value = serde_json::from_str(&ev.data).unwrap_or(Value::Null);
+        match ev.event.as_str() {
+            "output.delta" => {
+                if let Some(t) = data["text"].as_str() {
+                    let _ = stdout.write_all(t.as_bytes());
+                    let _ = stdout.flush();
+                    ended_with_newline = t.ends_with('\n');
+                    printed_any = true;
+                }
+            }
+            "run.completed" => {
+                if printed_any && !ended_with_newline {
+                    println!();
+                }
+                if !printed_any {
+                    // A reasoning-only reply: show the reasoning rather than nothing.
+                    if let Some(r) = data["output"]["reasoning"].as_str() {
+                        println!("{r}");
+                    }
+                }
+                eprintln!("{}", run_summary(&data));
+                return Ok(());
+            }
+            "run.failed" | "run.cancelled" => {
+                if printed_any && !ended_with_newline {
+                    println!();
+                }
+                let code = data["code"].as_str().unwrap_or("run_failed");
+                let status = data["status"].as_u64().unwrap_or(if ev.event == "run.cancelled" { 409 } else { 502 }) as u16;
+                let retryable = data["retryable"].as_bool().unwrap_or(false);
+                return Err(CliError {
+                    message: format!(
+                        "{} [{code}]",
+                        data["message"].as_str().unwrap_or("the run failed")
+                    ),
+                    exit: exit_code(status, code, retryable),
+                    problem: Some(data),
+                });
+            }
+            _ => {}
+        }
+    }
+    Err(CliError::fail(format!(
+        "the event stream from {} ended before the run finished; check it with `ferry runs show`",
+        client.base()
+    )))
+}
+
+/// Percent-encodes a path segment.
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

@@ -1,0 +1,103 @@
+//! Human rendering of API objects for the terminal (stdout), shared by the commands.
+
+use serde_json::Value;
+
+/// Prints JSON pretty on stdout.
+pub fn print_json(v: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+    );
+}
+
+/// `a`/`b` string field or "-".
+pub fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("-")
+}
+
+/// One route's readiness block (used by `status` and `runtime get`).
+pub fn route_lines(route: &Value, with_capabilities: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let ready = route.get("ready").and_then(Value::as_bool).unwrap_or(false);
+    let default = if route.get("is_default").and_then(Value::as_bool) == Some(true) {
+        " (default)"
+    } else {
+        ""
+    };
+    out.push(format!(
+        "route {}{}: {}",
+        s(route, "id"),
+        default,
+        if ready { "ready" } else { "NOT READY" }
+    ));
+    out.push(format!(
+        "  default model {} · {} · {}",
+        s(route, "default_model"),
+        if route.get("verified_openrouter").and_then(Value::as_bool) == Some(true) {
+            "verified openrouter.ai".to_string()
+        } else {
+            format!("custom base_url {}", s(route, "base_url"))
+        },
+        s(route, "auth")
+    ));
+    if !ready {
+        if let Some(r) = route.get("reason").and_then(Value::as_str) {
+            out.push(format!("  reason: {r}"));
+        }
+        if let Some(f) = route.get("fix").and_then(Value::as_str) {
+            out.push(format!("  fix: {f}"));
+        }
+    }
+    if with_capabilities {
+        if let Some(caps) = route.get("capabilities").and_then(Value::as_object) {
+            let flags: Vec<String> = caps
+                .iter()
+                .map(|(k, v)| format!("{k}={}", if v.as_bool() == Some(true) { "on" } else { "off" }))
+                .collect();
+            out.push(format!("  capabilities: {}", flags.join(" ")));
+        }
+    }
+    out
+}
+
+/// `1234` bytes as a short human size.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// The one-line run summary printed on stderr after an answer.
+pub fn run_summary(run: &Value) -> String {
+    let usage = run.get("usage").cloned().unwrap_or(Value::Null);
+    let prompt = usage.get("prompt_tokens").and_then(Value::as_u64);
+    let completion = usage.get("completion_tokens").and_then(Value::as_u64);
+    let tokens = match (prompt, completion) {
+        (Some(p), Some(c)) => format!("{p} in / {c} out tokens"),
+        _ => "tokens n/a".to_string(),
+    };
+    let cost = match run.get("cost").and_then(Value::as_f64) {
+        Some(c) => format!("${c:.6}"),
+        None => "cost n/a".to_string(),
+    };
+    let duration = run
+        .get("duration_ms")
+        .and_then(Value::as_u64)
+        .map(|ms| format!("{:.1}s", ms as f64 / 1000.0))
+        .unwrap_or_else(|| "-".into());
+    let model = run
+        .get("model")
+        .or_else(|| run.get("model_served"))
+        .and_then(Value::as_str)
+        .unwrap_or("-");
+    format!("{model} · {tokens} · {cost} · {duration}")
+}

@@ -1,0 +1,122 @@
+//! `ferry serve`: takes the state-root lock, opens the secret store with the master key,
+//! loads routes.toml, opens SQLite, starts the engine and the HTTP API, and shuts down
+//! gracefully on SIGINT/SIGTERM (`/readyz` answers 503 while draining).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ferry_api::AuthConfig;
+use ferry_engine::{Engine, SecretsHandle};
+use ferry_openrouter::RetryPolicy;
+use ferry_secrets::MasterKey;
+use ferry_store::{StateLock, Store};
+use tokio::net::TcpListener;
+
+use crate::cli::{GlobalArgs, LogFormat, ServeArgs};
+use crate::client::{serve_token, CliError};
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Pretty => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Runs the daemon until a shutdown signal.
+pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> {
+    init_logging(args.log_format);
+    let addr: SocketAddr = args.bind.parse().map_err(|_| {
+        CliError::usage(format!(
+            "--bind {} is not an address like 127.0.0.1:4000",
+            args.bind
+        ))
+    })?;
+    let token = serve_token(global)?;
+    if !addr.ip().is_loopback() && token.is_none() {
+        return Err(CliError::usage(format!(
+            "refusing to listen on {addr} without a token: a non-loopback bind exposes your routes and keys to the network. \
+             Pass --token-file FILE (or set FERRY_TOKEN_FILE / FERRY_TOKEN), or bind to 127.0.0.1"
+        )));
+    }
+    let lock = StateLock::acquire(&args.state_root).map_err(|e| CliError::fail(e.to_string()))?;
+    let key = MasterKey::from_env().map_err(|e| CliError::fail(e.to_string()))?;
+    let secrets = SecretsHandle::open(args.state_root.clone(), key.as_ref())
+        .map_err(|e| CliError::fail(e.to_string()))?;
+    drop(key);
+    let routes = ferry_config::load_routes_file(&args.routes_file)
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    if !args.workspace_root.is_dir() {
+        return Err(CliError::usage(format!(
+            "--workspace-root {} is not a directory; create it or point it at your project",
+            args.workspace_root.display()
+        )));
+    }
+    let store = Store::open(&args.state_root).map_err(|e| CliError::fail(e.to_string()))?;
+    let (engine, recovered) = Engine::start(routes, store, secrets, RetryPolicy::default())
+        .await
+        .map_err(|e| CliError::fail(e.to_string()))?;
+    for run in &recovered {
+        tracing::warn!(run = %run.id, session = %run.session_id, "run was in flight when ferry stopped; marked interrupted");
+    }
+    for route in engine.routes().statuses(engine.secrets()) {
+        if route.ready {
+            tracing::info!(route = %route.id, model = %route.default_model, "route ready");
+        } else {
+            tracing::warn!(route = %route.id, reason = route.reason.as_deref().unwrap_or(""), fix = route.fix.as_deref().unwrap_or(""), "route not ready");
+        }
+    }
+    let auth = match token {
+        Some(t) => AuthConfig::bearer(t),
+        None => AuthConfig::open(),
+    };
+    let app = ferry_api::router(engine.clone(), auth);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| CliError::fail(format!("cannot listen on {addr}: {e}")))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| CliError::fail(e.to_string()))?;
+    tracing::info!(%local, state_root = %args.state_root.display(), "ferry listening on http://{local}");
+
+    let grace = Duration::from_millis(args.shutdown_grace_ms);
+    let drain_engine = engine.clone();
+    let shutdown = async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested; draining");
+        drain_engine.drain(grace).await;
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| CliError::fail(format!("server error: {e}")))?;
+    engine.close().await;
+    drop(lock);
+    tracing::info!("ferry stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,399 @@
+//! Test support for the end-to-end suite: a real `ferry serve` on a loopback port with a
+//! temp state root, the CLI run as a user types it, and helpers to read what happened.
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub use ferry_fake_openrouter::{FakeOpenRouter, Reply};
+
+/// A test API key in OpenRouter's format.
+pub const API_KEY: &str = "sk-or-v1-0123456789abcdef0123456789abcdef-test";
+
+/// Path of the binary under test.
+pub fn ferry_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_ferry")
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A temp directory tree for one daemon: state root, workspace, routes file, master key.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub master_key: String,
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl Env {
+    /// A fresh environment with a generated master key.
+    pub fn new() -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("ws")).expect("ws");
+        let out = Command::new(ferry_bin())
+            .args(["secrets", "generate"])
+            .output()
+            .expect("run ferry");
+        assert!(out.status.success(), "secrets generate failed");
+        let master_key = String::from_utf8(out.stdout).expect("utf8").trim().to_string();
+        Env {
+            dir,
+            master_key,
+            extra_env: Vec::new(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    pub fn ws(&self) -> PathBuf {
+        self.dir.path().join("ws")
+    }
+
+    pub fn routes_path(&self) -> PathBuf {
+        self.dir.path().join("routes.toml")
+    }
+
+    /// Writes routes.toml.
+    pub fn write_routes(&self, text: &str) {
+        std::fs::write(self.routes_path(), text).expect("write routes");
+    }
+
+    /// A standard single-route file pointing at `base_url`.
+    pub fn write_default_routes(&self, base_url: &str) {
+        self.write_routes(&default_routes(base_url, ""));
+    }
+
+    /// Stores the test key offline.
+    pub fn store_key_offline(&self) {
+        let out = self
+            .cli(&[
+                "secrets",
+                "set",
+                "openrouter.primary",
+                "--offline",
+                "--state-root",
+                self.state().to_str().unwrap(),
+                "--provider",
+                "openrouter",
+                "--from-env",
+                "OPENROUTER_API_KEY",
+            ])
+            .env("OPENROUTER_API_KEY", API_KEY)
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "offline set failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// A `ferry` command with this environment's master key and no inherited FERRY_* vars.
+    pub fn cli(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(ferry_bin());
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env_remove("FERRY_URL")
+            .env_remove("FERRY_TOKEN")
+            .env_remove("FERRY_TOKEN_FILE")
+            .env_remove("FERRY_MASTER_KEY_FILE")
+            .env_remove("FERRY_STATE_ROOT")
+            .env("FERRY_MASTER_KEY", &self.master_key)
+            .env("NO_PROXY", "*")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("HTTP_PROXY")
+            .env_remove("ALL_PROXY");
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Starts the daemon and waits until it answers `/healthz`.
+    pub fn serve(&self) -> Daemon {
+        self.serve_with(&[], |_| {})
+    }
+
+    /// Starts the daemon with extra args and a hook to adjust the command.
+    pub fn serve_with(&self, extra: &[&str], adjust: impl FnOnce(&mut Command)) -> Daemon {
+        let port = free_port();
+        let child = self.spawn_serve(port, extra, adjust);
+        let mut d = Daemon {
+            child: Some(child),
+            port,
+            url: format!("http://127.0.0.1:{port}"),
+            log_path: self.dir.path().join(format!("daemon-{port}.log")),
+        };
+        d.wait_healthy();
+        d
+    }
+
+    /// Spawns `ferry serve` without waiting (for tests that expect it to refuse).
+    pub fn spawn_serve(&self, port: u16, extra: &[&str], adjust: impl FnOnce(&mut Command)) -> Child {
+        let bind = format!("127.0.0.1:{port}");
+        let mut cmd = self.cli(&[
+            "serve",
+            "--bind",
+            &bind,
+            "--state-root",
+            self.state().to_str().unwrap(),
+            "--workspace-root",
+            self.ws().to_str().unwrap(),
+            "--routes-file",
+            self.routes_path().to_str().unwrap(),
+            "--log-format",
+            "json",
+        ]);
+        cmd.args(extra);
+        let log = std::fs::File::create(self.dir.path().join(format!("daemon-{port}.log"))).expect("log");
+        cmd.stdout(Stdio::null()).stderr(log).env("RUST_LOG", "info");
+        adjust(&mut cmd);
+        cmd.spawn().expect("spawn ferry serve")
+    }
+
+    /// Runs `ferry serve` expecting it to exit on its own; returns (exit code, stderr).
+    pub fn serve_expect_exit(&self, adjust: impl FnOnce(&mut Command)) -> (i32, String) {
+        let port = free_port();
+        let mut cmd = self.cli(&[
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--state-root",
+            self.state().to_str().unwrap(),
+            "--workspace-root",
+            self.ws().to_str().unwrap(),
+            "--routes-file",
+            self.routes_path().to_str().unwrap(),
+        ]);
+        adjust(&mut cmd);
+        let out = run_with_timeout(cmd, Duration::from_secs(20));
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    /// Every file under the state root, concatenated (to search for leaked secrets).
+    pub fn all_state_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        collect_bytes(&self.state(), &mut out);
+        out
+    }
+}
+
+fn collect_bytes(dir: &Path, out: &mut Vec<u8>) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                collect_bytes(&p, out);
+            } else if let Ok(mut f) = std::fs::File::open(&p) {
+                let _ = f.read_to_end(out);
+            }
+        }
+    }
+}
+
+/// The standard routes file used by most tests.
+pub fn default_routes(base_url: &str, extra_route_keys: &str) -> String {
+    format!(
+        r#"version = 1
+default_route = "openrouter"
+
+[routes.openrouter]
+driver = "openrouter"
+default_model = "openai/gpt-5.4-mini"
+auth_ref = "openrouter.primary"
+base_url = "{base_url}"
+timeout_ms = 5000
+connect_timeout_ms = 2000
+{extra_route_keys}
+"#
+    )
+}
+
+/// Runs a command with a deadline, killing it if it hangs.
+pub fn run_with_timeout(mut cmd: Command, limit: Duration) -> Output {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            return child.wait_with_output().expect("output");
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "command did not finish within {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running daemon; killed on drop.
+pub struct Daemon {
+    pub child: Option<Child>,
+    pub port: u16,
+    pub url: String,
+    pub log_path: PathBuf,
+}
+
+impl Daemon {
+    fn wait_healthy(&mut self) {
+        let start = Instant::now();
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("ferry serve exited early ({status}); log:\n{}", self.log());
+                }
+            }
+            if http_get(self.port, "/healthz").map(|(s, _)| s == 200).unwrap_or(false) {
+                return;
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                panic!("ferry serve did not become healthy; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// kill -9.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait for exit; returns the exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut c = self.child.take()?;
+        let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = c.try_wait() {
+                return status.code();
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                let _ = c.kill();
+                panic!("daemon did not stop after SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Runs the CLI against this daemon; returns the output.
+    pub fn cli(&self, env: &Env, args: &[&str]) -> Output {
+        let mut cmd = env.cli(args);
+        cmd.env("FERRY_URL", &self.url);
+        run_with_timeout(cmd, Duration::from_secs(60))
+    }
+
+    /// A CLI command against this daemon, not yet run.
+    pub fn command(&self, env: &Env, args: &[&str]) -> Command {
+        let mut cmd = env.cli(args);
+        cmd.env("FERRY_URL", &self.url);
+        cmd
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Minimal blocking HTTP/1.1 client for the tests (status, body). Avoids depending on the
+/// client code under test.
+pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> std::io::Result<(u16, String)> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let body = body.unwrap_or("");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    if !body.is_empty() {
+        req.push_str("Content-Type: application/json\r\n");
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    // The server may answer (413) and close before reading a large body: keep what it said.
+    let _ = s.write_all(req.as_bytes());
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    if raw.is_empty() {
+        return Err(std::io::Error::other("no response"));
+    }
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status: u16 = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    Ok((status, body))
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// GET shorthand.
+pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    http(port, "GET", path, &[], None)
+}
+
+/// Parses JSON or panics with the text.
+pub fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// stdout as a string.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// stderr as a string.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Polls `f` until it returns Some or the deadline passes.
+pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "condition not met within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
