@@ -139,7 +139,8 @@ fn startup_refusals_each_have_their_own_message_and_leave_the_store_alone() {
 
     // Tampered store: flip one character inside a ciphertext.
     let mut text = String::from_utf8(before.clone()).unwrap();
-    let pos = text.find("\"ciphertext\"").expect("ciphertext field") + 20;
+    let slots = text.find("\"slots\"").expect("slots");
+    let pos = slots + text[slots..].find("\"ciphertext\"").expect("slot ciphertext") + 20;
     let original = text.as_bytes()[pos] as char;
     let replacement = if original == 'A' { "B" } else { "A" };
     text.replace_range(pos..pos + 1, replacement);

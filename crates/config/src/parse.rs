@@ -293,7 +293,7 @@ fn parse_auth(view: &View<'_>) -> Result<AuthSource, ConfigError> {
             first,
             FieldErrorKind::Conflict {
                 other: second.to_string(),
-                hint: AUTH_HINT.replace(", or ", " — or ") + " (one of them, not both)",
+                hint: "keep one: auth_ref = \"REF\" uses a key stored with `ferry secrets set`, api_key_env = \"VAR\" reads the key from an environment variable".to_string(),
             },
         );
         return Err(view

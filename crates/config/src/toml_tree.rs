@@ -78,17 +78,17 @@ const SYNTAX_LABELS: &[&str] = &[
 const NOT_SHOWN: &str = "the text is not shown because it may contain a secret";
 
 fn describe_syntax_error(parser_message: &str) -> String {
-    if parser_message.starts_with("duplicate key") {
+    if parser_message.contains("duplicate key") {
         return format!(
             "TOML syntax error: duplicate key or table (each may be defined only once); {NOT_SHOWN}"
         );
     }
-    if parser_message.starts_with("dotted key") {
+    if parser_message.contains("dotted key") {
         return format!(
             "TOML syntax error: a dotted key extends a key that is not a table; {NOT_SHOWN}"
         );
     }
-    if parser_message.starts_with("value is out of range") {
+    if parser_message.contains("value is out of range") {
         return format!("TOML syntax error: a number is out of range; {NOT_SHOWN}");
     }
     let label = parser_message
@@ -308,14 +308,14 @@ impl<'a> View<'a> {
         }
         item_to_json(item).map(Some).map_err(|(path, offset, problem)| {
             let offset = offset.unwrap_or_else(|| self.value_offset(key));
-            let full = if path.is_empty() {
-                key.to_string()
+            let (full, table) = if path.is_empty() {
+                (key.to_string(), self.name.clone())
             } else {
-                format!("{key}.{path}")
+                (path, self.name.child(key))
             };
             self.src.error_at(
                 offset,
-                format!("key \"{full}\" {} {problem}", self.name.location()),
+                format!("key \"{full}\" {} {problem}", table.location()),
             )
         })
     }

@@ -3,7 +3,7 @@
 //! instead of a failed run.
 
 use ferry_config::{
-    merged_provider, parse_model_params_json, parse_provider_routing_json, resolve_target,
+    parse_model_params_json, parse_provider_routing_json, resolve_target,
     ModelParams, ProviderRouting, RoutesFile, SelectorInputs, ThinkingLevel,
 };
 use serde::{Deserialize, Serialize};
@@ -172,5 +172,5 @@ pub fn provider_for(
         layers.push(m);
     }
     layers.push(input);
-    merged_provider(&layers)
+    ProviderRouting::merged(&layers)
 }

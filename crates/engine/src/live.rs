@@ -7,12 +7,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 /// One run event as streamed over SSE (`id:` = seq, `event:` = kind).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Event {
     /// Position in the run's event log, from 1.
     pub seq: u64,

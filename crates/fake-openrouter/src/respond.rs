@@ -2,7 +2,6 @@
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
 use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
 use serde_json::Value;
@@ -58,9 +57,4 @@ pub(crate) fn ensure_generation_id(response: &mut FakeResponse, id: impl FnOnce(
 /// `status` as a `StatusCode`; a number outside 100..=999 becomes 500.
 pub(crate) fn status_code(status: u16) -> StatusCode {
     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-}
-
-/// A static chunk of body bytes.
-pub(crate) fn data(bytes: &'static [u8]) -> Step {
-    Step::Data(Bytes::from_static(bytes))
 }

@@ -1,1 +1,27 @@
-//! ferry-openrouter
+//! ferry-openrouter: the OpenRouter driver. Request shaping in pure functions
+//! ([`shape`]), transport over reqwest ([`OpenRouterClient`]), SSE parsing with
+//! `eventsource-stream`, error mapping to stable problem codes ([`UpstreamError`]) and a
+//! bounded retry policy ([`chat_with_retries`]).
+
+// `UpstreamError` carries the upstream metadata JSON by value (its shape is part of the
+// public API the engine uses); it only travels on the failure path, so its size is fine.
+#![allow(clippy::result_large_err)]
+
+mod client;
+mod driver;
+mod error;
+mod outcome;
+mod redact;
+mod response;
+mod retry;
+pub mod shape;
+mod sse;
+mod stream;
+mod types;
+
+pub use client::OpenRouterClient;
+pub use driver::ChatDriver;
+pub use error::{DriverError, UpstreamError, UpstreamErrorKind};
+pub use redact::redact_text;
+pub use retry::{chat_with_retries, parse_retry_after, Attempt, RetryPolicy};
+pub use types::{ChatOutcome, ChatRequest, StreamEvent, ToolCall};

@@ -184,7 +184,201 @@ pub async fn chat_with_retries(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorContext;
+    use futures::future::BoxFuture;
+    use serde_json::json;
+    use std::sync::Mutex;
     use std::time::UNIX_EPOCH;
+
+    const CTX: ErrorContext<'static> = ErrorContext {
+        model: "m/x",
+        api_key: "k",
+    };
+
+    /// One scripted answer: events to emit, then the result.
+    type Script = (Vec<StreamEvent>, Result<ChatOutcome, UpstreamError>);
+
+    struct ScriptedDriver {
+        script: Mutex<Vec<Script>>,
+        seen_thinking: Mutex<Vec<Option<ThinkingLevel>>>,
+    }
+
+    impl ScriptedDriver {
+        fn new(mut script: Vec<Script>) -> Self {
+            script.reverse();
+            Self {
+                script: Mutex::new(script),
+                seen_thinking: Mutex::new(Vec::new()),
+            }
+        }
+        fn calls(&self) -> usize {
+            self.seen_thinking.lock().unwrap().len()
+        }
+    }
+
+    impl ChatDriver for ScriptedDriver {
+        fn chat<'a>(
+            &'a self,
+            _api_key: &'a str,
+            req: &'a ChatRequest,
+            on_event: &'a mut (dyn FnMut(StreamEvent) + Send),
+        ) -> BoxFuture<'a, Result<ChatOutcome, UpstreamError>> {
+            self.seen_thinking.lock().unwrap().push(req.thinking);
+            let (events, result) = self.script.lock().unwrap().pop().expect("script exhausted");
+            Box::pin(async move {
+                for e in events {
+                    on_event(e);
+                }
+                result
+            })
+        }
+    }
+
+    fn fast() -> RetryPolicy {
+        RetryPolicy {
+            max_retries: 2,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+
+    fn http(status: u16, msg: &str) -> UpstreamError {
+        let body = json!({"error": {"code": status, "message": msg}}).to_string();
+        UpstreamError::from_http(status, None, body.as_bytes(), CTX)
+    }
+
+    fn ok() -> Result<ChatOutcome, UpstreamError> {
+        Ok(ChatOutcome {
+            content: "done".into(),
+            ..ChatOutcome::default()
+        })
+    }
+
+    async fn run(
+        driver: &ScriptedDriver,
+        req: &ChatRequest,
+        policy: &RetryPolicy,
+    ) -> (Result<ChatOutcome, UpstreamError>, Vec<Attempt>, Vec<StreamEvent>) {
+        let mut attempts = Vec::new();
+        let mut events = Vec::new();
+        let mut on_event = |e: StreamEvent| events.push(e);
+        let result = chat_with_retries(driver, "k", req, policy, &mut on_event, &mut attempts).await;
+        (result, attempts, events)
+    }
+
+    fn request() -> ChatRequest {
+        ChatRequest {
+            model: "m/x".into(),
+            ..ChatRequest::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn retries_retryable_errors_then_succeeds() {
+        let d = ScriptedDriver::new(vec![
+            (vec![], Err(http(429, "slow"))),
+            (vec![], Err(http(503, "none"))),
+            (vec![], ok()),
+        ]);
+        let (result, attempts, _) = run(&d, &request(), &fast()).await;
+        assert_eq!(result.unwrap().content, "done");
+        let statuses: Vec<_> = attempts.iter().map(|a| a.status).collect();
+        assert_eq!(statuses, vec![Some(429), Some(503), Some(200)]);
+        assert_eq!(attempts[0].error_code.as_deref(), Some("upstream_rate_limited"));
+        assert_eq!(attempts[2].error_code, None);
+        assert!(attempts.iter().all(|a| a.model == "m/x"));
+    }
+
+    #[tokio::test]
+    async fn gives_up_after_max_retries_and_says_so() {
+        let d = ScriptedDriver::new(vec![
+            (vec![], Err(http(429, "slow"))),
+            (vec![], Err(http(429, "slow"))),
+            (vec![], Err(http(429, "slow"))),
+        ]);
+        let (result, attempts, _) = run(&d, &request(), &fast()).await;
+        let e = result.unwrap_err();
+        assert_eq!(e.kind, UpstreamErrorKind::RateLimited);
+        assert!(e.message.contains("retried 2 times"), "{}", e.message);
+        assert!(e.advances_fallback());
+        assert_eq!(attempts.len(), 3);
+        assert_eq!(d.calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn never_retries_non_retryable() {
+        for status in [400, 401, 402, 403, 404, 413, 422] {
+            let d = ScriptedDriver::new(vec![(vec![], Err(http(status, "no")))]);
+            let (result, attempts, _) = run(&d, &request(), &fast()).await;
+            assert_eq!(result.unwrap_err().status, Some(status));
+            assert_eq!(attempts.len(), 1, "status {status}");
+        }
+    }
+
+    #[tokio::test]
+    async fn never_retries_after_output_started() {
+        let mut err = UpstreamError::timeout(false, CTX, "stream went idle");
+        err.output_started = false; // the driver forgot to flag it: the wrapper must notice
+        let d = ScriptedDriver::new(vec![(vec![StreamEvent::Text("partial".into())], Err(err))]);
+        let (result, attempts, events) = run(&d, &request(), &fast()).await;
+        let e = result.unwrap_err();
+        assert!(e.output_started);
+        assert!(!e.advances_fallback());
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(events, vec![StreamEvent::Text("partial".into())]);
+    }
+
+    #[tokio::test]
+    async fn too_long_retry_after_fails_at_once() {
+        let mut e = http(429, "slow");
+        e.retry_after = Some(Duration::from_secs(3600));
+        let d = ScriptedDriver::new(vec![(vec![], Err(e))]);
+        let (result, attempts, _) = run(&d, &request(), &fast()).await;
+        let e = result.unwrap_err();
+        assert!(e.message.contains("Retry-After"), "{}", e.message);
+        assert_eq!(attempts.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn retry_after_is_waited_for() {
+        let mut e = http(429, "slow");
+        e.retry_after = Some(Duration::from_millis(300));
+        let d = ScriptedDriver::new(vec![(vec![], Err(e)), (vec![], ok())]);
+        let started = Instant::now();
+        let (result, _, _) = run(&d, &request(), &fast()).await;
+        assert!(result.is_ok());
+        assert!(started.elapsed() >= Duration::from_millis(300));
+    }
+
+    #[tokio::test]
+    async fn reasoning_required_400_is_retried_once_with_minimal() {
+        let d = ScriptedDriver::new(vec![
+            (vec![], Err(http(400, "Reasoning is mandatory for this endpoint and cannot be disabled."))),
+            (vec![], ok()),
+        ]);
+        let mut req = request();
+        req.thinking = Some(ThinkingLevel::Off);
+        let (result, attempts, _) = run(&d, &req, &fast()).await;
+        assert!(result.is_ok());
+        assert_eq!(attempts.len(), 2);
+        assert_eq!(
+            *d.seen_thinking.lock().unwrap(),
+            vec![Some(ThinkingLevel::Off), Some(ThinkingLevel::Minimal)]
+        );
+
+        let d = ScriptedDriver::new(vec![
+            (vec![], Err(http(400, "reasoning is required"))),
+            (vec![], Err(http(400, "reasoning is required"))),
+        ]);
+        let (result, attempts, _) = run(&d, &req, &fast()).await;
+        assert_eq!(result.unwrap_err().kind, UpstreamErrorKind::BadRequest);
+        assert_eq!(attempts.len(), 2, "only one reasoning retry");
+
+        let d = ScriptedDriver::new(vec![(vec![], Err(http(400, "bad tool schema")))]);
+        let (_, attempts, _) = run(&d, &req, &fast()).await;
+        assert_eq!(attempts.len(), 1, "other 400s are not retried");
+    }
 
     #[test]
     fn retry_after_seconds_and_dates() {

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use zeroize::Zeroizing;
@@ -164,10 +164,12 @@ fn stretch(
     .map_err(|e| SecretsError::KdfParams {
         detail: e.to_string(),
     })?;
-    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params.clone());
     let mut out = Zeroizing::new([0u8; RAW_KEY_LEN]);
+    // Own the working memory so it is wiped afterwards (it holds passphrase-derived state).
+    let mut blocks = Zeroizing::new(vec![Block::default(); argon_params.block_count()]);
     argon
-        .hash_password_into(passphrase, salt, &mut out[..])
+        .hash_password_into_with_memory(passphrase, salt, &mut out[..], &mut blocks[..])
         .map_err(|_| SecretsError::Crypto {
             context: "Argon2id key stretching",
         })?;

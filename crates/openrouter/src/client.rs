@@ -1,0 +1,341 @@
+//! Transport: the per-route reqwest client (timeouts, extra CA roots, host pins, proxy,
+//! rustls) and the calls it makes. It only sends shaped bytes and hands responses to the
+//! parsers; shaping lives in [`crate::shape`].
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ferry_config::{Attribution, Route};
+use futures::future::BoxFuture;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{Certificate, Response};
+use serde_json::Value;
+use url::Url;
+
+use crate::driver::ChatDriver;
+use crate::error::{DriverError, ErrorContext, UpstreamError};
+use crate::response::parse_completion;
+use crate::retry::parse_retry_after;
+use crate::shape;
+use crate::sse::read_sse;
+use crate::types::{ChatOutcome, ChatRequest, StreamEvent};
+
+/// Largest error body read (the rest is ignored).
+const MAX_ERROR_BODY: usize = 64 * 1024;
+/// Largest non-streaming body accepted (generated images arrive inline as data URLs).
+const MAX_BODY: usize = 128 * 1024 * 1024;
+/// Environment variable naming an extra CA bundle.
+const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+
+/// The OpenRouter driver for one route. Cheap to clone.
+#[derive(Clone)]
+pub struct OpenRouterClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base_url: Url,
+    chat_url: Url,
+    verified: bool,
+    attribution: Attribution,
+}
+
+impl fmt::Debug for OpenRouterClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenRouterClient")
+            .field("base_url", &self.inner.base_url.as_str())
+            .field("verified", &self.inner.verified)
+            .finish_non_exhaustive()
+    }
+}
+
+fn endpoint(base: &Url, path: &str) -> Result<Url, url::ParseError> {
+    Url::parse(&format!("{}/{path}", base.as_str().trim_end_matches('/')))
+}
+
+fn load_pem_roots(path: &str) -> Result<Vec<Certificate>, DriverError> {
+    let pem = std::fs::read(path).map_err(|source| DriverError::CaFileRead {
+        path: path.to_owned(),
+        source,
+    })?;
+    match Certificate::from_pem_bundle(&pem) {
+        Ok(certs) if !certs.is_empty() => Ok(certs),
+        _ => Err(DriverError::CaFileInvalid {
+            path: path.to_owned(),
+        }),
+    }
+}
+
+impl OpenRouterClient {
+    /// Builds the client for `route`: connect timeout, read/idle timeout (`timeout_ms`:
+    /// the longest wait for the first byte and between bytes), extra roots from
+    /// `network.ca_file` and `SSL_CERT_FILE`, host pins, proxy (else the environment's).
+    pub fn new(route: &Route) -> Result<Self, DriverError> {
+        let build_err = |detail: String| DriverError::Build {
+            route: route.id.clone(),
+            detail,
+        };
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true);
+        if route.connect_timeout_ms > 0 {
+            builder = builder.connect_timeout(Duration::from_millis(route.connect_timeout_ms));
+        }
+        if route.timeout_ms > 0 {
+            builder = builder.read_timeout(Duration::from_millis(route.timeout_ms));
+        }
+        let mut ca_paths: Vec<String> = Vec::new();
+        if let Some(path) = &route.network.ca_file {
+            ca_paths.push(path.display().to_string());
+        }
+        if let Some(path) = std::env::var_os(SSL_CERT_FILE).filter(|p| !p.is_empty()) {
+            ca_paths.push(path.to_string_lossy().into_owned());
+        }
+        for path in &ca_paths {
+            for cert in load_pem_roots(path)? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        for pin in &route.network.resolve {
+            builder = builder.resolve(&pin.host, SocketAddr::new(pin.addr, pin.port));
+        }
+        if let Some(proxy) = &route.network.proxy {
+            let proxy = reqwest::Proxy::all(proxy.as_str()).map_err(|e| DriverError::Proxy {
+                route: route.id.clone(),
+                detail: e.to_string(),
+            })?;
+            builder = builder.proxy(proxy);
+        }
+        let http = builder.build().map_err(|e| build_err(error_chain(&e)))?;
+        let base_url = route.effective_base_url();
+        let chat_url = endpoint(&base_url, "chat/completions").map_err(|e| build_err(e.to_string()))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                base_url,
+                chat_url,
+                verified: route.is_verified_openrouter(),
+                attribution: route.attribution.clone(),
+            }),
+        })
+    }
+
+    /// Whether the route talks to OpenRouter itself (OpenRouter-only shaping applies).
+    pub fn is_verified(&self) -> bool {
+        self.inner.verified
+    }
+
+    /// The normalised base URL (no trailing slash).
+    pub fn base_url(&self) -> &Url {
+        &self.inner.base_url
+    }
+
+    /// ONE chat completion attempt, no retries. Streaming replies call `on_event` per
+    /// delta as it arrives. Dropping the future aborts the upstream request.
+    pub async fn chat(
+        &self,
+        api_key: &str,
+        req: &ChatRequest,
+        on_event: &mut (dyn FnMut(StreamEvent) + Send),
+    ) -> Result<ChatOutcome, UpstreamError> {
+        let ctx = ErrorContext {
+            model: &req.model,
+            api_key,
+        };
+        let body = shape::build_body(req, self.inner.verified);
+        let mut headers = HeaderMap::new();
+        for (name, value) in shape::build_headers(req, self.inner.verified, &self.inner.attribution) {
+            match (HeaderName::try_from(name.as_str()), HeaderValue::try_from(value.as_str())) {
+                (Ok(n), Ok(v)) => {
+                    headers.insert(n, v);
+                }
+                _ => tracing::warn!(header = %name, "skipping a header with an invalid value"),
+            }
+        }
+        if req.stream {
+            headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        }
+        let response = self
+            .inner
+            .http
+            .post(self.inner.chat_url.clone())
+            .bearer_auth(api_key)
+            .headers(headers)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| send_error(&e, ctx))?;
+        let response = check_status(response, ctx).await?;
+        let generation_id = header_string(response.headers(), "x-generation-id");
+        let cache_status = header_string(response.headers(), "x-openrouter-cache-status");
+        let is_sse = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.trim_start().starts_with("text/event-stream"));
+        let mut outcome = if is_sse {
+            read_sse(response.bytes_stream(), ctx, on_event, reqwest::Error::is_timeout).await?
+        } else {
+            let bytes = read_limited(response, MAX_BODY, ctx).await?;
+            parse_completion(&bytes, ctx)?
+        };
+        if outcome.generation_id.is_none() {
+            outcome.generation_id = generation_id;
+        }
+        outcome.cache_status = cache_status;
+        Ok(outcome)
+    }
+
+    /// `GET /models?output_modalities=all`: the whole JSON document.
+    pub async fn list_models(&self, api_key: &str) -> Result<Value, UpstreamError> {
+        self.get_json(api_key, "models", &[("output_modalities", "all")])
+            .await
+    }
+
+    /// `GET /key`: the key's label, limits and usage.
+    pub async fn key_info(&self, api_key: &str) -> Result<Value, UpstreamError> {
+        self.get_json(api_key, "key", &[]).await
+    }
+
+    /// `GET /generation?id=`: billed cost and stats of one generation; `None` while
+    /// OpenRouter does not know it yet (404).
+    pub async fn generation(&self, api_key: &str, id: &str) -> Result<Option<Value>, UpstreamError> {
+        match self.get_json(api_key, "generation", &[("id", id)]).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.status == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn get_json(
+        &self,
+        api_key: &str,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Value, UpstreamError> {
+        let ctx = ErrorContext { model: "", api_key };
+        let mut url = endpoint(&self.inner.base_url, path)
+            .map_err(|e| UpstreamError::protocol(&format!("bad endpoint URL: {e}"), false, ctx))?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let response = self
+            .inner
+            .http
+            .get(url)
+            .bearer_auth(api_key)
+            .send()
+            .await
+            .map_err(|e| send_error(&e, ctx))?;
+        let response = check_status(response, ctx).await?;
+        let bytes = read_limited(response, MAX_BODY, ctx).await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            UpstreamError::protocol(&format!("{path} body is not valid JSON ({e})"), false, ctx)
+        })
+    }
+}
+
+impl ChatDriver for OpenRouterClient {
+    fn chat<'a>(
+        &'a self,
+        api_key: &'a str,
+        req: &'a ChatRequest,
+        on_event: &'a mut (dyn FnMut(StreamEvent) + Send),
+    ) -> BoxFuture<'a, Result<ChatOutcome, UpstreamError>> {
+        Box::pin(OpenRouterClient::chat(self, api_key, req, on_event))
+    }
+}
+
+fn header_string(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+/// `e` and its sources, joined with `: ` (reqwest's own Display is terse).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// A failure before any response arrived.
+fn send_error(e: &reqwest::Error, ctx: ErrorContext<'_>) -> UpstreamError {
+    if e.is_timeout() {
+        UpstreamError::timeout(false, ctx, "no response")
+    } else {
+        UpstreamError::connect(&error_chain(e), ctx)
+    }
+}
+
+/// Turns a non-success response into its [`UpstreamError`].
+async fn check_status(response: Response, ctx: ErrorContext<'_>) -> Result<Response, UpstreamError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+    // The body only adds detail; a failure to read it must not hide the status.
+    let body = read_limited(response, MAX_ERROR_BODY, ctx)
+        .await
+        .unwrap_or_default();
+    Err(UpstreamError::from_http(status.as_u16(), retry_after, &body, ctx))
+}
+
+/// Reads a whole body, at most `limit` bytes (more is an error unless this is an error
+/// body, which is simply cut).
+async fn read_limited(
+    mut response: Response,
+    limit: usize,
+    ctx: ErrorContext<'_>,
+) -> Result<Vec<u8>, UpstreamError> {
+    let mut bytes = Vec::new();
+    loop {
+        let chunk = response.chunk().await.map_err(|e| {
+            if e.is_timeout() {
+                UpstreamError::timeout(false, ctx, "response body stalled")
+            } else {
+                UpstreamError::connect(
+                    &format!("connection lost while reading the response: {}", error_chain(&e)),
+                    ctx,
+                )
+            }
+        })?;
+        let Some(chunk) = chunk else {
+            return Ok(bytes);
+        };
+        let room = limit.saturating_sub(bytes.len());
+        if chunk.len() > room {
+            if limit == MAX_ERROR_BODY {
+                bytes.extend_from_slice(&chunk[..room]);
+                return Ok(bytes);
+            }
+            return Err(UpstreamError::protocol(
+                &format!("response body exceeds {limit} bytes"),
+                false,
+                ctx,
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+}

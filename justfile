@@ -1,0 +1,20 @@
+# Convenience recipes; every one is a plain cargo command underneath (see README).
+
+# Run the daemon with ./routes.toml and ./state
+serve:
+    cargo run --release -- serve --bind 127.0.0.1:4000 --state-root ./state --workspace-root . --routes-file ./routes.toml
+
+# All tests (the same command CI runs)
+test:
+    cargo test --workspace
+
+fmt:
+    cargo fmt --all
+
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# A local demo against the bundled fake OpenRouter (no real key, no network)
+demo:
+    ./scripts/demo.sh
