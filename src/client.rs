@@ -69,7 +69,7 @@ pub fn exit_code(status: u16, code: &str, retryable: bool) -> i32 {
     match status {
         401 if code == "unauthorized" => 4,
         404 => 5,
-        _ if retryable || matches!(status, 429 | 502 | 503 | 504) => 7,
+        _ if retryable => 7,
         400..=499 => 2,
         _ => 1,
     }

@@ -127,7 +127,10 @@ impl FieldError {
         let key = &self.key;
         match &self.kind {
             FieldErrorKind::UnknownKey { valid } => {
-                format!("unknown key \"{key}\"{loc}; valid keys: {}", valid.join(", "))
+                format!(
+                    "unknown key \"{key}\"{loc}; valid keys: {}",
+                    valid.join(", ")
+                )
             }
             FieldErrorKind::Expected(expected) => {
                 format!("key \"{key}\"{loc} must be {expected}")
@@ -210,10 +213,7 @@ mod tests {
             "[routes.openrouter.models.\"openai/gpt-5:free\"]"
         );
         assert_eq!(TableName::root().location(), "at the top level");
-        assert_eq!(
-            TableName::root().child("routes").location(),
-            "in [routes]"
-        );
+        assert_eq!(TableName::root().child("routes").location(), "in [routes]");
     }
 
     #[test]
@@ -225,6 +225,9 @@ mod tests {
             "key \"timeout_ms\" in [routes.openrouter] must be a positive integer"
         );
         let e = FieldError::unknown("ordr", &["order", "only"]);
-        assert_eq!(e.to_string(), "unknown key \"ordr\"; valid keys: order, only");
+        assert_eq!(
+            e.to_string(),
+            "unknown key \"ordr\"; valid keys: order, only"
+        );
     }
 }

@@ -87,7 +87,10 @@ mod tests {
         assert_eq!(e.to_string(), "key \"t\" must be a number from 0 to 2");
         assert!(number_in("t", &json!("1"), 0.0, 2.0, "x").is_err());
         assert!(boolean("b", &json!("true")).is_err());
-        assert_eq!(string_array("a", &json!(["x", "y"])).unwrap(), vec!["x", "y"]);
+        assert_eq!(
+            string_array("a", &json!(["x", "y"])).unwrap(),
+            vec!["x", "y"]
+        );
         assert!(string_array("a", &json!(["x", ""])).is_err());
         assert!(string_array("a", &json!([1])).is_err());
         assert!(string_array("a", &json!("x")).is_err());

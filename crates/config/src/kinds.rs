@@ -172,7 +172,10 @@ mod tests {
     fn unknown_variants_list_valid_values_without_echoing_input() {
         let err = "sk-or-v1-SECRET".parse::<ThinkingLevel>().unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("xhigh") && msg.contains("max (= xhigh)"), "{msg}");
+        assert!(
+            msg.contains("xhigh") && msg.contains("max (= xhigh)"),
+            "{msg}"
+        );
         assert!(!msg.contains("SECRET"));
         assert!("High".parse::<ThinkingLevel>().is_err());
         assert!("openai".parse::<DriverKind>().is_err());

@@ -53,7 +53,7 @@ pub use route::{
     MAX_ATTRIBUTION_CATEGORIES, ROUTES_FILE_VERSION,
 };
 pub use selector::{
-    parse_selector, resolve_target, validate_selector, wire_model, SelectorError,
-    SelectorInputs, SelectorOrigin, Target,
+    parse_selector, resolve_target, validate_selector, wire_model, SelectorError, SelectorInputs,
+    SelectorOrigin, Target,
 };
 pub use urls::{LEGACY_OPENROUTER_BASE_URL, OPENROUTER_BASE_URL};

@@ -32,9 +32,12 @@ pub fn is_valid_env_var_name(name: &str) -> bool {
 /// An OpenRouter attribution category: lowercase-hyphenated, `[a-z0-9]+(-[a-z0-9]+)*`.
 pub fn is_valid_category(category: &str) -> bool {
     !category.is_empty()
-        && category
-            .split('-')
-            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && category.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
 }
 
 /// Whether a string looks like a provider API key (`sk-…`), so that a key pasted into a

@@ -99,16 +99,12 @@ pub fn parse_model_params_json(v: &Value) -> Result<ModelParams, ParamsError> {
 
 /// The canonical (snake_case) name of a params key, if it is one.
 fn canonical(key: &str) -> Option<&'static str> {
-    PARAM_KEYS
-        .iter()
-        .copied()
-        .find(|k| *k == key)
-        .or_else(|| {
-            PARAM_ALIASES
-                .iter()
-                .find(|(alias, _)| *alias == key)
-                .map(|(_, k)| *k)
-        })
+    PARAM_KEYS.iter().copied().find(|k| *k == key).or_else(|| {
+        PARAM_ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == key)
+            .map(|(_, k)| *k)
+    })
 }
 
 pub(crate) fn parse_params_object(obj: &Map<String, Value>) -> Result<ModelParams, FieldError> {
@@ -150,7 +146,9 @@ pub(crate) fn parse_params_object(obj: &Map<String, Value>) -> Result<ModelParam
                 p.cache_control_ttl = Some(
                     string(key, v, "one of \"5m\", \"1h\", \"none\"")?
                         .parse()
-                        .map_err(|_| FieldError::expected(key, "one of \"5m\", \"1h\", \"none\""))?,
+                        .map_err(|_| {
+                            FieldError::expected(key, "one of \"5m\", \"1h\", \"none\"")
+                        })?,
                 )
             }
             "response_cache" => p.response_cache = Some(boolean(key, v)?),
@@ -254,7 +252,11 @@ fn check_json_schema(key: &str, v: &Value) -> Result<(), FieldError> {
         }
     }
     if let Some(s) = obj.get("schema") {
-        object(&format!("{key}.schema"), s, "a table (a JSON Schema object)")?;
+        object(
+            &format!("{key}.schema"),
+            s,
+            "a table (a JSON Schema object)",
+        )?;
     }
     if let Some(s) = obj.get("strict") {
         boolean(&format!("{key}.strict"), s)?;
@@ -385,7 +387,9 @@ mod tests {
             assert!(parse_model_params_json(&bad).is_err(), "{bad}");
         }
         assert_eq!(
-            parse_model_params_json(&json!({"stop": "END"})).unwrap().stop,
+            parse_model_params_json(&json!({"stop": "END"}))
+                .unwrap()
+                .stop,
             Some(vec!["END".to_string()])
         );
         assert_eq!(
@@ -404,12 +408,18 @@ mod tests {
         let cases = [
             (json!({"response_format": "json"}), "response_format"),
             (json!({"response_format": {}}), "response_format.type"),
-            (json!({"response_format": {"type": "xml"}}), "response_format.type"),
+            (
+                json!({"response_format": {"type": "xml"}}),
+                "response_format.type",
+            ),
             (
                 json!({"response_format": {"type": "json_object", "json_schema": {}}}),
                 "response_format.json_schema",
             ),
-            (json!({"response_format": {"type": "json_schema"}}), "response_format.json_schema"),
+            (
+                json!({"response_format": {"type": "json_schema"}}),
+                "response_format.json_schema",
+            ),
             (
                 json!({"response_format": {"type": "json_schema", "json_schema": {"schema": {}}}}),
                 "response_format.json_schema.name",

@@ -91,7 +91,8 @@ pub fn parse_routes(text: &str, path: &Path) -> Result<RoutesFile, ConfigError> 
     root.check_keys(ROOT_KEYS)?;
 
     if root.has("version") {
-        let ok = root.positive_int("version").ok().flatten() == Some(u64::from(ROUTES_FILE_VERSION));
+        let ok =
+            root.positive_int("version").ok().flatten() == Some(u64::from(ROUTES_FILE_VERSION));
         if !ok {
             return Err(root.expected(
                 "version",
@@ -194,8 +195,8 @@ fn parse_route(id: &str, view: &View<'_>) -> Result<Route, ConfigError> {
             Some("add default_model = \"vendor/model\", e.g. \"openai/gpt-5.4-mini\""),
         )
     })?;
-    let model_support = enum_value(view, "model_support", ModelSupport::VALID)?
-        .unwrap_or(ModelSupport::Any);
+    let model_support =
+        enum_value(view, "model_support", ModelSupport::VALID)?.unwrap_or(ModelSupport::Any);
     let auth = parse_auth(view)?;
 
     let base_url = match view.string("base_url", UrlRule::BaseUrl.expected())? {
@@ -215,23 +216,28 @@ fn parse_route(id: &str, view: &View<'_>) -> Result<Route, ConfigError> {
         if let Err(rule) = check_model_id(m) {
             return Err(src.error_at(
                 offset,
-                FieldError::expected("fallbacks", format!("an array of model ids; each must be {rule}"))
-                    .describe(Some(&view.name)),
+                FieldError::expected(
+                    "fallbacks",
+                    format!("an array of model ids; each must be {rule}"),
+                )
+                .describe(Some(&view.name)),
             ));
         }
         fallbacks.push(m.to_string());
     }
 
     let thinking = enum_value::<ThinkingLevel>(view, "thinking", ThinkingLevel::VALID)?;
-    let timeout_ms = view.positive_int("timeout_ms")?.unwrap_or(DEFAULT_TIMEOUT_MS);
+    let timeout_ms = view
+        .positive_int("timeout_ms")?
+        .unwrap_or(DEFAULT_TIMEOUT_MS);
     let connect_timeout_ms = view
         .positive_int("connect_timeout_ms")?
         .unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS);
     let system_prompt = view
         .string("system_prompt", "a string")?
         .map(str::to_string);
-    let speak_replies = enum_value(view, "speak_replies", SpeakReplies::VALID)?
-        .unwrap_or(SpeakReplies::Off);
+    let speak_replies =
+        enum_value(view, "speak_replies", SpeakReplies::VALID)?.unwrap_or(SpeakReplies::Off);
 
     let mut capabilities = Capabilities::defaults_for(driver);
     for key in Capabilities::KEYS {
@@ -385,7 +391,8 @@ fn parse_provider_table(view: &View<'_>, key: &str) -> Result<ProviderRouting, C
 fn parse_network(view: &View<'_>) -> Result<NetworkConfig, ConfigError> {
     view.check_keys(NETWORK_KEYS)?;
     let mut n = NetworkConfig::default();
-    let ca_expected = "a path to a PEM file (relative paths resolve against the routes file's directory)";
+    let ca_expected =
+        "a path to a PEM file (relative paths resolve against the routes file's directory)";
     if let Some(p) = view.string("ca_file", ca_expected)? {
         if p.is_empty() {
             return Err(view.expected("ca_file", ca_expected));
@@ -467,7 +474,9 @@ fn parse_models(view: &View<'_>) -> Result<BTreeMap<String, ModelConfig>, Config
         let params = match t.json_table("params")? {
             None => Default::default(),
             Some(json) => match json.as_object() {
-                Some(obj) => parse_params_object(obj).map_err(|e| t.nested_field_error("params", e))?,
+                Some(obj) => {
+                    parse_params_object(obj).map_err(|e| t.nested_field_error("params", e))?
+                }
                 None => return Err(t.expected("params", "a table")),
             },
         };

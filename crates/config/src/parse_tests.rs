@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use crate::{
-    load_routes_file, parse_routes, AuthSource, Capabilities, CacheControlTtl, ConfigError,
+    load_routes_file, parse_routes, AuthSource, CacheControlTtl, Capabilities, ConfigError,
     DriverKind, ModelSupport, RoutesFile, SpeakReplies, ThinkingLevel, TtsFormat,
 };
 
@@ -65,9 +65,15 @@ fn example_file_parses() {
     assert_eq!(or.attribution.categories, vec!["cli-agent"]);
     assert_eq!(or.provider.0.get("data_collection"), Some(&json!("deny")));
     let claude = or.model_config("anthropic/claude-sonnet-4-5").unwrap();
-    assert_eq!(claude.params.cache_control_ttl, Some(CacheControlTtl::OneHour));
+    assert_eq!(
+        claude.params.cache_control_ttl,
+        Some(CacheControlTtl::OneHour)
+    );
     assert_eq!(claude.params.response_cache_ttl_seconds, Some(300));
-    assert_eq!(claude.provider.0.get("order"), Some(&json!(["aws-bedrock", "anthropic"])));
+    assert_eq!(
+        claude.provider.0.get("order"),
+        Some(&json!(["aws-bedrock", "anthropic"]))
+    );
     let mini = or.model_config("openai/gpt-5.4-mini").unwrap();
     assert_eq!(mini.params.seed, Some(42));
     assert!(mini.params.response_format.is_some());
@@ -116,7 +122,10 @@ fn minimal_file_gets_documented_defaults() {
     assert!(route.attribution.categories.is_empty());
     assert!(route.provider.is_empty());
     assert_eq!(route.network, Default::default());
-    assert_eq!(route.media.image_model, "google/gemini-3.1-flash-image-preview");
+    assert_eq!(
+        route.media.image_model,
+        "google/gemini-3.1-flash-image-preview"
+    );
     assert_eq!(route.media.tts_model, "hexgrad/kokoro-82m");
     assert_eq!(route.media.tts_voice, "af_alloy");
     assert_eq!(route.media.tts_format, TtsFormat::Mp3);
@@ -147,7 +156,13 @@ fn serializes_without_path_and_with_auth_as_its_key() {
 fn version_is_optional_but_must_be_one() {
     assert_eq!(ok(&format!("version = 1\n{HEAD}")).version, 1);
     let msg = err(&format!("version = 2\n{HEAD}"));
-    assert_contains(&msg, &["./routes.toml:1:11:", "key \"version\" at the top level must be 1"]);
+    assert_contains(
+        &msg,
+        &[
+            "./routes.toml:1:11:",
+            "key \"version\" at the top level must be 1",
+        ],
+    );
     err(&format!("version = \"1\"\n{HEAD}"));
     err(&format!("version = 1.0\n{HEAD}"));
 }
@@ -155,7 +170,10 @@ fn version_is_optional_but_must_be_one() {
 #[test]
 fn at_least_one_route_is_required() {
     let msg = err("version = 1\n");
-    assert_contains(&msg, &["missing key \"routes\" at the top level", "[routes.NAME]"]);
+    assert_contains(
+        &msg,
+        &["missing key \"routes\" at the top level", "[routes.NAME]"],
+    );
     let msg = err("[routes]\n");
     assert_contains(&msg, &["defines no route"]);
     let msg = err("routes = 3\n");
@@ -184,11 +202,23 @@ fn default_route_rules() {
     assert_eq!(ok(HEAD).default_route, "openrouter");
     // Several routes: required, and it must exist.
     let msg = err(TWO);
-    assert_contains(&msg, &["missing key \"default_route\" at the top level", "known routes: a, b"]);
-    assert_eq!(ok(&format!("default_route = \"b\"\n{TWO}")).default().id, "b");
+    assert_contains(
+        &msg,
+        &[
+            "missing key \"default_route\" at the top level",
+            "known routes: a, b",
+        ],
+    );
+    assert_eq!(
+        ok(&format!("default_route = \"b\"\n{TWO}")).default().id,
+        "b"
+    );
     let text = format!("default_route = \"c\"\n{TWO}");
     let msg = err(&text);
-    assert_contains(&msg, &["default_route", "names no route", "known routes: a, b"]);
+    assert_contains(
+        &msg,
+        &["default_route", "names no route", "known routes: a, b"],
+    );
     assert!(!msg.contains("\"c\""), "{msg}");
     assert_eq!(pos(&text), (1, 17));
     // Also with a single route.
@@ -271,18 +301,32 @@ fn type_errors_name_key_and_expected_type() {
         "{msg}"
     );
     assert_eq!(pos(&route("timeout_ms = \"fast\"")), (4, 14));
-    for bad in ["timeout_ms = 0", "timeout_ms = -5", "timeout_ms = 1.5", "connect_timeout_ms = 0"] {
+    for bad in [
+        "timeout_ms = 0",
+        "timeout_ms = -5",
+        "timeout_ms = 1.5",
+        "connect_timeout_ms = 0",
+    ] {
         err(&route(bad));
     }
     let r = ok(&route("timeout_ms = 5\nconnect_timeout_ms = 7"));
-    assert_eq!((r.default().timeout_ms, r.default().connect_timeout_ms), (5, 7));
+    assert_eq!(
+        (r.default().timeout_ms, r.default().connect_timeout_ms),
+        (5, 7)
+    );
 }
 
 #[test]
 fn driver_must_be_openrouter() {
-    assert_eq!(ok(&route("driver = \"openrouter\"")).default().driver, DriverKind::OpenRouter);
+    assert_eq!(
+        ok(&route("driver = \"openrouter\"")).default().driver,
+        DriverKind::OpenRouter
+    );
     let msg = err(&route("driver = \"openai\""));
-    assert_contains(&msg, &["key \"driver\" in [routes.openrouter] must be one of: openrouter"]);
+    assert_contains(
+        &msg,
+        &["key \"driver\" in [routes.openrouter] must be one of: openrouter"],
+    );
     err(&route("driver = 1"));
 }
 
@@ -291,38 +335,73 @@ fn default_model_is_required_and_non_empty() {
     let text = "[routes.a]\nauth_ref = \"r\"\n";
     assert_contains(&err(text), &["missing key \"default_model\" in [routes.a]"]);
     for bad in ["\"\"", "\"a b\"", "\"/x\"", "1"] {
-        err(&format!("[routes.a]\nauth_ref = \"r\"\ndefault_model = {bad}\n"));
+        err(&format!(
+            "[routes.a]\nauth_ref = \"r\"\ndefault_model = {bad}\n"
+        ));
     }
 }
 
 #[test]
 fn model_support_values() {
-    assert_eq!(ok(&route("model_support = \"listed\"")).default().model_support, ModelSupport::Listed);
-    assert_eq!(ok(&route("model_support = \"any\"")).default().model_support, ModelSupport::Any);
-    assert_contains(&err(&route("model_support = \"some\"")), &["must be one of: any, listed"]);
+    assert_eq!(
+        ok(&route("model_support = \"listed\""))
+            .default()
+            .model_support,
+        ModelSupport::Listed
+    );
+    assert_eq!(
+        ok(&route("model_support = \"any\""))
+            .default()
+            .model_support,
+        ModelSupport::Any
+    );
+    assert_contains(
+        &err(&route("model_support = \"some\"")),
+        &["must be one of: any, listed"],
+    );
 }
 
 #[test]
 fn auth_ref_and_api_key_env_are_exclusive_and_one_is_required() {
     let text = "[routes.a]\ndefault_model = \"x/y\"\nauth_ref = \"r\"\napi_key_env = \"K\"\n";
     let msg = err(text);
-    assert_contains(&msg, &["keys \"auth_ref\" and \"api_key_env\" in [routes.a] cannot be used together", "keep one"]);
+    assert_contains(
+        &msg,
+        &[
+            "keys \"auth_ref\" and \"api_key_env\" in [routes.a] cannot be used together",
+            "keep one",
+        ],
+    );
     assert_eq!(pos(text), (4, 1));
     let msg = err("[routes.a]\ndefault_model = \"x/y\"\n");
-    assert_contains(&msg, &["missing key \"auth_ref\" in [routes.a]", "auth_ref = ", "api_key_env = ", "secret", "environment variable"]);
+    assert_contains(
+        &msg,
+        &[
+            "missing key \"auth_ref\" in [routes.a]",
+            "auth_ref = ",
+            "api_key_env = ",
+            "secret",
+            "environment variable",
+        ],
+    );
 }
 
 #[test]
 fn auth_ref_follows_the_secret_ref_grammar() {
     let base = "[routes.a]\ndefault_model = \"x/y\"\n";
     assert_eq!(
-        ok(&format!("{base}auth_ref = \"openrouter.primary-2_b\"\n")).default().auth,
+        ok(&format!("{base}auth_ref = \"openrouter.primary-2_b\"\n"))
+            .default()
+            .auth,
         AuthSource::Ref("openrouter.primary-2_b".into())
     );
     for bad in ["\"\"", "\"Upper\"", "\".x\"", "\"a/b\"", "true"] {
         err(&format!("{base}auth_ref = {bad}\n"));
     }
-    assert_contains(&err(&format!("{base}auth_ref = \"A\"\n")), &["[a-z0-9][a-z0-9._-]*"]);
+    assert_contains(
+        &err(&format!("{base}auth_ref = \"A\"\n")),
+        &["[a-z0-9][a-z0-9._-]*"],
+    );
     let msg = err(&format!("{base}auth_ref = \"sk-or-v1-0123abcdef\"\n"));
     assert_contains(&msg, &["not the key itself", "ferry secrets set"]);
     assert!(!msg.contains("0123abcdef"), "{msg}");
@@ -332,7 +411,9 @@ fn auth_ref_follows_the_secret_ref_grammar() {
 fn api_key_env_must_be_a_variable_name() {
     let base = "[routes.a]\ndefault_model = \"x/y\"\n";
     assert_eq!(
-        ok(&format!("{base}api_key_env = \"OPENROUTER_API_KEY\"\n")).default().auth,
+        ok(&format!("{base}api_key_env = \"OPENROUTER_API_KEY\"\n"))
+            .default()
+            .auth,
         AuthSource::Env("OPENROUTER_API_KEY".into())
     );
     err(&format!("{base}api_key_env = \"1ABC\"\n"));
@@ -345,11 +426,17 @@ fn api_key_env_must_be_a_variable_name() {
 #[test]
 fn base_url_forms() {
     let r = ok(&route("base_url = \"https://openrouter.ai/api/v1/\""));
-    assert_eq!(r.default().base_url.as_ref().unwrap().as_str(), "https://openrouter.ai/api/v1");
+    assert_eq!(
+        r.default().base_url.as_ref().unwrap().as_str(),
+        "https://openrouter.ai/api/v1"
+    );
     assert!(r.default().is_verified_openrouter());
     let r = ok(&route("base_url = \"http://127.0.0.1:8080/v1\""));
     assert!(!r.default().is_verified_openrouter());
-    assert_eq!(r.default().effective_base_url().as_str(), "http://127.0.0.1:8080/v1");
+    assert_eq!(
+        r.default().effective_base_url().as_str(),
+        "http://127.0.0.1:8080/v1"
+    );
     for bad in [
         "\"openrouter.ai/api/v1\"",
         "\"/api/v1\"",
@@ -369,7 +456,10 @@ fn fallbacks_are_model_ids() {
     let r = ok(&route("fallbacks = [\"a/b\", \"c/d:free\"]"));
     assert_eq!(r.default().fallbacks, vec!["a/b", "c/d:free"]);
     let text = route("fallbacks = [\"a/b\", \"c d\"]");
-    assert_contains(&err(&text), &["key \"fallbacks\" in [routes.openrouter] must be an array of model ids"]);
+    assert_contains(
+        &err(&text),
+        &["key \"fallbacks\" in [routes.openrouter] must be an array of model ids"],
+    );
     assert_eq!(pos(&text), (4, 21));
     err(&route("fallbacks = \"a/b\""));
     err(&route("fallbacks = [1]"));
@@ -387,18 +477,31 @@ fn thinking_levels_and_aliases() {
         ("max", ThinkingLevel::Xhigh),
         ("adaptive", ThinkingLevel::Medium),
     ] {
-        assert_eq!(ok(&route(&format!("thinking = \"{text}\""))).default().thinking, Some(level));
+        assert_eq!(
+            ok(&route(&format!("thinking = \"{text}\"")))
+                .default()
+                .thinking,
+            Some(level)
+        );
     }
-    assert_contains(&err(&route("thinking = \"ultra\"")), &["key \"thinking\"", "off, minimal, low, medium, high, xhigh"]);
+    assert_contains(
+        &err(&route("thinking = \"ultra\"")),
+        &["key \"thinking\"", "off, minimal, low, medium, high, xhigh"],
+    );
 }
 
 #[test]
 fn system_prompt_and_speak_replies() {
-    let r = ok(&route("system_prompt = \"Be brief.\"\nspeak_replies = \"always\""));
+    let r = ok(&route(
+        "system_prompt = \"Be brief.\"\nspeak_replies = \"always\"",
+    ));
     assert_eq!(r.default().system_prompt.as_deref(), Some("Be brief."));
     assert_eq!(r.default().speak_replies, SpeakReplies::Always);
     err(&route("system_prompt = 1"));
-    assert_contains(&err(&route("speak_replies = \"sometimes\"")), &["one of: off, always"]);
+    assert_contains(
+        &err(&route("speak_replies = \"sometimes\"")),
+        &["one of: off, always"],
+    );
 }
 
 #[test]
@@ -418,7 +521,10 @@ fn capability_overrides() {
             video_generation: false,
         }
     );
-    assert_contains(&err(&route("image_edit = \"no\"")), &["key \"image_edit\" in [routes.openrouter] must be true or false"]);
+    assert_contains(
+        &err(&route("image_edit = \"no\"")),
+        &["key \"image_edit\" in [routes.openrouter] must be true or false"],
+    );
 }
 
 // ---- attribution -----------------------------------------------------------------------------
@@ -430,7 +536,10 @@ fn attribution_values() {
     ));
     let a = &r.default().attribution;
     assert!(!a.enabled);
-    assert_eq!(a.referer.as_ref().unwrap().as_str(), "https://example.org/app");
+    assert_eq!(
+        a.referer.as_ref().unwrap().as_str(),
+        "https://example.org/app"
+    );
     assert_eq!(a.title, "My App");
     assert_eq!(a.categories, vec!["cli-agent", "programming-app"]);
 }
@@ -440,8 +549,19 @@ fn attribution_categories_limit_and_format() {
     let t = |v: &str| format!("{HEAD}[routes.openrouter.attribution]\ncategories = {v}\n");
     ok(&t("[]"));
     let msg = err(&t("[\"a\", \"b\", \"c\"]"));
-    assert_contains(&msg, &["key \"categories\" in [routes.openrouter.attribution] must be an array of at most 2"]);
-    for bad in ["[\"CLI\"]", "[\"cli_agent\"]", "[\"-cli\"]", "[\"cli--agent\"]", "[\"\"]", "[1]", "\"cli-agent\""] {
+    assert_contains(
+        &msg,
+        &["key \"categories\" in [routes.openrouter.attribution] must be an array of at most 2"],
+    );
+    for bad in [
+        "[\"CLI\"]",
+        "[\"cli_agent\"]",
+        "[\"-cli\"]",
+        "[\"cli--agent\"]",
+        "[\"\"]",
+        "[1]",
+        "\"cli-agent\"",
+    ] {
         err(&t(bad));
     }
     assert_eq!(pos(&t("[\"ok\", \"Bad\"]")), (5, 21));
@@ -450,10 +570,19 @@ fn attribution_categories_limit_and_format() {
 #[test]
 fn attribution_referer_and_title_rules() {
     let t = |kv: &str| format!("{HEAD}[routes.openrouter.attribution]\n{kv}\n");
-    for bad in ["referer = \"example.org\"", "referer = \"https://u:p@example.org\"", "referer = 1"] {
+    for bad in [
+        "referer = \"example.org\"",
+        "referer = \"https://u:p@example.org\"",
+        "referer = 1",
+    ] {
         assert_contains(&err(&t(bad)), &["key \"referer\""]);
     }
-    for bad in ["title = \"\"", "title = \"tab\\there\"", "title = \"caf\u{e9}\"", "title = 1"] {
+    for bad in [
+        "title = \"\"",
+        "title = \"tab\\there\"",
+        "title = \"caf\u{e9}\"",
+        "title = 1",
+    ] {
         assert_contains(&err(&t(bad)), &["key \"title\"", "printable ASCII"]);
     }
     err(&t("enabled = \"yes\""));
@@ -478,14 +607,42 @@ fn route_provider_routing_is_validated_and_kept() {
 fn provider_routing_bad_types_are_positioned() {
     let t = |kv: &str| format!("{HEAD}[routes.openrouter.provider]\n{kv}\n");
     let cases = [
-        ("order = \"anthropic\"", "key \"order\" in [routes.openrouter.provider] must be an array of non-empty strings", (5, 9)),
-        ("allow_fallbacks = \"yes\"", "key \"allow_fallbacks\" in [routes.openrouter.provider] must be true or false", (5, 19)),
-        ("data_collection = \"sometimes\"", "must be \"allow\" or \"deny\"", (5, 19)),
+        (
+            "order = \"anthropic\"",
+            "key \"order\" in [routes.openrouter.provider] must be an array of non-empty strings",
+            (5, 9),
+        ),
+        (
+            "allow_fallbacks = \"yes\"",
+            "key \"allow_fallbacks\" in [routes.openrouter.provider] must be true or false",
+            (5, 19),
+        ),
+        (
+            "data_collection = \"sometimes\"",
+            "must be \"allow\" or \"deny\"",
+            (5, 19),
+        ),
         ("sort = \"fastest\"", "key \"sort\"", (5, 8)),
-        ("sort = { by = \"price\", partiton = \"none\" }", "unknown key \"sort.partiton\" in [routes.openrouter.provider]", (5, 24)),
-        ("max_price = { prompt = \"cheap\" }", "key \"max_price.prompt\"", (5, 24)),
-        ("quantizations = [\"fp7\"]", "key \"quantizations\"", (5, 17)),
-        ("preferred_max_latency = \"low\"", "key \"preferred_max_latency\"", (5, 25)),
+        (
+            "sort = { by = \"price\", partiton = \"none\" }",
+            "unknown key \"sort.partiton\" in [routes.openrouter.provider]",
+            (5, 24),
+        ),
+        (
+            "max_price = { prompt = \"cheap\" }",
+            "key \"max_price.prompt\"",
+            (5, 24),
+        ),
+        (
+            "quantizations = [\"fp7\"]",
+            "key \"quantizations\"",
+            (5, 17),
+        ),
+        (
+            "preferred_max_latency = \"low\"",
+            "key \"preferred_max_latency\"",
+            (5, 25),
+        ),
         ("zdr = 1", "key \"zdr\"", (5, 7)),
     ];
     for (kv, part, at) in cases {
@@ -493,12 +650,18 @@ fn provider_routing_bad_types_are_positioned() {
         assert_contains(&err(&text), &[part]);
         assert_eq!(pos(&text), at, "{kv}");
     }
-    assert_contains(&err(&route("provider = \"anthropic\"")), &["key \"provider\" in [routes.openrouter] must be a table"]);
+    assert_contains(
+        &err(&route("provider = \"anthropic\"")),
+        &["key \"provider\" in [routes.openrouter] must be a table"],
+    );
     assert_contains(
         &err(&t("max_price = { prompt = 1979-05-27 }")),
         &["key \"max_price.prompt\" in [routes.openrouter.provider] holds a date/time"],
     );
-    assert_contains(&err(&t("preferred_max_latency = nan")), &["must be a finite number"]);
+    assert_contains(
+        &err(&t("preferred_max_latency = nan")),
+        &["must be a finite number"],
+    );
 }
 
 // ---- network ------------------------------------------------------------------------------------
@@ -510,7 +673,10 @@ fn network_settings() {
     );
     let r = parse_routes(&text, Path::new("/etc/ferry/routes.toml")).unwrap();
     let n = &r.default().network;
-    assert_eq!(n.ca_file.as_deref(), Some(Path::new("/etc/ferry/certs/root.pem")));
+    assert_eq!(
+        n.ca_file.as_deref(),
+        Some(Path::new("/etc/ferry/certs/root.pem"))
+    );
     assert_eq!(n.resolve.len(), 2);
     assert_eq!(n.resolve[0].to_string(), "openrouter.ai:443:127.0.0.1");
     assert_eq!(n.resolve[1].port, 8443);
@@ -519,11 +685,20 @@ fn network_settings() {
     // Relative to a relative routes path; absolute paths stay as they are.
     let t = |v: &str| format!("{HEAD}[routes.openrouter.network]\nca_file = {v}\n");
     let r = parse_routes(&t("\"ca.pem\""), Path::new("conf/routes.toml")).unwrap();
-    assert_eq!(r.default().network.ca_file.as_deref(), Some(Path::new("conf/ca.pem")));
+    assert_eq!(
+        r.default().network.ca_file.as_deref(),
+        Some(Path::new("conf/ca.pem"))
+    );
     let r = parse_routes(&t("\"ca.pem\""), Path::new("routes.toml")).unwrap();
-    assert_eq!(r.default().network.ca_file.as_deref(), Some(Path::new("ca.pem")));
+    assert_eq!(
+        r.default().network.ca_file.as_deref(),
+        Some(Path::new("ca.pem"))
+    );
     let r = parse_routes(&t("\"/abs/ca.pem\""), Path::new("conf/routes.toml")).unwrap();
-    assert_eq!(r.default().network.ca_file.as_deref(), Some(Path::new("/abs/ca.pem")));
+    assert_eq!(
+        r.default().network.ca_file.as_deref(),
+        Some(Path::new("/abs/ca.pem"))
+    );
     err(&t("\"\""));
     err(&t("1"));
 }
@@ -536,7 +711,11 @@ fn network_resolve_and_proxy_errors() {
     assert_eq!(pos(&text), (5, 43));
     err(&t("resolve = \"openrouter.ai:443:127.0.0.1\""));
     err(&t("resolve = [\"openrouter.ai:443\"]"));
-    for bad in ["\"proxy.internal:3128\"", "\"ftp://proxy:21\"", "\"http://user:pw@proxy:3128\""] {
+    for bad in [
+        "\"proxy.internal:3128\"",
+        "\"ftp://proxy:21\"",
+        "\"http://user:pw@proxy:3128\"",
+    ] {
         assert_contains(&err(&t(&format!("proxy = {bad}"))), &["key \"proxy\""]);
     }
     ok(&t("proxy = \"http://proxy.internal:3128\""));
@@ -558,8 +737,16 @@ fn media_settings() {
     assert_eq!(m.video_model, "google/veo-3.1");
     assert_eq!(m.image_timeout_ms, 60_000);
     let t = |kv: &str| format!("{HEAD}[routes.openrouter.media]\n{kv}\n");
-    assert_contains(&err(&t("tts_format = \"wav\"")), &["key \"tts_format\"", "one of: mp3, pcm"]);
-    for bad in ["image_timeout_ms = 0", "image_model = \"\"", "tts_voice = \" \"", "video_model = 3"] {
+    assert_contains(
+        &err(&t("tts_format = \"wav\"")),
+        &["key \"tts_format\"", "one of: mp3, pcm"],
+    );
+    for bad in [
+        "image_timeout_ms = 0",
+        "image_model = \"\"",
+        "tts_voice = \" \"",
+        "video_model = 3",
+    ] {
         err(&t(bad));
     }
 }
@@ -572,10 +759,15 @@ fn model_tables_with_slash_and_colon_ids() {
         "{HEAD}[routes.openrouter.models.\"meta-llama/llama-3.3-70b-instruct:free\"]\nparams = {{ maxTokens = 100, topP = 0.5, cacheControlTtl = \"5m\", responseCache = true, responseCacheTtlSeconds = 90000, responseCacheClear = true }}\nprovider = {{ only = [\"groq\"] }}\n[routes.openrouter.models.auto]\n"
     ));
     let route = r.default();
-    let m = route.model_config("meta-llama/llama-3.3-70b-instruct:free").unwrap();
+    let m = route
+        .model_config("meta-llama/llama-3.3-70b-instruct:free")
+        .unwrap();
     assert_eq!(m.params.max_tokens, Some(100));
     assert_eq!(m.params.top_p, Some(0.5));
-    assert_eq!(m.params.cache_control_ttl, Some(CacheControlTtl::FiveMinutes));
+    assert_eq!(
+        m.params.cache_control_ttl,
+        Some(CacheControlTtl::FiveMinutes)
+    );
     assert_eq!(m.params.response_cache, Some(true));
     assert_eq!(m.params.response_cache_ttl_seconds, Some(90000));
     assert_eq!(m.params.response_cache_clear, Some(true));
@@ -598,7 +790,10 @@ fn params_errors_are_positioned_and_name_the_table() {
     assert_contains(&err(&text), &["given twice"]);
     assert_eq!(pos(&text), (6, 13));
     let text = t("response_format = { type = \"json_schema\", json_schema = { schema = {} } }");
-    assert_contains(&err(&text), &["missing key \"response_format.json_schema.name\""]);
+    assert_contains(
+        &err(&text),
+        &["missing key \"response_format.json_schema.name\""],
+    );
     let text = t("response_format = { type = \"xml\" }");
     assert_contains(&err(&text), &["key \"response_format.type\""]);
     assert_eq!(pos(&text), (5, 28));
@@ -607,7 +802,9 @@ fn params_errors_are_positioned_and_name_the_table() {
     err(&t("thinking = \"maximum\""));
     err(&t("seed = 1979-05-27"));
     assert_contains(
-        &err(&format!("{HEAD}[routes.openrouter.models.\"a/b\"]\nparams = 1\n")),
+        &err(&format!(
+            "{HEAD}[routes.openrouter.models.\"a/b\"]\nparams = 1\n"
+        )),
         &["key \"params\" in [routes.openrouter.models.\"a/b\"] must be a table"],
     );
 }
@@ -615,7 +812,10 @@ fn params_errors_are_positioned_and_name_the_table() {
 #[test]
 fn model_keys_must_be_model_ids_and_tables() {
     let text = format!("{HEAD}[routes.openrouter.models]\n\"a b\" = {{}}\n");
-    assert_contains(&err(&text), &["a key of [routes.openrouter.models] must be a model id without whitespace"]);
+    assert_contains(
+        &err(&text),
+        &["a key of [routes.openrouter.models] must be a model id without whitespace"],
+    );
     assert_eq!(pos(&text), (5, 1));
     assert_contains(
         &err(&format!("{HEAD}[routes.openrouter.models]\n\"a/b\" = 1\n")),
@@ -647,7 +847,12 @@ fn toml_syntax_errors_give_line_and_column() {
 fn values_are_never_echoed() {
     const SECRET: &str = "sk-or-v1-SECRET";
     let t = |kv: &str| route(&kv.replace("$S", SECRET));
-    let sub = |table: &str, kv: &str| format!("{HEAD}[routes.openrouter.{table}]\n{}\n", kv.replace("$S", SECRET));
+    let sub = |table: &str, kv: &str| {
+        format!(
+            "{HEAD}[routes.openrouter.{table}]\n{}\n",
+            kv.replace("$S", SECRET)
+        )
+    };
     let texts = [
         t("timeout_ms = \"$S\""),
         t("driver = \"$S\""),
@@ -661,7 +866,8 @@ fn values_are_never_echoed() {
         "[routes.a]\ndefault_model = \"x/y\"\nauth_ref = \"sk-or-v1-SECRET\"\n".to_string(),
         "[routes.a]\ndefault_model = \"x/y\"\napi_key_env = \"sk-or-v1-SECRET\"\n".to_string(),
         "[routes.a]\ndefault_model = \"x/y\"\nauth_ref = \"SK-or-v1-SECRET\"\n".to_string(),
-        "[routes.a]\ndefault_model = \"sk-or-v1-SECRET\"\nauth_ref = \"r\"\napi_key_env = \"K\"\n".to_string(),
+        "[routes.a]\ndefault_model = \"sk-or-v1-SECRET\"\nauth_ref = \"r\"\napi_key_env = \"K\"\n"
+            .to_string(),
         format!("default_route = \"{SECRET}\"\n{HEAD}"),
         format!("version = \"{SECRET}\"\n{HEAD}"),
         sub("attribution", "categories = [\"$S\"]"),
@@ -696,13 +902,24 @@ fn load_routes_file_reads_and_reports_missing_files() {
     let e = load_routes_file(&path).unwrap_err();
     assert!(matches!(e, ConfigError::Read { .. }));
     let msg = e.to_string();
-    assert_contains(&msg, &["cannot read routes file", "routes.toml", "routes.example.toml", "ferry onboard"]);
+    assert_contains(
+        &msg,
+        &[
+            "cannot read routes file",
+            "routes.toml",
+            "routes.example.toml",
+            "ferry onboard",
+        ],
+    );
     std::fs::write(&path, HEAD).unwrap();
     let r = load_routes_file(&path).unwrap();
     assert_eq!(r.path, path);
     std::fs::write(&path, "version = 3\n").unwrap();
     let msg = load_routes_file(&path).unwrap_err().to_string();
-    assert!(msg.starts_with(&format!("{}:1:11:", path.display())), "{msg}");
+    assert!(
+        msg.starts_with(&format!("{}:1:11:", path.display())),
+        "{msg}"
+    );
 }
 
 // ---- route helpers ------------------------------------------------------------------------------
@@ -710,21 +927,47 @@ fn load_routes_file_reads_and_reports_missing_files() {
 #[test]
 fn verified_openrouter_and_effective_base_url() {
     let base = |url: Option<&str>| {
-        let extra = url.map(|u| format!("base_url = \"{u}\"")).unwrap_or_default();
+        let extra = url
+            .map(|u| format!("base_url = \"{u}\""))
+            .unwrap_or_default();
         ok(&route(&extra)).default().clone()
     };
     let r = base(None);
     assert!(r.is_verified_openrouter());
-    assert_eq!(r.effective_base_url().as_str(), "https://openrouter.ai/api/v1");
-    for u in ["https://openrouter.ai/api/v1", "https://openrouter.ai/api/v1/", "https://openrouter.ai/v1", "https://openrouter.ai/v1/", "https://OpenRouter.ai:443/api/v1"] {
+    assert_eq!(
+        r.effective_base_url().as_str(),
+        "https://openrouter.ai/api/v1"
+    );
+    for u in [
+        "https://openrouter.ai/api/v1",
+        "https://openrouter.ai/api/v1/",
+        "https://openrouter.ai/v1",
+        "https://openrouter.ai/v1/",
+        "https://OpenRouter.ai:443/api/v1",
+    ] {
         let r = base(Some(u));
         assert!(r.is_verified_openrouter(), "{u}");
-        assert_eq!(r.effective_base_url().as_str(), "https://openrouter.ai/api/v1", "{u}");
+        assert_eq!(
+            r.effective_base_url().as_str(),
+            "https://openrouter.ai/api/v1",
+            "{u}"
+        );
     }
-    for u in ["http://openrouter.ai/api/v1", "https://openrouter.ai/api/v2", "https://openrouter.ai.evil.test/api/v1", "https://openrouter.ai:8443/api/v1", "https://openrouter.ai"] {
+    for u in [
+        "http://openrouter.ai/api/v1",
+        "https://openrouter.ai/api/v2",
+        "https://openrouter.ai.evil.test/api/v1",
+        "https://openrouter.ai:8443/api/v1",
+        "https://openrouter.ai",
+    ] {
         assert!(!base(Some(u)).is_verified_openrouter(), "{u}");
     }
-    assert_eq!(base(Some("https://proxy.test/x/")).effective_base_url().as_str(), "https://proxy.test/x");
+    assert_eq!(
+        base(Some("https://proxy.test/x/"))
+            .effective_base_url()
+            .as_str(),
+        "https://proxy.test/x"
+    );
 }
 
 #[test]
@@ -737,7 +980,10 @@ fn listed_models() {
     }
     assert!(!route.is_model_listed("x/y"));
     assert!(!route.accepts_model("x/y"));
-    assert_eq!(route.listed_models(), vec!["openai/gpt-5.4-mini", "f/1", "m/1"]);
+    assert_eq!(
+        route.listed_models(),
+        vec!["openai/gpt-5.4-mini", "f/1", "m/1"]
+    );
     assert!(route.model_config("m/1").is_some());
     assert!(route.model_config("f/1").is_none());
     let any = ok(HEAD);

@@ -60,7 +60,9 @@ pub fn parse_provider_routing_json(v: &Value) -> Result<ProviderRouting, Provide
     Ok(parse_provider_object(obj)?)
 }
 
-pub(crate) fn parse_provider_object(obj: &Map<String, Value>) -> Result<ProviderRouting, FieldError> {
+pub(crate) fn parse_provider_object(
+    obj: &Map<String, Value>,
+) -> Result<ProviderRouting, FieldError> {
     only_keys(obj, PROVIDER_ROUTING_KEYS, None)?;
     for (key, v) in obj {
         let key = key.as_str();
@@ -91,12 +93,16 @@ pub(crate) fn parse_provider_object(obj: &Map<String, Value>) -> Result<Provider
             }
             "sort" => check_sort(key, v)?,
             "max_price" => check_max_price(key, v)?,
-            "preferred_min_throughput" => {
-                check_percentiles(key, v, "a number (tokens per second) or a table of p50, p75, p90, p99")?
-            }
-            "preferred_max_latency" => {
-                check_percentiles(key, v, "a number (seconds) or a table of p50, p75, p90, p99")?
-            }
+            "preferred_min_throughput" => check_percentiles(
+                key,
+                v,
+                "a number (tokens per second) or a table of p50, p75, p90, p99",
+            )?,
+            "preferred_max_latency" => check_percentiles(
+                key,
+                v,
+                "a number (seconds) or a table of p50, p75, p90, p99",
+            )?,
             _ => return Err(FieldError::unknown(key, PROVIDER_ROUTING_KEYS)),
         }
     }
@@ -144,7 +150,11 @@ fn is_price(v: &Value) -> bool {
 }
 
 fn check_max_price(key: &str, v: &Value) -> Result<(), FieldError> {
-    let obj = object(key, v, "a table of prompt, completion, image, audio, request")?;
+    let obj = object(
+        key,
+        v,
+        "a table of prompt, completion, image, audio, request",
+    )?;
     only_keys(obj, MAX_PRICE_KEYS, Some(key))?;
     for (k, price) in obj {
         if !is_price(price) {
@@ -233,9 +243,18 @@ mod tests {
         let e = parse_provider_routing_json(&json!({"ordr": ["a"]})).unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("\"ordr\""), "{msg}");
-        assert!(msg.contains("order, only, ignore, allow_fallbacks"), "{msg}");
-        assert_eq!(err_key(json!({"sort": {"by": "price", "partiton": "x"}})), "sort.partiton");
-        assert_eq!(err_key(json!({"max_price": {"promt": 1}})), "max_price.promt");
+        assert!(
+            msg.contains("order, only, ignore, allow_fallbacks"),
+            "{msg}"
+        );
+        assert_eq!(
+            err_key(json!({"sort": {"by": "price", "partiton": "x"}})),
+            "sort.partiton"
+        );
+        assert_eq!(
+            err_key(json!({"max_price": {"promt": 1}})),
+            "max_price.promt"
+        );
         assert_eq!(
             err_key(json!({"preferred_max_latency": {"p95": 1}})),
             "preferred_max_latency.p95"
@@ -253,7 +272,10 @@ mod tests {
             (json!({"allow_fallbacks": "true"}), "allow_fallbacks"),
             (json!({"require_parameters": 1}), "require_parameters"),
             (json!({"zdr": null}), "zdr"),
-            (json!({"enforce_distillable_text": "no"}), "enforce_distillable_text"),
+            (
+                json!({"enforce_distillable_text": "no"}),
+                "enforce_distillable_text",
+            ),
             (json!({"data_collection": "maybe"}), "data_collection"),
             (json!({"data_collection": true}), "data_collection"),
             (json!({"sort": "cheapest"}), "sort"),
@@ -261,12 +283,24 @@ mod tests {
             (json!({"sort": {"by": "speed"}}), "sort.by"),
             (json!({"sort": {"partition": "all"}}), "sort.partition"),
             (json!({"max_price": 5}), "max_price"),
-            (json!({"max_price": {"prompt": "cheap"}}), "max_price.prompt"),
+            (
+                json!({"max_price": {"prompt": "cheap"}}),
+                "max_price.prompt",
+            ),
             (json!({"max_price": {"prompt": -1}}), "max_price.prompt"),
             (json!({"max_price": {"prompt": true}}), "max_price.prompt"),
-            (json!({"preferred_min_throughput": "fast"}), "preferred_min_throughput"),
-            (json!({"preferred_min_throughput": -1}), "preferred_min_throughput"),
-            (json!({"preferred_max_latency": {"p50": "1"}}), "preferred_max_latency.p50"),
+            (
+                json!({"preferred_min_throughput": "fast"}),
+                "preferred_min_throughput",
+            ),
+            (
+                json!({"preferred_min_throughput": -1}),
+                "preferred_min_throughput",
+            ),
+            (
+                json!({"preferred_max_latency": {"p50": "1"}}),
+                "preferred_max_latency.p50",
+            ),
         ] {
             assert_eq!(err_key(v), key);
         }

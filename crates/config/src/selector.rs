@@ -99,7 +99,9 @@ pub enum SelectorError {
         rule: &'static str,
     },
     /// Two or more `/` and the first segment is not a route.
-    #[error("unknown route \"{route}\" in {origin}; known routes: {known} (see `ferry runtime get`)")]
+    #[error(
+        "unknown route \"{route}\" in {origin}; known routes: {known} (see `ferry runtime get`)"
+    )]
     UnknownRoute {
         /// Where it came from.
         origin: SelectorOrigin,
@@ -202,7 +204,10 @@ fn stored_target(
 /// route, else `default_route`; the model is the input model, else the pin's model if the
 /// pin is on that route, else the runtime model if it is on that route, else the route's
 /// `default_model`. A stored selector is only looked at when it can still decide something.
-pub fn resolve_target(routes: &RoutesFile, inputs: &SelectorInputs) -> Result<Target, SelectorError> {
+pub fn resolve_target(
+    routes: &RoutesFile,
+    inputs: &SelectorInputs,
+) -> Result<Target, SelectorError> {
     let provider = match inputs.provider.map(str::trim) {
         None => None,
         Some(p) if routes.routes.contains_key(p) => Some(p.to_string()),

@@ -306,18 +306,20 @@ impl<'a> View<'a> {
         if !item.is_table_like() {
             return Err(self.expected(key, "a table"));
         }
-        item_to_json(item).map(Some).map_err(|(path, offset, problem)| {
-            let offset = offset.unwrap_or_else(|| self.value_offset(key));
-            let (full, table) = if path.is_empty() {
-                (key.to_string(), self.name.clone())
-            } else {
-                (path, self.name.child(key))
-            };
-            self.src.error_at(
-                offset,
-                format!("key \"{full}\" {} {problem}", table.location()),
-            )
-        })
+        item_to_json(item)
+            .map(Some)
+            .map_err(|(path, offset, problem)| {
+                let offset = offset.unwrap_or_else(|| self.value_offset(key));
+                let (full, table) = if path.is_empty() {
+                    (key.to_string(), self.name.clone())
+                } else {
+                    (path, self.name.child(key))
+                };
+                self.src.error_at(
+                    offset,
+                    format!("key \"{full}\" {} {problem}", table.location()),
+                )
+            })
     }
 }
 
@@ -415,7 +417,9 @@ mod tests {
     #[test]
     fn syntax_descriptions_come_from_our_own_text() {
         assert!(describe_syntax_error("invalid string\nexpected `\"`").contains("invalid string"));
-        assert!(describe_syntax_error("duplicate key `x` in document root").contains("duplicate key"));
+        assert!(
+            describe_syntax_error("duplicate key `x` in document root").contains("duplicate key")
+        );
         let odd = describe_syntax_error("invalid sk-or-v1-SECRET");
         assert!(!odd.contains("SECRET"), "{odd}");
     }

@@ -488,24 +488,44 @@ impl Engine {
 
     /// Waits until the run is terminal and returns it.
     pub async fn wait_run(&self, run_id: &str) -> Result<Run, EngineError> {
+        Ok(self.wait_terminal(run_id).await?.0)
+    }
+
+    /// Waits until the run is terminal; returns it with its terminal event's payload
+    /// (`run.completed`, `run.failed` or `run.cancelled` data) when the run ended while
+    /// this process was watching it live.
+    pub async fn wait_terminal(
+        &self,
+        run_id: &str,
+    ) -> Result<(Run, Option<Arc<serde_json::Value>>), EngineError> {
+        let mut terminal = None;
         if let Some(hub) = self.live_hub(run_id) {
             let sub = hub.subscribe(u64::MAX);
+            if sub.live.is_none() {
+                terminal = hub.events_after(0).into_iter().rev().find(Event::is_terminal);
+            }
             if let Some(mut rx) = sub.live {
+                use tokio::sync::broadcast::error::RecvError;
                 loop {
                     match rx.recv().await {
-                        Ok(ev) if ev.is_terminal() => break,
+                        Ok(ev) if ev.is_terminal() => {
+                            terminal = Some(ev);
+                            break;
+                        }
                         Ok(_) => {}
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                            if hub.events_after(0).iter().any(|e| e.is_terminal()) {
+                        Err(RecvError::Lagged(_)) => {
+                            if let Some(ev) = hub.events_after(0).into_iter().find(Event::is_terminal) {
+                                terminal = Some(ev);
                                 break;
                             }
                         }
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                        Err(RecvError::Closed) => break,
                     }
                 }
             }
         }
-        self.get_run(run_id).await
+        let run = self.get_run(run_id).await?;
+        Ok((run, terminal.map(|e| e.data)))
     }
 
     /// `POST /v1/runs/{id}/cancel`: aborts the upstream request and marks the run cancelled.

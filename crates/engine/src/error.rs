@@ -94,7 +94,15 @@ impl EngineError {
     /// Whether retrying the same request later may succeed.
     pub fn retryable(&self) -> bool {
         match self {
-            EngineError::Upstream(e) => e.is_retryable() || e.advances_fallback(),
+            // Transient upstream trouble: sending the input again later may well succeed,
+            // even when this run could not retry because output had already streamed.
+            EngineError::Upstream(e) => {
+                use ferry_openrouter::UpstreamErrorKind as K;
+                matches!(
+                    e.kind,
+                    K::RateLimited | K::Unavailable | K::Timeout | K::Connect | K::Stream | K::ChoiceError
+                )
+            }
             EngineError::Draining => true,
             _ => false,
         }

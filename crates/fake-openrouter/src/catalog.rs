@@ -13,7 +13,16 @@ pub(crate) fn default_models() -> Value {
             &["text"],
             &["text"],
             ("0.00000013", "0.0000004", "0"),
-            &["max_tokens", "temperature", "top_p", "stop", "seed", "tools", "tool_choice", "response_format"],
+            &[
+                "max_tokens",
+                "temperature",
+                "top_p",
+                "stop",
+                "seed",
+                "tools",
+                "tool_choice",
+                "response_format"
+            ],
         ),
         model(
             "openai/gpt-5.4-mini",
@@ -22,7 +31,16 @@ pub(crate) fn default_models() -> Value {
             &["text", "image", "file"],
             &["text"],
             ("0.00000025", "0.000002", "0"),
-            &["max_tokens", "reasoning", "include_reasoning", "tools", "tool_choice", "structured_outputs", "response_format", "seed"],
+            &[
+                "max_tokens",
+                "reasoning",
+                "include_reasoning",
+                "tools",
+                "tool_choice",
+                "structured_outputs",
+                "response_format",
+                "seed"
+            ],
         ),
         model(
             "anthropic/claude-sonnet-4-5",
@@ -31,7 +49,16 @@ pub(crate) fn default_models() -> Value {
             &["text", "image", "file"],
             &["text"],
             ("0.000003", "0.000015", "0.0048"),
-            &["max_tokens", "temperature", "top_p", "stop", "reasoning", "include_reasoning", "tools", "tool_choice"],
+            &[
+                "max_tokens",
+                "temperature",
+                "top_p",
+                "stop",
+                "reasoning",
+                "include_reasoning",
+                "tools",
+                "tool_choice"
+            ],
         ),
         model(
             "black-forest-labs/flux.2-pro",
@@ -49,7 +76,14 @@ pub(crate) fn default_models() -> Value {
             &["image", "text"],
             &["image", "text"],
             ("0.0000003", "0.0000025", "0.001238"),
-            &["max_tokens", "temperature", "top_p", "seed", "response_format", "structured_outputs"],
+            &[
+                "max_tokens",
+                "temperature",
+                "top_p",
+                "seed",
+                "response_format",
+                "structured_outputs"
+            ],
         ),
     ])
 }
@@ -187,7 +221,10 @@ mod tests {
         let image = ModalityFilter::from_query(Some("image")).apply(&all);
         assert_eq!(
             ids(&image),
-            vec!["black-forest-labs/flux.2-pro", "google/gemini-2.5-flash-image"]
+            vec![
+                "black-forest-labs/flux.2-pro",
+                "google/gemini-2.5-flash-image"
+            ]
         );
     }
 

@@ -101,7 +101,11 @@ struct Answer {
 }
 
 impl Answer {
-    fn message(content: Option<String>, reasoning: Option<String>, calls: Vec<FakeToolCall>) -> Self {
+    fn message(
+        content: Option<String>,
+        reasoning: Option<String>,
+        calls: Vec<FakeToolCall>,
+    ) -> Self {
         let pieces = content.as_deref().map(word_pieces).unwrap_or_default();
         Answer {
             content,
@@ -137,9 +141,14 @@ impl Answer {
     }
 
     fn usage(&self, prompt_tokens: u64, scripted: Option<ScriptedUsage>) -> Usage {
-        let reasoning_tokens = tokens_for(self.reasoning.as_deref().map_or(0, |r| r.chars().count()));
+        let reasoning_tokens =
+            tokens_for(self.reasoning.as_deref().map_or(0, |r| r.chars().count()));
         let completion_chars = self.content.as_deref().map_or(0, |c| c.chars().count())
-            + self.tool_calls.iter().map(|c| c.arguments.chars().count()).sum::<usize>();
+            + self
+                .tool_calls
+                .iter()
+                .map(|c| c.arguments.chars().count())
+                .sum::<usize>();
         let estimated = tokens_for(completion_chars) + reasoning_tokens;
         match scripted {
             Some(s) => Usage {
@@ -233,7 +242,10 @@ pub(crate) fn plan(reply: Reply, request: &ChatRequest) -> Plan {
             content,
             reasoning,
             tool_calls,
-        } => ctx.answer(Answer::message(content, reasoning, tool_calls), Ending::Normal),
+        } => ctx.answer(
+            Answer::message(content, reasoning, tool_calls),
+            Ending::Normal,
+        ),
         ReplyKind::Stall { chunks, silence } => {
             ctx.answer(Answer::numbered(chunks), Ending::StallThenNormal(silence))
         }
@@ -299,7 +311,10 @@ impl Context<'_> {
             steps.frame(Bytes::from_static(wire::PROCESSING));
             steps.payload(Bytes::from_static(b"data: {not json\n\n"));
             steps.frame(Bytes::from_static(wire::DONE));
-            return (Outcome::Respond(respond::event_stream(steps.finish())), None);
+            return (
+                Outcome::Respond(respond::event_stream(steps.finish())),
+                None,
+            );
         }
         let body = format!(
             "{{\"id\":\"{}\",\"object\":\"chat.completion\",\"choices\":[{{not json",
@@ -359,8 +374,7 @@ impl Context<'_> {
                 let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
                 let half = bytes.slice(..bytes.len() / 2);
                 let steps = VecDeque::from(vec![Step::Data(half), Step::Abort]);
-                let response =
-                    respond::raw_json(StatusCode::OK, ScriptBody::streamed(steps));
+                let response = respond::raw_json(StatusCode::OK, ScriptBody::streamed(steps));
                 return (response, answer.finish_reason(), 0);
             }
             Ending::TopLevelError(error) | Ending::ChoiceError(error) => ("error", Some(error)),
@@ -380,7 +394,13 @@ impl Context<'_> {
         let has_content = answer.content.is_some();
         let mut steps = StreamSteps::new(self.chunk_delay, self.gate.take());
         steps.frame(Bytes::from_static(wire::PROCESSING));
-        steps.frame(writer.choice(Delta::Empty { content: has_content }, None, None));
+        steps.frame(writer.choice(
+            Delta::Empty {
+                content: has_content,
+            },
+            None,
+            None,
+        ));
         steps.mark_gate_fallback();
         if let Some(reasoning) = answer.reasoning.as_deref() {
             for piece in word_pieces(reasoning) {
@@ -419,7 +439,9 @@ impl Context<'_> {
                     extra = silence;
                 }
                 let finish = answer.finish_reason();
-                let empty = Delta::Empty { content: has_content };
+                let empty = Delta::Empty {
+                    content: has_content,
+                };
                 steps.frame(writer.choice(empty, Some(finish), None));
                 steps.frame(writer.usage(usage));
                 steps.frame(Bytes::from_static(wire::DONE));
@@ -442,7 +464,11 @@ impl Context<'_> {
             }
         };
         let generation_time = duration_ms(steps.total_delay() + extra);
-        (respond::event_stream(steps.finish()), finish_reason, generation_time)
+        (
+            respond::event_stream(steps.finish()),
+            finish_reason,
+            generation_time,
+        )
     }
 }
 
@@ -585,7 +611,10 @@ mod tests {
     #[test]
     fn word_pieces_split_before_spaces() {
         let text = "Hello big  world";
-        assert_eq!(texts(text, &word_pieces(text)), vec!["Hello", " big", "  world"]);
+        assert_eq!(
+            texts(text, &word_pieces(text)),
+            vec!["Hello", " big", "  world"]
+        );
         assert_eq!(texts("Hello", &word_pieces("Hello")), vec!["Hel", "lo"]);
         assert_eq!(texts("é", &word_pieces("é")), vec!["é"]);
         assert!(word_pieces("").is_empty());
@@ -629,8 +658,8 @@ mod tests {
         steps.mark_gate_fallback();
         steps.payload(Bytes::from_static(b"one"));
         steps.payload(Bytes::from_static(b"two"));
-        let kinds: Vec<&str> = steps
-            .finish()
+        let finished = steps.finish();
+        let kinds: Vec<&str> = finished
             .iter()
             .map(|s| match s {
                 Step::Data(b) => std::str::from_utf8(b).unwrap_or("?"),

@@ -58,7 +58,10 @@ fn rfc3339(secs: u64) -> Value {
     let formatted = i64::try_from(secs)
         .ok()
         .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        });
     formatted.map_or(Value::Null, Value::String)
 }
 

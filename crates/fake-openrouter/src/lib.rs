@@ -162,31 +162,30 @@ impl FakeOpenRouter {
         ca_pem: Option<tempfile::NamedTempFile>,
     ) -> Result<FakeOpenRouter, FakeError> {
         let addr = listener.local_addr().map_err(FakeError::Bind)?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(FakeError::Runtime)?;
-        let listener = {
-            let _entered = runtime.enter();
-            tokio::net::TcpListener::from_std(listener).map_err(FakeError::Bind)?
-        };
         let shared = Arc::new(Shared::new());
         let (shutdown, shutdown_rx) = oneshot::channel();
+        let (ready, ready_rx) = std::sync::mpsc::channel();
         let server_shared = shared.clone();
+        // The runtime is built, used and dropped on the server thread only, so starting and
+        // dropping the fake is fine from inside another runtime.
         let thread = std::thread::Builder::new()
             .name(format!("fake-openrouter-{}", addr.port()))
-            .spawn(move || {
-                runtime.block_on(server::accept_loop(listener, tls, server_shared, shutdown_rx));
-            })
+            .spawn(move || serve(listener, tls, server_shared, shutdown_rx, ready))
             .map_err(FakeError::Runtime)?;
-        Ok(FakeOpenRouter {
+        let started = ready_rx.recv().unwrap_or_else(|_| {
+            Err(FakeError::Runtime(std::io::Error::other(
+                "the fake OpenRouter thread exited during start-up",
+            )))
+        });
+        let fake = FakeOpenRouter {
             shared,
             addr,
             base_url,
             ca_pem,
             shutdown: Some(shutdown),
             thread: Some(thread),
-        })
+        };
+        started.map(|()| fake)
     }
 
     /// The CA certificate PEM file clients must trust (TLS mode only).
@@ -234,7 +233,12 @@ impl FakeOpenRouter {
     /// Only the `POST …/chat/completions` requests, in arrival order.
     pub fn chat_requests(&self) -> Vec<RecordedRequest> {
         let state = self.shared.lock();
-        state.requests.iter().filter(|r| r.is_chat()).cloned().collect()
+        state
+            .requests
+            .iter()
+            .filter(|r| r.is_chat())
+            .cloned()
+            .collect()
     }
 
     /// Forgets the recorded requests.
@@ -259,10 +263,40 @@ impl FakeOpenRouter {
     }
 }
 
+/// The server thread: builds the runtime, reports readiness, accepts until shut down.
+fn serve(
+    listener: std::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shared: Arc<Shared>,
+    shutdown: oneshot::Receiver<()>,
+    ready: std::sync::mpsc::Sender<Result<(), FakeError>>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let _ = ready.send(Err(FakeError::Runtime(e)));
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        match tokio::net::TcpListener::from_std(listener) {
+            Ok(listener) => {
+                let _ = ready.send(Ok(()));
+                server::accept_loop(listener, tls, shared, shutdown).await;
+            }
+            Err(e) => {
+                let _ = ready.send(Err(FakeError::Bind(e)));
+            }
+        }
+    });
+}
+
 fn bind(port: u16) -> Result<std::net::TcpListener, FakeError> {
-    let listener =
-        std::net::TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
-            .map_err(FakeError::Bind)?;
+    let listener = std::net::TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
+        .map_err(FakeError::Bind)?;
     listener.set_nonblocking(true).map_err(FakeError::Bind)?;
     Ok(listener)
 }

@@ -316,7 +316,10 @@ mod tests {
         }
         assert!(reply.options.gate.is_some());
         assert_eq!(reply.options.model_served.as_deref(), Some("m/served"));
-        assert_eq!(reply.options.headers[0].0.as_str(), "x-openrouter-cache-status");
+        assert_eq!(
+            reply.options.headers[0].0.as_str(),
+            "x-openrouter-cache-status"
+        );
         assert_eq!(reply.options.chunk_delay, Duration::from_millis(3));
         assert_eq!(
             reply.options.usage,

@@ -33,7 +33,10 @@ pub(crate) fn raw_json(status: StatusCode, body: ScriptBody) -> FakeResponse {
 
 /// OpenRouter's error answer: status `status`, body `{"error":{"code":status,"message":…}}`.
 pub(crate) fn openrouter_error(status: u16, message: &str) -> FakeResponse {
-    json(status_code(status), &wire::error_body(status, message, None))
+    json(
+        status_code(status),
+        &wire::error_body(status, message, None),
+    )
 }
 
 /// A 200 `text/event-stream` response playing `steps`.

@@ -66,12 +66,8 @@ fn split_control(stream: TcpStream) -> std::io::Result<(TcpStream, std::net::Tcp
 }
 
 /// Serves HTTP/1.1 on `io` until the client goes away or a reply asks for a reset.
-async fn drive<I>(
-    io: I,
-    ctx: Arc<ConnectionContext>,
-    reset: &Notify,
-    control: &std::net::TcpStream,
-) where
+async fn drive<I>(io: I, ctx: Arc<ConnectionContext>, reset: &Notify, control: &std::net::TcpStream)
+where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |request| service::handle(request, ctx.clone()));

@@ -57,7 +57,12 @@ pub(crate) async fn handle(
     let (parts, body) = request.into_parts();
     let raw = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(_) => return Ok(respond::openrouter_error(400, "Could not read the request body")),
+        Err(_) => {
+            return Ok(respond::openrouter_error(
+                400,
+                "Could not read the request body",
+            ))
+        }
     };
     let json: Option<Value> = if raw.is_empty() {
         None
@@ -181,18 +186,31 @@ mod tests {
 
     #[test]
     fn routes_live_under_api_v1() {
-        assert_eq!(Route::of(&Method::POST, "/api/v1/chat/completions"), Route::Chat);
-        assert_eq!(Route::of(&Method::GET, "/api/v1/chat/completions"), Route::NotFound);
+        assert_eq!(
+            Route::of(&Method::POST, "/api/v1/chat/completions"),
+            Route::Chat
+        );
+        assert_eq!(
+            Route::of(&Method::GET, "/api/v1/chat/completions"),
+            Route::NotFound
+        );
         assert_eq!(Route::of(&Method::GET, "/api/v1/models"), Route::Models);
         assert_eq!(Route::of(&Method::GET, "/api/v1/key"), Route::Key);
-        assert_eq!(Route::of(&Method::GET, "/api/v1/generation"), Route::Generation);
+        assert_eq!(
+            Route::of(&Method::GET, "/api/v1/generation"),
+            Route::Generation
+        );
         assert_eq!(Route::of(&Method::GET, "/models"), Route::NotFound);
     }
 
     #[test]
     fn query_params_are_decoded() {
         assert_eq!(
-            query_param(Some("a=1&output_modalities=text%2Cimage"), "output_modalities").as_deref(),
+            query_param(
+                Some("a=1&output_modalities=text%2Cimage"),
+                "output_modalities"
+            )
+            .as_deref(),
             Some("text,image")
         );
         assert_eq!(query_param(None, "id"), None);
@@ -207,9 +225,15 @@ mod tests {
         let denied = auth_failure(&shared, &headers, Route::Key).expect("401");
         assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
         assert!(auth_failure(&shared, &headers, Route::Models).is_none());
-        headers.insert(AUTHORIZATION, "Bearer sk-or-v1-other".parse().expect("value"));
+        headers.insert(
+            AUTHORIZATION,
+            "Bearer sk-or-v1-other".parse().expect("value"),
+        );
         assert!(auth_failure(&shared, &headers, Route::Chat).is_some());
-        headers.insert(AUTHORIZATION, "Bearer sk-or-v1-test".parse().expect("value"));
+        headers.insert(
+            AUTHORIZATION,
+            "Bearer sk-or-v1-test".parse().expect("value"),
+        );
         assert!(auth_failure(&shared, &headers, Route::Chat).is_none());
     }
 }

@@ -35,7 +35,9 @@ pub(crate) fn generate(host: &str) -> Result<TlsMaterial, FakeError> {
     let issuer = Issuer::new(ca_params, ca_key);
 
     let mut leaf_params = CertificateParams::new(vec![host.to_owned()])?;
-    leaf_params.distinguished_name.push(DnType::CommonName, host);
+    leaf_params
+        .distinguished_name
+        .push(DnType::CommonName, host);
     leaf_params.use_authority_key_identifier_extension = true;
     leaf_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];

@@ -395,6 +395,8 @@ mod tests {
         let body = error_body(429, "slow", Some(&json!({"provider_name": "X"})));
         assert_eq!(body["error"]["code"], 429);
         assert_eq!(body["error"]["metadata"]["provider_name"], "X");
-        assert!(error_body(400, "bad", None)["error"].get("metadata").is_none());
+        assert!(error_body(400, "bad", None)["error"]
+            .get("metadata")
+            .is_none());
     }
 }

@@ -113,7 +113,8 @@ impl OpenRouterClient {
         }
         let http = builder.build().map_err(|e| build_err(error_chain(&e)))?;
         let base_url = route.effective_base_url();
-        let chat_url = endpoint(&base_url, "chat/completions").map_err(|e| build_err(e.to_string()))?;
+        let chat_url =
+            endpoint(&base_url, "chat/completions").map_err(|e| build_err(e.to_string()))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
@@ -149,8 +150,12 @@ impl OpenRouterClient {
         };
         let body = shape::build_body(req, self.inner.verified);
         let mut headers = HeaderMap::new();
-        for (name, value) in shape::build_headers(req, self.inner.verified, &self.inner.attribution) {
-            match (HeaderName::try_from(name.as_str()), HeaderValue::try_from(value.as_str())) {
+        for (name, value) in shape::build_headers(req, self.inner.verified, &self.inner.attribution)
+        {
+            match (
+                HeaderName::try_from(name.as_str()),
+                HeaderValue::try_from(value.as_str()),
+            ) {
                 (Ok(n), Ok(v)) => {
                     headers.insert(n, v);
                 }
@@ -179,7 +184,13 @@ impl OpenRouterClient {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.trim_start().starts_with("text/event-stream"));
         let mut outcome = if is_sse {
-            read_sse(response.bytes_stream(), ctx, on_event, reqwest::Error::is_timeout).await?
+            read_sse(
+                response.bytes_stream(),
+                ctx,
+                on_event,
+                reqwest::Error::is_timeout,
+            )
+            .await?
         } else {
             let bytes = read_limited(response, MAX_BODY, ctx).await?;
             parse_completion(&bytes, ctx)?
@@ -204,7 +215,11 @@ impl OpenRouterClient {
 
     /// `GET /generation?id=`: billed cost and stats of one generation; `None` while
     /// OpenRouter does not know it yet (404).
-    pub async fn generation(&self, api_key: &str, id: &str) -> Result<Option<Value>, UpstreamError> {
+    pub async fn generation(
+        &self,
+        api_key: &str,
+        id: &str,
+    ) -> Result<Option<Value>, UpstreamError> {
         match self.get_json(api_key, "generation", &[("id", id)]).await {
             Ok(v) => Ok(Some(v)),
             Err(e) if e.status == Some(404) => Ok(None),
@@ -285,7 +300,10 @@ fn send_error(e: &reqwest::Error, ctx: ErrorContext<'_>) -> UpstreamError {
 }
 
 /// Turns a non-success response into its [`UpstreamError`].
-async fn check_status(response: Response, ctx: ErrorContext<'_>) -> Result<Response, UpstreamError> {
+async fn check_status(
+    response: Response,
+    ctx: ErrorContext<'_>,
+) -> Result<Response, UpstreamError> {
     let status = response.status();
     if status.is_success() {
         return Ok(response);
@@ -299,7 +317,12 @@ async fn check_status(response: Response, ctx: ErrorContext<'_>) -> Result<Respo
     let body = read_limited(response, MAX_ERROR_BODY, ctx)
         .await
         .unwrap_or_default();
-    Err(UpstreamError::from_http(status.as_u16(), retry_after, &body, ctx))
+    Err(UpstreamError::from_http(
+        status.as_u16(),
+        retry_after,
+        &body,
+        ctx,
+    ))
 }
 
 /// Reads a whole body, at most `limit` bytes (more is an error unless this is an error
@@ -316,7 +339,10 @@ async fn read_limited(
                 UpstreamError::timeout(false, ctx, "response body stalled")
             } else {
                 UpstreamError::connect(
-                    &format!("connection lost while reading the response: {}", error_chain(&e)),
+                    &format!(
+                        "connection lost while reading the response: {}",
+                        error_chain(&e)
+                    ),
                     ctx,
                 )
             }

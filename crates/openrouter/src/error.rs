@@ -283,7 +283,10 @@ impl UpstreamError {
         let d = detail(&obj.message);
         let mut e = Self::new(
             UpstreamErrorKind::Stream,
-            format!("OpenRouter reported an error mid-stream{}{code}{d}", for_model(ctx)),
+            format!(
+                "OpenRouter reported an error mid-stream{}{code}{d}",
+                for_model(ctx)
+            ),
         );
         e.output_started = output_started;
         e.upstream_code = obj.code;
@@ -314,7 +317,10 @@ impl UpstreamError {
     pub(crate) fn truncated(output_started: bool, ctx: ErrorContext<'_>, why: &str) -> Self {
         let mut e = Self::new(
             UpstreamErrorKind::Stream,
-            format!("stream truncated: the reply{} ended early ({why})", for_model(ctx)),
+            format!(
+                "stream truncated: the reply{} ended early ({why})",
+                for_model(ctx)
+            ),
         );
         e.output_started = output_started;
         e
@@ -447,12 +453,33 @@ mod tests {
         use UpstreamErrorKind::*;
         let table: &[(u16, UpstreamErrorKind, &str, u16, bool, bool)] = &[
             (400, BadRequest, "upstream_bad_request", 400, false, false),
-            (401, Unauthorized, "upstream_unauthorized", 502, false, false),
-            (402, InsufficientCredits, "upstream_insufficient_credits", 402, false, false),
+            (
+                401,
+                Unauthorized,
+                "upstream_unauthorized",
+                502,
+                false,
+                false,
+            ),
+            (
+                402,
+                InsufficientCredits,
+                "upstream_insufficient_credits",
+                402,
+                false,
+                false,
+            ),
             (403, Forbidden, "upstream_forbidden", 403, false, false),
             (404, ModelNotFound, "model_not_found", 404, false, false),
             (408, Timeout, "upstream_timeout", 504, true, true),
-            (413, TooLarge, "upstream_payload_too_large", 413, false, false),
+            (
+                413,
+                TooLarge,
+                "upstream_payload_too_large",
+                413,
+                false,
+                false,
+            ),
             (422, BadRequest, "upstream_bad_request", 400, false, false),
             (429, RateLimited, "upstream_rate_limited", 429, true, true),
             (500, Unavailable, "upstream_unavailable", 502, true, true),
@@ -470,7 +497,10 @@ mod tests {
             assert_eq!(e.is_retryable(), retry, "status {status}");
             assert_eq!(e.advances_fallback(), fallback, "status {status}");
             assert_eq!(e.status, Some(status));
-            assert_eq!(e.upstream_code.as_deref(), Some(status.to_string().as_str()));
+            assert_eq!(
+                e.upstream_code.as_deref(),
+                Some(status.to_string().as_str())
+            );
             assert!(e.message.contains("upstream says no"), "{}", e.message);
             assert!(e.message.contains(&status.to_string()), "{}", e.message);
         }
@@ -478,13 +508,19 @@ mod tests {
 
     #[test]
     fn messages_are_actionable() {
-        assert!(http(401, "x").message.contains("ferry secrets set REF --provider openrouter"));
-        assert!(http(402, "x").message.contains("https://openrouter.ai/settings/credits"));
+        assert!(http(401, "x")
+            .message
+            .contains("ferry secrets set REF --provider openrouter"));
+        assert!(http(402, "x")
+            .message
+            .contains("https://openrouter.ai/settings/credits"));
         assert!(http(402, "x").message.contains("not retried"));
         let nf = http(404, "No endpoints found");
         assert!(nf.message.contains("model openai/gpt-5.4-mini not found"));
         assert!(nf.message.contains("ferry models list"));
-        assert!(http(429, "slow down").message.starts_with("rate limited by OpenRouter (429)"));
+        assert!(http(429, "slow down")
+            .message
+            .starts_with("rate limited by OpenRouter (429)"));
     }
 
     #[test]
@@ -530,12 +566,17 @@ mod tests {
 
     #[test]
     fn mid_stream_codes_int_or_string() {
-        let e = UpstreamError::mid_stream(&json!({"code": 502, "message": "provider died"}), true, CTX);
+        let e =
+            UpstreamError::mid_stream(&json!({"code": 502, "message": "provider died"}), true, CTX);
         assert_eq!(e.kind, UpstreamErrorKind::Stream);
         assert_eq!(e.upstream_code.as_deref(), Some("502"));
         assert!(e.message.contains("provider died"));
         assert!(!e.advances_fallback() && !e.is_retryable());
-        let e = UpstreamError::mid_stream(&json!({"code": "server_error", "message": "boom"}), false, CTX);
+        let e = UpstreamError::mid_stream(
+            &json!({"code": "server_error", "message": "boom"}),
+            false,
+            CTX,
+        );
         assert_eq!(e.upstream_code.as_deref(), Some("server_error"));
         assert!(e.advances_fallback());
         assert_eq!(e.code(), "upstream_stream_error");

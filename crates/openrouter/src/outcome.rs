@@ -102,7 +102,8 @@ mod tests {
 
     #[test]
     fn tool_call_reply_has_null_content() {
-        let call = json!({"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}});
+        let call =
+            json!({"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}});
         let out = ReplyParts {
             tool_calls: vec![call.clone()],
             reasoning: Some("r".into()),
@@ -115,7 +116,11 @@ mod tests {
         );
         assert_eq!(
             out.tool_calls,
-            vec![ToolCall { id: "c1".into(), name: "f".into(), arguments: "{}".into() }]
+            vec![ToolCall {
+                id: "c1".into(),
+                name: "f".into(),
+                arguments: "{}".into()
+            }]
         );
     }
 }

@@ -25,7 +25,9 @@ pub fn redact_text(text: &str, api_key: &str) -> String {
 pub fn redact_json(value: &Value, api_key: &str) -> Value {
     match value {
         Value::String(s) => Value::String(redact_text(s, api_key)),
-        Value::Array(items) => Value::Array(items.iter().map(|v| redact_json(v, api_key)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| redact_json(v, api_key)).collect())
+        }
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| (k.clone(), redact_json(v, api_key)))
@@ -87,7 +89,10 @@ mod tests {
     #[test]
     fn redacts_the_key_value_itself() {
         assert_eq!(
-            redact_text("key my-custom-secret-key is invalid", "my-custom-secret-key"),
+            redact_text(
+                "key my-custom-secret-key is invalid",
+                "my-custom-secret-key"
+            ),
             "key [REDACTED] is invalid"
         );
     }

@@ -8,7 +8,10 @@ use crate::outcome::ReplyParts;
 use crate::types::ChatOutcome;
 
 /// Parses a complete `chat.completion` body.
-pub(crate) fn parse_completion(body: &[u8], ctx: ErrorContext<'_>) -> Result<ChatOutcome, UpstreamError> {
+pub(crate) fn parse_completion(
+    body: &[u8],
+    ctx: ErrorContext<'_>,
+) -> Result<ChatOutcome, UpstreamError> {
     let v: Value = serde_json::from_slice(body).map_err(|e| {
         UpstreamError::protocol(&format!("body is not valid JSON ({e})"), false, ctx)
     })?;
@@ -114,7 +117,8 @@ mod tests {
     fn full_message_with_reasoning_tools_images_usage() {
         let details = json!([{"type": "reasoning.text", "text": "hm", "index": 0}]);
         let call = json!({"id": "call_1", "type": "function", "function": {"name": "emit_output", "arguments": "{\"content\":\"x\"}"}});
-        let image = json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBO"}});
+        let image =
+            json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBO"}});
         let out = parse(json!({
             "id": "gen-9", "object": "chat.completion", "model": "google/gemini-3.1-flash-image-preview",
             "provider": "Google",
@@ -148,7 +152,8 @@ mod tests {
     #[test]
     fn content_parts_are_joined_and_kept() {
         let parts = json!([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]);
-        let out = parse(json!({"choices": [{"message": {"role": "assistant", "content": parts}}]})).unwrap();
+        let out = parse(json!({"choices": [{"message": {"role": "assistant", "content": parts}}]}))
+            .unwrap();
         assert_eq!(out.content, "ab");
         assert_eq!(out.message["content"], parts);
     }
@@ -173,9 +178,18 @@ mod tests {
 
     #[test]
     fn malformed_bodies() {
-        assert_eq!(parse_completion(b"{not json", CTX).unwrap_err().kind, UpstreamErrorKind::Protocol);
-        assert_eq!(parse(json!({"choices": []})).unwrap_err().kind, UpstreamErrorKind::Protocol);
-        assert_eq!(parse(json!({"choices": [{"index": 0}]})).unwrap_err().kind, UpstreamErrorKind::Protocol);
+        assert_eq!(
+            parse_completion(b"{not json", CTX).unwrap_err().kind,
+            UpstreamErrorKind::Protocol
+        );
+        assert_eq!(
+            parse(json!({"choices": []})).unwrap_err().kind,
+            UpstreamErrorKind::Protocol
+        );
+        assert_eq!(
+            parse(json!({"choices": [{"index": 0}]})).unwrap_err().kind,
+            UpstreamErrorKind::Protocol
+        );
         let e = parse(json!({"choices": [{"message": {"role": "assistant", "tool_calls": [{"function": {}}]}}]})).unwrap_err();
         assert_eq!(e.kind, UpstreamErrorKind::Protocol);
     }

@@ -259,11 +259,16 @@ mod tests {
         driver: &ScriptedDriver,
         req: &ChatRequest,
         policy: &RetryPolicy,
-    ) -> (Result<ChatOutcome, UpstreamError>, Vec<Attempt>, Vec<StreamEvent>) {
+    ) -> (
+        Result<ChatOutcome, UpstreamError>,
+        Vec<Attempt>,
+        Vec<StreamEvent>,
+    ) {
         let mut attempts = Vec::new();
         let mut events = Vec::new();
         let mut on_event = |e: StreamEvent| events.push(e);
-        let result = chat_with_retries(driver, "k", req, policy, &mut on_event, &mut attempts).await;
+        let result =
+            chat_with_retries(driver, "k", req, policy, &mut on_event, &mut attempts).await;
         (result, attempts, events)
     }
 
@@ -285,7 +290,10 @@ mod tests {
         assert_eq!(result.unwrap().content, "done");
         let statuses: Vec<_> = attempts.iter().map(|a| a.status).collect();
         assert_eq!(statuses, vec![Some(429), Some(503), Some(200)]);
-        assert_eq!(attempts[0].error_code.as_deref(), Some("upstream_rate_limited"));
+        assert_eq!(
+            attempts[0].error_code.as_deref(),
+            Some("upstream_rate_limited")
+        );
         assert_eq!(attempts[2].error_code, None);
         assert!(attempts.iter().all(|a| a.model == "m/x"));
     }
@@ -354,7 +362,13 @@ mod tests {
     #[tokio::test]
     async fn reasoning_required_400_is_retried_once_with_minimal() {
         let d = ScriptedDriver::new(vec![
-            (vec![], Err(http(400, "Reasoning is mandatory for this endpoint and cannot be disabled."))),
+            (
+                vec![],
+                Err(http(
+                    400,
+                    "Reasoning is mandatory for this endpoint and cannot be disabled.",
+                )),
+            ),
             (vec![], ok()),
         ]);
         let mut req = request();
@@ -385,9 +399,15 @@ mod tests {
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         assert_eq!(parse_retry_after("5", now), Some(Duration::from_secs(5)));
         assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("1.5", now), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_retry_after("1.5", now),
+            Some(Duration::from_millis(1500))
+        );
         let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);

@@ -262,7 +262,10 @@ mod tests {
 
     #[tokio::test]
     async fn transport_reset_mid_stream_is_truncation() {
-        let mut chunks = split_every("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n", 20);
+        let mut chunks = split_every(
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n",
+            20,
+        );
         chunks.push(Err(FakeIo::Reset));
         let (_, out) = parse(chunks).await;
         let e = out.unwrap_err();
@@ -273,7 +276,11 @@ mod tests {
 
     #[tokio::test]
     async fn idle_transport_is_timeout() {
-        let (_, out) = parse(vec![Ok(b": OPENROUTER PROCESSING\n\n".to_vec()), Err(FakeIo::Idle)]).await;
+        let (_, out) = parse(vec![
+            Ok(b": OPENROUTER PROCESSING\n\n".to_vec()),
+            Err(FakeIo::Idle),
+        ])
+        .await;
         let e = out.unwrap_err();
         assert_eq!(e.kind, UpstreamErrorKind::Timeout);
         assert!(e.is_retryable());

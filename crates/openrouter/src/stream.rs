@@ -339,10 +339,22 @@ mod tests {
     #[test]
     fn merges_reasoning_detail_fragments() {
         let mut details = Vec::new();
-        merge_reasoning_detail(&mut details, &json!({"type": "reasoning.text", "index": 0, "text": "a", "format": "f"}));
-        merge_reasoning_detail(&mut details, &json!({"type": "reasoning.text", "index": 0, "text": "b", "signature": null}));
-        merge_reasoning_detail(&mut details, &json!({"type": "reasoning.text", "index": 0, "signature": "sig"}));
-        merge_reasoning_detail(&mut details, &json!({"type": "reasoning.encrypted", "index": 1, "data": "xyz"}));
+        merge_reasoning_detail(
+            &mut details,
+            &json!({"type": "reasoning.text", "index": 0, "text": "a", "format": "f"}),
+        );
+        merge_reasoning_detail(
+            &mut details,
+            &json!({"type": "reasoning.text", "index": 0, "text": "b", "signature": null}),
+        );
+        merge_reasoning_detail(
+            &mut details,
+            &json!({"type": "reasoning.text", "index": 0, "signature": "sig"}),
+        );
+        merge_reasoning_detail(
+            &mut details,
+            &json!({"type": "reasoning.encrypted", "index": 1, "data": "xyz"}),
+        );
         assert_eq!(
             details,
             vec![
@@ -368,11 +380,21 @@ mod tests {
         assert_eq!(out.tool_calls[1].arguments, r#"{"b":2}"#);
         assert_eq!(
             events[0],
-            StreamEvent::ToolCallDelta { index: 0, id: Some("c1".into()), name: Some("get".into()), arguments: String::new() }
+            StreamEvent::ToolCallDelta {
+                index: 0,
+                id: Some("c1".into()),
+                name: Some("get".into()),
+                arguments: String::new()
+            }
         );
         assert_eq!(
             events[2],
-            StreamEvent::ToolCallDelta { index: 0, id: None, name: None, arguments: r#"{"a":1}"#.into() }
+            StreamEvent::ToolCallDelta {
+                index: 0,
+                id: None,
+                name: None,
+                arguments: r#"{"a":1}"#.into()
+            }
         );
         assert_eq!(out.message["tool_calls"][0]["type"], "function");
         assert_eq!(out.message["content"], Value::Null);
@@ -394,7 +416,10 @@ mod tests {
             "[DONE]",
         ]);
         let out = out.unwrap();
-        assert_eq!(out.message["tool_calls"][0]["extra_content"]["google"]["thought_signature"], "c2ln");
+        assert_eq!(
+            out.message["tool_calls"][0]["extra_content"]["google"]["thought_signature"],
+            "c2ln"
+        );
     }
 
     #[test]
@@ -411,7 +436,9 @@ mod tests {
     #[test]
     fn images_in_deltas_are_kept() {
         let img = json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}});
-        let chunk = json!({"choices": [{"index": 0, "delta": {"images": [img]}, "finish_reason": "stop"}]}).to_string();
+        let chunk =
+            json!({"choices": [{"index": 0, "delta": {"images": [img]}, "finish_reason": "stop"}]})
+                .to_string();
         let (_, out) = run(&[&chunk, "[DONE]"]);
         assert_eq!(out.unwrap().message["images"], json!([img]));
     }

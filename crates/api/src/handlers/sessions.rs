@@ -154,47 +154,36 @@ pub async fn input(
         }
         return Ok(resp);
     }
-    let run = s.engine.wait_run(&run_id).await?;
-    run_result(run)
+    let (run, terminal) = s.engine.wait_terminal(&run_id).await?;
+    run_result(run, terminal)
 }
 
-/// A finished run as a response: the run view on success, a problem otherwise.
-pub fn run_result(run: ferry_store::Run) -> ApiResult<Response> {
-    use ferry_store::RunStatus;
-    match run.status {
-        RunStatus::Completed => Ok(Json(json!(run)).into_response()),
-        _ => {
-            let (code, message) = run
-                .error
-                .as_ref()
-                .map(|e| (e.code.clone(), e.message.clone()))
-                .unwrap_or_else(|| ("run_failed".into(), "the run did not complete".into()));
-            let status = status_for_code(&code);
-            let retryable = matches!(status, 429 | 502 | 503 | 504);
-            Err(Problem::new(status, &code, message)
-                .retryable(retryable)
-                .with_run(run.id))
-        }
+/// A finished run as a response: the run view on success, otherwise a problem built from
+/// the run's terminal event (status, code, message, retryable) with the run id.
+pub fn run_result(
+    run: ferry_store::Run,
+    terminal: Option<std::sync::Arc<Value>>,
+) -> ApiResult<Response> {
+    if run.status == ferry_store::RunStatus::Completed {
+        return Ok(Json(json!(run)).into_response());
     }
-}
-
-/// The HTTP status for a stored run error code (the same mapping the driver uses).
-fn status_for_code(code: &str) -> u16 {
-    match code {
-        "upstream_insufficient_credits" => 402,
-        "upstream_forbidden" => 403,
-        "model_not_found" => 404,
-        "upstream_rate_limited" => 429,
-        "upstream_timeout" => 504,
-        "upstream_bad_request" => 400,
-        "upstream_payload_too_large" => 413,
-        "run_cancelled" => 409,
-        "interrupted" => 503,
-        "route_not_ready" => 503,
-        c if c.starts_with("upstream_") => 502,
-        "internal_error" | "storage_error" => 500,
+    let data = terminal.as_deref().cloned().unwrap_or(Value::Null);
+    let (code, message) = run
+        .error
+        .as_ref()
+        .map(|e| (e.code.clone(), e.message.clone()))
+        .unwrap_or_else(|| ("run_failed".into(), "the run did not complete".into()));
+    let status = data["status"].as_u64().map(|s| s as u16).unwrap_or(match run.status {
+        ferry_store::RunStatus::Cancelled => 409,
+        ferry_store::RunStatus::Interrupted => 503,
         _ => 502,
-    }
+    });
+    let retryable = data["retryable"]
+        .as_bool()
+        .unwrap_or(run.status == ferry_store::RunStatus::Interrupted);
+    Err(Problem::new(status, &code, message)
+        .retryable(retryable)
+        .with_run(run.id))
 }
 
 /// `POST /v1/sessions/{id}/runs`: 202 + the run view; `Idempotency-Key` returns the same run.

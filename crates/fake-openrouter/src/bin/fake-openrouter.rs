@@ -13,9 +13,10 @@ struct Args {
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 0)]
     port: u16,
-    /// Do not record requests (keeps memory flat under load).
+    /// Remember requests and generations, so `GET /api/v1/generation?id=` can answer.
+    /// Off by default: nothing here reads the requests back, and memory stays flat under load.
     #[arg(long)]
-    no_record: bool,
+    record: bool,
 }
 
 fn main() -> ExitCode {
@@ -27,9 +28,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if args.no_record {
-        fake.set_recording(false);
-    }
+    fake.set_recording(args.record);
     println!("listening on {}", fake.base_url());
     loop {
         std::thread::park();

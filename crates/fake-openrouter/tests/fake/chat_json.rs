@@ -122,7 +122,10 @@ async fn per_model_queue_wins_then_shared_queue_then_echo() {
         ],
     });
     let echo = post_chat(&fake, &body).await;
-    assert_eq!(content(echo.json().await.expect("json")), "echo: last words");
+    assert_eq!(
+        content(echo.json().await.expect("json")),
+        "echo: last words"
+    );
 }
 
 #[tokio::test]
@@ -157,7 +160,10 @@ async fn requests_are_recorded_with_headers_query_and_body() {
     assert_eq!(recorded.path, "/api/v1/chat/completions");
     assert_eq!(recorded.query.as_deref(), Some("trace=1"));
     assert_eq!(recorded.header("x-openrouter-title"), Some("ferry"));
-    assert_eq!(recorded.header("HTTP-Referer"), Some("https://example.test"));
+    assert_eq!(
+        recorded.header("HTTP-Referer"),
+        Some("https://example.test")
+    );
     assert!(recorded.headers.iter().all(|(n, _)| *n == n.to_lowercase()));
     assert_eq!(recorded.body.as_ref(), Some(&body));
     assert_eq!(

@@ -71,8 +71,7 @@ async fn reasoning_comes_before_content_and_reasoning_only_has_no_content() {
     assert_eq!(joined(&chunks, "content"), "The answer");
 
     fake.push(Reply::reasoning_only("Only thinking here"));
-    let (chunks, frames) =
-        read_stream(post_chat(&fake, &chat_body(MODEL, true, "q")).await).await;
+    let (chunks, frames) = read_stream(post_chat(&fake, &chat_body(MODEL, true, "q")).await).await;
     assert_eq!(joined(&chunks, "reasoning"), "Only thinking here");
     assert!(
         chunks.iter().all(|c| delta(c).get("content").is_none()),
@@ -135,13 +134,27 @@ async fn tool_calls_stream_as_split_deltas() {
 async fn gated_reply_sends_the_first_chunk_then_waits_for_the_gate() {
     let fake = FakeOpenRouter::start();
     let gate = Gate::new();
-    fake.push(Reply::gated(gate.clone(), Reply::text("first second third")));
+    fake.push(Reply::gated(
+        gate.clone(),
+        Reply::text("first second third"),
+    ));
     let response = post_chat(&fake, &chat_body(MODEL, true, "q")).await;
     let mut frames = Frames::new(response);
-    assert_eq!(frames.next().await.as_deref(), Some(": OPENROUTER PROCESSING"));
-    let role = frames.next().await.and_then(|f| data_json(&f)).expect("role");
+    assert_eq!(
+        frames.next().await.as_deref(),
+        Some(": OPENROUTER PROCESSING")
+    );
+    let role = frames
+        .next()
+        .await
+        .and_then(|f| data_json(&f))
+        .expect("role");
     assert_eq!(delta(&role)["role"], "assistant");
-    let first = frames.next().await.and_then(|f| data_json(&f)).expect("first");
+    let first = frames
+        .next()
+        .await
+        .and_then(|f| data_json(&f))
+        .expect("first");
     assert_eq!(delta(&first)["content"], "first");
 
     let blocked = tokio::time::timeout(Duration::from_millis(200), frames.next()).await;
@@ -182,8 +195,7 @@ async fn chunk_delay_spaces_the_frames() {
     let fake = FakeOpenRouter::start();
     fake.push(Reply::text("a b").chunk_delay(Duration::from_millis(40)));
     let started = Instant::now();
-    let (chunks, frames) =
-        read_stream(post_chat(&fake, &chat_body(MODEL, true, "q")).await).await;
+    let (chunks, frames) = read_stream(post_chat(&fake, &chat_body(MODEL, true, "q")).await).await;
     // comment, role, "a", " b", finish, usage, [DONE]: six gaps.
     assert_eq!(frames.len(), 7);
     assert!(started.elapsed() >= Duration::from_millis(240));
@@ -210,5 +222,8 @@ fn works_from_a_plain_sync_test_and_stops_on_drop() {
     assert!(text.contains("\"content\":\"echo:\""), "{text}");
     assert!(text.contains("data: [DONE]"));
     drop(fake);
-    assert!(std::net::TcpStream::connect(addr).is_err(), "server stopped");
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "server stopped"
+    );
 }

@@ -104,7 +104,10 @@ mod tests {
             m[1],
             json!({"role": "developer", "content": [{"type": "text", "text": "dev", "cache_control": one_hour}]})
         );
-        assert_eq!(m[2], json!({"role": "assistant", "content": "not me either"}));
+        assert_eq!(
+            m[2],
+            json!({"role": "assistant", "content": "not me either"})
+        );
     }
 
     #[test]
@@ -112,7 +115,10 @@ mod tests {
         let original = vec![json!({"role": "system", "content": "x"})];
         let mut m = original.clone();
         add_cache_markers(&mut m, Some(CacheControlTtl::FiveMinutes));
-        assert_eq!(m[0]["content"][0]["cache_control"], json!({"type": "ephemeral"}));
+        assert_eq!(
+            m[0]["content"][0]["cache_control"],
+            json!({"type": "ephemeral"})
+        );
         let mut m = original.clone();
         add_cache_markers(&mut m, Some(CacheControlTtl::None));
         assert_eq!(m, original);

@@ -28,11 +28,16 @@ impl Family {
         let base = base_id(model.trim());
         if base.starts_with("anthropic/") {
             Family::Anthropic
-        } else if matches!(base, "deepseek/deepseek-v4-flash" | "deepseek/deepseek-v4-pro") {
+        } else if matches!(
+            base,
+            "deepseek/deepseek-v4-flash" | "deepseek/deepseek-v4-pro"
+        ) {
             Family::DeepSeekV4
         } else if base.starts_with("google/gemini") {
             Family::Gemini
-        } else if base.starts_with("x-ai/") || matches!(base, "openrouter/auto" | "openrouter/hunter-alpha") {
+        } else if base.starts_with("x-ai/")
+            || matches!(base, "openrouter/auto" | "openrouter/hunter-alpha")
+        {
             Family::NoReasoning
         } else {
             Family::Other
@@ -58,9 +63,15 @@ mod tests {
     #[test]
     fn families() {
         assert_eq!(Family::of("anthropic/claude-sonnet-4-5"), Family::Anthropic);
-        assert_eq!(Family::of("anthropic/claude-sonnet-4-5:thinking"), Family::Anthropic);
+        assert_eq!(
+            Family::of("anthropic/claude-sonnet-4-5:thinking"),
+            Family::Anthropic
+        );
         assert_eq!(Family::of("deepseek/deepseek-v4-flash"), Family::DeepSeekV4);
-        assert_eq!(Family::of("deepseek/deepseek-v4-pro:free"), Family::DeepSeekV4);
+        assert_eq!(
+            Family::of("deepseek/deepseek-v4-pro:free"),
+            Family::DeepSeekV4
+        );
         assert_eq!(Family::of("deepseek/deepseek-v4-proto"), Family::Other);
         assert_eq!(Family::of("deepseek/deepseek-r1"), Family::Other);
         assert_eq!(Family::of("google/gemini-3.1-pro-preview"), Family::Gemini);

@@ -84,7 +84,9 @@ mod tests {
         assert!(is_valid_signature(&json!("c2lnbmF0dXJlMQ")));
         assert!(!is_valid_signature(&json!("")));
         assert!(!is_valid_signature(&json!("not base64!")));
-        assert!(!is_valid_signature(&json!("skip_thought_signature_validator")));
+        assert!(!is_valid_signature(&json!(
+            "skip_thought_signature_validator"
+        )));
         assert!(!is_valid_signature(&json!(42)));
     }
 

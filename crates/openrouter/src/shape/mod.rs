@@ -29,7 +29,10 @@ pub const STRIPPED_EXTRA_KEYS: &[&str] = &[
 pub fn build_body(req: &ChatRequest, verified: bool) -> Value {
     let mut body = Map::new();
     body.insert("model".into(), json!(req.model));
-    body.insert("messages".into(), Value::Array(shape_messages(req, verified)));
+    body.insert(
+        "messages".into(),
+        Value::Array(shape_messages(req, verified)),
+    );
     body.insert("stream".into(), json!(req.stream));
     if let Some(tools) = &req.tools {
         body.insert("tools".into(), Value::Array(tools.clone()));

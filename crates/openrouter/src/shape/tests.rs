@@ -61,7 +61,9 @@ fn loaded(model: &str) -> ChatRequest {
             json!({"role": "assistant", "content": "prefill"}),
         ],
         stream: false,
-        tools: Some(vec![json!({"type": "function", "function": {"name": "f", "parameters": {}}})]),
+        tools: Some(vec![
+            json!({"type": "function", "function": {"name": "f", "parameters": {}}}),
+        ]),
         tool_choice: Some(json!("auto")),
         params: full_params(),
         thinking: Some(ThinkingLevel::High),
@@ -135,7 +137,12 @@ fn custom_base_url_gets_plain_openai_request() {
             }),
             "{model}"
         );
-        assert!(build_headers(&r, false, &attribution(true, Some("https://x.org/"), &["a"])).is_empty());
+        assert!(build_headers(
+            &r,
+            false,
+            &attribution(true, Some("https://x.org/"), &["a"])
+        )
+        .is_empty());
     }
 }
 
@@ -163,7 +170,10 @@ fn thinking_maps_to_reasoning_effort_only() {
         let body = build_body(&r, true);
         assert_eq!(body["reasoning"], json!({"effort": effort}));
         assert!(body.get("reasoning_effort").is_none());
-        assert!(build_body(&r, false).get("reasoning").is_none(), "custom base_url");
+        assert!(
+            build_body(&r, false).get("reasoning").is_none(),
+            "custom base_url"
+        );
     }
     let mut r = req("openai/gpt-5.4-mini");
     r.thinking = Some(ThinkingLevel::Off);
@@ -171,12 +181,21 @@ fn thinking_maps_to_reasoning_effort_only() {
     r.thinking = None;
     assert!(build_body(&r, true).get("reasoning").is_none());
     r.params.thinking = Some(ThinkingLevel::Low);
-    assert_eq!(build_body(&r, true)["reasoning"], json!({"effort": "low"}), "params fallback");
+    assert_eq!(
+        build_body(&r, true)["reasoning"],
+        json!({"effort": "low"}),
+        "params fallback"
+    );
 }
 
 #[test]
 fn reasoning_skipped_for_auto_xai_and_hunter_alpha() {
-    for model in ["openrouter/auto", "x-ai/grok-4", "x-ai/grok-4:free", "openrouter/hunter-alpha"] {
+    for model in [
+        "openrouter/auto",
+        "x-ai/grok-4",
+        "x-ai/grok-4:free",
+        "openrouter/hunter-alpha",
+    ] {
         let mut r = req(model);
         r.thinking = Some(ThinkingLevel::High);
         r.extra.insert("reasoning".into(), json!({"effort": "low"}));
@@ -194,14 +213,33 @@ fn attribution_headers() {
         vec![("X-OpenRouter-Title".to_string(), "ferry".to_string())]
     );
     assert_eq!(
-        build_headers(&r, true, &attribution(true, Some("https://example.org/app"), &["cli-agent", "programming-app", "third"])),
+        build_headers(
+            &r,
+            true,
+            &attribution(
+                true,
+                Some("https://example.org/app"),
+                &["cli-agent", "programming-app", "third"]
+            )
+        ),
         vec![
-            ("HTTP-Referer".to_string(), "https://example.org/app".to_string()),
+            (
+                "HTTP-Referer".to_string(),
+                "https://example.org/app".to_string()
+            ),
             ("X-OpenRouter-Title".to_string(), "ferry".to_string()),
-            ("X-OpenRouter-Categories".to_string(), "cli-agent,programming-app".to_string()),
+            (
+                "X-OpenRouter-Categories".to_string(),
+                "cli-agent,programming-app".to_string()
+            ),
         ]
     );
-    assert!(build_headers(&r, true, &attribution(false, Some("https://example.org/"), &["cli-agent"])).is_empty());
+    assert!(build_headers(
+        &r,
+        true,
+        &attribution(false, Some("https://example.org/"), &["cli-agent"])
+    )
+    .is_empty());
 }
 
 #[test]
@@ -278,13 +316,19 @@ fn anthropic_ttl_none_means_no_markers() {
     let mut r = loaded("anthropic/claude-sonnet-4-5");
     r.params.cache_control_ttl = Some(CacheControlTtl::None);
     let body = build_body(&r, true);
-    assert_eq!(body["messages"][0], json!({"role": "system", "content": "sys"}));
+    assert_eq!(
+        body["messages"][0],
+        json!({"role": "system", "content": "sys"})
+    );
 }
 
 #[test]
 fn non_anthropic_models_get_no_markers() {
     let body = build_body(&loaded("openai/gpt-5.4-mini"), true);
-    assert_eq!(body["messages"][0], json!({"role": "system", "content": "sys"}));
+    assert_eq!(
+        body["messages"][0],
+        json!({"role": "system", "content": "sys"})
+    );
 }
 
 fn deepseek_history() -> Vec<Value> {
@@ -305,12 +349,19 @@ fn deepseek_v4_reasoning_effort_and_replay() {
         (ThinkingLevel::High, "high"),
         (ThinkingLevel::Xhigh, "xhigh"),
     ] {
-        for model in ["deepseek/deepseek-v4-flash", "deepseek/deepseek-v4-pro:nitro"] {
+        for model in [
+            "deepseek/deepseek-v4-flash",
+            "deepseek/deepseek-v4-pro:nitro",
+        ] {
             let mut r = req(model);
             r.thinking = Some(level);
             r.messages = deepseek_history();
             let body = build_body(&r, true);
-            assert_eq!(body["reasoning"], json!({"effort": effort}), "{model} {level:?}");
+            assert_eq!(
+                body["reasoning"],
+                json!({"effort": effort}),
+                "{model} {level:?}"
+            );
             assert_eq!(
                 body["messages"],
                 json!([
@@ -322,7 +373,11 @@ fn deepseek_v4_reasoning_effort_and_replay() {
                     {"role": "user", "content": "q2"}
                 ])
             );
-            assert_eq!(build_body(&r, false)["messages"], json!(deepseek_history()), "custom base_url");
+            assert_eq!(
+                build_body(&r, false)["messages"],
+                json!(deepseek_history()),
+                "custom base_url"
+            );
         }
     }
 }
@@ -331,7 +386,8 @@ fn deepseek_v4_reasoning_effort_and_replay() {
 fn deepseek_v4_off_strips_reasoning() {
     let mut r = req("deepseek/deepseek-v4-pro");
     r.thinking = Some(ThinkingLevel::Off);
-    r.extra.insert("reasoning".into(), json!({"effort": "high"}));
+    r.extra
+        .insert("reasoning".into(), json!({"effort": "high"}));
     r.messages = vec![
         json!({"role": "assistant", "content": "a", "reasoning_content": "x"}),
         json!({"role": "user", "content": "q"}),
