@@ -18,7 +18,12 @@ pub struct Cli {
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
     /// The daemon's URL.
-    #[arg(long, global = true, env = "FERRY_URL", default_value = "http://127.0.0.1:4000")]
+    #[arg(
+        long,
+        global = true,
+        env = "FERRY_URL",
+        default_value = "http://127.0.0.1:4000"
+    )]
     pub url: String,
     /// Bearer token for the control API (for `serve`: the token clients must present).
     #[arg(long, global = true, env = "FERRY_TOKEN", hide_env_values = true)]

@@ -128,7 +128,12 @@ impl ApiClient {
     }
 
     /// POST/DELETE with a JSON body returning JSON.
-    pub async fn call_json(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, CliError> {
+    pub async fn call_json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, CliError> {
         let mut rb = self.request(method, path);
         if let Some(b) = body {
             rb = rb.json(b);

@@ -52,7 +52,16 @@ pub fn route_lines(route: &Value, with_capabilities: bool) -> Vec<String> {
         if let Some(caps) = route.get("capabilities").and_then(Value::as_object) {
             let flags: Vec<String> = caps
                 .iter()
-                .map(|(k, v)| format!("{k}={}", if v.as_bool() == Some(true) { "on" } else { "off" }))
+                .map(|(k, v)| {
+                    format!(
+                        "{k}={}",
+                        if v.as_bool() == Some(true) {
+                            "on"
+                        } else {
+                            "off"
+                        }
+                    )
+                })
                 .collect();
             out.push(format!("  capabilities: {}", flags.join(" ")));
         }

@@ -15,7 +15,9 @@ pub async fn run(g: &GlobalArgs, cmd: &RunsCommand) -> Result<(), CliError> {
     let client = ApiClient::new(g)?;
     match cmd {
         RunsCommand::Show { id } => {
-            let run = client.get_json(&format!("/v1/runs/{}", urlencode(id))).await?;
+            let run = client
+                .get_json(&format!("/v1/runs/{}", urlencode(id)))
+                .await?;
             if g.json {
                 print_json(&run);
             } else {
@@ -25,7 +27,11 @@ pub async fn run(g: &GlobalArgs, cmd: &RunsCommand) -> Result<(), CliError> {
         }
         RunsCommand::Cancel { id } => {
             let run = client
-                .call_json(Method::POST, &format!("/v1/runs/{}/cancel", urlencode(id)), None)
+                .call_json(
+                    Method::POST,
+                    &format!("/v1/runs/{}/cancel", urlencode(id)),
+                    None,
+                )
                 .await?;
             if g.json {
                 print_json(&run);
@@ -40,14 +46,21 @@ pub async fn run(g: &GlobalArgs, cmd: &RunsCommand) -> Result<(), CliError> {
                 urlencode(id)
             );
             let resp = client
-                .send(client.request(Method::GET, &path).header("accept", "text/event-stream"))
+                .send(
+                    client
+                        .request(Method::GET, &path)
+                        .header("accept", "text/event-stream"),
+                )
                 .await?;
             let mut events = resp.bytes_stream().eventsource();
             while let Some(ev) = events.next().await {
                 let ev = ev.map_err(|e| CliError::fail(format!("the event stream broke: {e}")))?;
                 let data: Value = serde_json::from_str(&ev.data).unwrap_or(Value::Null);
                 if g.json {
-                    println!("{}", json!({"seq": ev.id.parse::<u64>().ok(), "event": ev.event, "data": data}));
+                    println!(
+                        "{}",
+                        json!({"seq": ev.id.parse::<u64>().ok(), "event": ev.event, "data": data})
+                    );
                 } else {
                     println!("{:>5} {:<16} {}", ev.id, ev.event, data);
                 }
@@ -58,9 +71,24 @@ pub async fn run(g: &GlobalArgs, cmd: &RunsCommand) -> Result<(), CliError> {
 }
 
 fn print_run(run: &Value) {
-    println!("run {} · session {} · {}", s(run, "id"), s(run, "session_id"), s(run, "status"));
-    println!("  created {} · started {} · finished {}", s(run, "created_at"), s(run, "started_at"), s(run, "finished_at"));
-    println!("  route {} · requested {} · served by {}", s(run, "route"), s(run, "model_requested"), s(run, "model_served"));
+    println!(
+        "run {} · session {} · {}",
+        s(run, "id"),
+        s(run, "session_id"),
+        s(run, "status")
+    );
+    println!(
+        "  created {} · started {} · finished {}",
+        s(run, "created_at"),
+        s(run, "started_at"),
+        s(run, "finished_at")
+    );
+    println!(
+        "  route {} · requested {} · served by {}",
+        s(run, "route"),
+        s(run, "model_requested"),
+        s(run, "model_served")
+    );
     if run["status"] == "completed" {
         println!("  {}", run_summary(run));
     }
@@ -71,9 +99,15 @@ fn print_run(run: &Value) {
         println!(
             "  attempt {} · status {} · {} ms{}",
             s(a, "model"),
-            a["status"].as_u64().map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+            a["status"]
+                .as_u64()
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "-".into()),
             a["latency_ms"].as_u64().unwrap_or(0),
-            a["error_code"].as_str().map(|c| format!(" · {c}")).unwrap_or_default()
+            a["error_code"]
+                .as_str()
+                .map(|c| format!(" · {c}"))
+                .unwrap_or_default()
         );
     }
     if let Some(text) = run["output"]["text"].as_str() {

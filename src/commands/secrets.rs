@@ -29,7 +29,9 @@ pub async fn run(g: &GlobalArgs, cmd: &SecretsCommand) -> Result<(), CliError> {
                     let outcome = store
                         .set(&args.reference, &args.provider, value)
                         .map_err(|e| CliError::usage(e.to_string()))?;
-                    Ok(json!({"secret": outcome.meta, "created": outcome.created, "warnings": outcome.warnings}))
+                    Ok(
+                        json!({"secret": outcome.meta, "created": outcome.created, "warnings": outcome.warnings}),
+                    )
                 })?,
                 None => {
                     let client = ApiClient::new(g)?;
@@ -96,7 +98,10 @@ pub async fn run(g: &GlobalArgs, cmd: &SecretsCommand) -> Result<(), CliError> {
             }
             Ok(())
         }
-        SecretsCommand::Delete { reference, offline: off } => {
+        SecretsCommand::Delete {
+            reference,
+            offline: off,
+        } => {
             match offline_root(off) {
                 Some(root) => {
                     let deleted = offline(root, |store| {
@@ -131,7 +136,8 @@ pub async fn run(g: &GlobalArgs, cmd: &SecretsCommand) -> Result<(), CliError> {
             state_root,
             new_key_file,
         } => {
-            let _lock = StateLock::acquire(state_root).map_err(|e| CliError::fail(e.to_string()))?;
+            let _lock =
+                StateLock::acquire(state_root).map_err(|e| CliError::fail(e.to_string()))?;
             let old = MasterKey::from_env()
                 .map_err(|e| CliError::usage(e.to_string()))?
                 .ok_or_else(|| {
@@ -185,9 +191,10 @@ fn read_value(src: &SecretSource) -> Result<Zeroizing<String>, CliError> {
             ))
         })?)
     } else if let Some(path) = &src.from_file {
-        Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-            CliError::usage(format!("cannot read {}: {e}", path.display()))
-        })?)
+        Zeroizing::new(
+            std::fs::read_to_string(path)
+                .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?,
+        )
     } else if src.stdin {
         let mut buf = Zeroizing::new(String::new());
         std::io::stdin()

@@ -65,7 +65,9 @@ pub async fn run(g: &GlobalArgs, cmd: &SessionsCommand) -> Result<(), CliError> 
             Ok(())
         }
         SessionsCommand::Show { id } => {
-            let v = client.get_json(&format!("/v1/sessions/{}", urlencode(id))).await?;
+            let v = client
+                .get_json(&format!("/v1/sessions/{}", urlencode(id)))
+                .await?;
             let msgs = client
                 .get_json(&format!("/v1/sessions/{}/messages", urlencode(id)))
                 .await?;
@@ -77,7 +79,11 @@ pub async fn run(g: &GlobalArgs, cmd: &SessionsCommand) -> Result<(), CliError> 
             }
             let t = &v["totals"];
             println!("session {}", s(&v, "id"));
-            println!("  created {} · updated {}", s(&v, "created_at"), s(&v, "updated_at"));
+            println!(
+                "  created {} · updated {}",
+                s(&v, "created_at"),
+                s(&v, "updated_at")
+            );
             if let Some(pin) = v["pinned_selector"].as_str() {
                 println!("  pinned model: {pin}");
             }
@@ -88,7 +94,11 @@ pub async fn run(g: &GlobalArgs, cmd: &SessionsCommand) -> Result<(), CliError> 
                 t["prompt_tokens"].as_u64().unwrap_or(0),
                 t["completion_tokens"].as_u64().unwrap_or(0),
                 t["cost"].as_f64().unwrap_or(0.0),
-                if v["busy"].as_bool() == Some(true) { " · busy" } else { "" }
+                if v["busy"].as_bool() == Some(true) {
+                    " · busy"
+                } else {
+                    ""
+                }
             );
             for m in msgs["messages"].as_array().into_iter().flatten() {
                 let body = &m["body"];
@@ -250,7 +260,13 @@ pub async fn stream_events(client: &ApiClient, resp: reqwest::Response) -> Resul
                     println!();
                 }
                 let code = data["code"].as_str().unwrap_or("run_failed");
-                let status = data["status"].as_u64().unwrap_or(if ev.event == "run.cancelled" { 409 } else { 502 }) as u16;
+                let status = data["status"]
+                    .as_u64()
+                    .unwrap_or(if ev.event == "run.cancelled" {
+                        409
+                    } else {
+                        502
+                    }) as u16;
                 let retryable = data["retryable"].as_bool().unwrap_or(false);
                 return Err(CliError {
                     message: format!(

@@ -14,7 +14,10 @@ pub async fn run(g: &GlobalArgs) -> Result<(), CliError> {
         print_json(&st);
         return Ok(());
     }
-    let up = st.get("uptime_seconds").and_then(Value::as_u64).unwrap_or(0);
+    let up = st
+        .get("uptime_seconds")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
     println!(
         "ferry {} at {} · {} · up {}s",
         s(&st, "version"),

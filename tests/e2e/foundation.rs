@@ -25,7 +25,10 @@ fn seed_flow_end_to_end() {
     assert!(text.contains("multimodal_input=on"), "{text}");
     assert!(text.contains("native_web_search=off"), "{text}");
 
-    let out = d.cli(&env, &["runtime", "set-model", "openrouter/openai/gpt-5.4-mini"]);
+    let out = d.cli(
+        &env,
+        &["runtime", "set-model", "openrouter/openai/gpt-5.4-mini"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("active model: openrouter/openai/gpt-5.4-mini"));
 
@@ -69,25 +72,51 @@ base_url = "{}"
     ));
     env.store_key_offline();
     let mut d = env.serve();
-    let out = d.cli(&env, &["runtime", "set-model", "openrouter/anthropic/claude-sonnet-4-5"]);
+    let out = d.cli(
+        &env,
+        &[
+            "runtime",
+            "set-model",
+            "openrouter/anthropic/claude-sonnet-4-5",
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
 
     // Unknown route prefix.
-    let out = d.cli(&env, &["runtime", "set-model", "openroutr/openai/gpt-5.4-mini"]);
+    let out = d.cli(
+        &env,
+        &["runtime", "set-model", "openroutr/openai/gpt-5.4-mini"],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("unknown route") && err.contains("openroutr"), "{err}");
+    assert!(
+        err.contains("unknown route") && err.contains("openroutr"),
+        "{err}"
+    );
 
     // A listed route with an unlisted model.
     let out = d.cli(&env, &["runtime", "set-model", "strict/meta-llama/llama-4"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("meta-llama/llama-4") && err.contains("strict"), "{err}");
+    assert!(
+        err.contains("meta-llama/llama-4") && err.contains("strict"),
+        "{err}"
+    );
 
     // A listed model on the listed route is fine (then set back).
-    let out = d.cli(&env, &["runtime", "set-model", "strict/anthropic/claude-sonnet-4-5"]);
+    let out = d.cli(
+        &env,
+        &["runtime", "set-model", "strict/anthropic/claude-sonnet-4-5"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = d.cli(&env, &["runtime", "set-model", "openrouter/anthropic/claude-sonnet-4-5"]);
+    let out = d.cli(
+        &env,
+        &[
+            "runtime",
+            "set-model",
+            "openrouter/anthropic/claude-sonnet-4-5",
+        ],
+    );
     assert!(out.status.success());
 
     assert_eq!(d.terminate(), Some(0));
@@ -97,9 +126,18 @@ base_url = "{}"
     assert_eq!(v["active"]["model"], "anthropic/claude-sonnet-4-5");
     assert_eq!(v["active"]["source"], "runtime");
     // The strict route relies on an env var the daemon does not have: not ready, with a fix.
-    let strict = v["routes"].as_array().unwrap().iter().find(|r| r["id"] == "strict").unwrap().clone();
+    let strict = v["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "strict")
+        .unwrap()
+        .clone();
     assert_eq!(strict["ready"], false);
-    assert!(strict["fix"].as_str().unwrap().contains("OPENROUTER_API_KEY"));
+    assert!(strict["fix"]
+        .as_str()
+        .unwrap()
+        .contains("OPENROUTER_API_KEY"));
 }
 
 #[test]
@@ -134,13 +172,20 @@ fn startup_refusals_each_have_their_own_message_and_leave_the_store_alone() {
         c.env("FERRY_MASTER_KEY_FILE", &key_file);
     });
     assert_ne!(code, 0);
-    assert!(err.contains("FERRY_MASTER_KEY_FILE") && err.contains("FERRY_MASTER_KEY"), "{err}");
+    assert!(
+        err.contains("FERRY_MASTER_KEY_FILE") && err.contains("FERRY_MASTER_KEY"),
+        "{err}"
+    );
     assert_eq!(std::fs::read(&store).unwrap(), before);
 
     // Tampered store: flip one character inside a ciphertext.
     let mut text = String::from_utf8(before.clone()).unwrap();
     let slots = text.find("\"slots\"").expect("slots");
-    let pos = slots + text[slots..].find("\"ciphertext\"").expect("slot ciphertext") + 20;
+    let pos = slots
+        + text[slots..]
+            .find("\"ciphertext\"")
+            .expect("slot ciphertext")
+        + 20;
     let original = text.as_bytes()[pos] as char;
     let replacement = if original == 'A' { "B" } else { "A" };
     text.replace_range(pos..pos + 1, replacement);
@@ -149,7 +194,11 @@ fn startup_refusals_each_have_their_own_message_and_leave_the_store_alone() {
     assert_ne!(code, 0);
     assert!(err.contains("corrupted or was tampered with"), "{err}");
     assert!(!err.contains("wrong master key"), "{err}");
-    assert_eq!(std::fs::read_to_string(&store).unwrap(), text, "store file changed");
+    assert_eq!(
+        std::fs::read_to_string(&store).unwrap(),
+        text,
+        "store file changed"
+    );
 }
 
 #[test]
@@ -160,7 +209,18 @@ fn rotate_master_key_reencrypts_every_slot() {
     env.store_key_offline();
     let state = env.state();
     let out = env
-        .cli(&["secrets", "set", "backup.key", "--offline", "--state-root", state.to_str().unwrap(), "--provider", "openrouter", "--value", "sk-or-v1-second-key-value-000000"])
+        .cli(&[
+            "secrets",
+            "set",
+            "backup.key",
+            "--offline",
+            "--state-root",
+            state.to_str().unwrap(),
+            "--provider",
+            "openrouter",
+            "--value",
+            "sk-or-v1-second-key-value-000000",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -169,7 +229,14 @@ fn rotate_master_key_reencrypts_every_slot() {
     let key_file = env.root().join("new.key");
     std::fs::write(&key_file, format!("{new_key}\n")).unwrap();
     let out = env
-        .cli(&["secrets", "rotate-master-key", "--state-root", state.to_str().unwrap(), "--new-key-file", key_file.to_str().unwrap()])
+        .cli(&[
+            "secrets",
+            "rotate-master-key",
+            "--state-root",
+            state.to_str().unwrap(),
+            "--new-key-file",
+            key_file.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -182,13 +249,25 @@ fn rotate_master_key_reencrypts_every_slot() {
 
     // The new key opens every slot.
     let out = env
-        .cli(&["--json", "secrets", "list", "--offline", "--state-root", state.to_str().unwrap()])
+        .cli(&[
+            "--json",
+            "secrets",
+            "list",
+            "--offline",
+            "--state-root",
+            state.to_str().unwrap(),
+        ])
         .env("FERRY_MASTER_KEY", &new_key)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let list = json(&stdout(&out));
-    let refs: Vec<&str> = list.as_array().unwrap().iter().map(|m| m["ref"].as_str().unwrap()).collect();
+    let refs: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["ref"].as_str().unwrap())
+        .collect();
     assert_eq!(refs, vec!["backup.key", "openrouter.primary"]);
 
     // And the daemon serves with it, the route using the rotated key upstream.
@@ -208,14 +287,27 @@ fn api_key_never_leaks_to_disk_logs_or_cli_output() {
     // Online set through the daemon (no store yet: the daemon creates it).
     let d = env.serve();
     let out = d
-        .command(&env, &["secrets", "set", "openrouter.primary", "--provider", "openrouter", "--stdin"])
+        .command(
+            &env,
+            &[
+                "secrets",
+                "set",
+                "openrouter.primary",
+                "--provider",
+                "openrouter",
+                "--stdin",
+            ],
+        )
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .and_then(|mut c| {
             use std::io::Write;
-            c.stdin.take().unwrap().write_all(format!("{API_KEY}\n").as_bytes())?;
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(format!("{API_KEY}\n").as_bytes())?;
             c.wait_with_output()
         })
         .unwrap();
@@ -244,7 +336,10 @@ fn api_key_never_leaks_to_disk_logs_or_cli_output() {
     let list = stdout(&d.cli(&env, &["secrets", "list"]));
     assert!(list.contains("sk-or-…"), "fingerprint shown: {list}");
     assert!(!outputs.contains(API_KEY), "key leaked to CLI output");
-    assert!(!outputs.contains(&API_KEY[10..30]), "key fragment leaked to CLI output");
+    assert!(
+        !outputs.contains(&API_KEY[10..30]),
+        "key fragment leaked to CLI output"
+    );
     // The upstream did receive it.
     assert!(fake
         .chat_requests()
@@ -252,7 +347,12 @@ fn api_key_never_leaks_to_disk_logs_or_cli_output() {
         .all(|r| r.header("authorization") == Some(&format!("Bearer {API_KEY}"))));
     drop(d);
     let state = env.all_state_bytes();
-    assert!(!state.windows(API_KEY.len()).any(|w| w == API_KEY.as_bytes()), "key in state root");
+    assert!(
+        !state
+            .windows(API_KEY.len())
+            .any(|w| w == API_KEY.as_bytes()),
+        "key in state root"
+    );
     let logs: String = std::fs::read_dir(env.root())
         .unwrap()
         .flatten()
@@ -273,10 +373,15 @@ fn bind_and_auth_rules() {
     // Non-loopback without a token refuses to start.
     let port = free_port();
     let mut cmd = env.cli(&[
-        "serve", "--bind", &format!("0.0.0.0:{port}"),
-        "--state-root", env.state().to_str().unwrap(),
-        "--workspace-root", env.ws().to_str().unwrap(),
-        "--routes-file", env.routes_path().to_str().unwrap(),
+        "serve",
+        "--bind",
+        &format!("0.0.0.0:{port}"),
+        "--state-root",
+        env.state().to_str().unwrap(),
+        "--workspace-root",
+        env.ws().to_str().unwrap(),
+        "--routes-file",
+        env.routes_path().to_str().unwrap(),
     ]);
     cmd.env_remove("FERRY_TOKEN");
     let out = run_with_timeout(cmd, Duration::from_secs(20));
@@ -290,15 +395,32 @@ fn bind_and_auth_rules() {
     let (status, body) = http_get(d.port, "/v1/status").unwrap();
     assert_eq!(status, 401, "{body}");
     assert_eq!(json(&body)["code"], "unauthorized");
-    let (status, _) = http(d.port, "GET", "/v1/status", &[("Authorization", "Bearer wrong")], None).unwrap();
+    let (status, _) = http(
+        d.port,
+        "GET",
+        "/v1/status",
+        &[("Authorization", "Bearer wrong")],
+        None,
+    )
+    .unwrap();
     assert_eq!(status, 401);
-    let (status, _) = http(d.port, "GET", "/v1/status", &[("Authorization", "Bearer correct-horse-battery-staple")], None).unwrap();
+    let (status, _) = http(
+        d.port,
+        "GET",
+        "/v1/status",
+        &[("Authorization", "Bearer correct-horse-battery-staple")],
+        None,
+    )
+    .unwrap();
     assert_eq!(status, 200);
     let (status, _) = http_get(d.port, "/healthz").unwrap();
     assert_eq!(status, 200, "health probes stay open");
     let out = d.cli(&env, &["status"]);
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    let out = d.cli(&env, &["--token-file", token_file.to_str().unwrap(), "status"]);
+    let out = d.cli(
+        &env,
+        &["--token-file", token_file.to_str().unwrap(), "status"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
 
     // A second daemon on the same state root refuses.
@@ -307,11 +429,26 @@ fn bind_and_auth_rules() {
     assert!(err.contains("in use by another ferry process"), "{err}");
     // And so does an offline mutating command.
     let out = env
-        .cli(&["secrets", "set", "x.y", "--offline", "--state-root", env.state().to_str().unwrap(), "--provider", "openrouter", "--value", "sk-or-v1-zzzzzzzzzzzzzzzz"])
+        .cli(&[
+            "secrets",
+            "set",
+            "x.y",
+            "--offline",
+            "--state-root",
+            env.state().to_str().unwrap(),
+            "--provider",
+            "openrouter",
+            "--value",
+            "sk-or-v1-zzzzzzzzzzzzzzzz",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("in use by another ferry process"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("in use by another ferry process"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -325,7 +462,9 @@ fn unreachable_daemon_exits_3_with_a_clear_message() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(
-        stderr(&out).contains(&format!("cannot reach ferry at http://127.0.0.1:{port} — is `ferry serve` running?")),
+        stderr(&out).contains(&format!(
+            "cannot reach ferry at http://127.0.0.1:{port} — is `ferry serve` running?"
+        )),
         "{}",
         stderr(&out)
     );
@@ -340,7 +479,12 @@ fn readyz_and_graceful_shutdown() {
     let mut d = env.serve();
     let (status, _) = http_get(d.port, "/readyz").unwrap();
     assert_eq!(status, 200);
-    assert_eq!(d.terminate(), Some(0), "clean exit on SIGTERM; log: {}", d.log());
+    assert_eq!(
+        d.terminate(),
+        Some(0),
+        "clean exit on SIGTERM; log: {}",
+        d.log()
+    );
 }
 
 #[test]
@@ -350,7 +494,14 @@ fn problem_json_for_bad_requests_and_body_limits() {
     env.write_default_routes(&fake.base_url());
     env.store_key_offline();
     let d = env.serve();
-    let (status, body) = http(d.port, "POST", "/v1/runtime/model", &[], Some("{\"selector\": 5}")).unwrap();
+    let (status, body) = http(
+        d.port,
+        "POST",
+        "/v1/runtime/model",
+        &[],
+        Some("{\"selector\": 5}"),
+    )
+    .unwrap();
     assert_eq!(status, 400);
     let v = json(&body);
     assert_eq!(v["code"], "invalid_body");
@@ -360,7 +511,16 @@ fn problem_json_for_bad_requests_and_body_limits() {
     let (status, body) = http_get(d.port, "/v1/nope").unwrap();
     assert_eq!(status, 404);
     assert_eq!(json(&body)["code"], "not_found");
-    let (status, body) = http(d.port, "POST", "/v1/secrets", &[], Some("{\"ref\":\"Bad Ref\",\"provider\":\"openrouter\",\"value\":\"sk-or-v1-abcdefabcdef\"}")).unwrap();
+    let (status, body) = http(
+        d.port,
+        "POST",
+        "/v1/secrets",
+        &[],
+        Some(
+            "{\"ref\":\"Bad Ref\",\"provider\":\"openrouter\",\"value\":\"sk-or-v1-abcdefabcdef\"}",
+        ),
+    )
+    .unwrap();
     assert_eq!(status, 400, "{body}");
     assert!(!body.contains("sk-or-v1-abcdefabcdef"));
 }

@@ -44,7 +44,10 @@ impl Rig {
     fn api(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         let text = body.map(|b| b.to_string());
         let (status, body) = http(self.d.port, method, path, &[], text.as_deref()).expect("http");
-        (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        )
     }
 
     fn events(&self, run_id: &str, last_event_id: Option<u64>) -> Vec<(u64, String, Value)> {
@@ -53,7 +56,14 @@ impl Rig {
             headers.push(("Last-Event-ID", id.to_string()));
         }
         let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let (status, body) = http(self.d.port, "GET", &format!("/v1/runs/{run_id}/events?follow=false"), &h, None).unwrap();
+        let (status, body) = http(
+            self.d.port,
+            "GET",
+            &format!("/v1/runs/{run_id}/events?follow=false"),
+            &h,
+            None,
+        )
+        .unwrap();
         assert_eq!(status, 200, "{body}");
         parse_sse(&body)
     }
@@ -74,7 +84,11 @@ pub fn parse_sse(body: &str) -> Vec<(u64, String, Value)> {
             }
         }
         if !event.is_empty() {
-            out.push((id, event, serde_json::from_str(&data).unwrap_or(Value::Null)));
+            out.push((
+                id,
+                event,
+                serde_json::from_str(&data).unwrap_or(Value::Null),
+            ));
         }
     }
     out
@@ -85,33 +99,58 @@ fn user_texts(body: &Value) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| format!("{}:{}", m["role"].as_str().unwrap(), m["content"].as_str().unwrap_or("")))
+        .map(|m| {
+            format!(
+                "{}:{}",
+                m["role"].as_str().unwrap(),
+                m["content"].as_str().unwrap_or("")
+            )
+        })
         .collect()
 }
 
 #[test]
 fn seed_command_streams_and_history_is_replayed() {
     let r = rig();
-    r.fake.push(Reply::text("Here is a concise summary of the files.").with_usage(12, 7, 0.00042));
+    r.fake
+        .push(Reply::text("Here is a concise summary of the files.").with_usage(12, 7, 0.00042));
     let out = r.cli(&[
-        "sessions", "input", "demo", "--provider", "openrouter", "--model", "openai/gpt-5.4-mini",
+        "sessions",
+        "input",
+        "demo",
+        "--provider",
+        "openrouter",
+        "--model",
+        "openai/gpt-5.4-mini",
         "Summarize the attached files and be concise.",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "Here is a concise summary of the files.\n");
     let err = stderr(&out);
-    assert!(err.contains("openai/gpt-5.4-mini") && err.contains("12 in / 7 out tokens") && err.contains("$0.000420"), "{err}");
+    assert!(
+        err.contains("openai/gpt-5.4-mini")
+            && err.contains("12 in / 7 out tokens")
+            && err.contains("$0.000420"),
+        "{err}"
+    );
 
     let reqs = r.fake.chat_requests();
     assert_eq!(reqs.len(), 1);
     let body = reqs[0].body.clone().unwrap();
     assert_eq!(body["model"], "openai/gpt-5.4-mini");
     assert_eq!(body["stream"], true);
-    assert_eq!(body["messages"], json!([{"role": "user", "content": "Summarize the attached files and be concise."}]));
-    assert_eq!(reqs[0].header("authorization"), Some(format!("Bearer {API_KEY}").as_str()));
+    assert_eq!(
+        body["messages"],
+        json!([{"role": "user", "content": "Summarize the attached files and be concise."}])
+    );
+    assert_eq!(
+        reqs[0].header("authorization"),
+        Some(format!("Bearer {API_KEY}").as_str())
+    );
     assert_eq!(reqs[0].path, "/api/v1/chat/completions");
 
-    r.fake.push(Reply::text("Shorter.").with_usage(30, 2, 0.0001));
+    r.fake
+        .push(Reply::text("Shorter.").with_usage(30, 2, 0.0001));
     let out = r.cli(&["sessions", "input", "demo", "Even shorter, please."]);
     assert!(out.status.success(), "{}", stderr(&out));
     let body = r.fake.chat_requests()[1].body.clone().unwrap();
@@ -129,22 +168,35 @@ fn seed_command_streams_and_history_is_replayed() {
     assert_eq!(show["totals"]["prompt_tokens"], 42);
     assert!((show["totals"]["cost"].as_f64().unwrap() - 0.00052).abs() < 1e-9);
     let text = stdout(&r.cli(&["sessions", "show", "demo"]));
-    assert!(text.contains("42 prompt + 9 completion tokens") && text.contains("$0.000520"), "{text}");
+    assert!(
+        text.contains("42 prompt + 9 completion tokens") && text.contains("$0.000520"),
+        "{text}"
+    );
 }
 
 #[test]
 fn runtime_model_is_used_when_no_model_is_given_and_auto_maps_to_openrouter_auto() {
     let r = rig();
-    let out = r.cli(&["runtime", "set-model", "openrouter/anthropic/claude-sonnet-4-5"]);
+    let out = r.cli(&[
+        "runtime",
+        "set-model",
+        "openrouter/anthropic/claude-sonnet-4-5",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = r.cli(&["sessions", "input", "s1", "hello"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "echo: hello\n");
-    assert_eq!(r.fake.chat_requests()[0].body.as_ref().unwrap()["model"], "anthropic/claude-sonnet-4-5");
+    assert_eq!(
+        r.fake.chat_requests()[0].body.as_ref().unwrap()["model"],
+        "anthropic/claude-sonnet-4-5"
+    );
 
     let out = r.cli(&["sessions", "input", "s1", "--model", "auto", "again"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(r.fake.chat_requests()[1].body.as_ref().unwrap()["model"], "openrouter/auto");
+    assert_eq!(
+        r.fake.chat_requests()[1].body.as_ref().unwrap()["model"],
+        "openrouter/auto"
+    );
 
     // A contradicting --provider is an error before anything is sent.
     let out = r.cli(&["sessions", "input", "s1", "--provider", "nope", "x"]);
@@ -165,25 +217,197 @@ struct Case {
 fn every_failure_path_has_its_code_exit_code_and_message() {
     let r = rig();
     let cases = vec![
-        Case { name: "400", replies: vec![Reply::error(400, "Invalid request: messages too long")], code: "upstream_bad_request", exit: 2, requests: 1, message: "messages too long" },
-        Case { name: "401", replies: vec![Reply::error(401, "User not found.")], code: "upstream_unauthorized", exit: 1, requests: 1, message: "ferry secrets set" },
-        Case { name: "402", replies: vec![Reply::error(402, "Insufficient credits")], code: "upstream_insufficient_credits", exit: 2, requests: 1, message: "credits" },
-        Case { name: "403", replies: vec![Reply::error(403, "Input was flagged by moderation")], code: "upstream_forbidden", exit: 2, requests: 1, message: "flagged" },
-        Case { name: "404", replies: vec![Reply::error(404, "No endpoints found for openai/gpt-5.4-mini")], code: "model_not_found", exit: 5, requests: 1, message: "ferry models list" },
-        Case { name: "408", replies: vec![Reply::error(408, "timeout"), Reply::error(408, "timeout"), Reply::error(408, "timeout")], code: "upstream_timeout", exit: 7, requests: 3, message: "" },
-        Case { name: "429", replies: vec![Reply::error(429, "Rate limit exceeded"), Reply::error(429, "Rate limit exceeded"), Reply::error(429, "Rate limit exceeded")], code: "upstream_rate_limited", exit: 7, requests: 3, message: "retried 2 times" },
-        Case { name: "500", replies: vec![Reply::error(500, "Internal"), Reply::error(500, "Internal"), Reply::error(500, "Internal")], code: "upstream_unavailable", exit: 7, requests: 3, message: "" },
-        Case { name: "502", replies: vec![Reply::error(502, "Provider returned error"), Reply::error(502, "x"), Reply::error(502, "x")], code: "upstream_unavailable", exit: 7, requests: 3, message: "" },
-        Case { name: "503", replies: vec![Reply::error(503, "No available provider"), Reply::error(503, "x"), Reply::error(503, "x")], code: "upstream_unavailable", exit: 7, requests: 3, message: "" },
-        Case { name: "524", replies: vec![Reply::error(524, "edge timeout"), Reply::error(524, "x"), Reply::error(524, "x")], code: "upstream_timeout", exit: 7, requests: 3, message: "" },
-        Case { name: "529", replies: vec![Reply::error(529, "overloaded"), Reply::error(529, "x"), Reply::error(529, "x")], code: "upstream_unavailable", exit: 7, requests: 3, message: "" },
-        Case { name: "reset", replies: vec![Reply::reset(), Reply::reset(), Reply::reset()], code: "upstream_connect_failed", exit: 7, requests: 3, message: "" },
-        Case { name: "mid-stream int code", replies: vec![Reply::mid_stream_error(2, json!(502), "Provider disconnected")], code: "upstream_stream_error", exit: 7, requests: 1, message: "Provider disconnected" },
-        Case { name: "mid-stream string code", replies: vec![Reply::mid_stream_error(1, json!("server_error"), "Upstream hiccup")], code: "upstream_stream_error", exit: 7, requests: 1, message: "Upstream hiccup" },
-        Case { name: "truncated", replies: vec![Reply::truncated(2)], code: "upstream_stream_error", exit: 7, requests: 1, message: "truncated" },
-        Case { name: "choices error", replies: vec![Reply::choices_error(502, "provider failed after start")], code: "upstream_error", exit: 7, requests: 1, message: "provider failed after start" },
-        Case { name: "malformed", replies: vec![Reply::malformed()], code: "upstream_protocol_error", exit: 1, requests: 1, message: "" },
-        Case { name: "stall", replies: vec![Reply::stall_after(1, Duration::from_secs(60))], code: "upstream_timeout", exit: 7, requests: 1, message: "" },
+        Case {
+            name: "400",
+            replies: vec![Reply::error(400, "Invalid request: messages too long")],
+            code: "upstream_bad_request",
+            exit: 2,
+            requests: 1,
+            message: "messages too long",
+        },
+        Case {
+            name: "401",
+            replies: vec![Reply::error(401, "User not found.")],
+            code: "upstream_unauthorized",
+            exit: 1,
+            requests: 1,
+            message: "ferry secrets set",
+        },
+        Case {
+            name: "402",
+            replies: vec![Reply::error(402, "Insufficient credits")],
+            code: "upstream_insufficient_credits",
+            exit: 2,
+            requests: 1,
+            message: "credits",
+        },
+        Case {
+            name: "403",
+            replies: vec![Reply::error(403, "Input was flagged by moderation")],
+            code: "upstream_forbidden",
+            exit: 2,
+            requests: 1,
+            message: "flagged",
+        },
+        Case {
+            name: "404",
+            replies: vec![Reply::error(
+                404,
+                "No endpoints found for openai/gpt-5.4-mini",
+            )],
+            code: "model_not_found",
+            exit: 5,
+            requests: 1,
+            message: "ferry models list",
+        },
+        Case {
+            name: "408",
+            replies: vec![
+                Reply::error(408, "timeout"),
+                Reply::error(408, "timeout"),
+                Reply::error(408, "timeout"),
+            ],
+            code: "upstream_timeout",
+            exit: 7,
+            requests: 3,
+            message: "",
+        },
+        Case {
+            name: "429",
+            replies: vec![
+                Reply::error(429, "Rate limit exceeded"),
+                Reply::error(429, "Rate limit exceeded"),
+                Reply::error(429, "Rate limit exceeded"),
+            ],
+            code: "upstream_rate_limited",
+            exit: 7,
+            requests: 3,
+            message: "retried 2 times",
+        },
+        Case {
+            name: "500",
+            replies: vec![
+                Reply::error(500, "Internal"),
+                Reply::error(500, "Internal"),
+                Reply::error(500, "Internal"),
+            ],
+            code: "upstream_unavailable",
+            exit: 7,
+            requests: 3,
+            message: "",
+        },
+        Case {
+            name: "502",
+            replies: vec![
+                Reply::error(502, "Provider returned error"),
+                Reply::error(502, "x"),
+                Reply::error(502, "x"),
+            ],
+            code: "upstream_unavailable",
+            exit: 7,
+            requests: 3,
+            message: "",
+        },
+        Case {
+            name: "503",
+            replies: vec![
+                Reply::error(503, "No available provider"),
+                Reply::error(503, "x"),
+                Reply::error(503, "x"),
+            ],
+            code: "upstream_unavailable",
+            exit: 7,
+            requests: 3,
+            message: "",
+        },
+        Case {
+            name: "524",
+            replies: vec![
+                Reply::error(524, "edge timeout"),
+                Reply::error(524, "x"),
+                Reply::error(524, "x"),
+            ],
+            code: "upstream_timeout",
+            exit: 7,
+            requests: 3,
+            message: "",
+        },
+        Case {
+            name: "529",
+            replies: vec![
+                Reply::error(529, "overloaded"),
+                Reply::error(529, "x"),
+                Reply::error(529, "x"),
+            ],
+            code: "upstream_unavailable",
+            exit: 7,
+            requests: 3,
+            message: "",
+        },
+        Case {
+            name: "reset",
+            replies: vec![Reply::reset(), Reply::reset(), Reply::reset()],
+            code: "upstream_connect_failed",
+            exit: 7,
+            requests: 3,
+            message: "",
+        },
+        Case {
+            name: "mid-stream int code",
+            replies: vec![Reply::mid_stream_error(
+                2,
+                json!(502),
+                "Provider disconnected",
+            )],
+            code: "upstream_stream_error",
+            exit: 7,
+            requests: 1,
+            message: "Provider disconnected",
+        },
+        Case {
+            name: "mid-stream string code",
+            replies: vec![Reply::mid_stream_error(
+                1,
+                json!("server_error"),
+                "Upstream hiccup",
+            )],
+            code: "upstream_stream_error",
+            exit: 7,
+            requests: 1,
+            message: "Upstream hiccup",
+        },
+        Case {
+            name: "truncated",
+            replies: vec![Reply::truncated(2)],
+            code: "upstream_stream_error",
+            exit: 7,
+            requests: 1,
+            message: "truncated",
+        },
+        Case {
+            name: "choices error",
+            replies: vec![Reply::choices_error(502, "provider failed after start")],
+            code: "upstream_error",
+            exit: 7,
+            requests: 1,
+            message: "provider failed after start",
+        },
+        Case {
+            name: "malformed",
+            replies: vec![Reply::malformed()],
+            code: "upstream_protocol_error",
+            exit: 1,
+            requests: 1,
+            message: "",
+        },
+        Case {
+            name: "stall",
+            replies: vec![Reply::stall_after(1, Duration::from_secs(60))],
+            code: "upstream_timeout",
+            exit: 7,
+            requests: 1,
+            message: "",
+        },
     ];
     for (i, case) in cases.into_iter().enumerate() {
         r.fake.clear_requests();
@@ -195,23 +419,49 @@ fn every_failure_path_has_its_code_exit_code_and_message() {
         let out = r.cli(&["sessions", "input", &session, "hello"]);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(case.exit), "{}: {err}", case.name);
-        assert!(err.contains(&format!("[{}]", case.code)), "{}: {err}", case.name);
+        assert!(
+            err.contains(&format!("[{}]", case.code)),
+            "{}: {err}",
+            case.name
+        );
         assert!(err.contains(case.message), "{}: {err}", case.name);
         assert!(!err.contains(API_KEY));
-        assert_eq!(r.fake.chat_requests().len(), case.requests, "{}: requests sent", case.name);
-        assert!(started.elapsed() < Duration::from_secs(40), "{} took too long", case.name);
+        assert_eq!(
+            r.fake.chat_requests().len(),
+            case.requests,
+            "{}: requests sent",
+            case.name
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "{} took too long",
+            case.name
+        );
         // The stored run records the failure and every attempt.
         let sess = r.json(&["sessions", "show", &session]);
-        assert_eq!(sess["message_count"], 0, "{}: a failed run adds no history", case.name);
+        assert_eq!(
+            sess["message_count"], 0,
+            "{}: a failed run adds no history",
+            case.name
+        );
         let (_, runs) = r.api("GET", &format!("/v1/sessions/{session}/runs"), None);
         let run = &runs["runs"][0];
         assert_eq!(run["status"], "failed", "{}", case.name);
         assert_eq!(run["error"]["code"], case.code, "{}", case.name);
-        assert_eq!(run["attempts"].as_array().unwrap().len(), case.requests, "{}", case.name);
+        assert_eq!(
+            run["attempts"].as_array().unwrap().len(),
+            case.requests,
+            "{}",
+            case.name
+        );
     }
     // The sync API answers failures as problems with the run id.
     r.fake.push(Reply::error(402, "Insufficient credits"));
-    let (status, body) = r.api("POST", "/v1/sessions/sync/input", Some(&json!({"content": "hi"})));
+    let (status, body) = r.api(
+        "POST",
+        "/v1/sessions/sync/input",
+        Some(&json!({"content": "hi"})),
+    );
     assert_eq!(status, 402, "{body}");
     assert_eq!(body["code"], "upstream_insufficient_credits");
     assert!(body["run_id"].as_str().unwrap().starts_with("run_"));
@@ -221,12 +471,16 @@ fn every_failure_path_has_its_code_exit_code_and_message() {
 fn retries_honour_retry_after_and_fallbacks_record_every_attempt() {
     let r = rig_with("fallbacks = [\"anthropic/claude-sonnet-4-5\"]");
     // Retry-After: 1 second, then success on the same model.
-    r.fake.push(Reply::error(429, "Rate limit exceeded").retry_after(1));
+    r.fake
+        .push(Reply::error(429, "Rate limit exceeded").retry_after(1));
     r.fake.push(Reply::text("after the wait"));
     let started = Instant::now();
     let out = r.cli(&["--json", "sessions", "input", "ra", "hi"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(started.elapsed() >= Duration::from_millis(950), "Retry-After not honoured");
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "Retry-After not honoured"
+    );
     let run = json(&stdout(&out));
     assert_eq!(run["output"]["text"], "after the wait");
     let attempts = run["attempts"].as_array().unwrap();
@@ -236,9 +490,15 @@ fn retries_honour_retry_after_and_fallbacks_record_every_attempt() {
     // Route fallback: the primary is unavailable (after its retries), the fallback serves.
     r.fake.clear_requests();
     for _ in 0..3 {
-        r.fake.push_for_model("openai/gpt-5.4-mini", Reply::error(503, "No available provider"));
+        r.fake.push_for_model(
+            "openai/gpt-5.4-mini",
+            Reply::error(503, "No available provider"),
+        );
     }
-    r.fake.push_for_model("anthropic/claude-sonnet-4-5", Reply::text("served by the fallback"));
+    r.fake.push_for_model(
+        "anthropic/claude-sonnet-4-5",
+        Reply::text("served by the fallback"),
+    );
     let out = r.cli(&["--json", "sessions", "input", "fb", "hi"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let run = json(&stdout(&out));
@@ -248,27 +508,69 @@ fn retries_honour_retry_after_and_fallbacks_record_every_attempt() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| (a["model"].as_str().unwrap().to_string(), a["status"].clone()))
+        .map(|a| {
+            (
+                a["model"].as_str().unwrap().to_string(),
+                a["status"].clone(),
+            )
+        })
         .collect();
     assert_eq!(attempts.len(), 4, "{attempts:?}");
     assert_eq!(attempts[0], ("openai/gpt-5.4-mini".to_string(), json!(503)));
-    assert_eq!(attempts[3], ("anthropic/claude-sonnet-4-5".to_string(), json!(200)));
-    let models: Vec<String> = r.fake.chat_requests().iter().map(|q| q.body.as_ref().unwrap()["model"].as_str().unwrap().to_string()).collect();
-    assert_eq!(models, ["openai/gpt-5.4-mini", "openai/gpt-5.4-mini", "openai/gpt-5.4-mini", "anthropic/claude-sonnet-4-5"]);
+    assert_eq!(
+        attempts[3],
+        ("anthropic/claude-sonnet-4-5".to_string(), json!(200))
+    );
+    let models: Vec<String> = r
+        .fake
+        .chat_requests()
+        .iter()
+        .map(|q| {
+            q.body.as_ref().unwrap()["model"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        models,
+        [
+            "openai/gpt-5.4-mini",
+            "openai/gpt-5.4-mini",
+            "openai/gpt-5.4-mini",
+            "anthropic/claude-sonnet-4-5"
+        ]
+    );
 
     // Per-input --fallback-model replaces the route's chain.
     r.fake.clear_requests();
-    r.fake.push_for_model("openai/gpt-5.4-mini", Reply::error(429, "slow down").retry_after(0));
-    r.fake.push_for_model("openai/gpt-5.4-mini", Reply::error(429, "slow down"));
-    r.fake.push_for_model("openai/gpt-5.4-mini", Reply::error(429, "slow down"));
-    r.fake.push_for_model("google/gemini-3-flash", Reply::text("gemini here"));
-    let out = r.cli(&["sessions", "input", "fb2", "--fallback-model", "google/gemini-3-flash", "hi"]);
+    r.fake.push_for_model(
+        "openai/gpt-5.4-mini",
+        Reply::error(429, "slow down").retry_after(0),
+    );
+    r.fake
+        .push_for_model("openai/gpt-5.4-mini", Reply::error(429, "slow down"));
+    r.fake
+        .push_for_model("openai/gpt-5.4-mini", Reply::error(429, "slow down"));
+    r.fake
+        .push_for_model("google/gemini-3-flash", Reply::text("gemini here"));
+    let out = r.cli(&[
+        "sessions",
+        "input",
+        "fb2",
+        "--fallback-model",
+        "google/gemini-3-flash",
+        "hi",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "gemini here\n");
 
     // 402 is a billing problem: no retry, no fallback.
     r.fake.clear_requests();
-    r.fake.push_for_model("openai/gpt-5.4-mini", Reply::error(402, "Insufficient credits"));
+    r.fake.push_for_model(
+        "openai/gpt-5.4-mini",
+        Reply::error(402, "Insufficient credits"),
+    );
     let out = r.cli(&["sessions", "input", "fb3", "hi"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("upstream_insufficient_credits"));
@@ -276,14 +578,21 @@ fn retries_honour_retry_after_and_fallbacks_record_every_attempt() {
 
     // A mid-stream error after output does not fall back (output already reached the client).
     r.fake.clear_requests();
-    r.fake.push_for_model("openai/gpt-5.4-mini", Reply::mid_stream_error(2, json!(502), "gone"));
+    r.fake.push_for_model(
+        "openai/gpt-5.4-mini",
+        Reply::mid_stream_error(2, json!(502), "gone"),
+    );
     let out = r.cli(&["sessions", "input", "fb4", "hi"]);
     assert_eq!(out.status.code(), Some(7));
     assert_eq!(r.fake.chat_requests().len(), 1);
     // ...but one before any output does.
     r.fake.clear_requests();
-    r.fake.push_for_model("openai/gpt-5.4-mini", Reply::mid_stream_error(0, json!("server_error"), "gone early"));
-    r.fake.push_for_model("anthropic/claude-sonnet-4-5", Reply::text("rescued"));
+    r.fake.push_for_model(
+        "openai/gpt-5.4-mini",
+        Reply::mid_stream_error(0, json!("server_error"), "gone early"),
+    );
+    r.fake
+        .push_for_model("anthropic/claude-sonnet-4-5", Reply::text("rescued"));
     let out = r.cli(&["sessions", "input", "fb5", "hi"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "rescued\n");
@@ -292,22 +601,31 @@ fn retries_honour_retry_after_and_fallbacks_record_every_attempt() {
 #[test]
 fn reasoning_only_replies_are_kept() {
     let r = rig();
-    r.fake.push(Reply::reasoning_only("The answer is 4 because 2+2=4."));
+    r.fake
+        .push(Reply::reasoning_only("The answer is 4 because 2+2=4."));
     let run = r.json(&["sessions", "input", "think", "2+2?"]);
     assert_eq!(run["status"], "completed");
     assert_eq!(run["output"]["reasoning"], "The answer is 4 because 2+2=4.");
     let (_, msgs) = r.api("GET", "/v1/sessions/think/messages", None);
-    assert_eq!(msgs["messages"][1]["body"]["reasoning"], "The answer is 4 because 2+2=4.");
+    assert_eq!(
+        msgs["messages"][1]["body"]["reasoning"],
+        "The answer is 4 because 2+2=4."
+    );
 }
 
 #[test]
 fn cancel_mid_stream_aborts_the_run() {
     let r = rig();
     r.fake.push(Reply::stall_after(2, Duration::from_secs(120)));
-    let run_id = stdout(&r.cli(&["sessions", "input", "c", "--detach", "long story"])).trim().to_string();
+    let run_id = stdout(&r.cli(&["sessions", "input", "c", "--detach", "long story"]))
+        .trim()
+        .to_string();
     assert!(run_id.starts_with("run_"), "{run_id}");
     eventually(Duration::from_secs(10), || {
-        r.events(&run_id, None).iter().any(|e| e.1 == "output.delta").then_some(())
+        r.events(&run_id, None)
+            .iter()
+            .any(|e| e.1 == "output.delta")
+            .then_some(())
     });
     let out = r.cli(&["--json", "runs", "cancel", &run_id]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -328,8 +646,28 @@ fn cancel_mid_stream_aborts_the_run() {
 #[test]
 fn detached_runs_with_idempotency_keys_and_queueing() {
     let r = rig();
-    let a = stdout(&r.cli(&["sessions", "input", "idem", "--detach", "--idempotency-key", "k-1", "hi"])).trim().to_string();
-    let b = stdout(&r.cli(&["sessions", "input", "idem", "--detach", "--idempotency-key", "k-1", "hi"])).trim().to_string();
+    let a = stdout(&r.cli(&[
+        "sessions",
+        "input",
+        "idem",
+        "--detach",
+        "--idempotency-key",
+        "k-1",
+        "hi",
+    ]))
+    .trim()
+    .to_string();
+    let b = stdout(&r.cli(&[
+        "sessions",
+        "input",
+        "idem",
+        "--detach",
+        "--idempotency-key",
+        "k-1",
+        "hi",
+    ]))
+    .trim()
+    .to_string();
     assert_eq!(a, b);
     let run = eventually(Duration::from_secs(10), || {
         let run = r.json(&["runs", "show", &a]);
@@ -337,15 +675,34 @@ fn detached_runs_with_idempotency_keys_and_queueing() {
     });
     assert_eq!(run["output"]["text"], "echo: hi");
     assert_eq!(r.fake.chat_requests().len(), 1);
-    let (status, body) = http(r.d.port, "POST", "/v1/sessions/idem/runs", &[("Idempotency-Key", "k-1")], Some("{\"content\":\"hi\"}")).unwrap();
+    let (status, body) = http(
+        r.d.port,
+        "POST",
+        "/v1/sessions/idem/runs",
+        &[("Idempotency-Key", "k-1")],
+        Some("{\"content\":\"hi\"}"),
+    )
+    .unwrap();
     assert_eq!(status, 200);
     assert_eq!(json(&body)["id"], a);
 
     // One run at a time per session: a second input queues behind a slow first one.
-    r.fake.push(Reply::text("first, slowly").chunk_delay(Duration::from_millis(150)));
-    let first = stdout(&r.cli(&["sessions", "input", "q", "--detach", "one"])).trim().to_string();
-    let second = stdout(&r.cli(&["sessions", "input", "q", "--detach", "two"])).trim().to_string();
-    let (status, body) = http(r.d.port, "POST", "/v1/sessions/q/input?wait=false", &[], Some("{\"content\":\"three\"}")).unwrap();
+    r.fake
+        .push(Reply::text("first, slowly").chunk_delay(Duration::from_millis(150)));
+    let first = stdout(&r.cli(&["sessions", "input", "q", "--detach", "one"]))
+        .trim()
+        .to_string();
+    let second = stdout(&r.cli(&["sessions", "input", "q", "--detach", "two"]))
+        .trim()
+        .to_string();
+    let (status, body) = http(
+        r.d.port,
+        "POST",
+        "/v1/sessions/q/input?wait=false",
+        &[],
+        Some("{\"content\":\"three\"}"),
+    )
+    .unwrap();
     assert_eq!(status, 409, "{body}");
     assert_eq!(json(&body)["code"], "session_busy");
     eventually(Duration::from_secs(20), || {
@@ -354,7 +711,10 @@ fn detached_runs_with_idempotency_keys_and_queueing() {
     assert_eq!(r.json(&["runs", "show", &first])["status"], "completed");
     // The second request saw the first's full exchange.
     let last = r.fake.chat_requests().last().unwrap().body.clone().unwrap();
-    assert_eq!(user_texts(&last), vec!["user:one", "assistant:first, slowly", "user:two"]);
+    assert_eq!(
+        user_texts(&last),
+        vec!["user:one", "assistant:first, slowly", "user:two"]
+    );
 }
 
 #[test]
@@ -363,7 +723,15 @@ fn fifty_sessions_stream_concurrently_with_unmixed_histories() {
     for round in ["hello", "again"] {
         let handles: Vec<_> = (0..50)
             .map(|i| {
-                let cmd = r.d.command(&r.env, &["sessions", "input", &format!("p{i}"), &format!("{round} {i}")]);
+                let cmd = r.d.command(
+                    &r.env,
+                    &[
+                        "sessions",
+                        "input",
+                        &format!("p{i}"),
+                        &format!("{round} {i}"),
+                    ],
+                );
                 std::thread::spawn(move || run_with_timeout(cmd, Duration::from_secs(120)))
             })
             .collect();
@@ -384,7 +752,14 @@ fn fifty_sessions_stream_concurrently_with_unmixed_histories() {
             assert!(t.ends_with(&format!(" {n}")), "mixed history: {texts:?}");
         }
         if last.starts_with("user:again") {
-            assert_eq!(texts, vec![format!("user:hello {n}"), format!("assistant:echo: hello {n}"), format!("user:again {n}")]);
+            assert_eq!(
+                texts,
+                vec![
+                    format!("user:hello {n}"),
+                    format!("assistant:echo: hello {n}"),
+                    format!("user:again {n}")
+                ]
+            );
         }
     }
 }
@@ -400,9 +775,18 @@ fn kill_9_mid_run_then_restart_recovers() {
     let out = d.cli(&env, &["sessions", "input", "crash", "before"]);
     assert!(out.status.success(), "{}", stderr(&out));
     fake.push(Reply::stall_after(2, Duration::from_secs(120)));
-    let run_id = stdout(&d.cli(&env, &["sessions", "input", "crash", "--detach", "during"])).trim().to_string();
+    let run_id = stdout(&d.cli(&env, &["sessions", "input", "crash", "--detach", "during"]))
+        .trim()
+        .to_string();
     eventually(Duration::from_secs(10), || {
-        let (_, body) = http(d.port, "GET", &format!("/v1/runs/{run_id}/events?follow=false"), &[], None).ok()?;
+        let (_, body) = http(
+            d.port,
+            "GET",
+            &format!("/v1/runs/{run_id}/events?follow=false"),
+            &[],
+            None,
+        )
+        .ok()?;
         body.contains("output.delta").then_some(())
     });
     d.kill9();
@@ -410,27 +794,53 @@ fn kill_9_mid_run_then_restart_recovers() {
     let d = env.serve();
     let run = json(&stdout(&d.cli(&env, &["--json", "runs", "show", &run_id])));
     assert_eq!(run["status"], "interrupted");
-    assert!(run["error"]["message"].as_str().unwrap().contains("in flight"));
-    let show = json(&stdout(&d.cli(&env, &["--json", "sessions", "show", "crash"])));
-    assert_eq!(show["message_count"], 2, "the completed run's history is intact");
+    assert!(run["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("in flight"));
+    let show = json(&stdout(
+        &d.cli(&env, &["--json", "sessions", "show", "crash"]),
+    ));
+    assert_eq!(
+        show["message_count"], 2,
+        "the completed run's history is intact"
+    );
     let (_, runs) = http(d.port, "GET", "/v1/sessions/crash/runs", &[], None).unwrap();
     let runs = json(&runs);
-    assert!(runs["runs"].as_array().unwrap().iter().any(|r| r["status"] == "completed"));
+    assert!(runs["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["status"] == "completed"));
     // An SSE follower of the interrupted run is told how it ended.
-    let (_, body) = http(d.port, "GET", &format!("/v1/runs/{run_id}/events"), &[], None).unwrap();
-    assert!(body.contains("event: run.failed") && body.contains("interrupted"), "{body}");
+    let (_, body) = http(
+        d.port,
+        "GET",
+        &format!("/v1/runs/{run_id}/events"),
+        &[],
+        None,
+    )
+    .unwrap();
+    assert!(
+        body.contains("event: run.failed") && body.contains("interrupted"),
+        "{body}"
+    );
 
     fake.clear_requests();
     let out = d.cli(&env, &["sessions", "input", "crash", "after"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let body = fake.chat_requests()[0].body.clone().unwrap();
-    assert_eq!(user_texts(&body), vec!["user:before", "assistant:echo: before", "user:after"]);
+    assert_eq!(
+        user_texts(&body),
+        vec!["user:before", "assistant:echo: before", "user:after"]
+    );
 }
 
 #[test]
 fn sse_replay_from_last_event_id_returns_exactly_the_missed_events() {
     let r = rig();
-    r.fake.push(Reply::text("one two three four five six").with_reasoning("hmm"));
+    r.fake
+        .push(Reply::text("one two three four five six").with_reasoning("hmm"));
     let run = r.json(&["sessions", "input", "sse", "count"]);
     let run_id = run["id"].as_str().unwrap();
     let all = r.events(run_id, None);
@@ -439,7 +849,11 @@ fn sse_replay_from_last_event_id_returns_exactly_the_missed_events() {
     assert_eq!(all.last().unwrap().1, "run.completed");
     let seqs: Vec<u64> = all.iter().map(|e| e.0).collect();
     assert_eq!(seqs, (1..=all.len() as u64).collect::<Vec<_>>());
-    let text: String = all.iter().filter(|e| e.1 == "output.delta").map(|e| e.2["text"].as_str().unwrap()).collect();
+    let text: String = all
+        .iter()
+        .filter(|e| e.1 == "output.delta")
+        .map(|e| e.2["text"].as_str().unwrap())
+        .collect();
     assert_eq!(text, "one two three four five six");
     assert!(all.iter().any(|e| e.1 == "reasoning.delta"));
     for k in [0u64, 1, 3, all.len() as u64 - 1, all.len() as u64] {
@@ -450,15 +864,27 @@ fn sse_replay_from_last_event_id_returns_exactly_the_missed_events() {
     // Live: a follower that connects mid-run and then reconnects with Last-Event-ID sees
     // every event exactly once.
     let gate = ferry_fake_openrouter::Gate::new();
-    r.fake.push(Reply::gated(gate.clone(), Reply::text("alpha beta gamma delta")));
-    let run_id = stdout(&r.cli(&["sessions", "input", "sse", "--detach", "live"])).trim().to_string();
+    r.fake.push(Reply::gated(
+        gate.clone(),
+        Reply::text("alpha beta gamma delta"),
+    ));
+    let run_id = stdout(&r.cli(&["sessions", "input", "sse", "--detach", "live"]))
+        .trim()
+        .to_string();
     let early = eventually(Duration::from_secs(10), || {
         let ev = r.events(&run_id, None);
         ev.iter().any(|e| e.1 == "output.delta").then_some(ev)
     });
     gate.open();
     let last_seen = early.last().unwrap().0;
-    let (_, body) = http(r.d.port, "GET", &format!("/v1/runs/{run_id}/events"), &[("Last-Event-ID", &last_seen.to_string())], None).unwrap();
+    let (_, body) = http(
+        r.d.port,
+        "GET",
+        &format!("/v1/runs/{run_id}/events"),
+        &[("Last-Event-ID", &last_seen.to_string())],
+        None,
+    )
+    .unwrap();
     let rest = parse_sse(&body);
     let mut combined = early.clone();
     combined.extend(rest);

@@ -44,7 +44,10 @@ impl Env {
             .output()
             .expect("run ferry");
         assert!(out.status.success(), "secrets generate failed");
-        let master_key = String::from_utf8(out.stdout).expect("utf8").trim().to_string();
+        let master_key = String::from_utf8(out.stdout)
+            .expect("utf8")
+            .trim()
+            .to_string();
         Env {
             dir,
             master_key,
@@ -96,7 +99,11 @@ impl Env {
             .env("OPENROUTER_API_KEY", API_KEY)
             .output()
             .expect("run");
-        assert!(out.status.success(), "offline set failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "offline set failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// A `ferry` command with this environment's master key and no inherited FERRY_* vars.
@@ -140,7 +147,12 @@ impl Env {
     }
 
     /// Spawns `ferry serve` without waiting (for tests that expect it to refuse).
-    pub fn spawn_serve(&self, port: u16, extra: &[&str], adjust: impl FnOnce(&mut Command)) -> Child {
+    pub fn spawn_serve(
+        &self,
+        port: u16,
+        extra: &[&str],
+        adjust: impl FnOnce(&mut Command),
+    ) -> Child {
         let bind = format!("127.0.0.1:{port}");
         let mut cmd = self.cli(&[
             "serve",
@@ -156,8 +168,11 @@ impl Env {
             "json",
         ]);
         cmd.args(extra);
-        let log = std::fs::File::create(self.dir.path().join(format!("daemon-{port}.log"))).expect("log");
-        cmd.stdout(Stdio::null()).stderr(log).env("RUST_LOG", "info");
+        let log =
+            std::fs::File::create(self.dir.path().join(format!("daemon-{port}.log"))).expect("log");
+        cmd.stdout(Stdio::null())
+            .stderr(log)
+            .env("RUST_LOG", "info");
         adjust(&mut cmd);
         cmd.spawn().expect("spawn ferry serve")
     }
@@ -178,7 +193,10 @@ impl Env {
         ]);
         adjust(&mut cmd);
         let out = run_with_timeout(cmd, Duration::from_secs(20));
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// Every file under the state root, concatenated (to search for leaked secrets).
@@ -258,7 +276,10 @@ impl Daemon {
                     panic!("ferry serve exited early ({status}); log:\n{}", self.log());
                 }
             }
-            if http_get(self.port, "/healthz").map(|(s, _)| s == 200).unwrap_or(false) {
+            if http_get(self.port, "/healthz")
+                .map(|(s, _)| s == 200)
+                .unwrap_or(false)
+            {
                 return;
             }
             if start.elapsed() > Duration::from_secs(20) {
@@ -284,7 +305,9 @@ impl Daemon {
     /// SIGTERM and wait for exit; returns the exit code.
     pub fn terminate(&mut self) -> Option<i32> {
         let mut c = self.child.take()?;
-        let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
         let start = Instant::now();
         loop {
             if let Ok(Some(status)) = c.try_wait() {
@@ -321,7 +344,13 @@ impl Drop for Daemon {
 
 /// Minimal blocking HTTP/1.1 client for the tests (status, body). Avoids depending on the
 /// client code under test.
-pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> std::io::Result<(u16, String)> {
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
     use std::io::Write;
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
@@ -343,9 +372,16 @@ pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body:
         return Err(std::io::Error::other("no response"));
     }
     let text = String::from_utf8_lossy(&raw).into_owned();
-    let status: u16 = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let status: u16 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(rest)
     } else {
         rest.to_string()
@@ -393,7 +429,10 @@ pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
         if let Some(v) = f() {
             return v;
         }
-        assert!(start.elapsed() < limit, "condition not met within {limit:?}");
+        assert!(
+            start.elapsed() < limit,
+            "condition not met within {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -40,9 +40,7 @@ impl AuthConfig {
         match (&self.token, presented) {
             (None, _) => true,
             (Some(_), None) => false,
-            (Some(expected), Some(got)) => {
-                bool::from(expected.as_bytes().ct_eq(got.as_bytes()))
-            }
+            (Some(expected), Some(got)) => bool::from(expected.as_bytes().ct_eq(got.as_bytes())),
         }
     }
 }
@@ -57,7 +55,10 @@ pub async fn require_token(State(auth): State<AuthConfig>, req: Request, next: N
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
     if auth.accepts(presented) {
         return next.run(req).await;

@@ -34,12 +34,18 @@ fn json_problem(rejection: JsonRejection) -> Problem {
         JsonRejection::JsonSyntaxError(e) => Problem::new(
             400,
             "invalid_json",
-            format!("the body is not valid JSON: {}", redact_body_error(&e.body_text())),
+            format!(
+                "the body is not valid JSON: {}",
+                redact_body_error(&e.body_text())
+            ),
         ),
         JsonRejection::JsonDataError(e) => Problem::new(
             400,
             "invalid_body",
-            format!("the JSON body has the wrong shape: {}", redact_body_error(&e.body_text())),
+            format!(
+                "the JSON body has the wrong shape: {}",
+                redact_body_error(&e.body_text())
+            ),
         ),
         JsonRejection::BytesRejection(e) => {
             let status = e.status().as_u16();

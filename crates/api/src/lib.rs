@@ -44,7 +44,10 @@ pub fn router(engine: Engine, auth: AuthConfig) -> Router {
             get(handlers::sessions::list).post(handlers::sessions::create),
         )
         .route("/v1/sessions/{id}", get(handlers::sessions::show))
-        .route("/v1/sessions/{id}/messages", get(handlers::sessions::messages))
+        .route(
+            "/v1/sessions/{id}/messages",
+            get(handlers::sessions::messages),
+        )
         .route("/v1/sessions/{id}/input", post(handlers::sessions::input))
         .route(
             "/v1/sessions/{id}/runs",
@@ -55,6 +58,9 @@ pub fn router(engine: Engine, auth: AuthConfig) -> Router {
         .route("/v1/runs/{id}/cancel", post(handlers::runs::cancel))
         .fallback(handlers::system::not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
-        .layer(axum::middleware::from_fn_with_state(auth, auth::require_token))
+        .layer(axum::middleware::from_fn_with_state(
+            auth,
+            auth::require_token,
+        ))
         .with_state(state)
 }

@@ -6,14 +6,10 @@ use axum::response::{IntoResponse, Response};
 use ferry_engine::EngineError;
 use serde::Serialize;
 
-/// One problem document.
-#[derive(Debug, Clone, Serialize)]
+/// One problem document. `type` (`urn:ferry:problem:{code}`) and `title` (the HTTP reason
+/// phrase) are derived when it is serialized.
+#[derive(Debug, Clone)]
 pub struct Problem {
-    /// `urn:ferry:problem:{code}`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Short summary (the HTTP reason phrase).
-    pub title: String,
     /// The HTTP status.
     pub status: u16,
     /// Stable machine-readable code, e.g. `invalid_selector`.
@@ -21,24 +17,30 @@ pub struct Problem {
     /// What was wrong and how to fix it.
     pub detail: String,
     /// Whether retrying later may succeed.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub retryable: bool,
     /// The run concerned, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
+}
+
+/// The wire form of a [`Problem`].
+#[derive(Serialize)]
+struct ProblemDocument<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'static str,
+    status: u16,
+    code: &'a str,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    retryable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    run_id: Option<&'a str>,
 }
 
 impl Problem {
     /// A problem with a status, code and detail.
     pub fn new(status: u16, code: &str, detail: impl Into<String>) -> Self {
-        let title = StatusCode::from_u16(status)
-            .ok()
-            .and_then(|s| s.canonical_reason())
-            .unwrap_or("Error")
-            .to_string();
         Problem {
-            kind: format!("urn:ferry:problem:{code}"),
-            title,
             status,
             code: code.to_string(),
             detail: detail.into(),
@@ -63,7 +65,16 @@ impl Problem {
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let doc = ProblemDocument {
+            kind: format!("urn:ferry:problem:{}", self.code),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: self.status,
+            code: &self.code,
+            detail: &self.detail,
+            retryable: self.retryable,
+            run_id: self.run_id.as_deref(),
+        };
+        let body = serde_json::to_vec(&doc).unwrap_or_default();
         (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],

@@ -272,7 +272,11 @@ impl Engine {
         Ok(StatusView {
             version: env!("CARGO_PKG_VERSION"),
             uptime_seconds: self.inner.started.elapsed().as_secs(),
-            state: if self.is_draining() { "draining" } else { "ready" },
+            state: if self.is_draining() {
+                "draining"
+            } else {
+                "ready"
+            },
             routes: self.inner.routes.statuses(&self.inner.secrets),
             active: self.active_target(),
             active_runs: self.live_count(),
@@ -284,7 +288,11 @@ impl Engine {
 
     /// Runs queued or running now.
     pub fn live_count(&self) -> usize {
-        self.inner.live.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.inner
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 
     /// `POST /v1/sessions`.
@@ -444,13 +452,21 @@ impl Engine {
     }
 
     /// Subscribes to a run's events after `after_seq` (SSE with `Last-Event-ID`).
-    pub async fn subscribe(&self, run_id: &str, after_seq: u64) -> Result<Subscription, EngineError> {
+    pub async fn subscribe(
+        &self,
+        run_id: &str,
+        after_seq: u64,
+    ) -> Result<Subscription, EngineError> {
         if let Some(hub) = self.live_hub(run_id) {
             return Ok(hub.subscribe(after_seq));
         }
         let run = self.get_run(run_id).await?;
         let events = self.inner.store.events_after(&run.id, after_seq).await?;
-        let hub = LiveRun::new(run.id.clone(), run.session_id.clone(), self.inner.store.clone());
+        let hub = LiveRun::new(
+            run.id.clone(),
+            run.session_id.clone(),
+            self.inner.store.clone(),
+        );
         Ok(Subscription {
             replay: events
                 .into_iter()
@@ -502,7 +518,11 @@ impl Engine {
         if let Some(hub) = self.live_hub(run_id) {
             let sub = hub.subscribe(u64::MAX);
             if sub.live.is_none() {
-                terminal = hub.events_after(0).into_iter().rev().find(Event::is_terminal);
+                terminal = hub
+                    .events_after(0)
+                    .into_iter()
+                    .rev()
+                    .find(Event::is_terminal);
             }
             if let Some(mut rx) = sub.live {
                 use tokio::sync::broadcast::error::RecvError;
@@ -514,7 +534,9 @@ impl Engine {
                         }
                         Ok(_) => {}
                         Err(RecvError::Lagged(_)) => {
-                            if let Some(ev) = hub.events_after(0).into_iter().find(Event::is_terminal) {
+                            if let Some(ev) =
+                                hub.events_after(0).into_iter().find(Event::is_terminal)
+                            {
                                 terminal = Some(ev);
                                 break;
                             }
@@ -587,10 +609,7 @@ impl Engine {
 fn validate_session_id(id: &str) -> Result<(), EngineError> {
     let ok = !id.is_empty()
         && id.len() <= 128
-        && id
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
@@ -604,7 +623,11 @@ fn validate_session_id(id: &str) -> Result<(), EngineError> {
     }
 }
 
-async fn session_worker(inner: Arc<Inner>, session_id: String, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn session_worker(
+    inner: Arc<Inner>,
+    session_id: String,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+) {
     while let Some(job) = rx.recv().await {
         let run_id = job.hub.run_id.clone();
         execute(&inner, job).await;
@@ -816,8 +839,7 @@ async fn run_chain(
             }
             StreamEvent::ToolCallDelta { .. } => {}
         };
-        match chat_with_retries(&*client, &key, &req, &inner.retry, &mut on_event, attempts).await
-        {
+        match chat_with_retries(&*client, &key, &req, &inner.retry, &mut on_event, attempts).await {
             Ok(outcome) => {
                 return Ending::Completed {
                     outcome: Box::new(outcome),

@@ -21,7 +21,7 @@ pub enum EngineError {
     RouteNotReady { route: String, message: String },
     /// The upstream failed; carries the driver's classification.
     #[error("{0}")]
-    Upstream(#[from] UpstreamError),
+    Upstream(Box<UpstreamError>),
     /// The run was cancelled.
     #[error("run {0} was cancelled")]
     Cancelled(String),
@@ -37,6 +37,12 @@ pub enum EngineError {
     /// A bug or an unexpected state.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<UpstreamError> for EngineError {
+    fn from(e: UpstreamError) -> Self {
+        EngineError::Upstream(Box::new(e))
+    }
 }
 
 impl EngineError {
@@ -100,7 +106,12 @@ impl EngineError {
                 use ferry_openrouter::UpstreamErrorKind as K;
                 matches!(
                     e.kind,
-                    K::RateLimited | K::Unavailable | K::Timeout | K::Connect | K::Stream | K::ChoiceError
+                    K::RateLimited
+                        | K::Unavailable
+                        | K::Timeout
+                        | K::Connect
+                        | K::Stream
+                        | K::ChoiceError
                 )
             }
             EngineError::Draining => true,

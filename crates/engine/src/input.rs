@@ -3,8 +3,8 @@
 //! instead of a failed run.
 
 use ferry_config::{
-    parse_model_params_json, parse_provider_routing_json, resolve_target,
-    ModelParams, ProviderRouting, RoutesFile, SelectorInputs, ThinkingLevel,
+    parse_model_params_json, parse_provider_routing_json, resolve_target, ModelParams,
+    ProviderRouting, RoutesFile, SelectorInputs, ThinkingLevel,
 };
 use serde::{Deserialize, Serialize};
 

@@ -9,7 +9,9 @@ mod live;
 mod routes;
 mod secrets;
 
-pub use engine::{ActiveTarget, Engine, RuntimeView, SessionView, StatusView, SubmitOptions, Submitted};
+pub use engine::{
+    ActiveTarget, Engine, RuntimeView, SessionView, StatusView, SubmitOptions, Submitted,
+};
 pub use error::EngineError;
 pub use input::{InputRequest, PlannedModel, RunPlan};
 pub use live::{Event, LiveRun, Subscription};

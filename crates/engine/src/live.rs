@@ -88,7 +88,8 @@ impl LiveRun {
     pub fn prepare(&self, kind: &str, data: serde_json::Value) -> Event {
         let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         let seq = log.events.len() as u64 + 1;
-        self.store.append_event_nowait(&self.run_id, seq, kind, &data);
+        self.store
+            .append_event_nowait(&self.run_id, seq, kind, &data);
         Event {
             seq,
             kind: kind.to_string(),

@@ -82,8 +82,7 @@ impl RouteTable {
 
     /// The route's driver client.
     pub fn client(&self, id: &str) -> Result<Arc<dyn ChatDriver>, EngineError> {
-        self.openrouter_client(id)
-            .map(|c| c as Arc<dyn ChatDriver>)
+        self.openrouter_client(id).map(|c| c as Arc<dyn ChatDriver>)
     }
 
     /// The route's concrete OpenRouter client (for catalog and key endpoints).
@@ -159,16 +158,25 @@ impl RouteTable {
                 AuthSource::Ref(r) if !secrets.contains(r) => (
                     false,
                     Some(if secrets.is_locked() {
-                        format!("{} (the daemon has no master key, so it cannot store secrets)", missing_secret_reason(r))
+                        format!(
+                            "{} (the daemon has no master key, so it cannot store secrets)",
+                            missing_secret_reason(r)
+                        )
                     } else {
                         missing_secret_reason(r)
                     }),
                     Some(missing_secret_fix(r)),
                 ),
                 AuthSource::Env(var)
-                    if std::env::var(var).map(|v| v.trim().is_empty()).unwrap_or(true) =>
+                    if std::env::var(var)
+                        .map(|v| v.trim().is_empty())
+                        .unwrap_or(true) =>
                 {
-                    (false, Some(missing_env_reason(var)), Some(missing_env_fix(var)))
+                    (
+                        false,
+                        Some(missing_env_reason(var)),
+                        Some(missing_env_fix(var)),
+                    )
                 }
                 _ => (true, None, None),
             },

@@ -640,6 +640,41 @@ response_cache_ttl_seconds = 999999
     }
 }
 
+#[tokio::test]
+async fn tls_with_ca_file_and_pin_on_a_custom_port() {
+    // Works without privileges: the base_url names the fake's port, so the route is a
+    // custom (unverified) one, but TLS, the extra CA and the host pin are all exercised.
+    let fake = FakeOpenRouter::start_tls("openrouter.ai");
+    let port = fake.addr().port();
+    let ca = fake.ca_pem_path().expect("CA").display().to_string();
+    let route = route_from(&format!(
+        "base_url = \"https://openrouter.ai:{port}/api/v1\"\n[routes.r.network]\nca_file = \"{ca}\"\nresolve = [\"openrouter.ai:{port}:127.0.0.1\"]\n"
+    ));
+    let client = OpenRouterClient::new(&route).expect("client");
+    assert!(!client.is_verified());
+    let (_, out) = chat(&client, &request(true)).await;
+    assert_eq!(out.expect("TLS chat").content, "echo: Say hello");
+    let sent = fake.chat_requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].header("x-openrouter-title"), None);
+}
+
+#[tokio::test]
+async fn route_proxy_is_used() {
+    // The fake stands in for an HTTP proxy: the request for an unresolvable host reaches it
+    // only through the route's proxy setting.
+    let fake = FakeOpenRouter::start();
+    let route = route_from(&format!(
+        "base_url = \"http://upstream.invalid/api/v1\"\n[routes.r.network]\nproxy = \"http://{}\"\n",
+        fake.addr()
+    ));
+    let client = OpenRouterClient::new(&route).expect("client");
+    let (_, out) = chat(&client, &request(false)).await;
+    assert_eq!(out.expect("via proxy").content, "echo: Say hello");
+    let sent = fake.chat_requests();
+    assert_eq!(sent[0].header("host"), Some("upstream.invalid"));
+}
+
 #[test]
 fn missing_or_bad_ca_file_fails_client_construction() {
     let route = route_from("[routes.r.network]\nca_file = \"/nonexistent/ca.pem\"\n");

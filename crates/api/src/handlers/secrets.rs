@@ -41,12 +41,11 @@ pub async fn set(
     } = body;
     let engine = s.engine.clone();
     // Sealing (and possibly Argon2) and the atomic file write are blocking work.
-    let outcome = tokio::task::spawn_blocking(move || {
-        engine.secrets().set(&reference, &provider, value)
-    })
-    .await
-    .map_err(|e| Problem::new(500, "internal_error", e.to_string()))?
-    .map_err(|e| Problem::from(ferry_engine::EngineError::from(e)))?;
+    let outcome =
+        tokio::task::spawn_blocking(move || engine.secrets().set(&reference, &provider, value))
+            .await
+            .map_err(|e| Problem::new(500, "internal_error", e.to_string()))?
+            .map_err(|e| Problem::from(ferry_engine::EngineError::from(e)))?;
     let status = if outcome.created {
         StatusCode::CREATED
     } else {
@@ -54,7 +53,9 @@ pub async fn set(
     };
     Ok((
         status,
-        Json(json!({"secret": outcome.meta, "created": outcome.created, "warnings": outcome.warnings})),
+        Json(
+            json!({"secret": outcome.meta, "created": outcome.created, "warnings": outcome.warnings}),
+        ),
     ))
 }
 

@@ -81,10 +81,7 @@ pub async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResul
 }
 
 /// `GET /v1/sessions/{id}/messages`.
-pub async fn messages(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+pub async fn messages(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     s.engine.session_view(&id).await?;
     let history = s
         .engine
@@ -173,11 +170,14 @@ pub fn run_result(
         .as_ref()
         .map(|e| (e.code.clone(), e.message.clone()))
         .unwrap_or_else(|| ("run_failed".into(), "the run did not complete".into()));
-    let status = data["status"].as_u64().map(|s| s as u16).unwrap_or(match run.status {
-        ferry_store::RunStatus::Cancelled => 409,
-        ferry_store::RunStatus::Interrupted => 503,
-        _ => 502,
-    });
+    let status = data["status"]
+        .as_u64()
+        .map(|s| s as u16)
+        .unwrap_or(match run.status {
+            ferry_store::RunStatus::Cancelled => 409,
+            ferry_store::RunStatus::Interrupted => 503,
+            _ => 502,
+        });
     let retryable = data["retryable"]
         .as_bool()
         .unwrap_or(run.status == ferry_store::RunStatus::Interrupted);

@@ -35,6 +35,9 @@ pub async fn not_found(uri: axum::http::Uri) -> Problem {
     Problem::new(
         404,
         "not_found",
-        format!("no such endpoint: {}; see docs/api.md for the API", uri.path()),
+        format!(
+            "no such endpoint: {}; see docs/api.md for the API",
+            uri.path()
+        ),
     )
 }
