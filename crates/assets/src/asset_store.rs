@@ -157,7 +157,11 @@ impl AssetStore {
             });
         }
         let name = declared.file_name.as_deref().and_then(clean_file_name);
-        Ok(sniff(bytes, declared.media_type.as_deref(), name.as_deref())?)
+        Ok(sniff(
+            bytes,
+            declared.media_type.as_deref(),
+            name.as_deref(),
+        )?)
     }
 
     /// Stores `bytes`: checks size and type, hashes, writes the blob and records the
@@ -352,12 +356,20 @@ mod tests {
     async fn refusals_leave_no_file_behind() {
         let (_dir, assets) = open(64);
         let err = assets
-            .ingest(Bytes::from(vec![b'a'; 65]), Declared::default(), Source::Upload)
+            .ingest(
+                Bytes::from(vec![b'a'; 65]),
+                Declared::default(),
+                Source::Upload,
+            )
             .await
             .unwrap_err();
         assert_eq!(err.status(), 413);
         let err = assets
-            .ingest(Bytes::from(testdata::gif()), declared("image/png"), Source::Upload)
+            .ingest(
+                Bytes::from(testdata::gif()),
+                declared("image/png"),
+                Source::Upload,
+            )
             .await
             .unwrap_err();
         assert_eq!(err.code(), "media_type_mismatch");

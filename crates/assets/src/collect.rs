@@ -62,7 +62,10 @@ mod tests {
         let mut c = Collector::new(5, None).unwrap();
         c.push(b"abc").unwrap();
         c.push(b"de").unwrap();
-        assert!(matches!(c.push(b"f"), Err(AssetError::TooLarge { limit: 5 })));
+        assert!(matches!(
+            c.push(b"f"),
+            Err(AssetError::TooLarge { limit: 5 })
+        ));
         assert_eq!(&c.finish()[..], b"abcde");
         assert!(matches!(
             Collector::new(5, Some(6)),

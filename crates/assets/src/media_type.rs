@@ -242,10 +242,7 @@ mod tests {
 
     #[test]
     fn aliases_and_parameters() {
-        assert_eq!(
-            MediaType::parse("Audio/X-WAV"),
-            Some(MediaType::AudioWav)
-        );
+        assert_eq!(MediaType::parse("Audio/X-WAV"), Some(MediaType::AudioWav));
         assert_eq!(
             MediaType::parse("text/plain; charset=utf-8"),
             Some(MediaType::TextPlain)

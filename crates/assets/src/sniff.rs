@@ -29,7 +29,10 @@ pub enum SniffError {
     #[error("the upload is empty: send the file's bytes as the request body")]
     Empty,
     /// The declared or detected type is not accepted.
-    #[error("{what} is not an accepted type; accepted: {}", MediaType::accepted_list())]
+    #[error(
+        "{what} is not an accepted type; accepted: {}",
+        MediaType::accepted_list()
+    )]
     NotAccepted {
         /// What was refused, e.g. `declared type image/tiff` or `the bytes are image/tiff`.
         what: String,
@@ -65,9 +68,11 @@ pub fn sniff(
         .map(str::trim)
         .filter(|d| !d.is_empty() && !is_octet_stream(d));
     let declared = match declared_raw {
-        Some(raw) => Some(MediaType::parse(raw).ok_or_else(|| SniffError::NotAccepted {
-            what: format!("the declared type {}", essence(raw)),
-        })?),
+        Some(raw) => Some(
+            MediaType::parse(raw).ok_or_else(|| SniffError::NotAccepted {
+                what: format!("the declared type {}", essence(raw)),
+            })?,
+        ),
         None => None,
     };
     let hint = file_name.and_then(extension_hint);
@@ -123,8 +128,7 @@ fn undetected(
         };
     };
     match declared {
-        Some(MediaType::ApplicationJson) => match serde_json::from_str::<serde_json::Value>(text)
-        {
+        Some(MediaType::ApplicationJson) => match serde_json::from_str::<serde_json::Value>(text) {
             Ok(_) => Ok(MediaType::ApplicationJson),
             Err(e) => Err(SniffError::Mismatch {
                 declared: MediaType::ApplicationJson.as_str().to_owned(),
@@ -172,7 +176,10 @@ fn same_container(a: MediaType, b: MediaType) -> bool {
     use MediaType::*;
     matches!(
         (a, b),
-        (VideoMp4, AudioMp4) | (AudioMp4, VideoMp4) | (VideoWebm, AudioWebm) | (AudioWebm, VideoWebm)
+        (VideoMp4, AudioMp4)
+            | (AudioMp4, VideoMp4)
+            | (VideoWebm, AudioWebm)
+            | (AudioWebm, VideoWebm)
     )
 }
 
@@ -298,7 +305,10 @@ mod tests {
             }
         );
         let text = err.to_string();
-        assert!(text.contains("audio/wav") && text.contains("image/png"), "{text}");
+        assert!(
+            text.contains("audio/wav") && text.contains("image/png"),
+            "{text}"
+        );
         let err = sniff(b"hello", Some("image/png"), None).unwrap_err();
         assert!(err.to_string().contains("UTF-8 text"), "{err}");
     }
@@ -331,7 +341,10 @@ mod tests {
             sniff(b"# Title\n", None, Some("notes.md")),
             Ok(MediaType::TextMarkdown)
         );
-        assert_eq!(sniff(b"a,b\n1,2\n", None, Some("t.csv")), Ok(MediaType::TextCsv));
+        assert_eq!(
+            sniff(b"a,b\n1,2\n", None, Some("t.csv")),
+            Ok(MediaType::TextCsv)
+        );
         assert_eq!(
             sniff(b" {\"a\": 1}", None, None),
             Ok(MediaType::ApplicationJson)
@@ -381,7 +394,10 @@ mod tests {
     #[test]
     fn pcm_only_when_declared() {
         let pcm = [0u8, 1, 0, 2, 0xFF, 0x7F];
-        assert_eq!(sniff(&pcm, Some("audio/L16"), None), Ok(MediaType::AudioPcm));
+        assert_eq!(
+            sniff(&pcm, Some("audio/L16"), None),
+            Ok(MediaType::AudioPcm)
+        );
         assert_eq!(sniff(&pcm, None, None), Err(SniffError::Unrecognised));
         assert!(matches!(
             sniff(&pcm[..5], Some("audio/pcm"), None),

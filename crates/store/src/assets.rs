@@ -160,9 +160,8 @@ fn insert_asset(conn: &Connection, new: &NewAsset) -> Result<AssetInsert, StoreE
         new.source,
         now_rfc3339()
     ])?;
-    let asset = load_asset(conn, &new.id)?.ok_or_else(|| StoreError::AssetNotFound {
-        id: new.id.clone(),
-    })?;
+    let asset = load_asset(conn, &new.id)?
+        .ok_or_else(|| StoreError::AssetNotFound { id: new.id.clone() })?;
     Ok(AssetInsert::Inserted(asset))
 }
 

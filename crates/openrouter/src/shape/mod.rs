@@ -80,6 +80,19 @@ pub fn build_headers(
     out
 }
 
+/// Attribution headers for the non-chat endpoints (speech-to-text…), on verified routes
+/// only.
+pub fn build_attribution_headers(
+    verified: bool,
+    attribution: &Attribution,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if verified {
+        headers::attribution_headers(attribution, &mut out);
+    }
+    out
+}
+
 /// The thinking level in force: the request's, else the params'.
 fn effective_thinking(req: &ChatRequest) -> Option<ThinkingLevel> {
     req.thinking.or(req.params.thinking)

@@ -183,6 +183,8 @@ async fn messages_append_outside_runs() {
         .append_messages("nope", vec![json!({"role": "user", "content": "x"})])
         .await;
     assert!(matches!(missing, Err(StoreError::SessionNotFound { .. })));
-    let bad = store.append_messages("s", vec![json!({"content": "x"})]).await;
+    let bad = store
+        .append_messages("s", vec![json!({"content": "x"})])
+        .await;
     assert!(matches!(bad, Err(StoreError::InvalidMessage { .. })));
 }
