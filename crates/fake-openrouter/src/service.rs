@@ -10,6 +10,7 @@ use hyper::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
+use crate::audio;
 use crate::catalog::ModalityFilter;
 use crate::chat::{self, ChatRequest, Outcome};
 use crate::generation::{new_generation_id, unix_now};
@@ -31,6 +32,7 @@ enum Route {
     Models,
     Key,
     Generation,
+    Transcriptions,
     NotFound,
 }
 
@@ -44,6 +46,7 @@ impl Route {
             (&Method::GET, "/models") => Route::Models,
             (&Method::GET, "/key") => Route::Key,
             (&Method::GET, "/generation") => Route::Generation,
+            (&Method::POST, "/audio/transcriptions") => Route::Transcriptions,
             _ => Route::NotFound,
         }
     }
@@ -73,6 +76,11 @@ pub(crate) async fn handle(
     let chat_request = match (&route, &json) {
         (Route::Chat, Some(body @ Value::Object(_))) => Some(ChatRequest::from_json(body)),
         _ => None,
+    };
+    let stt_body = if route == Route::Transcriptions {
+        json.clone()
+    } else {
+        None
     };
     let query = parts.uri.query().map(str::to_owned);
     let shared = &ctx.shared;
@@ -107,6 +115,7 @@ pub(crate) async fn handle(
                 respond::json(StatusCode::OK, &json!({ "data": data }))
             }
             Route::Generation => generation(shared, query.as_deref()),
+            Route::Transcriptions => audio::answer(shared, stt_body.as_ref()),
             Route::NotFound => respond::openrouter_error(404, "Not Found"),
         },
     };

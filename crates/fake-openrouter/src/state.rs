@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde_json::Value;
 
+use crate::audio::TranscriptionReply;
 use crate::catalog;
 use crate::generation::GenerationRecord;
 use crate::record::RecordedRequest;
@@ -37,6 +38,8 @@ pub(crate) struct State {
     pub(crate) key_info: Value,
     /// Generations this fake produced, by id.
     pub(crate) generations: HashMap<String, GenerationRecord>,
+    /// Scripted answers of `POST /audio/transcriptions`, FIFO.
+    pub(crate) transcriptions: VecDeque<TranscriptionReply>,
 }
 
 impl Shared {
@@ -51,6 +54,7 @@ impl Shared {
                 models: catalog::default_models(),
                 key_info: catalog::default_key_info(),
                 generations: HashMap::new(),
+                transcriptions: VecDeque::new(),
             }),
         }
     }
