@@ -82,6 +82,10 @@ pub struct ServeArgs {
     /// How long a shutdown waits for runs in flight before interrupting them.
     #[arg(long, env = "FERRY_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
+    /// Largest asset (upload, attachment, observation) accepted, in bytes (default 25 MiB).
+    #[arg(long, env = "FERRY_MAX_ASSET_BYTES", default_value_t = 25 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_asset_bytes: u64,
 }
 
 #[derive(Debug, Subcommand)]

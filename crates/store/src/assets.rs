@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::clock::now_rfc3339;
 use crate::error::StoreError;
-use crate::json_column::{self, to_text_opt};
+use crate::json_column::{self, to_text, to_text_opt};
 use crate::store::Store;
 
 /// An asset row to insert.
@@ -75,10 +75,8 @@ impl AssetInsert {
 /// Filters of [`Store::list_assets`].
 #[derive(Debug, Clone, Default)]
 pub struct AssetFilter {
-    /// Exact media type, e.g. `image/png`.
-    pub media_type: Option<String>,
-    /// Media type prefix, e.g. `image/`.
-    pub media_prefix: Option<String>,
+    /// Only these media types (empty: any), e.g. every type of one kind.
+    pub media_types: Vec<String>,
     /// Exact source, e.g. `observation`.
     pub source: Option<String>,
     /// Only assets inserted before this cursor (a `seq` from an earlier page).
@@ -191,23 +189,18 @@ impl Store {
     /// Assets newest first, filtered, at most `filter.limit`.
     pub async fn list_assets(&self, filter: AssetFilter) -> Result<Vec<Asset>, StoreError> {
         self.read_with(move |conn| {
-            let prefix = filter.media_prefix.map(|p| format!("{p}%"));
+            let types = (!filter.media_types.is_empty())
+                .then(|| to_text(&Value::from(filter.media_types)))
+                .transpose()?;
             let mut stmt = conn.prepare_cached(&format!(
                 "{SELECT_ASSET}
-                 WHERE (?1 IS NULL OR media_type = ?1)
-                   AND (?2 IS NULL OR media_type LIKE ?2)
-                   AND (?3 IS NULL OR source = ?3)
-                   AND (?4 IS NULL OR seq < ?4)
-                 ORDER BY seq DESC LIMIT ?5"
+                 WHERE (?1 IS NULL OR media_type IN (SELECT value FROM json_each(?1)))
+                   AND (?2 IS NULL OR source = ?2)
+                   AND (?3 IS NULL OR seq < ?3)
+                 ORDER BY seq DESC LIMIT ?4"
             ))?;
             let rows = stmt.query_map(
-                params![
-                    filter.media_type,
-                    prefix,
-                    filter.source,
-                    filter.before,
-                    filter.limit
-                ],
+                params![types, filter.source, filter.before, filter.limit],
                 asset_from_row,
             )?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

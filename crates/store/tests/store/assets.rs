@@ -120,7 +120,7 @@ async fn list_filters_and_pages_newest_first() {
     assert_eq!(ids, ["x3", "x2", "x1", "x0"]);
     let images = store
         .list_assets(AssetFilter {
-            media_prefix: Some("image/".into()),
+            media_types: vec!["image/png".into(), "image/jpeg".into()],
             limit: 10,
             ..AssetFilter::default()
         })
