@@ -3,5 +3,6 @@
 
 mod support;
 
+mod assets;
 mod foundation;
 mod sessions;

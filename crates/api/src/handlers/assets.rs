@@ -175,6 +175,7 @@ pub async fn raw(
     } else {
         ranged(&headers, &etag, bytes)
     };
+    let status = response.status();
     let h = response.headers_mut();
     for (name, value) in [
         (ETAG, etag.as_str().to_owned()),
@@ -189,7 +190,7 @@ pub async fn raw(
             h.insert(name, v);
         }
     }
-    if !h.contains_key(CONTENT_TYPE) {
+    if status != StatusCode::RANGE_NOT_SATISFIABLE {
         h.insert(CONTENT_TYPE, content_type(&view));
     }
     h.insert(
