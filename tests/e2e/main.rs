@@ -5,4 +5,5 @@ mod support;
 
 mod assets;
 mod foundation;
+mod multimodal;
 mod sessions;
