@@ -55,13 +55,15 @@ impl Rig {
     }
 }
 
-fn accepted_samples() -> Vec<(
+/// (expected type, bytes, declared type, file name).
+type Sample = (
     &'static str,
     Vec<u8>,
     Option<&'static str>,
     Option<&'static str>,
-)> {
-    // (expected type, bytes, declared type, file name)
+);
+
+fn accepted_samples() -> Vec<Sample> {
     vec![
         ("image/png", testdata::png(), None, Some("pic.png")),
         ("image/jpeg", testdata::jpeg(), Some("image/jpeg"), None),
