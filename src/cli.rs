@@ -54,6 +54,19 @@ pub enum Command {
     /// Runs: show, events, cancel.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// The route's model catalog and the key's credit and limits.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Key validity, label, credit limit, remaining credit, usage and free tier (GET /key).
+    Status {
+        /// Route whose key to check (default route when omitted).
+        #[arg(long)]
+        route: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -216,9 +229,22 @@ pub struct InputArgs {
     /// Model params as JSON, e.g. '{"temperature":0.2}'.
     #[arg(long, value_name = "JSON")]
     pub params: Option<String>,
-    /// Provider routing as JSON, e.g. '{"order":["anthropic"]}'.
+    /// Provider routing as JSON, e.g. '{"order":["anthropic"],"sort":"price"}' (the
+    /// flags below override its keys).
     #[arg(long, value_name = "JSON")]
     pub provider_routing: Option<String>,
+    /// OpenRouter providers to try in this order (comma-separated or repeated).
+    #[arg(long, value_name = "SLUGS", value_delimiter = ',')]
+    pub provider_order: Vec<String>,
+    /// Only these OpenRouter providers (comma-separated or repeated).
+    #[arg(long, value_name = "SLUGS", value_delimiter = ',')]
+    pub provider_only: Vec<String>,
+    /// Never these OpenRouter providers (comma-separated or repeated).
+    #[arg(long, value_name = "SLUGS", value_delimiter = ',')]
+    pub provider_ignore: Vec<String>,
+    /// Do not let OpenRouter fall back to providers outside order/only.
+    #[arg(long)]
+    pub no_provider_fallbacks: bool,
     /// Read the text from standard input.
     #[arg(long)]
     pub stdin: bool,

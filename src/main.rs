@@ -49,5 +49,6 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Runtime(cmd) => commands::runtime::run(g, cmd).await,
         Command::Sessions(cmd) => commands::sessions::run(g, cmd).await,
         Command::Runs(cmd) => commands::runs::run(g, cmd).await,
+        Command::Models(cmd) => commands::models::run(g, cmd).await,
     }
 }

@@ -295,6 +295,18 @@ impl Engine {
             .len()
     }
 
+    /// `GET /v1/models/status`: the route's key as OpenRouter reports it (`GET /key`).
+    pub async fn key_status(&self, route: Option<&str>) -> Result<serde_json::Value, EngineError> {
+        let routes = &self.inner.routes;
+        let id = route.unwrap_or(&routes.file().default_route).to_string();
+        let route = routes.route(&id)?;
+        let client = routes.openrouter_client(&id)?;
+        let key = routes.api_key(route, &self.inner.secrets)?;
+        let info = client.key_info(&key).await?;
+        let data = info.get("data").cloned().unwrap_or(info);
+        Ok(json!({"route": id, "key": data}))
+    }
+
     /// `POST /v1/sessions`.
     pub async fn create_session(&self, new: NewSession) -> Result<Session, EngineError> {
         validate_session_id(&new.id)?;

@@ -1,5 +1,6 @@
 //! Request handlers, one module per resource.
 
+pub mod models;
 pub mod runs;
 pub mod runtime;
 pub mod secrets;
