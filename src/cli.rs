@@ -205,7 +205,7 @@ pub enum SessionsCommand {
         id: String,
     },
     /// Send input; creates the session on first use and streams the answer.
-    Input(InputArgs),
+    Input(Box<InputArgs>),
 }
 
 #[derive(Debug, Args)]
