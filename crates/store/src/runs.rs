@@ -352,6 +352,26 @@ impl Store {
         self.write_with(move |conn| insert_run(conn, &new)).await
     }
 
+    /// Queues the run's insert NOW — creating its session first when missing — and returns
+    /// a future of the outcome. Writes queued after this call (e.g. `mark_running_nowait`,
+    /// events) are ordered after it, so a caller may start the run before awaiting the
+    /// commit. Same idempotency rules as [`Store::insert_run`].
+    pub fn begin_run(
+        &self,
+        new: NewRun,
+    ) -> impl std::future::Future<Output = Result<InsertOutcome, StoreError>> + Send + 'static {
+        self.enqueue_with(move |conn| {
+            crate::sessions::insert_session(
+                conn,
+                &crate::NewSession {
+                    id: new.session_id.clone(),
+                    ..crate::NewSession::default()
+                },
+            )?;
+            insert_run(conn, &new)
+        })
+    }
+
     /// Marks the run `running` on `route` / `model_requested` (again, on a fallback;
     /// `started_at` keeps the first start). Refused for a run that already ended.
     pub async fn mark_running(
