@@ -60,7 +60,7 @@ pub enum Command {
     /// Audio tools: transcribe.
     #[command(subcommand)]
     Audio(AudioCommand),
-    /// The routes' model catalogs.
+    /// The route's model catalog and the key's credit and limits.
     #[command(subcommand)]
     Models(ModelsCommand),
 }
@@ -150,6 +150,12 @@ pub enum ModelsCommand {
         /// Fetch a fresh catalog now instead of using the cache.
         #[arg(long)]
         refresh: bool,
+    },
+    /// Key validity, label, credit limit, remaining credit, usage and free tier (GET /key).
+    Status {
+        /// Route whose key to check (default route when omitted).
+        #[arg(long)]
+        route: Option<String>,
     },
 }
 
@@ -293,7 +299,7 @@ pub enum SessionsCommand {
         id: String,
     },
     /// Send input; creates the session on first use and streams the answer.
-    Input(InputArgs),
+    Input(Box<InputArgs>),
     /// Append an audio observation: stored, transcribed, added to the session as text.
     Observe {
         /// Session id (created on first use).
@@ -327,9 +333,22 @@ pub struct InputArgs {
     /// Model params as JSON, e.g. '{"temperature":0.2}'.
     #[arg(long, value_name = "JSON")]
     pub params: Option<String>,
-    /// Provider routing as JSON, e.g. '{"order":["anthropic"]}'.
+    /// Provider routing as JSON, e.g. '{"order":["anthropic"],"sort":"price"}' (the
+    /// flags below override its keys).
     #[arg(long, value_name = "JSON")]
     pub provider_routing: Option<String>,
+    /// OpenRouter providers to try in this order (comma-separated or repeated).
+    #[arg(long, value_name = "SLUGS", value_delimiter = ',')]
+    pub provider_order: Vec<String>,
+    /// Only these OpenRouter providers (comma-separated or repeated).
+    #[arg(long, value_name = "SLUGS", value_delimiter = ',')]
+    pub provider_only: Vec<String>,
+    /// Never these OpenRouter providers (comma-separated or repeated).
+    #[arg(long, value_name = "SLUGS", value_delimiter = ',')]
+    pub provider_ignore: Vec<String>,
+    /// Do not let OpenRouter fall back to providers outside order/only.
+    #[arg(long)]
+    pub no_provider_fallbacks: bool,
     /// Read the text from standard input.
     #[arg(long)]
     pub stdin: bool,

@@ -195,9 +195,30 @@ async fn build_body(client: &ApiClient, args: &InputArgs) -> Result<Value, CliEr
         body["params"] = serde_json::from_str(p)
             .map_err(|e| CliError::usage(format!("--params is not valid JSON: {e}")))?;
     }
-    if let Some(p) = &args.provider_routing {
-        body["provider_routing"] = serde_json::from_str(p)
-            .map_err(|e| CliError::usage(format!("--provider-routing is not valid JSON: {e}")))?;
+    let mut routing = match &args.provider_routing {
+        Some(p) => serde_json::from_str(p)
+            .map_err(|e| CliError::usage(format!("--provider-routing is not valid JSON: {e}")))?,
+        None => json!({}),
+    };
+    if !routing.is_object() {
+        return Err(CliError::usage(
+            "--provider-routing must be a JSON object, e.g. '{\"order\":[\"anthropic\"]}'",
+        ));
+    }
+    for (key, list) in [
+        ("order", &args.provider_order),
+        ("only", &args.provider_only),
+        ("ignore", &args.provider_ignore),
+    ] {
+        if !list.is_empty() {
+            routing[key] = json!(list);
+        }
+    }
+    if args.no_provider_fallbacks {
+        routing["allow_fallbacks"] = json!(false);
+    }
+    if routing.as_object().is_some_and(|m| !m.is_empty()) {
+        body["provider_routing"] = routing;
     }
     Ok(body)
 }

@@ -7,3 +7,4 @@ mod assets;
 mod foundation;
 mod multimodal;
 mod sessions;
+mod shaping;

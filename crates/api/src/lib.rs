@@ -55,6 +55,7 @@ pub fn router(engine: Engine, auth: AuthConfig) -> Router {
             "/v1/sessions/{id}/runs",
             post(handlers::sessions::detached).get(handlers::sessions::runs),
         )
+        .route("/v1/models/status", get(handlers::models::status))
         .route("/v1/runs/{id}", get(handlers::runs::show))
         .route("/v1/runs/{id}/events", get(handlers::runs::events))
         .route("/v1/runs/{id}/cancel", post(handlers::runs::cancel))

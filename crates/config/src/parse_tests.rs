@@ -707,7 +707,7 @@ fn network_settings() {
 fn network_resolve_and_proxy_errors() {
     let t = |kv: &str| format!("{HEAD}[routes.openrouter.network]\n{kv}\n");
     let text = t("resolve = [\"openrouter.ai:443:127.0.0.1\", \"openrouter.ai:443:::1\"]");
-    assert_contains(&err(&text), &["key \"resolve\" in [routes.openrouter.network] must be an array of \"HOST:PORT:ADDRESS\""]);
+    assert_contains(&err(&text), &["key \"resolve\" in [routes.openrouter.network] must be an array of \"HOST:PORT:ADDRESS[:TARGET_PORT]\""]);
     assert_eq!(pos(&text), (5, 43));
     err(&t("resolve = \"openrouter.ai:443:127.0.0.1\""));
     err(&t("resolve = [\"openrouter.ai:443\"]"));

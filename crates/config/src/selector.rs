@@ -292,11 +292,18 @@ pub fn validate_selector(routes: &RoutesFile, selector: &str) -> Result<Target, 
     )
 }
 
-/// The model id to send: the bare `auto` means `openrouter/auto` on OpenRouter routes;
-/// everything else is sent unchanged.
+/// The model id to send: the bare `auto` means `openrouter/auto` on OpenRouter routes, and
+/// on the verified openrouter.ai endpoint any bare id means `openrouter/<id>`; everything
+/// else is sent unchanged.
 pub fn wire_model(route: &Route, model: &str) -> String {
     match route.driver {
         DriverKind::OpenRouter if model == "auto" => "openrouter/auto".to_string(),
+        // Every OpenRouter model id has a vendor prefix, so on the real OpenRouter a bare id
+        // can only be one of OpenRouter's own (`openrouter/hunter-alpha`) — which is exactly
+        // what a selector like `openrouter/hunter-alpha` leaves after the route prefix.
+        DriverKind::OpenRouter if route.is_verified_openrouter() && !model.contains('/') => {
+            format!("openrouter/{model}")
+        }
         DriverKind::OpenRouter => model.to_string(),
     }
 }

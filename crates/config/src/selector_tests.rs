@@ -370,4 +370,17 @@ fn wire_model_maps_auto_on_openrouter_routes() {
     assert_eq!(wire_model(or, &t.model), "openai/gpt-5.4-mini");
     let t = validate_selector(&r, "openrouter/auto").unwrap();
     assert_eq!(wire_model(or, &t.model), "openrouter/auto");
+    // On the verified OpenRouter endpoint a bare id is one of OpenRouter's own models.
+    let t = validate_selector(&r, "openrouter/hunter-alpha").unwrap();
+    assert_eq!(t.model, "hunter-alpha");
+    assert_eq!(wire_model(or, &t.model), "openrouter/hunter-alpha");
+}
+
+#[test]
+fn wire_model_keeps_bare_ids_on_custom_base_urls() {
+    let text = "version = 1\n[routes.proxy]\ndefault_model = \"gpt-4o\"\napi_key_env = \"K\"\nbase_url = \"http://127.0.0.1:9/v1\"\n";
+    let r = crate::parse_routes(text, std::path::Path::new("routes.toml")).unwrap();
+    let proxy = r.route("proxy").unwrap();
+    assert_eq!(wire_model(proxy, "gpt-4o"), "gpt-4o");
+    assert_eq!(wire_model(proxy, "auto"), "openrouter/auto");
 }

@@ -40,12 +40,19 @@ pub struct SubmitOptions {
     pub idempotency_key: Option<String>,
     /// When false, a busy session answers `409 session_busy` instead of queueing.
     pub queue_if_busy: bool,
+    /// When false (and there is no idempotency key), `submit` returns as soon as the run
+    /// is queued, before its insert commits — for streaming callers, who learn the outcome
+    /// (including a storage failure) from the run's terminal event.
+    pub ack_after_insert: bool,
 }
 
 /// The result of a submission.
 pub struct Submitted {
-    /// The run as stored (queued, or the existing run for a repeated idempotency key).
-    pub run: Run,
+    /// The run's id.
+    pub run_id: String,
+    /// The run as stored (queued, or the existing run for a repeated idempotency key);
+    /// `None` when the caller did not wait for the insert (`ack_after_insert: false`).
+    pub run: Option<Run>,
     /// True when an idempotency key matched an existing run.
     pub existing: bool,
 }
@@ -114,6 +121,10 @@ pub struct StatusView {
 struct Job {
     hub: Arc<LiveRun>,
     plan: RunPlan,
+    /// The session's own system prompt, read at submission.
+    session_prompt: Option<String>,
+    /// The session was created by this input, so its history is empty.
+    fresh_session: bool,
 }
 
 /// Where the engine keeps media and what it may read.
@@ -357,6 +368,18 @@ impl Engine {
             .len()
     }
 
+    /// `GET /v1/models/status`: the route's key as OpenRouter reports it (`GET /key`).
+    pub async fn key_status(&self, route: Option<&str>) -> Result<serde_json::Value, EngineError> {
+        let routes = &self.inner.routes;
+        let id = route.unwrap_or(&routes.file().default_route).to_string();
+        let route = routes.route(&id)?;
+        let client = routes.openrouter_client(&id)?;
+        let key = routes.api_key(route, &self.inner.secrets)?;
+        let info = client.key_info(&key).await?;
+        let data = info.get("data").cloned().unwrap_or(info);
+        Ok(json!({"route": id, "key": data}))
+    }
+
     /// `POST /v1/sessions`.
     pub async fn create_session(&self, new: NewSession) -> Result<Session, EngineError> {
         validate_session_id(&new.id)?;
@@ -455,33 +478,80 @@ impl Engine {
                 ),
             });
         }
-        if existing_session.is_none() {
-            self.inner.store.ensure_session(session_id).await?;
-        }
         let run_id = format!("run_{}", uuid::Uuid::now_v7().simple());
         let input_json = serde_json::to_value(&input)
             .map_err(|e| EngineError::Internal(format!("input encoding: {e}")))?;
-        let outcome = self
-            .inner
-            .store
-            .insert_run(NewRun {
-                id: run_id,
-                session_id: session_id.to_string(),
-                input: input_json,
-                idempotency_key: opts.idempotency_key.clone(),
-            })
-            .await?;
-        let run = match outcome {
-            InsertOutcome::Existing(run) => {
-                return Ok(Submitted {
-                    run,
-                    existing: true,
-                })
-            }
-            InsertOutcome::Inserted(run) => run,
+        // The insert (which also creates the session when missing) is queued now; the run's
+        // later writes are ordered after it, so the run may start before it commits.
+        let insert = self.inner.store.begin_run(NewRun {
+            id: run_id.clone(),
+            session_id: session_id.to_string(),
+            input: input_json,
+            idempotency_key: opts.idempotency_key.clone(),
+        });
+        let job = |hub| Job {
+            hub,
+            plan,
+            session_prompt: existing_session
+                .as_ref()
+                .and_then(|s| s.system_prompt.clone()),
+            fresh_session: existing_session.is_none(),
         };
+        if opts.idempotency_key.is_some() {
+            // A repeated key must find the existing run before anything starts.
+            return match insert.await? {
+                InsertOutcome::Existing(run) => Ok(Submitted {
+                    run_id: run.id.clone(),
+                    run: Some(run),
+                    existing: true,
+                }),
+                InsertOutcome::Inserted(run) => {
+                    self.launch(session_id, &run.id, job);
+                    Ok(Submitted {
+                        run_id: run.id.clone(),
+                        run: Some(run),
+                        existing: false,
+                    })
+                }
+            };
+        }
+        let hub = self.launch(session_id, &run_id, job);
+        if !opts.ack_after_insert {
+            // A failed insert makes the run's final write fail too, which the run reports
+            // as its terminal event; log it here as well.
+            tokio::spawn(async move {
+                if let Err(e) = insert.await {
+                    tracing::error!(run = %hub.run_id, error = %e, "cannot store the new run");
+                }
+            });
+            return Ok(Submitted {
+                run_id,
+                run: None,
+                existing: false,
+            });
+        }
+        match insert.await {
+            Ok(outcome) => Ok(Submitted {
+                run_id,
+                existing: matches!(outcome, InsertOutcome::Existing(_)),
+                run: Some(outcome.into_run()),
+            }),
+            Err(e) => {
+                hub.cancel.cancel();
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Registers the run's live hub and hands the job to the session's worker.
+    fn launch(
+        &self,
+        session_id: &str,
+        run_id: &str,
+        job: impl FnOnce(Arc<LiveRun>) -> Job,
+    ) -> Arc<LiveRun> {
         let hub = LiveRun::new(
-            run.id.clone(),
+            run_id.to_string(),
             session_id.to_string(),
             self.inner.store.clone(),
         );
@@ -489,12 +559,9 @@ impl Engine {
             .live
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(run.id.clone(), hub.clone());
-        self.enqueue(session_id, Job { hub, plan });
-        Ok(Submitted {
-            run,
-            existing: false,
-        })
+            .insert(run_id.to_string(), hub.clone());
+        self.enqueue(session_id, job(hub.clone()));
+        hub
     }
 
     fn enqueue(&self, session_id: &str, job: Job) {
@@ -726,7 +793,12 @@ enum Ending {
 }
 
 async fn execute(inner: &Arc<Inner>, job: Job) {
-    let Job { hub, plan } = job;
+    let Job {
+        hub,
+        plan,
+        session_prompt,
+        fresh_session,
+    } = job;
     let run_id = hub.run_id.clone();
     let mut attempts: Vec<Attempt> = Vec::new();
     let started = Instant::now();
@@ -735,13 +807,9 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
         Ending::Cancelled
     } else {
         let first = &plan.chain[0];
-        if let Err(e) = inner
+        inner
             .store
-            .mark_running(&run_id, &first.route, &first.model)
-            .await
-        {
-            tracing::error!(run = %run_id, error = %e, "cannot mark run running");
-        }
+            .mark_running_nowait(&run_id, &first.route, &first.model);
         hub.emit(
             "run.started",
             json!({"run_id": run_id, "session_id": hub.session_id, "route": first.route, "model": first.model}),
@@ -749,7 +817,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
         tokio::select! {
             biased;
             _ = hub.cancel.cancelled() => Ending::Cancelled,
-            ending = run_chain(inner, &hub, &plan, &mut attempts) => ending,
+            ending = run_chain(inner, &hub, &plan, session_prompt.as_deref(), fresh_session, &mut attempts) => ending,
         }
     };
 
@@ -837,10 +905,24 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
     // The terminal event row is queued before the run row, so both commit together; it is
     // published only after the commit, so whoever sees it can read a durable run.
     let event = hub.prepare(kind, data);
-    if let Err(e) = inner.store.finish_run(finish).await {
-        tracing::error!(run = %run_id, error = %e, "cannot record the end of the run");
+    match inner.store.finish_run(finish).await {
+        Ok(()) => hub.publish(event),
+        Err(e) => {
+            // Never report an outcome that is not stored: the run ends as a storage failure.
+            tracing::error!(run = %run_id, error = %e, "cannot record the end of the run");
+            let err = EngineError::from(e);
+            hub.publish(Event {
+                seq: event.seq,
+                kind: "run.failed".to_string(),
+                data: Arc::new(json!({
+                    "code": err.code(),
+                    "message": format!("the run's result could not be stored: {err}"),
+                    "status": err.status(),
+                    "retryable": false,
+                })),
+            });
+        }
     }
-    hub.publish(event);
 }
 
 fn partial_output(hub: &LiveRun) -> Option<serde_json::Value> {
@@ -852,15 +934,17 @@ async fn run_chain(
     inner: &Arc<Inner>,
     hub: &Arc<LiveRun>,
     plan: &RunPlan,
+    session_prompt: Option<&str>,
+    fresh_session: bool,
     attempts: &mut Vec<Attempt>,
 ) -> Ending {
-    let history = match inner.store.history(&hub.session_id).await {
-        Ok(h) => h,
-        Err(e) => return Ending::Failed(e.into()),
-    };
-    let session_prompt = match inner.store.get_session(&hub.session_id).await {
-        Ok(s) => s.and_then(|s| s.system_prompt),
-        Err(e) => return Ending::Failed(e.into()),
+    let history = if fresh_session {
+        Vec::new()
+    } else {
+        match inner.store.history(&hub.session_id).await {
+            Ok(h) => h,
+            Err(e) => return Ending::Failed(e.into()),
+        }
     };
     let engine = Engine {
         inner: Arc::clone(inner),
@@ -891,7 +975,7 @@ async fn run_chain(
             Ok(k) => k,
             Err(e) => return Ending::Failed(e),
         };
-        let system_prompt = session_prompt.as_deref().or(route.system_prompt.as_deref());
+        let system_prompt = session_prompt.or(route.system_prompt.as_deref());
         let wire = wire_model(route, &planned.model);
         let catalog = inner.catalogs.get(&planned.route);
         let caps = ModelCaps::of(route, catalog.as_deref(), &wire);

@@ -3,7 +3,6 @@
 //! parsers; shaping lives in [`crate::shape`].
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -102,7 +101,7 @@ impl OpenRouterClient {
             }
         }
         for pin in &route.network.resolve {
-            builder = builder.resolve(&pin.host, SocketAddr::new(pin.addr, pin.port));
+            builder = builder.resolve(&pin.host, pin.socket_addr());
         }
         if let Some(proxy) = &route.network.proxy {
             let proxy = reqwest::Proxy::all(proxy.as_str()).map_err(|e| DriverError::Proxy {

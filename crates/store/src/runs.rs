@@ -352,6 +352,26 @@ impl Store {
         self.write_with(move |conn| insert_run(conn, &new)).await
     }
 
+    /// Queues the run's insert NOW — creating its session first when missing — and returns
+    /// a future of the outcome. Writes queued after this call (e.g. `mark_running_nowait`,
+    /// events) are ordered after it, so a caller may start the run before awaiting the
+    /// commit. Same idempotency rules as [`Store::insert_run`].
+    pub fn begin_run(
+        &self,
+        new: NewRun,
+    ) -> impl std::future::Future<Output = Result<InsertOutcome, StoreError>> + Send + 'static {
+        self.enqueue_with(move |conn| {
+            crate::sessions::insert_session(
+                conn,
+                &crate::NewSession {
+                    id: new.session_id.clone(),
+                    ..crate::NewSession::default()
+                },
+            )?;
+            insert_run(conn, &new)
+        })
+    }
+
     /// Marks the run `running` on `route` / `model_requested` (again, on a fallback;
     /// `started_at` keeps the first start). Refused for a run that already ended.
     pub async fn mark_running(
@@ -367,6 +387,17 @@ impl Store {
         );
         self.write_with(move |conn| mark_running(conn, &run_id, &route, &model))
             .await
+    }
+
+    /// [`Store::mark_running`] without waiting: ordered before every later write, so a run
+    /// finished later is never overwritten; a failure is logged.
+    pub fn mark_running_nowait(&self, run_id: &str, route: &str, model_requested: &str) {
+        let (run_id, route, model) = (
+            run_id.to_owned(),
+            route.to_owned(),
+            model_requested.to_owned(),
+        );
+        self.write_nowait_with(move |conn| mark_running(conn, &run_id, &route, &model));
     }
 
     /// In one transaction: sets the run's terminal status and result fields, appends

@@ -1,10 +1,12 @@
-//! `GET /v1/models?route=R[&modality=M][&search=S][&refresh=true]`: the route's model
-//! catalog, cached from OpenRouter's `/models`.
+//! Model endpoints: `GET /v1/models?route=R[&modality=M][&search=S][&refresh=true]` (the
+//! route's model catalog, cached from OpenRouter's `/models`) and `GET /v1/models/status`
+//! (the route key's credit and limits).
 
 use axum::extract::{Query, State};
 use axum::Json;
 use ferry_engine::{ModelsQuery, ModelsView};
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::problem::ApiResult;
 use crate::AppState;
@@ -37,4 +39,19 @@ pub async fn list(
         })
         .await?;
     Ok(Json(view))
+}
+
+/// `?route=R`.
+#[derive(Debug, Deserialize)]
+pub struct RouteQuery {
+    /// Route id; the default route when omitted.
+    pub route: Option<String>,
+}
+
+/// `GET /v1/models/status`.
+pub async fn status(
+    State(s): State<AppState>,
+    Query(q): Query<RouteQuery>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(s.engine.key_status(q.route.as_deref()).await?))
 }

@@ -131,6 +131,7 @@ pub async fn input(
     headers: HeaderMap,
     ApiJson(body): ApiJson<InputRequest>,
 ) -> ApiResult<Response> {
+    let sse = wants_sse(&headers);
     let submitted = s
         .engine
         .submit(
@@ -139,11 +140,15 @@ pub async fn input(
             SubmitOptions {
                 idempotency_key: idempotency_key(&headers),
                 queue_if_busy: q.wait.unwrap_or(true),
+                // A stream learns the outcome (even a storage failure) from the terminal
+                // event, so its headers need not wait for the insert's commit; a blocking
+                // caller waits for the final commit anyway (the run starts either way).
+                ack_after_insert: !sse,
             },
         )
         .await?;
-    let run_id = submitted.run.id.clone();
-    if wants_sse(&headers) {
+    let run_id = submitted.run_id;
+    if sse {
         let sub = s.engine.subscribe(&run_id, 0).await?;
         let mut resp = sse_response(sub);
         if let Ok(v) = header::HeaderValue::from_str(&run_id) {
@@ -201,19 +206,19 @@ pub async fn detached(
             SubmitOptions {
                 idempotency_key: idempotency_key(&headers),
                 queue_if_busy: true,
+                // 202 promises a stored run.
+                ack_after_insert: true,
             },
         )
         .await?;
+    let run = submitted
+        .run
+        .ok_or_else(|| Problem::new(500, "internal_error", "the new run was not stored"))?;
     let status = if submitted.existing {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED
     };
-    let location = format!("/v1/runs/{}", submitted.run.id);
-    Ok((
-        status,
-        [(header::LOCATION, location)],
-        Json(json!(submitted.run)),
-    )
-        .into_response())
+    let location = format!("/v1/runs/{}", run.id);
+    Ok((status, [(header::LOCATION, location)], Json(json!(run))).into_response())
 }

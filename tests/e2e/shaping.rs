@@ -1,0 +1,377 @@
+//! Issue 4: OpenRouter request shaping asserted on what the fake upstream recorded — once on
+//! a verified route (the fake served as https://openrouter.ai over TLS through `ca_file` and
+//! a `resolve` pin) and once on a custom `base_url`, where none of it may appear.
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+struct Rig {
+    verified: FakeOpenRouter,
+    custom: FakeOpenRouter,
+    env: Env,
+    d: Daemon,
+}
+
+const MODELS: &str = r#"
+[routes.ROUTE.attribution]
+referer = "https://example.org/my-app"
+title = "ferry-tests"
+categories = ["cli-agent", "programming-app"]
+
+[routes.ROUTE.provider]
+sort = "price"
+
+[routes.ROUTE.models."anthropic/claude-sonnet-4-5"]
+provider = { order = ["anthropic", "aws-bedrock"], allow_fallbacks = false }
+params = { cacheControlTtl = "1h", responseCache = true, responseCacheTtlSeconds = 999999, maxTokens = 512, temperature = 0.3 }
+
+[routes.ROUTE.models."anthropic/claude-haiku-4-5"]
+params = { cache_control_ttl = "none" }
+
+[routes.ROUTE.models."openai/gpt-5.4-mini"]
+params = { response_cache = true, response_cache_ttl_seconds = 0, response_cache_clear = true, seed = 7, stop = ["END"] }
+"#;
+
+fn rig() -> Rig {
+    let verified = FakeOpenRouter::start_tls("openrouter.ai");
+    verified.set_api_key(API_KEY);
+    let custom = FakeOpenRouter::start();
+    custom.set_api_key(API_KEY);
+    let env = Env::new();
+    let ca = verified.ca_pem_path().expect("ca").display().to_string();
+    let port = verified.addr().port();
+    let routes = format!(
+        r#"version = 1
+default_route = "openrouter"
+
+[routes.openrouter]
+default_model = "openai/gpt-5.4-mini"
+auth_ref = "openrouter.primary"
+thinking = "medium"
+system_prompt = "You are terse."
+timeout_ms = 5000
+
+[routes.openrouter.network]
+ca_file = "{ca}"
+resolve = ["openrouter.ai:443:127.0.0.1:{port}"]
+{verified_models}
+[routes.proxy]
+default_model = "openai/gpt-5.4-mini"
+auth_ref = "openrouter.primary"
+base_url = "{custom}"
+thinking = "medium"
+system_prompt = "You are terse."
+timeout_ms = 5000
+{custom_models}"#,
+        verified_models = MODELS.replace("ROUTE", "openrouter"),
+        custom = custom.base_url(),
+        custom_models = MODELS.replace("ROUTE", "proxy"),
+    );
+    env.write_routes(&routes);
+    env.store_key_offline();
+    let d = env.serve();
+    Rig {
+        verified,
+        custom,
+        env,
+        d,
+    }
+}
+
+impl Rig {
+    /// Sends one input and returns the (headers, body) the upstream recorded.
+    fn send(&self, fake: &FakeOpenRouter, args: &[&str]) -> (RecordedRequest, Value) {
+        fake.clear_requests();
+        let mut full = vec!["sessions", "input"];
+        full.extend_from_slice(args);
+        let out = self.d.cli(&self.env, &full);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}\n{}",
+            stderr(&out),
+            self.d.log()
+        );
+        let reqs = fake.chat_requests();
+        assert_eq!(reqs.len(), 1, "{args:?}");
+        let body = reqs[0].body.clone().unwrap();
+        (reqs[0].clone(), body)
+    }
+}
+
+use ferry_fake_openrouter::RecordedRequest;
+
+fn system_message(body: &Value) -> Value {
+    body["messages"][0].clone()
+}
+
+#[test]
+fn verified_route_gets_attribution_cache_markers_reasoning_and_provider_routing() {
+    let r = rig();
+    let (req, body) = r.send(
+        &r.verified,
+        &["a1", "--model", "anthropic/claude-sonnet-4-5", "hi"],
+    );
+    assert_eq!(
+        req.header("authorization"),
+        Some(format!("Bearer {API_KEY}").as_str())
+    );
+    assert_eq!(
+        req.header("http-referer"),
+        Some("https://example.org/my-app")
+    );
+    assert_eq!(req.header("x-openrouter-title"), Some("ferry-tests"));
+    assert_eq!(
+        req.header("x-openrouter-categories"),
+        Some("cli-agent,programming-app")
+    );
+    assert_eq!(req.header("x-openrouter-cache"), Some("true"));
+    assert_eq!(
+        req.header("x-openrouter-cache-ttl"),
+        Some("86400"),
+        "TTL clamped to 86400"
+    );
+    assert_eq!(
+        system_message(&body),
+        json!({"role": "system", "content": [{"type": "text", "text": "You are terse.", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]})
+    );
+    assert_eq!(body["reasoning"], json!({"effort": "medium"}));
+    assert!(body.get("reasoning_effort").is_none());
+    assert_eq!(
+        body["provider"],
+        json!({"sort": "price", "order": ["anthropic", "aws-bedrock"], "allow_fallbacks": false})
+    );
+    assert_eq!(body["max_tokens"], 512);
+    assert_eq!(body["temperature"], 0.3);
+    assert_eq!(body["model"], "anthropic/claude-sonnet-4-5");
+
+    // "none" disables the markers; other params follow the snake_case names.
+    let (_, body) = r.send(
+        &r.verified,
+        &["a2", "--model", "anthropic/claude-haiku-4-5", "hi"],
+    );
+    assert_eq!(
+        system_message(&body),
+        json!({"role": "system", "content": "You are terse."})
+    );
+    let (_, body) = r.send(
+        &r.verified,
+        &["a2b", "--model", "anthropic/claude-opus-4-5", "hi"],
+    );
+    assert_eq!(
+        system_message(&body),
+        json!({"role": "system", "content": [{"type": "text", "text": "You are terse.", "cache_control": {"type": "ephemeral"}}]}),
+        "default 5-minute marker has no ttl"
+    );
+
+    let (req, body) = r.send(&r.verified, &["a3", "hi"]);
+    assert_eq!(
+        req.header("x-openrouter-cache-ttl"),
+        Some("1"),
+        "TTL clamped to 1"
+    );
+    assert_eq!(req.header("x-openrouter-cache-clear"), Some("true"));
+    assert_eq!(
+        system_message(&body),
+        json!({"role": "system", "content": "You are terse."}),
+        "no markers off anthropic"
+    );
+    assert_eq!(body["seed"], 7);
+    assert_eq!(body["stop"], json!(["END"]));
+    assert_eq!(body["provider"], json!({"sort": "price"}));
+}
+
+#[test]
+fn custom_base_url_gets_plain_openai_compatible_requests() {
+    let r = rig();
+    let (req, body) = r.send(
+        &r.custom,
+        &[
+            "c1",
+            "--provider",
+            "proxy",
+            "--model",
+            "anthropic/claude-sonnet-4-5",
+            "hi",
+        ],
+    );
+    assert_eq!(
+        req.header("authorization"),
+        Some(format!("Bearer {API_KEY}").as_str())
+    );
+    for h in [
+        "http-referer",
+        "x-openrouter-title",
+        "x-openrouter-categories",
+        "x-openrouter-cache",
+        "x-openrouter-cache-ttl",
+        "x-openrouter-cache-clear",
+        "x-title",
+    ] {
+        assert!(
+            req.header(h).is_none(),
+            "{h} must not be sent to a custom base_url"
+        );
+    }
+    assert_eq!(
+        system_message(&body),
+        json!({"role": "system", "content": "You are terse."})
+    );
+    for k in ["reasoning", "reasoning_effort", "provider"] {
+        assert!(
+            body.get(k).is_none(),
+            "{k} must not be sent to a custom base_url: {body}"
+        );
+    }
+    assert_eq!(body["max_tokens"], 512);
+    assert_eq!(body["model"], "anthropic/claude-sonnet-4-5");
+}
+
+#[test]
+fn reasoning_is_skipped_where_it_must_be_and_deepseek_v4_rules_apply() {
+    let r = rig();
+    for (session, model, wire) in [
+        ("x1", "x-ai/grok-4", "x-ai/grok-4"),
+        ("x2", "auto", "openrouter/auto"),
+        ("x3", "openrouter/hunter-alpha", "openrouter/hunter-alpha"),
+    ] {
+        let (_, body) = r.send(&r.verified, &[session, "--model", model, "hi"]);
+        assert_eq!(body["model"], wire);
+        assert!(body.get("reasoning").is_none(), "{model}: {body}");
+        assert!(body.get("reasoning_effort").is_none());
+    }
+    let (_, body) = r.send(&r.verified, &["x4", "--thinking", "off", "hi"]);
+    assert!(body.get("reasoning").is_none());
+    let (_, body) = r.send(&r.verified, &["x5", "--thinking", "max", "hi"]);
+    assert_eq!(body["reasoning"], json!({"effort": "xhigh"}));
+    let (_, body) = r.send(&r.verified, &["x6", "--thinking", "adaptive", "hi"]);
+    assert_eq!(body["reasoning"], json!({"effort": "medium"}));
+
+    // DeepSeek V4: effort high unless xhigh; replayed assistant turns carry reasoning_content.
+    let ds = "deepseek/deepseek-v4-pro";
+    let (_, body) = r.send(&r.verified, &["ds", "--model", ds, "first"]);
+    assert_eq!(body["reasoning"], json!({"effort": "high"}));
+    let (_, body) = r.send(
+        &r.verified,
+        &["ds", "--model", ds, "--thinking", "xhigh", "second"],
+    );
+    assert_eq!(body["reasoning"], json!({"effort": "xhigh"}));
+    let assistant = &body["messages"][2];
+    assert_eq!(assistant["role"], "assistant");
+    assert_eq!(assistant["reasoning_content"], "");
+    let (_, body) = r.send(
+        &r.verified,
+        &[
+            "ds",
+            "--model",
+            "deepseek/deepseek-v4-flash",
+            "--thinking",
+            "off",
+            "third",
+        ],
+    );
+    assert!(body.get("reasoning").is_none());
+    for m in body["messages"].as_array().unwrap() {
+        assert!(m.get("reasoning_content").is_none(), "{m}");
+    }
+}
+
+#[test]
+fn per_input_provider_routing_and_camel_case_params() {
+    let r = rig();
+    let (_, body) = r.send(
+        &r.verified,
+        &[
+            "p1",
+            "--provider-order",
+            "deepinfra,together",
+            "--provider-ignore",
+            "azure",
+            "--no-provider-fallbacks",
+            "--params",
+            r#"{"maxTokens": 77, "topP": 0.5, "temperature": 0.1}"#,
+            "hi",
+        ],
+    );
+    assert_eq!(
+        body["provider"],
+        json!({"sort": "price", "order": ["deepinfra", "together"], "ignore": ["azure"], "allow_fallbacks": false})
+    );
+    assert_eq!(body["max_tokens"], 77);
+    assert_eq!(body["top_p"], 0.5);
+    assert_eq!(body["temperature"], 0.1);
+
+    // A typo in provider routing names the valid keys; nothing is sent.
+    r.verified.clear_requests();
+    let out = r.d.cli(
+        &r.env,
+        &[
+            "sessions",
+            "input",
+            "p2",
+            "--provider-routing",
+            r#"{"oder": ["x"]}"#,
+            "hi",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("\"oder\"") && err.contains("order") && err.contains("allow_fallbacks"),
+        "{err}"
+    );
+    let out = r.d.cli(
+        &r.env,
+        &[
+            "sessions",
+            "input",
+            "p3",
+            "--params",
+            r#"{"temprature": 1}"#,
+            "hi",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("temperature"), "{}", stderr(&out));
+    assert!(r.verified.chat_requests().is_empty());
+}
+
+#[test]
+fn cache_status_is_recorded_and_models_status_reads_the_key() {
+    let r = rig();
+    r.verified.push(
+        Reply::text("cached answer")
+            .with_header("X-OpenRouter-Cache-Status", "HIT")
+            .with_usage(0, 0, 0.0),
+    );
+    let out = r.d.cli(&r.env, &["--json", "sessions", "input", "k", "hi"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = json(&stdout(&out));
+    assert_eq!(run["cache_status"], "HIT");
+    assert!(run["generation_id"].as_str().unwrap().starts_with("gen-"));
+
+    r.verified.set_key_info(json!({"label": "sk-or-v1-abc…xyz", "limit": 25.0, "limit_remaining": 19.5, "limit_reset": "monthly", "usage": 5.5, "is_free_tier": false}));
+    let out = r.d.cli(&r.env, &["models", "status"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("credit limit: $25.0000")
+            && text.contains("remaining:    $19.5000")
+            && text.contains("free tier:    no"),
+        "{text}"
+    );
+    let v = json(&stdout(
+        &r.d.cli(&r.env, &["--json", "models", "status", "--route", "proxy"]),
+    ));
+    assert_eq!(v["route"], "proxy");
+    assert!(r.custom.requests().iter().any(|q| q.path == "/api/v1/key"));
+    // A rejected key is reported with its fix.
+    r.custom.set_api_key("sk-or-v1-some-other-key");
+    let out = r.d.cli(&r.env, &["models", "status", "--route", "proxy"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("upstream_unauthorized"),
+        "{}",
+        stderr(&out)
+    );
+}
