@@ -240,6 +240,19 @@ fn reasoning_is_skipped_where_it_must_be_and_deepseek_v4_rules_apply() {
         assert!(body.get("reasoning").is_none(), "{model}: {body}");
         assert!(body.get("reasoning_effort").is_none());
     }
+    // The catalog decides reasoning support: a model without it gets no `reasoning`.
+    let out = r.d.cli(&r.env, &["--json", "models", "list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (_, body) = r.send(
+        &r.verified,
+        &["x3b", "--model", "meta-llama/llama-3.3-70b-instruct", "hi"],
+    );
+    assert!(body.get("reasoning").is_none(), "{body}");
+    let (_, body) = r.send(
+        &r.verified,
+        &["x3c", "--model", "openai/gpt-5.4-mini", "hi"],
+    );
+    assert_eq!(body["reasoning"], json!({"effort": "medium"}));
     let (_, body) = r.send(&r.verified, &["x4", "--thinking", "off", "hi"]);
     assert!(body.get("reasoning").is_none());
     let (_, body) = r.send(&r.verified, &["x5", "--thinking", "max", "hi"]);

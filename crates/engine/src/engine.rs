@@ -991,7 +991,19 @@ async fn run_chain(
             .map(|m| m.params.clone())
             .unwrap_or_default();
         let params: ModelParams = model_params.overlay(&plan.params);
-        let thinking = plan.thinking.or(params.thinking).or(route.thinking);
+        let mut thinking = plan.thinking.or(params.thinking).or(route.thinking);
+        // A model the catalog says takes no `reasoning` parameter gets none (with
+        // `provider.require_parameters` it would otherwise find no endpoint at all).
+        if thinking.is_some()
+            && inner
+                .catalogs
+                .get(&route.id)
+                .and_then(|c| c.supports_reasoning(&wire))
+                == Some(false)
+        {
+            tracing::debug!(model = %wire, "catalog: no reasoning support; not sending reasoning");
+            thinking = None;
+        }
         let req = ChatRequest {
             model: wire,
             messages,
