@@ -185,6 +185,10 @@ pub struct ServeArgs {
     /// How long a shutdown waits for runs in flight before interrupting them.
     #[arg(long, env = "FERRY_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
+    /// After each completed run on an openrouter.ai route, look up what was actually billed
+    /// (`GET /generation`, in the background) and record it as the run's `billed_cost`.
+    #[arg(long, env = "FERRY_RECONCILE_COST")]
+    pub reconcile_cost: bool,
     /// Largest asset (upload, attachment, observation) accepted, in bytes (default 25 MiB).
     #[arg(long, env = "FERRY_MAX_ASSET_BYTES", default_value_t = 25 * 1024 * 1024,
           value_parser = clap::value_parser!(u64).range(1..))]

@@ -61,6 +61,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
     let config = EngineConfig {
         workspace_root: args.workspace_root.clone(),
         max_asset_bytes: args.max_asset_bytes,
+        reconcile_cost: args.reconcile_cost,
         ..EngineConfig::new(&args.state_root)
     };
     let (engine, recovered) = Engine::start(routes, store, secrets, RetryPolicy::default(), config)

@@ -138,6 +138,8 @@ pub struct EngineConfig {
     pub max_asset_bytes: u64,
     /// How long a fetched model catalog is fresh.
     pub catalog_ttl: Duration,
+    /// Look up each completed run's billed cost with `GET /generation` (verified routes).
+    pub reconcile_cost: bool,
 }
 
 impl EngineConfig {
@@ -148,6 +150,7 @@ impl EngineConfig {
             workspace_root: PathBuf::from("."),
             max_asset_bytes: ferry_assets::DEFAULT_MAX_ASSET_BYTES,
             catalog_ttl: crate::catalogs::DEFAULT_CATALOG_TTL,
+            reconcile_cost: false,
         }
     }
 }
@@ -160,6 +163,7 @@ pub(crate) struct Inner {
     pub(crate) assets: AssetStore,
     pub(crate) workspace_root: PathBuf,
     pub(crate) catalogs: Catalogs,
+    pub(crate) reconcile_cost: bool,
     runtime_model: RwLock<Option<String>>,
     queues: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
     live: Mutex<HashMap<String, Arc<LiveRun>>>,
@@ -228,6 +232,7 @@ impl Engine {
                 assets,
                 workspace_root,
                 catalogs,
+                reconcile_cost: config.reconcile_cost,
                 runtime_model: RwLock::new(runtime_model),
                 queues: Mutex::new(HashMap::new()),
                 live: Mutex::new(HashMap::new()),
@@ -787,6 +792,7 @@ enum Ending {
     Completed {
         outcome: Box<ferry_openrouter::ChatOutcome>,
         model: String,
+        route: String,
     },
     Failed(EngineError),
     Cancelled,
@@ -823,8 +829,21 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
 
     let attempts_json = serde_json::to_value(&attempts).unwrap_or_else(|_| json!([]));
     let duration_ms = started.elapsed().as_millis() as u64;
+    let mut reconcile = None;
     let (finish, kind, data) = match ending {
-        Ending::Completed { outcome, model } => {
+        Ending::Completed {
+            outcome,
+            model,
+            route,
+        } => {
+            if inner.reconcile_cost
+                && inner
+                    .routes
+                    .route(&route)
+                    .is_ok_and(|r| r.is_verified_openrouter())
+            {
+                reconcile = outcome.generation_id.clone().map(|g| (route, g));
+            }
             let output = json!({"text": outcome.content, "reasoning": outcome.reasoning});
             let served = outcome.model.clone().unwrap_or(model);
             let data = json!({
@@ -906,7 +925,12 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
     // published only after the commit, so whoever sees it can read a durable run.
     let event = hub.prepare(kind, data);
     match inner.store.finish_run(finish).await {
-        Ok(()) => hub.publish(event),
+        Ok(()) => {
+            hub.publish(event);
+            if let Some((route, generation_id)) = reconcile {
+                crate::billing::spawn(inner.clone(), route, run_id.clone(), generation_id);
+            }
+        }
         Err(e) => {
             // Never report an outcome that is not stored: the run ends as a storage failure.
             tracing::error!(run = %run_id, error = %e, "cannot record the end of the run");
@@ -1029,6 +1053,7 @@ async fn run_chain(
                 return Ending::Completed {
                     outcome: Box::new(outcome),
                     model: req.model,
+                    route: planned.route.clone(),
                 }
             }
             Err(e) => {

@@ -6,6 +6,7 @@
 //! model catalogs with their background refresh.
 
 mod attachments;
+mod billing;
 mod catalogs;
 mod engine;
 mod error;

@@ -87,6 +87,8 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL,
         PRIMARY KEY (asset_id, kind, model)
     );",
+    // 3: the cost OpenRouter billed for a run (`GET /generation`), when reconciled.
+    "ALTER TABLE runs ADD COLUMN billed_cost REAL;",
 ];
 
 /// The schema version this build writes.
