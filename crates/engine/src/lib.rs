@@ -4,6 +4,7 @@
 
 mod engine;
 mod error;
+mod facade;
 mod input;
 mod live;
 mod routes;
@@ -13,7 +14,8 @@ pub use engine::{
     ActiveTarget, Engine, RuntimeView, SessionView, StatusView, SubmitOptions, Submitted,
 };
 pub use error::EngineError;
-pub use input::{InputRequest, PlannedModel, RunPlan};
+pub use facade::{FacadeModel, FacadeRequest, FacadeRunEnd, FacadeTrace, ReasoningChoice};
+pub use input::{plan_chain, InputRequest, PlannedModel, RunPlan};
 pub use live::{Event, LiveRun, Subscription};
 pub use routes::{RouteStatus, RouteTable};
 pub use secrets::SecretsHandle;

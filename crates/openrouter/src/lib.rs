@@ -23,7 +23,7 @@ mod types;
 pub use client::OpenRouterClient;
 pub use driver::ChatDriver;
 pub use passthrough::{
-    open_raw_with_retries, Opened, RawCompletion, RawReply, RawStream, StreamSummary, Usage,
+    open_raw_with_retries, RawCompletion, RawReply, RawStream, StreamSummary, Usage,
 };
 pub use error::{DriverError, UpstreamError, UpstreamErrorKind};
 pub use redact::{redact_text, REDACTED};

@@ -184,15 +184,6 @@ impl Stream for RawStream {
     }
 }
 
-/// A reply obtained with [`open_raw_with_retries`], with the time spent waiting on
-/// upstream (every attempt until its reply was validated, and the back-off between them).
-pub struct Opened {
-    /// The reply.
-    pub reply: RawReply,
-    /// Time spent waiting on upstream; the rest of a request's time is ferry's own.
-    pub upstream_wait: Duration,
-}
-
 impl OpenRouterClient {
     /// ONE pass-through attempt: sends `body` (already shaped for `req`) and waits for a
     /// validated reply. Every error is one that no client has seen any part of.
@@ -306,7 +297,10 @@ fn validate_body(
 
 /// Opens a pass-through reply for ONE model with the same retry policy as sessions
 /// (bounded back-off on 429/5xx/timeouts/connect errors, one retry with thinking =
-/// minimal when the model insists on reasoning). Every attempt is appended to `attempts`.
+/// minimal when the model insists on reasoning). Every attempt is appended to `attempts`;
+/// the time spent waiting on upstream (each attempt until its reply was validated, and the
+/// back-off between attempts) is added to `upstream_wait` — the rest of a request's time
+/// is ferry's own.
 pub async fn open_raw_with_retries(
     client: &OpenRouterClient,
     api_key: &str,
@@ -314,10 +308,10 @@ pub async fn open_raw_with_retries(
     policy: &RetryPolicy,
     collect_text: bool,
     attempts: &mut Vec<Attempt>,
-) -> Result<Opened, UpstreamError> {
+    upstream_wait: &mut Duration,
+) -> Result<RawReply, UpstreamError> {
     let mut state = RetryState::default();
     let mut reasoning_retry: Option<ChatRequest> = None;
-    let mut upstream_wait = Duration::ZERO;
     let mut body = encode(req, client.is_verified(), api_key)?;
     loop {
         let current = reasoning_retry.as_ref().unwrap_or(req);
@@ -326,7 +320,7 @@ pub async fn open_raw_with_retries(
             .open_raw(api_key, current, body.clone(), collect_text)
             .await;
         let elapsed = started.elapsed();
-        upstream_wait += elapsed;
+        *upstream_wait += elapsed;
         let mut error = match result {
             Ok(reply) => {
                 attempts.push(Attempt {
@@ -335,10 +329,7 @@ pub async fn open_raw_with_retries(
                     error_code: None,
                     latency_ms: millis(elapsed),
                 });
-                return Ok(Opened {
-                    reply,
-                    upstream_wait,
-                });
+                return Ok(reply);
             }
             Err(e) => e,
         };
@@ -356,7 +347,7 @@ pub async fn open_raw_with_retries(
             }
             NextStep::RetryAfter(delay) => {
                 tokio::time::sleep(delay).await;
-                upstream_wait += delay;
+                *upstream_wait += delay;
             }
             NextStep::GiveUp => return Err(error),
         }
