@@ -82,6 +82,10 @@ pub struct ServeArgs {
     /// How long a shutdown waits for runs in flight before interrupting them.
     #[arg(long, env = "FERRY_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
+    /// Record every OpenAI-facade call as a run (session `openai`, or the `X-Ferry-Session`
+    /// header's). Off by default: recording adds durable writes to each call.
+    #[arg(long, env = "FERRY_RECORD_FACADE_RUNS")]
+    pub record_facade_runs: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -828,7 +828,12 @@ fn record_session_metrics(metrics: &ferry_metrics::Metrics, plan: &RunPlan, fini
         finish.status.as_str(),
     );
     if let Some(usage) = &finish.usage {
-        let n = |k: &str| usage.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let n = |k: &str| {
+            usage
+                .get(k)
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0)
+        };
         metrics.usage(
             &first.route,
             model,

@@ -106,10 +106,9 @@ impl Metrics {
             "Model requests by API surface, route, model and outcome (HTTP status for the OpenAI facade, run status for sessions)",
             requests.clone(),
         );
-        let upstream_latency =
-            Family::<RouteLabels, Histogram>::new_with_constructor(|| {
-                Histogram::new(UPSTREAM_BUCKETS.iter().copied())
-            });
+        let upstream_latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(UPSTREAM_BUCKETS.iter().copied())
+        });
         registry.register(
             "upstream_latency_seconds",
             "Time waiting on the upstream per request: until the reply was validated (first output event when streaming), retries included",
@@ -256,10 +255,24 @@ mod tests {
         let text = m.render(3);
         assert!(text.contains(r#"ferry_requests_total{api="openai",route="openrouter",model="openai/gpt-5.4-mini",status="200"} 2"#), "{text}");
         assert!(text.contains(r#"ferry_tokens_total{route="openrouter",model="openai/gpt-5.4-mini",kind="prompt"} 12"#), "{text}");
-        assert!(text.contains(r#"ferry_cost_usd_total{route="openrouter",model="openai/gpt-5.4-mini"} 0.5"#), "{text}");
-        assert!(text.contains(r#"ferry_added_latency_seconds_bucket{le="0.00005",api="openai"} 1"#), "{text}");
-        assert!(text.contains(r#"ferry_added_latency_seconds_bucket{le="0.000025",api="openai"} 0"#), "{text}");
-        assert!(text.contains(r#"ferry_upstream_latency_seconds_count{route="openrouter"} 1"#), "{text}");
+        assert!(
+            text.contains(
+                r#"ferry_cost_usd_total{route="openrouter",model="openai/gpt-5.4-mini"} 0.5"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"ferry_added_latency_seconds_bucket{le="0.00005",api="openai"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"ferry_added_latency_seconds_bucket{le="0.000025",api="openai"} 0"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"ferry_upstream_latency_seconds_count{route="openrouter"} 1"#),
+            "{text}"
+        );
         assert!(text.contains("ferry_active_runs 3"), "{text}");
         assert!(text.contains("ferry_facade_in_flight 1"), "{text}");
         drop(guard);

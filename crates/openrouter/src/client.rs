@@ -149,8 +149,9 @@ impl OpenRouterClient {
             api_key,
         };
         let body = shape::build_body(req, self.inner.verified);
-        let body = serde_json::to_vec(&body)
-            .map_err(|e| UpstreamError::protocol(&format!("cannot encode the request ({e})"), false, ctx))?;
+        let body = serde_json::to_vec(&body).map_err(|e| {
+            UpstreamError::protocol(&format!("cannot encode the request ({e})"), false, ctx)
+        })?;
         let response = self.send_chat(api_key, req, body, ctx).await?;
         let generation_id = header_string(response.headers(), "x-generation-id");
         let cache_status = header_string(response.headers(), "x-openrouter-cache-status");

@@ -22,10 +22,10 @@ mod types;
 
 pub use client::OpenRouterClient;
 pub use driver::ChatDriver;
+pub use error::{DriverError, UpstreamError, UpstreamErrorKind};
 pub use passthrough::{
     open_raw_with_retries, RawCompletion, RawReply, RawStream, StreamSummary, Usage,
 };
-pub use error::{DriverError, UpstreamError, UpstreamErrorKind};
 pub use redact::{redact_text, REDACTED};
 pub use retry::{chat_with_retries, parse_retry_after, Attempt, RetryPolicy};
 pub use types::{ChatOutcome, ChatRequest, StreamEvent, ToolCall};

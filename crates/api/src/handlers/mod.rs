@@ -1,5 +1,7 @@
 //! Request handlers, one module per resource.
 
+pub mod config;
+pub mod openai;
 pub mod runs;
 pub mod runtime;
 pub mod secrets;

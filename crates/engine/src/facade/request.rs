@@ -69,7 +69,9 @@ fn parse_level(field: &str, v: &Value) -> Result<ThinkingLevel, EngineError> {
     text.parse().map_err(|_| {
         bad(
             "invalid_reasoning_effort",
-            format!("{field} must be one of none, minimal, low, medium, high, xhigh (max is accepted)"),
+            format!(
+                "{field} must be one of none, minimal, low, medium, high, xhigh (max is accepted)"
+            ),
         )
     })
 }
@@ -306,23 +308,35 @@ mod tests {
     #[test]
     fn bad_requests_say_what_is_wrong() {
         let cases = [
-            (json!({"messages": [{"role": "user", "content": "x"}]}), "missing_model"),
+            (
+                json!({"messages": [{"role": "user", "content": "x"}]}),
+                "missing_model",
+            ),
             (json!({"model": ""}), "invalid_model"),
             (json!({"model": "m/x"}), "missing_messages"),
             (with(json!({"messages": []})), "invalid_messages"),
-            (with(json!({"messages": [{"content": "x"}]})), "invalid_messages"),
+            (
+                with(json!({"messages": [{"content": "x"}]})),
+                "invalid_messages",
+            ),
             (with(json!({"temprature": 1})), "unknown_parameter"),
             (with(json!({"n": 2})), "unsupported_parameter"),
             (with(json!({"functions": []})), "unsupported_parameter"),
             (with(json!({"temperature": 9})), "invalid_params"),
             (with(json!({"stream": "yes"})), "invalid_stream"),
             (with(json!({"tools": [1]})), "invalid_tools"),
-            (with(json!({"reasoning_effort": "huge"})), "invalid_reasoning_effort"),
+            (
+                with(json!({"reasoning_effort": "huge"})),
+                "invalid_reasoning_effort",
+            ),
             (
                 with(json!({"reasoning_effort": "low", "reasoning": {"max_tokens": 5}})),
                 "invalid_reasoning",
             ),
-            (with(json!({"provider": {"order": "x"}})), "invalid_provider_routing"),
+            (
+                with(json!({"provider": {"order": "x"}})),
+                "invalid_provider_routing",
+            ),
         ];
         for (body, code) in cases {
             let e = parse(body.clone()).unwrap_err();

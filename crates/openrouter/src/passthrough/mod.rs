@@ -28,8 +28,8 @@ use crate::retry::{millis, with_minimal_thinking, Attempt, NextStep, RetryPolicy
 use crate::shape;
 use crate::types::ChatRequest;
 
-pub use probe::Usage;
 use probe::ReplyProbe;
+pub use probe::Usage;
 use tap::SseTap;
 
 /// A successful upstream reply, ready to forward.

@@ -87,7 +87,10 @@ impl MessageProbe {
     pub fn has_output(&self) -> bool {
         non_empty(&self.content)
             || non_empty(&self.reasoning)
-            || self.reasoning_details.as_ref().is_some_and(|d| !d.is_empty())
+            || self
+                .reasoning_details
+                .as_ref()
+                .is_some_and(|d| !d.is_empty())
             || self.tool_calls.as_ref().is_some_and(|t| !t.is_empty())
             || self.images.as_ref().is_some_and(|i| !i.is_empty())
             || self.audio.is_some()
@@ -149,7 +152,13 @@ mod tests {
             r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c"}]}}]}"#,
         )
         .unwrap();
-        assert!(p.first_choice().unwrap().delta.as_ref().unwrap().has_output());
+        assert!(p
+            .first_choice()
+            .unwrap()
+            .delta
+            .as_ref()
+            .unwrap()
+            .has_output());
 
         let p: ReplyProbe = serde_json::from_str(
             r#"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":7,"total_tokens":19,"cost":0.00042,"prompt_tokens_details":{"cached_tokens":0}}}"#,

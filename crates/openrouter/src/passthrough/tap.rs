@@ -17,8 +17,7 @@ use crate::passthrough::probe::{ReplyProbe, Usage};
 
 static ERROR_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"error\""));
 static USAGE_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"usage\""));
-static FINISH_KEY: LazyLock<Finder<'static>> =
-    LazyLock::new(|| Finder::new(b"\"finish_reason\""));
+static FINISH_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"finish_reason\""));
 static FINISH_NULL: LazyLock<Finder<'static>> =
     LazyLock::new(|| Finder::new(b"\"finish_reason\":null"));
 
@@ -173,8 +172,7 @@ impl SseTap {
             return;
         };
         if let Some(error) = choice.error.as_ref().filter(|e| !e.is_null()) {
-            let failure =
-                UpstreamError::choice_error(error, self.state.output_started, self.ctx());
+            let failure = UpstreamError::choice_error(error, self.state.output_started, self.ctx());
             self.state.failure.get_or_insert(failure);
         }
         if let Some(delta) = choice.delta.as_ref().or(choice.message.as_ref()) {

@@ -124,7 +124,10 @@ mod tests {
             assert_eq!(classify_field(k), FieldClass::Forwarded, "{k}");
         }
         for k in PORTABLE_KEYS {
-            assert!(FORWARDED_KEYS.contains(k), "{k} must be forwarded to be portable");
+            assert!(
+                FORWARDED_KEYS.contains(k),
+                "{k} must be forwarded to be portable"
+            );
         }
         // `reasoning_effort` is stripped from the body but read by ferry as a thinking level.
         for k in STRIPPED_EXTRA_KEYS.iter().chain(OPENAI_ONLY_KEYS) {

@@ -445,7 +445,10 @@ fn custom_base_url_gets_only_portable_extra_fields() {
     assert_eq!(body["frequency_penalty"], 0.5);
     assert_eq!(body["user"], "u1");
     for dropped in ["top_k", "plugins", "service_tier"] {
-        assert!(body.get(dropped).is_none(), "{dropped} sent to a custom base_url");
+        assert!(
+            body.get(dropped).is_none(),
+            "{dropped} sent to a custom base_url"
+        );
     }
     let body = build_body(&r, true);
     assert_eq!(body["top_k"], 40);
