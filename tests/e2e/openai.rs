@@ -536,7 +536,10 @@ fn facade_calls_are_recorded_as_runs_only_when_enabled() {
 
 /// Checks the text exposition format line by line (HELP/TYPE comments, samples with
 /// well-formed names, labels and values) and returns the samples.
-fn parse_exposition(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
+/// One sample: metric name, labels, value.
+type Sample = (String, Vec<(String, String)>, f64);
+
+fn parse_exposition(text: &str) -> Vec<Sample> {
     let mut samples = Vec::new();
     let mut typed = std::collections::HashMap::new();
     for line in text.lines() {
@@ -592,7 +595,7 @@ fn parse_exposition(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
 #[test]
 fn metrics_parse_as_prometheus_text_and_count_requests() {
     let r = rig();
-    let count = |samples: &[(String, Vec<(String, String)>, f64)]| -> f64 {
+    let count = |samples: &[Sample]| -> f64 {
         samples
             .iter()
             .filter(|(n, l, _)| {
