@@ -49,5 +49,12 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Runtime(cmd) => commands::runtime::run(g, cmd).await,
         Command::Sessions(cmd) => commands::sessions::run(g, cmd).await,
         Command::Runs(cmd) => commands::runs::run(g, cmd).await,
+        Command::Onboard(args) => commands::onboard::run(g, args).await,
+        Command::Config(cmd) => commands::config::run(g, cmd).await,
+        Command::Doctor(args) => commands::doctor::run(g, args).await,
+        Command::Completions { shell } => {
+            commands::completions::run(*shell);
+            Ok(())
+        }
     }
 }

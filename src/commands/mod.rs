@@ -1,5 +1,9 @@
 //! One module per command group; each renders human output or `--json`.
 
+pub mod completions;
+pub mod config;
+pub mod doctor;
+pub mod onboard;
 pub mod runs;
 pub mod runtime;
 pub mod secrets;
