@@ -12,7 +12,10 @@ pub async fn run(g: &GlobalArgs, cmd: &ConfigCommand) -> Result<(), CliError> {
     let ConfigCommand::Show { route } = cmd;
     let client = ApiClient::new(g)?;
     let path = match route {
-        Some(r) => format!("/v1/config?route={}", url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>()),
+        Some(r) => format!(
+            "/v1/config?route={}",
+            url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>()
+        ),
         None => "/v1/config".to_string(),
     };
     let doc = client.get_json(&path).await?;

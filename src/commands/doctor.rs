@@ -101,7 +101,9 @@ pub async fn run(g: &GlobalArgs, args: &DoctorArgs) -> Result<(), CliError> {
     }
     if problems > 0 {
         return Err(CliError {
-            message: format!("ferry doctor found {problems} problem(s); each is listed with its fix above"),
+            message: format!(
+                "ferry doctor found {problems} problem(s); each is listed with its fix above"
+            ),
             exit: 1,
             problem: None,
         });
@@ -186,7 +188,10 @@ fn check_master_key(
             let detail = if SecretStore::exists(state_root) {
                 format!("opens {} ({n} secret(s))", store_path.display())
             } else {
-                format!("set; {} does not exist yet (created on the first `ferry secrets set`)", store_path.display())
+                format!(
+                    "set; {} does not exist yet (created on the first `ferry secrets set`)",
+                    store_path.display()
+                )
             };
             report.ok("master key", detail);
             Some(handle)
@@ -206,7 +211,10 @@ fn check_routes(table: &RouteTable, secrets: &SecretsHandle, report: &mut Report
     for status in table.statuses(secrets) {
         let name = format!("route {}", status.id);
         if status.ready {
-            report.ok(&name, format!("ready ({}, {})", status.auth, status.base_url));
+            report.ok(
+                &name,
+                format!("ready ({}, {})", status.auth, status.base_url),
+            );
         } else {
             report.fail(
                 &name,
@@ -220,10 +228,9 @@ fn check_routes(table: &RouteTable, secrets: &SecretsHandle, report: &mut Report
 async fn check_upstreams(table: &RouteTable, secrets: &SecretsHandle, report: &mut Report) {
     for status in table.statuses(secrets).into_iter().filter(|s| s.ready) {
         let name = format!("upstream {}", status.id);
-        let (Ok(route), Ok(client)) = (
-            table.route(&status.id),
-            table.openrouter_client(&status.id),
-        ) else {
+        let (Ok(route), Ok(client)) =
+            (table.route(&status.id), table.openrouter_client(&status.id))
+        else {
             continue;
         };
         let Ok(key) = table.api_key(route, secrets) else {
@@ -263,7 +270,11 @@ async fn check_daemon(g: &GlobalArgs, report: &mut Report) {
     let client = match ApiClient::new(g) {
         Ok(c) => c,
         Err(e) => {
-            report.fail("daemon", e.message, "fix --token / --token-file / FERRY_TOKEN_FILE");
+            report.fail(
+                "daemon",
+                e.message,
+                "fix --token / --token-file / FERRY_TOKEN_FILE",
+            );
             return;
         }
     };
@@ -289,20 +300,40 @@ async fn check_daemon(g: &GlobalArgs, report: &mut Report) {
         return;
     }
     let Ok(st) = resp.json::<Value>().await else {
-        report.fail("daemon", format!("{url} answered HTTP {status} with no status document"), "is this a ferry daemon? check --url");
+        report.fail(
+            "daemon",
+            format!("{url} answered HTTP {status} with no status document"),
+            "is this a ferry daemon? check --url",
+        );
         return;
     };
     report.ok(
         "daemon",
-        format!("ferry {} at {url}, {}", st["version"].as_str().unwrap_or("?"), st["state"].as_str().unwrap_or("?")),
+        format!(
+            "ferry {} at {url}, {}",
+            st["version"].as_str().unwrap_or("?"),
+            st["state"].as_str().unwrap_or("?")
+        ),
     );
     let loopback = url::Url::parse(&url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
-        .is_some_and(|h| h == "localhost" || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) || h == "[::1]");
+        .is_some_and(|h| {
+            h == "localhost"
+                || h.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+                || h == "[::1]"
+        });
     let has_token = g.token.is_some() || g.token_file.is_some();
     if loopback {
-        report.ok("bind/auth", if has_token { "loopback, token in use" } else { "loopback; no token needed" });
+        report.ok(
+            "bind/auth",
+            if has_token {
+                "loopback, token in use"
+            } else {
+                "loopback; no token needed"
+            },
+        );
     } else if url.starts_with("http://") {
         report.warn(
             "bind/auth",
@@ -324,7 +355,10 @@ async fn check_daemon(g: &GlobalArgs, report: &mut Report) {
             report.fail(
                 &format!("daemon route {}", route["id"].as_str().unwrap_or("?")),
                 route["reason"].as_str().unwrap_or("not ready").to_string(),
-                route["fix"].as_str().unwrap_or("see `ferry status`").to_string(),
+                route["fix"]
+                    .as_str()
+                    .unwrap_or("see `ferry status`")
+                    .to_string(),
             );
         }
     }

@@ -167,7 +167,10 @@ fn prompt_line(question: &str, default: &str) -> Result<String, CliError> {
 
 /// The master key from the environment; else the one a previous onboard generated next to
 /// the routes file; else a new one written there. Returns the generated/used file, if any.
-fn master_key(state_root: &Path, routes_file: &Path) -> Result<(MasterKey, Option<PathBuf>), CliError> {
+fn master_key(
+    state_root: &Path,
+    routes_file: &Path,
+) -> Result<(MasterKey, Option<PathBuf>), CliError> {
     if let Some(key) = MasterKey::from_env().map_err(|e| CliError::usage(e.to_string()))? {
         return Ok((key, None));
     }
@@ -178,9 +181,10 @@ fn master_key(state_root: &Path, routes_file: &Path) -> Result<(MasterKey, Optio
     let file = std::path::absolute(dir.join(MASTER_KEY_FILE))
         .map_err(|e| CliError::fail(format!("cannot resolve {}: {e}", dir.display())))?;
     if file.exists() {
-        let text = Zeroizing::new(std::fs::read_to_string(&file).map_err(|e| {
-            CliError::fail(format!("cannot read {}: {e}", file.display()))
-        })?);
+        let text = Zeroizing::new(
+            std::fs::read_to_string(&file)
+                .map_err(|e| CliError::fail(format!("cannot read {}: {e}", file.display())))?,
+        );
         let key = MasterKey::parse(text.trim()).map_err(|e| CliError::usage(e.to_string()))?;
         return Ok((key, Some(file)));
     }
@@ -218,7 +222,9 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
         .map_err(|e| CliError::fail(format!("cannot create {}: {e}", dir.display())))?;
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("routes.toml"),
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("routes.toml"),
         std::process::id()
     ));
     let result = std::fs::write(&tmp, bytes)
@@ -226,7 +232,10 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
         .and_then(|()| std::fs::rename(&tmp, path));
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(CliError::fail(format!("cannot write {}: {e}", path.display())));
+        return Err(CliError::fail(format!(
+            "cannot write {}: {e}",
+            path.display()
+        )));
     }
     Ok(())
 }

@@ -5,4 +5,5 @@ mod support;
 
 mod foundation;
 mod openai;
+mod operator;
 mod sessions;
