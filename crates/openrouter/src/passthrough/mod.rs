@@ -101,7 +101,7 @@ impl RawStream {
             output_started: state.output_started,
             model: state.model.clone(),
             usage: state.usage,
-            text: state.text.take(),
+            text: state.text.take().map(|t| redact_key_in_text(&self.key, t)),
             failure: self
                 .transport_failure
                 .take()
@@ -110,18 +110,7 @@ impl RawStream {
     }
 
     fn redact(&self, chunk: Bytes) -> Bytes {
-        if self.key.needle().is_empty() || self.key.find(&chunk).is_none() {
-            return chunk;
-        }
-        let mut out = Vec::with_capacity(chunk.len());
-        let mut rest: &[u8] = &chunk;
-        while let Some(i) = self.key.find(rest) {
-            out.extend_from_slice(&rest[..i]);
-            out.extend_from_slice(REDACTED.as_bytes());
-            rest = &rest[i + self.key.needle().len()..];
-        }
-        out.extend_from_slice(rest);
-        Bytes::from(out)
+        redact_key(&self.key, chunk)
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> UpstreamError {
@@ -184,6 +173,33 @@ impl Stream for RawStream {
     }
 }
 
+/// Replaces every occurrence of the key `finder` looks for with `[REDACTED]` (a copy is
+/// made only when there is one).
+fn redact_key(finder: &Finder<'_>, chunk: Bytes) -> Bytes {
+    let needle = finder.needle().len();
+    if needle == 0 || finder.find(&chunk).is_none() {
+        return chunk;
+    }
+    let mut out = Vec::with_capacity(chunk.len());
+    let mut rest: &[u8] = &chunk;
+    while let Some(i) = finder.find(rest) {
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(REDACTED.as_bytes());
+        rest = &rest[i + needle..];
+    }
+    out.extend_from_slice(rest);
+    Bytes::from(out)
+}
+
+/// [`redact_key`] for collected text (which is recorded in runs when recording is on).
+fn redact_key_in_text(finder: &Finder<'_>, text: String) -> String {
+    if finder.needle().is_empty() || finder.find(text.as_bytes()).is_none() {
+        return text;
+    }
+    let bytes = redact_key(finder, Bytes::from(text.into_bytes()));
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 impl OpenRouterClient {
     /// ONE pass-through attempt: sends `body` (already shaped for `req`) and waits for a
     /// validated reply. Every error is one that no client has seen any part of.
@@ -208,7 +224,9 @@ impl OpenRouterClient {
         if !is_sse {
             let bytes = read_limited(response, MAX_BODY, ctx).await?;
             let mut completion = validate_body(&bytes, collect_text, ctx)?;
-            completion.body = Bytes::from(bytes);
+            let finder = Finder::new(api_key.as_bytes());
+            completion.body = redact_key(&finder, Bytes::from(bytes));
+            completion.text = completion.text.map(|t| redact_key_in_text(&finder, t));
             completion.generation_id = generation_id;
             return Ok(RawReply::Json(completion));
         }
