@@ -1,6 +1,7 @@
 //! Issue 7: operator features — `onboard` then `serve`, `doctor` with its fixes, shell
 //! completions, `config show`, and the served OpenAPI document.
 
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -238,4 +239,90 @@ fn config_show_and_openapi_document() {
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
+}
+
+/// Drives `ferry onboard` on a pseudo-terminal (Python's `pty`): the prompts appear, the
+/// key typed at the hidden prompt is stored and never echoed.
+#[test]
+fn interactive_onboard_prompts_without_echoing_the_key() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: python3 is not installed (needed to drive a pseudo-terminal)");
+        return;
+    }
+    let env = Env::new();
+    let typed = "sk-or-v1-typedattheprompt0123456789";
+    let driver = r#"
+import os, pty, select, sys, time
+args = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(args[0], args)
+out = b""
+def read(seconds):
+    global out
+    end = time.time() + seconds
+    while time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                return
+            if not data:
+                return
+            out += data
+def until(text):
+    end = time.time() + 20
+    while text.encode() not in out and time.time() < end:
+        read(0.2)
+until("Default model")
+os.write(fd, b"anthropic/claude-sonnet-4-5\n")
+until("(input is hidden)")
+os.write(fd, os.environ["TYPED_KEY"].encode() + b"\n")
+read(5)
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    let routes = env.routes_path();
+    let state = env.state();
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", driver, ferry_bin(), "onboard", "--routes-file"])
+        .arg(&routes)
+        .arg("--state-root")
+        .arg(&state)
+        .env("TYPED_KEY", typed)
+        .env_remove("FERRY_MASTER_KEY")
+        .env_remove("FERRY_MASTER_KEY_FILE")
+        .env_remove("OPENROUTER_API_KEY")
+        .current_dir(env.root());
+    let out = run_with_timeout(cmd, Duration::from_secs(60));
+    let screen = stdout(&out);
+    assert!(out.status.success(), "{screen}\n{}", stderr(&out));
+    assert!(
+        screen.contains("OpenRouter API key (input is hidden)"),
+        "{screen}"
+    );
+    assert!(!screen.contains(typed), "the key was echoed: {screen}");
+    assert!(screen.contains("stored openrouter.primary"), "{screen}");
+    let text = std::fs::read_to_string(&routes).unwrap();
+    assert!(
+        text.contains("default_model = \"anthropic/claude-sonnet-4-5\""),
+        "{text}"
+    );
+
+    // The stored key is the one typed.
+    let mut cmd = env.cli(&[
+        "--json",
+        "secrets",
+        "list",
+        "--offline",
+        "--state-root",
+        state.to_str().unwrap(),
+    ]);
+    cmd.env_remove("FERRY_MASTER_KEY")
+        .env("FERRY_MASTER_KEY_FILE", env.root().join("ferry-master.key"));
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&stdout(&out))[0]["fingerprint"], "sk-or-…6789");
 }
