@@ -53,5 +53,12 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Assets(cmd) => commands::assets::run(g, cmd).await,
         Command::Audio(cmd) => commands::audio::run(g, cmd).await,
         Command::Models(cmd) => commands::models::run(g, cmd).await,
+        Command::Onboard(args) => commands::onboard::run(g, args).await,
+        Command::Config(cmd) => commands::config::run(g, cmd).await,
+        Command::Doctor(args) => commands::doctor::run(g, args).await,
+        Command::Completions { shell } => {
+            commands::completions::run(*shell);
+            Ok(())
+        }
     }
 }

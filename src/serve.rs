@@ -67,6 +67,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
     let (engine, recovered) = Engine::start(routes, store, secrets, RetryPolicy::default(), config)
         .await
         .map_err(|e| CliError::fail(e.to_string()))?;
+    engine.set_facade_recording(args.record_facade_runs);
     for run in &recovered {
         tracing::warn!(run = %run.id, session = %run.session_id, "run was in flight when ferry stopped; marked interrupted");
     }

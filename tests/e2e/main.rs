@@ -6,5 +6,7 @@ mod support;
 mod assets;
 mod foundation;
 mod multimodal;
+mod openai;
+mod operator;
 mod sessions;
 mod shaping;

@@ -170,8 +170,11 @@ pub(crate) struct Inner {
     draining: AtomicBool,
     shutting_down: AtomicBool,
     started: Instant,
+    loaded_at: u64,
     tasks: TaskTracker,
     pub(crate) background: CancellationToken,
+    metrics: ferry_metrics::Metrics,
+    record_facade: AtomicBool,
 }
 
 /// The engine handle (cheap to clone).
@@ -239,8 +242,14 @@ impl Engine {
                 draining: AtomicBool::new(false),
                 shutting_down: AtomicBool::new(false),
                 started: Instant::now(),
+                loaded_at: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0),
                 tasks: TaskTracker::new(),
                 background: CancellationToken::new(),
+                metrics: ferry_metrics::Metrics::new(),
+                record_facade: AtomicBool::new(false),
             }),
         };
         engine.spawn_catalog_refresh();
@@ -270,6 +279,39 @@ impl Engine {
     /// The loaded routes.
     pub fn routes(&self) -> &RouteTable {
         &self.inner.routes
+    }
+
+    /// The daemon's metrics.
+    pub fn metrics(&self) -> &ferry_metrics::Metrics {
+        &self.inner.metrics
+    }
+
+    /// The same-model retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
+    /// When the engine started (Unix seconds).
+    pub fn loaded_at(&self) -> u64 {
+        self.inner.loaded_at
+    }
+
+    /// Turns recording of OpenAI-facade calls as runs on or off (off by default).
+    pub fn set_facade_recording(&self, on: bool) {
+        self.inner.record_facade.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether facade calls are recorded as runs.
+    pub fn facade_recording(&self) -> bool {
+        self.inner.record_facade.load(Ordering::Relaxed)
+    }
+
+    /// Runs `fut` on the engine's task tracker, so a graceful shutdown waits for it.
+    pub(crate) fn spawn_tracked<F>(&self, fut: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.inner.tasks.spawn(fut);
     }
 
     /// True once shutdown began.
@@ -921,6 +963,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
             (finish, kind, json!({"code": code, "message": message}))
         }
     };
+    record_session_metrics(&inner.metrics, &plan, &finish);
     // The terminal event row is queued before the run row, so both commit together; it is
     // published only after the commit, so whoever sees it can read a durable run.
     let event = hub.prepare(kind, data);
@@ -946,6 +989,35 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
                 })),
             });
         }
+    }
+}
+
+/// Counts a finished session run (`ferry_requests_total{api="sessions"}`, tokens, cost).
+fn record_session_metrics(metrics: &ferry_metrics::Metrics, plan: &RunPlan, finish: &RunFinish) {
+    let Some(first) = plan.chain.first() else {
+        return;
+    };
+    let model = finish.model_served.as_deref().unwrap_or(&first.model);
+    metrics.request(
+        ferry_metrics::Api::Sessions,
+        &first.route,
+        model,
+        finish.status.as_str(),
+    );
+    if let Some(usage) = &finish.usage {
+        let n = |k: &str| {
+            usage
+                .get(k)
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0)
+        };
+        metrics.usage(
+            &first.route,
+            model,
+            n("prompt_tokens"),
+            n("completion_tokens"),
+            finish.cost,
+        );
     }
 }
 

@@ -69,6 +69,7 @@ impl EngineError {
                 "run" => "run_not_found",
                 "secret" => "secret_not_found",
                 "route" => "route_not_found",
+                "model" => "model_not_found",
                 _ => "not_found",
             },
             EngineError::Conflict { code, .. } => code,

@@ -10,6 +10,7 @@ mod billing;
 mod catalogs;
 mod engine;
 mod error;
+mod facade;
 mod input;
 mod live;
 mod observe;
@@ -27,7 +28,8 @@ pub use engine::{
     Submitted,
 };
 pub use error::EngineError;
-pub use input::{InputRequest, PlannedModel, RunPlan};
+pub use facade::{FacadeModel, FacadeRequest, FacadeRunEnd, FacadeTrace, ReasoningChoice};
+pub use input::{plan_chain, InputRequest, PlannedModel, RunPlan};
 pub use live::{Event, LiveRun, Subscription};
 pub use routes::{RouteStatus, RouteTable};
 pub use secrets::SecretsHandle;

@@ -24,7 +24,7 @@ use crate::types::{ChatOutcome, ChatRequest, StreamEvent};
 /// Largest error body read (the rest is ignored).
 const MAX_ERROR_BODY: usize = 64 * 1024;
 /// Largest non-streaming body accepted (generated images arrive inline as data URLs).
-const MAX_BODY: usize = 128 * 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 128 * 1024 * 1024;
 /// Environment variable naming an extra CA bundle.
 const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 
@@ -148,33 +148,10 @@ impl OpenRouterClient {
             api_key,
         };
         let body = shape::build_body(req, self.inner.verified);
-        let mut headers = HeaderMap::new();
-        for (name, value) in shape::build_headers(req, self.inner.verified, &self.inner.attribution)
-        {
-            match (
-                HeaderName::try_from(name.as_str()),
-                HeaderValue::try_from(value.as_str()),
-            ) {
-                (Ok(n), Ok(v)) => {
-                    headers.insert(n, v);
-                }
-                _ => tracing::warn!(header = %name, "skipping a header with an invalid value"),
-            }
-        }
-        if req.stream {
-            headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
-        }
-        let response = self
-            .inner
-            .http
-            .post(self.inner.chat_url.clone())
-            .bearer_auth(api_key)
-            .headers(headers)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| send_error(&e, ctx))?;
-        let response = check_status(response, ctx).await?;
+        let body = serde_json::to_vec(&body).map_err(|e| {
+            UpstreamError::protocol(&format!("cannot encode the request ({e})"), false, ctx)
+        })?;
+        let response = self.send_chat(api_key, req, body, ctx).await?;
         let generation_id = header_string(response.headers(), "x-generation-id");
         let cache_status = header_string(response.headers(), "x-openrouter-cache-status");
         let is_sse = response
@@ -199,6 +176,50 @@ impl OpenRouterClient {
         }
         outcome.cache_status = cache_status;
         Ok(outcome)
+    }
+
+    /// The extra headers of a chat request (attribution, cache), shaped for this route.
+    pub(crate) fn chat_headers(&self, req: &ChatRequest) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in shape::build_headers(req, self.inner.verified, &self.inner.attribution)
+        {
+            match (
+                HeaderName::try_from(name.as_str()),
+                HeaderValue::try_from(value.as_str()),
+            ) {
+                (Ok(n), Ok(v)) => {
+                    headers.insert(n, v);
+                }
+                _ => tracing::warn!(header = %name, "skipping a header with an invalid value"),
+            }
+        }
+        if req.stream {
+            headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        }
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers
+    }
+
+    /// Sends an already-encoded chat body and returns the response once its status is a
+    /// success (any other status becomes its [`UpstreamError`]).
+    pub(crate) async fn send_chat(
+        &self,
+        api_key: &str,
+        req: &ChatRequest,
+        body: impl Into<reqwest::Body>,
+        ctx: ErrorContext<'_>,
+    ) -> Result<Response, UpstreamError> {
+        let response = self
+            .inner
+            .http
+            .post(self.inner.chat_url.clone())
+            .bearer_auth(api_key)
+            .headers(self.chat_headers(req))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| send_error(&e, ctx))?;
+        check_status(response, ctx).await
     }
 
     /// `GET /models?output_modalities=all`: the whole JSON document.
@@ -291,7 +312,7 @@ impl ChatDriver for OpenRouterClient {
     }
 }
 
-fn header_string(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn header_string(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -301,7 +322,7 @@ fn header_string(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// `e` and its sources, joined with `: ` (reqwest's own Display is terse).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -352,7 +373,7 @@ async fn check_status(
 
 /// Reads a whole body, at most `limit` bytes (more is an error unless this is an error
 /// body, which is simply cut).
-async fn read_limited(
+pub(crate) async fn read_limited(
     mut response: Response,
     limit: usize,
     ctx: ErrorContext<'_>,

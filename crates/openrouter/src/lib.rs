@@ -14,6 +14,7 @@ mod client;
 mod driver;
 mod error;
 mod outcome;
+mod passthrough;
 mod redact;
 mod response;
 mod retry;
@@ -27,6 +28,9 @@ pub use catalog::{Catalog, CatalogModel};
 pub use client::OpenRouterClient;
 pub use driver::ChatDriver;
 pub use error::{DriverError, UpstreamError, UpstreamErrorKind};
-pub use redact::redact_text;
+pub use passthrough::{
+    open_raw_with_retries, RawCompletion, RawReply, RawStream, StreamSummary, Usage,
+};
+pub use redact::{redact_text, REDACTED};
 pub use retry::{chat_with_retries, parse_retry_after, Attempt, RetryPolicy};
 pub use types::{ChatOutcome, ChatRequest, StreamEvent, ToolCall};

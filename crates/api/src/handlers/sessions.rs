@@ -15,7 +15,7 @@ use crate::sse::sse_response;
 use crate::AppState;
 
 /// Body of `POST /v1/sessions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSession {
     /// Session id.
@@ -29,7 +29,8 @@ pub struct CreateSession {
 }
 
 /// Cursor pagination.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// Return items after this id.
     pub cursor: Option<String>,
@@ -38,13 +39,17 @@ pub struct Page {
 }
 
 /// `?wait=false` on input.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InputQuery {
     /// When false, a busy session answers 409 instead of queueing.
     pub wait: Option<bool>,
 }
 
 /// `POST /v1/sessions`.
+#[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = CreateSession,
+    responses((status = 201, description = "The new session", body = Object),
+              (status = 409, description = "The session exists (problem+json)")))]
 pub async fn create(
     State(s): State<AppState>,
     ApiJson(body): ApiJson<CreateSession>,
@@ -61,6 +66,8 @@ pub async fn create(
 }
 
 /// `GET /v1/sessions`.
+#[utoipa::path(get, path = "/v1/sessions", tag = "sessions", params(Page),
+    responses((status = 200, description = "A page of sessions and `next_cursor`", body = Object)))]
 pub async fn list(State(s): State<AppState>, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
     let limit = page.limit.unwrap_or(100).clamp(1, 500);
     let sessions = s
@@ -76,11 +83,19 @@ pub async fn list(State(s): State<AppState>, Query(page): Query<Page>) -> ApiRes
 }
 
 /// `GET /v1/sessions/{id}`.
+#[utoipa::path(get, path = "/v1/sessions/{id}", tag = "sessions",
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, description = "The session with its totals", body = Object),
+              (status = 404, description = "No such session (problem+json)")))]
 pub async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     Ok(Json(json!(s.engine.session_view(&id).await?)))
 }
 
 /// `GET /v1/sessions/{id}/messages`.
+#[utoipa::path(get, path = "/v1/sessions/{id}/messages", tag = "sessions",
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, description = "The session's history", body = Object),
+              (status = 404, description = "No such session (problem+json)")))]
 pub async fn messages(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     s.engine.session_view(&id).await?;
     let history = s
@@ -93,6 +108,10 @@ pub async fn messages(State(s): State<AppState>, Path(id): Path<String>) -> ApiR
 }
 
 /// `GET /v1/sessions/{id}/runs`.
+#[utoipa::path(get, path = "/v1/sessions/{id}/runs", tag = "sessions",
+    params(("id" = String, Path, description = "Session id"), Page),
+    responses((status = 200, description = "The session's runs, newest first", body = Object),
+              (status = 404, description = "No such session (problem+json)")))]
 pub async fn runs(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -124,6 +143,13 @@ fn idempotency_key(headers: &HeaderMap) -> Option<String> {
 
 /// `POST /v1/sessions/{id}/input`: runs to completion and answers with the run, or with
 /// `Accept: text/event-stream` streams the run's events as they happen.
+#[utoipa::path(post, path = "/v1/sessions/{id}/input", tag = "sessions",
+    params(("id" = String, Path, description = "Session id (created on first use)"), InputQuery),
+    request_body(content = Object, description = "{content?, attachments?, provider?, model?, fallbacks?, thinking?, params?, provider_routing?}"),
+    responses((status = 200, description = "The completed run, or its events as SSE with `Accept: text/event-stream`", body = Object),
+              (status = 400, description = "Invalid input (problem+json)"),
+              (status = 409, description = "Session busy with `wait=false` (problem+json)"),
+              (status = 502, description = "The run failed upstream (problem+json with run_id)")))]
 pub async fn input(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -192,6 +218,12 @@ pub fn run_result(
 }
 
 /// `POST /v1/sessions/{id}/runs`: 202 + the run view; `Idempotency-Key` returns the same run.
+#[utoipa::path(post, path = "/v1/sessions/{id}/runs", tag = "sessions",
+    params(("id" = String, Path, description = "Session id (created on first use)"),
+           ("Idempotency-Key" = Option<String>, Header, description = "The same key returns the same run")),
+    request_body(content = Object, description = "The same body as /input"),
+    responses((status = 202, description = "The queued run", body = Object),
+              (status = 200, description = "The run of a repeated Idempotency-Key", body = Object)))]
 pub async fn detached(
     State(s): State<AppState>,
     Path(id): Path<String>,

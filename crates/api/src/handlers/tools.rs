@@ -11,7 +11,7 @@ use crate::problem::ApiResult;
 use crate::AppState;
 
 /// Body of `POST /v1/tools/transcribe_audio`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TranscribeBody {
     /// The audio asset (upload it first with `POST /v1/assets`).
@@ -28,6 +28,9 @@ pub struct TranscribeBody {
 }
 
 /// `POST /v1/tools/transcribe_audio`.
+#[utoipa::path(post, path = "/v1/tools/transcribe_audio", tag = "tools", request_body = TranscribeBody,
+    responses((status = 200, description = "The transcript (cached per asset and STT model)", body = Object),
+              (status = 404, description = "No such asset (problem+json)")))]
 pub async fn transcribe_audio(
     State(s): State<AppState>,
     ApiJson(body): ApiJson<TranscribeBody>,
