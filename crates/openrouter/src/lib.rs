@@ -1,15 +1,18 @@
 //! ferry-openrouter: the OpenRouter driver. Request shaping in pure functions
 //! ([`shape`]), transport over reqwest ([`OpenRouterClient`]), SSE parsing with
 //! `eventsource-stream`, error mapping to stable problem codes ([`UpstreamError`]) and a
-//! bounded retry policy ([`chat_with_retries`]).
+//! bounded retry policy ([`chat_with_retries`]), and media generation ([`media`]: images,
+//! speech, video jobs, guarded downloads).
 
 // `UpstreamError` carries the upstream metadata JSON by value (its shape is part of the
 // public API the engine uses); it only travels on the failure path, so its size is fine.
 #![allow(clippy::result_large_err)]
 
+mod body;
 mod client;
 mod driver;
 mod error;
+pub mod media;
 mod outcome;
 mod redact;
 mod response;
@@ -23,5 +26,5 @@ pub use client::OpenRouterClient;
 pub use driver::ChatDriver;
 pub use error::{DriverError, UpstreamError, UpstreamErrorKind};
 pub use redact::redact_text;
-pub use retry::{chat_with_retries, parse_retry_after, Attempt, RetryPolicy};
+pub use retry::{call_with_retries, chat_with_retries, parse_retry_after, Attempt, RetryPolicy};
 pub use types::{ChatOutcome, ChatRequest, StreamEvent, ToolCall};

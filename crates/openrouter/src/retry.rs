@@ -97,6 +97,68 @@ fn says_reasoning_required(e: &UpstreamError) -> bool {
     text.contains("reasoning is required") || text.contains("reasoning is mandatory")
 }
 
+/// After a failed attempt: how long to wait before the next one, or `None` to give up
+/// (the error then says how many retries were made and why it stopped). A call that is
+/// not `idempotent` (e.g. creating a paid job) is retried only on 429, where upstream
+/// guarantees nothing was done.
+fn plan_retry(
+    policy: &RetryPolicy,
+    error: &mut UpstreamError,
+    retries: u32,
+    idempotent: bool,
+) -> Option<Duration> {
+    let allowed =
+        error.is_retryable() && (idempotent || error.kind == UpstreamErrorKind::RateLimited);
+    if !allowed || retries >= policy.max_retries {
+        error.note_retries(retries);
+        return None;
+    }
+    if let Some(wait) = error.retry_after {
+        if wait > policy.max_retry_after {
+            error.note_retries(retries);
+            error.note(&format!(
+                "upstream asked to wait {}s (Retry-After), longer than the {}s ferry waits; not retried",
+                wait.as_secs(),
+                policy.max_retry_after.as_secs()
+            ));
+            return None;
+        }
+    }
+    Some(policy.delay(retries, error.retry_after))
+}
+
+/// Runs one non-chat upstream call (`/audio/speech`, `/videos`, …) with the same bounded
+/// backoff as chat: retried while the failure is retryable (see [`plan_retry`] for
+/// non-idempotent calls).
+pub async fn call_with_retries<T, F, Fut>(
+    policy: &RetryPolicy,
+    idempotent: bool,
+    mut call: F,
+) -> Result<T, UpstreamError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, UpstreamError>>,
+{
+    let mut retries = 0u32;
+    loop {
+        let mut error = match call().await {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let Some(delay) = plan_retry(policy, &mut error, retries, idempotent) else {
+            return Err(error);
+        };
+        tracing::debug!(
+            code = error.code(),
+            retry = retries + 1,
+            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            "retrying upstream call"
+        );
+        tokio::time::sleep(delay).await;
+        retries += 1;
+    }
+}
+
 /// Calls `driver` for ONE model, retrying per `policy` while the failure is retryable and
 /// no [`StreamEvent`] has been emitted yet. Every attempt is appended to `attempts`.
 /// A 400 saying reasoning is required is retried once with thinking = minimal.
@@ -153,22 +215,9 @@ pub async fn chat_with_retries(
             continue;
         }
 
-        if !error.is_retryable() || retries >= policy.max_retries {
-            error.note_retries(retries);
+        let Some(delay) = plan_retry(policy, &mut error, retries, true) else {
             return Err(error);
-        }
-        if let Some(wait) = error.retry_after {
-            if wait > policy.max_retry_after {
-                error.note_retries(retries);
-                error.note(&format!(
-                    "upstream asked to wait {}s (Retry-After), longer than the {}s ferry waits; not retried",
-                    wait.as_secs(),
-                    policy.max_retry_after.as_secs()
-                ));
-                return Err(error);
-            }
-        }
-        let delay = policy.delay(retries, error.retry_after);
+        };
         tracing::debug!(
             model = %current.model,
             code = error.code(),

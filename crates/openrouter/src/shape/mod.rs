@@ -25,6 +25,11 @@ pub const STRIPPED_EXTRA_KEYS: &[&str] = &[
     "verbosity",
 ];
 
+/// Output-modality fields forwarded on every route, custom `base_url` included: an image
+/// request means nothing without them, and OpenAI-compatible proxies in front of
+/// OpenRouter pass them through. Every other `extra` key is OpenRouter-only shaping.
+pub const MEDIA_EXTRA_KEYS: &[&str] = &["modalities", "image_config"];
+
 /// The JSON body of `POST /chat/completions`.
 pub fn build_body(req: &ChatRequest, verified: bool) -> Value {
     let mut body = Map::new();
@@ -41,6 +46,11 @@ pub fn build_body(req: &ChatRequest, verified: bool) -> Value {
         body.insert("tool_choice".into(), choice.clone());
     }
     insert_params(req, &mut body);
+    for key in MEDIA_EXTRA_KEYS {
+        if let Some(value) = req.extra.get(*key) {
+            body.insert((*key).into(), value.clone());
+        }
+    }
     if !verified {
         return Value::Object(body);
     }
@@ -76,6 +86,16 @@ pub fn build_headers(
     if verified {
         headers::attribution_headers(attribution, &mut out);
         headers::cache_headers(&req.params, &mut out);
+    }
+    out
+}
+
+/// Extra headers of the other endpoints (`/audio/speech`, `/videos`, …): attribution, on
+/// verified routes only.
+pub fn build_side_headers(verified: bool, attribution: &Attribution) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if verified {
+        headers::attribution_headers(attribution, &mut out);
     }
     out
 }
