@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::catalog;
 use crate::generation::GenerationRecord;
+use crate::media::MediaState;
 use crate::record::RecordedRequest;
 use crate::reply::Reply;
 
@@ -37,6 +38,10 @@ pub(crate) struct State {
     pub(crate) key_info: Value,
     /// Generations this fake produced, by id.
     pub(crate) generations: HashMap<String, GenerationRecord>,
+    /// `scheme://host:port` of this fake (for absolute URLs it hands out).
+    pub(crate) origin: String,
+    /// Speech, video jobs and served files.
+    pub(crate) media: MediaState,
 }
 
 impl Shared {
@@ -51,6 +56,8 @@ impl Shared {
                 models: catalog::default_models(),
                 key_info: catalog::default_key_info(),
                 generations: HashMap::new(),
+                origin: String::new(),
+                media: MediaState::new(),
             }),
         }
     }
