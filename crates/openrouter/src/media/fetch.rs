@@ -284,6 +284,75 @@ mod tests {
         }
     }
 
+    /// Admits 127.0.0.1 only, so a local server can play the public internet.
+    fn only_127_0_0_1(ip: std::net::IpAddr) -> Option<&'static str> {
+        (ip != std::net::IpAddr::from([127, 0, 0, 1])).then_some("not 127.0.0.1")
+    }
+
+    #[tokio::test]
+    async fn redirects_are_revetted_capped_and_sizes_limited() {
+        let fake = ferry_fake_openrouter::FakeOpenRouter::start();
+        let origin = fake.origin();
+        let port = fake.addr().port();
+        fake.serve_file("/files/a.png", "image/png", vec![7; 100]);
+        fake.serve_redirect("/files/hop1", "/files/hop2");
+        fake.serve_redirect("/files/hop2", "/files/a.png");
+        fake.serve_redirect("/files/loop", "/files/loop");
+        fake.serve_redirect(
+            "/files/escape",
+            &format!("http://127.0.0.2:{port}/files/a.png"),
+        );
+        let url = |p: &str| Url::parse(&format!("{origin}{p}")).unwrap();
+        let limits = FetchLimits::default();
+
+        let got = fetch_with_policy(&url("/files/hop1"), limits, only_127_0_0_1)
+            .await
+            .unwrap();
+        assert_eq!(got.bytes, vec![7; 100]);
+        assert_eq!(got.content_type.as_deref(), Some("image/png"));
+
+        let err = fetch_with_policy(&url("/files/escape"), limits, only_127_0_0_1)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FetchError::Blocked { .. }), "{err}");
+
+        let err = fetch_with_policy(&url("/files/loop"), limits, only_127_0_0_1)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, FetchError::TooManyRedirects { limit: 3, .. }),
+            "{err}"
+        );
+
+        let small = FetchLimits {
+            max_bytes: 99,
+            ..limits
+        };
+        let err = fetch_with_policy(&url("/files/a.png"), small, only_127_0_0_1)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, FetchError::TooLarge { limit: 99, .. }),
+            "{err}"
+        );
+
+        let err = fetch_with_policy(&url("/files/missing.png"), limits, only_127_0_0_1)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, FetchError::Status { status: 404, .. }),
+            "{err}"
+        );
+
+        let err = fetch_public(&url("/files/a.png"), limits)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, FetchError::Blocked { .. }),
+            "the real policy: {err}"
+        );
+    }
+
     #[tokio::test]
     async fn non_http_schemes_are_refused() {
         for url in ["file:///etc/passwd", "ftp://example.com/x.png"] {
