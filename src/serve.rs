@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use ferry_api::AuthConfig;
 use ferry_engine::{Engine, SecretsHandle};
 use ferry_openrouter::RetryPolicy;
@@ -81,6 +82,13 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
     let local = listener
         .local_addr()
         .map_err(|e| CliError::fail(e.to_string()))?;
+    // Streamed events are small writes: without TCP_NODELAY, Nagle's algorithm holds them
+    // back until the client's delayed ACK (~40 ms), ruining time-to-first-token.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     tracing::info!(%local, state_root = %args.state_root.display(), "ferry listening on http://{local}");
 
     let grace = Duration::from_millis(args.shutdown_grace_ms);

@@ -108,6 +108,10 @@ pub struct StatusView {
 struct Job {
     hub: Arc<LiveRun>,
     plan: RunPlan,
+    /// The session's own system prompt, read at submission.
+    session_prompt: Option<String>,
+    /// The session was created by this input, so its history is empty.
+    fresh_session: bool,
 }
 
 struct Inner {
@@ -432,7 +436,17 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(run.id.clone(), hub.clone());
-        self.enqueue(session_id, Job { hub, plan });
+        self.enqueue(
+            session_id,
+            Job {
+                hub,
+                plan,
+                session_prompt: existing_session
+                    .as_ref()
+                    .and_then(|s| s.system_prompt.clone()),
+                fresh_session: existing_session.is_none(),
+            },
+        );
         Ok(Submitted {
             run,
             existing: false,
@@ -667,7 +681,12 @@ enum Ending {
 }
 
 async fn execute(inner: &Arc<Inner>, job: Job) {
-    let Job { hub, plan } = job;
+    let Job {
+        hub,
+        plan,
+        session_prompt,
+        fresh_session,
+    } = job;
     let run_id = hub.run_id.clone();
     let mut attempts: Vec<Attempt> = Vec::new();
     let started = Instant::now();
@@ -676,13 +695,9 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
         Ending::Cancelled
     } else {
         let first = &plan.chain[0];
-        if let Err(e) = inner
+        inner
             .store
-            .mark_running(&run_id, &first.route, &first.model)
-            .await
-        {
-            tracing::error!(run = %run_id, error = %e, "cannot mark run running");
-        }
+            .mark_running_nowait(&run_id, &first.route, &first.model);
         hub.emit(
             "run.started",
             json!({"run_id": run_id, "session_id": hub.session_id, "route": first.route, "model": first.model}),
@@ -690,7 +705,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
         tokio::select! {
             biased;
             _ = hub.cancel.cancelled() => Ending::Cancelled,
-            ending = run_chain(inner, &hub, &plan, &mut attempts) => ending,
+            ending = run_chain(inner, &hub, &plan, session_prompt.as_deref(), fresh_session, &mut attempts) => ending,
         }
     };
 
@@ -793,15 +808,17 @@ async fn run_chain(
     inner: &Arc<Inner>,
     hub: &Arc<LiveRun>,
     plan: &RunPlan,
+    session_prompt: Option<&str>,
+    fresh_session: bool,
     attempts: &mut Vec<Attempt>,
 ) -> Ending {
-    let history = match inner.store.history(&hub.session_id).await {
-        Ok(h) => h,
-        Err(e) => return Ending::Failed(e.into()),
-    };
-    let session_prompt = match inner.store.get_session(&hub.session_id).await {
-        Ok(s) => s.and_then(|s| s.system_prompt),
-        Err(e) => return Ending::Failed(e.into()),
+    let history = if fresh_session {
+        Vec::new()
+    } else {
+        match inner.store.history(&hub.session_id).await {
+            Ok(h) => h,
+            Err(e) => return Ending::Failed(e.into()),
+        }
     };
     let total = plan.chain.len();
     for (i, planned) in plan.chain.iter().enumerate() {
@@ -817,7 +834,7 @@ async fn run_chain(
             Ok(k) => k,
             Err(e) => return Ending::Failed(e),
         };
-        let system_prompt = session_prompt.as_deref().or(route.system_prompt.as_deref());
+        let system_prompt = session_prompt.or(route.system_prompt.as_deref());
         let mut messages = Vec::with_capacity(history.len() + 2);
         if let Some(p) = system_prompt {
             messages.push(json!({"role": "system", "content": p}));

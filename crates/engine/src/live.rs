@@ -4,8 +4,20 @@
 //! A subscriber first gets a replay of the events after its `Last-Event-ID` and then the
 //! live tail, with no gap and no duplicate: the replay copy and the receiver are taken
 //! under the same lock that `emit` holds while appending.
+//!
+//! Persistence is batched: events go to the store in groups (every [`FLUSH_EVERY`] events
+//! or [`FLUSH_AFTER`] since the last flush, and always together with the terminal event,
+//! which is queued before the run's final write). One writer wake-up per batch instead of
+//! one per delta; a crash can lose at most the last unflushed deltas of a run that is then
+//! marked interrupted anyway.
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Flush to the store after this many unpersisted events.
+pub const FLUSH_EVERY: usize = 64;
+/// Flush to the store when this long has passed since the last flush.
+pub const FLUSH_AFTER: Duration = Duration::from_millis(100);
 
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -34,6 +46,9 @@ impl Event {
 struct Log {
     events: Vec<Event>,
     finished: bool,
+    /// Index of the first event not yet handed to the store.
+    unpersisted: usize,
+    last_flush: Instant,
 }
 
 /// The hub of one live run.
@@ -70,6 +85,8 @@ impl LiveRun {
             log: Mutex::new(Log {
                 events: Vec::new(),
                 finished: false,
+                unpersisted: 0,
+                last_flush: Instant::now(),
             }),
             tx,
             cancel: CancellationToken::new(),
@@ -77,24 +94,37 @@ impl LiveRun {
         })
     }
 
-    /// Appends an event: persisted (ordered, group-committed) and broadcast at once.
+    /// Appends an event and broadcasts it at once; it reaches the store with its batch.
     pub fn emit(&self, kind: &str, data: serde_json::Value) {
-        let event = self.prepare(kind, data);
-        self.publish(event);
-    }
-
-    /// Assigns the next seq to an event and queues it for persistence without publishing
-    /// it yet (see [`LiveRun::publish`]). Only the run's worker emits, so seqs stay dense.
-    pub fn prepare(&self, kind: &str, data: serde_json::Value) -> Event {
-        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        let seq = log.events.len() as u64 + 1;
-        self.store
-            .append_event_nowait(&self.run_id, seq, kind, &data);
-        Event {
-            seq,
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let event = Event {
+            seq: log.events.len() as u64 + 1,
             kind: kind.to_string(),
             data: Arc::new(data),
+        };
+        log.events.push(event.clone());
+        if log.events.len() - log.unpersisted >= FLUSH_EVERY
+            || log.last_flush.elapsed() >= FLUSH_AFTER
+        {
+            self.flush(&mut log, None);
         }
+        // No receivers is fine: nobody is watching.
+        let _ = self.tx.send(event);
+    }
+
+    /// Makes the terminal event: every unpersisted event and this one are queued to the
+    /// store now (ordered before the run's final write), but it is not published until
+    /// [`LiveRun::publish`], after that write committed. Only the run's worker emits, so
+    /// seqs stay dense.
+    pub fn prepare(&self, kind: &str, data: serde_json::Value) -> Event {
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let event = Event {
+            seq: log.events.len() as u64 + 1,
+            kind: kind.to_string(),
+            data: Arc::new(data),
+        };
+        self.flush(&mut log, Some(&event));
+        event
     }
 
     /// Publishes an event made by [`LiveRun::prepare`] to the log and the subscribers.
@@ -104,7 +134,21 @@ impl LiveRun {
             log.finished = true;
         }
         log.events.push(event.clone());
+        log.unpersisted = log.events.len();
         let _ = self.tx.send(event);
+    }
+
+    fn flush(&self, log: &mut Log, extra: Option<&Event>) {
+        let batch: Vec<(u64, &str, &serde_json::Value)> = log.events[log.unpersisted..]
+            .iter()
+            .chain(extra)
+            .map(|e| (e.seq, e.kind.as_str(), e.data.as_ref()))
+            .collect();
+        if !batch.is_empty() {
+            self.store.append_events_nowait(&self.run_id, &batch);
+        }
+        log.unpersisted = log.events.len();
+        log.last_flush = Instant::now();
     }
 
     /// Subscribes from just after `after_seq`.

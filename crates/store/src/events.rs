@@ -67,6 +67,24 @@ impl Store {
         }
     }
 
+    /// Queues a batch of one run's events `(seq, kind, data)` as ONE fire-and-forget job
+    /// (one writer wake-up for many events); written in order, before any later write.
+    pub fn append_events_nowait(&self, run_id: &str, events: &[(u64, &str, &Value)]) {
+        let rows: rusqlite::Result<Vec<EventRow>> = events
+            .iter()
+            .map(|(seq, kind, data)| EventRow::new(run_id, *seq, kind, data))
+            .collect();
+        match rows {
+            Ok(rows) => self.write_nowait_with(move |conn| {
+                for row in &rows {
+                    row.insert(conn)?;
+                }
+                Ok(())
+            }),
+            Err(e) => tracing::warn!(error = %e, run_id, "run events not stored"),
+        }
+    }
+
     /// Appends the event and waits for its commit.
     pub async fn append_event(
         &self,

@@ -369,6 +369,17 @@ impl Store {
             .await
     }
 
+    /// [`Store::mark_running`] without waiting: ordered before every later write, so a run
+    /// finished later is never overwritten; a failure is logged.
+    pub fn mark_running_nowait(&self, run_id: &str, route: &str, model_requested: &str) {
+        let (run_id, route, model) = (
+            run_id.to_owned(),
+            route.to_owned(),
+            model_requested.to_owned(),
+        );
+        self.write_nowait_with(move |conn| mark_running(conn, &run_id, &route, &model));
+    }
+
     /// In one transaction: sets the run's terminal status and result fields, appends
     /// `fin.messages` to its session's history (consecutive seqs after the last one) and
     /// bumps the session's `updated_at`. Refused unless `fin.status` is terminal and the

@@ -1,0 +1,119 @@
+//! Starting a real `ferry serve` for the benchmark: temp state root, a routes file pointing
+//! at the fake upstream, the key from an environment variable, pinned to one core.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running daemon, killed on drop.
+pub struct Daemon {
+    child: Child,
+    /// Base URL, e.g. `http://127.0.0.1:PORT`.
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    /// The daemon's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Starts ferry in front of `upstream` and waits until it is healthy.
+    pub async fn start(
+        ferry: &PathBuf,
+        upstream: &str,
+        pin_core: Option<usize>,
+    ) -> Result<Daemon, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let routes = dir.path().join("routes.toml");
+        std::fs::write(
+            &routes,
+            format!(
+                "version = 1\n[routes.openrouter]\ndefault_model = \"openai/gpt-5.4-mini\"\napi_key_env = \"BENCH_OPENROUTER_KEY\"\nbase_url = \"{upstream}\"\n"
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(dir.path().join("ws")).map_err(|e| e.to_string())?;
+        let mut cmd = match pin_core {
+            Some(core) => {
+                let mut c = Command::new("taskset");
+                c.arg("-c").arg(core.to_string()).arg(ferry);
+                c
+            }
+            None => Command::new(ferry),
+        };
+        cmd.arg("serve")
+            .arg("--bind")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--state-root")
+            .arg(dir.path().join("state"))
+            .arg("--workspace-root")
+            .arg(dir.path().join("ws"))
+            .arg("--routes-file")
+            .arg(&routes)
+            .env("BENCH_OPENROUTER_KEY", "sk-or-v1-bench")
+            .env("RUST_LOG", "warn")
+            .env_remove("FERRY_MASTER_KEY")
+            .env_remove("FERRY_MASTER_KEY_FILE")
+            .env_remove("FERRY_TOKEN")
+            .env_remove("FERRY_TOKEN_FILE")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", ferry.display()))?;
+        let url = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        loop {
+            if let Ok(r) = client.get(format!("{url}/healthz")).send().await {
+                if r.status().is_success() {
+                    break;
+                }
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                return Err("ferry did not become healthy within 20 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(Daemon {
+            child,
+            url,
+            _dir: dir,
+        })
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Pins this process (the load driver and the in-process fake) to every core but `core`.
+pub fn pin_self_away_from(core: usize) {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let others: Vec<String> = (0..cores)
+        .filter(|c| *c != core)
+        .map(|c| c.to_string())
+        .collect();
+    if others.is_empty() {
+        return;
+    }
+    let _ = Command::new("taskset")
+        .arg("-a")
+        .arg("-cp")
+        .arg(others.join(","))
+        .arg(std::process::id().to_string())
+        .stdout(Stdio::null())
+        .status();
+}

@@ -1,0 +1,336 @@
+//! The benchmark scenarios and the report. Every "added" figure is a difference against the
+//! same fake upstream driven directly in the same run, at the same concurrency.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferry_fake_openrouter::{FakeOpenRouter, Reply};
+use futures::StreamExt;
+use serde_json::json;
+
+use crate::daemon::{pin_self_away_from, Daemon};
+use crate::load::{self, Sample};
+use crate::procfs::{cpu_seconds, rss_bytes};
+use crate::Args;
+
+const KEY: &str = "sk-or-v1-bench";
+
+fn ferry_path(args: &Args) -> Result<PathBuf, String> {
+    if let Some(p) = &args.ferry {
+        return Ok(p.clone());
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let p = exe
+        .parent()
+        .map(|d| d.join("ferry"))
+        .ok_or("cannot locate the ferry binary; pass --ferry")?;
+    if p.exists() {
+        Ok(p)
+    } else {
+        Err(format!(
+            "{} not found: build it first (`cargo build --release --bin ferry --bin ferry-bench`) or pass --ferry",
+            p.display()
+        ))
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(4096)
+        .http1_only()
+        .build()
+        .expect("http client")
+}
+
+/// Time to the whole response body.
+async fn full(rb: reqwest::RequestBuilder) -> Result<Duration, String> {
+    let t = Instant::now();
+    let resp = rb.send().await.map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let body = resp.bytes().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&body)));
+    }
+    Ok(t.elapsed())
+}
+
+/// Time until `marker` first appears in the streamed body (then the rest is drained).
+async fn until_marker(
+    rb: reqwest::RequestBuilder,
+    marker: &'static [u8],
+) -> Result<Duration, String> {
+    let t = Instant::now();
+    let resp = rb.send().await.map_err(|e| e.to_string())?;
+    if !resp.status().is_success() {
+        return Err(format!("HTTP {}", resp.status()));
+    }
+    let mut stream = resp.bytes_stream();
+    let mut seen: Vec<u8> = Vec::new();
+    let mut first = None;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        if first.is_none() {
+            seen.extend_from_slice(&chunk);
+            if seen.windows(marker.len()).any(|w| w == marker) {
+                first = Some(t.elapsed());
+            }
+        }
+    }
+    first.ok_or_else(|| "the stream ended without the first token".to_string())
+}
+
+fn chat_body(stream: bool) -> serde_json::Value {
+    json!({"model": "openai/gpt-5.4-mini", "stream": stream,
+           "messages": [{"role": "user", "content": "hello there, how are you today"}]})
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+struct Row {
+    figure: String,
+    direct: String,
+    ferry: String,
+    added: String,
+    target: &'static str,
+}
+
+fn latency_rows(
+    name: &str,
+    direct: &Sample,
+    through: &Sample,
+    p99_target: &'static str,
+    p50_target: &'static str,
+) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for (p, target) in [(50.0, p50_target), (99.0, p99_target)] {
+        let d = direct.percentile(p);
+        let f = through.percentile(p);
+        rows.push(Row {
+            figure: format!("{name} p{p:.0}"),
+            direct: format!("{:.3} ms", ms(d)),
+            ferry: format!("{:.3} ms", ms(f)),
+            added: format!("{:+.3} ms", ms(f) - ms(d)),
+            target,
+        });
+    }
+    rows
+}
+
+/// Runs every scenario and returns the Markdown report.
+pub async fn run_all(args: &Args) -> Result<String, String> {
+    let ferry = ferry_path(args)?;
+    let fake = FakeOpenRouter::try_start().map_err(|e| e.to_string())?;
+    fake.set_recording(false);
+    fake.set_api_key(KEY);
+    let pin = (!args.no_pin).then_some(args.daemon_core);
+    if pin.is_some() {
+        pin_self_away_from(args.daemon_core);
+    }
+    let daemon = Daemon::start(&ferry, &fake.base_url(), pin).await?;
+    let pid = daemon.pid();
+    let http = client();
+    let upstream = Arc::new(format!("{}/chat/completions", fake.base_url()));
+    let base = Arc::new(daemon.url.clone());
+    let (c, n) = (args.concurrency, args.requests);
+    let mut rows: Vec<Row> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+
+    // Warm-up: connections, allocator, SQLite pages.
+    {
+        let (h, b) = (http.clone(), base.clone());
+        load::run(c, 200, move |i| {
+            let rb = h
+                .post(format!("{b}/v1/sessions/warm-{i}/input"))
+                .json(&json!({"content": "hi"}));
+            full(rb)
+        })
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let idle_rss = rss_bytes(pid).unwrap_or(0);
+
+    // Session input (durable persistence) vs the same upstream streamed directly.
+    let direct_stream = {
+        let (h, u) = (http.clone(), upstream.clone());
+        load::run(c, n, move |_| {
+            full(h.post(u.as_str()).bearer_auth(KEY).json(&chat_body(true)))
+        })
+        .await
+    };
+    let cpu_before = cpu_seconds(pid).unwrap_or(0.0);
+    let session = {
+        let (h, b) = (http.clone(), base.clone());
+        load::run(c, n, move |i| {
+            full(
+                h.post(format!("{b}/v1/sessions/s-{i}/input"))
+                    .json(&json!({"content": "hello there, how are you today"})),
+            )
+        })
+        .await
+    };
+    let cpu_session = cpu_seconds(pid).unwrap_or(0.0) - cpu_before;
+    check(&direct_stream, "direct streaming")?;
+    check(&session, "session input")?;
+    rows.extend(latency_rows(
+        "session input (durable)",
+        &direct_stream,
+        &session,
+        "≤ 2 ms added",
+        "—",
+    ));
+    rows.push(Row {
+        figure: format!("session input throughput, concurrency {c}"),
+        direct: format!("{:.0} req/s", direct_stream.throughput()),
+        ferry: format!("{:.0} req/s", session.throughput()),
+        added: "—".into(),
+        target: "—",
+    });
+    rows.push(Row {
+        figure: "daemon CPU per session input".into(),
+        direct: "—".into(),
+        ferry: format!(
+            "{:.3} ms",
+            cpu_session * 1000.0 / session.latencies.len().max(1) as f64
+        ),
+        added: "—".into(),
+        target: "—",
+    });
+
+    // Streaming time to first token: direct SSE vs a session input streamed over SSE.
+    let direct_ttft = {
+        let (h, u) = (http.clone(), upstream.clone());
+        load::run(c, n / 2, move |_| {
+            until_marker(
+                h.post(u.as_str()).bearer_auth(KEY).json(&chat_body(true)),
+                b"\"content\":\"echo:",
+            )
+        })
+        .await
+    };
+    let ferry_ttft = {
+        let (h, b) = (http.clone(), base.clone());
+        load::run(c, n / 2, move |i| {
+            until_marker(
+                h.post(format!("{b}/v1/sessions/t-{i}/input"))
+                    .header("accept", "text/event-stream")
+                    .json(&json!({"content": "hello there, how are you today"})),
+                b"event: output.delta",
+            )
+        })
+        .await
+    };
+    check(&direct_ttft, "direct TTFT")?;
+    check(&ferry_ttft, "session TTFT")?;
+    rows.extend(latency_rows(
+        "streaming TTFT (session SSE)",
+        &direct_ttft,
+        &ferry_ttft,
+        "—",
+        "≤ 0.3 ms added",
+    ));
+
+    // RSS with many concurrent streams held open by slow upstream replies.
+    let streams = args.streams;
+    let words: String = (0..40).map(|i| format!("w{i} ")).collect();
+    for _ in 0..streams {
+        fake.push(Reply::text(words.clone()).chunk_delay(Duration::from_millis(60)));
+    }
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sampler = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Some(r) = rss_bytes(pid) {
+                    peak.fetch_max(r, std::sync::atomic::Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        })
+    };
+    let held = {
+        let (h, b) = (http.clone(), base.clone());
+        load::run(streams, streams, move |i| {
+            until_marker(
+                h.post(format!("{b}/v1/sessions/m-{i}/input"))
+                    .header("accept", "text/event-stream")
+                    .json(&json!({"content": "stream please"})),
+                b"event: run.completed",
+            )
+        })
+        .await
+    };
+    sampler.abort();
+    if held.errors > 0 {
+        notes.push(format!(
+            "{} of {streams} concurrent streams failed (first error: {})",
+            held.errors,
+            held.first_error.clone().unwrap_or_default()
+        ));
+    }
+    rows.push(Row {
+        figure: "daemon RSS idle (after warm-up)".into(),
+        direct: "—".into(),
+        ferry: format!("{:.1} MB", idle_rss as f64 / 1e6),
+        added: "—".into(),
+        target: "≤ 25 MB",
+    });
+    rows.push(Row {
+        figure: format!("daemon RSS peak, {streams} concurrent streams"),
+        direct: "—".into(),
+        ferry: format!(
+            "{:.1} MB",
+            peak.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e6
+        ),
+        added: "—".into(),
+        target: "≤ 150 MB",
+    });
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "ferry-bench: concurrency {c}, {n} requests per latency scenario, daemon {}",
+        match pin {
+            Some(core) => format!("pinned to core {core}"),
+            None => "not pinned".to_string(),
+        }
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "| figure | direct to upstream | through ferry | added | target (spec §12) |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            r.figure, r.direct, r.ferry, r.added, r.target
+        );
+    }
+    for note in notes {
+        let _ = writeln!(out, "\nnote: {note}");
+    }
+    Ok(out)
+}
+
+fn check(s: &Sample, name: &str) -> Result<(), String> {
+    if s.latencies.is_empty() {
+        return Err(format!(
+            "{name}: every request failed (first error: {})",
+            s.first_error.clone().unwrap_or_default()
+        ));
+    }
+    if s.errors > 0 {
+        eprintln!(
+            "warning: {name}: {} requests failed (first error: {})",
+            s.errors,
+            s.first_error.clone().unwrap_or_default()
+        );
+    }
+    Ok(())
+}
