@@ -8,6 +8,7 @@ mod input;
 mod live;
 mod routes;
 mod secrets;
+pub mod tools;
 
 pub use engine::{
     ActiveTarget, Engine, RuntimeView, SessionView, StatusView, SubmitOptions, Submitted,
