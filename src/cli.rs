@@ -54,13 +54,103 @@ pub enum Command {
     /// Runs: show, events, cancel.
     #[command(subcommand)]
     Runs(RunsCommand),
-    /// The route's model catalog and the key's credit and limits.
+    /// Assets: import, list, show, get, delete.
+    #[command(subcommand)]
+    Assets(AssetsCommand),
+    /// Audio tools: transcribe.
+    #[command(subcommand)]
+    Audio(AudioCommand),
+    /// The routes' model catalogs and the key's credit and limits.
     #[command(subcommand)]
     Models(ModelsCommand),
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AssetsCommand {
+    /// Upload a file as an asset (its type is detected from the bytes).
+    Import {
+        /// The file.
+        path: PathBuf,
+        /// Declare the media type (e.g. audio/pcm for raw PCM); must agree with the bytes.
+        #[arg(long = "type", value_name = "MEDIA_TYPE")]
+        media_type: Option<String>,
+    },
+    /// List assets, newest first.
+    List {
+        /// Only this kind: image, audio, video, document, text.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only this media type, e.g. image/png.
+        #[arg(long)]
+        media_type: Option<String>,
+        /// Only this source: upload, workspace, inline, observation.
+        #[arg(long)]
+        source: Option<String>,
+        /// Continue after this cursor (printed at the end of a full page).
+        #[arg(long)]
+        cursor: Option<String>,
+        /// Page size.
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// Show an asset and its derivations (transcripts).
+    Show {
+        /// Asset id.
+        id: String,
+    },
+    /// Download an asset's bytes (verified against its SHA-256).
+    Get {
+        /// Asset id.
+        id: String,
+        /// Where to write (relative to the current directory; `-` for stdout).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Delete an asset (and its derivations).
+    Delete {
+        /// Asset id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AudioCommand {
+    /// Transcribe an audio file (daemon-owned speech-to-text; cached per file and model).
+    Transcribe {
+        /// The audio file (wav, mp3, m4a, aac, ogg, flac, webm; raw PCM with --type audio/pcm).
+        path: PathBuf,
+        /// Language hint (ISO 639-1, e.g. de).
+        #[arg(long)]
+        language: Option<String>,
+        /// STT model (default: the route's media.stt_model).
+        #[arg(long)]
+        model: Option<String>,
+        /// Route whose key and STT model to use (default route).
+        #[arg(long)]
+        route: Option<String>,
+        /// Declare the file's media type.
+        #[arg(long = "type", value_name = "MEDIA_TYPE")]
+        media_type: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
+    /// The route's model catalog (cached from OpenRouter's /models).
+    List {
+        /// Route id (default route).
+        #[arg(long)]
+        route: Option<String>,
+        /// Only models taking or producing this modality: text, image, file, audio, video.
+        #[arg(long)]
+        modality: Option<String>,
+        /// Only models whose id or name contains this (case-insensitive).
+        #[arg(long)]
+        search: Option<String>,
+        /// Fetch a fresh catalog now instead of using the cache.
+        #[arg(long)]
+        refresh: bool,
+    },
     /// Key validity, label, credit limit, remaining credit, usage and free tier (GET /key).
     Status {
         /// Route whose key to check (default route when omitted).
@@ -95,6 +185,10 @@ pub struct ServeArgs {
     /// How long a shutdown waits for runs in flight before interrupting them.
     #[arg(long, env = "FERRY_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
+    /// Largest asset (upload, attachment, observation) accepted, in bytes (default 25 MiB).
+    #[arg(long, env = "FERRY_MAX_ASSET_BYTES", default_value_t = 25 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_asset_bytes: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,6 +300,16 @@ pub enum SessionsCommand {
     },
     /// Send input; creates the session on first use and streams the answer.
     Input(Box<InputArgs>),
+    /// Append an audio observation: stored, transcribed, added to the session as text.
+    Observe {
+        /// Session id (created on first use).
+        id: String,
+        /// The audio file (audio/wav or audio/webm).
+        file: PathBuf,
+        /// Observation source.
+        #[arg(long, default_value = "microphone_segment")]
+        source: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -248,6 +352,12 @@ pub struct InputArgs {
     /// Read the text from standard input.
     #[arg(long)]
     pub stdin: bool,
+    /// Attach a file (repeatable): uploaded as an asset first.
+    #[arg(long = "file", value_name = "PATH")]
+    pub files: Vec<PathBuf>,
+    /// Attach an existing asset (repeatable).
+    #[arg(long = "asset", value_name = "ID")]
+    pub assets: Vec<String>,
     /// Start the run and print its id without waiting.
     #[arg(long)]
     pub detach: bool,

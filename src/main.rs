@@ -6,6 +6,7 @@ mod client;
 mod commands;
 mod render;
 mod serve;
+mod upload;
 
 use clap::Parser;
 
@@ -49,6 +50,8 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Runtime(cmd) => commands::runtime::run(g, cmd).await,
         Command::Sessions(cmd) => commands::sessions::run(g, cmd).await,
         Command::Runs(cmd) => commands::runs::run(g, cmd).await,
+        Command::Assets(cmd) => commands::assets::run(g, cmd).await,
+        Command::Audio(cmd) => commands::audio::run(g, cmd).await,
         Command::Models(cmd) => commands::models::run(g, cmd).await,
     }
 }

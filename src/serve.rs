@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use ferry_api::AuthConfig;
-use ferry_engine::{Engine, SecretsHandle};
+use ferry_engine::{Engine, EngineConfig, SecretsHandle};
 use ferry_openrouter::RetryPolicy;
 use ferry_secrets::MasterKey;
 use ferry_store::{StateLock, Store};
@@ -58,7 +58,12 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
         )));
     }
     let store = Store::open(&args.state_root).map_err(|e| CliError::fail(e.to_string()))?;
-    let (engine, recovered) = Engine::start(routes, store, secrets, RetryPolicy::default())
+    let config = EngineConfig {
+        workspace_root: args.workspace_root.clone(),
+        max_asset_bytes: args.max_asset_bytes,
+        ..EngineConfig::new(&args.state_root)
+    };
+    let (engine, recovered) = Engine::start(routes, store, secrets, RetryPolicy::default(), config)
         .await
         .map_err(|e| CliError::fail(e.to_string()))?;
     for run in &recovered {

@@ -1,5 +1,7 @@
 //! One module per command group; each renders human output or `--json`.
 
+pub mod assets;
+pub mod audio;
 pub mod models;
 pub mod runs;
 pub mod runtime;

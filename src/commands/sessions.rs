@@ -1,6 +1,7 @@
 //! `ferry sessions …`. `input` streams the answer to stdout as it arrives and prints a
 //! one-line summary on stderr; `--json` prints the final run view; `--detach` prints the
-//! run id. Ctrl-C while streaming cancels the run.
+//! run id. Ctrl-C while streaming cancels the run. `--file` uploads each file as an asset
+//! before the input is sent; `observe` uploads an audio observation.
 
 use std::io::{Read, Write};
 
@@ -106,7 +107,17 @@ pub async fn run(g: &GlobalArgs, cmd: &SessionsCommand) -> Result<(), CliError> 
                     Value::String(t) => t.clone(),
                     Value::Array(parts) => parts
                         .iter()
-                        .filter_map(|p| p["text"].as_str())
+                        .filter_map(|p| match p["type"].as_str() {
+                            Some("ferry_asset") => Some(format!(
+                                "[{} {}]",
+                                p["media_type"].as_str().unwrap_or("attachment"),
+                                p["file_name"]
+                                    .as_str()
+                                    .or(p["asset_id"].as_str())
+                                    .unwrap_or("")
+                            )),
+                            _ => p["text"].as_str().map(str::to_owned),
+                        })
                         .collect::<Vec<_>>()
                         .join(" "),
                     _ => String::new(),
@@ -116,10 +127,30 @@ pub async fn run(g: &GlobalArgs, cmd: &SessionsCommand) -> Result<(), CliError> 
             Ok(())
         }
         SessionsCommand::Input(args) => input(g, &client, args).await,
+        SessionsCommand::Observe { id, file, source } => {
+            let endpoint = format!(
+                "/v1/observations?session={}&source={}",
+                urlencode(id),
+                urlencode(source)
+            );
+            let v = crate::upload::upload_file(&client, &endpoint, file, None).await?;
+            if g.json {
+                print_json(&v);
+            } else {
+                println!("{}", s(&v, "transcript"));
+                eprintln!(
+                    "appended to session {} · {} · {}",
+                    s(&v, "session_id"),
+                    s(&v, "asset_id"),
+                    s(&v, "model")
+                );
+            }
+            Ok(())
+        }
     }
 }
 
-fn build_body(args: &InputArgs) -> Result<Value, CliError> {
+async fn build_body(client: &ApiClient, args: &InputArgs) -> Result<Value, CliError> {
     let text = if args.stdin {
         let mut buf = String::new();
         std::io::stdin()
@@ -129,12 +160,25 @@ fn build_body(args: &InputArgs) -> Result<Value, CliError> {
     } else {
         args.text.clone()
     };
-    let Some(text) = text else {
+    let has_attachments = !args.files.is_empty() || !args.assets.is_empty();
+    if text.is_none() && !has_attachments {
         return Err(CliError::usage(
-            "no input: give the text as an argument or use --stdin",
+            "no input: give the text as an argument, use --stdin, or attach --file/--asset",
         ));
-    };
-    let mut body = json!({"content": text});
+    }
+    let mut body = json!({});
+    if let Some(text) = text {
+        body["content"] = json!(text);
+    }
+    let mut attachments: Vec<Value> = Vec::new();
+    for path in &args.files {
+        let asset = crate::upload::import(client, path, None).await?;
+        attachments.push(json!({"asset_id": asset["id"]}));
+    }
+    attachments.extend(args.assets.iter().map(|id| json!({"asset_id": id})));
+    if !attachments.is_empty() {
+        body["attachments"] = Value::Array(attachments);
+    }
     if let Some(p) = &args.provider {
         body["provider"] = json!(p);
     }
@@ -180,7 +224,7 @@ fn build_body(args: &InputArgs) -> Result<Value, CliError> {
 }
 
 async fn input(g: &GlobalArgs, client: &ApiClient, args: &InputArgs) -> Result<(), CliError> {
-    let body = build_body(args)?;
+    let body = build_body(client, args).await?;
     let id = urlencode(&args.id);
     if args.detach {
         let mut rb = client

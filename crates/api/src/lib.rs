@@ -6,6 +6,7 @@ mod extract;
 mod handlers;
 mod problem;
 mod sse;
+mod upload;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
@@ -15,7 +16,8 @@ use ferry_engine::Engine;
 pub use auth::AuthConfig;
 pub use problem::Problem;
 
-/// Largest JSON body the control API accepts.
+/// Largest JSON body the control API accepts. Uploads (`POST /v1/assets`,
+/// `POST /v1/observations`) have their own limit: the daemon's asset size limit.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
 
 /// Shared state of every handler.
@@ -57,6 +59,26 @@ pub fn router(engine: Engine, auth: AuthConfig) -> Router {
         .route("/v1/runs/{id}", get(handlers::runs::show))
         .route("/v1/runs/{id}/events", get(handlers::runs::events))
         .route("/v1/runs/{id}/cancel", post(handlers::runs::cancel))
+        .route(
+            "/v1/assets",
+            get(handlers::assets::list)
+                .post(handlers::assets::upload)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/v1/assets/{id}",
+            get(handlers::assets::show).delete(handlers::assets::delete),
+        )
+        .route("/v1/assets/{id}/raw", get(handlers::assets::raw))
+        .route(
+            "/v1/observations",
+            post(handlers::observations::observe).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/v1/models", get(handlers::models::list))
+        .route(
+            "/v1/tools/transcribe_audio",
+            post(handlers::tools::transcribe_audio),
+        )
         .fallback(handlers::system::not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn_with_state(

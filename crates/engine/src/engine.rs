@@ -3,6 +3,7 @@
 //! everything durably. Also owns the runtime model setting and the shutdown path.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -13,8 +14,13 @@ use ferry_store::{InsertOutcome, NewRun, NewSession, Run, RunFinish, RunStatus, 
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use ferry_assets::AssetStore;
+
+use crate::attachments::{self, ModelCaps};
+use crate::catalogs::Catalogs;
 use crate::input::{provider_for, InputRequest, RunPlan};
 use crate::live::{Event, LiveRun, Subscription};
 use crate::routes::{RouteStatus, RouteTable};
@@ -114,11 +120,39 @@ struct Job {
     fresh_session: bool,
 }
 
-struct Inner {
-    routes: RouteTable,
-    store: Store,
-    secrets: SecretsHandle,
-    retry: RetryPolicy,
+/// Where the engine keeps media and what it may read.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The state root (assets under `assets/`, catalog caches under `cache/`).
+    pub state_root: PathBuf,
+    /// Root of `{path}` attachments; nothing outside it is read.
+    pub workspace_root: PathBuf,
+    /// Largest asset accepted, in bytes.
+    pub max_asset_bytes: u64,
+    /// How long a fetched model catalog is fresh.
+    pub catalog_ttl: Duration,
+}
+
+impl EngineConfig {
+    /// Defaults for a state root: workspace `.`, 25 MiB assets, 1 h catalog TTL.
+    pub fn new(state_root: impl Into<PathBuf>) -> EngineConfig {
+        EngineConfig {
+            state_root: state_root.into(),
+            workspace_root: PathBuf::from("."),
+            max_asset_bytes: ferry_assets::DEFAULT_MAX_ASSET_BYTES,
+            catalog_ttl: crate::catalogs::DEFAULT_CATALOG_TTL,
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) routes: RouteTable,
+    pub(crate) store: Store,
+    pub(crate) secrets: SecretsHandle,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) assets: AssetStore,
+    pub(crate) workspace_root: PathBuf,
+    pub(crate) catalogs: Catalogs,
     runtime_model: RwLock<Option<String>>,
     queues: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
     live: Mutex<HashMap<String, Arc<LiveRun>>>,
@@ -126,12 +160,13 @@ struct Inner {
     shutting_down: AtomicBool,
     started: Instant,
     tasks: TaskTracker,
+    pub(crate) background: CancellationToken,
 }
 
 /// The engine handle (cheap to clone).
 #[derive(Clone)]
 pub struct Engine {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl Engine {
@@ -142,7 +177,19 @@ impl Engine {
         store: Store,
         secrets: SecretsHandle,
         retry: RetryPolicy,
+        config: EngineConfig,
     ) -> Result<(Engine, Vec<Run>), EngineError> {
+        let assets = AssetStore::open(&config.state_root, store.clone(), config.max_asset_bytes)?;
+        let workspace_root = config.workspace_root.canonicalize().map_err(|e| {
+            EngineError::bad_input(
+                "invalid_workspace_root",
+                format!(
+                    "workspace root {} is not usable ({e}); create it or point --workspace-root at your project",
+                    config.workspace_root.display()
+                ),
+            )
+        })?;
+        let catalogs = Catalogs::new(&config.state_root, config.catalog_ttl, &routes);
         let recovered = store.recover_interrupted(INTERRUPTED_ON_START).await?;
         for run in &recovered {
             let seq = store.events_after(&run.id, 0).await?.len() as u64 + 1;
@@ -171,6 +218,9 @@ impl Engine {
                 store,
                 secrets,
                 retry,
+                assets,
+                workspace_root,
+                catalogs,
                 runtime_model: RwLock::new(runtime_model),
                 queues: Mutex::new(HashMap::new()),
                 live: Mutex::new(HashMap::new()),
@@ -178,14 +228,26 @@ impl Engine {
                 shutting_down: AtomicBool::new(false),
                 started: Instant::now(),
                 tasks: TaskTracker::new(),
+                background: CancellationToken::new(),
             }),
         };
+        engine.spawn_catalog_refresh();
         Ok((engine, recovered))
     }
 
     /// The store (for read endpoints).
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The asset store.
+    pub fn assets(&self) -> &AssetStore {
+        &self.inner.assets
+    }
+
+    /// The canonical workspace root.
+    pub fn workspace_root(&self) -> &std::path::Path {
+        &self.inner.workspace_root
     }
 
     /// The secret store handle.
@@ -380,11 +442,19 @@ impl Engine {
             .as_ref()
             .and_then(|s| s.pinned_selector.clone());
         let runtime = self.runtime_model();
-        let plan = input.plan(self.inner.routes.file(), pin.as_deref(), runtime.as_deref())?;
+        let mut plan = input.plan(self.inner.routes.file(), pin.as_deref(), runtime.as_deref())?;
         // Fail fast when the target route has no key: the run could never start.
         let first = &plan.chain[0];
         let route = self.inner.routes.route(&first.route)?;
         self.inner.routes.api_key(route, &self.inner.secrets)?;
+        let mut input = input;
+        if !input.attachments.is_empty() {
+            let attached = self.resolve_attachments(&input.attachments).await?;
+            plan.chain = self.check_attachments(&attached, plan.chain).await?;
+            plan.user_message =
+                attachments::user_message(input.content.as_deref().unwrap_or(""), &attached);
+            input.attachments = attachments::input_refs(&attached);
+        }
 
         if !opts.queue_if_busy
             && self
@@ -601,6 +671,7 @@ impl Engine {
     /// interrupt the rest. The store stays open for read requests until [`Engine::close`].
     pub async fn drain(&self, grace: Duration) {
         self.inner.draining.store(true, Ordering::SeqCst);
+        self.inner.background.cancel();
         self.inner.tasks.close();
         if tokio::time::timeout(grace, self.inner.tasks.wait())
             .await
@@ -632,7 +703,7 @@ impl Engine {
     }
 }
 
-fn validate_session_id(id: &str) -> Result<(), EngineError> {
+pub(crate) fn validate_session_id(id: &str) -> Result<(), EngineError> {
     let ok = !id.is_empty()
         && id.len() <= 128
         && id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
@@ -820,6 +891,21 @@ async fn run_chain(
             Err(e) => return Ending::Failed(e.into()),
         }
     };
+    let engine = Engine {
+        inner: Arc::clone(inner),
+    };
+    let primary = match inner.routes.route(&plan.chain[0].route) {
+        Ok(r) => r,
+        Err(e) => return Ending::Failed(e),
+    };
+    let past: Vec<&serde_json::Value> = history.iter().map(|m| &m.body).collect();
+    let expansion = match engine
+        .expand_assets(primary, &past, &plan.user_message)
+        .await
+    {
+        Ok(x) => x,
+        Err(e) => return Ending::Failed(e),
+    };
     let total = plan.chain.len();
     for (i, planned) in plan.chain.iter().enumerate() {
         let route = match inner.routes.route(&planned.route) {
@@ -835,12 +921,15 @@ async fn run_chain(
             Err(e) => return Ending::Failed(e),
         };
         let system_prompt = session_prompt.or(route.system_prompt.as_deref());
+        let wire = wire_model(route, &planned.model);
+        let catalog = inner.catalogs.get(&planned.route);
+        let caps = ModelCaps::of(route, catalog.as_deref(), &wire);
         let mut messages = Vec::with_capacity(history.len() + 2);
         if let Some(p) = system_prompt {
             messages.push(json!({"role": "system", "content": p}));
         }
-        messages.extend(history.iter().map(|m| m.body.clone()));
-        messages.push(plan.user_message.clone());
+        messages.extend(past.iter().map(|m| expansion.apply(m, &caps)));
+        messages.push(expansion.apply(&plan.user_message, &caps));
 
         let model_params = route
             .model_config(&planned.model)
@@ -849,7 +938,7 @@ async fn run_chain(
         let params: ModelParams = model_params.overlay(&plan.params);
         let thinking = plan.thinking.or(params.thinking).or(route.thinking);
         let req = ChatRequest {
-            model: wire_model(route, &planned.model),
+            model: wire,
             messages,
             stream: true,
             tools: None,

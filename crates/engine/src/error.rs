@@ -19,6 +19,12 @@ pub enum EngineError {
     /// The route cannot serve: no key, bad transport config…
     #[error("{message}")]
     RouteNotReady { route: String, message: String },
+    /// The content type of an upload or attachment is refused (415).
+    #[error("{message}")]
+    UnsupportedMediaType { code: &'static str, message: String },
+    /// The asset store refused or failed.
+    #[error("{0}")]
+    Asset(#[from] ferry_assets::AssetError),
     /// The upstream failed; carries the driver's classification.
     #[error("{0}")]
     Upstream(Box<UpstreamError>),
@@ -67,6 +73,8 @@ impl EngineError {
             },
             EngineError::Conflict { code, .. } => code,
             EngineError::RouteNotReady { .. } => "route_not_ready",
+            EngineError::UnsupportedMediaType { code, .. } => code,
+            EngineError::Asset(e) => e.code(),
             EngineError::Upstream(e) => e.code(),
             EngineError::Cancelled(_) => "run_cancelled",
             EngineError::Draining => "draining",
@@ -83,6 +91,8 @@ impl EngineError {
             EngineError::NotFound { .. } => 404,
             EngineError::Conflict { .. } => 409,
             EngineError::RouteNotReady { .. } => 503,
+            EngineError::UnsupportedMediaType { .. } => 415,
+            EngineError::Asset(e) => e.status(),
             EngineError::Upstream(e) => e.problem_status(),
             EngineError::Cancelled(_) => 409,
             EngineError::Draining => 503,

@@ -60,7 +60,8 @@ pub struct RunPlan {
     pub thinking: Option<ThinkingLevel>,
     /// Per-input provider routing override.
     pub provider_routing: ProviderRouting,
-    /// The user message appended to history.
+    /// The user message appended to history (attachment references are added by the
+    /// engine once the attachments are stored).
     pub user_message: serde_json::Value,
 }
 
@@ -77,12 +78,6 @@ impl InputRequest {
             return Err(EngineError::bad_input(
                 "empty_input",
                 "the input has no content: pass text (e.g. `ferry sessions input demo \"hello\"`) or use --stdin",
-            ));
-        }
-        if !self.attachments.is_empty() {
-            return Err(EngineError::bad_input(
-                "attachments_unsupported",
-                "attachments are not supported by this ferry build yet; send the text only",
             ));
         }
         let target = resolve_target(

@@ -1,17 +1,30 @@
 //! The ferry session engine: sessions, runs, per-session queueing, retries and fallbacks
 //! over the driver, live events with replay, crash recovery and graceful shutdown.
-//! It is the only crate that combines config, secrets, store and driver.
+//! It is the only crate that combines config, secrets, store, assets and driver: it also
+//! owns attachments (workspace paths, vision checks against the model catalog), the
+//! daemon-owned speech-to-text with its transcript cache, observations and the per-route
+//! model catalogs with their background refresh.
 
+mod attachments;
+mod catalogs;
 mod engine;
 mod error;
 mod input;
 mod live;
+mod observe;
 mod routes;
 mod secrets;
 pub mod tools;
+mod transcribe;
+mod workspace;
+
+pub use catalogs::{ModelEntry, ModelsQuery, ModelsView, DEFAULT_CATALOG_TTL};
+pub use observe::{ObservationView, MICROPHONE_SEGMENT};
+pub use transcribe::{TranscribeOptions, TranscriptView};
 
 pub use engine::{
-    ActiveTarget, Engine, RuntimeView, SessionView, StatusView, SubmitOptions, Submitted,
+    ActiveTarget, Engine, EngineConfig, RuntimeView, SessionView, StatusView, SubmitOptions,
+    Submitted,
 };
 pub use error::EngineError;
 pub use input::{InputRequest, PlannedModel, RunPlan};

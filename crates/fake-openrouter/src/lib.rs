@@ -52,7 +52,10 @@
 //! `GET /api/v1/models` (text-output models unless `?output_modalities=all` or a list such
 //! as `image`; replace the catalog with [`FakeOpenRouter::set_models`]), `GET /api/v1/key`
 //! ([`FakeOpenRouter::set_key_info`]), `GET /api/v1/generation?id=` (404 for ids this fake
-//! did not produce). Anything else is a 404 with OpenRouter's error body. With an API key
+//! did not produce), `POST /api/v1/audio/transcriptions` (speech-to-text: validates
+//! `model`, base64 `input_audio.data` and `input_audio.format`, then answers the next
+//! [`TranscriptionReply`] queued with [`FakeOpenRouter::push_transcription`], else
+//! `{"text": "transcript of N bytes of FORMAT audio"}`). Anything else is a 404 with OpenRouter's error body. With an API key
 //! set, every endpoint but the public `/models` answers 401 without `Authorization: Bearer
 //! <key>`.
 //!
@@ -78,6 +81,7 @@
 //! Only HTTP/1.1 is served (also over TLS, where ALPN offers `http/1.1` only), so resets
 //! and truncations act on exactly one exchange.
 
+mod audio;
 mod body;
 mod catalog;
 mod chat;
@@ -105,6 +109,7 @@ use std::thread::JoinHandle;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+pub use audio::{TranscriptionReply, STT_FORMATS};
 pub use error::FakeError;
 pub use gate::Gate;
 pub use media::MediaEndpoint;
@@ -259,6 +264,33 @@ impl FakeOpenRouter {
             .requests
             .iter()
             .filter(|r| r.is_chat())
+            .cloned()
+            .collect()
+    }
+
+    /// Queues the answer of the next `POST /audio/transcriptions` (FIFO).
+    pub fn push_transcription(&self, reply: TranscriptionReply) {
+        self.shared.lock().transcriptions.push_back(reply);
+    }
+
+    /// Only the `POST …/audio/transcriptions` requests, in arrival order.
+    pub fn transcription_requests(&self) -> Vec<RecordedRequest> {
+        let state = self.shared.lock();
+        state
+            .requests
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/audio/transcriptions"))
+            .cloned()
+            .collect()
+    }
+
+    /// Only the `GET …/models` requests, in arrival order.
+    pub fn models_requests(&self) -> Vec<RecordedRequest> {
+        let state = self.shared.lock();
+        state
+            .requests
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.ends_with("/models"))
             .cloned()
             .collect()
     }

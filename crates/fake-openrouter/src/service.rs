@@ -10,6 +10,7 @@ use hyper::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
+use crate::audio;
 use crate::catalog::ModalityFilter;
 use crate::chat::{self, ChatRequest, Outcome};
 use crate::generation::{new_generation_id, unix_now};
@@ -35,6 +36,7 @@ enum Route {
     Media(MediaEndpoint),
     /// A `GET` outside `/api/v1`: served files (download URLs).
     File,
+    Transcriptions,
     NotFound,
 }
 
@@ -55,6 +57,7 @@ impl Route {
             (&Method::GET, "/models") => Route::Models,
             (&Method::GET, "/key") => Route::Key,
             (&Method::GET, "/generation") => Route::Generation,
+            (&Method::POST, "/audio/transcriptions") => Route::Transcriptions,
             _ => Route::NotFound,
         }
     }
@@ -88,7 +91,7 @@ pub(crate) async fn handle(
     let query = parts.uri.query().map(str::to_owned);
     // Media handlers read the body after recording took it; only they get a copy.
     let json_body = match route {
-        Route::Media(_) => json.clone(),
+        Route::Media(_) | Route::Transcriptions => json.clone(),
         _ => None,
     };
     let shared = &ctx.shared;
@@ -134,6 +137,7 @@ pub(crate) async fn handle(
                 )
             }
             Route::File => media::file(shared, parts.uri.path()),
+            Route::Transcriptions => audio::answer(shared, json_body.as_ref()),
             Route::NotFound => respond::openrouter_error(404, "Not Found"),
         },
     };

@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde_json::Value;
 
+use crate::audio::TranscriptionReply;
 use crate::catalog;
 use crate::generation::GenerationRecord;
 use crate::media::MediaState;
@@ -42,6 +43,8 @@ pub(crate) struct State {
     pub(crate) origin: String,
     /// Speech, video jobs and served files.
     pub(crate) media: MediaState,
+    /// Scripted answers of `POST /audio/transcriptions`, FIFO.
+    pub(crate) transcriptions: VecDeque<TranscriptionReply>,
 }
 
 impl Shared {
@@ -58,6 +61,7 @@ impl Shared {
                 generations: HashMap::new(),
                 origin: String::new(),
                 media: MediaState::new(),
+                transcriptions: VecDeque::new(),
             }),
         }
     }

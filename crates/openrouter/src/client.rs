@@ -159,7 +159,7 @@ impl OpenRouterClient {
 
     /// Attribution headers for the non-chat endpoints (verified routes only).
     pub(crate) fn side_headers(&self) -> HeaderMap {
-        header_map(shape::build_side_headers(
+        header_map(shape::build_attribution_headers(
             self.inner.verified,
             &self.inner.attribution,
         ))
@@ -263,6 +263,32 @@ impl OpenRouterClient {
             Err(e) if e.status == Some(404) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// `POST {base}/{path}` with a JSON body; the JSON answer. `model` names the model in
+    /// error messages.
+    pub(crate) async fn post_json(
+        &self,
+        api_key: &str,
+        path: &str,
+        body: &Value,
+        model: &str,
+    ) -> Result<Value, UpstreamError> {
+        let ctx = ErrorContext { model, api_key };
+        let url = endpoint(&self.inner.base_url, path)
+            .map_err(|e| UpstreamError::protocol(&format!("bad endpoint URL: {e}"), false, ctx))?;
+        let mut request = self.inner.http.post(url).bearer_auth(api_key).json(body);
+        for (name, value) in
+            shape::build_attribution_headers(self.inner.verified, &self.inner.attribution)
+        {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.map_err(|e| send_error(&e, ctx))?;
+        let response = check_status(response, ctx).await?;
+        let bytes = read_limited(response, MAX_BODY, ctx).await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            UpstreamError::protocol(&format!("{path} body is not valid JSON ({e})"), false, ctx)
+        })
     }
 
     pub(crate) async fn get_json(

@@ -1,14 +1,17 @@
 //! ferry-openrouter: the OpenRouter driver. Request shaping in pure functions
 //! ([`shape`]), transport over reqwest ([`OpenRouterClient`]), SSE parsing with
 //! `eventsource-stream`, error mapping to stable problem codes ([`UpstreamError`]) and a
-//! bounded retry policy ([`chat_with_retries`]), and media generation ([`media`]: images,
-//! speech, video jobs, guarded downloads).
+//! bounded retry policy ([`chat_with_retries`]); speech-to-text ([`OpenRouterClient::transcribe`]),
+//! the model catalog ([`Catalog`], [`OpenRouterClient::fetch_catalog`]) and media
+//! generation ([`media`]: images, speech, video jobs, guarded downloads).
 
 // `UpstreamError` carries the upstream metadata JSON by value (its shape is part of the
 // public API the engine uses); it only travels on the failure path, so its size is fine.
 #![allow(clippy::result_large_err)]
 
+mod audio;
 mod body;
+mod catalog;
 mod client;
 mod driver;
 mod error;
@@ -22,6 +25,8 @@ mod sse;
 mod stream;
 mod types;
 
+pub use audio::{transcription_body, Transcription, TranscriptionRequest};
+pub use catalog::{Catalog, CatalogModel};
 pub use client::OpenRouterClient;
 pub use driver::ChatDriver;
 pub use error::{DriverError, UpstreamError, UpstreamErrorKind};

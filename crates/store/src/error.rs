@@ -81,6 +81,13 @@ pub enum StoreError {
         id: String,
     },
 
+    /// The named asset does not exist.
+    #[error("asset {id:?} not found")]
+    AssetNotFound {
+        /// The asset id.
+        id: String,
+    },
+
     /// A state change that the run's current status does not allow.
     #[error("run {id:?} is {current}; it cannot become {requested}")]
     InvalidTransition {

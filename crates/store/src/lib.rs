@@ -2,10 +2,12 @@
 //! lock.
 //!
 //! One database, `STATE_ROOT/ferry.db` (WAL, `synchronous=FULL`, versioned migrations),
-//! holds runtime config, sessions, history, runs and run events. A single writer thread
+//! holds runtime config, sessions, history, runs, run events, asset metadata and asset
+//! derivations. A single writer thread
 //! owns the only write connection and commits queued jobs in groups; reads use a small
 //! pool of read-only connections. [`StateLock`] keeps two processes off one state root.
 
+mod assets;
 mod clock;
 mod connection;
 mod error;
@@ -22,6 +24,7 @@ mod status;
 mod store;
 mod writer;
 
+pub use assets::{Asset, AssetFilter, AssetInsert, Derivation, NewAsset};
 pub use clock::now_rfc3339;
 pub use error::StoreError;
 pub use events::RunEvent;

@@ -65,6 +65,28 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL,
         PRIMARY KEY (run_id, seq)
     );",
+    // 2: assets (metadata of content-addressed blobs) and their derivations (transcripts).
+    "CREATE TABLE assets (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        sha256 TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        file_name TEXT,
+        source TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (sha256, media_type)
+    );
+    CREATE INDEX assets_sha256 ON assets(sha256);
+    CREATE TABLE asset_derivations (
+        asset_id TEXT NOT NULL REFERENCES assets(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        model TEXT NOT NULL,
+        content TEXT NOT NULL,
+        meta TEXT,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (asset_id, kind, model)
+    );",
 ];
 
 /// The schema version this build writes.

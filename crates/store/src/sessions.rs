@@ -204,6 +204,59 @@ impl Store {
         .await
     }
 
+    /// Appends `messages` (each with a string `"role"`) to the session's history outside
+    /// any run (e.g. an observation's transcript) and bumps `updated_at`; returns them as
+    /// stored. [`StoreError::SessionNotFound`] if the session does not exist.
+    pub async fn append_messages(
+        &self,
+        session_id: &str,
+        messages: Vec<serde_json::Value>,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let session_id = session_id.to_owned();
+        self.write_with(move |conn| {
+            require_session(conn, &session_id)?;
+            let now = now_rfc3339();
+            let first_seq: u64 = conn
+                .prepare_cached(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE session_id = ?1",
+                )?
+                .query_row([&session_id], |row| row.get(0))?;
+            let mut insert = conn.prepare_cached(
+                "INSERT INTO messages (session_id, seq, run_id, role, body, created_at)
+                 VALUES (?1, ?2, NULL, ?3, ?4, ?5)",
+            )?;
+            let mut stored = Vec::with_capacity(messages.len());
+            for (index, (seq, body)) in (first_seq..).zip(messages).enumerate() {
+                let role = body
+                    .get("role")
+                    .and_then(serde_json::Value::as_str)
+                    .ok_or(StoreError::InvalidMessage {
+                        index,
+                        reason: "it has no string \"role\"",
+                    })?
+                    .to_owned();
+                insert.execute(params![
+                    session_id,
+                    seq,
+                    role,
+                    json_column::to_text(&body)?,
+                    now
+                ])?;
+                stored.push(StoredMessage {
+                    seq,
+                    run_id: None,
+                    role,
+                    body,
+                    created_at: now.clone(),
+                });
+            }
+            conn.prepare_cached("UPDATE sessions SET updated_at = ?2 WHERE id = ?1")?
+                .execute([&session_id, &now])?;
+            Ok(stored)
+        })
+        .await
+    }
+
     /// The session's history, ordered by `seq` (empty for an unknown session).
     pub async fn history(&self, session_id: &str) -> Result<Vec<StoredMessage>, StoreError> {
         let session_id = session_id.to_owned();

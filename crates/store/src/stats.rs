@@ -23,6 +23,10 @@ pub struct StoreStats {
     pub messages: u64,
     /// Run events stored.
     pub events: u64,
+    /// Assets stored.
+    pub assets: u64,
+    /// Sum of the stored assets' sizes, in bytes (shared blobs counted once per asset).
+    pub asset_bytes: u64,
     /// Size of the database file plus its write-ahead log, in bytes.
     pub db_bytes: u64,
     /// Runs per status (every status present, zero when none).
@@ -86,6 +90,8 @@ impl Store {
                 runs: runs_by_status.values().sum(),
                 messages: count(conn, "SELECT COUNT(*) FROM messages")?,
                 events: count(conn, "SELECT COUNT(*) FROM run_events")?,
+                assets: count(conn, "SELECT COUNT(*) FROM assets")?,
+                asset_bytes: count(conn, "SELECT CAST(TOTAL(size) AS INTEGER) FROM assets")?,
                 db_bytes: db_bytes(&db_path)?,
                 runs_by_status,
             })

@@ -1,8 +1,11 @@
 //! Request handlers, one module per resource.
 
+pub mod assets;
 pub mod models;
+pub mod observations;
 pub mod runs;
 pub mod runtime;
 pub mod secrets;
 pub mod sessions;
 pub mod system;
+pub mod tools;

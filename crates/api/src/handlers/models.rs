@@ -1,12 +1,45 @@
-//! Model endpoints: `GET /v1/models/status` (the route key's credit and limits).
+//! Model endpoints: `GET /v1/models?route=R[&modality=M][&search=S][&refresh=true]` (the
+//! route's model catalog, cached from OpenRouter's `/models`) and `GET /v1/models/status`
+//! (the route key's credit and limits).
 
 use axum::extract::{Query, State};
 use axum::Json;
+use ferry_engine::{ModelsQuery, ModelsView};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::problem::ApiResult;
 use crate::AppState;
+
+/// Query of the models list.
+#[derive(Debug, Deserialize)]
+pub struct ModelsParams {
+    /// Route id (default route when absent).
+    pub route: Option<String>,
+    /// Only models taking or producing this modality.
+    pub modality: Option<String>,
+    /// Substring of the id or name.
+    pub search: Option<String>,
+    /// Fetch a fresh catalog now.
+    pub refresh: Option<bool>,
+}
+
+/// `GET /v1/models`.
+pub async fn list(
+    State(s): State<AppState>,
+    Query(p): Query<ModelsParams>,
+) -> ApiResult<Json<ModelsView>> {
+    let view = s
+        .engine
+        .models(&ModelsQuery {
+            route: p.route,
+            modality: p.modality,
+            search: p.search,
+            refresh: p.refresh.unwrap_or(false),
+        })
+        .await?;
+    Ok(Json(view))
+}
 
 /// `?route=R`.
 #[derive(Debug, Deserialize)]

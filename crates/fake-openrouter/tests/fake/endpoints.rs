@@ -217,3 +217,57 @@ async fn api_key_is_required_once_set() {
         "rejected requests are recorded too"
     );
 }
+
+async fn transcribe(fake: &FakeOpenRouter, body: Value) -> (u16, Value) {
+    let resp = client()
+        .post(format!("{}/audio/transcriptions", fake.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .expect("response");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.expect("json"))
+}
+
+#[tokio::test]
+async fn transcriptions_validate_and_follow_the_script() {
+    use ferry_fake_openrouter::TranscriptionReply;
+    let fake = FakeOpenRouter::start();
+    let ok = json!({"model": "openai/whisper-1", "input_audio": {"data": "AAAA", "format": "wav"}});
+    let (status, body) = transcribe(&fake, ok.clone()).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["text"], "transcript of 3 bytes of wav audio");
+    assert!(body["usage"]["cost"].is_number());
+
+    fake.push_transcription(TranscriptionReply::text("hello world"));
+    fake.push_transcription(TranscriptionReply::error(402, "Insufficient credits"));
+    assert_eq!(transcribe(&fake, ok.clone()).await.1["text"], "hello world");
+    let (status, body) = transcribe(&fake, ok.clone()).await;
+    assert_eq!(status, 402);
+    assert_eq!(body["error"]["message"], "Insufficient credits");
+
+    let (status, body) = transcribe(
+        &fake,
+        json!({"model": "m", "input_audio": {"data": "AAAA", "format": "midi"}}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body["error"]["message"].as_str().unwrap().contains("midi"));
+    let (status, _) = transcribe(
+        &fake,
+        json!({"model": "m", "input_audio": {"data": "%%%", "format": "wav"}}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = transcribe(
+        &fake,
+        json!({"input_audio": {"data": "AAAA", "format": "wav"}}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(fake.transcription_requests().len(), 6);
+    assert_eq!(
+        fake.transcription_requests()[0].body.as_ref().unwrap()["input_audio"]["format"],
+        "wav"
+    );
+}

@@ -90,9 +90,12 @@ pub fn build_headers(
     out
 }
 
-/// Extra headers of the other endpoints (`/audio/speech`, `/videos`, …): attribution, on
-/// verified routes only.
-pub fn build_side_headers(verified: bool, attribution: &Attribution) -> Vec<(String, String)> {
+/// Attribution headers for the non-chat endpoints (speech-to-text…), on verified routes
+/// only.
+pub fn build_attribution_headers(
+    verified: bool,
+    attribution: &Attribution,
+) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if verified {
         headers::attribution_headers(attribution, &mut out);

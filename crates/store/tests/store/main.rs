@@ -2,6 +2,7 @@
 
 mod support;
 
+mod assets;
 mod durability;
 mod events;
 mod lock;

@@ -1,0 +1,45 @@
+//! `POST /v1/observations?session=ID&source=microphone_segment`: an audio observation is
+//! stored, transcribed and appended to the session as user input.
+
+use axum::extract::{Query, Request, State};
+use axum::http::StatusCode;
+use axum::Json;
+use ferry_engine::{ObservationView, MICROPHONE_SEGMENT};
+use serde::Deserialize;
+
+use crate::problem::{ApiResult, Problem};
+use crate::upload::read_upload;
+use crate::AppState;
+
+/// Query of the observation endpoint.
+#[derive(Debug, Deserialize)]
+pub struct ObservationQuery {
+    /// The session to append to (created on first use).
+    pub session: Option<String>,
+    /// The observation source (default `microphone_segment`).
+    pub source: Option<String>,
+    /// The file name of a raw upload.
+    pub file_name: Option<String>,
+}
+
+/// `POST /v1/observations`.
+pub async fn observe(
+    State(s): State<AppState>,
+    Query(q): Query<ObservationQuery>,
+    req: Request,
+) -> ApiResult<(StatusCode, Json<ObservationView>)> {
+    let Some(session) = q.session.filter(|s| !s.trim().is_empty()) else {
+        return Err(Problem::new(
+            400,
+            "missing_session",
+            "say which session the observation belongs to: POST /v1/observations?session=ID&source=microphone_segment",
+        ));
+    };
+    let source = q.source.unwrap_or_else(|| MICROPHONE_SEGMENT.to_owned());
+    let upload = read_upload(req, s.engine.assets().max_bytes(), q.file_name).await?;
+    let view = s
+        .engine
+        .observe(&session, &source, upload.bytes, upload.declared)
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}

@@ -1,0 +1,400 @@
+//! [`AssetStore`]: the daemon's asset store. Ingest sniffs and checks the bytes, hashes
+//! them, writes the blob (temp file + rename) and records the metadata row in one writer
+//! job; reads verify the hash; deletes remove the blob once no asset uses it.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use ferry_store::{Asset, AssetFilter, AssetInsert, NewAsset, Store, StoreError};
+use serde::Serialize;
+
+use crate::blob;
+use crate::error::AssetError;
+use crate::media_type::{Kind, MediaType};
+use crate::sniff::sniff;
+
+/// Name of the assets directory inside the state root.
+pub const ASSETS_DIR: &str = "assets";
+/// Default upload size limit: 25 MiB.
+pub const DEFAULT_MAX_ASSET_BYTES: u64 = 25 * 1024 * 1024;
+/// Longest file name kept with an asset.
+const MAX_FILE_NAME: usize = 255;
+
+/// How an asset arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `POST /v1/assets` (also `ferry assets import` and `--file`).
+    Upload,
+    /// A `{path}` attachment read from the workspace.
+    Workspace,
+    /// A `{media_type, data_base64}` attachment.
+    Inline,
+    /// `POST /v1/observations`.
+    Observation,
+}
+
+impl Source {
+    /// The name stored with the asset.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Upload => "upload",
+            Source::Workspace => "workspace",
+            Source::Inline => "inline",
+            Source::Observation => "observation",
+        }
+    }
+}
+
+/// What the client said about the bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Declared {
+    /// The declared media type (`Content-Type`), if any.
+    pub media_type: Option<String>,
+    /// The file name, if any (only its last path component is kept).
+    pub file_name: Option<String>,
+}
+
+/// An asset as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssetView {
+    /// The stored row.
+    #[serde(flatten)]
+    pub asset: Asset,
+    /// The broad kind (`image`, `audio`, `video`, `document`, `text`).
+    pub kind: Kind,
+}
+
+impl AssetView {
+    /// The parsed media type (always one of the accepted types for stored assets).
+    pub fn media_type(&self) -> Option<MediaType> {
+        MediaType::parse(&self.asset.media_type)
+    }
+}
+
+/// The result of [`AssetStore::ingest`].
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    /// The asset.
+    pub view: AssetView,
+    /// The decided media type.
+    pub media_type: MediaType,
+    /// False when the same bytes and type were already stored (same id).
+    pub created: bool,
+}
+
+/// The asset store (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct AssetStore {
+    root: PathBuf,
+    store: Store,
+    max_bytes: u64,
+}
+
+/// The id of the asset with these bytes and type: `ast_` + 32 hex digits of
+/// SHA-256(type NUL sha256), so the same bytes and type always get the same id.
+pub fn asset_id(sha256: &str, media_type: MediaType) -> String {
+    let key = format!("{}\0{sha256}", media_type.as_str());
+    format!("ast_{}", &blob::sha256_hex(key.as_bytes())[..32])
+}
+
+fn view(asset: Asset) -> AssetView {
+    let kind = MediaType::parse(&asset.media_type)
+        .map(MediaType::kind)
+        .unwrap_or(Kind::Document);
+    AssetView { asset, kind }
+}
+
+/// Keeps the last path component, without control characters, at most 255 bytes.
+fn clean_file_name(name: &str) -> Option<String> {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let cleaned: String = last.chars().filter(|c| !c.is_control()).collect();
+    let cleaned = cleaned.trim();
+    if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
+        return None;
+    }
+    let mut end = cleaned.len().min(MAX_FILE_NAME);
+    while !cleaned.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(cleaned[..end].to_owned())
+}
+
+impl AssetStore {
+    /// Opens `state_root/assets` (creating it) and removes temporary files a crash left.
+    pub fn open(state_root: &Path, store: Store, max_bytes: u64) -> Result<AssetStore, AssetError> {
+        let root = state_root.join(ASSETS_DIR);
+        std::fs::create_dir_all(&root).map_err(|source| AssetError::Io {
+            action: "create the assets directory",
+            path: root.clone(),
+            source,
+        })?;
+        let cleaned = blob::clean_temp_files(&root);
+        if cleaned > 0 {
+            tracing::info!(cleaned, "removed unfinished uploads left by an earlier run");
+        }
+        Ok(AssetStore {
+            root,
+            store,
+            max_bytes,
+        })
+    }
+
+    /// The upload size limit in bytes.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    /// The assets directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Decides the type of `bytes` without storing them (the same rules as ingest).
+    pub fn check(&self, bytes: &[u8], declared: &Declared) -> Result<MediaType, AssetError> {
+        if bytes.len() as u64 > self.max_bytes {
+            return Err(AssetError::TooLarge {
+                limit: self.max_bytes,
+            });
+        }
+        let name = declared.file_name.as_deref().and_then(clean_file_name);
+        Ok(sniff(
+            bytes,
+            declared.media_type.as_deref(),
+            name.as_deref(),
+        )?)
+    }
+
+    /// Stores `bytes`: checks size and type, hashes, writes the blob and records the
+    /// row. The same bytes with the same type return the existing asset.
+    pub async fn ingest(
+        &self,
+        bytes: Bytes,
+        declared: Declared,
+        source: Source,
+    ) -> Result<Ingested, AssetError> {
+        let media_type = self.check(&bytes, &declared)?;
+        self.ingest_as(bytes, media_type, declared.file_name, source)
+            .await
+    }
+
+    /// Stores bytes whose type was already decided with [`AssetStore::check`].
+    pub async fn ingest_as(
+        &self,
+        bytes: Bytes,
+        media_type: MediaType,
+        file_name: Option<String>,
+        source: Source,
+    ) -> Result<Ingested, AssetError> {
+        let root = self.root.clone();
+        let size = bytes.len() as u64;
+        let (sha256, temp) = tokio::task::spawn_blocking(move || {
+            let sha = blob::sha256_hex(&bytes);
+            blob::write_temp(&root, &bytes).map(|t| (sha, t))
+        })
+        .await
+        .map_err(|e| AssetError::Store(StoreError::ReadTaskFailed(e.to_string())))??;
+        let target = blob::blob_path(&self.root, &sha256);
+        let new = NewAsset {
+            id: asset_id(&sha256, media_type),
+            sha256,
+            media_type: media_type.as_str().to_owned(),
+            size,
+            file_name: file_name.as_deref().and_then(clean_file_name),
+            source: source.as_str().to_owned(),
+        };
+        let outcome = self
+            .store
+            .insert_asset(new, move || {
+                blob::place(temp, &target).map_err(|e| match e {
+                    AssetError::Io {
+                        action,
+                        path,
+                        source,
+                    } => StoreError::Io {
+                        action,
+                        path,
+                        source,
+                    },
+                    other => StoreError::GroupFailed {
+                        message: other.to_string(),
+                    },
+                })
+            })
+            .await?;
+        let created = matches!(outcome, AssetInsert::Inserted(_));
+        let asset = match outcome {
+            AssetInsert::Inserted(a) | AssetInsert::Existing(a) => a,
+        };
+        Ok(Ingested {
+            view: view(asset),
+            media_type,
+            created,
+        })
+    }
+
+    /// The asset with this id.
+    pub async fn get(&self, id: &str) -> Result<AssetView, AssetError> {
+        self.store
+            .get_asset(id)
+            .await?
+            .map(view)
+            .ok_or_else(|| AssetError::NotFound { id: id.to_owned() })
+    }
+
+    /// Assets newest first.
+    pub async fn list(&self, filter: AssetFilter) -> Result<Vec<AssetView>, AssetError> {
+        Ok(self
+            .store
+            .list_assets(filter)
+            .await?
+            .into_iter()
+            .map(view)
+            .collect())
+    }
+
+    /// The asset and its bytes, after checking they still hash to its SHA-256.
+    pub async fn read(&self, id: &str) -> Result<(AssetView, Bytes), AssetError> {
+        let asset = self.get(id).await?;
+        let path = blob::blob_path(&self.root, &asset.asset.sha256);
+        let (id, sha) = (asset.asset.id.clone(), asset.asset.sha256.clone());
+        let bytes = tokio::task::spawn_blocking(move || blob::read_verified(&path, &id, &sha))
+            .await
+            .map_err(|e| AssetError::Store(StoreError::ReadTaskFailed(e.to_string())))??;
+        Ok((asset, Bytes::from(bytes)))
+    }
+
+    /// Deletes the asset (and its derivations); its blob goes when no asset uses it.
+    pub async fn delete(&self, id: &str) -> Result<AssetView, AssetError> {
+        let root = self.root.clone();
+        let asset = self
+            .store
+            .delete_asset(id, move |sha| {
+                blob::remove(&blob::blob_path(&root, sha)).map_err(|e| StoreError::GroupFailed {
+                    message: e.to_string(),
+                })
+            })
+            .await?;
+        Ok(view(asset))
+    }
+
+    /// Where the blob of `sha256` lives (for diagnostics and tests).
+    pub fn blob_path(&self, sha256: &str) -> PathBuf {
+        blob::blob_path(&self.root, sha256)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testdata;
+
+    fn open(limit: u64) -> (tempfile::TempDir, AssetStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let assets = AssetStore::open(dir.path(), store, limit).unwrap();
+        (dir, assets)
+    }
+
+    fn declared(t: &str) -> Declared {
+        Declared {
+            media_type: Some(t.into()),
+            file_name: Some("../../x/pic.png".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn ingest_dedupes_reads_back_and_deletes() {
+        let (_dir, assets) = open(1 << 20);
+        let png = Bytes::from(testdata::png());
+        let a = assets
+            .ingest(png.clone(), declared("image/png"), Source::Upload)
+            .await
+            .unwrap();
+        assert!(a.created);
+        assert_eq!(a.view.asset.file_name.as_deref(), Some("pic.png"));
+        assert_eq!(a.view.asset.size, png.len() as u64);
+        let b = assets
+            .ingest(png.clone(), Declared::default(), Source::Upload)
+            .await
+            .unwrap();
+        assert!(!b.created);
+        assert_eq!(a.view.asset.id, b.view.asset.id);
+        let (_, bytes) = assets.read(&a.view.asset.id).await.unwrap();
+        assert_eq!(bytes, png);
+        let path = assets.blob_path(&a.view.asset.sha256);
+        assert!(path.exists());
+        assets.delete(&a.view.asset.id).await.unwrap();
+        assert!(!path.exists());
+        assert!(matches!(
+            assets.get(&a.view.asset.id).await,
+            Err(AssetError::NotFound { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn corrupted_blob_is_refused_and_reupload_repairs_it() {
+        let (_dir, assets) = open(1 << 20);
+        let wav = Bytes::from(testdata::wav());
+        let a = assets
+            .ingest(wav.clone(), Declared::default(), Source::Upload)
+            .await
+            .unwrap();
+        let path = assets.blob_path(&a.view.asset.sha256);
+        let mut damaged = wav.to_vec();
+        damaged[100] ^= 0xFF;
+        std::fs::write(&path, damaged).unwrap();
+        let err = assets.read(&a.view.asset.id).await.unwrap_err();
+        assert_eq!(err.code(), "asset_corrupted");
+        assets
+            .ingest(wav.clone(), Declared::default(), Source::Upload)
+            .await
+            .unwrap();
+        assert_eq!(assets.read(&a.view.asset.id).await.unwrap().1, wav);
+    }
+
+    #[tokio::test]
+    async fn refusals_leave_no_file_behind() {
+        let (_dir, assets) = open(64);
+        let err = assets
+            .ingest(
+                Bytes::from(vec![b'a'; 65]),
+                Declared::default(),
+                Source::Upload,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), 413);
+        let err = assets
+            .ingest(
+                Bytes::from(testdata::gif()),
+                declared("image/png"),
+                Source::Upload,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "media_type_mismatch");
+        assert_eq!(std::fs::read_dir(assets.root()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn ids_depend_on_bytes_and_type() {
+        let sha = blob::sha256_hex(b"x");
+        assert_eq!(
+            asset_id(&sha, MediaType::TextPlain),
+            asset_id(&sha, MediaType::TextPlain)
+        );
+        assert_ne!(
+            asset_id(&sha, MediaType::TextPlain),
+            asset_id(&sha, MediaType::TextMarkdown)
+        );
+        assert!(asset_id(&sha, MediaType::TextPlain).starts_with("ast_"));
+    }
+
+    #[test]
+    fn file_names_are_reduced_to_their_last_component() {
+        assert_eq!(clean_file_name("a/b/c.txt").as_deref(), Some("c.txt"));
+        assert_eq!(clean_file_name("C:\\x\\y.md").as_deref(), Some("y.md"));
+        assert_eq!(clean_file_name("..").as_deref(), None);
+        assert_eq!(clean_file_name("a\nb").as_deref(), Some("ab"));
+    }
+}

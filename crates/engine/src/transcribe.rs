@@ -1,0 +1,220 @@
+//! Daemon-owned speech-to-text. An audio asset is transcribed once per (STT model,
+//! language): the text is stored as a derivation of the asset (`transcript`, or
+//! `transcript:<lang>` with a language hint) and reused by every later run, observation
+//! or `audio transcribe`. Upstream calls go through the route's client with the engine's
+//! retry policy (429/5xx/timeouts, bounded).
+
+use ferry_assets::{AssetView, MediaType};
+use ferry_config::Route;
+use ferry_openrouter::{Transcription, TranscriptionRequest};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::engine::Engine;
+use crate::EngineError;
+
+/// A transcript as returned to callers.
+#[derive(Debug, Clone, Serialize)]
+pub struct TranscriptView {
+    /// The audio asset.
+    pub asset_id: String,
+    /// The STT model that produced the text.
+    pub model: String,
+    /// The language hint it was made with.
+    pub language: Option<String>,
+    /// The transcript.
+    pub text: String,
+    /// True when it came from the derivation cache (no upstream call).
+    pub cached: bool,
+    /// Cost of the upstream call (when not cached).
+    pub cost: Option<f64>,
+}
+
+/// Options of [`Engine::transcribe_asset`].
+#[derive(Debug, Clone, Default)]
+pub struct TranscribeOptions {
+    /// Route whose key and STT model to use (default route when absent).
+    pub route: Option<String>,
+    /// STT model overriding the route's `media.stt_model`.
+    pub model: Option<String>,
+    /// ISO-639 language hint, e.g. `de`.
+    pub language: Option<String>,
+}
+
+/// Checks a language hint: 2–3 ASCII letters (ISO 639-1/-2/-3), optionally a region
+/// (`en-US`).
+fn validate_language(language: &str) -> Result<(), EngineError> {
+    let (lang, region) = match language.split_once(['-', '_']) {
+        Some((l, r)) => (l, Some(r)),
+        None => (language, None),
+    };
+    let ok = (2..=3).contains(&lang.len())
+        && lang.chars().all(|c| c.is_ascii_alphabetic())
+        && region.is_none_or(|r| {
+            (2..=4).contains(&r.len()) && r.chars().all(|c| c.is_ascii_alphanumeric())
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(EngineError::bad_input(
+            "invalid_language",
+            format!("--language {language:?} is not a language code; use an ISO 639-1 code such as en, de or fr"),
+        ))
+    }
+}
+
+/// The derivation kind of a transcript made with `language`.
+fn transcript_kind(language: Option<&str>) -> String {
+    match language {
+        Some(l) => format!("transcript:{}", l.to_ascii_lowercase()),
+        None => "transcript".to_owned(),
+    }
+}
+
+/// Refuses transcription on a route that has it turned off.
+pub(crate) fn require_transcription(route: &Route) -> Result<(), EngineError> {
+    if route.capabilities.transcription {
+        return Ok(());
+    }
+    Err(EngineError::bad_input(
+        "transcription_disabled",
+        format!(
+            "route {} has transcription = false, so audio cannot be transcribed on it; set transcription = true in [routes.{}] or use a route that allows it",
+            route.id, route.id
+        ),
+    ))
+}
+
+impl Engine {
+    /// `POST /v1/tools/transcribe_audio`: the transcript of an audio asset.
+    pub async fn transcribe_asset(
+        &self,
+        asset_id: &str,
+        opts: &TranscribeOptions,
+    ) -> Result<TranscriptView, EngineError> {
+        let route_id = opts
+            .route
+            .clone()
+            .unwrap_or_else(|| self.inner.routes.file().default_route.clone());
+        let route = self.inner.routes.route(&route_id)?;
+        let asset = self.inner.assets.get(asset_id).await?;
+        self.transcript(
+            route,
+            &asset,
+            opts.model.as_deref(),
+            opts.language.as_deref(),
+        )
+        .await
+    }
+
+    /// The transcript of `asset` on `route` (cached derivation, else one STT call).
+    pub(crate) async fn transcript(
+        &self,
+        route: &Route,
+        asset: &AssetView,
+        model: Option<&str>,
+        language: Option<&str>,
+    ) -> Result<TranscriptView, EngineError> {
+        require_transcription(route)?;
+        let language = language.map(str::trim).filter(|l| !l.is_empty());
+        if let Some(l) = language {
+            validate_language(l)?;
+        }
+        let media_type = asset.media_type();
+        let Some(format) = media_type.and_then(MediaType::stt_format) else {
+            return Err(EngineError::bad_input(
+                "not_audio",
+                format!(
+                    "asset {} is {}, not audio; only audio (wav, mp3, m4a, aac, ogg, flac, webm, pcm) can be transcribed",
+                    asset.asset.id, asset.asset.media_type
+                ),
+            ));
+        };
+        let model = model
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .unwrap_or(&route.media.stt_model)
+            .to_owned();
+        let kind = transcript_kind(language);
+        let store = &self.inner.store;
+        if let Some(d) = store.get_derivation(&asset.asset.id, &kind, &model).await? {
+            return Ok(TranscriptView {
+                asset_id: asset.asset.id.clone(),
+                model,
+                language: language.map(str::to_owned),
+                text: d.content,
+                cached: true,
+                cost: None,
+            });
+        }
+        let (_, bytes) = self.inner.assets.read(&asset.asset.id).await?;
+        let client = self.inner.routes.openrouter_client(&route.id)?;
+        let key = self.inner.routes.api_key(route, &self.inner.secrets)?;
+        let req = TranscriptionRequest {
+            model: &model,
+            audio: &bytes,
+            format,
+            language,
+        };
+        let t = self
+            .transcribe_with_retries(&client, &key, &req)
+            .await
+            .map_err(|mut e| {
+                let name = asset.asset.file_name.as_deref().unwrap_or(&asset.asset.id);
+                e.message = format!("speech-to-text of {name} failed: {}", e.message);
+                EngineError::from(e)
+            })?;
+        let meta = json!({"usage": t.usage, "cost": t.cost, "route": route.id});
+        let stored = store
+            .put_derivation(&asset.asset.id, &kind, &model, &t.text, Some(meta))
+            .await?;
+        Ok(TranscriptView {
+            asset_id: asset.asset.id.clone(),
+            model,
+            language: language.map(str::to_owned),
+            text: stored.content,
+            cached: false,
+            cost: t.cost,
+        })
+    }
+
+    async fn transcribe_with_retries(
+        &self,
+        client: &ferry_openrouter::OpenRouterClient,
+        key: &str,
+        req: &TranscriptionRequest<'_>,
+    ) -> Result<Transcription, ferry_openrouter::UpstreamError> {
+        let policy = &self.inner.retry;
+        let mut retry = 0;
+        loop {
+            match client.transcribe(key, req).await {
+                Ok(t) => return Ok(t),
+                Err(e) if e.is_retryable() && retry < policy.max_retries => {
+                    if e.retry_after.is_some_and(|w| w > policy.max_retry_after) {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(policy.delay(retry, e.retry_after)).await;
+                    retry += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_codes() {
+        for ok in ["en", "de", "fra", "en-US", "pt_BR"] {
+            assert!(validate_language(ok).is_ok(), "{ok}");
+        }
+        for bad in ["english", "e", "12", "en-", "de;rm"] {
+            assert!(validate_language(bad).is_err(), "{bad}");
+        }
+        assert_eq!(transcript_kind(Some("DE")), "transcript:de");
+        assert_eq!(transcript_kind(None), "transcript");
+    }
+}
