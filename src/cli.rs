@@ -83,7 +83,7 @@ pub enum AssetsCommand {
         /// Only this media type, e.g. image/png.
         #[arg(long)]
         media_type: Option<String>,
-        /// Only this source: upload, workspace, inline, observation.
+        /// Only this source: upload, workspace, inline, observation, generated.
         #[arg(long)]
         source: Option<String>,
         /// Continue after this cursor (printed at the end of a full page).

@@ -2,6 +2,7 @@
 //! HTTP status the API answers with. Messages say what was wrong and how to fix it, and
 //! never carry a secret value.
 
+use ferry_openrouter::media::MediaError;
 use ferry_openrouter::UpstreamError;
 
 /// Everything that can go wrong in a request to the engine.
@@ -28,6 +29,10 @@ pub enum EngineError {
     /// The upstream failed; carries the driver's classification.
     #[error("{0}")]
     Upstream(Box<UpstreamError>),
+    /// A media call failed for a reason other than the upstream call itself (no image in
+    /// the reply, a refused download, a video job that ended without a video…).
+    #[error("{0}")]
+    Media(Box<MediaError>),
     /// The run was cancelled.
     #[error("run {0} was cancelled")]
     Cancelled(String),
@@ -48,6 +53,16 @@ pub enum EngineError {
 impl From<UpstreamError> for EngineError {
     fn from(e: UpstreamError) -> Self {
         EngineError::Upstream(Box::new(e))
+    }
+}
+
+impl From<MediaError> for EngineError {
+    fn from(e: MediaError) -> Self {
+        match e {
+            MediaError::Upstream(u) => EngineError::Upstream(u),
+            MediaError::Invalid { code, message } => EngineError::BadInput { code, message },
+            other => EngineError::Media(Box::new(other)),
+        }
     }
 }
 
@@ -76,6 +91,7 @@ impl EngineError {
             EngineError::UnsupportedMediaType { code, .. } => code,
             EngineError::Asset(e) => e.code(),
             EngineError::Upstream(e) => e.code(),
+            EngineError::Media(e) => e.code(),
             EngineError::Cancelled(_) => "run_cancelled",
             EngineError::Draining => "draining",
             EngineError::Secrets(e) => secrets_code(e),
@@ -94,6 +110,7 @@ impl EngineError {
             EngineError::UnsupportedMediaType { .. } => 415,
             EngineError::Asset(e) => e.status(),
             EngineError::Upstream(e) => e.problem_status(),
+            EngineError::Media(e) => e.status(),
             EngineError::Cancelled(_) => 409,
             EngineError::Draining => 503,
             EngineError::Secrets(e) => match e {
@@ -112,18 +129,8 @@ impl EngineError {
         match self {
             // Transient upstream trouble: sending the input again later may well succeed,
             // even when this run could not retry because output had already streamed.
-            EngineError::Upstream(e) => {
-                use ferry_openrouter::UpstreamErrorKind as K;
-                matches!(
-                    e.kind,
-                    K::RateLimited
-                        | K::Unavailable
-                        | K::Timeout
-                        | K::Connect
-                        | K::Stream
-                        | K::ChoiceError
-                )
-            }
+            EngineError::Upstream(e) => e.is_transient(),
+            EngineError::Media(e) => e.retryable(),
             EngineError::Draining => true,
             _ => false,
         }
