@@ -76,11 +76,7 @@ fn print_status(v: &Value) {
     );
 }
 
-async fn list(
-    g: &GlobalArgs,
-    client: &ApiClient,
-    cmd: &ModelsCommand,
-) -> Result<(), CliError> {
+async fn list(g: &GlobalArgs, client: &ApiClient, cmd: &ModelsCommand) -> Result<(), CliError> {
     let ModelsCommand::List {
         route,
         modality,

@@ -105,7 +105,7 @@ fn undetected(
     hint: Option<MediaType>,
 ) -> Result<MediaType, SniffError> {
     if declared == Some(MediaType::AudioPcm) {
-        return if bytes.len() % 2 == 0 {
+        return if bytes.len().is_multiple_of(2) {
             Ok(MediaType::AudioPcm)
         } else {
             Err(SniffError::Mismatch {

@@ -18,9 +18,8 @@ use crate::params::parse_params_object;
 use crate::provider::{parse_provider_object, ProviderRouting};
 use crate::route::{
     Attribution, AuthSource, Capabilities, MediaConfig, ModelConfig, Route, RoutesFile,
-    DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_TOOL_STEPS, DEFAULT_TIMEOUT_MS, MAX_ATTRIBUTION_CATEGORIES,
-    MAX_TOOL_STEPS_LIMIT,
-    ROUTES_FILE_VERSION,
+    DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_TOOL_STEPS, DEFAULT_TIMEOUT_MS,
+    MAX_ATTRIBUTION_CATEGORIES, MAX_TOOL_STEPS_LIMIT, ROUTES_FILE_VERSION,
 };
 use crate::toml_tree::{Source, View};
 use crate::urls::{parse_url, trim_trailing_slashes, UrlRule};

@@ -762,7 +762,11 @@ fn media_settings() {
 fn max_tool_steps_is_bounded() {
     let r = ok(&format!("{HEAD}max_tool_steps = 3\n"));
     assert_eq!(r.default().max_tool_steps, 3);
-    for bad in ["max_tool_steps = 0", "max_tool_steps = 65", "max_tool_steps = \"8\""] {
+    for bad in [
+        "max_tool_steps = 0",
+        "max_tool_steps = 65",
+        "max_tool_steps = \"8\"",
+    ] {
         let e = err(&format!("{HEAD}{bad}\n"));
         assert!(e.contains("max_tool_steps"), "{e}");
     }

@@ -161,6 +161,7 @@ pub(crate) struct Inner {
     started: Instant,
     tasks: TaskTracker,
     pub(crate) background: CancellationToken,
+    pub(crate) videos: crate::video_jobs::VideoWatchers,
 }
 
 /// The engine handle (cheap to clone).
@@ -229,9 +230,11 @@ impl Engine {
                 started: Instant::now(),
                 tasks: TaskTracker::new(),
                 background: CancellationToken::new(),
+                videos: Default::default(),
             }),
         };
         engine.spawn_catalog_refresh();
+        engine.resume_video_jobs().await?;
         Ok((engine, recovered))
     }
 

@@ -33,6 +33,13 @@ pub enum EngineError {
     /// the reply, a refused download, a video job that ended without a video…).
     #[error("{0}")]
     Media(Box<MediaError>),
+    /// A video job ended without a video (failed, cancelled, expired, timed out, or its
+    /// download failed); `code` is one of [`VIDEO_JOB_CODES`].
+    #[error("{message}")]
+    VideoJob { code: &'static str, message: String },
+    /// The model kept calling tools past the route's `max_tool_steps`.
+    #[error("the model was still calling tools after {steps} steps (route {route} allows {steps}); raise max_tool_steps in [routes.{route}] or ask for less at once")]
+    ToolStepsExceeded { steps: u32, route: String },
     /// The run was cancelled.
     #[error("run {0} was cancelled")]
     Cancelled(String),
@@ -66,7 +73,32 @@ impl From<MediaError> for EngineError {
     }
 }
 
+/// Problem codes a failed video job can carry.
+pub const VIDEO_JOB_CODES: &[&str] = &[
+    "video_failed",
+    "video_cancelled",
+    "video_expired",
+    "video_timeout",
+    "media_too_large",
+    "media_download_failed",
+    "media_download_timeout",
+    "media_too_many_redirects",
+    "upstream_protocol_error",
+];
+
 impl EngineError {
+    /// A failed video job with its stored code (unknown codes read as `video_failed`).
+    pub fn video_job(code: &str, message: &str) -> Self {
+        EngineError::VideoJob {
+            code: VIDEO_JOB_CODES
+                .iter()
+                .find(|c| **c == code)
+                .copied()
+                .unwrap_or("video_failed"),
+            message: message.to_owned(),
+        }
+    }
+
     /// Shorthand for a 400 with a code.
     pub fn bad_input(code: &'static str, message: impl Into<String>) -> Self {
         EngineError::BadInput {
@@ -84,6 +116,8 @@ impl EngineError {
                 "run" => "run_not_found",
                 "secret" => "secret_not_found",
                 "route" => "route_not_found",
+                "tool" => "tool_not_found",
+                "video job" => "video_job_not_found",
                 _ => "not_found",
             },
             EngineError::Conflict { code, .. } => code,
@@ -92,6 +126,8 @@ impl EngineError {
             EngineError::Asset(e) => e.code(),
             EngineError::Upstream(e) => e.code(),
             EngineError::Media(e) => e.code(),
+            EngineError::VideoJob { code, .. } => code,
+            EngineError::ToolStepsExceeded { .. } => "tool_steps_exceeded",
             EngineError::Cancelled(_) => "run_cancelled",
             EngineError::Draining => "draining",
             EngineError::Secrets(e) => secrets_code(e),
@@ -111,6 +147,14 @@ impl EngineError {
             EngineError::Asset(e) => e.status(),
             EngineError::Upstream(e) => e.problem_status(),
             EngineError::Media(e) => e.status(),
+            EngineError::VideoJob { code, .. } => {
+                if *code == "video_timeout" || *code == "media_download_timeout" {
+                    504
+                } else {
+                    502
+                }
+            }
+            EngineError::ToolStepsExceeded { .. } => 502,
             EngineError::Cancelled(_) => 409,
             EngineError::Draining => 503,
             EngineError::Secrets(e) => match e {
@@ -131,6 +175,7 @@ impl EngineError {
             // even when this run could not retry because output had already streamed.
             EngineError::Upstream(e) => e.is_transient(),
             EngineError::Media(e) => e.retryable(),
+            EngineError::VideoJob { code, .. } => *code == "video_expired",
             EngineError::Draining => true,
             _ => false,
         }

@@ -11,16 +11,20 @@ mod engine;
 mod error;
 mod input;
 mod live;
+mod media_tools;
 mod observe;
 mod routes;
 mod secrets;
 pub mod tools;
 mod transcribe;
+mod video_jobs;
 mod workspace;
 
 pub use catalogs::{ModelEntry, ModelsQuery, ModelsView, DEFAULT_CATALOG_TTL};
+pub use media_tools::{DirectResult, ToolOutput};
 pub use observe::{ObservationView, MICROPHONE_SEGMENT};
 pub use transcribe::{TranscribeOptions, TranscriptView};
+pub use video_jobs::VideoJobView;
 
 pub use engine::{
     ActiveTarget, Engine, EngineConfig, RuntimeView, SessionView, StatusView, SubmitOptions,

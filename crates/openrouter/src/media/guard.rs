@@ -43,11 +43,10 @@ fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
     let seg = ip.segments();
     // IPv4-mapped ::ffff:a.b.c.d, IPv4-compatible ::a.b.c.d and NAT64 64:ff9b::a.b.c.d
     // reach the embedded IPv4 address.
-    let embedded = match seg {
-        [0, 0, 0, 0, 0, 0xffff, _, _] | [0, 0, 0, 0, 0, 0, _, _] => true,
-        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => true,
-        _ => false,
-    };
+    let embedded = matches!(
+        seg,
+        [0, 0, 0, 0, 0, 0xffff, _, _] | [0, 0, 0, 0, 0, 0, _, _] | [0x64, 0xff9b, 0, 0, 0, 0, _, _]
+    );
     if embedded {
         let v4 = Ipv4Addr::new(
             (seg[6] >> 8) as u8,

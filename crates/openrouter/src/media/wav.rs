@@ -12,7 +12,7 @@ pub const WAV_HEADER_LEN: usize = 44;
 /// (half a sample) is dropped.
 pub fn pcm16_to_wav(pcm: &[u8], sample_rate: u32, channels: u16) -> Vec<u8> {
     let data = &pcm[..pcm.len() & !1];
-    let data_len = u32::try_from(data.len()).unwrap_or(u32::MAX & !1);
+    let data_len = u32::try_from(data.len()).unwrap_or(!1);
     let block_align = channels.saturating_mul(2);
     let byte_rate = sample_rate.saturating_mul(u32::from(block_align));
     let mut out = Vec::with_capacity(WAV_HEADER_LEN + data.len());
