@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use ferry_config::{validate_selector, wire_model, ModelParams, RoutesFile};
-use ferry_openrouter::{chat_with_retries, Attempt, ChatRequest, RetryPolicy, StreamEvent};
+use ferry_config::{validate_selector, wire_model, RoutesFile};
+use ferry_openrouter::{Attempt, RetryPolicy};
 use ferry_store::{InsertOutcome, NewRun, NewSession, Run, RunFinish, RunStatus, Session, Store};
 use serde::Serialize;
 use serde_json::json;
@@ -19,12 +19,15 @@ use tokio_util::task::TaskTracker;
 
 use ferry_assets::AssetStore;
 
-use crate::attachments::{self, ModelCaps};
+use crate::attachments;
 use crate::catalogs::Catalogs;
-use crate::input::{provider_for, InputRequest, RunPlan};
+use crate::input::{InputRequest, RunPlan};
 use crate::live::{Event, LiveRun, Subscription};
+use crate::media_tools::require_tool;
 use crate::routes::{RouteStatus, RouteTable};
 use crate::secrets::SecretsHandle;
+use crate::tool_loop::{SessionSettings, Turn};
+use crate::tools::ToolName;
 use crate::EngineError;
 
 const RUNTIME_MODEL_KEY: &str = "runtime.model";
@@ -114,10 +117,8 @@ pub struct StatusView {
 struct Job {
     hub: Arc<LiveRun>,
     plan: RunPlan,
-    /// The session's own system prompt, read at submission.
-    session_prompt: Option<String>,
-    /// The session was created by this input, so its history is empty.
-    fresh_session: bool,
+    /// The session's settings, read at submission.
+    session: SessionSettings,
 }
 
 /// Where the engine keeps media and what it may read.
@@ -450,6 +451,9 @@ impl Engine {
         let first = &plan.chain[0];
         let route = self.inner.routes.route(&first.route)?;
         self.inner.routes.api_key(route, &self.inner.secrets)?;
+        if plan.speak == Some(true) {
+            require_tool(route, ToolName::GenerateAudio)?;
+        }
         let mut input = input;
         if !input.attachments.is_empty() {
             let attached = self.resolve_attachments(&input.attachments).await?;
@@ -509,17 +513,17 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(run.id.clone(), hub.clone());
-        self.enqueue(
-            session_id,
-            Job {
-                hub,
-                plan,
-                session_prompt: existing_session
-                    .as_ref()
-                    .and_then(|s| s.system_prompt.clone()),
-                fresh_session: existing_session.is_none(),
-            },
-        );
+        let session = SessionSettings {
+            prompt: existing_session
+                .as_ref()
+                .and_then(|s| s.system_prompt.clone()),
+            speak: existing_session
+                .as_ref()
+                .and_then(|s| s.speak_replies.as_deref())
+                .and_then(|v| v.parse().ok()),
+            fresh: existing_session.is_none(),
+        };
+        self.enqueue(session_id, Job { hub, plan, session });
         Ok(Submitted {
             run,
             existing: false,
@@ -746,25 +750,20 @@ async fn session_worker(
 
 /// How a run ended, before it is written.
 enum Ending {
-    Completed {
-        outcome: Box<ferry_openrouter::ChatOutcome>,
-        model: String,
-    },
+    Completed(Box<Turn>),
     Failed(EngineError),
     Cancelled,
 }
 
 async fn execute(inner: &Arc<Inner>, job: Job) {
-    let Job {
-        hub,
-        plan,
-        session_prompt,
-        fresh_session,
-    } = job;
+    let Job { hub, plan, session } = job;
     let run_id = hub.run_id.clone();
     let mut attempts: Vec<Attempt> = Vec::new();
     let started = Instant::now();
 
+    let engine = Engine {
+        inner: Arc::clone(inner),
+    };
     let ending = if hub.cancel.is_cancelled() {
         Ending::Cancelled
     } else {
@@ -779,36 +778,49 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
         tokio::select! {
             biased;
             _ = hub.cancel.cancelled() => Ending::Cancelled,
-            ending = run_chain(inner, &hub, &plan, session_prompt.as_deref(), fresh_session, &mut attempts) => ending,
+            result = engine.run_turn(&hub, &plan, &session, &mut attempts) => match result {
+                Ok(turn) => Ending::Completed(Box::new(turn)),
+                Err(e) => Ending::Failed(e),
+            },
         }
     };
 
     let attempts_json = serde_json::to_value(&attempts).unwrap_or_else(|_| json!([]));
     let duration_ms = started.elapsed().as_millis() as u64;
     let (finish, kind, data) = match ending {
-        Ending::Completed { outcome, model } => {
-            let output = json!({"text": outcome.content, "reasoning": outcome.reasoning});
-            let served = outcome.model.clone().unwrap_or(model);
+        Ending::Completed(turn) => {
+            let Turn {
+                output,
+                usage,
+                cost,
+                model,
+                cache_status,
+                generation_id,
+                messages,
+            } = *turn;
             let data = json!({
                 "output": output,
-                "usage": outcome.usage,
-                "cost": outcome.cost,
-                "model": served,
+                "usage": usage,
+                "cost": cost,
+                "model": model,
                 "duration_ms": duration_ms,
             });
+            let mut history = Vec::with_capacity(messages.len() + 1);
+            history.push(plan.user_message.clone());
+            history.extend(messages);
             let finish = RunFinish {
                 run_id: run_id.clone(),
                 status: RunStatus::Completed,
-                model_served: Some(served),
-                usage: outcome.usage.clone(),
-                cost: outcome.cost,
+                model_served: Some(model),
+                usage,
+                cost,
                 output: Some(output),
                 error_code: None,
                 error_message: None,
                 attempts: attempts_json,
-                cache_status: outcome.cache_status.clone(),
-                generation_id: outcome.generation_id.clone(),
-                messages: vec![plan.user_message.clone(), outcome.message.clone()],
+                cache_status,
+                generation_id,
+                messages: history,
             };
             (finish, "run.completed", data)
         }
@@ -876,106 +888,4 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
 fn partial_output(hub: &LiveRun) -> Option<serde_json::Value> {
     let text = hub.output_so_far();
     (!text.is_empty()).then(|| json!({"text": text}))
-}
-
-async fn run_chain(
-    inner: &Arc<Inner>,
-    hub: &Arc<LiveRun>,
-    plan: &RunPlan,
-    session_prompt: Option<&str>,
-    fresh_session: bool,
-    attempts: &mut Vec<Attempt>,
-) -> Ending {
-    let history = if fresh_session {
-        Vec::new()
-    } else {
-        match inner.store.history(&hub.session_id).await {
-            Ok(h) => h,
-            Err(e) => return Ending::Failed(e.into()),
-        }
-    };
-    let engine = Engine {
-        inner: Arc::clone(inner),
-    };
-    let primary = match inner.routes.route(&plan.chain[0].route) {
-        Ok(r) => r,
-        Err(e) => return Ending::Failed(e),
-    };
-    let past: Vec<&serde_json::Value> = history.iter().map(|m| &m.body).collect();
-    let expansion = match engine
-        .expand_assets(primary, &past, &plan.user_message)
-        .await
-    {
-        Ok(x) => x,
-        Err(e) => return Ending::Failed(e),
-    };
-    let total = plan.chain.len();
-    for (i, planned) in plan.chain.iter().enumerate() {
-        let route = match inner.routes.route(&planned.route) {
-            Ok(r) => r,
-            Err(e) => return Ending::Failed(e),
-        };
-        let client = match inner.routes.client(&planned.route) {
-            Ok(c) => c,
-            Err(e) => return Ending::Failed(e),
-        };
-        let key = match inner.routes.api_key(route, &inner.secrets) {
-            Ok(k) => k,
-            Err(e) => return Ending::Failed(e),
-        };
-        let system_prompt = session_prompt.or(route.system_prompt.as_deref());
-        let wire = wire_model(route, &planned.model);
-        let catalog = inner.catalogs.get(&planned.route);
-        let caps = ModelCaps::of(route, catalog.as_deref(), &wire);
-        let mut messages = Vec::with_capacity(history.len() + 2);
-        if let Some(p) = system_prompt {
-            messages.push(json!({"role": "system", "content": p}));
-        }
-        messages.extend(past.iter().map(|m| expansion.apply(m, &caps)));
-        messages.push(expansion.apply(&plan.user_message, &caps));
-
-        let model_params = route
-            .model_config(&planned.model)
-            .map(|m| m.params.clone())
-            .unwrap_or_default();
-        let params: ModelParams = model_params.overlay(&plan.params);
-        let thinking = plan.thinking.or(params.thinking).or(route.thinking);
-        let req = ChatRequest {
-            model: wire,
-            messages,
-            stream: true,
-            tools: None,
-            tool_choice: None,
-            params,
-            thinking,
-            provider: provider_for(route, &planned.model, &plan.provider_routing),
-            extra: serde_json::Map::new(),
-        };
-        let mut on_event = |ev: StreamEvent| match ev {
-            StreamEvent::Text(text) => {
-                hub.emit("output.delta", json!({"text": text}));
-            }
-            StreamEvent::Reasoning(text) => {
-                hub.emit("reasoning.delta", json!({"text": text}));
-            }
-            StreamEvent::ToolCallDelta { .. } => {}
-        };
-        match chat_with_retries(&*client, &key, &req, &inner.retry, &mut on_event, attempts).await {
-            Ok(outcome) => {
-                return Ending::Completed {
-                    outcome: Box::new(outcome),
-                    model: req.model,
-                }
-            }
-            Err(e) => {
-                let next = i + 1 < total && e.advances_fallback() && !e.output_started;
-                if next {
-                    tracing::info!(run = %hub.run_id, model = %req.model, code = e.code(), "falling back to the next model");
-                    continue;
-                }
-                return Ending::Failed(e.into());
-            }
-        }
-    }
-    Ending::Failed(EngineError::Internal("empty model chain".into()))
 }

@@ -15,6 +15,7 @@ mod media_tools;
 mod observe;
 mod routes;
 mod secrets;
+mod tool_loop;
 pub mod tools;
 mod transcribe;
 mod video_jobs;
