@@ -45,7 +45,10 @@ pub fn router(engine: Engine, auth: AuthConfig) -> Router {
             "/v1/sessions",
             get(handlers::sessions::list).post(handlers::sessions::create),
         )
-        .route("/v1/sessions/{id}", get(handlers::sessions::show))
+        .route(
+            "/v1/sessions/{id}",
+            get(handlers::sessions::show).patch(handlers::sessions::update),
+        )
         .route(
             "/v1/sessions/{id}/messages",
             get(handlers::sessions::messages),
@@ -79,6 +82,9 @@ pub fn router(engine: Engine, auth: AuthConfig) -> Router {
             "/v1/tools/transcribe_audio",
             post(handlers::tools::transcribe_audio),
         )
+        .route("/v1/tools/{name}", post(handlers::tools::run))
+        .route("/v1/videos", get(handlers::tools::videos))
+        .route("/v1/videos/{id}", get(handlers::tools::video))
         .fallback(handlers::system::not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn_with_state(

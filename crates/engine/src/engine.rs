@@ -8,9 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use ferry_config::{validate_selector, wire_model, RoutesFile};
+use ferry_config::{validate_selector, wire_model, RoutesFile, SpeakReplies};
 use ferry_openrouter::{Attempt, RetryPolicy};
-use ferry_store::{InsertOutcome, NewRun, NewSession, Run, RunFinish, RunStatus, Session, Store};
+use ferry_store::{
+    InsertOutcome, NewRun, NewSession, Run, RunFinish, RunStatus, Session, SessionPatch, Store,
+};
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -316,8 +318,22 @@ impl Engine {
             default_route: self.inner.routes.file().default_route.clone(),
             runtime_model: self.runtime_model(),
             active: self.active_target(),
-            routes: self.inner.routes.statuses(&self.inner.secrets),
+            routes: self.route_statuses(),
         }
+    }
+
+    /// Every route's readiness with its effective capabilities (catalog applied).
+    fn route_statuses(&self) -> Vec<RouteStatus> {
+        let mut statuses = self.inner.routes.statuses(&self.inner.secrets);
+        for status in &mut statuses {
+            if let Ok(route) = self.inner.routes.route(&status.id) {
+                let catalog = self.inner.catalogs.get(&status.id);
+                let (caps, notes) = crate::capabilities::effective(route, catalog.as_deref());
+                status.capabilities = caps;
+                status.capability_notes = notes;
+            }
+        }
+        statuses
     }
 
     /// `POST /v1/runtime/model`: validates and persists the selector.
@@ -347,7 +363,7 @@ impl Engine {
             } else {
                 "ready"
             },
-            routes: self.inner.routes.statuses(&self.inner.secrets),
+            routes: self.route_statuses(),
             active: self.active_target(),
             active_runs: self.live_count(),
             storage: self.inner.store.stats().await?,
@@ -391,6 +407,31 @@ impl Engine {
                     "session {} already exists; send input to it with `ferry sessions input {} \"…\"`",
                     new.id, new.id
                 ),
+            }),
+            other => Ok(other?),
+        }
+    }
+
+    /// `PATCH /v1/sessions/{id}` (and the settings of `POST /v1/sessions`): changes the
+    /// pinned model, system prompt or `speak_replies` (`off`/`always`; `None` inside
+    /// clears it, so the route's setting applies).
+    pub async fn update_session(
+        &self,
+        id: &str,
+        patch: SessionPatch,
+    ) -> Result<Session, EngineError> {
+        if let Some(Some(sel)) = &patch.pinned_selector {
+            validate_selector(self.inner.routes.file(), sel)
+                .map_err(|e| EngineError::bad_input("invalid_selector", e.to_string()))?;
+        }
+        if let Some(Some(v)) = &patch.speak_replies {
+            v.parse::<SpeakReplies>()
+                .map_err(|e| EngineError::bad_input("invalid_speak_replies", e.to_string()))?;
+        }
+        match self.inner.store.update_session(id, patch).await {
+            Err(ferry_store::StoreError::SessionNotFound { .. }) => Err(EngineError::NotFound {
+                what: "session",
+                id: id.to_owned(),
             }),
             other => Ok(other?),
         }

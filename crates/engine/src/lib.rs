@@ -6,6 +6,7 @@
 //! model catalogs with their background refresh.
 
 mod attachments;
+mod capabilities;
 mod catalogs;
 mod engine;
 mod error;
