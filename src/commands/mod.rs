@@ -2,9 +2,12 @@
 
 pub mod assets;
 pub mod audio;
+pub mod image;
+pub mod media;
 pub mod models;
 pub mod runs;
 pub mod runtime;
 pub mod secrets;
 pub mod sessions;
 pub mod status;
+pub mod video;
