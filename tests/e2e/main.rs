@@ -4,5 +4,7 @@
 mod support;
 
 mod foundation;
+mod media;
 mod sessions;
 mod shaping;
+mod tool_loop;
