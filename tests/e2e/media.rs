@@ -25,7 +25,10 @@ pub fn rig_with(extra: &str) -> Rig {
     fake.set_api_key(API_KEY);
     let env = Env::new();
     let media = "[routes.openrouter.media]\nvideo_poll_ms = 20\n";
-    env.write_routes(&default_routes(&fake.base_url(), &format!("{extra}\n{media}")));
+    env.write_routes(&default_routes(
+        &fake.base_url(),
+        &format!("{extra}\n{media}"),
+    ));
     env.store_key_offline();
     let d = env.serve();
     Rig { fake, env, d }
@@ -78,9 +81,8 @@ pub fn png_url(seed: u8) -> String {
 fn image_generate_sends_modalities_by_catalog_and_writes_out_files() {
     let r = rig_with("");
     let png = testdata::png_with(3, 2, 1);
-    r.fake.push(
-        Reply::images(vec![to_data_url("image/png", &png)]).with_content("A fox at dusk."),
-    );
+    r.fake
+        .push(Reply::images(vec![to_data_url("image/png", &png)]).with_content("A fox at dusk."));
     let out = r.cli(&[
         "image",
         "generate",
@@ -107,7 +109,10 @@ fn image_generate_sends_modalities_by_catalog_and_writes_out_files() {
         body["image_config"],
         json!({"aspect_ratio": "16:9", "image_size": "2K"})
     );
-    assert_eq!(body["messages"], json!([{"role": "user", "content": "a fox at dusk"}]));
+    assert_eq!(
+        body["messages"],
+        json!([{"role": "user", "content": "a fox at dusk"}])
+    );
 
     // An image-only model (catalog output_modalities ["image"]) gets ["image"]; -n makes
     // repeated calls and numbered files.
@@ -137,8 +142,14 @@ fn image_generate_sends_modalities_by_catalog_and_writes_out_files() {
     for (i, a) in assets.iter().enumerate() {
         assert_eq!(a["media_type"], "image/png");
         let file = r.env.root().join(format!("out/pair-{}.png", i + 1));
-        assert_eq!(std::fs::read(&file).unwrap(), testdata::png_with(3, 2, i as u8 + 2));
-        assert_eq!(r.asset_bytes(a["asset_id"].as_str().unwrap()), testdata::png_with(3, 2, i as u8 + 2));
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            testdata::png_with(3, 2, i as u8 + 2)
+        );
+        assert_eq!(
+            r.asset_bytes(a["asset_id"].as_str().unwrap()),
+            testdata::png_with(3, 2, i as u8 + 2)
+        );
     }
     let listed = r.cli_json(&["assets", "list", "--source", "generated"]);
     assert_eq!(listed["assets"].as_array().unwrap().len(), 3);
@@ -153,7 +164,13 @@ fn image_edit_sends_inputs_as_image_url_parts() {
     std::fs::write(r.env.root().join("b.jpg"), &b).unwrap();
     r.fake.push(Reply::images(vec![png_url(11)]));
     let v = r.cli_json(&[
-        "image", "edit", "make it night", "--image", "a.png", "--image", "b.jpg",
+        "image",
+        "edit",
+        "make it night",
+        "--image",
+        "a.png",
+        "--image",
+        "b.jpg",
     ]);
     assert_eq!(v["tool"], "edit_image");
     assert_eq!(v["assets"][0]["media_type"], "image/png");
@@ -191,13 +208,20 @@ fn image_failures_are_clear() {
     r.fake.push(Reply::text("I can only describe foxes."));
     let out = r.cli(&["image", "generate", "a fox"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("I can only describe foxes."), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("I can only describe foxes."),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("no_image_returned"));
 
     // An http(s) image URL on a loopback address is refused by the SSRF guard.
     let other = FakeOpenRouter::start();
     other.serve_file("/files/fox.png", "image/png", testdata::png());
-    r.fake.push(Reply::images(vec![format!("{}/files/fox.png", other.origin())]));
+    r.fake.push(Reply::images(vec![format!(
+        "{}/files/fox.png",
+        other.origin()
+    )]));
     let (status, problem) = r.api(
         "POST",
         "/v1/tools/generate_image",
@@ -206,7 +230,10 @@ fn image_failures_are_clear() {
     assert_eq!(status, 502, "{problem}");
     assert_eq!(problem["code"], "media_url_blocked");
     assert!(problem["detail"].as_str().unwrap().contains("loopback"));
-    assert!(other.requests().is_empty(), "the guarded host was never contacted");
+    assert!(
+        other.requests().is_empty(),
+        "the guarded host was never contacted"
+    );
 
     // Bad options name the valid values; nothing reaches upstream.
     let before = r.fake.chat_requests().len();
@@ -220,7 +247,10 @@ fn image_failures_are_clear() {
     );
     assert_eq!(status, 400);
     assert_eq!(problem["code"], "invalid_tool_arguments");
-    assert!(problem["detail"].as_str().unwrap().contains("unknown field `style`"));
+    assert!(problem["detail"]
+        .as_str()
+        .unwrap()
+        .contains("unknown field `style`"));
     let (status, problem) = r.api("POST", "/v1/tools/draw", Some(&json!({"prompt": "x"})));
     assert_eq!(status, 404);
     assert_eq!(problem["code"], "tool_not_found");
@@ -262,14 +292,28 @@ fn speech_mp3_and_pcm_as_wav() {
     assert_eq!(v["assets"][0]["media_type"], "audio/wav");
     let wav = std::fs::read(r.env.root().join("dusk.wav")).unwrap();
     assert_eq!(&wav[0..4], b"RIFF");
-    assert_eq!(u32::from_le_bytes(wav[4..8].try_into().unwrap()) as usize, wav.len() - 8);
+    assert_eq!(
+        u32::from_le_bytes(wav[4..8].try_into().unwrap()) as usize,
+        wav.len() - 8
+    );
     assert_eq!(&wav[8..16], b"WAVEfmt ");
-    assert_eq!(u16::from_le_bytes(wav[20..22].try_into().unwrap()), 1, "PCM");
-    assert_eq!(u16::from_le_bytes(wav[22..24].try_into().unwrap()), 1, "mono");
+    assert_eq!(
+        u16::from_le_bytes(wav[20..22].try_into().unwrap()),
+        1,
+        "PCM"
+    );
+    assert_eq!(
+        u16::from_le_bytes(wav[22..24].try_into().unwrap()),
+        1,
+        "mono"
+    );
     assert_eq!(u32::from_le_bytes(wav[24..28].try_into().unwrap()), 24_000);
     assert_eq!(u16::from_le_bytes(wav[34..36].try_into().unwrap()), 16);
     assert_eq!(&wav[36..40], b"data");
-    assert_eq!(u32::from_le_bytes(wav[40..44].try_into().unwrap()) as usize, wav.len() - 44);
+    assert_eq!(
+        u32::from_le_bytes(wav[40..44].try_into().unwrap()) as usize,
+        wav.len() - 44
+    );
     let body = r.requests_to("/audio/speech")[1].body.clone().unwrap();
     assert_eq!(body["response_format"], "pcm");
     assert_eq!(body["voice"], "af_bella");
@@ -286,7 +330,8 @@ fn speech_mp3_and_pcm_as_wav() {
     );
     assert_eq!(status, 400);
     assert_eq!(problem["code"], "invalid_audio_format");
-    r.fake.fail_next(MediaEndpoint::Speech, 400, "voice af_nope not found");
+    r.fake
+        .fail_next(MediaEndpoint::Speech, 400, "voice af_nope not found");
     let out = r.cli(&["audio", "speak", "x", "--voice", "af_nope"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("voice af_nope not found"));
@@ -303,11 +348,18 @@ fn capability_off_refuses_direct_calls_and_shows_in_runtime() {
     );
     assert_eq!(status, 400);
     assert_eq!(problem["code"], "image_generation_disabled");
-    assert!(problem["detail"].as_str().unwrap().contains("image_generation = true"));
+    assert!(problem["detail"]
+        .as_str()
+        .unwrap()
+        .contains("image_generation = true"));
     let out = r.cli(&["video", "generate", "x"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("video_generation_disabled"));
-    assert!(r.fake.requests().iter().all(|q| !q.path.contains("/videos") && !q.is_chat()));
+    assert!(r
+        .fake
+        .requests()
+        .iter()
+        .all(|q| !q.path.contains("/videos") && !q.is_chat()));
     let runtime = r.cli_json(&["runtime", "get"]);
     let caps = &runtime["routes"][0]["capabilities"];
     assert_eq!(caps["image_generation"], false);
@@ -315,7 +367,11 @@ fn capability_off_refuses_direct_calls_and_shows_in_runtime() {
     assert_eq!(caps["image_edit"], true);
     assert_eq!(caps["native_web_search"], false);
     let out = r.cli(&["runtime", "get"]);
-    assert!(stdout(&out).contains("image_generation=off"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("image_generation=off"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -360,15 +416,26 @@ fn video_goes_pending_in_progress_completed_and_snaps_the_duration() {
     assert_eq!(job["status"], "completed");
     assert_eq!(job["request"]["duration_requested"], 5);
     assert_eq!(job["asset"]["media_type"], "video/mp4");
-    assert_eq!(r.asset_bytes(job["asset"]["asset_id"].as_str().unwrap()), video);
+    assert_eq!(
+        r.asset_bytes(job["asset"]["asset_id"].as_str().unwrap()),
+        video
+    );
 
     // Frames and references go up as image_url parts with their frame types.
     std::fs::write(r.env.root().join("first.png"), testdata::png_with(2, 2, 40)).unwrap();
     std::fs::write(r.env.root().join("ref.png"), testdata::png_with(2, 2, 41)).unwrap();
-    r.fake.push_video(VideoScript::new().polls(0, 0).content_endpoint_only());
+    r.fake
+        .push_video(VideoScript::new().polls(0, 0).content_endpoint_only());
     let v = r.cli_json(&[
-        "video", "generate", "from a frame", "--first-frame", "first.png", "--reference",
-        "ref.png", "--duration", "8",
+        "video",
+        "generate",
+        "from a frame",
+        "--first-frame",
+        "first.png",
+        "--reference",
+        "ref.png",
+        "--duration",
+        "8",
     ]);
     assert_eq!(v["status"], "completed");
     let body = r.requests_to("/videos")[1].body.clone().unwrap();
@@ -379,21 +446,42 @@ fn video_goes_pending_in_progress_completed_and_snaps_the_duration() {
     );
     assert_eq!(body["input_references"][0]["type"], "image_url");
     let content = r.requests_to("/content");
-    assert_eq!(content[0].header("authorization"), Some(format!("Bearer {API_KEY}").as_str()));
+    assert_eq!(
+        content[0].header("authorization"),
+        Some(format!("Bearer {API_KEY}").as_str())
+    );
 }
 
 #[test]
 fn failed_and_expired_videos_report_the_upstream_error() {
     let r = rig_with("");
-    r.fake.push_video(VideoScript::new().polls(1, 1).fails("content policy violation"));
+    r.fake.push_video(
+        VideoScript::new()
+            .polls(1, 1)
+            .fails("content policy violation"),
+    );
     let out = r.cli(&["video", "generate", "forbidden"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("content policy violation"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("content policy violation"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("video_failed"));
 
-    r.fake.push_video(VideoScript::new().polls(0, 1).expires().absolute_polling_url());
+    r.fake.push_video(
+        VideoScript::new()
+            .polls(0, 1)
+            .expires()
+            .absolute_polling_url(),
+    );
     let out = r.cli(&["video", "generate", "slow"]);
-    assert_eq!(out.status.code(), Some(7), "expired is worth retrying: {}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "expired is worth retrying: {}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("video_expired"));
     let absolute_polls = r
         .fake
@@ -447,10 +535,17 @@ fn a_restart_during_polling_resumes_the_job() {
     assert!(out.status.success(), "{}", stderr(&out));
     let video = std::fs::read(r.env.root().join("resumed.mp4")).unwrap();
     assert_eq!(&video[4..8], b"ftyp");
-    assert!(r.fake.requests().len() > polled_before, "polling resumed after the restart");
+    assert!(
+        r.fake.requests().len() > polled_before,
+        "polling resumed after the restart"
+    );
     let job = r.cli_json(&["video", "status", &id]);
     assert_eq!(job["status"], "completed");
     assert_eq!(job["finished"], true);
-    let creates = r.requests_to("/videos").iter().filter(|q| q.method == "POST").count();
+    let creates = r
+        .requests_to("/videos")
+        .iter()
+        .filter(|q| q.method == "POST")
+        .count();
     assert_eq!(creates, 1, "the job was resumed, not submitted again");
 }

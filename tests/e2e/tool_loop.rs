@@ -68,10 +68,16 @@ fn generate_image_then_emit_output_puts_the_asset_in_the_answer() {
     let png = testdata::png_with(4, 4, 9);
     r.fake.push_for_model(
         CHAT_MODEL,
-        Reply::tool_calls(vec![call("c1", "generate_image", json!({"prompt": "a fox at dusk", "aspect_ratio": "3:2"}))]),
+        Reply::tool_calls(vec![call(
+            "c1",
+            "generate_image",
+            json!({"prompt": "a fox at dusk", "aspect_ratio": "3:2"}),
+        )]),
     );
-    r.fake
-        .push_for_model(IMAGE_MODEL, Reply::images(vec![to_data_url("image/png", &png)]));
+    r.fake.push_for_model(
+        IMAGE_MODEL,
+        Reply::images(vec![to_data_url("image/png", &png)]),
+    );
     // Asset ids are derived from the bytes and type, so the script can name it up front.
     let id = asset_id(&sha256_hex(&png), MediaType::ImagePng);
     r.fake.push_for_model(
@@ -106,7 +112,10 @@ fn generate_image_then_emit_output_puts_the_asset_in_the_answer() {
         .into_iter()
         .find(|c| c.body.as_ref().unwrap()["model"] == IMAGE_MODEL)
         .unwrap();
-    assert_eq!(image_req.body.as_ref().unwrap()["image_config"]["aspect_ratio"], "3:2");
+    assert_eq!(
+        image_req.body.as_ref().unwrap()["image_config"]["aspect_ratio"],
+        "3:2"
+    );
     let first = r.fake.chat_requests()[0].body.clone().unwrap();
     let offered: Vec<&str> = first["tools"]
         .as_array()
@@ -116,7 +125,14 @@ fn generate_image_then_emit_output_puts_the_asset_in_the_answer() {
         .collect();
     assert_eq!(
         offered,
-        vec!["generate_image", "edit_image", "generate_audio", "transcribe_audio", "generate_video", "emit_output"]
+        vec![
+            "generate_image",
+            "edit_image",
+            "generate_audio",
+            "transcribe_audio",
+            "generate_video",
+            "emit_output"
+        ]
     );
     let tools = r.tool_messages(1);
     assert_eq!(tools[0]["tool_call_id"], "c1");
@@ -132,14 +148,25 @@ fn generate_image_then_emit_output_puts_the_asset_in_the_answer() {
         .iter()
         .map(|m| m["role"].as_str().unwrap())
         .collect();
-    assert_eq!(roles, vec!["user", "assistant", "tool", "assistant", "tool"]);
+    assert_eq!(
+        roles,
+        vec!["user", "assistant", "tool", "assistant", "tool"]
+    );
     // Events: tool lifecycle and asset.created.
     let events = sse_events(&r, run["id"].as_str().unwrap());
     let kinds: Vec<&str> = events.iter().map(|(_, k, _)| k.as_str()).collect();
-    for k in ["tool.started", "asset.created", "tool.completed", "run.completed"] {
+    for k in [
+        "tool.started",
+        "asset.created",
+        "tool.completed",
+        "run.completed",
+    ] {
         assert!(kinds.contains(&k), "{k} in {kinds:?}");
     }
-    let created = events.iter().find(|(_, k, _)| k == "asset.created").unwrap();
+    let created = events
+        .iter()
+        .find(|(_, k, _)| k == "asset.created")
+        .unwrap();
     assert_eq!(created.2["asset_id"], id.as_str());
 }
 
@@ -161,9 +188,14 @@ fn without_emit_output_the_asset_exists_but_is_not_in_the_answer() {
     let r = rig_with("");
     r.fake.push_for_model(
         CHAT_MODEL,
-        Reply::tool_calls(vec![call("c1", "generate_image", json!({"prompt": "a fox"}))]),
+        Reply::tool_calls(vec![call(
+            "c1",
+            "generate_image",
+            json!({"prompt": "a fox"}),
+        )]),
     );
-    r.fake.push_for_model(IMAGE_MODEL, Reply::images(vec![png_url(1)]));
+    r.fake
+        .push_for_model(IMAGE_MODEL, Reply::images(vec![png_url(1)]));
     r.fake
         .push_for_model(CHAT_MODEL, Reply::text("I drew a fox for you."));
     let run = r.input("plain", "draw a fox", &[]);
@@ -172,7 +204,11 @@ fn without_emit_output_the_asset_exists_but_is_not_in_the_answer() {
     assert_eq!(output["source"], "model");
     assert!(output.get("parts").is_none(), "{output}");
     let assets = r.cli_json(&["assets", "list", "--source", "generated"]);
-    assert_eq!(assets["assets"].as_array().unwrap().len(), 1, "the asset exists");
+    assert_eq!(
+        assets["assets"].as_array().unwrap().len(),
+        1,
+        "the asset exists"
+    );
 }
 
 #[test]
@@ -185,7 +221,8 @@ fn include_artifacts_inline_and_parallel_calls() {
             call("c2", "generate_audio", json!({"text": "A fox at dusk."})),
         ]),
     );
-    r.fake.push_for_model(IMAGE_MODEL, Reply::images(vec![png_url(5)]));
+    r.fake
+        .push_for_model(IMAGE_MODEL, Reply::images(vec![png_url(5)]));
     r.fake.push_for_model(
         CHAT_MODEL,
         Reply::tool_calls(vec![call(
@@ -198,8 +235,15 @@ fn include_artifacts_inline_and_parallel_calls() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("A fox and a poem."), "{text}");
-    assert!(text.contains("image/png") && text.contains("audio/mpeg"), "{text}");
-    assert!(stderr(&out).contains("[generate_image done: ast_"), "{}", stderr(&out));
+    assert!(
+        text.contains("image/png") && text.contains("audio/mpeg"),
+        "{text}"
+    );
+    assert!(
+        stderr(&out).contains("[generate_image done: ast_"),
+        "{}",
+        stderr(&out)
+    );
     let runs = r.api("GET", "/v1/sessions/both/runs", None).1;
     let output = &runs["runs"][0]["output"];
     let types: Vec<&str> = output["parts"]
@@ -228,11 +272,17 @@ fn bad_arguments_and_unknown_assets_go_back_to_the_model() {
                 name: "generate_audio".into(),
                 arguments: "{not json".into(),
             },
-            call("c3", "emit_output", json!({"parts": [{"type": "asset", "asset_id": "ast_missing"}]})),
+            call(
+                "c3",
+                "emit_output",
+                json!({"parts": [{"type": "asset", "asset_id": "ast_missing"}]}),
+            ),
         ]),
     );
-    r.fake
-        .push_for_model(CHAT_MODEL, Reply::text("Sorry, let me just answer in words."));
+    r.fake.push_for_model(
+        CHAT_MODEL,
+        Reply::text("Sorry, let me just answer in words."),
+    );
     let run = r.input("oops", "draw", &[]);
     assert_eq!(run["status"], "completed");
     assert_eq!(run["output"]["text"], "Sorry, let me just answer in words.");
@@ -255,7 +305,10 @@ fn bad_arguments_and_unknown_assets_go_back_to_the_model() {
         .unwrap()
         .contains("ast_missing"));
     assert!(
-        r.fake.chat_requests().iter().all(|c| c.body.as_ref().unwrap()["model"] == CHAT_MODEL),
+        r.fake
+            .chat_requests()
+            .iter()
+            .all(|c| c.body.as_ref().unwrap()["model"] == CHAT_MODEL),
         "no image request was made for bad arguments"
     );
     let events = sse_events(&r, run["id"].as_str().unwrap());
@@ -272,19 +325,34 @@ fn the_step_limit_fails_the_run_clearly() {
     for i in 0..3 {
         r.fake.push_for_model(
             CHAT_MODEL,
-            Reply::tool_calls(vec![call(&format!("c{i}"), "transcribe_audio", json!({"asset_id": "ast_none"}))]),
+            Reply::tool_calls(vec![call(
+                &format!("c{i}"),
+                "transcribe_audio",
+                json!({"asset_id": "ast_none"}),
+            )]),
         );
     }
     let out = r.cli(&["sessions", "input", "loop", "keep going"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("tool_steps_exceeded"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("tool_steps_exceeded"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("max_tool_steps"), "{}", stderr(&out));
-    assert_eq!(r.fake.chat_requests().len(), 2, "bounded at two model calls");
+    assert_eq!(
+        r.fake.chat_requests().len(),
+        2,
+        "bounded at two model calls"
+    );
     let runs = r.api("GET", "/v1/sessions/loop/runs", None).1;
     assert_eq!(runs["runs"][0]["status"], "failed");
     assert_eq!(runs["runs"][0]["error"]["code"], "tool_steps_exceeded");
     let history = r.api("GET", "/v1/sessions/loop/messages", None).1;
-    assert!(history["messages"].as_array().unwrap().is_empty(), "a failed run adds no history");
+    assert!(
+        history["messages"].as_array().unwrap().is_empty(),
+        "a failed run adds no history"
+    );
 }
 
 #[test]
@@ -293,10 +361,17 @@ fn capabilities_decide_which_tools_are_offered() {
     r.fake.push(Reply::text("plain"));
     r.input("none", "hi", &[]);
     let body = r.fake.chat_requests()[0].body.clone().unwrap();
-    assert!(body.get("tools").is_none(), "no media capability: no tools: {body}");
+    assert!(
+        body.get("tools").is_none(),
+        "no media capability: no tools: {body}"
+    );
 
     let r = rig_with("video_generation = false\naudio_generation = false");
-    r.fake.push(Reply::tool_calls(vec![call("c1", "generate_video", json!({"prompt": "x"}))]));
+    r.fake.push(Reply::tool_calls(vec![call(
+        "c1",
+        "generate_video",
+        json!({"prompt": "x"}),
+    )]));
     r.fake.push(Reply::text("ok"));
     let run = r.input("some", "film it", &[]);
     let first = r.fake.chat_requests()[0].body.clone().unwrap();
@@ -306,10 +381,21 @@ fn capabilities_decide_which_tools_are_offered() {
         .iter()
         .map(|t| t["function"]["name"].as_str().unwrap())
         .collect();
-    assert_eq!(offered, vec!["generate_image", "edit_image", "transcribe_audio", "emit_output"]);
+    assert_eq!(
+        offered,
+        vec![
+            "generate_image",
+            "edit_image",
+            "transcribe_audio",
+            "emit_output"
+        ]
+    );
     assert_eq!(run["status"], "completed");
     let tools = r.tool_messages(1);
-    assert_eq!(tools[0]["content"]["error"]["code"], "video_generation_disabled");
+    assert_eq!(
+        tools[0]["content"]["error"]["code"],
+        "video_generation_disabled"
+    );
     let out = r.cli(&["sessions", "input", "some", "speak", "--speak"]);
     assert_eq!(out.status.code(), Some(2), "--speak needs audio_generation");
     assert!(stderr(&out).contains("audio_generation_disabled"));
@@ -319,8 +405,16 @@ fn capabilities_decide_which_tools_are_offered() {
 fn video_tool_streams_progress_events() {
     let r = rig_with("");
     r.fake.push_video(VideoScript::new().polls(2, 2));
-    r.fake.push(Reply::tool_calls(vec![call("v1", "generate_video", json!({"prompt": "a fox runs", "duration": 7}))]));
-    r.fake.push(Reply::tool_calls(vec![call("e1", "emit_output", json!({"include_artifacts_inline": true}))]));
+    r.fake.push(Reply::tool_calls(vec![call(
+        "v1",
+        "generate_video",
+        json!({"prompt": "a fox runs", "duration": 7}),
+    )]));
+    r.fake.push(Reply::tool_calls(vec![call(
+        "e1",
+        "emit_output",
+        json!({"include_artifacts_inline": true}),
+    )]));
     let run = r.input("film", "film a fox", &[]);
     assert_eq!(run["status"], "completed");
     assert_eq!(run["output"]["parts"][0]["media_type"], "video/mp4");
@@ -352,7 +446,13 @@ fn spoken_replies_attach_audio_per_input_session_and_route() {
     r.fake.push(Reply::text("A fox at dusk, quiet and red."));
     let dir = r.env.root().join("speech");
     let out = r.cli(&[
-        "sessions", "input", "talk", "a poem", "--speak", "--save-dir", dir.to_str().unwrap(),
+        "sessions",
+        "input",
+        "talk",
+        "a poem",
+        "--speak",
+        "--save-dir",
+        dir.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let runs = r.api("GET", "/v1/sessions/talk/runs", None).1;
@@ -368,7 +468,10 @@ fn spoken_replies_attach_audio_per_input_session_and_route() {
         .into_iter()
         .find(|q| q.path.ends_with("/audio/speech"))
         .unwrap();
-    assert_eq!(speech.body.unwrap()["input"], "A fox at dusk, quiet and red.");
+    assert_eq!(
+        speech.body.unwrap()["input"],
+        "A fox at dusk, quiet and red."
+    );
 
     // Session setting always; --no-speak overrides it for one input.
     let out = r.cli(&["sessions", "set", "talk", "--speak-replies", "always"]);
@@ -385,10 +488,17 @@ fn spoken_replies_attach_audio_per_input_session_and_route() {
     r.fake.push(Reply::text("Spoken by default."));
     let run = r.input("route", "hi", &[]);
     assert_eq!(run["output"]["speech"]["media_type"], "audio/mpeg");
-    r.fake.fail_next(ferry_fake_openrouter::MediaEndpoint::Speech, 400, "voice unknown");
+    r.fake.fail_next(
+        ferry_fake_openrouter::MediaEndpoint::Speech,
+        400,
+        "voice unknown",
+    );
     r.fake.push(Reply::text("Still answered."));
     let run = r.input("route", "hi again", &[]);
     assert_eq!(run["status"], "completed");
     assert_eq!(run["output"]["text"], "Still answered.");
-    assert_eq!(run["output"]["speech_error"]["code"], "upstream_bad_request");
+    assert_eq!(
+        run["output"]["speech_error"]["code"],
+        "upstream_bad_request"
+    );
 }
