@@ -24,7 +24,7 @@ fn asset_problem(e: AssetError) -> Problem {
     Problem::new(e.status(), e.code(), e.to_string())
 }
 
-fn header_str<'a>(req: &'a Request, name: axum::http::HeaderName) -> Option<&'a str> {
+fn header_str(req: &Request, name: axum::http::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 

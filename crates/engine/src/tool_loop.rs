@@ -350,9 +350,12 @@ impl Engine {
             .map(|c| parse_call(&c.name, &c.arguments))
             .collect();
         let mut results: Vec<Option<Value>> = vec![None; calls.len()];
-        let media = calls.iter().zip(&parsed).enumerate().filter_map(|(i, (call, p))| {
-            let is_emit = matches!(p, Ok((ToolName::EmitOutput, _)));
-            (!is_emit).then(|| async move {
+        let media = calls
+            .iter()
+            .zip(&parsed)
+            .enumerate()
+            .filter(|(_, (_, p))| !matches!(p, Ok((ToolName::EmitOutput, _))))
+            .map(|(i, (call, p))| async move {
                 hub.emit(
                     "tool.started",
                     json!({"call_id": call.id, "name": call.name, "args": args_json(&call.arguments)}),
@@ -362,8 +365,7 @@ impl Engine {
                     Ok((tool, args)) => self.run_one_tool(hub, route, call, *tool, args).await,
                 };
                 (i, outcome)
-            })
-        });
+            });
         for (i, outcome) in join_all(media).await {
             let call = &calls[i];
             let content = match outcome {
