@@ -549,3 +549,41 @@ fn a_restart_during_polling_resumes_the_job() {
         .count();
     assert_eq!(creates, 1, "the job was resumed, not submitted again");
 }
+
+#[test]
+fn ctrl_c_stops_waiting_and_names_the_job_to_resume() {
+    let r = rig_with("");
+    r.fake.push_video(VideoScript::new().polls(6, 1));
+    let mut cmd = r.d.command(&r.env, &["video", "generate", "a patient fox"]);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("spawn");
+    eventually(Duration::from_secs(20), || {
+        r.fake
+            .requests()
+            .iter()
+            .any(|q| q.method == "GET" && q.path.contains("/videos/job-"))
+            .then_some(())
+    });
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("output");
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("ferry video status vid_"), "{err}");
+    let id = err
+        .split("ferry video status ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a job id")
+        .to_owned();
+    // The job went on in the daemon; resuming the wait finishes it.
+    let out = r.cli(&["--json", "video", "status", &id, "--wait"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let job = json(&stdout(&out));
+    assert_eq!(job["status"], "completed");
+    assert_eq!(job["asset"]["media_type"], "video/mp4");
+}
