@@ -69,6 +69,19 @@ pub enum Command {
     /// The routes' model catalogs and the key's credit and limits.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Write a routes file and store the OpenRouter key (first-time set-up).
+    Onboard(OnboardArgs),
+    /// The effective configuration the daemon loaded (defaults filled in, never secrets).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Check routes file, master key, secrets, bind/auth posture and upstream reachability.
+    Doctor(DoctorArgs),
+    /// Print a shell completion script (e.g. `ferry completions bash > /etc/bash_completion.d/ferry`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -295,6 +308,64 @@ pub enum ModelsCommand {
     },
 }
 
+/// How `onboard` authenticates to the upstream.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AuthChoice {
+    /// An OpenRouter API key (`sk-or-v1-…`), stored encrypted as `openrouter.primary`.
+    OpenrouterApiKey,
+}
+
+#[derive(Debug, Args)]
+pub struct OnboardArgs {
+    /// How to authenticate to the upstream.
+    #[arg(long, value_enum, default_value = "openrouter-api-key")]
+    pub auth_choice: AuthChoice,
+    /// Never prompt; everything comes from flags and the environment.
+    #[arg(long)]
+    pub non_interactive: bool,
+    /// The OpenRouter API key (else OPENROUTER_API_KEY, else a prompt that does not echo).
+    #[arg(long, env = "OPENROUTER_API_KEY", hide_env_values = true)]
+    pub openrouter_api_key: Option<String>,
+    /// The routes file to write.
+    #[arg(long, env = "FERRY_ROUTES_FILE", default_value = "./routes.toml")]
+    pub routes_file: PathBuf,
+    /// The state root that holds the secret store.
+    #[arg(long, env = "FERRY_STATE_ROOT", default_value = "./state")]
+    pub state_root: PathBuf,
+    /// The route's default model.
+    #[arg(long, default_value = "openai/gpt-5.4-mini")]
+    pub model: String,
+    /// A custom OpenAI-compatible base URL (a proxy); default: OpenRouter itself.
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Overwrite an existing routes file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Show the routes configuration as the daemon loaded it.
+    Show {
+        /// Only this route.
+        #[arg(long)]
+        route: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The routes file to check.
+    #[arg(long, env = "FERRY_ROUTES_FILE", default_value = "./routes.toml")]
+    pub routes_file: PathBuf,
+    /// The state root to check.
+    #[arg(long, env = "FERRY_STATE_ROOT", default_value = "./state")]
+    pub state_root: PathBuf,
+    /// Skip the upstream reachability checks (no network).
+    #[arg(long)]
+    pub offline: bool,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LogFormat {
     Pretty,
@@ -321,10 +392,18 @@ pub struct ServeArgs {
     /// How long a shutdown waits for runs in flight before interrupting them.
     #[arg(long, env = "FERRY_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
+    /// After each completed run on an openrouter.ai route, look up what was actually billed
+    /// (`GET /generation`, in the background) and record it as the run's `billed_cost`.
+    #[arg(long, env = "FERRY_RECONCILE_COST")]
+    pub reconcile_cost: bool,
     /// Largest asset (upload, attachment, observation) accepted, in bytes (default 25 MiB).
     #[arg(long, env = "FERRY_MAX_ASSET_BYTES", default_value_t = 25 * 1024 * 1024,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_asset_bytes: u64,
+    /// Record every OpenAI-facade call as a run (session `openai`, or the `X-Ferry-Session`
+    /// header's). Off by default: recording adds durable writes to each call.
+    #[arg(long, env = "FERRY_RECORD_FACADE_RUNS")]
+    pub record_facade_runs: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -61,11 +61,13 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
     let config = EngineConfig {
         workspace_root: args.workspace_root.clone(),
         max_asset_bytes: args.max_asset_bytes,
+        reconcile_cost: args.reconcile_cost,
         ..EngineConfig::new(&args.state_root)
     };
     let (engine, recovered) = Engine::start(routes, store, secrets, RetryPolicy::default(), config)
         .await
         .map_err(|e| CliError::fail(e.to_string()))?;
+    engine.set_facade_recording(args.record_facade_runs);
     for run in &recovered {
         tracing::warn!(run = %run.id, session = %run.session_id, "run was in flight when ferry stopped; marked interrupted");
     }

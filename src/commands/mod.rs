@@ -2,9 +2,13 @@
 
 pub mod assets;
 pub mod audio;
+pub mod completions;
+pub mod config;
+pub mod doctor;
 pub mod image;
 pub mod media;
 pub mod models;
+pub mod onboard;
 pub mod runs;
 pub mod runtime;
 pub mod secrets;

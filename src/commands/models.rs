@@ -1,5 +1,5 @@
-//! `ferry models …`: the route's model catalog with capabilities and prices (`list`), and
-//! the key's status — credit, limits — as OpenRouter reports it (`status`).
+//! `ferry models list` (the route's model catalog with capabilities and prices) and
+//! `ferry models status` (the key's credit and limits as OpenRouter reports them).
 
 use serde_json::Value;
 
@@ -26,7 +26,12 @@ fn per_million(price: &Value) -> String {
 pub async fn run(g: &GlobalArgs, cmd: &ModelsCommand) -> Result<(), CliError> {
     let client = ApiClient::new(g)?;
     match cmd {
-        ModelsCommand::List { .. } => list(g, &client, cmd).await,
+        ModelsCommand::List {
+            route,
+            modality,
+            search,
+            refresh,
+        } => list(g, &client, route, modality, search, *refresh).await,
         ModelsCommand::Status { route } => {
             let path = match route {
                 Some(r) => format!("/v1/models/status?route={}", urlencode(r)),
@@ -43,56 +48,21 @@ pub async fn run(g: &GlobalArgs, cmd: &ModelsCommand) -> Result<(), CliError> {
     }
 }
 
-fn money(v: &Value) -> String {
-    match v.as_f64() {
-        Some(x) => format!("${x:.4}"),
-        None => "unlimited".to_string(),
-    }
-}
-
-fn print_status(v: &Value) {
-    let key = &v["key"];
-    println!(
-        "route {}: key {} · valid",
-        v["route"].as_str().unwrap_or("-"),
-        key["label"].as_str().unwrap_or("(no label)")
-    );
-    println!("  credit limit: {}", money(&key["limit"]));
-    println!("  remaining:    {}", money(&key["limit_remaining"]));
-    if let Some(reset) = key["limit_reset"].as_str() {
-        println!("  limit resets: {reset}");
-    }
-    println!(
-        "  usage:        ${:.4}",
-        key["usage"].as_f64().unwrap_or(0.0)
-    );
-    println!(
-        "  free tier:    {}",
-        if key["is_free_tier"].as_bool() == Some(true) {
-            "yes (free models only, with daily request limits)"
-        } else {
-            "no"
-        }
-    );
-}
-
-async fn list(g: &GlobalArgs, client: &ApiClient, cmd: &ModelsCommand) -> Result<(), CliError> {
-    let ModelsCommand::List {
-        route,
-        modality,
-        search,
-        refresh,
-    } = cmd
-    else {
-        return Ok(());
-    };
+async fn list(
+    g: &GlobalArgs,
+    client: &ApiClient,
+    route: &Option<String>,
+    modality: &Option<String>,
+    search: &Option<String>,
+    refresh: bool,
+) -> Result<(), CliError> {
     let mut path = String::from("/v1/models?");
     for (key, value) in [("route", route), ("modality", modality), ("search", search)] {
         if let Some(v) = value {
             path.push_str(&format!("{key}={}&", urlencode(v)));
         }
     }
-    if *refresh {
+    if refresh {
         path.push_str("refresh=true");
     }
     let v = client.get_json(path.trim_end_matches(['&', '?'])).await?;
@@ -150,4 +120,37 @@ async fn list(g: &GlobalArgs, client: &ApiClient, cmd: &ModelsCommand) -> Result
     };
     eprintln!("{} models on route {}{stale}", models.len(), s(&v, "route"));
     Ok(())
+}
+
+fn money(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) => format!("${x:.4}"),
+        None => "unlimited".to_string(),
+    }
+}
+
+fn print_status(v: &Value) {
+    let key = &v["key"];
+    println!(
+        "route {}: key {} · valid",
+        v["route"].as_str().unwrap_or("-"),
+        key["label"].as_str().unwrap_or("(no label)")
+    );
+    println!("  credit limit: {}", money(&key["limit"]));
+    println!("  remaining:    {}", money(&key["limit_remaining"]));
+    if let Some(reset) = key["limit_reset"].as_str() {
+        println!("  limit resets: {reset}");
+    }
+    println!(
+        "  usage:        ${:.4}",
+        key["usage"].as_f64().unwrap_or(0.0)
+    );
+    println!(
+        "  free tier:    {}",
+        if key["is_free_tier"].as_bool() == Some(true) {
+            "yes (free models only, with daily request limits)"
+        } else {
+            "no"
+        }
+    );
 }

@@ -92,6 +92,9 @@ fn print_run(run: &Value) {
     if run["status"] == "completed" {
         println!("  {}", run_summary(run));
     }
+    if let Some(billed) = run["billed_cost"].as_f64() {
+        println!("  billed by OpenRouter: ${billed:.6}");
+    }
     if let Some(err) = run.get("error").filter(|e| !e.is_null()) {
         println!("  error [{}]: {}", s(err, "code"), s(err, "message"));
     }

@@ -136,12 +136,16 @@ pub async fn run(g: &GlobalArgs, cmd: &SessionsCommand) -> Result<(), CliError> 
                 println!("  pinned model: {pin}");
             }
             println!(
-                "  {} runs · {} messages · {} prompt + {} completion tokens · cost ${:.6}{}",
+                "  {} runs · {} messages · {} prompt + {} completion tokens · cost ${:.6}{}{}",
                 t["runs"].as_u64().unwrap_or(0),
                 v["message_count"].as_u64().unwrap_or(0),
                 t["prompt_tokens"].as_u64().unwrap_or(0),
                 t["completion_tokens"].as_u64().unwrap_or(0),
                 t["cost"].as_f64().unwrap_or(0.0),
+                t["billed_cost"]
+                    .as_f64()
+                    .map(|b| format!(" (billed ${b:.6})"))
+                    .unwrap_or_default(),
                 if v["busy"].as_bool() == Some(true) {
                     " · busy"
                 } else {

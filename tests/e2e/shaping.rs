@@ -70,7 +70,7 @@ timeout_ms = 5000
     );
     env.write_routes(&routes);
     env.store_key_offline();
-    let d = env.serve();
+    let d = env.serve_with(&["--reconcile-cost"], |_| {});
     Rig {
         verified,
         custom,
@@ -240,6 +240,19 @@ fn reasoning_is_skipped_where_it_must_be_and_deepseek_v4_rules_apply() {
         assert!(body.get("reasoning").is_none(), "{model}: {body}");
         assert!(body.get("reasoning_effort").is_none());
     }
+    // The catalog decides reasoning support: a model without it gets no `reasoning`.
+    let out = r.d.cli(&r.env, &["--json", "models", "list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (_, body) = r.send(
+        &r.verified,
+        &["x3b", "--model", "meta-llama/llama-3.3-70b-instruct", "hi"],
+    );
+    assert!(body.get("reasoning").is_none(), "{body}");
+    let (_, body) = r.send(
+        &r.verified,
+        &["x3c", "--model", "openai/gpt-5.4-mini", "hi"],
+    );
+    assert_eq!(body["reasoning"], json!({"effort": "medium"}));
     let (_, body) = r.send(&r.verified, &["x4", "--thinking", "off", "hi"]);
     assert!(body.get("reasoning").is_none());
     let (_, body) = r.send(&r.verified, &["x5", "--thinking", "max", "hi"]);
@@ -374,4 +387,58 @@ fn cache_status_is_recorded_and_models_status_reads_the_key() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn billed_cost_is_reconciled_in_the_background_on_verified_routes_only() {
+    let r = rig();
+    r.verified
+        .push(Reply::text("billed answer").with_usage(100, 20, 0.00125));
+    let run = json(&stdout(
+        &r.d.cli(&r.env, &["--json", "sessions", "input", "bill", "hi"]),
+    ));
+    assert_eq!(run["status"], "completed");
+    let gen_id = run["generation_id"].as_str().unwrap().to_string();
+    let run_id = run["id"].as_str().unwrap().to_string();
+    let billed = eventually(std::time::Duration::from_secs(20), || {
+        let v = json(&stdout(
+            &r.d.cli(&r.env, &["--json", "runs", "show", &run_id]),
+        ));
+        v["billed_cost"].as_f64()
+    });
+    assert!((billed - 0.00125).abs() < 1e-12);
+    let lookups: Vec<_> = r
+        .verified
+        .requests()
+        .into_iter()
+        .filter(|q| q.path == "/api/v1/generation")
+        .collect();
+    assert!(!lookups.is_empty());
+    assert_eq!(
+        lookups[0].query.as_deref(),
+        Some(format!("id={gen_id}").as_str())
+    );
+    let show = stdout(&r.d.cli(&r.env, &["sessions", "show", "bill"]));
+    assert!(show.contains("(billed $0.001250)"), "{show}");
+
+    // A custom base_url is never asked for /generation.
+    let run = json(&stdout(&r.d.cli(
+        &r.env,
+        &[
+            "--json",
+            "sessions",
+            "input",
+            "bill2",
+            "--provider",
+            "proxy",
+            "hi",
+        ],
+    )));
+    assert_eq!(run["status"], "completed");
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    assert!(r
+        .custom
+        .requests()
+        .iter()
+        .all(|q| q.path != "/api/v1/generation"));
 }

@@ -1,23 +1,35 @@
 //! ferry's local HTTP control API (spec §6): an axum router over the engine, with bearer
-//! auth, body limits, CORS off by default, and `application/problem+json` errors.
+//! auth, body limits, CORS off by default, and `application/problem+json` errors; the
+//! OpenAI-compatible facade under `/openai/v1`; Prometheus metrics; and the OpenAPI
+//! document of it all, generated from the handlers' `#[utoipa::path]` annotations.
+//!
+//! Adding a route: write the handler with `#[utoipa::path(...)]` and add it to [`api`]
+//! with `routes!`. That is the only way routes enter the router, so the document and the
+//! router cannot drift apart (the `openapi_lists_every_route` test walks the real router).
 
 mod auth;
 mod extract;
 mod handlers;
+mod openapi;
 mod problem;
 mod sse;
 mod upload;
 
+use std::sync::Arc;
+
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
 use axum::Router;
 use ferry_engine::Engine;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use auth::AuthConfig;
-pub use problem::Problem;
+pub use handlers::openai::MAX_FACADE_BODY;
+pub use problem::{openai_error_type, Problem};
 
 /// Largest JSON body the control API accepts. Uploads (`POST /v1/assets`,
-/// `POST /v1/observations`) have their own limit: the daemon's asset size limit.
+/// `POST /v1/observations`) have their own limit, the daemon's asset size limit, and the
+/// facade accepts [`MAX_FACADE_BODY`].
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
 
 /// Shared state of every handler.
@@ -25,66 +37,71 @@ pub const MAX_JSON_BODY: usize = 1024 * 1024;
 pub struct AppState {
     /// The engine.
     pub engine: Engine,
+    /// `GET /v1/openapi.json`, serialized once.
+    pub openapi: Arc<String>,
 }
 
-/// Builds the router. Every route of the API is listed here.
+/// Every route of the API, with its OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    use handlers::{
+        assets, config, models, observations, openai, runs, runtime, secrets, sessions, system,
+        tools,
+    };
+    let (schemas, paths, chat) = routes!(openai::chat_completions);
+    let chat = (
+        schemas,
+        paths,
+        chat.layer(DefaultBodyLimit::max(MAX_FACADE_BODY)),
+    );
+    // Uploads are bounded by the asset size limit while they stream in, not by the JSON limit.
+    let (schemas, paths, uploads) = routes!(assets::list, assets::upload);
+    let uploads = (schemas, paths, uploads.layer(DefaultBodyLimit::disable()));
+    let (schemas, paths, observe) = routes!(observations::observe);
+    let observe = (schemas, paths, observe.layer(DefaultBodyLimit::disable()));
+    OpenApiRouter::with_openapi(openapi::base_document())
+        .routes(routes!(system::healthz))
+        .routes(routes!(system::readyz))
+        .routes(routes!(system::status))
+        .routes(routes!(system::metrics))
+        .routes(routes!(system::openapi_json))
+        .routes(routes!(config::show))
+        .routes(routes!(runtime::get_runtime))
+        .routes(routes!(runtime::set_model))
+        .routes(routes!(secrets::list, secrets::set))
+        .routes(routes!(secrets::delete))
+        .routes(routes!(sessions::list, sessions::create))
+        .routes(routes!(sessions::show, sessions::update))
+        .routes(routes!(sessions::messages))
+        .routes(routes!(sessions::input))
+        .routes(routes!(sessions::detached, sessions::runs))
+        .routes(routes!(runs::show))
+        .routes(routes!(runs::events))
+        .routes(routes!(runs::cancel))
+        .routes(uploads)
+        .routes(routes!(assets::show, assets::delete))
+        .routes(routes!(assets::raw))
+        .routes(observe)
+        .routes(routes!(models::list))
+        .routes(routes!(models::status))
+        .routes(routes!(tools::transcribe_audio))
+        .routes(routes!(tools::run))
+        .routes(routes!(tools::videos))
+        .routes(routes!(tools::video))
+        .routes(chat)
+        .routes(routes!(openai::models))
+}
+
+/// The OpenAPI document of the API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
+
+/// Builds the router.
 pub fn router(engine: Engine, auth: AuthConfig) -> Router {
-    let state = AppState { engine };
-    Router::new()
-        .route("/healthz", get(handlers::system::healthz))
-        .route("/readyz", get(handlers::system::readyz))
-        .route("/v1/status", get(handlers::system::status))
-        .route("/v1/runtime", get(handlers::runtime::get_runtime))
-        .route("/v1/runtime/model", post(handlers::runtime::set_model))
-        .route(
-            "/v1/secrets",
-            get(handlers::secrets::list).post(handlers::secrets::set),
-        )
-        .route("/v1/secrets/{ref}", delete(handlers::secrets::delete))
-        .route(
-            "/v1/sessions",
-            get(handlers::sessions::list).post(handlers::sessions::create),
-        )
-        .route(
-            "/v1/sessions/{id}",
-            get(handlers::sessions::show).patch(handlers::sessions::update),
-        )
-        .route(
-            "/v1/sessions/{id}/messages",
-            get(handlers::sessions::messages),
-        )
-        .route("/v1/sessions/{id}/input", post(handlers::sessions::input))
-        .route(
-            "/v1/sessions/{id}/runs",
-            post(handlers::sessions::detached).get(handlers::sessions::runs),
-        )
-        .route("/v1/models/status", get(handlers::models::status))
-        .route("/v1/runs/{id}", get(handlers::runs::show))
-        .route("/v1/runs/{id}/events", get(handlers::runs::events))
-        .route("/v1/runs/{id}/cancel", post(handlers::runs::cancel))
-        .route(
-            "/v1/assets",
-            get(handlers::assets::list)
-                .post(handlers::assets::upload)
-                .layer(DefaultBodyLimit::disable()),
-        )
-        .route(
-            "/v1/assets/{id}",
-            get(handlers::assets::show).delete(handlers::assets::delete),
-        )
-        .route("/v1/assets/{id}/raw", get(handlers::assets::raw))
-        .route(
-            "/v1/observations",
-            post(handlers::observations::observe).layer(DefaultBodyLimit::disable()),
-        )
-        .route("/v1/models", get(handlers::models::list))
-        .route(
-            "/v1/tools/transcribe_audio",
-            post(handlers::tools::transcribe_audio),
-        )
-        .route("/v1/tools/{name}", post(handlers::tools::run))
-        .route("/v1/videos", get(handlers::tools::videos))
-        .route("/v1/videos/{id}", get(handlers::tools::video))
+    let (routes, doc) = api().split_for_parts();
+    let openapi = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
+    let state = AppState { engine, openapi };
+    routes
         .fallback(handlers::system::not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn_with_state(
@@ -93,3 +110,6 @@ pub fn router(engine: Engine, auth: AuthConfig) -> Router {
         ))
         .with_state(state)
 }
+
+#[cfg(test)]
+mod route_walk;

@@ -84,6 +84,72 @@ impl IntoResponse for Problem {
     }
 }
 
+/// OpenAI's error `type` for an HTTP status, so OpenAI clients raise the error class they
+/// expect (`AuthenticationError`, `RateLimitError`, …); the stable ferry problem code
+/// travels in `code`.
+pub fn openai_error_type(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        402 => "insufficient_quota",
+        403 => "permission_error",
+        404 => "not_found_error",
+        409 => "conflict_error",
+        429 => "rate_limit_error",
+        400..=499 => "invalid_request_error",
+        503 => "service_unavailable_error",
+        _ => "server_error",
+    }
+}
+
+/// The OpenAI wire form of a [`Problem`].
+#[derive(Serialize)]
+struct OpenAiErrorDocument<'a> {
+    error: OpenAiErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+struct OpenAiErrorBody<'a> {
+    message: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    param: Option<&'a str>,
+    code: &'a str,
+}
+
+impl Problem {
+    /// The problem as OpenAI's error body: `{"error": {"message", "type", "param", "code"}}`.
+    pub fn openai_body(&self) -> Vec<u8> {
+        let doc = OpenAiErrorDocument {
+            error: OpenAiErrorBody {
+                message: &self.detail,
+                kind: openai_error_type(self.status),
+                param: None,
+                code: &self.code,
+            },
+        };
+        serde_json::to_vec(&doc).unwrap_or_default()
+    }
+
+    /// The problem as an OpenAI-style error response (for the `/openai/…` facade).
+    pub fn into_openai_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut resp = (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            self.openai_body(),
+        )
+            .into_response();
+        if let Some(run_id) = self
+            .run_id
+            .as_deref()
+            .and_then(|r| header::HeaderValue::from_str(r).ok())
+        {
+            resp.headers_mut().insert("x-ferry-run-id", run_id);
+        }
+        resp
+    }
+}
+
 impl From<EngineError> for Problem {
     fn from(e: EngineError) -> Self {
         if matches!(e, EngineError::Store(_) | EngineError::Internal(_)) {
@@ -95,3 +161,21 @@ impl From<EngineError> for Problem {
 
 /// Handler result type.
 pub type ApiResult<T> = Result<T, Problem>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openai_body_has_message_type_and_code() {
+        let p = Problem::new(429, "upstream_rate_limited", "slow down");
+        let v: serde_json::Value = serde_json::from_slice(&p.openai_body()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"error": {"message": "slow down", "type": "rate_limit_error", "param": null, "code": "upstream_rate_limited"}})
+        );
+        assert_eq!(openai_error_type(502), "server_error");
+        assert_eq!(openai_error_type(400), "invalid_request_error");
+        assert_eq!(openai_error_type(401), "authentication_error");
+    }
+}

@@ -21,9 +21,13 @@ pub struct Args {
     /// The ferry binary to benchmark (default: `ferry` next to this binary).
     #[arg(long)]
     pub ferry: Option<PathBuf>,
-    /// Concurrent in-flight requests of the latency/throughput scenarios.
+    /// Concurrent in-flight requests of the throughput and CPU-per-request scenarios.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
+    /// Concurrent in-flight requests of the added-latency scenarios (1 = pure added
+    /// latency, no queueing behind other requests).
+    #[arg(long, default_value_t = 1)]
+    pub latency_concurrency: usize,
     /// Requests per scenario (after warm-up).
     #[arg(long, default_value_t = 4000)]
     pub requests: usize,

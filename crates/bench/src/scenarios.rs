@@ -154,39 +154,37 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let idle_rss = rss_bytes(pid).unwrap_or(0);
 
-    // Session input (durable persistence) vs the same upstream streamed directly.
-    let direct_stream = {
-        let (h, u) = (http.clone(), upstream.clone());
-        load::run(c, n, move |_| {
-            full(h.post(u.as_str()).bearer_auth(KEY).json(&chat_body(true)))
-        })
-        .await
-    };
-    let cpu_before = cpu_seconds(pid).unwrap_or(0.0);
-    let session = {
-        let (h, b) = (http.clone(), base.clone());
-        load::run(c, n, move |i| {
-            full(
-                h.post(format!("{b}/v1/sessions/s-{i}/input"))
-                    .json(&json!({"content": "hello there, how are you today"})),
-            )
-        })
-        .await
-    };
-    let cpu_session = cpu_seconds(pid).unwrap_or(0.0) - cpu_before;
+    // Session input (durable persistence) vs the same upstream streamed directly (ferry
+    // streams from upstream too): added latency at `latency_concurrency`, then throughput
+    // and the daemon's CPU per request at `concurrency`.
+    let lc = args.latency_concurrency;
+    let direct_stream = direct_full(&http, &upstream, lc, n).await;
+    let session = session_inputs(&http, &base, lc, n, "s").await;
     check(&direct_stream, "direct streaming")?;
     check(&session, "session input")?;
     rows.extend(latency_rows(
-        "session input (durable)",
+        &format!("session input (durable), concurrency {lc}"),
         &direct_stream,
         &session,
         "≤ 2 ms added",
         "—",
     ));
+    let direct_tp = direct_full(&http, &upstream, c, n).await;
+    let cpu_before = cpu_seconds(pid).unwrap_or(0.0);
+    let session_tp = session_inputs(&http, &base, c, n, "u").await;
+    let cpu_session = cpu_seconds(pid).unwrap_or(0.0) - cpu_before;
+    check(&session_tp, "session input throughput")?;
+    rows.extend(latency_rows(
+        &format!("session input (durable), concurrency {c}"),
+        &direct_tp,
+        &session_tp,
+        "—",
+        "—",
+    ));
     rows.push(Row {
         figure: format!("session input throughput, concurrency {c}"),
-        direct: format!("{:.0} req/s", direct_stream.throughput()),
-        ferry: format!("{:.0} req/s", session.throughput()),
+        direct: format!("{:.0} req/s", direct_tp.throughput()),
+        ferry: format!("{:.0} req/s", session_tp.throughput()),
         added: "—".into(),
         target: "—",
     });
@@ -195,7 +193,7 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
         direct: "—".into(),
         ferry: format!(
             "{:.3} ms",
-            cpu_session * 1000.0 / session.latencies.len().max(1) as f64
+            cpu_session * 1000.0 / session_tp.latencies.len().max(1) as f64
         ),
         added: "—".into(),
         target: "—",
@@ -204,7 +202,7 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
     // Streaming time to first token: direct SSE vs a session input streamed over SSE.
     let direct_ttft = {
         let (h, u) = (http.clone(), upstream.clone());
-        load::run(c, n / 2, move |_| {
+        load::run(lc, n, move |_| {
             until_marker(
                 h.post(u.as_str()).bearer_auth(KEY).json(&chat_body(true)),
                 b"\"content\":\"echo:",
@@ -214,7 +212,7 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
     };
     let ferry_ttft = {
         let (h, b) = (http.clone(), base.clone());
-        load::run(c, n / 2, move |i| {
+        load::run(lc, n, move |i| {
             until_marker(
                 h.post(format!("{b}/v1/sessions/t-{i}/input"))
                     .header("accept", "text/event-stream")
@@ -227,7 +225,7 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
     check(&direct_ttft, "direct TTFT")?;
     check(&ferry_ttft, "session TTFT")?;
     rows.extend(latency_rows(
-        "streaming TTFT (session SSE)",
+        &format!("streaming TTFT (session SSE), concurrency {lc}"),
         &direct_ttft,
         &ferry_ttft,
         "—",
@@ -293,7 +291,7 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "ferry-bench: concurrency {c}, {n} requests per latency scenario, daemon {}",
+        "ferry-bench: {n} requests per scenario; latency at concurrency {lc}, throughput and CPU at concurrency {c}; daemon {}",
         match pin {
             Some(core) => format!("pinned to core {core}"),
             None => "not pinned".to_string(),
@@ -316,6 +314,31 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
         let _ = writeln!(out, "\nnote: {note}");
     }
     Ok(out)
+}
+
+async fn direct_full(http: &reqwest::Client, upstream: &Arc<String>, c: usize, n: usize) -> Sample {
+    let (h, u) = (http.clone(), upstream.clone());
+    load::run(c, n, move |_| {
+        full(h.post(u.as_str()).bearer_auth(KEY).json(&chat_body(true)))
+    })
+    .await
+}
+
+async fn session_inputs(
+    http: &reqwest::Client,
+    base: &Arc<String>,
+    c: usize,
+    n: usize,
+    tag: &'static str,
+) -> Sample {
+    let (h, b) = (http.clone(), base.clone());
+    load::run(c, n, move |i| {
+        full(
+            h.post(format!("{b}/v1/sessions/{tag}-{i}/input"))
+                .json(&json!({"content": "hello there, how are you today"})),
+        )
+    })
+    .await
 }
 
 fn check(s: &Sample, name: &str) -> Result<(), String> {

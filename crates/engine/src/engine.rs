@@ -45,12 +45,19 @@ pub struct SubmitOptions {
     pub idempotency_key: Option<String>,
     /// When false, a busy session answers `409 session_busy` instead of queueing.
     pub queue_if_busy: bool,
+    /// When false (and there is no idempotency key), `submit` returns as soon as the run
+    /// is queued, before its insert commits — for streaming callers, who learn the outcome
+    /// (including a storage failure) from the run's terminal event.
+    pub ack_after_insert: bool,
 }
 
 /// The result of a submission.
 pub struct Submitted {
-    /// The run as stored (queued, or the existing run for a repeated idempotency key).
-    pub run: Run,
+    /// The run's id.
+    pub run_id: String,
+    /// The run as stored (queued, or the existing run for a repeated idempotency key);
+    /// `None` when the caller did not wait for the insert (`ack_after_insert: false`).
+    pub run: Option<Run>,
     /// True when an idempotency key matched an existing run.
     pub existing: bool,
 }
@@ -134,6 +141,8 @@ pub struct EngineConfig {
     pub max_asset_bytes: u64,
     /// How long a fetched model catalog is fresh.
     pub catalog_ttl: Duration,
+    /// Look up each completed run's billed cost with `GET /generation` (verified routes).
+    pub reconcile_cost: bool,
 }
 
 impl EngineConfig {
@@ -144,6 +153,7 @@ impl EngineConfig {
             workspace_root: PathBuf::from("."),
             max_asset_bytes: ferry_assets::DEFAULT_MAX_ASSET_BYTES,
             catalog_ttl: crate::catalogs::DEFAULT_CATALOG_TTL,
+            reconcile_cost: false,
         }
     }
 }
@@ -156,14 +166,18 @@ pub(crate) struct Inner {
     pub(crate) assets: AssetStore,
     pub(crate) workspace_root: PathBuf,
     pub(crate) catalogs: Catalogs,
+    pub(crate) reconcile_cost: bool,
     runtime_model: RwLock<Option<String>>,
     queues: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
     live: Mutex<HashMap<String, Arc<LiveRun>>>,
     draining: AtomicBool,
     shutting_down: AtomicBool,
     started: Instant,
+    loaded_at: u64,
     tasks: TaskTracker,
     pub(crate) background: CancellationToken,
+    metrics: ferry_metrics::Metrics,
+    record_facade: AtomicBool,
     pub(crate) videos: crate::video_jobs::VideoWatchers,
 }
 
@@ -225,14 +239,21 @@ impl Engine {
                 assets,
                 workspace_root,
                 catalogs,
+                reconcile_cost: config.reconcile_cost,
                 runtime_model: RwLock::new(runtime_model),
                 queues: Mutex::new(HashMap::new()),
                 live: Mutex::new(HashMap::new()),
                 draining: AtomicBool::new(false),
                 shutting_down: AtomicBool::new(false),
                 started: Instant::now(),
+                loaded_at: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0),
                 tasks: TaskTracker::new(),
                 background: CancellationToken::new(),
+                metrics: ferry_metrics::Metrics::new(),
+                record_facade: AtomicBool::new(false),
                 videos: Default::default(),
             }),
         };
@@ -264,6 +285,39 @@ impl Engine {
     /// The loaded routes.
     pub fn routes(&self) -> &RouteTable {
         &self.inner.routes
+    }
+
+    /// The daemon's metrics.
+    pub fn metrics(&self) -> &ferry_metrics::Metrics {
+        &self.inner.metrics
+    }
+
+    /// The same-model retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
+    /// When the engine started (Unix seconds).
+    pub fn loaded_at(&self) -> u64 {
+        self.inner.loaded_at
+    }
+
+    /// Turns recording of OpenAI-facade calls as runs on or off (off by default).
+    pub fn set_facade_recording(&self, on: bool) {
+        self.inner.record_facade.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether facade calls are recorded as runs.
+    pub fn facade_recording(&self) -> bool {
+        self.inner.record_facade.load(Ordering::Relaxed)
+    }
+
+    /// Runs `fut` on the engine's task tracker, so a graceful shutdown waits for it.
+    pub(crate) fn spawn_tracked<F>(&self, fut: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.inner.tasks.spawn(fut);
     }
 
     /// True once shutdown began.
@@ -519,41 +573,17 @@ impl Engine {
                 ),
             });
         }
-        if existing_session.is_none() {
-            self.inner.store.ensure_session(session_id).await?;
-        }
         let run_id = format!("run_{}", uuid::Uuid::now_v7().simple());
         let input_json = serde_json::to_value(&input)
             .map_err(|e| EngineError::Internal(format!("input encoding: {e}")))?;
-        let outcome = self
-            .inner
-            .store
-            .insert_run(NewRun {
-                id: run_id,
-                session_id: session_id.to_string(),
-                input: input_json,
-                idempotency_key: opts.idempotency_key.clone(),
-            })
-            .await?;
-        let run = match outcome {
-            InsertOutcome::Existing(run) => {
-                return Ok(Submitted {
-                    run,
-                    existing: true,
-                })
-            }
-            InsertOutcome::Inserted(run) => run,
-        };
-        let hub = LiveRun::new(
-            run.id.clone(),
-            session_id.to_string(),
-            self.inner.store.clone(),
-        );
-        self.inner
-            .live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(run.id.clone(), hub.clone());
+        // The insert (which also creates the session when missing) is queued now; the run's
+        // later writes are ordered after it, so the run may start before it commits.
+        let insert = self.inner.store.begin_run(NewRun {
+            id: run_id.clone(),
+            session_id: session_id.to_string(),
+            input: input_json,
+            idempotency_key: opts.idempotency_key.clone(),
+        });
         let session = SessionSettings {
             prompt: existing_session
                 .as_ref()
@@ -564,11 +594,72 @@ impl Engine {
                 .and_then(|v| v.parse().ok()),
             fresh: existing_session.is_none(),
         };
-        self.enqueue(session_id, Job { hub, plan, session });
-        Ok(Submitted {
-            run,
-            existing: false,
-        })
+        let job = |hub| Job { hub, plan, session };
+        if opts.idempotency_key.is_some() {
+            // A repeated key must find the existing run before anything starts.
+            return match insert.await? {
+                InsertOutcome::Existing(run) => Ok(Submitted {
+                    run_id: run.id.clone(),
+                    run: Some(run),
+                    existing: true,
+                }),
+                InsertOutcome::Inserted(run) => {
+                    self.launch(session_id, &run.id, job);
+                    Ok(Submitted {
+                        run_id: run.id.clone(),
+                        run: Some(run),
+                        existing: false,
+                    })
+                }
+            };
+        }
+        let hub = self.launch(session_id, &run_id, job);
+        if !opts.ack_after_insert {
+            // A failed insert makes the run's final write fail too, which the run reports
+            // as its terminal event; log it here as well.
+            tokio::spawn(async move {
+                if let Err(e) = insert.await {
+                    tracing::error!(run = %hub.run_id, error = %e, "cannot store the new run");
+                }
+            });
+            return Ok(Submitted {
+                run_id,
+                run: None,
+                existing: false,
+            });
+        }
+        match insert.await {
+            Ok(outcome) => Ok(Submitted {
+                run_id,
+                existing: matches!(outcome, InsertOutcome::Existing(_)),
+                run: Some(outcome.into_run()),
+            }),
+            Err(e) => {
+                hub.cancel.cancel();
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Registers the run's live hub and hands the job to the session's worker.
+    fn launch(
+        &self,
+        session_id: &str,
+        run_id: &str,
+        job: impl FnOnce(Arc<LiveRun>) -> Job,
+    ) -> Arc<LiveRun> {
+        let hub = LiveRun::new(
+            run_id.to_string(),
+            session_id.to_string(),
+            self.inner.store.clone(),
+        );
+        self.inner
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(run_id.to_string(), hub.clone());
+        self.enqueue(session_id, job(hub.clone()));
+        hub
     }
 
     fn enqueue(&self, session_id: &str, job: Job) {
@@ -828,6 +919,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
 
     let attempts_json = serde_json::to_value(&attempts).unwrap_or_else(|_| json!([]));
     let duration_ms = started.elapsed().as_millis() as u64;
+    let mut reconcile = None;
     let (finish, kind, data) = match ending {
         Ending::Completed(turn) => {
             let Turn {
@@ -835,10 +927,19 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
                 usage,
                 cost,
                 model,
+                route,
                 cache_status,
                 generation_id,
                 messages,
             } = *turn;
+            if inner.reconcile_cost
+                && inner
+                    .routes
+                    .route(&route)
+                    .is_ok_and(|r| r.is_verified_openrouter())
+            {
+                reconcile = generation_id.clone().map(|g| (route, g));
+            }
             let data = json!({
                 "output": output,
                 "usage": usage,
@@ -917,13 +1018,62 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
             (finish, kind, json!({"code": code, "message": message}))
         }
     };
+    record_session_metrics(&inner.metrics, &plan, &finish);
     // The terminal event row is queued before the run row, so both commit together; it is
     // published only after the commit, so whoever sees it can read a durable run.
     let event = hub.prepare(kind, data);
-    if let Err(e) = inner.store.finish_run(finish).await {
-        tracing::error!(run = %run_id, error = %e, "cannot record the end of the run");
+    match inner.store.finish_run(finish).await {
+        Ok(()) => {
+            hub.publish(event);
+            if let Some((route, generation_id)) = reconcile {
+                crate::billing::spawn(inner.clone(), route, run_id.clone(), generation_id);
+            }
+        }
+        Err(e) => {
+            // Never report an outcome that is not stored: the run ends as a storage failure.
+            tracing::error!(run = %run_id, error = %e, "cannot record the end of the run");
+            let err = EngineError::from(e);
+            hub.publish(Event {
+                seq: event.seq,
+                kind: "run.failed".to_string(),
+                data: Arc::new(json!({
+                    "code": err.code(),
+                    "message": format!("the run's result could not be stored: {err}"),
+                    "status": err.status(),
+                    "retryable": false,
+                })),
+            });
+        }
     }
-    hub.publish(event);
+}
+
+/// Counts a finished session run (`ferry_requests_total{api="sessions"}`, tokens, cost).
+fn record_session_metrics(metrics: &ferry_metrics::Metrics, plan: &RunPlan, finish: &RunFinish) {
+    let Some(first) = plan.chain.first() else {
+        return;
+    };
+    let model = finish.model_served.as_deref().unwrap_or(&first.model);
+    metrics.request(
+        ferry_metrics::Api::Sessions,
+        &first.route,
+        model,
+        finish.status.as_str(),
+    );
+    if let Some(usage) = &finish.usage {
+        let n = |k: &str| {
+            usage
+                .get(k)
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0)
+        };
+        metrics.usage(
+            &first.route,
+            model,
+            n("prompt_tokens"),
+            n("completion_tokens"),
+            finish.cost,
+        );
+    }
 }
 
 fn partial_output(hub: &LiveRun) -> Option<serde_json::Value> {

@@ -118,6 +118,7 @@ impl EngineError {
                 "route" => "route_not_found",
                 "tool" => "tool_not_found",
                 "video job" => "video_job_not_found",
+                "model" => "model_not_found",
                 _ => "not_found",
             },
             EngineError::Conflict { code, .. } => code,

@@ -97,38 +97,7 @@ impl InputRequest {
         )
         .map_err(|e| EngineError::bad_input("invalid_selector", e.to_string()))?;
 
-        let route = routes
-            .route(&target.route)
-            .ok_or_else(|| EngineError::Internal(format!("route {} vanished", target.route)))?;
-        let fallback_selectors: Vec<String> = match &self.fallbacks {
-            Some(list) => list.clone(),
-            None => route.fallbacks.clone(),
-        };
-        let mut chain = vec![PlannedModel {
-            route: target.route.clone(),
-            model: target.model.clone(),
-        }];
-        for selector in &fallback_selectors {
-            let fb = resolve_target(
-                routes,
-                &SelectorInputs {
-                    provider: None,
-                    model: Some(selector),
-                    session_pin: Some(&format!("{}/{}", target.route, target.model)),
-                    runtime_model: None,
-                },
-            )
-            .map_err(|e| {
-                EngineError::bad_input("invalid_fallback", format!("fallback model: {e}"))
-            })?;
-            let planned = PlannedModel {
-                route: fb.route,
-                model: fb.model,
-            };
-            if !chain.contains(&planned) {
-                chain.push(planned);
-            }
-        }
+        let chain = plan_chain(routes, &target, self.fallbacks.as_deref())?;
 
         let params = match &self.params {
             Some(v) => parse_model_params_json(v)
@@ -160,6 +129,45 @@ impl InputRequest {
             speak: self.speak,
         })
     }
+}
+
+/// The model chain of one request: the target, then its fallbacks in order (`fallbacks`
+/// replaces the route's own list when given), each resolved relative to the target's
+/// route, without duplicates.
+pub fn plan_chain(
+    routes: &RoutesFile,
+    target: &ferry_config::Target,
+    fallbacks: Option<&[String]>,
+) -> Result<Vec<PlannedModel>, EngineError> {
+    let route = routes
+        .route(&target.route)
+        .ok_or_else(|| EngineError::Internal(format!("route {} vanished", target.route)))?;
+    let fallback_selectors = fallbacks.unwrap_or(&route.fallbacks);
+    let mut chain = vec![PlannedModel {
+        route: target.route.clone(),
+        model: target.model.clone(),
+    }];
+    let pin = format!("{}/{}", target.route, target.model);
+    for selector in fallback_selectors {
+        let fb = resolve_target(
+            routes,
+            &SelectorInputs {
+                provider: None,
+                model: Some(selector),
+                session_pin: Some(&pin),
+                runtime_model: None,
+            },
+        )
+        .map_err(|e| EngineError::bad_input("invalid_fallback", format!("fallback model: {e}")))?;
+        let planned = PlannedModel {
+            route: fb.route,
+            model: fb.model,
+        };
+        if !chain.contains(&planned) {
+            chain.push(planned);
+        }
+    }
+    Ok(chain)
 }
 
 /// Merges route < model < input provider routing for one planned model.

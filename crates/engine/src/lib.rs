@@ -2,14 +2,17 @@
 //! over the driver, live events with replay, crash recovery and graceful shutdown.
 //! It is the only crate that combines config, secrets, store, assets and driver: it also
 //! owns attachments (workspace paths, vision checks against the model catalog), the
-//! daemon-owned speech-to-text with its transcript cache, observations and the per-route
-//! model catalogs with their background refresh.
+//! daemon-owned speech-to-text with its transcript cache, observations, the per-route
+//! model catalogs with their background refresh, the tool loop of a run ([`tools`]:
+//! media tools and `emit_output`), direct media tools and persisted video jobs.
 
 mod attachments;
+mod billing;
 mod capabilities;
 mod catalogs;
 mod engine;
 mod error;
+mod facade;
 mod input;
 mod live;
 mod media_tools;
@@ -33,7 +36,8 @@ pub use engine::{
     Submitted,
 };
 pub use error::EngineError;
-pub use input::{InputRequest, PlannedModel, RunPlan};
+pub use facade::{FacadeModel, FacadeRequest, FacadeRunEnd, FacadeTrace, ReasoningChoice};
+pub use input::{plan_chain, InputRequest, PlannedModel, RunPlan};
 pub use live::{Event, LiveRun, Subscription};
 pub use routes::{RouteStatus, RouteTable};
 pub use secrets::SecretsHandle;

@@ -56,6 +56,8 @@ pub(crate) struct Turn {
     pub cost: Option<f64>,
     /// The model that served the last call.
     pub model: String,
+    /// The route of that model.
+    pub route: String,
     pub cache_status: Option<String>,
     pub generation_id: Option<String>,
     /// Assistant and tool messages of the turn, in order (the user message is not here).
@@ -227,6 +229,7 @@ impl Engine {
                 usage,
                 cost,
                 model: model.clone(),
+                route: route_id.clone(),
                 cache_status: outcome.cache_status.clone(),
                 generation_id: outcome.generation_id.clone(),
                 messages,
@@ -295,7 +298,15 @@ impl Engine {
                 .map(|m| m.params.clone())
                 .unwrap_or_default();
             let params: ModelParams = model_params.overlay(&plan.params);
-            let thinking = plan.thinking.or(params.thinking).or(route.thinking);
+            let mut thinking = plan.thinking.or(params.thinking).or(route.thinking);
+            // A model the catalog says takes no `reasoning` parameter gets none (with
+            // `provider.require_parameters` it would otherwise find no endpoint at all).
+            if thinking.is_some()
+                && catalog.as_deref().and_then(|c| c.supports_reasoning(&wire)) == Some(false)
+            {
+                tracing::debug!(model = %wire, "catalog: no reasoning support; not sending reasoning");
+                thinking = None;
+            }
             let tools = tools_for(inner, route, &wire);
             let req = ChatRequest {
                 model: wire,

@@ -25,7 +25,7 @@ use crate::types::{ChatOutcome, ChatRequest, StreamEvent};
 /// Largest error body read (the rest is ignored).
 const MAX_ERROR_BODY: usize = 64 * 1024;
 /// Largest non-streaming body accepted (generated images arrive inline as data URLs).
-const MAX_BODY: usize = 128 * 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 128 * 1024 * 1024;
 /// Environment variable naming an extra CA bundle.
 const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 
@@ -196,24 +196,12 @@ impl OpenRouterClient {
             api_key,
         };
         let body = shape::build_body(req, self.inner.verified);
-        let mut headers = header_map(shape::build_headers(
-            req,
-            self.inner.verified,
-            &self.inner.attribution,
-        ));
-        if req.stream {
-            headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
-        }
-        let mut request = http
-            .post(self.inner.chat_url.clone())
-            .bearer_auth(api_key)
-            .headers(headers)
-            .json(&body);
-        if let Some(d) = deadline {
-            request = request.timeout(d);
-        }
-        let response = request.send().await.map_err(|e| send_error(&e, ctx))?;
-        let response = check_status(response, ctx).await?;
+        let body = serde_json::to_vec(&body).map_err(|e| {
+            UpstreamError::protocol(&format!("cannot encode the request ({e})"), false, ctx)
+        })?;
+        let response = self
+            .send_chat_via(http, deadline, api_key, req, body, ctx)
+            .await?;
         let generation_id = header_string(response.headers(), "x-generation-id");
         let cache_status = header_string(response.headers(), "x-openrouter-cache-status");
         let is_sse = response
@@ -238,6 +226,55 @@ impl OpenRouterClient {
         }
         outcome.cache_status = cache_status;
         Ok(outcome)
+    }
+
+    /// The extra headers of a chat request (attribution, cache), shaped for this route.
+    pub(crate) fn chat_headers(&self, req: &ChatRequest) -> HeaderMap {
+        let mut headers = header_map(shape::build_headers(
+            req,
+            self.inner.verified,
+            &self.inner.attribution,
+        ));
+        if req.stream {
+            headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        }
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers
+    }
+
+    /// Sends an already-encoded chat body and returns the response once its status is a
+    /// success (any other status becomes its [`UpstreamError`]).
+    pub(crate) async fn send_chat(
+        &self,
+        api_key: &str,
+        req: &ChatRequest,
+        body: impl Into<reqwest::Body>,
+        ctx: ErrorContext<'_>,
+    ) -> Result<Response, UpstreamError> {
+        self.send_chat_via(&self.inner.http, None, api_key, req, body, ctx)
+            .await
+    }
+
+    /// [`OpenRouterClient::send_chat`] over `http`, with an optional whole-request deadline.
+    async fn send_chat_via(
+        &self,
+        http: &reqwest::Client,
+        deadline: Option<Duration>,
+        api_key: &str,
+        req: &ChatRequest,
+        body: impl Into<reqwest::Body>,
+        ctx: ErrorContext<'_>,
+    ) -> Result<Response, UpstreamError> {
+        let mut request = http
+            .post(self.inner.chat_url.clone())
+            .bearer_auth(api_key)
+            .headers(self.chat_headers(req))
+            .body(body);
+        if let Some(d) = deadline {
+            request = request.timeout(d);
+        }
+        let response = request.send().await.map_err(|e| send_error(&e, ctx))?;
+        check_status(response, ctx).await
     }
 
     /// `GET /models?output_modalities=all`: the whole JSON document.

@@ -17,6 +17,7 @@ mod driver;
 mod error;
 pub mod media;
 mod outcome;
+mod passthrough;
 mod redact;
 mod response;
 mod retry;
@@ -30,6 +31,9 @@ pub use catalog::{Catalog, CatalogModel};
 pub use client::OpenRouterClient;
 pub use driver::ChatDriver;
 pub use error::{DriverError, UpstreamError, UpstreamErrorKind};
-pub use redact::redact_text;
+pub use passthrough::{
+    open_raw_with_retries, RawCompletion, RawReply, RawStream, StreamSummary, Usage,
+};
+pub use redact::{redact_text, REDACTED};
 pub use retry::{call_with_retries, chat_with_retries, parse_retry_after, Attempt, RetryPolicy};
 pub use types::{ChatOutcome, ChatRequest, StreamEvent, ToolCall};

@@ -7,6 +7,20 @@ use crate::error::{ErrorContext, UpstreamError};
 use crate::outcome::ReplyParts;
 use crate::types::ChatOutcome;
 
+/// The failure described by the top-level `error` of an HTTP 200 body: its `code` is
+/// treated as the HTTP status when it is one (400–599), else it is a provider failure.
+pub(crate) fn body_error(error: &Value, body: &[u8], ctx: ErrorContext<'_>) -> UpstreamError {
+    let status = error
+        .get("code")
+        .and_then(Value::as_u64)
+        .and_then(|c| u16::try_from(c).ok())
+        .filter(|c| (400..=599).contains(c));
+    match status {
+        Some(status) => UpstreamError::from_http(status, None, body, ctx),
+        None => UpstreamError::choice_error(error, false, ctx),
+    }
+}
+
 /// Parses a complete `chat.completion` body.
 pub(crate) fn parse_completion(
     body: &[u8],
@@ -16,15 +30,7 @@ pub(crate) fn parse_completion(
         UpstreamError::protocol(&format!("body is not valid JSON ({e})"), false, ctx)
     })?;
     if let Some(error) = v.get("error").filter(|e| !e.is_null()) {
-        let status = error
-            .get("code")
-            .and_then(Value::as_u64)
-            .and_then(|c| u16::try_from(c).ok())
-            .filter(|c| (400..=599).contains(c));
-        return Err(match status {
-            Some(status) => UpstreamError::from_http(status, None, body, ctx),
-            None => UpstreamError::choice_error(error, false, ctx),
-        });
+        return Err(body_error(error, body, ctx));
     }
     let choice = v
         .get("choices")

@@ -97,39 +97,73 @@ fn says_reasoning_required(e: &UpstreamError) -> bool {
     text.contains("reasoning is required") || text.contains("reasoning is mandatory")
 }
 
-/// After a failed attempt: how long to wait before the next one, or `None` to give up
-/// (the error then says how many retries were made and why it stopped). A call that is
-/// not `idempotent` (e.g. creating a paid job) is retried only on 429, where upstream
-/// guarantees nothing was done.
-fn plan_retry(
-    policy: &RetryPolicy,
-    error: &mut UpstreamError,
+/// What to do after a failed attempt.
+#[derive(Debug)]
+pub(crate) enum NextStep {
+    /// Wait this long, then try the same request again.
+    RetryAfter(Duration),
+    /// Try again at once with thinking = minimal (the model refused to run without reasoning).
+    RetryWithMinimalThinking,
+    /// Give up: the error (with retry notes added) is final for this model.
+    GiveUp,
+}
+
+/// The retry bookkeeping of one model: bounded same-model retries and the single
+/// "reasoning is required" retry. Shared by [`chat_with_retries`] and the facade's
+/// pass-through path, so both follow exactly the same policy.
+#[derive(Debug, Default)]
+pub(crate) struct RetryState {
     retries: u32,
-    idempotent: bool,
-) -> Option<Duration> {
-    let allowed =
-        error.is_retryable() && (idempotent || error.kind == UpstreamErrorKind::RateLimited);
-    if !allowed || retries >= policy.max_retries {
-        error.note_retries(retries);
-        return None;
-    }
-    if let Some(wait) = error.retry_after {
-        if wait > policy.max_retry_after {
-            error.note_retries(retries);
-            error.note(&format!(
-                "upstream asked to wait {}s (Retry-After), longer than the {}s ferry waits; not retried",
-                wait.as_secs(),
-                policy.max_retry_after.as_secs()
-            ));
-            return None;
+    reasoning_retried: bool,
+}
+
+impl RetryState {
+    /// Decides what follows `error` (an attempt with `thinking`), annotating the error
+    /// when it becomes final.
+    pub(crate) fn after_failure(
+        &mut self,
+        error: &mut UpstreamError,
+        thinking: Option<ThinkingLevel>,
+        policy: &RetryPolicy,
+    ) -> NextStep {
+        if !error.output_started
+            && !self.reasoning_retried
+            && thinking != Some(ThinkingLevel::Minimal)
+            && says_reasoning_required(error)
+        {
+            self.reasoning_retried = true;
+            return NextStep::RetryWithMinimalThinking;
         }
+        if !error.is_retryable() || self.retries >= policy.max_retries {
+            error.note_retries(self.retries);
+            return NextStep::GiveUp;
+        }
+        if let Some(wait) = error.retry_after {
+            if wait > policy.max_retry_after {
+                error.note_retries(self.retries);
+                error.note(&format!(
+                    "upstream asked to wait {}s (Retry-After), longer than the {}s ferry waits; not retried",
+                    wait.as_secs(),
+                    policy.max_retry_after.as_secs()
+                ));
+                return NextStep::GiveUp;
+            }
+        }
+        let delay = policy.delay(self.retries, error.retry_after);
+        self.retries += 1;
+        tracing::debug!(
+            code = error.code(),
+            retry = self.retries,
+            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            "retrying upstream call"
+        );
+        NextStep::RetryAfter(delay)
     }
-    Some(policy.delay(retries, error.retry_after))
 }
 
 /// Runs one non-chat upstream call (`/audio/speech`, `/videos`, …) with the same bounded
-/// backoff as chat: retried while the failure is retryable (see [`plan_retry`] for
-/// non-idempotent calls).
+/// backoff as chat ([`RetryState`]). A call that is not `idempotent` (creating a paid
+/// job) is retried only on 429, where upstream guarantees nothing was done.
 pub async fn call_with_retries<T, F, Fut>(
     policy: &RetryPolicy,
     idempotent: bool,
@@ -139,24 +173,32 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, UpstreamError>>,
 {
-    let mut retries = 0u32;
+    let mut state = RetryState::default();
     loop {
         let mut error = match call().await {
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
-        let Some(delay) = plan_retry(policy, &mut error, retries, idempotent) else {
+        if !idempotent && error.kind != UpstreamErrorKind::RateLimited {
             return Err(error);
-        };
-        tracing::debug!(
-            code = error.code(),
-            retry = retries + 1,
-            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-            "retrying upstream call"
-        );
-        tokio::time::sleep(delay).await;
-        retries += 1;
+        }
+        match state.after_failure(&mut error, None, policy) {
+            NextStep::RetryAfter(delay) => tokio::time::sleep(delay).await,
+            NextStep::RetryWithMinimalThinking | NextStep::GiveUp => return Err(error),
+        }
     }
+}
+
+/// `req` with thinking = minimal (for the reasoning-required retry).
+pub(crate) fn with_minimal_thinking(req: &ChatRequest) -> ChatRequest {
+    let mut with_minimal = req.clone();
+    with_minimal.thinking = Some(ThinkingLevel::Minimal);
+    with_minimal
+}
+
+/// Milliseconds of a duration, saturating.
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Calls `driver` for ONE model, retrying per `policy` while the failure is retryable and
@@ -171,7 +213,7 @@ pub async fn chat_with_retries(
     attempts: &mut Vec<Attempt>,
 ) -> Result<ChatOutcome, UpstreamError> {
     let mut reasoning_retry: Option<ChatRequest> = None;
-    let mut retries = 0u32;
+    let mut state = RetryState::default();
     loop {
         let current = reasoning_retry.as_ref().unwrap_or(req);
         let mut emitted = false;
@@ -183,7 +225,7 @@ pub async fn chat_with_retries(
             };
             driver.chat(api_key, current, &mut forward).await
         };
-        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let latency_ms = millis(started.elapsed());
         let mut error = match result {
             Ok(outcome) => {
                 attempts.push(Attempt {
@@ -203,30 +245,13 @@ pub async fn chat_with_retries(
             error_code: Some(error.code().to_owned()),
             latency_ms,
         });
-
-        if !error.output_started
-            && reasoning_retry.is_none()
-            && current.thinking != Some(ThinkingLevel::Minimal)
-            && says_reasoning_required(&error)
-        {
-            let mut with_minimal = req.clone();
-            with_minimal.thinking = Some(ThinkingLevel::Minimal);
-            reasoning_retry = Some(with_minimal);
-            continue;
+        match state.after_failure(&mut error, current.thinking, policy) {
+            NextStep::RetryWithMinimalThinking => {
+                reasoning_retry = Some(with_minimal_thinking(req));
+            }
+            NextStep::RetryAfter(delay) => tokio::time::sleep(delay).await,
+            NextStep::GiveUp => return Err(error),
         }
-
-        let Some(delay) = plan_retry(policy, &mut error, retries, true) else {
-            return Err(error);
-        };
-        tracing::debug!(
-            model = %current.model,
-            code = error.code(),
-            retry = retries + 1,
-            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-            "retrying upstream call"
-        );
-        tokio::time::sleep(delay).await;
-        retries += 1;
     }
 }
 

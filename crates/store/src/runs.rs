@@ -129,13 +129,15 @@ pub struct Run {
     pub cache_status: Option<String>,
     /// Upstream generation id.
     pub generation_id: Option<String>,
+    /// What OpenRouter billed for the run (`GET /generation`), once reconciled.
+    pub billed_cost: Option<f64>,
 }
 
 macro_rules! select_run {
     () => {
         "SELECT id, session_id, status, created_at, started_at, finished_at, input, route,
                 model_requested, model_served, usage, cost, output, error_code, error_message,
-                attempts, idempotency_key, cache_status, generation_id
+                attempts, idempotency_key, cache_status, generation_id, billed_cost
          FROM runs"
     };
 }
@@ -169,6 +171,7 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
         idempotency_key: row.get(16)?,
         cache_status: row.get(17)?,
         generation_id: row.get(18)?,
+        billed_cost: row.get(19)?,
     })
 }
 
@@ -350,6 +353,41 @@ impl Store {
     /// [`StoreError::SessionNotFound`] if the session does not exist.
     pub async fn insert_run(&self, new: NewRun) -> Result<InsertOutcome, StoreError> {
         self.write_with(move |conn| insert_run(conn, &new)).await
+    }
+
+    /// Queues the run's insert NOW — creating its session first when missing — and returns
+    /// a future of the outcome. Writes queued after this call (e.g. `mark_running_nowait`,
+    /// events) are ordered after it, so a caller may start the run before awaiting the
+    /// commit. Same idempotency rules as [`Store::insert_run`].
+    pub fn begin_run(
+        &self,
+        new: NewRun,
+    ) -> impl std::future::Future<Output = Result<InsertOutcome, StoreError>> + Send + 'static {
+        self.enqueue_with(move |conn| {
+            crate::sessions::insert_session(
+                conn,
+                &crate::NewSession {
+                    id: new.session_id.clone(),
+                    ..crate::NewSession::default()
+                },
+            )?;
+            insert_run(conn, &new)
+        })
+    }
+
+    /// Records what OpenRouter billed for a finished run.
+    pub async fn set_billed_cost(&self, run_id: &str, billed: f64) -> Result<(), StoreError> {
+        let run_id = run_id.to_owned();
+        self.write_with(move |conn| {
+            let n = conn
+                .prepare_cached("UPDATE runs SET billed_cost = ?2 WHERE id = ?1")?
+                .execute(rusqlite::params![run_id, billed])?;
+            if n == 0 {
+                return Err(StoreError::RunNotFound { id: run_id });
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Marks the run `running` on `route` / `model_requested` (again, on a fallback;

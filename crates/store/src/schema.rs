@@ -87,7 +87,9 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL,
         PRIMARY KEY (asset_id, kind, model)
     );",
-    // 3: video generation jobs, so polling resumes after a restart.
+    // 3: the cost OpenRouter billed for a run (`GET /generation`), when reconciled.
+    "ALTER TABLE runs ADD COLUMN billed_cost REAL;",
+    // 4: video generation jobs, so polling resumes after a restart.
     "CREATE TABLE video_jobs (
         id TEXT PRIMARY KEY,
         route TEXT NOT NULL,

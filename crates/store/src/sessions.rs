@@ -104,7 +104,7 @@ fn require_session(conn: &Connection, id: &str) -> Result<Session, StoreError> {
 }
 
 /// Inserts a session unless the id exists; returns whether it was inserted.
-fn insert_session(conn: &Connection, new: &NewSession) -> rusqlite::Result<bool> {
+pub(crate) fn insert_session(conn: &Connection, new: &NewSession) -> rusqlite::Result<bool> {
     let now = now_rfc3339();
     let inserted = conn
         .prepare_cached(

@@ -42,8 +42,10 @@ pub struct SessionTotals {
     pub prompt_tokens: u64,
     /// Sum of `usage.completion_tokens`.
     pub completion_tokens: u64,
-    /// Sum of run costs.
+    /// Sum of run costs (`usage.cost` as streamed).
     pub cost: f64,
+    /// Sum of billed costs of the runs that were reconciled with `GET /generation`.
+    pub billed_cost: Option<f64>,
 }
 
 fn count(conn: &Connection, sql: &str) -> rusqlite::Result<u64> {
@@ -109,7 +111,8 @@ impl Store {
                     "SELECT COUNT(*),
                             CAST(TOTAL(json_extract(usage, '$.prompt_tokens')) AS INTEGER),
                             CAST(TOTAL(json_extract(usage, '$.completion_tokens')) AS INTEGER),
-                            TOTAL(cost)
+                            TOTAL(cost),
+                            SUM(billed_cost)
                      FROM runs WHERE session_id = ?1",
                 )?
                 .query_row([session_id], |row| {
@@ -118,6 +121,7 @@ impl Store {
                         prompt_tokens: row.get(1)?,
                         completion_tokens: row.get(2)?,
                         cost: row.get(3)?,
+                        billed_cost: row.get(4)?,
                     })
                 })?)
         })

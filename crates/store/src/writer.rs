@@ -73,16 +73,32 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        self.enqueue(work).await
+    }
+
+    /// Queues `work` NOW (ordered before anything queued after this call returns) and
+    /// returns a future of its committed result, to be awaited whenever it matters.
+    pub(crate) fn enqueue<T, F>(
+        &self,
+        work: F,
+    ) -> impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let job = Answered {
             work: Some(work),
             outcome: None,
             reply,
         };
-        self.tx
-            .send(Msg::Job(Box::new(job)))
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.unwrap_or(Err(StoreError::Closed))
+        let sent = self.tx.send(Msg::Job(Box::new(job))).is_ok();
+        async move {
+            if !sent {
+                return Err(StoreError::Closed);
+            }
+            answer.await.unwrap_or(Err(StoreError::Closed))
+        }
     }
 
     /// Queues `work` without waiting; failures are logged.

@@ -21,14 +21,14 @@ use crate::upload::read_upload;
 use crate::AppState;
 
 /// `?file_name=` of a raw upload.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct UploadQuery {
     /// The file name to keep with the asset.
     pub file_name: Option<String>,
 }
 
 /// Filters and paging of the list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ListQuery {
     /// `image`, `audio`, `video`, `document` or `text`.
     pub kind: Option<String>,
@@ -47,6 +47,12 @@ fn engine_problem(e: impl Into<EngineError>) -> Problem {
 }
 
 /// `POST /v1/assets`.
+#[utoipa::path(post, path = "/v1/assets", tag = "assets",
+    params(UploadQuery),
+    request_body(content = Vec<u8>, description = "The raw bytes with their Content-Type, or multipart/form-data with a `file` part", content_type = "application/octet-stream"),
+    responses((status = 201, description = "Stored (200 when the same bytes and type were already stored)", body = Object),
+              (status = 413, description = "Larger than the asset size limit (problem+json)"),
+              (status = 415, description = "Type not accepted, or the declared type contradicts the bytes (problem+json)")))]
 pub async fn upload(
     State(s): State<AppState>,
     Query(q): Query<UploadQuery>,
@@ -122,6 +128,8 @@ fn list_filter(q: &ListQuery) -> Result<AssetFilter, Problem> {
 }
 
 /// `GET /v1/assets`.
+#[utoipa::path(get, path = "/v1/assets", tag = "assets", params(ListQuery),
+    responses((status = 200, description = "Assets, newest first, with `next_cursor`", body = Object)))]
 pub async fn list(State(s): State<AppState>, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
     let filter = list_filter(&q)?;
     let limit = filter.limit as usize;
@@ -138,6 +146,10 @@ pub async fn list(State(s): State<AppState>, Query(q): Query<ListQuery>) -> ApiR
 }
 
 /// `GET /v1/assets/{id}`: the asset with its derivations (transcripts).
+#[utoipa::path(get, path = "/v1/assets/{id}", tag = "assets",
+    params(("id" = String, Path, description = "Asset id")),
+    responses((status = 200, description = "The asset and its derivations", body = Object),
+              (status = 404, description = "No such asset (problem+json)")))]
 pub async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let view = s.engine.assets().get(&id).await.map_err(engine_problem)?;
     let derivations = s
@@ -152,6 +164,10 @@ pub async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResul
 }
 
 /// `DELETE /v1/assets/{id}`.
+#[utoipa::path(delete, path = "/v1/assets/{id}", tag = "assets",
+    params(("id" = String, Path, description = "Asset id")),
+    responses((status = 200, description = "Deleted", body = Object),
+              (status = 404, description = "No such asset (problem+json)")))]
 pub async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let view = s
         .engine
@@ -163,6 +179,15 @@ pub async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> ApiRes
 }
 
 /// `GET /v1/assets/{id}/raw`: the bytes after re-checking their SHA-256.
+#[utoipa::path(get, path = "/v1/assets/{id}/raw", tag = "assets",
+    params(("id" = String, Path, description = "Asset id"),
+           ("Range" = Option<String>, Header, description = "A byte range, e.g. bytes=0-99")),
+    responses((status = 200, description = "The bytes (ETag = SHA-256)", content_type = "application/octet-stream"),
+              (status = 206, description = "The requested range"),
+              (status = 304, description = "Not modified (If-None-Match)"),
+              (status = 404, description = "No such asset (problem+json)"),
+              (status = 416, description = "Range not satisfiable"),
+              (status = 500, description = "The stored bytes no longer match their hash (problem+json)")))]
 pub async fn raw(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -175,6 +200,7 @@ pub async fn raw(
     } else {
         ranged(&headers, &etag, bytes)
     };
+    let status = response.status();
     let h = response.headers_mut();
     for (name, value) in [
         (ETAG, etag.as_str().to_owned()),
@@ -189,7 +215,7 @@ pub async fn raw(
             h.insert(name, v);
         }
     }
-    if !h.contains_key(CONTENT_TYPE) {
+    if status != StatusCode::RANGE_NOT_SATISFIABLE {
         h.insert(CONTENT_TYPE, content_type(&view));
     }
     h.insert(

@@ -1,8 +1,10 @@
 //! Request handlers, one module per resource.
 
 pub mod assets;
+pub mod config;
 pub mod models;
 pub mod observations;
+pub mod openai;
 pub mod runs;
 pub mod runtime;
 pub mod secrets;

@@ -12,7 +12,7 @@ use crate::problem::ApiResult;
 use crate::AppState;
 
 /// Query of the models list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ModelsParams {
     /// Route id (default route when absent).
     pub route: Option<String>,
@@ -25,6 +25,8 @@ pub struct ModelsParams {
 }
 
 /// `GET /v1/models`.
+#[utoipa::path(get, path = "/v1/models", tag = "models", params(ModelsParams),
+    responses((status = 200, description = "The route's model catalog (cached from OpenRouter)", body = Object)))]
 pub async fn list(
     State(s): State<AppState>,
     Query(p): Query<ModelsParams>,
@@ -42,13 +44,16 @@ pub async fn list(
 }
 
 /// `?route=R`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct RouteQuery {
     /// Route id; the default route when omitted.
     pub route: Option<String>,
 }
 
 /// `GET /v1/models/status`.
+#[utoipa::path(get, path = "/v1/models/status", tag = "models", params(RouteQuery),
+    responses((status = 200, description = "The route key's label, limit, remaining credit, usage and free tier (OpenRouter GET /key)", body = Object),
+              (status = 502, description = "OpenRouter rejected the key (problem+json)")))]
 pub async fn status(
     State(s): State<AppState>,
     Query(q): Query<RouteQuery>,

@@ -12,7 +12,7 @@ use crate::upload::read_upload;
 use crate::AppState;
 
 /// Query of the observation endpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ObservationQuery {
     /// The session to append to (created on first use).
     pub session: Option<String>,
@@ -23,6 +23,10 @@ pub struct ObservationQuery {
 }
 
 /// `POST /v1/observations`.
+#[utoipa::path(post, path = "/v1/observations", tag = "sessions", params(ObservationQuery),
+    request_body(content = Vec<u8>, description = "audio/wav or audio/webm bytes (raw or multipart)", content_type = "audio/wav"),
+    responses((status = 201, description = "Stored, transcribed and appended to the session", body = Object),
+              (status = 415, description = "Not audio/wav or audio/webm (problem+json)")))]
 pub async fn observe(
     State(s): State<AppState>,
     Query(q): Query<ObservationQuery>,

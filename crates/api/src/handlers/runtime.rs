@@ -9,7 +9,7 @@ use crate::problem::ApiResult;
 use crate::AppState;
 
 /// Body of `POST /v1/runtime/model`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetModel {
     /// A selector such as `openrouter/openai/gpt-5.4-mini`.
@@ -17,11 +17,16 @@ pub struct SetModel {
 }
 
 /// The runtime view.
+#[utoipa::path(get, path = "/v1/runtime", tag = "runtime",
+    responses((status = 200, description = "Default route, runtime model, active target, each route's capabilities and readiness", body = Object)))]
 pub async fn get_runtime(State(s): State<AppState>) -> Json<ferry_engine::RuntimeView> {
     Json(s.engine.runtime_view())
 }
 
 /// Sets and persists the active model.
+#[utoipa::path(post, path = "/v1/runtime/model", tag = "runtime", request_body = SetModel,
+    responses((status = 200, description = "The runtime view after the change", body = Object),
+              (status = 400, description = "Invalid selector (problem+json)")))]
 pub async fn set_model(
     State(s): State<AppState>,
     ApiJson(body): ApiJson<SetModel>,

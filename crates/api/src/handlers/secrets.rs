@@ -12,7 +12,7 @@ use crate::problem::{ApiResult, Problem};
 use crate::AppState;
 
 /// Body of `POST /v1/secrets`. The value is moved into a zeroizing string at once.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetSecret {
     /// Slot name, e.g. `openrouter.primary`.
@@ -21,15 +21,22 @@ pub struct SetSecret {
     /// Provider, e.g. `openrouter`.
     pub provider: String,
     /// The secret value.
+    #[schema(value_type = String, format = Password)]
     pub value: Zeroizing<String>,
 }
 
 /// `GET /v1/secrets`.
+#[utoipa::path(get, path = "/v1/secrets", tag = "secrets",
+    responses((status = 200, description = "Metadata of every secret (ref, provider, fingerprint, updated time), never a value", body = Object)))]
 pub async fn list(State(s): State<AppState>) -> Json<Value> {
     Json(json!({"secrets": s.engine.secrets().list(), "locked": s.engine.secrets().is_locked()}))
 }
 
 /// `POST /v1/secrets`.
+#[utoipa::path(post, path = "/v1/secrets", tag = "secrets", request_body = SetSecret,
+    responses((status = 201, description = "Stored (metadata and warnings)", body = Object),
+              (status = 200, description = "Replaced", body = Object),
+              (status = 503, description = "The daemon has no master key (problem+json)")))]
 pub async fn set(
     State(s): State<AppState>,
     ApiJson(body): ApiJson<SetSecret>,
@@ -60,6 +67,10 @@ pub async fn set(
 }
 
 /// `DELETE /v1/secrets/{ref}`.
+#[utoipa::path(delete, path = "/v1/secrets/{ref}", tag = "secrets",
+    params(("ref" = String, Path, description = "The secret's ref")),
+    responses((status = 200, description = "Deleted", body = Object),
+              (status = 404, description = "No such secret (problem+json)")))]
 pub async fn delete(
     State(s): State<AppState>,
     Path(reference): Path<String>,

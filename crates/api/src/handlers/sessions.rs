@@ -16,7 +16,7 @@ use crate::sse::sse_response;
 use crate::AppState;
 
 /// Body of `POST /v1/sessions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSession {
     /// Session id.
@@ -33,7 +33,7 @@ pub struct CreateSession {
 }
 
 /// Body of `PATCH /v1/sessions/{id}`: a field that is absent stays, `null` clears it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSession {
     /// Pin the session to a selector.
@@ -57,7 +57,8 @@ where
 }
 
 /// Cursor pagination.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// Return items after this id.
     pub cursor: Option<String>,
@@ -66,13 +67,17 @@ pub struct Page {
 }
 
 /// `?wait=false` on input.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InputQuery {
     /// When false, a busy session answers 409 instead of queueing.
     pub wait: Option<bool>,
 }
 
 /// `POST /v1/sessions`.
+#[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = CreateSession,
+    responses((status = 201, description = "The new session", body = Object),
+              (status = 409, description = "The session exists (problem+json)")))]
 pub async fn create(
     State(s): State<AppState>,
     ApiJson(body): ApiJson<CreateSession>,
@@ -105,6 +110,11 @@ pub async fn create(
 }
 
 /// `PATCH /v1/sessions/{id}`.
+#[utoipa::path(patch, path = "/v1/sessions/{id}", tag = "sessions", request_body = UpdateSession,
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, description = "The session", body = Object),
+              (status = 400, description = "Invalid selector or speak_replies (problem+json)"),
+              (status = 404, description = "No such session (problem+json)")))]
 pub async fn update(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -125,6 +135,8 @@ pub async fn update(
 }
 
 /// `GET /v1/sessions`.
+#[utoipa::path(get, path = "/v1/sessions", tag = "sessions", params(Page),
+    responses((status = 200, description = "A page of sessions and `next_cursor`", body = Object)))]
 pub async fn list(State(s): State<AppState>, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
     let limit = page.limit.unwrap_or(100).clamp(1, 500);
     let sessions = s
@@ -140,11 +152,19 @@ pub async fn list(State(s): State<AppState>, Query(page): Query<Page>) -> ApiRes
 }
 
 /// `GET /v1/sessions/{id}`.
+#[utoipa::path(get, path = "/v1/sessions/{id}", tag = "sessions",
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, description = "The session with its totals", body = Object),
+              (status = 404, description = "No such session (problem+json)")))]
 pub async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     Ok(Json(json!(s.engine.session_view(&id).await?)))
 }
 
 /// `GET /v1/sessions/{id}/messages`.
+#[utoipa::path(get, path = "/v1/sessions/{id}/messages", tag = "sessions",
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, description = "The session's history", body = Object),
+              (status = 404, description = "No such session (problem+json)")))]
 pub async fn messages(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     s.engine.session_view(&id).await?;
     let history = s
@@ -157,6 +177,10 @@ pub async fn messages(State(s): State<AppState>, Path(id): Path<String>) -> ApiR
 }
 
 /// `GET /v1/sessions/{id}/runs`.
+#[utoipa::path(get, path = "/v1/sessions/{id}/runs", tag = "sessions",
+    params(("id" = String, Path, description = "Session id"), Page),
+    responses((status = 200, description = "The session's runs, newest first", body = Object),
+              (status = 404, description = "No such session (problem+json)")))]
 pub async fn runs(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -188,6 +212,13 @@ fn idempotency_key(headers: &HeaderMap) -> Option<String> {
 
 /// `POST /v1/sessions/{id}/input`: runs to completion and answers with the run, or with
 /// `Accept: text/event-stream` streams the run's events as they happen.
+#[utoipa::path(post, path = "/v1/sessions/{id}/input", tag = "sessions",
+    params(("id" = String, Path, description = "Session id (created on first use)"), InputQuery),
+    request_body(content = Object, description = "{content?, attachments?, provider?, model?, fallbacks?, thinking?, params?, provider_routing?}"),
+    responses((status = 200, description = "The completed run, or its events as SSE with `Accept: text/event-stream`", body = Object),
+              (status = 400, description = "Invalid input (problem+json)"),
+              (status = 409, description = "Session busy with `wait=false` (problem+json)"),
+              (status = 502, description = "The run failed upstream (problem+json with run_id)")))]
 pub async fn input(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -195,6 +226,7 @@ pub async fn input(
     headers: HeaderMap,
     ApiJson(body): ApiJson<InputRequest>,
 ) -> ApiResult<Response> {
+    let sse = wants_sse(&headers);
     let submitted = s
         .engine
         .submit(
@@ -203,11 +235,15 @@ pub async fn input(
             SubmitOptions {
                 idempotency_key: idempotency_key(&headers),
                 queue_if_busy: q.wait.unwrap_or(true),
+                // A stream learns the outcome (even a storage failure) from the terminal
+                // event, so its headers need not wait for the insert's commit; a blocking
+                // caller waits for the final commit anyway (the run starts either way).
+                ack_after_insert: !sse,
             },
         )
         .await?;
-    let run_id = submitted.run.id.clone();
-    if wants_sse(&headers) {
+    let run_id = submitted.run_id;
+    if sse {
         let sub = s.engine.subscribe(&run_id, 0).await?;
         let mut resp = sse_response(sub);
         if let Ok(v) = header::HeaderValue::from_str(&run_id) {
@@ -251,6 +287,12 @@ pub fn run_result(
 }
 
 /// `POST /v1/sessions/{id}/runs`: 202 + the run view; `Idempotency-Key` returns the same run.
+#[utoipa::path(post, path = "/v1/sessions/{id}/runs", tag = "sessions",
+    params(("id" = String, Path, description = "Session id (created on first use)"),
+           ("Idempotency-Key" = Option<String>, Header, description = "The same key returns the same run")),
+    request_body(content = Object, description = "The same body as /input"),
+    responses((status = 202, description = "The queued run", body = Object),
+              (status = 200, description = "The run of a repeated Idempotency-Key", body = Object)))]
 pub async fn detached(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -265,19 +307,19 @@ pub async fn detached(
             SubmitOptions {
                 idempotency_key: idempotency_key(&headers),
                 queue_if_busy: true,
+                // 202 promises a stored run.
+                ack_after_insert: true,
             },
         )
         .await?;
+    let run = submitted
+        .run
+        .ok_or_else(|| Problem::new(500, "internal_error", "the new run was not stored"))?;
     let status = if submitted.existing {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED
     };
-    let location = format!("/v1/runs/{}", submitted.run.id);
-    Ok((
-        status,
-        [(header::LOCATION, location)],
-        Json(json!(submitted.run)),
-    )
-        .into_response())
+    let location = format!("/v1/runs/{}", run.id);
+    Ok((status, [(header::LOCATION, location)], Json(json!(run))).into_response())
 }

@@ -1,6 +1,8 @@
-//! Liveness, readiness, status and the 404 fallback.
+//! Liveness, readiness, status, metrics, the OpenAPI document and the 404 fallback.
 
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -8,11 +10,16 @@ use crate::problem::{ApiResult, Problem};
 use crate::AppState;
 
 /// `GET /healthz`: the process is up.
+#[utoipa::path(get, path = "/healthz", tag = "system", security(()),
+    responses((status = 200, description = "The process is up", body = Object)))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// `GET /readyz`: 503 while draining.
+#[utoipa::path(get, path = "/readyz", tag = "system", security(()),
+    responses((status = 200, description = "Ready", body = Object),
+              (status = 503, description = "Draining (problem+json)")))]
 pub async fn readyz(State(s): State<AppState>) -> ApiResult<Json<Value>> {
     if s.engine.is_draining() {
         return Err(Problem::new(
@@ -26,18 +33,44 @@ pub async fn readyz(State(s): State<AppState>) -> ApiResult<Json<Value>> {
 }
 
 /// `GET /v1/status`.
+#[utoipa::path(get, path = "/v1/status", tag = "system",
+    responses((status = 200, description = "Version, uptime, routes with readiness, counts, storage", body = Object)))]
 pub async fn status(State(s): State<AppState>) -> ApiResult<Json<ferry_engine::StatusView>> {
     Ok(Json(s.engine.status().await?))
 }
 
-/// Any unknown path.
-pub async fn not_found(uri: axum::http::Uri) -> Problem {
-    Problem::new(
+/// `GET /metrics`: Prometheus metrics (OpenMetrics text).
+#[utoipa::path(get, path = "/metrics", tag = "system",
+    responses((status = 200, description = "Requests by route/model/status, upstream and added latency histograms, tokens, cost, active runs", content_type = "application/openmetrics-text")))]
+pub async fn metrics(State(s): State<AppState>) -> Response {
+    let text = s.engine.metrics().render(s.engine.live_count());
+    ([(header::CONTENT_TYPE, ferry_metrics::CONTENT_TYPE)], text).into_response()
+}
+
+/// `GET /v1/openapi.json`: this API's OpenAPI 3 document.
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "system",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = Object)))]
+pub async fn openapi_json(State(s): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        s.openapi.as_str().to_owned(),
+    )
+        .into_response()
+}
+
+/// Any unknown path (OpenAI-style under `/openai/`).
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    let problem = Problem::new(
         404,
         "not_found",
         format!(
-            "no such endpoint: {}; see docs/api.md for the API",
+            "no such endpoint: {}; see docs/api.md (or GET /v1/openapi.json) for the API",
             uri.path()
         ),
-    )
+    );
+    if uri.path().starts_with(crate::handlers::openai::PREFIX) {
+        problem.into_openai_response()
+    } else {
+        problem.into_response()
+    }
 }

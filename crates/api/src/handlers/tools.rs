@@ -16,7 +16,7 @@ use crate::problem::ApiResult;
 use crate::AppState;
 
 /// Body of `POST /v1/tools/transcribe_audio`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TranscribeBody {
     /// The audio asset (upload it first with `POST /v1/assets`).
@@ -33,6 +33,9 @@ pub struct TranscribeBody {
 }
 
 /// `POST /v1/tools/transcribe_audio`.
+#[utoipa::path(post, path = "/v1/tools/transcribe_audio", tag = "tools", request_body = TranscribeBody,
+    responses((status = 200, description = "The transcript (cached per asset and STT model)", body = Object),
+              (status = 404, description = "No such asset (problem+json)")))]
 pub async fn transcribe_audio(
     State(s): State<AppState>,
     ApiJson(body): ApiJson<TranscribeBody>,
@@ -52,7 +55,7 @@ pub async fn transcribe_audio(
 }
 
 /// `?wait=true`: wait for a video job to end.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct WaitQuery {
     /// Wait until the job ends before answering.
     pub wait: Option<bool>,
@@ -62,6 +65,14 @@ pub struct WaitQuery {
 
 /// `POST /v1/tools/{name}`: 200 with the stored assets, or for `generate_video` 202 with
 /// the running job (`Location: /v1/videos/{id}`) unless `?wait=true`.
+#[utoipa::path(post, path = "/v1/tools/{name}", tag = "tools",
+    params(("name" = String, Path, description = "generate_image, edit_image, generate_audio or generate_video"), WaitQuery),
+    request_body(content = Object, description = "The tool's arguments, plus optional route, model and (images) timeout_ms"),
+    responses((status = 200, description = "{tool, route, model, assets: [{asset_id, media_type, size}], text?, cost?}", body = Object),
+              (status = 202, description = "generate_video: the running job (Location: /v1/videos/{id})", body = Object),
+              (status = 400, description = "Invalid arguments or the route's capability is off (problem+json)"),
+              (status = 404, description = "No such tool (problem+json)"),
+              (status = 502, description = "The upstream failed, returned no image, or a download was refused (problem+json)")))]
 pub async fn run(
     State(s): State<AppState>,
     Path(name): Path<String>,
@@ -81,6 +92,10 @@ pub async fn run(
 }
 
 /// `GET /v1/videos/{id}[?wait=true]`: a video job.
+#[utoipa::path(get, path = "/v1/videos/{id}", tag = "tools",
+    params(("id" = String, Path, description = "Video job id (vid_…)"), WaitQuery),
+    responses((status = 200, description = "The job: status, request, asset once completed, error once failed", body = Object),
+              (status = 404, description = "No such job (problem+json)")))]
 pub async fn video(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -95,6 +110,8 @@ pub async fn video(
 }
 
 /// `GET /v1/videos?limit=`: the most recent video jobs.
+#[utoipa::path(get, path = "/v1/videos", tag = "tools", params(WaitQuery),
+    responses((status = 200, description = "{jobs: [...]}, newest first", body = Object)))]
 pub async fn videos(
     State(s): State<AppState>,
     Query(q): Query<WaitQuery>,

@@ -6,6 +6,7 @@
 mod anthropic;
 mod deepseek;
 mod family;
+mod fields;
 mod gemini;
 mod headers;
 
@@ -14,6 +15,9 @@ use serde_json::{json, Map, Value};
 
 use crate::types::ChatRequest;
 use family::Family;
+pub use fields::{
+    classify_field, FieldClass, FORWARDED_KEYS, HANDLED_KEYS, OPENAI_ONLY_KEYS, PORTABLE_KEYS,
+};
 
 /// OpenAI-only fields that are never forwarded, even when present in `extra`.
 pub const STRIPPED_EXTRA_KEYS: &[&str] = &[
@@ -52,6 +56,12 @@ pub fn build_body(req: &ChatRequest, verified: bool) -> Value {
         }
     }
     if !verified {
+        // A plain OpenAI-compatible server gets only fields of OpenAI's own API.
+        for (key, value) in &req.extra {
+            if PORTABLE_KEYS.contains(&key.as_str()) && !body.contains_key(key) {
+                body.insert(key.clone(), value.clone());
+            }
+        }
         return Value::Object(body);
     }
 

@@ -457,3 +457,26 @@ fn provider_routing_only_when_non_empty_and_verified() {
     );
     assert!(build_body(&r, false).get("provider").is_none());
 }
+
+#[test]
+fn custom_base_url_gets_only_portable_extra_fields() {
+    let mut r = req("openai/gpt-5.4-mini");
+    r.extra.insert("frequency_penalty".into(), json!(0.5));
+    r.extra.insert("user".into(), json!("u1"));
+    r.extra.insert("top_k".into(), json!(40));
+    r.extra.insert("plugins".into(), json!([{"id": "web"}]));
+    r.extra.insert("service_tier".into(), json!("flex"));
+    let body = build_body(&r, false);
+    assert_eq!(body["frequency_penalty"], 0.5);
+    assert_eq!(body["user"], "u1");
+    for dropped in ["top_k", "plugins", "service_tier"] {
+        assert!(
+            body.get(dropped).is_none(),
+            "{dropped} sent to a custom base_url"
+        );
+    }
+    let body = build_body(&r, true);
+    assert_eq!(body["top_k"], 40);
+    assert_eq!(body["plugins"], json!([{"id": "web"}]));
+    assert!(body.get("service_tier").is_none());
+}

@@ -14,10 +14,17 @@ use crate::support::open_temp;
 /// Parks the writer thread until the returned sender is used (or dropped).
 fn block_writer(store: &Store) -> mpsc::Sender<()> {
     let (release, wait) = mpsc::channel::<()>();
+    let (started_tx, started) = mpsc::channel::<()>();
     store.write_nowait(move |_| {
+        let _ = started_tx.send(());
         let _ = wait.recv();
         Ok(())
     });
+    // Only once the writer is inside the blocking job do later jobs queue behind it
+    // (otherwise the writer may drain them into the blocker's group).
+    started
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the writer picked up the blocking job");
     release
 }
 

@@ -1,0 +1,126 @@
+//! Billed-cost reconciliation: after a run completes on a verified OpenRouter route, ask
+//! `GET /generation?id=` what was actually billed (streamed `usage.cost` can under-report)
+//! and record it on the run. Runs in the background, retries briefly while OpenRouter
+//! answers 404 (the generation is not queryable at once), and never delays an answer.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_openrouter::UpstreamError;
+use serde_json::Value;
+
+use crate::engine::Inner;
+
+/// Waits before each lookup: the generation usually appears within a few seconds.
+pub(crate) const LOOKUP_DELAYS: [Duration; 5] = [
+    Duration::from_millis(300),
+    Duration::from_millis(700),
+    Duration::from_millis(1500),
+    Duration::from_secs(3),
+    Duration::from_secs(6),
+];
+
+/// Looks the generation up with `fetch` after each delay until it is found (then its
+/// `total_cost`), a non-retryable error occurs, or the delays run out.
+pub(crate) async fn billed_cost<F, Fut>(mut fetch: F, delays: &[Duration]) -> Option<f64>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<Value>, UpstreamError>>,
+{
+    for delay in delays {
+        tokio::time::sleep(*delay).await;
+        match fetch().await {
+            Ok(Some(doc)) => return total_cost(&doc),
+            Ok(None) => continue,
+            Err(e) if e.is_retryable() => continue,
+            Err(e) => {
+                tracing::debug!(error = %e, "generation lookup failed");
+                return None;
+            }
+        }
+    }
+    None
+}
+
+fn total_cost(doc: &Value) -> Option<f64> {
+    let data = doc.get("data").unwrap_or(doc);
+    data.get("total_cost").and_then(|c| {
+        c.as_f64()
+            .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
+    })
+}
+
+/// Starts the background reconciliation of one run.
+pub(crate) fn spawn(inner: Arc<Inner>, route: String, run_id: String, generation_id: String) {
+    tokio::spawn(async move {
+        let Ok(route_cfg) = inner.routes.route(&route) else {
+            return;
+        };
+        let (Ok(client), Ok(key)) = (
+            inner.routes.openrouter_client(&route),
+            inner.routes.api_key(route_cfg, &inner.secrets),
+        ) else {
+            return;
+        };
+        let fetch = || {
+            let (client, key, id) = (client.clone(), key.clone(), generation_id.clone());
+            async move { client.generation(&key, &id).await }
+        };
+        match billed_cost(fetch, &LOOKUP_DELAYS).await {
+            Some(cost) => {
+                if let Err(e) = inner.store.set_billed_cost(&run_id, cost).await {
+                    tracing::warn!(run = %run_id, error = %e, "cannot record the billed cost");
+                }
+            }
+            None => tracing::debug!(run = %run_id, "billed cost not available"),
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_while_not_found_then_reads_total_cost() {
+        let calls = AtomicUsize::new(0);
+        let got = billed_cost(
+            || {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    Ok(if n < 2 {
+                        None
+                    } else {
+                        Some(json!({"data": {"id": "gen-1", "total_cost": 0.0123}}))
+                    })
+                }
+            },
+            &LOOKUP_DELAYS,
+        )
+        .await;
+        assert_eq!(got, Some(0.0123));
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gives_up_after_the_delays_and_on_hard_errors() {
+        let calls = AtomicUsize::new(0);
+        let got = billed_cost(
+            || {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async { Ok(None) }
+            },
+            &LOOKUP_DELAYS,
+        )
+        .await;
+        assert_eq!(got, None);
+        assert_eq!(calls.load(Ordering::SeqCst), LOOKUP_DELAYS.len());
+        assert_eq!(
+            total_cost(&json!({"data": {"total_cost": "0.5"}})),
+            Some(0.5)
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! Optional recording of facade calls as runs (off by default, for speed): each call
+//! becomes a run in a session (`openai` unless the caller names one), with its status,
+//! model, usage, cost, attempts and output text, and `run.started` / terminal events — but
+//! no history messages, since facade calls carry their own conversation.
+
+use ferry_openrouter::{Attempt, Usage};
+use ferry_store::{NewRun, RunFinish, RunStatus};
+use serde_json::{json, Value};
+
+use crate::engine::{validate_session_id, Engine};
+use crate::EngineError;
+
+/// How a recorded facade call ended.
+#[derive(Debug, Default)]
+pub struct FacadeRunEnd {
+    /// Route and wire model tried last (or that answered).
+    pub route: Option<String>,
+    /// The wire model requested last.
+    pub model: Option<String>,
+    /// The model that served, when upstream said.
+    pub model_served: Option<String>,
+    /// Tokens and cost.
+    pub usage: Option<Usage>,
+    /// The visible text.
+    pub text: Option<String>,
+    /// `(code, message)` when it failed.
+    pub error: Option<(String, String)>,
+    /// Upstream attempts.
+    pub attempts: Vec<Attempt>,
+    /// `X-Generation-Id`.
+    pub generation_id: Option<String>,
+    /// Wall time of the call.
+    pub duration_ms: u64,
+}
+
+impl Engine {
+    /// Creates the run of a facade call in `session` (created if needed); returns its id.
+    pub async fn facade_record_start(
+        &self,
+        session: &str,
+        input: Value,
+    ) -> Result<String, EngineError> {
+        validate_session_id(session)?;
+        let store = self.store();
+        store.ensure_session(session).await?;
+        let id = format!("run_{}", uuid::Uuid::now_v7().simple());
+        store
+            .insert_run(NewRun {
+                id: id.clone(),
+                session_id: session.to_string(),
+                input,
+                idempotency_key: None,
+            })
+            .await?;
+        Ok(id)
+    }
+
+    /// Writes the end of a recorded facade call in the background (the client is not
+    /// kept waiting); shutdown waits for it.
+    pub fn facade_record_finish(&self, run_id: String, session: String, end: FacadeRunEnd) {
+        let store = self.store().clone();
+        self.spawn_tracked(async move {
+            let route = end.route.clone().unwrap_or_default();
+            let model = end.model.clone().unwrap_or_default();
+            if let Err(e) = store.mark_running(&run_id, &route, &model).await {
+                tracing::warn!(run = %run_id, error = %e, "facade run not recorded");
+                return;
+            }
+            let started = json!({"run_id": run_id, "session_id": session, "route": route, "model": model, "api": "openai"});
+            let usage = end.usage.map(|u| {
+                json!({
+                    "prompt_tokens": u.prompt_tokens,
+                    "completion_tokens": u.completion_tokens,
+                    "total_tokens": u.prompt_tokens + u.completion_tokens,
+                    "cost": u.cost,
+                })
+            });
+            let cost = end.usage.and_then(|u| u.cost);
+            let served = end.model_served.clone().or(end.model.clone());
+            let output = end.text.as_ref().map(|t| json!({"text": t}));
+            let (kind, data, status) = match &end.error {
+                None => (
+                    "run.completed",
+                    json!({"output": output, "usage": usage, "cost": cost, "model": served, "duration_ms": end.duration_ms}),
+                    RunStatus::Completed,
+                ),
+                Some((code, message)) => (
+                    "run.failed",
+                    json!({"code": code, "message": message}),
+                    RunStatus::Failed,
+                ),
+            };
+            store.append_event_nowait(&run_id, 1, "run.started", &started);
+            store.append_event_nowait(&run_id, 2, kind, &data);
+            let finish = RunFinish {
+                run_id: run_id.clone(),
+                status,
+                model_served: end.error.is_none().then_some(served).flatten(),
+                usage,
+                cost,
+                output,
+                error_code: end.error.as_ref().map(|e| e.0.clone()),
+                error_message: end.error.as_ref().map(|e| e.1.clone()),
+                attempts: serde_json::to_value(&end.attempts).unwrap_or_else(|_| json!([])),
+                cache_status: None,
+                generation_id: end.generation_id,
+                messages: Vec::new(),
+            };
+            if let Err(e) = store.finish_run(finish).await {
+                tracing::warn!(run = %run_id, error = %e, "facade run end not recorded");
+            }
+        });
+    }
+}

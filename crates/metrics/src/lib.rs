@@ -1,0 +1,282 @@
+//! ferry-metrics: the daemon's Prometheus metrics (`GET /metrics`, text exposition format
+//! 0.0.4 / OpenMetrics-compatible) on `prometheus-client`, with no global state: the engine
+//! owns one [`Metrics`] and hands it out. Recording is a read-locked hash lookup plus an
+//! atomic add, so it is cheap enough for the facade's hot path.
+
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Which surface of the API a request came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// The OpenAI-compatible facade (`/openai/v1/…`).
+    OpenAi,
+    /// Session inputs (`/v1/sessions/{id}/input`, detached runs).
+    Sessions,
+}
+
+impl Api {
+    fn as_str(self) -> &'static str {
+        match self {
+            Api::OpenAi => "openai",
+            Api::Sessions => "sessions",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    api: &'static str,
+    route: String,
+    model: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ApiLabels {
+    api: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TokenLabels {
+    route: String,
+    model: String,
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelLabels {
+    route: String,
+    model: String,
+}
+
+/// Buckets of ferry's own added latency, in seconds: 25 µs to 100 ms.
+const ADDED_BUCKETS: &[f64] = &[
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.1,
+];
+/// Buckets of upstream latency, in seconds: 5 ms to 2 minutes.
+const UPSTREAM_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+];
+
+/// Every metric ferry exports.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    upstream_latency: Family<RouteLabels, Histogram>,
+    added_latency: Family<ApiLabels, Histogram>,
+    tokens: Family<TokenLabels, Counter>,
+    cost: Family<ModelLabels, Counter<f64, AtomicU64>>,
+    active_runs: Gauge,
+    facade_in_flight: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// A registry with every family registered (and nothing counted yet).
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("ferry");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Model requests by API surface, route, model and outcome (HTTP status for the OpenAI facade, run status for sessions)",
+            requests.clone(),
+        );
+        let upstream_latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(UPSTREAM_BUCKETS.iter().copied())
+        });
+        registry.register(
+            "upstream_latency_seconds",
+            "Time waiting on the upstream per request: until the reply was validated (first output event when streaming), retries included",
+            upstream_latency.clone(),
+        );
+        let added_latency = Family::<ApiLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(ADDED_BUCKETS.iter().copied())
+        });
+        registry.register(
+            "added_latency_seconds",
+            "ferry's own time per facade request, upstream wait excluded (until the response head and first bytes were ready)",
+            added_latency.clone(),
+        );
+        let tokens = Family::<TokenLabels, Counter>::default();
+        registry.register(
+            "tokens",
+            "Tokens reported by upstream usage, by route, model and kind (prompt or completion)",
+            tokens.clone(),
+        );
+        let cost = Family::<ModelLabels, Counter<f64, AtomicU64>>::default();
+        registry.register(
+            "cost_usd",
+            "Cost reported by upstream usage (USD credits), by route and model",
+            cost.clone(),
+        );
+        let active_runs = Gauge::default();
+        registry.register(
+            "active_runs",
+            "Session runs queued or running",
+            active_runs.clone(),
+        );
+        let facade_in_flight = Gauge::default();
+        registry.register(
+            "facade_in_flight",
+            "OpenAI facade requests in flight (streams count until they end)",
+            facade_in_flight.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            upstream_latency,
+            added_latency,
+            tokens,
+            cost,
+            active_runs,
+            facade_in_flight,
+        }
+    }
+
+    /// Counts one finished request.
+    pub fn request(&self, api: Api, route: &str, model: &str, status: &str) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                api: api.as_str(),
+                route: route.to_owned(),
+                model: model.to_owned(),
+                status: status.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Records the upstream wait of one request on `route`.
+    pub fn upstream_latency(&self, route: &str, wait: Duration) {
+        self.upstream_latency
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
+            })
+            .observe(wait.as_secs_f64());
+    }
+
+    /// Records ferry's own time for one request.
+    pub fn added_latency(&self, api: Api, own: Duration) {
+        self.added_latency
+            .get_or_create(&ApiLabels { api: api.as_str() })
+            .observe(own.as_secs_f64());
+    }
+
+    /// Adds a reply's usage.
+    pub fn usage(&self, route: &str, model: &str, prompt: u64, completion: u64, cost: Option<f64>) {
+        for (kind, n) in [("prompt", prompt), ("completion", completion)] {
+            if n > 0 {
+                self.tokens
+                    .get_or_create(&TokenLabels {
+                        route: route.to_owned(),
+                        model: model.to_owned(),
+                        kind,
+                    })
+                    .inc_by(n);
+            }
+        }
+        if let Some(c) = cost.filter(|c| c.is_finite() && *c > 0.0) {
+            self.cost
+                .get_or_create(&ModelLabels {
+                    route: route.to_owned(),
+                    model: model.to_owned(),
+                })
+                .inc_by(c);
+        }
+    }
+
+    /// Marks one facade request in flight until the guard is dropped.
+    pub fn facade_request(&self) -> InFlight {
+        self.facade_in_flight.inc();
+        InFlight(self.facade_in_flight.clone())
+    }
+
+    /// The exposition text; `active_runs` is sampled by the caller at scrape time.
+    pub fn render(&self, active_runs: usize) -> String {
+        self.active_runs
+            .set(i64::try_from(active_runs).unwrap_or(i64::MAX));
+        let mut out = String::with_capacity(4096);
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// Keeps `ferry_facade_in_flight` raised while alive.
+#[derive(Debug)]
+pub struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// The `Content-Type` of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_show_up_in_the_exposition() {
+        let m = Metrics::new();
+        m.request(Api::OpenAi, "openrouter", "openai/gpt-5.4-mini", "200");
+        m.request(Api::OpenAi, "openrouter", "openai/gpt-5.4-mini", "200");
+        m.usage("openrouter", "openai/gpt-5.4-mini", 12, 7, Some(0.5));
+        m.added_latency(Api::OpenAi, Duration::from_micros(40));
+        m.upstream_latency("openrouter", Duration::from_millis(30));
+        let guard = m.facade_request();
+        let text = m.render(3);
+        assert!(text.contains(r#"ferry_requests_total{api="openai",route="openrouter",model="openai/gpt-5.4-mini",status="200"} 2"#), "{text}");
+        assert!(text.contains(r#"ferry_tokens_total{route="openrouter",model="openai/gpt-5.4-mini",kind="prompt"} 12"#), "{text}");
+        assert!(
+            text.contains(
+                r#"ferry_cost_usd_total{route="openrouter",model="openai/gpt-5.4-mini"} 0.5"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"ferry_added_latency_seconds_bucket{le="0.00005",api="openai"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"ferry_added_latency_seconds_bucket{le="0.000025",api="openai"} 0"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"ferry_upstream_latency_seconds_count{route="openrouter"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains("ferry_active_runs 3"), "{text}");
+        assert!(text.contains("ferry_facade_in_flight 1"), "{text}");
+        drop(guard);
+        assert!(m.render(0).contains("ferry_facade_in_flight 0"));
+        assert!(text.trim_end().ends_with("# EOF"));
+    }
+}
