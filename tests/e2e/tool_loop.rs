@@ -52,6 +52,16 @@ impl Rig {
     }
 }
 
+/// The names of the tools a chat request offered.
+fn offered_tools(body: &Value) -> Vec<String> {
+    body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 fn asset_ids(output: &Value) -> Vec<String> {
     output["parts"]
         .as_array()
@@ -116,13 +126,7 @@ fn generate_image_then_emit_output_puts_the_asset_in_the_answer() {
         image_req.body.as_ref().unwrap()["image_config"]["aspect_ratio"],
         "3:2"
     );
-    let first = r.fake.chat_requests()[0].body.clone().unwrap();
-    let offered: Vec<&str> = first["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["function"]["name"].as_str().unwrap())
-        .collect();
+    let offered = offered_tools(&r.fake.chat_requests()[0].body.clone().unwrap());
     assert_eq!(
         offered,
         vec![
@@ -374,13 +378,7 @@ fn capabilities_decide_which_tools_are_offered() {
     )]));
     r.fake.push(Reply::text("ok"));
     let run = r.input("some", "film it", &[]);
-    let first = r.fake.chat_requests()[0].body.clone().unwrap();
-    let offered: Vec<&str> = first["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["function"]["name"].as_str().unwrap())
-        .collect();
+    let offered = offered_tools(&r.fake.chat_requests()[0].body.clone().unwrap());
     assert_eq!(
         offered,
         vec![

@@ -320,12 +320,7 @@ impl OpenRouterClient {
         {
             request = request.header(name, value);
         }
-        let response = request.send().await.map_err(|e| send_error(&e, ctx))?;
-        let response = check_status(response, ctx).await?;
-        let bytes = read_limited(response, MAX_BODY, ctx).await?;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            UpstreamError::protocol(&format!("{path} body is not valid JSON ({e})"), false, ctx)
-        })
+        send_for_json(request, MAX_BODY, ctx, path).await
     }
 
     pub(crate) async fn get_json(
@@ -340,19 +335,8 @@ impl OpenRouterClient {
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        let response = self
-            .inner
-            .http
-            .get(url)
-            .bearer_auth(api_key)
-            .send()
-            .await
-            .map_err(|e| send_error(&e, ctx))?;
-        let response = check_status(response, ctx).await?;
-        let bytes = read_limited(response, MAX_BODY, ctx).await?;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            UpstreamError::protocol(&format!("{path} body is not valid JSON ({e})"), false, ctx)
-        })
+        let request = self.inner.http.get(url).bearer_auth(api_key);
+        send_for_json(request, MAX_BODY, ctx, path).await
     }
 }
 
@@ -383,6 +367,22 @@ pub(crate) fn header_map(pairs: Vec<(String, String)>) -> HeaderMap {
         }
     }
     headers
+}
+
+/// Sends `request` and reads its JSON answer (at most `limit` bytes); `what` names the
+/// endpoint in a parse error.
+pub(crate) async fn send_for_json(
+    request: reqwest::RequestBuilder,
+    limit: usize,
+    ctx: ErrorContext<'_>,
+    what: &str,
+) -> Result<Value, UpstreamError> {
+    let response = request.send().await.map_err(|e| send_error(&e, ctx))?;
+    let response = check_status(response, ctx).await?;
+    let bytes = read_limited(response, limit, ctx).await?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        UpstreamError::protocol(&format!("{what} body is not valid JSON ({e})"), false, ctx)
+    })
 }
 
 pub(crate) fn header_string(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -16,7 +16,9 @@ use super::fetch::{
 };
 use super::speech::{finish_speech, Speech, SpeechRequest};
 use super::video::{content_url, parse_job, poll_url, VideoJobState, VideoRequest};
-use crate::client::{check_status, endpoint, read_limited, send_error, OpenRouterClient};
+use crate::client::{
+    check_status, endpoint, read_limited, send_error, send_for_json, OpenRouterClient,
+};
 use crate::driver::ChatDriver;
 use crate::error::{ErrorContext, UpstreamError, UpstreamErrorKind};
 use crate::retry::{call_with_retries, RetryPolicy};
@@ -259,17 +261,10 @@ impl OpenRouterClient {
             Some(b) => self.media_http().post(url).json(b),
             None => self.media_http().get(url),
         };
-        let response = request
+        let request = request
             .bearer_auth(api_key)
             .headers(self.side_headers())
-            .timeout(deadline)
-            .send()
-            .await
-            .map_err(|e| send_error(&e, ctx))?;
-        let response = check_status(response, ctx).await?;
-        let bytes = read_limited(response, MAX_JOB_DOCUMENT, ctx).await?;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            UpstreamError::protocol(&format!("the body is not valid JSON ({e})"), false, ctx)
-        })
+            .timeout(deadline);
+        send_for_json(request, MAX_JOB_DOCUMENT, ctx, "the video job").await
     }
 }
