@@ -928,11 +928,15 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
                 cost,
                 model,
                 route,
+                model_calls,
                 cache_status,
                 generation_id,
                 messages,
             } = *turn;
+            // A billed cost is looked up per generation: only a single-call turn (no
+            // tools, so no media cost either) has one generation that covers the run.
             if inner.reconcile_cost
+                && model_calls == 1
                 && inner
                     .routes
                     .route(&route)

@@ -58,6 +58,8 @@ pub(crate) struct Turn {
     pub model: String,
     /// The route of that model.
     pub route: String,
+    /// Model calls the turn made (more than one when it used tools).
+    pub model_calls: u32,
     pub cache_status: Option<String>,
     pub generation_id: Option<String>,
     /// Assistant and tool messages of the turn, in order (the user message is not here).
@@ -209,7 +211,7 @@ impl Engine {
         let mut usage = None;
         let mut cost = None;
         let mut current = 0usize;
-        for _ in 0..max_steps {
+        for step in 0..max_steps {
             let (outcome, served_index, route_id) = self
                 .call_models(hub, plan, &ctx, &messages, current, attempts)
                 .await?;
@@ -230,6 +232,7 @@ impl Engine {
                 cost,
                 model: model.clone(),
                 route: route_id.clone(),
+                model_calls: step + 1,
                 cache_status: outcome.cache_status.clone(),
                 generation_id: outcome.generation_id.clone(),
                 messages,
