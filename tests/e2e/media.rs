@@ -372,6 +372,40 @@ fn capability_off_refuses_direct_calls_and_shows_in_runtime() {
         "{}",
         stdout(&out)
     );
+
+    // The catalog narrows what the file allows: an image model that outputs only text
+    // cannot generate or edit images, and runtime get says why.
+    let fake = FakeOpenRouter::start();
+    fake.set_api_key(API_KEY);
+    let env = Env::new();
+    env.write_routes(&default_routes(
+        &fake.base_url(),
+        "[routes.openrouter.media]\nimage_model = \"meta-llama/llama-3.3-70b-instruct\"\n",
+    ));
+    env.store_key_offline();
+    let d = env.serve();
+    let route = eventually(Duration::from_secs(20), || {
+        let out = d.cli(&env, &["--json", "runtime", "get"]);
+        let v = json(&stdout(&out));
+        let route = v["routes"][0].clone();
+        route["capability_notes"].is_array().then_some(route)
+    });
+    assert_eq!(route["capabilities"]["image_generation"], false);
+    assert_eq!(route["capabilities"]["image_edit"], false);
+    assert_eq!(
+        route["capabilities"]["multimodal_input"], true,
+        "gpt-5.4-mini takes images"
+    );
+    assert!(route["capability_notes"][0]
+        .as_str()
+        .unwrap()
+        .contains("does not output images"));
+    let out = d.cli(&env, &["runtime", "get"]);
+    assert!(
+        stdout(&out).contains("off because image_generation"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
