@@ -8,6 +8,11 @@ serve:
 test:
     cargo test --workspace
 
+# The load benchmark of docs/benchmarks.md (release build; daemon pinned to core 0)
+bench:
+    cargo build --release -p ferry -p ferry-bench
+    ./target/release/ferry-bench
+
 fmt:
     cargo fmt --all
 

@@ -3,7 +3,7 @@
 # seed flow from the README. Nothing leaves this machine and no real key is needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --bin ferry --bin fake-openrouter
+cargo build --release -p ferry -p ferry-fake-openrouter
 bin=target/release
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -29,7 +29,7 @@ export FERRY_URL="http://127.0.0.1:$ferry_port"
   --provider openrouter --from-env OPENROUTER_API_KEY
 "$bin/ferry" serve --bind "127.0.0.1:$ferry_port" --state-root "$work/state" \
   --workspace-root "$work/ws" --routes-file "$work/routes.toml" > "$work/ferry.log" 2>&1 &
-for _ in $(seq 1 100); do curl -sf "$FERRY_URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 1 100); do "$bin/ferry" status >/dev/null 2>&1 && break; sleep 0.1; done
 set -x
 "$bin/ferry" runtime get
 "$bin/ferry" runtime set-model openrouter/openai/gpt-5.4-mini

@@ -372,17 +372,7 @@ fn bind_and_auth_rules() {
 
     // Non-loopback without a token refuses to start.
     let port = free_port();
-    let mut cmd = env.cli(&[
-        "serve",
-        "--bind",
-        &format!("0.0.0.0:{port}"),
-        "--state-root",
-        env.state().to_str().unwrap(),
-        "--workspace-root",
-        env.ws().to_str().unwrap(),
-        "--routes-file",
-        env.routes_path().to_str().unwrap(),
-    ]);
+    let mut cmd = env.serve_command(&format!("0.0.0.0:{port}"));
     cmd.env_remove("FERRY_TOKEN");
     let out = run_with_timeout(cmd, Duration::from_secs(20));
     assert_eq!(out.status.code(), Some(2));

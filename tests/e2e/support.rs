@@ -146,6 +146,21 @@ impl Env {
         d
     }
 
+    /// `ferry serve` on `bind` with this environment's state root, workspace and routes.
+    pub fn serve_command(&self, bind: &str) -> Command {
+        self.cli(&[
+            "serve",
+            "--bind",
+            bind,
+            "--state-root",
+            self.state().to_str().unwrap(),
+            "--workspace-root",
+            self.ws().to_str().unwrap(),
+            "--routes-file",
+            self.routes_path().to_str().unwrap(),
+        ])
+    }
+
     /// Spawns `ferry serve` without waiting (for tests that expect it to refuse).
     pub fn spawn_serve(
         &self,
@@ -153,21 +168,8 @@ impl Env {
         extra: &[&str],
         adjust: impl FnOnce(&mut Command),
     ) -> Child {
-        let bind = format!("127.0.0.1:{port}");
-        let mut cmd = self.cli(&[
-            "serve",
-            "--bind",
-            &bind,
-            "--state-root",
-            self.state().to_str().unwrap(),
-            "--workspace-root",
-            self.ws().to_str().unwrap(),
-            "--routes-file",
-            self.routes_path().to_str().unwrap(),
-            "--log-format",
-            "json",
-        ]);
-        cmd.args(extra);
+        let mut cmd = self.serve_command(&format!("127.0.0.1:{port}"));
+        cmd.args(["--log-format", "json"]).args(extra);
         let log =
             std::fs::File::create(self.dir.path().join(format!("daemon-{port}.log"))).expect("log");
         cmd.stdout(Stdio::null())
@@ -179,18 +181,7 @@ impl Env {
 
     /// Runs `ferry serve` expecting it to exit on its own; returns (exit code, stderr).
     pub fn serve_expect_exit(&self, adjust: impl FnOnce(&mut Command)) -> (i32, String) {
-        let port = free_port();
-        let mut cmd = self.cli(&[
-            "serve",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--state-root",
-            self.state().to_str().unwrap(),
-            "--workspace-root",
-            self.ws().to_str().unwrap(),
-            "--routes-file",
-            self.routes_path().to_str().unwrap(),
-        ]);
+        let mut cmd = self.serve_command(&format!("127.0.0.1:{}", free_port()));
         adjust(&mut cmd);
         let out = run_with_timeout(cmd, Duration::from_secs(20));
         (

@@ -74,3 +74,41 @@ pub fn last_event_id(headers: &axum::http::HeaderMap, query_after: Option<u64>) 
         .or(query_after)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_engine::LiveRun;
+    use http_body_util::BodyExt;
+    use serde_json::json;
+
+    /// A subscriber that falls far behind the live ring still gets every event once, in
+    /// order, recovered from the run's log.
+    #[tokio::test]
+    async fn a_lagging_subscriber_recovers_every_event_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ferry_store::Store::open(dir.path()).unwrap();
+        let hub = LiveRun::new("run_x".into(), "s".into(), store);
+        let sub = hub.subscribe(0);
+        let total = ferry_engine::LIVE_BUFFER * 4;
+        for i in 0..total {
+            hub.emit("output.delta", json!({ "text": format!("{i} ") }));
+        }
+        let terminal = hub.prepare("run.completed", json!({"output": {"text": "…"}}));
+        hub.publish(terminal);
+        let body = sse_response(sub)
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        let ids: Vec<u64> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("id:"))
+            .map(|v| v.trim().parse().unwrap())
+            .collect();
+        assert_eq!(ids, (1..=total as u64 + 1).collect::<Vec<_>>());
+        assert!(text.contains("event: run.completed"));
+    }
+}

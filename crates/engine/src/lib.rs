@@ -38,6 +38,6 @@ pub use engine::{
 pub use error::EngineError;
 pub use facade::{FacadeModel, FacadeRequest, FacadeRunEnd, FacadeTrace, ReasoningChoice};
 pub use input::{plan_chain, InputRequest, PlannedModel, RunPlan};
-pub use live::{Event, LiveRun, Subscription};
+pub use live::{Event, LiveRun, Subscription, LIVE_BUFFER};
 pub use routes::{RouteStatus, RouteTable};
 pub use secrets::SecretsHandle;

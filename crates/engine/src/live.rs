@@ -14,6 +14,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Events buffered per live run for subscribers before they must catch up from the log.
+pub const LIVE_BUFFER: usize = 32;
+
 /// Flush to the store after this many unpersisted events.
 pub const FLUSH_EVERY: usize = 64;
 /// Flush to the store when this long has passed since the last flush.
@@ -78,7 +81,9 @@ pub struct Subscription {
 impl LiveRun {
     /// A fresh hub with an empty log.
     pub fn new(run_id: String, session_id: String, store: ferry_store::Store) -> Arc<Self> {
-        let (tx, _) = broadcast::channel(1024);
+        // tokio preallocates every slot; a subscriber that falls further behind recovers
+        // the missed events from the log (`RecvError::Lagged`), so a small ring suffices.
+        let (tx, _) = broadcast::channel(LIVE_BUFFER);
         Arc::new(LiveRun {
             run_id,
             session_id,

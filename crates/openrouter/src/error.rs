@@ -274,28 +274,35 @@ impl UpstreamError {
 
     /// A chunk with a top-level `error` object in the middle of a stream (HTTP 200).
     pub(crate) fn mid_stream(error: &Value, output_started: bool, ctx: ErrorContext<'_>) -> Self {
-        let obj = ErrorObject::from_value(error, ctx);
-        let code = obj
-            .code
-            .as_deref()
-            .map(|c| format!(" (code {c})"))
-            .unwrap_or_default();
-        let d = detail(&obj.message);
-        let mut e = Self::new(
+        Self::from_error_object(
             UpstreamErrorKind::Stream,
-            format!(
-                "OpenRouter reported an error mid-stream{}{code}{d}",
-                for_model(ctx)
-            ),
-        );
-        e.output_started = output_started;
-        e.upstream_code = obj.code;
-        e.metadata = obj.metadata;
-        e
+            "OpenRouter reported an error mid-stream",
+            error,
+            output_started,
+            ctx,
+        )
     }
 
     /// A `choices[].error` object in an HTTP 200 response or chunk.
     pub(crate) fn choice_error(error: &Value, output_started: bool, ctx: ErrorContext<'_>) -> Self {
+        Self::from_error_object(
+            UpstreamErrorKind::ChoiceError,
+            "the provider failed",
+            error,
+            output_started,
+            ctx,
+        )
+    }
+
+    /// An error object that arrived inside an HTTP 200 body: `what` for the model, the
+    /// upstream code, and the (redacted) upstream message.
+    fn from_error_object(
+        kind: UpstreamErrorKind,
+        what: &str,
+        error: &Value,
+        output_started: bool,
+        ctx: ErrorContext<'_>,
+    ) -> Self {
         let obj = ErrorObject::from_value(error, ctx);
         let code = obj
             .code
@@ -303,10 +310,7 @@ impl UpstreamError {
             .map(|c| format!(" (code {c})"))
             .unwrap_or_default();
         let d = detail(&obj.message);
-        let mut e = Self::new(
-            UpstreamErrorKind::ChoiceError,
-            format!("the provider failed{}{code}{d}", for_model(ctx)),
-        );
+        let mut e = Self::new(kind, format!("{what}{}{code}{d}", for_model(ctx)));
         e.output_started = output_started;
         e.upstream_code = obj.code;
         e.metadata = obj.metadata;
