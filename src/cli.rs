@@ -57,10 +57,16 @@ pub enum Command {
     /// Assets: import, list, show, get, delete.
     #[command(subcommand)]
     Assets(AssetsCommand),
-    /// Audio tools: transcribe.
+    /// Audio tools: speak (text-to-speech), transcribe.
     #[command(subcommand)]
     Audio(AudioCommand),
-    /// The route's model catalog and the key's credit and limits.
+    /// Image tools: generate, edit (no chat model involved).
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Video tools: generate (an asynchronous job with live progress), status, list.
+    #[command(subcommand)]
+    Video(VideoCommand),
+    /// The routes' model catalogs and the key's credit and limits.
     #[command(subcommand)]
     Models(ModelsCommand),
     /// Write a routes file and store the OpenRouter key (first-time set-up).
@@ -96,7 +102,7 @@ pub enum AssetsCommand {
         /// Only this media type, e.g. image/png.
         #[arg(long)]
         media_type: Option<String>,
-        /// Only this source: upload, workspace, inline, observation.
+        /// Only this source: upload, workspace, inline, observation, generated.
         #[arg(long)]
         source: Option<String>,
         /// Continue after this cursor (printed at the end of a full page).
@@ -128,6 +134,29 @@ pub enum AssetsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AudioCommand {
+    /// Synthesise speech from text (the route's media.tts_model and voice).
+    Speak {
+        /// The text to speak.
+        text: String,
+        /// TTS model (default: the route's media.tts_model).
+        #[arg(long)]
+        model: Option<String>,
+        /// Voice (default: the route's media.tts_voice).
+        #[arg(long)]
+        voice: Option<String>,
+        /// mp3, or pcm (saved as a playable WAV).
+        #[arg(long, value_parser = ["mp3", "pcm"])]
+        format: Option<String>,
+        /// Playback speed (0.25-4.0; models that support it).
+        #[arg(long)]
+        speed: Option<f64>,
+        /// Route whose key and media settings to use (default route).
+        #[arg(long)]
+        route: Option<String>,
+        /// Write the audio here (relative to the current directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Transcribe an audio file (daemon-owned speech-to-text; cached per file and model).
     Transcribe {
         /// The audio file (wav, mp3, m4a, aac, ogg, flac, webm; raw PCM with --type audio/pcm).
@@ -145,6 +174,113 @@ pub enum AudioCommand {
         #[arg(long = "type", value_name = "MEDIA_TYPE")]
         media_type: Option<String>,
     },
+}
+
+/// Options shared by `image generate` and `image edit`.
+#[derive(Debug, Args)]
+pub struct ImageOptions {
+    /// Image model (default: the route's media.image_model).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Aspect ratio: 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9, 21:9.
+    #[arg(long)]
+    pub aspect_ratio: Option<String>,
+    /// Image size: 1K, 2K or 4K.
+    #[arg(long)]
+    pub size: Option<String>,
+    /// Give up after this many milliseconds (default: the route's media.image_timeout_ms).
+    #[arg(long)]
+    pub timeout_ms: Option<u64>,
+    /// Route whose key and media settings to use (default route).
+    #[arg(long)]
+    pub route: Option<String>,
+    /// Write the image here (relative to the current directory); with several images
+    /// NAME.png becomes NAME-1.png, NAME-2.png, …
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Generate images from a prompt.
+    Generate {
+        /// What to draw.
+        prompt: String,
+        /// How many images (1-4), made by repeated calls.
+        #[arg(short = 'n', long = "count", default_value_t = 1)]
+        n: u32,
+        #[command(flatten)]
+        options: ImageOptions,
+    },
+    /// Edit or combine images according to a prompt.
+    Edit {
+        /// The change to make.
+        prompt: String,
+        /// An input image (repeatable, at most 5); uploaded as an asset first.
+        #[arg(long = "image", value_name = "PATH", required = true)]
+        images: Vec<PathBuf>,
+        #[command(flatten)]
+        options: ImageOptions,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VideoCommand {
+    /// Generate a video: submits the job, shows live progress, downloads the result.
+    Generate(Box<VideoGenerateArgs>),
+    /// Show a video job; with --wait, follow it until it ends (resume after Ctrl-C).
+    Status {
+        /// The job id (vid_…).
+        id: String,
+        /// Wait until the job ends, with live progress.
+        #[arg(long)]
+        wait: bool,
+        /// Once completed, write the video here (relative to the current directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// List recent video jobs.
+    List {
+        /// How many.
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct VideoGenerateArgs {
+    /// What to film.
+    pub prompt: String,
+    /// Video model (default: the route's media.video_model).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Seconds; snapped to the nearest duration the model supports.
+    #[arg(long)]
+    pub duration: Option<u32>,
+    /// Resolution: 480p, 720p, 768p, 1080p, 1K, 2K, 4K.
+    #[arg(long)]
+    pub resolution: Option<String>,
+    /// Aspect ratio: 16:9, 9:16, 1:1, 4:3, 3:4, 3:2, 2:3, 21:9, 9:21.
+    #[arg(long)]
+    pub aspect_ratio: Option<String>,
+    /// Image to start from.
+    #[arg(long, value_name = "IMG")]
+    pub first_frame: Option<PathBuf>,
+    /// Image to end on.
+    #[arg(long, value_name = "IMG")]
+    pub last_frame: Option<PathBuf>,
+    /// Reference image (repeatable).
+    #[arg(long = "reference", value_name = "IMG")]
+    pub references: Vec<PathBuf>,
+    /// Route whose key and media settings to use (default route).
+    #[arg(long)]
+    pub route: Option<String>,
+    /// Write the video here (relative to the current directory).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the job id and return at once (follow it with `ferry video status ID --wait`).
+    #[arg(long)]
+    pub detach: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -362,6 +498,20 @@ pub enum SessionsCommand {
         /// Override the route's system prompt for this session.
         #[arg(long)]
         system_prompt: Option<String>,
+        /// Speak every reply (`always`) or never (`off`); default: the route's setting.
+        #[arg(long, value_parser = ["off", "always"])]
+        speak_replies: Option<String>,
+    },
+    /// Change a session's settings.
+    Set {
+        /// Session id.
+        id: String,
+        /// Speak every reply (`always`) or never (`off`); `route` follows the route again.
+        #[arg(long, value_parser = ["off", "always", "route"])]
+        speak_replies: Option<String>,
+        /// The session's system prompt (`""` clears it).
+        #[arg(long)]
+        system_prompt: Option<String>,
     },
     /// List sessions.
     List {
@@ -443,6 +593,15 @@ pub struct InputArgs {
     /// Idempotency key for --detach (the same key returns the same run).
     #[arg(long)]
     pub idempotency_key: Option<String>,
+    /// Also speak the answer (the route's TTS model and voice); saved with --save-dir.
+    #[arg(long, conflicts_with = "no_speak")]
+    pub speak: bool,
+    /// Do not speak the answer even if the session or route would.
+    #[arg(long)]
+    pub no_speak: bool,
+    /// Write the assets of the answer (images, audio, video) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub save_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,7 +4,9 @@
 mod cli;
 mod client;
 mod commands;
+mod progress;
 mod render;
+mod save;
 mod serve;
 mod upload;
 
@@ -52,6 +54,8 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Runs(cmd) => commands::runs::run(g, cmd).await,
         Command::Assets(cmd) => commands::assets::run(g, cmd).await,
         Command::Audio(cmd) => commands::audio::run(g, cmd).await,
+        Command::Image(cmd) => commands::image::run(g, cmd).await,
+        Command::Video(cmd) => commands::video::run(g, cmd).await,
         Command::Models(cmd) => commands::models::run(g, cmd).await,
         Command::Onboard(args) => commands::onboard::run(g, args).await,
         Command::Config(cmd) => commands::config::run(g, cmd).await,

@@ -65,6 +65,11 @@ pub fn route_lines(route: &Value, with_capabilities: bool) -> Vec<String> {
                 .collect();
             out.push(format!("  capabilities: {}", flags.join(" ")));
         }
+        for note in route["capability_notes"].as_array().into_iter().flatten() {
+            if let Some(n) = note.as_str() {
+                out.push(format!("    off because {n}"));
+            }
+        }
     }
     out
 }

@@ -9,6 +9,7 @@ use crate::cli::{AssetsCommand, GlobalArgs};
 use crate::client::{ApiClient, CliError};
 use crate::commands::sessions::urlencode;
 use crate::render::{bytes, print_json, s};
+use crate::save::{download, write_file};
 use crate::upload::import;
 
 /// One asset on one line.
@@ -109,21 +110,14 @@ pub async fn run(g: &GlobalArgs, cmd: &AssetsCommand) -> Result<(), CliError> {
             Ok(())
         }
         AssetsCommand::Get { id, out } => {
-            let resp = client
-                .send(client.request(Method::GET, &format!("/v1/assets/{}/raw", urlencode(id))))
-                .await?;
-            let body = resp
-                .bytes()
-                .await
-                .map_err(|e| CliError::fail(format!("downloading {id} failed: {e}")))?;
+            let body = download(&client, id).await?;
             if out.as_os_str() == "-" {
                 std::io::stdout()
                     .write_all(&body)
                     .map_err(|e| CliError::fail(format!("cannot write to stdout: {e}")))?;
                 return Ok(());
             }
-            std::fs::write(out, &body)
-                .map_err(|e| CliError::fail(format!("cannot write {}: {e}", out.display())))?;
+            write_file(out, &body)?;
             if g.json {
                 print_json(&serde_json::json!({"id": id, "out": out, "bytes": body.len()}));
             } else {

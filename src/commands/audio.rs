@@ -1,11 +1,13 @@
-//! `ferry audio transcribe PATH`: uploads the file, asks the daemon for its transcript
-//! (cached per file and model) and prints the text on stdout.
+//! `ferry audio speak TEXT`: text-to-speech through the daemon (MP3, or PCM stored as a
+//! playable WAV), written to `--out`. `ferry audio transcribe PATH`: uploads the file,
+//! asks the daemon for its transcript (cached per file and model) and prints the text.
 
 use reqwest::Method;
 use serde_json::json;
 
 use crate::cli::{AudioCommand, GlobalArgs};
 use crate::client::{ApiClient, CliError};
+use crate::commands::media::show_tool_output;
 use crate::render::{print_json, s};
 use crate::upload::import;
 
@@ -13,6 +15,34 @@ use crate::upload::import;
 pub async fn run(g: &GlobalArgs, cmd: &AudioCommand) -> Result<(), CliError> {
     let client = ApiClient::new(g)?;
     match cmd {
+        AudioCommand::Speak {
+            text,
+            model,
+            voice,
+            format,
+            speed,
+            route,
+            out,
+        } => {
+            let mut body = json!({"text": text});
+            for (key, value) in [
+                ("model", model),
+                ("voice", voice),
+                ("format", format),
+                ("route", route),
+            ] {
+                if let Some(v) = value {
+                    body[key] = json!(v);
+                }
+            }
+            if let Some(speed) = speed {
+                body["speed"] = json!(speed);
+            }
+            let v = client
+                .call_json(Method::POST, "/v1/tools/generate_audio", Some(&body))
+                .await?;
+            show_tool_output(g, &client, &v, out.as_deref()).await
+        }
         AudioCommand::Transcribe {
             path,
             language,

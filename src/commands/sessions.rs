@@ -1,9 +1,13 @@
 //! `ferry sessions …`. `input` streams the answer to stdout as it arrives and prints a
 //! one-line summary on stderr; `--json` prints the final run view; `--detach` prints the
 //! run id. Ctrl-C while streaming cancels the run. `--file` uploads each file as an asset
-//! before the input is sent; `observe` uploads an audio observation.
+//! before the input is sent; `observe` uploads an audio observation. Tool activity shows
+//! on stderr while the answer streams; the answer's assets (generated media a model named
+//! in `emit_output`, a spoken reply) are listed with id, type and size, and written into
+//! `--save-dir`.
 
 use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
@@ -12,7 +16,9 @@ use serde_json::{json, Value};
 
 use crate::cli::{GlobalArgs, InputArgs, SessionsCommand};
 use crate::client::{exit_code, ApiClient, CliError};
+use crate::commands::media::asset_line;
 use crate::render::{print_json, run_summary, s};
+use crate::save::{file_name, save_all};
 
 /// Runs a sessions command.
 pub async fn run(g: &GlobalArgs, cmd: &SessionsCommand) -> Result<(), CliError> {
@@ -22,18 +28,59 @@ pub async fn run(g: &GlobalArgs, cmd: &SessionsCommand) -> Result<(), CliError> 
             id,
             model,
             system_prompt,
+            speak_replies,
         } => {
             let v = client
                 .call_json(
                     Method::POST,
                     "/v1/sessions",
-                    Some(&json!({"id": id, "model": model, "system_prompt": system_prompt})),
+                    Some(&json!({"id": id, "model": model, "system_prompt": system_prompt, "speak_replies": speak_replies})),
                 )
                 .await?;
             if g.json {
                 print_json(&v);
             } else {
                 println!("created session {}", s(&v, "id"));
+            }
+            Ok(())
+        }
+        SessionsCommand::Set {
+            id,
+            speak_replies,
+            system_prompt,
+        } => {
+            let mut body = json!({});
+            if let Some(v) = speak_replies {
+                body["speak_replies"] = if v == "route" { Value::Null } else { json!(v) };
+            }
+            if let Some(p) = system_prompt {
+                body["system_prompt"] = if p.is_empty() { Value::Null } else { json!(p) };
+            }
+            if body.as_object().is_some_and(|b| b.is_empty()) {
+                return Err(CliError::usage(
+                    "nothing to change: give --speak-replies or --system-prompt",
+                ));
+            }
+            let v = client
+                .call_json(
+                    Method::PATCH,
+                    &format!("/v1/sessions/{}", urlencode(id)),
+                    Some(&body),
+                )
+                .await?;
+            if g.json {
+                print_json(&v);
+            } else {
+                println!(
+                    "session {}: speak_replies {} · system prompt {}",
+                    s(&v, "id"),
+                    v["speak_replies"].as_str().unwrap_or("(route)"),
+                    if v["system_prompt"].is_string() {
+                        "set"
+                    } else {
+                        "(route)"
+                    }
+                );
             }
             Ok(())
         }
@@ -224,6 +271,11 @@ async fn build_body(client: &ApiClient, args: &InputArgs) -> Result<Value, CliEr
     if routing.as_object().is_some_and(|m| !m.is_empty()) {
         body["provider_routing"] = routing;
     }
+    if args.speak {
+        body["speak"] = json!(true);
+    } else if args.no_speak {
+        body["speak"] = json!(false);
+    }
     Ok(body)
 }
 
@@ -243,6 +295,9 @@ async fn input(g: &GlobalArgs, client: &ApiClient, args: &InputArgs) -> Result<(
         } else {
             println!("{}", s(&run, "id"));
         }
+        if args.save_dir.is_some() {
+            eprintln!("note: --save-dir is not used with --detach; save assets later with `ferry assets get`");
+        }
         return Ok(());
     }
     if g.json {
@@ -251,7 +306,17 @@ async fn input(g: &GlobalArgs, client: &ApiClient, args: &InputArgs) -> Result<(
             .json(&body);
         return match client.send(rb).await {
             Ok(resp) => {
-                print_json(&crate::client::json_of(resp).await?);
+                let mut run = crate::client::json_of(resp).await?;
+                if let Some(dir) = &args.save_dir {
+                    let saved = save_parts(client, &run["output"], dir).await?;
+                    run["files"] = json!(saved
+                        .iter()
+                        .map(
+                            |(id, path, size)| json!({"asset_id": id, "path": path, "bytes": size})
+                        )
+                        .collect::<Vec<_>>());
+                }
+                print_json(&run);
                 Ok(())
             }
             Err(mut e) => {
@@ -282,7 +347,12 @@ async fn input(g: &GlobalArgs, client: &ApiClient, args: &InputArgs) -> Result<(
         .map(str::to_string);
     let streamed = stream_events(client, resp);
     tokio::select! {
-        r = streamed => r,
+        r = streamed => {
+            let data = r?;
+            show_output(client, &data["output"], args.save_dir.as_deref()).await?;
+            eprintln!("{}", run_summary(&data));
+            Ok(())
+        }
         _ = tokio::signal::ctrl_c() => {
             if let Some(run_id) = run_id {
                 let _ = client.call_json(Method::POST, &format!("/v1/runs/{run_id}/cancel"), None).await;
@@ -293,8 +363,96 @@ async fn input(g: &GlobalArgs, client: &ApiClient, args: &InputArgs) -> Result<(
     }
 }
 
-/// Prints a run's SSE stream: text to stdout as it arrives, the summary or error on stderr.
-pub async fn stream_events(client: &ApiClient, resp: reqwest::Response) -> Result<(), CliError> {
+/// The asset parts of an output, in order.
+fn asset_parts(output: &Value) -> Vec<&Value> {
+    output["parts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["type"] == "asset")
+        .collect()
+}
+
+/// Writes the output's assets into `dir` as `<asset id>.<ext>`.
+async fn save_parts(
+    client: &ApiClient,
+    output: &Value,
+    dir: &Path,
+) -> Result<Vec<(String, PathBuf, usize)>, CliError> {
+    let assets = asset_parts(output);
+    let paths: Vec<PathBuf> = assets.iter().map(|a| dir.join(file_name(a))).collect();
+    save_all(client, &assets, &paths).await
+}
+
+/// After the streamed text: the text `emit_output` composed (it was not streamed), then
+/// every asset of the answer with its id, type and size (written to `save_dir` if given).
+async fn show_output(
+    client: &ApiClient,
+    output: &Value,
+    save_dir: Option<&Path>,
+) -> Result<(), CliError> {
+    if output["source"] == "emit_output" {
+        for part in output["parts"].as_array().into_iter().flatten() {
+            if let Some(t) = part["text"].as_str().filter(|_| part["type"] == "text") {
+                println!("{t}");
+            }
+        }
+    }
+    let saved = match save_dir {
+        Some(dir) => save_parts(client, output, dir).await?,
+        None => Vec::new(),
+    };
+    for a in asset_parts(output) {
+        let id = a["asset_id"].as_str().unwrap_or("-");
+        match saved.iter().find(|(saved_id, _, _)| saved_id == id) {
+            Some((_, path, _)) => println!("[{}] {}", asset_line(a), path.display()),
+            None => println!("[{}]", asset_line(a)),
+        }
+    }
+    if let Some(err) = output.get("speech_error").filter(|e| e.is_object()) {
+        eprintln!(
+            "the spoken reply failed: {} [{}]",
+            s(err, "message"),
+            s(err, "code")
+        );
+    }
+    Ok(())
+}
+
+/// A tool event as one line on stderr.
+fn tool_line(kind: &str, data: &Value) -> Option<String> {
+    let name = data["name"].as_str().unwrap_or("tool");
+    match kind {
+        "tool.started" => Some(format!("[{name} started]")),
+        "tool.progress" if data["changed"] == true => Some(format!(
+            "[{name} {} · {} s]",
+            s(data, "status"),
+            data["elapsed_ms"].as_u64().unwrap_or(0) / 1000
+        )),
+        "tool.completed" if data["ok"] == true => {
+            let ids: Vec<&str> = data["asset_ids"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            Some(if ids.is_empty() {
+                format!("[{name} done]")
+            } else {
+                format!("[{name} done: {}]", ids.join(", "))
+            })
+        }
+        "tool.completed" => Some(format!(
+            "[{name} failed: {}]",
+            data["error"]["message"].as_str().unwrap_or("error")
+        )),
+        _ => None,
+    }
+}
+
+/// Prints a run's SSE stream — text to stdout as it arrives, tool activity on stderr —
+/// and returns the `run.completed` data, or the run's error.
+pub async fn stream_events(client: &ApiClient, resp: reqwest::Response) -> Result<Value, CliError> {
     let mut events = resp.bytes_stream().eventsource();
     let mut stdout = std::io::stdout();
     let mut ended_with_newline = true;
@@ -315,14 +473,23 @@ pub async fn stream_events(client: &ApiClient, resp: reqwest::Response) -> Resul
                 if printed_any && !ended_with_newline {
                     println!();
                 }
-                if !printed_any {
+                let composed = data["output"]["source"] == "emit_output";
+                if !printed_any && !composed {
                     // A reasoning-only reply: show the reasoning rather than nothing.
                     if let Some(r) = data["output"]["reasoning"].as_str() {
                         println!("{r}");
                     }
                 }
-                eprintln!("{}", run_summary(&data));
-                return Ok(());
+                return Ok(data);
+            }
+            kind if kind.starts_with("tool.") => {
+                if let Some(line) = tool_line(kind, &data) {
+                    if printed_any && !ended_with_newline {
+                        println!();
+                        ended_with_newline = true;
+                    }
+                    eprintln!("{line}");
+                }
             }
             "run.failed" | "run.cancelled" => {
                 if printed_any && !ended_with_newline {

@@ -5,8 +5,10 @@ mod support;
 
 mod assets;
 mod foundation;
+mod media;
 mod multimodal;
 mod openai;
 mod operator;
 mod sessions;
 mod shaping;
+mod tool_loop;

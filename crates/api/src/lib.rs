@@ -70,7 +70,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(secrets::list, secrets::set))
         .routes(routes!(secrets::delete))
         .routes(routes!(sessions::list, sessions::create))
-        .routes(routes!(sessions::show))
+        .routes(routes!(sessions::show, sessions::update))
         .routes(routes!(sessions::messages))
         .routes(routes!(sessions::input))
         .routes(routes!(sessions::detached, sessions::runs))
@@ -84,6 +84,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(models::list))
         .routes(routes!(models::status))
         .routes(routes!(tools::transcribe_audio))
+        .routes(routes!(tools::run))
+        .routes(routes!(tools::videos))
+        .routes(routes!(tools::video))
         .routes(chat)
         .routes(routes!(openai::models))
 }

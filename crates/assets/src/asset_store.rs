@@ -31,6 +31,8 @@ pub enum Source {
     Inline,
     /// `POST /v1/observations`.
     Observation,
+    /// Made by a media tool (image, speech, video) or a spoken reply.
+    Generated,
 }
 
 impl Source {
@@ -41,6 +43,7 @@ impl Source {
             Source::Workspace => "workspace",
             Source::Inline => "inline",
             Source::Observation => "observation",
+            Source::Generated => "generated",
         }
     }
 }

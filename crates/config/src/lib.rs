@@ -49,8 +49,8 @@ pub use provider::{
 };
 pub use route::{
     Attribution, AuthSource, Capabilities, MediaConfig, ModelConfig, Route, RoutesFile,
-    DEFAULT_ATTRIBUTION_TITLE, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS,
-    MAX_ATTRIBUTION_CATEGORIES, ROUTES_FILE_VERSION,
+    DEFAULT_ATTRIBUTION_TITLE, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_TOOL_STEPS,
+    DEFAULT_TIMEOUT_MS, MAX_ATTRIBUTION_CATEGORIES, MAX_TOOL_STEPS_LIMIT, ROUTES_FILE_VERSION,
 };
 pub use selector::{
     parse_selector, resolve_target, validate_selector, wire_model, SelectorError, SelectorInputs,

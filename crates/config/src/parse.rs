@@ -18,8 +18,8 @@ use crate::params::parse_params_object;
 use crate::provider::{parse_provider_object, ProviderRouting};
 use crate::route::{
     Attribution, AuthSource, Capabilities, MediaConfig, ModelConfig, Route, RoutesFile,
-    DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, MAX_ATTRIBUTION_CATEGORIES,
-    ROUTES_FILE_VERSION,
+    DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_TOOL_STEPS, DEFAULT_TIMEOUT_MS,
+    MAX_ATTRIBUTION_CATEGORIES, MAX_TOOL_STEPS_LIMIT, ROUTES_FILE_VERSION,
 };
 use crate::toml_tree::{Source, View};
 use crate::urls::{parse_url, trim_trailing_slashes, UrlRule};
@@ -41,6 +41,7 @@ pub const ROUTE_KEYS: &[&str] = &[
     "connect_timeout_ms",
     "system_prompt",
     "speak_replies",
+    "max_tool_steps",
     "multimodal_input",
     "native_web_search",
     "image_generation",
@@ -68,6 +69,8 @@ pub const MEDIA_KEYS: &[&str] = &[
     "stt_model",
     "video_model",
     "image_timeout_ms",
+    "video_poll_ms",
+    "video_timeout_ms",
 ];
 /// Keys of `[routes.X.models."M"]`.
 pub const MODEL_KEYS: &[&str] = &["provider", "params"];
@@ -238,6 +241,16 @@ fn parse_route(id: &str, view: &View<'_>) -> Result<Route, ConfigError> {
         .map(str::to_string);
     let speak_replies =
         enum_value(view, "speak_replies", SpeakReplies::VALID)?.unwrap_or(SpeakReplies::Off);
+    let max_tool_steps = match view.positive_int("max_tool_steps")? {
+        Some(n) if n > MAX_TOOL_STEPS_LIMIT => {
+            return Err(view.expected(
+                "max_tool_steps",
+                &format!("an integer from 1 to {MAX_TOOL_STEPS_LIMIT}"),
+            ))
+        }
+        Some(n) => n as u32,
+        None => DEFAULT_MAX_TOOL_STEPS,
+    };
 
     let mut capabilities = Capabilities::defaults_for(driver);
     for key in Capabilities::KEYS {
@@ -277,6 +290,7 @@ fn parse_route(id: &str, view: &View<'_>) -> Result<Route, ConfigError> {
         connect_timeout_ms,
         system_prompt,
         speak_replies,
+        max_tool_steps,
         capabilities,
         attribution,
         provider,
@@ -453,6 +467,12 @@ fn parse_media(view: &View<'_>) -> Result<MediaConfig, ConfigError> {
     }
     if let Some(ms) = view.positive_int("image_timeout_ms")? {
         m.image_timeout_ms = ms;
+    }
+    if let Some(ms) = view.positive_int("video_poll_ms")? {
+        m.video_poll_ms = ms;
+    }
+    if let Some(ms) = view.positive_int("video_timeout_ms")? {
+        m.video_timeout_ms = ms;
     }
     Ok(m)
 }

@@ -132,6 +132,9 @@ fn minimal_file_gets_documented_defaults() {
     assert_eq!(route.media.stt_model, "openai/gpt-4o-mini-transcribe");
     assert_eq!(route.media.video_model, "google/veo-3.1-fast");
     assert_eq!(route.media.image_timeout_ms, 180_000);
+    assert_eq!(route.media.video_poll_ms, 2_000);
+    assert_eq!(route.media.video_timeout_ms, 1_200_000);
+    assert_eq!(route.max_tool_steps, 8);
     assert!(route.models.is_empty());
 }
 
@@ -726,7 +729,7 @@ fn network_resolve_and_proxy_errors() {
 #[test]
 fn media_settings() {
     let r = ok(&format!(
-        "{HEAD}[routes.openrouter.media]\nimage_model = \"black-forest-labs/flux.2-pro\"\ntts_model = \"openai/gpt-4o-mini-tts\"\ntts_voice = \"alloy\"\ntts_format = \"pcm\"\nstt_model = \"openai/whisper-1\"\nvideo_model = \"google/veo-3.1\"\nimage_timeout_ms = 60000\n"
+        "{HEAD}[routes.openrouter.media]\nimage_model = \"black-forest-labs/flux.2-pro\"\ntts_model = \"openai/gpt-4o-mini-tts\"\ntts_voice = \"alloy\"\ntts_format = \"pcm\"\nstt_model = \"openai/whisper-1\"\nvideo_model = \"google/veo-3.1\"\nimage_timeout_ms = 60000\nvideo_poll_ms = 500\nvideo_timeout_ms = 600000\n"
     ));
     let m = &r.default().media;
     assert_eq!(m.image_model, "black-forest-labs/flux.2-pro");
@@ -736,6 +739,8 @@ fn media_settings() {
     assert_eq!(m.stt_model, "openai/whisper-1");
     assert_eq!(m.video_model, "google/veo-3.1");
     assert_eq!(m.image_timeout_ms, 60_000);
+    assert_eq!(m.video_poll_ms, 500);
+    assert_eq!(m.video_timeout_ms, 600_000);
     let t = |kv: &str| format!("{HEAD}[routes.openrouter.media]\n{kv}\n");
     assert_contains(
         &err(&t("tts_format = \"wav\"")),
@@ -743,12 +748,30 @@ fn media_settings() {
     );
     for bad in [
         "image_timeout_ms = 0",
+        "video_poll_ms = -1",
+        "video_timeout_ms = \"long\"",
         "image_model = \"\"",
         "tts_voice = \" \"",
         "video_model = 3",
     ] {
         err(&t(bad));
     }
+}
+
+#[test]
+fn max_tool_steps_is_bounded() {
+    let r = ok(&format!("{HEAD}max_tool_steps = 3\n"));
+    assert_eq!(r.default().max_tool_steps, 3);
+    for bad in [
+        "max_tool_steps = 0",
+        "max_tool_steps = 65",
+        "max_tool_steps = \"8\"",
+    ] {
+        let e = err(&format!("{HEAD}{bad}\n"));
+        assert!(e.contains("max_tool_steps"), "{e}");
+    }
+    let e = err(&format!("{HEAD}max_tool_steps = 65\n"));
+    assert!(e.contains("from 1 to 64"), "{e}");
 }
 
 // ---- models -------------------------------------------------------------------------------------

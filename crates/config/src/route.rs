@@ -21,6 +21,10 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 120_000;
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 10_000;
 /// Default `attribution.title`.
 pub const DEFAULT_ATTRIBUTION_TITLE: &str = "ferry";
+/// Default `max_tool_steps`: model calls one run may make while it uses tools.
+pub const DEFAULT_MAX_TOOL_STEPS: u32 = 8;
+/// Largest `max_tool_steps` accepted.
+pub const MAX_TOOL_STEPS_LIMIT: u64 = 64;
 /// OpenRouter accepts at most this many attribution categories per request.
 pub const MAX_ATTRIBUTION_CATEGORIES: usize = 2;
 
@@ -87,6 +91,8 @@ pub struct Route {
     pub system_prompt: Option<String>,
     /// Whether replies are spoken by default.
     pub speak_replies: SpeakReplies,
+    /// Model calls one run may make while it uses tools (the tool loop's bound).
+    pub max_tool_steps: u32,
     /// What the route may be asked to do.
     pub capabilities: Capabilities,
     /// OpenRouter app attribution headers.
@@ -214,6 +220,11 @@ pub struct MediaConfig {
     pub video_model: String,
     /// Timeout of one image request.
     pub image_timeout_ms: u64,
+    /// First wait between polls of a video job (grows by half each poll, up to 15 s or
+    /// this value if larger).
+    pub video_poll_ms: u64,
+    /// How long a video job may take before ferry stops waiting for it.
+    pub video_timeout_ms: u64,
 }
 
 impl Default for MediaConfig {
@@ -226,6 +237,8 @@ impl Default for MediaConfig {
             stt_model: "openai/gpt-4o-mini-transcribe".to_string(),
             video_model: "google/veo-3.1-fast".to_string(),
             image_timeout_ms: 180_000,
+            video_poll_ms: 2_000,
+            video_timeout_ms: 1_200_000,
         }
     }
 }

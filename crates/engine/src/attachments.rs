@@ -21,6 +21,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use ferry_assets::{AssetView, Declared, Kind, MediaType, Source};
 use ferry_config::Route;
+use ferry_openrouter::media::to_data_url;
 use ferry_openrouter::Catalog;
 use serde_json::{json, Value};
 
@@ -182,13 +183,7 @@ pub(crate) struct Expansion {
 }
 
 fn data_url(media_type: &str, bytes: &[u8]) -> Arc<str> {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
-    let mut url = String::with_capacity(b64.len() + media_type.len() + 13);
-    url.push_str("data:");
-    url.push_str(media_type);
-    url.push_str(";base64,");
-    url.push_str(&b64);
-    Arc::from(url)
+    Arc::from(to_data_url(media_type, bytes))
 }
 
 fn asset_parts(message: &Value) -> impl Iterator<Item = &Value> {

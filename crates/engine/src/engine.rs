@@ -8,9 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use ferry_config::{validate_selector, wire_model, ModelParams, RoutesFile};
-use ferry_openrouter::{chat_with_retries, Attempt, ChatRequest, RetryPolicy, StreamEvent};
-use ferry_store::{InsertOutcome, NewRun, NewSession, Run, RunFinish, RunStatus, Session, Store};
+use ferry_config::{validate_selector, wire_model, RoutesFile, SpeakReplies};
+use ferry_openrouter::{Attempt, RetryPolicy};
+use ferry_store::{
+    InsertOutcome, NewRun, NewSession, Run, RunFinish, RunStatus, Session, SessionPatch, Store,
+};
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -19,12 +21,15 @@ use tokio_util::task::TaskTracker;
 
 use ferry_assets::AssetStore;
 
-use crate::attachments::{self, ModelCaps};
+use crate::attachments;
 use crate::catalogs::Catalogs;
-use crate::input::{provider_for, InputRequest, RunPlan};
+use crate::input::{InputRequest, RunPlan};
 use crate::live::{Event, LiveRun, Subscription};
+use crate::media_tools::require_tool;
 use crate::routes::{RouteStatus, RouteTable};
 use crate::secrets::SecretsHandle;
+use crate::tool_loop::{SessionSettings, Turn};
+use crate::tools::ToolName;
 use crate::EngineError;
 
 const RUNTIME_MODEL_KEY: &str = "runtime.model";
@@ -121,10 +126,8 @@ pub struct StatusView {
 struct Job {
     hub: Arc<LiveRun>,
     plan: RunPlan,
-    /// The session's own system prompt, read at submission.
-    session_prompt: Option<String>,
-    /// The session was created by this input, so its history is empty.
-    fresh_session: bool,
+    /// The session's settings, read at submission.
+    session: SessionSettings,
 }
 
 /// Where the engine keeps media and what it may read.
@@ -175,6 +178,7 @@ pub(crate) struct Inner {
     pub(crate) background: CancellationToken,
     metrics: ferry_metrics::Metrics,
     record_facade: AtomicBool,
+    pub(crate) videos: crate::video_jobs::VideoWatchers,
 }
 
 /// The engine handle (cheap to clone).
@@ -250,9 +254,11 @@ impl Engine {
                 background: CancellationToken::new(),
                 metrics: ferry_metrics::Metrics::new(),
                 record_facade: AtomicBool::new(false),
+                videos: Default::default(),
             }),
         };
         engine.spawn_catalog_refresh();
+        engine.resume_video_jobs().await?;
         Ok((engine, recovered))
     }
 
@@ -366,8 +372,22 @@ impl Engine {
             default_route: self.inner.routes.file().default_route.clone(),
             runtime_model: self.runtime_model(),
             active: self.active_target(),
-            routes: self.inner.routes.statuses(&self.inner.secrets),
+            routes: self.route_statuses(),
         }
+    }
+
+    /// Every route's readiness with its effective capabilities (catalog applied).
+    fn route_statuses(&self) -> Vec<RouteStatus> {
+        let mut statuses = self.inner.routes.statuses(&self.inner.secrets);
+        for status in &mut statuses {
+            if let Ok(route) = self.inner.routes.route(&status.id) {
+                let catalog = self.inner.catalogs.get(&status.id);
+                let (caps, notes) = crate::capabilities::effective(route, catalog.as_deref());
+                status.capabilities = caps;
+                status.capability_notes = notes;
+            }
+        }
+        statuses
     }
 
     /// `POST /v1/runtime/model`: validates and persists the selector.
@@ -397,7 +417,7 @@ impl Engine {
             } else {
                 "ready"
             },
-            routes: self.inner.routes.statuses(&self.inner.secrets),
+            routes: self.route_statuses(),
             active: self.active_target(),
             active_runs: self.live_count(),
             storage: self.inner.store.stats().await?,
@@ -441,6 +461,31 @@ impl Engine {
                     "session {} already exists; send input to it with `ferry sessions input {} \"…\"`",
                     new.id, new.id
                 ),
+            }),
+            other => Ok(other?),
+        }
+    }
+
+    /// `PATCH /v1/sessions/{id}` (and the settings of `POST /v1/sessions`): changes the
+    /// pinned model, system prompt or `speak_replies` (`off`/`always`; `None` inside
+    /// clears it, so the route's setting applies).
+    pub async fn update_session(
+        &self,
+        id: &str,
+        patch: SessionPatch,
+    ) -> Result<Session, EngineError> {
+        if let Some(Some(sel)) = &patch.pinned_selector {
+            validate_selector(self.inner.routes.file(), sel)
+                .map_err(|e| EngineError::bad_input("invalid_selector", e.to_string()))?;
+        }
+        if let Some(Some(v)) = &patch.speak_replies {
+            v.parse::<SpeakReplies>()
+                .map_err(|e| EngineError::bad_input("invalid_speak_replies", e.to_string()))?;
+        }
+        match self.inner.store.update_session(id, patch).await {
+            Err(ferry_store::StoreError::SessionNotFound { .. }) => Err(EngineError::NotFound {
+                what: "session",
+                id: id.to_owned(),
             }),
             other => Ok(other?),
         }
@@ -501,6 +546,9 @@ impl Engine {
         let first = &plan.chain[0];
         let route = self.inner.routes.route(&first.route)?;
         self.inner.routes.api_key(route, &self.inner.secrets)?;
+        if plan.speak == Some(true) {
+            require_tool(route, ToolName::GenerateAudio)?;
+        }
         let mut input = input;
         if !input.attachments.is_empty() {
             let attached = self.resolve_attachments(&input.attachments).await?;
@@ -536,14 +584,17 @@ impl Engine {
             input: input_json,
             idempotency_key: opts.idempotency_key.clone(),
         });
-        let job = |hub| Job {
-            hub,
-            plan,
-            session_prompt: existing_session
+        let session = SessionSettings {
+            prompt: existing_session
                 .as_ref()
                 .and_then(|s| s.system_prompt.clone()),
-            fresh_session: existing_session.is_none(),
+            speak: existing_session
+                .as_ref()
+                .and_then(|s| s.speak_replies.as_deref())
+                .and_then(|v| v.parse().ok()),
+            fresh: existing_session.is_none(),
         };
+        let job = |hub| Job { hub, plan, session };
         if opts.idempotency_key.is_some() {
             // A repeated key must find the existing run before anything starts.
             return match insert.await? {
@@ -831,26 +882,20 @@ async fn session_worker(
 
 /// How a run ended, before it is written.
 enum Ending {
-    Completed {
-        outcome: Box<ferry_openrouter::ChatOutcome>,
-        model: String,
-        route: String,
-    },
+    Completed(Box<Turn>),
     Failed(EngineError),
     Cancelled,
 }
 
 async fn execute(inner: &Arc<Inner>, job: Job) {
-    let Job {
-        hub,
-        plan,
-        session_prompt,
-        fresh_session,
-    } = job;
+    let Job { hub, plan, session } = job;
     let run_id = hub.run_id.clone();
     let mut attempts: Vec<Attempt> = Vec::new();
     let started = Instant::now();
 
+    let engine = Engine {
+        inner: Arc::clone(inner),
+    };
     let ending = if hub.cancel.is_cancelled() {
         Ending::Cancelled
     } else {
@@ -865,7 +910,10 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
         tokio::select! {
             biased;
             _ = hub.cancel.cancelled() => Ending::Cancelled,
-            ending = run_chain(inner, &hub, &plan, session_prompt.as_deref(), fresh_session, &mut attempts) => ending,
+            result = engine.run_turn(&hub, &plan, &session, &mut attempts) => match result {
+                Ok(turn) => Ending::Completed(Box::new(turn)),
+                Err(e) => Ending::Failed(e),
+            },
         }
     };
 
@@ -873,41 +921,52 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
     let duration_ms = started.elapsed().as_millis() as u64;
     let mut reconcile = None;
     let (finish, kind, data) = match ending {
-        Ending::Completed {
-            outcome,
-            model,
-            route,
-        } => {
+        Ending::Completed(turn) => {
+            let Turn {
+                output,
+                usage,
+                cost,
+                model,
+                route,
+                model_calls,
+                cache_status,
+                generation_id,
+                messages,
+            } = *turn;
+            // A billed cost is looked up per generation: only a single-call turn (no
+            // tools, so no media cost either) has one generation that covers the run.
             if inner.reconcile_cost
+                && model_calls == 1
                 && inner
                     .routes
                     .route(&route)
                     .is_ok_and(|r| r.is_verified_openrouter())
             {
-                reconcile = outcome.generation_id.clone().map(|g| (route, g));
+                reconcile = generation_id.clone().map(|g| (route, g));
             }
-            let output = json!({"text": outcome.content, "reasoning": outcome.reasoning});
-            let served = outcome.model.clone().unwrap_or(model);
             let data = json!({
                 "output": output,
-                "usage": outcome.usage,
-                "cost": outcome.cost,
-                "model": served,
+                "usage": usage,
+                "cost": cost,
+                "model": model,
                 "duration_ms": duration_ms,
             });
+            let mut history = Vec::with_capacity(messages.len() + 1);
+            history.push(plan.user_message.clone());
+            history.extend(messages);
             let finish = RunFinish {
                 run_id: run_id.clone(),
                 status: RunStatus::Completed,
-                model_served: Some(served),
-                usage: outcome.usage.clone(),
-                cost: outcome.cost,
+                model_served: Some(model),
+                usage,
+                cost,
                 output: Some(output),
                 error_code: None,
                 error_message: None,
                 attempts: attempts_json,
-                cache_status: outcome.cache_status.clone(),
-                generation_id: outcome.generation_id.clone(),
-                messages: vec![plan.user_message.clone(), outcome.message.clone()],
+                cache_status,
+                generation_id,
+                messages: history,
             };
             (finish, "run.completed", data)
         }
@@ -1024,119 +1083,4 @@ fn record_session_metrics(metrics: &ferry_metrics::Metrics, plan: &RunPlan, fini
 fn partial_output(hub: &LiveRun) -> Option<serde_json::Value> {
     let text = hub.output_so_far();
     (!text.is_empty()).then(|| json!({"text": text}))
-}
-
-async fn run_chain(
-    inner: &Arc<Inner>,
-    hub: &Arc<LiveRun>,
-    plan: &RunPlan,
-    session_prompt: Option<&str>,
-    fresh_session: bool,
-    attempts: &mut Vec<Attempt>,
-) -> Ending {
-    let history = if fresh_session {
-        Vec::new()
-    } else {
-        match inner.store.history(&hub.session_id).await {
-            Ok(h) => h,
-            Err(e) => return Ending::Failed(e.into()),
-        }
-    };
-    let engine = Engine {
-        inner: Arc::clone(inner),
-    };
-    let primary = match inner.routes.route(&plan.chain[0].route) {
-        Ok(r) => r,
-        Err(e) => return Ending::Failed(e),
-    };
-    let past: Vec<&serde_json::Value> = history.iter().map(|m| &m.body).collect();
-    let expansion = match engine
-        .expand_assets(primary, &past, &plan.user_message)
-        .await
-    {
-        Ok(x) => x,
-        Err(e) => return Ending::Failed(e),
-    };
-    let total = plan.chain.len();
-    for (i, planned) in plan.chain.iter().enumerate() {
-        let route = match inner.routes.route(&planned.route) {
-            Ok(r) => r,
-            Err(e) => return Ending::Failed(e),
-        };
-        let client = match inner.routes.client(&planned.route) {
-            Ok(c) => c,
-            Err(e) => return Ending::Failed(e),
-        };
-        let key = match inner.routes.api_key(route, &inner.secrets) {
-            Ok(k) => k,
-            Err(e) => return Ending::Failed(e),
-        };
-        let system_prompt = session_prompt.or(route.system_prompt.as_deref());
-        let wire = wire_model(route, &planned.model);
-        let catalog = inner.catalogs.get(&planned.route);
-        let caps = ModelCaps::of(route, catalog.as_deref(), &wire);
-        let mut messages = Vec::with_capacity(history.len() + 2);
-        if let Some(p) = system_prompt {
-            messages.push(json!({"role": "system", "content": p}));
-        }
-        messages.extend(past.iter().map(|m| expansion.apply(m, &caps)));
-        messages.push(expansion.apply(&plan.user_message, &caps));
-
-        let model_params = route
-            .model_config(&planned.model)
-            .map(|m| m.params.clone())
-            .unwrap_or_default();
-        let params: ModelParams = model_params.overlay(&plan.params);
-        let mut thinking = plan.thinking.or(params.thinking).or(route.thinking);
-        // A model the catalog says takes no `reasoning` parameter gets none (with
-        // `provider.require_parameters` it would otherwise find no endpoint at all).
-        if thinking.is_some()
-            && inner
-                .catalogs
-                .get(&route.id)
-                .and_then(|c| c.supports_reasoning(&wire))
-                == Some(false)
-        {
-            tracing::debug!(model = %wire, "catalog: no reasoning support; not sending reasoning");
-            thinking = None;
-        }
-        let req = ChatRequest {
-            model: wire,
-            messages,
-            stream: true,
-            tools: None,
-            tool_choice: None,
-            params,
-            thinking,
-            provider: provider_for(route, &planned.model, &plan.provider_routing),
-            extra: serde_json::Map::new(),
-        };
-        let mut on_event = |ev: StreamEvent| match ev {
-            StreamEvent::Text(text) => {
-                hub.emit("output.delta", json!({"text": text}));
-            }
-            StreamEvent::Reasoning(text) => {
-                hub.emit("reasoning.delta", json!({"text": text}));
-            }
-            StreamEvent::ToolCallDelta { .. } => {}
-        };
-        match chat_with_retries(&*client, &key, &req, &inner.retry, &mut on_event, attempts).await {
-            Ok(outcome) => {
-                return Ending::Completed {
-                    outcome: Box::new(outcome),
-                    model: req.model,
-                    route: planned.route.clone(),
-                }
-            }
-            Err(e) => {
-                let next = i + 1 < total && e.advances_fallback() && !e.output_started;
-                if next {
-                    tracing::info!(run = %hub.run_id, model = %req.model, code = e.code(), "falling back to the next model");
-                    continue;
-                }
-                return Ending::Failed(e.into());
-            }
-        }
-    }
-    Ending::Failed(EngineError::Internal("empty model chain".into()))
 }

@@ -2,6 +2,7 @@
 //! HTTP status the API answers with. Messages say what was wrong and how to fix it, and
 //! never carry a secret value.
 
+use ferry_openrouter::media::MediaError;
 use ferry_openrouter::UpstreamError;
 
 /// Everything that can go wrong in a request to the engine.
@@ -28,6 +29,17 @@ pub enum EngineError {
     /// The upstream failed; carries the driver's classification.
     #[error("{0}")]
     Upstream(Box<UpstreamError>),
+    /// A media call failed for a reason other than the upstream call itself (no image in
+    /// the reply, a refused download, a video job that ended without a video…).
+    #[error("{0}")]
+    Media(Box<MediaError>),
+    /// A video job ended without a video (failed, cancelled, expired, timed out, or its
+    /// download failed); `code` is one of [`VIDEO_JOB_CODES`].
+    #[error("{message}")]
+    VideoJob { code: &'static str, message: String },
+    /// The model kept calling tools past the route's `max_tool_steps`.
+    #[error("the model was still calling tools after {steps} steps (route {route} allows {steps}); raise max_tool_steps in [routes.{route}] or ask for less at once")]
+    ToolStepsExceeded { steps: u32, route: String },
     /// The run was cancelled.
     #[error("run {0} was cancelled")]
     Cancelled(String),
@@ -51,7 +63,42 @@ impl From<UpstreamError> for EngineError {
     }
 }
 
+impl From<MediaError> for EngineError {
+    fn from(e: MediaError) -> Self {
+        match e {
+            MediaError::Upstream(u) => EngineError::Upstream(u),
+            MediaError::Invalid { code, message } => EngineError::BadInput { code, message },
+            other => EngineError::Media(Box::new(other)),
+        }
+    }
+}
+
+/// Problem codes a failed video job can carry.
+pub const VIDEO_JOB_CODES: &[&str] = &[
+    "video_failed",
+    "video_cancelled",
+    "video_expired",
+    "video_timeout",
+    "media_too_large",
+    "media_download_failed",
+    "media_download_timeout",
+    "media_too_many_redirects",
+    "upstream_protocol_error",
+];
+
 impl EngineError {
+    /// A failed video job with its stored code (unknown codes read as `video_failed`).
+    pub fn video_job(code: &str, message: &str) -> Self {
+        EngineError::VideoJob {
+            code: VIDEO_JOB_CODES
+                .iter()
+                .find(|c| **c == code)
+                .copied()
+                .unwrap_or("video_failed"),
+            message: message.to_owned(),
+        }
+    }
+
     /// Shorthand for a 400 with a code.
     pub fn bad_input(code: &'static str, message: impl Into<String>) -> Self {
         EngineError::BadInput {
@@ -69,6 +116,8 @@ impl EngineError {
                 "run" => "run_not_found",
                 "secret" => "secret_not_found",
                 "route" => "route_not_found",
+                "tool" => "tool_not_found",
+                "video job" => "video_job_not_found",
                 "model" => "model_not_found",
                 _ => "not_found",
             },
@@ -77,6 +126,9 @@ impl EngineError {
             EngineError::UnsupportedMediaType { code, .. } => code,
             EngineError::Asset(e) => e.code(),
             EngineError::Upstream(e) => e.code(),
+            EngineError::Media(e) => e.code(),
+            EngineError::VideoJob { code, .. } => code,
+            EngineError::ToolStepsExceeded { .. } => "tool_steps_exceeded",
             EngineError::Cancelled(_) => "run_cancelled",
             EngineError::Draining => "draining",
             EngineError::Secrets(e) => secrets_code(e),
@@ -95,6 +147,15 @@ impl EngineError {
             EngineError::UnsupportedMediaType { .. } => 415,
             EngineError::Asset(e) => e.status(),
             EngineError::Upstream(e) => e.problem_status(),
+            EngineError::Media(e) => e.status(),
+            EngineError::VideoJob { code, .. } => {
+                if *code == "video_timeout" || *code == "media_download_timeout" {
+                    504
+                } else {
+                    502
+                }
+            }
+            EngineError::ToolStepsExceeded { .. } => 502,
             EngineError::Cancelled(_) => 409,
             EngineError::Draining => 503,
             EngineError::Secrets(e) => match e {
@@ -113,18 +174,9 @@ impl EngineError {
         match self {
             // Transient upstream trouble: sending the input again later may well succeed,
             // even when this run could not retry because output had already streamed.
-            EngineError::Upstream(e) => {
-                use ferry_openrouter::UpstreamErrorKind as K;
-                matches!(
-                    e.kind,
-                    K::RateLimited
-                        | K::Unavailable
-                        | K::Timeout
-                        | K::Connect
-                        | K::Stream
-                        | K::ChoiceError
-                )
-            }
+            EngineError::Upstream(e) => e.is_transient(),
+            EngineError::Media(e) => e.retryable(),
+            EngineError::VideoJob { code, .. } => *code == "video_expired",
             EngineError::Draining => true,
             _ => false,
         }

@@ -38,6 +38,10 @@ pub struct InputRequest {
     /// Provider routing overriding the route's and the model's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_routing: Option<serde_json::Value>,
+    /// Speak the answer (`--speak`): true forces a spoken reply, false suppresses one
+    /// the route or session would make; absent follows `speak_replies`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speak: Option<bool>,
 }
 
 /// One model in the fallback chain, resolved to a route.
@@ -63,6 +67,8 @@ pub struct RunPlan {
     /// The user message appended to history (attachment references are added by the
     /// engine once the attachments are stored).
     pub user_message: serde_json::Value,
+    /// Per-input spoken-reply override.
+    pub speak: Option<bool>,
 }
 
 impl InputRequest {
@@ -120,6 +126,7 @@ impl InputRequest {
             thinking,
             provider_routing,
             user_message: serde_json::json!({"role": "user", "content": content}),
+            speak: self.speak,
         })
     }
 }

@@ -2,26 +2,34 @@
 //! over the driver, live events with replay, crash recovery and graceful shutdown.
 //! It is the only crate that combines config, secrets, store, assets and driver: it also
 //! owns attachments (workspace paths, vision checks against the model catalog), the
-//! daemon-owned speech-to-text with its transcript cache, observations and the per-route
-//! model catalogs with their background refresh.
+//! daemon-owned speech-to-text with its transcript cache, observations, the per-route
+//! model catalogs with their background refresh, the tool loop of a run ([`tools`]:
+//! media tools and `emit_output`), direct media tools and persisted video jobs.
 
 mod attachments;
 mod billing;
+mod capabilities;
 mod catalogs;
 mod engine;
 mod error;
 mod facade;
 mod input;
 mod live;
+mod media_tools;
 mod observe;
 mod routes;
 mod secrets;
+mod tool_loop;
+pub mod tools;
 mod transcribe;
+mod video_jobs;
 mod workspace;
 
 pub use catalogs::{ModelEntry, ModelsQuery, ModelsView, DEFAULT_CATALOG_TTL};
+pub use media_tools::{DirectResult, ToolOutput};
 pub use observe::{ObservationView, MICROPHONE_SEGMENT};
 pub use transcribe::{TranscribeOptions, TranscriptView};
+pub use video_jobs::VideoJobView;
 
 pub use engine::{
     ActiveTarget, Engine, EngineConfig, RuntimeView, SessionView, StatusView, SubmitOptions,

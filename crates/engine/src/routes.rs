@@ -38,8 +38,12 @@ pub struct RouteStatus {
     pub base_url: String,
     /// Where the API key comes from (`auth_ref` or `api_key_env` name, never the value).
     pub auth: String,
-    /// Effective capability flags.
+    /// Effective capability flags: driver defaults, routes-file overrides, narrowed by the
+    /// model catalog.
     pub capabilities: Capabilities,
+    /// Why the catalog turned a configured flag off.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub capability_notes: Vec<String>,
     /// `any` or `listed`.
     pub model_support: String,
 }
@@ -196,6 +200,7 @@ impl RouteTable {
                 AuthSource::Env(v) => format!("api_key_env {v}"),
             },
             capabilities: route.capabilities,
+            capability_notes: Vec::new(),
             model_support: format!("{:?}", route.model_support).to_lowercase(),
         }
     }

@@ -6,7 +6,7 @@
 
 use ferry_assets::{AssetView, MediaType};
 use ferry_config::Route;
-use ferry_openrouter::{Transcription, TranscriptionRequest};
+use ferry_openrouter::{call_with_retries, TranscriptionRequest};
 use serde::Serialize;
 use serde_json::json;
 
@@ -156,8 +156,7 @@ impl Engine {
             format,
             language,
         };
-        let t = self
-            .transcribe_with_retries(&client, &key, &req)
+        let t = call_with_retries(&self.inner.retry, true, || client.transcribe(&key, &req))
             .await
             .map_err(|mut e| {
                 let name = asset.asset.file_name.as_deref().unwrap_or(&asset.asset.id);
@@ -176,29 +175,6 @@ impl Engine {
             cached: false,
             cost: t.cost,
         })
-    }
-
-    async fn transcribe_with_retries(
-        &self,
-        client: &ferry_openrouter::OpenRouterClient,
-        key: &str,
-        req: &TranscriptionRequest<'_>,
-    ) -> Result<Transcription, ferry_openrouter::UpstreamError> {
-        let policy = &self.inner.retry;
-        let mut retry = 0;
-        loop {
-            match client.transcribe(key, req).await {
-                Ok(t) => return Ok(t),
-                Err(e) if e.is_retryable() && retry < policy.max_retries => {
-                    if e.retry_after.is_some_and(|w| w > policy.max_retry_after) {
-                        return Err(e);
-                    }
-                    tokio::time::sleep(policy.delay(retry, e.retry_after)).await;
-                    retry += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
     }
 }
 

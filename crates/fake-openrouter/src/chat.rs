@@ -98,6 +98,7 @@ struct Answer {
     pieces: Vec<Range<usize>>,
     reasoning: Option<String>,
     tool_calls: Vec<FakeToolCall>,
+    images: Vec<String>,
 }
 
 impl Answer {
@@ -112,6 +113,7 @@ impl Answer {
             pieces,
             reasoning,
             tool_calls: calls,
+            images: Vec::new(),
         }
     }
 
@@ -129,6 +131,7 @@ impl Answer {
             pieces,
             reasoning: None,
             tool_calls: Vec::new(),
+            images: Vec::new(),
         }
     }
 
@@ -171,6 +174,7 @@ impl Answer {
             self.content.as_deref(),
             self.reasoning.as_deref(),
             &self.tool_calls,
+            &self.images,
         )
     }
 }
@@ -242,10 +246,12 @@ pub(crate) fn plan(reply: Reply, request: &ChatRequest) -> Plan {
             content,
             reasoning,
             tool_calls,
-        } => ctx.answer(
-            Answer::message(content, reasoning, tool_calls),
-            Ending::Normal,
-        ),
+            images,
+        } => {
+            let mut answer = Answer::message(content, reasoning, tool_calls);
+            answer.images = images;
+            ctx.answer(answer, Ending::Normal)
+        }
         ReplyKind::Stall { chunks, silence } => {
             ctx.answer(Answer::numbered(chunks), Ending::StallThenNormal(silence))
         }
@@ -415,6 +421,9 @@ impl Context<'_> {
             for piece in &answer.pieces {
                 steps.payload(writer.choice(Delta::Content(&content[piece.clone()]), None, None));
             }
+        }
+        if !answer.images.is_empty() {
+            steps.payload(writer.choice(Delta::Images(&answer.images), None, None));
         }
         for (index, call) in answer.tool_calls.iter().enumerate() {
             let start = Delta::ToolStart {

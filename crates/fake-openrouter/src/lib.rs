@@ -45,6 +45,7 @@
 //! | [`Reply::truncated`] | n chunks, then the connection closes mid-body |
 //! | [`Reply::malformed`] | invalid JSON body / a `data: {not json` frame |
 //! | [`Reply::gated`] | the first chunk goes out, the rest waits for [`Gate::open`] |
+//! | [`Reply::images`] | `message.images[]` (`delta.images` when streamed), as image models answer |
 //!
 //! # Other endpoints
 //!
@@ -57,6 +58,19 @@
 //! `{"text": "transcript of N bytes of FORMAT audio"}`). Anything else is a 404 with OpenRouter's error body. With an API key
 //! set, every endpoint but the public `/models` answers 401 without `Authorization: Bearer
 //! <key>`.
+//!
+//! # Media
+//!
+//! `POST /api/v1/audio/speech` answers MP3 (`audio/mpeg`, an ID3 tag and MPEG frames) or
+//! 16-bit PCM (`audio/pcm`) derived from the input text. `POST /api/v1/videos` validates
+//! the body (durations against `GET /videos/models`, resolution, aspect ratio, frame and
+//! reference images) and answers `202 {id, polling_url, status: "pending"}`; each
+//! `GET /api/v1/videos/{id}` advances the job along its [`VideoScript`] (pending →
+//! in_progress → completed by default, or failed/cancelled/expired), and a completed job's
+//! MP4 is at `unsigned_urls[0]` and `GET /api/v1/videos/{id}/content?index=0`.
+//! [`FakeOpenRouter::fail_next`] scripts an HTTP error for any of these, and
+//! [`FakeOpenRouter::serve_file`] / [`FakeOpenRouter::serve_redirect`] serve download URLs
+//! outside `/api/v1` without authentication.
 //!
 //! # TLS
 //!
@@ -74,6 +88,7 @@ mod chat;
 mod error;
 mod gate;
 mod generation;
+mod media;
 mod record;
 mod reply;
 mod respond;
@@ -81,6 +96,7 @@ mod server;
 mod service;
 mod state;
 mod tls;
+mod video;
 mod wire;
 
 use std::fmt;
@@ -96,8 +112,10 @@ use tokio::sync::oneshot;
 pub use audio::{TranscriptionReply, STT_FORMATS};
 pub use error::FakeError;
 pub use gate::Gate;
+pub use media::MediaEndpoint;
 pub use record::RecordedRequest;
 pub use reply::{FakeToolCall, Reply};
+pub use video::VideoScript;
 
 use state::Shared;
 
@@ -168,6 +186,10 @@ impl FakeOpenRouter {
     ) -> Result<FakeOpenRouter, FakeError> {
         let addr = listener.local_addr().map_err(FakeError::Bind)?;
         let shared = Arc::new(Shared::new());
+        shared.lock().origin = base_url
+            .strip_suffix("/api/v1")
+            .unwrap_or(&base_url)
+            .to_owned();
         let (shutdown, shutdown_rx) = oneshot::channel();
         let (ready, ready_rx) = std::sync::mpsc::channel();
         let server_shared = shared.clone();
@@ -287,6 +309,56 @@ impl FakeOpenRouter {
     /// Replaces the `data` array of `GET /models`.
     pub fn set_models(&self, data: Value) {
         self.shared.lock().models = data;
+    }
+
+    /// Scripts the next video job created with `POST /videos` (FIFO; unscripted jobs
+    /// follow [`VideoScript::default`]).
+    pub fn push_video(&self, script: VideoScript) {
+        self.shared.lock().media.video_scripts.push_back(script);
+    }
+
+    /// Replaces the `data` array of `GET /videos/models` (which also decides the durations
+    /// `POST /videos` accepts per model).
+    pub fn set_video_models(&self, data: Value) {
+        self.shared.lock().media.video_models = data;
+    }
+
+    /// Makes the next request to `endpoint` fail with OpenRouter's error body (FIFO per
+    /// endpoint).
+    pub fn fail_next(&self, endpoint: MediaEndpoint, status: u16, message: &str) {
+        self.shared
+            .lock()
+            .media
+            .failures
+            .entry(endpoint)
+            .or_default()
+            .push_back((status, message.to_owned()));
+    }
+
+    /// Serves `bytes` at `GET {origin}{path}` (a path outside `/api/v1`, e.g.
+    /// `/files/fox.png`), without authentication, like a CDN.
+    pub fn serve_file(&self, path: &str, content_type: &str, bytes: Vec<u8>) {
+        self.shared.lock().media.files.insert(
+            path.to_owned(),
+            media::StaticFile::Bytes {
+                content_type: content_type.to_owned(),
+                bytes,
+            },
+        );
+    }
+
+    /// Answers `GET {origin}{path}` with `302 Location: location`.
+    pub fn serve_redirect(&self, path: &str, location: &str) {
+        self.shared.lock().media.files.insert(
+            path.to_owned(),
+            media::StaticFile::Redirect(location.to_owned()),
+        );
+    }
+
+    /// `http://127.0.0.1:PORT` (or `https://HOST:PORT`): where [`FakeOpenRouter::serve_file`]
+    /// paths live.
+    pub fn origin(&self) -> String {
+        self.shared.lock().origin.clone()
     }
 
     /// Replaces the `data` object of `GET /key`.

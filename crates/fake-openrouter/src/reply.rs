@@ -38,6 +38,8 @@ pub(crate) enum ReplyKind {
         content: Option<String>,
         reasoning: Option<String>,
         tool_calls: Vec<FakeToolCall>,
+        /// `message.images[].image_url.url` values (data: or http(s) URLs).
+        images: Vec<String>,
     },
     /// An HTTP error with OpenRouter's error body.
     Error {
@@ -107,7 +109,29 @@ impl Reply {
             content: Some(content.into()),
             reasoning: None,
             tool_calls: Vec::new(),
+            images: Vec::new(),
         })
+    }
+
+    /// An image answer: `message.images[]` with these URLs (`data:image/png;base64,…` or
+    /// http(s)) and no content; add text with [`Reply::with_content`]. Streamed, the
+    /// images arrive in one `delta.images` chunk.
+    pub fn images(urls: Vec<String>) -> Reply {
+        Reply::new(ReplyKind::Message {
+            content: None,
+            reasoning: None,
+            tool_calls: Vec::new(),
+            images: urls,
+        })
+    }
+
+    /// Sets the content of a message reply (e.g. the caption next to images); other kinds
+    /// are returned unchanged.
+    pub fn with_content(mut self, text: impl Into<String>) -> Reply {
+        if let ReplyKind::Message { content, .. } = &mut self.kind {
+            *content = Some(text.into());
+        }
+        self
     }
 
     /// An answer with reasoning and no content at all.
@@ -116,6 +140,7 @@ impl Reply {
             content: None,
             reasoning: Some(reasoning.into()),
             tool_calls: Vec::new(),
+            images: Vec::new(),
         })
     }
 
@@ -126,6 +151,7 @@ impl Reply {
             content: None,
             reasoning: None,
             tool_calls: calls,
+            images: Vec::new(),
         })
     }
 

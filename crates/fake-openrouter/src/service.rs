@@ -14,6 +14,7 @@ use crate::audio;
 use crate::catalog::ModalityFilter;
 use crate::chat::{self, ChatRequest, Outcome};
 use crate::generation::{new_generation_id, unix_now};
+use crate::media::{self, MediaEndpoint};
 use crate::record::RecordedRequest;
 use crate::respond::{self, FakeResponse};
 use crate::state::Shared;
@@ -32,6 +33,9 @@ enum Route {
     Models,
     Key,
     Generation,
+    Media(MediaEndpoint),
+    /// A `GET` outside `/api/v1`: served files (download URLs).
+    File,
     Transcriptions,
     NotFound,
 }
@@ -39,8 +43,15 @@ enum Route {
 impl Route {
     fn of(method: &Method, path: &str) -> Route {
         let Some(endpoint) = path.strip_prefix("/api/v1") else {
-            return Route::NotFound;
+            return if method == Method::GET {
+                Route::File
+            } else {
+                Route::NotFound
+            };
         };
+        if let Some(which) = media::endpoint_of(method, endpoint) {
+            return Route::Media(which);
+        }
         match (method, endpoint) {
             (&Method::POST, "/chat/completions") => Route::Chat,
             (&Method::GET, "/models") => Route::Models,
@@ -77,12 +88,12 @@ pub(crate) async fn handle(
         (Route::Chat, Some(body @ Value::Object(_))) => Some(ChatRequest::from_json(body)),
         _ => None,
     };
-    let stt_body = if route == Route::Transcriptions {
-        json.clone()
-    } else {
-        None
-    };
     let query = parts.uri.query().map(str::to_owned);
+    // Media handlers read the body after recording took it; only they get a copy.
+    let json_body = match route {
+        Route::Media(_) | Route::Transcriptions => json.clone(),
+        _ => None,
+    };
     let shared = &ctx.shared;
     if shared.recording() {
         shared.record(RecordedRequest {
@@ -115,7 +126,18 @@ pub(crate) async fn handle(
                 respond::json(StatusCode::OK, &json!({ "data": data }))
             }
             Route::Generation => generation(shared, query.as_deref()),
-            Route::Transcriptions => audio::answer(shared, stt_body.as_ref()),
+            Route::Media(which) => {
+                let endpoint = parts.uri.path().trim_start_matches("/api/v1");
+                media::handle(
+                    shared,
+                    which,
+                    endpoint,
+                    query.as_deref(),
+                    json_body.as_ref(),
+                )
+            }
+            Route::File => media::file(shared, parts.uri.path()),
+            Route::Transcriptions => audio::answer(shared, json_body.as_ref()),
             Route::NotFound => respond::openrouter_error(404, "Not Found"),
         },
     };
@@ -126,7 +148,7 @@ pub(crate) async fn handle(
 /// OpenRouter's 401 when an API key is configured and the request does not carry it.
 /// `GET /models` is public on OpenRouter and stays so here.
 fn auth_failure(shared: &Shared, headers: &HeaderMap, route: Route) -> Option<FakeResponse> {
-    if route == Route::Models {
+    if matches!(route, Route::Models | Route::File) {
         return None;
     }
     let message = {
@@ -209,7 +231,16 @@ mod tests {
             Route::of(&Method::GET, "/api/v1/generation"),
             Route::Generation
         );
-        assert_eq!(Route::of(&Method::GET, "/models"), Route::NotFound);
+        assert_eq!(Route::of(&Method::GET, "/models"), Route::File);
+        assert_eq!(Route::of(&Method::POST, "/models"), Route::NotFound);
+        assert_eq!(
+            Route::of(&Method::POST, "/api/v1/audio/speech"),
+            Route::Media(MediaEndpoint::Speech)
+        );
+        assert_eq!(
+            Route::of(&Method::GET, "/api/v1/videos/job-1"),
+            Route::Media(MediaEndpoint::PollVideo)
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::audio::TranscriptionReply;
 use crate::catalog;
 use crate::generation::GenerationRecord;
+use crate::media::MediaState;
 use crate::record::RecordedRequest;
 use crate::reply::Reply;
 
@@ -38,6 +39,10 @@ pub(crate) struct State {
     pub(crate) key_info: Value,
     /// Generations this fake produced, by id.
     pub(crate) generations: HashMap<String, GenerationRecord>,
+    /// `scheme://host:port` of this fake (for absolute URLs it hands out).
+    pub(crate) origin: String,
+    /// Speech, video jobs and served files.
+    pub(crate) media: MediaState,
     /// Scripted answers of `POST /audio/transcriptions`, FIFO.
     pub(crate) transcriptions: VecDeque<TranscriptionReply>,
 }
@@ -54,6 +59,8 @@ impl Shared {
                 models: catalog::default_models(),
                 key_info: catalog::default_key_info(),
                 generations: HashMap::new(),
+                origin: String::new(),
+                media: MediaState::new(),
                 transcriptions: VecDeque::new(),
             }),
         }

@@ -74,6 +74,7 @@ pub(crate) fn message(
     content: Option<&str>,
     reasoning: Option<&str>,
     tool_calls: &[FakeToolCall],
+    images: &[String],
 ) -> Value {
     let mut message = json!({
         "role": "assistant",
@@ -101,8 +102,20 @@ pub(crate) fn message(
                 .collect();
             map.insert("tool_calls".to_owned(), Value::Array(calls));
         }
+        if !images.is_empty() {
+            map.insert("images".to_owned(), images_json(images));
+        }
     }
     message
+}
+
+/// `images[]` entries: `{type: "image_url", image_url: {url}}`.
+fn images_json(urls: &[String]) -> Value {
+    Value::Array(
+        urls.iter()
+            .map(|u| json!({"type": "image_url", "image_url": {"url": u}}))
+            .collect(),
+    )
 }
 
 fn reasoning_detail(text: &str) -> Value {
@@ -156,6 +169,8 @@ pub(crate) enum Delta<'a> {
     },
     /// A piece of a tool call's arguments.
     ToolArgs { index: usize, arguments: &'a str },
+    /// Generated images (`images: [{type, image_url: {url}}]`).
+    Images(&'a [String]),
 }
 
 /// The SSE keep-alive comment OpenRouter sends while a request is processing.
@@ -243,6 +258,7 @@ fn payload_len(delta: Delta<'_>) -> usize {
         Delta::Reasoning { text, .. } => 2 * text.len() + 80,
         Delta::ToolStart { id, name, .. } => id.len() + name.len() + 80,
         Delta::ToolArgs { arguments, .. } => arguments.len() + 60,
+        Delta::Images(urls) => urls.iter().map(|u| u.len() + 48).sum(),
     }
 }
 
@@ -275,6 +291,10 @@ fn write_delta(buf: &mut Vec<u8>, delta: Delta<'_>) {
             buf.extend_from_slice(b",\"type\":\"function\",\"function\":{\"name\":");
             push_json(buf, name);
             buf.extend_from_slice(b",\"arguments\":\"\"}}]");
+        }
+        Delta::Images(urls) => {
+            buf.extend_from_slice(b",\"images\":");
+            push_json(buf, &images_json(urls));
         }
         Delta::ToolArgs { index, arguments } => {
             buf.extend_from_slice(b",\"tool_calls\":[{\"index\":");

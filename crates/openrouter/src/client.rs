@@ -13,6 +13,7 @@ use reqwest::{Certificate, Response};
 use serde_json::Value;
 use url::Url;
 
+use crate::body::{self, BodyError, Overflow};
 use crate::driver::ChatDriver;
 use crate::error::{DriverError, ErrorContext, UpstreamError};
 use crate::response::parse_completion;
@@ -35,7 +36,11 @@ pub struct OpenRouterClient {
 }
 
 struct Inner {
+    /// Chat client: `timeout_ms` is the read/idle timeout (streams stay open for long).
     http: reqwest::Client,
+    /// Media client: no idle timeout (an image may take minutes before its first byte);
+    /// each media call sets its own deadline. Redirects are capped.
+    media_http: reqwest::Client,
     base_url: Url,
     chat_url: Url,
     verified: bool,
@@ -51,8 +56,48 @@ impl fmt::Debug for OpenRouterClient {
     }
 }
 
-fn endpoint(base: &Url, path: &str) -> Result<Url, url::ParseError> {
+pub(crate) fn endpoint(base: &Url, path: &str) -> Result<Url, url::ParseError> {
     Url::parse(&format!("{}/{path}", base.as_str().trim_end_matches('/')))
+}
+
+/// Redirects a media download follows at most (reqwest drops `Authorization` when one
+/// leaves the origin).
+const MEDIA_MAX_REDIRECTS: usize = 3;
+
+/// A client builder with the route's transport settings: TLS roots, host pins, proxy,
+/// connect timeout.
+fn transport_builder(route: &Route) -> Result<reqwest::ClientBuilder, DriverError> {
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_nodelay(true);
+    if route.connect_timeout_ms > 0 {
+        builder = builder.connect_timeout(Duration::from_millis(route.connect_timeout_ms));
+    }
+    let mut ca_paths: Vec<String> = Vec::new();
+    if let Some(path) = &route.network.ca_file {
+        ca_paths.push(path.display().to_string());
+    }
+    if let Some(path) = std::env::var_os(SSL_CERT_FILE).filter(|p| !p.is_empty()) {
+        ca_paths.push(path.to_string_lossy().into_owned());
+    }
+    for path in &ca_paths {
+        for cert in load_pem_roots(path)? {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    for pin in &route.network.resolve {
+        builder = builder.resolve(&pin.host, pin.socket_addr());
+    }
+    if let Some(proxy) = &route.network.proxy {
+        let proxy = reqwest::Proxy::all(proxy.as_str()).map_err(|e| DriverError::Proxy {
+            route: route.id.clone(),
+            detail: e.to_string(),
+        })?;
+        builder = builder.proxy(proxy);
+    }
+    Ok(builder)
 }
 
 fn load_pem_roots(path: &str) -> Result<Vec<Certificate>, DriverError> {
@@ -72,51 +117,28 @@ impl OpenRouterClient {
     /// Builds the client for `route`: connect timeout, read/idle timeout (`timeout_ms`:
     /// the longest wait for the first byte and between bytes), extra roots from
     /// `network.ca_file` and `SSL_CERT_FILE`, host pins, proxy (else the environment's).
+    /// A second client with the same transport but no idle timeout serves media calls.
     pub fn new(route: &Route) -> Result<Self, DriverError> {
         let build_err = |detail: String| DriverError::Build {
             route: route.id.clone(),
             detail,
         };
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true);
-        if route.connect_timeout_ms > 0 {
-            builder = builder.connect_timeout(Duration::from_millis(route.connect_timeout_ms));
-        }
+        let mut chat = transport_builder(route)?;
         if route.timeout_ms > 0 {
-            builder = builder.read_timeout(Duration::from_millis(route.timeout_ms));
+            chat = chat.read_timeout(Duration::from_millis(route.timeout_ms));
         }
-        let mut ca_paths: Vec<String> = Vec::new();
-        if let Some(path) = &route.network.ca_file {
-            ca_paths.push(path.display().to_string());
-        }
-        if let Some(path) = std::env::var_os(SSL_CERT_FILE).filter(|p| !p.is_empty()) {
-            ca_paths.push(path.to_string_lossy().into_owned());
-        }
-        for path in &ca_paths {
-            for cert in load_pem_roots(path)? {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        for pin in &route.network.resolve {
-            builder = builder.resolve(&pin.host, pin.socket_addr());
-        }
-        if let Some(proxy) = &route.network.proxy {
-            let proxy = reqwest::Proxy::all(proxy.as_str()).map_err(|e| DriverError::Proxy {
-                route: route.id.clone(),
-                detail: e.to_string(),
-            })?;
-            builder = builder.proxy(proxy);
-        }
-        let http = builder.build().map_err(|e| build_err(error_chain(&e)))?;
+        let http = chat.build().map_err(|e| build_err(error_chain(&e)))?;
+        let media_http = transport_builder(route)?
+            .redirect(reqwest::redirect::Policy::limited(MEDIA_MAX_REDIRECTS))
+            .build()
+            .map_err(|e| build_err(error_chain(&e)))?;
         let base_url = route.effective_base_url();
         let chat_url =
             endpoint(&base_url, "chat/completions").map_err(|e| build_err(e.to_string()))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
+                media_http,
                 base_url,
                 chat_url,
                 verified: route.is_verified_openrouter(),
@@ -128,6 +150,19 @@ impl OpenRouterClient {
     /// Whether the route talks to OpenRouter itself (OpenRouter-only shaping applies).
     pub fn is_verified(&self) -> bool {
         self.inner.verified
+    }
+
+    /// The media transport (no idle timeout; callers set a deadline per request).
+    pub(crate) fn media_http(&self) -> &reqwest::Client {
+        &self.inner.media_http
+    }
+
+    /// Attribution headers for the non-chat endpoints (verified routes only).
+    pub(crate) fn side_headers(&self) -> HeaderMap {
+        header_map(shape::build_attribution_headers(
+            self.inner.verified,
+            &self.inner.attribution,
+        ))
     }
 
     /// The normalised base URL (no trailing slash).
@@ -143,6 +178,19 @@ impl OpenRouterClient {
         req: &ChatRequest,
         on_event: &mut (dyn FnMut(StreamEvent) + Send),
     ) -> Result<ChatOutcome, UpstreamError> {
+        self.chat_via(&self.inner.http, None, api_key, req, on_event)
+            .await
+    }
+
+    /// One chat completion over `http`, with an optional whole-request deadline.
+    pub(crate) async fn chat_via(
+        &self,
+        http: &reqwest::Client,
+        deadline: Option<Duration>,
+        api_key: &str,
+        req: &ChatRequest,
+        on_event: &mut (dyn FnMut(StreamEvent) + Send),
+    ) -> Result<ChatOutcome, UpstreamError> {
         let ctx = ErrorContext {
             model: &req.model,
             api_key,
@@ -151,7 +199,9 @@ impl OpenRouterClient {
         let body = serde_json::to_vec(&body).map_err(|e| {
             UpstreamError::protocol(&format!("cannot encode the request ({e})"), false, ctx)
         })?;
-        let response = self.send_chat(api_key, req, body, ctx).await?;
+        let response = self
+            .send_chat_via(http, deadline, api_key, req, body, ctx)
+            .await?;
         let generation_id = header_string(response.headers(), "x-generation-id");
         let cache_status = header_string(response.headers(), "x-openrouter-cache-status");
         let is_sse = response
@@ -180,19 +230,11 @@ impl OpenRouterClient {
 
     /// The extra headers of a chat request (attribution, cache), shaped for this route.
     pub(crate) fn chat_headers(&self, req: &ChatRequest) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for (name, value) in shape::build_headers(req, self.inner.verified, &self.inner.attribution)
-        {
-            match (
-                HeaderName::try_from(name.as_str()),
-                HeaderValue::try_from(value.as_str()),
-            ) {
-                (Ok(n), Ok(v)) => {
-                    headers.insert(n, v);
-                }
-                _ => tracing::warn!(header = %name, "skipping a header with an invalid value"),
-            }
-        }
+        let mut headers = header_map(shape::build_headers(
+            req,
+            self.inner.verified,
+            &self.inner.attribution,
+        ));
         if req.stream {
             headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
         }
@@ -209,16 +251,29 @@ impl OpenRouterClient {
         body: impl Into<reqwest::Body>,
         ctx: ErrorContext<'_>,
     ) -> Result<Response, UpstreamError> {
-        let response = self
-            .inner
-            .http
+        self.send_chat_via(&self.inner.http, None, api_key, req, body, ctx)
+            .await
+    }
+
+    /// [`OpenRouterClient::send_chat`] over `http`, with an optional whole-request deadline.
+    async fn send_chat_via(
+        &self,
+        http: &reqwest::Client,
+        deadline: Option<Duration>,
+        api_key: &str,
+        req: &ChatRequest,
+        body: impl Into<reqwest::Body>,
+        ctx: ErrorContext<'_>,
+    ) -> Result<Response, UpstreamError> {
+        let mut request = http
             .post(self.inner.chat_url.clone())
             .bearer_auth(api_key)
             .headers(self.chat_headers(req))
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| send_error(&e, ctx))?;
+            .body(body);
+        if let Some(d) = deadline {
+            request = request.timeout(d);
+        }
+        let response = request.send().await.map_err(|e| send_error(&e, ctx))?;
         check_status(response, ctx).await
     }
 
@@ -265,15 +320,10 @@ impl OpenRouterClient {
         {
             request = request.header(name, value);
         }
-        let response = request.send().await.map_err(|e| send_error(&e, ctx))?;
-        let response = check_status(response, ctx).await?;
-        let bytes = read_limited(response, MAX_BODY, ctx).await?;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            UpstreamError::protocol(&format!("{path} body is not valid JSON ({e})"), false, ctx)
-        })
+        send_for_json(request, MAX_BODY, ctx, path).await
     }
 
-    async fn get_json(
+    pub(crate) async fn get_json(
         &self,
         api_key: &str,
         path: &str,
@@ -285,19 +335,8 @@ impl OpenRouterClient {
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        let response = self
-            .inner
-            .http
-            .get(url)
-            .bearer_auth(api_key)
-            .send()
-            .await
-            .map_err(|e| send_error(&e, ctx))?;
-        let response = check_status(response, ctx).await?;
-        let bytes = read_limited(response, MAX_BODY, ctx).await?;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            UpstreamError::protocol(&format!("{path} body is not valid JSON ({e})"), false, ctx)
-        })
+        let request = self.inner.http.get(url).bearer_auth(api_key);
+        send_for_json(request, MAX_BODY, ctx, path).await
     }
 }
 
@@ -310,6 +349,40 @@ impl ChatDriver for OpenRouterClient {
     ) -> BoxFuture<'a, Result<ChatOutcome, UpstreamError>> {
         Box::pin(OpenRouterClient::chat(self, api_key, req, on_event))
     }
+}
+
+/// Header pairs from the shaping functions as a map; a value that is not a valid header
+/// is skipped with a warning.
+pub(crate) fn header_map(pairs: Vec<(String, String)>) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, value) in pairs {
+        match (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value.as_str()),
+        ) {
+            (Ok(n), Ok(v)) => {
+                headers.insert(n, v);
+            }
+            _ => tracing::warn!(header = %name, "skipping a header with an invalid value"),
+        }
+    }
+    headers
+}
+
+/// Sends `request` and reads its JSON answer (at most `limit` bytes); `what` names the
+/// endpoint in a parse error.
+pub(crate) async fn send_for_json(
+    request: reqwest::RequestBuilder,
+    limit: usize,
+    ctx: ErrorContext<'_>,
+    what: &str,
+) -> Result<Value, UpstreamError> {
+    let response = request.send().await.map_err(|e| send_error(&e, ctx))?;
+    let response = check_status(response, ctx).await?;
+    let bytes = read_limited(response, limit, ctx).await?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        UpstreamError::protocol(&format!("{what} body is not valid JSON ({e})"), false, ctx)
+    })
 }
 
 pub(crate) fn header_string(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -337,7 +410,7 @@ pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// A failure before any response arrived.
-fn send_error(e: &reqwest::Error, ctx: ErrorContext<'_>) -> UpstreamError {
+pub(crate) fn send_error(e: &reqwest::Error, ctx: ErrorContext<'_>) -> UpstreamError {
     if e.is_timeout() {
         UpstreamError::timeout(false, ctx, "no response")
     } else {
@@ -346,7 +419,7 @@ fn send_error(e: &reqwest::Error, ctx: ErrorContext<'_>) -> UpstreamError {
 }
 
 /// Turns a non-success response into its [`UpstreamError`].
-async fn check_status(
+pub(crate) async fn check_status(
     response: Response,
     ctx: ErrorContext<'_>,
 ) -> Result<Response, UpstreamError> {
@@ -374,40 +447,30 @@ async fn check_status(
 /// Reads a whole body, at most `limit` bytes (more is an error unless this is an error
 /// body, which is simply cut).
 pub(crate) async fn read_limited(
-    mut response: Response,
+    response: Response,
     limit: usize,
     ctx: ErrorContext<'_>,
 ) -> Result<Vec<u8>, UpstreamError> {
-    let mut bytes = Vec::new();
-    loop {
-        let chunk = response.chunk().await.map_err(|e| {
-            if e.is_timeout() {
+    let overflow = if limit == MAX_ERROR_BODY {
+        Overflow::Cut
+    } else {
+        Overflow::Fail
+    };
+    body::collect(response, limit, overflow)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => {
+                UpstreamError::protocol(&format!("response body exceeds {limit} bytes"), false, ctx)
+            }
+            BodyError::Read(e) if e.is_timeout() => {
                 UpstreamError::timeout(false, ctx, "response body stalled")
-            } else {
-                UpstreamError::connect(
-                    &format!(
-                        "connection lost while reading the response: {}",
-                        error_chain(&e)
-                    ),
-                    ctx,
-                )
             }
-        })?;
-        let Some(chunk) = chunk else {
-            return Ok(bytes);
-        };
-        let room = limit.saturating_sub(bytes.len());
-        if chunk.len() > room {
-            if limit == MAX_ERROR_BODY {
-                bytes.extend_from_slice(&chunk[..room]);
-                return Ok(bytes);
-            }
-            return Err(UpstreamError::protocol(
-                &format!("response body exceeds {limit} bytes"),
-                false,
+            BodyError::Read(e) => UpstreamError::connect(
+                &format!(
+                    "connection lost while reading the response: {}",
+                    error_chain(&e)
+                ),
                 ctx,
-            ));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+            ),
+        })
 }

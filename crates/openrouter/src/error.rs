@@ -408,6 +408,16 @@ impl UpstreamError {
         !self.output_started && matches!(self.kind, RateLimited | Unavailable | Timeout | Connect)
     }
 
+    /// Whether sending the same request again later may succeed (transient trouble),
+    /// regardless of whether this call could still retry.
+    pub fn is_transient(&self) -> bool {
+        use UpstreamErrorKind::*;
+        matches!(
+            self.kind,
+            RateLimited | Unavailable | Timeout | Connect | Stream | ChoiceError
+        )
+    }
+
     /// Whether the next model of the fallback chain should be tried.
     pub fn advances_fallback(&self) -> bool {
         use UpstreamErrorKind::*;

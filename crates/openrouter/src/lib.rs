@@ -1,18 +1,21 @@
 //! ferry-openrouter: the OpenRouter driver. Request shaping in pure functions
 //! ([`shape`]), transport over reqwest ([`OpenRouterClient`]), SSE parsing with
 //! `eventsource-stream`, error mapping to stable problem codes ([`UpstreamError`]) and a
-//! bounded retry policy ([`chat_with_retries`]); speech-to-text ([`OpenRouterClient::transcribe`])
-//! and the model catalog ([`Catalog`], [`OpenRouterClient::fetch_catalog`]).
+//! bounded retry policy ([`chat_with_retries`]); speech-to-text ([`OpenRouterClient::transcribe`]),
+//! the model catalog ([`Catalog`], [`OpenRouterClient::fetch_catalog`]) and media
+//! generation ([`media`]: images, speech, video jobs, guarded downloads).
 
 // `UpstreamError` carries the upstream metadata JSON by value (its shape is part of the
 // public API the engine uses); it only travels on the failure path, so its size is fine.
 #![allow(clippy::result_large_err)]
 
 mod audio;
+mod body;
 mod catalog;
 mod client;
 mod driver;
 mod error;
+pub mod media;
 mod outcome;
 mod passthrough;
 mod redact;
@@ -32,5 +35,5 @@ pub use passthrough::{
     open_raw_with_retries, RawCompletion, RawReply, RawStream, StreamSummary, Usage,
 };
 pub use redact::{redact_text, REDACTED};
-pub use retry::{chat_with_retries, parse_retry_after, Attempt, RetryPolicy};
+pub use retry::{call_with_retries, chat_with_retries, parse_retry_after, Attempt, RetryPolicy};
 pub use types::{ChatOutcome, ChatRequest, StreamEvent, ToolCall};

@@ -161,6 +161,34 @@ impl RetryState {
     }
 }
 
+/// Runs one non-chat upstream call (`/audio/speech`, `/videos`, …) with the same bounded
+/// backoff as chat ([`RetryState`]). A call that is not `idempotent` (creating a paid
+/// job) is retried only on 429, where upstream guarantees nothing was done.
+pub async fn call_with_retries<T, F, Fut>(
+    policy: &RetryPolicy,
+    idempotent: bool,
+    mut call: F,
+) -> Result<T, UpstreamError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, UpstreamError>>,
+{
+    let mut state = RetryState::default();
+    loop {
+        let mut error = match call().await {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        if !idempotent && error.kind != UpstreamErrorKind::RateLimited {
+            return Err(error);
+        }
+        match state.after_failure(&mut error, None, policy) {
+            NextStep::RetryAfter(delay) => tokio::time::sleep(delay).await,
+            NextStep::RetryWithMinimalThinking | NextStep::GiveUp => return Err(error),
+        }
+    }
+}
+
 /// `req` with thinking = minimal (for the reasoning-required retry).
 pub(crate) fn with_minimal_thinking(req: &ChatRequest) -> ChatRequest {
     let mut with_minimal = req.clone();

@@ -81,6 +81,18 @@ pub enum StoreError {
         id: String,
     },
 
+    /// The named video job does not exist.
+    #[error("video job {id:?} not found")]
+    VideoJobNotFound {
+        /// The job id.
+        id: String,
+    },
+    /// The video job already finished and cannot change.
+    #[error("video job {id:?} already finished")]
+    VideoJobFinished {
+        /// The job id.
+        id: String,
+    },
     /// The named asset does not exist.
     #[error("asset {id:?} not found")]
     AssetNotFound {

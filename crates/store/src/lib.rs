@@ -2,8 +2,8 @@
 //! lock.
 //!
 //! One database, `STATE_ROOT/ferry.db` (WAL, `synchronous=FULL`, versioned migrations),
-//! holds runtime config, sessions, history, runs, run events, asset metadata and asset
-//! derivations. A single writer thread
+//! holds runtime config, sessions, history, runs, run events, asset metadata, asset
+//! derivations and video jobs. A single writer thread
 //! owns the only write connection and commits queued jobs in groups; reads use a small
 //! pool of read-only connections. [`StateLock`] keeps two processes off one state root.
 
@@ -22,6 +22,7 @@ mod sessions;
 mod stats;
 mod status;
 mod store;
+mod video_jobs;
 mod writer;
 
 pub use assets::{Asset, AssetFilter, AssetInsert, Derivation, NewAsset};
@@ -35,3 +36,4 @@ pub use sessions::{NewSession, Session, SessionPatch, StoredMessage};
 pub use stats::{SessionTotals, StoreStats};
 pub use status::{RunStatus, UnknownRunStatus};
 pub use store::{Store, DB_FILE_NAME};
+pub use video_jobs::{NewVideoJob, VideoJob, VideoJobUpdate};

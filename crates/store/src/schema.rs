@@ -89,6 +89,25 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 3: the cost OpenRouter billed for a run (`GET /generation`), when reconciled.
     "ALTER TABLE runs ADD COLUMN billed_cost REAL;",
+    // 4: video generation jobs, so polling resumes after a restart.
+    "CREATE TABLE video_jobs (
+        id TEXT PRIMARY KEY,
+        route TEXT NOT NULL,
+        model TEXT NOT NULL,
+        upstream_id TEXT NOT NULL,
+        polling_url TEXT,
+        status TEXT NOT NULL,
+        request TEXT NOT NULL,
+        run_id TEXT,
+        asset_id TEXT,
+        cost REAL,
+        error_code TEXT,
+        error_message TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        finished_at TEXT
+    );
+    CREATE INDEX video_jobs_active ON video_jobs(created_at) WHERE finished_at IS NULL;",
 ];
 
 /// The schema version this build writes.

@@ -34,7 +34,7 @@ pub struct ListQuery {
     pub kind: Option<String>,
     /// An exact media type, e.g. `image/png`.
     pub media_type: Option<String>,
-    /// `upload`, `workspace`, `inline` or `observation`.
+    /// `upload`, `workspace`, `inline`, `observation` or `generated`.
     pub source: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

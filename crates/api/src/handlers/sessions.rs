@@ -4,8 +4,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use ferry_config::SpeakReplies;
 use ferry_engine::{EngineError, InputRequest, SubmitOptions};
-use ferry_store::NewSession;
+use ferry_store::{NewSession, SessionPatch};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -26,6 +27,33 @@ pub struct CreateSession {
     /// Override the route's system prompt.
     #[serde(default)]
     pub system_prompt: Option<String>,
+    /// `off` or `always`: speak every reply of this session (default: the route's).
+    #[serde(default)]
+    pub speak_replies: Option<String>,
+}
+
+/// Body of `PATCH /v1/sessions/{id}`: a field that is absent stays, `null` clears it.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSession {
+    /// Pin the session to a selector.
+    #[serde(default, deserialize_with = "present")]
+    pub model: Option<Option<String>>,
+    /// The session's system prompt.
+    #[serde(default, deserialize_with = "present")]
+    pub system_prompt: Option<Option<String>>,
+    /// `off` or `always`.
+    #[serde(default, deserialize_with = "present")]
+    pub speak_replies: Option<Option<String>>,
+}
+
+/// A field that is present (`null` included) becomes `Some`.
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// Cursor pagination.
@@ -54,7 +82,11 @@ pub async fn create(
     State(s): State<AppState>,
     ApiJson(body): ApiJson<CreateSession>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let session = s
+    if let Some(v) = &body.speak_replies {
+        v.parse::<SpeakReplies>()
+            .map_err(|e| EngineError::bad_input("invalid_speak_replies", e.to_string()))?;
+    }
+    let mut session = s
         .engine
         .create_session(NewSession {
             id: body.id,
@@ -62,7 +94,44 @@ pub async fn create(
             system_prompt: body.system_prompt,
         })
         .await?;
+    if let Some(v) = body.speak_replies {
+        session = s
+            .engine
+            .update_session(
+                &session.id,
+                SessionPatch {
+                    speak_replies: Some(Some(v)),
+                    ..SessionPatch::default()
+                },
+            )
+            .await?;
+    }
     Ok((StatusCode::CREATED, Json(json!(session))))
+}
+
+/// `PATCH /v1/sessions/{id}`.
+#[utoipa::path(patch, path = "/v1/sessions/{id}", tag = "sessions", request_body = UpdateSession,
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, description = "The session", body = Object),
+              (status = 400, description = "Invalid selector or speak_replies (problem+json)"),
+              (status = 404, description = "No such session (problem+json)")))]
+pub async fn update(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateSession>,
+) -> ApiResult<Json<Value>> {
+    let session = s
+        .engine
+        .update_session(
+            &id,
+            SessionPatch {
+                pinned_selector: body.model,
+                system_prompt: body.system_prompt,
+                speak_replies: body.speak_replies,
+            },
+        )
+        .await?;
+    Ok(Json(json!(session)))
 }
 
 /// `GET /v1/sessions`.

@@ -5,5 +5,6 @@ mod chat_json;
 mod chat_stream;
 mod endpoints;
 mod failures;
+mod media;
 mod support;
 mod tls;

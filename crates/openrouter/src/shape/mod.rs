@@ -29,6 +29,11 @@ pub const STRIPPED_EXTRA_KEYS: &[&str] = &[
     "verbosity",
 ];
 
+/// Output-modality fields forwarded on every route, custom `base_url` included: an image
+/// request means nothing without them, and OpenAI-compatible proxies in front of
+/// OpenRouter pass them through. Every other `extra` key is OpenRouter-only shaping.
+pub const MEDIA_EXTRA_KEYS: &[&str] = &["modalities", "image_config"];
+
 /// The JSON body of `POST /chat/completions`.
 pub fn build_body(req: &ChatRequest, verified: bool) -> Value {
     let mut body = Map::new();
@@ -45,6 +50,11 @@ pub fn build_body(req: &ChatRequest, verified: bool) -> Value {
         body.insert("tool_choice".into(), choice.clone());
     }
     insert_params(req, &mut body);
+    for key in MEDIA_EXTRA_KEYS {
+        if let Some(value) = req.extra.get(*key) {
+            body.insert((*key).into(), value.clone());
+        }
+    }
     if !verified {
         // A plain OpenAI-compatible server gets only fields of OpenAI's own API.
         for (key, value) in &req.extra {

@@ -133,7 +133,8 @@ fn custom_base_url_gets_plain_openai_request() {
                 "max_tokens": 100,
                 "seed": 7,
                 "stop": ["END"],
-                "response_format": {"type": "json_object"}
+                "response_format": {"type": "json_object"},
+                "modalities": ["image", "text"]
             }),
             "{model}"
         );
@@ -144,6 +145,30 @@ fn custom_base_url_gets_plain_openai_request() {
         )
         .is_empty());
     }
+}
+
+#[test]
+fn media_output_fields_reach_a_custom_base_url_other_extras_do_not() {
+    let mut r = req("google/gemini-3.1-flash-image-preview");
+    r.stream = false;
+    r.extra
+        .insert("modalities".into(), json!(["image", "text"]));
+    r.extra.insert(
+        "image_config".into(),
+        json!({"aspect_ratio": "16:9", "image_size": "2K"}),
+    );
+    r.extra.insert("plugins".into(), json!([{"id": "web"}]));
+    let custom = build_body(&r, false);
+    assert_eq!(custom["modalities"], json!(["image", "text"]));
+    assert_eq!(
+        custom["image_config"],
+        json!({"aspect_ratio": "16:9", "image_size": "2K"})
+    );
+    assert!(custom.get("plugins").is_none(), "OpenRouter-only extra");
+    let verified = build_body(&r, true);
+    assert_eq!(verified["modalities"], json!(["image", "text"]));
+    assert_eq!(verified["image_config"]["image_size"], "2K");
+    assert_eq!(verified["plugins"], json!([{"id": "web"}]));
 }
 
 #[test]

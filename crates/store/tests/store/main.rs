@@ -1,6 +1,7 @@
 //! Integration tests of ferry-store against real SQLite files in temporary state roots.
 
 mod support;
+mod video_jobs;
 
 mod assets;
 mod durability;

@@ -1,0 +1,457 @@
+//! Running the media tools — for a model's tool call in a run and for
+//! `POST /v1/tools/{name}` alike: capability gates, the route's media models and
+//! settings, upstream calls with the engine's retry policy, and the results stored as
+//! `generated` assets whose type is checked against what the tool promises.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferry_assets::{Declared, Kind, Source};
+use ferry_config::{Route, TtsFormat};
+use ferry_openrouter::chat_with_retries;
+use ferry_openrouter::media::{
+    extract_images, FetchError, FetchLimits, ImageRequest, ImageSource, MediaError, SpeechRequest,
+    MAX_EDIT_IMAGES,
+};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::engine::Engine;
+use crate::input::provider_for;
+use crate::tools::{
+    parse_value, AssetRef, EditImageArgs, GenerateAudioArgs, GenerateImageArgs, ToolArgs, ToolName,
+};
+use crate::video_jobs::VideoJobView;
+use crate::EngineError;
+
+/// Where and how a tool runs.
+#[derive(Debug, Clone)]
+pub(crate) struct ToolCtx<'a> {
+    /// The route whose key, media models and capabilities apply.
+    pub route: &'a Route,
+    /// A media model overriding the route's (direct calls only).
+    pub model: Option<String>,
+    /// An image deadline overriding `media.image_timeout_ms` (direct calls only).
+    pub timeout_ms: Option<u64>,
+    /// The run whose tool call this is.
+    pub run_id: Option<&'a str>,
+}
+
+/// What a media tool produced.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ToolOutput {
+    /// The tool's name.
+    pub tool: &'static str,
+    /// The route it ran on.
+    pub route: String,
+    /// The media model that served.
+    pub model: String,
+    /// Stored results, in order.
+    pub assets: Vec<AssetRef>,
+    /// Text the tool returned (a transcript, or what an image model said).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Upstream cost in credits, when reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
+    /// The video job (generate_video).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub video: Option<VideoJobView>,
+}
+
+/// A direct tool call's answer: a finished tool, or a video job still running.
+#[derive(Debug, Clone)]
+pub enum DirectResult {
+    Done(Box<ToolOutput>),
+    VideoStarted(Box<VideoJobView>),
+}
+
+/// Refuses a tool whose capability is off on the route.
+pub(crate) fn require_tool(route: &Route, tool: ToolName) -> Result<(), EngineError> {
+    if tool.allowed_by(&route.capabilities) {
+        return Ok(());
+    }
+    let flag = tool.capability().unwrap_or("tools");
+    Err(EngineError::BadInput {
+        code: match tool {
+            ToolName::GenerateImage => "image_generation_disabled",
+            ToolName::EditImage => "image_edit_disabled",
+            ToolName::GenerateAudio => "audio_generation_disabled",
+            ToolName::TranscribeAudio => "transcription_disabled",
+            ToolName::GenerateVideo => "video_generation_disabled",
+            ToolName::EmitOutput => "tool_disabled",
+        },
+        message: format!(
+            "{tool} is not available on route {}: its {flag} capability is off; set {flag} = true in [routes.{}] or use a route that allows it",
+            route.id, route.id
+        ),
+    })
+}
+
+fn add_cost(total: &mut Option<f64>, cost: Option<f64>) {
+    if let Some(c) = cost {
+        *total = Some(total.unwrap_or(0.0) + c);
+    }
+}
+
+/// Takes `key` out of a direct-call body as a string.
+fn take_string(body: &mut Map<String, Value>, key: &str) -> Result<Option<String>, EngineError> {
+    match body.remove(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_owned())),
+        Some(_) => Err(EngineError::bad_input(
+            "invalid_body",
+            format!("{key} must be a non-empty string"),
+        )),
+    }
+}
+
+impl Engine {
+    /// `POST /v1/tools/{name}`: runs a media tool directly. The body is the tool's
+    /// arguments plus `route`, `model` (overrides the route's media model) and, for
+    /// images, `timeout_ms`. A video is started and returned as a running job unless
+    /// `wait` is true.
+    pub async fn run_direct_tool(
+        &self,
+        name: &str,
+        body: Value,
+        wait: bool,
+    ) -> Result<DirectResult, EngineError> {
+        let tool = ToolName::parse(name)
+            .filter(|t| *t != ToolName::EmitOutput)
+            .ok_or_else(|| EngineError::NotFound {
+                what: "tool",
+                id: format!("{name} (available: {})", ToolName::media_list()),
+            })?;
+        let Value::Object(mut body) = body else {
+            return Err(EngineError::bad_input(
+                "invalid_body",
+                "the body must be a JSON object with the tool's arguments",
+            ));
+        };
+        let route_id = take_string(&mut body, "route")?;
+        let model = take_string(&mut body, "model")?;
+        let timeout_ms = match body.remove("timeout_ms") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_u64().filter(|ms| *ms > 0).ok_or_else(|| {
+                EngineError::bad_input("invalid_timeout", "timeout_ms must be a positive integer")
+            })?),
+        };
+        let route = match &route_id {
+            Some(id) => self.inner.routes.route(id)?,
+            None => self.inner.routes.file().default(),
+        };
+        require_tool(route, tool)?;
+        let args = parse_value(tool, Value::Object(body))
+            .map_err(|m| EngineError::bad_input("invalid_tool_arguments", m))?;
+        let ctx = ToolCtx {
+            route,
+            model,
+            timeout_ms,
+            run_id: None,
+        };
+        if let ToolArgs::GenerateVideo(v) = &args {
+            let job = self.start_video(&ctx, v).await?;
+            if !wait {
+                return Ok(DirectResult::VideoStarted(Box::new(job)));
+            }
+        }
+        Ok(DirectResult::Done(Box::new(
+            self.execute_tool(&ctx, &args, &mut |_| {}).await?,
+        )))
+    }
+
+    /// Runs one media tool (not `emit_output`) and stores its results. `progress` sees
+    /// every published state of a video job while it runs.
+    pub(crate) async fn execute_tool(
+        &self,
+        ctx: &ToolCtx<'_>,
+        args: &ToolArgs,
+        progress: &mut (dyn FnMut(&VideoJobView) + Send),
+    ) -> Result<ToolOutput, EngineError> {
+        match args {
+            ToolArgs::GenerateImage(a) => self.generate_image(ctx, a).await,
+            ToolArgs::EditImage(a) => self.edit_image(ctx, a).await,
+            ToolArgs::GenerateAudio(a) => self.generate_audio(ctx, a).await,
+            ToolArgs::TranscribeAudio(a) => {
+                require_tool(ctx.route, ToolName::TranscribeAudio)?;
+                let asset = self.inner.assets.get(&a.asset_id).await?;
+                let t = self
+                    .transcript(
+                        ctx.route,
+                        &asset,
+                        ctx.model.as_deref(),
+                        a.language.as_deref(),
+                    )
+                    .await?;
+                Ok(ToolOutput {
+                    tool: ToolName::TranscribeAudio.as_str(),
+                    route: ctx.route.id.clone(),
+                    model: t.model,
+                    text: Some(t.text),
+                    cost: t.cost,
+                    ..ToolOutput::default()
+                })
+            }
+            ToolArgs::GenerateVideo(a) => {
+                let started = self.start_video(ctx, a).await?;
+                let job = self.wait_video(&started.id, &mut *progress).await?;
+                if let Some(err) = &job.error {
+                    return Err(EngineError::video_job(
+                        err["code"].as_str().unwrap_or("video_failed"),
+                        err["message"].as_str().unwrap_or("the video job failed"),
+                    ));
+                }
+                Ok(ToolOutput {
+                    tool: ToolName::GenerateVideo.as_str(),
+                    route: ctx.route.id.clone(),
+                    model: job.model.clone(),
+                    assets: job.asset.clone().into_iter().collect(),
+                    cost: job.cost,
+                    video: Some(job),
+                    ..ToolOutput::default()
+                })
+            }
+            ToolArgs::EmitOutput(_) => Err(EngineError::Internal(
+                "emit_output is composed by the tool loop, not executed".into(),
+            )),
+        }
+    }
+
+    async fn generate_image(
+        &self,
+        ctx: &ToolCtx<'_>,
+        a: &GenerateImageArgs,
+    ) -> Result<ToolOutput, EngineError> {
+        require_tool(ctx.route, ToolName::GenerateImage)?;
+        let n = a.n.unwrap_or(1);
+        self.images(
+            ctx,
+            ToolName::GenerateImage,
+            &a.prompt,
+            a.aspect_ratio.clone(),
+            a.image_size.clone(),
+            Vec::new(),
+            n,
+        )
+        .await
+    }
+
+    async fn edit_image(
+        &self,
+        ctx: &ToolCtx<'_>,
+        a: &EditImageArgs,
+    ) -> Result<ToolOutput, EngineError> {
+        require_tool(ctx.route, ToolName::EditImage)?;
+        let mut inputs = Vec::with_capacity(a.image_asset_ids.len());
+        if a.image_asset_ids.len() > MAX_EDIT_IMAGES {
+            return Err(EngineError::bad_input(
+                "too_many_images",
+                format!(
+                    "an edit takes at most {MAX_EDIT_IMAGES} input images; {} were given",
+                    a.image_asset_ids.len()
+                ),
+            ));
+        }
+        for id in &a.image_asset_ids {
+            inputs.push(self.image_data_url(id, "input image").await?);
+        }
+        self.images(
+            ctx,
+            ToolName::EditImage,
+            &a.prompt,
+            a.aspect_ratio.clone(),
+            a.image_size.clone(),
+            inputs,
+            1,
+        )
+        .await
+    }
+
+    /// `n` image requests (generate or edit), each stored as assets.
+    #[allow(clippy::too_many_arguments)]
+    async fn images(
+        &self,
+        ctx: &ToolCtx<'_>,
+        tool: ToolName,
+        prompt: &str,
+        aspect_ratio: Option<String>,
+        image_size: Option<String>,
+        inputs: Vec<String>,
+        n: u32,
+    ) -> Result<ToolOutput, EngineError> {
+        let route = ctx.route;
+        let model = ctx
+            .model
+            .clone()
+            .unwrap_or_else(|| route.media.image_model.clone());
+        let catalog = self.catalog_for_check(&route.id).await;
+        if let Some(m) = catalog.as_deref().and_then(|c| c.model(&model)) {
+            if !m.outputs("image") {
+                return Err(EngineError::bad_input(
+                    "not_an_image_model",
+                    format!(
+                        "model {model} does not generate images (its outputs: {}); pick an image model, e.g. with --model google/gemini-2.5-flash-image, or set [routes.{}.media] image_model",
+                        m.output_modalities.join(", "),
+                        route.id
+                    ),
+                ));
+            }
+        }
+        let mut req = ImageRequest {
+            model: model.clone(),
+            prompt: prompt.to_owned(),
+            aspect_ratio,
+            image_size,
+            inputs,
+            image_only: catalog
+                .as_deref()
+                .and_then(|c| c.is_image_only(&model))
+                .unwrap_or(false),
+            provider: provider_for(route, &model, &Default::default()),
+        };
+        req.validate()?;
+        let chat = req.to_chat();
+        let client = self.inner.routes.openrouter_client(&route.id)?;
+        let key = self.inner.routes.api_key(route, &self.inner.secrets)?;
+        let deadline =
+            Duration::from_millis(ctx.timeout_ms.unwrap_or(route.media.image_timeout_ms));
+        let driver = client.with_deadline(deadline);
+        let limits = FetchLimits {
+            max_bytes: usize::try_from(self.inner.assets.max_bytes()).unwrap_or(usize::MAX),
+            timeout: deadline,
+            ..FetchLimits::default()
+        };
+        let mut out = ToolOutput {
+            tool: tool.as_str(),
+            route: route.id.clone(),
+            model: model.clone(),
+            ..ToolOutput::default()
+        };
+        for _ in 0..n {
+            let mut attempts = Vec::new();
+            let outcome = chat_with_retries(
+                &driver,
+                &key,
+                &chat,
+                &self.inner.retry,
+                &mut |_| {},
+                &mut attempts,
+            )
+            .await?;
+            add_cost(&mut out.cost, outcome.cost);
+            if !outcome.content.trim().is_empty() {
+                out.text = Some(outcome.content.clone());
+            }
+            for source in extract_images(&outcome, &model)? {
+                let bytes = match source {
+                    ImageSource::Inline { bytes, .. } => bytes,
+                    ImageSource::Remote(url) => client.fetch_image(&key, &url, limits).await?.bytes,
+                };
+                out.assets
+                    .push(self.store_generated(bytes, Kind::Image, "image").await?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn generate_audio(
+        &self,
+        ctx: &ToolCtx<'_>,
+        a: &GenerateAudioArgs,
+    ) -> Result<ToolOutput, EngineError> {
+        let route = ctx.route;
+        require_tool(route, ToolName::GenerateAudio)?;
+        let format = match &a.format {
+            Some(f) => f
+                .parse::<TtsFormat>()
+                .map_err(|e| EngineError::bad_input("invalid_audio_format", e.to_string()))?,
+            None => route.media.tts_format,
+        };
+        let req = SpeechRequest {
+            model: ctx
+                .model
+                .clone()
+                .unwrap_or_else(|| route.media.tts_model.clone()),
+            input: a.text.clone(),
+            voice: a
+                .voice
+                .clone()
+                .unwrap_or_else(|| route.media.tts_voice.clone()),
+            format,
+            speed: a.speed,
+        };
+        req.validate()?;
+        let client = self.inner.routes.openrouter_client(&route.id)?;
+        let key = self.inner.routes.api_key(route, &self.inner.secrets)?;
+        let speech = client
+            .speech(
+                &key,
+                &req,
+                Duration::from_millis(route.timeout_ms),
+                &self.inner.retry,
+            )
+            .await?;
+        let asset = self
+            .store_generated(speech.bytes, Kind::Audio, "speech")
+            .await?;
+        Ok(ToolOutput {
+            tool: ToolName::GenerateAudio.as_str(),
+            route: route.id.clone(),
+            model: req.model,
+            assets: vec![asset],
+            ..ToolOutput::default()
+        })
+    }
+
+    /// Stores generated bytes as an asset after checking they are of the promised
+    /// `kind` (an image tool that got text back is an upstream error, not a stored
+    /// "image"). The type is decided from the bytes.
+    pub(crate) async fn store_generated(
+        &self,
+        bytes: Vec<u8>,
+        kind: Kind,
+        what: &str,
+    ) -> Result<AssetRef, EngineError> {
+        let assets = &self.inner.assets;
+        let media_type = assets
+            .check(&bytes, &Declared::default())
+            .map_err(|e| match e {
+                ferry_assets::AssetError::TooLarge { limit } => {
+                    MediaError::Fetch(FetchError::TooLarge {
+                        url: format!("the generated {what}"),
+                        limit: usize::try_from(limit).unwrap_or(usize::MAX),
+                    })
+                }
+                other => MediaError::Malformed(format!(
+                    "the generated {what} is not a usable file: {other}"
+                )),
+            })?;
+        if media_type.kind() != kind {
+            return Err(MediaError::Malformed(format!(
+                "the generated {what} is {}, not {}",
+                media_type.as_str(),
+                kind.as_str()
+            ))
+            .into());
+        }
+        let ingested = assets
+            .ingest_as(Bytes::from(bytes), media_type, None, Source::Generated)
+            .await?;
+        Ok(AssetRef {
+            asset_id: ingested.view.asset.id,
+            media_type: ingested.media_type.as_str().to_owned(),
+            size: ingested.view.asset.size,
+        })
+    }
+
+    /// The id, type and size of a stored asset.
+    pub(crate) async fn asset_ref(&self, id: &str) -> Result<AssetRef, EngineError> {
+        let view = self.inner.assets.get(id).await?;
+        Ok(AssetRef {
+            asset_id: view.asset.id,
+            media_type: view.asset.media_type,
+            size: view.asset.size,
+        })
+    }
+}

@@ -1,0 +1,625 @@
+//! One run's turn (spec §7): the model call with retries and fallbacks and, when the
+//! route's capabilities and the model allow it, the tool loop — the model is offered the
+//! media tools and `emit_output`; ferry validates each call's arguments, runs the tools
+//! (parallel calls concurrently), stores results as assets, answers with a compact JSON
+//! tool message and calls the model again, at most `max_tool_steps` times. Bad
+//! arguments and failed tools are tool errors the model sees, not run failures.
+//!
+//! The final output is the model's last text, or what `emit_output` composed; assets a
+//! tool produced are in it only when `emit_output` names them (or sets
+//! `include_artifacts_inline`). A spoken reply, when asked for, is synthesised from the
+//! final text and attached as an audio part.
+
+use std::sync::Arc;
+
+use ferry_config::{wire_model, ModelParams, Route, SpeakReplies};
+use ferry_openrouter::{
+    chat_with_retries, Attempt, ChatOutcome, ChatRequest, StreamEvent, ToolCall,
+};
+use futures::future::join_all;
+use serde_json::{json, Value};
+
+use crate::attachments::{Expansion, ModelCaps};
+use crate::engine::{Engine, Inner};
+use crate::input::{provider_for, RunPlan};
+use crate::live::LiveRun;
+use crate::media_tools::{require_tool, ToolCtx, ToolOutput};
+use crate::tools::{
+    compose, definition, named_asset_ids, offered, parse_call, AssetRef, Composed,
+    GenerateAudioArgs, OutputPart, ToolArgs, ToolName,
+};
+use crate::video_jobs::VideoJobView;
+use crate::EngineError;
+
+/// The tool-call id of the spoken reply's `generate_audio` events.
+const SPEAK_CALL_ID: &str = "speak_reply";
+
+/// What the session contributes to a run.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SessionSettings {
+    /// The session's own system prompt.
+    pub prompt: Option<String>,
+    /// The session's `speak_replies` setting.
+    pub speak: Option<SpeakReplies>,
+    /// The session was created by this input, so its history is empty.
+    pub fresh: bool,
+}
+
+/// A finished turn, ready to record.
+#[derive(Debug, Clone)]
+pub(crate) struct Turn {
+    /// `{text, reasoning, parts?, source, speech?, speech_error?}`.
+    pub output: Value,
+    /// Usage summed over the turn's model calls.
+    pub usage: Option<Value>,
+    /// Model calls plus media tools, in credits.
+    pub cost: Option<f64>,
+    /// The model that served the last call.
+    pub model: String,
+    /// The route of that model.
+    pub route: String,
+    /// Model calls the turn made (more than one when it used tools).
+    pub model_calls: u32,
+    pub cache_status: Option<String>,
+    pub generation_id: Option<String>,
+    /// Assistant and tool messages of the turn, in order (the user message is not here).
+    pub messages: Vec<Value>,
+}
+
+/// The conversation before this turn, rebuilt per model.
+struct Context<'a> {
+    system_prompt_session: Option<&'a str>,
+    history: Vec<Value>,
+    expansion: Expansion,
+}
+
+/// Adds the numbers of `next` into `acc` (objects recursively; other values: the latest).
+fn add_usage(acc: &mut Option<Value>, next: Option<&Value>) {
+    fn merge(a: &mut Value, b: &Value) {
+        match (a, b) {
+            (Value::Object(a), Value::Object(b)) => {
+                for (k, v) in b {
+                    match a.get_mut(k) {
+                        Some(existing) => merge(existing, v),
+                        None => {
+                            a.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+            }
+            (a @ Value::Number(_), Value::Number(b)) => {
+                let sum = match (a.as_u64(), b.as_u64()) {
+                    (Some(x), Some(y)) => json!(x + y),
+                    _ => json!(a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0)),
+                };
+                *a = sum;
+            }
+            (a, b) => *a = b.clone(),
+        }
+    }
+    if let Some(next) = next {
+        match acc {
+            Some(a) => merge(a, next),
+            None => *acc = Some(next.clone()),
+        }
+    }
+}
+
+fn add_cost(acc: &mut Option<f64>, cost: Option<f64>) {
+    if let Some(c) = cost {
+        *acc = Some(acc.unwrap_or(0.0) + c);
+    }
+}
+
+/// The tool definitions offered to `wire` on `route`: none when every media capability
+/// is off, or when the catalog says the model takes no tools.
+fn tools_for(inner: &Inner, route: &Route, wire: &str) -> Option<Vec<Value>> {
+    let tools = offered(&route.capabilities);
+    if tools.is_empty() {
+        return None;
+    }
+    let takes_tools = inner.catalogs.get(&route.id).and_then(|c| {
+        c.model(wire)
+            .map(|m| m.supported_parameters.iter().any(|p| p == "tools"))
+    });
+    if takes_tools == Some(false) {
+        return None;
+    }
+    Some(tools.into_iter().map(definition).collect())
+}
+
+/// A tool message for the model.
+fn tool_message(call_id: &str, content: &Value) -> Value {
+    json!({"role": "tool", "tool_call_id": call_id, "content": content.to_string()})
+}
+
+fn tool_error(e: &EngineError) -> Value {
+    json!({"ok": false, "error": {"code": e.code(), "message": e.to_string()}})
+}
+
+fn bad_call(message: &str) -> Value {
+    json!({"ok": false, "error": {"code": "invalid_tool_arguments", "message": message}})
+}
+
+/// The compact result a model sees for a media tool.
+fn tool_result(out: &ToolOutput, prompt: Option<&str>) -> Value {
+    let mut v = json!({"ok": true, "tool": out.tool, "model": out.model});
+    if !out.assets.is_empty() {
+        v["assets"] = json!(out.assets);
+        v["note"] = json!("Not shown to the user yet: name these asset ids in emit_output parts (or set include_artifacts_inline: true) to include them in your answer.");
+    }
+    if let Some(p) = prompt {
+        v["prompt"] = json!(p);
+    }
+    if let Some(t) = &out.text {
+        v["text"] = json!(t);
+    }
+    if let Some(job) = &out.video {
+        v["duration"] = job.request["duration"].clone();
+    }
+    v
+}
+
+fn prompt_of(args: &ToolArgs) -> Option<&str> {
+    match args {
+        ToolArgs::GenerateImage(a) => Some(&a.prompt),
+        ToolArgs::EditImage(a) => Some(&a.prompt),
+        ToolArgs::GenerateVideo(a) => Some(&a.prompt),
+        _ => None,
+    }
+}
+
+/// The raw arguments as JSON for events (the text when it is not JSON).
+fn args_json(arguments: &str) -> Value {
+    serde_json::from_str(arguments).unwrap_or_else(|_| Value::String(arguments.to_owned()))
+}
+
+impl Engine {
+    /// Runs the turn of `plan` on top of the session's history.
+    pub(crate) async fn run_turn(
+        &self,
+        hub: &Arc<LiveRun>,
+        plan: &RunPlan,
+        session: &SessionSettings,
+        attempts: &mut Vec<Attempt>,
+    ) -> Result<Turn, EngineError> {
+        let inner = &self.inner;
+        let history: Vec<Value> = if session.fresh {
+            Vec::new()
+        } else {
+            inner
+                .store
+                .history(&hub.session_id)
+                .await?
+                .into_iter()
+                .map(|m| m.body)
+                .collect()
+        };
+        let primary = inner.routes.route(&plan.chain[0].route)?;
+        let past: Vec<&Value> = history.iter().collect();
+        let expansion = self
+            .expand_assets(primary, &past, &plan.user_message)
+            .await?;
+        let ctx = Context {
+            system_prompt_session: session.prompt.as_deref(),
+            history,
+            expansion,
+        };
+        let max_steps = primary.max_tool_steps;
+        let mut messages: Vec<Value> = Vec::new();
+        let mut produced: Vec<AssetRef> = Vec::new();
+        let mut usage = None;
+        let mut cost = None;
+        let mut current = 0usize;
+        for step in 0..max_steps {
+            let (outcome, served_index, route_id) = self
+                .call_models(hub, plan, &ctx, &messages, current, attempts)
+                .await?;
+            current = served_index;
+            add_usage(&mut usage, outcome.usage.as_ref());
+            add_cost(&mut cost, outcome.cost);
+            messages.push(outcome.message.clone());
+            let model = outcome
+                .model
+                .clone()
+                .unwrap_or_else(|| plan.chain[current].model.clone());
+            let finished = |output: Value,
+                            usage: Option<Value>,
+                            cost: Option<f64>,
+                            messages: Vec<Value>| Turn {
+                output,
+                usage,
+                cost,
+                model: model.clone(),
+                route: route_id.clone(),
+                model_calls: step + 1,
+                cache_status: outcome.cache_status.clone(),
+                generation_id: outcome.generation_id.clone(),
+                messages,
+            };
+            let route = inner.routes.route(&route_id)?;
+            if outcome.tool_calls.is_empty() {
+                let mut output = json!({"text": outcome.content, "reasoning": outcome.reasoning, "source": "model"});
+                self.speak_reply(hub, route, plan, session, &mut output, &mut cost)
+                    .await;
+                return Ok(finished(output, usage, cost, messages));
+            }
+            let (replies, emitted) = self
+                .run_tool_calls(hub, route, &outcome.tool_calls, &mut produced, &mut cost)
+                .await;
+            messages.extend(replies);
+            if let Some(composed) = emitted {
+                let mut output = json!({
+                    "text": composed.text,
+                    "reasoning": outcome.reasoning,
+                    "parts": composed.parts,
+                    "source": "emit_output",
+                });
+                self.speak_reply(hub, route, plan, session, &mut output, &mut cost)
+                    .await;
+                return Ok(finished(output, usage, cost, messages));
+            }
+        }
+        Err(EngineError::ToolStepsExceeded {
+            steps: max_steps,
+            route: primary.id.clone(),
+        })
+    }
+
+    /// One model call for this step: the chain from `start` (the model that served the
+    /// previous step) on, with retries and fallbacks. Returns the outcome, the index of
+    /// the model that served and its route.
+    async fn call_models(
+        &self,
+        hub: &Arc<LiveRun>,
+        plan: &RunPlan,
+        ctx: &Context<'_>,
+        turn: &[Value],
+        start: usize,
+        attempts: &mut Vec<Attempt>,
+    ) -> Result<(ChatOutcome, usize, String), EngineError> {
+        let inner = &self.inner;
+        let total = plan.chain.len();
+        for (i, planned) in plan.chain.iter().enumerate().skip(start) {
+            let route = inner.routes.route(&planned.route)?;
+            let client = inner.routes.client(&planned.route)?;
+            let key = inner.routes.api_key(route, &inner.secrets)?;
+            let system_prompt = ctx.system_prompt_session.or(route.system_prompt.as_deref());
+            let wire = wire_model(route, &planned.model);
+            let catalog = inner.catalogs.get(&planned.route);
+            let caps = ModelCaps::of(route, catalog.as_deref(), &wire);
+            let mut messages = Vec::with_capacity(ctx.history.len() + turn.len() + 2);
+            if let Some(p) = system_prompt {
+                messages.push(json!({"role": "system", "content": p}));
+            }
+            messages.extend(ctx.history.iter().map(|m| ctx.expansion.apply(m, &caps)));
+            messages.push(ctx.expansion.apply(&plan.user_message, &caps));
+            messages.extend(turn.iter().cloned());
+
+            let model_params = route
+                .model_config(&planned.model)
+                .map(|m| m.params.clone())
+                .unwrap_or_default();
+            let params: ModelParams = model_params.overlay(&plan.params);
+            let mut thinking = plan.thinking.or(params.thinking).or(route.thinking);
+            // A model the catalog says takes no `reasoning` parameter gets none (with
+            // `provider.require_parameters` it would otherwise find no endpoint at all).
+            if thinking.is_some()
+                && catalog.as_deref().and_then(|c| c.supports_reasoning(&wire)) == Some(false)
+            {
+                tracing::debug!(model = %wire, "catalog: no reasoning support; not sending reasoning");
+                thinking = None;
+            }
+            let tools = tools_for(inner, route, &wire);
+            let req = ChatRequest {
+                model: wire,
+                messages,
+                stream: true,
+                tool_choice: tools.as_ref().map(|_| json!("auto")),
+                tools,
+                params,
+                thinking,
+                provider: provider_for(route, &planned.model, &plan.provider_routing),
+                extra: serde_json::Map::new(),
+            };
+            let mut on_event = |ev: StreamEvent| match ev {
+                StreamEvent::Text(text) => {
+                    hub.emit("output.delta", json!({"text": text}));
+                }
+                StreamEvent::Reasoning(text) => {
+                    hub.emit("reasoning.delta", json!({"text": text}));
+                }
+                StreamEvent::ToolCallDelta { .. } => {}
+            };
+            match chat_with_retries(&*client, &key, &req, &inner.retry, &mut on_event, attempts)
+                .await
+            {
+                Ok(outcome) => return Ok((outcome, i, planned.route.clone())),
+                Err(e) => {
+                    let next = i + 1 < total && e.advances_fallback() && !e.output_started;
+                    if next {
+                        tracing::info!(run = %hub.run_id, model = %req.model, code = e.code(), "falling back to the next model");
+                        continue;
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
+        Err(EngineError::Internal("empty model chain".into()))
+    }
+
+    /// Runs one step's tool calls: the media tools concurrently, then `emit_output`.
+    /// Returns the tool messages in call order and what `emit_output` composed, if it
+    /// succeeded.
+    async fn run_tool_calls(
+        &self,
+        hub: &Arc<LiveRun>,
+        route: &Route,
+        calls: &[ToolCall],
+        produced: &mut Vec<AssetRef>,
+        cost: &mut Option<f64>,
+    ) -> (Vec<Value>, Option<Composed>) {
+        let parsed: Vec<Result<(ToolName, ToolArgs), String>> = calls
+            .iter()
+            .map(|c| parse_call(&c.name, &c.arguments))
+            .collect();
+        let mut results: Vec<Option<Value>> = vec![None; calls.len()];
+        let media = calls
+            .iter()
+            .zip(&parsed)
+            .enumerate()
+            .filter(|(_, (_, p))| !matches!(p, Ok((ToolName::EmitOutput, _))))
+            .map(|(i, (call, p))| async move {
+                hub.emit(
+                    "tool.started",
+                    json!({"call_id": call.id, "name": call.name, "args": args_json(&call.arguments)}),
+                );
+                let outcome = match p {
+                    Err(message) => Err(bad_call(message)),
+                    Ok((tool, args)) => self.run_one_tool(hub, route, call, *tool, args).await,
+                };
+                (i, outcome)
+            });
+        for (i, outcome) in join_all(media).await {
+            let call = &calls[i];
+            let content = match outcome {
+                Ok((out, prompt)) => {
+                    for a in &out.assets {
+                        hub.emit(
+                            "asset.created",
+                            json!({"asset_id": a.asset_id, "media_type": a.media_type, "size": a.size, "tool": out.tool, "call_id": call.id}),
+                        );
+                    }
+                    let ids: Vec<&str> = out.assets.iter().map(|a| a.asset_id.as_str()).collect();
+                    hub.emit(
+                        "tool.completed",
+                        json!({"call_id": call.id, "name": call.name, "ok": true, "asset_ids": ids}),
+                    );
+                    add_cost(cost, out.cost);
+                    produced.extend(out.assets.iter().cloned());
+                    tool_result(&out, prompt.as_deref())
+                }
+                Err(error) => {
+                    hub.emit(
+                        "tool.completed",
+                        json!({"call_id": call.id, "name": call.name, "ok": false, "asset_ids": [], "error": error["error"]}),
+                    );
+                    error
+                }
+            };
+            results[i] = Some(content);
+        }
+        let mut composed: Option<Composed> = None;
+        for (i, (call, p)) in calls.iter().zip(&parsed).enumerate() {
+            let Ok((ToolName::EmitOutput, ToolArgs::EmitOutput(args))) = p else {
+                continue;
+            };
+            hub.emit(
+                "tool.started",
+                json!({"call_id": call.id, "name": call.name, "args": args_json(&call.arguments)}),
+            );
+            let content = if composed.is_some() {
+                json!({"ok": false, "error": {"code": "output_already_emitted", "message": "emit_output was already called in this step; only the first call counts"}})
+            } else {
+                let mut known = Vec::new();
+                for id in named_asset_ids(args) {
+                    if !produced.iter().any(|a| a.asset_id == id) {
+                        if let Ok(a) = self.asset_ref(id).await {
+                            known.push(a);
+                        }
+                    }
+                }
+                match compose(args, produced, &known) {
+                    Ok(c) => {
+                        let v = json!({"ok": true, "parts": c.parts.len()});
+                        composed = Some(c);
+                        v
+                    }
+                    Err(message) => bad_call(&message),
+                }
+            };
+            let ok = content["ok"] == true;
+            let ids: Vec<String> = if ok {
+                composed
+                    .iter()
+                    .flat_map(|c| &c.parts)
+                    .filter_map(|p| match p {
+                        OutputPart::Asset { asset_id, .. } => Some(asset_id.clone()),
+                        OutputPart::Text { .. } => None,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let mut event =
+                json!({"call_id": call.id, "name": call.name, "ok": ok, "asset_ids": ids});
+            if !ok {
+                event["error"] = content["error"].clone();
+            }
+            hub.emit("tool.completed", event);
+            results[i] = Some(content);
+        }
+        let messages = calls
+            .iter()
+            .zip(results)
+            .map(|(call, content)| tool_message(&call.id, &content.unwrap_or(Value::Null)))
+            .collect();
+        (messages, composed)
+    }
+
+    /// One media tool of a tool call, with `tool.progress` events while a video runs.
+    async fn run_one_tool(
+        &self,
+        hub: &Arc<LiveRun>,
+        route: &Route,
+        call: &ToolCall,
+        tool: ToolName,
+        args: &ToolArgs,
+    ) -> Result<(ToolOutput, Option<String>), Value> {
+        require_tool(route, tool).map_err(|e| tool_error(&e))?;
+        let ctx = ToolCtx {
+            route,
+            model: None,
+            timeout_ms: None,
+            run_id: Some(&hub.run_id),
+        };
+        let mut last_status = String::new();
+        let mut progress = |view: &VideoJobView| {
+            let changed = view.status != last_status;
+            last_status.clone_from(&view.status);
+            hub.emit(
+                "tool.progress",
+                json!({"call_id": call.id, "name": call.name, "status": view.status, "elapsed_ms": view.elapsed_ms, "job_id": view.id, "changed": changed}),
+            );
+        };
+        let out = self
+            .execute_tool(&ctx, args, &mut progress)
+            .await
+            .map_err(|e| tool_error(&e))?;
+        Ok((out, prompt_of(args).map(str::to_owned)))
+    }
+
+    /// Synthesises the final text as speech when the input, the session or the route
+    /// asks for spoken replies, and attaches it to `output` (`speech`, an audio part).
+    /// A failure is recorded as `speech_error`; the answer itself stands.
+    async fn speak_reply(
+        &self,
+        hub: &Arc<LiveRun>,
+        route: &Route,
+        plan: &RunPlan,
+        session: &SessionSettings,
+        output: &mut Value,
+        cost: &mut Option<f64>,
+    ) {
+        let wanted = plan.speak.unwrap_or_else(|| {
+            session.speak.unwrap_or(route.speak_replies) == SpeakReplies::Always
+        });
+        let text = output["text"].as_str().unwrap_or("").trim().to_owned();
+        if !wanted || text.is_empty() {
+            return;
+        }
+        hub.emit(
+            "tool.started",
+            json!({"call_id": SPEAK_CALL_ID, "name": ToolName::GenerateAudio.as_str(), "args": {"text_chars": text.chars().count(), "reason": "speak_replies"}}),
+        );
+        let ctx = ToolCtx {
+            route,
+            model: None,
+            timeout_ms: None,
+            run_id: Some(&hub.run_id),
+        };
+        let args = ToolArgs::GenerateAudio(GenerateAudioArgs {
+            text: text.clone(),
+            voice: None,
+            format: None,
+            speed: None,
+        });
+        match self.execute_tool(&ctx, &args, &mut |_| {}).await {
+            Ok(out) => {
+                add_cost(cost, out.cost);
+                let Some(audio) = out.assets.first() else {
+                    return;
+                };
+                hub.emit(
+                    "asset.created",
+                    json!({"asset_id": audio.asset_id, "media_type": audio.media_type, "size": audio.size, "tool": out.tool, "call_id": SPEAK_CALL_ID}),
+                );
+                hub.emit(
+                    "tool.completed",
+                    json!({"call_id": SPEAK_CALL_ID, "name": out.tool, "ok": true, "asset_ids": [audio.asset_id]}),
+                );
+                let part = OutputPart::Asset {
+                    asset_id: audio.asset_id.clone(),
+                    media_type: audio.media_type.clone(),
+                    size: audio.size,
+                };
+                let parts = output
+                    .get("parts")
+                    .and_then(|p| serde_json::from_value::<Vec<OutputPart>>(p.clone()).ok())
+                    .unwrap_or_else(|| vec![OutputPart::Text { text }]);
+                let mut parts = parts;
+                parts.push(part);
+                output["parts"] = json!(parts);
+                output["speech"] = json!(audio);
+            }
+            Err(e) => {
+                hub.emit(
+                    "tool.completed",
+                    json!({"call_id": SPEAK_CALL_ID, "name": ToolName::GenerateAudio.as_str(), "ok": false, "asset_ids": [], "error": {"code": e.code(), "message": e.to_string()}}),
+                );
+                output["speech_error"] = json!({"code": e.code(), "message": e.to_string()});
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_is_summed_across_steps() {
+        let mut acc = None;
+        add_usage(
+            &mut acc,
+            Some(
+                &json!({"prompt_tokens": 10, "completion_tokens": 2, "cost": 0.5, "completion_tokens_details": {"reasoning_tokens": 1}}),
+            ),
+        );
+        add_usage(
+            &mut acc,
+            Some(
+                &json!({"prompt_tokens": 30, "completion_tokens": 5, "cost": 0.25, "completion_tokens_details": {"reasoning_tokens": 0}, "is_byok": false}),
+            ),
+        );
+        add_usage(&mut acc, None);
+        assert_eq!(
+            acc.unwrap(),
+            json!({"prompt_tokens": 40, "completion_tokens": 7, "cost": 0.75, "completion_tokens_details": {"reasoning_tokens": 1}, "is_byok": false})
+        );
+    }
+
+    #[test]
+    fn tool_results_are_compact_and_say_how_to_show_assets() {
+        let out = ToolOutput {
+            tool: "generate_image",
+            route: "openrouter".into(),
+            model: "m/img".into(),
+            assets: vec![AssetRef {
+                asset_id: "ast_1".into(),
+                media_type: "image/png".into(),
+                size: 42,
+            }],
+            ..ToolOutput::default()
+        };
+        let v = tool_result(&out, Some("a fox"));
+        assert_eq!(v["ok"], true);
+        assert_eq!(v["assets"][0]["asset_id"], "ast_1");
+        assert_eq!(v["prompt"], "a fox");
+        assert!(v["note"].as_str().unwrap().contains("emit_output"));
+        let msg = tool_message("call_1", &v);
+        assert_eq!(msg["role"], "tool");
+        assert_eq!(msg["tool_call_id"], "call_1");
+        assert!(msg["content"].as_str().unwrap().starts_with('{'));
+    }
+}

@@ -1,0 +1,518 @@
+//! Video generation jobs (spec §9). A job is submitted upstream, recorded in SQLite (so a
+//! restart resumes it), and polled by a background task with backoff until it ends: a
+//! completed job's video is downloaded (size-capped) into the asset store, a failed,
+//! cancelled or expired one keeps the upstream error. Progress is published on a watch
+//! channel per job, which the tool loop turns into `tool.progress` events and the API
+//! into job views.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ferry_assets::Kind;
+use ferry_config::Route;
+use ferry_openrouter::media::{
+    snap_duration, supported_durations, to_data_url, MediaError, PollBackoff, VideoJobState,
+    VideoRequest, VideoStatus, DEFAULT_VIDEO_DURATIONS,
+};
+use ferry_store::{NewVideoJob, VideoJob, VideoJobUpdate};
+use serde::Serialize;
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use tokio::sync::watch;
+
+use crate::engine::Engine;
+use crate::media_tools::{require_tool, ToolCtx};
+use crate::tools::{AssetRef, GenerateVideoArgs, ToolName};
+use crate::EngineError;
+
+/// Longest wait between two polls (unless `video_poll_ms` is larger).
+const MAX_POLL_INTERVAL: Duration = Duration::from_secs(15);
+/// Deadline of one poll or catalog request.
+const POLL_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Deadline of the video download.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(300);
+/// Duration asked for when the caller gives none (then snapped like any other).
+const DEFAULT_REQUESTED_DURATION: u32 = 8;
+
+/// A video job as the API and the tool loop show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VideoJobView {
+    /// ferry's job id (`vid_…`).
+    pub id: String,
+    /// `pending`, `in_progress`, `completed`, `failed`, `cancelled` or `expired`.
+    pub status: String,
+    /// Whether the job ended (no more polling).
+    pub finished: bool,
+    pub route: String,
+    pub model: String,
+    /// The upstream job id.
+    pub upstream_id: String,
+    /// What was asked: prompt, duration (snapped), duration_requested,
+    /// supported_durations, resolution, aspect_ratio, frame and reference asset ids.
+    pub request: Value,
+    /// The stored video, once completed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asset: Option<AssetRef>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
+    /// The run whose tool call started it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// Milliseconds from submission to now (or to the end).
+    pub elapsed_ms: u64,
+}
+
+fn parse_time(t: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(t, &Rfc3339).ok()
+}
+
+fn elapsed_ms(job: &VideoJob) -> u64 {
+    let start = parse_time(&job.created_at);
+    let end = job
+        .finished_at
+        .as_deref()
+        .and_then(parse_time)
+        .unwrap_or_else(OffsetDateTime::now_utc);
+    start
+        .map(|s| (end - s).whole_milliseconds().max(0) as u64)
+        .unwrap_or(0)
+}
+
+impl VideoJobView {
+    fn of(job: &VideoJob, asset: Option<AssetRef>) -> VideoJobView {
+        VideoJobView {
+            id: job.id.clone(),
+            status: job.status.clone(),
+            finished: job.finished_at.is_some(),
+            route: job.route.clone(),
+            model: job.model.clone(),
+            upstream_id: job.upstream_id.clone(),
+            request: job.request.clone(),
+            asset,
+            error: job
+                .error_code
+                .as_ref()
+                .map(|code| json!({"code": code, "message": job.error_message})),
+            cost: job.cost,
+            run_id: job.run_id.clone(),
+            created_at: job.created_at.clone(),
+            updated_at: job.updated_at.clone(),
+            finished_at: job.finished_at.clone(),
+            elapsed_ms: elapsed_ms(job),
+        }
+    }
+}
+
+/// The watch channels of the jobs being polled now.
+#[derive(Default)]
+pub(crate) struct VideoWatchers {
+    jobs: Mutex<HashMap<String, watch::Sender<VideoJobView>>>,
+}
+
+impl VideoWatchers {
+    fn subscribe(&self, id: &str) -> Option<watch::Receiver<VideoJobView>> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .map(watch::Sender::subscribe)
+    }
+
+    fn register(&self, view: VideoJobView) -> watch::Sender<VideoJobView> {
+        let (tx, _) = watch::channel(view.clone());
+        self.jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(view.id, tx.clone());
+        tx
+    }
+
+    fn remove(&self, id: &str) {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+}
+
+/// How a poll loop ended.
+struct Outcome {
+    update: VideoJobUpdate,
+    asset: Option<AssetRef>,
+}
+
+fn ended(status: VideoStatus, code: &str, message: String) -> Outcome {
+    Outcome {
+        update: VideoJobUpdate {
+            status: status.as_str().to_owned(),
+            error_code: Some(code.to_owned()),
+            error_message: Some(message),
+            finished: true,
+            ..VideoJobUpdate::default()
+        },
+        asset: None,
+    }
+}
+
+fn failed(e: &EngineError) -> Outcome {
+    ended(VideoStatus::Failed, e.code(), e.to_string())
+}
+
+impl Engine {
+    /// Submits a video job for `args` on `ctx.route`, records it and starts polling it.
+    /// The duration snaps to the nearest one the model supports (`/videos/models`, else
+    /// 4/6/8 s), ties to the larger.
+    pub(crate) async fn start_video(
+        &self,
+        ctx: &ToolCtx<'_>,
+        args: &GenerateVideoArgs,
+    ) -> Result<VideoJobView, EngineError> {
+        let route = ctx.route;
+        require_tool(route, ToolName::GenerateVideo)?;
+        let model = ctx
+            .model
+            .clone()
+            .unwrap_or_else(|| route.media.video_model.clone());
+        let client = self.inner.routes.openrouter_client(&route.id)?;
+        let key = self.inner.routes.api_key(route, &self.inner.secrets)?;
+        let supported =
+            match tokio::time::timeout(POLL_REQUEST_TIMEOUT, client.video_models(&key)).await {
+                Ok(Ok(doc)) => supported_durations(&doc, &model),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "video model catalog unavailable; assuming 4/6/8 s");
+                    None
+                }
+                Err(_) => None,
+            }
+            .unwrap_or_else(|| DEFAULT_VIDEO_DURATIONS.to_vec());
+        let requested = args.duration.unwrap_or(DEFAULT_REQUESTED_DURATION);
+        if requested == 0 {
+            return Err(EngineError::bad_input(
+                "invalid_duration",
+                "the duration must be a positive number of seconds",
+            ));
+        }
+        let duration = snap_duration(requested, &supported);
+        let frame = |id: &Option<String>, what: &'static str| {
+            let id = id.clone();
+            async move {
+                match id {
+                    Some(id) => Ok(Some(self.image_data_url(&id, what).await?)),
+                    None => Ok::<_, EngineError>(None),
+                }
+            }
+        };
+        let mut references = Vec::with_capacity(args.reference_asset_ids.len());
+        for id in &args.reference_asset_ids {
+            references.push(self.image_data_url(id, "reference").await?);
+        }
+        let mut req = VideoRequest {
+            model: model.clone(),
+            prompt: args.prompt.clone(),
+            duration,
+            resolution: args.resolution.clone(),
+            aspect_ratio: args.aspect_ratio.clone(),
+            first_frame: frame(&args.first_frame_asset_id, "first frame").await?,
+            last_frame: frame(&args.last_frame_asset_id, "last frame").await?,
+            references,
+        };
+        req.validate()?;
+        let state = client
+            .create_video(&key, &req, POLL_REQUEST_TIMEOUT, &self.inner.retry)
+            .await?;
+        let request = json!({
+            "prompt": req.prompt,
+            "duration": duration,
+            "duration_requested": requested,
+            "snapped": duration != requested,
+            "supported_durations": supported,
+            "resolution": req.resolution,
+            "aspect_ratio": req.aspect_ratio,
+            "first_frame_asset_id": args.first_frame_asset_id,
+            "last_frame_asset_id": args.last_frame_asset_id,
+            "reference_asset_ids": args.reference_asset_ids,
+        });
+        let job = self
+            .inner
+            .store
+            .insert_video_job(NewVideoJob {
+                id: format!("vid_{}", uuid::Uuid::now_v7().simple()),
+                route: route.id.clone(),
+                model,
+                upstream_id: state.id.clone(),
+                polling_url: state.polling_url.clone(),
+                status: state.status.as_str().to_owned(),
+                request,
+                run_id: ctx.run_id.map(str::to_owned),
+            })
+            .await?;
+        tracing::info!(job = %job.id, upstream = %job.upstream_id, duration, requested, "video job submitted");
+        Ok(self.spawn_video_poller(job))
+    }
+
+    /// A job's current view.
+    pub async fn video_job(&self, id: &str) -> Result<VideoJobView, EngineError> {
+        if let Some(rx) = self.inner.videos.subscribe(id) {
+            let mut view = rx.borrow().clone();
+            if let Some(job) = self.inner.store.get_video_job(id).await? {
+                view.elapsed_ms = elapsed_ms(&job);
+            }
+            return Ok(view);
+        }
+        let job =
+            self.inner
+                .store
+                .get_video_job(id)
+                .await?
+                .ok_or_else(|| EngineError::NotFound {
+                    what: "video job",
+                    id: id.to_owned(),
+                })?;
+        let asset = match &job.asset_id {
+            Some(a) => self.asset_ref(a).await.ok(),
+            None => None,
+        };
+        Ok(VideoJobView::of(&job, asset))
+    }
+
+    /// The most recent jobs, newest first.
+    pub async fn video_jobs(&self, limit: u32) -> Result<Vec<VideoJobView>, EngineError> {
+        let jobs = self.inner.store.list_video_jobs(limit).await?;
+        let mut out = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            out.push(self.video_job(&job.id).await?);
+        }
+        Ok(out)
+    }
+
+    /// Waits until the job ends, calling `on_progress` with every view published while
+    /// it runs (a status change, or a poll); returns the final view.
+    pub async fn wait_video(
+        &self,
+        id: &str,
+        mut on_progress: impl FnMut(&VideoJobView),
+    ) -> Result<VideoJobView, EngineError> {
+        let Some(mut rx) = self.inner.videos.subscribe(id) else {
+            let view = self.video_job(id).await?;
+            if view.finished {
+                return Ok(view);
+            }
+            return Err(EngineError::Internal(format!(
+                "video job {id} is not being polled; it resumes when ferry restarts"
+            )));
+        };
+        loop {
+            let view = rx.borrow_and_update().clone();
+            if view.finished {
+                return Ok(view);
+            }
+            on_progress(&view);
+            if rx.changed().await.is_err() {
+                let view = self.video_job(id).await?;
+                if view.finished {
+                    return Ok(view);
+                }
+                return Err(EngineError::Draining);
+            }
+        }
+    }
+
+    /// At start: resumes polling every job a previous run of the daemon left unfinished.
+    pub(crate) async fn resume_video_jobs(&self) -> Result<usize, EngineError> {
+        let jobs = self.inner.store.unfinished_video_jobs().await?;
+        let n = jobs.len();
+        for job in jobs {
+            tracing::info!(job = %job.id, status = %job.status, "resuming a video job");
+            self.spawn_video_poller(job);
+        }
+        Ok(n)
+    }
+
+    /// Registers the job's watch channel and starts its poll loop (stops on drain).
+    fn spawn_video_poller(&self, job: VideoJob) -> VideoJobView {
+        let view = VideoJobView::of(&job, None);
+        let tx = self.inner.videos.register(view.clone());
+        let engine = self.clone();
+        let stop = self.inner.background.clone();
+        tokio::spawn(async move {
+            let id = job.id.clone();
+            tokio::select! {
+                _ = stop.cancelled() => {
+                    tracing::info!(job = %id, "stopping the video poller; it resumes at the next start");
+                }
+                _ = engine.poll_video(job, &tx) => {}
+            }
+            engine.inner.videos.remove(&id);
+        });
+        view
+    }
+
+    /// Polls until the job ends or times out, then records the outcome.
+    async fn poll_video(&self, job: VideoJob, tx: &watch::Sender<VideoJobView>) {
+        let outcome = match self.inner.routes.route(&job.route) {
+            Ok(route) => self.poll_until_done(route, &job, tx).await,
+            Err(e) => failed(&e),
+        };
+        let id = job.id.clone();
+        match self.inner.store.update_video_job(&id, outcome.update).await {
+            Ok(row) => {
+                tracing::info!(job = %id, status = %row.status, "video job finished");
+                tx.send_replace(VideoJobView::of(&row, outcome.asset));
+            }
+            Err(e) => {
+                tracing::error!(job = %id, error = %e, "cannot record the end of a video job")
+            }
+        }
+    }
+
+    async fn poll_until_done(
+        &self,
+        route: &Route,
+        job: &VideoJob,
+        tx: &watch::Sender<VideoJobView>,
+    ) -> Outcome {
+        let (client, key) = match self
+            .inner
+            .routes
+            .openrouter_client(&route.id)
+            .and_then(|c| Ok((c, self.inner.routes.api_key(route, &self.inner.secrets)?)))
+        {
+            Ok(x) => x,
+            Err(e) => return failed(&e),
+        };
+        let initial = Duration::from_millis(route.media.video_poll_ms);
+        let mut backoff = PollBackoff::new(initial, MAX_POLL_INTERVAL.max(initial));
+        let limit = route.media.video_timeout_ms;
+        let mut status = job.status.clone();
+        let mut current = job.clone();
+        loop {
+            if elapsed_ms(&current) >= limit {
+                return ended(
+                    VideoStatus::Failed,
+                    "video_timeout",
+                    format!(
+                        "video job {} did not finish within {} s (media.video_timeout_ms); upstream job {} may still complete on OpenRouter",
+                        job.id,
+                        limit / 1000,
+                        job.upstream_id
+                    ),
+                );
+            }
+            tokio::time::sleep(backoff.next_delay()).await;
+            let state = match client
+                .video_job(
+                    &key,
+                    &job.upstream_id,
+                    job.polling_url.as_deref(),
+                    POLL_REQUEST_TIMEOUT,
+                    &self.inner.retry,
+                )
+                .await
+            {
+                Ok(s) => s,
+                Err(e) if e.retryable() => {
+                    tracing::warn!(job = %job.id, error = %e, "video poll failed; polling again");
+                    continue;
+                }
+                Err(e) => return failed(&e.into()),
+            };
+            if state.status.is_terminal() {
+                return self.finish_video(&client, &key, job, &state).await;
+            }
+            if state.status.as_str() != status {
+                status = state.status.as_str().to_owned();
+                match self
+                    .inner
+                    .store
+                    .update_video_job(
+                        &job.id,
+                        VideoJobUpdate {
+                            status: status.clone(),
+                            ..VideoJobUpdate::default()
+                        },
+                    )
+                    .await
+                {
+                    Ok(row) => current = row,
+                    Err(e) => {
+                        tracing::warn!(job = %job.id, error = %e, "cannot record a video job status")
+                    }
+                }
+            }
+            let mut view = VideoJobView::of(&current, None);
+            view.elapsed_ms = elapsed_ms(&current);
+            tx.send_replace(view);
+        }
+    }
+
+    /// A terminal upstream state: download and store a completed video, or record why
+    /// there is none.
+    async fn finish_video(
+        &self,
+        client: &ferry_openrouter::OpenRouterClient,
+        key: &str,
+        job: &VideoJob,
+        state: &VideoJobState,
+    ) -> Outcome {
+        if state.status != VideoStatus::Completed {
+            let e = MediaError::VideoEnded {
+                job_id: job.id.clone(),
+                status: state.status,
+                message: state.error.clone(),
+            };
+            let mut outcome = ended(state.status, e.code(), e.to_string());
+            outcome.update.cost = state.cost;
+            return outcome;
+        }
+        let max = usize::try_from(self.inner.assets.max_bytes()).unwrap_or(usize::MAX);
+        let stored = match client
+            .download_video(key, state, max, DOWNLOAD_TIMEOUT)
+            .await
+        {
+            Ok(d) => self.store_generated(d.bytes, Kind::Video, "video").await,
+            Err(e) => Err(e.into()),
+        };
+        match stored {
+            Ok(asset) => Outcome {
+                update: VideoJobUpdate {
+                    status: VideoStatus::Completed.as_str().to_owned(),
+                    cost: state.cost,
+                    asset_id: Some(asset.asset_id.clone()),
+                    finished: true,
+                    ..VideoJobUpdate::default()
+                },
+                asset: Some(asset),
+            },
+            Err(e) => {
+                let mut outcome = failed(&e);
+                outcome.update.cost = state.cost;
+                outcome
+            }
+        }
+    }
+
+    /// An image asset as a `data:` URL (frames and references of a video, edit inputs).
+    pub(crate) async fn image_data_url(&self, id: &str, what: &str) -> Result<String, EngineError> {
+        let view = self.inner.assets.get(id).await?;
+        if view.kind != Kind::Image {
+            return Err(EngineError::bad_input(
+                "not_an_image",
+                format!(
+                    "the {what} asset {id} is {}, not an image",
+                    view.asset.media_type
+                ),
+            ));
+        }
+        let (_, bytes) = self.inner.assets.read(id).await?;
+        Ok(to_data_url(&view.asset.media_type, &bytes))
+    }
+}

@@ -1,0 +1,270 @@
+//! Media calls on the route's [`OpenRouterClient`]: image generation as a chat driver
+//! with its own deadline, speech, video jobs (create, poll, catalog, download) and
+//! downloads of image URLs. Authorization goes only to the upstream's own origin; URLs on
+//! any other origin are fetched without it (model-provided ones through the SSRF guard).
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use reqwest::header::CONTENT_TYPE;
+use serde_json::Value;
+use url::Url;
+
+use super::error::MediaError;
+use super::fetch::{
+    display_url, fetch_public, read_body, transport_error, Downloaded, FetchLimits,
+};
+use super::speech::{finish_speech, Speech, SpeechRequest};
+use super::video::{content_url, parse_job, poll_url, VideoJobState, VideoRequest};
+use crate::client::{
+    check_status, endpoint, read_limited, send_error, send_for_json, OpenRouterClient,
+};
+use crate::driver::ChatDriver;
+use crate::error::{ErrorContext, UpstreamError, UpstreamErrorKind};
+use crate::retry::{call_with_retries, RetryPolicy};
+use crate::types::{ChatOutcome, ChatRequest, StreamEvent};
+
+/// Largest speech response accepted.
+const MAX_SPEECH_BYTES: usize = 64 * 1024 * 1024;
+/// Largest JSON document of the video endpoints.
+const MAX_JOB_DOCUMENT: usize = 1024 * 1024;
+
+/// The route's chat transport with a whole-request deadline (image generation: the
+/// route's `media.image_timeout_ms` or a per-call override).
+pub struct DeadlineChat<'a> {
+    client: &'a OpenRouterClient,
+    deadline: Duration,
+}
+
+impl ChatDriver for DeadlineChat<'_> {
+    fn chat<'a>(
+        &'a self,
+        api_key: &'a str,
+        req: &'a ChatRequest,
+        on_event: &'a mut (dyn FnMut(StreamEvent) + Send),
+    ) -> BoxFuture<'a, Result<ChatOutcome, UpstreamError>> {
+        Box::pin(async move {
+            let result = self
+                .client
+                .chat_via(
+                    self.client.media_http(),
+                    Some(self.deadline),
+                    api_key,
+                    req,
+                    on_event,
+                )
+                .await;
+            result.map_err(|mut e| {
+                if e.kind == UpstreamErrorKind::Timeout && e.status.is_none() {
+                    e.message = format!(
+                        "{} did not answer within {} ms — raise the route's media.image_timeout_ms, or pass a larger --timeout-ms for one call",
+                        req.model,
+                        self.deadline.as_millis()
+                    );
+                }
+                e
+            })
+        })
+    }
+}
+
+impl OpenRouterClient {
+    /// A chat driver whose every request must finish within `deadline` (no idle
+    /// timeout): what image generation uses.
+    pub fn with_deadline(&self, deadline: Duration) -> DeadlineChat<'_> {
+        DeadlineChat {
+            client: self,
+            deadline,
+        }
+    }
+
+    /// Whether `url` is on the upstream's own origin (scheme, host and port).
+    pub fn is_own_origin(&self, url: &Url) -> bool {
+        url.origin() == self.base_url().origin()
+    }
+
+    /// `POST /audio/speech`, retried like chat; MP3 is kept, PCM becomes WAV.
+    pub async fn speech(
+        &self,
+        api_key: &str,
+        req: &SpeechRequest,
+        deadline: Duration,
+        policy: &RetryPolicy,
+    ) -> Result<Speech, MediaError> {
+        let ctx = ErrorContext {
+            model: &req.model,
+            api_key,
+        };
+        let url = self.media_endpoint("audio/speech", ctx)?;
+        let body = req.body();
+        let (content_type, bytes) = call_with_retries(policy, true, || async {
+            let response = self
+                .media_http()
+                .post(url.clone())
+                .bearer_auth(api_key)
+                .headers(self.side_headers())
+                .json(&body)
+                .timeout(deadline)
+                .send()
+                .await
+                .map_err(|e| send_error(&e, ctx))?;
+            let response = check_status(response, ctx).await?;
+            let content_type = response
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let bytes = read_limited(response, MAX_SPEECH_BYTES, ctx).await?;
+            Ok((content_type, bytes))
+        })
+        .await?;
+        finish_speech(req.format, content_type.as_deref(), bytes)
+    }
+
+    /// `POST /videos`: submits a job. Retried only on 429 (a job is paid for once
+    /// created).
+    pub async fn create_video(
+        &self,
+        api_key: &str,
+        req: &VideoRequest,
+        deadline: Duration,
+        policy: &RetryPolicy,
+    ) -> Result<VideoJobState, MediaError> {
+        let ctx = ErrorContext {
+            model: &req.model,
+            api_key,
+        };
+        let url = self.media_endpoint("videos", ctx)?;
+        let body = req.body();
+        let doc = call_with_retries(policy, false, || {
+            self.json_call(url.clone(), Some(&body), api_key, deadline, ctx)
+        })
+        .await?;
+        parse_job(&doc)
+    }
+
+    /// `GET` of a job's polling URL (see [`poll_url`]), retried like chat.
+    pub async fn video_job(
+        &self,
+        api_key: &str,
+        job_id: &str,
+        polling_url: Option<&str>,
+        deadline: Duration,
+        policy: &RetryPolicy,
+    ) -> Result<VideoJobState, MediaError> {
+        let ctx = ErrorContext { model: "", api_key };
+        let url = poll_url(self.base_url(), job_id, polling_url);
+        let doc = call_with_retries(policy, true, || {
+            self.json_call(url.clone(), None, api_key, deadline, ctx)
+        })
+        .await
+        .map_err(|mut e| {
+            if e.status == Some(404) {
+                e.message = format!(
+                    "OpenRouter does not know video job {job_id} (404) — it may have expired"
+                );
+            }
+            e
+        })?;
+        parse_job(&doc)
+    }
+
+    /// `GET /videos/models`: the video model catalog.
+    pub async fn video_models(&self, api_key: &str) -> Result<Value, UpstreamError> {
+        self.get_json(api_key, "videos/models", &[]).await
+    }
+
+    /// Downloads a completed job's video: `unsigned_urls[0]` (with the API key only when
+    /// it is on the upstream's own origin), else `/videos/{id}/content?index=0`.
+    pub async fn download_video(
+        &self,
+        api_key: &str,
+        job: &VideoJobState,
+        max_bytes: usize,
+        deadline: Duration,
+    ) -> Result<Downloaded, MediaError> {
+        let url = match job.unsigned_urls.first() {
+            Some(u) => Url::parse(u).map_err(|_| {
+                MediaError::Malformed(format!("video job {} has an invalid download URL", job.id))
+            })?,
+            None => content_url(self.base_url(), &job.id),
+        };
+        self.download(api_key, &url, max_bytes, deadline).await
+    }
+
+    /// Downloads an image URL a model returned: on the upstream's own origin with the
+    /// route's transport and key, anywhere else through the SSRF guard.
+    pub async fn fetch_image(
+        &self,
+        api_key: &str,
+        url: &Url,
+        limits: FetchLimits,
+    ) -> Result<Downloaded, MediaError> {
+        if self.is_own_origin(url) {
+            self.download(api_key, url, limits.max_bytes, limits.timeout)
+                .await
+        } else {
+            Ok(fetch_public(url, limits).await?)
+        }
+    }
+
+    /// A trusted download (an upstream-provided URL): the key only on the own origin.
+    async fn download(
+        &self,
+        api_key: &str,
+        url: &Url,
+        max_bytes: usize,
+        deadline: Duration,
+    ) -> Result<Downloaded, MediaError> {
+        let shown = display_url(url);
+        let mut request = self.media_http().get(url.clone()).timeout(deadline);
+        if self.is_own_origin(url) {
+            request = request.bearer_auth(api_key).headers(self.side_headers());
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport_error(&e, &shown))?;
+        if !response.status().is_success() && self.is_own_origin(url) {
+            let ctx = ErrorContext { model: "", api_key };
+            return Err(check_status(response, ctx)
+                .await
+                .err()
+                .map(MediaError::from)
+                .unwrap_or_else(|| MediaError::Malformed(format!("download of {shown} failed"))));
+        }
+        if !response.status().is_success() {
+            return Err(super::fetch::FetchError::Status {
+                url: shown,
+                status: response.status().as_u16(),
+            }
+            .into());
+        }
+        Ok(read_body(response, max_bytes, &shown).await?)
+    }
+
+    fn media_endpoint(&self, path: &str, ctx: ErrorContext<'_>) -> Result<Url, UpstreamError> {
+        endpoint(self.base_url(), path)
+            .map_err(|e| UpstreamError::protocol(&format!("bad endpoint URL: {e}"), false, ctx))
+    }
+
+    /// One JSON request (POST with `body`, else GET) with the key and a deadline.
+    async fn json_call(
+        &self,
+        url: Url,
+        body: Option<&Value>,
+        api_key: &str,
+        deadline: Duration,
+        ctx: ErrorContext<'_>,
+    ) -> Result<Value, UpstreamError> {
+        let request = match body {
+            Some(b) => self.media_http().post(url).json(b),
+            None => self.media_http().get(url),
+        };
+        let request = request
+            .bearer_auth(api_key)
+            .headers(self.side_headers())
+            .timeout(deadline);
+        send_for_json(request, MAX_JOB_DOCUMENT, ctx, "the video job").await
+    }
+}
