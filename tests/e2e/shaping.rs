@@ -442,3 +442,42 @@ fn billed_cost_is_reconciled_in_the_background_on_verified_routes_only() {
         .iter()
         .all(|q| q.path != "/api/v1/generation"));
 }
+
+#[test]
+fn proxy_environment_variables_are_honoured() {
+    // A second fake plays the forward proxy: it receives absolute-form requests and
+    // answers them itself, so what it recorded proves the route went through it.
+    let upstream = FakeOpenRouter::start();
+    upstream.set_api_key(API_KEY);
+    let proxy = FakeOpenRouter::start();
+    proxy.set_api_key(API_KEY);
+    let env = Env::new();
+    env.write_default_routes(&upstream.base_url());
+    env.store_key_offline();
+    let proxy_url = format!("http://{}", proxy.addr());
+
+    let d = env.serve_with(&[], |c| {
+        c.env("HTTP_PROXY", &proxy_url).env_remove("NO_PROXY");
+    });
+    let out = d.cli(&env, &["sessions", "input", "via-proxy", "hi"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        proxy.chat_requests().len(),
+        1,
+        "the request went through HTTP_PROXY"
+    );
+    assert!(upstream.chat_requests().is_empty());
+    drop(d);
+
+    let d = env.serve_with(&[], |c| {
+        c.env("HTTP_PROXY", &proxy_url).env("NO_PROXY", "127.0.0.1");
+    });
+    let out = d.cli(&env, &["sessions", "input", "direct", "hi"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        upstream.chat_requests().len(),
+        1,
+        "NO_PROXY sends it direct"
+    );
+    assert_eq!(proxy.chat_requests().len(), 1);
+}
