@@ -10,7 +10,8 @@
 //! `include_artifacts_inline`). A spoken reply, when asked for, is synthesised from the
 //! final text and attached as an audio part.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use ferry_config::{wire_model, ModelParams, Route, SpeakReplies};
 use ferry_openrouter::{
@@ -113,7 +114,7 @@ fn add_cost(acc: &mut Option<f64>, cost: Option<f64>) {
 
 /// The tool definitions offered to `wire` on `route`: none when every media capability
 /// is off, or when the catalog says the model takes no tools.
-fn tools_for(inner: &Inner, route: &Route, wire: &str) -> Option<Vec<Value>> {
+fn tools_for(inner: &Inner, route: &Route, wire: &str) -> Option<Arc<Vec<Value>>> {
     let tools = offered(&route.capabilities);
     if tools.is_empty() {
         return None;
@@ -125,7 +126,20 @@ fn tools_for(inner: &Inner, route: &Route, wire: &str) -> Option<Vec<Value>> {
     if takes_tools == Some(false) {
         return None;
     }
-    Some(tools.into_iter().map(definition).collect())
+    Some(shared_definitions(&tools))
+}
+
+/// The definitions of a tool set, built once per distinct set and shared by every request
+/// that offers it (they are the same ~5 KB of JSON on every call).
+fn shared_definitions(tools: &[ToolName]) -> Arc<Vec<Value>> {
+    static CACHE: std::sync::OnceLock<Mutex<HashMap<Vec<ToolName>, Arc<Vec<Value>>>>> =
+        std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    cache
+        .entry(tools.to_vec())
+        .or_insert_with(|| Arc::new(tools.iter().copied().map(definition).collect()))
+        .clone()
 }
 
 /// A tool message for the model.

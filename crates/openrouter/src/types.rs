@@ -16,7 +16,8 @@ pub struct ChatRequest {
     /// Ask for an SSE stream.
     pub stream: bool,
     /// Function tools offered to the model.
-    pub tools: Option<Vec<Value>>,
+    /// Tool definitions, shared: the same set is offered on every request of a route.
+    pub tools: Option<std::sync::Arc<Vec<Value>>>,
     /// `none|auto|required|{type:"function",function:{name}}`.
     pub tool_choice: Option<Value>,
     /// Effective model params.

@@ -7,6 +7,7 @@
 mod record;
 mod request;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_config::{resolve_target, wire_model, SelectorInputs};
@@ -83,7 +84,7 @@ impl Engine {
             model: String::new(),
             messages,
             stream,
-            tools,
+            tools: tools.map(Arc::new),
             tool_choice,
             params: Default::default(),
             thinking: None,

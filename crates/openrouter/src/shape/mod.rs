@@ -44,7 +44,7 @@ pub fn build_body(req: &ChatRequest, verified: bool) -> Value {
     );
     body.insert("stream".into(), json!(req.stream));
     if let Some(tools) = &req.tools {
-        body.insert("tools".into(), Value::Array(tools.clone()));
+        body.insert("tools".into(), Value::Array(tools.to_vec()));
     }
     if let Some(choice) = &req.tool_choice {
         body.insert("tool_choice".into(), choice.clone());

@@ -61,7 +61,7 @@ fn loaded(model: &str) -> ChatRequest {
             json!({"role": "assistant", "content": "prefill"}),
         ],
         stream: false,
-        tools: Some(vec![
+        tools: Some(std::sync::Arc::new(vec![
             json!({"type": "function", "function": {"name": "f", "parameters": {}}}),
         ]),
         tool_choice: Some(json!("auto")),
