@@ -63,7 +63,7 @@ fn loaded(model: &str) -> ChatRequest {
         stream: false,
         tools: Some(std::sync::Arc::new(vec![
             json!({"type": "function", "function": {"name": "f", "parameters": {}}}),
-        ]),
+        ])),
         tool_choice: Some(json!("auto")),
         params: full_params(),
         thinking: Some(ThinkingLevel::High),
