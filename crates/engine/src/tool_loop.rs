@@ -132,8 +132,8 @@ fn tools_for(inner: &Inner, route: &Route, wire: &str) -> Option<Arc<Vec<Value>>
 /// The definitions of a tool set, built once per distinct set and shared by every request
 /// that offers it (they are the same ~5 KB of JSON on every call).
 fn shared_definitions(tools: &[ToolName]) -> Arc<Vec<Value>> {
-    static CACHE: std::sync::OnceLock<Mutex<HashMap<Vec<ToolName>, Arc<Vec<Value>>>>> =
-        std::sync::OnceLock::new();
+    type Definitions = HashMap<Vec<ToolName>, Arc<Vec<Value>>>;
+    static CACHE: std::sync::OnceLock<Mutex<Definitions>> = std::sync::OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
     let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
     cache
