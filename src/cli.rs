@@ -105,12 +105,8 @@ pub enum AssetsCommand {
         /// Only this source: upload, workspace, inline, observation, generated.
         #[arg(long)]
         source: Option<String>,
-        /// Continue after this cursor (printed at the end of a full page).
-        #[arg(long)]
-        cursor: Option<String>,
-        /// Page size.
-        #[arg(long)]
-        limit: Option<u32>,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Show an asset and its derivations (transcripts).
     Show {
@@ -406,6 +402,29 @@ pub struct ServeArgs {
     pub record_facade_runs: bool,
 }
 
+/// Cursor pagination of the list commands.
+#[derive(Debug, Args)]
+pub struct PageArgs {
+    /// Continue after this cursor (printed at the end of a full page).
+    #[arg(long)]
+    pub cursor: Option<String>,
+    /// Page size (1–500).
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+}
+
+impl PageArgs {
+    /// `path?limit=N[&cursor=C]`, to which more `&key=value` pairs can be appended.
+    pub fn query(&self, path: &str) -> String {
+        let mut q = format!("{path}?limit={}", self.limit);
+        if let Some(c) = &self.cursor {
+            q.push_str("&cursor=");
+            q.extend(url::form_urlencoded::byte_serialize(c.as_bytes()));
+        }
+        q
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum SecretsCommand {
     /// Print a new master key (base64 of 32 random bytes) and nothing else.
@@ -515,12 +534,8 @@ pub enum SessionsCommand {
     },
     /// List sessions.
     List {
-        /// Continue after this session id.
-        #[arg(long)]
-        cursor: Option<String>,
-        /// Page size.
-        #[arg(long)]
-        limit: Option<u32>,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Show a session with its totals and recent history.
     Show {

@@ -52,15 +52,13 @@ pub async fn run(g: &GlobalArgs, cmd: &AssetsCommand) -> Result<(), CliError> {
             kind,
             media_type,
             source,
-            cursor,
-            limit,
+            page,
         } => {
-            let mut path = format!("/v1/assets?limit={}", limit.unwrap_or(100));
+            let mut path = page.query("/v1/assets");
             for (key, value) in [
                 ("kind", kind),
                 ("media_type", media_type),
                 ("source", source),
-                ("cursor", cursor),
             ] {
                 if let Some(v) = value {
                     path.push_str(&format!("&{key}={}", urlencode(v)));

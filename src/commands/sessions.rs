@@ -84,11 +84,8 @@ pub async fn run(g: &GlobalArgs, cmd: &SessionsCommand) -> Result<(), CliError> 
             }
             Ok(())
         }
-        SessionsCommand::List { cursor, limit } => {
-            let mut path = format!("/v1/sessions?limit={}", limit.unwrap_or(100));
-            if let Some(c) = cursor {
-                path.push_str(&format!("&cursor={}", urlencode(c)));
-            }
+        SessionsCommand::List { page } => {
+            let path = page.query("/v1/sessions");
             let v = client.get_json(&path).await?;
             if g.json {
                 print_json(&v);

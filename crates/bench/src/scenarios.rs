@@ -188,17 +188,13 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
         added: "—".into(),
         target: "—",
     });
-    rows.push(Row {
-        figure: "daemon CPU per facade request".into(),
-        direct: "—".into(),
-        ferry: format!(
-            "{:.3} ms",
-            cpu_facade * 1000.0 / facade_tp.latencies.len().max(1) as f64
-        ),
-        added: "—".into(),
-        target: "≤ 0.06 ms",
-    });
-    let direct_ttft_f = {
+    rows.push(cpu_row(
+        "daemon CPU per facade request",
+        cpu_facade,
+        &facade_tp,
+        "≤ 0.06 ms",
+    ));
+    let direct_ttft = {
         let (h, u) = (http.clone(), upstream.clone());
         load::run(lc, n, move |_| {
             until_marker(
@@ -218,10 +214,11 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
         })
         .await
     };
+    check(&direct_ttft, "direct TTFT")?;
     check(&facade_ttft, "facade TTFT")?;
     rows.extend(latency_rows(
         &format!("facade streaming TTFT, concurrency {lc}"),
-        &direct_ttft_f,
+        &direct_ttft,
         &facade_ttft,
         "—",
         "≤ 0.3 ms added",
@@ -260,28 +257,14 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
         added: "—".into(),
         target: "—",
     });
-    rows.push(Row {
-        figure: "daemon CPU per session input".into(),
-        direct: "—".into(),
-        ferry: format!(
-            "{:.3} ms",
-            cpu_session * 1000.0 / session_tp.latencies.len().max(1) as f64
-        ),
-        added: "—".into(),
-        target: "—",
-    });
+    rows.push(cpu_row(
+        "daemon CPU per session input",
+        cpu_session,
+        &session_tp,
+        "—",
+    ));
 
     // Streaming time to first token: direct SSE vs a session input streamed over SSE.
-    let direct_ttft = {
-        let (h, u) = (http.clone(), upstream.clone());
-        load::run(lc, n, move |_| {
-            until_marker(
-                h.post(u.as_str()).bearer_auth(KEY).json(&chat_body(true)),
-                b"\"content\":\"echo:",
-            )
-        })
-        .await
-    };
     let ferry_ttft = {
         let (h, b) = (http.clone(), base.clone());
         load::run(lc, n, move |i| {
@@ -294,7 +277,6 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
         })
         .await
     };
-    check(&direct_ttft, "direct TTFT")?;
     check(&ferry_ttft, "session TTFT")?;
     rows.extend(latency_rows(
         &format!("streaming TTFT (session SSE), concurrency {lc}"),
@@ -372,6 +354,20 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
         let _ = writeln!(out, "\nnote: {note}");
     }
     Ok(out)
+}
+
+/// The daemon's CPU seconds over a scenario, per request served.
+fn cpu_row(figure: &str, cpu_seconds: f64, sample: &Sample, target: &'static str) -> Row {
+    Row {
+        figure: figure.into(),
+        direct: "—".into(),
+        ferry: format!(
+            "{:.3} ms",
+            cpu_seconds * 1000.0 / sample.latencies.len().max(1) as f64
+        ),
+        added: "—".into(),
+        target,
+    }
 }
 
 /// Holds `streams` concurrent streams open against slow upstream replies and returns the
