@@ -9,11 +9,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use ferry_config::{validate_selector, wire_model, RoutesFile, SpeakReplies};
-use ferry_openrouter::{Attempt, RetryPolicy};
-use ferry_store::{
-    InsertOutcome, NewRun, NewSession, Run, RunFinish, RunStatus, Session, SessionPatch, Store,
-};
-use serde::Serialize;
+use ferry_openrouter::RetryPolicy;
+use ferry_store::{InsertOutcome, NewRun, NewSession, Run, Session, SessionPatch, Store};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -23,19 +20,21 @@ use ferry_assets::AssetStore;
 
 use crate::attachments;
 use crate::catalogs::Catalogs;
-use crate::input::{InputRequest, RunPlan};
+use crate::input::InputRequest;
 use crate::live::{Event, LiveRun, Subscription};
 use crate::media_tools::require_tool;
 use crate::routes::{RouteStatus, RouteTable};
+use crate::run::{session_worker, Job};
 use crate::secrets::SecretsHandle;
-use crate::tool_loop::{SessionSettings, Turn};
+use crate::tool_loop::SessionSettings;
 use crate::tools::ToolName;
+use crate::views::{ActiveTarget, RuntimeView, SessionView, StatusView};
 use crate::EngineError;
 
 const RUNTIME_MODEL_KEY: &str = "runtime.model";
 const INTERRUPTED_ON_START: &str =
     "ferry stopped while this run was in flight (crash, kill or power loss); send the input again";
-const INTERRUPTED_ON_SHUTDOWN: &str =
+pub(crate) const INTERRUPTED_ON_SHUTDOWN: &str =
     "ferry was shut down before this run finished; send the input again";
 
 /// Options of one submission.
@@ -60,74 +59,6 @@ pub struct Submitted {
     pub run: Option<Run>,
     /// True when an idempotency key matched an existing run.
     pub existing: bool,
-}
-
-/// A session with its totals, as shown by `sessions show`.
-#[derive(Debug, Clone, Serialize)]
-pub struct SessionView {
-    /// The session row.
-    #[serde(flatten)]
-    pub session: Session,
-    /// Tokens and cost summed over its runs.
-    pub totals: ferry_store::SessionTotals,
-    /// Whether a run is active or queued.
-    pub busy: bool,
-}
-
-/// `GET /v1/runtime`.
-#[derive(Debug, Clone, Serialize)]
-pub struct RuntimeView {
-    /// The default route id.
-    pub default_route: String,
-    /// The selector set with `runtime set-model`, if any.
-    pub runtime_model: Option<String>,
-    /// What an input without `--provider/--model` would use now.
-    pub active: ActiveTarget,
-    /// Every route with capability flags and readiness.
-    pub routes: Vec<RouteStatus>,
-}
-
-/// The effective default target.
-#[derive(Debug, Clone, Serialize)]
-pub struct ActiveTarget {
-    /// Route id.
-    pub route: String,
-    /// Model as configured.
-    pub model: String,
-    /// What is sent upstream as `model`.
-    pub wire_model: String,
-    /// `runtime` or `route_default`.
-    pub source: &'static str,
-}
-
-/// `GET /v1/status`.
-#[derive(Debug, Clone, Serialize)]
-pub struct StatusView {
-    /// ferry's version.
-    pub version: &'static str,
-    /// Seconds since start.
-    pub uptime_seconds: u64,
-    /// `ready` or `draining`.
-    pub state: &'static str,
-    /// Routes with readiness.
-    pub routes: Vec<RouteStatus>,
-    /// The active default target.
-    pub active: ActiveTarget,
-    /// Runs in flight (queued or running).
-    pub active_runs: usize,
-    /// Stored objects and sizes.
-    pub storage: ferry_store::StoreStats,
-    /// Number of stored secrets (metadata only).
-    pub secrets: usize,
-    /// True when the daemon has no master key.
-    pub secrets_locked: bool,
-}
-
-struct Job {
-    hub: Arc<LiveRun>,
-    plan: RunPlan,
-    /// The session's settings, read at submission.
-    session: SessionSettings,
 }
 
 /// Where the engine keeps media and what it may read.
@@ -167,17 +98,17 @@ pub(crate) struct Inner {
     pub(crate) workspace_root: PathBuf,
     pub(crate) catalogs: Catalogs,
     pub(crate) reconcile_cost: bool,
-    runtime_model: RwLock<Option<String>>,
-    queues: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
-    live: Mutex<HashMap<String, Arc<LiveRun>>>,
-    draining: AtomicBool,
-    shutting_down: AtomicBool,
-    started: Instant,
-    loaded_at: u64,
-    tasks: TaskTracker,
+    pub(crate) runtime_model: RwLock<Option<String>>,
+    pub(crate) queues: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
+    pub(crate) live: Mutex<HashMap<String, Arc<LiveRun>>>,
+    pub(crate) draining: AtomicBool,
+    pub(crate) shutting_down: AtomicBool,
+    pub(crate) started: Instant,
+    pub(crate) loaded_at: u64,
+    pub(crate) tasks: TaskTracker,
     pub(crate) background: CancellationToken,
-    metrics: ferry_metrics::Metrics,
-    record_facade: AtomicBool,
+    pub(crate) metrics: ferry_metrics::Metrics,
+    pub(crate) record_facade: AtomicBool,
     pub(crate) videos: crate::video_jobs::VideoWatchers,
 }
 
@@ -857,230 +788,4 @@ pub(crate) fn validate_session_id(id: &str) -> Result<(), EngineError> {
             "session ids are 1-128 characters of letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. demo, work-2026)",
         ))
     }
-}
-
-async fn session_worker(
-    inner: Arc<Inner>,
-    session_id: String,
-    mut rx: mpsc::UnboundedReceiver<Job>,
-) {
-    while let Some(job) = rx.recv().await {
-        let run_id = job.hub.run_id.clone();
-        execute(&inner, job).await;
-        inner
-            .live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&run_id);
-        let mut queues = inner.queues.lock().unwrap_or_else(|p| p.into_inner());
-        if rx.is_empty() {
-            queues.remove(&session_id);
-            return;
-        }
-    }
-}
-
-/// How a run ended, before it is written.
-enum Ending {
-    Completed(Box<Turn>),
-    Failed(EngineError),
-    Cancelled,
-}
-
-async fn execute(inner: &Arc<Inner>, job: Job) {
-    let Job { hub, plan, session } = job;
-    let run_id = hub.run_id.clone();
-    let mut attempts: Vec<Attempt> = Vec::new();
-    let started = Instant::now();
-
-    let engine = Engine {
-        inner: Arc::clone(inner),
-    };
-    let ending = if hub.cancel.is_cancelled() {
-        Ending::Cancelled
-    } else {
-        let first = &plan.chain[0];
-        inner
-            .store
-            .mark_running_nowait(&run_id, &first.route, &first.model);
-        hub.emit(
-            "run.started",
-            json!({"run_id": run_id, "session_id": hub.session_id, "route": first.route, "model": first.model}),
-        );
-        tokio::select! {
-            biased;
-            _ = hub.cancel.cancelled() => Ending::Cancelled,
-            result = engine.run_turn(&hub, &plan, &session, &mut attempts) => match result {
-                Ok(turn) => Ending::Completed(Box::new(turn)),
-                Err(e) => Ending::Failed(e),
-            },
-        }
-    };
-
-    let attempts_json = serde_json::to_value(&attempts).unwrap_or_else(|_| json!([]));
-    let duration_ms = started.elapsed().as_millis() as u64;
-    let mut reconcile = None;
-    let (finish, kind, data) = match ending {
-        Ending::Completed(turn) => {
-            let Turn {
-                output,
-                usage,
-                cost,
-                model,
-                route,
-                model_calls,
-                cache_status,
-                generation_id,
-                messages,
-            } = *turn;
-            // A billed cost is looked up per generation: only a single-call turn (no
-            // tools, so no media cost either) has one generation that covers the run.
-            if inner.reconcile_cost
-                && model_calls == 1
-                && inner
-                    .routes
-                    .route(&route)
-                    .is_ok_and(|r| r.is_verified_openrouter())
-            {
-                reconcile = generation_id.clone().map(|g| (route, g));
-            }
-            let data = json!({
-                "output": output,
-                "usage": usage,
-                "cost": cost,
-                "model": model,
-                "duration_ms": duration_ms,
-            });
-            let mut history = Vec::with_capacity(messages.len() + 1);
-            history.push(plan.user_message.clone());
-            history.extend(messages);
-            let finish = RunFinish {
-                run_id: run_id.clone(),
-                status: RunStatus::Completed,
-                model_served: Some(model),
-                usage,
-                cost,
-                output: Some(output),
-                error_code: None,
-                error_message: None,
-                attempts: attempts_json,
-                cache_status,
-                generation_id,
-                messages: history,
-            };
-            (finish, "run.completed", data)
-        }
-        Ending::Failed(err) => {
-            let data = json!({"code": err.code(), "message": err.to_string(), "status": err.status(), "retryable": err.retryable()});
-            let finish = RunFinish {
-                run_id: run_id.clone(),
-                status: RunStatus::Failed,
-                model_served: None,
-                usage: None,
-                cost: None,
-                output: partial_output(&hub),
-                error_code: Some(err.code().to_string()),
-                error_message: Some(err.to_string()),
-                attempts: attempts_json,
-                cache_status: None,
-                generation_id: None,
-                messages: Vec::new(),
-            };
-            (finish, "run.failed", data)
-        }
-        Ending::Cancelled => {
-            let shutdown = inner.shutting_down.load(Ordering::SeqCst);
-            let (status, kind, code, message) = if shutdown {
-                (
-                    RunStatus::Interrupted,
-                    "run.failed",
-                    "interrupted",
-                    INTERRUPTED_ON_SHUTDOWN.to_string(),
-                )
-            } else {
-                (
-                    RunStatus::Cancelled,
-                    "run.cancelled",
-                    "run_cancelled",
-                    "the run was cancelled".to_string(),
-                )
-            };
-            let finish = RunFinish {
-                run_id: run_id.clone(),
-                status,
-                model_served: None,
-                usage: None,
-                cost: None,
-                output: partial_output(&hub),
-                error_code: Some(code.to_string()),
-                error_message: Some(message.clone()),
-                attempts: attempts_json,
-                cache_status: None,
-                generation_id: None,
-                messages: Vec::new(),
-            };
-            (finish, kind, json!({"code": code, "message": message}))
-        }
-    };
-    record_session_metrics(&inner.metrics, &plan, &finish);
-    // The terminal event row is queued before the run row, so both commit together; it is
-    // published only after the commit, so whoever sees it can read a durable run.
-    let event = hub.prepare(kind, data);
-    match inner.store.finish_run(finish).await {
-        Ok(()) => {
-            hub.publish(event);
-            if let Some((route, generation_id)) = reconcile {
-                crate::billing::spawn(inner.clone(), route, run_id.clone(), generation_id);
-            }
-        }
-        Err(e) => {
-            // Never report an outcome that is not stored: the run ends as a storage failure.
-            tracing::error!(run = %run_id, error = %e, "cannot record the end of the run");
-            let err = EngineError::from(e);
-            hub.publish(Event {
-                seq: event.seq,
-                kind: "run.failed".to_string(),
-                data: Arc::new(json!({
-                    "code": err.code(),
-                    "message": format!("the run's result could not be stored: {err}"),
-                    "status": err.status(),
-                    "retryable": false,
-                })),
-            });
-        }
-    }
-}
-
-/// Counts a finished session run (`ferry_requests_total{api="sessions"}`, tokens, cost).
-fn record_session_metrics(metrics: &ferry_metrics::Metrics, plan: &RunPlan, finish: &RunFinish) {
-    let Some(first) = plan.chain.first() else {
-        return;
-    };
-    let model = finish.model_served.as_deref().unwrap_or(&first.model);
-    metrics.request(
-        ferry_metrics::Api::Sessions,
-        &first.route,
-        model,
-        finish.status.as_str(),
-    );
-    if let Some(usage) = &finish.usage {
-        let n = |k: &str| {
-            usage
-                .get(k)
-                .and_then(serde_json::Value::as_u64)
-                .unwrap_or(0)
-        };
-        metrics.usage(
-            &first.route,
-            model,
-            n("prompt_tokens"),
-            n("completion_tokens"),
-            finish.cost,
-        );
-    }
-}
-
-fn partial_output(hub: &LiveRun) -> Option<serde_json::Value> {
-    let text = hub.output_so_far();
-    (!text.is_empty()).then(|| json!({"text": text}))
 }

@@ -18,11 +18,13 @@ mod live;
 mod media_tools;
 mod observe;
 mod routes;
+mod run;
 mod secrets;
 mod tool_loop;
 pub mod tools;
 mod transcribe;
 mod video_jobs;
+mod views;
 mod workspace;
 
 pub use catalogs::{ModelEntry, ModelsQuery, ModelsView, DEFAULT_CATALOG_TTL};
@@ -31,13 +33,11 @@ pub use observe::{ObservationView, MICROPHONE_SEGMENT};
 pub use transcribe::{TranscribeOptions, TranscriptView};
 pub use video_jobs::VideoJobView;
 
-pub use engine::{
-    ActiveTarget, Engine, EngineConfig, RuntimeView, SessionView, StatusView, SubmitOptions,
-    Submitted,
-};
+pub use engine::{Engine, EngineConfig, SubmitOptions, Submitted};
 pub use error::EngineError;
 pub use facade::{FacadeModel, FacadeRequest, FacadeRunEnd, FacadeTrace, ReasoningChoice};
 pub use input::{plan_chain, InputRequest, PlannedModel, RunPlan};
 pub use live::{Event, LiveRun, Subscription, LIVE_BUFFER};
 pub use routes::{RouteStatus, RouteTable};
 pub use secrets::SecretsHandle;
+pub use views::{ActiveTarget, RuntimeView, SessionView, StatusView};

@@ -1,0 +1,252 @@
+//! Running a queued input: the per-session worker (one run at a time per session), the
+//! execution of one run over the tool loop, and how its end is written — terminal event
+//! and run row committed together, published only after the commit.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use ferry_openrouter::Attempt;
+use ferry_store::{RunFinish, RunStatus};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::engine::{Engine, Inner, INTERRUPTED_ON_SHUTDOWN};
+use crate::input::RunPlan;
+use crate::live::{Event, LiveRun};
+use crate::tool_loop::{SessionSettings, Turn};
+use crate::EngineError;
+
+/// A queued run, handed to its session's worker.
+pub(crate) struct Job {
+    pub(crate) hub: Arc<LiveRun>,
+    pub(crate) plan: RunPlan,
+    /// The session's settings, read at submission.
+    pub(crate) session: SessionSettings,
+}
+
+pub(crate) async fn session_worker(
+    inner: Arc<Inner>,
+    session_id: String,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+) {
+    while let Some(job) = rx.recv().await {
+        let run_id = job.hub.run_id.clone();
+        execute(&inner, job).await;
+        inner
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&run_id);
+        let mut queues = inner.queues.lock().unwrap_or_else(|p| p.into_inner());
+        if rx.is_empty() {
+            queues.remove(&session_id);
+            return;
+        }
+    }
+}
+
+/// How a run ended, before it is written.
+enum Ending {
+    Completed(Box<Turn>),
+    Failed(EngineError),
+    Cancelled,
+}
+
+async fn execute(inner: &Arc<Inner>, job: Job) {
+    let Job { hub, plan, session } = job;
+    let run_id = hub.run_id.clone();
+    let mut attempts: Vec<Attempt> = Vec::new();
+    let started = Instant::now();
+
+    let engine = Engine {
+        inner: Arc::clone(inner),
+    };
+    let ending = if hub.cancel.is_cancelled() {
+        Ending::Cancelled
+    } else {
+        let first = &plan.chain[0];
+        inner
+            .store
+            .mark_running_nowait(&run_id, &first.route, &first.model);
+        hub.emit(
+            "run.started",
+            json!({"run_id": run_id, "session_id": hub.session_id, "route": first.route, "model": first.model}),
+        );
+        tokio::select! {
+            biased;
+            _ = hub.cancel.cancelled() => Ending::Cancelled,
+            result = engine.run_turn(&hub, &plan, &session, &mut attempts) => match result {
+                Ok(turn) => Ending::Completed(Box::new(turn)),
+                Err(e) => Ending::Failed(e),
+            },
+        }
+    };
+
+    let attempts_json = serde_json::to_value(&attempts).unwrap_or_else(|_| json!([]));
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let mut reconcile = None;
+    let (finish, kind, data) = match ending {
+        Ending::Completed(turn) => {
+            let Turn {
+                output,
+                usage,
+                cost,
+                model,
+                route,
+                model_calls,
+                cache_status,
+                generation_id,
+                messages,
+            } = *turn;
+            // A billed cost is looked up per generation: only a single-call turn (no
+            // tools, so no media cost either) has one generation that covers the run.
+            if inner.reconcile_cost
+                && model_calls == 1
+                && inner
+                    .routes
+                    .route(&route)
+                    .is_ok_and(|r| r.is_verified_openrouter())
+            {
+                reconcile = generation_id.clone().map(|g| (route, g));
+            }
+            let data = json!({
+                "output": output,
+                "usage": usage,
+                "cost": cost,
+                "model": model,
+                "duration_ms": duration_ms,
+            });
+            let mut history = Vec::with_capacity(messages.len() + 1);
+            history.push(plan.user_message.clone());
+            history.extend(messages);
+            let finish = RunFinish {
+                run_id: run_id.clone(),
+                status: RunStatus::Completed,
+                model_served: Some(model),
+                usage,
+                cost,
+                output: Some(output),
+                error_code: None,
+                error_message: None,
+                attempts: attempts_json,
+                cache_status,
+                generation_id,
+                messages: history,
+            };
+            (finish, "run.completed", data)
+        }
+        Ending::Failed(err) => {
+            let data = json!({"code": err.code(), "message": err.to_string(), "status": err.status(), "retryable": err.retryable()});
+            let finish = RunFinish {
+                run_id: run_id.clone(),
+                status: RunStatus::Failed,
+                model_served: None,
+                usage: None,
+                cost: None,
+                output: partial_output(&hub),
+                error_code: Some(err.code().to_string()),
+                error_message: Some(err.to_string()),
+                attempts: attempts_json,
+                cache_status: None,
+                generation_id: None,
+                messages: Vec::new(),
+            };
+            (finish, "run.failed", data)
+        }
+        Ending::Cancelled => {
+            let shutdown = inner.shutting_down.load(Ordering::SeqCst);
+            let (status, kind, code, message) = if shutdown {
+                (
+                    RunStatus::Interrupted,
+                    "run.failed",
+                    "interrupted",
+                    INTERRUPTED_ON_SHUTDOWN.to_string(),
+                )
+            } else {
+                (
+                    RunStatus::Cancelled,
+                    "run.cancelled",
+                    "run_cancelled",
+                    "the run was cancelled".to_string(),
+                )
+            };
+            let finish = RunFinish {
+                run_id: run_id.clone(),
+                status,
+                model_served: None,
+                usage: None,
+                cost: None,
+                output: partial_output(&hub),
+                error_code: Some(code.to_string()),
+                error_message: Some(message.clone()),
+                attempts: attempts_json,
+                cache_status: None,
+                generation_id: None,
+                messages: Vec::new(),
+            };
+            (finish, kind, json!({"code": code, "message": message}))
+        }
+    };
+    record_session_metrics(&inner.metrics, &plan, &finish);
+    // The terminal event row is queued before the run row, so both commit together; it is
+    // published only after the commit, so whoever sees it can read a durable run.
+    let event = hub.prepare(kind, data);
+    match inner.store.finish_run(finish).await {
+        Ok(()) => {
+            hub.publish(event);
+            if let Some((route, generation_id)) = reconcile {
+                crate::billing::spawn(inner.clone(), route, run_id.clone(), generation_id);
+            }
+        }
+        Err(e) => {
+            // Never report an outcome that is not stored: the run ends as a storage failure.
+            tracing::error!(run = %run_id, error = %e, "cannot record the end of the run");
+            let err = EngineError::from(e);
+            hub.publish(Event {
+                seq: event.seq,
+                kind: "run.failed".to_string(),
+                data: Arc::new(json!({
+                    "code": err.code(),
+                    "message": format!("the run's result could not be stored: {err}"),
+                    "status": err.status(),
+                    "retryable": false,
+                })),
+            });
+        }
+    }
+}
+
+/// Counts a finished session run (`ferry_requests_total{api="sessions"}`, tokens, cost).
+fn record_session_metrics(metrics: &ferry_metrics::Metrics, plan: &RunPlan, finish: &RunFinish) {
+    let Some(first) = plan.chain.first() else {
+        return;
+    };
+    let model = finish.model_served.as_deref().unwrap_or(&first.model);
+    metrics.request(
+        ferry_metrics::Api::Sessions,
+        &first.route,
+        model,
+        finish.status.as_str(),
+    );
+    if let Some(usage) = &finish.usage {
+        let n = |k: &str| {
+            usage
+                .get(k)
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0)
+        };
+        metrics.usage(
+            &first.route,
+            model,
+            n("prompt_tokens"),
+            n("completion_tokens"),
+            finish.cost,
+        );
+    }
+}
+
+fn partial_output(hub: &LiveRun) -> Option<serde_json::Value> {
+    let text = hub.output_so_far();
+    (!text.is_empty()).then(|| json!({"text": text}))
+}
