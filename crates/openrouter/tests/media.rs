@@ -3,10 +3,9 @@
 //! speech (MP3, PCM → WAV, retries), and video jobs (create, relative and absolute
 //! polling, failure states, downloads with the key only on the own origin).
 
-use std::path::Path;
 use std::time::Duration;
 
-use ferry_config::{parse_routes, TtsFormat};
+use ferry_config::TtsFormat;
 use ferry_fake_openrouter::{FakeOpenRouter, MediaEndpoint, Reply, VideoScript};
 use ferry_openrouter::media::{
     extract_images, FetchLimits, ImageRequest, ImageSource, MediaError, SpeechRequest,
@@ -15,23 +14,18 @@ use ferry_openrouter::media::{
 use ferry_openrouter::{chat_with_retries, OpenRouterClient, RetryPolicy};
 use serde_json::json;
 
+mod support;
+
 const KEY: &str = "sk-or-v1-media-test-key";
 
 fn client_for(fake: &FakeOpenRouter) -> OpenRouterClient {
-    let text = format!(
-        "version = 1\ndefault_route = \"r\"\n\n[routes.r]\ndriver = \"openrouter\"\ndefault_model = \"openai/gpt-5.4-mini\"\napi_key_env = \"OPENROUTER_API_KEY\"\nbase_url = \"{}\"\ntimeout_ms = 2000\n",
-        fake.base_url()
-    );
-    let file = parse_routes(&text, Path::new("/tmp/routes.toml")).expect("routes");
-    OpenRouterClient::new(&file.routes["r"]).expect("client")
+    support::client_for(fake, "timeout_ms = 2000")
 }
 
 fn policy() -> RetryPolicy {
     RetryPolicy {
-        max_retries: 2,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
         max_retry_after: Duration::from_secs(5),
+        ..support::fast_policy()
     }
 }
 

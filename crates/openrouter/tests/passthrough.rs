@@ -3,47 +3,26 @@
 //! upstream finishes), failures before that point are ordinary errors (retried, and
 //! eligible for fallback), failures after it end the stream, and the key never leaks.
 
-use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferry_config::parse_routes;
 use ferry_fake_openrouter::{FakeOpenRouter, Gate, Reply};
 use ferry_openrouter::{
-    open_raw_with_retries, Attempt, ChatRequest, OpenRouterClient, RawReply, RetryPolicy,
-    UpstreamError, UpstreamErrorKind,
+    open_raw_with_retries, Attempt, ChatRequest, OpenRouterClient, RawReply, UpstreamError,
+    UpstreamErrorKind,
 };
 use futures::StreamExt;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-const KEY: &str = "sk-or-v1-passthrough-test-key";
+mod support;
+
+use support::{client_for, fast_policy as policy, request};
 
 fn client(fake: &FakeOpenRouter) -> OpenRouterClient {
-    let text = format!(
-        "version = 1\ndefault_route = \"r\"\n[routes.r]\ndriver = \"openrouter\"\ndefault_model = \"openai/gpt-5.4-mini\"\napi_key_env = \"OPENROUTER_API_KEY\"\nbase_url = \"{}\"\n",
-        fake.base_url()
-    );
-    let file = parse_routes(&text, Path::new("/tmp/routes.toml")).unwrap();
-    OpenRouterClient::new(&file.routes["r"]).unwrap()
+    client_for(fake, "")
 }
 
-fn request(stream: bool) -> ChatRequest {
-    ChatRequest {
-        model: "openai/gpt-5.4-mini".into(),
-        messages: vec![json!({"role": "user", "content": "Say hello"})],
-        stream,
-        ..ChatRequest::default()
-    }
-}
-
-fn policy() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 2,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        max_retry_after: Duration::from_secs(60),
-    }
-}
+const KEY: &str = "sk-or-v1-passthrough-test-key";
 
 async fn open(
     c: &OpenRouterClient,

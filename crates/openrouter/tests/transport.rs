@@ -3,10 +3,9 @@
 //! output, 402), resets, stalls, truncation, malformed bodies, the side endpoints, and a
 //! verified route over real TLS (ca_file + resolve pin).
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ferry_config::{parse_routes, Route, ThinkingLevel};
+use ferry_config::ThinkingLevel;
 use ferry_fake_openrouter::{FakeOpenRouter, FakeToolCall, Gate, Reply};
 use ferry_openrouter::{
     chat_with_retries, shape, Attempt, ChatOutcome, ChatRequest, OpenRouterClient, RetryPolicy,
@@ -14,38 +13,11 @@ use ferry_openrouter::{
 };
 use serde_json::json;
 
+mod support;
+
+use support::{client_for, fast_policy, request, route_from};
+
 const KEY: &str = "sk-or-v1-transport-test-key";
-
-fn route_from(toml_route_body: &str) -> Route {
-    let text = format!(
-        "version = 1\ndefault_route = \"r\"\n\n[routes.r]\ndriver = \"openrouter\"\ndefault_model = \"openai/gpt-5.4-mini\"\napi_key_env = \"OPENROUTER_API_KEY\"\n{toml_route_body}\n"
-    );
-    let file = parse_routes(&text, Path::new("/tmp/routes.toml")).expect("valid routes.toml");
-    file.routes.get("r").cloned().expect("route r")
-}
-
-fn client_for(fake: &FakeOpenRouter, extra: &str) -> OpenRouterClient {
-    let route = route_from(&format!("base_url = \"{}\"\n{extra}", fake.base_url()));
-    OpenRouterClient::new(&route).expect("client builds")
-}
-
-fn request(stream: bool) -> ChatRequest {
-    ChatRequest {
-        model: "openai/gpt-5.4-mini".into(),
-        messages: vec![json!({"role": "user", "content": "Say hello"})],
-        stream,
-        ..ChatRequest::default()
-    }
-}
-
-fn fast_policy() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 2,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        max_retry_after: Duration::from_secs(60),
-    }
-}
 
 async fn chat(
     client: &OpenRouterClient,
