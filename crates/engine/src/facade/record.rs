@@ -41,11 +41,10 @@ impl Engine {
         input: Value,
     ) -> Result<String, EngineError> {
         validate_session_id(session)?;
-        let store = self.store();
-        store.ensure_session(session).await?;
         let id = format!("run_{}", uuid::Uuid::now_v7().simple());
-        store
-            .insert_run(NewRun {
+        // One writer job creates the session when missing and inserts the run.
+        self.store()
+            .begin_run(NewRun {
                 id: id.clone(),
                 session_id: session.to_string(),
                 input,
@@ -62,10 +61,9 @@ impl Engine {
         self.spawn_tracked(async move {
             let route = end.route.clone().unwrap_or_default();
             let model = end.model.clone().unwrap_or_default();
-            if let Err(e) = store.mark_running(&run_id, &route, &model).await {
-                tracing::warn!(run = %run_id, error = %e, "facade run not recorded");
-                return;
-            }
+            // Ordered before the events and the final write by the single writer; a failure
+            // there also fails `finish_run`, which is logged below.
+            store.mark_running_nowait(&run_id, &route, &model);
             let started = json!({"run_id": run_id, "session_id": session, "route": route, "model": model, "api": "openai"});
             let usage = end.usage.map(|u| {
                 json!({
@@ -90,8 +88,7 @@ impl Engine {
                     RunStatus::Failed,
                 ),
             };
-            store.append_event_nowait(&run_id, 1, "run.started", &started);
-            store.append_event_nowait(&run_id, 2, kind, &data);
+            store.append_events_nowait(&run_id, &[(1, "run.started", &started), (2, kind, &data)]);
             let finish = RunFinish {
                 run_id: run_id.clone(),
                 status,
