@@ -346,14 +346,19 @@ pub enum ConfigCommand {
         /// Only this route.
         #[arg(long)]
         route: Option<String>,
+        /// toml: a valid routes file (save it and load it with --routes-file); json: the
+        /// document of `GET /v1/config` (as `--json`).
+        #[arg(long, value_parser = ["toml", "json"], default_value = "toml")]
+        format: String,
     },
 }
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// The routes file to check.
-    #[arg(long, env = "FERRY_ROUTES_FILE", default_value = "./routes.toml")]
-    pub routes_file: PathBuf,
+    /// The routes file to check (default: ./routes.toml when present, else the built-in
+    /// default route, as `ferry serve` does).
+    #[arg(long, env = "FERRY_ROUTES_FILE")]
+    pub routes_file: Option<PathBuf>,
     /// The state root to check.
     #[arg(long, env = "FERRY_STATE_ROOT", default_value = "./state")]
     pub state_root: PathBuf,
@@ -379,9 +384,10 @@ pub struct ServeArgs {
     /// Root for `{path}` attachments; nothing outside it is readable.
     #[arg(long, env = "FERRY_WORKSPACE_ROOT", default_value = ".")]
     pub workspace_root: PathBuf,
-    /// The routes file.
-    #[arg(long, env = "FERRY_ROUTES_FILE", default_value = "./routes.toml")]
-    pub routes_file: PathBuf,
+    /// The routes file (must exist). Without it: ./routes.toml when present, else the
+    /// built-in default route (openrouter, model openrouter/auto).
+    #[arg(long, env = "FERRY_ROUTES_FILE")]
+    pub routes_file: Option<PathBuf>,
     /// Log format on stderr.
     #[arg(long, value_enum, env = "FERRY_LOG_FORMAT", default_value = "pretty")]
     pub log_format: LogFormat,

@@ -86,13 +86,14 @@ impl ApiClient {
     /// From the global flags (`--url`, `--token`, `--token-file`).
     pub fn new(global: &GlobalArgs) -> Result<Self, CliError> {
         let token = read_token(global)?;
+        let base = daemon_url(&global.url)?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .no_proxy()
             .build()
             .map_err(|e| CliError::fail(format!("cannot build the HTTP client: {e}")))?;
         Ok(ApiClient {
-            base: global.url.trim_end_matches('/').to_string(),
+            base,
             token,
             http,
         })
@@ -159,15 +160,51 @@ impl ApiClient {
     }
 }
 
-/// Reads a problem body from a non-2xx response.
+/// `--url` checked and without a trailing `/`: an absolute http(s) URL with a host.
+pub fn daemon_url(raw: &str) -> Result<String, CliError> {
+    let bad = |why: &str| {
+        CliError::usage(format!(
+            "--url {raw:?} {why}; give the daemon's URL like http://127.0.0.1:4000 (or set FERRY_URL)"
+        ))
+    };
+    let url = match url::Url::parse(raw) {
+        Ok(u) => u,
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            return Err(bad("has no scheme (http:// or https://)"))
+        }
+        Err(e) => return Err(bad(&format!("is not a URL ({e})"))),
+    };
+    match url.scheme() {
+        "http" | "https" => {}
+        // `localhost:4000` parses with the scheme "localhost".
+        s if url.cannot_be_a_base() || !raw.contains("://") => {
+            return Err(bad(&format!("has no http:// or https:// scheme ({s:?} was read as one)")))
+        }
+        s => return Err(bad(&format!("uses the scheme {s:?}; ferry speaks http or https"))),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("has a query or fragment"));
+    }
+    Ok(raw.trim_end_matches('/').to_string())
+}
+
+/// Reads a problem body from a non-2xx response. A body that is not a ferry problem means
+/// something other than ferry answered.
 pub async fn problem_of(resp: Response) -> CliError {
     let status = resp.status().as_u16();
+    let origin = resp.url().origin().ascii_serialization();
     let text = resp.text().await.unwrap_or_default();
     match serde_json::from_str::<Value>(&text) {
         Ok(v) if v.get("code").is_some() => CliError::from_problem(status, v),
         _ => CliError {
-            message: format!("ferry answered HTTP {status}: {}", text.trim()),
-            exit: exit_code(status, "", false),
+            message: format!(
+                "{origin} answered HTTP {status} without a ferry problem document: it does not look like a ferry daemon; \
+                 check --url / FERRY_URL (ferry serve listens on http://127.0.0.1:4000 unless --bind says otherwise)"
+            ),
+            exit: 3,
             problem: None,
         },
     }

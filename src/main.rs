@@ -6,6 +6,7 @@ mod client;
 mod commands;
 mod progress;
 mod render;
+mod routes_source;
 mod save;
 mod serve;
 mod upload;

@@ -1,8 +1,10 @@
 //! `ferry serve`: takes the state-root lock, opens the secret store with the master key,
-//! loads routes.toml, opens SQLite, starts the engine and the HTTP API, and shuts down
+//! loads routes.toml (or the built-in default route), binds the port, opens SQLite, starts the engine and the HTTP API, and shuts down
 //! gracefully on SIGINT/SIGTERM (`/readyz` answers 503 while draining).
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use axum::serve::ListenerExt;
@@ -15,17 +17,48 @@ use tokio::net::TcpListener;
 
 use crate::cli::{GlobalArgs, LogFormat, ServeArgs};
 use crate::client::{serve_token, CliError};
+use crate::routes_source::RoutesSource;
+
+/// The secret store's "no master key" error, naming the key file `onboard` writes.
+fn no_master_key_hint(e: ferry_secrets::SecretsError, state_root: &Path) -> String {
+    match e {
+        ferry_secrets::SecretsError::NoMasterKey => format!(
+            "{e}; {} holds encrypted secrets: set FERRY_MASTER_KEY_FILE to the key file `ferry onboard` wrote \
+             (ferry-master.key next to routes.toml), or FERRY_MASTER_KEY to the key itself",
+            state_root.display()
+        ),
+        other => other.to_string(),
+    }
+}
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour codes only for a terminal: a file or pipe gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Pretty => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+}
+
+/// Binds the listen address; "address in use" says what to look for and how to move.
+async fn bind(addr: SocketAddr) -> Result<TcpListener, CliError> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            CliError::fail(format!(
+                "cannot listen on {addr}: the port is already in use, probably by another `ferry serve` \
+                 (find the process with `ss -ltnp 'sport = :{port}'` or `lsof -i :{port}`); \
+                 stop it, or pass --bind 127.0.0.1:PORT (env FERRY_BIND) to use another port",
+                port = addr.port()
+            ))
+        } else {
+            CliError::fail(format!("cannot listen on {addr}: {e}"))
+        }
+    })
 }
 
 /// Runs the daemon until a shutdown signal.
@@ -47,16 +80,21 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
     let lock = StateLock::acquire(&args.state_root).map_err(|e| CliError::fail(e.to_string()))?;
     let key = MasterKey::from_env().map_err(|e| CliError::fail(e.to_string()))?;
     let secrets = SecretsHandle::open(args.state_root.clone(), key.as_ref())
-        .map_err(|e| CliError::fail(e.to_string()))?;
+        .map_err(|e| CliError::fail(no_master_key_hint(e, &args.state_root)))?;
     drop(key);
-    let routes = ferry_config::load_routes_file(&args.routes_file)
+    let (routes, source) = crate::routes_source::load(args.routes_file.as_deref())
         .map_err(|e| CliError::usage(e.to_string()))?;
+    if source == RoutesSource::Builtin {
+        tracing::info!("{}", crate::routes_source::builtin_notice(&routes));
+    }
     if !args.workspace_root.is_dir() {
         return Err(CliError::usage(format!(
             "--workspace-root {} is not a directory; create it or point it at your project",
             args.workspace_root.display()
         )));
     }
+    // Bind before touching the database: a busy port must not migrate anything first.
+    let listener = bind(addr).await?;
     let store = Store::open(&args.state_root).map_err(|e| CliError::fail(e.to_string()))?;
     let config = EngineConfig {
         workspace_root: args.workspace_root.clone(),
@@ -83,9 +121,6 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
         None => AuthConfig::open(),
     };
     let app = ferry_api::router(engine.clone(), auth);
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| CliError::fail(format!("cannot listen on {addr}: {e}")))?;
     let local = listener
         .local_addr()
         .map_err(|e| CliError::fail(e.to_string()))?;

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use crate::cli::{DoctorArgs, GlobalArgs};
 use crate::client::{ApiClient, CliError};
+use crate::routes_source::RoutesSource;
 use crate::render::print_json;
 
 /// How long one upstream check may take.
@@ -65,7 +66,7 @@ impl Report {
 /// Runs `ferry doctor`.
 pub async fn run(g: &GlobalArgs, args: &DoctorArgs) -> Result<(), CliError> {
     let mut report = Report::default();
-    let routes = check_routes_file(&args.routes_file, &mut report);
+    let routes = check_routes_file(args.routes_file.as_deref(), &mut report);
     let secrets = check_master_key(&args.state_root, routes.as_ref(), &mut report);
     if let Some(routes) = &routes {
         let table = RouteTable::new(routes.clone());
@@ -111,9 +112,9 @@ pub async fn run(g: &GlobalArgs, args: &DoctorArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn check_routes_file(path: &Path, report: &mut Report) -> Option<RoutesFile> {
-    match ferry_config::load_routes_file(path) {
-        Ok(routes) => {
+fn check_routes_file(path: Option<&Path>, report: &mut Report) -> Option<RoutesFile> {
+    match crate::routes_source::load(path) {
+        Ok((routes, RoutesSource::File(path))) => {
             report.ok(
                 "routes file",
                 format!(
@@ -126,11 +127,14 @@ fn check_routes_file(path: &Path, report: &mut Report) -> Option<RoutesFile> {
             );
             Some(routes)
         }
+        Ok((routes, RoutesSource::Builtin)) => {
+            report.ok("routes file", crate::routes_source::builtin_notice(&routes));
+            Some(routes)
+        }
         Err(e) => {
-            let fix = if path.exists() {
-                "correct the file as the message says (docs/routes.md lists every key)".to_string()
-            } else {
-                format!("create it with `ferry onboard` (or `cp routes.example.toml {}`), or point --routes-file / FERRY_ROUTES_FILE at yours", path.display())
+            let fix = match path {
+                Some(p) if !p.exists() => format!("create it with `ferry onboard` (or `cp routes.example.toml {}`), or leave --routes-file / FERRY_ROUTES_FILE unset to use ./routes.toml or the built-in route", p.display()),
+                _ => "correct the file as the message says (docs/routes.md lists every key)".to_string(),
             };
             report.fail("routes file", e.to_string(), fix);
             None
@@ -146,10 +150,15 @@ fn check_master_key(
     report: &mut Report,
 ) -> Option<SecretsHandle> {
     let store_path = SecretStore::store_path(state_root);
+    // A route whose env fallback is set does not need the store.
     let uses_store = routes.is_some_and(|r| {
-        r.routes
-            .values()
-            .any(|route| matches!(route.auth, ferry_config::AuthSource::Ref(_)))
+        r.routes.values().any(|route| {
+            matches!(route.auth, ferry_config::AuthSource::Ref(_))
+                && !route
+                    .auth_env_fallback
+                    .as_deref()
+                    .is_some_and(|var| std::env::var(var).is_ok_and(|v| !v.trim().is_empty()))
+        })
     });
     let key = match MasterKey::from_env() {
         Ok(k) => k,

@@ -7,6 +7,7 @@
 //! per-input JSON overrides with the same rules as the file. No error message ever
 //! contains a value from the file or an override.
 
+mod builtin;
 mod error;
 mod json_value;
 mod kinds;
@@ -15,6 +16,7 @@ mod network;
 mod params;
 mod parse;
 mod provider;
+mod render;
 mod route;
 mod selector;
 mod toml_tree;
@@ -25,6 +27,9 @@ mod parse_tests;
 #[cfg(test)]
 mod selector_tests;
 
+pub use builtin::{
+    builtin_routes, BUILTIN_KEY_ENV, BUILTIN_KEY_REF, BUILTIN_ROUTES_TOML, BUILTIN_SOURCE,
+};
 pub use error::{ConfigError, FieldError, FieldErrorKind, TableName};
 pub use kinds::{
     CacheControlTtl, DriverKind, ModelSupport, SpeakReplies, ThinkingLevel, TtsFormat,
@@ -47,6 +52,7 @@ pub use provider::{
     parse_provider_routing_json, ProviderRouting, ProviderRoutingError, PROVIDER_ROUTING_KEYS,
     QUANTIZATIONS, SORT_STRATEGIES,
 };
+pub use render::{to_routes_toml, without_nulls, RenderError};
 pub use route::{
     Attribution, AuthSource, Capabilities, MediaConfig, ModelConfig, Route, RoutesFile,
     DEFAULT_ATTRIBUTION_TITLE, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_TOOL_STEPS,

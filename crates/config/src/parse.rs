@@ -283,6 +283,7 @@ fn parse_route(id: &str, view: &View<'_>) -> Result<Route, ConfigError> {
         default_model,
         model_support,
         auth,
+        auth_env_fallback: None,
         base_url,
         fallbacks,
         thinking,

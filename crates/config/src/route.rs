@@ -77,6 +77,10 @@ pub struct Route {
     pub model_support: ModelSupport,
     /// Where the API key comes from.
     pub auth: AuthSource,
+    /// An environment variable read when `auth` names a secret that is not stored (only
+    /// the built-in default route has one: `OPENROUTER_API_KEY`; a routes file never does).
+    #[serde(skip)]
+    pub auth_env_fallback: Option<String>,
     /// A custom base URL (trailing slashes trimmed); `None` means OpenRouter's.
     pub base_url: Option<Url>,
     /// Models tried in order after retryable failures of the chosen one.

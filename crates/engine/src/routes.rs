@@ -111,18 +111,21 @@ impl RouteTable {
         secrets: &SecretsHandle,
     ) -> Result<Zeroizing<String>, EngineError> {
         match &route.auth {
-            AuthSource::Ref(r) => secrets.get(r).ok_or_else(|| EngineError::RouteNotReady {
-                route: route.id.clone(),
-                message: format!(
-                    "route {} is not ready: {}; fix: {}",
-                    route.id,
-                    missing_secret_reason(r),
-                    missing_secret_fix(r)
-                ),
-            }),
-            AuthSource::Env(var) => match std::env::var(var) {
-                Ok(v) if !v.trim().is_empty() => Ok(Zeroizing::new(v)),
-                _ => Err(EngineError::RouteNotReady {
+            AuthSource::Ref(r) => secrets
+                .get(r)
+                .or_else(|| route.auth_env_fallback.as_deref().and_then(env_key))
+                .ok_or_else(|| EngineError::RouteNotReady {
+                    route: route.id.clone(),
+                    message: format!(
+                        "route {} is not ready: {}; fix: {}",
+                        route.id,
+                        missing_secret_reason(r, route),
+                        missing_secret_fix(r, route, secrets.is_locked())
+                    ),
+                }),
+            AuthSource::Env(var) => match env_key(var) {
+                Some(v) => Ok(v),
+                None => Err(EngineError::RouteNotReady {
                     route: route.id.clone(),
                     message: format!(
                         "route {} is not ready: {}; fix: {}",
@@ -159,23 +162,28 @@ impl RouteTable {
                 )),
             ),
             _ => match &route.auth {
-                AuthSource::Ref(r) if !secrets.contains(r) => (
-                    false,
-                    Some(if secrets.is_locked() {
-                        format!(
-                            "{} (the daemon has no master key, so it cannot store secrets)",
-                            missing_secret_reason(r)
-                        )
-                    } else {
-                        missing_secret_reason(r)
-                    }),
-                    Some(missing_secret_fix(r)),
-                ),
-                AuthSource::Env(var)
-                    if std::env::var(var)
-                        .map(|v| v.trim().is_empty())
-                        .unwrap_or(true) =>
+                AuthSource::Ref(r)
+                    if !secrets.contains(r)
+                        && route
+                            .auth_env_fallback
+                            .as_deref()
+                            .and_then(env_key)
+                            .is_none() =>
                 {
+                    (
+                        false,
+                        Some(if secrets.is_locked() {
+                            format!(
+                                "{} (the daemon has no master key, so it cannot store secrets)",
+                                missing_secret_reason(r, route)
+                            )
+                        } else {
+                            missing_secret_reason(r, route)
+                        }),
+                        Some(missing_secret_fix(r, route, secrets.is_locked())),
+                    )
+                }
+                AuthSource::Env(var) if env_key(var).is_none() => {
                     (
                         false,
                         Some(missing_env_reason(var)),
@@ -195,9 +203,10 @@ impl RouteTable {
             fix,
             verified_openrouter: route.is_verified_openrouter(),
             base_url: route.effective_base_url().to_string(),
-            auth: match &route.auth {
-                AuthSource::Ref(r) => format!("auth_ref {r}"),
-                AuthSource::Env(v) => format!("api_key_env {v}"),
+            auth: match (&route.auth, &route.auth_env_fallback) {
+                (AuthSource::Ref(r), Some(var)) => format!("auth_ref {r}, else ${var}"),
+                (AuthSource::Ref(r), None) => format!("auth_ref {r}"),
+                (AuthSource::Env(v), _) => format!("api_key_env {v}"),
             },
             capabilities: route.capabilities,
             capability_notes: Vec::new(),
@@ -206,12 +215,32 @@ impl RouteTable {
     }
 }
 
-fn missing_secret_reason(r: &str) -> String {
-    format!("secret {r} is missing")
+/// A non-empty key from the daemon's environment.
+fn env_key(var: &str) -> Option<Zeroizing<String>> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Some(Zeroizing::new(v)),
+        _ => None,
+    }
 }
 
-fn missing_secret_fix(r: &str) -> String {
-    format!("run `ferry secrets set {r} --provider openrouter --from-env OPENROUTER_API_KEY`")
+fn missing_secret_reason(r: &str, route: &Route) -> String {
+    match &route.auth_env_fallback {
+        Some(var) => format!("secret {r} is missing and {var} is not set in the daemon's environment"),
+        None => format!("secret {r} is missing"),
+    }
+}
+
+fn missing_secret_fix(r: &str, route: &Route, locked: bool) -> String {
+    let store = format!("run `ferry secrets set {r} --provider openrouter --from-env OPENROUTER_API_KEY`");
+    let store = if locked {
+        format!("start ferry with FERRY_MASTER_KEY (or FERRY_MASTER_KEY_FILE) set, then {store}")
+    } else {
+        store
+    };
+    match &route.auth_env_fallback {
+        Some(var) => format!("export {var}=sk-or-… and restart `ferry serve`, or {store} (or run `ferry onboard`)"),
+        None => store,
+    }
 }
 
 fn missing_env_reason(var: &str) -> String {

@@ -3,47 +3,67 @@
 //! routes.toml refuses credentials in URLs (`base_url`, `proxy`) at load time.
 
 use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ferry_engine::EngineError;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
 
-/// `?route=R`.
+/// `?route=R&format=toml`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ConfigQuery {
-    /// Show only this route.
+    /// Show only this route (in TOML it also becomes `default_route`, so the text stays a
+    /// valid routes file).
     pub route: Option<String>,
+    /// `json` (default) or `toml`: a valid routes file (`application/toml`).
+    pub format: Option<String>,
 }
 
 /// `GET /v1/config`.
 #[utoipa::path(get, path = "/v1/config", tag = "runtime", params(ConfigQuery),
-    responses((status = 200, description = "The effective routes configuration (defaults filled in, secrets never shown)", body = Object),
+    responses((status = 200, description = "The effective routes configuration (defaults filled in, secrets never shown); with `format=toml` a routes file that loads to the same configuration", body = Object),
+              (status = 400, description = "Unknown format (problem+json)"),
               (status = 404, description = "No such route (problem+json)")))]
-pub async fn show(
-    State(s): State<AppState>,
-    Query(q): Query<ConfigQuery>,
-) -> ApiResult<Json<Value>> {
-    let file = s.engine.routes().file();
-    let mut doc = serde_json::to_value(file)
-        .map_err(|e| Problem::from(EngineError::Internal(format!("config encoding: {e}"))))?;
-    if let Some(routes) = doc.get_mut("routes").and_then(Value::as_object_mut) {
-        if let Some(only) = &q.route {
-            let Some(route) = routes.remove(only) else {
-                return Err(EngineError::NotFound {
-                    what: "route",
-                    id: only.clone(),
-                }
-                .into());
-            };
-            routes.clear();
-            routes.insert(only.clone(), route);
-        }
+pub async fn show(State(s): State<AppState>, Query(q): Query<ConfigQuery>) -> ApiResult<Response> {
+    let loaded = s.engine.routes().file();
+    let mut file = loaded.clone();
+    if let Some(only) = &q.route {
+        let Some(route) = file.routes.remove(only) else {
+            return Err(EngineError::NotFound {
+                what: "route",
+                id: only.clone(),
+            }
+            .into());
+        };
+        file.routes.clear();
+        file.routes.insert(only.clone(), route);
     }
-    doc["path"] = json!(file.path.display().to_string());
-    doc["facade_recording"] = json!(s.engine.facade_recording());
-    Ok(Json(doc))
+    match q.format.as_deref().unwrap_or("json") {
+        "json" => {
+            let mut doc = serde_json::to_value(&file).map_err(|e| {
+                Problem::from(EngineError::Internal(format!("config encoding: {e}")))
+            })?;
+            doc["path"] = json!(loaded.path.display().to_string());
+            doc["facade_recording"] = json!(s.engine.facade_recording());
+            Ok(Json(doc).into_response())
+        }
+        "toml" => {
+            if let Some(only) = &q.route {
+                file.default_route = only.clone();
+            }
+            let text = ferry_config::to_routes_toml(&file)
+                .map_err(|e| Problem::from(EngineError::Internal(e.to_string())))?;
+            Ok(([(header::CONTENT_TYPE, "application/toml; charset=utf-8")], text).into_response())
+        }
+        other => Err(EngineError::bad_input(
+            "invalid_format",
+            format!("format {other:?} is not one of json, toml"),
+        )
+        .into()),
+    }
 }
