@@ -23,6 +23,7 @@ mod secrets;
 mod tool_loop;
 pub mod tools;
 mod transcribe;
+mod upstream_log;
 mod video_jobs;
 mod views;
 mod workspace;

@@ -217,17 +217,19 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
     }
 }
 
-/// Counts a finished session run (`ferry_requests_total{api="sessions"}`, tokens, cost).
+/// Counts a finished session run (`ferry_requests_total{api="sessions"}` with the error
+/// code of a failure, tokens, cost).
 fn record_session_metrics(metrics: &ferry_metrics::Metrics, plan: &RunPlan, finish: &RunFinish) {
     let Some(first) = plan.chain.first() else {
         return;
     };
     let model = finish.model_served.as_deref().unwrap_or(&first.model);
-    metrics.request(
+    metrics.request_failed(
         ferry_metrics::Api::Sessions,
         &first.route,
         model,
         finish.status.as_str(),
+        finish.error_code.as_deref().unwrap_or(""),
     );
     if let Some(usage) = &finish.usage {
         let n = |k: &str| {

@@ -12,8 +12,10 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use ferry_config::{wire_model, ModelParams, Route, SpeakReplies};
+use ferry_metrics::Api;
 use ferry_openrouter::{
     chat_with_retries, Attempt, ChatOutcome, ChatRequest, StreamEvent, ToolCall,
 };
@@ -336,18 +338,46 @@ impl Engine {
                 provider: provider_for(route, &planned.model, &plan.provider_routing),
                 extra: serde_json::Map::new(),
             };
-            let mut on_event = |ev: StreamEvent| match ev {
-                StreamEvent::Text(text) => {
-                    hub.emit("output.delta", json!({"text": text}));
+            let before = attempts.len();
+            let call_started = Instant::now();
+            let mut first_output: Option<Instant> = None;
+            let mut on_event = |ev: StreamEvent| {
+                first_output.get_or_insert_with(Instant::now);
+                match ev {
+                    StreamEvent::Text(text) => {
+                        hub.emit("output.delta", json!({"text": text}));
+                    }
+                    StreamEvent::Reasoning(text) => {
+                        hub.emit("reasoning.delta", json!({"text": text}));
+                    }
+                    StreamEvent::ToolCallDelta { .. } => {}
                 }
-                StreamEvent::Reasoning(text) => {
-                    hub.emit("reasoning.delta", json!({"text": text}));
-                }
-                StreamEvent::ToolCallDelta { .. } => {}
             };
-            match chat_with_retries(&*client, &key, &req, &inner.retry, &mut on_event, attempts)
-                .await
-            {
+            let result =
+                chat_with_retries(&*client, &key, &req, &inner.retry, &mut on_event, attempts)
+                    .await;
+            crate::upstream_log::failed_attempts(
+                Api::Sessions,
+                &planned.route,
+                Some(&hub.run_id),
+                attempts,
+                before,
+            );
+            inner.metrics.upstream_latency(
+                Api::Sessions,
+                &planned.route,
+                &req.model,
+                call_started.elapsed(),
+            );
+            if let Some(first) = first_output {
+                inner.metrics.ttft(
+                    Api::Sessions,
+                    &planned.route,
+                    &req.model,
+                    first.duration_since(call_started),
+                );
+            }
+            match result {
                 Ok(outcome) => return Ok((outcome, i, planned.route.clone())),
                 Err(e) => {
                     let next = i + 1 < total && e.advances_fallback() && !e.output_started;

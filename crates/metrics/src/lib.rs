@@ -1,7 +1,10 @@
 //! ferry-metrics: the daemon's Prometheus metrics (`GET /metrics`, text exposition format
 //! 0.0.4 / OpenMetrics-compatible) on `prometheus-client`, with no global state: the engine
 //! owns one [`Metrics`] and hands it out. Recording is a read-locked hash lookup plus an
-//! atomic add, so it is cheap enough for the facade's hot path.
+//! atomic add, so it is cheap enough for the facade's hot path. The standard `process_*`
+//! metrics are read from `/proc` at scrape time ([`process`]).
+
+pub mod process;
 
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
@@ -24,7 +27,8 @@ pub enum Api {
 }
 
 impl Api {
-    fn as_str(self) -> &'static str {
+    /// The `api` label value.
+    pub fn as_str(self) -> &'static str {
         match self {
             Api::OpenAi => "openai",
             Api::Sessions => "sessions",
@@ -38,11 +42,16 @@ struct RequestLabels {
     route: String,
     model: String,
     status: String,
+    /// The problem code of a failure (`upstream_unauthorized`, `rate_limited`, …); empty
+    /// on success.
+    code: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RouteLabels {
+struct UpstreamLabels {
+    api: &'static str,
     route: String,
+    model: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -76,7 +85,8 @@ const UPSTREAM_BUCKETS: &[f64] = &[
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
-    upstream_latency: Family<RouteLabels, Histogram>,
+    upstream_latency: Family<UpstreamLabels, Histogram>,
+    ttft: Family<UpstreamLabels, Histogram>,
     added_latency: Family<ApiLabels, Histogram>,
     tokens: Family<TokenLabels, Counter>,
     cost: Family<ModelLabels, Counter<f64, AtomicU64>>,
@@ -99,20 +109,28 @@ impl std::fmt::Debug for Metrics {
 impl Metrics {
     /// A registry with every family registered (and nothing counted yet).
     pub fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("ferry");
+        let mut root = Registry::default();
+        root.register_collector(Box::new(process::ProcessCollector));
+        let registry = root.sub_registry_with_prefix("ferry");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "requests",
-            "Model requests by API surface, route, model and outcome (HTTP status for the OpenAI facade, run status for sessions)",
+            "Model requests by API surface, route, model and outcome (HTTP status for the OpenAI facade, run status for sessions) and, for failures, the problem code",
             requests.clone(),
         );
-        let upstream_latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(UPSTREAM_BUCKETS.iter().copied())
-        });
+        let upstream_histogram =
+            || Family::<UpstreamLabels, Histogram>::new_with_constructor(upstream_buckets);
+        let upstream_latency = upstream_histogram();
         registry.register(
             "upstream_latency_seconds",
-            "Time waiting on the upstream per request: until the reply was validated (first output event when streaming), retries included",
+            "Time waiting on the upstream per request, by API surface, route and model: until the reply was complete (non-streaming) or its first output event (streaming), retries included",
             upstream_latency.clone(),
+        );
+        let ttft = upstream_histogram();
+        registry.register(
+            "upstream_ttft_seconds",
+            "Time to first token of streamed replies, by API surface, route and model: from the request until the first output event arrived, retries included",
+            ttft.clone(),
         );
         let added_latency = Family::<ApiLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(ADDED_BUCKETS.iter().copied())
@@ -147,9 +165,10 @@ impl Metrics {
             facade_in_flight.clone(),
         );
         Metrics {
-            registry,
+            registry: root,
             requests,
             upstream_latency,
+            ttft,
             added_latency,
             tokens,
             cost,
@@ -158,25 +177,41 @@ impl Metrics {
         }
     }
 
-    /// Counts one finished request.
+    /// Counts one finished request (a success, or a failure without a problem code).
     pub fn request(&self, api: Api, route: &str, model: &str, status: &str) {
+        self.request_with_code(api, route, model, status, "");
+    }
+
+    /// Counts one failed request with its problem code (`upstream_unauthorized`, …), so a
+    /// 401 and a 500 upstream stay apart even when both answer 502.
+    pub fn request_failed(&self, api: Api, route: &str, model: &str, status: &str, code: &str) {
+        self.request_with_code(api, route, model, status, code);
+    }
+
+    fn request_with_code(&self, api: Api, route: &str, model: &str, status: &str, code: &str) {
         self.requests
             .get_or_create(&RequestLabels {
                 api: api.as_str(),
                 route: route.to_owned(),
                 model: model.to_owned(),
                 status: status.to_owned(),
+                code: code.to_owned(),
             })
             .inc();
     }
 
-    /// Records the upstream wait of one request on `route`.
-    pub fn upstream_latency(&self, route: &str, wait: Duration) {
+    /// Records the upstream wait of one request.
+    pub fn upstream_latency(&self, api: Api, route: &str, model: &str, wait: Duration) {
         self.upstream_latency
-            .get_or_create(&RouteLabels {
-                route: route.to_owned(),
-            })
+            .get_or_create(&upstream_labels(api, route, model))
             .observe(wait.as_secs_f64());
+    }
+
+    /// Records the time to first token of one streamed request.
+    pub fn ttft(&self, api: Api, route: &str, model: &str, first: Duration) {
+        self.ttft
+            .get_or_create(&upstream_labels(api, route, model))
+            .observe(first.as_secs_f64());
     }
 
     /// Records ferry's own time for one request.
@@ -226,6 +261,18 @@ impl Metrics {
     }
 }
 
+fn upstream_labels(api: Api, route: &str, model: &str) -> UpstreamLabels {
+    UpstreamLabels {
+        api: api.as_str(),
+        route: route.to_owned(),
+        model: model.to_owned(),
+    }
+}
+
+fn upstream_buckets() -> Histogram {
+    Histogram::new(UPSTREAM_BUCKETS.iter().copied())
+}
+
 /// Keeps `ferry_facade_in_flight` raised while alive.
 #[derive(Debug)]
 pub struct InFlight(Gauge);
@@ -250,10 +297,13 @@ mod tests {
         m.request(Api::OpenAi, "openrouter", "openai/gpt-5.4-mini", "200");
         m.usage("openrouter", "openai/gpt-5.4-mini", 12, 7, Some(0.5));
         m.added_latency(Api::OpenAi, Duration::from_micros(40));
-        m.upstream_latency("openrouter", Duration::from_millis(30));
+        m.upstream_latency(Api::OpenAi, "openrouter", "openai/gpt-5.4-mini", Duration::from_millis(30));
+        m.ttft(Api::Sessions, "openrouter", "openai/gpt-5.4-mini", Duration::from_millis(20));
+        m.request_failed(Api::Sessions, "openrouter", "openai/gpt-5.4-mini", "failed", "upstream_unauthorized");
         let guard = m.facade_request();
         let text = m.render(3);
-        assert!(text.contains(r#"ferry_requests_total{api="openai",route="openrouter",model="openai/gpt-5.4-mini",status="200"} 2"#), "{text}");
+        assert!(text.contains(r#"ferry_requests_total{api="openai",route="openrouter",model="openai/gpt-5.4-mini",status="200",code=""} 2"#), "{text}");
+        assert!(text.contains(r#"ferry_requests_total{api="sessions",route="openrouter",model="openai/gpt-5.4-mini",status="failed",code="upstream_unauthorized"} 1"#), "{text}");
         assert!(text.contains(r#"ferry_tokens_total{route="openrouter",model="openai/gpt-5.4-mini",kind="prompt"} 12"#), "{text}");
         assert!(
             text.contains(
@@ -270,9 +320,17 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains(r#"ferry_upstream_latency_seconds_count{route="openrouter"} 1"#),
+            text.contains(r#"ferry_upstream_latency_seconds_count{api="openai",route="openrouter",model="openai/gpt-5.4-mini"} 1"#),
             "{text}"
         );
+        assert!(
+            text.contains(r#"ferry_upstream_ttft_seconds_count{api="sessions",route="openrouter",model="openai/gpt-5.4-mini"} 1"#),
+            "{text}"
+        );
+        #[cfg(target_os = "linux")]
+        for name in ["process_cpu_seconds_total ", "process_resident_memory_bytes ", "process_open_fds ", "process_start_time_seconds "] {
+            assert!(text.contains(name), "{name} missing: {text}");
+        }
         assert!(text.contains("ferry_active_runs 3"), "{text}");
         assert!(text.contains("ferry_facade_in_flight 1"), "{text}");
         drop(guard);

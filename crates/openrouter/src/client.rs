@@ -211,18 +211,24 @@ impl OpenRouterClient {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.trim_start().starts_with("text/event-stream"));
-        let mut outcome = if is_sse {
-            read_sse(
-                response.bytes_stream(),
-                ctx,
-                on_event,
-                reqwest::Error::is_timeout,
-            )
-            .await?
-        } else {
-            let bytes = read_limited(response, MAX_BODY, ctx).await?;
-            parse_completion(&bytes, ctx)?
+        let read = async {
+            if is_sse {
+                read_sse(
+                    response.bytes_stream(),
+                    ctx,
+                    on_event,
+                    reqwest::Error::is_timeout,
+                )
+                .await
+            } else {
+                let bytes = read_limited(response, MAX_BODY, ctx).await?;
+                parse_completion(&bytes, ctx)
+            }
         };
+        let mut outcome = read.await.map_err(|mut e| {
+            e.generation_id.clone_from(&generation_id);
+            e
+        })?;
         if outcome.generation_id.is_none() {
             outcome.generation_id = generation_id;
         }
@@ -435,15 +441,13 @@ pub(crate) async fn check_status(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| parse_retry_after(v, SystemTime::now()));
     // The body only adds detail; a failure to read it must not hide the status.
+    let generation_id = header_string(response.headers(), "x-generation-id");
     let body = read_limited(response, MAX_ERROR_BODY, ctx)
         .await
         .unwrap_or_default();
-    Err(UpstreamError::from_http(
-        status.as_u16(),
-        retry_after,
-        &body,
-        ctx,
-    ))
+    let mut error = UpstreamError::from_http(status.as_u16(), retry_after, &body, ctx);
+    error.generation_id = generation_id;
+    Err(error)
 }
 
 /// Reads a whole body, at most `limit` bytes (more is an error unless this is an error

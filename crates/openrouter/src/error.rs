@@ -60,6 +60,8 @@ pub struct UpstreamError {
     pub upstream_code: Option<String>,
     /// `error.metadata` from the body, redacted.
     pub metadata: Option<Value>,
+    /// OpenRouter's generation id (`X-Generation-Id`), when the failed response had one.
+    pub generation_id: Option<String>,
 }
 
 /// Failure to build an [`crate::OpenRouterClient`] from a route's transport settings.
@@ -198,6 +200,7 @@ impl UpstreamError {
             output_started: false,
             upstream_code: None,
             metadata: None,
+            generation_id: None,
         }
     }
 
@@ -269,6 +272,7 @@ impl UpstreamError {
             output_started: false,
             upstream_code: obj.code,
             metadata: obj.metadata,
+            generation_id: None,
         }
     }
 

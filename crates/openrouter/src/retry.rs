@@ -82,6 +82,9 @@ pub struct Attempt {
     /// Problem code of the failure; `None` on success.
     pub error_code: Option<String>,
     pub latency_ms: u64,
+    /// OpenRouter's generation id, when the response carried one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation_id: Option<String>,
 }
 
 /// Whether a 400 says the model cannot run with reasoning turned off.
@@ -233,6 +236,7 @@ pub async fn chat_with_retries(
                     status: Some(200),
                     error_code: None,
                     latency_ms,
+                    generation_id: outcome.generation_id.clone(),
                 });
                 return Ok(outcome);
             }
@@ -244,6 +248,7 @@ pub async fn chat_with_retries(
             status: error.status,
             error_code: Some(error.code().to_owned()),
             latency_ms,
+            generation_id: error.generation_id.clone(),
         });
         match state.after_failure(&mut error, current.thinking, policy) {
             NextStep::RetryWithMinimalThinking => {

@@ -112,6 +112,7 @@ impl Engine {
                 }
             };
             chat.provider = provider_for(route, &planned.model, &provider);
+            let before = trace.attempts.len();
             let result = open_raw_with_retries(
                 &client,
                 &key,
@@ -122,6 +123,13 @@ impl Engine {
                 &mut trace.upstream_wait,
             )
             .await;
+            crate::upstream_log::failed_attempts(
+                ferry_metrics::Api::OpenAi,
+                &planned.route,
+                None,
+                &trace.attempts,
+                before,
+            );
             match result {
                 Ok(reply) => return Ok(reply),
                 Err(e) if i < last && e.advances_fallback() => {

@@ -346,6 +346,10 @@ pub async fn open_raw_with_retries(
                     status: Some(200),
                     error_code: None,
                     latency_ms: millis(elapsed),
+                    generation_id: match &reply {
+                        RawReply::Json(c) => c.generation_id.clone(),
+                        RawReply::Stream(s) => s.generation_id.clone(),
+                    },
                 });
                 return Ok(reply);
             }
@@ -356,6 +360,7 @@ pub async fn open_raw_with_retries(
             status: error.status,
             error_code: Some(error.code().to_owned()),
             latency_ms: millis(elapsed),
+            generation_id: error.generation_id.clone(),
         });
         match state.after_failure(&mut error, current.thinking, policy) {
             NextStep::RetryWithMinimalThinking => {

@@ -108,7 +108,7 @@ pub async fn chat_completions(
     let route = trace.route.clone().unwrap_or_default();
     let requested = trace.model.clone().unwrap_or_default();
     let metrics = engine.metrics();
-    metrics.upstream_latency(&route, trace.upstream_wait);
+    metrics.upstream_latency(Api::OpenAi, &route, &requested, trace.upstream_wait);
     match reply {
         RawReply::Json(c) => {
             let model = c.model.as_deref().unwrap_or(&requested);
@@ -151,6 +151,8 @@ pub async fn chat_completions(
             resp
         }
         RawReply::Stream(raw) => {
+            // The stream is handed over once its first output event arrived.
+            metrics.ttft(Api::OpenAi, &route, &requested, started.elapsed());
             metrics.request(Api::OpenAi, &route, &requested, "200");
             let run_id = record.as_ref().map(|(id, _)| id.clone());
             let body = FacadeStream::new(
@@ -258,9 +260,15 @@ fn fail(
     let metrics = engine.metrics();
     let route = trace.route.as_deref().unwrap_or("-");
     let model = trace.model.as_deref().unwrap_or("-");
-    metrics.request(Api::OpenAi, route, model, &problem.status.to_string());
+    metrics.request_failed(
+        Api::OpenAi,
+        route,
+        model,
+        &problem.status.to_string(),
+        &problem.code,
+    );
     if trace.route.is_some() {
-        metrics.upstream_latency(route, trace.upstream_wait);
+        metrics.upstream_latency(Api::OpenAi, route, model, trace.upstream_wait);
     }
     metrics.added_latency(
         Api::OpenAi,
