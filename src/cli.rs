@@ -51,7 +51,7 @@ pub enum Command {
     /// Sessions: create, list, show, send input.
     #[command(subcommand)]
     Sessions(SessionsCommand),
-    /// Runs: show, events, cancel.
+    /// Runs: list, show, events, cancel.
     #[command(subcommand)]
     Runs(RunsCommand),
     /// Assets: import, list, show, get, delete.
@@ -402,6 +402,10 @@ pub struct ServeArgs {
     #[arg(long, env = "FERRY_MAX_ASSET_BYTES", default_value_t = 25 * 1024 * 1024,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_asset_bytes: u64,
+    /// Milliseconds between upstream reachability probes (`GET /key` per route; 0 = off).
+    /// An unreachable upstream makes `status` say "degraded"; start never waits for it.
+    #[arg(long, env = "FERRY_UPSTREAM_PROBE_MS", default_value_t = 30_000)]
+    pub upstream_probe_ms: u64,
     /// Record every OpenAI-facade call as a run (session `openai`, or the `X-Ferry-Session`
     /// header's). Off by default: recording adds durable writes to each call.
     #[arg(long, env = "FERRY_RECORD_FACADE_RUNS")]
@@ -627,6 +631,17 @@ pub struct InputArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum RunsCommand {
+    /// List runs of every session, newest first (failed and cancelled ones included).
+    List {
+        /// Only this session's runs.
+        #[arg(long)]
+        session: Option<String>,
+        /// Only runs in this status.
+        #[arg(long, value_parser = ["queued", "running", "completed", "failed", "cancelled", "interrupted"])]
+        status: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
     /// Show a run.
     Show {
         /// Run id.

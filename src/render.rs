@@ -24,12 +24,21 @@ pub fn route_lines(route: &Value, with_capabilities: bool) -> Vec<String> {
     } else {
         ""
     };
-    out.push(format!(
-        "route {}{}: {}",
-        s(route, "id"),
-        default,
-        if ready { "ready" } else { "NOT READY" }
-    ));
+    let state = match (&route["unreachable"], ready) {
+        (Value::Object(u), true) => format!(
+            "degraded: {} unreachable since {} ({})",
+            if route["verified_openrouter"] == true {
+                "OpenRouter"
+            } else {
+                "the upstream"
+            },
+            u.get("since").and_then(Value::as_str).unwrap_or("?"),
+            u.get("error").and_then(Value::as_str).unwrap_or("?")
+        ),
+        (_, true) => "ready".to_string(),
+        (_, false) => "NOT READY".to_string(),
+    };
+    out.push(format!("route {}{}: {state}", s(route, "id"), default));
     out.push(format!(
         "  default model {} · {} · {}",
         s(route, "default_model"),

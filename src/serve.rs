@@ -100,6 +100,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
         workspace_root: args.workspace_root.clone(),
         max_asset_bytes: args.max_asset_bytes,
         reconcile_cost: args.reconcile_cost,
+        probe_interval: Duration::from_millis(args.upstream_probe_ms),
         ..EngineConfig::new(&args.state_root)
     };
     let (engine, recovered) = Engine::start(routes, store, secrets, RetryPolicy::default(), config)

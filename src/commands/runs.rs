@@ -1,4 +1,4 @@
-//! `ferry runs show|events|cancel`.
+//! `ferry runs list|show|events|cancel`.
 
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
@@ -14,6 +14,30 @@ use crate::render::{print_json, run_summary, s};
 pub async fn run(g: &GlobalArgs, cmd: &RunsCommand) -> Result<(), CliError> {
     let client = ApiClient::new(g)?;
     match cmd {
+        RunsCommand::List {
+            session,
+            status,
+            page,
+        } => {
+            let mut path = page.query("/v1/runs");
+            for (key, value) in [("session", session), ("status", status)] {
+                if let Some(v) = value {
+                    path.push_str(&format!("&{key}={}", urlencode(v)));
+                }
+            }
+            let v = client.get_json(&path).await?;
+            if g.json {
+                print_json(&v);
+                return Ok(());
+            }
+            for run in v["runs"].as_array().into_iter().flatten() {
+                println!("{}", run_line(run));
+            }
+            if let Some(next) = v["next_cursor"].as_str() {
+                println!("more: ferry runs list --cursor {next}");
+            }
+            Ok(())
+        }
         RunsCommand::Show { id } => {
             let run = client
                 .get_json(&format!("/v1/runs/{}", urlencode(id)))
@@ -116,4 +140,20 @@ fn print_run(run: &Value) {
     if let Some(text) = run["output"]["text"].as_str() {
         println!("output:\n{text}");
     }
+}
+
+/// One run on one line: id, status (with the error code), session, created, summary.
+pub fn run_line(run: &Value) -> String {
+    let status = match run["error"]["code"].as_str() {
+        Some(code) => format!("{} ({code})", s(run, "status")),
+        None => s(run, "status").to_string(),
+    };
+    format!(
+        "{}  {:<24} {}  {}  {}",
+        s(run, "id"),
+        status,
+        s(run, "session_id"),
+        s(run, "created_at"),
+        run_summary(run)
+    )
 }

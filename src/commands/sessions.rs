@@ -116,9 +116,21 @@ pub async fn run(g: &GlobalArgs, cmd: &SessionsCommand) -> Result<(), CliError> 
             let msgs = client
                 .get_json(&format!("/v1/sessions/{}/messages", urlencode(id)))
                 .await?;
+            // Turns that wrote no history (failed, cancelled, interrupted) are shown from
+            // their runs, in time order with the messages.
+            let runs = client
+                .get_json(&format!("/v1/runs?session={}&limit=500", urlencode(id)))
+                .await?;
+            let unfinished: Vec<&Value> = runs["runs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|r| !matches!(r["status"].as_str(), Some("completed")))
+                .collect();
             if g.json {
                 let mut v = v;
                 v["messages"] = msgs["messages"].clone();
+                v["unfinished_runs"] = Value::Array(unfinished.into_iter().cloned().collect());
                 print_json(&v);
                 return Ok(());
             }
@@ -149,7 +161,13 @@ pub async fn run(g: &GlobalArgs, cmd: &SessionsCommand) -> Result<(), CliError> 
                     ""
                 }
             );
+            let mut unfinished = unfinished.into_iter().rev().peekable();
             for m in msgs["messages"].as_array().into_iter().flatten() {
+                while let Some(run) =
+                    unfinished.next_if(|r| s(r, "created_at") < s(m, "created_at"))
+                {
+                    print_unfinished_turn(run);
+                }
                 let body = &m["body"];
                 let text = match &body["content"] {
                     Value::String(t) => t.clone(),
@@ -171,6 +189,9 @@ pub async fn run(g: &GlobalArgs, cmd: &SessionsCommand) -> Result<(), CliError> 
                     _ => String::new(),
                 };
                 println!("[{}] {}", s(m, "role"), text);
+            }
+            for run in unfinished {
+                print_unfinished_turn(run);
             }
             Ok(())
         }
@@ -522,4 +543,24 @@ pub async fn stream_events(client: &ApiClient, resp: reqwest::Response) -> Resul
 /// Percent-encodes a path segment.
 pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A turn that wrote no history: its input, what it had said so far, and why it ended.
+fn print_unfinished_turn(run: &Value) {
+    if let Some(text) = run["input"]["text"].as_str() {
+        println!("[user] {text}");
+    }
+    if let Some(partial) = run["output"]["text"].as_str().filter(|t| !t.is_empty()) {
+        println!("[assistant, partial] {partial}");
+    }
+    let why = match (run["error"]["code"].as_str(), run["error"]["message"].as_str()) {
+        (Some(code), Some(message)) => format!(": {code} — {message}"),
+        _ => String::new(),
+    };
+    println!(
+        "  ✗ run {} {}{why} ({})",
+        s(run, "id"),
+        s(run, "status").to_uppercase(),
+        crate::render::run_summary(run)
+    );
 }

@@ -25,6 +25,9 @@ pub async fn run(g: &GlobalArgs) -> Result<(), CliError> {
         s(&st, "state"),
         up
     );
+    if let Some(why) = st.get("degraded").and_then(Value::as_str) {
+        println!("degraded: {why}");
+    }
     let active = &st["active"];
     println!(
         "active model: {}/{} ({})",

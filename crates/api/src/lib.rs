@@ -74,6 +74,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(sessions::messages))
         .routes(routes!(sessions::input))
         .routes(routes!(sessions::detached, sessions::runs))
+        .routes(routes!(runs::list))
         .routes(routes!(runs::show))
         .routes(routes!(runs::events))
         .routes(routes!(runs::cancel))

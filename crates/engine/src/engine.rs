@@ -74,6 +74,8 @@ pub struct EngineConfig {
     pub catalog_ttl: Duration,
     /// Look up each completed run's billed cost with `GET /generation` (verified routes).
     pub reconcile_cost: bool,
+    /// Time between upstream reachability probes (zero: no probes).
+    pub probe_interval: Duration,
 }
 
 impl EngineConfig {
@@ -85,6 +87,7 @@ impl EngineConfig {
             max_asset_bytes: ferry_assets::DEFAULT_MAX_ASSET_BYTES,
             catalog_ttl: crate::catalogs::DEFAULT_CATALOG_TTL,
             reconcile_cost: false,
+            probe_interval: crate::probe::DEFAULT_PROBE_INTERVAL,
         }
     }
 }
@@ -110,6 +113,7 @@ pub(crate) struct Inner {
     pub(crate) metrics: ferry_metrics::Metrics,
     pub(crate) record_facade: AtomicBool,
     pub(crate) videos: crate::video_jobs::VideoWatchers,
+    pub(crate) reachability: crate::probe::Reachability,
 }
 
 /// The engine handle (cheap to clone).
@@ -186,9 +190,11 @@ impl Engine {
                 metrics: ferry_metrics::Metrics::new(),
                 record_facade: AtomicBool::new(false),
                 videos: Default::default(),
+                reachability: Default::default(),
             }),
         };
         engine.spawn_catalog_refresh();
+        engine.spawn_upstream_probe(config.probe_interval);
         engine.resume_video_jobs().await?;
         Ok((engine, recovered))
     }
@@ -316,6 +322,7 @@ impl Engine {
                 let (caps, notes) = crate::capabilities::effective(route, catalog.as_deref());
                 status.capabilities = caps;
                 status.capability_notes = notes;
+                status.unreachable = self.unreachable(&status.id);
             }
         }
         statuses
@@ -324,8 +331,9 @@ impl Engine {
     /// `POST /v1/runtime/model`: validates and persists the selector.
     pub async fn set_runtime_model(&self, selector: &str) -> Result<RuntimeView, EngineError> {
         let selector = selector.trim();
-        validate_selector(self.inner.routes.file(), selector)
+        let target = validate_selector(self.inner.routes.file(), selector)
             .map_err(|e| EngineError::bad_input("invalid_selector", e.to_string()))?;
+        self.check_model_listed(&target.route, &target.model)?;
         self.inner
             .store
             .runtime_set(RUNTIME_MODEL_KEY, Some(selector))
@@ -340,15 +348,30 @@ impl Engine {
 
     /// `GET /v1/status`.
     pub async fn status(&self) -> Result<StatusView, EngineError> {
+        let routes = self.route_statuses();
+        let degraded = routes
+            .iter()
+            .find_map(|r| r.unreachable.as_ref().map(|u| (r, u)))
+            .map(|(r, u)| {
+                let upstream = if r.verified_openrouter {
+                    "OpenRouter".to_string()
+                } else {
+                    format!("the upstream of route {} ({})", r.id, r.base_url)
+                };
+                format!("{upstream} unreachable since {}: {}", u.since, u.error)
+            });
         Ok(StatusView {
             version: env!("CARGO_PKG_VERSION"),
             uptime_seconds: self.inner.started.elapsed().as_secs(),
             state: if self.is_draining() {
                 "draining"
+            } else if degraded.is_some() {
+                "degraded"
             } else {
                 "ready"
             },
-            routes: self.route_statuses(),
+            degraded,
+            routes,
             active: self.active_target(),
             active_runs: self.live_count(),
             storage: self.inner.store.stats().await?,
@@ -477,6 +500,9 @@ impl Engine {
         let first = &plan.chain[0];
         let route = self.inner.routes.route(&first.route)?;
         self.inner.routes.api_key(route, &self.inner.secrets)?;
+        if input.model.is_some() {
+            self.check_model_listed(&first.route, &first.model)?;
+        }
         if plan.speak == Some(true) {
             require_tool(route, ToolName::GenerateAudio)?;
         }

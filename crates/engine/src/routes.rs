@@ -46,6 +46,9 @@ pub struct RouteStatus {
     pub capability_notes: Vec<String>,
     /// `any` or `listed`.
     pub model_support: String,
+    /// Set while the upstream is unreachable (periodic probe): since when, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreachable: Option<crate::probe::Unreachable>,
 }
 
 /// The routes with their clients.
@@ -210,6 +213,7 @@ impl RouteTable {
             },
             capabilities: route.capabilities,
             capability_notes: Vec::new(),
+            unreachable: None,
             model_support: format!("{:?}", route.model_support).to_lowercase(),
         }
     }

@@ -51,8 +51,11 @@ pub struct StatusView {
     pub version: &'static str,
     /// Seconds since start.
     pub uptime_seconds: u64,
-    /// `ready` or `draining`.
+    /// `ready`, `degraded` (an upstream is unreachable; see `degraded`) or `draining`.
     pub state: &'static str,
+    /// Why the state is `degraded`: "OpenRouter unreachable since …: error".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<String>,
     /// Routes with readiness.
     pub routes: Vec<RouteStatus>,
     /// The active default target.

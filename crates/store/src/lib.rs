@@ -30,7 +30,7 @@ pub use clock::now_rfc3339;
 pub use error::StoreError;
 pub use events::RunEvent;
 pub use lock::{StateLock, LOCK_FILE_NAME};
-pub use runs::{InsertOutcome, NewRun, Run, RunError, RunFinish};
+pub use runs::{InsertOutcome, NewRun, Run, RunError, RunFilter, RunFinish};
 pub use schema::SCHEMA_VERSION;
 pub use sessions::{NewSession, Session, SessionPatch, StoredMessage};
 pub use stats::{SessionTotals, StoreStats};

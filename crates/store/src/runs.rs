@@ -81,6 +81,19 @@ pub struct RunFinish {
     pub messages: Vec<Value>,
 }
 
+/// Which runs [`Store::list_runs_page`] returns.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Only this session's runs.
+    pub session_id: Option<String>,
+    /// Only runs in this status.
+    pub status: Option<RunStatus>,
+    /// Only runs inserted before this one (the cursor: the last id of the previous page).
+    pub after: Option<String>,
+    /// Page size.
+    pub limit: u32,
+}
+
 /// Why a run failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RunError {
@@ -434,13 +447,38 @@ impl Store {
 
     /// The session's `limit` most recent runs, newest first.
     pub async fn list_runs(&self, session_id: &str, limit: u32) -> Result<Vec<Run>, StoreError> {
-        let session_id = session_id.to_owned();
+        self.list_runs_page(RunFilter {
+            session_id: Some(session_id.to_owned()),
+            limit,
+            ..RunFilter::default()
+        })
+        .await
+    }
+
+    /// A page of runs, newest first (insertion order), filtered by session and status,
+    /// after the run `filter.after` (the last id of the previous page).
+    /// [`StoreError::RunNotFound`] when `after` names no run.
+    pub async fn list_runs_page(&self, filter: RunFilter) -> Result<Vec<Run>, StoreError> {
         self.read_with(move |conn| {
+            let after_rowid: Option<i64> = match &filter.after {
+                None => None,
+                Some(id) => Some(
+                    conn.prepare_cached("SELECT rowid FROM runs WHERE id = ?1")?
+                        .query_row([id], |row| row.get(0))
+                        .optional()?
+                        .ok_or_else(|| StoreError::RunNotFound { id: id.clone() })?,
+                ),
+            };
             let mut stmt = conn.prepare_cached(concat!(
                 select_run!(),
-                " WHERE session_id = ?1 ORDER BY created_at DESC, rowid DESC LIMIT ?2"
+                " WHERE (?1 IS NULL OR session_id = ?1) AND (?2 IS NULL OR status = ?2)
+                    AND (?3 IS NULL OR rowid < ?3)
+                  ORDER BY rowid DESC LIMIT ?4"
             ))?;
-            let rows = stmt.query_map(params![session_id, limit], run_from_row)?;
+            let rows = stmt.query_map(
+                params![filter.session_id, filter.status, after_rowid, filter.limit],
+                run_from_row,
+            )?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await

@@ -1,4 +1,4 @@
-//! Runs: show, events (SSE with replay) and cancel.
+//! Runs: list (filters, cursor), show, events (SSE with replay) and cancel.
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -7,7 +7,10 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::problem::ApiResult;
+use ferry_engine::EngineError;
+use ferry_store::{RunFilter, RunStatus, StoreError};
+
+use crate::problem::{ApiResult, Problem};
 use crate::sse::{last_event_id, sse_response};
 use crate::AppState;
 
@@ -19,6 +22,61 @@ pub struct EventsQuery {
     pub after: Option<u64>,
     /// `false`: only what already happened, then end the stream.
     pub follow: Option<bool>,
+}
+
+/// `GET /v1/runs` filters and cursor.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RunsQuery {
+    /// Only this session's runs.
+    pub session: Option<String>,
+    /// Only runs in this status: queued, running, completed, failed, cancelled, interrupted.
+    pub status: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size (1–500, default 100).
+    pub limit: Option<u32>,
+}
+
+/// `GET /v1/runs`: every session's runs, newest first.
+#[utoipa::path(get, path = "/v1/runs", tag = "runs", params(RunsQuery),
+    responses((status = 200, description = "A page of runs, newest first, and `next_cursor` (null on the last page)", body = Object),
+              (status = 400, description = "Unknown status or cursor (problem+json)")))]
+pub async fn list(State(s): State<AppState>, Query(q): Query<RunsQuery>) -> ApiResult<Json<Value>> {
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(v) => Some(v.parse::<RunStatus>().map_err(|_| {
+            Problem::new(
+                400,
+                "invalid_status",
+                format!(
+                    "status {v:?} is not a run status; use one of {}",
+                    RunStatus::ALL.map(RunStatus::as_str).join(", ")
+                ),
+            )
+        })?),
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let filter = RunFilter {
+        session_id: q.session,
+        status,
+        after: q.cursor,
+        limit,
+    };
+    let runs = match s.engine.store().list_runs_page(filter).await {
+        Err(StoreError::RunNotFound { .. }) => {
+            return Err(Problem::new(
+                400,
+                "invalid_cursor",
+                "the cursor is not one this API returned; pass next_cursor from the previous page",
+            ))
+        }
+        other => other.map_err(EngineError::from)?,
+    };
+    let next = (runs.len() as u32 == limit)
+        .then(|| runs.last().map(|r| r.id.clone()))
+        .flatten();
+    Ok(Json(json!({"runs": runs, "next_cursor": next})))
 }
 
 /// `GET /v1/runs/{id}`.
