@@ -337,6 +337,13 @@ pub struct OnboardArgs {
     /// Overwrite an existing routes file.
     #[arg(long)]
     pub force: bool,
+    /// Do not check the key with OpenRouter (`GET /key`) before storing it.
+    #[arg(long)]
+    pub offline: bool,
+    /// Also write a systemd user unit (ferry.service, next to the routes file) that runs
+    /// `ferry serve` with these files; interactive runs are asked.
+    #[arg(long)]
+    pub service: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -402,6 +409,10 @@ pub struct ServeArgs {
     #[arg(long, env = "FERRY_MAX_ASSET_BYTES", default_value_t = 25 * 1024 * 1024,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_asset_bytes: u64,
+    /// Export OpenTelemetry traces of model calls over OTLP/HTTP (protobuf) to this
+    /// collector, e.g. http://127.0.0.1:4318 (`/v1/traces` is appended unless given).
+    #[arg(long, env = "FERRY_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
     /// Milliseconds between upstream reachability probes (`GET /key` per route; 0 = off).
     /// An unreachable upstream makes `status` say "degraded"; start never waits for it.
     #[arg(long, env = "FERRY_UPSTREAM_PROBE_MS", default_value_t = 30_000)]

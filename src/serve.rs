@@ -5,6 +5,7 @@
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::serve::ListenerExt;
@@ -95,12 +96,25 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
     }
     // Bind before touching the database: a busy port must not migrate anything first.
     let listener = bind(addr).await?;
+    let traces = match &args.otlp_endpoint {
+        Some(endpoint) => {
+            let traces = ferry_telemetry::Traces::start(endpoint, reqwest::Client::new())
+                .map_err(|e| CliError::usage(e.to_string()))?;
+            tracing::info!(
+                endpoint = %ferry_telemetry::traces_url(endpoint).unwrap_or_default(),
+                "exporting OpenTelemetry traces over OTLP/HTTP"
+            );
+            Some(Arc::new(traces))
+        }
+        None => None,
+    };
     let store = Store::open(&args.state_root).map_err(|e| CliError::fail(e.to_string()))?;
     let config = EngineConfig {
         workspace_root: args.workspace_root.clone(),
         max_asset_bytes: args.max_asset_bytes,
         reconcile_cost: args.reconcile_cost,
         probe_interval: Duration::from_millis(args.upstream_probe_ms),
+        traces: traces.clone(),
         ..EngineConfig::new(&args.state_root)
     };
     let (engine, recovered) = Engine::start(routes, store, secrets, RetryPolicy::default(), config)
@@ -146,6 +160,10 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
         .await
         .map_err(|e| CliError::fail(format!("server error: {e}")))?;
     engine.close().await;
+    if let Some(traces) = traces {
+        // Sends the buffered spans; the exporter's requests run on this runtime.
+        let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
+    }
     drop(lock);
     tracing::info!("ferry stopped");
     Ok(())

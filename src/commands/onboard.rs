@@ -1,8 +1,11 @@
 //! `ferry onboard`: first-time set-up. Writes a routes file with one OpenRouter route and
 //! stores the API key in the encrypted secret store (offline, under the state-root lock, so
 //! it refuses while a daemon serves that root). The key is read from a flag, the
-//! environment or a prompt that does not echo, and is never printed. Without a master key
-//! in the environment one is generated into a 0600 file and the user is told how to use it.
+//! environment or a prompt that does not echo, is checked with OpenRouter (`GET /key`,
+//! skipped with `--offline`) before anything is written, and is never printed. Without a
+//! master key in the environment one is generated into a 0600 file next to the routes file
+//! (or the one a previous onboard wrote is reused), and the printed `next:` command names
+//! it, so it works as printed. `--service` also writes a systemd user unit.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -20,6 +23,10 @@ use crate::render::{print_json, s};
 const KEY_REF: &str = "openrouter.primary";
 /// Name of a generated master key file, next to the routes file.
 const MASTER_KEY_FILE: &str = "ferry-master.key";
+/// Name of the systemd user unit `--service` writes, next to the routes file.
+const SERVICE_FILE: &str = "ferry.service";
+/// Longest wait for OpenRouter's answer to the key check.
+const KEY_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Runs `ferry onboard`.
 pub async fn run(g: &GlobalArgs, args: &OnboardArgs) -> Result<(), CliError> {
@@ -37,12 +44,24 @@ pub async fn run(g: &GlobalArgs, args: &OnboardArgs) -> Result<(), CliError> {
     };
     let routes_text = routes_toml(&model, args.base_url.as_deref());
     // Validate what will be written with the daemon's own parser before touching anything.
-    ferry_config::parse_routes(&routes_text, &args.routes_file)
+    let routes = ferry_config::parse_routes(&routes_text, &args.routes_file)
         .map_err(|e| CliError::usage(format!("the routes file would be invalid: {e}")))?;
     let api_key = read_api_key(args)?;
+    let key_check = if args.offline {
+        None
+    } else {
+        Some(check_key(&routes, &api_key).await?)
+    };
+    let service = args.service || (!args.non_interactive && prompt_yes("Write a systemd user unit (ferry.service)?")?);
 
+    // Every folder first, so nothing is half-written when one cannot be created.
+    let routes_dir = parent_dir(&args.routes_file);
+    for dir in [routes_dir, args.state_root.as_path()] {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::fail(format!("cannot create {}: {e}", dir.display())))?;
+    }
     let _lock = StateLock::acquire(&args.state_root).map_err(|e| CliError::fail(e.to_string()))?;
-    let (master_key, generated) = master_key(&args.state_root, &args.routes_file)?;
+    let (master_key, key_source) = master_key(&args.state_root, &args.routes_file)?;
     let mut store = SecretStore::open(&args.state_root, &master_key)
         .map_err(|e| CliError::fail(e.to_string()))?;
     let outcome = store
@@ -52,15 +71,32 @@ pub async fn run(g: &GlobalArgs, args: &OnboardArgs) -> Result<(), CliError> {
         eprintln!("warning: {w}");
     }
     write_atomically(&args.routes_file, routes_text.as_bytes())?;
+    let key_file = key_source.file();
+    let unit = if service {
+        let path = routes_dir.join(SERVICE_FILE);
+        write_atomically(&path, service_unit(args, key_file)?.as_bytes())?;
+        Some(path)
+    } else {
+        None
+    };
+    let next = next_command(args, key_file);
 
     let meta = json!(outcome.meta);
     if g.json {
         print_json(&json!({
             "routes_file": args.routes_file,
             "secret": meta,
-            "master_key_file": generated,
+            "master_key_file": key_file,
+            "master_key": key_source.as_str(),
+            "key_check": key_check,
+            "service_unit": unit,
+            "next": next,
         }));
         return Ok(());
+    }
+    match &key_check {
+        Some(label) => println!("OpenRouter accepted the key ({label})"),
+        None => println!("key not checked with OpenRouter (--offline)"),
     }
     println!(
         "stored {} ({}, {}) in {}",
@@ -73,20 +109,140 @@ pub async fn run(g: &GlobalArgs, args: &OnboardArgs) -> Result<(), CliError> {
         "wrote {}: route openrouter, default model {model}",
         args.routes_file.display()
     );
-    if let Some(file) = &generated {
-        println!(
-            "generated a master key in {} (mode 0600); ferry needs it to read the stored key:",
+    match &key_source {
+        MasterKeySource::Generated(file) => {
+            println!(
+                "generated a master key in {} (mode 0600); ferry needs it to read the stored key:",
+                file.display()
+            );
+            println!("  export FERRY_MASTER_KEY_FILE={}", file.display());
+            println!("  keep a copy somewhere safe, apart from backups of the state root (without it the key cannot be read)");
+        }
+        MasterKeySource::ExistingFile(file) => println!(
+            "used the existing master key in {} (unchanged)",
             file.display()
-        );
-        println!("  export FERRY_MASTER_KEY_FILE={}", file.display());
-        println!("  keep a copy somewhere safe, apart from backups of the state root (without it the key cannot be read)");
+        ),
+        MasterKeySource::Environment => {
+            println!("used the master key from FERRY_MASTER_KEY / FERRY_MASTER_KEY_FILE")
+        }
     }
-    println!(
-        "next: ferry serve --routes-file {} --state-root {}   then: ferry doctor",
-        args.routes_file.display(),
-        args.state_root.display()
-    );
+    if let Some(path) = &unit {
+        println!("wrote {} — install it with:", path.display());
+        println!("  mkdir -p ~/.config/systemd/user && cp {} ~/.config/systemd/user/ && systemctl --user daemon-reload && systemctl --user enable --now ferry", path.display());
+    }
+    println!("next: {next}   then: ferry doctor");
     Ok(())
+}
+
+/// Asks OpenRouter (`GET /key`) whether it accepts the key; returns the key's label.
+async fn check_key(
+    routes: &ferry_config::RoutesFile,
+    key: &Zeroizing<String>,
+) -> Result<String, CliError> {
+    let client = ferry_openrouter::OpenRouterClient::new(routes.default())
+        .map_err(|e| CliError::fail(e.to_string()))?;
+    let check = tokio::time::timeout(KEY_CHECK_TIMEOUT, client.key_info(key)).await;
+    match check {
+        Ok(Ok(info)) => {
+            let data = info.get("data").unwrap_or(&info);
+            Ok(data
+                .get("label")
+                .and_then(|l| l.as_str())
+                .unwrap_or("no label")
+                .to_string())
+        }
+        Ok(Err(e)) if e.kind == ferry_openrouter::UpstreamErrorKind::Unauthorized => {
+            Err(CliError::usage(format!(
+                "OpenRouter rejected the key (GET /key answered {}); nothing was written. Copy the key again from https://openrouter.ai/settings/keys",
+                e.status.unwrap_or(401)
+            )))
+        }
+        Ok(Err(e)) => Err(CliError::fail(format!(
+            "cannot check the key with OpenRouter: {}; nothing was written. Fix the network (or --base-url), or pass --offline to store the key unchecked",
+            e.message
+        ))),
+        Err(_) => Err(CliError::fail(format!(
+            "OpenRouter did not answer GET /key within {} s; nothing was written. Retry, or pass --offline to store the key unchecked",
+            KEY_CHECK_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// The command that starts the daemon on what onboard wrote, as it must be typed.
+fn next_command(args: &OnboardArgs, key_file: Option<&Path>) -> String {
+    let mut cmd = String::new();
+    if let Some(file) = key_file {
+        cmd.push_str(&format!("FERRY_MASTER_KEY_FILE={} ", shell_word(&file.display().to_string())));
+    }
+    cmd.push_str(&format!(
+        "ferry serve --routes-file {} --state-root {}",
+        shell_word(&args.routes_file.display().to_string()),
+        shell_word(&args.state_root.display().to_string())
+    ));
+    cmd
+}
+
+/// A word the shell reads back unchanged.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// A systemd user unit that runs `ferry serve` on the files onboard wrote.
+fn service_unit(args: &OnboardArgs, key_file: Option<&Path>) -> Result<String, CliError> {
+    let abs = |p: &Path| {
+        std::path::absolute(p)
+            .map_err(|e| CliError::fail(format!("cannot resolve {}: {e}", p.display())))
+    };
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::fail(format!("cannot find the ferry binary: {e}")))?;
+    let routes = abs(&args.routes_file)?;
+    let state = abs(&args.state_root)?;
+    let workspace = abs(parent_dir(&args.routes_file))?;
+    let key_line = match key_file {
+        Some(f) => format!("Environment=FERRY_MASTER_KEY_FILE={}", abs(f)?.display()),
+        None => "# Environment=FERRY_MASTER_KEY_FILE=/path/to/the/master.key   # the key you onboarded with".to_string(),
+    };
+    Ok(format!(
+        r#"# Written by `ferry onboard --service`; docs/operations.md has the system-wide variant.
+[Unit]
+Description=ferry model-route daemon
+After=network-online.target
+
+[Service]
+Type=exec
+{key_line}
+Environment=FERRY_LOG_FORMAT=json
+ExecStart={exe} serve --bind 127.0.0.1:4000 --routes-file {routes} --state-root {state} --workspace-root {workspace}
+KillSignal=SIGTERM
+TimeoutStopSec=30
+Restart=on-failure
+RestartSec=2
+NoNewPrivileges=yes
+PrivateTmp=yes
+
+[Install]
+WantedBy=default.target
+"#,
+        exe = exe.display(),
+        routes = routes.display(),
+        state = state.display(),
+        workspace = workspace.display(),
+    ))
+}
+
+/// The directory a file is in (`.` for a bare name).
+fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// A routes file with one OpenRouter route using the stored key.
@@ -149,6 +305,12 @@ fn read_api_key(args: &OnboardArgs) -> Result<Zeroizing<String>, CliError> {
     Ok(key)
 }
 
+/// A yes/no question on the terminal (no terminal or an empty answer = no).
+fn prompt_yes(question: &str) -> Result<bool, CliError> {
+    let answer = prompt_line(&format!("{question} (y/n)"), "n")?;
+    Ok(matches!(answer.to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
 /// A line from the terminal, or `default` when the answer is empty or there is no terminal.
 fn prompt_line(question: &str, default: &str) -> Result<String, CliError> {
     if !std::io::stdin().is_terminal() {
@@ -165,19 +327,44 @@ fn prompt_line(question: &str, default: &str) -> Result<String, CliError> {
     Ok(if answer.is_empty() { default } else { answer }.to_string())
 }
 
+/// Where the master key came from.
+#[derive(Debug)]
+enum MasterKeySource {
+    /// `FERRY_MASTER_KEY` / `FERRY_MASTER_KEY_FILE`.
+    Environment,
+    /// The key file a previous onboard wrote next to the routes file.
+    ExistingFile(PathBuf),
+    /// A new key file written now.
+    Generated(PathBuf),
+}
+
+impl MasterKeySource {
+    fn file(&self) -> Option<&Path> {
+        match self {
+            MasterKeySource::Environment => None,
+            MasterKeySource::ExistingFile(f) | MasterKeySource::Generated(f) => Some(f),
+        }
+    }
+
+    fn as_str(&self) -> &'static str {
+        match self {
+            MasterKeySource::Environment => "environment",
+            MasterKeySource::ExistingFile(_) => "existing_file",
+            MasterKeySource::Generated(_) => "generated",
+        }
+    }
+}
+
 /// The master key from the environment; else the one a previous onboard generated next to
-/// the routes file; else a new one written there. Returns the generated/used file, if any.
+/// the routes file; else a new one written there.
 fn master_key(
     state_root: &Path,
     routes_file: &Path,
-) -> Result<(MasterKey, Option<PathBuf>), CliError> {
+) -> Result<(MasterKey, MasterKeySource), CliError> {
     if let Some(key) = MasterKey::from_env().map_err(|e| CliError::usage(e.to_string()))? {
-        return Ok((key, None));
+        return Ok((key, MasterKeySource::Environment));
     }
-    let dir = routes_file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = parent_dir(routes_file);
     let file = std::path::absolute(dir.join(MASTER_KEY_FILE))
         .map_err(|e| CliError::fail(format!("cannot resolve {}: {e}", dir.display())))?;
     if file.exists() {
@@ -186,7 +373,7 @@ fn master_key(
                 .map_err(|e| CliError::fail(format!("cannot read {}: {e}", file.display())))?,
         );
         let key = MasterKey::parse(text.trim()).map_err(|e| CliError::usage(e.to_string()))?;
-        return Ok((key, Some(file)));
+        return Ok((key, MasterKeySource::ExistingFile(file)));
     }
     if SecretStore::exists(state_root) {
         return Err(CliError::usage(format!(
@@ -209,15 +396,12 @@ fn master_key(
         .and_then(|()| f.sync_all())
         .map_err(|e| CliError::fail(format!("cannot write {}: {e}", file.display())))?;
     let key = MasterKey::parse(&text).map_err(|e| CliError::fail(e.to_string()))?;
-    Ok((key, Some(file)))
+    Ok((key, MasterKeySource::Generated(file)))
 }
 
 /// Writes `path` by a rename from a temp file in the same directory.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = parent_dir(path);
     std::fs::create_dir_all(dir)
         .map_err(|e| CliError::fail(format!("cannot create {}: {e}", dir.display())))?;
     let tmp = dir.join(format!(

@@ -76,6 +76,8 @@ pub struct EngineConfig {
     pub reconcile_cost: bool,
     /// Time between upstream reachability probes (zero: no probes).
     pub probe_interval: Duration,
+    /// OpenTelemetry traces of model calls (`serve --otlp-endpoint`).
+    pub traces: Option<Arc<ferry_telemetry::Traces>>,
 }
 
 impl EngineConfig {
@@ -88,6 +90,7 @@ impl EngineConfig {
             catalog_ttl: crate::catalogs::DEFAULT_CATALOG_TTL,
             reconcile_cost: false,
             probe_interval: crate::probe::DEFAULT_PROBE_INTERVAL,
+            traces: None,
         }
     }
 }
@@ -114,6 +117,7 @@ pub(crate) struct Inner {
     pub(crate) record_facade: AtomicBool,
     pub(crate) videos: crate::video_jobs::VideoWatchers,
     pub(crate) reachability: crate::probe::Reachability,
+    pub(crate) traces: Option<Arc<ferry_telemetry::Traces>>,
 }
 
 /// The engine handle (cheap to clone).
@@ -191,12 +195,18 @@ impl Engine {
                 record_facade: AtomicBool::new(false),
                 videos: Default::default(),
                 reachability: Default::default(),
+                traces: config.traces.clone(),
             }),
         };
         engine.spawn_catalog_refresh();
         engine.spawn_upstream_probe(config.probe_interval);
         engine.resume_video_jobs().await?;
         Ok((engine, recovered))
+    }
+
+    /// The OpenTelemetry traces, when exporting is on.
+    pub fn traces(&self) -> Option<&ferry_telemetry::Traces> {
+        self.inner.traces.as_deref()
     }
 
     /// The store (for read endpoints).

@@ -8,6 +8,7 @@
 
 mod attachments;
 mod billing;
+mod call_trace;
 mod capabilities;
 mod catalogs;
 mod engine;
@@ -30,6 +31,7 @@ mod video_jobs;
 mod views;
 mod workspace;
 
+pub use call_trace::FacadeCallTrace;
 pub use catalogs::{ModelEntry, ModelsQuery, ModelsView, DEFAULT_CATALOG_TTL};
 pub use media_tools::{DirectResult, ToolOutput};
 pub use observe::{ObservationView, MICROPHONE_SEGMENT};

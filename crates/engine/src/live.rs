@@ -65,6 +65,9 @@ pub struct LiveRun {
     /// Cancels the run (aborts the upstream request).
     pub cancel: CancellationToken,
     store: ferry_store::Store,
+    /// Usage and cost of the model calls (and tools) that finished so far, kept for a run
+    /// that ends failed or cancelled.
+    spent: Mutex<(Option<serde_json::Value>, Option<f64>)>,
 }
 
 /// What a subscriber receives: the replayed events, then a live receiver (None if the run
@@ -96,6 +99,7 @@ impl LiveRun {
             tx,
             cancel: CancellationToken::new(),
             store,
+            spent: Mutex::new((None, None)),
         })
     }
 
@@ -176,6 +180,19 @@ impl LiveRun {
     pub fn events_after(&self, after_seq: u64) -> Vec<Event> {
         let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         events_after(&log.events, after_seq)
+    }
+
+    /// Records the usage and cost of the steps finished so far.
+    pub(crate) fn note_spent(&self, usage: Option<serde_json::Value>, cost: Option<f64>) {
+        *self.spent.lock().unwrap_or_else(|p| p.into_inner()) = (usage, cost);
+    }
+
+    /// Usage and cost of the steps finished so far.
+    pub(crate) fn spent(&self) -> (Option<serde_json::Value>, Option<f64>) {
+        self.spent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Concatenated `output.delta` text so far (for cancelled runs' partial output).

@@ -58,6 +58,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
     let run_id = hub.run_id.clone();
     let mut attempts: Vec<Attempt> = Vec::new();
     let started = Instant::now();
+    let wall_start = std::time::SystemTime::now();
 
     let engine = Engine {
         inner: Arc::clone(inner),
@@ -84,6 +85,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
     };
 
     let attempts_json = serde_json::to_value(&attempts).unwrap_or_else(|_| json!([]));
+    let mut finish_reasons: Vec<String> = Vec::new();
     let duration_ms = started.elapsed().as_millis() as u64;
     let mut reconcile = None;
     let (finish, kind, data) = match ending {
@@ -97,8 +99,10 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
                 model_calls,
                 cache_status,
                 generation_id,
+                finish_reason,
                 messages,
             } = *turn;
+            finish_reasons.extend(finish_reason);
             // A billed cost is looked up per generation: only a single-call turn (no
             // tools, so no media cost either) has one generation that covers the run.
             if inner.reconcile_cost
@@ -138,12 +142,13 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
         }
         Ending::Failed(err) => {
             let data = json!({"code": err.code(), "message": err.to_string(), "status": err.status(), "retryable": err.retryable()});
+            let (usage, cost) = hub.spent();
             let finish = RunFinish {
                 run_id: run_id.clone(),
                 status: RunStatus::Failed,
                 model_served: None,
-                usage: None,
-                cost: None,
+                usage,
+                cost,
                 output: partial_output(&hub),
                 error_code: Some(err.code().to_string()),
                 error_message: Some(err.to_string()),
@@ -171,12 +176,13 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
                     "the run was cancelled".to_string(),
                 )
             };
+            let (usage, cost) = hub.spent();
             let finish = RunFinish {
                 run_id: run_id.clone(),
                 status,
                 model_served: None,
-                usage: None,
-                cost: None,
+                usage,
+                cost,
                 output: partial_output(&hub),
                 error_code: Some(code.to_string()),
                 error_message: Some(message.clone()),
@@ -189,6 +195,9 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
         }
     };
     record_session_metrics(&inner.metrics, &plan, &finish);
+    if let Some(traces) = &inner.traces {
+        trace_run(traces, &plan, &hub, &finish, finish_reasons, wall_start);
+    }
     // The terminal event row is queued before the run row, so both commit together; it is
     // published only after the commit, so whoever sees it can read a durable run.
     let event = hub.prepare(kind, data);
@@ -246,6 +255,42 @@ fn record_session_metrics(metrics: &ferry_metrics::Metrics, plan: &RunPlan, fini
             finish.cost,
         );
     }
+}
+
+/// The run as one OpenTelemetry span (GenAI conventions).
+fn trace_run(
+    traces: &ferry_telemetry::Traces,
+    plan: &RunPlan,
+    hub: &LiveRun,
+    finish: &RunFinish,
+    finish_reasons: Vec<String>,
+    started: std::time::SystemTime,
+) {
+    let Some(first) = plan.chain.first() else {
+        return;
+    };
+    let n = |k: &str| {
+        finish
+            .usage
+            .as_ref()
+            .and_then(|u| u.get(k))
+            .and_then(serde_json::Value::as_u64)
+    };
+    traces.record(&ferry_telemetry::ModelCall {
+        api: ferry_metrics::Api::Sessions.as_str(),
+        route: &first.route,
+        request_model: &first.model,
+        response_model: finish.model_served.as_deref(),
+        input_tokens: n("prompt_tokens"),
+        output_tokens: n("completion_tokens"),
+        cost: finish.cost,
+        finish_reasons,
+        error_code: finish.error_code.as_deref(),
+        run_id: Some(&hub.run_id),
+        session_id: Some(&hub.session_id),
+        started: Some(started),
+        ended: Some(std::time::SystemTime::now()),
+    });
 }
 
 fn partial_output(hub: &LiveRun) -> Option<serde_json::Value> {

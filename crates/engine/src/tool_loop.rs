@@ -65,6 +65,8 @@ pub(crate) struct Turn {
     pub model_calls: u32,
     pub cache_status: Option<String>,
     pub generation_id: Option<String>,
+    /// Why the last model call stopped.
+    pub finish_reason: Option<String>,
     /// Assistant and tool messages of the turn, in order (the user message is not here).
     pub messages: Vec<Value>,
 }
@@ -234,6 +236,7 @@ impl Engine {
             current = served_index;
             add_usage(&mut usage, outcome.usage.as_ref());
             add_cost(&mut cost, outcome.cost);
+            hub.note_spent(usage.clone(), cost);
             messages.push(outcome.message.clone());
             let model = outcome
                 .model
@@ -251,6 +254,7 @@ impl Engine {
                 model_calls: step + 1,
                 cache_status: outcome.cache_status.clone(),
                 generation_id: outcome.generation_id.clone(),
+                finish_reason: outcome.finish_reason.clone(),
                 messages,
             };
             let route = inner.routes.route(&route_id)?;

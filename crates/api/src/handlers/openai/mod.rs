@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ferry_engine::{FacadeModel, FacadeRequest, FacadeRunEnd, FacadeTrace};
+use ferry_engine::{FacadeCallTrace, FacadeModel, FacadeRequest, FacadeRunEnd, FacadeTrace};
 use ferry_metrics::Api;
 use ferry_openrouter::RawReply;
 use serde::Serialize;
@@ -116,6 +116,17 @@ pub async fn chat_completions(
             if let Some(u) = c.usage {
                 metrics.usage(&route, model, u.prompt_tokens, u.completion_tokens, u.cost);
             }
+            engine.trace_facade_call(
+                FacadeCallTrace {
+                    route: &route,
+                    model: &requested,
+                    model_served: c.model.as_deref(),
+                    usage: c.usage,
+                    run_id: record.as_ref().map(|(id, _)| id.as_str()),
+                    ..FacadeCallTrace::default()
+                },
+                started,
+            );
             let mut resp = (
                 StatusCode::OK,
                 [(
@@ -274,6 +285,18 @@ fn fail(
         Api::OpenAi,
         started.elapsed().saturating_sub(trace.upstream_wait),
     );
+    if trace.route.is_some() {
+        engine.trace_facade_call(
+            FacadeCallTrace {
+                route,
+                model,
+                error_code: Some(&problem.code),
+                run_id: record.as_ref().map(|(id, _)| id.as_str()),
+                ..FacadeCallTrace::default()
+            },
+            started,
+        );
+    }
     let mut problem = problem;
     if let Some((run_id, session)) = record {
         problem = problem.with_run(run_id.clone());

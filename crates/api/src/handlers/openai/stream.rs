@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use ferry_engine::{Engine, EngineError, FacadeRunEnd};
+use ferry_engine::{Engine, EngineError, FacadeCallTrace, FacadeRunEnd};
 use ferry_metrics::InFlight;
 use ferry_openrouter::{RawStream, StreamSummary};
 use futures::{Stream, StreamExt};
@@ -64,6 +64,17 @@ impl FacadeStream {
                 u.cost,
             );
         }
+        end.engine.trace_facade_call(
+            FacadeCallTrace {
+                route: &end.route,
+                model: &end.model,
+                model_served: summary.model.as_deref(),
+                usage: summary.usage,
+                error_code: summary.failure.as_ref().map(|e| e.code()),
+                run_id: end.record.as_ref().map(|(id, _)| id.as_str()),
+            },
+            end.started,
+        );
         let Some((run_id, session)) = end.record else {
             return;
         };
