@@ -4,9 +4,11 @@
 mod support;
 
 mod assets;
+mod first_run;
 mod foundation;
 mod media;
 mod multimodal;
+mod observability;
 mod openai;
 mod operator;
 mod sessions;

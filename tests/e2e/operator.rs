@@ -279,6 +279,8 @@ until("Default model")
 os.write(fd, b"anthropic/claude-sonnet-4-5\n")
 until("(input is hidden)")
 os.write(fd, os.environ["TYPED_KEY"].encode() + b"\n")
+until("systemd user unit")
+os.write(fd, b"n\n")
 read(5)
 _, status = os.waitpid(pid, 0)
 sys.stdout.write(out.decode(errors="replace"))
@@ -287,7 +289,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
     let routes = env.routes_path();
     let state = env.state();
     let mut cmd = Command::new("python3");
-    cmd.args(["-c", driver, ferry_bin(), "onboard", "--routes-file"])
+    cmd.args(["-c", driver, ferry_bin(), "onboard", "--offline", "--routes-file"])
         .arg(&routes)
         .arg("--state-root")
         .arg(&state)

@@ -36,6 +36,15 @@ params = { response_cache = true, response_cache_ttl_seconds = 0, response_cache
 fn rig() -> Rig {
     let verified = FakeOpenRouter::start_tls("openrouter.ai");
     verified.set_api_key(API_KEY);
+    // The verified route refuses models its catalog does not list: list the ones used here.
+    verified.add_models(&[
+        "anthropic/claude-haiku-4-5",
+        "anthropic/claude-opus-4-5",
+        "deepseek/deepseek-v4-pro",
+        "deepseek/deepseek-v4-flash",
+        "x-ai/grok-4",
+        "openrouter/hunter-alpha",
+    ]);
     let custom = FakeOpenRouter::start();
     custom.set_api_key(API_KEY);
     let env = Env::new();

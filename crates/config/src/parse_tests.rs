@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::{
     load_routes_file, parse_routes, AuthSource, CacheControlTtl, Capabilities, ConfigError,
-    DriverKind, ModelSupport, RoutesFile, SpeakReplies, ThinkingLevel, TtsFormat,
+    DriverKind, ModelSupport, NetworkConfig, RoutesFile, SpeakReplies, ThinkingLevel, TtsFormat,
 };
 
 const HEAD: &str = "[routes.openrouter]\ndefault_model = \"openai/gpt-5.4-mini\"\nauth_ref = \"openrouter.primary\"\n";
@@ -52,14 +52,44 @@ fn assert_contains(msg: &str, parts: &[&str]) {
 // ---- the example file and defaults ----------------------------------------------------
 
 #[test]
-fn example_file_parses() {
+fn example_file_is_one_route_that_sends_nothing_extra() {
     let text = include_str!("../../../routes.example.toml");
     let r = parse_routes(text, Path::new("routes.example.toml")).unwrap();
     assert_eq!(r.default_route, "openrouter");
-    assert_eq!(r.route_ids(), vec!["local", "openrouter"]);
+    assert_eq!(r.route_ids(), vec!["openrouter"]);
     let or = r.default();
     assert_eq!(or.default_model, "openai/gpt-5.4-mini");
     assert_eq!(or.auth, AuthSource::Ref("openrouter.primary".into()));
+    assert!(or.is_verified_openrouter());
+    // Nothing is sent with every request unless the user asks for it.
+    assert!(or.models.is_empty(), "{:?}", or.models);
+    assert!(or.provider.0.is_empty(), "{:?}", or.provider);
+    assert!(or.fallbacks.is_empty() && or.thinking.is_none() && or.system_prompt.is_none());
+    assert_eq!(or.network, NetworkConfig::default());
+}
+
+/// Every commented-out setting of the template is valid once uncommented (the
+/// `api_key_env` alternative excepted: it replaces `auth_ref`).
+#[test]
+fn example_file_commented_settings_parse_when_uncommented() {
+    let text = include_str!("../../../routes.example.toml");
+    let uncommented: String = text
+        .lines()
+        .map(|line| match line.strip_prefix("# ") {
+            Some(rest)
+                if !rest.starts_with("api_key_env = \"OPENROUTER_API_KEY\"")
+                    && (rest.starts_with('[') || rest.split_once(" = ").is_some_and(|(k, _)| !k.contains(' '))) =>
+            {
+                rest.to_string()
+            }
+            _ => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let r = parse_routes(&uncommented, Path::new("routes.example.toml"))
+        .unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
+    assert_eq!(r.route_ids(), vec!["local", "openrouter"]);
+    let or = r.default();
     assert_eq!(or.fallbacks, vec!["anthropic/claude-sonnet-4-5"]);
     assert_eq!(or.thinking, Some(ThinkingLevel::Medium));
     assert_eq!(or.attribution.categories, vec!["cli-agent"]);
@@ -69,22 +99,14 @@ fn example_file_parses() {
         claude.params.cache_control_ttl,
         Some(CacheControlTtl::OneHour)
     );
-    assert_eq!(claude.params.response_cache_ttl_seconds, Some(300));
     assert_eq!(
         claude.provider.0.get("order"),
         Some(&json!(["aws-bedrock", "anthropic"]))
     );
-    let mini = or.model_config("openai/gpt-5.4-mini").unwrap();
-    assert_eq!(mini.params.seed, Some(42));
-    assert!(mini.params.response_format.is_some());
-    assert!(or.is_verified_openrouter());
     let local = r.route("local").unwrap();
     assert_eq!(local.model_support, ModelSupport::Listed);
     assert_eq!(local.auth, AuthSource::Env("LOCAL_PROXY_KEY".into()));
     assert!(!local.is_verified_openrouter());
-    assert!(!local.attribution.enabled);
-    assert!(!local.capabilities.image_generation);
-    assert!(local.is_model_listed("qwen/qwen3-32b"));
 }
 
 #[test]

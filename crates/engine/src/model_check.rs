@@ -1,6 +1,8 @@
 //! Refusing a model the route's loaded catalog says does not exist (`runtime set-model`,
-//! `--model`), with the closest catalog ids as suggestions. No catalog loaded, or an empty
-//! one, means "don't know" and allows the model, as everywhere else.
+//! `--model`), with the closest catalog ids as suggestions. Only on verified OpenRouter
+//! routes, whose catalog is authoritative (a custom proxy's `/models` may not list every
+//! model it routes). No catalog loaded, or an empty one, means "don't know" and allows the
+//! model, as everywhere else; `openrouter/auto` (the router) is always allowed.
 
 use ferry_config::wire_model;
 use ferry_openrouter::Catalog;
@@ -8,6 +10,8 @@ use ferry_openrouter::Catalog;
 use crate::engine::Engine;
 use crate::EngineError;
 
+/// OpenRouter's router pseudo-model, accepted whatever the catalog says.
+const AUTO_ROUTER: &str = "openrouter/auto";
 /// How many suggestions an error names.
 const SUGGESTIONS: usize = 3;
 
@@ -34,11 +38,14 @@ impl Engine {
         let Ok(cfg) = self.inner.routes.route(route) else {
             return Ok(());
         };
+        if !cfg.is_verified_openrouter() {
+            return Ok(());
+        }
         let Some(catalog) = self.inner.catalogs.get(route) else {
             return Ok(());
         };
         let wire = wire_model(cfg, model);
-        if catalog.models().is_empty() || catalog.model(&wire).is_some() {
+        if wire == AUTO_ROUTER || catalog.models().is_empty() || catalog.model(&wire).is_some() {
             return Ok(());
         }
         let closest = closest_ids(&catalog, &wire, SUGGESTIONS);

@@ -88,6 +88,19 @@ pub(crate) fn default_models() -> Value {
     ])
 }
 
+/// A text model that takes `reasoning` and `tools` (see [`crate::FakeOpenRouter::add_models`]).
+pub(crate) fn text_model(id: &str) -> Value {
+    model(
+        id,
+        id,
+        128_000,
+        &["text"],
+        &["text"],
+        ("0.000001", "0.000002", "0"),
+        &["reasoning", "include_reasoning", "tools", "tool_choice", "max_tokens", "temperature"],
+    )
+}
+
 fn model(
     id: &str,
     name: &str,

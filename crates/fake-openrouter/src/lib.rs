@@ -311,6 +311,15 @@ impl FakeOpenRouter {
         self.shared.lock().models = data;
     }
 
+    /// Adds text models (taking `reasoning` and `tools`) to the `GET /models` catalog, for
+    /// tests that use models the default catalog does not list.
+    pub fn add_models(&self, ids: &[&str]) {
+        let mut shared = self.shared.lock();
+        if let Value::Array(models) = &mut shared.models {
+            models.extend(ids.iter().map(|id| catalog::text_model(id)));
+        }
+    }
+
     /// Scripts the next video job created with `POST /videos` (FIFO; unscripted jobs
     /// follow [`VideoScript::default`]).
     pub fn push_video(&self, script: VideoScript) {
