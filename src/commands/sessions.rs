@@ -547,7 +547,7 @@ pub fn urlencode(s: &str) -> String {
 
 /// A turn that wrote no history: its input, what it had said so far, and why it ended.
 fn print_unfinished_turn(run: &Value) {
-    if let Some(text) = run["input"]["text"].as_str() {
+    if let Some(text) = run["input"]["content"].as_str() {
         println!("[user] {text}");
     }
     if let Some(partial) = run["output"]["text"].as_str().filter(|t| !t.is_empty()) {
