@@ -92,11 +92,7 @@ impl ApiClient {
             .no_proxy()
             .build()
             .map_err(|e| CliError::fail(format!("cannot build the HTTP client: {e}")))?;
-        Ok(ApiClient {
-            base,
-            token,
-            http,
-        })
+        Ok(ApiClient { base, token, http })
     }
 
     /// The daemon URL.
@@ -178,9 +174,15 @@ pub fn daemon_url(raw: &str) -> Result<String, CliError> {
         "http" | "https" => {}
         // `localhost:4000` parses with the scheme "localhost".
         s if url.cannot_be_a_base() || !raw.contains("://") => {
-            return Err(bad(&format!("has no http:// or https:// scheme ({s:?} was read as one)")))
+            return Err(bad(&format!(
+                "has no http:// or https:// scheme ({s:?} was read as one)"
+            )))
         }
-        s => return Err(bad(&format!("uses the scheme {s:?}; ferry speaks http or https"))),
+        s => {
+            return Err(bad(&format!(
+                "uses the scheme {s:?}; ferry speaks http or https"
+            )))
+        }
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(bad("has no host"));

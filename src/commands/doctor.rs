@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 
 use crate::cli::{DoctorArgs, GlobalArgs};
 use crate::client::{ApiClient, CliError};
-use crate::routes_source::RoutesSource;
 use crate::render::print_json;
+use crate::routes_source::RoutesSource;
 
 /// How long one upstream check may take.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(15);

@@ -52,7 +52,8 @@ pub async fn run(g: &GlobalArgs, args: &OnboardArgs) -> Result<(), CliError> {
     } else {
         Some(check_key(&routes, &api_key).await?)
     };
-    let service = args.service || (!args.non_interactive && prompt_yes("Write a systemd user unit (ferry.service)?")?);
+    let service = args.service
+        || (!args.non_interactive && prompt_yes("Write a systemd user unit (ferry.service)?")?);
 
     // Every folder first, so nothing is half-written when one cannot be created.
     let routes_dir = parent_dir(&args.routes_file);
@@ -172,7 +173,10 @@ async fn check_key(
 fn next_command(args: &OnboardArgs, key_file: Option<&Path>) -> String {
     let mut cmd = String::new();
     if let Some(file) = key_file {
-        cmd.push_str(&format!("FERRY_MASTER_KEY_FILE={} ", shell_word(&file.display().to_string())));
+        cmd.push_str(&format!(
+            "FERRY_MASTER_KEY_FILE={} ",
+            shell_word(&file.display().to_string())
+        ));
     }
     cmd.push_str(&format!(
         "ferry serve --routes-file {} --state-root {}",
@@ -185,8 +189,7 @@ fn next_command(args: &OnboardArgs, key_file: Option<&Path>) -> String {
 /// A word the shell reads back unchanged.
 fn shell_word(s: &str) -> String {
     if !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@,".contains(c))
     {
         s.to_string()

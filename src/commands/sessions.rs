@@ -553,7 +553,10 @@ fn print_unfinished_turn(run: &Value) {
     if let Some(partial) = run["output"]["text"].as_str().filter(|t| !t.is_empty()) {
         println!("[assistant, partial] {partial}");
     }
-    let why = match (run["error"]["code"].as_str(), run["error"]["message"].as_str()) {
+    let why = match (
+        run["error"]["code"].as_str(),
+        run["error"]["message"].as_str(),
+    ) {
         (Some(code), Some(message)) => format!(": {code} — {message}"),
         _ => String::new(),
     };

@@ -71,7 +71,9 @@ fn failed_upstream_calls_are_logged_once_each_and_counted_with_their_code() {
         "POST",
         "/openai/v1/chat/completions",
         &[],
-        Some(&json!({"model": MODEL, "messages": [{"role": "user", "content": prompt}]}).to_string()),
+        Some(
+            &json!({"model": MODEL, "messages": [{"role": "user", "content": prompt}]}).to_string(),
+        ),
     )
     .unwrap();
     assert_eq!(status, 502);
@@ -88,7 +90,10 @@ fn failed_upstream_calls_are_logged_once_each_and_counted_with_their_code() {
     assert_eq!(first["attempt"], 1);
     assert_eq!(first["generation_id"], "gen-401");
     assert!(first["run"].as_str().unwrap().starts_with("run_"));
-    let attempts: Vec<&Value> = failed[1..].iter().map(|e| &e["fields"]["attempt"]).collect();
+    let attempts: Vec<&Value> = failed[1..]
+        .iter()
+        .map(|e| &e["fields"]["attempt"])
+        .collect();
     assert_eq!(attempts, [&json!(1), &json!(2), &json!(3)]);
     for e in &failed[1..] {
         assert_eq!(e["fields"]["api"], "openai");
@@ -96,7 +101,10 @@ fn failed_upstream_calls_are_logged_once_each_and_counted_with_their_code() {
         assert_eq!(e["fields"]["code"], "upstream_unavailable");
         assert_eq!(e["level"], "WARN");
     }
-    assert!(!log.contains(API_KEY) && !log.contains(prompt), "key or prompt logged");
+    assert!(
+        !log.contains(API_KEY) && !log.contains(prompt),
+        "key or prompt logged"
+    );
 
     // A success, streamed through the facade, for the latency and TTFT histograms.
     fake.push(Reply::text("fine").with_usage(5, 1, 0.0001));
@@ -120,9 +128,21 @@ fn failed_upstream_calls_are_logged_once_each_and_counted_with_their_code() {
         ("status", "failed"),
         ("code", "upstream_unauthorized"),
     ];
-    assert_eq!(sample(&text, "ferry_requests_total", &failed_sessions), Some(1.0), "{text}");
-    let failed_facade = [("api", "openai"), ("status", "502"), ("code", "upstream_unavailable")];
-    assert_eq!(sample(&text, "ferry_requests_total", &failed_facade), Some(1.0), "{text}");
+    assert_eq!(
+        sample(&text, "ferry_requests_total", &failed_sessions),
+        Some(1.0),
+        "{text}"
+    );
+    let failed_facade = [
+        ("api", "openai"),
+        ("status", "502"),
+        ("code", "upstream_unavailable"),
+    ];
+    assert_eq!(
+        sample(&text, "ferry_requests_total", &failed_facade),
+        Some(1.0),
+        "{text}"
+    );
     for api in ["sessions", "openai"] {
         let labels = [("api", api), ("route", "openrouter"), ("model", MODEL)];
         assert!(
@@ -142,7 +162,10 @@ fn failed_upstream_calls_are_logged_once_each_and_counted_with_their_code() {
         "process_start_time_seconds",
         "process_threads",
     ] {
-        assert!(sample(&text, name, &[]).is_some_and(|v| v > 0.0), "{name}: {text}");
+        assert!(
+            sample(&text, name, &[]).is_some_and(|v| v > 0.0),
+            "{name}: {text}"
+        );
     }
 }
 
@@ -151,7 +174,10 @@ fn failed_upstream_calls_are_logged_once_each_and_counted_with_their_code() {
 fn start_receiver() -> (std::process::Child, u16, Arc<Mutex<Vec<Value>>>) {
     let python = "python3";
     assert!(
-        Command::new(python).arg("--version").output().is_ok_and(|o| o.status.success()),
+        Command::new(python)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success()),
         "this test needs python3 (with tests/python/requirements.txt installed; .ci/run does it)"
     );
     let deps = python_packages(python);
@@ -160,7 +186,10 @@ fn start_receiver() -> (std::process::Child, u16, Arc<Mutex<Vec<Value>>>) {
         cmd.env("PYTHONPATH", dir);
     }
     let mut child = cmd
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/otlp_receiver.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/python/otlp_receiver.py"
+        ))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -246,17 +275,29 @@ fn model_calls_are_exported_as_otlp_spans_with_genai_attributes() {
 fn runs_are_listed_across_sessions_and_failed_turns_are_marked() {
     let (fake, env, d) = rig(&[]);
     fake.push(Reply::text("ok answer"));
-    assert!(d.cli(&env, &["sessions", "input", "good", "hi"]).status.success());
+    assert!(d
+        .cli(&env, &["sessions", "input", "good", "hi"])
+        .status
+        .success());
     fake.push(Reply::error(400, "Invalid request"));
-    assert!(!d.cli(&env, &["sessions", "input", "bad", "doomed question"]).status.success());
+    assert!(!d
+        .cli(&env, &["sessions", "input", "bad", "doomed question"])
+        .status
+        .success());
     fake.push(Reply::text("second ok"));
-    assert!(d.cli(&env, &["sessions", "input", "bad", "again"]).status.success());
+    assert!(d
+        .cli(&env, &["sessions", "input", "bad", "again"])
+        .status
+        .success());
 
     let out = d.cli(&env, &["runs", "list", "--status", "failed"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let so = stdout(&out);
     assert_eq!(so.lines().count(), 1, "{so}");
-    assert!(so.contains("failed (upstream_bad_request)") && so.contains(" bad "), "{so}");
+    assert!(
+        so.contains("failed (upstream_bad_request)") && so.contains(" bad "),
+        "{so}"
+    );
 
     let out = d.cli(&env, &["--json", "runs", "list", "--session", "bad"]);
     let v = json(&stdout(&out));
@@ -267,7 +308,9 @@ fn runs_are_listed_across_sessions_and_failed_turns_are_marked() {
     let (status, body) = http_get(d.port, "/v1/runs?limit=2").unwrap();
     assert_eq!(status, 200);
     let page1 = json(&body);
-    let cursor = page1["next_cursor"].as_str().expect("a full page has a cursor");
+    let cursor = page1["next_cursor"]
+        .as_str()
+        .expect("a full page has a cursor");
     let (_, body) = http_get(d.port, &format!("/v1/runs?limit=2&cursor={cursor}")).unwrap();
     let page2 = json(&body);
     let ids: Vec<&str> = page1["runs"]
@@ -280,9 +323,15 @@ fn runs_are_listed_across_sessions_and_failed_turns_are_marked() {
     assert_eq!(ids.len(), 3, "{page1} {page2}");
     assert!(page2["next_cursor"].is_null());
     let (status, body) = http_get(d.port, "/v1/runs?status=broken").unwrap();
-    assert_eq!((status, json(&body)["code"].clone()), (400, json!("invalid_status")));
+    assert_eq!(
+        (status, json(&body)["code"].clone()),
+        (400, json!("invalid_status"))
+    );
     let (status, body) = http_get(d.port, "/v1/runs?cursor=run_nope").unwrap();
-    assert_eq!((status, json(&body)["code"].clone()), (400, json!("invalid_cursor")));
+    assert_eq!(
+        (status, json(&body)["code"].clone()),
+        (400, json!("invalid_cursor"))
+    );
 
     // The failed turn shows in its session, in order, with its error.
     let out = d.cli(&env, &["sessions", "show", "bad"]);
@@ -297,7 +346,10 @@ fn runs_are_listed_across_sessions_and_failed_turns_are_marked() {
 fn a_cancelled_run_keeps_its_partial_output_and_is_marked() {
     let (fake, env, d) = rig(&[]);
     fake.push(Reply::stall_after(2, Duration::from_secs(20)));
-    let out = d.cli(&env, &["--json", "sessions", "input", "c", "--detach", "tell me"]);
+    let out = d.cli(
+        &env,
+        &["--json", "sessions", "input", "c", "--detach", "tell me"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let run_id = json(&stdout(&out))["id"].as_str().unwrap().to_string();
     eventually(Duration::from_secs(20), || {
@@ -310,9 +362,15 @@ fn a_cancelled_run_keeps_its_partial_output_and_is_marked() {
         let v = json(&body);
         (v["status"] == "cancelled").then_some(v)
     });
-    assert!(run["output"]["text"].as_str().unwrap().contains("part 2"), "{run}");
+    assert!(
+        run["output"]["text"].as_str().unwrap().contains("part 2"),
+        "{run}"
+    );
     let so = stdout(&d.cli(&env, &["sessions", "show", "c"]));
-    assert!(so.contains("[assistant, partial]") && so.contains("CANCELLED"), "{so}");
+    assert!(
+        so.contains("[assistant, partial]") && so.contains("CANCELLED"),
+        "{so}"
+    );
 }
 
 #[test]
@@ -333,21 +391,48 @@ fn a_model_the_catalog_does_not_know_is_refused_with_the_closest_ids() {
     let out = d.cli(&env, &["models", "list"]);
     assert!(out.status.success(), "{}", stderr(&out));
 
-    let out = d.cli(&env, &["runtime", "set-model", "openrouter/openai/gpt-5.4-minii"]);
+    let out = d.cli(
+        &env,
+        &["runtime", "set-model", "openrouter/openai/gpt-5.4-minii"],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     let err = stderr(&out);
     assert!(err.contains("unknown_model"), "{err}");
-    assert!(err.contains("closest: openai/gpt-5.4-mini, openai/gpt-5.4"), "{err}");
-    let out = d.cli(&env, &["runtime", "set-model", "openrouter/anthropic/claude-sonnet-4-5"]);
+    assert!(
+        err.contains("closest: openai/gpt-5.4-mini, openai/gpt-5.4"),
+        "{err}"
+    );
+    let out = d.cli(
+        &env,
+        &[
+            "runtime",
+            "set-model",
+            "openrouter/anthropic/claude-sonnet-4-5",
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = d.cli(&env, &["runtime", "set-model", "openrouter/openrouter/auto"]);
-    assert!(out.status.success(), "the router is always allowed: {}", stderr(&out));
+    let out = d.cli(
+        &env,
+        &["runtime", "set-model", "openrouter/openrouter/auto"],
+    );
+    assert!(
+        out.status.success(),
+        "the router is always allowed: {}",
+        stderr(&out)
+    );
 
     let before = fake.chat_requests().len();
-    let out = d.cli(&env, &["sessions", "input", "s", "--model", "nosuch/model-x", "hi"]);
+    let out = d.cli(
+        &env,
+        &["sessions", "input", "s", "--model", "nosuch/model-x", "hi"],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("is not in route openrouter's model catalog"));
-    assert_eq!(fake.chat_requests().len(), before, "nothing was sent upstream");
+    assert_eq!(
+        fake.chat_requests().len(),
+        before,
+        "nothing was sent upstream"
+    );
 }
 
 #[test]
@@ -369,9 +454,16 @@ fn an_unreachable_upstream_makes_status_degraded_without_blocking_start() {
     assert!(why.starts_with("OpenRouter unreachable since "), "{why}");
     let out = d.cli(&env, &["status"]);
     let so = stdout(&out);
-    assert!(so.contains("degraded: OpenRouter unreachable since"), "{so}");
+    assert!(
+        so.contains("degraded: OpenRouter unreachable since"),
+        "{so}"
+    );
     let out = d.cli(&env, &["runtime", "get"]);
-    assert!(stdout(&out).contains("degraded: OpenRouter unreachable since"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("degraded: OpenRouter unreachable since"),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(
         log_events(&d.log(), "upstream unreachable").len(),
         1,

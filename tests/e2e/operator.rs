@@ -289,15 +289,22 @@ sys.exit(os.waitstatus_to_exitcode(status))
     let routes = env.routes_path();
     let state = env.state();
     let mut cmd = Command::new("python3");
-    cmd.args(["-c", driver, ferry_bin(), "onboard", "--offline", "--routes-file"])
-        .arg(&routes)
-        .arg("--state-root")
-        .arg(&state)
-        .env("TYPED_KEY", typed)
-        .env_remove("FERRY_MASTER_KEY")
-        .env_remove("FERRY_MASTER_KEY_FILE")
-        .env_remove("OPENROUTER_API_KEY")
-        .current_dir(env.root());
+    cmd.args([
+        "-c",
+        driver,
+        ferry_bin(),
+        "onboard",
+        "--offline",
+        "--routes-file",
+    ])
+    .arg(&routes)
+    .arg("--state-root")
+    .arg(&state)
+    .env("TYPED_KEY", typed)
+    .env_remove("FERRY_MASTER_KEY")
+    .env_remove("FERRY_MASTER_KEY_FILE")
+    .env_remove("OPENROUTER_API_KEY")
+    .current_dir(env.root());
     let out = run_with_timeout(cmd, Duration::from_secs(60));
     let screen = stdout(&out);
     assert!(out.status.success(), "{screen}\n{}", stderr(&out));

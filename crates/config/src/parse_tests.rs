@@ -78,7 +78,10 @@ fn example_file_commented_settings_parse_when_uncommented() {
         .map(|line| match line.strip_prefix("# ") {
             Some(rest)
                 if !rest.starts_with("api_key_env = \"OPENROUTER_API_KEY\"")
-                    && (rest.starts_with('[') || rest.split_once(" = ").is_some_and(|(k, _)| !k.contains(' '))) =>
+                    && (rest.starts_with('[')
+                        || rest
+                            .split_once(" = ")
+                            .is_some_and(|(k, _)| !k.contains(' '))) =>
             {
                 rest.to_string()
             }

@@ -118,7 +118,9 @@ api_key_env = "LOCAL_PROXY_KEY"
     #[test]
     fn nulls_are_dropped_everywhere() {
         assert_eq!(
-            without_nulls(serde_json::json!({"a": null, "b": {"c": null, "d": 1}, "e": [{"f": null}]})),
+            without_nulls(
+                serde_json::json!({"a": null, "b": {"c": null, "d": 1}, "e": [{"f": null}]})
+            ),
             serde_json::json!({"b": {"d": 1}, "e": [{}]})
         );
     }

@@ -189,10 +189,7 @@ impl LiveRun {
 
     /// Usage and cost of the steps finished so far.
     pub(crate) fn spent(&self) -> (Option<serde_json::Value>, Option<f64>) {
-        self.spent
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.spent.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Concatenated `output.delta` text so far (for cancelled runs' partial output).

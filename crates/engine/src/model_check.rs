@@ -29,7 +29,11 @@ pub(crate) fn closest_ids(catalog: &Catalog, wanted: &str, n: usize) -> Vec<Stri
         })
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-    scored.into_iter().take(n).map(|(_, id)| id.to_string()).collect()
+    scored
+        .into_iter()
+        .take(n)
+        .map(|(_, id)| id.to_string())
+        .collect()
 }
 
 impl Engine {
@@ -75,7 +79,16 @@ mod tests {
             {"id": "anthropic/claude-sonnet-4-5"}, {"id": "google/gemini-3-pro"}
         ]});
         let catalog = Catalog::from_models_document(&doc, SystemTime::now()).unwrap();
-        assert_eq!(catalog.models().len(), 4, "{:?}", catalog.models().iter().map(|m: &CatalogModel| &m.id).collect::<Vec<_>>());
+        assert_eq!(
+            catalog.models().len(),
+            4,
+            "{:?}",
+            catalog
+                .models()
+                .iter()
+                .map(|m: &CatalogModel| &m.id)
+                .collect::<Vec<_>>()
+        );
         let got = closest_ids(&catalog, "openai/gpt-5.4-minii", 2);
         assert_eq!(got, ["openai/gpt-5.4-mini", "openai/gpt-5.4"]);
     }

@@ -93,10 +93,7 @@ impl Engine {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) if is_unreachable(&e) => Err(e.message),
             Ok(Err(_)) => Ok(()),
-            Err(_) => Err(format!(
-                "no answer within {} s",
-                PROBE_TIMEOUT.as_secs()
-            )),
+            Err(_) => Err(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
         };
         self.inner.reachability.record(id, outcome);
     }

@@ -186,13 +186,11 @@ impl RouteTable {
                         Some(missing_secret_fix(r, route, secrets.is_locked())),
                     )
                 }
-                AuthSource::Env(var) if env_key(var).is_none() => {
-                    (
-                        false,
-                        Some(missing_env_reason(var)),
-                        Some(missing_env_fix(var)),
-                    )
-                }
+                AuthSource::Env(var) if env_key(var).is_none() => (
+                    false,
+                    Some(missing_env_reason(var)),
+                    Some(missing_env_fix(var)),
+                ),
                 _ => (true, None, None),
             },
         };
@@ -229,20 +227,25 @@ fn env_key(var: &str) -> Option<Zeroizing<String>> {
 
 fn missing_secret_reason(r: &str, route: &Route) -> String {
     match &route.auth_env_fallback {
-        Some(var) => format!("secret {r} is missing and {var} is not set in the daemon's environment"),
+        Some(var) => {
+            format!("secret {r} is missing and {var} is not set in the daemon's environment")
+        }
         None => format!("secret {r} is missing"),
     }
 }
 
 fn missing_secret_fix(r: &str, route: &Route, locked: bool) -> String {
-    let store = format!("run `ferry secrets set {r} --provider openrouter --from-env OPENROUTER_API_KEY`");
+    let store =
+        format!("run `ferry secrets set {r} --provider openrouter --from-env OPENROUTER_API_KEY`");
     let store = if locked {
         format!("start ferry with FERRY_MASTER_KEY (or FERRY_MASTER_KEY_FILE) set, then {store}")
     } else {
         store
     };
     match &route.auth_env_fallback {
-        Some(var) => format!("export {var}=sk-or-… and restart `ferry serve`, or {store} (or run `ferry onboard`)"),
+        Some(var) => format!(
+            "export {var}=sk-or-… and restart `ferry serve`, or {store} (or run `ferry onboard`)"
+        ),
         None => store,
     }
 }

@@ -97,7 +97,14 @@ pub(crate) fn text_model(id: &str) -> Value {
         &["text"],
         &["text"],
         ("0.000001", "0.000002", "0"),
-        &["reasoning", "include_reasoning", "tools", "tool_choice", "max_tokens", "temperature"],
+        &[
+            "reasoning",
+            "include_reasoning",
+            "tools",
+            "tool_choice",
+            "max_tokens",
+            "temperature",
+        ],
     )
 }
 

@@ -297,9 +297,25 @@ mod tests {
         m.request(Api::OpenAi, "openrouter", "openai/gpt-5.4-mini", "200");
         m.usage("openrouter", "openai/gpt-5.4-mini", 12, 7, Some(0.5));
         m.added_latency(Api::OpenAi, Duration::from_micros(40));
-        m.upstream_latency(Api::OpenAi, "openrouter", "openai/gpt-5.4-mini", Duration::from_millis(30));
-        m.ttft(Api::Sessions, "openrouter", "openai/gpt-5.4-mini", Duration::from_millis(20));
-        m.request_failed(Api::Sessions, "openrouter", "openai/gpt-5.4-mini", "failed", "upstream_unauthorized");
+        m.upstream_latency(
+            Api::OpenAi,
+            "openrouter",
+            "openai/gpt-5.4-mini",
+            Duration::from_millis(30),
+        );
+        m.ttft(
+            Api::Sessions,
+            "openrouter",
+            "openai/gpt-5.4-mini",
+            Duration::from_millis(20),
+        );
+        m.request_failed(
+            Api::Sessions,
+            "openrouter",
+            "openai/gpt-5.4-mini",
+            "failed",
+            "upstream_unauthorized",
+        );
         let guard = m.facade_request();
         let text = m.render(3);
         assert!(text.contains(r#"ferry_requests_total{api="openai",route="openrouter",model="openai/gpt-5.4-mini",status="200",code=""} 2"#), "{text}");
@@ -328,7 +344,12 @@ mod tests {
             "{text}"
         );
         #[cfg(target_os = "linux")]
-        for name in ["process_cpu_seconds_total ", "process_resident_memory_bytes ", "process_open_fds ", "process_start_time_seconds "] {
+        for name in [
+            "process_cpu_seconds_total ",
+            "process_resident_memory_bytes ",
+            "process_open_fds ",
+            "process_start_time_seconds ",
+        ] {
             assert!(text.contains(name), "{name} missing: {text}");
         }
         assert!(text.contains("ferry_active_runs 3"), "{text}");

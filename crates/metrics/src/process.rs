@@ -104,12 +104,36 @@ impl Collector for ProcessCollector {
             cpu.metric_type(),
         )?)?;
         let gauges: [(&str, &str, Option<i64>); 6] = [
-            ("process_resident_memory_bytes", "Resident memory size in bytes", Some(clamp(f.resident_bytes))),
-            ("process_virtual_memory_bytes", "Virtual memory size in bytes", Some(clamp(f.virtual_bytes))),
-            ("process_threads", "Number of OS threads in the process", Some(clamp(f.threads))),
-            ("process_open_fds", "Number of open file descriptors", Some(clamp(f.open_fds))),
-            ("process_max_fds", "Maximum number of open file descriptors", f.max_fds.map(clamp)),
-            ("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds", Some(f.start_time_seconds as i64)),
+            (
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes",
+                Some(clamp(f.resident_bytes)),
+            ),
+            (
+                "process_virtual_memory_bytes",
+                "Virtual memory size in bytes",
+                Some(clamp(f.virtual_bytes)),
+            ),
+            (
+                "process_threads",
+                "Number of OS threads in the process",
+                Some(clamp(f.threads)),
+            ),
+            (
+                "process_open_fds",
+                "Number of open file descriptors",
+                Some(clamp(f.open_fds)),
+            ),
+            (
+                "process_max_fds",
+                "Maximum number of open file descriptors",
+                f.max_fds.map(clamp),
+            ),
+            (
+                "process_start_time_seconds",
+                "Start time of the process since the Unix epoch in seconds",
+                Some(f.start_time_seconds as i64),
+            ),
         ];
         for (name, help, value) in gauges {
             if let Some(v) = value {
@@ -131,14 +155,17 @@ mod tests {
 
     #[test]
     fn stat_fields_are_read_after_the_command_name() {
-        let stat = "4242 (ferry (x) y) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 7 0 1000 123456789 2000 0";
+        let stat =
+            "4242 (ferry (x) y) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 7 0 1000 123456789 2000 0";
         let f = parse_stat(stat).unwrap();
         assert_eq!(f.cpu_seconds, 3.0);
         assert_eq!(f.threads, 7);
         assert_eq!(f.start_time_seconds, 10.0);
         assert_eq!(f.virtual_bytes, 123_456_789);
         assert_eq!(
-            max_open_files("Max open files            1024                 4096                 files\n"),
+            max_open_files(
+                "Max open files            1024                 4096                 files\n"
+            ),
             Some(1024)
         );
     }

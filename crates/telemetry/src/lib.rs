@@ -29,7 +29,9 @@ const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
     /// The endpoint is not an http(s) URL.
-    #[error("--otlp-endpoint {0:?} is not an http:// or https:// URL (e.g. http://127.0.0.1:4318)")]
+    #[error(
+        "--otlp-endpoint {0:?} is not an http:// or https:// URL (e.g. http://127.0.0.1:4318)"
+    )]
     BadEndpoint(String),
     /// The exporter could not be built.
     #[error("cannot set up the OTLP exporter: {0}")]
@@ -170,7 +172,10 @@ impl Traces {
 pub fn traces_url(endpoint: &str) -> Result<String, TelemetryError> {
     let trimmed = endpoint.trim().trim_end_matches('/');
     let ok = (trimmed.starts_with("http://") || trimmed.starts_with("https://"))
-        && trimmed.split("://").nth(1).is_some_and(|rest| !rest.is_empty());
+        && trimmed
+            .split("://")
+            .nth(1)
+            .is_some_and(|rest| !rest.is_empty());
     if !ok {
         return Err(TelemetryError::BadEndpoint(endpoint.to_string()));
     }

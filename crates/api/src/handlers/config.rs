@@ -58,7 +58,11 @@ pub async fn show(State(s): State<AppState>, Query(q): Query<ConfigQuery>) -> Ap
             }
             let text = ferry_config::to_routes_toml(&file)
                 .map_err(|e| Problem::from(EngineError::Internal(e.to_string())))?;
-            Ok(([(header::CONTENT_TYPE, "application/toml; charset=utf-8")], text).into_response())
+            Ok((
+                [(header::CONTENT_TYPE, "application/toml; charset=utf-8")],
+                text,
+            )
+                .into_response())
         }
         other => Err(EngineError::bad_input(
             "invalid_format",

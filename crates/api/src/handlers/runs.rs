@@ -63,16 +63,15 @@ pub async fn list(State(s): State<AppState>, Query(q): Query<RunsQuery>) -> ApiR
         after: q.cursor,
         limit,
     };
-    let runs = match s.engine.store().list_runs_page(filter).await {
-        Err(StoreError::RunNotFound { .. }) => {
-            return Err(Problem::new(
+    let runs =
+        match s.engine.store().list_runs_page(filter).await {
+            Err(StoreError::RunNotFound { .. }) => return Err(Problem::new(
                 400,
                 "invalid_cursor",
                 "the cursor is not one this API returned; pass next_cursor from the previous page",
-            ))
-        }
-        other => other.map_err(EngineError::from)?,
-    };
+            )),
+            other => other.map_err(EngineError::from)?,
+        };
     let next = (runs.len() as u32 == limit)
         .then(|| runs.last().map(|r| r.id.clone()))
         .flatten();
