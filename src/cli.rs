@@ -435,6 +435,18 @@ pub struct PageArgs {
 }
 
 impl PageArgs {
+    /// [`PageArgs::query`] plus `&key=value` for each filter that is set.
+    pub fn query_with(&self, path: &str, filters: &[(&str, &Option<String>)]) -> String {
+        let mut q = self.query(path);
+        for (key, value) in filters {
+            if let Some(v) = value {
+                q.push_str(&format!("&{key}="));
+                q.extend(url::form_urlencoded::byte_serialize(v.as_bytes()));
+            }
+        }
+        q
+    }
+
     /// `path?limit=N[&cursor=C]`, to which more `&key=value` pairs can be appended.
     pub fn query(&self, path: &str) -> String {
         let mut q = format!("{path}?limit={}", self.limit);

@@ -54,16 +54,14 @@ pub async fn run(g: &GlobalArgs, cmd: &AssetsCommand) -> Result<(), CliError> {
             source,
             page,
         } => {
-            let mut path = page.query("/v1/assets");
-            for (key, value) in [
-                ("kind", kind),
-                ("media_type", media_type),
-                ("source", source),
-            ] {
-                if let Some(v) = value {
-                    path.push_str(&format!("&{key}={}", urlencode(v)));
-                }
-            }
+            let path = page.query_with(
+                "/v1/assets",
+                &[
+                    ("kind", kind),
+                    ("media_type", media_type),
+                    ("source", source),
+                ],
+            );
             let v = client.get_json(&path).await?;
             if g.json {
                 print_json(&v);

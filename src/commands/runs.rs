@@ -19,12 +19,7 @@ pub async fn run(g: &GlobalArgs, cmd: &RunsCommand) -> Result<(), CliError> {
             status,
             page,
         } => {
-            let mut path = page.query("/v1/runs");
-            for (key, value) in [("session", session), ("status", status)] {
-                if let Some(v) = value {
-                    path.push_str(&format!("&{key}={}", urlencode(v)));
-                }
-            }
+            let path = page.query_with("/v1/runs", &[("session", session), ("status", status)]);
             let v = client.get_json(&path).await?;
             if g.json {
                 print_json(&v);

@@ -146,6 +146,26 @@ fn readme_setup_commands_work_verbatim_in_a_fresh_clone() {
     }
 }
 
+/// Spawns a prepared `ferry serve` command listening on `port`, its stderr in `log_path`,
+/// and waits until it answers `/healthz`.
+fn start_daemon(mut cmd: Command, port: u16, log_path: std::path::PathBuf) -> Daemon {
+    cmd.stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap());
+    let mut d = Daemon {
+        child: Some(cmd.spawn().expect("spawn ferry serve")),
+        port,
+        url: format!("http://127.0.0.1:{port}"),
+        log_path,
+    };
+    eventually(Duration::from_secs(30), || {
+        if let Some(Ok(Some(status))) = d.child.as_mut().map(|c| c.try_wait()) {
+            panic!("ferry serve exited ({status}):\n{}", d.log());
+        }
+        http_get(port, "/healthz").ok().filter(|(s, _)| *s == 200)
+    });
+    d
+}
+
 #[test]
 fn without_a_routes_file_serve_uses_the_builtin_route_and_says_how_to_add_a_key() {
     let env = Env::new();
@@ -162,21 +182,10 @@ fn without_a_routes_file_serve_uses_the_builtin_route_and_says_how_to_add_a_key(
         "--upstream-probe-ms",
         "0",
     ]);
-    let log_path = env.root().join("daemon.log");
     cmd.env_remove("FERRY_ROUTES_FILE")
         .env_remove("FERRY_MASTER_KEY")
-        .env_remove("OPENROUTER_API_KEY")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap());
-    let mut d = Daemon {
-        child: Some(cmd.spawn().unwrap()),
-        port,
-        url: format!("http://127.0.0.1:{port}"),
-        log_path,
-    };
-    eventually(Duration::from_secs(30), || {
-        http_get(port, "/healthz").ok().filter(|(s, _)| *s == 200)
-    });
+        .env_remove("OPENROUTER_API_KEY");
+    let mut d = start_daemon(cmd, port, env.root().join("daemon.log"));
     let log = d.log();
     let notices: Vec<&str> = log
         .lines()
@@ -222,19 +231,9 @@ fn without_a_routes_file_serve_uses_the_builtin_route_and_says_how_to_add_a_key(
         "0",
     ]);
     cmd.env_remove("FERRY_MASTER_KEY")
-        .env("OPENROUTER_API_KEY", API_KEY)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let d = Daemon {
-        child: Some(cmd.spawn().unwrap()),
-        port,
-        url: format!("http://127.0.0.1:{port}"),
-        log_path: env.root().join("unused.log"),
-    };
-    let status = eventually(Duration::from_secs(30), || {
-        http_get(port, "/v1/status").ok().filter(|(s, _)| *s == 200)
-    });
-    let status = json(&status.1);
+        .env("OPENROUTER_API_KEY", API_KEY);
+    let d = start_daemon(cmd, port, env.root().join("daemon-key.log"));
+    let status = json(&http_get(port, "/v1/status").unwrap().1);
     assert_eq!(status["routes"][0]["ready"], true, "{status}");
     assert_eq!(
         status["routes"][0]["auth"],
@@ -433,18 +432,7 @@ fn config_show_toml_is_a_routes_file_that_loads_the_same_configuration() {
         "--upstream-probe-ms",
         "0",
     ]);
-    cmd.stdout(Stdio::null()).stderr(Stdio::null());
-    let d2 = Daemon {
-        child: Some(cmd.spawn().unwrap()),
-        port: env2_port,
-        url: format!("http://127.0.0.1:{env2_port}"),
-        log_path: env.root().join("unused.log"),
-    };
-    eventually(Duration::from_secs(30), || {
-        http_get(env2_port, "/healthz")
-            .ok()
-            .filter(|(s, _)| *s == 200)
-    });
+    let d2 = start_daemon(cmd, env2_port, env.root().join("daemon2.log"));
     let second = json(&stdout(&d2.cli(&env, &["--json", "config", "show"])));
     assert_eq!(first["routes"], second["routes"]);
     assert_eq!(first["default_route"], second["default_route"]);
@@ -490,16 +478,8 @@ fn pretty_logs_have_no_colour_codes_in_a_file() {
     let port = free_port();
     let log_path = env.root().join("pretty.log");
     let mut cmd = env.serve_command(&format!("127.0.0.1:{port}"));
-    cmd.args(["--log-format", "pretty"])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap());
-    let d = Daemon {
-        child: Some(cmd.spawn().unwrap()),
-        port,
-        url: format!("http://127.0.0.1:{port}"),
-        log_path,
-    };
+    cmd.args(["--log-format", "pretty"]).env("RUST_LOG", "info");
+    let d = start_daemon(cmd, port, log_path);
     eventually(Duration::from_secs(30), || {
         Some(d.log()).filter(|l| l.contains("ferry listening on"))
     });
