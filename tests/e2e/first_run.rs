@@ -421,7 +421,7 @@ fn config_show_toml_is_a_routes_file_that_loads_the_same_configuration() {
 
     // The saved text is a routes file: a daemon loads it and reports the same config.
     let env2_port = free_port();
-    let mut cmd = env.cli(&[
+    let cmd = env.cli(&[
         "serve",
         "--bind",
         &format!("127.0.0.1:{env2_port}"),

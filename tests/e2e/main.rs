@@ -11,6 +11,7 @@ mod multimodal;
 mod observability;
 mod openai;
 mod operator;
+mod protocols;
 mod sessions;
 mod shaping;
 mod tool_loop;

@@ -180,7 +180,7 @@ fn start_receiver() -> (std::process::Child, u16, Arc<Mutex<Vec<Value>>>) {
             .is_ok_and(|o| o.status.success()),
         "this test needs python3 (with tests/python/requirements.txt installed; .ci/run does it)"
     );
-    let deps = python_packages(python);
+    let deps = python_packages(python, "opentelemetry.proto");
     let mut cmd = Command::new(python);
     if let Some(dir) = &deps {
         cmd.env("PYTHONPATH", dir);

@@ -11,6 +11,8 @@ use crate::engine::Engine;
 /// What a finished facade call amounted to.
 #[derive(Debug, Default)]
 pub struct FacadeCallTrace<'a> {
+    /// The API surface's metrics label (`openai`, `responses`, `anthropic`, …).
+    pub api: &'a str,
     /// The route.
     pub route: &'a str,
     /// The model asked for.
@@ -33,7 +35,7 @@ impl Engine {
         };
         let now = SystemTime::now();
         traces.record(&ferry_telemetry::ModelCall {
-            api: ferry_metrics::Api::OpenAi.as_str(),
+            api: call.api,
             route: call.route,
             request_model: call.model,
             response_model: call.model_served,

@@ -32,6 +32,10 @@ pub enum MediaEndpoint {
     VideoContent,
     /// `GET /videos/models`.
     VideoModels,
+    /// `POST /embeddings`.
+    Embeddings,
+    /// `POST /images` (the dedicated image API).
+    Images,
 }
 
 /// A file served outside `/api/v1`.
@@ -124,6 +128,8 @@ const ASPECT_RATIOS: &[&str] = &[
 pub(crate) fn endpoint_of(method: &Method, endpoint: &str) -> Option<MediaEndpoint> {
     match (method, endpoint) {
         (&Method::POST, "/audio/speech") => Some(MediaEndpoint::Speech),
+        (&Method::POST, "/embeddings") => Some(MediaEndpoint::Embeddings),
+        (&Method::POST, "/images") => Some(MediaEndpoint::Images),
         (&Method::POST, "/videos") => Some(MediaEndpoint::CreateVideo),
         (&Method::GET, "/videos/models") => Some(MediaEndpoint::VideoModels),
         (&Method::GET, e) => {
@@ -154,6 +160,8 @@ pub(crate) fn handle(
     }
     match which {
         MediaEndpoint::Speech => speech(body),
+        MediaEndpoint::Embeddings => crate::embeddings::answer(body),
+        MediaEndpoint::Images => crate::images::answer(body),
         MediaEndpoint::CreateVideo => create_video(media, &origin, body),
         MediaEndpoint::VideoModels => {
             respond::json(StatusCode::OK, &json!({"data": media.video_models}))

@@ -4,22 +4,31 @@
 //! Facade calls are not session runs; they are recorded as runs only when
 //! [`Engine::set_facade_recording`] is on.
 
+mod protocol;
 mod record;
 mod request;
+mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_config::{resolve_target, wire_model, SelectorInputs};
-use ferry_openrouter::{open_raw_with_retries, Attempt, ChatRequest, RawReply};
+use ferry_config::{
+    resolve_target, wire_model, ModelParams, ProviderRouting, Route, SelectorInputs,
+};
+use ferry_openrouter::{
+    open_pass_with_retries, open_raw_with_retries, Attempt, ChatRequest, OpenRouterClient,
+    PassRequest, RawReply, RetryPolicy, UpstreamError,
+};
 use serde::Serialize;
 
 use crate::engine::Engine;
 use crate::input::{plan_chain, provider_for};
 use crate::EngineError;
 
+pub use protocol::PassCall;
 pub use record::FacadeRunEnd;
 pub use request::{FacadeRequest, ReasoningChoice};
+pub use tokens::estimate_input_tokens;
 
 /// What happened while serving one facade request, filled in on success and failure alike
 /// (for metrics and recording).
@@ -33,6 +42,8 @@ pub struct FacadeTrace {
     pub attempts: Vec<Attempt>,
     /// Time spent waiting on upstream.
     pub upstream_wait: Duration,
+    /// The API surface of the call (for the failed-attempt log lines); `None` = `openai`.
+    pub api: Option<ferry_metrics::Api>,
 }
 
 /// One entry of `GET /openai/v1/models` (OpenAI's `Model` object).
@@ -48,28 +59,133 @@ pub struct FacadeModel {
     pub owned_by: String,
 }
 
+/// A facade request the fallback chain can point at each model in turn: chat, or a
+/// request of another protocol.
+trait ChainRequest {
+    /// Points the request at `model` (a model of the chain) on `route`: wire model, the
+    /// route's and model's params, provider routing.
+    fn retarget(&mut self, route: &Route, model: &str);
+    /// The wire model it is pointed at.
+    fn wire_model(&self) -> &str;
+    /// Opens the reply with the same-model retry policy.
+    async fn open(
+        &self,
+        client: &OpenRouterClient,
+        key: &str,
+        policy: &RetryPolicy,
+        collect_text: bool,
+        trace: &mut FacadeTrace,
+    ) -> Result<RawReply, UpstreamError>;
+}
+
+/// A chat request and the client's own params, reasoning and provider routing, which
+/// every model of the chain merges with its route's.
+struct ChatChain {
+    chat: ChatRequest,
+    params: ModelParams,
+    reasoning: ReasoningChoice,
+    provider: ProviderRouting,
+}
+
+impl ChainRequest for ChatChain {
+    fn retarget(&mut self, route: &Route, model: &str) {
+        let chat = &mut self.chat;
+        chat.model = wire_model(route, model);
+        chat.params = match route.model_config(model) {
+            Some(m) => m.params.overlay(&self.params),
+            None => self.params.clone(),
+        };
+        chat.thinking = match self.reasoning {
+            ReasoningChoice::Level(level) => Some(level),
+            ReasoningChoice::RouteDefault => chat.params.thinking.or(route.thinking),
+            ReasoningChoice::AsGiven => {
+                chat.params.thinking = None;
+                None
+            }
+        };
+        chat.provider = provider_for(route, model, &self.provider);
+    }
+
+    fn wire_model(&self) -> &str {
+        &self.chat.model
+    }
+
+    async fn open(
+        &self,
+        client: &OpenRouterClient,
+        key: &str,
+        policy: &RetryPolicy,
+        collect_text: bool,
+        trace: &mut FacadeTrace,
+    ) -> Result<RawReply, UpstreamError> {
+        open_raw_with_retries(
+            client,
+            key,
+            &self.chat,
+            policy,
+            collect_text,
+            &mut trace.attempts,
+            &mut trace.upstream_wait,
+        )
+        .await
+    }
+}
+
+/// A Responses, Messages or embeddings request and the client's provider routing.
+struct PassChain {
+    req: PassRequest,
+    provider: ProviderRouting,
+}
+
+impl ChainRequest for PassChain {
+    fn retarget(&mut self, route: &Route, model: &str) {
+        let req = &mut self.req;
+        req.model = wire_model(route, model);
+        req.params = route
+            .model_config(model)
+            .map(|m| m.params.clone())
+            .unwrap_or_default();
+        if req.params.thinking.is_none() {
+            req.params.thinking = route.thinking;
+        }
+        req.provider = provider_for(route, model, &self.provider);
+    }
+
+    fn wire_model(&self) -> &str {
+        &self.req.model
+    }
+
+    async fn open(
+        &self,
+        client: &OpenRouterClient,
+        key: &str,
+        policy: &RetryPolicy,
+        collect_text: bool,
+        trace: &mut FacadeTrace,
+    ) -> Result<RawReply, UpstreamError> {
+        open_pass_with_retries(
+            client,
+            key,
+            &self.req,
+            policy,
+            collect_text,
+            &mut trace.attempts,
+            &mut trace.upstream_wait,
+        )
+        .await
+    }
+}
+
 impl Engine {
-    /// Serves one facade request: resolves the selector (a bare model is on the default
-    /// route; `auto` is `openrouter/auto`), then tries the model and the route's fallbacks
-    /// in order, each with the route's shaping, key and retry policy, until one gives a
-    /// validated reply. Fallbacks only follow failures no client has seen any byte of.
+    /// Serves one chat facade request: see [`Engine::facade_forward`] for the chain.
     pub async fn facade_open(
         &self,
         req: FacadeRequest,
         collect_text: bool,
         trace: &mut FacadeTrace,
     ) -> Result<RawReply, EngineError> {
-        let routes = self.routes().file();
-        let target = resolve_target(
-            routes,
-            &SelectorInputs {
-                model: Some(&req.selector),
-                ..SelectorInputs::default()
-            },
-        )
-        .map_err(|e| EngineError::bad_input("invalid_selector", e.to_string()))?;
-        let chain = plan_chain(routes, &target, None)?;
         let FacadeRequest {
+            selector,
             stream,
             messages,
             tools,
@@ -78,9 +194,8 @@ impl Engine {
             reasoning,
             provider,
             extra,
-            ..
         } = req;
-        let mut chat = ChatRequest {
+        let chat = ChatRequest {
             model: String::new(),
             messages,
             stream,
@@ -91,40 +206,81 @@ impl Engine {
             provider: Default::default(),
             extra,
         };
+        let chain = ChatChain {
+            chat,
+            params,
+            reasoning,
+            provider,
+        };
+        self.facade_chain(&selector, chain, collect_text, trace)
+            .await
+    }
+
+    /// Serves one Responses, Messages or embeddings request: resolves the selector (a bare
+    /// model is on the default route; `auto` is `openrouter/auto`), then tries the model
+    /// and the route's fallbacks in order, each with the route's shaping, key, params,
+    /// provider routing and retry policy, until one gives a validated reply, which is
+    /// passed through as bytes. Fallbacks only follow failures no client has seen any
+    /// byte of.
+    pub async fn facade_forward(
+        &self,
+        call: PassCall,
+        collect_text: bool,
+        trace: &mut FacadeTrace,
+    ) -> Result<RawReply, EngineError> {
+        let PassCall {
+            protocol,
+            selector,
+            stream,
+            body,
+            headers,
+            provider,
+        } = call;
+        let req = PassRequest {
+            protocol,
+            model: String::new(),
+            stream,
+            body,
+            headers,
+            params: Default::default(),
+            provider: Default::default(),
+        };
+        self.facade_chain(&selector, PassChain { req, provider }, collect_text, trace)
+            .await
+    }
+
+    /// The fallback chain of `selector`, tried model by model with `req`.
+    async fn facade_chain(
+        &self,
+        selector: &str,
+        mut req: impl ChainRequest,
+        collect_text: bool,
+        trace: &mut FacadeTrace,
+    ) -> Result<RawReply, EngineError> {
+        let routes = self.routes().file();
+        let target = resolve_target(
+            routes,
+            &SelectorInputs {
+                model: Some(selector),
+                ..SelectorInputs::default()
+            },
+        )
+        .map_err(|e| EngineError::bad_input("invalid_selector", e.to_string()))?;
+        let chain = plan_chain(routes, &target, None)?;
         let last = chain.len() - 1;
         for (i, planned) in chain.iter().enumerate() {
             let route = self.routes().route(&planned.route)?;
-            chat.model = wire_model(route, &planned.model);
+            req.retarget(route, &planned.model);
             trace.route = Some(planned.route.clone());
-            trace.model = Some(chat.model.clone());
+            trace.model = Some(req.wire_model().to_owned());
             let client = self.routes().openrouter_client(&planned.route)?;
             let key = self.routes().api_key(route, self.secrets())?;
-            chat.params = match route.model_config(&planned.model) {
-                Some(m) => m.params.overlay(&params),
-                None => params.clone(),
-            };
-            chat.thinking = match reasoning {
-                ReasoningChoice::Level(level) => Some(level),
-                ReasoningChoice::RouteDefault => chat.params.thinking.or(route.thinking),
-                ReasoningChoice::AsGiven => {
-                    chat.params.thinking = None;
-                    None
-                }
-            };
-            chat.provider = provider_for(route, &planned.model, &provider);
             let before = trace.attempts.len();
-            let result = open_raw_with_retries(
-                &client,
-                &key,
-                &chat,
-                self.retry_policy(),
-                collect_text,
-                &mut trace.attempts,
-                &mut trace.upstream_wait,
-            )
-            .await;
+            let result = req
+                .open(&client, &key, self.retry_policy(), collect_text, trace)
+                .await;
             crate::upstream_log::failed_attempts(
-                ferry_metrics::Api::OpenAi,
+                trace.api.unwrap_or(ferry_metrics::Api::OpenAi),
                 &planned.route,
                 None,
                 &trace.attempts,
@@ -133,7 +289,7 @@ impl Engine {
             match result {
                 Ok(reply) => return Ok(reply),
                 Err(e) if i < last && e.advances_fallback() => {
-                    tracing::info!(model = %chat.model, code = e.code(), "facade: falling back to the next model");
+                    tracing::info!(model = %req.wire_model(), code = e.code(), "facade: falling back to the next model");
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -164,9 +320,24 @@ impl Engine {
         out
     }
 
-    /// `GET /openai/v1/models/{id}`: the model a selector resolves to.
+    /// `GET /openai/v1/models/{id}`: the model a selector resolves to; a model the
+    /// route's loaded catalog does not list is not found (no catalog = any model).
     pub fn facade_model(&self, selector: &str) -> Result<FacadeModel, EngineError> {
-        let target = resolve_target(
+        let target = self.facade_target(selector)?;
+        let route = self.routes().route(&target.route)?;
+        let wire = wire_model(route, &target.model);
+        if self.catalog_lacks(&target.route, &wire) {
+            return Err(EngineError::NotFound {
+                what: "model",
+                id: format!("{selector} (the catalog of route {} does not list {wire}; see GET /v1/models?route={})", target.route, target.route),
+            });
+        }
+        Ok(self.facade_model_entry(&target.route, &target.model))
+    }
+
+    /// The route and model a facade `model` selector names.
+    pub fn facade_target(&self, selector: &str) -> Result<ferry_config::Target, EngineError> {
+        resolve_target(
             self.routes().file(),
             &SelectorInputs {
                 model: Some(selector),
@@ -176,8 +347,18 @@ impl Engine {
         .map_err(|e| EngineError::NotFound {
             what: "model",
             id: format!("{selector} ({e})"),
-        })?;
-        Ok(self.facade_model_entry(&target.route, &target.model))
+        })
+    }
+
+    /// Whether the route's cached catalog exists and does not list `wire_model`
+    /// (`openrouter/auto` and other routers are always served).
+    fn catalog_lacks(&self, route: &str, wire_model: &str) -> bool {
+        wire_model != "openrouter/auto"
+            && self
+                .inner
+                .catalogs
+                .get(route)
+                .is_some_and(|c| !c.models().is_empty() && c.model(wire_model).is_none())
     }
 
     fn facade_model_entry(&self, route: &str, model: &str) -> FacadeModel {
