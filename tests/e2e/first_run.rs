@@ -95,7 +95,7 @@ fn readme_setup_commands_work_verbatim_in_a_fresh_clone() {
         .expect("the README's daemon command binds 127.0.0.1:PORT");
     let kill_group = |child: &std::process::Child| {
         let _ = Command::new("kill")
-            .args(["-TERM", &format!("-{}", child.id())])
+            .args(["-s", "TERM", "--", &format!("-{}", child.id())])
             .status();
     };
     // The first run compiles every crate in release mode (into target/readme-clone, kept
@@ -497,7 +497,7 @@ struct KillGroup(u32);
 impl Drop for KillGroup {
     fn drop(&mut self) {
         let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.0)])
+            .args(["-s", "KILL", "--", &format!("-{}", self.0)])
             .status();
     }
 }
