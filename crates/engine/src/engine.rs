@@ -107,6 +107,8 @@ pub(crate) struct Inner {
     pub(crate) loaded_at: u64,
     pub(crate) tasks: TaskTracker,
     pub(crate) background: CancellationToken,
+    /// Cancelled when the shutdown grace period is over ([`crate::CallGuard`]).
+    pub(crate) grace_over: CancellationToken,
     pub(crate) metrics: ferry_metrics::Metrics,
     pub(crate) record_facade: AtomicBool,
     pub(crate) videos: crate::video_jobs::VideoWatchers,
@@ -183,6 +185,7 @@ impl Engine {
                     .unwrap_or(0),
                 tasks: TaskTracker::new(),
                 background: CancellationToken::new(),
+                grace_over: CancellationToken::new(),
                 metrics: ferry_metrics::Metrics::new(),
                 record_facade: AtomicBool::new(false),
                 videos: Default::default(),
@@ -737,8 +740,10 @@ impl Engine {
         }
     }
 
-    /// Graceful drain: refuse new runs, let running ones finish for up to `grace`, then
-    /// interrupt the rest. The store stays open for read requests until [`Engine::close`].
+    /// Graceful drain: refuse new runs, let running runs and facade calls finish for up to
+    /// `grace`, then interrupt the rest (runs are cancelled, facade calls told through
+    /// their [`crate::CallGuard`]) and give them [`AFTER_GRACE`] to end. The store stays
+    /// open for read requests until [`Engine::close`].
     pub async fn drain(&self, grace: Duration) {
         self.inner.draining.store(true, Ordering::SeqCst);
         self.inner.background.cancel();
@@ -752,6 +757,7 @@ impl Engine {
                 "grace period over; interrupting runs still in flight"
             );
             self.inner.shutting_down.store(true, Ordering::SeqCst);
+            self.inner.grace_over.cancel();
             let hubs: Vec<Arc<LiveRun>> = self
                 .inner
                 .live
@@ -763,15 +769,31 @@ impl Engine {
             for hub in hubs {
                 hub.cancel.cancel();
             }
-            self.inner.tasks.wait().await;
+            // A facade stream whose client does not read is not polled, so it cannot end
+            // itself: the server drops its connection after the drain.
+            let _ = tokio::time::timeout(AFTER_GRACE, self.inner.tasks.wait()).await;
         }
     }
 
-    /// Flushes and closes the store (after [`Engine::drain`]).
+    /// Waits for the background writes still running (the end of interrupted runs and of
+    /// facade calls whose connection was dropped), then flushes and closes the store
+    /// (after [`Engine::drain`]).
     pub async fn close(&self) {
+        self.inner.tasks.close();
+        if tokio::time::timeout(CLOSE_WAIT, self.inner.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("background writes still running at close; closing the store anyway");
+        }
         self.inner.store.close().await;
     }
 }
+
+/// How long interrupted runs and facade calls get to end once the grace period is over.
+pub const AFTER_GRACE: Duration = Duration::from_millis(300);
+/// How long [`Engine::close`] waits for background writes before closing the store.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 pub(crate) fn validate_session_id(id: &str) -> Result<(), EngineError> {
     let ok = !id.is_empty()

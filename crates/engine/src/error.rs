@@ -46,6 +46,9 @@ pub enum EngineError {
     /// The daemon is shutting down and takes no new work.
     #[error("ferry is shutting down and accepts no new runs; retry once it is back")]
     Draining,
+    /// The shutdown grace period ended before this call finished.
+    #[error("ferry was shut down before this call finished; send the request again")]
+    Interrupted,
     /// The secret store refused (no master key, invalid ref…).
     #[error("{0}")]
     Secrets(#[from] ferry_secrets::SecretsError),
@@ -131,6 +134,7 @@ impl EngineError {
             EngineError::ToolStepsExceeded { .. } => "tool_steps_exceeded",
             EngineError::Cancelled(_) => "run_cancelled",
             EngineError::Draining => "draining",
+            EngineError::Interrupted => "interrupted",
             EngineError::Secrets(e) => secrets_code(e),
             EngineError::Store(_) => "storage_error",
             EngineError::Internal(_) => "internal_error",
@@ -157,7 +161,7 @@ impl EngineError {
             }
             EngineError::ToolStepsExceeded { .. } => 502,
             EngineError::Cancelled(_) => 409,
-            EngineError::Draining => 503,
+            EngineError::Draining | EngineError::Interrupted => 503,
             EngineError::Secrets(e) => match e {
                 ferry_secrets::SecretsError::NoMasterKey => 503,
                 ferry_secrets::SecretsError::WrongMasterKey
@@ -177,7 +181,7 @@ impl EngineError {
             EngineError::Upstream(e) => e.is_transient(),
             EngineError::Media(e) => e.retryable(),
             EngineError::VideoJob { code, .. } => *code == "video_expired",
-            EngineError::Draining => true,
+            EngineError::Draining | EngineError::Interrupted => true,
             _ => false,
         }
     }

@@ -82,6 +82,11 @@ impl Engine {
                     json!({"output": output, "usage": usage, "cost": cost, "model": served, "duration_ms": end.duration_ms}),
                     RunStatus::Completed,
                 ),
+                Some((code, message)) if code == "interrupted" => (
+                    "run.failed",
+                    json!({"code": code, "message": message}),
+                    RunStatus::Interrupted,
+                ),
                 Some((code, message)) => (
                     "run.failed",
                     json!({"code": code, "message": message}),

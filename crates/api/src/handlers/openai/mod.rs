@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ferry_engine::{FacadeModel, FacadeRequest, FacadeRunEnd, FacadeTrace};
+use ferry_engine::{EngineError, FacadeModel, FacadeRequest, FacadeRunEnd, FacadeTrace};
 use ferry_metrics::Api;
 use ferry_openrouter::RawReply;
 use serde::Serialize;
@@ -77,6 +77,7 @@ pub async fn chat_completions(
     let started = Instant::now();
     let engine = &s.engine;
     let in_flight = engine.metrics().facade_request();
+    let call = engine.track_call();
     let map = match parse_body(body) {
         Ok(m) => m,
         Err(p) => return fail(&s, p, &FacadeTrace::default(), started, None),
@@ -101,7 +102,11 @@ pub async fn chat_completions(
         Err(e) => return fail(&s, e.into(), &FacadeTrace::default(), started, record),
     };
     let mut trace = FacadeTrace::default();
-    let reply = match engine.facade_open(req, record.is_some(), &mut trace).await {
+    let opened = tokio::select! {
+        r = engine.facade_open(req, record.is_some(), &mut trace) => r,
+        _ = call.grace_over() => Err(EngineError::Interrupted),
+    };
+    let reply = match opened {
         Ok(r) => r,
         Err(e) => return fail(&s, e.into(), &trace, started, record),
     };
@@ -163,6 +168,7 @@ pub async fn chat_completions(
                     record,
                     attempts: trace.attempts,
                     _in_flight: in_flight,
+                    _call: call,
                 },
             );
             let mut resp = (

@@ -1,7 +1,8 @@
 //! The response body of a streamed facade call: upstream SSE chunks forwarded one by one
 //! as they arrive (no coalescing, no buffering), always ending with `data: [DONE]`. A
 //! stream that breaks after output started ends with an OpenAI-style error event first.
-//! When the stream ends — or the client goes away — its usage is counted and, when
+//! When the shutdown grace period ends first, the stream ends with an `interrupted` error
+//! event. When the stream ends — or the client goes away — its usage is counted and, when
 //! recording, the run is finished.
 
 use std::convert::Infallible;
@@ -10,10 +11,11 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use ferry_engine::{Engine, EngineError, FacadeRunEnd};
+use ferry_engine::{CallGuard, Engine, EngineError, FacadeRunEnd};
 use ferry_metrics::InFlight;
 use ferry_openrouter::{RawStream, StreamSummary};
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
+use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::problem::Problem;
 
@@ -28,6 +30,8 @@ pub struct StreamEnd {
     pub record: Option<(String, String)>,
     pub attempts: Vec<ferry_openrouter::Attempt>,
     pub _in_flight: InFlight,
+    /// Keeps a shutdown waiting for this stream (during the grace period).
+    pub _call: CallGuard,
 }
 
 /// The facade's SSE body.
@@ -35,6 +39,9 @@ pub struct FacadeStream {
     inner: Box<RawStream>,
     tail: Option<Bytes>,
     finished: bool,
+    grace_over: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// Set when the stream was cut at the end of the shutdown grace.
+    interrupted: bool,
     end: Option<StreamEnd>,
 }
 
@@ -44,6 +51,8 @@ impl FacadeStream {
             inner,
             tail: None,
             finished: false,
+            grace_over: Box::pin(end._call.grace_over()),
+            interrupted: false,
             end: Some(end),
         }
     }
@@ -68,6 +77,10 @@ impl FacadeStream {
             return;
         };
         let error = match (&summary.failure, client_left) {
+            _ if self.interrupted => {
+                let e = EngineError::Interrupted;
+                Some((e.code().to_string(), e.to_string()))
+            }
             (Some(e), _) => Some((e.code().to_string(), e.message.clone())),
             (None, true) if !summary.done => Some((
                 "client_disconnected".to_string(),
@@ -94,8 +107,8 @@ impl FacadeStream {
 }
 
 /// An OpenAI-style error event followed by `[DONE]`.
-fn error_tail(e: ferry_openrouter::UpstreamError) -> Bytes {
-    let problem = Problem::from(EngineError::from(e));
+fn error_tail(e: EngineError) -> Bytes {
+    let problem = Problem::from(e);
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(b"data: ");
     out.extend_from_slice(&problem.openai_body());
@@ -111,13 +124,21 @@ impl Stream for FacadeStream {
         if self.finished {
             return Poll::Ready(self.tail.take().map(Ok));
         }
+        if !self.inner.saw_done() && self.grace_over.poll_unpin(cx).is_ready() {
+            self.finished = true;
+            self.interrupted = true;
+            self.settle(false);
+            tracing::warn!("shutdown grace over; facade stream ended with an error event");
+            return Poll::Ready(Some(Ok(error_tail(EngineError::Interrupted))));
+        }
         match self.inner.poll_next_unpin(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(chunk))) => Poll::Ready(Some(Ok(chunk))),
             Poll::Ready(Some(Err(e))) => {
                 self.finished = true;
                 self.settle(false);
-                Poll::Ready(Some(Ok(error_tail(e))))
+                tracing::warn!(code = e.code(), error = %e.message, "facade stream failed after output; ended with an error event");
+                Poll::Ready(Some(Ok(error_tail(EngineError::from(e)))))
             }
             Poll::Ready(None) => {
                 self.finished = true;

@@ -1,0 +1,175 @@
+//! Issue 12: hostile conditions — half-sent request heads and slow clients, shutdown in
+//! bounded time, facade streams cut at the end of the grace period, malformed chunks,
+//! a full disk, the whole-request deadline and retention pruning.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use ferry_fake_openrouter::Gate;
+use serde_json::{json, Value};
+
+use crate::openai::ChunkedReader;
+use crate::support::*;
+
+const HALF_HEAD: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: b";
+
+fn rig(serve_args: &[&str], grace_ms: u64) -> (FakeOpenRouter, Env, Daemon) {
+    let fake = FakeOpenRouter::start();
+    fake.set_api_key(API_KEY);
+    let env = Env::new();
+    env.write_default_routes(&fake.base_url());
+    env.store_key_offline();
+    let d = env.serve_with(serve_args, |c| {
+        c.env("FERRY_SHUTDOWN_GRACE_MS", grace_ms.to_string());
+    });
+    (fake, env, d)
+}
+
+/// SIGTERM; returns the exit code and how long the daemon took to exit.
+fn terminate_timed(d: &mut Daemon) -> (Option<i32>, Duration) {
+    let started = Instant::now();
+    let code = d.terminate();
+    (code, started.elapsed())
+}
+
+fn half_head_connection(port: u16) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.write_all(HALF_HEAD).expect("write half head");
+    s
+}
+
+/// Reads until the server closes the connection (or `limit` passes: then panics).
+fn expect_closed(s: &mut TcpStream, limit: Duration) {
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 512];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return,
+            Err(e) => panic!("connection still open after {limit:?}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn a_half_sent_request_head_does_not_hold_shutdown() {
+    let grace = 3000;
+    // A header timeout far beyond the test: only shutdown may close the connection.
+    let (_fake, _env, mut d) = rig(&["--header-read-timeout-ms", "600000"], grace);
+    let mut held = half_head_connection(d.port);
+    let (status, _) = http_get(d.port, "/healthz").unwrap();
+    assert_eq!(status, 200);
+    let (code, took) = terminate_timed(&mut d);
+    assert_eq!(code, Some(0), "log: {}", d.log());
+    assert!(
+        took < Duration::from_millis(grace + 2000),
+        "exit took {took:?}, more than the grace + 2 s"
+    );
+    assert!(d.log().contains("ferry stopped"), "{}", d.log());
+    expect_closed(&mut held, Duration::from_secs(5));
+}
+
+#[test]
+fn half_head_connections_are_closed_after_the_header_timeout() {
+    let (_fake, _env, d) = rig(&["--header-read-timeout-ms", "1000"], 1000);
+    let mut conns: Vec<TcpStream> = (0..500).map(|_| half_head_connection(d.port)).collect();
+    let started = Instant::now();
+    for s in &mut conns {
+        expect_closed(s, Duration::from_secs(20));
+    }
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // The daemon still serves.
+    let (status, _) = http_get(d.port, "/healthz").unwrap();
+    assert_eq!(status, 200);
+}
+
+fn run_id_of(head: &str) -> String {
+    head.lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("x-ferry-run-id:")
+                .map(|v| v.trim().to_string())
+        })
+        .expect("run id header")
+}
+
+/// The recorded run `run_id`, read after a restart of the daemon.
+fn run_after_restart(env: &Env, run_id: &str) -> Value {
+    let d = env.serve();
+    let (status, text) = http_get(d.port, &format!("/v1/runs/{run_id}")).unwrap();
+    assert_eq!(status, 200, "{text}");
+    json(&text)
+}
+
+#[test]
+fn the_grace_period_bounds_facade_streams() {
+    let grace = 1500;
+    let (fake, env, mut d) = rig(&["--record-facade-runs"], grace);
+    // Upstream sends its first content chunk and then nothing until the gate opens (never).
+    fake.push(Reply::gated(Gate::new(), Reply::text("alpha beta gamma")));
+    let body = json!({"model": "openai/gpt-5.4-mini", "stream": true,
+        "messages": [{"role": "user", "content": "go"}]});
+    let (status, head, mut reader) = ChunkedReader::open(d.port, &body);
+    assert_eq!(status, 200, "{head}");
+    let run_id = run_id_of(&head);
+    reader.until("alpha");
+    let pid = d.child.as_ref().unwrap().id();
+    let started = Instant::now();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let all = reader.rest();
+    let events: Vec<&str> = all
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert_eq!(events.last().copied(), Some("[DONE]"), "{all}");
+    let err: Value = serde_json::from_str(events[events.len() - 2]).expect("error event");
+    assert_eq!(err["error"]["code"], "interrupted", "{all}");
+    let (code, _) = terminate_timed(&mut d);
+    let took = started.elapsed();
+    assert_eq!(code, Some(0), "log: {}", d.log());
+    assert!(
+        took < Duration::from_millis(grace + 2000),
+        "exit took {took:?}, more than the grace + 2 s"
+    );
+    let run = run_after_restart(&env, &run_id);
+    assert_eq!(run["status"], "interrupted", "{run}");
+}
+
+#[test]
+fn a_stream_delivered_during_the_grace_is_recorded_completed() {
+    let (fake, env, mut d) = rig(&["--record-facade-runs"], 10_000);
+    let gate = Gate::new();
+    fake.push(Reply::gated(
+        gate.clone(),
+        Reply::text("alpha beta gamma").with_usage(7, 3, 0.0009),
+    ));
+    let body = json!({"model": "openai/gpt-5.4-mini", "stream": true,
+        "messages": [{"role": "user", "content": "go"}]});
+    let (status, head, mut reader) = ChunkedReader::open(d.port, &body);
+    assert_eq!(status, 200, "{head}");
+    let run_id = run_id_of(&head);
+    reader.until("alpha");
+    let pid = d.child.as_ref().unwrap().id();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    // The drain has begun once /readyz says so; then upstream finishes.
+    eventually(Duration::from_secs(10), || {
+        let (status, _) = http_get(d.port, "/readyz").ok()?;
+        (status == 503).then_some(())
+    });
+    gate.open();
+    let all = reader.rest();
+    assert!(all.trim_end().ends_with("data: [DONE]"), "{all}");
+    assert!(!all.contains("\"error\""), "{all}");
+    let (code, _) = terminate_timed(&mut d);
+    assert_eq!(code, Some(0), "log: {}", d.log());
+    let run = run_after_restart(&env, &run_id);
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(run["usage"]["prompt_tokens"], 7, "{run}");
+    assert_eq!(run["cost"], 0.0009, "{run}");
+}
