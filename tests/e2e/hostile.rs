@@ -173,3 +173,57 @@ fn a_stream_delivered_during_the_grace_is_recorded_completed() {
     assert_eq!(run["usage"]["prompt_tokens"], 7, "{run}");
     assert_eq!(run["cost"], 0.0009, "{run}");
 }
+
+#[test]
+fn a_malformed_chunk_after_output_ends_the_stream_with_an_error_event() {
+    let (fake, env, d) = rig(&[], 1000);
+    fake.push(Reply::malformed_after(2));
+    let body = json!({"model": "openai/gpt-5.4-mini", "stream": true,
+        "messages": [{"role": "user", "content": "go"}]});
+    let (status, _, mut reader) = ChunkedReader::open(d.port, &body);
+    assert_eq!(status, 200);
+    let all = reader.rest();
+    let events: Vec<&str> = all
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    // Every event before [DONE] parses (what an OpenAI SDK does with each one).
+    assert_eq!(events.last().copied(), Some("[DONE]"), "{all}");
+    for e in &events[..events.len() - 1] {
+        assert!(serde_json::from_str::<Value>(e).is_ok(), "{e:?} in {all}");
+    }
+    assert!(all.contains("part 2"), "the output before the fault is kept: {all}");
+    let err: Value = serde_json::from_str(events[events.len() - 2]).unwrap();
+    assert_eq!(err["error"]["code"], "upstream_protocol_error", "{all}");
+    let log = d.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("WARN") && l.contains("upstream_protocol_error")),
+        "{log}"
+    );
+
+    // The session path names the same fault the same way.
+    fake.push(Reply::malformed_after(2));
+    let out = d.cli(&env, &["sessions", "input", "m1", "hello"]);
+    assert!(
+        stderr(&out).contains("[upstream_protocol_error]"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A non-streaming body cut off after its 200 is a stream error, not a connect
+    // failure, and is not retried on the same model.
+    fake.clear_requests();
+    fake.push(Reply::truncated(2));
+    let (status, text) = http(
+        d.port,
+        "POST",
+        "/openai/v1/chat/completions",
+        &[],
+        Some(&json!({"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "x"}]}).to_string()),
+    )
+    .unwrap();
+    assert_eq!(status, 502, "{text}");
+    assert_eq!(json(&text)["error"]["code"], "upstream_stream_error", "{text}");
+    assert_eq!(fake.chat_requests().len(), 1);
+}

@@ -191,6 +191,8 @@ enum Ending {
     TopLevelError(Value),
     /// A chunk whose choice carries `error`, usage, `[DONE]`.
     ChoiceError(Value),
+    /// A chunk whose JSON breaks off, then `[DONE]`.
+    Malformed,
 }
 
 /// Plans the answer to `request` scripted by `reply`.
@@ -242,6 +244,9 @@ pub(crate) fn plan(reply: Reply, request: &ChatRequest) -> Plan {
             (Outcome::Respond(response), None)
         }
         ReplyKind::Malformed => ctx.malformed(),
+        ReplyKind::MalformedAfter { after_chunks } => {
+            ctx.answer(Answer::numbered(after_chunks), Ending::Malformed)
+        }
         ReplyKind::Message {
             content,
             reasoning,
@@ -384,6 +389,14 @@ impl Context<'_> {
                 return (response, answer.finish_reason(), 0);
             }
             Ending::TopLevelError(error) | Ending::ChoiceError(error) => ("error", Some(error)),
+            Ending::Malformed => {
+                let body = format!(
+                    "{{\"id\":\"{}\",\"object\":\"chat.completion\",\"choices\":[{{not json",
+                    self.completion.id
+                );
+                let response = respond::raw_json(StatusCode::OK, ScriptBody::full(body));
+                return (response, answer.finish_reason(), 0);
+            }
         };
         let body = wire::completion_body(&self.completion, message, finish_reason, body, usage);
         (respond::json(StatusCode::OK, &body), finish_reason, 0)
@@ -463,6 +476,15 @@ impl Context<'_> {
             Ending::TopLevelError(error) => {
                 steps.frame(writer.top_level_error(&error));
                 "error"
+            }
+            Ending::Malformed => {
+                let broken = format!(
+                    "data: {{\"id\":\"{}\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"bro\n\n",
+                    self.completion.id
+                );
+                steps.payload(Bytes::from(broken));
+                steps.frame(Bytes::from_static(wire::DONE));
+                answer.finish_reason()
             }
             Ending::ChoiceError(error) => {
                 let empty = Delta::Empty { content: true };

@@ -69,6 +69,8 @@ pub(crate) enum ReplyKind {
     Truncated { after_chunks: usize },
     /// A body that is not valid JSON.
     Malformed,
+    /// Some content chunks, then a chunk cut in the middle of its JSON, then `[DONE]`.
+    MalformedAfter { after_chunks: usize },
 }
 
 /// Options shared by every reply kind.
@@ -220,6 +222,14 @@ impl Reply {
     /// `data: {not json` frame, then `data: [DONE]`.
     pub fn malformed() -> Reply {
         Reply::new(ReplyKind::Malformed)
+    }
+
+    /// Streams `after_chunks` content chunks (`"part 1 "`, …), then an event whose JSON
+    /// breaks off (`data: {"id":…,"choices":[{"index":0,"delta":{"content":"bro`), then
+    /// `data: [DONE]`. A non-streaming request gets the same invalid body as
+    /// [`Reply::malformed`].
+    pub fn malformed_after(after_chunks: usize) -> Reply {
+        Reply::new(ReplyKind::MalformedAfter { after_chunks })
     }
 
     /// Holds `inner` back: when streaming, the comment, the role chunk and the first

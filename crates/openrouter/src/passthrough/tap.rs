@@ -4,11 +4,14 @@
 //! is parsed (with the cheap [`ReplyProbe`]) only when it can matter: before the first
 //! output, when text is being collected, or when it mentions `"error"`, `"usage"` or a
 //! non-null `"finish_reason"`. Plain content chunks in the middle of a stream cost a few
-//! substring scans and no allocation.
+//! substring scans and one validating pass (`IgnoredAny`), with no allocation. An event that is not valid JSON after output
+//! started marks where the current chunk must be cut ([`SseTap::cut`]), so the client gets
+//! an error event instead of the broken one.
 
 use std::sync::LazyLock;
 
 use memchr::memmem::Finder;
+use serde::de::IgnoredAny;
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -47,6 +50,11 @@ pub(crate) struct SseTap {
     has_data: bool,
     model: String,
     api_key: Zeroizing<String>,
+    /// Where in the chunk being fed the current event began (`None`: in an earlier chunk).
+    event_start: Option<usize>,
+    /// Set by [`SseTap::feed`] when an event of the chunk just fed is malformed after
+    /// output started: only the bytes before this offset may be forwarded.
+    pub cut: Option<usize>,
     pub state: TapState,
 }
 
@@ -59,6 +67,8 @@ impl SseTap {
             has_data: false,
             model: model.to_owned(),
             api_key: Zeroizing::new(api_key.to_owned()),
+            event_start: None,
+            cut: None,
             state: TapState {
                 text: collect_text.then(String::new),
                 ..TapState::default()
@@ -76,16 +86,18 @@ impl SseTap {
 
     /// Feeds the next chunk of the body.
     pub fn feed(&mut self, chunk: &[u8]) {
+        self.event_start = None;
         let mut rest = chunk;
         while let Some(pos) = memchr::memchr(b'\n', rest) {
+            let start = chunk.len() - rest.len();
             let (line, after) = (&rest[..pos], &rest[pos + 1..]);
             rest = after;
             if self.partial.is_empty() {
-                self.line(line);
+                self.line(line, Some(start));
             } else {
                 let mut joined = std::mem::take(&mut self.partial);
                 joined.extend_from_slice(line);
-                self.line(&joined);
+                self.line(&joined, None);
                 joined.clear();
                 self.partial = joined;
             }
@@ -93,7 +105,7 @@ impl SseTap {
         self.partial.extend_from_slice(rest);
     }
 
-    fn line(&mut self, line: &[u8]) {
+    fn line(&mut self, line: &[u8], start: Option<usize>) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             self.dispatch();
@@ -110,6 +122,9 @@ impl SseTap {
             None => (line, &b""[..]),
         };
         if field == b"data" {
+            if !self.has_data {
+                self.event_start = start;
+            }
             if self.has_data {
                 self.data.push(b'\n');
             }
@@ -143,10 +158,16 @@ impl SseTap {
             || ERROR_KEY.find(d).is_some()
             || USAGE_KEY.find(d).is_some()
             || (FINISH_KEY.find(d).is_some() && FINISH_NULL.find(d).is_none());
-        if !worth_parsing {
-            return;
-        }
-        let probe: ReplyProbe = match serde_json::from_slice(d) {
+        let parsed = if worth_parsing {
+            serde_json::from_slice::<ReplyProbe>(d)
+        } else {
+            // Only validated: one scan, nothing built.
+            match serde_json::from_slice::<IgnoredAny>(d) {
+                Ok(_) => return,
+                Err(e) => Err(e),
+            }
+        };
+        let probe = match parsed {
             Ok(p) => p,
             Err(e) => {
                 let failure = UpstreamError::protocol(
@@ -154,6 +175,9 @@ impl SseTap {
                     self.state.output_started,
                     self.ctx(),
                 );
+                if self.state.output_started && self.state.failure.is_none() {
+                    self.cut = Some(self.event_start.unwrap_or(0));
+                }
                 self.state.failure.get_or_insert(failure);
                 return;
             }
@@ -270,6 +294,27 @@ mod tests {
         let s = tap_all("data: {not json\n\ndata: [DONE]\n\n", 3, false);
         assert_eq!(s.failure.unwrap().kind, UpstreamErrorKind::Protocol);
         assert!(s.done);
+    }
+
+    #[test]
+    fn a_malformed_event_after_output_marks_the_cut() {
+        let good = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n";
+        let bad = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"bro\n\n";
+        let mut tap = SseTap::new("m", "k", false);
+        tap.feed(good.as_bytes());
+        assert_eq!(tap.cut, None);
+        let chunk = format!("{good}{bad}data: [DONE]\n\n");
+        tap.feed(chunk.as_bytes());
+        assert_eq!(tap.cut, Some(good.len()));
+        let f = tap.state.failure.as_ref().unwrap();
+        assert_eq!(f.kind, UpstreamErrorKind::Protocol);
+        assert!(f.output_started);
+
+        // Before output, a bad event is a failure but nothing needs cutting (it is held).
+        let mut tap = SseTap::new("m", "k", false);
+        tap.feed(bad.as_bytes());
+        assert_eq!(tap.cut, None);
+        assert!(tap.state.failure.is_some());
     }
 
     #[test]
