@@ -227,3 +227,62 @@ fn a_malformed_chunk_after_output_ends_the_stream_with_an_error_event() {
     assert_eq!(json(&text)["error"]["code"], "upstream_stream_error", "{text}");
     assert_eq!(fake.chat_requests().len(), 1);
 }
+
+/// A route with one fallback, `timeout_ms` = 1 s, and an upstream that takes 4 s to answer
+/// every attempt: per attempt that would be 3 attempts × 2 models × 1 s and more.
+fn slow_upstream_rig() -> (FakeOpenRouter, Env, Daemon) {
+    let fake = FakeOpenRouter::start();
+    fake.set_api_key(API_KEY);
+    let env = Env::new();
+    let routes = default_routes(
+        &fake.base_url(),
+        "fallbacks = [\"anthropic/claude-sonnet-4-5\"]",
+    )
+    .replace("timeout_ms = 5000", "timeout_ms = 1000");
+    env.write_routes(&routes);
+    env.store_key_offline();
+    for model in ["openai/gpt-5.4-mini", "anthropic/claude-sonnet-4-5"] {
+        for _ in 0..3 {
+            fake.push_for_model(
+                model,
+                Reply::text("too late").first_byte_delay(Duration::from_secs(4)),
+            );
+        }
+    }
+    let d = env.serve();
+    (fake, env, d)
+}
+
+#[test]
+fn timeout_ms_is_the_deadline_across_retries_and_fallbacks() {
+    let (fake, env, d) = slow_upstream_rig();
+    let started = Instant::now();
+    let (status, text) = http(
+        d.port,
+        "POST",
+        "/openai/v1/chat/completions",
+        &[],
+        Some(&json!({"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "x"}]}).to_string()),
+    )
+    .unwrap();
+    let took = started.elapsed();
+    assert_eq!(status, 504, "{text}");
+    let err = &json(&text)["error"];
+    assert_eq!(err["code"], "upstream_timeout", "{text}");
+    assert!(err["message"].as_str().unwrap().contains("timeout_ms (1000 ms)"), "{text}");
+    assert!(took < Duration::from_millis(2500), "facade call took {took:?}");
+    assert!(fake.chat_requests().len() < 6);
+
+    // The same for a session input (streaming: the deadline holds until the first output).
+    fake.clear_requests();
+    let started = Instant::now();
+    let out = d.cli(&env, &["sessions", "input", "slow", "hello"]);
+    let took = started.elapsed();
+    assert!(
+        stderr(&out).contains("[upstream_timeout]"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("timeout_ms (1000 ms)"), "{}", stderr(&out));
+    assert!(took < Duration::from_millis(2500), "session input took {took:?}");
+}

@@ -7,11 +7,12 @@
 mod record;
 mod request;
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ferry_config::{resolve_target, wire_model, SelectorInputs};
-use ferry_openrouter::{open_raw_with_retries, Attempt, ChatRequest, RawReply};
+use ferry_openrouter::{open_raw_with_retries, Attempt, ChatRequest, Deadline, RawReply};
 use serde::Serialize;
 
 use crate::engine::Engine;
@@ -92,6 +93,11 @@ impl Engine {
             extra,
         };
         let last = chain.len() - 1;
+        let first = self.routes().route(&chain[0].route)?;
+        let deadline = Deadline::after(Duration::from_millis(first.timeout_ms));
+        // The facade's reply is returned only once its output started: until then the
+        // deadline applies.
+        let no_output = AtomicBool::new(false);
         for (i, planned) in chain.iter().enumerate() {
             let route = self.routes().route(&planned.route)?;
             chat.model = wire_model(route, &planned.model);
@@ -112,16 +118,36 @@ impl Engine {
                 }
             };
             chat.provider = provider_for(route, &planned.model, &provider);
-            let result = open_raw_with_retries(
-                &client,
-                &key,
-                &chat,
-                self.retry_policy(),
-                collect_text,
-                &mut trace.attempts,
-                &mut trace.upstream_wait,
-            )
-            .await;
+            let attempt_started = Instant::now();
+            let wait_before = trace.upstream_wait;
+            let result = deadline
+                .run(
+                    &no_output,
+                    open_raw_with_retries(
+                        &client,
+                        &key,
+                        &chat,
+                        self.retry_policy(),
+                        collect_text,
+                        &mut trace.attempts,
+                        &mut trace.upstream_wait,
+                    ),
+                )
+                .await;
+            let Some(result) = result else {
+                // The attempt in flight was cut: count its wait and record it.
+                let e = deadline.expired(&chat.model);
+                let accounted = trace.upstream_wait.saturating_sub(wait_before);
+                let waited = attempt_started.elapsed().saturating_sub(accounted);
+                trace.upstream_wait += waited;
+                trace.attempts.push(Attempt {
+                    model: chat.model.clone(),
+                    status: None,
+                    error_code: Some(e.code().to_owned()),
+                    latency_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+                });
+                return Err(e.into());
+            };
             match result {
                 Ok(reply) => return Ok(reply),
                 Err(e) if i < last && e.advances_fallback() => {
