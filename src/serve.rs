@@ -63,6 +63,8 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
         workspace_root: args.workspace_root.clone(),
         max_asset_bytes: args.max_asset_bytes,
         reconcile_cost: args.reconcile_cost,
+        // The flag (0 = keep everything) overrides routes.toml's `retention_days`.
+        retention_days: args.retention_days.or(routes.retention_days),
         ..EngineConfig::new(&args.state_root)
     };
     let (engine, recovered) = Engine::start(routes, store, secrets, RetryPolicy::default(), config)

@@ -97,11 +97,13 @@ pub async fn serve(
                 let guard = BusyGuard::new(busy.clone());
                 let mut app = app.clone();
                 async move {
-                    let resp: Response =
-                        tower::Service::call(&mut app, req.map(Body::new)).await?;
-                    Ok::<_, std::convert::Infallible>(
-                        resp.map(|body| Body::new(CountedBody { body, _guard: guard })),
-                    )
+                    let resp: Response = tower::Service::call(&mut app, req.map(Body::new)).await?;
+                    Ok::<_, std::convert::Infallible>(resp.map(|body| {
+                        Body::new(CountedBody {
+                            body,
+                            _guard: guard,
+                        })
+                    }))
                 }
             }
         });

@@ -192,7 +192,10 @@ fn a_malformed_chunk_after_output_ends_the_stream_with_an_error_event() {
     for e in &events[..events.len() - 1] {
         assert!(serde_json::from_str::<Value>(e).is_ok(), "{e:?} in {all}");
     }
-    assert!(all.contains("part 2"), "the output before the fault is kept: {all}");
+    assert!(
+        all.contains("part 2"),
+        "the output before the fault is kept: {all}"
+    );
     let err: Value = serde_json::from_str(events[events.len() - 2]).unwrap();
     assert_eq!(err["error"]["code"], "upstream_protocol_error", "{all}");
     let log = d.log();
@@ -224,7 +227,11 @@ fn a_malformed_chunk_after_output_ends_the_stream_with_an_error_event() {
     )
     .unwrap();
     assert_eq!(status, 502, "{text}");
-    assert_eq!(json(&text)["error"]["code"], "upstream_stream_error", "{text}");
+    assert_eq!(
+        json(&text)["error"]["code"],
+        "upstream_stream_error",
+        "{text}"
+    );
     assert_eq!(fake.chat_requests().len(), 1);
 }
 
@@ -269,8 +276,17 @@ fn timeout_ms_is_the_deadline_across_retries_and_fallbacks() {
     assert_eq!(status, 504, "{text}");
     let err = &json(&text)["error"];
     assert_eq!(err["code"], "upstream_timeout", "{text}");
-    assert!(err["message"].as_str().unwrap().contains("timeout_ms (1000 ms)"), "{text}");
-    assert!(took < Duration::from_millis(2500), "facade call took {took:?}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("timeout_ms (1000 ms)"),
+        "{text}"
+    );
+    assert!(
+        took < Duration::from_millis(2500),
+        "facade call took {took:?}"
+    );
     assert!(fake.chat_requests().len() < 6);
 
     // The same for a session input (streaming: the deadline holds until the first output).
@@ -283,6 +299,108 @@ fn timeout_ms_is_the_deadline_across_retries_and_fallbacks() {
         "{}",
         stderr(&out)
     );
-    assert!(stderr(&out).contains("timeout_ms (1000 ms)"), "{}", stderr(&out));
-    assert!(took < Duration::from_millis(2500), "session input took {took:?}");
+    assert!(
+        stderr(&out).contains("timeout_ms (1000 ms)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        took < Duration::from_millis(2500),
+        "session input took {took:?}"
+    );
+}
+
+fn db_size(env: &Env) -> u64 {
+    ["ferry.db", "ferry.db-wal"]
+        .iter()
+        .filter_map(|f| std::fs::metadata(env.state().join(f)).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+#[test]
+fn retention_prunes_old_runs_and_the_file_shrinks() {
+    let (fake, env, mut d) = rig(&[], 1000);
+    fake.push(Reply::text("kept in history"));
+    let out = d.cli(&env, &["sessions", "input", "keep", "remember this"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(d.terminate(), Some(0));
+
+    // Age that run, add 3000 old recorded calls and one recent one, and make the file
+    // look like one from before incremental vacuum (auto_vacuum = NONE).
+    let db = rusqlite::Connection::open(env.state().join("ferry.db")).unwrap();
+    db.execute_batch("PRAGMA auto_vacuum = NONE; VACUUM;")
+        .unwrap();
+    let old = "2020-01-01T00:00:00.000Z";
+    db.execute("UPDATE runs SET created_at = ?1", [old])
+        .unwrap();
+    let input = json!({"text": "x".repeat(2000)}).to_string();
+    let event = json!({"text": "y".repeat(1000)}).to_string();
+    db.execute_batch("BEGIN").unwrap();
+    for i in 0..3000 {
+        let id = format!("run_old{i:05}");
+        db.execute(
+            "INSERT INTO runs (id, session_id, status, created_at, finished_at, input) VALUES (?1, 'keep', 'completed', ?2, ?2, ?3)",
+            rusqlite::params![id, old, input],
+        )
+        .unwrap();
+        db.execute(
+            "INSERT INTO run_events (run_id, seq, kind, data, created_at) VALUES (?1, 1, 'output.delta', ?2, ?3)",
+            rusqlite::params![id, event, old],
+        )
+        .unwrap();
+    }
+    let recent = ferry_store::now_rfc3339();
+    db.execute(
+        "INSERT INTO runs (id, session_id, status, created_at, finished_at, input) VALUES ('run_recent', 'keep', 'completed', ?1, ?1, '{}')",
+        [&recent],
+    )
+    .unwrap();
+    db.execute_batch("COMMIT").unwrap();
+    drop(db);
+    let before = db_size(&env);
+
+    let mut d = env.serve_with(&["--retention-days", "30"], |_| {});
+    let waited = Instant::now();
+    while !d.log().contains("retention: deleted") {
+        assert!(
+            waited.elapsed() < Duration::from_secs(30),
+            "no pruning logged: {}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(d.terminate(), Some(0));
+    let after = db_size(&env);
+    assert!(
+        after * 2 < before,
+        "the file did not shrink: {before} bytes before, {after} after ({:?})",
+        std::fs::read_dir(env.state())
+            .unwrap()
+            .flatten()
+            .map(|e| (e.file_name(), e.metadata().unwrap().len()))
+            .collect::<Vec<_>>()
+    );
+
+    let db = rusqlite::Connection::open(env.state().join("ferry.db")).unwrap();
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        count("SELECT count(*) FROM runs"),
+        1,
+        "only the recent run is left"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM runs WHERE id = 'run_recent'"),
+        1
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM run_events WHERE run_id LIKE 'run_old%'"),
+        0
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM messages WHERE session_id = 'keep'"),
+        2,
+        "the session's history is kept"
+    );
+    assert_eq!(count("PRAGMA auto_vacuum"), 2, "incremental vacuum is on");
 }

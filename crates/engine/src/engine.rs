@@ -74,6 +74,8 @@ pub struct EngineConfig {
     pub catalog_ttl: Duration,
     /// Look up each completed run's billed cost with `GET /generation` (verified routes).
     pub reconcile_cost: bool,
+    /// Delete finished runs older than this many days (`None` or 0: keep everything).
+    pub retention_days: Option<u32>,
 }
 
 impl EngineConfig {
@@ -85,6 +87,7 @@ impl EngineConfig {
             max_asset_bytes: ferry_assets::DEFAULT_MAX_ASSET_BYTES,
             catalog_ttl: crate::catalogs::DEFAULT_CATALOG_TTL,
             reconcile_cost: false,
+            retention_days: None,
         }
     }
 }
@@ -192,6 +195,7 @@ impl Engine {
             }),
         };
         engine.spawn_catalog_refresh();
+        engine.spawn_retention(config.retention_days);
         engine.resume_video_jobs().await?;
         Ok((engine, recovered))
     }

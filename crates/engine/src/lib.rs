@@ -17,6 +17,7 @@ mod input;
 mod live;
 mod media_tools;
 mod observe;
+mod retention;
 mod routes;
 mod run;
 mod secrets;

@@ -296,7 +296,9 @@ impl Engine {
     ) -> Result<(ChatOutcome, usize, String), EngineError> {
         let inner = &self.inner;
         let total = plan.chain.len();
-        let first = inner.routes.route(&plan.chain[start.min(total - 1)].route)?;
+        let first = inner
+            .routes
+            .route(&plan.chain[start.min(total - 1)].route)?;
         let deadline = Deadline::after(Duration::from_millis(first.timeout_ms));
         let output_started = AtomicBool::new(false);
         for (i, planned) in plan.chain.iter().enumerate().skip(start) {
