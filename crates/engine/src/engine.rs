@@ -24,7 +24,7 @@ use crate::input::InputRequest;
 use crate::live::{Event, LiveRun, Subscription};
 use crate::media_tools::require_tool;
 use crate::routes::{RouteStatus, RouteTable};
-use crate::run::{session_worker, Job};
+use crate::run::{session_worker, InsertFailed, Job};
 use crate::secrets::SecretsHandle;
 use crate::tool_loop::SessionSettings;
 use crate::tools::ToolName;
@@ -115,6 +115,8 @@ pub(crate) struct Inner {
     pub(crate) metrics: ferry_metrics::Metrics,
     pub(crate) record_facade: AtomicBool,
     pub(crate) videos: crate::video_jobs::VideoWatchers,
+    /// Failed run ends not yet written ([`crate::unstored`]).
+    pub(crate) unstored: Mutex<HashMap<String, crate::unstored::UnstoredEnd>>,
 }
 
 /// The engine handle (cheap to clone).
@@ -192,6 +194,7 @@ impl Engine {
                 metrics: ferry_metrics::Metrics::new(),
                 record_facade: AtomicBool::new(false),
                 videos: Default::default(),
+                unstored: Mutex::new(HashMap::new()),
             }),
         };
         engine.spawn_catalog_refresh();
@@ -532,7 +535,12 @@ impl Engine {
                 .and_then(|v| v.parse().ok()),
             fresh: existing_session.is_none(),
         };
-        let job = |hub| Job { hub, plan, session };
+        let job = |hub, inserted| Job {
+            hub,
+            plan,
+            session,
+            inserted,
+        };
         if opts.idempotency_key.is_some() {
             // A repeated key must find the existing run before anything starts.
             return match insert.await? {
@@ -542,7 +550,7 @@ impl Engine {
                     existing: true,
                 }),
                 InsertOutcome::Inserted(run) => {
-                    self.launch(session_id, &run.id, job);
+                    self.launch(session_id, &run.id, |hub| job(hub, None));
                     Ok(Submitted {
                         run_id: run.id.clone(),
                         run: Some(run),
@@ -551,14 +559,18 @@ impl Engine {
                 }
             };
         }
-        let hub = self.launch(session_id, &run_id, job);
+        // The worker may prepare the run (key, history) meanwhile, but sends nothing
+        // upstream before the insert committed.
+        let (inserted_tx, inserted) = tokio::sync::oneshot::channel();
+        let hub = self.launch(session_id, &run_id, |hub| job(hub, Some(inserted)));
         if !opts.ack_after_insert {
-            // A failed insert makes the run's final write fail too, which the run reports
-            // as its terminal event; log it here as well.
+            // A failed insert ends the run with that failure as its terminal event.
             tokio::spawn(async move {
-                if let Err(e) = insert.await {
+                let result = insert.await.map(|_| ()).map_err(|e| {
                     tracing::error!(run = %hub.run_id, error = %e, "cannot store the new run");
-                }
+                    InsertFailed::of(&EngineError::from(e))
+                });
+                let _ = inserted_tx.send(result);
             });
             return Ok(Submitted {
                 run_id,
@@ -567,14 +579,18 @@ impl Engine {
             });
         }
         match insert.await {
-            Ok(outcome) => Ok(Submitted {
-                run_id,
-                existing: matches!(outcome, InsertOutcome::Existing(_)),
-                run: Some(outcome.into_run()),
-            }),
+            Ok(outcome) => {
+                let _ = inserted_tx.send(Ok(()));
+                Ok(Submitted {
+                    run_id,
+                    existing: matches!(outcome, InsertOutcome::Existing(_)),
+                    run: Some(outcome.into_run()),
+                })
+            }
             Err(e) => {
-                hub.cancel.cancel();
-                Err(e.into())
+                let err = EngineError::from(e);
+                let _ = inserted_tx.send(Err(InsertFailed::of(&err)));
+                Err(err)
             }
         }
     }
@@ -665,14 +681,17 @@ impl Engine {
 
     /// `GET /v1/runs/{id}`.
     pub async fn get_run(&self, run_id: &str) -> Result<Run, EngineError> {
-        self.inner
-            .store
-            .get_run(run_id)
-            .await?
-            .ok_or_else(|| EngineError::NotFound {
-                what: "run",
-                id: run_id.to_string(),
-            })
+        let mut run =
+            self.inner
+                .store
+                .get_run(run_id)
+                .await?
+                .ok_or_else(|| EngineError::NotFound {
+                    what: "run",
+                    id: run_id.to_string(),
+                })?;
+        self.overlay_unstored(&mut run);
+        Ok(run)
     }
 
     /// Waits until the run is terminal and returns it.

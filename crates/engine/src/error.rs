@@ -5,6 +5,9 @@
 use ferry_openrouter::media::MediaError;
 use ferry_openrouter::UpstreamError;
 
+/// What a client is told when the disk under the state root is full.
+pub const STORAGE_FULL: &str = "the disk holding ferry's state directory is full, so nothing new can be stored; free space on it — delete old runs (`ferry serve --retention-days N`), unused assets (`ferry assets delete ID`) or other files on that disk — then retry";
+
 /// Everything that can go wrong in a request to the engine.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -110,8 +113,47 @@ impl EngineError {
         }
     }
 
+    /// Whether the failure is a full disk (or quota) under the state root.
+    pub fn is_disk_full(&self) -> bool {
+        use ferry_assets::AssetError;
+        match self {
+            EngineError::Store(e) | EngineError::Asset(AssetError::Store(e)) => e.is_disk_full(),
+            EngineError::Asset(AssetError::Io { source, .. }) => {
+                ferry_store::is_disk_full_io(source)
+            }
+            _ => false,
+        }
+    }
+
+    /// The message a client is shown: like `Display`, but a full disk says what to free
+    /// and file-system failures name no path (the full error is logged instead).
+    pub fn client_message(&self) -> String {
+        use ferry_assets::AssetError;
+        if self.is_disk_full() {
+            return STORAGE_FULL.to_string();
+        }
+        match self {
+            EngineError::Store(ferry_store::StoreError::Io { action, source, .. })
+            | EngineError::Asset(AssetError::Store(ferry_store::StoreError::Io {
+                action,
+                source,
+                ..
+            })) => format!("storage error: cannot {action} the state directory ({source})"),
+            EngineError::Asset(AssetError::Io { action, source, .. }) => {
+                format!("cannot {action} an asset file ({source})")
+            }
+            EngineError::Asset(AssetError::BlobMissing { id, .. }) => format!(
+                "asset {id}'s bytes are missing from the asset store (removed outside ferry?); upload the original again to restore them"
+            ),
+            _ => self.to_string(),
+        }
+    }
+
     /// The stable problem code.
     pub fn code(&self) -> &'static str {
+        if self.is_disk_full() {
+            return "storage_full";
+        }
         match self {
             EngineError::BadInput { code, .. } => code,
             EngineError::NotFound { what, .. } => match *what {
@@ -143,6 +185,9 @@ impl EngineError {
 
     /// The HTTP status the API answers with.
     pub fn status(&self) -> u16 {
+        if self.is_disk_full() {
+            return 503;
+        }
         match self {
             EngineError::BadInput { .. } => 400,
             EngineError::NotFound { .. } => 404,
@@ -175,6 +220,9 @@ impl EngineError {
 
     /// Whether retrying the same request later may succeed.
     pub fn retryable(&self) -> bool {
+        if self.is_disk_full() {
+            return true;
+        }
         match self {
             // Transient upstream trouble: sending the input again later may well succeed,
             // even when this run could not retry because output had already streamed.

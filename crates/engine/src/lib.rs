@@ -25,6 +25,7 @@ mod shutdown;
 mod tool_loop;
 pub mod tools;
 mod transcribe;
+mod unstored;
 mod video_jobs;
 mod views;
 mod workspace;

@@ -150,7 +150,7 @@ fn tool_message(call_id: &str, content: &Value) -> Value {
 }
 
 fn tool_error(e: &EngineError) -> Value {
-    json!({"ok": false, "error": {"code": e.code(), "message": e.to_string()}})
+    json!({"ok": false, "error": {"code": e.code(), "message": e.client_message()}})
 }
 
 fn bad_call(message: &str) -> Value {

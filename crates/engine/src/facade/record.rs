@@ -8,6 +8,7 @@ use ferry_store::{NewRun, RunFinish, RunStatus};
 use serde_json::{json, Value};
 
 use crate::engine::{validate_session_id, Engine};
+use crate::unstored::UnstoredEnd;
 use crate::EngineError;
 
 /// How a recorded facade call ended.
@@ -58,6 +59,7 @@ impl Engine {
     /// kept waiting); shutdown waits for it.
     pub fn facade_record_finish(&self, run_id: String, session: String, end: FacadeRunEnd) {
         let store = self.store().clone();
+        let engine = self.clone();
         self.spawn_tracked(async move {
             let route = end.route.clone().unwrap_or_default();
             let model = end.model.clone().unwrap_or_default();
@@ -108,8 +110,31 @@ impl Engine {
                 generation_id: end.generation_id,
                 messages: Vec::new(),
             };
+            let kept = (finish.attempts.clone(), finish.usage.clone(), finish.cost);
             if let Err(e) = store.finish_run(finish).await {
-                tracing::warn!(run = %run_id, error = %e, "facade run end not recorded");
+                tracing::warn!(run = %run_id, error = %e, "facade run end not recorded; retrying it as failed");
+                let err = EngineError::from(e);
+                let message = format!("the call's result could not be stored: {}", err.client_message());
+                let event = json!({"code": err.code(), "message": message});
+                let (attempts, usage, cost) = kept;
+                engine.keep_unstored_end(UnstoredEnd {
+                    finish: RunFinish {
+                        run_id: run_id.clone(),
+                        status: RunStatus::Failed,
+                        model_served: None,
+                        usage,
+                        cost,
+                        output: None,
+                        error_code: Some(err.code().to_string()),
+                        error_message: Some(message),
+                        attempts,
+                        cache_status: None,
+                        generation_id: None,
+                        messages: Vec::new(),
+                    },
+                    event_seq: 2,
+                    event: std::sync::Arc::new(event),
+                });
             }
         });
     }
