@@ -85,6 +85,20 @@ fn half_head_connections_are_closed_after_the_header_timeout() {
     assert_eq!(status, 200);
 }
 
+/// A non-streaming facade call; returns status and body.
+fn chat_once(port: u16) -> (u16, String) {
+    let body =
+        json!({"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "x"}]});
+    http(
+        port,
+        "POST",
+        "/openai/v1/chat/completions",
+        &[],
+        Some(&body.to_string()),
+    )
+    .unwrap()
+}
+
 fn run_id_of(head: &str) -> String {
     head.lines()
         .find_map(|l| {
@@ -218,14 +232,7 @@ fn a_malformed_chunk_after_output_ends_the_stream_with_an_error_event() {
     // failure, and is not retried on the same model.
     fake.clear_requests();
     fake.push(Reply::truncated(2));
-    let (status, text) = http(
-        d.port,
-        "POST",
-        "/openai/v1/chat/completions",
-        &[],
-        Some(&json!({"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "x"}]}).to_string()),
-    )
-    .unwrap();
+    let (status, text) = chat_once(d.port);
     assert_eq!(status, 502, "{text}");
     assert_eq!(
         json(&text)["error"]["code"],
@@ -264,14 +271,7 @@ fn slow_upstream_rig() -> (FakeOpenRouter, Env, Daemon) {
 fn timeout_ms_is_the_deadline_across_retries_and_fallbacks() {
     let (fake, env, d) = slow_upstream_rig();
     let started = Instant::now();
-    let (status, text) = http(
-        d.port,
-        "POST",
-        "/openai/v1/chat/completions",
-        &[],
-        Some(&json!({"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "x"}]}).to_string()),
-    )
-    .unwrap();
+    let (status, text) = chat_once(d.port);
     let took = started.elapsed();
     assert_eq!(status, 504, "{text}");
     let err = &json(&text)["error"];

@@ -15,7 +15,7 @@ use crate::engine::{Engine, Inner, INTERRUPTED_ON_SHUTDOWN};
 use crate::input::RunPlan;
 use crate::live::{Event, LiveRun};
 use crate::tool_loop::{SessionSettings, Turn};
-use crate::unstored::UnstoredEnd;
+use crate::unstored::{Kept, UnstoredEnd};
 use crate::EngineError;
 
 /// A queued run, handed to its session's worker.
@@ -235,7 +235,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
     // The terminal event row is queued before the run row, so both commit together; it is
     // published only after the commit, so whoever sees it can read a durable run.
     let event = hub.prepare(kind, data);
-    let kept = (finish.attempts.clone(), finish.usage.clone(), finish.cost);
+    let kept = Kept::of(&finish);
     match inner.store.finish_run(finish).await {
         Ok(()) => {
             hub.publish(event);
@@ -247,35 +247,16 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
             // Never report an outcome that is not stored: the run ends as a storage failure.
             tracing::error!(run = %run_id, error = %e, "cannot record the end of the run");
             let err = EngineError::from(e);
-            let message = format!(
-                "the run's result could not be stored: {}",
-                err.client_message()
+            let end = UnstoredEnd::storage_failure(
+                &run_id,
+                kept,
+                &err,
+                "run",
+                partial_output(&hub),
+                event.seq,
             );
-            let data = Arc::new(json!({
-                "code": err.code(),
-                "message": message,
-                "status": err.status(),
-                "retryable": err.retryable(),
-            }));
-            let (attempts, usage, cost) = kept;
-            engine.keep_unstored_end(UnstoredEnd {
-                finish: RunFinish {
-                    run_id: run_id.clone(),
-                    status: RunStatus::Failed,
-                    model_served: None,
-                    usage,
-                    cost,
-                    output: partial_output(&hub),
-                    error_code: Some(err.code().to_string()),
-                    error_message: Some(message),
-                    attempts,
-                    cache_status: None,
-                    generation_id: None,
-                    messages: Vec::new(),
-                },
-                event_seq: event.seq,
-                event: data.clone(),
-            });
+            let data = end.event.clone();
+            engine.keep_unstored_end(end);
             hub.publish(Event {
                 seq: event.seq,
                 kind: "run.failed".to_string(),

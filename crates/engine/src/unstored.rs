@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_store::{Run, RunError, RunFinish, RunStatus};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::engine::Engine;
+use crate::EngineError;
 
 /// How often an unstored run end is written again.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
@@ -21,6 +22,66 @@ pub(crate) struct UnstoredEnd {
     pub(crate) finish: RunFinish,
     pub(crate) event_seq: u64,
     pub(crate) event: Arc<Value>,
+}
+
+/// What a failed end keeps of the end that could not be written.
+pub(crate) struct Kept {
+    attempts: Value,
+    usage: Option<Value>,
+    cost: Option<f64>,
+}
+
+impl Kept {
+    /// Taken before `finish` is handed to the store.
+    pub(crate) fn of(finish: &RunFinish) -> Kept {
+        Kept {
+            attempts: finish.attempts.clone(),
+            usage: finish.usage.clone(),
+            cost: finish.cost,
+        }
+    }
+}
+
+impl UnstoredEnd {
+    /// The failed end of run `run_id`, whose end (terminal event `event_seq`) could not be
+    /// written because of `err`; `what` names it in the message ("run", "call").
+    pub(crate) fn storage_failure(
+        run_id: &str,
+        kept: Kept,
+        err: &EngineError,
+        what: &str,
+        output: Option<Value>,
+        event_seq: u64,
+    ) -> UnstoredEnd {
+        let message = format!(
+            "the {what}'s result could not be stored: {}",
+            err.client_message()
+        );
+        let event = Arc::new(json!({
+            "code": err.code(),
+            "message": message,
+            "status": err.status(),
+            "retryable": err.retryable(),
+        }));
+        UnstoredEnd {
+            finish: RunFinish {
+                run_id: run_id.to_string(),
+                status: RunStatus::Failed,
+                model_served: None,
+                usage: kept.usage,
+                cost: kept.cost,
+                output,
+                error_code: Some(err.code().to_string()),
+                error_message: Some(message),
+                attempts: kept.attempts,
+                cache_status: None,
+                generation_id: None,
+                messages: Vec::new(),
+            },
+            event_seq,
+            event,
+        }
+    }
 }
 
 impl Engine {

@@ -8,7 +8,7 @@ use ferry_store::{NewRun, RunFinish, RunStatus};
 use serde_json::{json, Value};
 
 use crate::engine::{validate_session_id, Engine};
-use crate::unstored::UnstoredEnd;
+use crate::unstored::{Kept, UnstoredEnd};
 use crate::EngineError;
 
 /// How a recorded facade call ended.
@@ -110,31 +110,12 @@ impl Engine {
                 generation_id: end.generation_id,
                 messages: Vec::new(),
             };
-            let kept = (finish.attempts.clone(), finish.usage.clone(), finish.cost);
+            let kept = Kept::of(&finish);
             if let Err(e) = store.finish_run(finish).await {
                 tracing::warn!(run = %run_id, error = %e, "facade run end not recorded; retrying it as failed");
                 let err = EngineError::from(e);
-                let message = format!("the call's result could not be stored: {}", err.client_message());
-                let event = json!({"code": err.code(), "message": message});
-                let (attempts, usage, cost) = kept;
-                engine.keep_unstored_end(UnstoredEnd {
-                    finish: RunFinish {
-                        run_id: run_id.clone(),
-                        status: RunStatus::Failed,
-                        model_served: None,
-                        usage,
-                        cost,
-                        output: None,
-                        error_code: Some(err.code().to_string()),
-                        error_message: Some(message),
-                        attempts,
-                        cache_status: None,
-                        generation_id: None,
-                        messages: Vec::new(),
-                    },
-                    event_seq: 2,
-                    event: std::sync::Arc::new(event),
-                });
+                let end = UnstoredEnd::storage_failure(&run_id, kept, &err, "call", None, 2);
+                engine.keep_unstored_end(end);
             }
         });
     }
