@@ -10,6 +10,7 @@ mod media;
 mod multimodal;
 mod openai;
 mod operator;
+mod protocols;
 mod sessions;
 mod shaping;
 mod tool_loop;

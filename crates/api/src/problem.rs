@@ -20,6 +20,17 @@ pub struct Problem {
     pub retryable: bool,
     /// The run concerned, when there is one.
     pub run_id: Option<String>,
+    /// Set when the failure is upstream's, after ferry's own retries: the wait upstream
+    /// asked for (`Retry-After`), when it said. The facade then tells SDKs not to retry
+    /// on their own (`x-should-retry: false`).
+    pub upstream: Option<UpstreamFailure>,
+}
+
+/// What is known about an upstream failure that ferry gave up on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UpstreamFailure {
+    /// Upstream's `Retry-After`, when it sent one.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 /// The wire form of a [`Problem`].
@@ -46,6 +57,7 @@ impl Problem {
             detail: detail.into(),
             retryable: false,
             run_id: None,
+            upstream: None,
         }
     }
 
@@ -129,25 +141,6 @@ impl Problem {
         };
         serde_json::to_vec(&doc).unwrap_or_default()
     }
-
-    /// The problem as an OpenAI-style error response (for the `/openai/…` facade).
-    pub fn into_openai_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut resp = (
-            status,
-            [(header::CONTENT_TYPE, "application/json")],
-            self.openai_body(),
-        )
-            .into_response();
-        if let Some(run_id) = self
-            .run_id
-            .as_deref()
-            .and_then(|r| header::HeaderValue::from_str(r).ok())
-        {
-            resp.headers_mut().insert("x-ferry-run-id", run_id);
-        }
-        resp
-    }
 }
 
 impl From<EngineError> for Problem {
@@ -159,7 +152,16 @@ impl From<EngineError> for Problem {
         {
             tracing::error!(error = %e, "request failed");
         }
-        Problem::new(e.status(), e.code(), e.client_message()).retryable(e.retryable())
+        let upstream = match &e {
+            EngineError::Upstream(u) => Some(UpstreamFailure {
+                retry_after: u.retry_after,
+            }),
+            _ => None,
+        };
+        let mut problem =
+            Problem::new(e.status(), e.code(), e.client_message()).retryable(e.retryable());
+        problem.upstream = upstream;
+        problem
     }
 }
 

@@ -69,7 +69,7 @@ pub(crate) enum ReplyKind {
     Truncated { after_chunks: usize },
     /// A body that is not valid JSON.
     Malformed,
-    /// Some content chunks, then a chunk cut in the middle of its JSON, then `[DONE]`.
+    /// Some content chunks, then a frame cut inside its JSON, then the end of the stream.
     MalformedAfter { after_chunks: usize },
 }
 
@@ -224,10 +224,9 @@ impl Reply {
         Reply::new(ReplyKind::Malformed)
     }
 
-    /// Streams `after_chunks` content chunks (`"part 1 "`, …), then an event whose JSON
-    /// breaks off (`data: {"id":…,"choices":[{"index":0,"delta":{"content":"bro`), then
-    /// `data: [DONE]`. A non-streaming request gets the same invalid body as
-    /// [`Reply::malformed`].
+    /// Streaming: `after_chunks` content chunks, then a frame whose JSON is cut off
+    /// (`data: {"id":…,"delta":{"content":"bro`), then `data: [DONE]`. Not streaming: a
+    /// body that is not valid JSON.
     pub fn malformed_after(after_chunks: usize) -> Reply {
         Reply::new(ReplyKind::MalformedAfter { after_chunks })
     }

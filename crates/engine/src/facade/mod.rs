@@ -4,23 +4,30 @@
 //! Facade calls are not session runs; they are recorded as runs only when
 //! [`Engine::set_facade_recording`] is on.
 
+mod protocol;
 mod record;
 mod request;
+mod tokens;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferry_config::{resolve_target, wire_model, SelectorInputs};
-use ferry_openrouter::{open_raw_with_retries, Attempt, ChatRequest, Deadline, RawReply};
+use ferry_openrouter::{
+    open_pass_with_retries, open_raw_with_retries, Attempt, ChatRequest, Deadline, PassRequest,
+    RawReply, UpstreamError,
+};
 use serde::Serialize;
 
 use crate::engine::Engine;
 use crate::input::{plan_chain, provider_for};
 use crate::EngineError;
 
+pub use protocol::PassCall;
 pub use record::FacadeRunEnd;
 pub use request::{FacadeRequest, ReasoningChoice};
+pub use tokens::estimate_input_tokens;
 
 /// What happened while serving one facade request, filled in on success and failure alike
 /// (for metrics and recording).
@@ -93,11 +100,7 @@ impl Engine {
             extra,
         };
         let last = chain.len() - 1;
-        let first = self.routes().route(&chain[0].route)?;
-        let deadline = Deadline::after(Duration::from_millis(first.timeout_ms));
-        // The facade's reply is returned only once its output started: until then the
-        // deadline applies.
-        let no_output = AtomicBool::new(false);
+        let (deadline, no_output) = self.facade_deadline(&chain)?;
         for (i, planned) in chain.iter().enumerate() {
             let route = self.routes().route(&planned.route)?;
             chat.model = wire_model(route, &planned.model);
@@ -118,8 +121,7 @@ impl Engine {
                 }
             };
             chat.provider = provider_for(route, &planned.model, &provider);
-            let attempt_started = Instant::now();
-            let wait_before = trace.upstream_wait;
+            let within = DeadlineRun::start(trace);
             let result = deadline
                 .run(
                     &no_output,
@@ -134,24 +136,91 @@ impl Engine {
                     ),
                 )
                 .await;
-            let Some(result) = result else {
-                // The attempt in flight was cut: count its wait and record it.
-                let e = deadline.expired(&chat.model);
-                let accounted = trace.upstream_wait.saturating_sub(wait_before);
-                let waited = attempt_started.elapsed().saturating_sub(accounted);
-                trace.upstream_wait += waited;
-                trace.attempts.push(Attempt {
-                    model: chat.model.clone(),
-                    status: None,
-                    error_code: Some(e.code().to_owned()),
-                    latency_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
-                });
-                return Err(e.into());
-            };
+            let result = within.finish(result, &deadline, &chat.model, trace)?;
             match result {
                 Ok(reply) => return Ok(reply),
                 Err(e) if i < last && e.advances_fallback() => {
                     tracing::info!(model = %chat.model, code = e.code(), "facade: falling back to the next model");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(EngineError::Internal("empty model chain".into()))
+    }
+
+    /// Serves one Responses, Messages or embeddings request the way [`Engine::facade_open`]
+    /// serves chat: selector, fallback chain, and per model the route's key, params,
+    /// provider routing and retry policy; the reply is passed through as bytes.
+    pub async fn facade_forward(
+        &self,
+        call: PassCall,
+        collect_text: bool,
+        trace: &mut FacadeTrace,
+    ) -> Result<RawReply, EngineError> {
+        let routes = self.routes().file();
+        let target = resolve_target(
+            routes,
+            &SelectorInputs {
+                model: Some(&call.selector),
+                ..SelectorInputs::default()
+            },
+        )
+        .map_err(|e| EngineError::bad_input("invalid_selector", e.to_string()))?;
+        let chain = plan_chain(routes, &target, None)?;
+        let PassCall {
+            protocol,
+            stream,
+            body,
+            headers,
+            provider,
+            ..
+        } = call;
+        let mut req = PassRequest {
+            protocol,
+            model: String::new(),
+            stream,
+            body,
+            headers,
+            params: Default::default(),
+            provider: Default::default(),
+        };
+        let last = chain.len() - 1;
+        let (deadline, no_output) = self.facade_deadline(&chain)?;
+        for (i, planned) in chain.iter().enumerate() {
+            let route = self.routes().route(&planned.route)?;
+            req.model = wire_model(route, &planned.model);
+            trace.route = Some(planned.route.clone());
+            trace.model = Some(req.model.clone());
+            let client = self.routes().openrouter_client(&planned.route)?;
+            let key = self.routes().api_key(route, self.secrets())?;
+            req.params = match route.model_config(&planned.model) {
+                Some(m) => m.params.clone(),
+                None => Default::default(),
+            };
+            if req.params.thinking.is_none() {
+                req.params.thinking = route.thinking;
+            }
+            req.provider = provider_for(route, &planned.model, &provider);
+            let within = DeadlineRun::start(trace);
+            let result = deadline
+                .run(
+                    &no_output,
+                    open_pass_with_retries(
+                        &client,
+                        &key,
+                        &req,
+                        self.retry_policy(),
+                        collect_text,
+                        &mut trace.attempts,
+                        &mut trace.upstream_wait,
+                    ),
+                )
+                .await;
+            let result = within.finish(result, &deadline, &req.model, trace)?;
+            match result {
+                Ok(reply) => return Ok(reply),
+                Err(e) if i < last && e.advances_fallback() => {
+                    tracing::info!(model = %req.model, code = e.code(), api = protocol.as_str(), "facade: falling back to the next model");
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -182,9 +251,24 @@ impl Engine {
         out
     }
 
-    /// `GET /openai/v1/models/{id}`: the model a selector resolves to.
+    /// `GET /openai/v1/models/{id}`: the model a selector resolves to; a model the
+    /// route's loaded catalog does not list is not found (no catalog = any model).
     pub fn facade_model(&self, selector: &str) -> Result<FacadeModel, EngineError> {
-        let target = resolve_target(
+        let target = self.facade_target(selector)?;
+        let route = self.routes().route(&target.route)?;
+        let wire = wire_model(route, &target.model);
+        if self.catalog_lacks(&target.route, &wire) {
+            return Err(EngineError::NotFound {
+                what: "model",
+                id: format!("{selector} (the catalog of route {} does not list {wire}; see GET /v1/models?route={})", target.route, target.route),
+            });
+        }
+        Ok(self.facade_model_entry(&target.route, &target.model))
+    }
+
+    /// The route and model a facade `model` selector names.
+    pub fn facade_target(&self, selector: &str) -> Result<ferry_config::Target, EngineError> {
+        resolve_target(
             self.routes().file(),
             &SelectorInputs {
                 model: Some(selector),
@@ -194,8 +278,18 @@ impl Engine {
         .map_err(|e| EngineError::NotFound {
             what: "model",
             id: format!("{selector} ({e})"),
-        })?;
-        Ok(self.facade_model_entry(&target.route, &target.model))
+        })
+    }
+
+    /// Whether the route's cached catalog exists and does not list `wire_model`
+    /// (`openrouter/auto` and other routers are always served).
+    fn catalog_lacks(&self, route: &str, wire_model: &str) -> bool {
+        wire_model != "openrouter/auto"
+            && self
+                .inner
+                .catalogs
+                .get(route)
+                .is_some_and(|c| !c.models().is_empty() && c.model(wire_model).is_none())
     }
 
     fn facade_model_entry(&self, route: &str, model: &str) -> FacadeModel {
@@ -205,5 +299,63 @@ impl Engine {
             created: self.loaded_at(),
             owned_by: route.to_string(),
         }
+    }
+}
+
+impl Engine {
+    /// The request deadline of a facade call: the `timeout_ms` of the first model's route.
+    /// The reply is returned only once its output started, so the deadline holds for every
+    /// attempt (the flag stays false).
+    fn facade_deadline(
+        &self,
+        chain: &[crate::input::PlannedModel],
+    ) -> Result<(Deadline, AtomicBool), EngineError> {
+        let first = chain
+            .first()
+            .ok_or_else(|| EngineError::Internal("empty model chain".into()))?;
+        let route = self.routes().route(&first.route)?;
+        Ok((
+            Deadline::after(Duration::from_millis(route.timeout_ms)),
+            AtomicBool::new(false),
+        ))
+    }
+}
+
+/// The attempts on one model under the request deadline: when the deadline cut them, the
+/// attempt in flight is recorded too (with the wait not yet counted) and the call fails.
+struct DeadlineRun {
+    started: Instant,
+    wait_before: Duration,
+}
+
+impl DeadlineRun {
+    fn start(trace: &FacadeTrace) -> DeadlineRun {
+        DeadlineRun {
+            started: Instant::now(),
+            wait_before: trace.upstream_wait,
+        }
+    }
+
+    fn finish<T>(
+        self,
+        result: Option<Result<T, UpstreamError>>,
+        deadline: &Deadline,
+        model: &str,
+        trace: &mut FacadeTrace,
+    ) -> Result<Result<T, UpstreamError>, EngineError> {
+        if let Some(result) = result {
+            return Ok(result);
+        }
+        let e = deadline.expired(model);
+        let accounted = trace.upstream_wait.saturating_sub(self.wait_before);
+        let waited = self.started.elapsed().saturating_sub(accounted);
+        trace.upstream_wait += waited;
+        trace.attempts.push(Attempt {
+            model: model.to_owned(),
+            status: None,
+            error_code: Some(e.code().to_owned()),
+            latency_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+        });
+        Err(e.into())
     }
 }
