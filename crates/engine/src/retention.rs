@@ -70,8 +70,14 @@ async fn prune(store: &Store, days: u32) -> Result<Pruned, ferry_store::StoreErr
         tokio::time::sleep(BATCH_PAUSE).await;
     }
     if total.runs > 0 {
-        while store.reclaim_space(BATCH_PAGES).await? > 0 {
+        let mut left = store.reclaim_space(BATCH_PAGES).await?;
+        while left > 0 {
             tokio::time::sleep(BATCH_PAUSE).await;
+            let now = store.reclaim_space(BATCH_PAGES).await?;
+            if now >= left {
+                break; // no progress: leave the rest to the next round
+            }
+            left = now;
         }
         // The freed pages leave the file at the next checkpoint; do it now, and empty the WAL.
         if !store.truncate_wal().await? {

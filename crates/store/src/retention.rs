@@ -28,13 +28,16 @@ impl Store {
     }
 
     /// Returns up to `pages` free pages to the file system; returns how many free pages
-    /// are left.
+    /// are left. Runs on a connection of its own in autocommit mode (the pragma is not
+    /// reliable inside the writer's group transaction), taking the write lock briefly.
     pub async fn reclaim_space(&self, pages: u32) -> Result<u64, StoreError> {
-        self.write_with(move |conn| {
+        self.maintenance(move |conn| {
             // The pragma frees one page per result row: step through all of them.
             let mut stmt = conn.prepare(&format!("PRAGMA incremental_vacuum({pages})"))?;
             let mut rows = stmt.query([])?;
             while rows.next()?.is_some() {}
+            drop(rows);
+            drop(stmt);
             let left: u64 = conn.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
             Ok(left)
         })
@@ -46,11 +49,22 @@ impl Store {
     /// cannot run inside the writer's transactions; waits up to the busy timeout for
     /// readers. Returns whether the checkpoint completed.
     pub async fn truncate_wal(&self) -> Result<bool, StoreError> {
-        let path = self.db_path().to_path_buf();
-        tokio::task::spawn_blocking(move || -> Result<bool, StoreError> {
-            let conn = crate::connection::open_writer(&path)?;
+        self.maintenance(|conn| {
             let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
             Ok(busy == 0)
+        })
+        .await
+    }
+
+    /// Runs `f` on a fresh read-write connection outside the writer's transactions.
+    async fn maintenance<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let path = self.db_path().to_path_buf();
+        tokio::task::spawn_blocking(move || -> Result<T, StoreError> {
+            let conn = crate::connection::open_writer(&path)?;
+            Ok(f(&conn)?)
         })
         .await
         .map_err(|e| StoreError::MaintenanceFailed(e.to_string()))?

@@ -116,8 +116,8 @@ const MIGRATIONS: &[&str] = &[
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Switches the database to `auto_vacuum = INCREMENTAL` (so retention pruning can shrink
-/// the file), once: a new database gets it before its first table; an existing one needs
-/// a full `VACUUM` to change, done here outside any transaction and logged.
+/// the file), once: the change takes a `VACUUM`, done here outside any transaction (and
+/// logged for an existing database, where it takes a moment).
 pub(crate) fn ensure_incremental_vacuum(conn: &Connection) -> Result<(), StoreError> {
     const INCREMENTAL: i64 = 2;
     let mode: i64 = conn.pragma_query_value(None, "auto_vacuum", |row| row.get(0))?;
@@ -125,11 +125,13 @@ pub(crate) fn ensure_incremental_vacuum(conn: &Connection) -> Result<(), StoreEr
         return Ok(());
     }
     let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
-    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     if tables > 0 {
         tracing::info!("switching the state database to incremental vacuum (once; a large file takes a moment)");
-        conn.execute_batch("VACUUM;")?;
     }
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    // Takes effect only through a VACUUM once the file has a header (WAL mode writes one
+    // at open); on a new database it is instant.
+    conn.execute_batch("VACUUM;")?;
     Ok(())
 }
 
