@@ -525,7 +525,7 @@ fn a_full_disk_fails_runs_cleanly_and_sends_nothing_upstream() {
     let gate = Gate::new();
     fake.push(Reply::gated(
         gate.clone(),
-        Reply::text(&"word ".repeat(2_000)),
+        Reply::text("word ".repeat(2_000)),
     ));
     let port = d.port;
     let waiter = std::thread::spawn(move || {

@@ -462,58 +462,6 @@ fn job_document(id: &str, job: &Job, origin: &str) -> Value {
     doc
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn endpoints_are_recognised() {
-        assert_eq!(
-            endpoint_of(&Method::POST, "/audio/speech"),
-            Some(MediaEndpoint::Speech)
-        );
-        assert_eq!(
-            endpoint_of(&Method::POST, "/videos"),
-            Some(MediaEndpoint::CreateVideo)
-        );
-        assert_eq!(
-            endpoint_of(&Method::GET, "/videos/models"),
-            Some(MediaEndpoint::VideoModels)
-        );
-        assert_eq!(
-            endpoint_of(&Method::GET, "/videos/job-1"),
-            Some(MediaEndpoint::PollVideo)
-        );
-        assert_eq!(
-            endpoint_of(&Method::GET, "/videos/job-1/content"),
-            Some(MediaEndpoint::VideoContent)
-        );
-        assert_eq!(endpoint_of(&Method::GET, "/videos/"), None);
-        assert_eq!(endpoint_of(&Method::DELETE, "/videos/job-1"), None);
-    }
-
-    #[test]
-    fn video_validation_follows_the_catalog() {
-        let models = default_video_models();
-        let ok = json!({"model": "google/veo-3.1-fast", "prompt": "p", "duration": 6, "resolution": "720p", "aspect_ratio": "16:9"});
-        assert!(validate_video(&models, &ok).is_ok());
-        let bad_duration = json!({"model": "google/veo-3.1-fast", "prompt": "p", "duration": 5});
-        assert!(validate_video(&models, &bad_duration)
-            .unwrap_err()
-            .contains("supported durations: 4, 6, 8"));
-        let bad_frame = json!({"model": "m", "prompt": "p", "frame_images": [{"type": "image_url", "image_url": {"url": "x"}, "frame_type": "middle"}]});
-        assert!(validate_video(&models, &bad_frame).is_err());
-        assert!(validate_video(&models, &json!({"model": "m"})).is_err());
-    }
-
-    #[test]
-    fn speech_bytes_differ_by_text() {
-        assert_ne!(fake_mp3("a"), fake_mp3("b"));
-        assert_eq!(&fake_mp3("a")[..3], b"ID3");
-        assert_eq!(fake_pcm("ab").len(), 16);
-    }
-}
-
 /// Dimensions of an embedding unless the request asks for `dimensions`.
 const EMBEDDING_DIMENSIONS: usize = 8;
 /// Price of an embedded token (USD), so `usage.cost` is a known amount.
@@ -605,10 +553,10 @@ fn images(body: Option<&Value>) -> FakeResponse {
     if body.get("model").and_then(Value::as_str).is_none() {
         return respond::openrouter_error(400, "model is required");
     }
-    if !body
+    if body
         .get("prompt")
         .and_then(Value::as_str)
-        .is_some_and(|p| !p.trim().is_empty())
+        .is_none_or(|p| p.trim().is_empty())
     {
         return respond::openrouter_error(400, "prompt is required");
     }
@@ -625,4 +573,56 @@ fn images(body: Option<&Value>) -> FakeResponse {
         StatusCode::OK,
         &json!({"created": unix_now(), "data": data, "usage": {"cost": 0.04 * n as f64}}),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_recognised() {
+        assert_eq!(
+            endpoint_of(&Method::POST, "/audio/speech"),
+            Some(MediaEndpoint::Speech)
+        );
+        assert_eq!(
+            endpoint_of(&Method::POST, "/videos"),
+            Some(MediaEndpoint::CreateVideo)
+        );
+        assert_eq!(
+            endpoint_of(&Method::GET, "/videos/models"),
+            Some(MediaEndpoint::VideoModels)
+        );
+        assert_eq!(
+            endpoint_of(&Method::GET, "/videos/job-1"),
+            Some(MediaEndpoint::PollVideo)
+        );
+        assert_eq!(
+            endpoint_of(&Method::GET, "/videos/job-1/content"),
+            Some(MediaEndpoint::VideoContent)
+        );
+        assert_eq!(endpoint_of(&Method::GET, "/videos/"), None);
+        assert_eq!(endpoint_of(&Method::DELETE, "/videos/job-1"), None);
+    }
+
+    #[test]
+    fn video_validation_follows_the_catalog() {
+        let models = default_video_models();
+        let ok = json!({"model": "google/veo-3.1-fast", "prompt": "p", "duration": 6, "resolution": "720p", "aspect_ratio": "16:9"});
+        assert!(validate_video(&models, &ok).is_ok());
+        let bad_duration = json!({"model": "google/veo-3.1-fast", "prompt": "p", "duration": 5});
+        assert!(validate_video(&models, &bad_duration)
+            .unwrap_err()
+            .contains("supported durations: 4, 6, 8"));
+        let bad_frame = json!({"model": "m", "prompt": "p", "frame_images": [{"type": "image_url", "image_url": {"url": "x"}, "frame_type": "middle"}]});
+        assert!(validate_video(&models, &bad_frame).is_err());
+        assert!(validate_video(&models, &json!({"model": "m"})).is_err());
+    }
+
+    #[test]
+    fn speech_bytes_differ_by_text() {
+        assert_ne!(fake_mp3("a"), fake_mp3("b"));
+        assert_eq!(&fake_mp3("a")[..3], b"ID3");
+        assert_eq!(fake_pcm("ab").len(), 16);
+    }
 }
