@@ -99,6 +99,25 @@ fn chat_once(port: u16) -> (u16, String) {
     .unwrap()
 }
 
+/// Opens a recorded facade stream (the queued reply starts with "alpha") and reads until
+/// its first output; returns the run id and the reader.
+fn stream_until_first_output(d: &Daemon) -> (String, ChunkedReader) {
+    let body = json!({"model": "openai/gpt-5.4-mini", "stream": true,
+        "messages": [{"role": "user", "content": "go"}]});
+    let (status, head, mut reader) = ChunkedReader::open(d.port, &body);
+    assert_eq!(status, 200, "{head}");
+    reader.until("alpha");
+    (run_id_of(&head), reader)
+}
+
+/// Sends SIGTERM without waiting.
+fn sigterm(d: &Daemon) {
+    let pid = d.child.as_ref().expect("running daemon").id();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+}
+
 fn run_id_of(head: &str) -> String {
     head.lines()
         .find_map(|l| {
@@ -123,22 +142,11 @@ fn the_grace_period_bounds_facade_streams() {
     let (fake, env, mut d) = rig(&["--record-facade-runs"], grace);
     // Upstream sends its first content chunk and then nothing until the gate opens (never).
     fake.push(Reply::gated(Gate::new(), Reply::text("alpha beta gamma")));
-    let body = json!({"model": "openai/gpt-5.4-mini", "stream": true,
-        "messages": [{"role": "user", "content": "go"}]});
-    let (status, head, mut reader) = ChunkedReader::open(d.port, &body);
-    assert_eq!(status, 200, "{head}");
-    let run_id = run_id_of(&head);
-    reader.until("alpha");
-    let pid = d.child.as_ref().unwrap().id();
+    let (run_id, mut reader) = stream_until_first_output(&d);
     let started = Instant::now();
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
+    sigterm(&d);
     let all = reader.rest();
-    let events: Vec<&str> = all
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .collect();
+    let events = sse_data(&all);
     assert_eq!(events.last().copied(), Some("[DONE]"), "{all}");
     let err: Value = serde_json::from_str(events[events.len() - 2]).expect("error event");
     assert_eq!(err["error"]["code"], "interrupted", "{all}");
@@ -161,16 +169,8 @@ fn a_stream_delivered_during_the_grace_is_recorded_completed() {
         gate.clone(),
         Reply::text("alpha beta gamma").with_usage(7, 3, 0.0009),
     ));
-    let body = json!({"model": "openai/gpt-5.4-mini", "stream": true,
-        "messages": [{"role": "user", "content": "go"}]});
-    let (status, head, mut reader) = ChunkedReader::open(d.port, &body);
-    assert_eq!(status, 200, "{head}");
-    let run_id = run_id_of(&head);
-    reader.until("alpha");
-    let pid = d.child.as_ref().unwrap().id();
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
+    let (run_id, mut reader) = stream_until_first_output(&d);
+    sigterm(&d);
     // The drain has begun once /readyz says so; then upstream finishes.
     eventually(Duration::from_secs(10), || {
         let (status, _) = http_get(d.port, "/readyz").ok()?;
@@ -197,10 +197,7 @@ fn a_malformed_chunk_after_output_ends_the_stream_with_an_error_event() {
     let (status, _, mut reader) = ChunkedReader::open(d.port, &body);
     assert_eq!(status, 200);
     let all = reader.rest();
-    let events: Vec<&str> = all
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .collect();
+    let events = sse_data(&all);
     // Every event before [DONE] parses (what an OpenAI SDK does with each one).
     assert_eq!(events.last().copied(), Some("[DONE]"), "{all}");
     for e in &events[..events.len() - 1] {

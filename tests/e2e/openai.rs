@@ -421,10 +421,7 @@ fn mid_stream_failure_ends_with_an_error_event_and_done() {
     );
     assert_eq!(status, 200);
     let all = reader.rest();
-    let events: Vec<&str> = all
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .collect();
+    let events = sse_data(&all);
     assert_eq!(*events.last().unwrap(), "[DONE]", "{all}");
     let err: Value = serde_json::from_str(events[events.len() - 2]).unwrap();
     assert_eq!(err["error"]["code"], "upstream_stream_error", "{all}");

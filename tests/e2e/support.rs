@@ -597,3 +597,10 @@ pub fn python3() -> Option<&'static str> {
         _ => None,
     }
 }
+
+/// The `data:` payloads of an SSE body, in order.
+pub fn sse_data(body: &str) -> Vec<&str> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect()
+}
