@@ -62,6 +62,7 @@ fn a_half_sent_request_head_does_not_hold_shutdown() {
     let (status, _) = http_get(d.port, "/healthz").unwrap();
     assert_eq!(status, 200);
     let (code, took) = terminate_timed(&mut d);
+    eprintln!("measured: exit {took:?} after SIGTERM with a half-sent head held open");
     assert_eq!(code, Some(0), "log: {}", d.log());
     assert!(
         took < Duration::from_millis(grace + 2000),
@@ -79,6 +80,10 @@ fn half_head_connections_are_closed_after_the_header_timeout() {
     for s in &mut conns {
         expect_closed(s, Duration::from_secs(20));
     }
+    eprintln!(
+        "measured: 500 half-head connections all closed {:?} after opening",
+        started.elapsed()
+    );
     assert!(started.elapsed() < Duration::from_secs(20));
     // The daemon still serves.
     let (status, _) = http_get(d.port, "/healthz").unwrap();
@@ -152,6 +157,7 @@ fn the_grace_period_bounds_facade_streams() {
     assert_eq!(err["error"]["code"], "interrupted", "{all}");
     let (code, _) = terminate_timed(&mut d);
     let took = started.elapsed();
+    eprintln!("measured: exit {took:?} after SIGTERM with a stream outliving the {grace} ms grace");
     assert_eq!(code, Some(0), "log: {}", d.log());
     assert!(
         took < Duration::from_millis(grace + 2000),
@@ -270,6 +276,9 @@ fn timeout_ms_is_the_deadline_across_retries_and_fallbacks() {
     let started = Instant::now();
     let (status, text) = chat_once(d.port);
     let took = started.elapsed();
+    eprintln!(
+        "measured: facade call failed after {took:?} (timeout_ms 1000, 3 attempts x 2 models)"
+    );
     assert_eq!(status, 504, "{text}");
     let err = &json(&text)["error"];
     assert_eq!(err["code"], "upstream_timeout", "{text}");
@@ -291,6 +300,7 @@ fn timeout_ms_is_the_deadline_across_retries_and_fallbacks() {
     let started = Instant::now();
     let out = d.cli(&env, &["sessions", "input", "slow", "hello"]);
     let took = started.elapsed();
+    eprintln!("measured: session input failed after {took:?}");
     assert!(
         stderr(&out).contains("[upstream_timeout]"),
         "{}",
@@ -369,6 +379,7 @@ fn retention_prunes_old_runs_and_the_file_shrinks() {
     }
     assert_eq!(d.terminate(), Some(0));
     let after = db_size(&env);
+    eprintln!("measured: state database {before} bytes before pruning, {after} after");
     assert!(
         after * 2 < before,
         "the file did not shrink: {before} bytes before, {after} after ({:?})",
