@@ -9,6 +9,7 @@ mod render;
 mod routes_source;
 mod save;
 mod serve;
+mod server;
 mod upload;
 
 use clap::Parser;

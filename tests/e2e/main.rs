@@ -3,9 +3,11 @@
 
 mod support;
 
+mod agents;
 mod assets;
 mod first_run;
 mod foundation;
+mod hostile;
 mod media;
 mod multimodal;
 mod observability;

@@ -11,13 +11,14 @@
 //! final text and attached as an audio part.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ferry_config::{wire_model, ModelParams, Route, SpeakReplies};
 use ferry_metrics::Api;
 use ferry_openrouter::{
-    chat_with_retries, Attempt, ChatOutcome, ChatRequest, StreamEvent, ToolCall,
+    chat_with_retries, Attempt, ChatOutcome, ChatRequest, Deadline, StreamEvent, ToolCall,
 };
 use futures::future::join_all;
 use serde_json::{json, Value};
@@ -152,7 +153,7 @@ fn tool_message(call_id: &str, content: &Value) -> Value {
 }
 
 fn tool_error(e: &EngineError) -> Value {
-    json!({"ok": false, "error": {"code": e.code(), "message": e.to_string()}})
+    json!({"ok": false, "error": {"code": e.code(), "message": e.client_message()}})
 }
 
 fn bad_call(message: &str) -> Value {
@@ -300,6 +301,11 @@ impl Engine {
     ) -> Result<(ChatOutcome, usize, String), EngineError> {
         let inner = &self.inner;
         let total = plan.chain.len();
+        let first = inner
+            .routes
+            .route(&plan.chain[start.min(total - 1)].route)?;
+        let deadline = Deadline::after(Duration::from_millis(first.timeout_ms));
+        let output_started = AtomicBool::new(false);
         for (i, planned) in plan.chain.iter().enumerate().skip(start) {
             let route = inner.routes.route(&planned.route)?;
             let client = inner.routes.client(&planned.route)?;
@@ -343,9 +349,9 @@ impl Engine {
                 extra: serde_json::Map::new(),
             };
             let before = attempts.len();
-            let call_started = Instant::now();
             let mut first_output: Option<Instant> = None;
             let mut on_event = |ev: StreamEvent| {
+                output_started.store(true, Ordering::Relaxed);
                 first_output.get_or_insert_with(Instant::now);
                 match ev {
                     StreamEvent::Text(text) => {
@@ -357,9 +363,35 @@ impl Engine {
                     StreamEvent::ToolCallDelta { .. } => {}
                 }
             };
-            let result =
-                chat_with_retries(&*client, &key, &req, &inner.retry, &mut on_event, attempts)
-                    .await;
+            let called = Instant::now();
+            let recorded = attempts.len();
+            let result = deadline
+                .run(
+                    &output_started,
+                    chat_with_retries(&*client, &key, &req, &inner.retry, &mut on_event, attempts),
+                )
+                .await;
+            let Some(result) = result else {
+                // The attempt in flight was cut by the deadline: record it too.
+                let e = deadline.expired(&req.model);
+                let earlier: u64 = attempts[recorded..].iter().map(|a| a.latency_ms).sum();
+                let total_ms = u64::try_from(called.elapsed().as_millis()).unwrap_or(u64::MAX);
+                attempts.push(Attempt {
+                    model: req.model.clone(),
+                    status: None,
+                    error_code: Some(e.code().to_owned()),
+                    latency_ms: total_ms.saturating_sub(earlier),
+                    generation_id: None,
+                });
+                crate::upstream_log::failed_attempts(
+                    Api::Sessions,
+                    &planned.route,
+                    Some(&hub.run_id),
+                    attempts,
+                    before,
+                );
+                return Err(e.into());
+            };
             crate::upstream_log::failed_attempts(
                 Api::Sessions,
                 &planned.route,
@@ -371,14 +403,14 @@ impl Engine {
                 Api::Sessions,
                 &planned.route,
                 &req.model,
-                call_started.elapsed(),
+                called.elapsed(),
             );
             if let Some(first) = first_output {
                 inner.metrics.ttft(
                     Api::Sessions,
                     &planned.route,
                     &req.model,
-                    first.duration_since(call_started),
+                    first.duration_since(called),
                 );
             }
             match result {

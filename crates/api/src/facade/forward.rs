@@ -39,6 +39,8 @@ pub async fn forward(
     let started = Instant::now();
     let engine = &s.engine;
     let in_flight = engine.metrics().facade_request();
+    // Keeps a shutdown waiting for this call; its signal ends the call at the grace's end.
+    let guard = engine.track_call();
     let call = Call {
         s,
         dialect,
@@ -57,7 +59,11 @@ pub async fn forward(
         api: Some(dialect.api()),
         ..FacadeTrace::default()
     };
-    let opened = match open(s, dialect, headers, map, record.is_some(), &mut trace).await {
+    let opened = tokio::select! {
+        r = open(s, dialect, headers, map, record.is_some(), &mut trace) => r,
+        _ = guard.grace_over() => Err(EngineError::Interrupted),
+    };
+    let opened = match opened {
         Ok(reply) => reply,
         Err(e) => return call.fail(e.into(), &trace, record),
     };
@@ -129,6 +135,7 @@ pub async fn forward(
                     record: record.clone(),
                     attempts: trace.attempts,
                     _in_flight: in_flight,
+                    _call: guard,
                 },
             );
             (
