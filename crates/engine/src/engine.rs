@@ -110,6 +110,7 @@ pub(crate) struct Inner {
     pub(crate) metrics: ferry_metrics::Metrics,
     pub(crate) record_facade: AtomicBool,
     pub(crate) videos: crate::video_jobs::VideoWatchers,
+    pub(crate) access: crate::access::Access,
 }
 
 /// The engine handle (cheap to clone).
@@ -151,6 +152,7 @@ impl Engine {
                 )
                 .await?;
         }
+        let access = crate::access::Access::load(store.clone()).await?;
         let runtime_model = match store.runtime_get(RUNTIME_MODEL_KEY).await? {
             Some(sel) => match validate_selector(&routes, &sel) {
                 Ok(_) => Some(sel),
@@ -186,6 +188,7 @@ impl Engine {
                 metrics: ferry_metrics::Metrics::new(),
                 record_facade: AtomicBool::new(false),
                 videos: Default::default(),
+                access,
             }),
         };
         engine.spawn_catalog_refresh();
@@ -525,7 +528,13 @@ impl Engine {
                 .and_then(|v| v.parse().ok()),
             fresh: existing_session.is_none(),
         };
-        let job = |hub| Job { hub, plan, session };
+        let caller = crate::access::current_caller();
+        let job = |hub| Job {
+            hub,
+            plan,
+            session,
+            caller,
+        };
         if opts.idempotency_key.is_some() {
             // A repeated key must find the existing run before anything starts.
             return match insert.await? {

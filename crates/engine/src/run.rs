@@ -23,6 +23,8 @@ pub(crate) struct Job {
     pub(crate) plan: RunPlan,
     /// The session's settings, read at submission.
     pub(crate) session: SessionSettings,
+    /// Who submitted it: its model and media calls are admitted and charged for them.
+    pub(crate) caller: crate::access::Caller,
 }
 
 pub(crate) async fn session_worker(
@@ -54,7 +56,12 @@ enum Ending {
 }
 
 async fn execute(inner: &Arc<Inner>, job: Job) {
-    let Job { hub, plan, session } = job;
+    let Job {
+        hub,
+        plan,
+        session,
+        caller,
+    } = job;
     let run_id = hub.run_id.clone();
     let mut attempts: Vec<Attempt> = Vec::new();
     let started = Instant::now();
@@ -76,7 +83,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
         tokio::select! {
             biased;
             _ = hub.cancel.cancelled() => Ending::Cancelled,
-            result = engine.run_turn(&hub, &plan, &session, &mut attempts) => match result {
+            result = crate::access::with_caller(caller, engine.run_turn(&hub, &plan, &session, &mut attempts)) => match result {
                 Ok(turn) => Ending::Completed(Box::new(turn)),
                 Err(e) => Ending::Failed(e),
             },

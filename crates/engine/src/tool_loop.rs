@@ -30,6 +30,7 @@ use crate::tools::{
     GenerateAudioArgs, OutputPart, ToolArgs, ToolName,
 };
 use crate::video_jobs::VideoJobView;
+use crate::access::Spent;
 use crate::EngineError;
 
 /// The tool-call id of the spoken reply's `generate_audio` events.
@@ -226,9 +227,17 @@ impl Engine {
         let mut cost = None;
         let mut current = 0usize;
         for step in 0..max_steps {
+            let admission = self
+                .admit_step(
+                    &plan.chain[current..],
+                    plan.params.max_tokens,
+                    &[&ctx.history, std::slice::from_ref(&plan.user_message), &messages],
+                )
+                .await?;
             let (outcome, served_index, route_id) = self
                 .call_models(hub, plan, &ctx, &messages, current, attempts)
                 .await?;
+            admission.settle(Spent::of_outcome(&outcome, &hub.run_id));
             current = served_index;
             add_usage(&mut usage, outcome.usage.as_ref());
             add_cost(&mut cost, outcome.cost);
@@ -297,7 +306,7 @@ impl Engine {
         for (i, planned) in plan.chain.iter().enumerate().skip(start) {
             let route = inner.routes.route(&planned.route)?;
             let client = inner.routes.client(&planned.route)?;
-            let key = inner.routes.api_key(route, &inner.secrets)?;
+            let key = self.route_key(route)?;
             let system_prompt = ctx.system_prompt_session.or(route.system_prompt.as_deref());
             let wire = wire_model(route, &planned.model);
             let catalog = inner.catalogs.get(&planned.route);

@@ -463,6 +463,9 @@ impl Engine {
         job: &VideoJob,
         state: &VideoJobState,
     ) -> Outcome {
+        if state.cost.is_some() || state.status == VideoStatus::Completed {
+            self.charge_call(&job.route, &job.model, "media", state.cost, None);
+        }
         if state.status != VideoStatus::Completed {
             let e = MediaError::VideoEnded {
                 job_id: job.id.clone(),

@@ -15,6 +15,7 @@ mod catalog;
 mod client;
 mod driver;
 mod error;
+mod management;
 pub mod media;
 mod outcome;
 mod passthrough;
@@ -31,6 +32,7 @@ pub use catalog::{Catalog, CatalogModel};
 pub use client::OpenRouterClient;
 pub use driver::ChatDriver;
 pub use error::{DriverError, UpstreamError, UpstreamErrorKind};
+pub use management::{create_key_body, ProvisionedKey};
 pub use passthrough::{
     open_raw_with_retries, RawCompletion, RawReply, RawStream, StreamSummary, Usage,
 };

@@ -98,7 +98,7 @@ impl Engine {
             trace.route = Some(planned.route.clone());
             trace.model = Some(chat.model.clone());
             let client = self.routes().openrouter_client(&planned.route)?;
-            let key = self.routes().api_key(route, self.secrets())?;
+            let key = self.route_key(route)?;
             chat.params = match route.model_config(&planned.model) {
                 Some(m) => m.params.overlay(&params),
                 None => params.clone(),
