@@ -400,6 +400,10 @@ pub struct ServeArgs {
     /// header's). Off by default: recording adds durable writes to each call.
     #[arg(long, env = "FERRY_RECORD_FACADE_RUNS")]
     pub record_facade_runs: bool,
+    /// Require a credential (the token or an `fk-…` virtual key) even on loopback; a
+    /// non-loopback daemon always does.
+    #[arg(long, env = "FERRY_REQUIRE_KEYS")]
+    pub require_keys: bool,
 }
 
 /// Cursor pagination of the list commands.

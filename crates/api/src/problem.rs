@@ -3,7 +3,7 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ferry_engine::EngineError;
+use ferry_engine::{retry_after_secs, AccessError, EngineError, LimitKind};
 use serde::Serialize;
 
 /// One problem document. `type` (`urn:ferry:problem:{code}`) and `title` (the HTTP reason
@@ -20,6 +20,8 @@ pub struct Problem {
     pub retryable: bool,
     /// The run concerned, when there is one.
     pub run_id: Option<String>,
+    /// Extra response headers (`x-should-retry`, `Retry-After`, `x-ratelimit-*`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 /// The wire form of a [`Problem`].
@@ -46,6 +48,7 @@ impl Problem {
             detail: detail.into(),
             retryable: false,
             run_id: None,
+            headers: Vec::new(),
         }
     }
 
@@ -75,12 +78,14 @@ impl IntoResponse for Problem {
             run_id: self.run_id.as_deref(),
         };
         let body = serde_json::to_vec(&doc).unwrap_or_default();
-        (
+        let mut resp = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body,
         )
-            .into_response()
+            .into_response();
+        add_headers(&mut resp, &self.headers);
+        resp
     }
 }
 
@@ -146,8 +151,48 @@ impl Problem {
         {
             resp.headers_mut().insert("x-ferry-run-id", run_id);
         }
+        add_headers(&mut resp, &self.headers);
         resp
     }
+}
+
+fn add_headers(resp: &mut Response, headers: &[(&'static str, String)]) {
+    for (name, value) in headers {
+        if let Ok(v) = header::HeaderValue::from_str(value) {
+            resp.headers_mut().insert(*name, v);
+        }
+    }
+}
+
+/// The headers of an access refusal: `x-should-retry: false` for 401/402/403; for a
+/// rate limit, `Retry-After` and OpenAI's `x-ratelimit-{limit,remaining,reset}-{kind}`.
+fn access_headers(e: &AccessError) -> Vec<(&'static str, String)> {
+    let Some(l) = e.limited() else {
+        return vec![("x-should-retry", "false".into())];
+    };
+    if l.too_large {
+        return vec![("x-should-retry", "false".into())];
+    }
+    let secs = retry_after_secs(l.retry_after);
+    let (limit, remaining, reset) = match l.kind {
+        LimitKind::Requests => (
+            "x-ratelimit-limit-requests",
+            "x-ratelimit-remaining-requests",
+            "x-ratelimit-reset-requests",
+        ),
+        LimitKind::Tokens => (
+            "x-ratelimit-limit-tokens",
+            "x-ratelimit-remaining-tokens",
+            "x-ratelimit-reset-tokens",
+        ),
+    };
+    vec![
+        ("retry-after", secs.to_string()),
+        (limit, l.limit.to_string()),
+        (remaining, l.remaining.to_string()),
+        (reset, format!("{:.3}s", l.retry_after.as_secs_f64())),
+        ("x-should-retry", "true".into()),
+    ]
 }
 
 impl From<EngineError> for Problem {
@@ -155,7 +200,12 @@ impl From<EngineError> for Problem {
         if matches!(e, EngineError::Store(_) | EngineError::Internal(_)) {
             tracing::error!(error = %e, "request failed");
         }
-        Problem::new(e.status(), e.code(), e.to_string()).retryable(e.retryable())
+        let mut p = Problem::new(e.status(), e.code(), e.to_string()).retryable(e.retryable());
+        if let EngineError::Access(a) = &e {
+            p.headers = access_headers(a);
+            p.retryable = a.limited().is_some_and(|l| !l.too_large);
+        }
+        p
     }
 }
 

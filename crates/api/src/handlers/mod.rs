@@ -2,6 +2,7 @@
 
 pub mod assets;
 pub mod config;
+pub mod keys;
 pub mod models;
 pub mod observations;
 pub mod openai;

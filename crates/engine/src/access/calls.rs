@@ -122,6 +122,22 @@ impl Engine {
 }
 
 impl Spent {
+    /// What a pass-through (facade) call cost, from its usage.
+    pub fn of_usage(
+        model: Option<String>,
+        usage: Option<&ferry_openrouter::Usage>,
+        generation_id: Option<String>,
+    ) -> Spent {
+        Spent {
+            model,
+            prompt_tokens: usage.map(|u| u.prompt_tokens),
+            completion_tokens: usage.map(|u| u.completion_tokens),
+            cost: usage.and_then(|u| u.cost),
+            generation_id,
+            run_id: None,
+        }
+    }
+
     /// What a chat call of the driver cost.
     pub(crate) fn of_outcome(outcome: &ChatOutcome, run_id: &str) -> Spent {
         let n = |k: &str| {

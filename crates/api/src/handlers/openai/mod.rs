@@ -12,8 +12,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use ferry_engine::{FacadeModel, FacadeRequest, FacadeRunEnd, FacadeTrace};
+use axum::{Extension, Json};
+use ferry_engine::{Caller, FacadeModel, FacadeRequest, FacadeRunEnd, FacadeTrace, Spent};
 use ferry_metrics::Api;
 use ferry_openrouter::RawReply;
 use serde::Serialize;
@@ -71,13 +71,14 @@ pub async fn models(State(s): State<AppState>) -> Json<ModelList> {
 )]
 pub async fn chat_completions(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
     let engine = &s.engine;
     let in_flight = engine.metrics().facade_request();
-    let map = match parse_body(body) {
+    let (map, body_len) = match parse_body(body) {
         Ok(m) => m,
         Err(p) => return fail(&s, p, &FacadeTrace::default(), started, None),
     };
@@ -100,6 +101,13 @@ pub async fn chat_completions(
         Ok(r) => r,
         Err(e) => return fail(&s, e.into(), &FacadeTrace::default(), started, record),
     };
+    let admission = match engine
+        .admit_facade(&caller, &req.selector, req.params.max_tokens, body_len)
+        .await
+    {
+        Ok(a) => a,
+        Err(e) => return fail(&s, e.into(), &FacadeTrace::default(), started, record),
+    };
     let mut trace = FacadeTrace::default();
     let reply = match engine.facade_open(req, record.is_some(), &mut trace).await {
         Ok(r) => r,
@@ -116,6 +124,11 @@ pub async fn chat_completions(
             if let Some(u) = c.usage {
                 metrics.usage(&route, model, u.prompt_tokens, u.completion_tokens, u.cost);
             }
+            admission.settle(Spent::of_usage(
+                c.model.clone(),
+                c.usage.as_ref(),
+                c.generation_id.clone(),
+            ));
             let mut resp = (
                 StatusCode::OK,
                 [(
@@ -162,6 +175,7 @@ pub async fn chat_completions(
                     started,
                     record,
                     attempts: trace.attempts,
+                    admission: Some(admission),
                     _in_flight: in_flight,
                 },
             );
@@ -204,7 +218,9 @@ fn add_run_header(resp: &mut Response, run_id: &str) {
 }
 
 /// The body as a JSON object, or the OpenAI-style problem saying what is wrong with it.
-fn parse_body(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, Problem> {
+fn parse_body(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(Map<String, Value>, usize), Problem> {
     let bytes = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Problem::new(
@@ -216,7 +232,10 @@ fn parse_body(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>,
             Problem::new(400, "invalid_body", e.body_text())
         }
     })?;
-    serde_json::from_slice::<Map<String, Value>>(&bytes).map_err(|e| {
+    let len = bytes.len();
+    serde_json::from_slice::<Map<String, Value>>(&bytes)
+        .map(|m| (m, len))
+        .map_err(|e| {
         Problem::new(
             400,
             "invalid_json",

@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use ferry_engine::{Engine, EngineError, FacadeRunEnd};
+use ferry_engine::{Admission, Engine, EngineError, FacadeRunEnd, Spent};
 use ferry_metrics::InFlight;
 use ferry_openrouter::{RawStream, StreamSummary};
 use futures::{Stream, StreamExt};
@@ -27,6 +27,8 @@ pub struct StreamEnd {
     pub started: Instant,
     pub record: Option<(String, String)>,
     pub attempts: Vec<ferry_openrouter::Attempt>,
+    /// The call's budget admission, settled with the stream's usage when it ends.
+    pub admission: Option<Admission>,
     pub _in_flight: InFlight,
 }
 
@@ -50,11 +52,20 @@ impl FacadeStream {
 
     /// Accounts for the stream (once): usage, and the recorded run.
     fn settle(&mut self, client_left: bool) {
-        let Some(end) = self.end.take() else {
+        let Some(mut end) = self.end.take() else {
             return;
         };
         let summary: StreamSummary = self.inner.summary();
         let model = summary.model.clone().unwrap_or_else(|| end.model.clone());
+        if let Some(a) = end.admission.take() {
+            // Without usage (the client left, the stream broke) the call is charged its
+            // reservation: upstream may have billed what it generated.
+            a.settle(Spent::of_usage(
+                Some(model.clone()),
+                summary.usage.as_ref(),
+                self.inner.generation_id.clone(),
+            ));
+        }
         if let Some(u) = summary.usage {
             end.engine.metrics().usage(
                 &end.route,
