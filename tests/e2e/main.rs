@@ -11,4 +11,5 @@ mod openai;
 mod operator;
 mod sessions;
 mod shaping;
+mod team;
 mod tool_loop;

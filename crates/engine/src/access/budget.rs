@@ -12,9 +12,10 @@ use time::OffsetDateTime;
 
 use super::keys::Period;
 
-/// USD to nano-USD, rounded up (worst cases are never under-estimated).
+/// USD to nano-USD, rounded up (worst cases are never under-estimated). Float noise
+/// below a thousandth of a nano-USD is ignored, so 1000 × $0.00001 is exactly $0.01.
 pub fn usd_to_nanos_ceil(usd: f64) -> i64 {
-    (usd * 1e9).ceil().clamp(0.0, i64::MAX as f64) as i64
+    (usd * 1e9 - 1e-3).ceil().clamp(0.0, i64::MAX as f64) as i64
 }
 
 /// USD to nano-USD, rounded to nearest (upstream's reported costs).
@@ -163,6 +164,7 @@ mod tests {
     #[test]
     fn nanos_round_worst_cases_up() {
         assert_eq!(usd_to_nanos_ceil(0.000_000_000_1), 1);
+        assert_eq!(usd_to_nanos_ceil(0.000_01 * 1000.0), 10_000_000);
         assert_eq!(usd_to_nanos(0.01), 10_000_000);
         assert_eq!(usd_to_nanos(-1.0), 0);
     }
