@@ -26,16 +26,25 @@ fn nullable<T: std::str::FromStr + Into<Value>>(
 
 fn settings_body(l: &KeyLimitArgs, body: &mut Map<String, Value>) -> Result<(), CliError> {
     if let Some(b) = &l.budget {
-        body.insert("budget_usd".into(), nullable::<f64>("budget", b, "an amount in USD like 25 or 0.5")?);
+        body.insert(
+            "budget_usd".into(),
+            nullable::<f64>("budget", b, "an amount in USD like 25 or 0.5")?,
+        );
     }
     if let Some(p) = &l.period {
         body.insert("period".into(), json!(p));
     }
     if let Some(n) = &l.rpm {
-        body.insert("rpm".into(), nullable::<u32>("rpm", n, "a number of requests per minute")?);
+        body.insert(
+            "rpm".into(),
+            nullable::<u32>("rpm", n, "a number of requests per minute")?,
+        );
     }
     if let Some(n) = &l.tpm {
-        body.insert("tpm".into(), nullable::<u32>("tpm", n, "a number of tokens per minute")?);
+        body.insert(
+            "tpm".into(),
+            nullable::<u32>("tpm", n, "a number of tokens per minute")?,
+        );
     }
     if !l.models.is_empty() {
         body.insert("models".into(), json!(l.models));
@@ -72,11 +81,20 @@ fn key_line(k: &Value) -> String {
             s(k, "period"),
             usd(&k["reserved_usd"])
         ),
-        None => format!("{} spent this {}, no budget", usd(&k["spent_usd"]), s(k, "period")),
+        None => format!(
+            "{} spent this {}, no budget",
+            usd(&k["spent_usd"]),
+            s(k, "period")
+        ),
     };
     let list = |f: &str| {
         k[f].as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
             .filter(|t| !t.is_empty())
             .unwrap_or_else(|| "*".into())
     };
@@ -159,7 +177,11 @@ pub async fn run(g: &GlobalArgs, cmd: &KeysCommand) -> Result<(), CliError> {
                 ));
             }
             let v = client
-                .call_json(Method::PATCH, &format!("/v1/keys/{id}"), Some(&Value::Object(body)))
+                .call_json(
+                    Method::PATCH,
+                    &format!("/v1/keys/{id}"),
+                    Some(&Value::Object(body)),
+                )
                 .await?;
             show(g, v)
         }

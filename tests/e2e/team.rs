@@ -104,8 +104,8 @@ impl Rig {
 
     fn get(&self, credential: &str, path: &str) -> (u16, Value) {
         let auth = format!("Bearer {credential}");
-        let (status, text) = http(self.d.port, "GET", path, &[("Authorization", &auth)], None)
-            .expect("http");
+        let (status, text) =
+            http(self.d.port, "GET", path, &[("Authorization", &auth)], None).expect("http");
         (
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
@@ -164,14 +164,23 @@ fn budgets_never_overshoot_under_concurrency_and_reservations_die_with_the_daemo
     for refused in results.iter().filter(|x| x.status != 200) {
         assert_budget_refusal(refused);
     }
-    assert!(ok >= 100, "at least $1.00 / $0.01 worst case were admitted: {ok}");
-    assert!(ok <= 125, "never more than $1.00 / $0.008 were admitted: {ok}");
+    assert!(
+        ok >= 100,
+        "at least $1.00 / $0.01 worst case were admitted: {ok}"
+    );
+    assert!(
+        ok <= 125,
+        "never more than $1.00 / $0.008 were admitted: {ok}"
+    );
     let by_key = r.spend("key");
     let ledger = group(&by_key, &team);
     let billed: f64 = r.fake.generation_costs().iter().map(|(_, c)| c).sum();
     assert!(ledger <= 1.0 + 1e-9, "ledger {ledger}");
     assert!(billed <= 1.0 + 1e-9, "fake billed {billed}");
-    assert!((ledger - billed).abs() < 1e-9, "ledger {ledger} = billed {billed}");
+    assert!(
+        (ledger - billed).abs() < 1e-9,
+        "ledger {ledger} = billed {billed}"
+    );
     assert!((ledger - 0.008 * ok as f64).abs() < 1e-9);
 
     // When spend equals the budget exactly, even a free call is refused.
@@ -230,7 +239,12 @@ fn budgets_never_overshoot_under_concurrency_and_reservations_die_with_the_daemo
     r.fake
         .push_for_model("team/held", Reply::text("again").with_usage(1, 1, 0.01));
     let again = r.chat(&held, &stream_body("team/held", 1000));
-    assert_eq!(again.status, 200, "{}", String::from_utf8_lossy(&again.body));
+    assert_eq!(
+        again.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&again.body)
+    );
     gate.open();
 }
 
@@ -263,7 +277,11 @@ fn scopes_routes_globs_expiry_and_revocation() {
     assert_eq!(denied.status, 403);
     assert_eq!(denied.json()["error"]["code"], "model_denied");
     assert_eq!(denied.json()["error"]["type"], "permission_error");
-    assert_eq!(r.fake.chat_requests().len(), before, "nothing went upstream");
+    assert_eq!(
+        r.fake.chat_requests().len(),
+        before,
+        "nothing went upstream"
+    );
     // x-api-key works like Authorization.
     let allowed = http_bytes(
         r.d.port,
@@ -274,7 +292,12 @@ fn scopes_routes_globs_expiry_and_revocation() {
             .to_string()
             .as_bytes(),
     );
-    assert_eq!(allowed.status, 200, "{}", String::from_utf8_lossy(&allowed.body));
+    assert_eq!(
+        allowed.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&allowed.body)
+    );
 
     // A key limited to another route gets 403 route_denied.
     let out = r.op(&["keys", "create", "elsewhere", "--route", "nope"]);
@@ -290,7 +313,10 @@ fn scopes_routes_globs_expiry_and_revocation() {
     );
     assert_eq!(gone.status, 401);
     assert_eq!(gone.json()["error"]["code"], "unauthorized");
-    assert!(gone.json()["error"]["message"].as_str().unwrap().contains("revoked"));
+    assert!(gone.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("revoked"));
 
     // Expired: 401 once the expiry has passed.
     let (_, short) = r.create_key("short", &["--expires-in", "1s"]);
@@ -312,7 +338,8 @@ fn scopes_routes_globs_expiry_and_revocation() {
 fn the_61st_request_in_a_minute_is_rate_limited_with_openai_headers() {
     let r = rig_with("", &[]);
     let (_, key) = r.create_key("script", &["--rpm", "60"]);
-    let body = json!({"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "hi"}]});
+    let body =
+        json!({"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "hi"}]});
     let started = Instant::now();
     let mut first_limited = None;
     for i in 0..120 {
@@ -321,20 +348,35 @@ fn the_61st_request_in_a_minute_is_rate_limited_with_openai_headers() {
             first_limited = Some((i, resp));
             break;
         }
-        assert_eq!(resp.status, 200, "request {i}: {}", String::from_utf8_lossy(&resp.body));
+        assert_eq!(
+            resp.status,
+            200,
+            "request {i}: {}",
+            String::from_utf8_lossy(&resp.body)
+        );
     }
     let (index, resp) = first_limited.expect("a request was rate limited");
     // GCRA: a full minute's worth at once, then one more per second elapsed.
     let grace = started.elapsed().as_secs() as usize + 1;
-    assert!(index >= 60, "the first 60 requests pass (limited at {index})");
-    assert!(index <= 60 + grace, "limited at request {} after {grace}s", index + 1);
+    assert!(
+        index >= 60,
+        "the first 60 requests pass (limited at {index})"
+    );
+    assert!(
+        index <= 60 + grace,
+        "limited at request {} after {grace}s",
+        index + 1
+    );
     let v = resp.json();
     assert_eq!(v["error"]["code"], "rate_limited", "{v}");
     assert_eq!(v["error"]["type"], "rate_limit_error");
     assert!(resp.header("retry-after").unwrap().parse::<u64>().unwrap() >= 1);
     assert_eq!(resp.header("x-ratelimit-limit-requests"), Some("60"));
     assert_eq!(resp.header("x-ratelimit-remaining-requests"), Some("0"));
-    assert!(resp.header("x-ratelimit-reset-requests").unwrap().ends_with('s'));
+    assert!(resp
+        .header("x-ratelimit-reset-requests")
+        .unwrap()
+        .ends_with('s'));
 }
 
 #[test]
@@ -344,8 +386,10 @@ fn the_ledger_matches_what_the_fake_billed_per_key_model_and_kind() {
     let (bob, b_secret) = r.create_key("bob", &["--budget", "10"]);
 
     // Facade calls by both keys, one non-streaming and one streaming.
-    r.fake
-        .push_for_model("openai/gpt-5.4-mini", Reply::text("a").with_usage(10, 5, 0.003));
+    r.fake.push_for_model(
+        "openai/gpt-5.4-mini",
+        Reply::text("a").with_usage(10, 5, 0.003),
+    );
     r.fake.push_for_model(
         "anthropic/claude-sonnet-4-5",
         Reply::text("b").with_usage(20, 7, 0.0125),
@@ -359,8 +403,10 @@ fn the_ledger_matches_what_the_fake_billed_per_key_model_and_kind() {
     assert_eq!(b.status, 200);
 
     // A session run and a direct media tool by alice.
-    r.fake
-        .push_for_model("openai/gpt-5.4-mini", Reply::text("run").with_usage(4, 2, 0.002));
+    r.fake.push_for_model(
+        "openai/gpt-5.4-mini",
+        Reply::text("run").with_usage(4, 2, 0.002),
+    );
     let auth = format!("Bearer {a_secret}");
     let (status, run) = http(
         r.d.port,
@@ -386,8 +432,10 @@ fn the_ledger_matches_what_the_fake_billed_per_key_model_and_kind() {
     assert_eq!(status, 200, "{tool}");
 
     // The operator's own call is in the ledger too, without a key.
-    r.fake
-        .push_for_model("openai/gpt-5.4-mini", Reply::text("op").with_usage(1, 1, 0.001));
+    r.fake.push_for_model(
+        "openai/gpt-5.4-mini",
+        Reply::text("op").with_usage(1, 1, 0.001),
+    );
     assert_eq!(
         r.chat(
             OPERATOR,
@@ -399,11 +447,17 @@ fn the_ledger_matches_what_the_fake_billed_per_key_model_and_kind() {
 
     let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
     let by_key = r.spend("key");
-    assert!(close(group(&by_key, &alice), 0.003 + 0.002 + 0.04), "{by_key}");
+    assert!(
+        close(group(&by_key, &alice), 0.003 + 0.002 + 0.04),
+        "{by_key}"
+    );
     assert!(close(group(&by_key, &bob), 0.0125), "{by_key}");
     assert!(close(group(&by_key, "operator"), 0.001), "{by_key}");
     let by_kind = r.spend("kind");
-    assert!(close(group(&by_kind, "facade"), 0.003 + 0.0125 + 0.001), "{by_kind}");
+    assert!(
+        close(group(&by_kind, "facade"), 0.003 + 0.0125 + 0.001),
+        "{by_kind}"
+    );
     assert!(close(group(&by_kind, "session"), 0.002), "{by_kind}");
     assert!(close(group(&by_kind, "media"), 0.04), "{by_kind}");
     let by_model = r.spend("model");
@@ -414,14 +468,30 @@ fn the_ledger_matches_what_the_fake_billed_per_key_model_and_kind() {
     for (model, cost) in &fake_by_model {
         assert!(close(group(&by_model, model), *cost), "{model}: {by_model}");
     }
-    assert!(close(by_model["total_usd"].as_f64().unwrap(), fake_by_model.values().sum()));
+    assert!(close(
+        by_model["total_usd"].as_f64().unwrap(),
+        fake_by_model.values().sum()
+    ));
 
     // Bob's spend shows against his budget; the CLI table and the metric agree.
     let bob_view = r.op_json(&["keys", "show", &bob]);
-    assert!(close(bob_view["spent_usd"].as_f64().unwrap(), 0.0125), "{bob_view}");
+    assert!(
+        close(bob_view["spent_usd"].as_f64().unwrap(), 0.0125),
+        "{bob_view}"
+    );
     let table = stdout(&r.op(&["spend", "--by", "kind"]));
-    assert!(table.contains("media") && table.contains("session"), "{table}");
-    let (_, metrics) = http(r.d.port, "GET", "/metrics", &[("Authorization", &format!("Bearer {OPERATOR}"))], None).unwrap();
+    assert!(
+        table.contains("media") && table.contains("session"),
+        "{table}"
+    );
+    let (_, metrics) = http(
+        r.d.port,
+        "GET",
+        "/metrics",
+        &[("Authorization", &format!("Bearer {OPERATOR}"))],
+        None,
+    )
+    .unwrap();
     assert!(
         metrics.contains(r#"ferry_spend_usd_total{route="openrouter",kind="media"} 0.04"#),
         "{metrics}"
@@ -441,8 +511,14 @@ fn the_ledger_matches_what_the_fake_billed_per_key_model_and_kind() {
     let wrong = format!("{}x", a_secret);
     let (_, unauthorized) = r.get(&wrong, "/v1/keys");
     for secret in [&a_secret, &b_secret] {
-        assert!(!state.contains(secret.as_str()), "a key is stored in the state root");
-        assert!(!state.contains(&secret[3..]), "a key is stored in the state root");
+        assert!(
+            !state.contains(secret.as_str()),
+            "a key is stored in the state root"
+        );
+        assert!(
+            !state.contains(&secret[3..]),
+            "a key is stored in the state root"
+        );
         assert!(!log.contains(&secret[3..]), "a key is in the log");
         for l in &listings {
             assert!(!l.contains(&secret[3..]), "a key is in a listing: {l}");
@@ -486,7 +562,15 @@ fn upstream_limit_provisions_an_openrouter_key_used_for_the_keys_traffic() {
     let r = Rig { fake, env, d };
 
     let v = r.op_json(&[
-        "keys", "create", "contractor", "--budget", "5", "--period", "week", "--upstream-limit", "5",
+        "keys",
+        "create",
+        "contractor",
+        "--budget",
+        "5",
+        "--period",
+        "week",
+        "--upstream-limit",
+        "5",
     ]);
     let id = v["key"]["id"].as_str().unwrap().to_string();
     let secret = v["secret"].as_str().unwrap().to_string();
@@ -501,7 +585,10 @@ fn upstream_limit_provisions_an_openrouter_key_used_for_the_keys_traffic() {
         .into_iter()
         .find(|q| q.method == "POST" && q.path.ends_with("/keys"))
         .expect("POST /keys");
-    assert_eq!(create.header("authorization"), Some(&*format!("Bearer {MANAGEMENT}")));
+    assert_eq!(
+        create.header("authorization"),
+        Some(&*format!("Bearer {MANAGEMENT}"))
+    );
 
     // The key's traffic uses the provisioned key; the operator's uses the route's.
     let resp = r.chat(

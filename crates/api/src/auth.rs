@@ -48,7 +48,9 @@ impl AuthConfig {
     /// Hands the settings to the engine's access service.
     pub(crate) fn apply(&self, engine: &Engine) {
         engine.configure_access(
-            self.token.as_ref().map(|t| Zeroizing::new(t.as_str().to_owned())),
+            self.token
+                .as_ref()
+                .map(|t| Zeroizing::new(t.as_str().to_owned())),
             self.require_keys,
         );
     }
@@ -102,7 +104,9 @@ pub fn scope_for(path: &str) -> Need {
     match path {
         "/healthz" | "/readyz" => Need::Open,
         "/v1/status" | "/v1/openapi.json" => Need::Any,
-        _ if path.starts_with(crate::handlers::openai::PREFIX) || path.starts_with("/anthropic/") => {
+        _ if path.starts_with(crate::handlers::openai::PREFIX)
+            || path.starts_with("/anthropic/") =>
+        {
             Need::Scope(Scope::Facade)
         }
         _ if SESSIONS.iter().any(|p| under(p)) => Need::Scope(Scope::Sessions),
@@ -164,7 +168,10 @@ mod tests {
             scope_for("/anthropic/v1/messages"),
             Need::Scope(Scope::Facade)
         );
-        assert_eq!(scope_for("/v1/sessions/s1/input"), Need::Scope(Scope::Sessions));
+        assert_eq!(
+            scope_for("/v1/sessions/s1/input"),
+            Need::Scope(Scope::Sessions)
+        );
         assert_eq!(scope_for("/v1/sessionsx"), Need::Scope(Scope::Admin));
         assert_eq!(scope_for("/v1/secrets"), Need::Scope(Scope::Admin));
         assert_eq!(scope_for("/v1/keys/key_1"), Need::Scope(Scope::Admin));

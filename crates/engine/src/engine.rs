@@ -480,6 +480,9 @@ impl Engine {
         let first = &plan.chain[0];
         let route = self.inner.routes.route(&first.route)?;
         self.inner.routes.api_key(route, &self.inner.secrets)?;
+        // A key limited to other routes or models is refused before anything is stored.
+        crate::access::current_caller()
+            .check_target(&first.route, &wire_model(route, &first.model))?;
         if plan.speak == Some(true) {
             require_tool(route, ToolName::GenerateAudio)?;
         }

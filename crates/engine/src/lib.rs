@@ -30,8 +30,8 @@ mod views;
 mod workspace;
 
 pub use access::{
-    current_caller, retry_after_secs, with_caller, AccessError, Admission, CallSpec, Caller, KeyPatch,
-    KeySettings, KeyView, LimitKind, Limited, NewKey, Period, Scope, Spent, SpendQuery,
+    current_caller, retry_after_secs, with_caller, AccessError, Admission, CallSpec, Caller,
+    KeyPatch, KeySettings, KeyView, LimitKind, Limited, NewKey, Period, Scope, SpendQuery, Spent,
 };
 pub use catalogs::{ModelEntry, ModelsQuery, ModelsView, DEFAULT_CATALOG_TTL};
 pub use media_tools::{DirectResult, ToolOutput};

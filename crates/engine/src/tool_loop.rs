@@ -20,6 +20,7 @@ use ferry_openrouter::{
 use futures::future::join_all;
 use serde_json::{json, Value};
 
+use crate::access::Spent;
 use crate::attachments::{Expansion, ModelCaps};
 use crate::engine::{Engine, Inner};
 use crate::input::{provider_for, RunPlan};
@@ -30,7 +31,6 @@ use crate::tools::{
     GenerateAudioArgs, OutputPart, ToolArgs, ToolName,
 };
 use crate::video_jobs::VideoJobView;
-use crate::access::Spent;
 use crate::EngineError;
 
 /// The tool-call id of the spoken reply's `generate_audio` events.
@@ -231,7 +231,11 @@ impl Engine {
                 .admit_step(
                     &plan.chain[current..],
                     plan.params.max_tokens,
-                    &[&ctx.history, std::slice::from_ref(&plan.user_message), &messages],
+                    &[
+                        &ctx.history,
+                        std::slice::from_ref(&plan.user_message),
+                        &messages,
+                    ],
                 )
                 .await?;
             let (outcome, served_index, route_id) = self

@@ -100,7 +100,10 @@ pub(crate) fn update(shared: &Shared, hash: &str, body: Option<&Value>) -> FakeR
     let Some(key) = state.provisioned.iter_mut().find(|k| k.hash == hash) else {
         return respond::openrouter_error(404, "Key not found");
     };
-    if let Some(d) = body.and_then(|b| b.get("disabled")).and_then(Value::as_bool) {
+    if let Some(d) = body
+        .and_then(|b| b.get("disabled"))
+        .and_then(Value::as_bool)
+    {
         key.disabled = d;
     }
     if let Some(l) = body.and_then(|b| b.get("limit")) {

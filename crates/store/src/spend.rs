@@ -113,8 +113,10 @@ impl Store {
     /// Records what OpenRouter billed for a generation on its ledger row.
     pub fn set_ledger_billed_nowait(&self, generation_id: String, billed: f64) {
         self.write_nowait(move |conn| {
-            conn.prepare_cached("UPDATE spend_ledger SET billed_cost = ?2 WHERE generation_id = ?1")?
-                .execute(params![generation_id, billed])?;
+            conn.prepare_cached(
+                "UPDATE spend_ledger SET billed_cost = ?2 WHERE generation_id = ?1",
+            )?
+            .execute(params![generation_id, billed])?;
             Ok(())
         });
     }

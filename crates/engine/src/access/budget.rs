@@ -114,7 +114,14 @@ impl Book {
     }
 
     /// Ends a reservation of `reserved` and charges `charged`.
-    pub fn settle(&self, key: &str, period: Period, reserved: i64, charged: i64, now: OffsetDateTime) {
+    pub fn settle(
+        &self,
+        key: &str,
+        period: Period,
+        reserved: i64,
+        charged: i64,
+        now: OffsetDateTime,
+    ) {
         let mut map = self.lock();
         let acc = Self::account(&mut map, key, period, now);
         acc.reserved = (acc.reserved - reserved).max(0);

@@ -171,7 +171,10 @@ impl Engine {
         self.check_routes(&settings.routes)?;
         let id = format!("key_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
         if let Some(limit) = upstream_limit {
-            settings.upstream = Some(self.provision_upstream(&id, &name, &settings, limit).await?);
+            settings.upstream = Some(
+                self.provision_upstream(&id, &name, &settings, limit)
+                    .await?,
+            );
         }
         let secret = keys::new_secret();
         let hash = keys::secret_hash(&secret);
@@ -188,14 +191,7 @@ impl Engine {
                 settings_json,
             )
             .await?;
-        let state = Arc::new(KeyState::new(
-            row.id,
-            row.name,
-            row.hint,
-            settings,
-            row.created_at,
-            row.updated_at,
-        ));
+        let state = Arc::new(KeyState::from_row(row, settings));
         self.access().keys_mut().insert(hash, Arc::clone(&state));
         tracing::info!(key = %state.id, name = %state.name, "virtual key created");
         Ok((self.key_view(&state, false), secret))
@@ -265,17 +261,11 @@ impl Engine {
             match self.access().find(&row.id) {
                 Some((_, k)) => out.push(self.key_view(&k, false)),
                 None => {
-                    let settings: KeySettings = serde_json::from_value(row.settings)
+                    let settings: KeySettings = serde_json::from_value(row.settings.clone())
                         .map_err(|e| EngineError::Internal(format!("key settings: {e}")))?;
-                    let k = KeyState::new(
-                        row.id,
-                        row.name,
-                        row.hint,
-                        settings,
-                        row.created_at,
-                        row.updated_at,
-                    );
-                    out.push(self.key_view(&k, row.revoked_at.is_some()));
+                    let revoked = row.revoked_at.is_some();
+                    let k = KeyState::from_row(row, settings);
+                    out.push(self.key_view(&k, revoked));
                 }
             }
         }
@@ -295,7 +285,10 @@ impl Engine {
     pub async fn update_key(&self, id: &str, patch: KeyPatch) -> Result<KeyView, EngineError> {
         let (hash, old) = self.access().find(id).ok_or_else(|| not_found(id))?;
         let mut s = old.settings.clone();
-        let name = patch.name.map(|n| n.trim().to_owned()).unwrap_or_else(|| old.name.clone());
+        let name = patch
+            .name
+            .map(|n| n.trim().to_owned())
+            .unwrap_or_else(|| old.name.clone());
         if let Some(v) = patch.scopes {
             s.scopes = v;
         }

@@ -52,6 +52,17 @@ pub struct KeyState {
 }
 
 impl KeyState {
+    fn from_row(row: ferry_store::KeyRow, settings: KeySettings) -> KeyState {
+        KeyState::new(
+            row.id,
+            row.name,
+            row.hint,
+            settings,
+            row.created_at,
+            row.updated_at,
+        )
+    }
+
     fn new(
         id: String,
         name: String,
@@ -98,6 +109,33 @@ impl Caller {
             Caller::Operator => true,
             Caller::Key(k) => k.settings.allows_scope(scope),
         }
+    }
+
+    /// A 403 unless the caller may use `model` (a wire model id) on `route`.
+    pub fn check_target(&self, route: &str, model: &str) -> Result<(), AccessError> {
+        let Caller::Key(k) = self else {
+            return Ok(());
+        };
+        let s = &k.settings;
+        if !s.allows_route(route) {
+            return Err(AccessError::Forbidden {
+                code: "route_denied",
+                message: format!(
+                    "key {} may use routes [{}], not {route}; ask an admin to `ferry keys update {} --route {route}`",
+                    k.id, s.routes.join(", "), k.id
+                ),
+            });
+        }
+        if !s.allows_model(model) {
+            return Err(AccessError::Forbidden {
+                code: "model_denied",
+                message: format!(
+                    "key {} may use models matching [{}], not {model}; pick an allowed model or ask an admin to `ferry keys update {} --model GLOB`",
+                    k.id, s.models.join(", "), k.id
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// A 403 unless the caller has `scope`.
@@ -238,15 +276,9 @@ impl Access {
                     ferry_store::rfc3339(settings.period.start(now)),
                 ));
             }
-            let state = KeyState::new(
-                row.id,
-                row.name,
-                row.hint,
-                settings,
-                row.created_at,
-                row.updated_at,
-            );
-            access.keys_mut().insert(hash, Arc::new(state));
+            access
+                .keys_mut()
+                .insert(hash, Arc::new(KeyState::from_row(row, settings)));
         }
         let periods: HashMap<String, Period> = access
             .keys()
@@ -284,7 +316,9 @@ impl Access {
 fn parse_hash(hex: &str) -> Result<[u8; 32], EngineError> {
     let mut out = [0u8; 32];
     if hex.len() != 64 {
-        return Err(EngineError::Internal("stored key hash is not 64 hex digits".into()));
+        return Err(EngineError::Internal(
+            "stored key hash is not 64 hex digits".into(),
+        ));
     }
     for (i, b) in out.iter_mut().enumerate() {
         *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
@@ -383,7 +417,9 @@ impl Admission {
         let entry = LedgerEntry {
             key_id: self.key.as_ref().map(|k| k.id.clone()),
             route: std::mem::take(&mut self.route),
-            model: spent.model.unwrap_or_else(|| std::mem::take(&mut self.model)),
+            model: spent
+                .model
+                .unwrap_or_else(|| std::mem::take(&mut self.model)),
             kind: self.kind.to_owned(),
             prompt_tokens: spent.prompt_tokens,
             completion_tokens: spent.completion_tokens,
@@ -502,35 +538,12 @@ impl Engine {
     /// `sessions`), route and model globs, rate limits, and a reservation of the call's
     /// worst case against the key's budget.
     pub async fn admit(&self, caller: &Caller, spec: CallSpec) -> Result<Admission, EngineError> {
-        let model = spec
-            .models
-            .first()
-            .map(|m| m.1.clone())
-            .unwrap_or_default();
+        let model = spec.models.first().map(|m| m.1.clone()).unwrap_or_default();
         let Caller::Key(k) = caller else {
             return Ok(self.admission(None, &spec, model, None));
         };
         let s = &k.settings;
-        if !s.allows_route(&spec.route) {
-            return Err(AccessError::Forbidden {
-                code: "route_denied",
-                message: format!(
-                    "key {} may use routes [{}], not {}; ask an admin to `ferry keys update {} --route {}`",
-                    k.id, s.routes.join(", "), spec.route, k.id, spec.route
-                ),
-            }
-            .into());
-        }
-        if !s.allows_model(&model) {
-            return Err(AccessError::Forbidden {
-                code: "model_denied",
-                message: format!(
-                    "key {} may use models matching [{}], not {model}; pick an allowed model or ask an admin to `ferry keys update {} --model GLOB`",
-                    k.id, s.models.join(", "), k.id
-                ),
-            }
-            .into());
-        }
+        caller.check_target(&spec.route, &model)?;
         let input = input_tokens(spec.input_bytes);
         let tokens = input.saturating_add(spec.max_tokens.unwrap_or(0));
         if let Err(l) = k.limits.check(tokens) {
@@ -545,7 +558,11 @@ impl Engine {
                     l.retry_after.as_secs_f64().ceil().max(1.0)
                 )
             };
-            return Err(AccessError::RateLimited { message, limited: l }.into());
+            return Err(AccessError::RateLimited {
+                message,
+                limited: l,
+            }
+            .into());
         }
         let Some(budget_usd) = s.budget_usd else {
             return Ok(self.admission(Some(k.clone()), &spec, model, None));
@@ -662,9 +679,11 @@ impl Engine {
     }
 
     fn record_spend(&self, entry: LedgerEntry, reservation: Option<String>) {
-        self.inner
-            .metrics
-            .spend(&entry.route, &entry.kind, ferry_store::nanos_to_usd(entry.cost_nanos));
+        self.inner.metrics.spend(
+            &entry.route,
+            &entry.kind,
+            ferry_store::nanos_to_usd(entry.cost_nanos),
+        );
         self.inner.store.charge_nowait(entry, reservation);
     }
 

@@ -75,7 +75,10 @@ mod tests {
 
     #[test]
     fn prices_input_plus_the_output_bound() {
-        let m = model(json!({"prompt": "0.000001", "completion": "0.00001"}), Some(500));
+        let m = model(
+            json!({"prompt": "0.000001", "completion": "0.00001"}),
+            Some(500),
+        );
         let w = worst_case(&m, 100, Some(1000)).unwrap();
         assert!((w - (0.0001 + 0.01)).abs() < 1e-12, "{w}");
         let w = worst_case(&m, 0, None).unwrap();

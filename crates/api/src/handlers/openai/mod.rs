@@ -218,9 +218,7 @@ fn add_run_header(resp: &mut Response, run_id: &str) {
 }
 
 /// The body as a JSON object, or the OpenAI-style problem saying what is wrong with it.
-fn parse_body(
-    body: Result<Bytes, BytesRejection>,
-) -> Result<(Map<String, Value>, usize), Problem> {
+fn parse_body(body: Result<Bytes, BytesRejection>) -> Result<(Map<String, Value>, usize), Problem> {
     let bytes = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Problem::new(
