@@ -240,6 +240,8 @@ impl Engine {
             "first_frame_asset_id": args.first_frame_asset_id,
             "last_frame_asset_id": args.last_frame_asset_id,
             "reference_asset_ids": args.reference_asset_ids,
+            // The virtual key that started the job: its cost is charged to it.
+            "key_id": self.current_key_id(),
         });
         let job = self
             .inner
@@ -464,7 +466,16 @@ impl Engine {
         state: &VideoJobState,
     ) -> Outcome {
         if state.cost.is_some() || state.status == VideoStatus::Completed {
-            self.charge_call(&job.route, &job.model, "media", state.cost, None);
+            self.charge_key(
+                job.request["key_id"].as_str().map(str::to_owned),
+                ferry_store::LedgerEntry {
+                    route: job.route.clone(),
+                    model: job.model.clone(),
+                    kind: "media".into(),
+                    cost: state.cost,
+                    ..Default::default()
+                },
+            );
         }
         if state.status != VideoStatus::Completed {
             let e = MediaError::VideoEnded {

@@ -528,8 +528,11 @@ impl Engine {
             Some(_) => Err(AccessError::Unauthorized(
                 "the bearer token was not accepted: check --token/--token-file or FERRY_TOKEN/FERRY_TOKEN_FILE, or use an fk-… key".into(),
             )),
+            // An open loopback daemon: whatever an SDK sends as its api_key is the
+            // operator (it is never forwarded); only fk-… keys are looked at.
+            None if !self.credentials_required() => Ok(Caller::Operator),
             None => Err(AccessError::Unauthorized(
-                "this ferry has no operator token; present an fk-… key (or no credential on a loopback daemon without --require-keys)".into(),
+                "this ferry requires an fk-… key (--require-keys) and has no operator token; ask an admin for a key".into(),
             )),
         }
     }
@@ -633,12 +636,26 @@ impl Engine {
 
     /// Charges a paid call made without an admission (media tools in a run,
     /// speech-to-text, video jobs) to the current task's caller.
-    pub(crate) fn charge(&self, mut entry: LedgerEntry) {
-        let caller = current_caller();
+    pub(crate) fn charge(&self, entry: LedgerEntry) {
+        let key = match current_caller() {
+            Caller::Key(k) => Some(k.id.clone()),
+            Caller::Operator => None,
+        };
+        self.charge_key(key, entry);
+    }
+
+    /// Charges a paid call to the key with id `key` (a background task's call: the key
+    /// that started it), or to nobody.
+    pub(crate) fn charge_key(&self, key: Option<String>, mut entry: LedgerEntry) {
         let cost = entry.cost.filter(|c| c.is_finite() && *c >= 0.0);
         entry.cost_nanos = cost.map_or(0, usd_to_nanos);
-        if let Caller::Key(k) = &caller {
-            entry.key_id = Some(k.id.clone());
+        entry.key_id = key;
+        let state = entry
+            .key_id
+            .as_deref()
+            .and_then(|id| self.access().find(id))
+            .map(|(_, k)| k);
+        if let Some(k) = state {
             if k.settings.budget_usd.is_some() {
                 self.access().book.settle(
                     &k.id,
@@ -650,6 +667,11 @@ impl Engine {
             }
         }
         self.record_spend(entry, None);
+    }
+
+    /// The id of the current task's key, if a key is calling.
+    pub(crate) fn current_key_id(&self) -> Option<String> {
+        current_caller().key_id().map(str::to_owned)
     }
 
     /// A budgeted key may start a call that cannot be priced in advance (media, STT)
