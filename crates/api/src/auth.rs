@@ -15,6 +15,8 @@ use axum::response::Response;
 use ferry_engine::{with_caller, AccessError, Engine, EngineError, Scope};
 use zeroize::Zeroizing;
 
+use crate::facade::dialect::{ANTHROPIC_PREFIX, OPENAI_PREFIX};
+use crate::facade::ErrorShape;
 use crate::problem::Problem;
 
 /// How the daemon authenticates: the operator token (if any) and whether a loopback
@@ -56,8 +58,9 @@ impl AuthConfig {
     }
 }
 
-/// The credential a request presents: `Authorization: Bearer X`, else `x-api-key: X`.
-/// Every protocol handler uses this one function.
+/// The credential a request presents: `Authorization: Bearer X`, else `x-api-key: X`
+/// (what Anthropic SDKs and Claude Code send; accepted on every path). Every protocol
+/// uses this one function.
 pub fn presented_credential(headers: &HeaderMap) -> Option<&str> {
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -104,9 +107,7 @@ pub fn scope_for(path: &str) -> Need {
     match path {
         "/healthz" | "/readyz" => Need::Open,
         "/v1/status" | "/v1/openapi.json" => Need::Any,
-        _ if path.starts_with(crate::handlers::openai::PREFIX)
-            || path.starts_with("/anthropic/") =>
-        {
+        _ if path.starts_with(OPENAI_PREFIX) || path.starts_with(ANTHROPIC_PREFIX) => {
             Need::Scope(Scope::Facade)
         }
         _ if SESSIONS.iter().any(|p| under(p)) => Need::Scope(Scope::Sessions),
@@ -116,12 +117,7 @@ pub fn scope_for(path: &str) -> Need {
 
 /// Renders an access refusal in the path's protocol shape.
 pub(crate) fn refusal(path: &str, e: AccessError) -> Response {
-    let problem = Problem::from(EngineError::from(e));
-    if path.starts_with(crate::handlers::openai::PREFIX) {
-        problem.into_openai_response()
-    } else {
-        axum::response::IntoResponse::into_response(problem)
-    }
+    ErrorShape::for_path(path).respond(Problem::from(EngineError::from(e)))
 }
 
 /// Middleware: authenticates, checks the path's scope, and runs the handler as the

@@ -22,6 +22,17 @@ pub struct Problem {
     pub run_id: Option<String>,
     /// Extra response headers (`x-should-retry`, `Retry-After`, `x-ratelimit-*`).
     pub headers: Vec<(&'static str, String)>,
+    /// Set when the failure is upstream's, after ferry's own retries: the wait upstream
+    /// asked for (`Retry-After`), when it said. The facade then tells SDKs not to retry
+    /// on their own (`x-should-retry: false`).
+    pub upstream: Option<UpstreamFailure>,
+}
+
+/// What is known about an upstream failure that ferry gave up on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UpstreamFailure {
+    /// Upstream's `Retry-After`, when it sent one.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 /// The wire form of a [`Problem`].
@@ -49,6 +60,7 @@ impl Problem {
             retryable: false,
             run_id: None,
             headers: Vec::new(),
+            upstream: None,
         }
     }
 
@@ -84,7 +96,7 @@ impl IntoResponse for Problem {
             body,
         )
             .into_response();
-        add_headers(&mut resp, &self.headers);
+        self.add_headers(&mut resp);
         resp
     }
 }
@@ -134,32 +146,15 @@ impl Problem {
         };
         serde_json::to_vec(&doc).unwrap_or_default()
     }
-
-    /// The problem as an OpenAI-style error response (for the `/openai/…` facade).
-    pub fn into_openai_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut resp = (
-            status,
-            [(header::CONTENT_TYPE, "application/json")],
-            self.openai_body(),
-        )
-            .into_response();
-        if let Some(run_id) = self
-            .run_id
-            .as_deref()
-            .and_then(|r| header::HeaderValue::from_str(r).ok())
-        {
-            resp.headers_mut().insert("x-ferry-run-id", run_id);
-        }
-        add_headers(&mut resp, &self.headers);
-        resp
-    }
 }
 
-fn add_headers(resp: &mut Response, headers: &[(&'static str, String)]) {
-    for (name, value) in headers {
-        if let Ok(v) = header::HeaderValue::from_str(value) {
-            resp.headers_mut().insert(*name, v);
+impl Problem {
+    /// Adds the problem's extra headers to a response of any shape.
+    pub(crate) fn add_headers(&self, resp: &mut Response) {
+        for (name, value) in &self.headers {
+            if let Ok(v) = header::HeaderValue::from_str(value) {
+                resp.headers_mut().insert(*name, v);
+            }
         }
     }
 }
@@ -200,12 +195,20 @@ impl From<EngineError> for Problem {
         if matches!(e, EngineError::Store(_) | EngineError::Internal(_)) {
             tracing::error!(error = %e, "request failed");
         }
-        let mut p = Problem::new(e.status(), e.code(), e.to_string()).retryable(e.retryable());
+        let upstream = match &e {
+            EngineError::Upstream(u) => Some(UpstreamFailure {
+                retry_after: u.retry_after,
+            }),
+            _ => None,
+        };
+        let mut problem =
+            Problem::new(e.status(), e.code(), e.to_string()).retryable(e.retryable());
+        problem.upstream = upstream;
         if let EngineError::Access(a) = &e {
-            p.headers = access_headers(a);
-            p.retryable = a.limited().is_some_and(|l| !l.too_large);
+            problem.headers = access_headers(a);
+            problem.retryable = a.limited().is_some_and(|l| !l.too_large);
         }
-        p
+        problem
     }
 }
 

@@ -170,6 +170,16 @@ impl Engine {
         progress: &mut (dyn FnMut(&VideoJobView) + Send),
     ) -> Result<ToolOutput, EngineError> {
         self.check_budget_open()?;
+        let media = &ctx.route.media;
+        let default_model = match args {
+            ToolArgs::GenerateImage(_) | ToolArgs::EditImage(_) => &media.image_model,
+            ToolArgs::GenerateAudio(_) => &media.tts_model,
+            ToolArgs::TranscribeAudio(_) => &media.stt_model,
+            ToolArgs::GenerateVideo(_) => &media.video_model,
+            ToolArgs::EmitOutput(_) => &ctx.route.default_model,
+        };
+        crate::access::current_caller()
+            .check_target(&ctx.route.id, ctx.model.as_deref().unwrap_or(default_model))?;
         match args {
             ToolArgs::GenerateImage(a) => self.generate_image(ctx, a).await,
             ToolArgs::EditImage(a) => self.edit_image(ctx, a).await,

@@ -182,6 +182,8 @@ impl Engine {
             .model
             .clone()
             .unwrap_or_else(|| route.media.video_model.clone());
+        self.check_budget_open()?;
+        crate::access::current_caller().check_target(&route.id, &model)?;
         let client = self.inner.routes.openrouter_client(&route.id)?;
         let key = self.inner.routes.api_key(route, &self.inner.secrets)?;
         let supported =
