@@ -387,8 +387,10 @@ impl Engine {
         Ok(())
     }
 
-    /// The spend ledger, grouped.
+    /// The spend ledger, grouped. Ledger rows are queued without waiting; an empty write
+    /// first makes every call that ended before this request visible.
     pub async fn spend(&self, q: SpendQuery) -> Result<Vec<SpendGroup>, EngineError> {
+        self.inner.store.write(|_| Ok(())).await?;
         Ok(self
             .inner
             .store
