@@ -159,9 +159,9 @@ fn image_ask(s: &AppState, fields: Map<String, Value>) -> Result<ImageAsk, Probl
             }
         }
     }
-    if !args
+    if args
         .get("prompt")
-        .is_some_and(|p| p.as_str().is_some_and(|t| !t.trim().is_empty()))
+        .is_none_or(|p| p.as_str().is_none_or(|t| t.trim().is_empty()))
     {
         return Err(bad(
             "missing_prompt",
