@@ -9,6 +9,7 @@ mod media;
 mod multimodal;
 mod openai;
 mod operator;
+mod protocols;
 mod sessions;
 mod shaping;
 mod team;

@@ -5,7 +5,7 @@
 //! event is parsed (with the cheap probes of [`super::probe`] and [`super::events`]) only
 //! when it can matter: before the first output, when text is being collected, or when it
 //! mentions an error, usage or the end of the reply. Plain content chunks in the middle of
-//! a stream cost a few substring scans and no allocation. (A quoted marker such as
+//! a stream cost a few substring scans and a validating scan that builds nothing. (A quoted marker such as
 //! `"message_stop"` cannot occur inside a JSON string, where quotes are escaped.)
 
 use std::sync::LazyLock;
@@ -192,6 +192,15 @@ impl SseTap {
         }
     }
 
+    /// An event not worth a parse is still checked to be valid JSON (a validating scan
+    /// that builds nothing), so a frame cut inside its JSON is a failure the client is told
+    /// about rather than a silent end.
+    fn skim(&mut self, d: &[u8]) {
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(d) {
+            self.not_json(&e);
+        }
+    }
+
     fn not_json(&mut self, e: &serde_json::Error) {
         let failure = UpstreamError::protocol(
             &format!("stream event is not valid JSON ({e})"),
@@ -206,7 +215,7 @@ impl SseTap {
     /// `response.failed` and `error` are failures the client sees as they are.
     fn inspect_responses(&mut self, d: &[u8]) {
         if !self.worth_parsing(d, &*RESPONSES_MARKERS) {
-            return;
+            return self.skim(d);
         }
         let event: ResponsesEvent = match serde_json::from_slice(d) {
             Ok(e) => e,
@@ -264,7 +273,7 @@ impl SseTap {
     /// usage, `message_stop` ends the reply, `error` is a failure the client sees as is.
     fn inspect_messages(&mut self, d: &[u8]) {
         if !self.worth_parsing(d, &*MESSAGES_MARKERS) {
-            return;
+            return self.skim(d);
         }
         let event: MessagesEvent = match serde_json::from_slice(d) {
             Ok(e) => e,
@@ -329,7 +338,7 @@ impl SseTap {
             || USAGE_KEY.find(d).is_some()
             || (FINISH_KEY.find(d).is_some() && FINISH_NULL.find(d).is_none());
         if !worth_parsing {
-            return;
+            return self.skim(d);
         }
         let probe: ReplyProbe = match serde_json::from_slice(d) {
             Ok(p) => p,
