@@ -402,6 +402,38 @@ fn the_ledger_matches_what_the_fake_billed_per_key_model_and_kind() {
     let b = r.chat(&b_secret, &stream_body("anthropic/claude-sonnet-4-5", 100));
     assert_eq!(b.status, 200);
 
+    // Anthropic Messages with x-api-key, and OpenAI Responses: every protocol is charged.
+    r.fake.push_for_model(
+        "anthropic/claude-sonnet-4-5",
+        Reply::text("m").with_usage(6, 3, 0.002),
+    );
+    let m = http_bytes(
+        r.d.port,
+        "POST",
+        "/anthropic/v1/messages",
+        &[("x-api-key", &b_secret), ("Content-Type", "application/json")],
+        json!({"model": "anthropic/claude-sonnet-4-5", "max_tokens": 100,
+               "messages": [{"role": "user", "content": "hi"}]})
+        .to_string()
+        .as_bytes(),
+    );
+    assert_eq!(m.status, 200, "{}", String::from_utf8_lossy(&m.body));
+    r.fake.push_for_model(
+        "openai/gpt-5.4-mini",
+        Reply::text("r").with_usage(2, 2, 0.0007),
+    );
+    let auth_a = format!("Bearer {a_secret}");
+    let resp = http_bytes(
+        r.d.port,
+        "POST",
+        "/openai/v1/responses",
+        &[("Authorization", &auth_a), ("Content-Type", "application/json")],
+        json!({"model": "openai/gpt-5.4-mini", "input": "hi", "max_output_tokens": 50})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+
     // A session run and a direct media tool by alice.
     r.fake.push_for_model(
         "openai/gpt-5.4-mini",
@@ -448,14 +480,17 @@ fn the_ledger_matches_what_the_fake_billed_per_key_model_and_kind() {
     let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
     let by_key = r.spend("key");
     assert!(
-        close(group(&by_key, &alice), 0.003 + 0.002 + 0.04),
+        close(group(&by_key, &alice), 0.003 + 0.0007 + 0.002 + 0.04),
         "{by_key}"
     );
-    assert!(close(group(&by_key, &bob), 0.0125), "{by_key}");
+    assert!(close(group(&by_key, &bob), 0.0125 + 0.002), "{by_key}");
     assert!(close(group(&by_key, "operator"), 0.001), "{by_key}");
     let by_kind = r.spend("kind");
     assert!(
-        close(group(&by_kind, "facade"), 0.003 + 0.0125 + 0.001),
+        close(
+            group(&by_kind, "facade"),
+            0.003 + 0.0125 + 0.002 + 0.0007 + 0.001
+        ),
         "{by_kind}"
     );
     assert!(close(group(&by_kind, "session"), 0.002), "{by_kind}");
@@ -476,7 +511,7 @@ fn the_ledger_matches_what_the_fake_billed_per_key_model_and_kind() {
     // Bob's spend shows against his budget; the CLI table and the metric agree.
     let bob_view = r.op_json(&["keys", "show", &bob]);
     assert!(
-        close(bob_view["spent_usd"].as_f64().unwrap(), 0.0125),
+        close(bob_view["spent_usd"].as_f64().unwrap(), 0.0145),
         "{bob_view}"
     );
     let table = stdout(&r.op(&["spend", "--by", "kind"]));
