@@ -411,7 +411,10 @@ fn the_ledger_matches_what_the_fake_billed_per_key_model_and_kind() {
         r.d.port,
         "POST",
         "/anthropic/v1/messages",
-        &[("x-api-key", &b_secret), ("Content-Type", "application/json")],
+        &[
+            ("x-api-key", &b_secret),
+            ("Content-Type", "application/json"),
+        ],
         json!({"model": "anthropic/claude-sonnet-4-5", "max_tokens": 100,
                "messages": [{"role": "user", "content": "hi"}]})
         .to_string()
@@ -427,7 +430,10 @@ fn the_ledger_matches_what_the_fake_billed_per_key_model_and_kind() {
         r.d.port,
         "POST",
         "/openai/v1/responses",
-        &[("Authorization", &auth_a), ("Content-Type", "application/json")],
+        &[
+            ("Authorization", &auth_a),
+            ("Content-Type", "application/json"),
+        ],
         json!({"model": "openai/gpt-5.4-mini", "input": "hi", "max_output_tokens": 50})
             .to_string()
             .as_bytes(),

@@ -721,3 +721,81 @@ impl Engine {
 pub fn retry_after_secs(d: Duration) -> u64 {
     d.as_secs_f64().ceil().max(1.0) as u64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(settings: KeySettings) -> Caller {
+        Caller::Key(Arc::new(KeyState::new(
+            "key_1".into(),
+            "k".into(),
+            "fk-…abcd".into(),
+            settings,
+            String::new(),
+            String::new(),
+        )))
+    }
+
+    fn settings(scopes: Vec<Scope>) -> KeySettings {
+        KeySettings {
+            scopes,
+            routes: vec!["openrouter".into()],
+            models: vec!["anthropic/*".into()],
+            budget_usd: None,
+            period: Period::Month,
+            rpm: None,
+            tpm: None,
+            expires_at: None,
+            upstream: None,
+        }
+    }
+
+    #[test]
+    fn scopes_routes_and_globs_are_checked_for_keys_only() {
+        let facade = key(settings(vec![Scope::Facade]));
+        assert!(facade.require(Scope::Facade).is_ok());
+        let denied = facade.require(Scope::Sessions).unwrap_err();
+        assert_eq!((denied.status(), denied.code()), (403, "scope_denied"));
+        assert!(key(settings(vec![Scope::Admin]))
+            .require(Scope::Sessions)
+            .is_ok());
+        assert!(facade
+            .check_target("openrouter", "anthropic/claude-sonnet-4-5")
+            .is_ok());
+        let m = facade
+            .check_target("openrouter", "openai/gpt-5.4-mini")
+            .unwrap_err();
+        assert_eq!(m.code(), "model_denied");
+        let r = facade
+            .check_target("other", "anthropic/claude-sonnet-4-5")
+            .unwrap_err();
+        assert_eq!(r.code(), "route_denied");
+        assert!(Caller::Operator.check_target("x", "y").is_ok());
+        assert!(Caller::Operator.require(Scope::Admin).is_ok());
+    }
+
+    #[test]
+    fn refusals_map_to_their_statuses() {
+        assert_eq!(AccessError::Unauthorized(String::new()).status(), 401);
+        assert_eq!(
+            AccessError::BudgetExceeded(String::new()).code(),
+            "budget_exceeded"
+        );
+        assert_eq!(AccessError::BudgetExceeded(String::new()).status(), 402);
+        assert_eq!(AccessError::Unpriced(String::new()).status(), 400);
+        let limited = AccessError::RateLimited {
+            message: String::new(),
+            limited: Limited {
+                kind: LimitKind::Requests,
+                limit: 1,
+                remaining: 0,
+                retry_after: Duration::from_millis(1500),
+                too_large: false,
+            },
+        };
+        assert_eq!((limited.status(), limited.code()), (429, "rate_limited"));
+        assert_eq!(retry_after_secs(Duration::from_millis(1500)), 2);
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+    }
+}
