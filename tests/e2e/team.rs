@@ -282,15 +282,16 @@ fn scopes_routes_globs_expiry_and_revocation() {
         before,
         "nothing went upstream"
     );
-    // x-api-key works like Authorization.
+    // The allowed model works, here on the Anthropic facade with x-api-key.
     let allowed = http_bytes(
         r.d.port,
         "POST",
-        "/openai/v1/chat/completions",
+        "/anthropic/v1/messages",
         &[("x-api-key", &claude), ("Content-Type", "application/json")],
-        json!({"model": "anthropic/claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]})
-            .to_string()
-            .as_bytes(),
+        json!({"model": "anthropic/claude-sonnet-4-5", "max_tokens": 50,
+               "messages": [{"role": "user", "content": "hi"}]})
+        .to_string()
+        .as_bytes(),
     );
     assert_eq!(
         allowed.status,

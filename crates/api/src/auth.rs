@@ -1,5 +1,5 @@
 //! Authentication and scopes for every route (spec §11, §14). The credential is read by
-//! [`presented_credential`] (`Authorization: Bearer …`, else `x-api-key`, which
+//! [`presented_credential`] (`Authorization: Bearer …`, else on `/anthropic/…` `x-api-key`, which
 //! Anthropic clients send); the engine decides who it is (the operator token, compared in
 //! constant time, or an `fk-…` virtual key, looked up by its SHA-256). The path decides the
 //! scope needed ([`scope_for`]). The caller is handed to the handler as an extension and
@@ -58,10 +58,10 @@ impl AuthConfig {
     }
 }
 
-/// The credential a request presents: `Authorization: Bearer X`, else `x-api-key: X`
-/// (what Anthropic SDKs and Claude Code send; accepted on every path). Every protocol
+/// The credential a request presents: `Authorization: Bearer X`, or on the Anthropic
+/// facade also `x-api-key: X` (what Anthropic SDKs and Claude Code send). Every protocol
 /// uses this one function.
-pub fn presented_credential(headers: &HeaderMap) -> Option<&str> {
+pub fn presented_credential<'a>(headers: &'a HeaderMap, path: &str) -> Option<&'a str> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -74,6 +74,7 @@ pub fn presented_credential(headers: &HeaderMap) -> Option<&str> {
     bearer.or_else(|| {
         headers
             .get("x-api-key")
+            .filter(|_| path.starts_with(ANTHROPIC_PREFIX))
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
             .filter(|v| !v.is_empty())
@@ -128,7 +129,7 @@ pub async fn require_token(State(engine): State<Engine>, mut req: Request, next:
     if need == Need::Open {
         return next.run(req).await;
     }
-    let caller = match engine.authenticate(presented_credential(req.headers())) {
+    let caller = match engine.authenticate(presented_credential(req.headers(), &path)) {
         Ok(c) => c,
         Err(e) => {
             let mut resp = refusal(&path, e);
@@ -177,10 +178,12 @@ mod tests {
     #[test]
     fn credential_from_bearer_or_x_api_key() {
         let mut h = HeaderMap::new();
-        assert_eq!(presented_credential(&h), None);
+        let m = "/anthropic/v1/messages";
+        assert_eq!(presented_credential(&h, m), None);
         h.insert("x-api-key", "fk-abc".parse().unwrap());
-        assert_eq!(presented_credential(&h), Some("fk-abc"));
+        assert_eq!(presented_credential(&h, m), Some("fk-abc"));
+        assert_eq!(presented_credential(&h, "/openai/v1/models"), None);
         h.insert(header::AUTHORIZATION, "Bearer tok".parse().unwrap());
-        assert_eq!(presented_credential(&h), Some("tok"));
+        assert_eq!(presented_credential(&h, m), Some("tok"));
     }
 }
