@@ -51,20 +51,10 @@ pub async fn forward(
         Ok(m) => m,
         Err(p) => return call.fail(p, &FacadeTrace::default(), None),
     };
-    let record = if engine.facade_recording() {
-        let session = headers
-            .get("x-ferry-session")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(DEFAULT_RECORD_SESSION)
-            .trim()
-            .to_string();
-        let input = json!({"api": dialect.record_name(), "request": Value::Object(map.clone())});
-        match engine.facade_record_start(&session, input).await {
-            Ok(run_id) => Some((run_id, session)),
-            Err(e) => return call.fail(e.into(), &FacadeTrace::default(), None),
-        }
-    } else {
-        None
+    let input = || Value::Object(map.clone());
+    let record = match record_start(s, headers, dialect.record_name(), input).await {
+        Ok(r) => r,
+        Err(p) => return call.fail(p, &FacadeTrace::default(), None),
     };
     // Team access (spec §14): scope, route/model globs, rate limits and a budget
     // reservation of the call's worst case, before anything goes upstream.
@@ -195,6 +185,29 @@ async fn admit(
         .admit_facade(caller, selector, max_tokens, body_len)
         .await
         .map(Some)
+}
+
+/// With `--record-facade-runs`, creates the run of this call (in the session named by
+/// `X-Ferry-Session`, else `openai`) and returns `(run id, session)`; `request` builds
+/// the recorded request only when recording is on.
+pub async fn record_start(
+    s: &AppState,
+    headers: &HeaderMap,
+    api: &'static str,
+    request: impl FnOnce() -> Value,
+) -> Result<Option<(String, String)>, Problem> {
+    if !s.engine.facade_recording() {
+        return Ok(None);
+    }
+    let session = headers
+        .get("x-ferry-session")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(DEFAULT_RECORD_SESSION)
+        .trim()
+        .to_string();
+    let input = json!({"api": api, "request": request()});
+    let run_id = s.engine.facade_record_start(&session, input).await?;
+    Ok(Some((run_id, session)))
 }
 
 /// Validates the body for `dialect` and opens the upstream reply.
