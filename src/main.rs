@@ -8,6 +8,7 @@ mod progress;
 mod render;
 mod save;
 mod serve;
+mod server;
 mod upload;
 
 use clap::Parser;

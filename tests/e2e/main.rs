@@ -5,6 +5,7 @@ mod support;
 
 mod assets;
 mod foundation;
+mod hostile;
 mod media;
 mod multimodal;
 mod openai;

@@ -123,13 +123,13 @@ fn openai_python_package_against_ferry() {
 }
 
 /// Reads an HTTP/1.1 chunked response incrementally.
-struct ChunkedReader {
+pub(crate) struct ChunkedReader {
     r: BufReader<TcpStream>,
-    seen: String,
+    pub(crate) seen: String,
 }
 
 impl ChunkedReader {
-    fn open(port: u16, body: &Value) -> (u16, String, ChunkedReader) {
+    pub(crate) fn open(port: u16, body: &Value) -> (u16, String, ChunkedReader) {
         let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         let body = body.to_string();
@@ -161,7 +161,7 @@ impl ChunkedReader {
     }
 
     /// The next chunk of the body, `None` at its end.
-    fn next_chunk(&mut self) -> Option<String> {
+    pub(crate) fn next_chunk(&mut self) -> Option<String> {
         let mut size = String::new();
         self.r
             .read_line(&mut size)
@@ -178,14 +178,14 @@ impl ChunkedReader {
     }
 
     /// Reads until the body so far contains `needle`.
-    fn until(&mut self, needle: &str) {
+    pub(crate) fn until(&mut self, needle: &str) {
         while !self.seen.contains(needle) {
             self.next_chunk()
                 .unwrap_or_else(|| panic!("stream ended before {needle:?}: {}", self.seen));
         }
     }
 
-    fn rest(&mut self) -> String {
+    pub(crate) fn rest(&mut self) -> String {
         while self.next_chunk().is_some() {}
         self.seen.clone()
     }
@@ -398,10 +398,7 @@ fn mid_stream_failure_ends_with_an_error_event_and_done() {
     );
     assert_eq!(status, 200);
     let all = reader.rest();
-    let events: Vec<&str> = all
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .collect();
+    let events = sse_data(&all);
     assert_eq!(*events.last().unwrap(), "[DONE]", "{all}");
     let err: Value = serde_json::from_str(events[events.len() - 2]).unwrap();
     assert_eq!(err["error"]["code"], "upstream_stream_error", "{all}");

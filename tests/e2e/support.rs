@@ -641,3 +641,10 @@ pub fn run_python_client_test(python: &str, script: &str, modules: &str, d: &Dae
     );
     so
 }
+
+/// The `data:` payloads of an SSE body, in order.
+pub fn sse_data(body: &str) -> Vec<&str> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect()
+}

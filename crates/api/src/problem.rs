@@ -192,7 +192,11 @@ fn access_headers(e: &AccessError) -> Vec<(&'static str, String)> {
 
 impl From<EngineError> for Problem {
     fn from(e: EngineError) -> Self {
-        if matches!(e, EngineError::Store(_) | EngineError::Internal(_)) {
+        if matches!(
+            e,
+            EngineError::Store(_) | EngineError::Internal(_) | EngineError::Asset(_)
+        ) && e.status() >= 500
+        {
             tracing::error!(error = %e, "request failed");
         }
         let upstream = match &e {
@@ -202,7 +206,7 @@ impl From<EngineError> for Problem {
             _ => None,
         };
         let mut problem =
-            Problem::new(e.status(), e.code(), e.to_string()).retryable(e.retryable());
+            Problem::new(e.status(), e.code(), e.client_message()).retryable(e.retryable());
         problem.upstream = upstream;
         if let EngineError::Access(a) = &e {
             problem.headers = access_headers(a);

@@ -41,6 +41,8 @@ pub async fn forward(
     let started = Instant::now();
     let engine = &s.engine;
     let in_flight = engine.metrics().facade_request();
+    // Keeps a shutdown waiting for this call; its signal ends the call at the grace's end.
+    let guard = engine.track_call();
     let call = Call {
         s,
         dialect,
@@ -64,7 +66,11 @@ pub async fn forward(
         Err(e) => return call.fail(e.into(), &FacadeTrace::default(), record),
     };
     let mut trace = FacadeTrace::default();
-    let opened = match open(s, dialect, headers, map, record.is_some(), &mut trace).await {
+    let opened = tokio::select! {
+        r = open(s, dialect, headers, map, record.is_some(), &mut trace) => r,
+        _ = guard.grace_over() => Err(EngineError::Interrupted),
+    };
+    let opened = match opened {
         Ok(reply) => reply,
         Err(e) => return call.fail(e.into(), &trace, record),
     };
@@ -130,6 +136,7 @@ pub async fn forward(
                     attempts: trace.attempts,
                     admission,
                     _in_flight: in_flight,
+                    _call: guard,
                 },
             );
             (

@@ -9,15 +9,16 @@ mod record;
 mod request;
 mod tokens;
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ferry_config::{
     resolve_target, wire_model, ModelParams, ProviderRouting, Route, SelectorInputs,
 };
 use ferry_openrouter::{
-    open_pass_with_retries, open_raw_with_retries, Attempt, ChatRequest, OpenRouterClient,
-    PassRequest, RawReply, RetryPolicy, UpstreamError,
+    open_pass_with_retries, open_raw_with_retries, Attempt, ChatRequest, Deadline,
+    OpenRouterClient, PassRequest, RawReply, RetryPolicy, UpstreamError,
 };
 use serde::Serialize;
 
@@ -266,6 +267,7 @@ impl Engine {
         .map_err(|e| EngineError::bad_input("invalid_selector", e.to_string()))?;
         let chain = plan_chain(routes, &target, None)?;
         let last = chain.len() - 1;
+        let (deadline, no_output) = self.facade_deadline(&chain)?;
         for (i, planned) in chain.iter().enumerate() {
             let route = self.routes().route(&planned.route)?;
             req.retarget(route, &planned.model);
@@ -273,10 +275,15 @@ impl Engine {
             trace.model = Some(req.wire_model().to_owned());
             let client = self.routes().openrouter_client(&planned.route)?;
             let key = self.route_key(route)?;
-            match req
-                .open(&client, &key, self.retry_policy(), collect_text, trace)
-                .await
-            {
+            let within = DeadlineRun::start(trace);
+            let result = deadline
+                .run(
+                    &no_output,
+                    req.open(&client, &key, self.retry_policy(), collect_text, trace),
+                )
+                .await;
+            let model = req.wire_model().to_owned();
+            match within.finish(result, &deadline, &model, trace)? {
                 Ok(reply) => return Ok(reply),
                 Err(e) if i < last && e.advances_fallback() => {
                     tracing::info!(model = %req.wire_model(), code = e.code(), "facade: falling back to the next model");
@@ -358,5 +365,63 @@ impl Engine {
             created: self.loaded_at(),
             owned_by: route.to_string(),
         }
+    }
+}
+
+impl Engine {
+    /// The request deadline of a facade call: the `timeout_ms` of the first model's route.
+    /// The reply is returned only once its output started, so the deadline holds for every
+    /// attempt (the flag stays false).
+    fn facade_deadline(
+        &self,
+        chain: &[crate::input::PlannedModel],
+    ) -> Result<(Deadline, AtomicBool), EngineError> {
+        let first = chain
+            .first()
+            .ok_or_else(|| EngineError::Internal("empty model chain".into()))?;
+        let route = self.routes().route(&first.route)?;
+        Ok((
+            Deadline::after(Duration::from_millis(route.timeout_ms)),
+            AtomicBool::new(false),
+        ))
+    }
+}
+
+/// The attempts on one model under the request deadline: when the deadline cut them, the
+/// attempt in flight is recorded too (with the wait not yet counted) and the call fails.
+struct DeadlineRun {
+    started: Instant,
+    wait_before: Duration,
+}
+
+impl DeadlineRun {
+    fn start(trace: &FacadeTrace) -> DeadlineRun {
+        DeadlineRun {
+            started: Instant::now(),
+            wait_before: trace.upstream_wait,
+        }
+    }
+
+    fn finish<T>(
+        self,
+        result: Option<Result<T, UpstreamError>>,
+        deadline: &Deadline,
+        model: &str,
+        trace: &mut FacadeTrace,
+    ) -> Result<Result<T, UpstreamError>, EngineError> {
+        if let Some(result) = result {
+            return Ok(result);
+        }
+        let e = deadline.expired(model);
+        let accounted = trace.upstream_wait.saturating_sub(self.wait_before);
+        let waited = self.started.elapsed().saturating_sub(accounted);
+        trace.upstream_wait += waited;
+        trace.attempts.push(Attempt {
+            model: model.to_owned(),
+            status: None,
+            error_code: Some(e.code().to_owned()),
+            latency_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+        });
+        Err(e.into())
     }
 }
