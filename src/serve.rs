@@ -137,7 +137,8 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
     let auth = match token {
         Some(t) => AuthConfig::bearer(t),
         None => AuthConfig::open(),
-    };
+    }
+    .require_keys(args.require_keys || !addr.ip().is_loopback());
     let app = ferry_api::router(engine.clone(), auth);
     let local = listener
         .local_addr()

@@ -84,6 +84,10 @@ pub struct Route {
     /// the built-in default route has one: `OPENROUTER_API_KEY`; a routes file never does).
     #[serde(skip)]
     pub auth_env_fallback: Option<String>,
+    /// A stored OpenRouter management key: lets `ferry keys create --upstream-limit`
+    /// provision an OpenRouter key per virtual key (spec §14).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub management_auth_ref: Option<String>,
     /// A custom base URL (trailing slashes trimmed); `None` means OpenRouter's.
     pub base_url: Option<Url>,
     /// Models tried in order after retryable failures of the chosen one.

@@ -125,6 +125,7 @@ pub(crate) struct Inner {
     pub(crate) traces: Option<Arc<ferry_telemetry::Traces>>,
     /// Failed run ends not yet written ([`crate::unstored`]).
     pub(crate) unstored: Mutex<HashMap<String, crate::unstored::UnstoredEnd>>,
+    pub(crate) access: crate::access::Access,
 }
 
 /// The engine handle (cheap to clone).
@@ -166,6 +167,7 @@ impl Engine {
                 )
                 .await?;
         }
+        let access = crate::access::Access::load(store.clone()).await?;
         let runtime_model = match store.runtime_get(RUNTIME_MODEL_KEY).await? {
             Some(sel) => match validate_selector(&routes, &sel) {
                 Ok(_) => Some(sel),
@@ -205,6 +207,7 @@ impl Engine {
                 reachability: Default::default(),
                 traces: config.traces.clone(),
                 unstored: Mutex::new(HashMap::new()),
+                access,
             }),
         };
         engine.spawn_catalog_refresh();
@@ -523,6 +526,9 @@ impl Engine {
         if input.model.is_some() {
             self.check_model_listed(&first.route, &first.model)?;
         }
+        // A key limited to other routes or models is refused before anything is stored.
+        crate::access::current_caller()
+            .check_target(&first.route, &wire_model(route, &first.model))?;
         if plan.speak == Some(true) {
             require_tool(route, ToolName::GenerateAudio)?;
         }
@@ -571,11 +577,13 @@ impl Engine {
                 .and_then(|v| v.parse().ok()),
             fresh: existing_session.is_none(),
         };
+        let caller = crate::access::current_caller();
         let job = |hub, inserted| Job {
             hub,
             plan,
             session,
             inserted,
+            caller,
         };
         if opts.idempotency_key.is_some() {
             // A repeated key must find the existing run before anything starts.
