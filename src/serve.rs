@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::serve::ListenerExt;
-use ferry_api::AuthConfig;
+use ferry_api::{AuthConfig, BrowserPolicy};
 use ferry_engine::{Engine, EngineConfig, SecretsHandle};
 use ferry_openrouter::RetryPolicy;
 use ferry_secrets::MasterKey;
@@ -44,6 +44,8 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
              Pass --token-file FILE (or set FERRY_TOKEN_FILE / FERRY_TOKEN), or bind to 127.0.0.1"
         )));
     }
+    let browser = BrowserPolicy::new(&args.allowed_hosts, &args.allowed_origins)
+        .map_err(|e| CliError::usage(e.to_string()))?;
     let lock = StateLock::acquire(&args.state_root).map_err(|e| CliError::fail(e.to_string()))?;
     let key = MasterKey::from_env().map_err(|e| CliError::fail(e.to_string()))?;
     let secrets = SecretsHandle::open(args.state_root.clone(), key.as_ref())
@@ -82,7 +84,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
         Some(t) => AuthConfig::bearer(t),
         None => AuthConfig::open(),
     };
-    let app = ferry_api::router(engine.clone(), auth);
+    let app = ferry_api::router(engine.clone(), auth, browser);
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| CliError::fail(format!("cannot listen on {addr}: {e}")))?;

@@ -69,11 +69,7 @@ pub async fn require_token(State(auth): State<AuthConfig>, req: Request, next: N
         "the bearer token was not accepted: check --token/--token-file or FERRY_TOKEN/FERRY_TOKEN_FILE"
     };
     let problem = Problem::new(401, "unauthorized", detail);
-    let mut resp = if path.starts_with(crate::handlers::openai::PREFIX) {
-        problem.into_openai_response()
-    } else {
-        problem.into_response()
-    };
+    let mut resp = problem.into_response_for(path);
     resp.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         header::HeaderValue::from_static("Bearer realm=\"ferry\""),

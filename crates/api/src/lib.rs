@@ -1,13 +1,15 @@
-//! ferry's local HTTP control API (spec §6): an axum router over the engine, with bearer
-//! auth, body limits, CORS off by default, and `application/problem+json` errors; the
-//! OpenAI-compatible facade under `/openai/v1`; Prometheus metrics; and the OpenAPI
-//! document of it all, generated from the handlers' `#[utoipa::path]` annotations.
+//! ferry's local HTTP control API (spec §6): an axum router over the engine, with browser
+//! protection (Host/Origin/non-simple-request rules), bearer auth, body limits, CORS only
+//! for allowed origins, and `application/problem+json` errors; the OpenAI-compatible
+//! facade under `/openai/v1`; Prometheus metrics; and the OpenAPI document of it all,
+//! generated from the handlers' `#[utoipa::path]` annotations.
 //!
 //! Adding a route: write the handler with `#[utoipa::path(...)]` and add it to [`api`]
 //! with `routes!`. That is the only way routes enter the router, so the document and the
 //! router cannot drift apart (the `openapi_lists_every_route` test walks the real router).
 
 mod auth;
+mod browser;
 mod extract;
 mod handlers;
 mod openapi;
@@ -24,6 +26,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use auth::AuthConfig;
+pub use browser::{takes_raw_body, BrowserPolicy, PolicyError, CLIENT_HEADER};
 pub use handlers::openai::MAX_FACADE_BODY;
 pub use problem::{openai_error_type, Problem};
 
@@ -96,8 +99,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api().into_openapi()
 }
 
-/// Builds the router.
-pub fn router(engine: Engine, auth: AuthConfig) -> Router {
+/// Builds the router. The browser guard runs first (before auth), on every route.
+pub fn router(engine: Engine, auth: AuthConfig, browser: BrowserPolicy) -> Router {
     let (routes, doc) = api().split_for_parts();
     let openapi = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
     let state = AppState { engine, openapi };
@@ -107,6 +110,10 @@ pub fn router(engine: Engine, auth: AuthConfig) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             auth,
             auth::require_token,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            browser,
+            browser::guard,
         ))
         .with_state(state)
 }

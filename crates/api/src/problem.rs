@@ -150,6 +150,60 @@ impl Problem {
     }
 }
 
+/// Anthropic's error `type` for an HTTP status (the Messages API's error shapes).
+pub fn anthropic_error_type(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        400..=499 => "invalid_request_error",
+        503 | 529 => "overloaded_error",
+        _ => "api_error",
+    }
+}
+
+impl Problem {
+    /// The problem as Anthropic's error body:
+    /// `{"type": "error", "error": {"type", "message"}}` (the ferry code is kept in
+    /// `error.code`, which Anthropic clients ignore).
+    pub fn anthropic_body(&self) -> Vec<u8> {
+        let doc = serde_json::json!({
+            "type": "error",
+            "error": {
+                "type": anthropic_error_type(self.status),
+                "message": self.detail,
+                "code": self.code,
+            }
+        });
+        serde_json::to_vec(&doc).unwrap_or_default()
+    }
+
+    /// The problem in the error shape the clients of `path` expect: OpenAI's under
+    /// `/openai/`, Anthropic's under `/anthropic/`, problem+json everywhere else. The one
+    /// place that choice is made for middleware (auth, browser guard) and fallbacks.
+    pub fn into_response_for(self, path: &str) -> Response {
+        if path.starts_with(crate::handlers::openai::PREFIX) {
+            self.into_openai_response()
+        } else if path.starts_with(ANTHROPIC_PREFIX) {
+            let status =
+                StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (
+                status,
+                [(header::CONTENT_TYPE, "application/json")],
+                self.anthropic_body(),
+            )
+                .into_response()
+        } else {
+            self.into_response()
+        }
+    }
+}
+
+/// Paths of the Anthropic-compatible facade.
+const ANTHROPIC_PREFIX: &str = "/anthropic/";
+
 impl From<EngineError> for Problem {
     fn from(e: EngineError) -> Self {
         if matches!(e, EngineError::Store(_) | EngineError::Internal(_)) {
@@ -177,5 +231,25 @@ mod tests {
         assert_eq!(openai_error_type(502), "server_error");
         assert_eq!(openai_error_type(400), "invalid_request_error");
         assert_eq!(openai_error_type(401), "authentication_error");
+    }
+
+    #[test]
+    fn error_shape_follows_the_path() {
+        let body = |path: &str| {
+            let resp = Problem::new(403, "host_not_allowed", "no").into_response_for(path);
+            assert_eq!(resp.status(), 403);
+            let ct = resp.headers()[header::CONTENT_TYPE].to_str().unwrap().to_owned();
+            (ct, resp)
+        };
+        assert_eq!(body("/v1/status").0, "application/problem+json");
+        assert_eq!(body("/openai/v1/models").0, "application/json");
+        let v: serde_json::Value = serde_json::from_slice(
+            &Problem::new(403, "host_not_allowed", "no").anthropic_body(),
+        )
+        .unwrap();
+        assert_eq!(v["type"], "error");
+        assert_eq!(v["error"]["type"], "permission_error");
+        assert_eq!(v["error"]["message"], "no");
+        assert_eq!(anthropic_error_type(529), "overloaded_error");
     }
 }

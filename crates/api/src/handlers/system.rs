@@ -68,9 +68,5 @@ pub async fn not_found(uri: axum::http::Uri) -> Response {
             uri.path()
         ),
     );
-    if uri.path().starts_with(crate::handlers::openai::PREFIX) {
-        problem.into_openai_response()
-    } else {
-        problem.into_response()
-    }
+    problem.into_response_for(uri.path())
 }
