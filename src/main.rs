@@ -8,6 +8,7 @@ mod progress;
 mod render;
 mod save;
 mod serve;
+mod state_root;
 mod upload;
 
 use clap::Parser;

@@ -10,7 +10,7 @@ use ferry_api::{AuthConfig, BrowserPolicy};
 use ferry_engine::{Engine, EngineConfig, SecretsHandle};
 use ferry_openrouter::RetryPolicy;
 use ferry_secrets::MasterKey;
-use ferry_store::{StateLock, Store};
+use ferry_store::Store;
 use tokio::net::TcpListener;
 
 use crate::cli::{GlobalArgs, LogFormat, ServeArgs};
@@ -46,7 +46,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
     }
     let browser = BrowserPolicy::new(&args.allowed_hosts, &args.allowed_origins)
         .map_err(|e| CliError::usage(e.to_string()))?;
-    let lock = StateLock::acquire(&args.state_root).map_err(|e| CliError::fail(e.to_string()))?;
+    let lock = crate::state_root::lock(&args.state_root, crate::state_root::Warn::Log)?;
     let key = MasterKey::from_env().map_err(|e| CliError::fail(e.to_string()))?;
     let secrets = SecretsHandle::open(args.state_root.clone(), key.as_ref())
         .map_err(|e| CliError::fail(e.to_string()))?;

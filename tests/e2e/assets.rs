@@ -311,6 +311,17 @@ fn duplicates_dedupe_and_downloads_verify() {
         Some(format!("bytes */{}", wav.len()).as_str())
     );
     assert_eq!(out.json()["code"], "range_not_satisfiable");
+    assert!(
+        !out.json()["detail"].as_str().unwrap().contains("99999"),
+        "the detail does not echo the Range header"
+    );
+    // Overlapping ranges are not "unsatisfiable": the whole body, like multi-ranges.
+    let overlap = r.get(
+        &format!("/v1/assets/{id}/raw"),
+        &[("Range", "bytes=0-0,0-0,0-0")],
+    );
+    assert_eq!(overlap.status, 200);
+    assert_eq!(overlap.body, wav);
     let stale = r.get(
         &format!("/v1/assets/{id}/raw"),
         &[("Range", "bytes=0-3"), ("If-Range", "\"other\"")],

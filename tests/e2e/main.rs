@@ -4,7 +4,9 @@
 mod support;
 
 mod assets;
+mod browser;
 mod foundation;
+mod hardening;
 mod media;
 mod multimodal;
 mod openai;

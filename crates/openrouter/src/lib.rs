@@ -19,6 +19,7 @@ pub mod media;
 mod outcome;
 mod passthrough;
 mod redact;
+mod scrub;
 mod response;
 mod retry;
 pub mod shape;

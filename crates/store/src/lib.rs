@@ -5,7 +5,8 @@
 //! holds runtime config, sessions, history, runs, run events, asset metadata, asset
 //! derivations and video jobs. A single writer thread
 //! owns the only write connection and commits queued jobs in groups; reads use a small
-//! pool of read-only connections. [`StateLock`] keeps two processes off one state root.
+//! pool of read-only connections. [`StateLock`] keeps two processes off one state root
+//! and keeps it owner-only (0700, files 0600).
 
 mod assets;
 mod clock;
@@ -14,6 +15,7 @@ mod error;
 mod events;
 mod json_column;
 mod lock;
+mod modes;
 mod pool;
 mod runs;
 mod runtime_config;
@@ -30,6 +32,7 @@ pub use clock::now_rfc3339;
 pub use error::StoreError;
 pub use events::RunEvent;
 pub use lock::{StateLock, LOCK_FILE_NAME};
+pub use modes::{restrict_umask, tighten};
 pub use runs::{InsertOutcome, NewRun, Run, RunError, RunFinish};
 pub use schema::SCHEMA_VERSION;
 pub use sessions::{NewSession, Session, SessionPatch, StoredMessage};

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use ferry_assets::{AssetView, Kind, MediaType, Source};
 use ferry_engine::EngineError;
 use ferry_store::AssetFilter;
+use http_range_header::RangeUnsatisfiableError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -226,7 +227,7 @@ pub async fn raw(
 }
 
 /// The full body, or one requested range (206), or 416 for a range outside the bytes.
-/// Malformed or multi-range requests get the whole body (RFC 9110 lets a server ignore
+/// Malformed, multi-range or overlapping requests get the whole body (RFC 9110 lets a server ignore
 /// Range); `If-Range` with another validator also gets the whole body.
 fn ranged(headers: &HeaderMap, etag: &str, bytes: Bytes) -> Response {
     let len = bytes.len() as u64;
@@ -241,7 +242,7 @@ fn ranged(headers: &HeaderMap, etag: &str, bytes: Bytes) -> Response {
         return bytes.into_response();
     };
     match parsed.validate(len) {
-        Ok(ranges) if ranges.len() == 1 => {
+        Ok(ranges) if ranges.len() == 1 && len > 0 => {
             let (start, end) = (*ranges[0].start(), *ranges[0].end());
             let part = bytes.slice(start as usize..=end as usize);
             let mut resp = (StatusCode::PARTIAL_CONTENT, part).into_response();
@@ -250,14 +251,16 @@ fn ranged(headers: &HeaderMap, etag: &str, bytes: Bytes) -> Response {
             }
             resp
         }
-        Ok(_) | Err(http_range_header::RangeUnsatisfiableError::FileSuffixOutOfBounds) => {
-            bytes.into_response()
-        }
-        Err(_) => {
+        // A range that starts past the end validates as "reversed": the one 416. The
+        // detail does not echo the header (it is the client's text, of any length).
+        Err(RangeUnsatisfiableError::RangeReversed) => {
             let mut resp = Problem::new(
                 416,
                 "range_not_satisfiable",
-                format!("the requested range {range} is outside the asset's {len} bytes"),
+                format!(
+                    "the requested range starts beyond the asset's {len} bytes; valid ranges lie within bytes=0-{}",
+                    len.saturating_sub(1)
+                ),
             )
             .into_response();
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
@@ -265,6 +268,9 @@ fn ranged(headers: &HeaderMap, etag: &str, bytes: Bytes) -> Response {
             }
             resp
         }
+        // Overlapping (`bytes=0-0,0-0`), multiple or over-long suffix ranges: the whole
+        // body, as for malformed ones.
+        _ => bytes.into_response(),
     }
 }
 
