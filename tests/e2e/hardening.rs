@@ -215,12 +215,12 @@ fn the_route_key_in_an_upstream_200_reply_is_never_stored_or_shown() {
         "POST",
         "/v1/sessions/leak/input",
         &[],
-        Some(&json!({"text": "again?"}).to_string()),
+        Some(&json!({"content": "again?"}).to_string()),
     )
     .unwrap();
     assert_eq!(status, 200, "{body}");
     assert!(!body.contains(API_KEY), "{body}");
-    let run_id = json(&body)["run_id"].as_str().unwrap_or_default().to_owned();
+    let run_id = json(&body)["id"].as_str().expect("a run view").to_owned();
 
     // Not in history, run views, events, the facade, or anything on disk.
     for path in [
