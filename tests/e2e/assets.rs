@@ -245,7 +245,7 @@ fn chunked_upload(port: u16, body: &[u8]) -> u16 {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
         .unwrap();
-    let mut req = b"POST /v1/assets HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut req = b"POST /v1/assets HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Ferry-Client: e2e\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for chunk in body.chunks(1000) {
         req.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
         req.extend_from_slice(chunk);

@@ -89,7 +89,16 @@ fn walk(root: &Path, relative: &Path) -> Walk {
         }
         let next = cur.join(&part);
         match std::fs::symlink_metadata(&next) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Walk::Missing,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // What is left is judged lexically: `nope/../../x` still leaves the root.
+                let depth = cur.strip_prefix(root).map_or(0, |p| p.components().count());
+                todo.push_front(part);
+                return if leaves(depth, &todo) {
+                    Walk::Outside
+                } else {
+                    Walk::Missing
+                };
+            }
             Err(e) => return Walk::Unreadable(e.kind().to_string()),
             Ok(meta) if meta.file_type().is_symlink() => {
                 links += 1;
@@ -116,6 +125,22 @@ fn walk(root: &Path, relative: &Path) -> Walk {
         }
     }
     Walk::Inside(cur)
+}
+
+/// Whether the components in `rest`, taken lexically from `depth` levels below the
+/// root, climb above it.
+fn leaves(mut depth: usize, rest: &VecDeque<OsString>) -> bool {
+    for part in rest {
+        match part.to_str() {
+            Some(".") => {}
+            Some("..") => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return true,
+            },
+            _ => depth += 1,
+        }
+    }
+    false
 }
 
 /// Puts `path`'s components (`.`/`..` kept as such) in front of `todo`, in order.
@@ -207,6 +232,7 @@ mod tests {
             "rel-missing",
             "chain",
             "sub/../../missing.txt",
+            "nope/../../secret.txt",
         ] {
             let e = resolve_in_workspace(&root, p).unwrap_err();
             assert_eq!(e.code(), "path_outside_workspace", "{p}: {e}");
