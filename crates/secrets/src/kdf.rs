@@ -191,7 +191,8 @@ mod tests {
         let d = KdfParams::default();
         assert_eq!(
             (d.memory_kib(), d.iterations(), d.parallelism()),
-            (19_456, 2, 1)
+            (65_536, 3, 4),
+            "RFC 9106's second recommendation"
         );
     }
 
