@@ -96,16 +96,18 @@ pub fn api() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of the API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().into_openapi()
+    openapi::complete(api().into_openapi())
 }
 
 /// Builds the router. The browser guard runs first (before auth), on every route.
 pub fn router(engine: Engine, auth: AuthConfig, browser: BrowserPolicy) -> Router {
     let (routes, doc) = api().split_for_parts();
+    let doc = openapi::complete(doc);
     let openapi = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
     let state = AppState { engine, openapi };
     routes
         .fallback(handlers::system::not_found)
+        .layer(axum::middleware::from_fn(problem::plain_errors_as_problems))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn_with_state(
             auth,

@@ -204,6 +204,53 @@ impl Problem {
 /// Paths of the Anthropic-compatible facade.
 const ANTHROPIC_PREFIX: &str = "/anthropic/";
 
+/// Middleware: axum's own rejections (a query string or path that does not parse, a
+/// method the route lacks) are plain text; they become problem documents in the path's
+/// shape, so every error the API gives has the one documented body. Other headers (such
+/// as `Allow` on a 405) are kept.
+pub async fn plain_errors_as_problems(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path().to_owned();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let plain = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+    let code = match status.as_u16() {
+        400 => "invalid_request",
+        405 => "method_not_allowed",
+        413 => "body_too_large",
+        415 => "unsupported_media_type",
+        422 => "invalid_body",
+        _ => "request_failed",
+    };
+    let detail = match (text.is_empty(), status.as_u16()) {
+        (false, _) => text,
+        (true, 405) => format!(
+            "{path} does not take this method; see docs/api.md (or GET /v1/openapi.json)"
+        ),
+        (true, _) => status.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    let mut out = Problem::new(status.as_u16(), code, detail).into_response_for(&path);
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
 impl From<EngineError> for Problem {
     fn from(e: EngineError) -> Self {
         if matches!(e, EngineError::Store(_) | EngineError::Internal(_)) {
