@@ -53,10 +53,12 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
 "$FERRY" serve --bind "127.0.0.1:$port" --state-root "$work/state" --workspace-root "$work/ws" \
     --routes-file "$work/routes.toml" --token-file "$work/token" --log-format json 2> "$work/ferry.log" &
 pids+=($!)
-for _ in $(seq 100); do
-    curl -fsS "http://127.0.0.1:$port/healthz" > /dev/null 2>&1 && break
-    sleep 0.1
-done
+healthy() {
+    python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+        "http://127.0.0.1:$port/healthz" > /dev/null 2>&1
+}
+for _ in $(seq 200); do healthy && break; sleep 0.1; done
+healthy || { echo "schemathesis.sh: ferry did not start:" >&2; cat "$work/ferry.log" >&2; exit 2; }
 
 status=0
 "$ST" --config-file tests/schemathesis/schemathesis.toml run "http://127.0.0.1:$port/v1/openapi.json" \
