@@ -402,11 +402,21 @@ pub struct ServeArgs {
     pub record_facade_runs: bool,
     /// A host name clients may put in `Host` besides localhost and IP addresses (a
     /// reverse proxy's name). Repeatable; the env var takes a comma-separated list.
-    #[arg(long = "allowed-host", value_name = "NAME", env = "FERRY_ALLOWED_HOSTS", value_delimiter = ',')]
+    #[arg(
+        long = "allowed-host",
+        value_name = "NAME",
+        env = "FERRY_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
     pub allowed_hosts: Vec<String>,
     /// A web origin (`https://app.example.com`) allowed to call ferry from a browser, with
     /// CORS. Repeatable; the env var takes a comma-separated list.
-    #[arg(long = "allowed-origin", value_name = "ORIGIN", env = "FERRY_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "allowed-origin",
+        value_name = "ORIGIN",
+        env = "FERRY_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
     pub allowed_origins: Vec<String>,
 }
 

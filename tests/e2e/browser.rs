@@ -122,7 +122,11 @@ fn csrf_with_simple_requests_is_refused_without_an_upstream_call() {
 
     // An observation: a WAV with no Content-Type (would pay for STT and inject a user
     // message), and as text/plain and multipart.
-    for ct in [None, Some("text/plain"), Some("multipart/form-data; boundary=x")] {
+    for ct in [
+        None,
+        Some("text/plain"),
+        Some("multipart/form-data; boundary=x"),
+    ] {
         let h: Vec<(&str, &str)> = ct.map(|c| ("Content-Type", c)).into_iter().collect();
         let resp = browser(
             d.port,
@@ -132,7 +136,11 @@ fn csrf_with_simple_requests_is_refused_without_an_upstream_call() {
             &h,
             &testdata::wav(),
         );
-        assert_refused(&resp, "client_header_required", &format!("observation {ct:?}"));
+        assert_refused(
+            &resp,
+            "client_header_required",
+            &format!("observation {ct:?}"),
+        );
     }
     // An upload as text/plain, as a form, and as an image type with a page's Origin.
     for (ct, origin) in [
@@ -142,7 +150,14 @@ fn csrf_with_simple_requests_is_refused_without_an_upstream_call() {
     ] {
         let mut h = vec![("Content-Type", ct)];
         h.extend(origin.map(|o| ("Origin", o)));
-        let resp = browser(d.port, "POST", "/v1/assets", &host, &h, b"stored by a web page");
+        let resp = browser(
+            d.port,
+            "POST",
+            "/v1/assets",
+            &host,
+            &h,
+            b"stored by a web page",
+        );
         let code = if origin.is_some() {
             "origin_not_allowed"
         } else {
@@ -269,7 +284,10 @@ fn dns_rebinding_and_cross_origin_preflights_are_refused() {
             &[
                 ("Origin", origin),
                 ("Access-Control-Request-Method", "POST"),
-                ("Access-Control-Request-Headers", "content-type, authorization"),
+                (
+                    "Access-Control-Request-Headers",
+                    "content-type, authorization",
+                ),
             ],
             b"",
         );
@@ -341,7 +359,11 @@ fn bad_policy_flags_and_tokens_refuse_to_start() {
     let fake = FakeOpenRouter::start();
     env.write_default_routes(&fake.base_url());
     for (flag, value, says) in [
-        ("--allowed-host", "https://ferry.example.com", "--allowed-host"),
+        (
+            "--allowed-host",
+            "https://ferry.example.com",
+            "--allowed-host",
+        ),
         ("--allowed-origin", "app.example.com", "--allowed-origin"),
         ("--token", "", "empty"),
         ("--token", "   ", "empty"),

@@ -17,7 +17,11 @@ fn video_urls_to_private_addresses_are_refused_before_connecting() {
     let r = rig_with("");
     // The "internal service" a hostile upstream points ferry at.
     let internal = FakeOpenRouter::start();
-    internal.serve_file("/secret.mp4", "video/mp4", b"\0\0\0\x18ftypinternal".to_vec());
+    internal.serve_file(
+        "/secret.mp4",
+        "video/mp4",
+        b"\0\0\0\x18ftypinternal".to_vec(),
+    );
     let port = internal.addr().port();
     for url in [
         format!("http://127.0.0.1:{port}/secret.mp4"),
@@ -68,16 +72,15 @@ fn video_urls_to_private_addresses_are_refused_before_connecting() {
         stderr(&out)
     );
     assert!(internal.requests().is_empty(), "not even after redirects");
-    assert!(r
-        .fake
-        .requests()
-        .iter()
-        .any(|q| q.path == "/files/hop2"));
+    assert!(r.fake.requests().iter().any(|q| q.path == "/files/hop2"));
 
     // Own-origin redirects that stay on the own origin are followed (with its key).
     r.fake.serve_redirect("/files/hop3", "/files/real.mp4");
-    r.fake
-        .serve_file("/files/real.mp4", "video/mp4", b"\0\0\0\x18ftypisomreal".to_vec());
+    r.fake.serve_file(
+        "/files/real.mp4",
+        "video/mp4",
+        b"\0\0\0\x18ftypisomreal".to_vec(),
+    );
     r.fake.push_video(
         VideoScript::new()
             .polls(0, 0)
@@ -139,7 +142,13 @@ fn state_root_is_owner_only_under_umask_022() {
         &ferry_assets::testdata::png(),
     );
     assert_eq!(up.status, 201);
-    for f in ["ferry.db", "ferry.db-wal", "ferry.db-shm", "secrets.json", "ferry.lock"] {
+    for f in [
+        "ferry.db",
+        "ferry.db-wal",
+        "ferry.db-shm",
+        "secrets.json",
+        "ferry.lock",
+    ] {
         assert!(state.join(f).exists(), "{f} exists");
         assert_eq!(mode(&state.join(f)), 0o600, "{f}");
     }
@@ -155,11 +164,7 @@ fn state_root_is_owner_only_under_umask_022() {
     .unwrap();
     let d = env.serve();
     assert_eq!(loose_paths(&state), Vec::<String>::new());
-    assert!(
-        d.log().contains("readable by other users"),
-        "{}",
-        d.log()
-    );
+    assert!(d.log().contains("readable by other users"), "{}", d.log());
     drop(d);
     // And by an offline command.
     std::fs::set_permissions(
@@ -239,9 +244,7 @@ fn the_route_key_in_an_upstream_200_reply_is_never_stored_or_shown() {
     drop(d);
     let disk = env.all_state_bytes();
     assert!(
-        !disk
-            .windows(API_KEY.len())
-            .any(|w| w == API_KEY.as_bytes()),
+        !disk.windows(API_KEY.len()).any(|w| w == API_KEY.as_bytes()),
         "the key is nowhere in the state root"
     );
 }

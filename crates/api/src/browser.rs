@@ -75,11 +75,8 @@ impl BrowserPolicy {
     }
 
     fn host_allowed(&self, host: &str) -> bool {
-        if host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok() {
-            return true;
-        }
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        self.hosts.iter().any(|h| *h == host)
+        host == "localhost" || host.parse::<IpAddr>().is_ok() || self.hosts.contains(&host)
     }
 
     fn origin_listed(&self, origin: &str) -> bool {
@@ -156,7 +153,13 @@ fn content_type(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::CONTENT_TYPE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
 }
 
 /// Whether the request has a body (or claims a type for one).
@@ -396,6 +399,7 @@ mod tests {
         for host in [
             "localhost:4000",
             "LOCALHOST",
+            "localhost.:4000",
             "127.0.0.1:4000",
             "[::1]:4000",
             "192.168.1.5",
@@ -418,7 +422,10 @@ mod tests {
     #[test]
     fn origins_same_origin_or_listed() {
         let p = BrowserPolicy::new(&[], &["https://app.example.com:443/".into()]).unwrap();
-        let json = [("content-type", "application/json"), ("content-length", "2")];
+        let json = [
+            ("content-type", "application/json"),
+            ("content-length", "2"),
+        ];
         let with = |host: &str, origin: &str| {
             let mut h = vec![("host", host), ("origin", origin)];
             h.extend(json);
@@ -486,10 +493,7 @@ mod tests {
             post("/v1/sessions", &[("content-length", "5")]),
             "json_content_type_required"
         );
-        assert_eq!(
-            post("/v1/runs/run_1/cancel", &[]),
-            "client_header_required"
-        );
+        assert_eq!(post("/v1/runs/run_1/cancel", &[]), "client_header_required");
         assert_eq!(
             post("/v1/observations", &[("content-type", "audio/wav")]),
             "client_header_required"
@@ -519,7 +523,10 @@ mod tests {
         assert_eq!(
             post(
                 "/v1/sessions",
-                &[("content-type", "application/json"), ("sec-fetch-site", "cross-site")]
+                &[
+                    ("content-type", "application/json"),
+                    ("sec-fetch-site", "cross-site")
+                ]
             ),
             "origin_not_allowed"
         );

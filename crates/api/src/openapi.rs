@@ -77,7 +77,8 @@ fn add_error_responses(doc: &mut serde_json::Value) {
         } else {
             ("application/problem+json", "Problem")
         };
-        let body = json!({content_type: {"schema": {"$ref": format!("#/components/schemas/{schema}")}}});
+        let body =
+            json!({content_type: {"schema": {"$ref": format!("#/components/schemas/{schema}")}}});
         for method in METHODS {
             let Some(op) = item.get_mut(method).and_then(Value::as_object_mut) else {
                 continue;
@@ -90,21 +91,36 @@ fn add_error_responses(doc: &mut serde_json::Value) {
             let open = op
                 .get("security")
                 .and_then(Value::as_array)
-                .is_some_and(|s| s.iter().all(|r| r.as_object().is_some_and(|r| r.is_empty())));
+                .is_some_and(|s| {
+                    s.iter()
+                        .all(|r| r.as_object().is_some_and(|r| r.is_empty()))
+                });
             let mut extra: Vec<(&str, &str)> = Vec::new();
             if has_body || has_params {
-                extra.push(("400", "Invalid request: `code` and `detail` say what was wrong"));
+                extra.push((
+                    "400",
+                    "Invalid request: `code` and `detail` say what was wrong",
+                ));
             }
             if !open {
-                extra.push(("401", "A token is configured and the request has none, or a wrong one"));
+                extra.push((
+                    "401",
+                    "A token is configured and the request has none, or a wrong one",
+                ));
             }
             extra.push(("403", "Refused by the browser guard: host_not_allowed, origin_not_allowed, json_content_type_required or client_header_required (docs/security.md)"));
             if has_params {
-                extra.push(("404", "Not found: the named resource or route does not exist"));
+                extra.push((
+                    "404",
+                    "Not found: the named resource or route does not exist",
+                ));
             }
             if has_body {
                 extra.push(("413", "The body is larger than this endpoint accepts"));
-                extra.push(("415", "The body's Content-Type is not one this endpoint takes"));
+                extra.push((
+                    "415",
+                    "The body's Content-Type is not one this endpoint takes",
+                ));
             }
             let responses = op
                 .entry("responses")

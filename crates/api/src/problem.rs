@@ -237,9 +237,9 @@ pub async fn plain_errors_as_problems(
     };
     let detail = match (text.is_empty(), status.as_u16()) {
         (false, _) => text,
-        (true, 405) => format!(
-            "{path} does not take this method; see docs/api.md (or GET /v1/openapi.json)"
-        ),
+        (true, 405) => {
+            format!("{path} does not take this method; see docs/api.md (or GET /v1/openapi.json)")
+        }
         (true, _) => status.canonical_reason().unwrap_or("error").to_owned(),
     };
     let mut out = Problem::new(status.as_u16(), code, detail).into_response_for(&path);
@@ -285,15 +285,17 @@ mod tests {
         let body = |path: &str| {
             let resp = Problem::new(403, "host_not_allowed", "no").into_response_for(path);
             assert_eq!(resp.status(), 403);
-            let ct = resp.headers()[header::CONTENT_TYPE].to_str().unwrap().to_owned();
+            let ct = resp.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .to_owned();
             (ct, resp)
         };
         assert_eq!(body("/v1/status").0, "application/problem+json");
         assert_eq!(body("/openai/v1/models").0, "application/json");
-        let v: serde_json::Value = serde_json::from_slice(
-            &Problem::new(403, "host_not_allowed", "no").anthropic_body(),
-        )
-        .unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&Problem::new(403, "host_not_allowed", "no").anthropic_body())
+                .unwrap();
         assert_eq!(v["type"], "error");
         assert_eq!(v["error"]["type"], "permission_error");
         assert_eq!(v["error"]["message"], "no");

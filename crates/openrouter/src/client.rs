@@ -14,11 +14,11 @@ use serde_json::Value;
 use url::Url;
 
 use crate::body::{self, BodyError, Overflow};
-use crate::scrub::{scrub_outcome, DeltaScrubber};
 use crate::driver::ChatDriver;
 use crate::error::{DriverError, ErrorContext, UpstreamError};
 use crate::response::parse_completion;
 use crate::retry::parse_retry_after;
+use crate::scrub::{scrub_outcome, DeltaScrubber};
 use crate::shape;
 use crate::sse::read_sse;
 use crate::types::{ChatOutcome, ChatRequest, StreamEvent};

@@ -33,11 +33,11 @@ impl<'k> DeltaScrubber<'k> {
             return Some(event);
         }
         match event {
-            StreamEvent::Text(t) => nonempty(scrub_delta(&mut self.text, &t, self.key))
-                .map(StreamEvent::Text),
+            StreamEvent::Text(t) => {
+                nonempty(scrub_delta(&mut self.text, &t, self.key)).map(StreamEvent::Text)
+            }
             StreamEvent::Reasoning(t) => {
-                nonempty(scrub_delta(&mut self.reasoning, &t, self.key))
-                    .map(StreamEvent::Reasoning)
+                nonempty(scrub_delta(&mut self.reasoning, &t, self.key)).map(StreamEvent::Reasoning)
             }
             StreamEvent::ToolCallDelta {
                 index,

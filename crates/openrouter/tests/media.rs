@@ -308,7 +308,10 @@ async fn foreign_unsigned_urls_go_through_the_guard_and_failures_are_reported() 
         .await
         .unwrap_err();
     assert_eq!(err.code(), "media_url_blocked", "{err}");
-    assert!(cdn.requests().is_empty(), "the guarded host was never contacted");
+    assert!(
+        cdn.requests().is_empty(),
+        "the guarded host was never contacted"
+    );
 
     fake.push_video(VideoScript::new().polls(0, 0).fails("content policy"));
     let job = client

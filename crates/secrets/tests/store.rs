@@ -172,7 +172,10 @@ fn default_params_are_used_for_new_passphrase_stores() {
     let mut store = SecretStore::open(dir.path(), &key).unwrap();
     store.set("a", "github", secret(OTHER_KEY)).unwrap();
     let doc = read_json(dir.path());
-    assert_eq!(doc["kdf"]["memory_kib"], 65_536, "RFC 9106's second recommendation");
+    assert_eq!(
+        doc["kdf"]["memory_kib"], 65_536,
+        "RFC 9106's second recommendation"
+    );
     assert_eq!(doc["kdf"]["iterations"], 3);
     assert_eq!(doc["kdf"]["parallelism"], 4);
 }
