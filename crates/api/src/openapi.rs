@@ -282,3 +282,68 @@ fn params_not_nullable(doc: &mut serde_json::Value) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// Every operation declares the guard's 403 with an error body, operations with a body
+    /// declare 400/413/415, and no query or header parameter may be `null`.
+    #[test]
+    fn every_operation_declares_its_error_responses() {
+        let doc = serde_json::to_value(crate::openapi()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        let mut seen = 0;
+        for (path, item) in paths {
+            for method in super::METHODS {
+                let Some(op) = item.get(method) else { continue };
+                seen += 1;
+                let responses = op["responses"].as_object().unwrap();
+                let forbidden = &responses["403"]["content"];
+                let expected = if path.starts_with("/openai/") {
+                    "application/json"
+                } else {
+                    "application/problem+json"
+                };
+                assert!(
+                    forbidden.get(expected).is_some(),
+                    "{method} {path}: 403 as {expected}"
+                );
+                if op.get("requestBody").is_some() {
+                    for status in ["400", "413", "415"] {
+                        assert!(responses.contains_key(status), "{method} {path}: {status}");
+                    }
+                }
+                let open = path == "/healthz" || path == "/readyz";
+                assert_eq!(!open, responses.contains_key("401"), "{method} {path}: 401");
+                for param in op["parameters"].as_array().into_iter().flatten() {
+                    assert!(
+                        !param["schema"]["type"]
+                            .as_array()
+                            .is_some_and(|t| t.iter().any(|t| t == "null")),
+                        "{method} {path}: {} is nullable",
+                        param["name"]
+                    );
+                }
+            }
+        }
+        assert!(seen >= 30, "{seen} operations");
+        assert!(doc["components"]["schemas"]["Problem"].is_object());
+    }
+
+    /// The free-form JSON bodies refuse `{}` in the document, as their handlers do.
+    #[test]
+    fn free_form_bodies_have_their_schemas() {
+        let doc = serde_json::to_value(crate::openapi()).unwrap();
+        let schema = |path: &str| -> Value {
+            doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+                .clone()
+        };
+        assert_eq!(
+            schema("/openai/v1/chat/completions")["required"],
+            serde_json::json!(["model", "messages"])
+        );
+        assert_eq!(schema("/v1/sessions/{id}/input")["minProperties"], 1);
+        assert_eq!(schema("/v1/tools/{name}")["minProperties"], 1);
+    }
+}
