@@ -59,56 +59,11 @@ fn openai_error(body: &Value) -> &Value {
     e
 }
 
-/// Makes the pinned `openai` and `prometheus_client` packages importable: `None` when they
-/// already are (e.g. `.ci/run` installed them), else they are installed once into the test
-/// target dir (`pip install --target`), whose path is returned for `PYTHONPATH` — so the
-/// README's plain `cargo test --workspace` works on a fresh machine too.
-fn python_packages(python: &str) -> Option<std::path::PathBuf> {
-    let importable = |pythonpath: Option<&std::path::Path>| {
-        let mut c = Command::new(python);
-        c.args(["-c", "import openai, prometheus_client"]);
-        if let Some(p) = pythonpath {
-            c.env("PYTHONPATH", p);
-        }
-        c.output().map(|o| o.status.success()).unwrap_or(false)
-    };
-    if importable(None) {
-        return None;
-    }
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-deps");
-    if !importable(Some(&dir)) {
-        let requirements = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/requirements.txt");
-        let out = Command::new(python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--target",
-            ])
-            .arg(&dir)
-            .args(["-r", requirements])
-            .output()
-            .expect("run pip");
-        assert!(
-            out.status.success(),
-            "cannot install the Python test packages into {}: {}\nrun `python3 -m pip install -r tests/python/requirements.txt` and retry",
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Some(dir)
-}
-
 #[test]
 fn openai_python_package_against_ferry() {
-    let python = match Command::new("python3").arg("--version").output() {
-        Ok(o) if o.status.success() => "python3",
-        _ => {
-            eprintln!("SKIPPED: python3 is not installed, so the openai-package test cannot run");
-            return;
-        }
+    let Some(python) = python3() else {
+        eprintln!("SKIPPED: python3 is not installed, so the openai-package test cannot run");
+        return;
     };
     let r = rig();
     r.fake.push_for_model(
@@ -137,7 +92,7 @@ fn openai_python_package_against_ferry() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/python/test_openai_client.py"
     );
-    let deps = python_packages(python);
+    let deps = python_packages(python, "openai, prometheus_client");
     let mut cmd = Command::new(python);
     if let Some(dir) = &deps {
         cmd.env("PYTHONPATH", dir);

@@ -569,3 +569,53 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Makes the pinned Python test packages (`modules`, e.g. `"openai, anthropic"`) importable: `None` when they
+/// already are (e.g. `.ci/run` installed them), else they are installed once into the test
+/// target dir (`pip install --target`), whose path is returned for `PYTHONPATH` — so the
+/// README's plain `cargo test --workspace` works on a fresh machine too.
+pub fn python_packages(python: &str, modules: &str) -> Option<std::path::PathBuf> {
+    let importable = |pythonpath: Option<&std::path::Path>| {
+        let mut c = Command::new(python);
+        c.args(["-c", &format!("import {modules}")]);
+        if let Some(p) = pythonpath {
+            c.env("PYTHONPATH", p);
+        }
+        c.output().map(|o| o.status.success()).unwrap_or(false)
+    };
+    if importable(None) {
+        return None;
+    }
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-deps");
+    if !importable(Some(&dir)) {
+        let requirements = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/requirements.txt");
+        let out = Command::new(python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--target",
+            ])
+            .arg(&dir)
+            .args(["-r", requirements])
+            .output()
+            .expect("run pip");
+        assert!(
+            out.status.success(),
+            "cannot install the Python test packages into {}: {}\nrun `python3 -m pip install -r tests/python/requirements.txt` and retry",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Some(dir)
+}
+
+/// `python3` when it runs here.
+pub fn python3() -> Option<&'static str> {
+    match Command::new("python3").arg("--version").output() {
+        Ok(o) if o.status.success() => Some("python3"),
+        _ => None,
+    }
+}

@@ -4,12 +4,14 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::header;
+use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::Response;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use crate::facade::dialect::ANTHROPIC_PREFIX;
+use crate::facade::ErrorShape;
 use crate::problem::Problem;
 
 /// The configured token, if any.
@@ -45,21 +47,32 @@ impl AuthConfig {
     }
 }
 
+/// The credential a request presents: `Authorization: Bearer …`, or on the Anthropic
+/// facade also `x-api-key` (what Anthropic SDKs and Claude Code send).
+pub fn presented_credential<'a>(headers: &'a HeaderMap, path: &str) -> Option<&'a str> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        });
+    let api_key = || {
+        headers
+            .get("x-api-key")
+            .filter(|_| path.starts_with(ANTHROPIC_PREFIX))
+            .and_then(|v| v.to_str().ok())
+    };
+    bearer.or_else(api_key).map(str::trim)
+}
+
 /// Middleware enforcing [`AuthConfig`].
 pub async fn require_token(State(auth): State<AuthConfig>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     if !auth.is_required() || path == "/healthz" || path == "/readyz" {
         return next.run(req).await;
     }
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
+    let presented = presented_credential(req.headers(), path);
     if auth.accepts(presented) {
         return next.run(req).await;
     }
@@ -69,7 +82,7 @@ pub async fn require_token(State(auth): State<AuthConfig>, req: Request, next: N
         "the bearer token was not accepted: check --token/--token-file or FERRY_TOKEN/FERRY_TOKEN_FILE"
     };
     let problem = Problem::new(401, "unauthorized", detail);
-    let mut resp = problem.into_response_for(path);
+    let mut resp = ErrorShape::for_path(path).respond(problem);
     resp.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         header::HeaderValue::from_static("Bearer realm=\"ferry\""),

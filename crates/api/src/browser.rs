@@ -14,7 +14,7 @@
 //!    header no form or `no-cors` fetch can set: `Authorization`, `X-Api-Key` or any
 //!    `X-Ferry-*` (the CLI sends `X-Ferry-Client`).
 //!
-//! Each refusal is a 403 in the path's error shape ([`Problem::into_response_for`]) whose
+//! Each refusal is a 403 in the path's error shape (`facade::ErrorShape`) whose
 //! code names the rule, and whose detail names the flag or header that relaxes it.
 
 use std::net::IpAddr;
@@ -361,7 +361,7 @@ pub async fn guard(State(policy): State<BrowserPolicy>, req: Request, next: Next
         }
         Verdict::Refuse(r) => {
             tracing::warn!(path = %req.uri().path(), code = %r.problem().code, "browser guard refused a request");
-            r.problem().into_response_for(req.uri().path())
+            crate::facade::ErrorShape::for_path(req.uri().path()).respond(r.problem())
         }
     }
 }

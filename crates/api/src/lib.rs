@@ -11,6 +11,7 @@
 mod auth;
 mod browser;
 mod extract;
+mod facade;
 mod handlers;
 mod openapi;
 mod problem;
@@ -27,7 +28,7 @@ use utoipa_axum::routes;
 
 pub use auth::AuthConfig;
 pub use browser::{takes_raw_body, BrowserPolicy, PolicyError, CLIENT_HEADER};
-pub use handlers::openai::MAX_FACADE_BODY;
+pub use facade::MAX_FACADE_BODY;
 pub use problem::{openai_error_type, Problem};
 
 /// Largest JSON body the control API accepts. Uploads (`POST /v1/assets`,
@@ -47,15 +48,25 @@ pub struct AppState {
 /// Every route of the API, with its OpenAPI description.
 pub fn api() -> OpenApiRouter<AppState> {
     use handlers::{
-        assets, config, models, observations, openai, runs, runtime, secrets, sessions, system,
-        tools,
+        anthropic, assets, config, models, observations, openai, runs, runtime, secrets, sessions,
+        system, tools,
     };
+    let facade_limit = || DefaultBodyLimit::max(MAX_FACADE_BODY);
     let (schemas, paths, chat) = routes!(openai::chat_completions);
-    let chat = (
-        schemas,
-        paths,
-        chat.layer(DefaultBodyLimit::max(MAX_FACADE_BODY)),
-    );
+    let chat = (schemas, paths, chat.layer(facade_limit()));
+    let (schemas, paths, responses) = routes!(openai::responses);
+    let responses = (schemas, paths, responses.layer(facade_limit()));
+    let (schemas, paths, embeddings) = routes!(openai::embeddings);
+    let embeddings = (schemas, paths, embeddings.layer(facade_limit()));
+    let (schemas, paths, messages) = routes!(anthropic::messages);
+    let messages = (schemas, paths, messages.layer(facade_limit()));
+    let (schemas, paths, count_tokens) = routes!(anthropic::count_tokens);
+    let count_tokens = (schemas, paths, count_tokens.layer(facade_limit()));
+    // Media uploads are bounded per file by the asset size limit while they stream in.
+    let (schemas, paths, edits) = routes!(openai::media::images_edits);
+    let edits = (schemas, paths, edits.layer(DefaultBodyLimit::disable()));
+    let (schemas, paths, stt) = routes!(openai::media::transcriptions);
+    let stt = (schemas, paths, stt.layer(DefaultBodyLimit::disable()));
     // Uploads are bounded by the asset size limit while they stream in, not by the JSON limit.
     let (schemas, paths, uploads) = routes!(assets::list, assets::upload);
     let uploads = (schemas, paths, uploads.layer(DefaultBodyLimit::disable()));
@@ -92,6 +103,15 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(tools::video))
         .routes(chat)
         .routes(routes!(openai::models))
+        .routes(routes!(openai::model))
+        .routes(responses)
+        .routes(embeddings)
+        .routes(routes!(openai::media::images_generations))
+        .routes(edits)
+        .routes(routes!(openai::media::speech))
+        .routes(stt)
+        .routes(messages)
+        .routes(count_tokens)
 }
 
 /// The OpenAPI document of the API.

@@ -72,10 +72,10 @@ fn add_error_responses(doc: &mut serde_json::Value) {
         return;
     };
     for (path, item) in paths.iter_mut() {
-        let (content_type, schema) = if path.starts_with(crate::handlers::openai::PREFIX) {
-            ("application/json", "OpenAiError")
-        } else {
-            ("application/problem+json", "Problem")
+        let (content_type, schema) = match crate::facade::ErrorShape::for_path(path) {
+            crate::facade::ErrorShape::OpenAi => ("application/json", "OpenAiError"),
+            crate::facade::ErrorShape::Anthropic => ("application/json", "AnthropicError"),
+            crate::facade::ErrorShape::Problem => ("application/problem+json", "Problem"),
         };
         let body =
             json!({content_type: {"schema": {"$ref": format!("#/components/schemas/{schema}")}}});
@@ -163,6 +163,25 @@ fn add_error_responses(doc: &mut serde_json::Value) {
                     "detail": {"type": "string"},
                     "retryable": {"type": "boolean"},
                     "run_id": {"type": "string"}
+                }
+            }),
+        );
+        schemas.insert(
+            "AnthropicError".into(),
+            json!({
+                "type": "object",
+                "description": "Anthropic's error body",
+                "required": ["type", "error"],
+                "properties": {
+                    "type": {"type": "string", "const": "error"},
+                    "error": {
+                        "type": "object",
+                        "required": ["type", "message"],
+                        "properties": {
+                            "type": {"type": "string"},
+                            "message": {"type": "string"}
+                        }
+                    }
                 }
             }),
         );
@@ -300,7 +319,7 @@ mod tests {
                 seen += 1;
                 let responses = op["responses"].as_object().unwrap();
                 let forbidden = &responses["403"]["content"];
-                let expected = if path.starts_with("/openai/") {
+                let expected = if path.starts_with("/openai/") || path.starts_with("/anthropic/") {
                     "application/json"
                 } else {
                     "application/problem+json"

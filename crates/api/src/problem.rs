@@ -20,6 +20,17 @@ pub struct Problem {
     pub retryable: bool,
     /// The run concerned, when there is one.
     pub run_id: Option<String>,
+    /// Set when the failure is upstream's, after ferry's own retries: the wait upstream
+    /// asked for (`Retry-After`), when it said. The facade then tells SDKs not to retry
+    /// on their own (`x-should-retry: false`).
+    pub upstream: Option<UpstreamFailure>,
+}
+
+/// What is known about an upstream failure that ferry gave up on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UpstreamFailure {
+    /// Upstream's `Retry-After`, when it sent one.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 /// The wire form of a [`Problem`].
@@ -46,6 +57,7 @@ impl Problem {
             detail: detail.into(),
             retryable: false,
             run_id: None,
+            upstream: None,
         }
     }
 
@@ -129,80 +141,8 @@ impl Problem {
         };
         serde_json::to_vec(&doc).unwrap_or_default()
     }
-
-    /// The problem as an OpenAI-style error response (for the `/openai/…` facade).
-    pub fn into_openai_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut resp = (
-            status,
-            [(header::CONTENT_TYPE, "application/json")],
-            self.openai_body(),
-        )
-            .into_response();
-        if let Some(run_id) = self
-            .run_id
-            .as_deref()
-            .and_then(|r| header::HeaderValue::from_str(r).ok())
-        {
-            resp.headers_mut().insert("x-ferry-run-id", run_id);
-        }
-        resp
-    }
 }
 
-/// Anthropic's error `type` for an HTTP status (the Messages API's error shapes).
-pub fn anthropic_error_type(status: u16) -> &'static str {
-    match status {
-        401 => "authentication_error",
-        403 => "permission_error",
-        404 => "not_found_error",
-        413 => "request_too_large",
-        429 => "rate_limit_error",
-        400..=499 => "invalid_request_error",
-        503 | 529 => "overloaded_error",
-        _ => "api_error",
-    }
-}
-
-impl Problem {
-    /// The problem as Anthropic's error body:
-    /// `{"type": "error", "error": {"type", "message"}}` (the ferry code is kept in
-    /// `error.code`, which Anthropic clients ignore).
-    pub fn anthropic_body(&self) -> Vec<u8> {
-        let doc = serde_json::json!({
-            "type": "error",
-            "error": {
-                "type": anthropic_error_type(self.status),
-                "message": self.detail,
-                "code": self.code,
-            }
-        });
-        serde_json::to_vec(&doc).unwrap_or_default()
-    }
-
-    /// The problem in the error shape the clients of `path` expect: OpenAI's under
-    /// `/openai/`, Anthropic's under `/anthropic/`, problem+json everywhere else. The one
-    /// place that choice is made for middleware (auth, browser guard) and fallbacks.
-    pub fn into_response_for(self, path: &str) -> Response {
-        if path.starts_with(crate::handlers::openai::PREFIX) {
-            self.into_openai_response()
-        } else if path.starts_with(ANTHROPIC_PREFIX) {
-            let status =
-                StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            (
-                status,
-                [(header::CONTENT_TYPE, "application/json")],
-                self.anthropic_body(),
-            )
-                .into_response()
-        } else {
-            self.into_response()
-        }
-    }
-}
-
-/// Paths of the Anthropic-compatible facade.
-const ANTHROPIC_PREFIX: &str = "/anthropic/";
 
 /// Middleware: axum's own rejections (a query string or path that does not parse, a
 /// method the route lacks) are plain text; they become problem documents in the path's
@@ -242,7 +182,7 @@ pub async fn plain_errors_as_problems(
         }
         (true, _) => status.canonical_reason().unwrap_or("error").to_owned(),
     };
-    let mut out = Problem::new(status.as_u16(), code, detail).into_response_for(&path);
+    let mut out = crate::facade::ErrorShape::for_path(&path).respond(Problem::new(status.as_u16(), code, detail));
     for (name, value) in parts.headers.iter() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             out.headers_mut().insert(name.clone(), value.clone());
@@ -256,7 +196,16 @@ impl From<EngineError> for Problem {
         if matches!(e, EngineError::Store(_) | EngineError::Internal(_)) {
             tracing::error!(error = %e, "request failed");
         }
-        Problem::new(e.status(), e.code(), e.to_string()).retryable(e.retryable())
+        let upstream = match &e {
+            EngineError::Upstream(u) => Some(UpstreamFailure {
+                retry_after: u.retry_after,
+            }),
+            _ => None,
+        };
+        let mut problem =
+            Problem::new(e.status(), e.code(), e.to_string()).retryable(e.retryable());
+        problem.upstream = upstream;
+        problem
     }
 }
 
@@ -278,27 +227,5 @@ mod tests {
         assert_eq!(openai_error_type(502), "server_error");
         assert_eq!(openai_error_type(400), "invalid_request_error");
         assert_eq!(openai_error_type(401), "authentication_error");
-    }
-
-    #[test]
-    fn error_shape_follows_the_path() {
-        let body = |path: &str| {
-            let resp = Problem::new(403, "host_not_allowed", "no").into_response_for(path);
-            assert_eq!(resp.status(), 403);
-            let ct = resp.headers()[header::CONTENT_TYPE]
-                .to_str()
-                .unwrap()
-                .to_owned();
-            (ct, resp)
-        };
-        assert_eq!(body("/v1/status").0, "application/problem+json");
-        assert_eq!(body("/openai/v1/models").0, "application/json");
-        let v: serde_json::Value =
-            serde_json::from_slice(&Problem::new(403, "host_not_allowed", "no").anthropic_body())
-                .unwrap();
-        assert_eq!(v["type"], "error");
-        assert_eq!(v["error"]["type"], "permission_error");
-        assert_eq!(v["error"]["message"], "no");
-        assert_eq!(anthropic_error_type(529), "overloaded_error");
     }
 }

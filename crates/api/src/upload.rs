@@ -107,3 +107,78 @@ async fn read_multipart(
         "the multipart body has no part named \"file\"; send the file as `-F file=@PATH`".into(),
     ))
 }
+
+/// A `multipart/form-data` body of the facade's media endpoints: its text fields and its
+/// files (each at most the asset size limit), in order.
+pub(crate) struct Form {
+    pub(crate) fields: Vec<(String, String)>,
+    pub(crate) files: Vec<(String, Upload)>,
+}
+
+impl Form {
+    /// The first text field called `name`.
+    pub(crate) fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Largest text field of a form.
+const MAX_FORM_FIELD: usize = 64 * 1024;
+
+/// Reads a whole `multipart/form-data` body: files up to `limit` bytes each.
+pub(crate) async fn read_form(req: Request, limit: u64) -> Result<Form, Problem> {
+    let bad = |detail: String| Problem::new(400, "invalid_multipart", detail);
+    let mut multipart = Multipart::from_request(req, &()).await.map_err(|e| {
+        bad(format!(
+            "send multipart/form-data (as the OpenAI SDKs do): {}",
+            e.body_text()
+        ))
+    })?;
+    let mut form = Form {
+        fields: Vec::new(),
+        files: Vec::new(),
+    };
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| bad(format!("the multipart body is invalid: {}", e.body_text())))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        if field.file_name().is_none() && field.content_type().is_none() {
+            let text = field
+                .text()
+                .await
+                .map_err(|e| bad(format!("field {name} is invalid: {}", e.body_text())))?;
+            if text.len() > MAX_FORM_FIELD {
+                return Err(bad(format!(
+                    "field {name} is longer than {MAX_FORM_FIELD} bytes"
+                )));
+            }
+            form.fields.push((name, text));
+            continue;
+        }
+        let declared = Declared {
+            media_type: field.content_type().map(str::to_owned),
+            file_name: field.file_name().map(str::to_owned),
+        };
+        let mut collector = Collector::new(limit, None).map_err(asset_problem)?;
+        while let Some(chunk) = field
+            .chunk()
+            .await
+            .map_err(|e| bad(format!("the multipart body is invalid: {}", e.body_text())))?
+        {
+            collector.push(&chunk).map_err(asset_problem)?;
+        }
+        form.files.push((
+            name,
+            Upload {
+                bytes: collector.finish(),
+                declared,
+            },
+        ));
+    }
+    Ok(form)
+}

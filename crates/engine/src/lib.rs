@@ -35,7 +35,10 @@ pub use video_jobs::VideoJobView;
 
 pub use engine::{Engine, EngineConfig, SubmitOptions, Submitted};
 pub use error::EngineError;
-pub use facade::{FacadeModel, FacadeRequest, FacadeRunEnd, FacadeTrace, ReasoningChoice};
+pub use facade::{
+    estimate_input_tokens, FacadeModel, FacadeRequest, FacadeRunEnd, FacadeTrace, PassCall,
+    ReasoningChoice,
+};
 pub use input::{plan_chain, InputRequest, PlannedModel, RunPlan};
 pub use live::{Event, LiveRun, Subscription, LIVE_BUFFER};
 pub use routes::{RouteStatus, RouteTable};

@@ -7,31 +7,65 @@ use std::time::Duration;
 use bytes::Bytes;
 use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::body::{ScriptBody, Step};
 use crate::gate::Gate;
 use crate::generation::{new_generation_id, unix_now, GenerationRecord};
+use crate::protocols;
 use crate::reply::{FakeToolCall, Reply, ReplyKind, ReplyOptions, ScriptedUsage};
 use crate::respond::{self, FakeResponse, GENERATION_ID};
 use crate::wire::{self, ChunkWriter, Completion, Delta, Usage};
 
-/// What the fake needs to know about a chat completion request.
+/// The protocol of a request the reply queues answer: chat completions, Responses or
+/// Anthropic Messages (the same [`Reply`] script, each in its own wire format).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    Chat,
+    Responses,
+    Messages,
+}
+
+/// What the fake needs to know about a chat completion (or Responses, or Messages)
+/// request.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ChatRequest {
+    pub(crate) protocol: Protocol,
     pub(crate) model: Option<String>,
     pub(crate) stream: bool,
-    prompt_tokens: u64,
+    pub(crate) prompt_tokens: u64,
     last_user_text: String,
 }
 
 impl ChatRequest {
     pub(crate) fn from_json(body: &Value) -> ChatRequest {
-        let messages = body
-            .get("messages")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        ChatRequest::of(Protocol::Chat, body)
+    }
+
+    /// The summary of a request of `protocol`: its messages are `messages` (chat,
+    /// Messages — plus Anthropic's `system`) or `input` (Responses: a string or items).
+    pub(crate) fn of(protocol: Protocol, body: &Value) -> ChatRequest {
+        let input_text;
+        let owned: Vec<Value>;
+        let messages: &[Value] = match (protocol, body.get("input")) {
+            (Protocol::Responses, Some(Value::String(text))) => {
+                input_text = json!([{"role": "user", "content": text}]);
+                input_text.as_array().map(Vec::as_slice).unwrap_or_default()
+            }
+            (Protocol::Responses, Some(Value::Array(items))) => {
+                owned = items
+                    .iter()
+                    .filter(|i| i.get("role").is_some())
+                    .cloned()
+                    .collect();
+                &owned
+            }
+            _ => body
+                .get("messages")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+        };
         let prompt_chars: usize = messages
             .iter()
             .map(|m| text_of(m.get("content")).chars().count())
@@ -42,7 +76,13 @@ impl ChatRequest {
             .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
             .map(|m| text_of(m.get("content")))
             .unwrap_or_default();
+        let system_chars = match body.get("system").or(body.get("instructions")) {
+            Some(v) => text_of(Some(v)).chars().count(),
+            None => 0,
+        };
+        let prompt_chars = prompt_chars + system_chars;
         ChatRequest {
+            protocol,
             model: body.get("model").and_then(Value::as_str).map(str::to_owned),
             stream: body.get("stream").and_then(Value::as_bool) == Some(true),
             prompt_tokens: tokens_for(prompt_chars).max(1),
@@ -56,7 +96,8 @@ impl ChatRequest {
     }
 }
 
-/// The text of a message `content`: the string itself, or its text parts joined by spaces.
+/// The text of a message `content`: the string itself, or its text parts joined by spaces
+/// (`input_text` parts of Responses items have `text` too).
 fn text_of(content: Option<&Value>) -> String {
     match content {
         Some(Value::String(text)) => text.clone(),
@@ -92,12 +133,12 @@ pub(crate) enum Outcome {
 }
 
 /// The answer text of the reply kinds that produce one.
-struct Answer {
-    content: Option<String>,
+pub(crate) struct Answer {
+    pub(crate) content: Option<String>,
     /// Byte ranges of `content`, one per streamed content chunk.
-    pieces: Vec<Range<usize>>,
-    reasoning: Option<String>,
-    tool_calls: Vec<FakeToolCall>,
+    pub(crate) pieces: Vec<Range<usize>>,
+    pub(crate) reasoning: Option<String>,
+    pub(crate) tool_calls: Vec<FakeToolCall>,
     images: Vec<String>,
 }
 
@@ -135,7 +176,7 @@ impl Answer {
         }
     }
 
-    fn finish_reason(&self) -> &'static str {
+    pub(crate) fn finish_reason(&self) -> &'static str {
         if self.tool_calls.is_empty() {
             "stop"
         } else {
@@ -180,7 +221,7 @@ impl Answer {
 }
 
 /// How a streamed answer ends.
-enum Ending {
+pub(crate) enum Ending {
     /// Finish chunk, usage chunk, `[DONE]`.
     Normal,
     /// Silence, then as `Normal`.
@@ -191,6 +232,8 @@ enum Ending {
     TopLevelError(Value),
     /// A chunk whose choice carries `error`, usage, `[DONE]`.
     ChoiceError(Value),
+    /// A frame cut inside its JSON, then `[DONE]` (the other protocols: a cut connection).
+    Malformed,
 }
 
 /// Plans the answer to `request` scripted by `reply`.
@@ -232,7 +275,10 @@ pub(crate) fn plan(reply: Reply, request: &ChatRequest) -> Plan {
             retry_after,
             metadata,
         } => {
-            let body = wire::error_body(status, &message, metadata.as_ref());
+            let body = match request.protocol {
+                Protocol::Messages => protocols::anthropic_error_body(status, &message),
+                _ => wire::error_body(status, &message, metadata.as_ref()),
+            };
             let mut response = respond::json(respond::status_code(status), &body);
             if let Some(secs) = retry_after {
                 response
@@ -242,6 +288,10 @@ pub(crate) fn plan(reply: Reply, request: &ChatRequest) -> Plan {
             (Outcome::Respond(response), None)
         }
         ReplyKind::Malformed => ctx.malformed(),
+        ReplyKind::MalformedAfter { .. } if !request.stream => ctx.malformed(),
+        ReplyKind::MalformedAfter { after_chunks } => {
+            ctx.answer(Answer::numbered(after_chunks), Ending::Malformed)
+        }
         ReplyKind::Message {
             content,
             reasoning,
@@ -298,16 +348,16 @@ pub(crate) fn plan(reply: Reply, request: &ChatRequest) -> Plan {
 }
 
 /// The per-request inputs of planning.
-struct Context<'a> {
-    completion: Completion,
-    request: &'a ChatRequest,
+pub(crate) struct Context<'a> {
+    pub(crate) completion: Completion,
+    pub(crate) request: &'a ChatRequest,
     scripted: Option<ScriptedUsage>,
-    chunk_delay: Duration,
+    pub(crate) chunk_delay: Duration,
     /// Taken by a streamed answer that places it between chunks; otherwise waited for
     /// before the response starts.
-    gate: Option<Gate>,
+    pub(crate) gate: Option<Gate>,
     /// Waited before the response starts.
-    delay: Duration,
+    pub(crate) delay: Duration,
 }
 
 impl Context<'_> {
@@ -332,11 +382,23 @@ impl Context<'_> {
 
     fn answer(&mut self, answer: Answer, ending: Ending) -> (Outcome, Option<GenerationRecord>) {
         let usage = answer.usage(self.request.prompt_tokens, self.scripted);
-        let (response, finish_reason, generation_time) = if self.request.stream {
-            self.streamed(&answer, ending, usage)
-        } else {
-            self.whole(&answer, ending, usage)
-        };
+        let (response, finish_reason, generation_time) =
+            match (self.request.protocol, self.request.stream) {
+                (Protocol::Chat, true) => self.streamed(&answer, ending, usage),
+                (Protocol::Chat, false) => self.whole(&answer, ending, usage),
+                (Protocol::Responses, true) => {
+                    protocols::responses_streamed(self, &answer, ending, usage)
+                }
+                (Protocol::Responses, false) => {
+                    protocols::responses_whole(self, &answer, ending, usage)
+                }
+                (Protocol::Messages, true) => {
+                    protocols::messages_streamed(self, &answer, ending, usage)
+                }
+                (Protocol::Messages, false) => {
+                    protocols::messages_whole(self, &answer, ending, usage)
+                }
+            };
         let latency = duration_ms(self.delay);
         let record = GenerationRecord {
             id: self.completion.id.clone(),
@@ -369,7 +431,7 @@ impl Context<'_> {
                 self.delay += silence;
                 (answer.finish_reason(), None)
             }
-            Ending::Truncate => {
+            Ending::Truncate | Ending::Malformed => {
                 let body = wire::completion_body(
                     &self.completion,
                     message,
@@ -460,6 +522,16 @@ impl Context<'_> {
                 steps.abort();
                 answer.finish_reason()
             }
+            Ending::Malformed => {
+                let mut bad = b"data: {\"id\":\"".to_vec();
+                bad.extend_from_slice(self.completion.id.as_bytes());
+                bad.extend_from_slice(
+                    b"\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"bro\n\n",
+                );
+                steps.payload(Bytes::from(bad));
+                steps.frame(Bytes::from_static(wire::DONE));
+                "error"
+            }
             Ending::TopLevelError(error) => {
                 steps.frame(writer.top_level_error(&error));
                 "error"
@@ -481,13 +553,13 @@ impl Context<'_> {
     }
 }
 
-fn duration_ms(d: Duration) -> u64 {
+pub(crate) fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Collects the steps of a streamed body: chunk delays between frames, and the gate after
 /// the first payload chunk (or after the role chunk if there is none).
-struct StreamSteps {
+pub(crate) struct StreamSteps {
     steps: VecDeque<Step>,
     chunk_delay: Duration,
     gate: Option<Gate>,
@@ -496,7 +568,7 @@ struct StreamSteps {
 }
 
 impl StreamSteps {
-    fn new(chunk_delay: Duration, gate: Option<Gate>) -> StreamSteps {
+    pub(crate) fn new(chunk_delay: Duration, gate: Option<Gate>) -> StreamSteps {
         StreamSteps {
             steps: VecDeque::with_capacity(16),
             chunk_delay,
@@ -506,7 +578,7 @@ impl StreamSteps {
         }
     }
 
-    fn frame(&mut self, bytes: Bytes) {
+    pub(crate) fn frame(&mut self, bytes: Bytes) {
         if self.frames > 0 && !self.chunk_delay.is_zero() {
             self.steps.push_back(Step::Pause(self.chunk_delay));
         }
@@ -515,7 +587,7 @@ impl StreamSteps {
     }
 
     /// A frame carrying answer payload: the gate (if any) goes right after the first one.
-    fn payload(&mut self, bytes: Bytes) {
+    pub(crate) fn payload(&mut self, bytes: Bytes) {
         self.frame(bytes);
         if let Some(gate) = self.gate.take() {
             self.steps.push_back(Step::Gate(gate));
@@ -523,24 +595,24 @@ impl StreamSteps {
     }
 
     /// Where the gate goes if no payload frame follows.
-    fn mark_gate_fallback(&mut self) {
+    pub(crate) fn mark_gate_fallback(&mut self) {
         self.gate_fallback_at = Some(self.steps.len());
     }
 
-    fn pause(&mut self, duration: Duration) {
+    pub(crate) fn pause(&mut self, duration: Duration) {
         self.steps.push_back(Step::Pause(duration));
     }
 
-    fn abort(&mut self) {
+    pub(crate) fn abort(&mut self) {
         self.steps.push_back(Step::Abort);
     }
 
     /// The chunk delays scripted between frames.
-    fn total_delay(&self) -> Duration {
+    pub(crate) fn total_delay(&self) -> Duration {
         self.chunk_delay * self.frames.saturating_sub(1)
     }
 
-    fn finish(mut self) -> VecDeque<Step> {
+    pub(crate) fn finish(mut self) -> VecDeque<Step> {
         if let Some(gate) = self.gate.take() {
             let at = self.gate_fallback_at.unwrap_or(self.steps.len());
             self.steps.insert(at, Step::Gate(gate));
@@ -552,7 +624,7 @@ impl StreamSteps {
 /// Splits `text` before each run of whitespace that follows a word: `"Hello big world"` →
 /// `"Hello"`, `" big"`, `" world"`. A single word of several characters is split in two so
 /// every non-trivial text streams as more than one chunk.
-fn word_pieces(text: &str) -> Vec<Range<usize>> {
+pub(crate) fn word_pieces(text: &str) -> Vec<Range<usize>> {
     let mut pieces = Vec::new();
     let mut start = 0;
     let mut previous_was_space = true;
@@ -574,7 +646,7 @@ fn word_pieces(text: &str) -> Vec<Range<usize>> {
 }
 
 /// Splits `text` into up to `n` non-empty pieces of about equal length, at char boundaries.
-fn even_pieces(text: &str, n: usize) -> Vec<Range<usize>> {
+pub(crate) fn even_pieces(text: &str, n: usize) -> Vec<Range<usize>> {
     let chars = text.chars().count();
     if chars == 0 {
         return Vec::new();

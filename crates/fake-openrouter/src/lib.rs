@@ -49,6 +49,13 @@
 //!
 //! # Other endpoints
 //!
+//! `POST /api/v1/responses` and `POST /api/v1/messages` answer the same [`Reply`] scripts
+//! (same queues) in OpenRouter's Responses and Anthropic Messages shapes, streaming when
+//! asked, mid-stream errors as `response.failed` / `event: error`, `/messages` errors in
+//! Anthropic's shape. `POST /api/v1/embeddings` answers deterministic unit vectors with
+//! usage and cost (an error reply queued for the request's model answers instead), and
+//! `POST /api/v1/images` the dedicated image API's `{data: [{b64_json, media_type}]}`.
+//!
 //! `GET /api/v1/models` (text-output models unless `?output_modalities=all` or a list such
 //! as `image`; replace the catalog with [`FakeOpenRouter::set_models`]), `GET /api/v1/key`
 //! ([`FakeOpenRouter::set_key_info`]), `GET /api/v1/generation?id=` (404 for ids this fake
@@ -89,6 +96,7 @@ mod error;
 mod gate;
 mod generation;
 mod media;
+mod protocols;
 mod record;
 mod reply;
 mod respond;
@@ -264,6 +272,18 @@ impl FakeOpenRouter {
             .requests
             .iter()
             .filter(|r| r.is_chat())
+            .cloned()
+            .collect()
+    }
+
+    /// The recorded requests to `path` under `/api/v1` (e.g. `"/responses"`).
+    pub fn requests_to(&self, path: &str) -> Vec<RecordedRequest> {
+        let full = format!("/api/v1{path}");
+        let state = self.shared.lock();
+        state
+            .requests
+            .iter()
+            .filter(|r| r.path == full)
             .cloned()
             .collect()
     }

@@ -69,6 +69,8 @@ pub(crate) enum ReplyKind {
     Truncated { after_chunks: usize },
     /// A body that is not valid JSON.
     Malformed,
+    /// Some content chunks, then a frame cut inside its JSON, then the end of the stream.
+    MalformedAfter { after_chunks: usize },
 }
 
 /// Options shared by every reply kind.
@@ -220,6 +222,13 @@ impl Reply {
     /// `data: {not json` frame, then `data: [DONE]`.
     pub fn malformed() -> Reply {
         Reply::new(ReplyKind::Malformed)
+    }
+
+    /// Streaming: `after_chunks` content chunks, then a frame whose JSON is cut off
+    /// (`data: {"id":…,"delta":{"content":"bro`), then `data: [DONE]`. Not streaming: a
+    /// body that is not valid JSON.
+    pub fn malformed_after(after_chunks: usize) -> Reply {
+        Reply::new(ReplyKind::MalformedAfter { after_chunks })
     }
 
     /// Holds `inner` back: when streaming, the comment, the role chunk and the first

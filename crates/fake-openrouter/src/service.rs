@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 
 use crate::audio;
 use crate::catalog::ModalityFilter;
-use crate::chat::{self, ChatRequest, Outcome};
+use crate::chat::{self, ChatRequest, Outcome, Protocol};
 use crate::generation::{new_generation_id, unix_now};
 use crate::media::{self, MediaEndpoint};
 use crate::record::RecordedRequest;
@@ -30,6 +30,10 @@ pub(crate) struct ConnectionContext {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
     Chat,
+    /// `POST /responses`.
+    Responses,
+    /// `POST /messages`.
+    Messages,
     Models,
     Key,
     Generation,
@@ -54,6 +58,8 @@ impl Route {
         }
         match (method, endpoint) {
             (&Method::POST, "/chat/completions") => Route::Chat,
+            (&Method::POST, "/responses") => Route::Responses,
+            (&Method::POST, "/messages") => Route::Messages,
             (&Method::GET, "/models") => Route::Models,
             (&Method::GET, "/key") => Route::Key,
             (&Method::GET, "/generation") => Route::Generation,
@@ -86,6 +92,12 @@ pub(crate) async fn handle(
     let route = Route::of(&parts.method, parts.uri.path());
     let chat_request = match (&route, &json) {
         (Route::Chat, Some(body @ Value::Object(_))) => Some(ChatRequest::from_json(body)),
+        (Route::Responses, Some(body @ Value::Object(_))) => {
+            Some(ChatRequest::of(Protocol::Responses, body))
+        }
+        (Route::Messages, Some(body @ Value::Object(_))) => {
+            Some(ChatRequest::of(Protocol::Messages, body))
+        }
         _ => None,
     };
     let query = parts.uri.query().map(str::to_owned);
@@ -113,12 +125,26 @@ pub(crate) async fn handle(
         });
     }
 
-    let mut response = match auth_failure(shared, &parts.headers, route) {
-        Some(denied) => denied,
+    let scripted = match route {
+        Route::Media(MediaEndpoint::Embeddings) => scripted_error(shared, json_body.as_ref()),
+        _ => None,
+    };
+    let mut response = match auth_failure(shared, &parts.headers, route).or(scripted) {
+        Some(answer) => answer,
         None => match route {
-            Route::Chat => match chat_request {
+            Route::Chat | Route::Responses => match chat_request {
                 Some(request) => return Ok(answer_chat(&ctx, request).await),
                 None => respond::openrouter_error(400, "Invalid JSON body: expected an object"),
+            },
+            Route::Messages => match chat_request {
+                Some(request) => return Ok(answer_chat(&ctx, request).await),
+                None => respond::json(
+                    StatusCode::BAD_REQUEST,
+                    &crate::protocols::anthropic_error_body(
+                        400,
+                        "Invalid JSON body: expected an object",
+                    ),
+                ),
             },
             Route::Models => models(shared, query.as_deref()),
             Route::Key => {
@@ -161,6 +187,18 @@ fn auth_failure(shared: &Shared, headers: &HeaderMap, route: Route) -> Option<Fa
         }
     };
     Some(respond::openrouter_error(401, message))
+}
+
+/// An error reply queued with `push_for_model` for the request's model answers an
+/// endpoint that has no reply scripts of its own (embeddings): so tests can make one
+/// model rate-limited. Other reply kinds queued for the model are left alone.
+fn scripted_error(shared: &Shared, body: Option<&Value>) -> Option<FakeResponse> {
+    let model = body?.get("model")?.as_str()?;
+    let reply = shared.next_model_reply(model)?;
+    match chat::plan(reply, &ChatRequest::from_json(body?)).outcome {
+        Outcome::Respond(response) => Some(response),
+        Outcome::Reset => Some(respond::openrouter_error(502, "connection reset")),
+    }
 }
 
 async fn answer_chat(ctx: &ConnectionContext, request: ChatRequest) -> FakeResponse {

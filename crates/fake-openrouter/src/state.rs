@@ -83,6 +83,14 @@ impl Shared {
         state.queue.pop_front()
     }
 
+    /// The next reply queued for exactly `model` (not the shared queue).
+    pub(crate) fn next_model_reply(&self, model: &str) -> Option<Reply> {
+        self.lock()
+            .per_model
+            .get_mut(model)
+            .and_then(VecDeque::pop_front)
+    }
+
     /// Records `request` if recording is on.
     pub(crate) fn record(&self, request: RecordedRequest) {
         let mut state = self.lock();

@@ -17,16 +17,32 @@ use prometheus_client::registry::Registry;
 /// Which surface of the API a request came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Api {
-    /// The OpenAI-compatible facade (`/openai/v1/…`).
+    /// The OpenAI-compatible facade's chat completions (`/openai/v1/chat/completions`).
     OpenAi,
+    /// The facade's Responses API (`/openai/v1/responses`).
+    Responses,
+    /// The facade's Anthropic Messages API (`/anthropic/v1/messages`).
+    Anthropic,
+    /// The facade's embeddings (`/openai/v1/embeddings`).
+    Embeddings,
+    /// The facade's images (`/openai/v1/images/…`).
+    Images,
+    /// The facade's audio (`/openai/v1/audio/…`).
+    Audio,
     /// Session inputs (`/v1/sessions/{id}/input`, detached runs).
     Sessions,
 }
 
 impl Api {
-    fn as_str(self) -> &'static str {
+    /// The `api` label value.
+    pub fn as_str(self) -> &'static str {
         match self {
             Api::OpenAi => "openai",
+            Api::Responses => "responses",
+            Api::Anthropic => "anthropic",
+            Api::Embeddings => "embeddings",
+            Api::Images => "images",
+            Api::Audio => "audio",
             Api::Sessions => "sessions",
         }
     }

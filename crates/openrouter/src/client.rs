@@ -21,7 +21,7 @@ use crate::retry::parse_retry_after;
 use crate::scrub::{scrub_outcome, DeltaScrubber};
 use crate::shape;
 use crate::sse::read_sse;
-use crate::types::{ChatOutcome, ChatRequest, StreamEvent};
+use crate::types::{ChatOutcome, ChatRequest, PassRequest, Protocol, StreamEvent};
 
 /// Largest error body read (the rest is ignored).
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -44,6 +44,9 @@ struct Inner {
     media_http: reqwest::Client,
     base_url: Url,
     chat_url: Url,
+    /// The facade protocols' endpoints, by [`Protocol`] (chat, responses, messages,
+    /// embeddings), resolved once.
+    protocol_urls: [Url; 4],
     verified: bool,
     attribution: Attribution,
 }
@@ -152,12 +155,21 @@ impl OpenRouterClient {
             .map_err(|e| build_err(error_chain(&e)))?;
         let chat_url =
             endpoint(&base_url, "chat/completions").map_err(|e| build_err(e.to_string()))?;
+        let url_of =
+            |p: Protocol| endpoint(&base_url, p.path()).map_err(|e| build_err(e.to_string()));
+        let protocol_urls = [
+            url_of(Protocol::Chat)?,
+            url_of(Protocol::Responses)?,
+            url_of(Protocol::Messages)?,
+            url_of(Protocol::Embeddings)?,
+        ];
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
                 media_http,
                 base_url,
                 chat_url,
+                protocol_urls,
                 verified: route.is_verified_openrouter(),
                 attribution: route.attribution.clone(),
             }),
@@ -274,17 +286,45 @@ impl OpenRouterClient {
         headers
     }
 
-    /// Sends an already-encoded chat body and returns the response once its status is a
-    /// success (any other status becomes its [`UpstreamError`]).
-    pub(crate) async fn send_chat(
+    /// The headers of a Responses/Messages/embeddings request: attribution and response
+    /// cache (verified routes only), the client's forwarded headers, content negotiation.
+    pub(crate) fn pass_headers(&self, req: &PassRequest) -> HeaderMap {
+        let mut pairs = Vec::new();
+        if self.inner.verified {
+            pairs = shape::build_attribution_headers(true, &self.inner.attribution);
+            shape::push_cache_headers(&req.params, &mut pairs);
+        }
+        pairs.extend(req.headers.iter().cloned());
+        let mut headers = header_map(pairs);
+        if req.stream {
+            headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        }
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers
+    }
+
+    /// Sends an already-encoded body to `protocol`'s endpoint and returns the response once
+    /// its status is a success (any other status becomes its [`UpstreamError`]).
+    pub(crate) async fn send_protocol(
         &self,
         api_key: &str,
-        req: &ChatRequest,
+        protocol: Protocol,
+        headers: HeaderMap,
         body: impl Into<reqwest::Body>,
         ctx: ErrorContext<'_>,
     ) -> Result<Response, UpstreamError> {
-        self.send_chat_via(&self.inner.http, None, api_key, req, body, ctx)
+        let url = self.inner.protocol_urls[protocol as usize].clone();
+        let response = self
+            .inner
+            .http
+            .post(url)
+            .bearer_auth(api_key)
+            .headers(headers)
+            .body(body)
+            .send()
             .await
+            .map_err(|e| send_error(&e, ctx))?;
+        check_status(response, ctx).await
     }
 
     /// [`OpenRouterClient::send_chat`] over `http`, with an optional whole-request deadline.

@@ -33,8 +33,9 @@ pub use client::OpenRouterClient;
 pub use driver::ChatDriver;
 pub use error::{DriverError, UpstreamError, UpstreamErrorKind};
 pub use passthrough::{
-    open_raw_with_retries, RawCompletion, RawReply, RawStream, StreamSummary, Usage,
+    open_pass_with_retries, open_raw_with_retries, RawCompletion, RawReply, RawStream,
+    StreamSummary, Usage,
 };
 pub use redact::{redact_text, REDACTED};
 pub use retry::{call_with_retries, chat_with_retries, parse_retry_after, Attempt, RetryPolicy};
-pub use types::{ChatOutcome, ChatRequest, StreamEvent, ToolCall};
+pub use types::{ChatOutcome, ChatRequest, PassRequest, Protocol, StreamEvent, ToolCall};

@@ -80,3 +80,60 @@ pub struct ChatOutcome {
     /// `X-OpenRouter-Cache-Status` (`HIT`/`MISS`) when present.
     pub cache_status: Option<String>,
 }
+
+/// The client protocols the facade forwards, each to OpenRouter's endpoint of the same
+/// protocol (spec §13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// OpenAI chat completions (`/chat/completions`).
+    Chat,
+    /// OpenAI Responses (`/responses`).
+    Responses,
+    /// Anthropic Messages (`/messages`).
+    Messages,
+    /// OpenAI embeddings (`/embeddings`).
+    Embeddings,
+}
+
+impl Protocol {
+    /// The upstream endpoint, relative to the base URL.
+    pub fn path(self) -> &'static str {
+        match self {
+            Protocol::Chat => "chat/completions",
+            Protocol::Responses => "responses",
+            Protocol::Messages => "messages",
+            Protocol::Embeddings => "embeddings",
+        }
+    }
+
+    /// A short name for logs, metrics and recorded runs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Chat => "chat",
+            Protocol::Responses => "responses",
+            Protocol::Messages => "messages",
+            Protocol::Embeddings => "embeddings",
+        }
+    }
+}
+
+/// One request of a non-chat protocol, resolved by the engine: the client's body (its
+/// `model` is replaced by [`PassRequest::model`] when shaped), the client headers that
+/// travel with it, and the route's params and provider routing.
+#[derive(Debug, Clone)]
+pub struct PassRequest {
+    /// Which endpoint.
+    pub protocol: Protocol,
+    /// Wire model id.
+    pub model: String,
+    /// Ask for an SSE stream.
+    pub stream: bool,
+    /// The client's body.
+    pub body: Map<String, Value>,
+    /// Client headers forwarded as given (`anthropic-version`, `anthropic-beta`).
+    pub headers: Vec<(String, String)>,
+    /// The route's and model's params (fill gaps; response-cache headers).
+    pub params: ModelParams,
+    /// Provider routing: route < model < the client's `provider`.
+    pub provider: ProviderRouting,
+}

@@ -1,5 +1,6 @@
 //! Request handlers, one module per resource.
 
+pub mod anthropic;
 pub mod assets;
 pub mod config;
 pub mod models;

@@ -68,5 +68,5 @@ pub async fn not_found(uri: axum::http::Uri) -> Response {
             uri.path()
         ),
     );
-    problem.into_response_for(uri.path())
+    crate::facade::ErrorShape::for_path(uri.path()).respond(problem)
 }

@@ -13,6 +13,8 @@ use crate::EngineError;
 /// How a recorded facade call ended.
 #[derive(Debug, Default)]
 pub struct FacadeRunEnd {
+    /// The facade protocol (`openai`, `openai.responses`, `anthropic.messages`, …).
+    pub api: &'static str,
     /// Route and wire model tried last (or that answered).
     pub route: Option<String>,
     /// The wire model requested last.
@@ -64,7 +66,7 @@ impl Engine {
             // Ordered before the events and the final write by the single writer; a failure
             // there also fails `finish_run`, which is logged below.
             store.mark_running_nowait(&run_id, &route, &model);
-            let started = json!({"run_id": run_id, "session_id": session, "route": route, "model": model, "api": "openai"});
+            let started = json!({"run_id": run_id, "session_id": session, "route": route, "model": model, "api": end.api});
             let usage = end.usage.map(|u| {
                 json!({
                     "prompt_tokens": u.prompt_tokens,

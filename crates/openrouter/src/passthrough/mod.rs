@@ -1,11 +1,13 @@
-//! Pass-through chat completions for the OpenAI-compatible facade. The request is shaped
-//! exactly like a session's ([`crate::shape`]) and sent by the same transport, but the reply
-//! comes back as bytes instead of a parsed [`crate::ChatOutcome`]: the JSON body after
-//! validation, or the SSE stream chunk by chunk, untouched, once its first output event
-//! has been validated. Until that point nothing has reached the client, so the same-model
-//! retries here (and the caller's fallbacks) stay possible; after it, failures travel in
-//! the stream.
+//! Pass-through calls for the facade's client protocols (chat completions, Responses,
+//! Anthropic Messages, embeddings). A chat request is shaped exactly like a session's
+//! ([`crate::shape`]), the others by [`crate::shape::build_pass_body`]; all are sent by the
+//! same transport, and the reply comes back as bytes instead of a parsed
+//! [`crate::ChatOutcome`]: the JSON body after validation, or the SSE stream chunk by
+//! chunk, untouched, once its first output event has been validated. Until that point
+//! nothing has reached the client, so the same-model retries here (and the caller's
+//! fallbacks) stay possible; after it, failures travel in the stream.
 
+mod events;
 mod probe;
 mod tap;
 
@@ -20,21 +22,25 @@ use futures::{Stream, StreamExt};
 use memchr::memmem::Finder;
 use reqwest::header::CONTENT_TYPE;
 
+use ferry_config::ThinkingLevel;
+use reqwest::header::HeaderMap;
+
 use crate::client::{header_string, read_limited, OpenRouterClient, MAX_BODY};
 use crate::error::{ErrorContext, UpstreamError};
 use crate::redact::REDACTED;
 use crate::response::body_error;
 use crate::retry::{millis, with_minimal_thinking, Attempt, NextStep, RetryPolicy, RetryState};
 use crate::shape;
-use crate::types::ChatRequest;
+use crate::types::{ChatRequest, PassRequest, Protocol};
 
+use events::{EmbeddingsBody, MessageObject, ResponseObject};
 use probe::ReplyProbe;
 pub use probe::Usage;
 use tap::SseTap;
 
 /// A successful upstream reply, ready to forward.
 pub enum RawReply {
-    /// A complete `chat.completion` JSON body.
+    /// A complete JSON body (`chat.completion`, `response`, `message`, embeddings list).
     Json(RawCompletion),
     /// An SSE stream whose first output event has arrived.
     Stream(Box<RawStream>),
@@ -70,6 +76,9 @@ pub struct StreamSummary {
     pub text: Option<String>,
     /// The failure reported in the stream, or the transport failure that ended it.
     pub failure: Option<UpstreamError>,
+    /// The failure reached the client as the protocol's own error event (else the client
+    /// must be told with one of ferry's).
+    pub failure_reported: bool,
 }
 
 /// An upstream SSE body being forwarded. Yields the upstream chunks unchanged (an
@@ -77,6 +86,7 @@ pub struct StreamSummary {
 /// (cut off, stalled, or ended without `[DONE]` and without a finish reason). Dropping it
 /// aborts the upstream request.
 pub struct RawStream {
+    protocol: Protocol,
     held: VecDeque<Bytes>,
     body: BoxStream<'static, reqwest::Result<Bytes>>,
     tap: SseTap,
@@ -88,15 +98,23 @@ pub struct RawStream {
 }
 
 impl RawStream {
-    /// Whether upstream already ended the stream with `data: [DONE]`.
+    /// The protocol of the stream.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// Whether upstream already ended the stream the protocol's way (`data: [DONE]` for
+    /// chat, `response.completed|failed|incomplete`, `message_stop`).
     pub fn saw_done(&self) -> bool {
         self.tap.state.done
     }
 
     /// What the stream amounted to so far (call at the end, or when the client left).
     pub fn summary(&mut self) -> StreamSummary {
+        let reported = self.transport_failure.is_none() && self.tap.state.failure_reported;
         let state = &mut self.tap.state;
         StreamSummary {
+            failure_reported: reported,
             done: state.done,
             output_started: state.output_started,
             model: state.model.clone(),
@@ -200,21 +218,69 @@ fn redact_key_in_text(finder: &Finder<'_>, text: String) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
+/// One shaped attempt: the encoded body and headers for one protocol endpoint.
+struct Outgoing {
+    protocol: Protocol,
+    model: String,
+    thinking: Option<ThinkingLevel>,
+    body: Bytes,
+    headers: HeaderMap,
+}
+
+impl Outgoing {
+    fn chat(
+        client: &OpenRouterClient,
+        req: &ChatRequest,
+        api_key: &str,
+    ) -> Result<Self, UpstreamError> {
+        let value = shape::build_body(req, client.is_verified());
+        Ok(Outgoing {
+            protocol: Protocol::Chat,
+            model: req.model.clone(),
+            thinking: req.thinking,
+            body: encode(&value, &req.model, api_key)?,
+            headers: client.chat_headers(req),
+        })
+    }
+
+    fn pass(
+        client: &OpenRouterClient,
+        req: &PassRequest,
+        api_key: &str,
+    ) -> Result<Self, UpstreamError> {
+        let value = shape::build_pass_body(req, client.is_verified());
+        Ok(Outgoing {
+            protocol: req.protocol,
+            model: req.model.clone(),
+            thinking: None,
+            body: encode(&value, &req.model, api_key)?,
+            headers: client.pass_headers(req),
+        })
+    }
+}
+
 impl OpenRouterClient {
-    /// ONE pass-through attempt: sends `body` (already shaped for `req`) and waits for a
-    /// validated reply. Every error is one that no client has seen any part of.
+    /// ONE pass-through attempt: sends the shaped request and waits for a validated
+    /// reply. Every error is one that no client has seen any part of.
     async fn open_raw(
         &self,
         api_key: &str,
-        req: &ChatRequest,
-        body: Bytes,
+        out: &Outgoing,
         collect_text: bool,
     ) -> Result<RawReply, UpstreamError> {
         let ctx = ErrorContext {
-            model: &req.model,
+            model: &out.model,
             api_key,
         };
-        let response = self.send_chat(api_key, req, body, ctx).await?;
+        let response = self
+            .send_protocol(
+                api_key,
+                out.protocol,
+                out.headers.clone(),
+                out.body.clone(),
+                ctx,
+            )
+            .await?;
         let generation_id = header_string(response.headers(), "x-generation-id");
         let is_sse = response
             .headers()
@@ -223,7 +289,7 @@ impl OpenRouterClient {
             .is_some_and(|ct| ct.trim_start().starts_with("text/event-stream"));
         if !is_sse {
             let bytes = read_limited(response, MAX_BODY, ctx).await?;
-            let mut completion = validate_body(&bytes, collect_text, ctx)?;
+            let mut completion = validate_body(out.protocol, &bytes, collect_text, ctx)?;
             let finder = Finder::new(api_key.as_bytes());
             completion.body = redact_key(&finder, Bytes::from(bytes));
             completion.text = completion.text.map(|t| redact_key_in_text(&finder, t));
@@ -231,9 +297,10 @@ impl OpenRouterClient {
             return Ok(RawReply::Json(completion));
         }
         let mut stream = RawStream {
+            protocol: out.protocol,
             held: VecDeque::new(),
             body: response.bytes_stream().boxed(),
-            tap: SseTap::new(&req.model, api_key, collect_text),
+            tap: SseTap::new(out.protocol, &out.model, api_key, collect_text),
             key: Finder::new(api_key.as_bytes()).into_owned(),
             ended: false,
             transport_failure: None,
@@ -282,12 +349,83 @@ impl OpenRouterClient {
     }
 }
 
-/// Checks a non-streaming body: valid JSON, no `error`, a first choice without `error`.
+/// Checks a non-streaming body of `protocol`: valid JSON, no error, the reply's payload
+/// present.
 fn validate_body(
+    protocol: Protocol,
     bytes: &[u8],
     collect_text: bool,
     ctx: ErrorContext<'_>,
 ) -> Result<RawCompletion, UpstreamError> {
+    let not_json = |e: serde_json::Error| {
+        UpstreamError::protocol(&format!("body is not valid JSON ({e})"), false, ctx)
+    };
+    let failed = |error: &serde_json::Value| Err(body_error(error, bytes, ctx));
+    let done = |model: Option<&str>, usage, text: Option<String>| {
+        Ok(RawCompletion {
+            body: Bytes::new(),
+            model: model.map(str::to_owned),
+            usage,
+            text: text.filter(|_| collect_text),
+            generation_id: None,
+        })
+    };
+    match protocol {
+        Protocol::Chat => {}
+        Protocol::Responses => {
+            let r: ResponseObject = serde_json::from_slice(bytes).map_err(not_json)?;
+            if let Some(error) = r.error.as_ref().filter(|e| !e.is_null()) {
+                return failed(error);
+            }
+            if r.status.as_deref() == Some("failed") {
+                return failed(&serde_json::json!({"message": "the response failed"}));
+            }
+            if r.output.is_none() {
+                return Err(UpstreamError::protocol(
+                    "response has no output",
+                    false,
+                    ctx,
+                ));
+            }
+            return done(
+                r.model.as_deref(),
+                r.usage.as_ref().map(|u| u.summary()),
+                Some(r.text()),
+            );
+        }
+        Protocol::Messages => {
+            let m: MessageObject = serde_json::from_slice(bytes).map_err(not_json)?;
+            if let Some(error) = m.error.as_ref().filter(|e| !e.is_null()) {
+                return failed(error);
+            }
+            if m.kind.as_deref() != Some("message") || m.content.is_none() {
+                return Err(UpstreamError::protocol(
+                    "reply is not a message",
+                    false,
+                    ctx,
+                ));
+            }
+            return done(
+                m.model.as_deref(),
+                m.usage.as_ref().map(|u| u.summary()),
+                Some(m.text()),
+            );
+        }
+        Protocol::Embeddings => {
+            let e: EmbeddingsBody = serde_json::from_slice(bytes).map_err(not_json)?;
+            if let Some(error) = e.error.as_ref().filter(|e| !e.is_null()) {
+                return failed(error);
+            }
+            if e.data.is_none() {
+                return Err(UpstreamError::protocol("reply has no data", false, ctx));
+            }
+            return done(
+                e.model.as_deref(),
+                e.usage.as_ref().map(|u| u.summary()),
+                None,
+            );
+        }
+    }
     let probe: ReplyProbe = serde_json::from_slice(bytes).map_err(|e| {
         UpstreamError::protocol(&format!("body is not valid JSON ({e})"), false, ctx)
     })?;
@@ -313,7 +451,7 @@ fn validate_body(
     })
 }
 
-/// Opens a pass-through reply for ONE model with the same retry policy as sessions
+/// Opens a pass-through chat reply for ONE model with the same retry policy as sessions
 /// (bounded back-off on 429/5xx/timeouts/connect errors, one retry with thinking =
 /// minimal when the model insists on reasoning). Every attempt is appended to `attempts`;
 /// the time spent waiting on upstream (each attempt until its reply was validated, and the
@@ -328,15 +466,63 @@ pub async fn open_raw_with_retries(
     attempts: &mut Vec<Attempt>,
     upstream_wait: &mut Duration,
 ) -> Result<RawReply, UpstreamError> {
+    let first = Outgoing::chat(client, req, api_key)?;
+    let minimal = || Outgoing::chat(client, &with_minimal_thinking(req), api_key);
+    open_with_retries(
+        client,
+        api_key,
+        first,
+        Some(&minimal),
+        policy,
+        collect_text,
+        attempts,
+        upstream_wait,
+    )
+    .await
+}
+
+/// [`open_raw_with_retries`] for a Responses, Messages or embeddings request.
+pub async fn open_pass_with_retries(
+    client: &OpenRouterClient,
+    api_key: &str,
+    req: &PassRequest,
+    policy: &RetryPolicy,
+    collect_text: bool,
+    attempts: &mut Vec<Attempt>,
+    upstream_wait: &mut Duration,
+) -> Result<RawReply, UpstreamError> {
+    let first = Outgoing::pass(client, req, api_key)?;
+    open_with_retries(
+        client,
+        api_key,
+        first,
+        None,
+        policy,
+        collect_text,
+        attempts,
+        upstream_wait,
+    )
+    .await
+}
+
+type Reshape<'a> = dyn Fn() -> Result<Outgoing, UpstreamError> + Send + Sync + 'a;
+
+#[allow(clippy::too_many_arguments)]
+async fn open_with_retries(
+    client: &OpenRouterClient,
+    api_key: &str,
+    first: Outgoing,
+    with_minimal_thinking: Option<&Reshape<'_>>,
+    policy: &RetryPolicy,
+    collect_text: bool,
+    attempts: &mut Vec<Attempt>,
+    upstream_wait: &mut Duration,
+) -> Result<RawReply, UpstreamError> {
     let mut state = RetryState::default();
-    let mut reasoning_retry: Option<ChatRequest> = None;
-    let mut body = encode(req, client.is_verified(), api_key)?;
+    let mut current = first;
     loop {
-        let current = reasoning_retry.as_ref().unwrap_or(req);
         let started = Instant::now();
-        let result = client
-            .open_raw(api_key, current, body.clone(), collect_text)
-            .await;
+        let result = client.open_raw(api_key, &current, collect_text).await;
         let elapsed = started.elapsed();
         *upstream_wait += elapsed;
         let mut error = match result {
@@ -357,11 +543,17 @@ pub async fn open_raw_with_retries(
             error_code: Some(error.code().to_owned()),
             latency_ms: millis(elapsed),
         });
-        match state.after_failure(&mut error, current.thinking, policy) {
+        let thinking = if with_minimal_thinking.is_some() {
+            current.thinking
+        } else {
+            // Only chat requests are reshaped; the others give up as usual.
+            Some(ThinkingLevel::Minimal)
+        };
+        match state.after_failure(&mut error, thinking, policy) {
             NextStep::RetryWithMinimalThinking => {
-                let retry = with_minimal_thinking(req);
-                body = encode(&retry, client.is_verified(), api_key)?;
-                reasoning_retry = Some(retry);
+                if let Some(reshape) = with_minimal_thinking {
+                    current = reshape()?;
+                }
             }
             NextStep::RetryAfter(delay) => {
                 tokio::time::sleep(delay).await;
@@ -372,18 +564,13 @@ pub async fn open_raw_with_retries(
     }
 }
 
-/// The shaped request body, encoded once and reused by every retry.
-fn encode(req: &ChatRequest, verified: bool, api_key: &str) -> Result<Bytes, UpstreamError> {
-    serde_json::to_vec(&shape::build_body(req, verified))
-        .map(Bytes::from)
-        .map_err(|e| {
-            UpstreamError::protocol(
-                &format!("cannot encode the request ({e})"),
-                false,
-                ErrorContext {
-                    model: &req.model,
-                    api_key,
-                },
-            )
-        })
+/// A shaped request body, encoded once and reused by every retry.
+fn encode(value: &serde_json::Value, model: &str, api_key: &str) -> Result<Bytes, UpstreamError> {
+    serde_json::to_vec(value).map(Bytes::from).map_err(|e| {
+        UpstreamError::protocol(
+            &format!("cannot encode the request ({e})"),
+            false,
+            ErrorContext { model, api_key },
+        )
+    })
 }

@@ -1,25 +1,46 @@
 //! Incremental SSE framing for the pass-through stream. Chunks are forwarded untouched;
 //! the tap only watches them: it splits lines across chunk boundaries (LF or CRLF),
-//! joins an event's `data:` lines, skips `:` comments, and inspects each event. An event
-//! is parsed (with the cheap [`ReplyProbe`]) only when it can matter: before the first
-//! output, when text is being collected, or when it mentions `"error"`, `"usage"` or a
-//! non-null `"finish_reason"`. Plain content chunks in the middle of a stream cost a few
-//! substring scans and no allocation.
+//! joins an event's `data:` lines, skips `:` comments, and inspects each event in the
+//! terms of its protocol (chat chunks, Responses events, Anthropic Messages events). An
+//! event is parsed (with the cheap probes of [`super::probe`] and [`super::events`]) only
+//! when it can matter: before the first output, when text is being collected, or when it
+//! mentions an error, usage or the end of the reply. Plain content chunks in the middle of
+//! a stream cost a few substring scans and a validating scan that builds nothing. (A quoted marker such as
+//! `"message_stop"` cannot occur inside a JSON string, where quotes are escaped.)
 
 use std::sync::LazyLock;
 
 use memchr::memmem::Finder;
-use serde_json::json;
+use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use crate::error::{ErrorContext, UpstreamError};
+use crate::passthrough::events::{MessagesEvent, ResponsesEvent, TokenUsage};
 use crate::passthrough::probe::{ReplyProbe, Usage};
+use crate::types::Protocol;
 
 static ERROR_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"error\""));
 static USAGE_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"usage\""));
 static FINISH_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"finish_reason\""));
 static FINISH_NULL: LazyLock<Finder<'static>> =
     LazyLock::new(|| Finder::new(b"\"finish_reason\":null"));
+/// Responses events that end a reply or report on it.
+static RESPONSES_MARKERS: LazyLock<[Finder<'static>; 4]> = LazyLock::new(|| {
+    [
+        Finder::new(b"\"response.completed\""),
+        Finder::new(b"\"response.failed\""),
+        Finder::new(b"\"response.incomplete\""),
+        Finder::new(b"\"error\""),
+    ]
+});
+/// Messages events that end a reply or report on it.
+static MESSAGES_MARKERS: LazyLock<[Finder<'static>; 3]> = LazyLock::new(|| {
+    [
+        Finder::new(b"\"message_delta\""),
+        Finder::new(b"\"message_stop\""),
+        Finder::new(b"\"error\""),
+    ]
+});
 
 /// What the tap learned from the events seen so far.
 #[derive(Debug, Default)]
@@ -38,6 +59,10 @@ pub(crate) struct TapState {
     pub text: Option<String>,
     /// The first failure reported in the stream (error chunk, choice error, bad JSON).
     pub failure: Option<UpstreamError>,
+    /// The failure arrived as the protocol's own error event (an `error` chunk,
+    /// `response.failed`, Anthropic's `event: error`), which the client receives as is;
+    /// otherwise (bad JSON) the client must be told by an error event of ferry's.
+    pub failure_reported: bool,
 }
 
 /// Watches an SSE byte stream event by event.
@@ -47,18 +72,24 @@ pub(crate) struct SseTap {
     has_data: bool,
     model: String,
     api_key: Zeroizing<String>,
+    protocol: Protocol,
+    /// Anthropic usage arrives in two halves (`message_start`, `message_delta`).
+    message_usage: Option<TokenUsage>,
     pub state: TapState,
 }
 
 impl SseTap {
-    /// A tap for a reply to `model`; `api_key` only serves to redact error messages.
-    pub fn new(model: &str, api_key: &str, collect_text: bool) -> Self {
+    /// A tap for a reply to `model` in `protocol`; `api_key` only serves to redact error
+    /// messages.
+    pub fn new(protocol: Protocol, model: &str, api_key: &str, collect_text: bool) -> Self {
         SseTap {
             partial: Vec::new(),
             data: Vec::with_capacity(512),
             has_data: false,
             model: model.to_owned(),
             api_key: Zeroizing::new(api_key.to_owned()),
+            protocol,
+            message_usage: None,
             state: TapState {
                 text: collect_text.then(String::new),
                 ..TapState::default()
@@ -138,25 +169,180 @@ impl SseTap {
             self.state.done = true;
             return;
         }
+        match self.protocol {
+            Protocol::Chat | Protocol::Embeddings => self.inspect_chat(d),
+            Protocol::Responses => self.inspect_responses(d),
+            Protocol::Messages => self.inspect_messages(d),
+        }
+    }
+
+    /// Whether an event past the first output needs a parse: only when collecting text or
+    /// when it carries one of `markers`.
+    fn worth_parsing(&self, d: &[u8], markers: &[Finder<'static>]) -> bool {
+        !self.state.output_started
+            || self.state.text.is_some()
+            || markers.iter().any(|m| m.find(d).is_some())
+    }
+
+    /// Records a failure (the first one wins).
+    fn fail(&mut self, failure: UpstreamError, reported: bool) {
+        if self.state.failure.is_none() {
+            self.state.failure = Some(failure);
+            self.state.failure_reported = reported;
+        }
+    }
+
+    /// An event not worth a parse is still checked to be valid JSON (a validating scan
+    /// that builds nothing), so a frame cut inside its JSON is a failure the client is told
+    /// about rather than a silent end.
+    fn skim(&mut self, d: &[u8]) {
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(d) {
+            self.not_json(&e);
+        }
+    }
+
+    fn not_json(&mut self, e: &serde_json::Error) {
+        let failure = UpstreamError::protocol(
+            &format!("stream event is not valid JSON ({e})"),
+            self.state.output_started,
+            self.ctx(),
+        );
+        self.fail(failure, false);
+    }
+
+    /// A Responses event: `response.created`/`in_progress` name the model; any other
+    /// event is output; `response.completed`/`incomplete` end the reply with its usage;
+    /// `response.failed` and `error` are failures the client sees as they are.
+    fn inspect_responses(&mut self, d: &[u8]) {
+        if !self.worth_parsing(d, &*RESPONSES_MARKERS) {
+            return self.skim(d);
+        }
+        let event: ResponsesEvent = match serde_json::from_slice(d) {
+            Ok(e) => e,
+            Err(e) => return self.not_json(&e),
+        };
+        if let Some(r) = &event.response {
+            if let Some(model) = r.model.as_deref().filter(|_| self.state.model.is_none()) {
+                self.state.model = Some(model.to_owned());
+            }
+            if let Some(u) = &r.usage {
+                self.state.usage = Some(u.summary());
+            }
+        }
+        match &*event.kind {
+            "response.created" | "response.in_progress" | "response.queued" => {}
+            "response.completed" | "response.incomplete" => {
+                self.state.finished = true;
+                self.state.done = true;
+            }
+            "response.failed" => {
+                self.state.done = true;
+                let error = event
+                    .response
+                    .as_ref()
+                    .and_then(|r| r.error.clone())
+                    .filter(|e| !e.is_null())
+                    .unwrap_or_else(|| json!({"message": "the response failed"}));
+                let failure =
+                    UpstreamError::mid_stream(&error, self.state.output_started, self.ctx());
+                self.fail(failure, true);
+            }
+            "error" => {
+                let error = event.error.clone().filter(|e| !e.is_null()).unwrap_or_else(|| {
+                    json!({"code": event.code, "message": event.message.as_deref().unwrap_or("error event")})
+                });
+                let failure =
+                    UpstreamError::mid_stream(&error, self.state.output_started, self.ctx());
+                self.fail(failure, true);
+            }
+            kind => {
+                self.state.output_started = true;
+                if kind == "response.output_text.delta" {
+                    if let (Some(Value::String(t)), Some(acc)) =
+                        (&event.delta, self.state.text.as_mut())
+                    {
+                        acc.push_str(t);
+                    }
+                }
+            }
+        }
+    }
+
+    /// An Anthropic Messages event: `message_start` names the model and the input usage,
+    /// content events are output, `message_delta` carries the stop reason and output
+    /// usage, `message_stop` ends the reply, `error` is a failure the client sees as is.
+    fn inspect_messages(&mut self, d: &[u8]) {
+        if !self.worth_parsing(d, &*MESSAGES_MARKERS) {
+            return self.skim(d);
+        }
+        let event: MessagesEvent = match serde_json::from_slice(d) {
+            Ok(e) => e,
+            Err(e) => return self.not_json(&e),
+        };
+        match &*event.kind {
+            "message_start" => {
+                if let Some(m) = event.message {
+                    if let Some(model) = m.model.as_deref().filter(|_| self.state.model.is_none()) {
+                        self.state.model = Some(model.to_owned());
+                    }
+                    self.message_usage = m.usage;
+                }
+            }
+            "ping" | "content_block_start" => {}
+            "message_delta" => {
+                self.state.output_started = true;
+                if event
+                    .delta
+                    .as_ref()
+                    .and_then(|d| d.stop_reason.as_ref())
+                    .is_some()
+                {
+                    self.state.finished = true;
+                }
+                if let Some(later) = event.usage {
+                    let usage = self.message_usage.get_or_insert_with(TokenUsage::default);
+                    usage.merge(later);
+                }
+                if let Some(u) = &self.message_usage {
+                    self.state.usage = Some(u.summary());
+                }
+            }
+            "message_stop" => {
+                self.state.done = true;
+                self.state.finished = true;
+            }
+            "error" => {
+                let error = event
+                    .error
+                    .filter(|e| !e.is_null())
+                    .unwrap_or_else(|| json!({"message": "error event"}));
+                let failure =
+                    UpstreamError::mid_stream(&error, self.state.output_started, self.ctx());
+                self.fail(failure, true);
+            }
+            _ => {
+                self.state.output_started = true;
+                if let (Some(delta), Some(acc)) = (&event.delta, self.state.text.as_mut()) {
+                    if delta.kind.as_deref() == Some("text_delta") {
+                        acc.push_str(delta.text.as_deref().unwrap_or_default());
+                    }
+                }
+            }
+        }
+    }
+
+    fn inspect_chat(&mut self, d: &[u8]) {
         let worth_parsing = !self.state.output_started
             || self.state.text.is_some()
             || ERROR_KEY.find(d).is_some()
             || USAGE_KEY.find(d).is_some()
             || (FINISH_KEY.find(d).is_some() && FINISH_NULL.find(d).is_none());
         if !worth_parsing {
-            return;
+            return self.skim(d);
         }
         let probe: ReplyProbe = match serde_json::from_slice(d) {
             Ok(p) => p,
-            Err(e) => {
-                let failure = UpstreamError::protocol(
-                    &format!("stream chunk is not valid JSON ({e})"),
-                    self.state.output_started,
-                    self.ctx(),
-                );
-                self.state.failure.get_or_insert(failure);
-                return;
-            }
+            Err(e) => return self.not_json(&e),
         };
         if self.state.model.is_none() {
             self.state.model = probe.model.as_deref().map(str::to_owned);
@@ -166,14 +352,14 @@ impl SseTap {
         }
         if let Some(error) = probe.error.as_ref().filter(|e| !e.is_null()) {
             let failure = UpstreamError::mid_stream(error, self.state.output_started, self.ctx());
-            self.state.failure.get_or_insert(failure);
+            self.fail(failure, true);
         }
         let Some(choice) = probe.first_choice() else {
             return;
         };
         if let Some(error) = choice.error.as_ref().filter(|e| !e.is_null()) {
             let failure = UpstreamError::choice_error(error, self.state.output_started, self.ctx());
-            self.state.failure.get_or_insert(failure);
+            self.fail(failure, true);
         }
         if let Some(delta) = choice.delta.as_ref().or(choice.message.as_ref()) {
             if delta.has_output() {
@@ -189,7 +375,7 @@ impl SseTap {
                 let error = json!({"message": "the stream ended with finish_reason \"error\""});
                 let failure =
                     UpstreamError::mid_stream(&error, self.state.output_started, self.ctx());
-                self.state.failure = Some(failure);
+                self.fail(failure, true);
             }
         }
     }
@@ -211,7 +397,12 @@ mod tests {
     );
 
     fn tap_all(text: &str, split: usize, collect: bool) -> TapState {
-        let mut tap = SseTap::new("openai/gpt-5.4-mini", "sk-or-v1-key", collect);
+        let mut tap = SseTap::new(
+            Protocol::Chat,
+            "openai/gpt-5.4-mini",
+            "sk-or-v1-key",
+            collect,
+        );
         for chunk in text.as_bytes().chunks(split) {
             tap.feed(chunk);
         }
@@ -280,5 +471,82 @@ mod tests {
             true,
         );
         assert_eq!(s.text.as_deref(), Some("x"));
+    }
+
+    fn tap_protocol(protocol: Protocol, text: &str, split: usize) -> TapState {
+        let mut tap = SseTap::new(protocol, "m", "sk-or-v1-key", true);
+        for chunk in text.as_bytes().chunks(split) {
+            tap.feed(chunk);
+        }
+        tap.state
+    }
+
+    const RESPONSES: &str = concat!(
+        "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"model\":\"openai/gpt-5.4-mini\",\"status\":\"in_progress\",\"error\":null,\"output\":[],\"usage\":null}}\n\n",
+        "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":1,\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"Hel\"}\n\n",
+        "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":2,\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"lo \\\"error\\\"\"}\n\n",
+        "event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":3,\"response\":{\"id\":\"resp_1\",\"model\":\"openai/gpt-5.4-mini\",\"status\":\"completed\",\"error\":null,\"output\":[],\"usage\":{\"input_tokens\":4,\"output_tokens\":2,\"cost\":0.0001}}}\n\n",
+    );
+
+    #[test]
+    fn responses_stream_is_understood_at_any_split() {
+        for split in [1, 5, 64, RESPONSES.len()] {
+            let s = tap_protocol(Protocol::Responses, RESPONSES, split);
+            assert!(s.done && s.finished && s.output_started, "split {split}");
+            assert_eq!(s.model.as_deref(), Some("openai/gpt-5.4-mini"));
+            assert_eq!(s.text.as_deref(), Some("Hello \"error\""));
+            assert_eq!(s.usage.unwrap().cost, Some(0.0001));
+            assert!(s.failure.is_none(), "{:?}", s.failure);
+        }
+        let created: String = RESPONSES.split_inclusive("\n\n").take(1).collect();
+        let s = tap_protocol(Protocol::Responses, &created, 3);
+        assert!(!s.output_started && !s.done);
+    }
+
+    #[test]
+    fn responses_failures_are_reported_or_not() {
+        let failed = "data: {\"type\":\"response.output_text.delta\",\"delta\":\"x\"}\n\ndata: {\"type\":\"response.failed\",\"response\":{\"status\":\"failed\",\"error\":{\"code\":\"server_error\",\"message\":\"Provider died\"}}}\n\n";
+        let s = tap_protocol(Protocol::Responses, failed, 7);
+        let f = s.failure.unwrap();
+        assert!(s.failure_reported && s.done && f.output_started);
+        assert!(f.message.contains("Provider died"), "{}", f.message);
+
+        let s = tap_protocol(Protocol::Responses, "data: {\"type\":\"response.output_text.delta\",\"delta\":\"x\"}\n\ndata: {\"type\":\"response.outp\n\n", 4);
+        assert!(!s.failure_reported);
+        assert_eq!(s.failure.unwrap().kind, UpstreamErrorKind::Protocol);
+    }
+
+    const MESSAGES: &str = concat!(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"anthropic/claude-sonnet-4-5\",\"content\":[],\"usage\":{\"input_tokens\":12,\"output_tokens\":1}}}\n\n",
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+        "event: ping\ndata: {\"type\":\"ping\"}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n",
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":5,\"cost\":0.002}}\n\n",
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+    );
+
+    #[test]
+    fn messages_stream_is_understood_at_any_split() {
+        for split in [1, 9, MESSAGES.len()] {
+            let s = tap_protocol(Protocol::Messages, MESSAGES, split);
+            assert!(s.done && s.finished && s.output_started);
+            assert_eq!(s.text.as_deref(), Some("Hi"));
+            assert_eq!(s.model.as_deref(), Some("anthropic/claude-sonnet-4-5"));
+            assert_eq!(
+                s.usage,
+                Some(Usage {
+                    prompt_tokens: 12,
+                    completion_tokens: 5,
+                    cost: Some(0.002)
+                })
+            );
+        }
+        let head: String = MESSAGES.split_inclusive("\n\n").take(3).collect();
+        assert!(!tap_protocol(Protocol::Messages, &head, 2).output_started);
+        let error = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\nevent: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+        let s = tap_protocol(Protocol::Messages, error, 6);
+        assert!(s.failure_reported);
+        assert!(s.failure.unwrap().message.contains("Overloaded"));
     }
 }

@@ -9,6 +9,7 @@ mod family;
 mod fields;
 mod gemini;
 mod headers;
+mod protocol;
 
 use ferry_config::{Attribution, ThinkingLevel};
 use serde_json::{json, Map, Value};
@@ -18,6 +19,7 @@ use family::Family;
 pub use fields::{
     classify_field, FieldClass, FORWARDED_KEYS, HANDLED_KEYS, OPENAI_ONLY_KEYS, PORTABLE_KEYS,
 };
+pub use protocol::{build_pass_body, RESPONSES_STRIPPED_KEYS};
 
 /// OpenAI-only fields that are never forwarded, even when present in `extra`.
 pub const STRIPPED_EXTRA_KEYS: &[&str] = &[
@@ -98,6 +100,14 @@ pub fn build_headers(
         headers::cache_headers(&req.params, &mut out);
     }
     out
+}
+
+/// Response-cache headers from `params` (verified routes only; the caller checks).
+pub(crate) fn push_cache_headers(
+    params: &ferry_config::ModelParams,
+    out: &mut Vec<(String, String)>,
+) {
+    headers::cache_headers(params, out);
 }
 
 /// Attribution headers for the non-chat endpoints (speech-to-text…), on verified routes

@@ -1,0 +1,263 @@
+//! One facade call from body to response, the same for every pass-through protocol: read
+//! the JSON body, optionally record the call as a run, validate it, let the engine open the
+//! upstream reply (selector, fallbacks, retries), then answer the JSON body or stream the
+//! SSE body — with metrics and the recorded run settled at the end, and errors in the
+//! protocol's own shape.
+
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ferry_engine::{EngineError, FacadeRequest, FacadeRunEnd, FacadeTrace, PassCall};
+use ferry_openrouter::RawReply;
+use serde_json::{json, Map, Value};
+
+use super::dialect::Dialect;
+use super::stream::{FacadeStream, StreamEnd};
+use crate::problem::Problem;
+use crate::AppState;
+
+/// Largest facade request body: conversations carry images and files inline.
+pub const MAX_FACADE_BODY: usize = 32 * 1024 * 1024;
+/// The session recorded facade runs go to unless `X-Ferry-Session` names another.
+pub const DEFAULT_RECORD_SESSION: &str = "openai";
+
+/// Client headers forwarded upstream with an Anthropic Messages request.
+const ANTHROPIC_FORWARDED_HEADERS: &[&str] = &["anthropic-version", "anthropic-beta"];
+
+/// Serves one facade call of `dialect`.
+pub async fn forward(
+    s: &AppState,
+    dialect: Dialect,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let engine = &s.engine;
+    let in_flight = engine.metrics().facade_request();
+    let call = Call {
+        s,
+        dialect,
+        started,
+    };
+    let map = match parse_body(body) {
+        Ok(m) => m,
+        Err(p) => return call.fail(p, &FacadeTrace::default(), None),
+    };
+    let record = if engine.facade_recording() {
+        let session = headers
+            .get("x-ferry-session")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(DEFAULT_RECORD_SESSION)
+            .trim()
+            .to_string();
+        let input = json!({"api": dialect.record_name(), "request": Value::Object(map.clone())});
+        match engine.facade_record_start(&session, input).await {
+            Ok(run_id) => Some((run_id, session)),
+            Err(e) => return call.fail(e.into(), &FacadeTrace::default(), None),
+        }
+    } else {
+        None
+    };
+    let mut trace = FacadeTrace::default();
+    let opened = match open(s, dialect, headers, map, record.is_some(), &mut trace).await {
+        Ok(reply) => reply,
+        Err(e) => return call.fail(e.into(), &trace, record),
+    };
+    let route = trace.route.clone().unwrap_or_default();
+    let requested = trace.model.clone().unwrap_or_default();
+    let metrics = engine.metrics();
+    metrics.upstream_latency(&route, trace.upstream_wait);
+    let api = dialect.api();
+    let mut resp = match opened {
+        RawReply::Json(c) => {
+            let model = c.model.as_deref().unwrap_or(&requested);
+            metrics.request(api, &route, model, "200");
+            if let Some(u) = c.usage {
+                metrics.usage(&route, model, u.prompt_tokens, u.completion_tokens, u.cost);
+            }
+            if let Some((run_id, session)) = &record {
+                engine.facade_record_finish(
+                    run_id.clone(),
+                    session.clone(),
+                    FacadeRunEnd {
+                        api: dialect.record_name(),
+                        route: Some(route),
+                        model: Some(requested),
+                        model_served: c.model,
+                        usage: c.usage,
+                        text: c.text,
+                        error: None,
+                        attempts: trace.attempts,
+                        generation_id: c.generation_id,
+                        duration_ms: millis(started),
+                    },
+                );
+            }
+            drop(in_flight);
+            (
+                StatusCode::OK,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                Body::from(c.body),
+            )
+                .into_response()
+        }
+        RawReply::Stream(raw) => {
+            metrics.request(api, &route, &requested, "200");
+            let body = FacadeStream::new(
+                raw,
+                StreamEnd {
+                    engine: engine.clone(),
+                    dialect,
+                    route,
+                    model: requested,
+                    started,
+                    record: record.clone(),
+                    attempts: trace.attempts,
+                    _in_flight: in_flight,
+                },
+            );
+            (
+                StatusCode::OK,
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/event-stream"),
+                    ),
+                    (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+                    (
+                        header::HeaderName::from_static("x-accel-buffering"),
+                        HeaderValue::from_static("no"),
+                    ),
+                ],
+                Body::from_stream(body),
+            )
+                .into_response()
+        }
+    };
+    if let Some(run_id) = record
+        .as_ref()
+        .and_then(|(id, _)| HeaderValue::from_str(id).ok())
+    {
+        resp.headers_mut().insert("x-ferry-run-id", run_id);
+    }
+    metrics.added_latency(api, started.elapsed().saturating_sub(trace.upstream_wait));
+    resp
+}
+
+/// Validates the body for `dialect` and opens the upstream reply.
+async fn open(
+    s: &AppState,
+    dialect: Dialect,
+    headers: &HeaderMap,
+    map: Map<String, Value>,
+    collect_text: bool,
+    trace: &mut FacadeTrace,
+) -> Result<RawReply, EngineError> {
+    if dialect == Dialect::Chat {
+        let req = FacadeRequest::parse(map)?;
+        return s.engine.facade_open(req, collect_text, trace).await;
+    }
+    let mut call = PassCall::parse(dialect.protocol(), map)?;
+    if dialect == Dialect::Messages {
+        for name in ANTHROPIC_FORWARDED_HEADERS {
+            for value in headers.get_all(*name) {
+                if let Ok(v) = value.to_str() {
+                    call.headers.push(((*name).to_owned(), v.to_owned()));
+                }
+            }
+        }
+    }
+    s.engine.facade_forward(call, collect_text, trace).await
+}
+
+/// The shared parts of one call, for its failure path.
+struct Call<'a> {
+    s: &'a AppState,
+    dialect: Dialect,
+    started: Instant,
+}
+
+impl Call<'_> {
+    /// Answers a failed call: counts it, finishes its recorded run, and renders the
+    /// problem in the protocol's shape.
+    fn fail(
+        &self,
+        problem: Problem,
+        trace: &FacadeTrace,
+        record: Option<(String, String)>,
+    ) -> Response {
+        let engine = &self.s.engine;
+        let metrics = engine.metrics();
+        let route = trace.route.as_deref().unwrap_or("-");
+        let model = trace.model.as_deref().unwrap_or("-");
+        let api = self.dialect.api();
+        metrics.request(api, route, model, &problem.status.to_string());
+        if trace.route.is_some() {
+            metrics.upstream_latency(route, trace.upstream_wait);
+        }
+        metrics.added_latency(
+            api,
+            self.started.elapsed().saturating_sub(trace.upstream_wait),
+        );
+        let mut problem = problem;
+        if let Some((run_id, session)) = record {
+            problem = problem.with_run(run_id.clone());
+            engine.facade_record_finish(
+                run_id,
+                session,
+                FacadeRunEnd {
+                    api: self.dialect.record_name(),
+                    route: trace.route.clone(),
+                    model: trace.model.clone(),
+                    error: Some((problem.code.clone(), problem.detail.clone())),
+                    attempts: trace.attempts.clone(),
+                    duration_ms: millis(self.started),
+                    ..FacadeRunEnd::default()
+                },
+            );
+        }
+        self.dialect.respond(problem)
+    }
+}
+
+fn millis(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The body as a JSON object, or the problem saying what is wrong with it.
+pub fn parse_body(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, Problem> {
+    let bytes = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Problem::new(
+                413,
+                "body_too_large",
+                format!("the request body is larger than the facade accepts ({} MiB); send large files by URL", MAX_FACADE_BODY / (1024 * 1024)),
+            )
+        } else {
+            Problem::new(400, "invalid_body", e.body_text())
+        }
+    })?;
+    serde_json::from_slice::<Map<String, Value>>(&bytes).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Io => "read error",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "not an object",
+            serde_json::error::Category::Eof => "unexpected end",
+        };
+        Problem::new(
+            400,
+            "invalid_json",
+            format!(
+                "the body is not a JSON object ({what} at line {} column {}); send the protocol's request object",
+                e.line(),
+                e.column()
+            ),
+        )
+    })
+}

@@ -1,0 +1,154 @@
+//! The response body of a streamed facade call: upstream SSE chunks forwarded one by one
+//! as they arrive (no coalescing, no buffering). A stream that breaks after output
+//! started — cut off, stalled, or an event that is not valid JSON — ends with the
+//! protocol's own error event (and a warn log line); an error event upstream sent itself
+//! is forwarded as is. A chat stream always ends with `data: [DONE]`. When the stream
+//! ends — or the client goes away — its usage is counted and, when recording, the run is
+//! finished.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use ferry_engine::{Engine, EngineError, FacadeRunEnd};
+use ferry_metrics::InFlight;
+use ferry_openrouter::{RawStream, StreamSummary, UpstreamError};
+use futures::{Stream, StreamExt};
+
+use super::dialect::Dialect;
+use crate::problem::Problem;
+
+/// What is needed to account for the stream once it ends.
+pub struct StreamEnd {
+    pub engine: Engine,
+    pub dialect: Dialect,
+    pub route: String,
+    pub model: String,
+    pub started: Instant,
+    pub record: Option<(String, String)>,
+    pub attempts: Vec<ferry_openrouter::Attempt>,
+    pub _in_flight: InFlight,
+}
+
+/// The facade's SSE body.
+pub struct FacadeStream {
+    inner: Box<RawStream>,
+    dialect: Dialect,
+    tail: Option<Bytes>,
+    finished: bool,
+    end: Option<StreamEnd>,
+}
+
+impl FacadeStream {
+    pub fn new(inner: Box<RawStream>, end: StreamEnd) -> Self {
+        FacadeStream {
+            inner,
+            dialect: end.dialect,
+            tail: None,
+            finished: false,
+            end: Some(end),
+        }
+    }
+
+    /// Accounts for the stream (once): usage, and the recorded run. Returns the failure
+    /// the client has not been told about, if any.
+    fn settle(&mut self, client_left: bool) -> Option<UpstreamError> {
+        let end = self.end.take()?;
+        let summary: StreamSummary = self.inner.summary();
+        let model = summary.model.clone().unwrap_or_else(|| end.model.clone());
+        if let Some(u) = summary.usage {
+            end.engine.metrics().usage(
+                &end.route,
+                &model,
+                u.prompt_tokens,
+                u.completion_tokens,
+                u.cost,
+            );
+        }
+        let untold = summary
+            .failure
+            .as_ref()
+            .filter(|_| !summary.failure_reported && !client_left)
+            .cloned();
+        if let Some(e) = &summary.failure {
+            tracing::warn!(
+                api = end.dialect.record_name(),
+                route = %end.route,
+                model = %model,
+                code = e.code(),
+                error = %e.message,
+                "facade stream failed after output started"
+            );
+        }
+        if let Some((run_id, session)) = end.record {
+            let error = match (&summary.failure, client_left) {
+                (Some(e), _) => Some((e.code().to_string(), e.message.clone())),
+                (None, true) if !summary.done => Some((
+                    "client_disconnected".to_string(),
+                    "the client closed the stream before it ended".to_string(),
+                )),
+                _ => None,
+            };
+            end.engine.facade_record_finish(
+                run_id,
+                session,
+                FacadeRunEnd {
+                    api: end.dialect.record_name(),
+                    route: Some(end.route),
+                    model: Some(end.model),
+                    model_served: summary.model,
+                    usage: summary.usage,
+                    text: summary.text,
+                    error,
+                    attempts: end.attempts,
+                    generation_id: self.inner.generation_id.clone(),
+                    duration_ms: u64::try_from(end.started.elapsed().as_millis())
+                        .unwrap_or(u64::MAX),
+                },
+            );
+        }
+        untold
+    }
+
+    /// The bytes that end the stream: the protocol's error event for a failure the client
+    /// was not told about, else the protocol's terminator when upstream did not send it.
+    fn ending(&mut self, untold: Option<UpstreamError>) -> Option<Bytes> {
+        if let Some(e) = untold {
+            let problem = Problem::from(EngineError::from(e));
+            return Some(self.dialect.stream_error(&problem));
+        }
+        if self.inner.saw_done() {
+            return None;
+        }
+        self.dialect.stream_end().map(Bytes::from_static)
+    }
+}
+
+impl Stream for FacadeStream {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.finished {
+            return Poll::Ready(self.tail.take().map(Ok));
+        }
+        match self.inner.poll_next_unpin(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(chunk))) => Poll::Ready(Some(Ok(chunk))),
+            Poll::Ready(Some(Err(_))) | Poll::Ready(None) => {
+                // A transport failure is in the summary too (not reported: the client
+                // saw no error event for it).
+                self.finished = true;
+                let untold = self.settle(false);
+                Poll::Ready(self.ending(untold).map(Ok))
+            }
+        }
+    }
+}
+
+impl Drop for FacadeStream {
+    fn drop(&mut self) {
+        self.settle(true);
+    }
+}

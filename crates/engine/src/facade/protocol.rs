@@ -1,0 +1,190 @@
+//! The bodies of the facade's Responses, Anthropic Messages and embeddings endpoints,
+//! validated into a [`PassCall`]: ferry reads only what it acts on — the `model` selector,
+//! `stream`, `provider` routing (merged route < model < request) — checks the fields the
+//! protocol cannot do without, and forwards everything else as the client sent it.
+
+use ferry_config::{parse_provider_routing_json, ProviderRouting};
+use ferry_openrouter::Protocol;
+use serde_json::{Map, Value};
+
+use crate::EngineError;
+
+/// A validated facade request of a non-chat protocol.
+#[derive(Debug, Clone)]
+pub struct PassCall {
+    /// Which endpoint.
+    pub protocol: Protocol,
+    /// The `model` selector as given.
+    pub selector: String,
+    /// `stream`.
+    pub stream: bool,
+    /// The rest of the body, forwarded as given (without `model`, `stream`, `provider`).
+    pub body: Map<String, Value>,
+    /// Client headers that travel upstream (`anthropic-version`, `anthropic-beta`).
+    pub headers: Vec<(String, String)>,
+    /// The client's `provider` routing.
+    pub provider: ProviderRouting,
+}
+
+fn bad(code: &'static str, message: impl Into<String>) -> EngineError {
+    EngineError::bad_input(code, message)
+}
+
+impl PassCall {
+    /// Validates a request body of `protocol`.
+    pub fn parse(
+        protocol: Protocol,
+        mut body: Map<String, Value>,
+    ) -> Result<PassCall, EngineError> {
+        let selector = match body.remove("model") {
+            Some(Value::String(s)) if !s.trim().is_empty() => s,
+            None | Some(Value::Null) => {
+                return Err(bad(
+                    "missing_model",
+                    "model is required: a model on the default route (openai/gpt-5.4-mini) or ROUTE/MODEL; list them with GET /openai/v1/models",
+                ))
+            }
+            Some(_) => {
+                return Err(bad(
+                    "invalid_model",
+                    "model must be a non-empty string: a model on the default route or ROUTE/MODEL (openrouter/anthropic/claude-sonnet-4-5)",
+                ))
+            }
+        };
+        let stream = match body.remove("stream") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => b,
+            Some(_) => return Err(bad("invalid_stream", "stream must be true or false")),
+        };
+        if stream && protocol == Protocol::Embeddings {
+            return Err(bad(
+                "invalid_stream",
+                "embeddings do not stream: leave stream out",
+            ));
+        }
+        let provider = match body.remove("provider") {
+            None | Some(Value::Null) => ProviderRouting::default(),
+            Some(v) => parse_provider_routing_json(&v)
+                .map_err(|e| bad("invalid_provider_routing", format!("provider: {e}")))?,
+        };
+        required_fields(protocol, &body)?;
+        Ok(PassCall {
+            protocol,
+            selector,
+            stream,
+            body,
+            headers: Vec::new(),
+            provider,
+        })
+    }
+}
+
+/// The fields a protocol cannot do without, with the shape each must have.
+fn required_fields(protocol: Protocol, body: &Map<String, Value>) -> Result<(), EngineError> {
+    let text_or_list =
+        |v: Option<&Value>| matches!(v, Some(Value::String(_)) | Some(Value::Array(_)));
+    match protocol {
+        Protocol::Responses if !text_or_list(body.get("input")) => Err(bad(
+            "invalid_input",
+            "input is required: a string, or an array of input items such as {\"role\": \"user\", \"content\": \"…\"}",
+        )),
+        Protocol::Embeddings if !text_or_list(body.get("input")) => Err(bad(
+            "invalid_input",
+            "input is required: a string or an array of strings (or token arrays) to embed",
+        )),
+        Protocol::Messages => {
+            match body.get("messages") {
+                Some(Value::Array(list)) if !list.is_empty() => {}
+                _ => {
+                    return Err(bad(
+                        "invalid_messages",
+                        "messages is required: a non-empty array of {role, content} objects",
+                    ))
+                }
+            }
+            match body.get("max_tokens") {
+                Some(v) if v.as_u64().is_some_and(|n| n > 0) => Ok(()),
+                _ => Err(bad(
+                    "invalid_max_tokens",
+                    "max_tokens is required: a positive integer bounding the reply",
+                )),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(protocol: Protocol, v: Value) -> Result<PassCall, EngineError> {
+        PassCall::parse(protocol, v.as_object().unwrap().clone())
+    }
+
+    #[test]
+    fn keeps_everything_but_what_ferry_reads() {
+        let c = parse(
+            Protocol::Messages,
+            json!({"model": "anthropic/claude-sonnet-4-5", "stream": true, "max_tokens": 10,
+                   "messages": [{"role": "user", "content": "hi"}], "provider": {"order": ["anthropic"]},
+                   "system": "s", "metadata": {"user_id": "u"}}),
+        )
+        .unwrap();
+        assert_eq!(c.selector, "anthropic/claude-sonnet-4-5");
+        assert!(c.stream);
+        assert_eq!(c.provider.0["order"], json!(["anthropic"]));
+        let mut keys: Vec<&str> = c.body.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, vec!["max_tokens", "messages", "metadata", "system"]);
+    }
+
+    #[test]
+    fn bad_bodies_say_what_is_wrong() {
+        let cases = [
+            (Protocol::Responses, json!({"input": "x"}), "missing_model"),
+            (
+                Protocol::Responses,
+                json!({"model": 3, "input": "x"}),
+                "invalid_model",
+            ),
+            (Protocol::Responses, json!({"model": "m"}), "invalid_input"),
+            (
+                Protocol::Responses,
+                json!({"model": "m", "input": "x", "stream": "yes"}),
+                "invalid_stream",
+            ),
+            (
+                Protocol::Embeddings,
+                json!({"model": "m", "input": {"a": 1}}),
+                "invalid_input",
+            ),
+            (
+                Protocol::Embeddings,
+                json!({"model": "m", "input": "a", "stream": true}),
+                "invalid_stream",
+            ),
+            (
+                Protocol::Messages,
+                json!({"model": "m", "max_tokens": 5}),
+                "invalid_messages",
+            ),
+            (
+                Protocol::Messages,
+                json!({"model": "m", "messages": [{"role": "user", "content": "x"}]}),
+                "invalid_max_tokens",
+            ),
+            (
+                Protocol::Messages,
+                json!({"model": "m", "max_tokens": 5, "messages": [{}], "provider": {"order": 1}}),
+                "invalid_provider_routing",
+            ),
+        ];
+        for (protocol, body, code) in cases {
+            let e = parse(protocol, body.clone()).unwrap_err();
+            assert_eq!(e.code(), code, "{body}: {e}");
+            assert_eq!(e.status(), 400);
+        }
+    }
+}
