@@ -19,17 +19,7 @@ fn browser(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> RawResponse {
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    let mut raw = head.into_bytes();
-    raw.extend_from_slice(body);
-    send_raw(port, &raw)
+    send_raw(port, &raw_request(method, path, host, headers, body))
 }
 
 fn assert_refused(resp: &RawResponse, code: &str, what: &str) {
@@ -51,12 +41,7 @@ fn chat_body() -> Vec<u8> {
 
 #[test]
 fn csrf_with_simple_requests_is_refused_without_an_upstream_call() {
-    let fake = FakeOpenRouter::start();
-    fake.set_api_key(API_KEY);
-    let env = Env::new();
-    env.write_default_routes(&fake.base_url());
-    env.store_key_offline();
-    let d = env.serve();
+    let (fake, env, d) = start_default(&[]);
     let host = format!("127.0.0.1:{}", d.port);
     let evil = [("Origin", "http://evil.example")];
     let no_origin: [(&str, &str); 0] = [];
@@ -200,20 +185,12 @@ fn csrf_with_simple_requests_is_refused_without_an_upstream_call() {
 
 #[test]
 fn dns_rebinding_and_cross_origin_preflights_are_refused() {
-    let fake = FakeOpenRouter::start();
-    fake.set_api_key(API_KEY);
-    let env = Env::new();
-    env.write_default_routes(&fake.base_url());
-    env.store_key_offline();
-    let d = env.serve_with(
-        &[
-            "--allowed-origin",
-            "https://app.example.com",
-            "--allowed-host",
-            "ferry.internal",
-        ],
-        |_| {},
-    );
+    let (fake, env, d) = start_default(&[
+        "--allowed-origin",
+        "https://app.example.com",
+        "--allowed-host",
+        "ferry.internal",
+    ]);
     let port = d.port;
     let evil_host = format!("evil.example:{port}");
     let evil_origin = format!("http://evil.example:{port}");

@@ -199,12 +199,7 @@ fn state_root_is_owner_only_under_umask_022() {
 
 #[test]
 fn the_route_key_in_an_upstream_200_reply_is_never_stored_or_shown() {
-    let fake = FakeOpenRouter::start();
-    fake.set_api_key(API_KEY);
-    let env = Env::new();
-    env.write_default_routes(&fake.base_url());
-    env.store_key_offline();
-    let d = env.serve();
+    let (fake, env, d) = start_default(&[]);
     let planted = format!("Sure! The key you use is {API_KEY}, keep it safe.");
 
     // Streamed to the CLI.

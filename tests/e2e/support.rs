@@ -241,6 +241,18 @@ connect_timeout_ms = 2000
     )
 }
 
+/// A fake OpenRouter (expecting [`API_KEY`]), an environment on its default route with
+/// the key stored offline, and a daemon started with `extra` serve flags.
+pub fn start_default(extra: &[&str]) -> (FakeOpenRouter, Env, Daemon) {
+    let fake = FakeOpenRouter::start();
+    fake.set_api_key(API_KEY);
+    let env = Env::new();
+    env.write_default_routes(&fake.base_url());
+    env.store_key_offline();
+    let d = env.serve_with(extra, |_| {});
+    (fake, env, d)
+}
+
 /// Runs a command with a deadline, killing it if it hangs. Output is drained while it
 /// runs, so a child writing more than a pipe buffer never blocks.
 pub fn run_with_timeout(mut cmd: Command, limit: Duration) -> Output {
@@ -490,17 +502,31 @@ pub fn http_bytes(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> RawResponse {
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n{CLIENT}",
+    let mut all = vec![("X-Ferry-Client", "ferry-e2e")];
+    all.extend_from_slice(headers);
+    send_raw(port, &raw_request(method, path, "127.0.0.1", &all, body))
+}
+
+/// The bytes of one HTTP/1.1 request with exactly these headers (plus `Host`,
+/// `Connection: close` and `Content-Length`).
+pub fn raw_request(
+    method: &str,
+    path: &str,
+    host: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
     for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
+        head.push_str(&format!("{k}: {v}\r\n"));
     }
-    req.push_str("\r\n");
-    let mut raw = req.into_bytes();
+    head.push_str("\r\n");
+    let mut raw = head.into_bytes();
     raw.extend_from_slice(body);
-    send_raw(port, &raw)
+    raw
 }
 
 /// Sends `request` (head and body exactly as given) and reads the whole answer.
