@@ -127,7 +127,7 @@ pub fn router(engine: Engine, auth: AuthConfig, browser: BrowserPolicy) -> Route
     let state = AppState { engine, openapi };
     routes
         .fallback(handlers::system::not_found)
-        .layer(axum::middleware::from_fn(problem::plain_errors_as_problems))
+        .layer(axum::middleware::from_fn(problem::errors_in_path_shape))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn_with_state(
             auth,
