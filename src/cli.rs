@@ -418,6 +418,20 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub allowed_origins: Vec<String>,
+    /// Time a connection has to send a complete request head, counted from when it starts
+    /// waiting for one (so it also closes idle keep-alive connections).
+    #[arg(long, env = "FERRY_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_ms: u64,
+    /// Most client connections served at once; more wait in the listen backlog.
+    #[arg(long, env = "FERRY_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    /// Delete runs, their events and recorded facade calls older than N days (0 = keep
+    /// everything). Sessions' history is never deleted. Overrides routes.toml's
+    /// `retention_days`.
+    #[arg(long, env = "FERRY_RETENTION_DAYS")]
+    pub retention_days: Option<u32>,
 }
 
 /// Cursor pagination of the list commands.

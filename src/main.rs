@@ -8,6 +8,7 @@ mod progress;
 mod render;
 mod save;
 mod serve;
+mod server;
 mod state_root;
 mod upload;
 

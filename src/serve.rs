@@ -5,16 +5,17 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use ferry_api::{AuthConfig, BrowserPolicy};
 use ferry_engine::{Engine, EngineConfig, SecretsHandle};
 use ferry_openrouter::RetryPolicy;
 use ferry_secrets::MasterKey;
 use ferry_store::Store;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::{GlobalArgs, LogFormat, ServeArgs};
 use crate::client::{serve_token, CliError};
+use crate::server::{self, Limits};
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -64,6 +65,8 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
         workspace_root: args.workspace_root.clone(),
         max_asset_bytes: args.max_asset_bytes,
         reconcile_cost: args.reconcile_cost,
+        // The flag (0 = keep everything) overrides routes.toml's `retention_days`.
+        retention_days: args.retention_days.or(routes.retention_days),
         ..EngineConfig::new(&args.state_root)
     };
     let (engine, recovered) = Engine::start(routes, store, secrets, RetryPolicy::default(), config)
@@ -91,26 +94,26 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
     let local = listener
         .local_addr()
         .map_err(|e| CliError::fail(e.to_string()))?;
-    // Streamed events are small writes: without TCP_NODELAY, Nagle's algorithm holds them
-    // back until the client's delayed ACK (~40 ms), ruining time-to-first-token.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
     tracing::info!(%local, state_root = %args.state_root.display(), "ferry listening on http://{local}");
 
     let grace = Duration::from_millis(args.shutdown_grace_ms);
-    let drain_engine = engine.clone();
-    let shutdown = async move {
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutdown requested; draining");
+        signal.cancel();
+    });
+    let drain_engine = engine.clone();
+    let drained = async move {
         drain_engine.drain(grace).await;
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| CliError::fail(format!("server error: {e}")))?;
+    let limits = Limits {
+        header_read_timeout: Duration::from_millis(args.header_read_timeout_ms),
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+    };
+    let serving = server::serve(listener, app, limits, shutdown.clone(), drained);
+    serving.await;
     engine.close().await;
     drop(lock);
     tracing::info!("ferry stopped");

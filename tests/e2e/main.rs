@@ -7,6 +7,7 @@ mod assets;
 mod browser;
 mod foundation;
 mod hardening;
+mod hostile;
 mod media;
 mod multimodal;
 mod openai;

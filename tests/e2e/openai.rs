@@ -4,7 +4,6 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::Duration;
 
 use ferry_fake_openrouter::{FakeToolCall, Gate};
@@ -88,32 +87,11 @@ fn openai_python_package_against_ferry() {
     );
     r.fake
         .push_for_model("test/unauthorized", Reply::error(401, "User not found."));
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/python/test_openai_client.py"
-    );
-    let deps = python_packages(python, "openai, prometheus_client");
-    let mut cmd = Command::new(python);
-    if let Some(dir) = &deps {
-        cmd.env("PYTHONPATH", dir);
-    }
-    cmd.arg(script)
-        .env("FERRY_URL", &r.d.url)
-        .env("FERRY_TEST_API_KEY", "sk-client-side-placeholder")
-        .env("NO_PROXY", "*")
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENAI_BASE_URL");
-    let out = run_with_timeout(cmd, Duration::from_secs(120));
-    let (so, se) = (stdout(&out), stderr(&out));
-    assert_ne!(
-        out.status.code(),
-        Some(3),
-        "the Python test needs its packages: run `python3 -m pip install -r tests/python/requirements.txt` (.ci/run does this)\n{se}"
-    );
-    assert!(
-        out.status.success(),
-        "openai-package test failed:\n{so}\n{se}\ndaemon log:\n{}",
-        r.d.log()
+    let so = run_python_client_test(
+        python,
+        "test_openai_client.py",
+        "openai, prometheus_client",
+        &r.d,
     );
     assert!(so.contains("7 passed, 0 failed"), "{so}");
 
@@ -142,17 +120,16 @@ fn openai_python_package_against_ferry() {
     assert_eq!(tools["tool_choice"], "auto");
     assert_eq!(tools["stream"], false);
     assert_eq!(body("test/tools-stream")["stream"], true);
-    assert!(!r.d.log().contains("sk-client-side-placeholder"));
 }
 
 /// Reads an HTTP/1.1 chunked response incrementally.
-struct ChunkedReader {
+pub(crate) struct ChunkedReader {
     r: BufReader<TcpStream>,
-    seen: String,
+    pub(crate) seen: String,
 }
 
 impl ChunkedReader {
-    fn open(port: u16, body: &Value) -> (u16, String, ChunkedReader) {
+    pub(crate) fn open(port: u16, body: &Value) -> (u16, String, ChunkedReader) {
         let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         let body = body.to_string();
@@ -184,7 +161,7 @@ impl ChunkedReader {
     }
 
     /// The next chunk of the body, `None` at its end.
-    fn next_chunk(&mut self) -> Option<String> {
+    pub(crate) fn next_chunk(&mut self) -> Option<String> {
         let mut size = String::new();
         self.r
             .read_line(&mut size)
@@ -201,14 +178,14 @@ impl ChunkedReader {
     }
 
     /// Reads until the body so far contains `needle`.
-    fn until(&mut self, needle: &str) {
+    pub(crate) fn until(&mut self, needle: &str) {
         while !self.seen.contains(needle) {
             self.next_chunk()
                 .unwrap_or_else(|| panic!("stream ended before {needle:?}: {}", self.seen));
         }
     }
 
-    fn rest(&mut self) -> String {
+    pub(crate) fn rest(&mut self) -> String {
         while self.next_chunk().is_some() {}
         self.seen.clone()
     }
@@ -421,10 +398,7 @@ fn mid_stream_failure_ends_with_an_error_event_and_done() {
     );
     assert_eq!(status, 200);
     let all = reader.rest();
-    let events: Vec<&str> = all
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .collect();
+    let events = sse_data(&all);
     assert_eq!(*events.last().unwrap(), "[DONE]", "{all}");
     let err: Value = serde_json::from_str(events[events.len() - 2]).unwrap();
     assert_eq!(err["error"]["code"], "upstream_stream_error", "{all}");

@@ -481,3 +481,105 @@ fn proxy_environment_variables_are_honoured() {
     );
     assert_eq!(proxy.chat_requests().len(), 1);
 }
+
+/// Issue 10: the client protocols get the same verified-route shaping (attribution,
+/// response-cache headers, provider routing, route params filling gaps) — and a custom
+/// `base_url` none of it — with the client's own fields intact either way.
+#[test]
+fn client_protocols_are_shaped_only_on_the_verified_route() {
+    let r = rig();
+    let messages = |route: &str| {
+        json!({
+            "model": format!("{route}/anthropic/claude-sonnet-4-5"),
+            "max_tokens": 64,
+            "system": [{"type": "text", "text": "s", "cache_control": {"type": "ephemeral"}}],
+            "messages": [{"role": "user", "content": "hi"}],
+        })
+    };
+    for (route, fake, verified) in [
+        ("openrouter", &r.verified, true),
+        ("proxy", &r.custom, false),
+    ] {
+        fake.clear_requests();
+        let (status, text) = http(
+            r.d.port,
+            "POST",
+            "/anthropic/v1/messages",
+            &[
+                ("content-type", "application/json"),
+                ("anthropic-version", "2023-06-01"),
+            ],
+            Some(&messages(route).to_string()),
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{route}: {text}");
+        let (status, text) = http(
+            r.d.port,
+            "POST",
+            "/openai/v1/responses",
+            &[("content-type", "application/json")],
+            Some(&json!({"model": format!("{route}/openai/gpt-5.4-mini"), "input": "hi", "store": false}).to_string()),
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{route}: {text}");
+
+        let sent = fake.requests_to("/messages");
+        assert_eq!(sent.len(), 1, "{route}");
+        let (req, body) = (&sent[0], sent[0].body.clone().unwrap());
+        assert_eq!(body["model"], "anthropic/claude-sonnet-4-5");
+        assert_eq!(
+            body["system"][0]["cache_control"],
+            json!({"type": "ephemeral"})
+        );
+        assert_eq!(
+            body["max_tokens"], 64,
+            "the client's max_tokens wins over the model's 512"
+        );
+        assert_eq!(req.header("anthropic-version"), Some("2023-06-01"));
+        let responses = fake.requests_to("/responses");
+        assert_eq!(responses.len(), 1, "{route}");
+        let rbody = responses[0].body.clone().unwrap();
+        assert!(rbody.get("store").is_none(), "{rbody}");
+        if verified {
+            assert_eq!(req.header("x-openrouter-title"), Some("ferry-tests"));
+            assert_eq!(
+                req.header("http-referer"),
+                Some("https://example.org/my-app")
+            );
+            assert_eq!(req.header("x-openrouter-cache"), Some("true"));
+            assert_eq!(
+                body["provider"],
+                json!({"sort": "price", "order": ["anthropic", "aws-bedrock"], "allow_fallbacks": false})
+            );
+            assert_eq!(body["temperature"], 0.3, "the model's param fills the gap");
+            assert_eq!(
+                responses[0].header("x-openrouter-title"),
+                Some("ferry-tests")
+            );
+            assert_eq!(
+                rbody["reasoning"],
+                json!({"effort": "medium"}),
+                "the route's thinking"
+            );
+            assert_eq!(rbody["seed"], Value::Null, "seed is a chat param only");
+        } else {
+            for h in [
+                "x-openrouter-title",
+                "http-referer",
+                "x-openrouter-categories",
+                "x-openrouter-cache",
+            ] {
+                assert!(req.header(h).is_none(), "{h} sent to a custom base_url");
+                assert!(
+                    responses[0].header(h).is_none(),
+                    "{h} sent to a custom base_url"
+                );
+            }
+            assert!(
+                body.get("provider").is_none() && body.get("temperature").is_none(),
+                "{body}"
+            );
+            assert!(rbody.get("reasoning").is_none(), "{rbody}");
+        }
+    }
+}

@@ -645,3 +645,54 @@ pub fn python3() -> Option<&'static str> {
         _ => None,
     }
 }
+
+/// Runs the Python client test `tests/python/{script}` (which needs `modules`) against
+/// daemon `d`, with an SDK key the daemon must never see in its logs, and returns its
+/// stdout once it passed (it prints one line per check and "N passed, N failed").
+pub fn run_python_client_test(python: &str, script: &str, modules: &str, d: &Daemon) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(script);
+    let deps = python_packages(python, modules);
+    let mut cmd = Command::new(python);
+    if let Some(dir) = &deps {
+        cmd.env("PYTHONPATH", dir);
+    }
+    cmd.arg(path)
+        .env("FERRY_URL", &d.url)
+        .env("FERRY_TEST_API_KEY", "sk-client-side-placeholder")
+        .env("NO_PROXY", "*");
+    for var in [
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "ANTHROPIC_AUTH_TOKEN",
+    ] {
+        cmd.env_remove(var);
+    }
+    let out = run_with_timeout(cmd, Duration::from_secs(180));
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert_ne!(
+        out.status.code(),
+        Some(3),
+        "the Python test needs its packages: run `python3 -m pip install -r tests/python/requirements.txt` (.ci/run does this)\n{se}"
+    );
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{so}\n{se}\ndaemon log:\n{}",
+        d.log()
+    );
+    assert!(
+        !d.log().contains("sk-client-side-placeholder"),
+        "the SDK's key reached the log"
+    );
+    so
+}
+
+/// The `data:` payloads of an SSE body, in order.
+pub fn sse_data(body: &str) -> Vec<&str> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect()
+}

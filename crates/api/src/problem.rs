@@ -223,7 +223,11 @@ fn plain_problem(status: u16, path: &str, bytes: &[u8]) -> Problem {
 
 impl From<EngineError> for Problem {
     fn from(e: EngineError) -> Self {
-        if matches!(e, EngineError::Store(_) | EngineError::Internal(_)) {
+        if matches!(
+            e,
+            EngineError::Store(_) | EngineError::Internal(_) | EngineError::Asset(_)
+        ) && e.status() >= 500
+        {
             tracing::error!(error = %e, "request failed");
         }
         let upstream = match &e {
@@ -233,7 +237,7 @@ impl From<EngineError> for Problem {
             _ => None,
         };
         let mut problem =
-            Problem::new(e.status(), e.code(), e.to_string()).retryable(e.retryable());
+            Problem::new(e.status(), e.code(), e.client_message()).retryable(e.retryable());
         problem.upstream = upstream;
         problem
     }

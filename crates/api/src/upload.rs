@@ -21,7 +21,7 @@ pub(crate) struct Upload {
 }
 
 fn asset_problem(e: AssetError) -> Problem {
-    Problem::new(e.status(), e.code(), e.to_string())
+    Problem::from(ferry_engine::EngineError::Asset(e))
 }
 
 fn header_str(req: &Request, name: axum::http::HeaderName) -> Option<&str> {

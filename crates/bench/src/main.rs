@@ -3,9 +3,13 @@
 //! fixed concurrency, streaming time-to-first-token, the daemon's CPU time per request
 //! (from /proc, with the daemon pinned to one core) and its RSS idle and under many
 //! concurrent streams. Results are printed as a Markdown table for docs/benchmarks.md.
+//! Every facade protocol (chat, Responses, Anthropic Messages, embeddings) is measured, and
+//! its CPU per request is also reported as a ratio to a bare nginx hop measured in the same
+//! run (Debian `nginx-light`, when installed).
 
 mod daemon;
 mod load;
+mod nginx;
 mod procfs;
 mod scenarios;
 

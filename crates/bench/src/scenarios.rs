@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::daemon::{pin_self_away_from, Daemon};
 use crate::load::{self, Sample};
+use crate::nginx::{self, Nginx};
 use crate::procfs::{cpu_seconds, rss_bytes};
 use crate::Args;
 
@@ -286,6 +287,11 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
         "≤ 0.3 ms added",
     ));
 
+    // The other client protocols against the same fake, then every facade endpoint's CPU
+    // per request against a bare nginx hop in front of a fixed-answer nginx upstream.
+    protocol_rows(&http, &fake, &daemon.url, lc, n, &mut rows).await?;
+    nginx_rows(args, &ferry, &http, pin, &mut rows, &mut notes).await?;
+
     // RSS with many concurrent streams held open by slow upstream replies: first facade
     // streams (the proxy path), then session streams (engine, events, persistence).
     let streams = args.streams;
@@ -477,6 +483,230 @@ fn check(s: &Sample, name: &str) -> Result<(), String> {
             s.errors,
             s.first_error.clone().unwrap_or_default()
         );
+    }
+    Ok(())
+}
+
+/// One facade protocol in the bench: its path on ferry, its upstream path, a request body,
+/// and the marker of its first streamed token (none: it does not stream).
+struct Endpoint {
+    name: &'static str,
+    path: &'static str,
+    upstream: &'static str,
+    body: fn(bool) -> serde_json::Value,
+    token: Option<&'static [u8]>,
+}
+
+const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        name: "chat",
+        path: "/openai/v1/chat/completions",
+        upstream: "chat/completions",
+        body: chat_body,
+        token: Some(b"\"content\":\"echo:"),
+    },
+    Endpoint {
+        name: "responses",
+        path: "/openai/v1/responses",
+        upstream: "responses",
+        body: |stream| json!({"model": "openai/gpt-5.4-mini", "stream": stream, "input": "hello there, how are you today"}),
+        token: Some(b"\"delta\":\"echo:"),
+    },
+    Endpoint {
+        name: "messages",
+        path: "/anthropic/v1/messages",
+        upstream: "messages",
+        body: |stream| json!({"model": "anthropic/claude-sonnet-4-5", "max_tokens": 64, "stream": stream, "messages": [{"role": "user", "content": "hello there, how are you today"}]}),
+        token: Some(b"\"text\":\"echo:"),
+    },
+    Endpoint {
+        name: "embeddings",
+        path: "/openai/v1/embeddings",
+        upstream: "embeddings",
+        body: |_| json!({"model": "openai/text-embedding-3-small", "input": "hello there, how are you today"}),
+        token: None,
+    },
+];
+
+/// Runs `n` requests of `body` against `url` at concurrency `c` (bearer auth when `key`).
+async fn calls(
+    http: &reqwest::Client,
+    url: String,
+    body: serde_json::Value,
+    key: bool,
+    c: usize,
+    n: usize,
+) -> Sample {
+    let (h, u, b) = (http.clone(), Arc::new(url), Arc::new(body));
+    load::run(c, n, move |_| {
+        let mut rb = h.post(u.as_str()).json(b.as_ref());
+        if key {
+            rb = rb.bearer_auth(KEY);
+        }
+        full(rb)
+    })
+    .await
+}
+
+async fn first_tokens(
+    http: &reqwest::Client,
+    url: String,
+    body: serde_json::Value,
+    key: bool,
+    marker: &'static [u8],
+    c: usize,
+    n: usize,
+) -> Sample {
+    let (h, u, b) = (http.clone(), Arc::new(url), Arc::new(body));
+    load::run(c, n, move |_| {
+        let mut rb = h.post(u.as_str()).json(b.as_ref());
+        if key {
+            rb = rb.bearer_auth(KEY);
+        }
+        until_marker(rb, marker)
+    })
+    .await
+}
+
+/// Added latency (non-streaming p50/p99) and streaming TTFT of Responses, Messages and
+/// embeddings, each against the fake's endpoint of the same protocol.
+async fn protocol_rows(
+    http: &reqwest::Client,
+    fake: &FakeOpenRouter,
+    ferry: &str,
+    lc: usize,
+    n: usize,
+    rows: &mut Vec<Row>,
+) -> Result<(), String> {
+    for e in ENDPOINTS.iter().filter(|e| e.name != "chat") {
+        let upstream = format!("{}/{}", fake.base_url(), e.upstream);
+        let through = format!("{ferry}{}", e.path);
+        let direct = calls(http, upstream.clone(), (e.body)(false), true, lc, n).await;
+        let facade = calls(http, through.clone(), (e.body)(false), false, lc, n).await;
+        check(&direct, &format!("direct {}", e.name))?;
+        check(&facade, &format!("facade {}", e.name))?;
+        rows.extend(latency_rows(
+            &format!("{} non-streaming, concurrency {lc}", e.name),
+            &direct,
+            &facade,
+            "—",
+            "—",
+        ));
+        if let Some(marker) = e.token {
+            let direct = first_tokens(http, upstream, (e.body)(true), true, marker, lc, n).await;
+            let facade = first_tokens(http, through, (e.body)(true), false, marker, lc, n).await;
+            check(&direct, &format!("direct {} TTFT", e.name))?;
+            check(&facade, &format!("facade {} TTFT", e.name))?;
+            rows.extend(latency_rows(
+                &format!("{} streaming TTFT, concurrency {lc}", e.name),
+                &direct,
+                &facade,
+                "—",
+                "≤ 0.2 ms added",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// CPU per request and req/s of every facade endpoint (non-streaming, at `concurrency`)
+/// against a bare nginx reverse-proxy hop, both pinned alone to the daemon core, both in
+/// front of the same fixed-answer nginx upstream on the other core.
+async fn nginx_rows(
+    args: &Args,
+    ferry: &PathBuf,
+    http: &reqwest::Client,
+    pin: Option<usize>,
+    rows: &mut Vec<Row>,
+    notes: &mut Vec<String>,
+) -> Result<(), String> {
+    let Some(bin) = nginx::find() else {
+        notes.push("nginx is not installed (Debian `nginx-light`): the nginx-hop reference rows are skipped".into());
+        return Ok(());
+    };
+    let (c, n) = (args.concurrency, args.requests);
+    let other_core = pin.map(|core| usize::from(core == 0));
+    let upstream = Nginx::fixed_upstream(&bin, other_core).await?;
+    let hop = Nginx::proxy_hop(&bin, &upstream.url, pin).await?;
+    // A second ferry, alone on the daemon core once the first one is idle, in front of the
+    // fixed upstream.
+    let gateway = Daemon::start(ferry, &format!("{}/api/v1", upstream.url), pin).await?;
+    let chat = &ENDPOINTS[0];
+    // Warm-up of both paths.
+    let _ = calls(
+        http,
+        format!("{}/api/v1/chat/completions", hop.url),
+        chat_body(false),
+        true,
+        c,
+        500,
+    )
+    .await;
+    let _ = calls(
+        http,
+        format!("{}{}", gateway.url, chat.path),
+        chat_body(false),
+        false,
+        c,
+        500,
+    )
+    .await;
+    let direct = calls(
+        http,
+        format!("{}/api/v1/chat/completions", upstream.url),
+        chat_body(false),
+        true,
+        c,
+        n,
+    )
+    .await;
+    check(&direct, "nginx upstream direct")?;
+    let before = cpu_seconds(hop.pid()).unwrap_or(0.0);
+    let through_hop = calls(
+        http,
+        format!("{}/api/v1/chat/completions", hop.url),
+        chat_body(false),
+        true,
+        c,
+        n,
+    )
+    .await;
+    let hop_cpu = (cpu_seconds(hop.pid()).unwrap_or(0.0) - before) * 1000.0
+        / through_hop.latencies.len().max(1) as f64;
+    check(&through_hop, "nginx hop")?;
+    let hop_rps = through_hop.throughput();
+    rows.push(Row {
+        figure: format!("reference: bare nginx hop, chat, concurrency {c}"),
+        direct: format!("{:.0} req/s", direct.throughput()),
+        ferry: format!("{:.0} req/s, CPU {hop_cpu:.4} ms/req", hop_rps),
+        added: "—".into(),
+        target: "(the reference)",
+    });
+    for e in ENDPOINTS {
+        let before = cpu_seconds(gateway.pid()).unwrap_or(0.0);
+        let sample = calls(
+            http,
+            format!("{}{}", gateway.url, e.path),
+            (e.body)(false),
+            false,
+            c,
+            n,
+        )
+        .await;
+        let cpu = (cpu_seconds(gateway.pid()).unwrap_or(0.0) - before) * 1000.0
+            / sample.latencies.len().max(1) as f64;
+        check(&sample, &format!("ferry {} vs nginx", e.name))?;
+        rows.push(Row {
+            figure: format!("ferry {} vs nginx hop, concurrency {c}", e.name),
+            direct: format!("nginx {hop_cpu:.4} ms/req, {hop_rps:.0} req/s"),
+            ferry: format!("{cpu:.4} ms/req, {:.0} req/s", sample.throughput()),
+            added: format!(
+                "CPU {:.2}× nginx, {:.0}% of its req/s",
+                cpu / hop_cpu.max(1e-9),
+                100.0 * sample.throughput() / hop_rps.max(1e-9)
+            ),
+            target: "≤ 1.5× CPU, ≥ 65% req/s",
+        });
     }
     Ok(())
 }

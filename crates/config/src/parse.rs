@@ -25,7 +25,7 @@ use crate::toml_tree::{Source, View};
 use crate::urls::{parse_url, trim_trailing_slashes, UrlRule};
 
 /// Keys of the top level.
-pub const ROOT_KEYS: &[&str] = &["version", "default_route", "routes"];
+pub const ROOT_KEYS: &[&str] = &["version", "default_route", "retention_days", "routes"];
 
 /// Keys of `[routes.X]`.
 pub const ROUTE_KEYS: &[&str] = &[
@@ -151,10 +151,23 @@ pub fn parse_routes(text: &str, path: &Path) -> Result<RoutesFile, ConfigError> 
         }
     };
 
+    let retention_days = match root.positive_int("retention_days")? {
+        None => None,
+        Some(n) => Some(
+            u32::try_from(n)
+                .ok()
+                .filter(|d| *d <= 36_500)
+                .ok_or_else(|| {
+                    root.expected("retention_days", "a number of days from 1 to 36500")
+                })?,
+        ),
+    };
+
     Ok(RoutesFile {
         version: ROUTES_FILE_VERSION,
         default_route,
         routes,
+        retention_days,
         path: path.to_path_buf(),
     })
 }

@@ -200,6 +200,19 @@ fn route_ids_must_be_non_empty_without_slash_or_whitespace() {
 const TWO: &str = "[routes.a]\ndefault_model = \"x/y\"\nauth_ref = \"r\"\n[routes.b]\ndefault_model = \"x/z\"\nauth_ref = \"r\"\n";
 
 #[test]
+fn retention_days_is_a_number_of_days() {
+    assert_eq!(ok(HEAD).retention_days, None);
+    assert_eq!(
+        ok(&format!("retention_days = 30\n{HEAD}")).retention_days,
+        Some(30)
+    );
+    for bad in ["0", "-1", "\"30\"", "36501"] {
+        let msg = err(&format!("retention_days = {bad}\n{HEAD}"));
+        assert!(msg.contains("retention_days"), "{bad}: {msg}");
+    }
+}
+
+#[test]
 fn default_route_rules() {
     // One route: defaults to it.
     assert_eq!(ok(HEAD).default_route, "openrouter");
@@ -248,7 +261,7 @@ fn unknown_keys_are_rejected_in_every_table() {
     let cases: &[(String, &[&str], (usize, usize))] = &[
         (
             format!("defaut_route = \"x\"\n{HEAD}"),
-            &["unknown key \"defaut_route\" at the top level", "valid keys: version, default_route, routes"],
+            &["unknown key \"defaut_route\" at the top level", "valid keys: version, default_route, retention_days, routes"],
             (1, 1),
         ),
         (

@@ -37,6 +37,9 @@ pub struct RoutesFile {
     pub default_route: String,
     /// Routes by id (at least one).
     pub routes: BTreeMap<String, Route>,
+    /// `retention_days`: finished runs older than this are deleted (absent: kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
     /// The file this was loaded from (as given).
     #[serde(skip)]
     pub path: PathBuf,

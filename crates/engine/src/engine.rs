@@ -24,7 +24,7 @@ use crate::input::InputRequest;
 use crate::live::{Event, LiveRun, Subscription};
 use crate::media_tools::require_tool;
 use crate::routes::{RouteStatus, RouteTable};
-use crate::run::{session_worker, Job};
+use crate::run::{session_worker, InsertFailed, Job};
 use crate::secrets::SecretsHandle;
 use crate::tool_loop::SessionSettings;
 use crate::tools::ToolName;
@@ -74,6 +74,8 @@ pub struct EngineConfig {
     pub catalog_ttl: Duration,
     /// Look up each completed run's billed cost with `GET /generation` (verified routes).
     pub reconcile_cost: bool,
+    /// Delete finished runs older than this many days (`None` or 0: keep everything).
+    pub retention_days: Option<u32>,
 }
 
 impl EngineConfig {
@@ -85,6 +87,7 @@ impl EngineConfig {
             max_asset_bytes: ferry_assets::DEFAULT_MAX_ASSET_BYTES,
             catalog_ttl: crate::catalogs::DEFAULT_CATALOG_TTL,
             reconcile_cost: false,
+            retention_days: None,
         }
     }
 }
@@ -107,9 +110,13 @@ pub(crate) struct Inner {
     pub(crate) loaded_at: u64,
     pub(crate) tasks: TaskTracker,
     pub(crate) background: CancellationToken,
+    /// Cancelled when the shutdown grace period is over ([`crate::CallGuard`]).
+    pub(crate) grace_over: CancellationToken,
     pub(crate) metrics: ferry_metrics::Metrics,
     pub(crate) record_facade: AtomicBool,
     pub(crate) videos: crate::video_jobs::VideoWatchers,
+    /// Failed run ends not yet written ([`crate::unstored`]).
+    pub(crate) unstored: Mutex<HashMap<String, crate::unstored::UnstoredEnd>>,
 }
 
 /// The engine handle (cheap to clone).
@@ -183,12 +190,15 @@ impl Engine {
                     .unwrap_or(0),
                 tasks: TaskTracker::new(),
                 background: CancellationToken::new(),
+                grace_over: CancellationToken::new(),
                 metrics: ferry_metrics::Metrics::new(),
                 record_facade: AtomicBool::new(false),
                 videos: Default::default(),
+                unstored: Mutex::new(HashMap::new()),
             }),
         };
         engine.spawn_catalog_refresh();
+        engine.spawn_retention(config.retention_days);
         engine.resume_video_jobs().await?;
         Ok((engine, recovered))
     }
@@ -525,7 +535,12 @@ impl Engine {
                 .and_then(|v| v.parse().ok()),
             fresh: existing_session.is_none(),
         };
-        let job = |hub| Job { hub, plan, session };
+        let job = |hub, inserted| Job {
+            hub,
+            plan,
+            session,
+            inserted,
+        };
         if opts.idempotency_key.is_some() {
             // A repeated key must find the existing run before anything starts.
             return match insert.await? {
@@ -535,7 +550,7 @@ impl Engine {
                     existing: true,
                 }),
                 InsertOutcome::Inserted(run) => {
-                    self.launch(session_id, &run.id, job);
+                    self.launch(session_id, &run.id, |hub| job(hub, None));
                     Ok(Submitted {
                         run_id: run.id.clone(),
                         run: Some(run),
@@ -544,14 +559,18 @@ impl Engine {
                 }
             };
         }
-        let hub = self.launch(session_id, &run_id, job);
+        // The worker may prepare the run (key, history) meanwhile, but sends nothing
+        // upstream before the insert committed.
+        let (inserted_tx, inserted) = tokio::sync::oneshot::channel();
+        let hub = self.launch(session_id, &run_id, |hub| job(hub, Some(inserted)));
         if !opts.ack_after_insert {
-            // A failed insert makes the run's final write fail too, which the run reports
-            // as its terminal event; log it here as well.
+            // A failed insert ends the run with that failure as its terminal event.
             tokio::spawn(async move {
-                if let Err(e) = insert.await {
+                let result = insert.await.map(|_| ()).map_err(|e| {
                     tracing::error!(run = %hub.run_id, error = %e, "cannot store the new run");
-                }
+                    InsertFailed::of(&EngineError::from(e))
+                });
+                let _ = inserted_tx.send(result);
             });
             return Ok(Submitted {
                 run_id,
@@ -560,14 +579,18 @@ impl Engine {
             });
         }
         match insert.await {
-            Ok(outcome) => Ok(Submitted {
-                run_id,
-                existing: matches!(outcome, InsertOutcome::Existing(_)),
-                run: Some(outcome.into_run()),
-            }),
+            Ok(outcome) => {
+                let _ = inserted_tx.send(Ok(()));
+                Ok(Submitted {
+                    run_id,
+                    existing: matches!(outcome, InsertOutcome::Existing(_)),
+                    run: Some(outcome.into_run()),
+                })
+            }
             Err(e) => {
-                hub.cancel.cancel();
-                Err(e.into())
+                let err = EngineError::from(e);
+                let _ = inserted_tx.send(Err(InsertFailed::of(&err)));
+                Err(err)
             }
         }
     }
@@ -658,14 +681,17 @@ impl Engine {
 
     /// `GET /v1/runs/{id}`.
     pub async fn get_run(&self, run_id: &str) -> Result<Run, EngineError> {
-        self.inner
-            .store
-            .get_run(run_id)
-            .await?
-            .ok_or_else(|| EngineError::NotFound {
-                what: "run",
-                id: run_id.to_string(),
-            })
+        let mut run =
+            self.inner
+                .store
+                .get_run(run_id)
+                .await?
+                .ok_or_else(|| EngineError::NotFound {
+                    what: "run",
+                    id: run_id.to_string(),
+                })?;
+        self.overlay_unstored(&mut run);
+        Ok(run)
     }
 
     /// Waits until the run is terminal and returns it.
@@ -737,8 +763,10 @@ impl Engine {
         }
     }
 
-    /// Graceful drain: refuse new runs, let running ones finish for up to `grace`, then
-    /// interrupt the rest. The store stays open for read requests until [`Engine::close`].
+    /// Graceful drain: refuse new runs, let running runs and facade calls finish for up to
+    /// `grace`, then interrupt the rest (runs are cancelled, facade calls told through
+    /// their [`crate::CallGuard`]) and give them [`AFTER_GRACE`] to end. The store stays
+    /// open for read requests until [`Engine::close`].
     pub async fn drain(&self, grace: Duration) {
         self.inner.draining.store(true, Ordering::SeqCst);
         self.inner.background.cancel();
@@ -752,6 +780,7 @@ impl Engine {
                 "grace period over; interrupting runs still in flight"
             );
             self.inner.shutting_down.store(true, Ordering::SeqCst);
+            self.inner.grace_over.cancel();
             let hubs: Vec<Arc<LiveRun>> = self
                 .inner
                 .live
@@ -763,15 +792,31 @@ impl Engine {
             for hub in hubs {
                 hub.cancel.cancel();
             }
-            self.inner.tasks.wait().await;
+            // A facade stream whose client does not read is not polled, so it cannot end
+            // itself: the server drops its connection after the drain.
+            let _ = tokio::time::timeout(AFTER_GRACE, self.inner.tasks.wait()).await;
         }
     }
 
-    /// Flushes and closes the store (after [`Engine::drain`]).
+    /// Waits for the background writes still running (the end of interrupted runs and of
+    /// facade calls whose connection was dropped), then flushes and closes the store
+    /// (after [`Engine::drain`]).
     pub async fn close(&self) {
+        self.inner.tasks.close();
+        if tokio::time::timeout(CLOSE_WAIT, self.inner.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("background writes still running at close; closing the store anyway");
+        }
         self.inner.store.close().await;
     }
 }
+
+/// How long interrupted runs and facade calls get to end once the grace period is over.
+pub const AFTER_GRACE: Duration = Duration::from_millis(300);
+/// How long [`Engine::close`] waits for background writes before closing the store.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 pub(crate) fn validate_session_id(id: &str) -> Result<(), EngineError> {
     let ok = !id.is_empty()

@@ -5,6 +5,9 @@
 use ferry_openrouter::media::MediaError;
 use ferry_openrouter::UpstreamError;
 
+/// What a client is told when the disk under the state root is full.
+pub const STORAGE_FULL: &str = "the disk holding ferry's state directory is full, so nothing new can be stored; free space on it — delete old runs (`ferry serve --retention-days N`), unused assets (`ferry assets delete ID`) or other files on that disk — then retry";
+
 /// Everything that can go wrong in a request to the engine.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -46,6 +49,9 @@ pub enum EngineError {
     /// The daemon is shutting down and takes no new work.
     #[error("ferry is shutting down and accepts no new runs; retry once it is back")]
     Draining,
+    /// The shutdown grace period ended before this call finished.
+    #[error("ferry was shut down before this call finished; send the request again")]
+    Interrupted,
     /// The secret store refused (no master key, invalid ref…).
     #[error("{0}")]
     Secrets(#[from] ferry_secrets::SecretsError),
@@ -107,8 +113,47 @@ impl EngineError {
         }
     }
 
+    /// Whether the failure is a full disk (or quota) under the state root.
+    pub fn is_disk_full(&self) -> bool {
+        use ferry_assets::AssetError;
+        match self {
+            EngineError::Store(e) | EngineError::Asset(AssetError::Store(e)) => e.is_disk_full(),
+            EngineError::Asset(AssetError::Io { source, .. }) => {
+                ferry_store::is_disk_full_io(source)
+            }
+            _ => false,
+        }
+    }
+
+    /// The message a client is shown: like `Display`, but a full disk says what to free
+    /// and file-system failures name no path (the full error is logged instead).
+    pub fn client_message(&self) -> String {
+        use ferry_assets::AssetError;
+        if self.is_disk_full() {
+            return STORAGE_FULL.to_string();
+        }
+        match self {
+            EngineError::Store(ferry_store::StoreError::Io { action, source, .. })
+            | EngineError::Asset(AssetError::Store(ferry_store::StoreError::Io {
+                action,
+                source,
+                ..
+            })) => format!("storage error: cannot {action} the state directory ({source})"),
+            EngineError::Asset(AssetError::Io { action, source, .. }) => {
+                format!("cannot {action} an asset file ({source})")
+            }
+            EngineError::Asset(AssetError::BlobMissing { id, .. }) => format!(
+                "asset {id}'s bytes are missing from the asset store (removed outside ferry?); upload the original again to restore them"
+            ),
+            _ => self.to_string(),
+        }
+    }
+
     /// The stable problem code.
     pub fn code(&self) -> &'static str {
+        if self.is_disk_full() {
+            return "storage_full";
+        }
         match self {
             EngineError::BadInput { code, .. } => code,
             EngineError::NotFound { what, .. } => match *what {
@@ -131,6 +176,7 @@ impl EngineError {
             EngineError::ToolStepsExceeded { .. } => "tool_steps_exceeded",
             EngineError::Cancelled(_) => "run_cancelled",
             EngineError::Draining => "draining",
+            EngineError::Interrupted => "interrupted",
             EngineError::Secrets(e) => secrets_code(e),
             EngineError::Store(_) => "storage_error",
             EngineError::Internal(_) => "internal_error",
@@ -139,6 +185,9 @@ impl EngineError {
 
     /// The HTTP status the API answers with.
     pub fn status(&self) -> u16 {
+        if self.is_disk_full() {
+            return 503;
+        }
         match self {
             EngineError::BadInput { .. } => 400,
             EngineError::NotFound { .. } => 404,
@@ -157,7 +206,7 @@ impl EngineError {
             }
             EngineError::ToolStepsExceeded { .. } => 502,
             EngineError::Cancelled(_) => 409,
-            EngineError::Draining => 503,
+            EngineError::Draining | EngineError::Interrupted => 503,
             EngineError::Secrets(e) => match e {
                 ferry_secrets::SecretsError::NoMasterKey => 503,
                 ferry_secrets::SecretsError::WrongMasterKey
@@ -171,13 +220,16 @@ impl EngineError {
 
     /// Whether retrying the same request later may succeed.
     pub fn retryable(&self) -> bool {
+        if self.is_disk_full() {
+            return true;
+        }
         match self {
             // Transient upstream trouble: sending the input again later may well succeed,
             // even when this run could not retry because output had already streamed.
             EngineError::Upstream(e) => e.is_transient(),
             EngineError::Media(e) => e.retryable(),
             EngineError::VideoJob { code, .. } => *code == "video_expired",
-            EngineError::Draining => true,
+            EngineError::Draining | EngineError::Interrupted => true,
             _ => false,
         }
     }

@@ -8,13 +8,14 @@ use std::time::Instant;
 
 use ferry_openrouter::Attempt;
 use ferry_store::{RunFinish, RunStatus};
-use serde_json::json;
-use tokio::sync::mpsc;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::{Engine, Inner, INTERRUPTED_ON_SHUTDOWN};
 use crate::input::RunPlan;
 use crate::live::{Event, LiveRun};
 use crate::tool_loop::{SessionSettings, Turn};
+use crate::unstored::{Kept, UnstoredEnd};
 use crate::EngineError;
 
 /// A queued run, handed to its session's worker.
@@ -23,6 +24,24 @@ pub(crate) struct Job {
     pub(crate) plan: RunPlan,
     /// The session's settings, read at submission.
     pub(crate) session: SessionSettings,
+    /// Whether the run's insert committed, when it had not yet at submission: nothing is
+    /// sent upstream before it did.
+    pub(crate) inserted: Option<oneshot::Receiver<Result<(), InsertFailed>>>,
+}
+
+/// Why a run's insert failed, as its terminal event tells it.
+#[derive(Debug)]
+pub(crate) struct InsertFailed(Value);
+
+impl InsertFailed {
+    pub(crate) fn of(e: &EngineError) -> InsertFailed {
+        InsertFailed(json!({
+            "code": e.code(),
+            "message": format!("the run could not be stored, so it was not started: {}", e.client_message()),
+            "status": e.status(),
+            "retryable": e.retryable(),
+        }))
+    }
 }
 
 pub(crate) async fn session_worker(
@@ -54,8 +73,32 @@ enum Ending {
 }
 
 async fn execute(inner: &Arc<Inner>, job: Job) {
-    let Job { hub, plan, session } = job;
+    let Job {
+        hub,
+        plan,
+        session,
+        inserted,
+    } = job;
     let run_id = hub.run_id.clone();
+    if let Some(inserted) = inserted {
+        let failed = match inserted.await {
+            Ok(Ok(())) => None,
+            Ok(Err(failed)) => Some(failed),
+            Err(_) => Some(InsertFailed::of(&EngineError::Internal(
+                "the run's insert result was lost".into(),
+            ))),
+        };
+        if let Some(InsertFailed(data)) = failed {
+            // Never stored, never sent upstream: the run ends in memory only.
+            let seq = hub.events_after(0).len() as u64 + 1;
+            hub.publish(Event {
+                seq,
+                kind: "run.failed".to_string(),
+                data: Arc::new(data),
+            });
+            return;
+        }
+    }
     let mut attempts: Vec<Attempt> = Vec::new();
     let started = Instant::now();
 
@@ -137,7 +180,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
             (finish, "run.completed", data)
         }
         Ending::Failed(err) => {
-            let data = json!({"code": err.code(), "message": err.to_string(), "status": err.status(), "retryable": err.retryable()});
+            let data = json!({"code": err.code(), "message": err.client_message(), "status": err.status(), "retryable": err.retryable()});
             let finish = RunFinish {
                 run_id: run_id.clone(),
                 status: RunStatus::Failed,
@@ -146,7 +189,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
                 cost: None,
                 output: partial_output(&hub),
                 error_code: Some(err.code().to_string()),
-                error_message: Some(err.to_string()),
+                error_message: Some(err.client_message()),
                 attempts: attempts_json,
                 cache_status: None,
                 generation_id: None,
@@ -192,6 +235,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
     // The terminal event row is queued before the run row, so both commit together; it is
     // published only after the commit, so whoever sees it can read a durable run.
     let event = hub.prepare(kind, data);
+    let kept = Kept::of(&finish);
     match inner.store.finish_run(finish).await {
         Ok(()) => {
             hub.publish(event);
@@ -203,15 +247,20 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
             // Never report an outcome that is not stored: the run ends as a storage failure.
             tracing::error!(run = %run_id, error = %e, "cannot record the end of the run");
             let err = EngineError::from(e);
+            let end = UnstoredEnd::storage_failure(
+                &run_id,
+                kept,
+                &err,
+                "run",
+                partial_output(&hub),
+                event.seq,
+            );
+            let data = end.event.clone();
+            engine.keep_unstored_end(end);
             hub.publish(Event {
                 seq: event.seq,
                 kind: "run.failed".to_string(),
-                data: Arc::new(json!({
-                    "code": err.code(),
-                    "message": format!("the run's result could not be stored: {err}"),
-                    "status": err.status(),
-                    "retryable": false,
-                })),
+                data,
             });
         }
     }

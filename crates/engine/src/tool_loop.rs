@@ -11,11 +11,13 @@
 //! final text and attached as an audio part.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use ferry_config::{wire_model, ModelParams, Route, SpeakReplies};
 use ferry_openrouter::{
-    chat_with_retries, Attempt, ChatOutcome, ChatRequest, StreamEvent, ToolCall,
+    chat_with_retries, Attempt, ChatOutcome, ChatRequest, Deadline, StreamEvent, ToolCall,
 };
 use futures::future::join_all;
 use serde_json::{json, Value};
@@ -148,7 +150,7 @@ fn tool_message(call_id: &str, content: &Value) -> Value {
 }
 
 fn tool_error(e: &EngineError) -> Value {
-    json!({"ok": false, "error": {"code": e.code(), "message": e.to_string()}})
+    json!({"ok": false, "error": {"code": e.code(), "message": e.client_message()}})
 }
 
 fn bad_call(message: &str) -> Value {
@@ -294,6 +296,11 @@ impl Engine {
     ) -> Result<(ChatOutcome, usize, String), EngineError> {
         let inner = &self.inner;
         let total = plan.chain.len();
+        let first = inner
+            .routes
+            .route(&plan.chain[start.min(total - 1)].route)?;
+        let deadline = Deadline::after(Duration::from_millis(first.timeout_ms));
+        let output_started = AtomicBool::new(false);
         for (i, planned) in plan.chain.iter().enumerate().skip(start) {
             let route = inner.routes.route(&planned.route)?;
             let client = inner.routes.client(&planned.route)?;
@@ -336,18 +343,40 @@ impl Engine {
                 provider: provider_for(route, &planned.model, &plan.provider_routing),
                 extra: serde_json::Map::new(),
             };
-            let mut on_event = |ev: StreamEvent| match ev {
-                StreamEvent::Text(text) => {
-                    hub.emit("output.delta", json!({"text": text}));
+            let mut on_event = |ev: StreamEvent| {
+                output_started.store(true, Ordering::Relaxed);
+                match ev {
+                    StreamEvent::Text(text) => {
+                        hub.emit("output.delta", json!({"text": text}));
+                    }
+                    StreamEvent::Reasoning(text) => {
+                        hub.emit("reasoning.delta", json!({"text": text}));
+                    }
+                    StreamEvent::ToolCallDelta { .. } => {}
                 }
-                StreamEvent::Reasoning(text) => {
-                    hub.emit("reasoning.delta", json!({"text": text}));
-                }
-                StreamEvent::ToolCallDelta { .. } => {}
             };
-            match chat_with_retries(&*client, &key, &req, &inner.retry, &mut on_event, attempts)
-                .await
-            {
+            let called = Instant::now();
+            let recorded = attempts.len();
+            let result = deadline
+                .run(
+                    &output_started,
+                    chat_with_retries(&*client, &key, &req, &inner.retry, &mut on_event, attempts),
+                )
+                .await;
+            let Some(result) = result else {
+                // The attempt in flight was cut by the deadline: record it too.
+                let e = deadline.expired(&req.model);
+                let earlier: u64 = attempts[recorded..].iter().map(|a| a.latency_ms).sum();
+                let total_ms = u64::try_from(called.elapsed().as_millis()).unwrap_or(u64::MAX);
+                attempts.push(Attempt {
+                    model: req.model.clone(),
+                    status: None,
+                    error_code: Some(e.code().to_owned()),
+                    latency_ms: total_ms.saturating_sub(earlier),
+                });
+                return Err(e.into());
+            };
+            match result {
                 Ok(outcome) => return Ok((outcome, i, planned.route.clone())),
                 Err(e) => {
                     let next = i + 1 < total && e.advances_fallback() && !e.output_started;

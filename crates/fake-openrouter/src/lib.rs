@@ -44,6 +44,7 @@
 //! | [`Reply::reset`] | the request is read, then the TCP connection is reset (RST) |
 //! | [`Reply::truncated`] | n chunks, then the connection closes mid-body |
 //! | [`Reply::malformed`] | invalid JSON body / a `data: {not json` frame |
+//! | [`Reply::malformed_after`] | n chunks, then an event whose JSON breaks off, then `[DONE]` |
 //! | [`Reply::gated`] | the first chunk goes out, the rest waits for [`Gate::open`] |
 //! | [`Reply::images`] | `message.images[]` (`delta.images` when streamed), as image models answer |
 //!
@@ -92,9 +93,11 @@ mod audio;
 mod body;
 mod catalog;
 mod chat;
+mod embeddings;
 mod error;
 mod gate;
 mod generation;
+mod images;
 mod media;
 mod protocols;
 mod record;

@@ -160,8 +160,8 @@ pub(crate) fn handle(
     }
     match which {
         MediaEndpoint::Speech => speech(body),
-        MediaEndpoint::Embeddings => embeddings(body),
-        MediaEndpoint::Images => images(body),
+        MediaEndpoint::Embeddings => crate::embeddings::answer(body),
+        MediaEndpoint::Images => crate::images::answer(body),
         MediaEndpoint::CreateVideo => create_video(media, &origin, body),
         MediaEndpoint::VideoModels => {
             respond::json(StatusCode::OK, &json!({"data": media.video_models}))
@@ -512,117 +512,4 @@ mod tests {
         assert_eq!(&fake_mp3("a")[..3], b"ID3");
         assert_eq!(fake_pcm("ab").len(), 16);
     }
-}
-
-/// Dimensions of an embedding unless the request asks for `dimensions`.
-const EMBEDDING_DIMENSIONS: usize = 8;
-/// Price of an embedded token (USD), so `usage.cost` is a known amount.
-const EMBEDDING_TOKEN_PRICE: f64 = 0.000_000_02;
-
-/// `POST /embeddings`: one deterministic unit vector per input (derived from its text),
-/// OpenAI's list shape with `usage` (tokens: four characters each, and `cost`).
-fn embeddings(body: Option<&Value>) -> FakeResponse {
-    let Some(body) = body.and_then(Value::as_object) else {
-        return respond::openrouter_error(400, "Invalid JSON body: expected an object");
-    };
-    let Some(model) = body.get("model").and_then(Value::as_str) else {
-        return respond::openrouter_error(400, "model is required");
-    };
-    let inputs: Vec<String> = match body.get("input") {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) if !items.is_empty() => items
-            .iter()
-            .map(|i| match i {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .collect(),
-        _ => return respond::openrouter_error(400, "input must be a string or a non-empty array"),
-    };
-    let dims = body
-        .get("dimensions")
-        .and_then(Value::as_u64)
-        .map_or(EMBEDDING_DIMENSIONS, |d| d.clamp(1, 4096) as usize);
-    let mut tokens = 0u64;
-    let data: Vec<Value> = inputs
-        .iter()
-        .enumerate()
-        .map(|(index, text)| {
-            tokens += (text.chars().count() as u64).div_ceil(4).max(1);
-            json!({"object": "embedding", "index": index, "embedding": unit_vector(text, dims)})
-        })
-        .collect();
-    respond::json(
-        StatusCode::OK,
-        &json!({
-            "object": "list",
-            "data": data,
-            "model": model,
-            "id": new_generation_id(unix_now()),
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens, "cost": tokens as f64 * EMBEDDING_TOKEN_PRICE},
-        }),
-    )
-}
-
-/// A deterministic unit vector for `text`.
-fn unit_vector(text: &str, dims: usize) -> Vec<f64> {
-    let mut state: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        state = (state ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    let raw: Vec<f64> = (0..dims)
-        .map(|i| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1 + i as u64);
-            ((state >> 11) as f64 / (1u64 << 53) as f64) - 0.5
-        })
-        .collect();
-    let norm = raw
-        .iter()
-        .map(|x| x * x)
-        .sum::<f64>()
-        .sqrt()
-        .max(f64::EPSILON);
-    raw.into_iter().map(|x| x / norm).collect()
-}
-
-/// A 1×1 PNG (what `POST /images` returns, base64-encoded).
-pub(crate) const TINY_PNG: &[u8] = &[
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
-    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
-    0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
-    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
-];
-
-/// `POST /images`: `{model, prompt, n?}` → `{created, data: [{b64_json, media_type}], usage}`.
-fn images(body: Option<&Value>) -> FakeResponse {
-    use base64::Engine as _;
-    let Some(body) = body.and_then(Value::as_object) else {
-        return respond::openrouter_error(400, "Invalid JSON body: expected an object");
-    };
-    if body.get("model").and_then(Value::as_str).is_none() {
-        return respond::openrouter_error(400, "model is required");
-    }
-    if !body
-        .get("prompt")
-        .and_then(Value::as_str)
-        .is_some_and(|p| !p.trim().is_empty())
-    {
-        return respond::openrouter_error(400, "prompt is required");
-    }
-    let n = body
-        .get("n")
-        .and_then(Value::as_u64)
-        .unwrap_or(1)
-        .clamp(1, 4);
-    let b64 = base64::engine::general_purpose::STANDARD.encode(TINY_PNG);
-    let data: Vec<Value> = (0..n)
-        .map(|_| json!({"b64_json": b64, "media_type": "image/png"}))
-        .collect();
-    respond::json(
-        StatusCode::OK,
-        &json!({"created": unix_now(), "data": data, "usage": {"cost": 0.04 * n as f64}}),
-    )
 }

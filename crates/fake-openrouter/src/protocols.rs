@@ -67,6 +67,14 @@ fn error_status(error: &Value) -> u16 {
         .unwrap_or(502)
 }
 
+/// A 200 whose JSON body is cut off halfway (the connection closes mid-body).
+fn cut_off(whole: &Value) -> FakeResponse {
+    let bytes = Bytes::from(serde_json::to_vec(whole).unwrap_or_default());
+    let half = bytes.slice(..bytes.len() / 2);
+    let steps = VecDeque::from(vec![Step::Data(half), Step::Abort]);
+    respond::raw_json(StatusCode::OK, ScriptBody::streamed(steps))
+}
+
 // ---- Responses ----
 
 fn responses_usage(usage: Usage) -> Value {
@@ -163,14 +171,7 @@ pub(crate) fn responses_whole(
                 Some(usage),
                 None,
             );
-            let bytes = Bytes::from(serde_json::to_vec(&whole).unwrap_or_default());
-            let half = bytes.slice(..bytes.len() / 2);
-            let steps = VecDeque::from(vec![Step::Data(half), Step::Abort]);
-            return (
-                respond::raw_json(StatusCode::OK, ScriptBody::streamed(steps)),
-                finish,
-                0,
-            );
+            return (cut_off(&whole), finish, 0);
         }
         Ending::TopLevelError(error) | Ending::ChoiceError(error) => {
             let error = json!({"code": "server_error", "message": error_message(&error)});
@@ -423,14 +424,7 @@ pub(crate) fn messages_whole(
                 Some(stop_reason(answer)),
                 messages_usage(usage),
             );
-            let bytes = Bytes::from(serde_json::to_vec(&whole).unwrap_or_default());
-            let half = bytes.slice(..bytes.len() / 2);
-            let steps = VecDeque::from(vec![Step::Data(half), Step::Abort]);
-            (
-                respond::raw_json(StatusCode::OK, ScriptBody::streamed(steps)),
-                answer.finish_reason(),
-                0,
-            )
+            (cut_off(&whole), answer.finish_reason(), 0)
         }
         Ending::Normal | Ending::StallThenNormal(_) => {
             if let Ending::StallThenNormal(silence) = ending {

@@ -528,6 +528,7 @@ pub(crate) async fn read_limited(
     } else {
         Overflow::Fail
     };
+    let success = response.status().is_success();
     body::collect(response, limit, overflow)
         .await
         .map_err(|e| match e {
@@ -537,6 +538,13 @@ pub(crate) async fn read_limited(
             BodyError::Read(e) if e.is_timeout() => {
                 UpstreamError::timeout(false, ctx, "response body stalled")
             }
+            // A reply that was under way (200) and broke off is a stream fault, as on
+            // the streaming path; only a failure before any reply is a connect error.
+            BodyError::Read(e) if success => UpstreamError::truncated(
+                false,
+                ctx,
+                &format!("the body was cut off: {}", error_chain(&e)),
+            ),
             BodyError::Read(e) => UpstreamError::connect(
                 &format!(
                     "connection lost while reading the response: {}",

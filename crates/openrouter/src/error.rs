@@ -189,7 +189,7 @@ fn detail(message: &Option<String>) -> String {
 }
 
 impl UpstreamError {
-    fn new(kind: UpstreamErrorKind, message: String) -> Self {
+    pub(crate) fn new(kind: UpstreamErrorKind, message: String) -> Self {
         Self {
             kind,
             status: None,

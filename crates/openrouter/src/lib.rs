@@ -13,6 +13,7 @@ mod audio;
 mod body;
 mod catalog;
 mod client;
+mod deadline;
 mod driver;
 mod error;
 pub mod media;
@@ -30,6 +31,7 @@ mod types;
 pub use audio::{transcription_body, Transcription, TranscriptionRequest};
 pub use catalog::{Catalog, CatalogModel};
 pub use client::OpenRouterClient;
+pub use deadline::Deadline;
 pub use driver::ChatDriver;
 pub use error::{DriverError, UpstreamError, UpstreamErrorKind};
 pub use passthrough::{

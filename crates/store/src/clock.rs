@@ -13,6 +13,11 @@ pub fn now_rfc3339() -> String {
     format_rfc3339(OffsetDateTime::now_utc())
 }
 
+/// The time `days` days ago, formatted like [`now_rfc3339`] (a retention cutoff).
+pub fn days_ago_rfc3339(days: u32) -> String {
+    format_rfc3339(OffsetDateTime::now_utc() - time::Duration::days(i64::from(days)))
+}
+
 fn format_rfc3339(at: OffsetDateTime) -> String {
     let utc = at.to_offset(time::UtcOffset::UTC);
     // Formatting a UTC date-time with numeric components only fails for years outside

@@ -10,6 +10,8 @@ use crate::error::StoreError;
 
 /// How long a connection waits for a lock held by another connection.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Bytes the WAL file is truncated to after a checkpoint resets it.
+const JOURNAL_SIZE_LIMIT: i64 = 8 * 1024 * 1024;
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 64;
 
@@ -31,6 +33,9 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
         });
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // After a checkpoint resets the WAL it is cut back to this size, so a burst of writes
+    // (or the one-time VACUUM) does not leave a large WAL file behind.
+    conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)

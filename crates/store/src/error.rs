@@ -138,4 +138,31 @@ pub enum StoreError {
     /// The writer thread has stopped (the store was closed).
     #[error("the store is closed")]
     Closed,
+
+    /// A maintenance task (checkpoint) panicked or was cancelled.
+    #[error("maintenance task failed: {0}")]
+    MaintenanceFailed(String),
+}
+
+impl StoreError {
+    /// Whether the failure is the disk (or the database's size limit) being full: the
+    /// write may succeed once space is freed.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Sqlite(e) => {
+                matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DiskFull))
+            }
+            StoreError::Io { source, .. } => is_disk_full_io(source),
+            StoreError::GroupFailed { message } => message.contains("database or disk is full"),
+            _ => false,
+        }
+    }
+}
+
+/// Whether an I/O error says the disk is full (ENOSPC, or EDQUOT: over quota).
+pub fn is_disk_full_io(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }

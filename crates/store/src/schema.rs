@@ -108,10 +108,32 @@ const MIGRATIONS: &[&str] = &[
         finished_at TEXT
     );
     CREATE INDEX video_jobs_active ON video_jobs(created_at) WHERE finished_at IS NULL;",
+    // 5: retention pruning finds old runs by creation time.
+    "CREATE INDEX runs_created ON runs(created_at);",
 ];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Switches the database to `auto_vacuum = INCREMENTAL` (so retention pruning can shrink
+/// the file), once: the change takes a `VACUUM`, done here outside any transaction (and
+/// logged for an existing database, where it takes a moment).
+pub(crate) fn ensure_incremental_vacuum(conn: &Connection) -> Result<(), StoreError> {
+    const INCREMENTAL: i64 = 2;
+    let mode: i64 = conn.pragma_query_value(None, "auto_vacuum", |row| row.get(0))?;
+    if mode == INCREMENTAL {
+        return Ok(());
+    }
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+    if tables > 0 {
+        tracing::info!("switching the state database to incremental vacuum (once; a large file takes a moment)");
+    }
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    // Takes effect only through a VACUUM once the file has a header (WAL mode writes one
+    // at open); on a new database it is instant.
+    conn.execute_batch("VACUUM;")?;
+    Ok(())
+}
 
 /// Brings the database at `path` (open on `conn`) up to [`SCHEMA_VERSION`].
 pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {

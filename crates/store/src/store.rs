@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use crate::connection::open_writer;
 use crate::error::StoreError;
 use crate::pool::ReadPool;
-use crate::schema::migrate;
+use crate::schema::{ensure_incremental_vacuum, migrate};
 use crate::writer::Writer;
 
 /// File name of the database inside the state root.
@@ -54,6 +54,7 @@ impl Store {
         })?;
         let db_path = state_root.join(DB_FILE_NAME);
         let mut conn = open_writer(&db_path)?;
+        ensure_incremental_vacuum(&conn)?;
         migrate(&mut conn, &db_path)?;
         // Readers open after the writer so the WAL files exist for read-only access.
         let readers = Arc::new(ReadPool::open(&db_path, READERS)?);

@@ -37,6 +37,8 @@ pub async fn forward(
     let started = Instant::now();
     let engine = &s.engine;
     let in_flight = engine.metrics().facade_request();
+    // Keeps a shutdown waiting for this call; its signal ends the call at the grace's end.
+    let guard = engine.track_call();
     let call = Call {
         s,
         dialect,
@@ -46,23 +48,17 @@ pub async fn forward(
         Ok(m) => m,
         Err(p) => return call.fail(p, &FacadeTrace::default(), None),
     };
-    let record = if engine.facade_recording() {
-        let session = headers
-            .get("x-ferry-session")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(DEFAULT_RECORD_SESSION)
-            .trim()
-            .to_string();
-        let input = json!({"api": dialect.record_name(), "request": Value::Object(map.clone())});
-        match engine.facade_record_start(&session, input).await {
-            Ok(run_id) => Some((run_id, session)),
-            Err(e) => return call.fail(e.into(), &FacadeTrace::default(), None),
-        }
-    } else {
-        None
+    let input = || Value::Object(map.clone());
+    let record = match record_start(s, headers, dialect.record_name(), input).await {
+        Ok(r) => r,
+        Err(p) => return call.fail(p, &FacadeTrace::default(), None),
     };
     let mut trace = FacadeTrace::default();
-    let opened = match open(s, dialect, headers, map, record.is_some(), &mut trace).await {
+    let opened = tokio::select! {
+        r = open(s, dialect, headers, map, record.is_some(), &mut trace) => r,
+        _ = guard.grace_over() => Err(EngineError::Interrupted),
+    };
+    let opened = match opened {
         Ok(reply) => reply,
         Err(e) => return call.fail(e.into(), &trace, record),
     };
@@ -120,6 +116,7 @@ pub async fn forward(
                     record: record.clone(),
                     attempts: trace.attempts,
                     _in_flight: in_flight,
+                    _call: guard,
                 },
             );
             (
@@ -148,6 +145,29 @@ pub async fn forward(
     }
     metrics.added_latency(api, started.elapsed().saturating_sub(trace.upstream_wait));
     resp
+}
+
+/// With `--record-facade-runs`, creates the run of this call (in the session named by
+/// `X-Ferry-Session`, else `openai`) and returns `(run id, session)`; `request` builds
+/// the recorded request only when recording is on.
+pub async fn record_start(
+    s: &AppState,
+    headers: &HeaderMap,
+    api: &'static str,
+    request: impl FnOnce() -> Value,
+) -> Result<Option<(String, String)>, Problem> {
+    if !s.engine.facade_recording() {
+        return Ok(None);
+    }
+    let session = headers
+        .get("x-ferry-session")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(DEFAULT_RECORD_SESSION)
+        .trim()
+        .to_string();
+    let input = json!({"api": api, "request": request()});
+    let run_id = s.engine.facade_record_start(&session, input).await?;
+    Ok(Some((run_id, session)))
 }
 
 /// Validates the body for `dialect` and opens the upstream reply.

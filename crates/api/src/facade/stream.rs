@@ -2,9 +2,10 @@
 //! as they arrive (no coalescing, no buffering). A stream that breaks after output
 //! started — cut off, stalled, or an event that is not valid JSON — ends with the
 //! protocol's own error event (and a warn log line); an error event upstream sent itself
-//! is forwarded as is. A chat stream always ends with `data: [DONE]`. When the stream
-//! ends — or the client goes away — its usage is counted and, when recording, the run is
-//! finished.
+//! is forwarded as is. A chat stream always ends with `data: [DONE]`. When the shutdown
+//! grace period ends first, the stream ends with the protocol's error event for
+//! `interrupted` (the one signal of its `CallGuard`). When the stream ends — or the client
+//! goes away — its usage is counted and, when recording, the run is finished.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -12,10 +13,11 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use ferry_engine::{Engine, EngineError, FacadeRunEnd};
+use ferry_engine::{CallGuard, Engine, EngineError, FacadeRunEnd};
 use ferry_metrics::InFlight;
 use ferry_openrouter::{RawStream, StreamSummary, UpstreamError};
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
+use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use super::dialect::Dialect;
 use crate::problem::Problem;
@@ -30,6 +32,8 @@ pub struct StreamEnd {
     pub record: Option<(String, String)>,
     pub attempts: Vec<ferry_openrouter::Attempt>,
     pub _in_flight: InFlight,
+    /// Keeps a shutdown waiting for this stream (during the grace period).
+    pub _call: CallGuard,
 }
 
 /// The facade's SSE body.
@@ -38,6 +42,9 @@ pub struct FacadeStream {
     dialect: Dialect,
     tail: Option<Bytes>,
     finished: bool,
+    grace_over: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// Set when the stream was cut at the end of the shutdown grace.
+    interrupted: bool,
     end: Option<StreamEnd>,
 }
 
@@ -48,6 +55,8 @@ impl FacadeStream {
             dialect: end.dialect,
             tail: None,
             finished: false,
+            grace_over: Box::pin(end._call.grace_over()),
+            interrupted: false,
             end: Some(end),
         }
     }
@@ -84,6 +93,10 @@ impl FacadeStream {
         }
         if let Some((run_id, session)) = end.record {
             let error = match (&summary.failure, client_left) {
+                _ if self.interrupted => {
+                    let e = EngineError::Interrupted;
+                    Some((e.code().to_string(), e.to_string()))
+                }
                 (Some(e), _) => Some((e.code().to_string(), e.message.clone())),
                 (None, true) if !summary.done => Some((
                     "client_disconnected".to_string(),
@@ -132,6 +145,14 @@ impl Stream for FacadeStream {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if self.finished {
             return Poll::Ready(self.tail.take().map(Ok));
+        }
+        if !self.inner.saw_done() && self.grace_over.poll_unpin(cx).is_ready() {
+            self.finished = true;
+            self.interrupted = true;
+            self.settle(false);
+            tracing::warn!("shutdown grace over; facade stream ended with an error event");
+            let problem = Problem::from(EngineError::Interrupted);
+            return Poll::Ready(Some(Ok(self.dialect.stream_error(&problem))));
         }
         match self.inner.poll_next_unpin(cx) {
             Poll::Pending => Poll::Pending,

@@ -9,12 +9,16 @@ mod record;
 mod request;
 mod tokens;
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use ferry_config::{resolve_target, wire_model, SelectorInputs};
+use ferry_config::{
+    resolve_target, wire_model, ModelParams, ProviderRouting, Route, SelectorInputs,
+};
 use ferry_openrouter::{
-    open_pass_with_retries, open_raw_with_retries, Attempt, ChatRequest, PassRequest, RawReply,
+    open_pass_with_retries, open_raw_with_retries, Attempt, ChatRequest, Deadline,
+    OpenRouterClient, PassRequest, RawReply, RetryPolicy, UpstreamError,
 };
 use serde::Serialize;
 
@@ -54,28 +58,133 @@ pub struct FacadeModel {
     pub owned_by: String,
 }
 
+/// A facade request the fallback chain can point at each model in turn: chat, or a
+/// request of another protocol.
+trait ChainRequest {
+    /// Points the request at `model` (a model of the chain) on `route`: wire model, the
+    /// route's and model's params, provider routing.
+    fn retarget(&mut self, route: &Route, model: &str);
+    /// The wire model it is pointed at.
+    fn wire_model(&self) -> &str;
+    /// Opens the reply with the same-model retry policy.
+    async fn open(
+        &self,
+        client: &OpenRouterClient,
+        key: &str,
+        policy: &RetryPolicy,
+        collect_text: bool,
+        trace: &mut FacadeTrace,
+    ) -> Result<RawReply, UpstreamError>;
+}
+
+/// A chat request and the client's own params, reasoning and provider routing, which
+/// every model of the chain merges with its route's.
+struct ChatChain {
+    chat: ChatRequest,
+    params: ModelParams,
+    reasoning: ReasoningChoice,
+    provider: ProviderRouting,
+}
+
+impl ChainRequest for ChatChain {
+    fn retarget(&mut self, route: &Route, model: &str) {
+        let chat = &mut self.chat;
+        chat.model = wire_model(route, model);
+        chat.params = match route.model_config(model) {
+            Some(m) => m.params.overlay(&self.params),
+            None => self.params.clone(),
+        };
+        chat.thinking = match self.reasoning {
+            ReasoningChoice::Level(level) => Some(level),
+            ReasoningChoice::RouteDefault => chat.params.thinking.or(route.thinking),
+            ReasoningChoice::AsGiven => {
+                chat.params.thinking = None;
+                None
+            }
+        };
+        chat.provider = provider_for(route, model, &self.provider);
+    }
+
+    fn wire_model(&self) -> &str {
+        &self.chat.model
+    }
+
+    async fn open(
+        &self,
+        client: &OpenRouterClient,
+        key: &str,
+        policy: &RetryPolicy,
+        collect_text: bool,
+        trace: &mut FacadeTrace,
+    ) -> Result<RawReply, UpstreamError> {
+        open_raw_with_retries(
+            client,
+            key,
+            &self.chat,
+            policy,
+            collect_text,
+            &mut trace.attempts,
+            &mut trace.upstream_wait,
+        )
+        .await
+    }
+}
+
+/// A Responses, Messages or embeddings request and the client's provider routing.
+struct PassChain {
+    req: PassRequest,
+    provider: ProviderRouting,
+}
+
+impl ChainRequest for PassChain {
+    fn retarget(&mut self, route: &Route, model: &str) {
+        let req = &mut self.req;
+        req.model = wire_model(route, model);
+        req.params = route
+            .model_config(model)
+            .map(|m| m.params.clone())
+            .unwrap_or_default();
+        if req.params.thinking.is_none() {
+            req.params.thinking = route.thinking;
+        }
+        req.provider = provider_for(route, model, &self.provider);
+    }
+
+    fn wire_model(&self) -> &str {
+        &self.req.model
+    }
+
+    async fn open(
+        &self,
+        client: &OpenRouterClient,
+        key: &str,
+        policy: &RetryPolicy,
+        collect_text: bool,
+        trace: &mut FacadeTrace,
+    ) -> Result<RawReply, UpstreamError> {
+        open_pass_with_retries(
+            client,
+            key,
+            &self.req,
+            policy,
+            collect_text,
+            &mut trace.attempts,
+            &mut trace.upstream_wait,
+        )
+        .await
+    }
+}
+
 impl Engine {
-    /// Serves one facade request: resolves the selector (a bare model is on the default
-    /// route; `auto` is `openrouter/auto`), then tries the model and the route's fallbacks
-    /// in order, each with the route's shaping, key and retry policy, until one gives a
-    /// validated reply. Fallbacks only follow failures no client has seen any byte of.
+    /// Serves one chat facade request: see [`Engine::facade_forward`] for the chain.
     pub async fn facade_open(
         &self,
         req: FacadeRequest,
         collect_text: bool,
         trace: &mut FacadeTrace,
     ) -> Result<RawReply, EngineError> {
-        let routes = self.routes().file();
-        let target = resolve_target(
-            routes,
-            &SelectorInputs {
-                model: Some(&req.selector),
-                ..SelectorInputs::default()
-            },
-        )
-        .map_err(|e| EngineError::bad_input("invalid_selector", e.to_string()))?;
-        let chain = plan_chain(routes, &target, None)?;
         let FacadeRequest {
+            selector,
             stream,
             messages,
             tools,
@@ -84,9 +193,8 @@ impl Engine {
             reasoning,
             provider,
             extra,
-            ..
         } = req;
-        let mut chat = ChatRequest {
+        let chat = ChatRequest {
             model: String::new(),
             messages,
             stream,
@@ -97,76 +205,37 @@ impl Engine {
             provider: Default::default(),
             extra,
         };
-        let last = chain.len() - 1;
-        for (i, planned) in chain.iter().enumerate() {
-            let route = self.routes().route(&planned.route)?;
-            chat.model = wire_model(route, &planned.model);
-            trace.route = Some(planned.route.clone());
-            trace.model = Some(chat.model.clone());
-            let client = self.routes().openrouter_client(&planned.route)?;
-            let key = self.routes().api_key(route, self.secrets())?;
-            chat.params = match route.model_config(&planned.model) {
-                Some(m) => m.params.overlay(&params),
-                None => params.clone(),
-            };
-            chat.thinking = match reasoning {
-                ReasoningChoice::Level(level) => Some(level),
-                ReasoningChoice::RouteDefault => chat.params.thinking.or(route.thinking),
-                ReasoningChoice::AsGiven => {
-                    chat.params.thinking = None;
-                    None
-                }
-            };
-            chat.provider = provider_for(route, &planned.model, &provider);
-            let result = open_raw_with_retries(
-                &client,
-                &key,
-                &chat,
-                self.retry_policy(),
-                collect_text,
-                &mut trace.attempts,
-                &mut trace.upstream_wait,
-            )
-            .await;
-            match result {
-                Ok(reply) => return Ok(reply),
-                Err(e) if i < last && e.advances_fallback() => {
-                    tracing::info!(model = %chat.model, code = e.code(), "facade: falling back to the next model");
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(EngineError::Internal("empty model chain".into()))
+        let chain = ChatChain {
+            chat,
+            params,
+            reasoning,
+            provider,
+        };
+        self.facade_chain(&selector, chain, collect_text, trace)
+            .await
     }
 
-    /// Serves one Responses, Messages or embeddings request the way [`Engine::facade_open`]
-    /// serves chat: selector, fallback chain, and per model the route's key, params,
-    /// provider routing and retry policy; the reply is passed through as bytes.
+    /// Serves one Responses, Messages or embeddings request: resolves the selector (a bare
+    /// model is on the default route; `auto` is `openrouter/auto`), then tries the model
+    /// and the route's fallbacks in order, each with the route's shaping, key, params,
+    /// provider routing and retry policy, until one gives a validated reply, which is
+    /// passed through as bytes. Fallbacks only follow failures no client has seen any
+    /// byte of.
     pub async fn facade_forward(
         &self,
         call: PassCall,
         collect_text: bool,
         trace: &mut FacadeTrace,
     ) -> Result<RawReply, EngineError> {
-        let routes = self.routes().file();
-        let target = resolve_target(
-            routes,
-            &SelectorInputs {
-                model: Some(&call.selector),
-                ..SelectorInputs::default()
-            },
-        )
-        .map_err(|e| EngineError::bad_input("invalid_selector", e.to_string()))?;
-        let chain = plan_chain(routes, &target, None)?;
         let PassCall {
             protocol,
+            selector,
             stream,
             body,
             headers,
             provider,
-            ..
         } = call;
-        let mut req = PassRequest {
+        let req = PassRequest {
             protocol,
             model: String::new(),
             stream,
@@ -175,36 +244,49 @@ impl Engine {
             params: Default::default(),
             provider: Default::default(),
         };
+        self.facade_chain(&selector, PassChain { req, provider }, collect_text, trace)
+            .await
+    }
+
+    /// The fallback chain of `selector`, tried model by model with `req`.
+    async fn facade_chain(
+        &self,
+        selector: &str,
+        mut req: impl ChainRequest,
+        collect_text: bool,
+        trace: &mut FacadeTrace,
+    ) -> Result<RawReply, EngineError> {
+        let routes = self.routes().file();
+        let target = resolve_target(
+            routes,
+            &SelectorInputs {
+                model: Some(selector),
+                ..SelectorInputs::default()
+            },
+        )
+        .map_err(|e| EngineError::bad_input("invalid_selector", e.to_string()))?;
+        let chain = plan_chain(routes, &target, None)?;
         let last = chain.len() - 1;
+        let (deadline, no_output) = self.facade_deadline(&chain)?;
         for (i, planned) in chain.iter().enumerate() {
             let route = self.routes().route(&planned.route)?;
-            req.model = wire_model(route, &planned.model);
+            req.retarget(route, &planned.model);
             trace.route = Some(planned.route.clone());
-            trace.model = Some(req.model.clone());
+            trace.model = Some(req.wire_model().to_owned());
             let client = self.routes().openrouter_client(&planned.route)?;
             let key = self.routes().api_key(route, self.secrets())?;
-            req.params = match route.model_config(&planned.model) {
-                Some(m) => m.params.clone(),
-                None => Default::default(),
-            };
-            if req.params.thinking.is_none() {
-                req.params.thinking = route.thinking;
-            }
-            req.provider = provider_for(route, &planned.model, &provider);
-            let result = open_pass_with_retries(
-                &client,
-                &key,
-                &req,
-                self.retry_policy(),
-                collect_text,
-                &mut trace.attempts,
-                &mut trace.upstream_wait,
-            )
-            .await;
-            match result {
+            let within = DeadlineRun::start(trace);
+            let result = deadline
+                .run(
+                    &no_output,
+                    req.open(&client, &key, self.retry_policy(), collect_text, trace),
+                )
+                .await;
+            let model = req.wire_model().to_owned();
+            match within.finish(result, &deadline, &model, trace)? {
                 Ok(reply) => return Ok(reply),
                 Err(e) if i < last && e.advances_fallback() => {
-                    tracing::info!(model = %req.model, code = e.code(), api = protocol.as_str(), "facade: falling back to the next model");
+                    tracing::info!(model = %req.wire_model(), code = e.code(), "facade: falling back to the next model");
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -283,5 +365,63 @@ impl Engine {
             created: self.loaded_at(),
             owned_by: route.to_string(),
         }
+    }
+}
+
+impl Engine {
+    /// The request deadline of a facade call: the `timeout_ms` of the first model's route.
+    /// The reply is returned only once its output started, so the deadline holds for every
+    /// attempt (the flag stays false).
+    fn facade_deadline(
+        &self,
+        chain: &[crate::input::PlannedModel],
+    ) -> Result<(Deadline, AtomicBool), EngineError> {
+        let first = chain
+            .first()
+            .ok_or_else(|| EngineError::Internal("empty model chain".into()))?;
+        let route = self.routes().route(&first.route)?;
+        Ok((
+            Deadline::after(Duration::from_millis(route.timeout_ms)),
+            AtomicBool::new(false),
+        ))
+    }
+}
+
+/// The attempts on one model under the request deadline: when the deadline cut them, the
+/// attempt in flight is recorded too (with the wait not yet counted) and the call fails.
+struct DeadlineRun {
+    started: Instant,
+    wait_before: Duration,
+}
+
+impl DeadlineRun {
+    fn start(trace: &FacadeTrace) -> DeadlineRun {
+        DeadlineRun {
+            started: Instant::now(),
+            wait_before: trace.upstream_wait,
+        }
+    }
+
+    fn finish<T>(
+        self,
+        result: Option<Result<T, UpstreamError>>,
+        deadline: &Deadline,
+        model: &str,
+        trace: &mut FacadeTrace,
+    ) -> Result<Result<T, UpstreamError>, EngineError> {
+        if let Some(result) = result {
+            return Ok(result);
+        }
+        let e = deadline.expired(model);
+        let accounted = trace.upstream_wait.saturating_sub(self.wait_before);
+        let waited = self.started.elapsed().saturating_sub(accounted);
+        trace.upstream_wait += waited;
+        trace.attempts.push(Attempt {
+            model: model.to_owned(),
+            status: None,
+            error_code: Some(e.code().to_owned()),
+            latency_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+        });
+        Err(e.into())
     }
 }

@@ -8,6 +8,7 @@ use ferry_store::{NewRun, RunFinish, RunStatus};
 use serde_json::{json, Value};
 
 use crate::engine::{validate_session_id, Engine};
+use crate::unstored::{Kept, UnstoredEnd};
 use crate::EngineError;
 
 /// How a recorded facade call ended.
@@ -60,6 +61,7 @@ impl Engine {
     /// kept waiting); shutdown waits for it.
     pub fn facade_record_finish(&self, run_id: String, session: String, end: FacadeRunEnd) {
         let store = self.store().clone();
+        let engine = self.clone();
         self.spawn_tracked(async move {
             let route = end.route.clone().unwrap_or_default();
             let model = end.model.clone().unwrap_or_default();
@@ -84,6 +86,11 @@ impl Engine {
                     json!({"output": output, "usage": usage, "cost": cost, "model": served, "duration_ms": end.duration_ms}),
                     RunStatus::Completed,
                 ),
+                Some((code, message)) if code == "interrupted" => (
+                    "run.failed",
+                    json!({"code": code, "message": message}),
+                    RunStatus::Interrupted,
+                ),
                 Some((code, message)) => (
                     "run.failed",
                     json!({"code": code, "message": message}),
@@ -105,8 +112,12 @@ impl Engine {
                 generation_id: end.generation_id,
                 messages: Vec::new(),
             };
+            let kept = Kept::of(&finish);
             if let Err(e) = store.finish_run(finish).await {
-                tracing::warn!(run = %run_id, error = %e, "facade run end not recorded");
+                tracing::warn!(run = %run_id, error = %e, "facade run end not recorded; retrying it as failed");
+                let err = EngineError::from(e);
+                let end = UnstoredEnd::storage_failure(&run_id, kept, &err, "call", None, 2);
+                engine.keep_unstored_end(end);
             }
         });
     }

@@ -93,6 +93,8 @@ pub struct RawStream {
     key: Finder<'static>,
     ended: bool,
     transport_failure: Option<UpstreamError>,
+    /// A failure to yield after the chunks already yielded (a malformed event was cut).
+    pending: Option<UpstreamError>,
     /// `X-Generation-Id`.
     pub generation_id: Option<String>,
 }
@@ -152,17 +154,30 @@ impl Stream for RawStream {
         if let Some(chunk) = self.held.pop_front() {
             return Poll::Ready(Some(Ok(chunk)));
         }
+        if let Some(failure) = self.pending.take() {
+            return Poll::Ready(Some(Err(failure)));
+        }
         if self.ended {
             return Poll::Ready(None);
         }
         match self.body.poll_next_unpin(cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(Ok(chunk))) => {
+            Poll::Ready(Some(Ok(mut chunk))) => {
                 self.tap.feed(&chunk);
                 if self.tap.state.done {
                     // Nothing after [DONE] is read (a server that keeps the body open
                     // afterwards must not hold the client).
                     self.ended = true;
+                }
+                if let Some(cut) = self.tap.cut.take() {
+                    // A malformed event after output: it and what follows are not
+                    // forwarded; the failure ends the stream instead.
+                    self.ended = true;
+                    self.pending = self.tap.state.failure.clone();
+                    chunk.truncate(cut);
+                    if chunk.is_empty() {
+                        return Poll::Ready(self.pending.take().map(Err));
+                    }
                 }
                 let chunk = self.redact(chunk);
                 Poll::Ready(Some(Ok(chunk)))
@@ -304,6 +319,7 @@ impl OpenRouterClient {
             key: Finder::new(api_key.as_bytes()).into_owned(),
             ended: false,
             transport_failure: None,
+            pending: None,
             generation_id,
         };
         loop {

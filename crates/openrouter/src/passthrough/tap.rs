@@ -75,6 +75,12 @@ pub(crate) struct SseTap {
     protocol: Protocol,
     /// Anthropic usage arrives in two halves (`message_start`, `message_delta`).
     message_usage: Option<TokenUsage>,
+    /// Where in the chunk being fed the current event began (`None`: in an earlier chunk).
+    event_start: Option<usize>,
+    /// Set by [`SseTap::feed`] when an event of the chunk just fed is not valid JSON after
+    /// output started: only the bytes before this offset may be forwarded, so the client
+    /// gets the error event instead of the broken one.
+    pub cut: Option<usize>,
     pub state: TapState,
 }
 
@@ -90,6 +96,8 @@ impl SseTap {
             api_key: Zeroizing::new(api_key.to_owned()),
             protocol,
             message_usage: None,
+            event_start: None,
+            cut: None,
             state: TapState {
                 text: collect_text.then(String::new),
                 ..TapState::default()
@@ -107,16 +115,18 @@ impl SseTap {
 
     /// Feeds the next chunk of the body.
     pub fn feed(&mut self, chunk: &[u8]) {
+        self.event_start = None;
         let mut rest = chunk;
         while let Some(pos) = memchr::memchr(b'\n', rest) {
+            let start = chunk.len() - rest.len();
             let (line, after) = (&rest[..pos], &rest[pos + 1..]);
             rest = after;
             if self.partial.is_empty() {
-                self.line(line);
+                self.line(line, Some(start));
             } else {
                 let mut joined = std::mem::take(&mut self.partial);
                 joined.extend_from_slice(line);
-                self.line(&joined);
+                self.line(&joined, None);
                 joined.clear();
                 self.partial = joined;
             }
@@ -124,7 +134,7 @@ impl SseTap {
         self.partial.extend_from_slice(rest);
     }
 
-    fn line(&mut self, line: &[u8]) {
+    fn line(&mut self, line: &[u8], start: Option<usize>) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             self.dispatch();
@@ -141,6 +151,9 @@ impl SseTap {
             None => (line, &b""[..]),
         };
         if field == b"data" {
+            if !self.has_data {
+                self.event_start = start;
+            }
             if self.has_data {
                 self.data.push(b'\n');
             }
@@ -202,6 +215,9 @@ impl SseTap {
     }
 
     fn not_json(&mut self, e: &serde_json::Error) {
+        if self.state.output_started && self.state.failure.is_none() {
+            self.cut = Some(self.event_start.unwrap_or(0));
+        }
         let failure = UpstreamError::protocol(
             &format!("stream event is not valid JSON ({e})"),
             self.state.output_started,
@@ -407,6 +423,27 @@ mod tests {
             tap.feed(chunk);
         }
         tap.state
+    }
+
+    #[test]
+    fn a_malformed_event_after_output_marks_the_cut() {
+        let good = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n";
+        let bad = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"bro\n\n";
+        let mut tap = SseTap::new(Protocol::Chat, "m", "k", false);
+        tap.feed(good.as_bytes());
+        assert_eq!(tap.cut, None);
+        let chunk = format!("{good}{bad}data: [DONE]\n\n");
+        tap.feed(chunk.as_bytes());
+        assert_eq!(tap.cut, Some(good.len()));
+        let f = tap.state.failure.as_ref().unwrap();
+        assert_eq!(f.kind, UpstreamErrorKind::Protocol);
+        assert!(f.output_started);
+
+        // Before output a bad event is a failure too, but nothing needs cutting (it is held).
+        let mut tap = SseTap::new(Protocol::Chat, "m", "k", false);
+        tap.feed(bad.as_bytes());
+        assert_eq!(tap.cut, None);
+        assert!(tap.state.failure.is_some());
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod assets;
 mod durability;
 mod events;
 mod lock;
+mod retention;
 mod runs;
 mod sessions;
 mod stats;

@@ -12,11 +12,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine as _;
 use ferry_assets::Source;
-use ferry_engine::{DirectResult, EngineError, ToolOutput, TranscribeOptions};
+use ferry_engine::{DirectResult, EngineError, FacadeRunEnd, ToolOutput, TranscribeOptions};
 use ferry_metrics::Api;
+use ferry_openrouter::Usage;
 use serde_json::{json, Map, Value};
 
 use crate::extract::ApiJson;
+use crate::facade::forward::record_start;
 use crate::facade::ErrorShape;
 use crate::problem::Problem;
 use crate::upload::{read_form, Form};
@@ -159,9 +161,10 @@ fn image_ask(s: &AppState, fields: Map<String, Value>) -> Result<ImageAsk, Probl
             }
         }
     }
-    if !args
+    if args
         .get("prompt")
-        .is_some_and(|p| p.as_str().is_some_and(|t| !t.trim().is_empty()))
+        .and_then(Value::as_str)
+        .is_none_or(|t| t.trim().is_empty())
     {
         return Err(bad(
             "missing_prompt",
@@ -186,12 +189,7 @@ async fn images_answer(
         if as_url {
             data.push(json!({"url": asset_url(headers, &asset.asset_id)}));
         } else {
-            let (_, bytes) = s
-                .engine
-                .assets()
-                .read(&asset.asset_id)
-                .await
-                .map_err(|e| Problem::from(EngineError::from(e)))?;
+            let bytes = read_asset(s, &asset.asset_id).await?;
             let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
             data.push(json!({"b64_json": b64}));
         }
@@ -219,24 +217,92 @@ fn asset_url(headers: &HeaderMap, id: &str) -> String {
     format!("http://{host}/v1/assets/{id}/raw")
 }
 
-async fn run_image_tool(
+/// What a recorded media call amounted to: route, model, cost and text.
+type Summary = (Option<String>, Option<String>, Option<f64>, Option<String>);
+
+/// Runs `work`, recorded as a run of `api` with `--record-facade-runs`.
+async fn recorded<T>(
     s: &AppState,
+    headers: &HeaderMap,
+    api: &'static str,
+    request: Value,
+    work: impl std::future::Future<Output = Result<T, Problem>>,
+    summary: impl FnOnce(&T) -> Summary,
+) -> Result<T, Problem> {
+    let record = record_start(s, headers, api, || request).await?;
+    let started = std::time::Instant::now();
+    let result = work.await;
+    if let Some((run_id, session)) = record {
+        let (route, model, cost, text) = result.as_ref().map(summary).unwrap_or_default();
+        s.engine.facade_record_finish(
+            run_id,
+            session,
+            FacadeRunEnd {
+                api,
+                route,
+                model,
+                usage: Some(Usage {
+                    prompt_tokens: 0,
+                    completion_tokens: 0,
+                    cost,
+                }),
+                text,
+                error: result
+                    .as_ref()
+                    .err()
+                    .map(|p| (p.code.clone(), p.detail.clone())),
+                duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                ..FacadeRunEnd::default()
+            },
+        );
+    }
+    result
+}
+
+/// Runs media tool `name` (not video) with `args` to its end, recorded as a run of `api`.
+async fn run_tool(
+    s: &AppState,
+    headers: &HeaderMap,
+    api: &'static str,
     name: &str,
     args: Map<String, Value>,
 ) -> Result<ToolOutput, Problem> {
-    match s
+    let request = Value::Object(args.clone());
+    let work = async {
+        match s
+            .engine
+            .run_direct_tool(name, Value::Object(args), true)
+            .await
+        {
+            Ok(DirectResult::Done(out)) => Ok(*out),
+            Ok(DirectResult::VideoStarted(_)) => Err(Problem::new(
+                500,
+                "internal_error",
+                format!("{name} started a video"),
+            )),
+            Err(e) => Err(Problem::from(e)),
+        }
+    };
+    recorded(s, headers, api, request, work, |out: &ToolOutput| {
+        (
+            Some(out.route.clone()),
+            Some(out.model.clone()),
+            out.cost,
+            out.text.clone(),
+        )
+    })
+    .await
+}
+
+/// The verified bytes of a stored asset.
+async fn read_asset(s: &AppState, id: &str) -> Result<bytes::Bytes, Problem> {
+    let (_, bytes) = s
         .engine
-        .run_direct_tool(name, Value::Object(args), true)
+        .assets()
+        .read(id)
         .await
-    {
-        Ok(DirectResult::Done(out)) => Ok(*out),
-        Ok(DirectResult::VideoStarted(_)) => Err(Problem::new(
-            500,
-            "internal_error",
-            "an image tool started a video",
-        )),
-        Err(e) => Err(e.into()),
-    }
+        .map_err(|e| Problem::from(EngineError::from(e)))?;
+    Ok(bytes)
 }
 
 /// `POST /openai/v1/images/generations`: OpenAI's image generation over the route's image
@@ -259,7 +325,14 @@ pub async fn images_generations(
 ) -> Response {
     let result = async {
         let ask = image_ask(&s, body)?;
-        let out = run_image_tool(&s, "generate_image", ask.tool_args).await?;
+        let out = run_tool(
+            &s,
+            &headers,
+            "openai.images",
+            "generate_image",
+            ask.tool_args,
+        )
+        .await?;
         images_answer(&s, &headers, &out, ask.as_url).await
     }
     .await;
@@ -308,7 +381,7 @@ pub async fn images_edits(State(s): State<AppState>, req: Request) -> Response {
             }
         }
         ask.tool_args.insert("image_asset_ids".into(), json!(ids));
-        let out = run_image_tool(&s, "edit_image", ask.tool_args).await?;
+        let out = run_tool(&s, &headers, "openai.images", "edit_image", ask.tool_args).await?;
         images_answer(&s, &headers, &out, ask.as_url).await
     }
     .await;
@@ -341,6 +414,7 @@ async fn store_upload(s: &AppState, upload: crate::upload::Upload) -> Result<Str
 )]
 pub async fn speech(
     State(s): State<AppState>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Response {
     let result = async {
@@ -386,21 +460,12 @@ pub async fn speech(
             }
         };
         args.insert("format".into(), json!(upstream_format));
-        let out = match s.engine.run_direct_tool("generate_audio", Value::Object(args), true).await {
-            Ok(DirectResult::Done(out)) => *out,
-            Ok(DirectResult::VideoStarted(_)) => return Err(Problem::new(500, "internal_error", "speech started a video")),
-            Err(e) => return Err(e.into()),
-        };
+        let out = run_tool(&s, &headers, "openai.audio", "generate_audio", args).await?;
         let asset = out
             .assets
             .first()
             .ok_or_else(|| Problem::new(502, "upstream_error", "the speech call returned no audio"))?;
-        let (_, bytes) = s
-            .engine
-            .assets()
-            .read(&asset.asset_id)
-            .await
-            .map_err(|e| Problem::from(EngineError::from(e)))?;
+        let bytes = read_asset(&s, &asset.asset_id).await?;
         let (content_type, bytes) = match format.as_str() {
             "mp3" => ("audio/mpeg", bytes),
             "wav" => ("audio/wav", bytes),
@@ -453,6 +518,7 @@ fn wav_samples(wav: bytes::Bytes) -> bytes::Bytes {
     )
 )]
 pub async fn transcriptions(State(s): State<AppState>, req: Request) -> Response {
+    let headers = req.headers().clone();
     let result = async {
         let form: Form = read_form(req, s.engine.assets().max_bytes()).await?;
         let format = form.field("response_format").unwrap_or("json").to_owned();
@@ -483,11 +549,19 @@ pub async fn transcriptions(State(s): State<AppState>, req: Request) -> Response
             ));
         };
         let asset_id = store_upload(&s, upload).await?;
-        let t = s
-            .engine
-            .transcribe_asset(&asset_id, &options)
-            .await
-            .map_err(Problem::from)?;
+        let request =
+            json!({"asset_id": asset_id, "model": options.model, "language": options.language});
+        let work = async {
+            s.engine
+                .transcribe_asset(&asset_id, &options)
+                .await
+                .map_err(Problem::from)
+        };
+        let route = options.route.clone();
+        let t = recorded(&s, &headers, "openai.audio", request, work, |t| {
+            (route, Some(t.model.clone()), t.cost, Some(t.text.clone()))
+        })
+        .await?;
         s.engine.metrics().request(
             Api::Audio,
             options.route.as_deref().unwrap_or("-"),

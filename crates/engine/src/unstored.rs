@@ -1,0 +1,167 @@
+//! Run ends that could not be written (typically a full disk). Such a run is failed in
+//! memory at once — [`Engine::get_run`] shows it failed, its client got `run.failed` — and
+//! its failed end (terminal event and run row) is written again every [`RETRY_EVERY`]
+//! until a write works, so no run stays `queued`/`running` while the daemon is up. If the
+//! daemon stops first, the next start marks the run `interrupted` as after a crash.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_store::{Run, RunError, RunFinish, RunStatus};
+use serde_json::{json, Value};
+
+use crate::engine::Engine;
+use crate::EngineError;
+
+/// How often an unstored run end is written again.
+const RETRY_EVERY: Duration = Duration::from_secs(1);
+
+/// A failed run end waiting to be written.
+#[derive(Debug, Clone)]
+pub(crate) struct UnstoredEnd {
+    pub(crate) finish: RunFinish,
+    pub(crate) event_seq: u64,
+    pub(crate) event: Arc<Value>,
+}
+
+/// What a failed end keeps of the end that could not be written.
+pub(crate) struct Kept {
+    attempts: Value,
+    usage: Option<Value>,
+    cost: Option<f64>,
+}
+
+impl Kept {
+    /// Taken before `finish` is handed to the store.
+    pub(crate) fn of(finish: &RunFinish) -> Kept {
+        Kept {
+            attempts: finish.attempts.clone(),
+            usage: finish.usage.clone(),
+            cost: finish.cost,
+        }
+    }
+}
+
+impl UnstoredEnd {
+    /// The failed end of run `run_id`, whose end (terminal event `event_seq`) could not be
+    /// written because of `err`; `what` names it in the message ("run", "call").
+    pub(crate) fn storage_failure(
+        run_id: &str,
+        kept: Kept,
+        err: &EngineError,
+        what: &str,
+        output: Option<Value>,
+        event_seq: u64,
+    ) -> UnstoredEnd {
+        let message = format!(
+            "the {what}'s result could not be stored: {}",
+            err.client_message()
+        );
+        let event = Arc::new(json!({
+            "code": err.code(),
+            "message": message,
+            "status": err.status(),
+            "retryable": err.retryable(),
+        }));
+        UnstoredEnd {
+            finish: RunFinish {
+                run_id: run_id.to_string(),
+                status: RunStatus::Failed,
+                model_served: None,
+                usage: kept.usage,
+                cost: kept.cost,
+                output,
+                error_code: Some(err.code().to_string()),
+                error_message: Some(message),
+                attempts: kept.attempts,
+                cache_status: None,
+                generation_id: None,
+                messages: Vec::new(),
+            },
+            event_seq,
+            event,
+        }
+    }
+}
+
+impl Engine {
+    /// Keeps `end` (a failed end) in memory and writes it again until that works.
+    pub(crate) fn keep_unstored_end(&self, end: UnstoredEnd) {
+        let run_id = end.finish.run_id.clone();
+        self.inner
+            .unstored
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(run_id.clone(), end);
+        let engine = self.clone();
+        let stop = self.inner.background.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(RETRY_EVERY) => {}
+                }
+                if engine.write_unstored_end(&run_id).await {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// One attempt at writing the unstored end of `run_id`; true when there is nothing
+    /// left to do.
+    async fn write_unstored_end(&self, run_id: &str) -> bool {
+        let Some(end) = self.unstored_end(run_id) else {
+            return true;
+        };
+        let store = self.store();
+        // The event row may exist from an earlier attempt whose run write failed.
+        let _ = store
+            .append_event(run_id, end.event_seq, "run.failed", &end.event)
+            .await;
+        let done = match store.finish_run(end.finish).await {
+            Ok(()) => {
+                tracing::info!(run = %run_id, "stored the failed end of a run after a storage failure");
+                true
+            }
+            Err(e) if e.is_disk_full() => false,
+            Err(e) => {
+                tracing::warn!(run = %run_id, error = %e, "cannot store the failed end of the run; giving up (the next start marks it interrupted)");
+                !matches!(e, ferry_store::StoreError::GroupFailed { .. })
+            }
+        };
+        if done {
+            self.inner
+                .unstored
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(run_id);
+        }
+        done
+    }
+
+    fn unstored_end(&self, run_id: &str) -> Option<UnstoredEnd> {
+        self.inner
+            .unstored
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(run_id)
+            .cloned()
+    }
+
+    /// Shows a stored run that is still non-terminal in the database but whose end could
+    /// not be written as what it is: failed.
+    pub(crate) fn overlay_unstored(&self, run: &mut Run) {
+        if run.status.is_terminal() {
+            return;
+        }
+        if let Some(end) = self.unstored_end(&run.id) {
+            run.status = RunStatus::Failed;
+            run.error = Some(RunError {
+                code: end.finish.error_code.unwrap_or_default(),
+                message: end.finish.error_message.unwrap_or_default(),
+            });
+            run.attempts = end.finish.attempts;
+        }
+    }
+}

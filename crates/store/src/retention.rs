@@ -1,0 +1,93 @@
+//! Retention pruning (`serve --retention-days`): deletes finished runs older than a cutoff
+//! together with their events, a small batch per writer job so other writes interleave,
+//! and hands the freed pages back to the file system with `PRAGMA incremental_vacuum`
+//! (the database uses `auto_vacuum = INCREMENTAL`, see [`crate::schema`]). Sessions and
+//! their history messages are never deleted here.
+
+use rusqlite::{params, Connection};
+
+use crate::error::StoreError;
+use crate::store::Store;
+
+/// What one pruning batch deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Runs deleted.
+    pub runs: usize,
+    /// Run events deleted.
+    pub events: usize,
+}
+
+impl Store {
+    /// Deletes up to `limit` finished runs (completed, failed, cancelled, interrupted)
+    /// created before `cutoff` (RFC 3339), oldest first, with their events.
+    pub async fn prune_runs(&self, cutoff: &str, limit: u32) -> Result<Pruned, StoreError> {
+        let cutoff = cutoff.to_owned();
+        self.write_with(move |conn| prune_runs(conn, &cutoff, limit).map_err(StoreError::from))
+            .await
+    }
+
+    /// Returns up to `pages` free pages to the file system; returns how many free pages
+    /// are left. Runs on a connection of its own in autocommit mode (the pragma is not
+    /// reliable inside the writer's group transaction), taking the write lock briefly.
+    pub async fn reclaim_space(&self, pages: u32) -> Result<u64, StoreError> {
+        self.maintenance(move |conn| {
+            // The pragma frees one page per result row: step through all of them.
+            let mut stmt = conn.prepare(&format!("PRAGMA incremental_vacuum({pages})"))?;
+            let mut rows = stmt.query([])?;
+            while rows.next()?.is_some() {}
+            drop(rows);
+            drop(stmt);
+            let left: u64 = conn.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
+            Ok(left)
+        })
+        .await
+    }
+
+    /// Copies the WAL into the database file and truncates the WAL to zero bytes
+    /// (`PRAGMA wal_checkpoint(TRUNCATE)`), on a connection of its own since a checkpoint
+    /// cannot run inside the writer's transactions; waits up to the busy timeout for
+    /// readers. Returns whether the checkpoint completed.
+    pub async fn truncate_wal(&self) -> Result<bool, StoreError> {
+        self.maintenance(|conn| {
+            let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            Ok(busy == 0)
+        })
+        .await
+    }
+
+    /// Runs `f` on a fresh read-write connection outside the writer's transactions.
+    async fn maintenance<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let path = self.db_path().to_path_buf();
+        tokio::task::spawn_blocking(move || -> Result<T, StoreError> {
+            let conn = crate::connection::open_writer(&path)?;
+            Ok(f(&conn)?)
+        })
+        .await
+        .map_err(|e| StoreError::MaintenanceFailed(e.to_string()))?
+    }
+}
+
+fn prune_runs(conn: &Connection, cutoff: &str, limit: u32) -> rusqlite::Result<Pruned> {
+    let ids: Vec<String> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id FROM runs
+             WHERE created_at < ?1
+               AND status IN ('completed', 'failed', 'cancelled', 'interrupted')
+             ORDER BY created_at LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![cutoff, limit], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut pruned = Pruned::default();
+    let mut events = conn.prepare_cached("DELETE FROM run_events WHERE run_id = ?1")?;
+    let mut runs = conn.prepare_cached("DELETE FROM runs WHERE id = ?1")?;
+    for id in &ids {
+        pruned.events += events.execute([id])?;
+        pruned.runs += runs.execute([id])?;
+    }
+    Ok(pruned)
+}
