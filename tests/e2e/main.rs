@@ -3,6 +3,7 @@
 
 mod support;
 
+mod agents;
 mod assets;
 mod browser;
 mod foundation;
