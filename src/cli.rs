@@ -66,6 +66,11 @@ pub enum Command {
     /// Video tools: generate (an asynchronous job with live progress), status, list.
     #[command(subcommand)]
     Video(VideoCommand),
+    /// Virtual keys for a team: scopes, routes, model globs, budgets, rate limits, expiry.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// The spend ledger: every paid upstream call, grouped by key, model, route, kind or day.
+    Spend(SpendArgs),
     /// The routes' model catalogs and the key's credit and limits.
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -432,6 +437,10 @@ pub struct ServeArgs {
     /// `retention_days`.
     #[arg(long, env = "FERRY_RETENTION_DAYS")]
     pub retention_days: Option<u32>,
+    /// Require a credential (the token or an `fk-…` virtual key) even on loopback; a
+    /// non-loopback daemon always does.
+    #[arg(long, env = "FERRY_REQUIRE_KEYS")]
+    pub require_keys: bool,
 }
 
 /// Cursor pagination of the list commands.
@@ -524,6 +533,86 @@ pub struct SecretSource {
     /// The value itself (visible in shell history and `ps`; prefer the others).
     #[arg(long, value_name = "VALUE")]
     pub value: Option<String>,
+}
+
+/// Settings of `keys create` / `keys update`.
+#[derive(Debug, Args, Default)]
+pub struct KeyLimitArgs {
+    /// Budget in USD per period (`keys update --budget none` removes it).
+    #[arg(long, value_name = "USD")]
+    pub budget: Option<String>,
+    /// Budget period: day, week, month (default), total. Resets on UTC calendar boundaries.
+    #[arg(long)]
+    pub period: Option<String>,
+    /// Requests per minute (`none` removes the limit).
+    #[arg(long, value_name = "N")]
+    pub rpm: Option<String>,
+    /// Tokens per minute: input estimate + max_tokens (`none` removes the limit).
+    #[arg(long, value_name = "N")]
+    pub tpm: Option<String>,
+    /// Allowed model glob, e.g. 'anthropic/*' (repeatable; default: every model).
+    #[arg(long = "model", value_name = "GLOB")]
+    pub models: Vec<String>,
+    /// Allowed route id (repeatable; default: every route).
+    #[arg(long = "route", value_name = "ID")]
+    pub routes: Vec<String>,
+    /// Scope: facade, sessions, admin (repeatable; default for create: facade).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// Lifetime, e.g. 30d, 12h, 90m, 2w (`none` removes the expiry).
+    #[arg(long, value_name = "DURATION")]
+    pub expires_in: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Issue a key (`fk-…`); it is printed once and never again.
+    Create {
+        /// Who or what the key is for.
+        name: String,
+        #[command(flatten)]
+        limits: KeyLimitArgs,
+        /// Also provision an OpenRouter key with this USD limit and the budget's reset
+        /// (needs the route's management_auth_ref), used for this key's traffic.
+        #[arg(long, value_name = "USD")]
+        upstream_limit: Option<f64>,
+    },
+    /// Every key with its spend against its budget and its limits.
+    List,
+    /// One key.
+    Show {
+        /// Key id (`key_…`).
+        id: String,
+    },
+    /// Change a key's settings (given flags replace the old values).
+    Update {
+        /// Key id (`key_…`).
+        id: String,
+        /// New name.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        limits: KeyLimitArgs,
+    },
+    /// Revoke a key at once (and disable its OpenRouter key, if one was provisioned).
+    Revoke {
+        /// Key id (`key_…`).
+        id: String,
+    },
+}
+
+/// `ferry spend`.
+#[derive(Debug, Args)]
+pub struct SpendArgs {
+    /// Group by key (default), model, route, kind or day.
+    #[arg(long, default_value = "key")]
+    pub by: String,
+    /// From this UTC date (2026-12-01) or time, inclusive.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Until this UTC date or time, exclusive.
+    #[arg(long)]
+    pub until: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -59,6 +59,8 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Image(cmd) => commands::image::run(g, cmd).await,
         Command::Video(cmd) => commands::video::run(g, cmd).await,
         Command::Models(cmd) => commands::models::run(g, cmd).await,
+        Command::Keys(cmd) => commands::keys::run(g, cmd).await,
+        Command::Spend(args) => commands::keys::spend(g, args).await,
         Command::Onboard(args) => commands::onboard::run(g, args).await,
         Command::Config(cmd) => commands::config::run(g, cmd).await,
         Command::Doctor(args) => commands::doctor::run(g, args).await,

@@ -86,7 +86,8 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
     let auth = match token {
         Some(t) => AuthConfig::bearer(t),
         None => AuthConfig::open(),
-    };
+    }
+    .require_keys(args.require_keys || !addr.ip().is_loopback());
     let app = ferry_api::router(engine.clone(), auth, browser);
     let listener = TcpListener::bind(addr)
         .await

@@ -6,6 +6,7 @@ pub mod completions;
 pub mod config;
 pub mod doctor;
 pub mod image;
+pub mod keys;
 pub mod media;
 pub mod models;
 pub mod onboard;

@@ -55,30 +55,54 @@ fn claude_code_works_through_the_anthropic_facade() {
     .env("HOME", &home)
     .env("ANTHROPIC_BASE_URL", format!("{}/anthropic", d.url))
     .env("ANTHROPIC_API_KEY", "sk-ant-client-placeholder")
-    .env("ANTHROPIC_SMALL_FAST_MODEL", "openrouter/anthropic/claude-haiku-4-5")
+    .env(
+        "ANTHROPIC_SMALL_FAST_MODEL",
+        "openrouter/anthropic/claude-haiku-4-5",
+    )
     .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
     .env("DISABLE_TELEMETRY", "1")
     .env("DISABLE_AUTOUPDATER", "1")
     .env("NO_PROXY", "*");
     let out = run_with_timeout(cmd, Duration::from_secs(120));
     let so = stdout(&out);
-    assert!(out.status.success(), "claude failed:\n{so}\n{}\n{}", stderr(&out), d.log());
+    assert!(
+        out.status.success(),
+        "claude failed:\n{so}\n{}\n{}",
+        stderr(&out),
+        d.log()
+    );
     let result: Value = serde_json::from_str(so.trim()).expect("claude --output-format json");
     assert_eq!(result["is_error"], false, "{result}");
-    assert!(result["result"].as_str().unwrap().starts_with("echo:"), "{result}");
+    assert!(
+        result["result"].as_str().unwrap().starts_with("echo:"),
+        "{result}"
+    );
     // What Claude Code sent reached OpenRouter's /messages intact: its tools, cache_control
     // blocks and Anthropic headers, with ferry's key instead of the client's.
     let sent = fake.requests_to("/messages");
     let main = sent
         .iter()
-        .find(|r| r.body.as_ref().is_some_and(|b| b["model"] == "anthropic/claude-sonnet-4-5"))
+        .find(|r| {
+            r.body
+                .as_ref()
+                .is_some_and(|b| b["model"] == "anthropic/claude-sonnet-4-5")
+        })
         .expect("the main request");
     let body = main.body.clone().unwrap();
     assert_eq!(body["stream"], true);
-    assert!(body["tools"].as_array().is_some_and(|t| t.len() > 5), "tools");
-    assert!(body.to_string().contains("cache_control"), "cache_control blocks");
+    assert!(
+        body["tools"].as_array().is_some_and(|t| t.len() > 5),
+        "tools"
+    );
+    assert!(
+        body.to_string().contains("cache_control"),
+        "cache_control blocks"
+    );
     assert!(main.header("anthropic-version").is_some());
-    assert_eq!(main.header("authorization"), Some(format!("Bearer {API_KEY}").as_str()));
+    assert_eq!(
+        main.header("authorization"),
+        Some(format!("Bearer {API_KEY}").as_str())
+    );
     assert!(!d.log().contains("sk-ant-client-placeholder"));
 }
 
@@ -105,7 +129,12 @@ fn codex_works_through_the_responses_facade() {
         .env("NO_PROXY", "*");
     let out = run_with_timeout(cmd, Duration::from_secs(120));
     let so = stdout(&out);
-    assert!(out.status.success(), "codex failed:\n{so}\n{}\n{}", stderr(&out), d.log());
+    assert!(
+        out.status.success(),
+        "codex failed:\n{so}\n{}\n{}",
+        stderr(&out),
+        d.log()
+    );
     assert!(so.contains("echo: Say hello"), "{so}");
     let sent = fake.requests_to("/responses");
     let body = sent

@@ -16,4 +16,5 @@ mod operator;
 mod protocols;
 mod sessions;
 mod shaping;
+mod team;
 mod tool_loop;

@@ -1,5 +1,10 @@
-//! Bearer-token authentication for the control API. Tokens are compared in constant time;
-//! `/healthz` and `/readyz` stay open so supervisors can probe without credentials.
+//! Authentication and scopes for every route (spec §11, §14). The credential is read by
+//! [`presented_credential`] (`Authorization: Bearer …`, else on `/anthropic/…` `x-api-key`, which
+//! Anthropic clients send); the engine decides who it is (the operator token, compared in
+//! constant time, or an `fk-…` virtual key, looked up by its SHA-256). The path decides the
+//! scope needed ([`scope_for`]). The caller is handed to the handler as an extension and
+//! as the task's caller, so every paid call the request makes is admitted and charged for
+//! it. `/healthz` and `/readyz` stay open so supervisors can probe without credentials.
 
 use std::sync::Arc;
 
@@ -7,48 +12,55 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::Response;
-use subtle::ConstantTimeEq;
+use ferry_engine::{with_caller, AccessError, Engine, EngineError, Scope};
 use zeroize::Zeroizing;
 
-use crate::facade::dialect::ANTHROPIC_PREFIX;
+use crate::facade::dialect::{ANTHROPIC_PREFIX, OPENAI_PREFIX};
 use crate::facade::ErrorShape;
 use crate::problem::Problem;
 
-/// The configured token, if any.
+/// How the daemon authenticates: the operator token (if any) and whether a loopback
+/// daemon without a token still requires a credential (`serve --require-keys`).
 #[derive(Clone, Default)]
 pub struct AuthConfig {
     token: Option<Arc<Zeroizing<String>>>,
+    require_keys: bool,
 }
 
 impl AuthConfig {
-    /// No token: every request is allowed (loopback binds only).
+    /// No token: requests without a credential are the operator (loopback binds only).
     pub fn open() -> Self {
-        AuthConfig { token: None }
+        AuthConfig::default()
     }
 
-    /// Requests must carry `Authorization: Bearer <token>`.
+    /// Requests must carry the token (or a virtual key).
     pub fn bearer(token: Zeroizing<String>) -> Self {
         AuthConfig {
             token: Some(Arc::new(token)),
+            require_keys: false,
         }
     }
 
-    /// Whether a token is required.
-    pub fn is_required(&self) -> bool {
-        self.token.is_some()
+    /// Requires a credential even without a token (`serve --require-keys`).
+    pub fn require_keys(mut self, on: bool) -> Self {
+        self.require_keys = on;
+        self
     }
 
-    fn accepts(&self, presented: Option<&str>) -> bool {
-        match (&self.token, presented) {
-            (None, _) => true,
-            (Some(_), None) => false,
-            (Some(expected), Some(got)) => bool::from(expected.as_bytes().ct_eq(got.as_bytes())),
-        }
+    /// Hands the settings to the engine's access service.
+    pub(crate) fn apply(&self, engine: &Engine) {
+        engine.configure_access(
+            self.token
+                .as_ref()
+                .map(|t| Zeroizing::new(t.as_str().to_owned())),
+            self.require_keys,
+        );
     }
 }
 
-/// The credential a request presents: `Authorization: Bearer …`, or on the Anthropic
-/// facade also `x-api-key` (what Anthropic SDKs and Claude Code send).
+/// The credential a request presents: `Authorization: Bearer X`, or on the Anthropic
+/// facade also `x-api-key: X` (what Anthropic SDKs and Claude Code send). Every protocol
+/// uses this one function.
 pub fn presented_credential<'a>(headers: &'a HeaderMap, path: &str) -> Option<&'a str> {
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -56,38 +68,85 @@ pub fn presented_credential<'a>(headers: &'a HeaderMap, path: &str) -> Option<&'
         .and_then(|v| {
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
-        });
-    let api_key = || {
+        })
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    bearer.or_else(|| {
         headers
             .get("x-api-key")
             .filter(|_| path.starts_with(ANTHROPIC_PREFIX))
             .and_then(|v| v.to_str().ok())
-    };
-    bearer.or_else(api_key).map(str::trim)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    })
 }
 
-/// Middleware enforcing [`AuthConfig`].
-pub async fn require_token(State(auth): State<AuthConfig>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    if !auth.is_required() || path == "/healthz" || path == "/readyz" {
+/// What a path needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// No credential (`/healthz`, `/readyz`).
+    Open,
+    /// Any accepted credential (status, the OpenAPI document).
+    Any,
+    /// A scope.
+    Scope(Scope),
+}
+
+/// The scope a path needs: the client protocols need `facade`; sessions, runs, assets,
+/// observations, media tools and the model catalog need `sessions`; everything else
+/// (keys, spend, secrets, config, runtime, metrics, unknown paths) needs `admin`.
+pub fn scope_for(path: &str) -> Need {
+    const SESSIONS: &[&str] = &[
+        "/v1/sessions",
+        "/v1/runs",
+        "/v1/assets",
+        "/v1/observations",
+        "/v1/tools",
+        "/v1/models",
+    ];
+    let under = |p: &str| path == p || path.starts_with(&format!("{p}/"));
+    match path {
+        "/healthz" | "/readyz" => Need::Open,
+        "/v1/status" | "/v1/openapi.json" => Need::Any,
+        _ if path.starts_with(OPENAI_PREFIX) || path.starts_with(ANTHROPIC_PREFIX) => {
+            Need::Scope(Scope::Facade)
+        }
+        _ if SESSIONS.iter().any(|p| under(p)) => Need::Scope(Scope::Sessions),
+        _ => Need::Scope(Scope::Admin),
+    }
+}
+
+/// Renders an access refusal in the path's protocol shape.
+pub(crate) fn refusal(path: &str, e: AccessError) -> Response {
+    ErrorShape::for_path(path).respond(Problem::from(EngineError::from(e)))
+}
+
+/// Middleware: authenticates, checks the path's scope, and runs the handler as the
+/// caller.
+pub async fn require_token(State(engine): State<Engine>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let need = scope_for(&path);
+    if need == Need::Open {
         return next.run(req).await;
     }
-    let presented = presented_credential(req.headers(), path);
-    if auth.accepts(presented) {
-        return next.run(req).await;
-    }
-    let detail = if presented.is_none() {
-        "this ferry requires a bearer token: pass --token/--token-file or set FERRY_TOKEN/FERRY_TOKEN_FILE"
-    } else {
-        "the bearer token was not accepted: check --token/--token-file or FERRY_TOKEN/FERRY_TOKEN_FILE"
+    let caller = match engine.authenticate(presented_credential(req.headers(), &path)) {
+        Ok(c) => c,
+        Err(e) => {
+            let mut resp = refusal(&path, e);
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"ferry\""),
+            );
+            return resp;
+        }
     };
-    let problem = Problem::new(401, "unauthorized", detail);
-    let mut resp = ErrorShape::for_path(path).respond(problem);
-    resp.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_static("Bearer realm=\"ferry\""),
-    );
-    resp
+    if let Need::Scope(scope) = need {
+        if let Err(e) = caller.require(scope) {
+            return refusal(&path, e);
+        }
+    }
+    req.extensions_mut().insert(caller.clone());
+    with_caller(caller, next.run(req)).await
 }
 
 #[cfg(test)]
@@ -95,12 +154,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn constant_time_comparison_accepts_only_the_token() {
-        let auth = AuthConfig::bearer(Zeroizing::new("s3cret-token".into()));
-        assert!(auth.accepts(Some("s3cret-token")));
-        assert!(!auth.accepts(Some("s3cret-toke")));
-        assert!(!auth.accepts(Some("s3cret-token2")));
-        assert!(!auth.accepts(None));
-        assert!(AuthConfig::open().accepts(None));
+    fn paths_need_their_scope() {
+        assert_eq!(scope_for("/healthz"), Need::Open);
+        assert_eq!(scope_for("/v1/status"), Need::Any);
+        assert_eq!(
+            scope_for("/openai/v1/chat/completions"),
+            Need::Scope(Scope::Facade)
+        );
+        assert_eq!(
+            scope_for("/anthropic/v1/messages"),
+            Need::Scope(Scope::Facade)
+        );
+        assert_eq!(
+            scope_for("/v1/sessions/s1/input"),
+            Need::Scope(Scope::Sessions)
+        );
+        assert_eq!(scope_for("/v1/sessionsx"), Need::Scope(Scope::Admin));
+        assert_eq!(scope_for("/v1/secrets"), Need::Scope(Scope::Admin));
+        assert_eq!(scope_for("/v1/keys/key_1"), Need::Scope(Scope::Admin));
+        assert_eq!(scope_for("/metrics"), Need::Scope(Scope::Admin));
+    }
+
+    #[test]
+    fn credential_from_bearer_or_x_api_key() {
+        let mut h = HeaderMap::new();
+        let m = "/anthropic/v1/messages";
+        assert_eq!(presented_credential(&h, m), None);
+        h.insert("x-api-key", "fk-abc".parse().unwrap());
+        assert_eq!(presented_credential(&h, m), Some("fk-abc"));
+        assert_eq!(presented_credential(&h, "/openai/v1/models"), None);
+        h.insert(header::AUTHORIZATION, "Bearer tok".parse().unwrap());
+        assert_eq!(presented_credential(&h, m), Some("tok"));
     }
 }

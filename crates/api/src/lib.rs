@@ -26,7 +26,7 @@ use ferry_engine::Engine;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use auth::AuthConfig;
+pub use auth::{presented_credential, scope_for, AuthConfig, Need};
 pub use browser::{takes_raw_body, BrowserPolicy, PolicyError, CLIENT_HEADER};
 pub use facade::MAX_FACADE_BODY;
 pub use problem::{openai_error_type, Problem};
@@ -48,8 +48,8 @@ pub struct AppState {
 /// Every route of the API, with its OpenAPI description.
 pub fn api() -> OpenApiRouter<AppState> {
     use handlers::{
-        anthropic, assets, config, models, observations, openai, runs, runtime, secrets, sessions,
-        system, tools,
+        anthropic, assets, config, keys, models, observations, openai, runs, runtime, secrets,
+        sessions, system, tools,
     };
     let facade_limit = || DefaultBodyLimit::max(MAX_FACADE_BODY);
     let (schemas, paths, chat) = routes!(openai::chat_completions);
@@ -83,6 +83,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(runtime::set_model))
         .routes(routes!(secrets::list, secrets::set))
         .routes(routes!(secrets::delete))
+        .routes(routes!(keys::list, keys::create))
+        .routes(routes!(keys::show, keys::update, keys::revoke))
+        .routes(routes!(keys::spend))
         .routes(routes!(sessions::list, sessions::create))
         .routes(routes!(sessions::show, sessions::update))
         .routes(routes!(sessions::messages))
@@ -124,13 +127,17 @@ pub fn router(engine: Engine, auth: AuthConfig, browser: BrowserPolicy) -> Route
     let (routes, doc) = api().split_for_parts();
     let doc = openapi::complete(doc);
     let openapi = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
-    let state = AppState { engine, openapi };
+    auth.apply(&engine);
+    let state = AppState {
+        engine: engine.clone(),
+        openapi,
+    };
     routes
         .fallback(handlers::system::not_found)
         .layer(axum::middleware::from_fn(problem::errors_in_path_shape))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn_with_state(
-            auth,
+            engine,
             auth::require_token,
         ))
         .layer(axum::middleware::from_fn_with_state(

@@ -3,7 +3,7 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ferry_engine::EngineError;
+use ferry_engine::{retry_after_secs, AccessError, EngineError, LimitKind};
 use serde::Serialize;
 
 /// One problem document. `type` (`urn:ferry:problem:{code}`) and `title` (the HTTP reason
@@ -20,6 +20,8 @@ pub struct Problem {
     pub retryable: bool,
     /// The run concerned, when there is one.
     pub run_id: Option<String>,
+    /// Extra response headers (`x-should-retry`, `Retry-After`, `x-ratelimit-*`).
+    pub headers: Vec<(&'static str, String)>,
     /// Set when the failure is upstream's, after ferry's own retries: the wait upstream
     /// asked for (`Retry-After`), when it said. The facade then tells SDKs not to retry
     /// on their own (`x-should-retry: false`).
@@ -57,6 +59,7 @@ impl Problem {
             detail: detail.into(),
             retryable: false,
             run_id: None,
+            headers: Vec::new(),
             upstream: None,
         }
     }
@@ -87,12 +90,14 @@ impl IntoResponse for Problem {
             run_id: self.run_id.as_deref(),
         };
         let body = serde_json::to_vec(&doc).unwrap_or_default();
-        (
+        let mut resp = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body,
         )
-            .into_response()
+            .into_response();
+        self.add_headers(&mut resp);
+        resp
     }
 }
 
@@ -221,6 +226,48 @@ fn plain_problem(status: u16, path: &str, bytes: &[u8]) -> Problem {
     Problem::new(status, code, detail)
 }
 
+impl Problem {
+    /// Adds the problem's extra headers to a response of any shape.
+    pub(crate) fn add_headers(&self, resp: &mut Response) {
+        for (name, value) in &self.headers {
+            if let Ok(v) = header::HeaderValue::from_str(value) {
+                resp.headers_mut().insert(*name, v);
+            }
+        }
+    }
+}
+
+/// The headers of an access refusal: `x-should-retry: false` for 401/402/403; for a
+/// rate limit, `Retry-After` and OpenAI's `x-ratelimit-{limit,remaining,reset}-{kind}`.
+fn access_headers(e: &AccessError) -> Vec<(&'static str, String)> {
+    let Some(l) = e.limited() else {
+        return vec![("x-should-retry", "false".into())];
+    };
+    if l.too_large {
+        return vec![("x-should-retry", "false".into())];
+    }
+    let secs = retry_after_secs(l.retry_after);
+    let (limit, remaining, reset) = match l.kind {
+        LimitKind::Requests => (
+            "x-ratelimit-limit-requests",
+            "x-ratelimit-remaining-requests",
+            "x-ratelimit-reset-requests",
+        ),
+        LimitKind::Tokens => (
+            "x-ratelimit-limit-tokens",
+            "x-ratelimit-remaining-tokens",
+            "x-ratelimit-reset-tokens",
+        ),
+    };
+    vec![
+        ("retry-after", secs.to_string()),
+        (limit, l.limit.to_string()),
+        (remaining, l.remaining.to_string()),
+        (reset, format!("{:.3}s", l.retry_after.as_secs_f64())),
+        ("x-should-retry", "true".into()),
+    ]
+}
+
 impl From<EngineError> for Problem {
     fn from(e: EngineError) -> Self {
         if matches!(
@@ -239,6 +286,10 @@ impl From<EngineError> for Problem {
         let mut problem =
             Problem::new(e.status(), e.code(), e.client_message()).retryable(e.retryable());
         problem.upstream = upstream;
+        if let EngineError::Access(a) = &e {
+            problem.headers = access_headers(a);
+            problem.retryable = a.limited().is_some_and(|l| !l.too_large);
+        }
         problem
     }
 }

@@ -160,7 +160,7 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
     let lc = args.latency_concurrency;
     let facade_url = Arc::new(format!("{}/openai/v1/chat/completions", daemon.url));
     let direct_ns = direct_nonstream(&http, &upstream, lc, n).await;
-    let facade_ns = facade_calls(&http, &facade_url, lc, n, false).await;
+    let facade_ns = facade_calls(&http, &facade_url, lc, n, false, None).await;
     check(&direct_ns, "direct non-streaming")?;
     check(&facade_ns, "facade non-streaming")?;
     rows.extend(latency_rows(
@@ -172,7 +172,7 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
     ));
     let direct_ns_tp = direct_nonstream(&http, &upstream, c, n).await;
     let cpu_before = cpu_seconds(pid).unwrap_or(0.0);
-    let facade_tp = facade_calls(&http, &facade_url, c, n, false).await;
+    let facade_tp = facade_calls(&http, &facade_url, c, n, false, None).await;
     let cpu_facade = cpu_seconds(pid).unwrap_or(0.0) - cpu_before;
     check(&facade_tp, "facade throughput")?;
     rows.extend(latency_rows(
@@ -195,6 +195,25 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
         &facade_tp,
         "≤ 0.06 ms",
     ));
+    // The same with a virtual key carrying a budget and rpm/tpm limits (spec §14).
+    let key = bench_key(&http, &base).await?;
+    let cpu_before = cpu_seconds(pid).unwrap_or(0.0);
+    let keyed_tp = facade_calls(&http, &facade_url, c, n, false, Some(key)).await;
+    let cpu_keyed = cpu_seconds(pid).unwrap_or(0.0) - cpu_before;
+    check(&keyed_tp, "facade throughput with a key")?;
+    let per_request = |cpu: f64, s: &Sample| cpu / s.latencies.len().max(1) as f64;
+    let mut keyed = cpu_row(
+        "daemon CPU per facade request, key + budget + rate limit",
+        cpu_keyed,
+        &keyed_tp,
+        "≤ +10% of the row above",
+    );
+    keyed.added = format!(
+        "{:+.0}%",
+        (per_request(cpu_keyed, &keyed_tp) / per_request(cpu_facade, &facade_tp).max(1e-12) - 1.0)
+            * 100.0
+    );
+    rows.push(keyed);
     let direct_ttft = {
         let (h, u) = (http.clone(), upstream.clone());
         load::run(lc, n, move |_| {
@@ -431,18 +450,44 @@ async fn direct_nonstream(
     .await
 }
 
+/// Facade calls, presenting `key` (a virtual key) when given.
 async fn facade_calls(
     http: &reqwest::Client,
     url: &Arc<String>,
     c: usize,
     n: usize,
     stream: bool,
+    key: Option<Arc<String>>,
 ) -> Sample {
     let (h, u) = (http.clone(), url.clone());
     load::run(c, n, move |_| {
-        full(h.post(u.as_str()).json(&chat_body(stream)))
+        let mut rb = h.post(u.as_str()).json(&chat_body(stream));
+        if let Some(k) = &key {
+            rb = rb.bearer_auth(k.as_str());
+        }
+        full(rb)
     })
     .await
+}
+
+/// A virtual key with a budget and rate limits far above what the benchmark uses, so
+/// every request takes the whole admission path (hash lookup, both limiters, a
+/// reservation against the budget, the ledger row) and none is refused.
+async fn bench_key(http: &reqwest::Client, base: &str) -> Result<Arc<String>, String> {
+    let resp = http
+        .post(format!("{base}/v1/keys"))
+        .json(
+            &json!({"name": "bench", "budget_usd": 1_000_000_000.0, "period": "month",
+                      "rpm": 1_000_000_000u32, "tpm": 4_000_000_000u32}),
+        )
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let v: serde_json::Value = resp.json().await.map_err(|e| e.to_string())?;
+    v["secret"]
+        .as_str()
+        .map(|s| Arc::new(s.to_owned()))
+        .ok_or_else(|| format!("cannot create the bench key: {v}"))
 }
 
 async fn direct_full(http: &reqwest::Client, upstream: &Arc<String>, c: usize, n: usize) -> Sample {

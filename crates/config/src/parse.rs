@@ -34,6 +34,7 @@ pub const ROUTE_KEYS: &[&str] = &[
     "model_support",
     "auth_ref",
     "api_key_env",
+    "management_auth_ref",
     "base_url",
     "fallbacks",
     "thinking",
@@ -242,6 +243,7 @@ fn parse_route(id: &str, view: &View<'_>) -> Result<Route, ConfigError> {
         fallbacks.push(m.to_string());
     }
 
+    let management_auth_ref = parse_management_ref(view)?;
     let thinking = enum_value::<ThinkingLevel>(view, "thinking", ThinkingLevel::VALID)?;
     let timeout_ms = view
         .positive_int("timeout_ms")?
@@ -296,6 +298,7 @@ fn parse_route(id: &str, view: &View<'_>) -> Result<Route, ConfigError> {
         default_model,
         model_support,
         auth,
+        management_auth_ref,
         base_url,
         fallbacks,
         thinking,
@@ -364,6 +367,27 @@ fn parse_auth(view: &View<'_>) -> Result<AuthSource, ConfigError> {
         return Ok(AuthSource::Env(e.to_string()));
     }
     Err(view.missing("auth_ref", Some(AUTH_HINT)))
+}
+
+/// `management_auth_ref`: the stored OpenRouter management key that provisions upstream
+/// keys for virtual keys (`ferry keys create --upstream-limit`).
+fn parse_management_ref(view: &View<'_>) -> Result<Option<String>, ConfigError> {
+    let Some(r) = view.string("management_auth_ref", "a secret ref (a string)")? else {
+        return Ok(None);
+    };
+    if looks_like_api_key(r) {
+        return Err(view.expected(
+            "management_auth_ref",
+            "the name of a stored secret (e.g. \"openrouter.management\"), not the key itself; store the management key with `ferry secrets set openrouter.management --provider openrouter --stdin`",
+        ));
+    }
+    if !is_valid_secret_ref(r) {
+        return Err(view.expected(
+            "management_auth_ref",
+            "a secret ref matching [a-z0-9][a-z0-9._-]* (e.g. \"openrouter.management\")",
+        ));
+    }
+    Ok(Some(r.to_string()))
 }
 
 fn parse_attribution(view: &View<'_>) -> Result<Attribution, ConfigError> {

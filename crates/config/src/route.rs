@@ -80,6 +80,10 @@ pub struct Route {
     pub model_support: ModelSupport,
     /// Where the API key comes from.
     pub auth: AuthSource,
+    /// A stored OpenRouter management key: lets `ferry keys create --upstream-limit`
+    /// provision an OpenRouter key per virtual key (spec §14).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub management_auth_ref: Option<String>,
     /// A custom base URL (trailing slashes trimmed); `None` means OpenRouter's.
     pub base_url: Option<Url>,
     /// Models tried in order after retryable failures of the chosen one.

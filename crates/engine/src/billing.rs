@@ -69,6 +69,9 @@ pub(crate) fn spawn(inner: Arc<Inner>, route: String, run_id: String, generation
         };
         match billed_cost(fetch, &LOOKUP_DELAYS).await {
             Some(cost) => {
+                inner
+                    .store
+                    .set_ledger_billed_nowait(generation_id.clone(), cost);
                 if let Err(e) = inner.store.set_billed_cost(&run_id, cost).await {
                     tracing::warn!(run = %run_id, error = %e, "cannot record the billed cost");
                 }

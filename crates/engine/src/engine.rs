@@ -117,6 +117,7 @@ pub(crate) struct Inner {
     pub(crate) videos: crate::video_jobs::VideoWatchers,
     /// Failed run ends not yet written ([`crate::unstored`]).
     pub(crate) unstored: Mutex<HashMap<String, crate::unstored::UnstoredEnd>>,
+    pub(crate) access: crate::access::Access,
 }
 
 /// The engine handle (cheap to clone).
@@ -158,6 +159,7 @@ impl Engine {
                 )
                 .await?;
         }
+        let access = crate::access::Access::load(store.clone()).await?;
         let runtime_model = match store.runtime_get(RUNTIME_MODEL_KEY).await? {
             Some(sel) => match validate_selector(&routes, &sel) {
                 Ok(_) => Some(sel),
@@ -195,6 +197,7 @@ impl Engine {
                 record_facade: AtomicBool::new(false),
                 videos: Default::default(),
                 unstored: Mutex::new(HashMap::new()),
+                access,
             }),
         };
         engine.spawn_catalog_refresh();
@@ -487,6 +490,9 @@ impl Engine {
         let first = &plan.chain[0];
         let route = self.inner.routes.route(&first.route)?;
         self.inner.routes.api_key(route, &self.inner.secrets)?;
+        // A key limited to other routes or models is refused before anything is stored.
+        crate::access::current_caller()
+            .check_target(&first.route, &wire_model(route, &first.model))?;
         if plan.speak == Some(true) {
             require_tool(route, ToolName::GenerateAudio)?;
         }
@@ -535,11 +541,13 @@ impl Engine {
                 .and_then(|v| v.parse().ok()),
             fresh: existing_session.is_none(),
         };
+        let caller = crate::access::current_caller();
         let job = |hub, inserted| Job {
             hub,
             plan,
             session,
             inserted,
+            caller,
         };
         if opts.idempotency_key.is_some() {
             // A repeated key must find the existing run before anything starts.

@@ -61,6 +61,9 @@ pub enum EngineError {
     /// A bug or an unexpected state.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Team access refused: credential, scope, budget or rate limit (spec §14).
+    #[error("{0}")]
+    Access(#[from] crate::access::AccessError),
 }
 
 impl From<UpstreamError> for EngineError {
@@ -180,6 +183,7 @@ impl EngineError {
             EngineError::Secrets(e) => secrets_code(e),
             EngineError::Store(_) => "storage_error",
             EngineError::Internal(_) => "internal_error",
+            EngineError::Access(e) => e.code(),
         }
     }
 
@@ -215,6 +219,7 @@ impl EngineError {
                 _ => 400,
             },
             EngineError::Store(_) | EngineError::Internal(_) => 500,
+            EngineError::Access(e) => e.status(),
         }
     }
 

@@ -3,9 +3,11 @@
 //! It is the only crate that combines config, secrets, store, assets and driver: it also
 //! owns attachments (workspace paths, vision checks against the model catalog), the
 //! daemon-owned speech-to-text with its transcript cache, observations, the per-route
-//! model catalogs with their background refresh, the tool loop of a run ([`tools`]:
+//! model catalogs with their background refresh, team access ([`Caller`]: virtual keys,
+//! budgets with reservations, rate limits, the spend ledger), the tool loop of a run ([`tools`]:
 //! media tools and `emit_output`), direct media tools and persisted video jobs.
 
+mod access;
 mod attachments;
 mod billing;
 mod capabilities;
@@ -30,6 +32,10 @@ mod video_jobs;
 mod views;
 mod workspace;
 
+pub use access::{
+    current_caller, retry_after_secs, with_caller, AccessError, Admission, CallSpec, Caller,
+    KeyPatch, KeySettings, KeyView, LimitKind, Limited, NewKey, Period, Scope, SpendQuery, Spent,
+};
 pub use catalogs::{ModelEntry, ModelsQuery, ModelsView, DEFAULT_CATALOG_TTL};
 pub use media_tools::{DirectResult, ToolOutput};
 pub use observe::{ObservationView, MICROPHONE_SEGMENT};

@@ -169,6 +169,17 @@ impl Engine {
         args: &ToolArgs,
         progress: &mut (dyn FnMut(&VideoJobView) + Send),
     ) -> Result<ToolOutput, EngineError> {
+        self.check_budget_open()?;
+        let media = &ctx.route.media;
+        let default_model = match args {
+            ToolArgs::GenerateImage(_) | ToolArgs::EditImage(_) => &media.image_model,
+            ToolArgs::GenerateAudio(_) => &media.tts_model,
+            ToolArgs::TranscribeAudio(_) => &media.stt_model,
+            ToolArgs::GenerateVideo(_) => &media.video_model,
+            ToolArgs::EmitOutput(_) => &ctx.route.default_model,
+        };
+        crate::access::current_caller()
+            .check_target(&ctx.route.id, ctx.model.as_deref().unwrap_or(default_model))?;
         match args {
             ToolArgs::GenerateImage(a) => self.generate_image(ctx, a).await,
             ToolArgs::EditImage(a) => self.edit_image(ctx, a).await,
@@ -313,7 +324,7 @@ impl Engine {
         req.validate()?;
         let chat = req.to_chat();
         let client = self.inner.routes.openrouter_client(&route.id)?;
-        let key = self.inner.routes.api_key(route, &self.inner.secrets)?;
+        let key = self.route_key(route)?;
         let deadline =
             Duration::from_millis(ctx.timeout_ms.unwrap_or(route.media.image_timeout_ms));
         let driver = client.with_deadline(deadline);
@@ -340,6 +351,13 @@ impl Engine {
             )
             .await?;
             add_cost(&mut out.cost, outcome.cost);
+            self.charge_call(
+                &route.id,
+                outcome.model.as_deref().unwrap_or(&model),
+                "media",
+                outcome.cost,
+                outcome.generation_id.clone(),
+            );
             if !outcome.content.trim().is_empty() {
                 out.text = Some(outcome.content.clone());
             }
@@ -383,7 +401,7 @@ impl Engine {
         };
         req.validate()?;
         let client = self.inner.routes.openrouter_client(&route.id)?;
-        let key = self.inner.routes.api_key(route, &self.inner.secrets)?;
+        let key = self.route_key(route)?;
         let speech = client
             .speech(
                 &key,
@@ -392,6 +410,8 @@ impl Engine {
                 &self.inner.retry,
             )
             .await?;
+        // Speech answers carry no usage: the call is in the ledger without a cost.
+        self.charge_call(&route.id, &req.model, "media", None, None);
         let asset = self
             .store_generated(speech.bytes, Kind::Audio, "speech")
             .await?;

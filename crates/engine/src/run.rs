@@ -27,6 +27,8 @@ pub(crate) struct Job {
     /// Whether the run's insert committed, when it had not yet at submission: nothing is
     /// sent upstream before it did.
     pub(crate) inserted: Option<oneshot::Receiver<Result<(), InsertFailed>>>,
+    /// Who submitted it: its model and media calls are admitted and charged for them.
+    pub(crate) caller: crate::access::Caller,
 }
 
 /// Why a run's insert failed, as its terminal event tells it.
@@ -78,6 +80,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
         plan,
         session,
         inserted,
+        caller,
     } = job;
     let run_id = hub.run_id.clone();
     if let Some(inserted) = inserted {
@@ -119,7 +122,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
         tokio::select! {
             biased;
             _ = hub.cancel.cancelled() => Ending::Cancelled,
-            result = engine.run_turn(&hub, &plan, &session, &mut attempts) => match result {
+            result = crate::access::with_caller(caller, engine.run_turn(&hub, &plan, &session, &mut attempts)) => match result {
                 Ok(turn) => Ending::Completed(Box::new(turn)),
                 Err(e) => Ending::Failed(e),
             },

@@ -22,6 +22,7 @@ use ferry_openrouter::{
 use futures::future::join_all;
 use serde_json::{json, Value};
 
+use crate::access::Spent;
 use crate::attachments::{Expansion, ModelCaps};
 use crate::engine::{Engine, Inner};
 use crate::input::{provider_for, RunPlan};
@@ -228,9 +229,21 @@ impl Engine {
         let mut cost = None;
         let mut current = 0usize;
         for step in 0..max_steps {
+            let admission = self
+                .admit_step(
+                    &plan.chain[current..],
+                    plan.params.max_tokens,
+                    &[
+                        &ctx.history,
+                        std::slice::from_ref(&plan.user_message),
+                        &messages,
+                    ],
+                )
+                .await?;
             let (outcome, served_index, route_id) = self
                 .call_models(hub, plan, &ctx, &messages, current, attempts)
                 .await?;
+            admission.settle(Spent::of_outcome(&outcome, &hub.run_id));
             current = served_index;
             add_usage(&mut usage, outcome.usage.as_ref());
             add_cost(&mut cost, outcome.cost);
@@ -304,7 +317,7 @@ impl Engine {
         for (i, planned) in plan.chain.iter().enumerate().skip(start) {
             let route = inner.routes.route(&planned.route)?;
             let client = inner.routes.client(&planned.route)?;
-            let key = inner.routes.api_key(route, &inner.secrets)?;
+            let key = self.route_key(route)?;
             let system_prompt = ctx.system_prompt_session.or(route.system_prompt.as_deref());
             let wire = wire_model(route, &planned.model);
             let catalog = inner.catalogs.get(&planned.route);

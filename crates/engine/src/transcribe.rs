@@ -147,9 +147,10 @@ impl Engine {
                 cost: None,
             });
         }
+        self.check_budget_open()?;
         let (_, bytes) = self.inner.assets.read(&asset.asset.id).await?;
         let client = self.inner.routes.openrouter_client(&route.id)?;
-        let key = self.inner.routes.api_key(route, &self.inner.secrets)?;
+        let key = self.route_key(route)?;
         let req = TranscriptionRequest {
             model: &model,
             audio: &bytes,
@@ -163,6 +164,7 @@ impl Engine {
                 e.message = format!("speech-to-text of {name} failed: {}", e.message);
                 EngineError::from(e)
             })?;
+        self.charge_call(&route.id, &model, "stt", t.cost, None);
         let meta = json!({"usage": t.usage, "cost": t.cost, "route": route.id});
         let stored = store
             .put_derivation(&asset.asset.id, &kind, &model, &t.text, Some(meta))

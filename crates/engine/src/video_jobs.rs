@@ -182,6 +182,8 @@ impl Engine {
             .model
             .clone()
             .unwrap_or_else(|| route.media.video_model.clone());
+        self.check_budget_open()?;
+        crate::access::current_caller().check_target(&route.id, &model)?;
         let client = self.inner.routes.openrouter_client(&route.id)?;
         let key = self.inner.routes.api_key(route, &self.inner.secrets)?;
         let supported =
@@ -240,6 +242,8 @@ impl Engine {
             "first_frame_asset_id": args.first_frame_asset_id,
             "last_frame_asset_id": args.last_frame_asset_id,
             "reference_asset_ids": args.reference_asset_ids,
+            // The virtual key that started the job: its cost is charged to it.
+            "key_id": self.current_key_id(),
         });
         let job = self
             .inner
@@ -463,6 +467,18 @@ impl Engine {
         job: &VideoJob,
         state: &VideoJobState,
     ) -> Outcome {
+        if state.cost.is_some() || state.status == VideoStatus::Completed {
+            self.charge_key(
+                job.request["key_id"].as_str().map(str::to_owned),
+                ferry_store::LedgerEntry {
+                    route: job.route.clone(),
+                    model: job.model.clone(),
+                    kind: "media".into(),
+                    cost: state.cost,
+                    ..Default::default()
+                },
+            );
+        }
         if state.status != VideoStatus::Completed {
             let e = MediaError::VideoEnded {
                 job_id: job.id.clone(),

@@ -63,7 +63,10 @@
 //! did not produce), `POST /api/v1/audio/transcriptions` (speech-to-text: validates
 //! `model`, base64 `input_audio.data` and `input_audio.format`, then answers the next
 //! [`TranscriptionReply`] queued with [`FakeOpenRouter::push_transcription`], else
-//! `{"text": "transcript of N bytes of FORMAT audio"}`). Anything else is a 404 with OpenRouter's error body. With an API key
+//! `{"text": "transcript of N bytes of FORMAT audio"}`), the key management API
+//! `POST /keys` and `PATCH /keys/{hash}` (only with the key of
+//! [`FakeOpenRouter::set_management_key`]; provisioned keys are then accepted everywhere
+//! until disabled). Anything else is a 404 with OpenRouter's error body. With an API key
 //! set, every endpoint but the public `/models` answers 401 without `Authorization: Bearer
 //! <key>`.
 //!
@@ -98,6 +101,7 @@ mod error;
 mod gate;
 mod generation;
 mod images;
+mod keys;
 mod media;
 mod protocols;
 mod record;
@@ -123,6 +127,7 @@ use tokio::sync::oneshot;
 pub use audio::{TranscriptionReply, STT_FORMATS};
 pub use error::FakeError;
 pub use gate::Gate;
+pub use keys::ProvisionedKey;
 pub use media::MediaEndpoint;
 pub use record::RecordedRequest;
 pub use reply::{FakeToolCall, Reply};
@@ -387,6 +392,27 @@ impl FakeOpenRouter {
     /// Replaces the `data` object of `GET /key`.
     pub fn set_key_info(&self, data: Value) {
         self.shared.lock().key_info = data;
+    }
+
+    /// Allows `key` on the management API (`POST /keys`, `PATCH /keys/{hash}`).
+    pub fn set_management_key(&self, key: &str) {
+        self.shared.lock().management_key = Some(key.to_owned());
+    }
+
+    /// The keys provisioned with `POST /keys`, in order.
+    pub fn provisioned_keys(&self) -> Vec<ProvisionedKey> {
+        self.shared.lock().provisioned.clone()
+    }
+
+    /// `(model, total_cost)` of every chat generation this fake answered (its billing
+    /// record), in no particular order.
+    pub fn generation_costs(&self) -> Vec<(String, f64)> {
+        self.shared
+            .lock()
+            .generations
+            .values()
+            .map(|g| (g.model.clone(), g.total_cost))
+            .collect()
     }
 }
 

@@ -14,6 +14,7 @@ use crate::audio;
 use crate::catalog::ModalityFilter;
 use crate::chat::{self, ChatRequest, Outcome, Protocol};
 use crate::generation::{new_generation_id, unix_now};
+use crate::keys;
 use crate::media::{self, MediaEndpoint};
 use crate::record::RecordedRequest;
 use crate::respond::{self, FakeResponse};
@@ -41,6 +42,10 @@ enum Route {
     /// A `GET` outside `/api/v1`: served files (download URLs).
     File,
     Transcriptions,
+    /// `POST /keys` (management API).
+    KeyCreate,
+    /// `PATCH /keys/{hash}` (management API).
+    KeyUpdate,
     NotFound,
 }
 
@@ -64,6 +69,8 @@ impl Route {
             (&Method::GET, "/key") => Route::Key,
             (&Method::GET, "/generation") => Route::Generation,
             (&Method::POST, "/audio/transcriptions") => Route::Transcriptions,
+            (&Method::POST, "/keys") => Route::KeyCreate,
+            (&Method::PATCH, p) if p.starts_with("/keys/") => Route::KeyUpdate,
             _ => Route::NotFound,
         }
     }
@@ -103,7 +110,9 @@ pub(crate) async fn handle(
     let query = parts.uri.query().map(str::to_owned);
     // Media handlers read the body after recording took it; only they get a copy.
     let json_body = match route {
-        Route::Media(_) | Route::Transcriptions => json.clone(),
+        Route::Media(_) | Route::Transcriptions | Route::KeyCreate | Route::KeyUpdate => {
+            json.clone()
+        }
         _ => None,
     };
     let shared = &ctx.shared;
@@ -164,6 +173,12 @@ pub(crate) async fn handle(
             }
             Route::File => media::file(shared, parts.uri.path()),
             Route::Transcriptions => audio::answer(shared, json_body.as_ref()),
+            Route::KeyCreate => keys::create(shared, json_body.as_ref()),
+            Route::KeyUpdate => keys::update(
+                shared,
+                parts.uri.path().trim_start_matches("/api/v1/keys/"),
+                json_body.as_ref(),
+            ),
             Route::NotFound => respond::openrouter_error(404, "Not Found"),
         },
     };
@@ -175,6 +190,17 @@ pub(crate) async fn handle(
 /// `GET /models` is public on OpenRouter and stays so here.
 fn auth_failure(shared: &Shared, headers: &HeaderMap, route: Route) -> Option<FakeResponse> {
     if matches!(route, Route::Models | Route::File) {
+        return None;
+    }
+    let presented = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if matches!(route, Route::KeyCreate | Route::KeyUpdate) {
+        return (!keys::is_management(shared, presented))
+            .then(|| respond::openrouter_error(401, "A management key is required"));
+    }
+    if presented.is_some_and(|p| keys::is_provisioned(shared, p)) {
         return None;
     }
     let message = {

@@ -45,6 +45,10 @@ pub(crate) struct State {
     pub(crate) media: MediaState,
     /// Scripted answers of `POST /audio/transcriptions`, FIFO.
     pub(crate) transcriptions: VecDeque<TranscriptionReply>,
+    /// The key allowed on the management API (`/keys`).
+    pub(crate) management_key: Option<String>,
+    /// Keys provisioned with `POST /keys`.
+    pub(crate) provisioned: Vec<crate::keys::ProvisionedKey>,
 }
 
 impl Shared {
@@ -62,6 +66,8 @@ impl Shared {
                 origin: String::new(),
                 media: MediaState::new(),
                 transcriptions: VecDeque::new(),
+                management_key: None,
+                provisioned: Vec::new(),
             }),
         }
     }

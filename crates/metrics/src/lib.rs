@@ -79,6 +79,12 @@ struct ModelLabels {
     model: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SpendLabels {
+    route: String,
+    kind: String,
+}
+
 /// Buckets of ferry's own added latency, in seconds: 25 µs to 100 ms.
 const ADDED_BUCKETS: &[f64] = &[
     0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.1,
@@ -96,6 +102,7 @@ pub struct Metrics {
     added_latency: Family<ApiLabels, Histogram>,
     tokens: Family<TokenLabels, Counter>,
     cost: Family<ModelLabels, Counter<f64, AtomicU64>>,
+    spend: Family<SpendLabels, Counter<f64, AtomicU64>>,
     active_runs: Gauge,
     facade_in_flight: Gauge,
 }
@@ -150,6 +157,12 @@ impl Metrics {
             "Cost reported by upstream usage (USD credits), by route and model",
             cost.clone(),
         );
+        let spend = Family::<SpendLabels, Counter<f64, AtomicU64>>::default();
+        registry.register(
+            "spend_usd",
+            "Spend charged to the ledger (upstream usage.cost, or the reservation when none was reported), by route and kind of call; per key and model see GET /v1/spend",
+            spend.clone(),
+        );
         let active_runs = Gauge::default();
         registry.register(
             "active_runs",
@@ -169,6 +182,7 @@ impl Metrics {
             added_latency,
             tokens,
             cost,
+            spend,
             active_runs,
             facade_in_flight,
         }
@@ -222,6 +236,19 @@ impl Metrics {
                     model: model.to_owned(),
                 })
                 .inc_by(c);
+        }
+    }
+
+    /// Adds one ledger charge. Labels are bounded: routes come from routes.toml and
+    /// `kind` from a fixed set (keys and models are in the ledger, not here).
+    pub fn spend(&self, route: &str, kind: &str, usd: f64) {
+        if usd.is_finite() && usd >= 0.0 {
+            self.spend
+                .get_or_create(&SpendLabels {
+                    route: route.to_owned(),
+                    kind: kind.to_owned(),
+                })
+                .inc_by(usd);
         }
     }
 

@@ -33,6 +33,9 @@ pub struct CatalogModel {
     pub supported_parameters: Vec<String>,
     /// `pricing` as received (decimal strings, USD per token/unit).
     pub pricing: Value,
+    /// `top_provider.max_completion_tokens`: the most a reply can have.
+    #[serde(default)]
+    pub max_completion_tokens: Option<u64>,
 }
 
 impl CatalogModel {
@@ -77,6 +80,9 @@ impl CatalogModel {
             output_modalities: output,
             supported_parameters: strings("/supported_parameters"),
             pricing: v.get("pricing").cloned().unwrap_or(Value::Null),
+            max_completion_tokens: v
+                .pointer("/top_provider/max_completion_tokens")
+                .and_then(Value::as_u64),
             id,
         })
     }
@@ -104,6 +110,18 @@ impl CatalogModel {
     /// Whether the model takes the `reasoning` parameter.
     pub fn supports_reasoning(&self) -> bool {
         self.supported_parameters.iter().any(|p| p == "reasoning")
+    }
+
+    /// A `pricing` field (`prompt`, `completion`, `request`, `image`…) in USD per unit:
+    /// `None` when absent or not a non-negative number.
+    pub fn price(&self, field: &str) -> Option<f64> {
+        let v = self.pricing.get(field)?;
+        let n = match v {
+            Value::String(s) => s.trim().parse::<f64>().ok()?,
+            Value::Number(n) => n.as_f64()?,
+            _ => return None,
+        };
+        (n.is_finite() && n >= 0.0).then_some(n)
     }
 }
 

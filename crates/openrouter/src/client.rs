@@ -33,16 +33,16 @@ const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 /// The OpenRouter driver for one route. Cheap to clone.
 #[derive(Clone)]
 pub struct OpenRouterClient {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     /// Chat client: `timeout_ms` is the read/idle timeout (streams stay open for long).
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     /// Media client: no idle timeout (an image may take minutes before its first byte);
     /// each media call sets its own deadline. Redirects are capped.
     media_http: reqwest::Client,
-    base_url: Url,
+    pub(crate) base_url: Url,
     chat_url: Url,
     /// The facade protocols' endpoints, by [`Protocol`] (chat, responses, messages,
     /// embeddings), resolved once.

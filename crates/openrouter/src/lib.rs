@@ -16,6 +16,7 @@ mod client;
 mod deadline;
 mod driver;
 mod error;
+mod management;
 pub mod media;
 mod outcome;
 mod passthrough;
@@ -34,6 +35,7 @@ pub use client::OpenRouterClient;
 pub use deadline::Deadline;
 pub use driver::ChatDriver;
 pub use error::{DriverError, UpstreamError, UpstreamErrorKind};
+pub use management::{create_key_body, ProvisionedKey};
 pub use passthrough::{
     open_pass_with_retries, open_raw_with_retries, RawCompletion, RawReply, RawStream,
     StreamSummary, Usage,

@@ -18,7 +18,8 @@ pub fn days_ago_rfc3339(days: u32) -> String {
     format_rfc3339(OffsetDateTime::now_utc() - time::Duration::days(i64::from(days)))
 }
 
-fn format_rfc3339(at: OffsetDateTime) -> String {
+/// `at` as stored: `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
+pub fn format_rfc3339(at: OffsetDateTime) -> String {
     let utc = at.to_offset(time::UtcOffset::UTC);
     // Formatting a UTC date-time with numeric components only fails for years outside
     // 0..=9999, which `now_utc` cannot produce; fall back to the full RFC 3339 form.

@@ -3,11 +3,12 @@
 //!
 //! One database, `STATE_ROOT/ferry.db` (WAL, `synchronous=FULL`, versioned migrations),
 //! holds runtime config, sessions, history, runs, run events, asset metadata, asset
-//! derivations and video jobs. A single writer thread
+//! derivations, video jobs, virtual keys, budget reservations and the spend ledger. A single writer thread
 //! owns the only write connection and commits queued jobs in groups; reads use a small
 //! pool of read-only connections. [`StateLock`] keeps two processes off one state root
 //! and keeps it owner-only (0700, files 0600).
 
+mod access;
 mod assets;
 mod clock;
 mod connection;
@@ -22,14 +23,16 @@ mod runs;
 mod runtime_config;
 mod schema;
 mod sessions;
+mod spend;
 mod stats;
 mod status;
 mod store;
 mod video_jobs;
 mod writer;
 
+pub use access::{KeyRow, ReservationRow};
 pub use assets::{Asset, AssetFilter, AssetInsert, Derivation, NewAsset};
-pub use clock::{days_ago_rfc3339, now_rfc3339};
+pub use clock::{days_ago_rfc3339, format_rfc3339 as rfc3339, now_rfc3339};
 pub use error::{is_disk_full_io, StoreError};
 pub use events::RunEvent;
 pub use lock::{StateLock, LOCK_FILE_NAME};
@@ -38,6 +41,7 @@ pub use retention::Pruned;
 pub use runs::{InsertOutcome, NewRun, Run, RunError, RunFinish};
 pub use schema::SCHEMA_VERSION;
 pub use sessions::{NewSession, Session, SessionPatch, StoredMessage};
+pub use spend::{nanos_to_usd, LedgerEntry, SpendGroup, SpendGrouping};
 pub use stats::{SessionTotals, StoreStats};
 pub use status::{RunStatus, UnknownRunStatus};
 pub use store::{Store, DB_FILE_NAME};

@@ -110,6 +110,47 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX video_jobs_active ON video_jobs(created_at) WHERE finished_at IS NULL;",
     // 5: retention pruning finds old runs by creation time.
     "CREATE INDEX runs_created ON runs(created_at);",
+    // 6: team access (spec §14): virtual keys (only a hash of the secret), open budget
+    // reservations (released at start: they belonged to a daemon that died), and the spend
+    // ledger, one row per paid upstream call.
+    "CREATE TABLE access_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        secret_hash TEXT NOT NULL UNIQUE,
+        hint TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    CREATE TABLE spend_reservations (
+        id TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,
+        amount_nanos INTEGER NOT NULL,
+        route TEXT NOT NULL,
+        model TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE spend_ledger (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        key_id TEXT,
+        route TEXT NOT NULL,
+        model TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        cost REAL,
+        cost_nanos INTEGER NOT NULL,
+        estimated INTEGER NOT NULL DEFAULT 0,
+        billed_cost REAL,
+        generation_id TEXT,
+        run_id TEXT
+    );
+    CREATE INDEX spend_ledger_key_at ON spend_ledger(key_id, at);
+    CREATE INDEX spend_ledger_at ON spend_ledger(at);
+    CREATE INDEX spend_ledger_generation ON spend_ledger(generation_id)
+        WHERE generation_id IS NOT NULL;",
 ];
 
 /// The schema version this build writes.

@@ -65,6 +65,7 @@ impl ErrorShape {
                 let mut resp =
                     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
                 facade_error_headers(&problem, resp.headers_mut());
+                problem.add_headers(&mut resp);
                 resp
             }
         }

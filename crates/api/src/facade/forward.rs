@@ -2,7 +2,8 @@
 //! the JSON body, optionally record the call as a run, validate it, let the engine open the
 //! upstream reply (selector, fallbacks, retries), then answer the JSON body or stream the
 //! SSE body — with metrics and the recorded run settled at the end, and errors in the
-//! protocol's own shape.
+//! protocol's own shape. Every call is admitted for its caller (the task's, set by the
+//! auth middleware) before it goes upstream and settled with its usage when it ends.
 
 use std::time::Instant;
 
@@ -10,7 +11,10 @@ use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ferry_engine::{EngineError, FacadeRequest, FacadeRunEnd, FacadeTrace, PassCall};
+use ferry_engine::{
+    current_caller, Admission, Caller, EngineError, FacadeRequest, FacadeRunEnd, FacadeTrace,
+    PassCall, Spent,
+};
 use ferry_openrouter::RawReply;
 use serde_json::{json, Map, Value};
 
@@ -44,6 +48,7 @@ pub async fn forward(
         dialect,
         started,
     };
+    let body_len = body.as_ref().map_or(0, Bytes::len);
     let map = match parse_body(body) {
         Ok(m) => m,
         Err(p) => return call.fail(p, &FacadeTrace::default(), None),
@@ -52,6 +57,13 @@ pub async fn forward(
     let record = match record_start(s, headers, dialect.record_name(), input).await {
         Ok(r) => r,
         Err(p) => return call.fail(p, &FacadeTrace::default(), None),
+    };
+    // Team access (spec §14): scope, route/model globs, rate limits and a budget
+    // reservation of the call's worst case, before anything goes upstream.
+    let caller = current_caller();
+    let admission = match admit(s, &caller, dialect, &map, body_len).await {
+        Ok(a) => a,
+        Err(e) => return call.fail(e.into(), &FacadeTrace::default(), record),
     };
     let mut trace = FacadeTrace::default();
     let opened = tokio::select! {
@@ -73,6 +85,13 @@ pub async fn forward(
             metrics.request(api, &route, model, "200");
             if let Some(u) = c.usage {
                 metrics.usage(&route, model, u.prompt_tokens, u.completion_tokens, u.cost);
+            }
+            if let Some(a) = admission {
+                a.settle(Spent::of_usage(
+                    c.model.clone(),
+                    c.usage.as_ref(),
+                    c.generation_id.clone(),
+                ));
             }
             if let Some((run_id, session)) = &record {
                 engine.facade_record_finish(
@@ -115,6 +134,7 @@ pub async fn forward(
                     started,
                     record: record.clone(),
                     attempts: trace.attempts,
+                    admission,
                     _in_flight: in_flight,
                     _call: guard,
                 },
@@ -145,6 +165,33 @@ pub async fn forward(
     }
     metrics.added_latency(api, started.elapsed().saturating_sub(trace.upstream_wait));
     resp
+}
+
+/// Admits the call for `caller` when the body names a model (without one, validation
+/// refuses it before anything goes upstream). The output bound is the protocol's
+/// `max_tokens` (`max_completion_tokens`, `max_output_tokens`).
+async fn admit(
+    s: &AppState,
+    caller: &Caller,
+    dialect: Dialect,
+    map: &Map<String, Value>,
+    body_len: usize,
+) -> Result<Option<Admission>, EngineError> {
+    let Some(selector) = map.get("model").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let bound = match dialect {
+        Dialect::Responses => &["max_output_tokens"][..],
+        _ => &["max_tokens", "max_completion_tokens"][..],
+    };
+    let max_tokens = bound
+        .iter()
+        .filter_map(|k| map.get(*k).and_then(Value::as_u64))
+        .min();
+    s.engine
+        .admit_facade(caller, selector, max_tokens, body_len)
+        .await
+        .map(Some)
 }
 
 /// With `--record-facade-runs`, creates the run of this call (in the session named by

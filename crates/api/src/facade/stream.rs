@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use ferry_engine::{CallGuard, Engine, EngineError, FacadeRunEnd};
+use ferry_engine::{Admission, CallGuard, Engine, EngineError, FacadeRunEnd, Spent};
 use ferry_metrics::InFlight;
 use ferry_openrouter::{RawStream, StreamSummary, UpstreamError};
 use futures::{FutureExt, Stream, StreamExt};
@@ -31,6 +31,8 @@ pub struct StreamEnd {
     pub started: Instant,
     pub record: Option<(String, String)>,
     pub attempts: Vec<ferry_openrouter::Attempt>,
+    /// The call's budget admission, settled with the stream's usage when it ends.
+    pub admission: Option<Admission>,
     pub _in_flight: InFlight,
     /// Keeps a shutdown waiting for this stream (during the grace period).
     pub _call: CallGuard,
@@ -64,9 +66,18 @@ impl FacadeStream {
     /// Accounts for the stream (once): usage, and the recorded run. Returns the failure
     /// the client has not been told about, if any.
     fn settle(&mut self, client_left: bool) -> Option<UpstreamError> {
-        let end = self.end.take()?;
+        let mut end = self.end.take()?;
         let summary: StreamSummary = self.inner.summary();
         let model = summary.model.clone().unwrap_or_else(|| end.model.clone());
+        if let Some(a) = end.admission.take() {
+            // Without usage (the client left, the stream broke) the call is charged its
+            // reservation: upstream may have billed what it generated.
+            a.settle(Spent::of_usage(
+                Some(model.clone()),
+                summary.usage.as_ref(),
+                self.inner.generation_id.clone(),
+            ));
+        }
         if let Some(u) = summary.usage {
             end.engine.metrics().usage(
                 &end.route,

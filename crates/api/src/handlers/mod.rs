@@ -3,6 +3,7 @@
 pub mod anthropic;
 pub mod assets;
 pub mod config;
+pub mod keys;
 pub mod models;
 pub mod observations;
 pub mod openai;

@@ -274,7 +274,7 @@ impl Engine {
             trace.route = Some(planned.route.clone());
             trace.model = Some(req.wire_model().to_owned());
             let client = self.routes().openrouter_client(&planned.route)?;
-            let key = self.routes().api_key(route, self.secrets())?;
+            let key = self.route_key(route)?;
             let within = DeadlineRun::start(trace);
             let result = deadline
                 .run(

@@ -1,0 +1,178 @@
+//! The budget book: per key, what was spent in the current period and what is reserved by
+//! requests in flight, in integer nano-USD (sums are exact). One mutex is the critical
+//! section of admission: a request is admitted only when
+//! `spent + reserved + its worst case ≤ budget` (and `spent + reserved < budget`), and
+//! its worst case is reserved in the same critical section, so concurrent requests can
+//! never together overshoot. The lock is never held across an `.await`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use time::OffsetDateTime;
+
+use super::keys::Period;
+
+/// USD to nano-USD, rounded up (worst cases are never under-estimated). Float noise
+/// below a thousandth of a nano-USD is ignored, so 1000 × $0.00001 is exactly $0.01.
+pub fn usd_to_nanos_ceil(usd: f64) -> i64 {
+    (usd * 1e9 - 1e-3).ceil().clamp(0.0, i64::MAX as f64) as i64
+}
+
+/// USD to nano-USD, rounded to nearest (upstream's reported costs).
+pub fn usd_to_nanos(usd: f64) -> i64 {
+    (usd * 1e9).round().clamp(0.0, i64::MAX as f64) as i64
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Account {
+    period_start: OffsetDateTime,
+    spent: i64,
+    reserved: i64,
+}
+
+/// Why a reservation was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverBudget {
+    pub budget: i64,
+    pub spent: i64,
+    pub reserved: i64,
+    pub wanted: i64,
+}
+
+/// A key's standing, for views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Standing {
+    pub spent: i64,
+    pub reserved: i64,
+}
+
+/// Every key's account.
+#[derive(Debug, Default)]
+pub struct Book {
+    accounts: Mutex<HashMap<String, Account>>,
+}
+
+impl Book {
+    /// Sets a key's spend in its current period (at start, from the ledger).
+    pub fn load(&self, key: &str, period: Period, spent: i64, now: OffsetDateTime) {
+        self.lock().insert(
+            key.to_owned(),
+            Account {
+                period_start: period.start(now),
+                spent,
+                reserved: 0,
+            },
+        );
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Account>> {
+        self.accounts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn account<'a>(
+        map: &'a mut HashMap<String, Account>,
+        key: &str,
+        period: Period,
+        now: OffsetDateTime,
+    ) -> &'a mut Account {
+        let acc = map.entry(key.to_owned()).or_insert(Account {
+            period_start: period.start(now),
+            spent: 0,
+            reserved: 0,
+        });
+        let start = period.start(now);
+        if start > acc.period_start {
+            // A new period: spend starts again; reservations still in flight stay.
+            acc.period_start = start;
+            acc.spent = 0;
+        }
+        acc
+    }
+
+    /// Reserves `wanted` against `budget` when it fits.
+    pub fn reserve(
+        &self,
+        key: &str,
+        period: Period,
+        budget: i64,
+        wanted: i64,
+        now: OffsetDateTime,
+    ) -> Result<(), OverBudget> {
+        let mut map = self.lock();
+        let acc = Self::account(&mut map, key, period, now);
+        let committed = acc.spent.saturating_add(acc.reserved);
+        if committed >= budget || committed.saturating_add(wanted) > budget {
+            return Err(OverBudget {
+                budget,
+                spent: acc.spent,
+                reserved: acc.reserved,
+                wanted,
+            });
+        }
+        acc.reserved += wanted;
+        Ok(())
+    }
+
+    /// Ends a reservation of `reserved` and charges `charged`.
+    pub fn settle(
+        &self,
+        key: &str,
+        period: Period,
+        reserved: i64,
+        charged: i64,
+        now: OffsetDateTime,
+    ) {
+        let mut map = self.lock();
+        let acc = Self::account(&mut map, key, period, now);
+        acc.reserved = (acc.reserved - reserved).max(0);
+        acc.spent = acc.spent.saturating_add(charged);
+    }
+
+    /// A key's spend and reservations in its current period.
+    pub fn standing(&self, key: &str, period: Period, now: OffsetDateTime) -> Standing {
+        let mut map = self.lock();
+        let acc = Self::account(&mut map, key, period, now);
+        Standing {
+            spent: acc.spent,
+            reserved: acc.reserved,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn admits_up_to_the_budget_and_never_past_it() {
+        let book = Book::default();
+        let now = datetime!(2026-12-02 10:00 UTC);
+        let budget = usd_to_nanos(1.0);
+        let each = usd_to_nanos(0.3);
+        for _ in 0..3 {
+            book.reserve("k", Period::Month, budget, each, now).unwrap();
+        }
+        assert!(book.reserve("k", Period::Month, budget, each, now).is_err());
+        // Settling cheaper than reserved frees room.
+        book.settle("k", Period::Month, each, usd_to_nanos(0.1), now);
+        book.reserve("k", Period::Month, budget, each, now).unwrap();
+        // Exactly at the budget: spent + reserved == budget is admitted…
+        let b = Book::default();
+        b.reserve("k", Period::Day, 10, 10, now).unwrap();
+        b.settle("k", Period::Day, 10, 10, now);
+        // …and once spend equals the budget, nothing more is, not even a free call.
+        assert!(b.reserve("k", Period::Day, 10, 0, now).is_err());
+        // The next day starts again.
+        b.reserve("k", Period::Day, 10, 10, datetime!(2026-12-03 00:00 UTC))
+            .unwrap();
+    }
+
+    #[test]
+    fn nanos_round_worst_cases_up() {
+        assert_eq!(usd_to_nanos_ceil(0.000_000_000_1), 1);
+        assert_eq!(usd_to_nanos_ceil(0.000_01 * 1000.0), 10_000_000);
+        assert_eq!(usd_to_nanos(0.01), 10_000_000);
+        assert_eq!(usd_to_nanos(-1.0), 0);
+    }
+}

@@ -1,0 +1,801 @@
+//! Team access (spec §14): who is calling, what they may reach, and what they may spend.
+//!
+//! One service decides every paid call: [`Engine::authenticate`] turns a presented
+//! credential (the operator token or an `fk-…` virtual key) into a [`Caller`];
+//! [`Engine::admit`] checks the caller's scope, route and model globs, takes its rate
+//! limits and reserves the call's worst-case cost against its budget (see `budget` for
+//! the critical section); the returned [`Admission`] is settled with upstream's
+//! `usage.cost` when the call ends (stream end, client gone, or error), which writes the
+//! call's ledger row and drops its reservation. Calls made without an admission (media
+//! tools inside a run, speech-to-text, video jobs) are charged with
+//! [`Engine::charge`]. The caller of a session run or a media request travels with the
+//! task as a task-local ([`with_caller`]), so deep call sites need no extra parameter.
+
+mod budget;
+mod calls;
+mod keys;
+mod limits;
+mod manage;
+mod price;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use ferry_store::{LedgerEntry, ReservationRow, Store};
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::engine::Engine;
+use crate::EngineError;
+
+pub use budget::{usd_to_nanos, usd_to_nanos_ceil, Book, Standing};
+pub use keys::{KeySettings, Period, Scope, KEY_PREFIX};
+pub use limits::{LimitKind, Limited};
+pub use manage::{KeyPatch, KeyView, NewKey, SpendQuery};
+pub use price::{input_tokens, worst_case, Unpriced};
+
+use limits::Limits;
+
+/// A virtual key as the daemon holds it: settings and limiters, never the secret.
+#[derive(Debug)]
+pub struct KeyState {
+    pub id: String,
+    pub name: String,
+    pub hint: String,
+    pub settings: KeySettings,
+    expires: Option<OffsetDateTime>,
+    limits: Limits,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl KeyState {
+    fn from_row(row: ferry_store::KeyRow, settings: KeySettings) -> KeyState {
+        KeyState::new(
+            row.id,
+            row.name,
+            row.hint,
+            settings,
+            row.created_at,
+            row.updated_at,
+        )
+    }
+
+    fn new(
+        id: String,
+        name: String,
+        hint: String,
+        settings: KeySettings,
+        created_at: String,
+        updated_at: String,
+    ) -> KeyState {
+        KeyState {
+            expires: settings.expiry(),
+            limits: Limits::new(settings.rpm, settings.tpm),
+            id,
+            name,
+            hint,
+            settings,
+            created_at,
+            updated_at,
+        }
+    }
+}
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// The operator token, or anyone on a loopback daemon that requires no credential:
+    /// every scope, no limits.
+    Operator,
+    /// A virtual key.
+    Key(Arc<KeyState>),
+}
+
+impl Caller {
+    /// The key's id, if a key is calling.
+    pub fn key_id(&self) -> Option<&str> {
+        match self {
+            Caller::Operator => None,
+            Caller::Key(k) => Some(&k.id),
+        }
+    }
+
+    /// Whether the caller may use `scope`.
+    pub fn allows(&self, scope: Scope) -> bool {
+        match self {
+            Caller::Operator => true,
+            Caller::Key(k) => k.settings.allows_scope(scope),
+        }
+    }
+
+    /// A 403 unless the caller may use `model` (a wire model id) on `route`.
+    pub fn check_target(&self, route: &str, model: &str) -> Result<(), AccessError> {
+        let Caller::Key(k) = self else {
+            return Ok(());
+        };
+        let s = &k.settings;
+        if !s.allows_route(route) {
+            return Err(AccessError::Forbidden {
+                code: "route_denied",
+                message: format!(
+                    "key {} may use routes [{}], not {route}; ask an admin to `ferry keys update {} --route {route}`",
+                    k.id, s.routes.join(", "), k.id
+                ),
+            });
+        }
+        if !s.allows_model(model) {
+            return Err(AccessError::Forbidden {
+                code: "model_denied",
+                message: format!(
+                    "key {} may use models matching [{}], not {model}; pick an allowed model or ask an admin to `ferry keys update {} --model GLOB`",
+                    k.id, s.models.join(", "), k.id
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// A 403 unless the caller has `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), AccessError> {
+        match self {
+            Caller::Key(k) if !self.allows(scope) => Err(AccessError::Forbidden {
+                code: "scope_denied",
+                message: format!(
+                    "key {} ({}) has scopes [{}] and this needs the {} scope; ask an admin to `ferry keys update {} --scope {}`",
+                    k.id,
+                    k.name,
+                    k.settings.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                    scope.as_str(),
+                    k.id,
+                    scope.as_str()
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+tokio::task_local! {
+    static CALLER: Caller;
+}
+
+/// Runs `fut` with `caller` as the caller of every paid call it makes.
+pub async fn with_caller<F: std::future::Future>(caller: Caller, fut: F) -> F::Output {
+    CALLER.scope(caller, fut).await
+}
+
+/// The caller of the current task ([`with_caller`]); the operator when none was set.
+pub fn current_caller() -> Caller {
+    CALLER.try_with(Clone::clone).unwrap_or(Caller::Operator)
+}
+
+/// A refusal of the access layer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AccessError {
+    /// No credential, or one that is unknown, revoked or expired (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The caller may not do this (403).
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    /// The key's budget cannot cover the call (402).
+    #[error("{0}")]
+    BudgetExceeded(String),
+    /// A rate limit refused the call (429).
+    #[error("{message}")]
+    RateLimited { message: String, limited: Limited },
+    /// The key has a budget and the call cannot be priced (400).
+    #[error("{0}")]
+    Unpriced(String),
+}
+
+impl AccessError {
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            AccessError::Unauthorized(_) => 401,
+            AccessError::Forbidden { .. } => 403,
+            AccessError::BudgetExceeded(_) => 402,
+            AccessError::RateLimited { .. } => 429,
+            AccessError::Unpriced(_) => 400,
+        }
+    }
+
+    /// The stable problem code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AccessError::Unauthorized(_) => "unauthorized",
+            AccessError::Forbidden { code, .. } => code,
+            AccessError::BudgetExceeded(_) => "budget_exceeded",
+            AccessError::RateLimited { .. } => "rate_limited",
+            AccessError::Unpriced(_) => "budget_unpriced_model",
+        }
+    }
+
+    /// The rate limit that refused, for the `Retry-After` and `x-ratelimit-*` headers.
+    pub fn limited(&self) -> Option<&Limited> {
+        match self {
+            AccessError::RateLimited { limited, .. } => Some(limited),
+            _ => None,
+        }
+    }
+}
+
+/// The keys, the operator token and the budget book.
+pub(crate) struct Access {
+    operator: RwLock<Option<Arc<Zeroizing<String>>>>,
+    require_keys: std::sync::atomic::AtomicBool,
+    by_hash: RwLock<HashMap<[u8; 32], Arc<KeyState>>>,
+    revoked: RwLock<HashMap<[u8; 32], String>>,
+    book: Book,
+}
+
+fn usd(nanos: i64) -> String {
+    format!("${:.6}", ferry_store::nanos_to_usd(nanos))
+        .trim_end_matches('0')
+        .trim_end_matches('.')
+        .to_string()
+}
+
+impl Access {
+    /// Loads the keys and their spend in the current period; releases the reservations
+    /// a dead daemon left behind.
+    pub(crate) async fn load(store: Store) -> Result<Access, EngineError> {
+        let released = store.release_all_reservations().await?;
+        if !released.is_empty() {
+            let total: i64 = released.iter().map(|r| r.amount_nanos).sum();
+            tracing::warn!(
+                reservations = released.len(),
+                amount = %usd(total),
+                "released budget reservations of requests in flight when ferry stopped; their upstream cost (if any) is not in the ledger"
+            );
+        }
+        let access = Access {
+            operator: RwLock::new(None),
+            require_keys: Default::default(),
+            by_hash: RwLock::new(HashMap::new()),
+            revoked: RwLock::new(HashMap::new()),
+            book: Book::default(),
+        };
+        let now = OffsetDateTime::now_utc();
+        let mut since = Vec::new();
+        for row in store.list_keys().await? {
+            let settings: KeySettings = serde_json::from_value(row.settings.clone())
+                .map_err(|e| EngineError::Internal(format!("key {} settings: {e}", row.id)))?;
+            let hash = parse_hash(&row.secret_hash)?;
+            if row.revoked_at.is_some() {
+                access.revoked_map().insert(hash, row.id);
+                continue;
+            }
+            if settings.budget_usd.is_some() {
+                since.push((
+                    row.id.clone(),
+                    ferry_store::rfc3339(settings.period.start(now)),
+                ));
+            }
+            access
+                .keys_mut()
+                .insert(hash, Arc::new(KeyState::from_row(row, settings)));
+        }
+        let periods: HashMap<String, Period> = access
+            .keys()
+            .values()
+            .map(|k| (k.id.clone(), k.settings.period))
+            .collect();
+        for (id, spent) in store.key_spend_since(since).await? {
+            if let Some(p) = periods.get(&id) {
+                access.book.load(&id, *p, spent, now);
+            }
+        }
+        Ok(access)
+    }
+
+    fn keys(&self) -> std::sync::RwLockReadGuard<'_, HashMap<[u8; 32], Arc<KeyState>>> {
+        self.by_hash.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn keys_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<[u8; 32], Arc<KeyState>>> {
+        self.by_hash.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn revoked_map(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<[u8; 32], String>> {
+        self.revoked.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn find(&self, id: &str) -> Option<([u8; 32], Arc<KeyState>)> {
+        self.keys()
+            .iter()
+            .find(|(_, k)| k.id == id)
+            .map(|(h, k)| (*h, Arc::clone(k)))
+    }
+}
+
+fn parse_hash(hex: &str) -> Result<[u8; 32], EngineError> {
+    let mut out = [0u8; 32];
+    if hex.len() != 64 {
+        return Err(EngineError::Internal(
+            "stored key hash is not 64 hex digits".into(),
+        ));
+    }
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+            .map_err(|_| EngineError::Internal("stored key hash is not hex".into()))?;
+    }
+    Ok(out)
+}
+
+/// What one paid call is about to do, for [`Engine::admit`].
+#[derive(Debug, Clone)]
+pub struct CallSpec {
+    /// `facade`, `session`, `media`, `stt`…
+    pub kind: &'static str,
+    /// The route of the asked-for model.
+    pub route: String,
+    /// The (route, wire model) pairs it may call: the asked-for model first, then its
+    /// fallbacks. Empty for calls that cannot be priced in advance (media).
+    pub models: Vec<(String, String)>,
+    /// Size of the request (its input estimate is derived from it).
+    pub input_bytes: usize,
+    /// The request's `max_tokens`, if any.
+    pub max_tokens: Option<u64>,
+}
+
+/// What a settled call cost.
+#[derive(Debug, Clone, Default)]
+pub struct Spent {
+    /// The model that answered (else the admitted one).
+    pub model: Option<String>,
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
+    /// Upstream's `usage.cost`.
+    pub cost: Option<f64>,
+    pub generation_id: Option<String>,
+    pub run_id: Option<String>,
+}
+
+/// An admitted call. Settle it with what it cost, or release it when nothing was paid;
+/// dropping it releases it.
+pub struct Admission {
+    engine: Engine,
+    key: Option<Arc<KeyState>>,
+    kind: &'static str,
+    route: String,
+    model: String,
+    reservation: Option<(String, i64)>,
+    done: bool,
+}
+
+impl std::fmt::Debug for Admission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admission")
+            .field("key", &self.key.as_ref().map(|k| &k.id))
+            .field("route", &self.route)
+            .field("reservation", &self.reservation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Admission {
+    /// The virtual key, if one is calling.
+    pub fn key_id(&self) -> Option<&str> {
+        self.key.as_ref().map(|k| k.id.as_str())
+    }
+
+    /// The OpenRouter key provisioned for this virtual key on `route`, to send instead of
+    /// the route's own key.
+    pub fn upstream_key(&self, route: &str) -> Option<Zeroizing<String>> {
+        let up = self.key.as_ref()?.settings.upstream.as_ref()?;
+        if up.route != route {
+            return None;
+        }
+        self.engine.inner.secrets.get(&up.secret_ref)
+    }
+
+    /// The call is over and cost `spent`: writes its ledger row, charges the key (the
+    /// reservation when upstream reported no cost) and ends the reservation.
+    pub fn settle(mut self, spent: Spent) {
+        self.done = true;
+        let reserved = self.reservation.as_ref().map_or(0, |r| r.1);
+        let (cost_nanos, estimated) = match spent.cost.filter(|c| c.is_finite() && *c >= 0.0) {
+            Some(c) => (usd_to_nanos(c), false),
+            None => (reserved, reserved > 0),
+        };
+        if let Some(k) = &self.key {
+            if k.settings.budget_usd.is_some() {
+                self.engine.inner.access.book.settle(
+                    &k.id,
+                    k.settings.period,
+                    reserved,
+                    cost_nanos,
+                    OffsetDateTime::now_utc(),
+                );
+            }
+        }
+        let entry = LedgerEntry {
+            key_id: self.key.as_ref().map(|k| k.id.clone()),
+            route: std::mem::take(&mut self.route),
+            model: spent
+                .model
+                .unwrap_or_else(|| std::mem::take(&mut self.model)),
+            kind: self.kind.to_owned(),
+            prompt_tokens: spent.prompt_tokens,
+            completion_tokens: spent.completion_tokens,
+            cost: spent.cost,
+            cost_nanos,
+            estimated,
+            generation_id: spent.generation_id,
+            run_id: spent.run_id,
+        };
+        self.engine
+            .record_spend(entry, self.reservation.take().map(|r| r.0));
+    }
+
+    /// Nothing was paid (the call failed before any output): ends the reservation.
+    pub fn release(mut self) {
+        self.release_inner();
+    }
+
+    fn release_inner(&mut self) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        if let (Some(k), Some((id, amount))) = (&self.key, self.reservation.take()) {
+            self.engine.inner.access.book.settle(
+                &k.id,
+                k.settings.period,
+                amount,
+                0,
+                OffsetDateTime::now_utc(),
+            );
+            self.engine.inner.store.release_nowait(id);
+        }
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.release_inner();
+    }
+}
+
+impl Engine {
+    pub(crate) fn access(&self) -> &Access {
+        &self.inner.access
+    }
+
+    /// Sets the operator token (it has every scope) and whether a credential is required
+    /// even on loopback (`serve --require-keys`, and always with a token).
+    pub fn configure_access(&self, operator: Option<Zeroizing<String>>, require_keys: bool) {
+        let a = self.access();
+        *a.operator.write().unwrap_or_else(|p| p.into_inner()) = operator.map(Arc::new);
+        a.require_keys
+            .store(require_keys, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether requests without a credential are refused.
+    pub fn credentials_required(&self) -> bool {
+        let a = self.access();
+        a.require_keys.load(std::sync::atomic::Ordering::Relaxed)
+            || a.operator
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_some()
+    }
+
+    /// Who presents `credential` (the operator token or an `fk-…` key); `None` is no
+    /// credential at all.
+    pub fn authenticate(&self, credential: Option<&str>) -> Result<Caller, AccessError> {
+        let a = self.access();
+        let Some(presented) = credential.map(str::trim).filter(|c| !c.is_empty()) else {
+            return if self.credentials_required() {
+                Err(AccessError::Unauthorized(
+                    "this ferry requires a credential: send `Authorization: Bearer <token or fk-… key>` (or `x-api-key`); operators pass --token/--token-file or FERRY_TOKEN".into(),
+                ))
+            } else {
+                Ok(Caller::Operator)
+            };
+        };
+        if presented.starts_with(KEY_PREFIX) {
+            let hash = keys::secret_hash(presented);
+            let found = a.keys().get(&hash).cloned();
+            return match found {
+                Some(k) => match k.expires {
+                    Some(at) if at <= OffsetDateTime::now_utc() => Err(AccessError::Unauthorized(format!(
+                        "key {} ({}) expired at {}; ask an admin for a new key or `ferry keys update {} --expires-in …`",
+                        k.id, k.name, k.settings.expires_at.as_deref().unwrap_or("?"), k.id
+                    ))),
+                    _ => Ok(Caller::Key(k)),
+                },
+                None => match a.revoked.read().unwrap_or_else(|p| p.into_inner()).get(&hash) {
+                    Some(id) => Err(AccessError::Unauthorized(format!(
+                        "key {id} was revoked; ask an admin for a new key"
+                    ))),
+                    None => Err(AccessError::Unauthorized(
+                        "the fk-… key is not known to this ferry; check for a typo or ask an admin for a key (`ferry keys create`)".into(),
+                    )),
+                },
+            };
+        }
+        let operator = a.operator.read().unwrap_or_else(|p| p.into_inner()).clone();
+        match operator {
+            Some(token) if bool::from(token.as_bytes().ct_eq(presented.as_bytes())) => {
+                Ok(Caller::Operator)
+            }
+            Some(_) => Err(AccessError::Unauthorized(
+                "the bearer token was not accepted: check --token/--token-file or FERRY_TOKEN/FERRY_TOKEN_FILE, or use an fk-… key".into(),
+            )),
+            // An open loopback daemon: whatever an SDK sends as its api_key is the
+            // operator (it is never forwarded); only fk-… keys are looked at.
+            None if !self.credentials_required() => Ok(Caller::Operator),
+            None => Err(AccessError::Unauthorized(
+                "this ferry requires an fk-… key (--require-keys) and has no operator token; ask an admin for a key".into(),
+            )),
+        }
+    }
+
+    /// Admits one paid call for `caller`: scope (`facade` for the facade kinds, else
+    /// `sessions`), route and model globs, rate limits, and a reservation of the call's
+    /// worst case against the key's budget.
+    pub async fn admit(&self, caller: &Caller, spec: CallSpec) -> Result<Admission, EngineError> {
+        let model = spec.models.first().map(|m| m.1.clone()).unwrap_or_default();
+        let Caller::Key(k) = caller else {
+            return Ok(self.admission(None, &spec, model, None));
+        };
+        let s = &k.settings;
+        caller.check_target(&spec.route, &model)?;
+        let input = input_tokens(spec.input_bytes);
+        let tokens = input.saturating_add(spec.max_tokens.unwrap_or(0));
+        if let Err(l) = k.limits.check(tokens) {
+            let message = if l.too_large {
+                format!("this request counts about {tokens} tokens (input estimate + max_tokens), more than key {}'s limit of {} tokens per minute allows at once; send less or lower max_tokens", k.id, l.limit)
+            } else {
+                format!(
+                    "key {} is over its rate limit of {} {} per minute; retry in {} s",
+                    k.id,
+                    l.limit,
+                    l.kind.as_str(),
+                    l.retry_after.as_secs_f64().ceil().max(1.0)
+                )
+            };
+            return Err(AccessError::RateLimited {
+                message,
+                limited: l,
+            }
+            .into());
+        }
+        let Some(budget_usd) = s.budget_usd else {
+            return Ok(self.admission(Some(k.clone()), &spec, model, None));
+        };
+        let mut worst = 0.0f64;
+        for (route, m) in &spec.models {
+            let catalog = self.catalog_for_check(route).await;
+            let cost = catalog
+                .as_deref()
+                .and_then(|c| c.model(m))
+                .ok_or(Unpriced::NotInCatalog)
+                .and_then(|cm| worst_case(cm, input, spec.max_tokens))
+                .map_err(|u| AccessError::Unpriced(u.explain(m)))?;
+            worst = worst.max(cost);
+        }
+        let wanted = usd_to_nanos_ceil(worst);
+        let budget = usd_to_nanos(budget_usd);
+        let now = OffsetDateTime::now_utc();
+        if let Err(over) = self
+            .access()
+            .book
+            .reserve(&k.id, s.period, budget, wanted, now)
+        {
+            let reset = s
+                .period
+                .next(s.period.start(now))
+                .map(|t| format!("; it resets at {}", ferry_store::rfc3339(t)))
+                .unwrap_or_default();
+            return Err(AccessError::BudgetExceeded(format!(
+                "key {} has a budget of {} per {:?}: spent {}, {} reserved by requests in flight, and this request may cost up to {}{reset}. Lower max_tokens, wait for requests in flight, or ask an admin to raise the budget",
+                k.id,
+                usd(over.budget),
+                s.period,
+                usd(over.spent),
+                usd(over.reserved),
+                usd(over.wanted),
+            ))
+            .into());
+        }
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        self.inner.store.reserve_nowait(ReservationRow {
+            id: id.clone(),
+            key_id: k.id.clone(),
+            amount_nanos: wanted,
+            route: spec.route.clone(),
+            model: model.clone(),
+        });
+        Ok(self.admission(Some(k.clone()), &spec, model, Some((id, wanted))))
+    }
+
+    fn admission(
+        &self,
+        key: Option<Arc<KeyState>>,
+        spec: &CallSpec,
+        model: String,
+        reservation: Option<(String, i64)>,
+    ) -> Admission {
+        Admission {
+            engine: self.clone(),
+            key,
+            kind: spec.kind,
+            route: spec.route.clone(),
+            model,
+            reservation,
+            done: false,
+        }
+    }
+
+    /// Charges a paid call made without an admission (media tools in a run,
+    /// speech-to-text, video jobs) to the current task's caller.
+    pub(crate) fn charge(&self, entry: LedgerEntry) {
+        let key = match current_caller() {
+            Caller::Key(k) => Some(k.id.clone()),
+            Caller::Operator => None,
+        };
+        self.charge_key(key, entry);
+    }
+
+    /// Charges a paid call to the key with id `key` (a background task's call: the key
+    /// that started it), or to nobody.
+    pub(crate) fn charge_key(&self, key: Option<String>, mut entry: LedgerEntry) {
+        let cost = entry.cost.filter(|c| c.is_finite() && *c >= 0.0);
+        entry.cost_nanos = cost.map_or(0, usd_to_nanos);
+        entry.key_id = key;
+        let state = entry
+            .key_id
+            .as_deref()
+            .and_then(|id| self.access().find(id))
+            .map(|(_, k)| k);
+        if let Some(k) = state {
+            if k.settings.budget_usd.is_some() {
+                self.access().book.settle(
+                    &k.id,
+                    k.settings.period,
+                    0,
+                    entry.cost_nanos,
+                    OffsetDateTime::now_utc(),
+                );
+            }
+        }
+        self.record_spend(entry, None);
+    }
+
+    /// The id of the current task's key, if a key is calling.
+    pub(crate) fn current_key_id(&self) -> Option<String> {
+        current_caller().key_id().map(str::to_owned)
+    }
+
+    /// A budgeted key may start a call that cannot be priced in advance (media, STT)
+    /// only while its spend and reservations are below its budget.
+    pub(crate) fn check_budget_open(&self) -> Result<(), EngineError> {
+        let Caller::Key(k) = current_caller() else {
+            return Ok(());
+        };
+        let Some(b) = k.settings.budget_usd else {
+            return Ok(());
+        };
+        let now = OffsetDateTime::now_utc();
+        self.access()
+            .book
+            .reserve(&k.id, k.settings.period, usd_to_nanos(b), 0, now)
+            .map_err(|over| {
+                AccessError::BudgetExceeded(format!(
+                    "key {} has used its budget of {} per {:?} (spent {}, {} reserved); ask an admin to raise it",
+                    k.id,
+                    usd(over.budget),
+                    k.settings.period,
+                    usd(over.spent),
+                    usd(over.reserved)
+                ))
+                .into()
+            })
+    }
+
+    fn record_spend(&self, entry: LedgerEntry, reservation: Option<String>) {
+        self.inner.metrics.spend(
+            &entry.route,
+            &entry.kind,
+            ferry_store::nanos_to_usd(entry.cost_nanos),
+        );
+        self.inner.store.charge_nowait(entry, reservation);
+    }
+
+    /// A key's standing in its current period, for views.
+    pub(crate) fn standing(&self, k: &KeyState) -> Standing {
+        self.access()
+            .book
+            .standing(&k.id, k.settings.period, OffsetDateTime::now_utc())
+    }
+}
+
+/// Seconds to wait before a retry, rounded up, at least 1.
+pub fn retry_after_secs(d: Duration) -> u64 {
+    d.as_secs_f64().ceil().max(1.0) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(settings: KeySettings) -> Caller {
+        Caller::Key(Arc::new(KeyState::new(
+            "key_1".into(),
+            "k".into(),
+            "fk-…abcd".into(),
+            settings,
+            String::new(),
+            String::new(),
+        )))
+    }
+
+    fn settings(scopes: Vec<Scope>) -> KeySettings {
+        KeySettings {
+            scopes,
+            routes: vec!["openrouter".into()],
+            models: vec!["anthropic/*".into()],
+            budget_usd: None,
+            period: Period::Month,
+            rpm: None,
+            tpm: None,
+            expires_at: None,
+            upstream: None,
+        }
+    }
+
+    #[test]
+    fn scopes_routes_and_globs_are_checked_for_keys_only() {
+        let facade = key(settings(vec![Scope::Facade]));
+        assert!(facade.require(Scope::Facade).is_ok());
+        let denied = facade.require(Scope::Sessions).unwrap_err();
+        assert_eq!((denied.status(), denied.code()), (403, "scope_denied"));
+        assert!(key(settings(vec![Scope::Admin]))
+            .require(Scope::Sessions)
+            .is_ok());
+        assert!(facade
+            .check_target("openrouter", "anthropic/claude-sonnet-4-5")
+            .is_ok());
+        let m = facade
+            .check_target("openrouter", "openai/gpt-5.4-mini")
+            .unwrap_err();
+        assert_eq!(m.code(), "model_denied");
+        let r = facade
+            .check_target("other", "anthropic/claude-sonnet-4-5")
+            .unwrap_err();
+        assert_eq!(r.code(), "route_denied");
+        assert!(Caller::Operator.check_target("x", "y").is_ok());
+        assert!(Caller::Operator.require(Scope::Admin).is_ok());
+    }
+
+    #[test]
+    fn refusals_map_to_their_statuses() {
+        assert_eq!(AccessError::Unauthorized(String::new()).status(), 401);
+        assert_eq!(
+            AccessError::BudgetExceeded(String::new()).code(),
+            "budget_exceeded"
+        );
+        assert_eq!(AccessError::BudgetExceeded(String::new()).status(), 402);
+        assert_eq!(AccessError::Unpriced(String::new()).status(), 400);
+        let limited = AccessError::RateLimited {
+            message: String::new(),
+            limited: Limited {
+                kind: LimitKind::Requests,
+                limit: 1,
+                remaining: 0,
+                retry_after: Duration::from_millis(1500),
+                too_large: false,
+            },
+        };
+        assert_eq!((limited.status(), limited.code()), (429, "rate_limited"));
+        assert_eq!(retry_after_secs(Duration::from_millis(1500)), 2);
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+    }
+}

@@ -1,0 +1,200 @@
+//! The spend ledger (spec §14): one row per paid upstream call — time, key, route, model,
+//! kind, tokens, upstream's `usage.cost` (and the same amount in nano-USD, so sums are
+//! exact), the billed cost once reconciled — and the grouped sums `ferry spend` shows.
+
+use rusqlite::{params, params_from_iter, types::Value as Sql};
+use serde::Serialize;
+
+use crate::clock::now_rfc3339;
+use crate::error::StoreError;
+use crate::store::Store;
+
+/// One paid upstream call.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LedgerEntry {
+    /// The virtual key that made the call (`None`: the operator token or an open daemon).
+    pub key_id: Option<String>,
+    pub route: String,
+    /// The model that answered (else the one asked for).
+    pub model: String,
+    /// `facade`, `session`, `media`, `stt`… (what kind of call).
+    pub kind: String,
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
+    /// Upstream's `usage.cost`, when it reported one.
+    pub cost: Option<f64>,
+    /// The amount charged against budgets, in nano-USD: `cost`, or the reservation when
+    /// upstream reported none (`estimated`).
+    pub cost_nanos: i64,
+    /// True when `cost_nanos` is ferry's worst-case estimate, not upstream's figure.
+    pub estimated: bool,
+    /// OpenRouter's generation id, for reconciliation.
+    pub generation_id: Option<String>,
+    /// The run, for session calls.
+    pub run_id: Option<String>,
+}
+
+/// How `ferry spend` groups the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpendGrouping {
+    Key,
+    Model,
+    Route,
+    Kind,
+    Day,
+}
+
+impl SpendGrouping {
+    fn column(self) -> &'static str {
+        match self {
+            SpendGrouping::Key => "COALESCE(key_id, 'operator')",
+            SpendGrouping::Model => "model",
+            SpendGrouping::Route => "route",
+            SpendGrouping::Kind => "kind",
+            SpendGrouping::Day => "substr(at, 1, 10)",
+        }
+    }
+}
+
+/// One group of the ledger.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpendGroup {
+    /// The key id (`operator` for calls without a key), model, route, kind or UTC day.
+    pub group: String,
+    /// Paid calls.
+    pub calls: u64,
+    /// Sum charged (upstream's cost, or the reservation when it reported none), USD.
+    pub cost_usd: f64,
+    /// Calls whose charge is ferry's estimate.
+    pub estimated_calls: u64,
+    /// Sum of reconciled billed costs, USD (`None` when nothing was reconciled).
+    pub billed_usd: Option<f64>,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+/// Nano-USD to USD.
+pub fn nanos_to_usd(nanos: i64) -> f64 {
+    nanos as f64 / 1e9
+}
+
+impl Store {
+    /// Appends a ledger row and, in the same transaction, drops the call's reservation
+    /// (queued; not waited for: the in-memory budget book is already settled).
+    pub fn charge_nowait(&self, entry: LedgerEntry, reservation: Option<String>) {
+        self.write_nowait(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO spend_ledger (at, key_id, route, model, kind, prompt_tokens,
+                     completion_tokens, cost, cost_nanos, estimated, generation_id, run_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?
+            .execute(params![
+                now_rfc3339(),
+                entry.key_id,
+                entry.route,
+                entry.model,
+                entry.kind,
+                entry.prompt_tokens.map(|n| n as i64),
+                entry.completion_tokens.map(|n| n as i64),
+                entry.cost,
+                entry.cost_nanos,
+                entry.estimated,
+                entry.generation_id,
+                entry.run_id,
+            ])?;
+            if let Some(id) = reservation {
+                conn.prepare_cached("DELETE FROM spend_reservations WHERE id = ?1")?
+                    .execute([id])?;
+            }
+            Ok(())
+        });
+    }
+
+    /// Records what OpenRouter billed for a generation on its ledger row.
+    pub fn set_ledger_billed_nowait(&self, generation_id: String, billed: f64) {
+        self.write_nowait(move |conn| {
+            conn.prepare_cached(
+                "UPDATE spend_ledger SET billed_cost = ?2 WHERE generation_id = ?1",
+            )?
+            .execute(params![generation_id, billed])?;
+            Ok(())
+        });
+    }
+
+    /// Nano-USD charged to each key since each given instant (RFC 3339), for the budget
+    /// book at start.
+    pub async fn key_spend_since(
+        &self,
+        keys: Vec<(String, String)>,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT COALESCE(SUM(cost_nanos), 0) FROM spend_ledger WHERE key_id = ?1 AND at >= ?2",
+            )?;
+            keys.into_iter()
+                .map(|(key, since)| {
+                    let n: i64 = stmt.query_row(params![key, since], |r| r.get(0))?;
+                    Ok((key, n))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    /// The ledger grouped, between `since` (inclusive) and `until` (exclusive), RFC 3339
+    /// or date prefixes; biggest spend first (by day: oldest first).
+    pub async fn spend_report(
+        &self,
+        by: SpendGrouping,
+        since: Option<String>,
+        until: Option<String>,
+        key_id: Option<String>,
+    ) -> Result<Vec<SpendGroup>, StoreError> {
+        self.read(move |conn| {
+            let mut filters = Vec::new();
+            let mut args: Vec<Sql> = Vec::new();
+            if let Some(s) = since {
+                filters.push("at >= ?");
+                args.push(Sql::Text(s));
+            }
+            if let Some(u) = until {
+                filters.push("at < ?");
+                args.push(Sql::Text(u));
+            }
+            if let Some(k) = key_id {
+                filters.push("key_id = ?");
+                args.push(Sql::Text(k));
+            }
+            let filter = if filters.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", filters.join(" AND "))
+            };
+            let order = if by == SpendGrouping::Day {
+                "g ASC"
+            } else {
+                "SUM(cost_nanos) DESC, g ASC"
+            };
+            let sql = format!(
+                "SELECT {col} AS g, COUNT(*), SUM(cost_nanos), SUM(estimated), SUM(billed_cost),
+                        COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0)
+                 FROM spend_ledger {filter} GROUP BY g ORDER BY {order}",
+                col = by.column()
+            );
+            conn.prepare(&sql)?
+                .query_map(params_from_iter(args), |row| {
+                    Ok(SpendGroup {
+                        group: row.get(0)?,
+                        calls: row.get::<_, i64>(1)? as u64,
+                        cost_usd: nanos_to_usd(row.get(2)?),
+                        estimated_calls: row.get::<_, i64>(3)? as u64,
+                        billed_usd: row.get(4)?,
+                        prompt_tokens: row.get::<_, i64>(5)? as u64,
+                        completion_tokens: row.get::<_, i64>(6)? as u64,
+                    })
+                })?
+                .collect()
+        })
+        .await
+    }
+}
