@@ -426,6 +426,24 @@ pub struct ServeArgs {
     /// header's). Off by default: recording adds durable writes to each call.
     #[arg(long, env = "FERRY_RECORD_FACADE_RUNS")]
     pub record_facade_runs: bool,
+    /// A host name clients may put in `Host` besides localhost and IP addresses (a
+    /// reverse proxy's name). Repeatable; the env var takes a comma-separated list.
+    #[arg(
+        long = "allowed-host",
+        value_name = "NAME",
+        env = "FERRY_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
+    /// A web origin (`https://app.example.com`) allowed to call ferry from a browser, with
+    /// CORS. Repeatable; the env var takes a comma-separated list.
+    #[arg(
+        long = "allowed-origin",
+        value_name = "ORIGIN",
+        env = "FERRY_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
     /// Time a connection has to send a complete request head, counted from when it starts
     /// waiting for one (so it also closes idle keep-alive connections).
     #[arg(long, env = "FERRY_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000,

@@ -75,6 +75,16 @@ pub fn exit_code(status: u16, code: &str, retryable: bool) -> i32 {
     }
 }
 
+/// Headers every CLI request carries: `X-Ferry-Client` (see `ferry_api::CLIENT_HEADER`).
+fn client_headers() -> reqwest::header::HeaderMap {
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(
+        ferry_api::CLIENT_HEADER,
+        reqwest::header::HeaderValue::from_static(concat!("ferry-cli/", env!("CARGO_PKG_VERSION"))),
+    );
+    h
+}
+
 /// Talks to one daemon.
 pub struct ApiClient {
     base: String,
@@ -90,6 +100,8 @@ impl ApiClient {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .no_proxy()
+            // Proves to the daemon's browser guard that this is not a web page's request.
+            .default_headers(client_headers())
             .build()
             .map_err(|e| CliError::fail(format!("cannot build the HTTP client: {e}")))?;
         Ok(ApiClient { base, token, http })
@@ -239,7 +251,24 @@ fn read_token(global: &GlobalArgs) -> Result<Option<Zeroizing<String>>, CliError
     Ok(None)
 }
 
-/// The token configured for `serve` (same flags and env vars as the client).
+/// Shortest token `serve` accepts: a guessable token on a network bind is no protection.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+/// The token configured for `serve` (same flags and env vars as the client); an empty,
+/// whitespace-only or short token is refused rather than silently locking every client out.
 pub fn serve_token(global: &GlobalArgs) -> Result<Option<Zeroizing<String>>, CliError> {
-    read_token(global)
+    let token = read_token(global)?;
+    if let Some(t) = &token {
+        if t.trim().is_empty() {
+            return Err(CliError::usage(
+                "the token (--token / FERRY_TOKEN) is empty: give a real token (`ferry secrets generate` prints a good one), or unset it on a loopback bind",
+            ));
+        }
+        if t.chars().count() < MIN_TOKEN_CHARS {
+            return Err(CliError::usage(format!(
+                "the token is shorter than {MIN_TOKEN_CHARS} characters: use a long random one (`ferry secrets generate` prints one)"
+            )));
+        }
+    }
+    Ok(token)
 }

@@ -10,6 +10,7 @@ mod routes_source;
 mod save;
 mod serve;
 mod server;
+mod state_root;
 mod upload;
 
 use clap::Parser;

@@ -8,11 +8,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_api::AuthConfig;
+use ferry_api::{AuthConfig, BrowserPolicy};
 use ferry_engine::{Engine, EngineConfig, SecretsHandle};
 use ferry_openrouter::RetryPolicy;
 use ferry_secrets::MasterKey;
-use ferry_store::{StateLock, Store};
+use ferry_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -79,7 +79,9 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
              Pass --token-file FILE (or set FERRY_TOKEN_FILE / FERRY_TOKEN), or bind to 127.0.0.1"
         )));
     }
-    let lock = StateLock::acquire(&args.state_root).map_err(|e| CliError::fail(e.to_string()))?;
+    let browser = BrowserPolicy::new(&args.allowed_hosts, &args.allowed_origins)
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let lock = crate::state_root::lock(&args.state_root, crate::state_root::Warn::Log)?;
     let key = MasterKey::from_env().map_err(|e| CliError::fail(e.to_string()))?;
     let secrets = SecretsHandle::open(args.state_root.clone(), key.as_ref())
         .map_err(|e| CliError::fail(no_master_key_hint(e, &args.state_root)))?;
@@ -139,7 +141,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
         None => AuthConfig::open(),
     }
     .require_keys(args.require_keys || !addr.ip().is_loopback());
-    let app = ferry_api::router(engine.clone(), auth);
+    let app = ferry_api::router(engine.clone(), auth, browser);
     let local = listener
         .local_addr()
         .map_err(|e| CliError::fail(e.to_string()))?;

@@ -11,7 +11,6 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use ferry_secrets::{generate_master_key, MasterKey, SecretStore};
-use ferry_store::StateLock;
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -61,7 +60,7 @@ pub async fn run(g: &GlobalArgs, args: &OnboardArgs) -> Result<(), CliError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::fail(format!("cannot create {}: {e}", dir.display())))?;
     }
-    let _lock = StateLock::acquire(&args.state_root).map_err(|e| CliError::fail(e.to_string()))?;
+    let _lock = crate::state_root::lock(&args.state_root, crate::state_root::Warn::Stderr)?;
     let (master_key, key_source) = master_key(&args.state_root, &args.routes_file)?;
     let mut store = SecretStore::open(&args.state_root, &master_key)
         .map_err(|e| CliError::fail(e.to_string()))?;

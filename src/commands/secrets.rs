@@ -6,7 +6,6 @@ use std::io::Read;
 use std::path::Path;
 
 use ferry_secrets::{generate_master_key, MasterKey, SecretStore};
-use ferry_store::StateLock;
 use reqwest::Method;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
@@ -136,8 +135,7 @@ pub async fn run(g: &GlobalArgs, cmd: &SecretsCommand) -> Result<(), CliError> {
             state_root,
             new_key_file,
         } => {
-            let _lock =
-                StateLock::acquire(state_root).map_err(|e| CliError::fail(e.to_string()))?;
+            let _lock = crate::state_root::lock(state_root, crate::state_root::Warn::Stderr)?;
             let old = MasterKey::from_env()
                 .map_err(|e| CliError::usage(e.to_string()))?
                 .ok_or_else(|| {
@@ -171,7 +169,7 @@ fn offline(
     root: &Path,
     f: impl FnOnce(&mut SecretStore) -> Result<Value, CliError>,
 ) -> Result<Value, CliError> {
-    let _lock = StateLock::acquire(root).map_err(|e| CliError::fail(e.to_string()))?;
+    let _lock = crate::state_root::lock(root, crate::state_root::Warn::Stderr)?;
     let key = MasterKey::from_env()
         .map_err(|e| CliError::usage(e.to_string()))?
         .ok_or_else(|| {

@@ -245,7 +245,7 @@ fn chunked_upload(port: u16, body: &[u8]) -> u16 {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
         .unwrap();
-    let mut req = b"POST /v1/assets HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut req = b"POST /v1/assets HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Ferry-Client: e2e\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for chunk in body.chunks(1000) {
         req.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
         req.extend_from_slice(chunk);
@@ -311,6 +311,17 @@ fn duplicates_dedupe_and_downloads_verify() {
         Some(format!("bytes */{}", wav.len()).as_str())
     );
     assert_eq!(out.json()["code"], "range_not_satisfiable");
+    assert!(
+        !out.json()["detail"].as_str().unwrap().contains("99999"),
+        "the detail does not echo the Range header"
+    );
+    // Overlapping ranges are not "unsatisfiable": the whole body, like multi-ranges.
+    let overlap = r.get(
+        &format!("/v1/assets/{id}/raw"),
+        &[("Range", "bytes=0-0,0-0,0-0")],
+    );
+    assert_eq!(overlap.status, 200);
+    assert_eq!(overlap.body, wav);
     let stale = r.get(
         &format!("/v1/assets/{id}/raw"),
         &[("Range", "bytes=0-3"), ("If-Range", "\"other\"")],

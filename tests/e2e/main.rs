@@ -5,8 +5,10 @@ mod support;
 
 mod agents;
 mod assets;
+mod browser;
 mod first_run;
 mod foundation;
+mod hardening;
 mod hostile;
 mod media;
 mod multimodal;

@@ -32,6 +32,8 @@ pub struct Env {
     pub dir: tempfile::TempDir,
     pub master_key: String,
     pub extra_env: Vec<(String, String)>,
+    /// Run every command under this umask (through `sh -c 'umask M && exec …'`).
+    pub umask: Option<&'static str>,
 }
 
 impl Env {
@@ -52,6 +54,7 @@ impl Env {
             dir,
             master_key,
             extra_env: Vec::new(),
+            umask: None,
         }
     }
 
@@ -108,7 +111,16 @@ impl Env {
 
     /// A `ferry` command with this environment's master key and no inherited FERRY_* vars.
     pub fn cli(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(ferry_bin());
+        let mut cmd = match self.umask {
+            Some(mask) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!("umask {mask} && exec \"$0\" \"$@\""))
+                    .arg(ferry_bin());
+                sh
+            }
+            None => Command::new(ferry_bin()),
+        };
         cmd.args(args)
             .current_dir(self.dir.path())
             .env_remove("FERRY_URL")
@@ -227,6 +239,18 @@ connect_timeout_ms = 2000
 {extra_route_keys}
 "#
     )
+}
+
+/// A fake OpenRouter (expecting [`API_KEY`]), an environment on its default route with
+/// the key stored offline, and a daemon started with `extra` serve flags.
+pub fn start_default(extra: &[&str]) -> (FakeOpenRouter, Env, Daemon) {
+    let fake = FakeOpenRouter::start();
+    fake.set_api_key(API_KEY);
+    let env = Env::new();
+    env.write_default_routes(&fake.base_url());
+    env.store_key_offline();
+    let d = env.serve_with(extra, |_| {});
+    (fake, env, d)
 }
 
 /// Runs a command with a deadline, killing it if it hangs. Output is drained while it
@@ -349,6 +373,10 @@ impl Drop for Daemon {
     }
 }
 
+/// The header the test clients send, like the CLI, so the daemon's browser guard knows
+/// they are not a web page (the browser suite, `tests/e2e/browser.rs`, sends raw requests).
+const CLIENT: &str = "X-Ferry-Client: ferry-e2e\r\n";
+
 /// Minimal blocking HTTP/1.1 client for the tests (status, body). Avoids depending on the
 /// client code under test.
 pub fn http(
@@ -362,7 +390,7 @@ pub fn http(
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let body = body.unwrap_or("");
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n{CLIENT}", body.len());
     if !body.is_empty() {
         req.push_str("Content-Type: application/json\r\n");
     }
@@ -474,19 +502,39 @@ pub fn http_bytes(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> RawResponse {
-    use std::io::Write;
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+    let mut all = vec![("X-Ferry-Client", "ferry-e2e")];
+    all.extend_from_slice(headers);
+    send_raw(port, &raw_request(method, path, "127.0.0.1", &all, body))
+}
+
+/// The bytes of one HTTP/1.1 request with exactly these headers (plus `Host`,
+/// `Connection: close` and `Content-Length`).
+pub fn raw_request(
+    method: &str,
+    path: &str,
+    host: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
     for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
+        head.push_str(&format!("{k}: {v}\r\n"));
     }
-    req.push_str("\r\n");
-    let _ = s.write_all(req.as_bytes());
-    let _ = s.write_all(body);
+    head.push_str("\r\n");
+    let mut raw = head.into_bytes();
+    raw.extend_from_slice(body);
+    raw
+}
+
+/// Sends `request` (head and body exactly as given) and reads the whole answer.
+pub fn send_raw(port: u16, request: &[u8]) -> RawResponse {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let _ = s.write_all(request);
     let mut raw = Vec::new();
     let _ = s.read_to_end(&mut raw);
     let split = raw

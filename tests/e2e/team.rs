@@ -214,7 +214,7 @@ fn budgets_never_overshoot_under_concurrency_and_reservations_die_with_the_daemo
                 use std::io::{Read, Write};
                 let body = stream_body("team/held", 1000).to_string();
                 let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-                let _ = write!(s, "POST /openai/v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {h}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+                let _ = write!(s, "POST /openai/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {h}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
                 let mut buf = [0u8; 4096];
                 let _ = s.read(&mut buf);
                 // Hold the stream open until the daemon dies.

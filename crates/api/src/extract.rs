@@ -17,8 +17,24 @@ where
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+        match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            // serde reads a struct from a JSON array too (`[null, null]`); the API's bodies
+            // are objects, so anything else is refused before it is read as one.
+            Ok(axum::Json(v)) if !v.is_object() => Err(Problem::new(
+                400,
+                "invalid_body",
+                "the body must be a JSON object ({...}); see docs/api.md for its fields",
+            )),
+            Ok(axum::Json(v)) => serde_json::from_value(v).map(ApiJson).map_err(|e| {
+                Problem::new(
+                    400,
+                    "invalid_body",
+                    format!(
+                        "the JSON body has the wrong shape: {}",
+                        redact_body_error(&e.to_string())
+                    ),
+                )
+            }),
             Err(rejection) => Err(json_problem(rejection)),
         }
     }

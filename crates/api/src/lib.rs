@@ -1,13 +1,15 @@
-//! ferry's local HTTP control API (spec §6): an axum router over the engine, with bearer
-//! auth, body limits, CORS off by default, and `application/problem+json` errors; the
-//! OpenAI-compatible facade under `/openai/v1`; Prometheus metrics; and the OpenAPI
-//! document of it all, generated from the handlers' `#[utoipa::path]` annotations.
+//! ferry's local HTTP control API (spec §6): an axum router over the engine, with browser
+//! protection (Host/Origin/non-simple-request rules), bearer auth, body limits, CORS only
+//! for allowed origins, and `application/problem+json` errors; the OpenAI-compatible
+//! facade under `/openai/v1`; Prometheus metrics; and the OpenAPI document of it all,
+//! generated from the handlers' `#[utoipa::path]` annotations.
 //!
 //! Adding a route: write the handler with `#[utoipa::path(...)]` and add it to [`api`]
 //! with `routes!`. That is the only way routes enter the router, so the document and the
 //! router cannot drift apart (the `openapi_lists_every_route` test walks the real router).
 
 mod auth;
+mod browser;
 mod extract;
 mod facade;
 mod handlers;
@@ -25,6 +27,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use auth::{presented_credential, scope_for, AuthConfig, Need};
+pub use browser::{takes_raw_body, BrowserPolicy, PolicyError, CLIENT_HEADER};
 pub use facade::MAX_FACADE_BODY;
 pub use problem::{openai_error_type, Problem};
 
@@ -117,12 +120,13 @@ pub fn api() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of the API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().into_openapi()
+    openapi::complete(api().into_openapi())
 }
 
-/// Builds the router.
-pub fn router(engine: Engine, auth: AuthConfig) -> Router {
+/// Builds the router. The browser guard runs first (before auth), on every route.
+pub fn router(engine: Engine, auth: AuthConfig, browser: BrowserPolicy) -> Router {
     let (routes, doc) = api().split_for_parts();
+    let doc = openapi::complete(doc);
     let openapi = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
     auth.apply(&engine);
     let state = AppState {
@@ -131,10 +135,15 @@ pub fn router(engine: Engine, auth: AuthConfig) -> Router {
     };
     routes
         .fallback(handlers::system::not_found)
+        .layer(axum::middleware::from_fn(problem::errors_in_path_shape))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn_with_state(
             engine,
             auth::require_token,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            browser,
+            browser::guard,
         ))
         .with_state(state)
 }

@@ -148,6 +148,84 @@ impl Problem {
     }
 }
 
+/// Middleware: every error leaves in the one documented body of its path. axum's own
+/// rejections (a query string or path that does not parse, a method the route lacks) are
+/// plain text, and extractors shared with the control API answer problem+json even under
+/// a facade; both are re-rendered in the path's shape (`facade::ErrorShape`). Other
+/// headers (such as `Allow` on a 405) are kept.
+pub async fn errors_in_path_shape(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path().to_owned();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let content_type = resp.headers().get(header::CONTENT_TYPE);
+    let plain = content_type.is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    let shape = crate::facade::ErrorShape::for_path(&path);
+    let foreign_problem = shape != crate::facade::ErrorShape::Problem
+        && content_type.is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !plain && !foreign_problem {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let problem = if foreign_problem {
+        reparse(status.as_u16(), &bytes)
+    } else {
+        plain_problem(status.as_u16(), &path, &bytes)
+    };
+    let mut out = shape.respond(problem);
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// A problem document read back (code, detail, retryable, run id).
+fn reparse(status: u16, bytes: &[u8]) -> Problem {
+    let doc: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+    let text = |k: &str| doc[k].as_str().unwrap_or_default().to_owned();
+    let mut problem = Problem::new(status, &text("code"), text("detail"))
+        .retryable(doc["retryable"].as_bool().unwrap_or(false));
+    if let Some(run) = doc["run_id"].as_str() {
+        problem = problem.with_run(run);
+    }
+    problem
+}
+
+/// A problem for a plain-text (or empty) rejection of `path`.
+fn plain_problem(status: u16, path: &str, bytes: &[u8]) -> Problem {
+    let text = String::from_utf8_lossy(bytes).trim().to_owned();
+    let code = match status {
+        400 => "invalid_request",
+        405 => "method_not_allowed",
+        413 => "body_too_large",
+        415 => "unsupported_media_type",
+        422 => "invalid_body",
+        _ => "request_failed",
+    };
+    let detail = match (text.is_empty(), status) {
+        (false, _) => text,
+        (true, 405) => {
+            format!("{path} does not take this method; see docs/api.md (or GET /v1/openapi.json)")
+        }
+        (true, _) => StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("error")
+            .to_owned(),
+    };
+    Problem::new(status, code, detail)
+}
+
 impl Problem {
     /// Adds the problem's extra headers to a response of any shape.
     pub(crate) fn add_headers(&self, resp: &mut Response) {
@@ -234,5 +312,53 @@ mod tests {
         assert_eq!(openai_error_type(502), "server_error");
         assert_eq!(openai_error_type(400), "invalid_request_error");
         assert_eq!(openai_error_type(401), "authentication_error");
+    }
+
+    #[tokio::test]
+    async fn errors_leave_in_the_shape_of_their_path() {
+        use axum::routing::get;
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        #[derive(serde::Deserialize)]
+        struct Q {
+            #[allow(dead_code)]
+            n: u32,
+        }
+        let app = axum::Router::new()
+            .route(
+                "/openai/v1/x",
+                get(|| async { Problem::new(400, "invalid_body", "no").into_response() }),
+            )
+            .route("/v1/q", get(|_: axum::extract::Query<Q>| async { "ok" }))
+            .layer(axum::middleware::from_fn(errors_in_path_shape));
+        let call = |uri: &'static str| {
+            let app = app.clone();
+            async move {
+                let resp = app
+                    .oneshot(
+                        axum::http::Request::get(uri)
+                            .body(axum::body::Body::empty())
+                            .unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                let ct = resp.headers()[header::CONTENT_TYPE]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                let body = resp.into_body().collect().await.unwrap().to_bytes();
+                (
+                    ct,
+                    serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+                )
+            }
+        };
+        let (ct, body) = call("/openai/v1/x").await;
+        assert_eq!(ct, "application/json");
+        assert_eq!(body["error"]["code"], "invalid_body");
+        let (ct, body) = call("/v1/q?n=x").await;
+        assert_eq!(ct, "application/problem+json");
+        assert_eq!(body["code"], "invalid_request");
+        assert!(body["detail"].as_str().unwrap().contains("n"), "{body}");
     }
 }

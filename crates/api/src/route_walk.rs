@@ -11,7 +11,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::{openapi, router, AuthConfig};
+use crate::{openapi, router, AuthConfig, BrowserPolicy};
 
 async fn engine(dir: &std::path::Path) -> Engine {
     let routes = ferry_config::parse_routes(
@@ -95,7 +95,11 @@ fn document_table(doc: &Value) -> BTreeSet<(String, String)> {
 #[tokio::test]
 async fn openapi_lists_every_route() {
     let dir = tempfile::tempdir().unwrap();
-    let app = router(engine(dir.path()).await, AuthConfig::open());
+    let app = router(
+        engine(dir.path()).await,
+        AuthConfig::open(),
+        BrowserPolicy::loopback(),
+    );
     let routes = route_table(&format!("{app:?}"));
     assert!(routes.len() >= 20, "{routes:?}");
 
@@ -125,6 +129,7 @@ async fn openapi_lists_every_route() {
         let req = Request::builder()
             .method(Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap())
             .uri(&uri)
+            .header(crate::CLIENT_HEADER, "route-walk")
             .body(Body::empty())
             .unwrap();
         let resp = app.clone().oneshot(req).await.unwrap();

@@ -65,14 +65,26 @@ pub fn sse_response(sub: Subscription) -> Response {
         .into_response()
 }
 
-/// Parses `Last-Event-ID` (or `?after=`) into a seq.
-pub fn last_event_id(headers: &axum::http::HeaderMap, query_after: Option<u64>) -> u64 {
-    headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
+/// Parses `Last-Event-ID` (or `?after=`) into a seq; a header that is not a seq (ferry
+/// only ever sends numbers as event ids) is a 400, not a silent replay from the start.
+pub fn last_event_id(
+    headers: &axum::http::HeaderMap,
+    query_after: Option<u64>,
+) -> Result<u64, crate::problem::Problem> {
+    let Some(value) = headers.get("last-event-id") else {
+        return Ok(query_after.unwrap_or(0));
+    };
+    value
+        .to_str()
+        .ok()
         .and_then(|v| v.trim().parse::<u64>().ok())
-        .or(query_after)
-        .unwrap_or(0)
+        .ok_or_else(|| {
+            crate::problem::Problem::new(
+                400,
+                "invalid_last_event_id",
+                "Last-Event-ID must be the id of an event this run sent (a whole number); omit it to replay from the start",
+            )
+        })
 }
 
 #[cfg(test)]

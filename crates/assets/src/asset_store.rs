@@ -36,6 +36,20 @@ pub enum Source {
 }
 
 impl Source {
+    /// Every source, in the order docs list them.
+    pub const ALL: [Source; 5] = [
+        Source::Upload,
+        Source::Workspace,
+        Source::Inline,
+        Source::Observation,
+        Source::Generated,
+    ];
+
+    /// The source with this stored name.
+    pub fn parse(name: &str) -> Option<Source> {
+        Source::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     /// The name stored with the asset.
     pub fn as_str(self) -> &'static str {
         match self {

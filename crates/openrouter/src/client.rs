@@ -18,6 +18,7 @@ use crate::driver::ChatDriver;
 use crate::error::{DriverError, ErrorContext, UpstreamError};
 use crate::response::parse_completion;
 use crate::retry::parse_retry_after;
+use crate::scrub::{scrub_outcome, DeltaScrubber};
 use crate::shape;
 use crate::sse::read_sse;
 use crate::types::{ChatOutcome, ChatRequest, PassRequest, Protocol, StreamEvent};
@@ -63,8 +64,8 @@ pub(crate) fn endpoint(base: &Url, path: &str) -> Result<Url, url::ParseError> {
     Url::parse(&format!("{}/{path}", base.as_str().trim_end_matches('/')))
 }
 
-/// Redirects a media download follows at most (reqwest drops `Authorization` when one
-/// leaves the origin).
+/// Redirects a media download follows at most within the upstream's own origin (a redirect
+/// leaving it goes through the SSRF guard, which has its own cap).
 const MEDIA_MAX_REDIRECTS: usize = 3;
 
 /// A client builder with the route's transport settings: TLS roots, host pins, proxy,
@@ -116,6 +117,22 @@ fn load_pem_roots(path: &str) -> Result<Vec<Certificate>, DriverError> {
     }
 }
 
+/// The media transport follows redirects only within the upstream's own origin; a
+/// redirect anywhere else is handed back (as the 3xx response) so the download code can
+/// send it through the SSRF guard (`media::fetch`).
+fn own_origin_redirects(base_url: &Url) -> reqwest::redirect::Policy {
+    let origin = base_url.origin();
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > MEDIA_MAX_REDIRECTS {
+            attempt.error(format!("more than {MEDIA_MAX_REDIRECTS} redirects"))
+        } else if attempt.url().origin() == origin {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
 impl OpenRouterClient {
     /// Builds the client for `route`: connect timeout, read/idle timeout (`timeout_ms`:
     /// the longest wait for the first byte and between bytes), extra roots from
@@ -131,11 +148,11 @@ impl OpenRouterClient {
             chat = chat.read_timeout(Duration::from_millis(route.timeout_ms));
         }
         let http = chat.build().map_err(|e| build_err(error_chain(&e)))?;
+        let base_url = route.effective_base_url();
         let media_http = transport_builder(route)?
-            .redirect(reqwest::redirect::Policy::limited(MEDIA_MAX_REDIRECTS))
+            .redirect(own_origin_redirects(&base_url))
             .build()
             .map_err(|e| build_err(error_chain(&e)))?;
-        let base_url = route.effective_base_url();
         let chat_url =
             endpoint(&base_url, "chat/completions").map_err(|e| build_err(e.to_string()))?;
         let url_of =
@@ -223,15 +240,27 @@ impl OpenRouterClient {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.trim_start().starts_with("text/event-stream"));
+        // The reply may carry the route's key back (an echoing or compromised upstream):
+        // it never reaches history, events or the caller.
+        let mut scrubber = DeltaScrubber::new(api_key);
         let read = async {
             if is_sse {
-                read_sse(
-                    response.bytes_stream(),
-                    ctx,
-                    on_event,
-                    reqwest::Error::is_timeout,
-                )
-                .await
+                let result = {
+                    let mut scrubbed = |event| {
+                        if let Some(event) = scrubber.pass(event) {
+                            on_event(event);
+                        }
+                    };
+                    read_sse(
+                        response.bytes_stream(),
+                        ctx,
+                        &mut scrubbed,
+                        reqwest::Error::is_timeout,
+                    )
+                    .await
+                };
+                scrubber.finish().into_iter().for_each(&mut *on_event);
+                result
             } else {
                 let bytes = read_limited(response, MAX_BODY, ctx).await?;
                 parse_completion(&bytes, ctx)
@@ -241,6 +270,7 @@ impl OpenRouterClient {
             e.generation_id.clone_from(&generation_id);
             e
         })?;
+        scrub_outcome(&mut outcome, api_key);
         if outcome.generation_id.is_none() {
             outcome.generation_id = generation_id;
         }

@@ -23,6 +23,7 @@ mod passthrough;
 mod redact;
 mod response;
 mod retry;
+mod scrub;
 pub mod shape;
 mod sse;
 mod stream;

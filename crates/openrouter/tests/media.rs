@@ -281,7 +281,7 @@ async fn video_job_relative_then_absolute_polling_and_downloads() {
 }
 
 #[tokio::test]
-async fn foreign_unsigned_urls_get_no_key_and_failures_are_reported() {
+async fn foreign_unsigned_urls_go_through_the_guard_and_failures_are_reported() {
     let fake = FakeOpenRouter::start();
     fake.set_api_key(KEY);
     let cdn = FakeOpenRouter::start();
@@ -301,12 +301,16 @@ async fn foreign_unsigned_urls_get_no_key_and_failures_are_reported() {
         .video_job(KEY, &job.id, None, d, &policy())
         .await
         .unwrap();
-    client.download_video(KEY, &done, 1 << 20, d).await.unwrap();
-    let cdn_request = &cdn.requests()[0];
-    assert_eq!(
-        cdn_request.header("authorization"),
-        None,
-        "the key stays home"
+    // A foreign URL goes through the SSRF guard (which never sends the key): this "CDN"
+    // is on loopback, so it is refused before any connection.
+    let err = client
+        .download_video(KEY, &done, 1 << 20, d)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "media_url_blocked", "{err}");
+    assert!(
+        cdn.requests().is_empty(),
+        "the guarded host was never contacted"
     );
 
     fake.push_video(VideoScript::new().polls(0, 0).fails("content policy"));

@@ -6,8 +6,8 @@
 //! {
 //!   "format": "ferry-secrets",
 //!   "version": 1,
-//!   "kdf": { "algorithm": "argon2id", "version": 19, "memory_kib": 19456,
-//!            "iterations": 2, "parallelism": 1, "salt": "<base64, 16 bytes>" },
+//!   "kdf": { "algorithm": "argon2id", "version": 19, "memory_kib": 65536,
+//!            "iterations": 3, "parallelism": 4, "salt": "<base64, 16 bytes>" },
 //!   "cipher": "xchacha20poly1305",
 //!   "key_check": { "nonce": "<base64, 24 bytes>", "ciphertext": "<base64>" },
 //!   "slots": [ { "ref": "openrouter.primary", "provider": "openrouter",

@@ -32,12 +32,14 @@ pub struct KdfParams {
 }
 
 impl KdfParams {
-    /// Memory cost of the default parameters, in KiB (19 MiB, OWASP's Argon2id minimum).
-    pub const DEFAULT_MEMORY_KIB: u32 = 19_456;
-    /// Iterations of the default parameters.
-    pub const DEFAULT_ITERATIONS: u32 = 2;
-    /// Parallelism of the default parameters.
-    pub const DEFAULT_PARALLELISM: u32 = 1;
+    /// Memory cost of the default parameters, in KiB: 64 MiB (RFC 9106 §4, the second
+    /// recommended option). The key is derived once per start, so the cost is paid once.
+    /// Stores sealed with other parameters keep them (they are in the file header).
+    pub const DEFAULT_MEMORY_KIB: u32 = 65_536;
+    /// Iterations of the default parameters (RFC 9106: t = 3).
+    pub const DEFAULT_ITERATIONS: u32 = 3;
+    /// Parallelism of the default parameters (RFC 9106: p = 4 lanes).
+    pub const DEFAULT_PARALLELISM: u32 = 4;
 
     /// Custom parameters (tests use cheap ones). Rejects values Argon2 does not accept
     /// or that are beyond what a store file may ask for.
@@ -86,7 +88,7 @@ impl KdfParams {
 }
 
 impl Default for KdfParams {
-    /// m = 19456 KiB, t = 2, p = 1.
+    /// m = 65536 KiB, t = 3, p = 4 (RFC 9106's second recommendation).
     fn default() -> Self {
         KdfParams {
             memory_kib: Self::DEFAULT_MEMORY_KIB,
@@ -189,7 +191,8 @@ mod tests {
         let d = KdfParams::default();
         assert_eq!(
             (d.memory_kib(), d.iterations(), d.parallelism()),
-            (19_456, 2, 1)
+            (65_536, 3, 4),
+            "RFC 9106's second recommendation"
         );
     }
 

@@ -172,9 +172,31 @@ fn default_params_are_used_for_new_passphrase_stores() {
     let mut store = SecretStore::open(dir.path(), &key).unwrap();
     store.set("a", "github", secret(OTHER_KEY)).unwrap();
     let doc = read_json(dir.path());
+    assert_eq!(
+        doc["kdf"]["memory_kib"], 65_536,
+        "RFC 9106's second recommendation"
+    );
+    assert_eq!(doc["kdf"]["iterations"], 3);
+    assert_eq!(doc["kdf"]["parallelism"], 4);
+}
+
+#[test]
+fn stores_sealed_with_the_old_owasp_parameters_stay_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = passphrase("correct horse battery staple");
+    let old = KdfParams::new(19_456, 2, 1).unwrap();
+    let mut store = SecretStore::open_with_params(dir.path(), &key, old).unwrap();
+    store.set("a", "github", secret(OTHER_KEY)).unwrap();
+    // Opened with today's defaults: the header's parameters win, and writes keep them.
+    let mut reopened = SecretStore::open(dir.path(), &key).unwrap();
+    assert_eq!(reopened.get("a").unwrap().as_str(), OTHER_KEY);
+    reopened.set("b", "github", secret(OR_KEY)).unwrap();
+    let doc = read_json(dir.path());
     assert_eq!(doc["kdf"]["memory_kib"], 19_456);
     assert_eq!(doc["kdf"]["iterations"], 2);
     assert_eq!(doc["kdf"]["parallelism"], 1);
+    let again = SecretStore::open(dir.path(), &key).unwrap();
+    assert_eq!(again.get("b").unwrap().as_str(), OR_KEY);
 }
 
 #[test]

@@ -5,7 +5,8 @@
 //! holds runtime config, sessions, history, runs, run events, asset metadata, asset
 //! derivations, video jobs, virtual keys, budget reservations and the spend ledger. A single writer thread
 //! owns the only write connection and commits queued jobs in groups; reads use a small
-//! pool of read-only connections. [`StateLock`] keeps two processes off one state root.
+//! pool of read-only connections. [`StateLock`] keeps two processes off one state root
+//! and keeps it owner-only (0700, files 0600).
 
 mod access;
 mod assets;
@@ -15,6 +16,7 @@ mod error;
 mod events;
 mod json_column;
 mod lock;
+mod modes;
 mod pool;
 mod retention;
 mod runs;
@@ -34,6 +36,7 @@ pub use clock::{days_ago_rfc3339, format_rfc3339 as rfc3339, now_rfc3339};
 pub use error::{is_disk_full_io, StoreError};
 pub use events::RunEvent;
 pub use lock::{StateLock, LOCK_FILE_NAME};
+pub use modes::{restrict_umask, tighten};
 pub use retention::Pruned;
 pub use runs::{InsertOutcome, NewRun, Run, RunError, RunFilter, RunFinish};
 pub use schema::SCHEMA_VERSION;

@@ -17,13 +17,19 @@ pub const LOCK_FILE_NAME: &str = "ferry.lock";
 pub struct StateLock {
     file: File,
     path: PathBuf,
+    tightened: Vec<PathBuf>,
 }
 
 impl StateLock {
     /// Creates `state_root` if needed and takes the exclusive lock on its `ferry.lock`,
     /// recording this process's pid in it. Fails with [`StoreError::StateRootLocked`]
     /// (naming the holder's pid when known) if another holder has it.
+    ///
+    /// Also keeps the state root private: the process umask becomes 0077 before anything
+    /// is created, and once the lock is held anything under the root that other users
+    /// could read is made owner-only ([`StateLock::tightened`] lists it, to warn about).
     pub fn acquire(state_root: &Path) -> Result<StateLock, StoreError> {
+        crate::modes::restrict_umask();
         fs::create_dir_all(state_root).map_err(|source| StoreError::Io {
             action: "create state directory",
             path: state_root.to_path_buf(),
@@ -54,7 +60,22 @@ impl StateLock {
             Err(TryLockError::Error(e)) => return Err(io_err("lock", e)),
         }
         write_pid(&mut file, std::process::id()).map_err(|e| io_err("write lock file", e))?;
-        Ok(StateLock { file, path })
+        let tightened = crate::modes::tighten(state_root).map_err(|source| StoreError::Io {
+            action: "make the state directory private (chmod)",
+            path: state_root.to_path_buf(),
+            source,
+        })?;
+        Ok(StateLock {
+            file,
+            path,
+            tightened,
+        })
+    }
+
+    /// Paths under the state root that other users could read and that were made
+    /// owner-only when the lock was taken (empty normally).
+    pub fn tightened(&self) -> &[PathBuf] {
+        &self.tightened
     }
 
     /// The lock file (`STATE_ROOT/ferry.lock`).

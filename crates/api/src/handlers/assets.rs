@@ -13,6 +13,7 @@ use bytes::Bytes;
 use ferry_assets::{AssetView, Kind, MediaType, Source};
 use ferry_engine::EngineError;
 use ferry_store::AssetFilter;
+use http_range_header::RangeUnsatisfiableError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -31,14 +32,17 @@ pub struct UploadQuery {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ListQuery {
     /// `image`, `audio`, `video`, `document` or `text`.
+    #[param(pattern = "^(image|audio|video|document|text)$")]
     pub kind: Option<String>,
     /// An exact media type, e.g. `image/png`.
     pub media_type: Option<String>,
     /// `upload`, `workspace`, `inline`, `observation` or `generated`.
+    #[param(pattern = "^(|upload|workspace|inline|observation|generated)$")]
     pub source: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size (1–500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -50,7 +54,8 @@ fn engine_problem(e: impl Into<EngineError>) -> Problem {
 #[utoipa::path(post, path = "/v1/assets", tag = "assets",
     params(UploadQuery),
     request_body(content = Vec<u8>, description = "The raw bytes with their Content-Type, or multipart/form-data with a `file` part", content_type = "application/octet-stream"),
-    responses((status = 201, description = "Stored (200 when the same bytes and type were already stored)", body = Object),
+    responses((status = 201, description = "Stored", body = Object),
+              (status = 200, description = "The same bytes and type were already stored: that asset", body = Object),
               (status = 413, description = "Larger than the asset size limit (problem+json)"),
               (status = 415, description = "Type not accepted, or the declared type contradicts the bytes (problem+json)")))]
 pub async fn upload(
@@ -119,11 +124,26 @@ fn list_filter(q: &ListQuery) -> Result<AssetFilter, Problem> {
         })?),
         None => None,
     };
+    let source = match q.source.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(
+            Source::parse(s)
+                .ok_or_else(|| {
+                    Problem::new(
+                        400,
+                        "invalid_filter",
+                        "unknown source; use upload, workspace, inline, observation or generated",
+                    )
+                })?
+                .as_str()
+                .to_owned(),
+        ),
+    };
     Ok(AssetFilter {
         media_types,
-        source: q.source.clone(),
+        source,
         before,
-        limit: q.limit.unwrap_or(100).clamp(1, 500),
+        limit: super::sessions::page_limit(q.limit, 100)?,
     })
 }
 
@@ -182,7 +202,7 @@ pub async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> ApiRes
 #[utoipa::path(get, path = "/v1/assets/{id}/raw", tag = "assets",
     params(("id" = String, Path, description = "Asset id"),
            ("Range" = Option<String>, Header, description = "A byte range, e.g. bytes=0-99")),
-    responses((status = 200, description = "The bytes (ETag = SHA-256)", content_type = "application/octet-stream"),
+    responses((status = 200, description = "The bytes with their media type (ETag = SHA-256)", content_type = "*/*"),
               (status = 206, description = "The requested range"),
               (status = 304, description = "Not modified (If-None-Match)"),
               (status = 404, description = "No such asset (problem+json)"),
@@ -226,7 +246,7 @@ pub async fn raw(
 }
 
 /// The full body, or one requested range (206), or 416 for a range outside the bytes.
-/// Malformed or multi-range requests get the whole body (RFC 9110 lets a server ignore
+/// Malformed, multi-range or overlapping requests get the whole body (RFC 9110 lets a server ignore
 /// Range); `If-Range` with another validator also gets the whole body.
 fn ranged(headers: &HeaderMap, etag: &str, bytes: Bytes) -> Response {
     let len = bytes.len() as u64;
@@ -241,7 +261,7 @@ fn ranged(headers: &HeaderMap, etag: &str, bytes: Bytes) -> Response {
         return bytes.into_response();
     };
     match parsed.validate(len) {
-        Ok(ranges) if ranges.len() == 1 => {
+        Ok(ranges) if ranges.len() == 1 && len > 0 => {
             let (start, end) = (*ranges[0].start(), *ranges[0].end());
             let part = bytes.slice(start as usize..=end as usize);
             let mut resp = (StatusCode::PARTIAL_CONTENT, part).into_response();
@@ -250,14 +270,16 @@ fn ranged(headers: &HeaderMap, etag: &str, bytes: Bytes) -> Response {
             }
             resp
         }
-        Ok(_) | Err(http_range_header::RangeUnsatisfiableError::FileSuffixOutOfBounds) => {
-            bytes.into_response()
-        }
-        Err(_) => {
+        // A range that starts past the end validates as "reversed": the one 416. The
+        // detail does not echo the header (it is the client's text, of any length).
+        Err(RangeUnsatisfiableError::RangeReversed) => {
             let mut resp = Problem::new(
                 416,
                 "range_not_satisfiable",
-                format!("the requested range {range} is outside the asset's {len} bytes"),
+                format!(
+                    "the requested range starts beyond the asset's {len} bytes; valid ranges lie within bytes=0-{}",
+                    len.saturating_sub(1)
+                ),
             )
             .into_response();
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
@@ -265,6 +287,9 @@ fn ranged(headers: &HeaderMap, etag: &str, bytes: Bytes) -> Response {
             }
             resp
         }
+        // Overlapping (`bytes=0-0,0-0`), multiple or over-long suffix ranges: the whole
+        // body, as for malformed ones.
+        _ => bytes.into_response(),
     }
 }
 

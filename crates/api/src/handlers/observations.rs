@@ -24,7 +24,7 @@ pub struct ObservationQuery {
 
 /// `POST /v1/observations`.
 #[utoipa::path(post, path = "/v1/observations", tag = "sessions", params(ObservationQuery),
-    request_body(content = Vec<u8>, description = "audio/wav or audio/webm bytes (raw or multipart)", content_type = "audio/wav"),
+    request_body(content = Vec<u8>, description = "audio/wav or audio/webm bytes, raw (the bytes decide the type) or as multipart/form-data with a `file` part", content_type = "application/octet-stream"),
     responses((status = 201, description = "Stored, transcribed and appended to the session", body = Object),
               (status = 415, description = "Not audio/wav or audio/webm (problem+json)")))]
 pub async fn observe(

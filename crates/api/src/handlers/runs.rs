@@ -99,7 +99,7 @@ pub async fn events(
     Query(q): Query<EventsQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let after = last_event_id(&headers, q.after);
+    let after = last_event_id(&headers, q.after)?;
     let mut sub = s.engine.subscribe(&id, after).await?;
     if q.follow == Some(false) {
         sub.live = None;

@@ -13,6 +13,7 @@ use crate::AppState;
 #[serde(deny_unknown_fields)]
 pub struct SetModel {
     /// A selector such as `openrouter/openai/gpt-5.4-mini`.
+    #[schema(min_length = 1, pattern = "\\S")]
     pub selector: String,
 }
 

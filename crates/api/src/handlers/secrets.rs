@@ -17,11 +17,13 @@ use crate::AppState;
 pub struct SetSecret {
     /// Slot name, e.g. `openrouter.primary`.
     #[serde(rename = "ref")]
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,127}$")]
     pub reference: String,
     /// Provider, e.g. `openrouter`.
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
     pub provider: String,
-    /// The secret value.
-    #[schema(value_type = String, format = Password)]
+    /// The secret value (not empty or only whitespace).
+    #[schema(value_type = String, format = Password, pattern = "\\S")]
     pub value: Zeroizing<String>,
 }
 

@@ -20,6 +20,7 @@ use crate::AppState;
 #[serde(deny_unknown_fields)]
 pub struct CreateSession {
     /// Session id.
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
     pub id: String,
     /// Pin the session to a selector (`route/model`).
     #[serde(default)]
@@ -29,6 +30,7 @@ pub struct CreateSession {
     pub system_prompt: Option<String>,
     /// `off` or `always`: speak every reply of this session (default: the route's).
     #[serde(default)]
+    #[schema(pattern = "^(off|always)$")]
     pub speak_replies: Option<String>,
 }
 
@@ -44,6 +46,7 @@ pub struct UpdateSession {
     pub system_prompt: Option<Option<String>>,
     /// `off` or `always`.
     #[serde(default, deserialize_with = "present")]
+    #[schema(pattern = "^(off|always)$")]
     pub speak_replies: Option<Option<String>>,
 }
 
@@ -63,7 +66,21 @@ pub struct Page {
     /// Return items after this id.
     pub cursor: Option<String>,
     /// Page size (1–500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+}
+
+/// A page size from `?limit=`: `default` when absent, 1–500 or a 400 that says so.
+pub fn page_limit(limit: Option<u32>, default: u32) -> Result<u32, Problem> {
+    match limit {
+        None => Ok(default),
+        Some(n @ 1..=500) => Ok(n),
+        Some(n) => Err(Problem::new(
+            400,
+            "invalid_limit",
+            format!("limit {n} is out of range: give a page size from 1 to 500"),
+        )),
+    }
 }
 
 /// `?wait=false` on input.
@@ -138,7 +155,7 @@ pub async fn update(
 #[utoipa::path(get, path = "/v1/sessions", tag = "sessions", params(Page),
     responses((status = 200, description = "A page of sessions and `next_cursor`", body = Object)))]
 pub async fn list(State(s): State<AppState>, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
-    let limit = page.limit.unwrap_or(100).clamp(1, 500);
+    let limit = page_limit(page.limit, 100)?;
     let sessions = s
         .engine
         .store()
@@ -190,7 +207,7 @@ pub async fn runs(
     let runs = s
         .engine
         .store()
-        .list_runs(&id, page.limit.unwrap_or(100).clamp(1, 500))
+        .list_runs(&id, page_limit(page.limit, 100)?)
         .await
         .map_err(EngineError::from)?;
     Ok(Json(json!({"session_id": id, "runs": runs})))

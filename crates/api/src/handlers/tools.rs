@@ -20,12 +20,14 @@ use crate::AppState;
 #[serde(deny_unknown_fields)]
 pub struct TranscribeBody {
     /// The audio asset (upload it first with `POST /v1/assets`).
+    #[schema(pattern = "^ast_[0-9a-f]{32}$")]
     pub asset_id: String,
     /// STT model overriding the route's `media.stt_model`.
     #[serde(default)]
     pub model: Option<String>,
     /// ISO 639-1 language hint.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,4})?$")]
     pub language: Option<String>,
     /// Route whose key and STT model to use (default route).
     #[serde(default)]
@@ -59,7 +61,8 @@ pub async fn transcribe_audio(
 pub struct WaitQuery {
     /// Wait until the job ends before answering.
     pub wait: Option<bool>,
-    /// Page size of the job list.
+    /// Page size of the job list (1–500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -118,7 +121,7 @@ pub async fn videos(
 ) -> ApiResult<Json<Value>> {
     let jobs = s
         .engine
-        .video_jobs(q.limit.unwrap_or(50).clamp(1, 500))
+        .video_jobs(super::sessions::page_limit(q.limit, 50)?)
         .await?;
     Ok(Json(json!({ "jobs": jobs })))
 }

@@ -106,22 +106,46 @@ pub fn display_url(url: &Url) -> String {
 /// Which addresses a download may reach: `None` = allowed, else why not.
 pub(crate) type AddressPolicy = fn(std::net::IpAddr) -> Option<&'static str>;
 
-/// Downloads a URL that came from a model, with the SSRF guard (see the module doc).
-pub async fn fetch_public(url: &Url, limits: FetchLimits) -> Result<Downloaded, FetchError> {
-    fetch_with_policy(url, limits, refusal_reason).await
+/// How a host name becomes addresses: the system resolver, or (tests) a fixed table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Resolver {
+    System,
+    #[cfg(test)]
+    Table(&'static [(&'static str, &'static [std::net::IpAddr])]),
 }
 
-/// [`fetch_public`] with the address policy as a parameter (tests use a policy that
-/// admits one loopback address so a local server can play the remote side).
+impl Resolver {
+    async fn lookup(self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+        match self {
+            Resolver::System => Ok(tokio::net::lookup_host((host, port)).await?.collect()),
+            #[cfg(test)]
+            Resolver::Table(table) => table
+                .iter()
+                .find(|(name, _)| *name == host)
+                .map(|(_, ips)| ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect())
+                .ok_or_else(|| std::io::Error::other("unknown test host")),
+        }
+    }
+}
+
+/// Downloads a URL that came from a model, with the SSRF guard (see the module doc).
+pub async fn fetch_public(url: &Url, limits: FetchLimits) -> Result<Downloaded, FetchError> {
+    fetch_with_policy(url, limits, refusal_reason, Resolver::System).await
+}
+
+/// [`fetch_public`] with the address policy and resolver as parameters (tests use a
+/// policy that admits one loopback address so a local server can play the remote side,
+/// and a resolver table so names can map anywhere without `/etc/hosts`).
 pub(crate) async fn fetch_with_policy(
     url: &Url,
     limits: FetchLimits,
     policy: AddressPolicy,
+    resolver: Resolver,
 ) -> Result<Downloaded, FetchError> {
     let mut current = url.clone();
     for _ in 0..=limits.max_redirects {
         let shown = display_url(&current);
-        let addr = vet(&current, &shown, policy).await?;
+        let addr = vet(&current, &shown, policy, resolver).await?;
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
@@ -216,7 +240,12 @@ pub(crate) fn transport_error(e: &reqwest::Error, shown: &str) -> FetchError {
 
 /// Checks the scheme, resolves the host and returns the address to connect to; every
 /// address the host resolves to must be public.
-async fn vet(url: &Url, shown: &str, policy: AddressPolicy) -> Result<SocketAddr, FetchError> {
+async fn vet(
+    url: &Url,
+    shown: &str,
+    policy: AddressPolicy,
+    resolver: Resolver,
+) -> Result<SocketAddr, FetchError> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(FetchError::Scheme {
             url: shown.to_owned(),
@@ -231,13 +260,15 @@ async fn vet(url: &Url, shown: &str, policy: AddressPolicy) -> Result<SocketAddr
     let addrs: Vec<SocketAddr> = match url.host() {
         Some(Host::Ipv4(ip)) => vec![SocketAddr::new(ip.into(), port)],
         Some(Host::Ipv6(ip)) => vec![SocketAddr::new(ip.into(), port)],
-        Some(Host::Domain(domain)) => tokio::net::lookup_host((domain, port))
-            .await
-            .map_err(|e| FetchError::Resolve {
-                url: shown.to_owned(),
-                detail: e.to_string(),
-            })?
-            .collect(),
+        Some(Host::Domain(domain)) => {
+            resolver
+                .lookup(domain, port)
+                .await
+                .map_err(|e| FetchError::Resolve {
+                    url: shown.to_owned(),
+                    detail: e.to_string(),
+                })?
+        }
         None => {
             return Err(FetchError::Scheme {
                 url: shown.to_owned(),
@@ -305,20 +336,35 @@ mod tests {
         let url = |p: &str| Url::parse(&format!("{origin}{p}")).unwrap();
         let limits = FetchLimits::default();
 
-        let got = fetch_with_policy(&url("/files/hop1"), limits, only_127_0_0_1)
-            .await
-            .unwrap();
+        let got = fetch_with_policy(
+            &url("/files/hop1"),
+            limits,
+            only_127_0_0_1,
+            Resolver::System,
+        )
+        .await
+        .unwrap();
         assert_eq!(got.bytes, vec![7; 100]);
         assert_eq!(got.content_type.as_deref(), Some("image/png"));
 
-        let err = fetch_with_policy(&url("/files/escape"), limits, only_127_0_0_1)
-            .await
-            .unwrap_err();
+        let err = fetch_with_policy(
+            &url("/files/escape"),
+            limits,
+            only_127_0_0_1,
+            Resolver::System,
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, FetchError::Blocked { .. }), "{err}");
 
-        let err = fetch_with_policy(&url("/files/loop"), limits, only_127_0_0_1)
-            .await
-            .unwrap_err();
+        let err = fetch_with_policy(
+            &url("/files/loop"),
+            limits,
+            only_127_0_0_1,
+            Resolver::System,
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(err, FetchError::TooManyRedirects { limit: 3, .. }),
             "{err}"
@@ -328,17 +374,27 @@ mod tests {
             max_bytes: 99,
             ..limits
         };
-        let err = fetch_with_policy(&url("/files/a.png"), small, only_127_0_0_1)
-            .await
-            .unwrap_err();
+        let err = fetch_with_policy(
+            &url("/files/a.png"),
+            small,
+            only_127_0_0_1,
+            Resolver::System,
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(err, FetchError::TooLarge { limit: 99, .. }),
             "{err}"
         );
 
-        let err = fetch_with_policy(&url("/files/missing.png"), limits, only_127_0_0_1)
-            .await
-            .unwrap_err();
+        let err = fetch_with_policy(
+            &url("/files/missing.png"),
+            limits,
+            only_127_0_0_1,
+            Resolver::System,
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(err, FetchError::Status { status: 404, .. }),
             "{err}"
@@ -351,6 +407,55 @@ mod tests {
             matches!(err, FetchError::Blocked { .. }),
             "the real policy: {err}"
         );
+    }
+
+    #[tokio::test]
+    async fn names_are_judged_by_every_address_they_resolve_to() {
+        use std::net::IpAddr;
+        const LOOPBACK: &[IpAddr] = &[IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)];
+        const METADATA: &[IpAddr] = &[IpAddr::V4(std::net::Ipv4Addr::new(169, 254, 169, 254))];
+        // A rebinding-style answer: one public address, one private one.
+        const MIXED: &[IpAddr] = &[
+            IpAddr::V4(std::net::Ipv4Addr::new(93, 184, 216, 34)),
+            IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)),
+        ];
+        const TABLE: &[(&str, &[IpAddr])] = &[
+            ("media.localtest", LOOPBACK),
+            ("cdn.localtest", METADATA),
+            ("mixed.localtest", MIXED),
+        ];
+        for url in [
+            "http://media.localtest:9/x.mp4",
+            "https://cdn.localtest/x.png",
+            "https://mixed.localtest/x.png",
+        ] {
+            let err = fetch_with_policy(
+                &Url::parse(url).unwrap(),
+                FetchLimits::default(),
+                refusal_reason,
+                Resolver::Table(TABLE),
+            )
+            .await
+            .unwrap_err();
+            assert!(matches!(err, FetchError::Blocked { .. }), "{url}: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn decimal_hex_and_octal_hosts_are_the_addresses_they_spell() {
+        for url in [
+            "http://2130706433/x.png",
+            "http://0x7f000001/x.png",
+            "http://0177.0.0.1/x.png",
+            "http://0x7f.1/x.png",
+            "http://[::ffff:7f00:1]/x.png",
+            "http://[64:ff9b::a9fe:a9fe]/x.png",
+        ] {
+            let err = fetch_public(&Url::parse(url).unwrap(), FetchLimits::default())
+                .await
+                .unwrap_err();
+            assert!(matches!(err, FetchError::Blocked { .. }), "{url}: {err}");
+        }
     }
 
     #[tokio::test]

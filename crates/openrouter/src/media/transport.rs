@@ -1,7 +1,8 @@
 //! Media calls on the route's [`OpenRouterClient`]: image generation as a chat driver
 //! with its own deadline, speech, video jobs (create, poll, catalog, download) and
 //! downloads of image URLs. Authorization goes only to the upstream's own origin; URLs on
-//! any other origin are fetched without it (model-provided ones through the SSRF guard).
+//! any other origin, and redirects leaving the own origin, are fetched without it and only
+//! through the SSRF guard.
 
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use url::Url;
 
 use super::error::MediaError;
 use super::fetch::{
-    display_url, fetch_public, read_body, transport_error, Downloaded, FetchLimits,
+    display_url, fetch_public, read_body, transport_error, Downloaded, FetchError, FetchLimits,
 };
 use super::speech::{finish_speech, Speech, SpeechRequest};
 use super::video::{content_url, parse_job, poll_url, VideoJobState, VideoRequest};
@@ -174,8 +175,8 @@ impl OpenRouterClient {
         self.get_json(api_key, "videos/models", &[]).await
     }
 
-    /// Downloads a completed job's video: `unsigned_urls[0]` (with the API key only when
-    /// it is on the upstream's own origin), else `/videos/{id}/content?index=0`.
+    /// Downloads a completed job's video: `unsigned_urls[0]`, else
+    /// `/videos/{id}/content?index=0`, through [`OpenRouterClient::download`].
     pub async fn download_video(
         &self,
         api_key: &str,
@@ -189,43 +190,63 @@ impl OpenRouterClient {
             })?,
             None => content_url(self.base_url(), &job.id),
         };
-        self.download(api_key, &url, max_bytes, deadline).await
+        let limits = FetchLimits {
+            max_bytes,
+            timeout: deadline,
+            ..FetchLimits::default()
+        };
+        self.download(api_key, &url, limits).await
     }
 
-    /// Downloads an image URL a model returned: on the upstream's own origin with the
-    /// route's transport and key, anywhere else through the SSRF guard.
+    /// Downloads an image URL a model returned, through [`OpenRouterClient::download`].
     pub async fn fetch_image(
         &self,
         api_key: &str,
         url: &Url,
         limits: FetchLimits,
     ) -> Result<Downloaded, MediaError> {
-        if self.is_own_origin(url) {
-            self.download(api_key, url, limits.max_bytes, limits.timeout)
-                .await
-        } else {
-            Ok(fetch_public(url, limits).await?)
-        }
+        self.download(api_key, url, limits).await
     }
 
-    /// A trusted download (an upstream-provided URL): the key only on the own origin.
+    /// The one way media URLs an upstream reply named are downloaded. A URL on the
+    /// upstream's own origin (the configured base URL: trusted, it may be a local server)
+    /// is fetched with the route's transport and key; every other URL, and every redirect
+    /// that leaves the own origin, goes through the SSRF guard ([`fetch_public`]): public
+    /// addresses only, every hop re-vetted, the connection pinned to the vetted address.
     async fn download(
         &self,
         api_key: &str,
         url: &Url,
-        max_bytes: usize,
-        deadline: Duration,
+        limits: FetchLimits,
     ) -> Result<Downloaded, MediaError> {
-        let shown = display_url(url);
-        let mut request = self.media_http().get(url.clone()).timeout(deadline);
-        if self.is_own_origin(url) {
-            request = request.bearer_auth(api_key).headers(self.side_headers());
+        if !self.is_own_origin(url) {
+            return Ok(fetch_public(url, limits).await?);
         }
-        let response = request
+        let shown = display_url(url);
+        let response = self
+            .media_http()
+            .get(url.clone())
+            .timeout(limits.timeout)
+            .bearer_auth(api_key)
+            .headers(self.side_headers())
             .send()
             .await
             .map_err(|e| transport_error(&e, &shown))?;
-        if !response.status().is_success() && self.is_own_origin(url) {
+        let status = response.status();
+        if status.is_redirection() {
+            // The media transport stopped at a redirect that leaves the own origin.
+            let next = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|loc| response.url().join(loc).ok())
+                .ok_or_else(|| FetchError::Transport {
+                    url: shown.clone(),
+                    detail: format!("HTTP {} without a usable Location", status.as_u16()),
+                })?;
+            return Ok(fetch_public(&next, limits).await?);
+        }
+        if !status.is_success() {
             let ctx = ErrorContext { model: "", api_key };
             return Err(check_status(response, ctx)
                 .await
@@ -233,14 +254,7 @@ impl OpenRouterClient {
                 .map(MediaError::from)
                 .unwrap_or_else(|| MediaError::Malformed(format!("download of {shown} failed"))));
         }
-        if !response.status().is_success() {
-            return Err(super::fetch::FetchError::Status {
-                url: shown,
-                status: response.status().as_u16(),
-            }
-            .into());
-        }
-        Ok(read_body(response, max_bytes, &shown).await?)
+        Ok(read_body(response, limits.max_bytes, &shown).await?)
     }
 
     fn media_endpoint(&self, path: &str, ctx: ErrorContext<'_>) -> Result<Url, UpstreamError> {
