@@ -200,10 +200,17 @@ pub async fn revoke(State(s): State<AppState>, Path(id): Path<String>) -> ApiRes
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct SpendParams {
     /// `key` (default), `model`, `route`, `kind` or `day`.
+    #[param(pattern = "^(key|model|route|kind|day)$")]
     pub by: Option<String>,
     /// From this date or RFC 3339 time (UTC, inclusive).
+    #[param(
+        pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$"
+    )]
     pub since: Option<String>,
     /// Until this date or RFC 3339 time (UTC, exclusive).
+    #[param(
+        pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$"
+    )]
     pub until: Option<String>,
 }
 
