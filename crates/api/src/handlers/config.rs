@@ -21,12 +21,13 @@ pub struct ConfigQuery {
     /// valid routes file).
     pub route: Option<String>,
     /// `json` (default) or `toml`: a valid routes file (`application/toml`).
+    #[param(pattern = "^(json|toml)$")]
     pub format: Option<String>,
 }
 
 /// `GET /v1/config`.
 #[utoipa::path(get, path = "/v1/config", tag = "runtime", params(ConfigQuery),
-    responses((status = 200, description = "The effective routes configuration (defaults filled in, secrets never shown); with `format=toml` a routes file that loads to the same configuration", body = Object),
+    responses((status = 200, description = "The effective routes configuration (defaults filled in, secrets never shown); with `format=toml` a routes file that loads to the same configuration", content((Object = "application/json"), (String = "application/toml"))),
               (status = 400, description = "Unknown format (problem+json)"),
               (status = 404, description = "No such route (problem+json)")))]
 pub async fn show(State(s): State<AppState>, Query(q): Query<ConfigQuery>) -> ApiResult<Response> {

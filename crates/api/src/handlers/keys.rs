@@ -202,14 +202,14 @@ pub struct SpendParams {
     /// `key` (default), `model`, `route`, `kind` or `day`.
     #[param(pattern = "^(key|model|route|kind|day)$")]
     pub by: Option<String>,
-    /// From this date or RFC 3339 time (UTC, inclusive).
+    /// From this date or RFC 3339 time (UTC, inclusive); empty = no bound.
     #[param(
-        pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$"
+        pattern = "^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$"
     )]
     pub since: Option<String>,
-    /// Until this date or RFC 3339 time (UTC, exclusive).
+    /// Until this date or RFC 3339 time (UTC, exclusive); empty = no bound.
     #[param(
-        pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$"
+        pattern = "^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$"
     )]
     pub until: Option<String>,
 }

@@ -31,17 +31,20 @@ pub struct RunsQuery {
     /// Only this session's runs.
     pub session: Option<String>,
     /// Only runs in this status: queued, running, completed, failed, cancelled, interrupted.
+    #[param(pattern = "^(queued|running|completed|failed|cancelled|interrupted)$")]
     pub status: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size (1–500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
 /// `GET /v1/runs`: every session's runs, newest first.
 #[utoipa::path(get, path = "/v1/runs", tag = "runs", params(RunsQuery),
     responses((status = 200, description = "A page of runs, newest first, and `next_cursor` (null on the last page)", body = Object),
-              (status = 400, description = "Unknown status or cursor (problem+json)")))]
+              (status = 400, description = "Unknown status or a limit outside 1–500 (problem+json)"),
+              (status = 404, description = "The cursor names no run (problem+json)")))]
 pub async fn list(State(s): State<AppState>, Query(q): Query<RunsQuery>) -> ApiResult<Json<Value>> {
     let status = match q.status.as_deref() {
         None => None,
@@ -56,19 +59,21 @@ pub async fn list(State(s): State<AppState>, Query(q): Query<RunsQuery>) -> ApiR
             )
         })?),
     };
-    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let limit = crate::handlers::sessions::page_limit(q.limit, 100)?;
     let filter = RunFilter {
         session_id: q.session,
         status,
-        after: q.cursor,
+        // An empty cursor is the first page, as if it were left out.
+        after: q.cursor.filter(|c| !c.is_empty()),
         limit,
     };
     let runs =
         match s.engine.store().list_runs_page(filter).await {
+            // The cursor names a run; one that does not exist is not found (like any id).
             Err(StoreError::RunNotFound { .. }) => return Err(Problem::new(
-                400,
+                404,
                 "invalid_cursor",
-                "the cursor is not one this API returned; pass next_cursor from the previous page",
+                "the cursor names no run: it is not one this API returned; pass next_cursor from the previous page",
             )),
             other => other.map_err(EngineError::from)?,
         };
