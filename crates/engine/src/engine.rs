@@ -167,7 +167,9 @@ impl Engine {
                 )
                 .await?;
         }
-        let access = crate::access::Access::load(store.clone()).await?;
+        let access =
+            crate::access::Access::load(store.clone(), Arc::new(crate::access::Book::default()))
+                .await?;
         let runtime_model = match store.runtime_get(RUNTIME_MODEL_KEY).await? {
             Some(sel) => match validate_selector(&routes, &sel) {
                 Ok(_) => Some(sel),

@@ -1,7 +1,7 @@
 //! Team access rows (spec §14): virtual keys (a SHA-256 of the secret, never the secret;
-//! their settings as one JSON document the engine owns) and open budget reservations.
-//! Reservations are written without waiting (they only matter to a later start, which
-//! releases whatever a dead daemon left behind).
+//! their settings as one JSON document the engine owns). Open budget reservations are kept
+//! in memory by the engine; the `spend_reservations` table only holds rows an older ferry
+//! wrote, released at start.
 
 use rusqlite::{params, Row};
 use serde::Serialize;
@@ -132,36 +132,8 @@ impl Store {
         .await
     }
 
-    /// Records an open reservation (queued; not waited for).
-    pub fn reserve_nowait(&self, r: ReservationRow) {
-        self.write_nowait(move |conn| {
-            conn.prepare_cached(
-                "INSERT INTO spend_reservations (id, key_id, amount_nanos, route, model, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                r.id,
-                r.key_id,
-                r.amount_nanos,
-                r.route,
-                r.model,
-                now_rfc3339()
-            ])?;
-            Ok(())
-        });
-    }
-
-    /// Drops an open reservation that ends without a charge (queued; not waited for).
-    pub fn release_nowait(&self, id: String) {
-        self.write_nowait(move |conn| {
-            conn.prepare_cached("DELETE FROM spend_reservations WHERE id = ?1")?
-                .execute([id])?;
-            Ok(())
-        });
-    }
-
-    /// Deletes every open reservation and returns them: at start they can only be left
-    /// over from a daemon that died with requests in flight.
+    /// Deletes every reservation row and returns them: rows an older ferry (which kept
+    /// reservations on disk) left behind when it died with requests in flight.
     pub async fn release_all_reservations(&self) -> Result<Vec<ReservationRow>, StoreError> {
         self.write(|conn| {
             let rows = conn

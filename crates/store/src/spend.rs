@@ -79,9 +79,9 @@ pub fn nanos_to_usd(nanos: i64) -> f64 {
 }
 
 impl Store {
-    /// Appends a ledger row and, in the same transaction, drops the call's reservation
-    /// (queued; not waited for: the in-memory budget book is already settled).
-    pub fn charge_nowait(&self, entry: LedgerEntry, reservation: Option<String>) {
+    /// Appends a ledger row (queued; not waited for: the in-memory budget book is
+    /// already settled).
+    pub fn charge_nowait(&self, entry: LedgerEntry) {
         self.write_nowait(move |conn| {
             conn.prepare_cached(
                 "INSERT INTO spend_ledger (at, key_id, route, model, kind, prompt_tokens,
@@ -102,10 +102,6 @@ impl Store {
                 entry.generation_id,
                 entry.run_id,
             ])?;
-            if let Some(id) = reservation {
-                conn.prepare_cached("DELETE FROM spend_reservations WHERE id = ?1")?
-                    .execute([id])?;
-            }
             Ok(())
         });
     }

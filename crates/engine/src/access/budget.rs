@@ -1,7 +1,12 @@
-//! The budget book: per key, what was spent in the current period and what is reserved by
-//! requests in flight, in integer nano-USD (sums are exact). One mutex is the critical
-//! section of admission: a request is admitted only when
-//! `spent + reserved + its worst case ≤ budget` (and `spent + reserved < budget`), and
+//! Budget reservations: per key, what was spent in the current period and what is reserved
+//! by requests in flight, in integer nano-USD (sums are exact). [`Reservations`] is the seam
+//! (a cluster-wide backend can hold them in a shared database); [`Book`] is the in-memory
+//! one every daemon uses today. Open reservations live only in memory, so the reservations
+//! of a daemon that died are gone when it restarts (its spend is reloaded from the ledger),
+//! and admitting a call writes nothing to disk.
+//!
+//! In the book one mutex is the critical section of admission: a request is admitted only
+//! when `spent + reserved + its worst case ≤ budget` (and `spent + reserved < budget`), and
 //! its worst case is reserved in the same critical section, so concurrent requests can
 //! never together overshoot. The lock is never held across an `.await`.
 
@@ -46,41 +51,61 @@ pub struct Standing {
     pub reserved: i64,
 }
 
-/// Every key's account.
+/// Each key's spend in its current period and its open reservations. Every method is one
+/// atomic step: `reserve` admits only what fits, so concurrent callers never overshoot.
+pub trait Reservations: Send + Sync + std::fmt::Debug {
+    /// Sets a key's spend in its current period (at start, or when its period changes,
+    /// from the ledger); its open reservations stay.
+    fn load(&self, key: &str, period: Period, spent: i64, now: OffsetDateTime);
+
+    /// Reserves `wanted` against `budget` when it fits.
+    fn reserve(
+        &self,
+        key: &str,
+        period: Period,
+        budget: i64,
+        wanted: i64,
+        now: OffsetDateTime,
+    ) -> Result<(), OverBudget>;
+
+    /// Ends a reservation of `reserved` and charges `charged`.
+    fn settle(&self, key: &str, period: Period, reserved: i64, charged: i64, now: OffsetDateTime);
+
+    /// A key's spend and reservations in its current period.
+    fn standing(&self, key: &str, period: Period, now: OffsetDateTime) -> Standing;
+}
+
+/// The in-memory [`Reservations`]: every key's account behind one mutex.
 #[derive(Debug, Default)]
 pub struct Book {
     accounts: Mutex<HashMap<String, Account>>,
 }
 
 impl Book {
-    /// Sets a key's spend in its current period (at start, from the ledger).
-    pub fn load(&self, key: &str, period: Period, spent: i64, now: OffsetDateTime) {
-        self.lock().insert(
-            key.to_owned(),
-            Account {
-                period_start: period.start(now),
-                spent,
-                reserved: 0,
-            },
-        );
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Account>> {
         self.accounts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The key's account, rolled over to the current period; allocates only for a key
+    /// seen for the first time.
     fn account<'a>(
         map: &'a mut HashMap<String, Account>,
         key: &str,
         period: Period,
         now: OffsetDateTime,
     ) -> &'a mut Account {
-        let acc = map.entry(key.to_owned()).or_insert(Account {
-            period_start: period.start(now),
-            spent: 0,
-            reserved: 0,
-        });
         let start = period.start(now);
+        if !map.contains_key(key) {
+            map.insert(
+                key.to_owned(),
+                Account {
+                    period_start: start,
+                    spent: 0,
+                    reserved: 0,
+                },
+            );
+        }
+        let acc = map.get_mut(key).expect("inserted above");
         if start > acc.period_start {
             // A new period: spend starts again; reservations still in flight stay.
             acc.period_start = start;
@@ -88,9 +113,18 @@ impl Book {
         }
         acc
     }
+}
 
-    /// Reserves `wanted` against `budget` when it fits.
-    pub fn reserve(
+impl Reservations for Book {
+    fn load(&self, key: &str, period: Period, spent: i64, now: OffsetDateTime) {
+        let mut map = self.lock();
+        let acc = Self::account(&mut map, key, period, now);
+        // Requests in flight keep their reservations (a key whose period changed).
+        acc.period_start = period.start(now);
+        acc.spent = spent;
+    }
+
+    fn reserve(
         &self,
         key: &str,
         period: Period,
@@ -113,23 +147,14 @@ impl Book {
         Ok(())
     }
 
-    /// Ends a reservation of `reserved` and charges `charged`.
-    pub fn settle(
-        &self,
-        key: &str,
-        period: Period,
-        reserved: i64,
-        charged: i64,
-        now: OffsetDateTime,
-    ) {
+    fn settle(&self, key: &str, period: Period, reserved: i64, charged: i64, now: OffsetDateTime) {
         let mut map = self.lock();
         let acc = Self::account(&mut map, key, period, now);
         acc.reserved = (acc.reserved - reserved).max(0);
         acc.spent = acc.spent.saturating_add(charged);
     }
 
-    /// A key's spend and reservations in its current period.
-    pub fn standing(&self, key: &str, period: Period, now: OffsetDateTime) -> Standing {
+    fn standing(&self, key: &str, period: Period, now: OffsetDateTime) -> Standing {
         let mut map = self.lock();
         let acc = Self::account(&mut map, key, period, now);
         Standing {

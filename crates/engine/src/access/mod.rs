@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use ferry_store::{LedgerEntry, ReservationRow, Store};
+use ferry_store::{LedgerEntry, Store};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -30,7 +30,7 @@ use zeroize::Zeroizing;
 use crate::engine::Engine;
 use crate::EngineError;
 
-pub use budget::{usd_to_nanos, usd_to_nanos_ceil, Book, Standing};
+pub use budget::{usd_to_nanos, usd_to_nanos_ceil, Book, Reservations, Standing};
 pub use keys::{KeySettings, Period, Scope, KEY_PREFIX};
 pub use limits::{LimitKind, Limited};
 pub use manage::{KeyPatch, KeyView, NewKey, SpendQuery};
@@ -224,13 +224,13 @@ impl AccessError {
     }
 }
 
-/// The keys, the operator token and the budget book.
+/// The keys, the operator token and the budget reservations.
 pub(crate) struct Access {
     operator: RwLock<Option<Arc<Zeroizing<String>>>>,
     require_keys: std::sync::atomic::AtomicBool,
     by_hash: RwLock<HashMap<[u8; 32], Arc<KeyState>>>,
     revoked: RwLock<HashMap<[u8; 32], String>>,
-    book: Book,
+    book: Arc<dyn Reservations>,
 }
 
 fn usd(nanos: i64) -> String {
@@ -241,16 +241,20 @@ fn usd(nanos: i64) -> String {
 }
 
 impl Access {
-    /// Loads the keys and their spend in the current period; releases the reservations
-    /// a dead daemon left behind.
-    pub(crate) async fn load(store: Store) -> Result<Access, EngineError> {
+    /// Loads the keys and their spend in the current period into `book`. Open
+    /// reservations are kept only in memory, so none survive a daemon that died; rows an
+    /// older ferry wrote to disk are released here.
+    pub(crate) async fn load(
+        store: Store,
+        book: Arc<dyn Reservations>,
+    ) -> Result<Access, EngineError> {
         let released = store.release_all_reservations().await?;
         if !released.is_empty() {
             let total: i64 = released.iter().map(|r| r.amount_nanos).sum();
             tracing::warn!(
                 reservations = released.len(),
                 amount = %usd(total),
-                "released budget reservations of requests in flight when ferry stopped; their upstream cost (if any) is not in the ledger"
+                "released budget reservations an older ferry left on disk; their upstream cost (if any) is not in the ledger"
             );
         }
         let access = Access {
@@ -258,7 +262,7 @@ impl Access {
             require_keys: Default::default(),
             by_hash: RwLock::new(HashMap::new()),
             revoked: RwLock::new(HashMap::new()),
-            book: Book::default(),
+            book,
         };
         let now = OffsetDateTime::now_utc();
         let mut since = Vec::new();
@@ -364,7 +368,8 @@ pub struct Admission {
     kind: &'static str,
     route: String,
     model: String,
-    reservation: Option<(String, i64)>,
+    /// The reserved worst case, nano-USD.
+    reservation: Option<i64>,
     done: bool,
 }
 
@@ -398,7 +403,7 @@ impl Admission {
     /// reservation when upstream reported no cost) and ends the reservation.
     pub fn settle(mut self, spent: Spent) {
         self.done = true;
-        let reserved = self.reservation.as_ref().map_or(0, |r| r.1);
+        let reserved = self.reservation.take().unwrap_or(0);
         let (cost_nanos, estimated) = match spent.cost.filter(|c| c.is_finite() && *c >= 0.0) {
             Some(c) => (usd_to_nanos(c), false),
             None => (reserved, reserved > 0),
@@ -429,8 +434,7 @@ impl Admission {
             generation_id: spent.generation_id,
             run_id: spent.run_id,
         };
-        self.engine
-            .record_spend(entry, self.reservation.take().map(|r| r.0));
+        self.engine.record_spend(entry);
     }
 
     /// Nothing was paid (the call failed before any output): ends the reservation.
@@ -443,7 +447,7 @@ impl Admission {
             return;
         }
         self.done = true;
-        if let (Some(k), Some((id, amount))) = (&self.key, self.reservation.take()) {
+        if let (Some(k), Some(amount)) = (&self.key, self.reservation.take()) {
             self.engine.inner.access.book.settle(
                 &k.id,
                 k.settings.period,
@@ -451,7 +455,6 @@ impl Admission {
                 0,
                 OffsetDateTime::now_utc(),
             );
-            self.engine.inner.store.release_nowait(id);
         }
     }
 }
@@ -605,15 +608,7 @@ impl Engine {
             ))
             .into());
         }
-        let id = uuid::Uuid::now_v7().simple().to_string();
-        self.inner.store.reserve_nowait(ReservationRow {
-            id: id.clone(),
-            key_id: k.id.clone(),
-            amount_nanos: wanted,
-            route: spec.route.clone(),
-            model: model.clone(),
-        });
-        Ok(self.admission(Some(k.clone()), &spec, model, Some((id, wanted))))
+        Ok(self.admission(Some(k.clone()), &spec, model, Some(wanted)))
     }
 
     fn admission(
@@ -621,7 +616,7 @@ impl Engine {
         key: Option<Arc<KeyState>>,
         spec: &CallSpec,
         model: String,
-        reservation: Option<(String, i64)>,
+        reservation: Option<i64>,
     ) -> Admission {
         Admission {
             engine: self.clone(),
@@ -666,7 +661,7 @@ impl Engine {
                 );
             }
         }
-        self.record_spend(entry, None);
+        self.record_spend(entry);
     }
 
     /// The id of the current task's key, if a key is calling.
@@ -700,13 +695,13 @@ impl Engine {
             })
     }
 
-    fn record_spend(&self, entry: LedgerEntry, reservation: Option<String>) {
+    fn record_spend(&self, entry: LedgerEntry) {
         self.inner.metrics.spend(
             &entry.route,
             &entry.kind,
             ferry_store::nanos_to_usd(entry.cost_nanos),
         );
-        self.inner.store.charge_nowait(entry, reservation);
+        self.inner.store.charge_nowait(entry);
     }
 
     /// A key's standing in its current period, for views.
