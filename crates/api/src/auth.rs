@@ -4,7 +4,8 @@
 //! constant time, or an `fk-…` virtual key, looked up by its SHA-256). The path decides the
 //! scope needed ([`scope_for`]). The caller is handed to the handler as an extension and
 //! as the task's caller, so every paid call the request makes is admitted and charged for
-//! it. `/healthz` and `/readyz` stay open so supervisors can probe without credentials.
+//! it; a facade response of a key with rate limits carries OpenAI's `x-ratelimit-*` headers.
+//! `/healthz` and `/readyz` stay open so supervisors can probe without credentials.
 
 use std::sync::Arc;
 
@@ -12,12 +13,12 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::Response;
-use ferry_engine::{with_caller, AccessError, Engine, EngineError, Scope};
+use ferry_engine::{with_caller, with_rate_report, AccessError, Engine, EngineError, Scope};
 use zeroize::Zeroizing;
 
 use crate::facade::dialect::{ANTHROPIC_PREFIX, OPENAI_PREFIX};
 use crate::facade::ErrorShape;
-use crate::problem::Problem;
+use crate::problem::{ratelimit_headers, Problem};
 
 /// How the daemon authenticates: the operator token (if any) and whether a loopback
 /// daemon without a token still requires a credential (`serve --require-keys`).
@@ -146,7 +147,19 @@ pub async fn require_token(State(engine): State<Engine>, mut req: Request, next:
         }
     }
     req.extensions_mut().insert(caller.clone());
-    with_caller(caller, next.run(req)).await
+    if need != Need::Scope(Scope::Facade) || !caller.has_rate_limits() {
+        return with_caller(caller, next.run(req)).await;
+    }
+    // Like OpenAI, every facade response of a key with rate limits says what is left.
+    let (mut resp, rate) = with_rate_report(with_caller(caller, next.run(req))).await;
+    for remaining in rate.iter().flat_map(|r| r.each()) {
+        for (name, value) in ratelimit_headers(remaining) {
+            if let Ok(v) = header::HeaderValue::from_str(&value) {
+                resp.headers_mut().insert(name, v);
+            }
+        }
+    }
+    resp
 }
 
 #[cfg(test)]

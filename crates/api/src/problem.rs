@@ -3,7 +3,7 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ferry_engine::{retry_after_secs, AccessError, EngineError, LimitKind};
+use ferry_engine::{retry_after_secs, AccessError, EngineError, LimitKind, Remaining};
 use serde::Serialize;
 
 /// One problem document. `type` (`urn:ferry:problem:{code}`) and `title` (the HTTP reason
@@ -247,7 +247,21 @@ fn access_headers(e: &AccessError) -> Vec<(&'static str, String)> {
         return vec![("x-should-retry", "false".into())];
     }
     let secs = retry_after_secs(l.retry_after);
-    let (limit, remaining, reset) = match l.kind {
+    let mut headers = vec![("retry-after", secs.to_string())];
+    headers.extend(ratelimit_headers(&Remaining {
+        kind: l.kind,
+        limit: l.limit,
+        remaining: l.remaining,
+        reset: l.retry_after,
+    }));
+    headers.push(("x-should-retry", "true".into()));
+    headers
+}
+
+/// OpenAI's `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` for one limit; the
+/// reset in seconds (`1.500s`).
+pub(crate) fn ratelimit_headers(r: &Remaining) -> [(&'static str, String); 3] {
+    let (limit, remaining, reset) = match r.kind {
         LimitKind::Requests => (
             "x-ratelimit-limit-requests",
             "x-ratelimit-remaining-requests",
@@ -259,12 +273,10 @@ fn access_headers(e: &AccessError) -> Vec<(&'static str, String)> {
             "x-ratelimit-reset-tokens",
         ),
     };
-    vec![
-        ("retry-after", secs.to_string()),
-        (limit, l.limit.to_string()),
-        (remaining, l.remaining.to_string()),
-        (reset, format!("{:.3}s", l.retry_after.as_secs_f64())),
-        ("x-should-retry", "true".into()),
+    [
+        (limit, r.limit.to_string()),
+        (remaining, r.remaining.to_string()),
+        (reset, format!("{:.3}s", r.reset.as_secs_f64())),
     ]
 }
 

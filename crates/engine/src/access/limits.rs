@@ -1,13 +1,14 @@
 //! Per-key rate limits with `governor` (GCRA): `rpm` requests and `tpm` tokens per minute.
 //! A full minute's worth may be used at once, then capacity comes back evenly (one request
-//! every 60/rpm seconds). A refusal says when to retry and what is left, for the
-//! `Retry-After` and OpenAI `x-ratelimit-*` headers.
+//! every 60/rpm seconds). An admitted request learns what is left ([`RateState`]) and a
+//! refusal when to retry, for OpenAI's `x-ratelimit-*` headers (on every response of a key
+//! with limits) and `Retry-After`.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
-use governor::middleware::StateInformationMiddleware;
+use governor::middleware::{StateInformationMiddleware, StateSnapshot};
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 
@@ -44,6 +45,42 @@ pub struct Limited {
     pub too_large: bool,
 }
 
+/// One limit after an admitted request: OpenAI's `x-ratelimit-{limit,remaining,reset}-{kind}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Remaining {
+    pub kind: LimitKind,
+    /// The per-minute limit.
+    pub limit: u32,
+    /// What may still be used at once.
+    pub remaining: u32,
+    /// Until the limit is whole again.
+    pub reset: Duration,
+}
+
+/// What is left of a key's limits after an admitted request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RateState {
+    pub requests: Option<Remaining>,
+    pub tokens: Option<Remaining>,
+}
+
+impl RateState {
+    /// The limits there are, requests first.
+    pub fn each(&self) -> impl Iterator<Item = &Remaining> {
+        self.requests.iter().chain(self.tokens.iter())
+    }
+}
+
+fn remaining(kind: LimitKind, limit: u32, snapshot: &StateSnapshot) -> Remaining {
+    let left = snapshot.remaining_burst_capacity().min(limit);
+    Remaining {
+        kind,
+        limit,
+        remaining: left,
+        reset: snapshot.quota().replenish_interval() * (limit - left),
+    }
+}
+
 /// One key's limiters.
 pub struct Limits {
     rpm: Option<(u32, Limiter)>,
@@ -76,25 +113,38 @@ impl Limits {
         }
     }
 
-    /// Takes one request and `tokens` tokens, or says why not.
-    pub fn check(&self, tokens: u64) -> Result<(), Limited> {
+    /// Whether the key has any limit.
+    pub fn any(&self) -> bool {
+        self.rpm.is_some() || self.tpm.is_some()
+    }
+
+    /// Takes one request and `tokens` tokens and says what is left, or says why not.
+    pub fn check(&self, tokens: u64) -> Result<RateState, Limited> {
         let clock = DefaultClock::default();
+        let mut state = RateState::default();
         if let Some((limit, l)) = &self.rpm {
-            if let Err(not_until) = l.check() {
-                return Err(Limited {
-                    kind: LimitKind::Requests,
-                    limit: *limit,
-                    remaining: 0,
-                    retry_after: not_until.wait_time_from(clock.now()),
-                    too_large: false,
-                });
+            match l.check() {
+                Ok(snapshot) => {
+                    state.requests = Some(remaining(LimitKind::Requests, *limit, &snapshot))
+                }
+                Err(not_until) => {
+                    return Err(Limited {
+                        kind: LimitKind::Requests,
+                        limit: *limit,
+                        remaining: 0,
+                        retry_after: not_until.wait_time_from(clock.now()),
+                        too_large: false,
+                    })
+                }
             }
         }
         if let Some((limit, l)) = &self.tpm {
             let n = u32::try_from(tokens.max(1)).unwrap_or(u32::MAX);
             let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
             match l.check_n(n) {
-                Ok(Ok(_)) => {}
+                Ok(Ok(snapshot)) => {
+                    state.tokens = Some(remaining(LimitKind::Tokens, *limit, &snapshot))
+                }
                 Ok(Err(not_until)) => {
                     return Err(Limited {
                         kind: LimitKind::Tokens,
@@ -115,7 +165,7 @@ impl Limits {
                 }
             }
         }
-        Ok(())
+        Ok(state)
     }
 }
 
@@ -126,8 +176,12 @@ mod tests {
     #[test]
     fn the_request_after_a_full_minute_is_refused() {
         let l = Limits::new(Some(60), None);
-        for i in 0..60 {
-            assert!(l.check(0).is_ok(), "request {i}");
+        let first = l.check(0).unwrap().requests.unwrap();
+        assert_eq!((first.limit, first.remaining), (60, 59));
+        assert_eq!(first.reset, Duration::from_secs(1));
+        for i in 1..60 {
+            let left = l.check(0).unwrap().requests.unwrap();
+            assert_eq!(left.remaining, 59 - i, "request {i}");
         }
         let refused = l.check(0).unwrap_err();
         assert_eq!(refused.kind, LimitKind::Requests);
@@ -139,7 +193,9 @@ mod tests {
     #[test]
     fn tokens_are_counted_and_oversize_requests_say_so() {
         let l = Limits::new(None, Some(1000));
-        assert!(l.check(600).is_ok());
+        let state = l.check(600).unwrap();
+        assert_eq!(state.requests, None);
+        assert_eq!(state.tokens.unwrap().remaining, 400);
         let r = l.check(600).unwrap_err();
         assert_eq!(r.kind, LimitKind::Tokens);
         assert!(!r.too_large);

@@ -32,7 +32,7 @@ use crate::EngineError;
 
 pub use budget::{usd_to_nanos, usd_to_nanos_ceil, Book, Reservations, Standing};
 pub use keys::{KeySettings, Period, Scope, KEY_PREFIX};
-pub use limits::{LimitKind, Limited};
+pub use limits::{LimitKind, Limited, RateState, Remaining};
 pub use manage::{KeyPatch, KeyView, NewKey, SpendQuery};
 pub use price::{input_tokens, worst_case, Unpriced};
 
@@ -103,6 +103,11 @@ impl Caller {
         }
     }
 
+    /// Whether the caller is a key with a rate limit.
+    pub fn has_rate_limits(&self) -> bool {
+        matches!(self, Caller::Key(k) if k.limits.any())
+    }
+
     /// Whether the caller may use `scope`.
     pub fn allows(&self, scope: Scope) -> bool {
         match self {
@@ -160,6 +165,21 @@ impl Caller {
 
 tokio::task_local! {
     static CALLER: Caller;
+}
+
+tokio::task_local! {
+    static RATE: std::cell::Cell<Option<RateState>>;
+}
+
+/// Runs `fut` (one request) and returns, with its output, what was left of the caller's
+/// rate limits when the request was admitted (`None`: no limited call was admitted), for
+/// the `x-ratelimit-*` headers of its response.
+pub async fn with_rate_report<F: std::future::Future>(fut: F) -> (F::Output, Option<RateState>) {
+    RATE.scope(std::cell::Cell::new(None), async {
+        let out = fut.await;
+        (out, RATE.with(std::cell::Cell::get))
+    })
+    .await
 }
 
 /// Runs `fut` with `caller` as the caller of every paid call it makes.
@@ -552,7 +572,17 @@ impl Engine {
         caller.check_target(&spec.route, &model)?;
         let input = input_tokens(spec.input_bytes);
         let tokens = input.saturating_add(spec.max_tokens.unwrap_or(0));
-        if let Err(l) = k.limits.check(tokens) {
+        let l = match k.limits.check(tokens) {
+            Ok(state) => {
+                if k.limits.any() {
+                    // Outside `with_rate_report` (session runs) nobody asks.
+                    let _ = RATE.try_with(|r| r.set(Some(state)));
+                }
+                None
+            }
+            Err(l) => Some(l),
+        };
+        if let Some(l) = l {
             let message = if l.too_large {
                 format!("this request counts about {tokens} tokens (input estimate + max_tokens), more than key {}'s limit of {} tokens per minute allows at once; send less or lower max_tokens", k.id, l.limit)
             } else {
