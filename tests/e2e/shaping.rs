@@ -453,6 +453,68 @@ fn billed_cost_is_reconciled_in_the_background_on_verified_routes_only() {
 }
 
 #[test]
+fn ledger_rows_of_every_protocol_get_their_billed_cost() {
+    let r = rig();
+    // What each call reports as `usage.cost` (and the fake bills for its generation).
+    let costs = [0.0021, 0.0034, 0.0055, 0.0089];
+    for c in costs {
+        r.verified.push(Reply::text("billed").with_usage(10, 2, c));
+    }
+    let post = |path: &str, body: Value| {
+        let resp = http_bytes(
+            r.d.port,
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(resp.status, 200, "{path}: {}", String::from_utf8_lossy(&resp.body));
+    };
+    let messages = json!([{"role": "user", "content": "hi"}]);
+    post(
+        "/openai/v1/chat/completions",
+        json!({"model": "openai/gpt-5.4-mini", "messages": messages}),
+    );
+    post(
+        "/openai/v1/chat/completions",
+        json!({"model": "openai/gpt-5.4-mini", "messages": messages, "stream": true}),
+    );
+    post(
+        "/anthropic/v1/messages",
+        json!({"model": "openai/gpt-5.4-mini", "max_tokens": 50, "messages": messages}),
+    );
+    post(
+        "/openai/v1/responses",
+        json!({"model": "openai/gpt-5.4-mini", "input": "hi"}),
+    );
+    let want: f64 = costs.iter().sum();
+    let billed = eventually(std::time::Duration::from_secs(30), || {
+        let (status, text) = http(r.d.port, "GET", "/v1/spend?by=kind", &[], None).ok()?;
+        assert_eq!(status, 200, "{text}");
+        let v: Value = serde_json::from_str(&text).ok()?;
+        let facade = v["groups"]
+            .as_array()?
+            .iter()
+            .find(|g| g["group"] == "facade")?
+            .clone();
+        if facade["calls"] != 4 {
+            return None;
+        }
+        let billed = facade["billed_usd"].as_f64()?;
+        // Rows are reconciled one by one: wait for all four.
+        ((billed - want).abs() < 1e-9).then_some(billed)
+    });
+    assert!((billed - want).abs() < 1e-9, "{billed}");
+    let lookups = r
+        .verified
+        .requests()
+        .into_iter()
+        .filter(|q| q.path == "/api/v1/generation")
+        .count();
+    assert!(lookups >= 4, "one lookup per ledger row: {lookups}");
+}
+
+#[test]
 fn proxy_environment_variables_are_honoured() {
     // A second fake plays the forward proxy: it receives absolute-form requests and
     // answers them itself, so what it recorded proves the route went through it.

@@ -345,6 +345,13 @@ fn the_61st_request_in_a_minute_is_rate_limited_with_openai_headers() {
     let mut first_limited = None;
     for i in 0..120 {
         let resp = r.chat(&key, &body);
+        if i == 0 {
+            // Every response of a key with limits says what is left, like OpenAI's.
+            assert_eq!(resp.header("x-ratelimit-limit-requests"), Some("60"));
+            assert_eq!(resp.header("x-ratelimit-remaining-requests"), Some("59"));
+            assert_eq!(resp.header("x-ratelimit-reset-requests"), Some("1.000s"));
+            assert_eq!(resp.header("x-ratelimit-limit-tokens"), None);
+        }
         if resp.status == 429 {
             first_limited = Some((i, resp));
             break;
@@ -378,6 +385,40 @@ fn the_61st_request_in_a_minute_is_rate_limited_with_openai_headers() {
         .header("x-ratelimit-reset-requests")
         .unwrap()
         .ends_with('s'));
+
+    // A token limit: a streamed answer and an Anthropic Messages answer both carry it;
+    // the operator and keys without limits get no such headers.
+    let (_, tokens) = r.create_key("tokens", &["--tpm", "100000"]);
+    let streamed = r.chat(&tokens, &stream_body("openai/gpt-5.4-mini", 1000));
+    assert_eq!(streamed.status, 200);
+    assert_eq!(streamed.header("x-ratelimit-limit-tokens"), Some("100000"));
+    let left: u64 = streamed
+        .header("x-ratelimit-remaining-tokens")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(left <= 100_000 - 1000, "max_tokens counts: {left} left");
+    assert!(streamed.header("x-ratelimit-reset-tokens").is_some());
+    assert_eq!(streamed.header("x-ratelimit-limit-requests"), None);
+    let messages = http_bytes(
+        r.d.port,
+        "POST",
+        "/anthropic/v1/messages",
+        &[("x-api-key", &tokens), ("Content-Type", "application/json")],
+        json!({"model": "openai/gpt-5.4-mini", "max_tokens": 100,
+               "messages": [{"role": "user", "content": "hi"}]})
+        .to_string()
+        .as_bytes(),
+    );
+    assert_eq!(messages.status, 200, "{}", String::from_utf8_lossy(&messages.body));
+    assert_eq!(messages.header("x-ratelimit-limit-tokens"), Some("100000"));
+    let (_, unlimited) = r.create_key("unlimited", &[]);
+    for credential in [OPERATOR, unlimited.as_str()] {
+        let plain = r.chat(credential, &body);
+        assert_eq!(plain.status, 200);
+        assert_eq!(plain.header("x-ratelimit-limit-requests"), None);
+        assert_eq!(plain.header("x-ratelimit-limit-tokens"), None);
+    }
 }
 
 #[test]

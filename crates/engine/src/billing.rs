@@ -1,11 +1,19 @@
-//! Billed-cost reconciliation: after a run completes on a verified OpenRouter route, ask
-//! `GET /generation?id=` what was actually billed (streamed `usage.cost` can under-report)
-//! and record it on the run. Runs in the background, retries briefly while OpenRouter
-//! answers 404 (the generation is not queryable at once), and never delays an answer.
+//! Billed-cost reconciliation (`--reconcile-cost`): for every spend-ledger row with an
+//! OpenRouter generation id on a verified OpenRouter route (facade calls of every protocol,
+//! session model calls, image calls) and for a single-call run, ask `GET /generation?id=`
+//! what was actually billed (streamed `usage.cost` can under-report) and record it on the
+//! ledger row (`billed_cost`) or the run. Runs in the background, retries briefly while
+//! OpenRouter answers 404 (the generation is not queryable at once), and never delays an
+//! answer. A run and its ledger row share one lookup ([`Lookups`]); at most
+//! [`MAX_PENDING`] reconciliations wait at once, beyond that rows stay unreconciled.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::sync::OnceCell;
 
 use ferry_openrouter::UpstreamError;
 use serde_json::Value;
@@ -51,32 +59,96 @@ fn total_cost(doc: &Value) -> Option<f64> {
     })
 }
 
+/// Reconciliations waiting or looking up at once, at most.
+pub(crate) const MAX_PENDING: usize = 10_000;
+
+/// The generation lookups in flight, shared by whoever asks for the same generation.
+#[derive(Debug, Default)]
+pub(crate) struct Lookups {
+    in_flight: Mutex<HashMap<String, Arc<OnceCell<Option<f64>>>>>,
+    pending: AtomicUsize,
+}
+
+impl Lookups {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<OnceCell<Option<f64>>>>> {
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What OpenRouter billed for `generation_id` on `route`, looked up once however many
+/// ask while the lookup runs.
+async fn billed(inner: &Inner, route: &str, generation_id: &str) -> Option<f64> {
+    let cell = Arc::clone(
+        inner
+            .billing
+            .map()
+            .entry(generation_id.to_owned())
+            .or_default(),
+    );
+    let cost = *cell
+        .get_or_init(|| async {
+            let route_cfg = inner.routes.route(route).ok()?;
+            let client = inner.routes.openrouter_client(route).ok()?;
+            let key = inner.routes.api_key(route_cfg, &inner.secrets).ok()?;
+            let fetch = || {
+                let (client, key) = (client.clone(), key.clone());
+                async move { client.generation(&key, generation_id).await }
+            };
+            billed_cost(fetch, &LOOKUP_DELAYS).await
+        })
+        .await;
+    let mut map = inner.billing.map();
+    if map.get(generation_id).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+        map.remove(generation_id);
+    }
+    cost
+}
+
+/// Runs `reconcile` in the background when billed costs are reconciled on `route` and
+/// fewer than [`MAX_PENDING`] reconciliations are pending.
+fn start<F>(inner: Arc<Inner>, route: String, reconcile: impl FnOnce(Arc<Inner>, String) -> F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let verified = inner
+        .routes
+        .route(&route)
+        .is_ok_and(|r| r.is_verified_openrouter());
+    if !inner.reconcile_cost || !verified {
+        return;
+    }
+    if inner.billing.pending.fetch_add(1, Ordering::Relaxed) >= MAX_PENDING {
+        inner.billing.pending.fetch_sub(1, Ordering::Relaxed);
+        tracing::debug!(%route, "too many billed-cost lookups pending; not reconciling");
+        return;
+    }
+    let task = reconcile(Arc::clone(&inner), route);
+    tokio::spawn(async move {
+        task.await;
+        inner.billing.pending.fetch_sub(1, Ordering::Relaxed);
+    });
+}
+
 /// Starts the background reconciliation of one run.
 pub(crate) fn spawn(inner: Arc<Inner>, route: String, run_id: String, generation_id: String) {
-    tokio::spawn(async move {
-        let Ok(route_cfg) = inner.routes.route(&route) else {
-            return;
-        };
-        let (Ok(client), Ok(key)) = (
-            inner.routes.openrouter_client(&route),
-            inner.routes.api_key(route_cfg, &inner.secrets),
-        ) else {
-            return;
-        };
-        let fetch = || {
-            let (client, key, id) = (client.clone(), key.clone(), generation_id.clone());
-            async move { client.generation(&key, &id).await }
-        };
-        match billed_cost(fetch, &LOOKUP_DELAYS).await {
+    start(inner, route, |inner, route| async move {
+        match billed(&inner, &route, &generation_id).await {
             Some(cost) => {
-                inner
-                    .store
-                    .set_ledger_billed_nowait(generation_id.clone(), cost);
                 if let Err(e) = inner.store.set_billed_cost(&run_id, cost).await {
                     tracing::warn!(run = %run_id, error = %e, "cannot record the billed cost");
                 }
             }
             None => tracing::debug!(run = %run_id, "billed cost not available"),
+        }
+    });
+}
+
+/// Starts the background reconciliation of the ledger row of `generation_id`.
+pub(crate) fn spawn_ledger(inner: Arc<Inner>, route: String, generation_id: String) {
+    start(inner, route, |inner, route| async move {
+        match billed(&inner, &route, &generation_id).await {
+            Some(cost) => inner.store.set_ledger_billed_nowait(generation_id, cost),
+            None => tracing::debug!(generation = %generation_id, "billed cost not available"),
         }
     });
 }

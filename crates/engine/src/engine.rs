@@ -126,6 +126,8 @@ pub(crate) struct Inner {
     /// Failed run ends not yet written ([`crate::unstored`]).
     pub(crate) unstored: Mutex<HashMap<String, crate::unstored::UnstoredEnd>>,
     pub(crate) access: crate::access::Access,
+    /// Billed-cost lookups in flight ([`crate::billing`]).
+    pub(crate) billing: crate::billing::Lookups,
 }
 
 /// The engine handle (cheap to clone).
@@ -210,6 +212,7 @@ impl Engine {
                 traces: config.traces.clone(),
                 unstored: Mutex::new(HashMap::new()),
                 access,
+                billing: Default::default(),
             }),
         };
         engine.spawn_catalog_refresh();

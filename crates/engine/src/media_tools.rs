@@ -16,6 +16,7 @@ use ferry_openrouter::media::{
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::access::{image_worst_case, input_tokens, Spent, Unpriced};
 use crate::engine::Engine;
 use crate::input::provider_for;
 use crate::tools::{
@@ -150,11 +151,9 @@ impl Engine {
             timeout_ms,
             run_id: None,
         };
-        if let ToolArgs::GenerateVideo(v) = &args {
+        if let (ToolArgs::GenerateVideo(v), false) = (&args, wait) {
             let job = self.start_video(&ctx, v).await?;
-            if !wait {
-                return Ok(DirectResult::VideoStarted(Box::new(job)));
-            }
+            return Ok(DirectResult::VideoStarted(Box::new(job)));
         }
         Ok(DirectResult::Done(Box::new(
             self.execute_tool(&ctx, &args, &mut |_| {}).await?,
@@ -169,7 +168,6 @@ impl Engine {
         args: &ToolArgs,
         progress: &mut (dyn FnMut(&VideoJobView) + Send),
     ) -> Result<ToolOutput, EngineError> {
-        self.check_budget_open()?;
         let media = &ctx.route.media;
         let default_model = match args {
             ToolArgs::GenerateImage(_) | ToolArgs::EditImage(_) => &media.image_model,
@@ -322,6 +320,10 @@ impl Engine {
             provider: provider_for(route, &model, &Default::default()),
         };
         req.validate()?;
+        let worst = match catalog.as_deref().and_then(|c| c.model(&model)) {
+            Some(m) => image_worst_case(m, input_tokens(prompt.len()), req.inputs.len()),
+            None => Err(Unpriced::NotInCatalog),
+        };
         let chat = req.to_chat();
         let client = self.inner.routes.openrouter_client(&route.id)?;
         let key = self.route_key(route)?;
@@ -340,6 +342,9 @@ impl Engine {
             ..ToolOutput::default()
         };
         for _ in 0..n {
+            let admission = self
+                .admit_media("media", &route.id, &model, prompt.len(), worst.clone())
+                .await?;
             let mut attempts = Vec::new();
             let outcome = chat_with_retries(
                 &driver,
@@ -351,13 +356,11 @@ impl Engine {
             )
             .await?;
             add_cost(&mut out.cost, outcome.cost);
-            self.charge_call(
-                &route.id,
+            admission.settle(Spent::of_media(
                 outcome.model.as_deref().unwrap_or(&model),
-                "media",
                 outcome.cost,
                 outcome.generation_id.clone(),
-            );
+            ));
             if !outcome.content.trim().is_empty() {
                 out.text = Some(outcome.content.clone());
             }
@@ -400,6 +403,16 @@ impl Engine {
             speed: a.speed,
         };
         req.validate()?;
+        // Speech answers carry no usage, so a key with a budget cannot use speech.
+        let admission = self
+            .admit_media(
+                "media",
+                &route.id,
+                &req.model,
+                req.input.len(),
+                Err(Unpriced::Unbounded("speech")),
+            )
+            .await?;
         let client = self.inner.routes.openrouter_client(&route.id)?;
         let key = self.route_key(route)?;
         let speech = client
@@ -410,8 +423,8 @@ impl Engine {
                 &self.inner.retry,
             )
             .await?;
-        // Speech answers carry no usage: the call is in the ledger without a cost.
-        self.charge_call(&route.id, &req.model, "media", None, None);
+        // The call is in the ledger without a cost.
+        admission.settle(Spent::of_media(&req.model, None, None));
         let asset = self
             .store_generated(speech.bytes, Kind::Audio, "speech")
             .await?;

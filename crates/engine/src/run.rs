@@ -151,13 +151,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
             finish_reasons.extend(finish_reason);
             // A billed cost is looked up per generation: only a single-call turn (no
             // tools, so no media cost either) has one generation that covers the run.
-            if inner.reconcile_cost
-                && model_calls == 1
-                && inner
-                    .routes
-                    .route(&route)
-                    .is_ok_and(|r| r.is_verified_openrouter())
-            {
+            if inner.reconcile_cost && model_calls == 1 {
                 reconcile = generation_id.clone().map(|g| (route, g));
             }
             let data = json!({

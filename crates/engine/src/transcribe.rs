@@ -10,6 +10,7 @@ use ferry_openrouter::{call_with_retries, TranscriptionRequest};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::access::{Spent, Unpriced};
 use crate::engine::Engine;
 use crate::EngineError;
 
@@ -147,7 +148,16 @@ impl Engine {
                 cost: None,
             });
         }
-        self.check_budget_open()?;
+        // Speech-to-text is priced by upstream only afterwards: not under a budget.
+        let admission = self
+            .admit_media(
+                "stt",
+                &route.id,
+                &model,
+                0,
+                Err(Unpriced::Unbounded("speech-to-text")),
+            )
+            .await?;
         let (_, bytes) = self.inner.assets.read(&asset.asset.id).await?;
         let client = self.inner.routes.openrouter_client(&route.id)?;
         let key = self.route_key(route)?;
@@ -164,7 +174,7 @@ impl Engine {
                 e.message = format!("speech-to-text of {name} failed: {}", e.message);
                 EngineError::from(e)
             })?;
-        self.charge_call(&route.id, &model, "stt", t.cost, None);
+        admission.settle(Spent::of_media(&model, t.cost, None));
         let meta = json!({"usage": t.usage, "cost": t.cost, "route": route.id});
         let stored = store
             .put_derivation(&asset.asset.id, &kind, &model, &t.text, Some(meta))

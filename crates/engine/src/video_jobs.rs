@@ -22,6 +22,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
+use crate::access::{video_worst_case, Admission, Unpriced};
 use crate::engine::Engine;
 use crate::media_tools::{require_tool, ToolCtx};
 use crate::tools::{AssetRef, GenerateVideoArgs, ToolName};
@@ -182,19 +183,21 @@ impl Engine {
             .model
             .clone()
             .unwrap_or_else(|| route.media.video_model.clone());
-        self.check_budget_open()?;
         crate::access::current_caller().check_target(&route.id, &model)?;
         let client = self.inner.routes.openrouter_client(&route.id)?;
         let key = self.inner.routes.api_key(route, &self.inner.secrets)?;
-        let supported =
+        let models =
             match tokio::time::timeout(POLL_REQUEST_TIMEOUT, client.video_models(&key)).await {
-                Ok(Ok(doc)) => supported_durations(&doc, &model),
+                Ok(Ok(doc)) => Some(doc),
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "video model catalog unavailable; assuming 4/6/8 s");
                     None
                 }
                 Err(_) => None,
-            }
+            };
+        let supported = models
+            .as_ref()
+            .and_then(|doc| supported_durations(doc, &model))
             .unwrap_or_else(|| DEFAULT_VIDEO_DURATIONS.to_vec());
         let requested = args.duration.unwrap_or(DEFAULT_REQUESTED_DURATION);
         if requested == 0 {
@@ -204,6 +207,14 @@ impl Engine {
             ));
         }
         let duration = snap_duration(requested, &supported);
+        // The job's worst case stays reserved until its poller charges what it cost.
+        let worst = models
+            .as_ref()
+            .ok_or(Unpriced::NoVideoPrices)
+            .and_then(|doc| video_worst_case(doc, &model, duration));
+        let admission = self
+            .admit_media("media", &route.id, &model, args.prompt.len(), worst)
+            .await?;
         let frame = |id: &Option<String>, what: &'static str| {
             let id = id.clone();
             async move {
@@ -260,7 +271,7 @@ impl Engine {
             })
             .await?;
         tracing::info!(job = %job.id, upstream = %job.upstream_id, duration, requested, "video job submitted");
-        Ok(self.spawn_video_poller(job))
+        Ok(self.spawn_video_poller(job, Some(admission)))
     }
 
     /// A job's current view.
@@ -336,13 +347,15 @@ impl Engine {
         let n = jobs.len();
         for job in jobs {
             tracing::info!(job = %job.id, status = %job.status, "resuming a video job");
-            self.spawn_video_poller(job);
+            self.spawn_video_poller(job, None);
         }
         Ok(n)
     }
 
     /// Registers the job's watch channel and starts its poll loop (stops on drain).
-    fn spawn_video_poller(&self, job: VideoJob) -> VideoJobView {
+    /// Polls `job` in the background; its `admission` (none for a job resumed at start)
+    /// keeps the job's worst case reserved until the poller has charged what it cost.
+    fn spawn_video_poller(&self, job: VideoJob, admission: Option<Admission>) -> VideoJobView {
         let view = VideoJobView::of(&job, None);
         let tx = self.inner.videos.register(view.clone());
         let engine = self.clone();
@@ -355,6 +368,8 @@ impl Engine {
                 }
                 _ = engine.poll_video(job, &tx) => {}
             }
+            // Charged (or not paid): the reservation ends.
+            drop(admission);
             engine.inner.videos.remove(&id);
         });
         view

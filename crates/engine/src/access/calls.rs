@@ -1,13 +1,13 @@
 //! The admission call sites' helpers: a facade request of any protocol (one line per
 //! handler: [`Engine::admit_facade`]), one model call of a session run's tool loop, and
-//! the charge of a media/STT call that is priced only once it has happened.
+//! one media call (image, speech, speech-to-text, video) with its worst case priced by the
+//! media code.
 
 use ferry_config::{resolve_target, wire_model, SelectorInputs};
 use ferry_openrouter::ChatOutcome;
-use ferry_store::LedgerEntry;
 use serde_json::Value;
 
-use super::{current_caller, Admission, CallSpec, Caller, Scope, Spent};
+use super::{current_caller, Admission, CallSpec, Caller, Scope, Spent, Unpriced};
 use crate::engine::Engine;
 use crate::input::{plan_chain, PlannedModel};
 use crate::EngineError;
@@ -56,6 +56,7 @@ impl Engine {
             models,
             input_bytes,
             max_tokens,
+            priced: None,
         })
     }
 
@@ -100,28 +101,45 @@ impl Engine {
         self.inner.routes.api_key(route, &self.inner.secrets)
     }
 
-    /// Charges a media or speech-to-text call (priced by upstream afterwards) to the
-    /// current caller.
-    pub(crate) fn charge_call(
+    /// Admits one media call (`kind` `media` or `stt`) of the current caller to `model`
+    /// on `route`: model globs, rate limits (`input_bytes` of prompt count as tokens) and,
+    /// for a key with a budget, a reservation of `worst` (a call that cannot be priced is
+    /// refused under a budget).
+    pub(crate) async fn admit_media(
         &self,
+        kind: &'static str,
         route: &str,
         model: &str,
-        kind: &'static str,
-        cost: Option<f64>,
-        generation_id: Option<String>,
-    ) {
-        self.charge(LedgerEntry {
+        input_bytes: usize,
+        worst: Result<f64, Unpriced>,
+    ) -> Result<Admission, EngineError> {
+        let spec = CallSpec {
+            kind,
             route: route.to_owned(),
-            model: model.to_owned(),
-            kind: kind.to_owned(),
-            cost,
-            generation_id,
-            ..LedgerEntry::default()
-        });
+            models: vec![(route.to_owned(), model.to_owned())],
+            input_bytes,
+            max_tokens: None,
+            priced: Some(worst),
+        };
+        self.admit(&current_caller(), spec).await
     }
 }
 
 impl Spent {
+    /// What a media call cost: upstream's `cost` (none: the reservation is charged).
+    pub(crate) fn of_media(
+        model: &str,
+        cost: Option<f64>,
+        generation_id: Option<String>,
+    ) -> Spent {
+        Spent {
+            model: Some(model.to_owned()),
+            cost,
+            generation_id,
+            ..Spent::default()
+        }
+    }
+
     /// What a pass-through (facade) call cost, from its usage.
     pub fn of_usage(
         model: Option<String>,

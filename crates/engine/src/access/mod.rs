@@ -6,9 +6,10 @@
 //! limits and reserves the call's worst-case cost against its budget (see `budget` for
 //! the critical section); the returned [`Admission`] is settled with upstream's
 //! `usage.cost` when the call ends (stream end, client gone, or error), which writes the
-//! call's ledger row and drops its reservation. Calls made without an admission (media
-//! tools inside a run, speech-to-text, video jobs) are charged with
-//! [`Engine::charge`]. The caller of a session run or a media request travels with the
+//! call's ledger row and drops its reservation. Media calls (images, speech,
+//! speech-to-text, video jobs) are admitted the same way with a worst case priced by their
+//! call site (`calls`); a video job, which ends in a background poller, is charged there
+//! with [`Engine::charge_key`] while its admission keeps the reservation. The caller of a session run or a media request travels with the
 //! task as a task-local ([`with_caller`]), so deep call sites need no extra parameter.
 
 mod budget;
@@ -34,7 +35,7 @@ pub use budget::{usd_to_nanos, usd_to_nanos_ceil, Book, Reservations, Standing};
 pub use keys::{KeySettings, Period, Scope, KEY_PREFIX};
 pub use limits::{LimitKind, Limited, RateState, Remaining};
 pub use manage::{KeyPatch, KeyView, NewKey, SpendQuery};
-pub use price::{input_tokens, worst_case, Unpriced};
+pub use price::{image_worst_case, input_tokens, video_worst_case, worst_case, Unpriced};
 
 use limits::Limits;
 
@@ -359,12 +360,15 @@ pub struct CallSpec {
     /// The route of the asked-for model.
     pub route: String,
     /// The (route, wire model) pairs it may call: the asked-for model first, then its
-    /// fallbacks. Empty for calls that cannot be priced in advance (media).
+    /// fallbacks.
     pub models: Vec<(String, String)>,
     /// Size of the request (its input estimate is derived from it).
     pub input_bytes: usize,
     /// The request's `max_tokens`, if any.
     pub max_tokens: Option<u64>,
+    /// A media call's worst case in USD, priced by its call site (or why it cannot be
+    /// priced); `None` for a text call, priced from the catalog by `models`.
+    pub priced: Option<Result<f64, Unpriced>>,
 }
 
 /// What a settled call cost.
@@ -604,7 +608,12 @@ impl Engine {
             return Ok(self.admission(Some(k.clone()), &spec, model, None));
         };
         let mut worst = 0.0f64;
-        for (route, m) in &spec.models {
+        if let Some(priced) = &spec.priced {
+            worst = priced
+                .clone()
+                .map_err(|u| AccessError::Unpriced(u.explain(&model)))?;
+        }
+        for (route, m) in spec.models.iter().filter(|_| spec.priced.is_none()) {
             let catalog = self.catalog_for_check(route).await;
             let cost = catalog
                 .as_deref()
@@ -659,16 +668,6 @@ impl Engine {
         }
     }
 
-    /// Charges a paid call made without an admission (media tools in a run,
-    /// speech-to-text, video jobs) to the current task's caller.
-    pub(crate) fn charge(&self, entry: LedgerEntry) {
-        let key = match current_caller() {
-            Caller::Key(k) => Some(k.id.clone()),
-            Caller::Operator => None,
-        };
-        self.charge_key(key, entry);
-    }
-
     /// Charges a paid call to the key with id `key` (a background task's call: the key
     /// that started it), or to nobody.
     pub(crate) fn charge_key(&self, key: Option<String>, mut entry: LedgerEntry) {
@@ -699,38 +698,19 @@ impl Engine {
         current_caller().key_id().map(str::to_owned)
     }
 
-    /// A budgeted key may start a call that cannot be priced in advance (media, STT)
-    /// only while its spend and reservations are below its budget.
-    pub(crate) fn check_budget_open(&self) -> Result<(), EngineError> {
-        let Caller::Key(k) = current_caller() else {
-            return Ok(());
-        };
-        let Some(b) = k.settings.budget_usd else {
-            return Ok(());
-        };
-        let now = OffsetDateTime::now_utc();
-        self.access()
-            .book
-            .reserve(&k.id, k.settings.period, usd_to_nanos(b), 0, now)
-            .map_err(|over| {
-                AccessError::BudgetExceeded(format!(
-                    "key {} has used its budget of {} per {:?} (spent {}, {} reserved); ask an admin to raise it",
-                    k.id,
-                    usd(over.budget),
-                    k.settings.period,
-                    usd(over.spent),
-                    usd(over.reserved)
-                ))
-                .into()
-            })
-    }
-
+    /// Writes a ledger row; a row with a generation id is reconciled with what
+    /// OpenRouter billed when `--reconcile-cost` is on.
     fn record_spend(&self, entry: LedgerEntry) {
         self.inner.metrics.spend(
             &entry.route,
             &entry.kind,
             ferry_store::nanos_to_usd(entry.cost_nanos),
         );
+        if self.inner.reconcile_cost {
+            if let Some(g) = &entry.generation_id {
+                crate::billing::spawn_ledger(self.inner.clone(), entry.route.clone(), g.clone());
+            }
+        }
         self.inner.store.charge_nowait(entry);
     }
 
