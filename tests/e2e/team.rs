@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use ferry_assets::testdata;
-use ferry_fake_openrouter::Gate;
+use ferry_fake_openrouter::{Gate, VideoScript};
 use ferry_openrouter::media::to_data_url;
 use serde_json::{json, Value};
 
@@ -39,6 +39,9 @@ fn team_models() -> Value {
         model("team/free", "0"),
         model("openai/gpt-5.4-mini", "0.000002"),
         model("anthropic/claude-sonnet-4-5", "0.000015"),
+        {"id": "team/image", "name": "priced image model",
+         "architecture": {"input_modalities": ["text"], "output_modalities": ["image"]},
+         "pricing": {"prompt": "0", "completion": "0", "image": "0.03"}},
         {"id": "google/gemini-2.5-flash-image", "name": "img",
          "architecture": {"input_modalities": ["text"], "output_modalities": ["image", "text"]},
          "pricing": {"prompt": "0", "completion": "0"}}
@@ -230,12 +233,8 @@ fn budgets_never_overshoot_under_concurrency_and_reservations_die_with_the_daemo
     for t in readers {
         let _ = t.join();
     }
+    // Reservations live in memory only: the restarted daemon has none.
     r.d = serve(&r.env, &[]);
-    assert!(
-        r.d.log().contains("released budget reservations"),
-        "{}",
-        r.d.log()
-    );
     r.fake
         .push_for_model("team/held", Reply::text("again").with_usage(1, 1, 0.01));
     let again = r.chat(&held, &stream_body("team/held", 1000));
@@ -246,6 +245,132 @@ fn budgets_never_overshoot_under_concurrency_and_reservations_die_with_the_daemo
         String::from_utf8_lossy(&again.body)
     );
     gate.open();
+}
+
+/// `POST /v1/tools/{tool}` with `body` as `secret`'s holder → (status, body).
+fn tool(r: &Rig, secret: &str, tool: &str, body: Value) -> (u16, Value) {
+    let (status, text) = http(
+        r.d.port,
+        "POST",
+        &format!("/v1/tools/{tool}"),
+        &[("Authorization", &format!("Bearer {secret}"))],
+        Some(&body.to_string()),
+    )
+    .expect("http");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[test]
+fn media_calls_reserve_their_worst_case_and_never_overshoot() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let r = rig_with("[routes.openrouter.media]\nvideo_poll_ms = 20\n", &[]);
+    // An image model at $0.03 an image: ten concurrent calls held upstream against a
+    // $0.10 budget: exactly three fit, the other seven are refused at once.
+    let gate = Gate::new();
+    for _ in 0..10 {
+        r.fake.push_for_model(
+            "team/image",
+            Reply::gated(
+                gate.clone(),
+                Reply::images(vec![to_data_url("image/png", &testdata::png())])
+                    .with_usage(5, 5, 0.03),
+            ),
+        );
+    }
+    let (media, secret) = r.create_key("media", &["--budget", "0.10"]);
+    let refused = AtomicUsize::new(0);
+    let results: Vec<(u16, Value)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..10)
+            .map(|_| {
+                s.spawn(|| {
+                    let out = tool(
+                        &r,
+                        &secret,
+                        "generate_image",
+                        json!({"prompt": "a fox", "model": "team/image"}),
+                    );
+                    if out.0 != 200 {
+                        refused.fetch_add(1, Ordering::SeqCst);
+                    }
+                    out
+                })
+            })
+            .collect();
+        eventually(Duration::from_secs(30), || {
+            (refused.load(Ordering::SeqCst) >= 7).then_some(())
+        });
+        gate.open();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let ok = results.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!(ok, 3, "{results:?}");
+    for (status, body) in results.iter().filter(|(s, _)| *s != 200) {
+        assert_eq!(*status, 402, "{body}");
+        assert_eq!(body["code"], "budget_exceeded", "{body}");
+    }
+    let ledger = group(&r.spend("key"), &media);
+    assert!((ledger - 0.09).abs() < 1e-9, "ledger {ledger}");
+    let view = r.op_json(&["keys", "show", &media]);
+    assert_eq!(view["reserved_usd"].as_f64(), Some(0.0), "{view}");
+    let (status, body) = tool(
+        &r,
+        &secret,
+        "generate_image",
+        json!({"prompt": "a fox", "model": "team/image"}),
+    );
+    assert_eq!((status, &body["code"]), (402, &json!("budget_exceeded")));
+
+    // Speech reports no cost and speech-to-text only afterwards: refused under a budget,
+    // in each protocol's shape, with what to do about it.
+    let (status, body) = tool(&r, &secret, "generate_audio", json!({"text": "hello"}));
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "budget_unpriced_model", "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("key without a budget"),
+        "{body}"
+    );
+    let speech = http_bytes(
+        r.d.port,
+        "POST",
+        "/openai/v1/audio/speech",
+        &[
+            ("Authorization", &format!("Bearer {secret}")),
+            ("Content-Type", "application/json"),
+        ],
+        json!({"model": "openai/gpt-4o-mini-tts", "input": "hi", "voice": "alloy"})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(speech.status, 400);
+    assert_eq!(speech.json()["error"]["code"], "budget_unpriced_model");
+
+    // A video job reserves its dearest SKU × duration (Veo 3.1 Fast: $0.15/s × 4 s) until
+    // its poller has charged it: a second job does not fit beside it; the job's cost
+    // (the fake's $0.50) is charged when it ends, and the reservation goes.
+    r.fake.push_video(VideoScript::new().polls(1, 1));
+    let (video_key, video_secret) = r.create_key("video", &["--budget", "1.00"]);
+    let body = json!({"prompt": "a fox", "duration": 4});
+    let (status, job) = tool(&r, &video_secret, "generate_video", body.clone());
+    assert_eq!(status, 202, "{job}");
+    let (status, second) = tool(&r, &video_secret, "generate_video", body.clone());
+    assert_eq!(status, 402, "{second}");
+    let view = eventually(Duration::from_secs(30), || {
+        let v = r.op_json(&["keys", "show", &video_key]);
+        (v["reserved_usd"].as_f64() == Some(0.0)).then_some(v)
+    });
+    assert!(
+        (view["spent_usd"].as_f64().unwrap() - 0.5).abs() < 1e-9,
+        "{view}"
+    );
+    let (status, third) = tool(&r, &video_secret, "generate_video", body);
+    assert_eq!(status, 402, "{third}");
+    assert_eq!(r.fake.requests_to("/videos").len(), 1);
 }
 
 #[test]
