@@ -280,7 +280,8 @@ fn media_calls_reserve_their_worst_case_and_never_overshoot() {
             ),
         );
     }
-    let (media, secret) = r.create_key("media", &["--budget", "0.10"]);
+    let both = ["--scope", "sessions", "--scope", "facade"];
+    let (media, secret) = r.create_key("media", &[&both[..], &["--budget", "0.10"]].concat());
     let refused = AtomicUsize::new(0);
     let results: Vec<(u16, Value)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..10)
@@ -354,7 +355,8 @@ fn media_calls_reserve_their_worst_case_and_never_overshoot() {
     // its poller has charged it: a second job does not fit beside it; the job's cost
     // (the fake's $0.50) is charged when it ends, and the reservation goes.
     r.fake.push_video(VideoScript::new().polls(1, 1));
-    let (video_key, video_secret) = r.create_key("video", &["--budget", "1.00"]);
+    let (video_key, video_secret) =
+        r.create_key("video", &[&both[..], &["--budget", "1.00"]].concat());
     let body = json!({"prompt": "a fox", "duration": 4});
     let (status, job) = tool(&r, &video_secret, "generate_video", body.clone());
     assert_eq!(status, 202, "{job}");

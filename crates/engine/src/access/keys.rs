@@ -217,29 +217,34 @@ impl KeySettings {
 }
 
 /// `*` matches any run of characters (slashes included), `?` one character; the rest
-/// matches itself.
+/// matches itself. Works on the bytes (no allocation: it runs on every request of a key
+/// with model globs); `?` and a backtracking `*` step over whole UTF-8 characters.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let char_at = |i: usize| {
+        text.get(i..)
+            .and_then(|s| s.chars().next())
+            .map_or(1, char::len_utf8)
+    };
     let (mut pi, mut ti) = (0, 0);
     let (mut star, mut mark) = (None, 0);
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+        if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
+            ti += if p[pi] == b'?' { char_at(ti) } else { 1 };
             pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < p.len() && p[pi] == b'*' {
             star = Some(pi);
             pi += 1;
             mark = ti;
         } else if let Some(s) = star {
             pi = s + 1;
-            mark += 1;
+            mark += char_at(mark);
             ti = mark;
         } else {
             return false;
         }
     }
-    p[pi..].iter().all(|c| *c == '*')
+    p[pi..].iter().all(|c| *c == b'*')
 }
 
 /// A new key secret: `fk-` + 32 random bytes (OS RNG), base64url without padding.
@@ -288,6 +293,9 @@ mod tests {
         assert!(glob_match("openai/gpt-5.?-mini", "openai/gpt-5.4-mini"));
         assert!(glob_match("*mini", "openai/gpt-5.4-mini"));
         assert!(!glob_match("openai/gpt-5", "openai/gpt-5.4"));
+        assert!(glob_match("x/caf?-*", "x/café-1"));
+        assert!(glob_match("*é", "x/café"));
+        assert!(!glob_match("x/caf?", "x/café-1"));
     }
 
     #[test]
