@@ -370,9 +370,15 @@ fn media_calls_reserve_their_worst_case_and_never_overshoot() {
         (view["spent_usd"].as_f64().unwrap() - 0.5).abs() < 1e-9,
         "{view}"
     );
-    let (status, third) = tool(&r, &video_secret, "generate_video", body);
+    let (status, third) = tool(&r, &video_secret, "generate_video", body.clone());
     assert_eq!(status, 402, "{third}");
     assert_eq!(r.fake.requests_to("/videos").len(), 1);
+
+    // `?wait=true` submits one job (not two) and answers once it is done.
+    r.fake.push_video(VideoScript::new().polls(0, 1));
+    let (status, done) = tool(&r, OPERATOR, "generate_video?wait=true", body);
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(r.fake.requests_to("/videos").len(), 2);
 }
 
 #[test]

@@ -194,6 +194,22 @@ mod tests {
     }
 
     #[test]
+    fn reloading_a_keys_spend_keeps_its_reservations_in_flight() {
+        let book = Book::default();
+        let now = datetime!(2026-12-02 10:00 UTC);
+        book.reserve("k", Period::Month, 100, 40, now).unwrap();
+        book.load("k", Period::Day, 30, now);
+        assert_eq!(
+            book.standing("k", Period::Day, now),
+            Standing {
+                spent: 30,
+                reserved: 40
+            }
+        );
+        assert!(book.reserve("k", Period::Day, 100, 31, now).is_err());
+    }
+
+    #[test]
     fn nanos_round_worst_cases_up() {
         assert_eq!(usd_to_nanos_ceil(0.000_000_000_1), 1);
         assert_eq!(usd_to_nanos_ceil(0.000_01 * 1000.0), 10_000_000);
