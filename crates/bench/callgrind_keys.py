@@ -9,6 +9,7 @@ on one keep-alive connection, waits for the queued ledger writes, and dumps. Eve
 of the daemon counts (the SQLite writer too). See docs/benchmarks.md.
 
 Usage: python3 crates/bench/callgrind_keys.py [--requests N] [--target-dir target/release]
+       [--ferry PATH (another build of ferry, e.g. main's, against the same fake)]
 """
 
 import argparse
@@ -78,7 +79,9 @@ def main():
     ap.add_argument("--requests", type=int, default=1000)
     ap.add_argument("--warmup", type=int, default=300)
     ap.add_argument("--target-dir", default="target/release")
+    ap.add_argument("--ferry", help="the ferry binary (default: TARGET_DIR/ferry)")
     args = ap.parse_args()
+    ferry = args.ferry or os.path.join(args.target_dir, "ferry")
     tmp = tempfile.mkdtemp(prefix="ferry-callgrind-")
     fake_port, port = free_port(), free_port()
     fake = subprocess.Popen(
@@ -94,11 +97,12 @@ def main():
         )
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
     env.update(BENCH_OPENROUTER_KEY="sk-or-v1-bench", RUST_LOG="warn")
+    os.makedirs(os.path.join(tmp, "ws"))
     out = os.path.join(tmp, "callgrind.out")
     daemon = subprocess.Popen(
         [
             "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}.%p",
-            os.path.join(args.target_dir, "ferry"), "serve",
+            ferry, "serve",
             "--bind", f"127.0.0.1:{port}",
             "--state-root", os.path.join(tmp, "state"),
             "--workspace-root", os.path.join(tmp, "ws"),
