@@ -468,7 +468,12 @@ fn ledger_rows_of_every_protocol_get_their_billed_cost() {
             &[("Content-Type", "application/json")],
             body.to_string().as_bytes(),
         );
-        assert_eq!(resp.status, 200, "{path}: {}", String::from_utf8_lossy(&resp.body));
+        assert_eq!(
+            resp.status,
+            200,
+            "{path}: {}",
+            String::from_utf8_lossy(&resp.body)
+        );
     };
     let messages = json!([{"role": "user", "content": "hi"}]);
     post(

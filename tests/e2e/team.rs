@@ -543,7 +543,12 @@ fn the_61st_request_in_a_minute_is_rate_limited_with_openai_headers() {
         .to_string()
         .as_bytes(),
     );
-    assert_eq!(messages.status, 200, "{}", String::from_utf8_lossy(&messages.body));
+    assert_eq!(
+        messages.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&messages.body)
+    );
     assert_eq!(messages.header("x-ratelimit-limit-tokens"), Some("100000"));
     let (_, unlimited) = r.create_key("unlimited", &[]);
     for credential in [OPERATOR, unlimited.as_str()] {

@@ -98,7 +98,10 @@ async fn billed(inner: &Inner, route: &str, generation_id: &str) -> Option<f64> 
         })
         .await;
     let mut map = inner.billing.map();
-    if map.get(generation_id).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+    if map
+        .get(generation_id)
+        .is_some_and(|c| Arc::ptr_eq(c, &cell))
+    {
         map.remove(generation_id);
     }
     cost

@@ -127,11 +127,7 @@ impl Engine {
 
 impl Spent {
     /// What a media call cost: upstream's `cost` (none: the reservation is charged).
-    pub(crate) fn of_media(
-        model: &str,
-        cost: Option<f64>,
-        generation_id: Option<String>,
-    ) -> Spent {
+    pub(crate) fn of_media(model: &str, cost: Option<f64>, generation_id: Option<String>) -> Spent {
         Spent {
             model: Some(model.to_owned()),
             cost,

@@ -85,7 +85,11 @@ pub fn image_worst_case(
 
 /// The most a video job of `duration` seconds with `model` can cost, in USD, from the
 /// `data` of `GET /videos/models`.
-pub fn video_worst_case(videos_models: &Value, model: &str, duration: u32) -> Result<f64, Unpriced> {
+pub fn video_worst_case(
+    videos_models: &Value,
+    model: &str,
+    duration: u32,
+) -> Result<f64, Unpriced> {
     let entry = videos_models
         .get("data")
         .and_then(Value::as_array)
@@ -107,7 +111,9 @@ pub fn video_worst_case(videos_models: &Value, model: &str, duration: u32) -> Re
             _ => None,
         })
         .filter(|p| p.is_finite() && *p >= 0.0)
-        .fold(None, |most: Option<f64>, p| Some(most.map_or(p, |m| m.max(p))))
+        .fold(None, |most: Option<f64>, p| {
+            Some(most.map_or(p, |m| m.max(p)))
+        })
         .ok_or(Unpriced::NoVideoPrices)?;
     Ok(most * f64::from(duration.max(1)))
 }
@@ -162,7 +168,10 @@ mod tests {
     #[test]
     fn image_calls_add_input_images_and_one_output_image() {
         // Flux-like: free tokens, $0.03 an image.
-        let flux = model(json!({"prompt": "0", "completion": "0", "image": "0.03"}), None);
+        let flux = model(
+            json!({"prompt": "0", "completion": "0", "image": "0.03"}),
+            None,
+        );
         let w = image_worst_case(&flux, 10, 2).unwrap();
         assert!((w - 0.09).abs() < 1e-12, "{w}");
         // Token-priced output is bounded by the catalog's max_completion_tokens.
