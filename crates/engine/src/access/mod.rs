@@ -9,8 +9,9 @@
 //! call's ledger row and drops its reservation. Media calls (images, speech,
 //! speech-to-text, video jobs) are admitted the same way with a worst case priced by their
 //! call site (`calls`); a video job, which ends in a background poller, is charged there
-//! with [`Engine::charge_key`] while its admission keeps the reservation. The caller of a session run or a media request travels with the
-//! task as a task-local ([`with_caller`]), so deep call sites need no extra parameter.
+//! with [`Engine::charge_key`] while its admission keeps the reservation. The caller of a
+//! session run or a media request travels with the task as a task-local
+//! ([`with_caller`]), so deep call sites need no extra parameter.
 
 mod budget;
 mod calls;
@@ -607,22 +608,25 @@ impl Engine {
         let Some(budget_usd) = s.budget_usd else {
             return Ok(self.admission(Some(k.clone()), &spec, model, None));
         };
-        let mut worst = 0.0f64;
-        if let Some(priced) = &spec.priced {
-            worst = priced
+        let worst = match &spec.priced {
+            Some(priced) => priced
                 .clone()
-                .map_err(|u| AccessError::Unpriced(u.explain(&model)))?;
-        }
-        for (route, m) in spec.models.iter().filter(|_| spec.priced.is_none()) {
-            let catalog = self.catalog_for_check(route).await;
-            let cost = catalog
-                .as_deref()
-                .and_then(|c| c.model(m))
-                .ok_or(Unpriced::NotInCatalog)
-                .and_then(|cm| worst_case(cm, input, spec.max_tokens))
-                .map_err(|u| AccessError::Unpriced(u.explain(m)))?;
-            worst = worst.max(cost);
-        }
+                .map_err(|u| AccessError::Unpriced(u.explain(&model)))?,
+            None => {
+                let mut worst = 0.0f64;
+                for (route, m) in &spec.models {
+                    let catalog = self.catalog_for_check(route).await;
+                    let cost = catalog
+                        .as_deref()
+                        .and_then(|c| c.model(m))
+                        .ok_or(Unpriced::NotInCatalog)
+                        .and_then(|cm| worst_case(cm, input, spec.max_tokens))
+                        .map_err(|u| AccessError::Unpriced(u.explain(m)))?;
+                    worst = worst.max(cost);
+                }
+                worst
+            }
+        };
         let wanted = usd_to_nanos_ceil(worst);
         let budget = usd_to_nanos(budget_usd);
         let now = OffsetDateTime::now_utc();
