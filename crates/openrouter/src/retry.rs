@@ -223,7 +223,7 @@ pub async fn chat_with_retries(
         let started = Instant::now();
         let result = {
             let mut forward = |event: StreamEvent| {
-                emitted = true;
+                emitted |= event.is_output();
                 on_event(event);
             };
             driver.chat(api_key, current, &mut forward).await

@@ -92,6 +92,16 @@ async fn streaming_success_with_recorded_request() {
     assert_eq!(out.model.as_deref(), Some("openai/gpt-5.4-mini-2026"));
     assert_eq!(out.cache_status.as_deref(), Some("MISS"));
     assert!(out.generation_id.as_deref().unwrap().starts_with("gen-"));
+    // Billing facts come before any output, so a call cut short can still be looked up.
+    let gen = StreamEvent::Generation(out.generation_id.clone().unwrap());
+    let first_output = events.iter().position(StreamEvent::is_output).unwrap();
+    assert!(events[..first_output].contains(&gen), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, StreamEvent::Usage(u) if u["cost"] == json!(0.00042))),
+        "{events:?}"
+    );
     assert_eq!(
         out.message,
         json!({"role": "assistant", "content": "Hello brave new world", "reasoning": "thinking it over",
@@ -169,6 +179,7 @@ async fn streamed_tool_calls_accumulate() {
     let out = out.expect("success");
     assert!(events
         .iter()
+        .filter(|e| e.is_output())
         .all(|e| matches!(e, StreamEvent::ToolCallDelta { .. })));
     let deltas_for_a = events
         .iter()
@@ -195,6 +206,7 @@ async fn reasoning_only_stream_is_success() {
     assert_eq!(out.reasoning.as_deref(), Some("just thoughts, no answer"));
     assert!(events
         .iter()
+        .filter(|e| e.is_output())
         .all(|e| matches!(e, StreamEvent::Reasoning(_))));
 }
 
