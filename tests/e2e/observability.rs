@@ -373,6 +373,102 @@ fn a_cancelled_run_keeps_its_partial_output_and_is_marked() {
     );
 }
 
+/// A daemon whose only route is the fake served as https://openrouter.ai (a verified
+/// route: OpenRouter-only calls such as `GET /generation` are made there).
+fn verified_rig(serve_args: &[&str]) -> (FakeOpenRouter, Env, Daemon) {
+    let fake = FakeOpenRouter::start_tls("openrouter.ai");
+    fake.set_api_key(API_KEY);
+    let env = Env::new();
+    env.write_routes(&format!(
+        "[routes.openrouter]\ndefault_model = \"{MODEL}\"\nauth_ref = \"openrouter.primary\"\ntimeout_ms = 5000\n[routes.openrouter.network]\nca_file = \"{}\"\nresolve = [\"openrouter.ai:443:127.0.0.1:{}\"]\n",
+        fake.ca_pem_path().unwrap().display(),
+        fake.addr().port()
+    ));
+    env.store_key_offline();
+    let d = env.serve_with(serve_args, |_| {});
+    (fake, env, d)
+}
+
+#[test]
+fn a_cancelled_run_keeps_the_tokens_and_cost_of_the_call_it_cut_short() {
+    let (fake, env, d) = verified_rig(&[]);
+    // The usage would come in the final chunk, which the cancel never lets arrive: only
+    // the generation lookup can tell what the call cost.
+    fake.push(Reply::stall_after(2, Duration::from_secs(20)).with_usage(40, 9, 0.0042));
+    let out = d.cli(
+        &env,
+        &["--json", "sessions", "input", "c", "--detach", "tell me"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run_id = json(&stdout(&out))["id"].as_str().unwrap().to_string();
+    eventually(Duration::from_secs(20), || {
+        let out = d.cli(&env, &["runs", "events", &run_id, "--after", "0"]);
+        stdout(&out).contains("part 2").then_some(())
+    });
+    assert!(d.cli(&env, &["runs", "cancel", &run_id]).status.success());
+    let run = eventually(Duration::from_secs(20), || {
+        let (_, body) = http_get(d.port, &format!("/v1/runs/{run_id}")).ok()?;
+        let v = json(&body);
+        (v["status"] == "cancelled" && v["cost"].is_number()).then_some(v)
+    });
+    assert!(
+        (run["cost"].as_f64().unwrap() - 0.0042).abs() < 1e-12,
+        "{run}"
+    );
+    assert_eq!(run["usage"]["prompt_tokens"], 40, "{run}");
+    assert_eq!(run["usage"]["completion_tokens"], 9, "{run}");
+    assert!(
+        run["output"]["text"].as_str().unwrap().contains("part 2"),
+        "the partial output is kept too: {run}"
+    );
+    let lookups: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|q| q.path == "/api/v1/generation")
+        .collect();
+    assert!(!lookups.is_empty(), "the generation was looked up");
+
+    // The metrics and the spend ledger count the call.
+    let text = metrics(&d);
+    let labels = [("route", "openrouter"), ("model", MODEL)];
+    assert_eq!(
+        sample(
+            &text,
+            "ferry_tokens_total",
+            &[labels[0], labels[1], ("kind", "prompt")]
+        ),
+        Some(40.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "ferry_tokens_total",
+            &[labels[0], labels[1], ("kind", "completion")]
+        ),
+        Some(9.0),
+        "{text}"
+    );
+    let spend = eventually(Duration::from_secs(20), || {
+        let (status, body) = http_get(d.port, "/v1/spend?by=kind").ok()?;
+        assert_eq!(status, 200, "{body}");
+        let v = json(&body);
+        let session = v["groups"]
+            .as_array()?
+            .iter()
+            .find(|g| g["group"] == "session")?
+            .clone();
+        Some(session)
+    });
+    assert!(
+        (spend["cost_usd"].as_f64().unwrap() - 0.0042).abs() < 1e-12,
+        "{spend}"
+    );
+    assert_eq!(spend["estimated_calls"], 0, "{spend}");
+    assert_eq!(spend["prompt_tokens"], 40, "{spend}");
+    assert_eq!(spend["completion_tokens"], 9, "{spend}");
+}
+
 #[test]
 fn a_model_the_catalog_does_not_know_is_refused_with_the_closest_ids() {
     // A verified route: the fake served as https://openrouter.ai (its catalog is

@@ -135,10 +135,7 @@ mod tests {
         .await;
         assert_eq!(got, None);
         assert_eq!(calls.load(Ordering::SeqCst), LOOKUP_DELAYS.len());
-        assert_eq!(
-            total_cost(&json!({"total_cost": "0.5"})),
-            Some(0.5)
-        );
+        assert_eq!(total_cost(&json!({"total_cost": "0.5"})), Some(0.5));
         assert_eq!(
             tokens(&json!({"tokens_prompt": 40, "tokens_completion": 9})),
             (Some(40), Some(9))

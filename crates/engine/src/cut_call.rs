@@ -65,11 +65,7 @@ impl InFlight {
     }
 
     /// `usage` and `cost` of the run with what the stream of this call showed added.
-    pub(crate) fn add_known(
-        &self,
-        usage: &mut Option<Value>,
-        cost: &mut Option<f64>,
-    ) {
+    pub(crate) fn add_known(&self, usage: &mut Option<Value>, cost: &mut Option<f64>) {
         add_usage(usage, self.usage.as_ref());
         add_cost(cost, self.usage.as_ref().and_then(stream_cost));
     }
@@ -135,8 +131,7 @@ pub(crate) fn account(
     };
     let (inner, run_id) = (Arc::clone(inner), run_id.to_owned());
     tokio::spawn(async move {
-        let Some(found) = crate::billing::look_up(&inner, &call.route, &generation_id).await
-        else {
+        let Some(found) = crate::billing::look_up(&inner, &call.route, &generation_id).await else {
             tracing::warn!(run = %run_id, generation_id = %generation_id, "the cost of the model call cut short is unknown: its generation was not found");
             let spent = call.spent(&run_id);
             call.admission.settle(spent);
@@ -144,12 +139,7 @@ pub(crate) fn account(
         };
         let (prompt, completion) = crate::billing::tokens(&found);
         let billed = crate::billing::total_cost(&found);
-        let (mut usage, mut cost) = (usage, cost);
-        add_usage(&mut usage, Some(&usage_of(prompt, completion, billed)));
-        add_cost(&mut cost, billed);
-        if let Err(e) = inner.store.set_run_spend(&run_id, usage, cost).await {
-            tracing::warn!(run = %run_id, error = %e, "cannot record the cost of the model call cut short");
-        }
+        // Metrics and ledger first: whoever sees the run's new cost sees them too.
         inner.metrics.usage(
             &call.route,
             &call.model,
@@ -166,8 +156,14 @@ pub(crate) fn account(
             completion_tokens: completion,
             cost: billed,
             generation_id: Some(generation_id),
-            run_id: Some(run_id),
+            run_id: Some(run_id.clone()),
         });
+        let (mut usage, mut cost) = (usage, cost);
+        add_usage(&mut usage, Some(&usage_of(prompt, completion, billed)));
+        add_cost(&mut cost, billed);
+        if let Err(e) = inner.store.set_run_spend(&run_id, usage, cost).await {
+            tracing::warn!(run = %run_id, error = %e, "cannot record the cost of the model call cut short");
+        }
     });
 }
 
@@ -185,10 +181,15 @@ mod tests {
             usage_of(Some(40), Some(9), Some(0.0042)),
             json!({"prompt_tokens": 40, "completion_tokens": 9, "total_tokens": 49, "cost": 0.0042})
         );
-        let mut usage = Some(json!({"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12, "cost": 0.001}));
+        let mut usage = Some(
+            json!({"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12, "cost": 0.001}),
+        );
         add_usage(&mut usage, Some(&usage_of(Some(40), Some(9), Some(0.004))));
         let u = usage.unwrap();
-        assert_eq!((u["prompt_tokens"].as_u64(), u["total_tokens"].as_u64()), (Some(50), Some(61)));
+        assert_eq!(
+            (u["prompt_tokens"].as_u64(), u["total_tokens"].as_u64()),
+            (Some(50), Some(61))
+        );
         assert!((u["cost"].as_f64().unwrap() - 0.005).abs() < 1e-12);
     }
 }

@@ -205,12 +205,7 @@ impl LiveRun {
 
     /// Updates the model call in flight, if any.
     pub(crate) fn update_call(&self, f: impl FnOnce(&mut InFlight)) {
-        if let Some(call) = self
-            .call
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_mut()
-        {
+        if let Some(call) = self.call.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
             f(call);
         }
     }

@@ -349,7 +349,14 @@ impl Engine {
                 &mut |_| {},
                 &mut attempts,
             )
-            .await?;
+            .await;
+            crate::upstream_log::failed_media_attempts(
+                tool.as_str(),
+                &route.id,
+                ctx.run_id,
+                &attempts,
+            );
+            let outcome = outcome?;
             add_cost(&mut out.cost, outcome.cost);
             self.charge_call(
                 &route.id,
@@ -402,14 +409,23 @@ impl Engine {
         req.validate()?;
         let client = self.inner.routes.openrouter_client(&route.id)?;
         let key = self.route_key(route)?;
+        let mut attempts = Vec::new();
         let speech = client
             .speech(
                 &key,
                 &req,
                 Duration::from_millis(route.timeout_ms),
                 &self.inner.retry,
+                &mut attempts,
             )
-            .await?;
+            .await;
+        crate::upstream_log::failed_media_attempts(
+            ToolName::GenerateAudio.as_str(),
+            &route.id,
+            ctx.run_id,
+            &attempts,
+        );
+        let speech = speech?;
         // Speech answers carry no usage: the call is in the ledger without a cost.
         self.charge_call(&route.id, &req.model, "media", None, None);
         let asset = self

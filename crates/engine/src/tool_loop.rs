@@ -24,8 +24,8 @@ use futures::future::join_all;
 use serde_json::{json, Value};
 
 use crate::access::Spent;
-use crate::cut_call::InFlight;
 use crate::attachments::{Expansion, ModelCaps};
+use crate::cut_call::InFlight;
 use crate::engine::{Engine, Inner};
 use crate::input::{provider_for, RunPlan};
 use crate::live::LiveRun;

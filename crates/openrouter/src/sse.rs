@@ -133,7 +133,9 @@ mod tests {
                     StreamEvent::Reasoning("think".into()),
                     StreamEvent::Text("Hello".into()),
                     StreamEvent::Text(" world".into()),
-                    StreamEvent::Usage(json!({"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7, "cost": 0.00012})),
+                    StreamEvent::Usage(
+                        json!({"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7, "cost": 0.00012})
+                    ),
                 ],
                 "split {split}"
             );
