@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use ferry_fake_openrouter::{MediaEndpoint, TranscriptionReply};
+
 use crate::support::*;
 
 const MODEL: &str = "openai/gpt-5.4-mini";
@@ -169,6 +171,69 @@ fn failed_upstream_calls_are_logged_once_each_and_counted_with_their_code() {
     }
 }
 
+#[test]
+fn failed_media_calls_are_logged_once_per_attempt_with_their_tool() {
+    let (fake, env, d) = rig(&[]);
+    let post = |path: &str, body: Value| {
+        let (status, text) = http(d.port, "POST", path, &[], Some(&body.to_string())).unwrap();
+        (status, json(&text))
+    };
+    // Image: a 400 is not retried (one line).
+    fake.push(Reply::error(400, "Image prompt rejected"));
+    let (status, problem) = post("/v1/tools/generate_image", json!({"prompt": "a fox"}));
+    assert_eq!(
+        (status, problem["code"].clone()),
+        (400, json!("upstream_bad_request"))
+    );
+    // Speech: a 503, retried, then a success (one line for the failed attempt).
+    fake.fail_next(MediaEndpoint::Speech, 503, "no provider");
+    let (status, speech) = post(
+        "/v1/tools/generate_audio",
+        json!({"text": "A fox at dusk."}),
+    );
+    assert_eq!(status, 200, "{speech}");
+    let audio = speech["assets"][0]["asset_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Transcription: a 401 (one line).
+    fake.push_transcription(TranscriptionReply::error(401, "User not found."));
+    let (status, problem) = post("/v1/tools/transcribe_audio", json!({"asset_id": audio}));
+    assert_eq!(status, 502, "{problem}");
+    // Video: creating a job is not retried on a 400 (one line).
+    fake.fail_next(MediaEndpoint::CreateVideo, 400, "prompt too long");
+    let (status, problem) = post("/v1/tools/generate_video", json!({"prompt": "a fox"}));
+    assert_eq!(status, 400, "{problem}");
+
+    let log = d.log();
+    let seen: Vec<(String, String, String, u64)> = log_events(&log, "upstream call failed")
+        .iter()
+        .map(|e| &e["fields"])
+        .inspect(|f| {
+            assert_eq!(f["api"], "media", "{f}");
+            assert_eq!(f["route"], "openrouter", "{f}");
+            assert!(!f["model"].as_str().unwrap().is_empty(), "{f}");
+        })
+        .map(|f| {
+            (
+                f["tool"].as_str().unwrap().to_string(),
+                f["status"].as_str().unwrap().to_string(),
+                f["code"].as_str().unwrap().to_string(),
+                f["attempt"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want = [
+        ("generate_image", "400", "upstream_bad_request", 1),
+        ("generate_audio", "503", "upstream_unavailable", 1),
+        ("transcribe_audio", "401", "upstream_unauthorized", 1),
+        ("generate_video", "400", "upstream_bad_request", 1),
+    ]
+    .map(|(t, s, c, a)| (t.to_string(), s.to_string(), c.to_string(), a));
+    assert_eq!(seen, want, "{log}");
+    assert!(!log.contains(API_KEY), "the key is never logged");
+}
+
 /// Starts `tests/python/otlp_receiver.py`; returns the child, its port and the decoded
 /// spans as they arrive.
 fn start_receiver() -> (std::process::Child, u16, Arc<Mutex<Vec<Value>>>) {
@@ -230,11 +295,42 @@ fn model_calls_are_exported_as_otlp_spans_with_genai_attributes() {
     )
     .unwrap();
     assert_eq!(status, 200);
+    // Every other facade protocol, streamed and not, for the finish reasons.
+    let calls = [
+        (
+            "/openai/v1/chat/completions",
+            json!({"model": MODEL, "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+        (
+            "/openai/v1/responses",
+            json!({"model": MODEL, "input": "hi"}),
+        ),
+        (
+            "/openai/v1/responses",
+            json!({"model": MODEL, "stream": true, "input": "hi"}),
+        ),
+        (
+            "/anthropic/v1/messages",
+            json!({"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+        (
+            "/anthropic/v1/messages",
+            json!({"model": MODEL, "max_tokens": 64, "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+        (
+            "/openai/v1/embeddings",
+            json!({"model": "openai/text-embedding-3-small", "input": "hi"}),
+        ),
+    ];
+    for (path, body) in &calls {
+        let (status, text) = http(d.port, "POST", path, &[], Some(&body.to_string())).unwrap();
+        assert_eq!(status, 200, "{path}: {text}");
+    }
     // Shutdown flushes the batch.
     assert_eq!(d.terminate(), Some(0), "{}", d.log());
     let got = eventually(Duration::from_secs(20), || {
         let spans = spans.lock().unwrap().clone();
-        (spans.len() >= 2).then_some(spans)
+        (spans.len() >= 2 + calls.len()).then_some(spans)
     });
     let _ = receiver.kill();
     let _ = receiver.wait();
@@ -267,6 +363,20 @@ fn model_calls_are_exported_as_otlp_spans_with_genai_attributes() {
     assert_eq!(a["gen_ai.request.model"], MODEL);
     assert_eq!(a["gen_ai.usage.input_tokens"], 7);
     assert_eq!(a["gen_ai.usage.output_tokens"], 2);
+    // Each protocol's own finish reason, on every facade span (embeddings have none).
+    for (api, reason, count) in [
+        ("openai", json!(["stop"]), 2),
+        ("responses", json!(["completed"]), 2),
+        ("anthropic", json!(["end_turn"]), 2),
+        ("embeddings", Value::Null, 1),
+    ] {
+        let reasons: Vec<&Value> = got
+            .iter()
+            .filter(|s| s["attributes"]["ferry.api"] == api)
+            .map(|s| &s["attributes"]["gen_ai.response.finish_reasons"])
+            .collect();
+        assert_eq!(reasons, vec![&reason; count], "{api}: {got:?}");
+    }
     let text = got.iter().map(Value::to_string).collect::<String>();
     assert!(!text.contains(API_KEY) && !text.contains("hello"), "{text}");
 }

@@ -129,8 +129,11 @@ pub(crate) fn account(
             return;
         }
     };
-    let (inner, run_id) = (Arc::clone(inner), run_id.to_owned());
-    tokio::spawn(async move {
+    // On the engine's tracker: a shutdown that interrupted the run waits for the lookup
+    // (within its bounded wait).
+    let (task_inner, run_id) = (Arc::clone(inner), run_id.to_owned());
+    inner.tasks.spawn(async move {
+        let inner = task_inner;
         let Some(found) = crate::billing::look_up(&inner, &call.route, &generation_id).await else {
             tracing::warn!(run = %run_id, generation_id = %generation_id, "the cost of the model call cut short is unknown: its generation was not found");
             let spent = call.spent(&run_id);
