@@ -23,7 +23,7 @@ fn rig(serve_args: &[&str]) -> (FakeOpenRouter, Env, Daemon) {
     let env = Env::new();
     env.write_default_routes(&fake.base_url());
     env.store_key_offline();
-    let d = env.serve_with(serve_args, |_| {});
+    let d = env.serve();
     (fake, env, d)
 }
 
@@ -452,21 +452,28 @@ fn runs_are_listed_across_sessions_and_failed_turns_are_marked() {
     assert!(failed_at < marker && marker < later, "{so}");
 }
 
-#[test]
-fn a_cancelled_run_keeps_its_partial_output_and_is_marked() {
-    let (fake, env, d) = rig(&[]);
-    fake.push(Reply::stall_after(2, Duration::from_secs(20)));
+/// Starts a detached run in session `c` (its reply stalls after two chunks), waits for
+/// the second chunk and cancels the run; returns its id.
+fn start_then_cancel(env: &Env, d: &Daemon) -> String {
     let out = d.cli(
-        &env,
+        env,
         &["--json", "sessions", "input", "c", "--detach", "tell me"],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let run_id = json(&stdout(&out))["id"].as_str().unwrap().to_string();
     eventually(Duration::from_secs(20), || {
-        let out = d.cli(&env, &["runs", "events", &run_id, "--after", "0"]);
+        let out = d.cli(env, &["runs", "events", &run_id, "--after", "0"]);
         stdout(&out).contains("part 2").then_some(())
     });
-    assert!(d.cli(&env, &["runs", "cancel", &run_id]).status.success());
+    assert!(d.cli(env, &["runs", "cancel", &run_id]).status.success());
+    run_id
+}
+
+#[test]
+fn a_cancelled_run_keeps_its_partial_output_and_is_marked() {
+    let (fake, env, d) = rig(&[]);
+    fake.push(Reply::stall_after(2, Duration::from_secs(20)));
+    let run_id = start_then_cancel(&env, &d);
     let run = eventually(Duration::from_secs(20), || {
         let (_, body) = http_get(d.port, &format!("/v1/runs/{run_id}")).ok()?;
         let v = json(&body);
@@ -484,10 +491,12 @@ fn a_cancelled_run_keeps_its_partial_output_and_is_marked() {
 }
 
 /// A daemon whose only route is the fake served as https://openrouter.ai (a verified
-/// route: OpenRouter-only calls such as `GET /generation` are made there).
-fn verified_rig(serve_args: &[&str]) -> (FakeOpenRouter, Env, Daemon) {
+/// route: OpenRouter-only calls such as `GET /generation` are made there, and its catalog,
+/// with `models` added, is authoritative).
+fn verified_rig(models: &[&str]) -> (FakeOpenRouter, Env, Daemon) {
     let fake = FakeOpenRouter::start_tls("openrouter.ai");
     fake.set_api_key(API_KEY);
+    fake.add_models(models);
     let env = Env::new();
     env.write_routes(&format!(
         "[routes.openrouter]\ndefault_model = \"{MODEL}\"\nauth_ref = \"openrouter.primary\"\ntimeout_ms = 5000\n[routes.openrouter.network]\nca_file = \"{}\"\nresolve = [\"openrouter.ai:443:127.0.0.1:{}\"]\n",
@@ -505,17 +514,7 @@ fn a_cancelled_run_keeps_the_tokens_and_cost_of_the_call_it_cut_short() {
     // The usage would come in the final chunk, which the cancel never lets arrive: only
     // the generation lookup can tell what the call cost.
     fake.push(Reply::stall_after(2, Duration::from_secs(20)).with_usage(40, 9, 0.0042));
-    let out = d.cli(
-        &env,
-        &["--json", "sessions", "input", "c", "--detach", "tell me"],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let run_id = json(&stdout(&out))["id"].as_str().unwrap().to_string();
-    eventually(Duration::from_secs(20), || {
-        let out = d.cli(&env, &["runs", "events", &run_id, "--after", "0"]);
-        stdout(&out).contains("part 2").then_some(())
-    });
-    assert!(d.cli(&env, &["runs", "cancel", &run_id]).status.success());
+    let run_id = start_then_cancel(&env, &d);
     let run = eventually(Duration::from_secs(20), || {
         let (_, body) = http_get(d.port, &format!("/v1/runs/{run_id}")).ok()?;
         let v = json(&body);
@@ -581,19 +580,8 @@ fn a_cancelled_run_keeps_the_tokens_and_cost_of_the_call_it_cut_short() {
 
 #[test]
 fn a_model_the_catalog_does_not_know_is_refused_with_the_closest_ids() {
-    // A verified route: the fake served as https://openrouter.ai (its catalog is
-    // authoritative there; custom proxies are not checked).
-    let fake = FakeOpenRouter::start_tls("openrouter.ai");
-    fake.set_api_key(API_KEY);
-    fake.add_models(&["openai/gpt-5.4"]);
-    let env = Env::new();
-    env.write_routes(&format!(
-        "[routes.openrouter]\ndefault_model = \"{MODEL}\"\nauth_ref = \"openrouter.primary\"\ntimeout_ms = 5000\n[routes.openrouter.network]\nca_file = \"{}\"\nresolve = [\"openrouter.ai:443:127.0.0.1:{}\"]\n",
-        fake.ca_pem_path().unwrap().display(),
-        fake.addr().port()
-    ));
-    env.store_key_offline();
-    let d = env.serve();
+    // A verified route (custom proxies' catalogs are not checked).
+    let (fake, env, d) = verified_rig(&["openai/gpt-5.4"]);
     let out = d.cli(&env, &["models", "list"]);
     assert!(out.status.success(), "{}", stderr(&out));
 

@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::engine::Engine;
 use crate::input::provider_for;
+use crate::tool_loop::add_cost;
 use crate::tools::{
     parse_value, AssetRef, EditImageArgs, GenerateAudioArgs, GenerateImageArgs, ToolArgs, ToolName,
 };
@@ -86,12 +87,6 @@ pub(crate) fn require_tool(route: &Route, tool: ToolName) -> Result<(), EngineEr
             route.id, route.id
         ),
     })
-}
-
-fn add_cost(total: &mut Option<f64>, cost: Option<f64>) {
-    if let Some(c) = cost {
-        *total = Some(total.unwrap_or(0.0) + c);
-    }
 }
 
 /// Takes `key` out of a direct-call body as a string.
