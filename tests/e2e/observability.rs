@@ -23,7 +23,7 @@ fn rig(serve_args: &[&str]) -> (FakeOpenRouter, Env, Daemon) {
     let env = Env::new();
     env.write_default_routes(&fake.base_url());
     env.store_key_offline();
-    let d = env.serve();
+    let d = env.serve_with(serve_args, |_| {});
     (fake, env, d)
 }
 
@@ -173,7 +173,7 @@ fn failed_upstream_calls_are_logged_once_each_and_counted_with_their_code() {
 
 #[test]
 fn failed_media_calls_are_logged_once_per_attempt_with_their_tool() {
-    let (fake, env, d) = rig(&[]);
+    let (fake, _env, d) = rig(&[]);
     let post = |path: &str, body: Value| {
         let (status, text) = http(d.port, "POST", path, &[], Some(&body.to_string())).unwrap();
         (status, json(&text))
@@ -504,7 +504,7 @@ fn verified_rig(models: &[&str]) -> (FakeOpenRouter, Env, Daemon) {
         fake.addr().port()
     ));
     env.store_key_offline();
-    let d = env.serve_with(serve_args, |_| {});
+    let d = env.serve();
     (fake, env, d)
 }
 
