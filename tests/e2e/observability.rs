@@ -494,6 +494,14 @@ fn a_cancelled_run_keeps_its_partial_output_and_is_marked() {
 /// route: OpenRouter-only calls such as `GET /generation` are made there, and its catalog,
 /// with `models` added, is authoritative).
 fn verified_rig(models: &[&str]) -> (FakeOpenRouter, Env, Daemon) {
+    verified_rig_with(models, |_| {})
+}
+
+/// [`verified_rig`] with the daemon's command adjusted by `adjust`.
+fn verified_rig_with(
+    models: &[&str],
+    adjust: impl FnOnce(&mut Command),
+) -> (FakeOpenRouter, Env, Daemon) {
     let fake = FakeOpenRouter::start_tls("openrouter.ai");
     fake.set_api_key(API_KEY);
     fake.add_models(models);
@@ -504,7 +512,7 @@ fn verified_rig(models: &[&str]) -> (FakeOpenRouter, Env, Daemon) {
         fake.addr().port()
     ));
     env.store_key_offline();
-    let d = env.serve();
+    let d = env.serve_with(&[], adjust);
     (fake, env, d)
 }
 
@@ -576,6 +584,48 @@ fn a_cancelled_run_keeps_the_tokens_and_cost_of_the_call_it_cut_short() {
     assert_eq!(spend["estimated_calls"], 0, "{spend}");
     assert_eq!(spend["prompt_tokens"], 40, "{spend}");
     assert_eq!(spend["completion_tokens"], 9, "{spend}");
+}
+
+#[test]
+fn a_run_interrupted_by_shutdown_keeps_the_cost_of_the_call_it_cut_short() {
+    let (fake, env, mut d) = verified_rig_with(&[], |c| {
+        c.env("FERRY_SHUTDOWN_GRACE_MS", "200");
+    });
+    fake.push(Reply::stall_after(2, Duration::from_secs(20)).with_usage(40, 9, 0.0042));
+    let out = d.cli(
+        &env,
+        &["--json", "sessions", "input", "c", "--detach", "tell me"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run_id = json(&stdout(&out))["id"].as_str().unwrap().to_string();
+    eventually(Duration::from_secs(20), || {
+        let out = d.cli(&env, &["runs", "events", &run_id, "--after", "0"]);
+        stdout(&out).contains("part 2").then_some(())
+    });
+    // The grace period ends with the call in flight: the run is interrupted, and the
+    // shutdown waits for the generation lookup before it closes the store.
+    assert_eq!(d.terminate(), Some(0), "{}", d.log());
+    let d = env.serve();
+    let (_, body) = http_get(d.port, &format!("/v1/runs/{run_id}")).unwrap();
+    let run = json(&body);
+    assert_eq!(run["status"], "interrupted", "{run}");
+    assert!(
+        (run["cost"].as_f64().unwrap_or(0.0) - 0.0042).abs() < 1e-12,
+        "{run}"
+    );
+    assert_eq!(run["usage"]["prompt_tokens"], 40, "{run}");
+    let (_, body) = http_get(d.port, "/v1/spend?by=kind").unwrap();
+    let spend = json(&body);
+    let session = spend["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == "session")
+        .unwrap_or_else(|| panic!("no session spend: {spend}"));
+    assert!(
+        (session["cost_usd"].as_f64().unwrap() - 0.0042).abs() < 1e-12,
+        "{spend}"
+    );
 }
 
 #[test]
