@@ -452,9 +452,9 @@ fn runs_are_listed_across_sessions_and_failed_turns_are_marked() {
     assert!(failed_at < marker && marker < later, "{so}");
 }
 
-/// Starts a detached run in session `c` (its reply stalls after two chunks), waits for
-/// the second chunk and cancels the run; returns its id.
-fn start_then_cancel(env: &Env, d: &Daemon) -> String {
+/// Starts a detached run in session `c` (its reply stalls after two chunks) and waits for
+/// the second chunk; returns its id.
+fn start_stalled_run(env: &Env, d: &Daemon) -> String {
     let out = d.cli(
         env,
         &["--json", "sessions", "input", "c", "--detach", "tell me"],
@@ -465,6 +465,12 @@ fn start_then_cancel(env: &Env, d: &Daemon) -> String {
         let out = d.cli(env, &["runs", "events", &run_id, "--after", "0"]);
         stdout(&out).contains("part 2").then_some(())
     });
+    run_id
+}
+
+/// [`start_stalled_run`], then cancels it.
+fn start_then_cancel(env: &Env, d: &Daemon) -> String {
+    let run_id = start_stalled_run(env, d);
     assert!(d.cli(env, &["runs", "cancel", &run_id]).status.success());
     run_id
 }
@@ -592,16 +598,7 @@ fn a_run_interrupted_by_shutdown_keeps_the_cost_of_the_call_it_cut_short() {
         c.env("FERRY_SHUTDOWN_GRACE_MS", "200");
     });
     fake.push(Reply::stall_after(2, Duration::from_secs(20)).with_usage(40, 9, 0.0042));
-    let out = d.cli(
-        &env,
-        &["--json", "sessions", "input", "c", "--detach", "tell me"],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let run_id = json(&stdout(&out))["id"].as_str().unwrap().to_string();
-    eventually(Duration::from_secs(20), || {
-        let out = d.cli(&env, &["runs", "events", &run_id, "--after", "0"]);
-        stdout(&out).contains("part 2").then_some(())
-    });
+    let run_id = start_stalled_run(&env, &d);
     // The grace period ends with the call in flight: the run is interrupted, and the
     // shutdown waits for the generation lookup before it closes the store.
     assert_eq!(d.terminate(), Some(0), "{}", d.log());
