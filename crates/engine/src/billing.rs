@@ -2,6 +2,7 @@
 //! `GET /generation?id=` what was actually billed (streamed `usage.cost` can under-report)
 //! and record it on the run. Runs in the background, retries briefly while OpenRouter
 //! answers 404 (the generation is not queryable at once), and never delays an answer.
+//! The same lookup prices a model call cut short by a cancel (`cut_call`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -22,8 +23,8 @@ pub(crate) const LOOKUP_DELAYS: [Duration; 5] = [
 ];
 
 /// Looks the generation up with `fetch` after each delay until it is found (then its
-/// `total_cost`), a non-retryable error occurs, or the delays run out.
-pub(crate) async fn billed_cost<F, Fut>(mut fetch: F, delays: &[Duration]) -> Option<f64>
+/// `data` object), a non-retryable error occurs, or the delays run out.
+pub(crate) async fn find_generation<F, Fut>(mut fetch: F, delays: &[Duration]) -> Option<Value>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<Value>, UpstreamError>>,
@@ -31,7 +32,12 @@ where
     for delay in delays {
         tokio::time::sleep(*delay).await;
         match fetch().await {
-            Ok(Some(doc)) => return total_cost(&doc),
+            Ok(Some(mut doc)) => {
+                return Some(match doc.get_mut("data") {
+                    Some(data) => data.take(),
+                    None => doc,
+                })
+            }
             Ok(None) => continue,
             Err(e) if e.is_retryable() => continue,
             Err(e) => {
@@ -43,31 +49,38 @@ where
     None
 }
 
-fn total_cost(doc: &Value) -> Option<f64> {
-    let data = doc.get("data").unwrap_or(doc);
+/// The billed `total_cost` of a generation.
+pub(crate) fn total_cost(data: &Value) -> Option<f64> {
     data.get("total_cost").and_then(|c| {
         c.as_f64()
             .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
     })
 }
 
+/// The prompt and completion tokens of a generation (OpenRouter's normalised counts).
+pub(crate) fn tokens(data: &Value) -> (Option<u64>, Option<u64>) {
+    let n = |k: &str| data.get(k).and_then(Value::as_u64);
+    (n("tokens_prompt"), n("tokens_completion"))
+}
+
+/// Looks `generation_id` up with `route`'s client and key; `None` when the route has
+/// no usable client or key, or the generation was not found in time.
+pub(crate) async fn look_up(inner: &Inner, route: &str, generation_id: &str) -> Option<Value> {
+    let route_cfg = inner.routes.route(route).ok()?;
+    let client = inner.routes.openrouter_client(route).ok()?;
+    let key = inner.routes.api_key(route_cfg, &inner.secrets).ok()?;
+    let fetch = || {
+        let (client, key) = (client.clone(), key.clone());
+        async move { client.generation(&key, generation_id).await }
+    };
+    find_generation(fetch, &LOOKUP_DELAYS).await
+}
+
 /// Starts the background reconciliation of one run.
 pub(crate) fn spawn(inner: Arc<Inner>, route: String, run_id: String, generation_id: String) {
     tokio::spawn(async move {
-        let Ok(route_cfg) = inner.routes.route(&route) else {
-            return;
-        };
-        let (Ok(client), Ok(key)) = (
-            inner.routes.openrouter_client(&route),
-            inner.routes.api_key(route_cfg, &inner.secrets),
-        ) else {
-            return;
-        };
-        let fetch = || {
-            let (client, key, id) = (client.clone(), key.clone(), generation_id.clone());
-            async move { client.generation(&key, &id).await }
-        };
-        match billed_cost(fetch, &LOOKUP_DELAYS).await {
+        let found = look_up(&inner, &route, &generation_id).await;
+        match found.as_ref().and_then(total_cost) {
             Some(cost) => {
                 inner
                     .store
@@ -90,7 +103,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn retries_while_not_found_then_reads_total_cost() {
         let calls = AtomicUsize::new(0);
-        let got = billed_cost(
+        let got = find_generation(
             || {
                 let n = calls.fetch_add(1, Ordering::SeqCst);
                 async move {
@@ -104,14 +117,15 @@ mod tests {
             &LOOKUP_DELAYS,
         )
         .await;
-        assert_eq!(got, Some(0.0123));
+        let data = got.expect("found");
+        assert_eq!(total_cost(&data), Some(0.0123));
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test(start_paused = true)]
     async fn gives_up_after_the_delays_and_on_hard_errors() {
         let calls = AtomicUsize::new(0);
-        let got = billed_cost(
+        let got = find_generation(
             || {
                 calls.fetch_add(1, Ordering::SeqCst);
                 async { Ok(None) }
@@ -121,9 +135,10 @@ mod tests {
         .await;
         assert_eq!(got, None);
         assert_eq!(calls.load(Ordering::SeqCst), LOOKUP_DELAYS.len());
+        assert_eq!(total_cost(&json!({"total_cost": "0.5"})), Some(0.5));
         assert_eq!(
-            total_cost(&json!({"data": {"total_cost": "0.5"}})),
-            Some(0.5)
+            tokens(&json!({"tokens_prompt": 40, "tokens_completion": 9})),
+            (Some(40), Some(9))
         );
     }
 }

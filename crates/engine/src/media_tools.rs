@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::engine::Engine;
 use crate::input::provider_for;
+use crate::tool_loop::add_cost;
 use crate::tools::{
     parse_value, AssetRef, EditImageArgs, GenerateAudioArgs, GenerateImageArgs, ToolArgs, ToolName,
 };
@@ -86,12 +87,6 @@ pub(crate) fn require_tool(route: &Route, tool: ToolName) -> Result<(), EngineEr
             route.id, route.id
         ),
     })
-}
-
-fn add_cost(total: &mut Option<f64>, cost: Option<f64>) {
-    if let Some(c) = cost {
-        *total = Some(total.unwrap_or(0.0) + c);
-    }
 }
 
 /// Takes `key` out of a direct-call body as a string.
@@ -349,7 +344,14 @@ impl Engine {
                 &mut |_| {},
                 &mut attempts,
             )
-            .await?;
+            .await;
+            crate::upstream_log::failed_media_attempts(
+                tool.as_str(),
+                &route.id,
+                ctx.run_id,
+                &attempts,
+            );
+            let outcome = outcome?;
             add_cost(&mut out.cost, outcome.cost);
             self.charge_call(
                 &route.id,
@@ -402,14 +404,23 @@ impl Engine {
         req.validate()?;
         let client = self.inner.routes.openrouter_client(&route.id)?;
         let key = self.route_key(route)?;
+        let mut attempts = Vec::new();
         let speech = client
             .speech(
                 &key,
                 &req,
                 Duration::from_millis(route.timeout_ms),
                 &self.inner.retry,
+                &mut attempts,
             )
-            .await?;
+            .await;
+        crate::upstream_log::failed_media_attempts(
+            ToolName::GenerateAudio.as_str(),
+            &route.id,
+            ctx.run_id,
+            &attempts,
+        );
+        let speech = speech?;
         // Speech answers carry no usage: the call is in the ledger without a cost.
         self.charge_call(&route.id, &req.model, "media", None, None);
         let asset = self

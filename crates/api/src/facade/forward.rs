@@ -96,6 +96,7 @@ pub async fn forward(
                     model: &requested,
                     model_served: c.model.as_deref(),
                     usage: c.usage,
+                    finish_reason: c.finish_reason.as_deref(),
                     run_id: record.as_ref().map(|(id, _)| id.as_str()),
                     ..FacadeCallTrace::default()
                 },
