@@ -549,7 +549,11 @@ async fn open_with_retries(
     let mut current = first;
     loop {
         let started = Instant::now();
-        let result = client.open_raw(api_key, &current, collect_text).await;
+        // Boxed: the attempt's future (reqwest's request, the body read) is kilobytes;
+        // inline, every future that awaits this one would be as large and be copied
+        // whole each time it is moved (measured: a quarter of a facade request's
+        // instructions were such copies).
+        let result = Box::pin(client.open_raw(api_key, &current, collect_text)).await;
         let elapsed = started.elapsed();
         *upstream_wait += elapsed;
         let mut error = match result {
