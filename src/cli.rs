@@ -462,6 +462,10 @@ pub struct ServeArgs {
     /// non-loopback daemon always does.
     #[arg(long, env = "FERRY_REQUIRE_KEYS")]
     pub require_keys: bool,
+    /// How long a web console sign-in lasts, in seconds (default 12 hours).
+    #[arg(long, env = "FERRY_CONSOLE_SESSION_TTL", default_value_t = 43_200,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub console_session_ttl: u64,
 }
 
 /// Cursor pagination of the list commands.
