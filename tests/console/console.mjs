@@ -42,8 +42,15 @@ async function shot(name) {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: `${artifacts}/${name}-390.png`, fullPage: true });
   // Nothing may overflow sideways at 390 px (tables scroll inside their own box).
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  assert.ok(overflow <= 1, `${name}: the page is ${overflow}px wider than a 390 px screen`);
+  const [overflow, culprits] = await page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    const wide = [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > width + 1)
+      .slice(0, 5)
+      .map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`);
+    return [document.documentElement.scrollWidth - width, wide];
+  });
+  assert.ok(overflow <= 1, `${name}: the page is ${overflow}px wider than a 390 px screen: ${culprits.join(', ')}`);
   await page.setViewportSize({ width: 1440, height: 900 });
 }
 

@@ -197,72 +197,44 @@ async fn cookie_writes_need_the_same_origin_and_the_csrf_token() {
     let c = ("cookie", cookie.as_str());
     let r = call(&app, "GET", "/v1/sessions", &[c], None).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let body = || Some(json!({"id": "s1"}));
-
-    let r = call(
-        &app,
-        "POST",
-        "/v1/sessions",
-        &[c, ("origin", ORIGIN)],
-        body(),
-    )
-    .await;
+    let create = |headers: Vec<(&'static str, String)>| {
+        let app = app.clone();
+        let cookie = cookie.clone();
+        async move {
+            let mut all = vec![("cookie", cookie.as_str())];
+            all.extend(headers.iter().map(|(k, v)| (*k, v.as_str())));
+            let r = call(
+                &app,
+                "POST",
+                "/v1/sessions",
+                &all,
+                Some(json!({"id": "s1"})),
+            )
+            .await;
+            let code = r.json()["code"].as_str().unwrap_or_default().to_owned();
+            (r.status.as_u16(), code)
+        }
+    };
+    let origin = || ("origin", ORIGIN.to_owned());
+    let token = |t: &str| ("x-ferry-csrf", t.to_owned());
+    let refused = |code: &str| (403, code.to_owned());
+    assert_eq!(create(vec![origin()]).await, refused("csrf_token_invalid"));
     assert_eq!(
-        (r.status.as_u16(), r.json()["code"].clone()),
-        (403, json!("csrf_token_invalid")),
-        "{}",
-        r.text
+        create(vec![origin(), token("wrong")]).await,
+        refused("csrf_token_invalid")
     );
-    let r = call(
-        &app,
-        "POST",
-        "/v1/sessions",
-        &[c, ("origin", ORIGIN), ("x-ferry-csrf", "wrong")],
-        body(),
-    )
-    .await;
-    assert_eq!(r.json()["code"], "csrf_token_invalid", "{}", r.text);
-    let r = call(
-        &app,
-        "POST",
-        "/v1/sessions",
-        &[c, ("x-ferry-csrf", &csrf)],
-        body(),
-    )
-    .await;
     assert_eq!(
-        (r.status.as_u16(), r.json()["code"].clone()),
-        (403, json!("csrf_origin_required")),
-        "{}",
-        r.text
+        create(vec![token(&csrf)]).await,
+        refused("csrf_origin_required")
     );
-    let r = call(
-        &app,
-        "POST",
-        "/v1/sessions",
-        &[
-            c,
-            ("origin", "http://evil.example"),
-            ("x-ferry-csrf", &csrf),
-        ],
-        body(),
-    )
-    .await;
     assert_eq!(
-        (r.status.as_u16(), r.json()["code"].clone()),
-        (403, json!("origin_not_allowed")),
-        "{}",
-        r.text
+        create(vec![("origin", "http://evil.example".into()), token(&csrf)]).await,
+        refused("origin_not_allowed")
     );
-    let r = call(
-        &app,
-        "POST",
-        "/v1/sessions",
-        &[c, ("origin", ORIGIN), ("x-ferry-csrf", &csrf)],
-        body(),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        create(vec![origin(), token(&csrf)]).await,
+        (201, String::new())
+    );
 
     // Sign-out follows the same rule, then the cookie is worthless.
     let r = call(&app, "POST", "/ui/sign-out", &[c, ("origin", ORIGIN)], None).await;
