@@ -4,7 +4,7 @@
 // non-zero with the step's name. Screenshots of every page (1440 px and 390 px wide) go to
 // $ARTIFACTS.
 //
-// Environment: FERRY_URL, FERRY_TOKEN, ARTIFACTS, WAV_FILE, CHROMIUM (browser binary).
+// Environment: FERRY_URL, FERRY_TOKEN, ARTIFACTS, WAV_FILE, PNG_FILE, CHROMIUM (browser binary).
 
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
@@ -14,6 +14,7 @@ const base = process.env.FERRY_URL;
 const token = process.env.FERRY_TOKEN;
 const artifacts = process.env.ARTIFACTS;
 const wavFile = process.env.WAV_FILE;
+const pngFile = process.env.PNG_FILE;
 const PAGES = ['', 'sessions', 'runs', 'assets', 'spend', 'keys', 'models'];
 mkdirSync(artifacts, { recursive: true });
 
@@ -135,6 +136,17 @@ try {
     await shot('sessions');
   });
 
+  await step('send an input with a file attached: the image is in the transcript', async () => {
+    await page.setInputFiles('#files', pngFile);
+    const answer = await send('What is in this picture?');
+    await answer.locator('.badge.status-completed').waitFor();
+    assert.match(await answer.locator('.answer').textContent(), /dark blue square/);
+    await page.waitForFunction(() => {
+      const i = [...document.querySelectorAll('li.msg-user img[data-asset]')].at(-1);
+      return i && i.complete && i.naturalWidth === 8;
+    });
+  });
+
   await step('a failed run shows its code and message', async () => {
     const answer = await send('This one fails');
     const error = answer.locator('.run-error');
@@ -154,6 +166,20 @@ try {
     await page.locator('#routes tbody tr').first().waitFor();
     assert.match(await page.locator('#routes tbody').textContent(), /openrouter/);
     await shot('overview');
+  });
+
+  await step('a run in flight: listed on the overview, cancelled from the runs page', async () => {
+    await page.goto(`${base}/ui/sessions?id=web-1`);
+    await page.locator('#send:not([hidden])').waitFor();
+    const answer = await send('Take your time');
+    await answer.locator('.answer', { hasText: 'Thinking' }).waitFor();
+    const runId = await answer.getAttribute('data-run');
+    await page.goto(`${base}/ui/`);
+    await page.locator(`#in-flight a[href="/ui/runs?id=${runId}"]`).click();
+    await page.waitForURL(`${base}/ui/runs?id=${runId}`);
+    await page.locator('#cancel').click();
+    await page.locator('#run-detail .badge.status-cancelled').waitFor();
+    await page.locator('#timeline li[data-kind="run.cancelled"]').waitFor();
   });
 
   await step('the image is in the gallery; an uploaded audio asset plays', async () => {
@@ -182,6 +208,12 @@ try {
 
   await step('create a key: secret shown once, listed, revoked', async () => {
     await page.goto(`${base}/ui/keys`);
+    // The key made by the Rust side spent $0.25 of its $1 budget: a quarter-full bar.
+    const spender = page.locator('#keys tbody tr', { hasText: 'spender' });
+    await spender.waitFor();
+    assert.match(await spender.textContent(), /\$0\.25 of \$1\.00 per month/);
+    assert.equal(await spender.locator('[role=meter]').getAttribute('aria-valuenow'), '0.25');
+    assert.equal(await spender.locator('[role=meter] > span').evaluate((s) => s.style.width), '25%');
     await page.fill('#name', 'console-e2e');
     await page.fill('#budget', '5');
     await page.check('input[name=scope][value=sessions]');

@@ -18,7 +18,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use ferry_assets::testdata;
-use ferry_fake_openrouter::FakeToolCall;
+use ferry_fake_openrouter::{FakeToolCall, Gate};
 use serde_json::json;
 
 use crate::support::*;
@@ -100,6 +100,29 @@ fn the_console_in_a_real_browser() {
         c.env("FERRY_TOKEN", OPERATOR);
     });
 
+    // A key that has spent a quarter of its budget through the facade (its usage bar).
+    let admin = format!("Bearer {OPERATOR}");
+    let (status, body) = http(
+        d.port,
+        "POST",
+        "/v1/keys",
+        &[("Authorization", &admin)],
+        Some(&json!({"name": "spender", "budget_usd": 1.0, "scopes": ["facade"]}).to_string()),
+    )
+    .expect("create key");
+    assert_eq!(status, 201, "{body}");
+    let secret = json(&body)["secret"].as_str().unwrap().to_owned();
+    fake.push_for_model(CHAT_MODEL, Reply::text("ok").with_usage(5, 5, 0.25));
+    let (status, body) = http(
+        d.port,
+        "POST",
+        "/openai/v1/chat/completions",
+        &[("Authorization", &format!("Bearer {secret}"))],
+        Some(&json!({"model": CHAT_MODEL, "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}).to_string()),
+    )
+    .expect("facade call");
+    assert_eq!(status, 200, "{body}");
+
     // The steps of console.mjs, in order: a streamed answer (one word per frame, with a
     // pause between frames so the browser renders each piece) ...
     fake.push_for_model(
@@ -128,10 +151,18 @@ fn the_console_in_a_real_browser() {
         )])
         .with_usage(30, 6, 0.0012),
     );
-    // ... and a run that fails with upstream's message.
+    // ... an answer about an attached image ...
+    fake.push_for_model(CHAT_MODEL, Reply::text("A dark blue square."));
+    // ... a run that fails with upstream's message ...
     fake.push_for_model(
         CHAT_MODEL,
         Reply::error(400, "the model is overloaded today"),
+    );
+    // ... and one that stays in flight (its first words, then nothing) until cancelled.
+    let gate = Gate::new();
+    fake.push_for_model(
+        CHAT_MODEL,
+        Reply::gated(gate.clone(), Reply::text("Thinking about it slowly")),
     );
 
     let artifacts = repo().join("target/console-artifacts");
@@ -140,6 +171,8 @@ fn the_console_in_a_real_browser() {
     let wav = env.root().join("tone.wav");
     // Half a second of a 16 kHz tone: the audio element must report that duration.
     std::fs::write(&wav, testdata::wav_with(8_000, 3)).expect("wav");
+    let png = env.root().join("square.png");
+    std::fs::write(&png, testdata::png_with(8, 8, 42)).expect("png");
 
     let mut cmd = Command::new(node);
     cmd.arg(repo().join("tests/console/console.mjs"))
@@ -148,6 +181,7 @@ fn the_console_in_a_real_browser() {
         .env("FERRY_TOKEN", OPERATOR)
         .env("ARTIFACTS", &artifacts)
         .env("WAV_FILE", &wav)
+        .env("PNG_FILE", &png)
         .env("CHROMIUM", &browser);
     let out = run_with_timeout(cmd, Duration::from_secs(240));
     let (so, se) = (stdout(&out), stderr(&out));
@@ -176,6 +210,20 @@ fn the_console_in_a_real_browser() {
             );
         }
     }
+    // The attachment reached the model as an image part.
+    let sent_image = fake.chat_requests().iter().any(|r| {
+        r.body.as_ref().is_some_and(|b| {
+            b["messages"].as_array().into_iter().flatten().any(|m| {
+                m["content"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p["type"] == "image_url")
+            })
+        })
+    });
+    assert!(sent_image, "the attached image was not sent to the model");
+    gate.open();
     // The operator token never reached the daemon's log or the screenshots' page text.
     assert!(!d.log().contains(OPERATOR));
 }
