@@ -644,6 +644,10 @@ pub struct SpendArgs {
     /// Group by key (default), model, route, kind or day.
     #[arg(long, default_value = "key")]
     pub by: String,
+    /// Divide each group by a second grouping (key, model, route, kind or day), e.g.
+    /// `--by day --split model`.
+    #[arg(long)]
+    pub split: Option<String>,
     /// From this UTC date (2026-12-01) or time, inclusive.
     #[arg(long)]
     pub since: Option<String>,
