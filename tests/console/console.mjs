@@ -105,6 +105,11 @@ try {
         const a = document.querySelector('li.msg-assistant .answer');
         if (a && window.snapshots.at(-1) !== a.textContent) window.snapshots.push(a.textContent);
       }).observe(document.getElementById('transcript'), { subtree: true, childList: true, characterData: true });
+      // Layout shifts not caused by the user's own input (the Layout Instability API).
+      window.shifts = [];
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) if (!e.hadRecentInput) window.shifts.push(e.value);
+      }).observe({ type: 'layout-shift' });
     });
     const answer = await send('Tell me about foxes');
     await answer.locator('.badge.status-completed').waitFor();
@@ -114,6 +119,7 @@ try {
     const partial = snapshots.filter((s) => s.length > 0 && s.length < final.length);
     assert.ok(partial.length >= 2, `the answer grew in pieces: ${JSON.stringify(snapshots)}`);
     for (const s of partial) assert.ok(final.startsWith(s), `each piece extends the text: ${s}`);
+    assert.deepEqual(await page.evaluate(() => window.shifts), [], 'nothing moved while the answer streamed');
     // The session is listed and its transcript reloads from the API.
     await page.reload();
     await page.locator('li.msg-assistant .text', { hasText: 'bushy tails' }).waitFor();
@@ -261,6 +267,13 @@ try {
     for (const out of await page.locator('#models tbody tr').evaluateAll((rs) => rs.map((r) => r.textContent))) {
       assert.match(out, /image/);
     }
+    // Price and context length: at most $1 per million prompt tokens, at least 200k context.
+    await page.selectOption('#modality', '');
+    await page.fill('#max-price', '1');
+    await page.fill('#min-context', '200000');
+    await page.click('#filter button[type=submit]');
+    await page.waitForFunction(() => document.querySelectorAll('#models tbody tr').length === 1);
+    assert.equal(await page.locator('#models tbody tr').getAttribute('data-model'), 'openai/gpt-5.4-mini');
     await shot('models');
   });
 
