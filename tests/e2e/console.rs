@@ -197,6 +197,7 @@ fn the_console_in_a_real_browser() {
             .join("\n")
     );
     assert!(so.contains("all console steps passed"), "{so}");
+    println!("{so}");
     for page in [
         "sign-in", "overview", "sessions", "runs", "assets", "spend", "keys", "models",
     ] {
