@@ -150,6 +150,27 @@ export function badge(status) {
   return el('span', { class: `badge status-${status}` }, status);
 }
 
+/**
+ * A paged list (`next_cursor` pagination): load(true) starts over, the "Load more" button
+ * appends the next page. `params()` gives the query, `items(page)` the page's rows,
+ * `render(row)` one element; `empty` is shown when nothing matched.
+ */
+export function pager({ list, more, path, params, items, render, empty }) {
+  let cursor = null;
+  async function load(reset) {
+    if (reset) { cursor = null; list.replaceChildren(); }
+    const q = params();
+    if (cursor) q.set('cursor', cursor);
+    const page = await api('GET', `${path}?${q}`);
+    for (const row of items(page)) list.append(render(row));
+    if (!list.children.length) list.append(el('li', { class: 'muted' }, empty));
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+  }
+  more.addEventListener('click', () => attempt(() => load(false)));
+  return load;
+}
+
 /** Reads and writes the page's query string (history.replaceState, no reload). */
 export function query() {
   return new URLSearchParams(location.search);

@@ -1,12 +1,11 @@
 // Assets: a gallery with thumbnails and players (served by /v1/assets/{id}/raw), filter
 // by kind, upload, download and delete.
-import { api, attempt, el, upload, when } from './api.js';
+import { api, attempt, el, pager, upload, when } from './api.js';
 import { preview, rawUrl } from './media.js';
 
 const gallery = document.getElementById('gallery');
 const more = document.getElementById('more-assets');
 const kind = document.getElementById('kind');
-let cursor = null;
 
 function size(n) {
   return n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`;
@@ -28,20 +27,21 @@ function card(a) {
   return li;
 }
 
-async function load(reset) {
-  if (reset) { cursor = null; gallery.replaceChildren(); }
-  const q = new URLSearchParams({ limit: '60' });
-  if (kind.value) q.set('kind', kind.value);
-  if (cursor) q.set('cursor', cursor);
-  const page = await api('GET', `/v1/assets?${q}`);
-  for (const a of page.assets) gallery.append(card(a));
-  if (!gallery.children.length) gallery.append(el('li', { class: 'muted' }, 'No assets.'));
-  cursor = page.next_cursor;
-  more.hidden = !cursor;
-}
+const load = pager({
+  list: gallery,
+  more,
+  path: '/v1/assets',
+  params: () => {
+    const q = new URLSearchParams({ limit: '60' });
+    if (kind.value) q.set('kind', kind.value);
+    return q;
+  },
+  items: (page) => page.assets,
+  render: card,
+  empty: 'No assets.',
+});
 
 kind.addEventListener('change', () => attempt(() => load(true)));
-more.addEventListener('click', () => attempt(() => load(false)));
 document.getElementById('upload').addEventListener('change', (ev) => attempt(async () => {
   for (const f of ev.target.files) await upload(f);
   ev.target.value = '';

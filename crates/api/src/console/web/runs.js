@@ -1,6 +1,6 @@
 // Runs: filter by status (failed included) and session, a run's facts and error, its
 // event timeline (replayed, then live over SSE), and cancel for runs still in flight.
-import { api, attempt, badge, el, fill, follow, query, setQuery, usd, when } from './api.js';
+import { api, attempt, badge, el, fill, follow, pager, query, setQuery, usd, when } from './api.js';
 
 const statusSel = document.getElementById('status');
 const sessionIn = document.getElementById('session');
@@ -9,27 +9,26 @@ const more = document.getElementById('more-runs');
 const heading = document.getElementById('h-run');
 const detail = document.getElementById('run-detail');
 const timeline = document.getElementById('timeline');
-let cursor = null;
 let stop = () => {};
 
 statusSel.value = query().get('status') ?? '';
 sessionIn.value = query().get('session') ?? '';
 
-async function loadList(reset) {
-  if (reset) { cursor = null; list.replaceChildren(); }
-  const q = new URLSearchParams({ limit: '50' });
-  if (statusSel.value) q.set('status', statusSel.value);
-  if (sessionIn.value.trim()) q.set('session', sessionIn.value.trim());
-  if (cursor) q.set('cursor', cursor);
-  const page = await api('GET', `/v1/runs?${q}`);
-  for (const r of page.runs) {
-    list.append(el('li', {}, el('a', { href: `?id=${encodeURIComponent(r.id)}`, dataset: { run: r.id } },
-      badge(r.status), ' ', el('code', {}, r.id), el('div', { class: 'muted' }, `${r.session_id} · ${when(r.created_at)}`))));
-  }
-  if (!list.children.length) list.append(el('li', { class: 'muted' }, 'No runs match.'));
-  cursor = page.next_cursor;
-  more.hidden = !cursor;
-}
+const loadList = pager({
+  list,
+  more,
+  path: '/v1/runs',
+  params: () => {
+    const q = new URLSearchParams({ limit: '50' });
+    if (statusSel.value) q.set('status', statusSel.value);
+    if (sessionIn.value.trim()) q.set('session', sessionIn.value.trim());
+    return q;
+  },
+  items: (page) => page.runs,
+  render: (r) => el('li', {}, el('a', { href: `?id=${encodeURIComponent(r.id)}`, dataset: { run: r.id } },
+    badge(r.status), ' ', el('code', {}, r.id), el('div', { class: 'muted' }, `${r.session_id} · ${when(r.created_at)}`))),
+  empty: 'No runs match.',
+});
 
 function facts(run) {
   const dl = el('dl', { class: 'facts' });
@@ -85,7 +84,6 @@ statusSel.addEventListener('change', () => {
   setQuery({ status: statusSel.value });
   attempt(() => loadList(true));
 });
-more.addEventListener('click', () => attempt(() => loadList(false)));
 list.addEventListener('click', (ev) => {
   const a = ev.target.closest('a[data-run]');
   if (!a) return;

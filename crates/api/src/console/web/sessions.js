@@ -2,7 +2,7 @@
 // and the composer: files are uploaded as assets, the input is submitted as a detached run
 // and its answer streams into one bubble in place (text appended, tool activity listed,
 // media added as assets are created), so nothing above it moves.
-import { api, attempt, badge, el, fill, follow, query, setQuery, upload } from './api.js';
+import { api, attempt, badge, el, follow, pager, query, setQuery, upload } from './api.js';
 import { preview } from './media.js';
 
 const list = document.getElementById('session-list');
@@ -15,22 +15,20 @@ const files = document.getElementById('files');
 const sendButton = document.getElementById('send-button');
 const sendStatus = document.getElementById('send-status');
 let current = query().get('id') ?? '';
-let cursor = null;
 
 function link(id) {
   return el('a', { href: `?id=${encodeURIComponent(id)}`, 'aria-current': id === current ? 'true' : false, dataset: { session: id } }, id);
 }
 
-async function loadList(reset) {
-  if (reset) { cursor = null; list.replaceChildren(); }
-  const q = new URLSearchParams({ limit: '50' });
-  if (cursor) q.set('cursor', cursor);
-  const page = await api('GET', `/v1/sessions?${q}`);
-  for (const s of page.sessions) list.append(el('li', {}, link(s.id)));
-  if (!list.children.length) list.append(el('li', { class: 'muted' }, 'No sessions yet: type an id above to start one.'));
-  cursor = page.next_cursor;
-  more.hidden = !cursor;
-}
+const loadList = pager({
+  list,
+  more,
+  path: '/v1/sessions',
+  params: () => new URLSearchParams({ limit: '50' }),
+  items: (page) => page.sessions,
+  render: (s) => el('li', {}, link(s.id)),
+  empty: 'No sessions yet: type an id above to start one.',
+});
 
 /** A media strip for asset parts (`{asset_id, media_type}`). */
 function mediaStrip(parts) {
@@ -168,7 +166,6 @@ form.addEventListener('submit', (ev) => { ev.preventDefault(); attempt(send); })
 content.addEventListener('keydown', (ev) => {
   if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); attempt(send); }
 });
-more.addEventListener('click', () => attempt(() => loadList(false)));
 list.addEventListener('click', (ev) => {
   const a = ev.target.closest('a[data-session]');
   if (!a) return;
