@@ -164,6 +164,7 @@ pub(crate) fn identify(s: &AppState, req: &Request) -> Result<Caller, AccessErro
         Err(_) if !engine.credentials_required() => return engine.authenticate(None),
         Err(e) => return Err(AccessError::Unauthorized(e.to_string())),
     };
+    check_same_site(req)?;
     if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         check_csrf(req, &live)?;
     }
@@ -171,6 +172,30 @@ pub(crate) fn identify(s: &AppState, req: &Request) -> Result<Caller, AccessErro
         Principal::Operator => Ok(Caller::Operator),
         Principal::Key(hash) => engine.authenticate_key_hash(&hash),
     }
+}
+
+/// The console cookie is honoured only for the console's own requests: a browser marks
+/// every request with `Sec-Fetch-Site`, and one a page of another origin makes (even
+/// same-site, e.g. another port on localhost, which `SameSite=Strict` does not stop) is
+/// refused unless it is a top-level navigation to a console page. Requests without the
+/// header (older browsers, non-browser clients) fall to the Origin and CSRF rules.
+fn check_same_site(req: &Request) -> Result<(), AccessError> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let site = header("sec-fetch-site");
+    if matches!(site, "" | "same-origin" | "none") || header("sec-fetch-mode") == "navigate" {
+        return Ok(());
+    }
+    Err(AccessError::Forbidden {
+        code: "cookie_cross_site",
+        message: format!(
+            "the console's session cookie is accepted only on requests made by the console's own pages (this one is {site}); scripts and other web apps should send `Authorization: Bearer <token or fk-… key>`"
+        ),
+    })
 }
 
 /// A write authenticated by the console cookie must come from the console's own page:

@@ -236,6 +236,34 @@ async fn cookie_writes_need_the_same_origin_and_the_csrf_token() {
         (201, String::new())
     );
 
+    // Reads with the cookie: the console's own (same-origin) fetches and navigations to its
+    // pages, never a request another origin's page makes, same-site or not.
+    let fetch = |site: &'static str, mode: &'static str| {
+        [c, ("sec-fetch-site", site), ("sec-fetch-mode", mode)]
+    };
+    let r = call(
+        &app,
+        "GET",
+        "/v1/sessions",
+        &fetch("same-origin", "cors"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for site in ["same-site", "cross-site"] {
+        let r = call(&app, "GET", "/v1/sessions", &fetch(site, "no-cors"), None).await;
+        assert_eq!(r.json()["code"], "cookie_cross_site", "{}", r.text);
+    }
+    let r = call(
+        &app,
+        "GET",
+        "/ui/keys",
+        &fetch("same-site", "navigate"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
     // Sign-out follows the same rule, then the cookie is worthless.
     let r = call(&app, "POST", "/ui/sign-out", &[c, ("origin", ORIGIN)], None).await;
     assert_eq!(r.status, 403, "{}", r.text);
