@@ -86,7 +86,9 @@ impl Store {
     /// Appends a ledger row and, in the same transaction, drops the call's reservation
     /// (queued; not waited for: the in-memory budget book is already settled).
     pub fn charge_nowait(&self, entry: LedgerEntry, reservation: Option<String>) {
-        self.write_nowait(move |conn| {
+        // Deferred: a busy facade commits its ledger rows tens at a time; every ledger
+        // read below settles them first.
+        self.write_deferred(move |conn| {
             conn.prepare_cached(
                 "INSERT INTO spend_ledger (at, key_id, route, model, kind, prompt_tokens,
                      completion_tokens, cost, cost_nanos, estimated, generation_id, run_id)
@@ -131,6 +133,7 @@ impl Store {
         &self,
         keys: Vec<(String, String)>,
     ) -> Result<Vec<(String, i64)>, StoreError> {
+        self.settle_deferred().await?;
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT COALESCE(SUM(cost_nanos), 0) FROM spend_ledger WHERE key_id = ?1 AND at >= ?2",
@@ -156,6 +159,7 @@ impl Store {
         until: Option<String>,
         key_id: Option<String>,
     ) -> Result<Vec<SpendGroup>, StoreError> {
+        self.settle_deferred().await?;
         self.read(move |conn| {
             let mut filters = Vec::new();
             let mut args: Vec<Sql> = Vec::new();
