@@ -94,7 +94,11 @@ fn the_console_in_a_real_browser() {
     let fake = FakeOpenRouter::start();
     fake.set_api_key(API_KEY);
     let env = Env::new();
-    env.write_default_routes(&fake.base_url());
+    // A run stays in flight (its reply held back) until the browser cancels it: the stall
+    // timeout must outlast however long a loaded machine takes to get there.
+    env.write_routes(
+        &default_routes(&fake.base_url(), "").replace("timeout_ms = 5000", "timeout_ms = 300000"),
+    );
     env.store_key_offline();
     let d = env.serve_with(&[], |c| {
         c.env("FERRY_TOKEN", OPERATOR);
