@@ -30,6 +30,21 @@ const loadList = pager({
   empty: 'No sessions yet: type an id above to start one.',
 });
 
+/**
+ * Appends to the transcript (a fixed-height scroll box, so nothing outside it moves) and
+ * keeps it scrolled to the end unless the reader has scrolled up.
+ */
+function append(...items) {
+  stickToEnd(() => transcript.append(...items));
+}
+
+/** Runs a change to the transcript, then scrolls to its end if the reader was there. */
+function stickToEnd(change) {
+  const atEnd = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
+  change();
+  if (atEnd) transcript.scrollTop = transcript.scrollHeight;
+}
+
 /** A media strip for asset parts (`{asset_id, media_type}`). */
 function mediaStrip(parts) {
   const strip = el('div', { class: 'media' });
@@ -84,11 +99,11 @@ async function loadSession(id) {
     if (err.status !== 404) throw err;
   }
   for (const run of runs) {
-    transcript.append(userBubble(run.input));
-    if (run.status === 'queued' || run.status === 'running') transcript.append(liveAnswer(run.id));
-    else transcript.append(pastAnswer(run));
+    append(userBubble(run.input));
+    append(run.status === 'queued' || run.status === 'running' ? liveAnswer(run.id) : pastAnswer(run));
   }
-  if (!runs.length) transcript.append(el('li', { class: 'muted', id: 'empty' }, 'No messages yet.'));
+  if (!runs.length) append(el('li', { class: 'muted', id: 'empty' }, 'No messages yet.'));
+  transcript.scrollTop = transcript.scrollHeight;
 }
 
 /** A bubble that follows a run live: text appended in place, tool activity, media. */
@@ -111,7 +126,7 @@ function liveAnswer(runId) {
     if (!tools.has(callId)) { const item = el('li', {}); tools.set(callId, item); activity.append(item); }
     return tools.get(callId);
   };
-  follow(runId, (kind, data) => {
+  follow(runId, (kind, data) => stickToEnd(() => {
     if (kind === 'output.delta') text.appendData(data.text ?? '');
     else if (kind === 'tool.started') tool(data.call_id).textContent = `▶ ${data.name} running…`;
     else if (kind === 'tool.progress') tool(data.call_id).textContent = `▶ ${data.name}: ${data.status ?? ''} (${Math.round((data.elapsed_ms ?? 0) / 1000)} s)`;
@@ -128,7 +143,7 @@ function liveAnswer(runId) {
       li.append(failure(data));
       state.replaceWith(badge('failed'));
     } else if (kind === 'run.cancelled') state.replaceWith(badge('cancelled'));
-  }, () => {
+  }), () => {
     li.setAttribute('aria-busy', 'false');
     li.classList.add('done');
   });
@@ -152,7 +167,7 @@ async function send() {
     if (attachments.length) body.attachments = attachments;
     const run = await api('POST', `/v1/sessions/${encodeURIComponent(current)}/runs`, body);
     document.getElementById('empty')?.remove();
-    transcript.append(userBubble(run.input ?? body), liveAnswer(run.id));
+    append(userBubble(run.input ?? body), liveAnswer(run.id));
     content.value = '';
     files.value = '';
     sendStatus.textContent = '';
