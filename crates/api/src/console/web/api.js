@@ -171,6 +171,22 @@ export function pager({ list, more, path, params, items, render, empty }) {
   return load;
 }
 
+/**
+ * Makes a list's links (`a[data-KEY]`) open in place with open(value) instead of loading
+ * a page; returns mark(value), which flags the current link (`aria-current`).
+ */
+export function picker(list, key, open) {
+  list.addEventListener('click', (ev) => {
+    const a = ev.target.closest(`a[data-${key}]`);
+    if (!a) return;
+    ev.preventDefault();
+    attempt(() => open(a.dataset[key]));
+  });
+  return (value) => {
+    for (const a of list.querySelectorAll(`a[data-${key}]`)) a.setAttribute('aria-current', a.dataset[key] === value ? 'true' : 'false');
+  };
+}
+
 /** Reads and writes the page's query string (history.replaceState, no reload). */
 export function query() {
   return new URLSearchParams(location.search);

@@ -1,6 +1,6 @@
 // Runs: filter by status (failed included) and session, a run's facts and error, its
 // event timeline (replayed, then live over SSE), and cancel for runs still in flight.
-import { api, attempt, badge, el, fill, follow, pager, query, setQuery, usd, when } from './api.js';
+import { api, attempt, badge, el, fill, follow, pager, picker, query, setQuery, usd, when } from './api.js';
 
 const statusSel = document.getElementById('status');
 const sessionIn = document.getElementById('session');
@@ -14,6 +14,7 @@ let stop = () => {};
 statusSel.value = query().get('status') ?? '';
 sessionIn.value = query().get('session') ?? '';
 
+const mark = picker(list, 'run', loadRun);
 const loadList = pager({
   list,
   more,
@@ -64,7 +65,7 @@ function renderRun(run) {
 
 async function loadRun(id) {
   setQuery({ id });
-  for (const a of list.querySelectorAll('a')) a.setAttribute('aria-current', a.dataset.run === id ? 'true' : 'false');
+  mark(id);
   stop();
   timeline.replaceChildren();
   renderRun(await api('GET', `/v1/runs/${encodeURIComponent(id)}`));
@@ -83,12 +84,6 @@ document.getElementById('filter').addEventListener('submit', (ev) => {
 statusSel.addEventListener('change', () => {
   setQuery({ status: statusSel.value });
   attempt(() => loadList(true));
-});
-list.addEventListener('click', (ev) => {
-  const a = ev.target.closest('a[data-run]');
-  if (!a) return;
-  ev.preventDefault();
-  attempt(() => loadRun(a.dataset.run));
 });
 
 attempt(async () => {

@@ -2,7 +2,7 @@
 // and the composer: files are uploaded as assets, the input is submitted as a detached run
 // and its answer streams into one bubble in place (text appended, tool activity listed,
 // media added as assets are created), so nothing above it moves.
-import { api, attempt, badge, el, follow, pager, query, setQuery, upload } from './api.js';
+import { api, attempt, badge, el, follow, pager, picker, query, setQuery, upload } from './api.js';
 import { preview } from './media.js';
 
 const list = document.getElementById('session-list');
@@ -20,6 +20,7 @@ function link(id) {
   return el('a', { href: `?id=${encodeURIComponent(id)}`, 'aria-current': id === current ? 'true' : false, dataset: { session: id } }, id);
 }
 
+const mark = picker(list, 'session', loadSession);
 const loadList = pager({
   list,
   more,
@@ -88,7 +89,7 @@ function pastAnswer(run) {
 async function loadSession(id) {
   current = id;
   setQuery({ id });
-  for (const a of list.querySelectorAll('a')) a.setAttribute('aria-current', a.dataset.session === id ? 'true' : 'false');
+  mark(id);
   title.textContent = `Session ${id}`;
   form.hidden = false;
   transcript.replaceChildren();
@@ -180,12 +181,6 @@ async function send() {
 form.addEventListener('submit', (ev) => { ev.preventDefault(); attempt(send); });
 content.addEventListener('keydown', (ev) => {
   if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); attempt(send); }
-});
-list.addEventListener('click', (ev) => {
-  const a = ev.target.closest('a[data-session]');
-  if (!a) return;
-  ev.preventDefault();
-  attempt(() => loadSession(a.dataset.session));
 });
 document.getElementById('new-session').addEventListener('submit', (ev) => {
   ev.preventDefault();
