@@ -38,8 +38,9 @@ mod views;
 mod workspace;
 
 pub use access::{
-    current_caller, retry_after_secs, with_caller, AccessError, Admission, CallSpec, Caller,
-    KeyPatch, KeySettings, KeyView, LimitKind, Limited, NewKey, Period, Scope, SpendQuery, Spent,
+    current_caller, retry_after_secs, secret_hash, with_caller, AccessError, Admission, CallSpec,
+    Caller, KeyPatch, KeySettings, KeyView, LimitKind, Limited, NewKey, Period, Scope, SpendQuery,
+    Spent,
 };
 pub use call_trace::FacadeCallTrace;
 pub use catalogs::{ModelEntry, ModelsQuery, ModelsView, DEFAULT_CATALOG_TTL};
