@@ -462,6 +462,10 @@ pub struct ServeArgs {
     /// non-loopback daemon always does.
     #[arg(long, env = "FERRY_REQUIRE_KEYS")]
     pub require_keys: bool,
+    /// How long a web console sign-in lasts, in seconds (default 12 hours).
+    #[arg(long, env = "FERRY_CONSOLE_SESSION_TTL", default_value_t = 43_200,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub console_session_ttl: u64,
 }
 
 /// Cursor pagination of the list commands.
@@ -640,6 +644,10 @@ pub struct SpendArgs {
     /// Group by key (default), model, route, kind or day.
     #[arg(long, default_value = "key")]
     pub by: String,
+    /// Divide each group by a second grouping (key, model, route, kind or day), e.g.
+    /// `--by day --split model`.
+    #[arg(long)]
+    pub split: Option<String>,
     /// From this UTC date (2026-12-01) or time, inclusive.
     #[arg(long)]
     pub since: Option<String>,

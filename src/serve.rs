@@ -140,7 +140,8 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
         Some(t) => AuthConfig::bearer(t),
         None => AuthConfig::open(),
     }
-    .require_keys(args.require_keys || !addr.ip().is_loopback());
+    .require_keys(args.require_keys || !addr.ip().is_loopback())
+    .console_session_ttl(Duration::from_secs(args.console_session_ttl));
     let app = ferry_api::router(engine.clone(), auth, browser);
     let local = listener
         .local_addr()

@@ -215,7 +215,11 @@ fn show(g: &GlobalArgs, v: Value) -> Result<(), CliError> {
 pub async fn spend(g: &GlobalArgs, args: &SpendArgs) -> Result<(), CliError> {
     let client = ApiClient::new(g)?;
     let mut path = format!("/v1/spend?by={}", enc(&args.by));
-    for (k, v) in [("since", &args.since), ("until", &args.until)] {
+    for (k, v) in [
+        ("split", &args.split),
+        ("since", &args.since),
+        ("until", &args.until),
+    ] {
         if let Some(v) = v {
             path.push_str(&format!("&{k}={}", enc(v)));
         }
@@ -227,7 +231,10 @@ pub async fn spend(g: &GlobalArgs, args: &SpendArgs) -> Result<(), CliError> {
     }
     println!(
         "{:<28} {:>8} {:>12} {:>12} {:>10} {:>10}",
-        args.by.to_uppercase(),
+        match &args.split {
+            Some(split) => format!("{} / {}", args.by, split).to_uppercase(),
+            None => args.by.to_uppercase(),
+        },
         "CALLS",
         "COST",
         "BILLED",
@@ -238,7 +245,10 @@ pub async fn spend(g: &GlobalArgs, args: &SpendArgs) -> Result<(), CliError> {
         let est = row["estimated_calls"].as_u64().unwrap_or(0);
         println!(
             "{:<28} {:>8} {:>12} {:>12} {:>10} {:>10}{}",
-            s(row, "group"),
+            match row["split"].as_str() {
+                Some(split) => format!("{} / {split}", s(row, "group")),
+                None => s(row, "group").to_owned(),
+            },
             row["calls"].as_u64().unwrap_or(0),
             usd(&row["cost_usd"]),
             usd(&row["billed_usd"]),

@@ -40,8 +40,26 @@ fn readme_setup_commands_work_verbatim_in_a_fresh_clone() {
         "README test command {tests:?} is not a line of .ci/run:\n{ci}"
     );
 
+    // A fresh clone, at the same path on every run (removed, then cloned again): with the
+    // same path, the release build's incremental cache (`CARGO_PROFILE_RELEASE_INCREMENTAL`,
+    // still the optimised release profile) reuses the previous run's work on unchanged
+    // code, where a new path each run rebuilt every ferry crate from nothing. The lock
+    // keeps two test processes of this checkout from sharing the clone.
+    let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target dir");
+    let src = target_dir.join("readme-clone-src");
+    std::fs::create_dir_all(&src).unwrap();
+    let lock = std::fs::File::create(src.join("lock")).unwrap();
+    lock.lock().expect("lock the README clone");
+    let clone = src.join("ferry");
+    match std::fs::remove_dir_all(&clone) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            panic!("cannot remove the previous clone {}: {e}", clone.display())
+        }
+        _ => {}
+    }
     let tmp = tempfile::tempdir().unwrap();
-    let clone = tmp.path().join("ferry");
     let out = Command::new("git")
         .args(["clone", "--quiet", "--no-hardlinks", repo])
         .arg(&clone)
@@ -54,16 +72,15 @@ fn readme_setup_commands_work_verbatim_in_a_fresh_clone() {
     );
 
     // Verbatim, through the shell, in its own process group (cargo runs ferry as a child).
-    // The build reuses this checkout's target dir so the clone compiles only ferry's crates.
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("target dir")
-        .join("readme-clone");
+    // The build keeps its own target dir under this checkout's, so later runs reuse the
+    // compiled dependencies.
+    let target = target_dir.join("readme-clone");
     let log_path = tmp.path().join("daemon.log");
     let mut cmd = Command::new("sh");
     cmd.args(["-c", daemon])
         .current_dir(&clone)
         .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_PROFILE_RELEASE_INCREMENTAL", "true")
         .env("NO_PROXY", "*")
         .env("RUST_LOG", "info");
     for var in [
@@ -99,7 +116,8 @@ fn readme_setup_commands_work_verbatim_in_a_fresh_clone() {
             .status();
     };
     // The first run compiles every crate in release mode (into target/readme-clone, kept
-    // for later runs, which then only rebuild ferry's own crates): a generous bound.
+    // for later runs, which then only rebuild what changed in ferry's crates): a generous
+    // bound.
     let deadline = std::time::Instant::now() + Duration::from_secs(3600);
     let outcome = loop {
         let log = std::fs::read_to_string(&log_path).unwrap_or_default();

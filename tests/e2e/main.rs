@@ -6,6 +6,7 @@ mod support;
 mod agents;
 mod assets;
 mod browser;
+mod console;
 mod first_run;
 mod foundation;
 mod hardening;

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use ferry_fake_openrouter::{MediaEndpoint, TranscriptionReply};
+
 use crate::support::*;
 
 const MODEL: &str = "openai/gpt-5.4-mini";
@@ -169,6 +171,69 @@ fn failed_upstream_calls_are_logged_once_each_and_counted_with_their_code() {
     }
 }
 
+#[test]
+fn failed_media_calls_are_logged_once_per_attempt_with_their_tool() {
+    let (fake, _env, d) = rig(&[]);
+    let post = |path: &str, body: Value| {
+        let (status, text) = http(d.port, "POST", path, &[], Some(&body.to_string())).unwrap();
+        (status, json(&text))
+    };
+    // Image: a 400 is not retried (one line).
+    fake.push(Reply::error(400, "Image prompt rejected"));
+    let (status, problem) = post("/v1/tools/generate_image", json!({"prompt": "a fox"}));
+    assert_eq!(
+        (status, problem["code"].clone()),
+        (400, json!("upstream_bad_request"))
+    );
+    // Speech: a 503, retried, then a success (one line for the failed attempt).
+    fake.fail_next(MediaEndpoint::Speech, 503, "no provider");
+    let (status, speech) = post(
+        "/v1/tools/generate_audio",
+        json!({"text": "A fox at dusk."}),
+    );
+    assert_eq!(status, 200, "{speech}");
+    let audio = speech["assets"][0]["asset_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Transcription: a 401 (one line).
+    fake.push_transcription(TranscriptionReply::error(401, "User not found."));
+    let (status, problem) = post("/v1/tools/transcribe_audio", json!({"asset_id": audio}));
+    assert_eq!(status, 502, "{problem}");
+    // Video: creating a job is not retried on a 400 (one line).
+    fake.fail_next(MediaEndpoint::CreateVideo, 400, "prompt too long");
+    let (status, problem) = post("/v1/tools/generate_video", json!({"prompt": "a fox"}));
+    assert_eq!(status, 400, "{problem}");
+
+    let log = d.log();
+    let seen: Vec<(String, String, String, u64)> = log_events(&log, "upstream call failed")
+        .iter()
+        .map(|e| &e["fields"])
+        .inspect(|f| {
+            assert_eq!(f["api"], "media", "{f}");
+            assert_eq!(f["route"], "openrouter", "{f}");
+            assert!(!f["model"].as_str().unwrap().is_empty(), "{f}");
+        })
+        .map(|f| {
+            (
+                f["tool"].as_str().unwrap().to_string(),
+                f["status"].as_str().unwrap().to_string(),
+                f["code"].as_str().unwrap().to_string(),
+                f["attempt"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want = [
+        ("generate_image", "400", "upstream_bad_request", 1),
+        ("generate_audio", "503", "upstream_unavailable", 1),
+        ("transcribe_audio", "401", "upstream_unauthorized", 1),
+        ("generate_video", "400", "upstream_bad_request", 1),
+    ]
+    .map(|(t, s, c, a)| (t.to_string(), s.to_string(), c.to_string(), a));
+    assert_eq!(seen, want, "{log}");
+    assert!(!log.contains(API_KEY), "the key is never logged");
+}
+
 /// Starts `tests/python/otlp_receiver.py`; returns the child, its port and the decoded
 /// spans as they arrive.
 fn start_receiver() -> (std::process::Child, u16, Arc<Mutex<Vec<Value>>>) {
@@ -230,11 +295,42 @@ fn model_calls_are_exported_as_otlp_spans_with_genai_attributes() {
     )
     .unwrap();
     assert_eq!(status, 200);
+    // Every other facade protocol, streamed and not, for the finish reasons.
+    let calls = [
+        (
+            "/openai/v1/chat/completions",
+            json!({"model": MODEL, "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+        (
+            "/openai/v1/responses",
+            json!({"model": MODEL, "input": "hi"}),
+        ),
+        (
+            "/openai/v1/responses",
+            json!({"model": MODEL, "stream": true, "input": "hi"}),
+        ),
+        (
+            "/anthropic/v1/messages",
+            json!({"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+        (
+            "/anthropic/v1/messages",
+            json!({"model": MODEL, "max_tokens": 64, "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+        (
+            "/openai/v1/embeddings",
+            json!({"model": "openai/text-embedding-3-small", "input": "hi"}),
+        ),
+    ];
+    for (path, body) in &calls {
+        let (status, text) = http(d.port, "POST", path, &[], Some(&body.to_string())).unwrap();
+        assert_eq!(status, 200, "{path}: {text}");
+    }
     // Shutdown flushes the batch.
     assert_eq!(d.terminate(), Some(0), "{}", d.log());
     let got = eventually(Duration::from_secs(20), || {
         let spans = spans.lock().unwrap().clone();
-        (spans.len() >= 2).then_some(spans)
+        (spans.len() >= 2 + calls.len()).then_some(spans)
     });
     let _ = receiver.kill();
     let _ = receiver.wait();
@@ -267,6 +363,20 @@ fn model_calls_are_exported_as_otlp_spans_with_genai_attributes() {
     assert_eq!(a["gen_ai.request.model"], MODEL);
     assert_eq!(a["gen_ai.usage.input_tokens"], 7);
     assert_eq!(a["gen_ai.usage.output_tokens"], 2);
+    // Each protocol's own finish reason, on every facade span (embeddings have none).
+    for (api, reason, count) in [
+        ("openai", json!(["stop"]), 2),
+        ("responses", json!(["completed"]), 2),
+        ("anthropic", json!(["end_turn"]), 2),
+        ("embeddings", Value::Null, 1),
+    ] {
+        let reasons: Vec<&Value> = got
+            .iter()
+            .filter(|s| s["attributes"]["ferry.api"] == api)
+            .map(|s| &s["attributes"]["gen_ai.response.finish_reasons"])
+            .collect();
+        assert_eq!(reasons, vec![&reason; count], "{api}: {got:?}");
+    }
     let text = got.iter().map(Value::to_string).collect::<String>();
     assert!(!text.contains(API_KEY) && !text.contains("hello"), "{text}");
 }
@@ -342,21 +452,34 @@ fn runs_are_listed_across_sessions_and_failed_turns_are_marked() {
     assert!(failed_at < marker && marker < later, "{so}");
 }
 
-#[test]
-fn a_cancelled_run_keeps_its_partial_output_and_is_marked() {
-    let (fake, env, d) = rig(&[]);
-    fake.push(Reply::stall_after(2, Duration::from_secs(20)));
+/// Starts a detached run in session `c` (its reply stalls after two chunks) and waits for
+/// the second chunk; returns its id.
+fn start_stalled_run(env: &Env, d: &Daemon) -> String {
     let out = d.cli(
-        &env,
+        env,
         &["--json", "sessions", "input", "c", "--detach", "tell me"],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let run_id = json(&stdout(&out))["id"].as_str().unwrap().to_string();
     eventually(Duration::from_secs(20), || {
-        let out = d.cli(&env, &["runs", "events", &run_id, "--after", "0"]);
+        let out = d.cli(env, &["runs", "events", &run_id, "--after", "0"]);
         stdout(&out).contains("part 2").then_some(())
     });
-    assert!(d.cli(&env, &["runs", "cancel", &run_id]).status.success());
+    run_id
+}
+
+/// [`start_stalled_run`], then cancels it.
+fn start_then_cancel(env: &Env, d: &Daemon) -> String {
+    let run_id = start_stalled_run(env, d);
+    assert!(d.cli(env, &["runs", "cancel", &run_id]).status.success());
+    run_id
+}
+
+#[test]
+fn a_cancelled_run_keeps_its_partial_output_and_is_marked() {
+    let (fake, env, d) = rig(&[]);
+    fake.push(Reply::stall_after(2, Duration::from_secs(20)));
+    let run_id = start_then_cancel(&env, &d);
     let run = eventually(Duration::from_secs(20), || {
         let (_, body) = http_get(d.port, &format!("/v1/runs/{run_id}")).ok()?;
         let v = json(&body);
@@ -373,13 +496,21 @@ fn a_cancelled_run_keeps_its_partial_output_and_is_marked() {
     );
 }
 
-#[test]
-fn a_model_the_catalog_does_not_know_is_refused_with_the_closest_ids() {
-    // A verified route: the fake served as https://openrouter.ai (its catalog is
-    // authoritative there; custom proxies are not checked).
+/// A daemon whose only route is the fake served as https://openrouter.ai (a verified
+/// route: OpenRouter-only calls such as `GET /generation` are made there, and its catalog,
+/// with `models` added, is authoritative).
+fn verified_rig(models: &[&str]) -> (FakeOpenRouter, Env, Daemon) {
+    verified_rig_with(models, |_| {})
+}
+
+/// [`verified_rig`] with the daemon's command adjusted by `adjust`.
+fn verified_rig_with(
+    models: &[&str],
+    adjust: impl FnOnce(&mut Command),
+) -> (FakeOpenRouter, Env, Daemon) {
     let fake = FakeOpenRouter::start_tls("openrouter.ai");
     fake.set_api_key(API_KEY);
-    fake.add_models(&["openai/gpt-5.4"]);
+    fake.add_models(models);
     let env = Env::new();
     env.write_routes(&format!(
         "[routes.openrouter]\ndefault_model = \"{MODEL}\"\nauth_ref = \"openrouter.primary\"\ntimeout_ms = 5000\n[routes.openrouter.network]\nca_file = \"{}\"\nresolve = [\"openrouter.ai:443:127.0.0.1:{}\"]\n",
@@ -387,7 +518,117 @@ fn a_model_the_catalog_does_not_know_is_refused_with_the_closest_ids() {
         fake.addr().port()
     ));
     env.store_key_offline();
+    let d = env.serve_with(&[], adjust);
+    (fake, env, d)
+}
+
+#[test]
+fn a_cancelled_run_keeps_the_tokens_and_cost_of_the_call_it_cut_short() {
+    let (fake, env, d) = verified_rig(&[]);
+    // The usage would come in the final chunk, which the cancel never lets arrive: only
+    // the generation lookup can tell what the call cost.
+    fake.push(Reply::stall_after(2, Duration::from_secs(20)).with_usage(40, 9, 0.0042));
+    let run_id = start_then_cancel(&env, &d);
+    let run = eventually(Duration::from_secs(20), || {
+        let (_, body) = http_get(d.port, &format!("/v1/runs/{run_id}")).ok()?;
+        let v = json(&body);
+        (v["status"] == "cancelled" && v["cost"].is_number()).then_some(v)
+    });
+    assert!(
+        (run["cost"].as_f64().unwrap() - 0.0042).abs() < 1e-12,
+        "{run}"
+    );
+    assert_eq!(run["usage"]["prompt_tokens"], 40, "{run}");
+    assert_eq!(run["usage"]["completion_tokens"], 9, "{run}");
+    assert!(
+        run["output"]["text"].as_str().unwrap().contains("part 2"),
+        "the partial output is kept too: {run}"
+    );
+    let lookups: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|q| q.path == "/api/v1/generation")
+        .collect();
+    assert!(!lookups.is_empty(), "the generation was looked up");
+
+    // The metrics and the spend ledger count the call.
+    let text = metrics(&d);
+    let labels = [("route", "openrouter"), ("model", MODEL)];
+    assert_eq!(
+        sample(
+            &text,
+            "ferry_tokens_total",
+            &[labels[0], labels[1], ("kind", "prompt")]
+        ),
+        Some(40.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "ferry_tokens_total",
+            &[labels[0], labels[1], ("kind", "completion")]
+        ),
+        Some(9.0),
+        "{text}"
+    );
+    let spend = eventually(Duration::from_secs(20), || {
+        let (status, body) = http_get(d.port, "/v1/spend?by=kind").ok()?;
+        assert_eq!(status, 200, "{body}");
+        let v = json(&body);
+        let session = v["groups"]
+            .as_array()?
+            .iter()
+            .find(|g| g["group"] == "session")?
+            .clone();
+        Some(session)
+    });
+    assert!(
+        (spend["cost_usd"].as_f64().unwrap() - 0.0042).abs() < 1e-12,
+        "{spend}"
+    );
+    assert_eq!(spend["estimated_calls"], 0, "{spend}");
+    assert_eq!(spend["prompt_tokens"], 40, "{spend}");
+    assert_eq!(spend["completion_tokens"], 9, "{spend}");
+}
+
+#[test]
+fn a_run_interrupted_by_shutdown_keeps_the_cost_of_the_call_it_cut_short() {
+    let (fake, env, mut d) = verified_rig_with(&[], |c| {
+        c.env("FERRY_SHUTDOWN_GRACE_MS", "200");
+    });
+    fake.push(Reply::stall_after(2, Duration::from_secs(20)).with_usage(40, 9, 0.0042));
+    let run_id = start_stalled_run(&env, &d);
+    // The grace period ends with the call in flight: the run is interrupted, and the
+    // shutdown waits for the generation lookup before it closes the store.
+    assert_eq!(d.terminate(), Some(0), "{}", d.log());
     let d = env.serve();
+    let (_, body) = http_get(d.port, &format!("/v1/runs/{run_id}")).unwrap();
+    let run = json(&body);
+    assert_eq!(run["status"], "interrupted", "{run}");
+    assert!(
+        (run["cost"].as_f64().unwrap_or(0.0) - 0.0042).abs() < 1e-12,
+        "{run}"
+    );
+    assert_eq!(run["usage"]["prompt_tokens"], 40, "{run}");
+    let (_, body) = http_get(d.port, "/v1/spend?by=kind").unwrap();
+    let spend = json(&body);
+    let session = spend["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == "session")
+        .unwrap_or_else(|| panic!("no session spend: {spend}"));
+    assert!(
+        (session["cost_usd"].as_f64().unwrap() - 0.0042).abs() < 1e-12,
+        "{spend}"
+    );
+}
+
+#[test]
+fn a_model_the_catalog_does_not_know_is_refused_with_the_closest_ids() {
+    // A verified route (custom proxies' catalogs are not checked).
+    let (fake, env, d) = verified_rig(&["openai/gpt-5.4"]);
     let out = d.cli(&env, &["models", "list"]);
     assert!(out.status.success(), "{}", stderr(&out));
 

@@ -694,6 +694,35 @@ fn the_ledger_matches_what_the_fake_billed_per_key_model_and_kind() {
         fake_by_model.values().sum()
     ));
 
+    // Split by a second grouping: (kind, key) rows that add up to each kind; split must
+    // differ from by.
+    let split = r.spend("kind&split=key");
+    for kind in ["facade", "session", "media"] {
+        let rows: f64 = split["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| g["group"] == kind)
+            .map(|g| g["cost_usd"].as_f64().unwrap())
+            .sum();
+        assert!(close(rows, group(&by_kind, kind)), "{kind}: {split}");
+    }
+    assert!(
+        split["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["group"] == "media" && g["split"] == alice.as_str()),
+        "{split}"
+    );
+    let (status, v) = r.get(OPERATOR, "/v1/spend?by=kind&split=kind");
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (400, Some("invalid_grouping"))
+    );
+    let table = stdout(&r.op(&["spend", "--by", "kind", "--split", "key"]));
+    assert!(table.contains(&format!("media / {alice}")), "{table}");
+
     // Bob's spend shows against his budget; the CLI table and the metric agree.
     let bob_view = r.op_json(&["keys", "show", &bob]);
     assert!(

@@ -10,22 +10,37 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
-use ferry_engine::{with_caller, with_rate_report, AccessError, Engine, EngineError, Scope};
+use ferry_engine::{
+    with_caller, with_rate_report, AccessError, Caller, Engine, EngineError, Scope,
+};
 use zeroize::Zeroizing;
 
+use crate::console::session::{cookie_value, Live, Principal, DEFAULT_TTL};
 use crate::facade::dialect::{ANTHROPIC_PREFIX, OPENAI_PREFIX};
 use crate::facade::ErrorShape;
 use crate::problem::{ratelimit_headers, Problem};
+use crate::AppState;
 
 /// How the daemon authenticates: the operator token (if any) and whether a loopback
 /// daemon without a token still requires a credential (`serve --require-keys`).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct AuthConfig {
     token: Option<Arc<Zeroizing<String>>>,
     require_keys: bool,
+    console_ttl: std::time::Duration,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            token: None,
+            require_keys: false,
+            console_ttl: DEFAULT_TTL,
+        }
+    }
 }
 
 impl AuthConfig {
@@ -38,7 +53,7 @@ impl AuthConfig {
     pub fn bearer(token: Zeroizing<String>) -> Self {
         AuthConfig {
             token: Some(Arc::new(token)),
-            require_keys: false,
+            ..AuthConfig::default()
         }
     }
 
@@ -46,6 +61,16 @@ impl AuthConfig {
     pub fn require_keys(mut self, on: bool) -> Self {
         self.require_keys = on;
         self
+    }
+
+    /// How long a console sign-in lasts (`serve --console-session-ttl`).
+    pub fn console_session_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.console_ttl = ttl;
+        self
+    }
+
+    pub(crate) fn console_ttl(&self) -> std::time::Duration {
+        self.console_ttl
     }
 
     /// Hands the settings to the engine's access service.
@@ -94,8 +119,10 @@ pub enum Need {
 }
 
 /// The scope a path needs: the client protocols need `facade`; sessions, runs, assets,
-/// observations, media tools and the model catalog need `sessions`; everything else
-/// (keys, spend, secrets, config, runtime, metrics, unknown paths) needs `admin`.
+/// observations, media tools and the model catalog need `sessions`; the console's pages
+/// under `/ui` check the caller themselves (they redirect to sign-in instead of a 401);
+/// everything else (keys, spend, secrets, config, runtime, metrics, unknown paths) needs
+/// `admin`.
 pub fn scope_for(path: &str) -> Need {
     const SESSIONS: &[&str] = &[
         "/v1/sessions",
@@ -108,6 +135,7 @@ pub fn scope_for(path: &str) -> Need {
     let under = |p: &str| path == p || path.starts_with(&format!("{p}/"));
     match path {
         "/healthz" | "/readyz" => Need::Open,
+        _ if under(crate::console::PREFIX) => Need::Open,
         "/v1/status" | "/v1/openapi.json" => Need::Any,
         _ if path.starts_with(OPENAI_PREFIX) || path.starts_with(ANTHROPIC_PREFIX) => {
             Need::Scope(Scope::Facade)
@@ -122,15 +150,95 @@ pub(crate) fn refusal(path: &str, e: AccessError) -> Response {
     ErrorShape::for_path(path).respond(Problem::from(EngineError::from(e)))
 }
 
+/// Who is calling: the presented credential; else the console's session cookie, whose
+/// state-changing requests must also pass the CSRF rule ([`check_csrf`]); else nobody
+/// (the operator of an open loopback daemon, or a 401 from the engine).
+pub(crate) fn identify(s: &AppState, req: &Request) -> Result<Caller, AccessError> {
+    let engine = &s.engine;
+    if let Some(credential) = presented_credential(req.headers(), req.uri().path()) {
+        return engine.authenticate(Some(credential));
+    }
+    let Some(cookie) = cookie_value(req.headers()) else {
+        return engine.authenticate(None);
+    };
+    let live = match s.console.lookup(cookie) {
+        Ok(live) => live,
+        // A stale cookie on a daemon that needs no credential is no credential.
+        Err(_) if !engine.credentials_required() => return engine.authenticate(None),
+        Err(e) => return Err(AccessError::Unauthorized(e.to_string())),
+    };
+    check_same_site(req)?;
+    if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        check_csrf(req, &live)?;
+    }
+    match live.principal {
+        Principal::Operator => Ok(Caller::Operator),
+        Principal::Key(hash) => engine.authenticate_key_hash(&hash),
+    }
+}
+
+/// The console cookie is honoured only for the console's own requests: a browser marks
+/// every request with `Sec-Fetch-Site`, and one a page of another origin makes (even
+/// same-site, e.g. another port on localhost, which `SameSite=Strict` does not stop) is
+/// refused unless it is a top-level navigation to a console page. Requests without the
+/// header (older browsers, non-browser clients) fall to the Origin and CSRF rules.
+fn check_same_site(req: &Request) -> Result<(), AccessError> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let site = header("sec-fetch-site");
+    if matches!(site, "" | "same-origin" | "none") || header("sec-fetch-mode") == "navigate" {
+        return Ok(());
+    }
+    Err(AccessError::Forbidden {
+        code: "cookie_cross_site",
+        message: format!(
+            "the console's session cookie is accepted only on requests made by the console's own pages (this one is {site}); scripts and other web apps should send `Authorization: Bearer <token or fk-… key>`"
+        ),
+    })
+}
+
+/// A write authenticated by the console cookie must come from the console's own page:
+/// an `Origin` of this server (a browser always sends one on a script's `POST`, `PATCH`
+/// and `DELETE`) and the session's CSRF token in `X-Ferry-Csrf`, which only a page
+/// served to the signed-in user can read.
+fn check_csrf(req: &Request, live: &Live) -> Result<(), AccessError> {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    let authority = crate::browser::authority(req);
+    if !origin.is_some_and(|o| crate::browser::same_origin(o, authority.as_deref())) {
+        return Err(AccessError::Forbidden {
+            code: "csrf_origin_required",
+            message: "a request that changes state with the console's session cookie must come from the console's own page (an Origin header of this server); scripts should send `Authorization: Bearer <token or fk-… key>` instead of the cookie".into(),
+        });
+    }
+    let token = req
+        .headers()
+        .get(crate::console::session::CSRF_HEADER)
+        .and_then(|v| v.to_str().ok());
+    if !live.csrf_matches(token) {
+        return Err(AccessError::Forbidden {
+            code: "csrf_token_invalid",
+            message: "a request that changes state with the console's session cookie must carry the session's CSRF token in X-Ferry-Csrf (the console's pages send it; reload the page if you signed in again); scripts should send `Authorization: Bearer …` instead".into(),
+        });
+    }
+    Ok(())
+}
+
 /// Middleware: authenticates, checks the path's scope, and runs the handler as the
 /// caller.
-pub async fn require_token(State(engine): State<Engine>, mut req: Request, next: Next) -> Response {
+pub async fn require_token(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     let need = scope_for(&path);
     if need == Need::Open {
         return next.run(req).await;
     }
-    let caller = match engine.authenticate(presented_credential(req.headers(), &path)) {
+    let caller = match identify(&s, &req) {
         Ok(c) => c,
         Err(e) => {
             let mut resp = refusal(&path, e);

@@ -121,7 +121,7 @@ fn host_part(authority: &str) -> &str {
 }
 
 /// The request's authority: the `Host` header, else the URI's (HTTP/2).
-fn authority(req: &Request) -> Option<String> {
+pub(crate) fn authority(req: &Request) -> Option<String> {
     req.headers()
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -130,7 +130,7 @@ fn authority(req: &Request) -> Option<String> {
 }
 
 /// Whether `origin` is this server as the request addressed it (same host and port).
-fn same_origin(origin: &str, authority: Option<&str>) -> bool {
+pub(crate) fn same_origin(origin: &str, authority: Option<&str>) -> bool {
     let (Some(origin), Some(authority)) = (normalize_origin(origin), authority) else {
         return false;
     };

@@ -10,6 +10,7 @@
 
 mod auth;
 mod browser;
+mod console;
 mod extract;
 mod facade;
 mod handlers;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub engine: Engine,
     /// `GET /v1/openapi.json`, serialized once.
     pub openapi: Arc<String>,
+    /// The web console's sign-in sessions.
+    pub console: console::session::ConsoleSessions,
 }
 
 /// Every route of the API, with its OpenAPI description.
@@ -123,22 +126,25 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     openapi::complete(api().into_openapi())
 }
 
-/// Builds the router. The browser guard runs first (before auth), on every route.
+/// Builds the router: the API and the web console under `/ui/`. The browser guard runs
+/// first (before auth), on every route.
 pub fn router(engine: Engine, auth: AuthConfig, browser: BrowserPolicy) -> Router {
     let (routes, doc) = api().split_for_parts();
     let doc = openapi::complete(doc);
     let openapi = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
     auth.apply(&engine);
     let state = AppState {
-        engine: engine.clone(),
+        engine,
         openapi,
+        console: console::session::ConsoleSessions::new(auth.console_ttl()),
     };
     routes
+        .merge(console::routes())
         .fallback(handlers::system::not_found)
         .layer(axum::middleware::from_fn(problem::errors_in_path_shape))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn_with_state(
-            engine,
+            state.clone(),
             auth::require_token,
         ))
         .layer(axum::middleware::from_fn_with_state(

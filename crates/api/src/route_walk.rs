@@ -13,7 +13,7 @@ use tower::ServiceExt;
 
 use crate::{openapi, router, AuthConfig, BrowserPolicy};
 
-async fn engine(dir: &std::path::Path) -> Engine {
+pub(crate) async fn engine(dir: &std::path::Path) -> Engine {
     let routes = ferry_config::parse_routes(
         "version = 1\ndefault_route = \"openrouter\"\n[routes.openrouter]\ndriver = \"openrouter\"\ndefault_model = \"openai/gpt-5.4-mini\"\napi_key_env = \"FERRY_TEST_NO_SUCH_KEY\"\n",
         &dir.join("routes.toml"),
@@ -62,6 +62,10 @@ fn route_table(debug: &str) -> BTreeSet<(String, String)> {
     );
     let mut table = BTreeSet::new();
     for (id, path) in &paths {
+        // The web console's pages are HTML, not part of the JSON API (docs/console.md).
+        if path == crate::console::PREFIX || path.starts_with("/ui/") {
+            continue;
+        }
         let allow = methods
             .get(id)
             .unwrap_or_else(|| panic!("no methods for {path}"));

@@ -11,7 +11,9 @@ use crate::kinds::{DriverKind, ModelSupport, SpeakReplies, ThinkingLevel, TtsFor
 use crate::network::NetworkConfig;
 use crate::params::ModelParams;
 use crate::provider::ProviderRouting;
-use crate::urls::{normalise_base_url, openrouter_base_url};
+use crate::urls::{
+    normalise_base_url, openrouter_base_url, LEGACY_OPENROUTER_BASE_URL, OPENROUTER_BASE_URL,
+};
 
 /// The only `version` this build understands.
 pub const ROUTES_FILE_VERSION: u32 = 1;
@@ -271,7 +273,13 @@ impl Route {
     pub fn is_verified_openrouter(&self) -> bool {
         match (&self.driver, &self.base_url) {
             (DriverKind::OpenRouter, None) => true,
-            (DriverKind::OpenRouter, Some(url)) => normalise_base_url(url) == openrouter_base_url(),
+            // A parsed base URL has no query or fragment (routes.toml refuses them), so
+            // its text without trailing slashes is its normalised form: compared as text,
+            // with no parse on this per-request path.
+            (DriverKind::OpenRouter, Some(url)) => matches!(
+                url.as_str().trim_end_matches('/'),
+                OPENROUTER_BASE_URL | LEGACY_OPENROUTER_BASE_URL
+            ),
         }
     }
 

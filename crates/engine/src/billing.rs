@@ -6,6 +6,7 @@
 //! OpenRouter answers 404 (the generation is not queryable at once), and never delays an
 //! answer. A run and its ledger row share one lookup ([`Lookups`]); at most
 //! [`MAX_PENDING`] reconciliations wait at once, beyond that rows stay unreconciled.
+//! The same lookup prices a model call cut short by a cancel (`cut_call`).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -30,8 +31,8 @@ pub(crate) const LOOKUP_DELAYS: [Duration; 5] = [
 ];
 
 /// Looks the generation up with `fetch` after each delay until it is found (then its
-/// `total_cost`), a non-retryable error occurs, or the delays run out.
-pub(crate) async fn billed_cost<F, Fut>(mut fetch: F, delays: &[Duration]) -> Option<f64>
+/// `data` object), a non-retryable error occurs, or the delays run out.
+pub(crate) async fn find_generation<F, Fut>(mut fetch: F, delays: &[Duration]) -> Option<Value>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<Value>, UpstreamError>>,
@@ -39,7 +40,12 @@ where
     for delay in delays {
         tokio::time::sleep(*delay).await;
         match fetch().await {
-            Ok(Some(doc)) => return total_cost(&doc),
+            Ok(Some(mut doc)) => {
+                return Some(match doc.get_mut("data") {
+                    Some(data) => data.take(),
+                    None => doc,
+                })
+            }
             Ok(None) => continue,
             Err(e) if e.is_retryable() => continue,
             Err(e) => {
@@ -51,12 +57,31 @@ where
     None
 }
 
-fn total_cost(doc: &Value) -> Option<f64> {
-    let data = doc.get("data").unwrap_or(doc);
+/// The billed `total_cost` of a generation.
+pub(crate) fn total_cost(data: &Value) -> Option<f64> {
     data.get("total_cost").and_then(|c| {
         c.as_f64()
             .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
     })
+}
+
+/// The prompt and completion tokens of a generation (OpenRouter's normalised counts).
+pub(crate) fn tokens(data: &Value) -> (Option<u64>, Option<u64>) {
+    let n = |k: &str| data.get(k).and_then(Value::as_u64);
+    (n("tokens_prompt"), n("tokens_completion"))
+}
+
+/// Looks `generation_id` up with `route`'s client and key; `None` when the route has
+/// no usable client or key, or the generation was not found in time.
+pub(crate) async fn look_up(inner: &Inner, route: &str, generation_id: &str) -> Option<Value> {
+    let route_cfg = inner.routes.route(route).ok()?;
+    let client = inner.routes.openrouter_client(route).ok()?;
+    let key = inner.routes.api_key(route_cfg, &inner.secrets).ok()?;
+    let fetch = || {
+        let (client, key) = (client.clone(), key.clone());
+        async move { client.generation(&key, generation_id).await }
+    };
+    find_generation(fetch, &LOOKUP_DELAYS).await
 }
 
 /// Reconciliations waiting or looking up at once, at most.
@@ -87,14 +112,8 @@ async fn billed(inner: &Inner, route: &str, generation_id: &str) -> Option<f64> 
     );
     let cost = *cell
         .get_or_init(|| async {
-            let route_cfg = inner.routes.route(route).ok()?;
-            let client = inner.routes.openrouter_client(route).ok()?;
-            let key = inner.routes.api_key(route_cfg, &inner.secrets).ok()?;
-            let fetch = || {
-                let (client, key) = (client.clone(), key.clone());
-                async move { client.generation(&key, generation_id).await }
-            };
-            billed_cost(fetch, &LOOKUP_DELAYS).await
+            let found = look_up(inner, route, generation_id).await;
+            found.as_ref().and_then(total_cost)
         })
         .await;
     let mut map = inner.billing.map();
@@ -165,7 +184,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn retries_while_not_found_then_reads_total_cost() {
         let calls = AtomicUsize::new(0);
-        let got = billed_cost(
+        let got = find_generation(
             || {
                 let n = calls.fetch_add(1, Ordering::SeqCst);
                 async move {
@@ -179,14 +198,15 @@ mod tests {
             &LOOKUP_DELAYS,
         )
         .await;
-        assert_eq!(got, Some(0.0123));
+        let data = got.expect("found");
+        assert_eq!(total_cost(&data), Some(0.0123));
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test(start_paused = true)]
     async fn gives_up_after_the_delays_and_on_hard_errors() {
         let calls = AtomicUsize::new(0);
-        let got = billed_cost(
+        let got = find_generation(
             || {
                 calls.fetch_add(1, Ordering::SeqCst);
                 async { Ok(None) }
@@ -196,9 +216,10 @@ mod tests {
         .await;
         assert_eq!(got, None);
         assert_eq!(calls.load(Ordering::SeqCst), LOOKUP_DELAYS.len());
+        assert_eq!(total_cost(&json!({"total_cost": "0.5"})), Some(0.5));
         assert_eq!(
-            total_cost(&json!({"data": {"total_cost": "0.5"}})),
-            Some(0.5)
+            tokens(&json!({"tokens_prompt": 40, "tokens_completion": 9})),
+            (Some(40), Some(9))
         );
     }
 }

@@ -21,6 +21,8 @@ pub struct FacadeCallTrace<'a> {
     pub model_served: Option<&'a str>,
     /// Tokens and cost, when upstream reported them.
     pub usage: Option<Usage>,
+    /// Why the reply ended (`finish_reason`, `stop_reason`, the Responses status).
+    pub finish_reason: Option<&'a str>,
     /// The problem code of a failure.
     pub error_code: Option<&'a str>,
     /// The recorded run, if any.
@@ -42,7 +44,7 @@ impl Engine {
             input_tokens: call.usage.map(|u| u.prompt_tokens),
             output_tokens: call.usage.map(|u| u.completion_tokens),
             cost: call.usage.and_then(|u| u.cost),
-            finish_reasons: Vec::new(),
+            finish_reasons: call.finish_reason.map(str::to_owned).into_iter().collect(),
             error_code: call.error_code,
             run_id: call.run_id,
             session_id: None,

@@ -13,6 +13,7 @@ mod billing;
 mod call_trace;
 mod capabilities;
 mod catalogs;
+mod cut_call;
 mod engine;
 mod error;
 mod facade;
@@ -37,9 +38,9 @@ mod views;
 mod workspace;
 
 pub use access::{
-    current_caller, retry_after_secs, with_caller, with_rate_report, AccessError, Admission,
-    CallSpec, Caller, KeyPatch, KeySettings, KeyView, LimitKind, Limited, NewKey, Period,
-    RateState, Remaining, Scope, SpendQuery, Spent,
+    current_caller, retry_after_secs, secret_hash, with_caller, with_rate_report, AccessError,
+    Admission, CallSpec, Caller, KeyPatch, KeySettings, KeyView, LimitKind, Limited, NewKey,
+    Period, RateState, Remaining, Scope, SpendQuery, Spent,
 };
 pub use call_trace::FacadeCallTrace;
 pub use catalogs::{ModelEntry, ModelsQuery, ModelsView, DEFAULT_CATALOG_TTL};

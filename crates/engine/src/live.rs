@@ -25,6 +25,8 @@ pub const FLUSH_AFTER: Duration = Duration::from_millis(100);
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use crate::cut_call::InFlight;
+
 /// One run event as streamed over SSE (`id:` = seq, `event:` = kind).
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -68,6 +70,9 @@ pub struct LiveRun {
     /// Usage and cost of the model calls (and tools) that finished so far, kept for a run
     /// that ends failed or cancelled.
     spent: Mutex<(Option<serde_json::Value>, Option<f64>)>,
+    /// The model call in flight, kept here so that a cancel, which drops the run's
+    /// future, still finds what the call cost.
+    call: Mutex<Option<InFlight>>,
 }
 
 /// What a subscriber receives: the replayed events, then a live receiver (None if the run
@@ -100,6 +105,7 @@ impl LiveRun {
             cancel: CancellationToken::new(),
             store,
             spent: Mutex::new((None, None)),
+            call: Mutex::new(None),
         })
     }
 
@@ -190,6 +196,23 @@ impl LiveRun {
     /// Usage and cost of the steps finished so far.
     pub(crate) fn spent(&self) -> (Option<serde_json::Value>, Option<f64>) {
         self.spent.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// A model call starts (admitted with the admission in `call`).
+    pub(crate) fn begin_call(&self, call: InFlight) {
+        *self.call.lock().unwrap_or_else(|p| p.into_inner()) = Some(call);
+    }
+
+    /// Updates the model call in flight, if any.
+    pub(crate) fn update_call(&self, f: impl FnOnce(&mut InFlight)) {
+        if let Some(call) = self.call.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            f(call);
+        }
+    }
+
+    /// Takes the model call in flight: it ended, or the run did.
+    pub(crate) fn end_call(&self) -> Option<InFlight> {
+        self.call.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// Concatenated `output.delta` text so far (for cancelled runs' partial output).

@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 use crate::access::{image_worst_case, input_tokens, Spent, Unpriced};
 use crate::engine::Engine;
 use crate::input::provider_for;
+use crate::tool_loop::add_cost;
 use crate::tools::{
     parse_value, AssetRef, EditImageArgs, GenerateAudioArgs, GenerateImageArgs, ToolArgs, ToolName,
 };
@@ -87,12 +88,6 @@ pub(crate) fn require_tool(route: &Route, tool: ToolName) -> Result<(), EngineEr
             route.id, route.id
         ),
     })
-}
-
-fn add_cost(total: &mut Option<f64>, cost: Option<f64>) {
-    if let Some(c) = cost {
-        *total = Some(total.unwrap_or(0.0) + c);
-    }
 }
 
 /// Takes `key` out of a direct-call body as a string.
@@ -354,7 +349,14 @@ impl Engine {
                 &mut |_| {},
                 &mut attempts,
             )
-            .await?;
+            .await;
+            crate::upstream_log::failed_media_attempts(
+                tool.as_str(),
+                &route.id,
+                ctx.run_id,
+                &attempts,
+            );
+            let outcome = outcome?;
             add_cost(&mut out.cost, outcome.cost);
             admission.settle(Spent::of_media(
                 outcome.model.as_deref().unwrap_or(&model),
@@ -415,14 +417,23 @@ impl Engine {
             .await?;
         let client = self.inner.routes.openrouter_client(&route.id)?;
         let key = self.route_key(route)?;
+        let mut attempts = Vec::new();
         let speech = client
             .speech(
                 &key,
                 &req,
                 Duration::from_millis(route.timeout_ms),
                 &self.inner.retry,
+                &mut attempts,
             )
-            .await?;
+            .await;
+        crate::upstream_log::failed_media_attempts(
+            ToolName::GenerateAudio.as_str(),
+            &route.id,
+            ctx.run_id,
+            &attempts,
+        );
+        let speech = speech?;
         // The call is in the ledger without a cost.
         admission.settle(Spent::of_media(&req.model, None, None));
         let asset = self

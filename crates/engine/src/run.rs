@@ -134,6 +134,15 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
     let mut finish_reasons: Vec<String> = Vec::new();
     let duration_ms = started.elapsed().as_millis() as u64;
     let mut reconcile = None;
+    // A model call still in flight was cut short by the cancel (on any other ending the
+    // tool loop took it back, and a failed call's admission is released here).
+    let cut = match ending {
+        Ending::Cancelled => hub.end_call(),
+        _ => {
+            drop(hub.end_call());
+            None
+        }
+    };
     let (finish, kind, data) = match ending {
         Ending::Completed(turn) => {
             let Turn {
@@ -216,7 +225,10 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
                     "the run was cancelled".to_string(),
                 )
             };
-            let (usage, cost) = hub.spent();
+            let (mut usage, mut cost) = hub.spent();
+            if let Some(call) = &cut {
+                call.add_known(&mut usage, &mut cost);
+            }
             let finish = RunFinish {
                 run_id: run_id.clone(),
                 status,
@@ -242,9 +254,13 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
     // published only after the commit, so whoever sees it can read a durable run.
     let event = hub.prepare(kind, data);
     let kept = Kept::of(&finish);
+    let spent = (finish.usage.clone(), finish.cost);
     match inner.store.finish_run(finish).await {
         Ok(()) => {
             hub.publish(event);
+            if let Some(call) = cut {
+                crate::cut_call::account(inner, &run_id, call, spent.0, spent.1);
+            }
             if let Some((route, generation_id)) = reconcile {
                 crate::billing::spawn(inner.clone(), route, run_id.clone(), generation_id);
             }

@@ -25,6 +25,7 @@ use serde_json::{json, Value};
 
 use crate::access::Spent;
 use crate::attachments::{Expansion, ModelCaps};
+use crate::cut_call::InFlight;
 use crate::engine::{Engine, Inner};
 use crate::input::{provider_for, RunPlan};
 use crate::live::LiveRun;
@@ -81,7 +82,7 @@ struct Context<'a> {
 }
 
 /// Adds the numbers of `next` into `acc` (objects recursively; other values: the latest).
-fn add_usage(acc: &mut Option<Value>, next: Option<&Value>) {
+pub(crate) fn add_usage(acc: &mut Option<Value>, next: Option<&Value>) {
     fn merge(a: &mut Value, b: &Value) {
         match (a, b) {
             (Value::Object(a), Value::Object(b)) => {
@@ -112,7 +113,7 @@ fn add_usage(acc: &mut Option<Value>, next: Option<&Value>) {
     }
 }
 
-fn add_cost(acc: &mut Option<f64>, cost: Option<f64>) {
+pub(crate) fn add_cost(acc: &mut Option<f64>, cost: Option<f64>) {
     if let Some(c) = cost {
         *acc = Some(acc.unwrap_or(0.0) + c);
     }
@@ -243,10 +244,18 @@ impl Engine {
                     ],
                 )
                 .await?;
-            let (outcome, served_index, route_id) = self
+            // The admission waits on the hub while the call runs: a cancel drops this
+            // future, and the run's end settles the call cut short (`cut_call`).
+            hub.begin_call(InFlight::new(admission));
+            let called = self
                 .call_models(hub, plan, &ctx, &messages, current, attempts)
-                .await?;
-            admission.settle(Spent::of_outcome(&outcome, &hub.run_id));
+                .await;
+            let call = hub.end_call();
+            let (outcome, served_index, route_id) = called?;
+            if let Some(call) = call {
+                call.into_admission()
+                    .settle(Spent::of_outcome(&outcome, &hub.run_id));
+            }
             current = served_index;
             add_usage(&mut usage, outcome.usage.as_ref());
             add_cost(&mut cost, outcome.cost);
@@ -363,7 +372,12 @@ impl Engine {
             };
             let before = attempts.len();
             let mut first_output: Option<Instant> = None;
+            hub.update_call(|c| c.target(&planned.route, &planned.model));
             let mut on_event = |ev: StreamEvent| {
+                if !ev.is_output() {
+                    hub.update_call(|c| c.observe(&ev));
+                    return;
+                }
                 output_started.store(true, Ordering::Relaxed);
                 first_output.get_or_insert_with(Instant::now);
                 match ev {
@@ -373,7 +387,9 @@ impl Engine {
                     StreamEvent::Reasoning(text) => {
                         hub.emit("reasoning.delta", json!({"text": text}));
                     }
-                    StreamEvent::ToolCallDelta { .. } => {}
+                    StreamEvent::ToolCallDelta { .. }
+                    | StreamEvent::Generation(_)
+                    | StreamEvent::Usage(_) => {}
                 }
             };
             let called = Instant::now();

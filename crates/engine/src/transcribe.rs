@@ -167,13 +167,22 @@ impl Engine {
             format,
             language,
         };
-        let t = call_with_retries(&self.inner.retry, true, || client.transcribe(&key, &req))
-            .await
-            .map_err(|mut e| {
-                let name = asset.asset.file_name.as_deref().unwrap_or(&asset.asset.id);
-                e.message = format!("speech-to-text of {name} failed: {}", e.message);
-                EngineError::from(e)
-            })?;
+        let mut attempts = Vec::new();
+        let t = call_with_retries(&self.inner.retry, true, &model, &mut attempts, || {
+            client.transcribe(&key, &req)
+        })
+        .await;
+        crate::upstream_log::failed_media_attempts(
+            crate::tools::ToolName::TranscribeAudio.as_str(),
+            &route.id,
+            None,
+            &attempts,
+        );
+        let t = t.map_err(|mut e| {
+            let name = asset.asset.file_name.as_deref().unwrap_or(&asset.asset.id);
+            e.message = format!("speech-to-text of {name} failed: {}", e.message);
+            EngineError::from(e)
+        })?;
         admission.settle(Spent::of_media(&model, t.cost, None));
         let meta = json!({"usage": t.usage, "cost": t.cost, "route": route.id});
         let stored = store

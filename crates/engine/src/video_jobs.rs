@@ -239,9 +239,23 @@ impl Engine {
             references,
         };
         req.validate()?;
+        let mut attempts = Vec::new();
         let state = client
-            .create_video(&key, &req, POLL_REQUEST_TIMEOUT, &self.inner.retry)
-            .await?;
+            .create_video(
+                &key,
+                &req,
+                POLL_REQUEST_TIMEOUT,
+                &self.inner.retry,
+                &mut attempts,
+            )
+            .await;
+        crate::upstream_log::failed_media_attempts(
+            ToolName::GenerateVideo.as_str(),
+            &route.id,
+            ctx.run_id,
+            &attempts,
+        );
+        let state = state?;
         let request = json!({
             "prompt": req.prompt,
             "duration": duration,
@@ -427,16 +441,27 @@ impl Engine {
                 );
             }
             tokio::time::sleep(backoff.next_delay()).await;
-            let state = match client
+            let mut attempts = Vec::new();
+            let polled = client
                 .video_job(
                     &key,
                     &job.upstream_id,
                     job.polling_url.as_deref(),
                     POLL_REQUEST_TIMEOUT,
                     &self.inner.retry,
+                    &mut attempts,
                 )
-                .await
-            {
+                .await;
+            for a in &mut attempts {
+                a.model.clone_from(&job.model);
+            }
+            crate::upstream_log::failed_media_attempts(
+                ToolName::GenerateVideo.as_str(),
+                &route.id,
+                job.run_id.as_deref(),
+                &attempts,
+            );
+            let state = match polled {
                 Ok(s) => s,
                 Err(e) if e.retryable() => {
                     tracing::warn!(job = %job.id, error = %e, "video poll failed; polling again");

@@ -244,6 +244,9 @@ impl OpenRouterClient {
         // it never reaches history, events or the caller.
         let mut scrubber = DeltaScrubber::new(api_key);
         let read = async {
+            if let (true, Some(id)) = (is_sse, &generation_id) {
+                on_event(StreamEvent::Generation(id.clone()));
+            }
             if is_sse {
                 let result = {
                     let mut scrubbed = |event| {

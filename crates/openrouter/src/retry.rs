@@ -164,12 +164,15 @@ impl RetryState {
     }
 }
 
-/// Runs one non-chat upstream call (`/audio/speech`, `/videos`, …) with the same bounded
-/// backoff as chat ([`RetryState`]). A call that is not `idempotent` (creating a paid
-/// job) is retried only on 429, where upstream guarantees nothing was done.
+/// Runs one non-chat upstream call (`/audio/speech`, `/videos`, …) to `model` with the
+/// same bounded backoff as chat ([`RetryState`]). A call that is not `idempotent`
+/// (creating a paid job) is retried only on 429, where upstream guarantees nothing was
+/// done. Every attempt is appended to `attempts`, as [`chat_with_retries`] does.
 pub async fn call_with_retries<T, F, Fut>(
     policy: &RetryPolicy,
     idempotent: bool,
+    model: &str,
+    attempts: &mut Vec<Attempt>,
     mut call: F,
 ) -> Result<T, UpstreamError>
 where
@@ -178,10 +181,29 @@ where
 {
     let mut state = RetryState::default();
     loop {
-        let mut error = match call().await {
-            Ok(v) => return Ok(v),
+        let started = Instant::now();
+        let result = call().await;
+        let latency_ms = millis(started.elapsed());
+        let mut error = match result {
+            Ok(v) => {
+                attempts.push(Attempt {
+                    model: model.to_owned(),
+                    status: Some(200),
+                    error_code: None,
+                    latency_ms,
+                    generation_id: None,
+                });
+                return Ok(v);
+            }
             Err(e) => e,
         };
+        attempts.push(Attempt {
+            model: model.to_owned(),
+            status: error.status,
+            error_code: Some(error.code().to_owned()),
+            latency_ms,
+            generation_id: error.generation_id.clone(),
+        });
         if !idempotent && error.kind != UpstreamErrorKind::RateLimited {
             return Err(error);
         }
@@ -223,7 +245,7 @@ pub async fn chat_with_retries(
         let started = Instant::now();
         let result = {
             let mut forward = |event: StreamEvent| {
-                emitted = true;
+                emitted |= event.is_output();
                 on_event(event);
             };
             driver.chat(api_key, current, &mut forward).await

@@ -50,6 +50,7 @@ impl<'k> DeltaScrubber<'k> {
                 name,
                 arguments: arguments.replace(self.key, REDACTED),
             }),
+            StreamEvent::Generation(_) | StreamEvent::Usage(_) => Some(event),
         }
     }
 

@@ -128,10 +128,14 @@ mod tests {
             assert_eq!(
                 events,
                 vec![
+                    StreamEvent::Generation("gen-1".into()),
                     StreamEvent::Reasoning("let me ".into()),
                     StreamEvent::Reasoning("think".into()),
                     StreamEvent::Text("Hello".into()),
                     StreamEvent::Text(" world".into()),
+                    StreamEvent::Usage(
+                        json!({"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7, "cost": 0.00012})
+                    ),
                 ],
                 "split {split}"
             );

@@ -104,11 +104,16 @@ impl<'c> StreamAccumulator<'c> {
         if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
             return Err(UpstreamError::mid_stream(error, self.emitted, self.ctx));
         }
+        let had_id = self.id.is_some();
         set_if_str(&mut self.id, chunk.get("id"));
+        if let (false, Some(id)) = (had_id, &self.id) {
+            on_event(StreamEvent::Generation(id.clone()));
+        }
         set_if_str(&mut self.model, chunk.get("model"));
         set_if_str(&mut self.provider, chunk.get("provider"));
         if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
             self.usage = Some(usage.clone());
+            on_event(StreamEvent::Usage(usage.clone()));
         }
         let choices = chunk.get("choices").and_then(Value::as_array);
         for choice in choices.into_iter().flatten() {

@@ -45,6 +45,19 @@ pub enum StreamEvent {
         name: Option<String>,
         arguments: String,
     },
+    /// Not output: the call's generation id, as soon as the first chunk names it. A call
+    /// cut short (the run was cancelled) can still be looked up with it.
+    Generation(String),
+    /// Not output: the usage object (tokens, `cost`) when a chunk carries it.
+    Usage(Value),
+}
+
+impl StreamEvent {
+    /// Whether this is output the caller sees (text, reasoning, a tool call), as opposed
+    /// to billing facts about the call.
+    pub fn is_output(&self) -> bool {
+        !matches!(self, StreamEvent::Generation(_) | StreamEvent::Usage(_))
+    }
 }
 
 /// A complete tool call requested by the model.

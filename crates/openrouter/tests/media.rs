@@ -164,10 +164,27 @@ async fn speech_mp3_pcm_and_retries() {
         speed: Some(1.1),
     };
     fake.fail_next(MediaEndpoint::Speech, 503, "no provider");
+    let mut attempts = Vec::new();
     let mp3 = client
-        .speech(KEY, &req, Duration::from_secs(5), &policy())
+        .speech(KEY, &req, Duration::from_secs(5), &policy(), &mut attempts)
         .await
         .unwrap();
+    let seen: Vec<_> = attempts
+        .iter()
+        .map(|a| (a.model.as_str(), a.status, a.error_code.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "hexgrad/kokoro-82m",
+                Some(503),
+                Some("upstream_unavailable")
+            ),
+            ("hexgrad/kokoro-82m", Some(200), None)
+        ],
+        "every attempt is recorded"
+    );
     assert_eq!(mp3.media_type, "audio/mpeg");
     assert_eq!(&mp3.bytes[..3], b"ID3");
     let sent: Vec<_> = fake
@@ -183,7 +200,13 @@ async fn speech_mp3_pcm_and_retries() {
 
     req.format = TtsFormat::Pcm;
     let wav = client
-        .speech(KEY, &req, Duration::from_secs(5), &policy())
+        .speech(
+            KEY,
+            &req,
+            Duration::from_secs(5),
+            &policy(),
+            &mut Vec::new(),
+        )
         .await
         .unwrap();
     assert_eq!(wav.media_type, "audio/wav");
@@ -194,7 +217,13 @@ async fn speech_mp3_pcm_and_retries() {
 
     fake.fail_next(MediaEndpoint::Speech, 400, "voice not found");
     let err = client
-        .speech(KEY, &req, Duration::from_secs(5), &policy())
+        .speech(
+            KEY,
+            &req,
+            Duration::from_secs(5),
+            &policy(),
+            &mut Vec::new(),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code(), "upstream_bad_request");
@@ -220,7 +249,7 @@ async fn video_job_relative_then_absolute_polling_and_downloads() {
     let d = Duration::from_secs(5);
 
     let job = client
-        .create_video(KEY, &video_request(), d, &policy())
+        .create_video(KEY, &video_request(), d, &policy(), &mut Vec::new())
         .await
         .unwrap();
     assert_eq!(job.status, VideoStatus::Pending);
@@ -228,7 +257,14 @@ async fn video_job_relative_then_absolute_polling_and_downloads() {
     let mut state = job.clone();
     while !state.status.is_terminal() {
         state = client
-            .video_job(KEY, &job.id, job.polling_url.as_deref(), d, &policy())
+            .video_job(
+                KEY,
+                &job.id,
+                job.polling_url.as_deref(),
+                d,
+                &policy(),
+                &mut Vec::new(),
+            )
             .await
             .unwrap();
         seen.push(state.status);
@@ -254,12 +290,19 @@ async fn video_job_relative_then_absolute_polling_and_downloads() {
             .content_endpoint_only(),
     );
     let job = client
-        .create_video(KEY, &video_request(), d, &policy())
+        .create_video(KEY, &video_request(), d, &policy(), &mut Vec::new())
         .await
         .unwrap();
     assert!(job.polling_url.as_deref().unwrap().starts_with("http://"));
     let done = client
-        .video_job(KEY, &job.id, job.polling_url.as_deref(), d, &policy())
+        .video_job(
+            KEY,
+            &job.id,
+            job.polling_url.as_deref(),
+            d,
+            &policy(),
+            &mut Vec::new(),
+        )
         .await
         .unwrap();
     assert!(done.unsigned_urls.is_empty());
@@ -294,11 +337,11 @@ async fn foreign_unsigned_urls_go_through_the_guard_and_failures_are_reported() 
             .unsigned_url(format!("{}/v/out.mp4", cdn.origin())),
     );
     let job = client
-        .create_video(KEY, &video_request(), d, &policy())
+        .create_video(KEY, &video_request(), d, &policy(), &mut Vec::new())
         .await
         .unwrap();
     let done = client
-        .video_job(KEY, &job.id, None, d, &policy())
+        .video_job(KEY, &job.id, None, d, &policy(), &mut Vec::new())
         .await
         .unwrap();
     // A foreign URL goes through the SSRF guard (which never sends the key): this "CDN"
@@ -315,11 +358,11 @@ async fn foreign_unsigned_urls_go_through_the_guard_and_failures_are_reported() 
 
     fake.push_video(VideoScript::new().polls(0, 0).fails("content policy"));
     let job = client
-        .create_video(KEY, &video_request(), d, &policy())
+        .create_video(KEY, &video_request(), d, &policy(), &mut Vec::new())
         .await
         .unwrap();
     let failed = client
-        .video_job(KEY, &job.id, None, d, &policy())
+        .video_job(KEY, &job.id, None, d, &policy(), &mut Vec::new())
         .await
         .unwrap();
     assert_eq!(failed.status, VideoStatus::Failed);
@@ -328,14 +371,14 @@ async fn foreign_unsigned_urls_go_through_the_guard_and_failures_are_reported() 
     let mut bad = video_request();
     bad.duration = 5;
     let err = client
-        .create_video(KEY, &bad, d, &policy())
+        .create_video(KEY, &bad, d, &policy(), &mut Vec::new())
         .await
         .unwrap_err();
     assert_eq!(err.code(), "upstream_bad_request");
 
     fake.fail_next(MediaEndpoint::CreateVideo, 502, "provider down");
     let err = client
-        .create_video(KEY, &video_request(), d, &policy())
+        .create_video(KEY, &video_request(), d, &policy(), &mut Vec::new())
         .await
         .unwrap_err();
     assert_eq!(
@@ -351,7 +394,7 @@ async fn foreign_unsigned_urls_go_through_the_guard_and_failures_are_reported() 
     assert_eq!(creates, 4);
 
     let err = client
-        .video_job(KEY, "job-unknown", None, d, &policy())
+        .video_job(KEY, "job-unknown", None, d, &policy(), &mut Vec::new())
         .await
         .unwrap_err();
     assert!(matches!(err, MediaError::Upstream(_)));

@@ -45,6 +45,11 @@ async fn chat_retrying(
     (events, attempts, result)
 }
 
+/// How many of `events` are output (billing facts such as the generation id are not).
+fn outputs(events: &[StreamEvent]) -> usize {
+    events.iter().filter(|e| e.is_output()).count()
+}
+
 fn text_of(events: &[StreamEvent]) -> String {
     events
         .iter()
@@ -92,6 +97,16 @@ async fn streaming_success_with_recorded_request() {
     assert_eq!(out.model.as_deref(), Some("openai/gpt-5.4-mini-2026"));
     assert_eq!(out.cache_status.as_deref(), Some("MISS"));
     assert!(out.generation_id.as_deref().unwrap().starts_with("gen-"));
+    // Billing facts come before any output, so a call cut short can still be looked up.
+    let gen = StreamEvent::Generation(out.generation_id.clone().unwrap());
+    let first_output = events.iter().position(StreamEvent::is_output).unwrap();
+    assert!(events[..first_output].contains(&gen), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, StreamEvent::Usage(u) if u["cost"] == json!(0.00042))),
+        "{events:?}"
+    );
     assert_eq!(
         out.message,
         json!({"role": "assistant", "content": "Hello brave new world", "reasoning": "thinking it over",
@@ -169,6 +184,7 @@ async fn streamed_tool_calls_accumulate() {
     let out = out.expect("success");
     assert!(events
         .iter()
+        .filter(|e| e.is_output())
         .all(|e| matches!(e, StreamEvent::ToolCallDelta { .. })));
     let deltas_for_a = events
         .iter()
@@ -195,6 +211,7 @@ async fn reasoning_only_stream_is_success() {
     assert_eq!(out.reasoning.as_deref(), Some("just thoughts, no answer"));
     assert!(events
         .iter()
+        .filter(|e| e.is_output())
         .all(|e| matches!(e, StreamEvent::Reasoning(_))));
 }
 
@@ -319,7 +336,7 @@ async fn no_retry_after_output_started() {
     assert!(e.output_started);
     assert!(e.message.contains("Provider disconnected"));
     assert!(!e.advances_fallback());
-    assert_eq!(events.len(), 2);
+    assert_eq!(outputs(&events), 2);
     assert_eq!(attempts.len(), 1);
     assert_eq!(fake.chat_requests().len(), 1);
 }
@@ -335,7 +352,7 @@ async fn mid_stream_error_before_output_advances_fallback() {
     let client = client_for(&fake, "");
     let (events, out) = chat(&client, &request(true)).await;
     let e = out.expect_err("error chunk");
-    assert!(events.is_empty());
+    assert_eq!(outputs(&events), 0);
     assert_eq!(e.upstream_code.as_deref(), Some("server_error"));
     assert!(!e.output_started);
     assert!(e.advances_fallback());
@@ -390,7 +407,7 @@ async fn stall_mid_stream_times_out_within_bounds() {
         "bounded by timeout_ms"
     );
     assert_eq!(e.kind, UpstreamErrorKind::Timeout, "{e:?}");
-    assert_eq!(events.len(), 1);
+    assert_eq!(outputs(&events), 1);
     assert!(e.output_started);
     assert!(!e.is_retryable());
     assert_eq!(e.problem_status(), 504);
@@ -421,7 +438,7 @@ async fn truncated_stream_is_a_stream_error() {
     let e = out.expect_err("truncated");
     assert_eq!(e.kind, UpstreamErrorKind::Stream, "{e:?}");
     assert!(e.message.contains("stream truncated"), "{}", e.message);
-    assert_eq!(events.len(), 2);
+    assert_eq!(outputs(&events), 2);
     assert!(e.output_started);
 }
 
@@ -461,7 +478,11 @@ async fn dropping_the_future_abandons_the_request() {
     )
     .await;
     assert!(outcome.is_err(), "the gated reply cannot finish");
-    assert_eq!(events.len(), 1, "the first chunk arrived before the gate");
+    assert_eq!(
+        outputs(&events),
+        1,
+        "the first chunk arrived before the gate"
+    );
     gate.open();
     let (_, out) = chat(&client, &request(true)).await;
     assert!(out

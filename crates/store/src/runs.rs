@@ -403,6 +403,30 @@ impl Store {
         .await
     }
 
+    /// Replaces the usage and cost of a run that already ended (a cancelled run whose
+    /// cut-short model call was priced afterwards). Refused for a run still going.
+    pub async fn set_run_spend(
+        &self,
+        run_id: &str,
+        usage: Option<Value>,
+        cost: Option<f64>,
+    ) -> Result<(), StoreError> {
+        let run_id = run_id.to_owned();
+        self.write_with(move |conn| {
+            let n = conn
+                .prepare_cached(
+                    "UPDATE runs SET usage = ?2, cost = ?3
+                     WHERE id = ?1 AND status IN ('completed', 'failed', 'cancelled', 'interrupted')",
+                )?
+                .execute(rusqlite::params![run_id, to_text_opt(usage.as_ref())?, cost])?;
+            if n == 0 {
+                return Err(StoreError::RunNotFound { id: run_id });
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// Marks the run `running` on `route` / `model_requested` (again, on a fallback;
     /// `started_at` keeps the first start). Refused for a run that already ended.
     pub async fn mark_running(

@@ -61,6 +61,10 @@ impl SpendGrouping {
 pub struct SpendGroup {
     /// The key id (`operator` for calls without a key), model, route, kind or UTC day.
     pub group: String,
+    /// With a second grouping (`split`), this row's value of it: the rows are then the
+    /// (group, split) pairs, e.g. each day × model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split: Option<String>,
     /// Paid calls.
     pub calls: u64,
     /// Sum charged (upstream's cost, or the reservation when it reported none), USD.
@@ -82,7 +86,9 @@ impl Store {
     /// Appends a ledger row (queued; not waited for: the in-memory budget book is
     /// already settled).
     pub fn charge_nowait(&self, entry: LedgerEntry) {
-        self.write_nowait(move |conn| {
+        // Deferred: a busy facade commits its ledger rows tens at a time; every ledger
+        // read below settles them first.
+        self.write_deferred(move |conn| {
             conn.prepare_cached(
                 "INSERT INTO spend_ledger (at, key_id, route, model, kind, prompt_tokens,
                      completion_tokens, cost, cost_nanos, estimated, generation_id, run_id)
@@ -123,6 +129,7 @@ impl Store {
         &self,
         keys: Vec<(String, String)>,
     ) -> Result<Vec<(String, i64)>, StoreError> {
+        self.settle_deferred().await?;
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT COALESCE(SUM(cost_nanos), 0) FROM spend_ledger WHERE key_id = ?1 AND at >= ?2",
@@ -138,14 +145,17 @@ impl Store {
     }
 
     /// The ledger grouped, between `since` (inclusive) and `until` (exclusive), RFC 3339
-    /// or date prefixes; biggest spend first (by day: oldest first).
+    /// or date prefixes; biggest spend first (by day: oldest first). With `split`, each
+    /// group is divided by that second grouping (rows ordered by group, then spend).
     pub async fn spend_report(
         &self,
         by: SpendGrouping,
+        split: Option<SpendGrouping>,
         since: Option<String>,
         until: Option<String>,
         key_id: Option<String>,
     ) -> Result<Vec<SpendGroup>, StoreError> {
+        self.settle_deferred().await?;
         self.read(move |conn| {
             let mut filters = Vec::new();
             let mut args: Vec<Sql> = Vec::new();
@@ -166,27 +176,29 @@ impl Store {
             } else {
                 format!("WHERE {}", filters.join(" AND "))
             };
-            let order = if by == SpendGrouping::Day {
-                "g ASC"
-            } else {
-                "SUM(cost_nanos) DESC, g ASC"
+            let order = match (by, split) {
+                (SpendGrouping::Day, None) => "g ASC",
+                (_, None) => "SUM(cost_nanos) DESC, g ASC",
+                (_, Some(_)) => "g ASC, SUM(cost_nanos) DESC, s ASC",
             };
             let sql = format!(
-                "SELECT {col} AS g, COUNT(*), SUM(cost_nanos), SUM(estimated), SUM(billed_cost),
+                "SELECT {col} AS g, {split_col} AS s, COUNT(*), SUM(cost_nanos), SUM(estimated), SUM(billed_cost),
                         COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0)
-                 FROM spend_ledger {filter} GROUP BY g ORDER BY {order}",
-                col = by.column()
+                 FROM spend_ledger {filter} GROUP BY g, s ORDER BY {order}",
+                col = by.column(),
+                split_col = split.map_or("NULL", SpendGrouping::column),
             );
             conn.prepare(&sql)?
                 .query_map(params_from_iter(args), |row| {
                     Ok(SpendGroup {
                         group: row.get(0)?,
-                        calls: row.get::<_, i64>(1)? as u64,
-                        cost_usd: nanos_to_usd(row.get(2)?),
-                        estimated_calls: row.get::<_, i64>(3)? as u64,
-                        billed_usd: row.get(4)?,
-                        prompt_tokens: row.get::<_, i64>(5)? as u64,
-                        completion_tokens: row.get::<_, i64>(6)? as u64,
+                        split: row.get(1)?,
+                        calls: row.get::<_, i64>(2)? as u64,
+                        cost_usd: nanos_to_usd(row.get(3)?),
+                        estimated_calls: row.get::<_, i64>(4)? as u64,
+                        billed_usd: row.get(5)?,
+                        prompt_tokens: row.get::<_, i64>(6)? as u64,
+                        completion_tokens: row.get::<_, i64>(7)? as u64,
                     })
                 })?
                 .collect()

@@ -96,6 +96,24 @@ impl Store {
             .submit_nowait(move |conn| f(conn).map_err(StoreError::from));
     }
 
+    /// Queues `f` like [`Store::write_nowait`], letting its commit wait up to
+    /// `writer::DEFER_WINDOW` (10 ms) to share a group with later writes — for rows written
+    /// after the fact at a high rate (the spend ledger). A crash loses at most the rows of
+    /// that window; readers that must see them call [`Store::settle_deferred`] first.
+    pub fn write_deferred(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,
+    ) {
+        self.inner
+            .writer
+            .submit_deferred(move |conn| f(conn).map_err(StoreError::from));
+    }
+
+    /// Waits until every write queued so far (deferred ones included) has committed.
+    pub async fn settle_deferred(&self) -> Result<(), StoreError> {
+        self.inner.writer.barrier().await
+    }
+
     /// Runs `f` on a read-only connection from the pool, on a blocking thread. It sees
     /// every write whose `write` call has returned.
     pub async fn read<T: Send + 'static>(

@@ -3,12 +3,19 @@
 //! transaction with a savepoint per job (so one job's error rolls back only that job),
 //! commits once, and only then answers each job. Jobs with no one waiting for an answer
 //! (fire-and-forget) travel the same channel, so they stay ordered with everything after.
+//!
+//! Deferrable jobs (the spend ledger's rows: one per paid upstream call, written after the
+//! call has answered) may wait up to [`DEFER_WINDOW`] for company: a group holding only
+//! such jobs lingers that long for more before it commits, so a busy facade commits its
+//! ledger rows tens at a time instead of one commit (and one fsync) per call. Any other
+//! job ends the wait at once, and a reader that needs them committed first queues a
+//! [`Writer::barrier`].
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
@@ -20,6 +27,9 @@ use crate::error::StoreError;
 /// Most jobs committed in one group.
 pub(crate) const GROUP_CAP: usize = 256;
 
+/// Longest a group of deferrable jobs waits for more jobs before it commits.
+pub(crate) const DEFER_WINDOW: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// One unit of work for the writer thread.
 trait Job: Send {
     /// Runs the work on the write connection, inside the job's savepoint; returns
@@ -27,6 +37,10 @@ trait Job: Send {
     fn run(&mut self, conn: &Connection) -> bool;
     /// Called once the group is settled: `Ok` if it committed, else SQLite's reason.
     fn settle(self: Box<Self>, group: Result<(), &str>);
+    /// Whether the job's commit may wait up to [`DEFER_WINDOW`] for company.
+    fn deferrable(&self) -> bool {
+        false
+    }
 }
 
 enum Msg {
@@ -106,13 +120,36 @@ impl Writer {
     where
         F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
     {
+        self.send_unanswered(work, false);
+    }
+
+    /// Queues `work` without waiting, letting its commit wait up to [`DEFER_WINDOW`] to
+    /// share a group with later jobs; failures are logged.
+    pub(crate) fn submit_deferred<F>(&self, work: F)
+    where
+        F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
+    {
+        self.send_unanswered(work, true);
+    }
+
+    fn send_unanswered<F>(&self, work: F, deferrable: bool)
+    where
+        F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
+    {
         let job = Unanswered {
             work: Some(work),
             failed: false,
+            deferrable,
         };
         if self.tx.send(Msg::Job(Box::new(job))).is_err() {
             tracing::warn!("store is closed; dropped a fire-and-forget write");
         }
+    }
+
+    /// Waits until every job queued before this call has committed (deferred ones
+    /// included: the barrier is a job that does not defer, so it ends their wait).
+    pub(crate) async fn barrier(&self) -> Result<(), StoreError> {
+        self.submit(|_| Ok(())).await
     }
 
     /// Lets the thread finish every job queued so far, then waits for it to exit.
@@ -160,6 +197,9 @@ fn writer_loop(conn: &Connection, rx: &Receiver<Msg>, commits: &AtomicU64) {
                 Err(TryRecvError::Empty) => break,
             }
         }
+        if !stop {
+            stop = linger(rx, &mut batch);
+        }
         while !batch.is_empty() {
             run_group(conn, &mut batch, commits);
         }
@@ -167,6 +207,33 @@ fn writer_loop(conn: &Connection, rx: &Receiver<Msg>, commits: &AtomicU64) {
             return;
         }
     }
+}
+
+/// While `batch` holds only deferrable jobs, waits up to [`DEFER_WINDOW`] for more (any
+/// other job ends the wait). Returns whether the writer was told to stop.
+fn linger(rx: &Receiver<Msg>, batch: &mut VecDeque<Box<dyn Job>>) -> bool {
+    if !batch.iter().all(|j| j.deferrable()) {
+        return false;
+    }
+    let deadline = std::time::Instant::now() + DEFER_WINDOW;
+    while batch.len() < GROUP_CAP {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match rx.recv_timeout(left) {
+            Ok(Msg::Job(job)) => {
+                let deferrable = job.deferrable();
+                batch.push_back(job);
+                if !deferrable {
+                    break;
+                }
+            }
+            Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return true,
+            Err(RecvTimeoutError::Timeout) => break,
+        }
+    }
+    false
 }
 
 /// Runs jobs from the front of `pending` in one transaction and settles them. Normally
@@ -274,6 +341,7 @@ where
 struct Unanswered<F> {
     work: Option<F>,
     failed: bool,
+    deferrable: bool,
 }
 
 impl<F> Job for Unanswered<F>
@@ -298,6 +366,10 @@ where
         if let (Err(reason), false) = (group, self.failed) {
             tracing::warn!(reason, "fire-and-forget store write was not committed");
         }
+    }
+
+    fn deferrable(&self) -> bool {
+        self.deferrable
     }
 }
 

@@ -61,7 +61,9 @@ pub async fn forward(
     // Team access (spec §14): scope, route/model globs, rate limits and a budget
     // reservation of the call's worst case, before anything goes upstream.
     let caller = current_caller();
-    let admission = match admit(s, &caller, dialect, &map, body_len).await {
+    // The admission and the upstream call are boxed futures, so this one (which axum
+    // moves into its own box) stays small: see `open_with_retries`.
+    let admission = match Box::pin(admit(s, &caller, dialect, &map, body_len)).await {
         Ok(a) => a,
         Err(e) => return call.fail(e.into(), &FacadeTrace::default(), record),
     };
@@ -70,7 +72,7 @@ pub async fn forward(
         ..FacadeTrace::default()
     };
     let opened = tokio::select! {
-        r = open(s, dialect, headers, map, record.is_some(), &mut trace) => r,
+        r = Box::pin(open(s, dialect, headers, map, record.is_some(), &mut trace)) => r,
         _ = guard.grace_over() => Err(EngineError::Interrupted),
     };
     let opened = match opened {
@@ -96,6 +98,7 @@ pub async fn forward(
                     model: &requested,
                     model_served: c.model.as_deref(),
                     usage: c.usage,
+                    finish_reason: c.finish_reason.as_deref(),
                     run_id: record.as_ref().map(|(id, _)| id.as_str()),
                     ..FacadeCallTrace::default()
                 },

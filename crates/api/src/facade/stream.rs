@@ -111,6 +111,7 @@ impl FacadeStream {
                 model: &end.model,
                 model_served: summary.model.as_deref(),
                 usage: summary.usage,
+                finish_reason: summary.finish_reason.as_deref(),
                 error_code: summary.failure.as_ref().map(|e| e.code()),
                 run_id: end.record.as_ref().map(|(id, _)| id.as_str()),
             },

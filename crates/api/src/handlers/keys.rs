@@ -202,6 +202,11 @@ pub struct SpendParams {
     /// `key` (default), `model`, `route`, `kind` or `day`.
     #[param(pattern = "^(key|model|route|kind|day)$")]
     pub by: Option<String>,
+    /// A second grouping within each group (`key`, `model`, `route`, `kind` or `day`):
+    /// each row is then one (group, split) pair with a `split` field, e.g. `by=day&split=model`
+    /// for a chart over days by model. Empty = none.
+    #[param(pattern = "^$|^(key|model|route|kind|day)$")]
+    pub split: Option<String>,
     /// From this date or RFC 3339 time (UTC, inclusive); empty = no bound.
     #[param(
         pattern = "^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$"
@@ -232,15 +237,9 @@ fn bound(name: &str, v: Option<String>) -> Result<Option<String>, Problem> {
     Ok(Some(v))
 }
 
-/// `GET /v1/spend`.
-#[utoipa::path(get, path = "/v1/spend", tag = "keys", params(SpendParams),
-    responses((status = 200, description = "The ledger grouped by key, model, route, kind or day, biggest first", body = Object),
-              (status = 400, description = "Bad grouping or date (problem+json)")))]
-pub async fn spend(
-    State(s): State<AppState>,
-    Query(q): Query<SpendParams>,
-) -> ApiResult<Json<Value>> {
-    let by = match q.by.as_deref().unwrap_or("key") {
+/// The grouping named by the `name` parameter's value `v`.
+fn grouping(name: &str, v: &str) -> Result<SpendGrouping, Problem> {
+    Ok(match v {
         "key" => SpendGrouping::Key,
         "model" => SpendGrouping::Model,
         "route" => SpendGrouping::Route,
@@ -250,16 +249,39 @@ pub async fn spend(
             return Err(Problem::new(
                 400,
                 "invalid_grouping",
-                format!("by={other} is not one of key, model, route, kind, day"),
+                format!("{name}={other} is not one of key, model, route, kind, day"),
             ))
         }
+    })
+}
+
+/// `GET /v1/spend`.
+#[utoipa::path(get, path = "/v1/spend", tag = "keys", params(SpendParams),
+    responses((status = 200, description = "The ledger grouped by key, model, route, kind or day, biggest first", body = Object),
+              (status = 400, description = "Bad grouping or date (problem+json)")))]
+pub async fn spend(
+    State(s): State<AppState>,
+    Query(q): Query<SpendParams>,
+) -> ApiResult<Json<Value>> {
+    let by = grouping("by", q.by.as_deref().unwrap_or("key"))?;
+    let split = match q.split.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        Some(v) => Some(grouping("split", v)?),
+        None => None,
     };
+    if split.is_some() && split == Some(by) {
+        return Err(Problem::new(
+            400,
+            "invalid_grouping",
+            "split must differ from by (a day split by day is the day itself): pick another grouping for split, or leave it out",
+        ));
+    }
     let since = bound("since", q.since)?;
     let until = bound("until", q.until)?;
     let groups = s
         .engine
         .spend(SpendQuery {
             by,
+            split,
             since: since.clone(),
             until: until.clone(),
         })
@@ -267,6 +289,7 @@ pub async fn spend(
     let total: f64 = groups.iter().map(|g| g.cost_usd).sum();
     Ok(Json(json!({
         "by": q.by.as_deref().unwrap_or("key"),
+        "split": split.and(q.split.as_deref()),
         "since": since,
         "until": until,
         "groups": groups,

@@ -45,6 +45,8 @@ pub struct KeyPatch {
 #[derive(Debug, Clone)]
 pub struct SpendQuery {
     pub by: SpendGrouping,
+    /// A second grouping within each group (e.g. by day, split by model).
+    pub split: Option<SpendGrouping>,
     pub since: Option<String>,
     pub until: Option<String>,
 }
@@ -394,7 +396,7 @@ impl Engine {
         Ok(self
             .inner
             .store
-            .spend_report(q.by, q.since, q.until, None)
+            .spend_report(q.by, q.split, q.since, q.until, None)
             .await?)
     }
 }

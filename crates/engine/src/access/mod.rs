@@ -33,7 +33,7 @@ use crate::engine::Engine;
 use crate::EngineError;
 
 pub use budget::{usd_to_nanos, usd_to_nanos_ceil, Book, Reservations, Standing};
-pub use keys::{KeySettings, Period, Scope, KEY_PREFIX};
+pub use keys::{secret_hash, KeySettings, Period, Scope, KEY_PREFIX};
 pub use limits::{LimitKind, Limited, RateState, Remaining};
 pub use manage::{KeyPatch, KeyView, NewKey, SpendQuery};
 pub use price::{image_worst_case, input_tokens, video_worst_case, worst_case, Unpriced};
@@ -528,25 +528,7 @@ impl Engine {
             };
         };
         if presented.starts_with(KEY_PREFIX) {
-            let hash = keys::secret_hash(presented);
-            let found = a.keys().get(&hash).cloned();
-            return match found {
-                Some(k) => match k.expires {
-                    Some(at) if at <= OffsetDateTime::now_utc() => Err(AccessError::Unauthorized(format!(
-                        "key {} ({}) expired at {}; ask an admin for a new key or `ferry keys update {} --expires-in …`",
-                        k.id, k.name, k.settings.expires_at.as_deref().unwrap_or("?"), k.id
-                    ))),
-                    _ => Ok(Caller::Key(k)),
-                },
-                None => match a.revoked.read().unwrap_or_else(|p| p.into_inner()).get(&hash) {
-                    Some(id) => Err(AccessError::Unauthorized(format!(
-                        "key {id} was revoked; ask an admin for a new key"
-                    ))),
-                    None => Err(AccessError::Unauthorized(
-                        "the fk-… key is not known to this ferry; check for a typo or ask an admin for a key (`ferry keys create`)".into(),
-                    )),
-                },
-            };
+            return self.authenticate_key_hash(&keys::secret_hash(presented));
         }
         let operator = a.operator.read().unwrap_or_else(|p| p.into_inner()).clone();
         match operator {
@@ -562,6 +544,31 @@ impl Engine {
             None => Err(AccessError::Unauthorized(
                 "this ferry requires an fk-… key (--require-keys) and has no operator token; ask an admin for a key".into(),
             )),
+        }
+    }
+
+    /// The key whose secret has this SHA-256 (what [`Engine::authenticate`] looks up for an
+    /// `fk-…` credential; the console's sign-in sessions keep only the hash, so a key
+    /// revoked or expired after sign-in stops working at once).
+    pub fn authenticate_key_hash(&self, hash: &[u8; 32]) -> Result<Caller, AccessError> {
+        let a = self.access();
+        let found = a.keys().get(hash).cloned();
+        match found {
+            Some(k) => match k.expires {
+                Some(at) if at <= OffsetDateTime::now_utc() => Err(AccessError::Unauthorized(format!(
+                    "key {} ({}) expired at {}; ask an admin for a new key or `ferry keys update {} --expires-in …`",
+                    k.id, k.name, k.settings.expires_at.as_deref().unwrap_or("?"), k.id
+                ))),
+                _ => Ok(Caller::Key(k)),
+            },
+            None => match a.revoked.read().unwrap_or_else(|p| p.into_inner()).get(hash) {
+                Some(id) => Err(AccessError::Unauthorized(format!(
+                    "key {id} was revoked; ask an admin for a new key"
+                ))),
+                None => Err(AccessError::Unauthorized(
+                    "the fk-… key is not known to this ferry; check for a typo or ask an admin for a key (`ferry keys create`)".into(),
+                )),
+            },
         }
     }
 

@@ -22,7 +22,7 @@ use crate::client::{
 };
 use crate::driver::ChatDriver;
 use crate::error::{ErrorContext, UpstreamError, UpstreamErrorKind};
-use crate::retry::{call_with_retries, RetryPolicy};
+use crate::retry::{call_with_retries, Attempt, RetryPolicy};
 use crate::types::{ChatOutcome, ChatRequest, StreamEvent};
 
 /// Largest speech response accepted.
@@ -91,6 +91,7 @@ impl OpenRouterClient {
         req: &SpeechRequest,
         deadline: Duration,
         policy: &RetryPolicy,
+        attempts: &mut Vec<Attempt>,
     ) -> Result<Speech, MediaError> {
         let ctx = ErrorContext {
             model: &req.model,
@@ -98,27 +99,28 @@ impl OpenRouterClient {
         };
         let url = self.media_endpoint("audio/speech", ctx)?;
         let body = req.body();
-        let (content_type, bytes) = call_with_retries(policy, true, || async {
-            let response = self
-                .media_http()
-                .post(url.clone())
-                .bearer_auth(api_key)
-                .headers(self.side_headers())
-                .json(&body)
-                .timeout(deadline)
-                .send()
-                .await
-                .map_err(|e| send_error(&e, ctx))?;
-            let response = check_status(response, ctx).await?;
-            let content_type = response
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let bytes = read_limited(response, MAX_SPEECH_BYTES, ctx).await?;
-            Ok((content_type, bytes))
-        })
-        .await?;
+        let (content_type, bytes) =
+            call_with_retries(policy, true, &req.model, attempts, || async {
+                let response = self
+                    .media_http()
+                    .post(url.clone())
+                    .bearer_auth(api_key)
+                    .headers(self.side_headers())
+                    .json(&body)
+                    .timeout(deadline)
+                    .send()
+                    .await
+                    .map_err(|e| send_error(&e, ctx))?;
+                let response = check_status(response, ctx).await?;
+                let content_type = response
+                    .headers()
+                    .get(CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let bytes = read_limited(response, MAX_SPEECH_BYTES, ctx).await?;
+                Ok((content_type, bytes))
+            })
+            .await?;
         finish_speech(req.format, content_type.as_deref(), bytes)
     }
 
@@ -130,6 +132,7 @@ impl OpenRouterClient {
         req: &VideoRequest,
         deadline: Duration,
         policy: &RetryPolicy,
+        attempts: &mut Vec<Attempt>,
     ) -> Result<VideoJobState, MediaError> {
         let ctx = ErrorContext {
             model: &req.model,
@@ -137,14 +140,15 @@ impl OpenRouterClient {
         };
         let url = self.media_endpoint("videos", ctx)?;
         let body = req.body();
-        let doc = call_with_retries(policy, false, || {
+        let doc = call_with_retries(policy, false, &req.model, attempts, || {
             self.json_call(url.clone(), Some(&body), api_key, deadline, ctx)
         })
         .await?;
         parse_job(&doc)
     }
 
-    /// `GET` of a job's polling URL (see [`poll_url`]), retried like chat.
+    /// `GET` of a job's polling URL (see [`poll_url`]), retried like chat. Its attempts
+    /// name no model (a job id is all it has).
     pub async fn video_job(
         &self,
         api_key: &str,
@@ -152,10 +156,11 @@ impl OpenRouterClient {
         polling_url: Option<&str>,
         deadline: Duration,
         policy: &RetryPolicy,
+        attempts: &mut Vec<Attempt>,
     ) -> Result<VideoJobState, MediaError> {
         let ctx = ErrorContext { model: "", api_key };
         let url = poll_url(self.base_url(), job_id, polling_url);
-        let doc = call_with_retries(policy, true, || {
+        let doc = call_with_retries(policy, true, "", attempts, || {
             self.json_call(url.clone(), None, api_key, deadline, ctx)
         })
         .await

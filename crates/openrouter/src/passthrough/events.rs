@@ -187,6 +187,8 @@ pub(crate) struct MessageObject<'a> {
     pub content: Option<Vec<ContentPart>>,
     #[serde(default)]
     pub error: Option<Value>,
+    #[serde(default)]
+    pub stop_reason: Option<String>,
 }
 
 impl MessageObject<'_> {

@@ -49,6 +49,9 @@ pub(crate) struct TapState {
     pub done: bool,
     /// A non-null `finish_reason` was seen.
     pub finished: bool,
+    /// Why the reply ended: chat's `finish_reason`, Messages' `stop_reason`, the
+    /// Responses status (`completed`, `incomplete`).
+    pub finish_reason: Option<String>,
     /// An event carried output (text, reasoning, tool calls, images, audio).
     pub output_started: bool,
     /// The usage of the reply, from the chunk that carried it.
@@ -250,6 +253,11 @@ impl SseTap {
             "response.completed" | "response.incomplete" => {
                 self.state.finished = true;
                 self.state.done = true;
+                self.state.finish_reason = event
+                    .response
+                    .as_ref()
+                    .and_then(|r| r.status.as_deref())
+                    .map(str::to_owned);
             }
             "response.failed" => {
                 self.state.done = true;
@@ -307,13 +315,9 @@ impl SseTap {
             "ping" | "content_block_start" => {}
             "message_delta" => {
                 self.state.output_started = true;
-                if event
-                    .delta
-                    .as_ref()
-                    .and_then(|d| d.stop_reason.as_ref())
-                    .is_some()
-                {
+                if let Some(reason) = event.delta.as_ref().and_then(|d| d.stop_reason.as_ref()) {
                     self.state.finished = true;
+                    self.state.finish_reason = Some(reason.clone());
                 }
                 if let Some(later) = event.usage {
                     let usage = self.message_usage.get_or_insert_with(TokenUsage::default);
@@ -387,6 +391,7 @@ impl SseTap {
         }
         if let Some(reason) = &choice.finish_reason {
             self.state.finished = true;
+            self.state.finish_reason = Some(reason.to_string());
             if reason == "error" && self.state.failure.is_none() {
                 let error = json!({"message": "the stream ended with finish_reason \"error\""});
                 let failure =

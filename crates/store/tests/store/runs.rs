@@ -226,3 +226,28 @@ async fn recovery_interrupts_only_runs_in_flight() {
         .expect("recover")
         .is_empty());
 }
+
+#[tokio::test]
+async fn the_spend_of_an_ended_run_can_be_replaced_but_not_of_one_in_flight() {
+    let (_dir, store) = open_temp();
+    session(&store, "s").await;
+    queued_run(&store, "s", "going").await;
+    let err = store
+        .set_run_spend("going", Some(json!({"prompt_tokens": 1})), Some(0.5))
+        .await
+        .expect_err("a queued run has not ended");
+    assert!(matches!(err, StoreError::RunNotFound { .. }), "{err}");
+    queued_run(&store, "s", "done").await;
+    store
+        .finish_run(completed("done", turn("a", "b")))
+        .await
+        .expect("finish");
+    let usage = json!({"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42});
+    store
+        .set_run_spend("done", Some(usage.clone()), Some(0.75))
+        .await
+        .expect("set");
+    let run = store.get_run("done").await.expect("get").expect("exists");
+    assert_eq!(run.usage, Some(usage));
+    assert_eq!(run.cost, Some(0.75));
+}

@@ -174,3 +174,64 @@ async fn reads_cannot_write() {
         .expect_err("read-only connection");
     assert!(matches!(err, StoreError::Sqlite(_)), "{err}");
 }
+
+/// A deferred write waits for company: a millisecond later it is still not committed
+/// (a plain write is committed well within that), and `settle_deferred` commits it
+/// together with the barrier — one commit for both — and makes it readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deferred_writes_wait_for_company_and_settle_on_demand() {
+    let (_dir, store) = open_temp();
+    create_kv(&store).await.expect("table");
+    let before = store.commit_count();
+    store.write_deferred(|conn| {
+        conn.execute("INSERT INTO kv (k, v) VALUES (1, 'd')", [])
+            .map(drop)
+    });
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(
+        store.commit_count(),
+        before,
+        "the deferred row was committed at once"
+    );
+    store.settle_deferred().await.expect("settled");
+    let count: i64 = store
+        .read(|conn| conn.query_row("SELECT COUNT(*) FROM kv WHERE v = 'd'", [], |r| r.get(0)))
+        .await
+        .expect("read");
+    assert_eq!(
+        count, 1,
+        "the deferred row is committed after settle_deferred"
+    );
+    assert_eq!(
+        store.commit_count() - before,
+        1,
+        "the row and the barrier share one commit"
+    );
+}
+
+/// A write that is not deferred ends the deferral window at once: it commits (with the
+/// deferred rows queued before it) without waiting the window out, and in queue order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_write_ends_the_deferral_window() {
+    let (_dir, store) = open_temp();
+    create_kv(&store).await.expect("table");
+    store.write_deferred(|conn| {
+        conn.execute("INSERT INTO kv (k, v) VALUES (1, 'first')", [])
+            .map(drop)
+    });
+    store
+        .write(|conn| {
+            conn.execute("UPDATE kv SET v = 'second' WHERE k = 1", [])
+                .map(drop)
+        })
+        .await
+        .expect("plain write");
+    let v: String = store
+        .read(|conn| conn.query_row("SELECT v FROM kv WHERE k = 1", [], |r| r.get(0)))
+        .await
+        .expect("read");
+    assert_eq!(
+        v, "second",
+        "the deferred row was committed before the later write ran"
+    );
+}
