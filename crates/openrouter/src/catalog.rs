@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,32 @@ pub struct CatalogModel {
     /// `top_provider.max_completion_tokens`: the most a reply can have.
     #[serde(default)]
     pub max_completion_tokens: Option<u64>,
+    /// The prices budget admission reads on every call, parsed from `pricing` on first
+    /// use (a catalog is replaced whole, never edited, so they cannot go stale).
+    #[serde(skip)]
+    parsed: PriceMemo,
+}
+
+/// [`ParsedPrices`] computed once; not part of a model's identity (two entries with the
+/// same fields are equal whether or not either was priced yet).
+#[derive(Debug, Clone, Default)]
+struct PriceMemo(OnceLock<ParsedPrices>);
+
+impl PartialEq for PriceMemo {
+    fn eq(&self, _: &PriceMemo) -> bool {
+        true
+    }
+}
+
+/// The `pricing` fields a worst-case estimate reads, as numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct ParsedPrices {
+    prompt: Option<f64>,
+    completion: Option<f64>,
+    request: Option<f64>,
+    image: Option<f64>,
+    image_output: Option<f64>,
+    internal_reasoning: Option<f64>,
 }
 
 impl CatalogModel {
@@ -84,7 +111,28 @@ impl CatalogModel {
                 .pointer("/top_provider/max_completion_tokens")
                 .and_then(Value::as_u64),
             id,
+            parsed: PriceMemo::default(),
         })
+    }
+
+    /// A catalog entry from its parts (`pricing` as OpenRouter sends it).
+    pub fn new(
+        id: &str,
+        pricing: Value,
+        context_length: Option<u64>,
+        max_completion_tokens: Option<u64>,
+    ) -> CatalogModel {
+        CatalogModel {
+            id: id.to_owned(),
+            name: id.to_owned(),
+            context_length,
+            input_modalities: Vec::new(),
+            output_modalities: Vec::new(),
+            supported_parameters: Vec::new(),
+            pricing,
+            max_completion_tokens,
+            parsed: PriceMemo::default(),
+        }
     }
 
     /// Whether the model takes this input modality.
@@ -115,6 +163,26 @@ impl CatalogModel {
     /// A `pricing` field (`prompt`, `completion`, `request`, `image`…) in USD per unit:
     /// `None` when absent or not a non-negative number.
     pub fn price(&self, field: &str) -> Option<f64> {
+        let parsed = self.parsed.0.get_or_init(|| ParsedPrices {
+            prompt: self.parse_price("prompt"),
+            completion: self.parse_price("completion"),
+            request: self.parse_price("request"),
+            image: self.parse_price("image"),
+            image_output: self.parse_price("image_output"),
+            internal_reasoning: self.parse_price("internal_reasoning"),
+        });
+        match field {
+            "prompt" => parsed.prompt,
+            "completion" => parsed.completion,
+            "request" => parsed.request,
+            "image" => parsed.image,
+            "image_output" => parsed.image_output,
+            "internal_reasoning" => parsed.internal_reasoning,
+            _ => self.parse_price(field),
+        }
+    }
+
+    fn parse_price(&self, field: &str) -> Option<f64> {
         let v = self.pricing.get(field)?;
         let n = match v {
             Value::String(s) => s.trim().parse::<f64>().ok()?,

@@ -136,16 +136,7 @@ mod tests {
     use serde_json::json;
 
     fn model(pricing: serde_json::Value, max: Option<u64>) -> CatalogModel {
-        CatalogModel {
-            id: "a/b".into(),
-            name: "B".into(),
-            context_length: Some(1000),
-            input_modalities: vec![],
-            output_modalities: vec![],
-            supported_parameters: vec![],
-            pricing,
-            max_completion_tokens: max,
-        }
+        CatalogModel::new("a/b", pricing, Some(1000), max)
     }
 
     #[test]
