@@ -15,11 +15,6 @@ mod upload;
 
 use clap::Parser;
 
-/// mimalloc instead of glibc malloc: the facade's hot path allocates per request (HTTP
-/// parts, JSON), and mimalloc's thread-local free lists halve that cost (docs/benchmarks.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use crate::cli::{Cli, Command};
 use crate::client::CliError;
 
