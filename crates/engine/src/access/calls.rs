@@ -3,13 +3,13 @@
 //! one media call (image, speech, speech-to-text, video) with its worst case priced by the
 //! media code.
 
-use ferry_config::{resolve_target, wire_model, SelectorInputs};
+use ferry_config::wire_model;
 use ferry_openrouter::ChatOutcome;
 use serde_json::Value;
 
 use super::{current_caller, Admission, CallSpec, Caller, Scope, Spent, Unpriced};
 use crate::engine::Engine;
-use crate::input::{plan_chain, PlannedModel};
+use crate::input::PlannedModel;
 use crate::EngineError;
 
 impl Engine {
@@ -24,16 +24,7 @@ impl Engine {
         body_bytes: usize,
     ) -> Result<Admission, EngineError> {
         caller.require(Scope::Facade)?;
-        let routes = self.routes().file();
-        let target = resolve_target(
-            routes,
-            &SelectorInputs {
-                model: Some(selector),
-                ..SelectorInputs::default()
-            },
-        )
-        .map_err(|e| EngineError::bad_input("invalid_selector", e.to_string()))?;
-        let chain = plan_chain(routes, &target, None)?;
+        let chain = self.facade_chain_of(selector)?;
         let spec = self.chain_spec("facade", &chain, body_bytes, max_tokens)?;
         self.admit(caller, spec).await
     }

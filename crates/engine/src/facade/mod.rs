@@ -258,16 +258,7 @@ impl Engine {
         collect_text: bool,
         trace: &mut FacadeTrace,
     ) -> Result<RawReply, EngineError> {
-        let routes = self.routes().file();
-        let target = resolve_target(
-            routes,
-            &SelectorInputs {
-                model: Some(selector),
-                ..SelectorInputs::default()
-            },
-        )
-        .map_err(|e| EngineError::bad_input("invalid_selector", e.to_string()))?;
-        let chain = plan_chain(routes, &target, None)?;
+        let chain = self.facade_chain_of(selector)?;
         let last = chain.len() - 1;
         let (deadline, no_output) = self.facade_deadline(&chain)?;
         for (i, planned) in chain.iter().enumerate() {
@@ -303,6 +294,24 @@ impl Engine {
             }
         }
         Err(EngineError::Internal("empty model chain".into()))
+    }
+
+    /// The fallback chain a facade `model` selector names (a bare model is on the default
+    /// route; `auto` is `openrouter/auto`); a bad selector is a 400 `invalid_selector`.
+    pub(crate) fn facade_chain_of(
+        &self,
+        selector: &str,
+    ) -> Result<Vec<crate::input::PlannedModel>, EngineError> {
+        let routes = self.routes().file();
+        let target = resolve_target(
+            routes,
+            &SelectorInputs {
+                model: Some(selector),
+                ..SelectorInputs::default()
+            },
+        )
+        .map_err(|e| EngineError::bad_input("invalid_selector", e.to_string()))?;
+        plan_chain(routes, &target, None)
     }
 
     /// `GET /openai/v1/models`: every model the routes name, as `ROUTE/MODEL` selectors,
