@@ -34,6 +34,11 @@ impl Sample {
     pub fn throughput(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
+
+    /// `cpu_seconds` spent over the scenario, in milliseconds per request served.
+    pub fn cpu_ms_per_request(&self, cpu_seconds: f64) -> f64 {
+        cpu_seconds * 1000.0 / self.latencies.len().max(1) as f64
+    }
 }
 
 /// Runs `total` requests with `concurrency` workers; `request(i)` performs request `i`.

@@ -20,6 +20,13 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     Some((utime + stime) / clock_ticks_per_second())
 }
 
+/// Runs `work` and returns its output with the CPU seconds `pid` spent meanwhile.
+pub async fn cpu_during<T>(pid: u32, work: impl std::future::Future<Output = T>) -> (T, f64) {
+    let before = cpu_seconds(pid).unwrap_or(0.0);
+    let out = work.await;
+    (out, cpu_seconds(pid).unwrap_or(0.0) - before)
+}
+
 fn clock_ticks_per_second() -> f64 {
     std::process::Command::new("getconf")
         .arg("CLK_TCK")

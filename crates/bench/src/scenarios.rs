@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::daemon::{pin_self_away_from, Daemon};
 use crate::load::{self, Sample};
 use crate::nginx::{self, Nginx};
-use crate::procfs::{cpu_seconds, rss_bytes};
+use crate::procfs::{cpu_during, rss_bytes};
 use crate::Args;
 
 const KEY: &str = "sk-or-v1-bench";
@@ -171,9 +171,8 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
         "—",
     ));
     let direct_ns_tp = direct_nonstream(&http, &upstream, c, n).await;
-    let cpu_before = cpu_seconds(pid).unwrap_or(0.0);
-    let facade_tp = facade_calls(&http, &facade_url, c, n, false, None).await;
-    let cpu_facade = cpu_seconds(pid).unwrap_or(0.0) - cpu_before;
+    let (facade_tp, cpu_facade) =
+        cpu_during(pid, facade_calls(&http, &facade_url, c, n, false, None)).await;
     check(&facade_tp, "facade throughput")?;
     rows.extend(latency_rows(
         &format!("facade non-streaming, concurrency {c}"),
@@ -197,11 +196,12 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
     ));
     // The same with a virtual key carrying a budget and rpm/tpm limits (spec §14).
     let key = bench_key(&http, &base).await?;
-    let cpu_before = cpu_seconds(pid).unwrap_or(0.0);
-    let keyed_tp = facade_calls(&http, &facade_url, c, n, false, Some(key)).await;
-    let cpu_keyed = cpu_seconds(pid).unwrap_or(0.0) - cpu_before;
+    let (keyed_tp, cpu_keyed) = cpu_during(
+        pid,
+        facade_calls(&http, &facade_url, c, n, false, Some(key)),
+    )
+    .await;
     check(&keyed_tp, "facade throughput with a key")?;
-    let per_request = |cpu: f64, s: &Sample| cpu / s.latencies.len().max(1) as f64;
     let mut keyed = cpu_row(
         "daemon CPU per facade request, key + budget + rate limit",
         cpu_keyed,
@@ -210,7 +210,9 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
     );
     keyed.added = format!(
         "{:+.0}%",
-        (per_request(cpu_keyed, &keyed_tp) / per_request(cpu_facade, &facade_tp).max(1e-12) - 1.0)
+        (keyed_tp.cpu_ms_per_request(cpu_keyed)
+            / facade_tp.cpu_ms_per_request(cpu_facade).max(1e-12)
+            - 1.0)
             * 100.0
     );
     rows.push(keyed);
@@ -259,9 +261,7 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
         "—",
     ));
     let direct_tp = direct_full(&http, &upstream, c, n).await;
-    let cpu_before = cpu_seconds(pid).unwrap_or(0.0);
-    let session_tp = session_inputs(&http, &base, c, n, "u").await;
-    let cpu_session = cpu_seconds(pid).unwrap_or(0.0) - cpu_before;
+    let (session_tp, cpu_session) = cpu_during(pid, session_inputs(&http, &base, c, n, "u")).await;
     check(&session_tp, "session input throughput")?;
     rows.extend(latency_rows(
         &format!("session input (durable), concurrency {c}"),
@@ -386,10 +386,7 @@ fn cpu_row(figure: &str, cpu_seconds: f64, sample: &Sample, target: &'static str
     Row {
         figure: figure.into(),
         direct: "—".into(),
-        ferry: format!(
-            "{:.3} ms",
-            cpu_seconds * 1000.0 / sample.latencies.len().max(1) as f64
-        ),
+        ferry: format!("{:.3} ms", sample.cpu_ms_per_request(cpu_seconds)),
         added: "—".into(),
         target,
     }
@@ -706,18 +703,19 @@ async fn nginx_rows(
     )
     .await;
     check(&direct, "nginx upstream direct")?;
-    let before = cpu_seconds(hop.pid()).unwrap_or(0.0);
-    let through_hop = calls(
-        http,
-        format!("{}/api/v1/chat/completions", hop.url),
-        chat_body(false),
-        true,
-        c,
-        n,
+    let (through_hop, hop_cpu) = cpu_during(
+        hop.pid(),
+        calls(
+            http,
+            format!("{}/api/v1/chat/completions", hop.url),
+            chat_body(false),
+            true,
+            c,
+            n,
+        ),
     )
     .await;
-    let hop_cpu = (cpu_seconds(hop.pid()).unwrap_or(0.0) - before) * 1000.0
-        / through_hop.latencies.len().max(1) as f64;
+    let hop_cpu = through_hop.cpu_ms_per_request(hop_cpu);
     check(&through_hop, "nginx hop")?;
     let hop_rps = through_hop.throughput();
     rows.push(Row {
@@ -728,18 +726,19 @@ async fn nginx_rows(
         target: "(the reference)",
     });
     for e in ENDPOINTS {
-        let before = cpu_seconds(gateway.pid()).unwrap_or(0.0);
-        let sample = calls(
-            http,
-            format!("{}{}", gateway.url, e.path),
-            (e.body)(false),
-            false,
-            c,
-            n,
+        let (sample, cpu) = cpu_during(
+            gateway.pid(),
+            calls(
+                http,
+                format!("{}{}", gateway.url, e.path),
+                (e.body)(false),
+                false,
+                c,
+                n,
+            ),
         )
         .await;
-        let cpu = (cpu_seconds(gateway.pid()).unwrap_or(0.0) - before) * 1000.0
-            / sample.latencies.len().max(1) as f64;
+        let cpu = sample.cpu_ms_per_request(cpu);
         check(&sample, &format!("ferry {} vs nginx", e.name))?;
         rows.push(Row {
             figure: format!("ferry {} vs nginx hop, concurrency {c}", e.name),
