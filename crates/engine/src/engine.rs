@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use ferry_config::{validate_selector, wire_model, RoutesFile, SpeakReplies};
 use ferry_openrouter::RetryPolicy;
 use ferry_store::{InsertOutcome, NewRun, NewSession, Run, Session, SessionPatch, Store};
+use ferry_types::{ProblemCode, RunEnded, RunEvent};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -160,13 +161,12 @@ impl Engine {
         let recovered = store.recover_interrupted(INTERRUPTED_ON_START).await?;
         for run in &recovered {
             let seq = store.events_after(&run.id, 0).await?.len() as u64 + 1;
+            let event = RunEvent::RunFailed(RunEnded::new(
+                ProblemCode::Interrupted,
+                INTERRUPTED_ON_START,
+            ));
             store
-                .append_event(
-                    &run.id,
-                    seq,
-                    "run.failed",
-                    &json!({"code": "interrupted", "message": INTERRUPTED_ON_START}),
-                )
+                .append_event(&run.id, seq, event.kind(), &event.payload_value())
                 .await?;
         }
         let access =
@@ -708,10 +708,12 @@ impl Engine {
         Ok(Subscription {
             replay: events
                 .into_iter()
-                .map(|e| Event {
-                    seq: e.seq,
-                    kind: e.kind,
-                    data: Arc::new(e.data),
+                .filter_map(|e| match RunEvent::from_wire(&e.kind, e.data) {
+                    Ok(event) => Some(Event::new(e.seq, event)),
+                    Err(err) => {
+                        tracing::warn!(run = %run.id, seq = e.seq, error = %err, "skipping a stored event that is not a run event");
+                        None
+                    }
                 })
                 .collect(),
             live: None,
@@ -748,13 +750,13 @@ impl Engine {
         Ok(self.wait_terminal(run_id).await?.0)
     }
 
-    /// Waits until the run is terminal; returns it with its terminal event's payload
-    /// (`run.completed`, `run.failed` or `run.cancelled` data) when the run ended while
+    /// Waits until the run is terminal; returns it with its terminal event
+    /// (`run.completed`, `run.failed` or `run.cancelled`) when the run ended while
     /// this process was watching it live.
     pub async fn wait_terminal(
         &self,
         run_id: &str,
-    ) -> Result<(Run, Option<Arc<serde_json::Value>>), EngineError> {
+    ) -> Result<(Run, Option<Arc<RunEvent>>), EngineError> {
         let mut terminal = None;
         if let Some(hub) = self.live_hub(run_id) {
             let sub = hub.subscribe(u64::MAX);
@@ -788,7 +790,7 @@ impl Engine {
             }
         }
         let run = self.get_run(run_id).await?;
-        Ok((run, terminal.map(|e| e.data)))
+        Ok((run, terminal.map(|e| e.event)))
     }
 
     /// `POST /v1/runs/{id}/cancel`: aborts the upstream request and marks the run cancelled.

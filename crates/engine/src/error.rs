@@ -4,6 +4,7 @@
 
 use ferry_openrouter::media::MediaError;
 use ferry_openrouter::UpstreamError;
+use ferry_types::{ProblemCode, RunEnded, ToolError};
 
 /// What a client is told when the disk under the state root is full.
 pub const STORAGE_FULL: &str = "the disk holding ferry's state directory is full, so nothing new can be stored; free space on it — delete old runs (`ferry serve --retention-days N`), unused assets (`ferry assets delete ID`) or other files on that disk — then retry";
@@ -187,6 +188,30 @@ impl EngineError {
         }
     }
 
+    /// The stable problem code, typed. A code missing from [`ProblemCode`] (a bug: every
+    /// code ferry writes is listed there) is logged and reported as `internal_error`.
+    pub fn problem_code(&self) -> ProblemCode {
+        problem_code(self.code())
+    }
+
+    /// The run end (`run.failed` payload) this error makes, with `message`.
+    pub fn run_ended(&self, message: String) -> RunEnded {
+        RunEnded {
+            code: self.problem_code(),
+            message,
+            status: Some(self.status()),
+            retryable: Some(self.retryable()),
+        }
+    }
+
+    /// The error of a failed tool call with this error, as the model and events see it.
+    pub fn tool_error(&self, message: String) -> ToolError {
+        ToolError {
+            code: self.problem_code(),
+            message,
+        }
+    }
+
     /// The HTTP status the API answers with.
     pub fn status(&self) -> u16 {
         if self.is_disk_full() {
@@ -238,6 +263,17 @@ impl EngineError {
             _ => false,
         }
     }
+}
+
+/// The typed form of a code written as a string by a lower crate.
+pub(crate) fn problem_code(code: &str) -> ProblemCode {
+    ProblemCode::from_code(code).unwrap_or_else(|| {
+        tracing::error!(
+            code,
+            "problem code missing from ferry_types::ProblemCode; reported as internal_error"
+        );
+        ProblemCode::InternalError
+    })
 }
 
 fn secrets_code(e: &ferry_secrets::SecretsError) -> &'static str {

@@ -25,26 +25,37 @@ pub const FLUSH_AFTER: Duration = Duration::from_millis(100);
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use ferry_types::RunEvent;
+
 use crate::cut_call::InFlight;
 
-/// One run event as streamed over SSE (`id:` = seq, `event:` = kind).
+/// One run event as streamed over SSE (`id:` = seq, `event:` = its kind, `data:` = its
+/// payload, serialised where it is sent).
 #[derive(Debug, Clone)]
 pub struct Event {
     /// Position in the run's event log, from 1.
     pub seq: u64,
-    /// Event name, e.g. `output.delta`.
-    pub kind: String,
-    /// Event payload.
-    pub data: Arc<serde_json::Value>,
+    /// The event.
+    pub event: Arc<RunEvent>,
 }
 
 impl Event {
+    /// The event at `seq`.
+    pub fn new(seq: u64, event: RunEvent) -> Event {
+        Event {
+            seq,
+            event: Arc::new(event),
+        }
+    }
+
+    /// Event name, e.g. `output.delta`.
+    pub fn kind(&self) -> &'static str {
+        self.event.kind()
+    }
+
     /// Whether this event ends the run's stream.
     pub fn is_terminal(&self) -> bool {
-        matches!(
-            self.kind.as_str(),
-            "run.completed" | "run.failed" | "run.cancelled"
-        )
+        self.event.is_terminal()
     }
 }
 
@@ -110,13 +121,9 @@ impl LiveRun {
     }
 
     /// Appends an event and broadcasts it at once; it reaches the store with its batch.
-    pub fn emit(&self, kind: &str, data: serde_json::Value) {
+    pub fn emit(&self, event: RunEvent) {
         let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        let event = Event {
-            seq: log.events.len() as u64 + 1,
-            kind: kind.to_string(),
-            data: Arc::new(data),
-        };
+        let event = Event::new(log.events.len() as u64 + 1, event);
         log.events.push(event.clone());
         if log.events.len() - log.unpersisted >= FLUSH_EVERY
             || log.last_flush.elapsed() >= FLUSH_AFTER
@@ -131,13 +138,9 @@ impl LiveRun {
     /// store now (ordered before the run's final write), but it is not published until
     /// [`LiveRun::publish`], after that write committed. Only the run's worker emits, so
     /// seqs stay dense.
-    pub fn prepare(&self, kind: &str, data: serde_json::Value) -> Event {
+    pub fn prepare(&self, event: RunEvent) -> Event {
         let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        let event = Event {
-            seq: log.events.len() as u64 + 1,
-            kind: kind.to_string(),
-            data: Arc::new(data),
-        };
+        let event = Event::new(log.events.len() as u64 + 1, event);
         self.flush(&mut log, Some(&event));
         event
     }
@@ -154,11 +157,14 @@ impl LiveRun {
     }
 
     fn flush(&self, log: &mut Log, extra: Option<&Event>) {
-        let batch: Vec<(u64, &str, &serde_json::Value)> = log.events[log.unpersisted..]
+        // Stored rows keep the wire format: the kind and the payload's JSON.
+        let payloads: Vec<(u64, &str, serde_json::Value)> = log.events[log.unpersisted..]
             .iter()
             .chain(extra)
-            .map(|e| (e.seq, e.kind.as_str(), e.data.as_ref()))
+            .map(|e| (e.seq, e.kind(), e.event.payload_value()))
             .collect();
+        let batch: Vec<(u64, &str, &serde_json::Value)> =
+            payloads.iter().map(|(s, k, d)| (*s, *k, d)).collect();
         if !batch.is_empty() {
             self.store.append_events_nowait(&self.run_id, &batch);
         }
@@ -220,8 +226,10 @@ impl LiveRun {
         let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         log.events
             .iter()
-            .filter(|e| e.kind == "output.delta")
-            .filter_map(|e| e.data.get("text").and_then(|t| t.as_str()))
+            .filter_map(|e| match e.event.as_ref() {
+                RunEvent::OutputDelta(d) => Some(d.text.as_str()),
+                _ => None,
+            })
             .collect()
     }
 }

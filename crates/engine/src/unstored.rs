@@ -4,11 +4,11 @@
 //! until a write works, so no run stays `queued`/`running` while the daemon is up. If the
 //! daemon stops first, the next start marks the run `interrupted` as after a crash.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_store::{Run, RunError, RunFinish, RunStatus};
-use serde_json::{json, Value};
+use ferry_types::{RunEnded, RunEvent};
+use serde_json::Value;
 
 use crate::engine::Engine;
 use crate::EngineError;
@@ -21,7 +21,8 @@ const RETRY_EVERY: Duration = Duration::from_secs(1);
 pub(crate) struct UnstoredEnd {
     pub(crate) finish: RunFinish,
     pub(crate) event_seq: u64,
-    pub(crate) event: Arc<Value>,
+    /// The `run.failed` payload.
+    pub(crate) event: RunEnded,
 }
 
 /// What a failed end keeps of the end that could not be written.
@@ -57,12 +58,7 @@ impl UnstoredEnd {
             "the {what}'s result could not be stored: {}",
             err.client_message()
         );
-        let event = Arc::new(json!({
-            "code": err.code(),
-            "message": message,
-            "status": err.status(),
-            "retryable": err.retryable(),
-        }));
+        let event = err.run_ended(message.clone());
         UnstoredEnd {
             finish: RunFinish {
                 run_id: run_id.to_string(),
@@ -116,8 +112,9 @@ impl Engine {
         };
         let store = self.store();
         // The event row may exist from an earlier attempt whose run write failed.
+        let event = RunEvent::RunFailed(end.event);
         let _ = store
-            .append_event(run_id, end.event_seq, "run.failed", &end.event)
+            .append_event(run_id, end.event_seq, event.kind(), &event.payload_value())
             .await;
         let done = match store.finish_run(end.finish).await {
             Ok(()) => {

@@ -1,10 +1,11 @@
-//! ferry's typed contract: run events, run and session views, problem codes and the
-//! problem document — the shapes the engine emits, the API answers (and documents in its
+//! ferry's typed contract: run events, run and session views, problem codes, tool results
+//! and the problem document — the shapes the engine emits, the API answers (and documents in its
 //! OpenAPI schemas) and the CLI reads. Depends on no other ferry crate.
 
 mod event;
 mod problem;
 mod problem_code;
+mod tool;
 mod views;
 
 pub use event::{
@@ -13,6 +14,7 @@ pub use event::{
 };
 pub use problem::ProblemDocument;
 pub use problem_code::{ProblemCode, UnknownProblemCode};
+pub use tool::{AssetRef, MediaToolResult, OutputEmitted, ToolFailure};
 pub use views::{
     RunErrorView, RunPage, RunStatus, RunView, SessionInfo, SessionPage, SessionTotals, SessionView,
 };

@@ -154,6 +154,7 @@ problem_codes! {
     RouteNotFound => "route_not_found",
     RouteNotReady => "route_not_ready",
     RunCancelled => "run_cancelled",
+    RunFailed => "run_failed",
     RunFinished => "run_finished",
     RunNotFound => "run_not_found",
     ScopeDenied => "scope_denied",

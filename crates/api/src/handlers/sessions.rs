@@ -7,6 +7,7 @@ use axum::Json;
 use ferry_config::SpeakReplies;
 use ferry_engine::{EngineError, InputRequest, SubmitOptions};
 use ferry_store::{NewSession, SessionPatch};
+use ferry_types::RunEvent;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -276,27 +277,27 @@ pub async fn input(
 /// the run's terminal event (status, code, message, retryable) with the run id.
 pub fn run_result(
     run: ferry_store::Run,
-    terminal: Option<std::sync::Arc<Value>>,
+    terminal: Option<std::sync::Arc<RunEvent>>,
 ) -> ApiResult<Response> {
     if run.status == ferry_store::RunStatus::Completed {
         return Ok(Json(json!(run)).into_response());
     }
-    let data = terminal.as_deref().cloned().unwrap_or(Value::Null);
+    let ended = match terminal.as_deref() {
+        Some(RunEvent::RunFailed(ended) | RunEvent::RunCancelled(ended)) => Some(ended),
+        _ => None,
+    };
     let (code, message) = run
         .error
         .as_ref()
         .map(|e| (e.code.clone(), e.message.clone()))
         .unwrap_or_else(|| ("run_failed".into(), "the run did not complete".into()));
-    let status = data["status"]
-        .as_u64()
-        .map(|s| s as u16)
-        .unwrap_or(match run.status {
-            ferry_store::RunStatus::Cancelled => 409,
-            ferry_store::RunStatus::Interrupted => 503,
-            _ => 502,
-        });
-    let retryable = data["retryable"]
-        .as_bool()
+    let status = ended.and_then(|e| e.status).unwrap_or(match run.status {
+        ferry_store::RunStatus::Cancelled => 409,
+        ferry_store::RunStatus::Interrupted => 503,
+        _ => 502,
+    });
+    let retryable = ended
+        .and_then(|e| e.retryable)
         .unwrap_or(run.status == ferry_store::RunStatus::Interrupted);
     Err(Problem::new(status, &code, message)
         .retryable(retryable)

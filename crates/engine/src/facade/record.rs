@@ -5,6 +5,7 @@
 
 use ferry_openrouter::{Attempt, Usage};
 use ferry_store::{NewRun, RunFinish, RunStatus};
+use ferry_types::{ProblemCode, RunCompleted, RunEnded, RunEvent, RunStarted};
 use serde_json::{json, Value};
 
 use crate::engine::{validate_session_id, Engine};
@@ -68,7 +69,13 @@ impl Engine {
             // Ordered before the events and the final write by the single writer; a failure
             // there also fails `finish_run`, which is logged below.
             store.mark_running_nowait(&run_id, &route, &model);
-            let started = json!({"run_id": run_id, "session_id": session, "route": route, "model": model, "api": end.api});
+            let started = RunEvent::RunStarted(RunStarted {
+                run_id: run_id.clone(),
+                session_id: session,
+                route,
+                model,
+                api: Some(end.api.to_owned()),
+            });
             let usage = end.usage.map(|u| {
                 json!({
                     "prompt_tokens": u.prompt_tokens,
@@ -80,24 +87,38 @@ impl Engine {
             let cost = end.usage.and_then(|u| u.cost);
             let served = end.model_served.clone().or(end.model.clone());
             let output = end.text.as_ref().map(|t| json!({"text": t}));
-            let (kind, data, status) = match &end.error {
+            let (ended, status) = match &end.error {
                 None => (
-                    "run.completed",
-                    json!({"output": output, "usage": usage, "cost": cost, "model": served, "duration_ms": end.duration_ms}),
+                    RunEvent::RunCompleted(RunCompleted {
+                        output: output.clone().unwrap_or(Value::Null),
+                        usage: usage.clone(),
+                        cost,
+                        model: served.clone(),
+                        duration_ms: end.duration_ms,
+                    }),
                     RunStatus::Completed,
                 ),
-                Some((code, message)) if code == "interrupted" => (
-                    "run.failed",
-                    json!({"code": code, "message": message}),
-                    RunStatus::Interrupted,
-                ),
-                Some((code, message)) => (
-                    "run.failed",
-                    json!({"code": code, "message": message}),
-                    RunStatus::Failed,
-                ),
+                Some((code, message)) => {
+                    let code = crate::error::problem_code(code);
+                    let status = if code == ProblemCode::Interrupted {
+                        RunStatus::Interrupted
+                    } else {
+                        RunStatus::Failed
+                    };
+                    (
+                        RunEvent::RunFailed(RunEnded::new(code, message.clone())),
+                        status,
+                    )
+                }
             };
-            store.append_events_nowait(&run_id, &[(1, "run.started", &started), (2, kind, &data)]);
+            let (started_data, ended_data) = (started.payload_value(), ended.payload_value());
+            store.append_events_nowait(
+                &run_id,
+                &[
+                    (1, started.kind(), &started_data),
+                    (2, ended.kind(), &ended_data),
+                ],
+            );
             let finish = RunFinish {
                 run_id: run_id.clone(),
                 status,
