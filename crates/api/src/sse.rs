@@ -1,6 +1,7 @@
 //! Server-sent events for runs: replay from `Last-Event-ID`, then the live tail, each event
 //! forwarded as it happens (`id:` = seq, `event:` = kind, `data:` = JSON).
 
+use ferry_types::ProblemCode;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -89,7 +90,7 @@ pub fn last_event_id(
         .ok_or_else(|| {
             crate::problem::Problem::new(
                 400,
-                "invalid_last_event_id",
+                ProblemCode::InvalidLastEventId,
                 "Last-Event-ID must be the id of an event this run sent (a whole number); omit it to replay from the start",
             )
         })

@@ -7,6 +7,7 @@ use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use bytes::Bytes;
 use ferry_assets::{AssetError, Collector, Declared};
+use ferry_types::ProblemCode;
 use futures::StreamExt;
 
 use crate::problem::Problem;
@@ -54,7 +55,7 @@ pub(crate) async fn read_upload(
         let chunk = chunk.map_err(|e| {
             Problem::new(
                 400,
-                "invalid_body",
+                ProblemCode::InvalidBody,
                 format!("the upload body could not be read: {e}"),
             )
         })?;
@@ -74,7 +75,7 @@ async fn read_multipart(
     limit: u64,
     file_name: Option<String>,
 ) -> Result<Upload, Problem> {
-    let bad = |detail: String| Problem::new(400, "invalid_multipart", detail);
+    let bad = |detail: String| Problem::new(400, ProblemCode::InvalidMultipart, detail);
     let mut multipart = Multipart::from_request(req, &())
         .await
         .map_err(|e| bad(format!("the multipart body is invalid: {}", e.body_text())))?;
@@ -130,7 +131,7 @@ const MAX_FORM_FIELD: usize = 64 * 1024;
 
 /// Reads a whole `multipart/form-data` body: files up to `limit` bytes each.
 pub(crate) async fn read_form(req: Request, limit: u64) -> Result<Form, Problem> {
-    let bad = |detail: String| Problem::new(400, "invalid_multipart", detail);
+    let bad = |detail: String| Problem::new(400, ProblemCode::InvalidMultipart, detail);
     let mut multipart = Multipart::from_request(req, &()).await.map_err(|e| {
         bad(format!(
             "send multipart/form-data (as the OpenAI SDKs do): {}",

@@ -4,6 +4,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Json;
+use ferry_types::ProblemCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -51,7 +52,7 @@ pub async fn list(State(s): State<AppState>, Query(q): Query<RunsQuery>) -> ApiR
         Some(v) => Some(v.parse::<RunStatus>().map_err(|_| {
             Problem::new(
                 400,
-                "invalid_status",
+                ProblemCode::InvalidStatus,
                 format!(
                     "status {v:?} is not a run status; use one of {}",
                     RunStatus::ALL.map(RunStatus::as_str).join(", ")
@@ -72,7 +73,7 @@ pub async fn list(State(s): State<AppState>, Query(q): Query<RunsQuery>) -> ApiR
             // The cursor names a run; one that does not exist is not found (like any id).
             Err(StoreError::RunNotFound { .. }) => return Err(Problem::new(
                 404,
-                "invalid_cursor",
+                ProblemCode::InvalidCursor,
                 "the cursor names no run: it is not one this API returned; pass next_cursor from the previous page",
             )),
             other => other.map_err(EngineError::from)?,

@@ -7,7 +7,7 @@ use axum::Json;
 use ferry_config::SpeakReplies;
 use ferry_engine::{EngineError, InputRequest, SubmitOptions};
 use ferry_store::{NewSession, SessionPatch};
-use ferry_types::RunEvent;
+use ferry_types::{ProblemCode, RunEvent};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -78,7 +78,7 @@ pub fn page_limit(limit: Option<u32>, default: u32) -> Result<u32, Problem> {
         Some(n @ 1..=500) => Ok(n),
         Some(n) => Err(Problem::new(
             400,
-            "invalid_limit",
+            ProblemCode::InvalidLimit,
             format!("limit {n} is out of range: give a page size from 1 to 500"),
         )),
     }
@@ -299,7 +299,8 @@ pub fn run_result(
     let retryable = ended
         .and_then(|e| e.retryable)
         .unwrap_or(run.status == ferry_store::RunStatus::Interrupted);
-    Err(Problem::new(status, &code, message)
+    let code = ProblemCode::from_code(&code).unwrap_or(ProblemCode::RunFailed);
+    Err(Problem::new(status, code, message)
         .retryable(retryable)
         .with_run(run.id))
 }
@@ -330,9 +331,13 @@ pub async fn detached(
             },
         )
         .await?;
-    let run = submitted
-        .run
-        .ok_or_else(|| Problem::new(500, "internal_error", "the new run was not stored"))?;
+    let run = submitted.run.ok_or_else(|| {
+        Problem::new(
+            500,
+            ProblemCode::InternalError,
+            "the new run was not stored",
+        )
+    })?;
     let status = if submitted.existing {
         StatusCode::OK
     } else {
