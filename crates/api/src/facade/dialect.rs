@@ -259,7 +259,6 @@ fn responses_error_code(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use super::*;
     use ferry_types::ProblemCode;
     use std::time::Duration;
 
