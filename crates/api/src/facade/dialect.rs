@@ -259,6 +259,7 @@ fn responses_error_code(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::problem::UpstreamFailure;
     use ferry_types::ProblemCode;
     use std::time::Duration;
 
