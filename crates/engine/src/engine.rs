@@ -492,8 +492,8 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .contains_key(id);
         Ok(SessionView {
-            session,
-            totals,
+            session: crate::views::session_info(session),
+            totals: crate::views::session_totals(totals),
             busy,
         })
     }

@@ -7,8 +7,10 @@ use utoipa::ToSchema;
 
 use crate::problem_code::ProblemCode;
 
-/// A problem document as it is sent.
+/// An RFC 9457 problem document with ferry's stable `code` (`Problem` in the OpenAPI
+/// document).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Problem)]
 pub struct ProblemDocument {
     /// `urn:ferry:problem:{code}`.
     #[serde(rename = "type")]

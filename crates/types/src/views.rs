@@ -63,6 +63,7 @@ pub struct RunView {
     /// When it reached its terminal status.
     pub finished_at: Option<String>,
     /// The input body.
+    #[schema(value_type = Object)]
     pub input: Value,
     /// Route it ran on.
     pub route: Option<String>,
@@ -71,14 +72,17 @@ pub struct RunView {
     /// Model that answered.
     pub model_served: Option<String>,
     /// Token usage.
+    #[schema(value_type = Option<Object>)]
     pub usage: Option<Value>,
     /// Cost in credits.
     pub cost: Option<f64>,
     /// The answer.
+    #[schema(value_type = Option<Object>)]
     pub output: Option<Value>,
     /// Why it failed, was cancelled or interrupted.
     pub error: Option<RunErrorView>,
     /// Upstream attempts made.
+    #[schema(value_type = Vec<Object>)]
     pub attempts: Value,
     /// The client's idempotency key.
     pub idempotency_key: Option<String>,

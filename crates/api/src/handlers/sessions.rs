@@ -5,9 +5,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ferry_config::SpeakReplies;
-use ferry_engine::{EngineError, InputRequest, SubmitOptions};
+use ferry_engine::{run_view, session_info, EngineError, InputRequest, SubmitOptions};
 use ferry_store::{NewSession, SessionPatch};
-use ferry_types::{ProblemCode, RunEvent};
+use ferry_types::{ProblemCode, RunEvent, RunView, SessionInfo, SessionPage, SessionView};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -94,12 +94,12 @@ pub struct InputQuery {
 
 /// `POST /v1/sessions`.
 #[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = CreateSession,
-    responses((status = 201, description = "The new session", body = Object),
+    responses((status = 201, description = "The new session", body = SessionInfo),
               (status = 409, description = "The session exists (problem+json)")))]
 pub async fn create(
     State(s): State<AppState>,
     ApiJson(body): ApiJson<CreateSession>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<SessionInfo>)> {
     if let Some(v) = &body.speak_replies {
         v.parse::<SpeakReplies>()
             .map_err(|e| EngineError::bad_input("invalid_speak_replies", e.to_string()))?;
@@ -124,20 +124,20 @@ pub async fn create(
             )
             .await?;
     }
-    Ok((StatusCode::CREATED, Json(json!(session))))
+    Ok((StatusCode::CREATED, Json(session_info(session))))
 }
 
 /// `PATCH /v1/sessions/{id}`.
 #[utoipa::path(patch, path = "/v1/sessions/{id}", tag = "sessions", request_body = UpdateSession,
     params(("id" = String, Path, description = "Session id")),
-    responses((status = 200, description = "The session", body = Object),
+    responses((status = 200, description = "The session", body = SessionInfo),
               (status = 400, description = "Invalid selector or speak_replies (problem+json)"),
               (status = 404, description = "No such session (problem+json)")))]
 pub async fn update(
     State(s): State<AppState>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateSession>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SessionInfo>> {
     let session = s
         .engine
         .update_session(
@@ -149,13 +149,16 @@ pub async fn update(
             },
         )
         .await?;
-    Ok(Json(json!(session)))
+    Ok(Json(session_info(session)))
 }
 
 /// `GET /v1/sessions`.
 #[utoipa::path(get, path = "/v1/sessions", tag = "sessions", params(Page),
-    responses((status = 200, description = "A page of sessions and `next_cursor`", body = Object)))]
-pub async fn list(State(s): State<AppState>, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
+    responses((status = 200, description = "A page of sessions and `next_cursor`", body = SessionPage)))]
+pub async fn list(
+    State(s): State<AppState>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<SessionPage>> {
     let limit = page_limit(page.limit, 100)?;
     let sessions = s
         .engine
@@ -166,16 +169,22 @@ pub async fn list(State(s): State<AppState>, Query(page): Query<Page>) -> ApiRes
     let next = (sessions.len() as u32 == limit)
         .then(|| sessions.last().map(|s| s.id.clone()))
         .flatten();
-    Ok(Json(json!({"sessions": sessions, "next_cursor": next})))
+    Ok(Json(SessionPage {
+        sessions: sessions.into_iter().map(session_info).collect(),
+        next_cursor: next,
+    }))
 }
 
 /// `GET /v1/sessions/{id}`.
 #[utoipa::path(get, path = "/v1/sessions/{id}", tag = "sessions",
     params(("id" = String, Path, description = "Session id")),
-    responses((status = 200, description = "The session with its totals", body = Object),
+    responses((status = 200, description = "The session with its totals", body = SessionView),
               (status = 404, description = "No such session (problem+json)")))]
-pub async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(s.engine.session_view(&id).await?)))
+pub async fn show(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SessionView>> {
+    Ok(Json(s.engine.session_view(&id).await?))
 }
 
 /// `GET /v1/sessions/{id}/messages`.
@@ -233,7 +242,7 @@ fn idempotency_key(headers: &HeaderMap) -> Option<String> {
 #[utoipa::path(post, path = "/v1/sessions/{id}/input", tag = "sessions",
     params(("id" = String, Path, description = "Session id (created on first use)"), InputQuery),
     request_body(content = Object, description = "{content?, attachments?, provider?, model?, fallbacks?, thinking?, params?, provider_routing?}"),
-    responses((status = 200, description = "The completed run, or its events as SSE with `Accept: text/event-stream`", body = Object),
+    responses((status = 200, description = "The completed run, or its events as SSE with `Accept: text/event-stream`", body = RunView),
               (status = 400, description = "Invalid input (problem+json)"),
               (status = 409, description = "Session busy with `wait=false` (problem+json)"),
               (status = 502, description = "The run failed upstream (problem+json with run_id)")))]
@@ -280,7 +289,7 @@ pub fn run_result(
     terminal: Option<std::sync::Arc<RunEvent>>,
 ) -> ApiResult<Response> {
     if run.status == ferry_store::RunStatus::Completed {
-        return Ok(Json(json!(run)).into_response());
+        return Ok(Json(run_view(run)).into_response());
     }
     let ended = match terminal.as_deref() {
         Some(RunEvent::RunFailed(ended) | RunEvent::RunCancelled(ended)) => Some(ended),
@@ -310,8 +319,8 @@ pub fn run_result(
     params(("id" = String, Path, description = "Session id (created on first use)"),
            ("Idempotency-Key" = Option<String>, Header, description = "The same key returns the same run")),
     request_body(content = Object, description = "The same body as /input"),
-    responses((status = 202, description = "The queued run", body = Object),
-              (status = 200, description = "The run of a repeated Idempotency-Key", body = Object)))]
+    responses((status = 202, description = "The queued run", body = RunView),
+              (status = 200, description = "The run of a repeated Idempotency-Key", body = RunView)))]
 pub async fn detached(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -344,5 +353,5 @@ pub async fn detached(
         StatusCode::ACCEPTED
     };
     let location = format!("/v1/runs/{}", run.id);
-    Ok((status, [(header::LOCATION, location)], Json(json!(run))).into_response())
+    Ok((status, [(header::LOCATION, location)], Json(run_view(run))).into_response())
 }
