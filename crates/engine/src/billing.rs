@@ -11,7 +11,8 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::OnceCell;
@@ -95,8 +96,8 @@ pub(crate) struct Lookups {
 }
 
 impl Lookups {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<OnceCell<Option<f64>>>>> {
-        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    fn map(&self) -> parking_lot::MutexGuard<'_, HashMap<String, Arc<OnceCell<Option<f64>>>>> {
+        self.in_flight.lock()
     }
 }
 

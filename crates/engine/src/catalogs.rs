@@ -6,7 +6,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use parking_lot::RwLock;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ferry_config::RoutesFile;
@@ -57,7 +58,6 @@ impl Catalogs {
     pub(crate) fn get(&self, route: &str) -> Option<Arc<Catalog>> {
         self.cached
             .read()
-            .unwrap_or_else(|p| p.into_inner())
             .get(route)
             .cloned()
     }
@@ -82,7 +82,6 @@ impl Catalogs {
         }
         self.cached
             .write()
-            .unwrap_or_else(|p| p.into_inner())
             .insert(route.to_owned(), Arc::clone(&catalog));
         Ok(catalog)
     }

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use parking_lot::{Mutex, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferry_config::{validate_selector, wire_model, RoutesFile, SpeakReplies};
@@ -295,7 +296,6 @@ impl Engine {
         self.inner
             .runtime_model
             .read()
-            .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
 
@@ -369,8 +369,7 @@ impl Engine {
         *self
             .inner
             .runtime_model
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = Some(selector.to_string());
+            .write() = Some(selector.to_string());
         Ok(self.runtime_view())
     }
 
@@ -413,7 +412,6 @@ impl Engine {
         self.inner
             .live
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .len()
     }
 
@@ -489,7 +487,6 @@ impl Engine {
             .inner
             .queues
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .contains_key(id);
         Ok(SessionView {
             session,
@@ -551,7 +548,6 @@ impl Engine {
                 .inner
                 .queues
                 .lock()
-                .unwrap_or_else(|p| p.into_inner())
                 .contains_key(session_id)
         {
             return Err(EngineError::Conflict {
@@ -659,14 +655,13 @@ impl Engine {
         self.inner
             .live
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .insert(run_id.to_string(), hub.clone());
         self.enqueue(session_id, job(hub.clone()));
         hub
     }
 
     fn enqueue(&self, session_id: &str, job: Job) {
-        let mut queues = self.inner.queues.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queues = self.inner.queues.lock();
         if let Some(tx) = queues.get(session_id) {
             match tx.send(job) {
                 Ok(()) => return,
@@ -723,7 +718,6 @@ impl Engine {
         self.inner
             .live
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .get(run_id)
             .cloned()
     }
@@ -834,7 +828,6 @@ impl Engine {
                 .inner
                 .live
                 .lock()
-                .unwrap_or_else(|p| p.into_inner())
                 .values()
                 .cloned()
                 .collect();

@@ -5,7 +5,7 @@
 //! "degraded: OpenRouter unreachable since …" with the error. Start never waits for it.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use parking_lot::RwLock;
 use std::time::{Duration, SystemTime};
 
 use ferry_openrouter::{UpstreamError, UpstreamErrorKind};
@@ -35,13 +35,12 @@ impl Reachability {
     pub(crate) fn get(&self, route: &str) -> Option<Unreachable> {
         self.0
             .read()
-            .unwrap_or_else(|p| p.into_inner())
             .get(route)
             .cloned()
     }
 
     fn record(&self, route: &str, outcome: Result<(), String>) {
-        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.0.write();
         match outcome {
             Ok(()) => {
                 if map.remove(route).is_some() {

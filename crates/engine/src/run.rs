@@ -57,9 +57,8 @@ pub(crate) async fn session_worker(
         inner
             .live
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .remove(&run_id);
-        let mut queues = inner.queues.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queues = inner.queues.lock();
         if rx.is_empty() {
             queues.remove(&session_id);
             return;

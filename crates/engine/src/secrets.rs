@@ -3,7 +3,7 @@
 //! the lock is never held across an `.await`.
 
 use std::path::PathBuf;
-use std::sync::RwLock;
+use parking_lot::RwLock;
 
 use ferry_secrets::{MasterKey, SecretMeta, SecretStore, SecretsError, SetOutcome};
 use zeroize::Zeroizing;
@@ -56,7 +56,7 @@ impl SecretsHandle {
         provider: &str,
         value: Zeroizing<String>,
     ) -> Result<SetOutcome, SecretsError> {
-        let mut guard = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.inner.write();
         match guard.as_mut() {
             Some(store) => store.set(r, provider, value),
             None => Err(SecretsError::NoMasterKey),
@@ -65,7 +65,7 @@ impl SecretsHandle {
 
     /// Deletes a secret; false when it did not exist.
     pub fn delete(&self, r: &str) -> Result<bool, SecretsError> {
-        let mut guard = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.inner.write();
         match guard.as_mut() {
             Some(store) => store.delete(r),
             None => Ok(false),
@@ -78,7 +78,7 @@ impl SecretsHandle {
     }
 
     fn read<T>(&self, f: impl FnOnce(&Option<SecretStore>) -> T) -> T {
-        let guard = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        let guard = self.inner.read();
         f(&guard)
     }
 }

@@ -91,7 +91,6 @@ impl Engine {
         self.inner
             .unstored
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .insert(run_id.clone(), end);
         let engine = self.clone();
         let stop = self.inner.background.clone();
@@ -134,7 +133,6 @@ impl Engine {
             self.inner
                 .unstored
                 .lock()
-                .unwrap_or_else(|p| p.into_inner())
                 .remove(run_id);
         }
         done
@@ -144,7 +142,6 @@ impl Engine {
         self.inner
             .unstored
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .get(run_id)
             .cloned()
     }

@@ -6,7 +6,7 @@
 //! into job views.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use ferry_assets::Kind;
@@ -123,7 +123,6 @@ impl VideoWatchers {
     fn subscribe(&self, id: &str) -> Option<watch::Receiver<VideoJobView>> {
         self.jobs
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .get(id)
             .map(watch::Sender::subscribe)
     }
@@ -132,7 +131,6 @@ impl VideoWatchers {
         let (tx, _) = watch::channel(view.clone());
         self.jobs
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .insert(view.id, tx.clone());
         tx
     }
@@ -140,7 +138,6 @@ impl VideoWatchers {
     fn remove(&self, id: &str) {
         self.jobs
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .remove(id);
     }
 }
