@@ -18,11 +18,7 @@ impl SecretsHandle {
     /// Opens the store under `state_root` with the key from the environment. Refuses when a
     /// store exists and no key (or a wrong key) is given.
     pub fn open(state_root: PathBuf, key: Option<&MasterKey>) -> Result<Self, SecretsError> {
-        let store = match key {
-            Some(k) => Some(SecretStore::open(&state_root, k)?),
-            None if SecretStore::exists(&state_root) => return Err(SecretsError::NoMasterKey),
-            None => None,
-        };
+        let store = SecretStore::open_optional(&state_root, key)?;
         Ok(SecretsHandle {
             state_root,
             inner: RwLock::new(store),

@@ -403,16 +403,6 @@ impl Admission {
         self.key.as_ref().map(|k| k.id.as_str())
     }
 
-    /// The OpenRouter key provisioned for this virtual key on `route`, to send instead of
-    /// the route's own key.
-    pub fn upstream_key(&self, route: &str) -> Option<Zeroizing<String>> {
-        let up = self.key.as_ref()?.settings.upstream.as_ref()?;
-        if up.route != route {
-            return None;
-        }
-        self.engine.inner.secrets.get(&up.secret_ref)
-    }
-
     /// The call is over and cost `spent`: writes its ledger row, charges the key (the
     /// reservation when upstream reported no cost) and ends the reservation.
     pub fn settle(mut self, spent: Spent) {
