@@ -245,10 +245,7 @@ fn config_show_and_openapi_document() {
 /// key typed at the hidden prompt is stored and never echoed.
 #[test]
 fn interactive_onboard_prompts_without_echoing_the_key() {
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: python3 is not installed (needed to drive a pseudo-terminal)");
-        return;
-    }
+    let python = python3();
     let env = Env::new();
     let typed = "sk-or-v1-typedattheprompt0123456789";
     let driver = r#"
@@ -288,7 +285,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 "#;
     let routes = env.routes_path();
     let state = env.state();
-    let mut cmd = Command::new("python3");
+    let mut cmd = Command::new(python);
     cmd.args([
         "-c",
         driver,

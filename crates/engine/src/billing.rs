@@ -8,10 +8,10 @@
 //! [`MAX_PENDING`] reconciliations wait at once, beyond that rows stay unreconciled.
 //! The same lookup prices a model call cut short by a cancel (`cut_call`).
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -4,9 +4,9 @@
 //! first time a route's catalog is needed and none was ever fetched (bounded wait); a
 //! catalog that cannot be had means "don't know", never "refuse".
 
+use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use parking_lot::RwLock;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -56,10 +56,7 @@ impl Catalogs {
 
     /// The cached catalog of a route, whatever its age.
     pub(crate) fn get(&self, route: &str) -> Option<Arc<Catalog>> {
-        self.cached
-            .read()
-            .get(route)
-            .cloned()
+        self.cached.read().get(route).cloned()
     }
 
     fn is_fresh(&self, catalog: &Catalog) -> bool {

@@ -2,8 +2,8 @@
 //! shared by the API (set/delete/list) and the runs (key lookup). Values stay zeroizing;
 //! the lock is never held across an `.await`.
 
-use std::path::PathBuf;
 use parking_lot::RwLock;
+use std::path::PathBuf;
 
 use ferry_secrets::{MasterKey, SecretMeta, SecretStore, SecretsError, SetOutcome};
 use zeroize::Zeroizing;

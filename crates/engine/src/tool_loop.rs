@@ -10,9 +10,9 @@
 //! `include_artifacts_inline`). A spoken reply, when asked for, is synthesised from the
 //! final text and attached as an audio part.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -5,8 +5,8 @@
 //! channel per job, which the tool loop turns into `tool.progress` events and the API
 //! into job views.
 
-use std::collections::HashMap;
 use parking_lot::Mutex;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use ferry_assets::Kind;
@@ -121,24 +121,17 @@ pub(crate) struct VideoWatchers {
 
 impl VideoWatchers {
     fn subscribe(&self, id: &str) -> Option<watch::Receiver<VideoJobView>> {
-        self.jobs
-            .lock()
-            .get(id)
-            .map(watch::Sender::subscribe)
+        self.jobs.lock().get(id).map(watch::Sender::subscribe)
     }
 
     fn register(&self, view: VideoJobView) -> watch::Sender<VideoJobView> {
         let (tx, _) = watch::channel(view.clone());
-        self.jobs
-            .lock()
-            .insert(view.id, tx.clone());
+        self.jobs.lock().insert(view.id, tx.clone());
         tx
     }
 
     fn remove(&self, id: &str) {
-        self.jobs
-            .lock()
-            .remove(id);
+        self.jobs.lock().remove(id);
     }
 }
 

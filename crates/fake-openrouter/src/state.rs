@@ -3,8 +3,8 @@
 //! One `parking_lot::Mutex`; it is only ever held for short, non-async sections (never
 //! across an `.await`).
 
-use std::collections::{HashMap, VecDeque};
 use parking_lot::{Mutex, MutexGuard};
+use std::collections::{HashMap, VecDeque};
 
 use serde_json::Value;
 

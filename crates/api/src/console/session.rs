@@ -5,8 +5,8 @@
 //! or expiring the key ends its console sessions at once. Sessions do not survive a
 //! restart and are not shared between replicas (sign in again).
 
-use std::collections::HashMap;
 use parking_lot::Mutex;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

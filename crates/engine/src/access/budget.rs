@@ -10,8 +10,8 @@
 //! its worst case is reserved in the same critical section, so concurrent requests can
 //! never together overshoot. The lock is never held across an `.await`.
 
-use std::collections::HashMap;
 use parking_lot::Mutex;
+use std::collections::HashMap;
 
 use time::OffsetDateTime;
 

@@ -194,7 +194,10 @@ impl Engine {
             )
             .await?;
         let state = Arc::new(KeyState::from_row(row, settings));
-        self.access().by_hash.write().insert(hash, Arc::clone(&state));
+        self.access()
+            .by_hash
+            .write()
+            .insert(hash, Arc::clone(&state));
         tracing::info!(key = %state.id, name = %state.name, "virtual key created");
         Ok((self.key_view(&state, false), secret))
     }
@@ -349,7 +352,10 @@ impl Engine {
                 .book
                 .load(&state.id, state.settings.period, spent, now);
         }
-        self.access().by_hash.write().insert(hash, Arc::clone(&state));
+        self.access()
+            .by_hash
+            .write()
+            .insert(hash, Arc::clone(&state));
         Ok(self.key_view(&state, false))
     }
 

@@ -20,8 +20,8 @@ mod limits;
 mod manage;
 mod price;
 
-use std::collections::HashMap;
 use parking_lot::RwLock;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -304,11 +304,13 @@ impl Access {
                 ));
             }
             access
-                .by_hash.write()
+                .by_hash
+                .write()
                 .insert(hash, Arc::new(KeyState::from_row(row, settings)));
         }
         let periods: HashMap<String, Period> = access
-            .by_hash.read()
+            .by_hash
+            .read()
             .values()
             .map(|k| (k.id.clone(), k.settings.period))
             .collect();
@@ -321,7 +323,8 @@ impl Access {
     }
 
     fn find(&self, id: &str) -> Option<([u8; 32], Arc<KeyState>)> {
-        self.by_hash.read()
+        self.by_hash
+            .read()
             .iter()
             .find(|(_, k)| k.id == id)
             .map(|(h, k)| (*h, Arc::clone(k)))
@@ -486,10 +489,7 @@ impl Engine {
     /// Whether requests without a credential are refused.
     pub fn credentials_required(&self) -> bool {
         let a = self.access();
-        a.require_keys.load(std::sync::atomic::Ordering::Relaxed)
-            || a.operator
-                .read()
-                .is_some()
+        a.require_keys.load(std::sync::atomic::Ordering::Relaxed) || a.operator.read().is_some()
     }
 
     /// Who presents `credential` (the operator token or an `fk-…` key); `None` is no
