@@ -192,14 +192,14 @@ fn shell_completions_cover_the_grammar() {
 
 #[test]
 fn config_show_and_openapi_document() {
-    let fake = FakeOpenRouter::start();
-    let env = Env::new();
-    env.write_routes(&format!(
-        "{}\n[routes.openrouter.network]\nproxy = \"http://127.0.0.1:9\"\n",
-        default_routes(&fake.base_url(), "")
-    ));
-    env.store_key_offline();
-    let d = env.serve();
+    let Rig {
+        fake: _fake,
+        env,
+        d,
+    } = Rig::with(RigOptions {
+        route_keys: "[routes.openrouter.network]\nproxy = \"http://127.0.0.1:9\"\n",
+        ..RigOptions::default()
+    });
     let out = d.cli(&env, &["--json", "config", "show"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let cfg = json(&stdout(&out));
