@@ -427,10 +427,7 @@ fn config_show_toml_is_a_routes_file_that_loads_the_same_configuration() {
         fake: _fake,
         env,
         d,
-    } = Rig::with(RigOptions {
-        route_keys: "fallbacks = [\"anthropic/claude-sonnet-4-5\"]\nthinking = \"low\"\n[routes.openrouter.provider]\norder = [\"anthropic\"]\n[routes.openrouter.models.\"openai/gpt-5.4-mini\"]\nparams = { temperature = 0.2 }\n",
-        ..RigOptions::default()
-    });
+    } = Rig::with_route_keys("fallbacks = [\"anthropic/claude-sonnet-4-5\"]\nthinking = \"low\"\n[routes.openrouter.provider]\norder = [\"anthropic\"]\n[routes.openrouter.models.\"openai/gpt-5.4-mini\"]\nparams = { temperature = 0.2 }\n");
     let out = d.cli(&env, &["config", "show"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let saved = env.root().join("shown.toml");

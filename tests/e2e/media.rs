@@ -15,10 +15,7 @@ use crate::support::*;
 /// A rig whose route has `extra` keys and polls video jobs every 20 ms.
 pub fn rig_with(extra: &str) -> Rig {
     let route_keys = format!("{extra}\n[routes.openrouter.media]\nvideo_poll_ms = 20\n");
-    Rig::with(RigOptions {
-        route_keys: &route_keys,
-        ..RigOptions::default()
-    })
+    Rig::with_route_keys(&route_keys)
 }
 
 impl Rig {

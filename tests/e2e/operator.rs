@@ -196,10 +196,7 @@ fn config_show_and_openapi_document() {
         fake: _fake,
         env,
         d,
-    } = Rig::with(RigOptions {
-        route_keys: "[routes.openrouter.network]\nproxy = \"http://127.0.0.1:9\"\n",
-        ..RigOptions::default()
-    });
+    } = Rig::with_route_keys("[routes.openrouter.network]\nproxy = \"http://127.0.0.1:9\"\n");
     let out = d.cli(&env, &["--json", "config", "show"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let cfg = json(&stdout(&out));

@@ -8,13 +8,6 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-fn rig_with(route_keys: &str) -> Rig {
-    Rig::with(RigOptions {
-        route_keys,
-        ..RigOptions::default()
-    })
-}
-
 impl Rig {
     fn events(&self, run_id: &str, last_event_id: Option<u64>) -> Vec<(u64, String, Value)> {
         let mut headers = vec![("Accept", "text/event-stream".to_string())];
@@ -435,7 +428,7 @@ fn every_failure_path_has_its_code_exit_code_and_message() {
 
 #[test]
 fn retries_honour_retry_after_and_fallbacks_record_every_attempt() {
-    let r = rig_with("fallbacks = [\"anthropic/claude-sonnet-4-5\"]");
+    let r = Rig::with_route_keys("fallbacks = [\"anthropic/claude-sonnet-4-5\"]");
     // Retry-After: 1 second, then success on the same model.
     r.fake
         .push(Reply::error(429, "Rate limit exceeded").retry_after(1));

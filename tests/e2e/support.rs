@@ -270,6 +270,14 @@ impl Rig {
         Rig::with(RigOptions::default())
     }
 
+    /// The default rig with `route_keys` added to its route.
+    pub fn with_route_keys(route_keys: &str) -> Rig {
+        Rig::with(RigOptions {
+            route_keys,
+            ..RigOptions::default()
+        })
+    }
+
     /// A rig set up as `options` says.
     pub fn with(options: RigOptions<'_>) -> Rig {
         let fake = FakeOpenRouter::start();
