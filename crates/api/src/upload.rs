@@ -110,7 +110,7 @@ async fn read_part(
     while let Some(chunk) = field.chunk().await.map_err(|e| {
         Problem::new(
             400,
-            "invalid_multipart",
+            ProblemCode::InvalidMultipart,
             format!("the multipart body is invalid: {}", e.body_text()),
         )
     })? {
