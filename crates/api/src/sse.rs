@@ -100,13 +100,13 @@ mod tests {
     async fn a_lagging_subscriber_recovers_every_event_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let store = ferry_store::Store::open(dir.path()).unwrap();
-        let hub = LiveRun::new("run_x".into(), "s".into(), store);
+        let hub = LiveRun::new("run_x".into(), "s".into(), std::sync::Arc::new(store));
         let sub = hub.subscribe(0);
         let total = ferry_engine::LIVE_BUFFER * 4;
         for i in 0..total {
             hub.emit("output.delta", json!({ "text": format!("{i} ") }));
         }
-        let terminal = hub.prepare("run.completed", json!({"output": {"text": "…"}}));
+        let (terminal, _) = hub.prepare("run.completed", json!({"output": {"text": "…"}}));
         hub.publish(terminal);
         let body = sse_response(sub)
             .into_body()

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use ferry_config::{validate_selector, wire_model, RoutesFile, SpeakReplies};
 use ferry_openrouter::RetryPolicy;
-use ferry_store::{InsertOutcome, NewRun, NewSession, Run, Session, SessionPatch, Store};
+use ferry_store::{InsertOutcome, NewRun, NewSession, Run, Session, SessionPatch, Storage};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -100,7 +100,7 @@ impl EngineConfig {
 
 pub(crate) struct Inner {
     pub(crate) routes: RouteTable,
-    pub(crate) store: Store,
+    pub(crate) store: Arc<dyn Storage>,
     pub(crate) secrets: SecretsHandle,
     pub(crate) retry: RetryPolicy,
     pub(crate) assets: AssetStore,
@@ -141,7 +141,7 @@ impl Engine {
     /// model. Returns the engine and the runs it marked `interrupted`.
     pub async fn start(
         routes: RoutesFile,
-        store: Store,
+        store: Arc<dyn Storage>,
         secrets: SecretsHandle,
         retry: RetryPolicy,
         config: EngineConfig,
@@ -157,20 +157,15 @@ impl Engine {
             )
         })?;
         let catalogs = Catalogs::new(&config.state_root, config.catalog_ttl, &routes);
-        let recovered = store.recover_interrupted(INTERRUPTED_ON_START).await?;
-        for run in &recovered {
-            let seq = store.events_after(&run.id, 0).await?.len() as u64 + 1;
-            store
-                .append_event(
-                    &run.id,
-                    seq,
-                    "run.failed",
-                    &json!({"code": "interrupted", "message": INTERRUPTED_ON_START}),
-                )
-                .await?;
-        }
+        // Each recovered run gets its `run.failed` event in the same transaction.
+        let recovered = store
+            .recover_interrupted(
+                INTERRUPTED_ON_START,
+                &json!({"code": "interrupted", "message": INTERRUPTED_ON_START}),
+            )
+            .await?;
         let access =
-            crate::access::Access::load(store.clone(), Arc::new(crate::access::Book::default()))
+            crate::access::Access::load(store.as_ref(), Arc::new(crate::access::Book::default()))
                 .await?;
         let runtime_model = match store.runtime_get(RUNTIME_MODEL_KEY).await? {
             Some(sel) => match validate_selector(&routes, &sel) {
@@ -227,8 +222,8 @@ impl Engine {
         self.inner.traces.as_deref()
     }
 
-    /// The store (for read endpoints).
-    pub fn store(&self) -> &Store {
+    /// The storage (for read endpoints).
+    pub fn store(&self) -> &Arc<dyn Storage> {
         &self.inner.store
     }
 
@@ -564,14 +559,16 @@ impl Engine {
         let run_id = format!("run_{}", uuid::Uuid::now_v7().simple());
         let input_json = serde_json::to_value(&input)
             .map_err(|e| EngineError::Internal(format!("input encoding: {e}")))?;
-        // The insert (which also creates the session when missing) is queued now; the run's
-        // later writes are ordered after it, so the run may start before it commits.
-        let insert = self.inner.store.begin_run(NewRun {
+        // One call creates the session when missing and inserts the run; the worker
+        // waits for its commit before the run writes anything else or goes upstream.
+        let store = Arc::clone(&self.inner.store);
+        let new_run = NewRun {
             id: run_id.clone(),
             session_id: session_id.to_string(),
             input: input_json,
             idempotency_key: opts.idempotency_key.clone(),
-        });
+        };
+        let insert = async move { store.create_run(new_run).await };
         let session = SessionSettings {
             prompt: existing_session
                 .as_ref()

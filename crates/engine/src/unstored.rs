@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_store::{Run, RunError, RunFinish, RunStatus};
+use ferry_store::{NewEvent, Run, RunError, RunFinish, RunStart, RunStatus};
 use serde_json::{json, Value};
 
 use crate::engine::Engine;
@@ -20,7 +20,6 @@ const RETRY_EVERY: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub(crate) struct UnstoredEnd {
     pub(crate) finish: RunFinish,
-    pub(crate) event_seq: u64,
     pub(crate) event: Arc<Value>,
 }
 
@@ -29,15 +28,21 @@ pub(crate) struct Kept {
     attempts: Value,
     usage: Option<Value>,
     cost: Option<f64>,
+    start: Option<RunStart>,
+    /// The end's events but its terminal one, which the failed end replaces.
+    events: Vec<NewEvent>,
 }
 
 impl Kept {
     /// Taken before `finish` is handed to the store.
     pub(crate) fn of(finish: &RunFinish) -> Kept {
+        let before_terminal = finish.events.len().saturating_sub(1);
         Kept {
             attempts: finish.attempts.clone(),
             usage: finish.usage.clone(),
             cost: finish.cost,
+            start: finish.start.clone(),
+            events: finish.events[..before_terminal].to_vec(),
         }
     }
 }
@@ -63,6 +68,11 @@ impl UnstoredEnd {
             "status": err.status(),
             "retryable": err.retryable(),
         }));
+        let mut events = kept.events;
+        match NewEvent::new(event_seq, "run.failed", &event) {
+            Ok(failed) => events.push(failed),
+            Err(e) => tracing::warn!(run = %run_id, error = %e, "run event not stored"),
+        }
         UnstoredEnd {
             finish: RunFinish {
                 run_id: run_id.to_string(),
@@ -77,8 +87,9 @@ impl UnstoredEnd {
                 cache_status: None,
                 generation_id: None,
                 messages: Vec::new(),
+                start: kept.start,
+                events,
             },
-            event_seq,
             event,
         }
     }
@@ -114,12 +125,8 @@ impl Engine {
         let Some(end) = self.unstored_end(run_id) else {
             return true;
         };
-        let store = self.store();
-        // The event row may exist from an earlier attempt whose run write failed.
-        let _ = store
-            .append_event(run_id, end.event_seq, "run.failed", &end.event)
-            .await;
-        let done = match store.finish_run(end.finish).await {
+        // The failed end's event goes with its run row: an attempt that fails stores neither.
+        let done = match self.store().finish_run(end.finish).await {
             Ok(()) => {
                 tracing::info!(run = %run_id, "stored the failed end of a run after a storage failure");
                 true

@@ -143,26 +143,6 @@ impl Store {
         self.inner.writer.submit(f).await
     }
 
-    /// Queues `f` now and returns a future of its committed result.
-    pub(crate) fn enqueue_with<T, F>(
-        &self,
-        f: F,
-    ) -> impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        self.inner.writer.enqueue(f)
-    }
-
-    /// [`Store::write_nowait`] for work that fails with store errors.
-    pub(crate) fn write_nowait_with<F>(&self, f: F)
-    where
-        F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
-    {
-        self.inner.writer.submit_nowait(f);
-    }
-
     /// [`Store::read`] for work that fails with store errors.
     pub(crate) async fn read_with<T, F>(&self, f: F) -> Result<T, StoreError>
     where

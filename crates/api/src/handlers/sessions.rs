@@ -207,7 +207,11 @@ pub async fn runs(
     let runs = s
         .engine
         .store()
-        .list_runs(&id, page_limit(page.limit, 100)?)
+        .list_runs_page(ferry_store::RunFilter {
+            session_id: Some(id.clone()),
+            limit: page_limit(page.limit, 100)?,
+            ..ferry_store::RunFilter::default()
+        })
         .await
         .map_err(EngineError::from)?;
     Ok(Json(json!({"session_id": id, "runs": runs})))

@@ -4,7 +4,7 @@
 //! no history messages, since facade calls carry their own conversation.
 
 use ferry_openrouter::{Attempt, Usage};
-use ferry_store::{NewRun, RunFinish, RunStatus};
+use ferry_store::{NewEvent, NewRun, RunFinish, RunStart, RunStatus};
 use serde_json::{json, Value};
 
 use crate::engine::{validate_session_id, Engine};
@@ -45,9 +45,9 @@ impl Engine {
     ) -> Result<String, EngineError> {
         validate_session_id(session)?;
         let id = format!("run_{}", uuid::Uuid::now_v7().simple());
-        // One writer job creates the session when missing and inserts the run.
+        // One call creates the session when missing and inserts the run.
         self.store()
-            .begin_run(NewRun {
+            .create_run(NewRun {
                 id: id.clone(),
                 session_id: session.to_string(),
                 input,
@@ -65,9 +65,11 @@ impl Engine {
         self.spawn_tracked(async move {
             let route = end.route.clone().unwrap_or_default();
             let model = end.model.clone().unwrap_or_default();
-            // Ordered before the events and the final write by the single writer; a failure
-            // there also fails `finish_run`, which is logged below.
-            store.mark_running_nowait(&run_id, &route, &model);
+            let start = RunStart {
+                route: route.clone(),
+                model_requested: model.clone(),
+                started_at: time::OffsetDateTime::now_utc(),
+            };
             let started = json!({"run_id": run_id, "session_id": session, "route": route, "model": model, "api": end.api});
             let usage = end.usage.map(|u| {
                 json!({
@@ -97,7 +99,15 @@ impl Engine {
                     RunStatus::Failed,
                 ),
             };
-            store.append_events_nowait(&run_id, &[(1, "run.started", &started), (2, kind, &data)]);
+            // The start, both events and the end: one transaction.
+            let events = [(1, "run.started", &started), (2, kind, &data)]
+                .into_iter()
+                .map(|(seq, kind, data)| NewEvent::new(seq, kind, data))
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap_or_else(|e| {
+                    tracing::warn!(run = %run_id, error = %e, "facade run events not stored");
+                    Vec::new()
+                });
             let finish = RunFinish {
                 run_id: run_id.clone(),
                 status,
@@ -111,6 +121,8 @@ impl Engine {
                 cache_status: None,
                 generation_id: end.generation_id,
                 messages: Vec::new(),
+                start: Some(start),
+                events,
             };
             let kept = Kept::of(&finish);
             if let Err(e) = store.finish_run(finish).await {
