@@ -48,6 +48,10 @@ pub struct SubmitOptions {
     /// is queued, before its insert commits — for streaming callers, who learn the outcome
     /// (including a storage failure) from the run's terminal event.
     pub ack_after_insert: bool,
+    /// The caller answers before the run ends, telling its client the run is stored (a
+    /// detached run's 202): its creation is fsynced before `submit` returns. Otherwise
+    /// the run's end, fsynced, makes its creation durable against a power cut too.
+    pub promises_stored: bool,
 }
 
 /// The result of a submission.
@@ -567,6 +571,7 @@ impl Engine {
             session_id: session_id.to_string(),
             input: input_json,
             idempotency_key: opts.idempotency_key.clone(),
+            acknowledged: opts.promises_stored,
         };
         let insert = async move { store.create_run(new_run).await };
         let session = SessionSettings {
@@ -737,7 +742,22 @@ impl Engine {
                     id: run_id.to_string(),
                 })?;
         self.overlay_unstored(&mut run);
+        self.overlay_started(&mut run);
         Ok(run)
+    }
+
+    /// A live run's start reaches the store with its first batch of events or its end;
+    /// until then the view shows it running as it is.
+    fn overlay_started(&self, run: &mut Run) {
+        if run.status != ferry_store::RunStatus::Queued {
+            return;
+        }
+        if let Some(start) = self.live_hub(&run.id).and_then(|hub| hub.started()) {
+            run.status = ferry_store::RunStatus::Running;
+            run.started_at = Some(ferry_store::rfc3339(start.started_at));
+            run.route = Some(start.route);
+            run.model_requested = Some(start.model_requested);
+        }
     }
 
     /// Waits until the run is terminal and returns it.

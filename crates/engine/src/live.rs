@@ -58,15 +58,17 @@ struct Log {
     /// Index of the first event not yet handed to the store.
     unpersisted: usize,
     last_flush: Instant,
-    /// The run's start, until it is handed to the store.
+    /// The run's start, once it started.
     start: Option<RunStart>,
+    /// Whether the start was handed to the store.
+    start_stored: bool,
     /// Batches on their way to the store.
     flushes: Vec<JoinHandle<()>>,
 }
 
 /// What the run's end writes with its final row ([`LiveRun::prepare`]).
 pub struct Unstored {
-    /// The run's start, when no batch carried it.
+    /// The run's start (stored again with the end, which keeps the first start time).
     pub(crate) start: Option<RunStart>,
     /// Events not stored yet, the terminal one last.
     pub(crate) events: Vec<NewEvent>,
@@ -119,6 +121,7 @@ impl LiveRun {
                 unpersisted: 0,
                 last_flush: Instant::now(),
                 start: None,
+                start_stored: false,
                 flushes: Vec::new(),
             }),
             tx,
@@ -155,10 +158,17 @@ impl LiveRun {
             model_requested: model.to_owned(),
             started_at: time::OffsetDateTime::now_utc(),
         });
+        log.start_stored = false;
+    }
+
+    /// The run's start, once it started (stored or not yet).
+    pub(crate) fn started(&self) -> Option<RunStart> {
+        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        log.start.clone()
     }
 
     /// Makes the terminal event and hands over, with it, what the run's end must store:
-    /// every unpersisted event, this one last, and the start when not stored yet. It is
+    /// every unpersisted event, this one last, and the start. It is
     /// not published until [`LiveRun::publish`], after that write committed. Only the
     /// run's worker emits, so seqs stay dense.
     pub fn prepare(&self, kind: &str, data: serde_json::Value) -> (Event, Unstored) {
@@ -171,7 +181,8 @@ impl LiveRun {
         let events = encode(&self.run_id, &log.events[log.unpersisted..], Some(&event));
         log.unpersisted = log.events.len();
         let unstored = Unstored {
-            start: log.start.take(),
+            // Always with the end: a batch that carried it may have failed.
+            start: log.start.clone(),
             events,
             flushes: std::mem::take(&mut log.flushes),
         };
@@ -197,7 +208,7 @@ impl LiveRun {
         if events.is_empty() {
             return;
         }
-        let start = log.start.take();
+        let start = take_unstored_start(&mut log);
         let (store, run_id) = (Arc::clone(&self.store), self.run_id.clone());
         log.flushes.retain(|f| !f.is_finished());
         log.flushes.push(tokio::spawn(async move {
@@ -265,6 +276,15 @@ impl LiveRun {
             .filter_map(|e| e.data.get("text").and_then(|t| t.as_str()))
             .collect()
     }
+}
+
+/// The start to hand to the store with the next write, once.
+fn take_unstored_start(log: &mut Log) -> Option<RunStart> {
+    if log.start_stored {
+        return None;
+    }
+    log.start_stored = true;
+    log.start.clone()
 }
 
 /// The events (and `extra`) as rows to store; one that cannot be encoded is logged and

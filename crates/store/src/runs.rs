@@ -28,6 +28,11 @@ pub struct NewRun {
     pub input: Value,
     /// Client idempotency key, unique per session.
     pub idempotency_key: Option<String>,
+    /// Whether the caller tells its client the run is stored (a 202, an idempotency
+    /// key): then its creation is fsynced before `create_run` returns. Otherwise it is
+    /// committed (visible, surviving a killed process) and made durable against a power
+    /// cut by the run's next synced write, its end.
+    pub acknowledged: bool,
 }
 
 /// What [`RunRepo::create_run`] did.
@@ -422,7 +427,11 @@ fn recover_interrupted(
 #[async_trait]
 impl RunRepo for Store {
     async fn create_run(&self, new: NewRun) -> Result<InsertOutcome, StoreError> {
-        self.write_with(move |conn| create_run(conn, &new)).await
+        if new.acknowledged {
+            self.write_with(move |conn| create_run(conn, &new)).await
+        } else {
+            self.write_light(move |conn| create_run(conn, &new)).await
+        }
     }
 
     async fn append_events(
@@ -432,7 +441,8 @@ impl RunRepo for Store {
         events: Vec<NewEvent>,
     ) -> Result<(), StoreError> {
         let run_id = run_id.to_owned();
-        self.write_with(move |conn| {
+        // Light: a batch lost to a power cut belongs to a run that is then interrupted.
+        self.write_light(move |conn| {
             require_open(conn, &run_id)?;
             if let Some(start) = &start {
                 apply_start(conn, &run_id, start)?;

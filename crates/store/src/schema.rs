@@ -261,6 +261,7 @@ mod tests {
                 session_id: "s".into(),
                 input: json!({}),
                 idempotency_key: None,
+                acknowledged: false,
             })
             .await
             .unwrap();

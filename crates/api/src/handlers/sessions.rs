@@ -260,6 +260,8 @@ pub async fn input(
                 // event, so its headers need not wait for the insert's commit; a blocking
                 // caller waits for the final commit anyway (the run starts either way).
                 ack_after_insert: !sse,
+                // Its client learns the outcome only at the end, which is fsynced.
+                promises_stored: false,
             },
         )
         .await?;
@@ -330,6 +332,7 @@ pub async fn detached(
                 queue_if_busy: true,
                 // 202 promises a stored run.
                 ack_after_insert: true,
+                promises_stored: true,
             },
         )
         .await?;

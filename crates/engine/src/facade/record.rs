@@ -52,6 +52,7 @@ impl Engine {
                 session_id: session.to_string(),
                 input,
                 idempotency_key: None,
+                acknowledged: false,
             })
             .await?;
         Ok(id)

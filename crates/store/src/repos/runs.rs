@@ -12,13 +12,14 @@ use crate::{InsertOutcome, NewEvent, NewRun, Run, RunEvent, RunFilter, RunFinish
 pub trait RunRepo: Send + Sync {
     /// In one transaction: creates the run's session when missing and inserts the run
     /// (`queued`). With an idempotency key already used in the session, inserts nothing
-    /// and returns the earlier run as [`InsertOutcome::Existing`]. Returns once committed:
-    /// nothing of the run goes upstream before.
+    /// and returns the earlier run as [`InsertOutcome::Existing`]. Returns once committed
+    /// (fsynced too when `new.acknowledged`): nothing of the run goes upstream before.
     async fn create_run(&self, new: NewRun) -> Result<InsertOutcome, StoreError>;
 
     /// In one transaction: records `start` (the run is `running` on that route and
     /// model; `started_at` keeps the first start) when given, and appends `events`
-    /// (their seqs given by the caller). Refused for a run that already ended.
+    /// (their seqs given by the caller). Refused for a run that already ended. Committed
+    /// but not necessarily fsynced when it returns: the run's end makes it durable.
     async fn append_events(
         &self,
         run_id: &str,

@@ -44,6 +44,7 @@ async fn idempotency_key_returns_the_existing_run() {
         session_id: session_id.to_owned(),
         input: json!({"content": id}),
         idempotency_key: Some("key-1".into()),
+        acknowledged: true,
     };
     let first = store.create_run(new("r1", "s")).await.expect("insert");
     let InsertOutcome::Inserted(run) = first else {
@@ -436,4 +437,41 @@ async fn runs_page_in_creation_order_from_a_cursor() {
         .await
         .expect_err("unknown cursor");
     assert!(matches!(err, StoreError::RunNotFound { .. }), "{err}");
+}
+
+/// A run costs one fsynced commit: its creation (no client told about it) and its
+/// mid-way batches commit without fsync; its end is synced and covers them. A creation
+/// the client is told about is synced at once.
+#[tokio::test]
+async fn a_run_costs_one_synced_commit() {
+    let (_dir, store) = open_temp();
+    let (commits, synced) = (store.commit_count(), store.synced_commit_count());
+    queued_run(&store, "s", "r1").await;
+    store
+        .append_events(
+            "r1",
+            Some(start("main", "m")),
+            vec![event(1, "run.started", json!({}))],
+        )
+        .await
+        .expect("batch");
+    assert_eq!(store.commit_count() - commits, 2);
+    assert_eq!(store.synced_commit_count() - synced, 0);
+    store
+        .finish_run(completed("r1", turn("q", "a")))
+        .await
+        .expect("finish");
+    assert_eq!(store.synced_commit_count() - synced, 1);
+    store
+        .create_run(NewRun {
+            id: "r2".into(),
+            session_id: "s".into(),
+            input: json!({}),
+            idempotency_key: None,
+            acknowledged: true,
+        })
+        .await
+        .expect("create");
+    assert_eq!(store.synced_commit_count() - synced, 2);
+    assert_eq!(store.commit_count() - commits, 4);
 }

@@ -33,6 +33,7 @@ pub async fn queued_run(store: &Store, session_id: &str, id: &str) -> Run {
             session_id: session_id.to_owned(),
             input: json!({"content": format!("input of {id}")}),
             idempotency_key: None,
+            acknowledged: false,
         })
         .await
         .expect("create run")
