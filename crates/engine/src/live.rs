@@ -208,7 +208,7 @@ impl LiveRun {
         if events.is_empty() {
             return;
         }
-        let start = take_unstored_start(&mut log);
+        let start = take_unstored_start(log);
         let (store, run_id) = (Arc::clone(&self.store), self.run_id.clone());
         log.flushes.retain(|f| !f.is_finished());
         log.flushes.push(tokio::spawn(async move {
