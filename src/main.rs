@@ -1,6 +1,7 @@
 //! The `ferry` binary: `ferry serve` runs the daemon; every other command is a thin client
 //! of its HTTP API (plus the explicit `--offline` secret-store commands).
 
+mod answer;
 mod cli;
 mod client;
 mod commands;

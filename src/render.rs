@@ -99,28 +99,35 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
-/// The one-line run summary printed on stderr after an answer.
-pub fn run_summary(run: &Value) -> String {
-    let usage = run.get("usage").cloned().unwrap_or(Value::Null);
-    let prompt = usage.get("prompt_tokens").and_then(Value::as_u64);
-    let completion = usage.get("completion_tokens").and_then(Value::as_u64);
-    let tokens = match (prompt, completion) {
+/// The one-line run summary printed on stderr after an answer: the model, tokens, cost
+/// and (for a streamed answer) the duration.
+pub fn run_summary(
+    model: Option<&str>,
+    usage: Option<&Value>,
+    cost: Option<f64>,
+    duration_ms: Option<u64>,
+) -> String {
+    let count = |k: &str| usage.and_then(|u| u.get(k)).and_then(Value::as_u64);
+    let tokens = match (count("prompt_tokens"), count("completion_tokens")) {
         (Some(p), Some(c)) => format!("{p} in / {c} out tokens"),
         _ => "tokens n/a".to_string(),
     };
-    let cost = match run.get("cost").and_then(Value::as_f64) {
+    let cost = match cost {
         Some(c) => format!("${c:.6}"),
         None => "cost n/a".to_string(),
     };
-    let duration = run
-        .get("duration_ms")
-        .and_then(Value::as_u64)
+    let duration = duration_ms
         .map(|ms| format!("{:.1}s", ms as f64 / 1000.0))
         .unwrap_or_else(|| "-".into());
-    let model = run
-        .get("model")
-        .or_else(|| run.get("model_served"))
-        .and_then(Value::as_str)
-        .unwrap_or("-");
-    format!("{model} · {tokens} · {cost} · {duration}")
+    format!("{} · {tokens} · {cost} · {duration}", model.unwrap_or("-"))
+}
+
+/// [`run_summary`] of a run view.
+pub fn run_view_summary(run: &ferry_types::RunView) -> String {
+    run_summary(
+        run.model_served.as_deref(),
+        run.usage.as_ref(),
+        run.cost,
+        None,
+    )
 }

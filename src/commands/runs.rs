@@ -1,14 +1,16 @@
 //! `ferry runs list|show|events|cancel`.
 
 use eventsource_stream::Eventsource;
+use ferry_types::{RunPage, RunStatus, RunView};
 use futures::StreamExt;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
+use crate::answer::{event, typed};
 use crate::cli::{GlobalArgs, RunsCommand};
 use crate::client::{ApiClient, CliError};
 use crate::commands::sessions::urlencode;
-use crate::render::{print_json, run_summary, s};
+use crate::render::{print_json, run_view_summary, s};
 
 /// Runs a runs command.
 pub async fn run(g: &GlobalArgs, cmd: &RunsCommand) -> Result<(), CliError> {
@@ -25,10 +27,11 @@ pub async fn run(g: &GlobalArgs, cmd: &RunsCommand) -> Result<(), CliError> {
                 print_json(&v);
                 return Ok(());
             }
-            for run in v["runs"].as_array().into_iter().flatten() {
+            let page: RunPage = typed("runs list", &v)?;
+            for run in &page.runs {
                 println!("{}", run_line(run));
             }
-            if let Some(next) = v["next_cursor"].as_str() {
+            if let Some(next) = page.next_cursor {
                 println!("more: ferry runs list --cursor {next}");
             }
             Ok(())
@@ -40,7 +43,7 @@ pub async fn run(g: &GlobalArgs, cmd: &RunsCommand) -> Result<(), CliError> {
             if g.json {
                 print_json(&run);
             } else {
-                print_run(&run);
+                print_run(&typed("runs show", &run)?);
             }
             Ok(())
         }
@@ -55,7 +58,8 @@ pub async fn run(g: &GlobalArgs, cmd: &RunsCommand) -> Result<(), CliError> {
             if g.json {
                 print_json(&run);
             } else {
-                println!("run {} is {}", s(&run, "id"), s(&run, "status"));
+                let run: RunView = typed("runs cancel", &run)?;
+                println!("run {} is {}", run.id, run.status.as_str());
             }
             Ok(())
         }
@@ -74,14 +78,15 @@ pub async fn run(g: &GlobalArgs, cmd: &RunsCommand) -> Result<(), CliError> {
             let mut events = resp.bytes_stream().eventsource();
             while let Some(ev) = events.next().await {
                 let ev = ev.map_err(|e| CliError::fail(format!("the event stream broke: {e}")))?;
-                let data: Value = serde_json::from_str(&ev.data).unwrap_or(Value::Null);
+                let event = event("runs events", &ev.event, &ev.data)?;
+                let data = event.payload();
                 if g.json {
                     println!(
                         "{}",
                         json!({"seq": ev.id.parse::<u64>().ok(), "event": ev.event, "data": data})
                     );
                 } else {
-                    println!("{:>5} {:<16} {}", ev.id, ev.event, data);
+                    println!("{:>5} {:<16} {}", ev.id, ev.event, json!(data));
                 }
             }
             Ok(())
@@ -89,35 +94,36 @@ pub async fn run(g: &GlobalArgs, cmd: &RunsCommand) -> Result<(), CliError> {
     }
 }
 
-fn print_run(run: &Value) {
+fn print_run(run: &RunView) {
+    let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     println!(
         "run {} · session {} · {}",
-        s(run, "id"),
-        s(run, "session_id"),
-        s(run, "status")
+        run.id,
+        run.session_id,
+        run.status.as_str()
     );
     println!(
         "  created {} · started {} · finished {}",
-        s(run, "created_at"),
-        s(run, "started_at"),
-        s(run, "finished_at")
+        run.created_at,
+        or_dash(&run.started_at),
+        or_dash(&run.finished_at)
     );
     println!(
         "  route {} · requested {} · served by {}",
-        s(run, "route"),
-        s(run, "model_requested"),
-        s(run, "model_served")
+        or_dash(&run.route),
+        or_dash(&run.model_requested),
+        or_dash(&run.model_served)
     );
-    if run["status"] == "completed" {
-        println!("  {}", run_summary(run));
+    if run.status == RunStatus::Completed {
+        println!("  {}", run_view_summary(run));
     }
-    if let Some(billed) = run["billed_cost"].as_f64() {
+    if let Some(billed) = run.billed_cost {
         println!("  billed by OpenRouter: ${billed:.6}");
     }
-    if let Some(err) = run.get("error").filter(|e| !e.is_null()) {
-        println!("  error [{}]: {}", s(err, "code"), s(err, "message"));
+    if let Some(err) = &run.error {
+        println!("  error [{}]: {}", err.code, err.message);
     }
-    for a in run["attempts"].as_array().into_iter().flatten() {
+    for a in run.attempts.as_array().into_iter().flatten() {
         println!(
             "  attempt {} · status {} · {} ms{}",
             s(a, "model"),
@@ -132,23 +138,23 @@ fn print_run(run: &Value) {
                 .unwrap_or_default()
         );
     }
-    if let Some(text) = run["output"]["text"].as_str() {
+    if let Some(text) = run.output.as_ref().and_then(|o| o["text"].as_str()) {
         println!("output:\n{text}");
     }
 }
 
 /// One run on one line: id, status (with the error code), session, created, summary.
-pub fn run_line(run: &Value) -> String {
-    let status = match run["error"]["code"].as_str() {
-        Some(code) => format!("{} ({code})", s(run, "status")),
-        None => s(run, "status").to_string(),
+pub fn run_line(run: &RunView) -> String {
+    let status = match &run.error {
+        Some(e) => format!("{} ({})", run.status.as_str(), e.code),
+        None => run.status.as_str().to_string(),
     };
     format!(
         "{}  {:<24} {}  {}  {}",
-        s(run, "id"),
+        run.id,
         status,
-        s(run, "session_id"),
-        s(run, "created_at"),
-        run_summary(run)
+        run.session_id,
+        run.created_at,
+        run_view_summary(run)
     )
 }

@@ -14,6 +14,12 @@ use futures::StreamExt;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use ferry_types::{
+    RunCompleted, RunEvent, RunPage, RunStatus, RunView, SessionInfo, SessionPage, SessionView,
+    TextDelta,
+};
+
+use crate::answer::typed;
 use crate::cli::{GlobalArgs, InputArgs, SessionsCommand};
 use crate::client::{exit_code, ApiClient, CliError};
 use crate::commands::media::asset_line;
@@ -40,7 +46,8 @@ pub async fn run(g: &GlobalArgs, cmd: &SessionsCommand) -> Result<(), CliError> 
             if g.json {
                 print_json(&v);
             } else {
-                println!("created session {}", s(&v, "id"));
+                let session: SessionInfo = typed("sessions create", &v)?;
+                println!("created session {}", session.id);
             }
             Ok(())
         }
@@ -71,11 +78,12 @@ pub async fn run(g: &GlobalArgs, cmd: &SessionsCommand) -> Result<(), CliError> 
             if g.json {
                 print_json(&v);
             } else {
+                let session: SessionInfo = typed("sessions set", &v)?;
                 println!(
                     "session {}: speak_replies {} · system prompt {}",
-                    s(&v, "id"),
-                    v["speak_replies"].as_str().unwrap_or("(route)"),
-                    if v["system_prompt"].is_string() {
+                    session.id,
+                    session.speak_replies.as_deref().unwrap_or("(route)"),
+                    if session.system_prompt.is_some() {
                         "set"
                     } else {
                         "(route)"
@@ -91,20 +99,17 @@ pub async fn run(g: &GlobalArgs, cmd: &SessionsCommand) -> Result<(), CliError> 
                 print_json(&v);
                 return Ok(());
             }
-            let sessions = v["sessions"].as_array().cloned().unwrap_or_default();
-            if sessions.is_empty() {
+            let page: SessionPage = typed("sessions list", &v)?;
+            if page.sessions.is_empty() {
                 println!("no sessions yet; start one with `ferry sessions input demo \"hello\"`");
             }
-            for sess in &sessions {
+            for sess in &page.sessions {
                 println!(
                     "{:<24} {:>4} messages {:>4} runs  updated {}",
-                    s(sess, "id"),
-                    sess["message_count"].as_u64().unwrap_or(0),
-                    sess["run_count"].as_u64().unwrap_or(0),
-                    s(sess, "updated_at")
+                    sess.id, sess.message_count, sess.run_count, sess.updated_at
                 );
             }
-            if let Some(next) = v["next_cursor"].as_str() {
+            if let Some(next) = page.next_cursor {
                 println!("more: ferry sessions list --cursor {next}");
             }
             Ok(())
@@ -121,50 +126,45 @@ pub async fn run(g: &GlobalArgs, cmd: &SessionsCommand) -> Result<(), CliError> 
             let runs = client
                 .get_json(&format!("/v1/runs?session={}&limit=500", urlencode(id)))
                 .await?;
-            let unfinished: Vec<&Value> = runs["runs"]
-                .as_array()
+            let runs: RunPage = typed("sessions show", &runs)?;
+            let unfinished: Vec<RunView> = runs
+                .runs
                 .into_iter()
-                .flatten()
-                .filter(|r| !matches!(r["status"].as_str(), Some("completed")))
+                .filter(|r| r.status != RunStatus::Completed)
                 .collect();
             if g.json {
                 let mut v = v;
                 v["messages"] = msgs["messages"].clone();
-                v["unfinished_runs"] = Value::Array(unfinished.into_iter().cloned().collect());
+                v["unfinished_runs"] = json!(unfinished);
                 print_json(&v);
                 return Ok(());
             }
-            let t = &v["totals"];
-            println!("session {}", s(&v, "id"));
+            let view: SessionView = typed("sessions show", &v)?;
+            let (session, t) = (&view.session, &view.totals);
+            println!("session {}", session.id);
             println!(
                 "  created {} · updated {}",
-                s(&v, "created_at"),
-                s(&v, "updated_at")
+                session.created_at, session.updated_at
             );
-            if let Some(pin) = v["pinned_selector"].as_str() {
+            if let Some(pin) = &session.pinned_selector {
                 println!("  pinned model: {pin}");
             }
             println!(
                 "  {} runs · {} messages · {} prompt + {} completion tokens · cost ${:.6}{}{}",
-                t["runs"].as_u64().unwrap_or(0),
-                v["message_count"].as_u64().unwrap_or(0),
-                t["prompt_tokens"].as_u64().unwrap_or(0),
-                t["completion_tokens"].as_u64().unwrap_or(0),
-                t["cost"].as_f64().unwrap_or(0.0),
-                t["billed_cost"]
-                    .as_f64()
+                t.runs,
+                session.message_count,
+                t.prompt_tokens,
+                t.completion_tokens,
+                t.cost,
+                t.billed_cost
                     .map(|b| format!(" (billed ${b:.6})"))
                     .unwrap_or_default(),
-                if v["busy"].as_bool() == Some(true) {
-                    " · busy"
-                } else {
-                    ""
-                }
+                if view.busy { " · busy" } else { "" }
             );
-            let mut unfinished = unfinished.into_iter().rev().peekable();
+            let mut unfinished = unfinished.iter().rev().peekable();
             for m in msgs["messages"].as_array().into_iter().flatten() {
                 while let Some(run) =
-                    unfinished.next_if(|r| s(r, "created_at") < s(m, "created_at"))
+                    unfinished.next_if(|r| r.created_at.as_str() < s(m, "created_at"))
                 {
                     print_unfinished_turn(run);
                 }
@@ -366,9 +366,12 @@ async fn input(g: &GlobalArgs, client: &ApiClient, args: &InputArgs) -> Result<(
     let streamed = stream_events(client, resp);
     tokio::select! {
         r = streamed => {
-            let data = r?;
-            show_output(client, &data["output"], args.save_dir.as_deref()).await?;
-            eprintln!("{}", run_summary(&data));
+            let done = r?;
+            show_output(client, &done.output, args.save_dir.as_deref()).await?;
+            eprintln!(
+                "{}",
+                run_summary(done.model.as_deref(), done.usage.as_ref(), done.cost, Some(done.duration_ms))
+            );
             Ok(())
         }
         _ = tokio::signal::ctrl_c() => {
@@ -438,70 +441,72 @@ async fn show_output(
 }
 
 /// A tool event as one line on stderr.
-fn tool_line(kind: &str, data: &Value) -> Option<String> {
-    let name = data["name"].as_str().unwrap_or("tool");
-    match kind {
-        "tool.started" => Some(format!("[{name} started]")),
-        "tool.progress" if data["changed"] == true => Some(format!(
-            "[{name} {} · {} s]",
-            s(data, "status"),
-            data["elapsed_ms"].as_u64().unwrap_or(0) / 1000
+fn tool_line(event: &RunEvent) -> Option<String> {
+    match event {
+        RunEvent::ToolStarted(t) => Some(format!("[{} started]", t.name)),
+        RunEvent::ToolProgress(p) if p.changed => Some(format!(
+            "[{} {} · {} s]",
+            p.name,
+            p.status,
+            p.elapsed_ms / 1000
         )),
-        "tool.completed" if data["ok"] == true => {
-            let ids: Vec<&str> = data["asset_ids"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            Some(if ids.is_empty() {
-                format!("[{name} done]")
-            } else {
-                format!("[{name} done: {}]", ids.join(", "))
-            })
-        }
-        "tool.completed" => Some(format!(
-            "[{name} failed: {}]",
-            data["error"]["message"].as_str().unwrap_or("error")
-        )),
+        RunEvent::ToolCompleted(c) => Some(match &c.error {
+            None if c.asset_ids.is_empty() => format!("[{} done]", c.name),
+            None => format!("[{} done: {}]", c.name, c.asset_ids.join(", ")),
+            Some(e) => format!("[{} failed: {}]", c.name, e.message),
+        }),
         _ => None,
     }
 }
 
 /// Prints a run's SSE stream — text to stdout as it arrives, tool activity on stderr —
-/// and returns the `run.completed` data, or the run's error.
-pub async fn stream_events(client: &ApiClient, resp: reqwest::Response) -> Result<Value, CliError> {
+/// and returns the `run.completed` payload, or the run's error.
+pub async fn stream_events(
+    client: &ApiClient,
+    resp: reqwest::Response,
+) -> Result<RunCompleted, CliError> {
     let mut events = resp.bytes_stream().eventsource();
     let mut stdout = std::io::stdout();
     let mut ended_with_newline = true;
     let mut printed_any = false;
     while let Some(ev) = events.next().await {
         let ev = ev.map_err(|e| CliError::fail(format!("the event stream broke: {e}")))?;
-        let data: Value = serde_json::from_str(&ev.data).unwrap_or(Value::Null);
-        match ev.event.as_str() {
-            "output.delta" => {
-                if let Some(t) = data["text"].as_str() {
-                    let _ = stdout.write_all(t.as_bytes());
-                    let _ = stdout.flush();
-                    ended_with_newline = t.ends_with('\n');
-                    printed_any = true;
-                }
+        let event = crate::answer::event("sessions input", &ev.event, &ev.data)?;
+        match event {
+            RunEvent::OutputDelta(TextDelta { text: t }) => {
+                let _ = stdout.write_all(t.as_bytes());
+                let _ = stdout.flush();
+                ended_with_newline = t.ends_with('\n');
+                printed_any = true;
             }
-            "run.completed" => {
+            RunEvent::RunCompleted(done) => {
                 if printed_any && !ended_with_newline {
                     println!();
                 }
-                let composed = data["output"]["source"] == "emit_output";
+                let composed = done.output["source"] == "emit_output";
                 if !printed_any && !composed {
                     // A reasoning-only reply: show the reasoning rather than nothing.
-                    if let Some(r) = data["output"]["reasoning"].as_str() {
+                    if let Some(r) = done.output["reasoning"].as_str() {
                         println!("{r}");
                     }
                 }
-                return Ok(data);
+                return Ok(done);
             }
-            kind if kind.starts_with("tool.") => {
-                if let Some(line) = tool_line(kind, &data) {
+            RunEvent::RunFailed(ref ended) | RunEvent::RunCancelled(ref ended) => {
+                if printed_any && !ended_with_newline {
+                    println!();
+                }
+                let cancelled = matches!(event, RunEvent::RunCancelled(_));
+                let status = ended.status.unwrap_or(if cancelled { 409 } else { 502 });
+                let retryable = ended.retryable.unwrap_or(false);
+                return Err(CliError {
+                    message: format!("{} [{}]", ended.message, ended.code),
+                    exit: exit_code(status, ended.code.as_str(), retryable),
+                    problem: Some(event.payload_value()),
+                });
+            }
+            other => {
+                if let Some(line) = tool_line(&other) {
                     if printed_any && !ended_with_newline {
                         println!();
                         ended_with_newline = true;
@@ -509,29 +514,6 @@ pub async fn stream_events(client: &ApiClient, resp: reqwest::Response) -> Resul
                     eprintln!("{line}");
                 }
             }
-            "run.failed" | "run.cancelled" => {
-                if printed_any && !ended_with_newline {
-                    println!();
-                }
-                let code = data["code"].as_str().unwrap_or("run_failed");
-                let status = data["status"]
-                    .as_u64()
-                    .unwrap_or(if ev.event == "run.cancelled" {
-                        409
-                    } else {
-                        502
-                    }) as u16;
-                let retryable = data["retryable"].as_bool().unwrap_or(false);
-                return Err(CliError {
-                    message: format!(
-                        "{} [{code}]",
-                        data["message"].as_str().unwrap_or("the run failed")
-                    ),
-                    exit: exit_code(status, code, retryable),
-                    problem: Some(data),
-                });
-            }
-            _ => {}
         }
     }
     Err(CliError::fail(format!(
@@ -546,24 +528,22 @@ pub fn urlencode(s: &str) -> String {
 }
 
 /// A turn that wrote no history: its input, what it had said so far, and why it ended.
-fn print_unfinished_turn(run: &Value) {
-    if let Some(text) = run["input"]["content"].as_str() {
+fn print_unfinished_turn(run: &RunView) {
+    if let Some(text) = run.input["content"].as_str() {
         println!("[user] {text}");
     }
-    if let Some(partial) = run["output"]["text"].as_str().filter(|t| !t.is_empty()) {
+    let partial = run.output.as_ref().and_then(|o| o["text"].as_str());
+    if let Some(partial) = partial.filter(|t| !t.is_empty()) {
         println!("[assistant, partial] {partial}");
     }
-    let why = match (
-        run["error"]["code"].as_str(),
-        run["error"]["message"].as_str(),
-    ) {
-        (Some(code), Some(message)) => format!(": {code} — {message}"),
-        _ => String::new(),
+    let why = match &run.error {
+        Some(e) => format!(": {} — {}", e.code, e.message),
+        None => String::new(),
     };
     println!(
         "  ✗ run {} {}{why} ({})",
-        s(run, "id"),
-        s(run, "status").to_uppercase(),
-        crate::render::run_summary(run)
+        run.id,
+        run.status.as_str().to_uppercase(),
+        crate::render::run_view_summary(run)
     );
 }

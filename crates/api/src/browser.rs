@@ -17,6 +17,7 @@
 //! Each refusal is a 403 in the path's error shape (`facade::ErrorShape`) whose
 //! code names the rule, and whose detail names the flag or header that relaxes it.
 
+use ferry_types::ProblemCode;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -202,7 +203,7 @@ impl Refusal {
         match self {
             Refusal::Host(host) => Problem::new(
                 403,
-                "host_not_allowed",
+                ProblemCode::HostNotAllowed,
                 format!(
                     "Host {:?} is not a name this ferry answers to (a web page may be using DNS rebinding); \
                      ferry answers to localhost and IP addresses — if you reach it through a reverse proxy or \
@@ -212,7 +213,7 @@ impl Refusal {
             ),
             Refusal::Origin(origin) => Problem::new(
                 403,
-                "origin_not_allowed",
+                ProblemCode::OriginNotAllowed,
                 format!(
                     "requests from the web page at {:?} are refused: ferry accepts browser requests only from \
                      its own origin; to let a web app call ferry, start it with `serve --allowed-origin ORIGIN` \
@@ -222,7 +223,7 @@ impl Refusal {
             ),
             Refusal::Preflight(origin) => Problem::new(
                 403,
-                "origin_not_allowed",
+                ProblemCode::OriginNotAllowed,
                 format!(
                     "cross-origin request from {:?} refused (CORS preflight): to let a web app call ferry, \
                      start it with `serve --allowed-origin ORIGIN` (env FERRY_ALLOWED_ORIGINS)",
@@ -231,7 +232,7 @@ impl Refusal {
             ),
             Refusal::NotJson(ct) => Problem::new(
                 403,
-                "json_content_type_required",
+                ProblemCode::JsonContentTypeRequired,
                 format!(
                     "this endpoint takes JSON and the body was sent as {ct:?}: send `Content-Type: application/json` \
                      (ferry refuses other types so a web page cannot post here with a form or a no-cors fetch)"
@@ -239,7 +240,7 @@ impl Refusal {
             ),
             Refusal::NoProofHeader => Problem::new(
                 403,
-                "client_header_required",
+                ProblemCode::ClientHeaderRequired,
                 "this request changes state and carries no header a web page cannot forge: send \
                  `X-Ferry-Client: <your tool>` (the ferry CLI does), `Authorization: Bearer …` or \
                  `Content-Type: application/json`",
@@ -388,7 +389,7 @@ mod tests {
 
     fn code(v: Verdict) -> String {
         match v {
-            Verdict::Refuse(r) => r.problem().code,
+            Verdict::Refuse(r) => r.problem().code.as_str().to_owned(),
             other => format!("{other:?}"),
         }
     }

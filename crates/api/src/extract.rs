@@ -2,6 +2,7 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
+use ferry_types::ProblemCode;
 use serde::de::DeserializeOwned;
 
 use crate::problem::Problem;
@@ -22,13 +23,13 @@ where
             // are objects, so anything else is refused before it is read as one.
             Ok(axum::Json(v)) if !v.is_object() => Err(Problem::new(
                 400,
-                "invalid_body",
+                ProblemCode::InvalidBody,
                 "the body must be a JSON object ({...}); see docs/api.md for its fields",
             )),
             Ok(axum::Json(v)) => serde_json::from_value(v).map(ApiJson).map_err(|e| {
                 Problem::new(
                     400,
-                    "invalid_body",
+                    ProblemCode::InvalidBody,
                     format!(
                         "the JSON body has the wrong shape: {}",
                         redact_body_error(&e.to_string())
@@ -44,12 +45,12 @@ fn json_problem(rejection: JsonRejection) -> Problem {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => Problem::new(
             415,
-            "unsupported_media_type",
+            ProblemCode::UnsupportedMediaType,
             "send the body as JSON with `Content-Type: application/json`",
         ),
         JsonRejection::JsonSyntaxError(e) => Problem::new(
             400,
-            "invalid_json",
+            ProblemCode::InvalidJson,
             format!(
                 "the body is not valid JSON: {}",
                 redact_body_error(&e.body_text())
@@ -57,7 +58,7 @@ fn json_problem(rejection: JsonRejection) -> Problem {
         ),
         JsonRejection::JsonDataError(e) => Problem::new(
             400,
-            "invalid_body",
+            ProblemCode::InvalidBody,
             format!(
                 "the JSON body has the wrong shape: {}",
                 redact_body_error(&e.body_text())
@@ -68,14 +69,14 @@ fn json_problem(rejection: JsonRejection) -> Problem {
             if status == 413 {
                 Problem::new(
                     413,
-                    "body_too_large",
+                    ProblemCode::BodyTooLarge,
                     "the request body is larger than this endpoint accepts",
                 )
             } else {
-                Problem::new(status, "invalid_body", e.body_text())
+                Problem::new(status, ProblemCode::InvalidBody, e.body_text())
             }
         }
-        other => Problem::new(400, "invalid_body", other.body_text()),
+        other => Problem::new(400, ProblemCode::InvalidBody, other.body_text()),
     }
 }
 

@@ -1,5 +1,6 @@
-//! The fixed parts of the OpenAPI document (title, version, security scheme, tags); every
-//! path comes from a handler's `#[utoipa::path]` via [`crate::api`].
+//! The fixed parts of the OpenAPI document (title, version, security scheme, tags, the
+//! problem+json schema with its code enum from `ferry-types`); every path comes from a
+//! handler's `#[utoipa::path]` via [`crate::api`].
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -12,6 +13,7 @@ use utoipa::{Modify, OpenApi};
         license(name = "MIT OR Apache-2.0")
     ),
     modifiers(&BearerAuth),
+    components(schemas(ferry_types::ProblemDocument, ferry_types::ProblemCode)),
     tags(
         (name = "system", description = "Health, status, metrics and this document"),
         (name = "runtime", description = "Active model and configuration"),
@@ -149,23 +151,6 @@ fn add_error_responses(doc: &mut serde_json::Value) {
         .map(|c| c.entry("schemas").or_insert_with(|| json!({})))
         .and_then(Value::as_object_mut);
     if let Some(schemas) = schemas {
-        schemas.insert(
-            "Problem".into(),
-            json!({
-                "type": "object",
-                "description": "An RFC 9457 problem document with ferry's stable `code`",
-                "required": ["type", "title", "status", "code", "detail"],
-                "properties": {
-                    "type": {"type": "string"},
-                    "title": {"type": "string"},
-                    "status": {"type": "integer"},
-                    "code": {"type": "string"},
-                    "detail": {"type": "string"},
-                    "retryable": {"type": "boolean"},
-                    "run_id": {"type": "string"}
-                }
-            }),
-        );
         schemas.insert(
             "AnthropicError".into(),
             json!({
@@ -364,5 +349,68 @@ mod tests {
         );
         assert_eq!(schema("/v1/sessions/{id}/input")["minProperties"], 1);
         assert_eq!(schema("/v1/tools/{name}")["minProperties"], 1);
+    }
+
+    /// The run and session endpoints answer ferry-types' views (not a bare `Object`), every
+    /// error response of theirs is a problem document, and the problem's `code` is the
+    /// enum of every `ProblemCode`; every `$ref` in the document resolves.
+    #[test]
+    fn typed_endpoints_document_their_views_and_problems() {
+        let doc = serde_json::to_value(crate::openapi()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        for (path, method, status, schema) in [
+            ("/v1/runs", "get", "200", "RunPage"),
+            ("/v1/runs/{id}", "get", "200", "RunView"),
+            ("/v1/runs/{id}/cancel", "post", "200", "RunView"),
+            ("/v1/sessions", "get", "200", "SessionPage"),
+            ("/v1/sessions", "post", "201", "SessionInfo"),
+            ("/v1/sessions/{id}", "get", "200", "SessionView"),
+            ("/v1/sessions/{id}", "patch", "200", "SessionInfo"),
+            ("/v1/sessions/{id}/input", "post", "200", "RunView"),
+            ("/v1/sessions/{id}/runs", "post", "202", "RunView"),
+            ("/v1/sessions/{id}/runs", "post", "200", "RunView"),
+        ] {
+            let responses = doc["paths"][path][method]["responses"].as_object().unwrap();
+            assert_eq!(
+                responses[status]["content"]["application/json"]["schema"]["$ref"],
+                format!("#/components/schemas/{schema}"),
+                "{method} {path} {status}"
+            );
+            // A view with a flattened part is `allOf` that part and its own fields.
+            let view = &schemas[schema];
+            assert!(
+                view["properties"].is_object() || view["allOf"].is_array(),
+                "{schema}: {view}"
+            );
+            let errors: Vec<_> = responses
+                .iter()
+                .filter(|(s, _)| s.starts_with('4') || s.starts_with('5'))
+                .collect();
+            assert!(!errors.is_empty(), "{method} {path}: no error responses");
+            for (status, r) in errors {
+                assert_eq!(
+                    r["content"]["application/problem+json"]["schema"]["$ref"],
+                    "#/components/schemas/Problem",
+                    "{method} {path} {status}"
+                );
+            }
+        }
+        let code = &schemas["Problem"]["properties"]["code"];
+        assert_eq!(code["$ref"], "#/components/schemas/ProblemCode", "{code}");
+        let codes = schemas["ProblemCode"]["enum"].as_array().unwrap();
+        assert_eq!(codes.len(), ferry_types::ProblemCode::ALL.len());
+        assert!(codes.iter().any(|c| c == "session_busy"));
+        let required = &schemas["Problem"]["required"];
+        for field in ["type", "title", "status", "code", "detail"] {
+            assert!(
+                required.as_array().unwrap().iter().any(|r| r == field),
+                "{field}"
+            );
+        }
+        let text = doc.to_string();
+        for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+            let name = piece.split('"').next().unwrap();
+            assert!(schemas[name].is_object(), "$ref to a missing schema {name}");
+        }
     }
 }

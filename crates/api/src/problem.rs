@@ -4,6 +4,7 @@
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ferry_engine::{retry_after_secs, AccessError, EngineError, LimitKind, Remaining};
+use ferry_types::{ProblemCode, ProblemDocument};
 use serde::Serialize;
 
 /// One problem document. `type` (`urn:ferry:problem:{code}`) and `title` (the HTTP reason
@@ -13,7 +14,7 @@ pub struct Problem {
     /// The HTTP status.
     pub status: u16,
     /// Stable machine-readable code, e.g. `invalid_selector`.
-    pub code: String,
+    pub code: ProblemCode,
     /// What was wrong and how to fix it.
     pub detail: String,
     /// Whether retrying later may succeed.
@@ -35,27 +36,12 @@ pub struct UpstreamFailure {
     pub retry_after: Option<std::time::Duration>,
 }
 
-/// The wire form of a [`Problem`].
-#[derive(Serialize)]
-struct ProblemDocument<'a> {
-    #[serde(rename = "type")]
-    kind: String,
-    title: &'static str,
-    status: u16,
-    code: &'a str,
-    detail: &'a str,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    retryable: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    run_id: Option<&'a str>,
-}
-
 impl Problem {
     /// A problem with a status, code and detail.
-    pub fn new(status: u16, code: &str, detail: impl Into<String>) -> Self {
+    pub fn new(status: u16, code: ProblemCode, detail: impl Into<String>) -> Self {
         Problem {
             status,
-            code: code.to_string(),
+            code,
             detail: detail.into(),
             retryable: false,
             run_id: None,
@@ -81,13 +67,13 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let doc = ProblemDocument {
-            kind: format!("urn:ferry:problem:{}", self.code),
-            title: status.canonical_reason().unwrap_or("Error"),
+            kind: ProblemDocument::type_of(self.code),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status,
-            code: &self.code,
-            detail: &self.detail,
+            code: self.code,
+            detail: self.detail.clone(),
             retryable: self.retryable,
-            run_id: self.run_id.as_deref(),
+            run_id: self.run_id.clone(),
         };
         let body = serde_json::to_vec(&doc).unwrap_or_default();
         let mut resp = (
@@ -130,7 +116,7 @@ struct OpenAiErrorBody<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     param: Option<&'a str>,
-    code: &'a str,
+    code: &'static str,
 }
 
 impl Problem {
@@ -141,7 +127,7 @@ impl Problem {
                 message: &self.detail,
                 kind: openai_error_type(self.status),
                 param: None,
-                code: &self.code,
+                code: self.code.as_str(),
             },
         };
         serde_json::to_vec(&doc).unwrap_or_default()
@@ -191,26 +177,29 @@ pub async fn errors_in_path_shape(
 
 /// A problem document read back (code, detail, retryable, run id).
 fn reparse(status: u16, bytes: &[u8]) -> Problem {
-    let doc: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
-    let text = |k: &str| doc[k].as_str().unwrap_or_default().to_owned();
-    let mut problem = Problem::new(status, &text("code"), text("detail"))
-        .retryable(doc["retryable"].as_bool().unwrap_or(false));
-    if let Some(run) = doc["run_id"].as_str() {
-        problem = problem.with_run(run);
+    match serde_json::from_slice::<ProblemDocument>(bytes) {
+        Ok(doc) => Problem {
+            run_id: doc.run_id,
+            ..Problem::new(status, doc.code, doc.detail).retryable(doc.retryable)
+        },
+        Err(e) => Problem::new(
+            status,
+            ProblemCode::RequestFailed,
+            format!("the error body was not a problem document ({e})"),
+        ),
     }
-    problem
 }
 
 /// A problem for a plain-text (or empty) rejection of `path`.
 fn plain_problem(status: u16, path: &str, bytes: &[u8]) -> Problem {
     let text = String::from_utf8_lossy(bytes).trim().to_owned();
     let code = match status {
-        400 => "invalid_request",
-        405 => "method_not_allowed",
-        413 => "body_too_large",
-        415 => "unsupported_media_type",
-        422 => "invalid_body",
-        _ => "request_failed",
+        400 => ProblemCode::InvalidRequest,
+        405 => ProblemCode::MethodNotAllowed,
+        413 => ProblemCode::BodyTooLarge,
+        415 => ProblemCode::UnsupportedMediaType,
+        422 => ProblemCode::InvalidBody,
+        _ => ProblemCode::RequestFailed,
     };
     let detail = match (text.is_empty(), status) {
         (false, _) => text,
@@ -296,7 +285,7 @@ impl From<EngineError> for Problem {
             _ => None,
         };
         let mut problem =
-            Problem::new(e.status(), e.code(), e.client_message()).retryable(e.retryable());
+            Problem::new(e.status(), e.problem_code(), e.client_message()).retryable(e.retryable());
         problem.upstream = upstream;
         if let EngineError::Access(a) = &e {
             problem.headers = access_headers(a);
@@ -315,7 +304,7 @@ mod tests {
 
     #[test]
     fn openai_body_has_message_type_and_code() {
-        let p = Problem::new(429, "upstream_rate_limited", "slow down");
+        let p = Problem::new(429, ProblemCode::UpstreamRateLimited, "slow down");
         let v: serde_json::Value = serde_json::from_slice(&p.openai_body()).unwrap();
         assert_eq!(
             v,
@@ -339,7 +328,7 @@ mod tests {
         let app = axum::Router::new()
             .route(
                 "/openai/v1/x",
-                get(|| async { Problem::new(400, "invalid_body", "no").into_response() }),
+                get(|| async { Problem::new(400, ProblemCode::InvalidBody, "no").into_response() }),
             )
             .route("/v1/q", get(|_: axum::extract::Query<Q>| async { "ok" }))
             .layer(axum::middleware::from_fn(errors_in_path_shape));

@@ -1,6 +1,7 @@
-//! Walks the real router — its route table, read from axum's `Debug` output, and a request
-//! to every route it has — and checks that the OpenAPI document lists exactly those routes
-//! with exactly those methods, and is a well-formed OpenAPI 3 document.
+//! Walks the real router — the routes `ferry_api::api()` declares to it, and a request for
+//! every method on each of their paths — and checks that the OpenAPI document lists exactly
+//! those routes with exactly those methods, that the router answers each of them and no
+//! other method there, and that the document is a well-formed OpenAPI 3 document.
 
 use std::collections::BTreeSet;
 
@@ -33,47 +34,47 @@ pub(crate) async fn engine(dir: &std::path::Path) -> Engine {
     .0
 }
 
-/// `(path, method)` of every route of the router, from its `Debug` form: the node maps
-/// `RouteId(n)` to a path, the route map gives each id's `allow_header` (its methods).
-fn route_table(debug: &str) -> BTreeSet<(String, String)> {
-    let mut paths = std::collections::HashMap::new();
-    let mut methods = std::collections::HashMap::new();
-    // Only the main path router: the fallback router that follows has ids of its own.
-    let main = debug.split("fallback_router").next().unwrap_or(debug);
-    for segment in main.split("RouteId(").skip(1) {
-        let (id, rest) = segment.split_once(')').expect("RouteId(n)");
-        let id: u32 = id.trim().parse().expect("route id");
-        if let Some(path) = rest.strip_prefix(": \"") {
-            paths.insert(id, path.split('"').next().unwrap().to_string());
-        } else if let Some(router) = rest.strip_prefix(": ") {
-            let allow = router
-                .split("allow_header: Bytes(b\"")
-                .nth(1)
-                .and_then(|a| a.split('"').next())
-                .unwrap_or_else(|| {
-                    panic!("route {id} is not a method router with known methods: add routes with `routes!` in ferry_api::api()")
-                });
-            methods.insert(id, allow.to_string());
-        }
-    }
-    assert!(
-        !paths.is_empty(),
-        "could not read the router's route table:\n{debug}"
-    );
+/// `(path, method)` of every route the API declares: the routes [`crate::api`] hands to
+/// the router (`router` builds its routes from the same list, with `split_for_parts`).
+/// utoipa-axum registers each handler under the path and methods of its
+/// `#[utoipa::path]`, so these are the router's routes; the walk below proves that the
+/// router answers each of them, and no other method on their paths.
+fn declared_routes() -> BTreeSet<(String, String)> {
+    let (_, doc) = crate::api().split_for_parts();
     let mut table = BTreeSet::new();
-    for (id, path) in &paths {
-        // The web console's pages are HTML, not part of the JSON API (docs/console.md).
-        if path == crate::console::PREFIX || path.starts_with("/ui/") {
-            continue;
-        }
-        let allow = methods
-            .get(id)
-            .unwrap_or_else(|| panic!("no methods for {path}"));
-        for m in allow.split(',').filter(|m| *m != "HEAD") {
-            table.insert((path.clone(), m.to_ascii_lowercase()));
+    for (path, item) in &doc.paths.paths {
+        let methods = [
+            ("get", item.get.is_some()),
+            ("put", item.put.is_some()),
+            ("post", item.post.is_some()),
+            ("delete", item.delete.is_some()),
+            ("options", item.options.is_some()),
+            ("head", item.head.is_some()),
+            ("patch", item.patch.is_some()),
+            ("trace", item.trace.is_some()),
+        ];
+        for (method, declared) in methods {
+            if declared {
+                table.insert((path.clone(), method.to_owned()));
+            }
         }
     }
     table
+}
+
+/// A request for `method path` on the router, with `{…}` segments filled in.
+async fn call(app: &axum::Router, path: &str, method: &str) -> (u16, String) {
+    let uri = path.replace("{id}", "walk-x").replace("{ref}", "walk.x");
+    let req = Request::builder()
+        .method(Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap())
+        .uri(&uri)
+        .header(crate::CLIENT_HEADER, "route-walk")
+        .body(Body::empty())
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
 }
 
 fn document_table(doc: &Value) -> BTreeSet<(String, String)> {
@@ -104,7 +105,7 @@ async fn openapi_lists_every_route() {
         AuthConfig::open(),
         BrowserPolicy::loopback(),
     );
-    let routes = route_table(&format!("{app:?}"));
+    let routes = declared_routes();
     assert!(routes.len() >= 20, "{routes:?}");
 
     let doc = serde_json::to_value(openapi()).unwrap();
@@ -127,24 +128,25 @@ async fn openapi_lists_every_route() {
         "documented routes the router lacks: {phantom:?}"
     );
 
-    // Every route really answers its method (not the 404 fallback, not 405).
-    for (path, method) in &routes {
-        let uri = path.replace("{id}", "walk-x").replace("{ref}", "walk.x");
-        let req = Request::builder()
-            .method(Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap())
-            .uri(&uri)
-            .header(crate::CLIENT_HEADER, "route-walk")
-            .body(Body::empty())
-            .unwrap();
-        let resp = app.clone().oneshot(req).await.unwrap();
-        let status = resp.status().as_u16();
-        let body = resp.into_body().collect().await.unwrap().to_bytes();
-        let text = String::from_utf8_lossy(&body);
-        assert_ne!(status, 405, "{method} {uri}: {text}");
-        assert!(
-            !(status == 404 && text.contains("no such endpoint")),
-            "{method} {uri} fell through to the fallback: {text}"
-        );
+    // Every route really answers its method (not the 404 fallback, not 405), and no
+    // other method on its path (405), so the router serves nothing undocumented there.
+    let paths: BTreeSet<&String> = routes.iter().map(|(p, _)| p).collect();
+    for path in paths {
+        for method in ["get", "put", "post", "delete", "patch"] {
+            let (status, text) = call(&app, path, method).await;
+            if routes.contains(&(path.clone(), method.to_owned())) {
+                assert_ne!(status, 405, "{method} {path}: {text}");
+                assert!(
+                    !(status == 404 && text.contains("no such endpoint")),
+                    "{method} {path} fell through to the fallback: {text}"
+                );
+            } else {
+                assert_eq!(
+                    status, 405,
+                    "{method} {path} is served but not declared: {text}"
+                );
+            }
+        }
     }
 
     // And a path that is not a route does fall through.

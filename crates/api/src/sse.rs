@@ -1,6 +1,7 @@
 //! Server-sent events for runs: replay from `Last-Event-ID`, then the live tail, each event
 //! forwarded as it happens (`id:` = seq, `event:` = kind, `data:` = JSON).
 
+use ferry_types::ProblemCode;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -11,10 +12,18 @@ use futures::stream::{self, Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
 fn to_sse(ev: &Event) -> SseEvent {
-    SseEvent::default()
-        .id(ev.seq.to_string())
-        .event(ev.kind.as_str())
-        .data(ev.data.to_string())
+    let event = SseEvent::default().id(ev.seq.to_string()).event(ev.kind());
+    // A payload is plain data and always serialises; `json_data` cannot fail on it.
+    match event.json_data(ev.event.payload()) {
+        Ok(event) => event,
+        Err(e) => {
+            tracing::error!(seq = ev.seq, error = %e, "run event payload not serialisable");
+            SseEvent::default()
+                .id(ev.seq.to_string())
+                .event(ev.kind())
+                .data("null")
+        }
+    }
 }
 
 /// The event stream of a subscription; it ends after the run's terminal event.
@@ -81,7 +90,7 @@ pub fn last_event_id(
         .ok_or_else(|| {
             crate::problem::Problem::new(
                 400,
-                "invalid_last_event_id",
+                ProblemCode::InvalidLastEventId,
                 "Last-Event-ID must be the id of an event this run sent (a whole number); omit it to replay from the start",
             )
         })
@@ -91,6 +100,7 @@ pub fn last_event_id(
 mod tests {
     use super::*;
     use ferry_engine::LiveRun;
+    use ferry_types::{RunCompleted, RunEvent, TextDelta};
     use http_body_util::BodyExt;
     use serde_json::json;
 
@@ -104,9 +114,17 @@ mod tests {
         let sub = hub.subscribe(0);
         let total = ferry_engine::LIVE_BUFFER * 4;
         for i in 0..total {
-            hub.emit("output.delta", json!({ "text": format!("{i} ") }));
+            hub.emit(RunEvent::OutputDelta(TextDelta {
+                text: format!("{i} "),
+            }));
         }
-        let (terminal, _) = hub.prepare("run.completed", json!({"output": {"text": "…"}}));
+        let (terminal, _) = hub.prepare(RunEvent::RunCompleted(RunCompleted {
+            output: json!({"text": "…"}),
+            usage: None,
+            cost: None,
+            model: None,
+            duration_ms: 0,
+        }));
         hub.publish(terminal);
         let body = sse_response(sub)
             .into_body()

@@ -2,15 +2,17 @@
 //! session), executes runs against the driver with retries and fallbacks, and records
 //! everything durably. Also owns the runtime model setting and the shutdown path.
 
+use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferry_config::{validate_selector, wire_model, RoutesFile, SpeakReplies};
 use ferry_openrouter::RetryPolicy;
 use ferry_store::{InsertOutcome, NewRun, NewSession, Run, Session, SessionPatch, Storage};
+use ferry_types::{ProblemCode, RunEnded, RunEvent};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -165,7 +167,11 @@ impl Engine {
         let recovered = store
             .recover_interrupted(
                 INTERRUPTED_ON_START,
-                &json!({"code": "interrupted", "message": INTERRUPTED_ON_START}),
+                &RunEvent::RunFailed(RunEnded::new(
+                    ProblemCode::Interrupted,
+                    INTERRUPTED_ON_START,
+                ))
+                .payload_value(),
             )
             .await?;
         let access =
@@ -291,11 +297,7 @@ impl Engine {
 
     /// The selector set with `runtime set-model`.
     pub fn runtime_model(&self) -> Option<String> {
-        self.inner
-            .runtime_model
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.inner.runtime_model.read().clone()
     }
 
     /// What an input with no overrides would use.
@@ -365,11 +367,7 @@ impl Engine {
             .store
             .runtime_set(RUNTIME_MODEL_KEY, Some(selector))
             .await?;
-        *self
-            .inner
-            .runtime_model
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = Some(selector.to_string());
+        *self.inner.runtime_model.write() = Some(selector.to_string());
         Ok(self.runtime_view())
     }
 
@@ -409,11 +407,7 @@ impl Engine {
 
     /// Runs queued or running now.
     pub fn live_count(&self) -> usize {
-        self.inner
-            .live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .len()
+        self.inner.live.lock().len()
     }
 
     /// `GET /v1/models/status`: the route's key as OpenRouter reports it (`GET /key`).
@@ -484,15 +478,10 @@ impl Engine {
                     id: id.to_string(),
                 })?;
         let totals = self.inner.store.session_totals(id).await?;
-        let busy = self
-            .inner
-            .queues
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(id);
+        let busy = self.inner.queues.lock().contains_key(id);
         Ok(SessionView {
-            session,
-            totals,
+            session: crate::views::session_info(session),
+            totals: crate::views::session_totals(totals),
             busy,
         })
     }
@@ -545,14 +534,7 @@ impl Engine {
             input.attachments = attachments::input_refs(&attached);
         }
 
-        if !opts.queue_if_busy
-            && self
-                .inner
-                .queues
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .contains_key(session_id)
-        {
+        if !opts.queue_if_busy && self.inner.queues.lock().contains_key(session_id) {
             return Err(EngineError::Conflict {
                 code: "session_busy",
                 message: format!(
@@ -661,14 +643,13 @@ impl Engine {
         self.inner
             .live
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .insert(run_id.to_string(), hub.clone());
         self.enqueue(session_id, job(hub.clone()));
         hub
     }
 
     fn enqueue(&self, session_id: &str, job: Job) {
-        let mut queues = self.inner.queues.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queues = self.inner.queues.lock();
         if let Some(tx) = queues.get(session_id) {
             match tx.send(job) {
                 Ok(()) => return,
@@ -710,10 +691,12 @@ impl Engine {
         Ok(Subscription {
             replay: events
                 .into_iter()
-                .map(|e| Event {
-                    seq: e.seq,
-                    kind: e.kind,
-                    data: Arc::new(e.data),
+                .filter_map(|e| match RunEvent::from_wire(&e.kind, e.data) {
+                    Ok(event) => Some(Event::new(e.seq, event)),
+                    Err(err) => {
+                        tracing::warn!(run = %run.id, seq = e.seq, error = %err, "skipping a stored event that is not a run event");
+                        None
+                    }
                 })
                 .collect(),
             live: None,
@@ -722,12 +705,7 @@ impl Engine {
     }
 
     fn live_hub(&self, run_id: &str) -> Option<Arc<LiveRun>> {
-        self.inner
-            .live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(run_id)
-            .cloned()
+        self.inner.live.lock().get(run_id).cloned()
     }
 
     /// `GET /v1/runs/{id}`.
@@ -765,13 +743,13 @@ impl Engine {
         Ok(self.wait_terminal(run_id).await?.0)
     }
 
-    /// Waits until the run is terminal; returns it with its terminal event's payload
-    /// (`run.completed`, `run.failed` or `run.cancelled` data) when the run ended while
+    /// Waits until the run is terminal; returns it with its terminal event
+    /// (`run.completed`, `run.failed` or `run.cancelled`) when the run ended while
     /// this process was watching it live.
     pub async fn wait_terminal(
         &self,
         run_id: &str,
-    ) -> Result<(Run, Option<Arc<serde_json::Value>>), EngineError> {
+    ) -> Result<(Run, Option<Arc<RunEvent>>), EngineError> {
         let mut terminal = None;
         if let Some(hub) = self.live_hub(run_id) {
             let sub = hub.subscribe(u64::MAX);
@@ -805,7 +783,7 @@ impl Engine {
             }
         }
         let run = self.get_run(run_id).await?;
-        Ok((run, terminal.map(|e| e.data)))
+        Ok((run, terminal.map(|e| e.event)))
     }
 
     /// `POST /v1/runs/{id}/cancel`: aborts the upstream request and marks the run cancelled.
@@ -847,14 +825,7 @@ impl Engine {
             );
             self.inner.shutting_down.store(true, Ordering::SeqCst);
             self.inner.grace_over.cancel();
-            let hubs: Vec<Arc<LiveRun>> = self
-                .inner
-                .live
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .values()
-                .cloned()
-                .collect();
+            let hubs: Vec<Arc<LiveRun>> = self.inner.live.lock().values().cloned().collect();
             for hub in hubs {
                 hub.cancel.cancel();
             }

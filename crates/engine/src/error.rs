@@ -4,6 +4,7 @@
 
 use ferry_openrouter::media::MediaError;
 use ferry_openrouter::UpstreamError;
+use ferry_types::{ProblemCode, RunEnded, ToolError};
 
 /// What a client is told when the disk under the state root is full.
 pub const STORAGE_FULL: &str = "the disk holding ferry's state directory is full, so nothing new can be stored; free space on it — delete old runs (`ferry serve --retention-days N`), unused assets (`ferry assets delete ID`) or other files on that disk — then retry";
@@ -43,9 +44,6 @@ pub enum EngineError {
     /// The model kept calling tools past the route's `max_tool_steps`.
     #[error("the model was still calling tools after {steps} steps (route {route} allows {steps}); raise max_tool_steps in [routes.{route}] or ask for less at once")]
     ToolStepsExceeded { steps: u32, route: String },
-    /// The run was cancelled.
-    #[error("run {0} was cancelled")]
-    Cancelled(String),
     /// The daemon is shutting down and takes no new work.
     #[error("ferry is shutting down and accepts no new runs; retry once it is back")]
     Draining,
@@ -177,13 +175,36 @@ impl EngineError {
             EngineError::Media(e) => e.code(),
             EngineError::VideoJob { code, .. } => code,
             EngineError::ToolStepsExceeded { .. } => "tool_steps_exceeded",
-            EngineError::Cancelled(_) => "run_cancelled",
             EngineError::Draining => "draining",
             EngineError::Interrupted => "interrupted",
             EngineError::Secrets(e) => secrets_code(e),
             EngineError::Store(_) => "storage_error",
             EngineError::Internal(_) => "internal_error",
             EngineError::Access(e) => e.code(),
+        }
+    }
+
+    /// The stable problem code, typed. A code missing from [`ProblemCode`] (a bug: every
+    /// code ferry writes is listed there) is logged and reported as `internal_error`.
+    pub fn problem_code(&self) -> ProblemCode {
+        problem_code(self.code())
+    }
+
+    /// The run end (`run.failed` payload) this error makes, with `message`.
+    pub fn run_ended(&self, message: String) -> RunEnded {
+        RunEnded {
+            code: self.problem_code(),
+            message,
+            status: Some(self.status()),
+            retryable: Some(self.retryable()),
+        }
+    }
+
+    /// The error of a failed tool call with this error, as the model and events see it.
+    pub fn tool_error(&self, message: String) -> ToolError {
+        ToolError {
+            code: self.problem_code(),
+            message,
         }
     }
 
@@ -209,7 +230,6 @@ impl EngineError {
                 }
             }
             EngineError::ToolStepsExceeded { .. } => 502,
-            EngineError::Cancelled(_) => 409,
             EngineError::Draining | EngineError::Interrupted => 503,
             EngineError::Secrets(e) => match e {
                 ferry_secrets::SecretsError::NoMasterKey => 503,
@@ -238,6 +258,17 @@ impl EngineError {
             _ => false,
         }
     }
+}
+
+/// The typed form of a code written as a string by a lower crate.
+pub(crate) fn problem_code(code: &str) -> ProblemCode {
+    ProblemCode::from_code(code).unwrap_or_else(|| {
+        tracing::error!(
+            code,
+            "problem code missing from ferry_types::ProblemCode; reported as internal_error"
+        );
+        ProblemCode::InternalError
+    })
 }
 
 fn secrets_code(e: &ferry_secrets::SecretsError) -> &'static str {

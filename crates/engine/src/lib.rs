@@ -61,4 +61,4 @@ pub use probe::{Unreachable, DEFAULT_PROBE_INTERVAL};
 pub use routes::{RouteStatus, RouteTable};
 pub use secrets::SecretsHandle;
 pub use shutdown::CallGuard;
-pub use views::{ActiveTarget, RuntimeView, SessionView, StatusView};
+pub use views::{run_view, session_info, ActiveTarget, RuntimeView, SessionView, StatusView};

@@ -13,7 +13,8 @@
 //! transaction; a crash can lose at most the last unflushed deltas of a run that is then
 //! marked interrupted anyway.
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Events buffered per live run for subscribers before they must catch up from the log.
@@ -29,26 +30,37 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use ferry_types::RunEvent;
+
 use crate::cut_call::InFlight;
 
-/// One run event as streamed over SSE (`id:` = seq, `event:` = kind).
+/// One run event as streamed over SSE (`id:` = seq, `event:` = its kind, `data:` = its
+/// payload, serialised where it is sent).
 #[derive(Debug, Clone)]
 pub struct Event {
     /// Position in the run's event log, from 1.
     pub seq: u64,
-    /// Event name, e.g. `output.delta`.
-    pub kind: String,
-    /// Event payload.
-    pub data: Arc<serde_json::Value>,
+    /// The event.
+    pub event: Arc<RunEvent>,
 }
 
 impl Event {
+    /// The event at `seq`.
+    pub fn new(seq: u64, event: RunEvent) -> Event {
+        Event {
+            seq,
+            event: Arc::new(event),
+        }
+    }
+
+    /// Event name, e.g. `output.delta`.
+    pub fn kind(&self) -> &'static str {
+        self.event.kind()
+    }
+
     /// Whether this event ends the run's stream.
     pub fn is_terminal(&self) -> bool {
-        matches!(
-            self.kind.as_str(),
-            "run.completed" | "run.failed" | "run.cancelled"
-        )
+        self.event.is_terminal()
     }
 }
 
@@ -133,13 +145,9 @@ impl LiveRun {
     }
 
     /// Appends an event and broadcasts it at once; it reaches the store with its batch.
-    pub fn emit(&self, kind: &str, data: serde_json::Value) {
-        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        let event = Event {
-            seq: log.events.len() as u64 + 1,
-            kind: kind.to_string(),
-            data: Arc::new(data),
-        };
+    pub fn emit(&self, event: RunEvent) {
+        let mut log = self.log.lock();
+        let event = Event::new(log.events.len() as u64 + 1, event);
         log.events.push(event.clone());
         if log.events.len() - log.unpersisted >= FLUSH_EVERY
             || log.last_flush.elapsed() >= FLUSH_AFTER
@@ -152,7 +160,7 @@ impl LiveRun {
 
     /// The run starts on `route` / `model`: stored with the next batch or the run's end.
     pub(crate) fn start(&self, route: &str, model: &str) {
-        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let mut log = self.log.lock();
         log.start = Some(RunStart {
             route: route.to_owned(),
             model_requested: model.to_owned(),
@@ -163,7 +171,7 @@ impl LiveRun {
 
     /// The run's start, once it started (stored or not yet).
     pub(crate) fn started(&self) -> Option<RunStart> {
-        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let log = self.log.lock();
         log.start.clone()
     }
 
@@ -171,13 +179,9 @@ impl LiveRun {
     /// every unpersisted event, this one last, and the start. It is
     /// not published until [`LiveRun::publish`], after that write committed. Only the
     /// run's worker emits, so seqs stay dense.
-    pub fn prepare(&self, kind: &str, data: serde_json::Value) -> (Event, Unstored) {
-        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        let event = Event {
-            seq: log.events.len() as u64 + 1,
-            kind: kind.to_string(),
-            data: Arc::new(data),
-        };
+    pub fn prepare(&self, event: RunEvent) -> (Event, Unstored) {
+        let mut log = self.log.lock();
+        let event = Event::new(log.events.len() as u64 + 1, event);
         let events = encode(&self.run_id, &log.events[log.unpersisted..], Some(&event));
         log.unpersisted = log.events.len();
         let unstored = Unstored {
@@ -191,7 +195,7 @@ impl LiveRun {
 
     /// Publishes an event made by [`LiveRun::prepare`] to the log and the subscribers.
     pub fn publish(&self, event: Event) {
-        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let mut log = self.log.lock();
         if event.is_terminal() {
             log.finished = true;
         }
@@ -220,7 +224,7 @@ impl LiveRun {
 
     /// Subscribes from just after `after_seq`.
     pub fn subscribe(self: &Arc<Self>, after_seq: u64) -> Subscription {
-        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let log = self.log.lock();
         let replay = events_after(&log.events, after_seq);
         let live = if log.finished {
             None
@@ -236,44 +240,46 @@ impl LiveRun {
 
     /// Events after `after_seq` (used when a receiver lagged behind).
     pub fn events_after(&self, after_seq: u64) -> Vec<Event> {
-        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let log = self.log.lock();
         events_after(&log.events, after_seq)
     }
 
     /// Records the usage and cost of the steps finished so far.
     pub(crate) fn note_spent(&self, usage: Option<serde_json::Value>, cost: Option<f64>) {
-        *self.spent.lock().unwrap_or_else(|p| p.into_inner()) = (usage, cost);
+        *self.spent.lock() = (usage, cost);
     }
 
     /// Usage and cost of the steps finished so far.
     pub(crate) fn spent(&self) -> (Option<serde_json::Value>, Option<f64>) {
-        self.spent.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.spent.lock().clone()
     }
 
     /// A model call starts (admitted with the admission in `call`).
     pub(crate) fn begin_call(&self, call: InFlight) {
-        *self.call.lock().unwrap_or_else(|p| p.into_inner()) = Some(call);
+        *self.call.lock() = Some(call);
     }
 
     /// Updates the model call in flight, if any.
     pub(crate) fn update_call(&self, f: impl FnOnce(&mut InFlight)) {
-        if let Some(call) = self.call.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        if let Some(call) = self.call.lock().as_mut() {
             f(call);
         }
     }
 
     /// Takes the model call in flight: it ended, or the run did.
     pub(crate) fn end_call(&self) -> Option<InFlight> {
-        self.call.lock().unwrap_or_else(|p| p.into_inner()).take()
+        self.call.lock().take()
     }
 
     /// Concatenated `output.delta` text so far (for cancelled runs' partial output).
     pub fn output_so_far(&self) -> String {
-        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let log = self.log.lock();
         log.events
             .iter()
-            .filter(|e| e.kind == "output.delta")
-            .filter_map(|e| e.data.get("text").and_then(|t| t.as_str()))
+            .filter_map(|e| match e.event.as_ref() {
+                RunEvent::OutputDelta(d) => Some(d.text.as_str()),
+                _ => None,
+            })
             .collect()
     }
 }
@@ -293,13 +299,16 @@ fn encode(run_id: &str, events: &[Event], extra: Option<&Event>) -> Vec<NewEvent
     events
         .iter()
         .chain(extra)
-        .filter_map(|e| match NewEvent::new(e.seq, &e.kind, &e.data) {
+        .filter_map(
+            |e| // Stored rows keep the wire format: the kind and the payload's JSON.
+        match NewEvent::new(e.seq, e.kind(), &e.event.payload_value()) {
             Ok(row) => Some(row),
             Err(err) => {
                 tracing::warn!(run = %run_id, seq = e.seq, error = %err, "run event not stored");
                 None
             }
-        })
+        },
+        )
         .collect()
 }
 

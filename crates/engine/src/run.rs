@@ -9,7 +9,8 @@ use std::time::Instant;
 
 use ferry_openrouter::Attempt;
 use ferry_store::{RunFinish, RunStatus};
-use serde_json::{json, Value};
+use ferry_types::{ProblemCode, RunCompleted, RunEnded, RunEvent, RunStarted};
+use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::{Engine, Inner, INTERRUPTED_ON_SHUTDOWN};
@@ -34,16 +35,14 @@ pub(crate) struct Job {
 
 /// Why a run's insert failed, as its terminal event tells it.
 #[derive(Debug)]
-pub(crate) struct InsertFailed(Value);
+pub(crate) struct InsertFailed(RunEnded);
 
 impl InsertFailed {
     pub(crate) fn of(e: &EngineError) -> InsertFailed {
-        InsertFailed(json!({
-            "code": e.code(),
-            "message": format!("the run could not be stored, so it was not started: {}", e.client_message()),
-            "status": e.status(),
-            "retryable": e.retryable(),
-        }))
+        InsertFailed(e.run_ended(format!(
+            "the run could not be stored, so it was not started: {}",
+            e.client_message()
+        )))
     }
 }
 
@@ -55,12 +54,8 @@ pub(crate) async fn session_worker(
     while let Some(job) = rx.recv().await {
         let run_id = job.hub.run_id.clone();
         execute(&inner, job).await;
-        inner
-            .live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&run_id);
-        let mut queues = inner.queues.lock().unwrap_or_else(|p| p.into_inner());
+        inner.live.lock().remove(&run_id);
+        let mut queues = inner.queues.lock();
         if rx.is_empty() {
             queues.remove(&session_id);
             return;
@@ -92,14 +87,10 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
                 "the run's insert result was lost".into(),
             ))),
         };
-        if let Some(InsertFailed(data)) = failed {
+        if let Some(InsertFailed(ended)) = failed {
             // Never stored, never sent upstream: the run ends in memory only.
             let seq = hub.events_after(0).len() as u64 + 1;
-            hub.publish(Event {
-                seq,
-                kind: "run.failed".to_string(),
-                data: Arc::new(data),
-            });
+            hub.publish(Event::new(seq, RunEvent::RunFailed(ended)));
             return;
         }
     }
@@ -115,10 +106,13 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
     } else {
         let first = &plan.chain[0];
         hub.start(&first.route, &first.model);
-        hub.emit(
-            "run.started",
-            json!({"run_id": run_id, "session_id": hub.session_id, "route": first.route, "model": first.model}),
-        );
+        hub.emit(RunEvent::RunStarted(RunStarted {
+            run_id: run_id.clone(),
+            session_id: hub.session_id.clone(),
+            route: first.route.clone(),
+            model: first.model.clone(),
+            api: None,
+        }));
         tokio::select! {
             biased;
             _ = hub.cancel.cancelled() => Ending::Cancelled,
@@ -142,7 +136,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
             None
         }
     };
-    let (finish, kind, data) = match ending {
+    let (finish, event) = match ending {
         Ending::Completed(turn) => {
             let Turn {
                 output,
@@ -162,12 +156,12 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
             if inner.reconcile_cost && model_calls == 1 {
                 reconcile = generation_id.clone().map(|g| (route, g));
             }
-            let data = json!({
-                "output": output,
-                "usage": usage,
-                "cost": cost,
-                "model": model,
-                "duration_ms": duration_ms,
+            let event = RunEvent::RunCompleted(RunCompleted {
+                output: output.clone(),
+                usage: usage.clone(),
+                cost,
+                model: Some(model.clone()),
+                duration_ms,
             });
             let mut history = Vec::with_capacity(messages.len() + 1);
             history.push(plan.user_message.clone());
@@ -188,10 +182,10 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
                 start: None,
                 events: Vec::new(),
             };
-            (finish, "run.completed", data)
+            (finish, event)
         }
         Ending::Failed(err) => {
-            let data = json!({"code": err.code(), "message": err.client_message(), "status": err.status(), "retryable": err.retryable()});
+            let event = RunEvent::RunFailed(err.run_ended(err.client_message()));
             let (usage, cost) = hub.spent();
             let finish = RunFinish {
                 run_id: run_id.clone(),
@@ -209,22 +203,20 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
                 start: None,
                 events: Vec::new(),
             };
-            (finish, "run.failed", data)
+            (finish, event)
         }
         Ending::Cancelled => {
             let shutdown = inner.shutting_down.load(Ordering::SeqCst);
-            let (status, kind, code, message) = if shutdown {
+            let (status, code, message) = if shutdown {
                 (
                     RunStatus::Interrupted,
-                    "run.failed",
-                    "interrupted",
+                    ProblemCode::Interrupted,
                     INTERRUPTED_ON_SHUTDOWN.to_string(),
                 )
             } else {
                 (
                     RunStatus::Cancelled,
-                    "run.cancelled",
-                    "run_cancelled",
+                    ProblemCode::RunCancelled,
                     "the run was cancelled".to_string(),
                 )
             };
@@ -239,7 +231,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
                 usage,
                 cost,
                 output: partial_output(&hub),
-                error_code: Some(code.to_string()),
+                error_code: Some(code.as_str().to_owned()),
                 error_message: Some(message.clone()),
                 attempts: attempts_json,
                 cache_status: None,
@@ -248,7 +240,13 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
                 start: None,
                 events: Vec::new(),
             };
-            (finish, kind, json!({"code": code, "message": message}))
+            let ended = RunEnded::new(code, message);
+            let event = if shutdown {
+                RunEvent::RunFailed(ended)
+            } else {
+                RunEvent::RunCancelled(ended)
+            };
+            (finish, event)
         }
     };
     record_session_metrics(&inner.metrics, &plan, &finish);
@@ -258,7 +256,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
     // The start, the last events and the terminal one go with the run row and history in
     // one transaction, after the batches still on their way; the terminal event is
     // published only after the commit, so whoever sees it can read a durable run.
-    let (event, unstored) = hub.prepare(kind, data);
+    let (event, unstored) = hub.prepare(event);
     for flush in unstored.flushes {
         let _ = flush.await;
     }
@@ -289,13 +287,9 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
                 partial_output(&hub),
                 event.seq,
             );
-            let data = end.event.clone();
+            let ended = end.event.clone();
             engine.keep_unstored_end(end);
-            hub.publish(Event {
-                seq: event.seq,
-                kind: "run.failed".to_string(),
-                data,
-            });
+            hub.publish(Event::new(event.seq, RunEvent::RunFailed(ended)));
         }
     }
 }

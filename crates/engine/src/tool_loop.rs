@@ -10,15 +10,20 @@
 //! `include_artifacts_inline`). A spoken reply, when asked for, is synthesised from the
 //! final text and attached as an audio part.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferry_config::{wire_model, ModelParams, Route, SpeakReplies};
 use ferry_metrics::Api;
 use ferry_openrouter::{
     chat_with_retries, Attempt, ChatOutcome, ChatRequest, Deadline, StreamEvent, ToolCall,
+};
+use ferry_types::{
+    AssetCreated, MediaToolResult, OutputEmitted, ProblemCode, RunEvent, TextDelta, ToolCompleted,
+    ToolError, ToolFailure, ToolProgress, ToolStarted,
 };
 use futures::future::join_all;
 use serde_json::{json, Value};
@@ -142,7 +147,7 @@ fn shared_definitions(tools: &[ToolName]) -> Arc<Vec<Value>> {
     type Definitions = HashMap<Vec<ToolName>, Arc<Vec<Value>>>;
     static CACHE: std::sync::OnceLock<Mutex<Definitions>> = std::sync::OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    let mut cache = cache.lock();
     cache
         .entry(tools.to_vec())
         .or_insert_with(|| Arc::new(tools.iter().copied().map(definition).collect()))
@@ -154,31 +159,35 @@ fn tool_message(call_id: &str, content: &Value) -> Value {
     json!({"role": "tool", "tool_call_id": call_id, "content": content.to_string()})
 }
 
-fn tool_error(e: &EngineError) -> Value {
-    json!({"ok": false, "error": {"code": e.code(), "message": e.client_message()}})
+fn tool_error(e: &EngineError) -> ToolError {
+    e.tool_error(e.client_message())
 }
 
-fn bad_call(message: &str) -> Value {
-    json!({"ok": false, "error": {"code": "invalid_tool_arguments", "message": message}})
+fn bad_call(message: &str) -> ToolError {
+    ToolError {
+        code: ProblemCode::InvalidToolArguments,
+        message: message.to_owned(),
+    }
+}
+
+/// A tool result as the JSON of the model's `tool` message.
+fn result_json(result: &impl serde::Serialize) -> Value {
+    // Tool results are plain data: they always serialise.
+    serde_json::to_value(result).unwrap_or(Value::Null)
 }
 
 /// The compact result a model sees for a media tool.
-fn tool_result(out: &ToolOutput, prompt: Option<&str>) -> Value {
-    let mut v = json!({"ok": true, "tool": out.tool, "model": out.model});
-    if !out.assets.is_empty() {
-        v["assets"] = json!(out.assets);
-        v["note"] = json!("Not shown to the user yet: name these asset ids in emit_output parts (or set include_artifacts_inline: true) to include them in your answer.");
+fn tool_result(out: &ToolOutput, prompt: Option<&str>) -> MediaToolResult {
+    MediaToolResult {
+        ok: true,
+        tool: out.tool.to_owned(),
+        model: out.model.clone(),
+        assets: out.assets.clone(),
+        note: (!out.assets.is_empty()).then(|| "Not shown to the user yet: name these asset ids in emit_output parts (or set include_artifacts_inline: true) to include them in your answer.".to_owned()),
+        prompt: prompt.map(str::to_owned),
+        text: out.text.clone(),
+        duration: out.video.as_ref().map(|job| job.request["duration"].clone()),
     }
-    if let Some(p) = prompt {
-        v["prompt"] = json!(p);
-    }
-    if let Some(t) = &out.text {
-        v["text"] = json!(t);
-    }
-    if let Some(job) = &out.video {
-        v["duration"] = job.request["duration"].clone();
-    }
-    v
 }
 
 fn prompt_of(args: &ToolArgs) -> Option<&str> {
@@ -193,6 +202,26 @@ fn prompt_of(args: &ToolArgs) -> Option<&str> {
 /// The raw arguments as JSON for events (the text when it is not JSON).
 fn args_json(arguments: &str) -> Value {
     serde_json::from_str(arguments).unwrap_or_else(|_| Value::String(arguments.to_owned()))
+}
+
+/// `tool.started` for a model's tool call.
+fn tool_started(call: &ToolCall) -> RunEvent {
+    RunEvent::ToolStarted(ToolStarted {
+        call_id: call.id.clone(),
+        name: call.name.clone(),
+        args: args_json(&call.arguments),
+    })
+}
+
+/// `asset.created` for an asset a tool stored.
+fn asset_created(asset: &AssetRef, tool: &str, call_id: &str) -> RunEvent {
+    RunEvent::AssetCreated(AssetCreated {
+        asset_id: asset.asset_id.clone(),
+        media_type: asset.media_type.clone(),
+        size: asset.size,
+        tool: tool.to_owned(),
+        call_id: call_id.to_owned(),
+    })
 }
 
 impl Engine {
@@ -382,10 +411,10 @@ impl Engine {
                 first_output.get_or_insert_with(Instant::now);
                 match ev {
                     StreamEvent::Text(text) => {
-                        hub.emit("output.delta", json!({"text": text}));
+                        hub.emit(RunEvent::OutputDelta(TextDelta { text }));
                     }
                     StreamEvent::Reasoning(text) => {
-                        hub.emit("reasoning.delta", json!({"text": text}));
+                        hub.emit(RunEvent::ReasoningDelta(TextDelta { text }));
                     }
                     StreamEvent::ToolCallDelta { .. }
                     | StreamEvent::Generation(_)
@@ -479,10 +508,7 @@ impl Engine {
             .enumerate()
             .filter(|(_, (_, p))| !matches!(p, Ok((ToolName::EmitOutput, _))))
             .map(|(i, (call, p))| async move {
-                hub.emit(
-                    "tool.started",
-                    json!({"call_id": call.id, "name": call.name, "args": args_json(&call.arguments)}),
-                );
+                hub.emit(tool_started(call));
                 let outcome = match p {
                     Err(message) => Err(bad_call(message)),
                     Ok((tool, args)) => self.run_one_tool(hub, route, call, *tool, args).await,
@@ -494,26 +520,22 @@ impl Engine {
             let content = match outcome {
                 Ok((out, prompt)) => {
                     for a in &out.assets {
-                        hub.emit(
-                            "asset.created",
-                            json!({"asset_id": a.asset_id, "media_type": a.media_type, "size": a.size, "tool": out.tool, "call_id": call.id}),
-                        );
+                        hub.emit(asset_created(a, out.tool, &call.id));
                     }
-                    let ids: Vec<&str> = out.assets.iter().map(|a| a.asset_id.as_str()).collect();
-                    hub.emit(
-                        "tool.completed",
-                        json!({"call_id": call.id, "name": call.name, "ok": true, "asset_ids": ids}),
-                    );
+                    let ids = out.assets.iter().map(|a| a.asset_id.clone()).collect();
+                    hub.emit(RunEvent::ToolCompleted(ToolCompleted::succeeded(
+                        &call.id, &call.name, ids,
+                    )));
                     add_cost(cost, out.cost);
                     produced.extend(out.assets.iter().cloned());
-                    tool_result(&out, prompt.as_deref())
+                    result_json(&tool_result(&out, prompt.as_deref()))
                 }
                 Err(error) => {
-                    hub.emit(
-                        "tool.completed",
-                        json!({"call_id": call.id, "name": call.name, "ok": false, "asset_ids": [], "error": error["error"]}),
-                    );
-                    error
+                    let content = result_json(&ToolFailure::new(error.clone()));
+                    hub.emit(RunEvent::ToolCompleted(ToolCompleted::failed(
+                        &call.id, &call.name, error,
+                    )));
+                    content
                 }
             };
             results[i] = Some(content);
@@ -523,12 +545,14 @@ impl Engine {
             let Ok((ToolName::EmitOutput, ToolArgs::EmitOutput(args))) = p else {
                 continue;
             };
-            hub.emit(
-                "tool.started",
-                json!({"call_id": call.id, "name": call.name, "args": args_json(&call.arguments)}),
-            );
-            let content = if composed.is_some() {
-                json!({"ok": false, "error": {"code": "output_already_emitted", "message": "emit_output was already called in this step; only the first call counts"}})
+            hub.emit(tool_started(call));
+            let outcome = if composed.is_some() {
+                Err(ToolError {
+                    code: ProblemCode::OutputAlreadyEmitted,
+                    message:
+                        "emit_output was already called in this step; only the first call counts"
+                            .to_owned(),
+                })
             } else {
                 let mut known = Vec::new();
                 for id in named_asset_ids(args) {
@@ -540,32 +564,34 @@ impl Engine {
                 }
                 match compose(args, produced, &known) {
                     Ok(c) => {
-                        let v = json!({"ok": true, "parts": c.parts.len()});
+                        let parts = c.parts.len();
                         composed = Some(c);
-                        v
+                        Ok(OutputEmitted { ok: true, parts })
                     }
-                    Err(message) => bad_call(&message),
+                    Err(message) => Err(bad_call(&message)),
                 }
             };
-            let ok = content["ok"] == true;
-            let ids: Vec<String> = if ok {
-                composed
-                    .iter()
-                    .flat_map(|c| &c.parts)
-                    .filter_map(|p| match p {
-                        OutputPart::Asset { asset_id, .. } => Some(asset_id.clone()),
-                        OutputPart::Text { .. } => None,
-                    })
-                    .collect()
-            } else {
-                Vec::new()
+            let (completed, content) = match outcome {
+                Ok(emitted) => {
+                    let ids = composed
+                        .iter()
+                        .flat_map(|c| &c.parts)
+                        .filter_map(|p| match p {
+                            OutputPart::Asset { asset_id, .. } => Some(asset_id.clone()),
+                            OutputPart::Text { .. } => None,
+                        })
+                        .collect();
+                    (
+                        ToolCompleted::succeeded(&call.id, &call.name, ids),
+                        result_json(&emitted),
+                    )
+                }
+                Err(error) => (
+                    ToolCompleted::failed(&call.id, &call.name, error.clone()),
+                    result_json(&ToolFailure::new(error)),
+                ),
             };
-            let mut event =
-                json!({"call_id": call.id, "name": call.name, "ok": ok, "asset_ids": ids});
-            if !ok {
-                event["error"] = content["error"].clone();
-            }
-            hub.emit("tool.completed", event);
+            hub.emit(RunEvent::ToolCompleted(completed));
             results[i] = Some(content);
         }
         let messages = calls
@@ -584,7 +610,7 @@ impl Engine {
         call: &ToolCall,
         tool: ToolName,
         args: &ToolArgs,
-    ) -> Result<(ToolOutput, Option<String>), Value> {
+    ) -> Result<(ToolOutput, Option<String>), ToolError> {
         require_tool(route, tool).map_err(|e| tool_error(&e))?;
         let ctx = ToolCtx {
             route,
@@ -596,10 +622,14 @@ impl Engine {
         let mut progress = |view: &VideoJobView| {
             let changed = view.status != last_status;
             last_status.clone_from(&view.status);
-            hub.emit(
-                "tool.progress",
-                json!({"call_id": call.id, "name": call.name, "status": view.status, "elapsed_ms": view.elapsed_ms, "job_id": view.id, "changed": changed}),
-            );
+            hub.emit(RunEvent::ToolProgress(ToolProgress {
+                call_id: call.id.clone(),
+                name: call.name.clone(),
+                status: view.status.clone(),
+                elapsed_ms: view.elapsed_ms,
+                job_id: view.id.clone(),
+                changed,
+            }));
         };
         let out = self
             .execute_tool(&ctx, args, &mut progress)
@@ -627,10 +657,11 @@ impl Engine {
         if !wanted || text.is_empty() {
             return;
         }
-        hub.emit(
-            "tool.started",
-            json!({"call_id": SPEAK_CALL_ID, "name": ToolName::GenerateAudio.as_str(), "args": {"text_chars": text.chars().count(), "reason": "speak_replies"}}),
-        );
+        hub.emit(RunEvent::ToolStarted(ToolStarted {
+            call_id: SPEAK_CALL_ID.to_owned(),
+            name: ToolName::GenerateAudio.as_str().to_owned(),
+            args: json!({"text_chars": text.chars().count(), "reason": "speak_replies"}),
+        }));
         let ctx = ToolCtx {
             route,
             model: None,
@@ -649,14 +680,12 @@ impl Engine {
                 let Some(audio) = out.assets.first() else {
                     return;
                 };
-                hub.emit(
-                    "asset.created",
-                    json!({"asset_id": audio.asset_id, "media_type": audio.media_type, "size": audio.size, "tool": out.tool, "call_id": SPEAK_CALL_ID}),
-                );
-                hub.emit(
-                    "tool.completed",
-                    json!({"call_id": SPEAK_CALL_ID, "name": out.tool, "ok": true, "asset_ids": [audio.asset_id]}),
-                );
+                hub.emit(asset_created(audio, out.tool, SPEAK_CALL_ID));
+                hub.emit(RunEvent::ToolCompleted(ToolCompleted::succeeded(
+                    SPEAK_CALL_ID,
+                    out.tool,
+                    vec![audio.asset_id.clone()],
+                )));
                 let part = OutputPart::Asset {
                     asset_id: audio.asset_id.clone(),
                     media_type: audio.media_type.clone(),
@@ -672,11 +701,13 @@ impl Engine {
                 output["speech"] = json!(audio);
             }
             Err(e) => {
-                hub.emit(
-                    "tool.completed",
-                    json!({"call_id": SPEAK_CALL_ID, "name": ToolName::GenerateAudio.as_str(), "ok": false, "asset_ids": [], "error": {"code": e.code(), "message": e.to_string()}}),
-                );
-                output["speech_error"] = json!({"code": e.code(), "message": e.to_string()});
+                let error = e.tool_error(e.to_string());
+                output["speech_error"] = result_json(&error);
+                hub.emit(RunEvent::ToolCompleted(ToolCompleted::failed(
+                    SPEAK_CALL_ID,
+                    ToolName::GenerateAudio.as_str(),
+                    error,
+                )));
             }
         }
     }
@@ -721,7 +752,7 @@ mod tests {
             }],
             ..ToolOutput::default()
         };
-        let v = tool_result(&out, Some("a fox"));
+        let v = result_json(&tool_result(&out, Some("a fox")));
         assert_eq!(v["ok"], true);
         assert_eq!(v["assets"][0]["asset_id"], "ast_1");
         assert_eq!(v["prompt"], "a fox");

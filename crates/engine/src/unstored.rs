@@ -4,11 +4,11 @@
 //! until a write works, so no run stays `queued`/`running` while the daemon is up. If the
 //! daemon stops first, the next start marks the run `interrupted` as after a crash.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_store::{NewEvent, Run, RunError, RunFinish, RunStart, RunStatus};
-use serde_json::{json, Value};
+use ferry_types::{RunEnded, RunEvent};
+use serde_json::Value;
 
 use crate::engine::Engine;
 use crate::EngineError;
@@ -20,7 +20,8 @@ const RETRY_EVERY: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub(crate) struct UnstoredEnd {
     pub(crate) finish: RunFinish,
-    pub(crate) event: Arc<Value>,
+    /// The `run.failed` payload.
+    pub(crate) event: RunEnded,
 }
 
 /// What a failed end keeps of the end that could not be written.
@@ -62,15 +63,11 @@ impl UnstoredEnd {
             "the {what}'s result could not be stored: {}",
             err.client_message()
         );
-        let event = Arc::new(json!({
-            "code": err.code(),
-            "message": message,
-            "status": err.status(),
-            "retryable": err.retryable(),
-        }));
+        let event = err.run_ended(message.clone());
         let mut events = kept.events;
-        match NewEvent::new(event_seq, "run.failed", &event) {
-            Ok(failed) => events.push(failed),
+        let failed = RunEvent::RunFailed(event.clone());
+        match NewEvent::new(event_seq, failed.kind(), &failed.payload_value()) {
+            Ok(row) => events.push(row),
             Err(e) => tracing::warn!(run = %run_id, error = %e, "run event not stored"),
         }
         UnstoredEnd {
@@ -99,11 +96,7 @@ impl Engine {
     /// Keeps `end` (a failed end) in memory and writes it again until that works.
     pub(crate) fn keep_unstored_end(&self, end: UnstoredEnd) {
         let run_id = end.finish.run_id.clone();
-        self.inner
-            .unstored
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(run_id.clone(), end);
+        self.inner.unstored.lock().insert(run_id.clone(), end);
         let engine = self.clone();
         let stop = self.inner.background.clone();
         tokio::spawn(async move {
@@ -138,22 +131,13 @@ impl Engine {
             }
         };
         if done {
-            self.inner
-                .unstored
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(run_id);
+            self.inner.unstored.lock().remove(run_id);
         }
         done
     }
 
     fn unstored_end(&self, run_id: &str) -> Option<UnstoredEnd> {
-        self.inner
-            .unstored
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(run_id)
-            .cloned()
+        self.inner.unstored.lock().get(run_id).cloned()
     }
 
     /// Shows a stored run that is still non-terminal in the database but whose end could

@@ -1,21 +1,73 @@
-//! The views the engine answers with: runtime, status, a session with its totals, and
-//! the effective default target. Plain data, serialized as the API's JSON.
+//! The views the engine answers with: runtime, status, the effective default target, and
+//! the stored runs and sessions as ferry-types' run and session views. Plain data,
+//! serialized as the API's JSON.
 
-use ferry_store::Session;
+use ferry_store::{Run, Session};
+use ferry_types::{RunErrorView, RunStatus, RunView, SessionInfo, SessionTotals};
 use serde::Serialize;
 
 use crate::routes::RouteStatus;
 
-/// A session with its totals, as shown by `sessions show`.
-#[derive(Debug, Clone, Serialize)]
-pub struct SessionView {
-    /// The session row.
-    #[serde(flatten)]
-    pub session: Session,
-    /// Tokens and cost summed over its runs.
-    pub totals: ferry_store::SessionTotals,
-    /// Whether a run is active or queued.
-    pub busy: bool,
+pub use ferry_types::SessionView;
+
+/// A stored run as the API shows it.
+pub fn run_view(run: Run) -> RunView {
+    RunView {
+        status: match run.status {
+            ferry_store::RunStatus::Queued => RunStatus::Queued,
+            ferry_store::RunStatus::Running => RunStatus::Running,
+            ferry_store::RunStatus::Completed => RunStatus::Completed,
+            ferry_store::RunStatus::Failed => RunStatus::Failed,
+            ferry_store::RunStatus::Cancelled => RunStatus::Cancelled,
+            ferry_store::RunStatus::Interrupted => RunStatus::Interrupted,
+        },
+        error: run.error.map(|e| RunErrorView {
+            code: e.code,
+            message: e.message,
+        }),
+        id: run.id,
+        session_id: run.session_id,
+        created_at: run.created_at,
+        started_at: run.started_at,
+        finished_at: run.finished_at,
+        input: run.input,
+        route: run.route,
+        model_requested: run.model_requested,
+        model_served: run.model_served,
+        usage: run.usage,
+        cost: run.cost,
+        output: run.output,
+        attempts: run.attempts,
+        idempotency_key: run.idempotency_key,
+        cache_status: run.cache_status,
+        generation_id: run.generation_id,
+        billed_cost: run.billed_cost,
+    }
+}
+
+/// A stored session as the API shows it.
+pub fn session_info(session: Session) -> SessionInfo {
+    SessionInfo {
+        id: session.id,
+        created_at: session.created_at,
+        updated_at: session.updated_at,
+        pinned_selector: session.pinned_selector,
+        system_prompt: session.system_prompt,
+        speak_replies: session.speak_replies,
+        message_count: session.message_count,
+        run_count: session.run_count,
+    }
+}
+
+/// A session's stored totals as the API shows them.
+pub(crate) fn session_totals(t: ferry_store::SessionTotals) -> SessionTotals {
+    SessionTotals {
+        runs: t.runs,
+        prompt_tokens: t.prompt_tokens,
+        completion_tokens: t.completion_tokens,
+        cost: t.cost,
+        billed_cost: t.billed_cost,
+    }
 }
 
 /// `GET /v1/runtime`.

@@ -79,9 +79,10 @@ async fn a_run_whose_result_cannot_be_stored_never_reports_completion() {
     })
     .await
     .unwrap();
-    assert_eq!(terminal.kind, "run.failed");
-    assert_eq!(terminal.data["code"], "storage_error");
-    assert!(terminal.data["message"]
+    let data = terminal.event.payload_value();
+    assert_eq!(terminal.kind(), "run.failed");
+    assert_eq!(data["code"], "storage_error");
+    assert!(data["message"]
         .as_str()
         .unwrap()
         .contains("could not be stored"));
@@ -107,7 +108,10 @@ async fn streaming_submission_starts_before_the_insert_commits_and_everything_is
     assert!(submitted.run.is_none());
     let (run, terminal) = engine.wait_terminal(&submitted.run_id).await.unwrap();
     assert_eq!(run.status, RunStatus::Completed);
-    assert_eq!(terminal.unwrap()["output"]["text"], "echo: hello");
+    assert_eq!(
+        terminal.unwrap().payload_value()["output"]["text"],
+        "echo: hello"
+    );
     let events = engine.store().events_after(&run.id, 0).await.unwrap();
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds.first(), Some(&"run.started"));

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ferry_engine::{Caller, EngineError, Scope};
+use ferry_types::ProblemCode;
 use serde::Deserialize;
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -145,7 +146,7 @@ async fn static_file(Path((version, name)): Path<(String, String)>) -> Response 
     let Some(file) = files::find(&name) else {
         let mut resp = Problem::new(
             404,
-            "not_found",
+            ProblemCode::NotFound,
             format!("the console has no file {name:?}"),
         )
         .into_response();
@@ -186,7 +187,7 @@ async fn sign_in(
     if credential.is_empty() {
         return Err(Problem::new(
             400,
-            "credential_required",
+            ProblemCode::CredentialRequired,
             "paste the operator token (serve --token) or an fk-… key with the admin or sessions scope",
         ));
     }
@@ -197,7 +198,7 @@ async fn sign_in(
     if !console_caller(&caller) {
         return Err(Problem::new(
             403,
-            "console_scope_denied",
+            ProblemCode::ConsoleScopeDenied,
             format!(
                 "{} may not use the console: it needs the admin or sessions scope (this key has only the facade scope); ask an admin to `ferry keys update ID --scope sessions`",
                 describe(&caller)

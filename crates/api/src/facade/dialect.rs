@@ -75,9 +75,10 @@ impl ErrorShape {
 /// The headers every facade error carries: the problem code, the run, and the retry
 /// contract.
 fn facade_error_headers(problem: &Problem, headers: &mut axum::http::HeaderMap) {
-    if let Ok(code) = HeaderValue::from_str(&problem.code) {
-        headers.insert(PROBLEM_CODE_HEADER, code);
-    }
+    headers.insert(
+        PROBLEM_CODE_HEADER,
+        HeaderValue::from_static(problem.code.as_str()),
+    );
     if let Some(run_id) = problem
         .run_id
         .as_deref()
@@ -259,11 +260,12 @@ fn responses_error_code(status: u16) -> &'static str {
 mod tests {
     use super::*;
     use crate::problem::UpstreamFailure;
+    use ferry_types::ProblemCode;
     use std::time::Duration;
 
     #[test]
     fn upstream_failures_carry_the_retry_contract() {
-        let mut p = Problem::new(429, "upstream_rate_limited", "slow down");
+        let mut p = Problem::new(429, ProblemCode::UpstreamRateLimited, "slow down");
         p.upstream = Some(UpstreamFailure {
             retry_after: Some(Duration::from_millis(2500)),
         });
@@ -274,14 +276,14 @@ mod tests {
             assert_eq!(r.headers()["retry-after"], "3");
             assert_eq!(r.headers()[PROBLEM_CODE_HEADER], "upstream_rate_limited");
         }
-        let local = Problem::new(400, "invalid_json", "bad");
+        let local = Problem::new(400, ProblemCode::InvalidJson, "bad");
         let r = ErrorShape::OpenAi.respond(local);
         assert!(r.headers().get("x-should-retry").is_none());
     }
 
     #[test]
     fn anthropic_errors_have_anthropic_types() {
-        let p = Problem::new(429, "upstream_rate_limited", "slow down");
+        let p = Problem::new(429, ProblemCode::UpstreamRateLimited, "slow down");
         let v: serde_json::Value = serde_json::from_slice(&anthropic_body(&p)).unwrap();
         assert_eq!(
             v,

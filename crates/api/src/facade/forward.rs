@@ -5,6 +5,7 @@
 //! protocol's own shape. Every call is admitted for its caller (the task's, set by the
 //! auth middleware) before it goes upstream and settled with its usage when it ends.
 
+use ferry_types::ProblemCode;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
@@ -289,7 +290,7 @@ impl Call<'_> {
             route,
             model,
             &problem.status.to_string(),
-            &problem.code,
+            problem.code.as_str(),
         );
         if trace.route.is_some() {
             metrics.upstream_latency(api, route, model, trace.upstream_wait);
@@ -298,7 +299,7 @@ impl Call<'_> {
                     api: api.as_str(),
                     route,
                     model,
-                    error_code: Some(&problem.code),
+                    error_code: Some(problem.code.as_str()),
                     run_id: record.as_ref().map(|(id, _)| id.as_str()),
                     ..FacadeCallTrace::default()
                 },
@@ -319,7 +320,7 @@ impl Call<'_> {
                     api: self.dialect.record_name(),
                     route: trace.route.clone(),
                     model: trace.model.clone(),
-                    error: Some((problem.code.clone(), problem.detail.clone())),
+                    error: Some((problem.code.as_str().to_owned(), problem.detail.clone())),
                     attempts: trace.attempts.clone(),
                     duration_ms: millis(self.started),
                     ..FacadeRunEnd::default()
@@ -340,11 +341,11 @@ pub fn parse_body(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Val
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Problem::new(
                 413,
-                "body_too_large",
+                ProblemCode::BodyTooLarge,
                 format!("the request body is larger than the facade accepts ({} MiB); send large files by URL", MAX_FACADE_BODY / (1024 * 1024)),
             )
         } else {
-            Problem::new(400, "invalid_body", e.body_text())
+            Problem::new(400, ProblemCode::InvalidBody, e.body_text())
         }
     })?;
     serde_json::from_slice::<Map<String, Value>>(&bytes).map_err(|e| {
@@ -356,7 +357,7 @@ pub fn parse_body(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Val
         };
         Problem::new(
             400,
-            "invalid_json",
+            ProblemCode::InvalidJson,
             format!(
                 "the body is not a JSON object ({what} at line {} column {}); send the protocol's request object",
                 e.line(),

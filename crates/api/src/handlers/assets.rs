@@ -13,6 +13,7 @@ use bytes::Bytes;
 use ferry_assets::{AssetView, Kind, MediaType, Source};
 use ferry_engine::EngineError;
 use ferry_store::AssetFilter;
+use ferry_types::ProblemCode;
 use http_range_header::RangeUnsatisfiableError;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -86,7 +87,7 @@ fn list_filter(q: &ListQuery) -> Result<AssetFilter, Problem> {
         let kind = Kind::parse(kind).ok_or_else(|| {
             Problem::new(
                 400,
-                "invalid_filter",
+                ProblemCode::InvalidFilter,
                 format!("unknown kind {kind:?}; use image, audio, video, document or text"),
             )
         })?;
@@ -101,7 +102,7 @@ fn list_filter(q: &ListQuery) -> Result<AssetFilter, Problem> {
         let t = MediaType::parse(mt).ok_or_else(|| {
             Problem::new(
                 400,
-                "invalid_filter",
+                ProblemCode::InvalidFilter,
                 format!(
                     "{mt:?} is not an accepted media type; accepted: {}",
                     MediaType::accepted_list()
@@ -118,7 +119,7 @@ fn list_filter(q: &ListQuery) -> Result<AssetFilter, Problem> {
         Some(c) => Some(c.parse::<i64>().map_err(|_| {
             Problem::new(
                 400,
-                "invalid_cursor",
+                ProblemCode::InvalidCursor,
                 "the cursor is not one this API returned; pass next_cursor from the previous page",
             )
         })?),
@@ -131,7 +132,7 @@ fn list_filter(q: &ListQuery) -> Result<AssetFilter, Problem> {
                 .ok_or_else(|| {
                     Problem::new(
                         400,
-                        "invalid_filter",
+                        ProblemCode::InvalidFilter,
                         "unknown source; use upload, workspace, inline, observation or generated",
                     )
                 })?
@@ -275,7 +276,7 @@ fn ranged(headers: &HeaderMap, etag: &str, bytes: Bytes) -> Response {
         Err(RangeUnsatisfiableError::RangeReversed) => {
             let mut resp = Problem::new(
                 416,
-                "range_not_satisfiable",
+                ProblemCode::RangeNotSatisfiable,
                 format!(
                     "the requested range starts beyond the asset's {len} bytes; valid ranges lie within bytes=0-{}",
                     len.saturating_sub(1)

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use ferry_engine::{KeyPatch, KeySettings, NewKey, Period, Scope, SpendQuery};
 use ferry_store::SpendGrouping;
+use ferry_types::ProblemCode;
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
 
@@ -84,7 +85,7 @@ fn duration_secs(text: &str) -> Result<u64, Problem> {
     let bad = || {
         Problem::new(
             400,
-            "invalid_expiry",
+            ProblemCode::InvalidExpiry,
             format!("expires_in {t:?} is not a duration like 90m, 12h, 30d or 2w"),
         )
     };
@@ -230,7 +231,7 @@ fn bound(name: &str, v: Option<String>) -> Result<Option<String>, Problem> {
     if !date_like {
         return Err(Problem::new(
             400,
-            "invalid_date",
+            ProblemCode::InvalidDate,
             format!("{name}={v} is not a date like 2026-12-01 or a time like 2026-12-01T08:00:00Z (UTC)"),
         ));
     }
@@ -248,7 +249,7 @@ fn grouping(name: &str, v: &str) -> Result<SpendGrouping, Problem> {
         other => {
             return Err(Problem::new(
                 400,
-                "invalid_grouping",
+                ProblemCode::InvalidGrouping,
                 format!("{name}={other} is not one of key, model, route, kind, day"),
             ))
         }
@@ -271,7 +272,7 @@ pub async fn spend(
     if split.is_some() && split == Some(by) {
         return Err(Problem::new(
             400,
-            "invalid_grouping",
+            ProblemCode::InvalidGrouping,
             "split must differ from by (a day split by day is the day itself): pick another grouping for split, or leave it out",
         ));
     }

@@ -5,6 +5,7 @@ use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::Json;
 use ferry_engine::{ObservationView, MICROPHONE_SEGMENT};
+use ferry_types::ProblemCode;
 use serde::Deserialize;
 
 use crate::problem::{ApiResult, Problem};
@@ -35,7 +36,7 @@ pub async fn observe(
     let Some(session) = q.session.filter(|s| !s.trim().is_empty()) else {
         return Err(Problem::new(
             400,
-            "missing_session",
+            ProblemCode::MissingSession,
             "say which session the observation belongs to: POST /v1/observations?session=ID&source=microphone_segment",
         ));
     };

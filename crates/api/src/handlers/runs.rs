@@ -4,10 +4,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Json;
+use ferry_types::{ProblemCode, RunPage, RunView};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
-use ferry_engine::EngineError;
+use ferry_engine::{run_view, EngineError};
 use ferry_store::{RunFilter, RunStatus, StoreError};
 
 use crate::problem::{ApiResult, Problem};
@@ -42,16 +42,19 @@ pub struct RunsQuery {
 
 /// `GET /v1/runs`: every session's runs, newest first.
 #[utoipa::path(get, path = "/v1/runs", tag = "runs", params(RunsQuery),
-    responses((status = 200, description = "A page of runs, newest first, and `next_cursor` (null on the last page)", body = Object),
+    responses((status = 200, description = "A page of runs, newest first, and `next_cursor` (null on the last page)", body = RunPage),
               (status = 400, description = "Unknown status or a limit outside 1–500 (problem+json)"),
               (status = 404, description = "The cursor names no run (problem+json)")))]
-pub async fn list(State(s): State<AppState>, Query(q): Query<RunsQuery>) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(s): State<AppState>,
+    Query(q): Query<RunsQuery>,
+) -> ApiResult<Json<RunPage>> {
     let status = match q.status.as_deref() {
         None => None,
         Some(v) => Some(v.parse::<RunStatus>().map_err(|_| {
             Problem::new(
                 400,
-                "invalid_status",
+                ProblemCode::InvalidStatus,
                 format!(
                     "status {v:?} is not a run status; use one of {}",
                     RunStatus::ALL.map(RunStatus::as_str).join(", ")
@@ -72,7 +75,7 @@ pub async fn list(State(s): State<AppState>, Query(q): Query<RunsQuery>) -> ApiR
             // The cursor names a run; one that does not exist is not found (like any id).
             Err(StoreError::RunNotFound { .. }) => return Err(Problem::new(
                 404,
-                "invalid_cursor",
+                ProblemCode::InvalidCursor,
                 "the cursor names no run: it is not one this API returned; pass next_cursor from the previous page",
             )),
             other => other.map_err(EngineError::from)?,
@@ -80,16 +83,19 @@ pub async fn list(State(s): State<AppState>, Query(q): Query<RunsQuery>) -> ApiR
     let next = (runs.len() as u32 == limit)
         .then(|| runs.last().map(|r| r.id.clone()))
         .flatten();
-    Ok(Json(json!({"runs": runs, "next_cursor": next})))
+    Ok(Json(RunPage {
+        runs: runs.into_iter().map(run_view).collect(),
+        next_cursor: next,
+    }))
 }
 
 /// `GET /v1/runs/{id}`.
 #[utoipa::path(get, path = "/v1/runs/{id}", tag = "runs",
     params(("id" = String, Path, description = "Run id")),
-    responses((status = 200, description = "The run", body = Object),
+    responses((status = 200, description = "The run", body = RunView),
               (status = 404, description = "No such run (problem+json)")))]
-pub async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(s.engine.get_run(&id).await?)))
+pub async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<RunView>> {
+    Ok(Json(run_view(s.engine.get_run(&id).await?)))
 }
 
 /// `GET /v1/runs/{id}/events`.
@@ -115,8 +121,8 @@ pub async fn events(
 /// `POST /v1/runs/{id}/cancel`.
 #[utoipa::path(post, path = "/v1/runs/{id}/cancel", tag = "runs",
     params(("id" = String, Path, description = "Run id")),
-    responses((status = 200, description = "The cancelled run", body = Object),
+    responses((status = 200, description = "The cancelled run", body = RunView),
               (status = 409, description = "The run already finished (problem+json)")))]
-pub async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(s.engine.cancel(&id).await?)))
+pub async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<RunView>> {
+    Ok(Json(run_view(s.engine.cancel(&id).await?)))
 }

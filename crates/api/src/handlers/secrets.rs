@@ -3,6 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use ferry_types::ProblemCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
@@ -53,7 +54,7 @@ pub async fn set(
     let outcome =
         tokio::task::spawn_blocking(move || engine.secrets().set(&reference, &provider, value))
             .await
-            .map_err(|e| Problem::new(500, "internal_error", e.to_string()))?
+            .map_err(|e| Problem::new(500, ProblemCode::InternalError, e.to_string()))?
             .map_err(|e| Problem::from(ferry_engine::EngineError::from(e)))?;
     let status = if outcome.created {
         StatusCode::CREATED
@@ -81,12 +82,12 @@ pub async fn delete(
     let r = reference.clone();
     let deleted = tokio::task::spawn_blocking(move || engine.secrets().delete(&r))
         .await
-        .map_err(|e| Problem::new(500, "internal_error", e.to_string()))?
+        .map_err(|e| Problem::new(500, ProblemCode::InternalError, e.to_string()))?
         .map_err(|e| Problem::from(ferry_engine::EngineError::from(e)))?;
     if !deleted {
         return Err(Problem::new(
             404,
-            "secret_not_found",
+            ProblemCode::SecretNotFound,
             format!("no secret named {reference}; list them with `ferry secrets list`"),
         ));
     }

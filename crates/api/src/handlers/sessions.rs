@@ -5,8 +5,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ferry_config::SpeakReplies;
-use ferry_engine::{EngineError, InputRequest, SubmitOptions};
+use ferry_engine::{run_view, session_info, EngineError, InputRequest, SubmitOptions};
 use ferry_store::{NewSession, SessionPatch};
+use ferry_types::{ProblemCode, RunEvent, RunView, SessionInfo, SessionPage, SessionView};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -77,7 +78,7 @@ pub fn page_limit(limit: Option<u32>, default: u32) -> Result<u32, Problem> {
         Some(n @ 1..=500) => Ok(n),
         Some(n) => Err(Problem::new(
             400,
-            "invalid_limit",
+            ProblemCode::InvalidLimit,
             format!("limit {n} is out of range: give a page size from 1 to 500"),
         )),
     }
@@ -93,12 +94,12 @@ pub struct InputQuery {
 
 /// `POST /v1/sessions`.
 #[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = CreateSession,
-    responses((status = 201, description = "The new session", body = Object),
+    responses((status = 201, description = "The new session", body = SessionInfo),
               (status = 409, description = "The session exists (problem+json)")))]
 pub async fn create(
     State(s): State<AppState>,
     ApiJson(body): ApiJson<CreateSession>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<SessionInfo>)> {
     if let Some(v) = &body.speak_replies {
         v.parse::<SpeakReplies>()
             .map_err(|e| EngineError::bad_input("invalid_speak_replies", e.to_string()))?;
@@ -123,20 +124,20 @@ pub async fn create(
             )
             .await?;
     }
-    Ok((StatusCode::CREATED, Json(json!(session))))
+    Ok((StatusCode::CREATED, Json(session_info(session))))
 }
 
 /// `PATCH /v1/sessions/{id}`.
 #[utoipa::path(patch, path = "/v1/sessions/{id}", tag = "sessions", request_body = UpdateSession,
     params(("id" = String, Path, description = "Session id")),
-    responses((status = 200, description = "The session", body = Object),
+    responses((status = 200, description = "The session", body = SessionInfo),
               (status = 400, description = "Invalid selector or speak_replies (problem+json)"),
               (status = 404, description = "No such session (problem+json)")))]
 pub async fn update(
     State(s): State<AppState>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateSession>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SessionInfo>> {
     let session = s
         .engine
         .update_session(
@@ -148,13 +149,16 @@ pub async fn update(
             },
         )
         .await?;
-    Ok(Json(json!(session)))
+    Ok(Json(session_info(session)))
 }
 
 /// `GET /v1/sessions`.
 #[utoipa::path(get, path = "/v1/sessions", tag = "sessions", params(Page),
-    responses((status = 200, description = "A page of sessions and `next_cursor`", body = Object)))]
-pub async fn list(State(s): State<AppState>, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
+    responses((status = 200, description = "A page of sessions and `next_cursor`", body = SessionPage)))]
+pub async fn list(
+    State(s): State<AppState>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<SessionPage>> {
     let limit = page_limit(page.limit, 100)?;
     let sessions = s
         .engine
@@ -165,16 +169,22 @@ pub async fn list(State(s): State<AppState>, Query(page): Query<Page>) -> ApiRes
     let next = (sessions.len() as u32 == limit)
         .then(|| sessions.last().map(|s| s.id.clone()))
         .flatten();
-    Ok(Json(json!({"sessions": sessions, "next_cursor": next})))
+    Ok(Json(SessionPage {
+        sessions: sessions.into_iter().map(session_info).collect(),
+        next_cursor: next,
+    }))
 }
 
 /// `GET /v1/sessions/{id}`.
 #[utoipa::path(get, path = "/v1/sessions/{id}", tag = "sessions",
     params(("id" = String, Path, description = "Session id")),
-    responses((status = 200, description = "The session with its totals", body = Object),
+    responses((status = 200, description = "The session with its totals", body = SessionView),
               (status = 404, description = "No such session (problem+json)")))]
-pub async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(s.engine.session_view(&id).await?)))
+pub async fn show(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SessionView>> {
+    Ok(Json(s.engine.session_view(&id).await?))
 }
 
 /// `GET /v1/sessions/{id}/messages`.
@@ -236,7 +246,7 @@ fn idempotency_key(headers: &HeaderMap) -> Option<String> {
 #[utoipa::path(post, path = "/v1/sessions/{id}/input", tag = "sessions",
     params(("id" = String, Path, description = "Session id (created on first use)"), InputQuery),
     request_body(content = Object, description = "{content?, attachments?, provider?, model?, fallbacks?, thinking?, params?, provider_routing?}"),
-    responses((status = 200, description = "The completed run, or its events as SSE with `Accept: text/event-stream`", body = Object),
+    responses((status = 200, description = "The completed run, or its events as SSE with `Accept: text/event-stream`", body = RunView),
               (status = 400, description = "Invalid input (problem+json)"),
               (status = 409, description = "Session busy with `wait=false` (problem+json)"),
               (status = 502, description = "The run failed upstream (problem+json with run_id)")))]
@@ -282,29 +292,30 @@ pub async fn input(
 /// the run's terminal event (status, code, message, retryable) with the run id.
 pub fn run_result(
     run: ferry_store::Run,
-    terminal: Option<std::sync::Arc<Value>>,
+    terminal: Option<std::sync::Arc<RunEvent>>,
 ) -> ApiResult<Response> {
     if run.status == ferry_store::RunStatus::Completed {
-        return Ok(Json(json!(run)).into_response());
+        return Ok(Json(run_view(run)).into_response());
     }
-    let data = terminal.as_deref().cloned().unwrap_or(Value::Null);
+    let ended = match terminal.as_deref() {
+        Some(RunEvent::RunFailed(ended) | RunEvent::RunCancelled(ended)) => Some(ended),
+        _ => None,
+    };
     let (code, message) = run
         .error
         .as_ref()
         .map(|e| (e.code.clone(), e.message.clone()))
         .unwrap_or_else(|| ("run_failed".into(), "the run did not complete".into()));
-    let status = data["status"]
-        .as_u64()
-        .map(|s| s as u16)
-        .unwrap_or(match run.status {
-            ferry_store::RunStatus::Cancelled => 409,
-            ferry_store::RunStatus::Interrupted => 503,
-            _ => 502,
-        });
-    let retryable = data["retryable"]
-        .as_bool()
+    let status = ended.and_then(|e| e.status).unwrap_or(match run.status {
+        ferry_store::RunStatus::Cancelled => 409,
+        ferry_store::RunStatus::Interrupted => 503,
+        _ => 502,
+    });
+    let retryable = ended
+        .and_then(|e| e.retryable)
         .unwrap_or(run.status == ferry_store::RunStatus::Interrupted);
-    Err(Problem::new(status, &code, message)
+    let code = ProblemCode::from_code(&code).unwrap_or(ProblemCode::RunFailed);
+    Err(Problem::new(status, code, message)
         .retryable(retryable)
         .with_run(run.id))
 }
@@ -314,8 +325,8 @@ pub fn run_result(
     params(("id" = String, Path, description = "Session id (created on first use)"),
            ("Idempotency-Key" = Option<String>, Header, description = "The same key returns the same run")),
     request_body(content = Object, description = "The same body as /input"),
-    responses((status = 202, description = "The queued run", body = Object),
-              (status = 200, description = "The run of a repeated Idempotency-Key", body = Object)))]
+    responses((status = 202, description = "The queued run", body = RunView),
+              (status = 200, description = "The run of a repeated Idempotency-Key", body = RunView)))]
 pub async fn detached(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -336,14 +347,18 @@ pub async fn detached(
             },
         )
         .await?;
-    let run = submitted
-        .run
-        .ok_or_else(|| Problem::new(500, "internal_error", "the new run was not stored"))?;
+    let run = submitted.run.ok_or_else(|| {
+        Problem::new(
+            500,
+            ProblemCode::InternalError,
+            "the new run was not stored",
+        )
+    })?;
     let status = if submitted.existing {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED
     };
     let location = format!("/v1/runs/{}", run.id);
-    Ok((status, [(header::LOCATION, location)], Json(json!(run))).into_response())
+    Ok((status, [(header::LOCATION, location)], Json(run_view(run))).into_response())
 }

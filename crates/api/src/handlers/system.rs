@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use ferry_types::ProblemCode;
 use serde_json::{json, Value};
 
 use crate::problem::{ApiResult, Problem};
@@ -24,7 +25,7 @@ pub async fn readyz(State(s): State<AppState>) -> ApiResult<Json<Value>> {
     if s.engine.is_draining() {
         return Err(Problem::new(
             503,
-            "draining",
+            ProblemCode::Draining,
             "ferry is shutting down and takes no new work",
         )
         .retryable(true));
@@ -62,7 +63,7 @@ pub async fn openapi_json(State(s): State<AppState>) -> Response {
 pub async fn not_found(uri: axum::http::Uri) -> Response {
     let problem = Problem::new(
         404,
-        "not_found",
+        ProblemCode::NotFound,
         format!(
             "no such endpoint: {}; see docs/api.md (or GET /v1/openapi.json) for the API",
             uri.path()

@@ -5,6 +5,7 @@
 
 use ferry_openrouter::{Attempt, Usage};
 use ferry_store::{NewEvent, NewRun, RunFinish, RunStart, RunStatus};
+use ferry_types::{ProblemCode, RunCompleted, RunEnded, RunEvent, RunStarted};
 use serde_json::{json, Value};
 
 use crate::engine::{validate_session_id, Engine};
@@ -71,7 +72,13 @@ impl Engine {
                 model_requested: model.clone(),
                 started_at: time::OffsetDateTime::now_utc(),
             };
-            let started = json!({"run_id": run_id, "session_id": session, "route": route, "model": model, "api": end.api});
+            let started = RunEvent::RunStarted(RunStarted {
+                run_id: run_id.clone(),
+                session_id: session,
+                route,
+                model,
+                api: Some(end.api.to_owned()),
+            });
             let usage = end.usage.map(|u| {
                 json!({
                     "prompt_tokens": u.prompt_tokens,
@@ -83,27 +90,34 @@ impl Engine {
             let cost = end.usage.and_then(|u| u.cost);
             let served = end.model_served.clone().or(end.model.clone());
             let output = end.text.as_ref().map(|t| json!({"text": t}));
-            let (kind, data, status) = match &end.error {
+            let (ended, status) = match &end.error {
                 None => (
-                    "run.completed",
-                    json!({"output": output, "usage": usage, "cost": cost, "model": served, "duration_ms": end.duration_ms}),
+                    RunEvent::RunCompleted(RunCompleted {
+                        output: output.clone().unwrap_or(Value::Null),
+                        usage: usage.clone(),
+                        cost,
+                        model: served.clone(),
+                        duration_ms: end.duration_ms,
+                    }),
                     RunStatus::Completed,
                 ),
-                Some((code, message)) if code == "interrupted" => (
-                    "run.failed",
-                    json!({"code": code, "message": message}),
-                    RunStatus::Interrupted,
-                ),
-                Some((code, message)) => (
-                    "run.failed",
-                    json!({"code": code, "message": message}),
-                    RunStatus::Failed,
-                ),
+                Some((code, message)) => {
+                    let code = crate::error::problem_code(code);
+                    let status = if code == ProblemCode::Interrupted {
+                        RunStatus::Interrupted
+                    } else {
+                        RunStatus::Failed
+                    };
+                    (
+                        RunEvent::RunFailed(RunEnded::new(code, message.clone())),
+                        status,
+                    )
+                }
             };
             // The start, both events and the end: one transaction.
-            let events = [(1, "run.started", &started), (2, kind, &data)]
+            let events = [(1, &started), (2, &ended)]
                 .into_iter()
-                .map(|(seq, kind, data)| NewEvent::new(seq, kind, data))
+                .map(|(seq, e)| NewEvent::new(seq, e.kind(), &e.payload_value()))
                 .collect::<Result<Vec<_>, _>>()
                 .unwrap_or_else(|e| {
                     tracing::warn!(run = %run_id, error = %e, "facade run events not stored");

@@ -6,13 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::args::{EmitOutputArgs, EmitPart};
 
-/// An asset as the output and the tool results describe it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AssetRef {
-    pub asset_id: String,
-    pub media_type: String,
-    pub size: u64,
-}
+pub use ferry_types::AssetRef;
 
 /// One part of a run's output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

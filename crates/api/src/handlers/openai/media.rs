@@ -15,6 +15,7 @@ use ferry_assets::Source;
 use ferry_engine::{DirectResult, EngineError, FacadeRunEnd, ToolOutput, TranscribeOptions};
 use ferry_metrics::Api;
 use ferry_openrouter::Usage;
+use ferry_types::ProblemCode;
 use serde_json::{json, Map, Value};
 
 use crate::extract::ApiJson;
@@ -250,7 +251,7 @@ async fn recorded<T>(
                 error: result
                     .as_ref()
                     .err()
-                    .map(|p| (p.code.clone(), p.detail.clone())),
+                    .map(|p| (p.code.as_str().to_owned(), p.detail.clone())),
                 duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
                 ..FacadeRunEnd::default()
             },
@@ -277,7 +278,7 @@ async fn run_tool(
             Ok(DirectResult::Done(out)) => Ok(*out),
             Ok(DirectResult::VideoStarted(_)) => Err(Problem::new(
                 500,
-                "internal_error",
+                ProblemCode::InternalError,
                 format!("{name} started a video"),
             )),
             Err(e) => Err(Problem::from(e)),
@@ -464,7 +465,7 @@ pub async fn speech(
         let asset = out
             .assets
             .first()
-            .ok_or_else(|| Problem::new(502, "upstream_error", "the speech call returned no audio"))?;
+            .ok_or_else(|| Problem::new(502, ProblemCode::UpstreamError, "the speech call returned no audio"))?;
         let bytes = read_asset(&s, &asset.asset_id).await?;
         let (content_type, bytes) = match format.as_str() {
             "mp3" => ("audio/mpeg", bytes),
@@ -602,7 +603,10 @@ mod tests {
             (Some("16:9"), Some("4K"))
         );
         assert_eq!(image_config("auto").unwrap(), (None, None));
-        assert_eq!(image_config("big").unwrap_err().code, "invalid_size");
+        assert_eq!(
+            image_config("big").unwrap_err().code.as_str(),
+            "invalid_size"
+        );
     }
 
     #[test]

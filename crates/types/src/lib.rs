@@ -1,0 +1,20 @@
+//! ferry's typed contract: run events, run and session views, problem codes, tool results
+//! and the problem document — the shapes the engine emits, the API answers (and documents in its
+//! OpenAPI schemas) and the CLI reads. Depends on no other ferry crate.
+
+mod event;
+mod problem;
+mod problem_code;
+mod tool;
+mod views;
+
+pub use event::{
+    AssetCreated, EventError, Payload, RunCompleted, RunEnded, RunEvent, RunStarted, TextDelta,
+    ToolCompleted, ToolError, ToolProgress, ToolStarted,
+};
+pub use problem::ProblemDocument;
+pub use problem_code::{ProblemCode, UnknownProblemCode};
+pub use tool::{AssetRef, MediaToolResult, OutputEmitted, ToolFailure};
+pub use views::{
+    RunErrorView, RunPage, RunStatus, RunView, SessionInfo, SessionPage, SessionTotals, SessionView,
+};
