@@ -74,12 +74,13 @@ pub(crate) fn tokens(data: &Value) -> (Option<u64>, Option<u64>) {
 /// Looks `generation_id` up with `route`'s client and key; `None` when the route has
 /// no usable client or key, or the generation was not found in time.
 pub(crate) async fn look_up(inner: &Inner, route: &str, generation_id: &str) -> Option<Value> {
-    let route_cfg = inner.routes.route(route).ok()?;
-    let client = inner.routes.openrouter_client(route).ok()?;
-    let key = inner.routes.api_key(route_cfg, &inner.secrets).ok()?;
+    let up = inner
+        .upstreams
+        .upstream(inner.routes.route(route).ok()?)
+        .ok()?;
     let fetch = || {
-        let (client, key) = (client.clone(), key.clone());
-        async move { client.generation(&key, generation_id).await }
+        let up = &up;
+        async move { up.provider.generation(&up.key, generation_id).await }
     };
     find_generation(fetch, &LOOKUP_DELAYS).await
 }

@@ -2,14 +2,14 @@
 //! session), executes runs against the driver with retries and fallbacks, and records
 //! everything durably. Also owns the runtime model setting and the shutdown path.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use ferry_config::{validate_selector, wire_model, RoutesFile, SpeakReplies};
-use ferry_openrouter::RetryPolicy;
+use ferry_openrouter::{Provider, RetryPolicy};
 use ferry_store::{InsertOutcome, NewRun, NewSession, Run, Session, SessionPatch, Store};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -28,6 +28,7 @@ use crate::run::{session_worker, InsertFailed, Job};
 use crate::secrets::SecretsHandle;
 use crate::tool_loop::SessionSettings;
 use crate::tools::ToolName;
+use crate::upstreams::Upstreams;
 use crate::views::{ActiveTarget, RuntimeView, SessionView, StatusView};
 use crate::EngineError;
 
@@ -101,8 +102,9 @@ impl EngineConfig {
 pub(crate) struct Inner {
     pub(crate) routes: RouteTable,
     pub(crate) store: Store,
-    pub(crate) secrets: SecretsHandle,
-    pub(crate) retry: RetryPolicy,
+    pub(crate) secrets: Arc<SecretsHandle>,
+    /// Route → provider + key ([`crate::upstreams`]).
+    pub(crate) upstreams: Upstreams,
     pub(crate) assets: AssetStore,
     pub(crate) workspace_root: PathBuf,
     pub(crate) catalogs: Catalogs,
@@ -146,6 +148,19 @@ impl Engine {
         retry: RetryPolicy,
         config: EngineConfig,
     ) -> Result<(Engine, Vec<Run>), EngineError> {
+        Engine::start_with_providers(routes, store, secrets, retry, config, BTreeMap::new()).await
+    }
+
+    /// [`Engine::start`] with `providers` in place of the named routes' OpenRouter clients
+    /// (an in-memory upstream for tests).
+    pub async fn start_with_providers(
+        routes: RoutesFile,
+        store: Store,
+        secrets: SecretsHandle,
+        retry: RetryPolicy,
+        config: EngineConfig,
+        providers: BTreeMap<String, Arc<dyn Provider>>,
+    ) -> Result<(Engine, Vec<Run>), EngineError> {
         let assets = AssetStore::open(&config.state_root, store.clone(), config.max_asset_bytes)?;
         let workspace_root = config.workspace_root.canonicalize().map_err(|e| {
             EngineError::bad_input(
@@ -182,12 +197,15 @@ impl Engine {
             },
             None => None,
         };
+        let routes = RouteTable::new(routes);
+        let secrets = Arc::new(secrets);
+        let upstreams = Upstreams::new(&routes, secrets.clone(), retry, providers);
         let engine = Engine {
             inner: Arc::new(Inner {
-                routes: RouteTable::new(routes),
+                routes,
                 store,
                 secrets,
-                retry,
+                upstreams,
                 assets,
                 workspace_root,
                 catalogs,
@@ -259,7 +277,7 @@ impl Engine {
 
     /// The same-model retry policy.
     pub fn retry_policy(&self) -> &RetryPolicy {
-        &self.inner.retry
+        self.inner.upstreams.retry()
     }
 
     /// When the engine started (Unix seconds).
@@ -421,10 +439,8 @@ impl Engine {
     pub async fn key_status(&self, route: Option<&str>) -> Result<serde_json::Value, EngineError> {
         let routes = &self.inner.routes;
         let id = route.unwrap_or(&routes.file().default_route).to_string();
-        let route = routes.route(&id)?;
-        let client = routes.openrouter_client(&id)?;
-        let key = routes.api_key(route, &self.inner.secrets)?;
-        let info = client.key_info(&key).await?;
+        let up = self.inner.upstreams.upstream(routes.route(&id)?)?;
+        let info = up.provider.key_info(&up.key).await?;
         let data = info.get("data").cloned().unwrap_or(info);
         Ok(json!({"route": id, "key": data}))
     }

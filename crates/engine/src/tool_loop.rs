@@ -330,8 +330,7 @@ impl Engine {
         let output_started = AtomicBool::new(false);
         for (i, planned) in plan.chain.iter().enumerate().skip(start) {
             let route = inner.routes.route(&planned.route)?;
-            let client = inner.routes.client(&planned.route)?;
-            let key = self.route_key(route)?;
+            let up = self.caller_upstream(route)?;
             let system_prompt = ctx.system_prompt_session.or(route.system_prompt.as_deref());
             let wire = wire_model(route, &planned.model);
             let catalog = inner.catalogs.get(&planned.route);
@@ -397,7 +396,15 @@ impl Engine {
             let result = deadline
                 .run(
                     &output_started,
-                    chat_with_retries(&*client, &key, &req, &inner.retry, &mut on_event, attempts),
+                    chat_with_retries(
+                        &*up.provider,
+                        &up.key,
+                        &req,
+                        None,
+                        inner.upstreams.retry(),
+                        &mut on_event,
+                        attempts,
+                    ),
                 )
                 .await;
             let Some(result) = result else {

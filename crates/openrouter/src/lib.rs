@@ -14,12 +14,13 @@ mod body;
 mod catalog;
 mod client;
 mod deadline;
-mod driver;
 mod error;
 mod management;
 pub mod media;
 mod outcome;
 mod passthrough;
+mod provider;
+mod provider_client;
 mod redact;
 mod response;
 mod retry;
@@ -33,13 +34,13 @@ pub use audio::{transcription_body, Transcription, TranscriptionRequest};
 pub use catalog::{Catalog, CatalogModel};
 pub use client::OpenRouterClient;
 pub use deadline::Deadline;
-pub use driver::ChatDriver;
 pub use error::{DriverError, UpstreamError, UpstreamErrorKind};
 pub use management::{create_key_body, ProvisionedKey};
 pub use passthrough::{
     open_pass_with_retries, open_raw_with_retries, RawCompletion, RawReply, RawStream,
     StreamSummary, Usage,
 };
+pub use provider::Provider;
 pub use redact::{redact_text, REDACTED};
 pub use retry::{call_with_retries, chat_with_retries, parse_retry_after, Attempt, RetryPolicy};
 pub use types::{ChatOutcome, ChatRequest, PassRequest, Protocol, StreamEvent, ToolCall};
