@@ -146,8 +146,14 @@ where
         return;
     }
     let task = reconcile(Arc::clone(&inner), route);
-    tokio::spawn(async move {
-        task.await;
+    let stop = inner.background.clone();
+    let tasks = inner.tasks.clone();
+    // Tracked, and given up on drain: a lookup never holds a shutdown up.
+    tasks.spawn(async move {
+        tokio::select! {
+            _ = stop.cancelled() => {}
+            () = task => {}
+        }
         inner.billing.pending.fetch_sub(1, Ordering::Relaxed);
     });
 }

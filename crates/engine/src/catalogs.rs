@@ -222,7 +222,7 @@ impl Engine {
     pub(crate) fn spawn_catalog_refresh(&self) {
         let engine = self.clone();
         let stop = self.inner.background.clone();
-        tokio::spawn(async move {
+        self.inner.tasks.spawn(async move {
             let mut not_before: HashMap<String, tokio::time::Instant> = HashMap::new();
             loop {
                 let ids: Vec<String> = engine.inner.routes.file().routes.keys().cloned().collect();

@@ -303,6 +303,12 @@ impl Engine {
         self.inner.tasks.spawn(fut);
     }
 
+    /// Tasks still running on the engine's tracker (session workers, background loops,
+    /// pollers, lookups, background writes); zero once a drain has fully ended.
+    pub fn tracked_tasks(&self) -> usize {
+        self.inner.tasks.len()
+    }
+
     /// True once shutdown began.
     pub fn is_draining(&self) -> bool {
         self.inner.draining.load(Ordering::SeqCst)
@@ -630,7 +636,7 @@ impl Engine {
         let hub = self.launch(session_id, &run_id, |hub| job(hub, Some(inserted)));
         if !opts.ack_after_insert {
             // A failed insert ends the run with that failure as its terminal event.
-            tokio::spawn(async move {
+            self.inner.tasks.spawn(async move {
                 let result = insert.await.map(|_| ()).map_err(|e| {
                     tracing::error!(run = %hub.run_id, error = %e, "cannot store the new run");
                     InsertFailed::of(&EngineError::from(e))
@@ -872,7 +878,10 @@ impl Engine {
             .await
             .is_err()
         {
-            tracing::warn!("background writes still running at close; closing the store anyway");
+            tracing::warn!(
+                tasks = self.tracked_tasks(),
+                "background writes still running at close; closing the store anyway"
+            );
         }
         self.inner.store.close().await;
     }

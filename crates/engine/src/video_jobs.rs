@@ -376,7 +376,7 @@ impl Engine {
         let tx = self.inner.videos.register(view.clone());
         let engine = self.clone();
         let stop = self.inner.background.clone();
-        tokio::spawn(async move {
+        self.inner.tasks.spawn(async move {
             let id = job.id.clone();
             tokio::select! {
                 _ = stop.cancelled() => {
