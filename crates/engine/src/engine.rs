@@ -27,7 +27,7 @@ use crate::routes::{RouteStatus, RouteTable};
 use crate::run::{session_worker, InsertFailed, Job};
 use crate::secrets::SecretsHandle;
 use crate::tool_loop::SessionSettings;
-use crate::tools::ToolName;
+use crate::tools::{RouteTools, ToolName};
 use crate::upstreams::Upstreams;
 use crate::views::{ActiveTarget, RuntimeView, SessionView, StatusView};
 use crate::EngineError;
@@ -105,6 +105,8 @@ pub(crate) struct Inner {
     pub(crate) secrets: Arc<SecretsHandle>,
     /// Route → provider + key ([`crate::upstreams`]).
     pub(crate) upstreams: Upstreams,
+    /// The tool definitions each route offers.
+    pub(crate) tools: RouteTools,
     pub(crate) assets: AssetStore,
     pub(crate) workspace_root: PathBuf,
     pub(crate) catalogs: Catalogs,
@@ -197,6 +199,7 @@ impl Engine {
             },
             None => None,
         };
+        let tools = RouteTools::new(&routes);
         let routes = RouteTable::new(routes);
         let secrets = Arc::new(secrets);
         let upstreams = Upstreams::new(&routes, secrets.clone(), retry, providers);
@@ -206,6 +209,7 @@ impl Engine {
                 store,
                 secrets,
                 upstreams,
+                tools,
                 assets,
                 workspace_root,
                 catalogs,
