@@ -3,7 +3,8 @@
 //! `eventsource-stream`, error mapping to stable problem codes ([`UpstreamError`]) and a
 //! bounded retry policy ([`chat_with_retries`]); speech-to-text ([`OpenRouterClient::transcribe`]),
 //! the model catalog ([`Catalog`], [`OpenRouterClient::fetch_catalog`]) and media
-//! generation ([`media`]: images, speech, video jobs, guarded downloads).
+//! generation ([`media`]: images, speech, video jobs, guarded downloads). The engine calls
+//! all of it through the object-safe [`Provider`] trait, which the client implements.
 
 // `UpstreamError` carries the upstream metadata JSON by value (its shape is part of the
 // public API the engine uses); it only travels on the failure path, so its size is fine.
