@@ -11,7 +11,7 @@ use std::time::Duration;
 use ferry_engine::{Engine, EngineConfig, Event, InputRequest, SecretsHandle, SubmitOptions};
 use ferry_openrouter::{ChatOutcome, Provider, RetryPolicy, StreamEvent, ToolCall};
 use ferry_store::{RunStatus, Store};
-use memory::{failure, text, Memory, Step};
+use memory::{failure, reply, text, Memory, Step};
 use serde_json::{json, Value};
 
 const KEY_VAR: &str = "FERRY_ENGINE_MEMORY_TEST_KEY";
@@ -72,7 +72,7 @@ async fn a_tool_call_runs_and_its_result_is_fed_back_to_the_model() {
         name: "generate_image".into(),
         arguments: json!({"prompt": "a fox at dusk"}).to_string(),
     };
-    let asks_for_a_tool = Step::Reply(
+    let asks_for_a_tool = reply(
         Vec::new(),
         Ok(ChatOutcome {
             message: json!({"role": "assistant", "content": null, "tool_calls": [
@@ -83,7 +83,7 @@ async fn a_tool_call_runs_and_its_result_is_fed_back_to_the_model() {
             ..ChatOutcome::default()
         }),
     );
-    let image = Step::Reply(
+    let image = reply(
         Vec::new(),
         Ok(ChatOutcome {
             message: json!({"role": "assistant", "content": "", "images": [
@@ -156,9 +156,11 @@ async fn a_failure_before_output_falls_back_to_the_next_model() {
 #[tokio::test]
 async fn a_failure_after_output_does_not_fall_back() {
     let mut broken = failure(502, "a/first");
-    if let Step::Reply(events, Err(e)) = &mut broken {
+    if let Step::Reply(events, result) = &mut broken {
         events.push(StreamEvent::Text("half an ans".into()));
-        e.output_started = true;
+        if let Err(e) = result.as_mut() {
+            e.output_started = true;
+        }
     }
     let provider = Memory::new(vec![broken, text("never asked")]);
     let dir = tempfile::tempdir().unwrap();

@@ -23,7 +23,7 @@ use url::Url;
 /// One scripted answer to a chat call.
 pub enum Step {
     /// Emits the events, then ends with the result.
-    Reply(Vec<StreamEvent>, Result<ChatOutcome, UpstreamError>),
+    Reply(Vec<StreamEvent>, Box<Result<ChatOutcome, UpstreamError>>),
     /// Emits the events, then never ends (until the call is dropped).
     Hang(Vec<StreamEvent>),
 }
@@ -63,9 +63,14 @@ impl Memory {
     }
 }
 
+/// A reply: `events`, then `result`.
+pub fn reply(events: Vec<StreamEvent>, result: Result<ChatOutcome, UpstreamError>) -> Step {
+    Step::Reply(events, Box::new(result))
+}
+
 /// A text answer, streamed as one delta.
 pub fn text(t: &str) -> Step {
-    Step::Reply(
+    reply(
         vec![StreamEvent::Text(t.to_owned())],
         Ok(ChatOutcome {
             message: serde_json::json!({"role": "assistant", "content": t}),
@@ -79,7 +84,7 @@ pub fn text(t: &str) -> Step {
 /// An upstream failure with `status`, before any output.
 pub fn failure(status: u16, model: &str) -> Step {
     let body = serde_json::json!({"error": {"code": status, "message": "scripted failure"}});
-    Step::Reply(
+    reply(
         Vec::new(),
         Err(UpstreamError::from_reply(
             status,
@@ -115,7 +120,7 @@ impl Provider for Memory {
             match step {
                 Some(Step::Reply(events, result)) => {
                     events.into_iter().for_each(&mut *on_event);
-                    result
+                    *result
                 }
                 Some(Step::Hang(events)) => {
                     let _flag = DropFlag(self.aborted.clone());
