@@ -75,12 +75,13 @@ pub(crate) fn tokens(data: &Value) -> (Option<u64>, Option<u64>) {
 /// Looks `generation_id` up with `route`'s client and key; `None` when the route has
 /// no usable client or key, or the generation was not found in time.
 pub(crate) async fn look_up(inner: &Inner, route: &str, generation_id: &str) -> Option<Value> {
-    let route_cfg = inner.routes.route(route).ok()?;
-    let client = inner.routes.openrouter_client(route).ok()?;
-    let key = inner.routes.api_key(route_cfg, &inner.secrets).ok()?;
+    let up = inner
+        .upstreams
+        .upstream(inner.routes.route(route).ok()?)
+        .ok()?;
     let fetch = || {
-        let (client, key) = (client.clone(), key.clone());
-        async move { client.generation(&key, generation_id).await }
+        let up = &up;
+        async move { up.provider.generation(&up.key, generation_id).await }
     };
     find_generation(fetch, &LOOKUP_DELAYS).await
 }
@@ -146,8 +147,14 @@ where
         return;
     }
     let task = reconcile(Arc::clone(&inner), route);
-    tokio::spawn(async move {
-        task.await;
+    let stop = inner.background.clone();
+    let tasks = inner.tasks.clone();
+    // Tracked, and given up on drain: a lookup never holds a shutdown up.
+    tasks.spawn(async move {
+        tokio::select! {
+            _ = stop.cancelled() => {}
+            () = task => {}
+        }
         inner.billing.pending.fetch_sub(1, Ordering::Relaxed);
     });
 }

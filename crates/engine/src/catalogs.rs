@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ferry_config::RoutesFile;
-use ferry_openrouter::{Catalog, CatalogModel, OpenRouterClient};
+use ferry_openrouter::{Catalog, CatalogModel, Provider};
 use serde::Serialize;
 
 use crate::engine::Engine;
@@ -67,7 +67,7 @@ impl Catalogs {
     async fn fetch(
         &self,
         route: &str,
-        client: &OpenRouterClient,
+        client: &dyn Provider,
         api_key: &str,
     ) -> Result<Arc<Catalog>, EngineError> {
         let catalog = Arc::new(client.fetch_catalog(api_key).await?);
@@ -132,21 +132,16 @@ pub struct ModelsQuery {
 }
 
 impl Engine {
-    /// The API key to send to `/models` (public there; sent when configured).
-    fn catalog_key(&self, route: &str) -> String {
-        self.inner
-            .routes
-            .route(route)
-            .ok()
-            .and_then(|r| self.inner.routes.api_key(r, &self.inner.secrets).ok())
-            .map(|k| k.to_string())
-            .unwrap_or_default()
-    }
-
+    /// Fetches the route's catalog (`/models` is public; the key is sent when configured).
     async fn fetch_catalog(&self, route: &str) -> Result<Arc<Catalog>, EngineError> {
-        let client = self.inner.routes.openrouter_client(route)?;
-        let key = zeroize::Zeroizing::new(self.catalog_key(route));
-        self.inner.catalogs.fetch(route, &client, &key).await
+        let up = self
+            .inner
+            .upstreams
+            .public(self.inner.routes.route(route)?)?;
+        self.inner
+            .catalogs
+            .fetch(route, &*up.provider, &up.key)
+            .await
     }
 
     /// The route's catalog for a decision about an input: the cached one (any age), else
@@ -223,7 +218,7 @@ impl Engine {
     pub(crate) fn spawn_catalog_refresh(&self) {
         let engine = self.clone();
         let stop = self.inner.background.clone();
-        tokio::spawn(async move {
+        self.inner.tasks.spawn(async move {
             let mut not_before: HashMap<String, tokio::time::Instant> = HashMap::new();
             loop {
                 let ids: Vec<String> = engine.inner.routes.file().routes.keys().cloned().collect();

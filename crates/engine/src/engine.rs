@@ -3,14 +3,14 @@
 //! everything durably. Also owns the runtime model setting and the shutdown path.
 
 use parking_lot::{Mutex, RwLock};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferry_config::{validate_selector, wire_model, RoutesFile, SpeakReplies};
-use ferry_openrouter::RetryPolicy;
+use ferry_openrouter::{Provider, RetryPolicy};
 use ferry_store::{InsertOutcome, NewRun, NewSession, Run, Session, SessionPatch, Storage};
 use ferry_types::{ProblemCode, RunEnded, RunEvent};
 use serde_json::json;
@@ -29,7 +29,8 @@ use crate::routes::{RouteStatus, RouteTable};
 use crate::run::{session_worker, InsertFailed, Job};
 use crate::secrets::SecretsHandle;
 use crate::tool_loop::SessionSettings;
-use crate::tools::ToolName;
+use crate::tools::{RouteTools, ToolName};
+use crate::upstreams::Upstreams;
 use crate::views::{ActiveTarget, RuntimeView, SessionView, StatusView};
 use crate::EngineError;
 
@@ -107,8 +108,11 @@ impl EngineConfig {
 pub(crate) struct Inner {
     pub(crate) routes: RouteTable,
     pub(crate) store: Arc<dyn Storage>,
-    pub(crate) secrets: SecretsHandle,
-    pub(crate) retry: RetryPolicy,
+    pub(crate) secrets: Arc<SecretsHandle>,
+    /// Route → provider + key ([`crate::upstreams`]).
+    pub(crate) upstreams: Upstreams,
+    /// The tool definitions each route offers.
+    pub(crate) tools: RouteTools,
     pub(crate) assets: AssetStore,
     pub(crate) workspace_root: PathBuf,
     pub(crate) catalogs: Catalogs,
@@ -152,6 +156,19 @@ impl Engine {
         retry: RetryPolicy,
         config: EngineConfig,
     ) -> Result<(Engine, Vec<Run>), EngineError> {
+        Engine::start_with_providers(routes, store, secrets, retry, config, BTreeMap::new()).await
+    }
+
+    /// [`Engine::start`] with `providers` in place of the named routes' OpenRouter clients
+    /// (an in-memory upstream for tests).
+    pub async fn start_with_providers(
+        routes: RoutesFile,
+        store: Arc<dyn Storage>,
+        secrets: SecretsHandle,
+        retry: RetryPolicy,
+        config: EngineConfig,
+        providers: BTreeMap<String, Arc<dyn Provider>>,
+    ) -> Result<(Engine, Vec<Run>), EngineError> {
         let assets = AssetStore::open(&config.state_root, store.clone(), config.max_asset_bytes)?;
         let workspace_root = config.workspace_root.canonicalize().map_err(|e| {
             EngineError::bad_input(
@@ -187,12 +204,17 @@ impl Engine {
             },
             None => None,
         };
+        let tools = RouteTools::new(&routes);
+        let routes = RouteTable::new(routes);
+        let secrets = Arc::new(secrets);
+        let upstreams = Upstreams::new(&routes, secrets.clone(), retry, providers);
         let engine = Engine {
             inner: Arc::new(Inner {
-                routes: RouteTable::new(routes),
+                routes,
                 store,
                 secrets,
-                retry,
+                upstreams,
+                tools,
                 assets,
                 workspace_root,
                 catalogs,
@@ -264,7 +286,7 @@ impl Engine {
 
     /// The same-model retry policy.
     pub fn retry_policy(&self) -> &RetryPolicy {
-        &self.inner.retry
+        self.inner.upstreams.retry()
     }
 
     /// When the engine started (Unix seconds).
@@ -288,6 +310,12 @@ impl Engine {
         F: std::future::Future<Output = ()> + Send + 'static,
     {
         self.inner.tasks.spawn(fut);
+    }
+
+    /// Tasks still running on the engine's tracker (session workers, background loops,
+    /// pollers, lookups, background writes); zero once a drain has fully ended.
+    pub fn tracked_tasks(&self) -> usize {
+        self.inner.tasks.len()
     }
 
     /// True once shutdown began.
@@ -414,10 +442,8 @@ impl Engine {
     pub async fn key_status(&self, route: Option<&str>) -> Result<serde_json::Value, EngineError> {
         let routes = &self.inner.routes;
         let id = route.unwrap_or(&routes.file().default_route).to_string();
-        let route = routes.route(&id)?;
-        let client = routes.openrouter_client(&id)?;
-        let key = routes.api_key(route, &self.inner.secrets)?;
-        let info = client.key_info(&key).await?;
+        let up = self.inner.upstreams.upstream(routes.route(&id)?)?;
+        let info = up.provider.key_info(&up.key).await?;
         let data = info.get("data").cloned().unwrap_or(info);
         Ok(json!({"route": id, "key": data}))
     }
@@ -598,7 +624,7 @@ impl Engine {
         let hub = self.launch(session_id, &run_id, |hub| job(hub, Some(inserted)));
         if !opts.ack_after_insert {
             // A failed insert ends the run with that failure as its terminal event.
-            tokio::spawn(async move {
+            self.inner.tasks.spawn(async move {
                 let result = insert.await.map(|_| ()).map_err(|e| {
                     tracing::error!(run = %hub.run_id, error = %e, "cannot store the new run");
                     InsertFailed::of(&EngineError::from(e))
@@ -844,7 +870,10 @@ impl Engine {
             .await
             .is_err()
         {
-            tracing::warn!("background writes still running at close; closing the store anyway");
+            tracing::warn!(
+                tasks = self.tracked_tasks(),
+                "background writes still running at close; closing the store anyway"
+            );
         }
         self.inner.store.close().await;
     }

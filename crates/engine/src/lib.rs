@@ -33,6 +33,7 @@ pub mod tools;
 mod transcribe;
 mod unstored;
 mod upstream_log;
+mod upstreams;
 mod video_jobs;
 mod views;
 mod workspace;

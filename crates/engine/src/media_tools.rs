@@ -320,11 +320,9 @@ impl Engine {
             None => Err(Unpriced::NotInCatalog),
         };
         let chat = req.to_chat();
-        let client = self.inner.routes.openrouter_client(&route.id)?;
-        let key = self.route_key(route)?;
+        let up = self.caller_upstream(route)?;
         let deadline =
             Duration::from_millis(ctx.timeout_ms.unwrap_or(route.media.image_timeout_ms));
-        let driver = client.with_deadline(deadline);
         let limits = FetchLimits {
             max_bytes: usize::try_from(self.inner.assets.max_bytes()).unwrap_or(usize::MAX),
             timeout: deadline,
@@ -342,10 +340,11 @@ impl Engine {
                 .await?;
             let mut attempts = Vec::new();
             let outcome = chat_with_retries(
-                &driver,
-                &key,
+                &*up.provider,
+                &up.key,
                 &chat,
-                &self.inner.retry,
+                Some(deadline),
+                self.inner.upstreams.retry(),
                 &mut |_| {},
                 &mut attempts,
             )
@@ -369,7 +368,9 @@ impl Engine {
             for source in extract_images(&outcome, &model)? {
                 let bytes = match source {
                     ImageSource::Inline { bytes, .. } => bytes,
-                    ImageSource::Remote(url) => client.fetch_image(&key, &url, limits).await?.bytes,
+                    ImageSource::Remote(url) => {
+                        up.provider.fetch_image(&up.key, &url, limits).await?.bytes
+                    }
                 };
                 out.assets
                     .push(self.store_generated(bytes, Kind::Image, "image").await?);
@@ -415,15 +416,15 @@ impl Engine {
                 Err(Unpriced::Unbounded("speech")),
             )
             .await?;
-        let client = self.inner.routes.openrouter_client(&route.id)?;
-        let key = self.route_key(route)?;
+        let up = self.caller_upstream(route)?;
         let mut attempts = Vec::new();
-        let speech = client
+        let speech = up
+            .provider
             .speech(
-                &key,
+                &up.key,
                 &req,
                 Duration::from_millis(route.timeout_ms),
-                &self.inner.retry,
+                self.inner.upstreams.retry(),
                 &mut attempts,
             )
             .await;

@@ -76,16 +76,14 @@ fn is_unreachable(e: &UpstreamError) -> bool {
 impl Engine {
     /// Probes one route's upstream once and records the outcome.
     async fn probe_route(&self, id: &str) {
-        let (Ok(route), Ok(client)) = (
-            self.inner.routes.route(id),
-            self.inner.routes.openrouter_client(id),
-        ) else {
+        let Ok(route) = self.inner.routes.route(id) else {
             return;
         };
-        let Ok(key) = self.inner.routes.api_key(route, &self.inner.secrets) else {
+        let Ok(up) = self.inner.upstreams.upstream(route) else {
             return;
         };
-        let outcome = match tokio::time::timeout(PROBE_TIMEOUT, client.key_info(&key)).await {
+        let outcome = match tokio::time::timeout(PROBE_TIMEOUT, up.provider.key_info(&up.key)).await
+        {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) if is_unreachable(&e) => Err(e.message),
             Ok(Err(_)) => Ok(()),

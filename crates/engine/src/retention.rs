@@ -30,7 +30,7 @@ impl Engine {
         };
         let store = self.store().clone();
         let stop = self.inner.background.clone();
-        tokio::spawn(async move {
+        self.inner.tasks.spawn(async move {
             let mut wait = FIRST_PRUNE_AFTER;
             loop {
                 tokio::select! {

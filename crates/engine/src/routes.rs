@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ferry_config::{AuthSource, Capabilities, Route, RoutesFile};
-use ferry_openrouter::{ChatDriver, OpenRouterClient};
+use ferry_openrouter::OpenRouterClient;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -87,11 +87,6 @@ impl RouteTable {
         })
     }
 
-    /// The route's driver client.
-    pub fn client(&self, id: &str) -> Result<Arc<dyn ChatDriver>, EngineError> {
-        self.openrouter_client(id).map(|c| c as Arc<dyn ChatDriver>)
-    }
-
     /// The route's concrete OpenRouter client (for catalog and key endpoints).
     pub fn openrouter_client(&self, id: &str) -> Result<Arc<OpenRouterClient>, EngineError> {
         match self.clients.get(id) {
@@ -110,6 +105,14 @@ impl RouteTable {
     /// The API key for a route, from the secret store or the daemon's environment.
     pub fn api_key(
         &self,
+        route: &Route,
+        secrets: &SecretsHandle,
+    ) -> Result<Zeroizing<String>, EngineError> {
+        Self::api_key_of(route, secrets)
+    }
+
+    /// [`RouteTable::api_key`] (the lookup needs no table).
+    pub(crate) fn api_key_of(
         route: &Route,
         secrets: &SecretsHandle,
     ) -> Result<Zeroizing<String>, EngineError> {

@@ -10,8 +10,6 @@
 //! `include_artifacts_inline`). A spoken reply, when asked for, is synthesised from the
 //! final text and attached as an audio part.
 
-use parking_lot::Mutex;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,8 +34,8 @@ use crate::input::{provider_for, RunPlan};
 use crate::live::LiveRun;
 use crate::media_tools::{require_tool, ToolCtx, ToolOutput};
 use crate::tools::{
-    compose, definition, named_asset_ids, offered, parse_call, AssetRef, Composed,
-    GenerateAudioArgs, OutputPart, ToolArgs, ToolName,
+    compose, named_asset_ids, parse_call, AssetRef, Composed, GenerateAudioArgs, OutputPart,
+    ToolArgs, ToolName,
 };
 use crate::video_jobs::VideoJobView;
 use crate::EngineError;
@@ -127,10 +125,7 @@ pub(crate) fn add_cost(acc: &mut Option<f64>, cost: Option<f64>) {
 /// The tool definitions offered to `wire` on `route`: none when every media capability
 /// is off, or when the catalog says the model takes no tools.
 fn tools_for(inner: &Inner, route: &Route, wire: &str) -> Option<Arc<Vec<Value>>> {
-    let tools = offered(&route.capabilities);
-    if tools.is_empty() {
-        return None;
-    }
+    let tools = inner.tools.of(&route.id)?;
     let takes_tools = inner.catalogs.get(&route.id).and_then(|c| {
         c.model(wire)
             .map(|m| m.supported_parameters.iter().any(|p| p == "tools"))
@@ -138,20 +133,7 @@ fn tools_for(inner: &Inner, route: &Route, wire: &str) -> Option<Arc<Vec<Value>>
     if takes_tools == Some(false) {
         return None;
     }
-    Some(shared_definitions(&tools))
-}
-
-/// The definitions of a tool set, built once per distinct set and shared by every request
-/// that offers it (they are the same ~5 KB of JSON on every call).
-fn shared_definitions(tools: &[ToolName]) -> Arc<Vec<Value>> {
-    type Definitions = HashMap<Vec<ToolName>, Arc<Vec<Value>>>;
-    static CACHE: std::sync::OnceLock<Mutex<Definitions>> = std::sync::OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut cache = cache.lock();
-    cache
-        .entry(tools.to_vec())
-        .or_insert_with(|| Arc::new(tools.iter().copied().map(definition).collect()))
-        .clone()
+    Some(tools)
 }
 
 /// A tool message for the model.
@@ -359,8 +341,7 @@ impl Engine {
         let output_started = AtomicBool::new(false);
         for (i, planned) in plan.chain.iter().enumerate().skip(start) {
             let route = inner.routes.route(&planned.route)?;
-            let client = inner.routes.client(&planned.route)?;
-            let key = self.route_key(route)?;
+            let up = self.caller_upstream(route)?;
             let system_prompt = ctx.system_prompt_session.or(route.system_prompt.as_deref());
             let wire = wire_model(route, &planned.model);
             let catalog = inner.catalogs.get(&planned.route);
@@ -426,7 +407,15 @@ impl Engine {
             let result = deadline
                 .run(
                     &output_started,
-                    chat_with_retries(&*client, &key, &req, &inner.retry, &mut on_event, attempts),
+                    chat_with_retries(
+                        &*up.provider,
+                        &up.key,
+                        &req,
+                        None,
+                        inner.upstreams.retry(),
+                        &mut on_event,
+                        attempts,
+                    ),
                 )
                 .await;
             let Some(result) = result else {

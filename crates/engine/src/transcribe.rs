@@ -159,8 +159,7 @@ impl Engine {
             )
             .await?;
         let (_, bytes) = self.inner.assets.read(&asset.asset.id).await?;
-        let client = self.inner.routes.openrouter_client(&route.id)?;
-        let key = self.route_key(route)?;
+        let up = self.caller_upstream(route)?;
         let req = TranscriptionRequest {
             model: &model,
             audio: &bytes,
@@ -168,9 +167,13 @@ impl Engine {
             language,
         };
         let mut attempts = Vec::new();
-        let t = call_with_retries(&self.inner.retry, true, &model, &mut attempts, || {
-            client.transcribe(&key, &req)
-        })
+        let t = call_with_retries(
+            self.inner.upstreams.retry(),
+            true,
+            &model,
+            &mut attempts,
+            || up.provider.transcribe(&up.key, &req),
+        )
         .await;
         crate::upstream_log::failed_media_attempts(
             crate::tools::ToolName::TranscribeAudio.as_str(),

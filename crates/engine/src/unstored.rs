@@ -99,7 +99,7 @@ impl Engine {
         self.inner.unstored.lock().insert(run_id.clone(), end);
         let engine = self.clone();
         let stop = self.inner.background.clone();
-        tokio::spawn(async move {
+        self.inner.tasks.spawn(async move {
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => return,

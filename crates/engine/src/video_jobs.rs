@@ -174,10 +174,11 @@ impl Engine {
             .clone()
             .unwrap_or_else(|| route.media.video_model.clone());
         crate::access::current_caller().check_target(&route.id, &model)?;
-        let client = self.inner.routes.openrouter_client(&route.id)?;
-        let key = self.inner.routes.api_key(route, &self.inner.secrets)?;
+        let up = self.inner.upstreams.upstream(route)?;
         let models =
-            match tokio::time::timeout(POLL_REQUEST_TIMEOUT, client.video_models(&key)).await {
+            match tokio::time::timeout(POLL_REQUEST_TIMEOUT, up.provider.video_models(&up.key))
+                .await
+            {
                 Ok(Ok(doc)) => Some(doc),
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "video model catalog unavailable; assuming 4/6/8 s");
@@ -230,12 +231,13 @@ impl Engine {
         };
         req.validate()?;
         let mut attempts = Vec::new();
-        let state = client
+        let state = up
+            .provider
             .create_video(
-                &key,
+                &up.key,
                 &req,
                 POLL_REQUEST_TIMEOUT,
-                &self.inner.retry,
+                self.inner.upstreams.retry(),
                 &mut attempts,
             )
             .await;
@@ -364,7 +366,7 @@ impl Engine {
         let tx = self.inner.videos.register(view.clone());
         let engine = self.clone();
         let stop = self.inner.background.clone();
-        tokio::spawn(async move {
+        self.inner.tasks.spawn(async move {
             let id = job.id.clone();
             tokio::select! {
                 _ = stop.cancelled() => {
@@ -403,12 +405,7 @@ impl Engine {
         job: &VideoJob,
         tx: &watch::Sender<VideoJobView>,
     ) -> Outcome {
-        let (client, key) = match self
-            .inner
-            .routes
-            .openrouter_client(&route.id)
-            .and_then(|c| Ok((c, self.inner.routes.api_key(route, &self.inner.secrets)?)))
-        {
+        let up = match self.inner.upstreams.upstream(route) {
             Ok(x) => x,
             Err(e) => return failed(&e),
         };
@@ -432,13 +429,14 @@ impl Engine {
             }
             tokio::time::sleep(backoff.next_delay()).await;
             let mut attempts = Vec::new();
-            let polled = client
+            let polled = up
+                .provider
                 .video_job(
-                    &key,
+                    &up.key,
                     &job.upstream_id,
                     job.polling_url.as_deref(),
                     POLL_REQUEST_TIMEOUT,
-                    &self.inner.retry,
+                    self.inner.upstreams.retry(),
                     &mut attempts,
                 )
                 .await;
@@ -460,7 +458,7 @@ impl Engine {
                 Err(e) => return failed(&e.into()),
             };
             if state.status.is_terminal() {
-                return self.finish_video(&client, &key, job, &state).await;
+                return self.finish_video(&*up.provider, &up.key, job, &state).await;
             }
             if state.status.as_str() != status {
                 status = state.status.as_str().to_owned();
@@ -492,7 +490,7 @@ impl Engine {
     /// there is none.
     async fn finish_video(
         &self,
-        client: &ferry_openrouter::OpenRouterClient,
+        client: &dyn ferry_openrouter::Provider,
         key: &str,
         job: &VideoJob,
         state: &VideoJobState,

@@ -7,14 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ferry_config::{Attribution, Route};
-use futures::future::BoxFuture;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Certificate, Response};
 use serde_json::Value;
 use url::Url;
 
 use crate::body::{self, BodyError, Overflow};
-use crate::driver::ChatDriver;
 use crate::error::{DriverError, ErrorContext, UpstreamError};
 use crate::response::parse_completion;
 use crate::retry::parse_retry_after;
@@ -418,17 +416,6 @@ impl OpenRouterClient {
         }
         let request = self.inner.http.get(url).bearer_auth(api_key);
         send_for_json(request, MAX_BODY, ctx, path).await
-    }
-}
-
-impl ChatDriver for OpenRouterClient {
-    fn chat<'a>(
-        &'a self,
-        api_key: &'a str,
-        req: &'a ChatRequest,
-        on_event: &'a mut (dyn FnMut(StreamEvent) + Send),
-    ) -> BoxFuture<'a, Result<ChatOutcome, UpstreamError>> {
-        Box::pin(OpenRouterClient::chat(self, api_key, req, on_event))
     }
 }
 

@@ -204,6 +204,12 @@ impl UpstreamError {
         }
     }
 
+    /// The error an upstream reply with `status` and `body` means for a call to `model`
+    /// (what the transport builds; in-memory providers answer with it too).
+    pub fn from_reply(status: u16, body: &[u8], model: &str) -> Self {
+        Self::from_http(status, None, body, ErrorContext { model, api_key: "" })
+    }
+
     /// Builds the error for a non-success HTTP response.
     pub(crate) fn from_http(
         status: u16,

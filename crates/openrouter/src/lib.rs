@@ -3,7 +3,8 @@
 //! `eventsource-stream`, error mapping to stable problem codes ([`UpstreamError`]) and a
 //! bounded retry policy ([`chat_with_retries`]); speech-to-text ([`OpenRouterClient::transcribe`]),
 //! the model catalog ([`Catalog`], [`OpenRouterClient::fetch_catalog`]) and media
-//! generation ([`media`]: images, speech, video jobs, guarded downloads).
+//! generation ([`media`]: images, speech, video jobs, guarded downloads). The engine calls
+//! all of it through the object-safe [`Provider`] trait, which the client implements.
 
 // `UpstreamError` carries the upstream metadata JSON by value (its shape is part of the
 // public API the engine uses); it only travels on the failure path, so its size is fine.
@@ -14,12 +15,13 @@ mod body;
 mod catalog;
 mod client;
 mod deadline;
-mod driver;
 mod error;
 mod management;
 pub mod media;
 mod outcome;
 mod passthrough;
+mod provider;
+mod provider_client;
 mod redact;
 mod response;
 mod retry;
@@ -33,13 +35,13 @@ pub use audio::{transcription_body, Transcription, TranscriptionRequest};
 pub use catalog::{Catalog, CatalogModel};
 pub use client::OpenRouterClient;
 pub use deadline::Deadline;
-pub use driver::ChatDriver;
 pub use error::{DriverError, UpstreamError, UpstreamErrorKind};
 pub use management::{create_key_body, ProvisionedKey};
 pub use passthrough::{
     open_pass_with_retries, open_raw_with_retries, RawCompletion, RawReply, RawStream,
     StreamSummary, Usage,
 };
+pub use provider::Provider;
 pub use redact::{redact_text, REDACTED};
 pub use retry::{call_with_retries, chat_with_retries, parse_retry_after, Attempt, RetryPolicy};
 pub use types::{ChatOutcome, ChatRequest, PassRequest, Protocol, StreamEvent, ToolCall};

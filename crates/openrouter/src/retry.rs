@@ -7,8 +7,8 @@ use ferry_config::ThinkingLevel;
 use rand::Rng;
 use serde::Serialize;
 
-use crate::driver::ChatDriver;
 use crate::error::{UpstreamError, UpstreamErrorKind};
+use crate::provider::Provider;
 use crate::types::{ChatOutcome, ChatRequest, StreamEvent};
 
 /// Bounded exponential backoff with full jitter.
@@ -228,11 +228,13 @@ pub(crate) fn millis(d: Duration) -> u64 {
 
 /// Calls `driver` for ONE model, retrying per `policy` while the failure is retryable and
 /// no [`StreamEvent`] has been emitted yet. Every attempt is appended to `attempts`.
-/// A 400 saying reasoning is required is retried once with thinking = minimal.
+/// A 400 saying reasoning is required is retried once with thinking = minimal. A
+/// `deadline` bounds each attempt as a whole (see [`Provider::chat`]).
 pub async fn chat_with_retries(
-    driver: &dyn ChatDriver,
+    driver: &dyn Provider,
     api_key: &str,
     req: &ChatRequest,
+    deadline: Option<Duration>,
     policy: &RetryPolicy,
     on_event: &mut (dyn FnMut(StreamEvent) + Send),
     attempts: &mut Vec<Attempt>,
@@ -248,7 +250,7 @@ pub async fn chat_with_retries(
                 emitted |= event.is_output();
                 on_event(event);
             };
-            driver.chat(api_key, current, &mut forward).await
+            driver.chat(api_key, current, deadline, &mut forward).await
         };
         let latency_ms = millis(started.elapsed());
         let mut error = match result {
@@ -317,11 +319,24 @@ mod tests {
         }
     }
 
-    impl ChatDriver for ScriptedDriver {
+    /// The answer of a call the retry tests never make.
+    fn unscripted<'a, T: Send + 'a, E: From<UpstreamError> + Send + 'a>(
+        what: &str,
+    ) -> BoxFuture<'a, Result<T, E>> {
+        let e = UpstreamError::new(UpstreamErrorKind::Other, format!("no {what} scripted"));
+        Box::pin(async move { Err(e.into()) })
+    }
+
+    impl Provider for ScriptedDriver {
+        fn is_verified(&self) -> bool {
+            true
+        }
+
         fn chat<'a>(
             &'a self,
             _api_key: &'a str,
             req: &'a ChatRequest,
+            _deadline: Option<Duration>,
             on_event: &'a mut (dyn FnMut(StreamEvent) + Send),
         ) -> BoxFuture<'a, Result<ChatOutcome, UpstreamError>> {
             self.seen_thinking.lock().unwrap().push(req.thinking);
@@ -332,6 +347,136 @@ mod tests {
                 }
                 result
             })
+        }
+
+        fn open_raw<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a ChatRequest,
+            _: &'a RetryPolicy,
+            _: bool,
+            _: &'a mut Vec<Attempt>,
+            _: &'a mut Duration,
+        ) -> BoxFuture<'a, Result<crate::RawReply, UpstreamError>> {
+            unscripted("pass-through")
+        }
+
+        fn open_pass<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a crate::PassRequest,
+            _: &'a RetryPolicy,
+            _: bool,
+            _: &'a mut Vec<Attempt>,
+            _: &'a mut Duration,
+        ) -> BoxFuture<'a, Result<crate::RawReply, UpstreamError>> {
+            unscripted("pass-through")
+        }
+
+        fn transcribe<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a crate::TranscriptionRequest<'a>,
+        ) -> BoxFuture<'a, Result<crate::Transcription, UpstreamError>> {
+            unscripted("transcription")
+        }
+
+        fn speech<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a crate::media::SpeechRequest,
+            _: Duration,
+            _: &'a RetryPolicy,
+            _: &'a mut Vec<Attempt>,
+        ) -> BoxFuture<'a, Result<crate::media::Speech, crate::media::MediaError>> {
+            unscripted("speech")
+        }
+
+        fn fetch_image<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a url::Url,
+            _: crate::media::FetchLimits,
+        ) -> BoxFuture<'a, Result<crate::media::Downloaded, crate::media::MediaError>> {
+            unscripted("download")
+        }
+
+        fn create_video<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a crate::media::VideoRequest,
+            _: Duration,
+            _: &'a RetryPolicy,
+            _: &'a mut Vec<Attempt>,
+        ) -> BoxFuture<'a, Result<crate::media::VideoJobState, crate::media::MediaError>> {
+            unscripted("video")
+        }
+
+        fn video_job<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            _: Option<&'a str>,
+            _: Duration,
+            _: &'a RetryPolicy,
+            _: &'a mut Vec<Attempt>,
+        ) -> BoxFuture<'a, Result<crate::media::VideoJobState, crate::media::MediaError>> {
+            unscripted("video")
+        }
+
+        fn video_models<'a>(
+            &'a self,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<serde_json::Value, UpstreamError>> {
+            unscripted("video models")
+        }
+
+        fn download_video<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a crate::media::VideoJobState,
+            _: usize,
+            _: Duration,
+        ) -> BoxFuture<'a, Result<crate::media::Downloaded, crate::media::MediaError>> {
+            unscripted("download")
+        }
+
+        fn fetch_catalog<'a>(
+            &'a self,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<crate::Catalog, UpstreamError>> {
+            unscripted("catalog")
+        }
+
+        fn generation<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<Option<serde_json::Value>, UpstreamError>> {
+            unscripted("generation")
+        }
+
+        fn key_info<'a>(
+            &'a self,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<serde_json::Value, UpstreamError>> {
+            unscripted("key info")
+        }
+
+        fn create_key<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a serde_json::Value,
+        ) -> BoxFuture<'a, Result<crate::ProvisionedKey, UpstreamError>> {
+            unscripted("key")
+        }
+
+        fn disable_key<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<(), UpstreamError>> {
+            unscripted("key")
         }
     }
 
@@ -369,7 +514,7 @@ mod tests {
         let mut events = Vec::new();
         let mut on_event = |e: StreamEvent| events.push(e);
         let result =
-            chat_with_retries(driver, "k", req, policy, &mut on_event, &mut attempts).await;
+            chat_with_retries(driver, "k", req, None, policy, &mut on_event, &mut attempts).await;
         (result, attempts, events)
     }
 

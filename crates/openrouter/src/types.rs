@@ -1,4 +1,4 @@
-//! The driver's request and result types: what the engine hands to a [`crate::ChatDriver`]
+//! The driver's request and result types: what the engine hands to a [`crate::Provider`]
 //! and what comes back (stream events while a reply arrives, the outcome at the end).
 
 use ferry_config::{ModelParams, ProviderRouting, ThinkingLevel};

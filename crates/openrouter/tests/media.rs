@@ -53,9 +53,10 @@ async fn image_generation_sends_modalities_and_config_without_streaming() {
     let chat = req.to_chat();
     let mut attempts = Vec::new();
     let outcome = chat_with_retries(
-        &client.with_deadline(Duration::from_secs(10)),
+        &client,
         KEY,
         &chat,
+        Some(Duration::from_secs(10)),
         &policy(),
         &mut |_| {},
         &mut attempts,
@@ -101,9 +102,10 @@ async fn image_deadline_names_the_setting() {
         ..policy()
     };
     let err = chat_with_retries(
-        &client.with_deadline(Duration::from_millis(150)),
+        &client,
         KEY,
         &chat,
+        Some(Duration::from_millis(150)),
         &no_retry,
         &mut |_| {},
         &mut Vec::new(),

@@ -41,7 +41,8 @@ async fn chat_retrying(
     let mut events = Vec::new();
     let mut attempts = Vec::new();
     let mut on_event = |e: StreamEvent| events.push(e);
-    let result = chat_with_retries(client, KEY, req, policy, &mut on_event, &mut attempts).await;
+    let result =
+        chat_with_retries(client, KEY, req, None, policy, &mut on_event, &mut attempts).await;
     (events, attempts, result)
 }
 

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::{current_caller, Admission, CallSpec, Caller, Scope, Spent, Unpriced};
 use crate::engine::Engine;
 use crate::input::PlannedModel;
+use crate::upstreams::{Provisioned, Upstream};
 use crate::EngineError;
 
 impl Engine {
@@ -75,21 +76,22 @@ impl Engine {
         self.admit(&caller, spec).await
     }
 
-    /// The key to send upstream on `route`: the OpenRouter key provisioned for the current
-    /// caller's virtual key on that route, else the route's own key.
-    pub(crate) fn route_key(
+    /// The provider and key for the current caller's call on `route`: the OpenRouter key
+    /// provisioned for the caller's virtual key on that route, else the route's own key.
+    pub(crate) fn caller_upstream(
         &self,
         route: &ferry_config::Route,
-    ) -> Result<zeroize::Zeroizing<String>, EngineError> {
-        if let Caller::Key(k) = current_caller() {
-            if let Some(up) = k.settings.upstream.as_ref().filter(|u| u.route == route.id) {
-                if let Some(key) = self.inner.secrets.get(&up.secret_ref) {
-                    return Ok(key);
-                }
-                tracing::warn!(key = %k.id, "the provisioned OpenRouter key is missing from the secret store; using the route's key");
-            }
-        }
-        self.inner.routes.api_key(route, &self.inner.secrets)
+    ) -> Result<Upstream, EngineError> {
+        let caller = current_caller();
+        let provisioned = match &caller {
+            Caller::Key(k) => k.settings.upstream.as_ref().map(|u| Provisioned {
+                key_id: &k.id,
+                route: &u.route,
+                secret_ref: &u.secret_ref,
+            }),
+            _ => None,
+        };
+        self.inner.upstreams.upstream_for(route, provisioned)
     }
 
     /// Admits one media call (`kind` `media` or `stt`) of the current caller to `model`

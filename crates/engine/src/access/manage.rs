@@ -238,13 +238,13 @@ impl Engine {
                 format!("the secret {mref} (management_auth_ref of route {route_id}) is not stored; `ferry secrets set {mref} --provider openrouter --stdin`"),
             )
         })?;
-        let client = self.inner.routes.openrouter_client(&route_id)?;
+        let provider = self.inner.upstreams.provider(&route_id)?;
         let body = ferry_openrouter::create_key_body(
             &format!("ferry {id} ({name})"),
             limit,
             settings.period.openrouter_reset(),
         );
-        let provisioned = client.create_key(&mkey, &body).await?;
+        let provisioned = provider.create_key(&mkey, &body).await?;
         let secret_ref = format!("ferry.vk.{}", id.trim_start_matches("key_"));
         self.inner
             .secrets
@@ -389,8 +389,8 @@ impl Engine {
                 format!("the management key {mref} is not stored; the OpenRouter key {} stays enabled until you disable it", up.hash),
             )
         })?;
-        let client = self.inner.routes.openrouter_client(&up.route)?;
-        client.disable_key(&mkey, &up.hash).await?;
+        let provider = self.inner.upstreams.provider(&up.route)?;
+        provider.disable_key(&mkey, &up.hash).await?;
         self.inner.secrets.delete(&up.secret_ref)?;
         Ok(())
     }

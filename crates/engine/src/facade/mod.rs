@@ -17,13 +17,13 @@ use ferry_config::{
     resolve_target, wire_model, ModelParams, ProviderRouting, Route, SelectorInputs,
 };
 use ferry_openrouter::{
-    open_pass_with_retries, open_raw_with_retries, Attempt, ChatRequest, Deadline,
-    OpenRouterClient, PassRequest, RawReply, RetryPolicy, UpstreamError,
+    Attempt, ChatRequest, Deadline, PassRequest, RawReply, RetryPolicy, UpstreamError,
 };
 use serde::Serialize;
 
 use crate::engine::Engine;
 use crate::input::{plan_chain, provider_for};
+use crate::upstreams::ProviderHandle;
 use crate::EngineError;
 
 pub use protocol::PassCall;
@@ -71,7 +71,7 @@ trait ChainRequest {
     /// Opens the reply with the same-model retry policy.
     async fn open(
         &self,
-        client: &OpenRouterClient,
+        provider: &ProviderHandle,
         key: &str,
         policy: &RetryPolicy,
         collect_text: bool,
@@ -113,22 +113,22 @@ impl ChainRequest for ChatChain {
 
     async fn open(
         &self,
-        client: &OpenRouterClient,
+        provider: &ProviderHandle,
         key: &str,
         policy: &RetryPolicy,
         collect_text: bool,
         trace: &mut FacadeTrace,
     ) -> Result<RawReply, UpstreamError> {
-        open_raw_with_retries(
-            client,
-            key,
-            &self.chat,
-            policy,
-            collect_text,
-            &mut trace.attempts,
-            &mut trace.upstream_wait,
-        )
-        .await
+        provider
+            .open_raw(
+                key,
+                &self.chat,
+                policy,
+                collect_text,
+                &mut trace.attempts,
+                &mut trace.upstream_wait,
+            )
+            .await
     }
 }
 
@@ -158,22 +158,22 @@ impl ChainRequest for PassChain {
 
     async fn open(
         &self,
-        client: &OpenRouterClient,
+        provider: &ProviderHandle,
         key: &str,
         policy: &RetryPolicy,
         collect_text: bool,
         trace: &mut FacadeTrace,
     ) -> Result<RawReply, UpstreamError> {
-        open_pass_with_retries(
-            client,
-            key,
-            &self.req,
-            policy,
-            collect_text,
-            &mut trace.attempts,
-            &mut trace.upstream_wait,
-        )
-        .await
+        provider
+            .open_pass(
+                key,
+                &self.req,
+                policy,
+                collect_text,
+                &mut trace.attempts,
+                &mut trace.upstream_wait,
+            )
+            .await
     }
 }
 
@@ -266,14 +266,19 @@ impl Engine {
             req.retarget(route, &planned.model);
             trace.route = Some(planned.route.clone());
             trace.model = Some(req.wire_model().to_owned());
-            let client = self.routes().openrouter_client(&planned.route)?;
-            let key = self.route_key(route)?;
+            let up = self.caller_upstream(route)?;
             let before = trace.attempts.len();
             let within = DeadlineRun::start(trace);
             let result = deadline
                 .run(
                     &no_output,
-                    req.open(&client, &key, self.retry_policy(), collect_text, trace),
+                    req.open(
+                        &up.provider,
+                        &up.key,
+                        self.retry_policy(),
+                        collect_text,
+                        trace,
+                    ),
                 )
                 .await;
             let model = req.wire_model().to_owned();

@@ -5,6 +5,7 @@
 
 mod args;
 mod names;
+mod offer;
 mod output;
 mod schema;
 
@@ -13,5 +14,6 @@ pub use args::{
     GenerateImageArgs, GenerateVideoArgs, ToolArgs, TranscribeAudioArgs,
 };
 pub use names::ToolName;
+pub(crate) use offer::RouteTools;
 pub use output::{compose, named_asset_ids, text_of, AssetRef, Composed, OutputPart};
 pub use schema::{definition, offered};

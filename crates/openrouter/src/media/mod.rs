@@ -22,7 +22,6 @@ pub use image::{
     IMAGE_SIZES, MAX_EDIT_IMAGES, MAX_IMAGES_PER_CALL, MAX_PROMPT_CHARS,
 };
 pub use speech::{check_voice, finish_speech, Speech, SpeechRequest, MAX_SPEECH_CHARS};
-pub use transport::DeadlineChat;
 pub use video::{
     content_url, parse_job, poll_url, snap_duration, supported_durations, PollBackoff,
     VideoJobState, VideoRequest, VideoStatus, DEFAULT_VIDEO_DURATIONS, MAX_VIDEO_REFERENCES,

@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
 use url::Url;
@@ -20,65 +19,15 @@ use super::video::{content_url, parse_job, poll_url, VideoJobState, VideoRequest
 use crate::client::{
     check_status, endpoint, read_limited, send_error, send_for_json, OpenRouterClient,
 };
-use crate::driver::ChatDriver;
-use crate::error::{ErrorContext, UpstreamError, UpstreamErrorKind};
+use crate::error::{ErrorContext, UpstreamError};
 use crate::retry::{call_with_retries, Attempt, RetryPolicy};
-use crate::types::{ChatOutcome, ChatRequest, StreamEvent};
 
 /// Largest speech response accepted.
 const MAX_SPEECH_BYTES: usize = 64 * 1024 * 1024;
 /// Largest JSON document of the video endpoints.
 const MAX_JOB_DOCUMENT: usize = 1024 * 1024;
 
-/// The route's chat transport with a whole-request deadline (image generation: the
-/// route's `media.image_timeout_ms` or a per-call override).
-pub struct DeadlineChat<'a> {
-    client: &'a OpenRouterClient,
-    deadline: Duration,
-}
-
-impl ChatDriver for DeadlineChat<'_> {
-    fn chat<'a>(
-        &'a self,
-        api_key: &'a str,
-        req: &'a ChatRequest,
-        on_event: &'a mut (dyn FnMut(StreamEvent) + Send),
-    ) -> BoxFuture<'a, Result<ChatOutcome, UpstreamError>> {
-        Box::pin(async move {
-            let result = self
-                .client
-                .chat_via(
-                    self.client.media_http(),
-                    Some(self.deadline),
-                    api_key,
-                    req,
-                    on_event,
-                )
-                .await;
-            result.map_err(|mut e| {
-                if e.kind == UpstreamErrorKind::Timeout && e.status.is_none() {
-                    e.message = format!(
-                        "{} did not answer within {} ms — raise the route's media.image_timeout_ms, or pass a larger --timeout-ms for one call",
-                        req.model,
-                        self.deadline.as_millis()
-                    );
-                }
-                e
-            })
-        })
-    }
-}
-
 impl OpenRouterClient {
-    /// A chat driver whose every request must finish within `deadline` (no idle
-    /// timeout): what image generation uses.
-    pub fn with_deadline(&self, deadline: Duration) -> DeadlineChat<'_> {
-        DeadlineChat {
-            client: self,
-            deadline,
-        }
-    }
-
     /// Whether `url` is on the upstream's own origin (scheme, host and port).
     pub fn is_own_origin(&self, url: &Url) -> bool {
         url.origin() == self.base_url().origin()

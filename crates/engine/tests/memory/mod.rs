@@ -1,0 +1,256 @@
+//! An in-memory [`Provider`]: answers chat calls from a script, records what it was
+//! asked, and can hold a stream open mid-way (no HTTP, no server). Calls the engine tests
+//! do not script (speech, video, catalog…) are answered with an upstream error, as an
+//! upstream without those endpoints would.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ferry_openrouter::media::{
+    Downloaded, FetchLimits, MediaError, Speech, SpeechRequest, VideoJobState, VideoRequest,
+};
+use ferry_openrouter::{
+    Attempt, Catalog, ChatOutcome, ChatRequest, PassRequest, Provider, ProvisionedKey, RawReply,
+    RetryPolicy, StreamEvent, Transcription, TranscriptionRequest, UpstreamError,
+};
+use futures::future::BoxFuture;
+use serde_json::Value;
+use tokio::sync::Notify;
+use url::Url;
+
+/// One scripted answer to a chat call.
+pub enum Step {
+    /// Emits the events, then ends with the result.
+    Reply(Vec<StreamEvent>, Box<Result<ChatOutcome, UpstreamError>>),
+    /// Emits the events, then never ends (until the call is dropped).
+    Hang(Vec<StreamEvent>),
+}
+
+/// The scripted provider. Cheap to share (`Arc`).
+#[derive(Default)]
+pub struct Memory {
+    script: Mutex<VecDeque<Step>>,
+    seen: Mutex<Vec<ChatRequest>>,
+    /// Signalled when a [`Step::Hang`] has emitted its events.
+    pub hanging: Notify,
+    /// Set when a hanging call was dropped (the engine aborted it).
+    pub aborted: Arc<AtomicBool>,
+}
+
+/// Sets its flag when dropped.
+struct DropFlag(Arc<AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Memory {
+    /// A provider answering `steps` in order.
+    pub fn new(steps: Vec<Step>) -> Arc<Memory> {
+        Arc::new(Memory {
+            script: Mutex::new(steps.into()),
+            ..Memory::default()
+        })
+    }
+
+    /// Every chat request received, in order.
+    pub fn requests(&self) -> Vec<ChatRequest> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// A reply: `events`, then `result`.
+pub fn reply(events: Vec<StreamEvent>, result: Result<ChatOutcome, UpstreamError>) -> Step {
+    Step::Reply(events, Box::new(result))
+}
+
+/// A text answer, streamed as one delta.
+pub fn text(t: &str) -> Step {
+    reply(
+        vec![StreamEvent::Text(t.to_owned())],
+        Ok(ChatOutcome {
+            message: serde_json::json!({"role": "assistant", "content": t}),
+            content: t.to_owned(),
+            finish_reason: Some("stop".into()),
+            ..ChatOutcome::default()
+        }),
+    )
+}
+
+/// An upstream failure with `status`, before any output.
+pub fn failure(status: u16, model: &str) -> Step {
+    let body = serde_json::json!({"error": {"code": status, "message": "scripted failure"}});
+    reply(
+        Vec::new(),
+        Err(UpstreamError::from_reply(
+            status,
+            body.to_string().as_bytes(),
+            model,
+        )),
+    )
+}
+
+fn unscripted<'a, T: Send + 'a, E: From<UpstreamError> + Send + 'a>(
+    what: &str,
+) -> BoxFuture<'a, Result<T, E>> {
+    let body = format!("{{\"error\": {{\"code\": 404, \"message\": \"no {what} here\"}}}}");
+    let e = UpstreamError::from_reply(404, body.as_bytes(), "");
+    Box::pin(async move { Err(e.into()) })
+}
+
+impl Provider for Memory {
+    fn is_verified(&self) -> bool {
+        false
+    }
+
+    fn chat<'a>(
+        &'a self,
+        _api_key: &'a str,
+        req: &'a ChatRequest,
+        _deadline: Option<Duration>,
+        on_event: &'a mut (dyn FnMut(StreamEvent) + Send),
+    ) -> BoxFuture<'a, Result<ChatOutcome, UpstreamError>> {
+        self.seen.lock().unwrap().push(req.clone());
+        let step = self.script.lock().unwrap().pop_front();
+        Box::pin(async move {
+            match step {
+                Some(Step::Reply(events, result)) => {
+                    events.into_iter().for_each(&mut *on_event);
+                    *result
+                }
+                Some(Step::Hang(events)) => {
+                    let _flag = DropFlag(self.aborted.clone());
+                    events.into_iter().for_each(&mut *on_event);
+                    self.hanging.notify_one();
+                    std::future::pending().await
+                }
+                None => panic!("the script has no answer for call to {}", req.model),
+            }
+        })
+    }
+
+    fn open_raw<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a ChatRequest,
+        _: &'a RetryPolicy,
+        _: bool,
+        _: &'a mut Vec<Attempt>,
+        _: &'a mut Duration,
+    ) -> BoxFuture<'a, Result<RawReply, UpstreamError>> {
+        unscripted("pass-through")
+    }
+
+    fn open_pass<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a PassRequest,
+        _: &'a RetryPolicy,
+        _: bool,
+        _: &'a mut Vec<Attempt>,
+        _: &'a mut Duration,
+    ) -> BoxFuture<'a, Result<RawReply, UpstreamError>> {
+        unscripted("pass-through")
+    }
+
+    fn transcribe<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a TranscriptionRequest<'a>,
+    ) -> BoxFuture<'a, Result<Transcription, UpstreamError>> {
+        unscripted("transcription")
+    }
+
+    fn speech<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a SpeechRequest,
+        _: Duration,
+        _: &'a RetryPolicy,
+        _: &'a mut Vec<Attempt>,
+    ) -> BoxFuture<'a, Result<Speech, MediaError>> {
+        unscripted("speech")
+    }
+
+    fn fetch_image<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a Url,
+        _: FetchLimits,
+    ) -> BoxFuture<'a, Result<Downloaded, MediaError>> {
+        unscripted("download")
+    }
+
+    fn create_video<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a VideoRequest,
+        _: Duration,
+        _: &'a RetryPolicy,
+        _: &'a mut Vec<Attempt>,
+    ) -> BoxFuture<'a, Result<VideoJobState, MediaError>> {
+        unscripted("video")
+    }
+
+    fn video_job<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: Option<&'a str>,
+        _: Duration,
+        _: &'a RetryPolicy,
+        _: &'a mut Vec<Attempt>,
+    ) -> BoxFuture<'a, Result<VideoJobState, MediaError>> {
+        unscripted("video")
+    }
+
+    fn video_models<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Value, UpstreamError>> {
+        unscripted("video models")
+    }
+
+    fn download_video<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a VideoJobState,
+        _: usize,
+        _: Duration,
+    ) -> BoxFuture<'a, Result<Downloaded, MediaError>> {
+        unscripted("download")
+    }
+
+    fn fetch_catalog<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Catalog, UpstreamError>> {
+        unscripted("catalog")
+    }
+
+    fn generation<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Value>, UpstreamError>> {
+        unscripted("generation")
+    }
+
+    fn key_info<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Value, UpstreamError>> {
+        unscripted("key")
+    }
+
+    fn create_key<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a Value,
+    ) -> BoxFuture<'a, Result<ProvisionedKey, UpstreamError>> {
+        unscripted("key")
+    }
+
+    fn disable_key<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<(), UpstreamError>> {
+        unscripted("key")
+    }
+}
