@@ -351,7 +351,7 @@ mod tests {
         assert_eq!(schema("/v1/tools/{name}")["minProperties"], 1);
     }
 
-    /// The run and session endpoints answer ferry-types' views (not a bare `Object`), every
+    /// The typed endpoints (runs, sessions, secrets, ...) answer ferry-types' views (not a bare `Object`), every
     /// error response of theirs is a problem document, and the problem's `code` is the
     /// enum of every `ProblemCode`; every `$ref` in the document resolves.
     #[test]
@@ -369,6 +369,10 @@ mod tests {
             ("/v1/sessions/{id}/input", "post", "200", "RunView"),
             ("/v1/sessions/{id}/runs", "post", "202", "RunView"),
             ("/v1/sessions/{id}/runs", "post", "200", "RunView"),
+            ("/v1/secrets", "get", "200", "SecretList"),
+            ("/v1/secrets", "post", "201", "SecretStored"),
+            ("/v1/secrets", "post", "200", "SecretStored"),
+            ("/v1/secrets/{ref}", "delete", "200", "SecretDeleted"),
         ] {
             let responses = doc["paths"][path][method]["responses"].as_object().unwrap();
             assert_eq!(

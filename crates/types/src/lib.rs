@@ -5,6 +5,7 @@
 mod event;
 mod problem;
 mod problem_code;
+mod secrets;
 mod tool;
 mod views;
 
@@ -14,6 +15,7 @@ pub use event::{
 };
 pub use problem::ProblemDocument;
 pub use problem_code::{ProblemCode, UnknownProblemCode};
+pub use secrets::{SecretDeleted, SecretList, SecretMeta, SecretStored};
 pub use tool::{AssetRef, MediaToolResult, OutputEmitted, ToolFailure};
 pub use views::{
     RunErrorView, RunPage, RunStatus, RunView, SessionInfo, SessionPage, SessionTotals, SessionView,
