@@ -369,10 +369,17 @@ mod tests {
             ("/v1/sessions/{id}/input", "post", "200", "RunView"),
             ("/v1/sessions/{id}/runs", "post", "202", "RunView"),
             ("/v1/sessions/{id}/runs", "post", "200", "RunView"),
+            ("/healthz", "get", "200", "Health"),
+            ("/readyz", "get", "200", "Health"),
             ("/v1/secrets", "get", "200", "SecretList"),
             ("/v1/secrets", "post", "201", "SecretStored"),
             ("/v1/secrets", "post", "200", "SecretStored"),
             ("/v1/secrets/{ref}", "delete", "200", "SecretDeleted"),
+            ("/v1/keys", "get", "200", "KeyList"),
+            ("/v1/keys", "post", "201", "KeyCreated"),
+            ("/v1/keys/{id}", "get", "200", "KeyAnswer"),
+            ("/v1/keys/{id}", "patch", "200", "KeyAnswer"),
+            ("/v1/keys/{id}", "delete", "200", "KeyAnswer"),
         ] {
             let responses = doc["paths"][path][method]["responses"].as_object().unwrap();
             assert_eq!(

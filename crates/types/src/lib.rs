@@ -3,6 +3,7 @@
 //! OpenAPI schemas) and the CLI reads. Depends on no other ferry crate.
 
 mod event;
+mod health;
 mod problem;
 mod problem_code;
 mod secrets;
@@ -13,6 +14,7 @@ pub use event::{
     AssetCreated, EventError, Payload, RunCompleted, RunEnded, RunEvent, RunStarted, TextDelta,
     ToolCompleted, ToolError, ToolProgress, ToolStarted,
 };
+pub use health::{Health, HealthStatus};
 pub use problem::ProblemDocument;
 pub use problem_code::{ProblemCode, UnknownProblemCode};
 pub use secrets::{SecretDeleted, SecretList, SecretMeta, SecretStored};
