@@ -12,15 +12,16 @@ use serde_json::Value;
 use crate::support::*;
 
 fn rig(default_model: &str) -> (FakeOpenRouter, Env, Daemon) {
-    let fake = FakeOpenRouter::start();
-    fake.set_api_key(API_KEY);
-    let env = Env::new();
-    env.write_routes(&default_routes(&fake.base_url(), "").replace(
-        "default_model = \"openai/gpt-5.4-mini\"",
-        &format!("default_model = \"{default_model}\""),
-    ));
-    env.store_key_offline();
-    let d = env.serve();
+    let routes = |base_url: &str| {
+        default_routes(base_url, "").replace(
+            "default_model = \"openai/gpt-5.4-mini\"",
+            &format!("default_model = \"{default_model}\""),
+        )
+    };
+    let Rig { fake, env, d } = Rig::with(RigOptions {
+        routes: Some(&routes),
+        ..RigOptions::default()
+    });
     (fake, env, d)
 }
 

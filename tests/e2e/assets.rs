@@ -7,21 +7,13 @@ use serde_json::Value;
 
 use crate::support::*;
 
-pub struct Rig {
-    pub fake: FakeOpenRouter,
-    pub env: Env,
-    pub d: Daemon,
-}
-
-/// A daemon on the fake upstream with the given route keys and serve flags.
-pub fn rig_with(extra_route_keys: &str, serve_args: &[&str]) -> Rig {
-    let fake = FakeOpenRouter::start();
-    fake.set_api_key(API_KEY);
-    let env = Env::new();
-    env.write_routes(&default_routes(&fake.base_url(), extra_route_keys));
-    env.store_key_offline();
-    let d = env.serve_with(serve_args, |_| {});
-    Rig { fake, env, d }
+/// A rig whose route has `route_keys`, served with `serve_args`.
+pub fn rig_with(route_keys: &str, serve_args: &[&str]) -> Rig {
+    Rig::with(RigOptions {
+        route_keys,
+        serve_args,
+        ..RigOptions::default()
+    })
 }
 
 impl Rig {
@@ -44,10 +36,6 @@ impl Rig {
 
     pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> RawResponse {
         http_bytes(self.d.port, "GET", path, headers, b"")
-    }
-
-    pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        self.d.cli(&self.env, args)
     }
 
     pub fn asset_files(&self) -> Vec<std::path::PathBuf> {

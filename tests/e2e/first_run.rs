@@ -423,14 +423,11 @@ fn url_mistakes_name_the_problem() {
 
 #[test]
 fn config_show_toml_is_a_routes_file_that_loads_the_same_configuration() {
-    let fake = FakeOpenRouter::start();
-    let env = Env::new();
-    env.write_routes(&format!(
-        "{}fallbacks = [\"anthropic/claude-sonnet-4-5\"]\nthinking = \"low\"\n[routes.openrouter.provider]\norder = [\"anthropic\"]\n[routes.openrouter.models.\"openai/gpt-5.4-mini\"]\nparams = {{ temperature = 0.2 }}\n",
-        default_routes(&fake.base_url(), "")
-    ));
-    env.store_key_offline();
-    let d = env.serve();
+    let Rig {
+        fake: _fake,
+        env,
+        d,
+    } = Rig::with_route_keys("fallbacks = [\"anthropic/claude-sonnet-4-5\"]\nthinking = \"low\"\n[routes.openrouter.provider]\norder = [\"anthropic\"]\n[routes.openrouter.models.\"openai/gpt-5.4-mini\"]\nparams = { temperature = 0.2 }\n");
     let out = d.cli(&env, &["config", "show"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let saved = env.root().join("shown.toml");

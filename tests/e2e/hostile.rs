@@ -15,13 +15,11 @@ use crate::support::*;
 const HALF_HEAD: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: b";
 
 fn rig(serve_args: &[&str], grace_ms: u64) -> (FakeOpenRouter, Env, Daemon) {
-    let fake = FakeOpenRouter::start();
-    fake.set_api_key(API_KEY);
-    let env = Env::new();
-    env.write_default_routes(&fake.base_url());
-    env.store_key_offline();
-    let d = env.serve_with(serve_args, |c| {
-        c.env("FERRY_SHUTDOWN_GRACE_MS", grace_ms.to_string());
+    let grace_ms = grace_ms.to_string();
+    let Rig { fake, env, d } = Rig::with(RigOptions {
+        serve_args,
+        serve_env: &[("FERRY_SHUTDOWN_GRACE_MS", &grace_ms)],
+        ..RigOptions::default()
     });
     (fake, env, d)
 }
@@ -470,15 +468,11 @@ fn a_full_disk_fails_runs_cleanly_and_sends_nothing_upstream() {
     let fake = FakeOpenRouter::start();
     fake.set_api_key(API_KEY);
     let env = Env::new();
-    let disk = match Tmpfs::mount(&env.state(), "8m") {
-        Ok(d) => d,
-        Err(why) => {
-            eprintln!(
-                "SKIPPED a_full_disk_fails_runs_cleanly_and_sends_nothing_upstream: cannot mount a tmpfs for the state root ({why}); run the suite as root (CI does) to exercise it"
-            );
-            return;
-        }
-    };
+    let disk = Tmpfs::mount(&env.state(), "8m").unwrap_or_else(|why| {
+        panic!(
+            "this test needs to mount a tmpfs for the state root ({why}): run the suite as root (CI does)"
+        )
+    });
     env.write_default_routes(&fake.base_url());
     env.store_key_offline();
     let mut d = env.serve();

@@ -8,54 +8,17 @@ use std::time::Duration;
 use ferry_assets::testdata;
 use ferry_fake_openrouter::{MediaEndpoint, VideoScript};
 use ferry_openrouter::media::to_data_url;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::support::*;
 
-pub struct Rig {
-    pub fake: FakeOpenRouter,
-    pub env: Env,
-    pub d: Daemon,
-}
-
-/// A daemon on the default test route with fast video polling and `extra` route keys
-/// (after the route's own keys, before `[routes.openrouter.media]`).
+/// A rig whose route has `extra` keys and polls video jobs every 20 ms.
 pub fn rig_with(extra: &str) -> Rig {
-    let fake = FakeOpenRouter::start();
-    fake.set_api_key(API_KEY);
-    let env = Env::new();
-    let media = "[routes.openrouter.media]\nvideo_poll_ms = 20\n";
-    env.write_routes(&default_routes(
-        &fake.base_url(),
-        &format!("{extra}\n{media}"),
-    ));
-    env.store_key_offline();
-    let d = env.serve();
-    Rig { fake, env, d }
+    let route_keys = format!("{extra}\n[routes.openrouter.media]\nvideo_poll_ms = 20\n");
+    Rig::with_route_keys(&route_keys)
 }
 
 impl Rig {
-    pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        self.d.cli(&self.env, args)
-    }
-
-    pub fn cli_json(&self, args: &[&str]) -> Value {
-        let mut full = vec!["--json"];
-        full.extend_from_slice(args);
-        let out = self.cli(&full);
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-        json(&stdout(&out))
-    }
-
-    pub fn api(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        let text = body.map(|b| b.to_string());
-        let (status, body) = http(self.d.port, method, path, &[], text.as_deref()).expect("http");
-        (
-            status,
-            serde_json::from_str(&body).unwrap_or(Value::String(body)),
-        )
-    }
-
     /// The raw bytes of an asset, read through the API.
     pub fn asset_bytes(&self, id: &str) -> Vec<u8> {
         let path = self.env.root().join(format!("{id}.bin"));

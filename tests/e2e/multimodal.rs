@@ -8,7 +8,7 @@ use ferry_assets::testdata;
 use ferry_fake_openrouter::TranscriptionReply;
 use serde_json::{json, Value};
 
-use crate::assets::{rig_with, Rig};
+use crate::assets::rig_with;
 use crate::support::*;
 
 fn b64(bytes: &[u8]) -> String {
@@ -16,15 +16,6 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 impl Rig {
-    fn api(&self, method: &str, path: &str, body: &Value) -> (u16, Value) {
-        let text = body.to_string();
-        let (status, body) = http(self.d.port, method, path, &[], Some(&text)).expect("http");
-        (
-            status,
-            serde_json::from_str(&body).unwrap_or(Value::String(body)),
-        )
-    }
-
     fn write_ws(&self, name: &str, bytes: &[u8]) {
         std::fs::write(self.env.ws().join(name), bytes).unwrap();
     }
@@ -78,7 +69,7 @@ fn image_attachment_becomes_a_data_url_part_and_history_keeps_a_reference() {
     );
 
     // The stored history holds a reference, not the bytes.
-    let (_, msgs) = r.api("GET", "/v1/sessions/vis/messages", &Value::Null);
+    let (_, msgs) = r.api("GET", "/v1/sessions/vis/messages", None);
     let stored = msgs["messages"][0]["body"].to_string();
     assert!(
         stored.contains("ferry_asset") && !stored.contains(&b64(&png)),
@@ -109,7 +100,7 @@ fn image_attachment_becomes_a_data_url_part_and_history_keeps_a_reference() {
     let (status, run) = r.api(
         "POST",
         "/v1/sessions/vis2/input",
-        &json!({"attachments": [{"media_type": "image/png", "data_base64": b64(&png), "file_name": "x.png"}]}),
+        Some(&json!({"attachments": [{"media_type": "image/png", "data_base64": b64(&png), "file_name": "x.png"}]})),
     );
     assert_eq!(status, 200, "{run}");
     assert_eq!(
@@ -145,7 +136,7 @@ fn text_only_model_is_refused_before_any_upstream_call() {
     );
     assert!(r.fake.chat_requests().is_empty());
     // No run was created.
-    let (status, _) = r.api("GET", "/v1/sessions/t", &Value::Null);
+    let (status, _) = r.api("GET", "/v1/sessions/t", None);
     assert_eq!(status, 404);
 
     // A model the catalog does not know is given the benefit of the doubt.
@@ -195,7 +186,7 @@ fn multimodal_capability_off_refuses_images_and_pdfs() {
     let (status, p) = r.api(
         "POST",
         "/v1/sessions/m/input",
-        &json!({"content": "read", "attachments": [{"path": "doc.pdf"}]}),
+        Some(&json!({"content": "read", "attachments": [{"path": "doc.pdf"}]})),
     );
     assert_eq!(status, 400);
     assert_eq!(p["code"], "multimodal_input_disabled");
@@ -213,7 +204,7 @@ fn pdf_and_text_attachments_follow_openrouter_conventions() {
     let (status, run) = r.api(
         "POST",
         "/v1/sessions/docs/input",
-        &json!({"content": "Summarise", "attachments": [{"path": "report.pdf"}, {"path": "./data.csv"}]}),
+        Some(&json!({"content": "Summarise", "attachments": [{"path": "report.pdf"}, {"path": "./data.csv"}]})),
     );
     assert_eq!(status, 200, "{run}");
     let parts = user_parts(&r.last_chat_body());
@@ -249,7 +240,7 @@ fn workspace_escapes_are_rejected() {
         let (status, p) = r.api(
             "POST",
             "/v1/sessions/ws/input",
-            &json!({"content": "x", "attachments": [{"path": path}]}),
+            Some(&json!({"content": "x", "attachments": [{"path": path}]})),
         );
         assert_eq!(status, 400, "{path}: {p}");
         assert_eq!(p["code"], "path_outside_workspace", "{path}: {p}");
@@ -261,7 +252,7 @@ fn workspace_escapes_are_rejected() {
     let (status, p) = r.api(
         "POST",
         "/v1/sessions/ws/input",
-        &json!({"content": "x", "attachments": [{"path": "missing.txt"}]}),
+        Some(&json!({"content": "x", "attachments": [{"path": "missing.txt"}]})),
     );
     assert_eq!(
         (status, p["code"].as_str()),
@@ -270,7 +261,7 @@ fn workspace_escapes_are_rejected() {
     let (status, p) = r.api(
         "POST",
         "/v1/sessions/ws/input",
-        &json!({"content": "x", "attachments": [{"path": "a", "asset_id": "b"}]}),
+        Some(&json!({"content": "x", "attachments": [{"path": "a", "asset_id": "b"}]})),
     );
     assert_eq!(
         (status, p["code"].as_str()),
@@ -315,7 +306,7 @@ fn audio_is_transcribed_once_and_reused_across_runs() {
     );
 
     // A second run using the same asset (by id) reuses the stored transcript.
-    let asset_id = r.api("GET", "/v1/assets?kind=audio", &Value::Null).1["assets"][0]["id"]
+    let asset_id = r.api("GET", "/v1/assets?kind=audio", None).1["assets"][0]["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -342,7 +333,7 @@ fn audio_is_transcribed_once_and_reused_across_runs() {
         "history and new turn: {all}"
     );
     // The transcript is a derivation of the asset.
-    let (_, shown) = r.api("GET", &format!("/v1/assets/{asset_id}"), &Value::Null);
+    let (_, shown) = r.api("GET", &format!("/v1/assets/{asset_id}"), None);
     assert_eq!(shown["derivations"][0]["kind"], "transcript");
     assert_eq!(
         shown["derivations"][0]["content"],
@@ -473,7 +464,7 @@ fn observations_accept_wav_and_webm_only_and_append_the_transcript() {
     assert_eq!(mp3.status, 415);
     assert!(r.fake.transcription_requests().is_empty());
     assert_eq!(
-        r.api("GET", "/v1/assets", &Value::Null).1["assets"]
+        r.api("GET", "/v1/assets", None).1["assets"]
             .as_array()
             .unwrap()
             .len(),
@@ -494,7 +485,7 @@ fn observations_accept_wav_and_webm_only_and_append_the_transcript() {
     let v = resp.json();
     assert_eq!(v["transcript"], "the meeting moved to friday");
     assert_eq!(v["session_id"], "obs");
-    let (_, msgs) = r.api("GET", "/v1/sessions/obs/messages", &Value::Null);
+    let (_, msgs) = r.api("GET", "/v1/sessions/obs/messages", None);
     let m = &msgs["messages"][0]["body"];
     assert_eq!(m["role"], "user");
     let content = m["content"].as_str().unwrap();

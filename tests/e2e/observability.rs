@@ -17,16 +17,6 @@ use crate::support::*;
 
 const MODEL: &str = "openai/gpt-5.4-mini";
 
-fn rig(serve_args: &[&str]) -> (FakeOpenRouter, Env, Daemon) {
-    let fake = FakeOpenRouter::start();
-    fake.set_api_key(API_KEY);
-    let env = Env::new();
-    env.write_default_routes(&fake.base_url());
-    env.store_key_offline();
-    let d = env.serve_with(serve_args, |_| {});
-    (fake, env, d)
-}
-
 /// The JSON log lines whose message is `message`.
 fn log_events(log: &str, message: &str) -> Vec<Value> {
     log.lines()
@@ -59,7 +49,7 @@ fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 
 #[test]
 fn failed_upstream_calls_are_logged_once_each_and_counted_with_their_code() {
-    let (fake, env, d) = rig(&[]);
+    let (fake, env, d) = start_default(&[]);
     let prompt = "a very secret prompt 7f3a";
     fake.push(Reply::error(401, "User not found.").with_header("x-generation-id", "gen-401"));
     let out = d.cli(&env, &["sessions", "input", "s1", prompt]);
@@ -173,7 +163,7 @@ fn failed_upstream_calls_are_logged_once_each_and_counted_with_their_code() {
 
 #[test]
 fn failed_media_calls_are_logged_once_per_attempt_with_their_tool() {
-    let (fake, _env, d) = rig(&[]);
+    let (fake, _env, d) = start_default(&[]);
     let post = |path: &str, body: Value| {
         let (status, text) = http(d.port, "POST", path, &[], Some(&body.to_string())).unwrap();
         (status, json(&text))
@@ -237,14 +227,7 @@ fn failed_media_calls_are_logged_once_per_attempt_with_their_tool() {
 /// Starts `tests/python/otlp_receiver.py`; returns the child, its port and the decoded
 /// spans as they arrive.
 fn start_receiver() -> (std::process::Child, u16, Arc<Mutex<Vec<Value>>>) {
-    let python = "python3";
-    assert!(
-        Command::new(python)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success()),
-        "this test needs python3 (with tests/python/requirements.txt installed; .ci/run does it)"
-    );
+    let python = python3();
     let deps = python_packages(python, "opentelemetry.proto");
     let mut cmd = Command::new(python);
     if let Some(dir) = &deps {
@@ -281,7 +264,7 @@ fn start_receiver() -> (std::process::Child, u16, Arc<Mutex<Vec<Value>>>) {
 fn model_calls_are_exported_as_otlp_spans_with_genai_attributes() {
     let (mut receiver, port, spans) = start_receiver();
     let endpoint = format!("http://127.0.0.1:{port}");
-    let (fake, env, mut d) = rig(&["--otlp-endpoint", &endpoint]);
+    let (fake, env, mut d) = start_default(&["--otlp-endpoint", &endpoint]);
     fake.push(Reply::text("traced answer").with_usage(12, 3, 0.0042));
     let out = d.cli(&env, &["sessions", "input", "traced", "hello"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -383,7 +366,7 @@ fn model_calls_are_exported_as_otlp_spans_with_genai_attributes() {
 
 #[test]
 fn runs_are_listed_across_sessions_and_failed_turns_are_marked() {
-    let (fake, env, d) = rig(&[]);
+    let (fake, env, d) = start_default(&[]);
     fake.push(Reply::text("ok answer"));
     assert!(d
         .cli(&env, &["sessions", "input", "good", "hi"])
@@ -477,7 +460,7 @@ fn start_then_cancel(env: &Env, d: &Daemon) -> String {
 
 #[test]
 fn a_cancelled_run_keeps_its_partial_output_and_is_marked() {
-    let (fake, env, d) = rig(&[]);
+    let (fake, env, d) = start_default(&[]);
     fake.push(Reply::stall_after(2, Duration::from_secs(20)));
     let run_id = start_then_cancel(&env, &d);
     let run = eventually(Duration::from_secs(20), || {

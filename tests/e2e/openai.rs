@@ -11,24 +11,12 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-struct Rig {
-    fake: FakeOpenRouter,
-    env: Env,
-    d: Daemon,
-}
-
-fn rig_with(extra_route_keys: &str, serve_args: &[&str]) -> Rig {
-    let fake = FakeOpenRouter::start();
-    fake.set_api_key(API_KEY);
-    let env = Env::new();
-    env.write_routes(&default_routes(&fake.base_url(), extra_route_keys));
-    env.store_key_offline();
-    let d = env.serve_with(serve_args, |_| {});
-    Rig { fake, env, d }
-}
-
-fn rig() -> Rig {
-    rig_with("", &[])
+fn rig_with(route_keys: &str, serve_args: &[&str]) -> Rig {
+    Rig::with(RigOptions {
+        route_keys,
+        serve_args,
+        ..RigOptions::default()
+    })
 }
 
 impl Rig {
@@ -60,11 +48,8 @@ fn openai_error(body: &Value) -> &Value {
 
 #[test]
 fn openai_python_package_against_ferry() {
-    let Some(python) = python3() else {
-        eprintln!("SKIPPED: python3 is not installed, so the openai-package test cannot run");
-        return;
-    };
-    let r = rig();
+    let python = python3();
+    let r = Rig::start();
     r.fake.push_for_model(
         "test/tools",
         Reply::tool_calls(vec![FakeToolCall {
@@ -208,7 +193,7 @@ fn contents(sse: &str) -> Vec<String> {
 
 #[test]
 fn streaming_forwards_the_first_chunk_before_upstream_finishes() {
-    let r = rig();
+    let r = Rig::start();
     let gate = Gate::new();
     r.fake.push(Reply::gated(
         gate.clone(),
@@ -235,7 +220,7 @@ fn streaming_forwards_the_first_chunk_before_upstream_finishes() {
 
 #[test]
 fn upstream_401_429_and_5xx_become_openai_errors() {
-    let r = rig();
+    let r = Rig::start();
     r.fake.push(Reply::error(401, "User not found."));
     let (status, body) = r.post(&json!({"model": "openai/gpt-5.4-mini", "messages": user("a")}));
     assert_eq!(status, 502, "{body}");
@@ -348,7 +333,7 @@ fn selectors_shaping_and_fallbacks_apply() {
 
 #[test]
 fn bad_requests_are_refused_before_upstream_with_openai_errors() {
-    let r = rig();
+    let r = Rig::start();
     let cases = [
         (json!({"messages": user("x")}), "missing_model"),
         (json!({"model": "openai/gpt-5.4-mini"}), "missing_messages"),
@@ -390,7 +375,7 @@ fn bad_requests_are_refused_before_upstream_with_openai_errors() {
 
 #[test]
 fn mid_stream_failure_ends_with_an_error_event_and_done() {
-    let r = rig();
+    let r = Rig::start();
     r.fake.push(Reply::truncated(2));
     let (status, _, mut reader) = ChunkedReader::open(
         r.d.port,
@@ -454,7 +439,7 @@ fn token_is_required_and_refusals_are_openai_shaped() {
 
 #[test]
 fn facade_calls_are_recorded_as_runs_only_when_enabled() {
-    let r = rig();
+    let r = Rig::start();
     r.fake.push(Reply::text("not recorded"));
     let (status, _) = r.post(&json!({"model": "openai/gpt-5.4-mini", "messages": user("x")}));
     assert_eq!(status, 200);
@@ -569,7 +554,7 @@ fn parse_exposition(text: &str) -> Vec<Sample> {
 
 #[test]
 fn metrics_parse_as_prometheus_text_and_count_requests() {
-    let r = rig();
+    let r = Rig::start();
     let count = |samples: &[Sample]| -> f64 {
         samples
             .iter()

@@ -192,14 +192,11 @@ fn shell_completions_cover_the_grammar() {
 
 #[test]
 fn config_show_and_openapi_document() {
-    let fake = FakeOpenRouter::start();
-    let env = Env::new();
-    env.write_routes(&format!(
-        "{}\n[routes.openrouter.network]\nproxy = \"http://127.0.0.1:9\"\n",
-        default_routes(&fake.base_url(), "")
-    ));
-    env.store_key_offline();
-    let d = env.serve();
+    let Rig {
+        fake: _fake,
+        env,
+        d,
+    } = Rig::with_route_keys("[routes.openrouter.network]\nproxy = \"http://127.0.0.1:9\"\n");
     let out = d.cli(&env, &["--json", "config", "show"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let cfg = json(&stdout(&out));
@@ -245,10 +242,7 @@ fn config_show_and_openapi_document() {
 /// key typed at the hidden prompt is stored and never echoed.
 #[test]
 fn interactive_onboard_prompts_without_echoing_the_key() {
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: python3 is not installed (needed to drive a pseudo-terminal)");
-        return;
-    }
+    let python = python3();
     let env = Env::new();
     let typed = "sk-or-v1-typedattheprompt0123456789";
     let driver = r#"
@@ -288,7 +282,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 "#;
     let routes = env.routes_path();
     let state = env.state();
-    let mut cmd = Command::new("python3");
+    let mut cmd = Command::new(python);
     cmd.args([
         "-c",
         driver,

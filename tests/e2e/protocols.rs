@@ -12,20 +12,11 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-struct Rig {
-    fake: FakeOpenRouter,
-    _env: Env,
-    d: Daemon,
-}
-
 fn rig_with(serve_args: &[&str]) -> Rig {
-    let fake = FakeOpenRouter::start();
-    fake.set_api_key(API_KEY);
-    let env = Env::new();
-    env.write_routes(&default_routes(&fake.base_url(), ""));
-    env.store_key_offline();
-    let d = env.serve_with(serve_args, |_| {});
-    Rig { fake, _env: env, d }
+    Rig::with(RigOptions {
+        serve_args,
+        ..RigOptions::default()
+    })
 }
 
 fn png_data_url() -> String {
@@ -61,11 +52,7 @@ use ferry_fake_openrouter::RecordedRequest;
 
 #[test]
 fn python_clients_speak_every_protocol() {
-    let Some(python) = python3() else {
-        panic!(
-            "python3 is required for the client-protocol test (Python 3.11 is on every machine)"
-        );
-    };
+    let python = python3();
     let r = rig_with(&[]);
     let f = &r.fake;
     f.push_for_model(

@@ -8,48 +8,7 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-struct Rig {
-    fake: FakeOpenRouter,
-    env: Env,
-    d: Daemon,
-}
-
-fn rig_with(extra_route_keys: &str) -> Rig {
-    let fake = FakeOpenRouter::start();
-    fake.set_api_key(API_KEY);
-    let env = Env::new();
-    env.write_routes(&default_routes(&fake.base_url(), extra_route_keys));
-    env.store_key_offline();
-    let d = env.serve();
-    Rig { fake, env, d }
-}
-
-fn rig() -> Rig {
-    rig_with("")
-}
-
 impl Rig {
-    fn cli(&self, args: &[&str]) -> std::process::Output {
-        self.d.cli(&self.env, args)
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut full = vec!["--json"];
-        full.extend_from_slice(args);
-        let out = self.cli(&full);
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-        json(&stdout(&out))
-    }
-
-    fn api(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        let text = body.map(|b| b.to_string());
-        let (status, body) = http(self.d.port, method, path, &[], text.as_deref()).expect("http");
-        (
-            status,
-            serde_json::from_str(&body).unwrap_or(Value::String(body)),
-        )
-    }
-
     fn events(&self, run_id: &str, last_event_id: Option<u64>) -> Vec<(u64, String, Value)> {
         let mut headers = vec![("Accept", "text/event-stream".to_string())];
         if let Some(id) = last_event_id {
@@ -111,7 +70,7 @@ fn user_texts(body: &Value) -> Vec<String> {
 
 #[test]
 fn seed_command_streams_and_history_is_replayed() {
-    let r = rig();
+    let r = Rig::start();
     r.fake
         .push(Reply::text("Here is a concise summary of the files.").with_usage(12, 7, 0.00042));
     let out = r.cli(&[
@@ -162,7 +121,7 @@ fn seed_command_streams_and_history_is_replayed() {
             "user:Even shorter, please.",
         ]
     );
-    let show = r.json(&["sessions", "show", "demo"]);
+    let show = r.cli_json(&["sessions", "show", "demo"]);
     assert_eq!(show["message_count"], 4);
     assert_eq!(show["totals"]["runs"], 2);
     assert_eq!(show["totals"]["prompt_tokens"], 42);
@@ -176,7 +135,7 @@ fn seed_command_streams_and_history_is_replayed() {
 
 #[test]
 fn runtime_model_is_used_when_no_model_is_given_and_auto_maps_to_openrouter_auto() {
-    let r = rig();
+    let r = Rig::start();
     let out = r.cli(&[
         "runtime",
         "set-model",
@@ -215,7 +174,7 @@ struct Case {
 
 #[test]
 fn every_failure_path_has_its_code_exit_code_and_message() {
-    let r = rig();
+    let r = Rig::start();
     let cases = vec![
         Case {
             name: "400",
@@ -270,7 +229,7 @@ fn every_failure_path_has_its_code_exit_code_and_message() {
             code: "upstream_timeout",
             exit: 7,
             requests: 3,
-            message: "",
+            message: "OpenRouter timed out",
         },
         Case {
             name: "429",
@@ -294,7 +253,7 @@ fn every_failure_path_has_its_code_exit_code_and_message() {
             code: "upstream_unavailable",
             exit: 7,
             requests: 3,
-            message: "",
+            message: "OpenRouter failed with an internal error (500)",
         },
         Case {
             name: "502",
@@ -306,7 +265,7 @@ fn every_failure_path_has_its_code_exit_code_and_message() {
             code: "upstream_unavailable",
             exit: 7,
             requests: 3,
-            message: "",
+            message: "the model is down or returned an invalid response",
         },
         Case {
             name: "503",
@@ -318,7 +277,7 @@ fn every_failure_path_has_its_code_exit_code_and_message() {
             code: "upstream_unavailable",
             exit: 7,
             requests: 3,
-            message: "",
+            message: "no OpenRouter provider is available",
         },
         Case {
             name: "524",
@@ -330,7 +289,7 @@ fn every_failure_path_has_its_code_exit_code_and_message() {
             code: "upstream_timeout",
             exit: 7,
             requests: 3,
-            message: "",
+            message: "OpenRouter timed out",
         },
         Case {
             name: "529",
@@ -342,7 +301,7 @@ fn every_failure_path_has_its_code_exit_code_and_message() {
             code: "upstream_unavailable",
             exit: 7,
             requests: 3,
-            message: "",
+            message: "the provider is overloaded",
         },
         Case {
             name: "reset",
@@ -350,7 +309,7 @@ fn every_failure_path_has_its_code_exit_code_and_message() {
             code: "upstream_connect_failed",
             exit: 7,
             requests: 3,
-            message: "",
+            message: "could not reach OpenRouter",
         },
         Case {
             name: "mid-stream int code",
@@ -398,7 +357,7 @@ fn every_failure_path_has_its_code_exit_code_and_message() {
             code: "upstream_protocol_error",
             exit: 1,
             requests: 1,
-            message: "",
+            message: "OpenRouter sent a malformed response",
         },
         Case {
             name: "stall",
@@ -406,7 +365,7 @@ fn every_failure_path_has_its_code_exit_code_and_message() {
             code: "upstream_timeout",
             exit: 7,
             requests: 1,
-            message: "",
+            message: "timed out waiting for OpenRouter (stream went idle)",
         },
     ];
     for (i, case) in cases.into_iter().enumerate() {
@@ -438,7 +397,7 @@ fn every_failure_path_has_its_code_exit_code_and_message() {
             case.name
         );
         // The stored run records the failure and every attempt.
-        let sess = r.json(&["sessions", "show", &session]);
+        let sess = r.cli_json(&["sessions", "show", &session]);
         assert_eq!(
             sess["message_count"], 0,
             "{}: a failed run adds no history",
@@ -469,7 +428,7 @@ fn every_failure_path_has_its_code_exit_code_and_message() {
 
 #[test]
 fn retries_honour_retry_after_and_fallbacks_record_every_attempt() {
-    let r = rig_with("fallbacks = [\"anthropic/claude-sonnet-4-5\"]");
+    let r = Rig::with_route_keys("fallbacks = [\"anthropic/claude-sonnet-4-5\"]");
     // Retry-After: 1 second, then success on the same model.
     r.fake
         .push(Reply::error(429, "Rate limit exceeded").retry_after(1));
@@ -600,10 +559,10 @@ fn retries_honour_retry_after_and_fallbacks_record_every_attempt() {
 
 #[test]
 fn reasoning_only_replies_are_kept() {
-    let r = rig();
+    let r = Rig::start();
     r.fake
         .push(Reply::reasoning_only("The answer is 4 because 2+2=4."));
-    let run = r.json(&["sessions", "input", "think", "2+2?"]);
+    let run = r.cli_json(&["sessions", "input", "think", "2+2?"]);
     assert_eq!(run["status"], "completed");
     assert_eq!(run["output"]["reasoning"], "The answer is 4 because 2+2=4.");
     let (_, msgs) = r.api("GET", "/v1/sessions/think/messages", None);
@@ -615,7 +574,7 @@ fn reasoning_only_replies_are_kept() {
 
 #[test]
 fn cancel_mid_stream_aborts_the_run() {
-    let r = rig();
+    let r = Rig::start();
     r.fake.push(Reply::stall_after(2, Duration::from_secs(120)));
     let run_id = stdout(&r.cli(&["sessions", "input", "c", "--detach", "long story"]))
         .trim()
@@ -645,7 +604,7 @@ fn cancel_mid_stream_aborts_the_run() {
 
 #[test]
 fn detached_runs_with_idempotency_keys_and_queueing() {
-    let r = rig();
+    let r = Rig::start();
     let a = stdout(&r.cli(&[
         "sessions",
         "input",
@@ -670,7 +629,7 @@ fn detached_runs_with_idempotency_keys_and_queueing() {
     .to_string();
     assert_eq!(a, b);
     let run = eventually(Duration::from_secs(10), || {
-        let run = r.json(&["runs", "show", &a]);
+        let run = r.cli_json(&["runs", "show", &a]);
         (run["status"] == "completed").then_some(run)
     });
     assert_eq!(run["output"]["text"], "echo: hi");
@@ -706,9 +665,9 @@ fn detached_runs_with_idempotency_keys_and_queueing() {
     assert_eq!(status, 409, "{body}");
     assert_eq!(json(&body)["code"], "session_busy");
     eventually(Duration::from_secs(20), || {
-        (r.json(&["runs", "show", &second])["status"] == "completed").then_some(())
+        (r.cli_json(&["runs", "show", &second])["status"] == "completed").then_some(())
     });
-    assert_eq!(r.json(&["runs", "show", &first])["status"], "completed");
+    assert_eq!(r.cli_json(&["runs", "show", &first])["status"], "completed");
     // The second request saw the first's full exchange.
     let last = r.fake.chat_requests().last().unwrap().body.clone().unwrap();
     assert_eq!(
@@ -719,7 +678,7 @@ fn detached_runs_with_idempotency_keys_and_queueing() {
 
 #[test]
 fn fifty_sessions_stream_concurrently_with_unmixed_histories() {
-    let r = rig();
+    let r = Rig::start();
     for round in ["hello", "again"] {
         let handles: Vec<_> = (0..50)
             .map(|i| {
@@ -838,10 +797,10 @@ fn kill_9_mid_run_then_restart_recovers() {
 
 #[test]
 fn sse_replay_from_last_event_id_returns_exactly_the_missed_events() {
-    let r = rig();
+    let r = Rig::start();
     r.fake
         .push(Reply::text("one two three four five six").with_reasoning("hmm"));
-    let run = r.json(&["sessions", "input", "sse", "count"]);
+    let run = r.cli_json(&["sessions", "input", "sse", "count"]);
     let run_id = run["id"].as_str().unwrap();
     let all = r.events(run_id, None);
     assert!(all.len() >= 6, "{all:?}");

@@ -6,11 +6,11 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-struct Rig {
+/// The verified route's fake (served as https://openrouter.ai over TLS) and a rig whose
+/// `fake` answers the custom `proxy` route.
+struct Shaping {
     verified: FakeOpenRouter,
-    custom: FakeOpenRouter,
-    env: Env,
-    d: Daemon,
+    r: Rig,
 }
 
 const MODELS: &str = r#"
@@ -33,7 +33,7 @@ params = { cache_control_ttl = "none" }
 params = { response_cache = true, response_cache_ttl_seconds = 0, response_cache_clear = true, seed = 7, stop = ["END"] }
 "#;
 
-fn rig() -> Rig {
+fn rig() -> Shaping {
     let verified = FakeOpenRouter::start_tls("openrouter.ai");
     verified.set_api_key(API_KEY);
     // The verified route refuses models its catalog does not list: list the ones used here.
@@ -45,13 +45,11 @@ fn rig() -> Rig {
         "x-ai/grok-4",
         "openrouter/hunter-alpha",
     ]);
-    let custom = FakeOpenRouter::start();
-    custom.set_api_key(API_KEY);
-    let env = Env::new();
     let ca = verified.ca_pem_path().expect("ca").display().to_string();
     let port = verified.addr().port();
-    let routes = format!(
-        r#"version = 1
+    let routes = |custom: &str| {
+        format!(
+            r#"version = 1
 default_route = "openrouter"
 
 [routes.openrouter]
@@ -73,19 +71,17 @@ thinking = "medium"
 system_prompt = "You are terse."
 timeout_ms = 5000
 {custom_models}"#,
-        verified_models = MODELS.replace("ROUTE", "openrouter"),
-        custom = custom.base_url(),
-        custom_models = MODELS.replace("ROUTE", "proxy"),
-    );
-    env.write_routes(&routes);
-    env.store_key_offline();
-    let d = env.serve_with(&["--reconcile-cost"], |_| {});
-    Rig {
-        verified,
-        custom,
-        env,
-        d,
-    }
+            verified_models = MODELS.replace("ROUTE", "openrouter"),
+            custom = custom,
+            custom_models = MODELS.replace("ROUTE", "proxy"),
+        )
+    };
+    let r = Rig::with(RigOptions {
+        routes: Some(&routes),
+        serve_args: &["--reconcile-cost"],
+        ..RigOptions::default()
+    });
+    Shaping { verified, r }
 }
 
 impl Rig {
@@ -116,9 +112,9 @@ fn system_message(body: &Value) -> Value {
 
 #[test]
 fn verified_route_gets_attribution_cache_markers_reasoning_and_provider_routing() {
-    let r = rig();
+    let Shaping { verified, r } = rig();
     let (req, body) = r.send(
-        &r.verified,
+        &verified,
         &["a1", "--model", "anthropic/claude-sonnet-4-5", "hi"],
     );
     assert_eq!(
@@ -156,7 +152,7 @@ fn verified_route_gets_attribution_cache_markers_reasoning_and_provider_routing(
 
     // "none" disables the markers; other params follow the snake_case names.
     let (_, body) = r.send(
-        &r.verified,
+        &verified,
         &["a2", "--model", "anthropic/claude-haiku-4-5", "hi"],
     );
     assert_eq!(
@@ -164,7 +160,7 @@ fn verified_route_gets_attribution_cache_markers_reasoning_and_provider_routing(
         json!({"role": "system", "content": "You are terse."})
     );
     let (_, body) = r.send(
-        &r.verified,
+        &verified,
         &["a2b", "--model", "anthropic/claude-opus-4-5", "hi"],
     );
     assert_eq!(
@@ -173,7 +169,7 @@ fn verified_route_gets_attribution_cache_markers_reasoning_and_provider_routing(
         "default 5-minute marker has no ttl"
     );
 
-    let (req, body) = r.send(&r.verified, &["a3", "hi"]);
+    let (req, body) = r.send(&verified, &["a3", "hi"]);
     assert_eq!(
         req.header("x-openrouter-cache-ttl"),
         Some("1"),
@@ -192,9 +188,12 @@ fn verified_route_gets_attribution_cache_markers_reasoning_and_provider_routing(
 
 #[test]
 fn custom_base_url_gets_plain_openai_compatible_requests() {
-    let r = rig();
+    let Shaping {
+        verified: _verified,
+        r,
+    } = rig();
     let (req, body) = r.send(
-        &r.custom,
+        &r.fake,
         &[
             "c1",
             "--provider",
@@ -238,13 +237,13 @@ fn custom_base_url_gets_plain_openai_compatible_requests() {
 
 #[test]
 fn reasoning_is_skipped_where_it_must_be_and_deepseek_v4_rules_apply() {
-    let r = rig();
+    let Shaping { verified, r } = rig();
     for (session, model, wire) in [
         ("x1", "x-ai/grok-4", "x-ai/grok-4"),
         ("x2", "auto", "openrouter/auto"),
         ("x3", "openrouter/hunter-alpha", "openrouter/hunter-alpha"),
     ] {
-        let (_, body) = r.send(&r.verified, &[session, "--model", model, "hi"]);
+        let (_, body) = r.send(&verified, &[session, "--model", model, "hi"]);
         assert_eq!(body["model"], wire);
         assert!(body.get("reasoning").is_none(), "{model}: {body}");
         assert!(body.get("reasoning_effort").is_none());
@@ -253,28 +252,25 @@ fn reasoning_is_skipped_where_it_must_be_and_deepseek_v4_rules_apply() {
     let out = r.d.cli(&r.env, &["--json", "models", "list"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let (_, body) = r.send(
-        &r.verified,
+        &verified,
         &["x3b", "--model", "meta-llama/llama-3.3-70b-instruct", "hi"],
     );
     assert!(body.get("reasoning").is_none(), "{body}");
-    let (_, body) = r.send(
-        &r.verified,
-        &["x3c", "--model", "openai/gpt-5.4-mini", "hi"],
-    );
+    let (_, body) = r.send(&verified, &["x3c", "--model", "openai/gpt-5.4-mini", "hi"]);
     assert_eq!(body["reasoning"], json!({"effort": "medium"}));
-    let (_, body) = r.send(&r.verified, &["x4", "--thinking", "off", "hi"]);
+    let (_, body) = r.send(&verified, &["x4", "--thinking", "off", "hi"]);
     assert!(body.get("reasoning").is_none());
-    let (_, body) = r.send(&r.verified, &["x5", "--thinking", "max", "hi"]);
+    let (_, body) = r.send(&verified, &["x5", "--thinking", "max", "hi"]);
     assert_eq!(body["reasoning"], json!({"effort": "xhigh"}));
-    let (_, body) = r.send(&r.verified, &["x6", "--thinking", "adaptive", "hi"]);
+    let (_, body) = r.send(&verified, &["x6", "--thinking", "adaptive", "hi"]);
     assert_eq!(body["reasoning"], json!({"effort": "medium"}));
 
     // DeepSeek V4: effort high unless xhigh; replayed assistant turns carry reasoning_content.
     let ds = "deepseek/deepseek-v4-pro";
-    let (_, body) = r.send(&r.verified, &["ds", "--model", ds, "first"]);
+    let (_, body) = r.send(&verified, &["ds", "--model", ds, "first"]);
     assert_eq!(body["reasoning"], json!({"effort": "high"}));
     let (_, body) = r.send(
-        &r.verified,
+        &verified,
         &["ds", "--model", ds, "--thinking", "xhigh", "second"],
     );
     assert_eq!(body["reasoning"], json!({"effort": "xhigh"}));
@@ -282,7 +278,7 @@ fn reasoning_is_skipped_where_it_must_be_and_deepseek_v4_rules_apply() {
     assert_eq!(assistant["role"], "assistant");
     assert_eq!(assistant["reasoning_content"], "");
     let (_, body) = r.send(
-        &r.verified,
+        &verified,
         &[
             "ds",
             "--model",
@@ -300,9 +296,9 @@ fn reasoning_is_skipped_where_it_must_be_and_deepseek_v4_rules_apply() {
 
 #[test]
 fn per_input_provider_routing_and_camel_case_params() {
-    let r = rig();
+    let Shaping { verified, r } = rig();
     let (_, body) = r.send(
-        &r.verified,
+        &verified,
         &[
             "p1",
             "--provider-order",
@@ -324,7 +320,7 @@ fn per_input_provider_routing_and_camel_case_params() {
     assert_eq!(body["temperature"], 0.1);
 
     // A typo in provider routing names the valid keys; nothing is sent.
-    r.verified.clear_requests();
+    verified.clear_requests();
     let out = r.d.cli(
         &r.env,
         &[
@@ -355,13 +351,13 @@ fn per_input_provider_routing_and_camel_case_params() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("temperature"), "{}", stderr(&out));
-    assert!(r.verified.chat_requests().is_empty());
+    assert!(verified.chat_requests().is_empty());
 }
 
 #[test]
 fn cache_status_is_recorded_and_models_status_reads_the_key() {
-    let r = rig();
-    r.verified.push(
+    let Shaping { verified, r } = rig();
+    verified.push(
         Reply::text("cached answer")
             .with_header("X-OpenRouter-Cache-Status", "HIT")
             .with_usage(0, 0, 0.0),
@@ -372,7 +368,7 @@ fn cache_status_is_recorded_and_models_status_reads_the_key() {
     assert_eq!(run["cache_status"], "HIT");
     assert!(run["generation_id"].as_str().unwrap().starts_with("gen-"));
 
-    r.verified.set_key_info(json!({"label": "sk-or-v1-abc…xyz", "limit": 25.0, "limit_remaining": 19.5, "limit_reset": "monthly", "usage": 5.5, "is_free_tier": false}));
+    verified.set_key_info(json!({"label": "sk-or-v1-abc…xyz", "limit": 25.0, "limit_remaining": 19.5, "limit_reset": "monthly", "usage": 5.5, "is_free_tier": false}));
     let out = r.d.cli(&r.env, &["models", "status"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -386,9 +382,9 @@ fn cache_status_is_recorded_and_models_status_reads_the_key() {
         &r.d.cli(&r.env, &["--json", "models", "status", "--route", "proxy"]),
     ));
     assert_eq!(v["route"], "proxy");
-    assert!(r.custom.requests().iter().any(|q| q.path == "/api/v1/key"));
+    assert!(r.fake.requests().iter().any(|q| q.path == "/api/v1/key"));
     // A rejected key is reported with its fix.
-    r.custom.set_api_key("sk-or-v1-some-other-key");
+    r.fake.set_api_key("sk-or-v1-some-other-key");
     let out = r.d.cli(&r.env, &["models", "status", "--route", "proxy"]);
     assert!(!out.status.success());
     assert!(
@@ -400,24 +396,25 @@ fn cache_status_is_recorded_and_models_status_reads_the_key() {
 
 #[test]
 fn billed_cost_is_reconciled_in_the_background_on_verified_routes_only() {
-    let r = rig();
-    r.verified
-        .push(Reply::text("billed answer").with_usage(100, 20, 0.00125));
+    let Shaping { verified, r } = rig();
+    verified.push(Reply::text("billed answer").with_usage(100, 20, 0.00125));
     let run = json(&stdout(
         &r.d.cli(&r.env, &["--json", "sessions", "input", "bill", "hi"]),
     ));
     assert_eq!(run["status"], "completed");
     let gen_id = run["generation_id"].as_str().unwrap().to_string();
     let run_id = run["id"].as_str().unwrap().to_string();
-    let billed = eventually(std::time::Duration::from_secs(20), || {
-        let v = json(&stdout(
-            &r.d.cli(&r.env, &["--json", "runs", "show", &run_id]),
-        ));
-        v["billed_cost"].as_f64()
-    });
-    assert!((billed - 0.00125).abs() < 1e-12);
-    let lookups: Vec<_> = r
-        .verified
+    // The billed cost of a run, once the background lookup recorded it.
+    let billed_cost = |run_id: &str| {
+        eventually(std::time::Duration::from_secs(20), || {
+            let v = json(&stdout(
+                &r.d.cli(&r.env, &["--json", "runs", "show", run_id]),
+            ));
+            v["billed_cost"].as_f64()
+        })
+    };
+    assert!((billed_cost(&run_id) - 0.00125).abs() < 1e-12);
+    let lookups: Vec<_> = verified
         .requests()
         .into_iter()
         .filter(|q| q.path == "/api/v1/generation")
@@ -444,9 +441,20 @@ fn billed_cost_is_reconciled_in_the_background_on_verified_routes_only() {
         ],
     )));
     assert_eq!(run["status"], "completed");
-    std::thread::sleep(std::time::Duration::from_millis(800));
+    // Its lookup would have started when it ended; a verified run started after that gets
+    // its billed cost, and by then the proxy's lookup would have reached its fake.
+    verified.push(Reply::text("later").with_usage(10, 2, 0.0005));
+    let later = json(&stdout(
+        &r.d.cli(&r.env, &["--json", "sessions", "input", "bill3", "hi"]),
+    ));
+    assert!((billed_cost(later["id"].as_str().unwrap()) - 0.0005).abs() < 1e-12);
+    assert_eq!(
+        r.fake.chat_requests().len(),
+        1,
+        "the proxy run reached its fake"
+    );
     assert!(r
-        .custom
+        .fake
         .requests()
         .iter()
         .all(|q| q.path != "/api/v1/generation"));
@@ -454,11 +462,11 @@ fn billed_cost_is_reconciled_in_the_background_on_verified_routes_only() {
 
 #[test]
 fn ledger_rows_of_every_protocol_get_their_billed_cost() {
-    let r = rig();
+    let Shaping { verified, r } = rig();
     // What each call reports as `usage.cost` (and the fake bills for its generation).
     let costs = [0.0021, 0.0034, 0.0055, 0.0089];
     for c in costs {
-        r.verified.push(Reply::text("billed").with_usage(10, 2, c));
+        verified.push(Reply::text("billed").with_usage(10, 2, c));
     }
     let post = |path: &str, body: Value| {
         let resp = http_bytes(
@@ -510,8 +518,7 @@ fn ledger_rows_of_every_protocol_get_their_billed_cost() {
         ((billed - want).abs() < 1e-9).then_some(billed)
     });
     assert!((billed - want).abs() < 1e-9, "{billed}");
-    let lookups = r
-        .verified
+    let lookups = verified
         .requests()
         .into_iter()
         .filter(|q| q.path == "/api/v1/generation")
@@ -563,7 +570,7 @@ fn proxy_environment_variables_are_honoured() {
 /// `base_url` none of it — with the client's own fields intact either way.
 #[test]
 fn client_protocols_are_shaped_only_on_the_verified_route() {
-    let r = rig();
+    let Shaping { verified, r } = rig();
     let messages = |route: &str| {
         json!({
             "model": format!("{route}/anthropic/claude-sonnet-4-5"),
@@ -572,10 +579,7 @@ fn client_protocols_are_shaped_only_on_the_verified_route() {
             "messages": [{"role": "user", "content": "hi"}],
         })
     };
-    for (route, fake, verified) in [
-        ("openrouter", &r.verified, true),
-        ("proxy", &r.custom, false),
-    ] {
+    for (route, fake, verified) in [("openrouter", &verified, true), ("proxy", &r.fake, false)] {
         fake.clear_requests();
         let (status, text) = http(
             r.d.port,

@@ -241,15 +241,100 @@ connect_timeout_ms = 2000
     )
 }
 
+/// A fake OpenRouter (expecting [`API_KEY`]), an environment with the key stored
+/// offline, and a daemon serving routes that point at the fake: what most tests start from.
+pub struct Rig {
+    pub fake: FakeOpenRouter,
+    pub env: Env,
+    pub d: Daemon,
+}
+
+/// How a [`Rig`] is set up; the default is the default routes and a plain `ferry serve`.
+#[derive(Default)]
+pub struct RigOptions<'a> {
+    /// Lines added to `[routes.openrouter]` of the default routes.
+    pub route_keys: &'a str,
+    /// The whole routes.toml instead of the default routes, given the fake's base URL.
+    pub routes: Option<&'a dyn Fn(&str) -> String>,
+    /// Extra `ferry serve` arguments.
+    pub serve_args: &'a [&'a str],
+    /// Environment variables of the daemon.
+    pub serve_env: &'a [(&'a str, &'a str)],
+    /// The fake's model catalog (the `data` array of `GET /models`).
+    pub models: Option<serde_json::Value>,
+}
+
+impl Rig {
+    /// The default rig.
+    pub fn start() -> Rig {
+        Rig::with(RigOptions::default())
+    }
+
+    /// The default rig with `route_keys` added to its route.
+    pub fn with_route_keys(route_keys: &str) -> Rig {
+        Rig::with(RigOptions {
+            route_keys,
+            ..RigOptions::default()
+        })
+    }
+
+    /// A rig set up as `options` says.
+    pub fn with(options: RigOptions<'_>) -> Rig {
+        let fake = FakeOpenRouter::start();
+        fake.set_api_key(API_KEY);
+        if let Some(models) = options.models {
+            fake.set_models(models);
+        }
+        let env = Env::new();
+        env.write_routes(&match options.routes {
+            Some(routes) => routes(&fake.base_url()),
+            None => default_routes(&fake.base_url(), options.route_keys),
+        });
+        env.store_key_offline();
+        let d = env.serve_with(options.serve_args, |c| {
+            c.envs(options.serve_env.iter().copied());
+        });
+        Rig { fake, env, d }
+    }
+
+    /// The CLI against this daemon.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.d.cli(&self.env, args)
+    }
+
+    /// `ferry --json ARGS…`, which must succeed, parsed.
+    pub fn cli_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut full = vec!["--json"];
+        full.extend_from_slice(args);
+        let out = self.cli(&full);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        json(&stdout(&out))
+    }
+
+    /// One API request with an optional JSON body: the status and the body (as JSON, or
+    /// as a JSON string when it is not JSON).
+    pub fn api(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let text = body.map(|b| b.to_string());
+        let (status, body) = http(self.d.port, method, path, &[], text.as_deref()).expect("http");
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)),
+        )
+    }
+}
+
 /// A fake OpenRouter (expecting [`API_KEY`]), an environment on its default route with
 /// the key stored offline, and a daemon started with `extra` serve flags.
 pub fn start_default(extra: &[&str]) -> (FakeOpenRouter, Env, Daemon) {
-    let fake = FakeOpenRouter::start();
-    fake.set_api_key(API_KEY);
-    let env = Env::new();
-    env.write_default_routes(&fake.base_url());
-    env.store_key_offline();
-    let d = env.serve_with(extra, |_| {});
+    let Rig { fake, env, d } = Rig::with(RigOptions {
+        serve_args: extra,
+        ..RigOptions::default()
+    });
     (fake, env, d)
 }
 
@@ -638,11 +723,14 @@ pub fn python_packages(python: &str, modules: &str) -> Option<std::path::PathBuf
     Some(dir)
 }
 
-/// `python3` when it runs here.
-pub fn python3() -> Option<&'static str> {
+/// `python3`, which the tests that drive Python clients need: a test calling this fails
+/// with the reason when it is missing (.ci/run installs it and the test packages).
+pub fn python3() -> &'static str {
     match Command::new("python3").arg("--version").output() {
-        Ok(o) if o.status.success() => Some("python3"),
-        _ => None,
+        Ok(o) if o.status.success() => "python3",
+        other => panic!(
+            "this test needs python3 on PATH (with tests/python/requirements.txt installed; .ci/run does it): {other:?}"
+        ),
     }
 }
 

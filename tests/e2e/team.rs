@@ -14,12 +14,6 @@ use crate::support::*;
 
 const OPERATOR: &str = "operator-token-for-team-tests";
 
-struct Rig {
-    fake: FakeOpenRouter,
-    env: Env,
-    d: Daemon,
-}
-
 /// A priced model (`team/priced`: completion $0.00001/token, prompt free) and a free one
 /// (`team/free`), so worst cases are known exactly: max_tokens 1000 → $0.01.
 fn team_models() -> Value {
@@ -48,15 +42,14 @@ fn team_models() -> Value {
     ])
 }
 
-fn rig_with(extra_route_keys: &str, serve_args: &[&str]) -> Rig {
-    let fake = FakeOpenRouter::start();
-    fake.set_api_key(API_KEY);
-    fake.set_models(team_models());
-    let env = Env::new();
-    env.write_routes(&default_routes(&fake.base_url(), extra_route_keys));
-    env.store_key_offline();
-    let d = serve(&env, serve_args);
-    Rig { fake, env, d }
+fn rig_with(route_keys: &str, serve_args: &[&str]) -> Rig {
+    Rig::with(RigOptions {
+        route_keys,
+        serve_args,
+        serve_env: &[("FERRY_TOKEN", OPERATOR)],
+        models: Some(team_models()),
+        ..RigOptions::default()
+    })
 }
 
 fn serve(env: &Env, serve_args: &[&str]) -> Daemon {
@@ -105,7 +98,8 @@ impl Rig {
         )
     }
 
-    fn get(&self, credential: &str, path: &str) -> (u16, Value) {
+    /// `GET path` with `credential` as the bearer token.
+    fn get_as(&self, credential: &str, path: &str) -> (u16, Value) {
         let auth = format!("Bearer {credential}");
         let (status, text) =
             http(self.d.port, "GET", path, &[("Authorization", &auth)], None).expect("http");
@@ -116,7 +110,7 @@ impl Rig {
     }
 
     fn spend(&self, by: &str) -> Value {
-        let (status, v) = self.get(OPERATOR, &format!("/v1/spend?by={by}"));
+        let (status, v) = self.get_as(OPERATOR, &format!("/v1/spend?by={by}"));
         assert_eq!(status, 200, "{v}");
         v
     }
@@ -390,7 +384,7 @@ fn scopes_routes_globs_expiry_and_revocation() {
 
     let (_, facade) = r.create_key("ci", &["--scope", "facade"]);
     for path in ["/v1/sessions", "/v1/secrets", "/v1/keys", "/v1/spend"] {
-        let (status, v) = r.get(&facade, path);
+        let (status, v) = r.get_as(&facade, path);
         assert_eq!(status, 403, "{path}: {v}");
         assert_eq!(v["code"], "scope_denied", "{v}");
     }
@@ -456,7 +450,7 @@ fn scopes_routes_globs_expiry_and_revocation() {
     let (_, short) = r.create_key("short", &["--expires-in", "1s"]);
     let started = Instant::now();
     let (status, v) = eventually(Duration::from_secs(10), || {
-        let (status, v) = r.get(&short, "/openai/v1/models");
+        let (status, v) = r.get_as(&short, "/openai/v1/models");
         (status == 401).then_some((status, v))
     });
     assert!(started.elapsed() >= Duration::from_millis(900));
@@ -464,8 +458,8 @@ fn scopes_routes_globs_expiry_and_revocation() {
     assert!(v.to_string().contains("expired"), "{v}");
 
     // An unknown key and a wrong token are 401 too.
-    assert_eq!(r.get("fk-not-a-key", "/openai/v1/models").0, 401);
-    assert_eq!(r.get("wrong-token", "/v1/status").0, 401);
+    assert_eq!(r.get_as("fk-not-a-key", "/openai/v1/models").0, 401);
+    assert_eq!(r.get_as("wrong-token", "/v1/status").0, 401);
 }
 
 #[test]
@@ -715,7 +709,7 @@ fn the_ledger_matches_what_the_fake_billed_per_key_model_and_kind() {
             .any(|g| g["group"] == "media" && g["split"] == alice.as_str()),
         "{split}"
     );
-    let (status, v) = r.get(OPERATOR, "/v1/spend?by=kind&split=kind");
+    let (status, v) = r.get_as(OPERATOR, "/v1/spend?by=kind&split=kind");
     assert_eq!(
         (status, v["code"].as_str()),
         (400, Some("invalid_grouping"))
@@ -757,9 +751,9 @@ fn the_ledger_matches_what_the_fake_billed_per_key_model_and_kind() {
         stdout(&r.op(&["--json", "spend"])),
         stdout(&r.op(&["keys", "list"])),
     ];
-    let (_, err) = r.get(OPERATOR, "/v1/keys/key_nope");
+    let (_, err) = r.get_as(OPERATOR, "/v1/keys/key_nope");
     let wrong = format!("{}x", a_secret);
-    let (_, unauthorized) = r.get(&wrong, "/v1/keys");
+    let (_, unauthorized) = r.get_as(&wrong, "/v1/keys");
     for secret in [&a_secret, &b_secret] {
         assert!(
             !state.contains(secret.as_str()),

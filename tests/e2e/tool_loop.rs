@@ -8,7 +8,7 @@ use ferry_fake_openrouter::{FakeToolCall, VideoScript};
 use ferry_openrouter::media::to_data_url;
 use serde_json::{json, Value};
 
-use crate::media::{png_url, rig_with, Rig};
+use crate::media::{png_url, rig_with};
 use crate::sessions::parse_sse;
 use crate::support::*;
 

@@ -79,7 +79,7 @@ async fn read_multipart(
     let mut multipart = Multipart::from_request(req, &())
         .await
         .map_err(|e| bad(format!("the multipart body is invalid: {}", e.body_text())))?;
-    while let Some(mut field) = multipart
+    while let Some(field) = multipart
         .next_field()
         .await
         .map_err(|e| bad(format!("the multipart body is invalid: {}", e.body_text())))?
@@ -87,26 +87,39 @@ async fn read_multipart(
         if field.name() != Some("file") {
             continue;
         }
-        let declared = Declared {
-            media_type: field.content_type().map(str::to_owned),
-            file_name: field.file_name().map(str::to_owned).or(file_name),
-        };
-        let mut collector = Collector::new(limit, None).map_err(asset_problem)?;
-        while let Some(chunk) = field
-            .chunk()
-            .await
-            .map_err(|e| bad(format!("the multipart body is invalid: {}", e.body_text())))?
-        {
-            collector.push(&chunk).map_err(asset_problem)?;
-        }
-        return Ok(Upload {
-            bytes: collector.finish(),
-            declared,
-        });
+        let mut upload = read_part(field, limit).await?;
+        upload.declared.file_name = upload.declared.file_name.or(file_name);
+        return Ok(upload);
     }
     Err(bad(
         "the multipart body has no part named \"file\"; send the file as `-F file=@PATH`".into(),
     ))
+}
+
+/// One file part of a multipart body, at most `limit` bytes, with the type and file name
+/// it declares.
+async fn read_part(
+    mut field: axum::extract::multipart::Field<'_>,
+    limit: u64,
+) -> Result<Upload, Problem> {
+    let declared = Declared {
+        media_type: field.content_type().map(str::to_owned),
+        file_name: field.file_name().map(str::to_owned),
+    };
+    let mut collector = Collector::new(limit, None).map_err(asset_problem)?;
+    while let Some(chunk) = field.chunk().await.map_err(|e| {
+        Problem::new(
+            400,
+            ProblemCode::InvalidMultipart,
+            format!("the multipart body is invalid: {}", e.body_text()),
+        )
+    })? {
+        collector.push(&chunk).map_err(asset_problem)?;
+    }
+    Ok(Upload {
+        bytes: collector.finish(),
+        declared,
+    })
 }
 
 /// A `multipart/form-data` body of the facade's media endpoints: its text fields and its
@@ -142,7 +155,7 @@ pub(crate) async fn read_form(req: Request, limit: u64) -> Result<Form, Problem>
         fields: Vec::new(),
         files: Vec::new(),
     };
-    while let Some(mut field) = multipart
+    while let Some(field) = multipart
         .next_field()
         .await
         .map_err(|e| bad(format!("the multipart body is invalid: {}", e.body_text())))?
@@ -161,25 +174,7 @@ pub(crate) async fn read_form(req: Request, limit: u64) -> Result<Form, Problem>
             form.fields.push((name, text));
             continue;
         }
-        let declared = Declared {
-            media_type: field.content_type().map(str::to_owned),
-            file_name: field.file_name().map(str::to_owned),
-        };
-        let mut collector = Collector::new(limit, None).map_err(asset_problem)?;
-        while let Some(chunk) = field
-            .chunk()
-            .await
-            .map_err(|e| bad(format!("the multipart body is invalid: {}", e.body_text())))?
-        {
-            collector.push(&chunk).map_err(asset_problem)?;
-        }
-        form.files.push((
-            name,
-            Upload {
-                bytes: collector.finish(),
-                declared,
-            },
-        ));
+        form.files.push((name, read_part(field, limit).await?));
     }
     Ok(form)
 }

@@ -9,7 +9,8 @@
 //!   and type always map to the same asset id.
 //! - [`AssetStore::read`] re-hashes the blob and refuses corrupted bytes.
 //! - [`Collector`] gathers an upload body with a hard size limit.
-//! - [`testdata`] generates small valid files of every binary type for tests.
+//! - `testdata` (feature `test-support`, for dev-dependencies only) generates small valid
+//!   files of every binary type for tests.
 
 mod asset_store;
 mod blob;
@@ -17,6 +18,7 @@ mod collect;
 mod error;
 mod media_type;
 mod sniff;
+#[cfg(any(test, feature = "test-support"))]
 pub mod testdata;
 
 pub use asset_store::{

@@ -143,23 +143,28 @@ str_enum! {
     }
 }
 
+/// Every accepted spelling of a thinking level and the level it means (for tests here and
+/// in the routes-file tests).
+#[cfg(test)]
+pub(crate) const THINKING_SPELLINGS: &[(&str, ThinkingLevel)] = &[
+    ("off", ThinkingLevel::Off),
+    ("minimal", ThinkingLevel::Minimal),
+    ("low", ThinkingLevel::Low),
+    ("medium", ThinkingLevel::Medium),
+    ("high", ThinkingLevel::High),
+    ("xhigh", ThinkingLevel::Xhigh),
+    ("max", ThinkingLevel::Xhigh),
+    ("adaptive", ThinkingLevel::Medium),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn thinking_levels_and_aliases() {
-        for (text, level) in [
-            ("off", ThinkingLevel::Off),
-            ("minimal", ThinkingLevel::Minimal),
-            ("low", ThinkingLevel::Low),
-            ("medium", ThinkingLevel::Medium),
-            ("high", ThinkingLevel::High),
-            ("xhigh", ThinkingLevel::Xhigh),
-            ("max", ThinkingLevel::Xhigh),
-            ("adaptive", ThinkingLevel::Medium),
-        ] {
-            assert_eq!(text.parse::<ThinkingLevel>(), Ok(level), "{text}");
+        for (text, level) in THINKING_SPELLINGS {
+            assert_eq!(text.parse::<ThinkingLevel>(), Ok(*level), "{text}");
         }
         assert_eq!(ThinkingLevel::Xhigh.as_str(), "xhigh");
         assert_eq!(

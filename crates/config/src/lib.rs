@@ -10,6 +10,7 @@
 mod builtin;
 mod error;
 mod json_value;
+mod key_list;
 mod kinds;
 mod names;
 mod network;
@@ -31,6 +32,7 @@ pub use builtin::{
     builtin_routes, BUILTIN_KEY_ENV, BUILTIN_KEY_REF, BUILTIN_ROUTES_TOML, BUILTIN_SOURCE,
 };
 pub use error::{ConfigError, FieldError, FieldErrorKind, TableName};
+pub use key_list::join_keys;
 pub use kinds::{
     CacheControlTtl, DriverKind, ModelSupport, SpeakReplies, ThinkingLevel, TtsFormat,
     UnknownVariant,
@@ -41,8 +43,8 @@ pub use names::{
 };
 pub use network::{NetworkConfig, ResolveEntry};
 pub use params::{
-    parse_model_params_json, ModelParams, ParamsError, MAX_STOP_SEQUENCES, PARAM_ALIASES,
-    PARAM_KEYS,
+    parse_model_params_json, ModelParams, ParamsError, MAX_STOP_SEQUENCES, OPENAI_PARAM_KEYS,
+    PARAM_ALIASES, PARAM_KEYS,
 };
 pub use parse::{
     load_routes_file, parse_routes, ATTRIBUTION_KEYS, MEDIA_KEYS, MODEL_KEYS, NETWORK_KEYS,

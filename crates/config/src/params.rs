@@ -7,6 +7,7 @@ use thiserror::Error;
 
 use crate::error::{FieldError, FieldErrorKind};
 use crate::json_value::{boolean, number_in, object, only_keys, string};
+use crate::key_list::join_keys;
 use crate::kinds::{CacheControlTtl, ThinkingLevel};
 
 /// Request parameters for one model. Every field is optional; unset fields are not sent.
@@ -58,20 +59,32 @@ pub enum ParamsError {
     Field(#[from] FieldError),
 }
 
-/// The accepted params keys (snake_case), in documentation order.
-pub const PARAM_KEYS: &[&str] = &[
+/// The params keys OpenAI's chat completions API defines too, with the same names and
+/// meaning: the OpenAI facade takes exactly these as params, and the request shaper
+/// sends them as ferry's own.
+pub const OPENAI_PARAM_KEYS: &[&str] = &[
     "temperature",
     "top_p",
     "max_tokens",
     "seed",
     "stop",
     "response_format",
+];
+
+/// ferry's own params keys (OpenRouter's cache controls and the thinking level).
+const FERRY_PARAM_KEYS: &[&str] = &[
     "cache_control_ttl",
     "response_cache",
     "response_cache_ttl_seconds",
     "response_cache_clear",
     "thinking",
 ];
+
+/// The accepted params keys (snake_case), in documentation order.
+pub const PARAM_KEYS: &[&str] = &join_keys::<{ OPENAI_PARAM_KEYS.len() + FERRY_PARAM_KEYS.len() }>(
+    OPENAI_PARAM_KEYS,
+    FERRY_PARAM_KEYS,
+);
 
 /// camelCase aliases accepted for the multi-word keys: `(alias, canonical)`.
 pub const PARAM_ALIASES: &[(&str, &str)] = &[

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use toml_edit::ImDocument;
 
 use crate::error::{ConfigError, FieldError, FieldErrorKind};
+use crate::key_list::join_keys;
 use crate::kinds::{DriverKind, ModelSupport, SpeakReplies, ThinkingLevel, TtsFormat};
 use crate::names::{
     check_model_id, is_valid_category, is_valid_env_var_name, is_valid_route_id,
@@ -27,8 +28,8 @@ use crate::urls::{parse_url, trim_trailing_slashes, UrlRule};
 /// Keys of the top level.
 pub const ROOT_KEYS: &[&str] = &["version", "default_route", "retention_days", "routes"];
 
-/// Keys of `[routes.X]`.
-pub const ROUTE_KEYS: &[&str] = &[
+/// Keys of `[routes.X]` before the capability flags.
+const ROUTE_SETTING_KEYS: &[&str] = &[
     "driver",
     "default_model",
     "model_support",
@@ -43,19 +44,20 @@ pub const ROUTE_KEYS: &[&str] = &[
     "system_prompt",
     "speak_replies",
     "max_tool_steps",
-    "multimodal_input",
-    "native_web_search",
-    "image_generation",
-    "image_edit",
-    "audio_generation",
-    "transcription",
-    "video_generation",
-    "attribution",
-    "provider",
-    "network",
-    "media",
-    "models",
 ];
+
+/// Keys of `[routes.X]` that are tables (after the capability flags).
+const ROUTE_TABLE_KEYS: &[&str] = &["attribution", "provider", "network", "media", "models"];
+
+/// Keys of `[routes.X]`, in documentation order: settings, capability flags, tables.
+pub const ROUTE_KEYS: &[&str] =
+    &join_keys::<{ ROUTE_SETTING_KEYS.len() + Capabilities::KEYS.len() + ROUTE_TABLE_KEYS.len() }>(
+        &join_keys::<{ ROUTE_SETTING_KEYS.len() + Capabilities::KEYS.len() }>(
+            ROUTE_SETTING_KEYS,
+            Capabilities::KEYS,
+        ),
+        ROUTE_TABLE_KEYS,
+    );
 
 /// Keys of `[routes.X.attribution]`.
 pub const ATTRIBUTION_KEYS: &[&str] = &["enabled", "referer", "title", "categories"];

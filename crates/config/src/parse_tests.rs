@@ -508,21 +508,12 @@ fn fallbacks_are_model_ids() {
 
 #[test]
 fn thinking_levels_and_aliases() {
-    for (text, level) in [
-        ("off", ThinkingLevel::Off),
-        ("minimal", ThinkingLevel::Minimal),
-        ("low", ThinkingLevel::Low),
-        ("medium", ThinkingLevel::Medium),
-        ("high", ThinkingLevel::High),
-        ("xhigh", ThinkingLevel::Xhigh),
-        ("max", ThinkingLevel::Xhigh),
-        ("adaptive", ThinkingLevel::Medium),
-    ] {
+    for (text, level) in crate::kinds::THINKING_SPELLINGS {
         assert_eq!(
             ok(&route(&format!("thinking = \"{text}\"")))
                 .default()
                 .thinking,
-            Some(level)
+            Some(*level)
         );
     }
     assert_contains(

@@ -8,10 +8,11 @@
 //! [`MAX_PENDING`] reconciliations wait at once, beyond that rows stay unreconciled.
 //! The same lookup prices a model call cut short by a cancel (`cut_call`).
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::OnceCell;
@@ -95,8 +96,8 @@ pub(crate) struct Lookups {
 }
 
 impl Lookups {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<OnceCell<Option<f64>>>>> {
-        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    fn map(&self) -> parking_lot::MutexGuard<'_, HashMap<String, Arc<OnceCell<Option<f64>>>>> {
+        self.in_flight.lock()
     }
 }
 

@@ -4,9 +4,10 @@
 //! first time a route's catalog is needed and none was ever fetched (bounded wait); a
 //! catalog that cannot be had means "don't know", never "refuse".
 
+use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ferry_config::RoutesFile;
@@ -55,11 +56,7 @@ impl Catalogs {
 
     /// The cached catalog of a route, whatever its age.
     pub(crate) fn get(&self, route: &str) -> Option<Arc<Catalog>> {
-        self.cached
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(route)
-            .cloned()
+        self.cached.read().get(route).cloned()
     }
 
     fn is_fresh(&self, catalog: &Catalog) -> bool {
@@ -82,7 +79,6 @@ impl Catalogs {
         }
         self.cached
             .write()
-            .unwrap_or_else(|p| p.into_inner())
             .insert(route.to_owned(), Arc::clone(&catalog));
         Ok(catalog)
     }

@@ -2,10 +2,11 @@
 //! session), executes runs against the driver with retries and fallbacks, and records
 //! everything durably. Also owns the runtime model setting and the shutdown path.
 
+use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferry_config::{validate_selector, wire_model, RoutesFile, SpeakReplies};
@@ -292,11 +293,7 @@ impl Engine {
 
     /// The selector set with `runtime set-model`.
     pub fn runtime_model(&self) -> Option<String> {
-        self.inner
-            .runtime_model
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.inner.runtime_model.read().clone()
     }
 
     /// What an input with no overrides would use.
@@ -366,11 +363,7 @@ impl Engine {
             .store
             .runtime_set(RUNTIME_MODEL_KEY, Some(selector))
             .await?;
-        *self
-            .inner
-            .runtime_model
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = Some(selector.to_string());
+        *self.inner.runtime_model.write() = Some(selector.to_string());
         Ok(self.runtime_view())
     }
 
@@ -410,11 +403,7 @@ impl Engine {
 
     /// Runs queued or running now.
     pub fn live_count(&self) -> usize {
-        self.inner
-            .live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .len()
+        self.inner.live.lock().len()
     }
 
     /// `GET /v1/models/status`: the route's key as OpenRouter reports it (`GET /key`).
@@ -485,12 +474,7 @@ impl Engine {
                     id: id.to_string(),
                 })?;
         let totals = self.inner.store.session_totals(id).await?;
-        let busy = self
-            .inner
-            .queues
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(id);
+        let busy = self.inner.queues.lock().contains_key(id);
         Ok(SessionView {
             session: crate::views::session_info(session),
             totals: crate::views::session_totals(totals),
@@ -546,14 +530,7 @@ impl Engine {
             input.attachments = attachments::input_refs(&attached);
         }
 
-        if !opts.queue_if_busy
-            && self
-                .inner
-                .queues
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .contains_key(session_id)
-        {
+        if !opts.queue_if_busy && self.inner.queues.lock().contains_key(session_id) {
             return Err(EngineError::Conflict {
                 code: "session_busy",
                 message: format!(
@@ -659,14 +636,13 @@ impl Engine {
         self.inner
             .live
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .insert(run_id.to_string(), hub.clone());
         self.enqueue(session_id, job(hub.clone()));
         hub
     }
 
     fn enqueue(&self, session_id: &str, job: Job) {
-        let mut queues = self.inner.queues.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queues = self.inner.queues.lock();
         if let Some(tx) = queues.get(session_id) {
             match tx.send(job) {
                 Ok(()) => return,
@@ -722,12 +698,7 @@ impl Engine {
     }
 
     fn live_hub(&self, run_id: &str) -> Option<Arc<LiveRun>> {
-        self.inner
-            .live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(run_id)
-            .cloned()
+        self.inner.live.lock().get(run_id).cloned()
     }
 
     /// `GET /v1/runs/{id}`.
@@ -832,14 +803,7 @@ impl Engine {
             );
             self.inner.shutting_down.store(true, Ordering::SeqCst);
             self.inner.grace_over.cancel();
-            let hubs: Vec<Arc<LiveRun>> = self
-                .inner
-                .live
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .values()
-                .cloned()
-                .collect();
+            let hubs: Vec<Arc<LiveRun>> = self.inner.live.lock().values().cloned().collect();
             for hub in hubs {
                 hub.cancel.cancel();
             }

@@ -44,9 +44,6 @@ pub enum EngineError {
     /// The model kept calling tools past the route's `max_tool_steps`.
     #[error("the model was still calling tools after {steps} steps (route {route} allows {steps}); raise max_tool_steps in [routes.{route}] or ask for less at once")]
     ToolStepsExceeded { steps: u32, route: String },
-    /// The run was cancelled.
-    #[error("run {0} was cancelled")]
-    Cancelled(String),
     /// The daemon is shutting down and takes no new work.
     #[error("ferry is shutting down and accepts no new runs; retry once it is back")]
     Draining,
@@ -178,7 +175,6 @@ impl EngineError {
             EngineError::Media(e) => e.code(),
             EngineError::VideoJob { code, .. } => code,
             EngineError::ToolStepsExceeded { .. } => "tool_steps_exceeded",
-            EngineError::Cancelled(_) => "run_cancelled",
             EngineError::Draining => "draining",
             EngineError::Interrupted => "interrupted",
             EngineError::Secrets(e) => secrets_code(e),
@@ -234,7 +230,6 @@ impl EngineError {
                 }
             }
             EngineError::ToolStepsExceeded { .. } => 502,
-            EngineError::Cancelled(_) => 409,
             EngineError::Draining | EngineError::Interrupted => 503,
             EngineError::Secrets(e) => match e {
                 ferry_secrets::SecretsError::NoMasterKey => 503,

@@ -11,7 +11,8 @@
 //! one per delta; a crash can lose at most the last unflushed deltas of a run that is then
 //! marked interrupted anyway.
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Events buffered per live run for subscribers before they must catch up from the log.
@@ -122,7 +123,7 @@ impl LiveRun {
 
     /// Appends an event and broadcasts it at once; it reaches the store with its batch.
     pub fn emit(&self, event: RunEvent) {
-        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let mut log = self.log.lock();
         let event = Event::new(log.events.len() as u64 + 1, event);
         log.events.push(event.clone());
         if log.events.len() - log.unpersisted >= FLUSH_EVERY
@@ -139,7 +140,7 @@ impl LiveRun {
     /// [`LiveRun::publish`], after that write committed. Only the run's worker emits, so
     /// seqs stay dense.
     pub fn prepare(&self, event: RunEvent) -> Event {
-        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let mut log = self.log.lock();
         let event = Event::new(log.events.len() as u64 + 1, event);
         self.flush(&mut log, Some(&event));
         event
@@ -147,7 +148,7 @@ impl LiveRun {
 
     /// Publishes an event made by [`LiveRun::prepare`] to the log and the subscribers.
     pub fn publish(&self, event: Event) {
-        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let mut log = self.log.lock();
         if event.is_terminal() {
             log.finished = true;
         }
@@ -174,7 +175,7 @@ impl LiveRun {
 
     /// Subscribes from just after `after_seq`.
     pub fn subscribe(self: &Arc<Self>, after_seq: u64) -> Subscription {
-        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let log = self.log.lock();
         let replay = events_after(&log.events, after_seq);
         let live = if log.finished {
             None
@@ -190,40 +191,40 @@ impl LiveRun {
 
     /// Events after `after_seq` (used when a receiver lagged behind).
     pub fn events_after(&self, after_seq: u64) -> Vec<Event> {
-        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let log = self.log.lock();
         events_after(&log.events, after_seq)
     }
 
     /// Records the usage and cost of the steps finished so far.
     pub(crate) fn note_spent(&self, usage: Option<serde_json::Value>, cost: Option<f64>) {
-        *self.spent.lock().unwrap_or_else(|p| p.into_inner()) = (usage, cost);
+        *self.spent.lock() = (usage, cost);
     }
 
     /// Usage and cost of the steps finished so far.
     pub(crate) fn spent(&self) -> (Option<serde_json::Value>, Option<f64>) {
-        self.spent.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.spent.lock().clone()
     }
 
     /// A model call starts (admitted with the admission in `call`).
     pub(crate) fn begin_call(&self, call: InFlight) {
-        *self.call.lock().unwrap_or_else(|p| p.into_inner()) = Some(call);
+        *self.call.lock() = Some(call);
     }
 
     /// Updates the model call in flight, if any.
     pub(crate) fn update_call(&self, f: impl FnOnce(&mut InFlight)) {
-        if let Some(call) = self.call.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        if let Some(call) = self.call.lock().as_mut() {
             f(call);
         }
     }
 
     /// Takes the model call in flight: it ended, or the run did.
     pub(crate) fn end_call(&self) -> Option<InFlight> {
-        self.call.lock().unwrap_or_else(|p| p.into_inner()).take()
+        self.call.lock().take()
     }
 
     /// Concatenated `output.delta` text so far (for cancelled runs' partial output).
     pub fn output_so_far(&self) -> String {
-        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let log = self.log.lock();
         log.events
             .iter()
             .filter_map(|e| match e.event.as_ref() {

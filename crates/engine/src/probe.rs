@@ -4,8 +4,8 @@
 //! upstream has been unreachable (connect failure, timeout, 5xx). `status` and `runtime get` then say
 //! "degraded: OpenRouter unreachable since …" with the error. Start never waits for it.
 
+use parking_lot::RwLock;
 use std::collections::HashMap;
-use std::sync::RwLock;
 use std::time::{Duration, SystemTime};
 
 use ferry_openrouter::{UpstreamError, UpstreamErrorKind};
@@ -33,15 +33,11 @@ pub(crate) struct Reachability(RwLock<HashMap<String, Unreachable>>);
 
 impl Reachability {
     pub(crate) fn get(&self, route: &str) -> Option<Unreachable> {
-        self.0
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(route)
-            .cloned()
+        self.0.read().get(route).cloned()
     }
 
     fn record(&self, route: &str, outcome: Result<(), String>) {
-        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.0.write();
         match outcome {
             Ok(()) => {
                 if map.remove(route).is_some() {

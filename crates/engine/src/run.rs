@@ -53,12 +53,8 @@ pub(crate) async fn session_worker(
     while let Some(job) = rx.recv().await {
         let run_id = job.hub.run_id.clone();
         execute(&inner, job).await;
-        inner
-            .live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&run_id);
-        let mut queues = inner.queues.lock().unwrap_or_else(|p| p.into_inner());
+        inner.live.lock().remove(&run_id);
+        let mut queues = inner.queues.lock();
         if rx.is_empty() {
             queues.remove(&session_id);
             return;

@@ -2,8 +2,8 @@
 //! shared by the API (set/delete/list) and the runs (key lookup). Values stay zeroizing;
 //! the lock is never held across an `.await`.
 
+use parking_lot::RwLock;
 use std::path::PathBuf;
-use std::sync::RwLock;
 
 use ferry_secrets::{MasterKey, SecretMeta, SecretStore, SecretsError, SetOutcome};
 use zeroize::Zeroizing;
@@ -18,11 +18,7 @@ impl SecretsHandle {
     /// Opens the store under `state_root` with the key from the environment. Refuses when a
     /// store exists and no key (or a wrong key) is given.
     pub fn open(state_root: PathBuf, key: Option<&MasterKey>) -> Result<Self, SecretsError> {
-        let store = match key {
-            Some(k) => Some(SecretStore::open(&state_root, k)?),
-            None if SecretStore::exists(&state_root) => return Err(SecretsError::NoMasterKey),
-            None => None,
-        };
+        let store = SecretStore::open_optional(&state_root, key)?;
         Ok(SecretsHandle {
             state_root,
             inner: RwLock::new(store),
@@ -56,7 +52,7 @@ impl SecretsHandle {
         provider: &str,
         value: Zeroizing<String>,
     ) -> Result<SetOutcome, SecretsError> {
-        let mut guard = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.inner.write();
         match guard.as_mut() {
             Some(store) => store.set(r, provider, value),
             None => Err(SecretsError::NoMasterKey),
@@ -65,7 +61,7 @@ impl SecretsHandle {
 
     /// Deletes a secret; false when it did not exist.
     pub fn delete(&self, r: &str) -> Result<bool, SecretsError> {
-        let mut guard = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.inner.write();
         match guard.as_mut() {
             Some(store) => store.delete(r),
             None => Ok(false),
@@ -78,7 +74,7 @@ impl SecretsHandle {
     }
 
     fn read<T>(&self, f: impl FnOnce(&Option<SecretStore>) -> T) -> T {
-        let guard = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        let guard = self.inner.read();
         f(&guard)
     }
 }

@@ -21,11 +21,6 @@ impl CallGuard {
     pub fn grace_over(&self) -> WaitForCancellationFutureOwned {
         self.grace_over.clone().cancelled_owned()
     }
-
-    /// Whether the shutdown grace period is over.
-    pub fn is_grace_over(&self) -> bool {
-        self.grace_over.is_cancelled()
-    }
 }
 
 impl Engine {

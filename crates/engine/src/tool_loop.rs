@@ -10,9 +10,10 @@
 //! `include_artifacts_inline`). A spoken reply, when asked for, is synthesised from the
 //! final text and attached as an audio part.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferry_config::{wire_model, ModelParams, Route, SpeakReplies};
@@ -146,7 +147,7 @@ fn shared_definitions(tools: &[ToolName]) -> Arc<Vec<Value>> {
     type Definitions = HashMap<Vec<ToolName>, Arc<Vec<Value>>>;
     static CACHE: std::sync::OnceLock<Mutex<Definitions>> = std::sync::OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    let mut cache = cache.lock();
     cache
         .entry(tools.to_vec())
         .or_insert_with(|| Arc::new(tools.iter().copied().map(definition).collect()))

@@ -84,11 +84,7 @@ impl Engine {
     /// Keeps `end` (a failed end) in memory and writes it again until that works.
     pub(crate) fn keep_unstored_end(&self, end: UnstoredEnd) {
         let run_id = end.finish.run_id.clone();
-        self.inner
-            .unstored
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(run_id.clone(), end);
+        self.inner.unstored.lock().insert(run_id.clone(), end);
         let engine = self.clone();
         let stop = self.inner.background.clone();
         tokio::spawn(async move {
@@ -128,22 +124,13 @@ impl Engine {
             }
         };
         if done {
-            self.inner
-                .unstored
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(run_id);
+            self.inner.unstored.lock().remove(run_id);
         }
         done
     }
 
     fn unstored_end(&self, run_id: &str) -> Option<UnstoredEnd> {
-        self.inner
-            .unstored
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(run_id)
-            .cloned()
+        self.inner.unstored.lock().get(run_id).cloned()
     }
 
     /// Shows a stored run that is still non-terminal in the database but whose end could

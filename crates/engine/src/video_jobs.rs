@@ -5,8 +5,8 @@
 //! channel per job, which the tool loop turns into `tool.progress` events and the API
 //! into job views.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use ferry_assets::Kind;
@@ -121,27 +121,17 @@ pub(crate) struct VideoWatchers {
 
 impl VideoWatchers {
     fn subscribe(&self, id: &str) -> Option<watch::Receiver<VideoJobView>> {
-        self.jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .map(watch::Sender::subscribe)
+        self.jobs.lock().get(id).map(watch::Sender::subscribe)
     }
 
     fn register(&self, view: VideoJobView) -> watch::Sender<VideoJobView> {
         let (tx, _) = watch::channel(view.clone());
-        self.jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(view.id, tx.clone());
+        self.jobs.lock().insert(view.id, tx.clone());
         tx
     }
 
     fn remove(&self, id: &str) {
-        self.jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
+        self.jobs.lock().remove(id);
     }
 }
 

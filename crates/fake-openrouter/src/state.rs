@@ -1,10 +1,10 @@
 //! The fake's mutable state, shared by the test thread and the server thread.
 //!
-//! One `std::sync::Mutex`; it is only ever held for short, non-async sections (never
+//! One `parking_lot::Mutex`; it is only ever held for short, non-async sections (never
 //! across an `.await`).
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde_json::Value;
 
@@ -72,10 +72,9 @@ impl Shared {
         }
     }
 
-    /// Locks the state. A panic while holding the lock (e.g. a failing assertion in a test
-    /// thread) leaves the data consistent, so poisoning is ignored.
+    /// Locks the state (held for short, non-async sections only).
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.lock()
     }
 
     /// The next scripted reply for a request naming `model`, if any.

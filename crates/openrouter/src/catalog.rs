@@ -65,20 +65,22 @@ struct ParsedPrices {
     internal_reasoning: Option<f64>,
 }
 
+/// The strings of a JSON array (other items skipped); nothing when `v` is not an array.
+pub(crate) fn string_list(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl CatalogModel {
     fn from_json(v: &Value) -> Option<CatalogModel> {
         let id = v.get("id")?.as_str()?.to_owned();
-        let strings = |ptr: &str| -> Vec<String> {
-            v.pointer(ptr)
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
+        let strings = |ptr: &str| string_list(v.pointer(ptr));
         let mut input = strings("/architecture/input_modalities");
         let mut output = strings("/architecture/output_modalities");
         // Older entries only have `architecture.modality`, e.g. "text+image->text".

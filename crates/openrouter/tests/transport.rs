@@ -536,29 +536,26 @@ async fn forward(listener: tokio::net::TcpListener, target: std::net::SocketAddr
     }
 }
 
-/// A loopback address on port 443 forwarding to the fake, or `None` when this process may
-/// not bind port 443 (the test is then skipped with a note).
-async fn port_443_forwarder(fake: &FakeOpenRouter) -> Option<std::net::IpAddr> {
+/// A loopback address on port 443 forwarding to the fake. A process that may not bind
+/// port 443 fails the test with the reason (CI runs as root).
+async fn port_443_forwarder(fake: &FakeOpenRouter) -> std::net::IpAddr {
     let pid = std::process::id();
     let ip = std::net::Ipv4Addr::new(127, 91, (pid >> 8) as u8, (pid as u8).max(2));
-    match tokio::net::TcpListener::bind((ip, 443)).await {
-        Ok(listener) => {
-            tokio::spawn(forward(listener, fake.addr()));
-            Some(ip.into())
-        }
-        Err(e) => {
-            eprintln!("skipping the port-443 TLS check: cannot bind {ip}:443 ({e})");
-            None
-        }
-    }
+    let listener = tokio::net::TcpListener::bind((ip, 443))
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "this test needs to bind {ip}:443 ({e}): run it as root or with CAP_NET_BIND_SERVICE (CI runs as root)"
+            )
+        });
+    tokio::spawn(forward(listener, fake.addr()));
+    ip.into()
 }
 
 #[tokio::test]
 async fn verified_route_over_real_tls_with_ca_file_and_resolve_pin() {
     let fake = FakeOpenRouter::start_tls("openrouter.ai");
-    let Some(ip) = port_443_forwarder(&fake).await else {
-        return;
-    };
+    let ip = port_443_forwarder(&fake).await;
     let ca = fake
         .ca_pem_path()
         .expect("TLS fake has a CA")

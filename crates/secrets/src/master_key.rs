@@ -95,11 +95,6 @@ impl MasterKey {
         }
         Ok(MasterKey::Passphrase(Zeroizing::new(text.to_owned())))
     }
-
-    /// True for a raw 32-byte key, false for a passphrase.
-    pub fn is_raw(&self) -> bool {
-        matches!(self, MasterKey::Raw(_))
-    }
 }
 
 /// A new random master key: standard base64 of 32 bytes from the OS random source.
@@ -145,7 +140,7 @@ mod tests {
         let text = generate_master_key();
         assert_eq!(text.len(), 44);
         let key = MasterKey::parse(&text).expect("generated key parses");
-        assert!(key.is_raw());
+        assert!(matches!(key, MasterKey::Raw(_)));
         assert_ne!(generate_master_key(), text, "two keys must differ");
     }
 
@@ -155,7 +150,7 @@ mod tests {
         let text = STANDARD.encode([7u8; 33]);
         assert_eq!(text.len(), 44);
         let key = MasterKey::parse(&text).expect("long enough passphrase");
-        assert!(!key.is_raw());
+        assert!(matches!(key, MasterKey::Passphrase(_)));
     }
 
     #[test]

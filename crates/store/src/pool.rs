@@ -3,8 +3,8 @@
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::{Condvar, Mutex, PoisonError};
 
+use parking_lot::{Condvar, Mutex};
 use rusqlite::Connection;
 
 use crate::connection::open_reader;
@@ -39,15 +39,12 @@ impl ReadPool {
     }
 
     fn take(&self) -> Connection {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut idle = self.idle.lock();
         loop {
             if let Some(conn) = idle.pop() {
                 return conn;
             }
-            idle = self
-                .returned
-                .wait(idle)
-                .unwrap_or_else(PoisonError::into_inner);
+            self.returned.wait(&mut idle);
         }
     }
 
@@ -56,10 +53,7 @@ impl ReadPool {
         if !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
-        self.idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(conn);
+        self.idle.lock().push(conn);
         self.returned.notify_one();
     }
 }

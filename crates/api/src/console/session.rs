@@ -5,8 +5,9 @@
 //! or expiring the key ends its console sessions at once. Sessions do not survive a
 //! restart and are not shared between replicas (sign in again).
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -98,16 +99,12 @@ impl ConsoleSessions {
         }
     }
 
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Entry>> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Signs `principal` in: a new cookie value and CSRF token.
     pub fn create(&self, principal: Principal) -> Created {
         let cookie = random_token();
         let csrf = random_token().to_string();
         let now = Instant::now();
-        let mut map = self.map();
+        let mut map = self.map.lock();
         map.retain(|_, e| e.expires > now);
         if map.len() >= MAX_SESSIONS {
             if let Some(oldest) = map.iter().min_by_key(|(_, e)| e.expires).map(|(k, _)| *k) {
@@ -132,7 +129,7 @@ impl ConsoleSessions {
     /// The live session of a cookie value.
     pub fn lookup(&self, cookie: &str) -> Result<Live, SessionError> {
         let key = digest(cookie);
-        let mut map = self.map();
+        let mut map = self.map.lock();
         let entry = map.get(&key).ok_or(SessionError::Unknown)?;
         if entry.expires <= Instant::now() {
             map.remove(&key);
@@ -146,7 +143,7 @@ impl ConsoleSessions {
 
     /// Signs out (nothing if the cookie is unknown).
     pub fn remove(&self, cookie: &str) {
-        self.map().remove(&digest(cookie));
+        self.map.lock().remove(&digest(cookie));
     }
 }
 

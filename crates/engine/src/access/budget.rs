@@ -10,8 +10,8 @@
 //! its worst case is reserved in the same critical section, so concurrent requests can
 //! never together overshoot. The lock is never held across an `.await`.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use time::OffsetDateTime;
 
@@ -82,10 +82,6 @@ pub struct Book {
 }
 
 impl Book {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Account>> {
-        self.accounts.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// The key's account, rolled over to the current period; allocates only for a key
     /// seen for the first time.
     fn account<'a>(
@@ -117,7 +113,7 @@ impl Book {
 
 impl Reservations for Book {
     fn load(&self, key: &str, period: Period, spent: i64, now: OffsetDateTime) {
-        let mut map = self.lock();
+        let mut map = self.accounts.lock();
         let acc = Self::account(&mut map, key, period, now);
         // Requests in flight keep their reservations (a key whose period changed).
         acc.period_start = period.start(now);
@@ -132,7 +128,7 @@ impl Reservations for Book {
         wanted: i64,
         now: OffsetDateTime,
     ) -> Result<(), OverBudget> {
-        let mut map = self.lock();
+        let mut map = self.accounts.lock();
         let acc = Self::account(&mut map, key, period, now);
         let committed = acc.spent.saturating_add(acc.reserved);
         if committed >= budget || committed.saturating_add(wanted) > budget {
@@ -148,14 +144,14 @@ impl Reservations for Book {
     }
 
     fn settle(&self, key: &str, period: Period, reserved: i64, charged: i64, now: OffsetDateTime) {
-        let mut map = self.lock();
+        let mut map = self.accounts.lock();
         let acc = Self::account(&mut map, key, period, now);
         acc.reserved = (acc.reserved - reserved).max(0);
         acc.spent = acc.spent.saturating_add(charged);
     }
 
     fn standing(&self, key: &str, period: Period, now: OffsetDateTime) -> Standing {
-        let mut map = self.lock();
+        let mut map = self.accounts.lock();
         let acc = Self::account(&mut map, key, period, now);
         Standing {
             spent: acc.spent,

@@ -194,7 +194,10 @@ impl Engine {
             )
             .await?;
         let state = Arc::new(KeyState::from_row(row, settings));
-        self.access().keys_mut().insert(hash, Arc::clone(&state));
+        self.access()
+            .by_hash
+            .write()
+            .insert(hash, Arc::clone(&state));
         tracing::info!(key = %state.id, name = %state.name, "virtual key created");
         Ok((self.key_view(&state, false), secret))
     }
@@ -349,7 +352,10 @@ impl Engine {
                 .book
                 .load(&state.id, state.settings.period, spent, now);
         }
-        self.access().keys_mut().insert(hash, Arc::clone(&state));
+        self.access()
+            .by_hash
+            .write()
+            .insert(hash, Arc::clone(&state));
         Ok(self.key_view(&state, false))
     }
 
@@ -357,8 +363,8 @@ impl Engine {
     pub async fn revoke_key(&self, id: &str) -> Result<KeyView, EngineError> {
         let (hash, k) = self.access().find(id).ok_or_else(|| not_found(id))?;
         self.inner.store.revoke_key(id.to_owned()).await?;
-        self.access().keys_mut().remove(&hash);
-        self.access().revoked_map().insert(hash, k.id.clone());
+        self.access().by_hash.write().remove(&hash);
+        self.access().revoked.write().insert(hash, k.id.clone());
         if let Some(up) = &k.settings.upstream {
             if let Err(e) = self.disable_upstream(up).await {
                 tracing::warn!(key = %k.id, error = %e, "cannot disable the provisioned OpenRouter key; disable it on openrouter.ai");

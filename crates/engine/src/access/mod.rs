@@ -21,8 +21,9 @@ mod limits;
 mod manage;
 mod price;
 
+use parking_lot::RwLock;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_store::{LedgerEntry, Store};
@@ -295,7 +296,7 @@ impl Access {
                 .map_err(|e| EngineError::Internal(format!("key {} settings: {e}", row.id)))?;
             let hash = parse_hash(&row.secret_hash)?;
             if row.revoked_at.is_some() {
-                access.revoked_map().insert(hash, row.id);
+                access.revoked.write().insert(hash, row.id);
                 continue;
             }
             if settings.budget_usd.is_some() {
@@ -305,11 +306,13 @@ impl Access {
                 ));
             }
             access
-                .keys_mut()
+                .by_hash
+                .write()
                 .insert(hash, Arc::new(KeyState::from_row(row, settings)));
         }
         let periods: HashMap<String, Period> = access
-            .keys()
+            .by_hash
+            .read()
             .values()
             .map(|k| (k.id.clone(), k.settings.period))
             .collect();
@@ -321,20 +324,9 @@ impl Access {
         Ok(access)
     }
 
-    fn keys(&self) -> std::sync::RwLockReadGuard<'_, HashMap<[u8; 32], Arc<KeyState>>> {
-        self.by_hash.read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn keys_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<[u8; 32], Arc<KeyState>>> {
-        self.by_hash.write().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn revoked_map(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<[u8; 32], String>> {
-        self.revoked.write().unwrap_or_else(|p| p.into_inner())
-    }
-
     fn find(&self, id: &str) -> Option<([u8; 32], Arc<KeyState>)> {
-        self.keys()
+        self.by_hash
+            .read()
             .iter()
             .find(|(_, k)| k.id == id)
             .map(|(h, k)| (*h, Arc::clone(k)))
@@ -416,16 +408,6 @@ impl Admission {
         self.key.as_ref().map(|k| k.id.as_str())
     }
 
-    /// The OpenRouter key provisioned for this virtual key on `route`, to send instead of
-    /// the route's own key.
-    pub fn upstream_key(&self, route: &str) -> Option<Zeroizing<String>> {
-        let up = self.key.as_ref()?.settings.upstream.as_ref()?;
-        if up.route != route {
-            return None;
-        }
-        self.engine.inner.secrets.get(&up.secret_ref)
-    }
-
     /// The call is over and cost `spent`: writes its ledger row, charges the key (the
     /// reservation when upstream reported no cost) and ends the reservation.
     pub fn settle(mut self, spent: Spent) {
@@ -501,7 +483,7 @@ impl Engine {
     /// even on loopback (`serve --require-keys`, and always with a token).
     pub fn configure_access(&self, operator: Option<Zeroizing<String>>, require_keys: bool) {
         let a = self.access();
-        *a.operator.write().unwrap_or_else(|p| p.into_inner()) = operator.map(Arc::new);
+        *a.operator.write() = operator.map(Arc::new);
         a.require_keys
             .store(require_keys, std::sync::atomic::Ordering::Relaxed);
     }
@@ -509,11 +491,7 @@ impl Engine {
     /// Whether requests without a credential are refused.
     pub fn credentials_required(&self) -> bool {
         let a = self.access();
-        a.require_keys.load(std::sync::atomic::Ordering::Relaxed)
-            || a.operator
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .is_some()
+        a.require_keys.load(std::sync::atomic::Ordering::Relaxed) || a.operator.read().is_some()
     }
 
     /// Who presents `credential` (the operator token or an `fk-…` key); `None` is no
@@ -532,7 +510,7 @@ impl Engine {
         if presented.starts_with(KEY_PREFIX) {
             return self.authenticate_key_hash(&keys::secret_hash(presented));
         }
-        let operator = a.operator.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let operator = a.operator.read().clone();
         match operator {
             Some(token) if bool::from(token.as_bytes().ct_eq(presented.as_bytes())) => {
                 Ok(Caller::Operator)
@@ -554,7 +532,7 @@ impl Engine {
     /// revoked or expired after sign-in stops working at once).
     pub fn authenticate_key_hash(&self, hash: &[u8; 32]) -> Result<Caller, AccessError> {
         let a = self.access();
-        let found = a.keys().get(hash).cloned();
+        let found = a.by_hash.read().get(hash).cloned();
         match found {
             Some(k) => match k.expires {
                 Some(at) if at <= OffsetDateTime::now_utc() => Err(AccessError::Unauthorized(format!(
@@ -563,7 +541,7 @@ impl Engine {
                 ))),
                 _ => Ok(Caller::Key(k)),
             },
-            None => match a.revoked.read().unwrap_or_else(|p| p.into_inner()).get(hash) {
+            None => match a.revoked.read().get(hash) {
                 Some(id) => Err(AccessError::Unauthorized(format!(
                     "key {id} was revoked; ask an admin for a new key"
                 ))),

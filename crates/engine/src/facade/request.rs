@@ -5,7 +5,7 @@
 
 use ferry_config::{
     parse_model_params_json, parse_provider_routing_json, ModelParams, ProviderRouting,
-    ThinkingLevel,
+    ThinkingLevel, OPENAI_PARAM_KEYS,
 };
 use ferry_openrouter::shape::{classify_field, FieldClass};
 use serde_json::{Map, Value};
@@ -46,16 +46,6 @@ pub struct FacadeRequest {
     /// OpenRouter fields forwarded as given (plus a raw `reasoning` object).
     pub extra: Map<String, Value>,
 }
-
-/// The param fields of a request, in the order they are looked at.
-const PARAM_FIELDS: &[&str] = &[
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "seed",
-    "stop",
-    "response_format",
-];
 
 fn bad(code: &'static str, message: impl Into<String>) -> EngineError {
     EngineError::bad_input(code, message)
@@ -172,7 +162,7 @@ impl FacadeRequest {
                         })?
                     }
                     _ => {
-                        debug_assert!(PARAM_FIELDS.contains(&key.as_str()));
+                        debug_assert!(OPENAI_PARAM_KEYS.contains(&key.as_str()));
                         params.insert(key, value);
                     }
                 },

@@ -297,6 +297,13 @@ mod tests {
         assert_eq!(display_url(&url), "https://cdn.example.com/a/b.png");
     }
 
+    /// How `fetch_public` refuses `url` (with the default limits).
+    async fn refused(url: &str) -> FetchError {
+        fetch_public(&Url::parse(url).unwrap(), FetchLimits::default())
+            .await
+            .unwrap_err()
+    }
+
     #[tokio::test]
     async fn loopback_private_and_localhost_targets_are_blocked_before_connecting() {
         for url in [
@@ -307,9 +314,7 @@ mod tests {
             "http://localhost:9/x.png",
             "http://[::ffff:127.0.0.1]:9/x.png",
         ] {
-            let err = fetch_public(&Url::parse(url).unwrap(), FetchLimits::default())
-                .await
-                .unwrap_err();
+            let err = refused(url).await;
             assert!(matches!(err, FetchError::Blocked { .. }), "{url}: {err}");
             assert_eq!(err.code(), "media_url_blocked");
         }
@@ -451,9 +456,7 @@ mod tests {
             "http://[::ffff:7f00:1]/x.png",
             "http://[64:ff9b::a9fe:a9fe]/x.png",
         ] {
-            let err = fetch_public(&Url::parse(url).unwrap(), FetchLimits::default())
-                .await
-                .unwrap_err();
+            let err = refused(url).await;
             assert!(matches!(err, FetchError::Blocked { .. }), "{url}: {err}");
         }
     }
@@ -461,9 +464,7 @@ mod tests {
     #[tokio::test]
     async fn non_http_schemes_are_refused() {
         for url in ["file:///etc/passwd", "ftp://example.com/x.png"] {
-            let err = fetch_public(&Url::parse(url).unwrap(), FetchLimits::default())
-                .await
-                .unwrap_err();
+            let err = refused(url).await;
             assert!(matches!(err, FetchError::Scheme { .. }), "{url}: {err}");
         }
     }

@@ -11,6 +11,7 @@ use url::Url;
 
 use super::error::MediaError;
 use super::image::{canonical_choice, check_prompt};
+use crate::catalog::string_list;
 
 /// Durations (seconds) assumed when `/videos/models` does not describe the model.
 pub const DEFAULT_VIDEO_DURATIONS: &[u32] = &[4, 6, 8];
@@ -248,16 +249,7 @@ pub fn parse_job(v: &Value) -> Result<VideoJobState, MediaError> {
             .filter(|s| !s.is_empty())
             .map(str::to_owned),
         status,
-        unsigned_urls: v
-            .get("unsigned_urls")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        unsigned_urls: string_list(v.get("unsigned_urls")),
         error,
         cost: v
             .get("usage")

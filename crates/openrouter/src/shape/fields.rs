@@ -3,6 +3,8 @@
 //! OpenAI-only and stripped, and which nobody knows (rejected, as OpenAI itself does).
 //! Derived from OpenRouter's `ChatRequest` schema (`openrouter-openapi.yaml`).
 
+use ferry_config::{join_keys, OPENAI_PARAM_KEYS};
+
 use super::STRIPPED_EXTRA_KEYS;
 
 /// How the facade treats one top-level request field.
@@ -18,25 +20,24 @@ pub enum FieldClass {
     Unknown,
 }
 
-/// Fields ferry interprets: the selector, the conversation, tools, the params it merges
-/// with the route's, reasoning (mapped to a thinking level) and provider routing (merged
-/// route < model < request).
-pub const HANDLED_KEYS: &[&str] = &[
+/// Fields ferry interprets besides the params: the selector, the conversation, tools,
+/// reasoning (mapped to a thinking level) and provider routing (merged route < model <
+/// request).
+const CONTROL_KEYS: &[&str] = &[
     "model",
     "messages",
     "stream",
     "tools",
     "tool_choice",
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "seed",
-    "stop",
-    "response_format",
     "reasoning",
     "reasoning_effort",
     "provider",
 ];
+
+/// Fields ferry interprets: [`CONTROL_KEYS`] and the params it merges with the route's
+/// ([`OPENAI_PARAM_KEYS`]).
+pub const HANDLED_KEYS: &[&str] =
+    &join_keys::<{ CONTROL_KEYS.len() + OPENAI_PARAM_KEYS.len() }>(CONTROL_KEYS, OPENAI_PARAM_KEYS);
 
 /// Fields OpenRouter accepts that ferry forwards untouched (on verified routes).
 pub const FORWARDED_KEYS: &[&str] = &[
