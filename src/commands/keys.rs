@@ -273,7 +273,7 @@ fn enc(v: &str) -> String {
 mod tests {
     use super::*;
 
-    fn wire_wire_key() -> Value {
+    fn wire_key() -> Value {
         json!({
             "id": "key_1", "name": "bob", "hint": "fk-…abcd", "scopes": ["facade", "sessions"],
             "routes": [], "models": ["openai/*"], "budget_usd": 5.0, "period": "week",
