@@ -24,7 +24,7 @@ pub(crate) async fn engine(dir: &std::path::Path) -> Engine {
     let secrets = SecretsHandle::open(dir.to_path_buf(), None).unwrap();
     Engine::start(
         routes,
-        store,
+        std::sync::Arc::new(store),
         secrets,
         Default::default(),
         ferry_engine::EngineConfig::new(dir),

@@ -110,7 +110,7 @@ mod tests {
     async fn a_lagging_subscriber_recovers_every_event_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let store = ferry_store::Store::open(dir.path()).unwrap();
-        let hub = LiveRun::new("run_x".into(), "s".into(), store);
+        let hub = LiveRun::new("run_x".into(), "s".into(), std::sync::Arc::new(store));
         let sub = hub.subscribe(0);
         let total = ferry_engine::LIVE_BUFFER * 4;
         for i in 0..total {
@@ -118,7 +118,7 @@ mod tests {
                 text: format!("{i} "),
             }));
         }
-        let terminal = hub.prepare(RunEvent::RunCompleted(RunCompleted {
+        let (terminal, _) = hub.prepare(RunEvent::RunCompleted(RunCompleted {
             output: json!({"text": "…"}),
             usage: None,
             cost: None,

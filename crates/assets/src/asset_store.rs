@@ -1,14 +1,18 @@
 //! [`AssetStore`]: the daemon's asset store. Ingest sniffs and checks the bytes, hashes
-//! them, writes the blob (temp file + rename) and records the metadata row in one writer
-//! job; reads verify the hash; deletes remove the blob once no asset uses it.
+//! them, writes the blob (temp file + rename) and then records the metadata row through
+//! the [`AssetRepo`]; reads verify the hash; deletes remove the row, then the blob once no
+//! asset uses it. Both hold the blob's lock ([`BlobLocks`]) across their two steps.
 
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use ferry_store::{Asset, AssetFilter, AssetInsert, NewAsset, Store, StoreError};
+use std::sync::Arc;
+
+use ferry_store::{Asset, AssetFilter, AssetInsert, AssetRepo, NewAsset, StoreError};
 use serde::Serialize;
 
 use crate::blob;
+use crate::blob_locks::BlobLocks;
 use crate::error::AssetError;
 use crate::media_type::{Kind, MediaType};
 use crate::sniff::sniff;
@@ -100,11 +104,21 @@ pub struct Ingested {
 }
 
 /// The asset store (cheap to clone).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AssetStore {
     root: PathBuf,
-    store: Store,
+    store: Arc<dyn AssetRepo>,
+    locks: BlobLocks,
     max_bytes: u64,
+}
+
+impl std::fmt::Debug for AssetStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AssetStore")
+            .field("root", &self.root)
+            .field("max_bytes", &self.max_bytes)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The id of the asset with these bytes and type: `ast_` + 32 hex digits of
@@ -119,6 +133,15 @@ fn view(asset: Asset) -> AssetView {
         .map(MediaType::kind)
         .unwrap_or(Kind::Document);
     AssetView { asset, kind }
+}
+
+/// Runs file work on a blocking thread.
+async fn on_blocking_thread<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AssetError> + Send + 'static,
+) -> Result<T, AssetError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AssetError::Store(StoreError::ReadTaskFailed(e.to_string())))?
 }
 
 /// Keeps the last path component, without control characters, at most 255 bytes.
@@ -138,7 +161,11 @@ fn clean_file_name(name: &str) -> Option<String> {
 
 impl AssetStore {
     /// Opens `state_root/assets` (creating it) and removes temporary files a crash left.
-    pub fn open(state_root: &Path, store: Store, max_bytes: u64) -> Result<AssetStore, AssetError> {
+    pub fn open(
+        state_root: &Path,
+        store: Arc<dyn AssetRepo>,
+        max_bytes: u64,
+    ) -> Result<AssetStore, AssetError> {
         let root = state_root.join(ASSETS_DIR);
         std::fs::create_dir_all(&root).map_err(|source| AssetError::Io {
             action: "create the assets directory",
@@ -152,6 +179,7 @@ impl AssetStore {
         Ok(AssetStore {
             root,
             store,
+            locks: BlobLocks::new(),
             max_bytes,
         })
     }
@@ -204,12 +232,11 @@ impl AssetStore {
     ) -> Result<Ingested, AssetError> {
         let root = self.root.clone();
         let size = bytes.len() as u64;
-        let (sha256, temp) = tokio::task::spawn_blocking(move || {
+        let (sha256, temp) = on_blocking_thread(move || {
             let sha = blob::sha256_hex(&bytes);
             blob::write_temp(&root, &bytes).map(|t| (sha, t))
         })
-        .await
-        .map_err(|e| AssetError::Store(StoreError::ReadTaskFailed(e.to_string())))??;
+        .await?;
         let target = blob::blob_path(&self.root, &sha256);
         let new = NewAsset {
             id: asset_id(&sha256, media_type),
@@ -219,25 +246,11 @@ impl AssetStore {
             file_name: file_name.as_deref().and_then(clean_file_name),
             source: source.as_str().to_owned(),
         };
-        let outcome = self
-            .store
-            .insert_asset(new, move || {
-                blob::place(temp, &target).map_err(|e| match e {
-                    AssetError::Io {
-                        action,
-                        path,
-                        source,
-                    } => StoreError::Io {
-                        action,
-                        path,
-                        source,
-                    },
-                    other => StoreError::GroupFailed {
-                        message: other.to_string(),
-                    },
-                })
-            })
-            .await?;
+        // The blob is in place before its row exists (a failure leaves at most an
+        // unused blob, never a row without bytes); placing it again repairs a damaged one.
+        let _blob = self.locks.lock(&new.sha256).await;
+        on_blocking_thread(move || blob::place(temp, &target)).await?;
+        let outcome = self.store.insert_asset(new).await?;
         let created = matches!(outcome, AssetInsert::Inserted(_));
         let asset = match outcome {
             AssetInsert::Inserted(a) | AssetInsert::Existing(a) => a,
@@ -274,23 +287,19 @@ impl AssetStore {
         let asset = self.get(id).await?;
         let path = blob::blob_path(&self.root, &asset.asset.sha256);
         let (id, sha) = (asset.asset.id.clone(), asset.asset.sha256.clone());
-        let bytes = tokio::task::spawn_blocking(move || blob::read_verified(&path, &id, &sha))
-            .await
-            .map_err(|e| AssetError::Store(StoreError::ReadTaskFailed(e.to_string())))??;
+        let bytes = on_blocking_thread(move || blob::read_verified(&path, &id, &sha)).await?;
         Ok((asset, Bytes::from(bytes)))
     }
 
     /// Deletes the asset (and its derivations); its blob goes when no asset uses it.
     pub async fn delete(&self, id: &str) -> Result<AssetView, AssetError> {
-        let root = self.root.clone();
-        let asset = self
-            .store
-            .delete_asset(id, move |sha| {
-                blob::remove(&blob::blob_path(&root, sha)).map_err(|e| StoreError::GroupFailed {
-                    message: e.to_string(),
-                })
-            })
-            .await?;
+        let sha256 = self.get(id).await?.asset.sha256;
+        let _blob = self.locks.lock(&sha256).await;
+        let (asset, shared) = self.store.delete_asset(id).await?;
+        if !shared {
+            let path = blob::blob_path(&self.root, &asset.sha256);
+            on_blocking_thread(move || blob::remove(&path)).await?;
+        }
         Ok(view(asset))
     }
 
@@ -307,8 +316,8 @@ mod tests {
 
     fn open(limit: u64) -> (tempfile::TempDir, AssetStore) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let assets = AssetStore::open(dir.path(), store, limit).unwrap();
+        let store = ferry_store::Store::open(dir.path()).unwrap();
+        let assets = AssetStore::open(dir.path(), Arc::new(store), limit).unwrap();
         (dir, assets)
     }
 

@@ -14,6 +14,7 @@
 
 mod asset_store;
 mod blob;
+mod blob_locks;
 mod collect;
 mod error;
 mod media_type;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use ferry_config::{validate_selector, wire_model, RoutesFile, SpeakReplies};
 use ferry_openrouter::RetryPolicy;
-use ferry_store::{InsertOutcome, NewRun, NewSession, Run, Session, SessionPatch, Store};
+use ferry_store::{InsertOutcome, NewRun, NewSession, Run, Session, SessionPatch, Storage};
 use ferry_types::{ProblemCode, RunEnded, RunEvent};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -50,6 +50,10 @@ pub struct SubmitOptions {
     /// is queued, before its insert commits — for streaming callers, who learn the outcome
     /// (including a storage failure) from the run's terminal event.
     pub ack_after_insert: bool,
+    /// The caller answers before the run ends, telling its client the run is stored (a
+    /// detached run's 202): its creation is fsynced before `submit` returns. Otherwise
+    /// the run's end, fsynced, makes its creation durable against a power cut too.
+    pub promises_stored: bool,
 }
 
 /// The result of a submission.
@@ -102,7 +106,7 @@ impl EngineConfig {
 
 pub(crate) struct Inner {
     pub(crate) routes: RouteTable,
-    pub(crate) store: Store,
+    pub(crate) store: Arc<dyn Storage>,
     pub(crate) secrets: SecretsHandle,
     pub(crate) retry: RetryPolicy,
     pub(crate) assets: AssetStore,
@@ -143,7 +147,7 @@ impl Engine {
     /// model. Returns the engine and the runs it marked `interrupted`.
     pub async fn start(
         routes: RoutesFile,
-        store: Store,
+        store: Arc<dyn Storage>,
         secrets: SecretsHandle,
         retry: RetryPolicy,
         config: EngineConfig,
@@ -159,19 +163,19 @@ impl Engine {
             )
         })?;
         let catalogs = Catalogs::new(&config.state_root, config.catalog_ttl, &routes);
-        let recovered = store.recover_interrupted(INTERRUPTED_ON_START).await?;
-        for run in &recovered {
-            let seq = store.events_after(&run.id, 0).await?.len() as u64 + 1;
-            let event = RunEvent::RunFailed(RunEnded::new(
-                ProblemCode::Interrupted,
+        // Each recovered run gets its `run.failed` event in the same transaction.
+        let recovered = store
+            .recover_interrupted(
                 INTERRUPTED_ON_START,
-            ));
-            store
-                .append_event(&run.id, seq, event.kind(), &event.payload_value())
-                .await?;
-        }
+                &RunEvent::RunFailed(RunEnded::new(
+                    ProblemCode::Interrupted,
+                    INTERRUPTED_ON_START,
+                ))
+                .payload_value(),
+            )
+            .await?;
         let access =
-            crate::access::Access::load(store.clone(), Arc::new(crate::access::Book::default()))
+            crate::access::Access::load(store.as_ref(), Arc::new(crate::access::Book::default()))
                 .await?;
         let runtime_model = match store.runtime_get(RUNTIME_MODEL_KEY).await? {
             Some(sel) => match validate_selector(&routes, &sel) {
@@ -228,8 +232,8 @@ impl Engine {
         self.inner.traces.as_deref()
     }
 
-    /// The store (for read endpoints).
-    pub fn store(&self) -> &Store {
+    /// The storage (for read endpoints).
+    pub fn store(&self) -> &Arc<dyn Storage> {
         &self.inner.store
     }
 
@@ -541,14 +545,17 @@ impl Engine {
         let run_id = format!("run_{}", uuid::Uuid::now_v7().simple());
         let input_json = serde_json::to_value(&input)
             .map_err(|e| EngineError::Internal(format!("input encoding: {e}")))?;
-        // The insert (which also creates the session when missing) is queued now; the run's
-        // later writes are ordered after it, so the run may start before it commits.
-        let insert = self.inner.store.begin_run(NewRun {
+        // One call creates the session when missing and inserts the run; the worker
+        // waits for its commit before the run writes anything else or goes upstream.
+        let store = Arc::clone(&self.inner.store);
+        let new_run = NewRun {
             id: run_id.clone(),
             session_id: session_id.to_string(),
             input: input_json,
             idempotency_key: opts.idempotency_key.clone(),
-        });
+            acknowledged: opts.promises_stored,
+        };
+        let insert = async move { store.create_run(new_run).await };
         let session = SessionSettings {
             prompt: existing_session
                 .as_ref()
@@ -713,7 +720,22 @@ impl Engine {
                     id: run_id.to_string(),
                 })?;
         self.overlay_unstored(&mut run);
+        self.overlay_started(&mut run);
         Ok(run)
+    }
+
+    /// A live run's start reaches the store with its first batch of events or its end;
+    /// until then the view shows it running as it is.
+    fn overlay_started(&self, run: &mut Run) {
+        if run.status != ferry_store::RunStatus::Queued {
+            return;
+        }
+        if let Some(start) = self.live_hub(&run.id).and_then(|hub| hub.started()) {
+            run.status = ferry_store::RunStatus::Running;
+            run.started_at = Some(ferry_store::rfc3339(start.started_at));
+            run.route = Some(start.route);
+            run.model_requested = Some(start.model_requested);
+        }
     }
 
     /// Waits until the run is terminal and returns it.

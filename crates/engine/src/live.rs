@@ -6,9 +6,11 @@
 //! under the same lock that `emit` holds while appending.
 //!
 //! Persistence is batched: events go to the store in groups (every [`FLUSH_EVERY`] events
-//! or [`FLUSH_AFTER`] since the last flush, and always together with the terminal event,
-//! which is queued before the run's final write). One writer wake-up per batch instead of
-//! one per delta; a crash can lose at most the last unflushed deltas of a run that is then
+//! or [`FLUSH_AFTER`] since the last flush), each one `append_events` call (carrying the
+//! run's start when it is not stored yet) on a task the hub keeps; the rest, with the
+//! terminal event, go in the run's `finish_run` ([`LiveRun::prepare`]), written after
+//! those tasks ended. A short run thus writes its start, events and end in one
+//! transaction; a crash can lose at most the last unflushed deltas of a run that is then
 //! marked interrupted anyway.
 
 use parking_lot::Mutex;
@@ -23,7 +25,9 @@ pub const FLUSH_EVERY: usize = 64;
 /// Flush to the store when this long has passed since the last flush.
 pub const FLUSH_AFTER: Duration = Duration::from_millis(100);
 
+use ferry_store::{NewEvent, RunRepo, RunStart};
 use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use ferry_types::RunEvent;
@@ -66,6 +70,22 @@ struct Log {
     /// Index of the first event not yet handed to the store.
     unpersisted: usize,
     last_flush: Instant,
+    /// The run's start, once it started.
+    start: Option<RunStart>,
+    /// Whether the start was handed to the store.
+    start_stored: bool,
+    /// Batches on their way to the store.
+    flushes: Vec<JoinHandle<()>>,
+}
+
+/// What the run's end writes with its final row ([`LiveRun::prepare`]).
+pub struct Unstored {
+    /// The run's start (stored again with the end, which keeps the first start time).
+    pub(crate) start: Option<RunStart>,
+    /// Events not stored yet, the terminal one last.
+    pub(crate) events: Vec<NewEvent>,
+    /// Batches still on their way: the end is written after they ended.
+    pub(crate) flushes: Vec<JoinHandle<()>>,
 }
 
 /// The hub of one live run.
@@ -78,7 +98,7 @@ pub struct LiveRun {
     tx: broadcast::Sender<Event>,
     /// Cancels the run (aborts the upstream request).
     pub cancel: CancellationToken,
-    store: ferry_store::Store,
+    store: Arc<dyn RunRepo>,
     /// Usage and cost of the model calls (and tools) that finished so far, kept for a run
     /// that ends failed or cancelled.
     spent: Mutex<(Option<serde_json::Value>, Option<f64>)>,
@@ -100,7 +120,7 @@ pub struct Subscription {
 
 impl LiveRun {
     /// A fresh hub with an empty log.
-    pub fn new(run_id: String, session_id: String, store: ferry_store::Store) -> Arc<Self> {
+    pub fn new(run_id: String, session_id: String, store: Arc<dyn RunRepo>) -> Arc<Self> {
         // tokio preallocates every slot; a subscriber that falls further behind recovers
         // the missed events from the log (`RecvError::Lagged`), so a small ring suffices.
         let (tx, _) = broadcast::channel(LIVE_BUFFER);
@@ -112,6 +132,9 @@ impl LiveRun {
                 finished: false,
                 unpersisted: 0,
                 last_flush: Instant::now(),
+                start: None,
+                start_stored: false,
+                flushes: Vec::new(),
             }),
             tx,
             cancel: CancellationToken::new(),
@@ -129,21 +152,45 @@ impl LiveRun {
         if log.events.len() - log.unpersisted >= FLUSH_EVERY
             || log.last_flush.elapsed() >= FLUSH_AFTER
         {
-            self.flush(&mut log, None);
+            self.flush(&mut log);
         }
         // No receivers is fine: nobody is watching.
         let _ = self.tx.send(event);
     }
 
-    /// Makes the terminal event: every unpersisted event and this one are queued to the
-    /// store now (ordered before the run's final write), but it is not published until
-    /// [`LiveRun::publish`], after that write committed. Only the run's worker emits, so
-    /// seqs stay dense.
-    pub fn prepare(&self, event: RunEvent) -> Event {
+    /// The run starts on `route` / `model`: stored with the next batch or the run's end.
+    pub(crate) fn start(&self, route: &str, model: &str) {
+        let mut log = self.log.lock();
+        log.start = Some(RunStart {
+            route: route.to_owned(),
+            model_requested: model.to_owned(),
+            started_at: time::OffsetDateTime::now_utc(),
+        });
+        log.start_stored = false;
+    }
+
+    /// The run's start, once it started (stored or not yet).
+    pub(crate) fn started(&self) -> Option<RunStart> {
+        let log = self.log.lock();
+        log.start.clone()
+    }
+
+    /// Makes the terminal event and hands over, with it, what the run's end must store:
+    /// every unpersisted event, this one last, and the start. It is
+    /// not published until [`LiveRun::publish`], after that write committed. Only the
+    /// run's worker emits, so seqs stay dense.
+    pub fn prepare(&self, event: RunEvent) -> (Event, Unstored) {
         let mut log = self.log.lock();
         let event = Event::new(log.events.len() as u64 + 1, event);
-        self.flush(&mut log, Some(&event));
-        event
+        let events = encode(&self.run_id, &log.events[log.unpersisted..], Some(&event));
+        log.unpersisted = log.events.len();
+        let unstored = Unstored {
+            // Always with the end: a batch that carried it may have failed.
+            start: log.start.clone(),
+            events,
+            flushes: std::mem::take(&mut log.flushes),
+        };
+        (event, unstored)
     }
 
     /// Publishes an event made by [`LiveRun::prepare`] to the log and the subscribers.
@@ -157,20 +204,22 @@ impl LiveRun {
         let _ = self.tx.send(event);
     }
 
-    fn flush(&self, log: &mut Log, extra: Option<&Event>) {
-        // Stored rows keep the wire format: the kind and the payload's JSON.
-        let payloads: Vec<(u64, &str, serde_json::Value)> = log.events[log.unpersisted..]
-            .iter()
-            .chain(extra)
-            .map(|e| (e.seq, e.kind(), e.event.payload_value()))
-            .collect();
-        let batch: Vec<(u64, &str, &serde_json::Value)> =
-            payloads.iter().map(|(s, k, d)| (*s, *k, d)).collect();
-        if !batch.is_empty() {
-            self.store.append_events_nowait(&self.run_id, &batch);
-        }
+    /// Hands the unpersisted events (and the start) to the store on a task of their own.
+    fn flush(&self, log: &mut Log) {
+        let events = encode(&self.run_id, &log.events[log.unpersisted..], None);
         log.unpersisted = log.events.len();
         log.last_flush = Instant::now();
+        if events.is_empty() {
+            return;
+        }
+        let start = take_unstored_start(log);
+        let (store, run_id) = (Arc::clone(&self.store), self.run_id.clone());
+        log.flushes.retain(|f| !f.is_finished());
+        log.flushes.push(tokio::spawn(async move {
+            if let Err(e) = store.append_events(&run_id, start, events).await {
+                tracing::warn!(run = %run_id, error = %e, "run events not stored");
+            }
+        }));
     }
 
     /// Subscribes from just after `after_seq`.
@@ -233,6 +282,34 @@ impl LiveRun {
             })
             .collect()
     }
+}
+
+/// The start to hand to the store with the next write, once.
+fn take_unstored_start(log: &mut Log) -> Option<RunStart> {
+    if log.start_stored {
+        return None;
+    }
+    log.start_stored = true;
+    log.start.clone()
+}
+
+/// The events (and `extra`) as rows to store; one that cannot be encoded is logged and
+/// left out.
+fn encode(run_id: &str, events: &[Event], extra: Option<&Event>) -> Vec<NewEvent> {
+    events
+        .iter()
+        .chain(extra)
+        .filter_map(
+            |e| // Stored rows keep the wire format: the kind and the payload's JSON.
+        match NewEvent::new(e.seq, e.kind(), &e.event.payload_value()) {
+            Ok(row) => Some(row),
+            Err(err) => {
+                tracing::warn!(run = %run_id, seq = e.seq, error = %err, "run event not stored");
+                None
+            }
+        },
+        )
+        .collect()
 }
 
 fn events_after(events: &[Event], after_seq: u64) -> Vec<Event> {

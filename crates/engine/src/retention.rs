@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use ferry_store::{days_ago_rfc3339, Pruned, Store};
+use ferry_store::{Pruned, Storage};
 
 use crate::engine::Engine;
 
@@ -40,7 +40,7 @@ impl Engine {
                 wait = PRUNE_EVERY;
                 tokio::select! {
                     _ = stop.cancelled() => return,
-                    r = prune(&store, days) => match r {
+                    r = prune(store.as_ref(), days) => match r {
                         Ok(p) if p.runs > 0 => tracing::info!(
                             runs = p.runs,
                             events = p.events,
@@ -57,11 +57,11 @@ impl Engine {
 }
 
 /// Deletes every finished run older than `days` in batches, then reclaims the free pages.
-async fn prune(store: &Store, days: u32) -> Result<Pruned, ferry_store::StoreError> {
-    let cutoff = days_ago_rfc3339(days);
+async fn prune(store: &dyn Storage, days: u32) -> Result<Pruned, ferry_store::StoreError> {
+    let cutoff = time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(days));
     let mut total = Pruned::default();
     loop {
-        let batch = store.prune_runs(&cutoff, BATCH_RUNS).await?;
+        let batch = store.prune_runs(cutoff, BATCH_RUNS).await?;
         total.runs += batch.runs;
         total.events += batch.events;
         if batch.runs < BATCH_RUNS as usize {

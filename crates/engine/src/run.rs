@@ -1,6 +1,7 @@
 //! Running a queued input: the per-session worker (one run at a time per session), the
-//! execution of one run over the tool loop, and how its end is written — terminal event
-//! and run row committed together, published only after the commit.
+//! execution of one run over the tool loop, and how its end is written — its start, last
+//! events (the terminal one included), run row and history in one `finish_run` call,
+//! published only after the commit.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -104,9 +105,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
         Ending::Cancelled
     } else {
         let first = &plan.chain[0];
-        inner
-            .store
-            .mark_running_nowait(&run_id, &first.route, &first.model);
+        hub.start(&first.route, &first.model);
         hub.emit(RunEvent::RunStarted(RunStarted {
             run_id: run_id.clone(),
             session_id: hub.session_id.clone(),
@@ -180,6 +179,8 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
                 cache_status,
                 generation_id,
                 messages: history,
+                start: None,
+                events: Vec::new(),
             };
             (finish, event)
         }
@@ -199,6 +200,8 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
                 cache_status: None,
                 generation_id: None,
                 messages: Vec::new(),
+                start: None,
+                events: Vec::new(),
             };
             (finish, event)
         }
@@ -234,6 +237,8 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
                 cache_status: None,
                 generation_id: None,
                 messages: Vec::new(),
+                start: None,
+                events: Vec::new(),
             };
             let ended = RunEnded::new(code, message);
             let event = if shutdown {
@@ -248,9 +253,16 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
     if let Some(traces) = &inner.traces {
         trace_run(traces, &plan, &hub, &finish, finish_reasons, wall_start);
     }
-    // The terminal event row is queued before the run row, so both commit together; it is
+    // The start, the last events and the terminal one go with the run row and history in
+    // one transaction, after the batches still on their way; the terminal event is
     // published only after the commit, so whoever sees it can read a durable run.
-    let event = hub.prepare(event);
+    let (event, unstored) = hub.prepare(event);
+    for flush in unstored.flushes {
+        let _ = flush.await;
+    }
+    let mut finish = finish;
+    finish.start = unstored.start;
+    finish.events = unstored.events;
     let kept = Kept::of(&finish);
     let spent = (finish.usage.clone(), finish.cost);
     match inner.store.finish_run(finish).await {

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use ferry_store::{Run, RunError, RunFinish, RunStatus};
+use ferry_store::{NewEvent, Run, RunError, RunFinish, RunStart, RunStatus};
 use ferry_types::{RunEnded, RunEvent};
 use serde_json::Value;
 
@@ -20,7 +20,6 @@ const RETRY_EVERY: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub(crate) struct UnstoredEnd {
     pub(crate) finish: RunFinish,
-    pub(crate) event_seq: u64,
     /// The `run.failed` payload.
     pub(crate) event: RunEnded,
 }
@@ -30,15 +29,21 @@ pub(crate) struct Kept {
     attempts: Value,
     usage: Option<Value>,
     cost: Option<f64>,
+    start: Option<RunStart>,
+    /// The end's events but its terminal one, which the failed end replaces.
+    events: Vec<NewEvent>,
 }
 
 impl Kept {
     /// Taken before `finish` is handed to the store.
     pub(crate) fn of(finish: &RunFinish) -> Kept {
+        let before_terminal = finish.events.len().saturating_sub(1);
         Kept {
             attempts: finish.attempts.clone(),
             usage: finish.usage.clone(),
             cost: finish.cost,
+            start: finish.start.clone(),
+            events: finish.events[..before_terminal].to_vec(),
         }
     }
 }
@@ -59,6 +64,12 @@ impl UnstoredEnd {
             err.client_message()
         );
         let event = err.run_ended(message.clone());
+        let mut events = kept.events;
+        let failed = RunEvent::RunFailed(event.clone());
+        match NewEvent::new(event_seq, failed.kind(), &failed.payload_value()) {
+            Ok(row) => events.push(row),
+            Err(e) => tracing::warn!(run = %run_id, error = %e, "run event not stored"),
+        }
         UnstoredEnd {
             finish: RunFinish {
                 run_id: run_id.to_string(),
@@ -73,8 +84,9 @@ impl UnstoredEnd {
                 cache_status: None,
                 generation_id: None,
                 messages: Vec::new(),
+                start: kept.start,
+                events,
             },
-            event_seq,
             event,
         }
     }
@@ -106,13 +118,8 @@ impl Engine {
         let Some(end) = self.unstored_end(run_id) else {
             return true;
         };
-        let store = self.store();
-        // The event row may exist from an earlier attempt whose run write failed.
-        let event = RunEvent::RunFailed(end.event);
-        let _ = store
-            .append_event(run_id, end.event_seq, event.kind(), &event.payload_value())
-            .await;
-        let done = match store.finish_run(end.finish).await {
+        // The failed end's event goes with its run row: an attempt that fails stores neither.
+        let done = match self.store().finish_run(end.finish).await {
             Ok(()) => {
                 tracing::info!(run = %run_id, "stored the failed end of a run after a storage failure");
                 true

@@ -23,10 +23,16 @@ async fn engine(fake: &FakeOpenRouter, root: &std::path::Path) -> Engine {
         workspace_root: root.to_path_buf(),
         ..EngineConfig::new(root)
     };
-    Engine::start(routes, store, secrets, RetryPolicy::default(), config)
-        .await
-        .unwrap()
-        .0
+    Engine::start(
+        routes,
+        std::sync::Arc::new(store),
+        secrets,
+        RetryPolicy::default(),
+        config,
+    )
+    .await
+    .unwrap()
+    .0
 }
 
 fn input(text: &str) -> InputRequest {

@@ -3,6 +3,7 @@
 //! in memory by the engine; the `spend_reservations` table only holds rows an older ferry
 //! wrote, released at start.
 
+use async_trait::async_trait;
 use rusqlite::{params, Row};
 use serde::Serialize;
 use serde_json::Value;
@@ -11,6 +12,8 @@ use crate::clock::now_rfc3339;
 use crate::error::StoreError;
 use crate::json_column::{self, to_text};
 use crate::store::Store;
+use crate::{AccessRepo, LedgerEntry, SpendGroup, SpendGrouping};
+use time::OffsetDateTime;
 
 /// A stored virtual key.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -55,9 +58,10 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<KeyRow> {
     })
 }
 
-impl Store {
+#[async_trait]
+impl AccessRepo for Store {
     /// Inserts a new key (`created_at`/`updated_at` now); returns it as stored.
-    pub async fn insert_key(
+    async fn insert_key(
         &self,
         id: String,
         name: String,
@@ -87,7 +91,7 @@ impl Store {
     }
 
     /// Every key, revoked ones included, oldest first.
-    pub async fn list_keys(&self) -> Result<Vec<KeyRow>, StoreError> {
+    async fn list_keys(&self) -> Result<Vec<KeyRow>, StoreError> {
         self.read(|conn| {
             conn.prepare_cached(
                 "SELECT id, name, secret_hash, hint, settings, created_at, updated_at, revoked_at
@@ -100,7 +104,7 @@ impl Store {
     }
 
     /// Replaces a key's name and settings; false when there is no such key.
-    pub async fn update_key(
+    async fn update_key(
         &self,
         id: String,
         name: String,
@@ -118,7 +122,7 @@ impl Store {
     }
 
     /// Marks a key revoked (now); false when there is no such key or it was revoked.
-    pub async fn revoke_key(&self, id: String) -> Result<bool, StoreError> {
+    async fn revoke_key(&self, id: String) -> Result<bool, StoreError> {
         self.write(move |conn| {
             let now = now_rfc3339();
             let n = conn
@@ -134,7 +138,7 @@ impl Store {
 
     /// Deletes every reservation row and returns them: rows an older ferry (which kept
     /// reservations on disk) left behind when it died with requests in flight.
-    pub async fn release_all_reservations(&self) -> Result<Vec<ReservationRow>, StoreError> {
+    async fn release_all_reservations(&self) -> Result<Vec<ReservationRow>, StoreError> {
         self.write(|conn| {
             let rows = conn
                 .prepare_cached(
@@ -154,5 +158,31 @@ impl Store {
             Ok(rows)
         })
         .await
+    }
+
+    fn charge_nowait(&self, entry: LedgerEntry) {
+        Store::charge_nowait(self, entry);
+    }
+
+    fn set_ledger_billed_nowait(&self, generation_id: String, billed: f64) {
+        Store::set_ledger_billed_nowait(self, generation_id, billed);
+    }
+
+    async fn key_spend_since(
+        &self,
+        keys: Vec<(String, OffsetDateTime)>,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        Store::key_spend_since(self, keys).await
+    }
+
+    async fn spend_report(
+        &self,
+        by: SpendGrouping,
+        split: Option<SpendGrouping>,
+        since: Option<String>,
+        until: Option<String>,
+        key_id: Option<String>,
+    ) -> Result<Vec<SpendGroup>, StoreError> {
+        Store::spend_report(self, by, split, since, until, key_id).await
     }
 }

@@ -6,14 +6,16 @@
 //! the row change (via the caller's hook), so a concurrent delete of one asset can never
 //! unlink the blob another upload of the same bytes has just placed.
 
+use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::clock::now_rfc3339;
 use crate::error::StoreError;
-use crate::json_column::{self, to_text, to_text_opt};
+use crate::json_column::{self, to_text_opt};
 use crate::store::Store;
+use crate::AssetRepo;
 
 /// An asset row to insert.
 #[derive(Debug, Clone)]
@@ -124,6 +126,12 @@ fn load_asset(conn: &Connection, id: &str) -> rusqlite::Result<Option<Asset>> {
         .optional()
 }
 
+/// Whether any asset row uses these bytes.
+fn blob_in_use(conn: &Connection, sha256: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM assets WHERE sha256 = ?1")?
+        .exists([sha256])
+}
+
 fn derivation_from_row(row: &Row<'_>) -> rusqlite::Result<Derivation> {
     Ok(Derivation {
         asset_id: row.get(0)?,
@@ -163,77 +171,63 @@ fn insert_asset(conn: &Connection, new: &NewAsset) -> Result<AssetInsert, StoreE
     Ok(AssetInsert::Inserted(asset))
 }
 
-impl Store {
-    /// Records an asset. `place_blob` runs first, on the writer thread (it moves the
-    /// verified bytes into place; an error aborts the insert). Same bytes and type as an
-    /// existing asset → [`AssetInsert::Existing`] and no new row (the blob is still put
-    /// back in place, which repairs a damaged one).
-    pub async fn insert_asset(
-        &self,
-        new: NewAsset,
-        place_blob: impl FnOnce() -> Result<(), StoreError> + Send + 'static,
-    ) -> Result<AssetInsert, StoreError> {
-        self.write_with(move |conn| {
-            place_blob()?;
-            insert_asset(conn, &new)
-        })
-        .await
+#[async_trait]
+impl AssetRepo for Store {
+    async fn insert_asset(&self, new: NewAsset) -> Result<AssetInsert, StoreError> {
+        self.write_with(move |conn| insert_asset(conn, &new)).await
     }
 
-    /// The asset with this id, if any.
-    pub async fn get_asset(&self, id: &str) -> Result<Option<Asset>, StoreError> {
+    async fn get_asset(&self, id: &str) -> Result<Option<Asset>, StoreError> {
         let id = id.to_owned();
         self.read_with(move |conn| Ok(load_asset(conn, &id)?)).await
     }
 
-    /// Assets newest first, filtered, at most `filter.limit`.
-    pub async fn list_assets(&self, filter: AssetFilter) -> Result<Vec<Asset>, StoreError> {
+    async fn list_assets(&self, filter: AssetFilter) -> Result<Vec<Asset>, StoreError> {
         self.read_with(move |conn| {
-            let types = (!filter.media_types.is_empty())
-                .then(|| to_text(&Value::from(filter.media_types)))
-                .transpose()?;
+            // One placeholder per media type (`?5`, `?6`, …): no JSON functions in SQL.
+            let types = if filter.media_types.is_empty() {
+                String::new()
+            } else {
+                let marks: Vec<String> = (0..filter.media_types.len())
+                    .map(|i| format!("?{}", i + 4))
+                    .collect();
+                format!("AND media_type IN ({})", marks.join(", "))
+            };
             let mut stmt = conn.prepare_cached(&format!(
                 "{SELECT_ASSET}
-                 WHERE (?1 IS NULL OR media_type IN (SELECT value FROM json_each(?1)))
-                   AND (?2 IS NULL OR source = ?2)
-                   AND (?3 IS NULL OR seq < ?3)
-                 ORDER BY seq DESC LIMIT ?4"
+                 WHERE (?1 IS NULL OR source = ?1)
+                   AND (?2 IS NULL OR seq < ?2)
+                   {types}
+                 ORDER BY seq DESC LIMIT ?3"
             ))?;
-            let rows = stmt.query_map(
-                params![types, filter.source, filter.before, filter.limit],
-                asset_from_row,
-            )?;
+            let mut args: Vec<&dyn rusqlite::ToSql> =
+                vec![&filter.source, &filter.before, &filter.limit];
+            args.extend(filter.media_types.iter().map(|t| t as &dyn rusqlite::ToSql));
+            let rows = stmt.query_map(args.as_slice(), asset_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await
     }
 
-    /// Deletes the asset and its derivations; when no other asset shares its bytes,
-    /// `remove_blob(sha256)` runs on the writer thread in the same job.
-    /// [`StoreError::AssetNotFound`] if it does not exist.
-    pub async fn delete_asset(
-        &self,
-        id: &str,
-        remove_blob: impl FnOnce(&str) -> Result<(), StoreError> + Send + 'static,
-    ) -> Result<Asset, StoreError> {
+    async fn delete_asset(&self, id: &str) -> Result<(Asset, bool), StoreError> {
         let id = id.to_owned();
         self.write_with(move |conn| {
             let asset = load_asset(conn, &id)?.ok_or(StoreError::AssetNotFound { id })?;
             conn.prepare_cached("DELETE FROM assets WHERE id = ?1")?
                 .execute([&asset.id])?;
-            let shared: bool = conn
-                .prepare_cached("SELECT 1 FROM assets WHERE sha256 = ?1")?
-                .exists([&asset.sha256])?;
-            if !shared {
-                remove_blob(&asset.sha256)?;
-            }
-            Ok(asset)
+            let shared = blob_in_use(conn, &asset.sha256)?;
+            Ok((asset, shared))
         })
         .await
     }
 
-    /// The derivation for exactly (asset, kind, model), if stored.
-    pub async fn get_derivation(
+    async fn blob_in_use(&self, sha256: &str) -> Result<bool, StoreError> {
+        let sha256 = sha256.to_owned();
+        self.read_with(move |conn| Ok(blob_in_use(conn, &sha256)?))
+            .await
+    }
+
+    async fn get_derivation(
         &self,
         asset_id: &str,
         kind: &str,
@@ -252,13 +246,12 @@ impl Store {
         .await
     }
 
-    /// Every derivation of an asset, oldest first.
-    pub async fn derivations(&self, asset_id: &str) -> Result<Vec<Derivation>, StoreError> {
+    async fn derivations(&self, asset_id: &str) -> Result<Vec<Derivation>, StoreError> {
         let asset_id = asset_id.to_owned();
         self.read_with(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT asset_id, kind, model, content, meta, created_at
-                 FROM asset_derivations WHERE asset_id = ?1 ORDER BY created_at, rowid",
+                 FROM asset_derivations WHERE asset_id = ?1 ORDER BY created_at, kind, model",
             )?;
             let rows = stmt.query_map([asset_id], derivation_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -266,10 +259,7 @@ impl Store {
         .await
     }
 
-    /// Stores a derivation unless one exists for (asset, kind, model); returns the stored
-    /// one (the first writer wins, so the text stays canonical).
-    /// [`StoreError::AssetNotFound`] if the asset was deleted meanwhile.
-    pub async fn put_derivation(
+    async fn put_derivation(
         &self,
         asset_id: &str,
         kind: &str,

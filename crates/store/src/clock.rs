@@ -13,11 +13,6 @@ pub fn now_rfc3339() -> String {
     format_rfc3339(OffsetDateTime::now_utc())
 }
 
-/// The time `days` days ago, formatted like [`now_rfc3339`] (a retention cutoff).
-pub fn days_ago_rfc3339(days: u32) -> String {
-    format_rfc3339(OffsetDateTime::now_utc() - time::Duration::days(i64::from(days)))
-}
-
 /// `at` as stored: `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
 pub fn format_rfc3339(at: OffsetDateTime) -> String {
     let utc = at.to_offset(time::UtcOffset::UTC);

@@ -1,5 +1,5 @@
-//! ferry-store: the embedded SQLite persistence of ferry (spec §5) and the state-root
-//! lock.
+//! ferry-store: the storage seams of ferry — one trait per aggregate, bundled as [`Storage`] — and
+//! their embedded SQLite implementation (spec §5), plus the state-root lock.
 //!
 //! One database, `STATE_ROOT/ferry.db` (WAL, `synchronous=FULL`, versioned migrations),
 //! holds runtime config, sessions, history, runs, run events, asset metadata, asset
@@ -18,6 +18,7 @@ mod json_column;
 mod lock;
 mod modes;
 mod pool;
+mod repos;
 mod retention;
 mod runs;
 mod runtime_config;
@@ -32,13 +33,17 @@ mod writer;
 
 pub use access::{KeyRow, ReservationRow};
 pub use assets::{Asset, AssetFilter, AssetInsert, Derivation, NewAsset};
-pub use clock::{days_ago_rfc3339, format_rfc3339 as rfc3339, now_rfc3339};
+pub use clock::{format_rfc3339 as rfc3339, now_rfc3339};
 pub use error::{is_disk_full_io, StoreError};
-pub use events::RunEvent;
+pub use events::{NewEvent, RunEvent};
 pub use lock::{StateLock, LOCK_FILE_NAME};
 pub use modes::{restrict_umask, tighten};
+pub use repos::{
+    AccessRepo, AssetRepo, RunRepo, RuntimeConfigRepo, SessionRepo, Storage, UpkeepRepo,
+    VideoJobRepo,
+};
 pub use retention::Pruned;
-pub use runs::{InsertOutcome, NewRun, Run, RunError, RunFilter, RunFinish};
+pub use runs::{InsertOutcome, NewRun, Run, RunError, RunFilter, RunFinish, RunStart};
 pub use schema::SCHEMA_VERSION;
 pub use sessions::{NewSession, Session, SessionPatch, StoredMessage};
 pub use spend::{nanos_to_usd, LedgerEntry, SpendGroup, SpendGrouping};
@@ -46,3 +51,10 @@ pub use stats::{SessionTotals, StoreStats};
 pub use status::{RunStatus, UnknownRunStatus};
 pub use store::{Store, DB_FILE_NAME};
 pub use video_jobs::{NewVideoJob, VideoJob, VideoJobUpdate};
+
+/// The repository traits, for code that calls them on a concrete [`Store`].
+pub mod prelude {
+    pub use crate::repos::{
+        AccessRepo, AssetRepo, RunRepo, RuntimeConfigRepo, SessionRepo, UpkeepRepo, VideoJobRepo,
+    };
+}

@@ -4,10 +4,14 @@
 //! (the database uses `auto_vacuum = INCREMENTAL`, see [`crate::schema`]). Sessions and
 //! their history messages are never deleted here.
 
+use async_trait::async_trait;
 use rusqlite::{params, Connection};
+use time::OffsetDateTime;
 
+use crate::clock::format_rfc3339;
 use crate::error::StoreError;
 use crate::store::Store;
+use crate::{StoreStats, UpkeepRepo};
 
 /// What one pruning batch deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -18,11 +22,11 @@ pub struct Pruned {
     pub events: usize,
 }
 
-impl Store {
-    /// Deletes up to `limit` finished runs (completed, failed, cancelled, interrupted)
-    /// created before `cutoff` (RFC 3339), oldest first, with their events.
-    pub async fn prune_runs(&self, cutoff: &str, limit: u32) -> Result<Pruned, StoreError> {
-        let cutoff = cutoff.to_owned();
+#[async_trait]
+impl UpkeepRepo for Store {
+    /// Finished runs are completed, failed, cancelled or interrupted.
+    async fn prune_runs(&self, cutoff: OffsetDateTime, limit: u32) -> Result<Pruned, StoreError> {
+        let cutoff = format_rfc3339(cutoff);
         self.write_with(move |conn| prune_runs(conn, &cutoff, limit).map_err(StoreError::from))
             .await
     }
@@ -30,7 +34,7 @@ impl Store {
     /// Returns up to `pages` free pages to the file system; returns how many free pages
     /// are left. Runs on a connection of its own in autocommit mode (the pragma is not
     /// reliable inside the writer's group transaction), taking the write lock briefly.
-    pub async fn reclaim_space(&self, pages: u32) -> Result<u64, StoreError> {
+    async fn reclaim_space(&self, pages: u32) -> Result<u64, StoreError> {
         self.maintenance(move |conn| {
             // The pragma frees one page per result row: step through all of them.
             let mut stmt = conn.prepare(&format!("PRAGMA incremental_vacuum({pages})"))?;
@@ -48,7 +52,7 @@ impl Store {
     /// (`PRAGMA wal_checkpoint(TRUNCATE)`), on a connection of its own since a checkpoint
     /// cannot run inside the writer's transactions; waits up to the busy timeout for
     /// readers. Returns whether the checkpoint completed.
-    pub async fn truncate_wal(&self) -> Result<bool, StoreError> {
+    async fn truncate_wal(&self) -> Result<bool, StoreError> {
         self.maintenance(|conn| {
             let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
             Ok(busy == 0)
@@ -56,6 +60,18 @@ impl Store {
         .await
     }
 
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        let db_path = self.db_path().to_path_buf();
+        self.read_with(move |conn| crate::stats::stats(conn, &db_path))
+            .await
+    }
+
+    async fn close(&self) {
+        Store::close(self).await;
+    }
+}
+
+impl Store {
     /// Runs `f` on a fresh read-write connection outside the writer's transactions.
     async fn maintenance<T: Send + 'static>(
         &self,
@@ -77,7 +93,7 @@ fn prune_runs(conn: &Connection, cutoff: &str, limit: u32) -> rusqlite::Result<P
             "SELECT id FROM runs
              WHERE created_at < ?1
                AND status IN ('completed', 'failed', 'cancelled', 'interrupted')
-             ORDER BY created_at LIMIT ?2",
+             ORDER BY ord LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![cutoff, limit], |r| r.get(0))?;
         rows.collect::<rusqlite::Result<_>>()?

@@ -1,16 +1,21 @@
-//! Runs: durable insertion with idempotency keys, the queued → running → terminal
-//! transitions (the terminal write appends the run's history messages in the same
-//! transaction), reads, and crash recovery of runs left in flight.
+//! Runs (SQLite): creation with idempotency keys, the queued → running → terminal
+//! transitions (the terminal write also appends the run's last events and its history
+//! messages, in one transaction), reads in creation order (the explicit `ord` column),
+//! and crash recovery of runs left in flight.
 
+use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 use serde_json::Value;
+use time::OffsetDateTime;
 
-use crate::clock::now_rfc3339;
+use crate::clock::{format_rfc3339, now_rfc3339};
 use crate::error::StoreError;
+use crate::events::{events_after, insert_events, last_seq, NewEvent, RunEvent};
 use crate::json_column::{self, to_text, to_text_opt};
 use crate::status::RunStatus;
 use crate::store::Store;
+use crate::RunRepo;
 
 /// A run to insert (status `queued`, `created_at` now).
 #[derive(Debug, Clone)]
@@ -23,9 +28,14 @@ pub struct NewRun {
     pub input: Value,
     /// Client idempotency key, unique per session.
     pub idempotency_key: Option<String>,
+    /// Whether the caller tells its client the run is stored (a 202, an idempotency
+    /// key): then its creation is fsynced before `create_run` returns. Otherwise it is
+    /// committed (visible, surviving a killed process) and made durable against a power
+    /// cut by the run's next synced write, its end.
+    pub acknowledged: bool,
 }
 
-/// What [`Store::insert_run`] did.
+/// What [`RunRepo::create_run`] did.
 #[derive(Debug, Clone)]
 pub enum InsertOutcome {
     /// The run was inserted.
@@ -51,11 +61,25 @@ impl InsertOutcome {
     }
 }
 
-/// The terminal state of a run and the history messages it produced.
+/// A run starting on a route and model (status `running`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunStart {
+    /// The route it runs on.
+    pub route: String,
+    /// The model asked for.
+    pub model_requested: String,
+    /// When it started (a later start keeps the first one's time).
+    pub started_at: OffsetDateTime,
+}
+
+/// The end of a run, written in one transaction: its terminal state, the events not
+/// stored yet and the history messages it produced.
 #[derive(Debug, Clone)]
 pub struct RunFinish {
     /// The run.
     pub run_id: String,
+    /// Its start, when not stored yet (a short run's start travels with its end).
+    pub start: Option<RunStart>,
     /// Its terminal status (`completed`, `failed`, `cancelled` or `interrupted`).
     pub status: RunStatus,
     /// Model that actually answered.
@@ -79,16 +103,18 @@ pub struct RunFinish {
     /// OpenAI-format message objects to append to the session history, each with a
     /// string `"role"`.
     pub messages: Vec<Value>,
+    /// The run's events not stored yet, in seq order, the terminal event last.
+    pub events: Vec<NewEvent>,
 }
 
-/// Which runs [`Store::list_runs_page`] returns.
+/// Which runs [`RunRepo::list_runs_page`] returns.
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
     /// Only this session's runs.
     pub session_id: Option<String>,
     /// Only runs in this status.
     pub status: Option<RunStatus>,
-    /// Only runs inserted before this one (the cursor: the last id of the previous page).
+    /// Only runs created before this one (the cursor: the last id of the previous page).
     pub after: Option<String>,
     /// Page size.
     pub limit: u32,
@@ -206,7 +232,14 @@ fn run_state(conn: &Connection, id: &str) -> Result<(String, RunStatus), StoreEr
         .ok_or_else(|| StoreError::RunNotFound { id: id.to_owned() })
 }
 
-fn insert_run(conn: &Connection, new: &NewRun) -> Result<InsertOutcome, StoreError> {
+fn create_run(conn: &Connection, new: &NewRun) -> Result<InsertOutcome, StoreError> {
+    crate::sessions::insert_session(
+        conn,
+        &crate::NewSession {
+            id: new.session_id.clone(),
+            ..crate::NewSession::default()
+        },
+    )?;
     if let Some(key) = &new.idempotency_key {
         let existing: Option<String> = conn
             .prepare_cached("SELECT id FROM runs WHERE session_id = ?1 AND idempotency_key = ?2")?
@@ -216,35 +249,52 @@ fn insert_run(conn: &Connection, new: &NewRun) -> Result<InsertOutcome, StoreErr
             return Ok(InsertOutcome::Existing(require_run(conn, &id)?));
         }
     }
-    let session_exists = conn
-        .prepare_cached("SELECT 1 FROM sessions WHERE id = ?1")?
-        .exists([&new.session_id])?;
-    if !session_exists {
-        return Err(StoreError::SessionNotFound {
-            id: new.session_id.clone(),
-        });
-    }
+    // The creation order, from a counter row taken inside the transaction.
+    let ord: i64 = conn
+        .prepare_cached(
+            "UPDATE counters SET value = value + 1 WHERE name = 'runs' RETURNING value",
+        )?
+        .query_row([], |row| row.get(0))?;
+    let created_at = now_rfc3339();
+    let input = to_text(&new.input)?;
     conn.prepare_cached(
-        "INSERT INTO runs (id, session_id, status, created_at, input, attempts, idempotency_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, '[]', ?6)",
+        "INSERT INTO runs (id, session_id, status, created_at, input, attempts, idempotency_key, ord)
+         VALUES (?1, ?2, ?3, ?4, ?5, '[]', ?6, ?7)",
     )?
     .execute(params![
         new.id,
         new.session_id,
         RunStatus::Queued,
-        now_rfc3339(),
-        to_text(&new.input)?,
+        created_at,
+        input,
         new.idempotency_key,
+        ord,
     ])?;
-    Ok(InsertOutcome::Inserted(require_run(conn, &new.id)?))
+    Ok(InsertOutcome::Inserted(Run {
+        id: new.id.clone(),
+        session_id: new.session_id.clone(),
+        status: RunStatus::Queued,
+        created_at,
+        started_at: None,
+        finished_at: None,
+        input: new.input.clone(),
+        route: None,
+        model_requested: None,
+        model_served: None,
+        usage: None,
+        cost: None,
+        output: None,
+        error: None,
+        attempts: Value::Array(Vec::new()),
+        idempotency_key: new.idempotency_key.clone(),
+        cache_status: None,
+        generation_id: None,
+        billed_cost: None,
+    }))
 }
 
-fn mark_running(
-    conn: &Connection,
-    run_id: &str,
-    route: &str,
-    model_requested: &str,
-) -> Result<(), StoreError> {
+/// Refuses a run that ended (or is unknown) a write that starts or continues it.
+fn require_open(conn: &Connection, run_id: &str) -> Result<(), StoreError> {
     let (_, current) = run_state(conn, run_id)?;
     if current.is_terminal() {
         return Err(StoreError::InvalidTransition {
@@ -253,6 +303,11 @@ fn mark_running(
             requested: RunStatus::Running,
         });
     }
+    Ok(())
+}
+
+/// Records `start` on a run that has not ended (checked by the caller).
+fn apply_start(conn: &Connection, run_id: &str, start: &RunStart) -> Result<(), StoreError> {
     conn.prepare_cached(
         "UPDATE runs SET status = ?2, started_at = COALESCE(started_at, ?3), route = ?4,
                          model_requested = ?5
@@ -261,9 +316,9 @@ fn mark_running(
     .execute(params![
         run_id,
         RunStatus::Running,
-        now_rfc3339(),
-        route,
-        model_requested
+        format_rfc3339(start.started_at),
+        start.route,
+        start.model_requested
     ])?;
     Ok(())
 }
@@ -295,6 +350,9 @@ fn finish_run(conn: &Connection, fin: &RunFinish) -> Result<(), StoreError> {
         });
     }
     let roles = message_roles(&fin.messages)?;
+    if let Some(start) = &fin.start {
+        apply_start(conn, &fin.run_id, start)?;
+    }
     let now = now_rfc3339();
     conn.prepare_cached(
         "UPDATE runs SET status = ?2, finished_at = ?3, model_served = ?4, usage = ?5,
@@ -316,9 +374,14 @@ fn finish_run(conn: &Connection, fin: &RunFinish) -> Result<(), StoreError> {
         fin.cache_status,
         fin.generation_id,
     ])?;
-    let first_seq: u64 = conn
-        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE session_id = ?1")?
-        .query_row([&session_id], |row| row.get(0))?;
+    insert_events(conn, &fin.run_id, &fin.events, &now)?;
+    if fin.messages.is_empty() {
+        conn.prepare_cached("UPDATE sessions SET updated_at = ?2 WHERE id = ?1")?
+            .execute([&session_id, &now])?;
+        return Ok(());
+    }
+    let first_seq =
+        crate::sessions::take_message_seqs(conn, &session_id, fin.messages.len(), &now)?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO messages (session_id, seq, run_id, role, body, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -333,17 +396,16 @@ fn finish_run(conn: &Connection, fin: &RunFinish) -> Result<(), StoreError> {
             now
         ])?;
     }
-    conn.prepare_cached("UPDATE sessions SET updated_at = ?2 WHERE id = ?1")?
-        .execute([&session_id, &now])?;
     Ok(())
 }
 
-fn recover_interrupted(conn: &Connection, reason: &str) -> Result<Vec<Run>, StoreError> {
+fn recover_interrupted(
+    conn: &Connection,
+    reason: &str,
+    terminal: &Value,
+) -> Result<Vec<Run>, StoreError> {
     let ids = conn
-        .prepare_cached(
-            "SELECT id FROM runs WHERE status IN ('queued', 'running')
-             ORDER BY created_at, rowid",
-        )?
+        .prepare_cached("SELECT id FROM runs WHERE status IN ('queued', 'running') ORDER BY ord")?
         .query_map([], |row| row.get::<_, String>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut update = conn.prepare_cached(
@@ -355,41 +417,46 @@ fn recover_interrupted(conn: &Connection, reason: &str) -> Result<Vec<Run>, Stor
     let mut runs = Vec::with_capacity(ids.len());
     for id in ids {
         update.execute(params![id, RunStatus::Interrupted, reason, now])?;
+        let event = NewEvent::new(last_seq(conn, &id)? + 1, "run.failed", terminal)?;
+        insert_events(conn, &id, &[event], &now)?;
         runs.push(require_run(conn, &id)?);
     }
     Ok(runs)
 }
 
-impl Store {
-    /// Inserts a `queued` run. With an idempotency key already used in the session,
-    /// inserts nothing and returns the earlier run as [`InsertOutcome::Existing`].
-    /// [`StoreError::SessionNotFound`] if the session does not exist.
-    pub async fn insert_run(&self, new: NewRun) -> Result<InsertOutcome, StoreError> {
-        self.write_with(move |conn| insert_run(conn, &new)).await
+#[async_trait]
+impl RunRepo for Store {
+    async fn create_run(&self, new: NewRun) -> Result<InsertOutcome, StoreError> {
+        if new.acknowledged {
+            self.write_with(move |conn| create_run(conn, &new)).await
+        } else {
+            self.write_light(move |conn| create_run(conn, &new)).await
+        }
     }
 
-    /// Queues the run's insert NOW — creating its session first when missing — and returns
-    /// a future of the outcome. Writes queued after this call (e.g. `mark_running_nowait`,
-    /// events) are ordered after it, so a caller may start the run before awaiting the
-    /// commit. Same idempotency rules as [`Store::insert_run`].
-    pub fn begin_run(
+    async fn append_events(
         &self,
-        new: NewRun,
-    ) -> impl std::future::Future<Output = Result<InsertOutcome, StoreError>> + Send + 'static {
-        self.enqueue_with(move |conn| {
-            crate::sessions::insert_session(
-                conn,
-                &crate::NewSession {
-                    id: new.session_id.clone(),
-                    ..crate::NewSession::default()
-                },
-            )?;
-            insert_run(conn, &new)
+        run_id: &str,
+        start: Option<RunStart>,
+        events: Vec<NewEvent>,
+    ) -> Result<(), StoreError> {
+        let run_id = run_id.to_owned();
+        // Light: a batch lost to a power cut belongs to a run that is then interrupted.
+        self.write_light(move |conn| {
+            require_open(conn, &run_id)?;
+            if let Some(start) = &start {
+                apply_start(conn, &run_id, start)?;
+            }
+            insert_events(conn, &run_id, &events, &now_rfc3339())
         })
+        .await
     }
 
-    /// Records what OpenRouter billed for a finished run.
-    pub async fn set_billed_cost(&self, run_id: &str, billed: f64) -> Result<(), StoreError> {
+    async fn finish_run(&self, fin: RunFinish) -> Result<(), StoreError> {
+        self.write_with(move |conn| finish_run(conn, &fin)).await
+    }
+
+    async fn set_billed_cost(&self, run_id: &str, billed: f64) -> Result<(), StoreError> {
         let run_id = run_id.to_owned();
         self.write_with(move |conn| {
             let n = conn
@@ -403,9 +470,7 @@ impl Store {
         .await
     }
 
-    /// Replaces the usage and cost of a run that already ended (a cancelled run whose
-    /// cut-short model call was priced afterwards). Refused for a run still going.
-    pub async fn set_run_spend(
+    async fn set_run_spend(
         &self,
         run_id: &str,
         usage: Option<Value>,
@@ -427,67 +492,17 @@ impl Store {
         .await
     }
 
-    /// Marks the run `running` on `route` / `model_requested` (again, on a fallback;
-    /// `started_at` keeps the first start). Refused for a run that already ended.
-    pub async fn mark_running(
-        &self,
-        run_id: &str,
-        route: &str,
-        model_requested: &str,
-    ) -> Result<(), StoreError> {
-        let (run_id, route, model) = (
-            run_id.to_owned(),
-            route.to_owned(),
-            model_requested.to_owned(),
-        );
-        self.write_with(move |conn| mark_running(conn, &run_id, &route, &model))
-            .await
-    }
-
-    /// [`Store::mark_running`] without waiting: ordered before every later write, so a run
-    /// finished later is never overwritten; a failure is logged.
-    pub fn mark_running_nowait(&self, run_id: &str, route: &str, model_requested: &str) {
-        let (run_id, route, model) = (
-            run_id.to_owned(),
-            route.to_owned(),
-            model_requested.to_owned(),
-        );
-        self.write_nowait_with(move |conn| mark_running(conn, &run_id, &route, &model));
-    }
-
-    /// In one transaction: sets the run's terminal status and result fields, appends
-    /// `fin.messages` to its session's history (consecutive seqs after the last one) and
-    /// bumps the session's `updated_at`. Refused unless `fin.status` is terminal and the
-    /// run has not ended yet.
-    pub async fn finish_run(&self, fin: RunFinish) -> Result<(), StoreError> {
-        self.write_with(move |conn| finish_run(conn, &fin)).await
-    }
-
-    /// The run with this id, if any.
-    pub async fn get_run(&self, id: &str) -> Result<Option<Run>, StoreError> {
+    async fn get_run(&self, id: &str) -> Result<Option<Run>, StoreError> {
         let id = id.to_owned();
         self.read_with(move |conn| Ok(load_run(conn, &id)?)).await
     }
 
-    /// The session's `limit` most recent runs, newest first.
-    pub async fn list_runs(&self, session_id: &str, limit: u32) -> Result<Vec<Run>, StoreError> {
-        self.list_runs_page(RunFilter {
-            session_id: Some(session_id.to_owned()),
-            limit,
-            ..RunFilter::default()
-        })
-        .await
-    }
-
-    /// A page of runs, newest first (insertion order), filtered by session and status,
-    /// after the run `filter.after` (the last id of the previous page).
-    /// [`StoreError::RunNotFound`] when `after` names no run.
-    pub async fn list_runs_page(&self, filter: RunFilter) -> Result<Vec<Run>, StoreError> {
+    async fn list_runs_page(&self, filter: RunFilter) -> Result<Vec<Run>, StoreError> {
         self.read_with(move |conn| {
-            let after_rowid: Option<i64> = match &filter.after {
+            let after_ord: Option<i64> = match &filter.after {
                 None => None,
                 Some(id) => Some(
-                    conn.prepare_cached("SELECT rowid FROM runs WHERE id = ?1")?
+                    conn.prepare_cached("SELECT ord FROM runs WHERE id = ?1")?
                         .query_row([id], |row| row.get(0))
                         .optional()?
                         .ok_or_else(|| StoreError::RunNotFound { id: id.clone() })?,
@@ -496,11 +511,11 @@ impl Store {
             let mut stmt = conn.prepare_cached(concat!(
                 select_run!(),
                 " WHERE (?1 IS NULL OR session_id = ?1) AND (?2 IS NULL OR status = ?2)
-                    AND (?3 IS NULL OR rowid < ?3)
-                  ORDER BY rowid DESC LIMIT ?4"
+                    AND (?3 IS NULL OR ord < ?3)
+                  ORDER BY ord DESC LIMIT ?4"
             ))?;
             let rows = stmt.query_map(
-                params![filter.session_id, filter.status, after_rowid, filter.limit],
+                params![filter.session_id, filter.status, after_ord, filter.limit],
                 run_from_row,
             )?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -508,11 +523,24 @@ impl Store {
         .await
     }
 
-    /// At startup: turns every `queued` or `running` run into `interrupted` (error code
-    /// `interrupted`, message `reason`, `finished_at` now) and returns them, oldest first.
-    pub async fn recover_interrupted(&self, reason: &str) -> Result<Vec<Run>, StoreError> {
+    async fn events_after(
+        &self,
+        run_id: &str,
+        after_seq: u64,
+    ) -> Result<Vec<RunEvent>, StoreError> {
+        let run_id = run_id.to_owned();
+        self.read_with(move |conn| events_after(conn, &run_id, after_seq))
+            .await
+    }
+
+    async fn recover_interrupted(
+        &self,
+        reason: &str,
+        terminal: &Value,
+    ) -> Result<Vec<Run>, StoreError> {
         let reason = reason.to_owned();
-        self.write_with(move |conn| recover_interrupted(conn, &reason))
+        let terminal = terminal.clone();
+        self.write_with(move |conn| recover_interrupted(conn, &reason, &terminal))
             .await
     }
 }

@@ -1,15 +1,18 @@
 //! Runtime configuration: small key/value settings changed while the daemon runs (such as
 //! the active model selector), kept across restarts.
 
+use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 
 use crate::clock::now_rfc3339;
 use crate::error::StoreError;
 use crate::store::Store;
+use crate::RuntimeConfigRepo;
 
-impl Store {
+#[async_trait]
+impl RuntimeConfigRepo for Store {
     /// The value stored under `key`, if any.
-    pub async fn runtime_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+    async fn runtime_get(&self, key: &str) -> Result<Option<String>, StoreError> {
         let key = key.to_owned();
         self.read_with(move |conn| {
             Ok(conn
@@ -21,7 +24,7 @@ impl Store {
     }
 
     /// Stores `value` under `key`; `None` deletes the key.
-    pub async fn runtime_set(&self, key: &str, value: Option<&str>) -> Result<(), StoreError> {
+    async fn runtime_set(&self, key: &str, value: Option<&str>) -> Result<(), StoreError> {
         let key = key.to_owned();
         let value = value.map(str::to_owned);
         self.write_with(move |conn| {

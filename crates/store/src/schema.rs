@@ -151,6 +151,21 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX spend_ledger_at ON spend_ledger(at);
     CREATE INDEX spend_ledger_generation ON spend_ledger(generation_id)
         WHERE generation_id IS NOT NULL;",
+    // 7: explicit order and sequence columns, so nothing above the store relies on SQLite's
+    // rowid or on `MAX(seq) + 1`: runs get their creation order `ord` from a counter row
+    // taken in the inserting transaction, sessions count their history messages
+    // (`message_seq`, the last seq given).
+    "CREATE TABLE counters (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+    ALTER TABLE runs ADD COLUMN ord INTEGER;
+    UPDATE runs SET ord = rowid;
+    INSERT INTO counters (name, value) VALUES ('runs', (SELECT COALESCE(MAX(ord), 0) FROM runs));
+    CREATE UNIQUE INDEX runs_ord ON runs(ord);
+    ALTER TABLE sessions ADD COLUMN message_seq INTEGER NOT NULL DEFAULT 0;
+    UPDATE sessions SET message_seq =
+        (SELECT COALESCE(MAX(seq), 0) FROM messages m WHERE m.session_id = sessions.id);",
 ];
 
 /// The schema version this build writes.
@@ -197,5 +212,68 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
         tx.pragma_update(None, "user_version", found + 1)?;
         tx.commit()?;
         tracing::info!(version = found + 1, "migrated state database");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prelude::*;
+    use crate::{NewRun, RunFilter, Store, DB_FILE_NAME};
+    use serde_json::json;
+
+    /// A database at version 6 (before explicit order and sequence columns) opens,
+    /// migrates, reads back in its old order, and carries on numbering after it.
+    #[tokio::test]
+    async fn a_version_6_database_opens_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
+            for step in &MIGRATIONS[..6] {
+                conn.execute_batch(step).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO sessions (id, created_at, updated_at)
+                     VALUES ('s', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');
+                 INSERT INTO messages (session_id, seq, role, body, created_at) VALUES
+                     ('s', 1, 'user', '{\"role\":\"user\",\"content\":\"a\"}', '2026-01-01T00:00:00.000Z'),
+                     ('s', 2, 'assistant', '{\"role\":\"assistant\",\"content\":\"b\"}', '2026-01-01T00:00:00.000Z');
+                 INSERT INTO runs (id, session_id, status, created_at, input) VALUES
+                     ('run_z', 's', 'completed', '2026-01-01T00:00:00.000Z', '{}'),
+                     ('run_a', 's', 'completed', '2026-01-01T00:00:00.000Z', '{}');
+                 PRAGMA user_version = 6;",
+            )
+            .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let all = RunFilter {
+            limit: 10,
+            ..RunFilter::default()
+        };
+        let ids = |runs: Vec<crate::Run>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(store.list_runs_page(all.clone()).await.unwrap()),
+            ["run_a", "run_z"]
+        );
+        store
+            .create_run(NewRun {
+                id: "run_new".into(),
+                session_id: "s".into(),
+                input: json!({}),
+                idempotency_key: None,
+                acknowledged: false,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            ids(store.list_runs_page(all).await.unwrap()),
+            ["run_new", "run_a", "run_z"]
+        );
+        let added = store
+            .append_messages("s", vec![json!({"role": "user", "content": "c"})])
+            .await
+            .unwrap();
+        assert_eq!(added[0].seq, 3);
+        assert_eq!(store.history("s").await.unwrap().len(), 3);
     }
 }

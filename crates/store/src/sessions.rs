@@ -1,6 +1,7 @@
 //! Sessions and their history: creating, reading, listing and patching session rows, and
 //! reading a session's messages in order.
 
+use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
@@ -8,6 +9,7 @@ use crate::clock::now_rfc3339;
 use crate::error::StoreError;
 use crate::json_column;
 use crate::store::Store;
+use crate::{SessionRepo, SessionTotals};
 
 /// A session to create.
 #[derive(Debug, Clone, Default)]
@@ -103,6 +105,28 @@ fn require_session(conn: &Connection, id: &str) -> Result<Session, StoreError> {
     load_session(conn, id)?.ok_or_else(|| StoreError::SessionNotFound { id: id.to_owned() })
 }
 
+/// Takes the next `n` history seqs of the session inside the transaction (the session's
+/// `message_seq` counter, never `MAX(seq) + 1`) and bumps its `updated_at` to `now`;
+/// returns the first. [`StoreError::SessionNotFound`] if it does not exist.
+pub(crate) fn take_message_seqs(
+    conn: &Connection,
+    session_id: &str,
+    n: usize,
+    now: &str,
+) -> Result<u64, StoreError> {
+    let last: u64 = conn
+        .prepare_cached(
+            "UPDATE sessions SET message_seq = message_seq + ?2, updated_at = ?3 WHERE id = ?1
+             RETURNING message_seq",
+        )?
+        .query_row(params![session_id, n as u64, now], |row| row.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::SessionNotFound {
+            id: session_id.to_owned(),
+        })?;
+    Ok(last + 1 - n as u64)
+}
+
 /// Inserts a session unless the id exists; returns whether it was inserted.
 pub(crate) fn insert_session(conn: &Connection, new: &NewSession) -> rusqlite::Result<bool> {
     let now = now_rfc3339();
@@ -116,9 +140,10 @@ pub(crate) fn insert_session(conn: &Connection, new: &NewSession) -> rusqlite::R
     Ok(inserted == 1)
 }
 
-impl Store {
+#[async_trait]
+impl SessionRepo for Store {
     /// Creates a session; [`StoreError::SessionExists`] if the id is taken.
-    pub async fn create_session(&self, new: NewSession) -> Result<Session, StoreError> {
+    async fn create_session(&self, new: NewSession) -> Result<Session, StoreError> {
         self.write_with(move |conn| {
             if !insert_session(conn, &new)? {
                 return Err(StoreError::SessionExists { id: new.id });
@@ -130,7 +155,7 @@ impl Store {
 
     /// Returns the session, creating it with no settings if missing; the flag says
     /// whether it was created.
-    pub async fn ensure_session(&self, id: &str) -> Result<(Session, bool), StoreError> {
+    async fn ensure_session(&self, id: &str) -> Result<(Session, bool), StoreError> {
         let new = NewSession {
             id: id.to_owned(),
             ..NewSession::default()
@@ -143,7 +168,7 @@ impl Store {
     }
 
     /// The session with this id, if any.
-    pub async fn get_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
+    async fn get_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
         let id = id.to_owned();
         self.read_with(move |conn| Ok(load_session(conn, &id)?))
             .await
@@ -151,7 +176,7 @@ impl Store {
 
     /// Up to `limit` sessions ordered by id, starting after the id `after` (the last id of
     /// the previous page).
-    pub async fn list_sessions(
+    async fn list_sessions(
         &self,
         after: Option<&str>,
         limit: u32,
@@ -170,11 +195,7 @@ impl Store {
 
     /// Applies `patch` to the session and bumps its `updated_at`;
     /// [`StoreError::SessionNotFound`] if it does not exist.
-    pub async fn update_session(
-        &self,
-        id: &str,
-        patch: SessionPatch,
-    ) -> Result<Session, StoreError> {
+    async fn update_session(&self, id: &str, patch: SessionPatch) -> Result<Session, StoreError> {
         let id = id.to_owned();
         self.write_with(move |conn| {
             let updated = conn
@@ -207,20 +228,15 @@ impl Store {
     /// Appends `messages` (each with a string `"role"`) to the session's history outside
     /// any run (e.g. an observation's transcript) and bumps `updated_at`; returns them as
     /// stored. [`StoreError::SessionNotFound`] if the session does not exist.
-    pub async fn append_messages(
+    async fn append_messages(
         &self,
         session_id: &str,
         messages: Vec<serde_json::Value>,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let session_id = session_id.to_owned();
         self.write_with(move |conn| {
-            require_session(conn, &session_id)?;
             let now = now_rfc3339();
-            let first_seq: u64 = conn
-                .prepare_cached(
-                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE session_id = ?1",
-                )?
-                .query_row([&session_id], |row| row.get(0))?;
+            let first_seq = take_message_seqs(conn, &session_id, messages.len(), &now)?;
             let mut insert = conn.prepare_cached(
                 "INSERT INTO messages (session_id, seq, run_id, role, body, created_at)
                  VALUES (?1, ?2, NULL, ?3, ?4, ?5)",
@@ -250,15 +266,13 @@ impl Store {
                     created_at: now.clone(),
                 });
             }
-            conn.prepare_cached("UPDATE sessions SET updated_at = ?2 WHERE id = ?1")?
-                .execute([&session_id, &now])?;
             Ok(stored)
         })
         .await
     }
 
     /// The session's history, ordered by `seq` (empty for an unknown session).
-    pub async fn history(&self, session_id: &str) -> Result<Vec<StoredMessage>, StoreError> {
+    async fn history(&self, session_id: &str) -> Result<Vec<StoredMessage>, StoreError> {
         let session_id = session_id.to_owned();
         self.read_with(move |conn| {
             let mut stmt = conn.prepare_cached(
@@ -277,5 +291,11 @@ impl Store {
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await
+    }
+
+    async fn session_totals(&self, session_id: &str) -> Result<SessionTotals, StoreError> {
+        let session_id = session_id.to_owned();
+        self.read_with(move |conn| crate::stats::session_totals(conn, &session_id))
+            .await
     }
 }

@@ -85,7 +85,7 @@ pub fn nanos_to_usd(nanos: i64) -> f64 {
 impl Store {
     /// Appends a ledger row (queued; not waited for: the in-memory budget book is
     /// already settled).
-    pub fn charge_nowait(&self, entry: LedgerEntry) {
+    pub(crate) fn charge_nowait(&self, entry: LedgerEntry) {
         // Deferred: a busy facade commits its ledger rows tens at a time; every ledger
         // read below settles them first.
         self.write_deferred(move |conn| {
@@ -113,7 +113,7 @@ impl Store {
     }
 
     /// Records what OpenRouter billed for a generation on its ledger row.
-    pub fn set_ledger_billed_nowait(&self, generation_id: String, billed: f64) {
+    pub(crate) fn set_ledger_billed_nowait(&self, generation_id: String, billed: f64) {
         self.write_nowait(move |conn| {
             conn.prepare_cached(
                 "UPDATE spend_ledger SET billed_cost = ?2 WHERE generation_id = ?1",
@@ -123,13 +123,16 @@ impl Store {
         });
     }
 
-    /// Nano-USD charged to each key since each given instant (RFC 3339), for the budget
-    /// book at start.
-    pub async fn key_spend_since(
+    /// Nano-USD charged to each key since each given instant, for the budget book.
+    pub(crate) async fn key_spend_since(
         &self,
-        keys: Vec<(String, String)>,
+        keys: Vec<(String, time::OffsetDateTime)>,
     ) -> Result<Vec<(String, i64)>, StoreError> {
         self.settle_deferred().await?;
+        let keys: Vec<(String, String)> = keys
+            .into_iter()
+            .map(|(key, since)| (key, crate::clock::format_rfc3339(since)))
+            .collect();
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT COALESCE(SUM(cost_nanos), 0) FROM spend_ledger WHERE key_id = ?1 AND at >= ?2",
@@ -147,7 +150,7 @@ impl Store {
     /// The ledger grouped, between `since` (inclusive) and `until` (exclusive), RFC 3339
     /// or date prefixes; biggest spend first (by day: oldest first). With `split`, each
     /// group is divided by that second grouping (rows ordered by group, then spend).
-    pub async fn spend_report(
+    pub(crate) async fn spend_report(
         &self,
         by: SpendGrouping,
         split: Option<SpendGrouping>,

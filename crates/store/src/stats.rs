@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use crate::error::StoreError;
 use crate::status::RunStatus;
-use crate::store::Store;
 
 /// Whole-database counts and size.
 #[derive(Debug, Clone, Serialize)]
@@ -73,58 +72,54 @@ fn db_bytes(db_path: &Path) -> Result<u64, StoreError> {
     Ok(total)
 }
 
-impl Store {
-    /// Row counts, on-disk size and runs per status.
-    pub async fn stats(&self) -> Result<StoreStats, StoreError> {
-        let db_path = self.db_path().to_path_buf();
-        self.read_with(move |conn| {
-            let mut runs_by_status: BTreeMap<RunStatus, u64> =
-                RunStatus::ALL.into_iter().map(|s| (s, 0)).collect();
-            let mut stmt =
-                conn.prepare_cached("SELECT status, COUNT(*) FROM runs GROUP BY status")?;
-            let rows = stmt.query_map([], |row| Ok((row.get::<_, RunStatus>(0)?, row.get(1)?)))?;
-            for row in rows {
-                let (status, n) = row?;
-                runs_by_status.insert(status, n);
-            }
-            Ok(StoreStats {
-                sessions: count(conn, "SELECT COUNT(*) FROM sessions")?,
-                runs: runs_by_status.values().sum(),
-                messages: count(conn, "SELECT COUNT(*) FROM messages")?,
-                events: count(conn, "SELECT COUNT(*) FROM run_events")?,
-                assets: count(conn, "SELECT COUNT(*) FROM assets")?,
-                asset_bytes: count(conn, "SELECT CAST(TOTAL(size) AS INTEGER) FROM assets")?,
-                db_bytes: db_bytes(&db_path)?,
-                runs_by_status,
-            })
-        })
-        .await
+/// Row counts, on-disk size and runs per status of the database at `db_path`.
+pub(crate) fn stats(conn: &Connection, db_path: &Path) -> Result<StoreStats, StoreError> {
+    let mut runs_by_status: BTreeMap<RunStatus, u64> =
+        RunStatus::ALL.into_iter().map(|s| (s, 0)).collect();
+    let mut stmt = conn.prepare_cached("SELECT status, COUNT(*) FROM runs GROUP BY status")?;
+    let rows = stmt.query_map([], |row| Ok((row.get::<_, RunStatus>(0)?, row.get(1)?)))?;
+    for row in rows {
+        let (status, n) = row?;
+        runs_by_status.insert(status, n);
     }
+    Ok(StoreStats {
+        sessions: count(conn, "SELECT COUNT(*) FROM sessions")?,
+        runs: runs_by_status.values().sum(),
+        messages: count(conn, "SELECT COUNT(*) FROM messages")?,
+        events: count(conn, "SELECT COUNT(*) FROM run_events")?,
+        assets: count(conn, "SELECT COUNT(*) FROM assets")?,
+        asset_bytes: count(conn, "SELECT CAST(TOTAL(size) AS INTEGER) FROM assets")?,
+        db_bytes: db_bytes(db_path)?,
+        runs_by_status,
+    })
+}
 
-    /// Totals over the session's runs (zeros for an unknown session). Token counts come
-    /// from each run's `usage` JSON.
-    pub async fn session_totals(&self, session_id: &str) -> Result<SessionTotals, StoreError> {
-        let session_id = session_id.to_owned();
-        self.read_with(move |conn| {
-            Ok(conn
-                .prepare_cached(
-                    "SELECT COUNT(*),
-                            CAST(TOTAL(json_extract(usage, '$.prompt_tokens')) AS INTEGER),
-                            CAST(TOTAL(json_extract(usage, '$.completion_tokens')) AS INTEGER),
-                            TOTAL(cost),
-                            SUM(billed_cost)
-                     FROM runs WHERE session_id = ?1",
-                )?
-                .query_row([session_id], |row| {
-                    Ok(SessionTotals {
-                        runs: row.get(0)?,
-                        prompt_tokens: row.get(1)?,
-                        completion_tokens: row.get(2)?,
-                        cost: row.get(3)?,
-                        billed_cost: row.get(4)?,
-                    })
-                })?)
-        })
-        .await
+/// Totals over the session's runs (zeros for an unknown session). Token counts come
+/// from each run's `usage` object, read here rather than with SQL JSON functions.
+pub(crate) fn session_totals(
+    conn: &Connection,
+    session_id: &str,
+) -> Result<SessionTotals, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT usage, cost, billed_cost FROM runs WHERE session_id = ?1")?;
+    let mut rows = stmt.query([session_id])?;
+    let mut totals = SessionTotals::default();
+    while let Some(row) = rows.next()? {
+        totals.runs += 1;
+        if let Some(usage) = crate::json_column::column_opt(row, 0)? {
+            let tokens = |k: &str| {
+                usage
+                    .get(k)
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(0)
+            };
+            totals.prompt_tokens += tokens("prompt_tokens");
+            totals.completion_tokens += tokens("completion_tokens");
+        }
+        totals.cost += row.get::<_, Option<f64>>(1)?.unwrap_or(0.0);
+        if let Some(billed) = row.get::<_, Option<f64>>(2)? {
+            *totals.billed_cost.get_or_insert(0.0) += billed;
+        }
     }
+    Ok(totals)
 }

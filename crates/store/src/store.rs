@@ -129,6 +129,11 @@ impl Store {
         self.inner.writer.commit_count()
     }
 
+    /// Number of those commits that were fsynced (`synchronous=FULL`).
+    pub fn synced_commit_count(&self) -> u64 {
+        self.inner.writer.synced_count()
+    }
+
     /// The database file.
     pub fn db_path(&self) -> &Path {
         &self.inner.db_path
@@ -143,24 +148,14 @@ impl Store {
         self.inner.writer.submit(f).await
     }
 
-    /// Queues `f` now and returns a future of its committed result.
-    pub(crate) fn enqueue_with<T, F>(
-        &self,
-        f: F,
-    ) -> impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static
+    /// [`Store::write_with`] for a light write: committed and visible when it returns,
+    /// surviving a killed process, but fsynced only with the next synced commit.
+    pub(crate) async fn write_light<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.inner.writer.enqueue(f)
-    }
-
-    /// [`Store::write_nowait`] for work that fails with store errors.
-    pub(crate) fn write_nowait_with<F>(&self, f: F)
-    where
-        F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
-    {
-        self.inner.writer.submit_nowait(f);
+        self.inner.writer.submit_light(f).await
     }
 
     /// [`Store::read`] for work that fails with store errors.

@@ -1,6 +1,7 @@
 //! Video generation jobs: one row per job submitted upstream, so a daemon restart resumes
 //! polling the jobs still in flight and finished jobs keep their outcome (asset or error).
 
+use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 use serde_json::Value;
@@ -9,6 +10,7 @@ use crate::clock::now_rfc3339;
 use crate::error::StoreError;
 use crate::json_column::{self, to_text};
 use crate::store::Store;
+use crate::VideoJobRepo;
 
 /// A job to record (status as the upstream answered the submission).
 #[derive(Debug, Clone)]
@@ -102,9 +104,10 @@ fn require_job(conn: &Connection, id: &str) -> Result<VideoJob, StoreError> {
     load_job(conn, id)?.ok_or_else(|| StoreError::VideoJobNotFound { id: id.to_owned() })
 }
 
-impl Store {
+#[async_trait]
+impl VideoJobRepo for Store {
     /// Records a new job.
-    pub async fn insert_video_job(&self, new: NewVideoJob) -> Result<VideoJob, StoreError> {
+    async fn insert_video_job(&self, new: NewVideoJob) -> Result<VideoJob, StoreError> {
         self.write_with(move |conn| {
             let now = now_rfc3339();
             conn.prepare_cached(
@@ -130,7 +133,7 @@ impl Store {
 
     /// Applies a state change; a finished job is never changed again (refused with
     /// [`StoreError::VideoJobFinished`]).
-    pub async fn update_video_job(
+    async fn update_video_job(
         &self,
         id: &str,
         update: VideoJobUpdate,
@@ -164,16 +167,16 @@ impl Store {
     }
 
     /// The job with this id, if any.
-    pub async fn get_video_job(&self, id: &str) -> Result<Option<VideoJob>, StoreError> {
+    async fn get_video_job(&self, id: &str) -> Result<Option<VideoJob>, StoreError> {
         let id = id.to_owned();
         self.read_with(move |conn| Ok(load_job(conn, &id)?)).await
     }
 
     /// Jobs not finished yet, oldest first (to resume polling at start).
-    pub async fn unfinished_video_jobs(&self) -> Result<Vec<VideoJob>, StoreError> {
+    async fn unfinished_video_jobs(&self) -> Result<Vec<VideoJob>, StoreError> {
         self.read_with(|conn| {
             let mut stmt = conn.prepare_cached(&format!(
-                "{SELECT_JOB} WHERE finished_at IS NULL ORDER BY created_at, rowid"
+                "{SELECT_JOB} WHERE finished_at IS NULL ORDER BY created_at, id"
             ))?;
             let rows = stmt.query_map([], job_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -182,10 +185,10 @@ impl Store {
     }
 
     /// The `limit` most recent jobs, newest first.
-    pub async fn list_video_jobs(&self, limit: u32) -> Result<Vec<VideoJob>, StoreError> {
+    async fn list_video_jobs(&self, limit: u32) -> Result<Vec<VideoJob>, StoreError> {
         self.read_with(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
-                "{SELECT_JOB} ORDER BY created_at DESC, rowid DESC LIMIT ?1"
+                "{SELECT_JOB} ORDER BY created_at DESC, id DESC LIMIT ?1"
             ))?;
             let rows = stmt.query_map([limit], job_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

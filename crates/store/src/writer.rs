@@ -10,6 +10,13 @@
 //! ledger rows tens at a time instead of one commit (and one fsync) per call. Any other
 //! job ends the wait at once, and a reader that needs them committed first queues a
 //! [`Writer::barrier`].
+//!
+//! Light jobs (a run's creation that no client was told about, a run's mid-way event
+//! batches) do not need their own fsync: a group made only of them commits with
+//! `synchronous=NORMAL`, which in WAL mode survives a killed process (the WAL is in the
+//! OS's hands) but not a power cut until the next synced commit — the run's end, which
+//! is `FULL`, makes everything before it durable too. So a run costs one fsync, shared
+//! by its group.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -41,6 +48,10 @@ trait Job: Send {
     fn deferrable(&self) -> bool {
         false
     }
+    /// Whether the job's commit must be fsynced before it is answered.
+    fn needs_sync(&self) -> bool {
+        true
+    }
 }
 
 enum Msg {
@@ -53,6 +64,13 @@ pub(crate) struct Writer {
     tx: Sender<Msg>,
     thread: tokio::sync::Mutex<Option<JoinHandle<()>>>,
     commits: Arc<AtomicU64>,
+    synced: Arc<AtomicU64>,
+}
+
+/// The counters of the writer thread.
+struct Counters {
+    commits: Arc<AtomicU64>,
+    synced: Arc<AtomicU64>,
 }
 
 impl Writer {
@@ -60,10 +78,14 @@ impl Writer {
     pub(crate) fn spawn(conn: Connection, db_path: &Path) -> Result<Writer, StoreError> {
         let (tx, rx) = mpsc::channel();
         let commits = Arc::new(AtomicU64::new(0));
-        let thread_commits = Arc::clone(&commits);
+        let synced = Arc::new(AtomicU64::new(0));
+        let counters = Counters {
+            commits: Arc::clone(&commits),
+            synced: Arc::clone(&synced),
+        };
         let thread = thread::Builder::new()
             .name("ferry-store-writer".into())
-            .spawn(move || writer_loop(&conn, &rx, &thread_commits))
+            .spawn(move || writer_loop(&conn, &rx, &counters))
             .map_err(|source| StoreError::Io {
                 action: "start the writer thread for",
                 path: db_path.to_path_buf(),
@@ -73,6 +95,7 @@ impl Writer {
             tx,
             thread: tokio::sync::Mutex::new(Some(thread)),
             commits,
+            synced,
         })
     }
 
@@ -81,20 +104,35 @@ impl Writer {
         self.commits.load(Ordering::Relaxed)
     }
 
+    /// Number of group commits made with `synchronous=FULL` (fsynced) so far.
+    pub(crate) fn synced_count(&self) -> u64 {
+        self.synced.load(Ordering::Relaxed)
+    }
+
     /// Queues `work` and waits for its result, which arrives after its group committed.
     pub(crate) async fn submit<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.enqueue(work).await
+        self.enqueue(work, true).await
     }
 
-    /// Queues `work` NOW (ordered before anything queued after this call returns) and
-    /// returns a future of its committed result, to be awaited whenever it matters.
-    pub(crate) fn enqueue<T, F>(
+    /// [`Writer::submit`] for a light job: committed (visible, and surviving a killed
+    /// process) but fsynced only with the next synced commit.
+    pub(crate) async fn submit_light<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.enqueue(work, false).await
+    }
+
+    /// Queues `work` NOW and returns a future of its committed result.
+    fn enqueue<T, F>(
         &self,
         work: F,
+        sync: bool,
     ) -> impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static
     where
         T: Send + 'static,
@@ -105,6 +143,7 @@ impl Writer {
             work: Some(work),
             outcome: None,
             reply,
+            sync,
         };
         let sent = self.tx.send(Msg::Job(Box::new(job))).is_ok();
         async move {
@@ -180,7 +219,9 @@ impl Drop for Writer {
     }
 }
 
-fn writer_loop(conn: &Connection, rx: &Receiver<Msg>, commits: &AtomicU64) {
+fn writer_loop(conn: &Connection, rx: &Receiver<Msg>, counters: &Counters) {
+    // The connection opens with `synchronous=FULL`.
+    let mut synced_mode = true;
     let mut batch: VecDeque<Box<dyn Job>> = VecDeque::with_capacity(GROUP_CAP);
     loop {
         let mut stop = match rx.recv() {
@@ -201,7 +242,7 @@ fn writer_loop(conn: &Connection, rx: &Receiver<Msg>, commits: &AtomicU64) {
             stop = linger(rx, &mut batch);
         }
         while !batch.is_empty() {
-            run_group(conn, &mut batch, commits);
+            run_group(conn, &mut batch, counters, &mut synced_mode);
         }
         if stop {
             return;
@@ -239,7 +280,25 @@ fn linger(rx: &Receiver<Msg>, batch: &mut VecDeque<Box<dyn Job>>) -> bool {
 /// Runs jobs from the front of `pending` in one transaction and settles them. Normally
 /// that takes every job; if SQLite aborts the whole transaction (disk full, I/O error)
 /// the jobs run so far are settled as failed and the rest stay for a new group.
-fn run_group(conn: &Connection, pending: &mut VecDeque<Box<dyn Job>>, commits: &AtomicU64) {
+fn run_group(
+    conn: &Connection,
+    pending: &mut VecDeque<Box<dyn Job>>,
+    counters: &Counters,
+    synced_mode: &mut bool,
+) {
+    let sync = pending.iter().any(|j| j.needs_sync());
+    if sync != *synced_mode {
+        // Outside any transaction: the level applies to the commits that follow.
+        let level = if sync { "FULL" } else { "NORMAL" };
+        if let Err(e) = conn.pragma_update(None, "synchronous", level) {
+            let reason = e.to_string();
+            for job in pending.drain(..) {
+                job.settle(Err(&reason));
+            }
+            return;
+        }
+        *synced_mode = sync;
+    }
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         let reason = e.to_string();
         for job in pending.drain(..) {
@@ -263,7 +322,10 @@ fn run_group(conn: &Connection, pending: &mut VecDeque<Box<dyn Job>>, commits: &
     }
     match conn.execute_batch("COMMIT") {
         Ok(()) => {
-            commits.fetch_add(1, Ordering::Relaxed);
+            counters.commits.fetch_add(1, Ordering::Relaxed);
+            if sync {
+                counters.synced.fetch_add(1, Ordering::Relaxed);
+            }
             for job in ran {
                 job.settle(Ok(()));
             }
@@ -304,6 +366,7 @@ struct Answered<T, F> {
     work: Option<F>,
     outcome: Option<Result<T, StoreError>>,
     reply: oneshot::Sender<Result<T, StoreError>>,
+    sync: bool,
 }
 
 impl<T, F> Job for Answered<T, F>
@@ -334,6 +397,10 @@ where
         };
         // The caller may have stopped waiting; the write stands either way.
         let _ = self.reply.send(result);
+    }
+
+    fn needs_sync(&self) -> bool {
+        self.sync
     }
 }
 

@@ -217,7 +217,11 @@ pub async fn runs(
     let runs = s
         .engine
         .store()
-        .list_runs(&id, page_limit(page.limit, 100)?)
+        .list_runs_page(ferry_store::RunFilter {
+            session_id: Some(id.clone()),
+            limit: page_limit(page.limit, 100)?,
+            ..ferry_store::RunFilter::default()
+        })
         .await
         .map_err(EngineError::from)?;
     Ok(Json(json!({"session_id": id, "runs": runs})))
@@ -266,6 +270,8 @@ pub async fn input(
                 // event, so its headers need not wait for the insert's commit; a blocking
                 // caller waits for the final commit anyway (the run starts either way).
                 ack_after_insert: !sse,
+                // Its client learns the outcome only at the end, which is fsynced.
+                promises_stored: false,
             },
         )
         .await?;
@@ -337,6 +343,7 @@ pub async fn detached(
                 queue_if_busy: true,
                 // 202 promises a stored run.
                 ack_after_insert: true,
+                promises_stored: true,
             },
         )
         .await?;

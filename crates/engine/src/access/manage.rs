@@ -341,7 +341,7 @@ impl Engine {
         ));
         if period_changed && state.settings.budget_usd.is_some() {
             let now = OffsetDateTime::now_utc();
-            let since = ferry_store::rfc3339(state.settings.period.start(now));
+            let since = state.settings.period.start(now);
             let spent = self
                 .inner
                 .store
@@ -395,10 +395,8 @@ impl Engine {
         Ok(())
     }
 
-    /// The spend ledger, grouped. Ledger rows are queued without waiting; an empty write
-    /// first makes every call that ended before this request visible.
+    /// The spend ledger, grouped (the report sees every call that ended before it).
     pub async fn spend(&self, q: SpendQuery) -> Result<Vec<SpendGroup>, EngineError> {
-        self.inner.store.write(|_| Ok(())).await?;
         Ok(self
             .inner
             .store

@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_store::{LedgerEntry, Store};
+use ferry_store::{AccessRepo, LedgerEntry};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -270,7 +270,7 @@ impl Access {
     /// reservations are kept only in memory, so none survive a daemon that died; rows an
     /// older ferry wrote to disk are released here.
     pub(crate) async fn load(
-        store: Store,
+        store: &dyn AccessRepo,
         book: Arc<dyn Reservations>,
     ) -> Result<Access, EngineError> {
         let released = store.release_all_reservations().await?;
@@ -300,10 +300,7 @@ impl Access {
                 continue;
             }
             if settings.budget_usd.is_some() {
-                since.push((
-                    row.id.clone(),
-                    ferry_store::rfc3339(settings.period.start(now)),
-                ));
+                since.push((row.id.clone(), settings.period.start(now)));
             }
             access
                 .by_hash

@@ -4,7 +4,7 @@
 //! no history messages, since facade calls carry their own conversation.
 
 use ferry_openrouter::{Attempt, Usage};
-use ferry_store::{NewRun, RunFinish, RunStatus};
+use ferry_store::{NewEvent, NewRun, RunFinish, RunStart, RunStatus};
 use ferry_types::{ProblemCode, RunCompleted, RunEnded, RunEvent, RunStarted};
 use serde_json::{json, Value};
 
@@ -46,13 +46,14 @@ impl Engine {
     ) -> Result<String, EngineError> {
         validate_session_id(session)?;
         let id = format!("run_{}", uuid::Uuid::now_v7().simple());
-        // One writer job creates the session when missing and inserts the run.
+        // One call creates the session when missing and inserts the run.
         self.store()
-            .begin_run(NewRun {
+            .create_run(NewRun {
                 id: id.clone(),
                 session_id: session.to_string(),
                 input,
                 idempotency_key: None,
+                acknowledged: false,
             })
             .await?;
         Ok(id)
@@ -66,9 +67,11 @@ impl Engine {
         self.spawn_tracked(async move {
             let route = end.route.clone().unwrap_or_default();
             let model = end.model.clone().unwrap_or_default();
-            // Ordered before the events and the final write by the single writer; a failure
-            // there also fails `finish_run`, which is logged below.
-            store.mark_running_nowait(&run_id, &route, &model);
+            let start = RunStart {
+                route: route.clone(),
+                model_requested: model.clone(),
+                started_at: time::OffsetDateTime::now_utc(),
+            };
             let started = RunEvent::RunStarted(RunStarted {
                 run_id: run_id.clone(),
                 session_id: session,
@@ -111,14 +114,15 @@ impl Engine {
                     )
                 }
             };
-            let (started_data, ended_data) = (started.payload_value(), ended.payload_value());
-            store.append_events_nowait(
-                &run_id,
-                &[
-                    (1, started.kind(), &started_data),
-                    (2, ended.kind(), &ended_data),
-                ],
-            );
+            // The start, both events and the end: one transaction.
+            let events = [(1, &started), (2, &ended)]
+                .into_iter()
+                .map(|(seq, e)| NewEvent::new(seq, e.kind(), &e.payload_value()))
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap_or_else(|e| {
+                    tracing::warn!(run = %run_id, error = %e, "facade run events not stored");
+                    Vec::new()
+                });
             let finish = RunFinish {
                 run_id: run_id.clone(),
                 status,
@@ -132,6 +136,8 @@ impl Engine {
                 cache_status: None,
                 generation_id: end.generation_id,
                 messages: Vec::new(),
+                start: Some(start),
+                events,
             };
             let kept = Kept::of(&finish);
             if let Err(e) = store.finish_run(finish).await {

@@ -1,9 +1,7 @@
-//! Asset rows, dedupe, the blob hooks, listing with filters and cursor, derivations, and
-//! messages appended outside a run.
+//! Asset rows, dedupe, whether a blob is shared, listing with filters and cursor,
+//! derivations, and messages appended outside a run.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
+use ferry_store::prelude::*;
 use ferry_store::{AssetFilter, AssetInsert, NewAsset, StoreError};
 use serde_json::json;
 
@@ -21,79 +19,46 @@ fn new_asset(id: &str, sha: &str, media_type: &str) -> NewAsset {
 }
 
 #[tokio::test]
-async fn same_bytes_and_type_dedupe_and_the_blob_hook_always_runs() {
+async fn same_bytes_and_type_dedupe() {
     let (_dir, store) = open_temp();
-    let placed = Arc::new(AtomicUsize::new(0));
-    let p = placed.clone();
     let first = store
-        .insert_asset(new_asset("a1", "aa", "image/png"), move || {
-            p.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        })
+        .insert_asset(new_asset("a1", "aa", "image/png"))
         .await
         .unwrap();
     assert!(matches!(first, AssetInsert::Inserted(_)));
-    let p = placed.clone();
     let again = store
-        .insert_asset(new_asset("a1", "aa", "image/png"), move || {
-            p.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        })
+        .insert_asset(new_asset("a1", "aa", "image/png"))
         .await
         .unwrap();
     assert!(matches!(again, AssetInsert::Existing(ref a) if a.id == "a1"));
-    assert_eq!(placed.load(Ordering::SeqCst), 2);
-
-    let failed = store
-        .insert_asset(new_asset("a2", "bb", "image/png"), || {
-            Err(StoreError::Io {
-                action: "place",
-                path: "x".into(),
-                source: std::io::Error::other("disk full"),
-            })
-        })
-        .await;
-    assert!(matches!(failed, Err(StoreError::Io { .. })));
-    assert!(store.get_asset("a2").await.unwrap().is_none());
+    assert!(store.blob_in_use("aa").await.unwrap());
+    assert!(!store.blob_in_use("bb").await.unwrap());
 }
 
 #[tokio::test]
-async fn delete_removes_the_blob_only_when_unshared() {
+async fn delete_says_whether_the_blob_is_still_shared() {
     let (_dir, store) = open_temp();
     store
-        .insert_asset(new_asset("t1", "cc", "text/plain"), || Ok(()))
+        .insert_asset(new_asset("t1", "cc", "text/plain"))
         .await
         .unwrap();
     store
-        .insert_asset(new_asset("t2", "cc", "text/markdown"), || Ok(()))
+        .insert_asset(new_asset("t2", "cc", "text/markdown"))
         .await
         .unwrap();
     store
         .put_derivation("t1", "transcript", "m", "hello", Some(json!({"cost": 1})))
         .await
         .unwrap();
-    let removed = Arc::new(AtomicUsize::new(0));
-    let r = removed.clone();
-    store
-        .delete_asset("t1", move |_| {
-            r.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        })
-        .await
-        .unwrap();
-    assert_eq!(removed.load(Ordering::SeqCst), 0, "t2 still uses the bytes");
+    let (gone, shared) = store.delete_asset("t1").await.unwrap();
+    assert_eq!(gone.id, "t1");
+    assert!(shared, "t2 still uses the bytes");
     assert!(store.derivations("t1").await.unwrap().is_empty());
-    let r = removed.clone();
-    store
-        .delete_asset("t2", move |sha| {
-            assert_eq!(sha, "cc");
-            r.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        })
-        .await
-        .unwrap();
-    assert_eq!(removed.load(Ordering::SeqCst), 1);
-    let missing = store.delete_asset("t2", |_| Ok(())).await;
+    let (gone, shared) = store.delete_asset("t2").await.unwrap();
+    assert_eq!(gone.sha256, "cc");
+    assert!(!shared);
+    assert!(!store.blob_in_use("cc").await.unwrap());
+    let missing = store.delete_asset("t2").await;
     assert!(matches!(missing, Err(StoreError::AssetNotFound { .. })));
 }
 
@@ -105,7 +70,7 @@ async fn list_filters_and_pages_newest_first() {
         .enumerate()
     {
         store
-            .insert_asset(new_asset(&format!("x{i}"), &format!("s{i}"), mt), || Ok(()))
+            .insert_asset(new_asset(&format!("x{i}"), &format!("s{i}"), mt))
             .await
             .unwrap();
     }
@@ -142,7 +107,7 @@ async fn list_filters_and_pages_newest_first() {
 async fn derivations_first_writer_wins() {
     let (_dir, store) = open_temp();
     store
-        .insert_asset(new_asset("au", "dd", "audio/wav"), || Ok(()))
+        .insert_asset(new_asset("au", "dd", "audio/wav"))
         .await
         .unwrap();
     let d1 = store

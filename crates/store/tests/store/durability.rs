@@ -1,5 +1,6 @@
 //! Opening, migrations, closing and what survives a reopen.
 
+use ferry_store::prelude::*;
 use ferry_store::{Store, StoreError, SCHEMA_VERSION};
 
 use crate::support::{open_temp, session};

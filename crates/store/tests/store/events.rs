@@ -1,20 +1,30 @@
-//! Run events: fire-and-forget appends, ordering, replay after a sequence number.
+//! Run events through [`RunRepo::append_events`]: seqs given by the run, read back in seq
+//! order whatever order the batches committed in, replay after a sequence number, and a
+//! failed batch stores none of its events.
 
+use ferry_store::prelude::*;
 use ferry_store::StoreError;
 use serde_json::json;
 
-use crate::support::{open_temp, queued_run, session};
+use crate::support::{event, open_temp, queued_run, session};
 
 #[tokio::test]
-async fn nowait_events_are_ordered_before_later_writes() {
+async fn events_read_back_in_seq_order_whatever_the_batch_order() {
     let (_dir, store) = open_temp();
     session(&store, "s").await;
     queued_run(&store, "s", "r1").await;
-    for seq in 1..=100_u64 {
-        store.append_event_nowait("r1", seq, "output.delta", &json!({"text": seq.to_string()}));
+    let batch = |from: u64| -> Vec<_> {
+        (from..from + 25)
+            .map(|seq| event(seq, "output.delta", json!({"text": seq.to_string()})))
+            .collect()
+    };
+    // Batches may commit in any order: the seqs, not the commits, order the log.
+    for from in [51, 1, 76, 26] {
+        store
+            .append_events("r1", None, batch(from))
+            .await
+            .expect("batch");
     }
-    // Any awaited write after the events commits no earlier than they do.
-    store.write(|_| Ok(())).await.expect("barrier write");
     let events = store.events_after("r1", 0).await.expect("events");
     assert_eq!(events.len(), 100);
     for (i, event) in events.iter().enumerate() {
@@ -31,31 +41,43 @@ async fn nowait_events_are_ordered_before_later_writes() {
 }
 
 #[tokio::test]
-async fn awaited_event_append_reports_errors() {
+async fn a_failed_batch_stores_none_of_its_events() {
     let (_dir, store) = open_temp();
     session(&store, "s").await;
     queued_run(&store, "s", "r1").await;
     store
-        .append_event("r1", 1, "run.started", &json!({}))
+        .append_events("r1", None, vec![event(1, "run.started", json!({}))])
         .await
         .expect("append");
     let dup = store
-        .append_event("r1", 1, "run.started", &json!({}))
+        .append_events(
+            "r1",
+            None,
+            vec![
+                event(2, "output.delta", json!({"text": "lost"})),
+                event(1, "dup", json!({})),
+            ],
+        )
         .await
         .expect_err("duplicate seq");
     assert!(matches!(dup, StoreError::Sqlite(_)), "{dup}");
     let orphan = store
-        .append_event("missing", 1, "run.started", &json!({}))
+        .append_events("missing", None, vec![event(1, "run.started", json!({}))])
         .await
-        .expect_err("unknown run violates the foreign key");
-    assert!(matches!(orphan, StoreError::Sqlite(_)), "{orphan}");
-    // A failed nowait append does not disturb the following ones.
-    store.append_event_nowait("r1", 1, "dup", &json!({}));
-    store.append_event_nowait("r1", 2, "output.delta", &json!({"text": "x"}));
-    store.write(|_| Ok(())).await.expect("barrier");
+        .expect_err("unknown run");
+    assert!(matches!(orphan, StoreError::RunNotFound { .. }), "{orphan}");
+    store
+        .append_events(
+            "r1",
+            None,
+            vec![event(2, "output.delta", json!({"text": "x"}))],
+        )
+        .await
+        .expect("append");
     let events = store.events_after("r1", 0).await.expect("events");
     assert_eq!(
         events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
         vec!["run.started", "output.delta"]
     );
+    assert_eq!(events[1].data, json!({"text": "x"}));
 }

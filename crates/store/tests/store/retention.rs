@@ -1,10 +1,12 @@
 //! Retention pruning: only finished runs older than the cutoff go, with their events, in
 //! batches; runs in flight and history messages stay; freed pages are reclaimed.
 
+use ferry_store::prelude::*;
 use ferry_store::{Pruned, RunFinish, RunStatus};
 use serde_json::json;
+use time::{Duration, OffsetDateTime};
 
-use crate::support::{open_temp, queued_run, session};
+use crate::support::{event, open_temp, queued_run, session};
 
 fn finish(run_id: &str, messages: Vec<serde_json::Value>) -> RunFinish {
     RunFinish {
@@ -20,6 +22,8 @@ fn finish(run_id: &str, messages: Vec<serde_json::Value>) -> RunFinish {
         cache_status: None,
         generation_id: None,
         messages,
+        start: None,
+        events: vec![event(1, "output.delta", json!({"text": "y"}))],
     }
 }
 
@@ -30,10 +34,6 @@ async fn prunes_finished_runs_before_the_cutoff_in_batches() {
     for i in 0..5 {
         let id = format!("run_{i}");
         queued_run(&store, "s", &id).await;
-        store
-            .append_event(&id, 1, "output.delta", &json!({"text": "y"}))
-            .await
-            .unwrap();
         let history = vec![
             json!({"role": "user", "content": format!("q{i}")}),
             json!({"role": "assistant", "content": format!("a{i}")}),
@@ -44,12 +44,12 @@ async fn prunes_finished_runs_before_the_cutoff_in_batches() {
 
     // A cutoff in the past deletes nothing.
     let none = store
-        .prune_runs("2000-01-01T00:00:00.000Z", 10)
+        .prune_runs(OffsetDateTime::now_utc() - Duration::days(1), 10)
         .await
         .unwrap();
     assert_eq!(none, Pruned::default());
 
-    let future = "9999-01-01T00:00:00.000Z";
+    let future = OffsetDateTime::now_utc() + Duration::days(1);
     let first = store.prune_runs(future, 3).await.unwrap();
     assert_eq!(first, Pruned { runs: 3, events: 3 });
     let rest = store.prune_runs(future, 3).await.unwrap();

@@ -1,5 +1,6 @@
 //! Sessions: create, ensure, get, list with a cursor, patch.
 
+use ferry_store::prelude::*;
 use ferry_store::{NewSession, SessionPatch, StoreError};
 
 use crate::support::{open_temp, session};

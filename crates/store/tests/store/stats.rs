@@ -1,9 +1,10 @@
 //! Statistics: counts, size on disk, runs by status, per-session totals.
 
+use ferry_store::prelude::*;
 use ferry_store::{RunFinish, RunStatus};
 use serde_json::json;
 
-use crate::support::{open_temp, queued_run, session};
+use crate::support::{event, open_temp, queued_run, session};
 
 fn finish(run_id: &str, status: RunStatus, usage: serde_json::Value, cost: f64) -> RunFinish {
     RunFinish {
@@ -19,6 +20,8 @@ fn finish(run_id: &str, status: RunStatus, usage: serde_json::Value, cost: f64) 
         cache_status: None,
         generation_id: None,
         messages: vec![json!({"role": "user", "content": run_id})],
+        start: None,
+        events: Vec::new(),
     }
 }
 
@@ -49,7 +52,7 @@ async fn counts_sizes_and_totals() {
         .await
         .expect("finish");
     store
-        .append_event("r3", 1, "run.started", &json!({}))
+        .append_events("r3", None, vec![event(1, "run.started", json!({}))])
         .await
         .expect("event");
 

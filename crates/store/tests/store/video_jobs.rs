@@ -1,5 +1,6 @@
 //! Video jobs: insert, state changes, the finished guard, and what a restart resumes.
 
+use ferry_store::prelude::*;
 use ferry_store::{NewVideoJob, Store, StoreError, VideoJobUpdate};
 use serde_json::json;
 
