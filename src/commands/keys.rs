@@ -2,9 +2,11 @@
 //! `ferry spend` (the ledger, `/v1/spend`). A new key's secret is printed once, by
 //! `create`; nothing else ever shows it.
 
+use ferry_engine::{KeyAnswer, KeyCreated, KeyList, KeyView};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
+use crate::answer::typed;
 use crate::cli::{GlobalArgs, KeyLimitArgs, KeysCommand, SpendArgs};
 use crate::client::{ApiClient, CliError};
 use crate::render::{print_json, s};
@@ -66,59 +68,52 @@ fn settings_body(l: &KeyLimitArgs, body: &mut Map<String, Value>) -> Result<(), 
     Ok(())
 }
 
-fn usd(v: &Value) -> String {
-    v.as_f64()
-        .map(|n| format!("${n:.4}"))
-        .unwrap_or_else(|| "-".into())
+fn dollars(n: f64) -> String {
+    format!("${n:.4}")
 }
 
-fn key_line(k: &Value) -> String {
-    let budget = match k.get("budget_usd").and_then(Value::as_f64) {
-        Some(_) => format!(
-            "{} of {} per {} ({} reserved)",
-            usd(&k["spent_usd"]),
-            usd(&k["budget_usd"]),
-            s(k, "period"),
-            usd(&k["reserved_usd"])
+fn usd(v: &Value) -> String {
+    v.as_f64().map(dollars).unwrap_or_else(|| "-".into())
+}
+
+/// The items joined with commas, `*` (any) when there are none.
+fn any_of<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let joined = items.collect::<Vec<_>>().join(",");
+    if joined.is_empty() {
+        "*".into()
+    } else {
+        joined
+    }
+}
+
+fn key_line(k: &KeyView) -> String {
+    let period = k.period.as_str();
+    let budget = match k.budget_usd {
+        Some(budget) => format!(
+            "{} of {} per {period} ({} reserved)",
+            dollars(k.spent_usd),
+            dollars(budget),
+            dollars(k.reserved_usd)
         ),
-        None => format!(
-            "{} spent this {}, no budget",
-            usd(&k["spent_usd"]),
-            s(k, "period")
-        ),
+        None => format!("{} spent this {period}, no budget", dollars(k.spent_usd)),
     };
-    let list = |f: &str| {
-        k[f].as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .filter(|t| !t.is_empty())
-            .unwrap_or_else(|| "*".into())
-    };
-    let limit = |f: &str| k[f].as_u64().map_or("-".to_string(), |n| n.to_string());
+    let limit = |n: Option<u32>| n.map_or("-".to_string(), |n| n.to_string());
     format!(
         "{}  {}  {}  scopes={} routes={} models={} rpm={} tpm={}  {}{}{}",
-        s(k, "id"),
-        s(k, "name"),
-        s(k, "hint"),
-        list("scopes"),
-        list("routes"),
-        list("models"),
-        limit("rpm"),
-        limit("tpm"),
+        k.id,
+        k.name,
+        k.hint,
+        any_of(k.scopes.iter().map(|s| s.as_str())),
+        any_of(k.routes.iter().map(String::as_str)),
+        any_of(k.models.iter().map(String::as_str)),
+        limit(k.rpm),
+        limit(k.tpm),
         budget,
-        k.get("expires_at")
-            .and_then(Value::as_str)
+        k.expires_at
+            .as_deref()
             .map(|e| format!("  expires {e}"))
             .unwrap_or_default(),
-        if k["revoked"].as_bool() == Some(true) {
-            "  REVOKED"
-        } else {
-            ""
-        }
+        if k.revoked { "  REVOKED" } else { "" }
     )
 }
 
@@ -140,22 +135,22 @@ pub async fn run(g: &GlobalArgs, cmd: &KeysCommand) -> Result<(), CliError> {
             let v = client
                 .call_json(Method::POST, "/v1/keys", Some(&Value::Object(body)))
                 .await?;
+            let created: KeyCreated = typed("keys create", &v)?;
             if g.json {
-                print_json(&v);
+                print_json(&json!(created));
                 return Ok(());
             }
-            println!("{}", s(&v, "secret"));
-            eprintln!("created {}", key_line(&v["key"]));
+            println!("{}", created.secret);
+            eprintln!("created {}", key_line(&created.key));
             eprintln!("the key above is shown this once: ferry stores only its hash");
             Ok(())
         }
         KeysCommand::List => {
-            let v = client.get_json("/v1/keys").await?;
+            let KeyList { keys } = typed("keys list", &client.get_json("/v1/keys").await?)?;
             if g.json {
-                print_json(&v["keys"]);
+                print_json(&json!(keys));
                 return Ok(());
             }
-            let keys = v["keys"].as_array().cloned().unwrap_or_default();
             if keys.is_empty() {
                 println!("no keys; issue one with `ferry keys create NAME`");
             }
@@ -164,7 +159,11 @@ pub async fn run(g: &GlobalArgs, cmd: &KeysCommand) -> Result<(), CliError> {
             }
             Ok(())
         }
-        KeysCommand::Show { id } => show(g, client.get_json(&format!("/v1/keys/{id}")).await?),
+        KeysCommand::Show { id } => show(
+            g,
+            "keys show",
+            client.get_json(&format!("/v1/keys/{id}")).await?,
+        ),
         KeysCommand::Update { id, name, limits } => {
             let mut body = Map::new();
             if let Some(n) = name {
@@ -183,28 +182,29 @@ pub async fn run(g: &GlobalArgs, cmd: &KeysCommand) -> Result<(), CliError> {
                     Some(&Value::Object(body)),
                 )
                 .await?;
-            show(g, v)
+            show(g, "keys update", v)
         }
         KeysCommand::Revoke { id } => {
             let v = client
                 .call_json(Method::DELETE, &format!("/v1/keys/{id}"), None)
                 .await?;
-            show(g, v)
+            show(g, "keys revoke", v)
         }
     }
 }
 
-fn show(g: &GlobalArgs, v: Value) -> Result<(), CliError> {
+fn show(g: &GlobalArgs, command: &str, v: Value) -> Result<(), CliError> {
+    let KeyAnswer { key } = typed(command, &v)?;
     if g.json {
-        print_json(&v["key"]);
+        print_json(&json!(key));
     } else {
-        println!("{}", key_line(&v["key"]));
-        if let Some(up) = v["key"].get("upstream").filter(|u| u.is_object()) {
+        println!("{}", key_line(&key));
+        if let Some(up) = &key.upstream {
             println!(
                 "  OpenRouter key {} on route {} (limit {})",
-                s(up, "hash"),
-                s(up, "route"),
-                usd(&up["limit_usd"])
+                up.hash,
+                up.route,
+                dollars(up.limit_usd)
             );
         }
     }
@@ -267,4 +267,43 @@ pub async fn spend(g: &GlobalArgs, args: &SpendArgs) -> Result<(), CliError> {
 
 fn enc(v: &str) -> String {
     url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire_key() -> Value {
+        json!({
+            "id": "key_1", "name": "bob", "hint": "fk-…abcd", "scopes": ["facade", "sessions"],
+            "routes": [], "models": ["openai/*"], "budget_usd": 5.0, "period": "week",
+            "spent_usd": 1.25, "reserved_usd": 0.5, "remaining_usd": 3.25, "resets_at": null,
+            "rpm": 60, "tpm": null, "expires_at": null, "revoked": true,
+            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"
+        })
+    }
+
+    #[test]
+    fn a_key_reads_typed_and_prints_its_line() {
+        let KeyAnswer { key } = typed("keys show", &json!({"key": wire_key()})).unwrap();
+        assert_eq!(
+            key_line(&key),
+            "key_1  bob  fk-…abcd  scopes=facade,sessions routes=* models=openai/* rpm=60 tpm=-  $1.2500 of $5.0000 per week ($0.5000 reserved)  REVOKED"
+        );
+        assert!(key.upstream.is_none());
+        assert_eq!(
+            json!(key),
+            wire_key(),
+            "re-serialised as the daemon sent it"
+        );
+    }
+
+    #[test]
+    fn a_key_without_its_spend_is_an_error_naming_the_field() {
+        let mut k = wire_key();
+        k.as_object_mut().unwrap().remove("spent_usd");
+        let err = typed::<KeyAnswer>("keys show", &json!({"key": k})).unwrap_err();
+        assert!(err.message.contains("`ferry keys show`"), "{}", err.message);
+        assert!(err.message.contains("`spent_usd`"), "{}", err.message);
+    }
 }

@@ -6,13 +6,15 @@ use std::io::Read;
 use std::path::Path;
 
 use ferry_secrets::{generate_master_key, MasterKey, SecretStore};
+use ferry_types::{SecretList, SecretMeta, SecretStored};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 use zeroize::Zeroizing;
 
+use crate::answer::typed;
 use crate::cli::{GlobalArgs, OfflineArgs, SecretSource, SecretsCommand};
 use crate::client::{ApiClient, CliError};
-use crate::render::{print_json, s};
+use crate::render::print_json;
 
 /// Runs a secrets command.
 pub async fn run(g: &GlobalArgs, cmd: &SecretsCommand) -> Result<(), CliError> {
@@ -23,14 +25,12 @@ pub async fn run(g: &GlobalArgs, cmd: &SecretsCommand) -> Result<(), CliError> {
         }
         SecretsCommand::Set(args) => {
             let value = read_value(&args.source)?;
-            let result = match offline_root(&args.offline) {
+            let result: SecretStored = match offline_root(&args.offline) {
                 Some(root) => offline(root, |store| {
-                    let outcome = store
+                    store
                         .set(&args.reference, &args.provider, value)
-                        .map_err(|e| CliError::usage(e.to_string()))?;
-                    Ok(
-                        json!({"secret": outcome.meta, "created": outcome.created, "warnings": outcome.warnings}),
-                    )
+                        .map(SecretStored::from)
+                        .map_err(|e| CliError::usage(e.to_string()))
                 })?,
                 None => {
                     let client = ApiClient::new(g)?;
@@ -46,53 +46,45 @@ pub async fn run(g: &GlobalArgs, cmd: &SecretsCommand) -> Result<(), CliError> {
                                 .body(body.as_bytes().to_vec()),
                         )
                         .await?;
-                    crate::client::json_of(resp).await?
+                    typed("secrets set", &crate::client::json_of(resp).await?)?
                 }
             };
-            for w in result["warnings"].as_array().into_iter().flatten() {
-                eprintln!("warning: {}", w.as_str().unwrap_or_default());
+            for w in &result.warnings {
+                eprintln!("warning: {w}");
             }
+            let meta = &result.secret;
             if g.json {
-                print_json(&result["secret"]);
+                print_json(&json!(meta));
             } else {
-                let meta = &result["secret"];
                 println!(
                     "{} {} ({}, {})",
-                    if result["created"].as_bool() == Some(true) {
-                        "stored"
-                    } else {
-                        "replaced"
-                    },
-                    s(meta, "ref"),
-                    s(meta, "provider"),
-                    s(meta, "fingerprint")
+                    if result.created { "stored" } else { "replaced" },
+                    meta.r#ref,
+                    meta.provider,
+                    meta.fingerprint
                 );
             }
             Ok(())
         }
         SecretsCommand::List(off) => {
-            let list = match offline_root(off) {
-                Some(root) => offline(root, |store| Ok(json!(store.list())))?,
+            let items: Vec<SecretMeta> = match offline_root(off) {
+                Some(root) => offline(root, |store| Ok(store.list()))?,
                 None => {
                     let v = ApiClient::new(g)?.get_json("/v1/secrets").await?;
-                    v.get("secrets").cloned().unwrap_or(json!([]))
+                    typed::<SecretList>("secrets list", &v)?.secrets
                 }
             };
             if g.json {
-                print_json(&list);
+                print_json(&json!(items));
                 return Ok(());
             }
-            let items = list.as_array().cloned().unwrap_or_default();
             if items.is_empty() {
                 println!("no secrets stored; add one with `ferry secrets set openrouter.primary --provider openrouter --from-env OPENROUTER_API_KEY`");
             }
             for m in items {
                 println!(
                     "{:<28} {:<12} {:<18} {}",
-                    s(&m, "ref"),
-                    s(&m, "provider"),
-                    s(&m, "fingerprint"),
-                    s(&m, "updated_at")
+                    m.r#ref, m.provider, m.fingerprint, m.updated_at
                 );
             }
             Ok(())
@@ -106,10 +98,9 @@ pub async fn run(g: &GlobalArgs, cmd: &SecretsCommand) -> Result<(), CliError> {
                     let deleted = offline(root, |store| {
                         store
                             .delete(reference)
-                            .map(Value::Bool)
                             .map_err(|e| CliError::usage(e.to_string()))
                     })?;
-                    if deleted != Value::Bool(true) {
+                    if !deleted {
                         return Err(CliError {
                             message: format!("no secret named {reference}"),
                             exit: 5,
@@ -165,10 +156,10 @@ fn offline_root(off: &OfflineArgs) -> Option<&Path> {
     }
 }
 
-fn offline(
+fn offline<T>(
     root: &Path,
-    f: impl FnOnce(&mut SecretStore) -> Result<Value, CliError>,
-) -> Result<Value, CliError> {
+    f: impl FnOnce(&mut SecretStore) -> Result<T, CliError>,
+) -> Result<T, CliError> {
     let _lock = crate::state_root::lock(root, crate::state_root::Warn::Stderr)?;
     let key = MasterKey::from_env()
         .map_err(|e| CliError::usage(e.to_string()))?

@@ -351,7 +351,7 @@ mod tests {
         assert_eq!(schema("/v1/tools/{name}")["minProperties"], 1);
     }
 
-    /// The run and session endpoints answer ferry-types' views (not a bare `Object`), every
+    /// The typed endpoints (runs, sessions, secrets, ...) answer ferry-types' views (not a bare `Object`), every
     /// error response of theirs is a problem document, and the problem's `code` is the
     /// enum of every `ProblemCode`; every `$ref` in the document resolves.
     #[test]
@@ -369,6 +369,17 @@ mod tests {
             ("/v1/sessions/{id}/input", "post", "200", "RunView"),
             ("/v1/sessions/{id}/runs", "post", "202", "RunView"),
             ("/v1/sessions/{id}/runs", "post", "200", "RunView"),
+            ("/healthz", "get", "200", "Health"),
+            ("/readyz", "get", "200", "Health"),
+            ("/v1/secrets", "get", "200", "SecretList"),
+            ("/v1/secrets", "post", "201", "SecretStored"),
+            ("/v1/secrets", "post", "200", "SecretStored"),
+            ("/v1/secrets/{ref}", "delete", "200", "SecretDeleted"),
+            ("/v1/keys", "get", "200", "KeyList"),
+            ("/v1/keys", "post", "201", "KeyCreated"),
+            ("/v1/keys/{id}", "get", "200", "KeyAnswer"),
+            ("/v1/keys/{id}", "patch", "200", "KeyAnswer"),
+            ("/v1/keys/{id}", "delete", "200", "KeyAnswer"),
         ] {
             let responses = doc["paths"][path][method]["responses"].as_object().unwrap();
             assert_eq!(

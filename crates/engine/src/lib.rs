@@ -40,8 +40,8 @@ mod workspace;
 
 pub use access::{
     current_caller, retry_after_secs, secret_hash, with_caller, with_rate_report, AccessError,
-    Admission, CallSpec, Caller, KeyPatch, KeySettings, KeyView, LimitKind, Limited, NewKey,
-    Period, RateState, Remaining, Scope, SpendQuery, Spent,
+    Admission, CallSpec, Caller, KeyAnswer, KeyCreated, KeyList, KeyPatch, KeySettings, KeyView,
+    LimitKind, Limited, NewKey, Period, RateState, Remaining, Scope, SpendQuery, Spent,
 };
 pub use call_trace::FacadeCallTrace;
 pub use catalogs::{ModelEntry, ModelsQuery, ModelsView, DEFAULT_CATALOG_TTL};

@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -31,19 +31,7 @@ pub const STORE_FILE_NAME: &str = "secrets.json";
 /// A store file larger than this is refused as corrupted rather than read.
 const MAX_STORE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// What may be shown about a slot: never its value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SecretMeta {
-    /// The slot's name, e.g. `openrouter.primary`.
-    #[serde(rename = "ref")]
-    pub r#ref: String,
-    /// The provider the value belongs to, e.g. `openrouter`.
-    pub provider: String,
-    /// A short recognisable form of the value, e.g. `sk-or-…a1b2`.
-    pub fingerprint: String,
-    /// When the value was last set (RFC 3339, UTC).
-    pub updated_at: String,
-}
+pub use ferry_types::SecretMeta;
 
 /// The result of [`SecretStore::set`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,6 +42,16 @@ pub struct SetOutcome {
     pub warnings: Vec<String>,
     /// The slot as stored.
     pub meta: SecretMeta,
+}
+
+impl From<SetOutcome> for ferry_types::SecretStored {
+    fn from(o: SetOutcome) -> Self {
+        ferry_types::SecretStored {
+            secret: o.meta,
+            created: o.created,
+            warnings: o.warnings,
+        }
+    }
 }
 
 struct Slot {

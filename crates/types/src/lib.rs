@@ -3,8 +3,10 @@
 //! OpenAPI schemas) and the CLI reads. Depends on no other ferry crate.
 
 mod event;
+mod health;
 mod problem;
 mod problem_code;
+mod secrets;
 mod tool;
 mod views;
 
@@ -12,8 +14,10 @@ pub use event::{
     AssetCreated, EventError, Payload, RunCompleted, RunEnded, RunEvent, RunStarted, TextDelta,
     ToolCompleted, ToolError, ToolProgress, ToolStarted,
 };
+pub use health::{Health, HealthStatus};
 pub use problem::ProblemDocument;
 pub use problem_code::{ProblemCode, UnknownProblemCode};
+pub use secrets::{SecretDeleted, SecretList, SecretMeta, SecretStored};
 pub use tool::{AssetRef, MediaToolResult, OutputEmitted, ToolFailure};
 pub use views::{
     RunErrorView, RunPage, RunStatus, RunView, SessionInfo, SessionPage, SessionTotals, SessionView,

@@ -4,7 +4,9 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use ferry_engine::{KeyPatch, KeySettings, NewKey, Period, Scope, SpendQuery};
+use ferry_engine::{
+    KeyAnswer, KeyCreated, KeyList, KeyPatch, KeySettings, NewKey, Period, Scope, SpendQuery,
+};
 use ferry_store::SpendGrouping;
 use ferry_types::ProblemCode;
 use serde::{Deserialize, Deserializer};
@@ -110,12 +112,12 @@ fn duration_secs(text: &str) -> Result<u64, Problem> {
 
 /// `POST /v1/keys`.
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = CreateKey,
-    responses((status = 201, description = "The key's view and, in `secret`, the key itself: shown this once, never again", body = Object),
+    responses((status = 201, description = "The key's view and, in `secret`, the key itself: shown this once, never again", body = KeyCreated),
               (status = 400, description = "Invalid settings (problem+json)")))]
 pub async fn create(
     State(s): State<AppState>,
     ApiJson(body): ApiJson<CreateKey>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<KeyCreated>)> {
     let settings = KeySettings {
         scopes: scopes(body.scopes.unwrap_or_else(|| vec!["facade".into()]))?,
         routes: body.routes,
@@ -141,36 +143,43 @@ pub async fn create(
     let (view, secret) = s.engine.create_key(new).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"key": view, "secret": secret.as_str()})),
+        Json(KeyCreated {
+            key: view,
+            secret: secret.as_str().to_owned(),
+        }),
     ))
 }
 
 /// `GET /v1/keys`.
 #[utoipa::path(get, path = "/v1/keys", tag = "keys",
-    responses((status = 200, description = "Every key (never a secret) with its spend against its budget", body = Object)))]
-pub async fn list(State(s): State<AppState>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"keys": s.engine.list_keys().await?})))
+    responses((status = 200, description = "Every key (never a secret) with its spend against its budget", body = KeyList)))]
+pub async fn list(State(s): State<AppState>) -> ApiResult<Json<KeyList>> {
+    Ok(Json(KeyList {
+        keys: s.engine.list_keys().await?,
+    }))
 }
 
 /// `GET /v1/keys/{id}`.
 #[utoipa::path(get, path = "/v1/keys/{id}", tag = "keys",
     params(("id" = String, Path, description = "Key id (`key_…`)")),
-    responses((status = 200, description = "The key", body = Object),
+    responses((status = 200, description = "The key", body = KeyAnswer),
               (status = 404, description = "No such key (problem+json)")))]
-pub async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"key": s.engine.key(&id).await?})))
+pub async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<KeyAnswer>> {
+    Ok(Json(KeyAnswer {
+        key: s.engine.key(&id).await?,
+    }))
 }
 
 /// `PATCH /v1/keys/{id}`.
 #[utoipa::path(patch, path = "/v1/keys/{id}", tag = "keys", request_body = UpdateKey,
     params(("id" = String, Path, description = "Key id (`key_…`)")),
-    responses((status = 200, description = "The updated key", body = Object),
+    responses((status = 200, description = "The updated key", body = KeyAnswer),
               (status = 404, description = "No such key, or revoked (problem+json)")))]
 pub async fn update(
     State(s): State<AppState>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateKey>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<KeyAnswer>> {
     let patch = KeyPatch {
         name: body.name,
         scopes: body.scopes.map(scopes).transpose()?,
@@ -185,16 +194,23 @@ pub async fn update(
             .map(|e| e.as_deref().map(duration_secs).transpose())
             .transpose()?,
     };
-    Ok(Json(json!({"key": s.engine.update_key(&id, patch).await?})))
+    Ok(Json(KeyAnswer {
+        key: s.engine.update_key(&id, patch).await?,
+    }))
 }
 
 /// `DELETE /v1/keys/{id}`: revokes the key at once.
 #[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys",
     params(("id" = String, Path, description = "Key id (`key_…`)")),
-    responses((status = 200, description = "Revoked (its provisioned OpenRouter key is disabled)", body = Object),
+    responses((status = 200, description = "Revoked (its provisioned OpenRouter key is disabled)", body = KeyAnswer),
               (status = 404, description = "No such key, or already revoked (problem+json)")))]
-pub async fn revoke(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"key": s.engine.revoke_key(&id).await?})))
+pub async fn revoke(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<KeyAnswer>> {
+    Ok(Json(KeyAnswer {
+        key: s.engine.revoke_key(&id).await?,
+    }))
 }
 
 /// Query of `GET /v1/spend`.

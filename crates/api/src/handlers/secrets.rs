@@ -3,9 +3,8 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use ferry_types::ProblemCode;
+use ferry_types::{ProblemCode, SecretDeleted, SecretList, SecretStored};
 use serde::Deserialize;
-use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use crate::extract::ApiJson;
@@ -30,20 +29,23 @@ pub struct SetSecret {
 
 /// `GET /v1/secrets`.
 #[utoipa::path(get, path = "/v1/secrets", tag = "secrets",
-    responses((status = 200, description = "Metadata of every secret (ref, provider, fingerprint, updated time), never a value", body = Object)))]
-pub async fn list(State(s): State<AppState>) -> Json<Value> {
-    Json(json!({"secrets": s.engine.secrets().list(), "locked": s.engine.secrets().is_locked()}))
+    responses((status = 200, description = "Metadata of every secret (ref, provider, fingerprint, updated time), never a value", body = SecretList)))]
+pub async fn list(State(s): State<AppState>) -> Json<SecretList> {
+    Json(SecretList {
+        secrets: s.engine.secrets().list(),
+        locked: s.engine.secrets().is_locked(),
+    })
 }
 
 /// `POST /v1/secrets`.
 #[utoipa::path(post, path = "/v1/secrets", tag = "secrets", request_body = SetSecret,
-    responses((status = 201, description = "Stored (metadata and warnings)", body = Object),
-              (status = 200, description = "Replaced", body = Object),
+    responses((status = 201, description = "Stored (metadata and warnings)", body = SecretStored),
+              (status = 200, description = "Replaced", body = SecretStored),
               (status = 503, description = "The daemon has no master key (problem+json)")))]
 pub async fn set(
     State(s): State<AppState>,
     ApiJson(body): ApiJson<SetSecret>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<SecretStored>)> {
     let SetSecret {
         reference,
         provider,
@@ -61,23 +63,18 @@ pub async fn set(
     } else {
         StatusCode::OK
     };
-    Ok((
-        status,
-        Json(
-            json!({"secret": outcome.meta, "created": outcome.created, "warnings": outcome.warnings}),
-        ),
-    ))
+    Ok((status, Json(SecretStored::from(outcome))))
 }
 
 /// `DELETE /v1/secrets/{ref}`.
 #[utoipa::path(delete, path = "/v1/secrets/{ref}", tag = "secrets",
     params(("ref" = String, Path, description = "The secret's ref")),
-    responses((status = 200, description = "Deleted", body = Object),
+    responses((status = 200, description = "Deleted", body = SecretDeleted),
               (status = 404, description = "No such secret (problem+json)")))]
 pub async fn delete(
     State(s): State<AppState>,
     Path(reference): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SecretDeleted>> {
     let engine = s.engine.clone();
     let r = reference.clone();
     let deleted = tokio::task::spawn_blocking(move || engine.secrets().delete(&r))
@@ -91,5 +88,5 @@ pub async fn delete(
             format!("no secret named {reference}; list them with `ferry secrets list`"),
         ));
     }
-    Ok(Json(json!({"deleted": reference})))
+    Ok(Json(SecretDeleted { deleted: reference }))
 }

@@ -4,24 +4,25 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ferry_types::ProblemCode;
-use serde_json::{json, Value};
+use ferry_types::{Health, HealthStatus, ProblemCode};
 
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
 
 /// `GET /healthz`: the process is up.
 #[utoipa::path(get, path = "/healthz", tag = "system", security(()),
-    responses((status = 200, description = "The process is up", body = Object)))]
-pub async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+    responses((status = 200, description = "The process is up", body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: HealthStatus::Ok,
+    })
 }
 
 /// `GET /readyz`: 503 while draining.
 #[utoipa::path(get, path = "/readyz", tag = "system", security(()),
-    responses((status = 200, description = "Ready", body = Object),
+    responses((status = 200, description = "Ready", body = Health),
               (status = 503, description = "Draining (problem+json)")))]
-pub async fn readyz(State(s): State<AppState>) -> ApiResult<Json<Value>> {
+pub async fn readyz(State(s): State<AppState>) -> ApiResult<Json<Health>> {
     if s.engine.is_draining() {
         return Err(Problem::new(
             503,
@@ -30,7 +31,9 @@ pub async fn readyz(State(s): State<AppState>) -> ApiResult<Json<Value>> {
         )
         .retryable(true));
     }
-    Ok(Json(json!({"status": "ready"})))
+    Ok(Json(Health {
+        status: HealthStatus::Ready,
+    }))
 }
 
 /// `GET /v1/status`.

@@ -15,7 +15,7 @@ use crate::EngineError;
 pub const KEY_PREFIX: &str = "fk-";
 
 /// What a credential may reach.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// The client protocols (`/openai/…`, `/anthropic/…`).
@@ -51,7 +51,7 @@ impl Scope {
 }
 
 /// A budget's period; resets fall on UTC calendar boundaries (weeks start on Monday).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Period {
     Day,
@@ -73,6 +73,16 @@ impl Period {
                 "invalid_period",
                 format!("period {other:?} is not one of day, week, month, total"),
             )),
+        }
+    }
+
+    /// The period's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Period::Day => "day",
+            Period::Week => "week",
+            Period::Month => "month",
+            Period::Total => "total",
         }
     }
 

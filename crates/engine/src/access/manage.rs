@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use ferry_store::{nanos_to_usd, SpendGroup, SpendGrouping};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -52,7 +52,7 @@ pub struct SpendQuery {
 }
 
 /// A key as shown (never its secret).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KeyView {
     pub id: String,
     pub name: String,
@@ -81,7 +81,7 @@ pub struct KeyView {
 }
 
 /// The OpenRouter key provisioned for a virtual key.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UpstreamView {
     pub route: String,
     /// OpenRouter's key hash.

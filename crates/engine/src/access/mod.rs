@@ -13,6 +13,7 @@
 //! session run or a media request travels with the task as a task-local
 //! ([`with_caller`]), so deep call sites need no extra parameter.
 
+mod answers;
 mod budget;
 mod calls;
 mod keys;
@@ -33,6 +34,7 @@ use zeroize::Zeroizing;
 use crate::engine::Engine;
 use crate::EngineError;
 
+pub use answers::{KeyAnswer, KeyCreated, KeyList};
 pub use budget::{usd_to_nanos, usd_to_nanos_ceil, Book, Reservations, Standing};
 pub use keys::{secret_hash, KeySettings, Period, Scope, KEY_PREFIX};
 pub use limits::{LimitKind, Limited, RateState, Remaining};
