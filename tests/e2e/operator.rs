@@ -329,3 +329,35 @@ sys.exit(os.waitstatus_to_exitcode(status))
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(json(&stdout(&out))[0]["fingerprint"], "sk-or-…6789");
 }
+
+#[test]
+fn deleting_the_routes_secret_through_the_daemon_makes_its_inputs_route_not_ready() {
+    let rig = Rig::start();
+    let out = rig.cli(&["secrets", "delete", "openrouter.primary"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("deleted openrouter.primary"));
+
+    let list = rig.cli_json(&["secrets", "list"]);
+    assert_eq!(list, serde_json::json!([]), "{list}");
+
+    // A model call now answers 503 route_not_ready with the command that fixes it, and
+    // nothing is sent upstream.
+    let (status, body) = rig.api(
+        "POST",
+        "/v1/sessions/after-delete/input",
+        Some(&serde_json::json!({"content": "hello"})),
+    );
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "route_not_ready", "{body}");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("ferry secrets set openrouter.primary"),
+        "{detail}"
+    );
+    assert!(rig.fake.chat_requests().is_empty());
+
+    // Deleting it again says it is not there.
+    let again = rig.cli(&["secrets", "delete", "openrouter.primary"]);
+    assert!(!again.status.success());
+    assert!(!stderr(&again).is_empty());
+}

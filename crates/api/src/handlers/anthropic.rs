@@ -29,7 +29,8 @@ use crate::AppState;
         (status = 200, description = "A `message` object, or an SSE stream of Messages events", content_type = "application/json"),
         (status = 400, description = "Invalid request (Anthropic-style error body)"),
         (status = 429, description = "Rate limited upstream after retries (`Retry-After`, `x-should-retry: false`)"),
-        (status = 502, description = "Upstream failure")
+        (status = 502, description = "Upstream failure"),
+        (status = 503, description = "The route is not ready: its secret is missing or the secret store is locked")
     )
 )]
 pub async fn messages(

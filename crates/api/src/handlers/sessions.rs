@@ -249,7 +249,8 @@ fn idempotency_key(headers: &HeaderMap) -> Option<String> {
     responses((status = 200, description = "The completed run, or its events as SSE with `Accept: text/event-stream`", body = RunView),
               (status = 400, description = "Invalid input (problem+json)"),
               (status = 409, description = "Session busy with `wait=false` (problem+json)"),
-              (status = 502, description = "The run failed upstream (problem+json with run_id)")))]
+              (status = 502, description = "The run failed upstream (problem+json with run_id)"),
+              (status = 503, description = "The route is not ready: its secret is missing or the secret store is locked (problem+json route_not_ready)")))]
 pub async fn input(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -326,7 +327,8 @@ pub fn run_result(
            ("Idempotency-Key" = Option<String>, Header, description = "The same key returns the same run")),
     request_body(content = Object, description = "The same body as /input"),
     responses((status = 202, description = "The queued run", body = RunView),
-              (status = 200, description = "The run of a repeated Idempotency-Key", body = RunView)))]
+              (status = 200, description = "The run of a repeated Idempotency-Key", body = RunView),
+              (status = 503, description = "The route is not ready: its secret is missing or the secret store is locked (problem+json route_not_ready)")))]
 pub async fn detached(
     State(s): State<AppState>,
     Path(id): Path<String>,

@@ -316,7 +316,8 @@ async fn read_asset(s: &AppState, id: &str) -> Result<bytes::Bytes, Problem> {
     responses(
         (status = 200, description = "`{created, data: [{b64_json} | {url}]}`; `url` is the asset's `/v1/assets/{id}/raw`", body = Object),
         (status = 400, description = "Invalid request (OpenAI-style error body)"),
-        (status = 502, description = "Upstream failure")
+        (status = 502, description = "Upstream failure"),
+        (status = 503, description = "The route is not ready: its secret is missing or the secret store is locked")
     )
 )]
 pub async fn images_generations(
@@ -350,7 +351,8 @@ pub async fn images_generations(
     responses(
         (status = 200, description = "`{created, data: [{b64_json} | {url}]}`", body = Object),
         (status = 400, description = "Invalid request (OpenAI-style error body)"),
-        (status = 502, description = "Upstream failure")
+        (status = 502, description = "Upstream failure"),
+        (status = 503, description = "The route is not ready: its secret is missing or the secret store is locked")
     )
 )]
 pub async fn images_edits(State(s): State<AppState>, req: Request) -> Response {
@@ -410,7 +412,8 @@ async fn store_upload(s: &AppState, upload: crate::upload::Upload) -> Result<Str
     responses(
         (status = 200, description = "The audio bytes (audio/mpeg, audio/wav or audio/pcm)", content_type = "audio/mpeg"),
         (status = 400, description = "Invalid request, or a format OpenRouter cannot make (OpenAI-style error body)"),
-        (status = 502, description = "Upstream failure")
+        (status = 502, description = "Upstream failure"),
+        (status = 503, description = "The route is not ready: its secret is missing or the secret store is locked")
     )
 )]
 pub async fn speech(
@@ -515,7 +518,8 @@ fn wav_samples(wav: bytes::Bytes) -> bytes::Bytes {
         (status = 200, description = "`{text}` (json), the text (text), or `{task, language, text}` (verbose_json)", body = Object),
         (status = 400, description = "Invalid request (OpenAI-style error body)"),
         (status = 415, description = "The file is not accepted audio"),
-        (status = 502, description = "Upstream failure")
+        (status = 502, description = "Upstream failure"),
+        (status = 503, description = "The route is not ready: its secret is missing or the secret store is locked")
     )
 )]
 pub async fn transcriptions(State(s): State<AppState>, req: Request) -> Response {

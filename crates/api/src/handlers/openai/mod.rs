@@ -73,7 +73,8 @@ pub async fn model(State(s): State<AppState>, Path(model): Path<String>) -> Resp
         (status = 200, description = "`chat.completion` JSON, or an SSE stream of `chat.completion.chunk` events ending with `data: [DONE]`", content_type = "application/json"),
         (status = 400, description = "Invalid request (OpenAI-style error body)"),
         (status = 429, description = "Rate limited upstream after retries (`Retry-After`, `x-should-retry: false`)"),
-        (status = 502, description = "Upstream failure")
+        (status = 502, description = "Upstream failure"),
+        (status = 503, description = "The route is not ready: its secret is missing or the secret store is locked")
     )
 )]
 pub async fn chat_completions(
@@ -98,7 +99,8 @@ pub async fn chat_completions(
         (status = 200, description = "A `response` object, or an SSE stream of Responses events", content_type = "application/json"),
         (status = 400, description = "Invalid request (OpenAI-style error body)"),
         (status = 429, description = "Rate limited upstream after retries (`Retry-After`, `x-should-retry: false`)"),
-        (status = 502, description = "Upstream failure")
+        (status = 502, description = "Upstream failure"),
+        (status = 503, description = "The route is not ready: its secret is missing or the secret store is locked")
     )
 )]
 pub async fn responses(
@@ -119,7 +121,8 @@ pub async fn responses(
         (status = 200, description = "`{object: \"list\", data: [{embedding, index}], model, usage}`", content_type = "application/json"),
         (status = 400, description = "Invalid request (OpenAI-style error body)"),
         (status = 429, description = "Rate limited upstream after retries"),
-        (status = 502, description = "Upstream failure")
+        (status = 502, description = "Upstream failure"),
+        (status = 503, description = "The route is not ready: its secret is missing or the secret store is locked")
     )
 )]
 pub async fn embeddings(
