@@ -60,6 +60,18 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 
+    /// A call to another database backend (PostgreSQL) failed; `message` is the server's
+    /// reason and code, never the connection string.
+    #[error("{backend} error: {message}")]
+    Backend {
+        /// Which backend, e.g. `postgresql`.
+        backend: &'static str,
+        /// What went wrong.
+        message: String,
+        /// Whether the server ran out of disk space.
+        disk_full: bool,
+    },
+
     /// `create_session` for an id that already exists.
     #[error("session {id:?} already exists")]
     SessionExists {
@@ -154,6 +166,7 @@ impl StoreError {
             }
             StoreError::Io { source, .. } => is_disk_full_io(source),
             StoreError::GroupFailed { message } => message.contains("database or disk is full"),
+            StoreError::Backend { disk_full, .. } => *disk_full,
             _ => false,
         }
     }

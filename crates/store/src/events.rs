@@ -42,6 +42,11 @@ impl NewEvent {
             data: to_text(data)?,
         })
     }
+
+    /// The payload as JSON text, as stored.
+    pub fn data_json(&self) -> &str {
+        &self.data
+    }
 }
 
 /// Inserts `events` of `run_id`, stamped `now`.

@@ -1,0 +1,451 @@
+//! Runs and their events on PostgreSQL: creation with idempotency keys (one statement that
+//! cannot race), the queued → running → terminal transitions under the run row's lock,
+//! the end in one all-or-nothing transaction, reads in creation order (`ord`), and crash
+//! recovery.
+
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+use ferry_store::{
+    now_rfc3339, rfc3339, InsertOutcome, NewEvent, NewRun, NewSession, Run, RunError, RunEvent,
+    RunFilter, RunFinish, RunRepo, RunStart, RunStatus, StoreError,
+};
+use serde_json::Value;
+use tokio_postgres::Row;
+
+use crate::columns::{self, json_text, json_text_opt};
+use crate::db_error::db;
+use crate::sessions::{insert_messages, insert_session, message_roles, take_message_seqs};
+use crate::PgStore;
+
+const SELECT_RUN: &str = "SELECT id, session_id, status, created_at, started_at, finished_at,
+        input, route, model_requested, model_served, usage, cost, output, error_code,
+        error_message, attempts, idempotency_key, cache_status, generation_id, billed_cost
+    FROM runs";
+
+fn status(row: &Row) -> Result<RunStatus, StoreError> {
+    let text: &str = row.get("status");
+    text.parse().map_err(|_| StoreError::Backend {
+        backend: "postgresql",
+        message: format!("run status {text:?} is not one ferry knows"),
+        disk_full: false,
+    })
+}
+
+fn run_from_row(row: &Row) -> Result<Run, StoreError> {
+    let code: Option<String> = row.get("error_code");
+    let message: Option<String> = row.get("error_message");
+    let error = match (code, message) {
+        (None, None) => None,
+        (code, message) => Some(RunError {
+            code: code.unwrap_or_default(),
+            message: message.unwrap_or_default(),
+        }),
+    };
+    Ok(Run {
+        id: row.get("id"),
+        session_id: row.get("session_id"),
+        status: status(row)?,
+        created_at: row.get("created_at"),
+        started_at: row.get("started_at"),
+        finished_at: row.get("finished_at"),
+        input: columns::json(row, "input")?,
+        route: row.get("route"),
+        model_requested: row.get("model_requested"),
+        model_served: row.get("model_served"),
+        usage: columns::json_opt(row, "usage")?,
+        cost: row.get("cost"),
+        output: columns::json_opt(row, "output")?,
+        error,
+        attempts: columns::json_opt(row, "attempts")?.unwrap_or_else(|| Value::Array(Vec::new())),
+        idempotency_key: row.get("idempotency_key"),
+        cache_status: row.get("cache_status"),
+        generation_id: row.get("generation_id"),
+        billed_cost: row.get("billed_cost"),
+    })
+}
+
+async fn load_run(c: &impl GenericClient, id: &str) -> Result<Option<Run>, StoreError> {
+    let row = c
+        .query_opt(&format!("{SELECT_RUN} WHERE id = $1"), &[&id])
+        .await
+        .map_err(db)?;
+    row.as_ref().map(run_from_row).transpose()
+}
+
+async fn require_run(c: &impl GenericClient, id: &str) -> Result<Run, StoreError> {
+    load_run(c, id)
+        .await?
+        .ok_or_else(|| StoreError::RunNotFound { id: id.to_owned() })
+}
+
+/// The run's session and status, locking the run row until the transaction ends (so a
+/// concurrent end or recovery waits, then sees the new status).
+async fn lock_run(c: &impl GenericClient, id: &str) -> Result<(String, RunStatus), StoreError> {
+    let row = c
+        .query_opt(
+            "SELECT session_id, status FROM runs WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await
+        .map_err(db)?
+        .ok_or_else(|| StoreError::RunNotFound { id: id.to_owned() })?;
+    Ok((row.get(0), status(&row)?))
+}
+
+async fn apply_start(
+    c: &impl GenericClient,
+    run_id: &str,
+    start: &RunStart,
+) -> Result<(), StoreError> {
+    c.execute(
+        "UPDATE runs SET status = $2, started_at = COALESCE(started_at, $3), route = $4,
+                         model_requested = $5
+         WHERE id = $1",
+        &[
+            &run_id,
+            &RunStatus::Running.as_str(),
+            &rfc3339(start.started_at),
+            &start.route,
+            &start.model_requested,
+        ],
+    )
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Inserts `events` of `run_id`, stamped `now`, in one statement.
+async fn insert_events(
+    c: &impl GenericClient,
+    run_id: &str,
+    events: &[NewEvent],
+    now: &str,
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut seqs = Vec::with_capacity(events.len());
+    for event in events {
+        seqs.push(columns::bigint(event.seq, "an event seq")?);
+    }
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    let data: Vec<&str> = events.iter().map(NewEvent::data_json).collect();
+    c.execute(
+        "INSERT INTO run_events (run_id, seq, kind, data, created_at)
+         SELECT $1, e.seq, e.kind, e.data, $2
+         FROM UNNEST($3::BIGINT[], $4::TEXT[], $5::TEXT[]) AS e(seq, kind, data)",
+        &[&run_id, &now, &seqs, &kinds, &data],
+    )
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+fn inserted_run(new: NewRun, created_at: String) -> Run {
+    Run {
+        id: new.id,
+        session_id: new.session_id,
+        status: RunStatus::Queued,
+        created_at,
+        started_at: None,
+        finished_at: None,
+        input: new.input,
+        route: None,
+        model_requested: None,
+        model_served: None,
+        usage: None,
+        cost: None,
+        output: None,
+        error: None,
+        attempts: Value::Array(Vec::new()),
+        idempotency_key: new.idempotency_key,
+        cache_status: None,
+        generation_id: None,
+        billed_cost: None,
+    }
+}
+
+#[async_trait]
+impl RunRepo for PgStore {
+    async fn create_run(&self, new: NewRun) -> Result<InsertOutcome, StoreError> {
+        let mut conn = self.writer().await?;
+        let tx = conn.transaction().await.map_err(db)?;
+        insert_session(
+            &tx,
+            &NewSession {
+                id: new.session_id.clone(),
+                ..NewSession::default()
+            },
+        )
+        .await?;
+        let created_at = now_rfc3339();
+        // One statement: two concurrent inserts with the same idempotency key cannot both
+        // succeed; the loser inserts nothing and reads the winner's run.
+        let n = tx
+            .execute(
+                "INSERT INTO runs (id, session_id, status, created_at, input, attempts,
+                                   idempotency_key)
+                 VALUES ($1, $2, 'queued', $3, $4, '[]', $5)
+                 ON CONFLICT (session_id, idempotency_key) WHERE idempotency_key IS NOT NULL
+                 DO NOTHING",
+                &[
+                    &new.id,
+                    &new.session_id,
+                    &created_at,
+                    &json_text(&new.input),
+                    &new.idempotency_key,
+                ],
+            )
+            .await
+            .map_err(db)?;
+        let outcome = if n == 1 {
+            InsertOutcome::Inserted(inserted_run(new, created_at))
+        } else {
+            let row = tx
+                .query_one(
+                    &format!("{SELECT_RUN} WHERE session_id = $1 AND idempotency_key = $2"),
+                    &[&new.session_id, &new.idempotency_key],
+                )
+                .await
+                .map_err(db)?;
+            InsertOutcome::Existing(run_from_row(&row)?)
+        };
+        tx.commit().await.map_err(db)?;
+        Ok(outcome)
+    }
+
+    async fn append_events(
+        &self,
+        run_id: &str,
+        start: Option<RunStart>,
+        events: Vec<NewEvent>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.writer().await?;
+        let tx = conn.transaction().await.map_err(db)?;
+        let (_, current) = lock_run(&tx, run_id).await?;
+        if current.is_terminal() {
+            return Err(StoreError::InvalidTransition {
+                id: run_id.to_owned(),
+                current,
+                requested: RunStatus::Running,
+            });
+        }
+        if let Some(start) = &start {
+            apply_start(&tx, run_id, start).await?;
+        }
+        insert_events(&tx, run_id, &events, &now_rfc3339()).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn finish_run(&self, fin: RunFinish) -> Result<(), StoreError> {
+        let roles = message_roles(&fin.messages)?;
+        let bodies: Vec<String> = fin.messages.iter().map(json_text).collect();
+        let mut conn = self.writer().await?;
+        let tx = conn.transaction().await.map_err(db)?;
+        let (session_id, current) = lock_run(&tx, &fin.run_id).await?;
+        if current.is_terminal() || !fin.status.is_terminal() {
+            return Err(StoreError::InvalidTransition {
+                id: fin.run_id.clone(),
+                current,
+                requested: fin.status,
+            });
+        }
+        if let Some(start) = &fin.start {
+            apply_start(&tx, &fin.run_id, start).await?;
+        }
+        let now = now_rfc3339();
+        tx.execute(
+            "UPDATE runs SET status = $2, finished_at = $3, model_served = $4, usage = $5,
+                             cost = $6, output = $7, error_code = $8, error_message = $9,
+                             attempts = $10, cache_status = $11, generation_id = $12
+             WHERE id = $1",
+            &[
+                &fin.run_id,
+                &fin.status.as_str(),
+                &now,
+                &fin.model_served,
+                &json_text_opt(fin.usage.as_ref()),
+                &fin.cost,
+                &json_text_opt(fin.output.as_ref()),
+                &fin.error_code,
+                &fin.error_message,
+                &json_text(&fin.attempts),
+                &fin.cache_status,
+                &fin.generation_id,
+            ],
+        )
+        .await
+        .map_err(db)?;
+        insert_events(&tx, &fin.run_id, &fin.events, &now).await?;
+        if fin.messages.is_empty() {
+            tx.execute(
+                "UPDATE sessions SET updated_at = $2 WHERE id = $1",
+                &[&session_id, &now],
+            )
+            .await
+            .map_err(db)?;
+        } else {
+            let first = take_message_seqs(&tx, &session_id, fin.messages.len(), &now).await?;
+            insert_messages(
+                &tx,
+                &session_id,
+                Some(&fin.run_id),
+                first,
+                &roles,
+                &bodies,
+                &now,
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn set_billed_cost(&self, run_id: &str, billed: f64) -> Result<(), StoreError> {
+        let conn = self.writer().await?;
+        let n = conn
+            .execute(
+                "UPDATE runs SET billed_cost = $2 WHERE id = $1",
+                &[&run_id, &billed],
+            )
+            .await
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::RunNotFound {
+                id: run_id.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn set_run_spend(
+        &self,
+        run_id: &str,
+        usage: Option<Value>,
+        cost: Option<f64>,
+    ) -> Result<(), StoreError> {
+        let conn = self.writer().await?;
+        let n = conn
+            .execute(
+                "UPDATE runs SET usage = $2, cost = $3
+                 WHERE id = $1 AND status IN ('completed', 'failed', 'cancelled', 'interrupted')",
+                &[&run_id, &json_text_opt(usage.as_ref()), &cost],
+            )
+            .await
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::RunNotFound {
+                id: run_id.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn get_run(&self, id: &str) -> Result<Option<Run>, StoreError> {
+        load_run(&self.reader().await?, id).await
+    }
+
+    async fn list_runs_page(&self, filter: RunFilter) -> Result<Vec<Run>, StoreError> {
+        let conn = self.reader().await?;
+        let after_ord: Option<i64> = match &filter.after {
+            None => None,
+            Some(id) => Some(
+                conn.query_opt("SELECT ord FROM runs WHERE id = $1", &[id])
+                    .await
+                    .map_err(db)?
+                    .ok_or_else(|| StoreError::RunNotFound { id: id.clone() })?
+                    .get(0),
+            ),
+        };
+        let status = filter.status.map(RunStatus::as_str);
+        let rows = conn
+            .query(
+                &format!(
+                    "{SELECT_RUN} WHERE ($1::TEXT IS NULL OR session_id = $1)
+                       AND ($2::TEXT IS NULL OR status = $2)
+                       AND ($3::BIGINT IS NULL OR ord < $3)
+                     ORDER BY ord DESC LIMIT $4"
+                ),
+                &[
+                    &filter.session_id,
+                    &status,
+                    &after_ord,
+                    &i64::from(filter.limit),
+                ],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    async fn events_after(
+        &self,
+        run_id: &str,
+        after_seq: u64,
+    ) -> Result<Vec<RunEvent>, StoreError> {
+        let after = columns::bigint(after_seq, "after_seq")?;
+        let conn = self.reader().await?;
+        let rows = conn
+            .query(
+                "SELECT seq, kind, data, created_at FROM run_events
+                 WHERE run_id = $1 AND seq > $2 ORDER BY seq",
+                &[&run_id, &after],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                Ok(RunEvent {
+                    seq: columns::count(row, 0),
+                    kind: row.get("kind"),
+                    data: columns::json(row, "data")?,
+                    created_at: row.get("created_at"),
+                })
+            })
+            .collect()
+    }
+
+    async fn recover_interrupted(
+        &self,
+        reason: &str,
+        terminal: &Value,
+    ) -> Result<Vec<Run>, StoreError> {
+        let mut conn = self.writer().await?;
+        let tx = conn.transaction().await.map_err(db)?;
+        let ids: Vec<String> = tx
+            .query(
+                "SELECT id FROM runs WHERE status IN ('queued', 'running') ORDER BY ord
+                 FOR UPDATE",
+                &[],
+            )
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let now = now_rfc3339();
+        let mut runs = Vec::with_capacity(ids.len());
+        for id in ids {
+            tx.execute(
+                "UPDATE runs SET status = 'interrupted', error_code = 'interrupted',
+                                 error_message = $2, finished_at = $3
+                 WHERE id = $1",
+                &[&id, &reason, &now],
+            )
+            .await
+            .map_err(db)?;
+            let last: i64 = tx
+                .query_one(
+                    "SELECT COALESCE(MAX(seq), 0) FROM run_events WHERE run_id = $1",
+                    &[&id],
+                )
+                .await
+                .map_err(db)?
+                .get(0);
+            let event = NewEvent::new(last as u64 + 1, "run.failed", terminal)?;
+            insert_events(&tx, &id, &[event], &now).await?;
+            runs.push(require_run(&tx, &id).await?);
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(runs)
+    }
+}

@@ -1,0 +1,204 @@
+//! Versioned schema migrations on PostgreSQL. `schema_version` records how many steps of
+//! [`MIGRATIONS`] the database has had; each step runs in its own transaction under a
+//! transaction-scoped advisory lock, so replicas starting together apply it once and a
+//! database from a newer ferry is refused.
+
+use ferry_store::StoreError;
+
+use crate::db_error;
+
+/// The advisory lock key ferry's migrations take ("ferrymig" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6665_7272_796d_6967;
+
+/// Migration steps; step `i` takes the schema from version `i` to `i + 1`. Timestamps and
+/// JSON documents are text (see the crate docs); counters and sizes BIGINT.
+const MIGRATIONS: &[&str] = &[
+    // 1: the whole schema of the SQLite store's seven steps, in PostgreSQL's types.
+    "CREATE TABLE runtime_config (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        pinned_selector TEXT,
+        system_prompt TEXT,
+        speak_replies TEXT,
+        message_seq BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE TABLE messages (
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        seq BIGINT NOT NULL,
+        run_id TEXT,
+        role TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    );
+    CREATE SEQUENCE runs_ord_seq;
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT,
+        input TEXT NOT NULL,
+        route TEXT,
+        model_requested TEXT,
+        model_served TEXT,
+        usage TEXT,
+        cost DOUBLE PRECISION,
+        output TEXT,
+        error_code TEXT,
+        error_message TEXT,
+        attempts TEXT,
+        idempotency_key TEXT,
+        cache_status TEXT,
+        generation_id TEXT,
+        billed_cost DOUBLE PRECISION,
+        ord BIGINT NOT NULL UNIQUE DEFAULT nextval('runs_ord_seq')
+    );
+    ALTER SEQUENCE runs_ord_seq OWNED BY runs.ord;
+    CREATE UNIQUE INDEX runs_idempotency ON runs(session_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX runs_session ON runs(session_id, ord);
+    CREATE INDEX runs_created ON runs(created_at);
+    CREATE INDEX runs_open ON runs(status) WHERE status IN ('queued', 'running');
+    CREATE TABLE run_events (
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        seq BIGINT NOT NULL,
+        kind TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    );
+    CREATE TABLE assets (
+        seq BIGSERIAL PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        sha256 TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        file_name TEXT,
+        source TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (sha256, media_type)
+    );
+    CREATE INDEX assets_sha256 ON assets(sha256);
+    CREATE TABLE asset_derivations (
+        asset_id TEXT NOT NULL REFERENCES assets(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        model TEXT NOT NULL,
+        content TEXT NOT NULL,
+        meta TEXT,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (asset_id, kind, model)
+    );
+    CREATE TABLE video_jobs (
+        id TEXT PRIMARY KEY,
+        route TEXT NOT NULL,
+        model TEXT NOT NULL,
+        upstream_id TEXT NOT NULL,
+        polling_url TEXT,
+        status TEXT NOT NULL,
+        request TEXT NOT NULL,
+        run_id TEXT,
+        asset_id TEXT,
+        cost DOUBLE PRECISION,
+        error_code TEXT,
+        error_message TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        finished_at TEXT
+    );
+    CREATE INDEX video_jobs_active ON video_jobs(created_at) WHERE finished_at IS NULL;
+    CREATE TABLE access_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        secret_hash TEXT NOT NULL UNIQUE,
+        hint TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    CREATE TABLE spend_reservations (
+        id TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,
+        amount_nanos BIGINT NOT NULL,
+        route TEXT NOT NULL,
+        model TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE spend_ledger (
+        seq BIGSERIAL PRIMARY KEY,
+        at TEXT NOT NULL,
+        key_id TEXT,
+        route TEXT NOT NULL,
+        model TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        prompt_tokens BIGINT,
+        completion_tokens BIGINT,
+        cost DOUBLE PRECISION,
+        cost_nanos BIGINT NOT NULL,
+        estimated INTEGER NOT NULL DEFAULT 0,
+        billed_cost DOUBLE PRECISION,
+        generation_id TEXT,
+        run_id TEXT
+    );
+    CREATE INDEX spend_ledger_key_at ON spend_ledger(key_id, at);
+    CREATE INDEX spend_ledger_at ON spend_ledger(at);
+    CREATE INDEX spend_ledger_generation ON spend_ledger(generation_id)
+        WHERE generation_id IS NOT NULL;",
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database up to [`SCHEMA_VERSION`], one step per transaction, each under the
+/// migration advisory lock (released at commit).
+pub(crate) async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), StoreError> {
+    loop {
+        let tx = client.transaction().await.map_err(db_error::db)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(db_error::db)?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+            .await
+            .map_err(db_error::db)?;
+        let found: i64 = match tx
+            .query_opt("SELECT version FROM schema_version", &[])
+            .await
+            .map_err(db_error::db)?
+        {
+            Some(row) => row.get(0),
+            None => {
+                tx.execute("INSERT INTO schema_version (version) VALUES (0)", &[])
+                    .await
+                    .map_err(db_error::db)?;
+                0
+            }
+        };
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::Backend {
+                backend: "postgresql",
+                message: format!(
+                    "the database has schema version {found}, newer than this ferry supports ({SCHEMA_VERSION}); upgrade ferry"
+                ),
+                disk_full: false,
+            });
+        }
+        let Some(step) = usize::try_from(found).ok().and_then(|i| MIGRATIONS.get(i)) else {
+            tx.commit().await.map_err(db_error::db)?;
+            return Ok(());
+        };
+        tx.batch_execute(step).await.map_err(db_error::db)?;
+        tx.execute("UPDATE schema_version SET version = $1", &[&(found + 1)])
+            .await
+            .map_err(db_error::db)?;
+        tx.commit().await.map_err(db_error::db)?;
+        tracing::info!(version = found + 1, "migrated the PostgreSQL database");
+    }
+}
