@@ -50,11 +50,12 @@ async fn load_asset(c: &impl GenericClient, id: &str) -> Result<Option<Asset>, S
 }
 
 async fn blob_in_use(c: &impl GenericClient, sha256: &str) -> Result<bool, StoreError> {
-    Ok(c
-        .query_opt("SELECT 1 FROM assets WHERE sha256 = $1 LIMIT 1", &[&sha256])
-        .await
-        .map_err(db)?
-        .is_some())
+    Ok(
+        c.query_opt("SELECT 1 FROM assets WHERE sha256 = $1 LIMIT 1", &[&sha256])
+            .await
+            .map_err(db)?
+            .is_some(),
+    )
 }
 
 #[async_trait]
@@ -172,7 +173,9 @@ impl AssetRepo for PgStore {
         let conn = self.reader().await?;
         let rows = conn
             .query(
-                &format!("{SELECT_DERIVATION} WHERE asset_id = $1 ORDER BY created_at, kind, model"),
+                &format!(
+                    "{SELECT_DERIVATION} WHERE asset_id = $1 ORDER BY created_at, kind, model"
+                ),
                 &[&asset_id],
             )
             .await

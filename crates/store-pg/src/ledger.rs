@@ -48,7 +48,9 @@ impl LedgerWriter {
     /// Waits until every row queued before this call is committed (or failed and logged).
     pub(crate) async fn settle(&self) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();
-        self.jobs.send(Job::Settle(tx)).map_err(|_| StoreError::Closed)?;
+        self.jobs
+            .send(Job::Settle(tx))
+            .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)
     }
 }

@@ -1,12 +1,12 @@
 //! Sessions and their history, and the runtime configuration, on PostgreSQL.
 
 use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
 use ferry_store::{
-    now_rfc3339, NewSession, RuntimeConfigRepo, Session, SessionPatch, SessionRepo,
-    SessionTotals, StoreError, StoredMessage,
+    now_rfc3339, NewSession, RuntimeConfigRepo, Session, SessionPatch, SessionRepo, SessionTotals,
+    StoreError, StoredMessage,
 };
 use serde_json::Value;
-use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use crate::columns::{self, json_text};
@@ -58,7 +58,12 @@ pub(crate) async fn insert_session(
         .execute(
             "INSERT INTO sessions (id, created_at, updated_at, pinned_selector, system_prompt)
              VALUES ($1, $2, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
-            &[&new.id, &now_rfc3339(), &new.pinned_selector, &new.system_prompt],
+            &[
+                &new.id,
+                &now_rfc3339(),
+                &new.pinned_selector,
+                &new.system_prompt,
+            ],
         )
         .await
         .map_err(db)?;
@@ -100,7 +105,9 @@ pub(crate) async fn insert_messages(
     bodies: &[String],
     now: &str,
 ) -> Result<(), StoreError> {
-    let seqs: Vec<i64> = (0..roles.len() as i64).map(|i| first_seq as i64 + i).collect();
+    let seqs: Vec<i64> = (0..roles.len() as i64)
+        .map(|i| first_seq as i64 + i)
+        .collect();
     c.execute(
         "INSERT INTO messages (session_id, seq, run_id, role, body, created_at)
          SELECT $1, m.seq, $2, m.role, m.body, $3

@@ -35,7 +35,11 @@ fn job_from_row(row: &Row) -> Result<VideoJob, StoreError> {
     })
 }
 
-async fn load_job(c: &impl GenericClient, id: &str, lock: bool) -> Result<Option<VideoJob>, StoreError> {
+async fn load_job(
+    c: &impl GenericClient,
+    id: &str,
+    lock: bool,
+) -> Result<Option<VideoJob>, StoreError> {
     let sql = if lock {
         format!("{SELECT_JOB} WHERE id = $1 FOR UPDATE")
     } else {

@@ -1,0 +1,674 @@
+//! The storage contract, written once over `Arc<dyn Storage>` and run against both
+//! backends: SQLite in a temporary state root and PostgreSQL in a throwaway cluster
+//! (`initdb` + `postgres` on loopback; the test fails when PostgreSQL is missing). Every
+//! scenario gets a fresh database.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use ferry_store::{
+    AssetFilter, AssetInsert, LedgerEntry, NewAsset, NewEvent, NewRun, NewSession, NewVideoJob,
+    RunFilter, RunFinish, RunStart, RunStatus, SessionPatch, SpendGrouping, Storage, Store,
+    StoreError, VideoJobUpdate,
+};
+use ferry_store_pg::test_cluster::TestCluster;
+use ferry_store_pg::PgStore;
+use serde_json::json;
+
+type Backend = Arc<dyn Storage>;
+
+fn run(id: &str, session: &str, key: Option<&str>) -> NewRun {
+    NewRun {
+        id: id.into(),
+        session_id: session.into(),
+        input: json!({"input": id, "z": 1, "a": 2}),
+        idempotency_key: key.map(Into::into),
+        acknowledged: true,
+    }
+}
+
+fn start() -> RunStart {
+    RunStart {
+        route: "openrouter".into(),
+        model_requested: "openrouter/auto".into(),
+        started_at: time::OffsetDateTime::now_utc(),
+    }
+}
+
+fn finish(id: &str, status: RunStatus, messages: Vec<serde_json::Value>, seq: u64) -> RunFinish {
+    RunFinish {
+        run_id: id.into(),
+        start: None,
+        status,
+        model_served: Some("m".into()),
+        usage: Some(json!({"prompt_tokens": 3, "completion_tokens": 4})),
+        cost: Some(0.5),
+        output: Some(json!({"text": "hi"})),
+        error_code: None,
+        error_message: None,
+        attempts: json!([{"route": "openrouter"}]),
+        cache_status: None,
+        generation_id: Some(format!("gen-{id}")),
+        messages,
+        events: vec![NewEvent::new(seq, "run.completed", &json!({"ok": true})).unwrap()],
+    }
+}
+
+async fn sessions_and_history(s: Backend) {
+    let made = s
+        .create_session(NewSession {
+            id: "a".into(),
+            pinned_selector: Some("openrouter/x".into()),
+            system_prompt: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(made.pinned_selector.as_deref(), Some("openrouter/x"));
+    assert!(matches!(
+        s.create_session(NewSession {
+            id: "a".into(),
+            ..Default::default()
+        })
+        .await,
+        Err(StoreError::SessionExists { .. })
+    ));
+    assert!(!s.ensure_session("a").await.unwrap().1);
+    assert!(s.ensure_session("b").await.unwrap().1);
+    s.ensure_session("c").await.unwrap();
+    let page = s.list_sessions(None, 2).await.unwrap();
+    assert_eq!(
+        page.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    let page = s.list_sessions(Some("b"), 2).await.unwrap();
+    assert_eq!(
+        page.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(),
+        ["c"]
+    );
+    let patched = s
+        .update_session(
+            "a",
+            SessionPatch {
+                pinned_selector: Some(None),
+                system_prompt: Some(Some("be brief".into())),
+                speak_replies: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.pinned_selector, None);
+    assert_eq!(patched.system_prompt.as_deref(), Some("be brief"));
+    assert!(matches!(
+        s.update_session("nope", SessionPatch::default()).await,
+        Err(StoreError::SessionNotFound { .. })
+    ));
+    let stored = s
+        .append_messages(
+            "a",
+            vec![json!({"role": "user", "content": "x", "b": 1, "a": 0})],
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored[0].seq, 1);
+    assert!(matches!(
+        s.append_messages("a", vec![json!({"content": "no role"})])
+            .await,
+        Err(StoreError::InvalidMessage { index: 0, .. })
+    ));
+    assert!(matches!(
+        s.append_messages("nope", vec![json!({"role": "user"})])
+            .await,
+        Err(StoreError::SessionNotFound { .. })
+    ));
+    let history = s.history("a").await.unwrap();
+    assert_eq!(history.len(), 1);
+    // Key order survives the round trip.
+    assert_eq!(
+        history[0].body.to_string(),
+        r#"{"role":"user","content":"x","b":1,"a":0}"#
+    );
+    assert_eq!(s.get_session("a").await.unwrap().unwrap().message_count, 1);
+    assert!(s.get_session("zzz").await.unwrap().is_none());
+}
+
+async fn runs_events_and_end(s: Backend) {
+    let first = s.create_run(run("r1", "s", Some("k"))).await.unwrap();
+    assert!(matches!(first, ferry_store::InsertOutcome::Inserted(_)));
+    assert_eq!(first.run().status, RunStatus::Queued);
+    let again = s.create_run(run("r1-again", "s", Some("k"))).await.unwrap();
+    match again {
+        ferry_store::InsertOutcome::Existing(r) => assert_eq!(r.id, "r1"),
+        other => panic!("expected the earlier run, got {other:?}"),
+    }
+    s.append_events(
+        "r1",
+        Some(start()),
+        vec![
+            NewEvent::new(1, "run.started", &json!({})).unwrap(),
+            NewEvent::new(2, "output.delta", &json!({"text": "h"})).unwrap(),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.get_run("r1").await.unwrap().unwrap().status,
+        RunStatus::Running
+    );
+    s.finish_run(finish(
+        "r1",
+        RunStatus::Completed,
+        vec![
+            json!({"role": "user", "content": "q"}),
+            json!({"role": "assistant", "content": "a"}),
+        ],
+        3,
+    ))
+    .await
+    .unwrap();
+    let done = s.get_run("r1").await.unwrap().unwrap();
+    assert_eq!(done.status, RunStatus::Completed);
+    assert_eq!(done.route.as_deref(), Some("openrouter"));
+    assert_eq!(done.input.to_string(), r#"{"input":"r1","z":1,"a":2}"#);
+    assert!(done.finished_at.is_some());
+    let events = s.events_after("r1", 1).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [2, 3]);
+    assert_eq!(events[1].kind, "run.completed");
+    let history = s.history("s").await.unwrap();
+    assert_eq!(history.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(history[1].run_id.as_deref(), Some("r1"));
+    // An ended run takes no more writes, and its end is all or nothing.
+    assert!(matches!(
+        s.finish_run(finish("r1", RunStatus::Failed, vec![], 4))
+            .await,
+        Err(StoreError::InvalidTransition { .. })
+    ));
+    assert!(matches!(
+        s.append_events("r1", None, vec![]).await,
+        Err(StoreError::InvalidTransition { .. })
+    ));
+    s.create_run(run("r2", "s", None)).await.unwrap();
+    let bad = finish("r2", RunStatus::Completed, vec![json!({"no": "role"})], 1);
+    assert!(matches!(
+        s.finish_run(bad).await,
+        Err(StoreError::InvalidMessage { .. })
+    ));
+    assert_eq!(
+        s.get_run("r2").await.unwrap().unwrap().status,
+        RunStatus::Queued
+    );
+    assert!(s.events_after("r2", 0).await.unwrap().is_empty());
+    // A duplicate event seq fails the whole end: nothing of it is stored.
+    s.append_events(
+        "r2",
+        None,
+        vec![NewEvent::new(1, "run.started", &json!({})).unwrap()],
+    )
+    .await
+    .unwrap();
+    let dup = finish("r2", RunStatus::Completed, vec![json!({"role": "user"})], 1);
+    assert!(s.finish_run(dup).await.is_err());
+    assert_eq!(
+        s.get_run("r2").await.unwrap().unwrap().status,
+        RunStatus::Queued
+    );
+    assert_eq!(s.history("s").await.unwrap().len(), 2);
+    // Spend after the end; refused while a run goes on.
+    assert!(s.set_run_spend("r2", None, Some(1.0)).await.is_err());
+    s.set_run_spend("r1", Some(json!({"prompt_tokens": 10})), Some(2.0))
+        .await
+        .unwrap();
+    s.set_billed_cost("r1", 2.5).await.unwrap();
+    assert!(matches!(
+        s.set_billed_cost("nope", 1.0).await,
+        Err(StoreError::RunNotFound { .. })
+    ));
+    let totals = s.session_totals("s").await.unwrap();
+    assert_eq!((totals.runs, totals.prompt_tokens), (2, 10));
+    assert_eq!(totals.billed_cost, Some(2.5));
+    // Pages: newest first, cursor, status filter, unknown cursor.
+    s.create_run(run("r3", "t", None)).await.unwrap();
+    let all = RunFilter {
+        limit: 10,
+        ..RunFilter::default()
+    };
+    let ids = |v: Vec<ferry_store::Run>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.list_runs_page(all.clone()).await.unwrap()),
+        ["r3", "r2", "r1"]
+    );
+    let after = RunFilter {
+        after: Some("r3".into()),
+        limit: 1,
+        ..RunFilter::default()
+    };
+    assert_eq!(ids(s.list_runs_page(after).await.unwrap()), ["r2"]);
+    let done = RunFilter {
+        status: Some(RunStatus::Completed),
+        limit: 10,
+        ..RunFilter::default()
+    };
+    assert_eq!(ids(s.list_runs_page(done).await.unwrap()), ["r1"]);
+    let in_t = RunFilter {
+        session_id: Some("t".into()),
+        limit: 10,
+        ..RunFilter::default()
+    };
+    assert_eq!(ids(s.list_runs_page(in_t).await.unwrap()), ["r3"]);
+    let unknown = RunFilter {
+        after: Some("nope".into()),
+        limit: 1,
+        ..RunFilter::default()
+    };
+    assert!(matches!(
+        s.list_runs_page(unknown).await,
+        Err(StoreError::RunNotFound { .. })
+    ));
+    // Recovery: every run still queued or running ends interrupted with a last event.
+    let recovered = s
+        .recover_interrupted("the daemon stopped", &json!({"code": "interrupted"}))
+        .await
+        .unwrap();
+    assert_eq!(ids(recovered), ["r2", "r3"]);
+    let r2 = s.get_run("r2").await.unwrap().unwrap();
+    assert_eq!(r2.status, RunStatus::Interrupted);
+    assert_eq!(r2.error.unwrap().message, "the daemon stopped");
+    let last = s.events_after("r2", 0).await.unwrap();
+    assert_eq!(
+        last.iter()
+            .map(|e| (e.seq, e.kind.as_str()))
+            .collect::<Vec<_>>(),
+        [(1, "run.started"), (2, "run.failed")]
+    );
+}
+
+async fn concurrent_writers(s: Backend) {
+    // The same idempotency key from many callers at once: exactly one run.
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.create_run(run(&format!("c{i}"), "same", Some("once")))
+                .await
+        }));
+    }
+    let mut inserted = 0;
+    let mut ids = std::collections::BTreeSet::new();
+    for t in tasks {
+        let outcome = t.await.unwrap().unwrap();
+        inserted += matches!(outcome, ferry_store::InsertOutcome::Inserted(_)) as usize;
+        ids.insert(outcome.run().id.clone());
+    }
+    assert_eq!((inserted, ids.len()), (1, 1));
+    // History appends from many callers: consecutive seqs, none lost.
+    s.ensure_session("h").await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.append_messages(
+                "h",
+                vec![
+                    json!({"role": "user", "n": i}),
+                    json!({"role": "assistant"}),
+                ],
+            )
+            .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let seqs: Vec<u64> = s
+        .history("h")
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(seqs, (1..=32).collect::<Vec<_>>());
+}
+
+async fn assets_and_derivations(s: Backend) {
+    let new = |id: &str, sha: &str, ty: &str| NewAsset {
+        id: id.into(),
+        sha256: sha.into(),
+        media_type: ty.into(),
+        size: 10,
+        file_name: Some("f".into()),
+        source: "upload".into(),
+    };
+    assert!(matches!(
+        s.insert_asset(new("a1", "h1", "image/png")).await.unwrap(),
+        AssetInsert::Inserted(_)
+    ));
+    match s.insert_asset(new("a1b", "h1", "image/png")).await.unwrap() {
+        AssetInsert::Existing(a) => assert_eq!(a.id, "a1"),
+        other => panic!("expected the existing asset, got {other:?}"),
+    }
+    s.insert_asset(new("a2", "h1", "audio/wav")).await.unwrap();
+    s.insert_asset(new("a3", "h3", "audio/wav")).await.unwrap();
+    let list = |f: AssetFilter| {
+        let s = s.clone();
+        async move {
+            s.list_assets(f)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|a| a.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list(AssetFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await,
+        ["a3", "a2", "a1"]
+    );
+    assert_eq!(
+        list(AssetFilter {
+            media_types: vec!["audio/wav".into()],
+            limit: 10,
+            ..Default::default()
+        })
+        .await,
+        ["a3", "a2"]
+    );
+    let a2 = s.get_asset("a2").await.unwrap().unwrap();
+    assert_eq!(
+        list(AssetFilter {
+            before: Some(a2.seq),
+            limit: 10,
+            ..Default::default()
+        })
+        .await,
+        ["a1"]
+    );
+    let d = s
+        .put_derivation(
+            "a3",
+            "transcript",
+            "m",
+            "hello",
+            Some(json!({"lang": "en"})),
+        )
+        .await
+        .unwrap();
+    let d2 = s
+        .put_derivation("a3", "transcript", "m", "other", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (d.content.as_str(), d2.content.as_str()),
+        ("hello", "hello")
+    );
+    assert_eq!(s.derivations("a3").await.unwrap().len(), 1);
+    assert!(s
+        .get_derivation("a3", "transcript", "x")
+        .await
+        .unwrap()
+        .is_none());
+    let (gone, shared) = s.delete_asset("a1").await.unwrap();
+    assert_eq!((gone.id.as_str(), shared), ("a1", true));
+    let (_, shared) = s.delete_asset("a3").await.unwrap();
+    assert!(!shared);
+    assert!(!s.blob_in_use("h3").await.unwrap());
+    assert!(matches!(
+        s.delete_asset("a3").await,
+        Err(StoreError::AssetNotFound { .. })
+    ));
+    assert!(matches!(
+        s.put_derivation("a3", "transcript", "m", "x", None).await,
+        Err(StoreError::AssetNotFound { .. })
+    ));
+}
+
+async fn video_jobs(s: Backend) {
+    let job = s
+        .insert_video_job(NewVideoJob {
+            id: "v1".into(),
+            route: "r".into(),
+            model: "m".into(),
+            upstream_id: "up".into(),
+            polling_url: None,
+            status: "pending".into(),
+            request: json!({"prompt": "p"}),
+            run_id: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(job.status, "pending");
+    assert_eq!(s.unfinished_video_jobs().await.unwrap().len(), 1);
+    let done = s
+        .update_video_job(
+            "v1",
+            VideoJobUpdate {
+                status: "completed".into(),
+                asset_id: Some("a".into()),
+                finished: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(done.finished_at.is_some());
+    assert!(matches!(
+        s.update_video_job("v1", VideoJobUpdate::default()).await,
+        Err(StoreError::VideoJobFinished { .. })
+    ));
+    assert!(matches!(
+        s.update_video_job("nope", VideoJobUpdate::default()).await,
+        Err(StoreError::VideoJobNotFound { .. })
+    ));
+    assert!(s.unfinished_video_jobs().await.unwrap().is_empty());
+    assert_eq!(
+        s.list_video_jobs(5).await.unwrap()[0].asset_id.as_deref(),
+        Some("a")
+    );
+}
+
+async fn keys_ledger_and_config(s: Backend) {
+    let key = s
+        .insert_key(
+            "k1".into(),
+            "ci".into(),
+            "hash1".into(),
+            "fk-…abcd".into(),
+            json!({"budget": 1}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(key.revoked_at, None);
+    assert!(s
+        .update_key("k1".into(), "ci2".into(), json!({"budget": 2}))
+        .await
+        .unwrap());
+    assert!(!s
+        .update_key("nope".into(), "x".into(), json!({}))
+        .await
+        .unwrap());
+    assert!(s.revoke_key("k1".into()).await.unwrap());
+    assert!(!s.revoke_key("k1".into()).await.unwrap());
+    let keys = s.list_keys().await.unwrap();
+    assert_eq!(
+        (keys[0].name.as_str(), keys[0].settings.clone()),
+        ("ci2", json!({"budget": 2}))
+    );
+    assert!(keys[0].revoked_at.is_some());
+    let since = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+    for (model, nanos) in [("a", 5), ("b", 7), ("a", 11)] {
+        s.charge_nowait(LedgerEntry {
+            key_id: Some("k1".into()),
+            route: "r".into(),
+            model: model.into(),
+            kind: "chat".into(),
+            prompt_tokens: Some(1),
+            completion_tokens: Some(2),
+            cost: Some(nanos as f64 / 1e9),
+            cost_nanos: nanos,
+            estimated: model == "b",
+            generation_id: Some(format!("g{nanos}")),
+            run_id: None,
+        });
+    }
+    s.set_ledger_billed_nowait("g7".into(), 0.25);
+    assert_eq!(
+        s.key_spend_since(vec![("k1".into(), since)]).await.unwrap(),
+        [("k1".into(), 23)]
+    );
+    let report = s
+        .spend_report(SpendGrouping::Model, None, None, None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        report
+            .iter()
+            .map(|g| (g.group.as_str(), g.calls))
+            .collect::<Vec<_>>(),
+        [("a", 2), ("b", 1)]
+    );
+    assert_eq!(
+        (report[1].estimated_calls, report[1].billed_usd),
+        (1, Some(0.25))
+    );
+    assert_eq!(report[0].prompt_tokens, 2);
+    let split = s
+        .spend_report(
+            SpendGrouping::Key,
+            Some(SpendGrouping::Model),
+            None,
+            None,
+            Some("k1".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        split
+            .iter()
+            .map(|g| g.split.clone().unwrap())
+            .collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    let by_day = s
+        .spend_report(
+            SpendGrouping::Day,
+            None,
+            Some("2000-01-01".into()),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_day.len(), 1);
+    assert_eq!(by_day[0].group.len(), 10);
+    assert!(s
+        .spend_report(
+            SpendGrouping::Kind,
+            None,
+            None,
+            Some("2000-01-01".into()),
+            None
+        )
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s.release_all_reservations().await.unwrap().is_empty());
+    assert_eq!(s.runtime_get("model").await.unwrap(), None);
+    s.runtime_set("model", Some("openrouter/x")).await.unwrap();
+    s.runtime_set("model", Some("openrouter/y")).await.unwrap();
+    assert_eq!(
+        s.runtime_get("model").await.unwrap().as_deref(),
+        Some("openrouter/y")
+    );
+    s.runtime_set("model", None).await.unwrap();
+    assert_eq!(s.runtime_get("model").await.unwrap(), None);
+}
+
+async fn upkeep(s: Backend) {
+    s.create_run(run("old", "u", None)).await.unwrap();
+    s.finish_run(finish("old", RunStatus::Completed, vec![], 1))
+        .await
+        .unwrap();
+    s.create_run(run("open", "u", None)).await.unwrap();
+    let stats = s.stats().await.unwrap();
+    assert_eq!((stats.sessions, stats.runs, stats.events), (1, 2, 1));
+    assert_eq!(stats.runs_by_status[&RunStatus::Queued], 1);
+    let future = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let pruned = s.prune_runs(future, 10).await.unwrap();
+    assert_eq!((pruned.runs, pruned.events), (1, 1));
+    assert!(s.get_run("old").await.unwrap().is_none());
+    assert!(s.get_run("open").await.unwrap().is_some());
+    s.close().await;
+    assert!(matches!(
+        s.ensure_session("late").await,
+        Err(StoreError::Closed)
+    ));
+    assert!(
+        s.get_run("open").await.unwrap().is_some(),
+        "reads keep working after close"
+    );
+}
+
+/// Runs every scenario on a fresh database made by `fresh`.
+async fn suite<F, Fut>(fresh: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Backend>,
+{
+    sessions_and_history(fresh().await).await;
+    runs_events_and_end(fresh().await).await;
+    concurrent_writers(fresh().await).await;
+    assets_and_derivations(fresh().await).await;
+    video_jobs(fresh().await).await;
+    keys_ledger_and_config(fresh().await).await;
+    upkeep(fresh().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_contract_holds_on_sqlite() {
+    let dirs = std::sync::Mutex::new(Vec::new());
+    suite(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        dirs.lock().unwrap().push(dir);
+        async move { Arc::new(store) as Backend }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_contract_holds_on_postgresql() {
+    let cluster = TestCluster::start().unwrap_or_else(|e| panic!("{e}"));
+    suite(|| async {
+        let url = cluster.new_database().await.unwrap();
+        Arc::new(PgStore::connect(&url).await.unwrap()) as Backend
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_starting_together_migrate_once_and_bad_urls_say_what_to_fix() {
+    let cluster = TestCluster::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = cluster.new_database().await.unwrap();
+    let opens: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { PgStore::connect(&url).await })
+        })
+        .collect();
+    for open in opens {
+        open.await.unwrap().unwrap();
+    }
+    let wrong = format!(
+        "postgres://ferry:hunter2@127.0.0.1:{}/no_such_db",
+        cluster.port()
+    );
+    let message = PgStore::connect(&wrong).await.unwrap_err().to_string();
+    assert!(message.contains("no_such_db"), "{message}");
+    assert!(message.contains("--database-url"), "{message}");
+    assert!(
+        !message.contains("hunter2"),
+        "the password leaked: {message}"
+    );
+}
