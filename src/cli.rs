@@ -393,6 +393,11 @@ pub struct ServeArgs {
     /// Where the database, secret store and assets live.
     #[arg(long, env = "FERRY_STATE_ROOT", default_value = "./state")]
     pub state_root: PathBuf,
+    /// Keep sessions, runs, assets' rows, keys and the ledger in this PostgreSQL
+    /// database (`postgres://user:password@host:5432/db`, PostgreSQL 14 or newer) instead
+    /// of the embedded SQLite database in the state root; replicas share it.
+    #[arg(long, env = "FERRY_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// Root for `{path}` attachments; nothing outside it is readable.
     #[arg(long, env = "FERRY_WORKSPACE_ROOT", default_value = ".")]
     pub workspace_root: PathBuf,

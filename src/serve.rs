@@ -12,7 +12,7 @@ use ferry_api::{AuthConfig, BrowserPolicy};
 use ferry_engine::{Engine, EngineConfig, SecretsHandle};
 use ferry_openrouter::RetryPolicy;
 use ferry_secrets::MasterKey;
-use ferry_store::Store;
+use ferry_store::{Storage, Store};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +21,29 @@ use crate::client::{serve_token, CliError};
 use crate::routes_source::RoutesSource;
 
 /// The secret store's "no master key" error, naming the key file `onboard` writes.
+/// The database: PostgreSQL when `--database-url` names one, else the embedded SQLite
+/// database in the state root.
+async fn open_storage(args: &ServeArgs) -> Result<Arc<dyn Storage>, CliError> {
+    match args.database_url.as_deref() {
+        None => {
+            let store = Store::open(&args.state_root).map_err(|e| CliError::fail(e.to_string()))?;
+            Ok(Arc::new(store))
+        }
+        Some(url) if ferry_store_pg::is_postgres_url(url) => {
+            let store = ferry_store_pg::PgStore::connect(url)
+                .await
+                .map_err(|e| CliError::fail(e.to_string()))?;
+            tracing::info!(database = %ferry_store_pg::redact_url(url), "using PostgreSQL");
+            Ok(Arc::new(store))
+        }
+        Some(other) => Err(CliError::usage(format!(
+            "--database-url {} is not a PostgreSQL URL: give postgres://user:password@host:5432/database, \
+             or leave it unset to keep the embedded SQLite database in the state root",
+            ferry_store_pg::redact_url(other)
+        ))),
+    }
+}
+
 fn no_master_key_hint(e: ferry_secrets::SecretsError, state_root: &Path) -> String {
     match e {
         ferry_secrets::SecretsError::NoMasterKey => format!(
@@ -111,7 +134,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
         }
         None => None,
     };
-    let store = Store::open(&args.state_root).map_err(|e| CliError::fail(e.to_string()))?;
+    let store = open_storage(args).await?;
     let config = EngineConfig {
         workspace_root: args.workspace_root.clone(),
         max_asset_bytes: args.max_asset_bytes,
@@ -124,7 +147,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
     };
     let (engine, recovered) = Engine::start(
         routes,
-        Arc::new(store),
+        store,
         secrets,
         RetryPolicy::default(),
         config,
