@@ -145,15 +145,9 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
         retention_days: args.retention_days.or(routes.retention_days),
         ..EngineConfig::new(&args.state_root)
     };
-    let (engine, recovered) = Engine::start(
-        routes,
-        store,
-        secrets,
-        RetryPolicy::default(),
-        config,
-    )
-    .await
-    .map_err(|e| CliError::fail(e.to_string()))?;
+    let (engine, recovered) = Engine::start(routes, store, secrets, RetryPolicy::default(), config)
+        .await
+        .map_err(|e| CliError::fail(e.to_string()))?;
     engine.set_facade_recording(args.record_facade_runs);
     for run in &recovered {
         tracing::warn!(run = %run.id, session = %run.session_id, "run was in flight when ferry stopped; marked interrupted");

@@ -251,7 +251,7 @@ fn chunked_upload(port: u16, body: &[u8]) -> u16 {
 }
 
 #[test]
-fn duplicates_dedupe_and_downloads_verify() {
+pub(crate) fn duplicates_dedupe_and_downloads_verify() {
     let r = rig_with("", &[]);
     let wav = testdata::wav();
     let first = r.upload(&wav, None, Some("a.wav")).json();
@@ -351,7 +351,7 @@ fn duplicates_dedupe_and_downloads_verify() {
 }
 
 #[test]
-fn delete_and_multipart_and_cli_round_trip() {
+pub(crate) fn delete_and_multipart_and_cli_round_trip() {
     let r = rig_with("", &[]);
     // Multipart upload with a `file` part.
     let png = testdata::png_with(3, 3, 9);

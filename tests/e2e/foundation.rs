@@ -11,7 +11,7 @@ fn fake() -> FakeOpenRouter {
 }
 
 #[test]
-fn seed_flow_end_to_end() {
+pub(crate) fn seed_flow_end_to_end() {
     let fake = fake();
     let env = Env::new();
     env.write_default_routes(&fake.base_url());
@@ -46,7 +46,7 @@ fn seed_flow_end_to_end() {
 }
 
 #[test]
-fn runtime_model_survives_restart_and_bad_selectors_are_rejected() {
+pub(crate) fn runtime_model_survives_restart_and_bad_selectors_are_rejected() {
     let fake = fake();
     let env = Env::new();
     env.write_routes(&format!(

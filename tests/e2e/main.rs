@@ -16,6 +16,7 @@ mod multimodal;
 mod observability;
 mod openai;
 mod operator;
+mod postgres;
 mod protocols;
 mod sessions;
 mod shaping;

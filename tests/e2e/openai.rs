@@ -438,7 +438,7 @@ fn token_is_required_and_refusals_are_openai_shaped() {
 }
 
 #[test]
-fn facade_calls_are_recorded_as_runs_only_when_enabled() {
+pub(crate) fn facade_calls_are_recorded_as_runs_only_when_enabled() {
     let r = Rig::start();
     r.fake.push(Reply::text("not recorded"));
     let (status, _) = r.post(&json!({"model": "openai/gpt-5.4-mini", "messages": user("x")}));

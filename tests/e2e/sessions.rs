@@ -69,7 +69,7 @@ fn user_texts(body: &Value) -> Vec<String> {
 }
 
 #[test]
-fn seed_command_streams_and_history_is_replayed() {
+pub(crate) fn seed_command_streams_and_history_is_replayed() {
     let r = Rig::start();
     r.fake
         .push(Reply::text("Here is a concise summary of the files.").with_usage(12, 7, 0.00042));
@@ -573,7 +573,7 @@ fn reasoning_only_replies_are_kept() {
 }
 
 #[test]
-fn cancel_mid_stream_aborts_the_run() {
+pub(crate) fn cancel_mid_stream_aborts_the_run() {
     let r = Rig::start();
     r.fake.push(Reply::stall_after(2, Duration::from_secs(120)));
     let run_id = stdout(&r.cli(&["sessions", "input", "c", "--detach", "long story"]))
@@ -603,7 +603,7 @@ fn cancel_mid_stream_aborts_the_run() {
 }
 
 #[test]
-fn detached_runs_with_idempotency_keys_and_queueing() {
+pub(crate) fn detached_runs_with_idempotency_keys_and_queueing() {
     let r = Rig::start();
     let a = stdout(&r.cli(&[
         "sessions",
@@ -677,7 +677,7 @@ fn detached_runs_with_idempotency_keys_and_queueing() {
 }
 
 #[test]
-fn fifty_sessions_stream_concurrently_with_unmixed_histories() {
+pub(crate) fn fifty_sessions_stream_concurrently_with_unmixed_histories() {
     let r = Rig::start();
     for round in ["hello", "again"] {
         let handles: Vec<_> = (0..50)
@@ -724,7 +724,7 @@ fn fifty_sessions_stream_concurrently_with_unmixed_histories() {
 }
 
 #[test]
-fn kill_9_mid_run_then_restart_recovers() {
+pub(crate) fn kill_9_mid_run_then_restart_recovers() {
     let fake = FakeOpenRouter::start();
     fake.set_api_key(API_KEY);
     let env = Env::new();
@@ -796,7 +796,7 @@ fn kill_9_mid_run_then_restart_recovers() {
 }
 
 #[test]
-fn sse_replay_from_last_event_id_returns_exactly_the_missed_events() {
+pub(crate) fn sse_replay_from_last_event_id_returns_exactly_the_missed_events() {
     let r = Rig::start();
     r.fake
         .push(Reply::text("one two three four five six").with_reasoning("hmm"));

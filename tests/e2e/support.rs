@@ -34,6 +34,61 @@ pub struct Env {
     pub extra_env: Vec<(String, String)>,
     /// Run every command under this umask (through `sh -c 'umask M && exec …'`).
     pub umask: Option<&'static str>,
+    /// The daemon's `--database-url` (PostgreSQL) when the test runs under
+    /// [`on_postgresql`]; `None`: the embedded SQLite database in the state root.
+    pub database_url: Option<String>,
+}
+
+thread_local! {
+    /// The database [`on_postgresql`] made for the test running on this thread.
+    static TEST_DATABASE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs an existing e2e test with every daemon it starts on a fresh PostgreSQL database
+/// (a throwaway cluster on loopback, stopped afterwards) instead of SQLite: the same
+/// test body, the same assertions. Fails when PostgreSQL is not installed.
+pub fn on_postgresql(test: fn()) {
+    let cluster =
+        ferry_store_pg::test_cluster::TestCluster::start().unwrap_or_else(|e| panic!("{e}"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let url = runtime
+        .block_on(cluster.new_database())
+        .unwrap_or_else(|e| panic!("{e}"));
+    TEST_DATABASE.with(|d| *d.borrow_mut() = Some(url.clone()));
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            TEST_DATABASE.with(|d| d.borrow_mut().take());
+        }
+    }
+    let _reset = Reset;
+    test();
+    // The test really ran on PostgreSQL: its daemons wrote rows there (counted by the
+    // server's statistics, which include rows deleted since; the daemons have exited, so
+    // their counts are flushed).
+    let written: i64 = runtime.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test database");
+        tokio::spawn(conn);
+        client
+            .query_one(
+                "SELECT COALESCE(SUM(n_tup_ins), 0)::BIGINT FROM pg_stat_user_tables
+                 WHERE relname <> 'schema_version'",
+                &[],
+            )
+            .await
+            .expect("read the table statistics")
+            .get(0)
+    });
+    assert!(
+        written > 0,
+        "the test wrote nothing to PostgreSQL: its daemons did not use --database-url"
+    );
+    drop(cluster);
 }
 
 impl Env {
@@ -53,6 +108,7 @@ impl Env {
         Env {
             dir,
             master_key,
+            database_url: TEST_DATABASE.with(|d| d.borrow().clone()),
             extra_env: Vec::new(),
             umask: None,
         }
@@ -160,7 +216,7 @@ impl Env {
 
     /// `ferry serve` on `bind` with this environment's state root, workspace and routes.
     pub fn serve_command(&self, bind: &str) -> Command {
-        self.cli(&[
+        let mut cmd = self.cli(&[
             "serve",
             "--bind",
             bind,
@@ -170,7 +226,11 @@ impl Env {
             self.ws().to_str().unwrap(),
             "--routes-file",
             self.routes_path().to_str().unwrap(),
-        ])
+        ]);
+        if let Some(url) = &self.database_url {
+            cmd.args(["--database-url", url]);
+        }
+        cmd
     }
 
     /// Spawns `ferry serve` without waiting (for tests that expect it to refuse).

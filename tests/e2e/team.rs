@@ -139,7 +139,7 @@ fn assert_budget_refusal(r: &RawResponse) {
 }
 
 #[test]
-fn budgets_never_overshoot_under_concurrency_and_reservations_die_with_the_daemon() {
+pub(crate) fn budgets_never_overshoot_under_concurrency_and_reservations_die_with_the_daemon() {
     let mut r = rig_with("", &[]);
     // 200 concurrent streams that may each cost up to $0.01 and cost $0.008.
     for _ in 0..200 {
@@ -376,7 +376,7 @@ fn media_calls_reserve_their_worst_case_and_never_overshoot() {
 }
 
 #[test]
-fn scopes_routes_globs_expiry_and_revocation() {
+pub(crate) fn scopes_routes_globs_expiry_and_revocation() {
     let r = rig_with("", &["--require-keys"]);
     // --require-keys: no credential is refused even on loopback.
     let (status, v) = http_get(r.d.port, "/v1/sessions").unwrap();
@@ -554,7 +554,7 @@ fn the_61st_request_in_a_minute_is_rate_limited_with_openai_headers() {
 }
 
 #[test]
-fn the_ledger_matches_what_the_fake_billed_per_key_model_and_kind() {
+pub(crate) fn the_ledger_matches_what_the_fake_billed_per_key_model_and_kind() {
     let r = rig_with("", &[]);
     let (alice, a_secret) = r.create_key("alice", &["--scope", "facade", "--scope", "sessions"]);
     let (bob, b_secret) = r.create_key("bob", &["--budget", "10"]);
