@@ -24,6 +24,7 @@ mod columns;
 mod db_error;
 mod ledger;
 mod pool;
+mod replica;
 mod runs;
 mod schema;
 mod sessions;
@@ -33,6 +34,7 @@ mod upkeep;
 mod video_jobs;
 
 pub use pool::{redact_url, PgStore};
+pub use replica::{HEARTBEAT, LEASE};
 pub use schema::SCHEMA_VERSION;
 
 /// Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`).

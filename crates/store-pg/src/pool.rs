@@ -10,6 +10,7 @@ use tokio_postgres::NoTls;
 
 use crate::db_error;
 use crate::ledger::LedgerWriter;
+use crate::replica::{Epitaph, Replica};
 
 /// Connections kept open per replica.
 const POOL_SIZE: usize = 16;
@@ -19,6 +20,8 @@ const POOL_SIZE: usize = 16;
 pub struct PgStore {
     pub(crate) pool: Pool,
     pub(crate) ledger: LedgerWriter,
+    pub(crate) replica: Arc<Replica>,
+    pub(crate) epitaph: Arc<Epitaph>,
     closed: Arc<AtomicBool>,
 }
 
@@ -58,6 +61,11 @@ fn open_error(url: &str, what: String) -> StoreError {
 }
 
 impl PgStore {
+    /// This process's replica id (the owner recorded on the runs it creates).
+    pub fn replica_id(&self) -> &str {
+        &self.replica.id
+    }
+
     /// Connects to the database at `url` (`postgres://user:pass@host:port/db`, or with
     /// `?host=/socket/dir`), checks the server version (≥ 14) and applies missing
     /// migrations. Must run inside a Tokio runtime (it starts the ledger writer task).
@@ -100,9 +108,14 @@ impl PgStore {
         crate::schema::migrate(&mut client).await?;
         drop(client);
         let ledger = LedgerWriter::start(pool.clone());
+        let epitaph = Arc::new(Epitaph::default());
+        let replica = Replica::join(url, pool.clone(), epitaph.clone()).await?;
+        tracing::info!(replica = %replica.id, "joined the database as a replica");
         Ok(PgStore {
             pool,
             ledger,
+            replica: Arc::new(replica),
+            epitaph,
             closed: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -120,6 +133,10 @@ impl PgStore {
     /// A pooled connection for reads (each statement sees committed data).
     pub(crate) async fn reader(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(db_error::pool)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     pub(crate) fn mark_closed(&self) {

@@ -184,8 +184,8 @@ impl RunRepo for PgStore {
         let n = tx
             .execute(
                 "INSERT INTO runs (id, session_id, status, created_at, input, attempts,
-                                   idempotency_key)
-                 VALUES ($1, $2, 'queued', $3, $4, '[]', $5)
+                                   idempotency_key, owner)
+                 VALUES ($1, $2, 'queued', $3, $4, '[]', $5, $6)
                  ON CONFLICT (session_id, idempotency_key) WHERE idempotency_key IS NOT NULL
                  DO NOTHING",
                 &[
@@ -194,6 +194,7 @@ impl RunRepo for PgStore {
                     &created_at,
                     &json_text(&new.input),
                     &new.idempotency_key,
+                    &self.replica.id,
                 ],
             )
             .await
@@ -404,48 +405,25 @@ impl RunRepo for PgStore {
             .collect()
     }
 
+    /// At startup, on a database replicas share: interrupts only the runs of replicas
+    /// that died (and runs without an owner), never a live replica's; the heartbeat
+    /// repeats it from then on with the same reason (see [`crate::replica`]).
     async fn recover_interrupted(
         &self,
         reason: &str,
         terminal: &Value,
     ) -> Result<Vec<Run>, StoreError> {
-        let mut conn = self.writer().await?;
-        let tx = conn.transaction().await.map_err(db)?;
-        let ids: Vec<String> = tx
-            .query(
-                "SELECT id FROM runs WHERE status IN ('queued', 'running') ORDER BY ord
-                 FOR UPDATE",
-                &[],
-            )
-            .await
-            .map_err(db)?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        let now = now_rfc3339();
+        if self.is_closed() {
+            return Err(StoreError::Closed);
+        }
+        self.epitaph.set(reason, terminal);
+        let ids =
+            crate::replica::recover_dead(&self.pool, &self.replica.id, reason, terminal).await?;
+        let conn = self.reader().await?;
         let mut runs = Vec::with_capacity(ids.len());
         for id in ids {
-            tx.execute(
-                "UPDATE runs SET status = 'interrupted', error_code = 'interrupted',
-                                 error_message = $2, finished_at = $3
-                 WHERE id = $1",
-                &[&id, &reason, &now],
-            )
-            .await
-            .map_err(db)?;
-            let last: i64 = tx
-                .query_one(
-                    "SELECT COALESCE(MAX(seq), 0) FROM run_events WHERE run_id = $1",
-                    &[&id],
-                )
-                .await
-                .map_err(db)?
-                .get(0);
-            let event = NewEvent::new(last as u64 + 1, "run.failed", terminal)?;
-            insert_events(&tx, &id, &[event], &now).await?;
-            runs.push(require_run(&tx, &id).await?);
+            runs.push(require_run(&conn, &id).await?);
         }
-        tx.commit().await.map_err(db)?;
         Ok(runs)
     }
 }

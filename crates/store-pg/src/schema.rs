@@ -152,6 +152,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX spend_ledger_at ON spend_ledger(at);
     CREATE INDEX spend_ledger_generation ON spend_ledger(generation_id)
         WHERE generation_id IS NOT NULL;",
+    // 2: replicas (spec §15): each live `ferry serve` has a row with its heartbeat and
+    // holds a session advisory lock on `lock_key` while it lives; a run records the
+    // replica that owns it, so recovery interrupts only the runs of replicas that died.
+    "CREATE TABLE replicas (
+        id TEXT PRIMARY KEY,
+        lock_key BIGINT NOT NULL UNIQUE,
+        started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        heartbeat_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    );
+    ALTER TABLE runs ADD COLUMN owner TEXT;",
 ];
 
 /// The schema version this build writes.

@@ -12,6 +12,7 @@ use ferry_store::{
     StoreError, VideoJobUpdate,
 };
 use ferry_store_pg::test_cluster::TestCluster;
+use ferry_store::prelude::*;
 use ferry_store_pg::PgStore;
 use serde_json::json;
 
@@ -263,22 +264,6 @@ async fn runs_events_and_end(s: Backend) {
         s.list_runs_page(unknown).await,
         Err(StoreError::RunNotFound { .. })
     ));
-    // Recovery: every run still queued or running ends interrupted with a last event.
-    let recovered = s
-        .recover_interrupted("the daemon stopped", &json!({"code": "interrupted"}))
-        .await
-        .unwrap();
-    assert_eq!(ids(recovered), ["r2", "r3"]);
-    let r2 = s.get_run("r2").await.unwrap().unwrap();
-    assert_eq!(r2.status, RunStatus::Interrupted);
-    assert_eq!(r2.error.unwrap().message, "the daemon stopped");
-    let last = s.events_after("r2", 0).await.unwrap();
-    assert_eq!(
-        last.iter()
-            .map(|e| (e.seq, e.kind.as_str()))
-            .collect::<Vec<_>>(),
-        [(1, "run.started"), (2, "run.failed")]
-    );
 }
 
 async fn concurrent_writers(s: Backend) {
@@ -670,5 +655,100 @@ async fn replicas_starting_together_migrate_once_and_bad_urls_say_what_to_fix() 
     assert!(
         !message.contains("hunter2"),
         "the password leaked: {message}"
+    );
+}
+
+/// Creates a queued run and a running run with one event on `s`.
+async fn runs_in_flight(s: &dyn Storage) {
+    s.create_run(run("q", "crash", None)).await.unwrap();
+    s.create_run(run("r", "crash", None)).await.unwrap();
+    s.append_events(
+        "r",
+        Some(start()),
+        vec![NewEvent::new(1, "run.started", &json!({})).unwrap()],
+    )
+    .await
+    .unwrap();
+}
+
+/// The runs `q` and `r` ended interrupted, each with its `run.failed` after its events.
+async fn assert_interrupted(s: &dyn Storage) {
+    for (id, seqs) in [
+        ("q", vec![(1, "run.failed")]),
+        ("r", vec![(1, "run.started"), (2, "run.failed")]),
+    ] {
+        let run = s.get_run(id).await.unwrap().unwrap();
+        assert_eq!(run.status, RunStatus::Interrupted, "{id}");
+        assert_eq!(run.error.unwrap().message, "the daemon stopped");
+        let events = s.events_after(id, 0).await.unwrap();
+        assert_eq!(
+            events
+                .iter()
+                .map(|e| (e.seq, e.kind.as_str()))
+                .collect::<Vec<_>>(),
+            seqs
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_recovery_at_startup_interrupts_every_run_left_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Store::open(dir.path()).unwrap();
+    runs_in_flight(&first).await;
+    first.close().await;
+    drop(first);
+    let second = Store::open(dir.path()).unwrap();
+    let recovered = second
+        .recover_interrupted("the daemon stopped", &json!({"code": "interrupted"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        recovered.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["q", "r"]
+    );
+    assert_interrupted(&second).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgresql_recovery_interrupts_only_the_runs_of_replicas_that_died() {
+    let cluster = TestCluster::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = cluster.new_database().await.unwrap();
+    let a = PgStore::connect(&url).await.unwrap();
+    runs_in_flight(&a).await;
+    // A second replica starting while the first lives leaves the first one's runs alone.
+    let b = PgStore::connect(&url).await.unwrap();
+    let terminal = json!({"code": "interrupted"});
+    assert!(b
+        .recover_interrupted("the daemon stopped", &terminal)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        b.get_run("r").await.unwrap().unwrap().status,
+        RunStatus::Running
+    );
+    // The first replica dies (its connections close): the second's heartbeat interrupts
+    // its runs without anyone asking.
+    drop(a);
+    let deadline = std::time::Instant::now() + ferry_store_pg::HEARTBEAT * 3;
+    while b.get_run("r").await.unwrap().unwrap().status != RunStatus::Interrupted {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dead replica's runs were not recovered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_interrupted(&b).await;
+    // Its own runs are never touched by its own recovery.
+    b.create_run(run("mine", "other", None)).await.unwrap();
+    assert!(b
+        .recover_interrupted("the daemon stopped", &terminal)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        b.get_run("mine").await.unwrap().unwrap().status,
+        RunStatus::Queued
     );
 }
