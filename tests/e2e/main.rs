@@ -17,6 +17,7 @@ mod observability;
 mod openai;
 mod operator;
 mod postgres;
+mod replicas;
 mod protocols;
 mod sessions;
 mod shaping;
