@@ -375,7 +375,7 @@ impl Engine {
         if !attached.iter().any(visual) {
             return None;
         }
-        let catalog = self.catalog_for_check(&route.id).await?;
+        let catalog = self.inner.catalogs.for_check(&route.id).await?;
         for a in attached {
             let (modality, code) = match a.media_type.kind() {
                 Kind::Image => ("image", "model_cannot_take_images"),

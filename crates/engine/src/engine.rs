@@ -106,16 +106,17 @@ impl EngineConfig {
 }
 
 pub(crate) struct Inner {
-    pub(crate) routes: RouteTable,
+    pub(crate) routes: Arc<RouteTable>,
     pub(crate) store: Arc<dyn Storage>,
     pub(crate) secrets: Arc<SecretsHandle>,
     /// Route → provider + key ([`crate::upstreams`]).
-    pub(crate) upstreams: Upstreams,
+    pub(crate) upstreams: Arc<Upstreams>,
     /// The tool definitions each route offers.
     pub(crate) tools: RouteTools,
     pub(crate) assets: AssetStore,
     pub(crate) workspace_root: PathBuf,
-    pub(crate) catalogs: Catalogs,
+    /// The model catalogs with their refresh task ([`crate::catalogs`]).
+    pub(crate) catalogs: Arc<Catalogs>,
     pub(crate) reconcile_cost: bool,
     pub(crate) runtime_model: RwLock<Option<String>>,
     pub(crate) queues: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
@@ -179,7 +180,6 @@ impl Engine {
                 ),
             )
         })?;
-        let catalogs = Catalogs::new(&config.state_root, config.catalog_ttl, &routes);
         // Each recovered run gets its `run.failed` event in the same transaction.
         let recovered = store
             .recover_interrupted(
@@ -205,9 +205,15 @@ impl Engine {
             None => None,
         };
         let tools = RouteTools::new(&routes);
-        let routes = RouteTable::new(routes);
+        let routes = Arc::new(RouteTable::new(routes));
         let secrets = Arc::new(secrets);
-        let upstreams = Upstreams::new(&routes, secrets.clone(), retry, providers);
+        let upstreams = Arc::new(Upstreams::new(&routes, secrets.clone(), retry, providers));
+        let catalogs = Arc::new(Catalogs::new(
+            &config.state_root,
+            config.catalog_ttl,
+            Arc::clone(&routes),
+            Arc::clone(&upstreams),
+        ));
         let engine = Engine {
             inner: Arc::new(Inner {
                 routes,
@@ -242,11 +248,22 @@ impl Engine {
                 billing: Default::default(),
             }),
         };
-        engine.spawn_catalog_refresh();
+        let inner = &engine.inner;
+        inner
+            .catalogs
+            .spawn_refresh(&inner.tasks, inner.background.clone());
         engine.spawn_upstream_probe(config.probe_interval);
         engine.spawn_retention(config.retention_days);
         engine.resume_video_jobs().await?;
         Ok((engine, recovered))
+    }
+
+    /// `GET /v1/models`: the route's catalog, filtered ([`Catalogs::models`]).
+    pub async fn models(
+        &self,
+        query: &crate::catalogs::ModelsQuery,
+    ) -> Result<crate::catalogs::ModelsView, EngineError> {
+        self.inner.catalogs.models(query).await
     }
 
     /// The OpenTelemetry traces, when exporting is on.

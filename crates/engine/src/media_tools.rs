@@ -289,7 +289,7 @@ impl Engine {
             .model
             .clone()
             .unwrap_or_else(|| route.media.image_model.clone());
-        let catalog = self.catalog_for_check(&route.id).await;
+        let catalog = self.inner.catalogs.for_check(&route.id).await;
         if let Some(m) = catalog.as_deref().and_then(|c| c.model(&model)) {
             if !m.outputs("image") {
                 return Err(EngineError::bad_input(

@@ -599,7 +599,7 @@ impl Engine {
             None => {
                 let mut worst = 0.0f64;
                 for (route, m) in &spec.models {
-                    let catalog = self.catalog_for_check(route).await;
+                    let catalog = self.inner.catalogs.for_check(route).await;
                     let cost = catalog
                         .as_deref()
                         .and_then(|c| c.model(m))
