@@ -21,6 +21,7 @@ use tokio_util::task::TaskTracker;
 use ferry_assets::AssetStore;
 
 use crate::attachments;
+use crate::billing::CostReconciler;
 use crate::catalogs::Catalogs;
 use crate::input::InputRequest;
 use crate::live::{Event, LiveRun, Subscription};
@@ -117,7 +118,6 @@ pub(crate) struct Inner {
     pub(crate) workspace_root: PathBuf,
     /// The model catalogs with their refresh task ([`crate::catalogs`]).
     pub(crate) catalogs: Arc<Catalogs>,
-    pub(crate) reconcile_cost: bool,
     pub(crate) runtime_model: RwLock<Option<String>>,
     pub(crate) queues: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
     pub(crate) live: Mutex<HashMap<String, Arc<LiveRun>>>,
@@ -137,8 +137,8 @@ pub(crate) struct Inner {
     /// Failed run ends not yet written ([`crate::unstored`]).
     pub(crate) unstored: Mutex<HashMap<String, crate::unstored::UnstoredEnd>>,
     pub(crate) access: crate::access::Access,
-    /// Billed-cost lookups in flight ([`crate::billing`]).
-    pub(crate) billing: crate::billing::Lookups,
+    /// Billed-cost lookups and reconciliations ([`crate::billing`]).
+    pub(crate) billing: Arc<CostReconciler>,
 }
 
 /// The engine handle (cheap to clone).
@@ -214,6 +214,16 @@ impl Engine {
             Arc::clone(&routes),
             Arc::clone(&upstreams),
         ));
+        let tasks = TaskTracker::new();
+        let background = CancellationToken::new();
+        let billing = Arc::new(CostReconciler::new(
+            config.reconcile_cost,
+            Arc::clone(&routes),
+            Arc::clone(&upstreams),
+            Arc::clone(&store),
+            tasks.clone(),
+            background.clone(),
+        ));
         let engine = Engine {
             inner: Arc::new(Inner {
                 routes,
@@ -224,7 +234,6 @@ impl Engine {
                 assets,
                 workspace_root,
                 catalogs,
-                reconcile_cost: config.reconcile_cost,
                 runtime_model: RwLock::new(runtime_model),
                 queues: Mutex::new(HashMap::new()),
                 live: Mutex::new(HashMap::new()),
@@ -235,8 +244,8 @@ impl Engine {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs())
                     .unwrap_or(0),
-                tasks: TaskTracker::new(),
-                background: CancellationToken::new(),
+                tasks,
+                background,
                 grace_over: CancellationToken::new(),
                 metrics: ferry_metrics::Metrics::new(),
                 record_facade: AtomicBool::new(false),
@@ -245,7 +254,7 @@ impl Engine {
                 traces: config.traces.clone(),
                 unstored: Mutex::new(HashMap::new()),
                 access,
-                billing: Default::default(),
+                billing,
             }),
         };
         let inner = &engine.inner;

@@ -694,9 +694,11 @@ impl Engine {
             &entry.kind,
             ferry_store::nanos_to_usd(entry.cost_nanos),
         );
-        if self.inner.reconcile_cost {
+        if self.inner.billing.enabled() {
             if let Some(g) = &entry.generation_id {
-                crate::billing::spawn_ledger(self.inner.clone(), entry.route.clone(), g.clone());
+                self.inner
+                    .billing
+                    .reconcile_ledger(entry.route.clone(), g.clone());
             }
         }
         self.inner.store.charge_nowait(entry);
