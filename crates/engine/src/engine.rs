@@ -26,6 +26,7 @@ use crate::catalogs::Catalogs;
 use crate::input::InputRequest;
 use crate::live::{Event, LiveRun, Subscription};
 use crate::media_tools::require_tool;
+use crate::probe::{Unreachable, UpstreamProbe};
 use crate::routes::{RouteStatus, RouteTable};
 use crate::run::{session_worker, InsertFailed, Job};
 use crate::secrets::SecretsHandle;
@@ -132,7 +133,8 @@ pub(crate) struct Inner {
     pub(crate) metrics: ferry_metrics::Metrics,
     pub(crate) record_facade: AtomicBool,
     pub(crate) videos: crate::video_jobs::VideoWatchers,
-    pub(crate) reachability: crate::probe::Reachability,
+    /// Upstream reachability with its probe task ([`crate::probe`]).
+    pub(crate) reachability: Arc<UpstreamProbe>,
     pub(crate) traces: Option<Arc<ferry_telemetry::Traces>>,
     /// Failed run ends not yet written ([`crate::unstored`]).
     pub(crate) unstored: Mutex<HashMap<String, crate::unstored::UnstoredEnd>>,
@@ -224,6 +226,10 @@ impl Engine {
             tasks.clone(),
             background.clone(),
         ));
+        let reachability = Arc::new(UpstreamProbe::new(
+            Arc::clone(&routes),
+            Arc::clone(&upstreams),
+        ));
         let engine = Engine {
             inner: Arc::new(Inner {
                 routes,
@@ -250,7 +256,7 @@ impl Engine {
                 metrics: ferry_metrics::Metrics::new(),
                 record_facade: AtomicBool::new(false),
                 videos: Default::default(),
-                reachability: Default::default(),
+                reachability,
                 traces: config.traces.clone(),
                 unstored: Mutex::new(HashMap::new()),
                 access,
@@ -261,8 +267,17 @@ impl Engine {
         inner
             .catalogs
             .spawn_refresh(&inner.tasks, inner.background.clone());
-        engine.spawn_upstream_probe(config.probe_interval);
-        engine.spawn_retention(config.retention_days);
+        inner.reachability.spawn(
+            config.probe_interval,
+            &inner.tasks,
+            inner.background.clone(),
+        );
+        crate::retention::spawn(
+            Arc::clone(&inner.store),
+            config.retention_days,
+            &inner.tasks,
+            inner.background.clone(),
+        );
         engine.resume_video_jobs().await?;
         Ok((engine, recovered))
     }
@@ -273,6 +288,11 @@ impl Engine {
         query: &crate::catalogs::ModelsQuery,
     ) -> Result<crate::catalogs::ModelsView, EngineError> {
         self.inner.catalogs.models(query).await
+    }
+
+    /// The route's outage, if its upstream is unreachable now.
+    pub fn unreachable(&self, route: &str) -> Option<Unreachable> {
+        self.inner.reachability.unreachable(route)
     }
 
     /// The OpenTelemetry traces, when exporting is on.
