@@ -130,7 +130,7 @@ pub(crate) struct Inner {
     pub(crate) background: CancellationToken,
     /// Cancelled when the shutdown grace period is over ([`crate::CallGuard`]).
     pub(crate) grace_over: CancellationToken,
-    pub(crate) metrics: ferry_metrics::Metrics,
+    pub(crate) metrics: Arc<ferry_metrics::Metrics>,
     pub(crate) record_facade: AtomicBool,
     pub(crate) videos: crate::video_jobs::VideoWatchers,
     /// Upstream reachability with its probe task ([`crate::probe`]).
@@ -138,7 +138,9 @@ pub(crate) struct Inner {
     pub(crate) traces: Option<Arc<ferry_telemetry::Traces>>,
     /// Failed run ends not yet written ([`crate::unstored`]).
     pub(crate) unstored: Mutex<HashMap<String, crate::unstored::UnstoredEnd>>,
-    pub(crate) access: crate::access::Access,
+    pub(crate) access: Arc<crate::access::Access>,
+    /// Admission and spend of paid calls ([`crate::access::Gate`]).
+    pub(crate) gate: Arc<crate::access::Gate>,
     /// Billed-cost lookups and reconciliations ([`crate::billing`]).
     pub(crate) billing: Arc<CostReconciler>,
 }
@@ -226,6 +228,16 @@ impl Engine {
             tasks.clone(),
             background.clone(),
         ));
+        let metrics = Arc::new(ferry_metrics::Metrics::new());
+        let access = Arc::new(access);
+        let gate = Arc::new(crate::access::Gate::new(
+            Arc::clone(&access),
+            Arc::clone(&catalogs),
+            Arc::clone(&upstreams),
+            Arc::clone(&store),
+            Arc::clone(&metrics),
+            Arc::clone(&billing),
+        ));
         let reachability = Arc::new(UpstreamProbe::new(
             Arc::clone(&routes),
             Arc::clone(&upstreams),
@@ -253,13 +265,14 @@ impl Engine {
                 tasks,
                 background,
                 grace_over: CancellationToken::new(),
-                metrics: ferry_metrics::Metrics::new(),
+                metrics,
                 record_facade: AtomicBool::new(false),
                 videos: Default::default(),
                 reachability,
                 traces: config.traces.clone(),
                 unstored: Mutex::new(HashMap::new()),
                 access,
+                gate,
                 billing,
             }),
         };

@@ -496,7 +496,7 @@ impl Engine {
         state: &VideoJobState,
     ) -> Outcome {
         if state.cost.is_some() || state.status == VideoStatus::Completed {
-            self.charge_key(
+            self.inner.gate.charge_key(
                 job.request["key_id"].as_str().map(str::to_owned),
                 ferry_store::LedgerEntry {
                     route: job.route.clone(),

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{current_caller, Admission, CallSpec, Caller, Scope, Spent, Unpriced};
 use crate::engine::Engine;
 use crate::input::PlannedModel;
-use crate::upstreams::{Provisioned, Upstream};
+use crate::upstreams::Upstream;
 use crate::EngineError;
 
 impl Engine {
@@ -76,28 +76,16 @@ impl Engine {
         self.admit(&caller, spec).await
     }
 
-    /// The provider and key for the current caller's call on `route`: the OpenRouter key
-    /// provisioned for the caller's virtual key on that route, else the route's own key.
+    /// The provider and key for the current caller's call on `route`
+    /// ([`super::Gate::caller_upstream`]).
     pub(crate) fn caller_upstream(
         &self,
         route: &ferry_config::Route,
     ) -> Result<Upstream, EngineError> {
-        let caller = current_caller();
-        let provisioned = match &caller {
-            Caller::Key(k) => k.settings.upstream.as_ref().map(|u| Provisioned {
-                key_id: &k.id,
-                route: &u.route,
-                secret_ref: &u.secret_ref,
-            }),
-            _ => None,
-        };
-        self.inner.upstreams.upstream_for(route, provisioned)
+        self.inner.gate.caller_upstream(route)
     }
 
-    /// Admits one media call (`kind` `media` or `stt`) of the current caller to `model`
-    /// on `route`: model globs, rate limits (`input_bytes` of prompt count as tokens) and,
-    /// for a key with a budget, a reservation of `worst` (a call that cannot be priced is
-    /// refused under a budget).
+    /// Admits one media call of the current caller ([`super::Gate::admit_media`]).
     pub(crate) async fn admit_media(
         &self,
         kind: &'static str,
@@ -106,15 +94,10 @@ impl Engine {
         input_bytes: usize,
         worst: Result<f64, Unpriced>,
     ) -> Result<Admission, EngineError> {
-        let spec = CallSpec {
-            kind,
-            route: route.to_owned(),
-            models: vec![(route.to_owned(), model.to_owned())],
-            input_bytes,
-            max_tokens: None,
-            priced: Some(worst),
-        };
-        self.admit(&current_caller(), spec).await
+        self.inner
+            .gate
+            .admit_media(kind, route, model, input_bytes, worst)
+            .await
     }
 }
 
