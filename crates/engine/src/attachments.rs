@@ -453,7 +453,13 @@ impl Engine {
         if media_type.kind() == Kind::Audio {
             let text = match self.existing_transcript(id, &route.media.stt_model).await? {
                 Some(t) => t,
-                None => self.transcript(route, &view, None, None).await?.text,
+                None => {
+                    self.inner
+                        .transcriber
+                        .transcript(route, &view, None, None)
+                        .await?
+                        .text
+                }
             };
             return Ok(Resolved::Text(format!(
                 "[transcript of the audio attachment {name} ({id})]\n{text}"

@@ -32,6 +32,7 @@ use crate::run::{session_worker, InsertFailed, Job};
 use crate::secrets::SecretsHandle;
 use crate::tool_loop::SessionSettings;
 use crate::tools::{RouteTools, ToolName};
+use crate::transcribe::{TranscribeOptions, Transcriber, TranscriptView};
 use crate::upstreams::Upstreams;
 use crate::views::{ActiveTarget, RuntimeView, SessionView, StatusView};
 use crate::EngineError;
@@ -139,6 +140,8 @@ pub(crate) struct Inner {
     /// Failed run ends not yet written ([`crate::unstored`]).
     pub(crate) unstored: Mutex<HashMap<String, crate::unstored::UnstoredEnd>>,
     pub(crate) access: Arc<crate::access::Access>,
+    /// Speech-to-text with its transcript cache ([`crate::transcribe`]).
+    pub(crate) transcriber: Transcriber,
     /// Admission and spend of paid calls ([`crate::access::Gate`]).
     pub(crate) gate: Arc<crate::access::Gate>,
     /// Billed-cost lookups and reconciliations ([`crate::billing`]).
@@ -238,6 +241,13 @@ impl Engine {
             Arc::clone(&metrics),
             Arc::clone(&billing),
         ));
+        let transcriber = Transcriber::new(
+            Arc::clone(&routes),
+            assets.clone(),
+            Arc::clone(&store),
+            Arc::clone(&gate),
+            Arc::clone(&upstreams),
+        );
         let reachability = Arc::new(UpstreamProbe::new(
             Arc::clone(&routes),
             Arc::clone(&upstreams),
@@ -273,6 +283,7 @@ impl Engine {
                 unstored: Mutex::new(HashMap::new()),
                 access,
                 gate,
+                transcriber,
                 billing,
             }),
         };
@@ -306,6 +317,18 @@ impl Engine {
     /// The route's outage, if its upstream is unreachable now.
     pub fn unreachable(&self, route: &str) -> Option<Unreachable> {
         self.inner.reachability.unreachable(route)
+    }
+
+    /// `POST /v1/tools/transcribe_audio` ([`Transcriber::transcribe_asset`]).
+    pub async fn transcribe_asset(
+        &self,
+        asset_id: &str,
+        opts: &TranscribeOptions,
+    ) -> Result<TranscriptView, EngineError> {
+        self.inner
+            .transcriber
+            .transcribe_asset(asset_id, opts)
+            .await
     }
 
     /// The OpenTelemetry traces, when exporting is on.

@@ -181,6 +181,8 @@ impl Engine {
                 require_tool(ctx.route, ToolName::TranscribeAudio)?;
                 let asset = self.inner.assets.get(&a.asset_id).await?;
                 let t = self
+                    .inner
+                    .transcriber
                     .transcript(
                         ctx.route,
                         &asset,
