@@ -160,10 +160,15 @@ impl CostReconciler {
         cost
     }
 
-    /// Runs `reconcile` in the background when billed costs are reconciled on `route` and
-    /// fewer than [`MAX_PENDING`] reconciliations are pending.
-    fn start<F>(self: &Arc<Self>, route: String, reconcile: impl FnOnce(Arc<Self>, String) -> F)
-    where
+    /// Looks the billed cost of `generation_id` up in the background and hands it to
+    /// `record`, when billed costs are reconciled on `route` and fewer than
+    /// [`MAX_PENDING`] reconciliations are pending.
+    fn start<F>(
+        self: &Arc<Self>,
+        route: String,
+        generation_id: String,
+        record: impl FnOnce(Arc<Self>, f64) -> F + Send + 'static,
+    ) where
         F: Future<Output = ()> + Send + 'static,
     {
         let verified = self
@@ -178,8 +183,16 @@ impl CostReconciler {
             tracing::debug!(%route, "too many billed-cost lookups pending; not reconciling");
             return;
         }
-        let task = reconcile(Arc::clone(self), route);
         let stop = self.stop.clone();
+        let this = Arc::clone(self);
+        let task = async move {
+            match this.billed(&route, &generation_id).await {
+                Some(cost) => record(this, cost).await,
+                None => {
+                    tracing::debug!(generation = %generation_id, "billed cost not available")
+                }
+            }
+        };
         let this = Arc::clone(self);
         // Tracked, and given up on drain: a lookup never holds a shutdown up.
         self.tasks.spawn(async move {
@@ -198,25 +211,18 @@ impl CostReconciler {
         run_id: String,
         generation_id: String,
     ) {
-        self.start(route, |this, route| async move {
-            match this.billed(&route, &generation_id).await {
-                Some(cost) => {
-                    if let Err(e) = this.store.set_billed_cost(&run_id, cost).await {
-                        tracing::warn!(run = %run_id, error = %e, "cannot record the billed cost");
-                    }
-                }
-                None => tracing::debug!(run = %run_id, "billed cost not available"),
+        self.start(route, generation_id, |this, cost| async move {
+            if let Err(e) = this.store.set_billed_cost(&run_id, cost).await {
+                tracing::warn!(run = %run_id, error = %e, "cannot record the billed cost");
             }
         });
     }
 
     /// Starts the background reconciliation of the ledger row of `generation_id`.
     pub(crate) fn reconcile_ledger(self: &Arc<Self>, route: String, generation_id: String) {
-        self.start(route, |this, route| async move {
-            match this.billed(&route, &generation_id).await {
-                Some(cost) => this.store.set_ledger_billed_nowait(generation_id, cost),
-                None => tracing::debug!(generation = %generation_id, "billed cost not available"),
-            }
+        let row = generation_id.clone();
+        self.start(route, generation_id, |this, cost| async move {
+            this.store.set_ledger_billed_nowait(row, cost)
         });
     }
 }

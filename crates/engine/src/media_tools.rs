@@ -322,7 +322,7 @@ impl Engine {
             None => Err(Unpriced::NotInCatalog),
         };
         let chat = req.to_chat();
-        let up = self.caller_upstream(route)?;
+        let up = self.inner.gate.caller_upstream(route)?;
         let deadline =
             Duration::from_millis(ctx.timeout_ms.unwrap_or(route.media.image_timeout_ms));
         let limits = FetchLimits {
@@ -338,6 +338,8 @@ impl Engine {
         };
         for _ in 0..n {
             let admission = self
+                .inner
+                .gate
                 .admit_media("media", &route.id, &model, prompt.len(), worst.clone())
                 .await?;
             let mut attempts = Vec::new();
@@ -410,6 +412,8 @@ impl Engine {
         req.validate()?;
         // Speech answers carry no usage, so a key with a budget cannot use speech.
         let admission = self
+            .inner
+            .gate
             .admit_media(
                 "media",
                 &route.id,
@@ -418,7 +422,7 @@ impl Engine {
                 Err(Unpriced::Unbounded("speech")),
             )
             .await?;
-        let up = self.caller_upstream(route)?;
+        let up = self.inner.gate.caller_upstream(route)?;
         let mut attempts = Vec::new();
         let speech = up
             .provider

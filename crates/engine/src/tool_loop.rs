@@ -341,7 +341,7 @@ impl Engine {
         let output_started = AtomicBool::new(false);
         for (i, planned) in plan.chain.iter().enumerate().skip(start) {
             let route = inner.routes.route(&planned.route)?;
-            let up = self.caller_upstream(route)?;
+            let up = self.inner.gate.caller_upstream(route)?;
             let system_prompt = ctx.system_prompt_session.or(route.system_prompt.as_deref());
             let wire = wire_model(route, &planned.model);
             let catalog = inner.catalogs.get(&planned.route);

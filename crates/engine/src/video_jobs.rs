@@ -204,6 +204,8 @@ impl Engine {
             .ok_or(Unpriced::NoVideoPrices)
             .and_then(|doc| video_worst_case(doc, &model, duration));
         let admission = self
+            .inner
+            .gate
             .admit_media("media", &route.id, &model, args.prompt.len(), worst)
             .await?;
         let frame = |id: &Option<String>, what: &'static str| {

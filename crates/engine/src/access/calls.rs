@@ -1,16 +1,15 @@
-//! The admission call sites' helpers: a facade request of any protocol (one line per
-//! handler: [`Engine::admit_facade`]), one model call of a session run's tool loop, and
-//! one media call (image, speech, speech-to-text, video) with its worst case priced by the
-//! media code.
+//! The engine's admission helpers: a facade request of any protocol (one line per
+//! handler: [`Engine::admit_facade`]) and one model call of a session run's tool loop.
+//! Media calls are admitted by [`super::Gate::admit_media`] with a worst case priced by
+//! the media code.
 
 use ferry_config::wire_model;
 use ferry_openrouter::ChatOutcome;
 use serde_json::Value;
 
-use super::{current_caller, Admission, CallSpec, Caller, Scope, Spent, Unpriced};
+use super::{current_caller, Admission, CallSpec, Caller, Scope, Spent};
 use crate::engine::Engine;
 use crate::input::PlannedModel;
-use crate::upstreams::Upstream;
 use crate::EngineError;
 
 impl Engine {
@@ -74,30 +73,6 @@ impl Engine {
         };
         let spec = self.chain_spec("session", chain, bytes, max_tokens)?;
         self.admit(&caller, spec).await
-    }
-
-    /// The provider and key for the current caller's call on `route`
-    /// ([`super::Gate::caller_upstream`]).
-    pub(crate) fn caller_upstream(
-        &self,
-        route: &ferry_config::Route,
-    ) -> Result<Upstream, EngineError> {
-        self.inner.gate.caller_upstream(route)
-    }
-
-    /// Admits one media call of the current caller ([`super::Gate::admit_media`]).
-    pub(crate) async fn admit_media(
-        &self,
-        kind: &'static str,
-        route: &str,
-        model: &str,
-        input_bytes: usize,
-        worst: Result<f64, Unpriced>,
-    ) -> Result<Admission, EngineError> {
-        self.inner
-            .gate
-            .admit_media(kind, route, model, input_bytes, worst)
-            .await
     }
 }
 
