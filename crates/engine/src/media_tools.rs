@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferry_assets::{Declared, Kind, Source};
-use ferry_config::{Route, TtsFormat};
+use ferry_config::TtsFormat;
 use ferry_openrouter::chat_with_retries;
 use ferry_openrouter::media::{
     extract_images, FetchError, FetchLimits, ImageRequest, ImageSource, MediaError, SpeechRequest,
@@ -21,23 +21,11 @@ use crate::engine::Engine;
 use crate::input::provider_for;
 use crate::tool_loop::add_cost;
 use crate::tools::{
-    parse_value, AssetRef, EditImageArgs, GenerateAudioArgs, GenerateImageArgs, ToolArgs, ToolName,
+    parse_value, require_tool, AssetRef, EditImageArgs, GenerateAudioArgs, GenerateImageArgs,
+    ToolArgs, ToolCtx, ToolName,
 };
 use crate::video_jobs::VideoJobView;
 use crate::EngineError;
-
-/// Where and how a tool runs.
-#[derive(Debug, Clone)]
-pub(crate) struct ToolCtx<'a> {
-    /// The route whose key, media models and capabilities apply.
-    pub route: &'a Route,
-    /// A media model overriding the route's (direct calls only).
-    pub model: Option<String>,
-    /// An image deadline overriding `media.image_timeout_ms` (direct calls only).
-    pub timeout_ms: Option<u64>,
-    /// The run whose tool call this is.
-    pub run_id: Option<&'a str>,
-}
 
 /// What a media tool produced.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -66,28 +54,6 @@ pub struct ToolOutput {
 pub enum DirectResult {
     Done(Box<ToolOutput>),
     VideoStarted(Box<VideoJobView>),
-}
-
-/// Refuses a tool whose capability is off on the route.
-pub(crate) fn require_tool(route: &Route, tool: ToolName) -> Result<(), EngineError> {
-    if tool.allowed_by(&route.capabilities) {
-        return Ok(());
-    }
-    let flag = tool.capability().unwrap_or("tools");
-    Err(EngineError::BadInput {
-        code: match tool {
-            ToolName::GenerateImage => "image_generation_disabled",
-            ToolName::EditImage => "image_edit_disabled",
-            ToolName::GenerateAudio => "audio_generation_disabled",
-            ToolName::TranscribeAudio => "transcription_disabled",
-            ToolName::GenerateVideo => "video_generation_disabled",
-            ToolName::EmitOutput => "tool_disabled",
-        },
-        message: format!(
-            "{tool} is not available on route {}: its {flag} capability is off; set {flag} = true in [routes.{}] or use a route that allows it",
-            route.id, route.id
-        ),
-    })
 }
 
 /// Takes `key` out of a direct-call body as a string.

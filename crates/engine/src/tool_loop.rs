@@ -32,11 +32,12 @@ use crate::cut_call::InFlight;
 use crate::engine::{Engine, Inner};
 use crate::input::{provider_for, RunPlan};
 use crate::live::LiveRun;
-use crate::media_tools::{require_tool, ToolCtx, ToolOutput};
+use crate::media_tools::ToolOutput;
 use crate::tools::{
     compose, named_asset_ids, parse_call, AssetRef, Composed, GenerateAudioArgs, OutputPart,
     ToolArgs, ToolName,
 };
+use crate::tools::{require_tool, ToolCtx};
 use crate::video_jobs::VideoJobView;
 use crate::EngineError;
 

@@ -24,7 +24,7 @@ use tokio::sync::watch;
 
 use crate::access::{video_worst_case, Admission, Unpriced};
 use crate::engine::Engine;
-use crate::media_tools::{require_tool, ToolCtx};
+use crate::tools::{require_tool, ToolCtx};
 use crate::tools::{AssetRef, GenerateVideoArgs, ToolName};
 use crate::EngineError;
 
