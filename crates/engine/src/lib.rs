@@ -17,6 +17,7 @@ mod cut_call;
 mod engine;
 mod error;
 mod facade;
+mod generated;
 mod input;
 mod live;
 mod media_tools;

@@ -547,7 +547,7 @@ impl Engine {
                 let mut known = Vec::new();
                 for id in named_asset_ids(args) {
                     if !produced.iter().any(|a| a.asset_id == id) {
-                        if let Ok(a) = self.asset_ref(id).await {
+                        if let Ok(a) = crate::generated::asset_ref(&self.inner.assets, id).await {
                             known.push(a);
                         }
                     }

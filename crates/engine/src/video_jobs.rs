@@ -12,8 +12,8 @@ use std::time::Duration;
 use ferry_assets::Kind;
 use ferry_config::Route;
 use ferry_openrouter::media::{
-    snap_duration, supported_durations, to_data_url, MediaError, PollBackoff, VideoJobState,
-    VideoRequest, VideoStatus, DEFAULT_VIDEO_DURATIONS,
+    snap_duration, supported_durations, MediaError, PollBackoff, VideoJobState, VideoRequest,
+    VideoStatus, DEFAULT_VIDEO_DURATIONS,
 };
 use ferry_store::{NewVideoJob, VideoJob, VideoJobUpdate};
 use serde::Serialize;
@@ -212,14 +212,17 @@ impl Engine {
             let id = id.clone();
             async move {
                 match id {
-                    Some(id) => Ok(Some(self.image_data_url(&id, what).await?)),
+                    Some(id) => Ok(Some(
+                        crate::generated::image_data_url(&self.inner.assets, &id, what).await?,
+                    )),
                     None => Ok::<_, EngineError>(None),
                 }
             }
         };
         let mut references = Vec::with_capacity(args.reference_asset_ids.len());
         for id in &args.reference_asset_ids {
-            references.push(self.image_data_url(id, "reference").await?);
+            references
+                .push(crate::generated::image_data_url(&self.inner.assets, id, "reference").await?);
         }
         let mut req = VideoRequest {
             model: model.clone(),
@@ -301,7 +304,9 @@ impl Engine {
                     id: id.to_owned(),
                 })?;
         let asset = match &job.asset_id {
-            Some(a) => self.asset_ref(a).await.ok(),
+            Some(a) => crate::generated::asset_ref(&self.inner.assets, a)
+                .await
+                .ok(),
             None => None,
         };
         Ok(VideoJobView::of(&job, asset))
@@ -524,7 +529,10 @@ impl Engine {
             .download_video(key, state, max, DOWNLOAD_TIMEOUT)
             .await
         {
-            Ok(d) => self.store_generated(d.bytes, Kind::Video, "video").await,
+            Ok(d) => {
+                crate::generated::store_generated(&self.inner.assets, d.bytes, Kind::Video, "video")
+                    .await
+            }
             Err(e) => Err(e.into()),
         };
         match stored {
@@ -544,21 +552,5 @@ impl Engine {
                 outcome
             }
         }
-    }
-
-    /// An image asset as a `data:` URL (frames and references of a video, edit inputs).
-    pub(crate) async fn image_data_url(&self, id: &str, what: &str) -> Result<String, EngineError> {
-        let view = self.inner.assets.get(id).await?;
-        if view.kind != Kind::Image {
-            return Err(EngineError::bad_input(
-                "not_an_image",
-                format!(
-                    "the {what} asset {id} is {}, not an image",
-                    view.asset.media_type
-                ),
-            ));
-        }
-        let (_, bytes) = self.inner.assets.read(id).await?;
-        Ok(to_data_url(&view.asset.media_type, &bytes))
     }
 }
