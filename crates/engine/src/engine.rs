@@ -34,6 +34,7 @@ use crate::tools::require_tool;
 use crate::tools::{RouteTools, ToolName};
 use crate::transcribe::{TranscribeOptions, Transcriber, TranscriptView};
 use crate::upstreams::Upstreams;
+use crate::video_jobs::{VideoJobView, VideoJobs};
 use crate::views::{ActiveTarget, RuntimeView, SessionView, StatusView};
 use crate::EngineError;
 
@@ -133,7 +134,8 @@ pub(crate) struct Inner {
     pub(crate) grace_over: CancellationToken,
     pub(crate) metrics: Arc<ferry_metrics::Metrics>,
     pub(crate) record_facade: AtomicBool,
-    pub(crate) videos: crate::video_jobs::VideoWatchers,
+    /// Video jobs with their pollers ([`crate::video_jobs`]).
+    pub(crate) videos: Arc<VideoJobs>,
     /// Upstream reachability with its probe task ([`crate::probe`]).
     pub(crate) reachability: Arc<UpstreamProbe>,
     pub(crate) traces: Option<Arc<ferry_telemetry::Traces>>,
@@ -248,6 +250,15 @@ impl Engine {
             Arc::clone(&gate),
             Arc::clone(&upstreams),
         );
+        let videos = Arc::new(VideoJobs::new(
+            Arc::clone(&routes),
+            Arc::clone(&upstreams),
+            Arc::clone(&store),
+            assets.clone(),
+            Arc::clone(&gate),
+            tasks.clone(),
+            background.clone(),
+        ));
         let reachability = Arc::new(UpstreamProbe::new(
             Arc::clone(&routes),
             Arc::clone(&upstreams),
@@ -277,7 +288,7 @@ impl Engine {
                 grace_over: CancellationToken::new(),
                 metrics,
                 record_facade: AtomicBool::new(false),
-                videos: Default::default(),
+                videos,
                 reachability,
                 traces: config.traces.clone(),
                 unstored: Mutex::new(HashMap::new()),
@@ -302,7 +313,7 @@ impl Engine {
             &inner.tasks,
             inner.background.clone(),
         );
-        engine.resume_video_jobs().await?;
+        engine.inner.videos.resume().await?;
         Ok((engine, recovered))
     }
 
@@ -329,6 +340,26 @@ impl Engine {
             .transcriber
             .transcribe_asset(asset_id, opts)
             .await
+    }
+
+    /// A video job's current view.
+    pub async fn video_job(&self, id: &str) -> Result<VideoJobView, EngineError> {
+        self.inner.videos.job(id).await
+    }
+
+    /// The most recent video jobs, newest first.
+    pub async fn video_jobs(&self, limit: u32) -> Result<Vec<VideoJobView>, EngineError> {
+        self.inner.videos.jobs(limit).await
+    }
+
+    /// Waits until the video job ends, calling `on_progress` with every view published
+    /// while it runs; returns the final view ([`VideoJobs::wait`]).
+    pub async fn wait_video(
+        &self,
+        id: &str,
+        on_progress: impl FnMut(&VideoJobView),
+    ) -> Result<VideoJobView, EngineError> {
+        self.inner.videos.wait(id, on_progress).await
     }
 
     /// The OpenTelemetry traces, when exporting is on.

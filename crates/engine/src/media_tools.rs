@@ -111,7 +111,7 @@ impl Engine {
             run_id: None,
         };
         if let (ToolArgs::GenerateVideo(v), false) = (&args, wait) {
-            let job = self.start_video(&ctx, v).await?;
+            let job = self.inner.videos.start(&ctx, v).await?;
             return Ok(DirectResult::VideoStarted(Box::new(job)));
         }
         Ok(DirectResult::Done(Box::new(
@@ -164,8 +164,8 @@ impl Engine {
                 })
             }
             ToolArgs::GenerateVideo(a) => {
-                let started = self.start_video(ctx, a).await?;
-                let job = self.wait_video(&started.id, &mut *progress).await?;
+                let started = self.inner.videos.start(ctx, a).await?;
+                let job = self.inner.videos.wait(&started.id, &mut *progress).await?;
                 if let Some(err) = &job.error {
                     return Err(EngineError::video_job(
                         err["code"].as_str().unwrap_or("video_failed"),

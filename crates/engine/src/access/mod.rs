@@ -556,11 +556,6 @@ impl Engine {
         self.inner.gate.admit(caller, spec).await
     }
 
-    /// The id of the current task's key, if a key is calling.
-    pub(crate) fn current_key_id(&self) -> Option<String> {
-        current_caller().key_id().map(str::to_owned)
-    }
-
     /// A key's standing in its current period, for views.
     pub(crate) fn standing(&self, k: &KeyState) -> Standing {
         self.access()
