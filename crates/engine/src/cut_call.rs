@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use crate::access::{Admission, Spent};
 use crate::engine::Inner;
-use crate::tool_loop::{add_cost, add_usage};
+use crate::totals::{add_cost, add_usage};
 
 /// The model call a run has in flight, and what its stream has shown so far.
 #[derive(Debug)]

@@ -31,6 +31,7 @@ mod secrets;
 mod shutdown;
 mod tool_loop;
 pub mod tools;
+mod totals;
 mod transcribe;
 mod unstored;
 mod upstream_log;

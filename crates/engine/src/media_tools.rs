@@ -17,11 +17,11 @@ use serde_json::{Map, Value};
 use crate::access::{image_worst_case, input_tokens, Spent, Unpriced};
 use crate::engine::Engine;
 use crate::input::provider_for;
-use crate::tool_loop::add_cost;
 use crate::tools::{
     parse_value, require_tool, AssetRef, EditImageArgs, GenerateAudioArgs, GenerateImageArgs,
     ToolArgs, ToolCtx, ToolName,
 };
+use crate::totals::add_cost;
 use crate::video_jobs::VideoJobView;
 use crate::EngineError;
 

@@ -38,6 +38,7 @@ use crate::tools::{
     ToolArgs, ToolName,
 };
 use crate::tools::{require_tool, ToolCtx};
+use crate::totals::{add_cost, add_usage};
 use crate::video_jobs::VideoJobView;
 use crate::EngineError;
 
@@ -83,44 +84,6 @@ struct Context<'a> {
     system_prompt_session: Option<&'a str>,
     history: Vec<Value>,
     expansion: Expansion,
-}
-
-/// Adds the numbers of `next` into `acc` (objects recursively; other values: the latest).
-pub(crate) fn add_usage(acc: &mut Option<Value>, next: Option<&Value>) {
-    fn merge(a: &mut Value, b: &Value) {
-        match (a, b) {
-            (Value::Object(a), Value::Object(b)) => {
-                for (k, v) in b {
-                    match a.get_mut(k) {
-                        Some(existing) => merge(existing, v),
-                        None => {
-                            a.insert(k.clone(), v.clone());
-                        }
-                    }
-                }
-            }
-            (a @ Value::Number(_), Value::Number(b)) => {
-                let sum = match (a.as_u64(), b.as_u64()) {
-                    (Some(x), Some(y)) => json!(x + y),
-                    _ => json!(a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0)),
-                };
-                *a = sum;
-            }
-            (a, b) => *a = b.clone(),
-        }
-    }
-    if let Some(next) = next {
-        match acc {
-            Some(a) => merge(a, next),
-            None => *acc = Some(next.clone()),
-        }
-    }
-}
-
-pub(crate) fn add_cost(acc: &mut Option<f64>, cost: Option<f64>) {
-    if let Some(c) = cost {
-        *acc = Some(acc.unwrap_or(0.0) + c);
-    }
 }
 
 /// The tool definitions offered to `wire` on `route`: none when every media capability
