@@ -25,6 +25,7 @@ use crate::billing::CostReconciler;
 use crate::catalogs::Catalogs;
 use crate::input::InputRequest;
 use crate::live::{Event, LiveRun, Subscription};
+use crate::media_tools::{DirectResult, MediaTools};
 use crate::probe::{Unreachable, UpstreamProbe};
 use crate::routes::{RouteStatus, RouteTable};
 use crate::run::{session_worker, InsertFailed, Job};
@@ -143,7 +144,9 @@ pub(crate) struct Inner {
     pub(crate) unstored: Mutex<HashMap<String, crate::unstored::UnstoredEnd>>,
     pub(crate) access: Arc<crate::access::Access>,
     /// Speech-to-text with its transcript cache ([`crate::transcribe`]).
-    pub(crate) transcriber: Transcriber,
+    pub(crate) transcriber: Arc<Transcriber>,
+    /// The media tools ([`crate::media_tools`]).
+    pub(crate) media: MediaTools,
     /// Admission and spend of paid calls ([`crate::access::Gate`]).
     pub(crate) gate: Arc<crate::access::Gate>,
     /// Billed-cost lookups and reconciliations ([`crate::billing`]).
@@ -243,13 +246,13 @@ impl Engine {
             Arc::clone(&metrics),
             Arc::clone(&billing),
         ));
-        let transcriber = Transcriber::new(
+        let transcriber = Arc::new(Transcriber::new(
             Arc::clone(&routes),
             assets.clone(),
             Arc::clone(&store),
             Arc::clone(&gate),
             Arc::clone(&upstreams),
-        );
+        ));
         let videos = Arc::new(VideoJobs::new(
             Arc::clone(&routes),
             Arc::clone(&upstreams),
@@ -259,6 +262,15 @@ impl Engine {
             tasks.clone(),
             background.clone(),
         ));
+        let media = MediaTools::new(
+            Arc::clone(&routes),
+            Arc::clone(&upstreams),
+            assets.clone(),
+            Arc::clone(&catalogs),
+            Arc::clone(&gate),
+            Arc::clone(&transcriber),
+            Arc::clone(&videos),
+        );
         let reachability = Arc::new(UpstreamProbe::new(
             Arc::clone(&routes),
             Arc::clone(&upstreams),
@@ -295,6 +307,7 @@ impl Engine {
                 access,
                 gate,
                 transcriber,
+                media,
                 billing,
             }),
         };
@@ -340,6 +353,16 @@ impl Engine {
             .transcriber
             .transcribe_asset(asset_id, opts)
             .await
+    }
+
+    /// `POST /v1/tools/{name}`: runs a media tool directly ([`MediaTools::run_direct_tool`]).
+    pub async fn run_direct_tool(
+        &self,
+        name: &str,
+        body: serde_json::Value,
+        wait: bool,
+    ) -> Result<DirectResult, EngineError> {
+        self.inner.media.run_direct_tool(name, body, wait).await
     }
 
     /// A video job's current view.

@@ -2,10 +2,15 @@
 //! `POST /v1/tools/{name}` alike: capability gates, the route's media models and
 //! settings, upstream calls with the engine's retry policy, and the results stored as
 //! `generated` assets whose type is checked against what the tool promises.
+//!
+//! [`MediaTools`] is built once with the route table, [`Upstreams`] (retry policy), the
+//! assets, the catalogs, the [`Gate`], the [`Transcriber`] and [`VideoJobs`]; it never
+//! reaches into the engine.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_assets::Kind;
+use ferry_assets::{AssetStore, Kind};
 use ferry_config::TtsFormat;
 use ferry_openrouter::chat_with_retries;
 use ferry_openrouter::media::{
@@ -14,15 +19,19 @@ use ferry_openrouter::media::{
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::access::Gate;
 use crate::access::{image_worst_case, input_tokens, Spent, Unpriced};
-use crate::engine::Engine;
+use crate::catalogs::Catalogs;
 use crate::input::provider_for;
+use crate::routes::RouteTable;
 use crate::tools::{
     parse_value, require_tool, AssetRef, EditImageArgs, GenerateAudioArgs, GenerateImageArgs,
     ToolArgs, ToolCtx, ToolName,
 };
 use crate::totals::add_cost;
-use crate::video_jobs::VideoJobView;
+use crate::transcribe::Transcriber;
+use crate::upstreams::Upstreams;
+use crate::video_jobs::{VideoJobView, VideoJobs};
 use crate::EngineError;
 
 /// What a media tool produced.
@@ -66,12 +75,44 @@ fn take_string(body: &mut Map<String, Value>, key: &str) -> Result<Option<String
     }
 }
 
-impl Engine {
+/// The media tool service.
+pub(crate) struct MediaTools {
+    routes: Arc<RouteTable>,
+    upstreams: Arc<Upstreams>,
+    assets: AssetStore,
+    catalogs: Arc<Catalogs>,
+    gate: Arc<Gate>,
+    transcriber: Arc<Transcriber>,
+    videos: Arc<VideoJobs>,
+}
+
+impl MediaTools {
+    /// The service over its dependencies.
+    pub(crate) fn new(
+        routes: Arc<RouteTable>,
+        upstreams: Arc<Upstreams>,
+        assets: AssetStore,
+        catalogs: Arc<Catalogs>,
+        gate: Arc<Gate>,
+        transcriber: Arc<Transcriber>,
+        videos: Arc<VideoJobs>,
+    ) -> MediaTools {
+        MediaTools {
+            routes,
+            upstreams,
+            assets,
+            catalogs,
+            gate,
+            transcriber,
+            videos,
+        }
+    }
+
     /// `POST /v1/tools/{name}`: runs a media tool directly. The body is the tool's
     /// arguments plus `route`, `model` (overrides the route's media model) and, for
     /// images, `timeout_ms`. A video is started and returned as a running job unless
     /// `wait` is true.
-    pub async fn run_direct_tool(
+    pub(crate) async fn run_direct_tool(
         &self,
         name: &str,
         body: Value,
@@ -98,8 +139,8 @@ impl Engine {
             })?),
         };
         let route = match &route_id {
-            Some(id) => self.inner.routes.route(id)?,
-            None => self.inner.routes.file().default(),
+            Some(id) => self.routes.route(id)?,
+            None => self.routes.file().default(),
         };
         require_tool(route, tool)?;
         let args = parse_value(tool, Value::Object(body))
@@ -111,7 +152,7 @@ impl Engine {
             run_id: None,
         };
         if let (ToolArgs::GenerateVideo(v), false) = (&args, wait) {
-            let job = self.inner.videos.start(&ctx, v).await?;
+            let job = self.videos.start(&ctx, v).await?;
             return Ok(DirectResult::VideoStarted(Box::new(job)));
         }
         Ok(DirectResult::Done(Box::new(
@@ -143,9 +184,8 @@ impl Engine {
             ToolArgs::GenerateAudio(a) => self.generate_audio(ctx, a).await,
             ToolArgs::TranscribeAudio(a) => {
                 require_tool(ctx.route, ToolName::TranscribeAudio)?;
-                let asset = self.inner.assets.get(&a.asset_id).await?;
+                let asset = self.assets.get(&a.asset_id).await?;
                 let t = self
-                    .inner
                     .transcriber
                     .transcript(
                         ctx.route,
@@ -164,8 +204,8 @@ impl Engine {
                 })
             }
             ToolArgs::GenerateVideo(a) => {
-                let started = self.inner.videos.start(ctx, a).await?;
-                let job = self.inner.videos.wait(&started.id, &mut *progress).await?;
+                let started = self.videos.start(ctx, a).await?;
+                let job = self.videos.wait(&started.id, &mut *progress).await?;
                 if let Some(err) = &job.error {
                     return Err(EngineError::video_job(
                         err["code"].as_str().unwrap_or("video_failed"),
@@ -224,9 +264,7 @@ impl Engine {
             ));
         }
         for id in &a.image_asset_ids {
-            inputs.push(
-                crate::generated::image_data_url(&self.inner.assets, id, "input image").await?,
-            );
+            inputs.push(crate::generated::image_data_url(&self.assets, id, "input image").await?);
         }
         self.images(
             ctx,
@@ -257,7 +295,7 @@ impl Engine {
             .model
             .clone()
             .unwrap_or_else(|| route.media.image_model.clone());
-        let catalog = self.inner.catalogs.for_check(&route.id).await;
+        let catalog = self.catalogs.for_check(&route.id).await;
         if let Some(m) = catalog.as_deref().and_then(|c| c.model(&model)) {
             if !m.outputs("image") {
                 return Err(EngineError::bad_input(
@@ -288,11 +326,11 @@ impl Engine {
             None => Err(Unpriced::NotInCatalog),
         };
         let chat = req.to_chat();
-        let up = self.inner.gate.caller_upstream(route)?;
+        let up = self.gate.caller_upstream(route)?;
         let deadline =
             Duration::from_millis(ctx.timeout_ms.unwrap_or(route.media.image_timeout_ms));
         let limits = FetchLimits {
-            max_bytes: usize::try_from(self.inner.assets.max_bytes()).unwrap_or(usize::MAX),
+            max_bytes: usize::try_from(self.assets.max_bytes()).unwrap_or(usize::MAX),
             timeout: deadline,
             ..FetchLimits::default()
         };
@@ -304,7 +342,6 @@ impl Engine {
         };
         for _ in 0..n {
             let admission = self
-                .inner
                 .gate
                 .admit_media("media", &route.id, &model, prompt.len(), worst.clone())
                 .await?;
@@ -314,7 +351,7 @@ impl Engine {
                 &up.key,
                 &chat,
                 Some(deadline),
-                self.inner.upstreams.retry(),
+                self.upstreams.retry(),
                 &mut |_| {},
                 &mut attempts,
             )
@@ -343,13 +380,8 @@ impl Engine {
                     }
                 };
                 out.assets.push(
-                    crate::generated::store_generated(
-                        &self.inner.assets,
-                        bytes,
-                        Kind::Image,
-                        "image",
-                    )
-                    .await?,
+                    crate::generated::store_generated(&self.assets, bytes, Kind::Image, "image")
+                        .await?,
                 );
             }
         }
@@ -385,7 +417,6 @@ impl Engine {
         req.validate()?;
         // Speech answers carry no usage, so a key with a budget cannot use speech.
         let admission = self
-            .inner
             .gate
             .admit_media(
                 "media",
@@ -395,7 +426,7 @@ impl Engine {
                 Err(Unpriced::Unbounded("speech")),
             )
             .await?;
-        let up = self.inner.gate.caller_upstream(route)?;
+        let up = self.gate.caller_upstream(route)?;
         let mut attempts = Vec::new();
         let speech = up
             .provider
@@ -403,7 +434,7 @@ impl Engine {
                 &up.key,
                 &req,
                 Duration::from_millis(route.timeout_ms),
-                self.inner.upstreams.retry(),
+                self.upstreams.retry(),
                 &mut attempts,
             )
             .await;
@@ -416,13 +447,9 @@ impl Engine {
         let speech = speech?;
         // The call is in the ledger without a cost.
         admission.settle(Spent::of_media(&req.model, None, None));
-        let asset = crate::generated::store_generated(
-            &self.inner.assets,
-            speech.bytes,
-            Kind::Audio,
-            "speech",
-        )
-        .await?;
+        let asset =
+            crate::generated::store_generated(&self.assets, speech.bytes, Kind::Audio, "speech")
+                .await?;
         Ok(ToolOutput {
             tool: ToolName::GenerateAudio.as_str(),
             route: route.id.clone(),

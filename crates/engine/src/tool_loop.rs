@@ -585,6 +585,8 @@ impl Engine {
             }));
         };
         let out = self
+            .inner
+            .media
             .execute_tool(&ctx, args, &mut progress)
             .await
             .map_err(|e| tool_error(&e))?;
@@ -627,7 +629,12 @@ impl Engine {
             format: None,
             speed: None,
         });
-        match self.execute_tool(&ctx, &args, &mut |_| {}).await {
+        match self
+            .inner
+            .media
+            .execute_tool(&ctx, &args, &mut |_| {})
+            .await
+        {
             Ok(out) => {
                 add_cost(cost, out.cost);
                 let Some(audio) = out.assets.first() else {
