@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 
 use ferry_assets::AssetStore;
 
-use crate::attachments;
+use crate::attachments::{self, Attachments};
 use crate::billing::CostReconciler;
 use crate::catalogs::Catalogs;
 use crate::input::InputRequest;
@@ -145,6 +145,8 @@ pub(crate) struct Inner {
     pub(crate) access: Arc<crate::access::Access>,
     /// Speech-to-text with its transcript cache ([`crate::transcribe`]).
     pub(crate) transcriber: Arc<Transcriber>,
+    /// Attachments of inputs and their replay ([`crate::attachments`]).
+    pub(crate) attachments: Attachments,
     /// The media tools ([`crate::media_tools`]).
     pub(crate) media: MediaTools,
     /// Admission and spend of paid calls ([`crate::access::Gate`]).
@@ -271,6 +273,14 @@ impl Engine {
             Arc::clone(&transcriber),
             Arc::clone(&videos),
         );
+        let attachments = Attachments::new(
+            Arc::clone(&routes),
+            assets.clone(),
+            Arc::clone(&store),
+            Arc::clone(&catalogs),
+            Arc::clone(&transcriber),
+            workspace_root.clone(),
+        );
         let reachability = Arc::new(UpstreamProbe::new(
             Arc::clone(&routes),
             Arc::clone(&upstreams),
@@ -308,6 +318,7 @@ impl Engine {
                 gate,
                 transcriber,
                 media,
+                attachments,
                 billing,
             }),
         };
@@ -689,8 +700,16 @@ impl Engine {
         }
         let mut input = input;
         if !input.attachments.is_empty() {
-            let attached = self.resolve_attachments(&input.attachments).await?;
-            plan.chain = self.check_attachments(&attached, plan.chain).await?;
+            let attached = self
+                .inner
+                .attachments
+                .resolve_attachments(&input.attachments)
+                .await?;
+            plan.chain = self
+                .inner
+                .attachments
+                .check_attachments(&attached, plan.chain)
+                .await?;
             plan.user_message =
                 attachments::user_message(input.content.as_deref().unwrap_or(""), &attached);
             input.attachments = attachments::input_refs(&attached);

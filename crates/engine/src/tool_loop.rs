@@ -194,6 +194,8 @@ impl Engine {
         let primary = inner.routes.route(&plan.chain[0].route)?;
         let past: Vec<&Value> = history.iter().collect();
         let expansion = self
+            .inner
+            .attachments
             .expand_assets(primary, &past, &plan.user_message)
             .await?;
         let ctx = Context {

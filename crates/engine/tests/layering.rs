@@ -19,6 +19,7 @@ const SERVICES: &[(&str, &str)] = &[
     ("video_jobs.rs", "video_jobs"),
     ("generated.rs", "generated"),
     ("totals.rs", "totals"),
+    ("attachments.rs", "attachments"),
     ("access/gate.rs", "access"),
     ("tools/context.rs", "tools"),
 ];
@@ -52,8 +53,10 @@ fn uses_word(code: &str, word: &str) -> bool {
     })
 }
 
-/// The engine-level names a module on `code` reaches back to.
+/// The engine-level names a module on `code` reaches back to (`base64::Engine`, the
+/// encoder trait, is not ferry's engine).
 fn back_references(code: &str) -> Vec<&'static str> {
+    let code = &code.replace("base64::Engine", "");
     let mut found = Vec::new();
     if code.contains("crate::engine") {
         found.push("crate::engine");
@@ -136,7 +139,7 @@ fn the_checks_see_what_they_look_for() {
         ["crate::engine", "Engine", "Inner"]
     );
     assert!(back_references(&without_comments(
-        "/// [`Engine`] calls this.\nfn f() -> Result<(), EngineError> {} // Engine"
+        "use base64::Engine as _;\n/// [`Engine`] calls this.\nfn f() -> Result<(), EngineError> {} // Engine"
     ))
     .is_empty());
     let cyclic = BTreeMap::from([("a", vec!["b"]), ("b", vec!["c"]), ("c", vec!["a"])]);
