@@ -242,6 +242,7 @@ impl Engine {
         let access = Arc::new(access);
         let gate = Arc::new(crate::access::Gate::new(
             Arc::clone(&access),
+            Arc::clone(&routes),
             Arc::clone(&catalogs),
             Arc::clone(&upstreams),
             Arc::clone(&store),

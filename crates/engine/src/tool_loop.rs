@@ -211,6 +211,8 @@ impl Engine {
         let mut current = 0usize;
         for step in 0..max_steps {
             let admission = self
+                .inner
+                .gate
                 .admit_step(
                     &plan.chain[current..],
                     plan.params.max_tokens,

@@ -6,8 +6,10 @@
 
 use std::sync::Arc;
 
+use ferry_config::wire_model;
 use ferry_metrics::Metrics;
 use ferry_store::{LedgerEntry, Storage};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::{
@@ -16,12 +18,15 @@ use super::{
 };
 use crate::billing::CostReconciler;
 use crate::catalogs::Catalogs;
+use crate::input::PlannedModel;
+use crate::routes::RouteTable;
 use crate::upstreams::{Provisioned, Upstream, Upstreams};
 use crate::EngineError;
 
 /// Admission and spend of paid calls.
 pub(crate) struct Gate {
     pub(super) access: Arc<Access>,
+    routes: Arc<RouteTable>,
     catalogs: Arc<Catalogs>,
     upstreams: Arc<Upstreams>,
     store: Arc<dyn Storage>,
@@ -33,6 +38,7 @@ impl Gate {
     /// A gate over `access` recording spend in `store` and `metrics`.
     pub(crate) fn new(
         access: Arc<Access>,
+        routes: Arc<RouteTable>,
         catalogs: Arc<Catalogs>,
         upstreams: Arc<Upstreams>,
         store: Arc<dyn Storage>,
@@ -41,6 +47,7 @@ impl Gate {
     ) -> Gate {
         Gate {
             access,
+            routes,
             catalogs,
             upstreams,
             store,
@@ -241,5 +248,52 @@ impl Gate {
             }
         }
         self.store.charge_nowait(entry);
+    }
+
+    /// The admission spec of a call to `chain` (`kind` `facade` or `session`).
+    pub(crate) fn chain_spec(
+        &self,
+        kind: &'static str,
+        chain: &[PlannedModel],
+        input_bytes: usize,
+        max_tokens: Option<u64>,
+    ) -> Result<CallSpec, EngineError> {
+        let mut models = Vec::with_capacity(chain.len());
+        for p in chain {
+            let route = self.routes.route(&p.route)?;
+            models.push((p.route.clone(), wire_model(route, &p.model)));
+        }
+        Ok(CallSpec {
+            kind,
+            route: chain.first().map(|p| p.route.clone()).unwrap_or_default(),
+            models,
+            input_bytes,
+            max_tokens,
+            priced: None,
+        })
+    }
+
+    /// Admits one model call of a session run for the run's caller (the chain from the
+    /// model that served the previous step). The input estimate (the serialized
+    /// conversation) is only computed for a key with a budget or token limit.
+    pub(crate) async fn admit_step(
+        self: &Arc<Self>,
+        chain: &[PlannedModel],
+        max_tokens: Option<u64>,
+        conversation: &[&[Value]],
+    ) -> Result<Admission, EngineError> {
+        let caller = current_caller();
+        let bytes = match &caller {
+            Caller::Key(k) if k.settings.budget_usd.is_some() || k.settings.tpm.is_some() => {
+                conversation
+                    .iter()
+                    .flat_map(|part| part.iter())
+                    .map(|m| serde_json::to_vec(m).map_or(0, |v| v.len()))
+                    .sum()
+            }
+            _ => 0,
+        };
+        let spec = self.chain_spec("session", chain, bytes, max_tokens)?;
+        self.admit(&caller, spec).await
     }
 }
