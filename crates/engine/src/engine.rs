@@ -30,7 +30,7 @@ use crate::probe::{Unreachable, UpstreamProbe};
 use crate::routes::{RouteStatus, RouteTable};
 use crate::run::{session_worker, InsertFailed, Job};
 use crate::secrets::SecretsHandle;
-use crate::tool_loop::SessionSettings;
+use crate::tool_loop::{SessionSettings, TurnRunner};
 use crate::tools::require_tool;
 use crate::tools::{RouteTools, ToolName};
 use crate::transcribe::{TranscribeOptions, Transcriber, TranscriptView};
@@ -116,8 +116,6 @@ pub(crate) struct Inner {
     pub(crate) secrets: Arc<SecretsHandle>,
     /// Route → provider + key ([`crate::upstreams`]).
     pub(crate) upstreams: Arc<Upstreams>,
-    /// The tool definitions each route offers.
-    pub(crate) tools: RouteTools,
     pub(crate) assets: AssetStore,
     pub(crate) workspace_root: PathBuf,
     /// The model catalogs with their refresh task ([`crate::catalogs`]).
@@ -146,9 +144,11 @@ pub(crate) struct Inner {
     /// Speech-to-text with its transcript cache ([`crate::transcribe`]).
     pub(crate) transcriber: Arc<Transcriber>,
     /// Attachments of inputs and their replay ([`crate::attachments`]).
-    pub(crate) attachments: Attachments,
+    pub(crate) attachments: Arc<Attachments>,
     /// The media tools ([`crate::media_tools`]).
-    pub(crate) media: MediaTools,
+    pub(crate) media: Arc<MediaTools>,
+    /// One run's model calls and tool loop ([`crate::tool_loop`]).
+    pub(crate) turns: TurnRunner,
     /// Admission and spend of paid calls ([`crate::access::Gate`]).
     pub(crate) gate: Arc<crate::access::Gate>,
     /// Billed-cost lookups and reconciliations ([`crate::billing`]).
@@ -265,7 +265,7 @@ impl Engine {
             tasks.clone(),
             background.clone(),
         ));
-        let media = MediaTools::new(
+        let media = Arc::new(MediaTools::new(
             Arc::clone(&routes),
             Arc::clone(&upstreams),
             assets.clone(),
@@ -273,14 +273,26 @@ impl Engine {
             Arc::clone(&gate),
             Arc::clone(&transcriber),
             Arc::clone(&videos),
-        );
-        let attachments = Attachments::new(
+        ));
+        let attachments = Arc::new(Attachments::new(
             Arc::clone(&routes),
             assets.clone(),
             Arc::clone(&store),
             Arc::clone(&catalogs),
             Arc::clone(&transcriber),
             workspace_root.clone(),
+        ));
+        let turns = TurnRunner::new(
+            Arc::clone(&routes),
+            tools,
+            Arc::clone(&catalogs),
+            Arc::clone(&upstreams),
+            Arc::clone(&store),
+            assets.clone(),
+            Arc::clone(&metrics),
+            Arc::clone(&gate),
+            Arc::clone(&attachments),
+            Arc::clone(&media),
         );
         let reachability = Arc::new(UpstreamProbe::new(
             Arc::clone(&routes),
@@ -292,7 +304,6 @@ impl Engine {
                 store,
                 secrets,
                 upstreams,
-                tools,
                 assets,
                 workspace_root,
                 catalogs,
@@ -320,6 +331,7 @@ impl Engine {
                 transcriber,
                 media,
                 attachments,
+                turns,
                 billing,
             }),
         };

@@ -116,7 +116,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
         tokio::select! {
             biased;
             _ = hub.cancel.cancelled() => Ending::Cancelled,
-            result = crate::access::with_caller(caller, engine.run_turn(&hub, &plan, &session, &mut attempts)) => match result {
+            result = crate::access::with_caller(caller, inner.turns.run_turn(&hub, &plan, &session, &mut attempts)) => match result {
                 Ok(turn) => Ending::Completed(Box::new(turn)),
                 Err(e) => Ending::Failed(e),
             },

@@ -20,6 +20,7 @@ const SERVICES: &[(&str, &str)] = &[
     ("generated.rs", "generated"),
     ("totals.rs", "totals"),
     ("attachments.rs", "attachments"),
+    ("tool_loop.rs", "tool_loop"),
     ("access/gate.rs", "access"),
     ("tools/context.rs", "tools"),
 ];
