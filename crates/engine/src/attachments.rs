@@ -13,21 +13,27 @@
 //! the file name, audio → its transcript (daemon-owned STT, cached per asset) with a note
 //! naming the file. Replayed history adapts to the model: an image the current model
 //! cannot take becomes a short text note instead of an upstream error.
+//!
+//! [`Attachments`] is built once with the route table, assets, store, catalogs, the
+//! [`Transcriber`] and the workspace root; it never reaches into the engine.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use ferry_assets::{AssetView, Declared, Kind, MediaType, Source};
+use ferry_assets::{AssetStore, AssetView, Declared, Kind, MediaType, Source};
 use ferry_config::Route;
 use ferry_openrouter::media::to_data_url;
 use ferry_openrouter::Catalog;
+use ferry_store::Storage;
 use serde_json::{json, Value};
 
-use crate::engine::Engine;
+use crate::catalogs::Catalogs;
 use crate::input::PlannedModel;
-use crate::transcribe::require_transcription;
+use crate::routes::RouteTable;
+use crate::transcribe::{require_transcription, Transcriber};
 use crate::workspace::resolve_in_workspace;
 use crate::EngineError;
 
@@ -251,7 +257,37 @@ fn wire_part(r: &Resolved, caps: &ModelCaps) -> Value {
     }
 }
 
-impl Engine {
+/// The attachment service.
+pub(crate) struct Attachments {
+    routes: Arc<RouteTable>,
+    assets: AssetStore,
+    store: Arc<dyn Storage>,
+    catalogs: Arc<Catalogs>,
+    transcriber: Arc<Transcriber>,
+    /// The canonical workspace root: no `{path}` outside it is read.
+    workspace_root: PathBuf,
+}
+
+impl Attachments {
+    /// The service over its dependencies.
+    pub(crate) fn new(
+        routes: Arc<RouteTable>,
+        assets: AssetStore,
+        store: Arc<dyn Storage>,
+        catalogs: Arc<Catalogs>,
+        transcriber: Arc<Transcriber>,
+        workspace_root: PathBuf,
+    ) -> Attachments {
+        Attachments {
+            routes,
+            assets,
+            store,
+            catalogs,
+            transcriber,
+            workspace_root,
+        }
+    }
+
     /// Stores every attachment of an input as an asset (uploading `{path}` and inline
     /// data); refuses malformed specs, unknown assets, paths outside the workspace and
     /// bytes the asset rules refuse.
@@ -268,13 +304,13 @@ impl Engine {
                 ),
             ));
         }
-        let assets = &self.inner.assets;
+        let assets = &self.assets;
         let mut out = Vec::with_capacity(raw.len());
         for (index, v) in raw.iter().enumerate() {
             let view = match parse_spec(index, v)? {
                 Spec::Asset(id) => assets.get(&id).await?,
                 Spec::Path(path) => {
-                    let resolved = resolve_in_workspace(&self.inner.workspace_root, &path)?;
+                    let resolved = resolve_in_workspace(&self.workspace_root, &path)?;
                     let bytes = read_limited(&resolved, assets.max_bytes()).await?;
                     let declared = Declared {
                         media_type: None,
@@ -334,7 +370,7 @@ impl Engine {
             .or_else(|| needs(Kind::Document));
         let mut kept = Vec::with_capacity(chain.len());
         for (i, planned) in chain.into_iter().enumerate() {
-            let route = self.inner.routes.route(&planned.route)?;
+            let route = self.routes.route(&planned.route)?;
             let wire = ferry_config::wire_model(route, &planned.model);
             let problem = self.attachment_problem(route, &wire, attached, media).await;
             match problem {
@@ -375,7 +411,7 @@ impl Engine {
         if !attached.iter().any(visual) {
             return None;
         }
-        let catalog = self.catalog_for_check(&route.id).await?;
+        let catalog = self.catalogs.for_check(&route.id).await?;
         for a in attached {
             let (modality, code) = match a.media_type.kind() {
                 Kind::Image => ("image", "model_cannot_take_images"),
@@ -440,7 +476,7 @@ impl Engine {
     }
 
     async fn resolve_part(&self, route: &Route, id: &str) -> Result<Resolved, EngineError> {
-        let assets = &self.inner.assets;
+        let assets = &self.assets;
         let view = assets.get(id).await?;
         let media_type = view.media_type().ok_or_else(|| {
             EngineError::Internal(format!("asset {id} has an unknown stored type"))
@@ -453,7 +489,12 @@ impl Engine {
         if media_type.kind() == Kind::Audio {
             let text = match self.existing_transcript(id, &route.media.stt_model).await? {
                 Some(t) => t,
-                None => self.transcript(route, &view, None, None).await?.text,
+                None => {
+                    self.transcriber
+                        .transcript(route, &view, None, None)
+                        .await?
+                        .text
+                }
             };
             return Ok(Resolved::Text(format!(
                 "[transcript of the audio attachment {name} ({id})]\n{text}"
@@ -487,7 +528,7 @@ impl Engine {
         asset_id: &str,
         preferred_model: &str,
     ) -> Result<Option<String>, EngineError> {
-        let all = self.inner.store.derivations(asset_id).await?;
+        let all = self.store.derivations(asset_id).await?;
         let rank = |d: &ferry_store::Derivation| {
             let plain = d.kind == "transcript";
             match (plain, d.model == preferred_model) {

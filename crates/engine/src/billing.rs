@@ -4,7 +4,7 @@
 //! what was actually billed (streamed `usage.cost` can under-report) and record it on the
 //! ledger row (`billed_cost`) or the run. Runs in the background, retries briefly while
 //! OpenRouter answers 404 (the generation is not queryable at once), and never delays an
-//! answer. A run and its ledger row share one lookup ([`Lookups`]); at most
+//! answer. A run and its ledger row share one lookup ([`CostReconciler`]); at most
 //! [`MAX_PENDING`] reconciliations wait at once, beyond that rows stay unreconciled.
 //! The same lookup prices a model call cut short by a cancel (`cut_call`).
 
@@ -18,9 +18,13 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 use ferry_openrouter::UpstreamError;
+use ferry_store::Storage;
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::engine::Inner;
+use crate::routes::RouteTable;
+use crate::upstreams::Upstreams;
 
 /// Waits before each lookup: the generation usually appears within a few seconds.
 pub(crate) const LOOKUP_DELAYS: [Duration; 5] = [
@@ -72,115 +76,155 @@ pub(crate) fn tokens(data: &Value) -> (Option<u64>, Option<u64>) {
     (n("tokens_prompt"), n("tokens_completion"))
 }
 
-/// Looks `generation_id` up with `route`'s client and key; `None` when the route has
-/// no usable client or key, or the generation was not found in time.
-pub(crate) async fn look_up(inner: &Inner, route: &str, generation_id: &str) -> Option<Value> {
-    let up = inner
-        .upstreams
-        .upstream(inner.routes.route(route).ok()?)
-        .ok()?;
-    let fetch = || {
-        let up = &up;
-        async move { up.provider.generation(&up.key, generation_id).await }
-    };
-    find_generation(fetch, &LOOKUP_DELAYS).await
-}
-
 /// Reconciliations waiting or looking up at once, at most.
 pub(crate) const MAX_PENDING: usize = 10_000;
 
-/// The generation lookups in flight, shared by whoever asks for the same generation.
-#[derive(Debug, Default)]
-pub(crate) struct Lookups {
+/// The billed-cost service: generation lookups (shared by whoever asks for the same
+/// generation while one runs) and the background reconciliations of runs and ledger rows,
+/// tracked on the engine's tracker and given up on drain.
+pub(crate) struct CostReconciler {
+    /// `--reconcile-cost`.
+    enabled: bool,
+    routes: Arc<RouteTable>,
+    upstreams: Arc<Upstreams>,
+    store: Arc<dyn Storage>,
+    tasks: TaskTracker,
+    stop: CancellationToken,
     in_flight: Mutex<HashMap<String, Arc<OnceCell<Option<f64>>>>>,
     pending: AtomicUsize,
 }
 
-impl Lookups {
-    fn map(&self) -> parking_lot::MutexGuard<'_, HashMap<String, Arc<OnceCell<Option<f64>>>>> {
-        self.in_flight.lock()
-    }
-}
-
-/// What OpenRouter billed for `generation_id` on `route`, looked up once however many
-/// ask while the lookup runs.
-async fn billed(inner: &Inner, route: &str, generation_id: &str) -> Option<f64> {
-    let cell = Arc::clone(
-        inner
-            .billing
-            .map()
-            .entry(generation_id.to_owned())
-            .or_default(),
-    );
-    let cost = *cell
-        .get_or_init(|| async {
-            let found = look_up(inner, route, generation_id).await;
-            found.as_ref().and_then(total_cost)
-        })
-        .await;
-    let mut map = inner.billing.map();
-    if map
-        .get(generation_id)
-        .is_some_and(|c| Arc::ptr_eq(c, &cell))
-    {
-        map.remove(generation_id);
-    }
-    cost
-}
-
-/// Runs `reconcile` in the background when billed costs are reconciled on `route` and
-/// fewer than [`MAX_PENDING`] reconciliations are pending.
-fn start<F>(inner: Arc<Inner>, route: String, reconcile: impl FnOnce(Arc<Inner>, String) -> F)
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    let verified = inner
-        .routes
-        .route(&route)
-        .is_ok_and(|r| r.is_verified_openrouter());
-    if !inner.reconcile_cost || !verified {
-        return;
-    }
-    if inner.billing.pending.fetch_add(1, Ordering::Relaxed) >= MAX_PENDING {
-        inner.billing.pending.fetch_sub(1, Ordering::Relaxed);
-        tracing::debug!(%route, "too many billed-cost lookups pending; not reconciling");
-        return;
-    }
-    let task = reconcile(Arc::clone(&inner), route);
-    let stop = inner.background.clone();
-    let tasks = inner.tasks.clone();
-    // Tracked, and given up on drain: a lookup never holds a shutdown up.
-    tasks.spawn(async move {
-        tokio::select! {
-            _ = stop.cancelled() => {}
-            () = task => {}
+impl CostReconciler {
+    /// A reconciler spawning on `tasks` and stopping its lookups when `stop` is cancelled.
+    pub(crate) fn new(
+        enabled: bool,
+        routes: Arc<RouteTable>,
+        upstreams: Arc<Upstreams>,
+        store: Arc<dyn Storage>,
+        tasks: TaskTracker,
+        stop: CancellationToken,
+    ) -> CostReconciler {
+        CostReconciler {
+            enabled,
+            routes,
+            upstreams,
+            store,
+            tasks,
+            stop,
+            in_flight: Mutex::default(),
+            pending: AtomicUsize::new(0),
         }
-        inner.billing.pending.fetch_sub(1, Ordering::Relaxed);
-    });
-}
+    }
 
-/// Starts the background reconciliation of one run.
-pub(crate) fn spawn(inner: Arc<Inner>, route: String, run_id: String, generation_id: String) {
-    start(inner, route, |inner, route| async move {
-        match billed(&inner, &route, &generation_id).await {
-            Some(cost) => {
-                if let Err(e) = inner.store.set_billed_cost(&run_id, cost).await {
-                    tracing::warn!(run = %run_id, error = %e, "cannot record the billed cost");
+    /// Whether billed costs are reconciled (`--reconcile-cost`).
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Looks `generation_id` up with `route`'s client and key; `None` when the route has
+    /// no usable client or key, or the generation was not found in time.
+    pub(crate) async fn look_up(&self, route: &str, generation_id: &str) -> Option<Value> {
+        let up = self
+            .upstreams
+            .upstream(self.routes.route(route).ok()?)
+            .ok()?;
+        let fetch = || {
+            let up = &up;
+            async move { up.provider.generation(&up.key, generation_id).await }
+        };
+        find_generation(fetch, &LOOKUP_DELAYS).await
+    }
+
+    /// What OpenRouter billed for `generation_id` on `route`, looked up once however many
+    /// ask while the lookup runs.
+    async fn billed(&self, route: &str, generation_id: &str) -> Option<f64> {
+        let cell = Arc::clone(
+            self.in_flight
+                .lock()
+                .entry(generation_id.to_owned())
+                .or_default(),
+        );
+        let cost = *cell
+            .get_or_init(|| async {
+                let found = self.look_up(route, generation_id).await;
+                found.as_ref().and_then(total_cost)
+            })
+            .await;
+        let mut map = self.in_flight.lock();
+        if map
+            .get(generation_id)
+            .is_some_and(|c| Arc::ptr_eq(c, &cell))
+        {
+            map.remove(generation_id);
+        }
+        cost
+    }
+
+    /// Looks the billed cost of `generation_id` up in the background and hands it to
+    /// `record`, when billed costs are reconciled on `route` and fewer than
+    /// [`MAX_PENDING`] reconciliations are pending.
+    fn start<F>(
+        self: &Arc<Self>,
+        route: String,
+        generation_id: String,
+        record: impl FnOnce(Arc<Self>, f64) -> F + Send + 'static,
+    ) where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let verified = self
+            .routes
+            .route(&route)
+            .is_ok_and(|r| r.is_verified_openrouter());
+        if !self.enabled || !verified {
+            return;
+        }
+        if self.pending.fetch_add(1, Ordering::Relaxed) >= MAX_PENDING {
+            self.pending.fetch_sub(1, Ordering::Relaxed);
+            tracing::debug!(%route, "too many billed-cost lookups pending; not reconciling");
+            return;
+        }
+        let stop = self.stop.clone();
+        let this = Arc::clone(self);
+        let task = async move {
+            match this.billed(&route, &generation_id).await {
+                Some(cost) => record(this, cost).await,
+                None => {
+                    tracing::debug!(generation = %generation_id, "billed cost not available")
                 }
             }
-            None => tracing::debug!(run = %run_id, "billed cost not available"),
-        }
-    });
-}
+        };
+        let this = Arc::clone(self);
+        // Tracked, and given up on drain: a lookup never holds a shutdown up.
+        self.tasks.spawn(async move {
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                () = task => {}
+            }
+            this.pending.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
 
-/// Starts the background reconciliation of the ledger row of `generation_id`.
-pub(crate) fn spawn_ledger(inner: Arc<Inner>, route: String, generation_id: String) {
-    start(inner, route, |inner, route| async move {
-        match billed(&inner, &route, &generation_id).await {
-            Some(cost) => inner.store.set_ledger_billed_nowait(generation_id, cost),
-            None => tracing::debug!(generation = %generation_id, "billed cost not available"),
-        }
-    });
+    /// Starts the background reconciliation of one run.
+    pub(crate) fn reconcile_run(
+        self: &Arc<Self>,
+        route: String,
+        run_id: String,
+        generation_id: String,
+    ) {
+        self.start(route, generation_id, |this, cost| async move {
+            if let Err(e) = this.store.set_billed_cost(&run_id, cost).await {
+                tracing::warn!(run = %run_id, error = %e, "cannot record the billed cost");
+            }
+        });
+    }
+
+    /// Starts the background reconciliation of the ledger row of `generation_id`.
+    pub(crate) fn reconcile_ledger(self: &Arc<Self>, route: String, generation_id: String) {
+        let row = generation_id.clone();
+        self.start(route, generation_id, |this, cost| async move {
+            this.store.set_ledger_billed_nowait(row, cost)
+        });
+    }
 }
 
 #[cfg(test)]

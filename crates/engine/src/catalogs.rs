@@ -1,8 +1,10 @@
-//! The engine's model catalogs, one per route: kept in memory, mirrored to
+//! `Catalogs`: the model catalogs, one per route, kept in memory, mirrored to
 //! `STATE_ROOT/cache/models-<route>.json`, fresh for a TTL (default 1 h) and refreshed by
-//! a background task owned by the engine. Lookups never block on the network except the
-//! first time a route's catalog is needed and none was ever fetched (bounded wait); a
-//! catalog that cannot be had means "don't know", never "refuse".
+//! a background task the service owns (tracked, stopped on drain). Lookups never block on
+//! the network except the first time a route's catalog is needed and none was ever fetched
+//! (bounded wait); a catalog that cannot be had means "don't know", never "refuse".
+//!
+//! Depends on the route table and [`Upstreams`] only (never on the engine).
 
 use parking_lot::RwLock;
 use std::collections::HashMap;
@@ -10,11 +12,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use ferry_config::RoutesFile;
-use ferry_openrouter::{Catalog, CatalogModel, Provider};
+use ferry_openrouter::{Catalog, CatalogModel};
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::engine::Engine;
+use crate::routes::RouteTable;
+use crate::upstreams::Upstreams;
 use crate::EngineError;
 
 /// Default freshness of a fetched catalog.
@@ -33,14 +37,22 @@ pub(crate) struct Catalogs {
     dir: PathBuf,
     ttl: Duration,
     cached: RwLock<HashMap<String, Arc<Catalog>>>,
+    routes: Arc<RouteTable>,
+    upstreams: Arc<Upstreams>,
 }
 
 impl Catalogs {
     /// Loads the cache files of the configured routes (any age: a stale catalog is better
     /// than none until the refresh lands).
-    pub(crate) fn new(state_root: &Path, ttl: Duration, routes: &RoutesFile) -> Catalogs {
+    pub(crate) fn new(
+        state_root: &Path,
+        ttl: Duration,
+        routes: Arc<RouteTable>,
+        upstreams: Arc<Upstreams>,
+    ) -> Catalogs {
         let dir = state_root.join(CACHE_DIR);
         let cached = routes
+            .file()
             .routes
             .keys()
             .filter_map(|id| {
@@ -51,6 +63,8 @@ impl Catalogs {
             dir,
             ttl,
             cached: RwLock::new(cached),
+            routes,
+            upstreams,
         }
     }
 
@@ -63,14 +77,11 @@ impl Catalogs {
         !catalog.is_stale(self.ttl, SystemTime::now())
     }
 
-    /// Fetches the route's catalog, stores it in memory and on disk.
-    async fn fetch(
-        &self,
-        route: &str,
-        client: &dyn Provider,
-        api_key: &str,
-    ) -> Result<Arc<Catalog>, EngineError> {
-        let catalog = Arc::new(client.fetch_catalog(api_key).await?);
+    /// Fetches the route's catalog (`/models` is public; the key is sent when configured),
+    /// stores it in memory and on disk.
+    async fn fetch(&self, route: &str) -> Result<Arc<Catalog>, EngineError> {
+        let up = self.upstreams.public(self.routes.route(route)?)?;
+        let catalog = Arc::new(up.provider.fetch_catalog(&up.key).await?);
         let path = cache_path(&self.dir, route);
         let to_save = Arc::clone(&catalog);
         let saved = tokio::task::spawn_blocking(move || to_save.save(&path)).await;
@@ -131,27 +142,15 @@ pub struct ModelsQuery {
     pub refresh: bool,
 }
 
-impl Engine {
-    /// Fetches the route's catalog (`/models` is public; the key is sent when configured).
-    async fn fetch_catalog(&self, route: &str) -> Result<Arc<Catalog>, EngineError> {
-        let up = self
-            .inner
-            .upstreams
-            .public(self.inner.routes.route(route)?)?;
-        self.inner
-            .catalogs
-            .fetch(route, &*up.provider, &up.key)
-            .await
-    }
-
+impl Catalogs {
     /// The route's catalog for a decision about an input: the cached one (any age), else
     /// one fetch bounded by a short wait; `None` when it cannot be had (callers then do
     /// not refuse anything on its account).
-    pub(crate) async fn catalog_for_check(&self, route: &str) -> Option<Arc<Catalog>> {
-        if let Some(c) = self.inner.catalogs.get(route) {
+    pub(crate) async fn for_check(&self, route: &str) -> Option<Arc<Catalog>> {
+        if let Some(c) = self.get(route) {
             return Some(c);
         }
-        match tokio::time::timeout(FIRST_FETCH_WAIT, self.fetch_catalog(route)).await {
+        match tokio::time::timeout(FIRST_FETCH_WAIT, self.fetch(route)).await {
             Ok(Ok(c)) => Some(c),
             Ok(Err(e)) => {
                 tracing::warn!(route, error = %e, "model catalog unavailable; not checking model capabilities");
@@ -171,12 +170,12 @@ impl Engine {
     /// filtered. A failed refresh falls back to the stale copy, saying so.
     pub async fn models(&self, query: &ModelsQuery) -> Result<ModelsView, EngineError> {
         let route = match &query.route {
-            Some(r) => self.inner.routes.route(r)?.id.clone(),
-            None => self.inner.routes.file().default_route.clone(),
+            Some(r) => self.routes.route(r)?.id.clone(),
+            None => self.routes.file().default_route.clone(),
         };
-        let (catalog, refresh_error) = match self.inner.catalogs.get(&route) {
-            Some(c) if !query.refresh && self.inner.catalogs.is_fresh(&c) => (c, None),
-            cached => match (self.fetch_catalog(&route).await, cached) {
+        let (catalog, refresh_error) = match self.get(&route) {
+            Some(c) if !query.refresh && self.is_fresh(&c) => (c, None),
+            cached => match (self.fetch(&route).await, cached) {
                 (Ok(c), _) => (c, None),
                 (Err(e), Some(stale)) => (stale, Some(e.to_string())),
                 (Err(e), None) => return Err(e),
@@ -207,27 +206,22 @@ impl Engine {
         Ok(ModelsView {
             route,
             fetched_at: catalog.fetched_at_unix(),
-            stale: !self.inner.catalogs.is_fresh(&catalog),
+            stale: !self.is_fresh(&catalog),
             refresh_error,
             models,
         })
     }
 
-    /// Starts the background task that keeps every route's catalog fresh; it stops when
-    /// the engine drains.
-    pub(crate) fn spawn_catalog_refresh(&self) {
-        let engine = self.clone();
-        let stop = self.inner.background.clone();
-        self.inner.tasks.spawn(async move {
+    /// Starts the background task that keeps every route's catalog fresh on `tasks`; it
+    /// ends when `stop` is cancelled (the engine's drain).
+    pub(crate) fn spawn_refresh(self: &Arc<Self>, tasks: &TaskTracker, stop: CancellationToken) {
+        let catalogs = Arc::clone(self);
+        tasks.spawn(async move {
             let mut not_before: HashMap<String, tokio::time::Instant> = HashMap::new();
             loop {
-                let ids: Vec<String> = engine.inner.routes.file().routes.keys().cloned().collect();
+                let ids: Vec<String> = catalogs.routes.file().routes.keys().cloned().collect();
                 for id in ids {
-                    let due = engine
-                        .inner
-                        .catalogs
-                        .get(&id)
-                        .is_none_or(|c| !engine.inner.catalogs.is_fresh(&c));
+                    let due = catalogs.get(&id).is_none_or(|c| !catalogs.is_fresh(&c));
                     let allowed = not_before
                         .get(&id)
                         .is_none_or(|t| *t <= tokio::time::Instant::now());
@@ -236,7 +230,7 @@ impl Engine {
                     }
                     let fetched = tokio::select! {
                         _ = stop.cancelled() => return,
-                        r = engine.fetch_catalog(&id) => r,
+                        r = catalogs.fetch(&id) => r,
                     };
                     match fetched {
                         Ok(c) => {

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use crate::access::{Admission, Spent};
 use crate::engine::Inner;
-use crate::tool_loop::{add_cost, add_usage};
+use crate::totals::{add_cost, add_usage};
 
 /// The model call a run has in flight, and what its stream has shown so far.
 #[derive(Debug)]
@@ -134,7 +134,7 @@ pub(crate) fn account(
     let (task_inner, run_id) = (Arc::clone(inner), run_id.to_owned());
     inner.tasks.spawn(async move {
         let inner = task_inner;
-        let Some(found) = crate::billing::look_up(&inner, &call.route, &generation_id).await else {
+        let Some(found) = inner.billing.look_up(&call.route, &generation_id).await else {
             tracing::warn!(run = %run_id, generation_id = %generation_id, "the cost of the model call cut short is unknown: its generation was not found");
             let spent = call.spent(&run_id);
             call.admission.settle(spent);

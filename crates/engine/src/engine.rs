@@ -20,17 +20,22 @@ use tokio_util::task::TaskTracker;
 
 use ferry_assets::AssetStore;
 
-use crate::attachments;
+use crate::attachments::{self, Attachments};
+use crate::billing::CostReconciler;
 use crate::catalogs::Catalogs;
 use crate::input::InputRequest;
 use crate::live::{Event, LiveRun, Subscription};
-use crate::media_tools::require_tool;
+use crate::media_tools::{DirectResult, MediaTools};
+use crate::probe::{Unreachable, UpstreamProbe};
 use crate::routes::{RouteStatus, RouteTable};
 use crate::run::{session_worker, InsertFailed, Job};
 use crate::secrets::SecretsHandle;
-use crate::tool_loop::SessionSettings;
+use crate::tool_loop::{SessionSettings, TurnRunner};
+use crate::tools::require_tool;
 use crate::tools::{RouteTools, ToolName};
+use crate::transcribe::{TranscribeOptions, Transcriber, TranscriptView};
 use crate::upstreams::Upstreams;
+use crate::video_jobs::{VideoJobView, VideoJobs};
 use crate::views::{ActiveTarget, RuntimeView, SessionView, StatusView};
 use crate::EngineError;
 
@@ -106,17 +111,15 @@ impl EngineConfig {
 }
 
 pub(crate) struct Inner {
-    pub(crate) routes: RouteTable,
+    pub(crate) routes: Arc<RouteTable>,
     pub(crate) store: Arc<dyn Storage>,
     pub(crate) secrets: Arc<SecretsHandle>,
     /// Route → provider + key ([`crate::upstreams`]).
-    pub(crate) upstreams: Upstreams,
-    /// The tool definitions each route offers.
-    pub(crate) tools: RouteTools,
+    pub(crate) upstreams: Arc<Upstreams>,
     pub(crate) assets: AssetStore,
     pub(crate) workspace_root: PathBuf,
-    pub(crate) catalogs: Catalogs,
-    pub(crate) reconcile_cost: bool,
+    /// The model catalogs with their refresh task ([`crate::catalogs`]).
+    pub(crate) catalogs: Arc<Catalogs>,
     pub(crate) runtime_model: RwLock<Option<String>>,
     pub(crate) queues: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
     pub(crate) live: Mutex<HashMap<String, Arc<LiveRun>>>,
@@ -128,16 +131,28 @@ pub(crate) struct Inner {
     pub(crate) background: CancellationToken,
     /// Cancelled when the shutdown grace period is over ([`crate::CallGuard`]).
     pub(crate) grace_over: CancellationToken,
-    pub(crate) metrics: ferry_metrics::Metrics,
+    pub(crate) metrics: Arc<ferry_metrics::Metrics>,
     pub(crate) record_facade: AtomicBool,
-    pub(crate) videos: crate::video_jobs::VideoWatchers,
-    pub(crate) reachability: crate::probe::Reachability,
+    /// Video jobs with their pollers ([`crate::video_jobs`]).
+    pub(crate) videos: Arc<VideoJobs>,
+    /// Upstream reachability with its probe task ([`crate::probe`]).
+    pub(crate) reachability: Arc<UpstreamProbe>,
     pub(crate) traces: Option<Arc<ferry_telemetry::Traces>>,
     /// Failed run ends not yet written ([`crate::unstored`]).
     pub(crate) unstored: Mutex<HashMap<String, crate::unstored::UnstoredEnd>>,
-    pub(crate) access: crate::access::Access,
-    /// Billed-cost lookups in flight ([`crate::billing`]).
-    pub(crate) billing: crate::billing::Lookups,
+    pub(crate) access: Arc<crate::access::Access>,
+    /// Speech-to-text with its transcript cache ([`crate::transcribe`]).
+    pub(crate) transcriber: Arc<Transcriber>,
+    /// Attachments of inputs and their replay ([`crate::attachments`]).
+    pub(crate) attachments: Arc<Attachments>,
+    /// The media tools ([`crate::media_tools`]).
+    pub(crate) media: Arc<MediaTools>,
+    /// One run's model calls and tool loop ([`crate::tool_loop`]).
+    pub(crate) turns: TurnRunner,
+    /// Admission and spend of paid calls ([`crate::access::Gate`]).
+    pub(crate) gate: Arc<crate::access::Gate>,
+    /// Billed-cost lookups and reconciliations ([`crate::billing`]).
+    pub(crate) billing: Arc<CostReconciler>,
 }
 
 /// The engine handle (cheap to clone).
@@ -179,7 +194,6 @@ impl Engine {
                 ),
             )
         })?;
-        let catalogs = Catalogs::new(&config.state_root, config.catalog_ttl, &routes);
         // Each recovered run gets its `run.failed` event in the same transaction.
         let recovered = store
             .recover_interrupted(
@@ -205,20 +219,94 @@ impl Engine {
             None => None,
         };
         let tools = RouteTools::new(&routes);
-        let routes = RouteTable::new(routes);
+        let routes = Arc::new(RouteTable::new(routes));
         let secrets = Arc::new(secrets);
-        let upstreams = Upstreams::new(&routes, secrets.clone(), retry, providers);
+        let upstreams = Arc::new(Upstreams::new(&routes, secrets.clone(), retry, providers));
+        let catalogs = Arc::new(Catalogs::new(
+            &config.state_root,
+            config.catalog_ttl,
+            Arc::clone(&routes),
+            Arc::clone(&upstreams),
+        ));
+        let tasks = TaskTracker::new();
+        let background = CancellationToken::new();
+        let billing = Arc::new(CostReconciler::new(
+            config.reconcile_cost,
+            Arc::clone(&routes),
+            Arc::clone(&upstreams),
+            Arc::clone(&store),
+            tasks.clone(),
+            background.clone(),
+        ));
+        let metrics = Arc::new(ferry_metrics::Metrics::new());
+        let access = Arc::new(access);
+        let gate = Arc::new(crate::access::Gate::new(
+            Arc::clone(&access),
+            Arc::clone(&routes),
+            Arc::clone(&catalogs),
+            Arc::clone(&upstreams),
+            Arc::clone(&store),
+            Arc::clone(&metrics),
+            Arc::clone(&billing),
+        ));
+        let transcriber = Arc::new(Transcriber::new(
+            Arc::clone(&routes),
+            assets.clone(),
+            Arc::clone(&store),
+            Arc::clone(&gate),
+            Arc::clone(&upstreams),
+        ));
+        let videos = Arc::new(VideoJobs::new(
+            Arc::clone(&routes),
+            Arc::clone(&upstreams),
+            Arc::clone(&store),
+            assets.clone(),
+            Arc::clone(&gate),
+            tasks.clone(),
+            background.clone(),
+        ));
+        let media = Arc::new(MediaTools::new(
+            Arc::clone(&routes),
+            Arc::clone(&upstreams),
+            assets.clone(),
+            Arc::clone(&catalogs),
+            Arc::clone(&gate),
+            Arc::clone(&transcriber),
+            Arc::clone(&videos),
+        ));
+        let attachments = Arc::new(Attachments::new(
+            Arc::clone(&routes),
+            assets.clone(),
+            Arc::clone(&store),
+            Arc::clone(&catalogs),
+            Arc::clone(&transcriber),
+            workspace_root.clone(),
+        ));
+        let turns = TurnRunner::new(
+            Arc::clone(&routes),
+            tools,
+            Arc::clone(&catalogs),
+            Arc::clone(&upstreams),
+            Arc::clone(&store),
+            assets.clone(),
+            Arc::clone(&metrics),
+            Arc::clone(&gate),
+            Arc::clone(&attachments),
+            Arc::clone(&media),
+        );
+        let reachability = Arc::new(UpstreamProbe::new(
+            Arc::clone(&routes),
+            Arc::clone(&upstreams),
+        ));
         let engine = Engine {
             inner: Arc::new(Inner {
                 routes,
                 store,
                 secrets,
                 upstreams,
-                tools,
                 assets,
                 workspace_root,
                 catalogs,
-                reconcile_cost: config.reconcile_cost,
                 runtime_model: RwLock::new(runtime_model),
                 queues: Mutex::new(HashMap::new()),
                 live: Mutex::new(HashMap::new()),
@@ -229,24 +317,96 @@ impl Engine {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs())
                     .unwrap_or(0),
-                tasks: TaskTracker::new(),
-                background: CancellationToken::new(),
+                tasks,
+                background,
                 grace_over: CancellationToken::new(),
-                metrics: ferry_metrics::Metrics::new(),
+                metrics,
                 record_facade: AtomicBool::new(false),
-                videos: Default::default(),
-                reachability: Default::default(),
+                videos,
+                reachability,
                 traces: config.traces.clone(),
                 unstored: Mutex::new(HashMap::new()),
                 access,
-                billing: Default::default(),
+                gate,
+                transcriber,
+                media,
+                attachments,
+                turns,
+                billing,
             }),
         };
-        engine.spawn_catalog_refresh();
-        engine.spawn_upstream_probe(config.probe_interval);
-        engine.spawn_retention(config.retention_days);
-        engine.resume_video_jobs().await?;
+        let inner = &engine.inner;
+        inner
+            .catalogs
+            .spawn_refresh(&inner.tasks, inner.background.clone());
+        inner.reachability.spawn(
+            config.probe_interval,
+            &inner.tasks,
+            inner.background.clone(),
+        );
+        crate::retention::spawn(
+            Arc::clone(&inner.store),
+            config.retention_days,
+            &inner.tasks,
+            inner.background.clone(),
+        );
+        engine.inner.videos.resume().await?;
         Ok((engine, recovered))
+    }
+
+    /// `GET /v1/models`: the route's catalog, filtered ([`Catalogs::models`]).
+    pub async fn models(
+        &self,
+        query: &crate::catalogs::ModelsQuery,
+    ) -> Result<crate::catalogs::ModelsView, EngineError> {
+        self.inner.catalogs.models(query).await
+    }
+
+    /// The route's outage, if its upstream is unreachable now.
+    pub fn unreachable(&self, route: &str) -> Option<Unreachable> {
+        self.inner.reachability.unreachable(route)
+    }
+
+    /// `POST /v1/tools/transcribe_audio` ([`Transcriber::transcribe_asset`]).
+    pub async fn transcribe_asset(
+        &self,
+        asset_id: &str,
+        opts: &TranscribeOptions,
+    ) -> Result<TranscriptView, EngineError> {
+        self.inner
+            .transcriber
+            .transcribe_asset(asset_id, opts)
+            .await
+    }
+
+    /// `POST /v1/tools/{name}`: runs a media tool directly ([`MediaTools::run_direct_tool`]).
+    pub async fn run_direct_tool(
+        &self,
+        name: &str,
+        body: serde_json::Value,
+        wait: bool,
+    ) -> Result<DirectResult, EngineError> {
+        self.inner.media.run_direct_tool(name, body, wait).await
+    }
+
+    /// A video job's current view.
+    pub async fn video_job(&self, id: &str) -> Result<VideoJobView, EngineError> {
+        self.inner.videos.job(id).await
+    }
+
+    /// The most recent video jobs, newest first.
+    pub async fn video_jobs(&self, limit: u32) -> Result<Vec<VideoJobView>, EngineError> {
+        self.inner.videos.jobs(limit).await
+    }
+
+    /// Waits until the video job ends, calling `on_progress` with every view published
+    /// while it runs; returns the final view ([`VideoJobs::wait`]).
+    pub async fn wait_video(
+        &self,
+        id: &str,
+        on_progress: impl FnMut(&VideoJobView),
+    ) -> Result<VideoJobView, EngineError> {
+        self.inner.videos.wait(id, on_progress).await
     }
 
     /// The OpenTelemetry traces, when exporting is on.
@@ -553,8 +713,16 @@ impl Engine {
         }
         let mut input = input;
         if !input.attachments.is_empty() {
-            let attached = self.resolve_attachments(&input.attachments).await?;
-            plan.chain = self.check_attachments(&attached, plan.chain).await?;
+            let attached = self
+                .inner
+                .attachments
+                .resolve_attachments(&input.attachments)
+                .await?;
+            plan.chain = self
+                .inner
+                .attachments
+                .check_attachments(&attached, plan.chain)
+                .await?;
             plan.user_message =
                 attachments::user_message(input.content.as_deref().unwrap_or(""), &attached);
             input.attachments = attachments::input_refs(&attached);

@@ -2,42 +2,37 @@
 //! `POST /v1/tools/{name}` alike: capability gates, the route's media models and
 //! settings, upstream calls with the engine's retry policy, and the results stored as
 //! `generated` assets whose type is checked against what the tool promises.
+//!
+//! [`MediaTools`] is built once with the route table, [`Upstreams`] (retry policy), the
+//! assets, the catalogs, the [`Gate`], the [`Transcriber`] and [`VideoJobs`]; it never
+//! reaches into the engine.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use ferry_assets::{Declared, Kind, Source};
-use ferry_config::{Route, TtsFormat};
+use ferry_assets::{AssetStore, Kind};
+use ferry_config::TtsFormat;
 use ferry_openrouter::chat_with_retries;
 use ferry_openrouter::media::{
-    extract_images, FetchError, FetchLimits, ImageRequest, ImageSource, MediaError, SpeechRequest,
-    MAX_EDIT_IMAGES,
+    extract_images, FetchLimits, ImageRequest, ImageSource, SpeechRequest, MAX_EDIT_IMAGES,
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::access::Gate;
 use crate::access::{image_worst_case, input_tokens, Spent, Unpriced};
-use crate::engine::Engine;
+use crate::catalogs::Catalogs;
 use crate::input::provider_for;
-use crate::tool_loop::add_cost;
+use crate::routes::RouteTable;
 use crate::tools::{
-    parse_value, AssetRef, EditImageArgs, GenerateAudioArgs, GenerateImageArgs, ToolArgs, ToolName,
+    parse_value, require_tool, AssetRef, EditImageArgs, GenerateAudioArgs, GenerateImageArgs,
+    ToolArgs, ToolCtx, ToolName,
 };
-use crate::video_jobs::VideoJobView;
+use crate::totals::add_cost;
+use crate::transcribe::Transcriber;
+use crate::upstreams::Upstreams;
+use crate::video_jobs::{VideoJobView, VideoJobs};
 use crate::EngineError;
-
-/// Where and how a tool runs.
-#[derive(Debug, Clone)]
-pub(crate) struct ToolCtx<'a> {
-    /// The route whose key, media models and capabilities apply.
-    pub route: &'a Route,
-    /// A media model overriding the route's (direct calls only).
-    pub model: Option<String>,
-    /// An image deadline overriding `media.image_timeout_ms` (direct calls only).
-    pub timeout_ms: Option<u64>,
-    /// The run whose tool call this is.
-    pub run_id: Option<&'a str>,
-}
 
 /// What a media tool produced.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -68,28 +63,6 @@ pub enum DirectResult {
     VideoStarted(Box<VideoJobView>),
 }
 
-/// Refuses a tool whose capability is off on the route.
-pub(crate) fn require_tool(route: &Route, tool: ToolName) -> Result<(), EngineError> {
-    if tool.allowed_by(&route.capabilities) {
-        return Ok(());
-    }
-    let flag = tool.capability().unwrap_or("tools");
-    Err(EngineError::BadInput {
-        code: match tool {
-            ToolName::GenerateImage => "image_generation_disabled",
-            ToolName::EditImage => "image_edit_disabled",
-            ToolName::GenerateAudio => "audio_generation_disabled",
-            ToolName::TranscribeAudio => "transcription_disabled",
-            ToolName::GenerateVideo => "video_generation_disabled",
-            ToolName::EmitOutput => "tool_disabled",
-        },
-        message: format!(
-            "{tool} is not available on route {}: its {flag} capability is off; set {flag} = true in [routes.{}] or use a route that allows it",
-            route.id, route.id
-        ),
-    })
-}
-
 /// Takes `key` out of a direct-call body as a string.
 fn take_string(body: &mut Map<String, Value>, key: &str) -> Result<Option<String>, EngineError> {
     match body.remove(key) {
@@ -102,12 +75,44 @@ fn take_string(body: &mut Map<String, Value>, key: &str) -> Result<Option<String
     }
 }
 
-impl Engine {
+/// The media tool service.
+pub(crate) struct MediaTools {
+    routes: Arc<RouteTable>,
+    upstreams: Arc<Upstreams>,
+    assets: AssetStore,
+    catalogs: Arc<Catalogs>,
+    gate: Arc<Gate>,
+    transcriber: Arc<Transcriber>,
+    videos: Arc<VideoJobs>,
+}
+
+impl MediaTools {
+    /// The service over its dependencies.
+    pub(crate) fn new(
+        routes: Arc<RouteTable>,
+        upstreams: Arc<Upstreams>,
+        assets: AssetStore,
+        catalogs: Arc<Catalogs>,
+        gate: Arc<Gate>,
+        transcriber: Arc<Transcriber>,
+        videos: Arc<VideoJobs>,
+    ) -> MediaTools {
+        MediaTools {
+            routes,
+            upstreams,
+            assets,
+            catalogs,
+            gate,
+            transcriber,
+            videos,
+        }
+    }
+
     /// `POST /v1/tools/{name}`: runs a media tool directly. The body is the tool's
     /// arguments plus `route`, `model` (overrides the route's media model) and, for
     /// images, `timeout_ms`. A video is started and returned as a running job unless
     /// `wait` is true.
-    pub async fn run_direct_tool(
+    pub(crate) async fn run_direct_tool(
         &self,
         name: &str,
         body: Value,
@@ -134,8 +139,8 @@ impl Engine {
             })?),
         };
         let route = match &route_id {
-            Some(id) => self.inner.routes.route(id)?,
-            None => self.inner.routes.file().default(),
+            Some(id) => self.routes.route(id)?,
+            None => self.routes.file().default(),
         };
         require_tool(route, tool)?;
         let args = parse_value(tool, Value::Object(body))
@@ -147,7 +152,7 @@ impl Engine {
             run_id: None,
         };
         if let (ToolArgs::GenerateVideo(v), false) = (&args, wait) {
-            let job = self.start_video(&ctx, v).await?;
+            let job = self.videos.start(&ctx, v).await?;
             return Ok(DirectResult::VideoStarted(Box::new(job)));
         }
         Ok(DirectResult::Done(Box::new(
@@ -179,8 +184,9 @@ impl Engine {
             ToolArgs::GenerateAudio(a) => self.generate_audio(ctx, a).await,
             ToolArgs::TranscribeAudio(a) => {
                 require_tool(ctx.route, ToolName::TranscribeAudio)?;
-                let asset = self.inner.assets.get(&a.asset_id).await?;
+                let asset = self.assets.get(&a.asset_id).await?;
                 let t = self
+                    .transcriber
                     .transcript(
                         ctx.route,
                         &asset,
@@ -198,8 +204,8 @@ impl Engine {
                 })
             }
             ToolArgs::GenerateVideo(a) => {
-                let started = self.start_video(ctx, a).await?;
-                let job = self.wait_video(&started.id, &mut *progress).await?;
+                let started = self.videos.start(ctx, a).await?;
+                let job = self.videos.wait(&started.id, &mut *progress).await?;
                 if let Some(err) = &job.error {
                     return Err(EngineError::video_job(
                         err["code"].as_str().unwrap_or("video_failed"),
@@ -258,7 +264,7 @@ impl Engine {
             ));
         }
         for id in &a.image_asset_ids {
-            inputs.push(self.image_data_url(id, "input image").await?);
+            inputs.push(crate::generated::image_data_url(&self.assets, id, "input image").await?);
         }
         self.images(
             ctx,
@@ -289,7 +295,7 @@ impl Engine {
             .model
             .clone()
             .unwrap_or_else(|| route.media.image_model.clone());
-        let catalog = self.catalog_for_check(&route.id).await;
+        let catalog = self.catalogs.for_check(&route.id).await;
         if let Some(m) = catalog.as_deref().and_then(|c| c.model(&model)) {
             if !m.outputs("image") {
                 return Err(EngineError::bad_input(
@@ -320,11 +326,11 @@ impl Engine {
             None => Err(Unpriced::NotInCatalog),
         };
         let chat = req.to_chat();
-        let up = self.caller_upstream(route)?;
+        let up = self.gate.caller_upstream(route)?;
         let deadline =
             Duration::from_millis(ctx.timeout_ms.unwrap_or(route.media.image_timeout_ms));
         let limits = FetchLimits {
-            max_bytes: usize::try_from(self.inner.assets.max_bytes()).unwrap_or(usize::MAX),
+            max_bytes: usize::try_from(self.assets.max_bytes()).unwrap_or(usize::MAX),
             timeout: deadline,
             ..FetchLimits::default()
         };
@@ -336,6 +342,7 @@ impl Engine {
         };
         for _ in 0..n {
             let admission = self
+                .gate
                 .admit_media("media", &route.id, &model, prompt.len(), worst.clone())
                 .await?;
             let mut attempts = Vec::new();
@@ -344,7 +351,7 @@ impl Engine {
                 &up.key,
                 &chat,
                 Some(deadline),
-                self.inner.upstreams.retry(),
+                self.upstreams.retry(),
                 &mut |_| {},
                 &mut attempts,
             )
@@ -372,8 +379,10 @@ impl Engine {
                         up.provider.fetch_image(&up.key, &url, limits).await?.bytes
                     }
                 };
-                out.assets
-                    .push(self.store_generated(bytes, Kind::Image, "image").await?);
+                out.assets.push(
+                    crate::generated::store_generated(&self.assets, bytes, Kind::Image, "image")
+                        .await?,
+                );
             }
         }
         Ok(out)
@@ -408,6 +417,7 @@ impl Engine {
         req.validate()?;
         // Speech answers carry no usage, so a key with a budget cannot use speech.
         let admission = self
+            .gate
             .admit_media(
                 "media",
                 &route.id,
@@ -416,7 +426,7 @@ impl Engine {
                 Err(Unpriced::Unbounded("speech")),
             )
             .await?;
-        let up = self.caller_upstream(route)?;
+        let up = self.gate.caller_upstream(route)?;
         let mut attempts = Vec::new();
         let speech = up
             .provider
@@ -424,7 +434,7 @@ impl Engine {
                 &up.key,
                 &req,
                 Duration::from_millis(route.timeout_ms),
-                self.inner.upstreams.retry(),
+                self.upstreams.retry(),
                 &mut attempts,
             )
             .await;
@@ -437,66 +447,15 @@ impl Engine {
         let speech = speech?;
         // The call is in the ledger without a cost.
         admission.settle(Spent::of_media(&req.model, None, None));
-        let asset = self
-            .store_generated(speech.bytes, Kind::Audio, "speech")
-            .await?;
+        let asset =
+            crate::generated::store_generated(&self.assets, speech.bytes, Kind::Audio, "speech")
+                .await?;
         Ok(ToolOutput {
             tool: ToolName::GenerateAudio.as_str(),
             route: route.id.clone(),
             model: req.model,
             assets: vec![asset],
             ..ToolOutput::default()
-        })
-    }
-
-    /// Stores generated bytes as an asset after checking they are of the promised
-    /// `kind` (an image tool that got text back is an upstream error, not a stored
-    /// "image"). The type is decided from the bytes.
-    pub(crate) async fn store_generated(
-        &self,
-        bytes: Vec<u8>,
-        kind: Kind,
-        what: &str,
-    ) -> Result<AssetRef, EngineError> {
-        let assets = &self.inner.assets;
-        let media_type = assets
-            .check(&bytes, &Declared::default())
-            .map_err(|e| match e {
-                ferry_assets::AssetError::TooLarge { limit } => {
-                    MediaError::Fetch(FetchError::TooLarge {
-                        url: format!("the generated {what}"),
-                        limit: usize::try_from(limit).unwrap_or(usize::MAX),
-                    })
-                }
-                other => MediaError::Malformed(format!(
-                    "the generated {what} is not a usable file: {other}"
-                )),
-            })?;
-        if media_type.kind() != kind {
-            return Err(MediaError::Malformed(format!(
-                "the generated {what} is {}, not {}",
-                media_type.as_str(),
-                kind.as_str()
-            ))
-            .into());
-        }
-        let ingested = assets
-            .ingest_as(Bytes::from(bytes), media_type, None, Source::Generated)
-            .await?;
-        Ok(AssetRef {
-            asset_id: ingested.view.asset.id,
-            media_type: ingested.media_type.as_str().to_owned(),
-            size: ingested.view.asset.size,
-        })
-    }
-
-    /// The id, type and size of a stored asset.
-    pub(crate) async fn asset_ref(&self, id: &str) -> Result<AssetRef, EngineError> {
-        let view = self.inner.assets.get(id).await?;
-        Ok(AssetRef {
-            asset_id: view.asset.id,
-            media_type: view.asset.media_type,
-            size: view.asset.size,
         })
     }
 }

@@ -110,7 +110,11 @@ impl Engine {
         let stored = assets
             .ingest_as(body, media_type, file_name, Source::Observation)
             .await?;
-        let transcript = self.transcript(route, &stored.view, None, None).await?;
+        let transcript = self
+            .inner
+            .transcriber
+            .transcript(route, &stored.view, None, None)
+            .await?;
         if session.is_none() {
             self.inner.store.ensure_session(session_id).await?;
         }

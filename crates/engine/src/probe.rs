@@ -1,4 +1,5 @@
-//! Upstream readiness: an engine-owned task (tracked, stopped on drain) asks each route's
+//! Upstream readiness ([`UpstreamProbe`]): a task the probe owns (on the engine's tracker,
+//! stopped on drain) asks each route's
 //! upstream a cheap question every interval — `GET /key` with the route's key (a route
 //! without a key is not ready anyway and is not probed) — and remembers since when an
 //! upstream has been unreachable (connect failure, timeout, 5xx). `status` and `runtime get` then say
@@ -6,12 +7,16 @@
 
 use parking_lot::RwLock;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ferry_openrouter::{UpstreamError, UpstreamErrorKind};
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::engine::Engine;
+use crate::routes::RouteTable;
+use crate::upstreams::Upstreams;
 
 /// Default time between two probes of a route.
 pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(30);
@@ -32,7 +37,7 @@ pub struct Unreachable {
 pub(crate) struct Reachability(RwLock<HashMap<String, Unreachable>>);
 
 impl Reachability {
-    pub(crate) fn get(&self, route: &str) -> Option<Unreachable> {
+    fn get(&self, route: &str) -> Option<Unreachable> {
         self.0.read().get(route).cloned()
     }
 
@@ -73,13 +78,34 @@ fn is_unreachable(e: &UpstreamError) -> bool {
     )
 }
 
-impl Engine {
+/// The probe service: the routes it asks and the outages it saw.
+pub(crate) struct UpstreamProbe {
+    routes: Arc<RouteTable>,
+    upstreams: Arc<Upstreams>,
+    outages: Reachability,
+}
+
+impl UpstreamProbe {
+    /// A probe of every route in `routes`, nothing recorded yet.
+    pub(crate) fn new(routes: Arc<RouteTable>, upstreams: Arc<Upstreams>) -> UpstreamProbe {
+        UpstreamProbe {
+            routes,
+            upstreams,
+            outages: Reachability::default(),
+        }
+    }
+
+    /// The route's outage, if its upstream is unreachable now.
+    pub(crate) fn unreachable(&self, route: &str) -> Option<Unreachable> {
+        self.outages.get(route)
+    }
+
     /// Probes one route's upstream once and records the outcome.
     async fn probe_route(&self, id: &str) {
-        let Ok(route) = self.inner.routes.route(id) else {
+        let Ok(route) = self.routes.route(id) else {
             return;
         };
-        let Ok(up) = self.inner.upstreams.upstream(route) else {
+        let Ok(up) = self.upstreams.upstream(route) else {
             return;
         };
         let outcome = match tokio::time::timeout(PROBE_TIMEOUT, up.provider.key_info(&up.key)).await
@@ -89,24 +115,28 @@ impl Engine {
             Ok(Err(_)) => Ok(()),
             Err(_) => Err(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
         };
-        self.inner.reachability.record(id, outcome);
+        self.outages.record(id, outcome);
     }
 
-    /// Starts the probe task (none when `interval` is zero). It is tracked by the engine's
-    /// task tracker and stops when the engine drains.
-    pub(crate) fn spawn_upstream_probe(&self, interval: Duration) {
+    /// Starts the probe task on `tasks` (none when `interval` is zero); it ends when
+    /// `stop` is cancelled (the engine's drain).
+    pub(crate) fn spawn(
+        self: &Arc<Self>,
+        interval: Duration,
+        tasks: &TaskTracker,
+        stop: CancellationToken,
+    ) {
         if interval.is_zero() {
             return;
         }
-        let engine = self.clone();
-        let stop = self.inner.background.clone();
-        self.inner.tasks.spawn(async move {
+        let probe = Arc::clone(self);
+        tasks.spawn(async move {
             loop {
-                let ids: Vec<String> = engine.inner.routes.file().routes.keys().cloned().collect();
+                let ids: Vec<String> = probe.routes.file().routes.keys().cloned().collect();
                 for id in ids {
                     tokio::select! {
                         _ = stop.cancelled() => return,
-                        () = engine.probe_route(&id) => {}
+                        () = probe.probe_route(&id) => {}
                     }
                 }
                 tokio::select! {
@@ -115,11 +145,6 @@ impl Engine {
                 }
             }
         });
-    }
-
-    /// The route's outage, if its upstream is unreachable now.
-    pub fn unreachable(&self, route: &str) -> Option<Unreachable> {
-        self.inner.reachability.get(route)
     }
 }
 

@@ -5,11 +5,12 @@
 //! start and then every [`PRUNE_EVERY`], and stops on drain. Sessions and their history
 //! are kept.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_store::{Pruned, Storage};
-
-use crate::engine::Engine;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// How often the database is pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
@@ -22,38 +23,40 @@ const BATCH_PAGES: u32 = 2048;
 /// Pause between batches.
 const BATCH_PAUSE: Duration = Duration::from_millis(20);
 
-impl Engine {
-    /// Starts the retention task when `days` is set and non-zero.
-    pub(crate) fn spawn_retention(&self, days: Option<u32>) {
-        let Some(days) = days.filter(|d| *d > 0) else {
-            return;
-        };
-        let store = self.store().clone();
-        let stop = self.inner.background.clone();
-        self.inner.tasks.spawn(async move {
-            let mut wait = FIRST_PRUNE_AFTER;
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(wait) => {}
-                }
-                wait = PRUNE_EVERY;
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    r = prune(store.as_ref(), days) => match r {
-                        Ok(p) if p.runs > 0 => tracing::info!(
-                            runs = p.runs,
-                            events = p.events,
-                            days,
-                            "retention: deleted runs older than the retention period and reclaimed their space"
-                        ),
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "retention pruning failed; trying again later"),
-                    },
-                }
+/// Starts the retention task on `tasks` when `days` is set and non-zero; it ends when
+/// `stop` is cancelled (the engine's drain).
+pub(crate) fn spawn(
+    store: Arc<dyn Storage>,
+    days: Option<u32>,
+    tasks: &TaskTracker,
+    stop: CancellationToken,
+) {
+    let Some(days) = days.filter(|d| *d > 0) else {
+        return;
+    };
+    tasks.spawn(async move {
+        let mut wait = FIRST_PRUNE_AFTER;
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
             }
-        });
-    }
+            wait = PRUNE_EVERY;
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                r = prune(store.as_ref(), days) => match r {
+                    Ok(p) if p.runs > 0 => tracing::info!(
+                        runs = p.runs,
+                        events = p.events,
+                        days,
+                        "retention: deleted runs older than the retention period and reclaimed their space"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "retention pruning failed; trying again later"),
+                },
+            }
+        }
+    });
 }
 
 /// Deletes every finished run older than `days` in batches, then reclaims the free pages.

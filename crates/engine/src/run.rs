@@ -116,7 +116,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
         tokio::select! {
             biased;
             _ = hub.cancel.cancelled() => Ending::Cancelled,
-            result = crate::access::with_caller(caller, engine.run_turn(&hub, &plan, &session, &mut attempts)) => match result {
+            result = crate::access::with_caller(caller, inner.turns.run_turn(&hub, &plan, &session, &mut attempts)) => match result {
                 Ok(turn) => Ending::Completed(Box::new(turn)),
                 Err(e) => Ending::Failed(e),
             },
@@ -153,7 +153,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
             finish_reasons.extend(finish_reason);
             // A billed cost is looked up per generation: only a single-call turn (no
             // tools, so no media cost either) has one generation that covers the run.
-            if inner.reconcile_cost && model_calls == 1 {
+            if inner.billing.enabled() && model_calls == 1 {
                 reconcile = generation_id.clone().map(|g| (route, g));
             }
             let event = RunEvent::RunCompleted(RunCompleted {
@@ -272,7 +272,9 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
                 crate::cut_call::account(inner, &run_id, call, spent.0, spent.1);
             }
             if let Some((route, generation_id)) = reconcile {
-                crate::billing::spawn(inner.clone(), route, run_id.clone(), generation_id);
+                inner
+                    .billing
+                    .reconcile_run(route, run_id.clone(), generation_id);
             }
         }
         Err(e) => {

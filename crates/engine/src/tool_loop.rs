@@ -9,10 +9,18 @@
 //! tool produced are in it only when `emit_output` names them (or sets
 //! `include_artifacts_inline`). A spoken reply, when asked for, is synthesised from the
 //! final text and attached as an audio part.
+//!
+//! [`TurnRunner`] is built once with the route table, the routes' tool offers, the
+//! catalogs, [`Upstreams`], the store, the assets, the metrics, the [`Gate`] (admission
+//! of each step, the caller's key), [`Attachments`] (history replay) and [`MediaTools`];
+//! it never reaches into the engine.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use ferry_assets::AssetStore;
+use ferry_store::Storage;
 
 use ferry_config::{wire_model, ModelParams, Route, SpeakReplies};
 use ferry_metrics::Api;
@@ -26,17 +34,21 @@ use ferry_types::{
 use futures::future::join_all;
 use serde_json::{json, Value};
 
-use crate::access::Spent;
-use crate::attachments::{Expansion, ModelCaps};
+use crate::access::{Gate, Spent};
+use crate::attachments::{Attachments, Expansion, ModelCaps};
+use crate::catalogs::Catalogs;
 use crate::cut_call::InFlight;
-use crate::engine::{Engine, Inner};
 use crate::input::{provider_for, RunPlan};
 use crate::live::LiveRun;
-use crate::media_tools::{require_tool, ToolCtx, ToolOutput};
+use crate::media_tools::{MediaTools, ToolOutput};
+use crate::routes::RouteTable;
 use crate::tools::{
     compose, named_asset_ids, parse_call, AssetRef, Composed, GenerateAudioArgs, OutputPart,
     ToolArgs, ToolName,
 };
+use crate::tools::{require_tool, RouteTools, ToolCtx};
+use crate::totals::{add_cost, add_usage};
+use crate::upstreams::Upstreams;
 use crate::video_jobs::VideoJobView;
 use crate::EngineError;
 
@@ -84,59 +96,6 @@ struct Context<'a> {
     expansion: Expansion,
 }
 
-/// Adds the numbers of `next` into `acc` (objects recursively; other values: the latest).
-pub(crate) fn add_usage(acc: &mut Option<Value>, next: Option<&Value>) {
-    fn merge(a: &mut Value, b: &Value) {
-        match (a, b) {
-            (Value::Object(a), Value::Object(b)) => {
-                for (k, v) in b {
-                    match a.get_mut(k) {
-                        Some(existing) => merge(existing, v),
-                        None => {
-                            a.insert(k.clone(), v.clone());
-                        }
-                    }
-                }
-            }
-            (a @ Value::Number(_), Value::Number(b)) => {
-                let sum = match (a.as_u64(), b.as_u64()) {
-                    (Some(x), Some(y)) => json!(x + y),
-                    _ => json!(a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0)),
-                };
-                *a = sum;
-            }
-            (a, b) => *a = b.clone(),
-        }
-    }
-    if let Some(next) = next {
-        match acc {
-            Some(a) => merge(a, next),
-            None => *acc = Some(next.clone()),
-        }
-    }
-}
-
-pub(crate) fn add_cost(acc: &mut Option<f64>, cost: Option<f64>) {
-    if let Some(c) = cost {
-        *acc = Some(acc.unwrap_or(0.0) + c);
-    }
-}
-
-/// The tool definitions offered to `wire` on `route`: none when every media capability
-/// is off, or when the catalog says the model takes no tools.
-fn tools_for(inner: &Inner, route: &Route, wire: &str) -> Option<Arc<Vec<Value>>> {
-    let tools = inner.tools.of(&route.id)?;
-    let takes_tools = inner.catalogs.get(&route.id).and_then(|c| {
-        c.model(wire)
-            .map(|m| m.supported_parameters.iter().any(|p| p == "tools"))
-    });
-    if takes_tools == Some(false) {
-        return None;
-    }
-    Some(tools)
-}
-
-/// A tool message for the model.
 fn tool_message(call_id: &str, content: &Value) -> Value {
     json!({"role": "tool", "tool_call_id": call_id, "content": content.to_string()})
 }
@@ -206,7 +165,65 @@ fn asset_created(asset: &AssetRef, tool: &str, call_id: &str) -> RunEvent {
     })
 }
 
-impl Engine {
+/// The turn service: one run's model calls and tool loop.
+pub(crate) struct TurnRunner {
+    routes: Arc<RouteTable>,
+    tools: RouteTools,
+    catalogs: Arc<Catalogs>,
+    upstreams: Arc<Upstreams>,
+    store: Arc<dyn Storage>,
+    assets: AssetStore,
+    metrics: Arc<ferry_metrics::Metrics>,
+    gate: Arc<Gate>,
+    attachments: Arc<Attachments>,
+    media: Arc<MediaTools>,
+}
+
+impl TurnRunner {
+    /// The service over its dependencies.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        routes: Arc<RouteTable>,
+        tools: RouteTools,
+        catalogs: Arc<Catalogs>,
+        upstreams: Arc<Upstreams>,
+        store: Arc<dyn Storage>,
+        assets: AssetStore,
+        metrics: Arc<ferry_metrics::Metrics>,
+        gate: Arc<Gate>,
+        attachments: Arc<Attachments>,
+        media: Arc<MediaTools>,
+    ) -> TurnRunner {
+        TurnRunner {
+            routes,
+            tools,
+            catalogs,
+            upstreams,
+            store,
+            assets,
+            metrics,
+            gate,
+            attachments,
+            media,
+        }
+    }
+
+    /// The tool definitions offered to `wire` on `route`: none when every media capability
+    /// is off, or when the catalog says the model takes no tools.
+    fn tools_for(&self, route: &Route, wire: &str) -> Option<Arc<Vec<Value>>> {
+        let tools = self.tools.of(&route.id)?;
+        let takes_tools = self.catalogs.get(&route.id).and_then(|c| {
+            c.model(wire)
+                .map(|m| m.supported_parameters.iter().any(|p| p == "tools"))
+        });
+        if takes_tools == Some(false) {
+            return None;
+        }
+        Some(tools)
+    }
+
+    /// A tool message for the model.
+
     /// Runs the turn of `plan` on top of the session's history.
     pub(crate) async fn run_turn(
         &self,
@@ -215,21 +232,20 @@ impl Engine {
         session: &SessionSettings,
         attempts: &mut Vec<Attempt>,
     ) -> Result<Turn, EngineError> {
-        let inner = &self.inner;
         let history: Vec<Value> = if session.fresh {
             Vec::new()
         } else {
-            inner
-                .store
+            self.store
                 .history(&hub.session_id)
                 .await?
                 .into_iter()
                 .map(|m| m.body)
                 .collect()
         };
-        let primary = inner.routes.route(&plan.chain[0].route)?;
+        let primary = self.routes.route(&plan.chain[0].route)?;
         let past: Vec<&Value> = history.iter().collect();
         let expansion = self
+            .attachments
             .expand_assets(primary, &past, &plan.user_message)
             .await?;
         let ctx = Context {
@@ -245,6 +261,7 @@ impl Engine {
         let mut current = 0usize;
         for step in 0..max_steps {
             let admission = self
+                .gate
                 .admit_step(
                     &plan.chain[current..],
                     plan.params.max_tokens,
@@ -291,7 +308,7 @@ impl Engine {
                 finish_reason: outcome.finish_reason.clone(),
                 messages,
             };
-            let route = inner.routes.route(&route_id)?;
+            let route = self.routes.route(&route_id)?;
             if outcome.tool_calls.is_empty() {
                 let mut output = json!({"text": outcome.content, "reasoning": outcome.reasoning, "source": "model"});
                 self.speak_reply(hub, route, plan, session, &mut output, &mut cost)
@@ -332,19 +349,16 @@ impl Engine {
         start: usize,
         attempts: &mut Vec<Attempt>,
     ) -> Result<(ChatOutcome, usize, String), EngineError> {
-        let inner = &self.inner;
         let total = plan.chain.len();
-        let first = inner
-            .routes
-            .route(&plan.chain[start.min(total - 1)].route)?;
+        let first = self.routes.route(&plan.chain[start.min(total - 1)].route)?;
         let deadline = Deadline::after(Duration::from_millis(first.timeout_ms));
         let output_started = AtomicBool::new(false);
         for (i, planned) in plan.chain.iter().enumerate().skip(start) {
-            let route = inner.routes.route(&planned.route)?;
-            let up = self.caller_upstream(route)?;
+            let route = self.routes.route(&planned.route)?;
+            let up = self.gate.caller_upstream(route)?;
             let system_prompt = ctx.system_prompt_session.or(route.system_prompt.as_deref());
             let wire = wire_model(route, &planned.model);
-            let catalog = inner.catalogs.get(&planned.route);
+            let catalog = self.catalogs.get(&planned.route);
             let caps = ModelCaps::of(route, catalog.as_deref(), &wire);
             let mut messages = Vec::with_capacity(ctx.history.len() + turn.len() + 2);
             if let Some(p) = system_prompt {
@@ -368,7 +382,7 @@ impl Engine {
                 tracing::debug!(model = %wire, "catalog: no reasoning support; not sending reasoning");
                 thinking = None;
             }
-            let tools = tools_for(inner, route, &wire);
+            let tools = self.tools_for(route, &wire);
             let req = ChatRequest {
                 model: wire,
                 messages,
@@ -412,7 +426,7 @@ impl Engine {
                         &up.key,
                         &req,
                         None,
-                        inner.upstreams.retry(),
+                        self.upstreams.retry(),
                         &mut on_event,
                         attempts,
                     ),
@@ -446,14 +460,14 @@ impl Engine {
                 attempts,
                 before,
             );
-            inner.metrics.upstream_latency(
+            self.metrics.upstream_latency(
                 Api::Sessions,
                 &planned.route,
                 &req.model,
                 called.elapsed(),
             );
             if let Some(first) = first_output {
-                inner.metrics.ttft(
+                self.metrics.ttft(
                     Api::Sessions,
                     &planned.route,
                     &req.model,
@@ -546,7 +560,7 @@ impl Engine {
                 let mut known = Vec::new();
                 for id in named_asset_ids(args) {
                     if !produced.iter().any(|a| a.asset_id == id) {
-                        if let Ok(a) = self.asset_ref(id).await {
+                        if let Ok(a) = crate::generated::asset_ref(&self.assets, id).await {
                             known.push(a);
                         }
                     }
@@ -621,6 +635,7 @@ impl Engine {
             }));
         };
         let out = self
+            .media
             .execute_tool(&ctx, args, &mut progress)
             .await
             .map_err(|e| tool_error(&e))?;
@@ -663,7 +678,7 @@ impl Engine {
             format: None,
             speed: None,
         });
-        match self.execute_tool(&ctx, &args, &mut |_| {}).await {
+        match self.media.execute_tool(&ctx, &args, &mut |_| {}).await {
             Ok(out) => {
                 add_cost(cost, out.cost);
                 let Some(audio) = out.assets.first() else {

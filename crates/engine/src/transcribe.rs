@@ -3,15 +3,23 @@
 //! `transcript:<lang>` with a language hint) and reused by every later run, observation
 //! or `audio transcribe`. Upstream calls go through the route's client with the engine's
 //! retry policy (429/5xx/timeouts, bounded).
+//!
+//! [`Transcriber`] is built once with the route table, the assets, the store, the
+//! [`Gate`] (admission, the caller's key) and [`Upstreams`] (retry policy); it never
+//! reaches into the engine.
 
-use ferry_assets::{AssetView, MediaType};
+use std::sync::Arc;
+
+use ferry_assets::{AssetStore, AssetView, MediaType};
 use ferry_config::Route;
 use ferry_openrouter::{call_with_retries, TranscriptionRequest};
+use ferry_store::Storage;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::access::{Spent, Unpriced};
-use crate::engine::Engine;
+use crate::access::{Gate, Spent, Unpriced};
+use crate::routes::RouteTable;
+use crate::upstreams::Upstreams;
 use crate::EngineError;
 
 /// A transcript as returned to callers.
@@ -31,7 +39,7 @@ pub struct TranscriptView {
     pub cost: Option<f64>,
 }
 
-/// Options of [`Engine::transcribe_asset`].
+/// Options of [`Transcriber::transcribe_asset`].
 #[derive(Debug, Clone, Default)]
 pub struct TranscribeOptions {
     /// Route whose key and STT model to use (default route when absent).
@@ -86,7 +94,33 @@ pub(crate) fn require_transcription(route: &Route) -> Result<(), EngineError> {
     ))
 }
 
-impl Engine {
+/// The speech-to-text service.
+pub(crate) struct Transcriber {
+    routes: Arc<RouteTable>,
+    assets: AssetStore,
+    store: Arc<dyn Storage>,
+    gate: Arc<Gate>,
+    upstreams: Arc<Upstreams>,
+}
+
+impl Transcriber {
+    /// A transcriber caching its transcripts as derivations in `store`.
+    pub(crate) fn new(
+        routes: Arc<RouteTable>,
+        assets: AssetStore,
+        store: Arc<dyn Storage>,
+        gate: Arc<Gate>,
+        upstreams: Arc<Upstreams>,
+    ) -> Transcriber {
+        Transcriber {
+            routes,
+            assets,
+            store,
+            gate,
+            upstreams,
+        }
+    }
+
     /// `POST /v1/tools/transcribe_audio`: the transcript of an audio asset.
     pub async fn transcribe_asset(
         &self,
@@ -96,9 +130,9 @@ impl Engine {
         let route_id = opts
             .route
             .clone()
-            .unwrap_or_else(|| self.inner.routes.file().default_route.clone());
-        let route = self.inner.routes.route(&route_id)?;
-        let asset = self.inner.assets.get(asset_id).await?;
+            .unwrap_or_else(|| self.routes.file().default_route.clone());
+        let route = self.routes.route(&route_id)?;
+        let asset = self.assets.get(asset_id).await?;
         self.transcript(
             route,
             &asset,
@@ -137,7 +171,7 @@ impl Engine {
             .unwrap_or(&route.media.stt_model)
             .to_owned();
         let kind = transcript_kind(language);
-        let store = &self.inner.store;
+        let store = &self.store;
         if let Some(d) = store.get_derivation(&asset.asset.id, &kind, &model).await? {
             return Ok(TranscriptView {
                 asset_id: asset.asset.id.clone(),
@@ -150,6 +184,7 @@ impl Engine {
         }
         // Speech-to-text is priced by upstream only afterwards: not under a budget.
         let admission = self
+            .gate
             .admit_media(
                 "stt",
                 &route.id,
@@ -158,8 +193,8 @@ impl Engine {
                 Err(Unpriced::Unbounded("speech-to-text")),
             )
             .await?;
-        let (_, bytes) = self.inner.assets.read(&asset.asset.id).await?;
-        let up = self.caller_upstream(route)?;
+        let (_, bytes) = self.assets.read(&asset.asset.id).await?;
+        let up = self.gate.caller_upstream(route)?;
         let req = TranscriptionRequest {
             model: &model,
             audio: &bytes,
@@ -167,13 +202,9 @@ impl Engine {
             language,
         };
         let mut attempts = Vec::new();
-        let t = call_with_retries(
-            self.inner.upstreams.retry(),
-            true,
-            &model,
-            &mut attempts,
-            || up.provider.transcribe(&up.key, &req),
-        )
+        let t = call_with_retries(self.upstreams.retry(), true, &model, &mut attempts, || {
+            up.provider.transcribe(&up.key, &req)
+        })
         .await;
         crate::upstream_log::failed_media_attempts(
             crate::tools::ToolName::TranscribeAudio.as_str(),

@@ -4,28 +4,38 @@
 //! cancelled or expired one keeps the upstream error. Progress is published on a watch
 //! channel per job, which the tool loop turns into `tool.progress` events and the API
 //! into job views.
+//!
+//! [`VideoJobs`] owns the pollers (on the engine's tracker, stopped by its drain token)
+//! and their watch channels; it is built with the route table, [`Upstreams`], the store,
+//! the assets and the [`Gate`], never the engine.
 
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+use ferry_assets::AssetStore;
 
 use ferry_assets::Kind;
 use ferry_config::Route;
 use ferry_openrouter::media::{
-    snap_duration, supported_durations, to_data_url, MediaError, PollBackoff, VideoJobState,
-    VideoRequest, VideoStatus, DEFAULT_VIDEO_DURATIONS,
+    snap_duration, supported_durations, MediaError, PollBackoff, VideoJobState, VideoRequest,
+    VideoStatus, DEFAULT_VIDEO_DURATIONS,
 };
-use ferry_store::{NewVideoJob, VideoJob, VideoJobUpdate};
+use ferry_store::{NewVideoJob, Storage, VideoJob, VideoJobUpdate};
 use serde::Serialize;
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::access::{video_worst_case, Admission, Unpriced};
-use crate::engine::Engine;
-use crate::media_tools::{require_tool, ToolCtx};
+use crate::access::{video_worst_case, Admission, Gate, Unpriced};
+use crate::routes::RouteTable;
+use crate::tools::{require_tool, ToolCtx};
 use crate::tools::{AssetRef, GenerateVideoArgs, ToolName};
+use crate::upstreams::Upstreams;
 use crate::EngineError;
 
 /// Longest wait between two polls (unless `video_poll_ms` is larger).
@@ -115,7 +125,7 @@ impl VideoJobView {
 
 /// The watch channels of the jobs being polled now.
 #[derive(Default)]
-pub(crate) struct VideoWatchers {
+struct VideoWatchers {
     jobs: Mutex<HashMap<String, watch::Sender<VideoJobView>>>,
 }
 
@@ -158,12 +168,48 @@ fn failed(e: &EngineError) -> Outcome {
     ended(VideoStatus::Failed, e.code(), e.to_string())
 }
 
-impl Engine {
+/// The video job service.
+pub(crate) struct VideoJobs {
+    routes: Arc<RouteTable>,
+    upstreams: Arc<Upstreams>,
+    store: Arc<dyn Storage>,
+    assets: AssetStore,
+    gate: Arc<Gate>,
+    tasks: TaskTracker,
+    stop: CancellationToken,
+    watchers: VideoWatchers,
+}
+
+impl VideoJobs {
+    /// The service; no poller runs until [`VideoJobs::resume`] or a submission. Pollers
+    /// run on `tasks` and stop when `stop` is cancelled (the jobs resume at the next
+    /// start).
+    pub(crate) fn new(
+        routes: Arc<RouteTable>,
+        upstreams: Arc<Upstreams>,
+        store: Arc<dyn Storage>,
+        assets: AssetStore,
+        gate: Arc<Gate>,
+        tasks: TaskTracker,
+        stop: CancellationToken,
+    ) -> VideoJobs {
+        VideoJobs {
+            routes,
+            upstreams,
+            store,
+            assets,
+            gate,
+            tasks,
+            stop,
+            watchers: VideoWatchers::default(),
+        }
+    }
+
     /// Submits a video job for `args` on `ctx.route`, records it and starts polling it.
     /// The duration snaps to the nearest one the model supports (`/videos/models`, else
     /// 4/6/8 s), ties to the larger.
-    pub(crate) async fn start_video(
-        &self,
+    pub(crate) async fn start(
+        self: &Arc<Self>,
         ctx: &ToolCtx<'_>,
         args: &GenerateVideoArgs,
     ) -> Result<VideoJobView, EngineError> {
@@ -174,7 +220,7 @@ impl Engine {
             .clone()
             .unwrap_or_else(|| route.media.video_model.clone());
         crate::access::current_caller().check_target(&route.id, &model)?;
-        let up = self.inner.upstreams.upstream(route)?;
+        let up = self.upstreams.upstream(route)?;
         let models =
             match tokio::time::timeout(POLL_REQUEST_TIMEOUT, up.provider.video_models(&up.key))
                 .await
@@ -204,20 +250,23 @@ impl Engine {
             .ok_or(Unpriced::NoVideoPrices)
             .and_then(|doc| video_worst_case(doc, &model, duration));
         let admission = self
+            .gate
             .admit_media("media", &route.id, &model, args.prompt.len(), worst)
             .await?;
         let frame = |id: &Option<String>, what: &'static str| {
             let id = id.clone();
             async move {
                 match id {
-                    Some(id) => Ok(Some(self.image_data_url(&id, what).await?)),
+                    Some(id) => Ok(Some(
+                        crate::generated::image_data_url(&self.assets, &id, what).await?,
+                    )),
                     None => Ok::<_, EngineError>(None),
                 }
             }
         };
         let mut references = Vec::with_capacity(args.reference_asset_ids.len());
         for id in &args.reference_asset_ids {
-            references.push(self.image_data_url(id, "reference").await?);
+            references.push(crate::generated::image_data_url(&self.assets, id, "reference").await?);
         }
         let mut req = VideoRequest {
             model: model.clone(),
@@ -237,7 +286,7 @@ impl Engine {
                 &up.key,
                 &req,
                 POLL_REQUEST_TIMEOUT,
-                self.inner.upstreams.retry(),
+                self.upstreams.retry(),
                 &mut attempts,
             )
             .await;
@@ -260,10 +309,9 @@ impl Engine {
             "last_frame_asset_id": args.last_frame_asset_id,
             "reference_asset_ids": args.reference_asset_ids,
             // The virtual key that started the job: its cost is charged to it.
-            "key_id": self.current_key_id(),
+            "key_id": crate::access::current_caller().key_id().map(str::to_owned),
         });
         let job = self
-            .inner
             .store
             .insert_video_job(NewVideoJob {
                 id: format!("vid_{}", uuid::Uuid::now_v7().simple()),
@@ -277,53 +325,52 @@ impl Engine {
             })
             .await?;
         tracing::info!(job = %job.id, upstream = %job.upstream_id, duration, requested, "video job submitted");
-        Ok(self.spawn_video_poller(job, Some(admission)))
+        Ok(self.spawn_poller(job, Some(admission)))
     }
 
     /// A job's current view.
-    pub async fn video_job(&self, id: &str) -> Result<VideoJobView, EngineError> {
-        if let Some(rx) = self.inner.videos.subscribe(id) {
+    pub(crate) async fn job(&self, id: &str) -> Result<VideoJobView, EngineError> {
+        if let Some(rx) = self.watchers.subscribe(id) {
             let mut view = rx.borrow().clone();
-            if let Some(job) = self.inner.store.get_video_job(id).await? {
+            if let Some(job) = self.store.get_video_job(id).await? {
                 view.elapsed_ms = elapsed_ms(&job);
             }
             return Ok(view);
         }
-        let job =
-            self.inner
-                .store
-                .get_video_job(id)
-                .await?
-                .ok_or_else(|| EngineError::NotFound {
-                    what: "video job",
-                    id: id.to_owned(),
-                })?;
+        let job = self
+            .store
+            .get_video_job(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound {
+                what: "video job",
+                id: id.to_owned(),
+            })?;
         let asset = match &job.asset_id {
-            Some(a) => self.asset_ref(a).await.ok(),
+            Some(a) => crate::generated::asset_ref(&self.assets, a).await.ok(),
             None => None,
         };
         Ok(VideoJobView::of(&job, asset))
     }
 
     /// The most recent jobs, newest first.
-    pub async fn video_jobs(&self, limit: u32) -> Result<Vec<VideoJobView>, EngineError> {
-        let jobs = self.inner.store.list_video_jobs(limit).await?;
+    pub(crate) async fn jobs(&self, limit: u32) -> Result<Vec<VideoJobView>, EngineError> {
+        let jobs = self.store.list_video_jobs(limit).await?;
         let mut out = Vec::with_capacity(jobs.len());
         for job in jobs {
-            out.push(self.video_job(&job.id).await?);
+            out.push(self.job(&job.id).await?);
         }
         Ok(out)
     }
 
     /// Waits until the job ends, calling `on_progress` with every view published while
     /// it runs (a status change, or a poll); returns the final view.
-    pub async fn wait_video(
+    pub(crate) async fn wait(
         &self,
         id: &str,
         mut on_progress: impl FnMut(&VideoJobView),
     ) -> Result<VideoJobView, EngineError> {
-        let Some(mut rx) = self.inner.videos.subscribe(id) else {
-            let view = self.video_job(id).await?;
+        let Some(mut rx) = self.watchers.subscribe(id) else {
+            let view = self.job(id).await?;
             if view.finished {
                 return Ok(view);
             }
@@ -338,7 +385,7 @@ impl Engine {
             }
             on_progress(&view);
             if rx.changed().await.is_err() {
-                let view = self.video_job(id).await?;
+                let view = self.job(id).await?;
                 if view.finished {
                     return Ok(view);
                 }
@@ -348,12 +395,12 @@ impl Engine {
     }
 
     /// At start: resumes polling every job a previous run of the daemon left unfinished.
-    pub(crate) async fn resume_video_jobs(&self) -> Result<usize, EngineError> {
-        let jobs = self.inner.store.unfinished_video_jobs().await?;
+    pub(crate) async fn resume(self: &Arc<Self>) -> Result<usize, EngineError> {
+        let jobs = self.store.unfinished_video_jobs().await?;
         let n = jobs.len();
         for job in jobs {
             tracing::info!(job = %job.id, status = %job.status, "resuming a video job");
-            self.spawn_video_poller(job, None);
+            self.spawn_poller(job, None);
         }
         Ok(n)
     }
@@ -361,34 +408,34 @@ impl Engine {
     /// Registers the job's watch channel and starts its poll loop (stops on drain).
     /// Polls `job` in the background; its `admission` (none for a job resumed at start)
     /// keeps the job's worst case reserved until the poller has charged what it cost.
-    fn spawn_video_poller(&self, job: VideoJob, admission: Option<Admission>) -> VideoJobView {
+    fn spawn_poller(self: &Arc<Self>, job: VideoJob, admission: Option<Admission>) -> VideoJobView {
         let view = VideoJobView::of(&job, None);
-        let tx = self.inner.videos.register(view.clone());
-        let engine = self.clone();
-        let stop = self.inner.background.clone();
-        self.inner.tasks.spawn(async move {
+        let tx = self.watchers.register(view.clone());
+        let service = Arc::clone(self);
+        let stop = self.stop.clone();
+        self.tasks.spawn(async move {
             let id = job.id.clone();
             tokio::select! {
                 _ = stop.cancelled() => {
                     tracing::info!(job = %id, "stopping the video poller; it resumes at the next start");
                 }
-                _ = engine.poll_video(job, &tx) => {}
+                _ = service.poll_video(job, &tx) => {}
             }
             // Charged (or not paid): the reservation ends.
             drop(admission);
-            engine.inner.videos.remove(&id);
+            service.watchers.remove(&id);
         });
         view
     }
 
     /// Polls until the job ends or times out, then records the outcome.
     async fn poll_video(&self, job: VideoJob, tx: &watch::Sender<VideoJobView>) {
-        let outcome = match self.inner.routes.route(&job.route) {
+        let outcome = match self.routes.route(&job.route) {
             Ok(route) => self.poll_until_done(route, &job, tx).await,
             Err(e) => failed(&e),
         };
         let id = job.id.clone();
-        match self.inner.store.update_video_job(&id, outcome.update).await {
+        match self.store.update_video_job(&id, outcome.update).await {
             Ok(row) => {
                 tracing::info!(job = %id, status = %row.status, "video job finished");
                 tx.send_replace(VideoJobView::of(&row, outcome.asset));
@@ -405,7 +452,7 @@ impl Engine {
         job: &VideoJob,
         tx: &watch::Sender<VideoJobView>,
     ) -> Outcome {
-        let up = match self.inner.upstreams.upstream(route) {
+        let up = match self.upstreams.upstream(route) {
             Ok(x) => x,
             Err(e) => return failed(&e),
         };
@@ -436,7 +483,7 @@ impl Engine {
                     &job.upstream_id,
                     job.polling_url.as_deref(),
                     POLL_REQUEST_TIMEOUT,
-                    self.inner.upstreams.retry(),
+                    self.upstreams.retry(),
                     &mut attempts,
                 )
                 .await;
@@ -463,7 +510,6 @@ impl Engine {
             if state.status.as_str() != status {
                 status = state.status.as_str().to_owned();
                 match self
-                    .inner
                     .store
                     .update_video_job(
                         &job.id,
@@ -496,7 +542,7 @@ impl Engine {
         state: &VideoJobState,
     ) -> Outcome {
         if state.cost.is_some() || state.status == VideoStatus::Completed {
-            self.charge_key(
+            self.gate.charge_key(
                 job.request["key_id"].as_str().map(str::to_owned),
                 ferry_store::LedgerEntry {
                     route: job.route.clone(),
@@ -517,12 +563,14 @@ impl Engine {
             outcome.update.cost = state.cost;
             return outcome;
         }
-        let max = usize::try_from(self.inner.assets.max_bytes()).unwrap_or(usize::MAX);
+        let max = usize::try_from(self.assets.max_bytes()).unwrap_or(usize::MAX);
         let stored = match client
             .download_video(key, state, max, DOWNLOAD_TIMEOUT)
             .await
         {
-            Ok(d) => self.store_generated(d.bytes, Kind::Video, "video").await,
+            Ok(d) => {
+                crate::generated::store_generated(&self.assets, d.bytes, Kind::Video, "video").await
+            }
             Err(e) => Err(e.into()),
         };
         match stored {
@@ -542,21 +590,5 @@ impl Engine {
                 outcome
             }
         }
-    }
-
-    /// An image asset as a `data:` URL (frames and references of a video, edit inputs).
-    pub(crate) async fn image_data_url(&self, id: &str, what: &str) -> Result<String, EngineError> {
-        let view = self.inner.assets.get(id).await?;
-        if view.kind != Kind::Image {
-            return Err(EngineError::bad_input(
-                "not_an_image",
-                format!(
-                    "the {what} asset {id} is {}, not an image",
-                    view.asset.media_type
-                ),
-            ));
-        }
-        let (_, bytes) = self.inner.assets.read(id).await?;
-        Ok(to_data_url(&view.asset.media_type, &bytes))
     }
 }

@@ -42,6 +42,8 @@ pub enum UpstreamErrorKind {
     ChoiceError,
     /// Anything else.
     Other,
+    /// The provider has no such call (a test double that implements only what it uses).
+    Unsupported,
 }
 
 /// One failed upstream call. `message` is actionable and redacted (never contains the key).
@@ -191,6 +193,15 @@ fn detail(message: &Option<String>) -> String {
 }
 
 impl UpstreamError {
+    /// The answer of a [`crate::Provider`] call the provider does not offer (`call` names
+    /// it, e.g. "speech"): never retried, never advances a fallback chain.
+    pub fn unsupported(call: &str) -> Self {
+        Self::new(
+            UpstreamErrorKind::Unsupported,
+            format!("this provider does not support {call}; route the call to an OpenRouter route, or implement it in the provider"),
+        )
+    }
+
     pub(crate) fn new(kind: UpstreamErrorKind, message: String) -> Self {
         Self {
             kind,
@@ -407,7 +418,7 @@ impl UpstreamError {
             Connect => "upstream_connect_failed",
             Stream => "upstream_stream_error",
             Protocol => "upstream_protocol_error",
-            ChoiceError | Other => "upstream_error",
+            ChoiceError | Other | Unsupported => "upstream_error",
         }
     }
 
@@ -452,7 +463,7 @@ impl UpstreamError {
             Unavailable => 502,
             BadRequest => 400,
             TooLarge => 413,
-            Connect | Stream | Protocol | ChoiceError | Other => 502,
+            Connect | Stream | Protocol | ChoiceError | Other | Unsupported => 502,
         }
     }
 }

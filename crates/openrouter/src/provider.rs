@@ -19,8 +19,18 @@ use crate::passthrough::RawReply;
 use crate::retry::{Attempt, RetryPolicy};
 use crate::types::{ChatOutcome, ChatRequest, PassRequest, StreamEvent};
 
+/// The answer of a call a provider does not offer.
+fn unsupported<'a, T: Send + 'a, E: From<UpstreamError> + Send + 'a>(
+    call: &str,
+) -> BoxFuture<'a, Result<T, E>> {
+    let e = UpstreamError::unsupported(call);
+    Box::pin(async move { Err(e.into()) })
+}
+
 /// One upstream, as the engine calls it. Each method is one call (retries only where the
-/// method says so); dropping a returned future aborts the call.
+/// method says so); dropping a returned future aborts the call. Only `is_verified` and
+/// `chat` are required: every other call answers [`UpstreamError::unsupported`] unless the
+/// provider implements it (test doubles implement only what they use).
 pub trait Provider: Send + Sync {
     /// Whether the upstream is OpenRouter itself (OpenRouter-only shaping and endpoints).
     fn is_verified(&self) -> bool;
@@ -41,112 +51,143 @@ pub trait Provider: Send + Sync {
     #[allow(clippy::too_many_arguments)]
     fn open_raw<'a>(
         &'a self,
-        api_key: &'a str,
-        req: &'a ChatRequest,
-        policy: &'a RetryPolicy,
-        collect_text: bool,
-        attempts: &'a mut Vec<Attempt>,
-        upstream_wait: &'a mut Duration,
-    ) -> BoxFuture<'a, Result<RawReply, UpstreamError>>;
+        _api_key: &'a str,
+        _req: &'a ChatRequest,
+        _policy: &'a RetryPolicy,
+        _collect_text: bool,
+        _attempts: &'a mut Vec<Attempt>,
+        _upstream_wait: &'a mut Duration,
+    ) -> BoxFuture<'a, Result<RawReply, UpstreamError>> {
+        unsupported("pass-through chat")
+    }
 
     /// A Responses, Messages or embeddings request passed through as bytes (see
     /// [`crate::open_pass_with_retries`]).
     #[allow(clippy::too_many_arguments)]
     fn open_pass<'a>(
         &'a self,
-        api_key: &'a str,
-        req: &'a PassRequest,
-        policy: &'a RetryPolicy,
-        collect_text: bool,
-        attempts: &'a mut Vec<Attempt>,
-        upstream_wait: &'a mut Duration,
-    ) -> BoxFuture<'a, Result<RawReply, UpstreamError>>;
+        _api_key: &'a str,
+        _req: &'a PassRequest,
+        _policy: &'a RetryPolicy,
+        _collect_text: bool,
+        _attempts: &'a mut Vec<Attempt>,
+        _upstream_wait: &'a mut Duration,
+    ) -> BoxFuture<'a, Result<RawReply, UpstreamError>> {
+        unsupported("pass-through requests")
+    }
 
     /// ONE speech-to-text call (no retries).
     fn transcribe<'a>(
         &'a self,
-        api_key: &'a str,
-        req: &'a TranscriptionRequest<'a>,
-    ) -> BoxFuture<'a, Result<Transcription, UpstreamError>>;
+        _api_key: &'a str,
+        _req: &'a TranscriptionRequest<'a>,
+    ) -> BoxFuture<'a, Result<Transcription, UpstreamError>> {
+        unsupported("transcription")
+    }
 
     /// Text to speech, retried per `policy`.
     fn speech<'a>(
         &'a self,
-        api_key: &'a str,
-        req: &'a SpeechRequest,
-        deadline: Duration,
-        policy: &'a RetryPolicy,
-        attempts: &'a mut Vec<Attempt>,
-    ) -> BoxFuture<'a, Result<Speech, MediaError>>;
+        _api_key: &'a str,
+        _req: &'a SpeechRequest,
+        _deadline: Duration,
+        _policy: &'a RetryPolicy,
+        _attempts: &'a mut Vec<Attempt>,
+    ) -> BoxFuture<'a, Result<Speech, MediaError>> {
+        unsupported("speech")
+    }
 
     /// Downloads an image URL a model returned (the key only to the own origin).
     fn fetch_image<'a>(
         &'a self,
-        api_key: &'a str,
-        url: &'a Url,
-        limits: FetchLimits,
-    ) -> BoxFuture<'a, Result<Downloaded, MediaError>>;
+        _api_key: &'a str,
+        _url: &'a Url,
+        _limits: FetchLimits,
+    ) -> BoxFuture<'a, Result<Downloaded, MediaError>> {
+        unsupported("image downloads")
+    }
 
     /// Submits a video job (retried only on 429).
     fn create_video<'a>(
         &'a self,
-        api_key: &'a str,
-        req: &'a VideoRequest,
-        deadline: Duration,
-        policy: &'a RetryPolicy,
-        attempts: &'a mut Vec<Attempt>,
-    ) -> BoxFuture<'a, Result<VideoJobState, MediaError>>;
+        _api_key: &'a str,
+        _req: &'a VideoRequest,
+        _deadline: Duration,
+        _policy: &'a RetryPolicy,
+        _attempts: &'a mut Vec<Attempt>,
+    ) -> BoxFuture<'a, Result<VideoJobState, MediaError>> {
+        unsupported("video jobs")
+    }
 
     /// Polls a video job once (retried per `policy`).
     fn video_job<'a>(
         &'a self,
-        api_key: &'a str,
-        job_id: &'a str,
-        polling_url: Option<&'a str>,
-        deadline: Duration,
-        policy: &'a RetryPolicy,
-        attempts: &'a mut Vec<Attempt>,
-    ) -> BoxFuture<'a, Result<VideoJobState, MediaError>>;
+        _api_key: &'a str,
+        _job_id: &'a str,
+        _polling_url: Option<&'a str>,
+        _deadline: Duration,
+        _policy: &'a RetryPolicy,
+        _attempts: &'a mut Vec<Attempt>,
+    ) -> BoxFuture<'a, Result<VideoJobState, MediaError>> {
+        unsupported("video jobs")
+    }
 
     /// The video model catalog (`GET /videos/models`).
-    fn video_models<'a>(&'a self, api_key: &'a str) -> BoxFuture<'a, Result<Value, UpstreamError>>;
+    fn video_models<'a>(
+        &'a self,
+        _api_key: &'a str,
+    ) -> BoxFuture<'a, Result<Value, UpstreamError>> {
+        unsupported("the video model catalog")
+    }
 
     /// Downloads a completed job's video.
     fn download_video<'a>(
         &'a self,
-        api_key: &'a str,
-        job: &'a VideoJobState,
-        max_bytes: usize,
-        deadline: Duration,
-    ) -> BoxFuture<'a, Result<Downloaded, MediaError>>;
+        _api_key: &'a str,
+        _job: &'a VideoJobState,
+        _max_bytes: usize,
+        _deadline: Duration,
+    ) -> BoxFuture<'a, Result<Downloaded, MediaError>> {
+        unsupported("video downloads")
+    }
 
     /// The model catalog (`GET /models?output_modalities=all`).
     fn fetch_catalog<'a>(
         &'a self,
-        api_key: &'a str,
-    ) -> BoxFuture<'a, Result<Catalog, UpstreamError>>;
+        _api_key: &'a str,
+    ) -> BoxFuture<'a, Result<Catalog, UpstreamError>> {
+        unsupported("the model catalog")
+    }
 
     /// Billed cost and stats of one generation; `None` while it is not known yet.
     fn generation<'a>(
         &'a self,
-        api_key: &'a str,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Value>, UpstreamError>>;
+        _api_key: &'a str,
+        _id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Value>, UpstreamError>> {
+        unsupported("generation lookups")
+    }
 
     /// The key's label, limits and usage (`GET /key`).
-    fn key_info<'a>(&'a self, api_key: &'a str) -> BoxFuture<'a, Result<Value, UpstreamError>>;
+    fn key_info<'a>(&'a self, _api_key: &'a str) -> BoxFuture<'a, Result<Value, UpstreamError>> {
+        unsupported("key info")
+    }
 
     /// Provisions a key with a management key (`POST /keys`).
     fn create_key<'a>(
         &'a self,
-        management_key: &'a str,
-        body: &'a Value,
-    ) -> BoxFuture<'a, Result<ProvisionedKey, UpstreamError>>;
+        _management_key: &'a str,
+        _body: &'a Value,
+    ) -> BoxFuture<'a, Result<ProvisionedKey, UpstreamError>> {
+        unsupported("key provisioning")
+    }
 
     /// Disables a provisioned key with a management key.
     fn disable_key<'a>(
         &'a self,
-        management_key: &'a str,
-        hash: &'a str,
-    ) -> BoxFuture<'a, Result<(), UpstreamError>>;
+        _management_key: &'a str,
+        _hash: &'a str,
+    ) -> BoxFuture<'a, Result<(), UpstreamError>> {
+        unsupported("key provisioning")
+    }
 }

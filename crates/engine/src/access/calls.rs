@@ -1,16 +1,12 @@
-//! The admission call sites' helpers: a facade request of any protocol (one line per
-//! handler: [`Engine::admit_facade`]), one model call of a session run's tool loop, and
-//! one media call (image, speech, speech-to-text, video) with its worst case priced by the
-//! media code.
+//! The engine's admission helper for a facade request of any protocol (one line per
+//! handler: [`Engine::admit_facade`]), and what paid calls spent ([`Spent`]). Model calls
+//! of a session run's tool loop and media calls are admitted by the [`super::Gate`].
 
-use ferry_config::wire_model;
 use ferry_openrouter::ChatOutcome;
 use serde_json::Value;
 
-use super::{current_caller, Admission, CallSpec, Caller, Scope, Spent, Unpriced};
+use super::{Admission, Caller, Scope, Spent};
 use crate::engine::Engine;
-use crate::input::PlannedModel;
-use crate::upstreams::{Provisioned, Upstream};
 use crate::EngineError;
 
 impl Engine {
@@ -26,95 +22,11 @@ impl Engine {
     ) -> Result<Admission, EngineError> {
         caller.require(Scope::Facade)?;
         let chain = self.facade_chain_of(selector)?;
-        let spec = self.chain_spec("facade", &chain, body_bytes, max_tokens)?;
+        let spec = self
+            .inner
+            .gate
+            .chain_spec("facade", &chain, body_bytes, max_tokens)?;
         self.admit(caller, spec).await
-    }
-
-    fn chain_spec(
-        &self,
-        kind: &'static str,
-        chain: &[PlannedModel],
-        input_bytes: usize,
-        max_tokens: Option<u64>,
-    ) -> Result<CallSpec, EngineError> {
-        let mut models = Vec::with_capacity(chain.len());
-        for p in chain {
-            let route = self.routes().route(&p.route)?;
-            models.push((p.route.clone(), wire_model(route, &p.model)));
-        }
-        Ok(CallSpec {
-            kind,
-            route: chain.first().map(|p| p.route.clone()).unwrap_or_default(),
-            models,
-            input_bytes,
-            max_tokens,
-            priced: None,
-        })
-    }
-
-    /// Admits one model call of a session run for the run's caller (the chain from the
-    /// model that served the previous step). The input estimate (the serialized
-    /// conversation) is only computed for a key with a budget or token limit.
-    pub(crate) async fn admit_step(
-        &self,
-        chain: &[PlannedModel],
-        max_tokens: Option<u64>,
-        conversation: &[&[Value]],
-    ) -> Result<Admission, EngineError> {
-        let caller = current_caller();
-        let bytes = match &caller {
-            Caller::Key(k) if k.settings.budget_usd.is_some() || k.settings.tpm.is_some() => {
-                conversation
-                    .iter()
-                    .flat_map(|part| part.iter())
-                    .map(|m| serde_json::to_vec(m).map_or(0, |v| v.len()))
-                    .sum()
-            }
-            _ => 0,
-        };
-        let spec = self.chain_spec("session", chain, bytes, max_tokens)?;
-        self.admit(&caller, spec).await
-    }
-
-    /// The provider and key for the current caller's call on `route`: the OpenRouter key
-    /// provisioned for the caller's virtual key on that route, else the route's own key.
-    pub(crate) fn caller_upstream(
-        &self,
-        route: &ferry_config::Route,
-    ) -> Result<Upstream, EngineError> {
-        let caller = current_caller();
-        let provisioned = match &caller {
-            Caller::Key(k) => k.settings.upstream.as_ref().map(|u| Provisioned {
-                key_id: &k.id,
-                route: &u.route,
-                secret_ref: &u.secret_ref,
-            }),
-            _ => None,
-        };
-        self.inner.upstreams.upstream_for(route, provisioned)
-    }
-
-    /// Admits one media call (`kind` `media` or `stt`) of the current caller to `model`
-    /// on `route`: model globs, rate limits (`input_bytes` of prompt count as tokens) and,
-    /// for a key with a budget, a reservation of `worst` (a call that cannot be priced is
-    /// refused under a budget).
-    pub(crate) async fn admit_media(
-        &self,
-        kind: &'static str,
-        route: &str,
-        model: &str,
-        input_bytes: usize,
-        worst: Result<f64, Unpriced>,
-    ) -> Result<Admission, EngineError> {
-        let spec = CallSpec {
-            kind,
-            route: route.to_owned(),
-            models: vec![(route.to_owned(), model.to_owned())],
-            input_bytes,
-            max_tokens: None,
-            priced: Some(worst),
-        };
-        self.admit(&current_caller(), spec).await
     }
 }
 

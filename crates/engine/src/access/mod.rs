@@ -2,20 +2,21 @@
 //!
 //! One service decides every paid call: [`Engine::authenticate`] turns a presented
 //! credential (the operator token or an `fk-…` virtual key) into a [`Caller`];
-//! [`Engine::admit`] checks the caller's scope, route and model globs, takes its rate
+//! [`Gate::admit`] checks the caller's scope, route and model globs, takes its rate
 //! limits and reserves the call's worst-case cost against its budget (see `budget` for
 //! the critical section); the returned [`Admission`] is settled with upstream's
 //! `usage.cost` when the call ends (stream end, client gone, or error), which writes the
 //! call's ledger row and drops its reservation. Media calls (images, speech,
 //! speech-to-text, video jobs) are admitted the same way with a worst case priced by their
 //! call site (`calls`); a video job, which ends in a background poller, is charged there
-//! with [`Engine::charge_key`] while its admission keeps the reservation. The caller of a
+//! with [`Gate::charge_key`] while its admission keeps the reservation. The caller of a
 //! session run or a media request travels with the task as a task-local
 //! ([`with_caller`]), so deep call sites need no extra parameter.
 
 mod answers;
 mod budget;
 mod calls;
+mod gate;
 mod keys;
 mod limits;
 mod manage;
@@ -41,6 +42,7 @@ pub use limits::{LimitKind, Limited, RateState, Remaining};
 pub use manage::{KeyPatch, KeyView, NewKey, SpendQuery};
 pub use price::{image_worst_case, input_tokens, video_worst_case, worst_case, Unpriced};
 
+pub(crate) use gate::Gate;
 use limits::Limits;
 
 /// A virtual key as the daemon holds it: settings and limiters, never the secret.
@@ -379,7 +381,7 @@ pub struct Spent {
 /// An admitted call. Settle it with what it cost, or release it when nothing was paid;
 /// dropping it releases it.
 pub struct Admission {
-    engine: Engine,
+    gate: Arc<Gate>,
     key: Option<Arc<KeyState>>,
     kind: &'static str,
     route: String,
@@ -416,7 +418,7 @@ impl Admission {
         };
         if let Some(k) = &self.key {
             if k.settings.budget_usd.is_some() {
-                self.engine.inner.access.book.settle(
+                self.gate.access.book.settle(
                     &k.id,
                     k.settings.period,
                     reserved,
@@ -440,7 +442,7 @@ impl Admission {
             generation_id: spent.generation_id,
             run_id: spent.run_id,
         };
-        self.engine.record_spend(entry);
+        self.gate.record_spend(entry);
     }
 
     /// Nothing was paid (the call failed before any output): ends the reservation.
@@ -454,7 +456,7 @@ impl Admission {
         }
         self.done = true;
         if let (Some(k), Some(amount)) = (&self.key, self.reservation.take()) {
-            self.engine.inner.access.book.settle(
+            self.gate.access.book.settle(
                 &k.id,
                 k.settings.period,
                 amount,
@@ -549,157 +551,9 @@ impl Engine {
         }
     }
 
-    /// Admits one paid call for `caller`: scope (`facade` for the facade kinds, else
-    /// `sessions`), route and model globs, rate limits, and a reservation of the call's
-    /// worst case against the key's budget.
+    /// Admits one paid call for `caller` ([`Gate::admit`]).
     pub async fn admit(&self, caller: &Caller, spec: CallSpec) -> Result<Admission, EngineError> {
-        let model = spec.models.first().map(|m| m.1.clone()).unwrap_or_default();
-        let Caller::Key(k) = caller else {
-            return Ok(self.admission(None, &spec, model, None));
-        };
-        let s = &k.settings;
-        caller.check_target(&spec.route, &model)?;
-        let input = input_tokens(spec.input_bytes);
-        let tokens = input.saturating_add(spec.max_tokens.unwrap_or(0));
-        let l = match k.limits.check(tokens) {
-            Ok(state) => {
-                if k.limits.any() {
-                    // Outside `with_rate_report` (session runs) nobody asks.
-                    let _ = RATE.try_with(|r| r.set(Some(state)));
-                }
-                None
-            }
-            Err(l) => Some(l),
-        };
-        if let Some(l) = l {
-            let message = if l.too_large {
-                format!("this request counts about {tokens} tokens (input estimate + max_tokens), more than key {}'s limit of {} tokens per minute allows at once; send less or lower max_tokens", k.id, l.limit)
-            } else {
-                format!(
-                    "key {} is over its rate limit of {} {} per minute; retry in {} s",
-                    k.id,
-                    l.limit,
-                    l.kind.as_str(),
-                    l.retry_after.as_secs_f64().ceil().max(1.0)
-                )
-            };
-            return Err(AccessError::RateLimited {
-                message,
-                limited: l,
-            }
-            .into());
-        }
-        let Some(budget_usd) = s.budget_usd else {
-            return Ok(self.admission(Some(k.clone()), &spec, model, None));
-        };
-        let worst = match &spec.priced {
-            Some(priced) => priced
-                .clone()
-                .map_err(|u| AccessError::Unpriced(u.explain(&model)))?,
-            None => {
-                let mut worst = 0.0f64;
-                for (route, m) in &spec.models {
-                    let catalog = self.catalog_for_check(route).await;
-                    let cost = catalog
-                        .as_deref()
-                        .and_then(|c| c.model(m))
-                        .ok_or(Unpriced::NotInCatalog)
-                        .and_then(|cm| worst_case(cm, input, spec.max_tokens))
-                        .map_err(|u| AccessError::Unpriced(u.explain(m)))?;
-                    worst = worst.max(cost);
-                }
-                worst
-            }
-        };
-        let wanted = usd_to_nanos_ceil(worst);
-        let budget = usd_to_nanos(budget_usd);
-        let now = OffsetDateTime::now_utc();
-        if let Err(over) = self
-            .access()
-            .book
-            .reserve(&k.id, s.period, budget, wanted, now)
-        {
-            let reset = s
-                .period
-                .next(s.period.start(now))
-                .map(|t| format!("; it resets at {}", ferry_store::rfc3339(t)))
-                .unwrap_or_default();
-            return Err(AccessError::BudgetExceeded(format!(
-                "key {} has a budget of {} per {:?}: spent {}, {} reserved by requests in flight, and this request may cost up to {}{reset}. Lower max_tokens, wait for requests in flight, or ask an admin to raise the budget",
-                k.id,
-                usd(over.budget),
-                s.period,
-                usd(over.spent),
-                usd(over.reserved),
-                usd(over.wanted),
-            ))
-            .into());
-        }
-        Ok(self.admission(Some(k.clone()), &spec, model, Some(wanted)))
-    }
-
-    fn admission(
-        &self,
-        key: Option<Arc<KeyState>>,
-        spec: &CallSpec,
-        model: String,
-        reservation: Option<i64>,
-    ) -> Admission {
-        Admission {
-            engine: self.clone(),
-            key,
-            kind: spec.kind,
-            route: spec.route.clone(),
-            model,
-            reservation,
-            done: false,
-        }
-    }
-
-    /// Charges a paid call to the key with id `key` (a background task's call: the key
-    /// that started it), or to nobody.
-    pub(crate) fn charge_key(&self, key: Option<String>, mut entry: LedgerEntry) {
-        let cost = entry.cost.filter(|c| c.is_finite() && *c >= 0.0);
-        entry.cost_nanos = cost.map_or(0, usd_to_nanos);
-        entry.key_id = key;
-        let state = entry
-            .key_id
-            .as_deref()
-            .and_then(|id| self.access().find(id))
-            .map(|(_, k)| k);
-        if let Some(k) = state {
-            if k.settings.budget_usd.is_some() {
-                self.access().book.settle(
-                    &k.id,
-                    k.settings.period,
-                    0,
-                    entry.cost_nanos,
-                    OffsetDateTime::now_utc(),
-                );
-            }
-        }
-        self.record_spend(entry);
-    }
-
-    /// The id of the current task's key, if a key is calling.
-    pub(crate) fn current_key_id(&self) -> Option<String> {
-        current_caller().key_id().map(str::to_owned)
-    }
-
-    /// Writes a ledger row; a row with a generation id is reconciled with what
-    /// OpenRouter billed when `--reconcile-cost` is on.
-    fn record_spend(&self, entry: LedgerEntry) {
-        self.inner.metrics.spend(
-            &entry.route,
-            &entry.kind,
-            ferry_store::nanos_to_usd(entry.cost_nanos),
-        );
-        if self.inner.reconcile_cost {
-            if let Some(g) = &entry.generation_id {
-                crate::billing::spawn_ledger(self.inner.clone(), entry.route.clone(), g.clone());
-            }
-        }
-        self.inner.store.charge_nowait(entry);
+        self.inner.gate.admit(caller, spec).await
     }
 
     /// A key's standing in its current period, for views.

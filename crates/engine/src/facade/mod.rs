@@ -266,7 +266,7 @@ impl Engine {
             req.retarget(route, &planned.model);
             trace.route = Some(planned.route.clone());
             trace.model = Some(req.wire_model().to_owned());
-            let up = self.caller_upstream(route)?;
+            let up = self.inner.gate.caller_upstream(route)?;
             let before = trace.attempts.len();
             let within = DeadlineRun::start(trace);
             let result = deadline

@@ -4,6 +4,7 @@
 //! composition of a run's final output.
 
 mod args;
+mod context;
 mod names;
 mod offer;
 mod output;
@@ -13,6 +14,7 @@ pub use args::{
     parse_call, parse_value, EditImageArgs, EmitOutputArgs, EmitPart, GenerateAudioArgs,
     GenerateImageArgs, GenerateVideoArgs, ToolArgs, TranscribeAudioArgs,
 };
+pub(crate) use context::{require_tool, ToolCtx};
 pub use names::ToolName;
 pub(crate) use offer::RouteTools;
 pub use output::{compose, named_asset_ids, text_of, AssetRef, Composed, OutputPart};

@@ -1,24 +1,16 @@
 //! An in-memory [`Provider`]: answers chat calls from a script, records what it was
-//! asked, and can hold a stream open mid-way (no HTTP, no server). Calls the engine tests
-//! do not script (speech, video, catalog…) are answered with an upstream error, as an
-//! upstream without those endpoints would.
+//! asked, and can hold a stream open mid-way (no HTTP, no server). Every other call
+//! (speech, video, catalog…) keeps the trait's default answer, an `unsupported` upstream
+//! error, as an upstream without those endpoints would give.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ferry_openrouter::media::{
-    Downloaded, FetchLimits, MediaError, Speech, SpeechRequest, VideoJobState, VideoRequest,
-};
-use ferry_openrouter::{
-    Attempt, Catalog, ChatOutcome, ChatRequest, PassRequest, Provider, ProvisionedKey, RawReply,
-    RetryPolicy, StreamEvent, Transcription, TranscriptionRequest, UpstreamError,
-};
+use ferry_openrouter::{ChatOutcome, ChatRequest, Provider, StreamEvent, UpstreamError};
 use futures::future::BoxFuture;
-use serde_json::Value;
 use tokio::sync::Notify;
-use url::Url;
 
 /// One scripted answer to a chat call.
 pub enum Step {
@@ -94,14 +86,6 @@ pub fn failure(status: u16, model: &str) -> Step {
     )
 }
 
-fn unscripted<'a, T: Send + 'a, E: From<UpstreamError> + Send + 'a>(
-    what: &str,
-) -> BoxFuture<'a, Result<T, E>> {
-    let body = format!("{{\"error\": {{\"code\": 404, \"message\": \"no {what} here\"}}}}");
-    let e = UpstreamError::from_reply(404, body.as_bytes(), "");
-    Box::pin(async move { Err(e.into()) })
-}
-
 impl Provider for Memory {
     fn is_verified(&self) -> bool {
         false
@@ -131,126 +115,5 @@ impl Provider for Memory {
                 None => panic!("the script has no answer for call to {}", req.model),
             }
         })
-    }
-
-    fn open_raw<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a ChatRequest,
-        _: &'a RetryPolicy,
-        _: bool,
-        _: &'a mut Vec<Attempt>,
-        _: &'a mut Duration,
-    ) -> BoxFuture<'a, Result<RawReply, UpstreamError>> {
-        unscripted("pass-through")
-    }
-
-    fn open_pass<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a PassRequest,
-        _: &'a RetryPolicy,
-        _: bool,
-        _: &'a mut Vec<Attempt>,
-        _: &'a mut Duration,
-    ) -> BoxFuture<'a, Result<RawReply, UpstreamError>> {
-        unscripted("pass-through")
-    }
-
-    fn transcribe<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a TranscriptionRequest<'a>,
-    ) -> BoxFuture<'a, Result<Transcription, UpstreamError>> {
-        unscripted("transcription")
-    }
-
-    fn speech<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a SpeechRequest,
-        _: Duration,
-        _: &'a RetryPolicy,
-        _: &'a mut Vec<Attempt>,
-    ) -> BoxFuture<'a, Result<Speech, MediaError>> {
-        unscripted("speech")
-    }
-
-    fn fetch_image<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a Url,
-        _: FetchLimits,
-    ) -> BoxFuture<'a, Result<Downloaded, MediaError>> {
-        unscripted("download")
-    }
-
-    fn create_video<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a VideoRequest,
-        _: Duration,
-        _: &'a RetryPolicy,
-        _: &'a mut Vec<Attempt>,
-    ) -> BoxFuture<'a, Result<VideoJobState, MediaError>> {
-        unscripted("video")
-    }
-
-    fn video_job<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a str,
-        _: Option<&'a str>,
-        _: Duration,
-        _: &'a RetryPolicy,
-        _: &'a mut Vec<Attempt>,
-    ) -> BoxFuture<'a, Result<VideoJobState, MediaError>> {
-        unscripted("video")
-    }
-
-    fn video_models<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Value, UpstreamError>> {
-        unscripted("video models")
-    }
-
-    fn download_video<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a VideoJobState,
-        _: usize,
-        _: Duration,
-    ) -> BoxFuture<'a, Result<Downloaded, MediaError>> {
-        unscripted("download")
-    }
-
-    fn fetch_catalog<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Catalog, UpstreamError>> {
-        unscripted("catalog")
-    }
-
-    fn generation<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Value>, UpstreamError>> {
-        unscripted("generation")
-    }
-
-    fn key_info<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Value, UpstreamError>> {
-        unscripted("key")
-    }
-
-    fn create_key<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a Value,
-    ) -> BoxFuture<'a, Result<ProvisionedKey, UpstreamError>> {
-        unscripted("key")
-    }
-
-    fn disable_key<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a str,
-    ) -> BoxFuture<'a, Result<(), UpstreamError>> {
-        unscripted("key")
     }
 }

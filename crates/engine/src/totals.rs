@@ -1,0 +1,41 @@
+//! Totals of a run: usage objects and costs summed across its model and tool calls.
+
+use serde_json::{json, Value};
+
+/// Adds the numbers of `next` into `acc` (objects recursively; other values: the latest).
+pub(crate) fn add_usage(acc: &mut Option<Value>, next: Option<&Value>) {
+    fn merge(a: &mut Value, b: &Value) {
+        match (a, b) {
+            (Value::Object(a), Value::Object(b)) => {
+                for (k, v) in b {
+                    match a.get_mut(k) {
+                        Some(existing) => merge(existing, v),
+                        None => {
+                            a.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+            }
+            (a @ Value::Number(_), Value::Number(b)) => {
+                let sum = match (a.as_u64(), b.as_u64()) {
+                    (Some(x), Some(y)) => json!(x + y),
+                    _ => json!(a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0)),
+                };
+                *a = sum;
+            }
+            (a, b) => *a = b.clone(),
+        }
+    }
+    if let Some(next) = next {
+        match acc {
+            Some(a) => merge(a, next),
+            None => *acc = Some(next.clone()),
+        }
+    }
+}
+
+pub(crate) fn add_cost(acc: &mut Option<f64>, cost: Option<f64>) {
+    if let Some(c) = cost {
+        *acc = Some(acc.unwrap_or(0.0) + c);
+    }
+}
