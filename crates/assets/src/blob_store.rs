@@ -17,7 +17,7 @@ pub type BlobStream = BoxStream<'static, Result<Bytes, BlobError>>;
 
 /// Where asset bytes live, keyed by lower-case hex SHA-256.
 #[async_trait::async_trait]
-pub trait BlobStore: Send + Sync {
+pub trait BlobStore: Send + Sync + std::fmt::Debug {
     /// Stores `body` under `sha256`, replacing what is there (so storing again repairs a
     /// damaged blob; storing the same bytes twice is harmless). The bytes are hashed as they
     /// are written: when they do not hash to `sha256`, nothing is stored and the answer is

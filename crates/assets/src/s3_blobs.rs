@@ -28,10 +28,18 @@ const PART_SIZE: usize = 5 * 1024 * 1024;
 const PARTS_IN_FLIGHT: usize = 2;
 
 /// Blobs in an S3-compatible bucket.
-#[derive(Debug)]
 pub struct S3BlobStore {
     client: AmazonS3,
     location: S3Location,
+}
+
+/// Shows the location only: the client holds the credentials.
+impl std::fmt::Debug for S3BlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3BlobStore")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The `AWS_*` variables, values in zeroizing strings (they include the secret key).
