@@ -419,6 +419,12 @@ pub struct ServeArgs {
     #[arg(long, env = "FERRY_MAX_ASSET_BYTES", default_value_t = 25 * 1024 * 1024,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_asset_bytes: u64,
+    /// Keep asset bytes in an S3-compatible bucket, s3://BUCKET/PREFIX, instead of under
+    /// the state root. Endpoint, region and credentials come from the AWS_* variables
+    /// (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY; see
+    /// docs/operations.md). The bucket is checked at start.
+    #[arg(long, env = "FERRY_ASSET_STORE", value_name = "s3://BUCKET/PREFIX")]
+    pub asset_store: Option<String>,
     /// Export OpenTelemetry traces of model calls over OTLP/HTTP (protobuf) to this
     /// collector, e.g. http://127.0.0.1:4318 (`/v1/traces` is appended unless given).
     #[arg(long, env = "FERRY_OTLP_ENDPOINT")]

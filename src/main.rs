@@ -2,6 +2,7 @@
 //! of its HTTP API (plus the explicit `--offline` secret-store commands).
 
 mod answer;
+mod asset_store;
 mod cli;
 mod client;
 mod commands;

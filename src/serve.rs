@@ -134,8 +134,11 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
         }
         None => None,
     };
+    let asset_blobs =
+        crate::asset_store::open(args.asset_store.as_deref(), &args.state_root).await?;
     let store = open_storage(args).await?;
     let config = EngineConfig {
+        asset_blobs,
         workspace_root: args.workspace_root.clone(),
         max_asset_bytes: args.max_asset_bytes,
         reconcile_cost: args.reconcile_cost,

@@ -9,12 +9,24 @@ use crate::support::*;
 
 /// A rig whose route has `route_keys`, served with `serve_args`.
 pub fn rig_with(route_keys: &str, serve_args: &[&str]) -> Rig {
+    rig_on(AssetBackend::StateRoot, route_keys, serve_args)
+}
+
+/// [`rig_with`] keeping asset bytes in `store`.
+pub fn rig_on(store: AssetBackend, route_keys: &str, serve_args: &[&str]) -> Rig {
     Rig::with(RigOptions {
         route_keys,
         serve_args,
+        asset_store: store,
         ..RigOptions::default()
     })
 }
+
+on_every_asset_store!(
+    every_accepted_type_uploads_and_downloads_verbatim,
+    duplicates_dedupe_and_downloads_verify,
+    delete_and_multipart_and_cli_round_trip,
+);
 
 impl Rig {
     pub fn upload(
@@ -36,10 +48,6 @@ impl Rig {
 
     pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> RawResponse {
         http_bytes(self.d.port, "GET", path, headers, b"")
-    }
-
-    pub fn asset_files(&self) -> Vec<std::path::PathBuf> {
-        files_under(&self.env.state().join("assets"))
     }
 }
 
@@ -98,9 +106,8 @@ fn accepted_samples() -> Vec<Sample> {
     ]
 }
 
-#[test]
-fn every_accepted_type_uploads_and_downloads_verbatim() {
-    let r = rig_with("", &[]);
+fn every_accepted_type_uploads_and_downloads_verbatim(store: AssetBackend) {
+    let r = rig_on(store, "", &[]);
     for (want, bytes, declared, name) in accepted_samples() {
         let resp = r.upload(&bytes, declared, name);
         assert_eq!(
@@ -137,15 +144,9 @@ fn every_accepted_type_uploads_and_downloads_verbatim() {
         );
         assert_eq!(raw.header("accept-ranges"), Some("bytes"));
     }
-    // Blobs are content-addressed under state/assets/<2 hex>/<sha256>.
+    // Blobs are content-addressed: state/assets/<2 hex>/<sha256>, or PREFIX/<2 hex>/<sha256>.
     let png_sha = sha256_hex(&testdata::png());
-    assert!(r
-        .env
-        .state()
-        .join("assets")
-        .join(&png_sha[..2])
-        .join(&png_sha)
-        .is_file());
+    assert!(r.blob_exists(&png_sha));
     let list = r.get("/v1/assets?kind=audio", &[]).json();
     assert_eq!(list["assets"].as_array().unwrap().len(), 7, "{list}");
     let list = r.get("/v1/assets?kind=text&limit=2", &[]).json();
@@ -212,7 +213,7 @@ fn refusals_explain_and_leave_nothing_behind() {
     assert!(p["detail"].as_str().unwrap().contains("--max-asset-bytes"));
     let chunked = chunked_upload(r.d.port, &big);
     assert_eq!(chunked, 413);
-    assert!(r.asset_files().is_empty(), "{:?}", r.asset_files());
+    assert_eq!(r.blob_count(), 0);
     let listed = r.get("/v1/assets", &[]).json();
     assert_eq!(listed["assets"].as_array().unwrap().len(), 0);
 
@@ -250,9 +251,8 @@ fn chunked_upload(port: u16, body: &[u8]) -> u16 {
         .unwrap_or(0)
 }
 
-#[test]
-pub(crate) fn duplicates_dedupe_and_downloads_verify() {
-    let r = rig_with("", &[]);
+pub(crate) fn duplicates_dedupe_and_downloads_verify(store: AssetBackend) {
+    let r = rig_on(store, "", &[]);
     let wav = testdata::wav();
     let first = r.upload(&wav, None, Some("a.wav")).json();
     let second = r.upload(&wav, Some("audio/wav"), Some("b.wav"));
@@ -272,7 +272,7 @@ pub(crate) fn duplicates_dedupe_and_downloads_verify() {
             .len(),
         3
     );
-    assert_eq!(r.asset_files().len(), 2);
+    assert_eq!(r.blob_count(), 2);
 
     let id = first["id"].as_str().unwrap();
     let etag = format!("\"{}\"", sha256_hex(&wav));
@@ -319,16 +319,11 @@ pub(crate) fn duplicates_dedupe_and_downloads_verify() {
         "If-Range with another validator sends it all"
     );
 
-    // Corrupt the blob on disk: /raw refuses, the CLI fails, nothing is served.
-    let blob = r
-        .env
-        .state()
-        .join("assets")
-        .join(&etag[1..3])
-        .join(&etag[1..65]);
+    // Corrupt the blob behind the daemon's back: /raw refuses, the CLI fails, nothing is
+    // served.
     let mut damaged = wav.clone();
     damaged[60] ^= 0xFF;
-    std::fs::write(&blob, &damaged).unwrap();
+    r.corrupt_blob(&sha256_hex(&wav), &damaged);
     let bad = r.get(&format!("/v1/assets/{id}/raw"), &[]);
     assert_eq!(bad.status, 500);
     let p = bad.json();
@@ -345,14 +340,13 @@ pub(crate) fn duplicates_dedupe_and_downloads_verify() {
     assert_eq!(r.upload(&wav, None, None).status, 200);
     assert_eq!(r.get(&format!("/v1/assets/{id}/raw"), &[]).body, wav);
     // A missing blob is reported as such.
-    std::fs::remove_file(&blob).unwrap();
+    r.remove_blob(&sha256_hex(&wav));
     let gone = r.get(&format!("/v1/assets/{id}/raw"), &[]);
     assert_eq!(gone.json()["code"], "asset_blob_missing");
 }
 
-#[test]
-pub(crate) fn delete_and_multipart_and_cli_round_trip() {
-    let r = rig_with("", &[]);
+pub(crate) fn delete_and_multipart_and_cli_round_trip(store: AssetBackend) {
+    let r = rig_on(store, "", &[]);
     // Multipart upload with a `file` part.
     let png = testdata::png_with(3, 3, 9);
     let boundary = "XferryBoundary";
@@ -417,7 +411,7 @@ pub(crate) fn delete_and_multipart_and_cli_round_trip() {
     assert_eq!(out.status.code(), Some(5));
     assert!(stderr(&out).contains("asset_not_found"), "{}", stderr(&out));
     // Only the multipart PNG's blob is left.
-    assert_eq!(r.asset_files().len(), 1);
+    assert_eq!(r.blob_count(), 1);
     let del = http_bytes(
         r.d.port,
         "DELETE",
@@ -426,8 +420,42 @@ pub(crate) fn delete_and_multipart_and_cli_round_trip() {
         b"",
     );
     assert_eq!(del.status, 200);
-    assert!(r.asset_files().is_empty());
+    assert_eq!(r.blob_count(), 0);
     // Status reports asset storage.
     let status = r.get("/v1/status", &[]).json();
     assert_eq!(status["storage"]["assets"], 0);
+}
+
+#[test]
+fn a_missing_bucket_or_bad_asset_store_url_stops_the_start_with_the_fix() {
+    let fake = FakeOpenRouter::start();
+    let env = Env::new();
+    env.write_default_routes(&fake.base_url());
+    let moto = ferry_assets::moto::MotoServer::start();
+    let vars = moto.aws_vars();
+    let (code, err) = env.serve_expect_exit(|c| {
+        c.args(["--asset-store", "s3://no-such-bucket/assets"]);
+        c.envs(vars.iter().map(|(k, v)| (*k, v.as_str())));
+    });
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("no-such-bucket")
+            && err.contains("does not exist")
+            && err.contains("create it"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("moto-test-secret"),
+        "the secret key is never printed: {err}"
+    );
+    // A value that is not an s3:// URL is a usage error naming the fix; credentials in it
+    // are not echoed.
+    let (code, err) = env.serve_expect_exit(|c| {
+        c.env("FERRY_ASSET_STORE", "s3://AKIA:hunter2@bucket/x");
+    });
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("AWS_SECRET_ACCESS_KEY") && !err.contains("hunter2"),
+        "{err}"
+    );
 }

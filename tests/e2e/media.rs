@@ -14,8 +14,17 @@ use crate::support::*;
 
 /// A rig whose route has `extra` keys and polls video jobs every 20 ms.
 pub fn rig_with(extra: &str) -> Rig {
+    rig_on(AssetBackend::StateRoot, extra)
+}
+
+/// [`rig_with`] keeping asset bytes in `store`.
+pub fn rig_on(store: AssetBackend, extra: &str) -> Rig {
     let route_keys = format!("{extra}\n[routes.openrouter.media]\nvideo_poll_ms = 20\n");
-    Rig::with_route_keys(&route_keys)
+    Rig::with(RigOptions {
+        route_keys: &route_keys,
+        asset_store: store,
+        ..RigOptions::default()
+    })
 }
 
 impl Rig {

@@ -8,7 +8,7 @@ use ferry_assets::testdata;
 use ferry_fake_openrouter::TranscriptionReply;
 use serde_json::{json, Value};
 
-use crate::assets::rig_with;
+use crate::assets::{rig_on, rig_with};
 use crate::support::*;
 
 fn b64(bytes: &[u8]) -> String {
@@ -43,9 +43,10 @@ fn user_parts(body: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-#[test]
-fn image_attachment_becomes_a_data_url_part_and_history_keeps_a_reference() {
-    let r = rig_with("", &[]);
+on_every_asset_store!(image_attachment_becomes_a_data_url_part_and_history_keeps_a_reference);
+
+fn image_attachment_becomes_a_data_url_part_and_history_keeps_a_reference(store: AssetBackend) {
+    let r = rig_on(store, "", &[]);
     let png = testdata::png_with(4, 4, 3);
     std::fs::write(r.env.root().join("shot.png"), &png).unwrap();
     r.fake.push(Reply::text("A small square."));

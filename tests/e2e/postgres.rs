@@ -1,8 +1,9 @@
 //! The e2e scenarios of sessions, assets, keys and the facade's recording run again with
 //! every daemon on PostgreSQL (`serve --database-url`, a throwaway cluster per test): the
-//! same test bodies and assertions as on the embedded SQLite database.
+//! same test bodies and assertions as on the embedded SQLite database; the asset scenarios
+//! keep their bytes in the S3-compatible store at the same time (PostgreSQL + S3).
 
-use crate::support::on_postgresql;
+use crate::support::{on_postgresql, AssetBackend};
 
 #[test]
 fn sessions_seed_command_streams_and_history_is_replayed() {
@@ -36,12 +37,12 @@ fn sessions_cancel_mid_stream_aborts_the_run() {
 
 #[test]
 fn assets_duplicates_dedupe_and_downloads_verify() {
-    on_postgresql(crate::assets::duplicates_dedupe_and_downloads_verify);
+    on_postgresql(|| crate::assets::duplicates_dedupe_and_downloads_verify(AssetBackend::S3));
 }
 
 #[test]
 fn assets_delete_and_multipart_and_cli_round_trip() {
-    on_postgresql(crate::assets::delete_and_multipart_and_cli_round_trip);
+    on_postgresql(|| crate::assets::delete_and_multipart_and_cli_round_trip(AssetBackend::S3));
 }
 
 #[test]

@@ -37,6 +37,8 @@ pub struct Env {
     /// The daemon's `--database-url` (PostgreSQL) when the test runs under
     /// [`on_postgresql`]; `None`: the embedded SQLite database in the state root.
     pub database_url: Option<String>,
+    /// The S3 asset store of a rig started on [`AssetBackend::S3`].
+    pub s3_assets: Option<S3Assets>,
 }
 
 thread_local! {
@@ -111,6 +113,7 @@ impl Env {
             database_url: TEST_DATABASE.with(|d| d.borrow().clone()),
             extra_env: Vec::new(),
             umask: None,
+            s3_assets: None,
         }
     }
 
@@ -322,6 +325,8 @@ pub struct RigOptions<'a> {
     pub serve_env: &'a [(&'a str, &'a str)],
     /// The fake's model catalog (the `data` array of `GET /models`).
     pub models: Option<serde_json::Value>,
+    /// Where the daemon keeps asset bytes.
+    pub asset_store: AssetBackend,
 }
 
 impl Rig {
@@ -345,14 +350,24 @@ impl Rig {
         if let Some(models) = options.models {
             fake.set_models(models);
         }
-        let env = Env::new();
+        let mut env = Env::new();
         env.write_routes(&match options.routes {
             Some(routes) => routes(&fake.base_url()),
             None => default_routes(&fake.base_url(), options.route_keys),
         });
         env.store_key_offline();
-        let d = env.serve_with(options.serve_args, |c| {
-            c.envs(options.serve_env.iter().copied());
+        let mut serve_args = options.serve_args.to_vec();
+        let mut serve_env = options.serve_env.to_vec();
+        if options.asset_store == AssetBackend::S3 {
+            env.s3_assets = Some(S3Assets::start());
+        }
+        let s3_vars = env.s3_assets.as_ref().map(S3Assets::daemon_vars);
+        if let Some((url, vars)) = &s3_vars {
+            serve_args.extend(["--asset-store", url.as_str()]);
+            serve_env.extend(vars.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        let d = env.serve_with(&serve_args, |c| {
+            c.envs(serve_env.iter().copied());
         });
         Rig { fake, env, d }
     }
@@ -844,3 +859,138 @@ pub fn sse_data(body: &str) -> Vec<&str> {
         .filter_map(|l| l.strip_prefix("data: "))
         .collect()
 }
+
+/// Where a rig's daemon keeps asset bytes: the parameter of the asset scenarios that run
+/// on both stores (see [`on_every_asset_store`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AssetBackend {
+    /// Files under the state root (the default).
+    #[default]
+    StateRoot,
+    /// A bucket on a moto S3 server started for the rig (`--asset-store s3://…`).
+    S3,
+}
+
+/// A rig's S3 asset store: the moto server, the bucket, and a client to look at (and
+/// damage) the blobs behind the daemon's back.
+pub struct S3Assets {
+    pub moto: ferry_assets::moto::MotoServer,
+    pub location: ferry_assets::S3Location,
+    runtime: tokio::runtime::Runtime,
+    blobs: ferry_assets::S3BlobStore,
+}
+
+impl S3Assets {
+    /// Starts moto with bucket `ferry-e2e` and the prefix `state/assets`.
+    pub fn start() -> S3Assets {
+        let moto = ferry_assets::moto::MotoServer::start();
+        moto.create_bucket("ferry-e2e");
+        let location = ferry_assets::S3Location {
+            bucket: "ferry-e2e".into(),
+            prefix: "state/assets".into(),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let blobs = runtime
+            .block_on(ferry_assets::S3BlobStore::connect(
+                location.clone(),
+                moto.client_vars(),
+            ))
+            .expect("connect to moto");
+        S3Assets {
+            moto,
+            location,
+            runtime,
+            blobs,
+        }
+    }
+
+    /// The `--asset-store` URL and the `AWS_*` variables of the daemon.
+    pub fn daemon_vars(&self) -> (String, Vec<(&'static str, String)>) {
+        (self.location.to_string(), self.moto.aws_vars())
+    }
+}
+
+impl Rig {
+    fn blob_store(&self) -> Option<&S3Assets> {
+        self.env.s3_assets.as_ref()
+    }
+
+    /// How many blobs the daemon's asset store holds.
+    pub fn blob_count(&self) -> usize {
+        use ferry_assets::BlobStore;
+        match self.blob_store() {
+            Some(s3) => s3
+                .runtime
+                .block_on(s3.blobs.list())
+                .expect("list blobs")
+                .len(),
+            None => files_under(&self.env.state().join("assets")).len(),
+        }
+    }
+
+    /// Whether the daemon's asset store holds the blob `sha256`.
+    pub fn blob_exists(&self, sha256: &str) -> bool {
+        use ferry_assets::BlobStore;
+        match self.blob_store() {
+            Some(s3) => s3
+                .runtime
+                .block_on(s3.blobs.exists(sha256))
+                .expect("head blob"),
+            None => self.blob_file(sha256).is_file(),
+        }
+    }
+
+    /// Overwrites the blob `sha256` with `bytes` behind the daemon's back (on disk, or
+    /// through the S3 API).
+    pub fn corrupt_blob(&self, sha256: &str, bytes: &[u8]) {
+        match self.blob_store() {
+            Some(s3) => {
+                let key = format!("{}/{}/{sha256}", s3.location.prefix, &sha256[..2]);
+                s3.runtime
+                    .block_on(s3.moto.put_object(&s3.location.bucket, &key, bytes));
+            }
+            None => std::fs::write(self.blob_file(sha256), bytes).expect("damage a blob"),
+        }
+    }
+
+    /// Removes the blob `sha256` behind the daemon's back.
+    pub fn remove_blob(&self, sha256: &str) {
+        use ferry_assets::BlobStore;
+        match self.blob_store() {
+            Some(s3) => s3
+                .runtime
+                .block_on(s3.blobs.delete(sha256))
+                .expect("delete blob"),
+            None => std::fs::remove_file(self.blob_file(sha256)).expect("remove a blob"),
+        }
+    }
+
+    fn blob_file(&self, sha256: &str) -> PathBuf {
+        self.env
+            .state()
+            .join("assets")
+            .join(&sha256[..2])
+            .join(sha256)
+    }
+}
+
+/// Runs the scenario `fn NAME(store: AssetBackend)` once per asset store, as the tests
+/// `NAME::state_root` and `NAME::s3`.
+macro_rules! on_every_asset_store {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn state_root() {
+                super::$name(crate::support::AssetBackend::StateRoot)
+            }
+            #[test]
+            fn s3() {
+                super::$name(crate::support::AssetBackend::S3)
+            }
+        }
+    )+};
+}
+pub(crate) use on_every_asset_store;

@@ -8,7 +8,7 @@ use ferry_fake_openrouter::{FakeToolCall, VideoScript};
 use ferry_openrouter::media::to_data_url;
 use serde_json::{json, Value};
 
-use crate::media::{png_url, rig_with};
+use crate::media::{png_url, rig_on, rig_with};
 use crate::sessions::parse_sse;
 use crate::support::*;
 
@@ -72,9 +72,10 @@ fn asset_ids(output: &Value) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn generate_image_then_emit_output_puts_the_asset_in_the_answer() {
-    let r = rig_with("");
+on_every_asset_store!(generate_image_then_emit_output_puts_the_asset_in_the_answer);
+
+fn generate_image_then_emit_output_puts_the_asset_in_the_answer(store: AssetBackend) {
+    let r = rig_on(store, "");
     let png = testdata::png_with(4, 4, 9);
     r.fake.push_for_model(
         CHAT_MODEL,

@@ -3,16 +3,17 @@
 //! the [`AssetRepo`]; reads verify the hash; deletes remove the row, then the blob once no
 //! asset uses it. Both hold the blob's lock ([`BlobLocks`]) across their two steps.
 
-use std::path::{Path, PathBuf};
-
-use bytes::Bytes;
+use std::path::Path;
 use std::sync::Arc;
 
-use ferry_store::{Asset, AssetFilter, AssetInsert, AssetRepo, NewAsset, StoreError};
+use bytes::Bytes;
+
+use ferry_store::{Asset, AssetFilter, AssetInsert, AssetRepo, NewAsset};
 use serde::Serialize;
 
-use crate::blob;
+use crate::blob::{sha256_hex, FileBlobStore};
 use crate::blob_locks::BlobLocks;
+use crate::blob_store::{bytes_stream, collect, BlobStore};
 use crate::error::AssetError;
 use crate::media_type::{Kind, MediaType};
 use crate::sniff::sniff;
@@ -106,7 +107,7 @@ pub struct Ingested {
 /// The asset store (cheap to clone).
 #[derive(Clone)]
 pub struct AssetStore {
-    root: PathBuf,
+    blobs: Arc<dyn BlobStore>,
     store: Arc<dyn AssetRepo>,
     locks: BlobLocks,
     max_bytes: u64,
@@ -115,7 +116,7 @@ pub struct AssetStore {
 impl std::fmt::Debug for AssetStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AssetStore")
-            .field("root", &self.root)
+            .field("blobs", &self.blobs.describe())
             .field("max_bytes", &self.max_bytes)
             .finish_non_exhaustive()
     }
@@ -125,7 +126,7 @@ impl std::fmt::Debug for AssetStore {
 /// SHA-256(type NUL sha256), so the same bytes and type always get the same id.
 pub fn asset_id(sha256: &str, media_type: MediaType) -> String {
     let key = format!("{}\0{sha256}", media_type.as_str());
-    format!("ast_{}", &blob::sha256_hex(key.as_bytes())[..32])
+    format!("ast_{}", &sha256_hex(key.as_bytes())[..32])
 }
 
 fn view(asset: Asset) -> AssetView {
@@ -133,15 +134,6 @@ fn view(asset: Asset) -> AssetView {
         .map(MediaType::kind)
         .unwrap_or(Kind::Document);
     AssetView { asset, kind }
-}
-
-/// Runs file work on a blocking thread.
-async fn on_blocking_thread<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, AssetError> + Send + 'static,
-) -> Result<T, AssetError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| AssetError::Store(StoreError::ReadTaskFailed(e.to_string())))?
 }
 
 /// Keeps the last path component, without control characters, at most 255 bytes.
@@ -166,32 +158,34 @@ impl AssetStore {
         store: Arc<dyn AssetRepo>,
         max_bytes: u64,
     ) -> Result<AssetStore, AssetError> {
-        let root = state_root.join(ASSETS_DIR);
-        std::fs::create_dir_all(&root).map_err(|source| AssetError::Io {
-            action: "create the assets directory",
-            path: root.clone(),
-            source,
-        })?;
-        let cleaned = blob::clean_temp_files(&root);
-        if cleaned > 0 {
-            tracing::info!(cleaned, "removed unfinished uploads left by an earlier run");
-        }
-        Ok(AssetStore {
-            root,
+        let blobs = FileBlobStore::open(state_root.join(ASSETS_DIR))
+            .map_err(|e| e.for_asset("(assets directory)"))?;
+        Ok(AssetStore::with_blobs(Arc::new(blobs), store, max_bytes))
+    }
+
+    /// An asset store keeping its bytes in `blobs` (see
+    /// [`crate::AssetStoreLocation::open`]).
+    pub fn with_blobs(
+        blobs: Arc<dyn BlobStore>,
+        store: Arc<dyn AssetRepo>,
+        max_bytes: u64,
+    ) -> AssetStore {
+        AssetStore {
+            blobs,
             store,
             locks: BlobLocks::new(),
             max_bytes,
-        })
+        }
+    }
+
+    /// Where the bytes live.
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
     }
 
     /// The upload size limit in bytes.
     pub fn max_bytes(&self) -> u64 {
         self.max_bytes
-    }
-
-    /// The assets directory.
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 
     /// Decides the type of `bytes` without storing them (the same rules as ingest).
@@ -230,14 +224,8 @@ impl AssetStore {
         file_name: Option<String>,
         source: Source,
     ) -> Result<Ingested, AssetError> {
-        let root = self.root.clone();
         let size = bytes.len() as u64;
-        let (sha256, temp) = on_blocking_thread(move || {
-            let sha = blob::sha256_hex(&bytes);
-            blob::write_temp(&root, &bytes).map(|t| (sha, t))
-        })
-        .await?;
-        let target = blob::blob_path(&self.root, &sha256);
+        let sha256 = sha256_hex(&bytes);
         let new = NewAsset {
             id: asset_id(&sha256, media_type),
             sha256,
@@ -247,9 +235,12 @@ impl AssetStore {
             source: source.as_str().to_owned(),
         };
         // The blob is in place before its row exists (a failure leaves at most an
-        // unused blob, never a row without bytes); placing it again repairs a damaged one.
+        // unused blob, never a row without bytes); storing it again repairs a damaged one.
         let _blob = self.locks.lock(&new.sha256).await;
-        on_blocking_thread(move || blob::place(temp, &target)).await?;
+        self.blobs
+            .put(&new.sha256, bytes_stream(bytes))
+            .await
+            .map_err(|e| e.for_asset(&new.id))?;
         let outcome = self.store.insert_asset(new).await?;
         let created = matches!(outcome, AssetInsert::Inserted(_));
         let asset = match outcome {
@@ -285,10 +276,14 @@ impl AssetStore {
     /// The asset and its bytes, after checking they still hash to its SHA-256.
     pub async fn read(&self, id: &str) -> Result<(AssetView, Bytes), AssetError> {
         let asset = self.get(id).await?;
-        let path = blob::blob_path(&self.root, &asset.asset.sha256);
-        let (id, sha) = (asset.asset.id.clone(), asset.asset.sha256.clone());
-        let bytes = on_blocking_thread(move || blob::read_verified(&path, &id, &sha)).await?;
-        Ok((asset, Bytes::from(bytes)))
+        let id = &asset.asset.id;
+        let bytes = async {
+            let stream = self.blobs.get(&asset.asset.sha256).await?;
+            collect(stream, asset.asset.size).await
+        }
+        .await
+        .map_err(|e| e.for_asset(id))?;
+        Ok((asset, bytes))
     }
 
     /// Deletes the asset (and its derivations); its blob goes when no asset uses it.
@@ -297,15 +292,12 @@ impl AssetStore {
         let _blob = self.locks.lock(&sha256).await;
         let (asset, shared) = self.store.delete_asset(id).await?;
         if !shared {
-            let path = blob::blob_path(&self.root, &asset.sha256);
-            on_blocking_thread(move || blob::remove(&path)).await?;
+            self.blobs
+                .delete(&asset.sha256)
+                .await
+                .map_err(|e| e.for_asset(&asset.id))?;
         }
         Ok(view(asset))
-    }
-
-    /// Where the blob of `sha256` lives (for diagnostics and tests).
-    pub fn blob_path(&self, sha256: &str) -> PathBuf {
-        blob::blob_path(&self.root, sha256)
     }
 }
 
@@ -319,6 +311,10 @@ mod tests {
         let store = ferry_store::Store::open(dir.path()).unwrap();
         let assets = AssetStore::open(dir.path(), Arc::new(store), limit).unwrap();
         (dir, assets)
+    }
+
+    fn blob_path(dir: &tempfile::TempDir, sha256: &str) -> std::path::PathBuf {
+        crate::blob::blob_path(&dir.path().join(ASSETS_DIR), sha256)
     }
 
     fn declared(t: &str) -> Declared {
@@ -347,7 +343,7 @@ mod tests {
         assert_eq!(a.view.asset.id, b.view.asset.id);
         let (_, bytes) = assets.read(&a.view.asset.id).await.unwrap();
         assert_eq!(bytes, png);
-        let path = assets.blob_path(&a.view.asset.sha256);
+        let path = blob_path(&_dir, &a.view.asset.sha256);
         assert!(path.exists());
         assets.delete(&a.view.asset.id).await.unwrap();
         assert!(!path.exists());
@@ -365,7 +361,7 @@ mod tests {
             .ingest(wav.clone(), Declared::default(), Source::Upload)
             .await
             .unwrap();
-        let path = assets.blob_path(&a.view.asset.sha256);
+        let path = blob_path(&_dir, &a.view.asset.sha256);
         let mut damaged = wav.to_vec();
         damaged[100] ^= 0xFF;
         std::fs::write(&path, damaged).unwrap();
@@ -399,12 +395,17 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.code(), "media_type_mismatch");
-        assert_eq!(std::fs::read_dir(assets.root()).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(_dir.path().join(ASSETS_DIR))
+                .unwrap()
+                .count(),
+            0
+        );
     }
 
     #[test]
     fn ids_depend_on_bytes_and_type() {
-        let sha = blob::sha256_hex(b"x");
+        let sha = sha256_hex(b"x");
         assert_eq!(
             asset_id(&sha, MediaType::TextPlain),
             asset_id(&sha, MediaType::TextPlain)

@@ -27,7 +27,7 @@ pub enum AssetError {
     },
     /// The blob on disk no longer hashes to the asset's SHA-256.
     #[error(
-        "asset {id} is corrupted on disk: its bytes hash to {actual} instead of {expected}; ferry refuses to serve them — delete the asset (`ferry assets delete` / DELETE /v1/assets/{id}) and upload the original again"
+        "asset {id} is corrupted in the asset store: its bytes hash to {actual} instead of {expected}; ferry refuses to serve them — delete the asset (`ferry assets delete` / DELETE /v1/assets/{id}) and upload the original again"
     )]
     Corrupted {
         /// The asset id.
@@ -37,16 +37,15 @@ pub enum AssetError {
         /// The SHA-256 of the bytes found now.
         actual: String,
     },
-    /// The blob file is gone.
+    /// The blob is gone.
     #[error(
-        "asset {id}'s bytes are missing from {} (removed outside ferry?); upload the original again to restore them",
-        path.display()
+        "asset {id}'s bytes are missing from {location} (removed outside ferry?); upload the original again to restore them"
     )]
     BlobMissing {
         /// The asset id.
         id: String,
-        /// Where the blob should be.
-        path: PathBuf,
+        /// Where the blob should be (a path or an `s3://` URL).
+        location: String,
     },
     /// A filesystem operation failed.
     #[error("cannot {action} {}: {source}", path.display())]
@@ -59,9 +58,98 @@ pub enum AssetError {
         #[source]
         source: std::io::Error,
     },
+    /// The object store (`serve --asset-store s3://…`) failed.
+    #[error("cannot {action} {location}: {source}")]
+    ObjectStore {
+        /// What was being done.
+        action: &'static str,
+        /// The object's `s3://` URL.
+        location: String,
+        /// The object store's error.
+        #[source]
+        source: object_store::Error,
+    },
     /// The metadata database failed.
     #[error("storage error: {0}")]
     Store(ferry_store::StoreError),
+}
+
+/// A failure of a [`crate::BlobStore`]: blobs know their hash, not the assets using them.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// No blob under this hash.
+    #[error("blob {sha256} is missing from {location}")]
+    Missing {
+        /// The blob's SHA-256.
+        sha256: String,
+        /// Where it should be.
+        location: String,
+    },
+    /// The bytes do not hash to the key (read back, or sent to a put).
+    #[error("blob {sha256} is corrupted: its bytes hash to {actual}")]
+    Corrupted {
+        /// The SHA-256 the blob is stored under.
+        sha256: String,
+        /// The SHA-256 of the bytes found.
+        actual: String,
+    },
+    /// A filesystem operation failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The object store failed.
+    #[error("cannot {action} {location}: {source}")]
+    ObjectStore {
+        /// What was being done.
+        action: &'static str,
+        /// The object's `s3://` URL.
+        location: String,
+        /// The object store's error.
+        #[source]
+        source: object_store::Error,
+    },
+}
+
+impl BlobError {
+    /// The asset error for this blob failure of asset `id`.
+    pub(crate) fn for_asset(self, id: &str) -> AssetError {
+        match self {
+            BlobError::Missing { location, .. } => AssetError::BlobMissing {
+                id: id.to_owned(),
+                location,
+            },
+            BlobError::Corrupted { sha256, actual } => AssetError::Corrupted {
+                id: id.to_owned(),
+                expected: sha256,
+                actual,
+            },
+            BlobError::Io {
+                action,
+                path,
+                source,
+            } => AssetError::Io {
+                action,
+                path,
+                source,
+            },
+            BlobError::ObjectStore {
+                action,
+                location,
+                source,
+            } => AssetError::ObjectStore {
+                action,
+                location,
+                source,
+            },
+        }
+    }
 }
 
 impl From<ferry_store::StoreError> for AssetError {
@@ -93,7 +181,7 @@ impl AssetError {
             AssetError::NotFound { .. } => "asset_not_found",
             AssetError::Corrupted { .. } => "asset_corrupted",
             AssetError::BlobMissing { .. } => "asset_blob_missing",
-            AssetError::Io { .. } => "asset_io_error",
+            AssetError::Io { .. } | AssetError::ObjectStore { .. } => "asset_io_error",
             AssetError::Store(_) => "storage_error",
         }
     }
@@ -108,6 +196,7 @@ impl AssetError {
             AssetError::Corrupted { .. }
             | AssetError::BlobMissing { .. }
             | AssetError::Io { .. }
+            | AssetError::ObjectStore { .. }
             | AssetError::Store(_) => 500,
         }
     }

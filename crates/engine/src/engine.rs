@@ -82,6 +82,8 @@ pub struct EngineConfig {
     pub workspace_root: PathBuf,
     /// Largest asset accepted, in bytes.
     pub max_asset_bytes: u64,
+    /// Where asset bytes live (`serve --asset-store`); `None`: files under the state root.
+    pub asset_blobs: Option<Arc<dyn ferry_assets::BlobStore>>,
     /// How long a fetched model catalog is fresh.
     pub catalog_ttl: Duration,
     /// Look up each completed run's billed cost with `GET /generation` (verified routes).
@@ -101,6 +103,7 @@ impl EngineConfig {
             state_root: state_root.into(),
             workspace_root: PathBuf::from("."),
             max_asset_bytes: ferry_assets::DEFAULT_MAX_ASSET_BYTES,
+            asset_blobs: None,
             catalog_ttl: crate::catalogs::DEFAULT_CATALOG_TTL,
             reconcile_cost: false,
             probe_interval: crate::probe::DEFAULT_PROBE_INTERVAL,
@@ -184,7 +187,12 @@ impl Engine {
         config: EngineConfig,
         providers: BTreeMap<String, Arc<dyn Provider>>,
     ) -> Result<(Engine, Vec<Run>), EngineError> {
-        let assets = AssetStore::open(&config.state_root, store.clone(), config.max_asset_bytes)?;
+        let assets = match &config.asset_blobs {
+            Some(blobs) => {
+                AssetStore::with_blobs(Arc::clone(blobs), store.clone(), config.max_asset_bytes)
+            }
+            None => AssetStore::open(&config.state_root, store.clone(), config.max_asset_bytes)?,
+        };
         let workspace_root = config.workspace_root.canonicalize().map_err(|e| {
             EngineError::bad_input(
                 "invalid_workspace_root",

@@ -143,6 +143,9 @@ impl EngineError {
             EngineError::Asset(AssetError::Io { action, source, .. }) => {
                 format!("cannot {action} an asset file ({source})")
             }
+            EngineError::Asset(AssetError::ObjectStore { action, .. }) => format!(
+                "cannot {action} an asset in the asset store (object storage); the daemon's log has the details"
+            ),
             EngineError::Asset(AssetError::BlobMissing { id, .. }) => format!(
                 "asset {id}'s bytes are missing from the asset store (removed outside ferry?); upload the original again to restore them"
             ),
