@@ -76,6 +76,9 @@ pub enum Command {
     Models(ModelsCommand),
     /// Write a routes file and store the OpenRouter key (first-time set-up).
     Onboard(OnboardArgs),
+    /// Move a single-node install to shared backends (PostgreSQL, an S3-compatible store).
+    #[command(subcommand)]
+    Db(DbCommand),
     /// The effective configuration the daemon loaded (defaults filled in, never secrets).
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -826,4 +829,33 @@ pub enum RunsCommand {
         /// Run id.
         id: String,
     },
+}
+
+/// `ferry db …`: the database of a stopped install.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Copy every row of a state root's SQLite database (sessions, history, runs, events,
+    /// asset rows, video jobs, keys, the ledger) into an empty PostgreSQL database, in one
+    /// transaction, and the asset bytes into an S3-compatible store (`--assets-to`). The
+    /// daemon on that state root must be stopped; the state root itself is not changed.
+    Copy(DbCopyArgs),
+}
+
+/// Arguments of `ferry db copy`.
+#[derive(Debug, clap::Args)]
+pub struct DbCopyArgs {
+    /// The install to copy: `sqlite://STATE_ROOT` (the directory `serve --state-root` used).
+    #[arg(long)]
+    pub from: String,
+    /// The PostgreSQL database to copy into: `postgres://user:password@host:5432/db`.
+    #[arg(long, env = "FERRY_DATABASE_URL", hide_env_values = true)]
+    pub to: String,
+    /// Also copy the asset bytes into this S3-compatible store (`s3://BUCKET/PREFIX`, with
+    /// the `AWS_*` variables), each verified by its SHA-256 on the way.
+    #[arg(long)]
+    pub assets_to: Option<String>,
+    /// Copy into a database that already holds rows: add the rows it lacks, keep the rows
+    /// it has (default: refuse a non-empty target).
+    #[arg(long)]
+    pub merge: bool,
 }

@@ -65,6 +65,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Keys(cmd) => commands::keys::run(g, cmd).await,
         Command::Spend(args) => commands::keys::spend(g, args).await,
         Command::Onboard(args) => commands::onboard::run(g, args).await,
+        Command::Db(cmd) => commands::db::run(g, cmd).await,
         Command::Config(cmd) => commands::config::run(g, cmd).await,
         Command::Doctor(args) => commands::doctor::run(g, args).await,
         Command::Completions { shell } => {

@@ -4,6 +4,7 @@ pub mod assets;
 pub mod audio;
 pub mod completions;
 pub mod config;
+pub mod db;
 pub mod doctor;
 pub mod image;
 pub mod keys;

@@ -22,6 +22,7 @@ mod access;
 mod assets;
 mod columns;
 mod db_error;
+mod import;
 mod ledger;
 mod pool;
 mod replica;
@@ -33,6 +34,7 @@ pub mod test_cluster;
 mod upkeep;
 mod video_jobs;
 
+pub use import::{copy_from_sqlite, TableCopy};
 pub use pool::{redact_url, PgStore};
 pub use replica::{HEARTBEAT, LEASE};
 pub use schema::SCHEMA_VERSION;

@@ -1,0 +1,105 @@
+//! `ferry db copy`: a single-node SQLite install with sessions, runs, an asset and a key
+//! moves to PostgreSQL and an S3-compatible store; every row and blob is there afterwards
+//! (blobs verified by hash), a second copy into the now non-empty database is refused, and
+//! a daemon on the copied backends serves what the old one stored.
+
+use ferry_assets::testdata;
+
+use crate::support::*;
+
+#[test]
+fn db_copy_moves_an_install_to_postgresql_and_s3_and_the_copy_serves_it() {
+    let mut r = Rig::start();
+    let out = r.cli(&["sessions", "input", "moving", "hello"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let wav = testdata::wav();
+    let asset = r.upload(&wav, None, Some("a.wav")).json();
+    let asset_id = asset["id"].as_str().unwrap().to_owned();
+    let key = r.cli_json(&["keys", "create", "ci"]);
+    let key_id = key["key"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.d.terminate(), Some(0));
+
+    let cluster =
+        ferry_store_pg::test_cluster::TestCluster::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(cluster.new_database())
+        .unwrap();
+    let s3 = S3Assets::start();
+    let (assets_url, aws) = s3.daemon_vars();
+    let from = format!("sqlite://{}", r.env.state().display());
+    let copy = |extra: &[&str]| {
+        let mut args = vec!["--json", "db", "copy", "--from", &from, "--to", &url];
+        args.extend_from_slice(extra);
+        let mut cmd = r.env.cli(&args);
+        cmd.envs(aws.iter().map(|(k, v)| (*k, v.as_str())));
+        cmd.output().expect("run ferry db copy")
+    };
+    let out = copy(&["--assets-to", &assets_url]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = json(&stdout(&out));
+    let rows = |table: &str| {
+        let t = report["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["table"] == table)
+            .unwrap_or_else(|| panic!("no {table} in {report}"));
+        assert_eq!(t["source_rows"], t["target_rows"], "{t}");
+        t["target_rows"].as_u64().unwrap()
+    };
+    assert_eq!(rows("sessions"), 1);
+    assert_eq!(rows("messages"), 2);
+    assert_eq!(rows("runs"), 1);
+    assert!(rows("run_events") >= 2);
+    assert_eq!(rows("assets"), 1);
+    assert_eq!(rows("access_keys"), 1);
+    assert_eq!(report["blobs"]["copied"], 1, "{report}");
+    assert_eq!(report["blobs"]["bytes"], wav.len() as u64, "{report}");
+
+    // A second copy into the now non-empty database is refused, and says how to go on.
+    let out = copy(&[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("not empty") && stderr(&out).contains("--merge"),
+        "{}",
+        stderr(&out)
+    );
+    // With --merge it adds nothing twice.
+    let out = copy(&["--merge"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&stdout(&out))["tables"][1]["target_rows"], 1);
+
+    // A daemon on the copied backends (a new state root: only the key is stored there).
+    let mut env = Env::new();
+    env.database_url = Some(url.clone());
+    env.write_routes(&std::fs::read_to_string(r.env.routes_path()).unwrap());
+    env.store_key_offline();
+    let d = env.serve_with(&["--asset-store", &assets_url], |c| {
+        c.envs(aws.iter().map(|(k, v)| (*k, v.as_str())));
+    });
+    let show = json(&stdout(
+        &d.cli(&env, &["--json", "sessions", "show", "moving"]),
+    ));
+    assert_eq!(show["message_count"], 2, "{show}");
+    let (status, body) = http_bytes_get(d.port, &format!("/v1/assets/{asset_id}/raw"));
+    assert_eq!(status, 200);
+    assert_eq!(body, wav, "the copied blob comes back byte for byte");
+    let keys = json(&stdout(&d.cli(&env, &["--json", "keys", "list"])));
+    assert!(keys.to_string().contains(&key_id), "{keys}");
+    // New runs on the copied database continue the session.
+    let out = d.cli(&env, &["sessions", "input", "moving", "again"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let show = json(&stdout(
+        &d.cli(&env, &["--json", "sessions", "show", "moving"]),
+    ));
+    assert_eq!(show["message_count"], 4, "{show}");
+}
+
+/// GET `path` on loopback `port`: the status and the body's bytes.
+fn http_bytes_get(port: u16, path: &str) -> (u16, Vec<u8>) {
+    let r = http_bytes(port, "GET", path, &[], b"");
+    (r.status, r.body)
+}
