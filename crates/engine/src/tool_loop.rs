@@ -222,8 +222,6 @@ impl TurnRunner {
         Some(tools)
     }
 
-    /// A tool message for the model.
-
     /// Runs the turn of `plan` on top of the session's history.
     pub(crate) async fn run_turn(
         &self,
