@@ -1,5 +1,5 @@
 //! Two `ferry serve` replicas on one PostgreSQL database (spec §15): a session's runs and
-//! events are readable and replayable from either replica, and when one replica is
+//! events are readable, replayable and followable live from either replica, and when one replica is
 //! killed mid-stream the other marks its runs `interrupted` within the lease and keeps
 //! serving the same session with its history intact.
 
@@ -48,6 +48,29 @@ fn two_replicas_share_sessions_and_a_dead_ones_runs_are_interrupted() {
     assert_eq!(status, 200);
     assert!(events.contains("event: run.completed"), "{events}");
 
+    // A run streaming on A is followed live from B, delta by delta, to its end.
+    fake.push(Reply::text("one two three four five six").chunk_delay(Duration::from_millis(150)));
+    let streamed = stdout(&a.cli(
+        &env_a,
+        &["sessions", "input", "shared", "--detach", "slowly"],
+    ))
+    .trim()
+    .to_owned();
+    let (status, followed) = http(
+        b.port,
+        "GET",
+        &format!("/v1/runs/{streamed}/events"),
+        &[],
+        None,
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        followed.matches("event: output.delta").count() >= 2,
+        "B follows A's deltas as they are stored: {followed}"
+    );
+    assert!(followed.contains("event: run.completed"), "{followed}");
+
     // A dies mid-stream: B interrupts its run within the lease, without a restart.
     fake.push(Reply::stall_after(2, Duration::from_secs(120)));
     let held = stdout(&a.cli(
@@ -67,6 +90,12 @@ fn two_replicas_share_sessions_and_a_dead_ones_runs_are_interrupted() {
         .ok()?;
         body.contains("output.delta").then_some(())
     });
+    // B follows the run live through the database while A streams it.
+    let follower = {
+        let (port, path) = (b.port, format!("/v1/runs/{held}/events"));
+        std::thread::spawn(move || http(port, "GET", &path, &[], None))
+    };
+    std::thread::sleep(Duration::from_millis(300));
     a.kill9();
     let run = eventually(Duration::from_secs(30), || {
         let (_, body) = http(b.port, "GET", &format!("/v1/runs/{held}"), &[], None).ok()?;
@@ -83,6 +112,10 @@ fn two_replicas_share_sessions_and_a_dead_ones_runs_are_interrupted() {
     )
     .unwrap();
     assert!(events.contains("event: run.failed"), "{events}");
+    // The live follower on B saw what A had stored, then the end B recorded.
+    let (status, followed) = follower.join().unwrap().unwrap();
+    assert_eq!(status, 200);
+    assert!(followed.contains("event: run.failed"), "{followed}");
 
     // B keeps serving the session; the completed run's history is intact.
     fake.clear_requests();
@@ -91,7 +124,7 @@ fn two_replicas_share_sessions_and_a_dead_ones_runs_are_interrupted() {
     let show = json(&stdout(
         &b.cli(&env_b, &["--json", "sessions", "show", "shared"]),
     ));
-    assert_eq!(show["message_count"], 4, "{show}");
+    assert_eq!(show["message_count"], 6, "{show}");
 }
 
 #[test]

@@ -884,26 +884,38 @@ impl Engine {
             return Ok(hub.subscribe(after_seq));
         }
         let run = self.get_run(run_id).await?;
-        let events = self.inner.store.events_after(&run.id, after_seq).await?;
         let hub = LiveRun::new(
             run.id.clone(),
             run.session_id.clone(),
             self.inner.store.clone(),
         );
-        Ok(Subscription {
-            replay: events
-                .into_iter()
-                .filter_map(|e| match RunEvent::from_wire(&e.kind, e.data) {
-                    Ok(event) => Some(Event::new(e.seq, event)),
-                    Err(err) => {
-                        tracing::warn!(run = %run.id, seq = e.seq, error = %err, "skipping a stored event that is not a run event");
-                        None
-                    }
-                })
-                .collect(),
-            live: None,
-            hub,
-        })
+        // The whole stored log goes into the hub, so a lagging follower can recover.
+        for event in self.stored_events(&run.id, 0).await? {
+            hub.publish(event);
+        }
+        let mut sub = hub.subscribe(after_seq);
+        if run.status.is_terminal() {
+            // Ended: the replay holds everything there is.
+            sub.live = None;
+        } else if sub.live.is_some() {
+            // Queued or running, but not in this process: another replica (or this one's
+            // queue) runs it. Follow it through the store until its terminal event.
+            self.spawn_tracked(follow_stored(
+                hub,
+                self.inner.store.clone(),
+                self.inner.background.clone(),
+            ));
+        }
+        Ok(sub)
+    }
+
+    /// The run's stored events after `after_seq` as typed events (a stored row that is not
+    /// a run event is skipped with a warning).
+    async fn stored_events(&self, run_id: &str, after_seq: u64) -> Result<Vec<Event>, EngineError> {
+        Ok(typed_events(
+            run_id,
+            self.inner.store.events_after(run_id, after_seq).await?,
+        ))
     }
 
     fn live_hub(&self, run_id: &str) -> Option<Arc<LiveRun>> {
@@ -1074,5 +1086,52 @@ pub(crate) fn validate_session_id(id: &str) -> Result<(), EngineError> {
             "invalid_session_id",
             "session ids are 1-128 characters of letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. demo, work-2026)",
         ))
+    }
+}
+
+/// Stored event rows as typed events; a row that is not a run event is skipped with a
+/// warning.
+fn typed_events(run_id: &str, rows: Vec<ferry_store::RunEvent>) -> Vec<Event> {
+    rows.into_iter()
+        .filter_map(|e| match RunEvent::from_wire(&e.kind, e.data) {
+            Ok(event) => Some(Event::new(e.seq, event)),
+            Err(err) => {
+                tracing::warn!(run = %run_id, seq = e.seq, error = %err, "skipping a stored event that is not a run event");
+                None
+            }
+        })
+        .collect()
+}
+
+/// How often a follower of a run that runs elsewhere looks for its new events.
+const FOLLOW_STORED_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Feeds `hub` the events another process stores for its run, until the terminal event
+/// arrives, nobody follows any more, or the engine stops. The run's owner stores its
+/// events in batches (at most [`crate::live::FLUSH_AFTER`] apart while it emits), so a
+/// follower here sees them that much plus one poll later.
+async fn follow_stored(hub: Arc<LiveRun>, store: Arc<dyn Storage>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(FOLLOW_STORED_EVERY) => {}
+        }
+        if !hub.has_subscribers() {
+            return;
+        }
+        let rows = match store.events_after(&hub.run_id, hub.last_seq()).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(run = %hub.run_id, error = %e, "cannot read a followed run's events");
+                continue;
+            }
+        };
+        for event in typed_events(&hub.run_id, rows) {
+            let terminal = event.is_terminal();
+            hub.publish(event);
+            if terminal {
+                return;
+            }
+        }
     }
 }

@@ -238,6 +238,16 @@ impl LiveRun {
         }
     }
 
+    /// Whether anyone is still subscribed to the live events.
+    pub(crate) fn has_subscribers(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
+    /// The seq of the last event in the log (0 when empty).
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.log.lock().events.last().map_or(0, |e| e.seq)
+    }
+
     /// Events after `after_seq` (used when a receiver lagged behind).
     pub fn events_after(&self, after_seq: u64) -> Vec<Event> {
         let log = self.log.lock();
