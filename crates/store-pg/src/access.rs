@@ -28,17 +28,6 @@ fn key_from_row(row: &Row) -> Result<KeyRow, StoreError> {
     })
 }
 
-/// The SQL expression a grouping groups by (the same text as the SQLite store's).
-fn grouping_column(by: SpendGrouping) -> &'static str {
-    match by {
-        SpendGrouping::Key => "COALESCE(key_id, 'operator')",
-        SpendGrouping::Model => "model",
-        SpendGrouping::Route => "route",
-        SpendGrouping::Kind => "kind",
-        SpendGrouping::Day => "substr(at, 1, 10)",
-    }
-}
-
 #[async_trait]
 impl AccessRepo for PgStore {
     async fn insert_key(
@@ -200,8 +189,8 @@ impl AccessRepo for PgStore {
                     COALESCE(SUM(prompt_tokens), 0)::BIGINT,
                     COALESCE(SUM(completion_tokens), 0)::BIGINT
              FROM spend_ledger {filter} GROUP BY g, s ORDER BY {order}",
-            col = grouping_column(by),
-            split_col = split.map_or("NULL::TEXT", grouping_column),
+            col = by.sql_expression(),
+            split_col = split.map_or("NULL::TEXT", SpendGrouping::sql_expression),
         );
         let conn = self.reader().await?;
         let rows = conn.query(&sql, &args).await.map_err(db)?;

@@ -6,15 +6,15 @@
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use ferry_store::{
-    now_rfc3339, rfc3339, InsertOutcome, NewEvent, NewRun, NewSession, Run, RunError, RunEvent,
-    RunFilter, RunFinish, RunRepo, RunStart, RunStatus, StoreError,
+    message_roles, now_rfc3339, rfc3339, InsertOutcome, NewEvent, NewRun, NewSession, Run,
+    RunError, RunEvent, RunFilter, RunFinish, RunRepo, RunStart, RunStatus, StoreError,
 };
 use serde_json::Value;
 use tokio_postgres::Row;
 
 use crate::columns::{self, json_text, json_text_opt};
 use crate::db_error::db;
-use crate::sessions::{insert_messages, insert_session, message_roles, take_message_seqs};
+use crate::sessions::{insert_messages, insert_session, take_message_seqs};
 use crate::PgStore;
 
 const SELECT_RUN: &str = "SELECT id, session_id, status, created_at, started_at, finished_at,

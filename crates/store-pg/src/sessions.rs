@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use ferry_store::{
-    now_rfc3339, NewSession, RuntimeConfigRepo, Session, SessionPatch, SessionRepo, SessionTotals,
-    StoreError, StoredMessage,
+    message_roles, now_rfc3339, NewSession, RuntimeConfigRepo, Session, SessionPatch, SessionRepo,
+    SessionTotals, StoreError, StoredMessage,
 };
 use serde_json::Value;
 use tokio_postgres::Row;
@@ -117,23 +117,6 @@ pub(crate) async fn insert_messages(
     .await
     .map_err(db)?;
     Ok(())
-}
-
-/// The role of each message, checked before anything is written.
-pub(crate) fn message_roles(messages: &[Value]) -> Result<Vec<&str>, StoreError> {
-    messages
-        .iter()
-        .enumerate()
-        .map(|(index, message)| {
-            message
-                .get("role")
-                .and_then(Value::as_str)
-                .ok_or(StoreError::InvalidMessage {
-                    index,
-                    reason: "it has no string \"role\"",
-                })
-        })
-        .collect()
 }
 
 #[async_trait]

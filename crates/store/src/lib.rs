@@ -43,7 +43,9 @@ pub use repos::{
     VideoJobRepo,
 };
 pub use retention::Pruned;
-pub use runs::{InsertOutcome, NewRun, Run, RunError, RunFilter, RunFinish, RunStart};
+pub use runs::{
+    message_roles, InsertOutcome, NewRun, Run, RunError, RunFilter, RunFinish, RunStart,
+};
 pub use schema::SCHEMA_VERSION;
 pub use sessions::{NewSession, Session, SessionPatch, StoredMessage};
 pub use spend::{nanos_to_usd, LedgerEntry, SpendGroup, SpendGrouping};

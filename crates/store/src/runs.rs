@@ -323,8 +323,9 @@ fn apply_start(conn: &Connection, run_id: &str, start: &RunStart) -> Result<(), 
     Ok(())
 }
 
-/// The role of each message, checked before anything is written.
-fn message_roles(messages: &[Value]) -> Result<Vec<&str>, StoreError> {
+/// The role of each history message (a string `"role"`), checked before anything is
+/// written; shared by every backend.
+pub fn message_roles(messages: &[Value]) -> Result<Vec<&str>, StoreError> {
     messages
         .iter()
         .enumerate()

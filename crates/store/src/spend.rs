@@ -45,7 +45,8 @@ pub enum SpendGrouping {
 }
 
 impl SpendGrouping {
-    fn column(self) -> &'static str {
+    /// The SQL expression the ledger is grouped by (the same on every backend).
+    pub fn sql_expression(self) -> &'static str {
         match self {
             SpendGrouping::Key => "COALESCE(key_id, 'operator')",
             SpendGrouping::Model => "model",
@@ -188,8 +189,8 @@ impl Store {
                 "SELECT {col} AS g, {split_col} AS s, COUNT(*), SUM(cost_nanos), SUM(estimated), SUM(billed_cost),
                         COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0)
                  FROM spend_ledger {filter} GROUP BY g, s ORDER BY {order}",
-                col = by.column(),
-                split_col = split.map_or("NULL", SpendGrouping::column),
+                col = by.sql_expression(),
+                split_col = split.map_or("NULL", SpendGrouping::sql_expression),
             );
             conn.prepare(&sql)?
                 .query_map(params_from_iter(args), |row| {
