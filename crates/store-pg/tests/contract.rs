@@ -6,13 +6,13 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use ferry_store::prelude::*;
 use ferry_store::{
     AssetFilter, AssetInsert, LedgerEntry, NewAsset, NewEvent, NewRun, NewSession, NewVideoJob,
     RunFilter, RunFinish, RunStart, RunStatus, SessionPatch, SpendGrouping, Storage, Store,
     StoreError, VideoJobUpdate,
 };
 use ferry_store_pg::test_cluster::TestCluster;
-use ferry_store::prelude::*;
 use ferry_store_pg::PgStore;
 use serde_json::json;
 
