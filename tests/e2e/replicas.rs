@@ -12,7 +12,10 @@ use crate::support::*;
 /// A replica: its own state root (secrets, lock) on the shared database.
 fn replica(fake: &FakeOpenRouter) -> (Env, Daemon) {
     let env = Env::new();
-    assert!(env.database_url.is_some(), "replicas need the shared database");
+    assert!(
+        env.database_url.is_some(),
+        "replicas need the shared database"
+    );
     env.write_default_routes(&fake.base_url());
     env.store_key_offline();
     let d = env.serve();
@@ -28,7 +31,9 @@ fn two_replicas_share_sessions_and_a_dead_ones_runs_are_interrupted() {
     // A run on A is read and replayed from B.
     let out = a.cli(&env_a, &["sessions", "input", "shared", "hello"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let show = json(&stdout(&b.cli(&env_b, &["--json", "sessions", "show", "shared"])));
+    let show = json(&stdout(
+        &b.cli(&env_b, &["--json", "sessions", "show", "shared"]),
+    ));
     assert_eq!(show["message_count"], 2, "{show}");
     let (_, runs) = http(b.port, "GET", "/v1/sessions/shared/runs", &[], None).unwrap();
     let run_id = json(&runs)["runs"][0]["id"].as_str().unwrap().to_owned();
@@ -45,9 +50,12 @@ fn two_replicas_share_sessions_and_a_dead_ones_runs_are_interrupted() {
 
     // A dies mid-stream: B interrupts its run within the lease, without a restart.
     fake.push(Reply::stall_after(2, Duration::from_secs(120)));
-    let held = stdout(&a.cli(&env_a, &["sessions", "input", "shared", "--detach", "during"]))
-        .trim()
-        .to_owned();
+    let held = stdout(&a.cli(
+        &env_a,
+        &["sessions", "input", "shared", "--detach", "during"],
+    ))
+    .trim()
+    .to_owned();
     eventually(Duration::from_secs(10), || {
         let (_, body) = http(
             a.port,
@@ -80,7 +88,9 @@ fn two_replicas_share_sessions_and_a_dead_ones_runs_are_interrupted() {
     fake.clear_requests();
     let out = b.cli(&env_b, &["sessions", "input", "shared", "after"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let show = json(&stdout(&b.cli(&env_b, &["--json", "sessions", "show", "shared"])));
+    let show = json(&stdout(
+        &b.cli(&env_b, &["--json", "sessions", "show", "shared"]),
+    ));
     assert_eq!(show["message_count"], 4, "{show}");
 }
 
