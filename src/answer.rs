@@ -65,6 +65,32 @@ mod tests {
     }
 
     #[test]
+    fn a_status_answer_without_storage_is_an_error_naming_the_field_and_the_command() {
+        let route = json!({
+            "id": "openrouter", "driver": "openrouter", "default_model": "m/a",
+            "is_default": true, "ready": true, "verified_openrouter": true,
+            "base_url": "https://openrouter.ai/api/v1", "auth": "api_key_env OPENROUTER_API_KEY",
+            "capabilities": {"multimodal_input": true, "native_web_search": false,
+                "image_generation": true, "image_edit": true, "audio_generation": true,
+                "transcription": true, "video_generation": true},
+            "model_support": "any"
+        });
+        let answer = json!({
+            "version": "0.1.0", "uptime_seconds": 1, "state": "ready", "routes": [route],
+            "active": {"route": "openrouter", "model": "m/a", "wire_model": "m/a",
+                       "source": "route_default"},
+            "active_runs": 0, "secrets": 0, "secrets_locked": true
+        });
+        let err = typed::<ferry_types::StatusView>("status", &answer).unwrap_err();
+        assert!(err.message.contains("`ferry status`"), "{}", err.message);
+        assert!(
+            err.message.contains("missing field `storage`"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
     fn a_wrong_event_payload_is_an_error_naming_the_field() {
         let err = event("runs events", "output.delta", r#"{"txt": "x"}"#).unwrap_err();
         assert!(

@@ -1,5 +1,6 @@
 //! Human rendering of API objects for the terminal (stdout), shared by the commands.
 
+use ferry_types::RouteStatus;
 use serde_json::Value;
 
 /// Prints JSON pretty on stdout.
@@ -16,68 +17,52 @@ pub fn s<'a>(v: &'a Value, key: &str) -> &'a str {
 }
 
 /// One route's readiness block (used by `status` and `runtime get`).
-pub fn route_lines(route: &Value, with_capabilities: bool) -> Vec<String> {
+pub fn route_lines(route: &RouteStatus, with_capabilities: bool) -> Vec<String> {
     let mut out = Vec::new();
-    let ready = route.get("ready").and_then(Value::as_bool).unwrap_or(false);
-    let default = if route.get("is_default").and_then(Value::as_bool) == Some(true) {
-        " (default)"
-    } else {
-        ""
-    };
-    let state = match (&route["unreachable"], ready) {
-        (Value::Object(u), true) => format!(
+    let default = if route.is_default { " (default)" } else { "" };
+    let state = match (&route.unreachable, route.ready) {
+        (Some(u), true) => format!(
             "degraded: {} unreachable since {} ({})",
-            if route["verified_openrouter"] == true {
+            if route.verified_openrouter {
                 "OpenRouter"
             } else {
                 "the upstream"
             },
-            u.get("since").and_then(Value::as_str).unwrap_or("?"),
-            u.get("error").and_then(Value::as_str).unwrap_or("?")
+            u.since,
+            u.error
         ),
-        (_, true) => "ready".to_string(),
+        (None, true) => "ready".to_string(),
         (_, false) => "NOT READY".to_string(),
     };
-    out.push(format!("route {}{}: {state}", s(route, "id"), default));
+    out.push(format!("route {}{}: {state}", route.id, default));
     out.push(format!(
         "  default model {} · {} · {}",
-        s(route, "default_model"),
-        if route.get("verified_openrouter").and_then(Value::as_bool) == Some(true) {
+        route.default_model,
+        if route.verified_openrouter {
             "verified openrouter.ai".to_string()
         } else {
-            format!("custom base_url {}", s(route, "base_url"))
+            format!("custom base_url {}", route.base_url)
         },
-        s(route, "auth")
+        route.auth
     ));
-    if !ready {
-        if let Some(r) = route.get("reason").and_then(Value::as_str) {
+    if !route.ready {
+        if let Some(r) = &route.reason {
             out.push(format!("  reason: {r}"));
         }
-        if let Some(f) = route.get("fix").and_then(Value::as_str) {
+        if let Some(f) = &route.fix {
             out.push(format!("  fix: {f}"));
         }
     }
     if with_capabilities {
-        if let Some(caps) = route.get("capabilities").and_then(Value::as_object) {
-            let flags: Vec<String> = caps
-                .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{k}={}",
-                        if v.as_bool() == Some(true) {
-                            "on"
-                        } else {
-                            "off"
-                        }
-                    )
-                })
-                .collect();
-            out.push(format!("  capabilities: {}", flags.join(" ")));
-        }
-        for note in route["capability_notes"].as_array().into_iter().flatten() {
-            if let Some(n) = note.as_str() {
-                out.push(format!("    off because {n}"));
-            }
+        let flags: Vec<String> = route
+            .capabilities
+            .flags()
+            .iter()
+            .map(|(k, on)| format!("{k}={}", if *on { "on" } else { "off" }))
+            .collect();
+        out.push(format!("  capabilities: {}", flags.join(" ")));
+        for n in &route.capability_notes {
+            out.push(format!("    off because {n}"));
         }
     }
     out

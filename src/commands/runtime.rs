@@ -1,11 +1,13 @@
 //! `ferry runtime get|set-model`.
 
+use ferry_types::{RuntimeView, TargetSource};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
+use crate::answer::typed;
 use crate::cli::{GlobalArgs, RuntimeCommand};
 use crate::client::{ApiClient, CliError};
-use crate::render::{print_json, route_lines, s};
+use crate::render::{print_json, route_lines};
 
 /// Runs a runtime command.
 pub async fn run(g: &GlobalArgs, cmd: &RuntimeCommand) -> Result<(), CliError> {
@@ -26,25 +28,28 @@ pub async fn run(g: &GlobalArgs, cmd: &RuntimeCommand) -> Result<(), CliError> {
         print_json(&view);
         return Ok(());
     }
-    print_view(&view);
+    let command = match cmd {
+        RuntimeCommand::Get => "runtime get",
+        RuntimeCommand::SetModel { .. } => "runtime set-model",
+    };
+    print_view(&typed(command, &view)?);
     Ok(())
 }
 
-fn print_view(view: &Value) {
-    let active = &view["active"];
-    println!("default route: {}", s(view, "default_route"));
+fn print_view(view: &RuntimeView) {
+    let active = &view.active;
+    println!("default route: {}", view.default_route);
     println!(
         "active model: {}/{} ({}; sent upstream as {})",
-        s(active, "route"),
-        s(active, "model"),
-        if s(active, "source") == "runtime" {
-            "set with runtime set-model"
-        } else {
-            "route default"
+        active.route,
+        active.model,
+        match active.source {
+            TargetSource::Runtime => "set with runtime set-model",
+            TargetSource::RouteDefault => "route default",
         },
-        s(active, "wire_model")
+        active.wire_model
     );
-    for route in view["routes"].as_array().into_iter().flatten() {
+    for route in &view.routes {
         for line in route_lines(route, true) {
             println!("{line}");
         }

@@ -1,10 +1,11 @@
 //! `ferry status`.
 
-use serde_json::Value;
+use ferry_types::StatusView;
 
+use crate::answer::typed;
 use crate::cli::GlobalArgs;
 use crate::client::{ApiClient, CliError};
-use crate::render::{bytes, print_json, route_lines, s};
+use crate::render::{bytes, print_json, route_lines};
 
 /// Prints daemon health, routes and storage.
 pub async fn run(g: &GlobalArgs) -> Result<(), CliError> {
@@ -14,46 +15,41 @@ pub async fn run(g: &GlobalArgs) -> Result<(), CliError> {
         print_json(&st);
         return Ok(());
     }
-    let up = st
-        .get("uptime_seconds")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
+    let st: StatusView = typed("status", &st)?;
     println!(
         "ferry {} at {} · {} · up {}s",
-        s(&st, "version"),
+        st.version,
         client.base(),
-        s(&st, "state"),
-        up
+        st.state.as_str(),
+        st.uptime_seconds
     );
-    if let Some(why) = st.get("degraded").and_then(Value::as_str) {
+    if let Some(why) = &st.degraded {
         println!("degraded: {why}");
     }
-    let active = &st["active"];
     println!(
         "active model: {}/{} ({})",
-        s(active, "route"),
-        s(active, "model"),
-        s(active, "source")
+        st.active.route,
+        st.active.model,
+        st.active.source.as_str()
     );
-    for route in st["routes"].as_array().into_iter().flatten() {
+    for route in &st.routes {
         for line in route_lines(route, false) {
             println!("{line}");
         }
     }
-    let storage = &st["storage"];
-    let n = |k: &str| storage.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let storage = &st.storage;
     println!(
         "storage: {} sessions, {} runs, {} messages, database {}",
-        n("sessions"),
-        n("runs"),
-        n("messages"),
-        bytes(n("db_bytes"))
+        storage.sessions,
+        storage.runs,
+        storage.messages,
+        bytes(storage.db_bytes)
     );
     println!(
         "runs in flight: {} · secrets: {}{}",
-        st.get("active_runs").and_then(Value::as_u64).unwrap_or(0),
-        st.get("secrets").and_then(Value::as_u64).unwrap_or(0),
-        if st.get("secrets_locked").and_then(Value::as_bool) == Some(true) {
+        st.active_runs,
+        st.secrets,
+        if st.secrets_locked {
             " (no master key: set FERRY_MASTER_KEY to store secrets)"
         } else {
             ""

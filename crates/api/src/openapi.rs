@@ -380,6 +380,9 @@ mod tests {
             ("/v1/keys/{id}", "get", "200", "KeyAnswer"),
             ("/v1/keys/{id}", "patch", "200", "KeyAnswer"),
             ("/v1/keys/{id}", "delete", "200", "KeyAnswer"),
+            ("/v1/status", "get", "200", "StatusView"),
+            ("/v1/runtime", "get", "200", "RuntimeView"),
+            ("/v1/runtime/model", "post", "200", "RuntimeView"),
         ] {
             let responses = doc["paths"][path][method]["responses"].as_object().unwrap();
             assert_eq!(

@@ -38,6 +38,7 @@ use crate::upstreams::Upstreams;
 use crate::video_jobs::{VideoJobView, VideoJobs};
 use crate::views::{ActiveTarget, RuntimeView, SessionView, StatusView};
 use crate::EngineError;
+use ferry_types::{ServiceState, TargetSource};
 
 const RUNTIME_MODEL_KEY: &str = "runtime.model";
 const INTERRUPTED_ON_START: &str =
@@ -504,7 +505,7 @@ impl Engine {
             .as_deref()
             .and_then(|sel| validate_selector(routes, sel).ok())
         {
-            Some(t) => (t, "runtime"),
+            Some(t) => (t, TargetSource::Runtime),
             None => {
                 let route = routes.default();
                 (
@@ -512,7 +513,7 @@ impl Engine {
                         route: route.id.clone(),
                         model: route.default_model.clone(),
                     },
-                    "route_default",
+                    TargetSource::RouteDefault,
                 )
             }
         };
@@ -545,7 +546,7 @@ impl Engine {
             if let Ok(route) = self.inner.routes.route(&status.id) {
                 let catalog = self.inner.catalogs.get(&status.id);
                 let (caps, notes) = crate::capabilities::effective(route, catalog.as_deref());
-                status.capabilities = caps;
+                status.capabilities = crate::views::route_capabilities(caps);
                 status.capability_notes = notes;
                 status.unreachable = self.unreachable(&status.id);
             }
@@ -582,21 +583,21 @@ impl Engine {
                 format!("{upstream} unreachable since {}: {}", u.since, u.error)
             });
         Ok(StatusView {
-            version: env!("CARGO_PKG_VERSION"),
+            version: env!("CARGO_PKG_VERSION").to_string(),
             uptime_seconds: self.inner.started.elapsed().as_secs(),
             state: if self.is_draining() {
-                "draining"
+                ServiceState::Draining
             } else if degraded.is_some() {
-                "degraded"
+                ServiceState::Degraded
             } else {
-                "ready"
+                ServiceState::Ready
             },
             degraded,
             routes,
             active: self.active_target(),
-            active_runs: self.live_count(),
-            storage: self.inner.store.stats().await?,
-            secrets: self.inner.secrets.list().len(),
+            active_runs: self.live_count() as u64,
+            storage: crate::views::storage_stats(self.inner.store.stats().await?),
+            secrets: self.inner.secrets.list().len() as u64,
             secrets_locked: self.inner.secrets.is_locked(),
         })
     }

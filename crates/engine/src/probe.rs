@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ferry_openrouter::{UpstreamError, UpstreamErrorKind};
-use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -23,14 +22,7 @@ pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(30);
 /// Longest wait for one probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Since when a route's upstream has been unreachable, and why.
-#[derive(Debug, Clone, Serialize)]
-pub struct Unreachable {
-    /// RFC 3339 time of the first failed probe of this outage.
-    pub since: String,
-    /// The last probe's error.
-    pub error: String,
-}
+pub use ferry_types::Unreachable;
 
 /// Outages by route (absent = reachable, or not probed yet).
 #[derive(Debug, Default)]

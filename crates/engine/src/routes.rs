@@ -5,51 +5,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ferry_config::{AuthSource, Capabilities, Route, RoutesFile};
+use ferry_config::{AuthSource, Route, RoutesFile};
 use ferry_openrouter::OpenRouterClient;
-use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::secrets::SecretsHandle;
 use crate::EngineError;
 
-/// A route's readiness as shown by `status` and `runtime get`.
-#[derive(Debug, Clone, Serialize)]
-pub struct RouteStatus {
-    /// Route id.
-    pub id: String,
-    /// Driver name.
-    pub driver: &'static str,
-    /// The route's default model.
-    pub default_model: String,
-    /// Whether this is the default route.
-    pub is_default: bool,
-    /// True when the route can serve requests now.
-    pub ready: bool,
-    /// Why it is not ready.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// How to make it ready.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fix: Option<String>,
-    /// Whether requests go to the verified openrouter.ai endpoint.
-    pub verified_openrouter: bool,
-    /// The upstream base URL.
-    pub base_url: String,
-    /// Where the API key comes from (`auth_ref` or `api_key_env` name, never the value).
-    pub auth: String,
-    /// Effective capability flags: driver defaults, routes-file overrides, narrowed by the
-    /// model catalog.
-    pub capabilities: Capabilities,
-    /// Why the catalog turned a configured flag off.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub capability_notes: Vec<String>,
-    /// `any` or `listed`.
-    pub model_support: String,
-    /// Set while the upstream is unreachable (periodic probe): since when, and why.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unreachable: Option<crate::probe::Unreachable>,
-}
+pub use ferry_types::RouteStatus;
 
 /// The routes with their clients.
 pub struct RouteTable {
@@ -199,7 +162,7 @@ impl RouteTable {
         };
         RouteStatus {
             id: route.id.clone(),
-            driver: "openrouter",
+            driver: "openrouter".to_string(),
             default_model: route.default_model.clone(),
             is_default: route.id == self.routes.default_route,
             ready,
@@ -212,7 +175,7 @@ impl RouteTable {
                 (AuthSource::Ref(r), None) => format!("auth_ref {r}"),
                 (AuthSource::Env(v), _) => format!("api_key_env {v}"),
             },
-            capabilities: route.capabilities,
+            capabilities: crate::views::route_capabilities(route.capabilities),
             capability_notes: Vec::new(),
             unreachable: None,
             model_support: format!("{:?}", route.model_support).to_lowercase(),

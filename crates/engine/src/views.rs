@@ -1,26 +1,17 @@
-//! The views the engine answers with: runtime, status, the effective default target, and
-//! the stored runs and sessions as ferry-types' run and session views. Plain data,
-//! serialized as the API's JSON.
+//! Builds ferry-types' views from the engine's and store's data: runs, sessions, session
+//! totals, store counts and route capabilities, as the API's JSON shows them.
 
 use ferry_store::{Run, Session};
-use ferry_types::{RunErrorView, RunStatus, RunView, SessionInfo, SessionTotals};
-use serde::Serialize;
+use ferry_types::{
+    RouteCapabilities, RunErrorView, RunStatus, RunView, SessionInfo, SessionTotals, StorageStats,
+};
 
-use crate::routes::RouteStatus;
-
-pub use ferry_types::SessionView;
+pub use ferry_types::{ActiveTarget, RuntimeView, SessionView, StatusView};
 
 /// A stored run as the API shows it.
 pub fn run_view(run: Run) -> RunView {
     RunView {
-        status: match run.status {
-            ferry_store::RunStatus::Queued => RunStatus::Queued,
-            ferry_store::RunStatus::Running => RunStatus::Running,
-            ferry_store::RunStatus::Completed => RunStatus::Completed,
-            ferry_store::RunStatus::Failed => RunStatus::Failed,
-            ferry_store::RunStatus::Cancelled => RunStatus::Cancelled,
-            ferry_store::RunStatus::Interrupted => RunStatus::Interrupted,
-        },
+        status: run_status(run.status),
         error: run.error.map(|e| RunErrorView {
             code: e.code,
             message: e.message,
@@ -42,6 +33,18 @@ pub fn run_view(run: Run) -> RunView {
         cache_status: run.cache_status,
         generation_id: run.generation_id,
         billed_cost: run.billed_cost,
+    }
+}
+
+/// A stored run status as the views show it.
+fn run_status(status: ferry_store::RunStatus) -> RunStatus {
+    match status {
+        ferry_store::RunStatus::Queued => RunStatus::Queued,
+        ferry_store::RunStatus::Running => RunStatus::Running,
+        ferry_store::RunStatus::Completed => RunStatus::Completed,
+        ferry_store::RunStatus::Failed => RunStatus::Failed,
+        ferry_store::RunStatus::Cancelled => RunStatus::Cancelled,
+        ferry_store::RunStatus::Interrupted => RunStatus::Interrupted,
     }
 }
 
@@ -70,54 +73,33 @@ pub(crate) fn session_totals(t: ferry_store::SessionTotals) -> SessionTotals {
     }
 }
 
-/// `GET /v1/runtime`.
-#[derive(Debug, Clone, Serialize)]
-pub struct RuntimeView {
-    /// The default route id.
-    pub default_route: String,
-    /// The selector set with `runtime set-model`, if any.
-    pub runtime_model: Option<String>,
-    /// What an input without `--provider/--model` would use now.
-    pub active: ActiveTarget,
-    /// Every route with capability flags and readiness.
-    pub routes: Vec<RouteStatus>,
+/// The store's counts as the status view shows them.
+pub(crate) fn storage_stats(stats: ferry_store::StoreStats) -> StorageStats {
+    StorageStats {
+        sessions: stats.sessions,
+        runs: stats.runs,
+        messages: stats.messages,
+        events: stats.events,
+        assets: stats.assets,
+        asset_bytes: stats.asset_bytes,
+        db_bytes: stats.db_bytes,
+        runs_by_status: stats
+            .runs_by_status
+            .into_iter()
+            .map(|(status, n)| (run_status(status), n))
+            .collect(),
+    }
 }
 
-/// The effective default target.
-#[derive(Debug, Clone, Serialize)]
-pub struct ActiveTarget {
-    /// Route id.
-    pub route: String,
-    /// Model as configured.
-    pub model: String,
-    /// What is sent upstream as `model`.
-    pub wire_model: String,
-    /// `runtime` or `route_default`.
-    pub source: &'static str,
-}
-
-/// `GET /v1/status`.
-#[derive(Debug, Clone, Serialize)]
-pub struct StatusView {
-    /// ferry's version.
-    pub version: &'static str,
-    /// Seconds since start.
-    pub uptime_seconds: u64,
-    /// `ready`, `degraded` (an upstream is unreachable; see `degraded`) or `draining`.
-    pub state: &'static str,
-    /// Why the state is `degraded`: "OpenRouter unreachable since …: error".
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub degraded: Option<String>,
-    /// Routes with readiness.
-    pub routes: Vec<RouteStatus>,
-    /// The active default target.
-    pub active: ActiveTarget,
-    /// Runs in flight (queued or running).
-    pub active_runs: usize,
-    /// Stored objects and sizes.
-    pub storage: ferry_store::StoreStats,
-    /// Number of stored secrets (metadata only).
-    pub secrets: usize,
-    /// True when the daemon has no master key.
-    pub secrets_locked: bool,
+/// A route's capability flags as the status and runtime views show them.
+pub(crate) fn route_capabilities(c: ferry_config::Capabilities) -> RouteCapabilities {
+    RouteCapabilities {
+        multimodal_input: c.multimodal_input,
+        native_web_search: c.native_web_search,
+        image_generation: c.image_generation,
+        image_edit: c.image_edit,
+        audio_generation: c.audio_generation,
+        transcription: c.transcription,
+        video_generation: c.video_generation,
+    }
 }

@@ -7,6 +7,7 @@ mod health;
 mod problem;
 mod problem_code;
 mod secrets;
+mod status;
 mod tool;
 mod views;
 
@@ -18,6 +19,10 @@ pub use health::{Health, HealthStatus};
 pub use problem::ProblemDocument;
 pub use problem_code::{ProblemCode, UnknownProblemCode};
 pub use secrets::{SecretDeleted, SecretList, SecretMeta, SecretStored};
+pub use status::{
+    ActiveTarget, RouteCapabilities, RouteStatus, RuntimeView, ServiceState, StatusView,
+    StorageStats, TargetSource, Unreachable,
+};
 pub use tool::{AssetRef, MediaToolResult, OutputEmitted, ToolFailure};
 pub use views::{
     RunErrorView, RunPage, RunStatus, RunView, SessionInfo, SessionPage, SessionTotals, SessionView,

@@ -6,7 +6,9 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 /// A run's lifecycle status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     /// Waiting for its session's worker.

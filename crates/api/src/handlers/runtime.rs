@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::Json;
+use ferry_types::RuntimeView;
 use serde::Deserialize;
 
 use crate::extract::ApiJson;
@@ -19,18 +20,18 @@ pub struct SetModel {
 
 /// The runtime view.
 #[utoipa::path(get, path = "/v1/runtime", tag = "runtime",
-    responses((status = 200, description = "Default route, runtime model, active target, each route's capabilities and readiness", body = Object)))]
-pub async fn get_runtime(State(s): State<AppState>) -> Json<ferry_engine::RuntimeView> {
+    responses((status = 200, description = "Default route, runtime model, active target, each route's capabilities and readiness", body = RuntimeView)))]
+pub async fn get_runtime(State(s): State<AppState>) -> Json<RuntimeView> {
     Json(s.engine.runtime_view())
 }
 
 /// Sets and persists the active model.
 #[utoipa::path(post, path = "/v1/runtime/model", tag = "runtime", request_body = SetModel,
-    responses((status = 200, description = "The runtime view after the change", body = Object),
+    responses((status = 200, description = "The runtime view after the change", body = RuntimeView),
               (status = 400, description = "Invalid selector (problem+json)")))]
 pub async fn set_model(
     State(s): State<AppState>,
     ApiJson(body): ApiJson<SetModel>,
-) -> ApiResult<Json<ferry_engine::RuntimeView>> {
+) -> ApiResult<Json<RuntimeView>> {
     Ok(Json(s.engine.set_runtime_model(&body.selector).await?))
 }

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ferry_types::{Health, HealthStatus, ProblemCode};
+use ferry_types::{Health, HealthStatus, ProblemCode, StatusView};
 
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
@@ -38,8 +38,8 @@ pub async fn readyz(State(s): State<AppState>) -> ApiResult<Json<Health>> {
 
 /// `GET /v1/status`.
 #[utoipa::path(get, path = "/v1/status", tag = "system",
-    responses((status = 200, description = "Version, uptime, routes with readiness, counts, storage", body = Object)))]
-pub async fn status(State(s): State<AppState>) -> ApiResult<Json<ferry_engine::StatusView>> {
+    responses((status = 200, description = "Version, uptime, routes with readiness, counts, storage", body = StatusView)))]
+pub async fn status(State(s): State<AppState>) -> ApiResult<Json<StatusView>> {
     Ok(Json(s.engine.status().await?))
 }
 
