@@ -901,11 +901,7 @@ impl Engine {
         } else if sub.live.is_some() {
             // Queued or running, but not in this process: another replica (or this one's
             // queue) runs it. Follow it through the store until its terminal event.
-            self.spawn_tracked(follow_stored(
-                hub,
-                self.inner.store.clone(),
-                self.inner.background.clone(),
-            ));
+            self.spawn_tracked(follow_stored(hub, self.inner.clone()));
         }
         Ok(sub)
     }
@@ -1111,7 +1107,8 @@ const FOLLOW_STORED_EVERY: std::time::Duration = std::time::Duration::from_milli
 /// arrives, nobody follows any more, or the engine stops. The run's owner stores its
 /// events in batches (at most [`crate::live::FLUSH_AFTER`] apart while it emits), so a
 /// follower here sees them that much plus one poll later.
-async fn follow_stored(hub: Arc<LiveRun>, store: Arc<dyn Storage>, stop: CancellationToken) {
+async fn follow_stored(hub: Arc<LiveRun>, inner: Arc<Inner>) {
+    let stop = inner.background.clone();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -1120,7 +1117,14 @@ async fn follow_stored(hub: Arc<LiveRun>, store: Arc<dyn Storage>, stop: Cancell
         if !hub.has_subscribers() {
             return;
         }
-        let rows = match store.events_after(&hub.run_id, hub.last_seq()).await {
+        // Queued here and now started: relay this process's live hub, which has every
+        // event at once (the store only gets them in batches).
+        let local = inner.live.lock().get(&hub.run_id).cloned();
+        if let Some(local) = local {
+            relay_live(&hub, &local, &stop).await;
+            return;
+        }
+        let rows = match inner.store.events_after(&hub.run_id, hub.last_seq()).await {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::warn!(run = %hub.run_id, error = %e, "cannot read a followed run's events");
@@ -1133,6 +1137,49 @@ async fn follow_stored(hub: Arc<LiveRun>, store: Arc<dyn Storage>, stop: Cancell
             if terminal {
                 return;
             }
+        }
+    }
+}
+
+/// Publishes into `hub` the events of the live run `local` after those `hub` has, until
+/// the terminal one (or the engine stops).
+async fn relay_live(hub: &LiveRun, local: &Arc<LiveRun>, stop: &CancellationToken) {
+    let sub = local.subscribe(hub.last_seq());
+    let publish = |events: Vec<Event>| {
+        for event in events {
+            if event.seq <= hub.last_seq() {
+                continue;
+            }
+            let terminal = event.is_terminal();
+            hub.publish(event);
+            if terminal {
+                return true;
+            }
+        }
+        false
+    };
+    if publish(sub.replay) {
+        return;
+    }
+    let Some(mut live) = sub.live else {
+        // It ended between the lookup and the subscription: its log holds the end.
+        publish(local.events_after(hub.last_seq()));
+        return;
+    };
+    loop {
+        let next = tokio::select! {
+            _ = stop.cancelled() => return,
+            next = live.recv() => next,
+        };
+        let done = match next {
+            Ok(event) => publish(vec![event]),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                publish(local.events_after(hub.last_seq()))
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => true,
+        };
+        if done {
+            return;
         }
     }
 }
