@@ -6,6 +6,15 @@ use ferry_store::StoreError;
 /// SQLSTATE class 53: insufficient resources (`53100` disk full, `53200` out of memory).
 const DISK_FULL: &str = "53100";
 
+/// A failure of the PostgreSQL backend with `message` (never a connection string).
+pub(crate) fn backend(message: String) -> StoreError {
+    StoreError::Backend {
+        backend: "postgresql",
+        message,
+        disk_full: false,
+    }
+}
+
 /// A database call failed.
 pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
     let disk_full = e.code().is_some_and(|c| c.code() == DISK_FULL);
@@ -22,31 +31,18 @@ pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
 
 /// Taking a connection from the pool failed.
 pub(crate) fn pool(e: deadpool_postgres::PoolError) -> StoreError {
-    let message = match e {
-        deadpool_postgres::PoolError::Backend(e) => return db(e),
-        other => format!("no database connection: {other}"),
-    };
-    StoreError::Backend {
-        backend: "postgresql",
-        message,
-        disk_full: false,
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => db(e),
+        other => backend(format!("no database connection: {other}")),
     }
 }
 
 /// A JSON column that does not parse (written by something other than ferry).
 pub(crate) fn bad_json(column: &str, e: serde_json::Error) -> StoreError {
-    StoreError::Backend {
-        backend: "postgresql",
-        message: format!("column {column} holds invalid JSON: {e}"),
-        disk_full: false,
-    }
+    backend(format!("column {column} holds invalid JSON: {e}"))
 }
 
 /// A value that does not fit the column's range.
 pub(crate) fn out_of_range(what: &str) -> StoreError {
-    StoreError::Backend {
-        backend: "postgresql",
-        message: format!("{what} is out of range"),
-        disk_full: false,
-    }
+    backend(format!("{what} is out of range"))
 }

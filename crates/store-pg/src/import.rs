@@ -10,7 +10,7 @@ use ferry_store::StoreError;
 use rusqlite::types::Value as Sql;
 use tokio_postgres::types::ToSql;
 
-use crate::db_error::db;
+use crate::db_error::{backend, db};
 use crate::PgStore;
 
 /// How a column is typed in PostgreSQL.
@@ -189,14 +189,6 @@ pub struct TableCopy {
     pub target_rows: u64,
 }
 
-fn bad(message: String) -> StoreError {
-    StoreError::Backend {
-        backend: "postgresql",
-        message,
-        disk_full: false,
-    }
-}
-
 /// A source value as the parameter its PostgreSQL column takes.
 fn param(
     value: Sql,
@@ -205,7 +197,7 @@ fn param(
     column: &str,
 ) -> Result<Box<dyn ToSql + Sync + Send>, StoreError> {
     let mismatch = |v: &Sql| {
-        bad(format!(
+        backend(format!(
             "{table}.{column} holds {v:?}, which does not fit its column"
         ))
     };
@@ -260,7 +252,7 @@ pub async fn copy_from_sqlite(
         Ok::<_, StoreError>(out)
     })
     .await
-    .map_err(|e| bad(format!("reading the SQLite database failed: {e}")))??;
+    .map_err(|e| backend(format!("reading the SQLite database failed: {e}")))??;
 
     let mut conn = target.writer().await?;
     let tx = conn.transaction().await.map_err(db)?;
@@ -271,7 +263,7 @@ pub async fn copy_from_sqlite(
                 .await
                 .map_err(db)?;
             if any.is_some() {
-                return Err(bad(format!(
+                return Err(backend(format!(
                     "the target database is not empty (table {table} has rows): copy into a new, empty database, or pass --merge to add the rows it lacks and keep the ones it has"
                 )));
             }
@@ -325,7 +317,7 @@ pub async fn copy_from_sqlite(
     .await
     .map_err(db)?;
     if let Some(short) = report.iter().find(|t| t.target_rows < t.source_rows) {
-        return Err(bad(format!(
+        return Err(backend(format!(
             "table {} has {} rows after the copy but the source has {}; nothing was committed",
             short.table, short.target_rows, short.source_rows
         )));

@@ -50,14 +50,10 @@ pub fn redact_url(url: &str) -> String {
 }
 
 fn open_error(url: &str, what: String) -> StoreError {
-    StoreError::Backend {
-        backend: "postgresql",
-        message: format!(
+    db_error::backend(format!(
             "cannot open the database {}: {what} — check --database-url (or FERRY_DATABASE_URL): host, port, user, password and database name, and that the server is running",
             redact_url(url)
-        ),
-        disk_full: false,
-    }
+    ))
 }
 
 impl PgStore {

@@ -211,17 +211,6 @@ pub(crate) async fn interrupt(
         .map_err(db)?
         .get(0);
     let event = NewEvent::new(last as u64 + 1, "run.failed", terminal)?;
-    c.execute(
-        "INSERT INTO run_events (run_id, seq, kind, data, created_at) VALUES ($1, $2, $3, $4, $5)",
-        &[
-            &run_id,
-            &(event.seq as i64),
-            &event.kind,
-            &event.data_json(),
-            &now,
-        ],
-    )
-    .await
-    .map_err(db)?;
+    crate::runs::insert_events(c, run_id, &[event], now).await?;
     Ok(())
 }

@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio_postgres::Row;
 
 use crate::columns::{self, json_text, json_text_opt};
-use crate::db_error::db;
+use crate::db_error::{self, db};
 use crate::sessions::{insert_messages, insert_session, take_message_seqs};
 use crate::PgStore;
 
@@ -24,23 +24,12 @@ const SELECT_RUN: &str = "SELECT id, session_id, status, created_at, started_at,
 
 fn status(row: &Row) -> Result<RunStatus, StoreError> {
     let text: &str = row.get("status");
-    text.parse().map_err(|_| StoreError::Backend {
-        backend: "postgresql",
-        message: format!("run status {text:?} is not one ferry knows"),
-        disk_full: false,
-    })
+    text.parse()
+        .map_err(|_| db_error::backend(format!("run status {text:?} is not one ferry knows")))
 }
 
 fn run_from_row(row: &Row) -> Result<Run, StoreError> {
-    let code: Option<String> = row.get("error_code");
-    let message: Option<String> = row.get("error_message");
-    let error = match (code, message) {
-        (None, None) => None,
-        (code, message) => Some(RunError {
-            code: code.unwrap_or_default(),
-            message: message.unwrap_or_default(),
-        }),
-    };
+    let error = RunError::from_columns(row.get("error_code"), row.get("error_message"));
     Ok(Run {
         id: row.get("id"),
         session_id: row.get("session_id"),
@@ -115,7 +104,7 @@ async fn apply_start(
 }
 
 /// Inserts `events` of `run_id`, stamped `now`, in one statement.
-async fn insert_events(
+pub(crate) async fn insert_events(
     c: &impl GenericClient,
     run_id: &str,
     events: &[NewEvent],

@@ -192,13 +192,9 @@ pub(crate) async fn migrate(client: &mut deadpool_postgres::Object) -> Result<()
             }
         };
         if found > SCHEMA_VERSION {
-            return Err(StoreError::Backend {
-                backend: "postgresql",
-                message: format!(
+            return Err(db_error::backend(format!(
                     "the database has schema version {found}, newer than this ferry supports ({SCHEMA_VERSION}); upgrade ferry"
-                ),
-                disk_full: false,
-            });
+            )));
         }
         let Some(step) = usize::try_from(found).ok().and_then(|i| MIGRATIONS.get(i)) else {
             tx.commit().await.map_err(db_error::db)?;

@@ -129,6 +129,19 @@ pub struct RunError {
     pub message: String,
 }
 
+impl RunError {
+    /// The error of a run row from its two nullable columns: none when both are NULL.
+    pub fn from_columns(code: Option<String>, message: Option<String>) -> Option<RunError> {
+        match (code, message) {
+            (None, None) => None,
+            (code, message) => Some(RunError {
+                code: code.unwrap_or_default(),
+                message: message.unwrap_or_default(),
+            }),
+        }
+    }
+}
+
 /// A stored run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Run {
@@ -182,15 +195,7 @@ macro_rules! select_run {
 }
 
 fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
-    let error_code: Option<String> = row.get(13)?;
-    let error_message: Option<String> = row.get(14)?;
-    let error = match (error_code, error_message) {
-        (None, None) => None,
-        (code, message) => Some(RunError {
-            code: code.unwrap_or_default(),
-            message: message.unwrap_or_default(),
-        }),
-    };
+    let error = RunError::from_columns(row.get(13)?, row.get(14)?);
     Ok(Run {
         id: row.get(0)?,
         session_id: row.get(1)?,
