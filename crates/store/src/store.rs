@@ -134,6 +134,12 @@ impl Store {
         self.inner.writer.synced_count()
     }
 
+    /// Messages the writer thread has taken from its channel (each may have woken it): a
+    /// deferred write adds one only when no other deferred write is waiting.
+    pub fn writer_message_count(&self) -> u64 {
+        self.inner.writer.message_count()
+    }
+
     /// The database file.
     pub fn db_path(&self) -> &Path {
         &self.inner.db_path

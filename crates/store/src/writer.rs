@@ -5,11 +5,13 @@
 //! (fire-and-forget) travel the same channel, so they stay ordered with everything after.
 //!
 //! Deferrable jobs (the spend ledger's rows: one per paid upstream call, written after the
-//! call has answered) may wait up to [`DEFER_WINDOW`] for company: a group holding only
-//! such jobs lingers that long for more before it commits, so a busy facade commits its
-//! ledger rows tens at a time instead of one commit (and one fsync) per call. Any other
-//! job ends the wait at once, and a reader that needs them committed first queues a
-//! [`Writer::barrier`].
+//! call has answered) may wait up to [`DEFER_WINDOW`] for company: they go to a side queue
+//! instead of the channel, and only the first one into an empty queue wakes the thread,
+//! which then lingers that long before it commits — so a busy facade commits its ledger
+//! rows tens at a time instead of one commit (and one fsync) per call, and wakes the thread
+//! once per window instead of once per row (a wake per row cost two context switches per
+//! facade call). Any job on the channel ends the wait at once and takes the queued rows
+//! into its group; a reader that needs them committed first queues a [`Writer::barrier`].
 //!
 //! Light jobs (a run's creation that no client was told about, a run's mid-way event
 //! batches) do not need their own fsync: a group made only of them commits with
@@ -26,6 +28,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
+use parking_lot::Mutex;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
@@ -44,10 +47,6 @@ trait Job: Send {
     fn run(&mut self, conn: &Connection) -> bool;
     /// Called once the group is settled: `Ok` if it committed, else SQLite's reason.
     fn settle(self: Box<Self>, group: Result<(), &str>);
-    /// Whether the job's commit may wait up to [`DEFER_WINDOW`] for company.
-    fn deferrable(&self) -> bool {
-        false
-    }
     /// Whether the job's commit must be fsynced before it is answered.
     fn needs_sync(&self) -> bool {
         true
@@ -56,36 +55,49 @@ trait Job: Send {
 
 enum Msg {
     Job(Box<dyn Job>),
+    /// The side queue of deferred jobs was empty and now holds one.
+    Deferred,
     Stop,
 }
+
+/// Deferred jobs waiting for the writer's next group (see the module doc).
+type DeferredQueue = Arc<Mutex<Vec<Box<dyn Job>>>>;
 
 /// The handle to the writer thread.
 pub(crate) struct Writer {
     tx: Sender<Msg>,
+    deferred: DeferredQueue,
     thread: tokio::sync::Mutex<Option<JoinHandle<()>>>,
     commits: Arc<AtomicU64>,
     synced: Arc<AtomicU64>,
+    messages: Arc<AtomicU64>,
 }
 
 /// The counters of the writer thread.
 struct Counters {
     commits: Arc<AtomicU64>,
     synced: Arc<AtomicU64>,
+    /// Messages taken from the channel (each may have woken the thread).
+    messages: Arc<AtomicU64>,
 }
 
 impl Writer {
     /// Starts the writer thread, handing it `conn`.
     pub(crate) fn spawn(conn: Connection, db_path: &Path) -> Result<Writer, StoreError> {
         let (tx, rx) = mpsc::channel();
+        let deferred = DeferredQueue::default();
+        let queue = Arc::clone(&deferred);
         let commits = Arc::new(AtomicU64::new(0));
         let synced = Arc::new(AtomicU64::new(0));
+        let messages = Arc::new(AtomicU64::new(0));
         let counters = Counters {
             commits: Arc::clone(&commits),
             synced: Arc::clone(&synced),
+            messages: Arc::clone(&messages),
         };
         let thread = thread::Builder::new()
             .name("ferry-store-writer".into())
-            .spawn(move || writer_loop(&conn, &rx, &counters))
+            .spawn(move || writer_loop(&conn, &rx, &queue, &counters))
             .map_err(|source| StoreError::Io {
                 action: "start the writer thread for",
                 path: db_path.to_path_buf(),
@@ -93,9 +105,11 @@ impl Writer {
             })?;
         Ok(Writer {
             tx,
+            deferred,
             thread: tokio::sync::Mutex::new(Some(thread)),
             commits,
             synced,
+            messages,
         })
     }
 
@@ -107,6 +121,11 @@ impl Writer {
     /// Number of group commits made with `synchronous=FULL` (fsynced) so far.
     pub(crate) fn synced_count(&self) -> u64 {
         self.synced.load(Ordering::Relaxed)
+    }
+
+    /// Number of messages the thread has taken from its channel so far.
+    pub(crate) fn message_count(&self) -> u64 {
+        self.messages.load(Ordering::Relaxed)
     }
 
     /// Queues `work` and waits for its result, which arrives after its group committed.
@@ -159,7 +178,13 @@ impl Writer {
     where
         F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
     {
-        self.send_unanswered(work, false);
+        if self
+            .tx
+            .send(Msg::Job(Box::new(Unanswered::new(work))))
+            .is_err()
+        {
+            tracing::warn!("store is closed; dropped a fire-and-forget write");
+        }
     }
 
     /// Queues `work` without waiting, letting its commit wait up to [`DEFER_WINDOW`] to
@@ -168,20 +193,14 @@ impl Writer {
     where
         F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
     {
-        self.send_unanswered(work, true);
-    }
-
-    fn send_unanswered<F>(&self, work: F, deferrable: bool)
-    where
-        F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
-    {
-        let job = Unanswered {
-            work: Some(work),
-            failed: false,
-            deferrable,
+        let first = {
+            let mut queue = self.deferred.lock();
+            queue.push(Box::new(Unanswered::new(work)));
+            queue.len() == 1
         };
-        if self.tx.send(Msg::Job(Box::new(job))).is_err() {
-            tracing::warn!("store is closed; dropped a fire-and-forget write");
+        // Only the first job into an empty queue wakes the thread; the others ride along.
+        if first && self.tx.send(Msg::Deferred).is_err() {
+            tracing::warn!("store is closed; a deferred write will not be committed");
         }
     }
 
@@ -219,27 +238,47 @@ impl Drop for Writer {
     }
 }
 
-fn writer_loop(conn: &Connection, rx: &Receiver<Msg>, counters: &Counters) {
+fn writer_loop(
+    conn: &Connection,
+    rx: &Receiver<Msg>,
+    deferred: &DeferredQueue,
+    counters: &Counters,
+) {
     // The connection opens with `synchronous=FULL`.
     let mut synced_mode = true;
     let mut batch: VecDeque<Box<dyn Job>> = VecDeque::with_capacity(GROUP_CAP);
     loop {
-        let mut stop = match rx.recv() {
+        let received = rx.recv();
+        counters.messages.fetch_add(1, Ordering::Relaxed);
+        let mut stop = match received {
             Ok(Msg::Job(job)) => {
                 batch.push_back(job);
                 false
             }
+            Ok(Msg::Deferred) => false,
             Ok(Msg::Stop) | Err(_) => true,
         };
         while !stop && batch.len() < GROUP_CAP {
-            match rx.try_recv() {
+            let received = rx.try_recv();
+            if received.is_ok() {
+                counters.messages.fetch_add(1, Ordering::Relaxed);
+            }
+            match received {
                 Ok(Msg::Job(job)) => batch.push_back(job),
+                Ok(Msg::Deferred) => {}
                 Ok(Msg::Stop) | Err(TryRecvError::Disconnected) => stop = true,
                 Err(TryRecvError::Empty) => break,
             }
         }
-        if !stop {
-            stop = linger(rx, &mut batch);
+        if !stop && batch.is_empty() {
+            stop = linger(rx, &mut batch, counters);
+        }
+        // Deferred jobs commit with this group, ahead of its channel jobs: those queued
+        // before a channel job was sent stay before it (so a barrier covers them), and a
+        // deferred row depends on nothing queued after it.
+        let queued = std::mem::take(&mut *deferred.lock());
+        for job in queued.into_iter().rev() {
+            batch.push_front(job);
         }
         while !batch.is_empty() {
             run_group(conn, &mut batch, counters, &mut synced_mode);
@@ -250,31 +289,30 @@ fn writer_loop(conn: &Connection, rx: &Receiver<Msg>, counters: &Counters) {
     }
 }
 
-/// While `batch` holds only deferrable jobs, waits up to [`DEFER_WINDOW`] for more (any
-/// other job ends the wait). Returns whether the writer was told to stop.
-fn linger(rx: &Receiver<Msg>, batch: &mut VecDeque<Box<dyn Job>>) -> bool {
-    if !batch.iter().all(|j| j.deferrable()) {
-        return false;
-    }
+/// Woken for deferred jobs only: waits up to [`DEFER_WINDOW`] for company (deferred jobs
+/// arriving meanwhile do not wake the thread; a job on the channel ends the wait).
+/// Returns whether the writer was told to stop.
+fn linger(rx: &Receiver<Msg>, batch: &mut VecDeque<Box<dyn Job>>, counters: &Counters) -> bool {
     let deadline = std::time::Instant::now() + DEFER_WINDOW;
-    while batch.len() < GROUP_CAP {
+    loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
-            break;
+            return false;
         }
-        match rx.recv_timeout(left) {
+        let received = rx.recv_timeout(left);
+        if received.is_ok() {
+            counters.messages.fetch_add(1, Ordering::Relaxed);
+        }
+        match received {
             Ok(Msg::Job(job)) => {
-                let deferrable = job.deferrable();
                 batch.push_back(job);
-                if !deferrable {
-                    break;
-                }
+                return false;
             }
+            Ok(Msg::Deferred) => {}
             Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return true,
-            Err(RecvTimeoutError::Timeout) => break,
+            Err(RecvTimeoutError::Timeout) => return false,
         }
     }
-    false
 }
 
 /// Runs jobs from the front of `pending` in one transaction and settles them. Normally
@@ -408,7 +446,15 @@ where
 struct Unanswered<F> {
     work: Option<F>,
     failed: bool,
-    deferrable: bool,
+}
+
+impl<F> Unanswered<F> {
+    fn new(work: F) -> Self {
+        Unanswered {
+            work: Some(work),
+            failed: false,
+        }
+    }
 }
 
 impl<F> Job for Unanswered<F>
@@ -433,10 +479,6 @@ where
         if let (Err(reason), false) = (group, self.failed) {
             tracing::warn!(reason, "fire-and-forget store write was not committed");
         }
-    }
-
-    fn deferrable(&self) -> bool {
-        self.deferrable
     }
 }
 

@@ -235,3 +235,34 @@ async fn a_plain_write_ends_the_deferral_window() {
         "the deferred row was committed before the later write ran"
     );
 }
+
+/// Deferred writes queued while others wait do not wake the writer thread: 200 of them
+/// in a burst cost one message (not one per row, each a thread wake-up and two context
+/// switches on a busy facade), and all commit in one group with the barrier.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_deferred_writes_wakes_the_writer_once() {
+    let (_dir, store) = open_temp();
+    create_kv(&store).await.expect("table");
+    let messages = store.writer_message_count();
+    for k in 0..200 {
+        store.write_deferred(move |conn| {
+            conn.execute("INSERT INTO kv (k, v) VALUES (?1, 'burst')", [k])
+                .map(drop)
+        });
+    }
+    store.settle_deferred().await.expect("settled");
+    let count: i64 = store
+        .read(|conn| {
+            conn.query_row("SELECT COUNT(*) FROM kv WHERE v = 'burst'", [], |r| {
+                r.get(0)
+            })
+        })
+        .await
+        .expect("read");
+    assert_eq!(count, 200, "every deferred row is committed");
+    let taken = store.writer_message_count() - messages;
+    assert!(
+        taken <= 2,
+        "200 deferred writes and a barrier took {taken} messages (expected the first write's wake-up and the barrier)"
+    );
+}
