@@ -549,6 +549,21 @@ fn proxy_environment_variables_are_honoured() {
         1,
         "the request went through HTTP_PROXY"
     );
+    // The facade's pass-through transport honours it too.
+    let (status, body) = http(
+        d.port,
+        "POST",
+        "/openai/v1/chat/completions",
+        &[],
+        Some(r#"{"model":"openai/gpt-5.4-mini","messages":[{"role":"user","content":"hi"}]}"#),
+    )
+    .expect("facade call");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        proxy.chat_requests().len(),
+        2,
+        "the facade call went through HTTP_PROXY"
+    );
     assert!(upstream.chat_requests().is_empty());
     drop(d);
 
@@ -562,7 +577,70 @@ fn proxy_environment_variables_are_honoured() {
         1,
         "NO_PROXY sends it direct"
     );
-    assert_eq!(proxy.chat_requests().len(), 1);
+    assert_eq!(proxy.chat_requests().len(), 2);
+}
+
+/// The facade's pass-through transport trusts a route's `network.ca_file` (and only the
+/// built-in roots without it): a call to an HTTPS upstream with its own CA succeeds, and
+/// the same upstream without `ca_file` is refused as an untrusted certificate before any
+/// request reaches it.
+#[test]
+fn facade_calls_to_an_https_upstream_trust_the_routes_ca_file() {
+    let fake = FakeOpenRouter::start_tls("localhost");
+    fake.set_api_key(API_KEY);
+    let env = Env::new();
+    let routes = |network: &str| {
+        format!(
+            "version = 1\n[routes.openrouter]\ndefault_model = \"openai/gpt-5.4-mini\"\nauth_ref = \"openrouter.primary\"\nbase_url = \"{}\"\ntimeout_ms = 5000\n{network}",
+            fake.base_url()
+        )
+    };
+    env.write_routes(&routes(&format!(
+        "[routes.openrouter.network]\nca_file = \"{}\"\n",
+        fake.ca_pem_path().unwrap().display()
+    )));
+    env.store_key_offline();
+    let body =
+        r#"{"model":"openai/gpt-5.4-mini","messages":[{"role":"user","content":"over tls"}]}"#;
+    let d = env.serve();
+    for path in ["/openai/v1/chat/completions", "/openai/v1/responses"] {
+        let body = if path.ends_with("responses") {
+            r#"{"model":"openai/gpt-5.4-mini","input":"over tls"}"#
+        } else {
+            body
+        };
+        let (status, text) = http(d.port, "POST", path, &[], Some(body)).expect("facade call");
+        assert_eq!(status, 200, "{path}: {text}");
+        assert!(text.contains("over tls"), "{path}: {text}");
+    }
+    let sent = fake.requests();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent.iter().all(|q| q
+        .headers
+        .iter()
+        .any(|(k, v)| k == "authorization" && v == &format!("Bearer {API_KEY}"))));
+    drop(d);
+
+    env.write_routes(&routes(""));
+    let d = env.serve();
+    let (status, text) = http(
+        d.port,
+        "POST",
+        "/openai/v1/chat/completions",
+        &[],
+        Some(body),
+    )
+    .expect("facade call");
+    assert_eq!(status, 502, "{text}");
+    assert!(
+        text.to_lowercase().contains("certificate"),
+        "the error names the certificate problem: {text}"
+    );
+    assert_eq!(
+        fake.requests().len(),
+        2,
+        "nothing more reached the upstream"
+    );
 }
 
 /// Issue 10: the client protocols get the same verified-route shaping (attribution,

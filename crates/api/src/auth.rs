@@ -9,9 +9,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, Method};
-use axum::middleware::Next;
 use axum::response::Response;
 use ferry_engine::{
     with_caller, with_rate_report, AccessError, Caller, Engine, EngineError, Scope,
@@ -230,18 +229,21 @@ fn check_csrf(req: &Request, live: &Live) -> Result<(), AccessError> {
     Ok(())
 }
 
-/// Middleware: authenticates, checks the path's scope, and runs the handler as the
-/// caller.
-pub async fn require_token(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
-    let need = scope_for(&path);
+/// Authenticates, checks the path's scope, and runs `inner` as the caller; part of the
+/// front door ([`crate::front_door`]).
+pub(crate) async fn authorized<F, Fut>(s: &AppState, mut req: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
+    let need = scope_for(req.uri().path());
     if need == Need::Open {
-        return next.run(req).await;
+        return inner(req).await;
     }
-    let caller = match identify(&s, &req) {
+    let caller = match identify(s, &req) {
         Ok(c) => c,
         Err(e) => {
-            let mut resp = refusal(&path, e);
+            let mut resp = refusal(req.uri().path(), e);
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer realm=\"ferry\""),
@@ -251,15 +253,15 @@ pub async fn require_token(State(s): State<AppState>, mut req: Request, next: Ne
     };
     if let Need::Scope(scope) = need {
         if let Err(e) = caller.require(scope) {
-            return refusal(&path, e);
+            return refusal(req.uri().path(), e);
         }
     }
     req.extensions_mut().insert(caller.clone());
     if need != Need::Scope(Scope::Facade) || !caller.has_rate_limits() {
-        return with_caller(caller, next.run(req)).await;
+        return with_caller(caller, inner(req)).await;
     }
     // Like OpenAI, every facade response of a key with rate limits says what is left.
-    let (mut resp, rate) = with_rate_report(with_caller(caller, next.run(req))).await;
+    let (mut resp, rate) = with_rate_report(with_caller(caller, inner(req))).await;
     for remaining in rate.iter().flat_map(|r| r.each()) {
         for (name, value) in ratelimit_headers(remaining) {
             if let Ok(v) = header::HeaderValue::from_str(&value) {

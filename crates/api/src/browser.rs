@@ -21,9 +21,8 @@ use ferry_types::ProblemCode;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::problem::Problem;
@@ -330,12 +329,17 @@ fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Middleware enforcing [`BrowserPolicy`] (see the module doc).
-pub async fn guard(State(policy): State<BrowserPolicy>, req: Request, next: Next) -> Response {
-    match judge(&policy, &req) {
-        Verdict::Pass(None) => next.run(req).await,
+/// Enforces [`BrowserPolicy`] (see the module doc) before `inner` handles `req`; part of
+/// the front door ([`crate::front_door`]).
+pub(crate) async fn guarded<F, Fut>(policy: &BrowserPolicy, req: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
+    match judge(policy, &req) {
+        Verdict::Pass(None) => inner(req).await,
         Verdict::Pass(Some(origin)) => {
-            let mut resp = next.run(req).await;
+            let mut resp = inner(req).await;
             allow_origin(resp.headers_mut(), &origin);
             resp
         }

@@ -13,6 +13,7 @@ mod browser;
 mod console;
 mod extract;
 mod facade;
+mod front_door;
 mod handlers;
 mod openapi;
 mod problem;
@@ -141,15 +142,13 @@ pub fn router(engine: Engine, auth: AuthConfig, browser: BrowserPolicy) -> Route
     routes
         .merge(console::routes())
         .fallback(handlers::system::not_found)
-        .layer(axum::middleware::from_fn(problem::errors_in_path_shape))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_token,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            browser,
-            browser::guard,
+            front_door::FrontDoor {
+                browser,
+                state: state.clone(),
+            },
+            front_door::front_door,
         ))
         .with_state(state)
 }

@@ -134,24 +134,28 @@ impl Problem {
     }
 }
 
-/// Middleware: every error leaves in the one documented body of its path. axum's own
+/// Every error leaves in the one documented body of its path (part of the front door,
+/// [`crate::front_door`]). axum's own
 /// rejections (a query string or path that does not parse, a method the route lacks) are
 /// plain text, and extractors shared with the control API answer problem+json even under
 /// a facade; both are re-rendered in the path's shape (`facade::ErrorShape`). Other
 /// headers (such as `Allow` on a 405) are kept.
-pub async fn errors_in_path_shape(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let path = req.uri().path().to_owned();
-    let resp = next.run(req).await;
+pub(crate) async fn in_path_shape<F, Fut>(req: axum::extract::Request, inner: F) -> Response
+where
+    F: FnOnce(axum::extract::Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
+    // The URI is shared bytes: keeping it costs no copy of the path.
+    let uri = req.uri().clone();
+    let resp = inner(req).await;
+    let path = uri.path();
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }
     let content_type = resp.headers().get(header::CONTENT_TYPE);
     let plain = content_type.is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
-    let shape = crate::facade::ErrorShape::for_path(&path);
+    let shape = crate::facade::ErrorShape::for_path(path);
     let foreign_problem = shape != crate::facade::ErrorShape::Problem
         && content_type.is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
     if !plain && !foreign_problem {
@@ -164,7 +168,7 @@ pub async fn errors_in_path_shape(
     let problem = if foreign_problem {
         reparse(status.as_u16(), &bytes)
     } else {
-        plain_problem(status.as_u16(), &path, &bytes)
+        plain_problem(status.as_u16(), path, &bytes)
     };
     let mut out = shape.respond(problem);
     for (name, value) in parts.headers.iter() {
@@ -331,7 +335,11 @@ mod tests {
                 get(|| async { Problem::new(400, ProblemCode::InvalidBody, "no").into_response() }),
             )
             .route("/v1/q", get(|_: axum::extract::Query<Q>| async { "ok" }))
-            .layer(axum::middleware::from_fn(errors_in_path_shape));
+            .layer(axum::middleware::from_fn(
+                |req: axum::extract::Request, next: axum::middleware::Next| {
+                    in_path_shape(req, |req| next.run(req))
+                },
+            ));
         let call = |uri: &'static str| {
             let app = app.clone();
             async move {

@@ -13,6 +13,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::body::{self, BodyError, Overflow};
+use crate::direct::{DirectTransport, SendFailure};
 use crate::error::{DriverError, ErrorContext, UpstreamError};
 use crate::response::parse_completion;
 use crate::retry::parse_retry_after;
@@ -40,6 +41,8 @@ pub(crate) struct Inner {
     /// Media client: no idle timeout (an image may take minutes before its first byte);
     /// each media call sets its own deadline. Redirects are capped.
     media_http: reqwest::Client,
+    /// The pass-through transport, unless the route needs reqwest (proxy, host pins).
+    direct: Option<DirectTransport>,
     pub(crate) base_url: Url,
     chat_url: Url,
     /// The facade protocols' endpoints, by [`Protocol`] (chat, responses, messages,
@@ -77,14 +80,7 @@ fn transport_builder(route: &Route) -> Result<reqwest::ClientBuilder, DriverErro
     if route.connect_timeout_ms > 0 {
         builder = builder.connect_timeout(Duration::from_millis(route.connect_timeout_ms));
     }
-    let mut ca_paths: Vec<String> = Vec::new();
-    if let Some(path) = &route.network.ca_file {
-        ca_paths.push(path.display().to_string());
-    }
-    if let Some(path) = std::env::var_os(SSL_CERT_FILE).filter(|p| !p.is_empty()) {
-        ca_paths.push(path.to_string_lossy().into_owned());
-    }
-    for path in &ca_paths {
+    for path in &extra_root_paths(route) {
         for cert in load_pem_roots(path)? {
             builder = builder.add_root_certificate(cert);
         }
@@ -100,6 +96,19 @@ fn transport_builder(route: &Route) -> Result<reqwest::ClientBuilder, DriverErro
         builder = builder.proxy(proxy);
     }
     Ok(builder)
+}
+
+/// The PEM files trusted besides the built-in roots: `network.ca_file`, then
+/// `SSL_CERT_FILE`.
+fn extra_root_paths(route: &Route) -> Vec<String> {
+    let mut paths: Vec<String> = Vec::new();
+    if let Some(path) = &route.network.ca_file {
+        paths.push(path.display().to_string());
+    }
+    if let Some(path) = std::env::var_os(SSL_CERT_FILE).filter(|p| !p.is_empty()) {
+        paths.push(path.to_string_lossy().into_owned());
+    }
+    paths
 }
 
 fn load_pem_roots(path: &str) -> Result<Vec<Certificate>, DriverError> {
@@ -165,6 +174,7 @@ impl OpenRouterClient {
             inner: Arc::new(Inner {
                 http,
                 media_http,
+                direct: DirectTransport::for_route(route, &extra_root_paths(route))?,
                 base_url,
                 chat_url,
                 protocol_urls,
@@ -317,20 +327,26 @@ impl OpenRouterClient {
         api_key: &str,
         protocol: Protocol,
         headers: HeaderMap,
-        body: impl Into<reqwest::Body>,
+        body: bytes::Bytes,
         ctx: ErrorContext<'_>,
     ) -> Result<Response, UpstreamError> {
-        let url = self.inner.protocol_urls[protocol as usize].clone();
-        let response = self
-            .inner
-            .http
-            .post(url)
-            .bearer_auth(api_key)
-            .headers(headers)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| send_error(&e, ctx))?;
+        let url = &self.inner.protocol_urls[protocol as usize];
+        let response = match &self.inner.direct {
+            Some(direct) => direct
+                .post(url, api_key, headers, body)
+                .await
+                .map_err(|e| direct_send_error(&e, ctx))?,
+            None => self
+                .inner
+                .http
+                .post(url.clone())
+                .bearer_auth(api_key)
+                .headers(headers)
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| send_error(&e, ctx))?,
+        };
         check_status(response, ctx).await
     }
 
@@ -483,6 +499,15 @@ pub(crate) fn send_error(e: &reqwest::Error, ctx: ErrorContext<'_>) -> UpstreamE
         UpstreamError::timeout(false, ctx, "no response")
     } else {
         UpstreamError::connect(&error_chain(e), ctx)
+    }
+}
+
+/// A failure of the direct transport before any response arrived.
+fn direct_send_error(e: &SendFailure, ctx: ErrorContext<'_>) -> UpstreamError {
+    match e {
+        SendFailure::TimedOut => UpstreamError::timeout(false, ctx, "no response"),
+        SendFailure::Failed(e) => UpstreamError::connect(&error_chain(e), ctx),
+        SendFailure::BadUri(detail) => UpstreamError::connect(detail, ctx),
     }
 }
 

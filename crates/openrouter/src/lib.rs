@@ -1,5 +1,6 @@
 //! ferry-openrouter: the OpenRouter driver. Request shaping in pure functions
-//! ([`shape`]), transport over reqwest ([`OpenRouterClient`]), SSE parsing with
+//! ([`shape`]), transport over reqwest ([`OpenRouterClient`]; the facade's pass-through
+//! calls over a plain hyper client, `direct`), SSE parsing with
 //! `eventsource-stream`, error mapping to stable problem codes ([`UpstreamError`]) and a
 //! bounded retry policy ([`chat_with_retries`]); speech-to-text ([`OpenRouterClient::transcribe`]),
 //! the model catalog ([`Catalog`], [`OpenRouterClient::fetch_catalog`]) and media
@@ -15,6 +16,7 @@ mod body;
 mod catalog;
 mod client;
 mod deadline;
+mod direct;
 mod error;
 mod management;
 pub mod media;

@@ -100,6 +100,8 @@ impl Store {
     /// `writer::DEFER_WINDOW` (10 ms) to share a group with later writes — for rows written
     /// after the fact at a high rate (the spend ledger). A crash loses at most the rows of
     /// that window; readers that must see them call [`Store::settle_deferred`] first.
+    /// `f` must be ONE statement: it runs without a savepoint of its own (SQLite undoes
+    /// a failed statement by itself), which makes a ledger row about a quarter cheaper.
     pub fn write_deferred(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,

@@ -51,6 +51,12 @@ trait Job: Send {
     fn needs_sync(&self) -> bool {
         true
     }
+    /// Whether the job runs in its own savepoint (so its failure undoes only its own
+    /// statements). A one-statement job does not need one: SQLite undoes a failed
+    /// statement by itself.
+    fn isolated(&self) -> bool {
+        true
+    }
 }
 
 enum Msg {
@@ -195,7 +201,7 @@ impl Writer {
     {
         let first = {
             let mut queue = self.deferred.lock();
-            queue.push(Box::new(Unanswered::new(work)));
+            queue.push(Box::new(Unanswered::one_statement(work)));
             queue.len() == 1
         };
         // Only the first job into an empty queue wakes the thread; the others ride along.
@@ -346,7 +352,11 @@ fn run_group(
     }
     let mut ran = Vec::with_capacity(pending.len());
     while let Some(mut job) = pending.pop_front() {
-        let step = run_in_savepoint(conn, job.as_mut());
+        let step = if job.isolated() {
+            run_in_savepoint(conn, job.as_mut())
+        } else {
+            run_bare(conn, job.as_mut())
+        };
         ran.push(job);
         if let Err(reason) = step {
             if !conn.is_autocommit() {
@@ -378,6 +388,16 @@ fn run_group(
             }
         }
     }
+}
+
+/// Runs a one-statement job without a savepoint; `Err` means the enclosing transaction is
+/// lost.
+fn run_bare(conn: &Connection, job: &mut dyn Job) -> Result<(), String> {
+    job.run(conn);
+    if conn.is_autocommit() {
+        return Err("SQLite rolled back the group transaction".into());
+    }
+    Ok(())
 }
 
 /// Runs one job inside `SAVEPOINT job`; `Err` means the enclosing transaction is lost.
@@ -446,6 +466,8 @@ where
 struct Unanswered<F> {
     work: Option<F>,
     failed: bool,
+    /// A deferred write is one statement and runs without a savepoint of its own.
+    one_statement: bool,
 }
 
 impl<F> Unanswered<F> {
@@ -453,6 +475,14 @@ impl<F> Unanswered<F> {
         Unanswered {
             work: Some(work),
             failed: false,
+            one_statement: false,
+        }
+    }
+
+    fn one_statement(work: F) -> Self {
+        Unanswered {
+            one_statement: true,
+            ..Unanswered::new(work)
         }
     }
 }
@@ -479,6 +509,10 @@ where
         if let (Err(reason), false) = (group, self.failed) {
             tracing::warn!(reason, "fire-and-forget store write was not committed");
         }
+    }
+
+    fn isolated(&self) -> bool {
+        !self.one_statement
     }
 }
 

@@ -266,3 +266,29 @@ async fn a_burst_of_deferred_writes_wakes_the_writer_once() {
         "200 deferred writes and a barrier took {taken} messages (expected the first write's wake-up and the barrier)"
     );
 }
+
+/// A deferred write runs without a savepoint of its own: one that fails (here a duplicate
+/// key) leaves nothing behind and does not disturb the deferred writes around it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_deferred_write_leaves_its_neighbours_committed() {
+    let (_dir, store) = open_temp();
+    create_kv(&store).await.expect("table");
+    for (k, v) in [(1, "first"), (1, "duplicate"), (2, "after")] {
+        store.write_deferred(move |conn| {
+            conn.execute("INSERT INTO kv (k, v) VALUES (?1, ?2)", (k, v))
+                .map(drop)
+        });
+    }
+    store.settle_deferred().await.expect("settled");
+    let rows: Vec<(i64, String)> = store
+        .read(|conn| {
+            let mut stmt = conn.prepare("SELECT k, v FROM kv ORDER BY k")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+        .expect("read");
+    assert_eq!(rows, vec![(1, "first".to_owned()), (2, "after".to_owned())]);
+}
