@@ -1,11 +1,14 @@
 //! Two `ferry serve` replicas on one PostgreSQL database (spec §15): a session's runs and
 //! events are readable, replayable and followable live from either replica, and when one replica is
 //! killed mid-stream the other marks its runs `interrupted` within the lease and keeps
-//! serving the same session with its history intact.
+//! serving the same session with its history intact. Three replicas hold one key's budget
+//! together: 200 concurrent calls spread over them never overshoot it, and a key created
+//! or revoked on one replica takes effect on the others.
 
 use std::time::Duration;
 
 use ferry_fake_openrouter::{FakeOpenRouter, Reply};
+use serde_json::{json, Value};
 
 use crate::support::*;
 
@@ -130,4 +133,161 @@ fn two_replicas_share_sessions_and_a_dead_ones_runs_are_interrupted() {
 #[test]
 fn replicas_on_postgresql_share_sessions_and_recover_a_dead_replicas_runs() {
     on_postgresql(two_replicas_share_sessions_and_a_dead_ones_runs_are_interrupted);
+}
+
+const OPERATOR: &str = "operator-token-for-replica-tests";
+
+/// A replica with the operator token (for key management).
+fn operator_replica(fake: &FakeOpenRouter) -> (Env, Daemon) {
+    let env = Env::new();
+    env.write_default_routes(&fake.base_url());
+    env.store_key_offline();
+    let d = env.serve_with(&[], |c| {
+        c.env("FERRY_TOKEN", OPERATOR);
+    });
+    (env, d)
+}
+
+fn operator(env: &Env, d: &Daemon, args: &[&str]) -> Value {
+    let mut full = vec!["--json"];
+    full.extend_from_slice(args);
+    let mut cmd = d.command(env, &full);
+    cmd.env("FERRY_TOKEN", OPERATOR);
+    let out = run_with_timeout(cmd, Duration::from_secs(60));
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    json(&stdout(&out))
+}
+
+fn chat(port: u16, secret: &str) -> RawResponse {
+    let auth = format!("Bearer {secret}");
+    let body = json!({"model": "team/priced", "stream": true, "max_tokens": 1000,
+                      "messages": [{"role": "user", "content": "hi"}]});
+    http_bytes(
+        port,
+        "POST",
+        "/openai/v1/chat/completions",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        body.to_string().as_bytes(),
+    )
+}
+
+fn key_spend(port: u16, id: &str) -> f64 {
+    let auth = format!("Bearer {OPERATOR}");
+    let (status, text) = http(
+        port,
+        "GET",
+        "/v1/spend?by=key",
+        &[("Authorization", &auth)],
+        None,
+    )
+    .expect("spend");
+    assert_eq!(status, 200, "{text}");
+    json(&text)["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == id)
+        .map_or(0.0, |g| g["cost_usd"].as_f64().unwrap())
+}
+
+fn a_budget_holds_across_three_replicas() {
+    let fake = FakeOpenRouter::start();
+    fake.set_api_key(API_KEY);
+    fake.set_models(json!([{
+        "id": "team/priced", "name": "priced", "context_length": 100_000,
+        "architecture": {"input_modalities": ["text"], "output_modalities": ["text"]},
+        "pricing": {"prompt": "0", "completion": "0.00001", "request": "0"},
+        "top_provider": {"max_completion_tokens": 4000},
+        "supported_parameters": ["max_tokens"]
+    }]));
+    let replicas: Vec<(Env, Daemon)> = (0..3).map(|_| operator_replica(&fake)).collect();
+    // A key made on the first replica is known to the others within their key refresh.
+    let (env0, d0) = &replicas[0];
+    let created = operator(
+        env0,
+        d0,
+        &[
+            "keys", "create", "team", "--budget", "1.00", "--period", "month",
+        ],
+    );
+    let id = created["key"]["id"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    for (_, d) in &replicas {
+        let auth = format!("Bearer {secret}");
+        eventually(Duration::from_secs(10), || {
+            let (status, _) = http(
+                d.port,
+                "GET",
+                "/openai/v1/models",
+                &[("Authorization", &auth)],
+                None,
+            )
+            .ok()?;
+            (status == 200).then_some(())
+        });
+    }
+    // 200 concurrent streams, round-robin over the replicas, each costing up to $0.01
+    // (1000 tokens at $0.00001) and charged $0.008.
+    for _ in 0..200 {
+        fake.push_for_model(
+            "team/priced",
+            Reply::text("fine")
+                .with_usage(3, 2, 0.008)
+                .chunk_delay(Duration::from_millis(5)),
+        );
+    }
+    let ports: Vec<u16> = replicas.iter().map(|(_, d)| d.port).collect();
+    let results: Vec<RawResponse> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..200)
+            .map(|i| {
+                let (port, secret) = (ports[i % 3], secret.as_str());
+                s.spawn(move || chat(port, secret))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let ok = results.iter().filter(|r| r.status == 200).count();
+    for refused in results.iter().filter(|r| r.status != 200) {
+        assert_eq!(
+            refused.status,
+            402,
+            "{}",
+            String::from_utf8_lossy(&refused.body)
+        );
+        assert_eq!(refused.json()["error"]["code"], "budget_exceeded");
+    }
+    assert!(
+        ok >= 100,
+        "at least $1.00 / $0.01 worst case were admitted: {ok}"
+    );
+    assert!(
+        ok <= 125,
+        "never more than $1.00 / $0.008 were admitted across the replicas: {ok}"
+    );
+    let billed: f64 = fake.generation_costs().iter().map(|(_, c)| c).sum();
+    assert!(
+        billed <= 1.0 + 1e-9,
+        "upstream billed {billed} against a $1.00 budget"
+    );
+    // Every replica's ledger rows reach the shared ledger.
+    let expected = 0.008 * ok as f64;
+    let ledger = eventually(Duration::from_secs(10), || {
+        let l = key_spend(ports[1], &id);
+        ((l - expected).abs() < 1e-9).then_some(l)
+    });
+    assert!(ledger <= 1.0 + 1e-9, "ledger {ledger}");
+
+    // Revoked on the third replica, refused on the first.
+    operator(&replicas[2].0, &replicas[2].1, &["keys", "revoke", &id]);
+    eventually(Duration::from_secs(10), || {
+        (chat(ports[0], &secret).status == 401).then_some(())
+    });
+}
+
+#[test]
+fn a_budget_holds_across_three_replicas_on_postgresql() {
+    on_postgresql(a_budget_holds_across_three_replicas);
 }

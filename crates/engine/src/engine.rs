@@ -214,9 +214,12 @@ impl Engine {
                 .payload_value(),
             )
             .await?;
-        let access =
-            crate::access::Access::load(store.as_ref(), Arc::new(crate::access::Book::default()))
-                .await?;
+        // Replicas sharing a database keep budgets in it; a lone daemon in memory.
+        let book: Arc<dyn crate::access::Reservations> = match store.shared_budgets() {
+            Some(repo) => Arc::new(crate::access::SharedBook::start(repo)),
+            None => Arc::new(crate::access::Book::default()),
+        };
+        let access = crate::access::Access::load(store.as_ref(), book).await?;
         let runtime_model = match store.runtime_get(RUNTIME_MODEL_KEY).await? {
             Some(sel) => match validate_selector(&routes, &sel) {
                 Ok(_) => Some(sel),
@@ -348,6 +351,11 @@ impl Engine {
         inner
             .catalogs
             .spawn_refresh(&inner.tasks, inner.background.clone());
+        inner.access.spawn_refresh(
+            Arc::clone(&inner.store),
+            &inner.tasks,
+            inner.background.clone(),
+        );
         inner.reachability.spawn(
             config.probe_interval,
             &inner.tasks,
@@ -1060,6 +1068,7 @@ impl Engine {
                 "background writes still running at close; closing the store anyway"
             );
         }
+        self.inner.access.close().await;
         self.inner.store.close().await;
     }
 }

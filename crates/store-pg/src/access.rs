@@ -30,6 +30,10 @@ fn key_from_row(row: &Row) -> Result<KeyRow, StoreError> {
 
 #[async_trait]
 impl AccessRepo for PgStore {
+    fn shared_budgets(&self) -> Option<std::sync::Arc<dyn ferry_store::BudgetRepo>> {
+        Some(std::sync::Arc::new(self.clone()))
+    }
+
     async fn insert_key(
         &self,
         id: String,

@@ -20,6 +20,7 @@
 
 mod access;
 mod assets;
+mod budgets;
 mod columns;
 mod db_error;
 mod import;

@@ -179,6 +179,10 @@ pub(crate) async fn recover_dead(
     for run in &runs {
         interrupt(&tx, run, reason, terminal, &now).await?;
     }
+    // Their reservations end with them (the calls they stood for died too).
+    tx.execute("DELETE FROM budget_holds WHERE owner = ANY($1)", &[&dead])
+        .await
+        .map_err(db)?;
     tx.execute("DELETE FROM replicas WHERE id = ANY($1)", &[&dead])
         .await
         .map_err(db)?;

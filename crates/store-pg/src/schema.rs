@@ -162,6 +162,20 @@ const MIGRATIONS: &[&str] = &[
         heartbeat_at TIMESTAMPTZ NOT NULL DEFAULT now()
     );
     ALTER TABLE runs ADD COLUMN owner TEXT;",
+    // 3: budget accounts shared by the replicas (spec §15): each key's current period
+    // (unix seconds of its start) and spend in it, and what each replica holds reserved
+    // for requests in flight (dropped with a dead replica's row).
+    "CREATE TABLE budget_accounts (
+        key_id TEXT PRIMARY KEY,
+        period_start BIGINT NOT NULL,
+        spent_nanos BIGINT NOT NULL
+    );
+    CREATE TABLE budget_holds (
+        key_id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        reserved_nanos BIGINT NOT NULL,
+        PRIMARY KEY (key_id, owner)
+    );",
 ];
 
 /// The schema version this build writes.

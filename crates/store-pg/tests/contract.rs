@@ -752,3 +752,54 @@ async fn postgresql_recovery_interrupts_only_the_runs_of_replicas_that_died() {
         RunStatus::Queued
     );
 }
+
+/// The shared budget accounts: reservations of every replica count against one budget, a
+/// settlement frees the rest of its reservation and charges the cost, an account in an
+/// older period starts again, a start-up load never lowers the spend, and a dead
+/// replica's reservations end with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn budget_accounts_are_shared_by_the_replicas() {
+    let cluster = TestCluster::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = cluster.new_database().await.unwrap();
+    let a = PgStore::connect(&url).await.unwrap();
+    // Recovery runs once the engine has said how recovered runs end (at start-up).
+    a.recover_interrupted("the daemon stopped", &json!({"code": "interrupted"}))
+        .await
+        .unwrap();
+    let b = PgStore::connect(&url).await.unwrap();
+    let (ra, rb) = (a.shared_budgets().unwrap(), b.shared_budgets().unwrap());
+    let march = time::macros::datetime!(2026-03-01 00:00 UTC);
+    let april = time::macros::datetime!(2026-04-01 00:00 UTC);
+    let held = ra.reserve("k", march, 100, 60).await.unwrap().unwrap();
+    assert_eq!((held.spent, held.reserved), (0, 60));
+    // B sees A's reservation: 60 + 50 > 100.
+    let refused = rb.reserve("k", march, 100, 50).await.unwrap().unwrap_err();
+    assert_eq!((refused.spent, refused.reserved), (0, 60));
+    rb.reserve("k", march, 100, 40).await.unwrap().unwrap();
+    // A's call cost 30 of its 60: 30 spent, B's 40 still held; 30 fits again.
+    let after = ra.settle("k", march, 60, 30).await.unwrap();
+    assert_eq!((after.spent, after.reserved), (30, 40));
+    assert!(ra.reserve("k", march, 100, 31).await.unwrap().is_err());
+    ra.reserve("k", march, 100, 30).await.unwrap().unwrap();
+    // A start-up load from a ledger that lags never lowers the spend.
+    let loaded = rb.load_spent("k", march, 10).await.unwrap();
+    assert_eq!(loaded.spent, 30);
+    // A new period starts from zero spend; reservations in flight stay.
+    let april_account = rb.load_spent("k", april, 0).await.unwrap();
+    assert_eq!((april_account.spent, april_account.reserved), (0, 70));
+    // B dies: its 40 are released by A's recovery.
+    drop(rb);
+    drop(b);
+    let deadline = std::time::Instant::now() + ferry_store_pg::HEARTBEAT * 3;
+    loop {
+        let account = ra.load_spent("k", april, 0).await.unwrap();
+        if account.reserved == 30 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dead replica's reservation was not released: {account:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -1,9 +1,10 @@
 //! Budget reservations: per key, what was spent in the current period and what is reserved
-//! by requests in flight, in integer nano-USD (sums are exact). [`Reservations`] is the seam
-//! (a cluster-wide backend can hold them in a shared database); [`Book`] is the in-memory
-//! one every daemon uses today. Open reservations live only in memory, so the reservations
-//! of a daemon that died are gone when it restarts (its spend is reloaded from the ledger),
-//! and admitting a call writes nothing to disk.
+//! by requests in flight, in integer nano-USD (sums are exact). [`Reservations`] is the seam;
+//! [`Book`] is the in-memory one a single daemon uses (open reservations live only in memory,
+//! so the reservations of a daemon that died are gone when it restarts — its spend is
+//! reloaded from the ledger — and admitting a call writes nothing to disk), and
+//! [`crate::access::SharedBook`] the one of replicas sharing a database, where every
+//! admission is a transaction on the key's shared account.
 //!
 //! In the book one mutex is the critical section of admission: a request is admitted only
 //! when `spent + reserved + its worst case ≤ budget` (and `spent + reserved < budget`), and
@@ -51,28 +52,41 @@ pub struct Standing {
     pub reserved: i64,
 }
 
+/// Why a reservation was not made.
+#[derive(Debug)]
+pub enum ReserveError {
+    /// It does not fit the budget.
+    Over(OverBudget),
+    /// The shared accounts could not be reached (the call is refused: fail closed).
+    Store(ferry_store::StoreError),
+}
+
 /// Each key's spend in its current period and its open reservations. Every method is one
 /// atomic step: `reserve` admits only what fits, so concurrent callers never overshoot.
+#[async_trait::async_trait]
 pub trait Reservations: Send + Sync + std::fmt::Debug {
     /// Sets a key's spend in its current period (at start, or when its period changes,
     /// from the ledger); its open reservations stay.
     fn load(&self, key: &str, period: Period, spent: i64, now: OffsetDateTime);
 
     /// Reserves `wanted` against `budget` when it fits.
-    fn reserve(
+    async fn reserve(
         &self,
         key: &str,
         period: Period,
         budget: i64,
         wanted: i64,
         now: OffsetDateTime,
-    ) -> Result<(), OverBudget>;
+    ) -> Result<(), ReserveError>;
 
     /// Ends a reservation of `reserved` and charges `charged`.
     fn settle(&self, key: &str, period: Period, reserved: i64, charged: i64, now: OffsetDateTime);
 
     /// A key's spend and reservations in its current period.
     fn standing(&self, key: &str, period: Period, now: OffsetDateTime) -> Standing;
+
+    /// Finishes what is still being written (at shutdown, before the store closes).
+    async fn close(&self) {}
 }
 
 /// The in-memory [`Reservations`]: every key's account behind one mutex.
@@ -111,16 +125,9 @@ impl Book {
     }
 }
 
-impl Reservations for Book {
-    fn load(&self, key: &str, period: Period, spent: i64, now: OffsetDateTime) {
-        let mut map = self.accounts.lock();
-        let acc = Self::account(&mut map, key, period, now);
-        // Requests in flight keep their reservations (a key whose period changed).
-        acc.period_start = period.start(now);
-        acc.spent = spent;
-    }
-
-    fn reserve(
+impl Book {
+    /// Admits `wanted` when it fits (the synchronous step of [`Reservations::reserve`]).
+    pub fn try_reserve(
         &self,
         key: &str,
         period: Period,
@@ -141,6 +148,37 @@ impl Reservations for Book {
         }
         acc.reserved += wanted;
         Ok(())
+    }
+
+    /// Sets a key's account as another party (the shared accounts) reported it.
+    pub fn record(&self, key: &str, period: Period, standing: Standing, now: OffsetDateTime) {
+        let mut map = self.accounts.lock();
+        let acc = Self::account(&mut map, key, period, now);
+        acc.spent = standing.spent;
+        acc.reserved = standing.reserved;
+    }
+}
+
+#[async_trait::async_trait]
+impl Reservations for Book {
+    fn load(&self, key: &str, period: Period, spent: i64, now: OffsetDateTime) {
+        let mut map = self.accounts.lock();
+        let acc = Self::account(&mut map, key, period, now);
+        // Requests in flight keep their reservations (a key whose period changed).
+        acc.period_start = period.start(now);
+        acc.spent = spent;
+    }
+
+    async fn reserve(
+        &self,
+        key: &str,
+        period: Period,
+        budget: i64,
+        wanted: i64,
+        now: OffsetDateTime,
+    ) -> Result<(), ReserveError> {
+        self.try_reserve(key, period, budget, wanted, now)
+            .map_err(ReserveError::Over)
     }
 
     fn settle(&self, key: &str, period: Period, reserved: i64, charged: i64, now: OffsetDateTime) {
@@ -172,20 +210,24 @@ mod tests {
         let budget = usd_to_nanos(1.0);
         let each = usd_to_nanos(0.3);
         for _ in 0..3 {
-            book.reserve("k", Period::Month, budget, each, now).unwrap();
+            book.try_reserve("k", Period::Month, budget, each, now)
+                .unwrap();
         }
-        assert!(book.reserve("k", Period::Month, budget, each, now).is_err());
+        assert!(book
+            .try_reserve("k", Period::Month, budget, each, now)
+            .is_err());
         // Settling cheaper than reserved frees room.
         book.settle("k", Period::Month, each, usd_to_nanos(0.1), now);
-        book.reserve("k", Period::Month, budget, each, now).unwrap();
+        book.try_reserve("k", Period::Month, budget, each, now)
+            .unwrap();
         // Exactly at the budget: spent + reserved == budget is admitted…
         let b = Book::default();
-        b.reserve("k", Period::Day, 10, 10, now).unwrap();
+        b.try_reserve("k", Period::Day, 10, 10, now).unwrap();
         b.settle("k", Period::Day, 10, 10, now);
         // …and once spend equals the budget, nothing more is, not even a free call.
-        assert!(b.reserve("k", Period::Day, 10, 0, now).is_err());
+        assert!(b.try_reserve("k", Period::Day, 10, 0, now).is_err());
         // The next day starts again.
-        b.reserve("k", Period::Day, 10, 10, datetime!(2026-12-03 00:00 UTC))
+        b.try_reserve("k", Period::Day, 10, 10, datetime!(2026-12-03 00:00 UTC))
             .unwrap();
     }
 
@@ -193,7 +235,7 @@ mod tests {
     fn reloading_a_keys_spend_keeps_its_reservations_in_flight() {
         let book = Book::default();
         let now = datetime!(2026-12-02 10:00 UTC);
-        book.reserve("k", Period::Month, 100, 40, now).unwrap();
+        book.try_reserve("k", Period::Month, 100, 40, now).unwrap();
         book.load("k", Period::Day, 30, now);
         assert_eq!(
             book.standing("k", Period::Day, now),
@@ -202,7 +244,7 @@ mod tests {
                 reserved: 40
             }
         );
-        assert!(book.reserve("k", Period::Day, 100, 31, now).is_err());
+        assert!(book.try_reserve("k", Period::Day, 100, 31, now).is_err());
     }
 
     #[test]

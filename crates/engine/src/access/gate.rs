@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use super::{
     current_caller, input_tokens, usd, usd_to_nanos, usd_to_nanos_ceil, worst_case, Access,
-    AccessError, Admission, CallSpec, Caller, KeyState, Unpriced, RATE,
+    AccessError, Admission, CallSpec, Caller, KeyState, ReserveError, Unpriced, RATE,
 };
 use crate::billing::CostReconciler;
 use crate::catalogs::Catalogs;
@@ -166,11 +166,15 @@ impl Gate {
         let wanted = usd_to_nanos_ceil(worst);
         let budget = usd_to_nanos(budget_usd);
         let now = OffsetDateTime::now_utc();
-        if let Err(over) = self
+        let reserved = self
             .access
             .book
             .reserve(&k.id, s.period, budget, wanted, now)
-        {
+            .await;
+        if let Err(ReserveError::Store(e)) = reserved {
+            return Err(e.into());
+        }
+        if let Err(ReserveError::Over(over)) = reserved {
             let reset = s
                 .period
                 .next(s.period.start(now))

@@ -21,6 +21,7 @@ mod keys;
 mod limits;
 mod manage;
 mod price;
+mod shared_book;
 
 use parking_lot::RwLock;
 use std::collections::HashMap;
@@ -36,11 +37,12 @@ use crate::engine::Engine;
 use crate::EngineError;
 
 pub use answers::{KeyAnswer, KeyCreated, KeyList};
-pub use budget::{usd_to_nanos, usd_to_nanos_ceil, Book, Reservations, Standing};
+pub use budget::{usd_to_nanos, usd_to_nanos_ceil, Book, Reservations, ReserveError, Standing};
 pub use keys::{secret_hash, KeySettings, Period, Scope, KEY_PREFIX};
 pub use limits::{LimitKind, Limited, RateState, Remaining};
 pub use manage::{KeyPatch, KeyView, NewKey, SpendQuery};
 pub use price::{image_worst_case, input_tokens, video_worst_case, worst_case, Unpriced};
+pub use shared_book::SharedBook;
 
 pub(crate) use gate::Gate;
 use limits::Limits;
@@ -251,6 +253,10 @@ impl AccessError {
     }
 }
 
+/// How often a replica on a shared database re-reads the keys (so a key created, changed
+/// or revoked on another replica takes effect here within this long).
+pub const KEY_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The keys, the operator token and the budget reservations.
 pub(crate) struct Access {
     operator: RwLock<Option<Arc<Zeroizing<String>>>>,
@@ -321,6 +327,80 @@ impl Access {
             }
         }
         Ok(access)
+    }
+
+    /// Reads the keys again from `store`: keys created, changed or revoked by another
+    /// replica take effect here. A key this replica knows keeps its state (rate-limit
+    /// windows) unless its row changed; a key missing from the rows (created here after
+    /// they were read) stays.
+    pub(crate) async fn refresh(&self, store: &dyn AccessRepo) -> Result<(), EngineError> {
+        let rows = store.list_keys().await?;
+        let mut live: HashMap<[u8; 32], Arc<KeyState>> = HashMap::with_capacity(rows.len());
+        let mut revoked: HashMap<[u8; 32], String> = HashMap::new();
+        {
+            let current = self.by_hash.read();
+            for row in rows {
+                let hash = parse_hash(&row.secret_hash)?;
+                if row.revoked_at.is_some() {
+                    revoked.insert(hash, row.id);
+                    continue;
+                }
+                let known = current
+                    .get(&hash)
+                    .filter(|k| k.updated_at == row.updated_at)
+                    .cloned();
+                let state = match known {
+                    Some(k) => k,
+                    None => {
+                        let settings: KeySettings = serde_json::from_value(row.settings.clone())
+                            .map_err(|e| {
+                                EngineError::Internal(format!("key {} settings: {e}", row.id))
+                            })?;
+                        Arc::new(KeyState::from_row(row, settings))
+                    }
+                };
+                live.insert(hash, state);
+            }
+            for (hash, k) in current.iter() {
+                if !live.contains_key(hash) && !revoked.contains_key(hash) {
+                    live.insert(*hash, Arc::clone(k));
+                }
+            }
+        }
+        *self.by_hash.write() = live;
+        *self.revoked.write() = revoked;
+        Ok(())
+    }
+
+    /// On a database shared by replicas, re-reads the keys every [`KEY_REFRESH`] until
+    /// `stop` (the engine's drain).
+    pub(crate) fn spawn_refresh(
+        self: &Arc<Self>,
+        store: Arc<dyn ferry_store::Storage>,
+        tasks: &tokio_util::task::TaskTracker,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        if store.shared_budgets().is_none() {
+            return;
+        }
+        let access = Arc::clone(self);
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(KEY_REFRESH) => {}
+                }
+                if let Err(e) = access.refresh(store.as_ref()).await {
+                    tracing::warn!(error = %e, "could not re-read the keys from the shared database");
+                }
+            }
+        });
+    }
+
+    /// Writes what the budget book still has queued (at shutdown, before the store
+    /// closes).
+    pub(crate) async fn close(&self) {
+        self.book.close().await;
     }
 
     fn find(&self, id: &str) -> Option<([u8; 32], Arc<KeyState>)> {

@@ -33,6 +33,12 @@ pub trait AccessRepo: Send + Sync {
     /// Revokes a key; false when no such key or already revoked.
     async fn revoke_key(&self, id: String) -> Result<bool, StoreError>;
 
+    /// The budget accounts this backend shares between processes, or `None` when only one
+    /// process uses it (its in-memory book is then the whole truth).
+    fn shared_budgets(&self) -> Option<std::sync::Arc<dyn crate::BudgetRepo>> {
+        None
+    }
+
     /// Deletes every reservation row and returns them: rows an older ferry (which kept
     /// reservations on disk) left behind when it died with requests in flight.
     async fn release_all_reservations(&self) -> Result<Vec<ReservationRow>, StoreError>;

@@ -11,6 +11,7 @@
 
 mod access;
 mod assets;
+mod budgets;
 mod runs;
 mod sessions;
 mod upkeep;
@@ -18,6 +19,7 @@ mod video_jobs;
 
 pub use access::AccessRepo;
 pub use assets::AssetRepo;
+pub use budgets::{BudgetAccount, BudgetRepo};
 pub use runs::RunRepo;
 pub use sessions::{RuntimeConfigRepo, SessionRepo};
 pub use upkeep::UpkeepRepo;
