@@ -291,3 +291,170 @@ fn a_budget_holds_across_three_replicas() {
 fn a_budget_holds_across_three_replicas_on_postgresql() {
     on_postgresql(a_budget_holds_across_three_replicas);
 }
+
+/// A replica whose route polls video jobs every 200 ms at first.
+fn video_replica(fake: &FakeOpenRouter) -> (Env, Daemon) {
+    let env = Env::new();
+    env.write_routes(&default_routes(
+        &fake.base_url(),
+        "[routes.openrouter.media]\nvideo_poll_ms = 200\n",
+    ));
+    env.store_key_offline();
+    let d = env.serve();
+    (env, d)
+}
+
+fn session_input(replica: &(Env, Daemon), session: &str, text: &str) -> std::process::Output {
+    let (env, d) = replica;
+    run_with_timeout(
+        d.command(env, &["sessions", "input", session, text]),
+        Duration::from_secs(120),
+    )
+}
+
+fn three_replicas_serve_fifty_sessions_and_take_over_a_dead_ones_work() {
+    let fake = FakeOpenRouter::start();
+    fake.set_api_key(API_KEY);
+    let replicas: Vec<(Env, Daemon)> = (0..3).map(|_| video_replica(&fake)).collect();
+
+    // 50 concurrent streaming sessions round-robin over the replicas, then each session's
+    // next input on the next replica: every replica serves every session's history.
+    for (round, shift) in [("hello", 0), ("again", 1)] {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..50)
+                .map(|i| {
+                    let replica = &replicas[(i + shift) % 3];
+                    s.spawn(move || {
+                        session_input(replica, &format!("p{i}"), &format!("{round} {i}"))
+                    })
+                })
+                .collect();
+            for (i, h) in handles.into_iter().enumerate() {
+                let out = h.join().unwrap();
+                assert!(out.status.success(), "{}", stderr(&out));
+                assert_eq!(stdout(&out), format!("echo: {round} {i}\n"));
+            }
+        });
+    }
+    let again: Vec<Value> = fake
+        .chat_requests()
+        .into_iter()
+        .filter_map(|q| q.body)
+        .filter(|b| b.to_string().contains("again "))
+        .collect();
+    assert_eq!(again.len(), 50);
+    for body in &again {
+        let messages = body["messages"].as_array().unwrap();
+        let last = messages.last().unwrap()["content"].to_string();
+        let n = last
+            .trim_matches('"')
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .to_owned();
+        let texts: Vec<String> = messages
+            .iter()
+            .filter(|m| m["role"] != "system")
+            .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                format!("hello {n}"),
+                format!("echo: hello {n}"),
+                format!("again {n}")
+            ],
+            "history of p{n} as the next replica sent it"
+        );
+    }
+
+    // Replica 0 starts a video job and a run, then dies mid-job and mid-stream.
+    fake.push_video(ferry_fake_openrouter::VideoScript::new().polls(6, 1));
+    let (status, job) = http(
+        replicas[0].1.port,
+        "POST",
+        "/v1/tools/generate_video",
+        &[("Content-Type", "application/json")],
+        Some(&json!({"prompt": "a fox that outlives its replica", "duration": 4}).to_string()),
+    )
+    .unwrap();
+    assert_eq!(status, 202, "{job}");
+    let job_id = json(&job)["id"].as_str().unwrap().to_owned();
+    fake.push(Reply::stall_after(2, Duration::from_secs(120)));
+    let (env0, d0) = &replicas[0];
+    let run_id = stdout(
+        &d0.command(env0, &["sessions", "input", "doomed", "--detach", "hi"])
+            .output()
+            .unwrap(),
+    )
+    .trim()
+    .to_owned();
+    let polls = || {
+        fake.requests()
+            .iter()
+            .filter(|q| q.method == "GET" && q.path.contains("/videos/job-"))
+            .count()
+    };
+    eventually(Duration::from_secs(20), || (polls() >= 2).then_some(()));
+    let mut replicas = replicas;
+    let (_env0, mut d0) = replicas.remove(0);
+    d0.kill9();
+
+    // Its run is interrupted by the survivors, its job completes on one of them.
+    let run = eventually(Duration::from_secs(30), || {
+        let (_, body) = http(
+            replicas[0].1.port,
+            "GET",
+            &format!("/v1/runs/{run_id}"),
+            &[],
+            None,
+        )
+        .ok()?;
+        let run = json(&body);
+        (run["status"] == "interrupted").then_some(run)
+    });
+    assert_eq!(run["error"]["code"], "interrupted", "{run}");
+    let done = eventually(Duration::from_secs(60), || {
+        let (_, body) = http(
+            replicas[1].1.port,
+            "GET",
+            &format!("/v1/videos/{job_id}"),
+            &[],
+            None,
+        )
+        .ok()?;
+        let job = json(&body);
+        (job["status"] == "completed").then_some(job)
+    });
+    let asset = done["asset"]["asset_id"].as_str().unwrap().to_owned();
+    let raw = http_bytes(
+        replicas[0].1.port,
+        "GET",
+        &format!("/v1/assets/{asset}/raw"),
+        &[],
+        b"",
+    );
+    assert_eq!(raw.status, 200);
+    assert_eq!(
+        &raw.body[4..8],
+        b"ftyp",
+        "the video is stored and served by any replica"
+    );
+    let creates = fake
+        .requests()
+        .iter()
+        .filter(|q| q.method == "POST" && q.path.ends_with("/videos"))
+        .count();
+    assert_eq!(creates, 1, "the job was taken over, not submitted again");
+
+    // The survivors keep serving the sessions, history intact.
+    let out = session_input(&replicas[1], "p7", "third 7");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let last = fake.chat_requests().pop().unwrap().body.unwrap();
+    assert_eq!(last["messages"].as_array().unwrap().len(), 5, "{last}");
+}
+
+#[test]
+fn three_replicas_serve_fifty_sessions_and_take_over_a_dead_ones_work_on_postgresql() {
+    on_postgresql(three_replicas_serve_fifty_sessions_and_take_over_a_dead_ones_work);
+}

@@ -40,6 +40,8 @@ use crate::EngineError;
 
 /// Longest wait between two polls (unless `video_poll_ms` is larger).
 const MAX_POLL_INTERVAL: Duration = Duration::from_secs(15);
+/// How often the store is asked for video jobs to take over (a dead replica's).
+const TAKEOVER_INTERVAL: Duration = Duration::from_secs(2);
 /// Deadline of one poll or catalog request.
 const POLL_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Deadline of the video download.
@@ -396,13 +398,39 @@ impl VideoJobs {
 
     /// At start: resumes polling every job a previous run of the daemon left unfinished.
     pub(crate) async fn resume(self: &Arc<Self>) -> Result<usize, EngineError> {
-        let jobs = self.store.unfinished_video_jobs().await?;
+        let jobs = self.store.claim_video_jobs(true).await?;
         let n = jobs.len();
         for job in jobs {
             tracing::info!(job = %job.id, status = %job.status, "resuming a video job");
             self.spawn_poller(job, None);
         }
+        self.tasks.spawn(Arc::clone(self).take_over());
         Ok(n)
+    }
+
+    /// Every [`TAKEOVER_INTERVAL`] until the drain, starts polling the jobs the store
+    /// hands over (on a database shared by replicas: those of a replica that died).
+    async fn take_over(self: Arc<Self>) {
+        loop {
+            tokio::select! {
+                _ = self.stop.cancelled() => return,
+                _ = tokio::time::sleep(TAKEOVER_INTERVAL) => {}
+            }
+            let jobs = match self.store.claim_video_jobs(false).await {
+                Ok(jobs) => jobs,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not look for video jobs to take over");
+                    continue;
+                }
+            };
+            for job in jobs {
+                if self.watchers.subscribe(&job.id).is_some() {
+                    continue;
+                }
+                tracing::warn!(job = %job.id, status = %job.status, "taking over the video job of a replica that died");
+                self.spawn_poller(job, None);
+            }
+        }
     }
 
     /// Registers the job's watch channel and starts its poll loop (stops on drain).

@@ -176,6 +176,9 @@ const MIGRATIONS: &[&str] = &[
         reserved_nanos BIGINT NOT NULL,
         PRIMARY KEY (key_id, owner)
     );",
+    // 4: video jobs record the replica polling them, so a dead replica's jobs are taken
+    // over by a live one.
+    "ALTER TABLE video_jobs ADD COLUMN owner TEXT;",
 ];
 
 /// The schema version this build writes.

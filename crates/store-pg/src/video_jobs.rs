@@ -58,8 +58,8 @@ impl VideoJobRepo for PgStore {
             .query_one(
                 &format!(
                     "INSERT INTO video_jobs (id, route, model, upstream_id, polling_url, status,
-                         request, run_id, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+                         request, run_id, created_at, updated_at, owner)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
                      RETURNING {JOB_COLUMNS}"
                 ),
                 &[
@@ -72,6 +72,7 @@ impl VideoJobRepo for PgStore {
                     &json_text(&new.request),
                     &new.run_id,
                     &now,
+                    &self.replica.id,
                 ],
             )
             .await
@@ -132,6 +133,37 @@ impl VideoJobRepo for PgStore {
             .await
             .map_err(db)?;
         rows.iter().map(job_from_row).collect()
+    }
+
+    async fn claim_video_jobs(&self, _at_start: bool) -> Result<Vec<VideoJob>, StoreError> {
+        // A job without an owner was copied from an older install; an owner without a
+        // `replicas` row died (the lease recovery removed its row). SKIP LOCKED: two
+        // replicas claiming at once take disjoint jobs.
+        let conn = self.writer().await?;
+        let rows = conn
+            .query(
+                &format!(
+                    "UPDATE video_jobs SET owner = $1
+                     WHERE id IN (
+                         SELECT v.id FROM video_jobs v
+                         WHERE v.finished_at IS NULL
+                           AND (v.owner IS NULL
+                                OR (v.owner <> $1
+                                    AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.id = v.owner)))
+                         ORDER BY v.created_at, v.id
+                         FOR UPDATE SKIP LOCKED)
+                     RETURNING {JOB_COLUMNS}"
+                ),
+                &[&self.replica.id],
+            )
+            .await
+            .map_err(db)?;
+        let mut jobs = rows
+            .iter()
+            .map(job_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        jobs.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
+        Ok(jobs)
     }
 
     async fn list_video_jobs(&self, limit: u32) -> Result<Vec<VideoJob>, StoreError> {

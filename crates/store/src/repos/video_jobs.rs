@@ -24,6 +24,19 @@ pub trait VideoJobRepo: Send + Sync {
     /// Jobs not finished yet, oldest first.
     async fn unfinished_video_jobs(&self) -> Result<Vec<VideoJob>, StoreError>;
 
+    /// Unfinished jobs for this process to start polling, at start-up (`at_start`) and
+    /// then every few seconds. A process alone on its database polls every unfinished job
+    /// from its start, so later calls find nothing new. On a database shared by replicas
+    /// a job is polled by the replica that owns it: this takes over (each for exactly one
+    /// replica) the jobs whose owner died, and answers only those.
+    async fn claim_video_jobs(&self, at_start: bool) -> Result<Vec<VideoJob>, StoreError> {
+        if at_start {
+            self.unfinished_video_jobs().await
+        } else {
+            Ok(Vec::new())
+        }
+    }
+
     /// The `limit` most recent jobs, newest first.
     async fn list_video_jobs(&self, limit: u32) -> Result<Vec<VideoJob>, StoreError>;
 }
