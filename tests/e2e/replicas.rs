@@ -368,6 +368,42 @@ fn three_replicas_serve_fifty_sessions_and_take_over_a_dead_ones_work() {
         );
     }
 
+    // One run at a time per session across replicas: an input on replica 1 while replica
+    // 0's run of the same session streams waits for it, and carries its answer.
+    fake.push(Reply::text("slow answer from zero").chunk_delay(Duration::from_millis(150)));
+    let (env0, d0) = &replicas[0];
+    let out = d0
+        .command(env0, &["sessions", "input", "serial", "--detach", "first"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    eventually(Duration::from_secs(10), || {
+        fake.chat_requests()
+            .iter()
+            .any(|q| {
+                q.body
+                    .as_ref()
+                    .is_some_and(|b| b.to_string().contains("first"))
+            })
+            .then_some(())
+    });
+    let out = session_input(&replicas[1], "serial", "second");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "echo: second\n");
+    let second = fake.chat_requests().pop().unwrap().body.unwrap();
+    let texts: Vec<&str> = second["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] != "system")
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        vec!["first", "slow answer from zero", "second"],
+        "the second replica's run started after the first one's ended"
+    );
+
     // Replica 0 starts a video job and a run, then dies mid-job and mid-stream.
     fake.push_video(ferry_fake_openrouter::VideoScript::new().polls(6, 1));
     let (status, job) = http(

@@ -63,6 +63,32 @@ pub(crate) async fn session_worker(
     }
 }
 
+/// How often a run queued behind another replica's run of its session looks again.
+const TURN_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// On a database shared by replicas, waits until the run is its session's oldest
+/// unfinished run (another replica's earlier run of the session has ended): one run at a
+/// time per session across replicas, in creation order. Alone on its database the
+/// session worker already guarantees it. False when the run was cancelled meanwhile.
+async fn wait_for_turn(inner: &Arc<Inner>, hub: &LiveRun) -> bool {
+    if !inner.store.shared_by_replicas() {
+        return true;
+    }
+    loop {
+        match inner.store.oldest_unfinished_run(&hub.session_id).await {
+            Ok(oldest) if oldest.as_deref().is_none_or(|id| id == hub.run_id) => return true,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(run = %hub.run_id, error = %e, "could not check whose turn it is in the session; asking again")
+            }
+        }
+        tokio::select! {
+            _ = hub.cancel.cancelled() => return false,
+            _ = tokio::time::sleep(TURN_POLL) => {}
+        }
+    }
+}
+
 /// How a run ended, before it is written.
 enum Ending {
     Completed(Box<Turn>),
@@ -101,7 +127,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
     let engine = Engine {
         inner: Arc::clone(inner),
     };
-    let ending = if hub.cancel.is_cancelled() {
+    let ending = if hub.cancel.is_cancelled() || !wait_for_turn(inner, &hub).await {
         Ending::Cancelled
     } else {
         let first = &plan.chain[0];

@@ -334,6 +334,20 @@ impl RunRepo for PgStore {
         load_run(&self.reader().await?, id).await
     }
 
+    async fn oldest_unfinished_run(&self, session_id: &str) -> Result<Option<String>, StoreError> {
+        let row = self
+            .reader()
+            .await?
+            .query_opt(
+                "SELECT id FROM runs WHERE session_id = $1 AND status IN ('queued', 'running')
+                 ORDER BY ord LIMIT 1",
+                &[&session_id],
+            )
+            .await
+            .map_err(db)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
     async fn list_runs_page(&self, filter: RunFilter) -> Result<Vec<Run>, StoreError> {
         let conn = self.reader().await?;
         let after_ord: Option<i64> = match &filter.after {

@@ -14,6 +14,10 @@ use crate::PgStore;
 
 #[async_trait]
 impl UpkeepRepo for PgStore {
+    fn shared_by_replicas(&self) -> bool {
+        true
+    }
+
     async fn prune_runs(&self, cutoff: OffsetDateTime, limit: u32) -> Result<Pruned, StoreError> {
         let mut conn = self.writer().await?;
         let tx = conn.transaction().await.map_err(db)?;

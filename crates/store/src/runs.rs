@@ -503,6 +503,20 @@ impl RunRepo for Store {
         self.read_with(move |conn| Ok(load_run(conn, &id)?)).await
     }
 
+    async fn oldest_unfinished_run(&self, session_id: &str) -> Result<Option<String>, StoreError> {
+        let session_id = session_id.to_owned();
+        self.read_with(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT id FROM runs WHERE session_id = ?1 AND status IN ('queued', 'running')
+                     ORDER BY ord LIMIT 1",
+                )?
+                .query_row([&session_id], |row| row.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
     async fn list_runs_page(&self, filter: RunFilter) -> Result<Vec<Run>, StoreError> {
         self.read_with(move |conn| {
             let after_ord: Option<i64> = match &filter.after {

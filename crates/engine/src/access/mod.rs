@@ -380,7 +380,7 @@ impl Access {
         tasks: &tokio_util::task::TaskTracker,
         stop: tokio_util::sync::CancellationToken,
     ) {
-        if store.shared_budgets().is_none() {
+        if !store.shared_by_replicas() {
             return;
         }
         let access = Arc::clone(self);

@@ -49,6 +49,11 @@ pub trait RunRepo: Send + Sync {
     /// The run with this id, if any.
     async fn get_run(&self, id: &str) -> Result<Option<Run>, StoreError>;
 
+    /// The oldest run of the session that has not ended (`queued` or `running`), by
+    /// creation order: on a database shared by replicas, a run starts only when it is
+    /// this one (one run at a time per session across replicas).
+    async fn oldest_unfinished_run(&self, session_id: &str) -> Result<Option<String>, StoreError>;
+
     /// A page of runs, newest first (creation order), filtered by session and status,
     /// after the run `filter.after` (the last id of the previous page).
     /// [`StoreError::RunNotFound`] when `after` names no run.

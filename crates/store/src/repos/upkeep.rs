@@ -26,4 +26,11 @@ pub trait UpkeepRepo: Send + Sync {
     /// Commits every write still queued and stops writing: later writes fail with
     /// [`StoreError::Closed`]; reads keep working.
     async fn close(&self);
+
+    /// Whether other processes (replicas) use this database at the same time: the
+    /// engine then coordinates through it what one process keeps in memory (the order of
+    /// a session's runs, budgets, keys, video jobs).
+    fn shared_by_replicas(&self) -> bool {
+        false
+    }
 }
