@@ -26,6 +26,16 @@ impl Daemon {
         upstream: &str,
         pin_core: Option<usize>,
     ) -> Result<Daemon, String> {
+        Daemon::start_with(ferry, upstream, pin_core, &[]).await
+    }
+
+    /// [`Daemon::start`] with extra `serve` arguments (e.g. `--database-url`).
+    pub async fn start_with(
+        ferry: &PathBuf,
+        upstream: &str,
+        pin_core: Option<usize>,
+        extra: &[&str],
+    ) -> Result<Daemon, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -57,6 +67,7 @@ impl Daemon {
             .arg(dir.path().join("ws"))
             .arg("--routes-file")
             .arg(&routes)
+            .args(extra)
             .env("BENCH_OPENROUTER_KEY", "sk-or-v1-bench")
             .env("RUST_LOG", "warn")
             .env_remove("FERRY_MASTER_KEY")

@@ -11,6 +11,7 @@ mod daemon;
 mod load;
 mod nginx;
 mod procfs;
+mod replicas;
 mod scenarios;
 
 use std::path::PathBuf;

@@ -47,7 +47,7 @@ fn client() -> reqwest::Client {
 }
 
 /// Time to the whole response body.
-async fn full(rb: reqwest::RequestBuilder) -> Result<Duration, String> {
+pub(crate) async fn full(rb: reqwest::RequestBuilder) -> Result<Duration, String> {
     let t = Instant::now();
     let resp = rb.send().await.map_err(|e| e.to_string())?;
     let status = resp.status();
@@ -352,6 +352,60 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
         added: "—".into(),
         target: "≤ 150 MB",
     });
+
+    // The store on PostgreSQL: one replica, then three behind a round-robin client.
+    let direct_pg = direct_full(&http, &upstream, lc, n).await;
+    let direct_pg_tp = direct_full(&http, &upstream, c, n).await;
+    match crate::replicas::measure(&ferry, &fake.base_url(), pin, &http, (lc, c, n)).await {
+        Ok(m) => {
+            for (name, direct, through, target) in [
+                (
+                    format!("session input on PostgreSQL, 1 replica, concurrency {lc}"),
+                    &direct_pg,
+                    &m.one_latency,
+                    "≤ 5 ms added",
+                ),
+                (
+                    format!("session input on PostgreSQL, 1 replica, concurrency {c}"),
+                    &direct_pg_tp,
+                    &m.one_throughput,
+                    "—",
+                ),
+                (
+                    format!("session input on PostgreSQL, 3 replicas, concurrency {lc}"),
+                    &direct_pg,
+                    &m.three_latency,
+                    "≤ 5 ms added",
+                ),
+                (
+                    format!("session input on PostgreSQL, 3 replicas, concurrency {c}"),
+                    &direct_pg_tp,
+                    &m.three_throughput,
+                    "—",
+                ),
+            ] {
+                check(through, &name)?;
+                rows.extend(latency_rows(&name, direct, through, target, "—"));
+            }
+            for (replicas, sample) in [(1, &m.one_throughput), (3, &m.three_throughput)] {
+                rows.push(Row {
+                    figure: format!(
+                        "session runs/s on PostgreSQL, {replicas} replica(s), concurrency {c}"
+                    ),
+                    direct: format!("{:.0} req/s", direct_pg_tp.throughput()),
+                    ferry: format!("{:.0} runs/s", sample.throughput()),
+                    added: "—".into(),
+                    target: "—",
+                });
+            }
+            notes.push(format!(
+                "the PostgreSQL rows ran against a throwaway PostgreSQL cluster on this machine (fsync on, unpinned), the replicas all pinned {}; compare them with the SQLite session rows above ({:.0} runs/s in this run)",
+                pin.map_or("nowhere".to_string(), |c| format!("to core {c}")),
+                session_tp.throughput()
+            ));
+        }
+        Err(e) => notes.push(format!("PostgreSQL rows skipped: {e}")),
+    }
 
     let mut out = String::new();
     let _ = writeln!(

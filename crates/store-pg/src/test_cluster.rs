@@ -67,8 +67,15 @@ fn free_port() -> Result<u16, String> {
 }
 
 impl TestCluster {
-    /// Initialises and starts a cluster; waits until it accepts connections.
+    /// Initialises and starts a cluster (`fsync=off`: tests need no durability); waits
+    /// until it accepts connections.
     pub fn start() -> Result<TestCluster, String> {
+        TestCluster::start_with(false)
+    }
+
+    /// [`TestCluster::start`] with `fsync` on or off (a benchmark measures with it on,
+    /// as a real server runs).
+    pub fn start_with(fsync: bool) -> Result<TestCluster, String> {
         let bin = bin_dir()?;
         let dir = tempfile::Builder::new()
             .prefix("ferry-pg-")
@@ -109,7 +116,8 @@ impl TestCluster {
             .arg("-D")
             .arg(&data)
             .args(["-p", &port.to_string(), "-k", ""])
-            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+            .args(["-c", "listen_addresses=127.0.0.1", "-c"])
+            .arg(if fsync { "fsync=on" } else { "fsync=off" })
             .args(["-c", "max_connections=200"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)

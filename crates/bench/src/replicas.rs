@@ -1,0 +1,84 @@
+//! The PostgreSQL rows of the bench (spec §15, §12 — issue 16 item 6): durable session
+//! inputs with the store on PostgreSQL, through one replica and through three behind a
+//! round-robin client, against the same upstream streamed directly in the same run. The
+//! cluster is a throwaway one started here (`initdb` + `postgres` from the machine's
+//! PostgreSQL, `fsync=on` as a real server runs) and stopped at the end; without
+//! PostgreSQL installed the bench says so and skips these rows.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ferry_store_pg::test_cluster::TestCluster;
+use serde_json::json;
+
+use crate::daemon::Daemon;
+use crate::load::{self, Sample};
+
+/// What the PostgreSQL scenarios measured.
+pub struct Measured {
+    /// Session inputs through one replica at the latency concurrency.
+    pub one_latency: Sample,
+    /// … at the throughput concurrency.
+    pub one_throughput: Sample,
+    /// Session inputs spread over three replicas at the latency concurrency.
+    pub three_latency: Sample,
+    /// … at the throughput concurrency.
+    pub three_throughput: Sample,
+}
+
+/// Session inputs, request `i` to `bases[i % len]`, each in a new session.
+async fn inputs(
+    http: &reqwest::Client,
+    bases: &Arc<Vec<String>>,
+    c: usize,
+    n: usize,
+    tag: &'static str,
+) -> Sample {
+    let (h, b) = (http.clone(), Arc::clone(bases));
+    load::run(c, n, move |i| {
+        let base = &b[i % b.len()];
+        let rb = h
+            .post(format!("{base}/v1/sessions/{tag}-{i}/input"))
+            .json(&json!({"content": "hello there, how are you today"}));
+        crate::scenarios::full(rb)
+    })
+    .await
+}
+
+/// Runs the scenarios: replicas on `pin` (all on the daemon core), latency at `lc`,
+/// throughput at `c`, `n` requests each. `Err` says why they could not run.
+pub async fn measure(
+    ferry: &PathBuf,
+    upstream: &str,
+    pin: Option<usize>,
+    http: &reqwest::Client,
+    (lc, c, n): (usize, usize, usize),
+) -> Result<Measured, String> {
+    let cluster = TestCluster::start_with(true)?;
+    let url = cluster.new_database().await?;
+    let extra = ["--database-url", url.as_str()];
+    let first = Daemon::start_with(ferry, upstream, pin, &extra).await?;
+    let one = Arc::new(vec![first.url.clone()]);
+    // Warm-up: connections, pool, caches.
+    inputs(http, &one, c, 200, "pw").await;
+    let one_latency = inputs(http, &one, lc, n, "p1l").await;
+    let one_throughput = inputs(http, &one, c, n, "p1t").await;
+    let second = Daemon::start_with(ferry, upstream, pin, &extra).await?;
+    let third = Daemon::start_with(ferry, upstream, pin, &extra).await?;
+    let three = Arc::new(vec![
+        first.url.clone(),
+        second.url.clone(),
+        third.url.clone(),
+    ]);
+    inputs(http, &three, c, 200, "pw3").await;
+    let three_latency = inputs(http, &three, lc, n, "p3l").await;
+    let three_throughput = inputs(http, &three, c, n, "p3t").await;
+    drop((first, second, third));
+    drop(cluster);
+    Ok(Measured {
+        one_latency,
+        one_throughput,
+        three_latency,
+        three_throughput,
+    })
+}
