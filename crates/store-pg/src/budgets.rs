@@ -58,6 +58,26 @@ async fn reserved(tx: &Transaction<'_>, key: &str) -> Result<i64, StoreError> {
     Ok(row.get(0))
 }
 
+/// Sets the locked account's spend, commits, and answers the account.
+async fn write_spent(
+    tx: Transaction<'_>,
+    key: &str,
+    spent: i64,
+) -> Result<BudgetAccount, StoreError> {
+    tx.execute(
+        "UPDATE budget_accounts SET spent_nanos = $2 WHERE key_id = $1",
+        &[&key, &spent],
+    )
+    .await
+    .map_err(db)?;
+    let held = reserved(&tx, key).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(BudgetAccount {
+        spent,
+        reserved: held,
+    })
+}
+
 #[async_trait]
 impl BudgetRepo for PgStore {
     async fn reserve(
@@ -104,13 +124,6 @@ impl BudgetRepo for PgStore {
         let mut conn = self.writer().await?;
         let tx = conn.transaction().await.map_err(db)?;
         let spent = lock_account(&tx, key, period_start.unix_timestamp()).await?;
-        let spent = spent.saturating_add(charged);
-        tx.execute(
-            "UPDATE budget_accounts SET spent_nanos = $2 WHERE key_id = $1",
-            &[&key, &spent],
-        )
-        .await
-        .map_err(db)?;
         tx.execute(
             "UPDATE budget_holds SET reserved_nanos = GREATEST(reserved_nanos - $3, 0)
              WHERE key_id = $1 AND owner = $2",
@@ -118,12 +131,7 @@ impl BudgetRepo for PgStore {
         )
         .await
         .map_err(db)?;
-        let held = reserved(&tx, key).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(BudgetAccount {
-            spent,
-            reserved: held,
-        })
+        write_spent(tx, key, spent.saturating_add(charged)).await
     }
 
     async fn load_spent(
@@ -135,18 +143,6 @@ impl BudgetRepo for PgStore {
         let mut conn = self.writer().await?;
         let tx = conn.transaction().await.map_err(db)?;
         let current = lock_account(&tx, key, period_start.unix_timestamp()).await?;
-        let spent = current.max(spent);
-        tx.execute(
-            "UPDATE budget_accounts SET spent_nanos = $2 WHERE key_id = $1",
-            &[&key, &spent],
-        )
-        .await
-        .map_err(db)?;
-        let held = reserved(&tx, key).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(BudgetAccount {
-            spent,
-            reserved: held,
-        })
+        write_spent(tx, key, current.max(spent)).await
     }
 }
