@@ -58,6 +58,11 @@ fn team_scopes_routes_globs_expiry_and_revocation() {
 }
 
 #[test]
+fn team_the_61st_request_in_a_minute_is_rate_limited_with_openai_headers() {
+    on_postgresql(crate::team::the_61st_request_in_a_minute_is_rate_limited_with_openai_headers);
+}
+
+#[test]
 fn team_the_ledger_matches_what_the_fake_billed_per_key_model_and_kind() {
     on_postgresql(crate::team::the_ledger_matches_what_the_fake_billed_per_key_model_and_kind);
 }

@@ -280,6 +280,49 @@ fn a_budget_holds_across_three_replicas() {
     });
     assert!(ledger <= 1.0 + 1e-9, "ledger {ledger}");
 
+    // A rate limit holds across the replicas too: 6 requests a minute in all.
+    let limited = operator(
+        &replicas[1].0,
+        &replicas[1].1,
+        &["keys", "create", "paced", "--rpm", "6"],
+    );
+    let paced = limited["secret"].as_str().unwrap().to_owned();
+    for (_, d) in &replicas {
+        let auth = format!("Bearer {paced}");
+        eventually(Duration::from_secs(10), || {
+            let (status, _) = http(
+                d.port,
+                "GET",
+                "/openai/v1/models",
+                &[("Authorization", &auth)],
+                None,
+            )
+            .ok()?;
+            (status == 200).then_some(())
+        });
+    }
+    let started = std::time::Instant::now();
+    let statuses: Vec<u16> = (0..9)
+        .map(|i| {
+            let auth = format!("Bearer {paced}");
+            let body = json!({"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "hi"}]});
+            http_bytes(ports[i % 3], "POST", "/openai/v1/chat/completions",
+                       &[("Authorization", &auth), ("Content-Type", "application/json")],
+                       body.to_string().as_bytes()).status
+        })
+        .collect();
+    let passed = statuses.iter().filter(|s| **s == 200).count();
+    // GCRA: a minute's worth at once, then one more per 10 s elapsed.
+    let grace = started.elapsed().as_secs() as usize / 10;
+    assert!(
+        (6..=6 + grace).contains(&passed),
+        "6 requests a minute across three replicas, not 6 each: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 429),
+        "{statuses:?}"
+    );
+
     // Revoked on the third replica, refused on the first.
     operator(&replicas[2].0, &replicas[2].1, &["keys", "revoke", &id]);
     eventually(Duration::from_secs(10), || {

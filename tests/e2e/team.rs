@@ -463,7 +463,7 @@ pub(crate) fn scopes_routes_globs_expiry_and_revocation() {
 }
 
 #[test]
-fn the_61st_request_in_a_minute_is_rate_limited_with_openai_headers() {
+pub(crate) fn the_61st_request_in_a_minute_is_rate_limited_with_openai_headers() {
     let r = rig_with("", &[]);
     let (_, key) = r.create_key("script", &["--rpm", "60"]);
     let body =

@@ -34,6 +34,10 @@ impl AccessRepo for PgStore {
         Some(std::sync::Arc::new(self.clone()))
     }
 
+    fn shared_rates(&self) -> Option<std::sync::Arc<dyn ferry_store::RateRepo>> {
+        Some(std::sync::Arc::new(self.clone()))
+    }
+
     async fn insert_key(
         &self,
         id: String,

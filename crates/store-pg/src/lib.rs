@@ -26,6 +26,7 @@ mod db_error;
 mod import;
 mod ledger;
 mod pool;
+mod rates;
 mod replica;
 mod runs;
 mod schema;

@@ -179,6 +179,14 @@ const MIGRATIONS: &[&str] = &[
     // 4: video jobs record the replica polling them, so a dead replica's jobs are taken
     // over by a live one.
     "ALTER TABLE video_jobs ADD COLUMN owner TEXT;",
+    // 5: rate limits shared by the replicas: per key and limit (`requests`, `tokens`), the
+    // GCRA theoretical arrival time of the next unit, in nanoseconds of the server clock.
+    "CREATE TABLE rate_cells (
+        key_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        tat_ns BIGINT NOT NULL,
+        PRIMARY KEY (key_id, kind)
+    );",
 ];
 
 /// The schema version this build writes.

@@ -803,3 +803,53 @@ async fn budget_accounts_are_shared_by_the_replicas() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// Shared rate cells: every replica takes from the same minute, and a refused take takes
+/// nothing from the key's other limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rate_cells_are_shared_and_all_or_nothing() {
+    use ferry_store::RateTake;
+    let cluster = TestCluster::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = cluster.new_database().await.unwrap();
+    let a = PgStore::connect(&url)
+        .await
+        .unwrap()
+        .shared_rates()
+        .unwrap();
+    let b = PgStore::connect(&url)
+        .await
+        .unwrap()
+        .shared_rates()
+        .unwrap();
+    let take = |tokens| {
+        [
+            RateTake {
+                kind: "requests",
+                per_minute: 2,
+                units: 1,
+            },
+            RateTake {
+                kind: "tokens",
+                per_minute: 10,
+                units: tokens,
+            },
+        ]
+    };
+    let left = a.take_rates("k", &take(8)).await.unwrap().unwrap();
+    assert_eq!((left[0].remaining, left[1].remaining), (1, 2));
+    // B sees A's take: 5 tokens do not fit, and its request is not taken either.
+    let refused = b.take_rates("k", &take(5)).await.unwrap().unwrap_err();
+    assert_eq!(refused.index, 1);
+    assert!(!refused.too_large && refused.retry_after > std::time::Duration::ZERO);
+    let left = b.take_rates("k", &take(1)).await.unwrap().unwrap();
+    assert_eq!((left[0].remaining, left[1].remaining), (0, 1));
+    let refused = a.take_rates("k", &take(1)).await.unwrap().unwrap_err();
+    assert_eq!(refused.index, 0, "the third request of a 2-a-minute limit");
+    assert!(
+        b.take_rates("other", &take(11))
+            .await
+            .unwrap()
+            .unwrap_err()
+            .too_large
+    );
+}

@@ -113,7 +113,7 @@ impl Gate {
         caller.check_target(&spec.route, &model)?;
         let input = input_tokens(spec.input_bytes);
         let tokens = input.saturating_add(spec.max_tokens.unwrap_or(0));
-        let l = match k.limits.check(tokens) {
+        let l = match self.access.check_rates(k, tokens).await? {
             Ok(state) => {
                 if k.limits.any() {
                     // Outside `with_rate_report` (session runs) nobody asks.

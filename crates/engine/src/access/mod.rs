@@ -264,6 +264,8 @@ pub(crate) struct Access {
     by_hash: RwLock<HashMap<[u8; 32], Arc<KeyState>>>,
     revoked: RwLock<HashMap<[u8; 32], String>>,
     book: Arc<dyn Reservations>,
+    /// The rate-limit cells shared by replicas (`None`: each key's in-memory limiters).
+    rates: Option<Arc<dyn ferry_store::RateRepo>>,
 }
 
 fn usd(nanos: i64) -> String {
@@ -296,6 +298,7 @@ impl Access {
             by_hash: RwLock::new(HashMap::new()),
             revoked: RwLock::new(HashMap::new()),
             book,
+            rates: store.shared_rates(),
         };
         let now = OffsetDateTime::now_utc();
         let mut since = Vec::new();
@@ -395,6 +398,72 @@ impl Access {
                 }
             }
         });
+    }
+
+    /// Takes one request and `tokens` tokens from `k`'s limits: from the cells shared by
+    /// the replicas on a shared database, else from the key's in-memory limiters.
+    pub(crate) async fn check_rates(
+        &self,
+        k: &KeyState,
+        tokens: u64,
+    ) -> Result<Result<limits::RateState, limits::Limited>, EngineError> {
+        let Some(rates) = &self.rates else {
+            return Ok(k.limits.check(tokens));
+        };
+        let s = &k.settings;
+        let mut takes = Vec::with_capacity(2);
+        let mut kinds = Vec::with_capacity(2);
+        if let Some(rpm) = s.rpm.filter(|n| *n > 0) {
+            takes.push(ferry_store::RateTake {
+                kind: LimitKind::Requests.as_str(),
+                per_minute: rpm,
+                units: 1,
+            });
+            kinds.push(LimitKind::Requests);
+        }
+        if let Some(tpm) = s.tpm.filter(|n| *n > 0) {
+            takes.push(ferry_store::RateTake {
+                kind: LimitKind::Tokens.as_str(),
+                per_minute: tpm,
+                units: u32::try_from(tokens.max(1)).unwrap_or(u32::MAX),
+            });
+            kinds.push(LimitKind::Tokens);
+        }
+        if takes.is_empty() {
+            return Ok(Ok(limits::RateState::default()));
+        }
+        Ok(match rates.take_rates(&k.id, &takes).await? {
+            Ok(left) => {
+                let mut state = limits::RateState::default();
+                for ((take, kind), l) in takes.iter().zip(&kinds).zip(left) {
+                    let remaining = Some(limits::Remaining {
+                        kind: *kind,
+                        limit: take.per_minute,
+                        remaining: l.remaining,
+                        reset: l.reset,
+                    });
+                    match kind {
+                        LimitKind::Requests => state.requests = remaining,
+                        LimitKind::Tokens => state.tokens = remaining,
+                    }
+                }
+                Ok(state)
+            }
+            Err(refused) => {
+                let take = takes[refused.index];
+                Err(limits::Limited {
+                    kind: kinds[refused.index],
+                    limit: take.per_minute,
+                    remaining: if refused.too_large {
+                        take.per_minute
+                    } else {
+                        0
+                    },
+                    retry_after: refused.retry_after,
+                    too_large: refused.too_large,
+                })
+            }
+        })
     }
 
     /// Writes what the budget book still has queued (at shutdown, before the store

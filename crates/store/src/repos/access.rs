@@ -39,6 +39,12 @@ pub trait AccessRepo: Send + Sync {
         None
     }
 
+    /// The rate-limit cells this backend shares between processes, or `None` when only
+    /// one process uses it (its in-memory limiters are then the whole truth).
+    fn shared_rates(&self) -> Option<std::sync::Arc<dyn crate::RateRepo>> {
+        None
+    }
+
     /// Deletes every reservation row and returns them: rows an older ferry (which kept
     /// reservations on disk) left behind when it died with requests in flight.
     async fn release_all_reservations(&self) -> Result<Vec<ReservationRow>, StoreError>;

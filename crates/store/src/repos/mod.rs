@@ -12,6 +12,7 @@
 mod access;
 mod assets;
 mod budgets;
+mod rates;
 mod runs;
 mod sessions;
 mod upkeep;
@@ -20,6 +21,7 @@ mod video_jobs;
 pub use access::AccessRepo;
 pub use assets::AssetRepo;
 pub use budgets::{BudgetAccount, BudgetRepo};
+pub use rates::{gcra, RateLeft, RateRefused, RateRepo, RateTake};
 pub use runs::RunRepo;
 pub use sessions::{RuntimeConfigRepo, SessionRepo};
 pub use upkeep::UpkeepRepo;
