@@ -80,6 +80,8 @@ async fn run(pool: Pool, mut rx: mpsc::UnboundedReceiver<Job>) {
 async fn commit(pool: &Pool, writes: &[Job]) -> Result<(), StoreError> {
     let mut conn = pool.get().await.map_err(db_error::pool)?;
     let tx = conn.transaction().await.map_err(db)?;
+    // Ledger rows are promised to no one (a kill -9 may lose the last batch anyway).
+    crate::pool::light(&tx).await?;
     let insert = tx
         .prepare_cached(
             "INSERT INTO spend_ledger (at, key_id, route, model, kind, prompt_tokens,

@@ -159,6 +159,9 @@ impl RunRepo for PgStore {
     async fn create_run(&self, new: NewRun) -> Result<InsertOutcome, StoreError> {
         let mut conn = self.writer().await?;
         let tx = conn.transaction().await.map_err(db)?;
+        if !new.acknowledged {
+            crate::pool::light(&tx).await?;
+        }
         insert_session(
             &tx,
             &NewSession {
@@ -212,6 +215,7 @@ impl RunRepo for PgStore {
     ) -> Result<(), StoreError> {
         let mut conn = self.writer().await?;
         let tx = conn.transaction().await.map_err(db)?;
+        crate::pool::light(&tx).await?;
         let (_, current) = lock_run(&tx, run_id).await?;
         if current.is_terminal() {
             return Err(StoreError::InvalidTransition {
