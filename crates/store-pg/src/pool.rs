@@ -140,6 +140,17 @@ impl PgStore {
     }
 }
 
+/// Makes the transaction a *light* write (a run's mid-way events, a run's creation no
+/// client was promised, ledger rows): its commit does not wait for the WAL flush. It
+/// survives ferry's death (the server has it); a server crash in the next fraction of a
+/// second can lose it, and the next synchronous commit — a run's end flushes the WAL up
+/// to it — makes it durable. So a run waits for one flush, like on SQLite.
+pub(crate) async fn light(tx: &deadpool_postgres::Transaction<'_>) -> Result<(), StoreError> {
+    tx.batch_execute("SET LOCAL synchronous_commit = off")
+        .await
+        .map_err(db_error::db)
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact_url;
@@ -156,15 +167,4 @@ mod tests {
         );
         assert_eq!(redact_url("postgres://db/x"), "postgres://db/x");
     }
-}
-
-/// Makes the transaction a *light* write (a run's mid-way events, a run's creation no
-/// client was promised, ledger rows): its commit does not wait for the WAL flush. It
-/// survives ferry's death (the server has it); a server crash in the next fraction of a
-/// second can lose it, and the next synchronous commit — a run's end flushes the WAL up
-/// to it — makes it durable. So a run waits for one flush, like on SQLite.
-pub(crate) async fn light(tx: &deadpool_postgres::Transaction<'_>) -> Result<(), StoreError> {
-    tx.batch_execute("SET LOCAL synchronous_commit = off")
-        .await
-        .map_err(db_error::db)
 }
