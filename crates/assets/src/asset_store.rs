@@ -237,6 +237,7 @@ impl AssetStore {
         // The blob is in place before its row exists (a failure leaves at most an
         // unused blob, never a row without bytes); storing it again repairs a damaged one.
         let _blob = self.locks.lock(&new.sha256).await;
+        let _replicas = self.store.lock_blob(&new.sha256).await?;
         self.blobs
             .put(&new.sha256, bytes_stream(bytes))
             .await
@@ -290,6 +291,7 @@ impl AssetStore {
     pub async fn delete(&self, id: &str) -> Result<AssetView, AssetError> {
         let sha256 = self.get(id).await?.asset.sha256;
         let _blob = self.locks.lock(&sha256).await;
+        let _replicas = self.store.lock_blob(&sha256).await?;
         let (asset, shared) = self.store.delete_asset(id).await?;
         if !shared {
             self.blobs

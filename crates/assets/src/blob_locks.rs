@@ -2,6 +2,9 @@
 //! delete (remove the row, then the blob when no row uses it) of the same bytes never
 //! interleave, so a delete can never remove a blob an upload has just recorded. The
 //! storage backend knows nothing of the files; this ordering is the asset store's own.
+//! These locks order one process; on a database shared by replicas the asset store also
+//! takes the backend's lock of the blob (`AssetRepo::lock_blob`, a PostgreSQL advisory
+//! lock), which orders every replica.
 
 use std::sync::Arc;
 

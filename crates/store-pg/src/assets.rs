@@ -58,8 +58,39 @@ async fn blob_in_use(c: &impl GenericClient, sha256: &str) -> Result<bool, Store
     )
 }
 
+/// The advisory lock key of a blob: the first 64 bits of its SHA-256, in a namespace of
+/// their own (the top bit set; replica lock keys are random, a clash is 1 in 2^63).
+fn blob_lock_key(sha256: &str) -> i64 {
+    let bits = sha256
+        .get(..16)
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .unwrap_or(0);
+    (bits | (1 << 63)) as i64
+}
+
+/// The connection holding a blob's advisory lock. Dropping it closes the connection
+/// (taken out of the pool), and the server releases the lock with it: nothing has to run
+/// an unlock, so no pooled connection can keep a lock by mistake.
+struct HeldBlob(Option<deadpool_postgres::Object>);
+
+impl Drop for HeldBlob {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            drop(deadpool_postgres::Object::take(conn));
+        }
+    }
+}
+
 #[async_trait]
 impl AssetRepo for PgStore {
+    async fn lock_blob(&self, sha256: &str) -> Result<Option<ferry_store::BlobLease>, StoreError> {
+        let conn = self.pool.get().await.map_err(crate::db_error::pool)?;
+        conn.execute("SELECT pg_advisory_lock($1)", &[&blob_lock_key(sha256)])
+            .await
+            .map_err(db)?;
+        Ok(Some(ferry_store::BlobLease::new(HeldBlob(Some(conn)))))
+    }
+
     async fn insert_asset(&self, new: NewAsset) -> Result<AssetInsert, StoreError> {
         let mut conn = self.writer().await?;
         let tx = conn.transaction().await.map_err(db)?;

@@ -853,3 +853,29 @@ async fn rate_cells_are_shared_and_all_or_nothing() {
             .too_large
     );
 }
+
+/// A blob's lock is held across replicas: while one holds it, another waits; dropping the
+/// lease releases it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn blob_locks_are_held_across_replicas() {
+    let cluster = TestCluster::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = cluster.new_database().await.unwrap();
+    let a = PgStore::connect(&url).await.unwrap();
+    let b = Arc::new(PgStore::connect(&url).await.unwrap());
+    let sha = "ab".repeat(32);
+    let held = a.lock_blob(&sha).await.unwrap().expect("shared backend");
+    let waiter = {
+        let (b, sha) = (Arc::clone(&b), sha.clone());
+        tokio::spawn(async move { b.lock_blob(&sha).await.unwrap() })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!waiter.is_finished(), "B took the blob's lock while A held it");
+    // Another blob is not held up.
+    drop(b.lock_blob(&"cd".repeat(32)).await.unwrap());
+    drop(held);
+    let lease = tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+        .await
+        .expect("B gets the lock once A's lease is dropped")
+        .unwrap();
+    assert!(lease.is_some());
+}

@@ -9,6 +9,15 @@ use crate::{Asset, AssetFilter, AssetInsert, Derivation, NewAsset, StoreError};
 /// Asset metadata and derivations (transcripts).
 #[async_trait]
 pub trait AssetRepo: Send + Sync {
+    /// On a database shared by replicas: waits for the lock of the blob `sha256` that
+    /// every replica holds around placing or deleting those bytes (until the lease
+    /// drops), so an upload on one replica cannot race the deletion of the last asset
+    /// holding the same bytes on another. `None` when only one process uses the database
+    /// (the asset store's in-process lock is then the whole truth).
+    async fn lock_blob(&self, _sha256: &str) -> Result<Option<BlobLease>, StoreError> {
+        Ok(None)
+    }
+
     /// Records an asset. Same bytes and type as an existing asset →
     /// [`AssetInsert::Existing`] and no new row.
     async fn insert_asset(&self, new: NewAsset) -> Result<AssetInsert, StoreError>;
@@ -49,4 +58,24 @@ pub trait AssetRepo: Send + Sync {
         content: &str,
         meta: Option<Value>,
     ) -> Result<Derivation, StoreError>;
+}
+
+/// A blob lock held across processes until dropped ([`AssetRepo::lock_blob`]).
+pub struct BlobLease {
+    _held: Box<dyn Send + Sync>,
+}
+
+impl BlobLease {
+    /// A lease released when `held` drops.
+    pub fn new(held: impl Send + Sync + 'static) -> BlobLease {
+        BlobLease {
+            _held: Box::new(held),
+        }
+    }
+}
+
+impl std::fmt::Debug for BlobLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobLease").finish_non_exhaustive()
+    }
 }

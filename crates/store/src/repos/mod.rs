@@ -19,7 +19,7 @@ mod upkeep;
 mod video_jobs;
 
 pub use access::AccessRepo;
-pub use assets::AssetRepo;
+pub use assets::{AssetRepo, BlobLease};
 pub use budgets::{BudgetAccount, BudgetRepo};
 pub use rates::{gcra, RateLeft, RateRefused, RateRepo, RateTake};
 pub use runs::RunRepo;
