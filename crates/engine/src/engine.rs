@@ -1109,19 +1109,29 @@ fn typed_events(run_id: &str, rows: Vec<ferry_store::RunEvent>) -> Vec<Event> {
         .collect()
 }
 
-/// How often a follower of a run that runs elsewhere looks for its new events.
+/// How often a follower of a run that runs elsewhere looks for its new events when the
+/// store gives no notices.
 const FOLLOW_STORED_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+/// With notices, the longest a follower waits without one before it looks anyway.
+const FOLLOW_NOTICE_BACKSTOP: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Feeds `hub` the events another process stores for its run, until the terminal event
 /// arrives, nobody follows any more, or the engine stops. The run's owner stores its
-/// events in batches (at most [`crate::live::FLUSH_AFTER`] apart while it emits), so a
-/// follower here sees them that much plus one poll later.
+/// events in batches (at most [`crate::live::FLUSH_AFTER`] apart while it emits); a
+/// follower here reads them as soon as the store's notice of their commit arrives
+/// (PostgreSQL `NOTIFY`), or at the next poll where the store gives no notices.
 async fn follow_stored(hub: Arc<LiveRun>, inner: Arc<Inner>) {
     let stop = inner.background.clone();
+    let mut notices = inner.store.run_notices();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(FOLLOW_STORED_EVERY) => {}
+            heard = notice_for(&mut notices, &hub.run_id) => {
+                if !heard {
+                    // The notices ended: poll from now on.
+                    notices = None;
+                }
+            }
         }
         if !hub.has_subscribers() {
             return;
@@ -1147,6 +1157,34 @@ async fn follow_stored(hub: Arc<LiveRun>, inner: Arc<Inner>) {
                 return;
             }
         }
+    }
+}
+
+/// Waits until there may be news of `run_id` in the store: a notice that events of it
+/// were committed (or that notices were missed), or — without notices — the polling
+/// interval; a backstop interval either way (a run queued here that starts sends no
+/// notice before its first batch). False when the notices ended.
+async fn notice_for(
+    notices: &mut Option<tokio::sync::broadcast::Receiver<Arc<str>>>,
+    run_id: &str,
+) -> bool {
+    let Some(rx) = notices.as_mut() else {
+        tokio::time::sleep(FOLLOW_STORED_EVERY).await;
+        return true;
+    };
+    let heard = async {
+        loop {
+            match rx.recv().await {
+                Ok(id) if &*id == run_id => return true,
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return true,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return false,
+            }
+        }
+    };
+    tokio::select! {
+        heard = heard => heard,
+        _ = tokio::time::sleep(FOLLOW_NOTICE_BACKSTOP) => true,
     }
 }
 

@@ -16,12 +16,14 @@ use deadpool_postgres::{GenericClient, Pool};
 use ferry_store::{now_rfc3339, NewEvent, StoreError};
 use parking_lot::Mutex;
 use serde_json::Value;
-use tokio_postgres::NoTls;
+use tokio_postgres::{AsyncMessage, NoTls};
 
 use crate::db_error::{self, db};
 
 /// How often a replica renews its heartbeat and looks for dead replicas.
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
+/// Run notices a slow listener may fall behind by before it is told it lagged.
+const NOTICE_BACKLOG: usize = 4096;
 /// How old a heartbeat may get before its replica counts as dead.
 pub const LEASE: Duration = Duration::from_secs(15);
 
@@ -43,6 +45,9 @@ impl Epitaph {
 /// This process as a replica: its id and the connection holding its lock.
 pub(crate) struct Replica {
     pub(crate) id: String,
+    /// Run ids from `NOTIFY ferry_runs` (events committed by any replica), heard on the
+    /// lock connection.
+    pub(crate) notices: tokio::sync::broadcast::Sender<Arc<str>>,
     /// Dropping it closes the connection and so releases the lock.
     _lock: tokio::task::JoinHandle<()>,
     heartbeat: tokio::task::JoinHandle<()>,
@@ -65,14 +70,31 @@ impl Replica {
     ) -> Result<Replica, StoreError> {
         let id = format!("replica_{}", uuid::Uuid::new_v4().simple());
         let lock_key: i64 = rand::random();
-        let (client, conn) = tokio_postgres::connect(url, NoTls).await.map_err(db)?;
+        let (client, mut conn) = tokio_postgres::connect(url, NoTls).await.map_err(db)?;
+        let (notices, _) = tokio::sync::broadcast::channel(NOTICE_BACKLOG);
+        let heard = notices.clone();
+        // Polling the connection's messages also drives it (the lock's queries included).
         let lock_task = tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::error!(error = %e, "the replica's lock connection to PostgreSQL ended");
+            loop {
+                match std::future::poll_fn(|cx| conn.poll_message(cx)).await {
+                    Some(Ok(AsyncMessage::Notification(n))) => {
+                        let _ = heard.send(Arc::from(n.payload()));
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        tracing::error!(error = %e, "the replica's lock connection to PostgreSQL ended");
+                        return;
+                    }
+                    None => return,
+                }
             }
         });
         client
             .execute("SELECT pg_advisory_lock($1)", &[&lock_key])
+            .await
+            .map_err(db)?;
+        client
+            .batch_execute("LISTEN ferry_runs")
             .await
             .map_err(db)?;
         let pooled = pool.get().await.map_err(db_error::pool)?;
@@ -87,6 +109,7 @@ impl Replica {
         let heartbeat = tokio::spawn(beat(pool, id.clone(), lock_key, client, epitaph));
         Ok(Replica {
             id,
+            notices,
             _lock: lock_task,
             heartbeat,
         })

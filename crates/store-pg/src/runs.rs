@@ -119,10 +119,14 @@ pub(crate) async fn insert_events(
     }
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
     let data: Vec<&str> = events.iter().map(NewEvent::data_json).collect();
+    // Followers on other replicas hear of the events when the transaction commits.
     c.execute(
-        "INSERT INTO run_events (run_id, seq, kind, data, created_at)
-         SELECT $1, e.seq, e.kind, e.data, $2
-         FROM UNNEST($3::BIGINT[], $4::TEXT[], $5::TEXT[]) AS e(seq, kind, data)",
+        "WITH stored AS (
+             INSERT INTO run_events (run_id, seq, kind, data, created_at)
+             SELECT $1, e.seq, e.kind, e.data, $2
+             FROM UNNEST($3::BIGINT[], $4::TEXT[], $5::TEXT[]) AS e(seq, kind, data)
+         )
+         SELECT pg_notify('ferry_runs', $1)",
         &[&run_id, &now, &seqs, &kinds, &data],
     )
     .await
@@ -336,6 +340,10 @@ impl RunRepo for PgStore {
 
     async fn get_run(&self, id: &str) -> Result<Option<Run>, StoreError> {
         load_run(&self.reader().await?, id).await
+    }
+
+    fn run_notices(&self) -> Option<tokio::sync::broadcast::Receiver<std::sync::Arc<str>>> {
+        Some(self.replica.notices.subscribe())
     }
 
     async fn oldest_unfinished_run(&self, session_id: &str) -> Result<Option<String>, StoreError> {

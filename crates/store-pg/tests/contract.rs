@@ -869,7 +869,10 @@ async fn blob_locks_are_held_across_replicas() {
         tokio::spawn(async move { b.lock_blob(&sha).await.unwrap() })
     };
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(!waiter.is_finished(), "B took the blob's lock while A held it");
+    assert!(
+        !waiter.is_finished(),
+        "B took the blob's lock while A held it"
+    );
     // Another blob is not held up.
     drop(b.lock_blob(&"cd".repeat(32)).await.unwrap());
     drop(held);
@@ -878,4 +881,31 @@ async fn blob_locks_are_held_across_replicas() {
         .expect("B gets the lock once A's lease is dropped")
         .unwrap();
     assert!(lease.is_some());
+}
+
+/// Events one replica commits are announced to every replica (NOTIFY), so followers
+/// elsewhere need not poll; SQLite gives no notices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn committed_events_are_announced_to_the_other_replicas() {
+    let cluster = TestCluster::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = cluster.new_database().await.unwrap();
+    let a = PgStore::connect(&url).await.unwrap();
+    let b = PgStore::connect(&url).await.unwrap();
+    let mut heard = b.run_notices().expect("PostgreSQL announces events");
+    a.create_run(run("announced", "s", None)).await.unwrap();
+    a.append_events(
+        "announced",
+        Some(start()),
+        vec![NewEvent::new(1, "run.started", &json!({})).unwrap()],
+    )
+    .await
+    .unwrap();
+    let id = tokio::time::timeout(std::time::Duration::from_secs(5), heard.recv())
+        .await
+        .expect("B hears of A's events")
+        .unwrap();
+    assert_eq!(&*id, "announced");
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = ferry_store::Store::open(dir.path()).unwrap();
+    assert!(sqlite.run_notices().is_none());
 }

@@ -49,6 +49,13 @@ pub trait RunRepo: Send + Sync {
     /// The run with this id, if any.
     async fn get_run(&self, id: &str) -> Result<Option<Run>, StoreError>;
 
+    /// The ids of runs as events for them are committed by any process sharing the
+    /// database (so a follower on another replica need not poll), or `None` when the
+    /// backend gives no such notice.
+    fn run_notices(&self) -> Option<tokio::sync::broadcast::Receiver<std::sync::Arc<str>>> {
+        None
+    }
+
     /// The oldest run of the session that has not ended (`queued` or `running`), by
     /// creation order: on a database shared by replicas, a run starts only when it is
     /// this one (one run at a time per session across replicas).
