@@ -210,7 +210,7 @@ fn check_csrf(req: &Request, live: &Live) -> Result<(), AccessError> {
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok());
     let authority = crate::browser::authority(req);
-    if !origin.is_some_and(|o| crate::browser::same_origin(o, authority.as_deref())) {
+    if !origin.is_some_and(|o| crate::browser::same_origin(o, authority)) {
         return Err(AccessError::Forbidden {
             code: "csrf_origin_required",
             message: "a request that changes state with the console's session cookie must come from the console's own page (an Origin header of this server); scripts should send `Authorization: Bearer <token or fk-… key>` instead of the cookie".into(),

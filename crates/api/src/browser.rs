@@ -75,8 +75,11 @@ impl BrowserPolicy {
     }
 
     fn host_allowed(&self, host: &str) -> bool {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        host == "localhost" || host.parse::<IpAddr>().is_ok() || self.hosts.contains(&host)
+        // No allocation: this runs on every request.
+        let host = host.trim_end_matches('.');
+        host.eq_ignore_ascii_case("localhost")
+            || host.parse::<IpAddr>().is_ok()
+            || self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
     }
 
     fn origin_listed(&self, origin: &str) -> bool {
@@ -121,12 +124,11 @@ fn host_part(authority: &str) -> &str {
 }
 
 /// The request's authority: the `Host` header, else the URI's (HTTP/2).
-pub(crate) fn authority(req: &Request) -> Option<String> {
+pub(crate) fn authority(req: &Request) -> Option<&str> {
     req.headers()
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
 }
 
 /// Whether `origin` is this server as the request addressed it (same host and port).
@@ -148,18 +150,14 @@ fn has_proof_header(headers: &HeaderMap) -> bool {
         || headers.keys().any(|k| k.as_str().starts_with("x-ferry-"))
 }
 
-/// The essence (`type/subtype`, lower case) of the `Content-Type`.
-fn content_type(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::CONTENT_TYPE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
+/// The essence (`type/subtype`) of the `Content-Type`, as sent (compare it ignoring
+/// ASCII case); a value that is not visible ASCII is kept whole, lossily, for the error.
+fn content_type(headers: &HeaderMap) -> Option<std::borrow::Cow<'_, str>> {
+    let value = headers.get(header::CONTENT_TYPE)?;
+    Some(match value.to_str() {
+        Ok(v) => std::borrow::Cow::Borrowed(v.split(';').next().unwrap_or("").trim()),
+        Err(_) => String::from_utf8_lossy(value.as_bytes()),
+    })
 }
 
 /// Whether the request has a body (or claims a type for one).
@@ -266,7 +264,7 @@ enum Verdict {
 fn judge(policy: &BrowserPolicy, req: &Request) -> Verdict {
     let headers = req.headers();
     let authority = authority(req);
-    if let Some(a) = authority.as_deref() {
+    if let Some(a) = authority {
         if !policy.host_allowed(host_part(a)) {
             return Verdict::Refuse(Refusal::Host(a.to_owned()));
         }
@@ -290,7 +288,7 @@ fn judge(policy: &BrowserPolicy, req: &Request) -> Verdict {
             }
             if listed {
                 cors = Some(origin);
-            } else if !same_origin(&origin, authority.as_deref()) {
+            } else if !same_origin(&origin, authority) {
                 return Verdict::Refuse(Refusal::Origin(origin));
             }
         }
@@ -306,7 +304,9 @@ fn judge(policy: &BrowserPolicy, req: &Request) -> Verdict {
     }
     if !is_safe(method) {
         let ct = content_type(headers);
-        let json = ct.as_deref() == Some("application/json");
+        let json = ct
+            .as_deref()
+            .is_some_and(|c| c.eq_ignore_ascii_case("application/json"));
         let proof = has_proof_header(headers);
         if takes_raw_body(req.uri().path()) {
             if !proof {
@@ -315,7 +315,7 @@ fn judge(policy: &BrowserPolicy, req: &Request) -> Verdict {
         } else if has_body(headers) {
             if !json {
                 return Verdict::Refuse(Refusal::NotJson(
-                    ct.unwrap_or_else(|| "no Content-Type".into()),
+                    ct.map_or_else(|| "no Content-Type".into(), |c| c.to_ascii_lowercase()),
                 ));
             }
         } else if !proof && !json {
