@@ -6,8 +6,12 @@
 
 pub mod process;
 
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use parking_lot::RwLock;
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -19,6 +23,7 @@ use prometheus_client::registry::Registry;
 
 /// Which surface of the API a request came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
 pub enum Api {
     /// The OpenAI-compatible facade's chat completions (`/openai/v1/chat/completions`).
     OpenAi,
@@ -32,7 +37,8 @@ pub enum Api {
     Images,
     /// The facade's audio (`/openai/v1/audio/…`).
     Audio,
-    /// Session inputs (`/v1/sessions/{id}/input`, detached runs).
+    /// Session inputs (`/v1/sessions/{id}/input`, detached runs). Keep it last
+    /// (`API_COUNT`).
     Sessions,
 }
 
@@ -114,6 +120,28 @@ pub struct Metrics {
     spend: Family<SpendLabels, Counter<f64, AtomicU64>>,
     active_runs: Gauge,
     facade_in_flight: Gauge,
+    /// The handles of each API's (route, model), so the hot path neither builds label
+    /// strings nor hashes label sets once a pair has been seen.
+    handles: [RwLock<HandlesByRoute>; API_COUNT],
+}
+
+/// Route → model → handles.
+type HandlesByRoute = HashMap<String, HashMap<String, Arc<Handles>>>;
+
+/// How many [`Api`] surfaces there are (`Sessions` is the last variant).
+const API_COUNT: usize = 7;
+const _: () = assert!(Api::Sessions as usize + 1 == API_COUNT);
+
+/// One (api, route, model)'s metrics, each taken from its family the first time it is used
+/// (so nothing shows in the exposition before it counts).
+#[derive(Default)]
+struct Handles {
+    ok: OnceLock<Counter>,
+    upstream: OnceLock<Histogram>,
+    ttft: OnceLock<Histogram>,
+    prompt: OnceLock<Counter>,
+    completion: OnceLock<Counter>,
+    cost: OnceLock<Counter<f64, AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -203,12 +231,44 @@ impl Metrics {
             spend,
             active_runs,
             facade_in_flight,
+            handles: Default::default(),
         }
+    }
+
+    /// The cached handles of (`api`, `route`, `model`).
+    fn handles(&self, api: Api, route: &str, model: &str) -> Arc<Handles> {
+        let map = &self.handles[api as usize];
+        if let Some(h) = map.read().get(route).and_then(|m| m.get(model)) {
+            return Arc::clone(h);
+        }
+        let mut w = map.write();
+        Arc::clone(
+            w.entry(route.to_owned())
+                .or_default()
+                .entry(model.to_owned())
+                .or_default(),
+        )
     }
 
     /// Counts one finished request (a success, or a failure without a problem code).
     pub fn request(&self, api: Api, route: &str, model: &str, status: &str) {
-        self.request_with_code(api, route, model, status, "");
+        if status != "200" {
+            return self.request_with_code(api, route, model, status, "");
+        }
+        self.handles(api, route, model)
+            .ok
+            .get_or_init(|| {
+                self.requests
+                    .get_or_create(&RequestLabels {
+                        api: api.as_str(),
+                        route: route.to_owned(),
+                        model: model.to_owned(),
+                        status: status.to_owned(),
+                        code: String::new(),
+                    })
+                    .clone()
+            })
+            .inc();
     }
 
     /// Counts one failed request with its problem code (`upstream_unauthorized`, …), so a
@@ -231,15 +291,25 @@ impl Metrics {
 
     /// Records the upstream wait of one request.
     pub fn upstream_latency(&self, api: Api, route: &str, model: &str, wait: Duration) {
-        self.upstream_latency
-            .get_or_create(&upstream_labels(api, route, model))
+        self.handles(api, route, model)
+            .upstream
+            .get_or_init(|| {
+                self.upstream_latency
+                    .get_or_create(&upstream_labels(api, route, model))
+                    .clone()
+            })
             .observe(wait.as_secs_f64());
     }
 
     /// Records the time to first token of one streamed request.
     pub fn ttft(&self, api: Api, route: &str, model: &str, first: Duration) {
-        self.ttft
-            .get_or_create(&upstream_labels(api, route, model))
+        self.handles(api, route, model)
+            .ttft
+            .get_or_init(|| {
+                self.ttft
+                    .get_or_create(&upstream_labels(api, route, model))
+                    .clone()
+            })
             .observe(first.as_secs_f64());
     }
 
@@ -252,22 +322,34 @@ impl Metrics {
 
     /// Adds a reply's usage.
     pub fn usage(&self, route: &str, model: &str, prompt: u64, completion: u64, cost: Option<f64>) {
-        for (kind, n) in [("prompt", prompt), ("completion", completion)] {
-            if n > 0 {
-                self.tokens
-                    .get_or_create(&TokenLabels {
-                        route: route.to_owned(),
-                        model: model.to_owned(),
-                        kind,
-                    })
-                    .inc_by(n);
-            }
-        }
-        if let Some(c) = cost.filter(|c| c.is_finite() && *c > 0.0) {
-            self.cost
-                .get_or_create(&ModelLabels {
+        // Tokens and cost have no `api` label: one handle set serves every API.
+        let h = self.handles(Api::OpenAi, route, model);
+        let tokens = |kind: &'static str| {
+            self.tokens
+                .get_or_create(&TokenLabels {
                     route: route.to_owned(),
                     model: model.to_owned(),
+                    kind,
+                })
+                .clone()
+        };
+        if prompt > 0 {
+            h.prompt.get_or_init(|| tokens("prompt")).inc_by(prompt);
+        }
+        if completion > 0 {
+            h.completion
+                .get_or_init(|| tokens("completion"))
+                .inc_by(completion);
+        }
+        if let Some(c) = cost.filter(|c| c.is_finite() && *c > 0.0) {
+            h.cost
+                .get_or_init(|| {
+                    self.cost
+                        .get_or_create(&ModelLabels {
+                            route: route.to_owned(),
+                            model: model.to_owned(),
+                        })
+                        .clone()
                 })
                 .inc_by(c);
         }
