@@ -32,8 +32,8 @@ pub use problem_code::{ProblemCode, UnknownProblemCode};
 pub use secrets::{SecretDeleted, SecretList, SecretMeta, SecretStored};
 pub use spend::{SpendGroupView, SpendReport};
 pub use status::{
-    ActiveTarget, RouteCapabilities, RouteStatus, RuntimeView, ServiceState, StatusView,
-    StorageStats, TargetSource, Unreachable,
+    ActiveTarget, ConfigView, RouteCapabilities, RouteStatus, RuntimeView, ServiceState,
+    StatusView, StorageStats, TargetSource, Unreachable,
 };
 pub use tool::{AssetRef, MediaToolResult, OutputEmitted, ToolFailure};
 pub use views::{
