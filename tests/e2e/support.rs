@@ -547,6 +547,25 @@ pub fn as_view<T: serde::Serialize + serde::de::DeserializeOwned>(answer: &serde
     view
 }
 
+/// A multipart/form-data body of one text field and a `file` part: its Content-Type
+/// (with the boundary) and its bytes.
+pub fn multipart(
+    field: (&str, &str),
+    file_name: &str,
+    media_type: &str,
+    bytes: &[u8],
+) -> (String, Vec<u8>) {
+    let boundary = "XferryBoundary";
+    let (name, value) = field;
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: {media_type}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
 /// Minimal blocking HTTP/1.1 client for the tests (status, body). Avoids depending on the
 /// client code under test.
 pub fn http(

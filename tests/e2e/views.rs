@@ -29,6 +29,16 @@ fn post_bytes(r: &Rig, path: &str, content_type: &str, body: &[u8]) -> (u16, ser
     (resp.status, resp.json())
 }
 
+/// Scripts one generated image, then `POST`s `body` to `path`: the 200 answer.
+fn generate_image(r: &Rig, path: &str, body: serde_json::Value, seed: u8) -> serde_json::Value {
+    let png = testdata::png_with(3, 2, seed);
+    r.fake
+        .push(Reply::images(vec![to_data_url("image/png", &png)]));
+    let (status, v) = r.api("POST", path, Some(&body));
+    assert_eq!(status, 200, "{path}: {v}");
+    v
+}
+
 #[test]
 fn every_answer_reads_as_its_typed_view() {
     let r = Rig::with(RigOptions {
@@ -100,16 +110,12 @@ fn every_answer_reads_as_its_typed_view() {
     assert_eq!(runs.runs[0].status, ferry_types::RunStatus::Completed);
 
     // A media tool's output, and a video job: started (202), waited for, listed.
-    r.fake.push(Reply::images(vec![to_data_url(
-        "image/png",
-        &testdata::png_with(3, 2, 1),
-    )]));
-    let (status, v) = r.api(
-        "POST",
+    let v = generate_image(
+        &r,
         "/v1/tools/generate_image",
-        Some(&json!({"prompt": "a fox"})),
+        json!({"prompt": "a fox"}),
+        1,
     );
-    assert_eq!(status, 200, "{v}");
     let image: ToolOutput = as_view(&v);
     assert_eq!(image.tool, "generate_image");
     assert_eq!(image.assets.len(), 1);
@@ -158,31 +164,21 @@ fn every_answer_reads_as_its_typed_view() {
     );
     let model: FacadeModel = as_view(&v);
     assert_eq!(model.object, "model");
-    r.fake.push(Reply::images(vec![to_data_url(
-        "image/png",
-        &testdata::png_with(3, 2, 2),
-    )]));
-    let (status, v) = r.api(
-        "POST",
+    let v = generate_image(
+        &r,
         "/openai/v1/images/generations",
-        Some(&json!({"prompt": "a fox", "response_format": "url"})),
+        json!({"prompt": "a fox", "response_format": "url"}),
+        2,
     );
-    assert_eq!(status, 200, "{v}");
     let images: ImagesAnswer = as_view(&v);
     assert!(images.data[0].url.is_some() && images.data[0].b64_json.is_none());
-    let boundary = "ferryviews";
-    let mut form = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"response_format\"\r\n\r\nverbose_json\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"memo.wav\"\r\nContent-Type: audio/wav\r\n\r\n"
-    )
-    .into_bytes();
-    form.extend_from_slice(&wav);
-    form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let (status, v) = post_bytes(
-        &r,
-        "/openai/v1/audio/transcriptions",
-        &format!("multipart/form-data; boundary={boundary}"),
-        &form,
+    let (content_type, form) = multipart(
+        ("response_format", "verbose_json"),
+        "memo.wav",
+        "audio/wav",
+        &wav,
     );
+    let (status, v) = post_bytes(&r, "/openai/v1/audio/transcriptions", &content_type, &form);
     assert_eq!(status, 200, "{v}");
     match as_view::<TranscriptionAnswer>(&v) {
         TranscriptionAnswer::Verbose { task, text, .. } => {

@@ -63,6 +63,6 @@ pub use routes::{RouteStatus, RouteTable};
 pub use secrets::SecretsHandle;
 pub use shutdown::CallGuard;
 pub use views::{
-    asset_info, derivation_view, history_message, run_view, session_info, spend_group,
-    ActiveTarget, RuntimeView, SessionView, StatusView,
+    asset_info, history_message, run_view, session_info, ActiveTarget, RuntimeView, SessionView,
+    StatusView,
 };

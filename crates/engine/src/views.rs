@@ -1,12 +1,11 @@
 //! Builds ferry-types' views from the engine's and store's data: runs, sessions, session
-//! totals, history messages, assets and derivations, spend groups, store counts and route
-//! capabilities, as the API's JSON shows them.
+//! totals, history messages, assets, store counts and route capabilities, as the API's JSON shows them.
 
 use ferry_assets::AssetView;
-use ferry_store::{Derivation, Run, Session, SpendGroup, StoredMessage};
+use ferry_store::{Run, Session, StoredMessage};
 use ferry_types::{
-    AssetInfo, DerivationView, HistoryMessage, RouteCapabilities, RunErrorView, RunStatus, RunView,
-    SessionInfo, SessionTotals, SpendGroupView, StorageStats,
+    AssetInfo, HistoryMessage, RouteCapabilities, RunErrorView, RunStatus, RunView, SessionInfo,
+    SessionTotals, StorageStats,
 };
 
 pub use ferry_types::{ActiveTarget, RuntimeView, SessionView, StatusView};
@@ -50,32 +49,6 @@ pub fn asset_info(view: AssetView) -> AssetInfo {
         file_name: view.asset.file_name,
         source: view.asset.source,
         created_at: view.asset.created_at,
-    }
-}
-
-/// A stored derivation (a transcript) as the API shows it.
-pub fn derivation_view(d: Derivation) -> DerivationView {
-    DerivationView {
-        asset_id: d.asset_id,
-        kind: d.kind,
-        model: d.model,
-        content: d.content,
-        meta: d.meta,
-        created_at: d.created_at,
-    }
-}
-
-/// A ledger group as the API shows it.
-pub fn spend_group(g: SpendGroup) -> SpendGroupView {
-    SpendGroupView {
-        group: g.group,
-        split: g.split,
-        calls: g.calls,
-        cost_usd: g.cost_usd,
-        estimated_calls: g.estimated_calls,
-        billed_usd: g.billed_usd,
-        prompt_tokens: g.prompt_tokens,
-        completion_tokens: g.completion_tokens,
     }
 }
 

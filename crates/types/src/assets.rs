@@ -47,7 +47,7 @@ pub struct AssetPage {
 
 /// A text derived from an asset (a transcript), keyed by (asset, kind, model).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct DerivationView {
+pub struct Derivation {
     /// The asset.
     pub asset_id: String,
     /// What it is, e.g. `transcript` or `transcript:de`.
@@ -70,7 +70,7 @@ pub struct AssetDetail {
     #[serde(flatten)]
     pub asset: AssetInfo,
     /// Texts derived from it, e.g. transcripts.
-    pub derivations: Vec<DerivationView>,
+    pub derivations: Vec<Derivation>,
 }
 
 /// `DELETE /v1/assets/{id}`.

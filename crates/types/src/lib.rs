@@ -17,7 +17,7 @@ mod status;
 mod tool;
 mod views;
 
-pub use assets::{AssetDeleted, AssetDetail, AssetInfo, AssetPage, AssetUpload, DerivationView};
+pub use assets::{AssetDeleted, AssetDetail, AssetInfo, AssetPage, AssetUpload, Derivation};
 pub use event::{
     AssetCreated, EventError, Payload, RunCompleted, RunEnded, RunEvent, RunStarted, TextDelta,
     ToolCompleted, ToolError, ToolProgress, ToolStarted,
@@ -30,7 +30,7 @@ pub use openapi::ApiDocument;
 pub use problem::ProblemDocument;
 pub use problem_code::{ProblemCode, UnknownProblemCode};
 pub use secrets::{SecretDeleted, SecretList, SecretMeta, SecretStored};
-pub use spend::{SpendGroupView, SpendReport};
+pub use spend::{SpendGroup, SpendReport};
 pub use status::{
     ActiveTarget, ConfigView, RouteCapabilities, RouteStatus, RuntimeView, ServiceState,
     StatusView, StorageStats, TargetSource, Unreachable,

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 /// One group of the ledger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct SpendGroupView {
+pub struct SpendGroup {
     /// The key id (`operator` for calls without a key), model, route, kind or UTC day.
     pub group: String,
     /// With a second grouping (`split`), this row's value of it (left out without one).
@@ -38,7 +38,7 @@ pub struct SpendReport {
     /// Upper bound as given (null when none).
     pub until: Option<String>,
     /// The groups, biggest first.
-    pub groups: Vec<SpendGroupView>,
+    pub groups: Vec<SpendGroup>,
     /// Sum of `cost_usd` over the groups.
     pub total_usd: f64,
 }

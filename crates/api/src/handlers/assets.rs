@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
 use ferry_assets::{AssetView, Kind, MediaType, Source};
-use ferry_engine::{asset_info, derivation_view, EngineError};
+use ferry_engine::{asset_info, EngineError};
 use ferry_store::AssetFilter;
 use ferry_types::{AssetDeleted, AssetDetail, AssetPage, AssetUpload, ProblemCode};
 use http_range_header::RangeUnsatisfiableError;
@@ -191,7 +191,7 @@ pub async fn show(
         .map_err(engine_problem)?;
     Ok(Json(AssetDetail {
         asset: asset_info(view),
-        derivations: derivations.into_iter().map(derivation_view).collect(),
+        derivations,
     }))
 }
 

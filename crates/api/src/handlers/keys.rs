@@ -5,8 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use ferry_engine::{
-    spend_group, KeyAnswer, KeyCreated, KeyList, KeyPatch, KeySettings, NewKey, Period, Scope,
-    SpendQuery,
+    KeyAnswer, KeyCreated, KeyList, KeyPatch, KeySettings, NewKey, Period, Scope, SpendQuery,
 };
 use ferry_store::SpendGrouping;
 use ferry_types::{ProblemCode, SpendReport};
@@ -309,7 +308,7 @@ pub async fn spend(
         split: split.and(q.split),
         since,
         until,
-        groups: groups.into_iter().map(spend_group).collect(),
+        groups,
         total_usd: total,
     }))
 }
