@@ -181,9 +181,9 @@ fn every_answer_reads_as_its_typed_view() {
     let (status, v) = post_bytes(&r, "/openai/v1/audio/transcriptions", &content_type, &form);
     assert_eq!(status, 200, "{v}");
     match as_view::<TranscriptionAnswer>(&v) {
-        TranscriptionAnswer::Verbose { task, text, .. } => {
-            assert_eq!(task, "transcribe");
-            assert_eq!(text, "the fox is at the door");
+        TranscriptionAnswer::Verbose(verbose) => {
+            assert_eq!(verbose.task, "transcribe");
+            assert_eq!(verbose.text, "the fox is at the door");
         }
         other => panic!("verbose_json answered {other:?}"),
     }

@@ -510,6 +510,8 @@ mod tests {
                 .len(),
             2
         );
+        // Exactly one variant matches a verbose answer: the plain one allows no other field.
+        assert_eq!(schemas["TranscriptText"]["additionalProperties"], false);
         let document: ferry_types::ApiDocument = serde_json::from_value(doc.clone()).unwrap();
         assert!(document.openapi.starts_with("3.1"), "{}", document.openapi);
     }

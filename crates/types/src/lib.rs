@@ -25,7 +25,9 @@ pub use event::{
 pub use health::{Health, HealthStatus};
 pub use media::{ObservationView, ToolOutput, TranscriptView, VideoJobList, VideoJobView};
 pub use models::{FacadeModel, KeyStatus, ModelEntry, ModelsView};
-pub use openai::{ImageDatum, ImagesAnswer, ImagesUsage, TranscriptionAnswer};
+pub use openai::{
+    ImageDatum, ImagesAnswer, ImagesUsage, TranscriptText, TranscriptionAnswer, VerboseTranscript,
+};
 pub use openapi::ApiDocument;
 pub use problem::ProblemDocument;
 pub use problem_code::{ProblemCode, UnknownProblemCode};

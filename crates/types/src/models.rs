@@ -22,8 +22,9 @@ pub struct ModelEntry {
     pub output_modalities: Vec<String>,
     /// `supported_parameters`.
     pub supported_parameters: Vec<String>,
-    /// `pricing` as OpenRouter sends it (decimal strings, USD per token or unit).
-    #[schema(value_type = Object)]
+    /// `pricing` as OpenRouter sends it (decimal strings, USD per token or unit; null when
+    /// the catalog gives none).
+    #[schema(value_type = Option<Object>)]
     pub pricing: Value,
     /// `top_provider.max_completion_tokens`: the most a reply can have (null when unknown).
     pub max_completion_tokens: Option<u64>,

@@ -16,7 +16,8 @@ use ferry_engine::{DirectResult, EngineError, FacadeRunEnd, TranscribeOptions};
 use ferry_metrics::Api;
 use ferry_openrouter::Usage;
 use ferry_types::{
-    ImageDatum, ImagesAnswer, ImagesUsage, ProblemCode, ToolOutput, TranscriptionAnswer,
+    ImageDatum, ImagesAnswer, ImagesUsage, ProblemCode, ToolOutput, TranscriptText,
+    TranscriptionAnswer, VerboseTranscript,
 };
 use serde_json::{json, Map, Value};
 
@@ -587,13 +588,13 @@ pub async fn transcriptions(State(s): State<AppState>, req: Request) -> Response
                 t.text,
             )
                 .into_response(),
-            "verbose_json" => Json(TranscriptionAnswer::Verbose {
+            "verbose_json" => Json(TranscriptionAnswer::Verbose(VerboseTranscript {
                 task: "transcribe".into(),
                 language: t.language,
                 text: t.text,
-            })
+            }))
             .into_response(),
-            _ => Json(TranscriptionAnswer::Text { text: t.text }).into_response(),
+            _ => Json(TranscriptionAnswer::Text(TranscriptText { text: t.text })).into_response(),
         })
     }
     .await;
