@@ -1,6 +1,6 @@
 //! The daemon's answers read as ferry-types' typed views and events. A field that is
-//! missing or of the wrong type is an error naming the field and the command — never a
-//! "-" in the output.
+//! missing or of the wrong type is an error naming the field (its path in the answer) and
+//! the command — never a "-" in the output.
 
 use ferry_types::RunEvent;
 use serde::de::DeserializeOwned;
@@ -10,7 +10,7 @@ use crate::client::CliError;
 
 /// `answer` (the daemon's JSON answer to `command`, e.g. `runs show`) read as a `T`.
 pub fn typed<T: DeserializeOwned>(command: &str, answer: &Value) -> Result<T, CliError> {
-    T::deserialize(answer).map_err(|e| unexpected(command, &e))
+    serde_path_to_error::deserialize(answer).map_err(|e| unexpected(command, &e))
 }
 
 /// The SSE event `kind` with payload `data` (its `data:` text), streamed to `command`.
@@ -85,6 +85,38 @@ mod tests {
         assert!(err.message.contains("`ferry status`"), "{}", err.message);
         assert!(
             err.message.contains("missing field `storage`"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn media_answers_missing_a_field_are_errors_naming_the_field_and_the_command() {
+        let output = json!({"tool": "generate_image", "route": "openrouter",
+                            "assets": [{"asset_id": "ast_1", "media_type": "image/png", "size": 3}]});
+        let err = typed::<ferry_types::ToolOutput>("image generate", &output).unwrap_err();
+        assert!(
+            err.message.contains("`ferry image generate`"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message.contains("missing field `model`"),
+            "{}",
+            err.message
+        );
+        let page = json!({"assets": [{"id": "ast_1", "sha256": "00", "media_type": "text/plain",
+                          "size": "3", "file_name": null, "source": "upload",
+                          "created_at": "2026-01-01T00:00:00Z", "kind": "text"}],
+                          "next_cursor": null});
+        let err = typed::<ferry_types::AssetPage>("assets list", &page).unwrap_err();
+        assert!(
+            err.message.contains("`ferry assets list`"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message.contains("assets[0].size: invalid type"),
             "{}",
             err.message
         );

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use ferry_assets::MediaType;
+use ferry_types::AssetRef;
 use reqwest::Method;
-use serde_json::Value;
 
 use crate::client::{ApiClient, CliError};
 use crate::commands::sessions::urlencode;
@@ -53,35 +53,24 @@ pub fn numbered(out: &Path, n: usize) -> Vec<PathBuf> {
 }
 
 /// The file name of an asset in a `--save-dir`: `<id>.<ext of its type>`.
-pub fn file_name(asset: &Value) -> String {
-    let id = asset["asset_id"]
-        .as_str()
-        .or_else(|| asset["id"].as_str())
-        .unwrap_or("asset");
-    let ext = asset["media_type"]
-        .as_str()
-        .and_then(MediaType::parse)
+pub fn file_name(asset: &AssetRef) -> String {
+    let ext = MediaType::parse(&asset.media_type)
         .map(MediaType::extension)
         .unwrap_or("bin");
-    format!("{id}.{ext}")
+    format!("{}.{ext}", asset.asset_id)
 }
 
-/// Downloads every asset (`{asset_id, media_type}` objects) to the given paths and
-/// returns what was written.
+/// Downloads every asset (by id) to the given paths and returns what was written.
 pub async fn save_all(
     client: &ApiClient,
-    assets: &[&Value],
+    ids: &[&str],
     paths: &[PathBuf],
 ) -> Result<Vec<(String, PathBuf, usize)>, CliError> {
-    let mut written = Vec::with_capacity(assets.len());
-    for (asset, path) in assets.iter().zip(paths) {
-        let id = asset["asset_id"]
-            .as_str()
-            .or_else(|| asset["id"].as_str())
-            .unwrap_or_default();
+    let mut written = Vec::with_capacity(ids.len());
+    for (id, path) in ids.iter().zip(paths) {
         let bytes = download(client, id).await?;
         write_file(path, &bytes)?;
-        written.push((id.to_owned(), path.clone(), bytes.len()));
+        written.push(((*id).to_owned(), path.clone(), bytes.len()));
     }
     Ok(written)
 }
@@ -89,7 +78,14 @@ pub async fn save_all(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    fn asset(id: &str, media_type: &str) -> AssetRef {
+        AssetRef {
+            asset_id: id.into(),
+            media_type: media_type.into(),
+            size: 1,
+        }
+    }
 
     #[test]
     fn numbered_paths() {
@@ -109,14 +105,8 @@ mod tests {
 
     #[test]
     fn save_dir_names_use_the_type() {
-        assert_eq!(
-            file_name(&json!({"asset_id": "ast_1", "media_type": "image/png"})),
-            "ast_1.png"
-        );
-        assert_eq!(
-            file_name(&json!({"asset_id": "ast_2", "media_type": "audio/mpeg"})),
-            "ast_2.mp3"
-        );
-        assert_eq!(file_name(&json!({"id": "ast_3"})), "ast_3.bin");
+        assert_eq!(file_name(&asset("ast_1", "image/png")), "ast_1.png");
+        assert_eq!(file_name(&asset("ast_2", "audio/mpeg")), "ast_2.mp3");
+        assert_eq!(file_name(&asset("ast_3", "x/unknown")), "ast_3.bin");
     }
 }

@@ -4,10 +4,12 @@
 
 use std::path::Path;
 
+use ferry_types::AssetUpload;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
 use serde_json::Value;
 
+use crate::answer::typed;
 use crate::client::{json_of, ApiClient, CliError};
 use crate::commands::sessions::urlencode;
 
@@ -42,4 +44,10 @@ pub async fn import(
     media_type: Option<&str>,
 ) -> Result<Value, CliError> {
     upload_file(client, "/v1/assets", path, media_type).await
+}
+
+/// Uploads a file as an asset for `command` and returns its id.
+pub async fn import_id(client: &ApiClient, command: &str, path: &Path) -> Result<String, CliError> {
+    let answer = import(client, path, None).await?;
+    Ok(typed::<AssetUpload>(command, &answer)?.asset.id)
 }

@@ -2,25 +2,26 @@
 
 use std::io::Write;
 
+use ferry_types::{AssetDeleted, AssetDetail, AssetInfo, AssetPage, AssetUpload};
 use reqwest::Method;
-use serde_json::Value;
 
+use crate::answer::typed;
 use crate::cli::{AssetsCommand, GlobalArgs};
 use crate::client::{ApiClient, CliError};
 use crate::commands::sessions::urlencode;
-use crate::render::{bytes, print_json, s};
+use crate::render::{bytes, print_json};
 use crate::save::{download, write_file};
 use crate::upload::import;
 
 /// One asset on one line.
-fn asset_line(a: &Value) -> String {
+fn asset_line(a: &AssetInfo) -> String {
     format!(
         "{}  {:<16} {:>10}  {:<11} {}",
-        s(a, "id"),
-        s(a, "media_type"),
-        bytes(a["size"].as_u64().unwrap_or(0)),
-        s(a, "source"),
-        a["file_name"].as_str().unwrap_or("")
+        a.id,
+        a.media_type,
+        bytes(a.size),
+        a.source,
+        a.file_name.as_deref().unwrap_or("")
     )
 }
 
@@ -33,17 +34,18 @@ pub async fn run(g: &GlobalArgs, cmd: &AssetsCommand) -> Result<(), CliError> {
             if g.json {
                 print_json(&v);
             } else {
-                let verb = if v["created"].as_bool() == Some(false) {
-                    "already stored"
-                } else {
+                let up: AssetUpload = typed("assets import", &v)?;
+                let verb = if up.created {
                     "imported"
+                } else {
+                    "already stored"
                 };
-                println!("{}", s(&v, "id"));
+                println!("{}", up.asset.id);
                 eprintln!(
                     "{verb} {} as {} ({})",
                     path.display(),
-                    s(&v, "media_type"),
-                    bytes(v["size"].as_u64().unwrap_or(0))
+                    up.asset.media_type,
+                    bytes(up.asset.size)
                 );
             }
             Ok(())
@@ -67,14 +69,14 @@ pub async fn run(g: &GlobalArgs, cmd: &AssetsCommand) -> Result<(), CliError> {
                 print_json(&v);
                 return Ok(());
             }
-            let assets = v["assets"].as_array().cloned().unwrap_or_default();
-            if assets.is_empty() {
+            let page: AssetPage = typed("assets list", &v)?;
+            if page.assets.is_empty() {
                 println!("no assets; add one with `ferry assets import FILE`");
             }
-            for a in &assets {
+            for a in &page.assets {
                 println!("{}", asset_line(a));
             }
-            if let Some(next) = v["next_cursor"].as_str() {
+            if let Some(next) = &page.next_cursor {
                 println!("more: ferry assets list --cursor {next}");
             }
             Ok(())
@@ -87,21 +89,19 @@ pub async fn run(g: &GlobalArgs, cmd: &AssetsCommand) -> Result<(), CliError> {
                 print_json(&v);
                 return Ok(());
             }
-            println!("asset {}", s(&v, "id"));
-            println!("  type     {} ({})", s(&v, "media_type"), s(&v, "kind"));
-            println!("  size     {}", bytes(v["size"].as_u64().unwrap_or(0)));
-            println!("  sha256   {}", s(&v, "sha256"));
-            if let Some(name) = v["file_name"].as_str() {
+            let detail: AssetDetail = typed("assets show", &v)?;
+            let a = &detail.asset;
+            println!("asset {}", a.id);
+            println!("  type     {} ({})", a.media_type, a.kind);
+            println!("  size     {}", bytes(a.size));
+            println!("  sha256   {}", a.sha256);
+            if let Some(name) = &a.file_name {
                 println!("  name     {name}");
             }
-            println!(
-                "  source   {} · created {}",
-                s(&v, "source"),
-                s(&v, "created_at")
-            );
-            for d in v["derivations"].as_array().into_iter().flatten() {
-                println!("  {} by {}:", s(d, "kind"), s(d, "model"));
-                println!("    {}", s(d, "content"));
+            println!("  source   {} · created {}", a.source, a.created_at);
+            for d in &detail.derivations {
+                println!("  {} by {}:", d.kind, d.model);
+                println!("    {}", d.content);
             }
             Ok(())
         }
@@ -137,7 +137,8 @@ pub async fn run(g: &GlobalArgs, cmd: &AssetsCommand) -> Result<(), CliError> {
             if g.json {
                 print_json(&v);
             } else {
-                println!("deleted asset {id}");
+                let gone: AssetDeleted = typed("assets delete", &v)?;
+                println!("deleted asset {}", gone.asset.id);
             }
             Ok(())
         }

@@ -2,13 +2,15 @@
 //! playable WAV), written to `--out`. `ferry audio transcribe PATH`: uploads the file,
 //! asks the daemon for its transcript (cached per file and model) and prints the text.
 
+use ferry_types::{AssetUpload, TranscriptView};
 use reqwest::Method;
 use serde_json::json;
 
+use crate::answer::typed;
 use crate::cli::{AudioCommand, GlobalArgs};
 use crate::client::{ApiClient, CliError};
 use crate::commands::media::show_tool_output;
-use crate::render::{print_json, s};
+use crate::render::print_json;
 use crate::upload::import;
 
 /// Runs an audio command.
@@ -41,7 +43,7 @@ pub async fn run(g: &GlobalArgs, cmd: &AudioCommand) -> Result<(), CliError> {
             let v = client
                 .call_json(Method::POST, "/v1/tools/generate_audio", Some(&body))
                 .await?;
-            show_tool_output(g, &client, &v, out.as_deref()).await
+            show_tool_output(g, &client, "audio speak", &v, out.as_deref()).await
         }
         AudioCommand::Transcribe {
             path,
@@ -51,8 +53,9 @@ pub async fn run(g: &GlobalArgs, cmd: &AudioCommand) -> Result<(), CliError> {
             media_type,
         } => {
             let asset = import(&client, path, media_type.as_deref()).await?;
+            let asset: AssetUpload = typed("audio transcribe", &asset)?;
             let body = json!({
-                "asset_id": asset["id"],
+                "asset_id": asset.asset.id,
                 "language": language,
                 "model": model,
                 "route": route,
@@ -63,13 +66,10 @@ pub async fn run(g: &GlobalArgs, cmd: &AudioCommand) -> Result<(), CliError> {
             if g.json {
                 print_json(&v);
             } else {
-                println!("{}", s(&v, "text"));
-                let cached = if v["cached"].as_bool() == Some(true) {
-                    " (cached)"
-                } else {
-                    ""
-                };
-                eprintln!("{} · {}{cached}", s(&v, "model"), s(&v, "asset_id"));
+                let t: TranscriptView = typed("audio transcribe", &v)?;
+                println!("{}", t.text);
+                let cached = if t.cached { " (cached)" } else { "" };
+                eprintln!("{} · {}{cached}", t.model, t.asset_id);
             }
             Ok(())
         }

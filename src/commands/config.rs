@@ -3,9 +3,10 @@
 //! to the same configuration; JSON (or `--json`) is the API document. Secrets are never
 //! part of either.
 
+use ferry_types::ConfigView;
 use reqwest::Method;
-use serde_json::Value;
 
+use crate::answer::typed;
 use crate::cli::{ConfigCommand, GlobalArgs};
 use crate::client::{ApiClient, CliError};
 use crate::render::print_json;
@@ -23,8 +24,8 @@ pub async fn run(g: &GlobalArgs, cmd: &ConfigCommand) -> Result<(), CliError> {
         print_json(&client.get_json(&path).await?);
         return Ok(());
     }
-    let doc = client.get_json(&path).await?;
-    let source = doc.get("path").and_then(Value::as_str).unwrap_or("-");
+    let doc: ConfigView = typed("config show", &client.get_json(&path).await?)?;
+    let source = doc.path;
     let sep = if route.is_some() { '&' } else { '?' };
     let resp = client
         .send(client.request(Method::GET, &format!("{path}{sep}format=toml")))

@@ -10,10 +10,12 @@ use std::time::Duration;
 use ferry_config::RoutesFile;
 use ferry_engine::{RouteTable, SecretsHandle};
 use ferry_secrets::{MasterKey, SecretStore};
+use ferry_types::StatusView;
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::answer::typed;
 use crate::cli::{DoctorArgs, GlobalArgs};
 use crate::client::{ApiClient, CliError};
 use crate::render::print_json;
@@ -316,13 +318,20 @@ async fn check_daemon(g: &GlobalArgs, report: &mut Report) {
         );
         return;
     };
+    let st: StatusView = match typed("doctor", &st) {
+        Ok(st) => st,
+        Err(e) => {
+            report.fail(
+                "daemon",
+                e.message,
+                "run the daemon and the CLI of the same ferry version",
+            );
+            return;
+        }
+    };
     report.ok(
         "daemon",
-        format!(
-            "ferry {} at {url}, {}",
-            st["version"].as_str().unwrap_or("?"),
-            st["state"].as_str().unwrap_or("?")
-        ),
+        format!("ferry {} at {url}, {}", st.version, st.state.as_str()),
     );
     let loopback = url::Url::parse(&url)
         .ok()
@@ -352,23 +361,22 @@ async fn check_daemon(g: &GlobalArgs, report: &mut Report) {
     } else {
         report.ok("bind/auth", "remote over HTTPS with a token");
     }
-    if st["secrets_locked"] == true {
+    if st.secrets_locked {
         report.warn(
             "daemon secrets",
             "the daemon runs without a master key: it cannot store secrets",
             "restart it with FERRY_MASTER_KEY_FILE set (docs/operations.md has a systemd unit)",
         );
     }
-    for route in st["routes"].as_array().into_iter().flatten() {
-        if route["ready"] != true {
-            report.fail(
-                &format!("daemon route {}", route["id"].as_str().unwrap_or("?")),
-                route["reason"].as_str().unwrap_or("not ready").to_string(),
-                route["fix"]
-                    .as_str()
-                    .unwrap_or("see `ferry status`")
-                    .to_string(),
-            );
-        }
+    for route in st.routes.iter().filter(|r| !r.ready) {
+        report.fail(
+            &format!("daemon route {}", route.id),
+            route.reason.as_deref().unwrap_or("not ready").to_string(),
+            route
+                .fix
+                .as_deref()
+                .unwrap_or("see `ferry status`")
+                .to_string(),
+        );
     }
 }

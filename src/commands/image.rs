@@ -9,7 +9,7 @@ use crate::cli::{GlobalArgs, ImageCommand, ImageOptions};
 use crate::client::{ApiClient, CliError};
 use crate::commands::media::show_tool_output;
 use crate::progress::Progress;
-use crate::upload::import;
+use crate::upload::import_id;
 
 /// Runs an image command.
 pub async fn run(g: &GlobalArgs, cmd: &ImageCommand) -> Result<(), CliError> {
@@ -27,8 +27,7 @@ pub async fn run(g: &GlobalArgs, cmd: &ImageCommand) -> Result<(), CliError> {
         } => {
             let mut ids = Vec::with_capacity(images.len());
             for path in images {
-                let asset = import(&client, path, None).await?;
-                ids.push(asset["id"].clone());
+                ids.push(Value::String(import_id(&client, "image edit", path).await?));
             }
             let mut body = base_body(prompt, options);
             body["image_asset_ids"] = Value::Array(ids);
@@ -40,7 +39,11 @@ pub async fn run(g: &GlobalArgs, cmd: &ImageCommand) -> Result<(), CliError> {
         .call_json(Method::POST, &format!("/v1/tools/{tool}"), Some(&body))
         .await;
     progress.finish();
-    show_tool_output(g, &client, &result?, options.out.as_deref()).await
+    let command = match cmd {
+        ImageCommand::Generate { .. } => "image generate",
+        ImageCommand::Edit { .. } => "image edit",
+    };
+    show_tool_output(g, &client, command, &result?, options.out.as_deref()).await
 }
 
 fn base_body(prompt: &str, o: &ImageOptions) -> Value {

@@ -3,13 +3,14 @@
 //! `create`; nothing else ever shows it.
 
 use ferry_engine::{KeyAnswer, KeyCreated, KeyList, KeyView};
+use ferry_types::SpendReport;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
 use crate::answer::typed;
 use crate::cli::{GlobalArgs, KeyLimitArgs, KeysCommand, SpendArgs};
 use crate::client::{ApiClient, CliError};
-use crate::render::{print_json, s};
+use crate::render::print_json;
 
 /// `none` → JSON null (remove), else the parsed value.
 fn nullable<T: std::str::FromStr + Into<Value>>(
@@ -70,10 +71,6 @@ fn settings_body(l: &KeyLimitArgs, body: &mut Map<String, Value>) -> Result<(), 
 
 fn dollars(n: f64) -> String {
     format!("${n:.4}")
-}
-
-fn usd(v: &Value) -> String {
-    v.as_f64().map(dollars).unwrap_or_else(|| "-".into())
 }
 
 /// The items joined with commas, `*` (any) when there are none.
@@ -229,6 +226,7 @@ pub async fn spend(g: &GlobalArgs, args: &SpendArgs) -> Result<(), CliError> {
         print_json(&v);
         return Ok(());
     }
+    let report: SpendReport = typed("keys spend", &v)?;
     println!(
         "{:<28} {:>8} {:>12} {:>12} {:>10} {:>10}",
         match &args.split {
@@ -241,19 +239,19 @@ pub async fn spend(g: &GlobalArgs, args: &SpendArgs) -> Result<(), CliError> {
         "PROMPT",
         "COMPLETION"
     );
-    for row in v["groups"].as_array().into_iter().flatten() {
-        let est = row["estimated_calls"].as_u64().unwrap_or(0);
+    for row in &report.groups {
+        let est = row.estimated_calls;
         println!(
             "{:<28} {:>8} {:>12} {:>12} {:>10} {:>10}{}",
-            match row["split"].as_str() {
-                Some(split) => format!("{} / {split}", s(row, "group")),
-                None => s(row, "group").to_owned(),
+            match &row.split {
+                Some(split) => format!("{} / {split}", row.group),
+                None => row.group.clone(),
             },
-            row["calls"].as_u64().unwrap_or(0),
-            usd(&row["cost_usd"]),
-            usd(&row["billed_usd"]),
-            row["prompt_tokens"].as_u64().unwrap_or(0),
-            row["completion_tokens"].as_u64().unwrap_or(0),
+            row.calls,
+            dollars(row.cost_usd),
+            row.billed_usd.map(dollars).unwrap_or_else(|| "-".into()),
+            row.prompt_tokens,
+            row.completion_tokens,
             if est > 0 {
                 format!("  ({est} charged at their reservation: no usage reported)")
             } else {
@@ -261,7 +259,7 @@ pub async fn spend(g: &GlobalArgs, args: &SpendArgs) -> Result<(), CliError> {
             }
         );
     }
-    println!("total {}", usd(&v["total_usd"]));
+    println!("total {}", dollars(report.total_usd));
     Ok(())
 }
 

@@ -4,56 +4,53 @@
 
 use std::path::Path;
 
+use ferry_types::{AssetRef, ToolOutput};
 use serde_json::{json, Value};
 
+use crate::answer::typed;
 use crate::cli::GlobalArgs;
 use crate::client::{ApiClient, CliError};
-use crate::render::{bytes, print_json, s};
+use crate::render::{bytes, print_json};
 use crate::save::{numbered, save_all};
 
 /// One asset as a line: `ast_… image/png 12.0 KiB`.
-pub fn asset_line(a: &Value) -> String {
-    format!(
-        "{}  {:<12} {}",
-        a["asset_id"]
-            .as_str()
-            .or_else(|| a["id"].as_str())
-            .unwrap_or("-"),
-        s(a, "media_type"),
-        bytes(a["size"].as_u64().unwrap_or(0))
-    )
+pub fn asset_line(a: &AssetRef) -> String {
+    format!("{}  {:<12} {}", a.asset_id, a.media_type, bytes(a.size))
 }
 
-/// Shows a tool's result and writes its assets to `out` when given.
+/// Shows the answer `v` of `command` (a direct tool call) and writes its assets to `out`
+/// when given.
 pub async fn show_tool_output(
     g: &GlobalArgs,
     client: &ApiClient,
+    command: &str,
     v: &Value,
     out: Option<&Path>,
 ) -> Result<(), CliError> {
-    let assets: Vec<&Value> = v["assets"].as_array().into_iter().flatten().collect();
+    let result: ToolOutput = typed(command, v)?;
+    let ids: Vec<&str> = result.assets.iter().map(|a| a.asset_id.as_str()).collect();
     let written = match out {
-        Some(out) => save_all(client, &assets, &numbered(out, assets.len())).await?,
+        Some(out) => save_all(client, &ids, &numbered(out, ids.len())).await?,
         None => Vec::new(),
     };
     if g.json {
-        let mut v = v.clone();
-        v["files"] = json!(written
+        let files: Vec<Value> = written
             .iter()
             .map(|(id, path, size)| json!({"asset_id": id, "path": path, "bytes": size}))
-            .collect::<Vec<_>>());
-        print_json(&v);
+            .collect();
+        let mut answer = v.clone();
+        if let Some(fields) = answer.as_object_mut() {
+            fields.insert("files".into(), Value::Array(files));
+        }
+        print_json(&answer);
         return Ok(());
     }
     if written.is_empty() {
-        for a in &assets {
+        for a in &result.assets {
             println!("{}", asset_line(a));
         }
-        if let Some(first) = assets.first() {
-            eprintln!(
-                "save with: ferry assets get {} --out FILE",
-                first["asset_id"].as_str().unwrap_or("ID")
-            );
+        if let Some(first) = result.assets.first() {
+            eprintln!("save with: ferry assets get {} --out FILE", first.asset_id);
         }
     } else {
         for (id, path, size) in &written {
@@ -61,18 +58,16 @@ pub async fn show_tool_output(
             eprintln!("wrote {id} ({}) to {}", bytes(*size as u64), path.display());
         }
     }
-    if let Some(text) = v["text"].as_str().filter(|t| !t.trim().is_empty()) {
-        eprintln!("{}: {text}", s(v, "model"));
+    if let Some(text) = result.text.as_deref().filter(|t| !t.trim().is_empty()) {
+        eprintln!("{}: {text}", result.model);
     }
-    let cost = v["cost"]
-        .as_f64()
+    let cost = result
+        .cost
         .map(|c| format!(" · ${c:.6}"))
         .unwrap_or_default();
     eprintln!(
         "{} · {} · route {}{cost}",
-        s(v, "tool"),
-        s(v, "model"),
-        s(v, "route")
+        result.tool, result.model, result.route
     );
     Ok(())
 }

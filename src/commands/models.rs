@@ -1,12 +1,14 @@
 //! `ferry models list` (the route's model catalog with capabilities and prices) and
 //! `ferry models status` (the key's credit and limits as OpenRouter reports them).
 
+use ferry_types::{KeyStatus, ModelsView};
 use serde_json::Value;
 
+use crate::answer::typed;
 use crate::cli::{GlobalArgs, ModelsCommand};
 use crate::client::{ApiClient, CliError};
 use crate::commands::sessions::urlencode;
-use crate::render::{print_json, s};
+use crate::render::print_json;
 
 /// `0.0000025` USD per token as `$2.50/M`.
 fn per_million(price: &Value) -> String {
@@ -42,7 +44,7 @@ pub async fn run(g: &GlobalArgs, cmd: &ModelsCommand) -> Result<(), CliError> {
                 print_json(&v);
                 return Ok(());
             }
-            print_status(&v);
+            print_status(&typed("models status", &v)?);
             Ok(())
         }
     }
@@ -70,55 +72,47 @@ async fn list(
         print_json(&v);
         return Ok(());
     }
-    let models = v["models"].as_array().cloned().unwrap_or_default();
-    if models.is_empty() {
-        println!("no models match on route {}", s(&v, "route"));
+    let view: ModelsView = typed("models list", &v)?;
+    if view.models.is_empty() {
+        println!("no models match on route {}", view.route);
     }
-    for m in &models {
-        let join = |key: &str| {
-            m[key]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join("+")
-                })
-                .unwrap_or_default()
-        };
+    for m in &view.models {
         let mut flags = Vec::new();
-        if m["vision"].as_bool() == Some(true) {
+        if m.vision {
             flags.push("vision");
         }
-        if m["image_only"].as_bool() == Some(true) {
+        if m.image_only {
             flags.push("image-only");
         }
-        if m["reasoning"].as_bool() == Some(true) {
+        if m.reasoning {
             flags.push("reasoning");
         }
         println!(
             "{:<44} {:>9} ctx  {}->{}  in {} out {}  {}",
-            s(m, "id"),
-            m["context_length"]
-                .as_u64()
+            m.id,
+            m.context_length
                 .map(|c| c.to_string())
                 .unwrap_or("-".into()),
-            join("input_modalities"),
-            join("output_modalities"),
-            per_million(&m["pricing"]["prompt"]),
-            per_million(&m["pricing"]["completion"]),
+            m.input_modalities.join("+"),
+            m.output_modalities.join("+"),
+            per_million(&m.pricing["prompt"]),
+            per_million(&m.pricing["completion"]),
             flags.join(",")
         );
     }
-    let stale = if v["stale"].as_bool() == Some(true) {
+    let stale = if view.stale {
         format!(
             " (stale: {})",
-            v["refresh_error"].as_str().unwrap_or("refresh pending")
+            view.refresh_error.as_deref().unwrap_or("refresh pending")
         )
     } else {
         String::new()
     };
-    eprintln!("{} models on route {}{stale}", models.len(), s(&v, "route"));
+    eprintln!(
+        "{} models on route {}{stale}",
+        view.models.len(),
+        view.route
+    );
     Ok(())
 }
 
@@ -129,11 +123,13 @@ fn money(v: &Value) -> String {
     }
 }
 
-fn print_status(v: &Value) {
-    let key = &v["key"];
+/// The key's credit; `key` is OpenRouter's document as received, so each of its fields
+/// may be absent.
+fn print_status(status: &KeyStatus) {
+    let key = &status.key;
     println!(
         "route {}: key {} · valid",
-        v["route"].as_str().unwrap_or("-"),
+        status.route,
         key["label"].as_str().unwrap_or("(no label)")
     );
     println!("  credit limit: {}", money(&key["limit"]));

@@ -15,8 +15,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use ferry_types::{
-    RunCompleted, RunEvent, RunPage, RunStatus, RunView, SessionInfo, SessionPage, SessionView,
-    TextDelta,
+    AssetRef, ObservationView, RunCompleted, RunEvent, RunPage, RunStatus, RunView, SessionHistory,
+    SessionInfo, SessionPage, SessionView, TextDelta,
 };
 
 use crate::answer::typed;
@@ -132,10 +132,13 @@ pub async fn run(g: &GlobalArgs, cmd: &SessionsCommand) -> Result<(), CliError> 
                 .into_iter()
                 .filter(|r| r.status != RunStatus::Completed)
                 .collect();
+            let history: SessionHistory = typed("sessions show", &msgs)?;
             if g.json {
                 let mut v = v;
-                v["messages"] = msgs["messages"].clone();
-                v["unfinished_runs"] = json!(unfinished);
+                if let Some(fields) = v.as_object_mut() {
+                    fields.insert("messages".into(), json!(history.messages));
+                    fields.insert("unfinished_runs".into(), json!(unfinished));
+                }
                 print_json(&v);
                 return Ok(());
             }
@@ -162,13 +165,11 @@ pub async fn run(g: &GlobalArgs, cmd: &SessionsCommand) -> Result<(), CliError> 
                 if view.busy { " · busy" } else { "" }
             );
             let mut unfinished = unfinished.iter().rev().peekable();
-            for m in msgs["messages"].as_array().into_iter().flatten() {
-                while let Some(run) =
-                    unfinished.next_if(|r| r.created_at.as_str() < s(m, "created_at"))
-                {
+            for m in &history.messages {
+                while let Some(run) = unfinished.next_if(|r| r.created_at < m.created_at) {
                     print_unfinished_turn(run);
                 }
-                let body = &m["body"];
+                let body = &m.body;
                 let text = match &body["content"] {
                     Value::String(t) => t.clone(),
                     Value::Array(parts) => parts
@@ -188,7 +189,7 @@ pub async fn run(g: &GlobalArgs, cmd: &SessionsCommand) -> Result<(), CliError> 
                         .join(" "),
                     _ => String::new(),
                 };
-                println!("[{}] {}", s(m, "role"), text);
+                println!("[{}] {}", m.role, text);
             }
             for run in unfinished {
                 print_unfinished_turn(run);
@@ -206,12 +207,11 @@ pub async fn run(g: &GlobalArgs, cmd: &SessionsCommand) -> Result<(), CliError> 
             if g.json {
                 print_json(&v);
             } else {
-                println!("{}", s(&v, "transcript"));
+                let seen: ObservationView = typed("sessions observe", &v)?;
+                println!("{}", seen.transcript);
                 eprintln!(
                     "appended to session {} · {} · {}",
-                    s(&v, "session_id"),
-                    s(&v, "asset_id"),
-                    s(&v, "model")
+                    seen.session_id, seen.asset_id, seen.model
                 );
             }
             Ok(())
@@ -385,12 +385,13 @@ async fn input(g: &GlobalArgs, client: &ApiClient, args: &InputArgs) -> Result<(
 }
 
 /// The asset parts of an output, in order.
-fn asset_parts(output: &Value) -> Vec<&Value> {
+fn asset_parts(output: &Value) -> Result<Vec<AssetRef>, CliError> {
     output["parts"]
         .as_array()
         .into_iter()
         .flatten()
         .filter(|p| p["type"] == "asset")
+        .map(|p| typed("sessions input", p))
         .collect()
 }
 
@@ -400,9 +401,10 @@ async fn save_parts(
     output: &Value,
     dir: &Path,
 ) -> Result<Vec<(String, PathBuf, usize)>, CliError> {
-    let assets = asset_parts(output);
+    let assets = asset_parts(output)?;
+    let ids: Vec<&str> = assets.iter().map(|a| a.asset_id.as_str()).collect();
     let paths: Vec<PathBuf> = assets.iter().map(|a| dir.join(file_name(a))).collect();
-    save_all(client, &assets, &paths).await
+    save_all(client, &ids, &paths).await
 }
 
 /// After the streamed text: the text `emit_output` composed (it was not streamed), then
@@ -423,11 +425,13 @@ async fn show_output(
         Some(dir) => save_parts(client, output, dir).await?,
         None => Vec::new(),
     };
-    for a in asset_parts(output) {
-        let id = a["asset_id"].as_str().unwrap_or("-");
-        match saved.iter().find(|(saved_id, _, _)| saved_id == id) {
-            Some((_, path, _)) => println!("[{}] {}", asset_line(a), path.display()),
-            None => println!("[{}]", asset_line(a)),
+    for a in asset_parts(output)? {
+        match saved
+            .iter()
+            .find(|(saved_id, _, _)| *saved_id == a.asset_id)
+        {
+            Some((_, path, _)) => println!("[{}] {}", asset_line(&a), path.display()),
+            None => println!("[{}]", asset_line(&a)),
         }
     }
     if let Some(err) = output.get("speech_error").filter(|e| e.is_object()) {

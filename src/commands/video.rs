@@ -6,17 +6,19 @@
 use std::path::Path;
 use std::time::Duration;
 
+use ferry_types::{VideoJobList, VideoJobView};
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::answer::typed;
 use crate::cli::{GlobalArgs, VideoCommand, VideoGenerateArgs};
 use crate::client::{exit_code, ApiClient, CliError};
 use crate::commands::media::asset_line;
 use crate::commands::sessions::urlencode;
 use crate::progress::Progress;
-use crate::render::{print_json, s};
+use crate::render::print_json;
 use crate::save::{numbered, save_all};
-use crate::upload::import;
+use crate::upload::import_id;
 
 /// How often a followed job is looked at (a local call; the daemon does the upstream
 /// polling with its own backoff).
@@ -31,10 +33,11 @@ pub async fn run(g: &GlobalArgs, cmd: &VideoCommand) -> Result<(), CliError> {
             if *wait {
                 return follow(g, &client, id, out.as_deref()).await;
             }
-            let job = client
+            let answer = client
                 .get_json(&format!("/v1/videos/{}", urlencode(id)))
                 .await?;
-            finish(g, &client, &job, out.as_deref()).await
+            let job: VideoJobView = typed("video status", &answer)?;
+            finish(g, &client, &answer, &job, out.as_deref()).await
         }
         VideoCommand::List { limit } => {
             let v = client
@@ -44,18 +47,18 @@ pub async fn run(g: &GlobalArgs, cmd: &VideoCommand) -> Result<(), CliError> {
                 print_json(&v);
                 return Ok(());
             }
-            let jobs = v["jobs"].as_array().cloned().unwrap_or_default();
-            if jobs.is_empty() {
+            let list: VideoJobList = typed("video list", &v)?;
+            if list.jobs.is_empty() {
                 println!("no video jobs yet; start one with `ferry video generate \"…\"`");
             }
-            for j in &jobs {
+            for j in &list.jobs {
                 println!(
                     "{}  {:<11} {:>4}s  {}  {}",
-                    s(j, "id"),
-                    s(j, "status"),
-                    j["request"]["duration"].as_u64().unwrap_or(0),
-                    s(j, "model"),
-                    j["asset"]["asset_id"].as_str().unwrap_or("")
+                    j.id,
+                    j.status,
+                    j.request["duration"].as_u64().unwrap_or(0),
+                    j.model,
+                    j.asset.as_ref().map_or("", |a| a.asset_id.as_str())
                 );
             }
             Ok(())
@@ -64,7 +67,9 @@ pub async fn run(g: &GlobalArgs, cmd: &VideoCommand) -> Result<(), CliError> {
 }
 
 async fn upload_id(client: &ApiClient, path: &Path) -> Result<Value, CliError> {
-    Ok(import(client, path, None).await?["id"].clone())
+    Ok(Value::String(
+        import_id(client, "video generate", path).await?,
+    ))
 }
 
 async fn generate(
@@ -99,10 +104,11 @@ async fn generate(
     if !refs.is_empty() {
         body["reference_asset_ids"] = Value::Array(refs);
     }
-    let job = client
+    let answer = client
         .call_json(Method::POST, "/v1/tools/generate_video", Some(&body))
         .await?;
-    let request = &job["request"];
+    let job: VideoJobView = typed("video generate", &answer)?;
+    let request = &job.request;
     if request["snapped"].as_bool() == Some(true) {
         let supported: Vec<String> = request["supported_durations"]
             .as_array()
@@ -112,16 +118,16 @@ async fn generate(
             .collect();
         eprintln!(
             "note: {} supports {} s; {} s snapped to {} s",
-            s(&job, "model"),
+            job.model,
             supported.join("/"),
             request["duration_requested"],
             request["duration"]
         );
     }
-    let id = s(&job, "id").to_owned();
+    let id = job.id;
     if args.detach {
         if g.json {
-            print_json(&job);
+            print_json(&answer);
         } else {
             println!("{id}");
             eprintln!("follow it with `ferry video status {id} --wait`");
@@ -142,20 +148,21 @@ async fn follow(
     let path = format!("/v1/videos/{}", urlencode(id));
     let polled = async {
         loop {
-            let job = client.get_json(&path).await?;
-            if job["finished"].as_bool() == Some(true) {
-                return Ok::<Value, CliError>(job);
+            let answer = client.get_json(&path).await?;
+            let job: VideoJobView = typed("video status", &answer)?;
+            if job.finished {
+                return Ok::<(Value, VideoJobView), CliError>((answer, job));
             }
             progress.set(format!(
                 "video {id}: {} · {} s",
-                s(&job, "status"),
-                job["elapsed_ms"].as_u64().unwrap_or(0) / 1000
+                job.status,
+                job.elapsed_ms / 1000
             ));
             tokio::time::sleep(FOLLOW_EVERY).await;
         }
     };
-    let job = tokio::select! {
-        job = polled => job?,
+    let (answer, job) = tokio::select! {
+        ended = polled => ended?,
         _ = tokio::signal::ctrl_c() => {
             progress.finish();
             eprintln!("stopped waiting; video job {id} goes on in the daemon — resume with `ferry video status {id} --wait`");
@@ -163,17 +170,19 @@ async fn follow(
         }
     };
     progress.finish();
-    finish(g, client, &job, out).await
+    finish(g, client, &answer, &job, out).await
 }
 
-/// Prints a job; a completed one's video is written to `out`; a failed one is an error.
+/// Prints a job (`answer`, read as `job`); a completed one's video is written to `out`;
+/// a failed one is an error.
 async fn finish(
     g: &GlobalArgs,
     client: &ApiClient,
-    job: &Value,
+    answer: &Value,
+    job: &VideoJobView,
     out: Option<&Path>,
 ) -> Result<(), CliError> {
-    if let Some(err) = job.get("error").filter(|e| e.is_object()) {
+    if let Some(err) = job.error.as_ref().filter(|e| e.is_object()) {
         let code = err["code"].as_str().unwrap_or("video_failed");
         let retryable = code == "video_expired";
         let status = if code == "video_timeout" { 504 } else { 502 };
@@ -183,23 +192,22 @@ async fn finish(
                 err["message"].as_str().unwrap_or("the video job failed")
             ),
             exit: exit_code(status, code, retryable),
-            problem: Some(job.clone()),
+            problem: Some(answer.clone()),
         });
     }
-    let asset = job.get("asset").filter(|a| a.is_object());
-    let written = match (asset, out) {
-        (Some(a), Some(out)) => save_all(client, &[a], &numbered(out, 1)).await?,
+    let written = match (&job.asset, out) {
+        (Some(a), Some(out)) => save_all(client, &[&a.asset_id], &numbered(out, 1)).await?,
         _ => Vec::new(),
     };
     if g.json {
-        let mut v = job.clone();
-        if let Some((_, path, size)) = written.first() {
-            v["file"] = json!({"path": path, "bytes": size});
+        let mut shown = answer.clone();
+        if let (Some(fields), Some((_, path, size))) = (shown.as_object_mut(), written.first()) {
+            fields.insert("file".into(), json!({"path": path, "bytes": size}));
         }
-        print_json(&v);
+        print_json(&shown);
         return Ok(());
     }
-    match (asset, written.first()) {
+    match (&job.asset, written.first()) {
         (_, Some((id, path, _))) => {
             println!("{}", path.display());
             eprintln!("wrote {id} to {}", path.display());
@@ -207,10 +215,10 @@ async fn finish(
         (Some(a), None) => println!("{}", asset_line(a)),
         (None, None) => println!(
             "video job {} is {} ({} s so far); follow it with `ferry video status {} --wait`",
-            s(job, "id"),
-            s(job, "status"),
-            job["elapsed_ms"].as_u64().unwrap_or(0) / 1000,
-            s(job, "id")
+            job.id,
+            job.status,
+            job.elapsed_ms / 1000,
+            job.id
         ),
     }
     Ok(())

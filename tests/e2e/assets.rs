@@ -350,13 +350,7 @@ pub(crate) fn delete_and_multipart_and_cli_round_trip(store: AssetBackend) {
     // Multipart upload with a `file` part.
     let png = testdata::png_with(3, 3, 9);
     let boundary = "XferryBoundary";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nignored\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"shot.png\"\r\nContent-Type: image/png\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(&png);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let ct = format!("multipart/form-data; boundary={boundary}");
+    let (ct, body) = multipart(("note", "ignored"), "shot.png", "image/png", &png);
     let resp = http_bytes(
         r.d.port,
         "POST",

@@ -45,13 +45,11 @@ pub(crate) fn seed_flow_end_to_end() {
     assert_eq!(v["routes"][0]["capabilities"]["image_generation"], true);
     // The live answers are the typed views, field for field: reading them and writing them
     // back gives the same JSON.
-    let runtime: ferry_types::RuntimeView = serde_json::from_value(v.clone()).unwrap();
-    assert_eq!(serde_json::to_value(&runtime).unwrap(), v);
+    as_view::<ferry_types::RuntimeView>(&v);
     let out = d.cli(&env, &["--json", "status"]);
     let v = json(&stdout(&out));
-    let status: ferry_types::StatusView = serde_json::from_value(v.clone()).unwrap();
+    let status: ferry_types::StatusView = as_view(&v);
     assert_eq!(status.state, ferry_types::ServiceState::Ready);
-    assert_eq!(serde_json::to_value(&status).unwrap(), v);
 }
 
 #[test]

@@ -24,3 +24,4 @@ mod sessions;
 mod shaping;
 mod team;
 mod tool_loop;
+mod views;

@@ -537,6 +537,35 @@ impl Drop for Daemon {
 /// they are not a web page (the browser suite, `tests/e2e/browser.rs`, sends raw requests).
 const CLIENT: &str = "X-Ferry-Client: ferry-e2e\r\n";
 
+/// A live answer read as ferry-types' view `T`, field for field: it reads, and writing it
+/// back gives the same JSON (no field dropped, renamed or added).
+pub fn as_view<T: serde::Serialize + serde::de::DeserializeOwned>(answer: &serde_json::Value) -> T {
+    let name = std::any::type_name::<T>();
+    let view: T =
+        serde_json::from_value(answer.clone()).unwrap_or_else(|e| panic!("{name}: {e}\n{answer}"));
+    assert_eq!(&serde_json::to_value(&view).unwrap(), answer, "{name}");
+    view
+}
+
+/// A multipart/form-data body of one text field and a `file` part: its Content-Type
+/// (with the boundary) and its bytes.
+pub fn multipart(
+    field: (&str, &str),
+    file_name: &str,
+    media_type: &str,
+    bytes: &[u8],
+) -> (String, Vec<u8>) {
+    let boundary = "XferryBoundary";
+    let (name, value) = field;
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: {media_type}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
 /// Minimal blocking HTTP/1.1 client for the tests (status, body). Avoids depending on the
 /// client code under test.
 pub fn http(

@@ -383,6 +383,28 @@ mod tests {
             ("/v1/status", "get", "200", "StatusView"),
             ("/v1/runtime", "get", "200", "RuntimeView"),
             ("/v1/runtime/model", "post", "200", "RuntimeView"),
+            ("/v1/assets", "post", "201", "AssetUpload"),
+            ("/v1/assets", "post", "200", "AssetUpload"),
+            ("/v1/assets", "get", "200", "AssetPage"),
+            ("/v1/assets/{id}", "get", "200", "AssetDetail"),
+            ("/v1/assets/{id}", "delete", "200", "AssetDeleted"),
+            ("/v1/sessions/{id}/messages", "get", "200", "SessionHistory"),
+            ("/v1/sessions/{id}/runs", "get", "200", "SessionRuns"),
+            (
+                "/v1/tools/transcribe_audio",
+                "post",
+                "200",
+                "TranscriptView",
+            ),
+            ("/v1/tools/{name}", "post", "200", "ToolOutput"),
+            ("/v1/tools/{name}", "post", "202", "VideoJobView"),
+            ("/v1/videos/{id}", "get", "200", "VideoJobView"),
+            ("/v1/videos", "get", "200", "VideoJobList"),
+            ("/v1/spend", "get", "200", "SpendReport"),
+            ("/v1/models", "get", "200", "ModelsView"),
+            ("/v1/models/status", "get", "200", "KeyStatus"),
+            ("/v1/observations", "post", "201", "ObservationView"),
+            ("/v1/openapi.json", "get", "200", "ApiDocument"),
         ] {
             let responses = doc["paths"][path][method]["responses"].as_object().unwrap();
             assert_eq!(
@@ -426,5 +448,71 @@ mod tests {
             let name = piece.split('"').next().unwrap();
             assert!(schemas[name].is_object(), "$ref to a missing schema {name}");
         }
+    }
+
+    /// No answer in the document is a bare `Object` any more: every JSON 2xx body is a
+    /// named schema with its fields, and the OpenAI-shaped answers ferry builds are typed.
+    #[test]
+    fn no_answer_is_a_bare_object() {
+        let doc = serde_json::to_value(crate::openapi()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let mut bodies = 0;
+        let mut bare = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in super::METHODS {
+                let Some(op) = item.get(method) else { continue };
+                for (status, r) in op["responses"].as_object().unwrap() {
+                    if !status.starts_with('2') {
+                        continue;
+                    }
+                    let Some(schema) = r["content"]["application/json"].get("schema") else {
+                        continue;
+                    };
+                    bodies += 1;
+                    let name = schema["$ref"]
+                        .as_str()
+                        .and_then(|r| r.strip_prefix("#/components/schemas/"));
+                    let typed = name.is_some_and(|name| {
+                        let view = &schemas[name];
+                        view["properties"].is_object()
+                            || view["allOf"].is_array()
+                            || view["oneOf"].is_array()
+                    });
+                    if !typed {
+                        bare.push(format!("{method} {path} {status}: {schema}"));
+                    }
+                }
+            }
+        }
+        assert!(bare.is_empty(), "bare objects:\n{}", bare.join("\n"));
+        assert!(bodies >= 40, "{bodies} JSON answers");
+        for (path, schema) in [
+            ("/openai/v1/images/generations", "ImagesAnswer"),
+            ("/openai/v1/images/edits", "ImagesAnswer"),
+            ("/openai/v1/audio/transcriptions", "TranscriptionAnswer"),
+        ] {
+            assert_eq!(
+                doc["paths"][path]["post"]["responses"]["200"]["content"]["application/json"]
+                    ["schema"]["$ref"],
+                format!("#/components/schemas/{schema}"),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            doc["paths"]["/openai/v1/models/{model}"]["get"]["responses"]["200"]["content"]
+                ["application/json"]["schema"]["$ref"],
+            "#/components/schemas/FacadeModel"
+        );
+        assert_eq!(
+            schemas["TranscriptionAnswer"]["oneOf"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        // Exactly one variant matches a verbose answer: the plain one allows no other field.
+        assert_eq!(schemas["TranscriptText"]["additionalProperties"], false);
+        let document: ferry_types::ApiDocument = serde_json::from_value(doc.clone()).unwrap();
+        assert!(document.openapi.starts_with("3.1"), "{}", document.openapi);
     }
 }

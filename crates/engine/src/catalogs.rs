@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use ferry_openrouter::{Catalog, CatalogModel};
-use serde::Serialize;
+use ferry_openrouter::Catalog;
+use ferry_types::{ModelEntry, ModelsView};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -99,36 +99,6 @@ fn cache_path(dir: &Path, route: &str) -> PathBuf {
     dir.join(format!("models-{route}.json"))
 }
 
-/// `GET /v1/models?route=R`.
-#[derive(Debug, Clone, Serialize)]
-pub struct ModelsView {
-    /// The route.
-    pub route: String,
-    /// When the catalog was fetched (Unix seconds).
-    pub fetched_at: u64,
-    /// True when older than the TTL (a refresh failed; see `refresh_error`).
-    pub stale: bool,
-    /// Why the refresh failed, when the catalog shown is stale.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_error: Option<String>,
-    /// Models in the catalog, after filters.
-    pub models: Vec<ModelEntry>,
-}
-
-/// One model as listed.
-#[derive(Debug, Clone, Serialize)]
-pub struct ModelEntry {
-    /// The catalog facts.
-    #[serde(flatten)]
-    pub model: CatalogModel,
-    /// Whether images can be attached.
-    pub vision: bool,
-    /// Whether it outputs images only.
-    pub image_only: bool,
-    /// Whether it takes the `reasoning` parameter.
-    pub reasoning: bool,
-}
-
 /// Filters of the models list.
 #[derive(Debug, Clone, Default)]
 pub struct ModelsQuery {
@@ -200,7 +170,14 @@ impl Catalogs {
                 vision: m.accepts_images(),
                 image_only: m.is_image_only(),
                 reasoning: m.supports_reasoning(),
-                model: m.clone(),
+                id: m.id.clone(),
+                name: m.name.clone(),
+                context_length: m.context_length,
+                input_modalities: m.input_modalities.clone(),
+                output_modalities: m.output_modalities.clone(),
+                supported_parameters: m.supported_parameters.clone(),
+                pricing: m.pricing.clone(),
+                max_completion_tokens: m.max_completion_tokens,
             })
             .collect();
         Ok(ModelsView {

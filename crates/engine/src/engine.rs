@@ -13,7 +13,6 @@ use ferry_config::{validate_selector, wire_model, RoutesFile, SpeakReplies};
 use ferry_openrouter::{Provider, RetryPolicy};
 use ferry_store::{InsertOutcome, NewRun, NewSession, Run, Session, SessionPatch, Storage};
 use ferry_types::{ProblemCode, RunEnded, RunEvent};
-use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -33,12 +32,12 @@ use crate::secrets::SecretsHandle;
 use crate::tool_loop::{SessionSettings, TurnRunner};
 use crate::tools::require_tool;
 use crate::tools::{RouteTools, ToolName};
-use crate::transcribe::{TranscribeOptions, Transcriber, TranscriptView};
+use crate::transcribe::{TranscribeOptions, Transcriber};
 use crate::upstreams::Upstreams;
-use crate::video_jobs::{VideoJobView, VideoJobs};
+use crate::video_jobs::VideoJobs;
 use crate::views::{ActiveTarget, RuntimeView, SessionView, StatusView};
 use crate::EngineError;
-use ferry_types::{ServiceState, TargetSource};
+use ferry_types::{ServiceState, TargetSource, TranscriptView, VideoJobView};
 
 const RUNTIME_MODEL_KEY: &str = "runtime.model";
 const INTERRUPTED_ON_START: &str =
@@ -375,7 +374,7 @@ impl Engine {
     pub async fn models(
         &self,
         query: &crate::catalogs::ModelsQuery,
-    ) -> Result<crate::catalogs::ModelsView, EngineError> {
+    ) -> Result<ferry_types::ModelsView, EngineError> {
         self.inner.catalogs.models(query).await
     }
 
@@ -616,13 +615,19 @@ impl Engine {
     }
 
     /// `GET /v1/models/status`: the route's key as OpenRouter reports it (`GET /key`).
-    pub async fn key_status(&self, route: Option<&str>) -> Result<serde_json::Value, EngineError> {
+    pub async fn key_status(
+        &self,
+        route: Option<&str>,
+    ) -> Result<ferry_types::KeyStatus, EngineError> {
         let routes = &self.inner.routes;
         let id = route.unwrap_or(&routes.file().default_route).to_string();
         let up = self.inner.upstreams.upstream(routes.route(&id)?)?;
         let info = up.provider.key_info(&up.key).await?;
         let data = info.get("data").cloned().unwrap_or(info);
-        Ok(json!({"route": id, "key": data}))
+        Ok(ferry_types::KeyStatus {
+            route: id,
+            key: data,
+        })
     }
 
     /// `POST /v1/sessions`.

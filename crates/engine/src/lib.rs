@@ -46,17 +46,15 @@ pub use access::{
     LimitKind, Limited, NewKey, Period, RateState, Remaining, Scope, SpendQuery, Spent,
 };
 pub use call_trace::FacadeCallTrace;
-pub use catalogs::{ModelEntry, ModelsQuery, ModelsView, DEFAULT_CATALOG_TTL};
-pub use media_tools::{DirectResult, ToolOutput};
-pub use observe::{ObservationView, MICROPHONE_SEGMENT};
-pub use transcribe::{TranscribeOptions, TranscriptView};
-pub use video_jobs::VideoJobView;
+pub use catalogs::{ModelsQuery, DEFAULT_CATALOG_TTL};
+pub use media_tools::DirectResult;
+pub use observe::MICROPHONE_SEGMENT;
+pub use transcribe::TranscribeOptions;
 
 pub use engine::{Engine, EngineConfig, SubmitOptions, Submitted};
 pub use error::EngineError;
 pub use facade::{
-    estimate_input_tokens, FacadeModel, FacadeRequest, FacadeRunEnd, FacadeTrace, PassCall,
-    ReasoningChoice,
+    estimate_input_tokens, FacadeRequest, FacadeRunEnd, FacadeTrace, PassCall, ReasoningChoice,
 };
 pub use input::{plan_chain, InputRequest, PlannedModel, RunPlan};
 pub use live::{Event, LiveRun, Subscription, LIVE_BUFFER};
@@ -64,4 +62,7 @@ pub use probe::{Unreachable, DEFAULT_PROBE_INTERVAL};
 pub use routes::{RouteStatus, RouteTable};
 pub use secrets::SecretsHandle;
 pub use shutdown::CallGuard;
-pub use views::{run_view, session_info, ActiveTarget, RuntimeView, SessionView, StatusView};
+pub use views::{
+    asset_info, history_message, run_view, session_info, ActiveTarget, RuntimeView, SessionView,
+    StatusView,
+};

@@ -16,7 +16,7 @@ use ferry_openrouter::chat_with_retries;
 use ferry_openrouter::media::{
     extract_images, FetchLimits, ImageRequest, ImageSource, SpeechRequest, MAX_EDIT_IMAGES,
 };
-use serde::Serialize;
+use ferry_types::{ToolOutput, VideoJobView};
 use serde_json::{Map, Value};
 
 use crate::access::Gate;
@@ -25,36 +25,14 @@ use crate::catalogs::Catalogs;
 use crate::input::provider_for;
 use crate::routes::RouteTable;
 use crate::tools::{
-    parse_value, require_tool, AssetRef, EditImageArgs, GenerateAudioArgs, GenerateImageArgs,
-    ToolArgs, ToolCtx, ToolName,
+    parse_value, require_tool, EditImageArgs, GenerateAudioArgs, GenerateImageArgs, ToolArgs,
+    ToolCtx, ToolName,
 };
 use crate::totals::add_cost;
 use crate::transcribe::Transcriber;
 use crate::upstreams::Upstreams;
-use crate::video_jobs::{VideoJobView, VideoJobs};
+use crate::video_jobs::VideoJobs;
 use crate::EngineError;
-
-/// What a media tool produced.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ToolOutput {
-    /// The tool's name.
-    pub tool: &'static str,
-    /// The route it ran on.
-    pub route: String,
-    /// The media model that served.
-    pub model: String,
-    /// Stored results, in order.
-    pub assets: Vec<AssetRef>,
-    /// Text the tool returned (a transcript, or what an image model said).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    /// Upstream cost in credits, when reported.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cost: Option<f64>,
-    /// The video job (generate_video).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub video: Option<VideoJobView>,
-}
 
 /// A direct tool call's answer: a finished tool, or a video job still running.
 #[derive(Debug, Clone)]
@@ -195,7 +173,7 @@ impl MediaTools {
                     )
                     .await?;
                 Ok(ToolOutput {
-                    tool: ToolName::TranscribeAudio.as_str(),
+                    tool: ToolName::TranscribeAudio.as_str().to_owned(),
                     route: ctx.route.id.clone(),
                     model: t.model,
                     text: Some(t.text),
@@ -213,7 +191,7 @@ impl MediaTools {
                     ));
                 }
                 Ok(ToolOutput {
-                    tool: ToolName::GenerateVideo.as_str(),
+                    tool: ToolName::GenerateVideo.as_str().to_owned(),
                     route: ctx.route.id.clone(),
                     model: job.model.clone(),
                     assets: job.asset.clone().into_iter().collect(),
@@ -335,7 +313,7 @@ impl MediaTools {
             ..FetchLimits::default()
         };
         let mut out = ToolOutput {
-            tool: tool.as_str(),
+            tool: tool.as_str().to_owned(),
             route: route.id.clone(),
             model: model.clone(),
             ..ToolOutput::default()
@@ -451,7 +429,7 @@ impl MediaTools {
             crate::generated::store_generated(&self.assets, speech.bytes, Kind::Audio, "speech")
                 .await?;
         Ok(ToolOutput {
-            tool: ToolName::GenerateAudio.as_str(),
+            tool: ToolName::GenerateAudio.as_str().to_owned(),
             route: route.id.clone(),
             model: req.model,
             assets: vec![asset],

@@ -6,36 +6,17 @@
 use bytes::Bytes;
 use ferry_assets::{Declared, MediaType, Source};
 use ferry_config::{resolve_target, SelectorInputs};
-use ferry_store::StoredMessage;
-use serde::Serialize;
+use ferry_types::ObservationView;
 use serde_json::json;
 
 use crate::engine::{validate_session_id, Engine};
+use crate::views::history_message;
 use crate::EngineError;
 
 /// The only observation source so far.
 pub const MICROPHONE_SEGMENT: &str = "microphone_segment";
 /// What a `microphone_segment` may be.
 const MICROPHONE_TYPES: [MediaType; 2] = [MediaType::AudioWav, MediaType::AudioWebm];
-
-/// The result of an observation.
-#[derive(Debug, Clone, Serialize)]
-pub struct ObservationView {
-    /// The session it was appended to.
-    pub session_id: String,
-    /// The observation's source.
-    pub source: String,
-    /// The stored audio.
-    pub asset_id: String,
-    /// The transcript.
-    pub transcript: String,
-    /// The STT model that produced it.
-    pub model: String,
-    /// True when the transcript came from the cache (the same audio was seen before).
-    pub cached: bool,
-    /// The history message that was appended.
-    pub message: StoredMessage,
-}
 
 impl Engine {
     /// Stores, transcribes and appends an observation.
@@ -146,7 +127,7 @@ impl Engine {
             transcript: transcript.text,
             model: transcript.model,
             cached: transcript.cached,
-            message,
+            message: history_message(message),
         })
     }
 }

@@ -29,7 +29,7 @@ use ferry_openrouter::{
 };
 use ferry_types::{
     AssetCreated, MediaToolResult, OutputEmitted, ProblemCode, RunEvent, TextDelta, ToolCompleted,
-    ToolError, ToolFailure, ToolProgress, ToolStarted,
+    ToolError, ToolFailure, ToolOutput, ToolProgress, ToolStarted, VideoJobView,
 };
 use futures::future::join_all;
 use serde_json::{json, Value};
@@ -40,7 +40,7 @@ use crate::catalogs::Catalogs;
 use crate::cut_call::InFlight;
 use crate::input::{provider_for, RunPlan};
 use crate::live::LiveRun;
-use crate::media_tools::{MediaTools, ToolOutput};
+use crate::media_tools::MediaTools;
 use crate::routes::RouteTable;
 use crate::tools::{
     compose, named_asset_ids, parse_call, AssetRef, Composed, GenerateAudioArgs, OutputPart,
@@ -49,7 +49,6 @@ use crate::tools::{
 use crate::tools::{require_tool, RouteTools, ToolCtx};
 use crate::totals::{add_cost, add_usage};
 use crate::upstreams::Upstreams;
-use crate::video_jobs::VideoJobView;
 use crate::EngineError;
 
 /// The tool-call id of the spoken reply's `generate_audio` events.
@@ -121,7 +120,7 @@ fn result_json(result: &impl serde::Serialize) -> Value {
 fn tool_result(out: &ToolOutput, prompt: Option<&str>) -> MediaToolResult {
     MediaToolResult {
         ok: true,
-        tool: out.tool.to_owned(),
+        tool: out.tool.clone(),
         model: out.model.clone(),
         assets: out.assets.clone(),
         note: (!out.assets.is_empty()).then(|| "Not shown to the user yet: name these asset ids in emit_output parts (or set include_artifacts_inline: true) to include them in your answer.".to_owned()),
@@ -521,7 +520,7 @@ impl TurnRunner {
             let content = match outcome {
                 Ok((out, prompt)) => {
                     for a in &out.assets {
-                        hub.emit(asset_created(a, out.tool, &call.id));
+                        hub.emit(asset_created(a, &out.tool, &call.id));
                     }
                     let ids = out.assets.iter().map(|a| a.asset_id.clone()).collect();
                     hub.emit(RunEvent::ToolCompleted(ToolCompleted::succeeded(
@@ -682,10 +681,10 @@ impl TurnRunner {
                 let Some(audio) = out.assets.first() else {
                     return;
                 };
-                hub.emit(asset_created(audio, out.tool, SPEAK_CALL_ID));
+                hub.emit(asset_created(audio, &out.tool, SPEAK_CALL_ID));
                 hub.emit(RunEvent::ToolCompleted(ToolCompleted::succeeded(
                     SPEAK_CALL_ID,
-                    out.tool,
+                    &out.tool,
                     vec![audio.asset_id.clone()],
                 )));
                 let part = OutputPart::Asset {
@@ -744,7 +743,7 @@ mod tests {
     #[test]
     fn tool_results_are_compact_and_say_how_to_show_assets() {
         let out = ToolOutput {
-            tool: "generate_image",
+            tool: "generate_image".into(),
             route: "openrouter".into(),
             model: "m/img".into(),
             assets: vec![AssetRef {

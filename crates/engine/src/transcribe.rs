@@ -14,30 +14,13 @@ use ferry_assets::{AssetStore, AssetView, MediaType};
 use ferry_config::Route;
 use ferry_openrouter::{call_with_retries, TranscriptionRequest};
 use ferry_store::Storage;
-use serde::Serialize;
+use ferry_types::TranscriptView;
 use serde_json::json;
 
 use crate::access::{Gate, Spent, Unpriced};
 use crate::routes::RouteTable;
 use crate::upstreams::Upstreams;
 use crate::EngineError;
-
-/// A transcript as returned to callers.
-#[derive(Debug, Clone, Serialize)]
-pub struct TranscriptView {
-    /// The audio asset.
-    pub asset_id: String,
-    /// The STT model that produced the text.
-    pub model: String,
-    /// The language hint it was made with.
-    pub language: Option<String>,
-    /// The transcript.
-    pub text: String,
-    /// True when it came from the derivation cache (no upstream call).
-    pub cached: bool,
-    /// Cost of the upstream call (when not cached).
-    pub cost: Option<f64>,
-}
 
 /// Options of [`Transcriber::transcribe_asset`].
 #[derive(Debug, Clone, Default)]

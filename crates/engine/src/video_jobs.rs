@@ -23,8 +23,8 @@ use ferry_openrouter::media::{
     VideoStatus, DEFAULT_VIDEO_DURATIONS,
 };
 use ferry_store::{NewVideoJob, Storage, VideoJob, VideoJobUpdate};
-use serde::Serialize;
-use serde_json::{json, Value};
+use ferry_types::VideoJobView;
+use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tokio::sync::watch;
@@ -49,41 +49,6 @@ const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(300);
 /// Duration asked for when the caller gives none (then snapped like any other).
 const DEFAULT_REQUESTED_DURATION: u32 = 8;
 
-/// A video job as the API and the tool loop show it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct VideoJobView {
-    /// ferry's job id (`vid_…`).
-    pub id: String,
-    /// `pending`, `in_progress`, `completed`, `failed`, `cancelled` or `expired`.
-    pub status: String,
-    /// Whether the job ended (no more polling).
-    pub finished: bool,
-    pub route: String,
-    pub model: String,
-    /// The upstream job id.
-    pub upstream_id: String,
-    /// What was asked: prompt, duration (snapped), duration_requested,
-    /// supported_durations, resolution, aspect_ratio, frame and reference asset ids.
-    pub request: Value,
-    /// The stored video, once completed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub asset: Option<AssetRef>,
-    /// Why it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cost: Option<f64>,
-    /// The run whose tool call started it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub run_id: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub finished_at: Option<String>,
-    /// Milliseconds from submission to now (or to the end).
-    pub elapsed_ms: u64,
-}
-
 fn parse_time(t: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(t, &Rfc3339).ok()
 }
@@ -100,28 +65,27 @@ fn elapsed_ms(job: &VideoJob) -> u64 {
         .unwrap_or(0)
 }
 
-impl VideoJobView {
-    fn of(job: &VideoJob, asset: Option<AssetRef>) -> VideoJobView {
-        VideoJobView {
-            id: job.id.clone(),
-            status: job.status.clone(),
-            finished: job.finished_at.is_some(),
-            route: job.route.clone(),
-            model: job.model.clone(),
-            upstream_id: job.upstream_id.clone(),
-            request: job.request.clone(),
-            asset,
-            error: job
-                .error_code
-                .as_ref()
-                .map(|code| json!({"code": code, "message": job.error_message})),
-            cost: job.cost,
-            run_id: job.run_id.clone(),
-            created_at: job.created_at.clone(),
-            updated_at: job.updated_at.clone(),
-            finished_at: job.finished_at.clone(),
-            elapsed_ms: elapsed_ms(job),
-        }
+/// A stored job as the views show it, with its video once stored.
+fn job_view(job: &VideoJob, asset: Option<AssetRef>) -> VideoJobView {
+    VideoJobView {
+        id: job.id.clone(),
+        status: job.status.clone(),
+        finished: job.finished_at.is_some(),
+        route: job.route.clone(),
+        model: job.model.clone(),
+        upstream_id: job.upstream_id.clone(),
+        request: job.request.clone(),
+        asset,
+        error: job
+            .error_code
+            .as_ref()
+            .map(|code| json!({"code": code, "message": job.error_message})),
+        cost: job.cost,
+        run_id: job.run_id.clone(),
+        created_at: job.created_at.clone(),
+        updated_at: job.updated_at.clone(),
+        finished_at: job.finished_at.clone(),
+        elapsed_ms: elapsed_ms(job),
     }
 }
 
@@ -351,7 +315,7 @@ impl VideoJobs {
             Some(a) => crate::generated::asset_ref(&self.assets, a).await.ok(),
             None => None,
         };
-        Ok(VideoJobView::of(&job, asset))
+        Ok(job_view(&job, asset))
     }
 
     /// The most recent jobs, newest first.
@@ -437,7 +401,7 @@ impl VideoJobs {
     /// Polls `job` in the background; its `admission` (none for a job resumed at start)
     /// keeps the job's worst case reserved until the poller has charged what it cost.
     fn spawn_poller(self: &Arc<Self>, job: VideoJob, admission: Option<Admission>) -> VideoJobView {
-        let view = VideoJobView::of(&job, None);
+        let view = job_view(&job, None);
         let tx = self.watchers.register(view.clone());
         let service = Arc::clone(self);
         let stop = self.stop.clone();
@@ -466,7 +430,7 @@ impl VideoJobs {
         match self.store.update_video_job(&id, outcome.update).await {
             Ok(row) => {
                 tracing::info!(job = %id, status = %row.status, "video job finished");
-                tx.send_replace(VideoJobView::of(&row, outcome.asset));
+                tx.send_replace(job_view(&row, outcome.asset));
             }
             Err(e) => {
                 tracing::error!(job = %id, error = %e, "cannot record the end of a video job")
@@ -554,7 +518,7 @@ impl VideoJobs {
                     }
                 }
             }
-            let mut view = VideoJobView::of(&current, None);
+            let mut view = job_view(&current, None);
             view.elapsed_ms = elapsed_ms(&current);
             tx.send_replace(view);
         }

@@ -1,9 +1,11 @@
 //! Builds ferry-types' views from the engine's and store's data: runs, sessions, session
-//! totals, store counts and route capabilities, as the API's JSON shows them.
+//! totals, history messages, assets, store counts and route capabilities, as the API's JSON shows them.
 
-use ferry_store::{Run, Session};
+use ferry_assets::AssetView;
+use ferry_store::{Run, Session, StoredMessage};
 use ferry_types::{
-    RouteCapabilities, RunErrorView, RunStatus, RunView, SessionInfo, SessionTotals, StorageStats,
+    AssetInfo, HistoryMessage, RouteCapabilities, RunErrorView, RunStatus, RunView, SessionInfo,
+    SessionTotals, StorageStats,
 };
 
 pub use ferry_types::{ActiveTarget, RuntimeView, SessionView, StatusView};
@@ -33,6 +35,31 @@ pub fn run_view(run: Run) -> RunView {
         cache_status: run.cache_status,
         generation_id: run.generation_id,
         billed_cost: run.billed_cost,
+    }
+}
+
+/// A stored asset as the API shows it.
+pub fn asset_info(view: AssetView) -> AssetInfo {
+    AssetInfo {
+        kind: view.kind.as_str().to_owned(),
+        id: view.asset.id,
+        sha256: view.asset.sha256,
+        media_type: view.asset.media_type,
+        size: view.asset.size,
+        file_name: view.asset.file_name,
+        source: view.asset.source,
+        created_at: view.asset.created_at,
+    }
+}
+
+/// A stored history message as the API shows it.
+pub fn history_message(message: StoredMessage) -> HistoryMessage {
+    HistoryMessage {
+        seq: message.seq,
+        run_id: message.run_id,
+        role: message.role,
+        body: message.body,
+        created_at: message.created_at,
     }
 }
 

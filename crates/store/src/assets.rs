@@ -87,22 +87,9 @@ pub struct AssetFilter {
     pub limit: u32,
 }
 
-/// A text derived from an asset (e.g. a transcript), keyed by (asset, kind, model).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Derivation {
-    /// The asset.
-    pub asset_id: String,
-    /// What it is, e.g. `transcript` or `transcript:de`.
-    pub kind: String,
-    /// The model that produced it.
-    pub model: String,
-    /// The derived text.
-    pub content: String,
-    /// Extra data (usage, cost…).
-    pub meta: Option<Value>,
-    /// When it was stored.
-    pub created_at: String,
-}
+/// A text derived from an asset (e.g. a transcript), keyed by (asset, kind, model): the wire
+/// view itself (`GET /v1/assets/{id}` answers it as stored).
+pub use ferry_types::Derivation;
 
 const SELECT_ASSET: &str =
     "SELECT id, sha256, media_type, size, file_name, source, created_at, seq FROM assets";

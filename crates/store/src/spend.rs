@@ -3,7 +3,6 @@
 //! exact), the billed cost once reconciled — and the grouped sums `ferry spend` shows.
 
 use rusqlite::{params, params_from_iter, types::Value as Sql};
-use serde::Serialize;
 
 use crate::clock::now_rfc3339;
 use crate::error::StoreError;
@@ -57,26 +56,8 @@ impl SpendGrouping {
     }
 }
 
-/// One group of the ledger.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SpendGroup {
-    /// The key id (`operator` for calls without a key), model, route, kind or UTC day.
-    pub group: String,
-    /// With a second grouping (`split`), this row's value of it: the rows are then the
-    /// (group, split) pairs, e.g. each day × model.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub split: Option<String>,
-    /// Paid calls.
-    pub calls: u64,
-    /// Sum charged (upstream's cost, or the reservation when it reported none), USD.
-    pub cost_usd: f64,
-    /// Calls whose charge is ferry's estimate.
-    pub estimated_calls: u64,
-    /// Sum of reconciled billed costs, USD (`None` when nothing was reconciled).
-    pub billed_usd: Option<f64>,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-}
+/// One group of the ledger: the wire view itself (`GET /v1/spend` answers it as stored).
+pub use ferry_types::SpendGroup;
 
 /// Nano-USD to USD.
 pub fn nanos_to_usd(nanos: i64) -> f64 {

@@ -1,10 +1,12 @@
-//! The daemon's status and runtime views: each route's readiness and capabilities, the
-//! effective default target, and the store's counts — what `GET /v1/status` and
-//! `GET /v1/runtime` answer and `ferry status` / `ferry runtime` read.
+//! The daemon's status, runtime and configuration views: each route's readiness and
+//! capabilities, the effective default target, the store's counts and the loaded routes
+//! file — what `GET /v1/status`, `GET /v1/runtime` and `GET /v1/config` answer and
+//! `ferry status` / `ferry runtime` / `ferry config` read.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::RunStatus;
@@ -204,6 +206,26 @@ pub struct StatusView {
     pub secrets: u64,
     /// True when the daemon has no master key.
     pub secrets_locked: bool,
+}
+
+/// `GET /v1/config` (JSON): the routes file as loaded, every default filled in, never a
+/// secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ConfigView {
+    /// The routes file format version.
+    pub version: u32,
+    /// The default route's id.
+    pub default_route: String,
+    /// Routes by id, in routes.toml's grammar (docs/routes.md) with defaults filled in.
+    #[schema(value_type = Object)]
+    pub routes: Value,
+    /// Finished runs older than this many days are deleted (left out: kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
+    /// The file it was loaded from.
+    pub path: String,
+    /// Whether facade calls are recorded as runs (`--record-facade-runs`).
+    pub facade_recording: bool,
 }
 
 #[cfg(test)]

@@ -161,3 +161,37 @@ pub struct SessionPage {
     /// The cursor of the next page (null on the last page).
     pub next_cursor: Option<String>,
 }
+
+/// One message of a session's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HistoryMessage {
+    /// Position in the history, from 1.
+    pub seq: u64,
+    /// The run that produced it (null when none).
+    pub run_id: Option<String>,
+    /// The message role (`user`, `assistant`, `tool`, ...).
+    pub role: String,
+    /// The OpenAI-format message object.
+    #[schema(value_type = Object)]
+    pub body: Value,
+    /// When it was stored (RFC 3339).
+    pub created_at: String,
+}
+
+/// A session's history (`GET /v1/sessions/{id}/messages`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SessionHistory {
+    /// The session.
+    pub session_id: String,
+    /// Its messages, in order.
+    pub messages: Vec<HistoryMessage>,
+}
+
+/// A session's runs (`GET /v1/sessions/{id}/runs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SessionRuns {
+    /// The session.
+    pub session_id: String,
+    /// Its runs, newest first.
+    pub runs: Vec<RunView>,
+}

@@ -11,12 +11,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
 use ferry_assets::{AssetView, Kind, MediaType, Source};
-use ferry_engine::EngineError;
+use ferry_engine::{asset_info, EngineError};
 use ferry_store::AssetFilter;
-use ferry_types::ProblemCode;
+use ferry_types::{AssetDeleted, AssetDetail, AssetPage, AssetUpload, ProblemCode};
 use http_range_header::RangeUnsatisfiableError;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use crate::problem::{ApiResult, Problem};
 use crate::upload::read_upload;
@@ -55,8 +54,8 @@ fn engine_problem(e: impl Into<EngineError>) -> Problem {
 #[utoipa::path(post, path = "/v1/assets", tag = "assets",
     params(UploadQuery),
     request_body(content = Vec<u8>, description = "The raw bytes with their Content-Type, or multipart/form-data with a `file` part", content_type = "application/octet-stream"),
-    responses((status = 201, description = "Stored", body = Object),
-              (status = 200, description = "The same bytes and type were already stored: that asset", body = Object),
+    responses((status = 201, description = "Stored", body = AssetUpload),
+              (status = 200, description = "The same bytes and type were already stored: that asset", body = AssetUpload),
               (status = 413, description = "Larger than the asset size limit (problem+json)"),
               (status = 415, description = "Type not accepted, or the declared type contradicts the bytes (problem+json)")))]
 pub async fn upload(
@@ -75,9 +74,11 @@ pub async fn upload(
     } else {
         StatusCode::OK
     };
-    let mut body = json!(stored.view);
-    body["created"] = json!(stored.created);
     let location = format!("/v1/assets/{}", stored.view.asset.id);
+    let body = AssetUpload {
+        asset: asset_info(stored.view),
+        created: stored.created,
+    };
     Ok((status, [(LOCATION, location)], Json(body)).into_response())
 }
 
@@ -150,8 +151,11 @@ fn list_filter(q: &ListQuery) -> Result<AssetFilter, Problem> {
 
 /// `GET /v1/assets`.
 #[utoipa::path(get, path = "/v1/assets", tag = "assets", params(ListQuery),
-    responses((status = 200, description = "Assets, newest first, with `next_cursor`", body = Object)))]
-pub async fn list(State(s): State<AppState>, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+    responses((status = 200, description = "Assets, newest first, with `next_cursor`", body = AssetPage)))]
+pub async fn list(
+    State(s): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<AssetPage>> {
     let filter = list_filter(&q)?;
     let limit = filter.limit as usize;
     let assets = s
@@ -163,15 +167,21 @@ pub async fn list(State(s): State<AppState>, Query(q): Query<ListQuery>) -> ApiR
     let next = (assets.len() == limit)
         .then(|| assets.last().map(|a| a.asset.seq.to_string()))
         .flatten();
-    Ok(Json(json!({"assets": assets, "next_cursor": next})))
+    Ok(Json(AssetPage {
+        assets: assets.into_iter().map(asset_info).collect(),
+        next_cursor: next,
+    }))
 }
 
 /// `GET /v1/assets/{id}`: the asset with its derivations (transcripts).
 #[utoipa::path(get, path = "/v1/assets/{id}", tag = "assets",
     params(("id" = String, Path, description = "Asset id")),
-    responses((status = 200, description = "The asset and its derivations", body = Object),
+    responses((status = 200, description = "The asset and its derivations", body = AssetDetail),
               (status = 404, description = "No such asset (problem+json)")))]
-pub async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn show(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AssetDetail>> {
     let view = s.engine.assets().get(&id).await.map_err(engine_problem)?;
     let derivations = s
         .engine
@@ -179,24 +189,31 @@ pub async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResul
         .derivations(&id)
         .await
         .map_err(engine_problem)?;
-    let mut body = json!(view);
-    body["derivations"] = json!(derivations);
-    Ok(Json(body))
+    Ok(Json(AssetDetail {
+        asset: asset_info(view),
+        derivations,
+    }))
 }
 
 /// `DELETE /v1/assets/{id}`.
 #[utoipa::path(delete, path = "/v1/assets/{id}", tag = "assets",
     params(("id" = String, Path, description = "Asset id")),
-    responses((status = 200, description = "Deleted", body = Object),
+    responses((status = 200, description = "Deleted", body = AssetDeleted),
               (status = 404, description = "No such asset (problem+json)")))]
-pub async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn delete(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AssetDeleted>> {
     let view = s
         .engine
         .assets()
         .delete(&id)
         .await
         .map_err(engine_problem)?;
-    Ok(Json(json!({"deleted": true, "asset": view})))
+    Ok(Json(AssetDeleted {
+        deleted: true,
+        asset: asset_info(view),
+    }))
 }
 
 /// `GET /v1/assets/{id}/raw`: the bytes after re-checking their SHA-256.

@@ -7,8 +7,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ferry_engine::EngineError;
+use ferry_types::ConfigView;
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
@@ -27,7 +27,7 @@ pub struct ConfigQuery {
 
 /// `GET /v1/config`.
 #[utoipa::path(get, path = "/v1/config", tag = "runtime", params(ConfigQuery),
-    responses((status = 200, description = "The effective routes configuration (defaults filled in, secrets never shown); with `format=toml` a routes file that loads to the same configuration", content((Object = "application/json"), (String = "application/toml"))),
+    responses((status = 200, description = "The effective routes configuration (defaults filled in, secrets never shown); with `format=toml` a routes file that loads to the same configuration", content((ConfigView = "application/json"), (String = "application/toml"))),
               (status = 400, description = "Unknown format (problem+json)"),
               (status = 404, description = "No such route (problem+json)")))]
 pub async fn show(State(s): State<AppState>, Query(q): Query<ConfigQuery>) -> ApiResult<Response> {
@@ -46,12 +46,18 @@ pub async fn show(State(s): State<AppState>, Query(q): Query<ConfigQuery>) -> Ap
     }
     match q.format.as_deref().unwrap_or("json") {
         "json" => {
-            let mut doc = serde_json::to_value(&file).map_err(|e| {
+            let routes = serde_json::to_value(&file.routes).map_err(|e| {
                 Problem::from(EngineError::Internal(format!("config encoding: {e}")))
             })?;
-            doc["path"] = json!(loaded.path.display().to_string());
-            doc["facade_recording"] = json!(s.engine.facade_recording());
-            Ok(Json(doc).into_response())
+            Ok(Json(ConfigView {
+                version: file.version,
+                default_route: file.default_route,
+                routes,
+                retention_days: file.retention_days,
+                path: loaded.path.display().to_string(),
+                facade_recording: s.engine.facade_recording(),
+            })
+            .into_response())
         }
         "toml" => {
             if let Some(only) = &q.route {

@@ -8,9 +8,8 @@ use ferry_engine::{
     KeyAnswer, KeyCreated, KeyList, KeyPatch, KeySettings, NewKey, Period, Scope, SpendQuery,
 };
 use ferry_store::SpendGrouping;
-use ferry_types::ProblemCode;
+use ferry_types::{ProblemCode, SpendReport};
 use serde::{Deserialize, Deserializer};
-use serde_json::{json, Value};
 
 use crate::extract::ApiJson;
 use crate::problem::{ApiResult, Problem};
@@ -274,12 +273,12 @@ fn grouping(name: &str, v: &str) -> Result<SpendGrouping, Problem> {
 
 /// `GET /v1/spend`.
 #[utoipa::path(get, path = "/v1/spend", tag = "keys", params(SpendParams),
-    responses((status = 200, description = "The ledger grouped by key, model, route, kind or day, biggest first", body = Object),
+    responses((status = 200, description = "The ledger grouped by key, model, route, kind or day, biggest first", body = SpendReport),
               (status = 400, description = "Bad grouping or date (problem+json)")))]
 pub async fn spend(
     State(s): State<AppState>,
     Query(q): Query<SpendParams>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SpendReport>> {
     let by = grouping("by", q.by.as_deref().unwrap_or("key"))?;
     let split = match q.split.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
         Some(v) => Some(grouping("split", v)?),
@@ -304,14 +303,14 @@ pub async fn spend(
         })
         .await?;
     let total: f64 = groups.iter().map(|g| g.cost_usd).sum();
-    Ok(Json(json!({
-        "by": q.by.as_deref().unwrap_or("key"),
-        "split": split.and(q.split.as_deref()),
-        "since": since,
-        "until": until,
-        "groups": groups,
-        "total_usd": total,
-    })))
+    Ok(Json(SpendReport {
+        by: q.by.unwrap_or_else(|| "key".into()),
+        split: split.and(q.split),
+        since,
+        until,
+        groups,
+        total_usd: total,
+    }))
 }
 
 #[cfg(test)]

@@ -4,9 +4,9 @@
 
 use axum::extract::{Query, State};
 use axum::Json;
-use ferry_engine::{ModelsQuery, ModelsView};
+use ferry_engine::ModelsQuery;
+use ferry_types::{KeyStatus, ModelsView};
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::problem::ApiResult;
 use crate::AppState;
@@ -26,7 +26,7 @@ pub struct ModelsParams {
 
 /// `GET /v1/models`.
 #[utoipa::path(get, path = "/v1/models", tag = "models", params(ModelsParams),
-    responses((status = 200, description = "The route's model catalog (cached from OpenRouter)", body = Object)))]
+    responses((status = 200, description = "The route's model catalog (cached from OpenRouter)", body = ModelsView)))]
 pub async fn list(
     State(s): State<AppState>,
     Query(p): Query<ModelsParams>,
@@ -52,11 +52,11 @@ pub struct RouteQuery {
 
 /// `GET /v1/models/status`.
 #[utoipa::path(get, path = "/v1/models/status", tag = "models", params(RouteQuery),
-    responses((status = 200, description = "The route key's label, limit, remaining credit, usage and free tier (OpenRouter GET /key)", body = Object),
+    responses((status = 200, description = "The route key's label, limit, remaining credit, usage and free tier (OpenRouter GET /key, passed through)", body = KeyStatus),
               (status = 502, description = "OpenRouter rejected the key (problem+json)")))]
 pub async fn status(
     State(s): State<AppState>,
     Query(q): Query<RouteQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<KeyStatus>> {
     Ok(Json(s.engine.key_status(q.route.as_deref()).await?))
 }

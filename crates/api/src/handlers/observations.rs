@@ -4,8 +4,8 @@
 use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::Json;
-use ferry_engine::{ObservationView, MICROPHONE_SEGMENT};
-use ferry_types::ProblemCode;
+use ferry_engine::MICROPHONE_SEGMENT;
+use ferry_types::{ObservationView, ProblemCode};
 use serde::Deserialize;
 
 use crate::problem::{ApiResult, Problem};
@@ -26,7 +26,7 @@ pub struct ObservationQuery {
 /// `POST /v1/observations`.
 #[utoipa::path(post, path = "/v1/observations", tag = "sessions", params(ObservationQuery),
     request_body(content = Vec<u8>, description = "audio/wav or audio/webm bytes, raw (the bytes decide the type) or as multipart/form-data with a `file` part", content_type = "application/octet-stream"),
-    responses((status = 201, description = "Stored, transcribed and appended to the session", body = Object),
+    responses((status = 201, description = "Stored, transcribed and appended to the session", body = ObservationView),
               (status = 415, description = "Not audio/wav or audio/webm (problem+json)")))]
 pub async fn observe(
     State(s): State<AppState>,

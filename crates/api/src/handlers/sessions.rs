@@ -5,11 +5,15 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ferry_config::SpeakReplies;
-use ferry_engine::{run_view, session_info, EngineError, InputRequest, SubmitOptions};
+use ferry_engine::{
+    history_message, run_view, session_info, EngineError, InputRequest, SubmitOptions,
+};
 use ferry_store::{NewSession, SessionPatch};
-use ferry_types::{ProblemCode, RunEvent, RunView, SessionInfo, SessionPage, SessionView};
+use ferry_types::{
+    ProblemCode, RunEvent, RunView, SessionHistory, SessionInfo, SessionPage, SessionRuns,
+    SessionView,
+};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use crate::extract::ApiJson;
 use crate::problem::{ApiResult, Problem};
@@ -190,9 +194,12 @@ pub async fn show(
 /// `GET /v1/sessions/{id}/messages`.
 #[utoipa::path(get, path = "/v1/sessions/{id}/messages", tag = "sessions",
     params(("id" = String, Path, description = "Session id")),
-    responses((status = 200, description = "The session's history", body = Object),
+    responses((status = 200, description = "The session's history", body = SessionHistory),
               (status = 404, description = "No such session (problem+json)")))]
-pub async fn messages(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn messages(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SessionHistory>> {
     s.engine.session_view(&id).await?;
     let history = s
         .engine
@@ -200,19 +207,22 @@ pub async fn messages(State(s): State<AppState>, Path(id): Path<String>) -> ApiR
         .history(&id)
         .await
         .map_err(EngineError::from)?;
-    Ok(Json(json!({"session_id": id, "messages": history})))
+    Ok(Json(SessionHistory {
+        session_id: id,
+        messages: history.into_iter().map(history_message).collect(),
+    }))
 }
 
 /// `GET /v1/sessions/{id}/runs`.
 #[utoipa::path(get, path = "/v1/sessions/{id}/runs", tag = "sessions",
     params(("id" = String, Path, description = "Session id"), Page),
-    responses((status = 200, description = "The session's runs, newest first", body = Object),
+    responses((status = 200, description = "The session's runs, newest first", body = SessionRuns),
               (status = 404, description = "No such session (problem+json)")))]
 pub async fn runs(
     State(s): State<AppState>,
     Path(id): Path<String>,
     Query(page): Query<Page>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SessionRuns>> {
     s.engine.session_view(&id).await?;
     let runs = s
         .engine
@@ -224,7 +234,10 @@ pub async fn runs(
         })
         .await
         .map_err(EngineError::from)?;
-    Ok(Json(json!({"session_id": id, "runs": runs})))
+    Ok(Json(SessionRuns {
+        session_id: id,
+        runs: runs.into_iter().map(run_view).collect(),
+    }))
 }
 
 fn wants_sse(headers: &HeaderMap) -> bool {

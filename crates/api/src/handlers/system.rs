@@ -53,7 +53,7 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
 
 /// `GET /v1/openapi.json`: this API's OpenAPI 3 document.
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "system",
-    responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = Object)))]
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = ferry_types::ApiDocument)))]
 pub async fn openapi_json(State(s): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],

@@ -7,9 +7,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ferry_engine::{DirectResult, TranscribeOptions, TranscriptView, VideoJobView};
+use ferry_engine::{DirectResult, TranscribeOptions};
+use ferry_types::{ToolOutput, TranscriptView, VideoJobList, VideoJobView};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::extract::ApiJson;
 use crate::problem::ApiResult;
@@ -36,7 +37,7 @@ pub struct TranscribeBody {
 
 /// `POST /v1/tools/transcribe_audio`.
 #[utoipa::path(post, path = "/v1/tools/transcribe_audio", tag = "tools", request_body = TranscribeBody,
-    responses((status = 200, description = "The transcript (cached per asset and STT model)", body = Object),
+    responses((status = 200, description = "The transcript (cached per asset and STT model)", body = TranscriptView),
               (status = 404, description = "No such asset (problem+json)")))]
 pub async fn transcribe_audio(
     State(s): State<AppState>,
@@ -71,8 +72,8 @@ pub struct WaitQuery {
 #[utoipa::path(post, path = "/v1/tools/{name}", tag = "tools",
     params(("name" = String, Path, description = "generate_image, edit_image, generate_audio or generate_video"), WaitQuery),
     request_body(content = Object, description = "The tool's arguments, plus optional route, model and (images) timeout_ms"),
-    responses((status = 200, description = "{tool, route, model, assets: [{asset_id, media_type, size}], text?, cost?}", body = Object),
-              (status = 202, description = "generate_video: the running job (Location: /v1/videos/{id})", body = Object),
+    responses((status = 200, description = "The tool's stored assets, text and cost", body = ToolOutput),
+              (status = 202, description = "generate_video: the running job (Location: /v1/videos/{id})", body = VideoJobView),
               (status = 400, description = "Invalid arguments or the route's capability is off (problem+json)"),
               (status = 404, description = "No such tool (problem+json)"),
               (status = 502, description = "The upstream failed, returned no image, or a download was refused (problem+json)")))]
@@ -84,11 +85,11 @@ pub async fn run(
 ) -> ApiResult<Response> {
     let wait = q.wait.unwrap_or(false);
     match s.engine.run_direct_tool(&name, body, wait).await? {
-        DirectResult::Done(out) => Ok(Json(json!(out)).into_response()),
+        DirectResult::Done(out) => Ok(Json(*out).into_response()),
         DirectResult::VideoStarted(job) => Ok((
             StatusCode::ACCEPTED,
             [(header::LOCATION, format!("/v1/videos/{}", job.id))],
-            Json(json!(job)),
+            Json(*job),
         )
             .into_response()),
     }
@@ -97,7 +98,7 @@ pub async fn run(
 /// `GET /v1/videos/{id}[?wait=true]`: a video job.
 #[utoipa::path(get, path = "/v1/videos/{id}", tag = "tools",
     params(("id" = String, Path, description = "Video job id (vid_…)"), WaitQuery),
-    responses((status = 200, description = "The job: status, request, asset once completed, error once failed", body = Object),
+    responses((status = 200, description = "The job: status, request, asset once completed, error once failed", body = VideoJobView),
               (status = 404, description = "No such job (problem+json)")))]
 pub async fn video(
     State(s): State<AppState>,
@@ -114,14 +115,14 @@ pub async fn video(
 
 /// `GET /v1/videos?limit=`: the most recent video jobs.
 #[utoipa::path(get, path = "/v1/videos", tag = "tools", params(WaitQuery),
-    responses((status = 200, description = "{jobs: [...]}, newest first", body = Object)))]
+    responses((status = 200, description = "The jobs, newest first", body = VideoJobList)))]
 pub async fn videos(
     State(s): State<AppState>,
     Query(q): Query<WaitQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<VideoJobList>> {
     let jobs = s
         .engine
         .video_jobs(super::sessions::page_limit(q.limit, 50)?)
         .await?;
-    Ok(Json(json!({ "jobs": jobs })))
+    Ok(Json(VideoJobList { jobs }))
 }

@@ -19,7 +19,7 @@ use ferry_config::{
 use ferry_openrouter::{
     Attempt, ChatRequest, Deadline, PassRequest, RawReply, RetryPolicy, UpstreamError,
 };
-use serde::Serialize;
+use ferry_types::FacadeModel;
 
 use crate::engine::Engine;
 use crate::input::{plan_chain, provider_for};
@@ -45,19 +45,6 @@ pub struct FacadeTrace {
     pub upstream_wait: Duration,
     /// The API surface of the call (for the failed-attempt log lines); `None` = `openai`.
     pub api: Option<ferry_metrics::Api>,
-}
-
-/// One entry of `GET /openai/v1/models` (OpenAI's `Model` object).
-#[derive(Debug, Clone, Serialize)]
-pub struct FacadeModel {
-    /// The selector to send as `model`: `ROUTE/MODEL`.
-    pub id: String,
-    /// Always `"model"`.
-    pub object: &'static str,
-    /// When the routes were loaded (Unix seconds).
-    pub created: u64,
-    /// The route serving it.
-    pub owned_by: String,
 }
 
 /// A facade request the fallback chain can point at each model in turn: chat, or a
@@ -386,7 +373,7 @@ impl Engine {
     fn facade_model_entry(&self, route: &str, model: &str) -> FacadeModel {
         FacadeModel {
             id: format!("{route}/{model}"),
-            object: "model",
+            object: "model".into(),
             created: self.loaded_at(),
             owned_by: route.to_string(),
         }

@@ -12,10 +12,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine as _;
 use ferry_assets::Source;
-use ferry_engine::{DirectResult, EngineError, FacadeRunEnd, ToolOutput, TranscribeOptions};
+use ferry_engine::{DirectResult, EngineError, FacadeRunEnd, TranscribeOptions};
 use ferry_metrics::Api;
 use ferry_openrouter::Usage;
-use ferry_types::ProblemCode;
+use ferry_types::{
+    ImageDatum, ImagesAnswer, ImagesUsage, ProblemCode, ToolOutput, TranscriptText,
+    TranscriptionAnswer, VerboseTranscript,
+};
 use serde_json::{json, Map, Value};
 
 use crate::extract::ApiJson;
@@ -187,22 +190,28 @@ async fn images_answer(
 ) -> Result<Response, Problem> {
     let mut data = Vec::with_capacity(out.assets.len());
     for asset in &out.assets {
-        if as_url {
-            data.push(json!({"url": asset_url(headers, &asset.asset_id)}));
+        data.push(if as_url {
+            ImageDatum {
+                b64_json: None,
+                url: Some(asset_url(headers, &asset.asset_id)),
+            }
         } else {
             let bytes = read_asset(s, &asset.asset_id).await?;
-            let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
-            data.push(json!({"b64_json": b64}));
-        }
+            ImageDatum {
+                b64_json: Some(base64::engine::general_purpose::STANDARD.encode(&bytes)),
+                url: None,
+            }
+        });
     }
     let created = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let mut body = json!({"created": created, "data": data});
-    if let Some(cost) = out.cost {
-        body["usage"] = json!({"cost": cost});
-    }
+    let body = ImagesAnswer {
+        created,
+        data,
+        usage: out.cost.map(|cost| ImagesUsage { cost }),
+    };
     s.engine
         .metrics()
         .request(Api::Images, &out.route, &out.model, "200");
@@ -314,7 +323,7 @@ async fn read_asset(s: &AppState, id: &str) -> Result<bytes::Bytes, Problem> {
     tag = "openai",
     request_body(content = Object, description = "OpenAI images request: prompt, model? (a ferry selector; default the route's image model), n?, size?, response_format? (b64_json | url)"),
     responses(
-        (status = 200, description = "`{created, data: [{b64_json} | {url}]}`; `url` is the asset's `/v1/assets/{id}/raw`", body = Object),
+        (status = 200, description = "`{created, data: [{b64_json} | {url}]}`; `url` is the asset's `/v1/assets/{id}/raw`", body = ImagesAnswer),
         (status = 400, description = "Invalid request (OpenAI-style error body)"),
         (status = 502, description = "Upstream failure"),
         (status = 503, description = "The route is not ready: its secret is missing or the secret store is locked")
@@ -349,7 +358,7 @@ pub async fn images_generations(
     tag = "openai",
     request_body(content = Object, description = "multipart/form-data: image (one or more, ≤ 5), prompt, model?, n?, size?, response_format?", content_type = "multipart/form-data"),
     responses(
-        (status = 200, description = "`{created, data: [{b64_json} | {url}]}`", body = Object),
+        (status = 200, description = "`{created, data: [{b64_json} | {url}]}`", body = ImagesAnswer),
         (status = 400, description = "Invalid request (OpenAI-style error body)"),
         (status = 502, description = "Upstream failure"),
         (status = 503, description = "The route is not ready: its secret is missing or the secret store is locked")
@@ -515,7 +524,7 @@ fn wav_samples(wav: bytes::Bytes) -> bytes::Bytes {
     tag = "openai",
     request_body(content = Object, description = "multipart/form-data: file, model? (a ferry selector; default the route's stt_model), language?, response_format?", content_type = "multipart/form-data"),
     responses(
-        (status = 200, description = "`{text}` (json), the text (text), or `{task, language, text}` (verbose_json)", body = Object),
+        (status = 200, description = "`{text}` (json), the text (text), or `{task, language, text}` (verbose_json)", body = TranscriptionAnswer),
         (status = 400, description = "Invalid request (OpenAI-style error body)"),
         (status = 415, description = "The file is not accepted audio"),
         (status = 502, description = "Upstream failure"),
@@ -579,11 +588,13 @@ pub async fn transcriptions(State(s): State<AppState>, req: Request) -> Response
                 t.text,
             )
                 .into_response(),
-            "verbose_json" => {
-                Json(json!({"task": "transcribe", "language": t.language, "text": t.text}))
-                    .into_response()
-            }
-            _ => Json(json!({"text": t.text})).into_response(),
+            "verbose_json" => Json(TranscriptionAnswer::Verbose(VerboseTranscript {
+                task: "transcribe".into(),
+                language: t.language,
+                text: t.text,
+            }))
+            .into_response(),
+            _ => Json(TranscriptionAnswer::Text(TranscriptText { text: t.text })).into_response(),
         })
     }
     .await;

@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ferry_engine::FacadeModel;
+use ferry_types::FacadeModel;
 use serde::Serialize;
 
 use crate::facade::{forward, Dialect};
@@ -24,7 +24,6 @@ pub struct ModelList {
     /// Always `"list"`.
     pub object: &'static str,
     /// The models, as `ROUTE/MODEL` selectors.
-    #[schema(value_type = Vec<Object>)]
     pub data: Vec<FacadeModel>,
 }
 
@@ -50,7 +49,7 @@ pub async fn models(State(s): State<AppState>) -> Json<ModelList> {
     tag = "openai",
     params(("model" = String, Path, description = "A ferry selector, e.g. `openrouter/openai/gpt-5.4-mini` (`/` may be sent as `%2F`)")),
     responses(
-        (status = 200, description = "OpenAI's `model` object for the selector", body = Object),
+        (status = 200, description = "OpenAI's `model` object for the selector", body = FacadeModel),
         (status = 404, description = "No route serves that model (OpenAI-style error body)")
     )
 )]
