@@ -234,10 +234,9 @@ impl OpenRouterClient {
         };
         // The shaped `Value` is a temporary: only the encoded bytes outlive this statement,
         // so a long stream does not keep the request's JSON tree alive.
-        let body =
-            serde_json::to_vec(&shape::build_body(req, self.inner.verified)).map_err(|e| {
-                UpstreamError::protocol(&format!("cannot encode the request ({e})"), false, ctx)
-            })?;
+        let body = shape::encode_body(req, self.inner.verified).map_err(|e| {
+            UpstreamError::protocol(&format!("cannot encode the request ({e})"), false, ctx)
+        })?;
         let response = self
             .send_chat_via(http, deadline, api_key, req, body, ctx)
             .await?;

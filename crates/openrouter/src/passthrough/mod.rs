@@ -254,12 +254,12 @@ impl Outgoing {
         req: &ChatRequest,
         api_key: &str,
     ) -> Result<Self, UpstreamError> {
-        let value = shape::build_body(req, client.is_verified());
+        let encoded = shape::encode_body(req, client.is_verified());
         Ok(Outgoing {
             protocol: Protocol::Chat,
             model: req.model.clone(),
             thinking: req.thinking,
-            body: encode(&value, &req.model, api_key)?,
+            body: encode(encoded, &req.model, api_key)?,
             headers: client.chat_headers(req),
         })
     }
@@ -274,7 +274,7 @@ impl Outgoing {
             protocol: req.protocol,
             model: req.model.clone(),
             thinking: None,
-            body: encode(&value, &req.model, api_key)?,
+            body: encode(serde_json::to_vec(&value), &req.model, api_key)?,
             headers: client.pass_headers(req),
         })
     }
@@ -601,8 +601,12 @@ async fn open_with_retries(
 }
 
 /// A shaped request body, encoded once and reused by every retry.
-fn encode(value: &serde_json::Value, model: &str, api_key: &str) -> Result<Bytes, UpstreamError> {
-    serde_json::to_vec(value).map(Bytes::from).map_err(|e| {
+fn encode(
+    encoded: serde_json::Result<Vec<u8>>,
+    model: &str,
+    api_key: &str,
+) -> Result<Bytes, UpstreamError> {
+    encoded.map(Bytes::from).map_err(|e| {
         UpstreamError::protocol(
             &format!("cannot encode the request ({e})"),
             false,

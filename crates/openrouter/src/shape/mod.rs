@@ -38,6 +38,43 @@ pub const MEDIA_EXTRA_KEYS: &[&str] = &["modalities", "image_config"];
 
 /// The JSON body of `POST /chat/completions`.
 pub fn build_body(req: &ChatRequest, verified: bool) -> Value {
+    Value::Object(build_map(req, verified, true))
+}
+
+/// [`build_body`] encoded, without copying the tool definitions: they are written from
+/// the request's shared list in their place (they are most of a session request's body:
+/// cloning them into the tree cost more than the rest of the shaping).
+pub fn encode_body(req: &ChatRequest, verified: bool) -> serde_json::Result<Vec<u8>> {
+    let body = build_map(req, verified, false);
+    serde_json::to_vec(&WithTools {
+        body: &body,
+        tools: req.tools.as_deref().map(Vec::as_slice),
+    })
+}
+
+/// A body map whose `tools` entry (a placeholder) is written from `tools`.
+struct WithTools<'a> {
+    body: &'a Map<String, Value>,
+    tools: Option<&'a [Value]>,
+}
+
+impl serde::Serialize for WithTools<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.body.len()))?;
+        for (key, value) in self.body {
+            match (key.as_str(), self.tools) {
+                ("tools", Some(tools)) => map.serialize_entry(key, tools)?,
+                _ => map.serialize_entry(key, value)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// The body's fields in order; with `tools_inline` false the `tools` entry is a null
+/// placeholder (same position, same effect on the fields merged after it).
+fn build_map(req: &ChatRequest, verified: bool, tools_inline: bool) -> Map<String, Value> {
     let mut body = Map::new();
     body.insert("model".into(), json!(req.model));
     body.insert(
@@ -46,7 +83,12 @@ pub fn build_body(req: &ChatRequest, verified: bool) -> Value {
     );
     body.insert("stream".into(), json!(req.stream));
     if let Some(tools) = &req.tools {
-        body.insert("tools".into(), Value::Array(tools.to_vec()));
+        let tools = if tools_inline {
+            Value::Array(tools.to_vec())
+        } else {
+            Value::Null
+        };
+        body.insert("tools".into(), tools);
     }
     if let Some(choice) = &req.tool_choice {
         body.insert("tool_choice".into(), choice.clone());
@@ -64,7 +106,7 @@ pub fn build_body(req: &ChatRequest, verified: bool) -> Value {
                 body.insert(key.clone(), value.clone());
             }
         }
-        return Value::Object(body);
+        return body;
     }
 
     let family = Family::of(&req.model);
@@ -84,7 +126,7 @@ pub fn build_body(req: &ChatRequest, verified: bool) -> Value {
     if reasoning_forbidden {
         body.remove("reasoning");
     }
-    Value::Object(body)
+    body
 }
 
 /// Extra headers of `POST /chat/completions` (not `Authorization`): attribution and

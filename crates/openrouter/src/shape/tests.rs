@@ -480,3 +480,24 @@ fn custom_base_url_gets_only_portable_extra_fields() {
     assert_eq!(body["plugins"], json!([{"id": "web"}]));
     assert!(body.get("service_tier").is_none());
 }
+
+#[test]
+fn the_encoded_body_is_the_built_body_byte_for_byte() {
+    let tools = std::sync::Arc::new(vec![
+        json!({"type": "function", "function": {"name": "a", "parameters": {"type": "object"}}}),
+        json!({"type": "function", "function": {"name": "b", "description": "x\"y"}}),
+    ]);
+    for verified in [true, false] {
+        for with_tools in [true, false] {
+            let mut r = loaded("openai/gpt-5.4-mini");
+            r.tools = with_tools.then(|| tools.clone());
+            r.tool_choice = with_tools.then(|| json!("auto"));
+            let built = serde_json::to_vec(&build_body(&r, verified)).unwrap();
+            assert_eq!(
+                encode_body(&r, verified).unwrap(),
+                built,
+                "verified {verified}, tools {with_tools}"
+            );
+        }
+    }
+}
