@@ -158,6 +158,25 @@ fn operator(env: &Env, d: &Daemon, args: &[&str]) -> Value {
     json(&stdout(&out))
 }
 
+/// Waits until every replica admits the key `secret` (each re-reads the keys every
+/// second).
+fn known_everywhere(replicas: &[(Env, Daemon)], secret: &str) {
+    let auth = format!("Bearer {secret}");
+    for (_, d) in replicas {
+        eventually(Duration::from_secs(10), || {
+            let (status, _) = http(
+                d.port,
+                "GET",
+                "/openai/v1/models",
+                &[("Authorization", &auth)],
+                None,
+            )
+            .ok()?;
+            (status == 200).then_some(())
+        });
+    }
+}
+
 fn chat(port: u16, secret: &str) -> RawResponse {
     let auth = format!("Bearer {secret}");
     let body = json!({"model": "team/priced", "stream": true, "max_tokens": 1000,
@@ -215,20 +234,7 @@ fn a_budget_holds_across_three_replicas() {
     );
     let id = created["key"]["id"].as_str().unwrap().to_owned();
     let secret = created["secret"].as_str().unwrap().to_owned();
-    for (_, d) in &replicas {
-        let auth = format!("Bearer {secret}");
-        eventually(Duration::from_secs(10), || {
-            let (status, _) = http(
-                d.port,
-                "GET",
-                "/openai/v1/models",
-                &[("Authorization", &auth)],
-                None,
-            )
-            .ok()?;
-            (status == 200).then_some(())
-        });
-    }
+    known_everywhere(&replicas, &secret);
     // 200 concurrent streams, round-robin over the replicas, each costing up to $0.01
     // (1000 tokens at $0.00001) and charged $0.008.
     for _ in 0..200 {
@@ -287,20 +293,7 @@ fn a_budget_holds_across_three_replicas() {
         &["keys", "create", "paced", "--rpm", "6"],
     );
     let paced = limited["secret"].as_str().unwrap().to_owned();
-    for (_, d) in &replicas {
-        let auth = format!("Bearer {paced}");
-        eventually(Duration::from_secs(10), || {
-            let (status, _) = http(
-                d.port,
-                "GET",
-                "/openai/v1/models",
-                &[("Authorization", &auth)],
-                None,
-            )
-            .ok()?;
-            (status == 200).then_some(())
-        });
-    }
+    known_everywhere(&replicas, &paced);
     let started = std::time::Instant::now();
     let statuses: Vec<u16> = (0..9)
         .map(|i| {

@@ -257,17 +257,7 @@ impl Metrics {
         }
         self.handles(api, route, model)
             .ok
-            .get_or_init(|| {
-                self.requests
-                    .get_or_create(&RequestLabels {
-                        api: api.as_str(),
-                        route: route.to_owned(),
-                        model: model.to_owned(),
-                        status: status.to_owned(),
-                        code: String::new(),
-                    })
-                    .clone()
-            })
+            .get_or_init(|| self.request_counter(api, route, model, status, ""))
             .inc();
     }
 
@@ -278,6 +268,17 @@ impl Metrics {
     }
 
     fn request_with_code(&self, api: Api, route: &str, model: &str, status: &str, code: &str) {
+        self.request_counter(api, route, model, status, code).inc();
+    }
+
+    fn request_counter(
+        &self,
+        api: Api,
+        route: &str,
+        model: &str,
+        status: &str,
+        code: &str,
+    ) -> Counter {
         self.requests
             .get_or_create(&RequestLabels {
                 api: api.as_str(),
@@ -286,7 +287,7 @@ impl Metrics {
                 status: status.to_owned(),
                 code: code.to_owned(),
             })
-            .inc();
+            .clone()
     }
 
     /// Records the upstream wait of one request.
