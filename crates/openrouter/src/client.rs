@@ -174,7 +174,11 @@ impl OpenRouterClient {
             inner: Arc::new(Inner {
                 http,
                 media_http,
-                direct: DirectTransport::for_route(route, &extra_root_paths(route))?,
+                direct: DirectTransport::for_route(
+                    route,
+                    &extra_root_paths(route),
+                    &protocol_urls,
+                )?,
                 base_url,
                 chat_url,
                 protocol_urls,
@@ -329,16 +333,15 @@ impl OpenRouterClient {
         body: bytes::Bytes,
         ctx: ErrorContext<'_>,
     ) -> Result<Response, UpstreamError> {
-        let url = &self.inner.protocol_urls[protocol as usize];
         let response = match &self.inner.direct {
             Some(direct) => direct
-                .post(url, api_key, headers, body)
+                .post(protocol, api_key, headers, body)
                 .await
                 .map_err(|e| direct_send_error(&e, ctx))?,
             None => self
                 .inner
                 .http
-                .post(url.clone())
+                .post(self.inner.protocol_urls[protocol as usize].clone())
                 .bearer_auth(api_key)
                 .headers(headers)
                 .body(body)
@@ -506,7 +509,7 @@ fn direct_send_error(e: &SendFailure, ctx: ErrorContext<'_>) -> UpstreamError {
     match e {
         SendFailure::TimedOut => UpstreamError::timeout(false, ctx, "no response"),
         SendFailure::Failed(e) => UpstreamError::connect(&error_chain(e), ctx),
-        SendFailure::BadUri(detail) => UpstreamError::connect(detail, ctx),
+        SendFailure::BadRequest(detail) => UpstreamError::connect(detail, ctx),
     }
 }
 

@@ -32,6 +32,7 @@ use tokio::time::{Instant, Sleep};
 use url::Url;
 
 use crate::error::DriverError;
+use crate::types::Protocol;
 
 /// Environment variables naming a proxy reqwest would use: a route run with any of them
 /// set keeps reqwest (which honours them and `NO_PROXY`).
@@ -49,6 +50,8 @@ pub(crate) struct DirectTransport {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     read_timeout: Option<Duration>,
     user_agent: HeaderValue,
+    /// The protocol endpoints as request targets, by [`Protocol`], parsed once.
+    uris: [http::Uri; 4],
 }
 
 /// Why a direct request failed before a response head arrived.
@@ -58,17 +61,18 @@ pub(crate) enum SendFailure {
     TimedOut,
     /// The connection could not be made or broke (the error's chain says why).
     Failed(hyper_util::client::legacy::Error),
-    /// The endpoint URL is not a valid request target.
-    BadUri(String),
+    /// The request could not be built (the API key is not a valid header value).
+    BadRequest(String),
 }
 
 impl DirectTransport {
     /// The direct transport for `route`, or `None` when the route needs reqwest (a
     /// proxy, host pins). `extra_roots` are the PEM files whose certificates are trusted
-    /// besides the webpki roots.
+    /// besides the webpki roots; `urls` are the protocol endpoints, by [`Protocol`].
     pub(crate) fn for_route(
         route: &Route,
         extra_roots: &[String],
+        urls: &[Url; 4],
     ) -> Result<Option<Self>, DriverError> {
         let proxied_by_env = PROXY_VARIABLES
             .iter()
@@ -113,28 +117,42 @@ impl DirectTransport {
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .build(connector);
+        let uri = |url: &Url| {
+            url.as_str()
+                .parse::<http::Uri>()
+                .map_err(|e| DriverError::Build {
+                    route: route.id.clone(),
+                    detail: format!("{url} is not a request target: {e}"),
+                })
+        };
+        let uris = [
+            uri(&urls[0])?,
+            uri(&urls[1])?,
+            uri(&urls[2])?,
+            uri(&urls[3])?,
+        ];
         Ok(Some(DirectTransport {
             client,
             read_timeout: (route.timeout_ms > 0).then(|| Duration::from_millis(route.timeout_ms)),
             user_agent: HeaderValue::from_static(concat!("ferry/", env!("CARGO_PKG_VERSION"))),
+            uris,
         }))
     }
 
-    /// POSTs `body` to `url` with `headers` and the bearer `api_key`; the response's body
-    /// fails with a timed-out I/O error when it stalls longer than the read timeout.
+    /// POSTs `body` to `protocol`'s endpoint with `headers` and the bearer `api_key`; the
+    /// response's body fails with a timed-out I/O error when it stalls longer than the
+    /// read timeout.
     pub(crate) async fn post(
         &self,
-        url: &Url,
+        protocol: Protocol,
         api_key: &str,
         mut headers: HeaderMap,
         body: Bytes,
     ) -> Result<reqwest::Response, SendFailure> {
-        let uri: http::Uri = url
-            .as_str()
-            .parse()
-            .map_err(|e: http::uri::InvalidUri| SendFailure::BadUri(e.to_string()))?;
-        let mut bearer = HeaderValue::try_from(format!("Bearer {api_key}"))
-            .map_err(|_| SendFailure::BadUri("the API key is not a valid header value".into()))?;
+        let uri = self.uris[protocol as usize].clone();
+        let mut bearer = HeaderValue::try_from(format!("Bearer {api_key}")).map_err(|_| {
+            SendFailure::BadRequest("the API key is not a valid header value".into())
+        })?;
         bearer.set_sensitive(true);
         headers.insert(AUTHORIZATION, bearer);
         headers

@@ -92,7 +92,7 @@ impl BudgetRepo for PgStore {
         let spent = lock_account(&tx, key, period_start.unix_timestamp()).await?;
         let held = reserved(&tx, key).await?;
         let committed = spent.saturating_add(held);
-        if committed >= budget || committed.saturating_add(wanted) > budget {
+        if !ferry_store::budget_fits(committed, wanted, budget) {
             tx.commit().await.map_err(db)?;
             return Ok(Err(BudgetAccount {
                 spent,

@@ -39,8 +39,9 @@ pub use events::{NewEvent, RunEvent};
 pub use lock::{StateLock, LOCK_FILE_NAME};
 pub use modes::{restrict_umask, tighten};
 pub use repos::{
-    gcra, AccessRepo, AssetRepo, BlobLease, BudgetAccount, BudgetRepo, RateLeft, RateRefused,
-    RateRepo, RateTake, RunRepo, RuntimeConfigRepo, SessionRepo, Storage, UpkeepRepo, VideoJobRepo,
+    budget_fits, gcra, AccessRepo, AssetRepo, BlobLease, BudgetAccount, BudgetRepo, RateLeft,
+    RateRefused, RateRepo, RateTake, RunRepo, RuntimeConfigRepo, SessionRepo, Storage, UpkeepRepo,
+    VideoJobRepo,
 };
 pub use retention::Pruned;
 pub use runs::{

@@ -138,7 +138,7 @@ impl Book {
         let mut map = self.accounts.lock();
         let acc = Self::account(&mut map, key, period, now);
         let committed = acc.spent.saturating_add(acc.reserved);
-        if committed >= budget || committed.saturating_add(wanted) > budget {
+        if !ferry_store::budget_fits(committed, wanted, budget) {
             return Err(OverBudget {
                 budget,
                 spent: acc.spent,

@@ -303,8 +303,7 @@ impl Access {
         let now = OffsetDateTime::now_utc();
         let mut since = Vec::new();
         for row in store.list_keys().await? {
-            let settings: KeySettings = serde_json::from_value(row.settings.clone())
-                .map_err(|e| EngineError::Internal(format!("key {} settings: {e}", row.id)))?;
+            let settings = settings_of(&row)?;
             let hash = parse_hash(&row.secret_hash)?;
             if row.revoked_at.is_some() {
                 access.revoked.write().insert(hash, row.id);
@@ -355,10 +354,7 @@ impl Access {
                 let state = match known {
                     Some(k) => k,
                     None => {
-                        let settings: KeySettings = serde_json::from_value(row.settings.clone())
-                            .map_err(|e| {
-                                EngineError::Internal(format!("key {} settings: {e}", row.id))
-                            })?;
+                        let settings = settings_of(&row)?;
                         Arc::new(KeyState::from_row(row, settings))
                     }
                 };
@@ -479,6 +475,12 @@ impl Access {
             .find(|(_, k)| k.id == id)
             .map(|(h, k)| (*h, Arc::clone(k)))
     }
+}
+
+/// A stored key's settings.
+fn settings_of(row: &ferry_store::KeyRow) -> Result<KeySettings, EngineError> {
+    serde_json::from_value(row.settings.clone())
+        .map_err(|e| EngineError::Internal(format!("key {} settings: {e}", row.id)))
 }
 
 fn parse_hash(hex: &str) -> Result<[u8; 32], EngineError> {

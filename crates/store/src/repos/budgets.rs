@@ -8,6 +8,14 @@ use time::OffsetDateTime;
 
 use crate::StoreError;
 
+/// The admission rule of every budget book (in memory or shared): with `committed`
+/// (spend + reservations) already held against `budget`, a request that may cost `wanted`
+/// fits only when something is left and all of it fits — so once spend equals the budget
+/// even a free call is refused.
+pub fn budget_fits(committed: i64, wanted: i64, budget: i64) -> bool {
+    committed < budget && committed.saturating_add(wanted) <= budget
+}
+
 /// A key's account in its current period, in nano-USD.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BudgetAccount {

@@ -20,7 +20,7 @@ mod video_jobs;
 
 pub use access::AccessRepo;
 pub use assets::{AssetRepo, BlobLease};
-pub use budgets::{BudgetAccount, BudgetRepo};
+pub use budgets::{budget_fits, BudgetAccount, BudgetRepo};
 pub use rates::{gcra, RateLeft, RateRefused, RateRepo, RateTake};
 pub use runs::RunRepo;
 pub use sessions::{RuntimeConfigRepo, SessionRepo};
