@@ -541,6 +541,10 @@ pub enum SecretsCommand {
         /// File with the new key (a `secrets generate` key or a passphrase of ≥ 12 chars).
         #[arg(long)]
         new_key_file: PathBuf,
+        /// Rotate the secret store the replicas share in this PostgreSQL database instead
+        /// of the state root's file (stop every replica first).
+        #[arg(long, env = "FERRY_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
     },
 }
 

@@ -54,6 +54,18 @@ fn no_master_key_hint(e: ferry_secrets::SecretsError, state_root: &Path) -> Stri
         other => other.to_string(),
     }
 }
+fn shared_secrets_hint(e: ferry_engine::SecretsWriteError) -> String {
+    match e {
+        ferry_engine::SecretsWriteError::Secrets(ferry_secrets::SecretsError::NoMasterKey) => format!(
+            "{e}; the shared database holds the replicas' encrypted secrets: give this replica the same \
+             FERRY_MASTER_KEY_FILE (or FERRY_MASTER_KEY) as the others"
+        ),
+        ferry_engine::SecretsWriteError::Secrets(ferry_secrets::SecretsError::WrongMasterKey) => format!(
+            "{e}; every replica on one database needs the master key the shared secret store was sealed with"
+        ),
+        other => format!("cannot open the shared secret store: {other}"),
+    }
+}
 use crate::server::{self, Limits};
 
 fn init_logging(format: LogFormat) {
@@ -106,9 +118,15 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
         .map_err(|e| CliError::usage(e.to_string()))?;
     let lock = crate::state_root::lock(&args.state_root, crate::state_root::Warn::Log)?;
     let key = MasterKey::from_env().map_err(|e| CliError::fail(e.to_string()))?;
-    let secrets = SecretsHandle::open(args.state_root.clone(), key.as_ref())
-        .map_err(|e| CliError::fail(no_master_key_hint(e, &args.state_root)))?;
-    drop(key);
+    // Alone, the secret store is the state root's file, checked before anything else;
+    // on a shared database it is opened from there once the database is connected.
+    let mut secrets = match args.database_url {
+        None => Some(
+            SecretsHandle::open(args.state_root.clone(), key.as_ref())
+                .map_err(|e| CliError::fail(no_master_key_hint(e, &args.state_root)))?,
+        ),
+        Some(_) => None,
+    };
     let (routes, source) = crate::routes_source::load(args.routes_file.as_deref())
         .map_err(|e| CliError::usage(e.to_string()))?;
     if source == RoutesSource::Builtin {
@@ -137,6 +155,15 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
     let asset_blobs =
         crate::asset_store::open(args.asset_store.as_deref(), &args.state_root).await?;
     let store = open_storage(args).await?;
+    let secrets = match (secrets.take(), store.shared_secrets()) {
+        (Some(file), _) => file,
+        (None, Some(repo)) => SecretsHandle::open_shared(repo, key.as_ref(), &args.state_root)
+            .await
+            .map_err(|e| CliError::fail(shared_secrets_hint(e)))?,
+        (None, None) => SecretsHandle::open(args.state_root.clone(), key.as_ref())
+            .map_err(|e| CliError::fail(no_master_key_hint(e, &args.state_root)))?,
+    };
+    drop(key);
     let config = EngineConfig {
         asset_blobs,
         workspace_root: args.workspace_root.clone(),

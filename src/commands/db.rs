@@ -3,8 +3,9 @@
 //! (so no daemon writes meanwhile), brings the SQLite database to the current schema,
 //! copies every row in one PostgreSQL transaction (refusing a non-empty target unless
 //! `--merge`) and checks each table's row count, then copies the asset bytes, each verified
-//! by its hash. The state root is left as it was; the secret store file stays in it (copy
-//! the state root's secret store to each replica, or give the key as `OPENROUTER_API_KEY`).
+//! by its hash. The sealed secret store (`secrets.json`) is copied in the same transaction,
+//! verbatim: the replicas open it with the master key it was sealed with. The state root is
+//! left as it was.
 
 use std::path::PathBuf;
 
@@ -38,6 +39,27 @@ fn state_root_of(from: &str) -> Result<PathBuf, CliError> {
     Ok(root)
 }
 
+/// Reads the copied secret store back: it must be the source's sealed document exactly.
+async fn verify_secrets(
+    target: &ferry_store_pg::PgStore,
+    doc: &ferry_secrets::SealedDocument,
+) -> Result<(), CliError> {
+    use ferry_store::AccessRepo;
+    let copied = match target.shared_secrets() {
+        Some(repo) => repo
+            .load_secrets()
+            .await
+            .map_err(|e| CliError::fail(e.to_string()))?,
+        None => None,
+    };
+    match copied {
+        Some((copied, _)) if copied == *doc => Ok(()),
+        _ => Err(CliError::fail(
+            "the secret store read back from the target differs from the state root's secrets.json",
+        )),
+    }
+}
+
 async fn copy(g: &GlobalArgs, args: &DbCopyArgs) -> Result<(), CliError> {
     let root = state_root_of(&args.from)?;
     if !ferry_store_pg::is_postgres_url(&args.to) {
@@ -60,16 +82,24 @@ async fn copy(g: &GlobalArgs, args: &DbCopyArgs) -> Result<(), CliError> {
     let store = ferry_store::Store::open(&root).map_err(|e| CliError::fail(e.to_string()))?;
     store.close().await;
     drop(store);
+    // The sealed secret store moves verbatim (no master key needed): it opens on the
+    // replicas with the key it was sealed with.
+    let secrets = ferry_secrets::SecretStore::read_document(&root)
+        .map_err(|e| CliError::fail(e.to_string()))?;
     let target = ferry_store_pg::PgStore::connect(&args.to)
         .await
         .map_err(|e| CliError::fail(e.to_string()))?;
     let tables = ferry_store_pg::copy_from_sqlite(
         &root.join(ferry_store::DB_FILE_NAME),
+        secrets.as_ref(),
         &target,
         args.merge,
     )
     .await
     .map_err(|e| CliError::fail(e.to_string()))?;
+    if let Some(doc) = &secrets {
+        verify_secrets(&target, doc).await?;
+    }
     let blobs = match &assets_to {
         Some(location) => {
             let to = location

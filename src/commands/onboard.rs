@@ -103,7 +103,7 @@ pub async fn run(g: &GlobalArgs, args: &OnboardArgs) -> Result<(), CliError> {
         s(&meta, "ref"),
         s(&meta, "provider"),
         s(&meta, "fingerprint"),
-        store.path().display()
+        store.origin()
     );
     println!(
         "wrote {}: route openrouter, default model {model}",

@@ -125,6 +125,7 @@ pub async fn run(g: &GlobalArgs, cmd: &SecretsCommand) -> Result<(), CliError> {
         SecretsCommand::RotateMasterKey {
             state_root,
             new_key_file,
+            database_url,
         } => {
             let _lock = crate::state_root::lock(state_root, crate::state_root::Warn::Stderr)?;
             let old = MasterKey::from_env()
@@ -136,8 +137,11 @@ pub async fn run(g: &GlobalArgs, cmd: &SecretsCommand) -> Result<(), CliError> {
                 CliError::usage(format!("cannot read {}: {e}", new_key_file.display()))
             })?);
             let new = MasterKey::parse(text.trim()).map_err(|e| CliError::usage(e.to_string()))?;
-            let n = SecretStore::rotate(state_root, &old, &new)
-                .map_err(|e| CliError::fail(e.to_string()))?;
+            let n = match database_url {
+                None => SecretStore::rotate(state_root, &old, &new)
+                    .map_err(|e| CliError::fail(e.to_string()))?,
+                Some(url) => rotate_shared(url, &old, &new).await?,
+            };
             if g.json {
                 print_json(&json!({"rotated": n}));
             } else {
@@ -145,6 +149,53 @@ pub async fn run(g: &GlobalArgs, cmd: &SecretsCommand) -> Result<(), CliError> {
             }
             Ok(())
         }
+    }
+}
+
+/// Re-seals the store the replicas share under `new`, in one transaction that fails when
+/// anything changed the store meanwhile.
+async fn rotate_shared(url: &str, old: &MasterKey, new: &MasterKey) -> Result<usize, CliError> {
+    use ferry_store::AccessRepo;
+    if !ferry_store_pg::is_postgres_url(url) {
+        return Err(CliError::usage(format!(
+            "--database-url {} is not a PostgreSQL URL: give postgres://user:password@host:5432/database",
+            ferry_store_pg::redact_url(url)
+        )));
+    }
+    let pg = ferry_store_pg::PgStore::connect(url)
+        .await
+        .map_err(|e| CliError::fail(e.to_string()))?;
+    let Some(repo) = pg.shared_secrets() else {
+        return Err(CliError::fail("this database keeps no shared secret store"));
+    };
+    let Some((doc, generation)) = repo
+        .load_secrets()
+        .await
+        .map_err(|e| CliError::fail(e.to_string()))?
+    else {
+        return Err(CliError::usage(format!(
+            "the database {} holds no secret store yet: nothing to rotate",
+            ferry_store_pg::redact_url(url)
+        )));
+    };
+    let (rotated, n) = SecretStore::rotate_document(
+        ferry_store::SHARED_SECRETS_ORIGIN,
+        doc,
+        old,
+        new,
+        ferry_secrets::KdfParams::default(),
+    )
+    .map_err(|e| CliError::fail(e.to_string()))?;
+    match repo
+        .save_secrets(&rotated, generation)
+        .await
+        .map_err(|e| CliError::fail(e.to_string()))?
+    {
+        Some(_) => Ok(n),
+        None => Err(CliError::fail(
+            "a replica changed the shared secret store while it was being rotated; nothing was rotated. \
+             Stop every replica and run the rotation again",
+        )),
     }
 }
 

@@ -1,7 +1,9 @@
-//! `ferry db copy`: a single-node SQLite install with sessions, runs, an asset and a key
-//! moves to PostgreSQL and an S3-compatible store; every row and blob is there afterwards
-//! (blobs verified by hash), a second copy into the now non-empty database is refused, and
-//! a daemon on the copied backends serves what the old one stored.
+//! `ferry db copy`: a single-node SQLite install with sessions, runs, an asset, a key and
+//! secrets moves to PostgreSQL and an S3-compatible store; every row, sealed secret and blob
+//! is there afterwards (blobs verified by hash), a second copy into the now non-empty
+//! database is refused, and a daemon on the copied backends — with nothing stored in its
+//! own state root, only the install's master key — serves what the old one stored, with
+//! the old one's upstream key. A daemon with another master key refuses the copied store.
 
 use ferry_assets::testdata;
 
@@ -17,6 +19,22 @@ fn db_copy_moves_an_install_to_postgresql_and_s3_and_the_copy_serves_it() {
     let asset_id = asset["id"].as_str().unwrap().to_owned();
     let key = r.cli_json(&["keys", "create", "ci"]);
     let key_id = key["key"]["id"].as_str().unwrap().to_owned();
+    let out = r.cli(&[
+        "secrets",
+        "set",
+        "search.brave",
+        "--provider",
+        "brave",
+        "--value",
+        "brave-key-123",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let secrets_before = r.cli_json(&["secrets", "list"]);
+    assert_eq!(
+        secrets_before.as_array().unwrap().len(),
+        2,
+        "{secrets_before}"
+    );
     assert_eq!(r.d.terminate(), Some(0));
 
     let cluster =
@@ -56,6 +74,7 @@ fn db_copy_moves_an_install_to_postgresql_and_s3_and_the_copy_serves_it() {
     assert!(rows("run_events") >= 2);
     assert_eq!(rows("assets"), 1);
     assert_eq!(rows("access_keys"), 1);
+    assert_eq!(rows("secret_slots"), 2);
     assert_eq!(report["blobs"]["copied"], 1, "{report}");
     assert_eq!(report["blobs"]["bytes"], wav.len() as u64, "{report}");
 
@@ -72,14 +91,26 @@ fn db_copy_moves_an_install_to_postgresql_and_s3_and_the_copy_serves_it() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(json(&stdout(&out))["tables"][1]["target_rows"], 1);
 
-    // A daemon on the copied backends (a new state root: only the key is stored there).
+    // A daemon with another master key refuses the copied secret store, and says why.
     let mut env = Env::new();
     env.database_url = Some(url.clone());
     env.write_routes(&std::fs::read_to_string(r.env.routes_path()).unwrap());
-    env.store_key_offline();
+    let (code, log) = env.serve_expect_exit(|_| {});
+    assert_ne!(code, 0);
+    assert!(log.contains("wrong master key"), "{log}");
+
+    // A daemon on the copied backends: a new state root with no secret of its own, the
+    // install's master key.
+    env.master_key = r.env.master_key.clone();
     let d = env.serve_with(&["--asset-store", &assets_url], |c| {
         c.envs(aws.iter().map(|(k, v)| (*k, v.as_str())));
     });
+    assert!(!env.state().join("secrets.json").exists());
+    let secrets_after = json(&stdout(&d.cli(&env, &["--json", "secrets", "list"])));
+    assert_eq!(
+        secrets_after, secrets_before,
+        "the same secrets, fingerprints and times"
+    );
     let show = json(&stdout(
         &d.cli(&env, &["--json", "sessions", "show", "moving"]),
     ));

@@ -3,7 +3,8 @@
 //! killed mid-stream the other marks its runs `interrupted` within the lease and keeps
 //! serving the same session with its history intact. Three replicas hold one key's budget
 //! together: 200 concurrent calls spread over them never overshoot it, and a key created
-//! or revoked on one replica takes effect on the others.
+//! or revoked on one replica takes effect on the others, and so does a secret stored or
+//! deleted through one (they share one sealed secret store).
 
 use std::time::Duration;
 
@@ -529,4 +530,134 @@ fn three_replicas_serve_fifty_sessions_and_take_over_a_dead_ones_work() {
 #[test]
 fn three_replicas_serve_fifty_sessions_and_take_over_a_dead_ones_work_on_postgresql() {
     on_postgresql(three_replicas_serve_fifty_sessions_and_take_over_a_dead_ones_work);
+}
+
+/// What the table of sealed slots holds, as text (to look for plaintext).
+fn sealed_slots_text(url: &str) -> String {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async {
+            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+            tokio::spawn(conn);
+            let rows = client
+                .query(
+                    "SELECT ref || ' ' || provider || ' ' || nonce || ' ' || ciphertext FROM secret_slots
+                     UNION ALL SELECT header FROM secret_store",
+                    &[],
+                )
+                .await
+                .expect("read the secret tables");
+            rows.iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+}
+
+fn secret_refs(env: &Env, d: &Daemon) -> Vec<String> {
+    let list = json(&stdout(&d.cli(env, &["--json", "secrets", "list"])));
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .map(|m| m["ref"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Two replicas keep one secret store in the database (spec §15): the upstream key stored
+/// through one is what the other sends within the refresh; secrets stored concurrently
+/// through both are all kept (no replica's write drops another's); a deletion on one is
+/// seen by the other; the tables hold only sealed values.
+fn two_replicas_share_one_secret_store() {
+    let fake = FakeOpenRouter::start();
+    fake.set_api_key(API_KEY);
+    let (env_a, a) = replica(&fake);
+    let (env_b, b) = replica(&fake);
+    let url = env_a.database_url.clone().unwrap();
+    let out = b.cli(&env_b, &["sessions", "input", "s1", "hello"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // The upstream key is replaced through A; B sends the new one.
+    const NEW_KEY: &str = "sk-or-v1-replaced-through-replica-a-0123456789";
+    fake.set_api_key(NEW_KEY);
+    let out = a.cli(
+        &env_a,
+        &[
+            "secrets",
+            "set",
+            "openrouter.primary",
+            "--provider",
+            "openrouter",
+            "--value",
+            NEW_KEY,
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    eventually(Duration::from_secs(10), || {
+        b.cli(&env_b, &["sessions", "input", "s1", "again"])
+            .status
+            .success()
+            .then_some(())
+    });
+    let last = fake.chat_requests().pop().expect("a chat request");
+    let bearer = format!("Bearer {NEW_KEY}");
+    assert_eq!(last.header("authorization"), Some(bearer.as_str()));
+
+    // Concurrent writes through both replicas: every one is kept.
+    std::thread::scope(|scope| {
+        for (env, d, side) in [(&env_a, &a, "a"), (&env_b, &b, "b")] {
+            scope.spawn(move || {
+                for i in 0..8 {
+                    let name = format!("tool.{side}{i}");
+                    let value = format!("plain-value-{side}-{i}");
+                    let out = d.cli(
+                        env,
+                        &[
+                            "secrets",
+                            "set",
+                            &name,
+                            "--provider",
+                            "tool",
+                            "--value",
+                            &value,
+                        ],
+                    );
+                    assert!(out.status.success(), "{name}: {}", stderr(&out));
+                }
+            });
+        }
+    });
+    for (env, d) in [(&env_a, &a), (&env_b, &b)] {
+        let refs = eventually(Duration::from_secs(10), || {
+            let refs = secret_refs(env, d);
+            (refs.len() == 17).then_some(refs)
+        });
+        for side in ["a", "b"] {
+            for i in 0..8 {
+                assert!(refs.contains(&format!("tool.{side}{i}")), "{refs:?}");
+            }
+        }
+    }
+
+    // A deletion through B is seen by A.
+    let out = b.cli(&env_b, &["secrets", "delete", "tool.a3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    eventually(Duration::from_secs(10), || {
+        (!secret_refs(&env_a, &a).contains(&"tool.a3".to_owned())).then_some(())
+    });
+
+    // Only sealed values in the database.
+    let stored = sealed_slots_text(&url);
+    assert!(stored.contains("tool.b7"), "{stored}");
+    for plain in [NEW_KEY, API_KEY, "plain-value-a-1", "plain-value-b-7"] {
+        assert!(!stored.contains(plain), "{plain} stored in the clear");
+    }
+}
+
+#[test]
+fn two_replicas_share_one_secret_store_on_postgresql() {
+    on_postgresql(two_replicas_share_one_secret_store);
 }

@@ -44,6 +44,21 @@ pub struct Env {
 thread_local! {
     /// The database [`on_postgresql`] made for the test running on this thread.
     static TEST_DATABASE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+    /// The master key of every daemon on that database: they share its secret store.
+    static TEST_MASTER_KEY: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A new master key, as `ferry secrets generate` prints it.
+pub fn generate_master_key() -> String {
+    let out = Command::new(ferry_bin())
+        .args(["secrets", "generate"])
+        .output()
+        .expect("run ferry");
+    assert!(out.status.success(), "secrets generate failed");
+    String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_string()
 }
 
 /// Runs an existing e2e test with every daemon it starts on a fresh PostgreSQL database
@@ -60,10 +75,12 @@ pub fn on_postgresql(test: fn()) {
         .block_on(cluster.new_database())
         .unwrap_or_else(|e| panic!("{e}"));
     TEST_DATABASE.with(|d| *d.borrow_mut() = Some(url.clone()));
+    TEST_MASTER_KEY.with(|k| *k.borrow_mut() = Some(generate_master_key()));
     struct Reset;
     impl Drop for Reset {
         fn drop(&mut self) {
             TEST_DATABASE.with(|d| d.borrow_mut().take());
+            TEST_MASTER_KEY.with(|k| k.borrow_mut().take());
         }
     }
     let _reset = Reset;
@@ -94,19 +111,14 @@ pub fn on_postgresql(test: fn()) {
 }
 
 impl Env {
-    /// A fresh environment with a generated master key.
+    /// A fresh environment with a generated master key (under [`on_postgresql`], the one
+    /// key of the test's database, whose secret store every daemon on it shares).
     pub fn new() -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("ws")).expect("ws");
-        let out = Command::new(ferry_bin())
-            .args(["secrets", "generate"])
-            .output()
-            .expect("run ferry");
-        assert!(out.status.success(), "secrets generate failed");
-        let master_key = String::from_utf8(out.stdout)
-            .expect("utf8")
-            .trim()
-            .to_string();
+        let master_key = TEST_MASTER_KEY
+            .with(|k| k.borrow().clone())
+            .unwrap_or_else(generate_master_key);
         Env {
             dir,
             master_key,

@@ -350,6 +350,9 @@ impl Engine {
         inner
             .catalogs
             .spawn_refresh(&inner.tasks, inner.background.clone());
+        inner
+            .secrets
+            .spawn_refresh(&inner.tasks, inner.background.clone());
         inner.access.spawn_refresh(
             Arc::clone(&inner.store),
             &inner.tasks,

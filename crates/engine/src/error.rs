@@ -64,6 +64,21 @@ pub enum EngineError {
     Access(#[from] crate::access::AccessError),
 }
 
+impl From<crate::secrets::SecretsWriteError> for EngineError {
+    fn from(e: crate::secrets::SecretsWriteError) -> Self {
+        use crate::secrets::SecretsWriteError as W;
+        match e {
+            W::Secrets(e) => EngineError::Secrets(e),
+            W::Store(e) => EngineError::Store(e),
+            W::Contended => EngineError::Store(ferry_store::StoreError::Backend {
+                backend: "database",
+                message: e.to_string(),
+                disk_full: false,
+            }),
+        }
+    }
+}
+
 impl From<UpstreamError> for EngineError {
     fn from(e: UpstreamError) -> Self {
         EngineError::Upstream(Box::new(e))

@@ -60,7 +60,7 @@ pub use input::{plan_chain, InputRequest, PlannedModel, RunPlan};
 pub use live::{Event, LiveRun, Subscription, LIVE_BUFFER};
 pub use probe::{Unreachable, DEFAULT_PROBE_INTERVAL};
 pub use routes::{RouteStatus, RouteTable};
-pub use secrets::SecretsHandle;
+pub use secrets::{SecretsHandle, SecretsWriteError, SECRETS_REFRESH};
 pub use shutdown::CallGuard;
 pub use views::{
     asset_info, history_message, run_view, session_info, ActiveTarget, RuntimeView, SessionView,

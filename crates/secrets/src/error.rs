@@ -60,23 +60,23 @@ pub enum SecretsError {
     )]
     WrongMasterKey,
 
-    /// The store file is damaged or was modified behind ferry's back.
-    #[error("secret store {path} is corrupted or was tampered with: {detail}")]
+    /// The store is damaged or was modified behind ferry's back.
+    #[error("secret store {store} is corrupted or was tampered with: {detail}")]
     Corrupted {
-        /// The store file.
-        path: PathBuf,
+        /// Where the store is kept (its file, or its database tables).
+        store: String,
         /// Which part failed (never a value).
         detail: String,
     },
 
     /// The store file was written by a format version this build does not know.
     #[error(
-        "secret store {path} has format version {found}, but this ferry understands only \
+        "secret store {store} has format version {found}, but this ferry understands only \
          version {supported}: upgrade ferry"
     )]
     UnsupportedVersion {
-        /// The store file.
-        path: PathBuf,
+        /// Where the store is kept.
+        store: String,
         /// The version found in the file.
         found: u64,
         /// The version this build writes and reads.
@@ -84,10 +84,21 @@ pub enum SecretsError {
     },
 
     /// `rotate` was asked to re-encrypt a store that does not exist.
-    #[error("there is no secret store at {path}: nothing to rotate")]
+    #[error("there is no secret store at {store}: nothing to rotate")]
     NoStore {
-        /// The expected store file.
-        path: PathBuf,
+        /// Where the store was expected.
+        store: String,
+    },
+
+    /// A store opened from a document kept elsewhere (a shared database) was asked to
+    /// write itself to a file.
+    #[error(
+        "secret store {store} is kept in the daemon's database, not in a file: change it through \
+         the daemon (`ferry secrets set …` without --offline)"
+    )]
+    NotAFile {
+        /// Where the store is kept.
+        store: String,
     },
 
     /// A ref that does not follow the grammar.
@@ -149,9 +160,10 @@ impl SecretsError {
         }
     }
 
-    pub(crate) fn corrupted(path: impl Into<PathBuf>, detail: impl Into<String>) -> Self {
+    /// The store kept at `store` is damaged (`detail` says which part, never a value).
+    pub fn corrupted(store: &str, detail: impl Into<String>) -> Self {
         SecretsError::Corrupted {
-            path: path.into(),
+            store: store.to_owned(),
             detail: detail.into(),
         }
     }

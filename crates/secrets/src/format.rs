@@ -1,6 +1,9 @@
-//! The on-disk format of `secrets.json` (version 1): JSON encoding and decoding, the
-//! structural checks done before any key is tried, and the canonical transcript the file
-//! authenticator covers.
+//! The sealed form of a secret store (version 1): the [`SealedDocument`] that is
+//! `secrets.json` on disk and the rows of `secret_store`/`secret_slots` in a shared
+//! database, its JSON encoding, the structural checks done before any key is tried, and
+//! the canonical transcript the store authenticator covers. Nothing in it is specific to
+//! where the document is kept, so a document moves between a file and a database
+//! verbatim and still verifies.
 //!
 //! ```json
 //! {
@@ -18,8 +21,6 @@
 //! ```
 //!
 //! A raw-key store has `"kdf": { "algorithm": "raw" }`.
-
-use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -61,19 +62,25 @@ pub(crate) struct Parsed {
     pub(crate) tag: [u8; MAC_LEN],
 }
 
-#[derive(Serialize, Deserialize)]
+/// A whole sealed store: its header (format, KDF parameters, key check value, store
+/// authenticator) and its slots, each value sealed under the master key with its ref and
+/// provider as associated data. It holds no plaintext; the authenticator covers every
+/// field, so adding, removing, reordering or editing a slot is detected when the store is
+/// opened, wherever the document was kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileDoc {
+pub struct SealedDocument {
     format: String,
     version: u64,
     kdf: KdfDoc,
     cipher: String,
     key_check: SealedDoc,
-    slots: Vec<SlotDoc>,
+    /// The slots, sorted by ref.
+    pub slots: Vec<SealedSlot>,
     authenticator: AuthenticatorDoc,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "algorithm", rename_all = "lowercase", deny_unknown_fields)]
 enum KdfDoc {
     Raw,
@@ -86,36 +93,36 @@ enum KdfDoc {
     },
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SealedDoc {
     nonce: String,
     ciphertext: String,
 }
 
-#[derive(Serialize, Deserialize)]
+/// One sealed slot: its ref, provider and update time in the clear, its value as a
+/// base64 nonce and XChaCha20-Poly1305 ciphertext.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SlotDoc {
+pub struct SealedSlot {
+    /// The slot's ref (`openrouter.primary`).
     #[serde(rename = "ref")]
-    r#ref: String,
-    provider: String,
-    updated_at: String,
-    nonce: String,
-    ciphertext: String,
+    pub r#ref: String,
+    /// The provider the value is for.
+    pub provider: String,
+    /// When the value was stored (RFC 3339, UTC).
+    pub updated_at: String,
+    /// Base64 of the 24-byte nonce.
+    pub nonce: String,
+    /// Base64 of the ciphertext and its tag.
+    pub ciphertext: String,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AuthenticatorDoc {
     algorithm: String,
     tag: String,
-}
-
-/// Only the fields needed to decide whether the rest can be read at all.
-#[derive(Deserialize)]
-struct Probe {
-    format: Option<serde_json::Value>,
-    version: Option<serde_json::Value>,
 }
 
 /// The canonical transcript the file authenticator covers: every field of the file
@@ -151,15 +158,15 @@ pub(crate) fn transcript(kdf: &Kdf, key_check: &Sealed, slots: &[&SlotRecord]) -
     t
 }
 
-/// Serializes a store, computing its authenticator. `slots` must be sorted by ref.
-pub(crate) fn encode(
+/// The sealed document of a store, with its authenticator. `slots` must be sorted by ref.
+pub(crate) fn seal(
     kdf: &Kdf,
     key_check: &Sealed,
     slots: &[&SlotRecord],
     keys: &SubKeys,
-) -> Result<Vec<u8>, SecretsError> {
+) -> Result<SealedDocument, SecretsError> {
     let tag = keys.authenticate(&transcript(kdf, key_check, slots))?;
-    let doc = FileDoc {
+    Ok(SealedDocument {
         format: FORMAT_NAME.to_owned(),
         version: FORMAT_VERSION,
         kdf: match kdf {
@@ -179,7 +186,7 @@ pub(crate) fn encode(
         },
         slots: slots
             .iter()
-            .map(|s| SlotDoc {
+            .map(|s| SealedSlot {
                 r#ref: s.r#ref.clone(),
                 provider: s.provider.clone(),
                 updated_at: s.updated_at.clone(),
@@ -191,44 +198,99 @@ pub(crate) fn encode(
             algorithm: AUTHENTICATOR_NAME.to_owned(),
             tag: STANDARD.encode(tag),
         },
-    };
-    let mut bytes =
-        serde_json::to_vec_pretty(&doc).map_err(|source| SecretsError::Encode { source })?;
-    bytes.push(b'\n');
-    Ok(bytes)
+    })
 }
 
-/// Parses and structurally checks a store file. Cryptographic checks are the caller's.
-pub(crate) fn decode(path: &Path, bytes: &[u8]) -> Result<Parsed, SecretsError> {
-    let corrupted = |detail: String| SecretsError::corrupted(path, detail);
-
-    let probe: Probe = serde_json::from_slice(bytes).map_err(|e| {
-        corrupted(format!(
-            "not a JSON object (line {}, column {})",
-            e.line(),
-            e.column()
-        ))
-    })?;
-    if probe.format.as_ref().and_then(|f| f.as_str()) != Some(FORMAT_NAME) {
-        return Err(corrupted(format!(
-            "the \"format\" field is missing or is not \"{FORMAT_NAME}\""
-        )));
-    }
-    let version = probe
-        .version
-        .as_ref()
-        .and_then(|v| v.as_u64())
-        .ok_or_else(|| corrupted("the \"version\" field is missing or not a number".into()))?;
-    if version != FORMAT_VERSION {
-        return Err(SecretsError::UnsupportedVersion {
-            path: path.to_path_buf(),
-            found: version,
-            supported: FORMAT_VERSION,
-        });
+impl SealedDocument {
+    /// The document as `secrets.json` holds it (pretty JSON and a final newline).
+    pub fn to_json(&self) -> Result<Vec<u8>, SecretsError> {
+        let mut bytes =
+            serde_json::to_vec_pretty(self).map_err(|source| SecretsError::Encode { source })?;
+        bytes.push(b'\n');
+        Ok(bytes)
     }
 
-    let doc: FileDoc = serde_json::from_slice(bytes)
-        .map_err(|e| corrupted(format!("unexpected structure: {e}")))?;
+    /// Reads a document from its JSON (`store` names where it was kept, for errors),
+    /// checking its format and version; the cryptography is checked when it is opened.
+    pub fn from_json(store: &str, bytes: &[u8]) -> Result<SealedDocument, SecretsError> {
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+            SecretsError::corrupted(
+                store,
+                format!(
+                    "not a JSON object (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })?;
+        Self::from_value(store, value)
+    }
+
+    /// The header alone (everything but the slots), as JSON: what a database keeps in
+    /// its one `secret_store` row beside a row per slot.
+    pub fn header_json(&self) -> Result<String, SecretsError> {
+        let mut value =
+            serde_json::to_value(self).map_err(|source| SecretsError::Encode { source })?;
+        if let Some(map) = value.as_object_mut() {
+            map.remove("slots");
+        }
+        Ok(value.to_string())
+    }
+
+    /// Puts a document together from a header ([`SealedDocument::header_json`]) and its
+    /// slots, checking it as [`SealedDocument::from_json`] does.
+    pub fn from_parts(
+        store: &str,
+        header_json: &str,
+        slots: Vec<SealedSlot>,
+    ) -> Result<SealedDocument, SecretsError> {
+        let mut value: serde_json::Value = serde_json::from_str(header_json)
+            .map_err(|e| SecretsError::corrupted(store, format!("the header is not JSON: {e}")))?;
+        let slots =
+            serde_json::to_value(slots).map_err(|source| SecretsError::Encode { source })?;
+        match value.as_object_mut() {
+            Some(map) => {
+                map.insert("slots".to_owned(), slots);
+            }
+            None => {
+                return Err(SecretsError::corrupted(
+                    store,
+                    "the header is not a JSON object",
+                ))
+            }
+        }
+        Self::from_value(store, value)
+    }
+
+    fn from_value(store: &str, value: serde_json::Value) -> Result<SealedDocument, SecretsError> {
+        let corrupted = |detail: String| SecretsError::corrupted(store, detail);
+        let Some(fields) = value.as_object() else {
+            return Err(corrupted("not a JSON object".to_owned()));
+        };
+        if fields.get("format").and_then(|f| f.as_str()) != Some(FORMAT_NAME) {
+            return Err(corrupted(format!(
+                "the \"format\" field is missing or is not \"{FORMAT_NAME}\""
+            )));
+        }
+        let version = fields
+            .get("version")
+            .and_then(|v| v.as_u64())
+            .ok_or_else(|| corrupted("the \"version\" field is missing or not a number".into()))?;
+        if version != FORMAT_VERSION {
+            return Err(SecretsError::UnsupportedVersion {
+                store: store.to_owned(),
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        serde_json::from_value(value).map_err(|e| corrupted(format!("unexpected structure: {e}")))
+    }
+}
+
+/// Structurally checks a document's fields. Cryptographic checks are the caller's.
+pub(crate) fn decode(store: &str, doc: SealedDocument) -> Result<Parsed, SecretsError> {
+    let corrupted = |detail: String| SecretsError::corrupted(store, detail);
+
     if doc.cipher != CIPHER_NAME {
         return Err(corrupted(format!(
             "unknown cipher (expected \"{CIPHER_NAME}\")"
@@ -291,7 +353,7 @@ fn decode_kdf(doc: KdfDoc) -> Result<Kdf, String> {
     }
 }
 
-fn decode_slot(doc: SlotDoc) -> Result<SlotRecord, String> {
+fn decode_slot(doc: SealedSlot) -> Result<SlotRecord, String> {
     validate_ref(&doc.r#ref).map_err(|e| e.to_string())?;
     validate_provider(&doc.provider).map_err(|e| e.to_string())?;
     OffsetDateTime::parse(&doc.updated_at, &Rfc3339)

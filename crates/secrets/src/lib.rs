@@ -1,4 +1,5 @@
-//! ferry-secrets: the encrypted secret store (`STATE_ROOT/secrets.json`) and master key
+//! ferry-secrets: the encrypted secret store (`STATE_ROOT/secrets.json`, or the same sealed
+//! document kept in a shared database's `secret_store`/`secret_slots` tables) and master key
 //! handling.
 //!
 //! Values are sealed with XChaCha20-Poly1305 under a key derived from the master key
@@ -19,11 +20,18 @@ mod validate;
 
 pub use error::SecretsError;
 pub use fingerprint::{fingerprint, OPENROUTER_KEY_PREFIX};
+pub use format::{SealedDocument, SealedSlot};
 pub use kdf::KdfParams;
 pub use master_key::{
     generate_master_key, MasterKey, MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, MIN_PASSPHRASE_CHARS,
     RAW_KEY_LEN,
 };
-pub use store::{SecretMeta, SecretStore, SetOutcome, STORE_FILE_NAME};
+pub use store::{SecretMeta, SecretStore, SetOutcome, Staged, STORE_FILE_NAME};
 pub use validate::{validate_provider, validate_ref, MAX_PROVIDER_LEN, MAX_REF_LEN};
 pub use zeroize::Zeroizing;
+
+/// Writes a store file atomically (temp file, fsync, rename, directory fsync; owner-only),
+/// for a caller that stages changes itself ([`SecretStore::stage_set`]).
+pub fn write_store_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), SecretsError> {
+    atomic::write_atomically(path, bytes)
+}

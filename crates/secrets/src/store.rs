@@ -1,6 +1,8 @@
-//! The secret store itself: opening and verifying `STATE_ROOT/secrets.json`, reading,
-//! setting and deleting slots (each change persisted atomically before it returns), and
-//! rotating the master key.
+//! The secret store itself: opening and verifying a sealed document (`STATE_ROOT/secrets.json`,
+//! or one kept in a shared database), reading, setting and deleting slots, and rotating the
+//! master key. A file store persists each change atomically before it returns; a store kept
+//! elsewhere stages each change as a whole sealed document for its keeper to write, then
+//! applies it.
 //!
 //! Decrypted values are kept in memory for the life of the store, in `Zeroizing`
 //! strings; the sealed form of every slot is kept beside them so that a write re-seals
@@ -20,7 +22,7 @@ use crate::atomic::write_atomically;
 use crate::cipher::{Sealed, SubKeys};
 use crate::error::SecretsError;
 use crate::fingerprint::{fingerprint, OPENROUTER_KEY_PREFIX};
-use crate::format::{self, SlotRecord};
+use crate::format::{self, SealedDocument, SlotRecord};
 use crate::kdf::{Kdf, KdfParams};
 use crate::master_key::MasterKey;
 use crate::validate::{validate_provider, validate_ref};
@@ -72,7 +74,12 @@ impl Slot {
 
 /// An open, verified secret store. See the module docs for what is held in memory.
 pub struct SecretStore {
-    path: PathBuf,
+    /// Where the store is kept, for messages: its file, or its database tables.
+    origin: String,
+    /// The file a store opened from `secrets.json` writes; `None` for a store whose
+    /// document is kept elsewhere (a shared database), changed with
+    /// [`SecretStore::stage_set`] / [`SecretStore::apply`].
+    file: Option<PathBuf>,
     kdf: Kdf,
     keys: SubKeys,
     key_check: Sealed,
@@ -82,10 +89,29 @@ pub struct SecretStore {
 impl fmt::Debug for SecretStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SecretStore")
-            .field("path", &self.path)
+            .field("origin", &self.origin)
             .field("kdf", &self.kdf)
             .field("refs", &self.slots.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
+    }
+}
+
+/// A change sealed and ready to be kept: write [`Staged::document`] where the store
+/// lives, then [`SecretStore::apply`] it. Until then nothing has changed.
+pub struct Staged {
+    document: SealedDocument,
+    change: Change,
+}
+
+enum Change {
+    Set(Slot),
+    Delete(String),
+}
+
+impl Staged {
+    /// The whole store as it is once the change is kept.
+    pub fn document(&self) -> &SealedDocument {
+        &self.document
     }
 }
 
@@ -114,9 +140,14 @@ impl SecretStore {
         params: KdfParams,
     ) -> Result<SecretStore, SecretsError> {
         let path = Self::store_path(state_root);
-        match read_store_file(&path)? {
-            None => Self::create_empty(path, key, params),
-            Some(bytes) => Self::load(path, &bytes, key),
+        match Self::read_document(state_root)? {
+            None => Ok(Self::create_empty(
+                path.display().to_string(),
+                Some(path),
+                key,
+                params,
+            )?),
+            Some(doc) => Self::open_parsed(path.display().to_string(), Some(path), doc, key),
         }
     }
 
@@ -134,9 +165,40 @@ impl SecretStore {
         }
     }
 
-    /// The store file this store reads and writes.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The sealed document in `STATE_ROOT/secrets.json`, structurally checked but not
+    /// opened (no key needed); `Ok(None)` when there is no store file.
+    pub fn read_document(state_root: &Path) -> Result<Option<SealedDocument>, SecretsError> {
+        let path = Self::store_path(state_root);
+        match read_store_file(&path)? {
+            None => Ok(None),
+            Some(bytes) => SealedDocument::from_json(&path.display().to_string(), &bytes).map(Some),
+        }
+    }
+
+    /// Opens and fully verifies a document kept elsewhere than a file (`store` names
+    /// where, for messages). Changes to it are made with [`SecretStore::stage_set`],
+    /// [`SecretStore::stage_delete`] and [`SecretStore::apply`].
+    pub fn open_document(
+        store: &str,
+        doc: SealedDocument,
+        key: &MasterKey,
+    ) -> Result<SecretStore, SecretsError> {
+        Self::open_parsed(store.to_owned(), None, doc, key)
+    }
+
+    /// A new, empty store kept elsewhere than a file (a passphrase key gets a fresh salt
+    /// and `params`); nothing exists until its first staged change is kept.
+    pub fn new_detached(
+        store: &str,
+        key: &MasterKey,
+        params: KdfParams,
+    ) -> Result<SecretStore, SecretsError> {
+        Self::create_empty(store.to_owned(), None, key, params)
+    }
+
+    /// Where the store is kept: its file's path, or its database tables.
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// Number of slots.
@@ -169,7 +231,13 @@ impl SecretStore {
         self.slots.values().map(Slot::meta).collect()
     }
 
-    /// Stores a value (sealed with a fresh nonce) and persists the store atomically
+    /// The sealed document of the store as it is.
+    pub fn document(&self) -> Result<SealedDocument, SecretsError> {
+        let records: Vec<&SlotRecord> = self.slots.values().map(|s| &s.record).collect();
+        format::seal(&self.kdf, &self.key_check, &records, &self.keys)
+    }
+
+    /// Stores a value (sealed with a fresh nonce) and persists the store file atomically
     /// before returning. On error nothing changes, in memory or on disk.
     pub fn set(
         &mut self,
@@ -177,6 +245,31 @@ impl SecretStore {
         provider: &str,
         value: Zeroizing<String>,
     ) -> Result<SetOutcome, SecretsError> {
+        let (staged, outcome) = self.stage_set(r#ref, provider, value)?;
+        self.write_file(&staged)?;
+        self.apply(staged);
+        Ok(outcome)
+    }
+
+    /// Removes a slot and persists the store file atomically. `Ok(false)` when it did
+    /// not exist (nothing is written then).
+    pub fn delete(&mut self, r#ref: &str) -> Result<bool, SecretsError> {
+        let Some(staged) = self.stage_delete(r#ref)? else {
+            return Ok(false);
+        };
+        self.write_file(&staged)?;
+        self.apply(staged);
+        Ok(true)
+    }
+
+    /// Seals `value` under `ref` (a fresh nonce) and the store around it, changing
+    /// nothing yet; the outcome is what [`SecretStore::apply`] will make true.
+    pub fn stage_set(
+        &self,
+        r#ref: &str,
+        provider: &str,
+        value: Zeroizing<String>,
+    ) -> Result<(Staged, SetOutcome), SecretsError> {
         validate_ref(r#ref)?;
         validate_provider(provider)?;
         if value.trim().is_empty() {
@@ -189,7 +282,6 @@ impl SecretStore {
             updated_at: now_rfc3339(),
             sealed: self.keys.seal_value(r#ref, provider, &value)?,
         };
-
         let mut records: Vec<&SlotRecord> = self
             .slots
             .values()
@@ -198,23 +290,27 @@ impl SecretStore {
             .collect();
         records.push(&record);
         records.sort_by(|a, b| a.r#ref.cmp(&b.r#ref));
-        self.persist(&records)?;
+        let document = format::seal(&self.kdf, &self.key_check, &records, &self.keys)?;
 
         let slot = Slot { record, value };
-        let meta = slot.meta();
-        let created = self.slots.insert(r#ref.to_owned(), slot).is_none();
-        Ok(SetOutcome {
-            created,
+        let outcome = SetOutcome {
+            created: !self.slots.contains_key(r#ref),
             warnings,
-            meta,
-        })
+            meta: slot.meta(),
+        };
+        Ok((
+            Staged {
+                document,
+                change: Change::Set(slot),
+            },
+            outcome,
+        ))
     }
 
-    /// Removes a slot and persists the store atomically. `Ok(false)` when it did not
-    /// exist (nothing is written then).
-    pub fn delete(&mut self, r#ref: &str) -> Result<bool, SecretsError> {
+    /// The store without `ref`, changing nothing yet; `None` when there is no such slot.
+    pub fn stage_delete(&self, r#ref: &str) -> Result<Option<Staged>, SecretsError> {
         if !self.slots.contains_key(r#ref) {
-            return Ok(false);
+            return Ok(None);
         }
         let records: Vec<&SlotRecord> = self
             .slots
@@ -222,9 +318,36 @@ impl SecretStore {
             .map(|s| &s.record)
             .filter(|r| r.r#ref != r#ref)
             .collect();
-        self.persist(&records)?;
-        self.slots.remove(r#ref);
-        Ok(true)
+        let document = format::seal(&self.kdf, &self.key_check, &records, &self.keys)?;
+        Ok(Some(Staged {
+            document,
+            change: Change::Delete(r#ref.to_owned()),
+        }))
+    }
+
+    /// Makes a staged change true in memory, once its document has been kept.
+    pub fn apply(&mut self, staged: Staged) {
+        match staged.change {
+            Change::Set(slot) => {
+                self.slots.insert(slot.record.r#ref.clone(), slot);
+            }
+            Change::Delete(r#ref) => {
+                self.slots.remove(&r#ref);
+            }
+        }
+    }
+
+    /// Replaces the slots with those of `doc` (another process changed the store),
+    /// verifying it fully with the keys this store was opened with. A document sealed
+    /// under another master key is `WrongMasterKey`; on any error nothing changes.
+    pub fn reload(&mut self, doc: SealedDocument) -> Result<(), SecretsError> {
+        let parsed = format::decode(&self.origin, doc)?;
+        if parsed.kdf != self.kdf || !self.keys.verify_key_check(&parsed.key_check) {
+            return Err(SecretsError::WrongMasterKey);
+        }
+        self.slots = open_slots(&self.origin, &parsed, &self.keys)?;
+        self.key_check = parsed.key_check;
+        Ok(())
     }
 
     /// Re-encrypts every slot under `new` (a passphrase gets a fresh salt and the
@@ -246,11 +369,25 @@ impl SecretStore {
         params: KdfParams,
     ) -> Result<usize, SecretsError> {
         let path = Self::store_path(state_root);
-        let Some(bytes) = read_store_file(&path)? else {
-            return Err(SecretsError::NoStore { path });
+        let origin = path.display().to_string();
+        let Some(doc) = Self::read_document(state_root)? else {
+            return Err(SecretsError::NoStore { store: origin });
         };
-        let current = Self::load(path.clone(), &bytes, old)?;
+        let (rotated, n) = Self::rotate_document(&origin, doc, old, new, params)?;
+        write_atomically(&path, &rotated.to_json()?)?;
+        Ok(n)
+    }
 
+    /// Opens `doc` with `old` and seals every slot again under `new` (a passphrase gets
+    /// a fresh salt and `params`): the rotated document and its number of slots.
+    pub fn rotate_document(
+        store: &str,
+        doc: SealedDocument,
+        old: &MasterKey,
+        new: &MasterKey,
+        params: KdfParams,
+    ) -> Result<(SealedDocument, usize), SecretsError> {
+        let current = Self::open_parsed(store.to_owned(), None, doc, old)?;
         let kdf = Kdf::fresh_for(new, params);
         let root = kdf.root_key(new)?;
         let keys = SubKeys::derive(&root)?;
@@ -272,13 +409,12 @@ impl SecretStore {
             })
             .collect::<Result<Vec<_>, SecretsError>>()?;
         let refs: Vec<&SlotRecord> = records.iter().collect();
-        let bytes = format::encode(&kdf, &key_check, &refs, &keys)?;
-        write_atomically(&path, &bytes)?;
-        Ok(records.len())
+        Ok((format::seal(&kdf, &key_check, &refs, &keys)?, records.len()))
     }
 
     fn create_empty(
-        path: PathBuf,
+        origin: String,
+        file: Option<PathBuf>,
         key: &MasterKey,
         params: KdfParams,
     ) -> Result<SecretStore, SecretsError> {
@@ -287,7 +423,8 @@ impl SecretStore {
         let keys = SubKeys::derive(&root)?;
         let key_check = keys.make_key_check()?;
         Ok(SecretStore {
-            path,
+            origin,
+            file,
             kdf,
             keys,
             key_check,
@@ -295,50 +432,22 @@ impl SecretStore {
         })
     }
 
-    fn load(path: PathBuf, bytes: &[u8], key: &MasterKey) -> Result<SecretStore, SecretsError> {
-        let parsed = format::decode(&path, bytes)?;
+    fn open_parsed(
+        origin: String,
+        file: Option<PathBuf>,
+        doc: SealedDocument,
+        key: &MasterKey,
+    ) -> Result<SecretStore, SecretsError> {
+        let parsed = format::decode(&origin, doc)?;
         let root = parsed.kdf.root_key(key)?;
         let keys = SubKeys::derive(&root)?;
         if !keys.verify_key_check(&parsed.key_check) {
             return Err(SecretsError::WrongMasterKey);
         }
-
-        let mut slots = BTreeMap::new();
-        for record in parsed.slots {
-            let plain = keys
-                .open_value(&record.r#ref, &record.provider, &record.sealed)
-                .ok_or_else(|| {
-                    SecretsError::corrupted(
-                        &path,
-                        format!(
-                            "slot {} failed authentication: its ciphertext, nonce, ref or \
-                             provider was modified",
-                            record.r#ref
-                        ),
-                    )
-                })?;
-            let text = std::str::from_utf8(&plain).map_err(|_| {
-                SecretsError::corrupted(
-                    &path,
-                    format!("slot {} does not hold UTF-8 text", record.r#ref),
-                )
-            })?;
-            let value = Zeroizing::new(text.to_owned());
-            slots.insert(record.r#ref.clone(), Slot { record, value });
-        }
-
-        let records: Vec<&SlotRecord> = slots.values().map(|s| &s.record).collect();
-        let transcript = format::transcript(&parsed.kdf, &parsed.key_check, &records);
-        if !keys.verify(&transcript, &parsed.tag)? {
-            return Err(SecretsError::corrupted(
-                &path,
-                "the file authenticator does not match: a slot was added, removed or \
-                 reordered, or the header or an updated_at time was changed",
-            ));
-        }
-
+        let slots = open_slots(&origin, &parsed, &keys)?;
         Ok(SecretStore {
-            path,
+            origin,
+            file,
             kdf: parsed.kdf,
             keys,
             key_check: parsed.key_check,
@@ -346,10 +455,62 @@ impl SecretStore {
         })
     }
 
-    fn persist(&self, records: &[&SlotRecord]) -> Result<(), SecretsError> {
-        let bytes = format::encode(&self.kdf, &self.key_check, records, &self.keys)?;
-        write_atomically(&self.path, &bytes)
+    fn write_file(&self, staged: &Staged) -> Result<(), SecretsError> {
+        let Some(path) = &self.file else {
+            return Err(SecretsError::NotAFile {
+                store: self.origin.clone(),
+            });
+        };
+        write_atomically(path, &staged.document.to_json()?)
     }
+}
+
+/// Opens every slot of a parsed document with `keys` and checks the store authenticator.
+fn open_slots(
+    origin: &str,
+    parsed: &format::Parsed,
+    keys: &SubKeys,
+) -> Result<BTreeMap<String, Slot>, SecretsError> {
+    let mut slots = BTreeMap::new();
+    for record in &parsed.slots {
+        let plain = keys
+            .open_value(&record.r#ref, &record.provider, &record.sealed)
+            .ok_or_else(|| {
+                SecretsError::corrupted(
+                    origin,
+                    format!(
+                        "slot {} failed authentication: its ciphertext, nonce, ref or \
+                         provider was modified",
+                        record.r#ref
+                    ),
+                )
+            })?;
+        let text = std::str::from_utf8(&plain).map_err(|_| {
+            SecretsError::corrupted(
+                origin,
+                format!("slot {} does not hold UTF-8 text", record.r#ref),
+            )
+        })?;
+        let value = Zeroizing::new(text.to_owned());
+        slots.insert(
+            record.r#ref.clone(),
+            Slot {
+                record: record.clone(),
+                value,
+            },
+        );
+    }
+
+    let records: Vec<&SlotRecord> = slots.values().map(|s| &s.record).collect();
+    let transcript = format::transcript(&parsed.kdf, &parsed.key_check, &records);
+    if !keys.verify(&transcript, &parsed.tag)? {
+        return Err(SecretsError::corrupted(
+            origin,
+            "the store authenticator does not match: a slot was added, removed or \
+             reordered, or the header or an updated_at time was changed",
+        ));
+    }
+    Ok(slots)
 }
 
 /// Reads the store file; `Ok(None)` when it does not exist.
@@ -365,7 +526,7 @@ fn read_store_file(path: &Path) -> Result<Option<Vec<u8>>, SecretsError> {
         .len();
     if len > MAX_STORE_BYTES {
         return Err(SecretsError::corrupted(
-            path,
+            &path.display().to_string(),
             format!("the file is {len} bytes, more than a store can hold ({MAX_STORE_BYTES})"),
         ));
     }

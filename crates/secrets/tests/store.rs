@@ -649,3 +649,112 @@ fn tampered_kdf_header_cannot_open_the_store() {
     write_json(dir.path(), &doc);
     assert_corrupted(open(dir.path(), &key));
 }
+
+// --- A store kept elsewhere than a file (a shared database) -----------------------------
+
+/// The document of a populated file store, split as a database keeps it and put back.
+fn as_database_keeps_it(doc: &ferry_secrets::SealedDocument) -> ferry_secrets::SealedDocument {
+    let header = doc.header_json().unwrap();
+    assert!(!header.contains("slots"), "{header}");
+    ferry_secrets::SealedDocument::from_parts("db", &header, doc.slots.clone()).unwrap()
+}
+
+#[test]
+fn a_file_store_moves_into_parts_verbatim_and_opens_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = passphrase("correct horse battery staple");
+    populated(dir.path(), &key);
+    let doc = SecretStore::read_document(dir.path()).unwrap().unwrap();
+    let moved = as_database_keeps_it(&doc);
+    assert_eq!(moved, doc);
+    let store = SecretStore::open_document("db", moved, &key).unwrap();
+    assert_eq!(store.get("openrouter.primary").unwrap().as_str(), OR_KEY);
+    assert_eq!(store.origin(), "db");
+    // A store kept elsewhere is not a file: the file-writing calls refuse.
+    let mut store = store;
+    match store.set("x.y", "other", secret("v")) {
+        Err(SecretsError::NotAFile { .. }) => {}
+        other => panic!("expected NotAFile, got {other:?}"),
+    }
+    assert!(!store.contains("x.y"));
+}
+
+#[test]
+fn staged_changes_change_nothing_until_applied_and_reload_takes_another_writers_changes() {
+    let key = raw_key();
+    let mut a = SecretStore::new_detached("db", &key, cheap()).unwrap();
+    let (staged, outcome) = a
+        .stage_set("openrouter.primary", "openrouter", secret(OR_KEY))
+        .unwrap();
+    assert!(outcome.created);
+    assert!(!a.contains("openrouter.primary"), "staging changes nothing");
+    let kept = staged.document().clone();
+    a.apply(staged);
+    assert_eq!(a.get("openrouter.primary").unwrap().as_str(), OR_KEY);
+    assert_eq!(a.document().unwrap().slots, kept.slots);
+
+    // B opens what A kept, adds a slot; A reloads B's document with the keys it holds.
+    let mut b = SecretStore::open_document("db", kept, &key).unwrap();
+    let (staged, outcome) = b
+        .stage_set("github.token", "github", secret(OTHER_KEY))
+        .unwrap();
+    assert!(outcome.created);
+    let from_b = staged.document().clone();
+    b.apply(staged);
+    a.reload(from_b.clone()).unwrap();
+    assert_eq!(a.list(), b.list());
+    // A deletion, staged and applied.
+    let staged = a.stage_delete("github.token").unwrap().unwrap();
+    assert!(a.contains("github.token"));
+    a.apply(staged);
+    assert!(!a.contains("github.token"));
+    assert!(a.stage_delete("github.token").unwrap().is_none());
+
+    // A document sealed under another master key is refused and changes nothing.
+    let other = SecretStore::new_detached("db", &raw_key(), cheap()).unwrap();
+    match a.reload(other.document().unwrap()) {
+        Err(SecretsError::WrongMasterKey) => {}
+        other => panic!("expected WrongMasterKey, got {other:?}"),
+    }
+    assert!(a.contains("openrouter.primary"));
+
+    // A slot dropped from the parts fails the store authenticator.
+    let mut dropped = from_b;
+    dropped.slots.retain(|s| s.r#ref != "github.token");
+    match a.reload(dropped) {
+        Err(SecretsError::Corrupted { detail, .. }) => {
+            assert!(detail.contains("authenticator"), "{detail}")
+        }
+        other => panic!("expected Corrupted, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_damaged_header_says_what_is_wrong() {
+    let doc = SecretStore::new_detached("db", &raw_key(), cheap())
+        .unwrap()
+        .document()
+        .unwrap();
+    let header = doc.header_json().unwrap();
+    for (bad, says) in [
+        ("not json", "not JSON"),
+        ("[1]", "not a JSON object"),
+        (
+            &header.replace("ferry-secrets", "other") as &str,
+            "\"format\"",
+        ),
+    ] {
+        match ferry_secrets::SealedDocument::from_parts("db", bad, Vec::new()) {
+            Err(SecretsError::Corrupted { store, detail }) => {
+                assert_eq!(store, "db");
+                assert!(detail.contains(says), "{detail}")
+            }
+            other => panic!("expected Corrupted, got {other:?}"),
+        }
+    }
+    let newer = header.replace("\"version\":1", "\"version\":2");
+    assert!(matches!(
+        ferry_secrets::SealedDocument::from_parts("db", &newer, Vec::new()),
+        Err(SecretsError::UnsupportedVersion { found: 2, .. })
+    ));
+}

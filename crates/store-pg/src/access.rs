@@ -38,6 +38,10 @@ impl AccessRepo for PgStore {
         Some(std::sync::Arc::new(self.clone()))
     }
 
+    fn shared_secrets(&self) -> Option<std::sync::Arc<dyn ferry_store::SecretRepo>> {
+        Some(std::sync::Arc::new(self.clone()))
+    }
+
     async fn insert_key(
         &self,
         id: String,

@@ -6,6 +6,8 @@
 
 use std::path::Path;
 
+use deadpool_postgres::Transaction;
+use ferry_secrets::SealedDocument;
 use ferry_store::StoreError;
 use rusqlite::types::Value as Sql;
 use tokio_postgres::types::ToSql;
@@ -189,6 +191,34 @@ pub struct TableCopy {
     pub target_rows: u64,
 }
 
+/// Writes the sealed secret store verbatim (it opens with the master key it was sealed
+/// with, wherever it is kept). A target that already has one keeps it only when it is the
+/// same document: two stores cannot be merged without opening them.
+async fn copy_secrets(tx: &Transaction<'_>, doc: &SealedDocument) -> Result<TableCopy, StoreError> {
+    match crate::secrets::read_document(tx).await? {
+        None => {
+            crate::secrets::write_document(tx, doc, 0).await?;
+        }
+        Some((existing, _)) if existing == *doc => {}
+        Some(_) => return Err(backend(
+            "the target database already holds a different secret store; nothing was committed. \
+                 Copy into a database without one, or move STATE_ROOT/secrets.json aside to copy \
+                 the rest and store its secrets through a replica (`ferry secrets set …`)"
+                .to_owned(),
+        )),
+    }
+    let target_rows: i64 = tx
+        .query_one("SELECT COUNT(*) FROM secret_slots", &[])
+        .await
+        .map_err(db)?
+        .get(0);
+    Ok(TableCopy {
+        table: "secret_slots",
+        source_rows: doc.slots.len() as u64,
+        target_rows: target_rows as u64,
+    })
+}
+
 /// A source value as the parameter its PostgreSQL column takes.
 fn param(
     value: Sql,
@@ -221,10 +251,13 @@ fn param(
 
 /// Copies every row of the SQLite database at `sqlite_path` (a ferry state database at
 /// the current schema version; open it with `ferry_store::Store::open` first to migrate
-/// it) into `target`, in one transaction. Refuses a target holding any row unless
-/// `merge`; returns each table's row counts, checked: every source row is in the target.
+/// it) and the state root's sealed secret store, if any, into `target`, in one
+/// transaction. Refuses a target holding any row unless `merge` (a target's secret store
+/// is kept only when it is the same document); returns each table's row counts, checked:
+/// every source row is in the target.
 pub async fn copy_from_sqlite(
     sqlite_path: &Path,
+    secrets: Option<&SealedDocument>,
     target: &PgStore,
     merge: bool,
 ) -> Result<Vec<TableCopy>, StoreError> {
@@ -257,7 +290,7 @@ pub async fn copy_from_sqlite(
     let mut conn = target.writer().await?;
     let tx = conn.transaction().await.map_err(db)?;
     if !merge {
-        for (table, _) in TABLES {
+        for table in TABLES.iter().map(|(t, _)| *t).chain(["secret_store"]) {
             let any = tx
                 .query_opt(&format!("SELECT 1 FROM {table} LIMIT 1"), &[])
                 .await
@@ -305,6 +338,9 @@ pub async fn copy_from_sqlite(
             source_rows,
             target_rows: target_rows as u64,
         });
+    }
+    if let Some(doc) = secrets {
+        report.push(copy_secrets(&tx, doc).await?);
     }
     // New rows continue after the copied ones.
     tx.batch_execute(

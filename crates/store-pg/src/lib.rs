@@ -30,6 +30,7 @@ mod rates;
 mod replica;
 mod runs;
 mod schema;
+mod secrets;
 mod sessions;
 #[cfg(feature = "test-support")]
 pub mod test_cluster;

@@ -187,6 +187,22 @@ const MIGRATIONS: &[&str] = &[
         tat_ns BIGINT NOT NULL,
         PRIMARY KEY (key_id, kind)
     );",
+    // 6: the secret store shared by the replicas: the sealed document of `secrets.json`
+    // — its header (KDF parameters, key check value, store authenticator) in the one
+    // `secret_store` row with the generation each write advances, a row per sealed slot.
+    "CREATE TABLE secret_store (
+        id SMALLINT PRIMARY KEY CHECK (id = 1),
+        generation BIGINT NOT NULL,
+        header TEXT NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    );
+    CREATE TABLE secret_slots (
+        ref TEXT PRIMARY KEY,
+        provider TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        ciphertext TEXT NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.

@@ -909,3 +909,80 @@ async fn committed_events_are_announced_to_the_other_replicas() {
     let sqlite = ferry_store::Store::open(dir.path()).unwrap();
     assert!(sqlite.run_notices().is_none());
 }
+
+/// A sealed store with `refs`, as a file store seals it (a raw master key).
+fn sealed_store(
+    dir: &std::path::Path,
+    key: &ferry_secrets::MasterKey,
+    refs: &[&str],
+) -> ferry_secrets::SealedDocument {
+    let mut store = ferry_secrets::SecretStore::open(dir, key).unwrap();
+    for r in refs {
+        store
+            .set(
+                r,
+                "openrouter",
+                ferry_secrets::Zeroizing::new(format!("sk-or-v1-{r}")),
+            )
+            .unwrap();
+    }
+    ferry_secrets::SecretStore::read_document(dir)
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_secret_store_is_shared_and_written_compare_and_set() {
+    let cluster = TestCluster::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = cluster.new_database().await.unwrap();
+    let (a, b) = (
+        PgStore::connect(&url).await.unwrap(),
+        PgStore::connect(&url).await.unwrap(),
+    );
+    let (ra, rb) = (a.shared_secrets().unwrap(), b.shared_secrets().unwrap());
+    assert!(ra.load_secrets().await.unwrap().is_none());
+    assert_eq!(ra.secrets_generation().await.unwrap(), 0);
+    let key = ferry_secrets::MasterKey::parse(&ferry_secrets::generate_master_key()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let one = sealed_store(dir.path(), &key, &["z.last", "a.first", "m.middle"]);
+
+    // The document goes in and comes back exactly, slots in the store's order.
+    assert_eq!(ra.save_secrets(&one, 0).await.unwrap(), Some(1));
+    let (back, generation) = rb.load_secrets().await.unwrap().unwrap();
+    assert_eq!((back.clone(), generation), (one.clone(), 1));
+    let opened = ferry_secrets::SecretStore::open_document("db", back, &key).unwrap();
+    assert_eq!(
+        opened.get("m.middle").unwrap().as_str(),
+        "sk-or-v1-m.middle"
+    );
+
+    // Two writers from generation 1: one wins, the other is told to reload.
+    let two = sealed_store(dir.path(), &key, &["b.second"]);
+    let three = sealed_store(dir.path(), &key, &["c.third"]);
+    let (x, y) = tokio::join!(ra.save_secrets(&two, 1), rb.save_secrets(&three, 1));
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert!(
+        matches!((x, y), (Some(2), None) | (None, Some(2))),
+        "{x:?} {y:?}"
+    );
+    let won = if x.is_some() { &two } else { &three };
+    assert_eq!(&ra.load_secrets().await.unwrap().unwrap().0, won);
+    // A creation when one exists is refused too.
+    assert_eq!(rb.save_secrets(&one, 0).await.unwrap(), None);
+    assert_eq!(rb.secrets_generation().await.unwrap(), 2);
+
+    // A slot deleted behind ferry's back is caught by the store authenticator on open.
+    let (raw, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    raw.execute("DELETE FROM secret_slots WHERE ref = 'a.first'", &[])
+        .await
+        .unwrap();
+    let (tampered, _) = ra.load_secrets().await.unwrap().unwrap();
+    let err = ferry_secrets::SecretStore::open_document("db", tampered, &key).unwrap_err();
+    assert!(
+        matches!(err, ferry_secrets::SecretsError::Corrupted { .. }),
+        "{err}"
+    );
+}

@@ -40,8 +40,8 @@ pub use lock::{StateLock, LOCK_FILE_NAME};
 pub use modes::{restrict_umask, tighten};
 pub use repos::{
     budget_fits, gcra, AccessRepo, AssetRepo, BlobLease, BudgetAccount, BudgetRepo, RateLeft,
-    RateRefused, RateRepo, RateTake, RunRepo, RuntimeConfigRepo, SessionRepo, Storage, UpkeepRepo,
-    VideoJobRepo,
+    RateRefused, RateRepo, RateTake, RunRepo, RuntimeConfigRepo, SecretRepo, SessionRepo, Storage,
+    UpkeepRepo, VideoJobRepo, SHARED_SECRETS_ORIGIN,
 };
 pub use retention::Pruned;
 pub use runs::{

@@ -51,13 +51,12 @@ pub async fn set(
         provider,
         value,
     } = body;
-    let engine = s.engine.clone();
-    // Sealing (and possibly Argon2) and the atomic file write are blocking work.
-    let outcome =
-        tokio::task::spawn_blocking(move || engine.secrets().set(&reference, &provider, value))
-            .await
-            .map_err(|e| Problem::new(500, ProblemCode::InternalError, e.to_string()))?
-            .map_err(|e| Problem::from(ferry_engine::EngineError::from(e)))?;
+    let outcome = s
+        .engine
+        .secrets()
+        .set(&reference, &provider, value)
+        .await
+        .map_err(|e| Problem::from(ferry_engine::EngineError::from(e)))?;
     let status = if outcome.created {
         StatusCode::CREATED
     } else {
@@ -75,11 +74,11 @@ pub async fn delete(
     State(s): State<AppState>,
     Path(reference): Path<String>,
 ) -> ApiResult<Json<SecretDeleted>> {
-    let engine = s.engine.clone();
-    let r = reference.clone();
-    let deleted = tokio::task::spawn_blocking(move || engine.secrets().delete(&r))
+    let deleted = s
+        .engine
+        .secrets()
+        .delete(&reference)
         .await
-        .map_err(|e| Problem::new(500, ProblemCode::InternalError, e.to_string()))?
         .map_err(|e| Problem::from(ferry_engine::EngineError::from(e)))?;
     if !deleted {
         return Err(Problem::new(

@@ -248,7 +248,8 @@ impl Engine {
         let secret_ref = format!("ferry.vk.{}", id.trim_start_matches("key_"));
         self.inner
             .secrets
-            .set(&secret_ref, "openrouter", provisioned.key)?;
+            .set(&secret_ref, "openrouter", provisioned.key)
+            .await?;
         tracing::info!(key = %id, route = %route_id, hash = %provisioned.hash, "provisioned an OpenRouter key");
         Ok(UpstreamKey {
             route: route_id,
@@ -391,7 +392,7 @@ impl Engine {
         })?;
         let provider = self.inner.upstreams.provider(&up.route)?;
         provider.disable_key(&mkey, &up.hash).await?;
-        self.inner.secrets.delete(&up.secret_ref)?;
+        self.inner.secrets.delete(&up.secret_ref).await?;
         Ok(())
     }
 

@@ -45,6 +45,12 @@ pub trait AccessRepo: Send + Sync {
         None
     }
 
+    /// The secret store this backend shares between processes, or `None` when only one
+    /// process uses it (the store is then `STATE_ROOT/secrets.json`).
+    fn shared_secrets(&self) -> Option<std::sync::Arc<dyn crate::SecretRepo>> {
+        None
+    }
+
     /// Deletes every reservation row and returns them: rows an older ferry (which kept
     /// reservations on disk) left behind when it died with requests in flight.
     async fn release_all_reservations(&self) -> Result<Vec<ReservationRow>, StoreError>;
