@@ -127,6 +127,53 @@ fn db_copy_moves_an_install_to_postgresql_and_s3_and_the_copy_serves_it() {
         &d.cli(&env, &["--json", "sessions", "show", "moving"]),
     ));
     assert_eq!(show["message_count"], 4, "{show}");
+
+    // The master key of the shared store is rotated with every replica stopped; the
+    // replicas then start with the new key only.
+    let mut d = d;
+    assert_eq!(d.terminate(), Some(0));
+    let new_key = generate_master_key();
+    let key_file = env.root().join("new-master.key");
+    std::fs::write(&key_file, &new_key).unwrap();
+    let state = env.state();
+    let out = env
+        .cli(&[
+            "--json",
+            "secrets",
+            "rotate-master-key",
+            "--state-root",
+            state.to_str().unwrap(),
+            "--new-key-file",
+            key_file.to_str().unwrap(),
+            "--database-url",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&stdout(&out))["rotated"], 2);
+    let (code, log) = env.serve_expect_exit(|_| {});
+    assert_ne!(code, 0, "the old key no longer opens the store");
+    assert!(log.contains("wrong master key"), "{log}");
+    env.master_key = new_key;
+    let d = env.serve_with(&["--asset-store", &assets_url], |c| {
+        c.envs(aws.iter().map(|(k, v)| (*k, v.as_str())));
+    });
+    let rotated = json(&stdout(&d.cli(&env, &["--json", "secrets", "list"])));
+    let refs = |list: &serde_json::Value| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["ref"].clone(), m["fingerprint"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        refs(&rotated),
+        refs(&secrets_before),
+        "the same values under the new key"
+    );
+    let out = d.cli(&env, &["sessions", "input", "moving", "after rotation"]);
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 /// GET `path` on loopback `port`: the status and the body's bytes.
