@@ -128,3 +128,39 @@ pub fn pin_self_away_from(core: usize) {
         .stdout(Stdio::null())
         .status();
 }
+
+/// Lets process `pid` and its children run on every core again (they inherited this
+/// process's pinning): the database of the PostgreSQL rows runs, as in a deployment, on
+/// no core of its own rather than squeezed onto the load driver's.
+pub fn unpin_tree(pid: i32) {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let all = format!("0-{}", cores.saturating_sub(1));
+    let mut pids = vec![pid];
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Ok(child) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+            // The fields after the parenthesised name: state, then the parent's pid.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<i32>().ok());
+            if ppid == Some(pid) {
+                pids.push(child);
+            }
+        }
+    }
+    for p in pids {
+        let _ = Command::new("taskset")
+            .arg("-a")
+            .arg("-cp")
+            .arg(&all)
+            .arg(p.to_string())
+            .stdout(Stdio::null())
+            .status();
+    }
+}

@@ -45,6 +45,9 @@ pub struct Args {
     /// Skip pinning (e.g. on a one-core machine).
     #[arg(long)]
     pub no_pin: bool,
+    /// Run only the PostgreSQL rows (session inputs through 1 and 3 replicas).
+    #[arg(long)]
+    pub only_postgres: bool,
 }
 
 fn main() {

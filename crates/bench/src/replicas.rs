@@ -2,7 +2,8 @@
 //! inputs with the store on PostgreSQL, through one replica and through three behind a
 //! round-robin client, against the same upstream streamed directly in the same run. The
 //! cluster is a throwaway one started here (`initdb` + `postgres` from the machine's
-//! PostgreSQL, `fsync=on` as a real server runs) and stopped at the end; without
+//! PostgreSQL, `fsync=on` as a real server runs, on every core rather than the load driver's
+//! one, as a database runs on its own host) and stopped at the end; without
 //! PostgreSQL installed the bench says so and skips these rows.
 
 use std::path::PathBuf;
@@ -16,6 +17,9 @@ use crate::load::{self, Sample};
 
 /// What the PostgreSQL scenarios measured.
 pub struct Measured {
+    /// The reference: one-row INSERTs committed synchronously by a plain client, one at a
+    /// time — the floor any durable write on this cluster and disk pays.
+    pub commit: Sample,
     /// Session inputs through one replica at the latency concurrency.
     pub one_latency: Sample,
     /// … at the throughput concurrency.
@@ -55,7 +59,11 @@ pub async fn measure(
     (lc, c, n): (usize, usize, usize),
 ) -> Result<Measured, String> {
     let cluster = TestCluster::start_with(true)?;
+    if let Some(pid) = cluster.pid() {
+        crate::daemon::unpin_tree(pid);
+    }
     let url = cluster.new_database().await?;
+    let commit = durable_commits(&url, n).await?;
     let extra = ["--database-url", url.as_str()];
     let first = Daemon::start_with(ferry, upstream, pin, &extra).await?;
     let one = Arc::new(vec![first.url.clone()]);
@@ -76,9 +84,41 @@ pub async fn measure(
     drop((first, second, third));
     drop(cluster);
     Ok(Measured {
+        commit,
         one_latency,
         one_throughput,
         three_latency,
         three_throughput,
     })
+}
+
+/// `n` one-row INSERTs on `url`, each its own synchronously committed transaction, one at
+/// a time over one connection with a prepared statement.
+async fn durable_commits(url: &str, n: usize) -> Result<Sample, String> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    client
+        .batch_execute("CREATE TABLE bench_commits (id BIGSERIAL PRIMARY KEY, note TEXT NOT NULL)")
+        .await
+        .map_err(|e| e.to_string())?;
+    let insert = client
+        .prepare("INSERT INTO bench_commits (note) VALUES ($1)")
+        .await
+        .map_err(|e| e.to_string())?;
+    let client = Arc::new(client);
+    let insert = Arc::new(insert);
+    Ok(load::run(1, n, move |_| {
+        let (client, insert) = (Arc::clone(&client), Arc::clone(&insert));
+        async move {
+            let started = std::time::Instant::now();
+            client
+                .execute(insert.as_ref(), &[&"a run's end"])
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(started.elapsed())
+        }
+    })
+    .await)
 }

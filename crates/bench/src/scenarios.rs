@@ -140,6 +140,22 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
     let (c, n) = (args.concurrency, args.requests);
     let mut rows: Vec<Row> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
+    let lc = args.latency_concurrency;
+    if args.only_postgres {
+        postgres_rows(
+            &ferry,
+            &fake,
+            pin,
+            &http,
+            &upstream,
+            (lc, c, n),
+            None,
+            &mut rows,
+            &mut notes,
+        )
+        .await?;
+        return Ok(render(&rows, &notes, (lc, c, n), pin));
+    }
 
     // Warm-up: connections, allocator, SQLite pages.
     {
@@ -157,7 +173,6 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
 
     // OpenAI facade, non-streaming: added latency at `latency_concurrency`, then
     // throughput and the daemon's CPU per request at `concurrency`.
-    let lc = args.latency_concurrency;
     let facade_url = Arc::new(format!("{}/openai/v1/chat/completions", daemon.url));
     let direct_ns = direct_nonstream(&http, &upstream, lc, n).await;
     let facade_ns = facade_calls(&http, &facade_url, lc, n, false, None).await;
@@ -354,10 +369,88 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
     });
 
     // The store on PostgreSQL: one replica, then three behind a round-robin client.
-    let direct_pg = direct_full(&http, &upstream, lc, n).await;
-    let direct_pg_tp = direct_full(&http, &upstream, c, n).await;
-    match crate::replicas::measure(&ferry, &fake.base_url(), pin, &http, (lc, c, n)).await {
+    let sqlite_runs = Some(session_tp.throughput());
+    postgres_rows(
+        &ferry,
+        &fake,
+        pin,
+        &http,
+        &upstream,
+        (lc, c, n),
+        sqlite_runs,
+        &mut rows,
+        &mut notes,
+    )
+    .await?;
+
+    Ok(render(&rows, &notes, (lc, c, n), pin))
+}
+
+/// The Markdown report of the rows and notes.
+fn render(
+    rows: &[Row],
+    notes: &[String],
+    (lc, c, n): (usize, usize, usize),
+    pin: Option<usize>,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "ferry-bench: {n} requests per scenario; latency at concurrency {lc}, throughput and CPU at concurrency {c}; daemon {}",
+        match pin {
+            Some(core) => format!("pinned to core {core}"),
+            None => "not pinned".to_string(),
+        }
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "| figure | direct to upstream | through ferry | added | target (spec §12) |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            r.figure, r.direct, r.ferry, r.added, r.target
+        );
+    }
+    for note in notes {
+        let _ = writeln!(out, "\nnote: {note}");
+    }
+    out
+}
+
+/// The PostgreSQL rows (issue 16 item 6): session inputs through one replica and three,
+/// against the upstream streamed directly in the same run.
+#[allow(clippy::too_many_arguments)]
+async fn postgres_rows(
+    ferry: &PathBuf,
+    fake: &FakeOpenRouter,
+    pin: Option<usize>,
+    http: &reqwest::Client,
+    upstream: &Arc<String>,
+    (lc, c, n): (usize, usize, usize),
+    sqlite_runs: Option<f64>,
+    rows: &mut Vec<Row>,
+    notes: &mut Vec<String>,
+) -> Result<(), String> {
+    let direct_pg = direct_full(http, upstream, lc, n).await;
+    let direct_pg_tp = direct_full(http, upstream, c, n).await;
+    match crate::replicas::measure(ferry, &fake.base_url(), pin, http, (lc, c, n)).await {
         Ok(m) => {
+            check(&m.commit, "PostgreSQL durable commit")?;
+            for (figure, p) in [("p50", 50.0), ("p99", 99.0)] {
+                rows.push(Row {
+                    figure: format!(
+                        "reference: one-row durable commit on the same PostgreSQL, concurrency 1 {figure}"
+                    ),
+                    direct: "—".into(),
+                    ferry: format!("{:.3} ms", ms(m.commit.percentile(p))),
+                    added: "—".into(),
+                    target: "—",
+                });
+            }
             for (name, direct, through, target) in [
                 (
                     format!("session input on PostgreSQL, 1 replica, concurrency {lc}"),
@@ -399,40 +492,15 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
                 });
             }
             notes.push(format!(
-                "the PostgreSQL rows ran against a throwaway PostgreSQL cluster on this machine (fsync on, unpinned), the replicas all pinned {}; compare them with the SQLite session rows above ({:.0} runs/s in this run)",
+                "the PostgreSQL rows ran against a throwaway PostgreSQL cluster on this machine (fsync on, unpinned), the replicas all pinned {}; compare them with the SQLite session rows above ({} runs/s in this run)",
                 pin.map_or("nowhere".to_string(), |c| format!("to core {c}")),
-                session_tp.throughput()
+                sqlite_runs.map_or_else(|| "not measured".to_owned(), |r| format!("{r:.0}"))
             ));
         }
         Err(e) => notes.push(format!("PostgreSQL rows skipped: {e}")),
     }
 
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "ferry-bench: {n} requests per scenario; latency at concurrency {lc}, throughput and CPU at concurrency {c}; daemon {}",
-        match pin {
-            Some(core) => format!("pinned to core {core}"),
-            None => "not pinned".to_string(),
-        }
-    );
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "| figure | direct to upstream | through ferry | added | target (spec §12) |"
-    );
-    let _ = writeln!(out, "|---|---|---|---|---|");
-    for r in rows {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} |",
-            r.figure, r.direct, r.ferry, r.added, r.target
-        );
-    }
-    for note in notes {
-        let _ = writeln!(out, "\nnote: {note}");
-    }
-    Ok(out)
+    Ok(())
 }
 
 /// The daemon's CPU seconds over a scenario, per request served.

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
+use crate::cached::Cached;
 use crate::columns::{self, json_text};
 use crate::db_error::db;
 use crate::PgStore;
@@ -52,8 +53,8 @@ impl AccessRepo for PgStore {
     ) -> Result<KeyRow, StoreError> {
         let conn = self.writer().await?;
         let now = now_rfc3339();
-        conn.execute(
-            "INSERT INTO access_keys (id, name, secret_hash, hint, settings, created_at, updated_at)
+        conn.exec(
+"INSERT INTO access_keys (id, name, secret_hash, hint, settings, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $6)",
             &[&id, &name, &secret_hash, &hint, &json_text(&settings), &now],
         )
@@ -74,7 +75,7 @@ impl AccessRepo for PgStore {
     async fn list_keys(&self) -> Result<Vec<KeyRow>, StoreError> {
         let conn = self.reader().await?;
         let rows = conn
-            .query(
+            .rows(
                 "SELECT id, name, secret_hash, hint, settings, created_at, updated_at, revoked_at
                  FROM access_keys ORDER BY created_at, id",
                 &[],
@@ -92,7 +93,7 @@ impl AccessRepo for PgStore {
     ) -> Result<bool, StoreError> {
         let conn = self.writer().await?;
         let n = conn
-            .execute(
+            .exec(
                 "UPDATE access_keys SET name = $2, settings = $3, updated_at = $4 WHERE id = $1",
                 &[&id, &name, &json_text(&settings), &now_rfc3339()],
             )
@@ -104,7 +105,7 @@ impl AccessRepo for PgStore {
     async fn revoke_key(&self, id: String) -> Result<bool, StoreError> {
         let conn = self.writer().await?;
         let n = conn
-            .execute(
+            .exec(
                 "UPDATE access_keys SET revoked_at = $2, updated_at = $2
                  WHERE id = $1 AND revoked_at IS NULL",
                 &[&id, &now_rfc3339()],
@@ -117,7 +118,7 @@ impl AccessRepo for PgStore {
     async fn release_all_reservations(&self) -> Result<Vec<ReservationRow>, StoreError> {
         let conn = self.writer().await?;
         let rows = conn
-            .query(
+            .rows(
                 "DELETE FROM spend_reservations RETURNING id, key_id, amount_nanos, route, model",
                 &[],
             )
@@ -205,7 +206,7 @@ impl AccessRepo for PgStore {
             split_col = split.map_or("NULL::TEXT", SpendGrouping::sql_expression),
         );
         let conn = self.reader().await?;
-        let rows = conn.query(&sql, &args).await.map_err(db)?;
+        let rows = conn.rows(&sql, &args).await.map_err(db)?;
         Ok(rows
             .iter()
             .map(|row| SpendGroup {

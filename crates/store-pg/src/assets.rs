@@ -8,6 +8,7 @@ use ferry_store::{
 use serde_json::Value;
 use tokio_postgres::Row;
 
+use crate::cached::Cached;
 use crate::columns::{self, json_text_opt};
 use crate::db_error::db;
 use crate::PgStore;
@@ -41,17 +42,17 @@ fn derivation_from_row(row: &Row) -> Result<Derivation, StoreError> {
     })
 }
 
-async fn load_asset(c: &impl GenericClient, id: &str) -> Result<Option<Asset>, StoreError> {
+async fn load_asset(c: &(impl Cached + Sync), id: &str) -> Result<Option<Asset>, StoreError> {
     let row = c
-        .query_opt(&format!("{SELECT_ASSET} WHERE id = $1"), &[&id])
+        .row_opt(&format!("{SELECT_ASSET} WHERE id = $1"), &[&id])
         .await
         .map_err(db)?;
     Ok(row.as_ref().map(asset_from_row))
 }
 
-async fn blob_in_use(c: &impl GenericClient, sha256: &str) -> Result<bool, StoreError> {
+async fn blob_in_use(c: &(impl Cached + Sync), sha256: &str) -> Result<bool, StoreError> {
     Ok(
-        c.query_opt("SELECT 1 FROM assets WHERE sha256 = $1 LIMIT 1", &[&sha256])
+        c.row_opt("SELECT 1 FROM assets WHERE sha256 = $1 LIMIT 1", &[&sha256])
             .await
             .map_err(db)?
             .is_some(),
@@ -85,7 +86,7 @@ impl Drop for HeldBlob {
 impl AssetRepo for PgStore {
     async fn lock_blob(&self, sha256: &str) -> Result<Option<ferry_store::BlobLease>, StoreError> {
         let conn = self.pool.get().await.map_err(crate::db_error::pool)?;
-        conn.execute("SELECT pg_advisory_lock($1)", &[&blob_lock_key(sha256)])
+        conn.exec("SELECT pg_advisory_lock($1)", &[&blob_lock_key(sha256)])
             .await
             .map_err(db)?;
         Ok(Some(ferry_store::BlobLease::new(HeldBlob(Some(conn)))))
@@ -98,7 +99,7 @@ impl AssetRepo for PgStore {
         // One statement: of two concurrent inserts of the same bytes and type, one inserts
         // and the other finds its row.
         let inserted = tx
-            .query_opt(
+            .row_opt(
                 "INSERT INTO assets (id, sha256, media_type, size, file_name, source, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (sha256, media_type) DO NOTHING
@@ -119,7 +120,7 @@ impl AssetRepo for PgStore {
             Some(row) => AssetInsert::Inserted(asset_from_row(&row)),
             None => {
                 let row = tx
-                    .query_one(
+                    .row(
                         &format!("{SELECT_ASSET} WHERE sha256 = $1 AND media_type = $2"),
                         &[&new.sha256, &new.media_type],
                     )
@@ -141,7 +142,7 @@ impl AssetRepo for PgStore {
         let types: Option<&Vec<String>> =
             (!filter.media_types.is_empty()).then_some(&filter.media_types);
         let rows = conn
-            .query(
+            .rows(
                 &format!(
                     "{SELECT_ASSET}
                      WHERE ($1::TEXT IS NULL OR source = $1)
@@ -165,7 +166,7 @@ impl AssetRepo for PgStore {
         let mut conn = self.writer().await?;
         let tx = conn.transaction().await.map_err(db)?;
         let row = tx
-            .query_opt(
+            .row_opt(
                 "DELETE FROM assets WHERE id = $1
                  RETURNING id, sha256, media_type, size, file_name, source, created_at, seq",
                 &[&id],
@@ -191,7 +192,7 @@ impl AssetRepo for PgStore {
     ) -> Result<Option<Derivation>, StoreError> {
         let conn = self.reader().await?;
         let row = conn
-            .query_opt(
+            .row_opt(
                 &format!("{SELECT_DERIVATION} WHERE asset_id = $1 AND kind = $2 AND model = $3"),
                 &[&asset_id, &kind, &model],
             )
@@ -203,7 +204,7 @@ impl AssetRepo for PgStore {
     async fn derivations(&self, asset_id: &str) -> Result<Vec<Derivation>, StoreError> {
         let conn = self.reader().await?;
         let rows = conn
-            .query(
+            .rows(
                 &format!(
                     "{SELECT_DERIVATION} WHERE asset_id = $1 ORDER BY created_at, kind, model"
                 ),
@@ -226,7 +227,7 @@ impl AssetRepo for PgStore {
         let tx = conn.transaction().await.map_err(db)?;
         // Locks the asset row, so a concurrent delete waits for (or precedes) this insert.
         let exists = tx
-            .query_opt("SELECT 1 FROM assets WHERE id = $1 FOR SHARE", &[&asset_id])
+            .row_opt("SELECT 1 FROM assets WHERE id = $1 FOR SHARE", &[&asset_id])
             .await
             .map_err(db)?
             .is_some();
@@ -235,7 +236,7 @@ impl AssetRepo for PgStore {
                 id: asset_id.to_owned(),
             });
         }
-        tx.execute(
+        tx.exec(
             "INSERT INTO asset_derivations (asset_id, kind, model, content, meta, created_at)
              VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (asset_id, kind, model) DO NOTHING",
@@ -251,7 +252,7 @@ impl AssetRepo for PgStore {
         .await
         .map_err(db)?;
         let row = tx
-            .query_one(
+            .row(
                 &format!("{SELECT_DERIVATION} WHERE asset_id = $1 AND kind = $2 AND model = $3"),
                 &[&asset_id, &kind, &model],
             )

@@ -9,6 +9,7 @@ use deadpool_postgres::Transaction;
 use ferry_store::{BudgetAccount, BudgetRepo, StoreError};
 use time::OffsetDateTime;
 
+use crate::cached::Cached;
 use crate::db_error::db;
 use crate::PgStore;
 
@@ -19,7 +20,7 @@ async fn lock_account(
     key: &str,
     period_start: i64,
 ) -> Result<i64, StoreError> {
-    tx.execute(
+    tx.exec(
         "INSERT INTO budget_accounts (key_id, period_start, spent_nanos) VALUES ($1, $2, 0)
          ON CONFLICT (key_id) DO NOTHING",
         &[&key, &period_start],
@@ -27,7 +28,7 @@ async fn lock_account(
     .await
     .map_err(db)?;
     let row = tx
-        .query_one(
+        .row(
             "SELECT period_start, spent_nanos FROM budget_accounts WHERE key_id = $1 FOR UPDATE",
             &[&key],
         )
@@ -35,7 +36,7 @@ async fn lock_account(
         .map_err(db)?;
     let (start, spent): (i64, i64) = (row.get(0), row.get(1));
     if start < period_start {
-        tx.execute(
+        tx.exec(
             "UPDATE budget_accounts SET period_start = $2, spent_nanos = 0 WHERE key_id = $1",
             &[&key, &period_start],
         )
@@ -49,7 +50,7 @@ async fn lock_account(
 /// Everything reserved for `key` on every replica.
 async fn reserved(tx: &Transaction<'_>, key: &str) -> Result<i64, StoreError> {
     let row = tx
-        .query_one(
+        .row(
             "SELECT COALESCE(SUM(reserved_nanos), 0)::BIGINT FROM budget_holds WHERE key_id = $1",
             &[&key],
         )
@@ -64,7 +65,7 @@ async fn write_spent(
     key: &str,
     spent: i64,
 ) -> Result<BudgetAccount, StoreError> {
-    tx.execute(
+    tx.exec(
         "UPDATE budget_accounts SET spent_nanos = $2 WHERE key_id = $1",
         &[&key, &spent],
     )
@@ -99,7 +100,7 @@ impl BudgetRepo for PgStore {
                 reserved: held,
             }));
         }
-        tx.execute(
+        tx.exec(
             "INSERT INTO budget_holds (key_id, owner, reserved_nanos) VALUES ($1, $2, $3)
              ON CONFLICT (key_id, owner)
              DO UPDATE SET reserved_nanos = budget_holds.reserved_nanos + EXCLUDED.reserved_nanos",
@@ -124,7 +125,7 @@ impl BudgetRepo for PgStore {
         let mut conn = self.writer().await?;
         let tx = conn.transaction().await.map_err(db)?;
         let spent = lock_account(&tx, key, period_start.unix_timestamp()).await?;
-        tx.execute(
+        tx.exec(
             "UPDATE budget_holds SET reserved_nanos = GREATEST(reserved_nanos - $3, 0)
              WHERE key_id = $1 AND owner = $2",
             &[&key, &self.replica.id, &reserved_here],

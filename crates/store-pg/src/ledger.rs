@@ -7,6 +7,7 @@ use deadpool_postgres::Pool;
 use ferry_store::{now_rfc3339, LedgerEntry, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::cached::Cached;
 use crate::db_error::{self, db};
 
 /// Rows committed per transaction at most.
@@ -115,7 +116,7 @@ async fn commit(pool: &Pool, writes: &[Job]) -> Result<(), StoreError> {
                 .map_err(db)?;
             }
             Job::Billed(generation_id, billed) => {
-                tx.execute(
+                tx.exec(
                     "UPDATE spend_ledger SET billed_cost = $2 WHERE generation_id = $1",
                     &[generation_id, billed],
                 )

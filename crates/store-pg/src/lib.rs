@@ -21,6 +21,7 @@
 mod access;
 mod assets;
 mod budgets;
+mod cached;
 mod columns;
 mod db_error;
 mod import;

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use ferry_store::{gcra, RateLeft, RateRefused, RateRepo, RateTake, StoreError};
 
+use crate::cached::Cached;
 use crate::db_error::db;
 use crate::PgStore;
 
@@ -20,7 +21,7 @@ impl RateRepo for PgStore {
         let mut updates = Vec::with_capacity(takes.len());
         let mut left = Vec::with_capacity(takes.len());
         for (index, take) in takes.iter().enumerate() {
-            tx.execute(
+            tx.exec(
                 "INSERT INTO rate_cells (key_id, kind, tat_ns) VALUES ($1, $2, 0)
                  ON CONFLICT (key_id, kind) DO NOTHING",
                 &[&key, &take.kind],
@@ -28,7 +29,7 @@ impl RateRepo for PgStore {
             .await
             .map_err(db)?;
             let row = tx
-                .query_one(
+                .row(
                     "SELECT tat_ns, (extract(epoch FROM clock_timestamp()) * 1e9)::BIGINT
                      FROM rate_cells WHERE key_id = $1 AND kind = $2 FOR UPDATE",
                     &[&key, &take.kind],
@@ -49,7 +50,7 @@ impl RateRepo for PgStore {
             }
         }
         for (kind, next) in updates {
-            tx.execute(
+            tx.exec(
                 "UPDATE rate_cells SET tat_ns = $3 WHERE key_id = $1 AND kind = $2",
                 &[&key, &kind, &next],
             )

@@ -18,6 +18,7 @@ use parking_lot::Mutex;
 use serde_json::Value;
 use tokio_postgres::{AsyncMessage, NoTls};
 
+use crate::cached::Cached;
 use crate::db_error::{self, db};
 
 /// How often a replica renews its heartbeat and looks for dead replicas.
@@ -99,7 +100,7 @@ impl Replica {
             .map_err(db)?;
         let pooled = pool.get().await.map_err(db_error::pool)?;
         pooled
-            .execute(
+            .exec(
                 "INSERT INTO replicas (id, lock_key) VALUES ($1, $2)",
                 &[&id, &lock_key],
             )
@@ -136,7 +137,7 @@ async fn beat(
         // A row another replica removed (it thought this one dead after a long pause) is
         // written back: this replica is alive and still holds its lock.
         if let Err(e) = conn
-            .execute(
+            .exec(
                 "INSERT INTO replicas (id, lock_key) VALUES ($1, $2)
                  ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()",
                 &[&id, &lock_key],
@@ -173,7 +174,7 @@ pub(crate) async fn recover_dead(
     // A replica's lock is free only when its process (and so its connection) is gone; the
     // transaction-scoped probe is released at commit.
     let dead: Vec<String> = tx
-        .query(
+        .rows(
             "SELECT id FROM replicas
              WHERE id <> $1
                AND (heartbeat_at < now() - make_interval(secs => $2)
@@ -187,7 +188,7 @@ pub(crate) async fn recover_dead(
         .map(|r| r.get(0))
         .collect();
     let runs: Vec<String> = tx
-        .query(
+        .rows(
             "SELECT id FROM runs
              WHERE status IN ('queued', 'running') AND (owner IS NULL OR owner = ANY($1))
              ORDER BY ord FOR UPDATE SKIP LOCKED",
@@ -203,10 +204,10 @@ pub(crate) async fn recover_dead(
         interrupt(&tx, run, reason, terminal, &now).await?;
     }
     // Their reservations end with them (the calls they stood for died too).
-    tx.execute("DELETE FROM budget_holds WHERE owner = ANY($1)", &[&dead])
+    tx.exec("DELETE FROM budget_holds WHERE owner = ANY($1)", &[&dead])
         .await
         .map_err(db)?;
-    tx.execute("DELETE FROM replicas WHERE id = ANY($1)", &[&dead])
+    tx.exec("DELETE FROM replicas WHERE id = ANY($1)", &[&dead])
         .await
         .map_err(db)?;
     tx.commit().await.map_err(db)?;
@@ -215,13 +216,13 @@ pub(crate) async fn recover_dead(
 
 /// Marks one run interrupted and appends its `run.failed` after its last event.
 pub(crate) async fn interrupt(
-    c: &impl GenericClient,
+    c: &(impl Cached + Sync),
     run_id: &str,
     reason: &str,
     terminal: &Value,
     now: &str,
 ) -> Result<(), StoreError> {
-    c.execute(
+    c.exec(
         "UPDATE runs SET status = 'interrupted', error_code = 'interrupted',
                          error_message = $2, finished_at = $3
          WHERE id = $1",
@@ -230,7 +231,7 @@ pub(crate) async fn interrupt(
     .await
     .map_err(db)?;
     let last: i64 = c
-        .query_one(
+        .row(
             "SELECT COALESCE(MAX(seq), 0) FROM run_events WHERE run_id = $1",
             &[&run_id],
         )

@@ -6,15 +6,16 @@
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use ferry_store::{
-    message_roles, now_rfc3339, rfc3339, InsertOutcome, NewEvent, NewRun, NewSession, Run,
-    RunError, RunEvent, RunFilter, RunFinish, RunRepo, RunStart, RunStatus, StoreError,
+    message_roles, now_rfc3339, rfc3339, InsertOutcome, NewEvent, NewRun, Run, RunError, RunEvent,
+    RunFilter, RunFinish, RunRepo, RunStart, RunStatus, StoreError,
 };
 use serde_json::Value;
 use tokio_postgres::Row;
 
+use crate::cached::Cached;
 use crate::columns::{self, json_text, json_text_opt};
 use crate::db_error::{self, db};
-use crate::sessions::{insert_messages, insert_session, take_message_seqs};
+use crate::sessions::append_history;
 use crate::PgStore;
 
 const SELECT_RUN: &str = "SELECT id, session_id, status, created_at, started_at, finished_at,
@@ -53,15 +54,15 @@ fn run_from_row(row: &Row) -> Result<Run, StoreError> {
     })
 }
 
-async fn load_run(c: &impl GenericClient, id: &str) -> Result<Option<Run>, StoreError> {
+async fn load_run(c: &(impl Cached + Sync), id: &str) -> Result<Option<Run>, StoreError> {
     let row = c
-        .query_opt(&format!("{SELECT_RUN} WHERE id = $1"), &[&id])
+        .row_opt(&format!("{SELECT_RUN} WHERE id = $1"), &[&id])
         .await
         .map_err(db)?;
     row.as_ref().map(run_from_row).transpose()
 }
 
-async fn require_run(c: &impl GenericClient, id: &str) -> Result<Run, StoreError> {
+async fn require_run(c: &(impl Cached + Sync), id: &str) -> Result<Run, StoreError> {
     load_run(c, id)
         .await?
         .ok_or_else(|| StoreError::RunNotFound { id: id.to_owned() })
@@ -69,9 +70,9 @@ async fn require_run(c: &impl GenericClient, id: &str) -> Result<Run, StoreError
 
 /// The run's session and status, locking the run row until the transaction ends (so a
 /// concurrent end or recovery waits, then sees the new status).
-async fn lock_run(c: &impl GenericClient, id: &str) -> Result<(String, RunStatus), StoreError> {
+async fn lock_run(c: &(impl Cached + Sync), id: &str) -> Result<(String, RunStatus), StoreError> {
     let row = c
-        .query_opt(
+        .row_opt(
             "SELECT session_id, status FROM runs WHERE id = $1 FOR UPDATE",
             &[&id],
         )
@@ -82,11 +83,11 @@ async fn lock_run(c: &impl GenericClient, id: &str) -> Result<(String, RunStatus
 }
 
 async fn apply_start(
-    c: &impl GenericClient,
+    c: &(impl Cached + Sync),
     run_id: &str,
     start: &RunStart,
 ) -> Result<(), StoreError> {
-    c.execute(
+    c.exec(
         "UPDATE runs SET status = $2, started_at = COALESCE(started_at, $3), route = $4,
                          model_requested = $5
          WHERE id = $1",
@@ -105,7 +106,7 @@ async fn apply_start(
 
 /// Inserts `events` of `run_id`, stamped `now`, in one statement.
 pub(crate) async fn insert_events(
-    c: &impl GenericClient,
+    c: &(impl Cached + Sync),
     run_id: &str,
     events: &[NewEvent],
     now: &str,
@@ -120,7 +121,7 @@ pub(crate) async fn insert_events(
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
     let data: Vec<&str> = events.iter().map(NewEvent::data_json).collect();
     // Followers on other replicas hear of the events when the transaction commits.
-    c.execute(
+    c.exec(
         "WITH stored AS (
              INSERT INTO run_events (run_id, seq, kind, data, created_at)
              SELECT $1, e.seq, e.kind, e.data, $2
@@ -163,23 +164,26 @@ impl RunRepo for PgStore {
     async fn create_run(&self, new: NewRun) -> Result<InsertOutcome, StoreError> {
         let mut conn = self.writer().await?;
         let tx = conn.transaction().await.map_err(db)?;
-        if !new.acknowledged {
-            crate::pool::light(&tx).await?;
-        }
-        insert_session(
-            &tx,
-            &NewSession {
-                id: new.session_id.clone(),
-                ..NewSession::default()
-            },
-        )
-        .await?;
         let created_at = now_rfc3339();
-        // One statement: two concurrent inserts with the same idempotency key cannot both
-        // succeed; the loser inserts nothing and reads the winner's run.
-        let n = tx
-            .execute(
-                "INSERT INTO runs (id, session_id, status, created_at, input, attempts,
+        let input = json_text(&new.input);
+        // Pipelined (one round trip): the light-commit setting, and one statement that
+        // creates the session when missing and inserts the run — two concurrent inserts
+        // with the same idempotency key cannot both succeed; the loser inserts nothing and
+        // reads the winner's run. (One statement, so the session row exists before the
+        // run's reference to it is checked, whatever order the pipeline runs in.)
+        let light = async {
+            match new.acknowledged {
+                true => Ok(()),
+                false => crate::pool::light(&tx).await,
+            }
+        };
+        let insert = async {
+            tx.exec(
+                "WITH session AS (
+                     INSERT INTO sessions (id, created_at, updated_at) VALUES ($2, $3, $3)
+                     ON CONFLICT (id) DO NOTHING
+                 )
+                 INSERT INTO runs (id, session_id, status, created_at, input, attempts,
                                    idempotency_key, owner)
                  VALUES ($1, $2, 'queued', $3, $4, '[]', $5, $6)
                  ON CONFLICT (session_id, idempotency_key) WHERE idempotency_key IS NOT NULL
@@ -188,18 +192,20 @@ impl RunRepo for PgStore {
                     &new.id,
                     &new.session_id,
                     &created_at,
-                    &json_text(&new.input),
+                    &input,
                     &new.idempotency_key,
                     &self.replica.id,
                 ],
             )
             .await
-            .map_err(db)?;
+            .map_err(db)
+        };
+        let ((), n) = tokio::try_join!(light, insert)?;
         let outcome = if n == 1 {
             InsertOutcome::Inserted(inserted_run(new, created_at))
         } else {
             let row = tx
-                .query_one(
+                .row(
                     &format!("{SELECT_RUN} WHERE session_id = $1 AND idempotency_key = $2"),
                     &[&new.session_id, &new.idempotency_key],
                 )
@@ -219,8 +225,7 @@ impl RunRepo for PgStore {
     ) -> Result<(), StoreError> {
         let mut conn = self.writer().await?;
         let tx = conn.transaction().await.map_err(db)?;
-        crate::pool::light(&tx).await?;
-        let (_, current) = lock_run(&tx, run_id).await?;
+        let ((), (_, current)) = tokio::try_join!(crate::pool::light(&tx), lock_run(&tx, run_id))?;
         if current.is_terminal() {
             return Err(StoreError::InvalidTransition {
                 id: run_id.to_owned(),
@@ -228,10 +233,14 @@ impl RunRepo for PgStore {
                 requested: RunStatus::Running,
             });
         }
-        if let Some(start) = &start {
-            apply_start(&tx, run_id, start).await?;
-        }
-        insert_events(&tx, run_id, &events, &now_rfc3339()).await?;
+        let now = now_rfc3339();
+        let start = async {
+            match &start {
+                Some(start) => apply_start(&tx, run_id, start).await,
+                None => Ok(()),
+            }
+        };
+        tokio::try_join!(start, insert_events(&tx, run_id, &events, &now))?;
         tx.commit().await.map_err(db)
     }
 
@@ -248,60 +257,75 @@ impl RunRepo for PgStore {
                 requested: fin.status,
             });
         }
-        if let Some(start) = &fin.start {
-            apply_start(&tx, &fin.run_id, start).await?;
-        }
         let now = now_rfc3339();
-        tx.execute(
-            "UPDATE runs SET status = $2, finished_at = $3, model_served = $4, usage = $5,
-                             cost = $6, output = $7, error_code = $8, error_message = $9,
-                             attempts = $10, cache_status = $11, generation_id = $12
-             WHERE id = $1",
-            &[
-                &fin.run_id,
-                &fin.status.as_str(),
-                &now,
-                &fin.model_served,
-                &json_text_opt(fin.usage.as_ref()),
-                &fin.cost,
-                &json_text_opt(fin.output.as_ref()),
-                &fin.error_code,
-                &fin.error_message,
-                &json_text(&fin.attempts),
-                &fin.cache_status,
-                &fin.generation_id,
-            ],
-        )
-        .await
-        .map_err(db)?;
-        insert_events(&tx, &fin.run_id, &fin.events, &now).await?;
-        if fin.messages.is_empty() {
-            tx.execute(
-                "UPDATE sessions SET updated_at = $2 WHERE id = $1",
-                &[&session_id, &now],
+        let (usage, output, attempts) = (
+            json_text_opt(fin.usage.as_ref()),
+            json_text_opt(fin.output.as_ref()),
+            json_text(&fin.attempts),
+        );
+        // The start (when the run never stored it) is part of the end's own statement, so
+        // nothing here depends on the order in which the pipelined statements run.
+        let start = fin.start.as_ref();
+        let (started_at, route, model_requested) = (
+            start.map(|s| rfc3339(s.started_at)),
+            start.map(|s| s.route.as_str()),
+            start.map(|s| s.model_requested.as_str()),
+        );
+        let end = async {
+            tx.exec(
+                "UPDATE runs SET status = $2, finished_at = $3, model_served = $4, usage = $5,
+                                 cost = $6, output = $7, error_code = $8, error_message = $9,
+                                 attempts = $10, cache_status = $11, generation_id = $12,
+                                 started_at = COALESCE(started_at, $13),
+                                 route = COALESCE($14, route),
+                                 model_requested = COALESCE($15, model_requested)
+                 WHERE id = $1",
+                &[
+                    &fin.run_id,
+                    &fin.status.as_str(),
+                    &now,
+                    &fin.model_served,
+                    &usage,
+                    &fin.cost,
+                    &output,
+                    &fin.error_code,
+                    &fin.error_message,
+                    &attempts,
+                    &fin.cache_status,
+                    &fin.generation_id,
+                    &started_at,
+                    &route,
+                    &model_requested,
+                ],
             )
             .await
-            .map_err(db)?;
-        } else {
-            let first = take_message_seqs(&tx, &session_id, fin.messages.len(), &now).await?;
-            insert_messages(
-                &tx,
-                &session_id,
-                Some(&fin.run_id),
-                first,
-                &roles,
-                &bodies,
-                &now,
-            )
-            .await?;
-        }
+            .map_err(db)
+        };
+        let history = async {
+            if fin.messages.is_empty() {
+                tx.exec(
+                    "UPDATE sessions SET updated_at = $2 WHERE id = $1",
+                    &[&session_id, &now],
+                )
+                .await
+                .map_err(db)?;
+                return Ok(0);
+            }
+            append_history(&tx, &session_id, Some(&fin.run_id), &roles, &bodies, &now).await
+        };
+        // Pipelined, one round trip: statements on different rows, in any order.
+        tokio::try_join!(
+            end,
+            insert_events(&tx, &fin.run_id, &fin.events, &now),
+            history
+        )?;
         tx.commit().await.map_err(db)
     }
 
     async fn set_billed_cost(&self, run_id: &str, billed: f64) -> Result<(), StoreError> {
         let conn = self.writer().await?;
         let n = conn
-            .execute(
+            .exec(
                 "UPDATE runs SET billed_cost = $2 WHERE id = $1",
                 &[&run_id, &billed],
             )
@@ -323,7 +347,7 @@ impl RunRepo for PgStore {
     ) -> Result<(), StoreError> {
         let conn = self.writer().await?;
         let n = conn
-            .execute(
+            .exec(
                 "UPDATE runs SET usage = $2, cost = $3
                  WHERE id = $1 AND status IN ('completed', 'failed', 'cancelled', 'interrupted')",
                 &[&run_id, &json_text_opt(usage.as_ref()), &cost],
@@ -350,7 +374,7 @@ impl RunRepo for PgStore {
         let row = self
             .reader()
             .await?
-            .query_opt(
+            .row_opt(
                 "SELECT id FROM runs WHERE session_id = $1 AND status IN ('queued', 'running')
                  ORDER BY ord LIMIT 1",
                 &[&session_id],
@@ -365,7 +389,7 @@ impl RunRepo for PgStore {
         let after_ord: Option<i64> = match &filter.after {
             None => None,
             Some(id) => Some(
-                conn.query_opt("SELECT ord FROM runs WHERE id = $1", &[id])
+                conn.row_opt("SELECT ord FROM runs WHERE id = $1", &[id])
                     .await
                     .map_err(db)?
                     .ok_or_else(|| StoreError::RunNotFound { id: id.clone() })?
@@ -374,7 +398,7 @@ impl RunRepo for PgStore {
         };
         let status = filter.status.map(RunStatus::as_str);
         let rows = conn
-            .query(
+            .rows(
                 &format!(
                     "{SELECT_RUN} WHERE ($1::TEXT IS NULL OR session_id = $1)
                        AND ($2::TEXT IS NULL OR status = $2)
@@ -401,7 +425,7 @@ impl RunRepo for PgStore {
         let after = columns::bigint(after_seq, "after_seq")?;
         let conn = self.reader().await?;
         let rows = conn
-            .query(
+            .rows(
                 "SELECT seq, kind, data, created_at FROM run_events
                  WHERE run_id = $1 AND seq > $2 ORDER BY seq",
                 &[&run_id, &after],

@@ -11,16 +11,17 @@ use ferry_secrets::{SealedDocument, SealedSlot};
 use ferry_store::{SecretRepo, StoreError, SHARED_SECRETS_ORIGIN};
 use tokio_postgres::IsolationLevel;
 
+use crate::cached::Cached;
 use crate::db_error::{backend, db};
 use crate::PgStore;
 
 /// The stored document and its generation, read through `client` (a transaction for one
 /// snapshot of header and slots).
 pub(crate) async fn read_document(
-    client: &impl GenericClient,
+    client: &(impl Cached + Sync),
 ) -> Result<Option<(SealedDocument, i64)>, StoreError> {
     let Some(header) = client
-        .query_opt(
+        .row_opt(
             "SELECT generation, header FROM secret_store WHERE id = 1",
             &[],
         )
@@ -30,7 +31,7 @@ pub(crate) async fn read_document(
         return Ok(None);
     };
     let rows = client
-        .query(
+        .rows(
             "SELECT ref, provider, updated_at, nonce, ciphertext FROM secret_slots
              ORDER BY ref COLLATE \"C\"",
             &[],
@@ -65,14 +66,14 @@ pub(crate) async fn write_document(
     // The header row is the store's lock: a concurrent writer waits here, then sees the
     // generation moved and changes nothing.
     let claimed = if expected == 0 {
-        tx.execute(
+        tx.exec(
             "INSERT INTO secret_store (id, generation, header) VALUES (1, 1, $1)
              ON CONFLICT (id) DO NOTHING",
             &[&header],
         )
         .await
     } else {
-        tx.execute(
+        tx.exec(
             "UPDATE secret_store SET generation = generation + 1, header = $1, updated_at = now()
              WHERE id = 1 AND generation = $2",
             &[&header, &expected],
@@ -84,7 +85,7 @@ pub(crate) async fn write_document(
         return Ok(false);
     }
     let refs: Vec<&str> = doc.slots.iter().map(|s| s.r#ref.as_str()).collect();
-    tx.execute(
+    tx.exec(
         "DELETE FROM secret_slots WHERE NOT (ref = ANY($1))",
         &[&refs],
     )
@@ -140,7 +141,7 @@ impl SecretRepo for PgStore {
     async fn secrets_generation(&self) -> Result<i64, StoreError> {
         let conn = self.reader().await?;
         let row = conn
-            .query_opt("SELECT generation FROM secret_store WHERE id = 1", &[])
+            .row_opt("SELECT generation FROM secret_store WHERE id = 1", &[])
             .await
             .map_err(db)?;
         Ok(row.map_or(0, |r| r.get(0)))

@@ -9,6 +9,7 @@ use ferry_store::{
 use serde_json::Value;
 use tokio_postgres::Row;
 
+use crate::cached::Cached;
 use crate::columns::{self, json_text};
 use crate::db_error::db;
 use crate::PgStore;
@@ -33,17 +34,17 @@ fn session_from_row(row: &Row) -> Session {
 }
 
 pub(crate) async fn load_session(
-    c: &impl GenericClient,
+    c: &(impl Cached + Sync),
     id: &str,
 ) -> Result<Option<Session>, StoreError> {
     let row = c
-        .query_opt(&format!("{SELECT_SESSION} WHERE s.id = $1"), &[&id])
+        .row_opt(&format!("{SELECT_SESSION} WHERE s.id = $1"), &[&id])
         .await
         .map_err(db)?;
     Ok(row.as_ref().map(session_from_row))
 }
 
-async fn require_session(c: &impl GenericClient, id: &str) -> Result<Session, StoreError> {
+async fn require_session(c: &(impl Cached + Sync), id: &str) -> Result<Session, StoreError> {
     load_session(c, id)
         .await?
         .ok_or_else(|| StoreError::SessionNotFound { id: id.to_owned() })
@@ -51,11 +52,11 @@ async fn require_session(c: &impl GenericClient, id: &str) -> Result<Session, St
 
 /// Inserts a session unless the id exists; returns whether it was inserted.
 pub(crate) async fn insert_session(
-    c: &impl GenericClient,
+    c: &(impl Cached + Sync),
     new: &NewSession,
 ) -> Result<bool, StoreError> {
     let n = c
-        .execute(
+        .exec(
             "INSERT INTO sessions (id, created_at, updated_at, pinned_selector, system_prompt)
              VALUES ($1, $2, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
             &[
@@ -70,53 +71,38 @@ pub(crate) async fn insert_session(
     Ok(n == 1)
 }
 
-/// Takes the next `n` history seqs of the session (its `message_seq` counter, under the
-/// session row's lock until the transaction ends) and bumps `updated_at`; returns the
-/// first. [`StoreError::SessionNotFound`] if it does not exist.
-pub(crate) async fn take_message_seqs(
-    c: &impl GenericClient,
-    session_id: &str,
-    n: usize,
-    now: &str,
-) -> Result<u64, StoreError> {
-    let n = n as i64;
-    let row = c
-        .query_opt(
-            "UPDATE sessions SET message_seq = message_seq + $2, updated_at = $3 WHERE id = $1
-             RETURNING message_seq",
-            &[&session_id, &n, &now],
-        )
-        .await
-        .map_err(db)?
-        .ok_or_else(|| StoreError::SessionNotFound {
-            id: session_id.to_owned(),
-        })?;
-    let last: i64 = row.get(0);
-    Ok((last + 1 - n) as u64)
-}
-
-/// Inserts history messages with consecutive seqs from `first_seq`, in one statement.
-pub(crate) async fn insert_messages(
-    c: &impl GenericClient,
+/// Appends history messages to a session in one statement: takes the next
+/// `roles.len()` sequence numbers from the session's counter (row-locked until the
+/// transaction ends) and inserts the messages with them. Returns the first seq.
+pub(crate) async fn append_history(
+    c: &(impl Cached + Sync),
     session_id: &str,
     run_id: Option<&str>,
-    first_seq: u64,
     roles: &[&str],
     bodies: &[String],
     now: &str,
-) -> Result<(), StoreError> {
-    let seqs: Vec<i64> = (0..roles.len() as i64)
-        .map(|i| first_seq as i64 + i)
-        .collect();
-    c.execute(
-        "INSERT INTO messages (session_id, seq, run_id, role, body, created_at)
-         SELECT $1, m.seq, $2, m.role, m.body, $3
-         FROM UNNEST($4::BIGINT[], $5::TEXT[], $6::TEXT[]) AS m(seq, role, body)",
-        &[&session_id, &run_id, &now, &seqs, &roles, &bodies],
-    )
-    .await
-    .map_err(db)?;
-    Ok(())
+) -> Result<u64, StoreError> {
+    let n = roles.len() as i64;
+    let row = c
+        .row(
+            "WITH s AS (
+                 UPDATE sessions SET message_seq = message_seq + $2, updated_at = $3 WHERE id = $1
+                 RETURNING message_seq - $2 AS base
+             ), stored AS (
+                 INSERT INTO messages (session_id, seq, run_id, role, body, created_at)
+                 SELECT $1, s.base + m.ord, $4, m.role, m.body, $3
+                 FROM s, UNNEST($5::TEXT[], $6::TEXT[]) WITH ORDINALITY AS m(role, body, ord)
+             )
+             SELECT (SELECT base FROM s)",
+            &[&session_id, &n, &now, &run_id, &roles, &bodies],
+        )
+        .await
+        .map_err(db)?;
+    let base: Option<i64> = row.get(0);
+    let base = base.ok_or_else(|| StoreError::SessionNotFound {
+        id: session_id.to_owned(),
+    })?;
+    Ok((base + 1) as u64)
 }
 
 #[async_trait]
@@ -156,7 +142,7 @@ impl SessionRepo for PgStore {
     ) -> Result<Vec<Session>, StoreError> {
         let conn = self.reader().await?;
         let rows = conn
-            .query(
+            .rows(
                 &format!(
                     "{SELECT_SESSION} WHERE $1::TEXT IS NULL OR s.id > $1 ORDER BY s.id LIMIT $2"
                 ),
@@ -171,7 +157,7 @@ impl SessionRepo for PgStore {
         let mut conn = self.writer().await?;
         let tx = conn.transaction().await.map_err(db)?;
         let n = tx
-            .execute(
+            .exec(
                 "UPDATE sessions SET
                     pinned_selector = CASE WHEN $2 THEN $3 ELSE pinned_selector END,
                     system_prompt = CASE WHEN $4 THEN $5 ELSE system_prompt END,
@@ -209,8 +195,7 @@ impl SessionRepo for PgStore {
         let mut conn = self.writer().await?;
         let tx = conn.transaction().await.map_err(db)?;
         let now = now_rfc3339();
-        let first_seq = take_message_seqs(&tx, session_id, messages.len(), &now).await?;
-        insert_messages(&tx, session_id, None, first_seq, &roles, &bodies, &now).await?;
+        let first_seq = append_history(&tx, session_id, None, &roles, &bodies, &now).await?;
         tx.commit().await.map_err(db)?;
         let roles: Vec<String> = roles.into_iter().map(str::to_owned).collect();
         Ok((first_seq..)
@@ -228,7 +213,7 @@ impl SessionRepo for PgStore {
     async fn history(&self, session_id: &str) -> Result<Vec<StoredMessage>, StoreError> {
         let conn = self.reader().await?;
         let rows = conn
-            .query(
+            .rows(
                 "SELECT seq, run_id, role, body, created_at FROM messages
                  WHERE session_id = $1 ORDER BY seq",
                 &[&session_id],
@@ -251,7 +236,7 @@ impl SessionRepo for PgStore {
     async fn session_totals(&self, session_id: &str) -> Result<SessionTotals, StoreError> {
         let conn = self.reader().await?;
         let rows = conn
-            .query(
+            .rows(
                 "SELECT usage, cost, billed_cost FROM runs WHERE session_id = $1",
                 &[&session_id],
             )
@@ -279,7 +264,7 @@ impl RuntimeConfigRepo for PgStore {
     async fn runtime_get(&self, key: &str) -> Result<Option<String>, StoreError> {
         let conn = self.reader().await?;
         let row = conn
-            .query_opt("SELECT value FROM runtime_config WHERE key = $1", &[&key])
+            .row_opt("SELECT value FROM runtime_config WHERE key = $1", &[&key])
             .await
             .map_err(db)?;
         Ok(row.map(|r| r.get(0)))
@@ -289,7 +274,7 @@ impl RuntimeConfigRepo for PgStore {
         let conn = self.writer().await?;
         match value {
             Some(value) => conn
-                .execute(
+                .exec(
                     "INSERT INTO runtime_config (key, value, updated_at) VALUES ($1, $2, $3)
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value,
                                                      updated_at = excluded.updated_at",
@@ -298,7 +283,7 @@ impl RuntimeConfigRepo for PgStore {
                 .await
                 .map_err(db)?,
             None => conn
-                .execute("DELETE FROM runtime_config WHERE key = $1", &[&key])
+                .exec("DELETE FROM runtime_config WHERE key = $1", &[&key])
                 .await
                 .map_err(db)?,
         };

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use ferry_store::{rfc3339, Pruned, RunStatus, StoreError, StoreStats, UpkeepRepo};
 use time::OffsetDateTime;
 
+use crate::cached::Cached;
 use crate::columns;
 use crate::db_error::db;
 use crate::PgStore;
@@ -23,7 +24,7 @@ impl UpkeepRepo for PgStore {
         let tx = conn.transaction().await.map_err(db)?;
         // SKIP LOCKED: a replica pruning at the same time takes other rows.
         let ids: Vec<String> = tx
-            .query(
+            .rows(
                 "SELECT id FROM runs
                  WHERE created_at < $1
                    AND status IN ('completed', 'failed', 'cancelled', 'interrupted')
@@ -36,11 +37,11 @@ impl UpkeepRepo for PgStore {
             .map(|r| r.get(0))
             .collect();
         let events = tx
-            .execute("DELETE FROM run_events WHERE run_id = ANY($1)", &[&ids])
+            .exec("DELETE FROM run_events WHERE run_id = ANY($1)", &[&ids])
             .await
             .map_err(db)?;
         let runs = tx
-            .execute("DELETE FROM runs WHERE id = ANY($1)", &[&ids])
+            .exec("DELETE FROM runs WHERE id = ANY($1)", &[&ids])
             .await
             .map_err(db)?;
         tx.commit().await.map_err(db)?;
@@ -63,7 +64,7 @@ impl UpkeepRepo for PgStore {
         let mut runs_by_status: BTreeMap<RunStatus, u64> =
             RunStatus::ALL.into_iter().map(|s| (s, 0)).collect();
         for row in conn
-            .query("SELECT status, COUNT(*) FROM runs GROUP BY status", &[])
+            .rows("SELECT status, COUNT(*) FROM runs GROUP BY status", &[])
             .await
             .map_err(db)?
         {
@@ -73,7 +74,7 @@ impl UpkeepRepo for PgStore {
             }
         }
         let row = conn
-            .query_one(
+            .row(
                 "SELECT (SELECT COUNT(*) FROM sessions), (SELECT COUNT(*) FROM messages),
                         (SELECT COUNT(*) FROM run_events), (SELECT COUNT(*) FROM assets),
                         (SELECT COALESCE(SUM(size), 0)::BIGINT FROM assets),

@@ -5,6 +5,7 @@ use deadpool_postgres::GenericClient;
 use ferry_store::{now_rfc3339, NewVideoJob, StoreError, VideoJob, VideoJobRepo, VideoJobUpdate};
 use tokio_postgres::Row;
 
+use crate::cached::Cached;
 use crate::columns::{self, json_text};
 use crate::db_error::db;
 use crate::PgStore;
@@ -36,7 +37,7 @@ fn job_from_row(row: &Row) -> Result<VideoJob, StoreError> {
 }
 
 async fn load_job(
-    c: &impl GenericClient,
+    c: &(impl Cached + Sync),
     id: &str,
     lock: bool,
 ) -> Result<Option<VideoJob>, StoreError> {
@@ -45,7 +46,7 @@ async fn load_job(
     } else {
         format!("{SELECT_JOB} WHERE id = $1")
     };
-    let row = c.query_opt(&sql, &[&id]).await.map_err(db)?;
+    let row = c.row_opt(&sql, &[&id]).await.map_err(db)?;
     row.as_ref().map(job_from_row).transpose()
 }
 
@@ -55,7 +56,7 @@ impl VideoJobRepo for PgStore {
         let conn = self.writer().await?;
         let now = now_rfc3339();
         let row = conn
-            .query_one(
+            .row(
                 &format!(
                     "INSERT INTO video_jobs (id, route, model, upstream_id, polling_url, status,
                          request, run_id, created_at, updated_at, owner)
@@ -94,7 +95,7 @@ impl VideoJobRepo for PgStore {
             return Err(StoreError::VideoJobFinished { id: id.to_owned() });
         }
         let now = now_rfc3339();
-        tx.execute(
+        tx.exec(
             "UPDATE video_jobs SET status = $2, cost = COALESCE($3, cost),
                  asset_id = COALESCE($4, asset_id), error_code = $5, error_message = $6,
                  updated_at = $7, finished_at = CASE WHEN $8 THEN $7 ELSE NULL END
@@ -126,7 +127,7 @@ impl VideoJobRepo for PgStore {
     async fn unfinished_video_jobs(&self) -> Result<Vec<VideoJob>, StoreError> {
         let conn = self.reader().await?;
         let rows = conn
-            .query(
+            .rows(
                 &format!("{SELECT_JOB} WHERE finished_at IS NULL ORDER BY created_at, id"),
                 &[],
             )
@@ -141,7 +142,7 @@ impl VideoJobRepo for PgStore {
         // replicas claiming at once take disjoint jobs.
         let conn = self.writer().await?;
         let rows = conn
-            .query(
+            .rows(
                 &format!(
                     "UPDATE video_jobs SET owner = $1
                      WHERE id IN (
@@ -169,7 +170,7 @@ impl VideoJobRepo for PgStore {
     async fn list_video_jobs(&self, limit: u32) -> Result<Vec<VideoJob>, StoreError> {
         let conn = self.reader().await?;
         let rows = conn
-            .query(
+            .rows(
                 &format!("{SELECT_JOB} ORDER BY created_at DESC, id DESC LIMIT $1"),
                 &[&i64::from(limit)],
             )
