@@ -133,30 +133,63 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
         pin_self_away_from(args.daemon_core);
     }
     let daemon = Daemon::start(&ferry, &fake.base_url(), pin).await?;
-    let pid = daemon.pid();
     let http = client();
     let upstream = Arc::new(format!("{}/chat/completions", fake.base_url()));
-    let base = Arc::new(daemon.url.clone());
     let (c, n) = (args.concurrency, args.requests);
     let mut rows: Vec<Row> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     let lc = args.latency_concurrency;
-    if args.only_postgres {
-        postgres_rows(
-            &ferry,
-            &fake,
-            pin,
-            &http,
-            &upstream,
-            (lc, c, n),
-            None,
-            &mut rows,
-            &mut notes,
-        )
-        .await?;
-        return Ok(render(&rows, &notes, (lc, c, n), pin));
-    }
+    let sqlite_runs = match args.only_postgres {
+        true => None,
+        false => Some(
+            sqlite_rows(
+                args,
+                &ferry,
+                &fake,
+                &daemon,
+                pin,
+                &http,
+                &upstream,
+                (lc, c, n),
+                &mut rows,
+                &mut notes,
+            )
+            .await?,
+        ),
+    };
+    // The store on PostgreSQL: one replica, then three behind a round-robin client.
+    postgres_rows(
+        &ferry,
+        &fake,
+        pin,
+        &http,
+        &upstream,
+        (lc, c, n),
+        sqlite_runs,
+        &mut rows,
+        &mut notes,
+    )
+    .await?;
+    Ok(render(&rows, &notes, (lc, c, n), pin))
+}
 
+/// Every row but the PostgreSQL ones (the embedded SQLite store, the facade, the
+/// references); answers the SQLite session runs/s the PostgreSQL note compares with.
+#[allow(clippy::too_many_arguments)]
+async fn sqlite_rows(
+    args: &Args,
+    ferry: &PathBuf,
+    fake: &FakeOpenRouter,
+    daemon: &Daemon,
+    pin: Option<usize>,
+    http: &reqwest::Client,
+    upstream: &Arc<String>,
+    (lc, c, n): (usize, usize, usize),
+    rows: &mut Vec<Row>,
+    notes: &mut Vec<String>,
+) -> Result<f64, String> {
+    let pid = daemon.pid();
+    let base = Arc::new(daemon.url.clone());
     // Warm-up: connections, allocator, SQLite pages.
     {
         let (h, b) = (http.clone(), base.clone());
@@ -174,8 +207,8 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
     // OpenAI facade, non-streaming: added latency at `latency_concurrency`, then
     // throughput and the daemon's CPU per request at `concurrency`.
     let facade_url = Arc::new(format!("{}/openai/v1/chat/completions", daemon.url));
-    let direct_ns = direct_nonstream(&http, &upstream, lc, n).await;
-    let facade_ns = facade_calls(&http, &facade_url, lc, n, false, None).await;
+    let direct_ns = direct_nonstream(http, upstream, lc, n).await;
+    let facade_ns = facade_calls(http, &facade_url, lc, n, false, None).await;
     check(&direct_ns, "direct non-streaming")?;
     check(&facade_ns, "facade non-streaming")?;
     rows.extend(latency_rows(
@@ -185,9 +218,9 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
         "≤ 0.5 ms added",
         "—",
     ));
-    let direct_ns_tp = direct_nonstream(&http, &upstream, c, n).await;
+    let direct_ns_tp = direct_nonstream(http, upstream, c, n).await;
     let (facade_tp, cpu_facade) =
-        cpu_during(pid, facade_calls(&http, &facade_url, c, n, false, None)).await;
+        cpu_during(pid, facade_calls(http, &facade_url, c, n, false, None)).await;
     check(&facade_tp, "facade throughput")?;
     rows.extend(latency_rows(
         &format!("facade non-streaming, concurrency {c}"),
@@ -210,12 +243,9 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
         "≤ 0.06 ms",
     ));
     // The same with a virtual key carrying a budget and rpm/tpm limits (spec §14).
-    let key = bench_key(&http, &base).await?;
-    let (keyed_tp, cpu_keyed) = cpu_during(
-        pid,
-        facade_calls(&http, &facade_url, c, n, false, Some(key)),
-    )
-    .await;
+    let key = bench_key(http, &base).await?;
+    let (keyed_tp, cpu_keyed) =
+        cpu_during(pid, facade_calls(http, &facade_url, c, n, false, Some(key))).await;
     check(&keyed_tp, "facade throughput with a key")?;
     let mut keyed = cpu_row(
         "daemon CPU per facade request, key + budget + rate limit",
@@ -264,8 +294,8 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
     // Session input (durable persistence) vs the same upstream streamed directly (ferry
     // streams from upstream too): added latency at `latency_concurrency`, then throughput
     // and the daemon's CPU per request at `concurrency`.
-    let direct_stream = direct_full(&http, &upstream, lc, n).await;
-    let session = session_inputs(&http, &base, lc, n, "s").await;
+    let direct_stream = direct_full(http, upstream, lc, n).await;
+    let session = session_inputs(http, &base, lc, n, "s").await;
     check(&direct_stream, "direct streaming")?;
     check(&session, "session input")?;
     rows.extend(latency_rows(
@@ -275,8 +305,8 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
         "≤ 2 ms added",
         "—",
     ));
-    let direct_tp = direct_full(&http, &upstream, c, n).await;
-    let (session_tp, cpu_session) = cpu_during(pid, session_inputs(&http, &base, c, n, "u")).await;
+    let direct_tp = direct_full(http, upstream, c, n).await;
+    let (session_tp, cpu_session) = cpu_during(pid, session_inputs(http, &base, c, n, "u")).await;
     check(&session_tp, "session input throughput")?;
     rows.extend(latency_rows(
         &format!("session input (durable), concurrency {c}"),
@@ -323,18 +353,18 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
 
     // The other client protocols against the same fake, then every facade endpoint's CPU
     // per request against a bare nginx hop in front of a fixed-answer nginx upstream.
-    protocol_rows(&http, &fake, &daemon.url, lc, n, &mut rows).await?;
-    nginx_rows(args, &ferry, &http, pin, &mut rows, &mut notes).await?;
+    protocol_rows(http, fake, &daemon.url, lc, n, rows).await?;
+    nginx_rows(args, ferry, http, pin, rows, notes).await?;
 
     // RSS with many concurrent streams held open by slow upstream replies: first facade
     // streams (the proxy path), then session streams (engine, events, persistence).
     let streams = args.streams;
-    let facade_peak = held_streams(&fake, pid, streams, &mut notes, {
+    let facade_peak = held_streams(fake, pid, streams, notes, {
         let (h, u) = (http.clone(), facade_url.clone());
         move |_| until_marker(h.post(u.as_str()).json(&chat_body(true)), b"[DONE]")
     })
     .await;
-    let session_peak = held_streams(&fake, pid, streams, &mut notes, {
+    let session_peak = held_streams(fake, pid, streams, notes, {
         let (h, b) = (http.clone(), base.clone());
         move |i| {
             until_marker(
@@ -368,22 +398,7 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
         target: "≤ 150 MB",
     });
 
-    // The store on PostgreSQL: one replica, then three behind a round-robin client.
-    let sqlite_runs = Some(session_tp.throughput());
-    postgres_rows(
-        &ferry,
-        &fake,
-        pin,
-        &http,
-        &upstream,
-        (lc, c, n),
-        sqlite_runs,
-        &mut rows,
-        &mut notes,
-    )
-    .await?;
-
-    Ok(render(&rows, &notes, (lc, c, n), pin))
+    Ok(session_tp.throughput())
 }
 
 /// The Markdown report of the rows and notes.
