@@ -171,6 +171,10 @@ impl RunRepo for PgStore {
         // with the same idempotency key cannot both succeed; the loser inserts nothing and
         // reads the winner's run. (One statement, so the session row exists before the
         // run's reference to it is checked, whatever order the pipeline runs in.)
+        // The session row is locked (the upsert's no-op update) before the run takes its
+        // `ord`, and stays locked until the commit: runs of one session are created one
+        // after another on every replica, so `ord` order is commit order and a run that
+        // finds no older unfinished run in the session really is the oldest.
         let light = async {
             match new.acknowledged {
                 true => Ok(()),
@@ -181,11 +185,14 @@ impl RunRepo for PgStore {
             tx.exec(
                 "WITH session AS (
                      INSERT INTO sessions (id, created_at, updated_at) VALUES ($2, $3, $3)
-                     ON CONFLICT (id) DO NOTHING
+                     ON CONFLICT (id) DO UPDATE SET updated_at = sessions.updated_at
+                     RETURNING id
                  )
                  INSERT INTO runs (id, session_id, status, created_at, input, attempts,
                                    idempotency_key, owner)
-                 VALUES ($1, $2, 'queued', $3, $4, '[]', $5, $6)
+                 SELECT $1::TEXT, session.id, 'queued', $3::TEXT, $4::TEXT, '[]',
+                        $5::TEXT, $6::TEXT
+                 FROM session
                  ON CONFLICT (session_id, idempotency_key) WHERE idempotency_key IS NOT NULL
                  DO NOTHING",
                 &[

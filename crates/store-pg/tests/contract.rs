@@ -986,3 +986,80 @@ async fn the_secret_store_is_shared_and_written_compare_and_set() {
         "{err}"
     );
 }
+
+/// Runs of one session are created one after another across replicas: a creation waits
+/// while another replica's creation for the session is uncommitted (its session row is
+/// locked), so a run's `ord` order is its commit order and "the oldest unfinished run"
+/// (one run at a time per session) cannot be decided from a view that misses an older,
+/// still-uncommitted run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn runs_of_one_session_are_created_one_after_another_across_replicas() {
+    let cluster = TestCluster::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = cluster.new_database().await.unwrap();
+    let a = PgStore::connect(&url).await.unwrap();
+    a.create_run(run("run_first", "shared", None))
+        .await
+        .unwrap();
+    // Another replica's creation for the session, in flight: it holds the session row as
+    // a creation does (the upsert's update takes FOR NO KEY UPDATE).
+    let (mut other, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let in_flight = other.transaction().await.unwrap();
+    in_flight
+        .execute(
+            "SELECT 1 FROM sessions WHERE id = 'shared' FOR NO KEY UPDATE",
+            &[],
+        )
+        .await
+        .unwrap();
+    let b = PgStore::connect(&url).await.unwrap();
+    let creating =
+        tokio::spawn(async move { b.create_run(run("run_second", "shared", None)).await });
+    // The creation waits for the session's lock.
+    let (watch, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let waiting: i64 = watch
+            .query_one(
+                "SELECT COUNT(*) FROM pg_stat_activity
+                 WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO runs%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the creation never waited for the session's lock"
+        );
+        assert!(
+            !creating.is_finished(),
+            "the run was created under another replica's in-flight creation"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    in_flight.commit().await.unwrap();
+    creating.await.unwrap().unwrap();
+    let ords: Vec<(String, i64)> = watch
+        .query(
+            "SELECT id, ord FROM runs WHERE session_id = 'shared' ORDER BY ord",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        ords.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+        ["run_first", "run_second"]
+    );
+}
