@@ -380,6 +380,10 @@ pub struct DoctorArgs {
     /// Skip the upstream reachability checks (no network).
     #[arg(long)]
     pub offline: bool,
+    /// Check the secret store the replicas share in this PostgreSQL database instead of
+    /// the state root's file (read only: nothing is migrated or written).
+    #[arg(long, env = "FERRY_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

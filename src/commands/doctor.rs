@@ -69,7 +69,10 @@ impl Report {
 pub async fn run(g: &GlobalArgs, args: &DoctorArgs) -> Result<(), CliError> {
     let mut report = Report::default();
     let routes = check_routes_file(args.routes_file.as_deref(), &mut report);
-    let secrets = check_master_key(&args.state_root, routes.as_ref(), &mut report);
+    let secrets = match &args.database_url {
+        Some(url) => check_shared_secrets(url, &mut report).await,
+        None => check_master_key(&args.state_root, routes.as_ref(), &mut report),
+    };
     if let Some(routes) = &routes {
         let table = RouteTable::new(routes.clone());
         if let Some(secrets) = &secrets {
@@ -141,6 +144,81 @@ fn check_routes_file(path: Option<&Path>, report: &mut Report) -> Option<RoutesF
             report.fail("routes file", e.to_string(), fix);
             None
         }
+    }
+}
+
+/// Checks the master key against the secret store the replicas share in the database at
+/// `url` (read without migrating or joining it); returns a read-only copy of it.
+async fn check_shared_secrets(url: &str, report: &mut Report) -> Option<SecretsHandle> {
+    let shown = ferry_store_pg::redact_url(url);
+    if !ferry_store_pg::is_postgres_url(url) {
+        report.fail(
+            "database",
+            format!("{shown} is not a PostgreSQL URL"),
+            "give --database-url (or FERRY_DATABASE_URL) as postgres://user:password@host:5432/database",
+        );
+        return None;
+    }
+    let key = match MasterKey::from_env() {
+        Ok(k) => k,
+        Err(e) => {
+            report.fail(
+                "master key",
+                e.to_string(),
+                "set exactly one of FERRY_MASTER_KEY or FERRY_MASTER_KEY_FILE to the replicas' key",
+            );
+            return None;
+        }
+    };
+    let doc = match ferry_store_pg::read_shared_secrets(url).await {
+        Ok(doc) => doc,
+        Err(e) => {
+            report.fail(
+                "database",
+                e.to_string(),
+                "check --database-url (or FERRY_DATABASE_URL) and that the server is running",
+            );
+            return None;
+        }
+    };
+    let origin = format!("{shown} {}", ferry_store::SHARED_SECRETS_ORIGIN);
+    match (doc, key) {
+        (None, _) => {
+            report.warn(
+                "master key",
+                format!("{shown} holds no secret store yet"),
+                "start a replica with the master key (it creates the store), then `ferry secrets set …` through it",
+            );
+            Some(SecretsHandle::snapshot(None, &origin))
+        }
+        (Some(_), None) => {
+            report.fail(
+                "master key",
+                format!("{shown} holds the replicas' encrypted secrets but neither FERRY_MASTER_KEY nor FERRY_MASTER_KEY_FILE is set"),
+                "export FERRY_MASTER_KEY_FILE=/path/to/the/key the replicas use",
+            );
+            None
+        }
+        (Some(doc), Some(key)) => match SecretStore::open_document(&origin, doc, &key) {
+            Ok(store) => {
+                report.ok(
+                    "master key",
+                    format!(
+                        "opens the shared secret store of {shown} ({} secret(s))",
+                        store.len()
+                    ),
+                );
+                Some(SecretsHandle::snapshot(Some(store), &origin))
+            }
+            Err(e) => {
+                report.fail(
+                    "master key",
+                    e.to_string(),
+                    "use the master key the replicas' secret store was sealed with",
+                );
+                None
+            }
+        },
     }
 }
 

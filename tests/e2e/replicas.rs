@@ -649,6 +649,47 @@ fn two_replicas_share_one_secret_store() {
         (!secret_refs(&env_a, &a).contains(&"tool.a3".to_owned())).then_some(())
     });
 
+    // `ferry doctor --database-url` checks the shared store (read only) with the replicas'
+    // key: it opens, and the route's key is found there, not in any state root's file.
+    let fresh = Env::new();
+    fresh.write_default_routes(&fake.base_url());
+    let doctor = |env: &Env| {
+        let out = env
+            .cli(&["--json", "doctor", "--offline", "--database-url", &url])
+            .env("FERRY_URL", format!("http://127.0.0.1:{}", a.port))
+            .output()
+            .expect("run ferry doctor");
+        json(&stdout(&out))
+    };
+    let report = doctor(&fresh);
+    let check = |report: &Value, name: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} check in {report}"))
+    };
+    let key = check(&report, "master key");
+    assert_eq!(key["level"], "ok", "{report}");
+    assert!(
+        key["detail"].as_str().unwrap().contains("16 secret(s)"),
+        "{report}"
+    );
+    let route = check(&report, "route openrouter");
+    assert_eq!(route["level"], "ok", "{report}");
+    let mut stranger = Env::new();
+    stranger.master_key = generate_master_key();
+    stranger.write_default_routes(&fake.base_url());
+    let report = doctor(&stranger);
+    let key = check(&report, "master key");
+    assert_eq!(key["level"], "fail", "{report}");
+    assert!(
+        key["detail"].as_str().unwrap().contains("wrong master key"),
+        "{report}"
+    );
+
     // Only sealed values in the database.
     let stored = sealed_slots_text(&url);
     assert!(stored.contains("tool.b7"), "{stored}");

@@ -40,6 +40,8 @@ enum Keeper {
         repo: Arc<dyn SecretRepo>,
         generation: RwLock<i64>,
     },
+    /// A copy read once for inspection (`ferry doctor`); it cannot be changed.
+    Snapshot(String),
 }
 
 /// Why a secret could not be stored, deleted or reloaded.
@@ -77,6 +79,16 @@ impl SecretsHandle {
             inner: RwLock::new(store),
             writes: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// A read-only handle on a store read once from `origin` (`ferry doctor` checking a
+    /// shared database's store): lookups work, changes are refused.
+    pub fn snapshot(store: Option<SecretStore>, origin: &str) -> Self {
+        SecretsHandle {
+            keeper: Keeper::Snapshot(origin.to_owned()),
+            inner: RwLock::new(store),
+            writes: tokio::sync::Mutex::new(()),
+        }
     }
 
     /// Opens the store a shared database keeps, with `key`. When the database has none yet
@@ -214,13 +226,14 @@ impl SecretsHandle {
         match &self.keeper {
             Keeper::File(path) => path.display().to_string(),
             Keeper::Shared { .. } => SHARED_SECRETS_ORIGIN.to_owned(),
+            Keeper::Snapshot(origin) => origin.clone(),
         }
     }
 
     /// On a shared database, re-reads the store every [`SECRETS_REFRESH`] when another
     /// replica changed it, until `stop` (the engine's drain). Nothing for a file store.
     pub(crate) fn spawn_refresh(self: &Arc<Self>, tasks: &TaskTracker, stop: CancellationToken) {
-        if matches!(self.keeper, Keeper::File(_)) {
+        if !matches!(self.keeper, Keeper::Shared { .. }) {
             return;
         }
         let handle = Arc::clone(self);
@@ -275,6 +288,12 @@ impl SecretsHandle {
                         message: format!("the write task failed: {e}"),
                         disk_full: false,
                     })??;
+            }
+            Keeper::Snapshot(origin) => {
+                return Err(SecretsError::NotAFile {
+                    store: origin.clone(),
+                }
+                .into())
             }
             Keeper::Shared { repo, generation } => {
                 let expected = *generation.read();

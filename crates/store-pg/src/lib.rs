@@ -42,6 +42,7 @@ pub use import::{copy_from_sqlite, TableCopy};
 pub use pool::{redact_url, PgStore};
 pub use replica::{HEARTBEAT, LEASE};
 pub use schema::SCHEMA_VERSION;
+pub use secrets::read_shared_secrets;
 
 /// Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`).
 pub fn is_postgres_url(url: &str) -> bool {

@@ -162,3 +162,27 @@ impl SecretRepo for PgStore {
         Ok(Some(expected + 1))
     }
 }
+
+/// The shared secret store at `url`, read without joining the database as a replica and
+/// without migrating it (for `ferry doctor`): `Ok(None)` when the database has no secret
+/// store (or no ferry tables yet).
+pub async fn read_shared_secrets(url: &str) -> Result<Option<SealedDocument>, StoreError> {
+    let config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| backend(format!("invalid database URL ({e})")))?;
+    let manager = deadpool_postgres::Manager::new(config, tokio_postgres::NoTls);
+    let pool = deadpool_postgres::Pool::builder(manager)
+        .max_size(1)
+        .build()
+        .map_err(|e| backend(e.to_string()))?;
+    let conn = pool.get().await.map_err(crate::db_error::pool)?;
+    let exists: bool = conn
+        .row("SELECT to_regclass('secret_store') IS NOT NULL", &[])
+        .await
+        .map_err(db)?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    Ok(read_document(&conn).await?.map(|(doc, _)| doc))
+}
