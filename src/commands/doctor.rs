@@ -147,6 +147,22 @@ fn check_routes_file(path: Option<&Path>, report: &mut Report) -> Option<RoutesF
     }
 }
 
+/// The master key from the environment (`None` inside when none is set); `None` when it
+/// cannot be read, which is reported.
+fn env_master_key(report: &mut Report) -> Option<Option<MasterKey>> {
+    match MasterKey::from_env() {
+        Ok(key) => Some(key),
+        Err(e) => {
+            report.fail(
+                "master key",
+                e.to_string(),
+                "set exactly one of FERRY_MASTER_KEY or FERRY_MASTER_KEY_FILE to the key (`ferry secrets generate` makes one)",
+            );
+            None
+        }
+    }
+}
+
 /// Checks the master key against the secret store the replicas share in the database at
 /// `url` (read without migrating or joining it); returns a read-only copy of it.
 async fn check_shared_secrets(url: &str, report: &mut Report) -> Option<SecretsHandle> {
@@ -159,17 +175,7 @@ async fn check_shared_secrets(url: &str, report: &mut Report) -> Option<SecretsH
         );
         return None;
     }
-    let key = match MasterKey::from_env() {
-        Ok(k) => k,
-        Err(e) => {
-            report.fail(
-                "master key",
-                e.to_string(),
-                "set exactly one of FERRY_MASTER_KEY or FERRY_MASTER_KEY_FILE to the replicas' key",
-            );
-            return None;
-        }
-    };
+    let key = env_master_key(report)?;
     let doc = match ferry_store_pg::read_shared_secrets(url).await {
         Ok(doc) => doc,
         Err(e) => {
@@ -240,17 +246,7 @@ fn check_master_key(
                     .is_some_and(|var| std::env::var(var).is_ok_and(|v| !v.trim().is_empty()))
         })
     });
-    let key = match MasterKey::from_env() {
-        Ok(k) => k,
-        Err(e) => {
-            report.fail(
-                "master key",
-                e.to_string(),
-                "set exactly one of FERRY_MASTER_KEY or FERRY_MASTER_KEY_FILE to the key (`ferry secrets generate` makes one)",
-            );
-            return None;
-        }
-    };
+    let key = env_master_key(report)?;
     let Some(key) = key else {
         if SecretStore::exists(state_root) {
             report.fail(
