@@ -219,6 +219,14 @@ fn offline<T>(
                 "no master key: set FERRY_MASTER_KEY (create one with `ferry secrets generate`) or FERRY_MASTER_KEY_FILE",
             )
         })?;
+    if std::env::var("FERRY_DATABASE_URL").is_ok_and(|v| !v.trim().is_empty()) {
+        eprintln!(
+            "warning: FERRY_DATABASE_URL is set: replicas on a shared database read their secrets from it, \
+             not from {} (only the first replica on a database without a secret store moves this file in); \
+             store secrets through a running replica instead (`ferry secrets set …` without --offline)",
+            SecretStore::store_path(root).display()
+        );
+    }
     let mut store = SecretStore::open(root, &key).map_err(|e| CliError::fail(e.to_string()))?;
     f(&mut store)
 }

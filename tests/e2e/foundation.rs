@@ -231,6 +231,38 @@ fn rotate_master_key_reencrypts_every_slot() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("FERRY_DATABASE_URL"),
+        "{}",
+        stderr(&out)
+    );
+    // With a shared database configured, an offline change of the file says where the
+    // replicas read their secrets instead (and is still made).
+    let other = Env::new();
+    let other_state = other.state();
+    let out = other
+        .cli(&[
+            "secrets",
+            "set",
+            "extra.key",
+            "--offline",
+            "--state-root",
+            other_state.to_str().unwrap(),
+            "--provider",
+            "other",
+            "--value",
+            "extra-value",
+        ])
+        .env("FERRY_DATABASE_URL", "postgres://ferry@127.0.0.1:9/ferry")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("FERRY_DATABASE_URL is set")
+            && stderr(&out).contains("without --offline"),
+        "{}",
+        stderr(&out)
+    );
 
     let new_key = Env::new().master_key.clone();
     let key_file = env.root().join("new.key");
