@@ -133,10 +133,11 @@ pub fn pin_self_away_from(core: usize) {
 /// process's pinning): the database of the PostgreSQL rows runs, as in a deployment, on
 /// no core of its own rather than squeezed onto the load driver's.
 pub fn unpin_tree(pid: i32) {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let all = format!("0-{}", cores.saturating_sub(1));
+    // Every online core — not `available_parallelism`, which counts only the cores this
+    // (pinned) process may use and would pin the database to one of them.
+    let all = std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "0-1023".to_owned());
     let mut pids = vec![pid];
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {

@@ -774,7 +774,7 @@ impl Engine {
             idempotency_key: opts.idempotency_key.clone(),
             acknowledged: opts.promises_stored,
         };
-        let insert = async move { store.create_run(new_run).await };
+        let insert = async move { store.create_run_in_line(new_run).await };
         let session = SessionSettings {
             prompt: existing_session
                 .as_ref()
@@ -796,13 +796,15 @@ impl Engine {
         if opts.idempotency_key.is_some() {
             // A repeated key must find the existing run before anything starts.
             return match insert.await? {
-                InsertOutcome::Existing(run) => Ok(Submitted {
+                (InsertOutcome::Existing(run), _) => Ok(Submitted {
                     run_id: run.id.clone(),
                     run: Some(run),
                     existing: true,
                 }),
-                InsertOutcome::Inserted(run) => {
-                    self.launch(session_id, &run.id, |hub| job(hub, None));
+                (InsertOutcome::Inserted(run), in_line) => {
+                    let (inserted_tx, inserted) = tokio::sync::oneshot::channel();
+                    let _ = inserted_tx.send(Ok(in_line));
+                    self.launch(session_id, &run.id, |hub| job(hub, Some(inserted)));
                     Ok(Submitted {
                         run_id: run.id.clone(),
                         run: Some(run),
@@ -818,7 +820,7 @@ impl Engine {
         if !opts.ack_after_insert {
             // A failed insert ends the run with that failure as its terminal event.
             self.inner.tasks.spawn(async move {
-                let result = insert.await.map(|_| ()).map_err(|e| {
+                let result = insert.await.map(|(_, in_line)| in_line).map_err(|e| {
                     tracing::error!(run = %hub.run_id, error = %e, "cannot store the new run");
                     InsertFailed::of(&EngineError::from(e))
                 });
@@ -831,8 +833,8 @@ impl Engine {
             });
         }
         match insert.await {
-            Ok(outcome) => {
-                let _ = inserted_tx.send(Ok(()));
+            Ok((outcome, in_line)) => {
+                let _ = inserted_tx.send(Ok(in_line));
                 Ok(Submitted {
                     run_id,
                     existing: matches!(outcome, InsertOutcome::Existing(_)),
@@ -978,7 +980,8 @@ impl Engine {
         run_id: &str,
     ) -> Result<(Run, Option<Arc<RunEvent>>), EngineError> {
         let mut terminal = None;
-        if let Some(hub) = self.live_hub(run_id) {
+        let hub = self.live_hub(run_id);
+        if let Some(hub) = &hub {
             let sub = hub.subscribe(u64::MAX);
             if sub.live.is_none() {
                 terminal = hub
@@ -1009,7 +1012,11 @@ impl Engine {
                 }
             }
         }
-        let run = self.get_run(run_id).await?;
+        // A run that ended here carries its stored row; any other is read back.
+        let run = match hub.and_then(|hub| hub.ended_run()) {
+            Some(run) => run,
+            None => self.get_run(run_id).await?,
+        };
         Ok((run, terminal.map(|e| e.event)))
     }
 

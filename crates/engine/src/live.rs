@@ -25,7 +25,7 @@ pub const FLUSH_EVERY: usize = 64;
 /// Flush to the store when this long has passed since the last flush.
 pub const FLUSH_AFTER: Duration = Duration::from_millis(100);
 
-use ferry_store::{NewEvent, RunRepo, RunStart};
+use ferry_store::{NewEvent, Run, RunRepo, RunStart};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -76,6 +76,9 @@ struct Log {
     start_stored: bool,
     /// Batches on their way to the store.
     flushes: Vec<JoinHandle<()>>,
+    /// The run as its end stored it, kept from the terminal event on (so a caller waiting
+    /// for the end answers without reading it back).
+    ended: Option<Run>,
 }
 
 /// What the run's end writes with its final row ([`LiveRun::prepare`]).
@@ -135,6 +138,7 @@ impl LiveRun {
                 start: None,
                 start_stored: false,
                 flushes: Vec::new(),
+                ended: None,
             }),
             tx,
             cancel: CancellationToken::new(),
@@ -170,6 +174,12 @@ impl LiveRun {
     }
 
     /// The run's start, once it started (stored or not yet).
+    /// The run as its end stored it, once the terminal event was published after a
+    /// successful write.
+    pub(crate) fn ended_run(&self) -> Option<Run> {
+        self.log.lock().ended.clone()
+    }
+
     pub(crate) fn started(&self) -> Option<RunStart> {
         let log = self.log.lock();
         log.start.clone()
@@ -195,7 +205,19 @@ impl LiveRun {
 
     /// Publishes an event made by [`LiveRun::prepare`] to the log and the subscribers.
     pub fn publish(&self, event: Event) {
+        self.publish_with(event, None);
+    }
+
+    /// Publishes the terminal event with the run as its end stored it.
+    pub(crate) fn publish_end(&self, event: Event, run: Run) {
+        self.publish_with(event, Some(run));
+    }
+
+    fn publish_with(&self, event: Event, ended: Option<Run>) {
         let mut log = self.log.lock();
+        if ended.is_some() {
+            log.ended = ended;
+        }
         if event.is_terminal() {
             log.finished = true;
         }

@@ -27,8 +27,9 @@ pub(crate) struct Job {
     /// The session's settings, read at submission.
     pub(crate) session: SessionSettings,
     /// Whether the run's insert committed, when it had not yet at submission: nothing is
-    /// sent upstream before it did.
-    pub(crate) inserted: Option<oneshot::Receiver<Result<(), InsertFailed>>>,
+    /// sent upstream before it did. With it, whether the run was then its session's
+    /// oldest unfinished run, when the store told ([`ferry_store::RunRepo::create_run_in_line`]).
+    pub(crate) inserted: Option<oneshot::Receiver<Result<Option<bool>, InsertFailed>>>,
     /// Who submitted it: its model and media calls are admitted and charged for them.
     pub(crate) caller: crate::access::Caller,
 }
@@ -70,8 +71,8 @@ const TURN_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 /// unfinished run (another replica's earlier run of the session has ended): one run at a
 /// time per session across replicas, in creation order. Alone on its database the
 /// session worker already guarantees it. False when the run was cancelled meanwhile.
-async fn wait_for_turn(inner: &Arc<Inner>, hub: &LiveRun) -> bool {
-    if !inner.store.shared_by_replicas() {
+async fn wait_for_turn(inner: &Arc<Inner>, hub: &LiveRun, in_line: Option<bool>) -> bool {
+    if !inner.store.shared_by_replicas() || in_line == Some(true) {
         return true;
     }
     loop {
@@ -105,9 +106,13 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
         caller,
     } = job;
     let run_id = hub.run_id.clone();
+    let mut in_line = None;
     if let Some(inserted) = inserted {
         let failed = match inserted.await {
-            Ok(Ok(())) => None,
+            Ok(Ok(known)) => {
+                in_line = known;
+                None
+            }
             Ok(Err(failed)) => Some(failed),
             Err(_) => Some(InsertFailed::of(&EngineError::Internal(
                 "the run's insert result was lost".into(),
@@ -127,7 +132,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
     let engine = Engine {
         inner: Arc::clone(inner),
     };
-    let ending = if hub.cancel.is_cancelled() || !wait_for_turn(inner, &hub).await {
+    let ending = if hub.cancel.is_cancelled() || !wait_for_turn(inner, &hub, in_line).await {
         Ending::Cancelled
     } else {
         let first = &plan.chain[0];
@@ -292,8 +297,8 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
     let kept = Kept::of(&finish);
     let spent = (finish.usage.clone(), finish.cost);
     match inner.store.finish_run(finish).await {
-        Ok(()) => {
-            hub.publish(event);
+        Ok(run) => {
+            hub.publish_end(event, run);
             if let Some(call) = cut {
                 crate::cut_call::account(inner, &run_id, call, spent.0, spent.1);
             }

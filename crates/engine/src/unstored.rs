@@ -120,7 +120,7 @@ impl Engine {
         };
         // The failed end's event goes with its run row: an attempt that fails stores neither.
         let done = match self.store().finish_run(end.finish).await {
-            Ok(()) => {
+            Ok(_) => {
                 tracing::info!(run = %run_id, "stored the failed end of a run after a storage failure");
                 true
             }

@@ -1,6 +1,6 @@
 //! The spend-ledger writer: `charge_nowait` and `set_ledger_billed_nowait` hand their rows
-//! to one task that commits whatever has queued in one transaction (a busy facade writes
-//! tens of rows per commit); [`LedgerWriter::settle`] waits until everything queued
+//! to one task that writes whatever has queued as one statement (a busy facade writes tens
+//! of rows per commit), then the billed costs; [`LedgerWriter::settle`] waits until everything queued
 //! before it is committed, and every ledger read calls it first. Failures are logged.
 
 use deadpool_postgres::Pool;
@@ -79,52 +79,92 @@ async fn run(pool: Pool, mut rx: mpsc::UnboundedReceiver<Job>) {
 }
 
 async fn commit(pool: &Pool, writes: &[Job]) -> Result<(), StoreError> {
-    let mut conn = pool.get().await.map_err(db_error::pool)?;
-    let tx = conn.transaction().await.map_err(db)?;
-    // Ledger rows are promised to no one (a kill -9 may lose the last batch anyway).
-    crate::pool::light(&tx).await?;
-    let insert = tx
-        .prepare_cached(
-            "INSERT INTO spend_ledger (at, key_id, route, model, kind, prompt_tokens,
+    let conn = pool.get().await.map_err(db_error::pool)?;
+    let mut rows = Charges::default();
+    for job in writes {
+        if let Job::Charge(e, at) = job {
+            rows.push(e, at);
+        }
+    }
+    if !rows.at.is_empty() {
+        // One statement, one round trip, whatever the batch's size. Ledger rows are
+        // promised to no one (a kill -9 may lose the last batch anyway): a light commit
+        // (`set_config(…, true)` lasts until the end of the statement's own transaction).
+        conn.exec(
+            "WITH light AS (SELECT set_config('synchronous_commit', 'off', true))
+             INSERT INTO spend_ledger (at, key_id, route, model, kind, prompt_tokens,
                  completion_tokens, cost, cost_nanos, estimated, generation_id, run_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             SELECT r.at, r.key_id, r.route, r.model, r.kind, r.prompt_tokens,
+                    r.completion_tokens, r.cost, r.cost_nanos, r.estimated, r.generation_id,
+                    r.run_id
+             FROM light, UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[],
+                                $6::BIGINT[], $7::BIGINT[], $8::FLOAT8[], $9::BIGINT[],
+                                $10::INTEGER[], $11::TEXT[], $12::TEXT[])
+                  AS r(at, key_id, route, model, kind, prompt_tokens, completion_tokens, cost,
+                       cost_nanos, estimated, generation_id, run_id)",
+            &[
+                &rows.at,
+                &rows.key_id,
+                &rows.route,
+                &rows.model,
+                &rows.kind,
+                &rows.prompt_tokens,
+                &rows.completion_tokens,
+                &rows.cost,
+                &rows.cost_nanos,
+                &rows.estimated,
+                &rows.generation_id,
+                &rows.run_id,
+            ],
         )
         .await
         .map_err(db)?;
+    }
+    // After the charges: a billed cost may be for a row of this very batch.
     for job in writes {
-        match job {
-            Job::Charge(e, at) => {
-                let tokens = |n: Option<u64>| n.and_then(|n| i64::try_from(n).ok());
-                tx.execute(
-                    &insert,
-                    &[
-                        at,
-                        &e.key_id,
-                        &e.route,
-                        &e.model,
-                        &e.kind,
-                        &tokens(e.prompt_tokens),
-                        &tokens(e.completion_tokens),
-                        &e.cost,
-                        &e.cost_nanos,
-                        &i32::from(e.estimated),
-                        &e.generation_id,
-                        &e.run_id,
-                    ],
-                )
-                .await
-                .map_err(db)?;
-            }
-            Job::Billed(generation_id, billed) => {
-                tx.exec(
-                    "UPDATE spend_ledger SET billed_cost = $2 WHERE generation_id = $1",
-                    &[generation_id, billed],
-                )
-                .await
-                .map_err(db)?;
-            }
-            Job::Settle(_) => {}
+        if let Job::Billed(generation_id, billed) = job {
+            conn.exec(
+                "UPDATE spend_ledger SET billed_cost = $2 WHERE generation_id = $1",
+                &[generation_id, billed],
+            )
+            .await
+            .map_err(db)?;
         }
     }
-    tx.commit().await.map_err(db)
+    Ok(())
+}
+
+/// A batch of ledger rows as the column arrays `UNNEST` takes.
+#[derive(Default)]
+struct Charges<'a> {
+    at: Vec<&'a str>,
+    key_id: Vec<Option<&'a str>>,
+    route: Vec<&'a str>,
+    model: Vec<&'a str>,
+    kind: Vec<&'a str>,
+    prompt_tokens: Vec<Option<i64>>,
+    completion_tokens: Vec<Option<i64>>,
+    cost: Vec<Option<f64>>,
+    cost_nanos: Vec<i64>,
+    estimated: Vec<i32>,
+    generation_id: Vec<Option<&'a str>>,
+    run_id: Vec<Option<&'a str>>,
+}
+
+impl<'a> Charges<'a> {
+    fn push(&mut self, e: &'a LedgerEntry, at: &'a str) {
+        let tokens = |n: Option<u64>| n.and_then(|n| i64::try_from(n).ok());
+        self.at.push(at);
+        self.key_id.push(e.key_id.as_deref());
+        self.route.push(&e.route);
+        self.model.push(&e.model);
+        self.kind.push(&e.kind);
+        self.prompt_tokens.push(tokens(e.prompt_tokens));
+        self.completion_tokens.push(tokens(e.completion_tokens));
+        self.cost.push(e.cost);
+        self.cost_nanos.push(e.cost_nanos);
+        self.estimated.push(i32::from(e.estimated));
+        self.generation_id.push(e.generation_id.as_deref());
+        self.run_id.push(e.run_id.as_deref());
+    }
 }

@@ -15,13 +15,18 @@ use tokio_postgres::Row;
 use crate::cached::Cached;
 use crate::columns::{self, json_text, json_text_opt};
 use crate::db_error::{self, db};
-use crate::sessions::append_history;
 use crate::PgStore;
 
-const SELECT_RUN: &str = "SELECT id, session_id, status, created_at, started_at, finished_at,
-        input, route, model_requested, model_served, usage, cost, output, error_code,
-        error_message, attempts, idempotency_key, cache_status, generation_id, billed_cost
-    FROM runs";
+/// The columns a [`Run`] is read from ([`run_from_row`]).
+macro_rules! run_columns {
+    () => {
+        "id, session_id, status, created_at, started_at, finished_at, input, route,
+         model_requested, model_served, usage, cost, output, error_code, error_message,
+         attempts, idempotency_key, cache_status, generation_id, billed_cost"
+    };
+}
+
+const SELECT_RUN: &str = concat!("SELECT ", run_columns!(), " FROM runs");
 
 fn status(row: &Row) -> Result<RunStatus, StoreError> {
     let text: &str = row.get("status");
@@ -104,6 +109,19 @@ async fn apply_start(
     Ok(())
 }
 
+/// Events as the columns `UNNEST` takes: seqs, kinds and JSON data.
+type EventColumns<'e> = (Vec<i64>, Vec<&'e str>, Vec<&'e str>);
+
+fn event_columns(events: &[NewEvent]) -> Result<EventColumns<'_>, StoreError> {
+    let mut seqs = Vec::with_capacity(events.len());
+    for event in events {
+        seqs.push(columns::bigint(event.seq, "an event seq")?);
+    }
+    let kinds = events.iter().map(|e| e.kind.as_str()).collect();
+    let data = events.iter().map(NewEvent::data_json).collect();
+    Ok((seqs, kinds, data))
+}
+
 /// Inserts `events` of `run_id`, stamped `now`, in one statement.
 pub(crate) async fn insert_events(
     c: &(impl Cached + Sync),
@@ -114,12 +132,7 @@ pub(crate) async fn insert_events(
     if events.is_empty() {
         return Ok(());
     }
-    let mut seqs = Vec::with_capacity(events.len());
-    for event in events {
-        seqs.push(columns::bigint(event.seq, "an event seq")?);
-    }
-    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
-    let data: Vec<&str> = events.iter().map(NewEvent::data_json).collect();
+    let (seqs, kinds, data) = event_columns(events)?;
     // Followers on other replicas hear of the events when the transaction commits.
     c.exec(
         "WITH stored AS (
@@ -159,42 +172,68 @@ fn inserted_run(new: NewRun, created_at: String) -> Run {
     }
 }
 
+/// Creates a run in one statement: the session when missing, and the run — two
+/// concurrent inserts with the same idempotency key cannot both succeed; the loser inserts
+/// nothing and reads the winner's run afterwards (the conflict made it wait for the
+/// winner's commit). The session row is locked (the upsert's no-op update) before the run
+/// takes its `ord`, and stays locked until the commit: runs of one session are created one
+/// after another on every replica, so `ord` order is commit order and a run that finds no
+/// older unfinished run in the session really is the oldest. A creation no client was
+/// promised (`$7` false) is a light write (see [`crate::pool::light`]): `set_config(…,
+/// true)` lasts until the end of the transaction, so its commit does not wait for the
+/// WAL flush.
+const CREATE_RUN: &str = "WITH light AS (
+         SELECT set_config('synchronous_commit',
+                               CASE WHEN $7 THEN current_setting('synchronous_commit')
+                                    ELSE 'off' END,
+                               true)
+         ), session AS (
+             INSERT INTO sessions (id, created_at, updated_at) VALUES ($2, $3, $3)
+             ON CONFLICT (id) DO UPDATE SET updated_at = sessions.updated_at
+             RETURNING id
+         )
+         INSERT INTO runs (id, session_id, status, created_at, input, attempts,
+                           idempotency_key, owner)
+         SELECT $1::TEXT, session.id, 'queued', $3::TEXT, $4::TEXT, '[]',
+                $5::TEXT, $6::TEXT
+         FROM session, light
+         ON CONFLICT (session_id, idempotency_key) WHERE idempotency_key IS NOT NULL
+         DO NOTHING";
+
+/// The oldest unfinished run of a session, by creation order.
+const OLDEST_UNFINISHED: &str =
+    "SELECT id FROM runs WHERE session_id = $1 AND status IN ('queued', 'running')
+     ORDER BY ord LIMIT 1";
+
 #[async_trait]
 impl RunRepo for PgStore {
     async fn create_run(&self, new: NewRun) -> Result<InsertOutcome, StoreError> {
-        let mut conn = self.writer().await?;
-        let tx = conn.transaction().await.map_err(db)?;
+        Ok(self.create_run_in_line(new).await?.0)
+    }
+
+    async fn create_run_in_line(
+        &self,
+        new: NewRun,
+    ) -> Result<(InsertOutcome, Option<bool>), StoreError> {
+        let conn = self.writer().await?;
         let created_at = now_rfc3339();
         let input = json_text(&new.input);
-        // Pipelined (one round trip): the light-commit setting, and one statement that
-        // creates the session when missing and inserts the run — two concurrent inserts
-        // with the same idempotency key cannot both succeed; the loser inserts nothing and
-        // reads the winner's run. (One statement, so the session row exists before the
-        // run's reference to it is checked, whatever order the pipeline runs in.)
-        // The session row is locked (the upsert's no-op update) before the run takes its
-        // `ord`, and stays locked until the commit: runs of one session are created one
-        // after another on every replica, so `ord` order is commit order and a run that
-        // finds no older unfinished run in the session really is the oldest.
-        let light = async {
-            match new.acknowledged {
-                true => Ok(()),
-                false => crate::pool::light(&tx).await,
-            }
-        };
-        let insert = async {
-            tx.exec(
-                "WITH session AS (
-                     INSERT INTO sessions (id, created_at, updated_at) VALUES ($2, $3, $3)
-                     ON CONFLICT (id) DO UPDATE SET updated_at = sessions.updated_at
-                     RETURNING id
-                 )
-                 INSERT INTO runs (id, session_id, status, created_at, input, attempts,
-                                   idempotency_key, owner)
-                 SELECT $1::TEXT, session.id, 'queued', $3::TEXT, $4::TEXT, '[]',
-                        $5::TEXT, $6::TEXT
-                 FROM session
-                 ON CONFLICT (session_id, idempotency_key) WHERE idempotency_key IS NOT NULL
-                 DO NOTHING",
+        let (create, oldest) = tokio::try_join!(
+            conn.prepare_cached(CREATE_RUN),
+            conn.prepare_cached(OLDEST_UNFINISHED)
+        )
+        .map_err(db)?;
+        // One round trip: BEGIN, the creation, the turn check and COMMIT are sent together.
+        // Both statements are prepared already, so each is sent at its future's first poll,
+        // and `join4` polls in argument order: the server runs them in this order. The
+        // turn check is a statement of its own after the creation took the session row's
+        // lock, so its snapshot sees every older run of the session, whichever replica
+        // created it (a failed creation aborts the transaction: the check fails too and
+        // COMMIT rolls back).
+        let (begun, inserted, oldest, committed) = futures::future::join4(
+            conn.batch_execute("BEGIN"),
+            conn.execute(
+                &create,
                 &[
                     &new.id,
                     &new.session_id,
@@ -202,26 +241,32 @@ impl RunRepo for PgStore {
                     &input,
                     &new.idempotency_key,
                     &self.replica.id,
+                    &new.acknowledged,
                 ],
+            ),
+            conn.query_opt(&oldest, &[&new.session_id]),
+            conn.batch_execute("COMMIT"),
+        )
+        .await;
+        begun.map_err(db)?;
+        let n = inserted.map_err(db)?;
+        let oldest = oldest.map_err(db)?;
+        committed.map_err(db)?;
+        if n == 1 {
+            let in_line = oldest.is_none_or(|row| row.get::<_, &str>(0) == new.id);
+            return Ok((
+                InsertOutcome::Inserted(inserted_run(new, created_at)),
+                Some(in_line),
+            ));
+        }
+        let row = conn
+            .row(
+                &format!("{SELECT_RUN} WHERE session_id = $1 AND idempotency_key = $2"),
+                &[&new.session_id, &new.idempotency_key],
             )
             .await
-            .map_err(db)
-        };
-        let ((), n) = tokio::try_join!(light, insert)?;
-        let outcome = if n == 1 {
-            InsertOutcome::Inserted(inserted_run(new, created_at))
-        } else {
-            let row = tx
-                .row(
-                    &format!("{SELECT_RUN} WHERE session_id = $1 AND idempotency_key = $2"),
-                    &[&new.session_id, &new.idempotency_key],
-                )
-                .await
-                .map_err(db)?;
-            InsertOutcome::Existing(run_from_row(&row)?)
-        };
-        tx.commit().await.map_err(db)?;
-        Ok(outcome)
+            .map_err(db)?;
+        Ok((InsertOutcome::Existing(run_from_row(&row)?), None))
     }
 
     async fn append_events(
@@ -251,42 +296,73 @@ impl RunRepo for PgStore {
         tx.commit().await.map_err(db)
     }
 
-    async fn finish_run(&self, fin: RunFinish) -> Result<(), StoreError> {
-        let roles = message_roles(&fin.messages)?;
-        let bodies: Vec<String> = fin.messages.iter().map(json_text).collect();
-        let mut conn = self.writer().await?;
-        let tx = conn.transaction().await.map_err(db)?;
-        let (session_id, current) = lock_run(&tx, &fin.run_id).await?;
-        if current.is_terminal() || !fin.status.is_terminal() {
+    async fn finish_run(&self, fin: RunFinish) -> Result<Run, StoreError> {
+        if !fin.status.is_terminal() {
             return Err(StoreError::InvalidTransition {
                 id: fin.run_id.clone(),
-                current,
+                current: RunStatus::Running,
                 requested: fin.status,
             });
         }
+        let roles = message_roles(&fin.messages)?;
+        let bodies: Vec<String> = fin.messages.iter().map(json_text).collect();
+        let (seqs, kinds, data) = event_columns(&fin.events)?;
+        let conn = self.writer().await?;
         let now = now_rfc3339();
         let (usage, output, attempts) = (
             json_text_opt(fin.usage.as_ref()),
             json_text_opt(fin.output.as_ref()),
             json_text(&fin.attempts),
         );
-        // The start (when the run never stored it) is part of the end's own statement, so
-        // nothing here depends on the order in which the pipelined statements run.
         let start = fin.start.as_ref();
         let (started_at, route, model_requested) = (
             start.map(|s| rfc3339(s.started_at)),
             start.map(|s| s.route.as_str()),
             start.map(|s| s.model_requested.as_str()),
         );
-        let end = async {
-            tx.exec(
-                "UPDATE runs SET status = $2, finished_at = $3, model_served = $4, usage = $5,
-                                 cost = $6, output = $7, error_code = $8, error_message = $9,
-                                 attempts = $10, cache_status = $11, generation_id = $12,
-                                 started_at = COALESCE(started_at, $13),
-                                 route = COALESCE($14, route),
-                                 model_requested = COALESCE($15, model_requested)
-                 WHERE id = $1",
+        let n = roles.len() as i64;
+        // The whole end is one statement — one round trip, its own (durable) transaction:
+        // the run's final row (with the start folded in, when the run never stored it)
+        // only while the run is still open, which locks the run row so a concurrent end
+        // or recovery waits and then finds it ended; its events, the session's history
+        // (the next sequence numbers taken under the session row's lock) and the
+        // followers' notice only when that update happened. Every part reads what the
+        // update returned, never what another part wrote, so nothing depends on order.
+        let ended = conn
+            .row_opt(
+                concat!(
+                    "WITH ended AS (
+                     UPDATE runs SET status = $2, finished_at = $3, model_served = $4,
+                                     usage = $5, cost = $6, output = $7, error_code = $8,
+                                     error_message = $9, attempts = $10, cache_status = $11,
+                                     generation_id = $12,
+                                     started_at = COALESCE(started_at, $13),
+                                     route = COALESCE($14, route),
+                                     model_requested = COALESCE($15, model_requested)
+                     WHERE id = $1 AND status IN ('queued', 'running')
+                     RETURNING ",
+                    run_columns!(),
+                    "
+                 ), stored AS (
+                     INSERT INTO run_events (run_id, seq, kind, data, created_at)
+                     SELECT $1, e.seq, e.kind, e.data, $3
+                     FROM ended, UNNEST($16::BIGINT[], $17::TEXT[], $18::TEXT[])
+                          AS e(seq, kind, data)
+                 ), s AS (
+                     UPDATE sessions SET message_seq = message_seq + $19, updated_at = $3
+                     WHERE id = (SELECT session_id FROM ended)
+                     RETURNING message_seq - $19 AS base
+                 ), history AS (
+                     INSERT INTO messages (session_id, seq, run_id, role, body, created_at)
+                     SELECT (SELECT session_id FROM ended), s.base + m.ord, $1, m.role,
+                            m.body, $3
+                     FROM s, UNNEST($20::TEXT[], $21::TEXT[]) WITH ORDINALITY
+                          AS m(role, body, ord)
+                 )
+                 SELECT ",
+                    run_columns!(),
+                    ", pg_notify('ferry_runs', $1) FROM ended"
+                ),
                 &[
                     &fin.run_id,
                     &fin.status.as_str(),
@@ -303,30 +379,32 @@ impl RunRepo for PgStore {
                     &started_at,
                     &route,
                     &model_requested,
+                    &seqs,
+                    &kinds,
+                    &data,
+                    &n,
+                    &roles,
+                    &bodies,
                 ],
             )
             .await
-            .map_err(db)
-        };
-        let history = async {
-            if fin.messages.is_empty() {
-                tx.exec(
-                    "UPDATE sessions SET updated_at = $2 WHERE id = $1",
-                    &[&session_id, &now],
-                )
-                .await
-                .map_err(db)?;
-                return Ok(0);
-            }
-            append_history(&tx, &session_id, Some(&fin.run_id), &roles, &bodies, &now).await
-        };
-        // Pipelined, one round trip: statements on different rows, in any order.
-        tokio::try_join!(
-            end,
-            insert_events(&tx, &fin.run_id, &fin.events, &now),
-            history
-        )?;
-        tx.commit().await.map_err(db)
+            .map_err(db)?;
+        if let Some(row) = ended {
+            return run_from_row(&row);
+        }
+        // Nothing was written: the run is missing or has ended already.
+        let row = conn
+            .row_opt("SELECT status FROM runs WHERE id = $1", &[&fin.run_id])
+            .await
+            .map_err(db)?
+            .ok_or_else(|| StoreError::RunNotFound {
+                id: fin.run_id.clone(),
+            })?;
+        Err(StoreError::InvalidTransition {
+            id: fin.run_id.clone(),
+            current: status(&row)?,
+            requested: fin.status,
+        })
     }
 
     async fn set_billed_cost(&self, run_id: &str, billed: f64) -> Result<(), StoreError> {
@@ -381,11 +459,7 @@ impl RunRepo for PgStore {
         let row = self
             .reader()
             .await?
-            .row_opt(
-                "SELECT id FROM runs WHERE session_id = $1 AND status IN ('queued', 'running')
-                 ORDER BY ord LIMIT 1",
-                &[&session_id],
-            )
+            .row_opt(OLDEST_UNFINISHED, &[&session_id])
             .await
             .map_err(db)?;
         Ok(row.map(|r| r.get(0)))

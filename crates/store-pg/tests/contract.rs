@@ -133,8 +133,13 @@ async fn sessions_and_history(s: Backend) {
 }
 
 async fn runs_events_and_end(s: Backend) {
-    let first = s.create_run(run("r1", "s", Some("k"))).await.unwrap();
+    let (first, in_line) = s
+        .create_run_in_line(run("r1", "s", Some("k")))
+        .await
+        .unwrap();
     assert!(matches!(first, ferry_store::InsertOutcome::Inserted(_)));
+    // A store that tells whether the new run is first in its session tells the truth.
+    assert!(matches!(in_line, None | Some(true)), "{in_line:?}");
     assert_eq!(first.run().status, RunStatus::Queued);
     let again = s.create_run(run("r1-again", "s", Some("k"))).await.unwrap();
     match again {
@@ -155,18 +160,24 @@ async fn runs_events_and_end(s: Backend) {
         s.get_run("r1").await.unwrap().unwrap().status,
         RunStatus::Running
     );
-    s.finish_run(finish(
-        "r1",
-        RunStatus::Completed,
-        vec![
-            json!({"role": "user", "content": "q"}),
-            json!({"role": "assistant", "content": "a"}),
-        ],
-        3,
-    ))
-    .await
-    .unwrap();
+    let ended = s
+        .finish_run(finish(
+            "r1",
+            RunStatus::Completed,
+            vec![
+                json!({"role": "user", "content": "q"}),
+                json!({"role": "assistant", "content": "a"}),
+            ],
+            3,
+        ))
+        .await
+        .unwrap();
     let done = s.get_run("r1").await.unwrap().unwrap();
+    // The end answers the run as it stored it: what a read finds afterwards.
+    assert_eq!(
+        serde_json::to_value(&ended).unwrap(),
+        serde_json::to_value(&done).unwrap()
+    );
     assert_eq!(done.status, RunStatus::Completed);
     assert_eq!(done.route.as_deref(), Some("openrouter"));
     assert_eq!(done.input.to_string(), r#"{"input":"r1","z":1,"a":2}"#);
@@ -179,9 +190,25 @@ async fn runs_events_and_end(s: Backend) {
     assert_eq!(history[1].run_id.as_deref(), Some("r1"));
     // An ended run takes no more writes, and its end is all or nothing.
     assert!(matches!(
-        s.finish_run(finish("r1", RunStatus::Failed, vec![], 4))
+        s.finish_run(finish(
+            "r1",
+            RunStatus::Failed,
+            vec![json!({"role": "user"})],
+            4
+        ))
+        .await,
+        Err(StoreError::InvalidTransition {
+            current: RunStatus::Completed,
+            requested: RunStatus::Failed,
+            ..
+        })
+    ));
+    assert_eq!(s.events_after("r1", 0).await.unwrap().len(), 3);
+    assert_eq!(s.history("s").await.unwrap().len(), 2);
+    assert!(matches!(
+        s.finish_run(finish("nope", RunStatus::Completed, vec![], 1))
             .await,
-        Err(StoreError::InvalidTransition { .. })
+        Err(StoreError::RunNotFound { .. })
     ));
     assert!(matches!(
         s.append_events("r1", None, vec![]).await,
@@ -568,6 +595,29 @@ async fn keys_ledger_and_config(s: Backend) {
     );
     s.runtime_set("model", None).await.unwrap();
     assert_eq!(s.runtime_get("model").await.unwrap(), None);
+    // A row with every optional field empty is kept as such.
+    s.charge_nowait(LedgerEntry {
+        key_id: None,
+        route: "r".into(),
+        model: "z".into(),
+        kind: "chat".into(),
+        prompt_tokens: None,
+        completion_tokens: None,
+        cost: None,
+        cost_nanos: 0,
+        estimated: false,
+        generation_id: None,
+        run_id: None,
+    });
+    let report = s
+        .spend_report(SpendGrouping::Model, None, None, None, None)
+        .await
+        .unwrap();
+    let z = report
+        .iter()
+        .find(|g| g.group == "z")
+        .expect("the empty row");
+    assert_eq!((z.calls, z.prompt_tokens, z.billed_usd), (1, 0, None));
 }
 
 async fn upkeep(s: Backend) {
@@ -595,6 +645,44 @@ async fn upkeep(s: Backend) {
     );
 }
 
+/// Whether a new run is first in line in its session, when the store says so at its
+/// creation, is what `oldest_unfinished_run` answers right after.
+async fn first_in_line(s: Backend) {
+    for (id, first) in [("l1", true), ("l2", false), ("l3", false)] {
+        let (_, in_line) = s.create_run_in_line(run(id, "line", None)).await.unwrap();
+        assert!(in_line.is_none_or(|v| v == first), "{id}: {in_line:?}");
+        assert_eq!(
+            s.oldest_unfinished_run("line").await.unwrap().as_deref(),
+            Some("l1")
+        );
+    }
+    s.finish_run(finish("l1", RunStatus::Completed, vec![], 1))
+        .await
+        .unwrap();
+    let (_, in_line) = s.create_run_in_line(run("l4", "line", None)).await.unwrap();
+    assert!(in_line.is_none_or(|v| !v), "{in_line:?}");
+    // A repeated idempotency key creates nothing, so there is nothing to be in line.
+    s.create_run(run("k1", "keyed", Some("k"))).await.unwrap();
+    let (again, in_line) = s
+        .create_run_in_line(run("k2", "keyed", Some("k")))
+        .await
+        .unwrap();
+    assert!(matches!(again, ferry_store::InsertOutcome::Existing(_)));
+    assert_eq!(in_line, None);
+}
+
+/// Whether the PostgreSQL store tells a new run's place in line at its creation (it
+/// does: the engine then skips the separate check).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgresql_tells_whether_a_new_run_is_first_in_line() {
+    let cluster = TestCluster::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = cluster.new_database().await.unwrap();
+    let s = PgStore::connect(&url).await.unwrap();
+    let (_, first) = s.create_run_in_line(run("a", "x", None)).await.unwrap();
+    let (_, second) = s.create_run_in_line(run("b", "x", None)).await.unwrap();
+    assert_eq!((first, second), (Some(true), Some(false)));
+}
+
 /// Runs every scenario on a fresh database made by `fresh`.
 async fn suite<F, Fut>(fresh: F)
 where
@@ -603,6 +691,7 @@ where
 {
     sessions_and_history(fresh().await).await;
     runs_events_and_end(fresh().await).await;
+    first_in_line(fresh().await).await;
     concurrent_writers(fresh().await).await;
     assets_and_derivations(fresh().await).await;
     video_jobs(fresh().await).await;

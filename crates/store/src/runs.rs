@@ -346,7 +346,12 @@ pub fn message_roles(messages: &[Value]) -> Result<Vec<&str>, StoreError> {
         .collect()
 }
 
-fn finish_run(conn: &Connection, fin: &RunFinish) -> Result<(), StoreError> {
+fn finish_run(conn: &Connection, fin: &RunFinish) -> Result<Run, StoreError> {
+    end_run(conn, fin)?;
+    require_run(conn, &fin.run_id)
+}
+
+fn end_run(conn: &Connection, fin: &RunFinish) -> Result<(), StoreError> {
     let (session_id, current) = run_state(conn, &fin.run_id)?;
     if current.is_terminal() || !fin.status.is_terminal() {
         return Err(StoreError::InvalidTransition {
@@ -458,7 +463,7 @@ impl RunRepo for Store {
         .await
     }
 
-    async fn finish_run(&self, fin: RunFinish) -> Result<(), StoreError> {
+    async fn finish_run(&self, fin: RunFinish) -> Result<Run, StoreError> {
         self.write_with(move |conn| finish_run(conn, &fin)).await
     }
 

@@ -16,6 +16,17 @@ pub trait RunRepo: Send + Sync {
     /// (fsynced too when `new.acknowledged`): nothing of the run goes upstream before.
     async fn create_run(&self, new: NewRun) -> Result<InsertOutcome, StoreError>;
 
+    /// [`RunRepo::create_run`], also telling whether the inserted run was then its
+    /// session's oldest unfinished run — what [`RunRepo::oldest_unfinished_run`] would
+    /// answer right after the commit — when the store learns it in the same round trip
+    /// (`None`: ask `oldest_unfinished_run`).
+    async fn create_run_in_line(
+        &self,
+        new: NewRun,
+    ) -> Result<(InsertOutcome, Option<bool>), StoreError> {
+        Ok((self.create_run(new).await?, None))
+    }
+
     /// In one transaction: records `start` (the run is `running` on that route and
     /// model; `started_at` keeps the first start) when given, and appends `events`
     /// (their seqs given by the caller). Refused for a run that already ended. Committed
@@ -32,7 +43,8 @@ pub trait RunRepo: Send + Sync {
     /// yet, the terminal one last), appends `fin.messages` to the session's history (the
     /// next seqs of the session, assigned in the transaction) and bumps the session's
     /// `updated_at`. Refused unless `fin.status` is terminal and the run has not ended.
-    async fn finish_run(&self, fin: RunFinish) -> Result<(), StoreError>;
+    /// Returns the run as stored by that transaction.
+    async fn finish_run(&self, fin: RunFinish) -> Result<Run, StoreError>;
 
     /// Records what OpenRouter billed for a finished run.
     async fn set_billed_cost(&self, run_id: &str, billed: f64) -> Result<(), StoreError>;
