@@ -173,13 +173,13 @@ impl LiveRun {
         log.start_stored = false;
     }
 
-    /// The run's start, once it started (stored or not yet).
     /// The run as its end stored it, once the terminal event was published after a
     /// successful write.
     pub(crate) fn ended_run(&self) -> Option<Run> {
         self.log.lock().ended.clone()
     }
 
+    /// The run's start, once it started (stored or not yet).
     pub(crate) fn started(&self) -> Option<RunStart> {
         let log = self.log.lock();
         log.start.clone()

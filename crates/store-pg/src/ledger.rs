@@ -1,7 +1,9 @@
 //! The spend-ledger writer: `charge_nowait` and `set_ledger_billed_nowait` hand their rows
 //! to one task that writes whatever has queued as one statement (a busy facade writes tens
-//! of rows per commit), then the billed costs; [`LedgerWriter::settle`] waits until everything queued
-//! before it is committed, and every ledger read calls it first. Failures are logged.
+//! of rows per commit), then the billed costs, each a light commit (ledger rows are
+//! promised to no one: a kill -9 may lose the last batch anyway);
+//! [`LedgerWriter::settle`] waits until everything queued before it is committed, and
+//! every ledger read calls it first. Failures are logged.
 
 use deadpool_postgres::Pool;
 use ferry_store::{now_rfc3339, LedgerEntry, StoreError};
@@ -9,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::cached::Cached;
 use crate::db_error::{self, db};
+use crate::pool::light_cte;
 
 /// Rows committed per transaction at most.
 const BATCH: usize = 256;
@@ -87,11 +90,12 @@ async fn commit(pool: &Pool, writes: &[Job]) -> Result<(), StoreError> {
         }
     }
     if !rows.at.is_empty() {
-        // One statement, one round trip, whatever the batch's size. Ledger rows are
-        // promised to no one (a kill -9 may lose the last batch anyway): a light commit
-        // (`set_config(…, true)` lasts until the end of the statement's own transaction).
+        // One statement, one round trip, whatever the batch's size.
         conn.exec(
-            "WITH light AS (SELECT set_config('synchronous_commit', 'off', true))
+            concat!(
+                "WITH ",
+                light_cte!(),
+                "
              INSERT INTO spend_ledger (at, key_id, route, model, kind, prompt_tokens,
                  completion_tokens, cost, cost_nanos, estimated, generation_id, run_id)
              SELECT r.at, r.key_id, r.route, r.model, r.kind, r.prompt_tokens,
@@ -101,7 +105,8 @@ async fn commit(pool: &Pool, writes: &[Job]) -> Result<(), StoreError> {
                                 $6::BIGINT[], $7::BIGINT[], $8::FLOAT8[], $9::BIGINT[],
                                 $10::INTEGER[], $11::TEXT[], $12::TEXT[])
                   AS r(at, key_id, route, model, kind, prompt_tokens, completion_tokens, cost,
-                       cost_nanos, estimated, generation_id, run_id)",
+                       cost_nanos, estimated, generation_id, run_id)"
+            ),
             &[
                 &rows.at,
                 &rows.key_id,
@@ -124,7 +129,11 @@ async fn commit(pool: &Pool, writes: &[Job]) -> Result<(), StoreError> {
     for job in writes {
         if let Job::Billed(generation_id, billed) = job {
             conn.exec(
-                "UPDATE spend_ledger SET billed_cost = $2 WHERE generation_id = $1",
+                concat!(
+                    "WITH ",
+                    light_cte!(),
+                    " UPDATE spend_ledger SET billed_cost = $2 FROM light WHERE generation_id = $1"
+                ),
                 &[generation_id, billed],
             )
             .await

@@ -140,6 +140,16 @@ impl PgStore {
     }
 }
 
+/// The CTE `light` that makes a single statement's own transaction a light write (see
+/// [`light`]): `set_config(…, true)` lasts until the end of that transaction, its commit
+/// included. The statement must read `light` (e.g. `FROM light`) for it to run.
+macro_rules! light_cte {
+    () => {
+        "light AS (SELECT set_config('synchronous_commit', 'off', true))"
+    };
+}
+pub(crate) use light_cte;
+
 /// Makes the transaction a *light* write (a run's mid-way events, a run's creation no
 /// client was promised, ledger rows): its commit does not wait for the WAL flush. It
 /// survives ferry's death (the server has it); a server crash in the next fraction of a
