@@ -25,7 +25,7 @@ use ferry_store::Storage;
 use ferry_config::{wire_model, ModelParams, Route, SpeakReplies};
 use ferry_metrics::Api;
 use ferry_openrouter::{
-    chat_with_retries, Attempt, ChatOutcome, ChatRequest, Deadline, StreamEvent, ToolCall,
+    chat_with_retries, Attempt, ChatOutcome, ChatRequest, Deadline, StreamEvent, ToolCall, ToolDefs,
 };
 use ferry_types::{
     AssetCreated, MediaToolResult, OutputEmitted, ProblemCode, RunEvent, TextDelta, ToolCompleted,
@@ -209,7 +209,7 @@ impl TurnRunner {
 
     /// The tool definitions offered to `wire` on `route`: none when every media capability
     /// is off, or when the catalog says the model takes no tools.
-    fn tools_for(&self, route: &Route, wire: &str) -> Option<Arc<Vec<Value>>> {
+    fn tools_for(&self, route: &Route, wire: &str) -> Option<Arc<ToolDefs>> {
         let tools = self.tools.of(&route.id)?;
         let takes_tools = self.catalogs.get(&route.id).and_then(|c| {
             c.model(wire)

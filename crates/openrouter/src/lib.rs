@@ -14,6 +14,7 @@
 mod audio;
 mod body;
 mod catalog;
+mod chunk;
 mod client;
 mod deadline;
 mod direct;
@@ -46,4 +47,4 @@ pub use passthrough::{
 pub use provider::Provider;
 pub use redact::{redact_text, REDACTED};
 pub use retry::{call_with_retries, chat_with_retries, parse_retry_after, Attempt, RetryPolicy};
-pub use types::{ChatOutcome, ChatRequest, PassRequest, Protocol, StreamEvent, ToolCall};
+pub use types::{ChatOutcome, ChatRequest, PassRequest, Protocol, StreamEvent, ToolCall, ToolDefs};

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
+use crate::chunk::{Chunk, ChunkError, Delta};
 use crate::error::{ErrorContext, UpstreamError};
 use crate::outcome::ReplyParts;
 use crate::types::{ChatOutcome, StreamEvent};
@@ -87,47 +88,40 @@ impl<'c> StreamAccumulator<'c> {
             self.done = true;
             return Ok(Flow::Done);
         }
-        let chunk: Value = serde_json::from_str(data).map_err(|e| {
-            UpstreamError::protocol(
-                &format!("stream chunk is not valid JSON ({e})"),
-                self.emitted,
-                self.ctx,
-            )
+        let mut tree = None;
+        let chunk = Chunk::parse(data, &mut tree).map_err(|e| {
+            let reason = match e {
+                ChunkError::Json(e) => format!("stream chunk is not valid JSON ({e})"),
+                ChunkError::NotObject => "stream chunk is not a JSON object".to_owned(),
+            };
+            UpstreamError::protocol(&reason, self.emitted, self.ctx)
         })?;
-        if !chunk.is_object() {
-            return Err(UpstreamError::protocol(
-                "stream chunk is not a JSON object",
-                self.emitted,
-                self.ctx,
-            ));
-        }
-        if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
+        if let Some(error) = &chunk.error {
             return Err(UpstreamError::mid_stream(error, self.emitted, self.ctx));
         }
         let had_id = self.id.is_some();
-        set_if_str(&mut self.id, chunk.get("id"));
+        set_if_str(&mut self.id, chunk.id.as_deref());
         if let (false, Some(id)) = (had_id, &self.id) {
             on_event(StreamEvent::Generation(id.clone()));
         }
-        set_if_str(&mut self.model, chunk.get("model"));
-        set_if_str(&mut self.provider, chunk.get("provider"));
-        if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
-            self.usage = Some(usage.clone());
+        set_if_str(&mut self.model, chunk.model.as_deref());
+        set_if_str(&mut self.provider, chunk.provider.as_deref());
+        if let Some(usage) = chunk.usage.filter(Value::is_object) {
             on_event(StreamEvent::Usage(usage.clone()));
+            self.usage = Some(usage);
         }
-        let choices = chunk.get("choices").and_then(Value::as_array);
-        for choice in choices.into_iter().flatten() {
-            if choice.get("index").and_then(Value::as_u64).unwrap_or(0) != 0 {
+        for mut choice in chunk.choices.into_iter().flatten() {
+            if choice.index.unwrap_or(0) != 0 {
                 continue;
             }
-            if let Some(error) = choice.get("error").filter(|e| !e.is_null()) {
+            if let Some(error) = &choice.error {
                 return Err(UpstreamError::choice_error(error, self.emitted, self.ctx));
             }
-            if let Some(delta) = choice.get("delta").or_else(|| choice.get("message")) {
+            if let Some(delta) = choice.output() {
                 self.apply_delta(delta, on_event);
             }
-            if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
-                self.finish_reason = Some(reason.to_owned());
+            if let Some(reason) = choice.finish_reason {
+                self.finish_reason = Some(reason.into_owned());
             }
         }
         Ok(Flow::Continue)
@@ -138,34 +132,24 @@ impl<'c> StreamAccumulator<'c> {
         on_event(event);
     }
 
-    fn apply_delta(&mut self, delta: &Value, on_event: &mut (dyn FnMut(StreamEvent) + Send)) {
-        if let Some(reasoning) = delta.get("reasoning").and_then(Value::as_str) {
-            if !reasoning.is_empty() {
-                self.reasoning
-                    .get_or_insert_with(String::new)
-                    .push_str(reasoning);
-                self.emit(on_event, StreamEvent::Reasoning(reasoning.to_owned()));
-            }
+    fn apply_delta(&mut self, delta: Delta<'_>, on_event: &mut (dyn FnMut(StreamEvent) + Send)) {
+        if let Some(reasoning) = delta.reasoning.filter(|r| !r.is_empty()) {
+            self.reasoning
+                .get_or_insert_with(String::new)
+                .push_str(&reasoning);
+            self.emit(on_event, StreamEvent::Reasoning(reasoning.into_owned()));
         }
-        if let Some(details) = delta.get("reasoning_details").and_then(Value::as_array) {
-            for detail in details {
-                merge_reasoning_detail(&mut self.reasoning_details, detail);
-            }
+        for detail in delta.reasoning_details.iter().flatten() {
+            merge_reasoning_detail(&mut self.reasoning_details, detail);
         }
-        if let Some(text) = delta.get("content").and_then(Value::as_str) {
-            if !text.is_empty() {
-                self.content.push_str(text);
-                self.emit(on_event, StreamEvent::Text(text.to_owned()));
-            }
+        if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
+            self.content.push_str(&text);
+            self.emit(on_event, StreamEvent::Text(text.into_owned()));
         }
-        if let Some(calls) = delta.get("tool_calls").and_then(Value::as_array) {
-            for call in calls {
-                self.apply_tool_call_delta(call, on_event);
-            }
+        for call in delta.tool_calls.iter().flatten() {
+            self.apply_tool_call_delta(call, on_event);
         }
-        if let Some(images) = delta.get("images").and_then(Value::as_array) {
-            self.images.extend(images.iter().cloned());
-        }
+        self.images.extend(delta.images.into_iter().flatten());
     }
 
     fn apply_tool_call_delta(
@@ -276,8 +260,8 @@ impl<'c> StreamAccumulator<'c> {
     }
 }
 
-fn set_if_str(slot: &mut Option<String>, value: Option<&Value>) {
-    if let Some(s) = value.and_then(Value::as_str).filter(|s| !s.is_empty()) {
+fn set_if_str(slot: &mut Option<String>, value: Option<&str>) {
+    if let Some(s) = value.filter(|s| !s.is_empty()) {
         if slot.as_deref() != Some(s) {
             *slot = Some(s.to_owned());
         }

@@ -15,9 +15,8 @@ pub struct ChatRequest {
     pub messages: Vec<Value>,
     /// Ask for an SSE stream.
     pub stream: bool,
-    /// Function tools offered to the model.
     /// Tool definitions, shared: the same set is offered on every request of a route.
-    pub tools: Option<std::sync::Arc<Vec<Value>>>,
+    pub tools: Option<std::sync::Arc<ToolDefs>>,
     /// `none|auto|required|{type:"function",function:{name}}`.
     pub tool_choice: Option<Value>,
     /// Effective model params.
@@ -28,6 +27,41 @@ pub struct ChatRequest {
     pub provider: ProviderRouting,
     /// Extra body fields (e.g. `modalities`, `image_config`); OpenAI-only keys are stripped.
     pub extra: Map<String, Value>,
+}
+
+/// A list of tool definitions that keeps its JSON encoding once made: a route's set
+/// (~5 KB of JSON) is offered on every model call of its sessions, and is encoded once
+/// instead of on every call.
+#[derive(Debug)]
+pub struct ToolDefs {
+    list: Vec<Value>,
+    encoded: std::sync::OnceLock<Box<serde_json::value::RawValue>>,
+}
+
+impl ToolDefs {
+    /// The definitions, not yet encoded.
+    pub fn new(list: Vec<Value>) -> ToolDefs {
+        ToolDefs {
+            list,
+            encoded: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The list as JSON, encoded on first use.
+    pub fn encoded(&self) -> serde_json::Result<&serde_json::value::RawValue> {
+        if let Some(encoded) = self.encoded.get() {
+            return Ok(encoded);
+        }
+        let encoded = serde_json::value::to_raw_value(&self.list)?;
+        Ok(self.encoded.get_or_init(|| encoded))
+    }
+}
+
+impl std::ops::Deref for ToolDefs {
+    type Target = [Value];
+    fn deref(&self) -> &[Value] {
+        &self.list
+    }
 }
 
 /// One incremental piece of a streamed reply.

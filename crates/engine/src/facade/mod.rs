@@ -17,7 +17,7 @@ use ferry_config::{
     resolve_target, wire_model, ModelParams, ProviderRouting, Route, SelectorInputs,
 };
 use ferry_openrouter::{
-    Attempt, ChatRequest, Deadline, PassRequest, RawReply, RetryPolicy, UpstreamError,
+    Attempt, ChatRequest, Deadline, PassRequest, RawReply, RetryPolicy, ToolDefs, UpstreamError,
 };
 use ferry_types::FacadeModel;
 
@@ -187,7 +187,7 @@ impl Engine {
             model: String::new(),
             messages,
             stream,
-            tools: tools.map(Arc::new),
+            tools: tools.map(|list| Arc::new(ToolDefs::new(list))),
             tool_choice,
             params: Default::default(),
             thinking: None,

@@ -6,19 +6,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ferry_config::RoutesFile;
-use serde_json::Value;
+use ferry_openrouter::ToolDefs;
 
 use super::{definition, offered, ToolName};
 
 /// Route id → the definitions it offers (`None`: every media capability is off).
 pub(crate) struct RouteTools {
-    by_route: HashMap<String, Option<Arc<Vec<Value>>>>,
+    by_route: HashMap<String, Option<Arc<ToolDefs>>>,
 }
 
 impl RouteTools {
     /// The definitions of every route of `routes`.
     pub(crate) fn new(routes: &RoutesFile) -> RouteTools {
-        let mut sets: HashMap<Vec<ToolName>, Arc<Vec<Value>>> = HashMap::new();
+        let mut sets: HashMap<Vec<ToolName>, Arc<ToolDefs>> = HashMap::new();
         let by_route = routes
             .routes
             .iter()
@@ -27,7 +27,7 @@ impl RouteTools {
                 let defs = (!tools.is_empty()).then(|| {
                     sets.entry(tools)
                         .or_insert_with_key(|t| {
-                            Arc::new(t.iter().copied().map(definition).collect())
+                            Arc::new(ToolDefs::new(t.iter().copied().map(definition).collect()))
                         })
                         .clone()
                 });
@@ -38,7 +38,7 @@ impl RouteTools {
     }
 
     /// The definitions `route` offers, if any.
-    pub(crate) fn of(&self, route: &str) -> Option<Arc<Vec<Value>>> {
+    pub(crate) fn of(&self, route: &str) -> Option<Arc<ToolDefs>> {
         self.by_route.get(route).cloned().flatten()
     }
 }

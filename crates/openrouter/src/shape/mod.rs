@@ -14,7 +14,7 @@ mod protocol;
 use ferry_config::{Attribution, ThinkingLevel};
 use serde_json::{json, Map, Value};
 
-use crate::types::ChatRequest;
+use crate::types::{ChatRequest, ToolDefs};
 use family::Family;
 pub use fields::{
     classify_field, FieldClass, FORWARDED_KEYS, HANDLED_KEYS, OPENAI_ONLY_KEYS, PORTABLE_KEYS,
@@ -46,16 +46,15 @@ pub fn build_body(req: &ChatRequest, verified: bool) -> Value {
 /// cloning them into the tree cost more than the rest of the shaping).
 pub fn encode_body(req: &ChatRequest, verified: bool) -> serde_json::Result<Vec<u8>> {
     let body = build_map(req, verified, false);
-    serde_json::to_vec(&WithTools {
-        body: &body,
-        tools: req.tools.as_deref().map(Vec::as_slice),
-    })
+    let tools = req.tools.as_deref().map(ToolDefs::encoded).transpose()?;
+    serde_json::to_vec(&WithTools { body: &body, tools })
 }
 
-/// A body map whose `tools` entry (a placeholder) is written from `tools`.
+/// A body map whose `tools` entry (a placeholder) is written from `tools`, the shared
+/// list's encoding.
 struct WithTools<'a> {
     body: &'a Map<String, Value>,
-    tools: Option<&'a [Value]>,
+    tools: Option<&'a serde_json::value::RawValue>,
 }
 
 impl serde::Serialize for WithTools<'_> {

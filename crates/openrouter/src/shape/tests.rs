@@ -61,9 +61,9 @@ fn loaded(model: &str) -> ChatRequest {
             json!({"role": "assistant", "content": "prefill"}),
         ],
         stream: false,
-        tools: Some(std::sync::Arc::new(vec![
+        tools: Some(std::sync::Arc::new(crate::ToolDefs::new(vec![
             json!({"type": "function", "function": {"name": "f", "parameters": {}}}),
-        ])),
+        ]))),
         tool_choice: Some(json!("auto")),
         params: full_params(),
         thinking: Some(ThinkingLevel::High),
@@ -483,10 +483,10 @@ fn custom_base_url_gets_only_portable_extra_fields() {
 
 #[test]
 fn the_encoded_body_is_the_built_body_byte_for_byte() {
-    let tools = std::sync::Arc::new(vec![
+    let tools = std::sync::Arc::new(crate::ToolDefs::new(vec![
         json!({"type": "function", "function": {"name": "a", "parameters": {"type": "object"}}}),
         json!({"type": "function", "function": {"name": "b", "description": "x\"y"}}),
-    ]);
+    ]));
     for verified in [true, false] {
         for with_tools in [true, false] {
             let mut r = loaded("openai/gpt-5.4-mini");

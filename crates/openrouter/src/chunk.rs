@@ -1,0 +1,267 @@
+//! One chat stream chunk, as the accumulator ([`crate::stream`]) reads it: the fields it
+//! uses, with the text fields borrowed from the payload.
+//!
+//! A well-formed chunk is deserialised straight into these types, without building a JSON
+//! tree (the tree of a ~300-byte chunk, with its map of owned keys, cost about five times
+//! as much and was most of a session run's parsing). A chunk that does not fit them (a
+//! number where a string belongs, a duplicated key, …) is parsed as a tree and read from
+//! it with the tree's leniency ([`Chunk::from_tree`]): a field of the wrong type is
+//! absent. Both ways give the same chunk for the same payload, which the tests check.
+
+use std::borrow::Cow;
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+
+/// The fields of a chunk the accumulator reads.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+pub(crate) struct Chunk<'a> {
+    #[serde(default, borrow, deserialize_with = "borrowed_text")]
+    pub id: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed_text")]
+    pub model: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed_text")]
+    pub provider: Option<Cow<'a, str>>,
+    /// Only an object counts.
+    #[serde(default)]
+    pub usage: Option<Value>,
+    /// A mid-stream error (null: none).
+    #[serde(default)]
+    pub error: Option<Value>,
+    #[serde(default, borrow)]
+    pub choices: Option<Vec<Choice<'a>>>,
+}
+
+/// One entry of `choices`.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+pub(crate) struct Choice<'a> {
+    /// Absent or null: 0.
+    #[serde(default)]
+    pub index: Option<u64>,
+    #[serde(default)]
+    pub error: Option<Value>,
+    /// `delta` when present (even null, which then carries nothing), else `message`.
+    #[serde(default, borrow, deserialize_with = "present")]
+    pub delta: Option<Option<Delta<'a>>>,
+    #[serde(default, borrow)]
+    pub message: Option<Delta<'a>>,
+    #[serde(default, borrow, deserialize_with = "borrowed_text")]
+    pub finish_reason: Option<Cow<'a, str>>,
+}
+
+/// The output a `delta` (or a non-streamed `message`) carries.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+pub(crate) struct Delta<'a> {
+    #[serde(default, borrow, deserialize_with = "borrowed_text")]
+    pub reasoning: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub reasoning_details: Option<Vec<Value>>,
+    #[serde(default, borrow, deserialize_with = "borrowed_text")]
+    pub content: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub tool_calls: Option<Vec<Value>>,
+    #[serde(default)]
+    pub images: Option<Vec<Value>>,
+}
+
+/// Tells a field that is present but null (`Some(None)`) from an absent one (`None`, by
+/// `default`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A string field, borrowed from the payload when it has no escapes (serde's own `Cow`
+/// borrows only outside an `Option`).
+fn borrowed_text<'de, D>(d: D) -> Result<Option<Cow<'de, str>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct Text;
+    impl<'de> Visitor<'de> for Text {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string or null")
+        }
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(v)))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_owned())))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v)))
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(Text)
+        }
+    }
+    d.deserialize_option(Text)
+}
+
+/// Why a payload is not a chunk.
+#[derive(Debug, PartialEq)]
+pub(crate) enum ChunkError {
+    /// Not JSON at all (serde_json's message).
+    Json(String),
+    /// JSON, but not an object.
+    NotObject,
+}
+
+impl<'a> Chunk<'a> {
+    /// Reads `data` (trimmed, not empty), the fast way when it fits; `tree` keeps the
+    /// parsed tree the slow way borrows from.
+    pub fn parse(data: &'a str, tree: &'a mut Option<Value>) -> Result<Chunk<'a>, ChunkError> {
+        // Only an object can fit; a `[…]` would otherwise be read as a struct's fields.
+        if data.starts_with('{') {
+            if let Ok(chunk) = serde_json::from_str::<Chunk<'a>>(data) {
+                return Ok(chunk);
+            }
+        }
+        let parsed = tree.insert(
+            serde_json::from_str::<Value>(data).map_err(|e| ChunkError::Json(e.to_string()))?,
+        );
+        parsed
+            .as_object()
+            .map(Chunk::from_tree)
+            .ok_or(ChunkError::NotObject)
+    }
+
+    /// The chunk read leniently from a parsed object: a field of another type than
+    /// expected is absent, a `choices` entry that is not an object carries nothing.
+    pub fn from_tree(obj: &'a Map<String, Value>) -> Chunk<'a> {
+        Chunk {
+            id: text(obj.get("id")),
+            model: text(obj.get("model")),
+            provider: text(obj.get("provider")),
+            usage: obj.get("usage").filter(|u| !u.is_null()).cloned(),
+            error: obj.get("error").filter(|e| !e.is_null()).cloned(),
+            choices: obj
+                .get("choices")
+                .and_then(Value::as_array)
+                .map(|choices| choices.iter().map(Choice::from_tree).collect()),
+        }
+    }
+}
+
+impl<'a> Choice<'a> {
+    fn from_tree(choice: &'a Value) -> Choice<'a> {
+        Choice {
+            // A non-integer index reads as 0, as it always has.
+            index: choice
+                .get("index")
+                .filter(|i| !i.is_null())
+                .map(|i| i.as_u64().unwrap_or(0)),
+            error: choice.get("error").filter(|e| !e.is_null()).cloned(),
+            delta: choice
+                .get("delta")
+                .map(|d| (!d.is_null()).then(|| Delta::from_tree(d))),
+            message: choice.get("message").map(Delta::from_tree),
+            finish_reason: text(choice.get("finish_reason")),
+        }
+    }
+
+    /// The choice's output: its `delta`, or its `message` when it has no `delta`.
+    pub fn output(&mut self) -> Option<Delta<'a>> {
+        match self.delta.take() {
+            Some(delta) => delta,
+            None => self.message.take(),
+        }
+    }
+}
+
+impl<'a> Delta<'a> {
+    fn from_tree(delta: &'a Value) -> Delta<'a> {
+        let list = |key| delta.get(key).and_then(Value::as_array).cloned();
+        Delta {
+            reasoning: text(delta.get("reasoning")),
+            reasoning_details: list("reasoning_details"),
+            content: text(delta.get("content")),
+            tool_calls: list("tool_calls"),
+            images: list("images"),
+        }
+    }
+}
+
+fn text(value: Option<&Value>) -> Option<Cow<'_, str>> {
+    value.and_then(Value::as_str).map(Cow::Borrowed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chunk read the fast way, and the same payload read from its tree.
+    fn both(data: &str) -> (Chunk<'_>, Chunk<'static>) {
+        let fast = serde_json::from_str::<Chunk>(data).expect("fits the fast way");
+        let tree: &'static Value = Box::leak(Box::new(serde_json::from_str(data).unwrap()));
+        (fast, Chunk::from_tree(tree.as_object().unwrap()))
+    }
+
+    #[test]
+    fn both_ways_read_the_same_chunks() {
+        for data in [
+            r#"{"id":"gen-1","provider":"OpenAI","model":"openai/gpt-5.4-mini","object":"chat.completion.chunk","created":1,"choices":[{"index":0,"delta":{"role":"assistant","content":" hello"},"finish_reason":null,"native_finish_reason":null,"logprobs":null}]}"#,
+            r#"{"id":"gen-1","choices":[],"usage":{"prompt_tokens":8,"completion_tokens":9,"cost":6.6e-6}}"#,
+            r#"{"choices":[{"index":0,"delta":{"reasoning":"th\"ink","reasoning_details":[{"type":"reasoning.text","index":0,"text":"a"}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c1","function":{"name":"get","arguments":"{}"}}]},"finish_reason":"tool_calls"}]}"#,
+            r#"{"choices":[{"index":1,"delta":{"content":"second"}},{"index":0,"message":{"content":"whole","images":[{"type":"image_url"}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":null,"message":{"content":"not read"}}]}"#,
+            r#"{"error":{"code":502,"message":"boom"},"choices":[{"index":0,"error":null,"delta":{"content":""}}]}"#,
+            r#"{"usage":null,"error":null,"id":"","choices":null}"#,
+        ] {
+            let (fast, slow) = both(data);
+            assert_eq!(fast, slow, "{data}");
+        }
+    }
+
+    #[test]
+    fn a_chunk_that_does_not_fit_is_read_from_its_tree() {
+        let mut tree = None;
+        let data = r#"{"id":7,"model":"m","choices":[{"index":-1,"delta":{"content":"x"}},"junk",{"index":0,"finish_reason":5,"delta":{"content":["y"]}}]}"#;
+        let mut chunk = Chunk::parse(data, &mut tree).unwrap();
+        assert_eq!(chunk.id, None);
+        assert_eq!(chunk.model.as_deref(), Some("m"));
+        let choices = chunk.choices.as_mut().unwrap();
+        assert_eq!(choices[0].index, Some(0), "a negative index reads as 0");
+        assert_eq!(choices[1].output(), None);
+        assert_eq!(choices[2].finish_reason, None);
+        assert_eq!(choices[2].output().unwrap().content, None);
+        drop(chunk);
+        assert!(tree.is_some(), "read the slow way");
+    }
+
+    #[test]
+    fn a_well_formed_chunk_builds_no_tree_and_borrows_its_text() {
+        let mut tree = None;
+        let data = r#"{"id":"gen-1","choices":[{"index":0,"delta":{"content":" hello"}}]}"#;
+        let mut chunk = Chunk::parse(data, &mut tree).unwrap();
+        let content = chunk.choices.as_mut().unwrap()[0].output().unwrap().content;
+        assert!(matches!(content, Some(Cow::Borrowed(" hello"))));
+        drop(chunk);
+        assert!(tree.is_none(), "no tree was built");
+    }
+
+    #[test]
+    fn payloads_that_are_not_chunks_say_why() {
+        let mut tree = None;
+        assert_eq!(Chunk::parse("[1,2]", &mut tree), Err(ChunkError::NotObject));
+        let mut tree = None;
+        assert_eq!(Chunk::parse("[]", &mut tree), Err(ChunkError::NotObject));
+        let mut tree = None;
+        assert!(matches!(
+            Chunk::parse("{\"id\":", &mut tree),
+            Err(ChunkError::Json(_))
+        ));
+    }
+}
