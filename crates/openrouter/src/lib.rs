@@ -1,7 +1,7 @@
 //! ferry-openrouter: the OpenRouter driver. Request shaping in pure functions
 //! ([`shape`]), transport over reqwest ([`OpenRouterClient`]; the facade's pass-through
-//! calls over a plain hyper client, `direct`), SSE parsing with
-//! `eventsource-stream`, error mapping to stable problem codes ([`UpstreamError`]) and a
+//! calls over a plain hyper client, `direct`), SSE parsing (own framing, `sse_frames`),
+//! error mapping to stable problem codes ([`UpstreamError`]) and a
 //! bounded retry policy ([`chat_with_retries`]); speech-to-text ([`OpenRouterClient::transcribe`]),
 //! the model catalog ([`Catalog`], [`OpenRouterClient::fetch_catalog`]) and media
 //! generation ([`media`]: images, speech, video jobs, guarded downloads). The engine calls
@@ -31,6 +31,7 @@ mod retry;
 mod scrub;
 pub mod shape;
 mod sse;
+mod sse_frames;
 mod stream;
 mod types;
 

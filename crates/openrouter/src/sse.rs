@@ -1,13 +1,14 @@
-//! SSE framing of a streamed chat reply: a byte stream goes through `eventsource-stream`
-//! (which drops `: OPENROUTER PROCESSING` keep-alive comments) and each `data:` payload
-//! into the [`StreamAccumulator`].
+//! Reading a streamed chat reply: the body's bytes are framed into events
+//! ([`SseFrames`], which drops `: OPENROUTER PROCESSING` keep-alive comments) and each
+//! `data:` payload goes into the [`StreamAccumulator`].
 
 use std::fmt::Display;
+use std::ops::ControlFlow;
 
-use eventsource_stream::{EventStreamError, Eventsource};
 use futures::{Stream, StreamExt};
 
 use crate::error::{ErrorContext, UpstreamError};
+use crate::sse_frames::SseFrames;
 use crate::stream::{Flow, StreamAccumulator};
 use crate::types::{ChatOutcome, StreamEvent};
 
@@ -25,12 +26,12 @@ where
     E: Display,
 {
     let mut acc = StreamAccumulator::new(ctx);
-    let events = body.eventsource();
-    futures::pin_mut!(events);
-    while let Some(item) = events.next().await {
-        let event = match item {
-            Ok(event) => event,
-            Err(EventStreamError::Transport(e)) => {
+    let mut frames = SseFrames::with_capacity(512);
+    futures::pin_mut!(body);
+    while let Some(item) = body.next().await {
+        let bytes = match item {
+            Ok(bytes) => bytes,
+            Err(e) => {
                 return Err(if is_timeout(&e) {
                     UpstreamError::timeout(acc.output_started(), acc.ctx(), "stream went idle")
                 } else {
@@ -41,22 +42,23 @@ where
                     )
                 });
             }
-            Err(EventStreamError::Utf8(e)) => {
-                return Err(UpstreamError::protocol(
+        };
+        let mut flow = Ok(Flow::Continue);
+        let _ = frames.feed(bytes.as_ref(), |data, _| {
+            flow = match std::str::from_utf8(data) {
+                Ok(data) => acc.feed(data, on_event),
+                Err(e) => Err(UpstreamError::protocol(
                     &format!("stream is not UTF-8 ({e})"),
                     acc.output_started(),
                     acc.ctx(),
-                ));
+                )),
+            };
+            match flow {
+                Ok(Flow::Continue) => ControlFlow::Continue(()),
+                _ => ControlFlow::Break(()),
             }
-            Err(EventStreamError::Parser(e)) => {
-                return Err(UpstreamError::protocol(
-                    &format!("invalid SSE framing ({e})"),
-                    acc.output_started(),
-                    acc.ctx(),
-                ));
-            }
-        };
-        if acc.feed(&event.data, on_event)? == Flow::Done {
+        });
+        if flow? == Flow::Done {
             break;
         }
     }

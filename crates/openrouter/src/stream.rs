@@ -1,6 +1,6 @@
 //! Streaming reply assembly: turns the `data:` payloads of an OpenRouter SSE stream into
 //! [`StreamEvent`]s (as they arrive) and, at the end, one [`ChatOutcome`]. Pure: the SSE
-//! framing itself is done by `eventsource-stream` in [`crate::sse`].
+//! framing itself is done in [`crate::sse`].
 
 use std::collections::BTreeMap;
 

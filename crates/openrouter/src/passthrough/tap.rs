@@ -1,6 +1,5 @@
-//! Incremental SSE framing for the pass-through stream. Chunks are forwarded untouched;
-//! the tap only watches them: it splits lines across chunk boundaries (LF or CRLF),
-//! joins an event's `data:` lines, skips `:` comments, and inspects each event in the
+//! The pass-through stream's watcher. Chunks are forwarded untouched; the tap only
+//! watches them: it frames them into events ([`SseFrames`]) and inspects each event in the
 //! terms of its protocol (chat chunks, Responses events, Anthropic Messages events). An
 //! event is parsed (with the cheap probes of [`super::probe`] and [`super::events`]) only
 //! when it can matter: before the first output, when text is being collected, or when it
@@ -8,6 +7,7 @@
 //! a stream cost a few substring scans and a validating scan that builds nothing. (A quoted marker such as
 //! `"message_stop"` cannot occur inside a JSON string, where quotes are escaped.)
 
+use std::ops::ControlFlow;
 use std::sync::LazyLock;
 
 use memchr::memmem::Finder;
@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 use crate::error::{ErrorContext, UpstreamError};
 use crate::passthrough::events::{MessagesEvent, ResponsesEvent, TokenUsage};
 use crate::passthrough::probe::{ReplyProbe, Usage};
+use crate::sse_frames::SseFrames;
 use crate::types::Protocol;
 
 static ERROR_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"error\""));
@@ -70,15 +71,14 @@ pub(crate) struct TapState {
 
 /// Watches an SSE byte stream event by event.
 pub(crate) struct SseTap {
-    partial: Vec<u8>,
-    data: Vec<u8>,
-    has_data: bool,
+    frames: SseFrames,
     model: String,
     api_key: Zeroizing<String>,
     protocol: Protocol,
     /// Anthropic usage arrives in two halves (`message_start`, `message_delta`).
     message_usage: Option<TokenUsage>,
-    /// Where in the chunk being fed the current event began (`None`: in an earlier chunk).
+    /// Where in the chunk being fed the event being inspected began (`None`: in an
+    /// earlier chunk).
     event_start: Option<usize>,
     /// Set by [`SseTap::feed`] when an event of the chunk just fed is not valid JSON after
     /// output started: only the bytes before this offset may be forwarded, so the client
@@ -92,9 +92,7 @@ impl SseTap {
     /// messages.
     pub fn new(protocol: Protocol, model: &str, api_key: &str, collect_text: bool) -> Self {
         SseTap {
-            partial: Vec::new(),
-            data: Vec::with_capacity(512),
-            has_data: false,
+            frames: SseFrames::with_capacity(512),
             model: model.to_owned(),
             api_key: Zeroizing::new(api_key.to_owned()),
             protocol,
@@ -118,62 +116,13 @@ impl SseTap {
 
     /// Feeds the next chunk of the body.
     pub fn feed(&mut self, chunk: &[u8]) {
-        self.event_start = None;
-        let mut rest = chunk;
-        while let Some(pos) = memchr::memchr(b'\n', rest) {
-            let start = chunk.len() - rest.len();
-            let (line, after) = (&rest[..pos], &rest[pos + 1..]);
-            rest = after;
-            if self.partial.is_empty() {
-                self.line(line, Some(start));
-            } else {
-                let mut joined = std::mem::take(&mut self.partial);
-                joined.extend_from_slice(line);
-                self.line(&joined, None);
-                joined.clear();
-                self.partial = joined;
-            }
-        }
-        self.partial.extend_from_slice(rest);
-    }
-
-    fn line(&mut self, line: &[u8], start: Option<usize>) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            self.dispatch();
-            return;
-        }
-        if line[0] == b':' {
-            return;
-        }
-        let (field, value) = match memchr::memchr(b':', line) {
-            Some(i) => {
-                let v = &line[i + 1..];
-                (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
-            }
-            None => (line, &b""[..]),
-        };
-        if field == b"data" {
-            if !self.has_data {
-                self.event_start = start;
-            }
-            if self.has_data {
-                self.data.push(b'\n');
-            }
-            self.data.extend_from_slice(value);
-            self.has_data = true;
-        }
-    }
-
-    fn dispatch(&mut self) {
-        if !self.has_data {
-            return;
-        }
-        let data = std::mem::take(&mut self.data);
-        self.inspect(&data);
-        self.data = data;
-        self.data.clear();
-        self.has_data = false;
+        let mut frames = std::mem::take(&mut self.frames);
+        let _ = frames.feed(chunk, |data, start| {
+            self.event_start = start;
+            self.inspect(data);
+            ControlFlow::Continue(())
+        });
+        self.frames = frames;
     }
 
     fn inspect(&mut self, data: &[u8]) {
