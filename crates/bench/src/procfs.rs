@@ -2,8 +2,20 @@
 
 /// Resident set size in bytes (`VmRSS`), if readable.
 pub fn rss_bytes(pid: u32) -> Option<u64> {
+    status_bytes(pid, "VmRSS:")
+}
+
+/// The anonymous (private) part of the resident set (`RssAnon`): the process's own
+/// memory, without the pages of mapped files such as its executable (which the kernel may
+/// map a whole large folio at a time, so that part depends on the kernel and filesystem).
+pub fn anon_rss_bytes(pid: u32) -> Option<u64> {
+    status_bytes(pid, "RssAnon:")
+}
+
+/// A `kB` field of `/proc/PID/status`, in bytes.
+fn status_bytes(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
