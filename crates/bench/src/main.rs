@@ -13,6 +13,7 @@ mod nginx;
 mod procfs;
 mod replicas;
 mod scenarios;
+mod wrk;
 
 use std::path::PathBuf;
 use std::time::Duration;

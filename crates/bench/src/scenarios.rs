@@ -14,6 +14,7 @@ use crate::daemon::{pin_self_away_from, Daemon};
 use crate::load::{self, Sample};
 use crate::nginx::{self, Nginx};
 use crate::procfs::{anon_rss_bytes, cpu_during, rss_bytes};
+use crate::wrk::Wrk;
 use crate::Args;
 
 const KEY: &str = "sk-or-v1-bench";
@@ -821,84 +822,113 @@ async fn nginx_rows(
     // A second ferry, alone on the daemon core once the first one is idle, in front of the
     // fixed upstream.
     let gateway = Daemon::start(ferry, &format!("{}/api/v1", upstream.url), pin).await?;
-    let chat = &ENDPOINTS[0];
-    // Warm-up of both paths.
-    let _ = calls(
-        http,
-        format!("{}/api/v1/chat/completions", hop.url),
-        chat_body(false),
-        true,
-        c,
-        500,
-    )
-    .await;
-    let _ = calls(
-        http,
-        format!("{}{}", gateway.url, chat.path),
-        chat_body(false),
-        false,
-        c,
-        500,
-    )
-    .await;
-    let direct = calls(
-        http,
-        format!("{}/api/v1/chat/completions", upstream.url),
-        chat_body(false),
-        true,
-        c,
-        n,
-    )
-    .await;
-    check(&direct, "nginx upstream direct")?;
-    let (through_hop, hop_cpu) = cpu_during(
-        hop.pid(),
-        calls(
-            http,
-            format!("{}/api/v1/chat/completions", hop.url),
+    let wrk_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let driver = match Wrk::find(wrk_dir.path(), other_core) {
+        Some(wrk) => Driver::Wrk(wrk),
+        None => {
+            notes.push(format!(
+                "wrk is not installed (Debian `wrk`): the nginx-hop rows ran on the bench's own client, {n} requests each, which does not saturate the gateway; their CPU figures have the 10 ms resolution of /proc over a fraction of a second"
+            ));
+            Driver::Client { http, n }
+        }
+    };
+    let hop_chat = format!("{}/api/v1/chat/completions", hop.url);
+    let direct = driver
+        .measure(
+            upstream.pid(),
+            &format!("{}/api/v1/chat/completions", upstream.url),
             chat_body(false),
             true,
             c,
-            n,
-        ),
-    )
-    .await;
-    let hop_cpu = through_hop.cpu_ms_per_request(hop_cpu);
-    check(&through_hop, "nginx hop")?;
-    let hop_rps = through_hop.throughput();
+        )
+        .await?;
+    let through_hop = driver
+        .measure(hop.pid(), &hop_chat, chat_body(false), true, c)
+        .await?;
+    let (hop_cpu, hop_rps) = (through_hop.cpu_ms, through_hop.rate);
     rows.push(Row {
         figure: format!("reference: bare nginx hop, chat, concurrency {c}"),
-        direct: format!("{:.0} req/s", direct.throughput()),
-        ferry: format!("{:.0} req/s, CPU {hop_cpu:.4} ms/req", hop_rps),
+        direct: format!("{:.0} req/s", direct.rate),
+        ferry: format!("{hop_rps:.0} req/s, CPU {hop_cpu:.4} ms/req"),
         added: "—".into(),
         target: "(the reference)",
     });
     for e in ENDPOINTS {
-        let (sample, cpu) = cpu_during(
-            gateway.pid(),
-            calls(
-                http,
-                format!("{}{}", gateway.url, e.path),
-                (e.body)(false),
-                false,
-                c,
-                n,
-            ),
-        )
-        .await;
-        let cpu = sample.cpu_ms_per_request(cpu);
-        check(&sample, &format!("ferry {} vs nginx", e.name))?;
+        let url = format!("{}{}", gateway.url, e.path);
+        let through = driver
+            .measure(gateway.pid(), &url, (e.body)(false), false, c)
+            .await
+            .map_err(|err| format!("ferry {} vs nginx: {err}", e.name))?;
         rows.push(Row {
             figure: format!("ferry {} vs nginx hop, concurrency {c}", e.name),
             direct: format!("nginx {hop_cpu:.4} ms/req, {hop_rps:.0} req/s"),
-            ferry: format!("{cpu:.4} ms/req, {:.0} req/s", sample.throughput()),
+            ferry: format!("{:.4} ms/req, {:.0} req/s", through.cpu_ms, through.rate),
             added: format!(
                 "CPU {:.2}× nginx, {:.0}% of its req/s",
-                cpu / hop_cpu.max(1e-9),
-                100.0 * sample.throughput() / hop_rps.max(1e-9)
+                through.cpu_ms / hop_cpu.max(1e-9),
+                100.0 * through.rate / hop_rps.max(1e-9)
             ),
             target: "≤ 1.5× CPU, ≥ 65% req/s",
         });
     }
     Ok(())
+}
+
+/// What drives the load of the nginx comparison: wrk for a fixed time when installed (the
+/// method of issue 10), else the bench's own client for a fixed number of requests.
+enum Driver<'a> {
+    Wrk(Wrk),
+    Client { http: &'a reqwest::Client, n: usize },
+}
+
+/// One measured load: requests per second, and the CPU per request of the process watched.
+struct Measured {
+    rate: f64,
+    cpu_ms: f64,
+}
+
+/// How long wrk warms a path up, then measures it.
+const WRK_WARM_UP: Duration = Duration::from_secs(1);
+const WRK_MEASURED: Duration = Duration::from_secs(5);
+
+impl Driver<'_> {
+    /// Warms `url` up, then loads it at concurrency `c` while watching `pid`'s CPU time.
+    async fn measure(
+        &self,
+        pid: u32,
+        url: &str,
+        body: serde_json::Value,
+        key: bool,
+        c: usize,
+    ) -> Result<Measured, String> {
+        match self {
+            Driver::Wrk(wrk) => {
+                let body = body.to_string();
+                let key = key.then_some(KEY);
+                wrk.post(url, &body, key, c, WRK_WARM_UP).await?;
+                let (run, cpu) = cpu_during(pid, wrk.post(url, &body, key, c, WRK_MEASURED)).await;
+                let run = run?;
+                if run.failed > 0 || run.requests == 0 {
+                    return Err(format!(
+                        "{url}: {} of {} answers were not 2xx",
+                        run.failed, run.requests
+                    ));
+                }
+                Ok(Measured {
+                    rate: run.rate,
+                    cpu_ms: cpu * 1000.0 / run.requests as f64,
+                })
+            }
+            Driver::Client { http, n } => {
+                let _ = calls(http, url.to_owned(), body.clone(), key, c, 500).await;
+                let (sample, cpu) =
+                    cpu_during(pid, calls(http, url.to_owned(), body, key, c, *n)).await;
+                check(&sample, url)?;
+                Ok(Measured {
+                    rate: sample.throughput(),
+                    cpu_ms: sample.cpu_ms_per_request(cpu),
+                })
+            }
+        }
+    }
 }

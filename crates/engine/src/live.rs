@@ -333,7 +333,7 @@ fn encode(run_id: &str, events: &[Event], extra: Option<&Event>) -> Vec<NewEvent
         .chain(extra)
         .filter_map(
             |e| // Stored rows keep the wire format: the kind and the payload's JSON.
-        match NewEvent::new(e.seq, e.kind(), &e.event.payload_value()) {
+        match NewEvent::new(e.seq, e.kind(), &e.event.payload()) {
             Ok(row) => Some(row),
             Err(err) => {
                 tracing::warn!(run = %run_id, seq = e.seq, error = %err, "run event not stored");

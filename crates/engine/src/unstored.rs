@@ -66,7 +66,7 @@ impl UnstoredEnd {
         let event = err.run_ended(message.clone());
         let mut events = kept.events;
         let failed = RunEvent::RunFailed(event.clone());
-        match NewEvent::new(event_seq, failed.kind(), &failed.payload_value()) {
+        match NewEvent::new(event_seq, failed.kind(), &failed.payload()) {
             Ok(row) => events.push(row),
             Err(e) => tracing::warn!(run = %run_id, error = %e, "run event not stored"),
         }

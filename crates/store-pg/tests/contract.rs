@@ -55,6 +55,40 @@ fn finish(id: &str, status: RunStatus, messages: Vec<serde_json::Value>, seq: u6
     }
 }
 
+/// Whatever a run's end wrote (a failure with its error, a start carried by the end, an
+/// idempotency key, usage with fractions, no output), `finish_run` answers the run exactly
+/// as a later read finds it.
+async fn every_end_answers_what_a_read_finds(s: Backend) {
+    let ends = [
+        (RunStatus::Failed, Some("upstream_error"), true, None),
+        (RunStatus::Cancelled, Some("run_cancelled"), false, Some("key-2")),
+        (RunStatus::Interrupted, Some("interrupted"), true, None),
+        (RunStatus::Completed, None, false, Some("key-4")),
+    ];
+    for (i, (status, code, with_start, key)) in ends.into_iter().enumerate() {
+        let id = format!("e{i}");
+        s.create_run(run(&id, "ends", key)).await.unwrap();
+        let mut fin = finish(&id, status, Vec::new(), 1);
+        fin.start = with_start.then(start);
+        fin.error_code = code.map(Into::into);
+        fin.error_message = code.map(|c| format!("it ended: {c} \"quoted\""));
+        fin.usage = Some(json!({"prompt_tokens": 3, "cost": 6.5999999999999995e-6, "n": -1}));
+        fin.output = None;
+        fin.cost = Some(0.1 + 0.2);
+        fin.generation_id = None;
+        fin.cache_status = Some("HIT".into());
+        let ended = s.finish_run(fin).await.unwrap();
+        let read = s.get_run(&id).await.unwrap().unwrap();
+        assert_eq!(
+            serde_json::to_value(&ended).unwrap(),
+            serde_json::to_value(&read).unwrap(),
+            "{status:?}"
+        );
+        assert_eq!(read.status, status);
+        assert_eq!(read.started_at.is_some(), with_start, "{status:?}");
+    }
+}
+
 async fn sessions_and_history(s: Backend) {
     let made = s
         .create_session(NewSession {
@@ -691,6 +725,7 @@ where
 {
     sessions_and_history(fresh().await).await;
     runs_events_and_end(fresh().await).await;
+    every_end_answers_what_a_read_finds(fresh().await).await;
     first_in_line(fresh().await).await;
     concurrent_writers(fresh().await).await;
     assets_and_derivations(fresh().await).await;

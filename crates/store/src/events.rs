@@ -34,8 +34,13 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    /// The event `seq` of kind `kind` with payload `data`.
-    pub fn new(seq: u64, kind: &str, data: &Value) -> Result<NewEvent, StoreError> {
+    /// The event `seq` of kind `kind` with payload `data` (a JSON value, or a typed payload
+    /// encoded straight from its type, without a JSON tree in between).
+    pub fn new<T: serde::Serialize + ?Sized>(
+        seq: u64,
+        kind: &str,
+        data: &T,
+    ) -> Result<NewEvent, StoreError> {
         Ok(NewEvent {
             seq,
             kind: kind.to_owned(),

@@ -6,7 +6,7 @@ use rusqlite::Row;
 use serde_json::Value;
 
 /// The column text for `value`.
-pub(crate) fn to_text(value: &Value) -> rusqlite::Result<String> {
+pub(crate) fn to_text<T: serde::Serialize + ?Sized>(value: &T) -> rusqlite::Result<String> {
     serde_json::to_string(value).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 

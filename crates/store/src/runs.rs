@@ -346,12 +346,48 @@ pub fn message_roles(messages: &[Value]) -> Result<Vec<&str>, StoreError> {
         .collect()
 }
 
+/// Ends the run and answers it as [`load_run`] would read it after the commit: the
+/// columns the end did not write come back from its `UPDATE … RETURNING`, the ones it wrote
+/// are `fin`'s (the JSON ones are not parsed back from the text just written).
 fn finish_run(conn: &Connection, fin: &RunFinish) -> Result<Run, StoreError> {
-    end_run(conn, fin)?;
-    require_run(conn, &fin.run_id)
+    let kept = end_run(conn, fin)?;
+    Ok(Run {
+        id: fin.run_id.clone(),
+        session_id: kept.session_id,
+        status: fin.status,
+        created_at: kept.created_at,
+        started_at: kept.started_at,
+        finished_at: Some(kept.finished_at),
+        input: kept.input,
+        route: kept.route,
+        model_requested: kept.model_requested,
+        model_served: fin.model_served.clone(),
+        usage: fin.usage.clone(),
+        cost: fin.cost,
+        output: fin.output.clone(),
+        error: RunError::from_columns(fin.error_code.clone(), fin.error_message.clone()),
+        attempts: fin.attempts.clone(),
+        idempotency_key: kept.idempotency_key,
+        cache_status: fin.cache_status.clone(),
+        generation_id: fin.generation_id.clone(),
+        billed_cost: kept.billed_cost,
+    })
 }
 
-fn end_run(conn: &Connection, fin: &RunFinish) -> Result<(), StoreError> {
+/// The columns of an ended run its end did not write.
+struct KeptColumns {
+    session_id: String,
+    created_at: String,
+    started_at: Option<String>,
+    finished_at: String,
+    input: Value,
+    route: Option<String>,
+    model_requested: Option<String>,
+    idempotency_key: Option<String>,
+    billed_cost: Option<f64>,
+}
+
+fn end_run(conn: &Connection, fin: &RunFinish) -> Result<KeptColumns, StoreError> {
     let (session_id, current) = run_state(conn, &fin.run_id)?;
     if current.is_terminal() || !fin.status.is_terminal() {
         return Err(StoreError::InvalidTransition {
@@ -365,31 +401,49 @@ fn end_run(conn: &Connection, fin: &RunFinish) -> Result<(), StoreError> {
         apply_start(conn, &fin.run_id, start)?;
     }
     let now = now_rfc3339();
-    conn.prepare_cached(
-        "UPDATE runs SET status = ?2, finished_at = ?3, model_served = ?4, usage = ?5,
+    let kept = conn
+        .prepare_cached(
+            "UPDATE runs SET status = ?2, finished_at = ?3, model_served = ?4, usage = ?5,
                          cost = ?6, output = ?7, error_code = ?8, error_message = ?9,
                          attempts = ?10, cache_status = ?11, generation_id = ?12
-         WHERE id = ?1",
-    )?
-    .execute(params![
-        fin.run_id,
-        fin.status,
-        now,
-        fin.model_served,
-        to_text_opt(fin.usage.as_ref())?,
-        fin.cost,
-        to_text_opt(fin.output.as_ref())?,
-        fin.error_code,
-        fin.error_message,
-        to_text(&fin.attempts)?,
-        fin.cache_status,
-        fin.generation_id,
-    ])?;
+         WHERE id = ?1
+         RETURNING session_id, created_at, started_at, input, route, model_requested,
+                   idempotency_key, billed_cost",
+        )?
+        .query_row(
+            params![
+                fin.run_id,
+                fin.status,
+                now,
+                fin.model_served,
+                to_text_opt(fin.usage.as_ref())?,
+                fin.cost,
+                to_text_opt(fin.output.as_ref())?,
+                fin.error_code,
+                fin.error_message,
+                to_text(&fin.attempts)?,
+                fin.cache_status,
+                fin.generation_id,
+            ],
+            |row| {
+                Ok(KeptColumns {
+                    session_id: row.get(0)?,
+                    created_at: row.get(1)?,
+                    started_at: row.get(2)?,
+                    finished_at: now.clone(),
+                    input: json_column::column(row, 3)?,
+                    route: row.get(4)?,
+                    model_requested: row.get(5)?,
+                    idempotency_key: row.get(6)?,
+                    billed_cost: row.get(7)?,
+                })
+            },
+        )?;
     insert_events(conn, &fin.run_id, &fin.events, &now)?;
     if fin.messages.is_empty() {
         conn.prepare_cached("UPDATE sessions SET updated_at = ?2 WHERE id = ?1")?
             .execute([&session_id, &now])?;
-        return Ok(());
+        return Ok(kept);
     }
     let first_seq =
         crate::sessions::take_message_seqs(conn, &session_id, fin.messages.len(), &now)?;
@@ -407,7 +461,7 @@ fn end_run(conn: &Connection, fin: &RunFinish) -> Result<(), StoreError> {
             now
         ])?;
     }
-    Ok(())
+    Ok(kept)
 }
 
 fn recover_interrupted(

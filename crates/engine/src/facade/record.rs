@@ -117,7 +117,7 @@ impl Engine {
             // The start, both events and the end: one transaction.
             let events = [(1, &started), (2, &ended)]
                 .into_iter()
-                .map(|(seq, e)| NewEvent::new(seq, e.kind(), &e.payload_value()))
+                .map(|(seq, e)| NewEvent::new(seq, e.kind(), &e.payload()))
                 .collect::<Result<Vec<_>, _>>()
                 .unwrap_or_else(|e| {
                     tracing::warn!(run = %run_id, error = %e, "facade run events not stored");
