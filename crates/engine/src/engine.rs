@@ -124,7 +124,9 @@ pub(crate) struct Inner {
     /// The model catalogs with their refresh task ([`crate::catalogs`]).
     pub(crate) catalogs: Arc<Catalogs>,
     pub(crate) runtime_model: RwLock<Option<String>>,
-    pub(crate) queues: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
+    /// Boxed jobs: a tokio channel allocates its first block of 32 slots with the channel,
+    /// and a `Job` is ~400 bytes, which made every busy session's queue ~13 KB.
+    pub(crate) queues: Mutex<HashMap<String, mpsc::UnboundedSender<Box<Job>>>>,
     pub(crate) live: Mutex<HashMap<String, Arc<LiveRun>>>,
     pub(crate) draining: AtomicBool,
     pub(crate) shutting_down: AtomicBool,
@@ -865,11 +867,11 @@ impl Engine {
             .live
             .lock()
             .insert(run_id.to_string(), hub.clone());
-        self.enqueue(session_id, job(hub.clone()));
+        self.enqueue(session_id, Box::new(job(hub.clone())));
         hub
     }
 
-    fn enqueue(&self, session_id: &str, job: Job) {
+    fn enqueue(&self, session_id: &str, job: Box<Job>) {
         let mut queues = self.inner.queues.lock();
         if let Some(tx) = queues.get(session_id) {
             match tx.send(job) {

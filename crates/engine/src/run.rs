@@ -50,14 +50,14 @@ impl InsertFailed {
 pub(crate) async fn session_worker(
     inner: Arc<Inner>,
     session_id: String,
-    mut rx: mpsc::UnboundedReceiver<Job>,
+    mut rx: mpsc::UnboundedReceiver<Box<Job>>,
 ) {
     while let Some(job) = rx.recv().await {
         let run_id = job.hub.run_id.clone();
         // Boxed: a run's future is kilobytes (the tool loop, the upstream call), and the
         // worker's task would otherwise be that large, copied whole as tokio spawns,
         // stores and drops it.
-        Box::pin(execute(&inner, job)).await;
+        Box::pin(execute(&inner, *job)).await;
         inner.live.lock().remove(&run_id);
         let mut queues = inner.queues.lock();
         if rx.is_empty() {

@@ -61,7 +61,12 @@ fn finish(id: &str, status: RunStatus, messages: Vec<serde_json::Value>, seq: u6
 async fn every_end_answers_what_a_read_finds(s: Backend) {
     let ends = [
         (RunStatus::Failed, Some("upstream_error"), true, None),
-        (RunStatus::Cancelled, Some("run_cancelled"), false, Some("key-2")),
+        (
+            RunStatus::Cancelled,
+            Some("run_cancelled"),
+            false,
+            Some("key-2"),
+        ),
         (RunStatus::Interrupted, Some("interrupted"), true, None),
         (RunStatus::Completed, None, false, Some("key-4")),
     ];
