@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 use crate::console::session::{cookie_value, Live, Principal, DEFAULT_TTL};
 use crate::facade::dialect::{ANTHROPIC_PREFIX, OPENAI_PREFIX};
 use crate::facade::ErrorShape;
-use crate::problem::{ratelimit_headers, Problem};
+use crate::problem::{insert_ratelimit_headers, Problem};
 use crate::AppState;
 
 /// How the daemon authenticates: the operator token (if any) and whether a loopback
@@ -262,12 +262,10 @@ where
     }
     // Like OpenAI, every facade response of a key with rate limits says what is left.
     let (mut resp, rate) = with_rate_report(with_caller(caller, inner(req))).await;
+    let headers = resp.headers_mut();
+    headers.reserve(6);
     for remaining in rate.iter().flat_map(|r| r.each()) {
-        for (name, value) in ratelimit_headers(remaining) {
-            if let Ok(v) = header::HeaderValue::from_str(&value) {
-                resp.headers_mut().insert(name, v);
-            }
-        }
+        insert_ratelimit_headers(headers, remaining);
     }
     resp
 }

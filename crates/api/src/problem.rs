@@ -251,26 +251,52 @@ fn access_headers(e: &AccessError) -> Vec<(&'static str, String)> {
     headers
 }
 
-/// OpenAI's `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` for one limit; the
-/// reset in seconds (`1.500s`).
+/// OpenAI's `x-ratelimit-{limit,remaining,reset}-requests` header names.
+static REQUEST_LIMIT_NAMES: [header::HeaderName; 3] = [
+    header::HeaderName::from_static("x-ratelimit-limit-requests"),
+    header::HeaderName::from_static("x-ratelimit-remaining-requests"),
+    header::HeaderName::from_static("x-ratelimit-reset-requests"),
+];
+
+/// The same for tokens.
+static TOKEN_LIMIT_NAMES: [header::HeaderName; 3] = [
+    header::HeaderName::from_static("x-ratelimit-limit-tokens"),
+    header::HeaderName::from_static("x-ratelimit-remaining-tokens"),
+    header::HeaderName::from_static("x-ratelimit-reset-tokens"),
+];
+
+fn ratelimit_names(kind: LimitKind) -> &'static [header::HeaderName; 3] {
+    match kind {
+        LimitKind::Requests => &REQUEST_LIMIT_NAMES,
+        LimitKind::Tokens => &TOKEN_LIMIT_NAMES,
+    }
+}
+
+/// The reset in seconds, as OpenAI writes it (`1.500s`).
+fn reset_text(r: &Remaining) -> String {
+    format!("{:.3}s", r.reset.as_secs_f64())
+}
+
+/// OpenAI's `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` for one limit, as text
+/// (a refusal's headers).
 pub(crate) fn ratelimit_headers(r: &Remaining) -> [(&'static str, String); 3] {
-    let (limit, remaining, reset) = match r.kind {
-        LimitKind::Requests => (
-            "x-ratelimit-limit-requests",
-            "x-ratelimit-remaining-requests",
-            "x-ratelimit-reset-requests",
-        ),
-        LimitKind::Tokens => (
-            "x-ratelimit-limit-tokens",
-            "x-ratelimit-remaining-tokens",
-            "x-ratelimit-reset-tokens",
-        ),
-    };
+    let [limit, remaining, reset] = ratelimit_names(r.kind);
     [
-        (limit, r.limit.to_string()),
-        (remaining, r.remaining.to_string()),
-        (reset, format!("{:.3}s", r.reset.as_secs_f64())),
+        (limit.as_str(), r.limit.to_string()),
+        (remaining.as_str(), r.remaining.to_string()),
+        (reset.as_str(), reset_text(r)),
     ]
+}
+
+/// Adds the same headers to an admitted request's response: prebuilt names (no parsing
+/// per request) and the counts written straight into their values.
+pub(crate) fn insert_ratelimit_headers(headers: &mut header::HeaderMap, r: &Remaining) {
+    let [limit, remaining, reset] = ratelimit_names(r.kind);
+    headers.insert(limit.clone(), header::HeaderValue::from(r.limit));
+    headers.insert(remaining.clone(), header::HeaderValue::from(r.remaining));
+    if let Ok(v) = header::HeaderValue::try_from(reset_text(r)) {
+        headers.insert(reset.clone(), v);
+    }
 }
 
 impl From<EngineError> for Problem {
@@ -305,6 +331,37 @@ pub type ApiResult<T> = Result<T, Problem>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_admitted_requests_ratelimit_headers_read_as_a_refusals() {
+        for kind in [LimitKind::Requests, LimitKind::Tokens] {
+            let r = Remaining {
+                kind,
+                limit: 60,
+                remaining: 59,
+                reset: std::time::Duration::from_micros(1_499_600),
+            };
+            let mut headers = header::HeaderMap::new();
+            insert_ratelimit_headers(&mut headers, &r);
+            let text = ratelimit_headers(&r);
+            assert_eq!(headers.len(), 3);
+            for (name, value) in text {
+                assert_eq!(headers[name].to_str().unwrap(), value, "{name}");
+            }
+            assert_eq!(text_of(&headers, kind, "reset"), "1.500s");
+            assert_eq!(text_of(&headers, kind, "remaining"), "59");
+        }
+    }
+
+    fn text_of<'h>(headers: &'h header::HeaderMap, kind: LimitKind, part: &str) -> &'h str {
+        let kind = match kind {
+            LimitKind::Requests => "requests",
+            LimitKind::Tokens => "tokens",
+        };
+        headers[format!("x-ratelimit-{part}-{kind}").as_str()]
+            .to_str()
+            .unwrap()
+    }
 
     #[test]
     fn openai_body_has_message_type_and_code() {
