@@ -10,18 +10,19 @@
 
 use std::borrow::Cow;
 
-use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
+
+use crate::borrowed_text;
 
 /// The fields of a chunk the accumulator reads.
 #[derive(Debug, Default, Deserialize, PartialEq)]
 pub(crate) struct Chunk<'a> {
-    #[serde(default, borrow, deserialize_with = "borrowed_text")]
+    #[serde(default, borrow, deserialize_with = "borrowed_text::optional")]
     pub id: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "borrowed_text")]
+    #[serde(default, borrow, deserialize_with = "borrowed_text::optional")]
     pub model: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "borrowed_text")]
+    #[serde(default, borrow, deserialize_with = "borrowed_text::optional")]
     pub provider: Option<Cow<'a, str>>,
     /// Only an object counts.
     #[serde(default)]
@@ -46,18 +47,18 @@ pub(crate) struct Choice<'a> {
     pub delta: Option<Option<Delta<'a>>>,
     #[serde(default, borrow)]
     pub message: Option<Delta<'a>>,
-    #[serde(default, borrow, deserialize_with = "borrowed_text")]
+    #[serde(default, borrow, deserialize_with = "borrowed_text::optional")]
     pub finish_reason: Option<Cow<'a, str>>,
 }
 
 /// The output a `delta` (or a non-streamed `message`) carries.
 #[derive(Debug, Default, Deserialize, PartialEq)]
 pub(crate) struct Delta<'a> {
-    #[serde(default, borrow, deserialize_with = "borrowed_text")]
+    #[serde(default, borrow, deserialize_with = "borrowed_text::optional")]
     pub reasoning: Option<Cow<'a, str>>,
     #[serde(default)]
     pub reasoning_details: Option<Vec<Value>>,
-    #[serde(default, borrow, deserialize_with = "borrowed_text")]
+    #[serde(default, borrow, deserialize_with = "borrowed_text::optional")]
     pub content: Option<Cow<'a, str>>,
     #[serde(default)]
     pub tool_calls: Option<Vec<Value>>,
@@ -73,40 +74,6 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(d).map(Some)
-}
-
-/// A string field, borrowed from the payload when it has no escapes (serde's own `Cow`
-/// borrows only outside an `Option`).
-fn borrowed_text<'de, D>(d: D) -> Result<Option<Cow<'de, str>>, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    struct Text;
-    impl<'de> Visitor<'de> for Text {
-        type Value = Option<Cow<'de, str>>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a string or null")
-        }
-        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Borrowed(v)))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(v.to_owned())))
-        }
-        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(v)))
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_str(Text)
-        }
-    }
-    d.deserialize_option(Text)
 }
 
 /// Why a payload is not a chunk.

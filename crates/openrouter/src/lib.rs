@@ -13,6 +13,7 @@
 
 mod audio;
 mod body;
+mod borrowed_text;
 mod catalog;
 mod chunk;
 mod client;

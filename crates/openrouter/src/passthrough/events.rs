@@ -9,6 +9,8 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::borrowed_text;
+
 use super::probe::Usage;
 
 /// A number that must be a finite, non-negative count (anything else counts as 0).
@@ -71,9 +73,9 @@ impl TokenUsage {
 /// `response.created|in_progress|completed|failed|incomplete` events.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct ResponseObject<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed_text::optional")]
     pub model: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed_text::optional")]
     pub status: Option<Cow<'a, str>>,
     #[serde(default)]
     pub error: Option<Value>,
@@ -177,9 +179,14 @@ pub(crate) struct MessagesDelta {
 /// An Anthropic `message` (the non-streaming body, and `message_start`'s payload).
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct MessageObject<'a> {
-    #[serde(default, rename = "type", borrow)]
+    #[serde(
+        default,
+        rename = "type",
+        borrow,
+        deserialize_with = "borrowed_text::optional"
+    )]
     pub kind: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed_text::optional")]
     pub model: Option<Cow<'a, str>>,
     #[serde(default)]
     pub usage: Option<TokenUsage>,
@@ -203,7 +210,7 @@ impl MessageObject<'_> {
 /// An embeddings body: `{object: "list", data: [...], model, usage}` or `{error}`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct EmbeddingsBody<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed_text::optional")]
     pub model: Option<Cow<'a, str>>,
     #[serde(default)]
     pub data: Option<Vec<IgnoredAny>>,

@@ -8,6 +8,8 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::borrowed_text;
+
 /// Token and cost figures of one reply (`usage` of the last chunk or of the body).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Usage {
@@ -24,7 +26,7 @@ pub struct Usage {
 pub(crate) struct ReplyProbe<'a> {
     #[serde(default)]
     pub error: Option<Value>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed_text::optional")]
     pub model: Option<Cow<'a, str>>,
     #[serde(default)]
     pub usage: Option<UsageProbe>,
@@ -48,7 +50,7 @@ pub(crate) struct ChoiceProbe<'a> {
     pub index: Option<u64>,
     #[serde(default)]
     pub error: Option<Value>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed_text::optional")]
     pub finish_reason: Option<Cow<'a, str>>,
     #[serde(default)]
     pub delta: Option<MessageProbe>,
