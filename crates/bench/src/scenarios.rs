@@ -950,9 +950,9 @@ impl Driver<'_> {
         match self {
             Driver::Wrk(wrk) => {
                 let body = body.to_string();
-                let key = bearer;
-                wrk.post(url, &body, key, c, WRK_WARM_UP).await?;
-                let (run, cpu) = cpu_during(pid, wrk.post(url, &body, key, c, WRK_MEASURED)).await;
+                wrk.post(url, &body, bearer, c, WRK_WARM_UP).await?;
+                let (run, cpu) =
+                    cpu_during(pid, wrk.post(url, &body, bearer, c, WRK_MEASURED)).await;
                 let run = run?;
                 if run.failed > 0 || run.requests == 0 {
                     return Err(format!(
