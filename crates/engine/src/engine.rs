@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use ferry_config::{validate_selector, wire_model, RoutesFile, SpeakReplies};
 use ferry_openrouter::{Provider, RetryPolicy};
-use ferry_store::{InsertOutcome, NewRun, NewSession, Run, Session, SessionPatch, Storage};
+use ferry_store::{Creation, NewRun, NewSession, Run, Session, SessionPatch, Storage};
 use ferry_types::{ProblemCode, RunEnded, RunEvent};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -23,11 +23,12 @@ use crate::attachments::{self, Attachments};
 use crate::billing::CostReconciler;
 use crate::catalogs::Catalogs;
 use crate::input::InputRequest;
+use crate::input::RunPlan;
 use crate::live::{Event, LiveRun, Subscription};
 use crate::media_tools::{DirectResult, MediaTools};
 use crate::probe::{Unreachable, UpstreamProbe};
 use crate::routes::{RouteStatus, RouteTable};
-use crate::run::{session_worker, InsertFailed, Job};
+use crate::run::{session_worker, InsertFailed, Job, Ready};
 use crate::secrets::SecretsHandle;
 use crate::tool_loop::{SessionSettings, TurnRunner};
 use crate::tools::require_tool;
@@ -158,6 +159,37 @@ pub(crate) struct Inner {
     pub(crate) gate: Arc<crate::access::Gate>,
     /// Billed-cost lookups and reconciliations ([`crate::billing`]).
     pub(crate) billing: Arc<CostReconciler>,
+}
+
+/// How many times a session input is planned and created at most when the session's pin
+/// keeps changing under it.
+const CREATION_TRIES: usize = 3;
+
+/// An input planned for a session pin, checked, ready to store.
+struct Planned {
+    plan: RunPlan,
+    /// The input as stored (attachments as assets).
+    stored: serde_json::Value,
+    /// The session pin it was planned for.
+    pin: Option<String>,
+}
+
+/// What a run's creation needs besides its plan, kept to plan again.
+struct CreationRequest {
+    run_id: String,
+    session_id: String,
+    input: InputRequest,
+    runtime: Option<String>,
+    idempotency_key: Option<String>,
+    acknowledged: bool,
+}
+
+/// A stored session input.
+enum Created {
+    /// Inserted: the run as stored, and what its worker needs to run it.
+    Inserted { run: Run, ready: Box<Ready> },
+    /// Its idempotency key was used already: that run.
+    Existing(Run),
 }
 
 /// The engine handle (cheap to clone).
@@ -701,6 +733,12 @@ impl Engine {
 
     /// Accepts an input: validates it, creates the session if needed, stores a queued run
     /// and hands it to the session's worker.
+    ///
+    /// The input is planned for an unpinned session, and the creation — one store call —
+    /// inserts the run only when the session is indeed unpinned, answering its settings
+    /// either way: a session input needs no read of the session before (one round trip
+    /// fewer on a shared database). A pinned session is planned again for its pin and
+    /// created again (see [`Engine::create_planned`]).
     pub async fn submit(
         &self,
         session_id: &str,
@@ -719,12 +757,105 @@ impl Engine {
                 ));
             }
         }
-        let existing_session = self.inner.store.get_session(session_id).await?;
-        let pin = existing_session
-            .as_ref()
-            .and_then(|s| s.pinned_selector.clone());
         let runtime = self.runtime_model();
-        let mut plan = input.plan(self.inner.routes.file(), pin.as_deref(), runtime.as_deref())?;
+        let planned = match self.plan_input(&input, None, runtime.as_deref()).await {
+            Ok(planned) => planned,
+            // Refused as if unpinned: the session's own pin may plan it well.
+            Err(unpinned) => match self.inner.store.get_session(session_id).await? {
+                Some(ferry_store::Session {
+                    pinned_selector: Some(pin),
+                    ..
+                }) => {
+                    self.plan_input(&input, Some(&pin), runtime.as_deref())
+                        .await?
+                }
+                _ => return Err(unpinned),
+            },
+        };
+        if !opts.queue_if_busy && self.inner.queues.lock().contains_key(session_id) {
+            return Err(EngineError::Conflict {
+                code: "session_busy",
+                message: format!(
+                    "session {session_id} already has a run in progress; retry later, or omit wait=false to queue behind it"
+                ),
+            });
+        }
+        let run_id = format!("run_{}", uuid::Uuid::now_v7().simple());
+        let caller = crate::access::current_caller();
+        let creation = CreationRequest {
+            run_id: run_id.clone(),
+            session_id: session_id.to_string(),
+            input,
+            runtime,
+            idempotency_key: opts.idempotency_key.clone(),
+            acknowledged: opts.promises_stored,
+        };
+        let engine = self.clone();
+        let create = async move { engine.create_planned(creation, planned).await };
+        if opts.ack_after_insert || opts.idempotency_key.is_some() {
+            // A repeated key must find the existing run before anything starts.
+            return match create.await? {
+                Created::Existing(run) => Ok(Submitted {
+                    run_id: run.id.clone(),
+                    run: Some(run),
+                    existing: true,
+                }),
+                Created::Inserted { run, ready } => {
+                    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+                    let _ = ready_tx.send(Ok(ready));
+                    self.launch(session_id, &run.id, |hub| Job {
+                        hub,
+                        ready: ready_rx,
+                        caller,
+                    });
+                    Ok(Submitted {
+                        run_id: run.id.clone(),
+                        run: Some(run),
+                        existing: false,
+                    })
+                }
+            };
+        }
+        // A stream's headers need not wait for the creation: the worker waits for it
+        // before anything goes upstream, and a failed creation ends the run with that
+        // failure as its terminal event.
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let hub = self.launch(session_id, &run_id, |hub| Job {
+            hub,
+            ready: ready_rx,
+            caller,
+        });
+        self.inner.tasks.spawn(async move {
+            let result = match create.await {
+                Ok(Created::Inserted { ready, .. }) => Ok(ready),
+                Ok(Created::Existing(_)) => Err(InsertFailed::of(&EngineError::Internal(
+                    "a run without an idempotency key found an existing one".into(),
+                ))),
+                Err(e) => {
+                    tracing::error!(run = %hub.run_id, error = %e, "cannot store the new run");
+                    Err(InsertFailed::of(&e))
+                }
+            };
+            let _ = ready_tx.send(result);
+        });
+        Ok(Submitted {
+            run_id,
+            run: None,
+            existing: false,
+        })
+    }
+
+    /// Plans `input` for a session pinned to `pin` and checks what can be checked before
+    /// anything is stored: the target route has a key, an explicit model is listed, the
+    /// caller's key may use it, spoken replies are allowed, the attachments resolve and
+    /// suit the chain. Returns the plan and the input as stored (attachments as assets).
+    async fn plan_input(
+        &self,
+        input: &InputRequest,
+        pin: Option<&str>,
+        runtime: Option<&str>,
+    ) -> Result<Planned, EngineError> {
+        let mut plan = input.plan(self.inner.routes.file(), pin, runtime)?;
         // Fail fast when the target route has no key: the run could never start.
         let first = &plan.chain[0];
         let route = self.inner.routes.route(&first.route)?;
@@ -738,8 +869,9 @@ impl Engine {
         if plan.speak == Some(true) {
             require_tool(route, ToolName::GenerateAudio)?;
         }
-        let mut input = input;
-        if !input.attachments.is_empty() {
+        let stored = if input.attachments.is_empty() {
+            serde_json::to_value(input)
+        } else {
             let attached = self
                 .inner
                 .attachments
@@ -752,103 +884,72 @@ impl Engine {
                 .await?;
             plan.user_message =
                 attachments::user_message(input.content.as_deref().unwrap_or(""), &attached);
-            input.attachments = attachments::input_refs(&attached);
+            serde_json::to_value(InputRequest {
+                attachments: attachments::input_refs(&attached),
+                ..input.clone()
+            })
         }
-
-        if !opts.queue_if_busy && self.inner.queues.lock().contains_key(session_id) {
-            return Err(EngineError::Conflict {
-                code: "session_busy",
-                message: format!(
-                    "session {session_id} already has a run in progress; retry later, or omit wait=false to queue behind it"
-                ),
-            });
-        }
-        let run_id = format!("run_{}", uuid::Uuid::now_v7().simple());
-        let input_json = serde_json::to_value(&input)
-            .map_err(|e| EngineError::Internal(format!("input encoding: {e}")))?;
-        // One call creates the session when missing and inserts the run; the worker
-        // waits for its commit before the run writes anything else or goes upstream.
-        let store = Arc::clone(&self.inner.store);
-        let new_run = NewRun {
-            id: run_id.clone(),
-            session_id: session_id.to_string(),
-            input: input_json,
-            idempotency_key: opts.idempotency_key.clone(),
-            acknowledged: opts.promises_stored,
-        };
-        let insert = async move { store.create_run_in_line(new_run).await };
-        let session = SessionSettings {
-            prompt: existing_session
-                .as_ref()
-                .and_then(|s| s.system_prompt.clone()),
-            speak: existing_session
-                .as_ref()
-                .and_then(|s| s.speak_replies.as_deref())
-                .and_then(|v| v.parse().ok()),
-            fresh: existing_session.is_none(),
-        };
-        let caller = crate::access::current_caller();
-        let job = |hub, inserted| Job {
-            hub,
+        .map_err(|e| EngineError::Internal(format!("input encoding: {e}")))?;
+        Ok(Planned {
             plan,
-            session,
-            inserted,
-            caller,
-        };
-        if opts.idempotency_key.is_some() {
-            // A repeated key must find the existing run before anything starts.
-            return match insert.await? {
-                (InsertOutcome::Existing(run), _) => Ok(Submitted {
-                    run_id: run.id.clone(),
-                    run: Some(run),
-                    existing: true,
-                }),
-                (InsertOutcome::Inserted(run), in_line) => {
-                    let (inserted_tx, inserted) = tokio::sync::oneshot::channel();
-                    let _ = inserted_tx.send(Ok(in_line));
-                    self.launch(session_id, &run.id, |hub| job(hub, Some(inserted)));
-                    Ok(Submitted {
-                        run_id: run.id.clone(),
-                        run: Some(run),
-                        existing: false,
-                    })
-                }
+            stored,
+            pin: pin.map(str::to_owned),
+        })
+    }
+
+    /// Stores the run planned as `planned`: when the session turns out pinned otherwise
+    /// than planned for (set before this input, or by another request meanwhile), plans
+    /// again for the pin the store found and creates again — a few times at most, then
+    /// refuses.
+    async fn create_planned(
+        &self,
+        creation: CreationRequest,
+        mut planned: Planned,
+    ) -> Result<Created, EngineError> {
+        for _ in 0..CREATION_TRIES {
+            let new_run = NewRun {
+                id: creation.run_id.clone(),
+                session_id: creation.session_id.clone(),
+                input: planned.stored.clone(),
+                idempotency_key: creation.idempotency_key.clone(),
+                acknowledged: creation.acknowledged,
             };
+            let found = match self
+                .inner
+                .store
+                .create_run_planned(new_run, planned.pin.as_deref())
+                .await?
+            {
+                Creation::Existing(run) => return Ok(Created::Existing(run)),
+                Creation::Inserted {
+                    run,
+                    in_line,
+                    session,
+                } => {
+                    let ready = Box::new(Ready {
+                        plan: planned.plan,
+                        session: SessionSettings::of(session),
+                        in_line,
+                    });
+                    return Ok(Created::Inserted { run, ready });
+                }
+                Creation::PinMoved(found) => found,
+            };
+            planned = self
+                .plan_input(
+                    &creation.input,
+                    found.pinned_selector.as_deref(),
+                    creation.runtime.as_deref(),
+                )
+                .await?;
         }
-        // The worker may prepare the run (key, history) meanwhile, but sends nothing
-        // upstream before the insert committed.
-        let (inserted_tx, inserted) = tokio::sync::oneshot::channel();
-        let hub = self.launch(session_id, &run_id, |hub| job(hub, Some(inserted)));
-        if !opts.ack_after_insert {
-            // A failed insert ends the run with that failure as its terminal event.
-            self.inner.tasks.spawn(async move {
-                let result = insert.await.map(|(_, in_line)| in_line).map_err(|e| {
-                    tracing::error!(run = %hub.run_id, error = %e, "cannot store the new run");
-                    InsertFailed::of(&EngineError::from(e))
-                });
-                let _ = inserted_tx.send(result);
-            });
-            return Ok(Submitted {
-                run_id,
-                run: None,
-                existing: false,
-            });
-        }
-        match insert.await {
-            Ok((outcome, in_line)) => {
-                let _ = inserted_tx.send(Ok(in_line));
-                Ok(Submitted {
-                    run_id,
-                    existing: matches!(outcome, InsertOutcome::Existing(_)),
-                    run: Some(outcome.into_run()),
-                })
-            }
-            Err(e) => {
-                let err = EngineError::from(e);
-                let _ = inserted_tx.send(Err(InsertFailed::of(&err)));
-                Err(err)
-            }
-        }
+        Err(EngineError::Conflict {
+            code: "session_busy",
+            message: format!(
+                "session {}'s model pin changed {CREATION_TRIES} times while this input was being stored; send it again",
+                creation.session_id
+            ),
+        })
     }
 
     /// Registers the run's live hub and hands the job to the session's worker.

@@ -23,15 +23,20 @@ use crate::EngineError;
 /// A queued run, handed to its session's worker.
 pub(crate) struct Job {
     pub(crate) hub: Arc<LiveRun>,
-    pub(crate) plan: RunPlan,
-    /// The session's settings, read at submission.
-    pub(crate) session: SessionSettings,
-    /// Whether the run's insert committed, when it had not yet at submission: nothing is
-    /// sent upstream before it did. With it, whether the run was then its session's
-    /// oldest unfinished run, when the store told ([`ferry_store::RunRepo::create_run_in_line`]).
-    pub(crate) inserted: Option<oneshot::Receiver<Result<Option<bool>, InsertFailed>>>,
+    /// What the run's creation committed: nothing is sent upstream before it did.
+    pub(crate) ready: oneshot::Receiver<Result<Box<Ready>, InsertFailed>>,
     /// Who submitted it: its model and media calls are admitted and charged for them.
     pub(crate) caller: crate::access::Caller,
+}
+
+/// A run stored and ready to run: its plan (made for the session's pin as the creation
+/// found it) and the session as found.
+pub(crate) struct Ready {
+    pub(crate) plan: RunPlan,
+    pub(crate) session: SessionSettings,
+    /// Whether the run was its session's oldest unfinished run at its creation, when the
+    /// store told ([`ferry_store::Creation::Inserted`]).
+    pub(crate) in_line: Option<bool>,
 }
 
 /// Why a run's insert failed, as its terminal event tells it.
@@ -101,33 +106,28 @@ enum Ending {
 }
 
 async fn execute(inner: &Arc<Inner>, job: Job) {
-    let Job {
-        hub,
+    let Job { hub, ready, caller } = job;
+    let run_id = hub.run_id.clone();
+    let failed = match ready.await {
+        Ok(Ok(ready)) => Ok(ready),
+        Ok(Err(failed)) => Err(failed),
+        Err(_) => Err(InsertFailed::of(&EngineError::Internal(
+            "the run's insert result was lost".into(),
+        ))),
+    };
+    let Ready {
         plan,
         session,
-        inserted,
-        caller,
-    } = job;
-    let run_id = hub.run_id.clone();
-    let mut in_line = None;
-    if let Some(inserted) = inserted {
-        let failed = match inserted.await {
-            Ok(Ok(known)) => {
-                in_line = known;
-                None
-            }
-            Ok(Err(failed)) => Some(failed),
-            Err(_) => Some(InsertFailed::of(&EngineError::Internal(
-                "the run's insert result was lost".into(),
-            ))),
-        };
-        if let Some(InsertFailed(ended)) = failed {
+        in_line,
+    } = match failed {
+        Ok(ready) => *ready,
+        Err(InsertFailed(ended)) => {
             // Never stored, never sent upstream: the run ends in memory only.
             let seq = hub.events_after(0).len() as u64 + 1;
             hub.publish(Event::new(seq, RunEvent::RunFailed(ended)));
             return;
         }
-    }
+    };
     let mut attempts: Vec<Attempt> = Vec::new();
     let started = Instant::now();
     let wall_start = std::time::SystemTime::now();

@@ -61,8 +61,21 @@ pub(crate) struct SessionSettings {
     pub prompt: Option<String>,
     /// The session's `speak_replies` setting.
     pub speak: Option<SpeakReplies>,
-    /// The session was created by this input, so its history is empty.
+    /// The session had no other run and no history when the run was created, so its
+    /// history is empty.
     pub fresh: bool,
+}
+
+impl SessionSettings {
+    /// The settings of the session as the run's creation found it (an unreadable
+    /// `speak_replies` counts as unset: the route's setting applies).
+    pub fn of(found: ferry_store::SessionAtCreation) -> SessionSettings {
+        SessionSettings {
+            prompt: found.system_prompt,
+            speak: found.speak_replies.as_deref().and_then(|v| v.parse().ok()),
+            fresh: found.fresh,
+        }
+    }
 }
 
 /// A finished turn, ready to record.

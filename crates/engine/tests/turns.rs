@@ -246,3 +246,69 @@ async fn drain_interrupts_a_run_still_in_flight_when_the_grace_ends_and_leaves_n
     assert_eq!(last.data["code"], "interrupted");
     engine.close().await;
 }
+
+/// Two inputs sent together to a session that does not exist yet: one creates it, and
+/// the run queued behind it still starts from the history the first run left.
+#[tokio::test]
+async fn inputs_sent_together_to_a_new_session_see_the_history_before_them() {
+    let provider = Memory::new(vec![text("first answer"), text("second answer")]);
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(provider.clone(), dir.path()).await;
+    let (a, b) = tokio::join!(
+        submit(&engine, "pair", "first question"),
+        submit(&engine, "pair", "second question")
+    );
+    for id in [&a, &b] {
+        let (run, terminal) = engine.wait_terminal(id).await.unwrap();
+        assert_eq!(run.status, RunStatus::Completed, "{terminal:?}");
+    }
+    let requests = provider.requests();
+    assert_eq!(requests.len(), 2);
+    let contents = |i: usize| -> Vec<String> {
+        requests[i]
+            .messages
+            .iter()
+            .filter_map(|m| m["content"].as_str().map(str::to_owned))
+            .collect()
+    };
+    // Whichever ran second saw the first's question and answer before its own.
+    let (first, second) = (contents(0), contents(1));
+    assert!(!first.iter().any(|c| c.ends_with("answer")), "{first:?}");
+    assert_eq!(second.len(), 3, "{second:?}");
+    assert_eq!(second[1], "first answer", "{second:?}");
+}
+
+/// A pinned session's input runs on its pin, its system prompt applied: the engine plans
+/// for an unpinned session first and plans again for the pin the creation found.
+#[tokio::test]
+async fn a_pinned_session_runs_on_its_pin_with_its_prompt() {
+    let provider = Memory::new(vec![text("pinned answer")]);
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(provider.clone(), dir.path()).await;
+    engine
+        .create_session(ferry_store::NewSession {
+            id: "pinned".into(),
+            pinned_selector: Some("mem/b/second".into()),
+            system_prompt: Some("answer in haiku".into()),
+        })
+        .await
+        .unwrap();
+    let run_id = submit(&engine, "pinned", "hello").await;
+    let (run, terminal) = engine.wait_terminal(&run_id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Completed, "{terminal:?}");
+    assert_eq!(run.model_requested.as_deref(), Some("b/second"));
+    let requests = provider.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].model, "b/second");
+    assert!(
+        requests[0].messages.iter().any(|m| m["role"] == "system"
+            && m["content"]
+                .as_str()
+                .is_some_and(|c| c.contains("answer in haiku"))),
+        "{:?}",
+        requests[0].messages
+    );
+    // The creation that found the pin inserted nothing itself: one run in the session.
+    let view = engine.session_view("pinned").await.unwrap();
+    assert_eq!(view.totals.runs, 1);
+}

@@ -6,8 +6,8 @@
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use ferry_store::{
-    message_roles, now_rfc3339, rfc3339, InsertOutcome, NewEvent, NewRun, Run, RunError, RunEvent,
-    RunFilter, RunFinish, RunRepo, RunStart, RunStatus, StoreError,
+    message_roles, now_rfc3339, rfc3339, Creation, InsertOutcome, NewEvent, NewRun, Run, RunError,
+    RunEvent, RunFilter, RunFinish, RunRepo, RunStart, RunStatus, SessionAtCreation, StoreError,
 };
 use serde_json::Value;
 use tokio_postgres::Row;
@@ -190,13 +190,14 @@ const CREATE_RUN: &str = "WITH light AS (
          ), session AS (
              INSERT INTO sessions (id, created_at, updated_at) VALUES ($2, $3, $3)
              ON CONFLICT (id) DO UPDATE SET updated_at = sessions.updated_at
-             RETURNING id
+             RETURNING id, pinned_selector
          )
          INSERT INTO runs (id, session_id, status, created_at, input, attempts,
                            idempotency_key, owner)
          SELECT $1::TEXT, session.id, 'queued', $3::TEXT, $4::TEXT, '[]',
                 $5::TEXT, $6::TEXT
          FROM session, light
+         WHERE NOT $9::BOOLEAN OR session.pinned_selector IS NOT DISTINCT FROM $8::TEXT
          ON CONFLICT (session_id, idempotency_key) WHERE idempotency_key IS NOT NULL
          DO NOTHING";
 
@@ -205,32 +206,46 @@ const OLDEST_UNFINISHED: &str =
     "SELECT id FROM runs WHERE session_id = $1 AND status IN ('queued', 'running')
      ORDER BY ord LIMIT 1";
 
-#[async_trait]
-impl RunRepo for PgStore {
-    async fn create_run(&self, new: NewRun) -> Result<InsertOutcome, StoreError> {
-        Ok(self.create_run_in_line(new).await?.0)
-    }
+/// The session as the creation found it, run after the creation took the session row's
+/// lock (so its snapshot sees every older run of the session, whichever replica created
+/// it): its settings, whether it had no other run and no history, and its oldest
+/// unfinished run by creation order.
+const SESSION_FOUND: &str = "SELECT s.pinned_selector, s.system_prompt, s.speak_replies,
+            s.message_seq = 0
+            AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.session_id = s.id AND r.id <> $2),
+            (SELECT id FROM runs WHERE session_id = s.id AND status IN ('queued', 'running')
+             ORDER BY ord LIMIT 1)
+     FROM sessions s WHERE s.id = $1";
 
-    async fn create_run_in_line(
-        &self,
-        new: NewRun,
-    ) -> Result<(InsertOutcome, Option<bool>), StoreError> {
+/// What one creation's round trip learnt.
+struct Created {
+    /// Whether the run was inserted.
+    inserted: bool,
+    /// The `created_at` the creation gave it.
+    created_at: String,
+    /// The session as found, and whether the run was then its oldest unfinished run.
+    session: SessionAtCreation,
+    in_line: bool,
+}
+
+impl PgStore {
+    /// The creation in one round trip: `BEGIN`, the creation (with `pin`, only in a
+    /// session pinned so), the session's check and `COMMIT`, sent together.
+    async fn create(&self, new: &NewRun, pin: Option<Option<&str>>) -> Result<Created, StoreError> {
         let conn = self.writer().await?;
         let created_at = now_rfc3339();
         let input = json_text(&new.input);
-        let (create, oldest) = tokio::try_join!(
+        let (create, found) = tokio::try_join!(
             conn.prepare_cached(CREATE_RUN),
-            conn.prepare_cached(OLDEST_UNFINISHED)
+            conn.prepare_cached(SESSION_FOUND)
         )
         .map_err(db)?;
-        // One round trip: BEGIN, the creation, the turn check and COMMIT are sent together.
-        // Both statements are prepared already, so each is sent at its future's first poll,
-        // and `join4` polls in argument order: the server runs them in this order. The
-        // turn check is a statement of its own after the creation took the session row's
-        // lock, so its snapshot sees every older run of the session, whichever replica
-        // created it (a failed creation aborts the transaction: the check fails too and
-        // COMMIT rolls back).
-        let (begun, inserted, oldest, committed) = futures::future::join4(
+        let (checked, planned) = (pin.is_some(), pin.flatten());
+        // Both statements are prepared already, so each is sent at its future's first
+        // poll, and `join4` polls in argument order: the server runs them in this order. A
+        // failed creation aborts the transaction: the check fails too and COMMIT rolls
+        // back.
+        let (begun, inserted, found, committed) = futures::future::join4(
             conn.batch_execute("BEGIN"),
             conn.execute(
                 &create,
@@ -242,31 +257,90 @@ impl RunRepo for PgStore {
                     &new.idempotency_key,
                     &self.replica.id,
                     &new.acknowledged,
+                    &planned,
+                    &checked,
                 ],
             ),
-            conn.query_opt(&oldest, &[&new.session_id]),
+            conn.query_one(&found, &[&new.session_id, &new.id]),
             conn.batch_execute("COMMIT"),
         )
         .await;
         begun.map_err(db)?;
         let n = inserted.map_err(db)?;
-        let oldest = oldest.map_err(db)?;
+        let row = found.map_err(db)?;
         committed.map_err(db)?;
-        if n == 1 {
-            let in_line = oldest.is_none_or(|row| row.get::<_, &str>(0) == new.id);
-            return Ok((
-                InsertOutcome::Inserted(inserted_run(new, created_at)),
-                Some(in_line),
-            ));
+        let oldest: Option<&str> = row.get(4);
+        Ok(Created {
+            inserted: n == 1,
+            created_at,
+            in_line: oldest.is_none_or(|id| id == new.id),
+            session: SessionAtCreation {
+                pinned_selector: row.get(0),
+                system_prompt: row.get(1),
+                speak_replies: row.get(2),
+                fresh: row.get(3),
+            },
+        })
+    }
+
+    /// The run of `new`'s session that holds its idempotency key, if any.
+    async fn run_by_key(&self, new: &NewRun) -> Result<Option<Run>, StoreError> {
+        if new.idempotency_key.is_none() {
+            return Ok(None);
         }
+        let conn = self.writer().await?;
         let row = conn
-            .row(
+            .row_opt(
                 &format!("{SELECT_RUN} WHERE session_id = $1 AND idempotency_key = $2"),
                 &[&new.session_id, &new.idempotency_key],
             )
             .await
             .map_err(db)?;
-        Ok((InsertOutcome::Existing(run_from_row(&row)?), None))
+        row.as_ref().map(run_from_row).transpose()
+    }
+}
+
+#[async_trait]
+impl RunRepo for PgStore {
+    async fn create_run(&self, new: NewRun) -> Result<InsertOutcome, StoreError> {
+        let created = self.create(&new, None).await?;
+        if created.inserted {
+            return Ok(InsertOutcome::Inserted(inserted_run(
+                new,
+                created.created_at,
+            )));
+        }
+        let run = self.run_by_key(&new).await?.ok_or_else(|| {
+            db_error::backend(format!("run {} was neither inserted nor found", new.id))
+        })?;
+        Ok(InsertOutcome::Existing(run))
+    }
+
+    async fn create_run_planned(
+        &self,
+        new: NewRun,
+        pin: Option<&str>,
+    ) -> Result<Creation, StoreError> {
+        let created = self.create(&new, Some(pin)).await?;
+        if created.inserted {
+            return Ok(Creation::Inserted {
+                run: inserted_run(new, created.created_at),
+                in_line: Some(created.in_line),
+                session: created.session,
+            });
+        }
+        // Not inserted: its idempotency key was taken (whatever the pin), or the session
+        // is pinned otherwise.
+        if let Some(run) = self.run_by_key(&new).await? {
+            return Ok(Creation::Existing(run));
+        }
+        if created.session.pinned_selector.as_deref() == pin {
+            return Err(db_error::backend(format!(
+                "run {} was neither inserted nor found",
+                new.id
+            )));
+        }
+        Ok(Creation::PinMoved(created.session))
     }
 
     async fn append_events(

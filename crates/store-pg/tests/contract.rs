@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use ferry_store::prelude::*;
 use ferry_store::{
-    AssetFilter, AssetInsert, LedgerEntry, NewAsset, NewEvent, NewRun, NewSession, NewVideoJob,
-    RunFilter, RunFinish, RunStart, RunStatus, SessionPatch, SpendGrouping, Storage, Store,
-    StoreError, VideoJobUpdate,
+    AssetFilter, AssetInsert, Creation, LedgerEntry, NewAsset, NewEvent, NewRun, NewSession,
+    NewVideoJob, RunFilter, RunFinish, RunStart, RunStatus, SessionAtCreation, SessionPatch,
+    SpendGrouping, Storage, Store, StoreError, VideoJobUpdate,
 };
 use ferry_store_pg::test_cluster::TestCluster;
 use ferry_store_pg::PgStore;
@@ -172,14 +172,21 @@ async fn sessions_and_history(s: Backend) {
 }
 
 async fn runs_events_and_end(s: Backend) {
-    let (first, in_line) = s
-        .create_run_in_line(run("r1", "s", Some("k")))
+    let (first, in_line) = match s
+        .create_run_planned(run("r1", "s", Some("k")), None)
         .await
-        .unwrap();
-    assert!(matches!(first, ferry_store::InsertOutcome::Inserted(_)));
+        .unwrap()
+    {
+        Creation::Inserted { run, in_line, .. } => (run, in_line),
+        other => panic!("expected an inserted run, got {other:?}"),
+    };
     // A store that tells whether the new run is first in its session tells the truth.
     assert!(matches!(in_line, None | Some(true)), "{in_line:?}");
-    assert_eq!(first.run().status, RunStatus::Queued);
+    assert_eq!(first.status, RunStatus::Queued);
+    assert_eq!(
+        s.get_run("r1").await.unwrap().unwrap().created_at,
+        first.created_at
+    );
     let again = s.create_run(run("r1-again", "s", Some("k"))).await.unwrap();
     match again {
         ferry_store::InsertOutcome::Existing(r) => assert_eq!(r.id, "r1"),
@@ -684,11 +691,19 @@ async fn upkeep(s: Backend) {
     );
 }
 
+/// The new run's place in line, when the store tells it at the creation.
+async fn in_line(s: &Backend, new: NewRun) -> Option<bool> {
+    match s.create_run_planned(new, None).await.unwrap() {
+        Creation::Inserted { in_line, .. } => in_line,
+        other => panic!("expected an inserted run, got {other:?}"),
+    }
+}
+
 /// Whether a new run is first in line in its session, when the store says so at its
 /// creation, is what `oldest_unfinished_run` answers right after.
 async fn first_in_line(s: Backend) {
     for (id, first) in [("l1", true), ("l2", false), ("l3", false)] {
-        let (_, in_line) = s.create_run_in_line(run(id, "line", None)).await.unwrap();
+        let in_line = in_line(&s, run(id, "line", None)).await;
         assert!(in_line.is_none_or(|v| v == first), "{id}: {in_line:?}");
         assert_eq!(
             s.oldest_unfinished_run("line").await.unwrap().as_deref(),
@@ -698,16 +713,117 @@ async fn first_in_line(s: Backend) {
     s.finish_run(finish("l1", RunStatus::Completed, vec![], 1))
         .await
         .unwrap();
-    let (_, in_line) = s.create_run_in_line(run("l4", "line", None)).await.unwrap();
-    assert!(in_line.is_none_or(|v| !v), "{in_line:?}");
+    let l4 = in_line(&s, run("l4", "line", None)).await;
+    assert!(l4.is_none_or(|v| !v), "{l4:?}");
     // A repeated idempotency key creates nothing, so there is nothing to be in line.
     s.create_run(run("k1", "keyed", Some("k"))).await.unwrap();
-    let (again, in_line) = s
-        .create_run_in_line(run("k2", "keyed", Some("k")))
+    let again = s
+        .create_run_planned(run("k2", "keyed", Some("k")), None)
         .await
         .unwrap();
-    assert!(matches!(again, ferry_store::InsertOutcome::Existing(_)));
-    assert_eq!(in_line, None);
+    assert!(
+        matches!(again, Creation::Existing(ref r) if r.id == "k1"),
+        "{again:?}"
+    );
+}
+
+/// A creation planned for a session pin inserts only in a session pinned so, and answers
+/// the session as it found it either way: settings, and whether the run's history
+/// starts empty.
+async fn planned_creation(s: Backend) {
+    let inserted = |c: Creation| match c {
+        Creation::Inserted { session, run, .. } => (run, session),
+        other => panic!("expected an inserted run, got {other:?}"),
+    };
+    // A new session: unpinned, no settings, fresh.
+    let (_, found) = inserted(
+        s.create_run_planned(run("n1", "new", None), None)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        found,
+        SessionAtCreation {
+            fresh: true,
+            ..SessionAtCreation::default()
+        }
+    );
+    // Its second run (the first still queued) does not start from an empty history.
+    let (_, found) = inserted(
+        s.create_run_planned(run("n2", "new", None), None)
+            .await
+            .unwrap(),
+    );
+    assert!(!found.fresh);
+    // A pinned session planned as unpinned: nothing inserted, its settings answered.
+    s.create_session(NewSession {
+        id: "pinned".into(),
+        pinned_selector: Some("openrouter/x".into()),
+        system_prompt: Some("be brief".into()),
+    })
+    .await
+    .unwrap();
+    s.update_session(
+        "pinned",
+        SessionPatch {
+            speak_replies: Some(Some("always".into())),
+            ..SessionPatch::default()
+        },
+    )
+    .await
+    .unwrap();
+    let moved = s
+        .create_run_planned(run("p1", "pinned", None), None)
+        .await
+        .unwrap();
+    let expected = SessionAtCreation {
+        pinned_selector: Some("openrouter/x".into()),
+        system_prompt: Some("be brief".into()),
+        speak_replies: Some("always".into()),
+        fresh: true,
+    };
+    assert!(
+        matches!(&moved, Creation::PinMoved(f) if *f == expected),
+        "{moved:?}"
+    );
+    assert!(s.get_run("p1").await.unwrap().is_none());
+    let wrong = s
+        .create_run_planned(run("p1", "pinned", None), Some("openrouter/y"))
+        .await
+        .unwrap();
+    assert!(matches!(wrong, Creation::PinMoved(_)), "{wrong:?}");
+    // Planned for its pin: inserted.
+    let (stored, found) = inserted(
+        s.create_run_planned(run("p1", "pinned", Some("k")), Some("openrouter/x"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!((stored.id.as_str(), found), ("p1", expected));
+    assert_eq!(
+        s.get_run("p1").await.unwrap().unwrap().status,
+        RunStatus::Queued
+    );
+    // A used idempotency key answers its run whatever the pin planned for.
+    let again = s
+        .create_run_planned(run("p2", "pinned", Some("k")), None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&again, Creation::Existing(r) if r.id == "p1"),
+        "{again:?}"
+    );
+    assert!(s.get_run("p2").await.unwrap().is_none());
+    // History without any run (an observation's transcript) is history too.
+    s.ensure_session("observed").await.unwrap();
+    s.append_messages("observed", vec![json!({"role": "user", "content": "seen"})])
+        .await
+        .unwrap();
+    let (_, found) = inserted(
+        s.create_run_planned(run("o1", "observed", None), None)
+            .await
+            .unwrap(),
+    );
+    assert!(!found.fresh);
 }
 
 /// Whether the PostgreSQL store tells a new run's place in line at its creation (it
@@ -716,9 +832,9 @@ async fn first_in_line(s: Backend) {
 async fn postgresql_tells_whether_a_new_run_is_first_in_line() {
     let cluster = TestCluster::start().unwrap_or_else(|e| panic!("{e}"));
     let url = cluster.new_database().await.unwrap();
-    let s = PgStore::connect(&url).await.unwrap();
-    let (_, first) = s.create_run_in_line(run("a", "x", None)).await.unwrap();
-    let (_, second) = s.create_run_in_line(run("b", "x", None)).await.unwrap();
+    let s: Backend = Arc::new(PgStore::connect(&url).await.unwrap());
+    let first = in_line(&s, run("a", "x", None)).await;
+    let second = in_line(&s, run("b", "x", None)).await;
     assert_eq!((first, second), (Some(true), Some(false)));
 }
 
@@ -732,6 +848,7 @@ where
     runs_events_and_end(fresh().await).await;
     every_end_answers_what_a_read_finds(fresh().await).await;
     first_in_line(fresh().await).await;
+    planned_creation(fresh().await).await;
     concurrent_writers(fresh().await).await;
     assets_and_derivations(fresh().await).await;
     video_jobs(fresh().await).await;

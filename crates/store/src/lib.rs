@@ -45,7 +45,8 @@ pub use repos::{
 };
 pub use retention::Pruned;
 pub use runs::{
-    message_roles, InsertOutcome, NewRun, Run, RunError, RunFilter, RunFinish, RunStart,
+    message_roles, Creation, InsertOutcome, NewRun, Run, RunError, RunFilter, RunFinish, RunStart,
+    SessionAtCreation,
 };
 pub use schema::SCHEMA_VERSION;
 pub use sessions::{NewSession, Session, SessionPatch, StoredMessage};

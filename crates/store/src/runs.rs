@@ -61,6 +61,44 @@ impl InsertOutcome {
     }
 }
 
+/// The session a run was created in, as the creation's transaction found it — under the
+/// lock that orders the session's creations, so nothing changed it in between: what the
+/// run's turn needs of it, and the pin its plan must have been made for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionAtCreation {
+    /// The session's model pin.
+    pub pinned_selector: Option<String>,
+    /// The session's own system prompt.
+    pub system_prompt: Option<String>,
+    /// The session's `speak_replies` setting, as stored.
+    pub speak_replies: Option<String>,
+    /// The session had no other run and no history message: the run's turn starts from
+    /// an empty history (a later observation's transcript is its only way in).
+    pub fresh: bool,
+}
+
+/// What [`RunRepo::create_run_planned`] did.
+#[derive(Debug, Clone)]
+pub enum Creation {
+    /// The run was inserted, in the session as found.
+    Inserted {
+        /// The run as stored.
+        run: Run,
+        /// Whether the run was then its session's oldest unfinished run — what
+        /// [`RunRepo::oldest_unfinished_run`] would answer right after the commit — when
+        /// the store learnt it in the same round trip (`None`: ask).
+        in_line: Option<bool>,
+        /// The session, as found.
+        session: SessionAtCreation,
+    },
+    /// A run with the same session and idempotency key already existed (whatever the
+    /// session's pin): nothing was inserted and this is that run.
+    Existing(Run),
+    /// The session is not pinned as the caller planned for: nothing was inserted (the
+    /// session was not new, so nothing at all was written). Plan again with its pin.
+    PinMoved(SessionAtCreation),
+}
+
 /// A run starting on a route and model (status `running`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunStart {
@@ -238,22 +276,85 @@ fn run_state(conn: &Connection, id: &str) -> Result<(String, RunStatus), StoreEr
 }
 
 fn create_run(conn: &Connection, new: &NewRun) -> Result<InsertOutcome, StoreError> {
-    crate::sessions::insert_session(
+    insert_new_session(conn, new)?;
+    if let Some(run) = run_by_key(conn, new)? {
+        return Ok(InsertOutcome::Existing(run));
+    }
+    Ok(InsertOutcome::Inserted(insert_run(conn, new)?))
+}
+
+/// [`RunRepo::create_run_planned`] inside the writer's transaction.
+fn create_run_planned(
+    conn: &Connection,
+    new: &NewRun,
+    pin: Option<&str>,
+) -> Result<Creation, StoreError> {
+    let created = insert_new_session(conn, new)?;
+    if let Some(run) = run_by_key(conn, new)? {
+        return Ok(Creation::Existing(run));
+    }
+    let session = if created {
+        SessionAtCreation {
+            fresh: true,
+            ..SessionAtCreation::default()
+        }
+    } else {
+        session_at_creation(conn, &new.session_id)?
+    };
+    if session.pinned_selector.as_deref() != pin {
+        return Ok(Creation::PinMoved(session));
+    }
+    Ok(Creation::Inserted {
+        run: insert_run(conn, new)?,
+        in_line: None,
+        session,
+    })
+}
+
+/// Creates the run's session when missing (unpinned, no settings); true when it did.
+fn insert_new_session(conn: &Connection, new: &NewRun) -> Result<bool, StoreError> {
+    Ok(crate::sessions::insert_session(
         conn,
         &crate::NewSession {
             id: new.session_id.clone(),
             ..crate::NewSession::default()
         },
-    )?;
-    if let Some(key) = &new.idempotency_key {
-        let existing: Option<String> = conn
-            .prepare_cached("SELECT id FROM runs WHERE session_id = ?1 AND idempotency_key = ?2")?
-            .query_row([&new.session_id, key], |row| row.get(0))
-            .optional()?;
-        if let Some(id) = existing {
-            return Ok(InsertOutcome::Existing(require_run(conn, &id)?));
-        }
-    }
+    )?)
+}
+
+/// The run of the session that already has `new`'s idempotency key, if any.
+fn run_by_key(conn: &Connection, new: &NewRun) -> Result<Option<Run>, StoreError> {
+    let Some(key) = &new.idempotency_key else {
+        return Ok(None);
+    };
+    let existing: Option<String> = conn
+        .prepare_cached("SELECT id FROM runs WHERE session_id = ?1 AND idempotency_key = ?2")?
+        .query_row([&new.session_id, key], |row| row.get(0))
+        .optional()?;
+    existing.map(|id| require_run(conn, &id)).transpose()
+}
+
+/// An existing session's settings, and whether it has any run or history yet.
+fn session_at_creation(conn: &Connection, id: &str) -> Result<SessionAtCreation, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT pinned_selector, system_prompt, speak_replies,
+                    NOT EXISTS (SELECT 1 FROM runs WHERE session_id = ?1)
+                    AND NOT EXISTS (SELECT 1 FROM messages WHERE session_id = ?1)
+             FROM sessions WHERE id = ?1",
+        )?
+        .query_row([id], |row| {
+            Ok(SessionAtCreation {
+                pinned_selector: row.get(0)?,
+                system_prompt: row.get(1)?,
+                speak_replies: row.get(2)?,
+                fresh: row.get(3)?,
+            })
+        })?)
+}
+
+/// Inserts the run, `queued`, next in creation order.
+fn insert_run(conn: &Connection, new: &NewRun) -> Result<Run, StoreError> {
     // The creation order, from a counter row taken inside the transaction.
     let ord: i64 = conn
         .prepare_cached(
@@ -275,7 +376,7 @@ fn create_run(conn: &Connection, new: &NewRun) -> Result<InsertOutcome, StoreErr
         new.idempotency_key,
         ord,
     ])?;
-    Ok(InsertOutcome::Inserted(Run {
+    Ok(Run {
         id: new.id.clone(),
         session_id: new.session_id.clone(),
         status: RunStatus::Queued,
@@ -295,7 +396,7 @@ fn create_run(conn: &Connection, new: &NewRun) -> Result<InsertOutcome, StoreErr
         cache_status: None,
         generation_id: None,
         billed_cost: None,
-    }))
+    })
 }
 
 /// Refuses a run that ended (or is unknown) a write that starts or continues it.
@@ -496,6 +597,21 @@ impl RunRepo for Store {
             self.write_with(move |conn| create_run(conn, &new)).await
         } else {
             self.write_light(move |conn| create_run(conn, &new)).await
+        }
+    }
+
+    async fn create_run_planned(
+        &self,
+        new: NewRun,
+        pin: Option<&str>,
+    ) -> Result<Creation, StoreError> {
+        let pin = pin.map(str::to_owned);
+        let acknowledged = new.acknowledged;
+        let create = move |conn: &Connection| create_run_planned(conn, &new, pin.as_deref());
+        if acknowledged {
+            self.write_with(create).await
+        } else {
+            self.write_light(create).await
         }
     }
 

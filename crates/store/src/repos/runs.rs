@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::StoreError;
-use crate::{InsertOutcome, NewEvent, NewRun, Run, RunEvent, RunFilter, RunFinish, RunStart};
+use crate::{
+    Creation, InsertOutcome, NewEvent, NewRun, Run, RunEvent, RunFilter, RunFinish, RunStart,
+};
 
 /// Runs, their events and their end.
 #[async_trait]
@@ -16,16 +18,20 @@ pub trait RunRepo: Send + Sync {
     /// (fsynced too when `new.acknowledged`): nothing of the run goes upstream before.
     async fn create_run(&self, new: NewRun) -> Result<InsertOutcome, StoreError>;
 
-    /// [`RunRepo::create_run`], also telling whether the inserted run was then its
-    /// session's oldest unfinished run — what [`RunRepo::oldest_unfinished_run`] would
-    /// answer right after the commit — when the store learns it in the same round trip
-    /// (`None`: ask `oldest_unfinished_run`).
-    async fn create_run_in_line(
+    /// [`RunRepo::create_run`] for a run planned for the session's pin `pin` (`None`:
+    /// unpinned — as a new session is): in one transaction, creates the session when
+    /// missing, then inserts the run only when the session, read under the lock that
+    /// orders its creations, is pinned so; otherwise inserts nothing and answers
+    /// [`Creation::PinMoved`] with the session as found, to plan again. Either way the
+    /// answer carries the session's settings as the transaction found them, so a caller
+    /// needs no read of its own before. An idempotency key already used in the session
+    /// answers [`Creation::Existing`] whatever the pin. Committed (fsynced when
+    /// `new.acknowledged`) when it returns.
+    async fn create_run_planned(
         &self,
         new: NewRun,
-    ) -> Result<(InsertOutcome, Option<bool>), StoreError> {
-        Ok((self.create_run(new).await?, None))
-    }
+        pin: Option<&str>,
+    ) -> Result<Creation, StoreError>;
 
     /// In one transaction: records `start` (the run is `running` on that route and
     /// model; `started_at` keeps the first start) when given, and appends `events`
