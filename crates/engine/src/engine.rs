@@ -22,6 +22,7 @@ use ferry_assets::AssetStore;
 use crate::attachments::{self, Attachments};
 use crate::billing::CostReconciler;
 use crate::catalogs::Catalogs;
+use crate::creation_line::CreationLine;
 use crate::input::InputRequest;
 use crate::input::RunPlan;
 use crate::live::{Event, LiveRun, Subscription};
@@ -129,6 +130,8 @@ pub(crate) struct Inner {
     /// and a `Job` is ~400 bytes, which made every busy session's queue ~13 KB.
     pub(crate) queues: Mutex<HashMap<String, mpsc::UnboundedSender<Box<Job>>>>,
     pub(crate) live: Mutex<HashMap<String, Arc<LiveRun>>>,
+    /// The order each session's runs are created and queued in ([`crate::creation_line`]).
+    pub(crate) creations: Arc<CreationLine>,
     pub(crate) draining: AtomicBool,
     pub(crate) shutting_down: AtomicBool,
     pub(crate) started: Instant,
@@ -355,6 +358,7 @@ impl Engine {
                 runtime_model: RwLock::new(runtime_model),
                 queues: Mutex::new(HashMap::new()),
                 live: Mutex::new(HashMap::new()),
+                creations: Arc::default(),
                 draining: AtomicBool::new(false),
                 shutting_down: AtomicBool::new(false),
                 started: Instant::now(),
@@ -772,7 +776,10 @@ impl Engine {
                 _ => return Err(unpinned),
             },
         };
-        if !opts.queue_if_busy && self.inner.queues.lock().contains_key(session_id) {
+        if !opts.queue_if_busy
+            && (self.inner.queues.lock().contains_key(session_id)
+                || self.inner.creations.is_busy(session_id))
+        {
             return Err(EngineError::Conflict {
                 code: "session_busy",
                 message: format!(
@@ -790,24 +797,29 @@ impl Engine {
             idempotency_key: opts.idempotency_key.clone(),
             acknowledged: opts.promises_stored,
         };
-        let engine = self.clone();
-        let create = async move { engine.create_planned(creation, planned).await };
+        // The session's runs are created, and queued, one after another in the order
+        // they were submitted.
+        let mut place = self.inner.creations.join(session_id);
         if opts.ack_after_insert || opts.idempotency_key.is_some() {
             // A repeated key must find the existing run before anything starts.
-            return match create.await? {
+            place.wait().await;
+            return match self.create_planned(creation, planned).await? {
                 Created::Existing(run) => Ok(Submitted {
                     run_id: run.id.clone(),
                     run: Some(run),
                     existing: true,
                 }),
                 Created::Inserted { run, ready } => {
-                    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-                    let _ = ready_tx.send(Ok(ready));
-                    self.launch(session_id, &run.id, |hub| Job {
-                        hub,
-                        ready: ready_rx,
-                        caller,
-                    });
+                    let hub = self.register(session_id, &run.id);
+                    self.enqueue(
+                        session_id,
+                        Box::new(Job {
+                            hub,
+                            ready: Ok(ready),
+                            caller,
+                        }),
+                    );
+                    drop(place);
                     Ok(Submitted {
                         run_id: run.id.clone(),
                         run: Some(run),
@@ -816,17 +828,15 @@ impl Engine {
                 }
             };
         }
-        // A stream's headers need not wait for the creation: the worker waits for it
-        // before anything goes upstream, and a failed creation ends the run with that
-        // failure as its terminal event.
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let hub = self.launch(session_id, &run_id, |hub| Job {
-            hub,
-            ready: ready_rx,
-            caller,
-        });
+        // A stream's headers need not wait for the creation: its events are followed from
+        // now, the run is queued once created, and a failed creation ends it with that
+        // failure as its terminal event (never stored, nothing sent upstream).
+        let hub = self.register(session_id, &run_id);
+        let engine = self.clone();
+        let session = session_id.to_string();
         self.inner.tasks.spawn(async move {
-            let result = match create.await {
+            place.wait().await;
+            let ready = match engine.create_planned(creation, planned).await {
                 Ok(Created::Inserted { ready, .. }) => Ok(ready),
                 Ok(Created::Existing(_)) => Err(InsertFailed::of(&EngineError::Internal(
                     "a run without an idempotency key found an existing one".into(),
@@ -836,7 +846,8 @@ impl Engine {
                     Err(InsertFailed::of(&e))
                 }
             };
-            let _ = ready_tx.send(result);
+            engine.enqueue(&session, Box::new(Job { hub, ready, caller }));
+            drop(place);
         });
         Ok(Submitted {
             run_id,
@@ -952,13 +963,8 @@ impl Engine {
         })
     }
 
-    /// Registers the run's live hub and hands the job to the session's worker.
-    fn launch(
-        &self,
-        session_id: &str,
-        run_id: &str,
-        job: impl FnOnce(Arc<LiveRun>) -> Job,
-    ) -> Arc<LiveRun> {
+    /// Registers the run's live hub: its events can be followed from now on.
+    fn register(&self, session_id: &str, run_id: &str) -> Arc<LiveRun> {
         let hub = LiveRun::new(
             run_id.to_string(),
             session_id.to_string(),
@@ -968,10 +974,10 @@ impl Engine {
             .live
             .lock()
             .insert(run_id.to_string(), hub.clone());
-        self.enqueue(session_id, Box::new(job(hub.clone())));
         hub
     }
 
+    /// Hands the job to its session's worker, starting one when the session has none.
     fn enqueue(&self, session_id: &str, job: Box<Job>) {
         let mut queues = self.inner.queues.lock();
         if let Some(tx) = queues.get(session_id) {

@@ -13,6 +13,7 @@ mod billing;
 mod call_trace;
 mod capabilities;
 mod catalogs;
+mod creation_line;
 mod cut_call;
 mod engine;
 mod error;

@@ -11,7 +11,7 @@ use ferry_openrouter::Attempt;
 use ferry_store::{RunFinish, RunStatus};
 use ferry_types::{ProblemCode, RunCompleted, RunEnded, RunEvent, RunStarted};
 use serde_json::json;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use crate::engine::{Engine, Inner, INTERRUPTED_ON_SHUTDOWN};
 use crate::input::RunPlan;
@@ -23,8 +23,9 @@ use crate::EngineError;
 /// A queued run, handed to its session's worker.
 pub(crate) struct Job {
     pub(crate) hub: Arc<LiveRun>,
-    /// What the run's creation committed: nothing is sent upstream before it did.
-    pub(crate) ready: oneshot::Receiver<Result<Box<Ready>, InsertFailed>>,
+    /// What the run's creation committed, or why it failed (then the run ends in memory:
+    /// never stored, nothing sent upstream).
+    pub(crate) ready: Result<Box<Ready>, InsertFailed>,
     /// Who submitted it: its model and media calls are admitted and charged for them.
     pub(crate) caller: crate::access::Caller,
 }
@@ -108,18 +109,11 @@ enum Ending {
 async fn execute(inner: &Arc<Inner>, job: Job) {
     let Job { hub, ready, caller } = job;
     let run_id = hub.run_id.clone();
-    let failed = match ready.await {
-        Ok(Ok(ready)) => Ok(ready),
-        Ok(Err(failed)) => Err(failed),
-        Err(_) => Err(InsertFailed::of(&EngineError::Internal(
-            "the run's insert result was lost".into(),
-        ))),
-    };
     let Ready {
         plan,
         session,
         in_line,
-    } = match failed {
+    } = match ready {
         Ok(ready) => *ready,
         Err(InsertFailed(ended)) => {
             // Never stored, never sent upstream: the run ends in memory only.
