@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::daemon::Daemon;
 use crate::load::{self, Sample};
+use crate::procfs::CoreTimes;
 
 /// What the PostgreSQL scenarios measured.
 pub struct Measured {
@@ -24,8 +25,12 @@ pub struct Measured {
     pub one_latency: Sample,
     /// … at the throughput concurrency.
     pub one_throughput: Sample,
+    /// The CPU steal during `one_latency`, per core ([`crate::procfs::CoreTimes`]).
+    pub one_latency_steal: String,
     /// Session inputs spread over three replicas at the latency concurrency.
     pub three_latency: Sample,
+    /// The CPU steal during `three_latency`.
+    pub three_latency_steal: String,
     /// … at the throughput concurrency.
     pub three_throughput: Sample,
 }
@@ -72,7 +77,9 @@ pub async fn measure(
     // automatic ANALYZE and the plans it invalidates), which a deployed database did long
     // ago and which lengthened the tail of what follows.
     inputs(http, &one, c, n.max(200), "pw").await;
+    let before = CoreTimes::now();
     let one_latency = inputs(http, &one, lc, n, "p1l").await;
+    let one_latency_steal = CoreTimes::now().steal_note(&before);
     let one_throughput = inputs(http, &one, c, n, "p1t").await;
     let second = Daemon::start_with(ferry, upstream, pin, &extra).await?;
     let third = Daemon::start_with(ferry, upstream, pin, &extra).await?;
@@ -82,15 +89,19 @@ pub async fn measure(
         third.url.clone(),
     ]);
     inputs(http, &three, c, 200, "pw3").await;
+    let before = CoreTimes::now();
     let three_latency = inputs(http, &three, lc, n, "p3l").await;
+    let three_latency_steal = CoreTimes::now().steal_note(&before);
     let three_throughput = inputs(http, &three, c, n, "p3t").await;
     drop((first, second, third));
     drop(cluster);
     Ok(Measured {
         commit,
         one_latency,
+        one_latency_steal,
         one_throughput,
         three_latency,
+        three_latency_steal,
         three_throughput,
     })
 }

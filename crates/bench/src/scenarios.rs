@@ -140,6 +140,7 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
     let mut rows: Vec<Row> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     let lc = args.latency_concurrency;
+    let cores_at_start = crate::procfs::CoreTimes::now();
     let sqlite_runs = match args.only_postgres {
         true => None,
         false => Some(
@@ -171,6 +172,10 @@ pub async fn run_all(args: &Args) -> Result<String, String> {
         &mut notes,
     )
     .await?;
+    notes.push(format!(
+        "CPU time stolen by the hypervisor over the whole run (a figure far from other runs' with a large share here measured a busy host, not ferry): {}",
+        crate::procfs::CoreTimes::now().steal_note(&cores_at_start)
+    ));
     Ok(render(&rows, &notes, (lc, c, n), pin))
 }
 
@@ -525,9 +530,11 @@ async fn postgres_rows(
                 });
             }
             notes.push(format!(
-                "the PostgreSQL rows ran against a throwaway PostgreSQL cluster on this machine (fsync on, unpinned), the replicas all pinned {}; compare them with the SQLite session rows above ({} runs/s in this run)",
+                "the PostgreSQL rows ran against a throwaway PostgreSQL cluster on this machine (fsync on, unpinned), the replicas all pinned {}; compare them with the SQLite session rows above ({} runs/s in this run); CPU time stolen by the hypervisor during the concurrency-{lc} rows: 1 replica {}; 3 replicas {}",
                 pin.map_or("nowhere".to_string(), |c| format!("to core {c}")),
-                sqlite_runs.map_or_else(|| "not measured".to_owned(), |r| format!("{r:.0}"))
+                sqlite_runs.map_or_else(|| "not measured".to_owned(), |r| format!("{r:.0}")),
+                m.one_latency_steal,
+                m.three_latency_steal,
             ));
         }
         Err(e) => notes.push(format!("PostgreSQL rows skipped: {e}")),
