@@ -727,7 +727,8 @@ impl Engine {
                     id: id.to_string(),
                 })?;
         let totals = self.inner.store.session_totals(id).await?;
-        let busy = self.inner.queues.lock().contains_key(id);
+        // Busy from the moment an input is accepted: while its run is created, then queued.
+        let busy = self.inner.queues.lock().contains_key(id) || self.inner.creations.is_busy(id);
         Ok(SessionView {
             session: crate::views::session_info(session),
             totals: crate::views::session_totals(totals),
