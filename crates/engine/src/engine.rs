@@ -919,17 +919,18 @@ impl Engine {
         mut planned: Planned,
     ) -> Result<Created, EngineError> {
         for _ in 0..CREATION_TRIES {
+            let Planned { plan, stored, pin } = planned;
             let new_run = NewRun {
                 id: creation.run_id.clone(),
                 session_id: creation.session_id.clone(),
-                input: planned.stored.clone(),
+                input: stored,
                 idempotency_key: creation.idempotency_key.clone(),
                 acknowledged: creation.acknowledged,
             };
             let found = match self
                 .inner
                 .store
-                .create_run_planned(new_run, planned.pin.as_deref())
+                .create_run_planned(new_run, pin.as_deref())
                 .await?
             {
                 Creation::Existing(run) => return Ok(Created::Existing(run)),
@@ -939,7 +940,7 @@ impl Engine {
                     session,
                 } => {
                     let ready = Box::new(Ready {
-                        plan: planned.plan,
+                        plan,
                         session: SessionSettings::of(session),
                         in_line,
                     });
