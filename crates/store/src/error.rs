@@ -132,6 +132,17 @@ pub enum StoreError {
         reason: &'static str,
     },
 
+    /// A batch of run events overlaps seqs the run already stored.
+    #[error("run {run_id:?} already has events stored in seq {first}..={last}; a run's events are written once")]
+    EventsOverlap {
+        /// The run.
+        run_id: String,
+        /// First seq of the refused batch.
+        first: u64,
+        /// Last seq of the refused batch.
+        last: u64,
+    },
+
     /// The write succeeded on its own but its group transaction did not commit.
     #[error("write was not committed: {message}")]
     GroupFailed {

@@ -1,6 +1,7 @@
 //! Run events: the ordered log of a run's events (deltas, tool progress, completion), each
 //! with the seq its run gave it, written in batches by [`crate::RunRepo::append_events`]
-//! and [`crate::RunRepo::finish_run`] and replayed from a sequence number.
+//! and [`crate::RunRepo::finish_run`] and replayed from a sequence number. On SQLite a
+//! batch is one row (`run_event_batches`); the view `run_events` shows it a row an event.
 
 use rusqlite::{params, Connection};
 use serde::Serialize;
@@ -54,7 +55,11 @@ impl NewEvent {
     }
 }
 
-/// Inserts `events` of `run_id`, stamped `now`.
+/// Inserts `events` of `run_id`, stamped `now`: each run of consecutive seqs is one row
+/// of `run_event_batches` (its events as one JSON array of `[kind, data]` pairs, the
+/// first at `first_seq`), so a run's end stores its dozen events as one row, not a dozen
+/// rows with their index entries. A batch that would overlap a stored one is refused, as
+/// a duplicated `(run, seq)` always was.
 pub(crate) fn insert_events(
     conn: &Connection,
     run_id: &str,
@@ -62,12 +67,53 @@ pub(crate) fn insert_events(
     now: &str,
 ) -> Result<(), StoreError> {
     let mut insert = conn.prepare_cached(
-        "INSERT INTO run_events (run_id, seq, kind, data, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO run_event_batches (run_id, first_seq, last_seq, events, created_at)
+         SELECT ?1, ?2, ?3, ?4, ?5
+         WHERE NOT EXISTS (SELECT 1 FROM run_event_batches
+                           WHERE run_id = ?1 AND last_seq >= ?2 AND first_seq <= ?3)",
     )?;
-    for event in events {
-        insert.execute(params![run_id, event.seq, event.kind, event.data, now])?;
+    let mut body = String::new();
+    for batch in dense_runs(events) {
+        let (first, last) = (batch[0].seq, batch[batch.len() - 1].seq);
+        encode_batch(batch, &mut body)?;
+        if insert.execute(params![run_id, first, last, body, now])? == 0 {
+            return Err(StoreError::EventsOverlap {
+                run_id: run_id.to_owned(),
+                first,
+                last,
+            });
+        }
     }
+    Ok(())
+}
+
+/// Splits `events` where a seq is not the one before it plus one.
+fn dense_runs(events: &[NewEvent]) -> impl Iterator<Item = &[NewEvent]> {
+    events.chunk_by(|a, b| a.seq.checked_add(1) == Some(b.seq))
+}
+
+/// Writes `[[kind, data], …]` into `out` (cleared first); `data` is already JSON text.
+fn encode_batch(batch: &[NewEvent], out: &mut String) -> Result<(), StoreError> {
+    out.clear();
+    out.reserve(
+        batch
+            .iter()
+            .map(|e| e.kind.len() + e.data.len() + 6)
+            .sum::<usize>()
+            + 2,
+    );
+    out.push('[');
+    for (i, event) in batch.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('[');
+        out.push_str(&to_text(event.kind.as_str())?);
+        out.push(',');
+        out.push_str(&event.data);
+        out.push(']');
+    }
+    out.push(']');
     Ok(())
 }
 
@@ -78,23 +124,34 @@ pub(crate) fn events_after(
     after_seq: u64,
 ) -> Result<Vec<RunEvent>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, kind, data, created_at FROM run_events
-         WHERE run_id = ?1 AND seq > ?2 ORDER BY seq",
+        "SELECT first_seq, events, created_at FROM run_event_batches
+         WHERE run_id = ?1 AND last_seq > ?2 ORDER BY first_seq",
     )?;
-    let rows = stmt.query_map(params![run_id, after_seq], |row| {
-        Ok(RunEvent {
-            seq: row.get(0)?,
-            kind: row.get(1)?,
-            data: json_column::column(row, 2)?,
-            created_at: row.get(3)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    let mut rows = stmt.query(params![run_id, after_seq])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let first: u64 = row.get(0)?;
+        let pairs: Vec<(String, Value)> = json_column::parsed(row, 1)?;
+        let created_at: String = row.get(2)?;
+        for (seq, (kind, data)) in (first..).zip(pairs) {
+            if seq > after_seq {
+                out.push(RunEvent {
+                    seq,
+                    kind,
+                    data,
+                    created_at: created_at.clone(),
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The last stored seq of the run (0 when it has none).
 pub(crate) fn last_seq(conn: &Connection, run_id: &str) -> Result<u64, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM run_events WHERE run_id = ?1")?
+        .prepare_cached(
+            "SELECT COALESCE(MAX(last_seq), 0) FROM run_event_batches WHERE run_id = ?1",
+        )?
         .query_row([run_id], |row| row.get(0))?)
 }

@@ -29,3 +29,13 @@ pub(crate) fn column_opt(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<V
 pub(crate) fn column(row: &Row<'_>, idx: usize) -> rusqlite::Result<Value> {
     column_opt(row, idx).map(Option::unwrap_or_default)
 }
+
+/// Parses the JSON text in column `idx` (not NULL) as a `T`.
+pub(crate) fn parsed<T: serde::de::DeserializeOwned>(
+    row: &Row<'_>,
+    idx: usize,
+) -> rusqlite::Result<T> {
+    let text: String = row.get(idx)?;
+    serde_json::from_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+}

@@ -99,10 +99,15 @@ fn prune_runs(conn: &Connection, cutoff: &str, limit: u32) -> rusqlite::Result<P
         rows.collect::<rusqlite::Result<_>>()?
     };
     let mut pruned = Pruned::default();
-    let mut events = conn.prepare_cached("DELETE FROM run_events WHERE run_id = ?1")?;
+    let mut events = conn.prepare_cached(
+        "DELETE FROM run_event_batches WHERE run_id = ?1 RETURNING last_seq - first_seq + 1",
+    )?;
     let mut runs = conn.prepare_cached("DELETE FROM runs WHERE id = ?1")?;
     for id in &ids {
-        pruned.events += events.execute([id])?;
+        let counts = events.query_map([id], |row| row.get::<_, usize>(0))?;
+        for count in counts {
+            pruned.events += count?;
+        }
         pruned.runs += runs.execute([id])?;
     }
     Ok(pruned)

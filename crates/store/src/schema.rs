@@ -166,6 +166,31 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE sessions ADD COLUMN message_seq INTEGER NOT NULL DEFAULT 0;
     UPDATE sessions SET message_seq =
         (SELECT COALESCE(MAX(seq), 0) FROM messages m WHERE m.session_id = sessions.id);",
+    // 8: a batch of run events is one row (a run's end writes a dozen events: one row and
+    // one index entry instead of a dozen of each); `events` is a JSON array of
+    // `[kind, data]` pairs with seqs `first_seq..=last_seq`. Stored events move over one
+    // row each (a payload that is not JSON, which ferry never wrote, is kept as a JSON
+    // string rather than refusing to open), and the view `run_events` still shows one row
+    // per event.
+    "CREATE TABLE run_event_batches (
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        events TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (run_id, first_seq),
+        CHECK (last_seq >= first_seq)
+    );
+    INSERT INTO run_event_batches (run_id, first_seq, last_seq, events, created_at)
+        SELECT run_id, seq, seq,
+               json_array(json_array(kind,
+                   CASE WHEN json_valid(data) THEN json(data) ELSE data END)),
+               created_at
+        FROM run_events ORDER BY run_id, seq;
+    DROP TABLE run_events;
+    CREATE VIEW run_events (run_id, seq, kind, data, created_at) AS
+        SELECT b.run_id, b.first_seq + e.key, e.value ->> 0, e.value -> 1, b.created_at
+        FROM run_event_batches b, json_each(b.events) e;",
 ];
 
 /// The schema version this build writes.
@@ -275,5 +300,100 @@ mod tests {
             .unwrap();
         assert_eq!(added[0].seq, 3);
         assert_eq!(store.history("s").await.unwrap().len(), 3);
+    }
+
+    /// A version-7 database's events (a row each) move to batch rows unchanged: read back
+    /// with their seqs, kinds, payloads and times, still shown a row each by the
+    /// `run_events` view, and the run's next events go after them.
+    #[tokio::test]
+    async fn a_version_7_database_keeps_its_events() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
+            for step in &MIGRATIONS[..7] {
+                conn.execute_batch(step).unwrap();
+            }
+            conn.execute_batch(
+                r#"INSERT INTO sessions (id, created_at, updated_at)
+                     VALUES ('s', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');
+                 INSERT INTO runs (id, session_id, status, created_at, input, ord) VALUES
+                     ('r', 's', 'running', '2026-01-01T00:00:00.000Z', '{}', 1);
+                 INSERT INTO run_events (run_id, seq, kind, data, created_at) VALUES
+                     ('r', 2, 'output.delta', '{"text":"b \"q\" é","n":1.5}', '2026-01-01T00:00:02.000Z'),
+                     ('r', 3, 'hand.edited', '{not json', '2026-01-01T00:00:03.000Z'),
+                     ('r', 1, 'run.started', '{"route":"main"}', '2026-01-01T00:00:01.000Z');
+                 PRAGMA user_version = 7;"#,
+            )
+            .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let events = store.events_after("r", 0).await.unwrap();
+        let read: Vec<_> = events
+            .iter()
+            .map(|e| {
+                (
+                    e.seq,
+                    e.kind.as_str(),
+                    e.data.clone(),
+                    e.created_at.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            read,
+            [
+                (
+                    1,
+                    "run.started",
+                    json!({"route": "main"}),
+                    "2026-01-01T00:00:01.000Z"
+                ),
+                (
+                    2,
+                    "output.delta",
+                    json!({"text": "b \"q\" é", "n": 1.5}),
+                    "2026-01-01T00:00:02.000Z"
+                ),
+                (
+                    3,
+                    "hand.edited",
+                    json!("{not json"),
+                    "2026-01-01T00:00:03.000Z"
+                ),
+            ]
+        );
+        store
+            .append_events(
+                "r",
+                None,
+                vec![crate::NewEvent::new(4, "output.delta", &json!({"text": "c"})).unwrap()],
+            )
+            .await
+            .unwrap();
+        let conn = Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
+        let shown: Vec<(i64, String, String)> = conn
+            .prepare("SELECT seq, kind, data FROM run_events WHERE run_id = 'r' ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            shown,
+            [
+                (
+                    1,
+                    "run.started".to_owned(),
+                    r#"{"route":"main"}"#.to_owned()
+                ),
+                (
+                    2,
+                    "output.delta".to_owned(),
+                    r#"{"text":"b \"q\" é","n":1.5}"#.to_owned()
+                ),
+                (3, "hand.edited".to_owned(), r#""{not json""#.to_owned()),
+                (4, "output.delta".to_owned(), r#"{"text":"c"}"#.to_owned()),
+            ]
+        );
     }
 }

@@ -86,7 +86,10 @@ pub(crate) fn stats(conn: &Connection, db_path: &Path) -> Result<StoreStats, Sto
         sessions: count(conn, "SELECT COUNT(*) FROM sessions")?,
         runs: runs_by_status.values().sum(),
         messages: count(conn, "SELECT COUNT(*) FROM messages")?,
-        events: count(conn, "SELECT COUNT(*) FROM run_events")?,
+        events: count(
+            conn,
+            "SELECT COALESCE(SUM(last_seq - first_seq + 1), 0) FROM run_event_batches",
+        )?,
         assets: count(conn, "SELECT COUNT(*) FROM assets")?,
         asset_bytes: count(conn, "SELECT CAST(TOTAL(size) AS INTEGER) FROM assets")?,
         db_bytes: db_bytes(db_path)?,

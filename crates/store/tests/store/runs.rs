@@ -317,7 +317,17 @@ async fn finish_run_is_all_or_nothing() {
         event(1, "run.completed", json!({})),
     ];
     let err = store.finish_run(clash).await.expect_err("duplicate seq");
-    assert!(matches!(err, StoreError::Sqlite(_)), "{err}");
+    assert!(
+        matches!(
+            err,
+            StoreError::EventsOverlap {
+                first: 1,
+                last: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
     let run = store.get_run("r1").await.expect("get").expect("exists");
     assert_eq!(run.status, RunStatus::Running);
     assert!(run.finished_at.is_none() && run.output.is_none());
