@@ -111,7 +111,7 @@ pub fn run_summary(
 pub fn run_view_summary(run: &ferry_types::RunView) -> String {
     run_summary(
         run.model_served.as_deref(),
-        run.usage.as_ref(),
+        run.usage.as_deref(),
         run.cost,
         None,
     )

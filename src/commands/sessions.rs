@@ -370,7 +370,7 @@ async fn input(g: &GlobalArgs, client: &ApiClient, args: &InputArgs) -> Result<(
             show_output(client, &done.output, args.save_dir.as_deref()).await?;
             eprintln!(
                 "{}",
-                run_summary(done.model.as_deref(), done.usage.as_ref(), done.cost, Some(done.duration_ms))
+                run_summary(done.model.as_deref(), done.usage.as_deref(), done.cost, Some(done.duration_ms))
             );
             Ok(())
         }

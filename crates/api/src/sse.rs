@@ -119,7 +119,7 @@ mod tests {
             }));
         }
         let (terminal, _) = hub.prepare(RunEvent::RunCompleted(RunCompleted {
-            output: json!({"text": "…"}),
+            output: json!({"text": "…"}).into(),
             usage: None,
             cost: None,
             model: None,

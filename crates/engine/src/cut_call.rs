@@ -26,7 +26,7 @@ pub(crate) struct InFlight {
     route: String,
     model: String,
     generation_id: Option<String>,
-    usage: Option<Value>,
+    usage: Option<Arc<Value>>,
 }
 
 impl InFlight {
@@ -65,9 +65,9 @@ impl InFlight {
     }
 
     /// `usage` and `cost` of the run with what the stream of this call showed added.
-    pub(crate) fn add_known(&self, usage: &mut Option<Value>, cost: &mut Option<f64>) {
-        add_usage(usage, self.usage.as_ref());
-        add_cost(cost, self.usage.as_ref().and_then(stream_cost));
+    pub(crate) fn add_known(&self, usage: &mut Option<Arc<Value>>, cost: &mut Option<f64>) {
+        add_usage(usage, self.usage.clone());
+        add_cost(cost, self.usage.as_deref().and_then(stream_cost));
     }
 
     /// What the call is known to have cost, for its ledger row.
@@ -82,7 +82,7 @@ impl InFlight {
             model: None,
             prompt_tokens: n("prompt_tokens"),
             completion_tokens: n("completion_tokens"),
-            cost: self.usage.as_ref().and_then(stream_cost),
+            cost: self.usage.as_deref().and_then(stream_cost),
             generation_id: self.generation_id.clone(),
             run_id: Some(run_id.to_owned()),
         }
@@ -109,7 +109,7 @@ pub(crate) fn account(
     inner: &Arc<Inner>,
     run_id: &str,
     call: InFlight,
-    usage: Option<Value>,
+    usage: Option<Arc<Value>>,
     cost: Option<f64>,
 ) {
     let verified = inner
@@ -162,8 +162,9 @@ pub(crate) fn account(
             run_id: Some(run_id.clone()),
         });
         let (mut usage, mut cost) = (usage, cost);
-        add_usage(&mut usage, Some(&usage_of(prompt, completion, billed)));
+        add_usage(&mut usage, Some(Arc::new(usage_of(prompt, completion, billed))));
         add_cost(&mut cost, billed);
+        let usage = usage.map(Arc::unwrap_or_clone);
         if let Err(e) = inner.store.set_run_spend(&run_id, usage, cost).await {
             tracing::warn!(run = %run_id, error = %e, "cannot record the cost of the model call cut short");
         }
@@ -184,10 +185,13 @@ mod tests {
             usage_of(Some(40), Some(9), Some(0.0042)),
             json!({"prompt_tokens": 40, "completion_tokens": 9, "total_tokens": 49, "cost": 0.0042})
         );
-        let mut usage = Some(
+        let mut usage = Some(Arc::new(
             json!({"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12, "cost": 0.001}),
+        ));
+        add_usage(
+            &mut usage,
+            Some(Arc::new(usage_of(Some(40), Some(9), Some(0.004)))),
         );
-        add_usage(&mut usage, Some(&usage_of(Some(40), Some(9), Some(0.004))));
         let u = usage.unwrap();
         assert_eq!(
             (u["prompt_tokens"].as_u64(), u["total_tokens"].as_u64()),

@@ -1123,9 +1123,11 @@ impl Engine {
                 }
             }
         }
-        // A run that ended here carries its stored row; any other is read back.
+        // A run that ended here carries its stored row; any other is read back. The hub
+        // is gone once its worker moved on (and this one is dropped here), so the row
+        // is usually ours alone and moves out instead of being copied.
         let run = match hub.and_then(|hub| hub.ended_run()) {
-            Some(run) => run,
+            Some(run) => Arc::unwrap_or_clone(run),
             None => self.get_run(run_id).await?,
         };
         Ok((run, terminal.map(|e| e.event)))

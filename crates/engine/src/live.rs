@@ -78,7 +78,7 @@ struct Log {
     flushes: Vec<JoinHandle<()>>,
     /// The run as its end stored it, kept from the terminal event on (so a caller waiting
     /// for the end answers without reading it back).
-    ended: Option<Run>,
+    ended: Option<Arc<Run>>,
 }
 
 /// What the run's end writes with its final row ([`LiveRun::prepare`]).
@@ -104,7 +104,7 @@ pub struct LiveRun {
     store: Arc<dyn RunRepo>,
     /// Usage and cost of the model calls (and tools) that finished so far, kept for a run
     /// that ends failed or cancelled.
-    spent: Mutex<(Option<serde_json::Value>, Option<f64>)>,
+    spent: Mutex<(Option<Arc<serde_json::Value>>, Option<f64>)>,
     /// The model call in flight, kept here so that a cancel, which drops the run's
     /// future, still finds what the call cost.
     call: Mutex<Option<InFlight>>,
@@ -175,7 +175,7 @@ impl LiveRun {
 
     /// The run as its end stored it, once the terminal event was published after a
     /// successful write.
-    pub(crate) fn ended_run(&self) -> Option<Run> {
+    pub(crate) fn ended_run(&self) -> Option<Arc<Run>> {
         self.log.lock().ended.clone()
     }
 
@@ -210,10 +210,10 @@ impl LiveRun {
 
     /// Publishes the terminal event with the run as its end stored it.
     pub(crate) fn publish_end(&self, event: Event, run: Run) {
-        self.publish_with(event, Some(run));
+        self.publish_with(event, Some(Arc::new(run)));
     }
 
-    fn publish_with(&self, event: Event, ended: Option<Run>) {
+    fn publish_with(&self, event: Event, ended: Option<Arc<Run>>) {
         let mut log = self.log.lock();
         if ended.is_some() {
             log.ended = ended;
@@ -277,12 +277,12 @@ impl LiveRun {
     }
 
     /// Records the usage and cost of the steps finished so far.
-    pub(crate) fn note_spent(&self, usage: Option<serde_json::Value>, cost: Option<f64>) {
+    pub(crate) fn note_spent(&self, usage: Option<Arc<serde_json::Value>>, cost: Option<f64>) {
         *self.spent.lock() = (usage, cost);
     }
 
     /// Usage and cost of the steps finished so far.
-    pub(crate) fn spent(&self) -> (Option<serde_json::Value>, Option<f64>) {
+    pub(crate) fn spent(&self) -> (Option<Arc<serde_json::Value>>, Option<f64>) {
         self.spent.lock().clone()
     }
 

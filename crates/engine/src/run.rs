@@ -17,7 +17,7 @@ use crate::engine::{Engine, Inner, INTERRUPTED_ON_SHUTDOWN};
 use crate::input::RunPlan;
 use crate::live::{Event, LiveRun};
 use crate::tool_loop::{SessionSettings, Turn};
-use crate::unstored::{Kept, UnstoredEnd};
+use crate::unstored::UnstoredEnd;
 use crate::EngineError;
 
 /// A queued run, handed to its session's worker.
@@ -184,6 +184,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
             if inner.billing.enabled() && model_calls == 1 {
                 reconcile = generation_id.clone().map(|g| (route, g));
             }
+            let output = Arc::new(output);
             let event = RunEvent::RunCompleted(RunCompleted {
                 output: output.clone(),
                 usage: usage.clone(),
@@ -291,13 +292,12 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
     let mut finish = finish;
     finish.start = unstored.start;
     finish.events = unstored.events;
-    let kept = Kept::of(&finish);
-    let spent = (finish.usage.clone(), finish.cost);
-    match inner.store.finish_run(finish).await {
+    let finish = Arc::new(finish);
+    match inner.store.finish_run(finish.clone()).await {
         Ok(run) => {
             hub.publish_end(event, run);
             if let Some(call) = cut {
-                crate::cut_call::account(inner, &run_id, call, spent.0, spent.1);
+                crate::cut_call::account(inner, &run_id, call, finish.usage.clone(), finish.cost);
             }
             if let Some((route, generation_id)) = reconcile {
                 inner
@@ -311,7 +311,7 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
             let err = EngineError::from(e);
             let end = UnstoredEnd::storage_failure(
                 &run_id,
-                kept,
+                &finish,
                 &err,
                 "run",
                 partial_output(&hub),
@@ -391,7 +391,7 @@ fn trace_run(
     });
 }
 
-fn partial_output(hub: &LiveRun) -> Option<serde_json::Value> {
+fn partial_output(hub: &LiveRun) -> Option<Arc<serde_json::Value>> {
     let text = hub.output_so_far();
-    (!text.is_empty()).then(|| json!({"text": text}))
+    (!text.is_empty()).then(|| Arc::new(json!({"text": text})))
 }

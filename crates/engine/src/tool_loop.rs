@@ -84,7 +84,7 @@ pub(crate) struct Turn {
     /// `{text, reasoning, parts?, source, speech?, speech_error?}`.
     pub output: Value,
     /// Usage summed over the turn's model calls.
-    pub usage: Option<Value>,
+    pub usage: Option<Arc<Value>>,
     /// Model calls plus media tools, in credits.
     pub cost: Option<f64>,
     /// The model that served the last call.
@@ -289,22 +289,22 @@ impl TurnRunner {
                 .call_models(hub, plan, &ctx, &messages, current, attempts)
                 .await;
             let call = hub.end_call();
-            let (outcome, served_index, route_id) = called?;
+            let (mut outcome, served_index, route_id) = called?;
             if let Some(call) = call {
                 call.into_admission()
                     .settle(Spent::of_outcome(&outcome, &hub.run_id));
             }
             current = served_index;
-            add_usage(&mut usage, outcome.usage.as_ref());
+            add_usage(&mut usage, outcome.usage.take());
             add_cost(&mut cost, outcome.cost);
             hub.note_spent(usage.clone(), cost);
-            messages.push(outcome.message.clone());
+            messages.push(std::mem::take(&mut outcome.message));
             let model = outcome
                 .model
                 .clone()
                 .unwrap_or_else(|| plan.chain[current].model.clone());
             let finished = |output: Value,
-                            usage: Option<Value>,
+                            usage: Option<Arc<Value>>,
                             cost: Option<f64>,
                             messages: Vec<Value>| Turn {
                 output,
@@ -734,21 +734,21 @@ mod tests {
     #[test]
     fn usage_is_summed_across_steps() {
         let mut acc = None;
-        add_usage(
-            &mut acc,
-            Some(
-                &json!({"prompt_tokens": 10, "completion_tokens": 2, "cost": 0.5, "completion_tokens_details": {"reasoning_tokens": 1}}),
-            ),
+        let first = Arc::new(
+            json!({"prompt_tokens": 10, "completion_tokens": 2, "cost": 0.5, "completion_tokens_details": {"reasoning_tokens": 1}}),
         );
+        add_usage(&mut acc, Some(first.clone()));
         add_usage(
             &mut acc,
-            Some(
-                &json!({"prompt_tokens": 30, "completion_tokens": 5, "cost": 0.25, "completion_tokens_details": {"reasoning_tokens": 0}, "is_byok": false}),
-            ),
+            Some(Arc::new(
+                json!({"prompt_tokens": 30, "completion_tokens": 5, "cost": 0.25, "completion_tokens_details": {"reasoning_tokens": 0}, "is_byok": false}),
+            )),
         );
         add_usage(&mut acc, None);
+        // The first usage, still held elsewhere (the run's live hub), is not changed.
+        assert_eq!(first["prompt_tokens"], 10);
         assert_eq!(
-            acc.unwrap(),
+            *acc.unwrap(),
             json!({"prompt_tokens": 40, "completion_tokens": 7, "cost": 0.75, "completion_tokens_details": {"reasoning_tokens": 1}, "is_byok": false})
         );
     }

@@ -1,9 +1,13 @@
 //! Totals of a run: usage objects and costs summed across its model and tool calls.
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 
 /// Adds the numbers of `next` into `acc` (objects recursively; other values: the latest).
-pub(crate) fn add_usage(acc: &mut Option<Value>, next: Option<&Value>) {
+/// The first usage is taken as it is (shared, not copied); a second one is added into a
+/// copy only when someone else still holds the first.
+pub(crate) fn add_usage(acc: &mut Option<Arc<Value>>, next: Option<Arc<Value>>) {
     fn merge(a: &mut Value, b: &Value) {
         match (a, b) {
             (Value::Object(a), Value::Object(b)) => {
@@ -28,8 +32,8 @@ pub(crate) fn add_usage(acc: &mut Option<Value>, next: Option<&Value>) {
     }
     if let Some(next) = next {
         match acc {
-            Some(a) => merge(a, next),
-            None => *acc = Some(next.clone()),
+            Some(a) => merge(Arc::make_mut(a), &next),
+            None => *acc = Some(next),
         }
     }
 }

@@ -4,9 +4,10 @@
 //! until a write works, so no run stays `queued`/`running` while the daemon is up. If the
 //! daemon stops first, the next start marks the run `interrupted` as after a crash.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_store::{NewEvent, Run, RunError, RunFinish, RunStart, RunStatus};
+use ferry_store::{NewEvent, Run, RunError, RunFinish, RunStatus};
 use ferry_types::{RunEnded, RunEvent};
 use serde_json::Value;
 
@@ -19,44 +20,21 @@ const RETRY_EVERY: Duration = Duration::from_secs(1);
 /// A failed run end waiting to be written.
 #[derive(Debug, Clone)]
 pub(crate) struct UnstoredEnd {
-    pub(crate) finish: RunFinish,
+    pub(crate) finish: Arc<RunFinish>,
     /// The `run.failed` payload.
     pub(crate) event: RunEnded,
 }
 
-/// What a failed end keeps of the end that could not be written.
-pub(crate) struct Kept {
-    attempts: Value,
-    usage: Option<Value>,
-    cost: Option<f64>,
-    start: Option<RunStart>,
-    /// The end's events but its terminal one, which the failed end replaces.
-    events: Vec<NewEvent>,
-}
-
-impl Kept {
-    /// Taken before `finish` is handed to the store.
-    pub(crate) fn of(finish: &RunFinish) -> Kept {
-        let before_terminal = finish.events.len().saturating_sub(1);
-        Kept {
-            attempts: finish.attempts.clone(),
-            usage: finish.usage.clone(),
-            cost: finish.cost,
-            start: finish.start.clone(),
-            events: finish.events[..before_terminal].to_vec(),
-        }
-    }
-}
-
 impl UnstoredEnd {
-    /// The failed end of run `run_id`, whose end (terminal event `event_seq`) could not be
-    /// written because of `err`; `what` names it in the message ("run", "call").
+    /// The failed end of run `run_id`, whose end `unwritten` (terminal event `event_seq`,
+    /// last of its events) could not be written because of `err`; `what` names it in the
+    /// message ("run", "call"). It keeps the unwritten end's start, spend and events.
     pub(crate) fn storage_failure(
         run_id: &str,
-        kept: Kept,
+        unwritten: &RunFinish,
         err: &EngineError,
         what: &str,
-        output: Option<Value>,
+        output: Option<Arc<Value>>,
         event_seq: u64,
     ) -> UnstoredEnd {
         let message = format!(
@@ -64,29 +42,30 @@ impl UnstoredEnd {
             err.client_message()
         );
         let event = err.run_ended(message.clone());
-        let mut events = kept.events;
+        let before_terminal = unwritten.events.len().saturating_sub(1);
+        let mut events = unwritten.events[..before_terminal].to_vec();
         let failed = RunEvent::RunFailed(event.clone());
         match NewEvent::new(event_seq, failed.kind(), &failed.payload()) {
             Ok(row) => events.push(row),
             Err(e) => tracing::warn!(run = %run_id, error = %e, "run event not stored"),
         }
         UnstoredEnd {
-            finish: RunFinish {
+            finish: Arc::new(RunFinish {
                 run_id: run_id.to_string(),
                 status: RunStatus::Failed,
                 model_served: None,
-                usage: kept.usage,
-                cost: kept.cost,
+                usage: unwritten.usage.clone(),
+                cost: unwritten.cost,
                 output,
                 error_code: Some(err.code().to_string()),
                 error_message: Some(message),
-                attempts: kept.attempts,
+                attempts: unwritten.attempts.clone(),
                 cache_status: None,
                 generation_id: None,
                 messages: Vec::new(),
-                start: kept.start,
+                start: unwritten.start.clone(),
                 events,
-            },
+            }),
             event,
         }
     }
@@ -119,7 +98,7 @@ impl Engine {
             return true;
         };
         // The failed end's event goes with its run row: an attempt that fails stores neither.
-        let done = match self.store().finish_run(end.finish).await {
+        let done = match self.store().finish_run(end.finish.clone()).await {
             Ok(_) => {
                 tracing::info!(run = %run_id, "stored the failed end of a run after a storage failure");
                 true
@@ -149,10 +128,10 @@ impl Engine {
         if let Some(end) = self.unstored_end(&run.id) {
             run.status = RunStatus::Failed;
             run.error = Some(RunError {
-                code: end.finish.error_code.unwrap_or_default(),
-                message: end.finish.error_message.unwrap_or_default(),
+                code: end.finish.error_code.clone().unwrap_or_default(),
+                message: end.finish.error_message.clone().unwrap_or_default(),
             });
-            run.attempts = end.finish.attempts;
+            run.attempts = end.finish.attempts.clone();
         }
     }
 }

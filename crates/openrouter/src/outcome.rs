@@ -1,6 +1,8 @@
 //! Assembly of a [`ChatOutcome`] (and the assistant history message inside it) from the
 //! parts of a reply, shared by the streaming and the non-streaming parsers.
 
+use std::sync::Arc;
+
 use serde_json::{json, Map, Value};
 
 use crate::types::{ChatOutcome, ToolCall};
@@ -15,7 +17,7 @@ pub(crate) struct ReplyParts {
     pub tool_calls: Vec<Value>,
     pub images: Vec<Value>,
     pub finish_reason: Option<String>,
-    pub usage: Option<Value>,
+    pub usage: Option<Arc<Value>>,
     pub model: Option<String>,
     pub provider: Option<String>,
     pub id: Option<String>,
@@ -90,7 +92,7 @@ mod tests {
     fn text_reply_message() {
         let out = ReplyParts {
             content: "hi".into(),
-            usage: Some(json!({"total_tokens": 3, "cost": 0.25})),
+            usage: Some(json!({"total_tokens": 3, "cost": 0.25}).into()),
             model: Some("m".into()),
             ..ReplyParts::default()
         }

@@ -92,7 +92,11 @@ pub(crate) fn parse_completion(
             .cloned()
             .unwrap_or_default(),
         finish_reason: string_of(choice.get("finish_reason")),
-        usage: v.get("usage").filter(|u| u.is_object()).cloned(),
+        usage: v
+            .get("usage")
+            .filter(|u| u.is_object())
+            .cloned()
+            .map(Into::into),
         model: string_of(v.get("model")),
         provider: string_of(v.get("provider")),
         id: string_of(v.get("id")),

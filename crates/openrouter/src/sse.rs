@@ -136,7 +136,7 @@ mod tests {
                     StreamEvent::Text("Hello".into()),
                     StreamEvent::Text(" world".into()),
                     StreamEvent::Usage(
-                        json!({"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7, "cost": 0.00012})
+                        json!({"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7, "cost": 0.00012}).into()
                     ),
                 ],
                 "split {split}"

@@ -2,6 +2,8 @@
 //! [`StreamEvent`]s (as they arrive) and, at the end, one [`ChatOutcome`]. Pure: the SSE
 //! framing itself is done in [`crate::sse`].
 
+use std::sync::Arc;
+
 use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
@@ -38,7 +40,7 @@ pub(crate) struct StreamAccumulator<'c> {
     tool_calls: BTreeMap<u32, PartialToolCall>,
     images: Vec<Value>,
     finish_reason: Option<String>,
-    usage: Option<Value>,
+    usage: Option<Arc<Value>>,
     model: Option<String>,
     provider: Option<String>,
     id: Option<String>,
@@ -107,6 +109,7 @@ impl<'c> StreamAccumulator<'c> {
         set_if_str(&mut self.model, chunk.model.as_deref());
         set_if_str(&mut self.provider, chunk.provider.as_deref());
         if let Some(usage) = chunk.usage.filter(Value::is_object) {
+            let usage = Arc::new(usage);
             on_event(StreamEvent::Usage(usage.clone()));
             self.usage = Some(usage);
         }

@@ -1,6 +1,8 @@
 //! The driver's request and result types: what the engine hands to a [`crate::Provider`]
 //! and what comes back (stream events while a reply arrives, the outcome at the end).
 
+use std::sync::Arc;
+
 use ferry_config::{ModelParams, ProviderRouting, ThinkingLevel};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -83,7 +85,7 @@ pub enum StreamEvent {
     /// cut short (the run was cancelled) can still be looked up with it.
     Generation(String),
     /// Not output: the usage object (tokens, `cost`) when a chunk carries it.
-    Usage(Value),
+    Usage(Arc<Value>),
 }
 
 impl StreamEvent {
@@ -114,8 +116,8 @@ pub struct ChatOutcome {
     pub reasoning: Option<String>,
     pub tool_calls: Vec<ToolCall>,
     pub finish_reason: Option<String>,
-    /// OpenRouter's usage object as received.
-    pub usage: Option<Value>,
+    /// OpenRouter's usage object as received (shared by the run's events, row and view).
+    pub usage: Option<Arc<Value>>,
     /// `usage.cost` (USD credits).
     pub cost: Option<f64>,
     /// The model that served (response `model`).

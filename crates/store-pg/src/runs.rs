@@ -3,6 +3,8 @@
 //! the end in one all-or-nothing transaction, reads in creation order (`ord`), and crash
 //! recovery.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use ferry_store::{
@@ -47,9 +49,9 @@ fn run_from_row(row: &Row) -> Result<Run, StoreError> {
         route: row.get("route"),
         model_requested: row.get("model_requested"),
         model_served: row.get("model_served"),
-        usage: columns::json_opt(row, "usage")?,
+        usage: columns::json_opt(row, "usage")?.map(Arc::new),
         cost: row.get("cost"),
-        output: columns::json_opt(row, "output")?,
+        output: columns::json_opt(row, "output")?.map(Arc::new),
         error,
         attempts: columns::json_opt(row, "attempts")?.unwrap_or_else(|| Value::Array(Vec::new())),
         idempotency_key: row.get("idempotency_key"),
@@ -370,7 +372,7 @@ impl RunRepo for PgStore {
         tx.commit().await.map_err(db)
     }
 
-    async fn finish_run(&self, fin: RunFinish) -> Result<Run, StoreError> {
+    async fn finish_run(&self, fin: Arc<RunFinish>) -> Result<Run, StoreError> {
         if !fin.status.is_terminal() {
             return Err(StoreError::InvalidTransition {
                 id: fin.run_id.clone(),
@@ -384,8 +386,8 @@ impl RunRepo for PgStore {
         let conn = self.writer().await?;
         let now = now_rfc3339();
         let (usage, output, attempts) = (
-            json_text_opt(fin.usage.as_ref()),
-            json_text_opt(fin.output.as_ref()),
+            json_text_opt(fin.usage.as_deref()),
+            json_text_opt(fin.output.as_deref()),
             json_text(&fin.attempts),
         );
         let start = fin.start.as_ref();

@@ -42,9 +42,9 @@ fn finish(id: &str, status: RunStatus, messages: Vec<serde_json::Value>, seq: u6
         start: None,
         status,
         model_served: Some("m".into()),
-        usage: Some(json!({"prompt_tokens": 3, "completion_tokens": 4})),
+        usage: Some(json!({"prompt_tokens": 3, "completion_tokens": 4}).into()),
         cost: Some(0.5),
-        output: Some(json!({"text": "hi"})),
+        output: Some(json!({"text": "hi"}).into()),
         error_code: None,
         error_message: None,
         attempts: json!([{"route": "openrouter"}]),
@@ -77,12 +77,13 @@ async fn every_end_answers_what_a_read_finds(s: Backend) {
         fin.start = with_start.then(start);
         fin.error_code = code.map(Into::into);
         fin.error_message = code.map(|c| format!("it ended: {c} \"quoted\""));
-        fin.usage = Some(json!({"prompt_tokens": 3, "cost": 6.5999999999999995e-6, "n": -1}));
+        fin.usage =
+            Some(json!({"prompt_tokens": 3, "cost": 6.5999999999999995e-6, "n": -1}).into());
         fin.output = None;
         fin.cost = Some(0.1 + 0.2);
         fin.generation_id = None;
         fin.cache_status = Some("HIT".into());
-        let ended = s.finish_run(fin).await.unwrap();
+        let ended = s.finish_run(fin.into()).await.unwrap();
         let read = s.get_run(&id).await.unwrap().unwrap();
         assert_eq!(
             serde_json::to_value(&ended).unwrap(),
@@ -207,15 +208,18 @@ async fn runs_events_and_end(s: Backend) {
         RunStatus::Running
     );
     let ended = s
-        .finish_run(finish(
-            "r1",
-            RunStatus::Completed,
-            vec![
-                json!({"role": "user", "content": "q"}),
-                json!({"role": "assistant", "content": "a"}),
-            ],
-            3,
-        ))
+        .finish_run(
+            finish(
+                "r1",
+                RunStatus::Completed,
+                vec![
+                    json!({"role": "user", "content": "q"}),
+                    json!({"role": "assistant", "content": "a"}),
+                ],
+                3,
+            )
+            .into(),
+        )
         .await
         .unwrap();
     let done = s.get_run("r1").await.unwrap().unwrap();
@@ -236,13 +240,8 @@ async fn runs_events_and_end(s: Backend) {
     assert_eq!(history[1].run_id.as_deref(), Some("r1"));
     // An ended run takes no more writes, and its end is all or nothing.
     assert!(matches!(
-        s.finish_run(finish(
-            "r1",
-            RunStatus::Failed,
-            vec![json!({"role": "user"})],
-            4
-        ))
-        .await,
+        s.finish_run(finish("r1", RunStatus::Failed, vec![json!({"role": "user"})], 4).into())
+            .await,
         Err(StoreError::InvalidTransition {
             current: RunStatus::Completed,
             requested: RunStatus::Failed,
@@ -252,7 +251,7 @@ async fn runs_events_and_end(s: Backend) {
     assert_eq!(s.events_after("r1", 0).await.unwrap().len(), 3);
     assert_eq!(s.history("s").await.unwrap().len(), 2);
     assert!(matches!(
-        s.finish_run(finish("nope", RunStatus::Completed, vec![], 1))
+        s.finish_run(finish("nope", RunStatus::Completed, vec![], 1).into())
             .await,
         Err(StoreError::RunNotFound { .. })
     ));
@@ -263,7 +262,7 @@ async fn runs_events_and_end(s: Backend) {
     s.create_run(run("r2", "s", None)).await.unwrap();
     let bad = finish("r2", RunStatus::Completed, vec![json!({"no": "role"})], 1);
     assert!(matches!(
-        s.finish_run(bad).await,
+        s.finish_run(bad.into()).await,
         Err(StoreError::InvalidMessage { .. })
     ));
     assert_eq!(
@@ -280,7 +279,7 @@ async fn runs_events_and_end(s: Backend) {
     .await
     .unwrap();
     let dup = finish("r2", RunStatus::Completed, vec![json!({"role": "user"})], 1);
-    assert!(s.finish_run(dup).await.is_err());
+    assert!(s.finish_run(dup.into()).await.is_err());
     assert_eq!(
         s.get_run("r2").await.unwrap().unwrap().status,
         RunStatus::Queued
@@ -668,7 +667,7 @@ async fn keys_ledger_and_config(s: Backend) {
 
 async fn upkeep(s: Backend) {
     s.create_run(run("old", "u", None)).await.unwrap();
-    s.finish_run(finish("old", RunStatus::Completed, vec![], 1))
+    s.finish_run(finish("old", RunStatus::Completed, vec![], 1).into())
         .await
         .unwrap();
     s.create_run(run("open", "u", None)).await.unwrap();
@@ -710,7 +709,7 @@ async fn first_in_line(s: Backend) {
             Some("l1")
         );
     }
-    s.finish_run(finish("l1", RunStatus::Completed, vec![], 1))
+    s.finish_run(finish("l1", RunStatus::Completed, vec![], 1).into())
         .await
         .unwrap();
     let l4 = in_line(&s, run("l4", "line", None)).await;

@@ -3,6 +3,8 @@
 //! messages, in one transaction), reads in creation order (the explicit `ord` column),
 //! and crash recovery of runs left in flight.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
@@ -122,12 +124,12 @@ pub struct RunFinish {
     pub status: RunStatus,
     /// Model that actually answered.
     pub model_served: Option<String>,
-    /// Token usage object.
-    pub usage: Option<Value>,
+    /// Token usage object (shared with the run's terminal event and view, not copied).
+    pub usage: Option<Arc<Value>>,
     /// Cost in credits.
     pub cost: Option<f64>,
-    /// Output object.
-    pub output: Option<Value>,
+    /// Output object (shared as `usage` is).
+    pub output: Option<Arc<Value>>,
     /// Stable error code when it failed.
     pub error_code: Option<String>,
     /// Human error message when it failed.
@@ -204,11 +206,11 @@ pub struct Run {
     /// Model that answered.
     pub model_served: Option<String>,
     /// Token usage object.
-    pub usage: Option<Value>,
+    pub usage: Option<Arc<Value>>,
     /// Cost in credits.
     pub cost: Option<f64>,
     /// Output object.
-    pub output: Option<Value>,
+    pub output: Option<Arc<Value>>,
     /// Error, when it failed or was interrupted.
     pub error: Option<RunError>,
     /// Attempts made (JSON array).
@@ -245,9 +247,9 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
         route: row.get(7)?,
         model_requested: row.get(8)?,
         model_served: row.get(9)?,
-        usage: json_column::column_opt(row, 10)?,
+        usage: json_column::column_opt(row, 10)?.map(Arc::new),
         cost: row.get(11)?,
-        output: json_column::column_opt(row, 12)?,
+        output: json_column::column_opt(row, 12)?.map(Arc::new),
         error,
         attempts: json_column::column_opt(row, 15)?.unwrap_or_else(|| Value::Array(Vec::new())),
         idempotency_key: row.get(16)?,
@@ -517,9 +519,9 @@ fn end_run(conn: &Connection, fin: &RunFinish) -> Result<KeptColumns, StoreError
                 fin.status,
                 now,
                 fin.model_served,
-                to_text_opt(fin.usage.as_ref())?,
+                to_text_opt(fin.usage.as_deref())?,
                 fin.cost,
-                to_text_opt(fin.output.as_ref())?,
+                to_text_opt(fin.output.as_deref())?,
                 fin.error_code,
                 fin.error_message,
                 to_text(&fin.attempts)?,
@@ -633,7 +635,7 @@ impl RunRepo for Store {
         .await
     }
 
-    async fn finish_run(&self, fin: RunFinish) -> Result<Run, StoreError> {
+    async fn finish_run(&self, fin: Arc<RunFinish>) -> Result<Run, StoreError> {
         self.write_with(move |conn| finish_run(conn, &fin)).await
     }
 

@@ -7,6 +7,8 @@
 //! The serde form of the enum itself is adjacently tagged (`{"event": kind, "data":
 //! payload}`), the same two parts in one document.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -131,10 +133,13 @@ pub struct AssetCreated {
 /// `run.completed`: the run's answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RunCompleted {
-    /// The answer (`text`, and `parts`/`speech` when tools made media).
-    pub output: Value,
-    /// Token usage summed over the model calls.
-    pub usage: Option<Value>,
+    /// The answer (`text`, and `parts`/`speech` when tools made media); shared with the
+    /// run's stored row and view, not copied.
+    #[schema(value_type = Object)]
+    pub output: Arc<Value>,
+    /// Token usage summed over the model calls (shared as `output` is).
+    #[schema(value_type = Option<Object>)]
+    pub usage: Option<Arc<Value>>,
     /// Cost in credits.
     pub cost: Option<f64>,
     /// The model that served.

@@ -140,8 +140,8 @@ fn asset_created() {
 fn run_completed_with_usage_and_without() {
     round_trips(
         RunEvent::RunCompleted(RunCompleted {
-            output: json!({"text": "hi"}),
-            usage: Some(json!({"prompt_tokens": 3, "completion_tokens": 1})),
+            output: json!({"text": "hi"}).into(),
+            usage: Some(json!({"prompt_tokens": 3, "completion_tokens": 1}).into()),
             cost: Some(0.5),
             model: Some("m/a".into()),
             duration_ms: 12,
@@ -151,7 +151,7 @@ fn run_completed_with_usage_and_without() {
     );
     round_trips(
         RunEvent::RunCompleted(RunCompleted {
-            output: Value::Null,
+            output: Value::Null.into(),
             usage: None,
             cost: None,
             model: None,

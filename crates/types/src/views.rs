@@ -1,6 +1,8 @@
 //! The run and session views: what the control API answers for a run or a session, and
 //! what the CLI reads back. Plain data, one struct per JSON object.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -75,12 +77,12 @@ pub struct RunView {
     pub model_served: Option<String>,
     /// Token usage.
     #[schema(value_type = Option<Object>)]
-    pub usage: Option<Value>,
+    pub usage: Option<Arc<Value>>,
     /// Cost in credits.
     pub cost: Option<f64>,
     /// The answer.
     #[schema(value_type = Option<Object>)]
-    pub output: Option<Value>,
+    pub output: Option<Arc<Value>>,
     /// Why it failed, was cancelled or interrupted.
     pub error: Option<RunErrorView>,
     /// Upstream attempts made.

@@ -3,13 +3,15 @@
 //! model, usage, cost, attempts and output text, and `run.started` / terminal events — but
 //! no history messages, since facade calls carry their own conversation.
 
+use std::sync::Arc;
+
 use ferry_openrouter::{Attempt, Usage};
 use ferry_store::{NewEvent, NewRun, RunFinish, RunStart, RunStatus};
 use ferry_types::{ProblemCode, RunCompleted, RunEnded, RunEvent, RunStarted};
 use serde_json::{json, Value};
 
 use crate::engine::{validate_session_id, Engine};
-use crate::unstored::{Kept, UnstoredEnd};
+use crate::unstored::UnstoredEnd;
 use crate::EngineError;
 
 /// How a recorded facade call ended.
@@ -80,20 +82,20 @@ impl Engine {
                 api: Some(end.api.to_owned()),
             });
             let usage = end.usage.map(|u| {
-                json!({
+                Arc::new(json!({
                     "prompt_tokens": u.prompt_tokens,
                     "completion_tokens": u.completion_tokens,
                     "total_tokens": u.prompt_tokens + u.completion_tokens,
                     "cost": u.cost,
-                })
+                }))
             });
             let cost = end.usage.and_then(|u| u.cost);
             let served = end.model_served.clone().or(end.model.clone());
-            let output = end.text.as_ref().map(|t| json!({"text": t}));
+            let output = end.text.as_ref().map(|t| Arc::new(json!({"text": t})));
             let (ended, status) = match &end.error {
                 None => (
                     RunEvent::RunCompleted(RunCompleted {
-                        output: output.clone().unwrap_or(Value::Null),
+                        output: output.clone().unwrap_or_default(),
                         usage: usage.clone(),
                         cost,
                         model: served.clone(),
@@ -139,11 +141,11 @@ impl Engine {
                 start: Some(start),
                 events,
             };
-            let kept = Kept::of(&finish);
-            if let Err(e) = store.finish_run(finish).await {
+            let finish = Arc::new(finish);
+            if let Err(e) = store.finish_run(finish.clone()).await {
                 tracing::warn!(run = %run_id, error = %e, "facade run end not recorded; retrying it as failed");
                 let err = EngineError::from(e);
-                let end = UnstoredEnd::storage_failure(&run_id, kept, &err, "call", None, 2);
+                let end = UnstoredEnd::storage_failure(&run_id, &finish, &err, "call", None, 2);
                 engine.keep_unstored_end(end);
             }
         });

@@ -1,6 +1,8 @@
 //! Runs and their events: creating a run, its events while it runs, and its end — the
 //! final row, its remaining events and its history messages in one transaction.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde_json::Value;
 
@@ -50,7 +52,9 @@ pub trait RunRepo: Send + Sync {
     /// next seqs of the session, assigned in the transaction) and bumps the session's
     /// `updated_at`. Refused unless `fin.status` is terminal and the run has not ended.
     /// Returns the run as stored by that transaction.
-    async fn finish_run(&self, fin: RunFinish) -> Result<Run, StoreError>;
+    /// Takes the end shared (`Arc`): the caller keeps it, to write a failed end in its
+    /// place should this write fail, without copying it first.
+    async fn finish_run(&self, fin: Arc<RunFinish>) -> Result<Run, StoreError>;
 
     /// Records what OpenRouter billed for a finished run.
     async fn set_billed_cost(&self, run_id: &str, billed: f64) -> Result<(), StoreError>;

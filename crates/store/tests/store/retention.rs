@@ -15,7 +15,7 @@ fn finish(run_id: &str, messages: Vec<serde_json::Value>) -> RunFinish {
         model_served: None,
         usage: None,
         cost: None,
-        output: Some(json!({"text": "x".repeat(4000)})),
+        output: Some(json!({"text": "x".repeat(4000)}).into()),
         error_code: None,
         error_message: None,
         attempts: json!([]),
@@ -38,7 +38,7 @@ async fn prunes_finished_runs_before_the_cutoff_in_batches() {
             json!({"role": "user", "content": format!("q{i}")}),
             json!({"role": "assistant", "content": format!("a{i}")}),
         ];
-        store.finish_run(finish(&id, history)).await.unwrap();
+        store.finish_run(finish(&id, history).into()).await.unwrap();
     }
     queued_run(&store, "s", "run_in_flight").await;
 

@@ -13,9 +13,9 @@ fn completed(run_id: &str, messages: Vec<Value>) -> RunFinish {
         run_id: run_id.to_owned(),
         status: RunStatus::Completed,
         model_served: Some("openai/gpt-4o-mini".into()),
-        usage: Some(json!({"prompt_tokens": 10, "completion_tokens": 5})),
+        usage: Some(json!({"prompt_tokens": 10, "completion_tokens": 5}).into()),
         cost: Some(0.25),
-        output: Some(json!({"text": "hi"})),
+        output: Some(json!({"text": "hi"}).into()),
         error_code: None,
         error_message: None,
         attempts: json!([{"route": "main", "ok": true}]),
@@ -97,12 +97,12 @@ async fn finish_appends_history_with_consecutive_seqs() {
 
     tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     store
-        .finish_run(completed("r1", turn("hello", "hi")))
+        .finish_run(completed("r1", turn("hello", "hi")).into())
         .await
         .expect("finish");
     queued_run(&store, "s", "r2").await;
     store
-        .finish_run(completed("r2", turn("again", "yes")))
+        .finish_run(completed("r2", turn("again", "yes")).into())
         .await
         .expect("finish");
 
@@ -123,7 +123,7 @@ async fn finish_appends_history_with_consecutive_seqs() {
     assert!(run.finished_at.is_some());
     assert_eq!(run.model_served.as_deref(), Some("openai/gpt-4o-mini"));
     assert_eq!(run.cost, Some(0.25));
-    assert_eq!(run.output, Some(json!({"text": "hi"})));
+    assert_eq!(run.output, Some(json!({"text": "hi"}).into()));
     assert_eq!(run.attempts, json!([{"route": "main", "ok": true}]));
     assert_eq!(run.generation_id.as_deref(), Some("gen-1"));
     assert_eq!(run.error, None);
@@ -155,7 +155,10 @@ async fn a_rejected_finish_writes_nothing() {
     queued_run(&store, "s", "r1").await;
     let mut bad = completed("r1", turn("hello", "hi"));
     bad.messages.push(json!({"content": "no role"}));
-    let err = store.finish_run(bad).await.expect_err("invalid message");
+    let err = store
+        .finish_run(bad.into())
+        .await
+        .expect_err("invalid message");
     assert!(
         matches!(err, StoreError::InvalidMessage { index: 2, .. }),
         "{err}"
@@ -167,17 +170,17 @@ async fn a_rejected_finish_writes_nothing() {
     let mut not_terminal = completed("r1", Vec::new());
     not_terminal.status = RunStatus::Running;
     let err = store
-        .finish_run(not_terminal)
+        .finish_run(not_terminal.into())
         .await
         .expect_err("not terminal");
     assert!(matches!(err, StoreError::InvalidTransition { .. }), "{err}");
 
     store
-        .finish_run(completed("r1", turn("hello", "hi")))
+        .finish_run(completed("r1", turn("hello", "hi")).into())
         .await
         .expect("finish");
     let err = store
-        .finish_run(completed("r1", turn("twice", "no")))
+        .finish_run(completed("r1", turn("twice", "no")).into())
         .await
         .expect_err("already finished");
     assert!(
@@ -198,7 +201,7 @@ async fn a_rejected_finish_writes_nothing() {
     assert_eq!(store.history("s").await.expect("history").len(), 2);
 
     let err = store
-        .finish_run(completed("ghost", Vec::new()))
+        .finish_run(completed("ghost", Vec::new()).into())
         .await
         .expect_err("unknown run");
     assert!(matches!(err, StoreError::RunNotFound { .. }), "{err}");
@@ -223,7 +226,7 @@ async fn recovery_interrupts_only_runs_in_flight() {
         .expect("running");
     queued_run(&store, "s", "done").await;
     store
-        .finish_run(completed("done", turn("a", "b")))
+        .finish_run(completed("done", turn("a", "b")).into())
         .await
         .expect("finish");
 
@@ -283,7 +286,7 @@ async fn the_spend_of_an_ended_run_can_be_replaced_but_not_of_one_in_flight() {
     assert!(matches!(err, StoreError::RunNotFound { .. }), "{err}");
     queued_run(&store, "s", "done").await;
     store
-        .finish_run(completed("done", turn("a", "b")))
+        .finish_run(completed("done", turn("a", "b")).into())
         .await
         .expect("finish");
     let usage = json!({"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42});
@@ -292,7 +295,7 @@ async fn the_spend_of_an_ended_run_can_be_replaced_but_not_of_one_in_flight() {
         .await
         .expect("set");
     let run = store.get_run("done").await.expect("get").expect("exists");
-    assert_eq!(run.usage, Some(usage));
+    assert_eq!(run.usage, Some(usage.into()));
     assert_eq!(run.cost, Some(0.75));
 }
 
@@ -316,7 +319,10 @@ async fn finish_run_is_all_or_nothing() {
         event(2, "output.delta", json!({"text": "hi"})),
         event(1, "run.completed", json!({})),
     ];
-    let err = store.finish_run(clash).await.expect_err("duplicate seq");
+    let err = store
+        .finish_run(clash.into())
+        .await
+        .expect_err("duplicate seq");
     assert!(
         matches!(
             err,
@@ -349,7 +355,7 @@ async fn finish_run_is_all_or_nothing() {
         event(2, "output.delta", json!({"text": "hi"})),
         event(3, "run.completed", json!({"output": "hi"})),
     ];
-    store.finish_run(fin).await.expect("finish");
+    store.finish_run(fin.into()).await.expect("finish");
     let seqs: Vec<u64> = store
         .events_after("r1", 0)
         .await
@@ -369,7 +375,7 @@ async fn a_finish_carries_the_start() {
     let mut fin = completed("r1", Vec::new());
     let begun = start("main", "openai/gpt-4o");
     fin.start = Some(begun.clone());
-    store.finish_run(fin).await.expect("finish");
+    store.finish_run(fin.into()).await.expect("finish");
     let run = store.get_run("r1").await.expect("get").expect("exists");
     assert_eq!(run.route.as_deref(), Some("main"));
     assert_eq!(run.model_requested.as_deref(), Some("openai/gpt-4o"));
@@ -394,7 +400,7 @@ async fn history_seqs_are_dense_across_runs_and_appends() {
             .await
             .expect("append");
         store
-            .finish_run(completed(&id, turn("q", "a")))
+            .finish_run(completed(&id, turn("q", "a")).into())
             .await
             .expect("finish");
     }
@@ -417,7 +423,7 @@ async fn runs_page_in_creation_order_from_a_cursor() {
     }
     queued_run(&store, "other", "elsewhere").await;
     store
-        .finish_run(completed("mid", Vec::new()))
+        .finish_run(completed("mid", Vec::new()).into())
         .await
         .expect("finish");
     let ids = |runs: Vec<ferry_store::Run>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
@@ -468,7 +474,7 @@ async fn a_run_costs_one_synced_commit() {
     assert_eq!(store.commit_count() - commits, 2);
     assert_eq!(store.synced_commit_count() - synced, 0);
     store
-        .finish_run(completed("r1", turn("q", "a")))
+        .finish_run(completed("r1", turn("q", "a")).into())
         .await
         .expect("finish");
     assert_eq!(store.synced_commit_count() - synced, 1);

@@ -11,7 +11,7 @@ fn finish(run_id: &str, status: RunStatus, usage: serde_json::Value, cost: f64) 
         run_id: run_id.to_owned(),
         status,
         model_served: None,
-        usage: Some(usage),
+        usage: Some(usage.into()),
         cost: Some(cost),
         output: None,
         error_code: None,
@@ -34,21 +34,27 @@ async fn counts_sizes_and_totals() {
     queued_run(&store, "s", "r2").await;
     queued_run(&store, "t", "r3").await;
     store
-        .finish_run(finish(
-            "r1",
-            RunStatus::Completed,
-            json!({"prompt_tokens": 10, "completion_tokens": 4}),
-            0.5,
-        ))
+        .finish_run(
+            finish(
+                "r1",
+                RunStatus::Completed,
+                json!({"prompt_tokens": 10, "completion_tokens": 4}),
+                0.5,
+            )
+            .into(),
+        )
         .await
         .expect("finish");
     store
-        .finish_run(finish(
-            "r2",
-            RunStatus::Failed,
-            json!({"prompt_tokens": 7, "completion_tokens": 1}),
-            0.25,
-        ))
+        .finish_run(
+            finish(
+                "r2",
+                RunStatus::Failed,
+                json!({"prompt_tokens": 7, "completion_tokens": 1}),
+                0.25,
+            )
+            .into(),
+        )
         .await
         .expect("finish");
     store
