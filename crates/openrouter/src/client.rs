@@ -41,10 +41,10 @@ pub(crate) struct Inner {
     /// Media client: no idle timeout (an image may take minutes before its first byte);
     /// each media call sets its own deadline. Redirects are capped.
     media_http: reqwest::Client,
-    /// The pass-through transport, unless the route needs reqwest (proxy, host pins).
+    /// The transport of chat calls and the pass-through, unless the route needs reqwest
+    /// (proxy, host pins).
     direct: Option<DirectTransport>,
     pub(crate) base_url: Url,
-    chat_url: Url,
     /// The facade protocols' endpoints, by [`Protocol`] (chat, responses, messages,
     /// embeddings), resolved once.
     protocol_urls: [Url; 4],
@@ -160,8 +160,6 @@ impl OpenRouterClient {
             .redirect(own_origin_redirects(&base_url))
             .build()
             .map_err(|e| build_err(error_chain(&e)))?;
-        let chat_url =
-            endpoint(&base_url, "chat/completions").map_err(|e| build_err(e.to_string()))?;
         let url_of =
             |p: Protocol| endpoint(&base_url, p.path()).map_err(|e| build_err(e.to_string()));
         let protocol_urls = [
@@ -180,7 +178,6 @@ impl OpenRouterClient {
                     &protocol_urls,
                 )?,
                 base_url,
-                chat_url,
                 protocol_urls,
                 verified: route.is_verified_openrouter(),
                 attribution: route.attribution.clone(),
@@ -219,15 +216,15 @@ impl OpenRouterClient {
         req: &ChatRequest,
         on_event: &mut (dyn FnMut(StreamEvent) + Send),
     ) -> Result<ChatOutcome, UpstreamError> {
-        self.chat_via(&self.inner.http, None, api_key, req, on_event)
-            .await
+        self.chat_via(None, api_key, req, on_event).await
     }
 
-    /// One chat completion over `http`, with an optional whole-request deadline.
+    /// One chat completion over the route's chat transport (`within: None`: the direct
+    /// one when the route has it, see [`crate::direct`]), or over the given client with a
+    /// whole-request deadline.
     pub(crate) async fn chat_via(
         &self,
-        http: &reqwest::Client,
-        deadline: Option<Duration>,
+        within: Option<(&reqwest::Client, Duration)>,
         api_key: &str,
         req: &ChatRequest,
         on_event: &mut (dyn FnMut(StreamEvent) + Send),
@@ -241,9 +238,17 @@ impl OpenRouterClient {
         let body = shape::encode_body(req, self.inner.verified).map_err(|e| {
             UpstreamError::protocol(&format!("cannot encode the request ({e})"), false, ctx)
         })?;
-        let response = self
-            .send_chat_via(http, deadline, api_key, req, body, ctx)
-            .await?;
+        let response = match within {
+            None => {
+                let headers = self.chat_headers(req);
+                self.send_protocol(api_key, Protocol::Chat, headers, body.into(), ctx)
+                    .await?
+            }
+            Some((http, deadline)) => {
+                self.send_chat_within(http, deadline, api_key, req, body, ctx)
+                    .await?
+            }
+        };
         let generation_id = header_string(response.headers(), "x-generation-id");
         let cache_status = header_string(response.headers(), "x-openrouter-cache-status");
         let is_sse = response
@@ -352,25 +357,25 @@ impl OpenRouterClient {
         check_status(response, ctx).await
     }
 
-    /// [`OpenRouterClient::send_chat`] over `http`, with an optional whole-request deadline.
-    async fn send_chat_via(
+    /// A chat request over `http` that must end within `deadline`.
+    async fn send_chat_within(
         &self,
         http: &reqwest::Client,
-        deadline: Option<Duration>,
+        deadline: Duration,
         api_key: &str,
         req: &ChatRequest,
         body: impl Into<reqwest::Body>,
         ctx: ErrorContext<'_>,
     ) -> Result<Response, UpstreamError> {
-        let mut request = http
-            .post(self.inner.chat_url.clone())
+        let response = http
+            .post(self.inner.protocol_urls[Protocol::Chat as usize].clone())
             .bearer_auth(api_key)
             .headers(self.chat_headers(req))
-            .body(body);
-        if let Some(d) = deadline {
-            request = request.timeout(d);
-        }
-        let response = request.send().await.map_err(|e| send_error(&e, ctx))?;
+            .body(body)
+            .timeout(deadline)
+            .send()
+            .await
+            .map_err(|e| send_error(&e, ctx))?;
         check_status(response, ctx).await
     }
 

@@ -1,4 +1,5 @@
-//! The pass-through transport of the facade's hot path: one plain hyper client per route
+//! The transport of the hot paths (the facade's pass-through and a session run's model
+//! calls): one plain hyper client per route
 //! (pooled keep-alive connections, rustls with ALPN for HTTPS) that sends an encoded body
 //! to a protocol endpoint and hands back the response. reqwest does the same with a
 //! redirect policy, a tower stack and two re-parses of the URL per request (measured:

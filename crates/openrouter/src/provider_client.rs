@@ -30,7 +30,7 @@ impl OpenRouterClient {
         on_event: &mut (dyn FnMut(StreamEvent) + Send),
     ) -> Result<ChatOutcome, UpstreamError> {
         let result = self
-            .chat_via(self.media_http(), Some(deadline), api_key, req, on_event)
+            .chat_via(Some((self.media_http(), deadline)), api_key, req, on_event)
             .await;
         result.map_err(|mut e| {
             if e.kind == UpstreamErrorKind::Timeout && e.status.is_none() {

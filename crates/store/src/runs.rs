@@ -491,25 +491,34 @@ struct KeptColumns {
 }
 
 fn end_run(conn: &Connection, fin: &RunFinish) -> Result<KeptColumns, StoreError> {
-    let (session_id, current) = run_state(conn, &fin.run_id)?;
-    if current.is_terminal() || !fin.status.is_terminal() {
-        return Err(StoreError::InvalidTransition {
-            id: fin.run_id.clone(),
-            current,
-            requested: fin.status,
-        });
+    // Why a run cannot end: it is missing, or it (or the asked-for end) is not open.
+    let refused = |conn: &Connection| -> StoreError {
+        match run_state(conn, &fin.run_id) {
+            Ok((_, current)) => StoreError::InvalidTransition {
+                id: fin.run_id.clone(),
+                current,
+                requested: fin.status,
+            },
+            Err(e) => e,
+        }
+    };
+    if !fin.status.is_terminal() {
+        return Err(refused(conn));
     }
     let roles = message_roles(&fin.messages)?;
-    if let Some(start) = &fin.start {
-        apply_start(conn, &fin.run_id, start)?;
-    }
     let now = now_rfc3339();
+    let start = fin.start.as_ref();
+    // One statement ends the run, with its start folded in when it was never stored,
+    // and only while the run is open (else nothing is written and the state says why).
     let kept = conn
         .prepare_cached(
             "UPDATE runs SET status = ?2, finished_at = ?3, model_served = ?4, usage = ?5,
                          cost = ?6, output = ?7, error_code = ?8, error_message = ?9,
-                         attempts = ?10, cache_status = ?11, generation_id = ?12
-         WHERE id = ?1
+                         attempts = ?10, cache_status = ?11, generation_id = ?12,
+                         started_at = COALESCE(started_at, ?13),
+                         route = COALESCE(?14, route),
+                         model_requested = COALESCE(?15, model_requested)
+         WHERE id = ?1 AND status IN ('queued', 'running')
          RETURNING session_id, created_at, started_at, input, route, model_requested,
                    idempotency_key, billed_cost",
         )?
@@ -527,6 +536,9 @@ fn end_run(conn: &Connection, fin: &RunFinish) -> Result<KeptColumns, StoreError
                 to_text(&fin.attempts)?,
                 fin.cache_status,
                 fin.generation_id,
+                start.map(|s| format_rfc3339(s.started_at)),
+                start.map(|s| s.route.as_str()),
+                start.map(|s| s.model_requested.as_str()),
             ],
             |row| {
                 Ok(KeptColumns {
@@ -541,7 +553,10 @@ fn end_run(conn: &Connection, fin: &RunFinish) -> Result<KeptColumns, StoreError
                     billed_cost: row.get(7)?,
                 })
             },
-        )?;
+        )
+        .optional()?
+        .ok_or_else(|| refused(conn))?;
+    let session_id = kept.session_id.clone();
     insert_events(conn, &fin.run_id, &fin.events, &now)?;
     if fin.messages.is_empty() {
         conn.prepare_cached("UPDATE sessions SET updated_at = ?2 WHERE id = ?1")?

@@ -171,7 +171,8 @@ const MIGRATIONS: &[&str] = &[
     // `[kind, data]` pairs with seqs `first_seq..=last_seq`. Stored events move over one
     // row each (a payload that is not JSON, which ferry never wrote, is kept as a JSON
     // string rather than refusing to open), and the view `run_events` still shows one row
-    // per event.
+    // per event (and takes an insert of one, as a batch of one: for tools and scripts that
+    // wrote the table).
     "CREATE TABLE run_event_batches (
         run_id TEXT NOT NULL REFERENCES runs(id),
         first_seq INTEGER NOT NULL,
@@ -190,7 +191,12 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE run_events;
     CREATE VIEW run_events (run_id, seq, kind, data, created_at) AS
         SELECT b.run_id, b.first_seq + e.key, e.value ->> 0, e.value -> 1, b.created_at
-        FROM run_event_batches b, json_each(b.events) e;",
+        FROM run_event_batches b, json_each(b.events) e;
+    CREATE TRIGGER run_events_insert INSTEAD OF INSERT ON run_events BEGIN
+        INSERT INTO run_event_batches (run_id, first_seq, last_seq, events, created_at)
+        VALUES (NEW.run_id, NEW.seq, NEW.seq,
+                json_array(json_array(NEW.kind, json(NEW.data))), NEW.created_at);
+    END;",
 ];
 
 /// The schema version this build writes.
@@ -371,6 +377,12 @@ mod tests {
             .await
             .unwrap();
         let conn = Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
+        conn.execute(
+            "INSERT INTO run_events (run_id, seq, kind, data, created_at)
+             VALUES ('r', 5, 'by.hand', '{\"a\": [1]}', '2026-01-01T00:00:05.000Z')",
+            [],
+        )
+        .unwrap();
         let shown: Vec<(i64, String, String)> = conn
             .prepare("SELECT seq, kind, data FROM run_events WHERE run_id = 'r' ORDER BY seq")
             .unwrap()
@@ -393,7 +405,12 @@ mod tests {
                 ),
                 (3, "hand.edited".to_owned(), r#""{not json""#.to_owned()),
                 (4, "output.delta".to_owned(), r#"{"text":"c"}"#.to_owned()),
+                (5, "by.hand".to_owned(), r#"{"a":[1]}"#.to_owned()),
             ]
+        );
+        assert_eq!(
+            store.events_after("r", 4).await.unwrap()[0].data,
+            json!({"a": [1]})
         );
     }
 }
