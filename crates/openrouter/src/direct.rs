@@ -53,6 +53,9 @@ pub(crate) struct DirectTransport {
     user_agent: HeaderValue,
     /// The protocol endpoints as request targets, by [`Protocol`], parsed once.
     uris: [http::Uri; 4],
+    /// The same endpoints as the responses' URLs: reqwest's conversion of a response
+    /// without one parses a placeholder URL (thousands of instructions, every call).
+    urls: [Url; 4],
 }
 
 /// Why a direct request failed before a response head arrived.
@@ -137,6 +140,7 @@ impl DirectTransport {
             read_timeout: (route.timeout_ms > 0).then(|| Duration::from_millis(route.timeout_ms)),
             user_agent: HeaderValue::from_static(concat!("ferry/", env!("CARGO_PKG_VERSION"))),
             uris,
+            urls: urls.clone(),
         }))
     }
 
@@ -171,7 +175,10 @@ impl DirectTransport {
             None => sent.await,
         }
         .map_err(SendFailure::Failed)?;
-        let (parts, body) = response.into_parts();
+        let (mut parts, body) = response.into_parts();
+        parts
+            .extensions
+            .extend(response_url(&self.urls[protocol as usize]));
         let body = IdleTimeout::new(body, self.read_timeout);
         Ok(reqwest::Response::from(http::Response::from_parts(
             parts,
@@ -199,6 +206,16 @@ fn load_pem_roots(
         });
     }
     Ok(certs)
+}
+
+/// Extensions that carry `url` as the URL reqwest reports for a response.
+fn response_url(url: &Url) -> http::Extensions {
+    use reqwest::ResponseBuilderExt;
+    http::Response::builder()
+        .url(url.clone())
+        .body(())
+        .map(|r| r.into_parts().0.extensions)
+        .unwrap_or_default()
 }
 
 /// A response body that fails with [`io::ErrorKind::TimedOut`] when no frame arrives
@@ -254,5 +271,50 @@ impl HttpBody for IdleTimeout {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use bytes::Bytes;
+    use ferry_fake_openrouter::FakeOpenRouter;
+    use reqwest::header::HeaderMap;
+
+    use crate::error::ErrorContext;
+    use crate::types::Protocol;
+    use crate::OpenRouterClient;
+
+    /// A direct response names the endpoint it came from, as reqwest's own responses do
+    /// (not the placeholder reqwest parses for a response that names none).
+    #[tokio::test]
+    async fn a_direct_response_names_its_endpoint() {
+        let fake = FakeOpenRouter::start();
+        let routes = format!(
+            "version = 1\n[routes.r]\ndriver = \"openrouter\"\ndefault_model = \"m\"\napi_key_env = \"K\"\nbase_url = \"{}\"\n",
+            fake.base_url()
+        );
+        let route = ferry_config::parse_routes(&routes, Path::new("/tmp/routes.toml"))
+            .expect("routes")
+            .routes
+            .get("r")
+            .cloned()
+            .expect("route r");
+        let client = OpenRouterClient::new(&route).expect("client");
+        let key = "sk-or-v1-direct-test";
+        let ctx = ErrorContext {
+            model: "m",
+            api_key: key,
+        };
+        let body = Bytes::from_static(br#"{"model":"openai/text-embedding-3-small","input":"x"}"#);
+        let response = client
+            .send_protocol(key, Protocol::Embeddings, HeaderMap::new(), body, ctx)
+            .await
+            .expect("answered");
+        assert_eq!(
+            response.url().as_str(),
+            format!("{}/embeddings", fake.base_url())
+        );
     }
 }
