@@ -238,17 +238,10 @@ impl OpenRouterClient {
         let body = shape::encode_body(req, self.inner.verified).map_err(|e| {
             UpstreamError::protocol(&format!("cannot encode the request ({e})"), false, ctx)
         })?;
-        let response = match within {
-            None => {
-                let headers = self.chat_headers(req);
-                self.send_protocol(api_key, Protocol::Chat, headers, body.into(), ctx)
-                    .await?
-            }
-            Some((http, deadline)) => {
-                self.send_chat_within(http, deadline, api_key, req, body, ctx)
-                    .await?
-            }
-        };
+        let headers = self.chat_headers(req);
+        let response = self
+            .send_protocol(within, api_key, Protocol::Chat, headers, body.into(), ctx)
+            .await?;
         let generation_id = header_string(response.headers(), "x-generation-id");
         let cache_status = header_string(response.headers(), "x-openrouter-cache-status");
         let is_sse = response
@@ -329,53 +322,36 @@ impl OpenRouterClient {
     }
 
     /// Sends an already-encoded body to `protocol`'s endpoint and returns the response once
-    /// its status is a success (any other status becomes its [`UpstreamError`]).
+    /// its status is a success (any other status becomes its [`UpstreamError`]): over the
+    /// route's direct transport when it has one, else its reqwest client, or (`within`)
+    /// over the given client with a whole-request deadline.
     pub(crate) async fn send_protocol(
         &self,
+        within: Option<(&reqwest::Client, Duration)>,
         api_key: &str,
         protocol: Protocol,
         headers: HeaderMap,
         body: bytes::Bytes,
         ctx: ErrorContext<'_>,
     ) -> Result<Response, UpstreamError> {
-        let response = match &self.inner.direct {
-            Some(direct) => direct
+        let response = match (within, &self.inner.direct) {
+            (None, Some(direct)) => direct
                 .post(protocol, api_key, headers, body)
                 .await
                 .map_err(|e| direct_send_error(&e, ctx))?,
-            None => self
-                .inner
-                .http
-                .post(self.inner.protocol_urls[protocol as usize].clone())
-                .bearer_auth(api_key)
-                .headers(headers)
-                .body(body)
-                .send()
-                .await
-                .map_err(|e| send_error(&e, ctx))?,
+            (within, _) => {
+                let http = within.map_or(&self.inner.http, |(http, _)| http);
+                let mut request = http
+                    .post(self.inner.protocol_urls[protocol as usize].clone())
+                    .bearer_auth(api_key)
+                    .headers(headers)
+                    .body(body);
+                if let Some((_, deadline)) = within {
+                    request = request.timeout(deadline);
+                }
+                request.send().await.map_err(|e| send_error(&e, ctx))?
+            }
         };
-        check_status(response, ctx).await
-    }
-
-    /// A chat request over `http` that must end within `deadline`.
-    async fn send_chat_within(
-        &self,
-        http: &reqwest::Client,
-        deadline: Duration,
-        api_key: &str,
-        req: &ChatRequest,
-        body: impl Into<reqwest::Body>,
-        ctx: ErrorContext<'_>,
-    ) -> Result<Response, UpstreamError> {
-        let response = http
-            .post(self.inner.protocol_urls[Protocol::Chat as usize].clone())
-            .bearer_auth(api_key)
-            .headers(self.chat_headers(req))
-            .body(body)
-            .timeout(deadline)
-            .send()
-            .await
-            .map_err(|e| send_error(&e, ctx))?;
         check_status(response, ctx).await
     }
 

@@ -309,7 +309,7 @@ mod tests {
         };
         let body = Bytes::from_static(br#"{"model":"openai/text-embedding-3-small","input":"x"}"#);
         let response = client
-            .send_protocol(key, Protocol::Embeddings, HeaderMap::new(), body, ctx)
+            .send_protocol(None, key, Protocol::Embeddings, HeaderMap::new(), body, ctx)
             .await
             .expect("answered");
         assert_eq!(

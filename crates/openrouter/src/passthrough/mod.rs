@@ -295,6 +295,7 @@ impl OpenRouterClient {
         };
         let response = self
             .send_protocol(
+                None,
                 api_key,
                 out.protocol,
                 out.headers.clone(),
