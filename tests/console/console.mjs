@@ -175,8 +175,17 @@ try {
   });
 
   await step('a run in flight: listed on the overview, cancelled from the runs page', async () => {
+    // The history arrives late (as on a loaded machine): the form must wait for it, or the
+    // input would land above the history and `send` would pick an old answer.
+    const history = `${base}/v1/sessions/web-1/runs?limit=100`;
+    await page.route(history, async (route) => {
+      await new Promise((done) => setTimeout(done, 1500));
+      await route.continue();
+    });
     await page.goto(`${base}/ui/sessions?id=web-1`);
     await page.locator('#send:not([hidden])').waitFor();
+    await page.unroute(history);
+    assert.ok(await page.locator('li.msg-assistant').count() >= 4, 'the history is shown before the form');
     const answer = await send('Take your time');
     await answer.locator('.answer', { hasText: 'Thinking' }).waitFor();
     const runId = await answer.getAttribute('data-run');

@@ -91,7 +91,9 @@ async function loadSession(id) {
   setQuery({ id });
   mark(id);
   title.textContent = `Session ${id}`;
-  form.hidden = false;
+  // The form shows once the transcript is in place: an input sent earlier would land above
+  // the history that is still loading.
+  form.hidden = true;
   transcript.replaceChildren();
   let runs = [];
   try {
@@ -99,12 +101,15 @@ async function loadSession(id) {
   } catch (err) {
     if (err.status !== 404) throw err;
   }
+  // Another session was opened while this one loaded: its transcript wins.
+  if (current !== id) return;
   for (const run of runs) {
     append(userBubble(run.input));
     append(run.status === 'queued' || run.status === 'running' ? liveAnswer(run.id) : pastAnswer(run));
   }
   if (!runs.length) append(el('li', { class: 'muted', id: 'empty' }, 'No messages yet.'));
   transcript.scrollTop = transcript.scrollHeight;
+  form.hidden = false;
 }
 
 /** A bubble that follows a run live: text appended in place, tool activity, media. */
