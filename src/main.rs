@@ -20,6 +20,12 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 use crate::client::CliError;
 
+/// mimalloc instead of glibc's malloc: a facade request makes a few hundred small
+/// allocations, and glibc's spent ~10 % of the daemon's CPU on them (`perf`, bins and
+/// consolidation included). See docs/benchmarks.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
