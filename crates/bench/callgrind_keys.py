@@ -53,6 +53,27 @@ def wait_http(port, path, limit=120):
     sys.exit(f"127.0.0.1:{port}{path} did not answer within {limit} s")
 
 
+def start_fake(target_dir, tmp):
+    """Starts the release fake OpenRouter; writes TMP/routes.toml pointing at it and makes
+    TMP/ws. Returns (the fake's process, the routes file, the daemon's environment)."""
+    fake_port = free_port()
+    fake = subprocess.Popen(
+        [os.path.join(target_dir, "fake-openrouter"), "--port", str(fake_port)],
+        stdout=subprocess.DEVNULL,
+    )
+    routes = os.path.join(tmp, "routes.toml")
+    with open(routes, "w") as f:
+        f.write(
+            "version = 1\n[routes.openrouter]\ndefault_model = \"openai/gpt-5.4-mini\"\n"
+            "api_key_env = \"BENCH_OPENROUTER_KEY\"\n"
+            f"base_url = \"http://127.0.0.1:{fake_port}/api/v1\"\n"
+        )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
+    env.update(BENCH_OPENROUTER_KEY="sk-or-v1-bench", RUST_LOG="warn")
+    os.makedirs(os.path.join(tmp, "ws"))
+    return fake, routes, env
+
+
 def send(conn, n, key):
     headers = {"Content-Type": "application/json"}
     if key:
@@ -83,21 +104,8 @@ def main():
     args = ap.parse_args()
     ferry = args.ferry or os.path.join(args.target_dir, "ferry")
     tmp = tempfile.mkdtemp(prefix="ferry-callgrind-")
-    fake_port, port = free_port(), free_port()
-    fake = subprocess.Popen(
-        [os.path.join(args.target_dir, "fake-openrouter"), "--port", str(fake_port)],
-        stdout=subprocess.DEVNULL,
-    )
-    routes = os.path.join(tmp, "routes.toml")
-    with open(routes, "w") as f:
-        f.write(
-            "version = 1\n[routes.openrouter]\ndefault_model = \"openai/gpt-5.4-mini\"\n"
-            "api_key_env = \"BENCH_OPENROUTER_KEY\"\n"
-            f"base_url = \"http://127.0.0.1:{fake_port}/api/v1\"\n"
-        )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
-    env.update(BENCH_OPENROUTER_KEY="sk-or-v1-bench", RUST_LOG="warn")
-    os.makedirs(os.path.join(tmp, "ws"))
+    port = free_port()
+    fake, routes, env = start_fake(args.target_dir, tmp)
     out = os.path.join(tmp, "callgrind.out")
     daemon = subprocess.Popen(
         [

@@ -27,7 +27,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import callgrind_keys as ck  # noqa: E402  (free_port, wait_http)
+import callgrind_keys as ck  # noqa: E402  (free_port, start_fake, wait_http)
 
 INPUT = json.dumps({"content": "hello there, how are you today"})
 
@@ -59,21 +59,8 @@ def main():
     args = ap.parse_args()
     ferry = args.ferry or os.path.join(args.target_dir, "ferry")
     tmp = tempfile.mkdtemp(prefix="ferry-wal-")
-    fake_port, port = ck.free_port(), ck.free_port()
-    fake = subprocess.Popen(
-        [os.path.join(args.target_dir, "fake-openrouter"), "--port", str(fake_port)],
-        stdout=subprocess.DEVNULL,
-    )
-    routes = os.path.join(tmp, "routes.toml")
-    with open(routes, "w") as f:
-        f.write(
-            'version = 1\n[routes.openrouter]\ndefault_model = "openai/gpt-5.4-mini"\n'
-            'api_key_env = "BENCH_OPENROUTER_KEY"\n'
-            f'base_url = "http://127.0.0.1:{fake_port}/api/v1"\n'
-        )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
-    env.update(BENCH_OPENROUTER_KEY="sk-or-v1-bench", RUST_LOG="warn")
-    os.makedirs(os.path.join(tmp, "ws"))
+    port = ck.free_port()
+    fake, routes, env = ck.start_fake(args.target_dir, tmp)
     state = os.path.join(tmp, "state")
     daemon = subprocess.Popen(
         [ferry, "serve", "--bind", f"127.0.0.1:{port}", "--state-root", state,
