@@ -197,6 +197,12 @@ const MIGRATIONS: &[&str] = &[
         VALUES (NEW.run_id, NEW.seq, NEW.seq,
                 json_array(json_array(NEW.kind, json(NEW.data))), NEW.created_at);
     END;",
+    // 9: the key index of the spend ledger holds keyed rows only. Every budget and report
+    // query by key filters `key_id = ?`, which a partial index serves; the rows of calls
+    // made without a key (a loopback daemon's, most of them) no longer each add an entry
+    // to it (one b-tree insert, and one page per commit, fewer per call).
+    "DROP INDEX spend_ledger_key_at;
+    CREATE INDEX spend_ledger_key_at ON spend_ledger(key_id, at) WHERE key_id IS NOT NULL;",
 ];
 
 /// The schema version this build writes.
@@ -412,5 +418,53 @@ mod tests {
             store.events_after("r", 4).await.unwrap()[0].data,
             json!({"a": [1]})
         );
+    }
+
+    /// A version-8 database's spend ledger keeps its rows, and its key index now holds
+    /// keyed rows only: the budget query by key still searches that index, while a query
+    /// for rows without a key no longer can (at version 8 it did).
+    #[tokio::test]
+    async fn a_version_8_ledger_indexes_keyed_rows_only() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
+            for step in &MIGRATIONS[..8] {
+                conn.execute_batch(step).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO spend_ledger (at, key_id, route, model, kind, cost_nanos) VALUES
+                     ('2026-01-01T00:00:00.000Z', 'key_a', 'main', 'm', 'facade', 5),
+                     ('2026-01-02T00:00:00.000Z', 'key_a', 'main', 'm', 'facade', 7),
+                     ('2026-01-02T00:00:00.000Z', NULL, 'main', 'm', 'facade', 11);
+                 PRAGMA user_version = 8;",
+            )
+            .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let since = time::macros::datetime!(2026-01-01 12:00 UTC);
+        assert_eq!(
+            store
+                .key_spend_since(vec![("key_a".to_owned(), since)])
+                .await
+                .unwrap(),
+            [("key_a".to_owned(), 7)]
+        );
+        let conn = Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
+        let plan = |sql: &str| -> String {
+            conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap()
+                .join("; ")
+        };
+        let by_key = plan(
+            "SELECT SUM(cost_nanos) FROM spend_ledger WHERE key_id = 'key_a' AND at >= '2026'",
+        );
+        assert!(by_key.contains("INDEX spend_ledger_key_at"), "{by_key}");
+        let keyless =
+            plan("SELECT SUM(cost_nanos) FROM spend_ledger WHERE key_id IS NULL AND at >= '2026'");
+        assert!(!keyless.contains("spend_ledger_key_at"), "{keyless}");
     }
 }
