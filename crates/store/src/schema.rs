@@ -259,29 +259,34 @@ mod tests {
     use crate::{NewRun, RunFilter, Store, DB_FILE_NAME};
     use serde_json::json;
 
+    /// A database file in a new directory, migrated to `version` and filled by `sql`
+    /// (which sets `user_version`), as an older build left it.
+    fn database_at(version: usize, sql: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
+        for step in &MIGRATIONS[..version] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.execute_batch(sql).unwrap();
+        dir
+    }
+
     /// A database at version 6 (before explicit order and sequence columns) opens,
     /// migrates, reads back in its old order, and carries on numbering after it.
     #[tokio::test]
     async fn a_version_6_database_opens_and_reads_back() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let conn = Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
-            for step in &MIGRATIONS[..6] {
-                conn.execute_batch(step).unwrap();
-            }
-            conn.execute_batch(
-                "INSERT INTO sessions (id, created_at, updated_at)
-                     VALUES ('s', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');
-                 INSERT INTO messages (session_id, seq, role, body, created_at) VALUES
-                     ('s', 1, 'user', '{\"role\":\"user\",\"content\":\"a\"}', '2026-01-01T00:00:00.000Z'),
-                     ('s', 2, 'assistant', '{\"role\":\"assistant\",\"content\":\"b\"}', '2026-01-01T00:00:00.000Z');
-                 INSERT INTO runs (id, session_id, status, created_at, input) VALUES
-                     ('run_z', 's', 'completed', '2026-01-01T00:00:00.000Z', '{}'),
-                     ('run_a', 's', 'completed', '2026-01-01T00:00:00.000Z', '{}');
-                 PRAGMA user_version = 6;",
-            )
-            .unwrap();
-        }
+        let dir = database_at(
+            6,
+            "INSERT INTO sessions (id, created_at, updated_at)
+                 VALUES ('s', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');
+             INSERT INTO messages (session_id, seq, role, body, created_at) VALUES
+                 ('s', 1, 'user', '{\"role\":\"user\",\"content\":\"a\"}', '2026-01-01T00:00:00.000Z'),
+                 ('s', 2, 'assistant', '{\"role\":\"assistant\",\"content\":\"b\"}', '2026-01-01T00:00:00.000Z');
+             INSERT INTO runs (id, session_id, status, created_at, input) VALUES
+                 ('run_z', 's', 'completed', '2026-01-01T00:00:00.000Z', '{}'),
+                 ('run_a', 's', 'completed', '2026-01-01T00:00:00.000Z', '{}');
+             PRAGMA user_version = 6;",
+        );
         let store = Store::open(dir.path()).unwrap();
         let all = RunFilter {
             limit: 10,
@@ -319,25 +324,18 @@ mod tests {
     /// `run_events` view, and the run's next events go after them.
     #[tokio::test]
     async fn a_version_7_database_keeps_its_events() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let conn = Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
-            for step in &MIGRATIONS[..7] {
-                conn.execute_batch(step).unwrap();
-            }
-            conn.execute_batch(
-                r#"INSERT INTO sessions (id, created_at, updated_at)
-                     VALUES ('s', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');
-                 INSERT INTO runs (id, session_id, status, created_at, input, ord) VALUES
-                     ('r', 's', 'running', '2026-01-01T00:00:00.000Z', '{}', 1);
-                 INSERT INTO run_events (run_id, seq, kind, data, created_at) VALUES
-                     ('r', 2, 'output.delta', '{"text":"b \"q\" é","n":1.5}', '2026-01-01T00:00:02.000Z'),
-                     ('r', 3, 'hand.edited', '{not json', '2026-01-01T00:00:03.000Z'),
-                     ('r', 1, 'run.started', '{"route":"main"}', '2026-01-01T00:00:01.000Z');
-                 PRAGMA user_version = 7;"#,
-            )
-            .unwrap();
-        }
+        let dir = database_at(
+            7,
+            r#"INSERT INTO sessions (id, created_at, updated_at)
+                 VALUES ('s', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');
+             INSERT INTO runs (id, session_id, status, created_at, input, ord) VALUES
+                 ('r', 's', 'running', '2026-01-01T00:00:00.000Z', '{}', 1);
+             INSERT INTO run_events (run_id, seq, kind, data, created_at) VALUES
+                 ('r', 2, 'output.delta', '{"text":"b \"q\" é","n":1.5}', '2026-01-01T00:00:02.000Z'),
+                 ('r', 3, 'hand.edited', '{not json', '2026-01-01T00:00:03.000Z'),
+                 ('r', 1, 'run.started', '{"route":"main"}', '2026-01-01T00:00:01.000Z');
+             PRAGMA user_version = 7;"#,
+        );
         let store = Store::open(dir.path()).unwrap();
         let events = store.events_after("r", 0).await.unwrap();
         let read: Vec<_> = events
@@ -425,21 +423,14 @@ mod tests {
     /// for rows without a key no longer can (at version 8 it did).
     #[tokio::test]
     async fn a_version_8_ledger_indexes_keyed_rows_only() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let conn = Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
-            for step in &MIGRATIONS[..8] {
-                conn.execute_batch(step).unwrap();
-            }
-            conn.execute_batch(
-                "INSERT INTO spend_ledger (at, key_id, route, model, kind, cost_nanos) VALUES
-                     ('2026-01-01T00:00:00.000Z', 'key_a', 'main', 'm', 'facade', 5),
-                     ('2026-01-02T00:00:00.000Z', 'key_a', 'main', 'm', 'facade', 7),
-                     ('2026-01-02T00:00:00.000Z', NULL, 'main', 'm', 'facade', 11);
-                 PRAGMA user_version = 8;",
-            )
-            .unwrap();
-        }
+        let dir = database_at(
+            8,
+            "INSERT INTO spend_ledger (at, key_id, route, model, kind, cost_nanos) VALUES
+                 ('2026-01-01T00:00:00.000Z', 'key_a', 'main', 'm', 'facade', 5),
+                 ('2026-01-02T00:00:00.000Z', 'key_a', 'main', 'm', 'facade', 7),
+                 ('2026-01-02T00:00:00.000Z', NULL, 'main', 'm', 'facade', 11);
+             PRAGMA user_version = 8;",
+        );
         let store = Store::open(dir.path()).unwrap();
         let since = time::macros::datetime!(2026-01-01 12:00 UTC);
         assert_eq!(
