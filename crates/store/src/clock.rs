@@ -15,12 +15,10 @@ pub fn now_rfc3339() -> String {
 pub fn format_rfc3339(at: OffsetDateTime) -> String {
     let utc = at.to_offset(time::UtcOffset::UTC);
     let (year, month, day) = utc.to_calendar_date();
-    let Ok(year) = u32::try_from(year) else {
-        return full_rfc3339(utc);
+    let year = match u32::try_from(year) {
+        Ok(year) if year <= 9999 => year,
+        _ => return full_rfc3339(utc),
     };
-    if year > 9999 {
-        return full_rfc3339(utc);
-    }
     let (hour, minute, second, milli) = utc.to_hms_milli();
     let mut text = *b"0000-00-00T00:00:00.000Z";
     digits(&mut text[0..4], year);
