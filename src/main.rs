@@ -27,6 +27,8 @@ use crate::client::CliError;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // Before any thread or connection exists (see its doc).
+    ferry_store::skip_memory_statistics();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

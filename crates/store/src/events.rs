@@ -66,23 +66,29 @@ pub(crate) fn insert_events(
     events: &[NewEvent],
     now: &str,
 ) -> Result<(), StoreError> {
+    // The overlap check is its own statement: as `INSERT … SELECT … WHERE NOT EXISTS` on
+    // the table it inserts into, SQLite would stage the row in a temporary b-tree. The
+    // writer's transaction holds the write lock, so nothing comes in between.
+    let mut overlaps = conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM run_event_batches
+                        WHERE run_id = ?1 AND last_seq >= ?2 AND first_seq <= ?3)",
+    )?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO run_event_batches (run_id, first_seq, last_seq, events, created_at)
-         SELECT ?1, ?2, ?3, ?4, ?5
-         WHERE NOT EXISTS (SELECT 1 FROM run_event_batches
-                           WHERE run_id = ?1 AND last_seq >= ?2 AND first_seq <= ?3)",
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     let mut body = String::new();
     for batch in dense_runs(events) {
         let (first, last) = (batch[0].seq, batch[batch.len() - 1].seq);
-        encode_batch(batch, &mut body)?;
-        if insert.execute(params![run_id, first, last, body, now])? == 0 {
+        if overlaps.query_row(params![run_id, first, last], |row| row.get::<_, bool>(0))? {
             return Err(StoreError::EventsOverlap {
                 run_id: run_id.to_owned(),
                 first,
                 last,
             });
         }
+        encode_batch(batch, &mut body)?;
+        insert.execute(params![run_id, first, last, body, now])?;
     }
     Ok(())
 }

@@ -34,6 +34,7 @@ mod writer;
 pub use access::{KeyRow, ReservationRow};
 pub use assets::{Asset, AssetFilter, AssetInsert, Derivation, NewAsset};
 pub use clock::{format_rfc3339 as rfc3339, now_rfc3339};
+pub use connection::skip_memory_statistics;
 pub use error::{is_disk_full_io, StoreError};
 pub use events::{NewEvent, RunEvent};
 pub use lock::{StateLock, LOCK_FILE_NAME};

@@ -358,11 +358,13 @@ fn session_at_creation(conn: &Connection, id: &str) -> Result<SessionAtCreation,
 /// Inserts the run, `queued`, next in creation order.
 fn insert_run(conn: &Connection, new: &NewRun) -> Result<Run, StoreError> {
     // The creation order, from a counter row taken inside the transaction.
+    // Read, then written (an `UPDATE … RETURNING` stages its answer in a temporary
+    // b-tree); the writer's transaction holds the write lock, so nothing comes in between.
     let ord: i64 = conn
-        .prepare_cached(
-            "UPDATE counters SET value = value + 1 WHERE name = 'runs' RETURNING value",
-        )?
+        .prepare_cached("SELECT value + 1 FROM counters WHERE name = 'runs'")?
         .query_row([], |row| row.get(0))?;
+    conn.prepare_cached("UPDATE counters SET value = ?1 WHERE name = 'runs'")?
+        .execute([ord])?;
     let created_at = now_rfc3339();
     let input = to_text(&new.input)?;
     conn.prepare_cached(
@@ -508,9 +510,39 @@ fn end_run(conn: &Connection, fin: &RunFinish) -> Result<KeptColumns, StoreError
     let roles = message_roles(&fin.messages)?;
     let now = now_rfc3339();
     let start = fin.start.as_ref();
-    // One statement ends the run, with its start folded in when it was never stored,
-    // and only while the run is open (else nothing is written and the state says why).
-    let kept = conn
+    // The columns the end keeps are read first, then the run is ended, with its start
+    // folded in when it was never stored (an `UPDATE … RETURNING` would stage its answer
+    // in a temporary b-tree). The writer's transaction holds the write lock, so nothing
+    // comes in between; the `UPDATE` still ends the run only while it is open.
+    let found = conn
+        .prepare_cached(
+            "SELECT status, session_id, created_at, started_at, input, route, model_requested,
+                    idempotency_key, billed_cost
+             FROM runs WHERE id = ?1",
+        )?
+        .query_row([&fin.run_id], |row| {
+            let status: RunStatus = row.get(0)?;
+            if status.is_terminal() {
+                return Ok(None);
+            }
+            Ok(Some(KeptColumns {
+                session_id: row.get(1)?,
+                created_at: row.get(2)?,
+                started_at: row.get(3)?,
+                finished_at: now.clone(),
+                input: json_column::column(row, 4)?,
+                route: row.get(5)?,
+                model_requested: row.get(6)?,
+                idempotency_key: row.get(7)?,
+                billed_cost: row.get(8)?,
+            }))
+        })
+        .optional()?
+        .flatten();
+    let Some(mut kept) = found else {
+        return Err(refused(conn));
+    };
+    let ended = conn
         .prepare_cached(
             "UPDATE runs SET status = ?2, finished_at = ?3, model_served = ?4, usage = ?5,
                          cost = ?6, output = ?7, error_code = ?8, error_message = ?9,
@@ -518,44 +550,36 @@ fn end_run(conn: &Connection, fin: &RunFinish) -> Result<KeptColumns, StoreError
                          started_at = COALESCE(started_at, ?13),
                          route = COALESCE(?14, route),
                          model_requested = COALESCE(?15, model_requested)
-         WHERE id = ?1 AND status IN ('queued', 'running')
-         RETURNING session_id, created_at, started_at, input, route, model_requested,
-                   idempotency_key, billed_cost",
+         WHERE id = ?1 AND status IN ('queued', 'running')",
         )?
-        .query_row(
-            params![
-                fin.run_id,
-                fin.status,
-                now,
-                fin.model_served,
-                to_text_opt(fin.usage.as_deref())?,
-                fin.cost,
-                to_text_opt(fin.output.as_deref())?,
-                fin.error_code,
-                fin.error_message,
-                to_text(&fin.attempts)?,
-                fin.cache_status,
-                fin.generation_id,
-                start.map(|s| format_rfc3339(s.started_at)),
-                start.map(|s| s.route.as_str()),
-                start.map(|s| s.model_requested.as_str()),
-            ],
-            |row| {
-                Ok(KeptColumns {
-                    session_id: row.get(0)?,
-                    created_at: row.get(1)?,
-                    started_at: row.get(2)?,
-                    finished_at: now.clone(),
-                    input: json_column::column(row, 3)?,
-                    route: row.get(4)?,
-                    model_requested: row.get(5)?,
-                    idempotency_key: row.get(6)?,
-                    billed_cost: row.get(7)?,
-                })
-            },
-        )
-        .optional()?
-        .ok_or_else(|| refused(conn))?;
+        .execute(params![
+            fin.run_id,
+            fin.status,
+            now,
+            fin.model_served,
+            to_text_opt(fin.usage.as_deref())?,
+            fin.cost,
+            to_text_opt(fin.output.as_deref())?,
+            fin.error_code,
+            fin.error_message,
+            to_text(&fin.attempts)?,
+            fin.cache_status,
+            fin.generation_id,
+            start.map(|s| format_rfc3339(s.started_at)),
+            start.map(|s| s.route.as_str()),
+            start.map(|s| s.model_requested.as_str()),
+        ])?;
+    if ended != 1 {
+        return Err(refused(conn));
+    }
+    // The row as the `UPDATE` left it: a stored start stays, a given route and model win.
+    if let Some(start) = start {
+        if kept.started_at.is_none() {
+            kept.started_at = Some(format_rfc3339(start.started_at));
+        }
+        kept.route = Some(start.route.clone());
+        kept.model_requested = Some(start.model_requested.clone());
+    }
     let session_id = kept.session_id.clone();
     insert_events(conn, &fin.run_id, &fin.events, &now)?;
     if fin.messages.is_empty() {

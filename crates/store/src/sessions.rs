@@ -114,16 +114,18 @@ pub(crate) fn take_message_seqs(
     n: usize,
     now: &str,
 ) -> Result<u64, StoreError> {
-    let last: u64 = conn
-        .prepare_cached(
-            "UPDATE sessions SET message_seq = message_seq + ?2, updated_at = ?3 WHERE id = ?1
-             RETURNING message_seq",
-        )?
-        .query_row(params![session_id, n as u64, now], |row| row.get(0))
+    // Read, then written: an `UPDATE … RETURNING` stages its answer in a temporary
+    // b-tree. The writer's transaction holds the write lock, so nothing comes in between.
+    let before: u64 = conn
+        .prepare_cached("SELECT message_seq FROM sessions WHERE id = ?1")?
+        .query_row([session_id], |row| row.get(0))
         .optional()?
         .ok_or_else(|| StoreError::SessionNotFound {
             id: session_id.to_owned(),
         })?;
+    let last = before + n as u64;
+    conn.prepare_cached("UPDATE sessions SET message_seq = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![session_id, last, now])?;
     Ok(last + 1 - n as u64)
 }
 

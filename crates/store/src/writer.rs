@@ -1,7 +1,8 @@
 //! The single writer: one thread owns the only read-write connection. Jobs arrive over a
 //! channel; the thread takes every job waiting (up to [`GROUP_CAP`]), runs them in one
-//! transaction with a savepoint per job (so one job's error rolls back only that job),
-//! commits once, and only then answers each job. Jobs with no one waiting for an answer
+//! transaction with a savepoint per job (so one job's error rolls back only that job; a
+//! job alone in its group needs none: its error rolls back the transaction), commits
+//! once, and only then answers each job. Jobs with no one waiting for an answer
 //! (fire-and-forget) travel the same channel, so they stay ordered with everything after.
 //!
 //! Deferrable jobs (the spend ledger's rows: one per paid upstream call, written after the
@@ -343,12 +344,16 @@ fn run_group(
         }
         *synced_mode = sync;
     }
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let reason = e.to_string();
+    if let Err(reason) = control(conn, "BEGIN IMMEDIATE") {
         for job in pending.drain(..) {
             job.settle(Err(&reason));
         }
         return;
+    }
+    if pending.len() == 1 {
+        if let Some(job) = pending.pop_front() {
+            return run_alone(conn, job, sync, counters);
+        }
     }
     let mut ran = Vec::with_capacity(pending.len());
     while let Some(mut job) = pending.pop_front() {
@@ -359,16 +364,36 @@ fn run_group(
         };
         ran.push(job);
         if let Err(reason) = step {
-            if !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
-            }
+            roll_back(conn);
             for job in ran {
                 job.settle(Err(&reason));
             }
             return;
         }
     }
-    match conn.execute_batch("COMMIT") {
+    commit(conn, ran, sync, counters);
+}
+
+/// Runs a job alone in its (open) transaction, without a savepoint: when it fails, the
+/// transaction — its own writes only — is rolled back, and it is answered with its own
+/// error (a savepoint costs two statements and a copy of every page the job changes).
+fn run_alone(conn: &Connection, mut job: Box<dyn Job>, sync: bool, counters: &Counters) {
+    let ok = job.run(conn);
+    if conn.is_autocommit() {
+        job.settle(Err("SQLite rolled back the group transaction"));
+        return;
+    }
+    if !ok {
+        roll_back(conn);
+        job.settle(Ok(()));
+        return;
+    }
+    commit(conn, vec![job], sync, counters);
+}
+
+/// Commits the open transaction and settles the jobs that ran in it.
+fn commit(conn: &Connection, ran: Vec<Box<dyn Job>>, sync: bool, counters: &Counters) {
+    match control(conn, "COMMIT") {
         Ok(()) => {
             counters.commits.fetch_add(1, Ordering::Relaxed);
             if sync {
@@ -378,16 +403,28 @@ fn run_group(
                 job.settle(Ok(()));
             }
         }
-        Err(e) => {
-            if !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
-            }
-            let reason = e.to_string();
+        Err(reason) => {
+            roll_back(conn);
             for job in ran {
                 job.settle(Err(&reason));
             }
         }
     }
+}
+
+/// Rolls back the open transaction, if SQLite has not already.
+fn roll_back(conn: &Connection) {
+    if !conn.is_autocommit() {
+        let _ = control(conn, "ROLLBACK");
+    }
+}
+
+/// Runs a transaction-control statement (kept prepared: the writer runs a few per group).
+fn control(conn: &Connection, sql: &str) -> Result<(), String> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute([]))
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// Runs a one-statement job without a savepoint; `Err` means the enclosing transaction is
@@ -402,12 +439,7 @@ fn run_bare(conn: &Connection, job: &mut dyn Job) -> Result<(), String> {
 
 /// Runs one job inside `SAVEPOINT job`; `Err` means the enclosing transaction is lost.
 fn run_in_savepoint(conn: &Connection, job: &mut dyn Job) -> Result<(), String> {
-    let exec = |sql: &str| -> Result<(), String> {
-        conn.prepare_cached(sql)
-            .and_then(|mut stmt| stmt.execute([]))
-            .map(drop)
-            .map_err(|e| e.to_string())
-    };
+    let exec = |sql: &str| control(conn, sql);
     exec("SAVEPOINT job")?;
     let ok = job.run(conn);
     if conn.is_autocommit() {

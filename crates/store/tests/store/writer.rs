@@ -131,6 +131,48 @@ async fn a_failing_job_does_not_affect_its_group() {
     assert_eq!(store.commit_count() - before, 2);
 }
 
+/// A job alone in its group runs without a savepoint: when it fails (or panics) after
+/// writing, its transaction is rolled back instead, so nothing of it stays, and it is
+/// answered with its own error; the writer goes on with the next job.
+#[tokio::test]
+async fn a_failing_job_alone_leaves_nothing_behind() {
+    let (_dir, store) = open_temp();
+    create_kv(&store).await.expect("table");
+    let before = store.commit_count();
+
+    let err = store
+        .write(|c| {
+            c.execute("INSERT INTO kv VALUES (1, 'a')", [])?;
+            c.execute("INSERT INTO no_such_table VALUES (1)", [])
+        })
+        .await
+        .expect_err("the job fails");
+    assert!(matches!(err, StoreError::Sqlite(_)), "{err}");
+    let err = store
+        .write(|c| -> rusqlite::Result<()> {
+            c.execute("INSERT INTO kv VALUES (2, 'b')", [])?;
+            panic!("job panics on purpose");
+        })
+        .await
+        .expect_err("the job panics");
+    assert!(matches!(err, StoreError::JobPanicked), "{err}");
+    assert_eq!(store.commit_count() - before, 0, "nothing was committed");
+
+    store
+        .write(|c| c.execute("INSERT INTO kv VALUES (3, 'c')", []))
+        .await
+        .expect("the next job");
+    let keys: Vec<i64> = store
+        .read(|conn| {
+            let mut stmt = conn.prepare("SELECT k FROM kv ORDER BY k")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+        .await
+        .expect("keys");
+    assert_eq!(keys, vec![3]);
+}
+
 #[tokio::test]
 async fn close_drains_pending_nowait_writes() {
     let (dir, store) = open_temp();
