@@ -9,7 +9,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::StoreError;
 
 /// How long a connection waits for a lock held by another connection.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bytes the WAL file is truncated to after a checkpoint resets it.
 const JOURNAL_SIZE_LIMIT: i64 = 8 * 1024 * 1024;
 /// Prepared statements kept per connection.

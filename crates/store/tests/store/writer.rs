@@ -7,9 +7,10 @@ use std::sync::{mpsc, Arc};
 use std::task::Poll;
 use std::time::Duration;
 
-use ferry_store::{Store, StoreError};
+use ferry_store::prelude::*;
+use ferry_store::{NewRun, Store, StoreError};
 
-use crate::support::open_temp;
+use crate::support::{open_temp, queued_run};
 
 /// Parks the writer thread until the returned sender is used (or dropped).
 fn block_writer(store: &Store) -> mpsc::Sender<()> {
@@ -171,6 +172,86 @@ async fn a_failing_job_alone_leaves_nothing_behind() {
         .await
         .expect("keys");
     assert_eq!(keys, vec![3]);
+}
+
+/// A light write (a run's creation no client was promised) finding the writer idle runs
+/// in place, on the caller's thread: committed and readable when it returns, without a
+/// message to the writer thread (whose wake-up, and the wake-up back, it saves).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_writer_lets_a_light_write_run_in_place() {
+    let (_dir, store) = open_temp();
+    queued_run(&store, "warm", "run_warm").await;
+    let (messages, commits, synced) = (
+        store.writer_message_count(),
+        store.commit_count(),
+        store.synced_commit_count(),
+    );
+    for i in 0..5 {
+        queued_run(&store, &format!("s{i}"), &format!("run_{i}")).await;
+    }
+    assert_eq!(
+        store.writer_message_count(),
+        messages,
+        "no job reached the thread"
+    );
+    assert_eq!(store.commit_count() - commits, 5, "one commit each");
+    assert_eq!(store.synced_commit_count(), synced, "none fsynced");
+    for i in 0..5 {
+        let run = store.get_run(&format!("run_{i}")).await.expect("read");
+        assert!(run.is_some(), "run_{i} is stored");
+    }
+    // An acknowledged creation (its client is told it is stored) is fsynced: the thread.
+    store
+        .create_run(NewRun {
+            id: "run_ack".into(),
+            session_id: "ack".into(),
+            input: serde_json::json!({"content": "x"}),
+            idempotency_key: None,
+            acknowledged: true,
+        })
+        .await
+        .expect("acknowledged creation");
+    assert_eq!(store.writer_message_count(), messages + 1);
+    assert_eq!(store.synced_commit_count(), synced + 1);
+}
+
+/// A light write never overtakes a job queued before it: while the writer thread is busy
+/// it waits its turn on the channel like any other job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_light_write_waits_behind_queued_jobs() {
+    let (_dir, store) = open_temp();
+    create_kv(&store).await.expect("table");
+    let release = block_writer(&store);
+    let mut earlier = Box::pin(store.write(|c| c.execute("INSERT INTO kv VALUES (1, 'a')", [])));
+    assert!(poll_once(&mut earlier).await.is_none(), "writer is blocked");
+    let mut light = Box::pin(queued_run(&store, "s", "run_late"));
+    assert!(
+        poll_once(&mut light).await.is_none(),
+        "the light write waits behind the queued jobs"
+    );
+    release.send(()).expect("release writer");
+    assert_eq!(earlier.await.expect("earlier job"), 1);
+    assert_eq!(light.await.id, "run_late");
+}
+
+/// Light writes run in place still get the WAL checkpointed (by the writer thread, which
+/// they ask once it has grown past SQLite's auto-checkpoint size), so it cannot grow
+/// without bound: 600 creations write ~5,000 frames (~20 MB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn light_writes_in_place_keep_the_wal_checkpointed() {
+    let (dir, store) = open_temp();
+    for i in 0..600 {
+        queued_run(&store, &format!("s{i}"), &format!("run_{i}")).await;
+    }
+    // The last request for a checkpoint may still be on its way to the thread.
+    store.write(|_| Ok(())).await.expect("barrier");
+    let wal = std::fs::metadata(dir.path().join("ferry.db-wal"))
+        .expect("the WAL file")
+        .len();
+    assert!(
+        wal < 10 * 1024 * 1024,
+        "the WAL grew to {wal} bytes: it was not checkpointed"
+    );
 }
 
 #[tokio::test]
