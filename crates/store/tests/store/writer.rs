@@ -46,6 +46,18 @@ fn create_kv(store: &Store) -> impl std::future::Future<Output = Result<(), Stor
     })
 }
 
+/// The keys in `kv`, in order.
+async fn kv_keys(store: &Store) -> Vec<i64> {
+    store
+        .read(|conn| {
+            let mut stmt = conn.prepare("SELECT k FROM kv ORDER BY k")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+        .await
+        .expect("keys")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writes_share_commits() {
     let (_dir, store) = open_temp();
@@ -119,14 +131,7 @@ async fn a_failing_job_does_not_affect_its_group() {
     assert!(matches!(err, StoreError::JobPanicked), "{err}");
     assert_eq!(ok_d.await.expect("d"), 1);
 
-    let keys: Vec<i64> = store
-        .read(|conn| {
-            let mut stmt = conn.prepare("SELECT k FROM kv ORDER BY k")?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
-            rows.collect()
-        })
-        .await
-        .expect("keys");
+    let keys = kv_keys(&store).await;
     assert_eq!(keys, vec![1, 4]);
     // One commit for the blocker's group, one for the group of all four jobs.
     assert_eq!(store.commit_count() - before, 2);
@@ -163,14 +168,7 @@ async fn a_failing_job_alone_leaves_nothing_behind() {
         .write(|c| c.execute("INSERT INTO kv VALUES (3, 'c')", []))
         .await
         .expect("the next job");
-    let keys: Vec<i64> = store
-        .read(|conn| {
-            let mut stmt = conn.prepare("SELECT k FROM kv ORDER BY k")?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
-            rows.collect()
-        })
-        .await
-        .expect("keys");
+    let keys = kv_keys(&store).await;
     assert_eq!(keys, vec![3]);
 }
 
