@@ -97,6 +97,7 @@ struct Shared {
     queued: AtomicUsize,
     /// Set when the writer is told to stop: nothing runs in place from then on.
     stopping: AtomicBool,
+    counters: Counters,
 }
 
 /// One unit of work for the writer thread.
@@ -136,17 +137,15 @@ pub(crate) struct Writer {
     shared: Arc<Shared>,
     deferred: DeferredQueue,
     thread: tokio::sync::Mutex<Option<JoinHandle<()>>>,
-    commits: Arc<AtomicU64>,
-    synced: Arc<AtomicU64>,
-    messages: Arc<AtomicU64>,
 }
 
-/// The counters of the writer thread.
+/// The counters of the writer (its thread and the jobs run in place).
+#[derive(Default)]
 struct Counters {
-    commits: Arc<AtomicU64>,
-    synced: Arc<AtomicU64>,
+    commits: AtomicU64,
+    synced: AtomicU64,
     /// Messages taken from the channel (each may have woken the thread).
-    messages: Arc<AtomicU64>,
+    messages: AtomicU64,
 }
 
 impl Writer {
@@ -162,22 +161,15 @@ impl Writer {
             }),
             queued: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
+            counters: Counters::default(),
         });
         let (tx, rx) = mpsc::channel();
         let deferred = DeferredQueue::default();
         let queue = Arc::clone(&deferred);
-        let commits = Arc::new(AtomicU64::new(0));
-        let synced = Arc::new(AtomicU64::new(0));
-        let messages = Arc::new(AtomicU64::new(0));
-        let counters = Counters {
-            commits: Arc::clone(&commits),
-            synced: Arc::clone(&synced),
-            messages: Arc::clone(&messages),
-        };
         let thread_shared = Arc::clone(&shared);
         let thread = thread::Builder::new()
             .name("ferry-store-writer".into())
-            .spawn(move || writer_loop(&thread_shared, &rx, &queue, &counters))
+            .spawn(move || writer_loop(&thread_shared, &rx, &queue))
             .map_err(|source| StoreError::Io {
                 action: "start the writer thread for",
                 path: db_path.to_path_buf(),
@@ -188,25 +180,22 @@ impl Writer {
             shared,
             deferred,
             thread: tokio::sync::Mutex::new(Some(thread)),
-            commits,
-            synced,
-            messages,
         })
     }
 
     /// Number of group commits so far.
     pub(crate) fn commit_count(&self) -> u64 {
-        self.commits.load(Ordering::Relaxed)
+        self.shared.counters.commits.load(Ordering::Relaxed)
     }
 
     /// Number of group commits made with `synchronous=FULL` (fsynced) so far.
     pub(crate) fn synced_count(&self) -> u64 {
-        self.synced.load(Ordering::Relaxed)
+        self.shared.counters.synced.load(Ordering::Relaxed)
     }
 
     /// Number of messages the thread has taken from its channel so far.
     pub(crate) fn message_count(&self) -> u64 {
-        self.messages.load(Ordering::Relaxed)
+        self.shared.counters.messages.load(Ordering::Relaxed)
     }
 
     /// Queues `work` and waits for its result, which arrives after its group committed.
@@ -240,7 +229,8 @@ impl Writer {
     /// the write lock: nothing waits here).
     fn run_in_place<T, F>(&self, work: F) -> Result<Result<T, StoreError>, F>
     where
-        F: FnOnce(&Connection) -> Result<T, StoreError>,
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let shared = &*self.shared;
         if shared.stopping.load(Ordering::Acquire) || shared.queued.load(Ordering::Acquire) != 0 {
@@ -276,33 +266,21 @@ impl Writer {
         if begun.is_err() {
             return Err(work);
         }
-        let outcome = run_catching(conn, work);
-        let group = if conn.is_autocommit() {
-            Err("SQLite rolled back the group transaction".to_owned())
-        } else if outcome.is_err() {
-            roll_back(conn);
-            Ok(())
-        } else {
-            match control(conn, "COMMIT") {
-                Ok(()) => {
-                    self.commits.fetch_add(1, Ordering::Relaxed);
-                    Ok(())
-                }
-                Err(reason) => {
-                    roll_back(conn);
-                    Err(reason)
-                }
-            }
+        let (reply, mut answered) = oneshot::channel();
+        let job = Answered {
+            work: Some(work),
+            outcome: None,
+            reply,
+            sync: false,
         };
+        run_alone(conn, Box::new(job), false, &shared.counters);
         drop(line);
         if checkpoint_due() {
             // A send error means the writer is gone; nothing to checkpoint for.
             let _ = self.tx.send(Msg::Checkpoint);
         }
-        Ok(answer(
-            Some(outcome),
-            group.as_ref().map(drop).map_err(String::as_str),
-        ))
+        // `run_alone` settled the job: its answer is waiting.
+        Ok(answered.try_recv().unwrap_or(Err(StoreError::Closed)))
     }
 
     /// Queues `work` NOW and returns a future of its committed result.
@@ -405,7 +383,8 @@ impl Drop for Writer {
     }
 }
 
-fn writer_loop(shared: &Shared, rx: &Receiver<Msg>, deferred: &DeferredQueue, counters: &Counters) {
+fn writer_loop(shared: &Shared, rx: &Receiver<Msg>, deferred: &DeferredQueue) {
+    let counters = &shared.counters;
     let mut batch: VecDeque<Box<dyn Job>> = VecDeque::with_capacity(GROUP_CAP);
     loop {
         let received = rx.recv();
