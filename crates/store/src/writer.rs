@@ -247,11 +247,8 @@ impl Writer {
         let Some(conn) = conn.as_ref() else {
             return Err(work);
         };
-        if *synced_mode {
-            if conn.pragma_update(None, "synchronous", "NORMAL").is_err() {
-                return Err(work);
-            }
-            *synced_mode = false;
+        if set_synced(conn, synced_mode, false).is_err() {
+            return Err(work);
         }
         // The write lock is taken without waiting: when a maintenance connection holds
         // it, the job goes to the writer thread, which may wait.
@@ -259,11 +256,9 @@ impl Writer {
             .busy_timeout(std::time::Duration::ZERO)
             .map_err(|e| e.to_string())
             .and_then(|()| control(conn, "BEGIN IMMEDIATE"));
-        if conn.busy_timeout(crate::connection::BUSY_TIMEOUT).is_err() && begun.is_ok() {
+        let restored = conn.busy_timeout(crate::connection::BUSY_TIMEOUT).is_ok();
+        if begun.is_err() || !restored {
             roll_back(conn);
-            return Err(work);
-        }
-        if begun.is_err() {
             return Err(work);
         }
         let (reply, mut answered) = oneshot::channel();
@@ -483,17 +478,11 @@ fn run_group(
     synced_mode: &mut bool,
 ) {
     let sync = pending.iter().any(|j| j.needs_sync());
-    if sync != *synced_mode {
-        // Outside any transaction: the level applies to the commits that follow.
-        let level = if sync { "FULL" } else { "NORMAL" };
-        if let Err(e) = conn.pragma_update(None, "synchronous", level) {
-            let reason = e.to_string();
-            for job in pending.drain(..) {
-                job.settle(Err(&reason));
-            }
-            return;
+    if let Err(reason) = set_synced(conn, synced_mode, sync) {
+        for job in pending.drain(..) {
+            job.settle(Err(&reason));
         }
-        *synced_mode = sync;
+        return;
     }
     if let Err(reason) = control(conn, "BEGIN IMMEDIATE") {
         for job in pending.drain(..) {
@@ -523,6 +512,18 @@ fn run_group(
         }
     }
     commit(conn, ran, sync, counters);
+}
+
+/// Puts the connection at `synchronous=FULL` (`sync`) or `NORMAL` unless it is there
+/// already; outside any transaction, the level applies to the commits that follow.
+fn set_synced(conn: &Connection, synced_mode: &mut bool, sync: bool) -> Result<(), String> {
+    if sync != *synced_mode {
+        let level = if sync { "FULL" } else { "NORMAL" };
+        conn.pragma_update(None, "synchronous", level)
+            .map_err(|e| e.to_string())?;
+        *synced_mode = sync;
+    }
+    Ok(())
 }
 
 /// Runs a job alone in its (open) transaction, without a savepoint: when it fails, the
@@ -626,8 +627,18 @@ where
     }
 
     fn settle(self: Box<Self>, group: Result<(), &str>) {
+        let result = match (self.outcome, group) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (_, Err(reason)) => Err(StoreError::GroupFailed {
+                message: reason.to_owned(),
+            }),
+            (None, Ok(())) => Err(StoreError::GroupFailed {
+                message: "the write was not run".to_owned(),
+            }),
+        };
         // The caller may have stopped waiting; the write stands either way.
-        let _ = self.reply.send(answer(self.outcome, group));
+        let _ = self.reply.send(result);
     }
 
     fn needs_sync(&self) -> bool {
@@ -686,24 +697,6 @@ where
 
     fn isolated(&self) -> bool {
         !self.one_statement
-    }
-}
-
-/// A job's answer once its group is settled: its own error if it failed, else its value
-/// if the group committed, else why the group did not.
-fn answer<T>(
-    outcome: Option<Result<T, StoreError>>,
-    group: Result<(), &str>,
-) -> Result<T, StoreError> {
-    match (outcome, group) {
-        (Some(Err(e)), _) => Err(e),
-        (Some(Ok(value)), Ok(())) => Ok(value),
-        (_, Err(reason)) => Err(StoreError::GroupFailed {
-            message: reason.to_owned(),
-        }),
-        (None, Ok(())) => Err(StoreError::GroupFailed {
-            message: "the write was not run".to_owned(),
-        }),
     }
 }
 
