@@ -908,6 +908,15 @@ async fn nginx_rows(
         added: "—".into(),
         target: "(the reference)",
     });
+    latency_vs_hop(
+        http,
+        &upstream.url,
+        &hop_chat,
+        &gateway.url,
+        (args.latency_concurrency, n),
+        rows,
+    )
+    .await?;
     for e in ENDPOINTS {
         let url = format!("{}{}", gateway.url, e.path);
         let through = driver
@@ -926,6 +935,59 @@ async fn nginx_rows(
             target: "≤ 1.5× CPU, ≥ 65% req/s",
         });
     }
+    Ok(())
+}
+
+/// The latency a hop adds at low concurrency, where waking an idle core costs more than
+/// the hop's own work: the fixed nginx upstream directly, through the bare nginx hop and
+/// through ferry's chat facade, `n` requests each on the bench's own client at
+/// concurrency `lc`. The hop's figure is the same-run reference for spec §12's
+/// added-latency targets.
+async fn latency_vs_hop(
+    http: &reqwest::Client,
+    upstream: &str,
+    hop_chat: &str,
+    gateway: &str,
+    (lc, n): (usize, usize),
+    rows: &mut Vec<Row>,
+) -> Result<(), String> {
+    let urls = [
+        format!("{upstream}/api/v1/chat/completions"),
+        hop_chat.to_owned(),
+        format!("{gateway}/openai/v1/chat/completions"),
+    ];
+    let mut samples = Vec::with_capacity(urls.len());
+    for url in urls {
+        let _ = calls(http, url.clone(), chat_body(false), Some(KEY), lc, 200).await;
+        let sample = calls(http, url.clone(), chat_body(false), Some(KEY), lc, n).await;
+        check(&sample, &url)?;
+        samples.push(sample);
+    }
+    let [direct, hop, ferry] = &samples[..] else {
+        unreachable!("three samples were taken")
+    };
+    rows.extend(latency_rows(
+        &format!("reference: bare nginx hop, chat, concurrency {lc}"),
+        direct,
+        hop,
+        "(the reference)",
+        "(the reference)",
+    ));
+    rows.extend(latency_rows(
+        &format!("ferry chat in front of the same nginx upstream, concurrency {lc}"),
+        direct,
+        ferry,
+        "≤ 0.5 ms added",
+        "—",
+    ));
+    let added = |s: &Sample| ms(s.percentile(50.0)) - ms(direct.percentile(50.0));
+    rows.push(Row {
+        figure: format!("ferry chat vs nginx hop, added latency, concurrency {lc} p50"),
+        direct: format!("nginx hop {:+.3} ms", added(hop)),
+        ferry: format!("{:+.3} ms", added(ferry)),
+        added: format!("{:.2}× the hop's", added(ferry) / added(hop).max(1e-6)),
+        target: "(spec §12's added-latency targets are absolute; this is their reference)",
+    });
     Ok(())
 }
 

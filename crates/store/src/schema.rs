@@ -8,6 +8,28 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::error::StoreError;
 
+/// The spend ledger's columns after its `seq`, as step 6 created them and step 10 rebuilt
+/// them (the rebuild must keep every column as it was).
+macro_rules! spend_ledger_columns {
+    () => {
+        "
+        at TEXT NOT NULL,
+        key_id TEXT,
+        route TEXT NOT NULL,
+        model TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        cost REAL,
+        cost_nanos INTEGER NOT NULL,
+        estimated INTEGER NOT NULL DEFAULT 0,
+        billed_cost REAL,
+        generation_id TEXT,
+        run_id TEXT
+    );"
+    };
+}
+
 /// Migration steps; step `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
     // 1: runtime config, sessions, history, runs and run events.
@@ -113,7 +135,8 @@ const MIGRATIONS: &[&str] = &[
     // 6: team access (spec §14): virtual keys (only a hash of the secret), open budget
     // reservations (released at start: they belonged to a daemon that died), and the spend
     // ledger, one row per paid upstream call.
-    "CREATE TABLE access_keys (
+    concat!(
+        "CREATE TABLE access_keys (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL,
         secret_hash TEXT NOT NULL UNIQUE,
@@ -132,25 +155,14 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL
     );
     CREATE TABLE spend_ledger (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        at TEXT NOT NULL,
-        key_id TEXT,
-        route TEXT NOT NULL,
-        model TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        prompt_tokens INTEGER,
-        completion_tokens INTEGER,
-        cost REAL,
-        cost_nanos INTEGER NOT NULL,
-        estimated INTEGER NOT NULL DEFAULT 0,
-        billed_cost REAL,
-        generation_id TEXT,
-        run_id TEXT
-    );
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,",
+        spend_ledger_columns!(),
+        "
     CREATE INDEX spend_ledger_key_at ON spend_ledger(key_id, at);
     CREATE INDEX spend_ledger_at ON spend_ledger(at);
     CREATE INDEX spend_ledger_generation ON spend_ledger(generation_id)
-        WHERE generation_id IS NOT NULL;",
+        WHERE generation_id IS NOT NULL;"
+    ),
     // 7: explicit order and sequence columns, so nothing above the store relies on SQLite's
     // rowid or on `MAX(seq) + 1`: runs get their creation order `ord` from a counter row
     // taken in the inserting transaction, sessions count their history messages
@@ -203,6 +215,29 @@ const MIGRATIONS: &[&str] = &[
     // to it (one b-tree insert, and one page per commit, fewer per call).
     "DROP INDEX spend_ledger_key_at;
     CREATE INDEX spend_ledger_key_at ON spend_ledger(key_id, at) WHERE key_id IS NOT NULL;",
+    // 10: the spend ledger's `seq` without AUTOINCREMENT. AUTOINCREMENT keeps the largest
+    // seq in `sqlite_sequence`, a row read and rewritten by every insert: one more page in
+    // every commit that adds a ledger row (every paid call). Ledger rows are never deleted,
+    // so a plain rowid key (the largest seq + 1) gives the same seqs. The table is rebuilt
+    // (SQLite cannot drop AUTOINCREMENT in place), its rows and seqs kept; dropping the old
+    // one removes its `sqlite_sequence` row.
+    concat!(
+        "CREATE TABLE spend_ledger_v10 (
+        seq INTEGER PRIMARY KEY,",
+        spend_ledger_columns!(),
+        "
+    INSERT INTO spend_ledger_v10 (seq, at, key_id, route, model, kind, prompt_tokens,
+            completion_tokens, cost, cost_nanos, estimated, billed_cost, generation_id, run_id)
+        SELECT seq, at, key_id, route, model, kind, prompt_tokens,
+            completion_tokens, cost, cost_nanos, estimated, billed_cost, generation_id, run_id
+        FROM spend_ledger ORDER BY seq;
+    DROP TABLE spend_ledger;
+    ALTER TABLE spend_ledger_v10 RENAME TO spend_ledger;
+    CREATE INDEX spend_ledger_key_at ON spend_ledger(key_id, at) WHERE key_id IS NOT NULL;
+    CREATE INDEX spend_ledger_at ON spend_ledger(at);
+    CREATE INDEX spend_ledger_generation ON spend_ledger(generation_id)
+        WHERE generation_id IS NOT NULL;"
+    ),
 ];
 
 /// The schema version this build writes.
@@ -457,5 +492,89 @@ mod tests {
         let keyless =
             plan("SELECT SUM(cost_nanos) FROM spend_ledger WHERE key_id IS NULL AND at >= '2026'");
         assert!(!keyless.contains("spend_ledger_key_at"), "{keyless}");
+    }
+
+    /// A version-9 database's spend ledger keeps its rows and seqs, and loses
+    /// AUTOINCREMENT: no `sqlite_sequence` row is read or written for it any more, the
+    /// next row still gets the largest seq + 1, and the indexes are back.
+    #[tokio::test]
+    async fn a_version_9_ledger_keeps_its_rows_without_autoincrement() {
+        let dir = database_at(
+            9,
+            "INSERT INTO spend_ledger (seq, at, key_id, route, model, kind, cost_nanos,
+                     generation_id) VALUES
+                 (1, '2026-01-01T00:00:00.000Z', 'key_a', 'main', 'm', 'facade', 5, 'gen-1'),
+                 (4, '2026-01-02T00:00:00.000Z', 'key_a', 'main', 'm', 'facade', 7, NULL),
+                 (9, '2026-01-02T00:00:00.000Z', NULL, 'main', 'm', 'session', 11, 'gen-9');
+             PRAGMA user_version = 9;",
+        );
+        let store = Store::open(dir.path()).unwrap();
+        let since = time::macros::datetime!(2026-01-01 12:00 UTC);
+        assert_eq!(
+            store
+                .key_spend_since(vec![("key_a".to_owned(), since)])
+                .await
+                .unwrap(),
+            [("key_a".to_owned(), 7)]
+        );
+        store.charge_nowait(crate::LedgerEntry {
+            route: "main".to_owned(),
+            model: "m".to_owned(),
+            kind: "facade".to_owned(),
+            cost_nanos: 13,
+            ..Default::default()
+        });
+        store.close().await;
+        let conn = Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
+        let rows: Vec<(i64, i64, Option<String>)> = conn
+            .prepare("SELECT seq, cost_nanos, generation_id FROM spend_ledger ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (1, 5, Some("gen-1".to_owned())),
+                (4, 7, None),
+                (9, 11, Some("gen-9".to_owned())),
+                (10, 13, None)
+            ]
+        );
+        let table: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'spend_ledger'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(!table.to_uppercase().contains("AUTOINCREMENT"), "{table}");
+        let sequenced: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_sequence WHERE name = 'spend_ledger'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(sequenced, 0);
+        let mut indexes: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'spend_ledger'",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        indexes.sort();
+        assert_eq!(
+            indexes,
+            [
+                "spend_ledger_at",
+                "spend_ledger_generation",
+                "spend_ledger_key_at"
+            ]
+        );
     }
 }
