@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 use ferry_fake_openrouter::{FakeOpenRouter, Reply};
 use futures::StreamExt;
 use serde_json::json;
+use tokio::process::Command;
 
 use crate::daemon::{pin_self_away_from, Daemon};
 use crate::load::{self, Sample};
 use crate::nginx::{self, Nginx};
 use crate::procfs::{anon_rss_bytes, cpu_during, rss_bytes};
-use crate::wrk::Wrk;
+use crate::wrk::{Wrk, WrkRun};
 use crate::Args;
 
 const KEY: &str = "sk-or-v1-bench";
@@ -372,6 +373,9 @@ async fn sqlite_rows(
             / facade_tp.cpu_ms_per_request(cpu_facade).max(1e-12)
     );
     rows.push(session_cpu);
+    if let Some(ratio) = session_ratio_by_wrk(pid, &daemon.url, c, pin).await? {
+        rows.push(ratio);
+    }
 
     // The other client protocols against the same fake, then every facade endpoint's CPU
     // per request against a bare nginx hop in front of a fixed-answer nginx upstream.
@@ -687,6 +691,64 @@ async fn key_overhead_by_wrk(
         ferry: format!("{plain:.4} → {keyed:.4} ms"),
         added: format!("{:+.1}%", (keyed / plain.max(1e-12) - 1.0) * 100.0),
         target: "≤ +10%",
+    }))
+}
+
+/// The session input's CPU against the facade request's, both driven by wrk as the nginx
+/// rows are (when wrk is installed): facade requests and session inputs (each to a new
+/// session) alternate, 5 s each after a 1 s warm-up, twice, and the lower CPU per request
+/// of each is compared. The client-driven rows above last a fraction of a second each, so
+/// /proc's 10 ms ticks move their ratio by ±10 % and more.
+async fn session_ratio_by_wrk(
+    pid: u32,
+    base: &str,
+    c: usize,
+    pin: Option<usize>,
+) -> Result<Option<Row>, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let Some(wrk) = Wrk::find(dir.path(), pin.map(|core| usize::from(core == 0))) else {
+        return Ok(None);
+    };
+    let facade_url = format!("{base}/openai/v1/chat/completions");
+    let chat = chat_body(false).to_string();
+    let input = json!({"content": "hello there, how are you today"}).to_string();
+    let measured = |run: Result<WrkRun, String>, cpu: f64, what: &str| {
+        let run = run?;
+        if run.failed > 0 || run.requests == 0 {
+            return Err(format!(
+                "{what}: {} of {} answers were not 2xx",
+                run.failed, run.requests
+            ));
+        }
+        Ok(cpu * 1000.0 / run.requests as f64)
+    };
+    let (mut facade, mut session) = (f64::MAX, f64::MAX);
+    for round in 0..2 {
+        wrk.post(&facade_url, &chat, None, c, WRK_WARM_UP).await?;
+        let (run, cpu) = cpu_during(pid, wrk.post(&facade_url, &chat, None, c, WRK_MEASURED)).await;
+        facade = facade.min(measured(run, cpu, "facade")?);
+        let sessions = |phase: &str| format!("/v1/sessions/wrk-{round}-{phase}-");
+        let warm = sessions("warm");
+        wrk.post_numbered(base, (&warm, "/input"), &input, c, WRK_WARM_UP)
+            .await?;
+        let each = sessions("measured");
+        let (run, cpu) = cpu_during(
+            pid,
+            wrk.post_numbered(base, (&each, "/input"), &input, c, WRK_MEASURED),
+        )
+        .await;
+        session = session.min(measured(run, cpu, "session input")?);
+    }
+    // The durable runs' pages are still being written back; later rows would time that.
+    let _ = Command::new("sync").status().await;
+    Ok(Some(Row {
+        figure: format!(
+            "daemon CPU per session input vs facade request, wrk 2 × 5 s each, concurrency {c}"
+        ),
+        direct: format!("facade {facade:.4} ms"),
+        ferry: format!("{session:.4} ms"),
+        added: format!("{:.1}× the facade request's", session / facade.max(1e-12)),
+        target: "≤ 3× the facade request's",
     }))
 }
 

@@ -54,15 +54,33 @@ impl Wrk {
         connections: usize,
         duration: Duration,
     ) -> Result<WrkRun, String> {
+        self.run(url, &script(body, bearer, None), connections, duration)
+            .await
+    }
+
+    /// POSTs `body` like [`Wrk::post`], each request to a path of its own under `url`'s
+    /// host: `prefix`, a number counting from 1, `suffix` (so that, say, every session
+    /// input starts a new session).
+    pub async fn post_numbered(
+        &self,
+        url: &str,
+        (prefix, suffix): (&str, &str),
+        body: &str,
+        connections: usize,
+        duration: Duration,
+    ) -> Result<WrkRun, String> {
+        let lua = script(body, None, Some((prefix, suffix)));
+        self.run(url, &lua, connections, duration).await
+    }
+
+    async fn run(
+        &self,
+        url: &str,
+        lua: &str,
+        connections: usize,
+        duration: Duration,
+    ) -> Result<WrkRun, String> {
         let script = self.dir.join("post.lua");
-        let mut lua = format!(
-            "wrk.method = \"POST\"\nwrk.body = [==[{body}]==]\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
-        );
-        if let Some(key) = bearer {
-            lua.push_str(&format!(
-                "wrk.headers[\"Authorization\"] = \"Bearer {key}\"\n"
-            ));
-        }
         std::fs::write(&script, lua).map_err(|e| format!("cannot write the wrk script: {e}"))?;
         let mut cmd = match self.core {
             Some(core) => {
@@ -95,6 +113,25 @@ impl Wrk {
     }
 }
 
+/// The Lua script of a POST load: the body and headers, and with `numbered` a `request`
+/// function that sends each request to `prefix` N `suffix`.
+fn script(body: &str, bearer: Option<&str>, numbered: Option<(&str, &str)>) -> String {
+    let mut lua = format!(
+        "wrk.method = \"POST\"\nwrk.body = [==[{body}]==]\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
+    );
+    if let Some(key) = bearer {
+        lua.push_str(&format!(
+            "wrk.headers[\"Authorization\"] = \"Bearer {key}\"\n"
+        ));
+    }
+    if let Some((prefix, suffix)) = numbered {
+        lua.push_str(&format!(
+            "local n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, \"{prefix}\" .. n .. \"{suffix}\")\nend\n"
+        ));
+    }
+    lua
+}
+
 /// Reads wrk's report: `N requests in Ts, …`, `Requests/sec: R` and, when some failed,
 /// `Non-2xx or 3xx responses: F`.
 fn parse(report: &str) -> Option<WrkRun> {
@@ -120,6 +157,24 @@ fn parse(report: &str) -> Option<WrkRun> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_numbered_load_sends_each_request_to_a_path_of_its_own() {
+        let lua = script(
+            r#"{"content":"hi"}"#,
+            None,
+            Some(("/v1/sessions/w-", "/input")),
+        );
+        assert!(
+            lua.contains(r#"wrk.body = [==[{"content":"hi"}]==]"#),
+            "{lua}"
+        );
+        assert!(
+            lua.contains(r#"return wrk.format(nil, "/v1/sessions/w-" .. n .. "/input")"#),
+            "{lua}"
+        );
+        assert!(!script("{}", Some("k"), None).contains("request ="));
+    }
 
     #[test]
     fn reads_wrks_report() {
