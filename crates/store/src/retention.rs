@@ -5,7 +5,7 @@
 //! their history messages are never deleted here.
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 use time::OffsetDateTime;
 
 use crate::clock::format_rfc3339;
@@ -88,15 +88,28 @@ impl Store {
 }
 
 fn prune_runs(conn: &Connection, cutoff: &str, limit: u32) -> rusqlite::Result<Pruned> {
+    // Oldest first along `runs_ord`, up to the first run created inside the window: a pass
+    // reads the runs it may prune (and the few unfinished ones among them), never the
+    // whole table. Creation order and creation time agree unless the clock went back;
+    // then runs stamped older than a younger one wait until that one leaves the window.
     let ids: Vec<String> = {
         let mut stmt = conn.prepare_cached(
-            "SELECT id FROM runs
-             WHERE created_at < ?1
-               AND status IN ('completed', 'failed', 'cancelled', 'interrupted')
-             ORDER BY ord LIMIT ?2",
+            "SELECT id, created_at < ?1,
+                    status IN ('completed', 'failed', 'cancelled', 'interrupted')
+             FROM runs ORDER BY ord",
         )?;
-        let rows = stmt.query_map(params![cutoff, limit], |r| r.get(0))?;
-        rows.collect::<rusqlite::Result<_>>()?
+        let mut rows = stmt.query([cutoff])?;
+        let mut ids = Vec::new();
+        while ids.len() < limit as usize {
+            let Some(row) = rows.next()? else { break };
+            if !row.get::<_, bool>(1)? {
+                break;
+            }
+            if row.get::<_, bool>(2)? {
+                ids.push(row.get(0)?);
+            }
+        }
+        ids
     };
     let mut pruned = Pruned::default();
     let mut events = conn.prepare_cached(

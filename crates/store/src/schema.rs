@@ -238,6 +238,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX spend_ledger_generation ON spend_ledger(generation_id)
         WHERE generation_id IS NOT NULL;"
     ),
+    // 11: no `runs_created`. Retention walks `runs_ord` from the oldest run and stops at
+    // the first one created inside its window (the planner already read `runs_ord` for
+    // its `ORDER BY ord`), so the index served no query, while every run's creation added
+    // an entry to it: one more page in every commit that creates runs.
+    "DROP INDEX runs_created;",
 ];
 
 /// The schema version this build writes.
@@ -492,6 +497,31 @@ mod tests {
         let keyless =
             plan("SELECT SUM(cost_nanos) FROM spend_ledger WHERE key_id IS NULL AND at >= '2026'");
         assert!(!keyless.contains("spend_ledger_key_at"), "{keyless}");
+    }
+
+    /// A version-10 database loses `runs_created`, and retention's walk reads `runs_ord`
+    /// in order, without sorting.
+    #[tokio::test]
+    async fn a_version_10_database_drops_the_creation_time_index() {
+        let dir = database_at(10, "PRAGMA user_version = 10;");
+        Store::open(dir.path()).unwrap().close().await;
+        let conn = Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'runs'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(!indexes.iter().any(|i| i == "runs_created"), "{indexes:?}");
+        let plan: Vec<String> = conn
+            .prepare("EXPLAIN QUERY PLAN SELECT id, created_at < '2026' FROM runs ORDER BY ord")
+            .unwrap()
+            .query_map([], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(plan, ["SCAN runs USING INDEX runs_ord"]);
     }
 
     /// A version-9 database's spend ledger keeps its rows and seqs, and loses

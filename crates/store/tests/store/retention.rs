@@ -73,3 +73,36 @@ async fn prunes_finished_runs_before_the_cutoff_in_batches() {
     );
     assert!(store.truncate_wal().await.unwrap());
 }
+
+/// A pass walks the runs oldest first and stops at the first one created inside the
+/// window, so it never reads on to the end of the table: a run stamped older behind that
+/// one (the clock went back) waits until it leaves the window too.
+#[tokio::test]
+async fn a_pass_stops_at_the_first_run_inside_the_window() {
+    let (dir, store) = open_temp();
+    session(&store, "s").await;
+    for id in ["run_old", "run_new", "run_skewed"] {
+        queued_run(&store, "s", id).await;
+        store.finish_run(finish(id, vec![]).into()).await.unwrap();
+    }
+    let conn = rusqlite::Connection::open(dir.path().join(ferry_store::DB_FILE_NAME)).unwrap();
+    conn.execute(
+        "UPDATE runs SET created_at = '2026-01-01T00:00:00.000Z'
+         WHERE id IN ('run_old', 'run_skewed')",
+        [],
+    )
+    .unwrap();
+    let cutoff = time::macros::datetime!(2026-02-01 0:00 UTC);
+    assert!(
+        OffsetDateTime::now_utc() > cutoff,
+        "run_new is inside the window"
+    );
+    let pruned = store.prune_runs(cutoff, 10).await.unwrap();
+    assert_eq!(pruned, Pruned { runs: 1, events: 1 });
+    assert!(store.get_run("run_old").await.unwrap().is_none());
+    assert!(store.get_run("run_new").await.unwrap().is_some());
+    assert!(
+        store.get_run("run_skewed").await.unwrap().is_some(),
+        "behind a run inside the window"
+    );
+}
