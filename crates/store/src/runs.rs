@@ -357,14 +357,12 @@ fn session_at_creation(conn: &Connection, id: &str) -> Result<SessionAtCreation,
 
 /// Inserts the run, `queued`, next in creation order.
 fn insert_run(conn: &Connection, new: &NewRun) -> Result<Run, StoreError> {
-    // The creation order, from a counter row taken inside the transaction.
-    // Read, then written (an `UPDATE … RETURNING` stages its answer in a temporary
-    // b-tree); the writer's transaction holds the write lock, so nothing comes in between.
+    // The creation order: one past the largest, read from the end of the unique `runs_ord`
+    // index inside the writer's transaction, which holds the write lock, so nothing comes
+    // in between (schema step 12 says why not a counter row).
     let ord: i64 = conn
-        .prepare_cached("SELECT value + 1 FROM counters WHERE name = 'runs'")?
+        .prepare_cached("SELECT COALESCE(MAX(ord), 0) + 1 FROM runs")?
         .query_row([], |row| row.get(0))?;
-    conn.prepare_cached("UPDATE counters SET value = ?1 WHERE name = 'runs'")?
-        .execute([ord])?;
     let created_at = now_rfc3339();
     let input = to_text(&new.input)?;
     conn.prepare_cached(

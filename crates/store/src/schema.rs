@@ -243,6 +243,13 @@ const MIGRATIONS: &[&str] = &[
     // its `ORDER BY ord`), so the index served no query, while every run's creation added
     // an entry to it: one more page in every commit that creates runs.
     "DROP INDEX runs_created;",
+    // 12: a run's creation order `ord` is one past the largest, read from the end of the
+    // unique `runs_ord` index in the inserting transaction, instead of a counter row that
+    // every creation read and rewrote (one more page in every commit that creates runs).
+    // It is still an explicit column taken inside the store. Runs are deleted only by
+    // retention, oldest first, so an order is given again only after every run above it
+    // was pruned, when no stored run is ordered against it.
+    "DROP TABLE counters;",
 ];
 
 /// The schema version this build writes.
@@ -497,6 +504,61 @@ mod tests {
         let keyless =
             plan("SELECT SUM(cost_nanos) FROM spend_ledger WHERE key_id IS NULL AND at >= '2026'");
         assert!(!keyless.contains("spend_ledger_key_at"), "{keyless}");
+    }
+
+    /// A version-11 database loses its counter row: a new run is still ordered after the
+    /// stored ones, from the largest order in `runs_ord`.
+    #[tokio::test]
+    async fn a_version_11_database_orders_runs_without_a_counter() {
+        let dir = database_at(
+            11,
+            "INSERT INTO sessions (id, created_at, updated_at)
+                 VALUES ('s', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');
+             INSERT INTO runs (id, session_id, status, created_at, input, ord) VALUES
+                 ('run_b', 's', 'completed', '2026-01-01T00:00:00.000Z', '{}', 7),
+                 ('run_a', 's', 'completed', '2026-01-01T00:00:00.000Z', '{}', 3);
+             UPDATE counters SET value = 7 WHERE name = 'runs';
+             PRAGMA user_version = 11;",
+        );
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .create_run(NewRun {
+                id: "run_new".into(),
+                session_id: "s".into(),
+                input: json!({}),
+                idempotency_key: None,
+                acknowledged: false,
+            })
+            .await
+            .unwrap();
+        let all = RunFilter {
+            limit: 10,
+            ..RunFilter::default()
+        };
+        let ids: Vec<String> = store
+            .list_runs_page(all)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(ids, ["run_new", "run_b", "run_a"]);
+        store.close().await;
+        let conn = Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
+        let ord: i64 = conn
+            .query_row("SELECT ord FROM runs WHERE id = 'run_new'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(ord, 8);
+        let counters: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'counters'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(counters, 0, "the counter table is gone");
     }
 
     /// A version-10 database loses `runs_created`, and retention's walk reads `runs_ord`
