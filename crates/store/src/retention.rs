@@ -92,20 +92,25 @@ fn prune_runs(conn: &Connection, cutoff: &str, limit: u32) -> rusqlite::Result<P
     // reads the runs it may prune (and the few unfinished ones among them), never the
     // whole table. Creation order and creation time agree unless the clock went back;
     // then runs stamped older than a younger one wait until that one leaves the window.
+    // Rows without an order (written by hand: ferry always gives one) sort first and are
+    // each looked at, never a reason to stop.
     let ids: Vec<String> = {
         let mut stmt = conn.prepare_cached(
             "SELECT id, created_at < ?1,
-                    status IN ('completed', 'failed', 'cancelled', 'interrupted')
+                    status IN ('completed', 'failed', 'cancelled', 'interrupted'),
+                    ord IS NOT NULL
              FROM runs ORDER BY ord",
         )?;
         let mut rows = stmt.query([cutoff])?;
         let mut ids = Vec::new();
         while ids.len() < limit as usize {
             let Some(row) = rows.next()? else { break };
-            if !row.get::<_, bool>(1)? {
+            let (old, finished, ordered): (bool, bool, bool) =
+                (row.get(1)?, row.get(2)?, row.get(3)?);
+            if !old && ordered {
                 break;
             }
-            if row.get::<_, bool>(2)? {
+            if old && finished {
                 ids.push(row.get(0)?);
             }
         }

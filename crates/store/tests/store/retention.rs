@@ -76,7 +76,8 @@ async fn prunes_finished_runs_before_the_cutoff_in_batches() {
 
 /// A pass walks the runs oldest first and stops at the first one created inside the
 /// window, so it never reads on to the end of the table: a run stamped older behind that
-/// one (the clock went back) waits until it leaves the window too.
+/// one (the clock went back) waits until it leaves the window too. A run without an order
+/// (written by hand) does not stop it.
 #[tokio::test]
 async fn a_pass_stops_at_the_first_run_inside_the_window() {
     let (dir, store) = open_temp();
@@ -92,6 +93,14 @@ async fn a_pass_stops_at_the_first_run_inside_the_window() {
         [],
     )
     .unwrap();
+    // A recent run written by hand, without an order: it sorts first and is no reason to
+    // stop.
+    conn.execute(
+        "INSERT INTO runs (id, session_id, status, created_at, input)
+         VALUES ('run_by_hand', 's', 'completed', ?1, '{}')",
+        [ferry_store::now_rfc3339()],
+    )
+    .unwrap();
     let cutoff = time::macros::datetime!(2026-02-01 0:00 UTC);
     assert!(
         OffsetDateTime::now_utc() > cutoff,
@@ -101,6 +110,7 @@ async fn a_pass_stops_at_the_first_run_inside_the_window() {
     assert_eq!(pruned, Pruned { runs: 1, events: 1 });
     assert!(store.get_run("run_old").await.unwrap().is_none());
     assert!(store.get_run("run_new").await.unwrap().is_some());
+    assert!(store.get_run("run_by_hand").await.unwrap().is_some());
     assert!(
         store.get_run("run_skewed").await.unwrap().is_some(),
         "behind a run inside the window"
