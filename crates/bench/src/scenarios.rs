@@ -656,6 +656,14 @@ async fn bench_key(http: &reqwest::Client, base: &str) -> Result<Arc<String>, St
         .ok_or_else(|| format!("cannot create the bench key: {v}"))
 }
 
+/// wrk pinned to the core the daemon is not pinned to, with a directory for its scripts;
+/// none when wrk is not installed.
+fn wrk_beside(pin: Option<usize>) -> Result<Option<(tempfile::TempDir, Wrk)>, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let wrk = Wrk::find(dir.path(), pin.map(|core| usize::from(core == 0)));
+    Ok(wrk.map(|wrk| (dir, wrk)))
+}
+
 /// The key's overhead measured as the nginx rows are (when wrk is installed): plain and
 /// keyed facade requests alternate, 5 s each, twice, and the lower CPU per request of each
 /// kind is compared — the client-driven rows above last ~0.1 s, so /proc's 10 ms ticks
@@ -667,8 +675,7 @@ async fn key_overhead_by_wrk(
     c: usize,
     pin: Option<usize>,
 ) -> Result<Option<Row>, String> {
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let Some(wrk) = Wrk::find(dir.path(), pin.map(|core| usize::from(core == 0))) else {
+    let Some((_scripts, wrk)) = wrk_beside(pin)? else {
         return Ok(None);
     };
     let driver = Driver::Wrk(wrk);
@@ -705,8 +712,7 @@ async fn session_ratio_by_wrk(
     c: usize,
     pin: Option<usize>,
 ) -> Result<Option<Row>, String> {
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let Some(wrk) = Wrk::find(dir.path(), pin.map(|core| usize::from(core == 0))) else {
+    let Some((_scripts, wrk)) = wrk_beside(pin)? else {
         return Ok(None);
     };
     let facade_url = format!("{base}/openai/v1/chat/completions");

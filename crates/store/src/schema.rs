@@ -318,6 +318,48 @@ mod tests {
         dir
     }
 
+    /// Creates the queued run `id` in session `s` through the store.
+    async fn create_run_in_s(store: &Store, id: &str) {
+        store
+            .create_run(NewRun {
+                id: id.into(),
+                session_id: "s".into(),
+                input: json!({}),
+                idempotency_key: None,
+                acknowledged: false,
+            })
+            .await
+            .unwrap();
+    }
+
+    /// The ids of the stored runs, newest first.
+    async fn listed_run_ids(store: &Store) -> Vec<String> {
+        let all = RunFilter {
+            limit: 10,
+            ..RunFilter::default()
+        };
+        let runs = store.list_runs_page(all).await.unwrap();
+        runs.into_iter().map(|r| r.id).collect()
+    }
+
+    /// What `key_a` spent since 2026-01-01 12:00 UTC, as its budget reads it.
+    async fn key_a_spend(store: &Store) -> Vec<(String, i64)> {
+        let since = time::macros::datetime!(2026-01-01 12:00 UTC);
+        let keys = vec![("key_a".to_owned(), since)];
+        store.key_spend_since(keys).await.unwrap()
+    }
+
+    /// Every row `sql` answers on `conn`, each read by `row`.
+    fn rows_of<T>(
+        conn: &Connection,
+        sql: &str,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Vec<T> {
+        let mut stmt = conn.prepare(sql).unwrap();
+        let rows = stmt.query_map([], row).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+
     /// A database at version 6 (before explicit order and sequence columns) opens,
     /// migrates, reads back in its old order, and carries on numbering after it.
     #[tokio::test]
@@ -335,29 +377,9 @@ mod tests {
              PRAGMA user_version = 6;",
         );
         let store = Store::open(dir.path()).unwrap();
-        let all = RunFilter {
-            limit: 10,
-            ..RunFilter::default()
-        };
-        let ids = |runs: Vec<crate::Run>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
-        assert_eq!(
-            ids(store.list_runs_page(all.clone()).await.unwrap()),
-            ["run_a", "run_z"]
-        );
-        store
-            .create_run(NewRun {
-                id: "run_new".into(),
-                session_id: "s".into(),
-                input: json!({}),
-                idempotency_key: None,
-                acknowledged: false,
-            })
-            .await
-            .unwrap();
-        assert_eq!(
-            ids(store.list_runs_page(all).await.unwrap()),
-            ["run_new", "run_a", "run_z"]
-        );
+        assert_eq!(listed_run_ids(&store).await, ["run_a", "run_z"]);
+        create_run_in_s(&store, "run_new").await;
+        assert_eq!(listed_run_ids(&store).await, ["run_new", "run_a", "run_z"]);
         let added = store
             .append_messages("s", vec![json!({"role": "user", "content": "c"})])
             .await
@@ -434,13 +456,11 @@ mod tests {
             [],
         )
         .unwrap();
-        let shown: Vec<(i64, String, String)> = conn
-            .prepare("SELECT seq, kind, data FROM run_events WHERE run_id = 'r' ORDER BY seq")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let shown: Vec<(i64, String, String)> = rows_of(
+            &conn,
+            "SELECT seq, kind, data FROM run_events WHERE run_id = 'r' ORDER BY seq",
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        );
         assert_eq!(
             shown,
             [
@@ -479,14 +499,7 @@ mod tests {
              PRAGMA user_version = 8;",
         );
         let store = Store::open(dir.path()).unwrap();
-        let since = time::macros::datetime!(2026-01-01 12:00 UTC);
-        assert_eq!(
-            store
-                .key_spend_since(vec![("key_a".to_owned(), since)])
-                .await
-                .unwrap(),
-            [("key_a".to_owned(), 7)]
-        );
+        assert_eq!(key_a_spend(&store).await, [("key_a".to_owned(), 7)]);
         let conn = Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
         let plan = |sql: &str| -> String {
             conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
@@ -521,28 +534,8 @@ mod tests {
              PRAGMA user_version = 11;",
         );
         let store = Store::open(dir.path()).unwrap();
-        store
-            .create_run(NewRun {
-                id: "run_new".into(),
-                session_id: "s".into(),
-                input: json!({}),
-                idempotency_key: None,
-                acknowledged: false,
-            })
-            .await
-            .unwrap();
-        let all = RunFilter {
-            limit: 10,
-            ..RunFilter::default()
-        };
-        let ids: Vec<String> = store
-            .list_runs_page(all)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| r.id)
-            .collect();
-        assert_eq!(ids, ["run_new", "run_b", "run_a"]);
+        create_run_in_s(&store, "run_new").await;
+        assert_eq!(listed_run_ids(&store).await, ["run_new", "run_b", "run_a"]);
         store.close().await;
         let conn = Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
         let ord: i64 = conn
@@ -568,21 +561,17 @@ mod tests {
         let dir = database_at(10, "PRAGMA user_version = 10;");
         Store::open(dir.path()).unwrap().close().await;
         let conn = Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
-        let indexes: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'runs'")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let indexes: Vec<String> = rows_of(
+            &conn,
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'runs'",
+            |r| r.get(0),
+        );
         assert!(!indexes.iter().any(|i| i == "runs_created"), "{indexes:?}");
-        let plan: Vec<String> = conn
-            .prepare("EXPLAIN QUERY PLAN SELECT id, created_at < '2026' FROM runs ORDER BY ord")
-            .unwrap()
-            .query_map([], |r| r.get(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let plan: Vec<String> = rows_of(
+            &conn,
+            "EXPLAIN QUERY PLAN SELECT id, created_at < '2026' FROM runs ORDER BY ord",
+            |r| r.get(3),
+        );
         assert_eq!(plan, ["SCAN runs USING INDEX runs_ord"]);
     }
 
@@ -601,14 +590,7 @@ mod tests {
              PRAGMA user_version = 9;",
         );
         let store = Store::open(dir.path()).unwrap();
-        let since = time::macros::datetime!(2026-01-01 12:00 UTC);
-        assert_eq!(
-            store
-                .key_spend_since(vec![("key_a".to_owned(), since)])
-                .await
-                .unwrap(),
-            [("key_a".to_owned(), 7)]
-        );
+        assert_eq!(key_a_spend(&store).await, [("key_a".to_owned(), 7)]);
         store.charge_nowait(crate::LedgerEntry {
             route: "main".to_owned(),
             model: "m".to_owned(),
@@ -618,13 +600,11 @@ mod tests {
         });
         store.close().await;
         let conn = Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
-        let rows: Vec<(i64, i64, Option<String>)> = conn
-            .prepare("SELECT seq, cost_nanos, generation_id FROM spend_ledger ORDER BY seq")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let rows: Vec<(i64, i64, Option<String>)> = rows_of(
+            &conn,
+            "SELECT seq, cost_nanos, generation_id FROM spend_ledger ORDER BY seq",
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        );
         assert_eq!(
             rows,
             [
