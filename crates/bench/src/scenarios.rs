@@ -678,7 +678,7 @@ async fn key_overhead_by_wrk(
     let Some((_scripts, wrk)) = wrk_beside(pin)? else {
         return Ok(None);
     };
-    let driver = Driver::Wrk(wrk);
+    let driver = Driver::Wrk(&wrk);
     let (mut plain, mut keyed) = (f64::MAX, f64::MAX);
     for _ in 0..2 {
         let p = driver
@@ -716,23 +716,14 @@ async fn session_ratio_by_wrk(
         return Ok(None);
     };
     let facade_url = format!("{base}/openai/v1/chat/completions");
-    let chat = chat_body(false).to_string();
     let input = json!({"content": "hello there, how are you today"}).to_string();
-    let measured = |run: Result<WrkRun, String>, cpu: f64, what: &str| {
-        let run = run?;
-        if run.failed > 0 || run.requests == 0 {
-            return Err(format!(
-                "{what}: {} of {} answers were not 2xx",
-                run.failed, run.requests
-            ));
-        }
-        Ok(cpu * 1000.0 / run.requests as f64)
-    };
+    let driver = Driver::Wrk(&wrk);
     let (mut facade, mut session) = (f64::MAX, f64::MAX);
     for round in 0..2 {
-        wrk.post(&facade_url, &chat, None, c, WRK_WARM_UP).await?;
-        let (run, cpu) = cpu_during(pid, wrk.post(&facade_url, &chat, None, c, WRK_MEASURED)).await;
-        facade = facade.min(measured(run, cpu, "facade")?);
+        let m = driver
+            .measure(pid, &facade_url, chat_body(false), None, c)
+            .await?;
+        facade = facade.min(m.cpu_ms);
         let sessions = |phase: &str| format!("/v1/sessions/wrk-{round}-{phase}-");
         let warm = sessions("warm");
         wrk.post_numbered(base, (&warm, "/input"), &input, c, WRK_WARM_UP)
@@ -743,7 +734,7 @@ async fn session_ratio_by_wrk(
             wrk.post_numbered(base, (&each, "/input"), &input, c, WRK_MEASURED),
         )
         .await;
-        session = session.min(measured(run, cpu, "session input")?);
+        session = session.min(Measured::of_wrk(run?, cpu, "session inputs")?.cpu_ms);
     }
     // The durable runs' pages are still being written back; later rows would time that.
     let _ = Command::new("sync").status().await;
@@ -946,7 +937,8 @@ async fn nginx_rows(
     // fixed upstream.
     let gateway = Daemon::start(ferry, &format!("{}/api/v1", upstream.url), pin).await?;
     let wrk_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let driver = match Wrk::find(wrk_dir.path(), other_core) {
+    let wrk = Wrk::find(wrk_dir.path(), other_core);
+    let driver = match &wrk {
         Some(wrk) => Driver::Wrk(wrk),
         None => {
             notes.push(format!(
@@ -1062,7 +1054,7 @@ async fn latency_vs_hop(
 /// What drives the load of the nginx comparison: wrk for a fixed time when installed (the
 /// method of issue 10), else the bench's own client for a fixed number of requests.
 enum Driver<'a> {
-    Wrk(Wrk),
+    Wrk(&'a Wrk),
     Client { http: &'a reqwest::Client, n: usize },
 }
 
@@ -1070,6 +1062,23 @@ enum Driver<'a> {
 struct Measured {
     rate: f64,
     cpu_ms: f64,
+}
+
+impl Measured {
+    /// What a wrk run did while the watched process spent `cpu` seconds; an error when
+    /// an answer was not 2xx or none came (`what` names the load).
+    fn of_wrk(run: WrkRun, cpu: f64, what: &str) -> Result<Measured, String> {
+        if run.failed > 0 || run.requests == 0 {
+            return Err(format!(
+                "{what}: {} of {} answers were not 2xx",
+                run.failed, run.requests
+            ));
+        }
+        Ok(Measured {
+            rate: run.rate,
+            cpu_ms: cpu * 1000.0 / run.requests as f64,
+        })
+    }
 }
 
 /// How long wrk warms a path up, then measures it.
@@ -1093,17 +1102,7 @@ impl Driver<'_> {
                 wrk.post(url, &body, bearer, c, WRK_WARM_UP).await?;
                 let (run, cpu) =
                     cpu_during(pid, wrk.post(url, &body, bearer, c, WRK_MEASURED)).await;
-                let run = run?;
-                if run.failed > 0 || run.requests == 0 {
-                    return Err(format!(
-                        "{url}: {} of {} answers were not 2xx",
-                        run.failed, run.requests
-                    ));
-                }
-                Ok(Measured {
-                    rate: run.rate,
-                    cpu_ms: cpu * 1000.0 / run.requests as f64,
-                })
+                Measured::of_wrk(run?, cpu, url)
             }
             Driver::Client { http, n } => {
                 let _ = calls(http, url.to_owned(), body.clone(), bearer, c, 500).await;
