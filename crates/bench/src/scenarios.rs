@@ -1011,15 +1011,17 @@ async fn latency_vs_hop(
     (lc, n): (usize, usize),
     rows: &mut Vec<Row>,
 ) -> Result<(), String> {
+    // The key goes to nginx as in the CPU rows; ferry, like there, is called without one
+    // (it sends its route's key upstream).
     let urls = [
-        format!("{upstream}/api/v1/chat/completions"),
-        hop_chat.to_owned(),
-        format!("{gateway}/openai/v1/chat/completions"),
+        (format!("{upstream}/api/v1/chat/completions"), Some(KEY)),
+        (hop_chat.to_owned(), Some(KEY)),
+        (format!("{gateway}/openai/v1/chat/completions"), None),
     ];
     let mut samples = Vec::with_capacity(urls.len());
-    for url in urls {
-        let _ = calls(http, url.clone(), chat_body(false), Some(KEY), lc, 200).await;
-        let sample = calls(http, url.clone(), chat_body(false), Some(KEY), lc, n).await;
+    for (url, key) in urls {
+        let _ = calls(http, url.clone(), chat_body(false), key, lc, 200).await;
+        let sample = calls(http, url.clone(), chat_body(false), key, lc, n).await;
         check(&sample, &url)?;
         samples.push(sample);
     }
