@@ -123,3 +123,52 @@ async fn runtime_config_set_replace_delete() {
     store.runtime_set("m", None).await.expect("delete");
     assert_eq!(store.runtime_get("m").await.expect("get"), None);
 }
+
+/// Where [`a_synced_commit_and_a_checkpoint`] opens its store (set by the strace test).
+const PROBE_DIR: &str = "FERRY_SYNC_PROBE_DIR";
+
+/// What [`synced_commits_use_fdatasync`] traces: a store opened in `$FERRY_SYNC_PROBE_DIR`,
+/// a synced commit, and a close (which checkpoints: the database file is synced too).
+#[tokio::test]
+#[ignore = "run by `synced_commits_use_fdatasync`, under strace"]
+async fn a_synced_commit_and_a_checkpoint() {
+    let dir = std::env::var_os(PROBE_DIR).expect("FERRY_SYNC_PROBE_DIR names a directory");
+    let store = Store::open(std::path::Path::new(&dir)).expect("open store");
+    session(&store, "synced").await;
+    store.close().await;
+}
+
+/// The bundled SQLite syncs with fdatasync(2), not fsync(2) (`LIBSQLITE3_FLAGS` in
+/// `.cargo/config.toml`): a commit into a WAL reused in place then does not also write the
+/// file's inode. Runs this test binary's [`a_synced_commit_and_a_checkpoint`] under strace.
+#[test]
+#[ignore = "needs strace (Debian's `strace`): .ci/run installs it and runs this test"]
+fn synced_commits_use_fdatasync() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = dir.path().join("syncs.trace");
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).expect("state dir");
+    let exe = std::env::current_exe().expect("this test binary");
+    let status = std::process::Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=fsync,fdatasync", "-o"])
+        .arg(&trace)
+        .arg(exe)
+        .args([
+            "--exact",
+            "durability::a_synced_commit_and_a_checkpoint",
+            "--ignored",
+            "--test-threads=1",
+        ])
+        .env(PROBE_DIR, &state)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run strace ({e}): install Debian's `strace`"));
+    assert!(status.success(), "the traced commit failed: {status}");
+    let text = std::fs::read_to_string(&trace).expect("the trace");
+    let count = |call: &str| text.lines().filter(|l| l.contains(call)).count();
+    assert_eq!(count(" fsync("), 0, "SQLite synced with fsync(2):\n{text}");
+    assert!(
+        count(" fdatasync(") >= 2,
+        "the commit and the checkpoint sync with fdatasync(2):\n{text}"
+    );
+}
