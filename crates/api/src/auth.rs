@@ -131,7 +131,10 @@ pub fn scope_for(path: &str) -> Need {
         "/v1/tools",
         "/v1/models",
     ];
-    let under = |p: &str| path == p || path.starts_with(&format!("{p}/"));
+    let under = |p: &str| {
+        path.strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
     match path {
         "/healthz" | "/readyz" => Need::Open,
         _ if under(crate::console::PREFIX) => Need::Open,

@@ -272,9 +272,29 @@ fn ratelimit_names(kind: LimitKind) -> &'static [header::HeaderName; 3] {
     }
 }
 
-/// The reset in seconds, as OpenAI writes it (`1.500s`).
+/// The reset in seconds with three decimals, as OpenAI writes it (`1.500s`): the time
+/// rounded to the nearest millisecond, written digit by digit (an admitted keyed request
+/// writes two of these, and formatting a float cost more than the rest of its headers).
 fn reset_text(r: &Remaining) -> String {
-    format!("{:.3}s", r.reset.as_secs_f64())
+    let millis = (r.reset.as_nanos() + 500_000) / 1_000_000;
+    let mut text = String::with_capacity(16);
+    push_digits(&mut text, millis / 1000, 1);
+    text.push('.');
+    push_digits(&mut text, millis % 1000, 3);
+    text.push('s');
+    text
+}
+
+/// Writes `n` in decimal, left-padded with zeros to at least `width` digits.
+fn push_digits(text: &mut String, n: u128, width: usize) {
+    let mut digits = [0u8; 40];
+    let (mut n, mut at) = (n, digits.len());
+    while n > 0 || digits.len() - at < width {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    text.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 /// OpenAI's `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` for one limit, as text
@@ -351,6 +371,25 @@ mod tests {
             assert_eq!(text_of(&headers, kind, "reset"), "1.500s");
             assert_eq!(text_of(&headers, kind, "remaining"), "59");
         }
+    }
+
+    #[test]
+    fn a_reset_reads_in_seconds_to_the_millisecond() {
+        let text = |micros| {
+            reset_text(&Remaining {
+                kind: LimitKind::Requests,
+                limit: 1,
+                remaining: 0,
+                reset: std::time::Duration::from_micros(micros),
+            })
+        };
+        assert_eq!(text(0), "0.000s");
+        assert_eq!(text(400), "0.000s");
+        assert_eq!(text(500), "0.001s");
+        assert_eq!(text(59_999), "0.060s");
+        assert_eq!(text(1_499_600), "1.500s");
+        assert_eq!(text(61_250_000), "61.250s");
+        assert_eq!(text(86_400_000_000), "86400.000s");
     }
 
     fn text_of<'h>(headers: &'h header::HeaderMap, kind: LimitKind, part: &str) -> &'h str {
