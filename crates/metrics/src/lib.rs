@@ -125,8 +125,13 @@ pub struct Metrics {
     handles: [RwLock<HandlesByRoute>; API_COUNT],
 }
 
-/// Route → model → handles.
-type HandlesByRoute = HashMap<String, HashMap<String, Arc<Handles>>>;
+/// Route → model → handles. Hashed with foldhash: the keys are route ids and model
+/// names from ferry's own configuration and catalogs, each request looks them up several
+/// times, and SipHash (the default) cost ~200 instructions a lookup.
+type HandlesByRoute = HashMap<String, HashMap<String, Arc<Handles>, FastHash>, FastHash>;
+
+/// The hasher of the handle maps.
+type FastHash = foldhash::fast::RandomState;
 
 /// How many [`Api`] surfaces there are (`Sessions` is the last variant).
 const API_COUNT: usize = 7;
