@@ -36,7 +36,7 @@ const CACHE_DIR: &str = "cache";
 pub(crate) struct Catalogs {
     dir: PathBuf,
     ttl: Duration,
-    cached: RwLock<HashMap<String, Arc<Catalog>>>,
+    cached: RwLock<foldhash::HashMap<String, Arc<Catalog>>>,
     routes: Arc<RouteTable>,
     upstreams: Arc<Upstreams>,
 }

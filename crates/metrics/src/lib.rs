@@ -6,7 +6,6 @@
 
 pub mod process;
 
-use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -128,10 +127,7 @@ pub struct Metrics {
 /// Route → model → handles. Hashed with foldhash: the keys are route ids and model
 /// names from ferry's own configuration and catalogs, each request looks them up several
 /// times, and SipHash (the default) cost ~200 instructions a lookup.
-type HandlesByRoute = HashMap<String, HashMap<String, Arc<Handles>, FastHash>, FastHash>;
-
-/// The hasher of the handle maps.
-type FastHash = foldhash::fast::RandomState;
+type HandlesByRoute = foldhash::HashMap<String, foldhash::HashMap<String, Arc<Handles>>>;
 
 /// How many [`Api`] surfaces there are (`Sessions` is the last variant).
 const API_COUNT: usize = 7;

@@ -5,7 +5,6 @@
 //! Questions about a model the catalog does not list answer `None` ("don't know"):
 //! callers treat that as permission, never as refusal.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -200,7 +199,8 @@ impl CatalogModel {
 pub struct Catalog {
     fetched_at: SystemTime,
     models: Vec<CatalogModel>,
-    index: HashMap<String, usize>,
+    /// Model id → position; looked up on every request that names a model (foldhash).
+    index: foldhash::HashMap<String, usize>,
 }
 
 /// The cache file's shape.

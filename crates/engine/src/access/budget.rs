@@ -12,7 +12,6 @@
 //! never together overshoot. The lock is never held across an `.await`.
 
 use parking_lot::Mutex;
-use std::collections::HashMap;
 
 use time::OffsetDateTime;
 
@@ -92,14 +91,14 @@ pub trait Reservations: Send + Sync + std::fmt::Debug {
 /// The in-memory [`Reservations`]: every key's account behind one mutex.
 #[derive(Debug, Default)]
 pub struct Book {
-    accounts: Mutex<HashMap<String, Account>>,
+    accounts: Mutex<foldhash::HashMap<String, Account>>,
 }
 
 impl Book {
     /// The key's account, rolled over to the current period; allocates only for a key
     /// seen for the first time.
     fn account<'a>(
-        map: &'a mut HashMap<String, Account>,
+        map: &'a mut foldhash::HashMap<String, Account>,
         key: &str,
         period: Period,
         now: OffsetDateTime,

@@ -261,8 +261,10 @@ pub const KEY_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
 pub(crate) struct Access {
     operator: RwLock<Option<Arc<Zeroizing<String>>>>,
     require_keys: std::sync::atomic::AtomicBool,
-    by_hash: RwLock<HashMap<[u8; 32], Arc<KeyState>>>,
-    revoked: RwLock<HashMap<[u8; 32], String>>,
+    /// Live keys by the SHA-256 of their secret (foldhash: only an admin adds entries, so
+    /// a caller choosing secrets can make lookups miss but never fill a bucket).
+    by_hash: RwLock<foldhash::HashMap<[u8; 32], Arc<KeyState>>>,
+    revoked: RwLock<foldhash::HashMap<[u8; 32], String>>,
     book: Arc<dyn Reservations>,
     /// The rate-limit cells shared by replicas (`None`: each key's in-memory limiters).
     rates: Option<Arc<dyn ferry_store::RateRepo>>,
@@ -295,8 +297,8 @@ impl Access {
         let access = Access {
             operator: RwLock::new(None),
             require_keys: Default::default(),
-            by_hash: RwLock::new(HashMap::new()),
-            revoked: RwLock::new(HashMap::new()),
+            by_hash: RwLock::default(),
+            revoked: RwLock::default(),
             book,
             rates: store.shared_rates(),
         };
@@ -337,8 +339,9 @@ impl Access {
     /// they were read) stays.
     pub(crate) async fn refresh(&self, store: &dyn AccessRepo) -> Result<(), EngineError> {
         let rows = store.list_keys().await?;
-        let mut live: HashMap<[u8; 32], Arc<KeyState>> = HashMap::with_capacity(rows.len());
-        let mut revoked: HashMap<[u8; 32], String> = HashMap::new();
+        let mut live = foldhash::HashMap::<[u8; 32], Arc<KeyState>>::default();
+        live.reserve(rows.len());
+        let mut revoked = foldhash::HashMap::<[u8; 32], String>::default();
         {
             let current = self.by_hash.read();
             for row in rows {
