@@ -124,9 +124,10 @@ pub struct Metrics {
     handles: [RwLock<HandlesByRoute>; API_COUNT],
 }
 
-/// Route → model → handles. Hashed with foldhash: the keys are route ids and model
-/// names from ferry's own configuration and catalogs, each request looks them up several
-/// times, and SipHash (the default) cost ~200 instructions a lookup.
+/// Route → model → handles. Hashed with foldhash: each request looks them up several
+/// times, and SipHash (the default) cost ~200 instructions a lookup. A model name can come
+/// from a request, but foldhash's per-process random seed keeps a caller from choosing
+/// names that collide, and entries are only ever added once per (route, model).
 type HandlesByRoute = foldhash::HashMap<String, foldhash::HashMap<String, Arc<Handles>>>;
 
 /// How many [`Api`] surfaces there are (`Sessions` is the last variant).
