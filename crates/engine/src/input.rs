@@ -147,7 +147,11 @@ pub fn plan_chain(
         route: target.route.clone(),
         model: target.model.clone(),
     }];
-    let pin = format!("{}/{}", target.route, target.model);
+    // The target as a session pin, for fallbacks written relative to it; built only when
+    // there are fallbacks to resolve (most requests have none).
+    let pin = (!fallback_selectors.is_empty())
+        .then(|| format!("{}/{}", target.route, target.model))
+        .unwrap_or_default();
     for selector in fallback_selectors {
         let fb = resolve_target(
             routes,

@@ -155,7 +155,10 @@ impl DirectTransport {
         body: Bytes,
     ) -> Result<reqwest::Response, SendFailure> {
         let uri = self.uris[protocol as usize].clone();
-        let mut bearer = HeaderValue::try_from(format!("Bearer {api_key}")).map_err(|_| {
+        let mut value = String::with_capacity("Bearer ".len() + api_key.len());
+        value.push_str("Bearer ");
+        value.push_str(api_key);
+        let mut bearer = HeaderValue::try_from(value).map_err(|_| {
             SendFailure::BadRequest("the API key is not a valid header value".into())
         })?;
         bearer.set_sensitive(true);
