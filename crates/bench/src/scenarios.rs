@@ -223,7 +223,7 @@ async fn sqlite_rows(
         &format!("facade non-streaming, concurrency {lc}"),
         &direct_ns,
         &facade_ns,
-        "≤ 0.5 ms added",
+        "—",
         "—",
     ));
     let direct_ns_tp = direct_nonstream(http, upstream, c, n).await;
@@ -248,7 +248,7 @@ async fn sqlite_rows(
         "daemon CPU per facade request",
         cpu_facade,
         &facade_tp,
-        "≤ 0.06 ms",
+        "— (spec §12 judges it against the nginx hop: rows below)",
     ));
     // The same with a virtual key carrying a budget and rpm/tpm limits (spec §14).
     let key = bench_key(http, &base).await?;
@@ -302,7 +302,7 @@ async fn sqlite_rows(
         &direct_ttft,
         &facade_ttft,
         "—",
-        "≤ 0.3 ms added",
+        "≤ 0.2 ms added",
     ));
 
     // Streaming time to first token: direct SSE vs a session input streamed over SSE,
@@ -322,13 +322,17 @@ async fn sqlite_rows(
         .await
     };
     check(&ferry_ttft, "session TTFT")?;
-    rows.extend(latency_rows(
+    let mut session_ttft = latency_rows(
         &format!("streaming TTFT (session SSE), concurrency {lc}"),
         &direct_ttft,
         &ferry_ttft,
         "—",
-        "≤ 0.3 ms added",
-    ));
+        "≤ the facade's added + 0.05 ms",
+    );
+    // Both added over the same direct stream, so the gap is the difference of the p50s.
+    let gap = ms(ferry_ttft.percentile(50.0)) - ms(facade_ttft.percentile(50.0));
+    session_ttft[0].added = format!("{} ({gap:+.3} ms over the facade's)", session_ttft[0].added);
+    rows.extend(session_ttft);
 
     // Session input (durable persistence) vs the same upstream streamed directly (ferry
     // streams from upstream too): added latency at `latency_concurrency`, then throughput
@@ -341,7 +345,7 @@ async fn sqlite_rows(
         &format!("session input (durable), concurrency {lc}"),
         &direct_stream,
         &session,
-        "≤ 2 ms added",
+        "—",
         "—",
     ));
     let direct_tp = direct_full(http, upstream, c, n).await;
@@ -1039,7 +1043,7 @@ async fn latency_vs_hop(
         &format!("ferry chat in front of the same nginx upstream, concurrency {lc}"),
         direct,
         ferry,
-        "≤ 0.5 ms added",
+        "—",
         "—",
     ));
     let added = |s: &Sample| ms(s.percentile(50.0)) - ms(direct.percentile(50.0));
