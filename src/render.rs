@@ -84,6 +84,19 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// US dollars for tables and budgets: four decimals (`$5.0000`, `$0.0125`), and two
+/// significant digits below a hundredth of a cent, where four decimals would print a
+/// cheap model's real spend as `$0.0000` (`$0.0000066`).
+pub fn usd(amount: f64) -> String {
+    let magnitude = amount.abs();
+    if magnitude == 0.0 || magnitude >= 0.000_1 || !magnitude.is_finite() {
+        return format!("${amount:.4}");
+    }
+    // The first significant digit's place after the point, and one more.
+    let decimals = ((-magnitude.log10()).ceil() as usize + 1).min(12);
+    format!("${amount:.decimals$}")
+}
+
 /// The one-line run summary printed on stderr after an answer: the model, tokens, cost
 /// and (for a streamed answer) the duration.
 pub fn run_summary(
@@ -115,4 +128,23 @@ pub fn run_view_summary(run: &ferry_types::RunView) -> String {
         run.cost,
         None,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dollars_keep_four_decimals_and_small_amounts_their_digits() {
+        assert_eq!(usd(5.0), "$5.0000");
+        assert_eq!(usd(1.25), "$1.2500");
+        assert_eq!(usd(0.0125), "$0.0125");
+        assert_eq!(usd(0.0001), "$0.0001");
+        assert_eq!(usd(0.0), "$0.0000");
+        // A cheap model's call: four decimals would say nothing was spent.
+        assert_eq!(usd(6.599_999_999_999_999_5e-6), "$0.0000066");
+        assert_eq!(usd(0.000_07), "$0.000070");
+        assert_eq!(usd(0.000_099_96), "$0.000100");
+        assert_eq!(usd(-0.000_002), "$-0.0000020");
+    }
 }

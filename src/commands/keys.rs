@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use crate::answer::typed;
 use crate::cli::{GlobalArgs, KeyLimitArgs, KeysCommand, SpendArgs};
 use crate::client::{ApiClient, CliError};
-use crate::render::print_json;
+use crate::render::{print_json, usd};
 
 /// `none` → JSON null (remove), else the parsed value.
 fn nullable<T: std::str::FromStr + Into<Value>>(
@@ -69,10 +69,6 @@ fn settings_body(l: &KeyLimitArgs, body: &mut Map<String, Value>) -> Result<(), 
     Ok(())
 }
 
-fn dollars(n: f64) -> String {
-    format!("${n:.4}")
-}
-
 /// The items joined with commas, `*` (any) when there are none.
 fn any_of<'a>(items: impl Iterator<Item = &'a str>) -> String {
     let joined = items.collect::<Vec<_>>().join(",");
@@ -88,11 +84,11 @@ fn key_line(k: &KeyView) -> String {
     let budget = match k.budget_usd {
         Some(budget) => format!(
             "{} of {} per {period} ({} reserved)",
-            dollars(k.spent_usd),
-            dollars(budget),
-            dollars(k.reserved_usd)
+            usd(k.spent_usd),
+            usd(budget),
+            usd(k.reserved_usd)
         ),
-        None => format!("{} spent this {period}, no budget", dollars(k.spent_usd)),
+        None => format!("{} spent this {period}, no budget", usd(k.spent_usd)),
     };
     let limit = |n: Option<u32>| n.map_or("-".to_string(), |n| n.to_string());
     format!(
@@ -201,7 +197,7 @@ fn show(g: &GlobalArgs, command: &str, v: Value) -> Result<(), CliError> {
                 "  OpenRouter key {} on route {} (limit {})",
                 up.hash,
                 up.route,
-                dollars(up.limit_usd)
+                usd(up.limit_usd)
             );
         }
     }
@@ -248,8 +244,8 @@ pub async fn spend(g: &GlobalArgs, args: &SpendArgs) -> Result<(), CliError> {
                 None => row.group.clone(),
             },
             row.calls,
-            dollars(row.cost_usd),
-            row.billed_usd.map(dollars).unwrap_or_else(|| "-".into()),
+            usd(row.cost_usd),
+            row.billed_usd.map(usd).unwrap_or_else(|| "-".into()),
             row.prompt_tokens,
             row.completion_tokens,
             if est > 0 {
@@ -259,7 +255,7 @@ pub async fn spend(g: &GlobalArgs, args: &SpendArgs) -> Result<(), CliError> {
             }
         );
     }
-    println!("total {}", dollars(report.total_usd));
+    println!("total {}", usd(report.total_usd));
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use crate::answer::typed;
 use crate::cli::{GlobalArgs, ModelsCommand};
 use crate::client::{ApiClient, CliError};
 use crate::commands::sessions::urlencode;
-use crate::render::print_json;
+use crate::render::{print_json, usd};
 
 /// `0.0000025` USD per token as `$2.50/M`.
 fn per_million(price: &Value) -> String {
@@ -118,7 +118,7 @@ async fn list(
 
 fn money(v: &Value) -> String {
     match v.as_f64() {
-        Some(x) => format!("${x:.4}"),
+        Some(x) => usd(x),
         None => "unlimited".to_string(),
     }
 }
@@ -138,8 +138,8 @@ fn print_status(status: &KeyStatus) {
         println!("  limit resets: {reset}");
     }
     println!(
-        "  usage:        ${:.4}",
-        key["usage"].as_f64().unwrap_or(0.0)
+        "  usage:        {}",
+        usd(key["usage"].as_f64().unwrap_or(0.0))
     );
     println!(
         "  free tier:    {}",

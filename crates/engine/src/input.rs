@@ -149,9 +149,11 @@ pub fn plan_chain(
     }];
     // The target as a session pin, for fallbacks written relative to it; built only when
     // there are fallbacks to resolve (most requests have none).
-    let pin = (!fallback_selectors.is_empty())
-        .then(|| format!("{}/{}", target.route, target.model))
-        .unwrap_or_default();
+    let pin = if fallback_selectors.is_empty() {
+        String::new()
+    } else {
+        format!("{}/{}", target.route, target.model)
+    };
     for selector in fallback_selectors {
         let fb = resolve_target(
             routes,
