@@ -34,10 +34,10 @@ impl<'k> DeltaScrubber<'k> {
         }
         match event {
             StreamEvent::Text(t) => {
-                nonempty(scrub_delta(&mut self.text, &t, self.key)).map(StreamEvent::Text)
+                nonempty(scrub_delta(&mut self.text, t, self.key)).map(StreamEvent::Text)
             }
             StreamEvent::Reasoning(t) => {
-                nonempty(scrub_delta(&mut self.reasoning, &t, self.key)).map(StreamEvent::Reasoning)
+                nonempty(scrub_delta(&mut self.reasoning, t, self.key)).map(StreamEvent::Reasoning)
             }
             StreamEvent::ToolCallDelta {
                 index,
@@ -73,16 +73,40 @@ fn nonempty(s: String) -> Option<String> {
 
 /// Appends `delta` to `pending`, replaces the key, and returns all but the longest tail
 /// that is a proper prefix of the key (kept in `pending`).
-fn scrub_delta(pending: &mut String, delta: &str, key: &str) -> String {
-    pending.push_str(delta);
-    let replaced = pending.replace(key, REDACTED);
-    let hold = (1..key.len().min(replaced.len() + 1))
-        .rev()
-        .find(|&n| replaced.is_char_boundary(replaced.len() - n) && replaced.ends_with(&key[..n]))
-        .unwrap_or(0);
-    let cut = replaced.len() - hold;
-    *pending = replaced[cut..].to_owned();
-    replaced[..cut].to_owned()
+///
+/// Every delta of a session's answer passes here, so the common case costs no copy: with
+/// nothing held back, no key in it and no tail to hold, the delta itself is returned.
+fn scrub_delta(pending: &mut String, delta: String, key: &str) -> String {
+    let mut text = if pending.is_empty() {
+        delta
+    } else {
+        let mut text = std::mem::take(pending);
+        text.push_str(&delta);
+        text
+    };
+    // Shorter than the key, it cannot hold it (most deltas are a few characters).
+    if text.len() >= key.len() && memchr::memmem::find(text.as_bytes(), key.as_bytes()).is_some() {
+        text = text.replace(key, REDACTED);
+    }
+    let cut = text.len() - held_tail(&text, key);
+    *pending = text[cut..].to_owned();
+    text.truncate(cut);
+    text
+}
+
+/// The length of the longest tail of `text` that is a proper prefix of `key` (0: none).
+/// The earliest start is the longest tail, and only a byte equal to the key's first can
+/// start one. That byte begins a character in any UTF-8 text (an ASCII byte or a lead
+/// byte, never a continuation byte), so the tail starts on a character boundary.
+fn held_tail(text: &str, key: &str) -> usize {
+    let (bytes, key) = (text.as_bytes(), key.as_bytes());
+    let Some(&first) = key.first() else {
+        return 0;
+    };
+    let from = bytes.len() - (key.len() - 1).min(bytes.len());
+    (from..bytes.len())
+        .find(|&at| bytes[at] == first && key.starts_with(&bytes[at..]))
+        .map_or(0, |at| bytes.len() - at)
 }
 
 /// Removes the key from every string of a finished reply.
@@ -119,7 +143,12 @@ mod tests {
     const KEY: &str = "sk-or-v1-abcdef";
 
     fn stream(deltas: &[&str]) -> String {
-        let mut s = DeltaScrubber::new(KEY);
+        stream_with(KEY, deltas)
+    }
+
+    /// What a client sees of `deltas` streamed through a scrubber of `key`.
+    fn stream_with(key: &str, deltas: &[&str]) -> String {
+        let mut s = DeltaScrubber::new(key);
         let mut out = String::new();
         for d in deltas {
             if let Some(StreamEvent::Text(t)) = s.pass(StreamEvent::Text((*d).into())) {
@@ -157,6 +186,80 @@ mod tests {
             Some(StreamEvent::Text("sk done".into()))
         );
         assert!(s.finish().is_empty());
+    }
+
+    /// The scrubber as first written: append, replace, then try every tail length.
+    fn scrub_delta_reference(pending: &mut String, delta: &str, key: &str) -> String {
+        pending.push_str(delta);
+        let replaced = pending.replace(key, REDACTED);
+        let hold = (1..key.len().min(replaced.len() + 1))
+            .rev()
+            .find(|&n| {
+                replaced.is_char_boundary(replaced.len() - n) && replaced.ends_with(&key[..n])
+            })
+            .unwrap_or(0);
+        let cut = replaced.len() - hold;
+        *pending = replaced[cut..].to_owned();
+        replaced[..cut].to_owned()
+    }
+
+    #[test]
+    fn the_scrubber_answers_as_the_straightforward_one_does() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        // Pieces that build keys, near-keys, repeats and multi-byte text.
+        let pieces = [
+            "a",
+            "b",
+            "ab-a",
+            "sk-",
+            "or-",
+            "v1-",
+            "ab",
+            "cdef",
+            "s",
+            "k",
+            "-",
+            "é",
+            "ß",
+            "x",
+            " ",
+            "sk-or-v1-abcdef",
+            "sk-or-v1-abcde",
+            "ssk-",
+            "",
+        ];
+        // ASCII keys only: with a multi-byte key the reference slices `key[..n]` inside a
+        // character and panics (see the next test).
+        for key in [KEY, "s", "sk", "ab-ab", "a-a"] {
+            for _ in 0..3000 {
+                let (mut fast, mut slow) = (String::new(), String::new());
+                let (mut fast_out, mut slow_out) = (String::new(), String::new());
+                for _ in 0..rng.gen_range(1..8) {
+                    let delta: String = (0..rng.gen_range(0..5))
+                        .map(|_| pieces[rng.gen_range(0..pieces.len())])
+                        .collect();
+                    let f = scrub_delta(&mut fast, delta.clone(), key);
+                    let s = scrub_delta_reference(&mut slow, &delta, key);
+                    assert_eq!((&f, &fast), (&s, &slow), "key {key:?}, delta {delta:?}");
+                    fast_out.push_str(&f);
+                    slow_out.push_str(&s);
+                }
+                assert_eq!(fast_out + &fast, slow_out + &slow);
+            }
+        }
+    }
+
+    #[test]
+    fn a_key_with_multi_byte_characters_is_scrubbed_across_deltas() {
+        assert_eq!(
+            stream_with("clé-ß-99", &["the cl", "é-", "ß-9", "9 and cl", "éf"]),
+            "the [REDACTED] and cléf"
+        );
+        assert_eq!(
+            stream_with("ß-ß", &["aß", "-", "ß ß", "-x ß"]),
+            "a[REDACTED] ß-x ß"
+        );
     }
 
     #[test]
