@@ -85,8 +85,8 @@ fn scrub_delta(pending: &mut String, delta: String, key: &str) -> String {
         text
     };
     // Shorter than the key, it cannot hold it (most deltas are a few characters).
-    if text.len() >= key.len() && memchr::memmem::find(text.as_bytes(), key.as_bytes()).is_some() {
-        text = text.replace(key, REDACTED);
+    if text.len() >= key.len() {
+        scrub_text(&mut text, key);
     }
     let cut = text.len() - held_tail(&text, key);
     *pending = text[cut..].to_owned();
@@ -116,22 +116,29 @@ pub(crate) fn scrub_outcome(outcome: &mut ChatOutcome, key: &str) {
         return;
     }
     scrub_json(&mut outcome.message, key);
-    outcome.content = outcome.content.replace(key, REDACTED);
+    scrub_text(&mut outcome.content, key);
     if let Some(r) = &mut outcome.reasoning {
-        *r = r.replace(key, REDACTED);
+        scrub_text(r, key);
     }
     for call in &mut outcome.tool_calls {
-        call.arguments = call.arguments.replace(key, REDACTED);
-        call.name = call.name.replace(key, REDACTED);
+        scrub_text(&mut call.arguments, key);
+        scrub_text(&mut call.name, key);
     }
 }
 
 fn scrub_json(value: &mut Value, key: &str) {
     match value {
-        Value::String(s) if s.contains(key) => *s = s.replace(key, REDACTED),
+        Value::String(s) => scrub_text(s, key),
         Value::Array(items) => items.iter_mut().for_each(|v| scrub_json(v, key)),
         Value::Object(map) => map.values_mut().for_each(|v| scrub_json(v, key)),
         _ => {}
+    }
+}
+
+/// Replaces the key in `text`, which is rewritten only when it holds the key.
+fn scrub_text(text: &mut String, key: &str) {
+    if memchr::memmem::find(text.as_bytes(), key.as_bytes()).is_some() {
+        *text = text.replace(key, REDACTED);
     }
 }
 
