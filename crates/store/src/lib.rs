@@ -16,6 +16,7 @@ mod error;
 mod events;
 mod json_column;
 mod lock;
+mod mailbox;
 mod modes;
 mod pool;
 mod repos;

@@ -1,9 +1,10 @@
 //! The single writer: one thread drives the only read-write connection. Jobs arrive over
-//! a channel; the thread takes every job waiting (up to [`GROUP_CAP`]), runs them in one
-//! transaction with a savepoint per job (so one job's error rolls back only that job; a
-//! job alone in its group needs none: its error rolls back the transaction), commits
-//! once, and only then answers each job. Jobs with no one waiting for an answer
-//! (fire-and-forget) travel the same channel, so they stay ordered with everything after.
+//! a channel ([`crate::mailbox`]); the thread takes every job waiting (up to
+//! [`GROUP_CAP`]), runs them in one transaction with a savepoint per job (so one job's
+//! error rolls back only that job; a job alone in its group needs none: its error rolls
+//! back the transaction), commits once, and only then answers each job. Jobs with no one
+//! waiting for an answer (fire-and-forget) travel the same channel, so they stay ordered
+//! with everything after.
 //!
 //! Deferrable jobs (the spend ledger's rows: one per paid upstream call, written after the
 //! call has answered) may wait up to [`DEFER_WINDOW`] for company: they go to a side queue
@@ -36,7 +37,6 @@ use std::ffi::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
@@ -45,6 +45,7 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use crate::error::StoreError;
+use crate::mailbox::{self, Empty, Receiver, Sender};
 
 /// Most jobs committed in one group.
 pub(crate) const GROUP_CAP: usize = 256;
@@ -163,7 +164,7 @@ impl Writer {
             stopping: AtomicBool::new(false),
             counters: Counters::default(),
         });
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mailbox::mailbox();
         let deferred = DeferredQueue::default();
         let queue = Arc::clone(&deferred);
         let thread_shared = Arc::clone(&shared);
@@ -395,7 +396,9 @@ fn writer_loop(shared: &Shared, rx: &Receiver<Msg>, deferred: &DeferredQueue) {
                 checkpoint_asked = true;
                 false
             }
-            Ok(Msg::Stop) | Err(_) => true,
+            Ok(Msg::Stop) | Err(Empty::SendersGone) => true,
+            // `recv` waits until a message arrives or the senders are gone.
+            Err(Empty::Waited) => false,
         };
         while !stop && batch.len() < GROUP_CAP {
             let received = rx.try_recv();
@@ -406,8 +409,8 @@ fn writer_loop(shared: &Shared, rx: &Receiver<Msg>, deferred: &DeferredQueue) {
                 Ok(Msg::Job(job)) => batch.push_back(job),
                 Ok(Msg::Deferred) => {}
                 Ok(Msg::Checkpoint) => checkpoint_asked = true,
-                Ok(Msg::Stop) | Err(TryRecvError::Disconnected) => stop = true,
-                Err(TryRecvError::Empty) => break,
+                Ok(Msg::Stop) | Err(Empty::SendersGone) => stop = true,
+                Err(Empty::Waited) => break,
             }
         }
         if !stop && batch.is_empty() && !checkpoint_asked {
@@ -462,8 +465,8 @@ fn linger(rx: &Receiver<Msg>, batch: &mut VecDeque<Box<dyn Job>>, counters: &Cou
             }
             // A checkpoint waits for the group: it follows the group's commit anyway.
             Ok(Msg::Deferred | Msg::Checkpoint) => {}
-            Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return true,
-            Err(RecvTimeoutError::Timeout) => return false,
+            Ok(Msg::Stop) | Err(Empty::SendersGone) => return true,
+            Err(Empty::Waited) => return false,
         }
     }
 }
