@@ -5,6 +5,7 @@
 //! text that could still become the key is held back until the next delta shows it does
 //! not (or the stream ends).
 
+use memchr::memmem::Finder;
 use serde_json::Value;
 
 use crate::redact::REDACTED;
@@ -13,7 +14,7 @@ use crate::types::{ChatOutcome, StreamEvent};
 /// Scrubs streamed text and reasoning deltas (tool-call arguments are scrubbed per
 /// delta, and completely in the final outcome).
 pub(crate) struct DeltaScrubber<'k> {
-    key: &'k str,
+    key: Key<'k>,
     text: String,
     reasoning: String,
 }
@@ -21,7 +22,7 @@ pub(crate) struct DeltaScrubber<'k> {
 impl<'k> DeltaScrubber<'k> {
     pub(crate) fn new(key: &'k str) -> Self {
         DeltaScrubber {
-            key: key.trim(),
+            key: Key::new(key),
             text: String::new(),
             reasoning: String::new(),
         }
@@ -29,27 +30,30 @@ impl<'k> DeltaScrubber<'k> {
 
     /// The event to forward now, if any of it is safe to show yet.
     pub(crate) fn pass(&mut self, event: StreamEvent) -> Option<StreamEvent> {
-        if self.key.is_empty() {
+        if self.key.text.is_empty() {
             return Some(event);
         }
         match event {
             StreamEvent::Text(t) => {
-                nonempty(scrub_delta(&mut self.text, t, self.key)).map(StreamEvent::Text)
+                nonempty(self.key.scrub_delta(&mut self.text, t)).map(StreamEvent::Text)
             }
             StreamEvent::Reasoning(t) => {
-                nonempty(scrub_delta(&mut self.reasoning, t, self.key)).map(StreamEvent::Reasoning)
+                nonempty(self.key.scrub_delta(&mut self.reasoning, t)).map(StreamEvent::Reasoning)
             }
             StreamEvent::ToolCallDelta {
                 index,
                 id,
                 name,
-                arguments,
-            } => Some(StreamEvent::ToolCallDelta {
-                index,
-                id,
-                name,
-                arguments: arguments.replace(self.key, REDACTED),
-            }),
+                mut arguments,
+            } => {
+                self.key.scrub(&mut arguments);
+                Some(StreamEvent::ToolCallDelta {
+                    index,
+                    id,
+                    name,
+                    arguments,
+                })
+            }
             StreamEvent::Generation(_) | StreamEvent::Usage(_) => Some(event),
         }
     }
@@ -71,74 +75,90 @@ fn nonempty(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-/// Appends `delta` to `pending`, replaces the key, and returns all but the longest tail
-/// that is a proper prefix of the key (kept in `pending`).
-///
-/// Every delta of a session's answer passes here, so the common case costs no copy: with
-/// nothing held back, no key in it and no tail to hold, the delta itself is returned.
-fn scrub_delta(pending: &mut String, delta: String, key: &str) -> String {
-    let mut text = if pending.is_empty() {
-        delta
-    } else {
-        let mut text = std::mem::take(pending);
-        text.push_str(&delta);
-        text
-    };
-    // Shorter than the key, it cannot hold it (most deltas are a few characters).
-    if text.len() >= key.len() {
-        scrub_text(&mut text, key);
-    }
-    let cut = text.len() - held_tail(&text, key);
-    *pending = text[cut..].to_owned();
-    text.truncate(cut);
-    text
+/// The route key (trimmed) and its searcher, built once per reply.
+struct Key<'k> {
+    text: &'k str,
+    finder: Finder<'k>,
 }
 
-/// The length of the longest tail of `text` that is a proper prefix of `key` (0: none).
-/// The earliest start is the longest tail, and only a byte equal to the key's first can
-/// start one. That byte begins a character in any UTF-8 text (an ASCII byte or a lead
-/// byte, never a continuation byte), so the tail starts on a character boundary.
-fn held_tail(text: &str, key: &str) -> usize {
-    let (bytes, key) = (text.as_bytes(), key.as_bytes());
-    let Some(&first) = key.first() else {
-        return 0;
-    };
-    let from = bytes.len() - (key.len() - 1).min(bytes.len());
-    (from..bytes.len())
-        .find(|&at| bytes[at] == first && key.starts_with(&bytes[at..]))
-        .map_or(0, |at| bytes.len() - at)
+impl<'k> Key<'k> {
+    fn new(key: &'k str) -> Self {
+        let text = key.trim();
+        Key {
+            text,
+            finder: Finder::new(text),
+        }
+    }
+
+    /// Replaces the key in `text`, which is rewritten only when it holds the key.
+    fn scrub(&self, text: &mut String) {
+        // Shorter than the key, it cannot hold it (most deltas are a few characters).
+        if text.len() >= self.text.len() && self.finder.find(text.as_bytes()).is_some() {
+            *text = text.replace(self.text, REDACTED);
+        }
+    }
+
+    /// Appends `delta` to `pending`, replaces the key, and returns all but the longest
+    /// tail that is a proper prefix of the key (kept in `pending`).
+    ///
+    /// Every delta of a session's answer passes here, so the common case costs no copy:
+    /// with nothing held back, no key in it and no tail to hold, the delta itself is
+    /// returned.
+    fn scrub_delta(&self, pending: &mut String, delta: String) -> String {
+        let mut text = if pending.is_empty() {
+            delta
+        } else {
+            let mut text = std::mem::take(pending);
+            text.push_str(&delta);
+            text
+        };
+        self.scrub(&mut text);
+        let cut = text.len() - self.held_tail(&text);
+        *pending = text[cut..].to_owned();
+        text.truncate(cut);
+        text
+    }
+
+    /// The length of the longest tail of `text` that is a proper prefix of the key (0:
+    /// none). The earliest start is the longest tail, and only a byte equal to the key's
+    /// first can start one. That byte begins a character in any UTF-8 text (an ASCII byte
+    /// or a lead byte, never a continuation byte), so the tail starts on a character
+    /// boundary.
+    fn held_tail(&self, text: &str) -> usize {
+        let (bytes, key) = (text.as_bytes(), self.text.as_bytes());
+        let Some(&first) = key.first() else {
+            return 0;
+        };
+        let from = bytes.len() - (key.len() - 1).min(bytes.len());
+        (from..bytes.len())
+            .find(|&at| bytes[at] == first && key.starts_with(&bytes[at..]))
+            .map_or(0, |at| bytes.len() - at)
+    }
 }
 
 /// Removes the key from every string of a finished reply.
 pub(crate) fn scrub_outcome(outcome: &mut ChatOutcome, key: &str) {
-    let key = key.trim();
-    if key.is_empty() {
+    let key = Key::new(key);
+    if key.text.is_empty() {
         return;
     }
-    scrub_json(&mut outcome.message, key);
-    scrub_text(&mut outcome.content, key);
+    scrub_json(&mut outcome.message, &key);
+    key.scrub(&mut outcome.content);
     if let Some(r) = &mut outcome.reasoning {
-        scrub_text(r, key);
+        key.scrub(r);
     }
     for call in &mut outcome.tool_calls {
-        scrub_text(&mut call.arguments, key);
-        scrub_text(&mut call.name, key);
+        key.scrub(&mut call.arguments);
+        key.scrub(&mut call.name);
     }
 }
 
-fn scrub_json(value: &mut Value, key: &str) {
+fn scrub_json(value: &mut Value, key: &Key<'_>) {
     match value {
-        Value::String(s) => scrub_text(s, key),
+        Value::String(s) => key.scrub(s),
         Value::Array(items) => items.iter_mut().for_each(|v| scrub_json(v, key)),
         Value::Object(map) => map.values_mut().for_each(|v| scrub_json(v, key)),
         _ => {}
-    }
-}
-
-/// Replaces the key in `text`, which is rewritten only when it holds the key.
-fn scrub_text(text: &mut String, key: &str) {
-    if memchr::memmem::find(text.as_bytes(), key.as_bytes()).is_some() {
-        *text = text.replace(key, REDACTED);
     }
 }
 
@@ -246,7 +266,7 @@ mod tests {
                     let delta: String = (0..rng.gen_range(0..5))
                         .map(|_| pieces[rng.gen_range(0..pieces.len())])
                         .collect();
-                    let f = scrub_delta(&mut fast, delta.clone(), key);
+                    let f = Key::new(key).scrub_delta(&mut fast, delta.clone());
                     let s = scrub_delta_reference(&mut slow, &delta, key);
                     assert_eq!((&f, &fast), (&s, &slow), "key {key:?}, delta {delta:?}");
                     fast_out.push_str(&f);
