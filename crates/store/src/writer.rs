@@ -387,18 +387,16 @@ fn writer_loop(shared: &Shared, rx: &Receiver<Msg>, deferred: &DeferredQueue) {
         counters.messages.fetch_add(1, Ordering::Relaxed);
         let mut checkpoint_asked = false;
         let mut stop = match received {
-            Ok(Msg::Job(job)) => {
+            Some(Msg::Job(job)) => {
                 batch.push_back(job);
                 false
             }
-            Ok(Msg::Deferred) => false,
-            Ok(Msg::Checkpoint) => {
+            Some(Msg::Deferred) => false,
+            Some(Msg::Checkpoint) => {
                 checkpoint_asked = true;
                 false
             }
-            Ok(Msg::Stop) | Err(Empty::SendersGone) => true,
-            // `recv` waits until a message arrives or the senders are gone.
-            Err(Empty::Waited) => false,
+            Some(Msg::Stop) | None => true,
         };
         while !stop && batch.len() < GROUP_CAP {
             let received = rx.try_recv();
