@@ -1090,39 +1090,12 @@ impl Engine {
         &self,
         run_id: &str,
     ) -> Result<(Run, Option<Arc<RunEvent>>), EngineError> {
-        let mut terminal = None;
         let hub = self.live_hub(run_id);
-        if let Some(hub) = &hub {
-            let sub = hub.subscribe(u64::MAX);
-            if sub.live.is_none() {
-                terminal = hub
-                    .events_after(0)
-                    .into_iter()
-                    .rev()
-                    .find(Event::is_terminal);
-            }
-            if let Some(mut rx) = sub.live {
-                use tokio::sync::broadcast::error::RecvError;
-                loop {
-                    match rx.recv().await {
-                        Ok(ev) if ev.is_terminal() => {
-                            terminal = Some(ev);
-                            break;
-                        }
-                        Ok(_) => {}
-                        Err(RecvError::Lagged(_)) => {
-                            if let Some(ev) =
-                                hub.events_after(0).into_iter().find(Event::is_terminal)
-                            {
-                                terminal = Some(ev);
-                                break;
-                            }
-                        }
-                        Err(RecvError::Closed) => break,
-                    }
-                }
-            }
-        }
+        let terminal = match &hub {
+            // Woken once, when the run ends (not on each of its events).
+            Some(hub) => hub.terminal().await,
+            None => None,
+        };
         // A run that ended here carries its stored row; any other is read back. The hub
         // is gone once its worker moved on (and this one is dropped here), so the row
         // is usually ours alone and moves out instead of being copied.

@@ -26,7 +26,7 @@ pub const FLUSH_EVERY: usize = 64;
 pub const FLUSH_AFTER: Duration = Duration::from_millis(100);
 
 use ferry_store::{NewEvent, Run, RunRepo, RunStart};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -99,6 +99,9 @@ pub struct LiveRun {
     pub session_id: String,
     log: Mutex<Log>,
     tx: broadcast::Sender<Event>,
+    /// Becomes true once the terminal event is in the log: a caller that waits only for
+    /// the end (a non-streaming input) is woken once, not on every event.
+    ended: watch::Sender<bool>,
     /// Cancels the run (aborts the upstream request).
     pub cancel: CancellationToken,
     store: Arc<dyn RunRepo>,
@@ -141,6 +144,7 @@ impl LiveRun {
                 ended: None,
             }),
             tx,
+            ended: watch::Sender::new(false),
             cancel: CancellationToken::new(),
             store,
             spent: Mutex::new((None, None)),
@@ -218,12 +222,27 @@ impl LiveRun {
         if ended.is_some() {
             log.ended = ended;
         }
-        if event.is_terminal() {
+        let terminal = event.is_terminal();
+        if terminal {
             log.finished = true;
         }
         log.events.push(event.clone());
         log.unpersisted = log.events.len();
         let _ = self.tx.send(event);
+        if terminal {
+            self.ended.send_replace(true);
+        }
+    }
+
+    /// Waits for the run's terminal event and returns it (at once when the run already
+    /// ended). A waiter counts as a subscriber (see [`LiveRun::has_subscribers`]).
+    pub(crate) async fn terminal(&self) -> Option<Event> {
+        let mut ended = self.ended.subscribe();
+        // The sender lives in this hub, which the caller holds: the wait ends with the
+        // terminal event, as a broadcast receiver's would.
+        let _ = ended.wait_for(|ended| *ended).await;
+        let log = self.log.lock();
+        log.events.iter().rev().find(|e| e.is_terminal()).cloned()
     }
 
     /// Hands the unpersisted events (and the start) to the store on a task of their own.
@@ -260,9 +279,10 @@ impl LiveRun {
         }
     }
 
-    /// Whether anyone is still subscribed to the live events.
+    /// Whether anyone still follows the run: subscribed to its live events, or waiting
+    /// for its end.
     pub(crate) fn has_subscribers(&self) -> bool {
-        self.tx.receiver_count() > 0
+        self.tx.receiver_count() > 0 || self.ended.receiver_count() > 0
     }
 
     /// The seq of the last event in the log (0 when empty).
