@@ -368,3 +368,47 @@ fn events_after(events: &[Event], after_seq: u64) -> Vec<Event> {
     let start = (after_seq as usize).min(events.len());
     events[start..].to_vec()
 }
+
+#[cfg(test)]
+mod tests {
+    use ferry_types::{ProblemCode, RunEnded, TextDelta};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_caller_waiting_for_the_end_follows_the_run_and_gets_its_terminal_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn RunRepo> = Arc::new(ferry_store::Store::open(dir.path()).unwrap());
+        let hub = LiveRun::new("run_1".into(), "s".into(), store);
+        assert!(!hub.has_subscribers());
+        let waiter = tokio::spawn({
+            let hub = Arc::clone(&hub);
+            async move { hub.terminal().await }
+        });
+        for _ in 0..100 {
+            if hub.has_subscribers() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        // A run another replica owns is relayed only while someone follows it.
+        assert!(
+            hub.has_subscribers(),
+            "a caller waiting for the end follows the run"
+        );
+        hub.emit(RunEvent::OutputDelta(TextDelta { text: "hi".into() }));
+        assert!(!waiter.is_finished());
+        let (end, _) = hub.prepare(RunEvent::RunCancelled(RunEnded {
+            code: ProblemCode::RunCancelled,
+            message: "cancelled".into(),
+            status: None,
+            retryable: None,
+        }));
+        hub.publish(end);
+        let got = waiter.await.unwrap().expect("the terminal event");
+        assert_eq!((got.seq, got.kind()), (2, "run.cancelled"));
+        // A run that already ended answers at once.
+        assert_eq!(hub.terminal().await.map(|e| e.seq), Some(2));
+        assert!(!hub.has_subscribers());
+    }
+}
