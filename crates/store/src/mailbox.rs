@@ -9,7 +9,7 @@
 //! Here a sender pushes under the lock and wakes the receiver after releasing it.
 //!
 //! Semantics are the channel's: sending fails once the receiver is gone (the writer
-//! thread exited), and receiving reports the senders gone once the queue is drained.
+//! thread exited), and receiving reports the sender gone once the queue is drained.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -22,8 +22,8 @@ use parking_lot::{Condvar, Mutex};
 pub(crate) enum Empty {
     /// Nothing arrived (in time).
     Waited,
-    /// Every sender is gone and the queue is drained: nothing will arrive.
-    SendersGone,
+    /// The sender is gone and the queue is drained: nothing will arrive.
+    SenderGone,
 }
 
 struct Shared<T> {
@@ -34,7 +34,7 @@ struct Shared<T> {
 struct State<T> {
     queue: VecDeque<T>,
     receiver_gone: bool,
-    senders: usize,
+    sender_gone: bool,
 }
 
 /// The sending side (the store's writer handle holds the one there is).
@@ -53,7 +53,7 @@ pub(crate) fn mailbox<T>() -> (Sender<T>, Receiver<T>) {
         state: Mutex::new(State {
             queue: VecDeque::new(),
             receiver_gone: false,
-            senders: 1,
+            sender_gone: false,
         }),
         arrived: Condvar::new(),
     });
@@ -83,19 +83,13 @@ impl<T> Sender<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        let last = {
-            let mut state = self.shared.state.lock();
-            state.senders -= 1;
-            state.senders == 0
-        };
-        if last {
-            self.shared.arrived.notify_one();
-        }
+        self.shared.state.lock().sender_gone = true;
+        self.shared.arrived.notify_one();
     }
 }
 
 impl<T> Receiver<T> {
-    /// The next message, waiting for one as long as it takes; `None` once every sender is
+    /// The next message, waiting for one as long as it takes; `None` once the sender is
     /// gone and the queue is drained.
     pub(crate) fn recv(&self) -> Option<T> {
         self.wait(None).ok()
@@ -106,7 +100,7 @@ impl<T> Receiver<T> {
         let mut state = self.shared.state.lock();
         match state.queue.pop_front() {
             Some(message) => Ok(message),
-            None if state.senders == 0 => Err(Empty::SendersGone),
+            None if state.sender_gone => Err(Empty::SenderGone),
             None => Err(Empty::Waited),
         }
     }
@@ -122,8 +116,8 @@ impl<T> Receiver<T> {
             if let Some(message) = state.queue.pop_front() {
                 return Ok(message);
             }
-            if state.senders == 0 {
-                return Err(Empty::SendersGone);
+            if state.sender_gone {
+                return Err(Empty::SenderGone);
             }
             match deadline {
                 None => self.shared.arrived.wait(&mut state),
@@ -183,7 +177,7 @@ mod tests {
         let got: Vec<i32> = (0..1000).map(|_| rx.recv().unwrap()).collect();
         sender.join().unwrap();
         assert_eq!(got, (0..1000).collect::<Vec<_>>());
-        // Every sender is gone and the queue is drained.
+        // The sender is gone and the queue is drained.
         assert_eq!(rx.recv(), None);
     }
 
@@ -197,17 +191,17 @@ mod tests {
         drop(tx);
         assert_eq!(
             rx.recv_timeout(Duration::from_secs(60)),
-            Err(Empty::SendersGone)
+            Err(Empty::SenderGone)
         );
     }
 
     #[test]
-    fn queued_messages_outlive_their_senders_and_sends_fail_without_a_receiver() {
+    fn queued_messages_outlive_their_sender_and_sends_fail_without_a_receiver() {
         let (tx, rx) = mailbox();
         tx.send("kept").unwrap();
         drop(tx);
         assert_eq!(rx.recv(), Some("kept"));
-        assert_eq!(rx.try_recv(), Err(Empty::SendersGone));
+        assert_eq!(rx.try_recv(), Err(Empty::SenderGone));
 
         let (tx, rx) = mailbox();
         drop(rx);

@@ -407,7 +407,7 @@ fn writer_loop(shared: &Shared, rx: &Receiver<Msg>, deferred: &DeferredQueue) {
                 Ok(Msg::Job(job)) => batch.push_back(job),
                 Ok(Msg::Deferred) => {}
                 Ok(Msg::Checkpoint) => checkpoint_asked = true,
-                Ok(Msg::Stop) | Err(Empty::SendersGone) => stop = true,
+                Ok(Msg::Stop) | Err(Empty::SenderGone) => stop = true,
                 Err(Empty::Waited) => break,
             }
         }
@@ -463,7 +463,7 @@ fn linger(rx: &Receiver<Msg>, batch: &mut VecDeque<Box<dyn Job>>, counters: &Cou
             }
             // A checkpoint waits for the group: it follows the group's commit anyway.
             Ok(Msg::Deferred | Msg::Checkpoint) => {}
-            Ok(Msg::Stop) | Err(Empty::SendersGone) => return true,
+            Ok(Msg::Stop) | Err(Empty::SenderGone) => return true,
             Err(Empty::Waited) => return false,
         }
     }
