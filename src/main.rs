@@ -6,6 +6,7 @@ mod asset_store;
 mod cli;
 mod client;
 mod commands;
+mod memory;
 mod progress;
 mod render;
 mod routes_source;
@@ -19,12 +20,6 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::client::CliError;
-
-/// mimalloc instead of glibc's malloc: a facade request makes a few hundred small
-/// allocations, and glibc's spent ~10 % of the daemon's CPU on them (`perf`, bins and
-/// consolidation included). See docs/benchmarks.md.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     // Before any thread or connection exists (see its doc).

@@ -196,6 +196,8 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
     .require_keys(args.require_keys || !addr.ip().is_loopback())
     .console_session_ttl(Duration::from_secs(args.console_session_ttl));
     let app = ferry_api::router(engine.clone(), auth, browser);
+    // Building the engine and the router freed a few MB this thread will not reuse.
+    crate::memory::return_freed();
     let local = listener
         .local_addr()
         .map_err(|e| CliError::fail(e.to_string()))?;
@@ -217,8 +219,11 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
         header_read_timeout: Duration::from_millis(args.header_read_timeout_ms),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
     };
+    let memory = tokio::spawn(crate::memory::return_freed_when_quiet(shutdown.clone()));
     let serving = server::serve(listener, app, limits, shutdown.clone(), drained);
     serving.await;
+    shutdown.cancel();
+    let _ = memory.await;
     engine.close().await;
     if let Some(traces) = traces {
         // Sends the buffered spans; the exporter's requests run on this runtime.

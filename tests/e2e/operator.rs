@@ -361,3 +361,35 @@ fn deleting_the_routes_secret_through_the_daemon_makes_its_inputs_route_not_read
     assert!(!again.status.success());
     assert!(!stderr(&again).is_empty());
 }
+
+/// A daemon hands the memory its work freed back to the OS once it goes quiet
+/// (src/memory.rs): after a burst of requests, the first quiet second says so in the
+/// debug log, once per quiet spell.
+#[test]
+fn a_daemon_that_goes_quiet_after_work_returns_freed_memory() {
+    let rig = Rig::with(RigOptions {
+        serve_env: &[("RUST_LOG", "info,ferry=debug")],
+        ..RigOptions::default()
+    });
+    let returned = |d: &Daemon| d.log().matches("returned freed memory to the OS").count();
+    let body = serde_json::json!({
+        "model": "openai/gpt-5.4-mini",
+        "messages": [{"role": "user", "content": "hello"}]
+    });
+    for _ in 0..200 {
+        let (status, _) = rig.api("POST", "/openai/v1/chat/completions", Some(&body));
+        assert_eq!(status, 200);
+    }
+    eventually(Duration::from_secs(30), || {
+        (returned(&rig.d) >= 1).then_some(())
+    });
+    // Once per quiet spell: more work, and it is returned once more.
+    let before = returned(&rig.d);
+    for _ in 0..200 {
+        let (status, _) = rig.api("POST", "/openai/v1/chat/completions", Some(&body));
+        assert_eq!(status, 200);
+    }
+    eventually(Duration::from_secs(30), || {
+        (returned(&rig.d) > before).then_some(())
+    });
+}

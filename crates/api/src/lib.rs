@@ -22,6 +22,7 @@ mod upload;
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use ferry_engine::Engine;
@@ -43,8 +44,9 @@ pub const MAX_JSON_BODY: usize = 1024 * 1024;
 pub struct AppState {
     /// The engine.
     pub engine: Engine,
-    /// `GET /v1/openapi.json`, serialized once.
-    pub openapi: Arc<String>,
+    /// `GET /v1/openapi.json`, serialized on its first request (the 220 KB document is
+    /// not kept by a daemon nobody asks for it).
+    pub openapi: Arc<tokio::sync::OnceCell<Bytes>>,
     /// The web console's sign-in sessions.
     pub console: console::session::ConsoleSessions,
 }
@@ -130,13 +132,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// Builds the router: the API and the web console under `/ui/`. The browser guard runs
 /// first (before auth), on every route.
 pub fn router(engine: Engine, auth: AuthConfig, browser: BrowserPolicy) -> Router {
-    let (routes, doc) = api().split_for_parts();
-    let doc = openapi::complete(doc);
-    let openapi = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
+    let routes: Router<AppState> = api().into();
     auth.apply(&engine);
     let state = AppState {
         engine,
-        openapi,
+        openapi: Arc::default(),
         console: console::session::ConsoleSessions::new(auth.console_ttl()),
     };
     routes

@@ -208,7 +208,9 @@ async fn sqlite_rows(
         })
         .await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Idle: the daemon hands what the warm-up freed back to the OS on the first quiet
+    // second after it (src/memory.rs), so up to 2 s after the last request.
+    tokio::time::sleep(IDLE_SETTLE).await;
     let idle_rss = rss_bytes(pid).unwrap_or(0);
     let idle_anon = anon_rss_bytes(pid).unwrap_or(0);
 
@@ -407,7 +409,7 @@ async fn sqlite_rows(
     })
     .await;
     rows.push(Row {
-        figure: "daemon RSS idle (after warm-up)".into(),
+        figure: "daemon RSS idle (3 s after the warm-up)".into(),
         direct: "—".into(),
         ferry: format!("{:.1} MB", idle_rss as f64 / 1e6),
         added: format!(
@@ -1086,6 +1088,9 @@ impl Measured {
         })
     }
 }
+
+/// How long after the warm-up the idle RSS is read: the daemon is quiet by then.
+const IDLE_SETTLE: Duration = Duration::from_secs(3);
 
 /// How long wrk warms a path up, then measures it.
 const WRK_WARM_UP: Duration = Duration::from_secs(1);

@@ -1,5 +1,6 @@
 //! Liveness, readiness, status, metrics, the OpenAPI document and the 404 fallback.
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -55,9 +56,24 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "system",
     responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = ferry_types::ApiDocument)))]
 pub async fn openapi_json(State(s): State<AppState>) -> Response {
+    let document = s
+        .openapi
+        .get_or_init(|| async {
+            // Walking every route's description takes a few ms: not on a worker.
+            tokio::task::spawn_blocking(|| {
+                Bytes::from(
+                    crate::openapi()
+                        .to_pretty_json()
+                        .unwrap_or_else(|_| "{}".into()),
+                )
+            })
+            .await
+            .unwrap_or_else(|_| Bytes::from_static(b"{}"))
+        })
+        .await;
     (
         [(header::CONTENT_TYPE, "application/json")],
-        s.openapi.as_str().to_owned(),
+        document.clone(),
     )
         .into_response()
 }
