@@ -110,8 +110,12 @@ pub async fn return_freed_when_quiet(shutdown: CancellationToken) {
             return;
         };
         if watch.tick(cpu) {
+            let started = std::time::Instant::now();
             return_freed();
-            tracing::debug!("quiet after work: returned freed memory to the OS");
+            tracing::debug!(
+                took_us = started.elapsed().as_micros() as u64,
+                "quiet after work: returned freed memory to the OS"
+            );
         }
     }
 }
