@@ -437,3 +437,49 @@ fn recorded_runs_cover_every_protocol() {
         .collect();
     assert!(models.contains(&"hexgrad/kokoro-82m"), "{runs:?}");
 }
+
+/// A streamed reply ends for the client at its protocol's end, and what upstream sends
+/// after it (a Responses stream's trailing `data: [DONE]`, the body's last chunk) is still
+/// read, so ferry's connection to upstream is kept for the next call: every protocol's
+/// streams, one after another, over the connection the first one opened.
+#[test]
+fn streamed_replies_leave_the_upstream_connection_open_for_the_next_call() {
+    let r = rig_with(&[]);
+    let port = r.d.port;
+    let calls: [(&str, Value); 3] = [
+        (
+            "/openai/v1/chat/completions",
+            json!({"model": "openai/gpt-5.4-mini", "stream": true,
+                   "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+        (
+            "/openai/v1/responses",
+            json!({"model": "openai/gpt-5.4-mini", "stream": true, "input": "hi"}),
+        ),
+        (
+            "/anthropic/v1/messages",
+            messages_body("anthropic/claude-sonnet-4-5", true),
+        ),
+    ];
+    for (path, body) in &calls {
+        // The first call opens the connection; the five after it must reuse it.
+        let (status, text) = post(port, path, &[], body);
+        assert_eq!(status, 200, "{path}: {text}");
+        let opened = r.fake.connections();
+        for _ in 0..5 {
+            let (status, text) = post(port, path, &[], body);
+            assert_eq!(status, 200, "{path}: {text}");
+            assert!(
+                text.contains("response.completed")
+                    || text.contains("message_stop")
+                    || text.contains("[DONE]"),
+                "{path}: {text}"
+            );
+        }
+        assert_eq!(
+            r.fake.connections(),
+            opened,
+            "{path}: each streamed call opened a new upstream connection"
+        );
+    }
+}

@@ -268,6 +268,12 @@ impl FakeOpenRouter {
             .push_back(reply);
     }
 
+    /// TCP connections accepted so far: a client that keeps its connections alive opens
+    /// one and sends every request over it.
+    pub fn connections(&self) -> u64 {
+        self.shared.connections()
+    }
+
     /// Every request received so far, in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.lock().requests.clone()

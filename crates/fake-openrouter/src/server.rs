@@ -27,6 +27,7 @@ pub(crate) async fn accept_loop(
             _ = &mut shutdown => return,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    shared.accepted();
                     tokio::spawn(serve_connection(stream, tls.clone(), shared.clone()));
                 }
                 // Out of file descriptors and the like: back off instead of spinning.

@@ -5,6 +5,7 @@
 
 use parking_lot::{Mutex, MutexGuard};
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
 
@@ -19,6 +20,8 @@ use crate::reply::Reply;
 #[derive(Debug)]
 pub(crate) struct Shared {
     state: Mutex<State>,
+    /// TCP connections accepted so far (to see whether a client reuses them).
+    connections: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -69,7 +72,18 @@ impl Shared {
                 management_key: None,
                 provisioned: Vec::new(),
             }),
+            connections: AtomicU64::new(0),
         }
+    }
+
+    /// Counts an accepted connection.
+    pub(crate) fn accepted(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// TCP connections accepted so far.
+    pub(crate) fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
     }
 
     /// Locks the state (held for short, non-async sections only).

@@ -86,6 +86,13 @@ pub struct StreamSummary {
     pub failure_reported: bool,
 }
 
+/// How long what upstream sends after a stream's protocol end is read off in the
+/// background before the connection is given up (see `RawStream::end_at_protocol_end`).
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+
+/// How much of it is read off at most.
+const DRAIN_BYTES: usize = 64 * 1024;
+
 /// An upstream SSE body being forwarded. Yields the upstream chunks unchanged (an
 /// occurrence of the API key is redacted), then at most one `Err` when the stream broke
 /// (cut off, stalled, or ended without `[DONE]` and without a finish reason). Dropping it
@@ -139,6 +146,32 @@ impl RawStream {
         redact_key(&self.key, chunk)
     }
 
+    /// Ends the stream at the protocol's end. What upstream still sends after it (a
+    /// Responses stream's trailing `data: [DONE]`, the body's last chunk) is read off in
+    /// the background, so the connection goes back to the pool: dropped unread, hyper
+    /// closes it and the next call pays a new connection (and, to OpenRouter, a new TLS
+    /// handshake). The client is not held by it; the reading stops after [`DRAIN_TIME`]
+    /// or [`DRAIN_BYTES`], whichever comes first, and the connection is then closed.
+    fn end_at_protocol_end(&mut self) {
+        self.ended = true;
+        let mut body = std::mem::replace(&mut self.body, futures::stream::empty().boxed());
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            let drain = async {
+                let mut read = 0;
+                while let Some(Ok(chunk)) = body.next().await {
+                    read += chunk.len();
+                    if read > DRAIN_BYTES {
+                        return;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+        });
+    }
+
     fn transport_error(&self, e: &reqwest::Error) -> UpstreamError {
         let started = self.tap.state.output_started;
         if e.is_timeout() {
@@ -171,9 +204,9 @@ impl Stream for RawStream {
             Poll::Ready(Some(Ok(mut chunk))) => {
                 self.tap.feed(&chunk);
                 if self.tap.state.done {
-                    // Nothing after [DONE] is read (a server that keeps the body open
-                    // afterwards must not hold the client).
-                    self.ended = true;
+                    // Nothing after [DONE] reaches the client (a server that keeps the
+                    // body open afterwards must not hold it).
+                    self.end_at_protocol_end();
                 }
                 if let Some(cut) = self.tap.cut.take() {
                     // A malformed event after output: it and what follows are not
@@ -364,7 +397,7 @@ impl OpenRouterClient {
             }
             if state.output_started || state.done || state.finished {
                 if state.done {
-                    stream.ended = true;
+                    stream.end_at_protocol_end();
                 }
                 return Ok(RawReply::Stream(Box::new(stream)));
             }
