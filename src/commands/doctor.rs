@@ -74,7 +74,7 @@ pub async fn run(g: &GlobalArgs, args: &DoctorArgs) -> Result<(), CliError> {
         None => check_master_key(&args.state_root, routes.as_ref(), &mut report),
     };
     if let Some(routes) = &routes {
-        let table = RouteTable::new(routes.clone());
+        let table = RouteTable::new(routes.clone(), &tokio_util::task::TaskTracker::new());
         if let Some(secrets) = &secrets {
             check_routes(&table, secrets, &mut report);
             if !args.offline {

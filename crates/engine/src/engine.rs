@@ -267,7 +267,8 @@ impl Engine {
             None => None,
         };
         let tools = RouteTools::new(&routes);
-        let routes = Arc::new(RouteTable::new(routes));
+        let tasks = TaskTracker::new();
+        let routes = Arc::new(RouteTable::new(routes, &tasks));
         let secrets = Arc::new(secrets);
         let upstreams = Arc::new(Upstreams::new(&routes, secrets.clone(), retry, providers));
         let catalogs = Arc::new(Catalogs::new(
@@ -276,7 +277,6 @@ impl Engine {
             Arc::clone(&routes),
             Arc::clone(&upstreams),
         ));
-        let tasks = TaskTracker::new();
         let background = CancellationToken::new();
         let billing = Arc::new(CostReconciler::new(
             config.reconcile_cost,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use ferry_config::{AuthSource, Route, RoutesFile};
 use ferry_openrouter::OpenRouterClient;
+use tokio_util::task::TaskTracker;
 use zeroize::Zeroizing;
 
 use crate::secrets::SecretsHandle;
@@ -21,14 +22,14 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    /// Builds one client per route. A route whose transport cannot be built (bad CA file…)
-    /// stays loaded but not ready, with the reason.
-    pub fn new(routes: RoutesFile) -> Self {
+    /// Builds one client per route, its background work on `background`. A route whose
+    /// transport cannot be built (bad CA file…) stays loaded but not ready, with the reason.
+    pub fn new(routes: RoutesFile, background: &TaskTracker) -> Self {
         let clients = routes
             .routes
             .iter()
             .map(|(id, route)| {
-                let client = OpenRouterClient::new(route)
+                let client = OpenRouterClient::with_tasks(route, background.clone())
                     .map(Arc::new)
                     .map_err(|e| e.to_string());
                 (id.clone(), client)

@@ -10,6 +10,7 @@ use ferry_config::{Attribution, Route};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Certificate, Response};
 use serde_json::Value;
+use tokio_util::task::TaskTracker;
 use url::Url;
 
 use crate::body::{self, BodyError, Overflow};
@@ -50,6 +51,9 @@ pub(crate) struct Inner {
     protocol_urls: [Url; 4],
     verified: bool,
     attribution: Attribution,
+    /// Where the client's background work runs (reading off what a stream sends after
+    /// its end, `passthrough::RawStream`): the owner's tracker, which it waits for.
+    pub(crate) background: TaskTracker,
 }
 
 impl fmt::Debug for OpenRouterClient {
@@ -145,7 +149,14 @@ impl OpenRouterClient {
     /// the longest wait for the first byte and between bytes), extra roots from
     /// `network.ca_file` and `SSL_CERT_FILE`, host pins, proxy (else the environment's).
     /// A second client with the same transport but no idle timeout serves media calls.
+    /// Its background work runs on a tracker of its own ([`Self::with_tasks`] to share one).
     pub fn new(route: &Route) -> Result<Self, DriverError> {
+        Self::with_tasks(route, TaskTracker::new())
+    }
+
+    /// [`Self::new`], the background work on `background` (the daemon's tracker, which its
+    /// shutdown waits for).
+    pub fn with_tasks(route: &Route, background: TaskTracker) -> Result<Self, DriverError> {
         let build_err = |detail: String| DriverError::Build {
             route: route.id.clone(),
             detail,
@@ -181,6 +192,7 @@ impl OpenRouterClient {
                 protocol_urls,
                 verified: route.is_verified_openrouter(),
                 attribution: route.attribution.clone(),
+                background,
             }),
         })
     }

@@ -21,6 +21,7 @@ use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use memchr::memmem::Finder;
 use reqwest::header::CONTENT_TYPE;
+use tokio_util::task::TaskTracker;
 
 use ferry_config::ThinkingLevel;
 use reqwest::header::HeaderMap;
@@ -107,6 +108,8 @@ pub struct RawStream {
     transport_failure: Option<UpstreamError>,
     /// A failure to yield after the chunks already yielded (a malformed event was cut).
     pending: Option<UpstreamError>,
+    /// The client's background tasks (reading off the body after the protocol's end).
+    background: TaskTracker,
     /// `X-Generation-Id`.
     pub generation_id: Option<String>,
 }
@@ -158,18 +161,21 @@ impl RawStream {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        runtime.spawn(async move {
-            let drain = async {
-                let mut read = 0;
-                while let Some(Ok(chunk)) = body.next().await {
-                    read += chunk.len();
-                    if read > DRAIN_BYTES {
-                        return;
+        self.background.spawn_on(
+            async move {
+                let drain = async {
+                    let mut read = 0;
+                    while let Some(Ok(chunk)) = body.next().await {
+                        read += chunk.len();
+                        if read > DRAIN_BYTES {
+                            return;
+                        }
                     }
-                }
-            };
-            let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
-        });
+                };
+                let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+            },
+            &runtime,
+        );
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> UpstreamError {
@@ -357,6 +363,7 @@ impl OpenRouterClient {
             body: response.bytes_stream().boxed(),
             tap: SseTap::new(out.protocol, &out.model, api_key, collect_text),
             key: Finder::new(api_key.as_bytes()).into_owned(),
+            background: self.inner.background.clone(),
             ended: false,
             transport_failure: None,
             pending: None,
