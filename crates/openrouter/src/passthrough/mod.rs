@@ -655,3 +655,92 @@ fn encode(
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+
+    const COMPLETED: &str = "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"status\":\"completed\",\"output\":[]}}\n\n";
+
+    /// A Responses stream over `tail` after its `response.completed` chunk; counts the
+    /// tail's chunks as they are read.
+    fn responses_stream(
+        tail: impl Stream<Item = Bytes> + Send + 'static,
+        background: &TaskTracker,
+    ) -> (RawStream, Arc<AtomicUsize>) {
+        let read = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&read);
+        let body = futures::stream::iter([Bytes::from_static(COMPLETED.as_bytes())])
+            .chain(tail.inspect(move |_| {
+                counted.fetch_add(1, Ordering::SeqCst);
+            }))
+            .map(Ok)
+            .boxed();
+        let stream = RawStream {
+            protocol: Protocol::Responses,
+            held: VecDeque::new(),
+            body,
+            tap: SseTap::new(Protocol::Responses, "m", "sk-or-v1-key", false),
+            key: Finder::new(b"sk-or-v1-key").into_owned(),
+            background: background.clone(),
+            ended: false,
+            transport_failure: None,
+            pending: None,
+            generation_id: None,
+        };
+        (stream, read)
+    }
+
+    /// Reads the stream to its end for the client: its one chunk, then the end.
+    async fn read_to_the_protocol_end(stream: &mut RawStream) {
+        let first = stream.next().await.expect("a chunk").expect("not an error");
+        assert_eq!(first, COMPLETED);
+        assert!(
+            stream.next().await.is_none(),
+            "the stream ends at its protocol end"
+        );
+    }
+
+    #[tokio::test]
+    async fn what_follows_the_protocol_end_is_read_off_in_the_background() {
+        let tasks = TaskTracker::new();
+        let tail = futures::stream::iter([Bytes::from_static(b"data: [DONE]\n\n"), Bytes::new()]);
+        let (mut stream, read) = responses_stream(tail, &tasks);
+        read_to_the_protocol_end(&mut stream).await;
+        tasks.close();
+        tasks.wait().await;
+        assert_eq!(read.load(Ordering::SeqCst), 2, "the whole tail was read");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_kept_open_after_the_end_is_given_up_after_the_drain_time() {
+        let tasks = TaskTracker::new();
+        let (mut stream, _) = responses_stream(futures::stream::pending(), &tasks);
+        read_to_the_protocol_end(&mut stream).await;
+        tasks.close();
+        let started = tokio::time::Instant::now();
+        tokio::time::timeout(DRAIN_TIME * 2, tasks.wait())
+            .await
+            .expect("the read-off gives up");
+        assert_eq!(started.elapsed(), DRAIN_TIME);
+    }
+
+    #[tokio::test]
+    async fn an_endless_tail_is_read_off_to_the_byte_limit_only() {
+        let tasks = TaskTracker::new();
+        // Each chunk lets the runtime run (a tail read without the byte limit would then
+        // end at the drain time, with far more read, instead of spinning forever).
+        let tail = futures::stream::repeat(Bytes::from_static(&[b' '; 1024])).then(|b| async {
+            tokio::task::yield_now().await;
+            b
+        });
+        let (mut stream, read) = responses_stream(tail, &tasks);
+        read_to_the_protocol_end(&mut stream).await;
+        tasks.close();
+        tasks.wait().await;
+        assert_eq!(read.load(Ordering::SeqCst), DRAIN_BYTES / 1024 + 1);
+    }
+}
