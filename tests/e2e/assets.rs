@@ -343,6 +343,15 @@ pub(crate) fn duplicates_dedupe_and_downloads_verify(store: AssetBackend) {
     r.remove_blob(&sha256_hex(&wav));
     let gone = r.get(&format!("/v1/assets/{id}/raw"), &[]);
     assert_eq!(gone.json()["code"], "asset_blob_missing");
+    // One daemon: the bytes were removed, not kept by another replica.
+    let detail = gone.json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        detail.contains("Upload the original again") && !detail.contains("--asset-store"),
+        "{detail}"
+    );
 }
 
 pub(crate) fn delete_and_multipart_and_cli_round_trip(store: AssetBackend) {

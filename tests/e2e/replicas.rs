@@ -500,19 +500,26 @@ fn three_replicas_serve_fifty_sessions_and_take_over_a_dead_ones_work() {
         (job["status"] == "completed").then_some(job)
     });
     let asset = done["asset"]["asset_id"].as_str().unwrap().to_owned();
-    let raw = http_bytes(
-        replicas[0].1.port,
-        "GET",
-        &format!("/v1/assets/{asset}/raw"),
-        &[],
-        b"",
-    );
-    assert_eq!(raw.status, 200);
-    assert_eq!(
-        &raw.body[4..8],
-        b"ftyp",
-        "the video is stored and served by any replica"
-    );
+    // The asset's row is in the database; its bytes are under the state root of the
+    // replica that completed the job (either survivor may claim it), since these replicas
+    // have no shared asset store (docs/operations.md). That one serves the video; the other
+    // says the bytes are missing there.
+    let answers: Vec<RawResponse> = replicas
+        .iter()
+        .map(|(_, d)| http_bytes(d.port, "GET", &format!("/v1/assets/{asset}/raw"), &[], b""))
+        .collect();
+    let served: Vec<&RawResponse> = answers.iter().filter(|r| r.status == 200).collect();
+    assert_eq!(served.len(), 1, "one survivor holds the video's bytes");
+    assert_eq!(&served[0].body[4..8], b"ftyp", "the video is stored");
+    for other in answers.iter().filter(|r| r.status != 200) {
+        assert_eq!(other.status, 500);
+        let problem = json(&String::from_utf8_lossy(&other.body));
+        assert_eq!(problem["code"], "asset_blob_missing", "{problem}");
+        assert!(
+            problem.to_string().contains("--asset-store"),
+            "the answer says how to share the bytes: {problem}"
+        );
+    }
     let creates = fake
         .requests()
         .iter()

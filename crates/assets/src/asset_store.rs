@@ -111,6 +111,9 @@ pub struct AssetStore {
     store: Arc<dyn AssetRepo>,
     locks: BlobLocks,
     max_bytes: u64,
+    /// Its bytes are files under this replica's state root, and other replicas share the
+    /// database (see [`AssetStore::on_one_replica_of_several`]).
+    one_replica_of_several: bool,
 }
 
 impl std::fmt::Debug for AssetStore {
@@ -175,7 +178,16 @@ impl AssetStore {
             store,
             locks: BlobLocks::new(),
             max_bytes,
+            one_replica_of_several: false,
         }
+    }
+
+    /// Marks the store as one replica's among several sharing a database: its asset
+    /// files are its own, so an asset another replica stored is missing here, and a read
+    /// of it says so and how to share the bytes (`--asset-store`).
+    pub fn on_one_replica_of_several(mut self) -> Self {
+        self.one_replica_of_several = true;
+        self
     }
 
     /// Where the bytes live.
@@ -283,7 +295,16 @@ impl AssetStore {
             collect(stream, asset.asset.size).await
         }
         .await
-        .map_err(|e| e.for_asset(id))?;
+        .map_err(|e| match e.for_asset(id) {
+            AssetError::BlobMissing { id, location, .. } if self.one_replica_of_several => {
+                AssetError::BlobMissing {
+                    id,
+                    location,
+                    fix: "another replica may have stored them under its own state root; give every replica the same --asset-store (an S3 bucket) so any of them serves every asset",
+                }
+            }
+            other => other,
+        })?;
         Ok((asset, bytes))
     }
 

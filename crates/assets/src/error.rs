@@ -38,14 +38,14 @@ pub enum AssetError {
         actual: String,
     },
     /// The blob is gone.
-    #[error(
-        "asset {id}'s bytes are missing from {location} (removed outside ferry?); upload the original again to restore them"
-    )]
+    #[error("asset {id}'s bytes are missing from {location}: {fix}")]
     BlobMissing {
         /// The asset id.
         id: String,
         /// Where the blob should be (a path or an `s3://` URL).
         location: String,
+        /// Why that may be, and what to do.
+        fix: &'static str,
     },
     /// A filesystem operation failed.
     #[error("cannot {action} {}: {source}", path.display())]
@@ -124,6 +124,7 @@ impl BlobError {
             BlobError::Missing { location, .. } => AssetError::BlobMissing {
                 id: id.to_owned(),
                 location,
+                fix: "were they removed outside ferry? Upload the original again to restore them",
             },
             BlobError::Corrupted { sha256, actual } => AssetError::Corrupted {
                 id: id.to_owned(),

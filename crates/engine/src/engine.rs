@@ -228,7 +228,15 @@ impl Engine {
             Some(blobs) => {
                 AssetStore::with_blobs(Arc::clone(blobs), store.clone(), config.max_asset_bytes)
             }
-            None => AssetStore::open(&config.state_root, store.clone(), config.max_asset_bytes)?,
+            None => {
+                let files =
+                    AssetStore::open(&config.state_root, store.clone(), config.max_asset_bytes)?;
+                if store.shared_by_replicas() {
+                    files.on_one_replica_of_several()
+                } else {
+                    files
+                }
+            }
         };
         let workspace_root = config.workspace_root.canonicalize().map_err(|e| {
             EngineError::bad_input(

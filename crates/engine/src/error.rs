@@ -161,9 +161,9 @@ impl EngineError {
             EngineError::Asset(AssetError::ObjectStore { action, .. }) => format!(
                 "cannot {action} an asset in the asset store (object storage); the daemon's log has the details"
             ),
-            EngineError::Asset(AssetError::BlobMissing { id, .. }) => format!(
-                "asset {id}'s bytes are missing from the asset store (removed outside ferry?); upload the original again to restore them"
-            ),
+            EngineError::Asset(AssetError::BlobMissing { id, fix, .. }) => {
+                format!("asset {id}'s bytes are missing from the asset store: {fix}")
+            }
             _ => self.to_string(),
         }
     }
