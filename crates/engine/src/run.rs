@@ -60,10 +60,9 @@ pub(crate) async fn session_worker(
 ) {
     while let Some(job) = rx.recv().await {
         let run_id = job.hub.run_id.clone();
-        // Boxed: a run's future is kilobytes (the tool loop, the upstream call), and the
-        // worker's task would otherwise be that large, copied whole as tokio spawns,
-        // stores and drops it.
-        Box::pin(execute(&inner, *job)).await;
+        // `execute` boxes the turn (kilobytes: the tool loop, the upstream call), so
+        // its own future is small enough to live in the worker's task.
+        execute(&inner, *job).await;
         inner.live.lock().remove(&run_id);
         let mut queues = inner.queues.lock();
         if rx.is_empty() {
@@ -141,10 +140,16 @@ async fn execute(inner: &Arc<Inner>, job: Job) {
             model: first.model.clone(),
             api: None,
         }));
+        // Boxed: the turn's future is kilobytes, and every future it sits in unboxed is
+        // copied whole when it moves (into this select, the worker's task).
+        let turn = Box::pin(crate::access::with_caller(
+            caller,
+            inner.turns.run_turn(&hub, &plan, &session, &mut attempts),
+        ));
         tokio::select! {
             biased;
             _ = hub.cancel.cancelled() => Ending::Cancelled,
-            result = crate::access::with_caller(caller, inner.turns.run_turn(&hub, &plan, &session, &mut attempts)) => match result {
+            result = turn => match result {
                 Ok(turn) => Ending::Completed(Box::new(turn)),
                 Err(e) => Ending::Failed(e),
             },

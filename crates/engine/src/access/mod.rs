@@ -183,17 +183,47 @@ tokio::task_local! {
 /// Runs `fut` (one request) and returns, with its output, what was left of the caller's
 /// rate limits when the request was admitted (`None`: no limited call was admitted), for
 /// the `x-ratelimit-*` headers of its response.
-pub async fn with_rate_report<F: std::future::Future>(fut: F) -> (F::Output, Option<RateState>) {
-    RATE.scope(std::cell::Cell::new(None), async {
-        let out = fut.await;
-        (out, RATE.with(std::cell::Cell::get))
-    })
-    .await
+///
+/// A plain future rather than an `async fn` around an `async` block: those would hold
+/// `fut` three times over (argument, captured, awaited), and the front door's future, which
+/// holds this one whether or not the caller has rate limits, is copied at every move.
+pub fn with_rate_report<F: std::future::Future>(
+    fut: F,
+) -> tokio::task::futures::TaskLocalFuture<std::cell::Cell<Option<RateState>>, RateReport<F>> {
+    RATE.scope(std::cell::Cell::new(None), RateReport { fut })
+}
+
+pin_project_lite::pin_project! {
+    /// [`with_rate_report`]'s request: its output, with the rate state read inside the
+    /// scope as it completes.
+    pub struct RateReport<F> {
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for RateReport<F> {
+    type Output = (F::Output, Option<RateState>);
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let out = std::task::ready!(self.project().fut.poll(cx));
+        std::task::Poll::Ready((out, RATE.with(std::cell::Cell::get)))
+    }
 }
 
 /// Runs `fut` with `caller` as the caller of every paid call it makes.
-pub async fn with_caller<F: std::future::Future>(caller: Caller, fut: F) -> F::Output {
-    CALLER.scope(caller, fut).await
+///
+/// Not an `async fn`: one would hold `fut` twice (as its argument and inside the scope it
+/// awaits), doubling the size of every future that awaits it — a session run's turn is
+/// kilobytes, copied at each move.
+pub fn with_caller<F: std::future::Future>(
+    caller: Caller,
+    fut: F,
+) -> tokio::task::futures::TaskLocalFuture<Caller, F> {
+    CALLER.scope(caller, fut)
 }
 
 /// The caller of the current task ([`with_caller`]); the operator when none was set.
