@@ -9,6 +9,7 @@
 
 mod events;
 mod probe;
+mod quick_reply;
 mod tap;
 
 use std::collections::VecDeque;
@@ -492,6 +493,18 @@ fn validate_body(
                 None,
             );
         }
+    }
+    // The usual reply in one scan; anything else (an error, content parts, a body that
+    // is not JSON) is read by the serde probe below, which says what is wrong.
+    if let Some(reply) = quick_reply::read(bytes) {
+        return Ok(RawCompletion {
+            body: Bytes::new(),
+            model: reply.model.map(str::to_owned),
+            usage: reply.usage,
+            text: collect_text.then(|| reply.text.into_owned()),
+            generation_id: None,
+            finish_reason: reply.finish_reason.map(str::to_owned),
+        });
     }
     let probe: ReplyProbe = serde_json::from_slice(bytes).map_err(|e| {
         UpstreamError::protocol(&format!("body is not valid JSON ({e})"), false, ctx)
