@@ -481,9 +481,12 @@ mod tests {
     use super::*;
     use crate::passthrough::probe::ReplyProbe;
 
+    /// Model, usage, text and finish reason, as both readers give them.
+    type Read = (Option<String>, Option<Usage>, String, Option<String>);
+
     /// What the serde probe makes of `body`, in the quick reader's terms (`None` where
     /// it fails or the quick reader would decline).
-    fn by_serde(body: &str) -> Option<(Option<String>, Option<Usage>, String, Option<String>)> {
+    fn by_serde(body: &str) -> Option<Read> {
         let probe: ReplyProbe = serde_json::from_str(body).ok()?;
         if probe.error.as_ref().is_some_and(|e| !e.is_null()) {
             return None;
@@ -501,7 +504,7 @@ mod tests {
         ))
     }
 
-    fn quick(body: &str) -> Option<(Option<String>, Option<Usage>, String, Option<String>)> {
+    fn quick(body: &str) -> Option<Read> {
         read(body.as_bytes()).map(|q| {
             (
                 q.model.map(str::to_owned),
