@@ -63,8 +63,8 @@ pub(crate) fn read(body: &[u8]) -> Option<QuickReply<'_>> {
 struct Top<'a> {
     model: Option<Option<&'a str>>,
     usage: Option<Option<Usage>>,
-    choices: bool,
-    error: bool,
+    choices: Option<()>,
+    error: Option<()>,
     first: Option<Choice<'a>>,
 }
 
@@ -72,9 +72,9 @@ struct Top<'a> {
 #[derive(Default)]
 struct Choice<'a> {
     index: Option<Option<u64>>,
-    error: bool,
+    error: Option<()>,
     finish_reason: Option<Option<&'a str>>,
-    delta: bool,
+    delta: Option<()>,
     /// `Some(content)` once `message` was read; content `None` when null or absent.
     message: Option<Option<Cow<'a, str>>>,
 }
@@ -82,44 +82,34 @@ struct Choice<'a> {
 impl<'a> Top<'a> {
     fn member(&mut self, scan: &mut Scan<'a>, key: &str) -> Option<()> {
         match key {
-            "model" => {
-                if self.model.is_some() {
-                    return None;
-                }
-                self.model = Some(scan.plain_text_or_null()?);
-            }
-            "error" => {
-                if self.error {
-                    return None;
-                }
-                self.error = true;
-                scan.null()?;
-            }
-            "usage" => {
-                if self.usage.is_some() {
-                    return None;
-                }
-                self.usage = Some(scan.usage()?);
-            }
+            "model" => once(&mut self.model, scan.plain_text_or_null()),
+            "error" => once(&mut self.error, scan.null()),
+            "usage" => once(&mut self.usage, scan.usage()),
             "choices" => {
-                if self.choices {
-                    return None;
-                }
-                self.choices = true;
                 let mut first = None;
-                scan.array(|scan| {
+                let read = scan.array(|scan| {
                     let choice = scan.choice()?;
                     if first.is_none() && choice.index.flatten().unwrap_or(0) == 0 {
                         first = Some(choice);
                     }
                     Some(())
-                })?;
+                });
                 self.first = first;
+                once(&mut self.choices, read)
             }
-            _ => scan.skip_value()?,
+            _ => scan.skip_value(),
         }
-        Some(())
     }
+}
+
+/// Puts a field the serde probe reads into its slot; `None` when it was there already
+/// (serde refuses a duplicated field) or could not be read.
+fn once<T>(slot: &mut Option<T>, value: Option<T>) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value?);
+    Some(())
 }
 
 struct Scan<'a> {
@@ -184,8 +174,9 @@ impl<'a> Scan<'a> {
     fn skip_plain_text(&mut self) {
         const ONES: u64 = 0x0101_0101_0101_0101;
         const HIGH: u64 = 0x8080_8080_8080_8080;
-        // A byte of `w` that is zero sets its high bit here (a byte above it may too:
-        // the exact byte is found one at a time).
+        // A byte of `w` that is zero sets its high bit here. A byte above a zero one may
+        // too (the borrow), but the lowest bit set is always a true zero byte, so the
+        // lowest bit of the three tests below is the first special byte.
         let zero_byte = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
         let special = |c: u8| c == b'"' || c == b'\\' || c < 0x20;
         let mut i = self.i;
@@ -197,10 +188,8 @@ impl<'a> Scan<'a> {
                 | zero_byte(w ^ (ONES * u64::from(b'\\')))
                 | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
             if hits != 0 {
-                if let Some(at) = chunk.iter().position(|&c| special(c)) {
-                    self.i = i + at;
-                    return;
-                }
+                self.i = i + (hits.trailing_zeros() / 8) as usize;
+                return;
             }
             i += 8;
         }
@@ -264,47 +253,40 @@ impl<'a> Scan<'a> {
     /// An object; `member` is called with each key (without escapes: a key with escapes
     /// might spell a field, so it gives `None`) and must consume the value.
     fn object(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
-        self.ws();
-        self.eat(b'{')?;
-        self.enter()?;
-        self.ws();
-        if self.eat(b'}').is_none() {
-            loop {
-                self.ws();
-                let (key, None) = self.string()? else {
-                    return None;
-                };
-                self.ws();
-                self.eat(b':')?;
-                member(self, key)?;
-                self.ws();
-                match self.peek()? {
-                    b',' => self.i += 1,
-                    b'}' => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return None,
-                }
-            }
-        }
-        self.depth -= 1;
-        Some(())
+        self.sequence(b'{', b'}', |scan| {
+            scan.ws();
+            let (key, None) = scan.string()? else {
+                return None;
+            };
+            scan.ws();
+            scan.eat(b':')?;
+            member(scan, key)
+        })
     }
 
     /// An array; `element` must consume each element.
-    fn array(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+    fn array(&mut self, element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.sequence(b'[', b']', element)
+    }
+
+    /// `open`, items separated by commas, `close`; `item` must consume each item.
+    fn sequence(
+        &mut self,
+        open: u8,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
         self.ws();
-        self.eat(b'[')?;
+        self.eat(open)?;
         self.enter()?;
         self.ws();
-        if self.eat(b']').is_none() {
+        if self.eat(close).is_none() {
             loop {
-                element(self)?;
+                item(self)?;
                 self.ws();
                 match self.peek()? {
                     b',' => self.i += 1,
-                    b']' => {
+                    c if c == close => {
                         self.i += 1;
                         break;
                     }
@@ -392,47 +374,22 @@ impl<'a> Scan<'a> {
     /// One element of `choices`.
     fn choice(&mut self) -> Option<Choice<'a>> {
         let mut choice = Choice::default();
-        self.object(|scan, key| {
-            match key {
-                "index" => {
-                    if choice.index.is_some() {
-                        return None;
-                    }
-                    choice.index = Some(if scan.is_null() {
-                        None
-                    } else {
-                        Some(serde_json::from_str::<u64>(scan.number()?).ok()?)
-                    });
-                }
-                "error" => {
-                    if choice.error {
-                        return None;
-                    }
-                    choice.error = true;
-                    scan.null()?;
-                }
-                "finish_reason" => {
-                    if choice.finish_reason.is_some() {
-                        return None;
-                    }
-                    choice.finish_reason = Some(scan.plain_text_or_null()?);
-                }
-                "delta" => {
-                    if choice.delta {
-                        return None;
-                    }
-                    choice.delta = true;
-                    scan.null()?;
-                }
-                "message" => {
-                    if choice.message.is_some() {
-                        return None;
-                    }
-                    choice.message = Some(scan.message()?);
-                }
-                _ => scan.skip_value()?,
+        self.object(|scan, key| match key {
+            "index" => {
+                let index = if scan.is_null() {
+                    Some(None)
+                } else {
+                    scan.number()
+                        .and_then(|n| serde_json::from_str::<u64>(n).ok())
+                        .map(Some)
+                };
+                once(&mut choice.index, index)
             }
-            Some(())
+            "error" => once(&mut choice.error, scan.null()),
+            "finish_reason" => once(&mut choice.finish_reason, scan.plain_text_or_null()),
+            "delta" => once(&mut choice.delta, scan.null()),
+            "message" => once(&mut choice.message, scan.message()),
+            _ => scan.skip_value(),
         })?;
         Some(choice)
     }
