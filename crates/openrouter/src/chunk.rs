@@ -14,6 +14,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use crate::borrowed_text;
+use crate::json_scan::{once, Scan};
 
 /// The fields of a chunk the accumulator reads.
 #[derive(Debug, Default, Deserialize, PartialEq)]
@@ -89,6 +90,10 @@ impl<'a> Chunk<'a> {
     /// Reads `data` (trimmed, not empty), the fast way when it fits; `tree` keeps the
     /// parsed tree the slow way borrows from.
     pub fn parse(data: &'a str, tree: &'a mut Option<Value>) -> Result<Chunk<'a>, ChunkError> {
+        // The usual chunk in one scan ([`quick`]); what it declines, serde reads.
+        if let Some(chunk) = quick(data) {
+            return Ok(chunk);
+        }
         // Only an object can fit; a `[…]` would otherwise be read as a struct's fields.
         if data.starts_with('{') {
             if let Ok(chunk) = serde_json::from_str::<Chunk<'a>>(data) {
@@ -160,6 +165,90 @@ impl<'a> Delta<'a> {
     }
 }
 
+/// The usual chunk (text and reasoning deltas, a finish reason; no usage, error, tool
+/// calls, images or reasoning details, no `message`) read in one scan by
+/// [`crate::json_scan`], as serde would read it into [`Chunk`]; `None` for any other
+/// payload, which serde then reads (a property test holds the two to the same answers).
+fn quick(data: &str) -> Option<Chunk<'_>> {
+    let mut scan = Scan::new(data);
+    let (mut id, mut model, mut provider) = (None, None, None);
+    let (mut usage, mut error, mut choices) = (None, None, None);
+    scan.object(|scan, key| match key {
+        "id" => once(&mut id, scan.text_or_null()),
+        "model" => once(&mut model, scan.text_or_null()),
+        "provider" => once(&mut provider, scan.text_or_null()),
+        "usage" => once(&mut usage, scan.null()),
+        "error" => once(&mut error, scan.null()),
+        "choices" => {
+            let mut read = Vec::with_capacity(1);
+            let done = scan.array(|scan| {
+                read.push(quick_choice(scan)?);
+                Some(())
+            });
+            once(&mut choices, done.map(|()| read))
+        }
+        _ => scan.skip_value(),
+    })?;
+    scan.end()?;
+    Some(Chunk {
+        id: id.flatten(),
+        model: model.flatten(),
+        provider: provider.flatten(),
+        usage: None,
+        error: None,
+        choices,
+    })
+}
+
+/// One element of `choices`, for [`quick`].
+fn quick_choice<'a>(scan: &mut Scan<'a>) -> Option<Choice<'a>> {
+    let (mut index, mut error, mut delta, mut finish_reason) = (None, None, None, None);
+    scan.object(|scan, key| match key {
+        "index" => once(&mut index, scan.u64_or_null()),
+        "error" => once(&mut error, scan.null()),
+        "finish_reason" => once(&mut finish_reason, scan.text_or_null()),
+        "delta" => {
+            let read = if scan.is_null() {
+                Some(None)
+            } else {
+                quick_delta(scan).map(Some)
+            };
+            once(&mut delta, read)
+        }
+        // A whole `message` in a chunk is rare: serde reads it.
+        "message" => None,
+        _ => scan.skip_value(),
+    })?;
+    Some(Choice {
+        index: index.flatten(),
+        error: None,
+        delta,
+        message: None,
+        finish_reason: finish_reason.flatten(),
+    })
+}
+
+/// A `delta` object of text and reasoning, for [`quick`].
+fn quick_delta<'a>(scan: &mut Scan<'a>) -> Option<Delta<'a>> {
+    let (mut reasoning, mut content, mut lists) = (None, None, [None; 3]);
+    scan.object(|scan, key| match key {
+        "reasoning" => once(&mut reasoning, scan.text_or_null()),
+        "content" => once(&mut content, scan.text_or_null()),
+        // Present only as null here (a list is read by serde, into values).
+        "reasoning_details" => once(&mut lists[0], scan.null()),
+        "tool_calls" => once(&mut lists[1], scan.null()),
+        "images" => once(&mut lists[2], scan.null()),
+        _ => scan.skip_value(),
+    })?;
+    Some(Delta {
+        reasoning: reasoning.flatten(),
+        reasoning_details: None,
+        content: content.flatten(),
+        tool_calls: None,
+        images: None,
+    })
+}
+
 fn text(value: Option<&Value>) -> Option<Cow<'_, str>> {
     value.and_then(Value::as_str).map(Cow::Borrowed)
 }
@@ -217,6 +306,51 @@ mod tests {
         assert!(matches!(content, Some(Cow::Borrowed(" hello"))));
         drop(chunk);
         assert!(tree.is_none(), "no tree was built");
+    }
+
+    /// Every payload made by cutting, doubling or replacing a byte of OpenRouter's chunks
+    /// is read the same by the quick reader and by serde: where the quick reader answers,
+    /// serde gives the same chunk; where serde cannot read it into a [`Chunk`], the quick
+    /// reader declines.
+    #[test]
+    fn the_quick_reader_answers_as_serde_does() {
+        let chunks = [
+            r#"{"id":"gen-1796430090-8dFKGuN4bxY77H9dJZGg","provider":"OpenAI","model":"openai/gpt-5.4-mini","object":"chat.completion.chunk","created":1796430090,"choices":[{"index":0,"delta":{"role":"assistant","content":" hello"},"finish_reason":null,"native_finish_reason":null,"logprobs":null}]}"#,
+            r#"{"id":"g","choices":[{"index":0,"delta":{"content":"a\nb \"q\" \u00e9","reasoning":null,"tool_calls":null},"finish_reason":"stop"}],"usage":null,"error":null}"#,
+            r#"{"choices":[{"index":1,"delta":null},{"delta":{"reasoning":"think"}}]}"#,
+        ];
+        let mut checked = 0;
+        for base in chunks {
+            assert!(quick(base).is_some(), "{base}");
+            for body in crate::json_scan::one_edit_away(base) {
+                checked += 1;
+                let Ok(data) = std::str::from_utf8(&body) else {
+                    continue;
+                };
+                let by_serde = serde_json::from_str::<Chunk>(data).ok();
+                if let Some(q) = quick(data) {
+                    assert_eq!(Some(q), by_serde, "{data}");
+                }
+                if by_serde.is_none() {
+                    assert_eq!(quick(data), None, "{data}");
+                }
+            }
+        }
+        assert!(checked > 15_000);
+    }
+
+    #[test]
+    fn the_quick_reader_leaves_lists_usage_and_errors_to_serde() {
+        for data in [
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0}]}}]}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":1}}"#,
+            r#"{"error":{"message":"x"}}"#,
+            r#"{"choices":[{"index":0,"message":{"content":"whole"}}]}"#,
+            r#"{"id":"a","id":"b"}"#,
+            r#"{"choices":null}"#,
+        ] {
+            assert_eq!(quick(data), None, "{data}");
+        }
     }
 
     #[test]
