@@ -165,7 +165,7 @@ impl<'a> Delta<'a> {
     }
 }
 
-/// The usual chunk (text and reasoning deltas, a finish reason; no usage, error, tool
+/// The usual chunk (text and reasoning deltas, a finish reason, usage; no error, tool
 /// calls, images or reasoning details, no `message`) read in one scan by
 /// [`crate::json_scan`], as serde would read it into [`Chunk`]; `None` for any other
 /// payload, which serde then reads (a property test holds the two to the same answers).
@@ -177,7 +177,13 @@ fn quick(data: &str) -> Option<Chunk<'_>> {
         "id" => once(&mut id, scan.text_or_null()),
         "model" => once(&mut model, scan.text_or_null()),
         "provider" => once(&mut provider, scan.text_or_null()),
-        "usage" => once(&mut usage, scan.null()),
+        // As serde's `Option<Value>`: null is none. Only the slice is parsed as a tree.
+        "usage" => once(
+            &mut usage,
+            scan.raw_value()
+                .and_then(|raw| serde_json::from_str::<Value>(raw).ok())
+                .map(|v| (!v.is_null()).then_some(v)),
+        ),
         "error" => once(&mut error, scan.null()),
         "choices" => {
             let mut read = Vec::with_capacity(1);
@@ -194,7 +200,7 @@ fn quick(data: &str) -> Option<Chunk<'_>> {
         id: id.flatten(),
         model: model.flatten(),
         provider: provider.flatten(),
-        usage: None,
+        usage: usage.flatten(),
         error: None,
         choices,
     })
@@ -318,6 +324,7 @@ mod tests {
             r#"{"id":"gen-1796430090-8dFKGuN4bxY77H9dJZGg","provider":"OpenAI","model":"openai/gpt-5.4-mini","object":"chat.completion.chunk","created":1796430090,"choices":[{"index":0,"delta":{"role":"assistant","content":" hello"},"finish_reason":null,"native_finish_reason":null,"logprobs":null}]}"#,
             r#"{"id":"g","choices":[{"index":0,"delta":{"content":"a\nb \"q\" \u00e9","reasoning":null,"tool_calls":null},"finish_reason":"stop"}],"usage":null,"error":null}"#,
             r#"{"choices":[{"index":1,"delta":null},{"delta":{"reasoning":"think"}}]}"#,
+            r#"{"id":"gen-1","choices":[],"usage":{"prompt_tokens":8,"completion_tokens":9,"total_tokens":17,"cost":6.5999999999999995e-6,"prompt_tokens_details":{"cached_tokens":0},"cost_details":{"upstream_inference_cost":null}}}"#,
         ];
         let mut checked = 0;
         for base in chunks {
@@ -340,10 +347,9 @@ mod tests {
     }
 
     #[test]
-    fn the_quick_reader_leaves_lists_usage_and_errors_to_serde() {
+    fn the_quick_reader_leaves_lists_and_errors_to_serde() {
         for data in [
             r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0}]}}]}"#,
-            r#"{"choices":[],"usage":{"prompt_tokens":1}}"#,
             r#"{"error":{"message":"x"}}"#,
             r#"{"choices":[{"index":0,"message":{"content":"whole"}}]}"#,
             r#"{"id":"a","id":"b"}"#,

@@ -174,6 +174,14 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// Any value, checked and skipped; its text.
+    pub(crate) fn raw_value(&mut self) -> Option<&'a str> {
+        self.ws();
+        let start = self.i;
+        self.skip_value()?;
+        self.s.get(start..self.i)
+    }
+
     /// An object; `member` is called with each key (without escapes: a key with escapes
     /// might spell a field, so it gives `None`) and must consume the value.
     pub(crate) fn object(
