@@ -210,7 +210,7 @@ fn quick(data: &str) -> Option<Chunk<'_>> {
 fn quick_choice<'a>(scan: &mut Scan<'a>) -> Option<Choice<'a>> {
     let (mut index, mut error, mut delta, mut finish_reason) = (None, None, None, None);
     scan.object(|scan, key| match key {
-        "index" => once(&mut index, scan.u64_or_null()),
+        "index" => once(&mut index, scan.number_or_null()),
         "error" => once(&mut error, scan.null()),
         "finish_reason" => once(&mut finish_reason, scan.text_or_null()),
         "delta" => {

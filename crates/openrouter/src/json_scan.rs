@@ -270,8 +270,9 @@ impl<'a> Scan<'a> {
         }))
     }
 
-    /// A number read as serde reads a `u64` field (an integer that fits), or null.
-    pub(crate) fn u64_or_null(&mut self) -> Option<Option<u64>> {
+    /// A number read as serde reads a field of type `T` (`u64`: an integer that fits;
+    /// `f64`: any number), or null.
+    pub(crate) fn number_or_null<T: serde::de::DeserializeOwned>(&mut self) -> Option<Option<T>> {
         if self.is_null() {
             return Some(None);
         }

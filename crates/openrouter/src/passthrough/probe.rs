@@ -37,11 +37,11 @@ pub(crate) struct ReplyProbe<'a> {
 #[derive(Debug, Deserialize)]
 pub(crate) struct UsageProbe {
     #[serde(default)]
-    prompt_tokens: Option<f64>,
+    pub(super) prompt_tokens: Option<f64>,
     #[serde(default)]
-    completion_tokens: Option<f64>,
+    pub(super) completion_tokens: Option<f64>,
     #[serde(default)]
-    cost: Option<f64>,
+    pub(super) cost: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use super::probe::Usage;
+use super::probe::{Usage, UsageProbe};
 use crate::json_scan::{once, Scan};
 
 /// What a plain `chat.completion` body says.
@@ -92,50 +92,31 @@ impl<'a> Top<'a> {
 }
 
 impl<'a> Scan<'a> {
-    /// A number read as serde reads an `f64` field, or null.
-    fn f64_or_null(&mut self) -> Option<Option<f64>> {
-        if self.is_null() {
-            return Some(None);
-        }
-        Some(Some(serde_json::from_str(self.number()?).ok()?))
-    }
-
     /// `usage`: an object (its token counts and cost) or null.
     fn usage(&mut self) -> Option<Option<Usage>> {
         if self.is_null() {
             return Some(None);
         }
         let (mut prompt, mut completion, mut cost) = (None, None, None);
-        self.object(|scan, key| {
-            let slot = match key {
-                "prompt_tokens" => &mut prompt,
-                "completion_tokens" => &mut completion,
-                "cost" => &mut cost,
-                _ => return scan.skip_value(),
-            };
-            if slot.is_some() {
-                return None;
-            }
-            *slot = Some(scan.f64_or_null()?);
-            Some(())
+        self.object(|scan, key| match key {
+            "prompt_tokens" => once(&mut prompt, scan.number_or_null()),
+            "completion_tokens" => once(&mut completion, scan.number_or_null()),
+            "cost" => once(&mut cost, scan.number_or_null()),
+            _ => scan.skip_value(),
         })?;
-        let count = |v: Option<Option<f64>>| {
-            v.flatten()
-                .filter(|n| n.is_finite() && *n >= 0.0)
-                .unwrap_or(0.0) as u64
+        let probe = UsageProbe {
+            prompt_tokens: prompt.flatten(),
+            completion_tokens: completion.flatten(),
+            cost: cost.flatten(),
         };
-        Some(Some(Usage {
-            prompt_tokens: count(prompt),
-            completion_tokens: count(completion),
-            cost: cost.flatten().filter(|c| c.is_finite()),
-        }))
+        Some(Some(probe.summary()))
     }
 
     /// One element of `choices`.
     fn choice(&mut self) -> Option<Choice<'a>> {
         let mut choice = Choice::default();
         self.object(|scan, key| match key {
-            "index" => once(&mut choice.index, scan.u64_or_null()),
+            "index" => once(&mut choice.index, scan.number_or_null()),
             "error" => once(&mut choice.error, scan.null()),
             "finish_reason" => once(&mut choice.finish_reason, scan.plain_text_or_null()),
             "delta" => once(&mut choice.delta, scan.null()),
@@ -148,24 +129,16 @@ impl<'a> Scan<'a> {
     /// A choice's `message` (an object): its content, `None` when null or absent.
     fn message(&mut self) -> Option<Option<Cow<'a, str>>> {
         let mut content: Option<Option<Cow<'a, str>>> = None;
-        let mut seen = [false; 5];
-        self.object(|scan, key| {
-            let slot = match key {
-                "content" => return once(&mut content, scan.text_or_null()),
-                "reasoning" => 0,
-                "reasoning_details" => 1,
-                "tool_calls" => 2,
-                "images" => 3,
-                "audio" => 4,
-                _ => return scan.skip_value(),
-            };
-            if std::mem::replace(&mut seen[slot], true) {
-                return None;
-            }
-            match slot {
-                1..=3 => scan.skip_array_or_null(),
-                _ => scan.skip_value(),
-            }
+        // The probe's other fields: any value, or (the lists) an array or null.
+        let mut seen = [None; 5];
+        self.object(|scan, key| match key {
+            "content" => once(&mut content, scan.text_or_null()),
+            "reasoning" => once(&mut seen[0], scan.skip_value()),
+            "reasoning_details" => once(&mut seen[1], scan.skip_array_or_null()),
+            "tool_calls" => once(&mut seen[2], scan.skip_array_or_null()),
+            "images" => once(&mut seen[3], scan.skip_array_or_null()),
+            "audio" => once(&mut seen[4], scan.skip_value()),
+            _ => scan.skip_value(),
         })?;
         Some(content.flatten())
     }
