@@ -476,10 +476,14 @@ fn streamed_replies_leave_the_upstream_connection_open_for_the_next_call() {
                 "{path}: {text}"
             );
         }
-        assert_eq!(
-            r.fake.connections(),
-            opened,
-            "{path}: each streamed call opened a new upstream connection"
+        // The tail is read in the background after the client's stream ended, so the
+        // next call can come before that connection is back in the pool (seen under CI
+        // load): it then opens one more, and from then on always finds one of the two
+        // idle. One connection per call is the bug; at most one more is the race.
+        let more = r.fake.connections() - opened;
+        assert!(
+            more <= 1,
+            "{path}: {more} new upstream connections over five streamed calls (each call opened one)"
         );
     }
 }
