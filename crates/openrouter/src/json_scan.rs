@@ -63,10 +63,20 @@ impl<'a> Scan<'a> {
         (self.b.get(self.i..end)? == word).then(|| self.i = end)
     }
 
-    /// A string at the cursor: its raw contents, and when it has escapes, the whole
-    /// token with its quotes (the escapes are then checked by serde_json, whose rules for
+    /// A string at the cursor, checked: its raw contents, and when it has escapes, the
+    /// whole token with its quotes (the escapes are checked by serde_json, whose rules for
     /// them are the ones that count).
-    pub(crate) fn string(&mut self) -> Option<(&'a str, Option<&'a str>)> {
+    fn string(&mut self) -> Option<(&'a str, Option<&'a str>)> {
+        let (raw, token) = self.string_unchecked()?;
+        if let Some(token) = token {
+            serde_json::from_str::<serde::de::IgnoredAny>(token).ok()?;
+        }
+        Some((raw, token))
+    }
+
+    /// [`Self::string`] with its escapes not yet checked: for a caller that declines an
+    /// escaped string, or has serde_json read it (which checks it as it unescapes).
+    fn string_unchecked(&mut self) -> Option<(&'a str, Option<&'a str>)> {
         self.eat(b'"')?;
         let start = self.i;
         let mut escaped = false;
@@ -88,9 +98,7 @@ impl<'a> Scan<'a> {
         if !escaped {
             return Some((raw, None));
         }
-        let token = self.s.get(start - 1..self.i)?;
-        serde_json::from_str::<serde::de::IgnoredAny>(token).ok()?;
-        Some((raw, Some(token)))
+        Some((raw, Some(self.s.get(start - 1..self.i)?)))
     }
 
     /// Moves the cursor inside a string to its next quote, backslash or control byte
@@ -190,7 +198,7 @@ impl<'a> Scan<'a> {
     ) -> Option<()> {
         self.sequence(b'{', b'}', |scan| {
             scan.ws();
-            let (key, None) = scan.string()? else {
+            let (key, None) = scan.string_unchecked()? else {
                 return None;
             };
             scan.ws();
@@ -253,7 +261,7 @@ impl<'a> Scan<'a> {
         if self.is_null() {
             return Some(None);
         }
-        match self.string()? {
+        match self.string_unchecked()? {
             (text, None) => Some(Some(text)),
             (_, Some(_)) => None,
         }
@@ -264,7 +272,7 @@ impl<'a> Scan<'a> {
         if self.is_null() {
             return Some(None);
         }
-        Some(Some(match self.string()? {
+        Some(Some(match self.string_unchecked()? {
             (raw, None) => std::borrow::Cow::Borrowed(raw),
             (_, Some(token)) => std::borrow::Cow::Owned(serde_json::from_str(token).ok()?),
         }))

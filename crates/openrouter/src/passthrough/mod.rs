@@ -497,14 +497,12 @@ fn validate_body(
     // The usual reply in one scan; anything else (an error, content parts, a body that
     // is not JSON) is read by the serde probe below, which says what is wrong.
     if let Some(reply) = quick_reply::read(bytes) {
-        return Ok(RawCompletion {
-            body: Bytes::new(),
-            model: reply.model.map(str::to_owned),
-            usage: reply.usage,
-            text: collect_text.then(|| reply.text.into_owned()),
-            generation_id: None,
-            finish_reason: reply.finish_reason.map(str::to_owned),
-        });
+        return done(
+            reply.model,
+            reply.usage,
+            collect_text.then(|| reply.text.into_owned()),
+            reply.finish_reason,
+        );
     }
     let probe: ReplyProbe = serde_json::from_slice(bytes).map_err(|e| {
         UpstreamError::protocol(&format!("body is not valid JSON ({e})"), false, ctx)
@@ -522,14 +520,12 @@ fn validate_body(
         .message
         .as_ref()
         .ok_or_else(|| UpstreamError::protocol("choice has no message", false, ctx))?;
-    Ok(RawCompletion {
-        body: Bytes::new(),
-        model: probe.model.as_deref().map(str::to_owned),
-        usage: probe.usage.as_ref().map(|u| u.summary()),
-        text: collect_text.then(|| message.text().unwrap_or_default().into_owned()),
-        generation_id: None,
-        finish_reason: choice.finish_reason.as_deref().map(str::to_owned),
-    })
+    done(
+        probe.model.as_deref(),
+        probe.usage.as_ref().map(|u| u.summary()),
+        collect_text.then(|| message.text().unwrap_or_default().into_owned()),
+        choice.finish_reason.as_deref(),
+    )
 }
 
 /// Opens a pass-through chat reply for ONE model with the same retry policy as sessions
