@@ -1,5 +1,6 @@
 //! Opening SQLite connections with ferry's settings: the single read-write connection
-//! (WAL, `synchronous=FULL`, foreign keys) and the read-only connections of the pool.
+//! (WAL, `synchronous=FULL`, foreign keys, through [`crate::wal_vfs`]) and the read-only
+//! connections of the pool.
 
 use std::path::Path;
 use std::time::Duration;
@@ -36,11 +37,12 @@ pub fn skip_memory_statistics() {
 
 /// Opens (creating if needed) the database for writing and applies the pragmas.
 pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open_with_flags(
+    let conn = Connection::open_with_flags_and_vfs(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        crate::wal_vfs::name()?,
     )?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     let mode: String =

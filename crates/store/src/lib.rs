@@ -30,6 +30,7 @@ mod stats;
 mod status;
 mod store;
 mod video_jobs;
+mod wal_vfs;
 mod writer;
 
 pub use access::{KeyRow, ReservationRow};

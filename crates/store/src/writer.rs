@@ -16,11 +16,12 @@
 //! into its group; a reader that needs them committed first queues a [`Writer::barrier`].
 //!
 //! Light jobs (a run's creation that no client was told about, a run's mid-way event
-//! batches) do not need their own fsync: a group made only of them commits with
-//! `synchronous=NORMAL`, which in WAL mode survives a killed process (the WAL is in the
-//! OS's hands) but not a power cut until the next synced commit — the run's end, which
-//! is `FULL`, makes everything before it durable too. So a run costs one fsync, shared
-//! by its group.
+//! batches) do not need their own fsync: a group made only of them is a light commit
+//! ([`crate::wal_vfs::light`]: its WAL frames are written, not fsynced, as
+//! `synchronous=NORMAL` would), which survives a killed process (the WAL is in the OS's
+//! hands) but not a power cut until the next synced commit — the run's end, which is
+//! fsynced, makes everything before it durable too. So a run costs one fsync, shared by
+//! its group.
 //!
 //! A light job that finds the writer idle (nothing queued on the channel, the connection
 //! free) runs in place instead: on the caller's thread, as a group of its own, taking the
@@ -46,6 +47,7 @@ use tokio::sync::oneshot;
 
 use crate::error::StoreError;
 use crate::mailbox::{self, Empty, Receiver, Sender};
+use crate::wal_vfs;
 
 /// Most jobs committed in one group.
 pub(crate) const GROUP_CAP: usize = 256;
@@ -82,12 +84,11 @@ fn checkpoint(conn: &Connection) {
     }
 }
 
-/// The write connection and the `synchronous` level it is at. The writer thread holds it
-/// for each group; a light job may take it in place when the writer is idle.
+/// The write connection. The writer thread holds it for each group; a light job may take
+/// it in place when the writer is idle.
 struct Line {
     /// `None` once the writer thread has stopped (and closed it).
     conn: Option<Connection>,
-    synced_mode: bool,
 }
 
 /// What the writer thread and the handles share.
@@ -155,11 +156,7 @@ impl Writer {
         // Replaces SQLite's auto-checkpoint: the writer thread checkpoints instead.
         conn.wal_hook(Some(note_wal_pages));
         let shared = Arc::new(Shared {
-            line: Mutex::new(Line {
-                conn: Some(conn),
-                // The connection opens with `synchronous=FULL`.
-                synced_mode: true,
-            }),
+            line: Mutex::new(Line { conn: Some(conn) }),
             queued: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             counters: Counters::default(),
@@ -237,20 +234,16 @@ impl Writer {
         if shared.stopping.load(Ordering::Acquire) || shared.queued.load(Ordering::Acquire) != 0 {
             return Err(work);
         }
-        let Some(mut line) = shared.line.try_lock() else {
+        let Some(line) = shared.line.try_lock() else {
             return Err(work);
         };
         // Again under the lock: a job sent in between goes first.
         if shared.queued.load(Ordering::Acquire) != 0 {
             return Err(work);
         }
-        let Line { conn, synced_mode } = &mut *line;
-        let Some(conn) = conn.as_ref() else {
+        let Some(conn) = line.conn.as_ref() else {
             return Err(work);
         };
-        if set_synced(conn, synced_mode, false).is_err() {
-            return Err(work);
-        }
         // The write lock is taken without waiting: when a maintenance connection holds
         // it, the job goes to the writer thread, which may wait.
         let begun = conn
@@ -424,10 +417,9 @@ fn writer_loop(shared: &Shared, rx: &Receiver<Msg>, deferred: &DeferredQueue) {
             batch.push_front(job);
         }
         let mut line = shared.line.lock();
-        let Line { conn, synced_mode } = &mut *line;
-        if let Some(conn) = conn.as_ref() {
+        if let Some(conn) = line.conn.as_ref() {
             while !batch.is_empty() {
-                run_group(conn, &mut batch, counters, synced_mode);
+                run_group(conn, &mut batch, counters);
             }
             if checkpoint_asked || checkpoint_due() {
                 checkpoint(conn);
@@ -472,19 +464,8 @@ fn linger(rx: &Receiver<Msg>, batch: &mut VecDeque<Box<dyn Job>>, counters: &Cou
 /// Runs jobs from the front of `pending` in one transaction and settles them. Normally
 /// that takes every job; if SQLite aborts the whole transaction (disk full, I/O error)
 /// the jobs run so far are settled as failed and the rest stay for a new group.
-fn run_group(
-    conn: &Connection,
-    pending: &mut VecDeque<Box<dyn Job>>,
-    counters: &Counters,
-    synced_mode: &mut bool,
-) {
+fn run_group(conn: &Connection, pending: &mut VecDeque<Box<dyn Job>>, counters: &Counters) {
     let sync = pending.iter().any(|j| j.needs_sync());
-    if let Err(reason) = set_synced(conn, synced_mode, sync) {
-        for job in pending.drain(..) {
-            job.settle(Err(&reason));
-        }
-        return;
-    }
     if let Err(reason) = control(conn, "BEGIN IMMEDIATE") {
         for job in pending.drain(..) {
             job.settle(Err(&reason));
@@ -515,18 +496,6 @@ fn run_group(
     commit(conn, ran, sync, counters);
 }
 
-/// Puts the connection at `synchronous=FULL` (`sync`) or `NORMAL` unless it is there
-/// already; outside any transaction, the level applies to the commits that follow.
-fn set_synced(conn: &Connection, synced_mode: &mut bool, sync: bool) -> Result<(), String> {
-    if sync != *synced_mode {
-        let level = if sync { "FULL" } else { "NORMAL" };
-        conn.pragma_update(None, "synchronous", level)
-            .map_err(|e| e.to_string())?;
-        *synced_mode = sync;
-    }
-    Ok(())
-}
-
 /// Runs a job alone in its (open) transaction, without a savepoint: when it fails, the
 /// transaction — its own writes only — is rolled back, and it is answered with its own
 /// error (a savepoint costs two statements and a copy of every page the job changes).
@@ -544,9 +513,15 @@ fn run_alone(conn: &Connection, mut job: Box<dyn Job>, sync: bool, counters: &Co
     commit(conn, vec![job], sync, counters);
 }
 
-/// Commits the open transaction and settles the jobs that ran in it.
+/// Commits the open transaction (fsynced if `sync`, else as a light commit: see
+/// [`crate::wal_vfs`]) and settles the jobs that ran in it.
 fn commit(conn: &Connection, ran: Vec<Box<dyn Job>>, sync: bool, counters: &Counters) {
-    match control(conn, "COMMIT") {
+    let committed = if sync {
+        control(conn, "COMMIT")
+    } else {
+        wal_vfs::light(|| control(conn, "COMMIT"))
+    };
+    match committed {
         Ok(()) => {
             counters.commits.fetch_add(1, Ordering::Relaxed);
             if sync {
