@@ -276,7 +276,9 @@ fn ratelimit_names(kind: LimitKind) -> &'static [header::HeaderName; 3] {
 /// rounded to the nearest millisecond, written digit by digit (an admitted keyed request
 /// writes two of these; formatting each as a float cost ~600 instructions).
 fn reset_text(r: &Remaining) -> String {
-    let millis = (r.reset.as_nanos() + 500_000) / 1_000_000;
+    // In u64 (a u128 division is a library call): a limit's reset is at most a minute.
+    let nanos = u64::try_from(r.reset.as_nanos()).unwrap_or(u64::MAX - 500_000);
+    let millis = (nanos + 500_000) / 1_000_000;
     let mut text = String::with_capacity(16);
     push_digits(&mut text, millis / 1000, 1);
     text.push('.');
@@ -286,8 +288,8 @@ fn reset_text(r: &Remaining) -> String {
 }
 
 /// Writes `n` in decimal, left-padded with zeros to at least `width` digits.
-fn push_digits(text: &mut String, n: u128, width: usize) {
-    let mut digits = [0u8; 40];
+fn push_digits(text: &mut String, n: u64, width: usize) {
+    let mut digits = [0u8; 20];
     let (mut n, mut at) = (n, digits.len());
     while n > 0 || digits.len() - at < width {
         at -= 1;

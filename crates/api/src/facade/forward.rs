@@ -11,7 +11,7 @@ use std::time::Instant;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use ferry_engine::{
     current_caller, Admission, Caller, EngineError, FacadeCallTrace, FacadeRequest, FacadeRunEnd,
     FacadeTrace, PassCall, Spent,
@@ -131,15 +131,13 @@ pub async fn forward(
                 );
             }
             drop(in_flight);
-            (
-                StatusCode::OK,
-                [(
+            answer(
+                &[(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("application/json"),
                 )],
                 Body::from(c.body),
             )
-                .into_response()
         }
         RawReply::Stream(raw) => {
             // The stream is handed over once its first output event arrived.
@@ -160,9 +158,8 @@ pub async fn forward(
                     _call: guard,
                 },
             );
-            (
-                StatusCode::OK,
-                [
+            answer(
+                &[
                     (
                         header::CONTENT_TYPE,
                         HeaderValue::from_static("text/event-stream"),
@@ -175,7 +172,6 @@ pub async fn forward(
                 ],
                 Body::from_stream(body),
             )
-                .into_response()
         }
     };
     if let Some(run_id) = record
@@ -185,6 +181,19 @@ pub async fn forward(
         resp.headers_mut().insert("x-ferry-run-id", run_id);
     }
     metrics.added_latency(api, started.elapsed().saturating_sub(trace.upstream_wait));
+    resp
+}
+
+/// A `200` answer with `headers`, its header map made with room for the run id and the
+/// six `x-ratelimit-*` headers a key with rate limits adds (`auth::authorized`), so
+/// adding them does not grow (reallocate and rehash) the map.
+fn answer(headers: &[(header::HeaderName, HeaderValue)], body: Body) -> Response {
+    let mut resp = Response::new(body);
+    let map = resp.headers_mut();
+    *map = HeaderMap::with_capacity(headers.len() + 7);
+    for (name, value) in headers {
+        map.insert(name.clone(), value.clone());
+    }
     resp
 }
 
@@ -365,4 +374,33 @@ pub fn parse_body(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Val
             ),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_takes_the_run_id_and_the_rate_limit_headers_without_growing() {
+        let mut resp = answer(
+            &[(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            Body::empty(),
+        );
+        assert_eq!(resp.status(), StatusCode::OK);
+        let headers = resp.headers_mut();
+        let room = headers.capacity();
+        headers.insert("x-ferry-run-id", HeaderValue::from_static("run_1"));
+        for kind in ["requests", "tokens"] {
+            for part in ["limit", "remaining", "reset"] {
+                let name = header::HeaderName::try_from(format!("x-ratelimit-{part}-{kind}"))
+                    .expect("header name");
+                headers.insert(name, HeaderValue::from_static("1"));
+            }
+        }
+        assert_eq!(headers.len(), 8);
+        assert_eq!(headers.capacity(), room, "the map grew");
+    }
 }
