@@ -84,16 +84,12 @@ fn checkpoint(conn: &Connection) {
     }
 }
 
-/// The write connection. The writer thread holds it for each group; a light job may take
-/// it in place when the writer is idle.
-struct Line {
-    /// `None` once the writer thread has stopped (and closed it).
-    conn: Option<Connection>,
-}
-
 /// What the writer thread and the handles share.
 struct Shared {
-    line: Mutex<Line>,
+    /// The write connection, `None` once the writer thread has stopped (and closed it).
+    /// The writer thread holds it for each group; a light job may take it in place when
+    /// the writer is idle.
+    line: Mutex<Option<Connection>>,
     /// Jobs sent on the channel and not yet settled: a light job runs in place only when
     /// there is none, so it never overtakes a job sent before it.
     queued: AtomicUsize,
@@ -156,7 +152,7 @@ impl Writer {
         // Replaces SQLite's auto-checkpoint: the writer thread checkpoints instead.
         conn.wal_hook(Some(note_wal_pages));
         let shared = Arc::new(Shared {
-            line: Mutex::new(Line { conn: Some(conn) }),
+            line: Mutex::new(Some(conn)),
             queued: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             counters: Counters::default(),
@@ -241,7 +237,7 @@ impl Writer {
         if shared.queued.load(Ordering::Acquire) != 0 {
             return Err(work);
         }
-        let Some(conn) = line.conn.as_ref() else {
+        let Some(conn) = line.as_ref() else {
             return Err(work);
         };
         // The write lock is taken without waiting: when a maintenance connection holds
@@ -417,7 +413,7 @@ fn writer_loop(shared: &Shared, rx: &Receiver<Msg>, deferred: &DeferredQueue) {
             batch.push_front(job);
         }
         let mut line = shared.line.lock();
-        if let Some(conn) = line.conn.as_ref() {
+        if let Some(conn) = line.as_ref() {
             while !batch.is_empty() {
                 run_group(conn, &mut batch, counters);
             }
@@ -428,7 +424,7 @@ fn writer_loop(shared: &Shared, rx: &Receiver<Msg>, deferred: &DeferredQueue) {
         shared.queued.fetch_sub(taken, Ordering::AcqRel);
         if stop {
             // Closes the database: nothing runs in place any more (`stopping` is set).
-            line.conn = None;
+            *line = None;
             return;
         }
     }
