@@ -25,10 +25,7 @@ fn main() {
     // Before any thread or connection exists (see its doc).
     ferry_store::skip_memory_statistics();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -49,6 +46,23 @@ fn main() {
             std::process::exit(e.exit);
         }
     }
+}
+
+/// The async runtime, sized to the CPUs this process may run on (its affinity mask and
+/// cgroup quota, as `available_parallelism` reads them). On one CPU (a daemon pinned to a
+/// core, a one-vCPU container) it is tokio's current-thread scheduler: the multi-thread
+/// one would run a single worker there anyway, beside the thread that drives `main`'s
+/// future, and pay for work-stealing bookkeeping and hand-offs between the two (fewer
+/// instructions per request on one thread: docs/benchmarks.md). Nothing in ferry blocks
+/// a runtime thread waiting on another task (no `block_in_place`, no nested `block_on`),
+/// so both schedulers run the same code.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let one_cpu = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
+    let mut builder = match one_cpu {
+        true => tokio::runtime::Builder::new_current_thread(),
+        false => tokio::runtime::Builder::new_multi_thread(),
+    };
+    builder.enable_all().build()
 }
 
 async fn dispatch(cli: Cli) -> Result<(), CliError> {

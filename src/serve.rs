@@ -201,7 +201,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
     let local = listener
         .local_addr()
         .map_err(|e| CliError::fail(e.to_string()))?;
-    tracing::info!(%local, state_root = %args.state_root.display(), "ferry listening on http://{local}");
+    tracing::info!(%local, state_root = %args.state_root.display(), runtime = %runtime_threads(), "ferry listening on http://{local}");
 
     let grace = Duration::from_millis(args.shutdown_grace_ms);
     let shutdown = CancellationToken::new();
@@ -252,5 +252,18 @@ async fn wait_for_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+/// The async runtime's threads, as the listening line reports them: `one thread` (the
+/// current-thread scheduler, on one CPU: `main.rs`) or `N workers`.
+fn runtime_threads() -> String {
+    let handle = tokio::runtime::Handle::current();
+    match handle.runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::CurrentThread => "one thread".to_owned(),
+        _ => match handle.metrics().num_workers() {
+            1 => "1 worker".to_owned(),
+            n => format!("{n} workers"),
+        },
     }
 }

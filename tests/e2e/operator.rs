@@ -393,3 +393,100 @@ fn a_daemon_that_goes_quiet_after_work_returns_freed_memory() {
         (returned(&rig.d) > before).then_some(())
     });
 }
+
+/// The `runtime` field of the daemon's "ferry listening" log line (JSON logs).
+fn runtime_logged(d: &Daemon) -> String {
+    d.log()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|v| {
+            v["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("ferry listening"))
+        })
+        .and_then(|v| v["fields"]["runtime"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no listening line with its runtime:\n{}", d.log()))
+}
+
+/// A daemon allowed one CPU runs tokio's current-thread scheduler (src/main.rs) and
+/// says so when it starts listening; on that one thread it serves a session input, a
+/// facade call and a streamed session input, then stops with exit code 0 on SIGTERM.
+/// Allowed more CPUs, it runs a worker per CPU.
+#[test]
+fn a_daemon_allowed_one_cpu_runs_everything_on_one_runtime_thread() {
+    use std::os::unix::process::CommandExt as _;
+
+    let fake = FakeOpenRouter::start();
+    fake.set_api_key(API_KEY);
+    let env = Env::new();
+    env.write_default_routes(&fake.base_url());
+    env.store_key_offline();
+    // The first CPU this test may run on: the daemon gets that one only.
+    // SAFETY: sched_getaffinity on a zeroed, owned cpu_set_t.
+    let cpu = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        assert_eq!(
+            libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set),
+            0
+        );
+        (0..libc::CPU_SETSIZE as usize)
+            .find(|&c| libc::CPU_ISSET(c, &set))
+            .expect("an allowed CPU")
+    };
+    // SAFETY: the child runs only sched_setaffinity (async-signal-safe) before exec.
+    let mut d = env.serve_with(&[], |c| unsafe {
+        c.pre_exec(move || {
+            let mut one: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut one);
+            match libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    });
+    assert_eq!(runtime_logged(&d), "one thread");
+
+    let input = http(
+        d.port,
+        "POST",
+        "/v1/sessions/one-cpu/input",
+        &[],
+        Some(r#"{"content":"hello"}"#),
+    )
+    .expect("session input");
+    assert_eq!(input.0, 200, "{}", input.1);
+    assert_eq!(json(&input.1)["status"], "completed", "{}", input.1);
+    let facade = http(
+        d.port,
+        "POST",
+        "/openai/v1/chat/completions",
+        &[],
+        Some(r#"{"model":"openai/gpt-5.4-mini","messages":[{"role":"user","content":"hi"}]}"#),
+    )
+    .expect("facade call");
+    assert_eq!(facade.0, 200, "{}", facade.1);
+    assert!(facade.1.contains("echo: hi"), "{}", facade.1);
+    let streamed = http(
+        d.port,
+        "POST",
+        "/v1/sessions/one-cpu/input",
+        &[("accept", "text/event-stream")],
+        Some(r#"{"content":"again"}"#),
+    )
+    .expect("streamed session input");
+    assert_eq!(streamed.0, 200);
+    assert!(
+        streamed.1.contains("event: run.completed"),
+        "{}",
+        streamed.1
+    );
+    assert_eq!(d.terminate(), Some(0), "{}", d.log());
+
+    // Allowed every CPU of this test (when it has more than one), it runs workers.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus > 1 {
+        let mut d = env.serve();
+        assert_eq!(runtime_logged(&d), format!("{cpus} workers"));
+        assert_eq!(d.terminate(), Some(0), "{}", d.log());
+    }
+}
