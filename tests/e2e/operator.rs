@@ -456,14 +456,7 @@ fn a_daemon_allowed_one_cpu_runs_everything_on_one_runtime_thread() {
     .expect("session input");
     assert_eq!(input.0, 200, "{}", input.1);
     assert_eq!(json(&input.1)["status"], "completed", "{}", input.1);
-    let facade = http(
-        d.port,
-        "POST",
-        "/openai/v1/chat/completions",
-        &[],
-        Some(r#"{"model":"openai/gpt-5.4-mini","messages":[{"role":"user","content":"hi"}]}"#),
-    )
-    .expect("facade call");
+    let facade = facade_hi(d.port).expect("facade call");
     assert_eq!(facade.0, 200, "{}", facade.1);
     assert!(facade.1.contains("echo: hi"), "{}", facade.1);
     let streamed = http(

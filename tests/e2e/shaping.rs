@@ -550,14 +550,7 @@ fn proxy_environment_variables_are_honoured() {
         "the request went through HTTP_PROXY"
     );
     // The facade's pass-through transport honours it too.
-    let (status, body) = http(
-        d.port,
-        "POST",
-        "/openai/v1/chat/completions",
-        &[],
-        Some(r#"{"model":"openai/gpt-5.4-mini","messages":[{"role":"user","content":"hi"}]}"#),
-    )
-    .expect("facade call");
+    let (status, body) = facade_hi(d.port).expect("facade call");
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         proxy.chat_requests().len(),

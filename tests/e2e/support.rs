@@ -639,6 +639,17 @@ fn dechunk(mut s: &str) -> String {
 }
 
 /// GET shorthand.
+/// One plain facade chat call (`hi` to the default model): its status and body.
+pub fn facade_hi(port: u16) -> std::io::Result<(u16, String)> {
+    http(
+        port,
+        "POST",
+        "/openai/v1/chat/completions",
+        &[],
+        Some(r#"{"model":"openai/gpt-5.4-mini","messages":[{"role":"user","content":"hi"}]}"#),
+    )
+}
+
 pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     http(port, "GET", path, &[], None)
 }
