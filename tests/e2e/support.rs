@@ -638,7 +638,6 @@ fn dechunk(mut s: &str) -> String {
     out
 }
 
-/// GET shorthand.
 /// One plain facade chat call (`hi` to the default model): its status and body.
 pub fn facade_hi(port: u16) -> std::io::Result<(u16, String)> {
     http(
@@ -650,6 +649,7 @@ pub fn facade_hi(port: u16) -> std::io::Result<(u16, String)> {
     )
 }
 
+/// GET shorthand.
 pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     http(port, "GET", path, &[], None)
 }

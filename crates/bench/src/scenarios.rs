@@ -380,7 +380,9 @@ async fn sqlite_rows(
     let added = |through: &Sample, direct: &Sample| {
         ms(through.percentile(50.0)) - ms(direct.percentile(50.0))
     };
-    let gap = added(&ferry_ttft, &direct_turn_ttft) - added(&facade_ttft, &direct_ttft);
+    let facade_added = added(&facade_ttft, &direct_ttft);
+    let gap = added(&ferry_ttft, &direct_turn_ttft) - facade_added;
+    let small_body_added = added(&ferry_ttft, &direct_ttft);
     session_ttft[0].added = format!("{} ({gap:+.3} ms over the facade's)", session_ttft[0].added);
     rows.extend(session_ttft);
     notes.push(format!(
@@ -389,8 +391,8 @@ async fn sqlite_rows(
         chat_body(true).to_string().len(),
         ms(direct_turn_ttft.percentile(50.0)),
         ms(direct_ttft.percentile(50.0)),
-        added(&ferry_ttft, &direct_ttft),
-        added(&ferry_ttft, &direct_ttft) - added(&facade_ttft, &direct_ttft),
+        small_body_added,
+        small_body_added - facade_added,
     ));
 
     // Session input (durable persistence) vs the same upstream streamed directly (ferry
