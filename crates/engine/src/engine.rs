@@ -991,6 +991,8 @@ impl Engine {
     fn enqueue(&self, session_id: &str, job: Box<Job>) {
         let mut queues = self.inner.queues.lock();
         if let Some(tx) = queues.get(session_id) {
+            // It may wait in line behind the session's run in progress.
+            job.hub.mark_under_way();
             match tx.send(job) {
                 Ok(()) => return,
                 Err(mpsc::error::SendError(job)) => {
@@ -1031,6 +1033,8 @@ impl Engine {
         for event in self.stored_events(&run.id, 0).await? {
             hub.publish(event);
         }
+        // A follower's hub has no worker of its own to put it under way.
+        hub.mark_under_way();
         let mut sub = hub.subscribe(after_seq);
         if run.status.is_terminal() {
             // Ended: the replay holds everything there is.

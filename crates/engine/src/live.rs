@@ -12,6 +12,12 @@
 //! those tasks ended. A short run thus writes its start, events and end in one
 //! transaction; a crash can lose at most the last unflushed deltas of a run that is then
 //! marked interrupted anyway.
+//!
+//! A hub also tells when its run is *under way* ([`LiveRun::under_way`]): it has done all
+//! it could without waiting — its first model call handed to the transport, or it waits
+//! in line behind its session's earlier run, or it ended. A session stream's handler
+//! answers (headers and the events so far, in one write) only then, so that on a busy
+//! core the client's writes queue behind the upstream request instead of ahead of it.
 
 use parking_lot::Mutex;
 use std::sync::Arc;
@@ -102,6 +108,8 @@ pub struct LiveRun {
     /// Becomes true once the terminal event is in the log: a caller that waits only for
     /// the end (a non-streaming input) is woken once, not on every event.
     ended: watch::Sender<bool>,
+    /// Becomes true once the run is under way ([`LiveRun::under_way`]).
+    under_way: watch::Sender<bool>,
     /// Cancels the run (aborts the upstream request).
     pub cancel: CancellationToken,
     store: Arc<dyn RunRepo>,
@@ -145,6 +153,7 @@ impl LiveRun {
             }),
             tx,
             ended: watch::Sender::new(false),
+            under_way: watch::Sender::new(false),
             cancel: CancellationToken::new(),
             store,
             spent: Mutex::new((None, None)),
@@ -231,7 +240,24 @@ impl LiveRun {
         let _ = self.tx.send(event);
         if terminal {
             self.ended.send_replace(true);
+            self.mark_under_way();
         }
+    }
+
+    /// The run is under way: it waits for something outside this process (its upstream
+    /// call, its turn in the session, the store), or it ended. Idempotent.
+    pub(crate) fn mark_under_way(&self) {
+        self.under_way
+            .send_if_modified(|under_way| !std::mem::replace(under_way, true));
+    }
+
+    /// Waits until the run is under way: its first model call was handed to the
+    /// transport (the worker's first wait), it waits in line behind another run of its
+    /// session, or it ended. At once for a hub that only replays a stored run.
+    pub async fn under_way(&self) {
+        let mut under_way = self.under_way.subscribe();
+        // The sender lives in this hub, which the caller holds.
+        let _ = under_way.wait_for(|under_way| *under_way).await;
     }
 
     /// Waits for the run's terminal event and returns it (at once when the run already

@@ -3,6 +3,7 @@
 //! events (the terminal one included), run row and history in one `finish_run` call,
 //! published only after the commit.
 
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -59,11 +60,23 @@ pub(crate) async fn session_worker(
     mut rx: mpsc::UnboundedReceiver<Box<Job>>,
 ) {
     while let Some(job) = rx.recv().await {
-        let run_id = job.hub.run_id.clone();
+        let hub = Arc::clone(&job.hub);
         // `execute` boxes the turn (kilobytes: the tool loop, the upstream call), so
         // its own future is small enough to live in the worker's task.
-        execute(&inner, *job).await;
-        inner.live.lock().remove(&run_id);
+        let mut run = std::pin::pin!(execute(&inner, *job));
+        // The run's first wait (normally its upstream request, just handed to the
+        // connection's task) puts it under way: only then does a stream's handler answer.
+        let mut waited = false;
+        std::future::poll_fn(|cx| {
+            let polled = run.as_mut().poll(cx);
+            if polled.is_pending() && !waited {
+                waited = true;
+                hub.mark_under_way();
+            }
+            polled
+        })
+        .await;
+        inner.live.lock().remove(&hub.run_id);
         let mut queues = inner.queues.lock();
         if rx.is_empty() {
             queues.remove(&session_id);

@@ -312,3 +312,86 @@ async fn a_pinned_session_runs_on_its_pin_with_its_prompt() {
     let view = engine.session_view("pinned").await.unwrap();
     assert_eq!(view.totals.runs, 1);
 }
+
+/// A streamed input as the session handler submits it (no wait for the insert).
+async fn submit_streamed(engine: &Engine, session: &str, content: &str) -> String {
+    let input = InputRequest {
+        content: Some(content.to_string()),
+        ..InputRequest::default()
+    };
+    let opts = SubmitOptions {
+        queue_if_busy: true,
+        ack_after_insert: false,
+        ..SubmitOptions::default()
+    };
+    engine.submit(session, input, opts).await.unwrap().run_id
+}
+
+/// A stream's handler answers once its run is under way: by then the run is stored and
+/// started and its model call has been made, so the client's first write follows the
+/// upstream request instead of going ahead of it.
+#[tokio::test]
+async fn a_streamed_run_is_under_way_once_its_model_call_is_out() {
+    let provider = Memory::new(vec![Step::Hang(Vec::new())]);
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(provider.clone(), dir.path()).await;
+    let run_id = submit_streamed(&engine, "first-write", "hello").await;
+    let sub = engine.subscribe(&run_id, 0).await.unwrap();
+    assert!(
+        provider.requests().is_empty(),
+        "nothing is sent at submission"
+    );
+    tokio::time::timeout(Duration::from_secs(5), sub.hub.under_way())
+        .await
+        .expect("the run gets under way");
+    assert_eq!(
+        provider.requests().len(),
+        1,
+        "the model call was made first"
+    );
+    assert_eq!(kinds(&sub.hub.events_after(0)), ["run.started"]);
+    engine.cancel(&run_id).await.unwrap();
+}
+
+/// A streamed input queued behind its session's run in progress is under way at once:
+/// its headers do not wait for the earlier run to end.
+#[tokio::test]
+async fn a_streamed_run_waiting_in_line_is_under_way_at_once() {
+    let provider = Memory::new(vec![Step::Hang(Vec::new()), text("second answer")]);
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(provider.clone(), dir.path()).await;
+    let first = submit(&engine, "line", "take your time").await;
+    provider.hanging.notified().await;
+    let second = submit_streamed(&engine, "line", "and then me").await;
+    let sub = engine.subscribe(&second, 0).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), sub.hub.under_way())
+        .await
+        .expect("under way while waiting in line");
+    assert_eq!(
+        provider.requests().len(),
+        1,
+        "the second run has not started"
+    );
+    assert!(sub.hub.events_after(0).is_empty());
+    engine.cancel(&first).await.unwrap();
+    let (run, terminal) = engine.wait_terminal(&second).await.unwrap();
+    assert_eq!(run.status, RunStatus::Completed, "{terminal:?}");
+}
+
+/// A run whose insert fails is under way with its terminal event: a stream's handler
+/// answers with the failure instead of waiting.
+#[tokio::test]
+async fn a_streamed_run_that_cannot_be_stored_is_under_way_with_its_failure() {
+    let provider = Memory::new(Vec::new());
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(provider.clone(), dir.path()).await;
+    engine.store().close().await;
+    let run_id = submit_streamed(&engine, "no-disk", "hello").await;
+    let sub = engine.subscribe(&run_id, 0).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), sub.hub.under_way())
+        .await
+        .expect("under way with its end");
+    assert!(provider.requests().is_empty(), "nothing was sent upstream");
+    let events = sub.hub.events_after(0);
+    assert_eq!(kinds(&events), ["run.failed"]);
+}

@@ -240,6 +240,9 @@ pub async fn runs(
     }))
 }
 
+/// Longest a session stream's headers wait for its run to be under way.
+const HEADERS_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
 fn wants_sse(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
@@ -292,6 +295,12 @@ pub async fn input(
     let run_id = submitted.run_id;
     if sse {
         let sub = s.engine.subscribe(&run_id, 0).await?;
+        // Answer once the run is under way (its upstream request handed over, or waiting
+        // in line, or ended): the headers and the events so far then leave in one write,
+        // after the upstream request rather than ahead of it on a busy core. Nothing but
+        // the headers could be sent earlier (the first event follows the run's creation),
+        // and a start slower than the bound sends them anyway.
+        let _ = tokio::time::timeout(HEADERS_WAIT, sub.hub.under_way()).await;
         let mut resp = sse_response(sub);
         if let Ok(v) = header::HeaderValue::from_str(&run_id) {
             resp.headers_mut().insert("x-ferry-run-id", v);
