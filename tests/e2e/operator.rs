@@ -414,36 +414,12 @@ fn runtime_logged(d: &Daemon) -> String {
 /// Allowed more CPUs, it runs a worker per CPU.
 #[test]
 fn a_daemon_allowed_one_cpu_runs_everything_on_one_runtime_thread() {
-    use std::os::unix::process::CommandExt as _;
-
     let fake = FakeOpenRouter::start();
     fake.set_api_key(API_KEY);
     let env = Env::new();
     env.write_default_routes(&fake.base_url());
     env.store_key_offline();
-    // The first CPU this test may run on: the daemon gets that one only.
-    // SAFETY: sched_getaffinity on a zeroed, owned cpu_set_t.
-    let cpu = unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        assert_eq!(
-            libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set),
-            0
-        );
-        (0..libc::CPU_SETSIZE as usize)
-            .find(|&c| libc::CPU_ISSET(c, &set))
-            .expect("an allowed CPU")
-    };
-    // SAFETY: the child runs only sched_setaffinity (async-signal-safe) before exec.
-    let mut d = env.serve_with(&[], |c| unsafe {
-        c.pre_exec(move || {
-            let mut one: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(cpu, &mut one);
-            match libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one) {
-                0 => Ok(()),
-                _ => Err(std::io::Error::last_os_error()),
-            }
-        });
-    });
+    let mut d = env.serve_with(&[], on_one_cpu);
     assert_eq!(runtime_logged(&d), "one thread");
 
     let input = http(

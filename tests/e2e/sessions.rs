@@ -851,3 +851,98 @@ pub(crate) fn sse_replay_from_last_event_id_returns_exactly_the_missed_events() 
     let seqs: Vec<u64> = combined.iter().map(|e| e.0).collect();
     assert_eq!(seqs, (1..=combined.len() as u64).collect::<Vec<_>>());
 }
+
+/// A session stream answers its client only once its run is under way: on a daemon with
+/// one runtime thread, the upstream request is written before the response's first byte
+/// (headers and `run.started` then leave together), not after it. Read off the daemon's
+/// own write calls, traced with strace attached to its threads.
+#[test]
+#[ignore = "needs strace (Debian's `strace`): .ci/run installs it and runs this test"]
+fn a_session_stream_sends_upstream_before_it_answers_its_client() {
+    let fake = FakeOpenRouter::start();
+    fake.set_api_key(API_KEY);
+    let env = Env::new();
+    env.write_default_routes(&fake.base_url());
+    env.store_key_offline();
+    let mut d = env.serve_with(&[], on_one_cpu);
+    let pid = d.child.as_ref().expect("the daemon").id();
+    let trace = env.dir.path().join("writes.trace");
+    let mut strace = std::process::Command::new("strace");
+    // Socket writes only: the daemon's log lines go out with write(2).
+    strace.args([
+        "-f",
+        "-qq",
+        "-s",
+        "512",
+        "-e",
+        "trace=writev,sendto,sendmsg",
+        "-o",
+    ]);
+    strace.arg(&trace);
+    let tids: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("the daemon's threads")
+        .map(|t| {
+            t.expect("a thread")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    for tid in &tids {
+        strace.args(["-p", tid]);
+    }
+    let mut tracer = strace
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run strace ({e}): install Debian's `strace`"));
+    // Traced from here: every thread names its tracer.
+    let traced = |tid: &String| {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).is_ok_and(|s| {
+            s.lines()
+                .any(|l| l == format!("TracerPid:\t{}", tracer.id()))
+        })
+    };
+    let start = Instant::now();
+    while !tids.iter().all(traced) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "strace did not attach"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let (status, body) = http(
+        d.port,
+        "POST",
+        "/v1/sessions/traced/input",
+        &[("accept", "text/event-stream")],
+        Some(r#"{"content":"hello"}"#),
+    )
+    .expect("streamed session input");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("event: run.completed"), "{body}");
+    // SIGTERM detaches strace, which writes out its trace; the daemon goes on.
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &tracer.id().to_string()])
+        .status();
+    let _ = tracer.wait();
+    assert_eq!(d.terminate(), Some(0), "{}", d.log());
+
+    let text = std::fs::read_to_string(&trace).expect("the trace");
+    let line = |needle: &str| {
+        text.lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no write with {needle:?} in the trace:\n{text}"))
+    };
+    let upstream = line("POST /api/v1/chat/completions");
+    let answer = line("text/event-stream");
+    assert!(
+        upstream < answer,
+        "the client's answer was written before the upstream request:\n{text}"
+    );
+    let started = line("event: run.started");
+    assert_eq!(
+        started, answer,
+        "headers and run.started in one write:\n{text}"
+    );
+}

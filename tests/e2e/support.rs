@@ -27,6 +27,34 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// Makes `cmd`'s process run on one CPU only (the first this test may use), so that
+/// ferry builds its one-thread runtime.
+pub fn on_one_cpu(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: sched_getaffinity on a zeroed, owned cpu_set_t.
+    let cpu = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        assert_eq!(
+            libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set),
+            0
+        );
+        (0..libc::CPU_SETSIZE as usize)
+            .find(|&c| libc::CPU_ISSET(c, &set))
+            .expect("an allowed CPU")
+    };
+    // SAFETY: the child runs only sched_setaffinity (async-signal-safe) before exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut one: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut one);
+            match libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+}
+
 /// A temp directory tree for one daemon: state root, workspace, routes file, master key.
 pub struct Env {
     pub dir: tempfile::TempDir,
