@@ -43,41 +43,23 @@ where
                 });
             }
         };
-        let mut rest = bytes.as_ref();
-        loop {
-            let mut flow = Ok(Flow::Continue);
-            let output_started = acc.output_started();
-            let fed = frames.feed(rest, |data, _| {
-                flow = match std::str::from_utf8(data) {
-                    Ok(data) => acc.feed(data, on_event),
-                    Err(e) => Err(UpstreamError::protocol(
-                        &format!("stream is not UTF-8 ({e})"),
-                        acc.output_started(),
-                        acc.ctx(),
-                    )),
-                };
-                match flow {
-                    // The first output pauses the reading (below).
-                    Ok(Flow::Continue) if output_started || !acc.output_started() => {
-                        ControlFlow::Continue(())
-                    }
-                    _ => ControlFlow::Break(()),
-                }
-            });
-            if flow? == Flow::Done {
-                return acc.finish();
+        let mut flow = Ok(Flow::Continue);
+        let _ = frames.feed(bytes.as_ref(), |data, _| {
+            flow = match std::str::from_utf8(data) {
+                Ok(data) => acc.feed(data, on_event),
+                Err(e) => Err(UpstreamError::protocol(
+                    &format!("stream is not UTF-8 ({e})"),
+                    acc.output_started(),
+                    acc.ctx(),
+                )),
+            };
+            match flow {
+                Ok(Flow::Continue) => ControlFlow::Continue(()),
+                _ => ControlFlow::Break(()),
             }
-            match fed {
-                // The first output was just handed on: let whoever follows the stream
-                // (on this core, a client's connection) send it before the rest of what
-                // arrived with it is read, so a burst's first token is not held back by
-                // the parsing of the burst.
-                ControlFlow::Break(at) => {
-                    tokio::task::yield_now().await;
-                    rest = &rest[at..];
-                }
-                ControlFlow::Continue(()) => break,
-            }
+        });
+        if flow? == Flow::Done {
+            break;
         }
     }
     acc.finish()
@@ -139,45 +121,6 @@ mod tests {
         "data: {\"id\":\"gen-1\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7,\"cost\":0.00012}}\n\n",
         "data: [DONE]\n\n",
     );
-
-    /// A burst read in one piece is paused once, right after its first output, so that
-    /// whoever follows the run can send that output before the rest is parsed; the
-    /// events and the outcome are those of an unpaused read.
-    #[test]
-    fn the_first_output_of_a_burst_is_handed_on_before_the_rest_is_read() {
-        use std::future::Future as _;
-        use std::sync::{Arc, Mutex};
-        use std::task::{Context, Poll};
-
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let mut on_event = {
-            let seen = Arc::clone(&seen);
-            move |e: StreamEvent| seen.lock().unwrap().push(e)
-        };
-        let burst = vec![Ok::<_, FakeIo>(TEXT_STREAM.as_bytes().to_vec())];
-        let read = read_sse(futures::stream::iter(burst), CTX, &mut on_event, is_idle);
-        futures::pin_mut!(read);
-        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let _inside = runtime.enter();
-        assert!(read.as_mut().poll(&mut cx).is_pending(), "paused");
-        assert_eq!(
-            *seen.lock().unwrap(),
-            [
-                StreamEvent::Generation("gen-1".into()),
-                StreamEvent::Reasoning("let me ".into())
-            ],
-            "up to the first output so far"
-        );
-        let Poll::Ready(out) = read.as_mut().poll(&mut cx) else {
-            panic!("paused twice");
-        };
-        let (unpaused, expected) = runtime.block_on(parse(split_every(TEXT_STREAM, 7)));
-        assert_eq!(*seen.lock().unwrap(), unpaused);
-        assert_eq!(out.unwrap().content, expected.unwrap().content);
-    }
 
     #[tokio::test]
     async fn text_stream_with_comments_reasoning_usage_and_done() {

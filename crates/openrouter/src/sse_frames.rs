@@ -34,14 +34,13 @@ impl SseFrames {
 
     /// Feeds the next chunk of the stream: `on_event(data, start)` is called for each
     /// event completed in it, with the offset in `chunk` where the event's first `data`
-    /// line began when that was in this chunk. `Break(at)` stops the framing after the
-    /// event whose callback broke: the rest of the chunk, from `at`, is not read, and
-    /// feeding `&chunk[at..]` later goes on where it stopped.
+    /// line began when that was in this chunk. `Break` stops the framing (what follows in
+    /// the chunk is dropped).
     pub fn feed(
         &mut self,
         chunk: &[u8],
         mut on_event: impl FnMut(&[u8], Option<usize>) -> ControlFlow<()>,
-    ) -> ControlFlow<usize> {
+    ) -> ControlFlow<()> {
         self.event_start = None;
         let mut rest = chunk;
         while let Some(pos) = memchr::memchr(b'\n', rest) {
@@ -58,9 +57,7 @@ impl SseFrames {
                 self.partial = joined;
                 flow
             };
-            if flow.is_break() {
-                return ControlFlow::Break(chunk.len() - rest.len());
-            }
+            flow?;
         }
         self.partial.extend_from_slice(rest);
         ControlFlow::Continue(())
@@ -175,25 +172,6 @@ mod tests {
             seen += 1;
             ControlFlow::Break(())
         });
-        assert_eq!((flow, seen), (ControlFlow::Break(9), 1));
-    }
-
-    #[test]
-    fn a_chunk_fed_again_from_where_it_broke_goes_on_with_the_next_event() {
-        let chunk = b"data: 1\n\n: note\ndata: 2\ndata: 3\n\ndata: 4";
-        let mut frames = SseFrames::default();
-        let mut seen = Vec::new();
-        let mut rest = &chunk[..];
-        while let ControlFlow::Break(at) = frames.feed(rest, |data, _| {
-            seen.push(String::from_utf8(data.to_vec()).unwrap());
-            ControlFlow::Break(())
-        }) {
-            rest = &rest[at..];
-        }
-        let _ = frames.feed(b"\n\n", |data, _| {
-            seen.push(String::from_utf8(data.to_vec()).unwrap());
-            ControlFlow::Continue(())
-        });
-        assert_eq!(seen, ["1", "2\n3", "4"]);
+        assert_eq!((flow, seen), (ControlFlow::Break(()), 1));
     }
 }
