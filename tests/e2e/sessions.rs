@@ -853,9 +853,10 @@ pub(crate) fn sse_replay_from_last_event_id_returns_exactly_the_missed_events() 
 }
 
 /// A session stream answers its client only once its run is under way: on a daemon with
-/// one runtime thread, the upstream request is written before the response's first byte
-/// (headers and `run.started` then leave together), not after it. Read off the daemon's
-/// own write calls, traced with strace attached to its threads.
+/// one runtime thread and an open upstream connection, the upstream request is written
+/// before the response's first byte (headers and `run.started` then leave together), not
+/// after it. Read off the daemon's own write calls, traced with strace attached to its
+/// threads.
 #[test]
 #[ignore = "needs strace (Debian's `strace`): .ci/run installs it and runs this test"]
 fn a_session_stream_sends_upstream_before_it_answers_its_client() {
@@ -865,6 +866,17 @@ fn a_session_stream_sends_upstream_before_it_answers_its_client() {
     env.write_default_routes(&fake.base_url());
     env.store_key_offline();
     let mut d = env.serve_with(&[], on_one_cpu);
+    // A first input opens the upstream connection: a stream's run that must connect first
+    // is under way while it connects, so its headers rightly go out before its request.
+    let (status, body) = http(
+        d.port,
+        "POST",
+        "/v1/sessions/warm-up/input",
+        &[],
+        Some(r#"{"content":"hi"}"#),
+    )
+    .expect("session input");
+    assert_eq!(status, 200, "{body}");
     let pid = d.child.as_ref().expect("the daemon").id();
     let trace = env.dir.path().join("writes.trace");
     let mut strace = std::process::Command::new("strace");
@@ -935,7 +947,15 @@ fn a_session_stream_sends_upstream_before_it_answers_its_client() {
             .unwrap_or_else(|| panic!("no write with {needle:?} in the trace:\n{text}"))
     };
     let upstream = line("POST /api/v1/chat/completions");
-    let answer = line("text/event-stream");
+    // The only response traced: the stream's (the warm-up came before strace).
+    let answer = line("HTTP/1.1 200 OK");
+    assert!(
+        text.lines()
+            .nth(answer)
+            .unwrap()
+            .contains("text/event-stream"),
+        "{text}"
+    );
     assert!(
         upstream < answer,
         "the client's answer was written before the upstream request:\n{text}"
