@@ -414,12 +414,7 @@ fn runtime_logged(d: &Daemon) -> String {
 /// Allowed more CPUs, it runs a worker per CPU.
 #[test]
 fn a_daemon_allowed_one_cpu_runs_everything_on_one_runtime_thread() {
-    let fake = FakeOpenRouter::start();
-    fake.set_api_key(API_KEY);
-    let env = Env::new();
-    env.write_default_routes(&fake.base_url());
-    env.store_key_offline();
-    let mut d = env.serve_with(&[], on_one_cpu);
+    let (_fake, env, mut d) = daemon_on_one_cpu();
     assert_eq!(runtime_logged(&d), "one thread");
 
     let input = http(
@@ -435,20 +430,7 @@ fn a_daemon_allowed_one_cpu_runs_everything_on_one_runtime_thread() {
     let facade = facade_hi(d.port).expect("facade call");
     assert_eq!(facade.0, 200, "{}", facade.1);
     assert!(facade.1.contains("echo: hi"), "{}", facade.1);
-    let streamed = http(
-        d.port,
-        "POST",
-        "/v1/sessions/one-cpu/input",
-        &[("accept", "text/event-stream")],
-        Some(r#"{"content":"again"}"#),
-    )
-    .expect("streamed session input");
-    assert_eq!(streamed.0, 200);
-    assert!(
-        streamed.1.contains("event: run.completed"),
-        "{}",
-        streamed.1
-    );
+    streamed_input(d.port, "one-cpu", "again");
     assert_eq!(d.terminate(), Some(0), "{}", d.log());
 
     // Allowed every CPU of this test (when it has more than one), it runs workers.

@@ -860,12 +860,7 @@ pub(crate) fn sse_replay_from_last_event_id_returns_exactly_the_missed_events() 
 #[test]
 #[ignore = "needs strace (Debian's `strace`): .ci/run installs it and runs this test"]
 fn a_session_stream_sends_upstream_before_it_answers_its_client() {
-    let fake = FakeOpenRouter::start();
-    fake.set_api_key(API_KEY);
-    let env = Env::new();
-    env.write_default_routes(&fake.base_url());
-    env.store_key_offline();
-    let mut d = env.serve_with(&[], on_one_cpu);
+    let (_fake, env, mut d) = daemon_on_one_cpu();
     // A first input opens the upstream connection: a stream's run that must connect first
     // is under way while it connects, so its headers rightly go out before its request.
     let (status, body) = http(
@@ -923,16 +918,7 @@ fn a_session_stream_sends_upstream_before_it_answers_its_client() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    let (status, body) = http(
-        d.port,
-        "POST",
-        "/v1/sessions/traced/input",
-        &[("accept", "text/event-stream")],
-        Some(r#"{"content":"hello"}"#),
-    )
-    .expect("streamed session input");
-    assert_eq!(status, 200, "{body}");
-    assert!(body.contains("event: run.completed"), "{body}");
+    streamed_input(d.port, "traced", "hello");
     // SIGTERM detaches strace, which writes out its trace; the daemon goes on.
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &tracer.id().to_string()])

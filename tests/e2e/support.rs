@@ -55,6 +55,34 @@ pub fn on_one_cpu(cmd: &mut Command) {
     }
 }
 
+/// A daemon on one CPU (see [`on_one_cpu`]) in front of a fake with the test key, its
+/// key stored offline: (fake, environment, daemon).
+pub fn daemon_on_one_cpu() -> (FakeOpenRouter, Env, Daemon) {
+    let fake = FakeOpenRouter::start();
+    fake.set_api_key(API_KEY);
+    let env = Env::new();
+    env.write_default_routes(&fake.base_url());
+    env.store_key_offline();
+    let d = env.serve_with(&[], on_one_cpu);
+    (fake, env, d)
+}
+
+/// A session input streamed over SSE to the daemon on `port`: checks it answered 200 and
+/// ran to `run.completed`; returns the stream.
+pub fn streamed_input(port: u16, session: &str, content: &str) -> String {
+    let (status, body) = http(
+        port,
+        "POST",
+        &format!("/v1/sessions/{session}/input"),
+        &[("accept", "text/event-stream")],
+        Some(&serde_json::json!({ "content": content }).to_string()),
+    )
+    .expect("streamed session input");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("event: run.completed"), "{body}");
+    body
+}
+
 /// A temp directory tree for one daemon: state root, workspace, routes file, master key.
 pub struct Env {
     pub dir: tempfile::TempDir,

@@ -8,7 +8,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_engine::{Engine, EngineConfig, Event, InputRequest, SecretsHandle, SubmitOptions};
+use ferry_engine::{
+    Engine, EngineConfig, Event, InputRequest, SecretsHandle, SubmitOptions, Subscription,
+};
 use ferry_openrouter::{ChatOutcome, Provider, RetryPolicy, StreamEvent, ToolCall};
 use ferry_store::{RunStatus, Store};
 use memory::{failure, reply, text, Memory, Step};
@@ -52,13 +54,19 @@ async fn engine(provider: Arc<Memory>, root: &std::path::Path) -> Engine {
 }
 
 async fn submit(engine: &Engine, session: &str, content: &str) -> String {
+    submit_input(engine, session, content, true).await
+}
+
+/// Submits `content` to `session`, waiting for the insert (`ack_after_insert`, as a
+/// blocking input does) or not (as a stream's handler does).
+async fn submit_input(engine: &Engine, session: &str, content: &str, ack: bool) -> String {
     let input = InputRequest {
         content: Some(content.to_string()),
         ..InputRequest::default()
     };
     let opts = SubmitOptions {
         queue_if_busy: true,
-        ack_after_insert: true,
+        ack_after_insert: ack,
         ..SubmitOptions::default()
     };
     engine.submit(session, input, opts).await.unwrap().run_id
@@ -315,16 +323,17 @@ async fn a_pinned_session_runs_on_its_pin_with_its_prompt() {
 
 /// A streamed input as the session handler submits it (no wait for the insert).
 async fn submit_streamed(engine: &Engine, session: &str, content: &str) -> String {
-    let input = InputRequest {
-        content: Some(content.to_string()),
-        ..InputRequest::default()
-    };
-    let opts = SubmitOptions {
-        queue_if_busy: true,
-        ack_after_insert: false,
-        ..SubmitOptions::default()
-    };
-    engine.submit(session, input, opts).await.unwrap().run_id
+    submit_input(engine, session, content, false).await
+}
+
+/// Follows `run_id` as a stream's handler does: subscribes, then waits (at most 5 s) for
+/// the run to be under way.
+async fn follow_once_under_way(engine: &Engine, run_id: &str) -> Subscription {
+    let sub = engine.subscribe(run_id, 0).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), sub.hub.under_way())
+        .await
+        .expect("the run gets under way");
+    sub
 }
 
 /// A stream's handler answers once its run is under way: by then the run is stored and
@@ -336,14 +345,11 @@ async fn a_streamed_run_is_under_way_once_its_model_call_is_out() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(provider.clone(), dir.path()).await;
     let run_id = submit_streamed(&engine, "first-write", "hello").await;
-    let sub = engine.subscribe(&run_id, 0).await.unwrap();
     assert!(
         provider.requests().is_empty(),
         "nothing is sent at submission"
     );
-    tokio::time::timeout(Duration::from_secs(5), sub.hub.under_way())
-        .await
-        .expect("the run gets under way");
+    let sub = follow_once_under_way(&engine, &run_id).await;
     assert_eq!(
         provider.requests().len(),
         1,
@@ -363,10 +369,7 @@ async fn a_streamed_run_waiting_in_line_is_under_way_at_once() {
     let first = submit(&engine, "line", "take your time").await;
     provider.hanging.notified().await;
     let second = submit_streamed(&engine, "line", "and then me").await;
-    let sub = engine.subscribe(&second, 0).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(5), sub.hub.under_way())
-        .await
-        .expect("under way while waiting in line");
+    let sub = follow_once_under_way(&engine, &second).await;
     assert_eq!(
         provider.requests().len(),
         1,
@@ -387,10 +390,7 @@ async fn a_streamed_run_that_cannot_be_stored_is_under_way_with_its_failure() {
     let engine = engine(provider.clone(), dir.path()).await;
     engine.store().close().await;
     let run_id = submit_streamed(&engine, "no-disk", "hello").await;
-    let sub = engine.subscribe(&run_id, 0).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(5), sub.hub.under_way())
-        .await
-        .expect("under way with its end");
+    let sub = follow_once_under_way(&engine, &run_id).await;
     assert!(provider.requests().is_empty(), "nothing was sent upstream");
     let events = sub.hub.events_after(0);
     assert_eq!(kinds(&events), ["run.failed"]);
