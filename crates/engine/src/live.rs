@@ -97,6 +97,17 @@ pub struct Unstored {
     pub(crate) flushes: Vec<JoinHandle<()>>,
 }
 
+/// How far a live run has got, in order: each state implies the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Progress {
+    /// Queued or starting: it has not yet waited on anything outside the process.
+    Starting,
+    /// Under way ([`LiveRun::under_way`]).
+    UnderWay,
+    /// Its terminal event is in the log.
+    Ended,
+}
+
 /// The hub of one live run.
 pub struct LiveRun {
     /// The run id.
@@ -105,11 +116,10 @@ pub struct LiveRun {
     pub session_id: String,
     log: Mutex<Log>,
     tx: broadcast::Sender<Event>,
-    /// Becomes true once the terminal event is in the log: a caller that waits only for
-    /// the end (a non-streaming input) is woken once, not on every event.
-    ended: watch::Sender<bool>,
-    /// Becomes true once the run is under way ([`LiveRun::under_way`]).
-    under_way: watch::Sender<bool>,
+    /// How far the run has got: a caller that waits only for it to be under way (a
+    /// stream's handler) or for its end (a non-streaming input) is woken once, not on
+    /// every event.
+    progress: watch::Sender<Progress>,
     /// Cancels the run (aborts the upstream request).
     pub cancel: CancellationToken,
     store: Arc<dyn RunRepo>,
@@ -152,8 +162,7 @@ impl LiveRun {
                 ended: None,
             }),
             tx,
-            ended: watch::Sender::new(false),
-            under_way: watch::Sender::new(false),
+            progress: watch::Sender::new(Progress::Starting),
             cancel: CancellationToken::new(),
             store,
             spent: Mutex::new((None, None)),
@@ -239,34 +248,42 @@ impl LiveRun {
         log.unpersisted = log.events.len();
         let _ = self.tx.send(event);
         if terminal {
-            self.ended.send_replace(true);
-            self.mark_under_way();
+            self.progress.send_replace(Progress::Ended);
         }
     }
 
     /// The run is under way: it waits for something outside this process (its upstream
     /// call, its turn in the session, the store), or it ended. Idempotent.
     pub(crate) fn mark_under_way(&self) {
-        self.under_way
-            .send_if_modified(|under_way| !std::mem::replace(under_way, true));
+        self.progress.send_if_modified(|progress| {
+            let starting = *progress == Progress::Starting;
+            if starting {
+                *progress = Progress::UnderWay;
+            }
+            starting
+        });
     }
 
     /// Waits until the run is under way: its first model call was handed to the
     /// transport (the worker's first wait), it waits in line behind another run of its
     /// session, or it ended. At once for a hub that only replays a stored run.
     pub async fn under_way(&self) {
-        let mut under_way = self.under_way.subscribe();
+        let mut progress = self.progress.subscribe();
         // The sender lives in this hub, which the caller holds.
-        let _ = under_way.wait_for(|under_way| *under_way).await;
+        let _ = progress
+            .wait_for(|progress| *progress >= Progress::UnderWay)
+            .await;
     }
 
     /// Waits for the run's terminal event and returns it (at once when the run already
     /// ended). A waiter counts as a subscriber (see [`LiveRun::has_subscribers`]).
     pub(crate) async fn terminal(&self) -> Option<Event> {
-        let mut ended = self.ended.subscribe();
+        let mut progress = self.progress.subscribe();
         // The sender lives in this hub, which the caller holds: the wait ends with the
         // terminal event, as a broadcast receiver's would.
-        let _ = ended.wait_for(|ended| *ended).await;
+        let _ = progress
+            .wait_for(|progress| *progress == Progress::Ended)
+            .await;
         let log = self.log.lock();
         log.events.iter().rev().find(|e| e.is_terminal()).cloned()
     }
@@ -308,7 +325,7 @@ impl LiveRun {
     /// Whether anyone still follows the run: subscribed to its live events, or waiting
     /// for its end.
     pub(crate) fn has_subscribers(&self) -> bool {
-        self.tx.receiver_count() > 0 || self.ended.receiver_count() > 0
+        self.tx.receiver_count() > 0 || self.progress.receiver_count() > 0
     }
 
     /// The seq of the last event in the log (0 when empty).
