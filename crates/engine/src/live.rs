@@ -323,7 +323,7 @@ impl LiveRun {
     }
 
     /// Whether anyone still follows the run: subscribed to its live events, or waiting
-    /// for its end.
+    /// on its progress (for its end, or for it to be under way).
     pub(crate) fn has_subscribers(&self) -> bool {
         self.tx.receiver_count() > 0 || self.progress.receiver_count() > 0
     }
