@@ -952,3 +952,69 @@ fn a_session_stream_sends_upstream_before_it_answers_its_client() {
         "headers and run.started in one write:\n{text}"
     );
 }
+
+/// A session stream whose run cannot get under way (its creation waits for the store's
+/// write lock, held here by another connection) still answers its client: the headers go
+/// out once the bounded wait for the run ends, while nothing has gone upstream, and the
+/// run's events follow on the same stream once the lock is released.
+#[test]
+fn a_session_stream_answers_before_a_stalled_run_is_under_way() {
+    use std::io::{Read, Write};
+
+    let r = Rig::start();
+    // The database exists and the upstream connection is open.
+    streamed_input(r.d.port, "warm-up", "hi");
+    r.fake.clear_requests();
+
+    let lock = rusqlite::Connection::open(r.env.state().join("ferry.db")).expect("the database");
+    lock.execute_batch("BEGIN IMMEDIATE")
+        .expect("the store's write lock");
+
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", r.d.port)).expect("connect");
+    // Well inside the store's busy timeout (5 s), after which the run would fail instead.
+    s.set_read_timeout(Some(Duration::from_secs(4))).unwrap();
+    let body = json!({"content": "hello"}).to_string();
+    s.write_all(&raw_request(
+        "POST",
+        "/v1/sessions/stalled/input",
+        &format!("127.0.0.1:{}", r.d.port),
+        &[
+            ("Accept", "text/event-stream"),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    ))
+    .expect("send the input");
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) => panic!(
+                "the stream closed before its headers: {}",
+                String::from_utf8_lossy(&head)
+            ),
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+            Err(e) => panic!(
+                "no headers while the run could not start ({e}): the stream waited for \
+                 its run without bound"
+            ),
+        }
+    }
+    let text = String::from_utf8_lossy(&head).into_owned();
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    assert!(text.contains("text/event-stream"), "{text}");
+    assert!(
+        r.fake.chat_requests().is_empty(),
+        "a run that was not stored yet went upstream"
+    );
+
+    lock.execute_batch("ROLLBACK").expect("release the lock");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut rest = head;
+    s.read_to_end(&mut rest).expect("the rest of the stream");
+    let stream = String::from_utf8_lossy(&rest);
+    let started = stream.find("event: run.started").expect("run.started");
+    let completed = stream.find("event: run.completed").expect("run.completed");
+    assert!(started < completed, "{stream}");
+    assert_eq!(r.fake.chat_requests().len(), 1, "{stream}");
+}
