@@ -47,6 +47,35 @@ where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Duration, String>> + Send,
 {
+    let [sample] = run_in_turn(concurrency, total, request).await;
+    sample
+}
+
+/// Two kinds of request measured in alternation, `total` of each: request `i` is
+/// `request(i)`, of the first kind when `i` is even, and its latency goes to that kind's
+/// sample. A reference and the path measured against it thus share the machine's state
+/// (its load, its clock, the other tenants of its host), which two runs one after the
+/// other do not: the difference of their percentiles is the path's, not the hour's.
+pub async fn run_paired<F, Fut>(concurrency: usize, total: usize, request: F) -> (Sample, Sample)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Duration, String>> + Send,
+{
+    let [even, odd] = run_in_turn(concurrency, 2 * total, request).await;
+    (even, odd)
+}
+
+/// Runs `total` requests with `concurrency` workers; the latency of request `i` goes to
+/// sample `i % N`. Each sample's `elapsed` is the whole run's.
+async fn run_in_turn<const N: usize, F, Fut>(
+    concurrency: usize,
+    total: usize,
+    request: F,
+) -> [Sample; N]
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Duration, String>> + Send,
+{
     let request = Arc::new(request);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -55,43 +84,85 @@ where
         let request = request.clone();
         let next = next.clone();
         workers.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut errors = 0;
-            let mut first_error = None;
+            let mut samples: [(Vec<Duration>, usize, Option<String>); N] =
+                std::array::from_fn(|_| (Vec::new(), 0, None));
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= total {
                     break;
                 }
+                let (lat, errors, first_error) = &mut samples[i % N];
                 match request(i).await {
                     Ok(d) => lat.push(d),
                     Err(e) => {
-                        errors += 1;
+                        *errors += 1;
                         first_error.get_or_insert(e);
                     }
                 }
             }
-            (lat, errors, first_error)
+            samples
         }));
     }
-    let mut latencies = Vec::with_capacity(total);
-    let mut errors = 0;
-    let mut first_error = None;
+    let mut out: [Sample; N] = std::array::from_fn(|_| Sample {
+        latencies: Vec::with_capacity(total / N + 1),
+        elapsed: Duration::ZERO,
+        errors: 0,
+        first_error: None,
+    });
     for w in workers {
-        if let Ok((lat, e, fe)) = w.await {
-            latencies.extend(lat);
-            errors += e;
-            if first_error.is_none() {
-                first_error = fe;
+        if let Ok(samples) = w.await {
+            for (sample, (lat, errors, first_error)) in out.iter_mut().zip(samples) {
+                sample.latencies.extend(lat);
+                sample.errors += errors;
+                if sample.first_error.is_none() {
+                    sample.first_error = first_error;
+                }
             }
         }
     }
     let elapsed = started.elapsed();
-    latencies.sort();
-    Sample {
-        latencies,
-        elapsed,
-        errors,
-        first_error,
+    for sample in &mut out {
+        sample.latencies.sort();
+        sample.elapsed = elapsed;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn paired_requests_alternate_and_keep_each_kind_in_its_own_sample() {
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = order.clone();
+        let (even, odd) = run_paired(1, 3, move |i| {
+            seen.lock().unwrap().push(i);
+            async move {
+                match i {
+                    3 => Err(format!("request {i} failed")),
+                    _ => Ok(Duration::from_millis(i as u64)),
+                }
+            }
+        })
+        .await;
+        assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3, 4, 5]);
+        let ms = |s: &Sample| -> Vec<u128> { s.latencies.iter().map(|d| d.as_millis()).collect() };
+        assert_eq!(ms(&even), vec![0, 2, 4]);
+        assert_eq!((even.errors, even.first_error.as_deref()), (0, None));
+        assert_eq!(ms(&odd), vec![1, 5]);
+        assert_eq!(odd.errors, 1);
+        assert_eq!(odd.first_error.as_deref(), Some("request 3 failed"));
+    }
+
+    #[tokio::test]
+    async fn a_plain_run_counts_every_request() {
+        let sample = run(4, 10, |i| async move {
+            Ok(Duration::from_millis(10 - i as u64))
+        })
+        .await;
+        assert_eq!(sample.latencies.len(), 10);
+        assert_eq!(sample.latencies[0], Duration::from_millis(1));
+        assert_eq!(sample.percentile(100.0), Duration::from_millis(10));
     }
 }

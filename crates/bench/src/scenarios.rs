@@ -246,8 +246,20 @@ async fn sqlite_rows(
     // OpenAI facade, non-streaming: added latency at `latency_concurrency`, then
     // throughput and the daemon's CPU per request at `concurrency`.
     let facade_url = Arc::new(format!("{}/openai/v1/chat/completions", daemon.url));
-    let direct_ns = direct_nonstream(http, upstream, lc, n).await;
-    let facade_ns = facade_calls(http, &facade_url, lc, n, false, None).await;
+    let (direct_ns, facade_ns) = {
+        let (h, u, f) = (http.clone(), upstream.clone(), facade_url.clone());
+        let h2 = h.clone();
+        paired(
+            lc,
+            n,
+            (
+                move |_| h.post(u.as_str()).bearer_auth(KEY).json(&chat_body(false)),
+                None,
+            ),
+            (move |_| h2.post(f.as_str()).json(&chat_body(false)), None),
+        )
+        .await
+    };
     check(&direct_ns, "direct non-streaming")?;
     check(&facade_ns, "facade non-streaming")?;
     rows.extend(latency_rows(
@@ -306,24 +318,22 @@ async fn sqlite_rows(
     if let Some(overhead) = key_overhead_by_wrk(pid, &facade_url, &key, c, pin).await? {
         rows.push(overhead);
     }
-    let direct_ttft = {
-        let (h, u) = (http.clone(), upstream.clone());
-        load::run(lc, n, move |_| {
-            until_marker(
-                h.post(u.as_str()).bearer_auth(KEY).json(&chat_body(true)),
-                b"\"content\":\"echo:",
-            )
-        })
-        .await
-    };
-    let facade_ttft = {
-        let (h, u) = (http.clone(), facade_url.clone());
-        load::run(lc, n, move |_| {
-            until_marker(
-                h.post(u.as_str()).json(&chat_body(true)),
-                b"\"content\":\"echo:",
-            )
-        })
+    let (direct_ttft, facade_ttft) = {
+        let (h, u, f) = (http.clone(), upstream.clone(), facade_url.clone());
+        let h2 = h.clone();
+        let token: &'static [u8] = b"\"content\":\"echo:";
+        paired(
+            lc,
+            n,
+            (
+                move |_| h.post(u.as_str()).bearer_auth(KEY).json(&chat_body(true)),
+                Some(token),
+            ),
+            (
+                move |_| h2.post(f.as_str()).json(&chat_body(true)),
+                Some(token),
+            ),
+        )
         .await
     };
     check(&direct_ttft, "direct TTFT")?;
@@ -343,32 +353,38 @@ async fn sqlite_rows(
     // upstream what ferry asks it for a session turn (the route's tools included), so the
     // added figure is ferry's, not the upstream's work on a larger body.
     let turn_body = bytes::Bytes::from(session_turn_body(fake, http, &base).await?);
-    let direct_turn_ttft = {
-        let (h, u, body) = (http.clone(), upstream.clone(), turn_body.clone());
-        load::run(lc, n, move |_| {
-            until_marker(
-                h.post(u.as_str())
-                    .bearer_auth(KEY)
-                    .header("content-type", "application/json")
-                    .body(body.clone()),
-                b"\"content\":\"echo:",
-            )
-        })
+    let (direct_turn_ttft, ferry_ttft) = {
+        let (h, u, body, b) = (
+            http.clone(),
+            upstream.clone(),
+            turn_body.clone(),
+            base.clone(),
+        );
+        let h2 = h.clone();
+        paired(
+            lc,
+            n,
+            (
+                move |_| {
+                    h.post(u.as_str())
+                        .bearer_auth(KEY)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                },
+                Some(b"\"content\":\"echo:"),
+            ),
+            (
+                move |i| {
+                    h2.post(format!("{b}/v1/sessions/t-{i}/input"))
+                        .header("accept", "text/event-stream")
+                        .json(&json!({"content": "hello there, how are you today"}))
+                },
+                Some(b"event: output.delta"),
+            ),
+        )
         .await
     };
     check(&direct_turn_ttft, "direct TTFT of a session turn's body")?;
-    let ferry_ttft = {
-        let (h, b) = (http.clone(), base.clone());
-        load::run(lc, n, move |i| {
-            until_marker(
-                h.post(format!("{b}/v1/sessions/t-{i}/input"))
-                    .header("accept", "text/event-stream")
-                    .json(&json!({"content": "hello there, how are you today"})),
-                b"event: output.delta",
-            )
-        })
-        .await
-    };
     check(&ferry_ttft, "session TTFT")?;
     let mut session_ttft = latency_rows(
         &format!("streaming TTFT (session SSE), concurrency {lc}"),
@@ -398,8 +414,26 @@ async fn sqlite_rows(
     // Session input (durable persistence) vs the same upstream streamed directly (ferry
     // streams from upstream too): added latency at `latency_concurrency`, then throughput
     // and the daemon's CPU per request at `concurrency`.
-    let direct_stream = direct_full(http, upstream, lc, n).await;
-    let session = session_inputs(http, &base, lc, n, "s").await;
+    let (direct_stream, session) = {
+        let (h, u, b) = (http.clone(), upstream.clone(), base.clone());
+        let h2 = h.clone();
+        paired(
+            lc,
+            n,
+            (
+                move |_| h.post(u.as_str()).bearer_auth(KEY).json(&chat_body(true)),
+                None,
+            ),
+            (
+                move |i| {
+                    h2.post(format!("{b}/v1/sessions/s-{i}/input"))
+                        .json(&json!({"content": "hello there, how are you today"}))
+                },
+                None,
+            ),
+        )
+        .await
+    };
     check(&direct_stream, "direct streaming")?;
     check(&session, "session input")?;
     rows.extend(latency_rows(
@@ -918,22 +952,60 @@ async fn calls(
     .await
 }
 
-async fn first_tokens(
+/// `n` requests of endpoint `e` to the fake's endpoint of its protocol (`upstream`) and
+/// `n` through ferry (`through`), in alternation ([`paired`]); streamed up to `marker`
+/// when `stream`, else read whole.
+#[allow(clippy::too_many_arguments)]
+async fn protocol_pair(
     http: &reqwest::Client,
-    url: String,
-    body: serde_json::Value,
-    key: bool,
-    marker: &'static [u8],
+    upstream: &str,
+    through: &str,
+    e: &Endpoint,
+    stream: bool,
+    marker: Option<&'static [u8]>,
     c: usize,
     n: usize,
-) -> Sample {
-    let (h, u, b) = (http.clone(), Arc::new(url), Arc::new(body));
-    load::run(c, n, move |_| {
-        let mut rb = h.post(u.as_str()).json(b.as_ref());
-        if key {
-            rb = rb.bearer_auth(KEY);
+) -> (Sample, Sample) {
+    let body = Arc::new((e.body)(stream));
+    let (h, u, b) = (http.clone(), Arc::new(upstream.to_owned()), body.clone());
+    let (h2, t) = (http.clone(), Arc::new(through.to_owned()));
+    paired(
+        c,
+        n,
+        (
+            move |_| h.post(u.as_str()).bearer_auth(KEY).json(b.as_ref()),
+            marker,
+        ),
+        (move |_| h2.post(t.as_str()).json(body.as_ref()), marker),
+    )
+    .await
+}
+
+/// `n` requests to a reference and `n` through ferry, in alternation at concurrency `c`
+/// ([`load::run_paired`]), so that the two samples share the machine's state and their
+/// difference is ferry's. Each kind is a request builder (given the index of its own
+/// request, 0 to `n`) and how it is read: up to its first token (the marker), or whole.
+async fn paired<R, T>(
+    c: usize,
+    n: usize,
+    reference: (R, Option<&'static [u8]>),
+    through: (T, Option<&'static [u8]>),
+) -> (Sample, Sample)
+where
+    R: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+    T: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    load::run_paired(c, n, move |i| {
+        let (rb, marker) = match i % 2 {
+            0 => ((reference.0)(i / 2), reference.1),
+            _ => ((through.0)(i / 2), through.1),
+        };
+        async move {
+            match marker {
+                Some(marker) => until_marker(rb, marker).await,
+                None => full(rb).await,
+            }
         }
-        until_marker(rb, marker)
     })
     .await
 }
@@ -951,8 +1023,8 @@ async fn protocol_rows(
     for e in ENDPOINTS.iter().filter(|e| e.name != "chat") {
         let upstream = format!("{}/{}", fake.base_url(), e.upstream);
         let through = format!("{ferry}{}", e.path);
-        let direct = calls(http, upstream.clone(), (e.body)(false), Some(KEY), lc, n).await;
-        let facade = calls(http, through.clone(), (e.body)(false), None, lc, n).await;
+        let (direct, facade) =
+            protocol_pair(http, &upstream, &through, e, false, None, lc, n).await;
         check(&direct, &format!("direct {}", e.name))?;
         check(&facade, &format!("facade {}", e.name))?;
         rows.extend(latency_rows(
@@ -963,8 +1035,8 @@ async fn protocol_rows(
             "—",
         ));
         if let Some(marker) = e.token {
-            let direct = first_tokens(http, upstream, (e.body)(true), true, marker, lc, n).await;
-            let facade = first_tokens(http, through, (e.body)(true), false, marker, lc, n).await;
+            let (direct, facade) =
+                protocol_pair(http, &upstream, &through, e, true, Some(marker), lc, n).await;
             check(&direct, &format!("direct {} TTFT", e.name))?;
             check(&facade, &format!("facade {} TTFT", e.name))?;
             rows.extend(latency_rows(
