@@ -85,6 +85,13 @@ async fn until_marker(
     first.ok_or_else(|| "the stream ended without the first token".to_string())
 }
 
+/// The small chat request sent straight to the fake upstream at `upstream`.
+fn direct_chat(http: &reqwest::Client, upstream: &str, stream: bool) -> reqwest::RequestBuilder {
+    http.post(upstream)
+        .bearer_auth(KEY)
+        .json(&chat_body(stream))
+}
+
 fn chat_body(stream: bool) -> serde_json::Value {
     json!({"model": "openai/gpt-5.4-mini", "stream": stream,
            "messages": [{"role": "user", "content": "hello there, how are you today"}]})
@@ -247,16 +254,13 @@ async fn sqlite_rows(
     // throughput and the daemon's CPU per request at `concurrency`.
     let facade_url = Arc::new(format!("{}/openai/v1/chat/completions", daemon.url));
     let (direct_ns, facade_ns) = {
-        let (h, u, f) = (http.clone(), upstream.clone(), facade_url.clone());
-        let h2 = h.clone();
+        let (u, f) = (upstream.clone(), facade_url.clone());
         paired(
+            http,
             lc,
             n,
-            (
-                move |_| h.post(u.as_str()).bearer_auth(KEY).json(&chat_body(false)),
-                None,
-            ),
-            (move |_| h2.post(f.as_str()).json(&chat_body(false)), None),
+            (move |h, _| direct_chat(h, &u, false), None),
+            (move |h, _| h.post(f.as_str()).json(&chat_body(false)), None),
         )
         .await
     };
@@ -319,18 +323,15 @@ async fn sqlite_rows(
         rows.push(overhead);
     }
     let (direct_ttft, facade_ttft) = {
-        let (h, u, f) = (http.clone(), upstream.clone(), facade_url.clone());
-        let h2 = h.clone();
+        let (u, f) = (upstream.clone(), facade_url.clone());
         let token: &'static [u8] = b"\"content\":\"echo:";
         paired(
+            http,
             lc,
             n,
+            (move |h, _| direct_chat(h, &u, true), Some(token)),
             (
-                move |_| h.post(u.as_str()).bearer_auth(KEY).json(&chat_body(true)),
-                Some(token),
-            ),
-            (
-                move |_| h2.post(f.as_str()).json(&chat_body(true)),
+                move |h, _| h.post(f.as_str()).json(&chat_body(true)),
                 Some(token),
             ),
         )
@@ -354,18 +355,13 @@ async fn sqlite_rows(
     // added figure is ferry's, not the upstream's work on a larger body.
     let turn_body = bytes::Bytes::from(session_turn_body(fake, http, &base).await?);
     let (direct_turn_ttft, ferry_ttft) = {
-        let (h, u, body, b) = (
-            http.clone(),
-            upstream.clone(),
-            turn_body.clone(),
-            base.clone(),
-        );
-        let h2 = h.clone();
+        let (u, body, b) = (upstream.clone(), turn_body.clone(), base.clone());
         paired(
+            http,
             lc,
             n,
             (
-                move |_| {
+                move |h, _| {
                     h.post(u.as_str())
                         .bearer_auth(KEY)
                         .header("content-type", "application/json")
@@ -374,8 +370,8 @@ async fn sqlite_rows(
                 Some(b"\"content\":\"echo:"),
             ),
             (
-                move |i| {
-                    h2.post(format!("{b}/v1/sessions/t-{i}/input"))
+                move |h, i| {
+                    h.post(format!("{b}/v1/sessions/t-{i}/input"))
                         .header("accept", "text/event-stream")
                         .json(&json!({"content": "hello there, how are you today"}))
                 },
@@ -415,18 +411,15 @@ async fn sqlite_rows(
     // streams from upstream too): added latency at `latency_concurrency`, then throughput
     // and the daemon's CPU per request at `concurrency`.
     let (direct_stream, session) = {
-        let (h, u, b) = (http.clone(), upstream.clone(), base.clone());
-        let h2 = h.clone();
+        let (u, b) = (upstream.clone(), base.clone());
         paired(
+            http,
             lc,
             n,
+            (move |h, _| direct_chat(h, &u, true), None),
             (
-                move |_| h.post(u.as_str()).bearer_auth(KEY).json(&chat_body(true)),
-                None,
-            ),
-            (
-                move |i| {
-                    h2.post(format!("{b}/v1/sessions/s-{i}/input"))
+                move |h, i| {
+                    h.post(format!("{b}/v1/sessions/s-{i}/input"))
                         .json(&json!({"content": "hello there, how are you today"}))
                 },
                 None,
@@ -709,10 +702,7 @@ async fn direct_nonstream(
     n: usize,
 ) -> Sample {
     let (h, u) = (http.clone(), upstream.clone());
-    load::run(c, n, move |_| {
-        full(h.post(u.as_str()).bearer_auth(KEY).json(&chat_body(false)))
-    })
-    .await
+    load::run(c, n, move |_| full(direct_chat(&h, &u, false))).await
 }
 
 /// Facade calls, presenting `key` (a virtual key) when given.
@@ -850,10 +840,7 @@ async fn session_ratio_by_wrk(
 
 async fn direct_full(http: &reqwest::Client, upstream: &Arc<String>, c: usize, n: usize) -> Sample {
     let (h, u) = (http.clone(), upstream.clone());
-    load::run(c, n, move |_| {
-        full(h.post(u.as_str()).bearer_auth(KEY).json(&chat_body(true)))
-    })
-    .await
+    load::run(c, n, move |_| full(direct_chat(&h, &u, true))).await
 }
 
 async fn session_inputs(
@@ -967,38 +954,42 @@ async fn protocol_pair(
     n: usize,
 ) -> (Sample, Sample) {
     let body = Arc::new((e.body)(stream));
-    let (h, u, b) = (http.clone(), Arc::new(upstream.to_owned()), body.clone());
-    let (h2, t) = (http.clone(), Arc::new(through.to_owned()));
+    let (u, b) = (upstream.to_owned(), body.clone());
+    let t = through.to_owned();
     paired(
+        http,
         c,
         n,
         (
-            move |_| h.post(u.as_str()).bearer_auth(KEY).json(b.as_ref()),
+            move |h, _| h.post(u.as_str()).bearer_auth(KEY).json(b.as_ref()),
             marker,
         ),
-        (move |_| h2.post(t.as_str()).json(body.as_ref()), marker),
+        (move |h, _| h.post(t.as_str()).json(body.as_ref()), marker),
     )
     .await
 }
 
 /// `n` requests to a reference and `n` through ferry, in alternation at concurrency `c`
 /// ([`load::run_paired`]), so that the two samples share the machine's state and their
-/// difference is ferry's. Each kind is a request builder (given the index of its own
-/// request, 0 to `n`) and how it is read: up to its first token (the marker), or whole.
+/// difference is ferry's. Each kind is a request builder (given the client and the index
+/// of its own request, 0 to `n`) and how it is read: up to its first token (the marker),
+/// or whole.
 async fn paired<R, T>(
+    http: &reqwest::Client,
     c: usize,
     n: usize,
     reference: (R, Option<&'static [u8]>),
     through: (T, Option<&'static [u8]>),
 ) -> (Sample, Sample)
 where
-    R: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
-    T: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+    R: Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+    T: Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
 {
+    let h = http.clone();
     load::run_paired(c, n, move |i| {
         let (rb, marker) = match i % 2 {
-            0 => ((reference.0)(i / 2), reference.1),
-            _ => ((through.0)(i / 2), through.1),
+            0 => ((reference.0)(&h, i / 2), reference.1),
+            _ => ((through.0)(&h, i / 2), through.1),
         };
         async move {
             match marker {
