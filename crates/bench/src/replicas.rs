@@ -21,12 +21,16 @@ pub struct Measured {
     /// The reference: one-row INSERTs committed synchronously by a plain client, one at a
     /// time — the floor any durable write on this cluster and disk pays.
     pub commit: Sample,
+    /// The upstream streamed directly, in alternation with `one_latency`.
+    pub one_direct: Sample,
     /// Session inputs through one replica at the latency concurrency.
     pub one_latency: Sample,
     /// … at the throughput concurrency.
     pub one_throughput: Sample,
     /// The CPU steal during `one_latency`, per core ([`crate::procfs::CoreTimes`]).
     pub one_latency_steal: String,
+    /// The upstream streamed directly, in alternation with `three_latency`.
+    pub three_direct: Sample,
     /// Session inputs spread over three replicas at the latency concurrency.
     pub three_latency: Sample,
     /// The CPU steal during `three_latency`.
@@ -54,11 +58,42 @@ async fn inputs(
     .await
 }
 
-/// Runs the scenarios: replicas on `pin` (all on the daemon core), latency at `lc`,
-/// throughput at `c`, `n` requests each. `Err` says why they could not run.
+/// Session inputs as [`inputs`] does, in alternation with the small chat request streamed
+/// straight to the upstream's chat endpoint `direct` ([`crate::scenarios::paired`]):
+/// (direct, through the replicas).
+async fn inputs_paired(
+    http: &reqwest::Client,
+    direct: &Arc<String>,
+    bases: &Arc<Vec<String>>,
+    c: usize,
+    n: usize,
+    tag: &'static str,
+) -> (Sample, Sample) {
+    let (d, b) = (Arc::clone(direct), Arc::clone(bases));
+    crate::scenarios::paired(
+        http,
+        c,
+        n,
+        (move |h, _| crate::scenarios::direct_chat(h, &d, true), None),
+        (
+            move |h, i| {
+                let base = &b[i % b.len()];
+                h.post(format!("{base}/v1/sessions/{tag}-{i}/input"))
+                    .json(&json!({"content": "hello there, how are you today"}))
+            },
+            None,
+        ),
+    )
+    .await
+}
+
+/// Runs the scenarios: replicas on `pin` (all on the daemon core), latency at `lc` (each
+/// input in alternation with a request streamed straight to `direct`, the upstream's chat
+/// endpoint), throughput at `c`, `n` requests each. `Err` says why they could not run.
 pub async fn measure(
     ferry: &PathBuf,
     upstream: &str,
+    direct: &Arc<String>,
     pin: Option<usize>,
     http: &reqwest::Client,
     (lc, c, n): (usize, usize, usize),
@@ -78,7 +113,7 @@ pub async fn measure(
     // ago and which lengthened the tail of what follows.
     inputs(http, &one, c, n.max(200), "pw").await;
     let before = CoreTimes::now();
-    let one_latency = inputs(http, &one, lc, n, "p1l").await;
+    let (one_direct, one_latency) = inputs_paired(http, direct, &one, lc, n, "p1l").await;
     let one_latency_steal = CoreTimes::now().steal_note(&before);
     let one_throughput = inputs(http, &one, c, n, "p1t").await;
     let second = Daemon::start_with(ferry, upstream, pin, &extra).await?;
@@ -90,16 +125,18 @@ pub async fn measure(
     ]);
     inputs(http, &three, c, 200, "pw3").await;
     let before = CoreTimes::now();
-    let three_latency = inputs(http, &three, lc, n, "p3l").await;
+    let (three_direct, three_latency) = inputs_paired(http, direct, &three, lc, n, "p3l").await;
     let three_latency_steal = CoreTimes::now().steal_note(&before);
     let three_throughput = inputs(http, &three, c, n, "p3t").await;
     drop((first, second, third));
     drop(cluster);
     Ok(Measured {
         commit,
+        one_direct,
         one_latency,
         one_latency_steal,
         one_throughput,
+        three_direct,
         three_latency,
         three_latency_steal,
         three_throughput,

@@ -86,7 +86,11 @@ async fn until_marker(
 }
 
 /// The small chat request sent straight to the fake upstream at `upstream`.
-fn direct_chat(http: &reqwest::Client, upstream: &str, stream: bool) -> reqwest::RequestBuilder {
+pub(crate) fn direct_chat(
+    http: &reqwest::Client,
+    upstream: &str,
+    stream: bool,
+) -> reqwest::RequestBuilder {
     http.post(upstream)
         .bearer_auth(KEY)
         .json(&chat_body(stream))
@@ -572,9 +576,8 @@ async fn postgres_rows(
     rows: &mut Vec<Row>,
     notes: &mut Vec<String>,
 ) -> Result<(), String> {
-    let direct_pg = direct_full(http, upstream, lc, n).await;
     let direct_pg_tp = direct_full(http, upstream, c, n).await;
-    match crate::replicas::measure(ferry, &fake.base_url(), pin, http, (lc, c, n)).await {
+    match crate::replicas::measure(ferry, &fake.base_url(), upstream, pin, http, (lc, c, n)).await {
         Ok(m) => {
             check(&m.commit, "PostgreSQL durable commit")?;
             for (figure, p) in [("p50", 50.0), ("p99", 99.0)] {
@@ -591,7 +594,7 @@ async fn postgres_rows(
             for (name, direct, through, target) in [
                 (
                     format!("session input on PostgreSQL, 1 replica, concurrency {lc}"),
-                    &direct_pg,
+                    &m.one_direct,
                     &m.one_latency,
                     "≤ 5 ms added",
                 ),
@@ -603,7 +606,7 @@ async fn postgres_rows(
                 ),
                 (
                     format!("session input on PostgreSQL, 3 replicas, concurrency {lc}"),
-                    &direct_pg,
+                    &m.three_direct,
                     &m.three_latency,
                     "≤ 5 ms added",
                 ),
@@ -974,7 +977,7 @@ async fn protocol_pair(
 /// difference is ferry's. Each kind is a request builder (given the client and the index
 /// of its own request, 0 to `n`) and how it is read: up to its first token (the marker),
 /// or whole.
-async fn paired<R, T>(
+pub(crate) async fn paired<R, T>(
     http: &reqwest::Client,
     c: usize,
     n: usize,
