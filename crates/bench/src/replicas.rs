@@ -10,11 +10,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ferry_store_pg::test_cluster::TestCluster;
-use serde_json::json;
 
 use crate::daemon::Daemon;
 use crate::load::{self, Sample};
 use crate::procfs::CoreTimes;
+use crate::scenarios::session_input;
 
 /// What the PostgreSQL scenarios measured.
 pub struct Measured {
@@ -50,10 +50,7 @@ async fn inputs(
     let (h, b) = (http.clone(), Arc::clone(bases));
     load::run(c, n, move |i| {
         let base = &b[i % b.len()];
-        let rb = h
-            .post(format!("{base}/v1/sessions/{tag}-{i}/input"))
-            .json(&json!({"content": "hello there, how are you today"}));
-        crate::scenarios::full(rb)
+        crate::scenarios::full(session_input(&h, base, &format!("{tag}-{i}")))
     })
     .await
 }
@@ -76,11 +73,7 @@ async fn inputs_paired(
         n,
         (move |h, _| crate::scenarios::direct_chat(h, &d, true), None),
         (
-            move |h, i| {
-                let base = &b[i % b.len()];
-                h.post(format!("{base}/v1/sessions/{tag}-{i}/input"))
-                    .json(&json!({"content": "hello there, how are you today"}))
-            },
+            move |h, i| session_input(h, &b[i % b.len()], &format!("{tag}-{i}")),
             None,
         ),
     )

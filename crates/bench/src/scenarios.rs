@@ -85,6 +85,17 @@ async fn until_marker(
     first.ok_or_else(|| "the stream ended without the first token".to_string())
 }
 
+/// The bench's session input, `POST {base}/v1/sessions/{session}/input`: the session is
+/// new when its id is.
+pub(crate) fn session_input(
+    http: &reqwest::Client,
+    base: &str,
+    session: &str,
+) -> reqwest::RequestBuilder {
+    http.post(format!("{base}/v1/sessions/{session}/input"))
+        .json(&json!({"content": "hello there, how are you today"}))
+}
+
 /// The small chat request sent straight to the fake upstream at `upstream`.
 pub(crate) fn direct_chat(
     http: &reqwest::Client,
@@ -111,9 +122,7 @@ async fn session_turn_body(
     fake.clear_requests();
     fake.set_recording(true);
     let turn = until_marker(
-        http.post(format!("{base}/v1/sessions/turn-body/input"))
-            .header("accept", "text/event-stream")
-            .json(&json!({"content": "hello there, how are you today"})),
+        session_input(http, base, "turn-body").header("accept", "text/event-stream"),
         b"event: output.delta",
     )
     .await;
@@ -375,9 +384,7 @@ async fn sqlite_rows(
             ),
             (
                 move |h, i| {
-                    h.post(format!("{b}/v1/sessions/t-{i}/input"))
-                        .header("accept", "text/event-stream")
-                        .json(&json!({"content": "hello there, how are you today"}))
+                    session_input(h, &b, &format!("t-{i}")).header("accept", "text/event-stream")
                 },
                 Some(b"event: output.delta"),
             ),
@@ -421,13 +428,7 @@ async fn sqlite_rows(
             lc,
             n,
             (move |h, _| direct_chat(h, &u, true), None),
-            (
-                move |h, i| {
-                    h.post(format!("{b}/v1/sessions/s-{i}/input"))
-                        .json(&json!({"content": "hello there, how are you today"}))
-                },
-                None,
-            ),
+            (move |h, i| session_input(h, &b, &format!("s-{i}")), None),
         )
         .await
     };
@@ -855,10 +856,7 @@ async fn session_inputs(
 ) -> Sample {
     let (h, b) = (http.clone(), base.clone());
     load::run(c, n, move |i| {
-        full(
-            h.post(format!("{b}/v1/sessions/{tag}-{i}/input"))
-                .json(&json!({"content": "hello there, how are you today"})),
-        )
+        full(session_input(&h, &b, &format!("{tag}-{i}")))
     })
     .await
 }
