@@ -286,7 +286,7 @@ async fn sqlite_rows(
         "—",
         "—",
     ));
-    let direct_ns_tp = direct_nonstream(http, upstream, c, n).await;
+    let direct_ns_tp = direct_calls(http, upstream, false, c, n).await;
     let (facade_tp, cpu_facade) =
         cpu_during(pid, facade_calls(http, &facade_url, c, n, false, None)).await;
     check(&facade_tp, "facade throughput")?;
@@ -441,7 +441,7 @@ async fn sqlite_rows(
         "—",
         "—",
     ));
-    let direct_tp = direct_full(http, upstream, c, n).await;
+    let direct_tp = direct_calls(http, upstream, true, c, n).await;
     let (session_tp, cpu_session) = cpu_during(pid, session_inputs(http, &base, c, n, "u")).await;
     check(&session_tp, "session input throughput")?;
     rows.extend(latency_rows(
@@ -577,7 +577,7 @@ async fn postgres_rows(
     rows: &mut Vec<Row>,
     notes: &mut Vec<String>,
 ) -> Result<(), String> {
-    let direct_pg_tp = direct_full(http, upstream, c, n).await;
+    let direct_pg_tp = direct_calls(http, upstream, true, c, n).await;
     match crate::replicas::measure(ferry, &fake.base_url(), upstream, pin, http, (lc, c, n)).await {
         Ok(m) => {
             check(&m.commit, "PostgreSQL durable commit")?;
@@ -697,16 +697,6 @@ where
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     peak.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-async fn direct_nonstream(
-    http: &reqwest::Client,
-    upstream: &Arc<String>,
-    c: usize,
-    n: usize,
-) -> Sample {
-    let (h, u) = (http.clone(), upstream.clone());
-    load::run(c, n, move |_| full(direct_chat(&h, &u, false))).await
 }
 
 /// Facade calls, presenting `key` (a virtual key) when given.
@@ -842,9 +832,16 @@ async fn session_ratio_by_wrk(
     }))
 }
 
-async fn direct_full(http: &reqwest::Client, upstream: &Arc<String>, c: usize, n: usize) -> Sample {
+/// `n` of [`direct_chat`]'s requests (streamed or not) at concurrency `c`, read whole.
+async fn direct_calls(
+    http: &reqwest::Client,
+    upstream: &Arc<String>,
+    stream: bool,
+    c: usize,
+    n: usize,
+) -> Sample {
     let (h, u) = (http.clone(), upstream.clone());
-    load::run(c, n, move |_| full(direct_chat(&h, &u, true))).await
+    load::run(c, n, move |_| full(direct_chat(&h, &u, stream))).await
 }
 
 async fn session_inputs(
@@ -941,20 +938,18 @@ async fn calls(
 }
 
 /// `n` requests of endpoint `e` to the fake's endpoint of its protocol (`upstream`) and
-/// `n` through ferry (`through`), in alternation ([`paired`]); streamed up to `marker`
-/// when `stream`, else read whole.
-#[allow(clippy::too_many_arguments)]
+/// `n` through ferry (`through`), in alternation ([`paired`]): streamed and read up to
+/// `marker` when one is given, else not streamed and read whole.
 async fn protocol_pair(
     http: &reqwest::Client,
     upstream: &str,
     through: &str,
     e: &Endpoint,
-    stream: bool,
     marker: Option<&'static [u8]>,
     c: usize,
     n: usize,
 ) -> (Sample, Sample) {
-    let body = Arc::new((e.body)(stream));
+    let body = Arc::new((e.body)(marker.is_some()));
     let (u, b) = (upstream.to_owned(), body.clone());
     let t = through.to_owned();
     paired(
@@ -1015,8 +1010,7 @@ async fn protocol_rows(
     for e in ENDPOINTS.iter().filter(|e| e.name != "chat") {
         let upstream = format!("{}/{}", fake.base_url(), e.upstream);
         let through = format!("{ferry}{}", e.path);
-        let (direct, facade) =
-            protocol_pair(http, &upstream, &through, e, false, None, lc, n).await;
+        let (direct, facade) = protocol_pair(http, &upstream, &through, e, None, lc, n).await;
         check(&direct, &format!("direct {}", e.name))?;
         check(&facade, &format!("facade {}", e.name))?;
         rows.extend(latency_rows(
@@ -1028,7 +1022,7 @@ async fn protocol_rows(
         ));
         if let Some(marker) = e.token {
             let (direct, facade) =
-                protocol_pair(http, &upstream, &through, e, true, Some(marker), lc, n).await;
+                protocol_pair(http, &upstream, &through, e, Some(marker), lc, n).await;
             check(&direct, &format!("direct {} TTFT", e.name))?;
             check(&facade, &format!("facade {} TTFT", e.name))?;
             rows.extend(latency_rows(
