@@ -268,22 +268,13 @@ impl LiveRun {
     /// transport (the worker's first wait), it waits in line behind another run of its
     /// session, or it ended. At once for a hub that only replays a stored run.
     pub async fn under_way(&self) {
-        let mut progress = self.progress.subscribe();
-        // The sender lives in this hub, which the caller holds.
-        let _ = progress
-            .wait_for(|progress| *progress >= Progress::UnderWay)
-            .await;
+        self.reached(Progress::UnderWay).await;
     }
 
     /// Waits for the run's terminal event and returns it (at once when the run already
     /// ended). A waiter counts as a subscriber (see [`LiveRun::has_subscribers`]).
     pub(crate) async fn terminal(&self) -> Option<Event> {
-        let mut progress = self.progress.subscribe();
-        // The sender lives in this hub, which the caller holds: the wait ends with the
-        // terminal event, as a broadcast receiver's would.
-        let _ = progress
-            .wait_for(|progress| *progress == Progress::Ended)
-            .await;
+        self.reached(Progress::Ended).await;
         let log = self.log.lock();
         log.events.iter().rev().find(|e| e.is_terminal()).cloned()
     }
@@ -326,6 +317,17 @@ impl LiveRun {
     /// on its progress (for its end, or for it to be under way).
     pub(crate) fn has_subscribers(&self) -> bool {
         self.tx.receiver_count() > 0 || self.progress.receiver_count() > 0
+    }
+
+    /// Waits until the run got at least as far as `at_least`. The sender lives in this
+    /// hub, which the caller holds: the wait ends only with that progress, as a broadcast
+    /// receiver's would with the event.
+    async fn reached(&self, at_least: Progress) {
+        let _ = self
+            .progress
+            .subscribe()
+            .wait_for(|progress| *progress >= at_least)
+            .await;
     }
 
     /// The seq of the last event in the log (0 when empty).
