@@ -55,15 +55,13 @@ pub fn on_one_cpu(cmd: &mut Command) {
     }
 }
 
-/// A daemon on one CPU (see [`on_one_cpu`]) in front of a fake with the test key, its
-/// key stored offline: (fake, environment, daemon).
+/// The default rig (see [`Rig::start`]) with its daemon on one CPU (see [`on_one_cpu`]):
+/// (fake, environment, daemon).
 pub fn daemon_on_one_cpu() -> (FakeOpenRouter, Env, Daemon) {
-    let fake = FakeOpenRouter::start();
-    fake.set_api_key(API_KEY);
-    let env = Env::new();
-    env.write_default_routes(&fake.base_url());
-    env.store_key_offline();
-    let d = env.serve_with(&[], on_one_cpu);
+    let Rig { fake, env, d } = Rig::with(RigOptions {
+        one_cpu: true,
+        ..RigOptions::default()
+    });
     (fake, env, d)
 }
 
@@ -395,6 +393,8 @@ pub struct RigOptions<'a> {
     pub models: Option<serde_json::Value>,
     /// Where the daemon keeps asset bytes.
     pub asset_store: AssetBackend,
+    /// Run the daemon on one CPU ([`on_one_cpu`]).
+    pub one_cpu: bool,
 }
 
 impl Rig {
@@ -436,6 +436,9 @@ impl Rig {
         }
         let d = env.serve_with(&serve_args, |c| {
             c.envs(serve_env.iter().copied());
+            if options.one_cpu {
+                on_one_cpu(c);
+            }
         });
         Rig { fake, env, d }
     }
