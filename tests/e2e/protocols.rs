@@ -487,3 +487,57 @@ fn streamed_replies_leave_the_upstream_connection_open_for_the_next_call() {
         );
     }
 }
+
+/// A streamed reply's first token leaves in the response's first write, with its head
+/// and the events before it: they are held until the first output, and a Responses
+/// stream's events that only open an item or a part are not output yet (counted as
+/// output, its first text went out in the third write, behind two events of its own).
+/// Read off the daemon's socket writes, traced with strace, for a call of each protocol
+/// over an upstream connection already open, on a daemon with one runtime thread.
+#[test]
+#[ignore = "needs strace (Debian's `strace`): .ci/run installs it and runs this test"]
+fn a_streams_first_token_leaves_in_its_first_write() {
+    let (_fake, env, mut d) = daemon_on_one_cpu();
+    let calls: [(&str, Value, &str); 3] = [
+        (
+            "/openai/v1/chat/completions",
+            json!({"model": "openai/gpt-5.4-mini", "stream": true,
+                   "messages": [{"role": "user", "content": "hi"}]}),
+            r#""content":"echo:"#,
+        ),
+        (
+            "/openai/v1/responses",
+            json!({"model": "openai/gpt-5.4-mini", "stream": true, "input": "hi"}),
+            r#""delta":"echo:"#,
+        ),
+        (
+            "/anthropic/v1/messages",
+            messages_body("anthropic/claude-sonnet-4-5", true),
+            r#""text":"echo:"#,
+        ),
+    ];
+    for (path, body, _) in &calls {
+        let (status, text) = post(d.port, path, &[], body);
+        assert_eq!(status, 200, "warm-up {path}: {text}");
+    }
+    let pid = d.child.as_ref().expect("the daemon").id();
+    for (i, (path, body, token)) in calls.iter().enumerate() {
+        let tracer = WriteTrace::attach(pid, &env.dir.path().join(format!("writes-{i}.trace")));
+        let (status, text) = post(d.port, path, &[], body);
+        let trace = tracer.finish();
+        assert_eq!(status, 200, "{path}: {text}");
+        assert!(
+            text.contains(token),
+            "{path}: no {token} in the stream: {text}"
+        );
+        let first = trace
+            .lines()
+            .find(|l| !l.contains("POST /api/v1/"))
+            .unwrap_or_else(|| panic!("{path}: no write to the client:\n{trace}"));
+        assert!(
+            first.contains("HTTP/1.1 200 OK") && first.contains(&token.replace('"', "\\\"")),
+            "{path}: the first write to the client lacks its head or the first token {token}:\n{trace}"
+        );
+    }
+    assert_eq!(d.terminate(), Some(0), "{}", d.log());
+}

@@ -873,60 +873,11 @@ fn a_session_stream_sends_upstream_before_it_answers_its_client() {
     .expect("session input");
     assert_eq!(status, 200, "{body}");
     let pid = d.child.as_ref().expect("the daemon").id();
-    let trace = env.dir.path().join("writes.trace");
-    let mut strace = std::process::Command::new("strace");
-    // Socket writes only: the daemon's log lines go out with write(2).
-    strace.args([
-        "-f",
-        "-qq",
-        "-s",
-        "512",
-        "-e",
-        "trace=writev,sendto,sendmsg",
-        "-o",
-    ]);
-    strace.arg(&trace);
-    let tids: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .expect("the daemon's threads")
-        .map(|t| {
-            t.expect("a thread")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    for tid in &tids {
-        strace.args(["-p", tid]);
-    }
-    let mut tracer = strace
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run strace ({e}): install Debian's `strace`"));
-    // Traced from here: every thread names its tracer.
-    let traced = |tid: &String| {
-        std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).is_ok_and(|s| {
-            s.lines()
-                .any(|l| l == format!("TracerPid:\t{}", tracer.id()))
-        })
-    };
-    let start = Instant::now();
-    while !tids.iter().all(traced) {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "strace did not attach"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-
+    let tracer = WriteTrace::attach(pid, &env.dir.path().join("writes.trace"));
     streamed_input(d.port, "traced", "hello");
-    // SIGTERM detaches strace, which writes out its trace; the daemon goes on.
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &tracer.id().to_string()])
-        .status();
-    let _ = tracer.wait();
+    let text = tracer.finish();
     assert_eq!(d.terminate(), Some(0), "{}", d.log());
 
-    let text = std::fs::read_to_string(&trace).expect("the trace");
     let line = |needle: &str| {
         text.lines()
             .position(|l| l.contains(needle))

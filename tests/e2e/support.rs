@@ -55,6 +55,77 @@ pub fn on_one_cpu(cmd: &mut Command) {
     }
 }
 
+/// The socket writes of a running daemon, traced by strace attached to each of its
+/// threads (`writev`, `sendto`, `sendmsg`: the daemon's log lines go out with `write`, so
+/// they are not in it). Tests that use it are `#[ignore]`d in the plain run (they need
+/// Debian's `strace`); `.ci/run` installs it and runs them.
+pub struct WriteTrace {
+    tracer: Child,
+    path: PathBuf,
+}
+
+impl WriteTrace {
+    /// Attaches to every thread of process `pid`, writing the trace to `path`; returns
+    /// once each thread is traced.
+    pub fn attach(pid: u32, path: &Path) -> WriteTrace {
+        let mut strace = Command::new("strace");
+        strace.args([
+            "-f",
+            "-qq",
+            "-s",
+            "4096",
+            "-e",
+            "trace=writev,sendto,sendmsg",
+            "-o",
+        ]);
+        strace.arg(path);
+        let tids: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .expect("the daemon's threads")
+            .map(|t| {
+                t.expect("a thread")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        for tid in &tids {
+            strace.args(["-p", tid]);
+        }
+        let tracer = strace
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run strace ({e}): install Debian's `strace`"));
+        let traced = |tid: &String| {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).is_ok_and(|s| {
+                s.lines()
+                    .any(|l| l == format!("TracerPid:\t{}", tracer.id()))
+            })
+        };
+        let start = Instant::now();
+        while !tids.iter().all(traced) {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "strace did not attach"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        WriteTrace {
+            tracer,
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// Detaches (SIGTERM makes strace write out its trace; the daemon goes on) and
+    /// returns the trace, one line per write.
+    pub fn finish(mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.tracer.id().to_string()])
+            .status();
+        let _ = self.tracer.wait();
+        std::fs::read_to_string(&self.path).expect("the trace")
+    }
+}
+
 /// The default rig (see [`Rig::start`]) with its daemon on one CPU (see [`on_one_cpu`]):
 /// (fake, environment, daemon).
 pub fn daemon_on_one_cpu() -> (FakeOpenRouter, Env, Daemon) {

@@ -1,5 +1,6 @@
 //! The response body of a streamed facade call: upstream SSE chunks forwarded one by one
-//! as they arrive (no coalescing, no buffering). A stream that breaks after output
+//! as they arrive (after the burst that held the first output, which goes out with the
+//! response's head: `ferry_openrouter::passthrough`). A stream that breaks after output
 //! started — cut off, stalled, or an event that is not valid JSON — ends with the
 //! protocol's own error event (and a warn log line); an error event upstream sent itself
 //! is forwarded as is. A chat stream always ends with `data: [DONE]`. When the shutdown
@@ -44,7 +45,6 @@ pub struct StreamEnd {
 pub struct FacadeStream {
     inner: Box<RawStream>,
     dialect: Dialect,
-    tail: Option<Bytes>,
     finished: bool,
     grace_over: Pin<Box<WaitForCancellationFutureOwned>>,
     /// Set when the stream was cut at the end of the shutdown grace.
@@ -57,7 +57,6 @@ impl FacadeStream {
         FacadeStream {
             inner,
             dialect: end.dialect,
-            tail: None,
             finished: false,
             grace_over: Box::pin(end._call.grace_over()),
             interrupted: false,
@@ -170,7 +169,7 @@ impl Stream for FacadeStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if self.finished {
-            return Poll::Ready(self.tail.take().map(Ok));
+            return Poll::Ready(None);
         }
         if !self.inner.saw_done() && self.grace_over.poll_unpin(cx).is_ready() {
             self.finished = true;

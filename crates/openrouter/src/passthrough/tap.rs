@@ -178,9 +178,14 @@ impl SseTap {
         self.fail(failure, false);
     }
 
-    /// A Responses event: `response.created`/`in_progress` name the model; any other
-    /// event is output; `response.completed`/`incomplete` end the reply with its usage;
-    /// `response.failed` and `error` are failures the client sees as they are.
+    /// A Responses event: `response.created`/`in_progress` name the model; the events that
+    /// only open an item or a part (`response.output_item.added`, `content_part.added`,
+    /// `reasoning_summary_part.added`: empty until their first delta) are not output yet,
+    /// so they are held with the events before them and leave in one write with the
+    /// first delta (counted as output, a Responses stream's first text went out in the
+    /// third write, behind two events of its own); any other event is output;
+    /// `response.completed`/`incomplete` end the reply with its usage; `response.failed`
+    /// and `error` are failures the client sees as they are.
     fn inspect_responses(&mut self, d: &[u8]) {
         if !self.worth_parsing(d, &*RESPONSES_MARKERS) {
             return self.skim(d);
@@ -198,7 +203,12 @@ impl SseTap {
             }
         }
         match &*event.kind {
-            "response.created" | "response.in_progress" | "response.queued" => {}
+            "response.created"
+            | "response.in_progress"
+            | "response.queued"
+            | "response.output_item.added"
+            | "response.content_part.added"
+            | "response.reasoning_summary_part.added" => {}
             "response.completed" | "response.incomplete" => {
                 self.state.finished = true;
                 self.state.done = true;
@@ -492,6 +502,32 @@ mod tests {
         let created: String = RESPONSES.split_inclusive("\n\n").take(1).collect();
         let s = tap_protocol(Protocol::Responses, &created, 3);
         assert!(!s.output_started && !s.done);
+    }
+
+    /// Opening an item or a part is not output: a stream is handed over (and a failure
+    /// still falls back) only once a delta or a finished item came.
+    #[test]
+    fn responses_items_and_parts_opened_are_not_output_yet() {
+        let opened = concat!(
+            "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"model\":\"openai/gpt-5.4-mini\"}}\n\n",
+            "event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"output_index\":0,\"item\":{\"type\":\"message\",\"content\":[]}}\n\n",
+            "event: response.content_part.added\ndata: {\"type\":\"response.content_part.added\",\"output_index\":0,\"part\":{\"type\":\"output_text\",\"text\":\"\"}}\n\n",
+            "event: response.reasoning_summary_part.added\ndata: {\"type\":\"response.reasoning_summary_part.added\",\"part\":{\"type\":\"summary_text\",\"text\":\"\"}}\n\n",
+        );
+        for split in [1, 7, opened.len()] {
+            assert!(!tap_protocol(Protocol::Responses, opened, split).output_started);
+        }
+        for first in [
+            "{\"type\":\"response.output_text.delta\",\"delta\":\"Hi\"}",
+            "{\"type\":\"response.function_call_arguments.delta\",\"delta\":\"{\\\"\"}",
+            "{\"type\":\"response.output_item.done\",\"item\":{\"type\":\"message\"}}",
+        ] {
+            let text = format!("{opened}data: {first}\n\n");
+            assert!(
+                tap_protocol(Protocol::Responses, &text, 5).output_started,
+                "{first}"
+            );
+        }
     }
 
     #[test]
