@@ -286,14 +286,6 @@ impl<'a> Scan<'a> {
         }
         Some(Some(serde_json::from_str(self.number()?).ok()?))
     }
-
-    /// An array or null (serde's `Option<Vec<IgnoredAny>>`).
-    pub(crate) fn skip_array_or_null(&mut self) -> Option<()> {
-        if self.is_null() {
-            return Some(());
-        }
-        self.array(|scan| scan.skip_value())
-    }
 }
 
 /// Every body one edit away from `base`, for the quick readers' property tests: each

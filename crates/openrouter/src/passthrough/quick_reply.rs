@@ -10,6 +10,10 @@
 //! `None`, and the caller reads the body with the serde probe, which says exactly what is
 //! wrong. Where it answers, it answers what the serde probe would (a property test
 //! compares the two).
+//!
+//! [`read_chunk`] reads a streamed `chat.completion.chunk` the same way for the stream's
+//! tap: its first choice's `delta` (or `message`), whether it carries output, and its
+//! finish reason; no choice at all (a usage chunk) is fine there.
 
 use std::borrow::Cow;
 
@@ -32,18 +36,62 @@ pub(crate) struct QuickReply<'a> {
 /// Reads `body` if it is a valid JSON `chat.completion` of the plain shape; `None` means
 /// "use the serde probe".
 pub(crate) fn read(body: &[u8]) -> Option<QuickReply<'_>> {
-    let text = std::str::from_utf8(body).ok()?;
-    let mut scan = Scan::new(text);
-    let mut top = Top::default();
-    scan.object(|scan, key| top.member(scan, key))?;
-    scan.end()?;
+    let top = Top::read(body)?;
     let choice = top.first?;
-    let message = choice.message?;
+    if choice.delta.flatten().is_some() {
+        return None;
+    }
+    let message = choice.message.flatten()?;
     Some(QuickReply {
         model: top.model.flatten(),
         usage: top.usage.flatten(),
-        text: message.unwrap_or(Cow::Borrowed("")),
+        text: message.content.unwrap_or(Cow::Borrowed("")),
         finish_reason: choice.finish_reason.flatten(),
+    })
+}
+
+/// What a plain `chat.completion.chunk` says.
+#[derive(Debug, PartialEq)]
+pub(crate) struct QuickChunk<'a> {
+    /// `model`, when a string.
+    pub model: Option<&'a str>,
+    /// `usage`, when an object.
+    pub usage: Option<Usage>,
+    /// The first choice (index 0), when there is one.
+    pub first: Option<QuickChoice<'a>>,
+}
+
+/// The first choice of a [`QuickChunk`].
+#[derive(Debug, PartialEq)]
+pub(crate) struct QuickChoice<'a> {
+    /// Its `delta`, else its `message`, when either is an object.
+    pub part: Option<Part<'a>>,
+    /// Its `finish_reason`, when a string.
+    pub finish_reason: Option<&'a str>,
+}
+
+/// A choice's `delta` or `message`.
+#[derive(Debug, PartialEq, Default)]
+pub(crate) struct Part<'a> {
+    /// `content`, when a string.
+    pub content: Option<Cow<'a, str>>,
+    /// Whether it carries anything a client would show or act on (as
+    /// [`super::probe::MessageProbe::has_output`] says).
+    pub output: bool,
+}
+
+/// Reads a streamed chunk's `data` if it is valid JSON of the plain shape (no error, a
+/// string or null `content`); `None` means "use the serde probe".
+pub(crate) fn read_chunk(data: &[u8]) -> Option<QuickChunk<'_>> {
+    let top = Top::read(data)?;
+    top.choices?;
+    Some(QuickChunk {
+        model: top.model.flatten(),
+        usage: top.usage.flatten(),
+        first: top.first.map(|c| QuickChoice {
+            part: c.delta.flatten().or(c.message.flatten()),
+            finish_reason: c.finish_reason.flatten(),
+        }),
     })
 }
 
@@ -63,12 +111,23 @@ struct Choice<'a> {
     index: Option<Option<u64>>,
     error: Option<()>,
     finish_reason: Option<Option<&'a str>>,
-    delta: Option<()>,
-    /// `Some(content)` once `message` was read; content `None` when null or absent.
-    message: Option<Option<Cow<'a, str>>>,
+    /// `Some` once `delta` was read; `Some(None)` when null.
+    delta: Option<Option<Part<'a>>>,
+    /// `Some` once `message` was read; `Some(None)` when null.
+    message: Option<Option<Part<'a>>>,
 }
 
 impl<'a> Top<'a> {
+    /// A whole JSON object's top-level fields.
+    fn read(body: &'a [u8]) -> Option<Top<'a>> {
+        let text = std::str::from_utf8(body).ok()?;
+        let mut scan = Scan::new(text);
+        let mut top = Top::default();
+        scan.object(|scan, key| top.member(scan, key))?;
+        scan.end()?;
+        Some(top)
+    }
+
     fn member(&mut self, scan: &mut Scan<'a>, key: &str) -> Option<()> {
         match key {
             "model" => once(&mut self.model, scan.plain_text_or_null()),
@@ -119,28 +178,57 @@ impl<'a> Scan<'a> {
             "index" => once(&mut choice.index, scan.number_or_null()),
             "error" => once(&mut choice.error, scan.null()),
             "finish_reason" => once(&mut choice.finish_reason, scan.plain_text_or_null()),
-            "delta" => once(&mut choice.delta, scan.null()),
-            "message" => once(&mut choice.message, scan.message()),
+            "delta" => once(&mut choice.delta, scan.part_or_null()),
+            "message" => once(&mut choice.message, scan.part_or_null()),
             _ => scan.skip_value(),
         })?;
         Some(choice)
     }
 
-    /// A choice's `message` (an object): its content, `None` when null or absent.
-    fn message(&mut self) -> Option<Option<Cow<'a, str>>> {
+    /// A choice's `message` or `delta`: an object (its content and whether it carries
+    /// output), or null.
+    fn part_or_null(&mut self) -> Option<Option<Part<'a>>> {
+        if self.is_null() {
+            return Some(None);
+        }
         let mut content: Option<Option<Cow<'a, str>>> = None;
-        // The probe's other fields: any value, or (the lists) an array or null.
+        // The probe's other fields, each read once: whether it carries output.
         let mut seen = [None; 5];
         self.object(|scan, key| match key {
             "content" => once(&mut content, scan.text_or_null()),
-            "reasoning" => once(&mut seen[0], scan.skip_value()),
-            "reasoning_details" => once(&mut seen[1], scan.skip_array_or_null()),
-            "tool_calls" => once(&mut seen[2], scan.skip_array_or_null()),
-            "images" => once(&mut seen[3], scan.skip_array_or_null()),
-            "audio" => once(&mut seen[4], scan.skip_value()),
+            "reasoning" => once(
+                &mut seen[0],
+                scan.text_or_null()
+                    .map(|t| t.is_some_and(|t| !t.is_empty())),
+            ),
+            "reasoning_details" => once(&mut seen[1], scan.some_elements_or_null()),
+            "tool_calls" => once(&mut seen[2], scan.some_elements_or_null()),
+            "images" => once(&mut seen[3], scan.some_elements_or_null()),
+            "audio" => once(
+                &mut seen[4],
+                match scan.is_null() {
+                    true => Some(false),
+                    false => scan.skip_value().map(|()| true),
+                },
+            ),
             _ => scan.skip_value(),
         })?;
-        Some(content.flatten())
+        let content = content.flatten();
+        let output = content.as_ref().is_some_and(|c| !c.is_empty()) || seen.contains(&Some(true));
+        Some(Some(Part { content, output }))
+    }
+
+    /// An array (whether it has elements) or null (`false`).
+    fn some_elements_or_null(&mut self) -> Option<bool> {
+        if self.is_null() {
+            return Some(false);
+        }
+        let mut any = false;
+        self.array(|scan| {
+            any = true;
+            scan.skip_value()
+        })?;
+        Some(any)
     }
 }
 
@@ -257,6 +345,87 @@ mod tests {
             for body in crate::json_scan::one_edit_away(base) {
                 let quick = quick(&body);
                 let serde = std::str::from_utf8(&body).ok().and_then(by_serde);
+                if quick.is_some() {
+                    assert_eq!(quick, serde, "{}", String::from_utf8_lossy(&body));
+                }
+                if serde_json::from_slice::<ReplyProbe>(&body).is_err() {
+                    assert!(quick.is_none(), "{}", String::from_utf8_lossy(&body));
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 30_000);
+    }
+
+    /// A chunk's model, usage, and first choice (output, text, finish reason), as both
+    /// readers give them.
+    type ChunkRead = (
+        Option<String>,
+        Option<Usage>,
+        Option<(bool, Option<String>, Option<String>)>,
+    );
+
+    /// What the serde probe (as the stream's tap reads it) makes of `data`; `None` where
+    /// it fails or carries an error (which the quick reader leaves to it).
+    fn chunk_by_serde(data: &str) -> Option<ChunkRead> {
+        let probe: ReplyProbe = serde_json::from_str(data).ok()?;
+        if probe.error.as_ref().is_some_and(|e| !e.is_null()) {
+            return None;
+        }
+        let first = match probe.first_choice() {
+            None => None,
+            Some(c) if c.error.as_ref().is_some_and(|e| !e.is_null()) => return None,
+            Some(c) => {
+                let part = c.delta.as_ref().or(c.message.as_ref());
+                Some((
+                    part.is_some_and(|p| p.has_output()),
+                    part.and_then(|p| p.text()).map(|t| t.into_owned()),
+                    c.finish_reason.as_deref().map(str::to_owned),
+                ))
+            }
+        };
+        Some((
+            probe.model.as_deref().map(str::to_owned),
+            probe.usage.as_ref().map(|u| u.summary()),
+            first,
+        ))
+    }
+
+    fn chunk_quick(data: &[u8]) -> Option<ChunkRead> {
+        read_chunk(data).map(|q| {
+            (
+                q.model.map(str::to_owned),
+                q.usage,
+                q.first.map(|c| {
+                    let output = c.part.as_ref().is_some_and(|p| p.output);
+                    let text = c.part.and_then(|p| p.content).map(Cow::into_owned);
+                    (output, text, c.finish_reason.map(str::to_owned))
+                }),
+            )
+        })
+    }
+
+    /// Every chunk one edit away from OpenRouter's (a role chunk, a text chunk, a tool
+    /// call's, a finish with usage, and one with escapes and reasoning) is read the same
+    /// by both: where the quick reader answers, serde answers the same; where serde
+    /// fails, the quick reader declines.
+    #[test]
+    fn reads_chunks_as_the_serde_probe_does() {
+        let chunks = [
+            r#"{"id":"gen-1","provider":"OpenAI","model":"openai/gpt-5.4-mini","object":"chat.completion.chunk","created":1796430090,"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null,"native_finish_reason":null,"logprobs":null}]}"#,
+            r#"{"id":"gen-1","model":"openai/gpt-5.4-mini","choices":[{"index":0,"delta":{"content":"echo:"},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":""}}],"reasoning_details":[],"images":null,"audio":null}}]}"#,
+            r#"{"id":"gen-1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":8,"completion_tokens":9,"cost":6.5e-6}}"#,
+            r#"{"choices":[{"index":1,"delta":{"content":"no"}},{"delta":null,"message":{"content":"a\n\"b\"","reasoning":"\u00e9"},"finish_reason":"length"}],"usage":null,"error":null}"#,
+            r#"{"id":"gen-1","choices":[],"usage":{"prompt_tokens":8,"completion_tokens":9,"cost":0}}"#,
+        ];
+        let mut checked = 0;
+        for base in chunks {
+            assert!(read_chunk(base.as_bytes()).is_some(), "{base}");
+            assert_eq!(chunk_quick(base.as_bytes()), chunk_by_serde(base), "{base}");
+            for body in crate::json_scan::one_edit_away(base) {
+                let quick = chunk_quick(&body);
+                let serde = std::str::from_utf8(&body).ok().and_then(chunk_by_serde);
                 if quick.is_some() {
                     assert_eq!(quick, serde, "{}", String::from_utf8_lossy(&body));
                 }

@@ -15,8 +15,10 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use crate::error::{ErrorContext, UpstreamError};
+use crate::json_scan::Scan;
 use crate::passthrough::events::{MessagesEvent, ResponsesEvent, TokenUsage};
 use crate::passthrough::probe::{ReplyProbe, Usage};
+use crate::passthrough::quick_reply;
 use crate::sse_frames::SseFrames;
 use crate::types::Protocol;
 
@@ -159,8 +161,18 @@ impl SseTap {
 
     /// An event not worth a parse is still checked to be valid JSON (a validating scan
     /// that builds nothing), so a frame cut inside its JSON is a failure the client is told
-    /// about rather than a silent end.
+    /// about rather than a silent end. The check is [`Scan`]'s (a few instructions a byte,
+    /// a third of serde's `IgnoredAny`); what it does not accept goes to serde, whose
+    /// answer counts and names the fault.
     fn skim(&mut self, d: &[u8]) {
+        let scanned = std::str::from_utf8(d).ok().and_then(|text| {
+            let mut scan = Scan::new(text);
+            scan.skip_value()?;
+            scan.end()
+        });
+        if scanned.is_some() {
+            return;
+        }
         if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(d) {
             self.not_json(&e);
         }
@@ -319,6 +331,9 @@ impl SseTap {
         if !worth_parsing {
             return self.skim(d);
         }
+        if let Some(chunk) = quick_reply::read_chunk(d) {
+            return self.take_chunk(chunk);
+        }
         let probe: ReplyProbe = match serde_json::from_slice(d) {
             Ok(p) => p,
             Err(e) => return self.not_json(&e),
@@ -349,14 +364,44 @@ impl SseTap {
             }
         }
         if let Some(reason) = &choice.finish_reason {
-            self.state.finished = true;
-            self.state.finish_reason = Some(reason.to_string());
-            if reason == "error" && self.state.failure.is_none() {
-                let error = json!({"message": "the stream ended with finish_reason \"error\""});
-                let failure =
-                    UpstreamError::mid_stream(&error, self.state.output_started, self.ctx());
-                self.fail(failure, true);
+            self.finish(reason);
+        }
+    }
+
+    /// A chat chunk of the plain shape, read in one scan ([`quick_reply::read_chunk`]):
+    /// what [`Self::inspect_chat`] takes from the serde probe, without its errors (a chunk
+    /// with one is never of the plain shape).
+    fn take_chunk(&mut self, chunk: quick_reply::QuickChunk<'_>) {
+        if self.state.model.is_none() {
+            self.state.model = chunk.model.map(str::to_owned);
+        }
+        if let Some(usage) = chunk.usage {
+            self.state.usage = Some(usage);
+        }
+        let Some(choice) = chunk.first else {
+            return;
+        };
+        if let Some(part) = choice.part {
+            if part.output {
+                self.state.output_started = true;
             }
+            if let (Some(text), Some(acc)) = (part.content, self.state.text.as_mut()) {
+                acc.push_str(&text);
+            }
+        }
+        if let Some(reason) = choice.finish_reason {
+            self.finish(reason);
+        }
+    }
+
+    /// A chat choice's finish reason: the reply is finished (`error` is a failure).
+    fn finish(&mut self, reason: &str) {
+        self.state.finished = true;
+        self.state.finish_reason = Some(reason.to_owned());
+        if reason == "error" && self.state.failure.is_none() {
+            let error = json!({"message": "the stream ended with finish_reason \"error\""});
+            let failure = UpstreamError::mid_stream(&error, self.state.output_started, self.ctx());
+            self.fail(failure, true);
         }
     }
 }
@@ -528,6 +573,33 @@ mod tests {
                 "{first}"
             );
         }
+    }
+
+    /// An event after the first output is skimmed: judged valid or not exactly as serde
+    /// judges it, over every body one edit away from real events (invalid UTF-8 too).
+    #[test]
+    fn a_skimmed_event_is_judged_as_serde_judges_it() {
+        let events = [
+            r#"{"type":"response.output_text.delta","sequence_number":5,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"a \"q\" \u00e9\n","logprobs":[]}"#,
+            r#"{"id":"gen-1","choices":[{"index":0,"delta":{"content":"x","tool_calls":[{"index":0,"function":{"arguments":"{\"a\":1.5e-3}"}}]},"finish_reason":null}],"n":-0.25,"t":true,"f":false,"z":null}"#,
+        ];
+        let mut checked = 0;
+        for base in events {
+            for body in crate::json_scan::one_edit_away(base) {
+                checked += 1;
+                let mut tap = SseTap::new(Protocol::Chat, "m", "sk-or-v1-k", false);
+                tap.state.output_started = true;
+                tap.skim(&body);
+                let by_serde = serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok();
+                assert_eq!(
+                    tap.state.failure.is_none(),
+                    by_serde,
+                    "{}",
+                    String::from_utf8_lossy(&body)
+                );
+            }
+        }
+        assert!(checked > 8_000);
     }
 
     #[test]
