@@ -20,6 +20,7 @@ mod client;
 mod deadline;
 mod direct;
 mod error;
+mod json_check;
 mod json_scan;
 mod management;
 pub mod media;
