@@ -20,7 +20,6 @@ mod client;
 mod deadline;
 mod direct;
 mod error;
-mod json_check;
 mod json_scan;
 mod management;
 pub mod media;

@@ -15,7 +15,6 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use crate::error::{ErrorContext, UpstreamError};
-use crate::json_check;
 use crate::passthrough::events::{MessagesEvent, ResponsesEvent, TokenUsage};
 use crate::passthrough::probe::{ReplyProbe, Usage};
 use crate::passthrough::quick_reply;
@@ -160,13 +159,9 @@ impl SseTap {
     }
 
     /// An event not worth a parse is still checked to be valid JSON (a validating scan
-    /// that builds nothing, [`json_check`]), so a frame cut inside its JSON is a failure
-    /// the client is told about rather than a silent end. What the check refuses goes to
-    /// serde, whose verdict and message count.
+    /// that builds nothing), so a frame cut inside its JSON is a failure the client is told
+    /// about rather than a silent end.
     fn skim(&mut self, d: &[u8]) {
-        if json_check::is_value(d) {
-            return;
-        }
         if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(d) {
             self.not_json(&e);
         }
