@@ -74,6 +74,13 @@ def start_fake(target_dir, tmp):
     return fake, routes, env
 
 
+def stop(*procs):
+    """Terminates each process and waits for it."""
+    for proc in procs:
+        proc.terminate()
+        proc.wait()
+
+
 def send(conn, n, key):
     headers = {"Content-Type": "application/json"}
     if key:
@@ -148,10 +155,7 @@ def main():
         print(f"  keyed:  {' / '.join(f'{x:,.0f}' for x in results['keyed'])}")
         print(f"  key + budget + rate limit: {(keyed / plain - 1) * 100:+.1f}%")
     finally:
-        daemon.terminate()
-        daemon.wait()
-        fake.terminate()
-        fake.wait()
+        stop(daemon, fake)
 
 
 if __name__ == "__main__":

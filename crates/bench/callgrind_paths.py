@@ -26,7 +26,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from callgrind_keys import free_port, send, start_fake, total_ir, wait_http  # noqa: E402
+from callgrind_keys import free_port, send, start_fake, stop, total_ir, wait_http  # noqa: E402
 
 INPUT = json.dumps({"content": "hello there, how are you today"})
 
@@ -90,10 +90,7 @@ def measure(ferry, target_dir, path, n):
         dump = sorted(set(glob.glob(f"{out}.{daemon.pid}*")) - before)[-1]
         return total_ir(dump) / n, dump
     finally:
-        daemon.terminate()
-        daemon.wait()
-        fake.terminate()
-        fake.wait()
+        stop(daemon, fake)
 
 
 def main():

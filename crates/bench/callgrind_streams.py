@@ -25,7 +25,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from callgrind_keys import free_port, start_fake, total_ir, wait_http  # noqa: E402
+from callgrind_keys import free_port, start_fake, stop, total_ir, wait_http  # noqa: E402
 from ttft_builds import PROTOCOLS, TEXT  # noqa: E402
 
 KINDS = {f"{name}-stream": (path, body) for name, (path, _, body, _) in PROTOCOLS.items()}
@@ -90,10 +90,7 @@ def main():
             shutil.copy(dump, os.path.join(out_dir, kind))
             print(f"  {kind}: {total_ir(dump) / args.requests:,.0f}", flush=True)
     finally:
-        daemon.terminate()
-        daemon.wait()
-        fake.terminate()
-        fake.wait()
+        stop(daemon, fake)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from callgrind_keys import free_port, start_fake, wait_http  # noqa: E402
+from callgrind_keys import free_port, start_fake, stop, wait_http  # noqa: E402
 
 TEXT = "hello there, how are you today"
 PROTOCOLS = {
@@ -131,11 +131,7 @@ def main():
             print(f"{protocol}: direct {direct:.3f} ms; TTFT added p50 (two daemons each): {row}",
                   flush=True)
     finally:
-        for _, _, proc in daemons:
-            proc.terminate()
-            proc.wait()
-        fake.terminate()
-        fake.wait()
+        stop(*(proc for _, _, proc in daemons), fake)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

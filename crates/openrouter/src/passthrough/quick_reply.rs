@@ -339,22 +339,35 @@ mod tests {
     #[test]
     fn answers_as_the_serde_probe_does() {
         let variant = r#"{"model":"m","choices":[{"index":1,"message":{"content":"no"}},{"index":0,"finish_reason":"length","message":{"role":"assistant","content":"tab\there","tool_calls":[],"reasoning":"r"}}],"usage":{"prompt_tokens":1.5e1,"completion_tokens":-3,"cost":0}}"#;
+        assert!([REPLY, variant]
+            .iter()
+            .all(|b| read(b.as_bytes()).is_some()));
+        assert!(agrees_with_serde(&[REPLY, variant], quick, by_serde) > 30_000);
+    }
+
+    /// Over every body one edit away from each of `bases`: where `quick` answers, `serde`
+    /// answers the same; where the serde probe fails, `quick` declines. How many bodies.
+    fn agrees_with_serde<T: PartialEq + std::fmt::Debug>(
+        bases: &[&str],
+        quick: fn(&[u8]) -> Option<T>,
+        serde: fn(&str) -> Option<T>,
+    ) -> usize {
         let mut checked = 0;
-        for base in [REPLY, variant] {
-            assert!(read(base.as_bytes()).is_some());
+        for base in bases {
             for body in crate::json_scan::one_edit_away(base) {
-                let quick = quick(&body);
-                let serde = std::str::from_utf8(&body).ok().and_then(by_serde);
-                if quick.is_some() {
-                    assert_eq!(quick, serde, "{}", String::from_utf8_lossy(&body));
+                let q = quick(&body);
+                let text = String::from_utf8_lossy(&body);
+                if q.is_some() {
+                    let s = std::str::from_utf8(&body).ok().and_then(serde);
+                    assert_eq!(q, s, "{text}");
                 }
                 if serde_json::from_slice::<ReplyProbe>(&body).is_err() {
-                    assert!(quick.is_none(), "{}", String::from_utf8_lossy(&body));
+                    assert!(q.is_none(), "{text}");
                 }
                 checked += 1;
             }
         }
-        assert!(checked > 30_000);
+        checked
     }
 
     /// A chunk's model, usage, and first choice (output, text, finish reason), as both
@@ -419,22 +432,10 @@ mod tests {
             r#"{"choices":[{"index":1,"delta":{"content":"no"}},{"delta":null,"message":{"content":"a\n\"b\"","reasoning":"\u00e9"},"finish_reason":"length"}],"usage":null,"error":null}"#,
             r#"{"id":"gen-1","choices":[],"usage":{"prompt_tokens":8,"completion_tokens":9,"cost":0}}"#,
         ];
-        let mut checked = 0;
         for base in chunks {
             assert!(read_chunk(base.as_bytes()).is_some(), "{base}");
             assert_eq!(chunk_quick(base.as_bytes()), chunk_by_serde(base), "{base}");
-            for body in crate::json_scan::one_edit_away(base) {
-                let quick = chunk_quick(&body);
-                let serde = std::str::from_utf8(&body).ok().and_then(chunk_by_serde);
-                if quick.is_some() {
-                    assert_eq!(quick, serde, "{}", String::from_utf8_lossy(&body));
-                }
-                if serde_json::from_slice::<ReplyProbe>(&body).is_err() {
-                    assert!(quick.is_none(), "{}", String::from_utf8_lossy(&body));
-                }
-                checked += 1;
-            }
         }
-        assert!(checked > 30_000);
+        assert!(agrees_with_serde(&chunks, chunk_quick, chunk_by_serde) > 30_000);
     }
 }
