@@ -1,7 +1,7 @@
 //! The response body of a streamed facade call: upstream SSE chunks forwarded one by one
-//! as they arrive (after the burst that held the first output, which goes out with the
-//! response's head: `ferry_openrouter::passthrough`). A stream that breaks after output
-//! started — cut off, stalled, or an event that is not valid JSON — ends with the
+//! as they arrive, no coalescing, no buffering (the events before the first output are
+//! held by `ferry_openrouter::passthrough` and leave with it). A stream that breaks after
+//! output started — cut off, stalled, or an event that is not valid JSON — ends with the
 //! protocol's own error event (and a warn log line); an error event upstream sent itself
 //! is forwarded as is. A chat stream always ends with `data: [DONE]`. When the shutdown
 //! grace period ends first, the stream ends with the protocol's error event for
