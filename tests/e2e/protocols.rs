@@ -438,15 +438,9 @@ fn recorded_runs_cover_every_protocol() {
     assert!(models.contains(&"hexgrad/kokoro-82m"), "{runs:?}");
 }
 
-/// A streamed reply ends for the client at its protocol's end, and what upstream sends
-/// after it (a Responses stream's trailing `data: [DONE]`, the body's last chunk) is still
-/// read, so ferry's connection to upstream is kept for the next call: every protocol's
-/// streams, one after another, over the connection the first one opened.
-#[test]
-fn streamed_replies_leave_the_upstream_connection_open_for_the_next_call() {
-    let r = rig_with(&[]);
-    let port = r.d.port;
-    let calls: [(&str, Value); 3] = [
+/// A streamed call of each protocol: chat, Responses, Messages (path and body).
+fn streamed_calls() -> [(&'static str, Value); 3] {
+    [
         (
             "/openai/v1/chat/completions",
             json!({"model": "openai/gpt-5.4-mini", "stream": true,
@@ -460,8 +454,18 @@ fn streamed_replies_leave_the_upstream_connection_open_for_the_next_call() {
             "/anthropic/v1/messages",
             messages_body("anthropic/claude-sonnet-4-5", true),
         ),
-    ];
-    for (path, body) in &calls {
+    ]
+}
+
+/// A streamed reply ends for the client at its protocol's end, and what upstream sends
+/// after it (a Responses stream's trailing `data: [DONE]`, the body's last chunk) is still
+/// read, so ferry's connection to upstream is kept for the next call: every protocol's
+/// streams, one after another, over the connection the first one opened.
+#[test]
+fn streamed_replies_leave_the_upstream_connection_open_for_the_next_call() {
+    let r = rig_with(&[]);
+    let port = r.d.port;
+    for (path, body) in &streamed_calls() {
         // The first call opens the connection; the five after it must reuse it.
         let (status, text) = post(port, path, &[], body);
         assert_eq!(status, 200, "{path}: {text}");
@@ -498,30 +502,19 @@ fn streamed_replies_leave_the_upstream_connection_open_for_the_next_call() {
 #[ignore = "needs strace (Debian's `strace`): .ci/run installs it and runs this test"]
 fn a_streams_first_token_leaves_in_its_first_write() {
     let (_fake, env, mut d) = daemon_on_one_cpu();
-    let calls: [(&str, Value, &str); 3] = [
-        (
-            "/openai/v1/chat/completions",
-            json!({"model": "openai/gpt-5.4-mini", "stream": true,
-                   "messages": [{"role": "user", "content": "hi"}]}),
-            r#""content":"echo:"#,
-        ),
-        (
-            "/openai/v1/responses",
-            json!({"model": "openai/gpt-5.4-mini", "stream": true, "input": "hi"}),
-            r#""delta":"echo:"#,
-        ),
-        (
-            "/anthropic/v1/messages",
-            messages_body("anthropic/claude-sonnet-4-5", true),
-            r#""text":"echo:"#,
-        ),
-    ];
-    for (path, body, _) in &calls {
+    let calls = streamed_calls();
+    for (path, body) in &calls {
         let (status, text) = post(d.port, path, &[], body);
         assert_eq!(status, 200, "warm-up {path}: {text}");
     }
+    // The fake's first piece of text in each protocol (it echoes "echo: hi" in two).
+    let tokens = [
+        r#""content":"echo:"#,
+        r#""delta":"echo:"#,
+        r#""text":"echo:"#,
+    ];
     let pid = d.child.as_ref().expect("the daemon").id();
-    for (i, (path, body, token)) in calls.iter().enumerate() {
+    for (i, ((path, body), token)) in calls.iter().zip(tokens).enumerate() {
         let tracer = WriteTrace::attach(pid, &env.dir.path().join(format!("writes-{i}.trace")));
         let (status, text) = post(d.port, path, &[], body);
         let trace = tracer.finish();
