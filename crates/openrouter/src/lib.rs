@@ -27,6 +27,7 @@ mod outcome;
 mod passthrough;
 mod provider;
 mod provider_client;
+mod raw_object;
 mod redact;
 mod response;
 mod retry;
@@ -48,6 +49,7 @@ pub use passthrough::{
     StreamSummary, Usage,
 };
 pub use provider::Provider;
+pub use raw_object::{ObjectWriter, RawObject};
 pub use redact::{redact_text, REDACTED};
 pub use retry::{call_with_retries, chat_with_retries, parse_retry_after, Attempt, RetryPolicy};
 pub use types::{ChatOutcome, ChatRequest, PassRequest, Protocol, StreamEvent, ToolCall, ToolDefs};

@@ -177,8 +177,8 @@ pub struct PassRequest {
     pub model: String,
     /// Ask for an SSE stream.
     pub stream: bool,
-    /// The client's body.
-    pub body: Map<String, Value>,
+    /// The client's body, as its text.
+    pub body: crate::RawObject,
     /// Client headers forwarded as given (`anthropic-version`, `anthropic-beta`).
     pub headers: Vec<(String, String)>,
     /// The route's and model's params (fill gaps; response-cache headers).

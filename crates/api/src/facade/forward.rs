@@ -16,8 +16,8 @@ use ferry_engine::{
     current_caller, Admission, Caller, EngineError, FacadeCallTrace, FacadeRequest, FacadeRunEnd,
     FacadeTrace, PassCall, Spent,
 };
-use ferry_openrouter::RawReply;
-use serde_json::{json, Map, Value};
+use ferry_openrouter::{RawObject, RawReply};
+use serde_json::{json, Value};
 
 use super::dialect::Dialect;
 use super::stream::{FacadeStream, StreamEnd};
@@ -54,7 +54,7 @@ pub async fn forward(
         Ok(m) => m,
         Err(p) => return call.fail(p, &FacadeTrace::default(), None),
     };
-    let input = || Value::Object(map.clone());
+    let input = || Value::Object(map.to_map());
     let record = match record_start(s, headers, dialect.record_name(), input).await {
         Ok(r) => r,
         Err(p) => return call.fail(p, &FacadeTrace::default(), None),
@@ -204,10 +204,10 @@ async fn admit(
     s: &AppState,
     caller: &Caller,
     dialect: Dialect,
-    map: &Map<String, Value>,
+    map: &RawObject,
     body_len: usize,
 ) -> Result<Option<Admission>, EngineError> {
-    let Some(selector) = map.get("model").and_then(Value::as_str) else {
+    let Some(Ok(selector)) = map.read::<String>("model") else {
         return Ok(None);
     };
     let bound = match dialect {
@@ -216,10 +216,10 @@ async fn admit(
     };
     let max_tokens = bound
         .iter()
-        .filter_map(|k| map.get(*k).and_then(Value::as_u64))
+        .filter_map(|k| map.read::<u64>(k).and_then(Result::ok))
         .min();
     s.engine
-        .admit_facade(caller, selector, max_tokens, body_len)
+        .admit_facade(caller, &selector, max_tokens, body_len)
         .await
         .map(Some)
 }
@@ -252,12 +252,12 @@ async fn open(
     s: &AppState,
     dialect: Dialect,
     headers: &HeaderMap,
-    map: Map<String, Value>,
+    map: RawObject,
     collect_text: bool,
     trace: &mut FacadeTrace,
 ) -> Result<RawReply, EngineError> {
     if dialect == Dialect::Chat {
-        let req = FacadeRequest::parse(map)?;
+        let req = FacadeRequest::parse(map.to_map())?;
         return s.engine.facade_open(req, collect_text, trace).await;
     }
     let mut call = PassCall::parse(dialect.protocol(), map)?;
@@ -344,8 +344,9 @@ fn millis(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The body as a JSON object, or the problem saying what is wrong with it.
-pub fn parse_body(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, Problem> {
+/// The body as a JSON object kept as the client's text ([`RawObject`]), or the problem
+/// saying what is wrong with it.
+pub fn parse_body(body: Result<Bytes, BytesRejection>) -> Result<RawObject, Problem> {
     let bytes = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Problem::new(
@@ -357,7 +358,7 @@ pub fn parse_body(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Val
             Problem::new(400, ProblemCode::InvalidBody, e.body_text())
         }
     })?;
-    serde_json::from_slice::<Map<String, Value>>(&bytes).map_err(|e| {
+    RawObject::parse(&bytes).map_err(|e| {
         let what = match e.classify() {
             serde_json::error::Category::Io => "read error",
             serde_json::error::Category::Syntax => "syntax error",

@@ -65,7 +65,7 @@ pub async fn count_tokens(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let map = match parse_body(body) {
-        Ok(m) => m,
+        Ok(m) => m.to_map(),
         Err(p) => return Dialect::Messages.respond(p),
     };
     if !matches!(map.get("messages"), Some(Value::Array(_))) {

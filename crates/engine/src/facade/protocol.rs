@@ -4,8 +4,8 @@
 //! protocol cannot do without, and forwards everything else as the client sent it.
 
 use ferry_config::{parse_provider_routing_json, ProviderRouting};
-use ferry_openrouter::Protocol;
-use serde_json::{Map, Value};
+use ferry_openrouter::{Protocol, RawObject};
+use serde_json::Value;
 
 use crate::EngineError;
 
@@ -18,8 +18,9 @@ pub struct PassCall {
     pub selector: String,
     /// `stream`.
     pub stream: bool,
-    /// The rest of the body, forwarded as given (without `model`, `stream`, `provider`).
-    pub body: Map<String, Value>,
+    /// The rest of the body, forwarded as the client wrote it (without `model`, `stream`,
+    /// `provider`).
+    pub body: RawObject,
     /// Client headers that travel upstream (`anthropic-version`, `anthropic-beta`).
     pub headers: Vec<(String, String)>,
     /// The client's `provider` routing.
@@ -31,14 +32,12 @@ fn bad(code: &'static str, message: impl Into<String>) -> EngineError {
 }
 
 impl PassCall {
-    /// Validates a request body of `protocol`.
-    pub fn parse(
-        protocol: Protocol,
-        mut body: Map<String, Value>,
-    ) -> Result<PassCall, EngineError> {
+    /// Validates a request body of `protocol`. Only the members ferry reads are parsed;
+    /// the rest stay the client's text.
+    pub fn parse(protocol: Protocol, mut body: RawObject) -> Result<PassCall, EngineError> {
         let selector = match body.remove("model") {
-            Some(Value::String(s)) if !s.trim().is_empty() => s,
-            None | Some(Value::Null) => {
+            Some(Ok(Value::String(s))) if !s.trim().is_empty() => s,
+            None | Some(Ok(Value::Null)) => {
                 return Err(bad(
                     "missing_model",
                     "model is required: a model on the default route (openai/gpt-5.4-mini) or ROUTE/MODEL; list them with GET /openai/v1/models",
@@ -52,8 +51,8 @@ impl PassCall {
             }
         };
         let stream = match body.remove("stream") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => b,
+            None | Some(Ok(Value::Null)) => false,
+            Some(Ok(Value::Bool(b))) => b,
             Some(_) => return Err(bad("invalid_stream", "stream must be true or false")),
         };
         if stream && protocol == Protocol::Embeddings {
@@ -63,9 +62,15 @@ impl PassCall {
             ));
         }
         let provider = match body.remove("provider") {
-            None | Some(Value::Null) => ProviderRouting::default(),
-            Some(v) => parse_provider_routing_json(&v)
+            None | Some(Ok(Value::Null)) => ProviderRouting::default(),
+            Some(Ok(v)) => parse_provider_routing_json(&v)
                 .map_err(|e| bad("invalid_provider_routing", format!("provider: {e}")))?,
+            Some(Err(e)) => {
+                return Err(bad(
+                    "invalid_provider_routing",
+                    format!("provider: {e}"),
+                ))
+            }
         };
         required_fields(protocol, &body)?;
         Ok(PassCall {
@@ -79,31 +84,28 @@ impl PassCall {
     }
 }
 
-/// The fields a protocol cannot do without, with the shape each must have.
-fn required_fields(protocol: Protocol, body: &Map<String, Value>) -> Result<(), EngineError> {
-    let text_or_list =
-        |v: Option<&Value>| matches!(v, Some(Value::String(_)) | Some(Value::Array(_)));
+/// The fields a protocol cannot do without, with the shape each must have (read from the
+/// first character of their text: a string or an array).
+fn required_fields(protocol: Protocol, body: &RawObject) -> Result<(), EngineError> {
+    let text_or_list = |key: &str| matches!(body.kind(key), Some(b'"' | b'['));
     match protocol {
-        Protocol::Responses if !text_or_list(body.get("input")) => Err(bad(
+        Protocol::Responses if !text_or_list("input") => Err(bad(
             "invalid_input",
             "input is required: a string, or an array of input items such as {\"role\": \"user\", \"content\": \"…\"}",
         )),
-        Protocol::Embeddings if !text_or_list(body.get("input")) => Err(bad(
+        Protocol::Embeddings if !text_or_list("input") => Err(bad(
             "invalid_input",
             "input is required: a string or an array of strings (or token arrays) to embed",
         )),
         Protocol::Messages => {
-            match body.get("messages") {
-                Some(Value::Array(list)) if !list.is_empty() => {}
-                _ => {
-                    return Err(bad(
-                        "invalid_messages",
-                        "messages is required: a non-empty array of {role, content} objects",
-                    ))
-                }
+            if !body.is_nonempty_array("messages") {
+                return Err(bad(
+                    "invalid_messages",
+                    "messages is required: a non-empty array of {role, content} objects",
+                ));
             }
-            match body.get("max_tokens") {
-                Some(v) if v.as_u64().is_some_and(|n| n > 0) => Ok(()),
+            match body.read::<Value>("max_tokens") {
+                Some(Ok(v)) if v.as_u64().is_some_and(|n| n > 0) => Ok(()),
                 _ => Err(bad(
                     "invalid_max_tokens",
                     "max_tokens is required: a positive integer bounding the reply",
@@ -120,7 +122,8 @@ mod tests {
     use serde_json::json;
 
     fn parse(protocol: Protocol, v: Value) -> Result<PassCall, EngineError> {
-        PassCall::parse(protocol, v.as_object().unwrap().clone())
+        let text = bytes::Bytes::from(serde_json::to_vec(&v).unwrap());
+        PassCall::parse(protocol, RawObject::parse(&text).unwrap())
     }
 
     #[test]
@@ -135,9 +138,24 @@ mod tests {
         assert_eq!(c.selector, "anthropic/claude-sonnet-4-5");
         assert!(c.stream);
         assert_eq!(c.provider.0["order"], json!(["anthropic"]));
-        let mut keys: Vec<&str> = c.body.keys().map(String::as_str).collect();
+        let mut keys: Vec<&str> = c.body.keys().collect();
         keys.sort_unstable();
         assert_eq!(keys, vec!["max_tokens", "messages", "metadata", "system"]);
+    }
+
+    #[test]
+    fn reads_the_clients_text_as_it_was_written() {
+        let text = bytes::Bytes::from_static(
+            b"{ \"model\" : \"m\", \"max_tokens\":\n 5, \"messages\" : [\n ] , \"system\": \"s\" }",
+        );
+        let e = PassCall::parse(Protocol::Messages, RawObject::parse(&text).unwrap()).unwrap_err();
+        assert_eq!(e.code(), "invalid_messages", "an empty array across lines");
+        let text = bytes::Bytes::from_static(
+            b"{ \"model\" : \"m\", \"max_tokens\":\n 5, \"messages\" : [\n {} ] , \"stream\" : null }",
+        );
+        let c = PassCall::parse(Protocol::Messages, RawObject::parse(&text).unwrap()).unwrap();
+        assert!(!c.stream);
+        assert_eq!(c.body.get("messages").unwrap(), b"[\n {} ]");
     }
 
     #[test]
@@ -175,6 +193,28 @@ mod tests {
                 json!({"model": "m", "messages": [{"role": "user", "content": "x"}]}),
                 "invalid_max_tokens",
             ),
+            (
+                Protocol::Messages,
+                json!({"model": "m", "max_tokens": 5, "messages": []}),
+                "invalid_messages",
+            ),
+            (
+                Protocol::Messages,
+                json!({"model": "m", "max_tokens": 5, "messages": {"role": "user"}}),
+                "invalid_messages",
+            ),
+            (
+                Protocol::Messages,
+                json!({"model": "m", "max_tokens": 0, "messages": [{}]}),
+                "invalid_max_tokens",
+            ),
+            (
+                Protocol::Messages,
+                json!({"model": "m", "max_tokens": "5", "messages": [{}]}),
+                "invalid_max_tokens",
+            ),
+            (Protocol::Responses, json!({"model": "m", "input": 5}), "invalid_input"),
+            (Protocol::Responses, json!({"model": "m", "input": null}), "invalid_input"),
             (
                 Protocol::Messages,
                 json!({"model": "m", "max_tokens": 5, "messages": [{}], "provider": {"order": 1}}),

@@ -1,6 +1,6 @@
 //! Pass-through calls for the facade's client protocols (chat completions, Responses,
 //! Anthropic Messages, embeddings). A chat request is shaped exactly like a session's
-//! ([`crate::shape`]), the others by [`crate::shape::build_pass_body`]; all are sent by the
+//! ([`crate::shape`]), the others by [`crate::shape::encode_pass_body`]; all are sent by the
 //! same transport, and the reply comes back as bytes instead of a parsed
 //! [`crate::ChatOutcome`]: the JSON body after validation, or the SSE stream chunk by
 //! chunk, untouched, once its first output event has been validated. Until that point
@@ -309,12 +309,12 @@ impl Outgoing {
         req: &PassRequest,
         api_key: &str,
     ) -> Result<Self, UpstreamError> {
-        let value = shape::build_pass_body(req, client.is_verified());
+        let encoded = shape::encode_pass_body(req, client.is_verified());
         Ok(Outgoing {
             protocol: req.protocol,
             model: req.model.clone(),
             thinking: None,
-            body: encode(serde_json::to_vec(&value), &req.model, api_key)?,
+            body: encode(encoded, &req.model, api_key)?,
             headers: client.pass_headers(req),
         })
     }

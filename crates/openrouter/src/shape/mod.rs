@@ -19,7 +19,7 @@ use family::Family;
 pub use fields::{
     classify_field, FieldClass, FORWARDED_KEYS, HANDLED_KEYS, OPENAI_ONLY_KEYS, PORTABLE_KEYS,
 };
-pub use protocol::{build_pass_body, RESPONSES_STRIPPED_KEYS};
+pub use protocol::{encode_pass_body, RESPONSES_STRIPPED_KEYS};
 
 /// OpenAI-only fields that are never forwarded, even when present in `extra`.
 pub const STRIPPED_EXTRA_KEYS: &[&str] = &[

@@ -6,10 +6,11 @@
 //! OpenAI-only fields dropped.
 
 use ferry_config::ModelParams;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::family::Family;
 use crate::types::{PassRequest, Protocol};
+use crate::{ObjectWriter, RawObject};
 
 /// Fields dropped from a Responses request (OpenAI-only shaping, spec §8): storage on
 /// OpenAI's side, OpenAI service tiers, OpenAI prompt-cache hints and safety ids, and
@@ -49,53 +50,68 @@ impl Protocol {
     }
 }
 
-/// The JSON body for `req`'s protocol endpoint.
-pub fn build_pass_body(req: &PassRequest, verified: bool) -> Value {
-    let mut body = Map::with_capacity(req.body.len() + 2);
-    body.insert("model".into(), json!(req.model));
+/// Members of the client's body that ferry reads and writes itself: the selector (sent as
+/// the wire model), `stream`, and `provider` (merged with the route's).
+const READ_KEYS: &[&str] = &["model", "stream", "provider"];
+
+/// The JSON body for `req`'s protocol endpoint: the wire `model`, then the client's
+/// members as the client wrote them (but those ferry reads itself and the protocol's
+/// OpenAI-only ones), then what ferry adds.
+pub fn encode_pass_body(req: &PassRequest, verified: bool) -> serde_json::Result<Vec<u8>> {
+    let size: usize = req.body.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
+    let mut out = ObjectWriter::with_capacity(size + req.model.len() + 64);
+    out.value("model", &req.model)?;
     let stripped = req.protocol.stripped_keys();
-    for (key, value) in &req.body {
-        if key != "model" && !stripped.contains(&key.as_str()) {
-            body.insert(key.clone(), value.clone());
+    for (key, value) in req.body.iter() {
+        if !READ_KEYS.contains(&key) && !stripped.contains(&key) {
+            out.raw(key, value);
         }
     }
     if req.protocol != Protocol::Embeddings && req.stream {
-        body.insert("stream".into(), Value::Bool(true));
+        out.value("stream", &true)?;
     }
     if !verified {
-        return Value::Object(body);
+        return Ok(out.finish());
     }
     if !req.provider.0.is_empty() {
-        body.insert("provider".into(), Value::Object(req.provider.0.clone()));
+        out.value("provider", &req.provider.0)?;
     }
-    fill_params(req.protocol, &req.params, &mut body);
-    if req.protocol == Protocol::Responses && !body.contains_key("reasoning") {
+    fill_params(req.protocol, &req.params, &req.body, &mut out)?;
+    if req.protocol == Protocol::Responses && !req.body.contains_key("reasoning") {
         if let Some(effort) = Family::of(&req.model).reasoning_effort(req.params.thinking) {
-            body.insert("reasoning".into(), json!({"effort": effort}));
+            out.value("reasoning", &json!({"effort": effort}))?;
         }
     }
-    Value::Object(body)
+    Ok(out.finish())
 }
 
 /// The route's and model's params, where the client did not set them.
-fn fill_params(protocol: Protocol, params: &ModelParams, body: &mut Map<String, Value>) {
+fn fill_params(
+    protocol: Protocol,
+    params: &ModelParams,
+    body: &RawObject,
+    out: &mut ObjectWriter,
+) -> serde_json::Result<()> {
     if protocol == Protocol::Embeddings {
-        return;
+        return Ok(());
     }
     let mut fill = |key: &str, value: Value| {
-        if !body.contains_key(key) {
-            body.insert(key.to_owned(), value);
+        if body.contains_key(key) {
+            Ok(())
+        } else {
+            out.value(key, &value)
         }
     };
     if let Some(v) = params.temperature {
-        fill("temperature", json!(v));
+        fill("temperature", json!(v))?;
     }
     if let Some(v) = params.top_p {
-        fill("top_p", json!(v));
+        fill("top_p", json!(v))?;
     }
     if let (Some(v), Some(key)) = (params.max_tokens, protocol.max_tokens_key()) {
-        fill(key, json!(v));
+        fill(key, json!(v))?;
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -103,12 +119,16 @@ mod tests {
     use super::*;
     use ferry_config::{ProviderRouting, ThinkingLevel};
 
+    fn build_pass_body(req: &PassRequest, verified: bool) -> Value {
+        serde_json::from_slice(&encode_pass_body(req, verified).unwrap()).unwrap()
+    }
+
     fn request(protocol: Protocol, body: Value) -> PassRequest {
         PassRequest {
             protocol,
             model: "anthropic/claude-sonnet-4-5".into(),
             stream: body.get("stream").and_then(Value::as_bool) == Some(true),
-            body: body.as_object().cloned().unwrap_or_default(),
+            body: RawObject::from_map(body.as_object().unwrap()),
             headers: Vec::new(),
             params: ModelParams::default(),
             provider: ProviderRouting::default(),

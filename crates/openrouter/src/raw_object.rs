@@ -1,0 +1,304 @@
+//! A request body kept as its client's text: a JSON object read once (its grammar checked
+//! by serde_json), its top-level members remembered as slices of the body, and written
+//! out again with a few members replaced, dropped or added — without building a JSON tree
+//! of what ferry only forwards. An agent's request is mostly conversation and tool
+//! definitions (tens to hundreds of KB) that ferry never looks into; parsing them into
+//! `serde_json::Value`s, copying and re-encoding them cost ~9× what checking them does.
+
+use std::fmt;
+
+use bytes::Bytes;
+use serde::de::{DeserializeOwned, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+/// A JSON object's top-level members, each value the client's text.
+#[derive(Clone, Default)]
+pub struct RawObject {
+    members: Vec<(String, Bytes)>,
+}
+
+impl fmt::Debug for RawObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(
+                self.members
+                    .iter()
+                    .map(|(k, v)| (k, String::from_utf8_lossy(v))),
+            )
+            .finish()
+    }
+}
+
+impl RawObject {
+    /// Reads `text`, which must be one JSON object (serde_json's grammar and errors). A
+    /// member named twice keeps its first place and its last value, as a
+    /// `serde_json::Map` does.
+    pub fn parse(text: &Bytes) -> serde_json::Result<RawObject> {
+        let mut de = serde_json::Deserializer::from_slice(text);
+        let members = de.deserialize_map(MembersVisitor)?;
+        de.end()?;
+        let base = text.as_ptr() as usize;
+        let members = members
+            .into_iter()
+            .map(|(key, value)| {
+                let start = value.get().as_ptr() as usize - base;
+                (key, text.slice(start..start + value.get().len()))
+            })
+            .collect();
+        Ok(RawObject { members })
+    }
+
+    /// The object `map` encodes to (for callers that already hold a tree, and tests).
+    pub fn from_map(map: &Map<String, Value>) -> RawObject {
+        let members = map
+            .iter()
+            .map(|(k, v)| {
+                let text = serde_json::to_vec(v).expect("a Value always encodes");
+                (k.clone(), Bytes::from(text))
+            })
+            .collect();
+        RawObject { members }
+    }
+
+    /// How many members.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// No members.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// The members' names, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.members.iter().map(|(k, _)| k.as_str())
+    }
+
+    /// The members, each value as the client's JSON text.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.members.iter().map(|(k, v)| (k.as_str(), &v[..]))
+    }
+
+    /// Whether `key` is a member.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.members.iter().any(|(k, _)| k == key)
+    }
+
+    /// The JSON text of member `key`.
+    pub fn get(&self, key: &str) -> Option<&[u8]> {
+        self.members
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| &v[..])
+    }
+
+    /// Member `key` read as a `T`.
+    pub fn read<T: DeserializeOwned>(&self, key: &str) -> Option<serde_json::Result<T>> {
+        self.get(key).map(serde_json::from_slice)
+    }
+
+    /// Member `key` as a JSON value (`None` when absent).
+    pub fn value(&self, key: &str) -> Option<Value> {
+        self.read::<Value>(key).and_then(Result::ok)
+    }
+
+    /// Takes member `key` out, read as a JSON value. Reading fails only on what the
+    /// grammar check lets through and a tree cannot hold: a string with a lone surrogate
+    /// escape (`"\ud800"`).
+    pub fn remove(&mut self, key: &str) -> Option<serde_json::Result<Value>> {
+        let at = self.members.iter().position(|(k, _)| k == key)?;
+        let (_, text) = self.members.remove(at);
+        Some(serde_json::from_slice(&text))
+    }
+
+    /// The whole object as a tree. A member a tree cannot hold (a lone surrogate escape)
+    /// is kept as a string of its JSON text.
+    pub fn to_map(&self) -> Map<String, Value> {
+        self.members
+            .iter()
+            .map(|(k, v)| {
+                let value = serde_json::from_slice(v)
+                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(v).into_owned()));
+                (k.clone(), value)
+            })
+            .collect()
+    }
+
+    /// The first character of member `key`'s JSON text (`[`, `{`, `"`, a digit…).
+    pub fn kind(&self, key: &str) -> Option<u8> {
+        self.get(key).and_then(|v| v.first().copied())
+    }
+
+    /// Whether member `key` is an array with at least one element.
+    pub fn is_nonempty_array(&self, key: &str) -> bool {
+        self.get(key).is_some_and(|v| {
+            v.first() == Some(&b'[')
+                && v[1..]
+                    .iter()
+                    .find(|b| !b.is_ascii_whitespace())
+                    .is_some_and(|b| *b != b']')
+        })
+    }
+}
+
+/// Writes a JSON object member by member: the client's members as their text, others
+/// encoded.
+pub struct ObjectWriter {
+    out: Vec<u8>,
+    first: bool,
+}
+
+impl ObjectWriter {
+    /// An object of about `capacity` bytes.
+    pub fn with_capacity(capacity: usize) -> ObjectWriter {
+        let mut out = Vec::with_capacity(capacity + 2);
+        out.push(b'{');
+        ObjectWriter { out, first: true }
+    }
+
+    fn key(&mut self, key: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        serde_json::to_writer(&mut self.out, key).expect("a string always encodes");
+        self.out.push(b':');
+    }
+
+    /// A member whose value is JSON text already checked.
+    pub fn raw(&mut self, key: &str, json: &[u8]) {
+        self.key(key);
+        self.out.extend_from_slice(json);
+    }
+
+    /// A member whose value is encoded here.
+    pub fn value<T: serde::Serialize + ?Sized>(
+        &mut self,
+        key: &str,
+        value: &T,
+    ) -> serde_json::Result<()> {
+        self.key(key);
+        serde_json::to_writer(&mut self.out, value)
+    }
+
+    /// The object's text.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.out.push(b'}');
+        self.out
+    }
+}
+
+/// Collects an object's members as borrowed text, folding a repeated member into its
+/// first place.
+struct MembersVisitor;
+
+impl<'de> Visitor<'de> for MembersVisitor {
+    type Value = Vec<(String, &'de RawValue)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members: Vec<(String, &'de RawValue)> = Vec::with_capacity(16);
+        while let Some(key) = map.next_key::<String>()? {
+            let value: &'de RawValue = map.next_value()?;
+            match members.iter_mut().find(|(k, _)| *k == key) {
+                Some(slot) => slot.1 = value,
+                None => members.push((key, value)),
+            }
+        }
+        Ok(members)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(text: &str) -> serde_json::Result<RawObject> {
+        RawObject::parse(&Bytes::copy_from_slice(text.as_bytes()))
+    }
+
+    #[test]
+    fn members_are_the_clients_text() {
+        let o = parse(r#" { "model" : "a/b", "messages":[ {"role":"user","content":"h\u00e9"} ], "n": 1.50 } "#)
+            .unwrap();
+        assert_eq!(o.keys().collect::<Vec<_>>(), ["model", "messages", "n"]);
+        assert_eq!(o.get("n").unwrap(), b"1.50");
+        assert_eq!(
+            o.get("messages").unwrap(),
+            br#"[ {"role":"user","content":"h\u00e9"} ]"#
+        );
+        assert_eq!(o.value("model"), Some(json!("a/b")));
+        assert!(o.is_nonempty_array("messages"));
+        assert_eq!(o.kind("model"), Some(b'"'));
+    }
+
+    #[test]
+    fn a_repeated_member_keeps_its_place_and_its_last_value() {
+        let o = parse(r#"{"a":1,"b":2,"a":3}"#).unwrap();
+        let tree: Map<String, Value> = serde_json::from_str(r#"{"a":1,"b":2,"a":3}"#).unwrap();
+        assert_eq!(o.to_map(), tree);
+        assert_eq!(o.keys().collect::<Vec<_>>(), ["a", "b"]);
+    }
+
+    #[test]
+    fn refuses_what_serde_refuses_with_its_category() {
+        use serde_json::error::Category;
+        for (text, category) in [
+            ("[1]", Category::Data),
+            ("\"x\"", Category::Data),
+            ("{\"a\":1", Category::Eof),
+            ("{\"a\":1}}", Category::Syntax),
+            ("{\"a\":tru}", Category::Syntax),
+            ("{\"a\":\"\u{1}\"}", Category::Syntax),
+            ("{a:1}", Category::Syntax),
+            ("", Category::Eof),
+        ] {
+            let e = parse(text).expect_err(text);
+            assert_eq!(e.classify(), category, "{text}");
+            let tree = serde_json::from_str::<Map<String, Value>>(text).expect_err(text);
+            assert_eq!(tree.classify(), category, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_lone_surrogate_passes_as_the_clients_text() {
+        let mut o = parse(r#"{"a":"\ud800","b":1}"#).unwrap();
+        assert_eq!(o.get("a").unwrap(), br#""\ud800""#);
+        assert_eq!(o.to_map()["a"], json!(r#""\ud800""#));
+        assert!(o.remove("a").unwrap().is_err());
+        assert_eq!(o.keys().collect::<Vec<_>>(), ["b"]);
+    }
+
+    #[test]
+    fn empty_arrays_are_told_apart() {
+        let o = parse(r#"{"a":[ ],"b":[0],"c":{},"d":"[x]"}"#).unwrap();
+        assert!(!o.is_nonempty_array("a"));
+        assert!(o.is_nonempty_array("b"));
+        assert!(!o.is_nonempty_array("c"));
+        assert!(!o.is_nonempty_array("d"));
+        assert!(!o.is_nonempty_array("e"));
+    }
+
+    #[test]
+    fn written_objects_read_back() {
+        let o = parse(r#"{"x":{"y":[1,2]},"k\"ey":"v","drop":true}"#).unwrap();
+        let mut w = ObjectWriter::with_capacity(64);
+        w.value("model", "m").unwrap();
+        for (k, v) in o.iter().filter(|(k, _)| *k != "drop") {
+            w.raw(k, v);
+        }
+        w.value("stream", &true).unwrap();
+        let out: Value = serde_json::from_slice(&w.finish()).unwrap();
+        assert_eq!(
+            out,
+            json!({"model": "m", "x": {"y": [1, 2]}, "k\"ey": "v", "stream": true})
+        );
+        assert_eq!(ObjectWriter::with_capacity(0).finish(), b"{}");
+    }
+}
