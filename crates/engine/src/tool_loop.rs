@@ -395,7 +395,7 @@ impl TurnRunner {
             let tools = self.tools_for(route, &wire);
             let req = ChatRequest {
                 model: wire,
-                messages,
+                messages: messages.into(),
                 stream: true,
                 tool_choice: tools.as_ref().map(|_| json!("auto")),
                 tools,

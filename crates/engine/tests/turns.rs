@@ -127,11 +127,11 @@ async fn a_tool_call_runs_and_its_result_is_fed_back_to_the_model() {
         .filter_map(|t| t["function"]["name"].as_str())
         .collect();
     assert!(offered.contains(&"generate_image"), "{offered:?}");
-    assert!(requests[1].messages[0]["content"]
+    assert!(requests[1].messages.to_vec().unwrap()[0]["content"]
         .to_string()
         .contains("a fox at dusk"));
     // The model's second call sees its tool call and the tool's result.
-    let fed_back = &requests[2].messages;
+    let fed_back = requests[2].messages.to_vec().unwrap();
     let n = fed_back.len();
     assert_eq!(fed_back[n - 2]["tool_calls"][0]["id"], "call_1");
     assert_eq!(fed_back[n - 1]["role"], "tool");
@@ -275,6 +275,8 @@ async fn inputs_sent_together_to_a_new_session_see_the_history_before_them() {
     let contents = |i: usize| -> Vec<String> {
         requests[i]
             .messages
+            .to_vec()
+            .unwrap()
             .iter()
             .filter_map(|m| m["content"].as_str().map(str::to_owned))
             .collect()
@@ -309,10 +311,15 @@ async fn a_pinned_session_runs_on_its_pin_with_its_prompt() {
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].model, "b/second");
     assert!(
-        requests[0].messages.iter().any(|m| m["role"] == "system"
-            && m["content"]
-                .as_str()
-                .is_some_and(|c| c.contains("answer in haiku"))),
+        requests[0]
+            .messages
+            .to_vec()
+            .unwrap()
+            .iter()
+            .any(|m| m["role"] == "system"
+                && m["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("answer in haiku"))),
         "{:?}",
         requests[0].messages
     );

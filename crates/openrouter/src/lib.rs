@@ -52,4 +52,6 @@ pub use provider::Provider;
 pub use raw_object::{ObjectWriter, RawObject};
 pub use redact::{redact_text, REDACTED};
 pub use retry::{call_with_retries, chat_with_retries, parse_retry_after, Attempt, RetryPolicy};
-pub use types::{ChatOutcome, ChatRequest, PassRequest, Protocol, StreamEvent, ToolCall, ToolDefs};
+pub use types::{
+    ChatOutcome, ChatRequest, Messages, PassRequest, Protocol, StreamEvent, ToolCall, ToolDefs,
+};

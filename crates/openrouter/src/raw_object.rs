@@ -94,6 +94,14 @@ impl RawObject {
             .map(|(_, v)| &v[..])
     }
 
+    /// The JSON text of member `key`, as a slice of the body (no copy).
+    pub fn text(&self, key: &str) -> Option<Bytes> {
+        self.members
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    }
+
     /// Member `key` read as a `T`.
     pub fn read<T: DeserializeOwned>(&self, key: &str) -> Option<serde_json::Result<T>> {
         self.get(key).map(serde_json::from_slice)
@@ -283,6 +291,52 @@ mod tests {
         assert!(!o.is_nonempty_array("c"));
         assert!(!o.is_nonempty_array("d"));
         assert!(!o.is_nonempty_array("e"));
+    }
+
+    /// Over every body one edit away from two requests (with escapes, nesting, numbers,
+    /// a repeated member): the raw object refuses what a serde map refuses (a body that is
+    /// not an object as such), and otherwise reads the tree serde reads, its members in the same
+    /// order — or, where the tree cannot hold an unpaired surrogate escape, keeps the text.
+    #[test]
+    fn reads_what_a_serde_map_reads() {
+        use serde_json::error::Category;
+        let bases = [
+            r#"{"model":"openai/gpt-5.4-mini","messages":[{"role":"user","content":"h\u00e9 \"q\" \ud83d\ude00"}],"temperature":0.5,"stop":["a"],"n":1,"x":null,"ok":true}"#,
+            r#" {"a" : [ 1e3, -0.25, {"b": {}}, [] ] , "a": false, "k\\ey" : "v\n"} "#,
+        ];
+        let mut checked = 0;
+        for base in bases {
+            for body in crate::json_scan::one_edit_away(base) {
+                let text = String::from_utf8_lossy(&body).into_owned();
+                let raw = RawObject::parse(&Bytes::from(body.clone()));
+                let tree = serde_json::from_slice::<Map<String, Value>>(&body);
+                match (raw, tree) {
+                    (Ok(raw), Ok(tree)) => {
+                        assert_eq!(raw.to_map(), tree, "{text}");
+                        assert!(raw.keys().eq(tree.keys().map(String::as_str)), "{text}");
+                    }
+                    // A body cut inside a number is a syntax error to one reader and an
+                    // early end to the other; "not an object" is the same to both.
+                    (Err(r), Err(t)) => assert_eq!(
+                        r.classify() == Category::Data,
+                        t.classify() == Category::Data,
+                        "{text}: {r} / {t}"
+                    ),
+                    (Ok(_), Err(t)) => {
+                        // A `\\u` escape of a surrogate not paired as a tree needs.
+                        let t = t.to_string();
+                        assert!(
+                            t.contains("surrogate") || t.contains("hex escape"),
+                            "{text}: {t}"
+                        );
+                        assert!(text.contains("\\ud"), "{text}: {t}");
+                    }
+                    (Err(r), Ok(_)) => panic!("{text}: refused ({r}) what serde reads"),
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 5_000, "{checked}");
     }
 
     #[test]

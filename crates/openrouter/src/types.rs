@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use ferry_config::{ModelParams, ProviderRouting, ThinkingLevel};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -14,7 +16,7 @@ pub struct ChatRequest {
     /// Wire model id, e.g. `openai/gpt-5.4-mini`.
     pub model: String,
     /// OpenAI-format messages (system/developer/user/assistant/tool).
-    pub messages: Vec<Value>,
+    pub messages: Messages,
     /// Ask for an SSE stream.
     pub stream: bool,
     /// Tool definitions, shared: the same set is offered on every request of a route.
@@ -31,30 +33,73 @@ pub struct ChatRequest {
     pub extra: Map<String, Value>,
 }
 
+/// A request's conversation: a list ferry built (a session's history), or the JSON array a
+/// facade client sent, kept as its text (its roles checked) so that it is forwarded without
+/// being parsed into a tree and encoded again.
+#[derive(Debug, Clone)]
+pub enum Messages {
+    /// Messages as values.
+    List(Vec<Value>),
+    /// A JSON array of messages as the client wrote it.
+    Text(Bytes),
+}
+
+impl Default for Messages {
+    fn default() -> Messages {
+        Messages::List(Vec::new())
+    }
+}
+
+impl From<Vec<Value>> for Messages {
+    fn from(list: Vec<Value>) -> Messages {
+        Messages::List(list)
+    }
+}
+
+impl Messages {
+    /// The messages as values (the text parsed: for the shaping that edits them). Fails
+    /// only on text a tree cannot hold (a lone surrogate escape).
+    pub fn to_vec(&self) -> serde_json::Result<Vec<Value>> {
+        match self {
+            Messages::List(list) => Ok(list.clone()),
+            Messages::Text(text) => serde_json::from_slice(text),
+        }
+    }
+}
+
 /// A list of tool definitions that keeps its JSON encoding once made: a route's set
 /// (~5 KB of JSON) is offered on every model call of its sessions, and is encoded once
-/// instead of on every call.
+/// instead of on every call. A facade client's list is kept as the text it sent, and
+/// parsed only if something asks for the values.
 #[derive(Debug)]
 pub struct ToolDefs {
-    list: Vec<Value>,
-    encoded: std::sync::OnceLock<Box<serde_json::value::RawValue>>,
+    list: std::sync::OnceLock<Vec<Value>>,
+    encoded: std::sync::OnceLock<Bytes>,
 }
 
 impl ToolDefs {
     /// The definitions, not yet encoded.
     pub fn new(list: Vec<Value>) -> ToolDefs {
         ToolDefs {
-            list,
+            list: std::sync::OnceLock::from(list),
             encoded: std::sync::OnceLock::new(),
         }
     }
 
+    /// Definitions given as a JSON array's text (checked by the caller).
+    pub fn from_text(text: Bytes) -> ToolDefs {
+        ToolDefs {
+            list: std::sync::OnceLock::new(),
+            encoded: std::sync::OnceLock::from(text),
+        }
+    }
+
     /// The list as JSON, encoded on first use.
-    pub fn encoded(&self) -> serde_json::Result<&serde_json::value::RawValue> {
+    pub fn encoded(&self) -> serde_json::Result<&[u8]> {
         if let Some(encoded) = self.encoded.get() {
             return Ok(encoded);
         }
-        let encoded = serde_json::value::to_raw_value(&self.list)?;
+        let encoded = Bytes::from(serde_json::to_vec(&**self)?);
         Ok(self.encoded.get_or_init(|| encoded))
     }
 }
@@ -62,7 +107,10 @@ impl ToolDefs {
 impl std::ops::Deref for ToolDefs {
     type Target = [Value];
     fn deref(&self) -> &[Value] {
-        &self.list
+        self.list.get_or_init(|| {
+            let text = self.encoded.get().map_or(&b"[]"[..], |t| &t[..]);
+            serde_json::from_slice(text).unwrap_or_default()
+        })
     }
 }
 

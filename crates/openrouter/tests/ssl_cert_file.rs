@@ -19,7 +19,7 @@ async fn ssl_cert_file_roots_are_trusted() {
     let route = &routes.routes["r"];
     let req = ChatRequest {
         model: "openai/gpt-5.4-mini".into(),
-        messages: vec![json!({"role": "user", "content": "ping"})],
+        messages: vec![json!({"role": "user", "content": "ping"})].into(),
         ..ChatRequest::default()
     };
     let mut on_event = |_: StreamEvent| {};

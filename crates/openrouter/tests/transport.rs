@@ -121,7 +121,10 @@ async fn streaming_success_with_recorded_request() {
         sent[0].header("authorization"),
         Some(format!("Bearer {KEY}").as_str())
     );
-    assert_eq!(sent[0].body.as_ref(), Some(&shape::build_body(&req, false)));
+    assert_eq!(
+        sent[0].body.as_ref(),
+        Some(&shape::build_body(&req, false).unwrap())
+    );
     assert_eq!(
         sent[0].header("x-openrouter-title"),
         None,
@@ -589,7 +592,8 @@ response_cache_ttl_seconds = 999999
             json!({"role": "system", "content": "be brief"}),
             json!({"role": "user", "content": "hi"}),
             json!({"role": "assistant", "content": "Sure,"}),
-        ],
+        ]
+        .into(),
         stream: true,
         params: model_params,
         thinking: Some(ThinkingLevel::Medium),
@@ -607,7 +611,7 @@ response_cache_ttl_seconds = 999999
     assert_eq!(sent.header("x-openrouter-cache"), Some("true"));
     assert_eq!(sent.header("x-openrouter-cache-ttl"), Some("86400"));
     let body = sent.body.as_ref().expect("json body");
-    assert_eq!(body, &shape::build_body(&req, true));
+    assert_eq!(body, &shape::build_body(&req, true).unwrap());
     assert_eq!(body["reasoning"], json!({"effort": "medium"}));
     assert_eq!(
         body["messages"],

@@ -257,7 +257,7 @@ async fn open(
     trace: &mut FacadeTrace,
 ) -> Result<RawReply, EngineError> {
     if dialect == Dialect::Chat {
-        let req = FacadeRequest::parse(map.to_map())?;
+        let req = FacadeRequest::parse(map)?;
         return s.engine.facade_open(req, collect_text, trace).await;
     }
     let mut call = PassCall::parse(dialect.protocol(), map)?;

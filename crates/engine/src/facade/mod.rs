@@ -17,7 +17,8 @@ use ferry_config::{
     resolve_target, wire_model, ModelParams, ProviderRouting, Route, SelectorInputs,
 };
 use ferry_openrouter::{
-    Attempt, ChatRequest, Deadline, PassRequest, RawReply, RetryPolicy, ToolDefs, UpstreamError,
+    Attempt, ChatRequest, Deadline, Messages, PassRequest, RawReply, RetryPolicy, ToolDefs,
+    UpstreamError,
 };
 use ferry_types::FacadeModel;
 
@@ -185,9 +186,9 @@ impl Engine {
         } = req;
         let chat = ChatRequest {
             model: String::new(),
-            messages,
+            messages: Messages::Text(messages),
             stream,
-            tools: tools.map(|list| Arc::new(ToolDefs::new(list))),
+            tools: tools.map(|text| Arc::new(ToolDefs::from_text(text))),
             tool_choice,
             params: Default::default(),
             thinking: None,

@@ -65,12 +65,7 @@ impl PassCall {
             None | Some(Ok(Value::Null)) => ProviderRouting::default(),
             Some(Ok(v)) => parse_provider_routing_json(&v)
                 .map_err(|e| bad("invalid_provider_routing", format!("provider: {e}")))?,
-            Some(Err(e)) => {
-                return Err(bad(
-                    "invalid_provider_routing",
-                    format!("provider: {e}"),
-                ))
-            }
+            Some(Err(e)) => return Err(bad("invalid_provider_routing", format!("provider: {e}"))),
         };
         required_fields(protocol, &body)?;
         Ok(PassCall {
@@ -213,8 +208,16 @@ mod tests {
                 json!({"model": "m", "max_tokens": "5", "messages": [{}]}),
                 "invalid_max_tokens",
             ),
-            (Protocol::Responses, json!({"model": "m", "input": 5}), "invalid_input"),
-            (Protocol::Responses, json!({"model": "m", "input": null}), "invalid_input"),
+            (
+                Protocol::Responses,
+                json!({"model": "m", "input": 5}),
+                "invalid_input",
+            ),
+            (
+                Protocol::Responses,
+                json!({"model": "m", "input": null}),
+                "invalid_input",
+            ),
             (
                 Protocol::Messages,
                 json!({"model": "m", "max_tokens": 5, "messages": [{}], "provider": {"order": 1}}),

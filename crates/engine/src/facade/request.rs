@@ -3,11 +3,15 @@
 //! inputs, OpenRouter's other fields are kept for forwarding, OpenAI-only fields are
 //! dropped, and unknown fields are refused the way OpenAI refuses them.
 
+use bytes::Bytes;
 use ferry_config::{
     parse_model_params_json, parse_provider_routing_json, ModelParams, ProviderRouting,
     ThinkingLevel, OPENAI_PARAM_KEYS,
 };
 use ferry_openrouter::shape::{classify_field, FieldClass};
+use ferry_openrouter::RawObject;
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::EngineError;
@@ -31,10 +35,10 @@ pub struct FacadeRequest {
     pub selector: String,
     /// `stream`.
     pub stream: bool,
-    /// `messages`, untouched.
-    pub messages: Vec<Value>,
-    /// `tools`.
-    pub tools: Option<Vec<Value>>,
+    /// `messages`, as the client wrote them (their roles checked).
+    pub messages: Bytes,
+    /// `tools`, as the client wrote them (an array of objects).
+    pub tools: Option<Bytes>,
     /// `tool_choice`.
     pub tool_choice: Option<Value>,
     /// Sampling parameters given in the request (override the route's and model's).
@@ -67,8 +71,9 @@ fn parse_level(field: &str, v: &Value) -> Result<ThinkingLevel, EngineError> {
 }
 
 impl FacadeRequest {
-    /// Validates a request body.
-    pub fn parse(body: Map<String, Value>) -> Result<FacadeRequest, EngineError> {
+    /// Validates a request body. The conversation and the tool definitions (most of a
+    /// body) are checked but kept as the client's text; the other members are read.
+    pub fn parse(body: RawObject) -> Result<FacadeRequest, EngineError> {
         let mut selector = None;
         let mut stream = false;
         let mut messages = None;
@@ -79,11 +84,30 @@ impl FacadeRequest {
         let mut reasoning_effort = None;
         let mut provider = ProviderRouting::default();
         let mut extra = Map::new();
-        for (key, value) in body {
-            if value.is_null() {
+        for (key, text) in body.iter() {
+            if text == b"null" {
                 continue;
             }
-            match classify_field(&key) {
+            let class = classify_field(key);
+            if let ("messages" | "tools", FieldClass::Handled) = (key, class) {
+                let text = body.text(key).expect("a member of the body");
+                if key == "messages" {
+                    check_messages(&text)?;
+                    messages = Some(text);
+                } else {
+                    check_tools(&text)?;
+                    tools = Some(text);
+                }
+                continue;
+            }
+            let value: Value = serde_json::from_slice(text).map_err(|e| {
+                bad(
+                    "invalid_json",
+                    format!("{key}: {e}; send it as JSON text without lone surrogate escapes"),
+                )
+            })?;
+            let key = key.to_owned();
+            match class {
                 FieldClass::Unknown => {
                     return Err(bad(
                         "unknown_parameter",
@@ -118,23 +142,11 @@ impl FacadeRequest {
                             ))
                         }
                     },
-                    "messages" => messages = Some(parse_messages(value)?),
                     "stream" => {
                         stream = value
                             .as_bool()
                             .ok_or_else(|| bad("invalid_stream", "stream must be true or false"))?
                     }
-                    "tools" => match value {
-                        Value::Array(list) if list.iter().all(Value::is_object) => {
-                            tools = Some(list)
-                        }
-                        _ => {
-                            return Err(bad(
-                                "invalid_tools",
-                                "tools must be an array of {\"type\": \"function\", \"function\": {name, description?, parameters}} objects",
-                            ))
-                        }
-                    },
                     "tool_choice" => tool_choice = Some(value),
                     "response_format"
                         if value.get("type").and_then(Value::as_str) == Some("text") =>
@@ -209,32 +221,167 @@ impl FacadeRequest {
     }
 }
 
-fn parse_messages(value: Value) -> Result<Vec<Value>, EngineError> {
-    let Value::Array(list) = value else {
-        return Err(bad(
-            "invalid_messages",
-            "messages must be an array of {role, content} objects",
-        ));
-    };
-    if list.is_empty() {
-        return Err(bad(
+/// Checks `messages` (an array of objects, each with a role of system, developer, user,
+/// assistant or tool) without building them.
+fn check_messages(text: &[u8]) -> Result<(), EngineError> {
+    match serde_json::from_slice(text) {
+        Ok(ListShape::List { len: 0, .. }) => Err(bad(
             "invalid_messages",
             "messages is empty: send at least one message",
-        ));
+        )),
+        Ok(ListShape::List {
+            first_bad: None, ..
+        }) => Ok(()),
+        Ok(ListShape::List {
+            first_bad: Some(i), ..
+        }) => Err(bad(
+            "invalid_messages",
+            format!("messages[{i}] needs a role of system, developer, user, assistant or tool"),
+        )),
+        Ok(ListShape::NotList) | Err(_) => Err(bad(
+            "invalid_messages",
+            "messages must be an array of {role, content} objects",
+        )),
     }
-    for (i, m) in list.iter().enumerate() {
-        let role = m.get("role").and_then(Value::as_str);
-        if !matches!(
-            role,
-            Some("system" | "developer" | "user" | "assistant" | "tool")
-        ) {
-            return Err(bad(
-                "invalid_messages",
-                format!("messages[{i}] needs a role of system, developer, user, assistant or tool"),
-            ));
+}
+
+/// Checks `tools`: an array of objects.
+fn check_tools(text: &[u8]) -> Result<(), EngineError> {
+    match serde_json::from_slice::<Vec<&RawValue>>(text) {
+        Ok(list) if list.iter().all(|t| t.get().starts_with('{')) => Ok(()),
+        _ => Err(bad(
+            "invalid_tools",
+            "tools must be an array of {\"type\": \"function\", \"function\": {name, description?, parameters}} objects",
+        )),
+    }
+}
+
+/// What [`check_messages`] reads of a JSON value: whether it is an array, its length, and
+/// the first element that is not a message with a known role.
+enum ListShape {
+    NotList,
+    List {
+        len: usize,
+        first_bad: Option<usize>,
+    },
+}
+
+impl<'de> Deserialize<'de> for ListShape {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ListShape;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ListShape, A::Error> {
+                let (mut len, mut first_bad) = (0, None);
+                while let Some(known) = seq.next_element::<KnownRole>()? {
+                    if !known.0 && first_bad.is_none() {
+                        first_bad = Some(len);
+                    }
+                    len += 1;
+                }
+                Ok(ListShape::List { len, first_bad })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ListShape, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(ListShape::NotList)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<ListShape, E> {
+                Ok(ListShape::NotList)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<ListShape, E> {
+                Ok(ListShape::NotList)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<ListShape, E> {
+                Ok(ListShape::NotList)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<ListShape, E> {
+                Ok(ListShape::NotList)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<ListShape, E> {
+                Ok(ListShape::NotList)
+            }
+            fn visit_unit<E>(self) -> Result<ListShape, E> {
+                Ok(ListShape::NotList)
+            }
         }
+        d.deserialize_any(V)
     }
-    Ok(list)
+}
+
+/// Whether an object's key is `role` (read without copying it).
+struct IsRole(bool);
+
+impl<'de> Deserialize<'de> for IsRole {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = IsRole;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E>(self, key: &str) -> Result<IsRole, E> {
+                Ok(IsRole(key == "role"))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Whether a JSON value is an object whose `role` (its last, as a tree keeps it) is one a
+/// message may have.
+struct KnownRole(bool);
+
+impl<'de> Deserialize<'de> for KnownRole {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = KnownRole;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<KnownRole, A::Error> {
+                let mut known = false;
+                while let Some(IsRole(is_role)) = map.next_key()? {
+                    if is_role {
+                        let role = map.next_value::<Value>()?;
+                        known = matches!(
+                            role.as_str(),
+                            Some("system" | "developer" | "user" | "assistant" | "tool")
+                        );
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(KnownRole(known))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<KnownRole, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(KnownRole(false))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<KnownRole, E> {
+                Ok(KnownRole(false))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<KnownRole, E> {
+                Ok(KnownRole(false))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<KnownRole, E> {
+                Ok(KnownRole(false))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<KnownRole, E> {
+                Ok(KnownRole(false))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<KnownRole, E> {
+                Ok(KnownRole(false))
+            }
+            fn visit_unit<E>(self) -> Result<KnownRole, E> {
+                Ok(KnownRole(false))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[cfg(test)]
@@ -243,7 +390,8 @@ mod tests {
     use serde_json::json;
 
     fn parse(v: Value) -> Result<FacadeRequest, EngineError> {
-        FacadeRequest::parse(v.as_object().unwrap().clone())
+        let text = Bytes::from(serde_json::to_vec(&v).unwrap());
+        FacadeRequest::parse(RawObject::parse(&text).unwrap())
     }
 
     fn base() -> Value {
@@ -293,6 +441,66 @@ mod tests {
         let r = parse(with(json!({"reasoning": {"max_tokens": 2000}}))).unwrap();
         assert_eq!(r.reasoning, ReasoningChoice::AsGiven);
         assert_eq!(r.extra["reasoning"], json!({"max_tokens": 2000}));
+    }
+
+    /// The messages and tools checks read the client's text as the tree-building checks
+    /// they replaced did: the same verdict and message for every shape.
+    #[test]
+    fn messages_and_tools_are_checked_without_building_them() {
+        let message = |body: &str| -> Result<(), String> {
+            let text = Bytes::from(format!(r#"{{"model":"m/x","messages":{body}}}"#));
+            FacadeRequest::parse(RawObject::parse(&text).unwrap())
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        let not_a_list = "messages must be an array of {role, content} objects";
+        for (body, verdict) in [
+            (r#"[{"role":"user","content":"x"}]"#, Ok(())),
+            (r#" [ {"content":"x", "role" : "tool"} ] "#, Ok(())),
+            (r#"[{"role":"bogus","role":"user"}]"#, Ok(())),
+            (
+                r#"[{"role":"user"},{"role":"x"},{"role":5}]"#,
+                Err("messages[1] needs a role"),
+            ),
+            (
+                r#"[{"role":"user","role":"bogus"}]"#,
+                Err("messages[0] needs a role"),
+            ),
+            (r#"[{"ROLE":"user"}]"#, Err("messages[0] needs a role")),
+            (r#"[{"r\u006fle":"user"}]"#, Ok(())),
+            (r#"[{"role":"us\u0065r"}]"#, Ok(())),
+            (r#"["user"]"#, Err("messages[0] needs a role")),
+            (r#"[["role","user"]]"#, Err("messages[0] needs a role")),
+            (r#"[null]"#, Err("messages[0] needs a role")),
+            (r#"[ ]"#, Err("messages is empty")),
+            (r#"{"role":"user"}"#, Err(not_a_list)),
+            (r#""hi""#, Err(not_a_list)),
+            (r#"7"#, Err(not_a_list)),
+            (r#"true"#, Err(not_a_list)),
+        ] {
+            match (message(body), verdict) {
+                (Ok(()), Ok(())) => {}
+                (Err(e), Err(want)) => assert!(e.contains(want), "{body}: {e}"),
+                (got, want) => panic!("{body}: {got:?}, want {want:?}"),
+            }
+        }
+        let tools = |body: &str| {
+            let text = Bytes::from(format!(
+                r#"{{"model":"m/x","messages":[{{"role":"user"}}],"tools":{body}}}"#
+            ));
+            FacadeRequest::parse(RawObject::parse(&text).unwrap()).map(|r| r.tools)
+        };
+        let listed = tools(r#"[ {"type":"function"} ]"#).unwrap().unwrap();
+        assert_eq!(
+            &listed[..],
+            br#"[ {"type":"function"} ]"#,
+            "kept as written"
+        );
+        for bad in [r#"[{"a":1},2]"#, r#"{"a":1}"#, r#""x""#, r#"[[]]"#] {
+            assert_eq!(tools(bad).unwrap_err().code(), "invalid_tools", "{bad}");
+        }
+        assert!(tools("[]").unwrap().is_some(), "an empty list is a list");
+        assert!(tools("null").unwrap().is_none(), "null is left out");
     }
 
     #[test]

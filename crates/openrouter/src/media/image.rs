@@ -149,7 +149,7 @@ impl ImageRequest {
         }
         ChatRequest {
             model: self.model.clone(),
-            messages: vec![json!({"role": "user", "content": content})],
+            messages: vec![json!({"role": "user", "content": content})].into(),
             stream: false,
             provider: self.provider.clone(),
             extra,
@@ -265,7 +265,7 @@ mod tests {
         let chat = r.to_chat();
         assert!(!chat.stream);
         assert_eq!(
-            chat.messages,
+            chat.messages.to_vec().unwrap(),
             vec![json!({"role": "user", "content": "a fox at dusk"})]
         );
         assert_eq!(chat.extra["modalities"], json!(["image", "text"]));
@@ -281,7 +281,7 @@ mod tests {
         assert_eq!(chat.extra["modalities"], json!(["image"]));
         assert!(chat.extra.get("image_config").is_none());
         assert_eq!(
-            chat.messages[0]["content"],
+            chat.messages.to_vec().unwrap()[0]["content"],
             json!([{"type": "text", "text": "a fox at dusk"},
                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}])
         );

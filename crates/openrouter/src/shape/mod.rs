@@ -14,7 +14,8 @@ mod protocol;
 use ferry_config::{Attribution, ThinkingLevel};
 use serde_json::{json, Map, Value};
 
-use crate::types::{ChatRequest, ToolDefs};
+use crate::types::{ChatRequest, Messages, ToolDefs};
+use crate::ObjectWriter;
 use family::Family;
 pub use fields::{
     classify_field, FieldClass, FORWARDED_KEYS, HANDLED_KEYS, OPENAI_ONLY_KEYS, PORTABLE_KEYS,
@@ -36,58 +37,47 @@ pub const STRIPPED_EXTRA_KEYS: &[&str] = &[
 /// OpenRouter pass them through. Every other `extra` key is OpenRouter-only shaping.
 pub const MEDIA_EXTRA_KEYS: &[&str] = &["modalities", "image_config"];
 
-/// The JSON body of `POST /chat/completions`.
-pub fn build_body(req: &ChatRequest, verified: bool) -> Value {
-    Value::Object(build_map(req, verified, true))
+/// The JSON body of `POST /chat/completions`, as a tree ([`encode_body`] read back).
+pub fn build_body(req: &ChatRequest, verified: bool) -> serde_json::Result<Value> {
+    serde_json::from_slice(&encode_body(req, verified)?)
 }
 
-/// [`build_body`] encoded, without copying the tool definitions: they are written from
-/// the request's shared list in their place (they are most of a session request's body:
-/// cloning them into the tree cost more than the rest of the shaping).
+/// The JSON body of `POST /chat/completions`. The messages shaping leaves as they are and
+/// the tool definitions are not copied into it: they are written in their place from the
+/// request (a client's text, a session's history, a route's shared list), which is most
+/// of a request's body. Fails only when messages sent as text must be shaped and hold
+/// what a tree cannot (a lone surrogate escape).
 pub fn encode_body(req: &ChatRequest, verified: bool) -> serde_json::Result<Vec<u8>> {
-    let body = build_map(req, verified, false);
+    let body = build_map(req, verified)?;
     let tools = req.tools.as_deref().map(ToolDefs::encoded).transpose()?;
-    serde_json::to_vec(&WithTools { body: &body, tools })
-}
-
-/// A body map whose `tools` entry (a placeholder) is written from `tools`, the shared
-/// list's encoding.
-struct WithTools<'a> {
-    body: &'a Map<String, Value>,
-    tools: Option<&'a serde_json::value::RawValue>,
-}
-
-impl serde::Serialize for WithTools<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(self.body.len()))?;
-        for (key, value) in self.body {
-            match (key.as_str(), self.tools) {
-                ("tools", Some(tools)) => map.serialize_entry(key, tools)?,
-                _ => map.serialize_entry(key, value)?,
-            }
+    let messages_unshaped = body.get("messages").is_some_and(Value::is_null);
+    let size = match &req.messages {
+        Messages::Text(text) => text.len(),
+        Messages::List(_) => 0,
+    } + tools.map_or(0, <[u8]>::len);
+    let mut out = ObjectWriter::with_capacity(size + 256);
+    for (key, value) in &body {
+        match (key.as_str(), &req.messages, tools) {
+            ("tools", _, Some(tools)) => out.raw(key, tools),
+            ("messages", Messages::Text(text), _) if messages_unshaped => out.raw(key, text),
+            ("messages", Messages::List(list), _) if messages_unshaped => out.value(key, list)?,
+            _ => out.value(key, value)?,
         }
-        map.end()
     }
+    Ok(out.finish())
 }
 
-/// The body's fields in order; with `tools_inline` false the `tools` entry is a null
-/// placeholder (same position, same effect on the fields merged after it).
-fn build_map(req: &ChatRequest, verified: bool, tools_inline: bool) -> Map<String, Value> {
+/// The body's fields in order; `messages` is a null placeholder when shaping leaves them
+/// as they are, and `tools` one always (same positions, same effect on the fields merged
+/// after them): [`encode_body`] writes them from the request.
+fn build_map(req: &ChatRequest, verified: bool) -> serde_json::Result<Map<String, Value>> {
     let mut body = Map::new();
     body.insert("model".into(), json!(req.model));
-    body.insert(
-        "messages".into(),
-        Value::Array(shape_messages(req, verified)),
-    );
+    let messages = shape_messages(req, verified)?.map_or(Value::Null, Value::Array);
+    body.insert("messages".into(), messages);
     body.insert("stream".into(), json!(req.stream));
-    if let Some(tools) = &req.tools {
-        let tools = if tools_inline {
-            Value::Array(tools.to_vec())
-        } else {
-            Value::Null
-        };
-        body.insert("tools".into(), tools);
+    if req.tools.is_some() {
+        body.insert("tools".into(), Value::Null);
     }
     if let Some(choice) = &req.tool_choice {
         body.insert("tool_choice".into(), choice.clone());
@@ -105,7 +95,7 @@ fn build_map(req: &ChatRequest, verified: bool, tools_inline: bool) -> Map<Strin
                 body.insert(key.clone(), value.clone());
             }
         }
-        return body;
+        return Ok(body);
     }
 
     let family = Family::of(&req.model);
@@ -125,7 +115,7 @@ fn build_map(req: &ChatRequest, verified: bool, tools_inline: bool) -> Map<Strin
     if reasoning_forbidden {
         body.remove("reasoning");
     }
-    body
+    Ok(body)
 }
 
 /// Extra headers of `POST /chat/completions` (not `Authorization`): attribution and
@@ -191,13 +181,15 @@ fn insert_params(req: &ChatRequest, body: &mut Map<String, Value>) {
     }
 }
 
-fn shape_messages(req: &ChatRequest, verified: bool) -> Vec<Value> {
-    let mut messages = req.messages.clone();
-    if !verified {
-        return messages;
-    }
+/// The messages shaped for the model's family, or `None` when shaping leaves them as
+/// they are.
+fn shape_messages(req: &ChatRequest, verified: bool) -> serde_json::Result<Option<Vec<Value>>> {
     let family = Family::of(&req.model);
+    if !verified || matches!(family, Family::NoReasoning | Family::Other) {
+        return Ok(None);
+    }
     let thinking = effective_thinking(req);
+    let mut messages = req.messages.to_vec()?;
     match family {
         Family::Anthropic => {
             if family.reasoning_effort(thinking).is_some() {
@@ -215,7 +207,7 @@ fn shape_messages(req: &ChatRequest, verified: bool) -> Vec<Value> {
         Family::Gemini => gemini::sanitize_thought_signatures(&mut messages),
         Family::NoReasoning | Family::Other => {}
     }
-    messages
+    Ok(Some(messages))
 }
 
 #[cfg(test)]

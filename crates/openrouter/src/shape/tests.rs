@@ -7,7 +7,7 @@ use serde_json::json;
 fn req(model: &str) -> ChatRequest {
     ChatRequest {
         model: model.into(),
-        messages: vec![json!({"role": "user", "content": "hi"})],
+        messages: vec![json!({"role": "user", "content": "hi"})].into(),
         stream: true,
         ..ChatRequest::default()
     }
@@ -59,7 +59,8 @@ fn loaded(model: &str) -> ChatRequest {
             json!({"role": "system", "content": "sys"}),
             json!({"role": "user", "content": "hi"}),
             json!({"role": "assistant", "content": "prefill"}),
-        ],
+        ]
+        .into(),
         stream: false,
         tools: Some(std::sync::Arc::new(crate::ToolDefs::new(vec![
             json!({"type": "function", "function": {"name": "f", "parameters": {}}}),
@@ -75,18 +76,18 @@ fn loaded(model: &str) -> ChatRequest {
 #[test]
 fn minimal_body() {
     assert_eq!(
-        build_body(&req("openai/gpt-5.4-mini"), true),
+        build_body(&req("openai/gpt-5.4-mini"), true).unwrap(),
         json!({"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "hi"}], "stream": true})
     );
     assert_eq!(
-        build_body(&req("openai/gpt-5.4-mini"), false),
+        build_body(&req("openai/gpt-5.4-mini"), false).unwrap(),
         json!({"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "hi"}], "stream": true})
     );
 }
 
 #[test]
 fn verified_body_with_everything() {
-    let body = build_body(&loaded("openai/gpt-5.4-mini"), true);
+    let body = build_body(&loaded("openai/gpt-5.4-mini"), true).unwrap();
     assert_eq!(
         body,
         json!({
@@ -121,10 +122,10 @@ fn custom_base_url_gets_plain_openai_request() {
     ] {
         let r = loaded(model);
         assert_eq!(
-            build_body(&r, false),
+            build_body(&r, false).unwrap(),
             json!({
                 "model": model,
-                "messages": r.messages,
+                "messages": r.messages.to_vec().unwrap(),
                 "stream": false,
                 "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}],
                 "tool_choice": "auto",
@@ -158,14 +159,14 @@ fn media_output_fields_reach_a_custom_base_url_other_extras_do_not() {
         json!({"aspect_ratio": "16:9", "image_size": "2K"}),
     );
     r.extra.insert("plugins".into(), json!([{"id": "web"}]));
-    let custom = build_body(&r, false);
+    let custom = build_body(&r, false).unwrap();
     assert_eq!(custom["modalities"], json!(["image", "text"]));
     assert_eq!(
         custom["image_config"],
         json!({"aspect_ratio": "16:9", "image_size": "2K"})
     );
     assert!(custom.get("plugins").is_none(), "OpenRouter-only extra");
-    let verified = build_body(&r, true);
+    let verified = build_body(&r, true).unwrap();
     assert_eq!(verified["modalities"], json!(["image", "text"]));
     assert_eq!(verified["image_config"]["image_size"], "2K");
     assert_eq!(verified["plugins"], json!([{"id": "web"}]));
@@ -173,7 +174,7 @@ fn media_output_fields_reach_a_custom_base_url_other_extras_do_not() {
 
 #[test]
 fn openai_only_keys_are_never_forwarded() {
-    let body = build_body(&loaded("openai/gpt-5.4-mini"), true);
+    let body = build_body(&loaded("openai/gpt-5.4-mini"), true).unwrap();
     for key in STRIPPED_EXTRA_KEYS {
         assert!(body.get(*key).is_none(), "{key} forwarded");
     }
@@ -192,22 +193,22 @@ fn thinking_maps_to_reasoning_effort_only() {
     for (level, effort) in levels {
         let mut r = req("openai/gpt-5.4-mini");
         r.thinking = Some(level);
-        let body = build_body(&r, true);
+        let body = build_body(&r, true).unwrap();
         assert_eq!(body["reasoning"], json!({"effort": effort}));
         assert!(body.get("reasoning_effort").is_none());
         assert!(
-            build_body(&r, false).get("reasoning").is_none(),
+            build_body(&r, false).unwrap().get("reasoning").is_none(),
             "custom base_url"
         );
     }
     let mut r = req("openai/gpt-5.4-mini");
     r.thinking = Some(ThinkingLevel::Off);
-    assert!(build_body(&r, true).get("reasoning").is_none());
+    assert!(build_body(&r, true).unwrap().get("reasoning").is_none());
     r.thinking = None;
-    assert!(build_body(&r, true).get("reasoning").is_none());
+    assert!(build_body(&r, true).unwrap().get("reasoning").is_none());
     r.params.thinking = Some(ThinkingLevel::Low);
     assert_eq!(
-        build_body(&r, true)["reasoning"],
+        build_body(&r, true).unwrap()["reasoning"],
         json!({"effort": "low"}),
         "params fallback"
     );
@@ -224,7 +225,7 @@ fn reasoning_skipped_for_auto_xai_and_hunter_alpha() {
         let mut r = req(model);
         r.thinking = Some(ThinkingLevel::High);
         r.extra.insert("reasoning".into(), json!({"effort": "low"}));
-        let body = build_body(&r, true);
+        let body = build_body(&r, true).unwrap();
         assert!(body.get("reasoning").is_none(), "{model}");
         assert!(body.get("reasoning_effort").is_none(), "{model}");
     }
@@ -308,7 +309,7 @@ fn response_cache_headers() {
 
 #[test]
 fn anthropic_cache_markers_and_prefill_removal_with_reasoning() {
-    let body = build_body(&loaded("anthropic/claude-sonnet-4-5"), true);
+    let body = build_body(&loaded("anthropic/claude-sonnet-4-5"), true).unwrap();
     assert_eq!(
         body["messages"],
         json!([
@@ -324,7 +325,7 @@ fn anthropic_without_reasoning_keeps_prefill() {
     let mut r = loaded("anthropic/claude-sonnet-4-5");
     r.thinking = Some(ThinkingLevel::Off);
     r.params.cache_control_ttl = None;
-    let body = build_body(&r, true);
+    let body = build_body(&r, true).unwrap();
     assert_eq!(
         body["messages"],
         json!([
@@ -340,7 +341,7 @@ fn anthropic_without_reasoning_keeps_prefill() {
 fn anthropic_ttl_none_means_no_markers() {
     let mut r = loaded("anthropic/claude-sonnet-4-5");
     r.params.cache_control_ttl = Some(CacheControlTtl::None);
-    let body = build_body(&r, true);
+    let body = build_body(&r, true).unwrap();
     assert_eq!(
         body["messages"][0],
         json!({"role": "system", "content": "sys"})
@@ -349,7 +350,7 @@ fn anthropic_ttl_none_means_no_markers() {
 
 #[test]
 fn non_anthropic_models_get_no_markers() {
-    let body = build_body(&loaded("openai/gpt-5.4-mini"), true);
+    let body = build_body(&loaded("openai/gpt-5.4-mini"), true).unwrap();
     assert_eq!(
         body["messages"][0],
         json!({"role": "system", "content": "sys"})
@@ -380,8 +381,8 @@ fn deepseek_v4_reasoning_effort_and_replay() {
         ] {
             let mut r = req(model);
             r.thinking = Some(level);
-            r.messages = deepseek_history();
-            let body = build_body(&r, true);
+            r.messages = deepseek_history().into();
+            let body = build_body(&r, true).unwrap();
             assert_eq!(
                 body["reasoning"],
                 json!({"effort": effort}),
@@ -399,7 +400,7 @@ fn deepseek_v4_reasoning_effort_and_replay() {
                 ])
             );
             assert_eq!(
-                build_body(&r, false)["messages"],
+                build_body(&r, false).unwrap()["messages"],
                 json!(deepseek_history()),
                 "custom base_url"
             );
@@ -416,8 +417,9 @@ fn deepseek_v4_off_strips_reasoning() {
     r.messages = vec![
         json!({"role": "assistant", "content": "a", "reasoning_content": "x"}),
         json!({"role": "user", "content": "q"}),
-    ];
-    let body = build_body(&r, true);
+    ]
+    .into();
+    let body = build_body(&r, true).unwrap();
     assert!(body.get("reasoning").is_none());
     assert_eq!(
         body["messages"],
@@ -433,8 +435,9 @@ fn gemini_thought_signatures_sanitized_only_on_verified() {
         "tool_calls": [{"id": "a", "type": "function", "function": {"name": "f", "arguments": "{}"},
             "extra_content": {"google": {"thought_signature": "***"}}}],
         "reasoning_details": [{"type": "reasoning.encrypted", "id": "a", "data": "***"}]
-    })];
-    let body = build_body(&r, true);
+    })]
+    .into();
+    let body = build_body(&r, true).unwrap();
     assert_eq!(
         body["messages"],
         json!([{
@@ -443,19 +446,22 @@ fn gemini_thought_signatures_sanitized_only_on_verified() {
             "reasoning_details": []
         }])
     );
-    assert_eq!(build_body(&r, false)["messages"], json!(r.messages));
+    assert_eq!(
+        build_body(&r, false).unwrap()["messages"],
+        json!(r.messages.to_vec().unwrap())
+    );
 }
 
 #[test]
 fn provider_routing_only_when_non_empty_and_verified() {
     let mut r = req("openai/gpt-5.4-mini");
-    assert!(build_body(&r, true).get("provider").is_none());
+    assert!(build_body(&r, true).unwrap().get("provider").is_none());
     r.provider = provider();
     assert_eq!(
-        build_body(&r, true)["provider"],
+        build_body(&r, true).unwrap()["provider"],
         json!({"order": ["anthropic"], "allow_fallbacks": false})
     );
-    assert!(build_body(&r, false).get("provider").is_none());
+    assert!(build_body(&r, false).unwrap().get("provider").is_none());
 }
 
 #[test]
@@ -466,7 +472,7 @@ fn custom_base_url_gets_only_portable_extra_fields() {
     r.extra.insert("top_k".into(), json!(40));
     r.extra.insert("plugins".into(), json!([{"id": "web"}]));
     r.extra.insert("service_tier".into(), json!("flex"));
-    let body = build_body(&r, false);
+    let body = build_body(&r, false).unwrap();
     assert_eq!(body["frequency_penalty"], 0.5);
     assert_eq!(body["user"], "u1");
     for dropped in ["top_k", "plugins", "service_tier"] {
@@ -475,29 +481,73 @@ fn custom_base_url_gets_only_portable_extra_fields() {
             "{dropped} sent to a custom base_url"
         );
     }
-    let body = build_body(&r, true);
+    let body = build_body(&r, true).unwrap();
     assert_eq!(body["top_k"], 40);
     assert_eq!(body["plugins"], json!([{"id": "web"}]));
     assert!(body.get("service_tier").is_none());
 }
 
 #[test]
-fn the_encoded_body_is_the_built_body_byte_for_byte() {
-    let tools = std::sync::Arc::new(crate::ToolDefs::new(vec![
+fn messages_and_tools_sent_as_text_encode_as_their_values_do() {
+    let tools = vec![
         json!({"type": "function", "function": {"name": "a", "parameters": {"type": "object"}}}),
         json!({"type": "function", "function": {"name": "b", "description": "x\"y"}}),
-    ]));
-    for verified in [true, false] {
-        for with_tools in [true, false] {
-            let mut r = loaded("openai/gpt-5.4-mini");
-            r.tools = with_tools.then(|| tools.clone());
-            r.tool_choice = with_tools.then(|| json!("auto"));
-            let built = serde_json::to_vec(&build_body(&r, verified)).unwrap();
-            assert_eq!(
-                encode_body(&r, verified).unwrap(),
-                built,
-                "verified {verified}, tools {with_tools}"
-            );
+    ];
+    let tools_text = bytes::Bytes::from(serde_json::to_vec_pretty(&tools).unwrap());
+    for model in [
+        "openai/gpt-5.4-mini",
+        "anthropic/claude-sonnet-4-5",
+        "deepseek/deepseek-v4-pro",
+        "google/gemini-3.1-pro-preview",
+        "x-ai/grok-4",
+    ] {
+        for verified in [true, false] {
+            for with_tools in [true, false] {
+                let mut listed = loaded(model);
+                listed.thinking = Some(ThinkingLevel::High);
+                listed.tools =
+                    with_tools.then(|| std::sync::Arc::new(crate::ToolDefs::new(tools.clone())));
+                listed.tool_choice = with_tools.then(|| json!("auto"));
+                let mut texted = listed.clone();
+                let list = listed.messages.to_vec().unwrap();
+                // Pretty-printed, as a client may send it: forwarded as written.
+                texted.messages = Messages::Text(serde_json::to_vec_pretty(&list).unwrap().into());
+                texted.tools = with_tools
+                    .then(|| std::sync::Arc::new(crate::ToolDefs::from_text(tools_text.clone())));
+                let case = format!("{model}, verified {verified}, tools {with_tools}");
+                let a: Value =
+                    serde_json::from_slice(&encode_body(&listed, verified).unwrap()).unwrap();
+                let b: Value =
+                    serde_json::from_slice(&encode_body(&texted, verified).unwrap()).unwrap();
+                assert_eq!(a, b, "{case}");
+                assert_eq!(
+                    a.as_object().unwrap().keys().collect::<Vec<_>>(),
+                    b.as_object().unwrap().keys().collect::<Vec<_>>(),
+                    "{case}: the same fields in the same order"
+                );
+                if with_tools {
+                    assert_eq!(&texted.tools.unwrap()[..], &tools[..], "the text read back");
+                }
+            }
         }
     }
+}
+
+#[test]
+fn messages_text_a_tree_cannot_hold_fails_only_where_it_must_be_shaped() {
+    let mut r = req("openai/gpt-5.4-mini");
+    r.messages = Messages::Text(bytes::Bytes::from_static(
+        br#"[{"role":"user","content":"\ud800"}]"#,
+    ));
+    let body = encode_body(&r, true).unwrap();
+    assert!(
+        body.windows(8).any(|w| w == br#""\ud800""#),
+        "forwarded as written"
+    );
+    r.model = "anthropic/claude-sonnet-4-5".into();
+    assert!(encode_body(&r, true).is_err(), "cannot be shaped");
+    assert!(
+        encode_body(&r, false).is_ok(),
+        "a custom base_url is not shaped"
+    );
 }

@@ -31,7 +31,7 @@ pub fn client_for(fake: &FakeOpenRouter, extra: &str) -> OpenRouterClient {
 pub fn request(stream: bool) -> ChatRequest {
     ChatRequest {
         model: "openai/gpt-5.4-mini".into(),
-        messages: vec![json!({"role": "user", "content": "Say hello"})],
+        messages: vec![json!({"role": "user", "content": "Say hello"})].into(),
         stream,
         ..ChatRequest::default()
     }
