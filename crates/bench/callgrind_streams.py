@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Instructions per facade call of each protocol, streamed and not, under callgrind.
+"""Instructions per facade call of each protocol, streamed and not, under callgrind, and
+of a chat and a Messages call with a coding agent's ~50 KB body.
 
 Like `callgrind_paths.py` (which measures the facade's non-streaming chat call and the
 durable session input): one release `ferry serve` under valgrind's callgrind in front of
@@ -39,6 +40,60 @@ KINDS["messages"] = (
     {"model": "anthropic/claude-sonnet-4-5", "max_tokens": 64, "stream": False,
      "messages": [{"role": "user", "content": TEXT}]},
 )
+
+
+def agent_body(dialect):
+    """A coding agent's request (~50 KB), the shape of the bench's `agent_body`: a long
+    system prompt, 15 tool definitions, 20 rounds of text, a tool call and its result."""
+    words = ("the file contains a function that reads configuration and returns an error "
+             "when path is missing so we should check it first before running tests again").split()
+    seed = [7]
+
+    def text(n):
+        out = []
+        for _ in range(n):
+            seed[0] = (seed[0] * 6364136223846793005 + 1442695040888963407) % 2**64
+            out.append(words[(seed[0] >> 33) % len(words)])
+        return " ".join(out)
+
+    def schema():
+        props = {f"arg{j}": {"type": "string", "description": text(12)} for j in range(5)}
+        return {"type": "object", "properties": props, "required": ["arg0"]}
+
+    system = text(400)
+    tools = [(f"Tool{i}", text(60), schema()) for i in range(15)]
+    messages = []
+    if dialect == "messages":
+        for i in range(20):
+            messages.append({"role": "user", "content": [{"type": "text", "text": text(80)}]})
+            messages.append({"role": "assistant", "content": [
+                {"type": "text", "text": text(60)},
+                {"type": "tool_use", "id": f"toolu_{i}", "name": "Tool1", "input": {"arg0": text(5)}}]})
+            messages.append({"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": f"toolu_{i}", "content": text(120)}]})
+        messages.append({"role": "user", "content": [{"type": "text", "text": TEXT,
+                                                      "cache_control": {"type": "ephemeral"}}]})
+        return {"model": "anthropic/claude-sonnet-4-5", "max_tokens": 64,
+                "system": [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
+                "tools": [{"name": n, "description": d, "input_schema": s} for n, d, s in tools],
+                "messages": messages}
+    messages.append({"role": "system", "content": system})
+    for i in range(20):
+        messages.append({"role": "user", "content": text(80)})
+        arguments = json.dumps({"arg0": text(5)})
+        messages.append({"role": "assistant", "content": text(60), "tool_calls": [
+            {"id": f"call_{i}", "type": "function",
+             "function": {"name": "Tool1", "arguments": arguments}}]})
+        messages.append({"role": "tool", "tool_call_id": f"call_{i}", "content": text(120)})
+    messages.append({"role": "user", "content": TEXT})
+    return {"model": "openai/gpt-5.4-mini",
+            "tools": [{"type": "function", "function": {"name": n, "description": d, "parameters": s}}
+                      for n, d, s in tools],
+            "messages": messages}
+
+
+KINDS["chat-agent"] = ("/openai/v1/chat/completions", agent_body("chat"))
+KINDS["messages-agent"] = ("/anthropic/v1/messages", agent_body("messages"))
 
 
 def send(conn, kind, n):

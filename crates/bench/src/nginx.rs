@@ -77,14 +77,16 @@ impl Nginx {
         Nginx::start(bin, pin, &body, "").await
     }
 
-    /// A bare reverse-proxy hop in front of `upstream` (keep-alive both ways).
+    /// A bare reverse-proxy hop in front of `upstream` (keep-alive both ways). Request
+    /// bodies up to 1 MiB are buffered in memory (nginx's default of 16 KB would write an
+    /// agent's request to a temporary file first).
     pub async fn proxy_hop(
         bin: &Path,
         upstream: &str,
         pin: Option<usize>,
     ) -> Result<Nginx, String> {
         let target = upstream.trim_start_matches("http://");
-        let block = format!("upstream backend {{ server {target}; keepalive 256; }}");
+        let block = format!("upstream backend {{ server {target}; keepalive 256; }}\n  client_body_buffer_size 1m;");
         let body = "    location = /healthz { return 200 'ok'; }\n    location / {\n      proxy_pass http://backend;\n      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n    }\n";
         Nginx::start(bin, pin, body, &block).await
     }
