@@ -534,3 +534,73 @@ fn a_streams_first_token_leaves_in_its_first_write() {
     }
     assert_eq!(d.terminate(), Some(0), "{}", d.log());
 }
+
+/// What a client wrote reaches OpenRouter as written: each forwarded member of a
+/// Responses, Messages or embeddings body, and a chat body's messages and tools (on a
+/// model whose family needs no edits), appear byte for byte in the upstream body —
+/// whitespace, escapes and number spellings included, which a JSON tree re-encoded would
+/// change (`\u00e9` to `é`, `1.50` to `1.5`, `1e2` to `100.0`).
+#[test]
+fn client_bodies_reach_upstream_as_written() {
+    let r = rig_with(&[]);
+    let port = r.d.port;
+    let messages = r#"[ {"role": "user", "content": [ {"type": "text", "text": "caf\u00e9 \/ \"q\"", "cache_control": {"type": "ephemeral"}} ] } ]"#;
+    let tools = r#"[ {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"n": {"type": "number", "maximum": 1e2}}}}} ]"#;
+    let metadata = r#"{ "user_id" : "u\u0031", "weight": 1.50 }"#;
+    let cases = [
+        (
+            "/anthropic/v1/messages",
+            "/messages",
+            format!(
+                r#"{{ "model": "anthropic/claude-sonnet-4-5", "max_tokens" : 10, "temperature": 0.50,
+                    "messages": {messages}, "metadata": {metadata}, "tools": [ {{"name": "f", "input_schema": {{"type": "object"}}}} ] }}"#
+            ),
+            vec![messages, metadata, "0.50"],
+        ),
+        (
+            "/openai/v1/responses",
+            "/responses",
+            format!(
+                r#"{{"model": "openai/gpt-5.4-mini", "input": {messages}, "metadata": {metadata}, "store": false}}"#
+            ),
+            vec![messages, metadata],
+        ),
+        (
+            "/openai/v1/embeddings",
+            "/embeddings",
+            r#"{"model": "openai/text-embedding-3-small", "input": [ "caf\u00e9", "b" ], "dimensions" : 8}"#
+                .to_owned(),
+            vec![r#"[ "caf\u00e9", "b" ]"#],
+        ),
+        (
+            "/openai/v1/chat/completions",
+            "/chat/completions",
+            format!(
+                r#"{{"model": "openai/gpt-5.4-mini", "messages": {messages}, "tools": {tools}, "metadata": {metadata}}}"#
+            ),
+            vec![messages, tools],
+        ),
+    ];
+    for (path, upstream, body, verbatim) in cases {
+        let headers = [("content-type", "application/json")];
+        let (status, text) = http(port, "POST", path, &headers, Some(&body)).expect("http");
+        assert_eq!(status, 200, "{path}: {text}");
+        let sent = r.fake.requests_to(upstream);
+        let sent = String::from_utf8(sent.last().expect("forwarded").raw_body.clone()).unwrap();
+        for piece in verbatim {
+            assert!(
+                sent.contains(piece),
+                "{path}: {piece} not sent as written in {sent}"
+            );
+        }
+        assert!(
+            !sent.contains("\"store\""),
+            "{path}: an OpenAI-only field was forwarded"
+        );
+        let sent: Value = serde_json::from_str(&sent).expect("the upstream body is JSON");
+        assert!(
+            sent["model"].as_str().is_some_and(|m| !m.is_empty()),
+            "{path}: {sent}"
+        );
+    }
+}

@@ -86,7 +86,9 @@ impl Nginx {
         pin: Option<usize>,
     ) -> Result<Nginx, String> {
         let target = upstream.trim_start_matches("http://");
-        let block = format!("upstream backend {{ server {target}; keepalive 256; }}\n  client_body_buffer_size 1m;");
+        let block = format!(
+            "upstream backend {{ server {target}; keepalive 256; }}\n  client_body_buffer_size 1m;"
+        );
         let body = "    location = /healthz { return 200 'ok'; }\n    location / {\n      proxy_pass http://backend;\n      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n    }\n";
         Nginx::start(bin, pin, body, &block).await
     }

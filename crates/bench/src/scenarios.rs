@@ -1145,8 +1145,13 @@ async fn nginx_rows(
             .await
             .map_err(|err| format!("ferry {name} (agent-sized) vs nginx: {err}"))?;
         rows.push(Row {
-            figure: format!("ferry {name}, an agent's {size} KB body, vs nginx hop, concurrency {c}"),
-            direct: format!("nginx {:.4} ms/req, {:.0} req/s", by_hop.cpu_ms, by_hop.rate),
+            figure: format!(
+                "ferry {name}, an agent's {size} KB body, vs nginx hop, concurrency {c}"
+            ),
+            direct: format!(
+                "nginx {:.4} ms/req, {:.0} req/s",
+                by_hop.cpu_ms, by_hop.rate
+            ),
             ferry: format!("{:.4} ms/req, {:.0} req/s", through.cpu_ms, through.rate),
             added: format!(
                 "CPU {:.2}× nginx, {:.0}% of its req/s",
@@ -1171,15 +1176,40 @@ enum AgentDialect {
 /// tool call, and the tool's result. Deterministic.
 fn agent_body(dialect: AgentDialect) -> serde_json::Value {
     const WORDS: &[&str] = &[
-        "the", "file", "contains", "a", "function", "that", "reads", "configuration",
-        "and", "returns", "an", "error", "when", "path", "is", "missing", "so", "we",
-        "should", "check", "it", "first", "before", "running", "tests", "again",
+        "the",
+        "file",
+        "contains",
+        "a",
+        "function",
+        "that",
+        "reads",
+        "configuration",
+        "and",
+        "returns",
+        "an",
+        "error",
+        "when",
+        "path",
+        "is",
+        "missing",
+        "so",
+        "we",
+        "should",
+        "check",
+        "it",
+        "first",
+        "before",
+        "running",
+        "tests",
+        "again",
     ];
     let mut seed: u64 = 7;
     let mut text = |n: usize| -> String {
         let mut out = String::new();
         for i in 0..n {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             if i > 0 {
                 out.push(' ');
             }
@@ -1189,7 +1219,12 @@ fn agent_body(dialect: AgentDialect) -> serde_json::Value {
     };
     let schema = |text: &mut dyn FnMut(usize) -> String| {
         let properties: serde_json::Map<String, serde_json::Value> = (0..5)
-            .map(|j| (format!("arg{j}"), json!({"type": "string", "description": text(12)})))
+            .map(|j| {
+                (
+                    format!("arg{j}"),
+                    json!({"type": "string", "description": text(12)}),
+                )
+            })
             .collect();
         json!({"type": "object", "properties": properties, "required": ["arg0"]})
     };
@@ -1201,7 +1236,8 @@ fn agent_body(dialect: AgentDialect) -> serde_json::Value {
     match dialect {
         AgentDialect::Messages => {
             for i in 0..20 {
-                messages.push(json!({"role": "user", "content": [{"type": "text", "text": text(80)}]}));
+                messages
+                    .push(json!({"role": "user", "content": [{"type": "text", "text": text(80)}]}));
                 messages.push(json!({"role": "assistant", "content": [
                     {"type": "text", "text": text(60)},
                     {"type": "tool_use", "id": format!("toolu_{i}"), "name": "Tool1", "input": {"arg0": text(5)}}]}));
@@ -1225,9 +1261,11 @@ fn agent_body(dialect: AgentDialect) -> serde_json::Value {
             for i in 0..20 {
                 messages.push(json!({"role": "user", "content": text(80)}));
                 let arguments = json!({"arg0": text(5)}).to_string();
-                messages.push(json!({"role": "assistant", "content": text(60), "tool_calls": [
+                messages.push(
+                    json!({"role": "assistant", "content": text(60), "tool_calls": [
                     {"id": format!("call_{i}"), "type": "function",
-                     "function": {"name": "Tool1", "arguments": arguments}}]}));
+                     "function": {"name": "Tool1", "arguments": arguments}}]}),
+                );
                 messages.push(json!({"role": "tool", "tool_call_id": format!("call_{i}"), "content": text(120)}));
             }
             messages.push(json!({"role": "user", "content": "hello there, how are you today"}));
