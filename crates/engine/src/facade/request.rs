@@ -9,9 +9,8 @@ use ferry_config::{
     ThinkingLevel, OPENAI_PARAM_KEYS,
 };
 use ferry_openrouter::shape::{classify_field, FieldClass};
-use ferry_openrouter::RawObject;
+use ferry_openrouter::{checked_array_elements, checked_object_members, RawObject};
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::EngineError;
@@ -222,42 +221,87 @@ impl FacadeRequest {
 }
 
 /// Checks `messages` (an array of objects, each with a role of system, developer, user,
-/// assistant or tool) without building them.
+/// assistant or tool) without building them: over the checked text's structure, or by a
+/// serde visitor when a key or a role is written with escapes.
 fn check_messages(text: &[u8]) -> Result<(), EngineError> {
-    match serde_json::from_slice(text) {
-        Ok(ListShape::List { len: 0, .. }) => Err(bad(
+    let shape = match list_shape_of_checked(text) {
+        Some(shape) => shape,
+        None => serde_json::from_slice(text).unwrap_or(ListShape::NotList),
+    };
+    match shape {
+        ListShape::List { len: 0, .. } => Err(bad(
             "invalid_messages",
             "messages is empty: send at least one message",
         )),
-        Ok(ListShape::List {
+        ListShape::List {
             first_bad: None, ..
-        }) => Ok(()),
-        Ok(ListShape::List {
+        } => Ok(()),
+        ListShape::List {
             first_bad: Some(i), ..
-        }) => Err(bad(
+        } => Err(bad(
             "invalid_messages",
             format!("messages[{i}] needs a role of system, developer, user, assistant or tool"),
         )),
-        Ok(ListShape::NotList) | Err(_) => Err(bad(
+        ListShape::NotList => Err(bad(
             "invalid_messages",
             "messages must be an array of {role, content} objects",
         )),
     }
 }
 
+/// [`ListShape`] of checked text by its structure; `None` when a key or a role has an
+/// escape (left to the serde visitor, which undoes them).
+fn list_shape_of_checked(text: &[u8]) -> Option<ListShape> {
+    let Some(elements) = checked_array_elements(text) else {
+        return Some(ListShape::NotList);
+    };
+    let (mut len, mut first_bad) = (0, None);
+    for element in elements {
+        let mut known = false;
+        if let Some(members) = checked_object_members(element) {
+            for (key, value) in members {
+                if key.contains(&b'\\') {
+                    return None;
+                }
+                if key == b"role" {
+                    if value.contains(&b'\\') {
+                        return None;
+                    }
+                    known = matches!(
+                        value,
+                        b"\"system\""
+                            | b"\"developer\""
+                            | b"\"user\""
+                            | b"\"assistant\""
+                            | b"\"tool\""
+                    );
+                }
+            }
+        }
+        if !known && first_bad.is_none() {
+            first_bad = Some(len);
+        }
+        len += 1;
+    }
+    Some(ListShape::List { len, first_bad })
+}
+
 /// Checks `tools`: an array of objects.
 fn check_tools(text: &[u8]) -> Result<(), EngineError> {
-    match serde_json::from_slice::<Vec<&RawValue>>(text) {
-        Ok(list) if list.iter().all(|t| t.get().starts_with('{')) => Ok(()),
-        _ => Err(bad(
+    let objects =
+        checked_array_elements(text).is_some_and(|mut list| list.all(|t| t.first() == Some(&b'{')));
+    if objects {
+        return Ok(());
+    }
+    Err(bad(
             "invalid_tools",
             "tools must be an array of {\"type\": \"function\", \"function\": {name, description?, parameters}} objects",
-        )),
-    }
+    ))
 }
 
 /// What [`check_messages`] reads of a JSON value: whether it is an array, its length, and
 /// the first element that is not a message with a known role.
+#[derive(Debug, PartialEq)]
 enum ListShape {
     NotList,
     List {
@@ -501,6 +545,48 @@ mod tests {
         }
         assert!(tools("[]").unwrap().is_some(), "an empty list is a list");
         assert!(tools("null").unwrap().is_none(), "null is left out");
+    }
+
+    /// Over every messages array one edit away from a varied one that serde accepts, the
+    /// structural reading of the checked text (where it answers) agrees with the serde
+    /// visitor.
+    #[test]
+    fn the_structural_role_check_agrees_with_the_visitor() {
+        let bases: [&[u8]; 2] = [
+            br#"[{"role":"user","content":"a \"role\": \"x\" {[" }, {"content":[{"role":"tool"}],"role":"assistant"}, {"role":"bogus","role":"tool"}, "s", 1, [ ], {"role":"system","n":-1.5e2,"t":true}]"#,
+            br#"[{"role":"us\u0065r"},{"r\u006fle":"tool"}]"#,
+        ];
+        let edits: &[u8] = b"\"\\{}[],: 1a";
+        let mut bodies = Vec::new();
+        for base in bases {
+            bodies.push(base.to_vec());
+            for at in 0..base.len() {
+                bodies.push([&base[..at], &base[at + 1..]].concat());
+                for &e in edits {
+                    let mut v = base.to_vec();
+                    v[at] = e;
+                    bodies.push(v);
+                }
+            }
+        }
+        let (mut agreed, mut declined) = (0, 0);
+        for body in bodies {
+            let Ok(by_visitor) = serde_json::from_slice::<ListShape>(&body) else {
+                continue;
+            };
+            match list_shape_of_checked(&body) {
+                Some(shape) => {
+                    let text = String::from_utf8_lossy(&body);
+                    assert_eq!(shape, by_visitor, "{text}");
+                    agreed += 1;
+                }
+                None => declined += 1,
+            }
+        }
+        assert!(
+            agreed > 300 && declined > 20,
+            "{agreed} agreed, {declined} declined"
+        );
     }
 
     #[test]
