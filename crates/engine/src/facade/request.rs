@@ -544,6 +544,18 @@ mod tests {
             assert_eq!(tools(bad).unwrap_err().code(), "invalid_tools", "{bad}");
         }
         assert!(tools("[]").unwrap().is_some(), "an empty list is a list");
+        // An unpaired surrogate escape passes the grammar check: kept as written in the
+        // messages, refused with its field's name where ferry must read the value.
+        let surrogate = |extra: &str| {
+            let text = Bytes::from(format!(
+                r#"{{"model":"m/x","messages":[{{"role":"user","content":"\ud800"}}]{extra}}}"#
+            ));
+            FacadeRequest::parse(RawObject::parse(&text).unwrap())
+        };
+        assert!(surrogate("").is_ok());
+        let e = surrogate(r#","user":"\ud800""#).unwrap_err();
+        assert_eq!(e.code(), "invalid_json");
+        assert!(e.to_string().contains("user:"), "{e}");
         assert!(tools("null").unwrap().is_none(), "null is left out");
     }
 
