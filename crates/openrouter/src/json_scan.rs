@@ -102,9 +102,33 @@ impl<'a> Scan<'a> {
     }
 
     /// Moves the cursor inside a string to its next quote, backslash or control byte
-    /// (or the end).
+    /// (or the end), eight bytes at a time.
     fn skip_plain_text(&mut self) {
-        self.i = next_special(self.b, self.i);
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        // A byte of `w` that is zero sets its high bit here. A byte above a zero one may
+        // too (the borrow), but the lowest bit set is always a true zero byte, so the
+        // lowest bit of the three tests below is the first special byte.
+        let zero_byte = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
+        let special = |c: u8| c == b'"' || c == b'\\' || c < 0x20;
+        let mut i = self.i;
+        while let Some(chunk) = self.b.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let w = u64::from_le_bytes(word);
+            let hits = zero_byte(w ^ (ONES * u64::from(b'"')))
+                | zero_byte(w ^ (ONES * u64::from(b'\\')))
+                | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
+            if hits != 0 {
+                self.i = i + (hits.trailing_zeros() / 8) as usize;
+                return;
+            }
+            i += 8;
+        }
+        while self.b.get(i).is_some_and(|&c| !special(c)) {
+            i += 1;
+        }
+        self.i = i;
     }
 
     /// A number at the cursor, by JSON's grammar; its text.
@@ -262,35 +286,6 @@ impl<'a> Scan<'a> {
         }
         Some(Some(serde_json::from_str(self.number()?).ok()?))
     }
-}
-
-/// Where the first quote, backslash or control byte of `b` at or after `from` is (`b.len()`
-/// when there is none), eight bytes at a time: the end of a string's plain text.
-pub(crate) fn next_special(b: &[u8], from: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // A byte of `w` that is zero sets its high bit here. A byte above a zero one may too
-    // (the borrow), but the lowest bit set is always a true zero byte, so the lowest bit
-    // of the three tests below is the first special byte.
-    let zero_byte = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
-    let special = |c: u8| c == b'"' || c == b'\\' || c < 0x20;
-    let mut i = from;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        let hits = zero_byte(w ^ (ONES * u64::from(b'"')))
-            | zero_byte(w ^ (ONES * u64::from(b'\\')))
-            | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
-        if hits != 0 {
-            return i + (hits.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while b.get(i).is_some_and(|&c| !special(c)) {
-        i += 1;
-    }
-    i
 }
 
 /// Every body one edit away from `base`, for the quick readers' property tests: each

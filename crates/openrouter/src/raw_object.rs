@@ -256,32 +256,19 @@ impl<'a> Checked<'a> {
         }
     }
 
-    /// From an opening quote to after the closing one: most strings of a request are
-    /// short (keys, roles, types), so their first bytes are looked at eight at a time
-    /// before `memchr` takes over the rest of a long one.
+    /// From an opening quote to after the closing one.
     fn skip_string(&mut self) {
-        /// How far the short look goes.
-        const SHORT: usize = 32;
         self.i += 1;
-        loop {
-            let short_end = (self.i + SHORT).min(self.b.len());
-            let mut at = crate::json_scan::next_special(&self.b[..short_end], self.i);
-            if at == short_end {
-                at = memchr::memchr2(b'"', b'\\', &self.b[short_end..])
-                    .map_or(self.b.len(), |k| short_end + k);
-            }
-            self.i = at;
-            match self.b.get(at) {
-                Some(b'"') => {
-                    self.i += 1;
-                    return;
-                }
-                // An escape (its second byte is never the closing quote); checked text
-                // has no control bytes in strings.
-                Some(_) => self.i += 2,
-                None => return,
+        while let Some(at) = memchr::memchr2(b'"', b'\\', &self.b[self.i..]) {
+            self.i += at;
+            if self.b[self.i] == b'\\' {
+                self.i += 2;
+            } else {
+                self.i += 1;
+                return;
             }
         }
+        self.i = self.b.len();
     }
 }
 
