@@ -299,6 +299,30 @@ fn check_tools(text: &[u8]) -> Result<(), EngineError> {
     ))
 }
 
+/// A visitor's answer for every JSON scalar (a boolean, a number, a string, null).
+macro_rules! scalars_are {
+    ($ty:ty, $answer:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<$ty, E> {
+            Ok($answer)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<$ty, E> {
+            Ok($answer)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<$ty, E> {
+            Ok($answer)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<$ty, E> {
+            Ok($answer)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<$ty, E> {
+            Ok($answer)
+        }
+        fn visit_unit<E>(self) -> Result<$ty, E> {
+            Ok($answer)
+        }
+    };
+}
+
 /// What [`check_messages`] reads of a JSON value: whether it is an array, its length, and
 /// the first element that is not a message with a known role.
 #[derive(Debug, PartialEq)]
@@ -332,24 +356,7 @@ impl<'de> Deserialize<'de> for ListShape {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(ListShape::NotList)
             }
-            fn visit_bool<E>(self, _: bool) -> Result<ListShape, E> {
-                Ok(ListShape::NotList)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<ListShape, E> {
-                Ok(ListShape::NotList)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<ListShape, E> {
-                Ok(ListShape::NotList)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<ListShape, E> {
-                Ok(ListShape::NotList)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<ListShape, E> {
-                Ok(ListShape::NotList)
-            }
-            fn visit_unit<E>(self) -> Result<ListShape, E> {
-                Ok(ListShape::NotList)
-            }
+            scalars_are!(ListShape, ListShape::NotList);
         }
         d.deserialize_any(V)
     }
@@ -405,24 +412,7 @@ impl<'de> Deserialize<'de> for KnownRole {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(KnownRole(false))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<KnownRole, E> {
-                Ok(KnownRole(false))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<KnownRole, E> {
-                Ok(KnownRole(false))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<KnownRole, E> {
-                Ok(KnownRole(false))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<KnownRole, E> {
-                Ok(KnownRole(false))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<KnownRole, E> {
-                Ok(KnownRole(false))
-            }
-            fn visit_unit<E>(self) -> Result<KnownRole, E> {
-                Ok(KnownRole(false))
-            }
+            scalars_are!(KnownRole, KnownRole(false));
         }
         d.deserialize_any(V)
     }
