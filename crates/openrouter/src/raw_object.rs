@@ -81,35 +81,28 @@ impl RawObject {
         self.members.iter().map(|(k, v)| (k.as_str(), &v[..]))
     }
 
+    fn member(&self, key: &str) -> Option<&Bytes> {
+        self.members.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
     /// Whether `key` is a member.
     pub fn contains_key(&self, key: &str) -> bool {
-        self.members.iter().any(|(k, _)| k == key)
+        self.member(key).is_some()
     }
 
     /// The JSON text of member `key`.
     pub fn get(&self, key: &str) -> Option<&[u8]> {
-        self.members
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| &v[..])
+        self.member(key).map(|v| &v[..])
     }
 
     /// The JSON text of member `key`, as a slice of the body (no copy).
     pub fn text(&self, key: &str) -> Option<Bytes> {
-        self.members
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
+        self.member(key).cloned()
     }
 
     /// Member `key` read as a `T`.
     pub fn read<T: DeserializeOwned>(&self, key: &str) -> Option<serde_json::Result<T>> {
         self.get(key).map(serde_json::from_slice)
-    }
-
-    /// Member `key` as a JSON value (`None` when absent).
-    pub fn value(&self, key: &str) -> Option<Value> {
-        self.read::<Value>(key).and_then(Result::ok)
     }
 
     /// Takes member `key` out, read as a JSON value. Reading fails only on what the
@@ -141,13 +134,9 @@ impl RawObject {
 
     /// Whether member `key` is an array with at least one element.
     pub fn is_nonempty_array(&self, key: &str) -> bool {
-        self.get(key).is_some_and(|v| {
-            v.first() == Some(&b'[')
-                && v[1..]
-                    .iter()
-                    .find(|b| !b.is_ascii_whitespace())
-                    .is_some_and(|b| *b != b']')
-        })
+        self.get(key)
+            .and_then(checked_array_elements)
+            .is_some_and(|mut elements| elements.next().is_some())
     }
 }
 
@@ -362,7 +351,7 @@ mod tests {
             o.get("messages").unwrap(),
             br#"[ {"role":"user","content":"h\u00e9"} ]"#
         );
-        assert_eq!(o.value("model"), Some(json!("a/b")));
+        assert_eq!(o.read::<Value>("model").unwrap().unwrap(), json!("a/b"));
         assert!(o.is_nonempty_array("messages"));
         assert_eq!(o.kind("model"), Some(b'"'));
     }
