@@ -501,7 +501,7 @@ pub(crate) fn send_error(e: &reqwest::Error, ctx: ErrorContext<'_>) -> UpstreamE
 fn direct_send_error(e: &SendFailure, ctx: ErrorContext<'_>) -> UpstreamError {
     match e {
         SendFailure::TimedOut => UpstreamError::timeout(false, ctx, "no response"),
-        SendFailure::Failed(e) => UpstreamError::connect(&error_chain(e), ctx),
+        SendFailure::Failed(e) => UpstreamError::connect(&error_chain(e.as_ref()), ctx),
         SendFailure::BadRequest(detail) => UpstreamError::connect(detail, ctx),
     }
 }

@@ -6,6 +6,10 @@
 //! about a fifth of a facade call's instructions); none of that is needed to POST to a
 //! fixed endpoint that never redirects.
 //!
+//! A `http://` endpoint is reached over [`crate::h1_pool`]'s connections, each driven by
+//! the task using it; a `https://` one over hyper-util's pooled client (ALPN may choose
+//! HTTP/2).
+//!
 //! It has the chat transport's settings: connect timeout, read timeout (the longest wait
 //! for the response head and between body chunks), TCP_NODELAY, a 90 s idle pool, the
 //! same trust roots (webpki roots plus `network.ca_file` and `SSL_CERT_FILE`). A route
@@ -23,7 +27,6 @@ use bytes::Bytes;
 use ferry_config::Route;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::Full;
-use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -33,6 +36,7 @@ use tokio::time::{Instant, Sleep};
 use url::Url;
 
 use crate::error::DriverError;
+use crate::h1_pool::{H1Pool, SendError};
 use crate::types::Protocol;
 
 /// Environment variables naming a proxy reqwest would use: a route run with any of them
@@ -51,8 +55,12 @@ pub(crate) struct DirectTransport {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     read_timeout: Option<Duration>,
     user_agent: HeaderValue,
-    /// The protocol endpoints as request targets, by [`Protocol`], parsed once.
+    /// The protocol endpoints as request targets, by [`Protocol`], parsed once (in
+    /// origin form when `plain` carries them).
     uris: [http::Uri; 4],
+    /// The pooled connections to a `http://` upstream (`None`: `client` carries the
+    /// requests).
+    plain: Option<Arc<H1Pool>>,
     /// The same endpoints as the responses' URLs: reqwest's conversion of a response
     /// without one parses a placeholder URL (thousands of instructions, every call).
     urls: [Url; 4],
@@ -64,7 +72,7 @@ pub(crate) enum SendFailure {
     /// No response head within the read timeout.
     TimedOut,
     /// The connection could not be made or broke (the error's chain says why).
-    Failed(hyper_util::client::legacy::Error),
+    Failed(SendError),
     /// The request could not be built (the API key is not a valid header value).
     BadRequest(String),
 }
@@ -110,6 +118,7 @@ impl DirectTransport {
         if route.connect_timeout_ms > 0 {
             http.set_connect_timeout(Some(Duration::from_millis(route.connect_timeout_ms)));
         }
+        let plain_connector = http.clone();
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -129,14 +138,23 @@ impl DirectTransport {
                     detail: format!("{url} is not a request target: {e}"),
                 })
         };
-        let uris = [
+        let mut uris = [
             uri(&urls[0])?,
             uri(&urls[1])?,
             uri(&urls[2])?,
             uri(&urls[3])?,
         ];
+        // Every endpoint is on the base URL's host: one pool serves them all.
+        let plain = H1Pool::new(plain_connector, &uris[0])
+            .filter(|_| uris.iter().all(|u| u.authority() == uris[0].authority()));
+        if plain.is_some() {
+            for uri in &mut uris {
+                *uri = origin_form(uri);
+            }
+        }
         Ok(Some(DirectTransport {
             client,
+            plain,
             read_timeout: (route.timeout_ms > 0).then(|| Duration::from_millis(route.timeout_ms)),
             user_agent: HeaderValue::from_static(concat!("ferry/", env!("CARGO_PKG_VERSION"))),
             uris,
@@ -170,24 +188,55 @@ impl DirectTransport {
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
-        let sent = self.client.request(request);
-        let response = match self.read_timeout {
+        let url = &self.urls[protocol as usize];
+        match &self.plain {
+            Some(pool) => {
+                let response = self.within_read_timeout(pool.send(request)).await?;
+                Ok(self.response(response, url))
+            }
+            None => {
+                let sent = async {
+                    self.client
+                        .request(request)
+                        .await
+                        .map_err(|e| Box::new(e) as SendError)
+                };
+                let response = self.within_read_timeout(sent).await?;
+                Ok(self.response(response, url))
+            }
+        }
+    }
+
+    /// `sent`, failing when no response head arrives within the read timeout.
+    async fn within_read_timeout<T>(
+        &self,
+        sent: impl Future<Output = Result<T, SendError>>,
+    ) -> Result<T, SendFailure> {
+        match self.read_timeout {
             Some(limit) => tokio::time::timeout(limit, sent)
                 .await
                 .map_err(|_| SendFailure::TimedOut)?,
             None => sent.await,
         }
-        .map_err(SendFailure::Failed)?;
-        let (mut parts, body) = response.into_parts();
-        parts
-            .extensions
-            .extend(response_url(&self.urls[protocol as usize]));
-        let body = IdleTimeout::new(body, self.read_timeout);
-        Ok(reqwest::Response::from(http::Response::from_parts(
-            parts,
-            reqwest::Body::wrap(body),
-        )))
+        .map_err(SendFailure::Failed)
     }
+
+    /// The response as reqwest's, naming `url`, its body under the read timeout.
+    fn response<B>(&self, response: http::Response<B>, url: &Url) -> reqwest::Response
+    where
+        B: HttpBody<Data = Bytes, Error = hyper::Error> + Send + Sync + Unpin + 'static,
+    {
+        let (mut parts, body) = response.into_parts();
+        parts.extensions.extend(response_url(url));
+        let body = IdleTimeout::new(body, self.read_timeout);
+        reqwest::Response::from(http::Response::from_parts(parts, reqwest::Body::wrap(body)))
+    }
+}
+
+/// `uri`'s path and query alone (what HTTP/1.1 sends a server that is not a proxy).
+fn origin_form(uri: &http::Uri) -> http::Uri {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    http::Uri::try_from(path).unwrap_or_else(|_| uri.clone())
 }
 
 fn load_pem_roots(
@@ -223,14 +272,14 @@ fn response_url(url: &Url) -> http::Extensions {
 
 /// A response body that fails with [`io::ErrorKind::TimedOut`] when no frame arrives
 /// within the read timeout (reqwest's `read_timeout` does the same per read).
-struct IdleTimeout {
-    inner: Incoming,
+struct IdleTimeout<B> {
+    inner: B,
     limit: Option<Duration>,
     timer: Option<Pin<Box<Sleep>>>,
 }
 
-impl IdleTimeout {
-    fn new(inner: Incoming, limit: Option<Duration>) -> Self {
+impl<B> IdleTimeout<B> {
+    fn new(inner: B, limit: Option<Duration>) -> Self {
         IdleTimeout {
             inner,
             limit,
@@ -239,7 +288,10 @@ impl IdleTimeout {
     }
 }
 
-impl HttpBody for IdleTimeout {
+impl<B> HttpBody for IdleTimeout<B>
+where
+    B: HttpBody<Data = Bytes, Error = hyper::Error> + Unpin,
+{
     type Data = Bytes;
     type Error = Box<dyn std::error::Error + Send + Sync>;
 

@@ -20,6 +20,7 @@ mod client;
 mod deadline;
 mod direct;
 mod error;
+mod h1_pool;
 mod json_scan;
 mod management;
 pub mod media;
