@@ -644,6 +644,25 @@ pub(crate) fn detached_runs_with_idempotency_keys_and_queueing() {
     .unwrap();
     assert_eq!(status, 200);
     assert_eq!(json(&body)["id"], a);
+    // The same key with another input is refused, naming the run the key belongs to;
+    // nothing new is stored or sent.
+    let (status, body) = http(
+        r.d.port,
+        "POST",
+        "/v1/sessions/idem/runs",
+        &[("Idempotency-Key", "k-1")],
+        Some("{\"content\":\"something else\"}"),
+    )
+    .unwrap();
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(json(&body)["code"], "idempotency_key_reused", "{body}");
+    assert!(body.contains(&a), "{body}");
+    assert_eq!(r.fake.chat_requests().len(), 1);
+    assert_eq!(
+        r.cli_json(&["sessions", "show", "idem"])["totals"]["runs"],
+        1,
+        "one run stored"
+    );
 
     // One run at a time per session: a second input queues behind a slow first one.
     r.fake

@@ -862,3 +862,134 @@ fn upstream_limit_provisions_an_openrouter_key_used_for_the_keys_traffic() {
     assert!(patch.path.ends_with(&provisioned[0].hash));
     assert_eq!(patch.body.as_ref().unwrap()["disabled"], true);
 }
+
+/// A key's model globs hold for fallbacks too. A session input naming a fallback the key
+/// may not use is refused at once, before anything is stored or sent (it was run: the
+/// target failed and the excluded fallback answered). The route's own fallbacks the key
+/// may not use are left out of its chain: its facade call fails with the target instead
+/// of reaching them, while the operator's same call falls back.
+#[test]
+fn fallbacks_stay_within_a_keys_models() {
+    let r = rig_with(
+        "fallbacks = [\"openai/gpt-5.4-mini\"]\n",
+        &["--require-keys"],
+    );
+    let (_, claude) = r.create_key(
+        "claude-only",
+        &[
+            "--model",
+            "anthropic/*",
+            "--scope",
+            "facade",
+            "--scope",
+            "sessions",
+        ],
+    );
+    let auth = format!("Bearer {claude}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+
+    let named = http_bytes(
+        r.d.port,
+        "POST",
+        "/v1/sessions/fb/input",
+        &headers,
+        json!({"content": "hi", "model": "anthropic/claude-sonnet-4-5",
+               "fallbacks": ["openai/gpt-5.4-mini"]})
+        .to_string()
+        .as_bytes(),
+    );
+    assert_eq!(
+        named.status,
+        403,
+        "{}",
+        String::from_utf8_lossy(&named.body)
+    );
+    let problem = named.json();
+    assert_eq!(problem["code"], "model_denied", "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("fallback") && d.contains("openai/gpt-5.4-mini")),
+        "{problem}"
+    );
+    assert!(r.fake.chat_requests().is_empty(), "nothing went upstream");
+    let (status, _) = r.get_as(OPERATOR, "/v1/sessions/fb");
+    assert_eq!(status, 404, "nothing was stored");
+
+    // The target fails every attempt; the route falls back to openai/gpt-5.4-mini.
+    let failing = || {
+        for _ in 0..8 {
+            r.fake.push_for_model(
+                "anthropic/claude-sonnet-4-5",
+                Reply::error(503, "overloaded"),
+            );
+        }
+    };
+    let body = json!({"model": "anthropic/claude-sonnet-4-5",
+                      "messages": [{"role": "user", "content": "hi"}]});
+    failing();
+    let keyed = r.chat(&claude, &body);
+    assert!(
+        keyed.status >= 500,
+        "{}",
+        String::from_utf8_lossy(&keyed.body)
+    );
+    let served: Vec<String> = r
+        .fake
+        .chat_requests()
+        .iter()
+        .filter_map(|q| q.body.as_ref()?["model"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        served.iter().all(|m| m.starts_with("anthropic/")),
+        "the key's call reached {served:?}"
+    );
+
+    r.fake.clear_requests();
+    failing();
+    let operator = r.chat(OPERATOR, &body);
+    assert_eq!(
+        operator.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&operator.body)
+    );
+    assert!(
+        r.fake.chat_requests().iter().any(|q| q
+            .body
+            .as_ref()
+            .is_some_and(|b| b["model"] == "openai/gpt-5.4-mini")),
+        "the operator's call fell back"
+    );
+}
+
+/// An empty ledger totals 0 (not `-0.0`, which printed as "$-0.0000"), and a range whose
+/// `until` is not after its `since` is refused rather than answered empty.
+#[test]
+fn an_empty_spend_report_totals_zero_and_an_empty_range_is_refused() {
+    let r = rig_with("", &[]);
+    let (status, text) = http(
+        r.d.port,
+        "GET",
+        "/v1/spend",
+        &[("Authorization", &format!("Bearer {OPERATOR}"))],
+        None,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("\"total_usd\":0.0"), "{text}");
+    let out = r.op(&["spend"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("-0"), "{}", stdout(&out));
+
+    let (status, v) = r.get_as(OPERATOR, "/v1/spend?since=2026-12-07&until=2026-12-01");
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["code"], "invalid_date", "{v}");
+    let (status, v) = r.get_as(OPERATOR, "/v1/spend?since=2026-12-01&until=2026-12-01");
+    assert_eq!(status, 400, "{v}");
+    let (status, v) = r.get_as(OPERATOR, "/v1/spend?since=2026-12-01&until=2026-12-02");
+    assert_eq!(status, 200, "{v}");
+}

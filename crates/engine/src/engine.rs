@@ -812,12 +812,21 @@ impl Engine {
         if opts.ack_after_insert || opts.idempotency_key.is_some() {
             // A repeated key must find the existing run before anything starts.
             place.wait().await;
+            let asked = opts
+                .idempotency_key
+                .is_some()
+                .then(|| planned.stored.clone());
             return match self.create_planned(creation, planned).await? {
-                Created::Existing(run) => Ok(Submitted {
-                    run_id: run.id.clone(),
-                    run: Some(run),
-                    existing: true,
-                }),
+                Created::Existing(run) => {
+                    if let Some(asked) = asked {
+                        same_input_or_refuse(&run, &asked)?;
+                    }
+                    Ok(Submitted {
+                        run_id: run.id.clone(),
+                        run: Some(run),
+                        existing: true,
+                    })
+                }
                 Created::Inserted { run, ready } => {
                     let hub = self.register(session_id, &run.id);
                     self.enqueue(
@@ -883,9 +892,17 @@ impl Engine {
         if input.model.is_some() {
             self.check_model_listed(&first.route, &first.model)?;
         }
-        // A key limited to other routes or models is refused before anything is stored.
-        crate::access::current_caller()
-            .check_target(&first.route, &wire_model(route, &first.model))?;
+        // A key limited to other routes or models is refused before anything is stored,
+        // for its fallbacks too.
+        let caller = crate::access::current_caller();
+        caller.check_target(&first.route, &wire_model(route, &first.model))?;
+        let routes = &self.inner.routes;
+        plan.chain = caller.usable_chain(plan.chain, input.fallbacks.is_some(), |m| {
+            routes
+                .route(&m.route)
+                .map_or_else(|_| m.model.clone(), |r| wire_model(r, &m.model))
+        })?;
+        let route = self.inner.routes.route(&plan.chain[0].route)?;
         if plan.speak == Some(true) {
             require_tool(route, ToolName::GenerateAudio)?;
         }
@@ -1206,6 +1223,36 @@ pub(crate) fn validate_session_id(id: &str) -> Result<(), EngineError> {
             "session ids are 1-128 characters of letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. demo, work-2026)",
         ))
     }
+}
+
+/// A 409 `idempotency_key_reused` unless `existing` (the run an `Idempotency-Key` found)
+/// was submitted with the input `asked` (as stored). Attachments are left out of the
+/// comparison: they are stored as assets, whose references a retry need not repeat
+/// byte for byte.
+fn same_input_or_refuse(
+    existing: &ferry_store::Run,
+    asked: &serde_json::Value,
+) -> Result<(), EngineError> {
+    if existing.input == *asked || input_fields(&existing.input) == input_fields(asked) {
+        return Ok(());
+    }
+    Err(EngineError::Conflict {
+        code: "idempotency_key_reused",
+        message: format!(
+            "this Idempotency-Key was used for run {} with a different input; a retry must send the same body, and a new input needs a new key",
+            existing.id
+        ),
+    })
+}
+
+/// A stored input's fields but its attachments.
+fn input_fields(
+    input: &serde_json::Value,
+) -> std::collections::BTreeMap<&String, &serde_json::Value> {
+    input
+        .as_object()
+        .map(|o| o.iter().filter(|(k, _)| *k != "attachments").collect())
+        .unwrap_or_default()
 }
 
 /// Stored event rows as typed events; a row that is not a run event is skipped with a

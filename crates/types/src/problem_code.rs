@@ -65,6 +65,7 @@ problem_codes! {
     EmptySecretValue => "empty_secret_value",
     EmptyText => "empty_text",
     HostNotAllowed => "host_not_allowed",
+    IdempotencyKeyReused => "idempotency_key_reused",
     ImageEditDisabled => "image_edit_disabled",
     ImageGenerationDisabled => "image_generation_disabled",
     InternalError => "internal_error",

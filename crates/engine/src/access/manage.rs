@@ -90,10 +90,18 @@ pub struct UpstreamView {
 }
 
 fn expires_at(secs: u64) -> Result<String, EngineError> {
-    let secs = i64::try_from(secs).map_err(|_| {
-        EngineError::bad_input("invalid_expiry", "expires_in is too far in the future")
-    })?;
-    let at = OffsetDateTime::now_utc() + time::Duration::seconds(secs);
+    // Past the calendar's end (year 9999) is no expiry a key can carry.
+    let too_far = || {
+        EngineError::bad_input(
+            "invalid_expiry",
+            "expires_in is too far in the future (at most some thousands of years); give a shorter duration such as 90d, or none for a key that does not expire",
+        )
+    };
+    let secs = i64::try_from(secs).map_err(|_| too_far())?;
+    let at = OffsetDateTime::now_utc()
+        .checked_add(time::Duration::seconds(secs))
+        .filter(|at| at.year() <= 9999)
+        .ok_or_else(too_far)?;
     Ok(ferry_store::rfc3339(at))
 }
 
@@ -403,5 +411,22 @@ impl Engine {
             .store
             .spend_report(q.by, q.split, q.since, q.until, None)
             .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expires_at;
+
+    /// An expiry past the calendar's end is a 400 `invalid_expiry`, not a panic of the
+    /// handler (seen with `expires_in: "99999999999d"`).
+    #[test]
+    fn an_expiry_past_the_calendar_is_refused() {
+        for secs in [99_999_999_999 * 86_400, u64::MAX, 400_000 * 365 * 86_400] {
+            let e = expires_at(secs).expect_err("too far");
+            assert_eq!(e.code(), "invalid_expiry", "{secs}");
+        }
+        let at = expires_at(90 * 86_400).expect("90 days");
+        assert!(at.ends_with('Z') || at.contains('+'), "{at}");
     }
 }

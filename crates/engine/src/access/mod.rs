@@ -152,6 +152,45 @@ impl Caller {
         Ok(())
     }
 
+    /// The model chain this caller may call, its target already checked: all of it for
+    /// the operator; for a key, the fallbacks it may use. A fallback the key may not use
+    /// is refused when the caller named it (`named`: a session input's `fallbacks`), and
+    /// left out when the route's configuration added it (the key never reaches a model
+    /// its lists exclude, and the call still goes ahead on the ones they include).
+    /// `wire` gives a planned model's wire id.
+    pub(crate) fn usable_chain(
+        &self,
+        mut chain: Vec<crate::input::PlannedModel>,
+        named: bool,
+        wire: impl Fn(&crate::input::PlannedModel) -> String,
+    ) -> Result<Vec<crate::input::PlannedModel>, AccessError> {
+        let Caller::Key(_) = self else {
+            return Ok(chain);
+        };
+        let mut kept = 1;
+        for i in 1..chain.len() {
+            let planned = &chain[i];
+            match self.check_target(&planned.route, &wire(planned)) {
+                Ok(()) => {
+                    chain.swap(kept, i);
+                    kept += 1;
+                }
+                Err(AccessError::Forbidden { code, message }) if named => {
+                    return Err(AccessError::Forbidden {
+                        code,
+                        message: format!(
+                            "fallback {}/{}: {message}; or leave it out of `fallbacks`",
+                            planned.route, planned.model
+                        ),
+                    });
+                }
+                Err(_) => {}
+            }
+        }
+        chain.truncate(kept.min(chain.len()));
+        Ok(chain)
+    }
+
     /// A 403 unless the caller has `scope`.
     pub fn require(&self, scope: Scope) -> Result<(), AccessError> {
         match self {

@@ -304,7 +304,16 @@ impl Engine {
             },
         )
         .map_err(|e| EngineError::bad_input("invalid_selector", e.to_string()))?;
-        plan_chain(routes, &target, None)
+        let chain = plan_chain(routes, &target, None)?;
+        // The route's fallbacks a key may not use are left out (its target is checked
+        // at admission).
+        Ok(
+            crate::access::current_caller().usable_chain(chain, false, |m| {
+                self.routes()
+                    .route(&m.route)
+                    .map_or_else(|_| m.model.clone(), |r| wire_model(r, &m.model))
+            })?,
+        )
     }
 
     /// `GET /openai/v1/models`: every model the routes name, as `ROUTE/MODEL` selectors,
