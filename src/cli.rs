@@ -467,6 +467,11 @@ pub struct ServeArgs {
     #[arg(long, env = "FERRY_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub header_read_timeout_ms: u64,
+    /// Longest wait for the next part of a request body; a request whose body stops
+    /// arriving for longer fails with 408 `body_timeout` and frees its connection.
+    #[arg(long, env = "FERRY_BODY_READ_TIMEOUT_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_read_timeout_ms: u64,
     /// Most client connections served at once; more wait in the listen backlog.
     #[arg(long, env = "FERRY_MAX_CONNECTIONS", default_value_t = 1024,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]

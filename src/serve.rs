@@ -217,6 +217,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> 
     };
     let limits = Limits {
         header_read_timeout: Duration::from_millis(args.header_read_timeout_ms),
+        body_read_timeout: Duration::from_millis(args.body_read_timeout_ms),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
     };
     let memory = tokio::spawn(crate::memory::return_freed_when_quiet(shutdown.clone()));

@@ -16,6 +16,7 @@ use axum::extract::Request;
 use axum::response::Response;
 use axum::Router;
 use bytes::Bytes;
+use ferry_api::StallLimit;
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
@@ -26,12 +27,15 @@ use tokio_util::sync::CancellationToken;
 /// How long connections may still finish after the drain before they are dropped.
 pub const CLOSE_MARGIN: Duration = Duration::from_secs(1);
 
-/// Connection limits (`serve --header-read-timeout-ms`, `--max-connections`).
+/// Connection limits (`serve --header-read-timeout-ms`, `--body-read-timeout-ms`,
+/// `--max-connections`).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Time to receive a complete request head, counted from when the connection starts
     /// waiting for one (on accept, and after each response on a kept-alive connection).
     pub header_read_timeout: Duration,
+    /// Longest wait for the next part of a request body before the request fails (408).
+    pub body_read_timeout: Duration,
     /// Most connections served at once; further clients wait in the listen backlog.
     pub max_connections: usize,
 }
@@ -97,7 +101,8 @@ pub async fn serve(
                 let guard = BusyGuard::new(busy.clone());
                 let mut app = app.clone();
                 async move {
-                    let resp: Response = tower::Service::call(&mut app, req.map(Body::new)).await?;
+                    let req = req.map(|b| Body::new(StallLimit::new(b, limits.body_read_timeout)));
+                    let resp: Response = tower::Service::call(&mut app, req).await?;
                     Ok::<_, std::convert::Infallible>(resp.map(|body| {
                         Body::new(CountedBody {
                             body,

@@ -88,6 +88,54 @@ fn half_head_connections_are_closed_after_the_header_timeout() {
     assert_eq!(status, 200);
 }
 
+/// Sends a request head and the first byte of a 1,000-byte body, then nothing more;
+/// returns what the daemon answers, read until it closes the connection.
+fn stalled_body(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{"
+    )
+    .expect("write");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("no answer to a stalled body: {e}"),
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// A client that sends a head and part of its body, then stops, gets a 408
+/// `body_timeout` in the path's shape once the body read timeout passes, and its
+/// connection is closed: it cannot hold a `--max-connections` slot for ever (here two
+/// slots, both taken by stalled bodies, and the daemon still answers after them).
+#[test]
+fn a_request_body_that_stops_arriving_fails_with_408_and_frees_its_connection() {
+    let (fake, _env, d) = rig(
+        &["--body-read-timeout-ms", "500", "--max-connections", "2"],
+        1000,
+    );
+    let port = d.port;
+    let facade = std::thread::spawn(move || stalled_body(port, "/openai/v1/chat/completions"));
+    let control = stalled_body(port, "/v1/sessions/slow/input");
+    let facade = facade.join().unwrap();
+    assert!(facade.starts_with("HTTP/1.1 408"), "{facade}");
+    assert!(facade.contains("\"code\":\"body_timeout\""), "{facade}");
+    assert!(facade.contains("stopped arriving"), "{facade}");
+    assert!(control.starts_with("HTTP/1.1 408"), "{control}");
+    assert!(control.contains("application/problem+json"), "{control}");
+    assert!(control.contains("body_timeout"), "{control}");
+    let (status, _) = http_get(d.port, "/healthz").unwrap();
+    assert_eq!(status, 200);
+    assert!(fake.chat_requests().is_empty(), "nothing went upstream");
+}
+
 /// A non-streaming facade call; returns status and body.
 fn chat_once(port: u16) -> (u16, String) {
     let body =

@@ -73,10 +73,10 @@ fn json_problem(rejection: JsonRejection) -> Problem {
                     "the request body is larger than this endpoint accepts",
                 )
             } else {
-                Problem::new(status, ProblemCode::InvalidBody, e.body_text())
+                Problem::unreadable_body(status, e.body_text())
             }
         }
-        other => Problem::new(400, ProblemCode::InvalidBody, other.body_text()),
+        other => Problem::unreadable_body(400, other.body_text()),
     }
 }
 

@@ -197,6 +197,11 @@ fn reparse(status: u16, bytes: &[u8]) -> Problem {
 /// A problem for a plain-text (or empty) rejection of `path`.
 fn plain_problem(status: u16, path: &str, bytes: &[u8]) -> Problem {
     let text = String::from_utf8_lossy(bytes).trim().to_owned();
+    // A body that stopped arriving fails its extractor, whose rejection is a 400 that
+    // carries the reason in its text.
+    if status == 400 && text.contains(crate::body_deadline::STALLED) {
+        return Problem::unreadable_body(400, text);
+    }
     let code = match status {
         400 => ProblemCode::InvalidRequest,
         405 => ProblemCode::MethodNotAllowed,
@@ -220,6 +225,16 @@ fn plain_problem(status: u16, path: &str, bytes: &[u8]) -> Problem {
 }
 
 impl Problem {
+    /// A request body that could not be read (`detail` says why): a 408 `body_timeout`
+    /// when it stopped arriving ([`crate::body_deadline`]), else `status` with
+    /// `invalid_body`.
+    pub(crate) fn unreadable_body(status: u16, detail: String) -> Problem {
+        match detail.find(crate::body_deadline::STALLED) {
+            Some(at) => Problem::new(408, ProblemCode::BodyTimeout, detail[at..].to_owned()),
+            None => Problem::new(status, ProblemCode::InvalidBody, detail),
+        }
+    }
+
     /// Adds the problem's extra headers to a response of any shape.
     pub(crate) fn add_headers(&self, resp: &mut Response) {
         for (name, value) in &self.headers {

@@ -53,11 +53,7 @@ pub(crate) async fn read_upload(
     let mut stream = req.into_body().into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
-            Problem::new(
-                400,
-                ProblemCode::InvalidBody,
-                format!("the upload body could not be read: {e}"),
-            )
+            Problem::unreadable_body(400, format!("the upload body could not be read: {e}"))
         })?;
         collector.push(&chunk).map_err(asset_problem)?;
     }
@@ -75,7 +71,6 @@ async fn read_multipart(
     limit: u64,
     file_name: Option<String>,
 ) -> Result<Upload, Problem> {
-    let bad = |detail: String| Problem::new(400, ProblemCode::InvalidMultipart, detail);
     let mut multipart = Multipart::from_request(req, &())
         .await
         .map_err(|e| bad(format!("the multipart body is invalid: {}", e.body_text())))?;
@@ -144,7 +139,6 @@ const MAX_FORM_FIELD: usize = 64 * 1024;
 
 /// Reads a whole `multipart/form-data` body: files up to `limit` bytes each.
 pub(crate) async fn read_form(req: Request, limit: u64) -> Result<Form, Problem> {
-    let bad = |detail: String| Problem::new(400, ProblemCode::InvalidMultipart, detail);
     let mut multipart = Multipart::from_request(req, &()).await.map_err(|e| {
         bad(format!(
             "send multipart/form-data (as the OpenAI SDKs do): {}",
@@ -177,4 +171,13 @@ pub(crate) async fn read_form(req: Request, limit: u64) -> Result<Form, Problem>
         form.files.push((name, read_part(field, limit).await?));
     }
     Ok(form)
+}
+
+/// A multipart body that could not be read or parsed (`detail` says why); a 408 when it
+/// stopped arriving.
+fn bad(detail: String) -> Problem {
+    if detail.contains(crate::body_deadline::STALLED) {
+        return Problem::unreadable_body(400, detail);
+    }
+    Problem::new(400, ProblemCode::InvalidMultipart, detail)
 }

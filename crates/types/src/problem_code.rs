@@ -49,6 +49,7 @@ problem_codes! {
     AttachmentNotFound => "attachment_not_found",
     AttachmentUnreadable => "attachment_unreadable",
     AudioGenerationDisabled => "audio_generation_disabled",
+    BodyTimeout => "body_timeout",
     BodyTooLarge => "body_too_large",
     BudgetExceeded => "budget_exceeded",
     BudgetUnpricedModel => "budget_unpriced_model",
