@@ -136,6 +136,63 @@ fn a_request_body_that_stops_arriving_fails_with_408_and_frees_its_connection() 
     assert!(fake.chat_requests().is_empty(), "nothing went upstream");
 }
 
+/// A body sent with a `Content-Encoding` is refused with 415, in the path's shape, and
+/// nothing goes upstream: ferry reads bodies as sent (a gzip body used to fail as JSON
+/// that does not parse; one labelled `br` but sent plain passed).
+#[test]
+fn a_compressed_request_body_is_refused_with_415() {
+    let (fake, _env, d) = rig(&[], 1000);
+    let body =
+        json!({"model": "openai/gpt-5.4-mini", "messages": [{"role": "user", "content": "x"}]})
+            .to_string();
+    for encoding in ["gzip", "br"] {
+        let resp = http_bytes(
+            d.port,
+            "POST",
+            "/openai/v1/chat/completions",
+            &[
+                ("Content-Type", "application/json"),
+                ("Content-Encoding", encoding),
+            ],
+            body.as_bytes(),
+        );
+        assert_eq!(resp.status, 415, "{}", String::from_utf8_lossy(&resp.body));
+        let v = resp.json();
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(encoding),
+            "{v}"
+        );
+    }
+    let resp = http_bytes(
+        d.port,
+        "POST",
+        "/v1/sessions/z/input",
+        &[
+            ("Content-Type", "application/json"),
+            ("Content-Encoding", "gzip"),
+        ],
+        br#"{"content":"x"}"#,
+    );
+    assert_eq!(resp.status, 415);
+    assert_eq!(resp.json()["code"], "unsupported_media_type");
+    let ok = http_bytes(
+        d.port,
+        "POST",
+        "/openai/v1/chat/completions",
+        &[
+            ("Content-Type", "application/json"),
+            ("Content-Encoding", "identity"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
+    assert_eq!(
+        fake.chat_requests().len(),
+        1,
+        "only the identity body went upstream"
+    );
+}
+
 /// A non-streaming facade call; returns status and body.
 fn chat_once(port: u16) -> (u16, String) {
     let body =

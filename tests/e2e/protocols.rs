@@ -340,6 +340,26 @@ fn errors_before_output_use_each_protocols_shape() {
     assert_eq!(status, 200, "{text}");
     assert_eq!(json(&text), json!({"input_tokens": 2 + 3}));
     assert!(r.fake.requests_to("/messages/count_tokens").is_empty());
+    // A message cut mid-character by a JavaScript client (a lone surrogate escape) is
+    // still counted, from its text.
+    let resp = http_bytes(
+        port,
+        "POST",
+        "/anthropic/v1/messages/count_tokens",
+        &[("content-type", "application/json")],
+        br#"{"model":"anthropic/claude-sonnet-4-5","messages":[{"role":"user","content":"cut \ud83d"}]}"#,
+    );
+    assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+    assert!(resp.json()["input_tokens"].as_u64().unwrap() > 1);
+    // messages of another type is named as such, not as missing.
+    let (status, text) = post(
+        port,
+        "/anthropic/v1/messages/count_tokens",
+        &[],
+        &json!({"model": "anthropic/claude-sonnet-4-5", "messages": "hi"}),
+    );
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("messages must be an array"), "{text}");
 }
 
 #[test]

@@ -28,8 +28,36 @@ pub(crate) async fn front_door(
 ) -> Response {
     browser::guarded(&door.browser, req, |req| {
         auth::authorized(&door.state, req, |req| {
-            problem::in_path_shape(req, |req| next.run(req))
+            problem::in_path_shape(req, |req| async move {
+                match compressed_body(&req) {
+                    Some(refusal) => refusal,
+                    None => next.run(req).await,
+                }
+            })
         })
     })
     .await
+}
+
+/// A 415 for a body sent with a `Content-Encoding` (ferry reads bodies as sent: a gzip
+/// body would otherwise fail as JSON that does not parse, and one labelled `br` but sent
+/// plain would pass); `None` for none or `identity`.
+fn compressed_body(req: &Request) -> Option<Response> {
+    use axum::response::IntoResponse;
+    let encoding = req.headers().get(axum::http::header::CONTENT_ENCODING)?;
+    let named: String = String::from_utf8_lossy(encoding.as_bytes())
+        .trim()
+        .chars()
+        .take(64)
+        .collect();
+    if named.is_empty() || named.eq_ignore_ascii_case("identity") {
+        return None;
+    }
+    Some(
+        (
+            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("the request body is sent with Content-Encoding: {named}, which ferry does not decode; send the body uncompressed, without a Content-Encoding header"),
+        )
+            .into_response(),
+    )
 }

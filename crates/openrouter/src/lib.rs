@@ -50,7 +50,9 @@ pub use passthrough::{
     StreamSummary, Usage,
 };
 pub use provider::Provider;
-pub use raw_object::{checked_array_elements, checked_object_members, ObjectWriter, RawObject};
+pub use raw_object::{
+    checked_array_elements, checked_object_members, member_error, ObjectWriter, RawObject,
+};
 pub use redact::{redact_text, REDACTED};
 pub use retry::{call_with_retries, chat_with_retries, parse_retry_after, Attempt, RetryPolicy};
 pub use types::{

@@ -140,6 +140,27 @@ impl RawObject {
     }
 }
 
+/// What is wrong with member `key`, whose text passed the body's grammar check but could
+/// not be read as a value (`e`): serde's reason without its position (which counts from
+/// the member's start, not the body's) and what to send instead.
+pub fn member_error(key: &str, e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let reason = match text.rsplit_once(" at line ") {
+        Some((reason, _)) => reason,
+        None => &text,
+    };
+    let fix = if reason.contains("surrogate") || reason.contains("hex escape") {
+        "send it without lone surrogate escapes (a string cut in the middle of a character)"
+    } else if reason.contains("recursion limit") {
+        "nest it less deeply (at most 128 levels)"
+    } else if reason.contains("number out of range") {
+        "send a number a 64-bit float can hold"
+    } else {
+        "send it as valid JSON"
+    };
+    format!("{key}: {reason}; {fix}")
+}
+
 /// The elements of a JSON array's text that serde_json has already checked (a member of a
 /// [`RawObject`]), each as its text; `None` when the text is not an array. It trusts the
 /// text's grammar and only follows its structure — strings are skipped to their closing

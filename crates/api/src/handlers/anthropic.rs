@@ -64,17 +64,22 @@ pub async fn count_tokens(
     State(s): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let map = match parse_body(body) {
-        Ok(m) => m.to_map(),
+    let raw = match parse_body(body) {
+        Ok(raw) => raw,
         Err(p) => return Dialect::Messages.respond(p),
     };
-    if !matches!(map.get("messages"), Some(Value::Array(_))) {
-        let e = EngineError::bad_input(
-            "invalid_messages",
-            "messages is required: an array of {role, content} objects",
-        );
+    // Read as written: a list a tree cannot hold (a lone surrogate escape, as a
+    // JavaScript client cutting a string mid-character sends, or deep nesting) is still
+    // a list, and is estimated from its text.
+    if raw.kind("messages") != Some(b'[') {
+        let detail = match raw.kind("messages") {
+            None => "messages is required: an array of {role, content} objects",
+            Some(_) => "messages must be an array of {role, content} objects",
+        };
+        let e = EngineError::bad_input("invalid_messages", detail);
         return Dialect::Messages.respond(e.into());
     }
+    let map = raw.to_map();
     if let Some(selector) = map.get("model").and_then(Value::as_str) {
         if let Err(e) = s.engine.facade_model(selector) {
             return Dialect::Messages.respond(e.into());

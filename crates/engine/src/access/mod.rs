@@ -723,7 +723,7 @@ impl Engine {
         let Some(presented) = credential.map(str::trim).filter(|c| !c.is_empty()) else {
             return if self.credentials_required() {
                 Err(AccessError::Unauthorized(
-                    "this ferry requires a credential: send `Authorization: Bearer <token or fk-… key>` (or `x-api-key`); operators pass --token/--token-file or FERRY_TOKEN".into(),
+                    "this ferry requires a credential: send `Authorization: Bearer <token or fk-… key>` (or, on /anthropic, `x-api-key`); operators pass --token/--token-file or FERRY_TOKEN".into(),
                 ))
             } else {
                 Ok(Caller::Operator)
@@ -738,7 +738,7 @@ impl Engine {
                 Ok(Caller::Operator)
             }
             Some(_) => Err(AccessError::Unauthorized(
-                "the bearer token was not accepted: check --token/--token-file or FERRY_TOKEN/FERRY_TOKEN_FILE, or use an fk-… key".into(),
+                "the credential sent (Bearer token or x-api-key) was not accepted: check --token/--token-file or FERRY_TOKEN/FERRY_TOKEN_FILE, or use an fk-… key".into(),
             )),
             // An open loopback daemon: whatever an SDK sends as its api_key is the
             // operator (it is never forwarded); only fk-… keys are looked at.

@@ -80,30 +80,44 @@ impl PassCall {
 }
 
 /// The fields a protocol cannot do without, with the shape each must have (read from the
-/// first character of their text: a string or an array).
+/// first character of their text: a string or an array). A field that is there with
+/// another shape is named as such, not as missing.
 fn required_fields(protocol: Protocol, body: &RawObject) -> Result<(), EngineError> {
+    // "KEY is required: WHAT" when absent, "KEY must be WHAT" when of another shape.
+    let wrong = |code: &'static str, key: &str, what: &str| {
+        let detail = if body.contains_key(key) {
+            format!("{key} must be {what}")
+        } else {
+            format!("{key} is required: {what}")
+        };
+        bad(code, detail)
+    };
     let text_or_list = |key: &str| matches!(body.kind(key), Some(b'"' | b'['));
     match protocol {
-        Protocol::Responses if !text_or_list("input") => Err(bad(
+        Protocol::Responses if !text_or_list("input") => Err(wrong(
             "invalid_input",
-            "input is required: a string, or an array of input items such as {\"role\": \"user\", \"content\": \"…\"}",
+            "input",
+            "a string, or an array of input items such as {\"role\": \"user\", \"content\": \"…\"}",
         )),
-        Protocol::Embeddings if !text_or_list("input") => Err(bad(
+        Protocol::Embeddings if !text_or_list("input") => Err(wrong(
             "invalid_input",
-            "input is required: a string or an array of strings (or token arrays) to embed",
+            "input",
+            "a string or an array of strings (or token arrays) to embed",
         )),
         Protocol::Messages => {
             if !body.is_nonempty_array("messages") {
-                return Err(bad(
+                return Err(wrong(
                     "invalid_messages",
-                    "messages is required: a non-empty array of {role, content} objects",
+                    "messages",
+                    "a non-empty array of {role, content} objects",
                 ));
             }
             match body.read::<Value>("max_tokens") {
                 Some(Ok(v)) if v.as_u64().is_some_and(|n| n > 0) => Ok(()),
-                _ => Err(bad(
+                _ => Err(wrong(
                     "invalid_max_tokens",
-                    "max_tokens is required: a positive integer bounding the reply",
+                    "max_tokens",
+                    "a positive integer bounding the reply",
                 )),
             }
         }
@@ -119,6 +133,32 @@ mod tests {
     fn parse(protocol: Protocol, v: Value) -> Result<PassCall, EngineError> {
         let text = bytes::Bytes::from(serde_json::to_vec(&v).unwrap());
         PassCall::parse(protocol, RawObject::parse(&text).unwrap())
+    }
+
+    /// A required field that is there with another shape is named as such; only an
+    /// absent one is "required".
+    #[test]
+    fn a_required_field_of_another_shape_is_not_called_missing() {
+        let said = |protocol, v: Value| parse(protocol, v).err().expect("refused").to_string();
+        let m = |extra: Value| {
+            let mut body = json!({"model": "m/x", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5});
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            body
+        };
+        let e = said(Protocol::Messages, m(json!({"messages": "x"})));
+        assert!(e.contains("messages must be a non-empty array"), "{e}");
+        let e = said(Protocol::Messages, m(json!({"max_tokens": 0})));
+        assert!(e.contains("max_tokens must be a positive integer"), "{e}");
+        let mut absent = m(json!({}));
+        absent.as_object_mut().unwrap().remove("max_tokens");
+        let e = said(Protocol::Messages, absent);
+        assert!(e.contains("max_tokens is required"), "{e}");
+        let e = said(Protocol::Embeddings, json!({"model": "m/x", "input": 1}));
+        assert!(e.contains("input must be a string"), "{e}");
+        let e = said(Protocol::Responses, json!({"model": "m/x"}));
+        assert!(e.contains("input is required"), "{e}");
     }
 
     #[test]

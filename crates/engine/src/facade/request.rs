@@ -99,12 +99,8 @@ impl FacadeRequest {
                 }
                 continue;
             }
-            let value: Value = serde_json::from_slice(text).map_err(|e| {
-                bad(
-                    "invalid_json",
-                    format!("{key}: {e}; send it as JSON text without lone surrogate escapes"),
-                )
-            })?;
+            let value: Value = serde_json::from_slice(text)
+                .map_err(|e| bad("invalid_json", ferry_openrouter::member_error(key, &e)))?;
             let key = key.to_owned();
             match class {
                 FieldClass::Unknown => {
@@ -546,6 +542,20 @@ mod tests {
         let e = surrogate(r#","user":"\ud800""#).unwrap_err();
         assert_eq!(e.code(), "invalid_json");
         assert!(e.to_string().contains("user:"), "{e}");
+        assert!(e.to_string().contains("lone surrogate"), "{e}");
+        // Another value a tree cannot hold gets its own hint, and no position counted
+        // from the member's start.
+        let text = Bytes::from_static(
+            br#"{"model":"m/x","messages":[{"role":"user","content":"x"}],"temperature":1e400}"#,
+        );
+        let e = FacadeRequest::parse(RawObject::parse(&text).unwrap()).unwrap_err();
+        let said = e.to_string();
+        assert!(said.contains("temperature: number out of range"), "{said}");
+        assert!(
+            said.contains("64-bit float") && !said.contains("surrogate"),
+            "{said}"
+        );
+        assert!(!said.contains("column"), "{said}");
         assert!(tools("null").unwrap().is_none(), "null is left out");
     }
 

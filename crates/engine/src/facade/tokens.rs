@@ -24,12 +24,19 @@ pub fn estimate_input_tokens(body: &Value) -> u64 {
     if let Some(system) = body.get("system") {
         count.value(system);
     }
-    let messages = body.get("messages").and_then(Value::as_array);
-    for m in messages.into_iter().flatten() {
-        count.framing += PER_MESSAGE;
-        if let Some(content) = m.get("content") {
-            count.value(content);
+    match body.get("messages") {
+        Some(Value::Array(messages)) => {
+            for m in messages {
+                count.framing += PER_MESSAGE;
+                if let Some(content) = m.get("content") {
+                    count.value(content);
+                }
+            }
         }
+        // The JSON text of a list no tree can hold (a lone surrogate escape, nesting
+        // past serde's limit): its characters count as text.
+        Some(Value::String(text)) => count.chars += text.chars().count(),
+        _ => {}
     }
     let tools = body.get("tools").and_then(Value::as_array);
     for t in tools.into_iter().flatten() {
