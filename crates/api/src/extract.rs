@@ -70,7 +70,7 @@ fn json_problem(rejection: JsonRejection) -> Problem {
                 Problem::new(
                     413,
                     ProblemCode::BodyTooLarge,
-                    "the request body is larger than this endpoint accepts",
+                    format!("the request body is larger than this endpoint accepts ({} MiB of JSON); send large media by URL or upload it first (POST /v1/assets)", crate::MAX_JSON_BODY / (1024 * 1024)),
                 )
             } else {
                 Problem::unreadable_body(status, e.body_text())
