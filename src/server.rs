@@ -16,7 +16,7 @@ use axum::extract::Request;
 use axum::response::Response;
 use axum::Router;
 use bytes::Bytes;
-use ferry_api::StallLimit;
+use ferry_api::stall_limit;
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
@@ -101,7 +101,7 @@ pub async fn serve(
                 let guard = BusyGuard::new(busy.clone());
                 let mut app = app.clone();
                 async move {
-                    let req = req.map(|b| Body::new(StallLimit::new(b, limits.body_read_timeout)));
+                    let req = req.map(|b| Body::new(stall_limit(b, limits.body_read_timeout)));
                     let resp: Response = tower::Service::call(&mut app, req).await?;
                     Ok::<_, std::convert::Infallible>(resp.map(|body| {
                         Body::new(CountedBody {

@@ -1,5 +1,5 @@
 //! Request bodies that stop arriving: every request body is read through
-//! [`StallLimit`], which fails the read once no data has come for the daemon's body read
+//! [`stall_limit`] (an [`IdleLimit`]), which fails the read once no data has come for the daemon's body read
 //! timeout (`serve --body-read-timeout-ms`). hyper bounds the wait for a request's head;
 //! without this a client that sends a head and part of its body could hold a connection
 //! (and a `--max-connections` slot) for ever. The failed read reaches the handler's
@@ -7,14 +7,9 @@
 //! ([`crate::problem`]).
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body::{Body as HttpBody, Frame, SizeHint};
-use tokio::time::{Instant, Sleep};
+use ferry_openrouter::IdleLimit;
 
 /// The words of [`BodyStalled`]'s message that the error rendering recognises in an
 /// extractor's rejection (which carries the message in its text).
@@ -38,60 +33,12 @@ impl fmt::Display for BodyStalled {
 
 impl std::error::Error for BodyStalled {}
 
-/// `B` read with a limit on the wait for each frame. The timer is made only when a read
-/// has to wait (a body that is already buffered costs none).
-pub struct StallLimit<B> {
-    inner: B,
-    limit: Duration,
-    timer: Option<Pin<Box<Sleep>>>,
-}
+/// A request body read with a limit on the wait for each frame.
+pub type StallLimit<B> = IdleLimit<B>;
 
-impl<B> StallLimit<B> {
-    /// `inner`, failing once a frame takes longer than `limit` to come.
-    pub fn new(inner: B, limit: Duration) -> Self {
-        StallLimit {
-            inner,
-            limit,
-            timer: None,
-        }
-    }
-}
-
-impl<B> HttpBody for StallLimit<B>
-where
-    B: HttpBody<Data = Bytes> + Unpin,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    type Data = Bytes;
-    type Error = Box<dyn std::error::Error + Send + Sync>;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let this = &mut *self;
-        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
-            // Data came: the next wait starts afresh.
-            if let Some(timer) = this.timer.as_mut() {
-                timer.as_mut().reset(Instant::now() + this.limit);
-            }
-            return Poll::Ready(frame.map(|r| r.map_err(Into::into)));
-        }
-        let limit = this.limit;
-        let timer = this
-            .timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-        ready!(timer.as_mut().poll(cx));
-        Poll::Ready(Some(Err(Box::new(BodyStalled { after: limit }))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
+/// `body`, failing with [`BodyStalled`] once nothing has come for `limit`.
+pub fn stall_limit<B>(body: B, limit: Duration) -> StallLimit<B> {
+    IdleLimit::new(body, Some(limit), |after| Box::new(BodyStalled { after }))
 }
 
 #[cfg(test)]
@@ -99,24 +46,37 @@ mod tests {
     use std::time::Duration;
 
     use bytes::Bytes;
+    use http_body::Frame;
     use http_body_util::{BodyExt, StreamBody};
+    use tokio::sync::mpsc::Sender;
 
-    use super::{StallLimit, STALLED};
+    use super::{stall_limit, STALLED};
+
+    type Sent = Result<Frame<Bytes>, std::io::Error>;
+
+    /// A body fed through a channel, read whole in a task under a 30 s limit.
+    fn fed() -> (
+        Sender<Sent>,
+        tokio::task::JoinHandle<
+            Result<http_body_util::Collected<Bytes>, ferry_openrouter::BodyFailure>,
+        >,
+    ) {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Sent>(4);
+        let body = stall_limit(
+            StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(rx)),
+            Duration::from_secs(30),
+        );
+        (tx, tokio::spawn(body.collect()))
+    }
 
     /// A body whose data keeps coming is read whole, however long it takes in all; one
     /// that stops fails once the limit passes with nothing, saying so.
     #[tokio::test(start_paused = true)]
     async fn a_body_fails_only_when_its_data_stops() {
-        let (tx, rx) =
-            tokio::sync::mpsc::channel::<Result<http_body::Frame<Bytes>, std::io::Error>>(4);
-        let body = StallLimit::new(
-            StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(rx)),
-            Duration::from_secs(30),
-        );
-        let reader = tokio::spawn(body.collect());
+        let (tx, reader) = fed();
         for _ in 0..5 {
             tokio::time::sleep(Duration::from_secs(20)).await;
-            tx.send(Ok(http_body::Frame::data(Bytes::from_static(b"x"))))
+            tx.send(Ok(Frame::data(Bytes::from_static(b"x"))))
                 .await
                 .unwrap();
         }
@@ -124,14 +84,8 @@ mod tests {
         let whole = reader.await.unwrap().expect("read whole").to_bytes();
         assert_eq!(&whole[..], b"xxxxx");
 
-        let (tx, rx) =
-            tokio::sync::mpsc::channel::<Result<http_body::Frame<Bytes>, std::io::Error>>(4);
-        let body = StallLimit::new(
-            StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(rx)),
-            Duration::from_secs(30),
-        );
-        let reader = tokio::spawn(body.collect());
-        tx.send(Ok(http_body::Frame::data(Bytes::from_static(b"{"))))
+        let (tx, reader) = fed();
+        tx.send(Ok(Frame::data(Bytes::from_static(b"{"))))
             .await
             .unwrap();
         let failed = reader.await.unwrap().err().expect("stalled");

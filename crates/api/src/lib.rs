@@ -31,7 +31,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use auth::{presented_credential, scope_for, AuthConfig, Need};
-pub use body_deadline::{BodyStalled, StallLimit};
+pub use body_deadline::{stall_limit, BodyStalled, StallLimit};
 pub use browser::{takes_raw_body, BrowserPolicy, PolicyError, CLIENT_HEADER};
 pub use facade::MAX_FACADE_BODY;
 pub use problem::{openai_error_type, Problem};

@@ -18,25 +18,23 @@
 
 use std::future::Future;
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use ferry_config::Route;
-use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body::Body as HttpBody;
 use http_body_util::Full;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, USER_AGENT};
-use tokio::time::{Instant, Sleep};
 use url::Url;
 
 use crate::error::DriverError;
 use crate::h1_pool::{H1Pool, SendError};
+use crate::idle_limit::IdleLimit;
 use crate::types::Protocol;
 
 /// Environment variables naming a proxy reqwest would use: a route run with any of them
@@ -228,7 +226,7 @@ impl DirectTransport {
     {
         let (mut parts, body) = response.into_parts();
         parts.extensions.extend(response_url(url));
-        let body = IdleTimeout::new(body, self.read_timeout);
+        let body = IdleLimit::new(body, self.read_timeout, body_stalled);
         reqwest::Response::from(http::Response::from_parts(parts, reqwest::Body::wrap(body)))
     }
 }
@@ -270,63 +268,13 @@ fn response_url(url: &Url) -> http::Extensions {
         .unwrap_or_default()
 }
 
-/// A response body that fails with [`io::ErrorKind::TimedOut`] when no frame arrives
-/// within the read timeout (reqwest's `read_timeout` does the same per read).
-struct IdleTimeout<B> {
-    inner: B,
-    limit: Option<Duration>,
-    timer: Option<Pin<Box<Sleep>>>,
-}
-
-impl<B> IdleTimeout<B> {
-    fn new(inner: B, limit: Option<Duration>) -> Self {
-        IdleTimeout {
-            inner,
-            limit,
-            timer: None,
-        }
-    }
-}
-
-impl<B> HttpBody for IdleTimeout<B>
-where
-    B: HttpBody<Data = Bytes, Error = hyper::Error> + Unpin,
-{
-    type Data = Bytes;
-    type Error = Box<dyn std::error::Error + Send + Sync>;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let this = &mut *self;
-        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
-            // A frame arrived: the next wait starts afresh.
-            if let (Some(timer), Some(limit)) = (this.timer.as_mut(), this.limit) {
-                timer.as_mut().reset(Instant::now() + limit);
-            }
-            return Poll::Ready(frame.map(|r| r.map_err(Into::into)));
-        }
-        let Some(limit) = this.limit else {
-            return Poll::Pending;
-        };
-        let timer = this
-            .timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-        ready!(timer.as_mut().poll(cx));
-        Poll::Ready(Some(Err(Box::new(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "the response body stalled",
-        )))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
+/// The error of a response body that stalled longer than the read timeout (reqwest's
+/// `read_timeout` fails the same way per read).
+fn body_stalled(_: Duration) -> crate::idle_limit::BodyFailure {
+    Box::new(io::Error::new(
+        io::ErrorKind::TimedOut,
+        "the response body stalled",
+    ))
 }
 
 #[cfg(test)]

@@ -326,6 +326,14 @@ mod tests {
             .expect("request")
     }
 
+    /// Sends `request` and reads its answer whole: (status, body).
+    async fn call(pool: &Arc<H1Pool>, request: http::Request<Full<Bytes>>) -> (u16, Bytes) {
+        let response = pool.send(request).await.expect("answered");
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.expect("body");
+        (status, body.to_bytes())
+    }
+
     /// Calls read to their ends, streamed or not, one after another, share one
     /// connection; it waits in the pool between them.
     #[tokio::test]
@@ -333,14 +341,8 @@ mod tests {
         let fake = FakeOpenRouter::start();
         let pool = pool_for(&fake.base_url());
         for i in 0..6 {
-            let response = pool.send(chat(i % 2 == 1)).await.expect("answered");
-            assert_eq!(response.status(), 200);
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .expect("body")
-                .to_bytes();
+            let (status, body) = call(&pool, chat(i % 2 == 1)).await;
+            assert_eq!(status, 200);
             assert!(String::from_utf8_lossy(&body).contains("echo:"), "call {i}");
             assert_eq!(pool.idle_count(), 1, "call {i}: the connection is back");
         }
@@ -359,13 +361,7 @@ mod tests {
         assert_eq!(response.status(), 200);
         drop(response);
         assert_eq!(pool.idle_count(), 0);
-        let response = pool.send(chat(false)).await.expect("answered");
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
+        let (_, body) = call(&pool, chat(false)).await;
         assert!(String::from_utf8_lossy(&body).contains("echo: hi"));
         assert_eq!(fake.connections(), 2);
         assert_eq!(pool.idle_count(), 1);
@@ -381,9 +377,8 @@ mod tests {
         let response = pool.send(chat(true)).await.expect("answered");
         assert!(response.into_body().collect().await.is_err(), "cut off");
         assert_eq!(pool.idle_count(), 0);
-        let response = pool.send(chat(false)).await.expect("answered");
-        assert_eq!(response.status(), 200);
-        response.into_body().collect().await.expect("body");
+        let (status, _) = call(&pool, chat(false)).await;
+        assert_eq!(status, 200);
         assert_eq!(fake.connections(), 2);
     }
 
@@ -436,13 +431,7 @@ mod tests {
         });
         let pool = pool_for(&format!("http://127.0.0.1:{port}/api/v1"));
         for _ in 0..3 {
-            let response = pool.send(chat(false)).await.expect("answered");
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .expect("body")
-                .to_bytes();
+            let (_, body) = call(&pool, chat(false)).await;
             assert_eq!(&body[..], b"{}");
             // Let the close arrive before the next call picks the connection.
             tokio::time::sleep(Duration::from_millis(50)).await;

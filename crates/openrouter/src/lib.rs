@@ -21,6 +21,7 @@ mod deadline;
 mod direct;
 mod error;
 mod h1_pool;
+mod idle_limit;
 mod json_scan;
 mod management;
 pub mod media;
@@ -44,6 +45,7 @@ pub use catalog::{Catalog, CatalogModel};
 pub use client::OpenRouterClient;
 pub use deadline::Deadline;
 pub use error::{DriverError, UpstreamError, UpstreamErrorKind};
+pub use idle_limit::{BodyFailure, IdleLimit};
 pub use management::{create_key_body, ProvisionedKey};
 pub use passthrough::{
     open_pass_with_retries, open_raw_with_retries, RawCompletion, RawReply, RawStream,
