@@ -602,3 +602,40 @@ fn metrics_parse_as_prometheus_text_and_count_requests() {
     );
     assert!(samples.iter().any(|(n, _, _)| n == "ferry_active_runs"));
 }
+
+#[test]
+fn one_model_answers_with_its_selector_sent_plain_or_encoded() {
+    let r = Rig::start();
+    for path in [
+        "/openai/v1/models/openrouter%2Fopenai%2Fgpt-5.4-mini",
+        "/openai/v1/models/openrouter/openai/gpt-5.4-mini",
+        // A model on the default route, without the route.
+        "/openai/v1/models/openai/gpt-5.4-mini",
+        "/openai/v1/models/openai%2Fgpt-5.4-mini",
+    ] {
+        let (status, text) = http_get(r.d.port, path).expect("http");
+        assert_eq!(status, 200, "{path}: {text}");
+        let v = json(&text);
+        assert_eq!(v["object"], "model", "{path}: {v}");
+        assert_eq!(v["id"], "openrouter/openai/gpt-5.4-mini", "{path}: {v}");
+    }
+    // A model no route serves is the handler's 404, not the router's "no such endpoint".
+    let (status, text) = http_get(r.d.port, "/openai/v1/models/openrouter/vendor/none").unwrap();
+    assert_eq!(status, 404, "{text}");
+    let e = openai_error(&json(&text)).clone();
+    assert!(
+        e["message"].as_str().unwrap().contains("vendor/none")
+            && !e["message"].as_str().unwrap().contains("no such endpoint"),
+        "{e}"
+    );
+    // The document keeps one path with a `model` parameter for it.
+    let (_, text) = http_get(r.d.port, "/v1/openapi.json").unwrap();
+    let doc = json(&text);
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/openai/v1/models/{model}"), "{paths:?}");
+    assert!(
+        paths.keys().all(|p| !p.contains("{*")),
+        "{:?}",
+        paths.keys()
+    );
+}
