@@ -639,3 +639,100 @@ fn one_model_answers_with_its_selector_sent_plain_or_encoded() {
         paths.keys()
     );
 }
+
+/// A multipart body of text fields and files `(part name, file name, bytes)`: its
+/// Content-Type (with the boundary) and its bytes.
+fn form(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "XferryEditBoundary";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (name, file_name, bytes) in files {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: image/png\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[test]
+fn an_image_edit_with_a_mask_is_refused_before_anything_is_stored_or_sent() {
+    let r = Rig::start();
+    let png = ferry_assets::testdata::png_with(3, 2, 7);
+    let edit = |fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]| {
+        let (content_type, body) = form(fields, files);
+        let resp = http_bytes(
+            r.d.port,
+            "POST",
+            "/openai/v1/images/edits",
+            &[("Content-Type", &content_type)],
+            &body,
+        );
+        (resp.status, resp.json())
+    };
+    let prompt = [("prompt", "make the sky green")];
+    for (what, fields, files) in [
+        (
+            "a mask file",
+            &prompt[..],
+            &[("image", "a.png", &png[..]), ("mask", "mask.png", &png[..])][..],
+        ),
+        (
+            "a mask file before the image",
+            &prompt[..],
+            &[
+                ("mask", "mask.png", &png[..]),
+                ("image[]", "a.png", &png[..]),
+            ][..],
+        ),
+        (
+            "a mask field",
+            &[("prompt", "make the sky green"), ("mask", "the sky")][..],
+            &[("image", "a.png", &png[..])][..],
+        ),
+    ] {
+        let (status, v) = edit(fields, files);
+        assert_eq!(status, 400, "{what}: {v}");
+        let e = openai_error(&v);
+        assert_eq!(e["code"], "unsupported_parameter", "{what}: {v}");
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .contains("mask is not supported"),
+            "{what}: {v}"
+        );
+    }
+    // A file part the edit has no use for is refused too, never dropped.
+    let (status, v) = edit(
+        &prompt,
+        &[
+            ("image", "a.png", &png[..]),
+            ("reference", "b.png", &png[..]),
+        ],
+    );
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(openai_error(&v)["code"], "unknown_parameter", "{v}");
+    assert!(r.fake.chat_requests().is_empty(), "nothing went upstream");
+    let (_, assets) = r.api("GET", "/v1/assets", None);
+    assert_eq!(assets["assets"], json!([]), "nothing was stored: {assets}");
+
+    // The same edit without the mask goes through.
+    let out = ferry_assets::testdata::png_with(3, 2, 8);
+    r.fake
+        .push(Reply::images(vec![ferry_openrouter::media::to_data_url(
+            "image/png",
+            &out,
+        )]));
+    let (status, v) = edit(&prompt, &[("image", "a.png", &png[..])]);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(r.fake.chat_requests().len(), 1);
+}
