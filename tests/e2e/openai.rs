@@ -736,3 +736,37 @@ fn an_image_edit_with_a_mask_is_refused_before_anything_is_stored_or_sent() {
     assert_eq!(status, 200, "{v}");
     assert_eq!(r.fake.chat_requests().len(), 1);
 }
+
+#[test]
+fn a_session_header_that_is_not_visible_ascii_is_refused_like_an_invalid_id() {
+    let r = rig_with("", &["--record-facade-runs"]);
+    let body = json!({"model": "openai/gpt-5.4-mini", "messages": user("x")}).to_string();
+    // Written byte for byte: `ünï` goes as its UTF-8 bytes (obs-text, which HTTP lets
+    // through to the handler).
+    for session in ["ünï", "dëmo", "../etc"] {
+        let request = format!(
+            "POST /openai/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-Ferry-Client: ferry-e2e\r\nContent-Type: application/json\r\nX-Ferry-Session: {session}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let resp = send_raw(r.d.port, request.as_bytes());
+        assert_eq!(
+            resp.status,
+            400,
+            "{session:?}: {}",
+            String::from_utf8_lossy(&resp.body)
+        );
+        let v = resp.json();
+        let e = openai_error(&v);
+        assert_eq!(e["code"], "invalid_session_id", "{session:?}: {v}");
+        assert!(
+            e["message"].as_str().unwrap().contains("session ids are"),
+            "{session:?}: {v}"
+        );
+    }
+    assert!(r.fake.chat_requests().is_empty(), "nothing went upstream");
+    // Nothing was recorded, in the default session or any other.
+    let (status, text) = http_get(r.d.port, "/v1/sessions/openai").unwrap();
+    assert_eq!(status, 404, "{text}");
+    let (_, runs) = r.api("GET", "/v1/runs", None);
+    assert_eq!(runs["runs"], json!([]), "{runs}");
+}
