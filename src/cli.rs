@@ -4,6 +4,24 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `--upstream-limit`: a finite amount in USD above 0. (An `f64` flag would otherwise take
+/// `nan` or `inf`, which serialise as JSON `null`: no limit at all, said nowhere.)
+fn positive_usd(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(usd) if usd.is_finite() && usd > 0.0 => Ok(usd),
+        _ => Err("expected an amount in USD above 0, like 10 or 2.5".into()),
+    }
+}
+
+/// `--speed`: a finite number (the daemon checks its range, 0.25 to 4.0). `nan` or `inf`
+/// would serialise as JSON `null`, the default speed, said nowhere.
+fn finite_speed(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(speed) if speed.is_finite() => Ok(speed),
+        _ => Err("expected a playback speed between 0.25 and 4.0, like 1.25".into()),
+    }
+}
+
 /// ferry — a daemon that owns your model routes, and its CLI.
 #[derive(Debug, Parser)]
 #[command(name = "ferry", version, about, propagate_version = true)]
@@ -152,7 +170,7 @@ pub enum AudioCommand {
         #[arg(long, value_parser = ["mp3", "pcm"])]
         format: Option<String>,
         /// Playback speed (0.25-4.0; models that support it).
-        #[arg(long)]
+        #[arg(long, value_parser = finite_speed, allow_negative_numbers = true)]
         speed: Option<f64>,
         /// Route whose key and media settings to use (default route).
         #[arg(long)]
@@ -603,7 +621,7 @@ pub struct SecretSource {
 #[derive(Debug, Args, Default)]
 pub struct KeyLimitArgs {
     /// Budget in USD per period (`keys update --budget none` removes it).
-    #[arg(long, value_name = "USD")]
+    #[arg(long, value_name = "USD", allow_negative_numbers = true)]
     pub budget: Option<String>,
     /// Budget period: day, week, month (default), total. Resets on UTC calendar boundaries.
     #[arg(long)]
@@ -638,7 +656,7 @@ pub enum KeysCommand {
         limits: KeyLimitArgs,
         /// Also provision an OpenRouter key with this USD limit and the budget's reset
         /// (needs the route's management_auth_ref), used for this key's traffic.
-        #[arg(long, value_name = "USD")]
+        #[arg(long, value_name = "USD", value_parser = positive_usd, allow_negative_numbers = true)]
         upstream_limit: Option<f64>,
     },
     /// Every key with its spend against its budget and its limits.
@@ -871,4 +889,41 @@ pub struct DbCopyArgs {
     /// it has (default: refuse a non-empty target).
     #[arg(long)]
     pub merge: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upstream_limit_is_a_finite_amount_above_zero() {
+        assert_eq!(positive_usd("20"), Ok(20.0));
+        assert_eq!(positive_usd(" 0.5 "), Ok(0.5));
+        for bad in ["0", "-1", "nan", "NaN", "inf", "-inf", "ten"] {
+            assert!(positive_usd(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_speed_is_a_finite_number() {
+        assert_eq!(finite_speed("1.25"), Ok(1.25));
+        for bad in ["nan", "inf", "-inf", "fast"] {
+            assert!(finite_speed(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn nan_is_refused_by_the_parser_with_usage_exit_code() {
+        for args in [
+            &["ferry", "keys", "create", "x", "--upstream-limit", "nan"][..],
+            &["ferry", "audio", "speak", "hi", "--speed", "NaN"][..],
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+        // A negative number is a value for the amount flags (then refused), not a flag.
+        let err = Cli::try_parse_from(["ferry", "keys", "create", "x", "--upstream-limit", "-1"])
+            .unwrap_err();
+        assert!(err.to_string().contains("above 0"), "{err}");
+    }
 }

@@ -25,6 +25,9 @@ fn main() {
     // Before any thread or connection exists (see its doc).
     ferry_store::skip_memory_statistics();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        end_quietly_on_a_closed_stdout();
+    }
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -45,6 +48,21 @@ fn main() {
             eprintln!("error: {}", e.message);
             std::process::exit(e.exit);
         }
+    }
+}
+
+/// A client command ends like other Unix tools when its reader goes away (`ferry runs
+/// events RUN | head -1`): SIGPIPE ends it, silently. Rust ignores SIGPIPE before `main`,
+/// so every print to a closed pipe would otherwise panic ("failed printing to stdout:
+/// Broken pipe", exit 101), whichever of the many `println!`s it is. Only clients: `serve`
+/// keeps SIGPIPE ignored, so a caller hanging up is an error on that one connection and
+/// never ends the daemon. The client's own HTTP calls are unaffected either way: TCP
+/// sockets are written with `MSG_NOSIGNAL`, so a daemon closing one is still an error.
+fn end_quietly_on_a_closed_stdout() {
+    // SAFETY: signal(2) with the default disposition installs no handler; it runs before
+    // the runtime or any other thread exists, so nothing races the change.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

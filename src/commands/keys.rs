@@ -27,12 +27,24 @@ fn nullable<T: std::str::FromStr + Into<Value>>(
         .map_err(|_| CliError::usage(format!("--{flag} {v}: expected {what}, or none")))
 }
 
+/// `--budget`: `none` → JSON null (remove), else a finite amount in USD, 0 or more.
+/// `nan` and `inf` parse as `f64` but serialise as JSON null, which would remove the
+/// budget instead of refusing the flag; a negative amount is no budget either.
+fn budget(v: &str) -> Result<Value, CliError> {
+    if v.trim().eq_ignore_ascii_case("none") {
+        return Ok(Value::Null);
+    }
+    match v.trim().parse::<f64>() {
+        Ok(usd) if usd.is_finite() && usd >= 0.0 => Ok(json!(usd)),
+        _ => Err(CliError::usage(format!(
+            "--budget {v}: expected a finite amount in USD, 0 or more, like 25 or 0.5, or none"
+        ))),
+    }
+}
+
 fn settings_body(l: &KeyLimitArgs, body: &mut Map<String, Value>) -> Result<(), CliError> {
     if let Some(b) = &l.budget {
-        body.insert(
-            "budget_usd".into(),
-            nullable::<f64>("budget", b, "an amount in USD like 25 or 0.5")?,
-        );
+        body.insert("budget_usd".into(), budget(b)?);
     }
     if let Some(p) = &l.period {
         body.insert("period".into(), json!(p));
@@ -290,6 +302,25 @@ mod tests {
             wire_key(),
             "re-serialised as the daemon sent it"
         );
+    }
+
+    #[test]
+    fn a_budget_is_a_finite_amount_of_zero_or_more_or_none() {
+        assert_eq!(budget("25").unwrap(), json!(25.0));
+        assert_eq!(budget(" 0.5 ").unwrap(), json!(0.5));
+        assert_eq!(budget("0").unwrap(), json!(0.0));
+        assert_eq!(budget("None").unwrap(), Value::Null);
+        for bad in [
+            "NaN", "nan", "inf", "-inf", "infinity", "-1", "-0.01", "25usd", "",
+        ] {
+            let err = budget(bad).unwrap_err();
+            assert_eq!(err.exit, 2, "{bad}: a usage error");
+            assert!(
+                err.message.contains("a finite amount in USD, 0 or more"),
+                "{bad}: {}",
+                err.message
+            );
+        }
     }
 
     #[test]

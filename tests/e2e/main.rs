@@ -6,6 +6,7 @@ mod support;
 mod agents;
 mod assets;
 mod browser;
+mod cli_edges;
 mod console;
 mod db_copy;
 mod first_run;

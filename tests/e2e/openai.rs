@@ -602,3 +602,171 @@ fn metrics_parse_as_prometheus_text_and_count_requests() {
     );
     assert!(samples.iter().any(|(n, _, _)| n == "ferry_active_runs"));
 }
+
+#[test]
+fn one_model_answers_with_its_selector_sent_plain_or_encoded() {
+    let r = Rig::start();
+    for path in [
+        "/openai/v1/models/openrouter%2Fopenai%2Fgpt-5.4-mini",
+        "/openai/v1/models/openrouter/openai/gpt-5.4-mini",
+        // A model on the default route, without the route.
+        "/openai/v1/models/openai/gpt-5.4-mini",
+        "/openai/v1/models/openai%2Fgpt-5.4-mini",
+    ] {
+        let (status, text) = http_get(r.d.port, path).expect("http");
+        assert_eq!(status, 200, "{path}: {text}");
+        let v = json(&text);
+        assert_eq!(v["object"], "model", "{path}: {v}");
+        assert_eq!(v["id"], "openrouter/openai/gpt-5.4-mini", "{path}: {v}");
+    }
+    // A model no route serves is the handler's 404, not the router's "no such endpoint".
+    let (status, text) = http_get(r.d.port, "/openai/v1/models/openrouter/vendor/none").unwrap();
+    assert_eq!(status, 404, "{text}");
+    let e = openai_error(&json(&text)).clone();
+    assert!(
+        e["message"].as_str().unwrap().contains("vendor/none")
+            && !e["message"].as_str().unwrap().contains("no such endpoint"),
+        "{e}"
+    );
+    // The document keeps one path with a `model` parameter for it.
+    let (_, text) = http_get(r.d.port, "/v1/openapi.json").unwrap();
+    let doc = json(&text);
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/openai/v1/models/{model}"), "{paths:?}");
+    assert!(
+        paths.keys().all(|p| !p.contains("{*")),
+        "{:?}",
+        paths.keys()
+    );
+}
+
+/// A multipart body of text fields and files `(part name, file name, bytes)`: its
+/// Content-Type (with the boundary) and its bytes.
+fn form(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "XferryEditBoundary";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (name, file_name, bytes) in files {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: image/png\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[test]
+fn an_image_edit_with_a_mask_is_refused_before_anything_is_stored_or_sent() {
+    let r = Rig::start();
+    let png = ferry_assets::testdata::png_with(3, 2, 7);
+    let edit = |fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]| {
+        let (content_type, body) = form(fields, files);
+        let resp = http_bytes(
+            r.d.port,
+            "POST",
+            "/openai/v1/images/edits",
+            &[("Content-Type", &content_type)],
+            &body,
+        );
+        (resp.status, resp.json())
+    };
+    let prompt = [("prompt", "make the sky green")];
+    for (what, fields, files) in [
+        (
+            "a mask file",
+            &prompt[..],
+            &[("image", "a.png", &png[..]), ("mask", "mask.png", &png[..])][..],
+        ),
+        (
+            "a mask file before the image",
+            &prompt[..],
+            &[
+                ("mask", "mask.png", &png[..]),
+                ("image[]", "a.png", &png[..]),
+            ][..],
+        ),
+        (
+            "a mask field",
+            &[("prompt", "make the sky green"), ("mask", "the sky")][..],
+            &[("image", "a.png", &png[..])][..],
+        ),
+    ] {
+        let (status, v) = edit(fields, files);
+        assert_eq!(status, 400, "{what}: {v}");
+        let e = openai_error(&v);
+        assert_eq!(e["code"], "unsupported_parameter", "{what}: {v}");
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .contains("mask is not supported"),
+            "{what}: {v}"
+        );
+    }
+    // A file part the edit has no use for is refused too, never dropped.
+    let (status, v) = edit(
+        &prompt,
+        &[
+            ("image", "a.png", &png[..]),
+            ("reference", "b.png", &png[..]),
+        ],
+    );
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(openai_error(&v)["code"], "unknown_parameter", "{v}");
+    assert!(r.fake.chat_requests().is_empty(), "nothing went upstream");
+    let (_, assets) = r.api("GET", "/v1/assets", None);
+    assert_eq!(assets["assets"], json!([]), "nothing was stored: {assets}");
+
+    // The same edit without the mask goes through.
+    let out = ferry_assets::testdata::png_with(3, 2, 8);
+    r.fake
+        .push(Reply::images(vec![ferry_openrouter::media::to_data_url(
+            "image/png",
+            &out,
+        )]));
+    let (status, v) = edit(&prompt, &[("image", "a.png", &png[..])]);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(r.fake.chat_requests().len(), 1);
+}
+
+#[test]
+fn a_session_header_that_is_not_visible_ascii_is_refused_like_an_invalid_id() {
+    let r = rig_with("", &["--record-facade-runs"]);
+    let body = json!({"model": "openai/gpt-5.4-mini", "messages": user("x")}).to_string();
+    // Written byte for byte: `ünï` goes as its UTF-8 bytes (obs-text, which HTTP lets
+    // through to the handler).
+    for session in ["ünï", "dëmo", "../etc"] {
+        let request = format!(
+            "POST /openai/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-Ferry-Client: ferry-e2e\r\nContent-Type: application/json\r\nX-Ferry-Session: {session}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let resp = send_raw(r.d.port, request.as_bytes());
+        assert_eq!(
+            resp.status,
+            400,
+            "{session:?}: {}",
+            String::from_utf8_lossy(&resp.body)
+        );
+        let v = resp.json();
+        let e = openai_error(&v);
+        assert_eq!(e["code"], "invalid_session_id", "{session:?}: {v}");
+        assert!(
+            e["message"].as_str().unwrap().contains("session ids are"),
+            "{session:?}: {v}"
+        );
+    }
+    assert!(r.fake.chat_requests().is_empty(), "nothing went upstream");
+    // Nothing was recorded, in the default session or any other.
+    let (status, text) = http_get(r.d.port, "/v1/sessions/openai").unwrap();
+    assert_eq!(status, 404, "{text}");
+    let (_, runs) = r.api("GET", "/v1/runs", None);
+    assert_eq!(runs["runs"], json!([]), "{runs}");
+}

@@ -27,7 +27,7 @@ use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use ferry_engine::Engine;
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
 pub use auth::{presented_credential, scope_for, AuthConfig, Need};
@@ -115,7 +115,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(tools::video))
         .routes(chat)
         .routes(routes!(openai::models))
-        .routes(routes!(openai::model))
+        .routes_rest_of_path(routes!(openai::model))
         .routes(responses)
         .routes(embeddings)
         .routes(routes!(openai::media::images_generations))
@@ -124,6 +124,51 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(stt)
         .routes(messages)
         .routes(count_tokens)
+}
+
+/// [`OpenApiRouter::routes`] for a route whose last path parameter spans segments.
+trait RestOfPath {
+    /// Registers `route` (from `routes!`) as `routes` does, except that the router gives
+    /// its path's last parameter the rest of the path (axum's `{*name}` for `{name}`), so
+    /// a selector's `/`s may be sent plain or `%2F`-encoded. The document keeps `{name}`:
+    /// OpenAPI has no parameter spanning segments, and the handler's description says a
+    /// `/` in it may be sent either way.
+    fn routes_rest_of_path(self, route: UtoipaMethodRouter<AppState>) -> Self;
+}
+
+impl RestOfPath for OpenApiRouter<AppState> {
+    fn routes_rest_of_path(
+        self,
+        (schemas, paths, method_router): UtoipaMethodRouter<AppState>,
+    ) -> Self {
+        let mut api = paths.paths.keys().fold(self, |api, path| {
+            api.route(&rest_of_path(path), method_router.clone())
+        });
+        let doc = api.get_openapi_mut();
+        for (path, item) in paths.paths {
+            match doc.paths.paths.get_mut(&path) {
+                Some(known) => known.merge_operations(item),
+                None => {
+                    doc.paths.paths.insert(path, item);
+                }
+            }
+        }
+        doc.components
+            .get_or_insert_with(Default::default)
+            .schemas
+            .extend(schemas);
+        api
+    }
+}
+
+/// `/a/{b}` → `/a/{*b}`: the path's last segment, a parameter, made a catch-all.
+fn rest_of_path(path: &str) -> String {
+    match path.rsplit_once("/{") {
+        Some((head, name)) if name.ends_with('}') && !name.contains('/') => {
+            format!("{head}/{{*{name}")
+        }
+        _ => panic!("{path}: a rest-of-path route ends with a `{{parameter}}` segment"),
+    }
 }
 
 /// The OpenAPI document of the API.
@@ -157,3 +202,23 @@ pub fn router(engine: Engine, auth: AuthConfig, browser: BrowserPolicy) -> Route
 
 #[cfg(test)]
 mod route_walk;
+
+#[cfg(test)]
+mod tests {
+    use super::rest_of_path;
+
+    #[test]
+    fn the_last_parameter_takes_the_rest_of_the_path() {
+        assert_eq!(
+            rest_of_path("/openai/v1/models/{model}"),
+            "/openai/v1/models/{*model}"
+        );
+        assert_eq!(rest_of_path("/a/{b}/c/{d}"), "/a/{b}/c/{*d}");
+    }
+
+    #[test]
+    #[should_panic(expected = "ends with a `{parameter}` segment")]
+    fn a_path_not_ending_in_a_parameter_is_a_mistake() {
+        rest_of_path("/v1/models/{route}/status");
+    }
+}

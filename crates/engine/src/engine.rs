@@ -1208,6 +1208,9 @@ pub const AFTER_GRACE: Duration = Duration::from_millis(300);
 /// How long [`Engine::close`] waits for background writes before closing the store.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
+/// What a session id is, as every refusal of one says it.
+pub const SESSION_ID_RULE: &str = "session ids are 1-128 characters of letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. demo, work-2026)";
+
 pub(crate) fn validate_session_id(id: &str) -> Result<(), EngineError> {
     let ok = !id.is_empty()
         && id.len() <= 128
@@ -1220,7 +1223,7 @@ pub(crate) fn validate_session_id(id: &str) -> Result<(), EngineError> {
     } else {
         Err(EngineError::bad_input(
             "invalid_session_id",
-            "session ids are 1-128 characters of letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. demo, work-2026)",
+            SESSION_ID_RULE,
         ))
     }
 }

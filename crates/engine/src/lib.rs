@@ -52,7 +52,7 @@ pub use media_tools::DirectResult;
 pub use observe::MICROPHONE_SEGMENT;
 pub use transcribe::TranscribeOptions;
 
-pub use engine::{Engine, EngineConfig, SubmitOptions, Submitted};
+pub use engine::{Engine, EngineConfig, SubmitOptions, Submitted, SESSION_ID_RULE};
 pub use error::EngineError;
 pub use facade::{
     estimate_input_tokens, FacadeRequest, FacadeRunEnd, FacadeTrace, PassCall, ReasoningChoice,

@@ -14,7 +14,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use ferry_engine::{
     current_caller, Admission, Caller, EngineError, FacadeCallTrace, FacadeRequest, FacadeRunEnd,
-    FacadeTrace, PassCall, Spent,
+    FacadeTrace, PassCall, Spent, SESSION_ID_RULE,
 };
 use ferry_openrouter::{RawObject, RawReply};
 use serde_json::{json, Value};
@@ -236,12 +236,21 @@ pub async fn record_start(
     if !s.engine.facade_recording() {
         return Ok(None);
     }
-    let session = headers
-        .get("x-ferry-session")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or(DEFAULT_RECORD_SESSION)
-        .trim()
-        .to_string();
+    let session = match headers.get("x-ferry-session") {
+        None => DEFAULT_RECORD_SESSION.to_owned(),
+        // Not visible ASCII (`ünï`) is no session id either: refused like `../etc`, never
+        // read as no header, which would record the call in the default session.
+        Some(value) => value
+            .to_str()
+            .map_err(|_| {
+                EngineError::bad_input(
+                    "invalid_session_id",
+                    format!("X-Ferry-Session has characters other than visible ASCII; {SESSION_ID_RULE}"),
+                )
+            })?
+            .trim()
+            .to_owned(),
+    };
     let input = json!({"api": api, "request": request()});
     let run_id = s.engine.facade_record_start(&session, input).await?;
     Ok(Some((run_id, session)))

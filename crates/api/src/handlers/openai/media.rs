@@ -100,6 +100,14 @@ fn image_config(size: &str) -> Result<(Option<&'static str>, Option<&'static str
     Ok((Some(name), image_size))
 }
 
+/// `mask`, as a text field or a file part: OpenRouter's image models have no masked edit.
+fn mask_unsupported() -> Problem {
+    bad(
+        "unsupported_parameter",
+        "mask is not supported: OpenRouter's image models edit from the prompt; describe the area to change instead, and send no mask",
+    )
+}
+
 /// The image tool's arguments from an OpenAI images request (JSON body or form fields).
 struct ImageAsk {
     tool_args: Map<String, Value>,
@@ -151,12 +159,7 @@ fn image_ask(s: &AppState, fields: Map<String, Value>) -> Result<ImageAsk, Probl
                 args.insert("route".into(), json!(target.route));
                 args.insert("model".into(), json!(target.model));
             }
-            "mask" => {
-                return Err(bad(
-                    "unsupported_parameter",
-                    "mask is not supported: OpenRouter's image models edit from the prompt; describe the area to change instead",
-                ))
-            }
+            "mask" => return Err(mask_unsupported()),
             other => {
                 return Err(bad(
                     "unknown_parameter",
@@ -368,14 +371,22 @@ pub async fn images_edits(State(s): State<AppState>, req: Request) -> Response {
     let headers = req.headers().clone();
     let result = async {
         let form = read_form(req, s.engine.assets().max_bytes()).await?;
-        let mut ids = Vec::new();
+        // Every part is checked before an image is stored or anything goes upstream: a
+        // part the edit would not use (a mask file above all) is refused, never dropped.
+        let mut images = Vec::new();
         for (name, upload) in form.files {
-            if name != "image" && name != "image[]" {
-                continue;
+            match name.as_str() {
+                "image" | "image[]" => images.push(upload),
+                "mask" => return Err(mask_unsupported()),
+                other => {
+                    return Err(bad(
+                        "unknown_parameter",
+                        format!("unrecognized file part supplied: {other:?}; an edit takes the images to edit as file parts named image (or image[])"),
+                    ))
+                }
             }
-            ids.push(store_upload(&s, upload).await?);
         }
-        if ids.is_empty() {
+        if images.is_empty() {
             return Err(bad(
                 "missing_image",
                 "image is required: send the image to edit as a file part named image",
@@ -391,6 +402,10 @@ pub async fn images_edits(State(s): State<AppState>, req: Request) -> Response {
             if n != json!(1) {
                 return Err(bad("unsupported_parameter", "n must be 1 for edits"));
             }
+        }
+        let mut ids = Vec::with_capacity(images.len());
+        for upload in images {
+            ids.push(store_upload(&s, upload).await?);
         }
         ask.tool_args.insert("image_asset_ids".into(), json!(ids));
         let out = run_tool(&s, &headers, "openai.images", "edit_image", ask.tool_args).await?;
