@@ -88,7 +88,9 @@ mod tests {
         tx.send(Ok(Frame::data(Bytes::from_static(b"{"))))
             .await
             .unwrap();
-        let failed = reader.await.unwrap().err().expect("stalled");
+        let Err(failed) = reader.await.unwrap() else {
+            panic!("a stalled body was read whole");
+        };
         assert!(failed.to_string().starts_with(STALLED), "{failed}");
         drop(tx);
     }
