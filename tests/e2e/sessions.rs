@@ -988,3 +988,22 @@ fn a_session_stream_answers_before_a_stalled_run_is_under_way() {
     assert!(started < completed, "{stream}");
     assert_eq!(r.fake.chat_requests().len(), 1, "{stream}");
 }
+
+/// A session run reads its model's stream up to `[DONE]` and stops there; the stream's
+/// last bytes came with it, so the upstream connection goes back to the pool and the
+/// runs after it do not each pay a new connection.
+#[test]
+fn session_runs_reuse_their_upstream_connection() {
+    let r = Rig::start();
+    let out = r.cli(&["sessions", "input", "reuse", "one"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let opened = r.fake.connections();
+    for i in 0..5 {
+        let out = r.cli(&["sessions", "input", "reuse", &format!("again {i}")]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(stdout(&out), format!("echo: again {i}\n"));
+    }
+    // One more at most: a run may pick its connection before the last one is back.
+    let more = r.fake.connections() - opened;
+    assert!(more <= 1, "{more} new upstream connections over five runs");
+}

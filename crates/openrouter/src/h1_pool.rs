@@ -289,10 +289,41 @@ impl HttpBody for PooledBody {
     }
 }
 
+/// The most frames a dropped body reads off to find its end already there.
+const DRAIN_FRAMES: usize = 8;
+
+impl PooledBody {
+    /// Whether the body's end is already here: the frames that have arrived (at most
+    /// [`DRAIN_FRAMES`]) are read off without waiting, driving the connection first so
+    /// that bytes in its buffer are decoded.
+    fn end_is_here(&mut self) -> bool {
+        let mut cx = Context::from_waker(Waker::noop());
+        if let Some(conn) = self.conn.as_mut() {
+            if conn.poll_ended(&mut cx) {
+                self.conn = None;
+                return false;
+            }
+        }
+        for _ in 0..DRAIN_FRAMES {
+            match Pin::new(&mut self.incoming).poll_frame(&mut cx) {
+                Poll::Ready(None) => return true,
+                Poll::Ready(Some(Ok(_))) => continue,
+                Poll::Ready(Some(Err(_))) | Poll::Pending => return false,
+            }
+        }
+        false
+    }
+}
+
 impl Drop for PooledBody {
     fn drop(&mut self) {
         // A reader that stops at `is_end_stream` (a body of known length) never sees
-        // the final `None`.
+        // the final `None`; one that stops at its protocol's end (an SSE `[DONE]`) leaves
+        // the body's last bytes (the chunked terminator) unread, though they have
+        // usually arrived with it: then the connection is as good as read to its end.
+        if !self.read_to_end && self.conn.is_some() && !self.incoming.is_end_stream() {
+            self.read_to_end = self.end_is_here();
+        }
         self.release();
     }
 }
@@ -348,6 +379,28 @@ mod tests {
         }
         assert_eq!(fake.connections(), 1);
         assert_eq!(fake.chat_requests().len(), 6);
+    }
+
+    /// A reader that stops at a stream's `[DONE]` leaves the chunked terminator unread;
+    /// the terminator came with it, so the connection goes back to the pool all the same.
+    #[tokio::test]
+    async fn a_stream_dropped_at_its_done_with_its_end_here_is_reused() {
+        let fake = FakeOpenRouter::start();
+        let pool = pool_for(&fake.base_url());
+        for _ in 0..3 {
+            let response = pool.send(chat(true)).await.expect("answered");
+            let mut body = response.into_body();
+            let mut seen = Vec::new();
+            while !String::from_utf8_lossy(&seen).contains("[DONE]") {
+                let frame = body.frame().await.expect("a frame").expect("data");
+                seen.extend_from_slice(&frame.into_data().expect("data"));
+            }
+            // Let the terminator, sent right behind `[DONE]`, arrive.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(body);
+            assert_eq!(pool.idle_count(), 1);
+        }
+        assert_eq!(fake.connections(), 1);
     }
 
     /// A body dropped before its end takes its connection with it; the next call opens
