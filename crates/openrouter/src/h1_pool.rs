@@ -94,6 +94,10 @@ impl H1Pool {
             return None;
         }
         let authority = endpoint.authority()?;
+        // Credentials in the URL are not a `Host`: such a route stays on hyper-util's client.
+        if authority.as_str().contains('@') {
+            return None;
+        }
         // As hyper-util wrote it: the port only when it is not the scheme's default.
         let host = match authority.port_u16() {
             Some(80) => authority.host().to_owned(),
@@ -502,6 +506,8 @@ mod tests {
         let plain: http::Uri = "http://127.0.0.1:8080/api/v1".parse().unwrap();
         let pool = H1Pool::new(HttpConnector::new(), &plain).expect("pool");
         assert_eq!(pool.host, "127.0.0.1:8080");
+        let with_credentials: http::Uri = "http://user:pw@127.0.0.1:8080/v1".parse().unwrap();
+        assert!(H1Pool::new(HttpConnector::new(), &with_credentials).is_none());
         let default_port: http::Uri = "http://upstream.internal:80/v1".parse().unwrap();
         let pool = H1Pool::new(HttpConnector::new(), &default_port).expect("pool");
         assert_eq!(pool.host, "upstream.internal");
