@@ -423,7 +423,7 @@ fn runs_are_listed_across_sessions_and_failed_turns_are_marked() {
     let (status, body) = http_get(d.port, "/v1/runs?cursor=run_nope").unwrap();
     assert_eq!(
         (status, json(&body)["code"].clone()),
-        (400, json!("invalid_cursor"))
+        (404, json!("invalid_cursor"))
     );
 
     // The failed turn shows in its session, in order, with its error.

@@ -43,7 +43,8 @@ pub struct RunsQuery {
 /// `GET /v1/runs`: every session's runs, newest first.
 #[utoipa::path(get, path = "/v1/runs", tag = "runs", params(RunsQuery),
     responses((status = 200, description = "A page of runs, newest first, and `next_cursor` (null on the last page)", body = RunPage),
-              (status = 400, description = "Unknown status, a limit outside 1–500, or a cursor that names no run (problem+json)")))]
+              (status = 400, description = "Unknown status or a limit outside 1–500 (problem+json)"),
+              (status = 404, description = "The cursor names no run (problem+json)")))]
 pub async fn list(
     State(s): State<AppState>,
     Query(q): Query<RunsQuery>,
@@ -71,10 +72,11 @@ pub async fn list(
     };
     let runs =
         match s.engine.store().list_runs_page(filter).await {
-            // The cursor names a run; one that does not exist is a bad query parameter,
-            // as the assets' cursor is (docs/api.md lists `invalid_cursor` as a 400).
+            // The cursor names a run; one that does not exist is not found (like any id):
+            // a 404, documented so, which a schema-valid request may get (a 400 would say
+            // the request itself is malformed).
             Err(StoreError::RunNotFound { .. }) => return Err(Problem::new(
-                400,
+                404,
                 ProblemCode::InvalidCursor,
                 "the cursor names no run: it is not one this API returned; pass next_cursor from the previous page",
             )),
