@@ -350,6 +350,7 @@ pub fn run_result(
     request_body(content = Object, description = "The same body as /input"),
     responses((status = 202, description = "The queued run", body = RunView),
               (status = 200, description = "The run of a repeated Idempotency-Key", body = RunView),
+              (status = 409, description = "The Idempotency-Key was used for a different input (problem+json idempotency_key_reused)"),
               (status = 503, description = "The route is not ready: its secret is missing or the secret store is locked (problem+json route_not_ready)")))]
 pub async fn detached(
     State(s): State<AppState>,
