@@ -73,10 +73,10 @@ fn json_problem(rejection: JsonRejection) -> Problem {
                     format!("the request body is larger than this endpoint accepts ({} MiB of JSON); send large media by URL or upload it first (POST /v1/assets)", crate::MAX_JSON_BODY / (1024 * 1024)),
                 )
             } else {
-                Problem::unreadable_body(status, e.body_text())
+                Problem::unreadable_body(status, ProblemCode::InvalidBody, e.body_text())
             }
         }
-        other => Problem::unreadable_body(400, other.body_text()),
+        other => Problem::unreadable_body(400, ProblemCode::InvalidBody, other.body_text()),
     }
 }
 

@@ -200,7 +200,7 @@ fn plain_problem(status: u16, path: &str, bytes: &[u8]) -> Problem {
     // A body that stopped arriving fails its extractor, whose rejection is a 400 that
     // carries the reason in its text.
     if status == 400 && text.contains(crate::body_deadline::STALLED) {
-        return Problem::unreadable_body(400, text);
+        return Problem::unreadable_body(400, ProblemCode::InvalidRequest, text);
     }
     let code = match status {
         400 => ProblemCode::InvalidRequest,
@@ -225,13 +225,13 @@ fn plain_problem(status: u16, path: &str, bytes: &[u8]) -> Problem {
 }
 
 impl Problem {
-    /// A request body that could not be read (`detail` says why): a 408 `body_timeout`
-    /// when it stopped arriving ([`crate::body_deadline`]), else `status` with
-    /// `invalid_body`.
-    pub(crate) fn unreadable_body(status: u16, detail: String) -> Problem {
+    /// A request body that could not be read or parsed (`detail` says why): a 408
+    /// `body_timeout` when it stopped arriving ([`crate::body_deadline`]), else `status`
+    /// with `code`.
+    pub(crate) fn unreadable_body(status: u16, code: ProblemCode, detail: String) -> Problem {
         match detail.find(crate::body_deadline::STALLED) {
             Some(at) => Problem::new(408, ProblemCode::BodyTimeout, detail[at..].to_owned()),
-            None => Problem::new(status, ProblemCode::InvalidBody, detail),
+            None => Problem::new(status, code, detail),
         }
     }
 

@@ -53,7 +53,11 @@ pub(crate) async fn read_upload(
     let mut stream = req.into_body().into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
-            Problem::unreadable_body(400, format!("the upload body could not be read: {e}"))
+            Problem::unreadable_body(
+                400,
+                ProblemCode::InvalidBody,
+                format!("the upload body could not be read: {e}"),
+            )
         })?;
         collector.push(&chunk).map_err(asset_problem)?;
     }
@@ -176,8 +180,5 @@ pub(crate) async fn read_form(req: Request, limit: u64) -> Result<Form, Problem>
 /// A multipart body that could not be read or parsed (`detail` says why); a 408 when it
 /// stopped arriving.
 fn bad(detail: String) -> Problem {
-    if detail.contains(crate::body_deadline::STALLED) {
-        return Problem::unreadable_body(400, detail);
-    }
-    Problem::new(400, ProblemCode::InvalidMultipart, detail)
+    Problem::unreadable_body(400, ProblemCode::InvalidMultipart, detail)
 }

@@ -50,18 +50,23 @@ const PROXY_VARIABLES: &[&str] = &[
 
 /// A direct HTTP client for one route's protocol endpoints.
 pub(crate) struct DirectTransport {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    connections: Connections,
     read_timeout: Option<Duration>,
     user_agent: HeaderValue,
     /// The protocol endpoints as request targets, by [`Protocol`], parsed once (in
-    /// origin form when `plain` carries them).
+    /// origin form on [`Connections::Plain`]).
     uris: [http::Uri; 4],
-    /// The pooled connections to a `http://` upstream (`None`: `client` carries the
-    /// requests).
-    plain: Option<Arc<H1Pool>>,
     /// The same endpoints as the responses' URLs: reqwest's conversion of a response
     /// without one parses a placeholder URL (thousands of instructions, every call).
     urls: [Url; 4],
+}
+
+/// How a route's requests travel.
+enum Connections {
+    /// A `http://` upstream: ferry's own keep-alive connections ([`crate::h1_pool`]).
+    Plain(Arc<H1Pool>),
+    /// A `https://` one (or endpoints on several hosts): hyper-util's pooled client.
+    Pooled(Box<Client<HttpsConnector<HttpConnector>, Full<Bytes>>>),
 }
 
 /// Why a direct request failed before a response head arrived.
@@ -116,18 +121,6 @@ impl DirectTransport {
         if route.connect_timeout_ms > 0 {
             http.set_connect_timeout(Some(Duration::from_millis(route.connect_timeout_ms)));
         }
-        let plain_connector = http.clone();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(connector);
         let uri = |url: &Url| {
             url.as_str()
                 .parse::<http::Uri>()
@@ -143,16 +136,32 @@ impl DirectTransport {
             uri(&urls[3])?,
         ];
         // Every endpoint is on the base URL's host: one pool serves them all.
-        let plain = H1Pool::new(plain_connector, &uris[0])
-            .filter(|_| uris.iter().all(|u| u.authority() == uris[0].authority()));
-        if plain.is_some() {
-            for uri in &mut uris {
-                *uri = origin_form(uri);
+        let same_host = uris.iter().all(|u| u.authority() == uris[0].authority());
+        let connections = match H1Pool::new(http.clone(), &uris[0]).filter(|_| same_host) {
+            Some(pool) => {
+                for uri in &mut uris {
+                    *uri = origin_form(uri);
+                }
+                Connections::Plain(pool)
             }
-        }
+            None => {
+                let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_tls_config(tls)
+                    .https_or_http()
+                    .enable_http1()
+                    .enable_http2()
+                    .wrap_connector(http);
+                Connections::Pooled(Box::new(
+                    Client::builder(TokioExecutor::new())
+                        .pool_idle_timeout(Duration::from_secs(90))
+                        .pool_timer(TokioTimer::new())
+                        .timer(TokioTimer::new())
+                        .build(connector),
+                ))
+            }
+        };
         Ok(Some(DirectTransport {
-            client,
-            plain,
+            connections,
             read_timeout: (route.timeout_ms > 0).then(|| Duration::from_millis(route.timeout_ms)),
             user_agent: HeaderValue::from_static(concat!("ferry/", env!("CARGO_PKG_VERSION"))),
             uris,
@@ -187,14 +196,14 @@ impl DirectTransport {
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
         let url = &self.urls[protocol as usize];
-        match &self.plain {
-            Some(pool) => {
+        match &self.connections {
+            Connections::Plain(pool) => {
                 let response = self.within_read_timeout(pool.send(request)).await?;
                 Ok(self.response(response, url))
             }
-            None => {
+            Connections::Pooled(client) => {
                 let sent = async {
-                    self.client
+                    client
                         .request(request)
                         .await
                         .map_err(|e| Box::new(e) as SendError)

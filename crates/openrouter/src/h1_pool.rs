@@ -135,8 +135,7 @@ impl H1Pool {
                 if !ended {
                     ended = conn.poll_ended(cx);
                 }
-                let answer = ready!(sent.as_mut().poll(cx));
-                Poll::Ready(answer)
+                sent.as_mut().poll(cx)
             })
             .await;
             match answered {

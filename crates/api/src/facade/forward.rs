@@ -364,7 +364,7 @@ pub fn parse_body(body: Result<Bytes, BytesRejection>) -> Result<RawObject, Prob
                 format!("the request body is larger than the facade accepts ({} MiB); send large files by URL", MAX_FACADE_BODY / (1024 * 1024)),
             )
         } else {
-            Problem::unreadable_body(400, e.body_text())
+            Problem::unreadable_body(400, ProblemCode::InvalidBody, e.body_text())
         }
     })?;
     RawObject::parse(&bytes).map_err(|e| {
