@@ -16,6 +16,7 @@ mod extract;
 mod facade;
 mod front_door;
 mod handlers;
+mod json_reply;
 mod openapi;
 mod problem;
 mod sse;

@@ -55,7 +55,8 @@ pub use transcribe::TranscribeOptions;
 pub use engine::{Engine, EngineConfig, SubmitOptions, Submitted, SESSION_ID_RULE};
 pub use error::EngineError;
 pub use facade::{
-    estimate_input_tokens, FacadeRequest, FacadeRunEnd, FacadeTrace, PassCall, ReasoningChoice,
+    estimate_input_tokens, FacadeChain, FacadeRequest, FacadeRunEnd, FacadeTrace, PassCall,
+    ReasoningChoice,
 };
 pub use input::{plan_chain, InputRequest, PlannedModel, RunPlan};
 pub use live::{Event, LiveRun, Subscription, LIVE_BUFFER};

@@ -13,7 +13,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use ferry_engine::{Caller, EngineError, Scope};
 use ferry_types::ProblemCode;
 use serde::Deserialize;
@@ -22,6 +22,7 @@ use zeroize::Zeroizing;
 
 use crate::auth::identify;
 use crate::extract::ApiJson;
+use crate::json_reply::Json;
 use crate::problem::Problem;
 use crate::AppState;
 use session::{clear_cookie, cookie_value, set_cookie, Principal};

@@ -13,8 +13,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use ferry_engine::{
-    current_caller, Admission, Caller, EngineError, FacadeCallTrace, FacadeRequest, FacadeRunEnd,
-    FacadeTrace, PassCall, Spent, SESSION_ID_RULE,
+    current_caller, Admission, Caller, EngineError, FacadeCallTrace, FacadeChain, FacadeRequest,
+    FacadeRunEnd, FacadeTrace, PassCall, Spent, SESSION_ID_RULE,
 };
 use ferry_openrouter::{RawObject, RawReply};
 use serde_json::{json, Value};
@@ -64,8 +64,9 @@ pub async fn forward(
     let caller = current_caller();
     // The admission and the upstream call are boxed futures, so this one (which axum
     // moves into its own box) stays small: see `open_with_retries`.
-    let admission = match Box::pin(admit(s, &caller, dialect, &map, body_len)).await {
-        Ok(a) => a,
+    let (admission, admitted) = match Box::pin(admit(s, &caller, dialect, &map, body_len)).await {
+        Ok(Some((admission, chain))) => (Some(admission), Some(chain)),
+        Ok(None) => (None, None),
         Err(e) => return call.fail(e.into(), &FacadeTrace::default(), record),
     };
     let mut trace = FacadeTrace {
@@ -73,7 +74,7 @@ pub async fn forward(
         ..FacadeTrace::default()
     };
     let opened = tokio::select! {
-        r = Box::pin(open(s, dialect, headers, map, record.is_some(), &mut trace)) => r,
+        r = Box::pin(open(s, dialect, headers, map, admitted, record.is_some(), &mut trace)) => r,
         _ = guard.grace_over() => Err(EngineError::Interrupted),
     };
     let opened = match opened {
@@ -198,15 +199,16 @@ fn answer(headers: &[(header::HeaderName, HeaderValue)], body: Body) -> Response
 }
 
 /// Admits the call for `caller` when the body names a model (without one, validation
-/// refuses it before anything goes upstream). The output bound is the protocol's
-/// `max_tokens` (`max_completion_tokens`, `max_output_tokens`).
+/// refuses it before anything goes upstream), with the model chain it resolved. The
+/// output bound is the protocol's `max_tokens` (`max_completion_tokens`,
+/// `max_output_tokens`).
 async fn admit(
     s: &AppState,
     caller: &Caller,
     dialect: Dialect,
     map: &RawObject,
     body_len: usize,
-) -> Result<Option<Admission>, EngineError> {
+) -> Result<Option<(Admission, FacadeChain)>, EngineError> {
     let Some(Ok(selector)) = map.read::<String>("model") else {
         return Ok(None);
     };
@@ -256,18 +258,22 @@ pub async fn record_start(
     Ok(Some((run_id, session)))
 }
 
-/// Validates the body for `dialect` and opens the upstream reply.
+/// Validates the body for `dialect` and opens the upstream reply along `admitted`.
 async fn open(
     s: &AppState,
     dialect: Dialect,
     headers: &HeaderMap,
     map: RawObject,
+    admitted: Option<FacadeChain>,
     collect_text: bool,
     trace: &mut FacadeTrace,
 ) -> Result<RawReply, EngineError> {
     if dialect == Dialect::Chat {
         let req = FacadeRequest::parse(map)?;
-        return s.engine.facade_open(req, collect_text, trace).await;
+        return s
+            .engine
+            .facade_open(req, admitted, collect_text, trace)
+            .await;
     }
     let mut call = PassCall::parse(dialect.protocol(), map)?;
     if dialect == Dialect::Messages {
@@ -279,7 +285,9 @@ async fn open(
             }
         }
     }
-    s.engine.facade_forward(call, collect_text, trace).await
+    s.engine
+        .facade_forward(call, admitted, collect_text, trace)
+        .await
 }
 
 /// The shared parts of one call, for its failure path.

@@ -10,12 +10,12 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use ferry_engine::{estimate_input_tokens, EngineError};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::facade::{forward, parse_body, Dialect};
+use crate::json_reply::Json;
 use crate::AppState;
 
 /// `POST /anthropic/v1/messages`: an Anthropic Messages call over ferry's routes (`model`

@@ -8,7 +8,6 @@ use axum::http::header::{
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use bytes::Bytes;
 use ferry_assets::{AssetView, Kind, MediaType, Source};
 use ferry_engine::{asset_info, EngineError};
@@ -17,6 +16,7 @@ use ferry_types::{AssetDeleted, AssetDetail, AssetPage, AssetUpload, ProblemCode
 use http_range_header::RangeUnsatisfiableError;
 use serde::Deserialize;
 
+use crate::json_reply::Json;
 use crate::problem::{ApiResult, Problem};
 use crate::upload::read_upload;
 use crate::AppState;

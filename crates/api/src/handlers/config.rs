@@ -5,11 +5,11 @@
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use ferry_engine::EngineError;
 use ferry_types::ConfigView;
 use serde::Deserialize;
 
+use crate::json_reply::Json;
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
 

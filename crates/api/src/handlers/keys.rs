@@ -3,7 +3,6 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::Json;
 use ferry_engine::{
     KeyAnswer, KeyCreated, KeyList, KeyPatch, KeySettings, NewKey, Period, Scope, SpendQuery,
 };
@@ -12,6 +11,7 @@ use ferry_types::{ProblemCode, SpendReport};
 use serde::{Deserialize, Deserializer};
 
 use crate::extract::ApiJson;
+use crate::json_reply::Json;
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
 

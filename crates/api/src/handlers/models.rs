@@ -3,11 +3,11 @@
 //! (the route key's credit and limits).
 
 use axum::extract::{Query, State};
-use axum::Json;
 use ferry_engine::ModelsQuery;
 use ferry_types::{KeyStatus, ModelsView};
 use serde::Deserialize;
 
+use crate::json_reply::Json;
 use crate::problem::ApiResult;
 use crate::AppState;
 

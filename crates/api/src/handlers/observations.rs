@@ -3,11 +3,11 @@
 
 use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
-use axum::Json;
 use ferry_engine::MICROPHONE_SEGMENT;
 use ferry_types::{ObservationView, ProblemCode};
 use serde::Deserialize;
 
+use crate::json_reply::Json;
 use crate::problem::{ApiResult, Problem};
 use crate::upload::read_upload;
 use crate::AppState;

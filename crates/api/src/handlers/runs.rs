@@ -3,13 +3,13 @@
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::Json;
 use ferry_types::{ProblemCode, RunPage, RunView};
 use serde::Deserialize;
 
 use ferry_engine::{run_view, EngineError};
 use ferry_store::{RunFilter, RunStatus, StoreError};
 
+use crate::json_reply::Json;
 use crate::problem::{ApiResult, Problem};
 use crate::sse::{last_event_id, sse_response};
 use crate::AppState;

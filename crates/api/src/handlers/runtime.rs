@@ -1,11 +1,11 @@
 //! `GET /v1/runtime` and `POST /v1/runtime/model`.
 
 use axum::extract::State;
-use axum::Json;
 use ferry_types::RuntimeView;
 use serde::Deserialize;
 
 use crate::extract::ApiJson;
+use crate::json_reply::Json;
 use crate::problem::ApiResult;
 use crate::AppState;
 

@@ -2,12 +2,12 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use ferry_types::{ProblemCode, SecretDeleted, SecretList, SecretStored};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::extract::ApiJson;
+use crate::json_reply::Json;
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
 

@@ -3,7 +3,6 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use ferry_config::SpeakReplies;
 use ferry_engine::{
     history_message, run_view, session_info, EngineError, InputRequest, SubmitOptions,
@@ -16,6 +15,7 @@ use ferry_types::{
 use serde::Deserialize;
 
 use crate::extract::ApiJson;
+use crate::json_reply::Json;
 use crate::problem::{ApiResult, Problem};
 use crate::sse::sse_response;
 use crate::AppState;

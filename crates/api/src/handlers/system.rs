@@ -4,9 +4,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use ferry_types::{Health, HealthStatus, ProblemCode, StatusView};
 
+use crate::json_reply::Json;
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
 

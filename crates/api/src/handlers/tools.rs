@@ -6,13 +6,13 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use ferry_engine::{DirectResult, TranscribeOptions};
 use ferry_types::{ToolOutput, TranscriptView, VideoJobList, VideoJobView};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::extract::ApiJson;
+use crate::json_reply::Json;
 use crate::problem::ApiResult;
 use crate::AppState;
 

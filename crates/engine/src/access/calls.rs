@@ -7,26 +7,28 @@ use serde_json::Value;
 
 use super::{Admission, Caller, Scope, Spent};
 use crate::engine::Engine;
+use crate::facade::FacadeChain;
 use crate::EngineError;
 
 impl Engine {
     /// Admits one facade call for `caller`: needs the `facade` scope; resolves `selector`
     /// to its model chain as the facade will (a bad selector is the same 400) and
-    /// reserves the chain's worst case for `body_bytes` of input and `max_tokens`.
+    /// reserves the chain's worst case for `body_bytes` of input and `max_tokens`. The
+    /// chain is returned for the call ([`Engine::facade_forward`]).
     pub async fn admit_facade(
         &self,
         caller: &Caller,
         selector: &str,
         max_tokens: Option<u64>,
         body_bytes: usize,
-    ) -> Result<Admission, EngineError> {
+    ) -> Result<(Admission, FacadeChain), EngineError> {
         caller.require(Scope::Facade)?;
-        let chain = self.facade_chain_of(selector)?;
+        let chain = self.admitted_chain(selector)?;
         let spec = self
             .inner
             .gate
-            .chain_spec("facade", &chain, body_bytes, max_tokens)?;
-        self.admit(caller, spec).await
+            .chain_spec("facade", chain.models(), body_bytes, max_tokens)?;
+        Ok((self.admit(caller, spec).await?, chain))
     }
 }
 

@@ -32,6 +32,22 @@ pub use record::FacadeRunEnd;
 pub use request::{FacadeRequest, ReasoningChoice};
 pub use tokens::estimate_input_tokens;
 
+/// A facade call's model chain as its admission resolved it, for the call itself: the
+/// selector is resolved (and the key's lists applied to its fallbacks) once per request.
+#[derive(Debug)]
+pub struct FacadeChain {
+    /// The selector it was resolved from; a call naming another one resolves its own.
+    selector: String,
+    models: Vec<crate::input::PlannedModel>,
+}
+
+impl FacadeChain {
+    /// The models, first choice first.
+    pub(crate) fn models(&self) -> &[crate::input::PlannedModel] {
+        &self.models
+    }
+}
+
 /// What happened while serving one facade request, filled in on success and failure alike
 /// (for metrics and recording).
 #[derive(Debug, Default)]
@@ -170,6 +186,7 @@ impl Engine {
     pub async fn facade_open(
         &self,
         req: FacadeRequest,
+        admitted: Option<FacadeChain>,
         collect_text: bool,
         trace: &mut FacadeTrace,
     ) -> Result<RawReply, EngineError> {
@@ -201,7 +218,7 @@ impl Engine {
             reasoning,
             provider,
         };
-        self.facade_chain(&selector, chain, collect_text, trace)
+        self.facade_chain(&selector, admitted, chain, collect_text, trace)
             .await
     }
 
@@ -210,10 +227,12 @@ impl Engine {
     /// and the route's fallbacks in order, each with the route's shaping, key, params,
     /// provider routing and retry policy, until one gives a validated reply, which is
     /// passed through as bytes. Fallbacks only follow failures no client has seen any
-    /// byte of.
+    /// byte of. `admitted` is the chain the call's admission resolved
+    /// ([`Engine::admit_facade`]), used instead of resolving the selector again.
     pub async fn facade_forward(
         &self,
         call: PassCall,
+        admitted: Option<FacadeChain>,
         collect_text: bool,
         trace: &mut FacadeTrace,
     ) -> Result<RawReply, EngineError> {
@@ -234,7 +253,8 @@ impl Engine {
             params: Default::default(),
             provider: Default::default(),
         };
-        self.facade_chain(&selector, PassChain { req, provider }, collect_text, trace)
+        let req = PassChain { req, provider };
+        self.facade_chain(&selector, admitted, req, collect_text, trace)
             .await
     }
 
@@ -242,11 +262,15 @@ impl Engine {
     async fn facade_chain(
         &self,
         selector: &str,
+        admitted: Option<FacadeChain>,
         mut req: impl ChainRequest,
         collect_text: bool,
         trace: &mut FacadeTrace,
     ) -> Result<RawReply, EngineError> {
-        let chain = self.facade_chain_of(selector)?;
+        let chain = match admitted {
+            Some(chain) if chain.selector == selector => chain.models,
+            _ => self.facade_chain_of(selector)?,
+        };
         let last = chain.len() - 1;
         let (deadline, no_output) = self.facade_deadline(&chain)?;
         for (i, planned) in chain.iter().enumerate() {
@@ -287,6 +311,15 @@ impl Engine {
             }
         }
         Err(EngineError::Internal("empty model chain".into()))
+    }
+
+    /// The fallback chain a facade `model` selector names, as [`FacadeChain`] resolves it
+    /// once for admission and the call.
+    pub(crate) fn admitted_chain(&self, selector: &str) -> Result<FacadeChain, EngineError> {
+        Ok(FacadeChain {
+            selector: selector.to_owned(),
+            models: self.facade_chain_of(selector)?,
+        })
     }
 
     /// The fallback chain a facade `model` selector names (a bare model is on the default

@@ -11,11 +11,11 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use ferry_types::FacadeModel;
 use serde::Serialize;
 
 use crate::facade::{forward, Dialect};
+use crate::json_reply::Json;
 use crate::AppState;
 
 /// `GET /openai/v1/models` body (OpenAI's list object).
