@@ -9,10 +9,14 @@ the bench runs it), then, for each protocol (chat, Responses, Messages), sends R
 rounds; a round is one streamed call straight to the fake and one to each daemon, in a
 shuffled order, each on a new connection, timed to the protocol's first token (the
 bench's markers). It prints each daemon's p50 added over the direct call. Two daemons per
-build show how far two daemons of one build differ. See docs/benchmarks.md.
+build show how far two daemons of one build differ. `--protocols session` times durable
+session streams instead (`POST /v1/sessions/{new id}/input`, `Accept: text/event-stream`,
+to the first `output.delta`), against the direct chat call with the facade's small body
+(the bench's session row sends the direct call the session turn's own body). See
+docs/benchmarks.md.
 
 Usage: python3 crates/bench/ttft_builds.py [--rounds N] [--target-dir target/release]
-       NAME=PATH [NAME=PATH ...]
+       [--protocols chat,responses,messages,session] NAME=PATH [NAME=PATH ...]
 """
 
 import argparse
@@ -52,15 +56,28 @@ PROTOCOLS = {
          "messages": [{"role": "user", "content": TEXT}]},
         b'"text":"echo:',
     ),
+    # `{n}` is a new session each call; its direct reference is chat's.
+    "session": (
+        "/v1/sessions/ttft-{n}/input",
+        "/api/v1/chat/completions",
+        {"content": TEXT},
+        b"event: output.delta",
+    ),
 }
+SESSION_IDS = iter(range(10**9))
 
 
 def first_token(port, path, body, marker):
     """Seconds until `marker` arrives on a streamed POST (then reads to the end)."""
+    accept = ""
+    if "{n}" in path:
+        path = path.format(n=next(SESSION_IDS))
+        accept = "Accept: text/event-stream\r\n"
     payload = json.dumps(body).encode()
     request = (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         "Content-Type: application/json\r\nAuthorization: Bearer sk-or-v1-bench\r\n"
+        f"{accept}"
         f"Content-Length: {len(payload)}\r\n\r\n"
     ).encode() + payload
     s = socket.create_connection(("127.0.0.1", port))
@@ -87,6 +104,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=1500)
     ap.add_argument("--target-dir", default="target/release")
+    ap.add_argument("--protocols", default="chat,responses,messages")
     ap.add_argument("builds", nargs="+", help="NAME=PATH of a ferry binary")
     args = ap.parse_args()
     builds = [b.split("=", 1) for b in args.builds]
@@ -110,16 +128,24 @@ def main():
         for _, port, _ in daemons:
             wait_http(port, "/healthz")
         rng = random.Random(7)
-        for protocol, (path, upstream, body, marker) in PROTOCOLS.items():
+        for protocol in args.protocols.split(","):
+            path, upstream, body, marker = PROTOCOLS[protocol]
             targets = [("direct", fake_port, upstream)] + [(n, p, path) for n, p, _ in daemons]
+
+            def call(target):
+                # A session's direct reference is chat's call with chat's body.
+                if target[0] == "direct" and protocol == "session":
+                    return first_token(target[1], target[2], *PROTOCOLS["chat"][2:])
+                return first_token(target[1], target[2], body, marker)
+
             for target in targets:  # warm-up: connections, caches, the catalog
                 for _ in range(20):
-                    first_token(target[1], target[2], body, marker)
+                    call(target)
             times = {t: [] for t in targets}
             for _ in range(args.rounds):
                 rng.shuffle(targets)
                 for target in targets:
-                    times[target].append(first_token(target[1], target[2], body, marker))
+                    times[target].append(call(target))
             direct = statistics.median(times[("direct", fake_port, upstream)]) * 1000
             added = {}
             for (name, port, _), xs in times.items():

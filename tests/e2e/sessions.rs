@@ -923,6 +923,51 @@ fn a_session_stream_sends_upstream_before_it_answers_its_client() {
     );
 }
 
+/// A session stream's first output leaves before the store is touched for the run's end:
+/// the run's model call settles (its spend row) and the run ends (its commit) only once
+/// the client's connection has written what the call emitted. Both hand work to the
+/// store's writer thread, which on one CPU would otherwise run its commit first. Read off
+/// the daemon's system calls, traced with strace: between the upstream request and the
+/// write carrying the first `output.delta`, no SQLite lock (`fcntl`) is taken.
+#[test]
+#[ignore = "needs strace (Debian's `strace`): .ci/run installs it and runs this test"]
+fn a_session_streams_first_output_leaves_before_the_runs_end_is_stored() {
+    let (_fake, env, mut d) = daemon_on_one_cpu();
+    // The database exists and the upstream connection is open.
+    streamed_input(d.port, "warm-up", "hi");
+    let pid = d.child.as_ref().expect("the daemon").id();
+    let tracer =
+        WriteTrace::attach_tracing(pid, &env.dir.path().join("calls.trace"), "writev,fcntl");
+    streamed_input(d.port, "traced", "hello");
+    let text = tracer.finish();
+    assert_eq!(d.terminate(), Some(0), "{}", d.log());
+
+    let lines: Vec<&str> = text.lines().collect();
+    let line = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no call with {needle:?} in the trace:\n{text}"))
+    };
+    let upstream = line("POST /api/v1/chat/completions");
+    let first_output = line("event: output.delta");
+    assert!(upstream < first_output, "{text}");
+    let locks: Vec<&&str> = lines[upstream..first_output]
+        .iter()
+        .filter(|l| l.contains("fcntl("))
+        .collect();
+    assert!(
+        locks.is_empty(),
+        "the store was written between the upstream request and the client's first output: \
+         {locks:?}\n{text}"
+    );
+    // The run's end is stored after it, as always.
+    assert!(
+        lines[first_output..].iter().any(|l| l.contains("fcntl(")),
+        "{text}"
+    );
+}
+
 /// A session stream whose run cannot get under way (its creation waits for the store's
 /// write lock, held here by another connection) still answers its client: the headers go
 /// out once the bounded wait for the run ends, while nothing has gone upstream, and the

@@ -68,16 +68,16 @@ impl WriteTrace {
     /// Attaches to every thread of process `pid`, writing the trace to `path`; returns
     /// once each thread is traced.
     pub fn attach(pid: u32, path: &Path) -> WriteTrace {
+        WriteTrace::attach_tracing(pid, path, "writev,sendto,sendmsg")
+    }
+
+    /// [`WriteTrace::attach`], tracing the system calls `calls` (strace's list, e.g.
+    /// `writev,fcntl`) instead of the socket writes alone.
+    pub fn attach_tracing(pid: u32, path: &Path, calls: &str) -> WriteTrace {
         let mut strace = Command::new("strace");
-        strace.args([
-            "-f",
-            "-qq",
-            "-s",
-            "4096",
-            "-e",
-            "trace=writev,sendto,sendmsg",
-            "-o",
-        ]);
+        strace.args(["-f", "-qq", "-s", "4096", "-e"]);
+        strace.arg(format!("trace={calls}"));
+        strace.arg("-o");
         strace.arg(path);
         let tids: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
             .expect("the daemon's threads")

@@ -313,6 +313,11 @@ impl LiveRun {
         }
     }
 
+    /// Whether a client is subscribed to the run's live events (a session stream).
+    pub(crate) fn has_event_subscribers(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
     /// Whether anyone still follows the run: subscribed to its live events, or waiting
     /// on its progress (for its end, or for it to be under way).
     pub(crate) fn has_subscribers(&self) -> bool {

@@ -288,6 +288,14 @@ impl TurnRunner {
             let called = self
                 .call_models(hub, plan, &ctx, &messages, current, attempts)
                 .await;
+            if hub.has_event_subscribers() {
+                // A client streaming the run writes the output the call just emitted
+                // before the call's settle and the run's end hand their rows to the
+                // store's writer thread, which, woken on the same core, would run its
+                // commit first (docs/benchmarks.md, eighteenth session). The call stays
+                // on the hub meanwhile: a cancel now settles it as one cut short.
+                tokio::task::yield_now().await;
+            }
             let call = hub.end_call();
             let (mut outcome, served_index, route_id) = called?;
             if let Some(call) = call {
