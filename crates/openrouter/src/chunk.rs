@@ -86,12 +86,31 @@ pub(crate) enum ChunkError {
     NotObject,
 }
 
+/// What the quick reader remembers of a stream's last chunk: its text up to the first
+/// member that carries something (`choices`, `usage` or `error`), and which of `id`,
+/// `model` and `provider` that text held. OpenRouter repeats the same `id`, `provider`,
+/// `model`, `object` and `created` at the head of every chunk of a stream; a chunk that
+/// begins with the same bytes is read from where they end, since the members there say
+/// what they said in the chunk before, which the accumulator already holds (setting
+/// `id`, `model` or `provider` again to the same text changes nothing). Those members
+/// then read as absent; any other member of the chunk reads as it always does.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ChunkHead {
+    text: Vec<u8>,
+    /// `id`, `model`, `provider`: whether the head held each.
+    held: [bool; 3],
+}
+
 impl<'a> Chunk<'a> {
     /// Reads `data` (trimmed, not empty), the fast way when it fits; `tree` keeps the
-    /// parsed tree the slow way borrows from.
-    pub fn parse(data: &'a str, tree: &'a mut Option<Value>) -> Result<Chunk<'a>, ChunkError> {
+    /// parsed tree the slow way borrows from; `head` is the stream's [`ChunkHead`].
+    pub fn parse(
+        data: &'a str,
+        tree: &'a mut Option<Value>,
+        head: &mut ChunkHead,
+    ) -> Result<Chunk<'a>, ChunkError> {
         // The usual chunk in one scan ([`quick`]); what it declines, serde reads.
-        if let Some(chunk) = quick(data) {
+        if let Some(chunk) = quick(data, head) {
             return Ok(chunk);
         }
         // Only an object can fit; a `[…]` would otherwise be read as a struct's fields.
@@ -169,33 +188,65 @@ impl<'a> Delta<'a> {
 /// calls, images or reasoning details, no `message`) read in one scan by
 /// [`crate::json_scan`], as serde would read it into [`Chunk`]; `None` for any other
 /// payload, which serde then reads (a property test holds the two to the same answers).
-fn quick(data: &str) -> Option<Chunk<'_>> {
+///
+/// A chunk that begins with `head`'s text is read from where it ends; otherwise, once read,
+/// its own head replaces `head`.
+fn quick<'d>(data: &'d str, head: &mut ChunkHead) -> Option<Chunk<'d>> {
     let mut scan = Scan::new(data);
     let (mut id, mut model, mut provider) = (None, None, None);
     let (mut usage, mut error, mut choices) = (None, None, None);
-    scan.object(|scan, key| match key {
-        "id" => once(&mut id, scan.text_or_null()),
-        "model" => once(&mut model, scan.text_or_null()),
-        "provider" => once(&mut provider, scan.text_or_null()),
-        // As serde's `Option<Value>`: null is none. Only the slice is parsed as a tree.
-        "usage" => once(
-            &mut usage,
-            scan.raw_value()
-                .and_then(|raw| serde_json::from_str::<Value>(raw).ok())
-                .map(|v| (!v.is_null()).then_some(v)),
-        ),
-        "error" => once(&mut error, scan.null()),
-        "choices" => {
-            let mut read = Vec::with_capacity(1);
-            let done = scan.array(|scan| {
-                read.push(quick_choice(scan)?);
-                Some(())
-            });
-            once(&mut choices, done.map(|()| read))
+    // Where this chunk's head ends, and what it held.
+    let mut own_head: Option<(usize, [bool; 3])> = None;
+    let resume = !head.text.is_empty() && data.as_bytes().starts_with(&head.text);
+    if resume {
+        // Held in the head: read already (as null, so a repeat is refused as before).
+        for (slot, held) in [&mut id, &mut model, &mut provider]
+            .into_iter()
+            .zip(head.held)
+        {
+            if held {
+                *slot = Some(None);
+            }
         }
-        _ => scan.skip_value(),
-    })?;
+    }
+    let member = |scan: &mut Scan<'d>, key: &str, at: usize| {
+        if own_head.is_none() && matches!(key, "usage" | "error" | "choices") {
+            own_head = Some((at, [id.is_some(), model.is_some(), provider.is_some()]));
+        }
+        match key {
+            "id" => once(&mut id, scan.text_or_null()),
+            "model" => once(&mut model, scan.text_or_null()),
+            "provider" => once(&mut provider, scan.text_or_null()),
+            // As serde's `Option<Value>`: null is none. Only the slice is parsed as a tree.
+            "usage" => once(
+                &mut usage,
+                scan.raw_value()
+                    .and_then(|raw| serde_json::from_str::<Value>(raw).ok())
+                    .map(|v| (!v.is_null()).then_some(v)),
+            ),
+            "error" => once(&mut error, scan.null()),
+            "choices" => {
+                let mut read = Vec::with_capacity(1);
+                let done = scan.array(|scan| {
+                    read.push(quick_choice(scan)?);
+                    Some(())
+                });
+                once(&mut choices, done.map(|()| read))
+            }
+            _ => scan.skip_value(),
+        }
+    };
+    if resume {
+        scan.object_from(head.text.len(), member)?;
+    } else {
+        scan.object_at(member)?;
+    }
     scan.end()?;
+    if let (false, Some((at, held))) = (resume, own_head) {
+        head.text.clear();
+        head.text.extend_from_slice(&data.as_bytes()[..at]);
+        head.held = held;
+    }
     Some(Chunk {
         id: id.flatten(),
         model: model.flatten(),
@@ -291,7 +342,7 @@ mod tests {
     fn a_chunk_that_does_not_fit_is_read_from_its_tree() {
         let mut tree = None;
         let data = r#"{"id":7,"model":"m","choices":[{"index":-1,"delta":{"content":"x"}},"junk",{"index":0,"finish_reason":5,"delta":{"content":["y"]}}]}"#;
-        let mut chunk = Chunk::parse(data, &mut tree).unwrap();
+        let mut chunk = Chunk::parse(data, &mut tree, &mut ChunkHead::default()).unwrap();
         assert_eq!(chunk.id, None);
         assert_eq!(chunk.model.as_deref(), Some("m"));
         let choices = chunk.choices.as_mut().unwrap();
@@ -307,7 +358,7 @@ mod tests {
     fn a_well_formed_chunk_builds_no_tree_and_borrows_its_text() {
         let mut tree = None;
         let data = r#"{"id":"gen-1","choices":[{"index":0,"delta":{"content":" hello"}}]}"#;
-        let mut chunk = Chunk::parse(data, &mut tree).unwrap();
+        let mut chunk = Chunk::parse(data, &mut tree, &mut ChunkHead::default()).unwrap();
         let content = chunk.choices.as_mut().unwrap()[0].output().unwrap().content;
         assert!(matches!(content, Some(Cow::Borrowed(" hello"))));
         drop(chunk);
@@ -328,22 +379,98 @@ mod tests {
         ];
         let mut checked = 0;
         for base in chunks {
-            assert!(quick(base).is_some(), "{base}");
+            assert!(fresh(base).is_some(), "{base}");
             for body in crate::json_scan::one_edit_away(base) {
                 checked += 1;
                 let Ok(data) = std::str::from_utf8(&body) else {
                     continue;
                 };
                 let by_serde = serde_json::from_str::<Chunk>(data).ok();
-                if let Some(q) = quick(data) {
+                if let Some(q) = fresh(data) {
                     assert_eq!(Some(q), by_serde, "{data}");
                 }
                 if by_serde.is_none() {
-                    assert_eq!(quick(data), None, "{data}");
+                    assert_eq!(fresh(data), None, "{data}");
                 }
             }
         }
         assert!(checked > 15_000);
+    }
+
+    /// The quick reader with nothing remembered of a chunk before.
+    fn fresh(data: &str) -> Option<Chunk<'_>> {
+        quick(data, &mut ChunkHead::default())
+    }
+
+    const FIRST: &str = r#"{"id":"gen-1796544832-9qvE7uxJhzx5q63EsuXV","provider":"OpenAI","model":"openai/gpt-5.4-mini","object":"chat.completion.chunk","created":1796544832,"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null,"native_finish_reason":null,"logprobs":null}]}"#;
+
+    /// Every payload one edit away from a stream's later chunks (a delta, the usage
+    /// chunk), read after the stream's first chunk, answers as serde reads it, except that
+    /// the members of the head it repeats read as absent (they say what the first chunk
+    /// said, which the accumulator holds); where serde cannot read it, the reader declines.
+    #[test]
+    fn a_chunk_read_after_the_head_it_repeats_answers_as_serde_does() {
+        let mut learned = ChunkHead::default();
+        let first = quick(FIRST, &mut learned).expect("the first chunk is quick");
+        assert_eq!(
+            std::str::from_utf8(&learned.text).unwrap(),
+            &FIRST[..FIRST.find(r#""choices""#).unwrap()]
+        );
+        assert_eq!(learned.held, [true, true, true]);
+        let (mut resumed, mut checked) = (0, 0);
+        for base in [
+            r#"{"id":"gen-1796544832-9qvE7uxJhzx5q63EsuXV","provider":"OpenAI","model":"openai/gpt-5.4-mini","object":"chat.completion.chunk","created":1796544832,"choices":[{"index":0,"delta":{"role":"assistant","content":" hello"},"finish_reason":null,"native_finish_reason":null,"logprobs":null}]}"#,
+            r#"{"id":"gen-1796544832-9qvE7uxJhzx5q63EsuXV","provider":"OpenAI","model":"openai/gpt-5.4-mini","object":"chat.completion.chunk","created":1796544832,"choices":[],"usage":{"prompt_tokens":8,"completion_tokens":9,"cost":6.5999999999999995e-6,"prompt_tokens_details":{"cached_tokens":0}},"id":"x"}"#,
+        ] {
+            for body in std::iter::once(base.as_bytes().to_vec())
+                .chain(crate::json_scan::one_edit_away(base))
+            {
+                let Ok(data) = std::str::from_utf8(&body) else {
+                    continue;
+                };
+                checked += 1;
+                let repeats = data.as_bytes().starts_with(&learned.text);
+                let by_serde = serde_json::from_str::<Chunk>(data).ok();
+                let mut head = learned.clone();
+                match quick(data, &mut head) {
+                    Some(q) => {
+                        let mut expected = by_serde.expect("serde reads what the reader reads");
+                        if repeats {
+                            resumed += 1;
+                            assert_eq!(
+                                (&expected.id, &expected.model, &expected.provider),
+                                (&first.id, &first.model, &first.provider),
+                                "{data}"
+                            );
+                            (expected.id, expected.model, expected.provider) = (None, None, None);
+                        }
+                        assert_eq!(q, expected, "{data}");
+                    }
+                    None => assert!(by_serde.is_none() || !repeats || fresh(data).is_none()),
+                }
+            }
+        }
+        // The usage chunk repeats `id` after its head: refused by both, as a duplicate.
+        assert!(checked > 8_000 && resumed > 1_000, "{checked} {resumed}");
+    }
+
+    #[test]
+    fn a_chunk_that_repeats_no_head_is_read_whole_and_teaches_its_own() {
+        let mut head = ChunkHead::default();
+        quick(FIRST, &mut head).unwrap();
+        let other = r#"{"id":"gen-2","model":"m","choices":[{"index":0,"delta":{"content":"x"}}]}"#;
+        let chunk = quick(other, &mut head).unwrap();
+        assert_eq!(chunk.id.as_deref(), Some("gen-2"));
+        assert_eq!(head.text, br#"{"id":"gen-2","model":"m","#);
+        assert_eq!(head.held, [true, true, false]);
+        let again = quick(other, &mut head).unwrap();
+        assert_eq!((again.id, again.model), (None, None), "read after the head");
+        // A head is only a prefix: a chunk that merely begins with it is still checked.
+        assert_eq!(
+            quick(r#"{"id":"gen-2","model":"m","id":"z"}"#, &mut head),
+            None
+        );
+        assert_eq!(quick(r#"{"id":"gen-2","model":"m",}"#, &mut head), None);
     }
 
     #[test]
@@ -355,19 +482,25 @@ mod tests {
             r#"{"id":"a","id":"b"}"#,
             r#"{"choices":null}"#,
         ] {
-            assert_eq!(quick(data), None, "{data}");
+            assert_eq!(fresh(data), None, "{data}");
         }
     }
 
     #[test]
     fn payloads_that_are_not_chunks_say_why() {
         let mut tree = None;
-        assert_eq!(Chunk::parse("[1,2]", &mut tree), Err(ChunkError::NotObject));
+        assert_eq!(
+            Chunk::parse("[1,2]", &mut tree, &mut ChunkHead::default()),
+            Err(ChunkError::NotObject)
+        );
         let mut tree = None;
-        assert_eq!(Chunk::parse("[]", &mut tree), Err(ChunkError::NotObject));
+        assert_eq!(
+            Chunk::parse("[]", &mut tree, &mut ChunkHead::default()),
+            Err(ChunkError::NotObject)
+        );
         let mut tree = None;
         assert!(matches!(
-            Chunk::parse("{\"id\":", &mut tree),
+            Chunk::parse("{\"id\":", &mut tree, &mut ChunkHead::default()),
             Err(ChunkError::Json(_))
         ));
     }

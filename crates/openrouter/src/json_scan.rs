@@ -196,15 +196,41 @@ impl<'a> Scan<'a> {
         &mut self,
         mut member: impl FnMut(&mut Self, &'a str) -> Option<()>,
     ) -> Option<()> {
-        self.sequence(b'{', b'}', |scan| {
-            scan.ws();
-            let (key, None) = scan.string_unchecked()? else {
-                return None;
-            };
-            scan.ws();
-            scan.eat(b':')?;
-            member(scan, key)
-        })
+        self.object_at(|scan, key, _| member(scan, key))
+    }
+
+    /// [`Self::object`], `member` also given where its key starts.
+    pub(crate) fn object_at(
+        &mut self,
+        mut member: impl FnMut(&mut Self, &'a str, usize) -> Option<()>,
+    ) -> Option<()> {
+        self.sequence(b'{', b'}', |scan| scan.member(&mut member))
+    }
+
+    /// The rest of a top-level object whose members before `at` were read already: `at`
+    /// is where a key starts (as [`Self::object_at`] gave it), after at least one member.
+    pub(crate) fn object_from(
+        &mut self,
+        at: usize,
+        mut member: impl FnMut(&mut Self, &'a str, usize) -> Option<()>,
+    ) -> Option<()> {
+        self.i = at;
+        self.enter()?;
+        self.rest_of_sequence(b'}', |scan| scan.member(&mut member))
+    }
+
+    fn member(
+        &mut self,
+        member: &mut impl FnMut(&mut Self, &'a str, usize) -> Option<()>,
+    ) -> Option<()> {
+        self.ws();
+        let at = self.i;
+        let (key, None) = self.string_unchecked()? else {
+            return None;
+        };
+        self.ws();
+        self.eat(b':')?;
+        member(self, key, at)
     }
 
     /// An array; `element` must consume each element.
@@ -217,24 +243,35 @@ impl<'a> Scan<'a> {
         &mut self,
         open: u8,
         close: u8,
-        mut item: impl FnMut(&mut Self) -> Option<()>,
+        item: impl FnMut(&mut Self) -> Option<()>,
     ) -> Option<()> {
         self.ws();
         self.eat(open)?;
         self.enter()?;
         self.ws();
-        if self.eat(close).is_none() {
-            loop {
-                item(self)?;
-                self.ws();
-                match self.peek()? {
-                    b',' => self.i += 1,
-                    c if c == close => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return None,
+        if self.eat(close).is_some() {
+            self.depth -= 1;
+            return Some(());
+        }
+        self.rest_of_sequence(close, item)
+    }
+
+    /// Items from the cursor (at an item) to `close`, inside a sequence already entered.
+    fn rest_of_sequence(
+        &mut self,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        loop {
+            item(self)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                c if c == close => {
+                    self.i += 1;
+                    break;
                 }
+                _ => return None,
             }
         }
         self.depth -= 1;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use crate::chunk::{Chunk, ChunkError, Delta};
+use crate::chunk::{Chunk, ChunkError, ChunkHead, Delta};
 use crate::error::{ErrorContext, UpstreamError};
 use crate::outcome::ReplyParts;
 use crate::types::{ChatOutcome, StreamEvent};
@@ -44,6 +44,8 @@ pub(crate) struct StreamAccumulator<'c> {
     model: Option<String>,
     provider: Option<String>,
     id: Option<String>,
+    /// The head the stream's chunks repeat ([`ChunkHead`]).
+    head: ChunkHead,
     emitted: bool,
     done: bool,
 }
@@ -62,6 +64,7 @@ impl<'c> StreamAccumulator<'c> {
             model: None,
             provider: None,
             id: None,
+            head: ChunkHead::default(),
             emitted: false,
             done: false,
         }
@@ -91,7 +94,7 @@ impl<'c> StreamAccumulator<'c> {
             return Ok(Flow::Done);
         }
         let mut tree = None;
-        let chunk = Chunk::parse(data, &mut tree).map_err(|e| {
+        let chunk = Chunk::parse(data, &mut tree, &mut self.head).map_err(|e| {
             let reason = match e {
                 ChunkError::Json(e) => format!("stream chunk is not valid JSON ({e})"),
                 ChunkError::NotObject => "stream chunk is not a JSON object".to_owned(),
