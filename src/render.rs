@@ -1,6 +1,6 @@
 //! Human rendering of API objects for the terminal (stdout), shared by the commands.
 
-use ferry_types::RouteStatus;
+use ferry_types::{RouteStatus, UsageObject};
 use serde_json::Value;
 
 /// Prints JSON pretty on stdout.
@@ -101,12 +101,12 @@ pub fn usd(amount: f64) -> String {
 /// and (for a streamed answer) the duration.
 pub fn run_summary(
     model: Option<&str>,
-    usage: Option<&Value>,
+    usage: Option<&UsageObject>,
     cost: Option<f64>,
     duration_ms: Option<u64>,
 ) -> String {
-    let count = |k: &str| usage.and_then(|u| u.get(k)).and_then(Value::as_u64);
-    let tokens = match (count("prompt_tokens"), count("completion_tokens")) {
+    let prompt = usage.and_then(UsageObject::prompt_tokens);
+    let tokens = match (prompt, usage.and_then(UsageObject::completion_tokens)) {
         (Some(p), Some(c)) => format!("{p} in / {c} out tokens"),
         _ => "tokens n/a".to_string(),
     };

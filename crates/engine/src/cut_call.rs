@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use ferry_openrouter::StreamEvent;
+use ferry_types::UsageObject;
 use serde_json::{json, Value};
 
 use crate::access::{Admission, Spent};
@@ -26,7 +27,7 @@ pub(crate) struct InFlight {
     route: String,
     model: String,
     generation_id: Option<String>,
-    usage: Option<Arc<Value>>,
+    usage: Option<Arc<UsageObject>>,
 }
 
 impl InFlight {
@@ -65,42 +66,33 @@ impl InFlight {
     }
 
     /// `usage` and `cost` of the run with what the stream of this call showed added.
-    pub(crate) fn add_known(&self, usage: &mut Option<Arc<Value>>, cost: &mut Option<f64>) {
+    pub(crate) fn add_known(&self, usage: &mut Option<Arc<UsageObject>>, cost: &mut Option<f64>) {
         add_usage(usage, self.usage.clone());
-        add_cost(cost, self.usage.as_deref().and_then(stream_cost));
+        add_cost(cost, self.usage.as_deref().and_then(UsageObject::cost));
     }
 
     /// What the call is known to have cost, for its ledger row.
     fn spent(&self, run_id: &str) -> Spent {
-        let n = |k: &str| {
-            self.usage
-                .as_ref()
-                .and_then(|u| u.get(k))
-                .and_then(Value::as_u64)
-        };
+        let usage = self.usage.as_deref();
         Spent {
             model: None,
-            prompt_tokens: n("prompt_tokens"),
-            completion_tokens: n("completion_tokens"),
-            cost: self.usage.as_deref().and_then(stream_cost),
+            prompt_tokens: usage.and_then(UsageObject::prompt_tokens),
+            completion_tokens: usage.and_then(UsageObject::completion_tokens),
+            cost: usage.and_then(UsageObject::cost),
             generation_id: self.generation_id.clone(),
             run_id: Some(run_id.to_owned()),
         }
     }
 }
 
-fn stream_cost(usage: &Value) -> Option<f64> {
-    usage.get("cost").and_then(Value::as_f64)
-}
-
 /// The usage object of a generation looked up after the fact, shaped like a stream's.
-fn usage_of(prompt: Option<u64>, completion: Option<u64>, cost: Option<f64>) -> Value {
+fn usage_of(prompt: Option<u64>, completion: Option<u64>, cost: Option<f64>) -> UsageObject {
     let (p, c) = (prompt.unwrap_or(0), completion.unwrap_or(0));
     let mut usage = json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c});
     if let Some(cost) = cost {
         usage["cost"] = json!(cost);
     }
-    usage
+    UsageObject::from_value(&usage).expect("an object")
 }
 
 /// Accounts for `call`, cut short when run `run_id` ended, after the run row (with
@@ -109,7 +101,7 @@ pub(crate) fn account(
     inner: &Arc<Inner>,
     run_id: &str,
     call: InFlight,
-    usage: Option<Arc<Value>>,
+    usage: Option<Arc<UsageObject>>,
     cost: Option<f64>,
 ) {
     let verified = inner
@@ -178,21 +170,22 @@ mod tests {
     #[test]
     fn looked_up_usage_is_shaped_like_a_streams() {
         assert_eq!(
-            usage_of(Some(40), None, None),
+            usage_of(Some(40), None, None).to_value(),
             json!({"prompt_tokens": 40, "completion_tokens": 0, "total_tokens": 40})
         );
         assert_eq!(
-            usage_of(Some(40), Some(9), Some(0.0042)),
+            usage_of(Some(40), Some(9), Some(0.0042)).to_value(),
             json!({"prompt_tokens": 40, "completion_tokens": 9, "total_tokens": 49, "cost": 0.0042})
         );
-        let mut usage = Some(Arc::new(
-            json!({"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12, "cost": 0.001}),
-        ));
+        let mut usage = UsageObject::from_value(
+            &json!({"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12, "cost": 0.001}),
+        )
+        .map(Arc::new);
         add_usage(
             &mut usage,
             Some(Arc::new(usage_of(Some(40), Some(9), Some(0.004)))),
         );
-        let u = usage.unwrap();
+        let u = usage.unwrap().to_value();
         assert_eq!(
             (u["prompt_tokens"].as_u64(), u["total_tokens"].as_u64()),
             (Some(50), Some(61))

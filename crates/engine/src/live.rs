@@ -36,7 +36,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use ferry_types::RunEvent;
+use ferry_types::{RunEvent, UsageObject};
 
 use crate::cut_call::InFlight;
 
@@ -125,7 +125,7 @@ pub struct LiveRun {
     store: Arc<dyn RunRepo>,
     /// Usage and cost of the model calls (and tools) that finished so far, kept for a run
     /// that ends failed or cancelled.
-    spent: Mutex<(Option<Arc<serde_json::Value>>, Option<f64>)>,
+    spent: Mutex<(Option<Arc<UsageObject>>, Option<f64>)>,
     /// The model call in flight, kept here so that a cancel, which drops the run's
     /// future, still finds what the call cost.
     call: Mutex<Option<InFlight>>,
@@ -347,12 +347,12 @@ impl LiveRun {
     }
 
     /// Records the usage and cost of the steps finished so far.
-    pub(crate) fn note_spent(&self, usage: Option<Arc<serde_json::Value>>, cost: Option<f64>) {
+    pub(crate) fn note_spent(&self, usage: Option<Arc<UsageObject>>, cost: Option<f64>) {
         *self.spent.lock() = (usage, cost);
     }
 
     /// Usage and cost of the steps finished so far.
-    pub(crate) fn spent(&self) -> (Option<Arc<serde_json::Value>>, Option<f64>) {
+    pub(crate) fn spent(&self) -> (Option<Arc<UsageObject>>, Option<f64>) {
         self.spent.lock().clone()
     }
 

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use ferry_openrouter::Attempt;
 use ferry_store::{RunFinish, RunStatus};
-use ferry_types::{ProblemCode, RunCompleted, RunEnded, RunEvent, RunStarted};
+use ferry_types::{ProblemCode, RunCompleted, RunEnded, RunEvent, RunStarted, UsageObject};
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -357,17 +357,11 @@ fn record_session_metrics(metrics: &ferry_metrics::Metrics, plan: &RunPlan, fini
         finish.error_code.as_deref().unwrap_or(""),
     );
     if let Some(usage) = &finish.usage {
-        let n = |k: &str| {
-            usage
-                .get(k)
-                .and_then(serde_json::Value::as_u64)
-                .unwrap_or(0)
-        };
         metrics.usage(
             &first.route,
             model,
-            n("prompt_tokens"),
-            n("completion_tokens"),
+            usage.prompt_tokens().unwrap_or(0),
+            usage.completion_tokens().unwrap_or(0),
             finish.cost,
         );
     }
@@ -385,20 +379,14 @@ fn trace_run(
     let Some(first) = plan.chain.first() else {
         return;
     };
-    let n = |k: &str| {
-        finish
-            .usage
-            .as_ref()
-            .and_then(|u| u.get(k))
-            .and_then(serde_json::Value::as_u64)
-    };
+    let usage = finish.usage.as_deref();
     traces.record(&ferry_telemetry::ModelCall {
         api: ferry_metrics::Api::Sessions.as_str(),
         route: &first.route,
         request_model: &first.model,
         response_model: finish.model_served.as_deref(),
-        input_tokens: n("prompt_tokens"),
-        output_tokens: n("completion_tokens"),
+        input_tokens: usage.and_then(UsageObject::prompt_tokens),
+        output_tokens: usage.and_then(UsageObject::completion_tokens),
         cost: finish.cost,
         finish_reasons,
         error_code: finish.error_code.as_deref(),

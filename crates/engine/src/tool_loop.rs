@@ -29,7 +29,7 @@ use ferry_openrouter::{
 };
 use ferry_types::{
     AssetCreated, MediaToolResult, OutputEmitted, ProblemCode, RunEvent, TextDelta, ToolCompleted,
-    ToolError, ToolFailure, ToolOutput, ToolProgress, ToolStarted, VideoJobView,
+    ToolError, ToolFailure, ToolOutput, ToolProgress, ToolStarted, UsageObject, VideoJobView,
 };
 use futures::future::join_all;
 use serde_json::{json, Value};
@@ -84,7 +84,7 @@ pub(crate) struct Turn {
     /// `{text, reasoning, parts?, source, speech?, speech_error?}`.
     pub output: Value,
     /// Usage summed over the turn's model calls.
-    pub usage: Option<Arc<Value>>,
+    pub usage: Option<Arc<UsageObject>>,
     /// Model calls plus media tools, in credits.
     pub cost: Option<f64>,
     /// The model that served the last call.
@@ -312,7 +312,7 @@ impl TurnRunner {
                 .clone()
                 .unwrap_or_else(|| plan.chain[current].model.clone());
             let finished = |output: Value,
-                            usage: Option<Arc<Value>>,
+                            usage: Option<Arc<UsageObject>>,
                             cost: Option<f64>,
                             messages: Vec<Value>| Turn {
                 output,
@@ -741,24 +741,35 @@ mod tests {
 
     #[test]
     fn usage_is_summed_across_steps() {
+        let usage = |v: Value| Arc::new(UsageObject::from_value(&v).unwrap());
         let mut acc = None;
-        let first = Arc::new(
+        let first = usage(
             json!({"prompt_tokens": 10, "completion_tokens": 2, "cost": 0.5, "completion_tokens_details": {"reasoning_tokens": 1}}),
         );
         add_usage(&mut acc, Some(first.clone()));
+        assert!(
+            Arc::ptr_eq(acc.as_ref().unwrap(), &first),
+            "one call's usage is shared"
+        );
         add_usage(
             &mut acc,
-            Some(Arc::new(
+            Some(usage(
                 json!({"prompt_tokens": 30, "completion_tokens": 5, "cost": 0.25, "completion_tokens_details": {"reasoning_tokens": 0}, "is_byok": false}),
             )),
         );
         add_usage(&mut acc, None);
         // The first usage, still held elsewhere (the run's live hub), is not changed.
-        assert_eq!(first["prompt_tokens"], 10);
+        assert_eq!(first.prompt_tokens(), Some(10));
+        let acc = acc.unwrap();
         assert_eq!(
-            *acc.unwrap(),
+            acc.to_value(),
             json!({"prompt_tokens": 40, "completion_tokens": 7, "cost": 0.75, "completion_tokens_details": {"reasoning_tokens": 1}, "is_byok": false})
         );
+        assert_eq!(
+            (acc.prompt_tokens(), acc.completion_tokens()),
+            (Some(40), Some(7))
+        );
+        assert_eq!(acc.cost(), Some(0.75));
     }
 
     #[test]

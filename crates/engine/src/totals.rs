@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
+use ferry_types::UsageObject;
 use serde_json::{json, Value};
 
 /// Adds the numbers of `next` into `acc` (objects recursively; other values: the latest).
-/// The first usage is taken as it is (shared, not copied); a second one is added into a
-/// copy only when someone else still holds the first.
-pub(crate) fn add_usage(acc: &mut Option<Arc<Value>>, next: Option<Arc<Value>>) {
+/// The first usage is taken as it is (shared, not copied); a second one is summed as
+/// trees into a new object (a run of one model call, the usual run, builds no tree).
+pub(crate) fn add_usage(acc: &mut Option<Arc<UsageObject>>, next: Option<Arc<UsageObject>>) {
     fn merge(a: &mut Value, b: &Value) {
         match (a, b) {
             (Value::Object(a), Value::Object(b)) => {
@@ -32,7 +33,14 @@ pub(crate) fn add_usage(acc: &mut Option<Arc<Value>>, next: Option<Arc<Value>>) 
     }
     if let Some(next) = next {
         match acc {
-            Some(a) => merge(Arc::make_mut(a), &next),
+            Some(a) => {
+                let mut sum = a.to_value();
+                merge(&mut sum, &next.to_value());
+                // A sum of two objects is an object.
+                if let Some(sum) = UsageObject::from_value(&sum) {
+                    *a = Arc::new(sum);
+                }
+            }
             None => *acc = Some(next),
         }
     }

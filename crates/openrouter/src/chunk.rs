@@ -11,7 +11,10 @@
 use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+
+use ferry_types::UsageObject;
 
 use crate::borrowed_text;
 use crate::json_scan::{once, Scan};
@@ -25,9 +28,9 @@ pub(crate) struct Chunk<'a> {
     pub model: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "borrowed_text::optional")]
     pub provider: Option<Cow<'a, str>>,
-    /// Only an object counts.
-    #[serde(default)]
-    pub usage: Option<Value>,
+    /// Only an object counts (another value reads as none).
+    #[serde(default, deserialize_with = "usage_object")]
+    pub usage: Option<UsageObject>,
     /// A mid-stream error (null: none).
     #[serde(default)]
     pub error: Option<Value>,
@@ -75,6 +78,19 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(d).map(Some)
+}
+
+/// `usage` when it is an object, kept as its text (a tree would re-spell its numbers);
+/// none for null or another value. A chunk is read from its text, which the raw value
+/// borrows.
+fn usage_object<'de, D: Deserializer<'de>>(d: D) -> Result<Option<UsageObject>, D::Error> {
+    let raw = <&RawValue>::deserialize(d)?.get();
+    if !raw.starts_with('{') {
+        return Ok(None);
+    }
+    UsageObject::from_text(raw)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 /// Why a payload is not a chunk.
@@ -135,7 +151,7 @@ impl<'a> Chunk<'a> {
             id: text(obj.get("id")),
             model: text(obj.get("model")),
             provider: text(obj.get("provider")),
-            usage: obj.get("usage").filter(|u| !u.is_null()).cloned(),
+            usage: obj.get("usage").and_then(UsageObject::from_value),
             error: obj.get("error").filter(|e| !e.is_null()).cloned(),
             choices: obj
                 .get("choices")
@@ -217,12 +233,13 @@ fn quick<'d>(data: &'d str, head: &mut ChunkHead) -> Option<Chunk<'d>> {
             "id" => once(&mut id, scan.text_or_null()),
             "model" => once(&mut model, scan.text_or_null()),
             "provider" => once(&mut provider, scan.text_or_null()),
-            // As serde's `Option<Value>`: null is none. Only the slice is parsed as a tree.
+            // Kept as its text when an object; another value reads as none.
             "usage" => once(
                 &mut usage,
-                scan.raw_value()
-                    .and_then(|raw| serde_json::from_str::<Value>(raw).ok())
-                    .map(|v| (!v.is_null()).then_some(v)),
+                scan.raw_value().and_then(|raw| match raw.starts_with('{') {
+                    true => UsageObject::from_text(raw).ok().map(Some),
+                    false => Some(None),
+                }),
             ),
             "error" => once(&mut error, scan.null()),
             "choices" => {

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use ferry_types::UsageObject;
 use serde_json::{json, Map, Value};
 
 use crate::types::{ChatOutcome, ToolCall};
@@ -17,7 +18,7 @@ pub(crate) struct ReplyParts {
     pub tool_calls: Vec<Value>,
     pub images: Vec<Value>,
     pub finish_reason: Option<String>,
-    pub usage: Option<Arc<Value>>,
+    pub usage: Option<Arc<UsageObject>>,
     pub model: Option<String>,
     pub provider: Option<String>,
     pub id: Option<String>,
@@ -50,11 +51,7 @@ impl ReplyParts {
         if !self.images.is_empty() {
             message.insert("images".into(), Value::Array(self.images));
         }
-        let cost = self
-            .usage
-            .as_ref()
-            .and_then(|u| u.get("cost"))
-            .and_then(Value::as_f64);
+        let cost = self.usage.as_ref().and_then(|u| u.cost());
         ChatOutcome {
             message: Value::Object(message),
             content: self.content,
@@ -92,7 +89,7 @@ mod tests {
     fn text_reply_message() {
         let out = ReplyParts {
             content: "hi".into(),
-            usage: Some(json!({"total_tokens": 3, "cost": 0.25}).into()),
+            usage: UsageObject::from_value(&json!({"total_tokens": 3, "cost": 0.25})).map(Arc::new),
             model: Some("m".into()),
             ..ReplyParts::default()
         }

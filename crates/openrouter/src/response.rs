@@ -1,6 +1,7 @@
 //! Parsing of a non-streaming chat completion body (HTTP 200) into a [`ChatOutcome`],
 //! including HTTP-200 bodies that carry an `error` or `choices[].error`.
 
+use ferry_types::UsageObject;
 use serde_json::Value;
 
 use crate::error::{ErrorContext, UpstreamError};
@@ -94,8 +95,7 @@ pub(crate) fn parse_completion(
         finish_reason: string_of(choice.get("finish_reason")),
         usage: v
             .get("usage")
-            .filter(|u| u.is_object())
-            .cloned()
+            .and_then(UsageObject::from_value)
             .map(Into::into),
         model: string_of(v.get("model")),
         provider: string_of(v.get("provider")),

@@ -69,6 +69,7 @@ where
 mod tests {
     use super::*;
     use crate::error::UpstreamErrorKind;
+    use ferry_types::UsageObject;
     use serde_json::json;
 
     const CTX: ErrorContext<'static> = ErrorContext {
@@ -136,7 +137,7 @@ mod tests {
                     StreamEvent::Text("Hello".into()),
                     StreamEvent::Text(" world".into()),
                     StreamEvent::Usage(
-                        json!({"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7, "cost": 0.00012}).into()
+                        UsageObject::from_value(&json!({"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7, "cost": 0.00012})).unwrap().into()
                     ),
                 ],
                 "split {split}"
@@ -145,7 +146,13 @@ mod tests {
             assert_eq!(out.reasoning.as_deref(), Some("let me think"));
             assert_eq!(out.finish_reason.as_deref(), Some("stop"));
             assert_eq!(out.cost, Some(0.00012));
-            assert_eq!(out.usage.as_ref().unwrap()["total_tokens"], 7);
+            let usage = out.usage.as_ref().unwrap();
+            assert_eq!(usage.to_value()["total_tokens"], 7);
+            // Kept as the stream wrote it.
+            assert_eq!(
+                usage.as_str(),
+                r#"{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7,"cost":0.00012}"#
+            );
             assert_eq!(out.model.as_deref(), Some("openai/gpt-5.4-mini"));
             assert_eq!(out.provider.as_deref(), Some("OpenAI"));
             assert_eq!(out.generation_id.as_deref(), Some("gen-1"));

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use std::collections::BTreeMap;
 
+use ferry_types::UsageObject;
 use serde_json::{json, Map, Value};
 
 use crate::chunk::{Chunk, ChunkError, ChunkHead, Delta};
@@ -40,7 +41,7 @@ pub(crate) struct StreamAccumulator<'c> {
     tool_calls: BTreeMap<u32, PartialToolCall>,
     images: Vec<Value>,
     finish_reason: Option<String>,
-    usage: Option<Arc<Value>>,
+    usage: Option<Arc<UsageObject>>,
     model: Option<String>,
     provider: Option<String>,
     id: Option<String>,
@@ -111,7 +112,7 @@ impl<'c> StreamAccumulator<'c> {
         }
         set_if_str(&mut self.model, chunk.model.as_deref());
         set_if_str(&mut self.provider, chunk.provider.as_deref());
-        if let Some(usage) = chunk.usage.filter(Value::is_object) {
+        if let Some(usage) = chunk.usage {
             let usage = Arc::new(usage);
             on_event(StreamEvent::Usage(usage.clone()));
             self.usage = Some(usage);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use ferry_config::{ModelParams, ProviderRouting, ThinkingLevel};
+use ferry_types::UsageObject;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -133,7 +134,7 @@ pub enum StreamEvent {
     /// cut short (the run was cancelled) can still be looked up with it.
     Generation(String),
     /// Not output: the usage object (tokens, `cost`) when a chunk carries it.
-    Usage(Arc<Value>),
+    Usage(Arc<UsageObject>),
 }
 
 impl StreamEvent {
@@ -165,7 +166,7 @@ pub struct ChatOutcome {
     pub tool_calls: Vec<ToolCall>,
     pub finish_reason: Option<String>,
     /// OpenRouter's usage object as received (shared by the run's events, row and view).
-    pub usage: Option<Arc<Value>>,
+    pub usage: Option<Arc<UsageObject>>,
     /// `usage.cost` (USD credits).
     pub cost: Option<f64>,
     /// The model that served (response `model`).

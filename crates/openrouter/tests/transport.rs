@@ -94,7 +94,7 @@ async fn streaming_success_with_recorded_request() {
     assert_eq!(out.reasoning.as_deref(), Some("thinking it over"));
     assert_eq!(out.finish_reason.as_deref(), Some("stop"));
     assert_eq!(out.cost, Some(0.00042));
-    assert_eq!(out.usage.as_ref().unwrap()["prompt_tokens"], 12);
+    assert_eq!(out.usage.as_ref().unwrap().prompt_tokens(), Some(12));
     assert_eq!(out.model.as_deref(), Some("openai/gpt-5.4-mini-2026"));
     assert_eq!(out.cache_status.as_deref(), Some("MISS"));
     assert!(out.generation_id.as_deref().unwrap().starts_with("gen-"));
@@ -105,7 +105,7 @@ async fn streaming_success_with_recorded_request() {
     assert!(
         events
             .iter()
-            .any(|e| matches!(e, StreamEvent::Usage(u) if u["cost"] == json!(0.00042))),
+            .any(|e| matches!(e, StreamEvent::Usage(u) if u.cost() == Some(0.00042))),
         "{events:?}"
     );
     assert_eq!(

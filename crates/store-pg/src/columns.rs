@@ -1,7 +1,7 @@
 //! Column conversions shared by the repositories: JSON documents kept as text, and
 //! unsigned counts kept in BIGINT columns.
 
-use ferry_store::StoreError;
+use ferry_store::{StoreError, UsageObject};
 use serde_json::Value;
 use tokio_postgres::Row;
 
@@ -21,6 +21,13 @@ pub(crate) fn json_text_opt(value: Option<&Value>) -> Option<String> {
 pub(crate) fn json_opt(row: &Row, name: &str) -> Result<Option<Value>, StoreError> {
     let text: Option<&str> = row.get(name);
     text.map(|t| serde_json::from_str(t).map_err(|e| db_error::bad_json(name, e)))
+        .transpose()
+}
+
+/// The usage object in the nullable column `name` of `row`, kept as its text.
+pub(crate) fn usage_opt(row: &Row, name: &str) -> Result<Option<UsageObject>, StoreError> {
+    let text: Option<&str> = row.get(name);
+    text.map(|t| UsageObject::from_text(t).map_err(|e| db_error::bad_usage(name, e)))
         .transpose()
 }
 

@@ -42,6 +42,11 @@ pub(crate) fn bad_json(column: &str, e: serde_json::Error) -> StoreError {
     backend(format!("column {column} holds invalid JSON: {e}"))
 }
 
+/// A column that holds something other than a usage object.
+pub(crate) fn bad_usage(column: &str, e: ferry_store::UsageError) -> StoreError {
+    backend(format!("column {column} holds no usage object: {e}"))
+}
+
 /// A value that does not fit the column's range.
 pub(crate) fn out_of_range(what: &str) -> StoreError {
     backend(format!("{what} is out of range"))

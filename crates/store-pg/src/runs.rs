@@ -10,6 +10,7 @@ use deadpool_postgres::GenericClient;
 use ferry_store::{
     message_roles, now_rfc3339, rfc3339, Creation, InsertOutcome, NewEvent, NewRun, Run, RunError,
     RunEvent, RunFilter, RunFinish, RunRepo, RunStart, RunStatus, SessionAtCreation, StoreError,
+    UsageObject,
 };
 use serde_json::Value;
 use tokio_postgres::Row;
@@ -49,7 +50,7 @@ fn run_from_row(row: &Row) -> Result<Run, StoreError> {
         route: row.get("route"),
         model_requested: row.get("model_requested"),
         model_served: row.get("model_served"),
-        usage: columns::json_opt(row, "usage")?.map(Arc::new),
+        usage: columns::usage_opt(row, "usage")?.map(Arc::new),
         cost: row.get("cost"),
         output: columns::json_opt(row, "output")?.map(Arc::new),
         error,
@@ -386,7 +387,7 @@ impl RunRepo for PgStore {
         let conn = self.writer().await?;
         let now = now_rfc3339();
         let (usage, output, attempts) = (
-            json_text_opt(fin.usage.as_deref()),
+            fin.usage.as_deref().map(UsageObject::as_str),
             json_text_opt(fin.output.as_deref()),
             json_text(&fin.attempts),
         );
@@ -503,7 +504,7 @@ impl RunRepo for PgStore {
     async fn set_run_spend(
         &self,
         run_id: &str,
-        usage: Option<Value>,
+        usage: Option<UsageObject>,
         cost: Option<f64>,
     ) -> Result<(), StoreError> {
         let conn = self.writer().await?;
@@ -511,7 +512,7 @@ impl RunRepo for PgStore {
             .exec(
                 "UPDATE runs SET usage = $2, cost = $3
                  WHERE id = $1 AND status IN ('completed', 'failed', 'cancelled', 'interrupted')",
-                &[&run_id, &json_text_opt(usage.as_ref()), &cost],
+                &[&run_id, &usage.as_ref().map(UsageObject::as_str), &cost],
             )
             .await
             .map_err(db)?;

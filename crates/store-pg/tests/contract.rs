@@ -10,7 +10,7 @@ use ferry_store::prelude::*;
 use ferry_store::{
     AssetFilter, AssetInsert, Creation, LedgerEntry, NewAsset, NewEvent, NewRun, NewSession,
     NewVideoJob, RunFilter, RunFinish, RunStart, RunStatus, SessionAtCreation, SessionPatch,
-    SpendGrouping, Storage, Store, StoreError, VideoJobUpdate,
+    SpendGrouping, Storage, Store, StoreError, UsageObject, VideoJobUpdate,
 };
 use ferry_store_pg::test_cluster::TestCluster;
 use ferry_store_pg::PgStore;
@@ -42,7 +42,8 @@ fn finish(id: &str, status: RunStatus, messages: Vec<serde_json::Value>, seq: u6
         start: None,
         status,
         model_served: Some("m".into()),
-        usage: Some(json!({"prompt_tokens": 3, "completion_tokens": 4}).into()),
+        usage: UsageObject::from_value(&json!({"prompt_tokens": 3, "completion_tokens": 4}))
+            .map(Into::into),
         cost: Some(0.5),
         output: Some(json!({"text": "hi"}).into()),
         error_code: None,
@@ -77,8 +78,10 @@ async fn every_end_answers_what_a_read_finds(s: Backend) {
         fin.start = with_start.then(start);
         fin.error_code = code.map(Into::into);
         fin.error_message = code.map(|c| format!("it ended: {c} \"quoted\""));
-        fin.usage =
-            Some(json!({"prompt_tokens": 3, "cost": 6.5999999999999995e-6, "n": -1}).into());
+        fin.usage = UsageObject::from_value(
+            &json!({"prompt_tokens": 3, "cost": 6.5999999999999995e-6, "n": -1}),
+        )
+        .map(Into::into);
         fin.output = None;
         fin.cost = Some(0.1 + 0.2);
         fin.generation_id = None;
@@ -287,9 +290,13 @@ async fn runs_events_and_end(s: Backend) {
     assert_eq!(s.history("s").await.unwrap().len(), 2);
     // Spend after the end; refused while a run goes on.
     assert!(s.set_run_spend("r2", None, Some(1.0)).await.is_err());
-    s.set_run_spend("r1", Some(json!({"prompt_tokens": 10})), Some(2.0))
-        .await
-        .unwrap();
+    s.set_run_spend(
+        "r1",
+        UsageObject::from_value(&json!({"prompt_tokens": 10})),
+        Some(2.0),
+    )
+    .await
+    .unwrap();
     s.set_billed_cost("r1", 2.5).await.unwrap();
     assert!(matches!(
         s.set_billed_cost("nope", 1.0).await,

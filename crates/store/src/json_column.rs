@@ -1,6 +1,7 @@
 //! JSON values in TEXT columns: serialising a `serde_json::Value` for binding and parsing
 //! a column back, with failures reported as rusqlite conversion errors.
 
+use ferry_types::UsageObject;
 use rusqlite::types::Type;
 use rusqlite::Row;
 use serde_json::Value;
@@ -20,6 +21,16 @@ pub(crate) fn column_opt(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<V
     let text: Option<String> = row.get(idx)?;
     text.map(|text| {
         serde_json::from_str(&text)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+    })
+    .transpose()
+}
+
+/// The usage object in column `idx`, kept as its text; SQL NULL is `None`.
+pub(crate) fn usage_opt(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<UsageObject>> {
+    let text: Option<String> = row.get(idx)?;
+    text.map(|text| {
+        UsageObject::from_text(&text)
             .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
     })
     .transpose()

@@ -39,6 +39,7 @@ pub use clock::{format_rfc3339 as rfc3339, now_rfc3339};
 pub use connection::skip_memory_statistics;
 pub use error::{is_disk_full_io, StoreError};
 pub use events::{NewEvent, RunEvent};
+pub use ferry_types::{UsageError, UsageObject};
 pub use lock::{StateLock, LOCK_FILE_NAME};
 pub use modes::{restrict_umask, tighten};
 pub use repos::{

@@ -18,6 +18,7 @@ use crate::json_column::{self, to_text, to_text_opt};
 use crate::status::RunStatus;
 use crate::store::Store;
 use crate::RunRepo;
+use crate::UsageObject;
 
 /// A run to insert (status `queued`, `created_at` now).
 #[derive(Debug, Clone)]
@@ -125,7 +126,7 @@ pub struct RunFinish {
     /// Model that actually answered.
     pub model_served: Option<String>,
     /// Token usage object (shared with the run's terminal event and view, not copied).
-    pub usage: Option<Arc<Value>>,
+    pub usage: Option<Arc<UsageObject>>,
     /// Cost in credits.
     pub cost: Option<f64>,
     /// Output object (shared as `usage` is).
@@ -206,7 +207,7 @@ pub struct Run {
     /// Model that answered.
     pub model_served: Option<String>,
     /// Token usage object.
-    pub usage: Option<Arc<Value>>,
+    pub usage: Option<Arc<UsageObject>>,
     /// Cost in credits.
     pub cost: Option<f64>,
     /// Output object.
@@ -247,7 +248,7 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
         route: row.get(7)?,
         model_requested: row.get(8)?,
         model_served: row.get(9)?,
-        usage: json_column::column_opt(row, 10)?.map(Arc::new),
+        usage: json_column::usage_opt(row, 10)?.map(Arc::new),
         cost: row.get(11)?,
         output: json_column::column_opt(row, 12)?.map(Arc::new),
         error,
@@ -555,7 +556,7 @@ fn end_run(conn: &Connection, fin: &RunFinish) -> Result<KeptColumns, StoreError
             fin.status,
             now,
             fin.model_served,
-            to_text_opt(fin.usage.as_deref())?,
+            fin.usage.as_deref().map(UsageObject::as_str),
             fin.cost,
             to_text_opt(fin.output.as_deref())?,
             fin.error_code,
@@ -693,7 +694,7 @@ impl RunRepo for Store {
     async fn set_run_spend(
         &self,
         run_id: &str,
-        usage: Option<Value>,
+        usage: Option<UsageObject>,
         cost: Option<f64>,
     ) -> Result<(), StoreError> {
         let run_id = run_id.to_owned();
@@ -703,7 +704,7 @@ impl RunRepo for Store {
                     "UPDATE runs SET usage = ?2, cost = ?3
                      WHERE id = ?1 AND status IN ('completed', 'failed', 'cancelled', 'interrupted')",
                 )?
-                .execute(rusqlite::params![run_id, to_text_opt(usage.as_ref())?, cost])?;
+                .execute(rusqlite::params![run_id, usage.as_ref().map(UsageObject::as_str), cost])?;
             if n == 0 {
                 return Err(StoreError::RunNotFound { id: run_id });
             }

@@ -14,6 +14,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::problem_code::ProblemCode;
+use crate::usage::UsageObject;
 
 /// `run.started`: the run left the queue and its first model call is being made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -139,7 +140,7 @@ pub struct RunCompleted {
     pub output: Arc<Value>,
     /// Token usage summed over the model calls (shared as `output` is).
     #[schema(value_type = Option<Object>)]
-    pub usage: Option<Arc<Value>>,
+    pub usage: Option<Arc<UsageObject>>,
     /// Cost in credits.
     pub cost: Option<f64>,
     /// The model that served.

@@ -141,7 +141,8 @@ fn run_completed_with_usage_and_without() {
     round_trips(
         RunEvent::RunCompleted(RunCompleted {
             output: json!({"text": "hi"}).into(),
-            usage: Some(json!({"prompt_tokens": 3, "completion_tokens": 1}).into()),
+            usage: UsageObject::from_value(&json!({"prompt_tokens": 3, "completion_tokens": 1}))
+                .map(Into::into),
             cost: Some(0.5),
             model: Some("m/a".into()),
             duration_ms: 12,

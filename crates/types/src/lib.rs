@@ -15,6 +15,7 @@ mod secrets;
 mod spend;
 mod status;
 mod tool;
+mod usage;
 mod views;
 
 pub use assets::{AssetDeleted, AssetDetail, AssetInfo, AssetPage, AssetUpload, Derivation};
@@ -38,6 +39,7 @@ pub use status::{
     StatusView, StorageStats, TargetSource, Unreachable,
 };
 pub use tool::{AssetRef, MediaToolResult, OutputEmitted, ToolFailure};
+pub use usage::{UsageError, UsageObject};
 pub use views::{
     HistoryMessage, RunErrorView, RunPage, RunStatus, RunView, SessionHistory, SessionInfo,
     SessionPage, SessionRuns, SessionTotals, SessionView,

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::usage::UsageObject;
+
 /// A run's lifecycle status.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
@@ -77,7 +79,7 @@ pub struct RunView {
     pub model_served: Option<String>,
     /// Token usage.
     #[schema(value_type = Option<Object>)]
-    pub usage: Option<Arc<Value>>,
+    pub usage: Option<Arc<UsageObject>>,
     /// Cost in credits.
     pub cost: Option<f64>,
     /// The answer.

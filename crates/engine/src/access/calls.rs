@@ -3,7 +3,7 @@
 //! of a session run's tool loop and media calls are admitted by the [`super::Gate`].
 
 use ferry_openrouter::ChatOutcome;
-use serde_json::Value;
+use ferry_types::UsageObject;
 
 use super::{Admission, Caller, Scope, Spent};
 use crate::engine::Engine;
@@ -61,17 +61,11 @@ impl Spent {
 
     /// What a chat call of the driver cost.
     pub(crate) fn of_outcome(outcome: &ChatOutcome, run_id: &str) -> Spent {
-        let n = |k: &str| {
-            outcome
-                .usage
-                .as_ref()
-                .and_then(|u| u.get(k))
-                .and_then(Value::as_u64)
-        };
+        let usage = outcome.usage.as_deref();
         Spent {
             model: outcome.model.clone(),
-            prompt_tokens: n("prompt_tokens"),
-            completion_tokens: n("completion_tokens"),
+            prompt_tokens: usage.and_then(UsageObject::prompt_tokens),
+            completion_tokens: usage.and_then(UsageObject::completion_tokens),
             cost: outcome.cost,
             generation_id: outcome.generation_id.clone(),
             run_id: Some(run_id.to_owned()),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ferry_openrouter::{Attempt, Usage};
 use ferry_store::{NewEvent, NewRun, RunFinish, RunStart, RunStatus};
-use ferry_types::{ProblemCode, RunCompleted, RunEnded, RunEvent, RunStarted};
+use ferry_types::{ProblemCode, RunCompleted, RunEnded, RunEvent, RunStarted, UsageObject};
 use serde_json::{json, Value};
 
 use crate::engine::{validate_session_id, Engine};
@@ -81,13 +81,14 @@ impl Engine {
                 model,
                 api: Some(end.api.to_owned()),
             });
-            let usage = end.usage.map(|u| {
-                Arc::new(json!({
+            let usage = end.usage.and_then(|u| {
+                UsageObject::from_value(&json!({
                     "prompt_tokens": u.prompt_tokens,
                     "completion_tokens": u.completion_tokens,
                     "total_tokens": u.prompt_tokens + u.completion_tokens,
                     "cost": u.cost,
                 }))
+                .map(Arc::new)
             });
             let cost = end.usage.and_then(|u| u.cost);
             let served = end.model_served.clone().or(end.model.clone());

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::StoreError;
 use crate::{
     Creation, InsertOutcome, NewEvent, NewRun, Run, RunEvent, RunFilter, RunFinish, RunStart,
 };
+use crate::{StoreError, UsageObject};
 
 /// Runs, their events and their end.
 #[async_trait]
@@ -64,7 +64,7 @@ pub trait RunRepo: Send + Sync {
     async fn set_run_spend(
         &self,
         run_id: &str,
-        usage: Option<Value>,
+        usage: Option<UsageObject>,
         cost: Option<f64>,
     ) -> Result<(), StoreError>;
 

@@ -3,7 +3,9 @@
 //! recovery.
 
 use ferry_store::prelude::*;
-use ferry_store::{InsertOutcome, NewRun, RunFilter, RunFinish, RunStatus, StoreError};
+use ferry_store::{
+    InsertOutcome, NewRun, RunFilter, RunFinish, RunStatus, StoreError, UsageObject,
+};
 use serde_json::{json, Value};
 
 use crate::support::{event, mark_running, open_temp, queued_run, session, start};
@@ -13,7 +15,8 @@ fn completed(run_id: &str, messages: Vec<Value>) -> RunFinish {
         run_id: run_id.to_owned(),
         status: RunStatus::Completed,
         model_served: Some("openai/gpt-4o-mini".into()),
-        usage: Some(json!({"prompt_tokens": 10, "completion_tokens": 5}).into()),
+        usage: UsageObject::from_value(&json!({"prompt_tokens": 10, "completion_tokens": 5}))
+            .map(Into::into),
         cost: Some(0.25),
         output: Some(json!({"text": "hi"}).into()),
         error_code: None,
@@ -280,7 +283,11 @@ async fn the_spend_of_an_ended_run_can_be_replaced_but_not_of_one_in_flight() {
     session(&store, "s").await;
     queued_run(&store, "s", "going").await;
     let err = store
-        .set_run_spend("going", Some(json!({"prompt_tokens": 1})), Some(0.5))
+        .set_run_spend(
+            "going",
+            UsageObject::from_value(&json!({"prompt_tokens": 1})),
+            Some(0.5),
+        )
         .await
         .expect_err("a queued run has not ended");
     assert!(matches!(err, StoreError::RunNotFound { .. }), "{err}");
@@ -289,13 +296,15 @@ async fn the_spend_of_an_ended_run_can_be_replaced_but_not_of_one_in_flight() {
         .finish_run(completed("done", turn("a", "b")).into())
         .await
         .expect("finish");
-    let usage = json!({"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42});
+    let usage = UsageObject::from_value(
+        &json!({"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42}),
+    );
     store
-        .set_run_spend("done", Some(usage.clone()), Some(0.75))
+        .set_run_spend("done", usage.clone(), Some(0.75))
         .await
         .expect("set");
     let run = store.get_run("done").await.expect("get").expect("exists");
-    assert_eq!(run.usage, Some(usage.into()));
+    assert_eq!(run.usage, usage.map(Into::into));
     assert_eq!(run.cost, Some(0.75));
 }
 

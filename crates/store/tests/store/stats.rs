@@ -1,7 +1,7 @@
 //! Statistics: counts, size on disk, runs by status, per-session totals.
 
 use ferry_store::prelude::*;
-use ferry_store::{RunFinish, RunStatus};
+use ferry_store::{RunFinish, RunStatus, UsageObject};
 use serde_json::json;
 
 use crate::support::{event, open_temp, queued_run, session};
@@ -11,7 +11,7 @@ fn finish(run_id: &str, status: RunStatus, usage: serde_json::Value, cost: f64) 
         run_id: run_id.to_owned(),
         status,
         model_served: None,
-        usage: Some(usage.into()),
+        usage: UsageObject::from_value(&usage).map(Into::into),
         cost: Some(cost),
         output: None,
         error_code: None,
