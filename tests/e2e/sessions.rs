@@ -572,6 +572,43 @@ fn reasoning_only_replies_are_kept() {
     );
 }
 
+/// A run's usage object is kept as the stream wrote it: in the answer, the stored run and
+/// the terminal event alike, and the run's cost is the number it says. The fake writes
+/// this cost `3.5999999999999994e-6`; parsed into a tree by serde_json's default (fast,
+/// not always nearest) float reading and written again, it said `3.599999999999999e-6`.
+#[test]
+fn a_runs_usage_is_kept_as_upstream_wrote_it() {
+    let r = Rig::start();
+    let cost = 3.5999999999999995e-6;
+    r.fake.push(Reply::text("hi").with_usage(8, 9, cost));
+    let written = format!(r#""cost":{}"#, serde_json::to_string(&cost).unwrap());
+    assert_eq!(written, r#""cost":3.5999999999999994e-6"#);
+    let (status, answer) = http(
+        r.d.port,
+        "POST",
+        "/v1/sessions/usage-text/input",
+        &[],
+        Some(r#"{"content":"hello"}"#),
+    )
+    .expect("http");
+    assert_eq!(status, 200, "{answer}");
+    let usage_of = |text: &str| {
+        let at = text.find(r#""usage":{"#).expect("a usage object") + 8;
+        text[at..].to_owned()
+    };
+    assert!(usage_of(&answer).contains(&written), "{answer}");
+    assert_eq!(json(&answer)["cost"], json!(cost), "{answer}");
+    let run_id = json(&answer)["id"].as_str().unwrap().to_owned();
+    let (_, stored) = http_get(r.d.port, &format!("/v1/runs/{run_id}")).expect("http");
+    assert!(usage_of(&stored).contains(&written), "{stored}");
+    let (_, events) = http_get(r.d.port, &format!("/v1/runs/{run_id}/events")).expect("http");
+    let completed = events
+        .split("\n\n")
+        .find(|e| e.contains("event: run.completed"))
+        .expect("run.completed");
+    assert!(usage_of(completed).contains(&written), "{completed}");
+}
+
 #[test]
 pub(crate) fn cancel_mid_stream_aborts_the_run() {
     let r = Rig::start();

@@ -119,7 +119,7 @@ mod tests {
         "data: {\"id\":\"gen-1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"},\"finish_reason\":null}]}\n\n",
         "data: {\"id\":\"gen-1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" world\"},\"finish_reason\":null}]}\n\n",
         "data: {\"id\":\"gen-1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
-        "data: {\"id\":\"gen-1\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7,\"cost\":0.00012}}\n\n",
+        "data: {\"id\":\"gen-1\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7,\"cost\":0.0000066}}\n\n",
         "data: [DONE]\n\n",
     );
 
@@ -137,7 +137,7 @@ mod tests {
                     StreamEvent::Text("Hello".into()),
                     StreamEvent::Text(" world".into()),
                     StreamEvent::Usage(
-                        UsageObject::from_value(&json!({"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7, "cost": 0.00012})).unwrap().into()
+                        UsageObject::from_value(&json!({"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7, "cost": 0.0000066})).unwrap().into()
                     ),
                 ],
                 "split {split}"
@@ -145,13 +145,14 @@ mod tests {
             assert_eq!(out.content, "Hello world");
             assert_eq!(out.reasoning.as_deref(), Some("let me think"));
             assert_eq!(out.finish_reason.as_deref(), Some("stop"));
-            assert_eq!(out.cost, Some(0.00012));
+            assert_eq!(out.cost, Some(0.0000066));
             let usage = out.usage.as_ref().unwrap();
             assert_eq!(usage.to_value()["total_tokens"], 7);
-            // Kept as the stream wrote it.
+            // Kept as the stream wrote it (OpenRouter writes numbers as JavaScript does:
+            // `0.0000066`, where a tree written again by serde_json says `6.6e-6`).
             assert_eq!(
                 usage.as_str(),
-                r#"{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7,"cost":0.00012}"#
+                r#"{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7,"cost":0.0000066}"#
             );
             assert_eq!(out.model.as_deref(), Some("openai/gpt-5.4-mini"));
             assert_eq!(out.provider.as_deref(), Some("OpenAI"));

@@ -18,19 +18,26 @@ pub(crate) fn to_text_opt(value: Option<&Value>) -> rusqlite::Result<Option<Stri
 
 /// Parses the JSON text in column `idx`; SQL NULL is `None`.
 pub(crate) fn column_opt(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Value>> {
-    let text: Option<String> = row.get(idx)?;
-    text.map(|text| {
-        serde_json::from_str(&text)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
-    })
-    .transpose()
+    read_opt(row, idx, |text| serde_json::from_str::<Value>(text))
 }
 
 /// The usage object in column `idx`, kept as its text; SQL NULL is `None`.
 pub(crate) fn usage_opt(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<UsageObject>> {
+    read_opt(row, idx, UsageObject::from_text)
+}
+
+/// The text in column `idx` read by `read`, its failure a conversion error.
+fn read_opt<T, E>(
+    row: &Row<'_>,
+    idx: usize,
+    read: impl FnOnce(&str) -> Result<T, E>,
+) -> rusqlite::Result<Option<T>>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
     let text: Option<String> = row.get(idx)?;
     text.map(|text| {
-        UsageObject::from_text(&text)
+        read(&text)
             .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
     })
     .transpose()
