@@ -674,7 +674,10 @@ impl RunRepo for Store {
     }
 
     async fn finish_run(&self, fin: Arc<RunFinish>) -> Result<Run, StoreError> {
-        self.write_with(move |conn| finish_run(conn, &fin)).await
+        // The end touches no ledger row (the run's spend rows are the gate's, queued
+        // before it).
+        self.write_ahead_of_ledger(move |conn| finish_run(conn, &fin))
+            .await
     }
 
     async fn set_billed_cost(&self, run_id: &str, billed: f64) -> Result<(), StoreError> {

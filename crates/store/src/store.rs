@@ -102,6 +102,8 @@ impl Store {
     /// that window; readers that must see them call [`Store::settle_deferred`] first.
     /// `f` must be ONE statement: it runs without a savepoint of its own (SQLite undoes
     /// a failed statement by itself), which makes a ledger row about a quarter cheaper.
+    /// It must touch the ledger only: a [`Store::write_ahead_of_ledger`] queued after it
+    /// may commit before it.
     pub fn write_deferred(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,
@@ -154,6 +156,18 @@ impl Store {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         self.inner.writer.submit(f).await
+    }
+
+    /// [`Store::write_with`] for a write that neither reads nor writes the spend ledger: it
+    /// may commit ahead of deferred ledger rows queued before it (a run's end, queued
+    /// just after its model call's ledger row, then runs first in its group, without a
+    /// savepoint).
+    pub async fn write_ahead_of_ledger<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.writer.submit_ahead_of_deferred(f).await
     }
 
     /// [`Store::write_with`] for a light write: committed and visible when it returns,

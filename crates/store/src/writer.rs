@@ -1,8 +1,9 @@
 //! The single writer: one thread drives the only read-write connection. Jobs arrive over
 //! a channel ([`crate::mailbox`]); the thread takes every job waiting (up to
 //! [`GROUP_CAP`]), runs them in one transaction with a savepoint per job (so one job's
-//! error rolls back only that job; a job alone in its group needs none: its error rolls
-//! back the transaction), commits once, and only then answers each job. Jobs with no one
+//! error rolls back only that job; the group's first job needs none: its error rolls
+//! back the transaction, which holds nothing else yet, and the rest make a group of
+//! their own), commits once, and only then answers each job. Jobs with no one
 //! waiting for an answer (fire-and-forget) travel the same channel, so they stay ordered
 //! with everything after.
 //!
@@ -115,6 +116,13 @@ trait Job: Send {
     fn isolated(&self) -> bool {
         true
     }
+    /// Whether the job may commit ahead of the deferred jobs queued before it: it neither
+    /// reads nor writes what they write (the spend ledger), so the order between them
+    /// cannot matter. The writer then makes it its group's first job, which needs no
+    /// savepoint.
+    fn ahead_of_deferred(&self) -> bool {
+        false
+    }
 }
 
 enum Msg {
@@ -198,7 +206,18 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.enqueue(work, true).await
+        self.enqueue(work, true, false).await
+    }
+
+    /// [`Writer::submit`] for a job that neither reads nor writes what deferred jobs write
+    /// (the spend ledger): it may commit ahead of those queued before it, as its group's
+    /// first job, without a savepoint ([`Job::ahead_of_deferred`]).
+    pub(crate) async fn submit_ahead_of_deferred<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.enqueue(work, true, true).await
     }
 
     /// [`Writer::submit`] for a light job: committed (visible, and surviving a killed
@@ -214,7 +233,7 @@ impl Writer {
     {
         match self.run_in_place(work) {
             Ok(answer) => answer,
-            Err(work) => self.enqueue(work, false).await,
+            Err(work) => self.enqueue(work, false, false).await,
         }
     }
 
@@ -257,6 +276,7 @@ impl Writer {
             outcome: None,
             reply,
             sync: false,
+            ahead: false,
         };
         run_alone(conn, Box::new(job), false, &shared.counters);
         drop(line);
@@ -273,6 +293,7 @@ impl Writer {
         &self,
         work: F,
         sync: bool,
+        ahead: bool,
     ) -> impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static
     where
         T: Send + 'static,
@@ -284,6 +305,7 @@ impl Writer {
             outcome: None,
             reply,
             sync,
+            ahead,
         };
         let sent = self.send_job(Box::new(job));
         async move {
@@ -409,7 +431,15 @@ fn writer_loop(shared: &Shared, rx: &Receiver<Msg>, deferred: &DeferredQueue) {
         // before a channel job was sent stay before it (so a barrier covers them), and a
         // deferred row depends on nothing queued after it.
         let queued = std::mem::take(&mut *deferred.lock());
+        // A first channel job that may go ahead of them does (see `Job::ahead_of_deferred`).
+        let lead = match batch.front() {
+            Some(job) if job.ahead_of_deferred() && !queued.is_empty() => batch.pop_front(),
+            _ => None,
+        };
         for job in queued.into_iter().rev() {
+            batch.push_front(job);
+        }
+        if let Some(job) = lead {
             batch.push_front(job);
         }
         let mut line = shared.line.lock();
@@ -474,6 +504,20 @@ fn run_group(conn: &Connection, pending: &mut VecDeque<Box<dyn Job>>, counters: 
         }
     }
     let mut ran = Vec::with_capacity(pending.len());
+    // A first job that would need a savepoint runs without one: alone in the transaction
+    // so far, it is undone by rolling the transaction back, and the rest then make a group
+    // of their own (a savepoint copies every page its job changes into SQLite's
+    // sub-journal). A one-statement job needs neither, and runs as below.
+    if let Some(first) = pending.pop_front() {
+        if !first.isolated() {
+            pending.push_front(first);
+        } else {
+            match run_first(conn, first) {
+                Some(first) => ran.push(first),
+                None => return,
+            }
+        }
+    }
     while let Some(mut job) = pending.pop_front() {
         let step = if job.isolated() {
             run_in_savepoint(conn, job.as_mut())
@@ -495,18 +539,27 @@ fn run_group(conn: &Connection, pending: &mut VecDeque<Box<dyn Job>>, counters: 
 /// Runs a job alone in its (open) transaction, without a savepoint: when it fails, the
 /// transaction — its own writes only — is rolled back, and it is answered with its own
 /// error (a savepoint costs two statements and a copy of every page the job changes).
-fn run_alone(conn: &Connection, mut job: Box<dyn Job>, sync: bool, counters: &Counters) {
+fn run_alone(conn: &Connection, job: Box<dyn Job>, sync: bool, counters: &Counters) {
+    if let Some(job) = run_first(conn, job) {
+        commit(conn, vec![job], sync, counters);
+    }
+}
+
+/// Runs the first job of an (open) transaction without a savepoint: the job when it ran
+/// and the transaction goes on; `None` once it failed, its transaction rolled back (its
+/// own writes only) and it settled with its own error.
+fn run_first(conn: &Connection, mut job: Box<dyn Job>) -> Option<Box<dyn Job>> {
     let ok = job.run(conn);
     if conn.is_autocommit() {
         job.settle(Err("SQLite rolled back the group transaction"));
-        return;
+        return None;
     }
     if !ok {
         roll_back(conn);
         job.settle(Ok(()));
-        return;
+        return None;
     }
-    commit(conn, vec![job], sync, counters);
+    Some(job)
 }
 
 /// Commits the open transaction (fsynced if `sync`, else as a light commit: see
@@ -581,6 +634,8 @@ struct Answered<T, F> {
     outcome: Option<Result<T, StoreError>>,
     reply: oneshot::Sender<Result<T, StoreError>>,
     sync: bool,
+    /// See [`Job::ahead_of_deferred`].
+    ahead: bool,
 }
 
 impl<T, F> Job for Answered<T, F>
@@ -615,6 +670,10 @@ where
 
     fn needs_sync(&self) -> bool {
         self.sync
+    }
+
+    fn ahead_of_deferred(&self) -> bool {
+        self.ahead
     }
 }
 

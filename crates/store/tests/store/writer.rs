@@ -413,3 +413,71 @@ async fn a_failing_deferred_write_leaves_its_neighbours_committed() {
         .expect("read");
     assert_eq!(rows, vec![(1, "first".to_owned()), (2, "after".to_owned())]);
 }
+
+/// A write that touches no ledger row goes ahead of the deferred (ledger) rows queued
+/// before it, as its group's first job, without a savepoint; the rows commit with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_ahead_of_the_ledger_runs_first_in_its_group_without_a_savepoint() {
+    let (_dir, store) = open_temp();
+    create_kv(&store).await.expect("table");
+    let release = block_writer(&store);
+    store.write_deferred(|conn| {
+        conn.execute("INSERT INTO kv (k, v) VALUES (1, 'ledger row')", [])
+            .map(drop)
+    });
+    let before = store.commit_count();
+    let mut ahead = Box::pin(store.write_ahead_of_ledger(|conn| {
+        let rows_before: i64 = conn.query_row("SELECT COUNT(*) FROM kv", [], |r| r.get(0))?;
+        conn.execute("INSERT INTO kv (k, v) VALUES (2, 'run end')", [])?;
+        // In a savepoint named `job` this would roll the job's insert back.
+        let savepoint = conn
+            .execute_batch("ROLLBACK TO job")
+            .err()
+            .map(|e| e.to_string());
+        Ok::<_, StoreError>((rows_before, savepoint))
+    }));
+    assert!(poll_once(&mut ahead).await.is_none());
+    release.send(()).expect("release writer");
+    let (rows_before, savepoint) = ahead.await.expect("the write");
+    assert_eq!(
+        rows_before, 0,
+        "it ran before the deferred row queued ahead of it"
+    );
+    assert!(
+        savepoint
+            .as_deref()
+            .is_some_and(|e| e.contains("no such savepoint")),
+        "it ran in a savepoint: {savepoint:?}"
+    );
+    assert_eq!(kv_keys(&store).await, vec![1, 2]);
+    assert_eq!(
+        store.commit_count() - before,
+        2,
+        "the blocker's group, then both rows in one"
+    );
+}
+
+/// A group's first job runs without a savepoint: when it fails after writing, its
+/// transaction is rolled back (nothing of it stays, it gets its own error) and the jobs
+/// behind it commit as a group of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_groups_first_job_that_fails_leaves_the_rest_committed() {
+    let (_dir, store) = open_temp();
+    create_kv(&store).await.expect("table");
+    let release = block_writer(&store);
+    let mut failing = Box::pin(store.write(|c| {
+        c.execute("INSERT INTO kv VALUES (1, 'a')", [])?;
+        c.execute("INSERT INTO no_such_table VALUES (1)", [])
+    }));
+    let mut ok_b = Box::pin(store.write(|c| c.execute("INSERT INTO kv VALUES (2, 'b')", [])));
+    let mut ok_c = Box::pin(store.write(|c| c.execute("INSERT INTO kv VALUES (3, 'c')", [])));
+    assert!(poll_once(&mut failing).await.is_none());
+    assert!(poll_once(&mut ok_b).await.is_none());
+    assert!(poll_once(&mut ok_c).await.is_none());
+    release.send(()).expect("release writer");
+    let err = failing.await.expect_err("the first job fails");
+    assert!(matches!(err, StoreError::Sqlite(_)), "{err}");
+    assert_eq!(ok_b.await.expect("b"), 1);
+    assert_eq!(ok_c.await.expect("c"), 1);
+    assert_eq!(kv_keys(&store).await, vec![2, 3]);
+}
