@@ -84,13 +84,16 @@ where
 /// none for null or another value. A chunk is read from its text, which the raw value
 /// borrows.
 fn usage_object<'de, D: Deserializer<'de>>(d: D) -> Result<Option<UsageObject>, D::Error> {
-    let raw = <&RawValue>::deserialize(d)?.get();
+    usage_of_raw(<&RawValue>::deserialize(d)?.get()).map_err(serde::de::Error::custom)
+}
+
+/// The usage object a member's raw value is (both readers read `usage` so): none when it
+/// is not an object.
+fn usage_of_raw(raw: &str) -> Result<Option<UsageObject>, ferry_types::UsageError> {
     if !raw.starts_with('{') {
         return Ok(None);
     }
-    UsageObject::from_text(raw)
-        .map(Some)
-        .map_err(serde::de::Error::custom)
+    UsageObject::from_text(raw).map(Some)
 }
 
 /// Why a payload is not a chunk.
@@ -226,7 +229,7 @@ fn quick<'d>(data: &'d str, head: &mut ChunkHead) -> Option<Chunk<'d>> {
         }
     }
     let member = |scan: &mut Scan<'d>, key: &str, at: usize| {
-        if own_head.is_none() && matches!(key, "usage" | "error" | "choices") {
+        if !resume && own_head.is_none() && matches!(key, "usage" | "error" | "choices") {
             own_head = Some((at, [id.is_some(), model.is_some(), provider.is_some()]));
         }
         match key {
@@ -236,10 +239,7 @@ fn quick<'d>(data: &'d str, head: &mut ChunkHead) -> Option<Chunk<'d>> {
             // Kept as its text when an object; another value reads as none.
             "usage" => once(
                 &mut usage,
-                scan.raw_value().and_then(|raw| match raw.starts_with('{') {
-                    true => UsageObject::from_text(raw).ok().map(Some),
-                    false => Some(None),
-                }),
+                scan.raw_value().and_then(|raw| usage_of_raw(raw).ok()),
             ),
             "error" => once(&mut error, scan.null()),
             "choices" => {
