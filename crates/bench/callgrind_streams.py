@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Instructions per facade call of each protocol, streamed and not, under callgrind, and
-of a chat and a Messages call with a coding agent's ~50 KB body.
+of a chat and a Messages call with a coding agent's ~50 KB body, and of a durable session
+input streamed over SSE (`session-stream`, a new session each).
 
 Like `callgrind_paths.py` (which measures the facade's non-streaming chat call and the
 durable session input): one release `ferry serve` under valgrind's callgrind in front of
@@ -11,7 +12,7 @@ Every thread counts. The dumps are copied to OUT/<kind> for `callgrind_annotate`
 docs/benchmarks.md.
 
 Usage: python3 crates/bench/callgrind_streams.py [--requests N] [--out DIR]
-       [--target-dir target/release] [--ferry PATH]
+       [--target-dir target/release] [--ferry PATH] [--only KIND ...]
 """
 
 import argparse
@@ -94,17 +95,25 @@ def agent_body(dialect):
 
 KINDS["chat-agent"] = ("/openai/v1/chat/completions", agent_body("chat"))
 KINDS["messages-agent"] = ("/anthropic/v1/messages", agent_body("messages"))
+# A durable session input streamed over SSE, to a new session each time (what the bench's
+# session-stream TTFT row sends), against `chat-stream` for spec §12's session-stream gap.
+KINDS["session-stream"] = ("/v1/sessions/cg-{i}/input", {"content": TEXT})
+SENT = {}
 
 
 def send(conn, kind, n):
     path, body = KINDS[kind]
     payload = json.dumps(body)
+    headers = {"Content-Type": "application/json"}
+    if kind == "session-stream":
+        headers["Accept"] = "text/event-stream"
     for _ in range(n):
-        conn.request("POST", path, payload, {"Content-Type": "application/json"})
+        i = SENT[kind] = SENT.get(kind, 0) + 1
+        conn.request("POST", path.format(i=i), payload, headers)
         r = conn.getresponse()
         r.read()
         if r.status != 200:
-            sys.exit(f"{kind}: the facade answered {r.status}")
+            sys.exit(f"{kind}: ferry answered {r.status}")
 
 
 def main():
@@ -113,7 +122,9 @@ def main():
     ap.add_argument("--out", default=None, help="where the dumps are copied")
     ap.add_argument("--target-dir", default="target/release")
     ap.add_argument("--ferry", help="the ferry binary (default: TARGET_DIR/ferry)")
+    ap.add_argument("--only", nargs="+", choices=sorted(KINDS), help="measure these kinds only")
     args = ap.parse_args()
+    kinds = args.only or list(KINDS)
     ferry = args.ferry or os.path.join(args.target_dir, "ferry")
     tmp = tempfile.mkdtemp(prefix="ferry-callgrind-streams-")
     out_dir = args.out or os.path.join(tmp, "dumps")
@@ -130,10 +141,10 @@ def main():
     try:
         wait_http(port, "/healthz")
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        for kind in KINDS:
+        for kind in kinds:
             send(conn, kind, 100)
         print(f"instructions per call (callgrind, {args.requests} calls each); dumps in {out_dir}")
-        for kind in KINDS:
+        for kind in kinds:
             subprocess.run(["callgrind_control", "-z", str(daemon.pid)], check=True,
                            stdout=subprocess.DEVNULL)
             send(conn, kind, args.requests)

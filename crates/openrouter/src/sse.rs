@@ -43,23 +43,46 @@ where
                 });
             }
         };
-        let mut flow = Ok(Flow::Continue);
-        let _ = frames.feed(bytes.as_ref(), |data, _| {
-            flow = match std::str::from_utf8(data) {
-                Ok(data) => acc.feed(data, on_event),
-                Err(e) => Err(UpstreamError::protocol(
-                    &format!("stream is not UTF-8 ({e})"),
-                    acc.output_started(),
-                    acc.ctx(),
-                )),
-            };
-            match flow {
-                Ok(Flow::Continue) => ControlFlow::Continue(()),
-                _ => ControlFlow::Break(()),
+        let mut rest = bytes.as_ref();
+        loop {
+            let mut flow = Ok(Flow::Continue);
+            // Set when the stream's first output was just emitted with more of this read
+            // still to frame: the task yields before framing the rest, so whoever follows
+            // the run (a session stream's connection task) writes that first output now
+            // rather than after every chunk that arrived with it (an upstream, or the fake,
+            // that sends a short reply in one write: ten chunks read at once).
+            let mut first_output = false;
+            let fed = frames.feed(rest, |data, _| {
+                let started = acc.output_started();
+                flow = match std::str::from_utf8(data) {
+                    Ok(data) => acc.feed(data, on_event),
+                    Err(e) => Err(UpstreamError::protocol(
+                        &format!("stream is not UTF-8 ({e})"),
+                        acc.output_started(),
+                        acc.ctx(),
+                    )),
+                };
+                match flow {
+                    Ok(Flow::Continue) if !started && acc.output_started() => {
+                        first_output = true;
+                        ControlFlow::Break(())
+                    }
+                    Ok(Flow::Continue) => ControlFlow::Continue(()),
+                    _ => ControlFlow::Break(()),
+                }
+            });
+            if flow? == Flow::Done {
+                return acc.finish();
             }
-        });
-        if flow? == Flow::Done {
-            break;
+            match fed {
+                ControlFlow::Break(framed) if first_output => {
+                    rest = &rest[framed..];
+                    if !rest.is_empty() {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                _ => break,
+            }
         }
     }
     acc.finish()
@@ -122,6 +145,60 @@ mod tests {
         "data: {\"id\":\"gen-1\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7,\"cost\":0.0000066}}\n\n",
         "data: [DONE]\n\n",
     );
+
+    /// A reply read in one piece yields once, right after its first output: a task that
+    /// follows the run's events (a session stream's connection) can write that output
+    /// before the rest of the read is framed. Polled by hand: each poll answers which
+    /// events it emitted.
+    #[test]
+    fn the_first_output_of_a_read_leaves_before_the_rest_of_it_is_framed() {
+        use std::future::Future;
+        use std::task::{Context, Poll, Waker};
+        let events = std::sync::Mutex::new(Vec::new());
+        let mut on_event = |e: StreamEvent| events.lock().unwrap().push(e);
+        let body = futures::stream::iter(vec![Ok::<_, FakeIo>(TEXT_STREAM.as_bytes().to_vec())]);
+        let mut read = std::pin::pin!(read_sse(body, CTX, &mut on_event, is_idle));
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut polls = Vec::new();
+        let outcome = loop {
+            let polled = read.as_mut().poll(&mut cx);
+            polls.push(std::mem::take(&mut *events.lock().unwrap()));
+            if let Poll::Ready(outcome) = polled {
+                break outcome.unwrap();
+            }
+        };
+        assert_eq!(polls.len(), 2, "one pause: {polls:?}");
+        assert_eq!(
+            polls[0],
+            [
+                StreamEvent::Generation("gen-1".into()),
+                StreamEvent::Reasoning("let me ".into())
+            ],
+            "the first poll ends with the first output"
+        );
+        assert_eq!(polls[1][0], StreamEvent::Reasoning("think".into()));
+        assert_eq!(
+            polls[1].len(),
+            4,
+            "the rest after the pause: {:?}",
+            polls[1]
+        );
+        assert_eq!(outcome.content, "Hello world");
+        // Nothing to pause for when the first output ends its read.
+        let first = TEXT_STREAM.find("data: {\"id\":\"gen-1\",\"choices\":[{\"index\":0,\"delta\":{\"reasoning\":\"think").unwrap();
+        let pieces = vec![
+            Ok::<_, FakeIo>(TEXT_STREAM.as_bytes()[..first].to_vec()),
+            Ok(TEXT_STREAM.as_bytes()[first..].to_vec()),
+        ];
+        let mut on_event = |_: StreamEvent| {};
+        let mut read = std::pin::pin!(read_sse(
+            futures::stream::iter(pieces),
+            CTX,
+            &mut on_event,
+            is_idle
+        ));
+        assert!(read.as_mut().poll(&mut cx).is_ready(), "no pause");
+    }
 
     #[tokio::test]
     async fn text_stream_with_comments_reasoning_usage_and_done() {

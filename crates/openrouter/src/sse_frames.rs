@@ -34,13 +34,14 @@ impl SseFrames {
 
     /// Feeds the next chunk of the stream: `on_event(data, start)` is called for each
     /// event completed in it, with the offset in `chunk` where the event's first `data`
-    /// line began when that was in this chunk. `Break` stops the framing (what follows in
-    /// the chunk is dropped).
+    /// line began when that was in this chunk. `Break` stops the framing after that event
+    /// and answers how many bytes of `chunk` were framed: the caller drops the rest, or
+    /// feeds it later as the next chunk.
     pub fn feed(
         &mut self,
         chunk: &[u8],
         mut on_event: impl FnMut(&[u8], Option<usize>) -> ControlFlow<()>,
-    ) -> ControlFlow<()> {
+    ) -> ControlFlow<usize> {
         self.event_start = None;
         let mut rest = chunk;
         while let Some(pos) = memchr::memchr(b'\n', rest) {
@@ -57,7 +58,9 @@ impl SseFrames {
                 self.partial = joined;
                 flow
             };
-            flow?;
+            if flow.is_break() {
+                return ControlFlow::Break(chunk.len() - rest.len());
+            }
         }
         self.partial.extend_from_slice(rest);
         ControlFlow::Continue(())
@@ -165,13 +168,30 @@ mod tests {
     }
 
     #[test]
-    fn break_stops_the_framing() {
+    fn break_stops_the_framing_and_says_where() {
         let mut frames = SseFrames::default();
         let mut seen = 0;
-        let flow = frames.feed(b"data: 1\n\ndata: 2\n\n", |_, _| {
+        let chunk = b"data: 1\n\ndata: 2\n\n";
+        let flow = frames.feed(chunk, |_, _| {
             seen += 1;
             ControlFlow::Break(())
         });
-        assert_eq!((flow, seen), (ControlFlow::Break(()), 1));
+        assert_eq!((flow, seen), (ControlFlow::Break(9), 1));
+        // The rest, fed next, frames as if the chunk had not been cut there.
+        let mut rest = Vec::new();
+        let flow = frames.feed(&chunk[9..], |data, start| {
+            rest.push((data.to_vec(), start));
+            ControlFlow::Continue(())
+        });
+        assert_eq!(flow, ControlFlow::Continue(()));
+        assert_eq!(rest, [(b"2".to_vec(), Some(0))]);
+    }
+
+    #[test]
+    fn a_break_inside_a_line_split_across_chunks_counts_this_chunks_bytes() {
+        let mut frames = SseFrames::default();
+        let _ = frames.feed(b"data: 1", |_, _| ControlFlow::Continue(()));
+        let flow = frames.feed(b"\n\ndata: 2\n\n", |_, _| ControlFlow::Break(()));
+        assert_eq!(flow, ControlFlow::Break(2));
     }
 }
