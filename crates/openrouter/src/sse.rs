@@ -46,11 +46,11 @@ where
         let mut rest = bytes.as_ref();
         loop {
             let mut flow = Ok(Flow::Continue);
-            // Set when the stream's first output was just emitted with more of this read
-            // still to frame: the task yields before framing the rest, so whoever follows
-            // the run (a session stream's connection task) writes that first output now
-            // rather than after every chunk that arrived with it (an upstream, or the fake,
-            // that sends a short reply in one write: ten chunks read at once).
+            // Set when the stream's first output was just emitted. With more of this read
+            // left to frame, the task yields first, so whoever follows the run (a session
+            // stream's connection task) writes that output now rather than after every
+            // chunk that arrived with it (an upstream, or the fake, that sends a short
+            // reply in one write: ten chunks read at once).
             let mut first_output = false;
             let fed = frames.feed(rest, |data, _| {
                 let started = acc.output_started();
