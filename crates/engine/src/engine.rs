@@ -168,6 +168,30 @@ pub(crate) struct Inner {
 /// keeps changing under it.
 const CREATION_TRIES: usize = 3;
 
+/// Longest a streamed submission's creation (behind its session's earlier creations,
+/// then the store's write) keeps its run from being under way: a session stream's
+/// handler answers once the run is under way, and a stalled store must not hold its
+/// headers back.
+const UNDER_WAY_WITHIN: Duration = Duration::from_millis(250);
+
+/// `work` (a streamed submission's creation); `hub`'s run is marked under way meanwhile
+/// if it takes longer than [`UNDER_WAY_WITHIN`]. Raced so that the timer is never polled
+/// — so never registered — when `work` completes at once (the creation written in line,
+/// the store's writer idle): tokio's time driver wakes itself through its eventfd
+/// whenever a new timer is its earliest, a syscall and one more turn of the runtime
+/// before the creation (docs/benchmarks.md, twentieth session).
+async fn under_way_within<T>(hub: &LiveRun, work: impl std::future::Future<Output = T>) -> T {
+    let mut work = std::pin::pin!(work);
+    tokio::select! {
+        biased;
+        done = &mut work => done,
+        () = tokio::time::sleep(UNDER_WAY_WITHIN) => {
+            hub.mark_under_way();
+            work.await
+        }
+    }
+}
+
 /// An input planned for a session pin, checked, ready to store.
 struct Planned {
     plan: RunPlan,
@@ -848,13 +872,24 @@ impl Engine {
         }
         // A stream's headers need not wait for the creation: its events are followed from
         // now, the run is queued once created, and a failed creation ends it with that
-        // failure as its terminal event (never stored, nothing sent upstream).
+        // failure as its terminal event (never stored, nothing sent upstream); a creation
+        // that stalls puts the run under way meanwhile.
         let hub = self.register(session_id, &run_id);
         let engine = self.clone();
         let session = session_id.to_string();
         self.inner.tasks.spawn(async move {
-            place.wait().await;
-            let ready = match engine.create_planned(creation, planned).await {
+            // Boxed: raced inline, the creation's future would sit in this task's twice
+            // (the argument and the pinned race), and the task is copied whole when
+            // spawned (measured: 2.8k → 65k instructions of `memcpy` a stream).
+            let created = under_way_within(
+                &hub,
+                Box::pin(async {
+                    place.wait().await;
+                    engine.create_planned(creation, planned).await
+                }),
+            )
+            .await;
+            let ready = match created {
                 Ok(Created::Inserted { ready, .. }) => Ok(ready),
                 Ok(Created::Existing(_)) => Err(InsertFailed::of(&EngineError::Internal(
                     "a run without an idempotency key found an existing one".into(),

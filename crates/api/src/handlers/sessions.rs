@@ -240,9 +240,6 @@ pub async fn runs(
     }))
 }
 
-/// Longest a session stream's headers wait for its run to be under way.
-const HEADERS_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
-
 fn wants_sse(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
@@ -299,8 +296,9 @@ pub async fn input(
         // in line, or ended): the headers and the events so far then leave in one write,
         // after the upstream request rather than ahead of it on a busy core. Nothing but
         // the headers could be sent earlier (the first event follows the run's creation),
-        // and a start slower than the bound sends them anyway.
-        let _ = tokio::time::timeout(HEADERS_WAIT, sub.hub.under_way()).await;
+        // and a creation slower than the engine's bound (250 ms) puts the run under way
+        // anyway.
+        sub.hub.under_way().await;
         let mut resp = sse_response(sub);
         if let Ok(v) = header::HeaderValue::from_str(&run_id) {
             resp.headers_mut().insert("x-ferry-run-id", v);
