@@ -13,6 +13,11 @@ bench:
     cargo build --release -p ferry -p ferry-bench
     ./target/release/ferry-bench
 
+# The release binary built with profile-guided optimisation, trained by the load
+# benchmark: target/pgo/ferry (needs llvm-profdata of rustc's LLVM; docs/benchmarks.md)
+release-pgo:
+    ./scripts/release-pgo.sh
+
 fmt:
     cargo fmt --all
 

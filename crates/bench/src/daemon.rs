@@ -6,7 +6,12 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A running daemon, killed on drop.
+/// How long a daemon dropped by the bench gets to shut down on SIGTERM before it is killed.
+const STOP_WITHIN: Duration = Duration::from_secs(10);
+
+/// A running daemon, stopped on drop: SIGTERM, as a service manager stops it (so a build
+/// instrumented for profile-guided optimisation writes its profile on the way out), then
+/// SIGKILL if it is still running after [`STOP_WITHIN`].
 pub struct Daemon {
     child: Child,
     /// Base URL, e.g. `http://127.0.0.1:PORT`.
@@ -103,6 +108,18 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
+            // SAFETY: kill(2) on the pid of our own child, which has not been reaped yet
+            // (so the pid cannot have been reused).
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            let deadline = Instant::now() + STOP_WITHIN;
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
