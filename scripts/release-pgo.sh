@@ -7,7 +7,8 @@
 # `cargo build --release`'s; only the compiler's choices differ. Measured in
 # docs/benchmarks.md ("A profile-guided build").
 #
-# Needs llvm-profdata of the LLVM version rustc was built with (`rustc -vV`):
+# Needs llvm-profdata of the LLVM version rustc was built with (`rustc -vV`), and for the
+# C code clang of that version (Debian's `clang-<major>`):
 # `rustup component add llvm-tools`, or Debian's `llvm-<major>` package; or point
 # LLVM_PROFDATA at one. The benchmark uses nginx, wrk and PostgreSQL when they are
 # installed (rows without them are skipped, and their paths are then left out of the
@@ -43,13 +44,29 @@ if [ -z "$profdata" ] || [ "$(major_of "$profdata")" != "$llvm_major" ]; then
     exit 1
 fi
 
+# The C in the daemon (SQLite, mimalloc) is instrumented and optimised too when clang of
+# the same LLVM is installed (its profiles merge with rustc's); otherwise it is built as
+# in a plain release build and only the Rust code is profile-guided.
+c_generate=()
+c_use=()
+for candidate in "clang-$llvm_major" clang; do
+    if command -v "$candidate" > /dev/null 2>&1 && [ "$(major_of "$candidate")" = "$llvm_major" ]; then
+        c_generate=(CC="$candidate" CFLAGS="-fprofile-generate=$data")
+        c_use=(CC="$candidate" CFLAGS="-fprofile-use=$root/$out/ferry.profdata")
+        break
+    fi
+done
+if [ ${#c_generate[@]} -eq 0 ]; then
+    echo "note: no clang of LLVM $llvm_major: the C code (SQLite, mimalloc) is built without a profile" >&2
+fi
+
 echo "== the benchmark and the fake OpenRouter (plain release build)"
 cargo build --release -p ferry-bench -p ferry-fake-openrouter
 
 echo "== ferry, instrumented (target/pgo/generate)"
 rm -rf "$data"
 mkdir -p "$data"
-CARGO_TARGET_DIR="$out/generate" RUSTFLAGS="-Cprofile-generate=$data" \
+env "${c_generate[@]}" CARGO_TARGET_DIR="$out/generate" RUSTFLAGS="-Cprofile-generate=$data" \
     cargo build --release -p ferry
 
 echo "== training: the load benchmark against the instrumented daemon ($out/training.txt)"
@@ -65,7 +82,7 @@ fi
 "$profdata" merge -o "$out/ferry.profdata" "${profiles[@]}"
 
 echo "== ferry, optimised with the profile (target/pgo/use)"
-CARGO_TARGET_DIR="$out/use" RUSTFLAGS="-Cprofile-use=$root/$out/ferry.profdata" \
+env "${c_use[@]}" CARGO_TARGET_DIR="$out/use" RUSTFLAGS="-Cprofile-use=$root/$out/ferry.profdata" \
     cargo build --release -p ferry
 cp "$out/use/release/ferry" "$out/ferry"
-echo "built $out/ferry (profile of ${#profiles[@]} daemons: $out/ferry.profdata)"
+echo "built $out/ferry ($out/ferry.profdata, merged from ${#profiles[@]} processes' profiles)"
