@@ -25,7 +25,11 @@ if [ -z "$llvm_major" ]; then
     echo "error: cannot read rustc's LLVM version from \`rustc -vV\`" >&2
     exit 1
 fi
-major_of() { "$1" --version 2>/dev/null | sed -n 's/.*LLVM version \([0-9]*\).*/\1/p' | head -n 1; }
+# The major version a tool of LLVM names first: "LLVM version 22.1.8" (llvm-profdata),
+# "clang version 22.1.8" (clang).
+major_of() {
+    "$1" --version 2>/dev/null | sed -n 's/.*\(LLVM\|clang\) version \([0-9]*\)\..*/\2/p' | head -n 1
+}
 profdata="${LLVM_PROFDATA:-}"
 if [ -z "$profdata" ]; then
     host=$(rustc -vV | sed -n 's/^host: //p')
