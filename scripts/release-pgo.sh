@@ -5,14 +5,15 @@
 # PostgreSQL rows when PostgreSQL is installed), and built again with the profile it wrote,
 # so LLVM lays out and inlines the paths that load takes. The code is the same as
 # `cargo build --release`'s; only the compiler's choices differ. Measured in
-# docs/benchmarks.md ("A profile-guided build").
+# docs/benchmarks.md ("Where the facade's CPU goes against the hop's, and a
+# profile-guided build").
 #
-# Needs llvm-profdata of the LLVM version rustc was built with (`rustc -vV`), and for the
-# C code clang of that version (Debian's `clang-<major>`):
+# Needs llvm-profdata of the LLVM version rustc was built with (`rustc -vV`):
 # `rustup component add llvm-tools`, or Debian's `llvm-<major>` package; or point
-# LLVM_PROFDATA at one. The benchmark uses nginx, wrk and PostgreSQL when they are
-# installed (rows without them are skipped, and their paths are then left out of the
-# profile). Three release builds: ~20–30 minutes on two cores.
+# LLVM_PROFDATA at one. To profile the C code too, clang of that version (Debian's
+# `clang-<major>`). The benchmark uses nginx, wrk and PostgreSQL when they are installed
+# (rows without them are skipped, and their paths are then left out of the profile).
+# Three release builds: ~18 minutes on two cores.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
