@@ -31,17 +31,19 @@ fi
 major_of() {
     "$1" --version 2>/dev/null | sed -n 's/.*\(LLVM\|clang\) version \([0-9]*\)\..*/\2/p' | head -n 1
 }
-profdata="${LLVM_PROFDATA:-}"
-if [ -z "$profdata" ]; then
-    host=$(rustc -vV | sed -n 's/^host: //p')
-    for candidate in "llvm-profdata-$llvm_major" \
-        "$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-profdata" llvm-profdata; do
+# The first of the tools named that is installed and of rustc's LLVM version.
+first_of_rustc_llvm() {
+    local candidate
+    for candidate in "$@"; do
         if command -v "$candidate" > /dev/null 2>&1 && [ "$(major_of "$candidate")" = "$llvm_major" ]; then
-            profdata=$candidate
-            break
+            echo "$candidate"
+            return
         fi
     done
-fi
+}
+host=$(rustc -vV | sed -n 's/^host: //p')
+profdata="${LLVM_PROFDATA:-$(first_of_rustc_llvm "llvm-profdata-$llvm_major" \
+    "$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-profdata" llvm-profdata)}"
 if [ -z "$profdata" ] || [ "$(major_of "$profdata")" != "$llvm_major" ]; then
     echo "error: no llvm-profdata of LLVM $llvm_major (the version rustc uses) was found." >&2
     echo "Install one (\`rustup component add llvm-tools\`, or Debian's \`apt-get install llvm-$llvm_major\`)" >&2
@@ -54,14 +56,11 @@ fi
 # in a plain release build and only the Rust code is profile-guided.
 c_generate=()
 c_use=()
-for candidate in "clang-$llvm_major" clang; do
-    if command -v "$candidate" > /dev/null 2>&1 && [ "$(major_of "$candidate")" = "$llvm_major" ]; then
-        c_generate=(CC="$candidate" CFLAGS="-fprofile-generate=$data")
-        c_use=(CC="$candidate" CFLAGS="-fprofile-use=$root/$out/ferry.profdata")
-        break
-    fi
-done
-if [ ${#c_generate[@]} -eq 0 ]; then
+clang=$(first_of_rustc_llvm "clang-$llvm_major" clang)
+if [ -n "$clang" ]; then
+    c_generate=(CC="$clang" CFLAGS="-fprofile-generate=$data")
+    c_use=(CC="$clang" CFLAGS="-fprofile-use=$root/$out/ferry.profdata")
+else
     echo "note: no clang of LLVM $llvm_major: the C code (SQLite, mimalloc) is built without a profile" >&2
 fi
 
